@@ -1,0 +1,124 @@
+/*
+ * crypto/: everything watchmesh does with libsodium, and the only place that
+ * includes sodium.h.  No I/O: key files are encoded to and decoded from
+ * memory here; node/ reads and writes them.
+ *
+ * Identities are Ed25519 keys.  Event ids are SHA-256 of the payload bytes;
+ * signatures are Ed25519 over the 32-byte id.  Secret keys live in
+ * sodium_malloc'd memory and are wiped when freed.
+ *
+ * Return values: 0 on success, a negative WM_E* code (error.h) on
+ * failure.  Out-parameters are set only on success.
+ */
+#ifndef WM_CRYPTO_H
+#define WM_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define WM_PUB_LEN    32
+#define WM_SEC_LEN    64   /* libsodium's Ed25519 secret key: seed || pub */
+#define WM_SIG_LEN    64
+#define WM_ID_LEN     32
+#define WM_SECRET_LEN 32   /* network secret */
+#define WM_HEX_PUB    (2 * WM_PUB_LEN)
+
+/* Call once before anything else; safe to call again.  0 or WM_ECRYPTO. */
+int wmc_init(void);
+
+/* An Ed25519 identity.  `sec` is sodium_malloc'd and NULL for a key that
+ * holds only the public half.  Free with key_free(), which wipes it. */
+struct key {
+	uint8_t pub[WM_PUB_LEN];
+	uint8_t *sec;
+};
+
+/* New random key pair; caller frees with key_free(). */
+int key_generate(struct key **out);
+/* Deterministic key pair from a 32-byte seed (test vectors, examples). */
+int key_from_seed(const uint8_t seed[32], struct key **out);
+/* A public-only key. */
+int key_from_pub(const uint8_t pub[WM_PUB_LEN], struct key **out);
+void key_free(struct key *k);
+
+/* id = SHA-256(payload). */
+void id_compute(uint8_t id[WM_ID_LEN], const uint8_t *payload, size_t len);
+
+/* Ed25519 signature over the id.  WM_EINVAL if k has no secret half. */
+int key_sign_id(const struct key *k, const uint8_t id[WM_ID_LEN], uint8_t sig[WM_SIG_LEN]);
+/* 0 if sig is pub's signature over id, WM_ESIG otherwise. */
+int sig_verify(const uint8_t pub[WM_PUB_LEN], const uint8_t id[WM_ID_LEN], const uint8_t sig[WM_SIG_LEN]);
+
+/* Random bytes from the OS. */
+void wmc_random(void *buf, size_t len);
+/* Uniform random integer in [0, upper). */
+uint32_t wmc_random_uniform(uint32_t upper);
+/* Wipe memory the compiler may not optimise away. */
+void wmc_wipe(void *buf, size_t len);
+/* Constant-time equality; 1 if equal. */
+int wmc_equal(const void *a, const void *b, size_t len);
+
+/* Lower-case hex.  `out` must hold 2*len+1 bytes; it is NUL-terminated. */
+void hex_encode(char *out, const uint8_t *in, size_t len);
+/* Exactly 2*len hex digits (either case) into out[len]: 0 or WM_EINVAL.
+ * `hex` need not be NUL-terminated; hexlen is its length. */
+int hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen);
+
+/*
+ * Key files: small text files a person can recognise.
+ *
+ *   watchmesh-key 1
+ *   public <64 hex>
+ *   secret <128 hex>                                  (plain), or
+ *   argon2id <opslimit> <memlimit> <salt hex> <nonce hex> <secretbox hex>
+ *
+ * The encrypted form seals the 64-byte secret key with crypto_secretbox under
+ * a key derived by Argon2id (crypto_pwhash ALG_ARGON2ID13) from the
+ * passphrase.  A public-only file has just the first two lines.
+ *
+ * keyfile_encode: passphrase NULL writes the plain form.  *out is malloc'd
+ * text (NUL-terminated) that the caller frees; it holds secret material, so
+ * wipe it (wmc_wipe) before free.
+ * keyfile_decode: WM_EFORMAT (not a key file; why says what is wrong),
+ * WM_ENEEDPASS (encrypted, passphrase NULL), WM_EPASSPHRASE (wrong one).
+ * keyfile_is_encrypted: 1, 0, or WM_EFORMAT.
+ */
+int keyfile_encode(const struct key *k, const char *passphrase, size_t passlen, char **out);
+int keyfile_decode(const char *text, size_t len, const char *passphrase, size_t passlen,
+                   struct key **out, char *why, size_t whylen);
+int keyfile_is_encrypted(const char *text, size_t len);
+
+/*
+ * Sealed boxes for private help requests, readable by each listed recipient
+ * and by the author, and by nobody else.
+ *
+ *   box = nonce (24) || slot[0] .. slot[n]  || secretbox(msg, nonce, K)
+ *   slot[i] = crypto_box_seal(K, X25519(recips[i]))   for i < n      (80 bytes)
+ *   slot[n] = crypto_box_seal(K, X25519(author))                       (80 bytes)
+ *
+ * K is a fresh random 32-byte key; the X25519 keys are the birationally
+ * converted Ed25519 keys.  The recipients are the event's `to` list in order,
+ * so a reader knows its slot without trial decryption.
+ *
+ * seal_box: *box malloc'd, caller frees.  At most 16 recipients.
+ * seal_open: reader must hold a secret key and be recips[i] or the author;
+ * WM_ECRYPTO if it cannot open the box.  *msg is sodium_malloc'd; free it
+ * with seal_free_msg() (wipes).
+ */
+#define WM_SEAL_MAX_RECIPIENTS 16
+#define WM_SEAL_SLOT_LEN 80
+int seal_box(const uint8_t *msg, size_t len, const uint8_t (*recips)[WM_PUB_LEN], size_t n,
+             const uint8_t author[WM_PUB_LEN], uint8_t **box, size_t *boxlen);
+int seal_open(const uint8_t *box, size_t boxlen, const uint8_t (*recips)[WM_PUB_LEN], size_t n,
+              const uint8_t author[WM_PUB_LEN], const struct key *reader,
+              uint8_t **msg, size_t *msglen);
+void seal_free_msg(uint8_t *msg, size_t len);
+
+/* Passphrase cost: crypto_pwhash's INTERACTIVE limits by default (64 MiB);
+ * the test suite may lower them through WATCHMESH_TEST_FAST_KDF=1 being set
+ * in the environment of the caller, which then passes fast=1 here. */
+void keyfile_set_fast_kdf(int fast);
+
+#endif

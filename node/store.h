@@ -1,0 +1,127 @@
+/*
+ * node/store: the node's SQLite database, and the only file that includes
+ * sqlite3.h.  One database per node (DIR/store.db), WAL mode, schema
+ * versioned with PRAGMA user_version and migrated forward on open.
+ *
+ * The store keeps raw wire events plus the columns needed to find them;
+ * it does not judge events: node/ingest.c decides what goes in, and is the
+ * only caller of the writing functions below.
+ */
+#ifndef WM_STORE_H
+#define WM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "event.h"
+
+struct store;
+
+/* Open (creating and migrating as needed).  WM_ESTORE with why filled. */
+int store_open(const char *path, struct store **out, char why[WM_WHY_LEN]);
+void store_close(struct store *s);
+
+/* Transactions.  Writers batch many inserts in one transaction. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+/* durable=1: each commit is fsynced before it returns (synchronous=FULL);
+ * 0: NORMAL (batched; made durable by store_checkpoint). */
+int store_set_durable(struct store *s, int durable);
+int store_checkpoint(struct store *s);
+
+/* --- reading ------------------------------------------------------------ */
+
+/* A stored event as readers see it.  `wire` is NULL for a retracted event
+ * (only its id is kept).  Strings and buffers are owned by the store's
+ * iterator and valid only inside the callback. */
+struct stored_event {
+	int64_t seq;                 /* arrival order; the API's cursor */
+	uint8_t id[WM_ID_LEN];
+	unsigned kind;
+	uint64_t created_at;
+	uint64_t expires_at;
+	const char *group;
+	const uint8_t *wire;
+	size_t wire_len;
+	int retracted;
+};
+/* Return nonzero from the callback to stop; that value is returned. */
+typedef int (*store_event_cb)(void *ctx, const struct stored_event *e);
+
+struct store_filter {
+	const char *group;           /* NULL = any */
+	unsigned kind;               /* 0 = any */
+	int64_t after_seq;           /* only seq > after_seq */
+	size_t limit;                /* 0 = no limit */
+	int newest_first;            /* order by created_at desc instead of seq */
+	uint64_t now;                /* if nonzero, skip events expired at now */
+};
+int store_events(struct store *s, const struct store_filter *f, store_event_cb cb, void *ctx);
+
+/* 1 held (stored or retracted), 0 not, <0 error. */
+int store_has(struct store *s, const uint8_t id[WM_ID_LEN]);
+/* Raw wire bytes of one event: *wire malloc'd, caller frees.
+ * WM_ENOTFOUND if absent or retracted. */
+int store_get(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t **wire, size_t *len);
+/* Events whose refs include id (replies, status, acks...). */
+int store_events_referring(struct store *s, const uint8_t id[WM_ID_LEN], store_event_cb cb, void *ctx);
+
+/* Full-text search over the text fields of public events.  Words of three
+ * or more characters use the trigram index; one- and two-character words
+ * (诈骗, 走失) fall back to a substring scan.  All words must match. */
+int store_search(struct store *s, const char *query, const char *group,
+                 store_event_cb cb, void *ctx);
+
+/* Counts for status output. */
+struct store_counts { int64_t events, retracted, rejected, certs; };
+int store_counts(struct store *s, struct store_counts *c);
+
+/* --- certificates ----------------------------------------------------------- */
+
+enum cert_role { ROLE_STATION = 1, ROLE_OFFICER, ROLE_NODE, ROLE_RESIDENT };
+const char *role_name(enum cert_role r);
+enum cert_role role_from_name(const char *name);     /* 0 if unknown */
+
+struct cert {
+	uint8_t event_id[WM_ID_LEN];
+	uint8_t issuer[WM_PUB_LEN];
+	uint8_t subject[WM_PUB_LEN];
+	enum cert_role role;
+	char name[128];
+	char groups[1024];           /* comma-separated; "*" = all */
+	uint64_t not_before, not_after, created_at;
+};
+/* All certs for a subject (there may be several: renewals, roles). */
+typedef int (*store_cert_cb)(void *ctx, const struct cert *c);
+int store_certs_of(struct store *s, const uint8_t subject[WM_PUB_LEN], store_cert_cb cb, void *ctx);
+/* Earliest time at which `subject` was revoked by a revocation that counts
+ * (by its cert's issuer or by root), or UINT64_MAX if never.  */
+int store_revoked_at(struct store *s, const uint8_t subject[WM_PUB_LEN],
+                     const uint8_t issuer[WM_PUB_LEN], const uint8_t root[WM_PUB_LEN],
+                     uint64_t *at);
+
+/* --- writing (node/ingest.c only) --------------------------------------- */
+
+/* Idempotent: the same event twice is one row.  Returns 0, or WM_EDUP. */
+int store_insert(struct store *s, const struct event *ev, int64_t received_at);
+int store_add_cert(struct store *s, const struct event *ev, const struct cert *c);
+int store_add_revocation(struct store *s, const struct event *ev,
+                         const uint8_t subject[WM_PUB_LEN], uint64_t at);
+/* Keep only the target's id; drop its bytes and its text from the index. */
+int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t by[WM_ID_LEN]);
+/* Remove an event entirely (a revocation invalidated it). */
+int store_delete(struct store *s, const uint8_t id[WM_ID_LEN]);
+/* Remembered lasting refusals: counted as held by repair, never retried. */
+int store_remember_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int code, const char *why);
+/* 1 and the remembered reason if id was refused earlier, 0 if not. */
+int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN]);
+/* Delete events expired at `now`; *n = how many. */
+int store_collect_expired(struct store *s, uint64_t now, int64_t *n);
+
+/* Key/value settings of the node (e.g. the network's root key). */
+int store_meta_get(struct store *s, const char *key, char *val, size_t vallen);
+int store_meta_set(struct store *s, const char *key, const char *val);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * proto/event: the v1 event format of DESIGN.md, exactly.
+ *
+ *   wire    = [payload : bin, sig : bin(64)]        canonical msgpack
+ *   id      = SHA-256(payload)
+ *   payload = [version, kind, author, created_at, group, refs, expires_at, content]
+ *
+ * The decoder is strict: it accepts only the one canonical byte form and
+ * rejects everything else with a reason a person can read.  It hashes the
+ * bytes that arrived (nothing is re-encoded), checks the signature, then
+ * decodes the body.  A decoded event points into the caller's wire buffer,
+ * which must outlive it.  proto/ does no I/O and knows nothing of trust:
+ * whether the author may sign this kind is node/'s business (trust.c).
+ */
+#ifndef WM_EVENT_H
+#define WM_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "wmcrypto.h"
+
+#define WM_MAX_PAYLOAD  65536
+#define WM_MAX_WIRE     (WM_MAX_PAYLOAD + 5 + 2 + WM_SIG_LEN)
+#define WM_MAX_REFS     16
+#define WM_GROUP_MAX    64
+#define WM_NETWORK_GROUP "network"   /* certs and revocations live here */
+
+enum event_kind {
+	KIND_BULLETIN = 1,
+	KIND_ALERT    = 2,
+	KIND_REQUEST  = 3,
+	KIND_REPLY    = 4,
+	KIND_STATUS   = 5,
+	KIND_RETRACT  = 6,
+	KIND_CERT     = 7,
+	KIND_REVOKE   = 8,
+	KIND_ACK      = 9,
+};
+#define KIND_MAX 9
+
+/* "bulletin" .. "ack"; NULL for an unknown kind. */
+const char *kind_name(unsigned kind);
+/* 1..9, or 0 if the name is not a kind. */
+unsigned kind_from_name(const char *name);
+
+/* A content value.  Strings and binaries point into the payload. */
+enum cval_type { CV_STR, CV_BIN, CV_UINT, CV_INT, CV_ARRAY };
+struct cval {
+	enum cval_type type;
+	const uint8_t *ptr;     /* CV_STR (not NUL-terminated), CV_BIN */
+	size_t len;             /* bytes for STR/BIN, items for ARRAY */
+	uint64_t u;             /* CV_UINT */
+	int64_t i;              /* CV_INT: negative values only (canonical) */
+	struct cval *items;     /* CV_ARRAY: len items; no nested arrays */
+};
+struct centry {
+	const char *key;        /* points into the payload; not NUL-terminated */
+	size_t keylen;
+	struct cval val;
+};
+
+/* A decoded, verified event.  Free with event_free(). */
+struct event {
+	uint8_t id[WM_ID_LEN];
+	const uint8_t *wire;    /* the whole wire event (caller's buffer) */
+	size_t wire_len;
+	const uint8_t *payload;
+	size_t payload_len;
+	uint8_t sig[WM_SIG_LEN];
+
+	uint64_t version;
+	unsigned kind;
+	uint8_t author[WM_PUB_LEN];
+	uint64_t created_at;            /* ms since the epoch */
+	char group[WM_GROUP_MAX + 1];   /* NUL-terminated copy */
+	size_t nrefs;
+	uint8_t refs[WM_MAX_REFS][WM_ID_LEN];
+	uint64_t expires_at;            /* 0 = never */
+	size_t ncontent;
+	struct centry *content;         /* sorted by key, as on the wire */
+};
+
+/*
+ * Decode and verify one wire event that occupies exactly buf[0..len).
+ * Checks, in this order: wrapper shape and canonical form, payload size,
+ * id, the author field, the signature, the rest of the body, and the
+ * content rules of the kind (required keys, types, enumerations, sizes).
+ * Does not check created_at against a clock, nor who may sign what.
+ * Returns 0 and *out (caller frees with event_free), or a WM_E* code with
+ * `why` filled.
+ */
+int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN]);
+void event_free(struct event *ev);
+
+/*
+ * Length of the wire event that starts at buf (which holds len bytes), read
+ * from the wrapper's headers alone: lets a bundle reader step from event to
+ * event.  WM_ETRUNCATED if the buffer ends first, WM_EMALFORMED if the
+ * bytes there are not a wrapper.
+ */
+int event_wire_len(const uint8_t *buf, size_t len, size_t *out);
+
+/* Content lookups: NULL / WM_ENOTFOUND when the key is absent or of another
+ * type.  The string accessor does not NUL-terminate. */
+const struct cval *event_get(const struct event *ev, const char *key);
+int event_get_str(const struct event *ev, const char *key, const char **s, size_t *len);
+int event_get_uint(const struct event *ev, const char *key, uint64_t *v);
+int event_get_bin(const struct event *ev, const char *key, const uint8_t **p, size_t *len);
+
+/*
+ * Building an event.  Fill a draft; content entries may come in any order
+ * (the encoder sorts them) and their str/bin pointers may point anywhere.
+ * event_build encodes canonically, signs with `signer` (whose public key
+ * must equal draft->author), then decodes the result with event_decode so
+ * nothing invalid is ever produced.  *wire is malloc'd; caller frees.
+ */
+struct event_draft {
+	unsigned kind;
+	uint8_t author[WM_PUB_LEN];
+	uint64_t created_at;
+	const char *group;
+	size_t nrefs;
+	uint8_t refs[WM_MAX_REFS][WM_ID_LEN];
+	uint64_t expires_at;
+	size_t ncontent;
+	struct centry content[32];
+};
+int event_build(const struct event_draft *d, const struct key *signer,
+                uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN], char why[WM_WHY_LEN]);
+
+/* Convenience for drafts: set content entry i to a string / bin / uint. */
+void draft_str(struct event_draft *d, const char *key, const char *val);
+void draft_bin(struct event_draft *d, const char *key, const uint8_t *p, size_t len);
+void draft_uint(struct event_draft *d, const char *key, uint64_t v);
+
+#endif
