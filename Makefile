@@ -1,0 +1,52 @@
+# The two commands a newcomer needs: `make test` and `make demo`.
+# Both install what is missing (as root, with apt-get; otherwise they print
+# the exact apt-get line and stop), configure, build, then run.
+
+BUILD       ?= build
+MESON_FLAGS ?=
+# Debian 12 packages the build, the tests and the demo need.
+DEB_PACKAGES = gcc pkg-config meson ninja-build libuv1-dev libsodium-dev \
+	libmsgpack-dev libsqlite3-dev libjansson-dev libcmocka-dev \
+	python3 python3-nacl python3-msgpack nodejs npm
+
+.PHONY: all deps build test demo bench clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null || exit 1; \
+		else \
+			echo "watchmesh needs these Debian packages; run:"; \
+			echo "  sudo apt-get install -y$$missing"; \
+			exit 1; \
+		fi; \
+	fi
+	@if [ -f tests/interop/package-lock.json ] && [ ! -d tests/interop/node_modules ]; then \
+		echo "installing the Node.js packages of the interop tests (npm ci)"; \
+		npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error || exit 1; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+test: build
+	meson test -C $(BUILD) --print-errorlogs
+
+demo: build
+	examples/demo.sh $(BUILD)/node/watchmesh
+
+bench: build
+	tests/bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) demo
