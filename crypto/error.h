@@ -38,7 +38,8 @@
 	X(WM_EPERSONAL,  -23, "text contains personal data")                \
 	X(WM_EEXPIRED,   -24, "expired")                                    \
 	X(WM_ETRUNCATED, -25, "truncated")                                  \
-	X(WM_ERATE,      -26, "rate limit exceeded")
+	X(WM_ERATE,      -26, "rate limit exceeded")                        \
+	X(WM_EPROTO,     -27, "peer broke the protocol")
 
 enum wm_error {
 #define WM_ERR_ENUM(name, value, msg) name = value,
