@@ -39,7 +39,8 @@
 	X(WM_EEXPIRED,   -24, "expired")                                    \
 	X(WM_ETRUNCATED, -25, "truncated")                                  \
 	X(WM_ERATE,      -26, "rate limit exceeded")                        \
-	X(WM_EPROTO,     -27, "peer broke the protocol")
+	X(WM_EPROTO,     -27, "peer broke the protocol")                    \
+	X(WM_EPENDING,   -28, "depends on an event not known yet")
 
 enum wm_error {
 #define WM_ERR_ENUM(name, value, msg) name = value,
