@@ -1,0 +1,761 @@
+/*
+ * Unit tests for crypto/: keys, ids, signatures, hex, key files, sealed
+ * boxes and the error table.  Known-answer vectors come from FIPS 180-2
+ * (SHA-256) and RFC 8032 (Ed25519) so that a wrong primitive cannot pass.
+ * Run with WATCHMESH_TEST_FAST_KDF=1 to keep Argon2id cheap.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "error.h"
+#include "wmcrypto.h"
+
+static const uint8_t seed_a[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
+static const uint8_t seed_b[32] = { 0xb0, 0xb1, 0xb2 };
+
+static struct key *seed_key(const uint8_t seed[32])
+{
+	struct key *k = NULL;
+
+	assert_int_equal(key_from_seed(seed, &k), 0);
+	assert_non_null(k);
+	assert_non_null(k->sec);
+	return k;
+}
+
+static void unhex(uint8_t *out, size_t len, const char *hex)
+{
+	assert_int_equal(hex_decode(out, len, hex, strlen(hex)), 0);
+}
+
+/* --- ids, keys, signatures ---------------------------------------------------- */
+
+static void test_id_sha256_vectors(void **state)
+{
+	uint8_t id[WM_ID_LEN], want[WM_ID_LEN];
+	const char *abc = "abc";
+	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+
+	(void)state;
+	id_compute(id, (const uint8_t *)abc, 3);
+	unhex(want, sizeof(want), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_memory_equal(id, want, WM_ID_LEN);
+
+	id_compute(id, (const uint8_t *)two, strlen(two));
+	unhex(want, sizeof(want), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	assert_memory_equal(id, want, WM_ID_LEN);
+
+	id_compute(id, (const uint8_t *)"", 0);
+	unhex(want, sizeof(want), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_memory_equal(id, want, WM_ID_LEN);
+}
+
+static void test_key_from_seed_rfc8032(void **state)
+{
+	uint8_t seed[32], pub[32];
+	struct key *k1, *k2;
+
+	(void)state;
+	/* RFC 8032 section 7.1, TEST 1 */
+	unhex(seed, 32, "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+	unhex(pub, 32, "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+	k1 = seed_key(seed);
+	k2 = seed_key(seed);
+	assert_memory_equal(k1->pub, pub, 32);
+	assert_memory_equal(k1->pub, k2->pub, 32);
+	assert_memory_equal(k1->sec, k2->sec, WM_SEC_LEN);
+	assert_memory_equal(k1->sec, seed, 32);          /* seed || pub */
+	assert_memory_equal(k1->sec + 32, pub, 32);
+	key_free(k1);
+	key_free(k2);
+
+	k1 = seed_key(seed_a);
+	k2 = seed_key(seed_b);
+	assert_memory_not_equal(k1->pub, k2->pub, 32);
+	key_free(k1);
+	key_free(k2);
+}
+
+static void test_sign_verify(void **state)
+{
+	struct key *k = NULL, *other = NULL, *pubonly = NULL;
+	uint8_t id[WM_ID_LEN], sig[WM_SIG_LEN], sig2[WM_SIG_LEN], bad[WM_ID_LEN];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(key_generate(&k), 0);
+	assert_int_equal(key_generate(&other), 0);
+	assert_memory_not_equal(k->pub, other->pub, WM_PUB_LEN);
+	id_compute(id, (const uint8_t *)"payload", 7);
+	assert_int_equal(key_sign_id(k, id, sig), 0);
+	assert_int_equal(sig_verify(k->pub, id, sig), 0);
+
+	/* Ed25519 is deterministic */
+	assert_int_equal(key_sign_id(k, id, sig2), 0);
+	assert_memory_equal(sig, sig2, WM_SIG_LEN);
+
+	/* every single-bit change of the id or the signature is refused */
+	for (i = 0; i < WM_ID_LEN * 8; i++) {
+		memcpy(bad, id, WM_ID_LEN);
+		bad[i / 8] ^= (uint8_t)(1u << (i % 8));
+		assert_int_equal(sig_verify(k->pub, bad, sig), WM_ESIG);
+	}
+	for (i = 0; i < WM_SIG_LEN * 8; i++) {
+		memcpy(sig2, sig, WM_SIG_LEN);
+		sig2[i / 8] ^= (uint8_t)(1u << (i % 8));
+		assert_int_equal(sig_verify(k->pub, id, sig2), WM_ESIG);
+	}
+	/* another key's public key */
+	assert_int_equal(sig_verify(other->pub, id, sig), WM_ESIG);
+
+	/* public-only keys cannot sign; the output is untouched */
+	assert_int_equal(key_from_pub(k->pub, &pubonly), 0);
+	assert_null(pubonly->sec);
+	memset(sig2, 0x5a, sizeof(sig2));
+	assert_int_equal(key_sign_id(pubonly, id, sig2), WM_EINVAL);
+	assert_int_equal(sig2[0], 0x5a);
+	assert_int_equal(sig_verify(pubonly->pub, id, sig), 0);
+
+	key_free(k);
+	key_free(other);
+	key_free(pubonly);
+	key_free(NULL);
+}
+
+static void test_helpers(void **state)
+{
+	uint8_t a[16], b[16];
+	uint32_t seen = 0;
+	int i;
+
+	(void)state;
+	wmc_random(a, sizeof(a));
+	memcpy(b, a, sizeof(b));
+	assert_int_equal(wmc_equal(a, b, sizeof(a)), 1);
+	b[15] ^= 1;
+	assert_int_equal(wmc_equal(a, b, sizeof(a)), 0);
+	wmc_wipe(b, sizeof(b));
+	for (i = 0; i < 16; i++)
+		assert_int_equal(b[i], 0);
+	for (i = 0; i < 1000; i++) {
+		uint32_t r = wmc_random_uniform(5);
+
+		assert_true(r < 5);
+		seen |= 1u << r;
+	}
+	assert_int_equal(seen, 0x1f);
+	assert_int_equal(wmc_random_uniform(1), 0);
+	assert_int_equal(wmc_random_uniform(0), 0);
+}
+
+/* --- hex ---------------------------------------------------------------------- */
+
+static void test_hex(void **state)
+{
+	const uint8_t in[5] = { 0x00, 0x7f, 0x80, 0xab, 0xff };
+	char out[11];
+	uint8_t back[5], one;
+	char pair[2];
+	int c;
+
+	(void)state;
+	hex_encode(out, in, sizeof(in));
+	assert_string_equal(out, "007f80abff");
+	assert_int_equal(hex_decode(back, sizeof(back), out, 10), 0);
+	assert_memory_equal(back, in, sizeof(in));
+	assert_int_equal(hex_decode(back, sizeof(back), "007F80ABFF", 10), 0);
+	assert_memory_equal(back, in, sizeof(in));
+	hex_encode(out, in, 0);
+	assert_string_equal(out, "");
+
+	/* every byte value: valid exactly for 0-9 a-f A-F, with the right value */
+	for (c = 0; c < 256; c++) {
+		int want = (c >= '0' && c <= '9') ? c - '0'
+		         : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+		         : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+
+		pair[0] = '0';
+		pair[1] = (char)c;
+		one = 0xee;
+		if (want < 0) {
+			assert_int_equal(hex_decode(&one, 1, pair, 2), WM_EINVAL);
+			assert_int_equal(one, 0xee);
+		} else {
+			assert_int_equal(hex_decode(&one, 1, pair, 2), 0);
+			assert_int_equal(one, want);
+		}
+		pair[0] = (char)c;
+		pair[1] = '0';
+		one = 0xee;
+		if (want < 0) {
+			assert_int_equal(hex_decode(&one, 1, pair, 2), WM_EINVAL);
+			assert_int_equal(one, 0xee);
+		} else {
+			assert_int_equal(hex_decode(&one, 1, pair, 2), 0);
+			assert_int_equal(one, want << 4);
+		}
+	}
+
+	/* wrong lengths, bad characters late in the string; out untouched */
+	memset(back, 0xee, sizeof(back));
+	assert_int_equal(hex_decode(back, 5, "007f80abf", 9), WM_EINVAL);
+	assert_int_equal(hex_decode(back, 5, "007f80abff00", 12), WM_EINVAL);
+	assert_int_equal(hex_decode(back, 5, "007f80abfg", 10), WM_EINVAL);
+	assert_int_equal(hex_decode(back, 5, "007f80ab f", 10), WM_EINVAL);
+	assert_int_equal(hex_decode(back, 5, "007f\00080abf", 10), WM_EINVAL);
+	assert_int_equal(hex_decode(back, 5, "0x7f80abff", 10), WM_EINVAL);
+	assert_int_equal(hex_decode(back, 5, "", 0), WM_EINVAL);
+	assert_int_equal(back[0], 0xee);
+	assert_int_equal(back[4], 0xee);
+	assert_int_equal(hex_decode(back, 5, NULL, 10), WM_EINVAL);
+	/* not NUL-terminated: only hexlen bytes are read */
+	assert_int_equal(hex_decode(back, 2, "abcdZZ", 4), 0);
+	assert_int_equal(back[0], 0xab);
+	assert_int_equal(back[1], 0xcd);
+}
+
+/* --- key files -------------------------------------------------------------- */
+
+static void test_keyfile_plain_roundtrip(void **state)
+{
+	struct key *k = seed_key(seed_a), *back = NULL, *pub = NULL;
+	char *text = NULL, *text2 = NULL;
+	char why[WM_WHY_LEN];
+	char pubhex[65];
+
+	(void)state;
+	assert_int_equal(keyfile_encode(k, NULL, 0, &text), 0);
+	hex_encode(pubhex, k->pub, 32);
+	assert_true(strncmp(text, "watchmesh-key 1\npublic ", 23) == 0);
+	assert_non_null(strstr(text, pubhex));
+	assert_non_null(strstr(text, "\nsecret "));
+	assert_int_equal(keyfile_is_encrypted(text, strlen(text)), 0);
+	assert_int_equal(keyfile_decode(text, strlen(text), NULL, 0, &back, why, sizeof(why)), 0);
+	assert_memory_equal(back->pub, k->pub, 32);
+	assert_non_null(back->sec);
+	assert_memory_equal(back->sec, k->sec, WM_SEC_LEN);
+	key_free(back);
+	back = NULL;
+
+	/* a passphrase given for a plain file is simply not needed */
+	assert_int_equal(keyfile_decode(text, strlen(text), "x", 1, &back, why, sizeof(why)), 0);
+	key_free(back);
+	back = NULL;
+
+	/* the same file written on Windows, or without the last newline */
+	{
+		char crlf[512];
+		size_t i, j = 0;
+
+		for (i = 0; text[i] != '\0'; i++) {
+			if (text[i] == '\n')
+				crlf[j++] = '\r';
+			crlf[j++] = text[i];
+		}
+		assert_int_equal(keyfile_decode(crlf, j, NULL, 0, &back, why, sizeof(why)), 0);
+		assert_memory_equal(back->sec, k->sec, WM_SEC_LEN);
+		key_free(back);
+		back = NULL;
+		assert_int_equal(keyfile_decode(text, strlen(text) - 1, NULL, 0, &back, why, sizeof(why)), 0);
+		key_free(back);
+		back = NULL;
+	}
+
+	/* public-only */
+	assert_int_equal(key_from_pub(k->pub, &pub), 0);
+	assert_int_equal(keyfile_encode(pub, NULL, 0, &text2), 0);
+	assert_null(strstr(text2, "secret"));
+	assert_int_equal(keyfile_is_encrypted(text2, strlen(text2)), 0);
+	assert_int_equal(keyfile_decode(text2, strlen(text2), NULL, 0, &back, why, sizeof(why)), 0);
+	assert_memory_equal(back->pub, k->pub, 32);
+	assert_null(back->sec);
+	key_free(back);
+
+	wmc_wipe(text, strlen(text));
+	free(text);
+	free(text2);
+	key_free(pub);
+	key_free(k);
+}
+
+static void test_keyfile_encrypted_roundtrip(void **state)
+{
+	struct key *k = seed_key(seed_a), *b = seed_key(seed_b), *back = NULL;
+	char *text = NULL, *text2 = NULL, *swapped;
+	char why[WM_WHY_LEN];
+	const char *pass = "correct horse 电池 staple";
+	char sechex[129];
+
+	(void)state;
+	assert_int_equal(keyfile_encode(k, pass, strlen(pass), &text), 0);
+	assert_non_null(strstr(text, "\nargon2id 1 8192 "));   /* fast KDF in tests */
+	hex_encode(sechex, k->sec, WM_SEC_LEN);
+	assert_null(strstr(text, sechex));                     /* no plain secret */
+	assert_null(strstr(text, "secret"));
+	assert_int_equal(keyfile_is_encrypted(text, strlen(text)), 1);
+
+	assert_int_equal(keyfile_decode(text, strlen(text), pass, strlen(pass), &back, why, sizeof(why)), 0);
+	assert_memory_equal(back->pub, k->pub, 32);
+	assert_memory_equal(back->sec, k->sec, WM_SEC_LEN);
+	key_free(back);
+	back = NULL;
+
+	/* wrong passphrase, a prefix of it, the empty one */
+	why[0] = '\0';
+	assert_int_equal(keyfile_decode(text, strlen(text), "correct horse", 13, &back, why, sizeof(why)),
+	                 WM_EPASSPHRASE);
+	assert_null(back);
+	assert_true(strlen(why) > 0);
+	assert_int_equal(keyfile_decode(text, strlen(text), pass, strlen(pass) - 1, &back, why, sizeof(why)),
+	                 WM_EPASSPHRASE);
+	assert_int_equal(keyfile_decode(text, strlen(text), "", 0, &back, why, sizeof(why)), WM_EPASSPHRASE);
+	/* missing passphrase */
+	why[0] = '\0';
+	assert_int_equal(keyfile_decode(text, strlen(text), NULL, 0, &back, why, sizeof(why)), WM_ENEEDPASS);
+	assert_true(strlen(why) > 0);
+	assert_null(back);
+	/* why may be NULL */
+	assert_int_equal(keyfile_decode(text, strlen(text), NULL, 0, &back, NULL, 0), WM_ENEEDPASS);
+
+	/* two encodings of one key differ (fresh salt and nonce) */
+	assert_int_equal(keyfile_encode(k, pass, strlen(pass), &text2), 0);
+	assert_string_not_equal(text, text2);
+
+	/* the right passphrase but another key's public line */
+	{
+		char pa[65], pb[65];
+		char *at;
+
+		hex_encode(pa, k->pub, 32);
+		hex_encode(pb, b->pub, 32);
+		swapped = strdup(text);
+		at = strstr(swapped, pa);
+		assert_non_null(at);
+		memcpy(at, pb, 64);
+		assert_int_equal(keyfile_decode(swapped, strlen(swapped), pass, strlen(pass), &back, why,
+		                                sizeof(why)), WM_EFORMAT);
+		assert_null(back);
+		free(swapped);
+	}
+
+	/* the cost parameters are read from the file: changing them changes the
+	 * derived key, so the right passphrase no longer opens the box */
+	swapped = strdup(text);
+	memcpy(strstr(swapped, "argon2id 1 8192"), "argon2id 2 8192", 15);
+	assert_int_equal(keyfile_decode(swapped, strlen(swapped), pass, strlen(pass), &back, why, sizeof(why)),
+	                 WM_EPASSPHRASE);
+	/* (Argon2 counts memory in KiB blocks: 9216 bytes, not 9000) */
+	memcpy(strstr(swapped, "argon2id 2 8192"), "argon2id 1 9216", 15);
+	assert_int_equal(keyfile_decode(swapped, strlen(swapped), pass, strlen(pass), &back, why, sizeof(why)),
+	                 WM_EPASSPHRASE);
+	free(swapped);
+
+	/* a public-only key ignores the passphrase */
+	{
+		struct key *p = NULL;
+		char *t = NULL;
+
+		assert_int_equal(key_from_pub(b->pub, &p), 0);
+		assert_int_equal(keyfile_encode(p, pass, strlen(pass), &t), 0);
+		assert_int_equal(keyfile_is_encrypted(t, strlen(t)), 0);
+		free(t);
+		key_free(p);
+	}
+
+	free(text);
+	free(text2);
+	key_free(k);
+	key_free(b);
+}
+
+/* The default cost is libsodium's INTERACTIVE and is written into the file. */
+static void test_keyfile_default_cost(void **state)
+{
+	struct key *k = seed_key(seed_b), *back = NULL;
+	char *text = NULL;
+	char want[64];
+
+	(void)state;
+	keyfile_set_fast_kdf(0);
+	assert_int_equal(keyfile_encode(k, "pw", 2, &text), 0);
+	keyfile_set_fast_kdf(1);
+	snprintf(want, sizeof(want), "\nargon2id 2 67108864 ");
+	assert_non_null(strstr(text, want));
+	assert_int_equal(keyfile_decode(text, strlen(text), "pw", 2, &back, NULL, 0), 0);
+	assert_memory_equal(back->sec, k->sec, WM_SEC_LEN);
+	key_free(back);
+	free(text);
+	key_free(k);
+}
+
+static char *fmt(const char *f, ...)
+{
+	static char buf[1024];
+	va_list ap;
+
+	va_start(ap, f);
+	vsnprintf(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	return buf;
+}
+
+static void test_keyfile_broken(void **state)
+{
+	struct key *a = seed_key(seed_a), *b = seed_key(seed_b);
+	char pa[65], pb[65], sa[129], sb[129], sa_mixed[129];
+	char salt[33], nonce[49], box[161];
+	char argon[400];
+	char *cases[64];
+	size_t lens[64];
+	size_t n = 0, i;
+
+	(void)state;
+	hex_encode(pa, a->pub, 32);
+	hex_encode(pb, b->pub, 32);
+	hex_encode(sa, a->sec, 64);
+	hex_encode(sb, b->sec, 64);
+	/* a's seed with b's public half: seed and public key disagree */
+	memcpy(sa_mixed, sa, 64);
+	memcpy(sa_mixed + 64, pb, 65);
+	memset(salt, 'a', 32);
+	salt[32] = '\0';
+	memset(nonce, 'b', 48);
+	nonce[48] = '\0';
+	memset(box, 'c', 160);
+	box[160] = '\0';
+	snprintf(argon, sizeof(argon), "argon2id 1 8192 %s %s %s", salt, nonce, box);
+
+#define CASE(s) do { cases[n] = strdup(s); lens[n] = strlen(cases[n]); n++; } while (0)
+	CASE("");
+	CASE("\n\n");
+	CASE(fmt("watchmesh-key 2\npublic %s\n", pa));
+	CASE(fmt("WATCHMESH-KEY 1\npublic %s\n", pa));
+	CASE(fmt("watchmesh-key 1 \npublic %s\n", pa));
+	CASE(fmt(" watchmesh-key 1\npublic %s\n", pa));
+	CASE(fmt("public %s\nsecret %s\n", pa, sa));                   /* no header */
+	CASE("watchmesh-key 1\n");                                      /* no public */
+	CASE(fmt("watchmesh-key 1\nsecret %s\n", sa));
+	CASE(fmt("watchmesh-key 1\npublic %.63s\n", pa));               /* short */
+	CASE(fmt("watchmesh-key 1\npublic %s0\n", pa));                 /* long */
+	CASE(fmt("watchmesh-key 1\npublic g%s\n", pa + 1));             /* bad hex */
+	CASE(fmt("watchmesh-key 1\npublic\n"));
+	CASE(fmt("watchmesh-key 1\npublic \n"));
+	CASE(fmt("watchmesh-key 1\npublic  %s\n", pa));                 /* two spaces */
+	CASE(fmt("watchmesh-key 1\npublic %s \n", pa));                 /* trailing space */
+	CASE(fmt("watchmesh-key 1\npublic %s extra\n", pa));
+	CASE(fmt("watchmesh-key 1\npublic\t%s\n", pa));
+	CASE(fmt("watchmesh-key 1\npublic %s\npublic %s\n", pa, pa));   /* duplicate */
+	CASE(fmt("watchmesh-key 1\npublic %s\nsecret %.127s\n", pa, sa));
+	CASE(fmt("watchmesh-key 1\npublic %s\nsecret %s00\n", pa, sa));
+	CASE(fmt("watchmesh-key 1\npublic %s\nsecret %.127sz\n", pa, sa));
+	CASE(fmt("watchmesh-key 1\npublic %s\nsecret %s\n", pb, sa));   /* wrong pair */
+	CASE(fmt("watchmesh-key 1\npublic %s\nsecret %s\n", pb, sa_mixed));
+	CASE(fmt("watchmesh-key 1\npublic %s\nsecret %s\n", pa, sa_mixed));
+	CASE(fmt("watchmesh-key 1\npublic %s\nsecret %s\nsecret %s\n", pa, sa, sa));
+	CASE(fmt("watchmesh-key 1\npublic %s\nsecret %s\n%s\n", pa, sa, argon));
+	CASE(fmt("watchmesh-key 1\npublic %s\nsecret %s\nname alice\n", pa, sa));  /* unknown line */
+	CASE(fmt("watchmesh-key 1\npublic %s\n# comment\n", pa));
+	CASE(fmt("watchmesh-key 1\npublic %s\nSecret %s\n", pa, sa));
+	CASE(fmt("watchmesh-key 1\npublic %s\n%s\n%s\n", pa, argon, argon));
+	/* argon2id lines: every field checked before any work is done */
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 0 8192 %s %s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 17 8192 %s %s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 4294967295 8192 %s %s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 99999999999999999999999 8192 %s %s %s\n",
+	         pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id -1 8192 %s %s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 01 8192 %s %s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 8191 %s %s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 1099511627776 %s %s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 1073741825 %s %s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 8k %s %s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 8192 %.30s %s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 8192 %s %.46s %s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 8192 %s %s %.158s\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 8192 %s %s %s00\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 8192 %s %s\n", pa, salt, nonce));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 8192 %s %s %s x\n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 8192 %s %s %s \n", pa, salt, nonce, box));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id\n", pa));
+	CASE(fmt("watchmesh-key 1\npublic %s\nargon2id 1 8192 %s %s x%.159s\n", pa, salt, nonce, box));
+	CASE("\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+#undef CASE
+	/* a NUL byte inside an otherwise valid file */
+	{
+		char *t = strdup(fmt("watchmesh-key 1\npublic %s\nsecret %s\n", pa, sa));
+
+		t[20] = '\0';
+		cases[n] = malloc(200);
+		memcpy(cases[n], t, 190);
+		lens[n] = 190;
+		n++;
+		free(t);
+	}
+	assert_true(n <= 64);
+
+	for (i = 0; i < n; i++) {
+		struct key *out = NULL;
+		char why[WM_WHY_LEN];
+		int rc;
+
+		why[0] = '\0';
+		/* with and without a passphrase: the format is judged first */
+		rc = keyfile_decode(cases[i], lens[i], "pw", 2, &out, why, sizeof(why));
+		if (rc != WM_EFORMAT)
+			fail_msg("case %zu: got %s (%s) for:\n%.*s", i, wm_errname(rc), why, (int)lens[i], cases[i]);
+		assert_null(out);
+		assert_true(strlen(why) > 0);
+		rc = keyfile_decode(cases[i], lens[i], NULL, 0, &out, why, sizeof(why));
+		if (rc != WM_EFORMAT)
+			fail_msg("case %zu (no passphrase): got %s (%s)", i, wm_errname(rc), why);
+		/* keyfile_is_encrypted agrees, except for pairs that only
+		 * decoding can tell apart */
+		rc = keyfile_is_encrypted(cases[i], lens[i]);
+		assert_true(rc == WM_EFORMAT || rc == 0);
+		free(cases[i]);
+	}
+
+	/* the sanity of the base: the valid forms decode */
+	{
+		struct key *out = NULL;
+		const char *ok = fmt("watchmesh-key 1\n\npublic %s\nsecret %s\n\n", pa, sa);
+
+		assert_int_equal(keyfile_decode(ok, strlen(ok), NULL, 0, &out, NULL, 0), 0);
+		key_free(out);
+		out = NULL;
+		ok = fmt("watchmesh-key 1\nsecret %s\npublic %s\n", sa, pa);
+		assert_int_equal(keyfile_decode(ok, strlen(ok), NULL, 0, &out, NULL, 0), 0);
+		key_free(out);
+		out = NULL;
+		ok = fmt("watchmesh-key 1\npublic %s\n%s\n", pa, argon);
+		assert_int_equal(keyfile_decode(ok, strlen(ok), "pw", 2, &out, NULL, 0), WM_EPASSPHRASE);
+		assert_int_equal(keyfile_decode(ok, strlen(ok), NULL, 0, &out, NULL, 0), WM_ENEEDPASS);
+		assert_int_equal(keyfile_is_encrypted(ok, strlen(ok)), 1);
+		assert_null(out);
+	}
+	key_free(a);
+	key_free(b);
+}
+
+/* Random damage to valid files never crashes and never yields a key that
+ * does not match its file's public line. */
+static void test_keyfile_mutations(void **state)
+{
+	struct key *k = seed_key(seed_a);
+	char *plain = NULL, *enc = NULL;
+	int round;
+
+	(void)state;
+	assert_int_equal(keyfile_encode(k, NULL, 0, &plain), 0);
+	assert_int_equal(keyfile_encode(k, "pw", 2, &enc), 0);
+	for (round = 0; round < 3000; round++) {
+		const char *src = (round & 1) ? enc : plain;
+		size_t len = strlen(src);
+		char buf[512];
+		struct key *out = NULL;
+		char why[WM_WHY_LEN];
+		int flips = 1 + (int)wmc_random_uniform(3), j, rc;
+
+		memcpy(buf, src, len);
+		for (j = 0; j < flips; j++) {
+			size_t at = wmc_random_uniform((uint32_t)len);
+
+			switch (wmc_random_uniform(3)) {
+			case 0: buf[at] = (char)wmc_random_uniform(256); break;
+			case 1: buf[at] ^= (char)(1 << wmc_random_uniform(8)); break;
+			default: len = at; break;
+			}
+		}
+		rc = keyfile_decode(buf, len, "pw", 2, &out, why, sizeof(why));
+		assert_true(rc <= 0);
+		if (rc == 0) {
+			if (out->sec != NULL)
+				assert_memory_equal(out->sec + 32, out->pub, 32);
+			key_free(out);
+		} else {
+			assert_null(out);
+			assert_true(rc == WM_EFORMAT || rc == WM_EPASSPHRASE);
+		}
+	}
+	free(plain);
+	free(enc);
+	key_free(k);
+}
+
+/* --- sealed boxes --------------------------------------------------------------- */
+
+static void test_seal_roundtrip(void **state)
+{
+	struct key *author = NULL, *r[3] = { NULL }, *stranger = NULL, *pubonly = NULL;
+	uint8_t recips[3][WM_PUB_LEN];
+	const char *text = "我家门口有可疑人员，请民警联系我";
+	size_t tlen = strlen(text);
+	uint8_t *box = NULL, *msg = NULL, *copy;
+	size_t boxlen = 0, msglen = 0, i;
+
+	(void)state;
+	assert_int_equal(key_generate(&author), 0);
+	assert_int_equal(key_generate(&stranger), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(key_generate(&r[i]), 0);
+		memcpy(recips[i], r[i]->pub, WM_PUB_LEN);
+	}
+	assert_int_equal(seal_box((const uint8_t *)text, tlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3,
+	                          author->pub, &box, &boxlen), 0);
+	assert_int_equal(boxlen, 24 + 4 * WM_SEAL_SLOT_LEN + tlen + 16);
+	for (i = 0; i + tlen <= boxlen; i++)
+		assert_memory_not_equal(box + i, text, tlen);   /* no plaintext */
+
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
+		                           r[i], &msg, &msglen), 0);
+		assert_int_equal(msglen, tlen);
+		assert_memory_equal(msg, text, tlen);
+		seal_free_msg(msg, msglen);
+		msg = NULL;
+	}
+	assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
+	                           author, &msg, &msglen), 0);
+	assert_memory_equal(msg, text, tlen);
+	seal_free_msg(msg, msglen);
+	msg = NULL;
+
+	/* a stranger, or a recipient reading with the wrong list order */
+	assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
+	                           stranger, &msg, &msglen), WM_ECRYPTO);
+	assert_null(msg);
+	{
+		uint8_t swapped[3][WM_PUB_LEN];
+
+		memcpy(swapped[0], recips[1], 32);
+		memcpy(swapped[1], recips[0], 32);
+		memcpy(swapped[2], recips[2], 32);
+		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])swapped, 3, author->pub,
+		                           r[0], &msg, &msglen), WM_ECRYPTO);
+		/* the stranger claiming to be the author: wrong secret key */
+		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, stranger->pub,
+		                           stranger, &msg, &msglen), WM_ECRYPTO);
+	}
+	/* a reader without a secret key */
+	assert_int_equal(key_from_pub(r[0]->pub, &pubonly), 0);
+	assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
+	                           pubonly, &msg, &msglen), WM_EINVAL);
+
+	/* every truncation is refused */
+	for (i = 0; i < boxlen; i++)
+		assert_int_equal(seal_open(box, i, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
+		                           r[1], &msg, &msglen), WM_ECRYPTO);
+	/* a changed byte in the nonce, the reader's slot or the ciphertext */
+	copy = malloc(boxlen);
+	for (i = 0; i < boxlen; i++) {
+		int in_other_slot = i >= 24 && i < 24 + 4 * WM_SEAL_SLOT_LEN &&
+		                    (i - 24) / WM_SEAL_SLOT_LEN != 1;
+
+		if (in_other_slot)
+			continue;   /* another reader's slot: not this reader's concern */
+		memcpy(copy, box, boxlen);
+		copy[i] ^= 0x20;
+		assert_int_equal(seal_open(copy, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
+		                           r[1], &msg, &msglen), WM_ECRYPTO);
+	}
+	/* an appended byte */
+	copy = realloc(copy, boxlen + 1);
+	memcpy(copy, box, boxlen);
+	copy[boxlen] = 0;
+	assert_int_equal(seal_open(copy, boxlen + 1, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
+	                           r[1], &msg, &msglen), WM_ECRYPTO);
+	assert_null(msg);
+	free(copy);
+	free(box);
+	box = NULL;
+
+	/* no recipients: only the author can read; an empty message */
+	assert_int_equal(seal_box(NULL, 0, NULL, 0, author->pub, &box, &boxlen), 0);
+	assert_int_equal(boxlen, 24 + WM_SEAL_SLOT_LEN + 16);
+	assert_int_equal(seal_open(box, boxlen, NULL, 0, author->pub, author, &msg, &msglen), 0);
+	assert_int_equal(msglen, 0);
+	seal_free_msg(msg, msglen);
+	msg = NULL;
+	assert_int_equal(seal_open(box, boxlen, NULL, 0, author->pub, r[0], &msg, &msglen), WM_ECRYPTO);
+	free(box);
+	box = NULL;
+
+	/* too many recipients; a key that is not a curve point */
+	{
+		uint8_t many[WM_SEAL_MAX_RECIPIENTS + 1][WM_PUB_LEN];
+		uint8_t bad[1][WM_PUB_LEN];
+
+		for (i = 0; i <= WM_SEAL_MAX_RECIPIENTS; i++)
+			memcpy(many[i], recips[i % 3], 32);
+		assert_int_equal(seal_box((const uint8_t *)"x", 1, (const uint8_t(*)[WM_PUB_LEN])many,
+		                          WM_SEAL_MAX_RECIPIENTS + 1, author->pub, &box, &boxlen), WM_EINVAL);
+		assert_null(box);
+		assert_int_equal(seal_box((const uint8_t *)"x", 1, (const uint8_t(*)[WM_PUB_LEN])many,
+		                          WM_SEAL_MAX_RECIPIENTS, author->pub, &box, &boxlen), 0);
+		free(box);
+		box = NULL;
+		memset(bad[0], 0, WM_PUB_LEN);     /* small-order point */
+		assert_int_equal(seal_box((const uint8_t *)"x", 1, (const uint8_t(*)[WM_PUB_LEN])bad, 1,
+		                          author->pub, &box, &boxlen), WM_ECRYPTO);
+		assert_null(box);
+	}
+
+	for (i = 0; i < 3; i++)
+		key_free(r[i]);
+	key_free(author);
+	key_free(stranger);
+	key_free(pubonly);
+	seal_free_msg(NULL, 0);
+}
+
+/* --- error table ------------------------------------------------------------------ */
+
+static void test_error_table(void **state)
+{
+	(void)state;
+	assert_string_equal(wm_strerror(0), "ok");
+	assert_string_equal(wm_strerror(WM_ESIG), "bad signature");
+	assert_string_equal(wm_errname(WM_EPASSPHRASE), "WM_EPASSPHRASE");
+	assert_string_equal(wm_strerror(-9999), "unknown error");
+	assert_string_equal(wm_errname(12345), "WM_E?");
+	assert_int_equal(wm_error_is_lasting(WM_ESIG), 1);
+	assert_int_equal(wm_error_is_lasting(WM_EUNKNOWNCERT), 0);
+	assert_int_equal(wm_error_is_lasting(WM_ERATE), 0);
+#define CHECK(name, value, msg) assert_string_equal(wm_strerror(value), msg); \
+	assert_string_equal(wm_errname(value), #name);
+	WM_ERRORS(CHECK)
+#undef CHECK
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_id_sha256_vectors),
+		cmocka_unit_test(test_key_from_seed_rfc8032),
+		cmocka_unit_test(test_sign_verify),
+		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_keyfile_plain_roundtrip),
+		cmocka_unit_test(test_keyfile_encrypted_roundtrip),
+		cmocka_unit_test(test_keyfile_default_cost),
+		cmocka_unit_test(test_keyfile_broken),
+		cmocka_unit_test(test_keyfile_mutations),
+		cmocka_unit_test(test_seal_roundtrip),
+		cmocka_unit_test(test_error_table),
+	};
+
+	if (wmc_init() != 0)
+		return 1;
+	/* The tests look for the fast cost in encoded files, so it is on
+	 * whatever WATCHMESH_TEST_FAST_KDF says; test_keyfile_default_cost
+	 * checks the real one. */
+	keyfile_set_fast_kdf(1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
