@@ -124,4 +124,48 @@ int store_collect_expired(struct store *s, uint64_t now, int64_t *n);
 int store_meta_get(struct store *s, const char *key, char *val, size_t vallen);
 int store_meta_set(struct store *s, const char *key, const char *val);
 
+/* --- additions (store engineer) ------------------------------------------ */
+
+/* The schema version this build writes; store_open migrates older files
+ * forward and refuses newer ones. */
+#define STORE_SCHEMA_VERSION 1
+
+/* The last SQLite error seen on this store, for logs ("" if none). */
+const char *store_errmsg(struct store *s);
+
+/* 1 if a transaction (store_begin, or a savepoint) is open, else 0. */
+int store_in_transaction(struct store *s);
+/* Nested, named-less savepoints: work inside or outside a transaction.
+ * Every store_savepoint is ended by exactly one release or rollback. */
+int store_savepoint(struct store *s);
+int store_release(struct store *s);
+int store_rollback_savepoint(struct store *s);
+
+/* A unique id prefix of 6..64 hex digits (either case) -> the full id of a
+ * held event (stored or retracted).  WM_ENOTFOUND if none, WM_EINVAL if the
+ * text is not such a prefix or several ids share it; store_errmsg() then
+ * says which ("ambiguous: ..."). */
+int store_resolve_prefix(struct store *s, const char *hex, size_t hexlen,
+                         uint8_t id[WM_ID_LEN]);
+
+/* What the store keeps about a held event, even a retracted one. */
+struct store_info {
+	int64_t seq;
+	unsigned kind;
+	uint64_t created_at;
+	uint64_t expires_at;
+	uint8_t author[WM_PUB_LEN];
+	char group[WM_GROUP_MAX + 1];
+	int retracted;
+};
+/* 0 and *out, or WM_ENOTFOUND. */
+int store_info(struct store *s, const uint8_t id[WM_ID_LEN], struct store_info *out);
+
+/* Events signed by `author` with created_at >= since, oldest first. */
+int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], uint64_t since,
+                           store_event_cb cb, void *ctx);
+/* Certs issued by `issuer` (a station's officers, nodes, residents). */
+int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN],
+                          store_cert_cb cb, void *ctx);
+
 #endif

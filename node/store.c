@@ -1,0 +1,1388 @@
+/*
+ * node/store.c: the node's SQLite database (see store.h), and the only file
+ * that talks to sqlite3.
+ *
+ * Two things a reader must know:
+ *  - Every statement the hot paths use is prepared once and kept in
+ *    struct store.  A callback may call back into the store while a cached
+ *    statement is still stepping, so stmt_get() hands out a fresh,
+ *    temporary statement whenever the cached one is busy.
+ *  - The schema is versioned with PRAGMA user_version.  `migrations` below
+ *    holds one step per version (N -> N+1); each runs in its own IMMEDIATE
+ *    transaction, so two processes opening the same old file never both
+ *    migrate it.  A file newer than this build is refused, never touched.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* Version N -> N+1 is migrations[N]. */
+static const char *const migrations[] = {
+	/* 0 -> 1: the first schema. */
+	"CREATE TABLE events ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"  /* never reused: API cursor */
+	"  id BLOB NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  grp TEXT NOT NULL,"
+	"  author BLOB NOT NULL,"
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  raw BLOB,"                               /* NULL once retracted */
+	"  retracted_by BLOB,"
+	"  received_at INTEGER NOT NULL);"
+	"CREATE INDEX events_time ON events(created_at, id);"
+	"CREATE INDEX events_grp ON events(grp, seq);"
+	"CREATE INDEX events_kind ON events(kind, seq);"
+	"CREATE INDEX events_author ON events(author, created_at);"
+	"CREATE INDEX events_expiry ON events(expires_at) WHERE expires_at != 0;"
+	"CREATE TABLE refs ("
+	"  seq INTEGER NOT NULL,"                  /* events.seq of the referrer */
+	"  pos INTEGER NOT NULL,"
+	"  ref BLOB NOT NULL,"
+	"  PRIMARY KEY (seq, pos)) WITHOUT ROWID;"
+	"CREATE INDEX refs_ref ON refs(ref);"
+	"CREATE TABLE certs ("
+	"  event_id BLOB PRIMARY KEY,"
+	"  issuer BLOB NOT NULL,"
+	"  subject BLOB NOT NULL,"
+	"  role INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  groups TEXT NOT NULL,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX certs_subject ON certs(subject);"
+	"CREATE INDEX certs_issuer ON certs(issuer);"
+	"CREATE TABLE revocations ("
+	"  event_id BLOB PRIMARY KEY,"
+	"  issuer BLOB NOT NULL,"                  /* the revoke's author */
+	"  subject BLOB NOT NULL,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX revocations_subject ON revocations(subject);"
+	"CREATE TABLE rejected ("
+	"  id BLOB PRIMARY KEY,"
+	"  code INTEGER NOT NULL,"
+	"  why TEXT NOT NULL,"
+	"  at INTEGER NOT NULL);"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	/* rowid = events.seq; the text of public events only. */
+	"CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram');",
+};
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+_Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
+
+#define EV_COLS "seq, id, kind, created_at, expires_at, grp, raw"
+#define CERT_COLS "event_id, issuer, subject, role, name, groups, not_before, not_after, created_at"
+
+enum stmt_id {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_INSERT, ST_INSERT_REF, ST_INSERT_FTS,
+	ST_HAS, ST_GET, ST_INFO, ST_REFERRING, ST_BY_AUTHOR,
+	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_AT,
+	ST_SEQ_OF, ST_RETRACT, ST_DEL_FTS, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
+	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
+	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS,
+	ST__COUNT
+};
+
+/* Expired events are collected, except certificates and revocations: they
+ * are the record that older events are judged by. */
+#define EXPIRED_WHERE "expires_at != 0 AND expires_at <= ?1 AND kind NOT IN (7, 8)"
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT wm",
+	[ST_RELEASE] = "RELEASE wm",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO wm",
+	[ST_INSERT] = "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at) "
+	              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_INSERT_REF] = "INSERT OR IGNORE INTO refs (seq, pos, ref) VALUES (?1, ?2, ?3)",
+	[ST_INSERT_FTS] = "INSERT INTO events_fts (rowid, body) VALUES (?1, ?2)",
+	[ST_HAS] = "SELECT 1 FROM events WHERE id = ?1",
+	[ST_GET] = "SELECT raw FROM events WHERE id = ?1",
+	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, author, grp, raw IS NULL FROM events WHERE id = ?1",
+	[ST_REFERRING] = "SELECT " EV_COLS " FROM events WHERE seq IN (SELECT seq FROM refs WHERE ref = ?1) ORDER BY seq",
+	[ST_BY_AUTHOR] = "SELECT " EV_COLS " FROM events WHERE author = ?1 AND created_at >= ?2 ORDER BY created_at, id",
+	[ST_CERTS_OF] = "SELECT " CERT_COLS " FROM certs WHERE subject = ?1 ORDER BY created_at, event_id",
+	[ST_CERTS_BY] = "SELECT " CERT_COLS " FROM certs WHERE issuer = ?1 ORDER BY created_at, event_id",
+	[ST_ADD_CERT] = "INSERT OR IGNORE INTO certs (" CERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_ADD_REVOKE] = "INSERT OR IGNORE INTO revocations (event_id, issuer, subject, at) VALUES (?1, ?2, ?3, ?4)",
+	[ST_REVOKED_AT] = "SELECT min(at) FROM revocations WHERE subject = ?1 AND (issuer = ?2 OR issuer = ?3)",
+	[ST_SEQ_OF] = "SELECT seq, raw IS NULL FROM events WHERE id = ?1",
+	[ST_RETRACT] = "UPDATE events SET raw = NULL, retracted_by = ?2 WHERE seq = ?1",
+	[ST_DEL_FTS] = "DELETE FROM events_fts WHERE rowid = ?1",
+	[ST_DEL_REFS] = "DELETE FROM refs WHERE seq = ?1",
+	[ST_DEL_EVENT] = "DELETE FROM events WHERE seq = ?1",
+	[ST_DEL_CERT] = "DELETE FROM certs WHERE event_id = ?1",
+	[ST_DEL_REVOKE] = "DELETE FROM revocations WHERE event_id = ?1",
+	[ST_REMEMBER] = "INSERT OR REPLACE INTO rejected (id, code, why, at) VALUES (?1, ?2, ?3, ?4)",
+	[ST_WAS_REJECTED] = "SELECT code, why FROM rejected WHERE id = ?1",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+	                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_COUNTS] = "SELECT (SELECT count(*) FROM events WHERE raw IS NOT NULL),"
+	              " (SELECT count(*) FROM events WHERE raw IS NULL),"
+	              " (SELECT count(*) FROM rejected), (SELECT count(*) FROM certs)",
+	[ST_PREFIX] = "SELECT id FROM events WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 2",
+	[ST_EXP_FTS] = "DELETE FROM events_fts WHERE rowid IN (SELECT seq FROM events WHERE " EXPIRED_WHERE ")",
+	[ST_EXP_REFS] = "DELETE FROM refs WHERE seq IN (SELECT seq FROM events WHERE " EXPIRED_WHERE ")",
+	[ST_EXP_EVENTS] = "DELETE FROM events WHERE " EXPIRED_WHERE,
+};
+
+/* store_events() variants: group? x kind? x order, built on first use. */
+#define N_EV_VARIANTS 8
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];            /* cached, prepared on first use */
+	sqlite3_stmt *ev_st[N_EV_VARIANTS];     /* store_events() variants */
+	int savepoints;                         /* open store_savepoint()s */
+	char err[WM_WHY_LEN];                   /* last SQLite error, for logs */
+};
+
+/* --- helpers ---------------------------------------------------------------- */
+
+/* SQLite integers are signed; our times are uint64 from outside.  Anything
+ * beyond INT64_MAX (far past any real date) is stored as INT64_MAX. */
+static sqlite3_int64 u2i(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+static uint64_t i2u(sqlite3_int64 v)
+{
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+static void set_why(char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, WM_WHY_LEN, fmt, ap);
+	va_end(ap);
+}
+
+/* Record (and log) a SQLite failure; returns WM_ESTORE. */
+static int store_fail(struct store *s, const char *what)
+{
+	snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
+	fprintf(stderr, "watchmesh store: %s\n", s->err);
+	return WM_ESTORE;
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **out)
+{
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
+		*out = NULL;
+		return store_fail(s, "prepare");
+	}
+	return 0;
+}
+
+/* The cached statement, or a temporary one if the cached one is in use by
+ * an outer iteration.  Pair with stmt_put(). */
+static sqlite3_stmt *stmt_get_slot(struct store *s, sqlite3_stmt **slot, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (*slot == NULL) {
+		if (prepare(s, sql, slot) != 0)
+			return NULL;
+		return *slot;
+	}
+	if (!sqlite3_stmt_busy(*slot))
+		return *slot;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_fail(s, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+static sqlite3_stmt *stmt_get(struct store *s, enum stmt_id i)
+{
+	return stmt_get_slot(s, &s->st[i], stmt_sql[i]);
+}
+
+static int stmt_is_cached(struct store *s, sqlite3_stmt *st)
+{
+	size_t i;
+
+	for (i = 0; i < ST__COUNT; i++)
+		if (s->st[i] == st)
+			return 1;
+	for (i = 0; i < N_EV_VARIANTS; i++)
+		if (s->ev_st[i] == st)
+			return 1;
+	return 0;
+}
+
+static void stmt_put(struct store *s, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	if (stmt_is_cached(s, st)) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else {
+		sqlite3_finalize(st);
+	}
+}
+
+/* Run a statement that returns no rows. */
+static int stmt_exec(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return store_fail(s, what);
+	return 0;
+}
+
+static int simple(struct store *s, enum stmt_id i, const char *what)
+{
+	sqlite3_stmt *st = stmt_get(s, i);
+	int rc;
+
+	if (st == NULL)
+		return WM_ESTORE;
+	rc = stmt_exec(s, st, what);
+	stmt_put(s, st);
+	return rc;
+}
+
+/* Writers that touch several tables run in their own transaction when the
+ * caller has none, so each call is all-or-nothing.  Inside a caller's
+ * transaction a failure leaves the rollback to the caller. */
+static int auto_begin(struct store *s, int *own)
+{
+	*own = sqlite3_get_autocommit(s->db);
+	return *own ? simple(s, ST_BEGIN, "begin") : 0;
+}
+
+static int auto_end(struct store *s, int own, int rc)
+{
+	if (!own)
+		return rc;
+	if (rc == 0)
+		rc = simple(s, ST_COMMIT, "commit");
+	if (rc != 0)
+		simple(s, ST_ROLLBACK, "rollback");
+	return rc;
+}
+
+const char *role_name(enum cert_role r)
+{
+	switch (r) {
+	case ROLE_STATION: return "station";
+	case ROLE_OFFICER: return "officer";
+	case ROLE_NODE: return "node";
+	case ROLE_RESIDENT: return "resident";
+	}
+	return "unknown";
+}
+
+enum cert_role role_from_name(const char *name)
+{
+	static const enum cert_role roles[] = { ROLE_STATION, ROLE_OFFICER, ROLE_NODE, ROLE_RESIDENT };
+	size_t i;
+
+	if (name == NULL)
+		return 0;
+	for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (strcmp(name, role_name(roles[i])) == 0)
+			return roles[i];
+	return 0;
+}
+
+/* --- open, close, migrate ---------------------------------------------------- */
+
+static int exec_sql(sqlite3 *db, const char *sql, char *why, const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		set_why(why, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return WM_ESTORE;
+	}
+	return 0;
+}
+
+static int user_version(sqlite3 *db, int *v, char *why)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = WM_ESTORE;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		set_why(why, "cannot read the schema version: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	*v = sqlite3_column_int(st, 0);
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int migrate(sqlite3 *db, const char *path, char *why)
+{
+	char sql[64];
+	int v, rc;
+
+	for (;;) {
+		if ((rc = exec_sql(db, "BEGIN IMMEDIATE", why, "cannot lock the database")) != 0)
+			return rc;
+		if ((rc = user_version(db, &v, why)) != 0)
+			goto fail;
+		if (v < 0 || v > STORE_SCHEMA_VERSION) {
+			set_why(why, "%s has schema version %d, newer than this watchmesh understands (%d); "
+			        "use a newer watchmesh", path, v, STORE_SCHEMA_VERSION);
+			rc = WM_ESTORE;
+			goto fail;
+		}
+		if (v == STORE_SCHEMA_VERSION)
+			return exec_sql(db, "COMMIT", why, "commit");
+		if ((rc = exec_sql(db, migrations[v], why, "schema migration")) != 0)
+			goto fail;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if ((rc = exec_sql(db, sql, why, "schema migration")) != 0 ||
+		    (rc = exec_sql(db, "COMMIT", why, "commit")) != 0)
+			goto fail;
+	}
+fail:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
+{
+	struct store *s = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = WM_ESTORE;
+
+	if (path == NULL || out == NULL) {
+		set_why(why, "no database path");
+		return WM_EINVAL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		set_why(why, "out of memory");
+		return WM_ENOMEM;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		set_why(why, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 5000);
+
+	/* journal_mode answers with the mode in force: a file that is not a
+	 * database fails here, a read-only medium answers "delete". */
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		set_why(why, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
+		goto out;
+	}
+	if (sqlite3_column_text(st, 0) == NULL ||
+	    strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+		set_why(why, "cannot put %s in WAL mode (journal mode is %s)", path,
+		        sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "unknown");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = exec_sql(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
+	                   "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;", why, "cannot configure")) != 0)
+		goto out;
+	if ((rc = migrate(s->db, path, why)) != 0)
+		goto out;
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	if (s != NULL)
+		store_close(s);
+	if (rc == 0 && why != NULL)
+		why[0] = '\0';
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	for (i = 0; i < N_EV_VARIANTS; i++)
+		sqlite3_finalize(s->ev_st[i]);
+	/* A transaction left open is rolled back by close. */
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+const char *store_errmsg(struct store *s)
+{
+	return s == NULL ? "" : s->err;
+}
+
+/* --- transactions ------------------------------------------------------------ */
+
+int store_begin(struct store *s)
+{
+	return simple(s, ST_BEGIN, "begin");
+}
+
+int store_commit(struct store *s)
+{
+	int rc = simple(s, ST_COMMIT, "commit");
+
+	if (rc == 0)
+		s->savepoints = 0;
+	return rc;
+}
+
+int store_rollback(struct store *s)
+{
+	int rc;
+
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	rc = simple(s, ST_ROLLBACK, "rollback");
+	s->savepoints = 0;
+	return rc;
+}
+
+int store_in_transaction(struct store *s)
+{
+	return !sqlite3_get_autocommit(s->db);
+}
+
+int store_savepoint(struct store *s)
+{
+	int rc = simple(s, ST_SAVEPOINT, "savepoint");
+
+	if (rc == 0)
+		s->savepoints++;
+	return rc;
+}
+
+int store_release(struct store *s)
+{
+	int rc;
+
+	if (s->savepoints <= 0)
+		return WM_EINVAL;
+	rc = simple(s, ST_RELEASE, "release savepoint");
+	if (rc == 0)
+		s->savepoints--;
+	return rc;
+}
+
+int store_rollback_savepoint(struct store *s)
+{
+	int rc;
+
+	if (s->savepoints <= 0)
+		return WM_EINVAL;
+	rc = simple(s, ST_ROLLBACK_TO, "rollback to savepoint");
+	if (rc == 0)
+		rc = simple(s, ST_RELEASE, "release savepoint");
+	if (rc == 0)
+		s->savepoints--;
+	return rc;
+}
+
+int store_set_durable(struct store *s, int durable)
+{
+	const char *sql = durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(s, "synchronous");
+	return 0;
+}
+
+int store_checkpoint(struct store *s)
+{
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_FULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return store_fail(s, "checkpoint");
+	return 0;
+}
+
+/* --- reading ------------------------------------------------------------------- */
+
+/* Fill a stored_event from a row of EV_COLS. */
+static int row_event(sqlite3_stmt *st, struct stored_event *e)
+{
+	const void *id = sqlite3_column_blob(st, 1);
+
+	memset(e, 0, sizeof(*e));
+	if (id == NULL || sqlite3_column_bytes(st, 1) != WM_ID_LEN)
+		return WM_ESTORE;
+	e->seq = sqlite3_column_int64(st, 0);
+	memcpy(e->id, id, WM_ID_LEN);
+	e->kind = (unsigned)sqlite3_column_int(st, 2);
+	e->created_at = i2u(sqlite3_column_int64(st, 3));
+	e->expires_at = i2u(sqlite3_column_int64(st, 4));
+	e->group = (const char *)sqlite3_column_text(st, 5);
+	if (e->group == NULL)
+		e->group = "";
+	if (sqlite3_column_type(st, 6) == SQLITE_NULL) {
+		e->retracted = 1;
+	} else {
+		e->wire = sqlite3_column_blob(st, 6);
+		e->wire_len = (size_t)sqlite3_column_bytes(st, 6);
+	}
+	return 0;
+}
+
+/* Step through rows of EV_COLS, calling cb; puts the statement back. */
+static int iterate_events(struct store *s, sqlite3_stmt *st, store_event_cb cb, void *ctx)
+{
+	struct stored_event e;
+	int rc = 0, step;
+
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (row_event(st, &e) != 0) {
+			snprintf(s->err, sizeof(s->err), "a stored event has a bad id");
+			rc = WM_ESTORE;
+			break;
+		}
+		if (cb != NULL && (rc = cb(ctx, &e)) != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_fail(s, "read events");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_events(struct store *s, const struct store_filter *f, store_event_cb cb, void *ctx)
+{
+	static const struct store_filter none;
+	char sql[512];
+	sqlite3_stmt *st;
+	int variant;
+
+	if (s == NULL)
+		return WM_EINVAL;
+	if (f == NULL)
+		f = &none;
+	variant = (f->group != NULL) | (f->kind != 0) << 1 | (f->newest_first != 0) << 2;
+	snprintf(sql, sizeof(sql),
+	         "SELECT " EV_COLS " FROM events WHERE seq > ?1 %s %s"
+	         " AND (?4 = 0 OR expires_at = 0 OR expires_at > ?4)"
+	         " ORDER BY %s LIMIT ?5",
+	         (variant & 1) ? "AND grp = ?2" : "",
+	         (variant & 2) ? "AND kind = ?3" : "",
+	         (variant & 4) ? "created_at DESC, id DESC" : "seq");
+	if ((st = stmt_get_slot(s, &s->ev_st[variant], sql)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_int64(st, 1, f->after_seq);
+	if (variant & 1)
+		sqlite3_bind_text(st, 2, f->group, -1, SQLITE_TRANSIENT);
+	if (variant & 2)
+		sqlite3_bind_int(st, 3, (int)f->kind);
+	sqlite3_bind_int64(st, 4, u2i(f->now));
+	sqlite3_bind_int64(st, 5, f->limit == 0 || f->limit > INT64_MAX ? -1 : (sqlite3_int64)f->limit);
+	return iterate_events(s, st, cb, ctx);
+}
+
+int store_has(struct store *s, const uint8_t id[WM_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = stmt_get(s, ST_HAS)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = 1;
+	else if (rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = store_fail(s, "has");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_get(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t **wire, size_t *len)
+{
+	sqlite3_stmt *st;
+	uint8_t *buf;
+	size_t n;
+	int rc;
+
+	if ((st = stmt_get(s, ST_GET)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE || (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL)) {
+		rc = WM_ENOTFOUND;
+	} else if (rc != SQLITE_ROW) {
+		rc = store_fail(s, "get");
+	} else {
+		n = (size_t)sqlite3_column_bytes(st, 0);
+		if ((buf = malloc(n ? n : 1)) == NULL) {
+			rc = WM_ENOMEM;
+		} else {
+			if (n)
+				memcpy(buf, sqlite3_column_blob(st, 0), n);
+			*wire = buf;
+			*len = n;
+			rc = 0;
+		}
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_info(struct store *s, const uint8_t id[WM_ID_LEN], struct store_info *out)
+{
+	struct store_info info;
+	sqlite3_stmt *st;
+	const char *g;
+	int rc;
+
+	if ((st = stmt_get(s, ST_INFO)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = WM_ENOTFOUND;
+	} else if (rc != SQLITE_ROW) {
+		rc = store_fail(s, "info");
+	} else if (sqlite3_column_bytes(st, 4) != WM_PUB_LEN) {
+		snprintf(s->err, sizeof(s->err), "a stored event has a bad author");
+		rc = WM_ESTORE;
+	} else {
+		memset(&info, 0, sizeof(info));
+		info.seq = sqlite3_column_int64(st, 0);
+		info.kind = (unsigned)sqlite3_column_int(st, 1);
+		info.created_at = i2u(sqlite3_column_int64(st, 2));
+		info.expires_at = i2u(sqlite3_column_int64(st, 3));
+		memcpy(info.author, sqlite3_column_blob(st, 4), WM_PUB_LEN);
+		g = (const char *)sqlite3_column_text(st, 5);
+		snprintf(info.group, sizeof(info.group), "%s", g ? g : "");
+		info.retracted = sqlite3_column_int(st, 6);
+		*out = info;
+		rc = 0;
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_events_referring(struct store *s, const uint8_t id[WM_ID_LEN], store_event_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+
+	if ((st = stmt_get(s, ST_REFERRING)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_TRANSIENT);
+	return iterate_events(s, st, cb, ctx);
+}
+
+int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], uint64_t since,
+                           store_event_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+
+	if ((st = stmt_get(s, ST_BY_AUTHOR)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, author, WM_PUB_LEN, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, u2i(since));
+	return iterate_events(s, st, cb, ctx);
+}
+
+/* --- search ------------------------------------------------------------------------ */
+
+#define SEARCH_MAX_WORDS 16
+
+/* Unicode code points in a UTF-8 string: bytes that do not continue one. */
+static size_t utf8_chars(const char *p, size_t n)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)p[i] & 0xC0) != 0x80)
+			c++;
+	return c;
+}
+
+/* Length of the whitespace at p (ASCII blanks and U+3000, the ideographic
+ * space Chinese keyboards type), 0 if none. */
+static size_t space_len(const char *p)
+{
+	if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')
+		return 1;
+	if ((unsigned char)p[0] == 0xE3 && (unsigned char)p[1] == 0x80 && (unsigned char)p[2] == 0x80)
+		return 3;
+	return 0;
+}
+
+struct search_word {
+	const char *p;
+	size_t len;
+	int trigram;
+};
+
+int store_search(struct store *s, const char *query, const char *group,
+                 store_event_cb cb, void *ctx)
+{
+	struct search_word words[SEARCH_MAX_WORDS];
+	size_t nwords = 0, i, j, k, ntri = 0, sqllen, matchlen = 1;
+	char *sql = NULL, *match = NULL, *m;
+	sqlite3_stmt *st = NULL;
+	const char *p;
+	int param = 1, rc;
+
+	if (s == NULL || query == NULL)
+		return WM_EINVAL;
+	for (p = query; *p != '\0';) {
+		size_t sp = space_len(p), len;
+
+		if (sp) {
+			p += sp;
+			continue;
+		}
+		for (len = 0; p[len] != '\0' && space_len(p + len) == 0; len++)
+			;
+		if (nwords == SEARCH_MAX_WORDS) {
+			snprintf(s->err, sizeof(s->err), "more than %d words in a search", SEARCH_MAX_WORDS);
+			return WM_EINVAL;
+		}
+		words[nwords].p = p;
+		words[nwords].len = len;
+		words[nwords].trigram = utf8_chars(p, len) >= 3;
+		ntri += (size_t)words[nwords].trigram;
+		matchlen += 2 * len + 8;
+		nwords++;
+		p += len;
+	}
+	if (nwords == 0)
+		return 0;
+
+	/* One FTS5 phrase per long word ("a""b" quotes a quote), all ANDed;
+	 * the short ones are substring tests over the same stored text. */
+	if (ntri > 0) {
+		if ((match = malloc(matchlen)) == NULL)
+			return WM_ENOMEM;
+		m = match;
+		for (i = 0; i < nwords; i++) {
+			if (!words[i].trigram)
+				continue;
+			if (m != match) {
+				memcpy(m, " AND ", 5);
+				m += 5;
+			}
+			*m++ = '"';
+			for (j = 0; j < words[i].len; j++) {
+				if (words[i].p[j] == '"')
+					*m++ = '"';
+				*m++ = words[i].p[j];
+			}
+			*m++ = '"';
+		}
+		*m = '\0';
+	}
+	sqllen = 400 + nwords * 64;
+	if ((sql = malloc(sqllen)) == NULL) {
+		rc = WM_ENOMEM;
+		goto out;
+	}
+	k = (size_t)snprintf(sql, sqllen,
+	                     "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw"
+	                     " FROM events_fts JOIN events e ON e.seq = events_fts.rowid WHERE 1");
+	if (ntri > 0)
+		k += (size_t)snprintf(sql + k, sqllen - k, " AND events_fts MATCH ?%d", param++);
+	for (i = 0; i < nwords; i++)
+		if (!words[i].trigram)
+			k += (size_t)snprintf(sql + k, sqllen - k,
+			                      " AND instr(lower(events_fts.body), lower(?%d)) > 0", param++);
+	if (group != NULL)
+		k += (size_t)snprintf(sql + k, sqllen - k, " AND e.grp = ?%d", param++);
+	snprintf(sql + k, sqllen - k, " ORDER BY e.created_at DESC, e.id DESC");
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		rc = store_fail(s, "search");
+		goto out;
+	}
+	param = 1;
+	if (ntri > 0)
+		sqlite3_bind_text(st, param++, match, -1, SQLITE_STATIC);
+	for (i = 0; i < nwords; i++)
+		if (!words[i].trigram)
+			sqlite3_bind_text(st, param++, words[i].p, (int)words[i].len, SQLITE_STATIC);
+	if (group != NULL)
+		sqlite3_bind_text(st, param++, group, -1, SQLITE_STATIC);
+	rc = iterate_events(s, st, cb, ctx);     /* finalizes st: not cached */
+	st = NULL;
+out:
+	sqlite3_finalize(st);
+	free(sql);
+	free(match);
+	return rc;
+}
+
+int store_counts(struct store *s, struct store_counts *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = stmt_get(s, ST_COUNTS)) == NULL)
+		return WM_ESTORE;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		c->events = sqlite3_column_int64(st, 0);
+		c->retracted = sqlite3_column_int64(st, 1);
+		c->rejected = sqlite3_column_int64(st, 2);
+		c->certs = sqlite3_column_int64(st, 3);
+		rc = 0;
+	} else {
+		rc = store_fail(s, "counts");
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_resolve_prefix(struct store *s, const char *hex, size_t hexlen, uint8_t id[WM_ID_LEN])
+{
+	uint8_t lo[WM_ID_LEN], hi[WM_ID_LEN], found[WM_ID_LEN];
+	char padded[2 * WM_ID_LEN];
+	sqlite3_stmt *st;
+	int rc, n = 0;
+
+	if (s == NULL || hex == NULL)
+		return WM_EINVAL;
+	if (hexlen < 6 || hexlen > 2 * WM_ID_LEN) {
+		snprintf(s->err, sizeof(s->err), "an id prefix has 6 to 64 hex digits, not %zu", hexlen);
+		return WM_EINVAL;
+	}
+	/* The prefix padded with 0s and with fs bounds the ids that share it. */
+	memcpy(padded, hex, hexlen);
+	memset(padded + hexlen, '0', sizeof(padded) - hexlen);
+	if (hex_decode(lo, WM_ID_LEN, padded, sizeof(padded)) != 0) {
+		snprintf(s->err, sizeof(s->err), "an id prefix has only hex digits 0-9 a-f");
+		return WM_EINVAL;
+	}
+	memset(padded + hexlen, 'f', sizeof(padded) - hexlen);
+	if (hex_decode(hi, WM_ID_LEN, padded, sizeof(padded)) != 0)
+		return WM_EINVAL;
+
+	if ((st = stmt_get(s, ST_PREFIX)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, lo, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, hi, WM_ID_LEN, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 0) == WM_ID_LEN && n == 0)
+			memcpy(found, sqlite3_column_blob(st, 0), WM_ID_LEN);
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = store_fail(s, "resolve prefix");
+	} else if (n == 0) {
+		snprintf(s->err, sizeof(s->err), "no event id starts with %.*s", (int)hexlen, hex);
+		rc = WM_ENOTFOUND;
+	} else if (n > 1) {
+		snprintf(s->err, sizeof(s->err), "ambiguous: several event ids start with %.*s; give more digits",
+		         (int)hexlen, hex);
+		rc = WM_EINVAL;
+	} else {
+		memcpy(id, found, WM_ID_LEN);
+		rc = 0;
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+/* --- certificates -------------------------------------------------------------------- */
+
+static int iterate_certs(struct store *s, sqlite3_stmt *st, store_cert_cb cb, void *ctx)
+{
+	struct cert c;
+	const char *t;
+	int rc = 0, step;
+
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 0) != WM_ID_LEN || sqlite3_column_bytes(st, 1) != WM_PUB_LEN ||
+		    sqlite3_column_bytes(st, 2) != WM_PUB_LEN) {
+			snprintf(s->err, sizeof(s->err), "a stored certificate is damaged");
+			rc = WM_ESTORE;
+			break;
+		}
+		memset(&c, 0, sizeof(c));
+		memcpy(c.event_id, sqlite3_column_blob(st, 0), WM_ID_LEN);
+		memcpy(c.issuer, sqlite3_column_blob(st, 1), WM_PUB_LEN);
+		memcpy(c.subject, sqlite3_column_blob(st, 2), WM_PUB_LEN);
+		c.role = (enum cert_role)sqlite3_column_int(st, 3);
+		t = (const char *)sqlite3_column_text(st, 4);
+		snprintf(c.name, sizeof(c.name), "%s", t ? t : "");
+		t = (const char *)sqlite3_column_text(st, 5);
+		snprintf(c.groups, sizeof(c.groups), "%s", t ? t : "");
+		c.not_before = i2u(sqlite3_column_int64(st, 6));
+		c.not_after = i2u(sqlite3_column_int64(st, 7));
+		c.created_at = i2u(sqlite3_column_int64(st, 8));
+		if (cb != NULL && (rc = cb(ctx, &c)) != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_fail(s, "read certs");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_certs_of(struct store *s, const uint8_t subject[WM_PUB_LEN], store_cert_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+
+	if ((st = stmt_get(s, ST_CERTS_OF)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, subject, WM_PUB_LEN, SQLITE_TRANSIENT);
+	return iterate_certs(s, st, cb, ctx);
+}
+
+int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN], store_cert_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+
+	if ((st = stmt_get(s, ST_CERTS_BY)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, issuer, WM_PUB_LEN, SQLITE_TRANSIENT);
+	return iterate_certs(s, st, cb, ctx);
+}
+
+int store_revoked_at(struct store *s, const uint8_t subject[WM_PUB_LEN],
+                     const uint8_t issuer[WM_PUB_LEN], const uint8_t root[WM_PUB_LEN],
+                     uint64_t *at)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = stmt_get(s, ST_REVOKED_AT)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, subject, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, issuer, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, root, WM_PUB_LEN, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*at = sqlite3_column_type(st, 0) == SQLITE_NULL ? UINT64_MAX
+		      : i2u(sqlite3_column_int64(st, 0));
+		rc = 0;
+	} else {
+		rc = store_fail(s, "revoked at");
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+/* --- writing ------------------------------------------------------------------------------ */
+
+/* Content keys whose text is searchable, per kind.  Sealed requests have
+ * no "text" (only a box), so nothing of theirs is indexed. */
+static const char *const *search_keys(unsigned kind)
+{
+	static const char *const bulletin[] = { "title", "text", NULL };
+	static const char *const alert[] = { "event", "headline", "text", "area_desc", "instruction", NULL };
+	static const char *const text[] = { "text", NULL };
+	static const char *const status[] = { "note", NULL };
+
+	switch (kind) {
+	case KIND_BULLETIN: return bulletin;
+	case KIND_ALERT: return alert;
+	case KIND_REQUEST: case KIND_REPLY: case KIND_ACK: return text;
+	case KIND_STATUS: return status;
+	default: return NULL;
+	}
+}
+
+/* The searchable text of an event, fields joined by newlines, in buf;
+ * *len = 0 when there is none. */
+static int search_text(const struct event *ev, char **buf, size_t *len)
+{
+	const char *const *keys = search_keys(ev->kind);
+	const char *p;
+	size_t n, total = 0, i;
+	char *out;
+
+	*buf = NULL;
+	*len = 0;
+	if (keys == NULL)
+		return 0;
+	for (i = 0; keys[i] != NULL; i++)
+		if (event_get_str(ev, keys[i], &p, &n) == 0)
+			total += n + 1;
+	if (total == 0)
+		return 0;
+	if ((out = malloc(total)) == NULL)
+		return WM_ENOMEM;
+	total = 0;
+	for (i = 0; keys[i] != NULL; i++) {
+		if (event_get_str(ev, keys[i], &p, &n) != 0)
+			continue;
+		if (total > 0)
+			out[total++] = '\n';
+		memcpy(out + total, p, n);
+		total += n;
+	}
+	*buf = out;
+	*len = total;
+	return 0;
+}
+
+static int insert_locked(struct store *s, const struct event *ev, int64_t received_at)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 seq;
+	char *text = NULL;
+	size_t textlen, i;
+	int rc;
+
+	if ((st = stmt_get(s, ST_INSERT)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, ev->id, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, u2i(ev->created_at));
+	sqlite3_bind_int(st, 3, (int)ev->kind);
+	sqlite3_bind_text(st, 4, ev->group, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, ev->author, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, u2i(ev->expires_at));
+	sqlite3_bind_blob(st, 7, ev->wire, (int)ev->wire_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, received_at);
+	rc = stmt_exec(s, st, "insert event");
+	stmt_put(s, st);
+	if (rc != 0)
+		return rc;
+	if (sqlite3_changes(s->db) == 0)
+		return WM_EDUP;
+	seq = sqlite3_last_insert_rowid(s->db);
+
+	for (i = 0; i < ev->nrefs && i < WM_MAX_REFS; i++) {
+		if ((st = stmt_get(s, ST_INSERT_REF)) == NULL)
+			return WM_ESTORE;
+		sqlite3_bind_int64(st, 1, seq);
+		sqlite3_bind_int(st, 2, (int)i);
+		sqlite3_bind_blob(st, 3, ev->refs[i], WM_ID_LEN, SQLITE_STATIC);
+		rc = stmt_exec(s, st, "insert ref");
+		stmt_put(s, st);
+		if (rc != 0)
+			return rc;
+	}
+
+	if ((rc = search_text(ev, &text, &textlen)) != 0)
+		return rc;
+	if (textlen > 0) {
+		if ((st = stmt_get(s, ST_INSERT_FTS)) == NULL) {
+			rc = WM_ESTORE;
+		} else {
+			sqlite3_bind_int64(st, 1, seq);
+			sqlite3_bind_text(st, 2, text, (int)textlen, SQLITE_STATIC);
+			rc = stmt_exec(s, st, "index text");
+			stmt_put(s, st);
+		}
+	}
+	free(text);
+	return rc;
+}
+
+int store_insert(struct store *s, const struct event *ev, int64_t received_at)
+{
+	int own, rc;
+
+	if (s == NULL || ev == NULL || ev->wire == NULL)
+		return WM_EINVAL;
+	if ((rc = auto_begin(s, &own)) != 0)
+		return rc;
+	rc = insert_locked(s, ev, received_at);
+	if (rc == WM_EDUP) {
+		auto_end(s, own, 0);
+		return WM_EDUP;
+	}
+	return auto_end(s, own, rc);
+}
+
+int store_add_cert(struct store *s, const struct event *ev, const struct cert *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (s == NULL || ev == NULL || c == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_ADD_CERT)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, ev->id, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, c->issuer, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, c->subject, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, (int)c->role);
+	sqlite3_bind_text(st, 5, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, c->groups, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, u2i(c->not_before));
+	sqlite3_bind_int64(st, 8, u2i(c->not_after));
+	sqlite3_bind_int64(st, 9, u2i(c->created_at));
+	rc = stmt_exec(s, st, "add cert");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_add_revocation(struct store *s, const struct event *ev,
+                         const uint8_t subject[WM_PUB_LEN], uint64_t at)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (s == NULL || ev == NULL || subject == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_ADD_REVOKE)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, ev->id, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, ev->author, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, subject, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, u2i(at));
+	rc = stmt_exec(s, st, "add revocation");
+	stmt_put(s, st);
+	return rc;
+}
+
+/* seq of a held event and whether it is retracted; WM_ENOTFOUND if absent. */
+static int seq_of(struct store *s, const uint8_t id[WM_ID_LEN], sqlite3_int64 *seq, int *retracted)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = stmt_get(s, ST_SEQ_OF)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		*retracted = sqlite3_column_int(st, 1);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = WM_ENOTFOUND;
+	} else {
+		rc = store_fail(s, "find event");
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+static int exec_seq(struct store *s, enum stmt_id i, sqlite3_int64 seq, const char *what)
+{
+	sqlite3_stmt *st = stmt_get(s, i);
+	int rc;
+
+	if (st == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_int64(st, 1, seq);
+	rc = stmt_exec(s, st, what);
+	stmt_put(s, st);
+	return rc;
+}
+
+static int exec_id(struct store *s, enum stmt_id i, const uint8_t id[WM_ID_LEN], const char *what)
+{
+	sqlite3_stmt *st = stmt_get(s, i);
+	int rc;
+
+	if (st == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	rc = stmt_exec(s, st, what);
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t by[WM_ID_LEN])
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 seq;
+	int own, retracted, rc;
+
+	if (s == NULL || target == NULL || by == NULL)
+		return WM_EINVAL;
+	if ((rc = auto_begin(s, &own)) != 0)
+		return rc;
+	if ((rc = seq_of(s, target, &seq, &retracted)) != 0 || retracted)
+		goto out;       /* retracting twice keeps the first retraction */
+	if ((st = stmt_get(s, ST_RETRACT)) == NULL) {
+		rc = WM_ESTORE;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_blob(st, 2, by, WM_ID_LEN, SQLITE_STATIC);
+	rc = stmt_exec(s, st, "retract");
+	stmt_put(s, st);
+	if (rc == 0)
+		rc = exec_seq(s, ST_DEL_FTS, seq, "unindex text");
+	if (rc == 0)
+		rc = exec_seq(s, ST_DEL_REFS, seq, "drop refs");
+out:
+	if (rc == WM_ENOTFOUND) {
+		auto_end(s, own, 0);
+		return rc;
+	}
+	return auto_end(s, own, rc);
+}
+
+int store_delete(struct store *s, const uint8_t id[WM_ID_LEN])
+{
+	sqlite3_int64 seq;
+	int own, retracted, rc;
+
+	if (s == NULL || id == NULL)
+		return WM_EINVAL;
+	if ((rc = auto_begin(s, &own)) != 0)
+		return rc;
+	if ((rc = seq_of(s, id, &seq, &retracted)) != 0)
+		goto out;
+	if ((rc = exec_seq(s, ST_DEL_FTS, seq, "unindex text")) != 0 ||
+	    (rc = exec_seq(s, ST_DEL_REFS, seq, "drop refs")) != 0 ||
+	    (rc = exec_id(s, ST_DEL_CERT, id, "drop cert")) != 0 ||
+	    (rc = exec_id(s, ST_DEL_REVOKE, id, "drop revocation")) != 0 ||
+	    (rc = exec_seq(s, ST_DEL_EVENT, seq, "delete event")) != 0)
+		goto out;
+out:
+	if (rc == WM_ENOTFOUND) {
+		auto_end(s, own, 0);
+		return rc;
+	}
+	return auto_end(s, own, rc);
+}
+
+int store_remember_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int code, const char *why)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (s == NULL || id == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_REMEMBER)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, code);
+	sqlite3_bind_text(st, 3, why && why[0] ? why : wm_strerror(code), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL) * 1000);
+	rc = stmt_exec(s, st, "remember rejection");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
+{
+	sqlite3_stmt *st;
+	const char *t;
+	int rc;
+
+	if (s == NULL || id == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_WAS_REJECTED)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (code != NULL)
+			*code = sqlite3_column_int(st, 0);
+		t = (const char *)sqlite3_column_text(st, 1);
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "%s", t ? t : "");
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = store_fail(s, "was rejected");
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
+{
+	static const enum stmt_id steps[] = { ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS };
+	sqlite3_stmt *st;
+	int64_t deleted = 0;
+	int own, rc = 0;
+	size_t i;
+
+	if (s == NULL)
+		return WM_EINVAL;
+	if ((rc = auto_begin(s, &own)) != 0)
+		return rc;
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]) && rc == 0; i++) {
+		if ((st = stmt_get(s, steps[i])) == NULL) {
+			rc = WM_ESTORE;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, u2i(now));
+		rc = stmt_exec(s, st, "collect expired");
+		stmt_put(s, st);
+		if (rc == 0 && steps[i] == ST_EXP_EVENTS)
+			deleted = sqlite3_changes64(s->db);
+	}
+	rc = auto_end(s, own, rc);
+	if (rc == 0 && n != NULL)
+		*n = deleted;
+	return rc;
+}
+
+int store_meta_get(struct store *s, const char *key, char *val, size_t vallen)
+{
+	sqlite3_stmt *st;
+	const char *t;
+	size_t n;
+	int rc;
+
+	if (s == NULL || key == NULL || val == NULL || vallen == 0)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_META_GET)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		t = (const char *)sqlite3_column_text(st, 0);
+		n = (size_t)sqlite3_column_bytes(st, 0);
+		if (n >= vallen) {
+			rc = WM_ETOOBIG;
+		} else {
+			memcpy(val, t ? t : "", n);
+			val[n] = '\0';
+			rc = 0;
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = WM_ENOTFOUND;
+	} else {
+		rc = store_fail(s, "meta get");
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_meta_set(struct store *s, const char *key, const char *val)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (s == NULL || key == NULL || val == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_META_SET)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
+	rc = stmt_exec(s, st, "meta set");
+	stmt_put(s, st);
+	return rc;
+}
