@@ -135,4 +135,39 @@ void draft_str(struct event_draft *d, const char *key, const char *val);
 void draft_bin(struct event_draft *d, const char *key, const uint8_t *p, size_t len);
 void draft_uint(struct event_draft *d, const char *key, uint64_t v);
 
+/*
+ * Additions (proto engineer).  The draft_* setters replace an entry with
+ * the same key, else append one; on a full draft (32 entries) they set
+ * ncontent to WM_MAX_CONTENT + 1, which event_build refuses (WM_EINVAL),
+ * so never index content[] by ncontent without checking it.  Keys and
+ * values are not copied: they must outlive event_build.
+ */
+#define WM_MAX_CONTENT  32      /* content entries per event */
+#define WM_MAX_ARRAY    64      /* items in a content array */
+#define WM_MAX_KEY      32      /* bytes in a content key: a-z 0-9 _ */
+
+/* A signed integer (negative or not); circle coordinates. */
+void draft_int(struct event_draft *d, const char *key, int64_t v);
+/* An array of n items (strings, binaries, integers; no nesting).  `items`
+ * is the caller's and must outlive event_build; build them with cval_*:
+ *   struct cval c[3] = { cval_int(lat), cval_int(lon), cval_uint(r) };
+ *   draft_array(&d, "circle", c, 3);                                      */
+void draft_array(struct event_draft *d, const char *key, struct cval *items, size_t n);
+struct cval cval_str(const char *s);
+struct cval cval_strn(const char *s, size_t len);
+struct cval cval_bin(const uint8_t *p, size_t len);
+struct cval cval_uint(uint64_t v);
+struct cval cval_int(int64_t v);     /* CV_UINT when v >= 0, as decoded */
+
+/* 1 if g[0..len) is a valid group name (1-64 bytes of a-z 0-9 . _ -). */
+int event_group_valid(const char *g, size_t len);
+
+/*
+ * For tools and tests: sign any payload bytes with k and wrap them
+ * canonically, with no checks of the payload (the result may not decode).
+ * *wire malloc'd; caller frees.  WM_EINVAL if k has no secret half.
+ */
+int event_wrap(const uint8_t *payload, size_t len, const struct key *k,
+               uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN]);
+
 #endif

@@ -1,0 +1,396 @@
+/*
+ * proto/content: what each kind's content map must hold (PROTOCOL.md,
+ * "Kinds").  A table per kind gives the known keys, their types, sizes and
+ * enumerations; a function per kind adds the rules that span keys (a
+ * request is either plain or sealed, an alert must expire, ...).
+ *
+ * Unknown keys are allowed (their values are already limited to strings,
+ * binaries, integers and flat arrays by the decoder), so a later version can
+ * add optional keys without splitting the network.
+ */
+#include "content.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "mp.h"
+
+enum rtype {
+	R_LINE,         /* string, one line: no control characters */
+	R_TEXT,         /* string, may hold \t \n \r but no other control characters */
+	R_ENUM,         /* string from a list */
+	R_BIN,          /* binary, min..max bytes */
+	R_KEY,          /* binary of 32 bytes (a public key) */
+	R_UINT,         /* unsigned integer */
+	R_ARRAY,        /* array; checked by the kind's function */
+};
+
+struct rule {
+	const char *key;
+	enum rtype type;
+	int required;
+	size_t min, max;                /* bytes for strings and binaries */
+	const char *const *values;      /* R_ENUM */
+};
+
+static const char *const bulletin_categories[] = {
+	"fraud", "safety", "traffic", "weather", "notice", "lost-found", "other", NULL };
+static const char *const cap_categories[] = {
+	"Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport", "Infra",
+	"CBRNE", "Other", NULL };
+static const char *const cap_urgency[] = { "Immediate", "Expected", "Future", "Past", "Unknown", NULL };
+static const char *const cap_severity[] = { "Extreme", "Severe", "Moderate", "Minor", "Unknown", NULL };
+static const char *const cap_certainty[] = { "Observed", "Likely", "Possible", "Unlikely", "Unknown", NULL };
+static const char *const photo_types[] = { "image/jpeg", "image/png", "image/webp", NULL };
+static const char *const request_topics[] = { "police", "non-police", "dispute", "lost-found", "other", NULL };
+static const char *const status_states[] = {
+	"acknowledged", "assigned", "referred", "resolved", "closed", NULL };
+static const char *const cert_roles[] = { "station", "officer", "node", "resident", NULL };
+static const char *const ack_whats[] = { "seen", "helping", "found", NULL };
+
+#define END { NULL, R_LINE, 0, 0, 0, NULL }
+
+static const struct rule bulletin_rules[] = {
+	{ "title", R_LINE, 1, 1, WM_TITLE_MAX, NULL },
+	{ "text", R_TEXT, 1, 1, WM_TEXT_MAX, NULL },
+	{ "category", R_ENUM, 1, 0, 0, bulletin_categories },
+	{ "lang", R_LINE, 0, 2, 35, NULL },
+	END,
+};
+static const struct rule alert_rules[] = {
+	{ "event", R_LINE, 1, 1, WM_TITLE_MAX, NULL },
+	{ "headline", R_LINE, 1, 1, WM_TITLE_MAX, NULL },
+	{ "text", R_TEXT, 1, 1, WM_TEXT_MAX, NULL },
+	{ "category", R_ENUM, 1, 0, 0, cap_categories },
+	{ "urgency", R_ENUM, 1, 0, 0, cap_urgency },
+	{ "severity", R_ENUM, 1, 0, 0, cap_severity },
+	{ "certainty", R_ENUM, 1, 0, 0, cap_certainty },
+	{ "area_desc", R_LINE, 1, 1, WM_AREA_MAX, NULL },
+	{ "circle", R_ARRAY, 0, 0, 0, NULL },
+	{ "instruction", R_TEXT, 0, 1, WM_NOTE_MAX, NULL },
+	{ "contact", R_LINE, 0, 1, WM_TITLE_MAX, NULL },
+	{ "photo", R_BIN, 0, 1, WM_PHOTO_MAX, NULL },
+	{ "photo_type", R_ENUM, 0, 0, 0, photo_types },
+	{ "lang", R_LINE, 0, 2, 35, NULL },
+	END,
+};
+static const struct rule request_rules[] = {
+	{ "topic", R_ENUM, 1, 0, 0, request_topics },
+	{ "text", R_TEXT, 0, 1, WM_TEXT_MAX, NULL },
+	{ "to", R_ARRAY, 0, 0, 0, NULL },
+	{ "box", R_BIN, 0, 1, WM_MAX_PAYLOAD, NULL },
+	{ "lang", R_LINE, 0, 2, 35, NULL },
+	END,
+};
+static const struct rule reply_rules[] = {
+	{ "text", R_TEXT, 1, 1, WM_TEXT_MAX, NULL },
+	{ "lang", R_LINE, 0, 2, 35, NULL },
+	END,
+};
+static const struct rule status_rules[] = {
+	{ "state", R_ENUM, 1, 0, 0, status_states },
+	{ "note", R_TEXT, 0, 1, WM_NOTE_MAX, NULL },
+	{ "referred_to", R_LINE, 0, 1, WM_TITLE_MAX, NULL },
+	END,
+};
+static const struct rule retract_rules[] = {
+	{ "reason", R_TEXT, 0, 1, WM_REASON_MAX, NULL },
+	END,
+};
+static const struct rule cert_rules[] = {
+	{ "subject", R_KEY, 1, 0, 0, NULL },
+	{ "role", R_ENUM, 1, 0, 0, cert_roles },
+	{ "name", R_LINE, 1, 1, WM_NAME_MAX, NULL },
+	{ "groups", R_ARRAY, 1, 0, 0, NULL },
+	{ "not_before", R_UINT, 1, 0, 0, NULL },
+	{ "not_after", R_UINT, 1, 0, 0, NULL },
+	END,
+};
+static const struct rule revoke_rules[] = {
+	{ "subject", R_KEY, 1, 0, 0, NULL },
+	{ "reason", R_TEXT, 0, 1, WM_REASON_MAX, NULL },
+	END,
+};
+static const struct rule ack_rules[] = {
+	{ "what", R_ENUM, 1, 0, 0, ack_whats },
+	{ "text", R_TEXT, 0, 1, WM_NOTE_MAX, NULL },
+	END,
+};
+
+static const struct rule *const kind_rules[KIND_MAX + 1] = {
+	NULL, bulletin_rules, alert_rules, request_rules, reply_rules, status_rules,
+	retract_rules, cert_rules, revoke_rules, ack_rules,
+};
+
+const char *const *content_enum(unsigned kind, const char *key)
+{
+	if (kind < 1 || kind > KIND_MAX || key == NULL)
+		return NULL;
+	for (const struct rule *r = kind_rules[kind]; r->key != NULL; r++)
+		if (r->type == R_ENUM && strcmp(r->key, key) == 0)
+			return r->values;
+	return NULL;
+}
+
+static const char *type_word(enum cval_type t)
+{
+	switch (t) {
+	case CV_STR:   return "a string";
+	case CV_BIN:   return "a binary";
+	case CV_UINT:  return "an unsigned integer";
+	case CV_INT:   return "a negative integer";
+	case CV_ARRAY: return "an array";
+	}
+	return "?";
+}
+
+static int in_list(const char *const *list, const uint8_t *p, size_t len)
+{
+	for (; *list != NULL; list++)
+		if (strlen(*list) == len && memcmp(*list, p, len) == 0)
+			return 1;
+	return 0;
+}
+
+static void join_list(char *out, size_t outlen, const char *const *list)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (; *list != NULL && o < outlen; list++) {
+		int n = snprintf(out + o, outlen - o, "%s%s", o > 0 ? ", " : "", *list);
+
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
+}
+
+/* 1 if a string may appear where `multiline` says. */
+static int controls_ok(const uint8_t *p, size_t len, int multiline)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = p[i];
+
+		if (c == 0x7f)
+			return 0;
+		if (c < 0x20 && !(multiline && (c == '\t' || c == '\n' || c == '\r')))
+			return 0;
+	}
+	return 1;
+}
+
+static int check_rule(const struct event *ev, const struct rule *r, char *why)
+{
+	const struct cval *v = event_get(ev, r->key);
+	enum cval_type want;
+	char q[64], list[200];
+
+	if (v == NULL) {
+		if (r->required)
+			return mp_fail(why, WM_ECONTENT, "content key '%s' is missing (required in a %s)",
+			               r->key, kind_name(ev->kind));
+		return 0;
+	}
+	switch (r->type) {
+	case R_LINE: case R_TEXT: case R_ENUM: want = CV_STR; break;
+	case R_BIN: case R_KEY: want = CV_BIN; break;
+	case R_UINT: want = CV_UINT; break;
+	default: want = CV_ARRAY; break;
+	}
+	if (v->type != want)
+		return mp_fail(why, WM_ECONTENT, "content key '%s' must be %s, found %s",
+		               r->key, type_word(want), type_word(v->type));
+	switch (r->type) {
+	case R_LINE:
+	case R_TEXT:
+	case R_BIN:
+		if (v->len == 0 && r->min > 0)
+			return mp_fail(why, WM_ECONTENT, "content key '%s' is empty", r->key);
+		if (v->len < r->min || v->len > r->max)
+			return mp_fail(why, WM_ECONTENT, "content key '%s' is %zu bytes, allowed %zu-%zu",
+			               r->key, v->len, r->min, r->max);
+		if (r->type != R_BIN && !controls_ok(v->ptr, v->len, r->type == R_TEXT))
+			return mp_fail(why, WM_ECONTENT, "content key '%s' contains a control character%s",
+			               r->key, r->type == R_LINE ? " (it must be one line)" : "");
+		break;
+	case R_ENUM:
+		if (!in_list(r->values, v->ptr, v->len)) {
+			join_list(list, sizeof(list), r->values);
+			return mp_fail(why, WM_ECONTENT, "content key '%s' is '%s', expected one of: %s",
+			               r->key, mp_quote(q, sizeof(q), v->ptr, v->len), list);
+		}
+		break;
+	case R_KEY:
+		if (v->len != WM_PUB_LEN)
+			return mp_fail(why, WM_ECONTENT, "content key '%s' is %zu bytes, a public key is %d",
+			               r->key, v->len, WM_PUB_LEN);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int need_ref(const struct event *ev, const char *what, char *why)
+{
+	if (ev->nrefs < 1)
+		return mp_fail(why, WM_ECONTENT, "a %s needs refs[0], the %s", kind_name(ev->kind), what);
+	return 0;
+}
+
+static int lang_ok(const struct event *ev, char *why)
+{
+	const char *s;
+	size_t len;
+
+	if (event_get_str(ev, "lang", &s, &len) != 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+			return mp_fail(why, WM_ECONTENT, "content key 'lang' is not a language tag (a-z A-Z 0-9 -)");
+	}
+	return 0;
+}
+
+static int check_alert(const struct event *ev, char *why)
+{
+	const struct cval *c = event_get(ev, "circle");
+	int has_photo = event_get(ev, "photo") != NULL, has_type = event_get(ev, "photo_type") != NULL;
+
+	if (ev->expires_at == 0)
+		return mp_fail(why, WM_ECONTENT, "an alert must have expires_at (it is 0)");
+	if (has_photo != has_type)
+		return mp_fail(why, WM_ECONTENT, "content keys 'photo' and 'photo_type' come together (one is missing)");
+	if (c != NULL) {
+		static const char *const names[3] = { "lat_e6", "lon_e6", "radius_m" };
+		static const int64_t lo[3] = { -90000000, -180000000, 1 };
+		static const int64_t hi[3] = { 90000000, 180000000, 1000000 };
+
+		if (c->len != 3)
+			return mp_fail(why, WM_ECONTENT,
+			               "content key 'circle' has %zu items, expected 3 [lat_e6, lon_e6, radius_m]", c->len);
+		for (int k = 0; k < 3; k++) {
+			const struct cval *it = &c->items[k];
+			int64_t v;
+
+			if (it->type == CV_UINT && it->u <= (uint64_t)INT64_MAX)
+				v = (int64_t)it->u;
+			else if (it->type == CV_INT)
+				v = it->i;
+			else
+				return mp_fail(why, WM_ECONTENT, "circle: %s must be an integer, found %s",
+				               names[k], type_word(it->type));
+			if (v < lo[k] || v > hi[k])
+				return mp_fail(why, WM_ECONTENT, "circle: %s %lld is outside %lld..%lld",
+				               names[k], (long long)v, (long long)lo[k], (long long)hi[k]);
+		}
+	}
+	return 0;
+}
+
+static int check_request(const struct event *ev, char *why)
+{
+	const struct cval *text = event_get(ev, "text"), *to = event_get(ev, "to"), *box = event_get(ev, "box");
+	size_t slots, min, max;
+
+	if (text != NULL && (to != NULL || box != NULL))
+		return mp_fail(why, WM_ECONTENT, "a request has either 'text' or a sealed 'to' + 'box', not both");
+	if (text != NULL)
+		return 0;
+	if (to == NULL && box == NULL)
+		return mp_fail(why, WM_ECONTENT, "content key 'text' is missing (or 'to' and 'box' for a sealed request)");
+	if (to == NULL)
+		return mp_fail(why, WM_ECONTENT, "content key 'to' is missing (a sealed request lists its recipients)");
+	if (box == NULL)
+		return mp_fail(why, WM_ECONTENT, "content key 'box' is missing (a sealed request carries its box)");
+	if (to->len < 1 || to->len > WM_SEAL_MAX_RECIPIENTS)
+		return mp_fail(why, WM_ECONTENT, "content key 'to' has %zu recipients, allowed 1-%d",
+		               to->len, WM_SEAL_MAX_RECIPIENTS);
+	for (size_t k = 0; k < to->len; k++) {
+		if (to->items[k].type != CV_BIN || to->items[k].len != WM_PUB_LEN)
+			return mp_fail(why, WM_ECONTENT, "to[%zu] must be a 32-byte public key", k);
+		for (size_t j = 0; j < k; j++)
+			if (memcmp(to->items[j].ptr, to->items[k].ptr, WM_PUB_LEN) == 0)
+				return mp_fail(why, WM_ECONTENT, "to[%zu] repeats to[%zu]", k, j);
+	}
+	/* nonce || one slot per recipient and one for the author || MAC || text */
+	slots = 24 + (to->len + 1) * WM_SEAL_SLOT_LEN + 16;
+	min = slots + WM_SEAL_MIN_MSG;
+	max = slots + WM_TEXT_MAX;
+	if (box->len < min || box->len > max)
+		return mp_fail(why, WM_ECONTENT, "content key 'box' is %zu bytes; with %zu recipients it must be %zu-%zu",
+		               box->len, to->len, min, max);
+	return 0;
+}
+
+static int check_cert(const struct event *ev, char *why)
+{
+	const struct cval *g = event_get(ev, "groups");
+	uint64_t nb = 0, na = 0;
+	size_t joined = 0;
+	char q[64];
+
+	if (g->len < 1 || g->len > WM_CERT_GROUPS_MAX)
+		return mp_fail(why, WM_ECONTENT, "content key 'groups' has %zu items, allowed 1-%d",
+		               g->len, WM_CERT_GROUPS_MAX);
+	for (size_t k = 0; k < g->len; k++) {
+		const struct cval *it = &g->items[k];
+
+		if (it->type != CV_STR)
+			return mp_fail(why, WM_ECONTENT, "groups[%zu] must be a string, found %s", k, type_word(it->type));
+		if (!(it->len == 1 && it->ptr[0] == '*') && !event_group_valid((const char *)it->ptr, it->len))
+			return mp_fail(why, WM_ECONTENT, "groups[%zu] '%s' is not a group name (1-64 bytes of a-z 0-9 . _ -) or \"*\"",
+			               k, mp_quote(q, sizeof(q), it->ptr, it->len));
+		if (it->len == 1 && it->ptr[0] == '*' && g->len != 1)
+			return mp_fail(why, WM_ECONTENT, "groups: \"*\" must be the only entry");
+		for (size_t j = 0; j < k; j++)
+			if (g->items[j].len == it->len && memcmp(g->items[j].ptr, it->ptr, it->len) == 0)
+				return mp_fail(why, WM_ECONTENT, "groups[%zu] repeats groups[%zu]", k, j);
+		joined += it->len + (k > 0);
+	}
+	if (joined > WM_CERT_GROUPS_JOINED)
+		return mp_fail(why, WM_ECONTENT, "groups: %zu bytes when joined with commas, at most %d",
+		               joined, WM_CERT_GROUPS_JOINED);
+	(void)event_get_uint(ev, "not_before", &nb);
+	(void)event_get_uint(ev, "not_after", &na);
+	if (nb >= na)
+		return mp_fail(why, WM_ECONTENT, "not_before %llu must be before not_after %llu",
+		               (unsigned long long)nb, (unsigned long long)na);
+	return 0;
+}
+
+int content_check(const struct event *ev, char why[WM_WHY_LEN])
+{
+	const struct rule *r;
+	int rc, net;
+
+	if (ev == NULL || ev->kind < 1 || ev->kind > KIND_MAX)
+		return mp_fail(why, WM_ECONTENT, "unknown kind");
+	for (r = kind_rules[ev->kind]; r->key != NULL; r++)
+		if ((rc = check_rule(ev, r, why)) != 0)
+			return rc;
+	if ((rc = lang_ok(ev, why)) != 0)
+		return rc;
+
+	net = strcmp(ev->group, WM_NETWORK_GROUP) == 0;
+	if ((ev->kind == KIND_CERT || ev->kind == KIND_REVOKE) && !net)
+		return mp_fail(why, WM_ECONTENT, "a %s belongs in group '%s', not '%s'",
+		               kind_name(ev->kind), WM_NETWORK_GROUP, ev->group);
+	if (ev->kind != KIND_CERT && ev->kind != KIND_REVOKE && net)
+		return mp_fail(why, WM_ECONTENT, "group '%s' is reserved for certificates and revocations",
+		               WM_NETWORK_GROUP);
+
+	switch (ev->kind) {
+	case KIND_ALERT:   return check_alert(ev, why);
+	case KIND_REQUEST: return check_request(ev, why);
+	case KIND_REPLY:   return need_ref(ev, "event it answers", why);
+	case KIND_STATUS:  return need_ref(ev, "request", why);
+	case KIND_RETRACT: return need_ref(ev, "event to retract", why);
+	case KIND_CERT:    return check_cert(ev, why);
+	case KIND_ACK:     return need_ref(ev, "alert", why);
+	default:           return 0;
+	}
+}

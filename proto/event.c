@@ -1,0 +1,694 @@
+/*
+ * proto/event: decode, verify and build v1 wire events (event.h,
+ * PROTOCOL.md).  Decoding uses our strict reader (mp.c) so every refusal
+ * names the field and the byte; encoding uses msgpack-c's packer, whose
+ * output is the shortest form.  event_build decodes what it encoded, so a
+ * bug here cannot put an invalid event on the network.
+ *
+ * Byte offsets in reasons count from the start of the wire event.
+ */
+#include "event.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "content.h"
+#include "mp.h"
+
+static const char *const kind_names[KIND_MAX + 1] = {
+	NULL, "bulletin", "alert", "request", "reply", "status", "retract", "cert", "revoke", "ack",
+};
+
+const char *kind_name(unsigned kind)
+{
+	return kind >= 1 && kind <= KIND_MAX ? kind_names[kind] : NULL;
+}
+
+unsigned kind_from_name(const char *name)
+{
+	if (name == NULL)
+		return 0;
+	for (unsigned k = 1; k <= KIND_MAX; k++)
+		if (strcmp(kind_names[k], name) == 0)
+			return k;
+	return 0;
+}
+
+int event_group_valid(const char *g, size_t len)
+{
+	if (g == NULL || len < 1 || len > WM_GROUP_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = g[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int key_valid(const uint8_t *k, size_t len)
+{
+	if (len < 1 || len > WM_MAX_KEY)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+			return 0;
+	return 1;
+}
+
+void event_free(struct event *ev)
+{
+	if (ev == NULL)
+		return;
+	if (ev->content != NULL) {
+		for (size_t i = 0; i < ev->ncontent; i++)
+			free(ev->content[i].val.items);
+		free(ev->content);
+	}
+	free(ev);
+}
+
+/* The decoder reports input that ends early as WM_ETRUNCATED; inside an
+ * event whose length the caller gave us, that is simply malformed. */
+static int fix(int rc)
+{
+	return rc == WM_ETRUNCATED ? WM_EMALFORMED : rc;
+}
+
+/* One content value: str, bin, int, or a flat array of those. */
+static int read_cval(struct mp_reader *r, const char *what, struct cval *v, int nested)
+{
+	struct mp_item it;
+	int rc = mp_read(r, what, &it);
+
+	if (rc != 0)
+		return rc;
+	memset(v, 0, sizeof(*v));
+	switch (it.type) {
+	case MP_STR: v->type = CV_STR; v->ptr = it.ptr; v->len = it.len; return 0;
+	case MP_BIN: v->type = CV_BIN; v->ptr = it.ptr; v->len = it.len; return 0;
+	case MP_UINT: v->type = CV_UINT; v->u = it.u; return 0;
+	case MP_NINT: v->type = CV_INT; v->i = it.i; return 0;
+	case MP_MAP:
+		return mp_fail(r->why, WM_EMALFORMED, "%s: maps are not allowed in content (byte %zu)",
+		               what, it.off);
+	case MP_ARRAY:
+		break;
+	}
+	if (nested)
+		return mp_fail(r->why, WM_EMALFORMED, "%s: arrays inside arrays are not allowed (byte %zu)",
+		               what, it.off);
+	if (it.len > WM_MAX_ARRAY)
+		return mp_fail(r->why, WM_EMALFORMED, "%s: array of %zu items, at most %d allowed (byte %zu)",
+		               what, it.len, WM_MAX_ARRAY, it.off);
+	v->type = CV_ARRAY;
+	v->len = it.len;
+	if (it.len == 0)
+		return 0;
+	v->items = calloc(it.len, sizeof(*v->items));
+	if (v->items == NULL)
+		return WM_ENOMEM;
+	for (size_t k = 0; k < it.len; k++) {
+		if ((rc = read_cval(r, what, &v->items[k], 1)) != 0)
+			return rc;    /* v->items freed by the caller via event_free */
+	}
+	return 0;
+}
+
+static int read_content(struct mp_reader *r, struct event *ev)
+{
+	size_t n;
+	int rc;
+	char qa[64], qb[64];
+
+	if ((rc = mp_read_map(r, "content", &n)) != 0)
+		return rc;
+	if (n > WM_MAX_CONTENT)
+		return mp_fail(r->why, WM_EMALFORMED, "content: %zu keys, at most %d allowed", n, WM_MAX_CONTENT);
+	if (n == 0)
+		return 0;
+	ev->content = calloc(n, sizeof(*ev->content));
+	if (ev->content == NULL)
+		return WM_ENOMEM;
+	for (size_t k = 0; k < n; k++) {
+		struct centry *e = &ev->content[k];
+		const uint8_t *kp;
+		size_t kl, koff = r->base + r->pos;
+		char what[96];
+
+		if ((rc = mp_read_str(r, "content key", &kp, &kl)) != 0)
+			return rc;
+		if (!key_valid(kp, kl))
+			return mp_fail(r->why, WM_EMALFORMED,
+			               "content key '%s' is not 1-%d bytes of a-z 0-9 _ (byte %zu)",
+			               mp_quote(qa, sizeof(qa), kp, kl), WM_MAX_KEY, koff);
+		if (k > 0) {
+			const struct centry *p = &ev->content[k - 1];
+			int c = mp_key_cmp((const uint8_t *)p->key, p->keylen, kp, kl);
+
+			if (c == 0)
+				return mp_fail(r->why, WM_ECANONICAL, "content: key '%s' appears twice (byte %zu)",
+				               mp_quote(qa, sizeof(qa), kp, kl), koff);
+			if (c > 0)
+				return mp_fail(r->why, WM_ECANONICAL, "content: keys not sorted ('%s' before '%s', byte %zu)",
+				               mp_quote(qa, sizeof(qa), (const uint8_t *)p->key, p->keylen),
+				               mp_quote(qb, sizeof(qb), kp, kl), koff);
+		}
+		e->key = (const char *)kp;
+		e->keylen = kl;
+		ev->ncontent = k + 1;     /* so event_free sees this entry's items */
+		snprintf(what, sizeof(what), "content key '%s'", mp_quote(qa, sizeof(qa), kp, kl));
+		if ((rc = read_cval(r, what, &e->val, 0)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The wrapper: [payload bin, sig bin(64)], exactly filling buf. */
+static int read_wrapper(struct mp_reader *r, const uint8_t **payload, size_t *plen,
+                        const uint8_t **sig)
+{
+	struct mp_item it;
+	int rc;
+
+	if ((rc = mp_read(r, "event", &it)) != 0)
+		return rc;
+	if (it.type != MP_ARRAY)
+		return mp_fail(r->why, WM_EMALFORMED, "event: expected an array [payload, signature], found %s",
+		               mp_type_name(it.type));
+	if (it.len != 2)
+		return mp_fail(r->why, WM_EMALFORMED, "event: array of %zu items, expected 2 (payload, signature)",
+		               it.len);
+	if ((rc = mp_read(r, "payload", &it)) != 0)
+		return rc;
+	if (it.type != MP_BIN)
+		return mp_fail(r->why, WM_EMALFORMED, "payload: expected a binary, found %s", mp_type_name(it.type));
+	if (it.len > WM_MAX_PAYLOAD)
+		return mp_fail(r->why, WM_ETOOBIG, "payload: %zu bytes, at most %d allowed", it.len, WM_MAX_PAYLOAD);
+	*payload = it.ptr;
+	*plen = it.len;
+	if ((rc = mp_read_bin_n(r, "signature", WM_SIG_LEN, sig)) != 0)
+		return rc;
+	return mp_expect_end(r, "event");
+}
+
+int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN])
+{
+	struct mp_reader r;
+	struct event *ev = NULL;
+	const uint8_t *payload = NULL, *sig = NULL, *p;
+	size_t plen = 0, n, glen;
+	uint64_t kind;
+	int rc;
+	char q[64];
+
+	if (why != NULL)
+		why[0] = '\0';
+	if (buf == NULL || out == NULL)
+		return mp_fail(why, WM_EINVAL, "event_decode: no input");
+	if (len > WM_MAX_WIRE + 16)
+		return mp_fail(why, WM_ETOOBIG, "event: %zu bytes, at most %d allowed", len, WM_MAX_WIRE);
+
+	mp_reader_init(&r, buf, len, 0, why);
+	if ((rc = read_wrapper(&r, &payload, &plen, &sig)) != 0)
+		return fix(rc);
+
+	ev = calloc(1, sizeof(*ev));
+	if (ev == NULL)
+		return WM_ENOMEM;
+	ev->wire = buf;
+	ev->wire_len = len;
+	ev->payload = payload;
+	ev->payload_len = plen;
+	memcpy(ev->sig, sig, WM_SIG_LEN);
+	id_compute(ev->id, payload, plen);
+
+	/* the body up to the author, enough to check the signature */
+	mp_reader_init(&r, payload, plen, (size_t)(payload - buf), why);
+	if ((rc = mp_read_array(&r, "body", &n)) != 0)
+		goto out;
+	if (n == 0) {
+		rc = mp_fail(why, WM_EMALFORMED, "body: empty array, expected 8 fields");
+		goto out;
+	}
+	if ((rc = mp_read_uint(&r, "version", &ev->version)) != 0)
+		goto out;
+	if (ev->version != 1) {
+		rc = mp_fail(why, WM_EVERSION, "version: %llu is not supported (this node reads version 1)",
+		             (unsigned long long)ev->version);
+		goto out;
+	}
+	if (n != 8) {
+		rc = mp_fail(why, WM_EMALFORMED, "body: %zu fields, expected 8", n);
+		goto out;
+	}
+	if ((rc = mp_read_uint(&r, "kind", &kind)) != 0)
+		goto out;
+	if ((rc = mp_read_bin_n(&r, "author", WM_PUB_LEN, &p)) != 0)
+		goto out;
+	memcpy(ev->author, p, WM_PUB_LEN);
+	if (sig_verify(ev->author, ev->id, ev->sig) != 0) {
+		rc = mp_fail(why, WM_ESIG, "signature does not verify");
+		goto out;
+	}
+
+	/* the rest of the body */
+	if (kind < 1 || kind > KIND_MAX) {
+		rc = mp_fail(why, WM_EMALFORMED, "kind: %llu is not a known kind (1-%d)",
+		             (unsigned long long)kind, KIND_MAX);
+		goto out;
+	}
+	ev->kind = (unsigned)kind;
+	if ((rc = mp_read_uint(&r, "created_at", &ev->created_at)) != 0)
+		goto out;
+	if (ev->created_at == 0) {
+		rc = mp_fail(why, WM_EMALFORMED, "created_at: must be greater than 0");
+		goto out;
+	}
+	if ((rc = mp_read_str(&r, "group", &p, &glen)) != 0)
+		goto out;
+	if (!event_group_valid((const char *)p, glen)) {
+		rc = mp_fail(why, WM_EMALFORMED, glen < 1 || glen > WM_GROUP_MAX ?
+		             "group '%s' is not 1-64 bytes long" :
+		             "group '%s' has characters outside a-z 0-9 . _ -", mp_quote(q, sizeof(q), p, glen));
+		goto out;
+	}
+	memcpy(ev->group, p, glen);
+	ev->group[glen] = '\0';
+	if ((rc = mp_read_array(&r, "refs", &n)) != 0)
+		goto out;
+	if (n > WM_MAX_REFS) {
+		rc = mp_fail(why, WM_EMALFORMED, "refs: %zu ids, at most %d allowed", n, WM_MAX_REFS);
+		goto out;
+	}
+	for (size_t k = 0; k < n; k++) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "refs[%zu]", k);
+		if ((rc = mp_read_bin_n(&r, what, WM_ID_LEN, &p)) != 0)
+			goto out;
+		memcpy(ev->refs[k], p, WM_ID_LEN);
+	}
+	ev->nrefs = n;
+	if ((rc = mp_read_uint(&r, "expires_at", &ev->expires_at)) != 0)
+		goto out;
+	if (ev->expires_at != 0 && ev->expires_at <= ev->created_at) {
+		rc = mp_fail(why, WM_EMALFORMED, "expires_at: %llu is not after created_at %llu (use 0 for never)",
+		             (unsigned long long)ev->expires_at, (unsigned long long)ev->created_at);
+		goto out;
+	}
+	if ((rc = read_content(&r, ev)) != 0)
+		goto out;
+	if ((rc = mp_expect_end(&r, "payload")) != 0)
+		goto out;
+	if ((rc = content_check(ev, why)) != 0)
+		goto out;
+	*out = ev;
+	return 0;
+out:
+	event_free(ev);
+	return fix(rc);
+}
+
+int event_wire_len(const uint8_t *buf, size_t len, size_t *out)
+{
+	size_t hdr;
+	uint8_t c;
+
+	if (buf == NULL || out == NULL)
+		return WM_EINVAL;
+	if (len == 0)
+		return WM_ETRUNCATED;
+	/* lenient about header forms: it only finds the extent; decode judges */
+	c = buf[0];
+	if (c == 0x92)
+		hdr = 1;
+	else if (c == 0xdc)
+		hdr = 3;
+	else if (c == 0xdd)
+		hdr = 5;
+	else
+		return WM_EMALFORMED;
+	if (len < hdr)
+		return WM_ETRUNCATED;
+	for (size_t k = 1; k < hdr; k++)
+		if (buf[k] != (k == hdr - 1 ? 2 : 0))
+			return WM_EMALFORMED;
+
+	size_t pos = hdr;
+	for (int field = 0; field < 2; field++) {
+		size_t h, blen = 0;
+
+		if (len - pos < 1)
+			return WM_ETRUNCATED;
+		c = buf[pos];
+		h = c == 0xc4 ? 2 : c == 0xc5 ? 3 : c == 0xc6 ? 5 : 0;
+		if (h == 0)
+			return WM_EMALFORMED;
+		if (len - pos < h)
+			return WM_ETRUNCATED;
+		for (size_t k = 1; k < h; k++)
+			blen = (blen << 8) | buf[pos + k];
+		if (field == 0 && blen > WM_MAX_PAYLOAD)
+			return WM_ETOOBIG;
+		if (field == 1 && blen != WM_SIG_LEN)
+			return WM_EMALFORMED;
+		pos += h;
+		if (len - pos < blen)
+			return WM_ETRUNCATED;
+		pos += blen;
+	}
+	*out = pos;
+	return 0;
+}
+
+/* --- content lookups ------------------------------------------------------ */
+
+const struct cval *event_get(const struct event *ev, const char *key)
+{
+	size_t kl;
+
+	if (ev == NULL || key == NULL)
+		return NULL;
+	kl = strlen(key);
+	for (size_t i = 0; i < ev->ncontent; i++)
+		if (ev->content[i].keylen == kl && memcmp(ev->content[i].key, key, kl) == 0)
+			return &ev->content[i].val;
+	return NULL;
+}
+
+int event_get_str(const struct event *ev, const char *key, const char **s, size_t *len)
+{
+	const struct cval *v = event_get(ev, key);
+
+	if (v == NULL || v->type != CV_STR)
+		return WM_ENOTFOUND;
+	*s = (const char *)v->ptr;
+	*len = v->len;
+	return 0;
+}
+
+int event_get_uint(const struct event *ev, const char *key, uint64_t *out)
+{
+	const struct cval *v = event_get(ev, key);
+
+	if (v == NULL || v->type != CV_UINT)
+		return WM_ENOTFOUND;
+	*out = v->u;
+	return 0;
+}
+
+int event_get_bin(const struct event *ev, const char *key, const uint8_t **p, size_t *len)
+{
+	const struct cval *v = event_get(ev, key);
+
+	if (v == NULL || v->type != CV_BIN)
+		return WM_ENOTFOUND;
+	*p = v->ptr;
+	*len = v->len;
+	return 0;
+}
+
+/* --- drafts --------------------------------------------------------------- */
+
+static struct centry *draft_slot(struct event_draft *d, const char *key)
+{
+	size_t kl;
+
+	if (d == NULL || key == NULL || d->ncontent > WM_MAX_CONTENT)
+		return NULL;
+	kl = strlen(key);
+	for (size_t i = 0; i < d->ncontent; i++)
+		if (d->content[i].keylen == kl && memcmp(d->content[i].key, key, kl) == 0)
+			return &d->content[i];
+	if (d->ncontent == WM_MAX_CONTENT) {
+		d->ncontent = WM_MAX_CONTENT + 1;   /* event_build refuses it */
+		return NULL;
+	}
+	struct centry *e = &d->content[d->ncontent++];
+	e->key = key;
+	e->keylen = kl;
+	return e;
+}
+
+struct cval cval_strn(const char *s, size_t len)
+{
+	struct cval v;
+
+	memset(&v, 0, sizeof(v));
+	v.type = CV_STR;
+	v.ptr = (const uint8_t *)s;
+	v.len = s != NULL ? len : 0;
+	return v;
+}
+
+struct cval cval_str(const char *s)
+{
+	return cval_strn(s, s != NULL ? strlen(s) : 0);
+}
+
+struct cval cval_bin(const uint8_t *p, size_t len)
+{
+	struct cval v;
+
+	memset(&v, 0, sizeof(v));
+	v.type = CV_BIN;
+	v.ptr = p;
+	v.len = p != NULL ? len : 0;
+	return v;
+}
+
+struct cval cval_uint(uint64_t u)
+{
+	struct cval v;
+
+	memset(&v, 0, sizeof(v));
+	v.type = CV_UINT;
+	v.u = u;
+	return v;
+}
+
+struct cval cval_int(int64_t i)
+{
+	struct cval v;
+
+	if (i >= 0)
+		return cval_uint((uint64_t)i);
+	memset(&v, 0, sizeof(v));
+	v.type = CV_INT;
+	v.i = i;
+	return v;
+}
+
+void draft_str(struct event_draft *d, const char *key, const char *val)
+{
+	struct centry *e = draft_slot(d, key);
+
+	if (e != NULL)
+		e->val = cval_str(val);
+}
+
+void draft_bin(struct event_draft *d, const char *key, const uint8_t *p, size_t len)
+{
+	struct centry *e = draft_slot(d, key);
+
+	if (e != NULL)
+		e->val = cval_bin(p, len);
+}
+
+void draft_uint(struct event_draft *d, const char *key, uint64_t v)
+{
+	struct centry *e = draft_slot(d, key);
+
+	if (e != NULL)
+		e->val = cval_uint(v);
+}
+
+void draft_int(struct event_draft *d, const char *key, int64_t v)
+{
+	struct centry *e = draft_slot(d, key);
+
+	if (e != NULL)
+		e->val = cval_int(v);
+}
+
+void draft_array(struct event_draft *d, const char *key, struct cval *items, size_t n)
+{
+	struct centry *e = draft_slot(d, key);
+
+	if (e != NULL) {
+		memset(&e->val, 0, sizeof(e->val));
+		e->val.type = CV_ARRAY;
+		e->val.items = items;
+		e->val.len = items != NULL ? n : 0;
+	}
+}
+
+/* --- encoding ------------------------------------------------------------- */
+
+static int pack_str(msgpack_packer *pk, const void *p, size_t len)
+{
+	if (msgpack_pack_str(pk, len) != 0)
+		return -1;
+	return len > 0 ? msgpack_pack_str_body(pk, p, len) : 0;
+}
+
+static int pack_bin(msgpack_packer *pk, const void *p, size_t len)
+{
+	if (msgpack_pack_bin(pk, len) != 0)
+		return -1;
+	return len > 0 ? msgpack_pack_bin_body(pk, p, len) : 0;
+}
+
+static int pack_cval(msgpack_packer *pk, const struct cval *v)
+{
+	switch (v->type) {
+	case CV_STR:  return pack_str(pk, v->ptr, v->len);
+	case CV_BIN:  return pack_bin(pk, v->ptr, v->len);
+	case CV_UINT: return msgpack_pack_uint64(pk, v->u);
+	case CV_INT:  return msgpack_pack_int64(pk, v->i);
+	case CV_ARRAY:
+		if (msgpack_pack_array(pk, v->len) != 0)
+			return -1;
+		for (size_t k = 0; k < v->len; k++) {
+			if (v->items[k].type == CV_ARRAY)
+				return -2;
+			if (pack_cval(pk, &v->items[k]) != 0)
+				return -1;
+		}
+		return 0;
+	}
+	return -2;
+}
+
+static int centry_cmp(const void *a, const void *b)
+{
+	const struct centry *x = *(const struct centry *const *)a;
+	const struct centry *y = *(const struct centry *const *)b;
+
+	return mp_key_cmp((const uint8_t *)x->key, x->keylen, (const uint8_t *)y->key, y->keylen);
+}
+
+int event_wrap(const uint8_t *payload, size_t len, const struct key *k,
+               uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN])
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	uint8_t myid[WM_ID_LEN], sig[WM_SIG_LEN];
+	uint8_t *w;
+	int rc;
+
+	if ((payload == NULL && len > 0) || k == NULL || wire == NULL || wire_len == NULL)
+		return WM_EINVAL;
+	id_compute(myid, payload, len);
+	if ((rc = key_sign_id(k, myid, sig)) != 0)
+		return rc;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (msgpack_pack_array(&pk, 2) != 0 || pack_bin(&pk, payload, len) != 0 ||
+	    pack_bin(&pk, sig, WM_SIG_LEN) != 0) {
+		msgpack_sbuffer_destroy(&sb);
+		return WM_ENOMEM;
+	}
+	w = malloc(sb.size);
+	if (w == NULL) {
+		msgpack_sbuffer_destroy(&sb);
+		return WM_ENOMEM;
+	}
+	memcpy(w, sb.data, sb.size);
+	*wire = w;
+	*wire_len = sb.size;
+	if (id != NULL)
+		memcpy(id, myid, WM_ID_LEN);
+	msgpack_sbuffer_destroy(&sb);
+	return 0;
+}
+
+int event_build(const struct event_draft *d, const struct key *signer,
+                uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN], char why[WM_WHY_LEN])
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const struct centry *sorted[WM_MAX_CONTENT];
+	struct event *ev = NULL;
+	uint8_t *w = NULL;
+	size_t wlen = 0;
+	int rc, bad = 0;
+	char q[64];
+
+	if (why != NULL)
+		why[0] = '\0';
+	if (d == NULL || signer == NULL || wire == NULL || wire_len == NULL)
+		return mp_fail(why, WM_EINVAL, "event_build: missing argument");
+	if (d->group == NULL)
+		return mp_fail(why, WM_EINVAL, "group is not set");
+	if (d->nrefs > WM_MAX_REFS)
+		return mp_fail(why, WM_EINVAL, "refs: %zu ids, at most %d allowed", d->nrefs, WM_MAX_REFS);
+	if (d->ncontent > WM_MAX_CONTENT)
+		return mp_fail(why, WM_EINVAL, "content: more than %d keys", WM_MAX_CONTENT);
+	if (signer->sec == NULL || memcmp(signer->pub, d->author, WM_PUB_LEN) != 0)
+		return mp_fail(why, WM_EINVAL, "the signing key is not the draft's author, or has no secret half");
+	for (size_t i = 0; i < d->ncontent; i++) {
+		if (d->content[i].key == NULL)
+			return mp_fail(why, WM_EINVAL, "content entry %zu has no key", i);
+		sorted[i] = &d->content[i];
+	}
+	if (d->ncontent > 1)
+		qsort(sorted, d->ncontent, sizeof(sorted[0]), centry_cmp);
+	for (size_t i = 1; i < d->ncontent; i++)
+		if (centry_cmp(&sorted[i - 1], &sorted[i]) == 0)
+			return mp_fail(why, WM_EINVAL, "content key '%s' is set twice",
+			               mp_quote(q, sizeof(q), (const uint8_t *)sorted[i]->key, sorted[i]->keylen));
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	bad |= msgpack_pack_array(&pk, 8);
+	bad |= msgpack_pack_uint64(&pk, 1);
+	bad |= msgpack_pack_uint64(&pk, d->kind);
+	bad |= pack_bin(&pk, d->author, WM_PUB_LEN);
+	bad |= msgpack_pack_uint64(&pk, d->created_at);
+	bad |= pack_str(&pk, d->group, strlen(d->group));
+	bad |= msgpack_pack_array(&pk, d->nrefs);
+	for (size_t i = 0; i < d->nrefs; i++)
+		bad |= pack_bin(&pk, d->refs[i], WM_ID_LEN);
+	bad |= msgpack_pack_uint64(&pk, d->expires_at);
+	bad |= msgpack_pack_map(&pk, d->ncontent);
+	for (size_t i = 0; i < d->ncontent && bad == 0; i++) {
+		int prc;
+
+		bad |= pack_str(&pk, sorted[i]->key, sorted[i]->keylen);
+		prc = pack_cval(&pk, &sorted[i]->val);
+		if (prc == -2) {
+			msgpack_sbuffer_destroy(&sb);
+			return mp_fail(why, WM_EINVAL, "content key '%s': bad value (nested array or unknown type)",
+			               mp_quote(q, sizeof(q), (const uint8_t *)sorted[i]->key, sorted[i]->keylen));
+		}
+		bad |= prc;
+	}
+	if (bad != 0) {
+		msgpack_sbuffer_destroy(&sb);
+		return WM_ENOMEM;
+	}
+	if (sb.size > WM_MAX_PAYLOAD) {
+		rc = mp_fail(why, WM_ETOOBIG, "payload: %zu bytes, at most %d allowed", sb.size, WM_MAX_PAYLOAD);
+		msgpack_sbuffer_destroy(&sb);
+		return rc;
+	}
+	rc = event_wrap((const uint8_t *)sb.data, sb.size, signer, &w, &wlen, NULL);
+	msgpack_sbuffer_destroy(&sb);
+	if (rc != 0)
+		return mp_fail(why, rc, "could not sign the event");
+	if ((rc = event_decode(w, wlen, &ev, why)) != 0) {
+		free(w);
+		return rc;
+	}
+	if (id != NULL)
+		memcpy(id, ev->id, WM_ID_LEN);
+	event_free(ev);
+	*wire = w;
+	*wire_len = wlen;
+	return 0;
+}

@@ -1,0 +1,382 @@
+/*
+ * Unit tests of proto/content: each kind's rules, through event_build (which
+ * runs the real decoder and content_check on what it encodes) so that every
+ * case is a real signed event, not a hand-made struct.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "content.h"
+#include "event.h"
+
+static struct key *alice;
+static uint8_t target[WM_ID_LEN];
+static char why[WM_WHY_LEN];
+
+static int setup(void **state)
+{
+	uint8_t seed[32];
+
+	(void)state;
+	assert_int_equal(wmc_init(), 0);
+	memset(seed, 0x11, sizeof(seed));
+	assert_int_equal(key_from_seed(seed, &alice), 0);
+	memset(target, 0xab, sizeof(target));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	key_free(alice);
+	return 0;
+}
+
+static void draft_init(struct event_draft *d, unsigned kind, const char *group)
+{
+	memset(d, 0, sizeof(*d));
+	d->kind = kind;
+	memcpy(d->author, alice->pub, WM_PUB_LEN);
+	d->created_at = 1700000000000ull;
+	d->group = group;
+}
+
+static int build(const struct event_draft *d)
+{
+	uint8_t *wire = NULL;
+	size_t len = 0;
+	uint8_t id[WM_ID_LEN];
+	int rc;
+
+	why[0] = '\0';
+	rc = event_build(d, alice, &wire, &len, id, why);
+	if (rc == 0) {
+		struct event *ev = NULL;
+
+		/* what event_build returns decodes, to the same id */
+		assert_int_equal(event_decode(wire, len, &ev, why), 0);
+		assert_memory_equal(ev->id, id, WM_ID_LEN);
+		event_free(ev);
+		free(wire);
+	} else {
+		assert_null(wire);
+		assert_true(why[0] != '\0');
+	}
+	return rc;
+}
+
+static void expect_fail(const struct event_draft *d, int code, const char *needle)
+{
+	int rc = build(d);
+
+	if (rc != code || strstr(why, needle) == NULL)
+		fail_msg("expected %s mentioning \"%s\", got %s: %s", wm_errname(code), needle,
+		         wm_errname(rc), why);
+}
+
+static void bulletin(struct event_draft *d)
+{
+	draft_init(d, KIND_BULLETIN, "gaobu.xinhua-village");
+	draft_str(d, "title", "Phone scam");
+	draft_str(d, "text", "Callers pretend to be the bank.\nHang up.");
+	draft_str(d, "category", "fraud");
+}
+
+static void test_bulletin(void **state)
+{
+	struct event_draft d;
+	char big[WM_TITLE_MAX + 2];
+
+	(void)state;
+	bulletin(&d);
+	assert_int_equal(build(&d), 0);
+	draft_str(&d, "lang", "zh-CN");
+	assert_int_equal(build(&d), 0);
+	draft_str(&d, "lang", "zh_CN");
+	expect_fail(&d, WM_ECONTENT, "lang");
+
+	bulletin(&d);
+	d.ncontent = 2;   /* drop category */
+	expect_fail(&d, WM_ECONTENT, "content key 'category' is missing");
+	bulletin(&d);
+	draft_str(&d, "category", "Fraud");
+	expect_fail(&d, WM_ECONTENT, "expected one of: fraud, safety");
+	bulletin(&d);
+	draft_str(&d, "title", "");
+	expect_fail(&d, WM_ECONTENT, "content key 'title' is empty");
+	bulletin(&d);
+	draft_str(&d, "title", "two\nlines");
+	expect_fail(&d, WM_ECONTENT, "control character");
+	memset(big, 'x', sizeof(big));
+	big[WM_TITLE_MAX] = '\0';
+	bulletin(&d);
+	draft_str(&d, "title", big);
+	assert_int_equal(build(&d), 0);
+	big[WM_TITLE_MAX] = 'x';
+	big[WM_TITLE_MAX + 1] = '\0';
+	draft_str(&d, "title", big);
+	expect_fail(&d, WM_ECONTENT, "201 bytes");
+	bulletin(&d);
+	draft_bin(&d, "title", (const uint8_t *)"abc", 3);
+	expect_fail(&d, WM_ECONTENT, "must be a string, found a binary");
+	/* unknown keys of allowed types pass; bad key names do not */
+	bulletin(&d);
+	draft_uint(&d, "x_later", 5);
+	assert_int_equal(build(&d), 0);
+	bulletin(&d);
+	draft_uint(&d, "Later", 5);
+	expect_fail(&d, WM_EMALFORMED, "a-z 0-9 _");
+	/* the reserved group */
+	bulletin(&d);
+	d.group = "network";
+	expect_fail(&d, WM_ECONTENT, "reserved");
+}
+
+static void alert(struct event_draft *d)
+{
+	draft_init(d, KIND_ALERT, "gaobu");
+	d->expires_at = d->created_at + 86400000;
+	draft_str(d, "event", "Missing person");
+	draft_str(d, "headline", "Boy, 8, missing near the river");
+	draft_str(d, "text", "Wearing a red jacket.");
+	draft_str(d, "category", "Rescue");
+	draft_str(d, "urgency", "Immediate");
+	draft_str(d, "severity", "Severe");
+	draft_str(d, "certainty", "Observed");
+	draft_str(d, "area_desc", "Xinhua village");
+}
+
+static void test_alert(void **state)
+{
+	struct event_draft d;
+	struct cval c[3];
+	uint8_t photo[100];
+
+	(void)state;
+	alert(&d);
+	assert_int_equal(build(&d), 0);
+	d.expires_at = 0;
+	expect_fail(&d, WM_ECONTENT, "expires_at");
+	alert(&d);
+	draft_str(&d, "urgency", "immediate");
+	expect_fail(&d, WM_ECONTENT, "'urgency'");
+
+	c[0] = cval_int(-33868800);
+	c[1] = cval_int(151209300);
+	c[2] = cval_uint(500);
+	alert(&d);
+	draft_array(&d, "circle", c, 3);
+	assert_int_equal(build(&d), 0);
+	c[0] = cval_int(-90000001);
+	expect_fail(&d, WM_ECONTENT, "lat_e6");
+	c[0] = cval_int(0);
+	c[2] = cval_uint(0);
+	expect_fail(&d, WM_ECONTENT, "radius_m");
+	c[2] = cval_uint(500);
+	draft_array(&d, "circle", c, 2);
+	expect_fail(&d, WM_ECONTENT, "expected 3");
+	c[1] = cval_str("east");
+	draft_array(&d, "circle", c, 3);
+	expect_fail(&d, WM_ECONTENT, "lon_e6 must be an integer");
+
+	memset(photo, 0xff, sizeof(photo));
+	alert(&d);
+	draft_bin(&d, "photo", photo, sizeof(photo));
+	expect_fail(&d, WM_ECONTENT, "photo_type");
+	draft_str(&d, "photo_type", "image/gif");
+	expect_fail(&d, WM_ECONTENT, "image/jpeg");
+	draft_str(&d, "photo_type", "image/png");
+	assert_int_equal(build(&d), 0);
+}
+
+static void test_request(void **state)
+{
+	struct event_draft d;
+	struct key *officer = NULL;
+	uint8_t seed[32], recips[2][WM_PUB_LEN];
+	uint8_t *box = NULL;
+	size_t boxlen = 0;
+	struct cval to[2];
+
+	(void)state;
+	draft_init(&d, KIND_REQUEST, "gaobu");
+	draft_str(&d, "topic", "police");
+	expect_fail(&d, WM_ECONTENT, "'text' is missing");
+	draft_str(&d, "text", "My neighbour's dog is loose");
+	assert_int_equal(build(&d), 0);
+	draft_str(&d, "topic", "fire");
+	expect_fail(&d, WM_ECONTENT, "'topic'");
+
+	memset(seed, 0x22, sizeof(seed));
+	assert_int_equal(key_from_seed(seed, &officer), 0);
+	memcpy(recips[0], officer->pub, WM_PUB_LEN);
+	memcpy(recips[1], officer->pub, WM_PUB_LEN);
+	assert_int_equal(seal_box((const uint8_t *)"secret", 6, (const uint8_t (*)[WM_PUB_LEN])recips, 1, alice->pub, &box, &boxlen), 0);
+	to[0] = cval_bin(recips[0], WM_PUB_LEN);
+	to[1] = cval_bin(recips[1], WM_PUB_LEN);
+
+	draft_init(&d, KIND_REQUEST, "gaobu");
+	draft_str(&d, "topic", "police");
+	draft_array(&d, "to", to, 1);
+	expect_fail(&d, WM_ECONTENT, "'box' is missing");
+	draft_bin(&d, "box", box, boxlen);
+	assert_int_equal(build(&d), 0);
+	draft_bin(&d, "box", box, boxlen - 7);   /* shorter than nonce+slots+MAC+1 */
+	expect_fail(&d, WM_ECONTENT, "'box'");
+	draft_bin(&d, "box", box, boxlen);
+	draft_array(&d, "to", to, 2);             /* the same key twice */
+	expect_fail(&d, WM_ECONTENT, "repeats");
+	draft_array(&d, "to", to, 1);
+	draft_str(&d, "text", "and plain");
+	expect_fail(&d, WM_ECONTENT, "not both");
+
+	draft_init(&d, KIND_REQUEST, "gaobu");
+	draft_str(&d, "topic", "police");
+	draft_bin(&d, "box", box, boxlen);
+	expect_fail(&d, WM_ECONTENT, "'to' is missing");
+	free(box);
+	key_free(officer);
+}
+
+static void test_refs_needed(void **state)
+{
+	struct event_draft d;
+
+	(void)state;
+	draft_init(&d, KIND_REPLY, "gaobu");
+	draft_str(&d, "text", "I saw him at the bridge");
+	expect_fail(&d, WM_ECONTENT, "refs[0]");
+	d.nrefs = 1;
+	memcpy(d.refs[0], target, WM_ID_LEN);
+	assert_int_equal(build(&d), 0);
+
+	draft_init(&d, KIND_STATUS, "gaobu");
+	draft_str(&d, "state", "referred");
+	draft_str(&d, "referred_to", "Mediation centre");
+	expect_fail(&d, WM_ECONTENT, "refs[0]");
+	d.nrefs = 1;
+	assert_int_equal(build(&d), 0);
+	draft_str(&d, "state", "done");
+	expect_fail(&d, WM_ECONTENT, "'state'");
+
+	draft_init(&d, KIND_RETRACT, "gaobu");
+	expect_fail(&d, WM_ECONTENT, "refs[0]");
+	d.nrefs = 1;
+	assert_int_equal(build(&d), 0);
+
+	draft_init(&d, KIND_ACK, "gaobu");
+	draft_str(&d, "what", "helping");
+	expect_fail(&d, WM_ECONTENT, "refs[0]");
+	d.nrefs = 1;
+	assert_int_equal(build(&d), 0);
+	draft_str(&d, "what", "ok");
+	expect_fail(&d, WM_ECONTENT, "'what'");
+}
+
+static void cert(struct event_draft *d, struct cval *groups, size_t n)
+{
+	static uint8_t subject[WM_PUB_LEN];
+
+	memset(subject, 0x42, sizeof(subject));
+	draft_init(d, KIND_CERT, "network");
+	draft_bin(d, "subject", subject, sizeof(subject));
+	draft_str(d, "role", "officer");
+	draft_str(d, "name", "Officer Wang");
+	draft_array(d, "groups", groups, n);
+	draft_uint(d, "not_before", 1700000000000ull);
+	draft_uint(d, "not_after", 1731536000000ull);
+}
+
+static void test_cert_revoke(void **state)
+{
+	struct event_draft d;
+	struct cval g[3];
+	char name[WM_NAME_MAX + 2];
+	uint8_t subject[WM_PUB_LEN];
+
+	(void)state;
+	g[0] = cval_str("gaobu");
+	g[1] = cval_str("gaobu.xinhua-village");
+	g[2] = cval_str("*");
+	cert(&d, g, 2);
+	assert_int_equal(build(&d), 0);
+	cert(&d, g + 2, 1);
+	assert_int_equal(build(&d), 0);
+	cert(&d, g, 3);
+	expect_fail(&d, WM_ECONTENT, "only entry");
+	cert(&d, g, 0);
+	expect_fail(&d, WM_ECONTENT, "'groups' has 0 items");
+	g[1] = cval_str("Gaobu");
+	cert(&d, g, 2);
+	expect_fail(&d, WM_ECONTENT, "groups[1] 'Gaobu'");
+	g[1] = cval_str("gaobu");
+	cert(&d, g, 2);
+	expect_fail(&d, WM_ECONTENT, "repeats");
+	cert(&d, g, 1);
+	d.group = "gaobu";
+	expect_fail(&d, WM_ECONTENT, "belongs in group 'network'");
+	cert(&d, g, 1);
+	draft_uint(&d, "not_after", 1700000000000ull);
+	expect_fail(&d, WM_ECONTENT, "not_before");
+	cert(&d, g, 1);
+	draft_str(&d, "role", "root");
+	expect_fail(&d, WM_ECONTENT, "'role'");
+	cert(&d, g, 1);
+	draft_bin(&d, "subject", subject, 31);
+	expect_fail(&d, WM_ECONTENT, "public key");
+	memset(name, 'n', sizeof(name));
+	name[WM_NAME_MAX] = '\0';
+	cert(&d, g, 1);
+	draft_str(&d, "name", name);
+	assert_int_equal(build(&d), 0);
+	name[WM_NAME_MAX] = 'n';
+	name[WM_NAME_MAX + 1] = '\0';
+	draft_str(&d, "name", name);
+	expect_fail(&d, WM_ECONTENT, "'name' is 128 bytes");
+
+	memset(subject, 0x42, sizeof(subject));
+	draft_init(&d, KIND_REVOKE, "network");
+	expect_fail(&d, WM_ECONTENT, "'subject' is missing");
+	draft_bin(&d, "subject", subject, sizeof(subject));
+	assert_int_equal(build(&d), 0);
+	d.group = "gaobu";
+	expect_fail(&d, WM_ECONTENT, "network");
+}
+
+static void test_enums(void **state)
+{
+	const char *const *v;
+
+	(void)state;
+	v = content_enum(KIND_BULLETIN, "category");
+	assert_non_null(v);
+	assert_string_equal(v[0], "fraud");
+	v = content_enum(KIND_ALERT, "severity");
+	assert_non_null(v);
+	assert_string_equal(v[0], "Extreme");
+	assert_null(content_enum(KIND_BULLETIN, "title"));
+	assert_null(content_enum(0, "category"));
+	assert_null(content_enum(KIND_CERT, NULL));
+	assert_non_null(content_enum(KIND_CERT, "role"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bulletin),
+		cmocka_unit_test(test_alert),
+		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_refs_needed),
+		cmocka_unit_test(test_cert_revoke),
+		cmocka_unit_test(test_enums),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
