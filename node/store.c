@@ -146,6 +146,7 @@ struct store {
 	sqlite3_stmt *st[ST__COUNT];            /* cached, prepared on first use */
 	sqlite3_stmt *ev_st[N_EV_VARIANTS];     /* store_events() variants */
 	int savepoints;                         /* open store_savepoint()s */
+	int durable;                            /* synchronous = FULL */
 	char err[WM_WHY_LEN];                   /* last SQLite error, for logs */
 };
 
@@ -515,7 +516,13 @@ int store_set_durable(struct store *s, int durable)
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(s, "synchronous");
+	s->durable = durable != 0;
 	return 0;
+}
+
+int store_is_durable(struct store *s)
+{
+	return s != NULL && s->durable;
 }
 
 int store_checkpoint(struct store *s)

@@ -133,6 +133,9 @@ int store_meta_set(struct store *s, const char *key, const char *val);
 /* The last SQLite error seen on this store, for logs ("" if none). */
 const char *store_errmsg(struct store *s);
 
+/* 1 if store_set_durable(s, 1) is in force (the default is 0). */
+int store_is_durable(struct store *s);
+
 /* 1 if a transaction (store_begin, or a savepoint) is open, else 0. */
 int store_in_transaction(struct store *s);
 /* Nested, named-less savepoints: work inside or outside a transaction.

@@ -31,4 +31,33 @@ int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
 /* 1 if a cert's comma-separated group list covers group ("*" covers all). */
 int trust_groups_cover(const char *groups, const char *group);
 
+/* --- additions (store engineer); the rules are in proto/PROTOCOL.md,
+ * "Trust and certificates". --------------------------------------------- */
+
+struct event;
+
+/* The cert a kind-7 event carries (issuer = its author, created_at = its
+ * created_at).  WM_ECONTENT with why filled if the content is not a cert. */
+int trust_cert_from_event(const struct event *ev, struct cert *out, char why[WM_WHY_LEN]);
+
+/* May ev's author sign ev, judged against the store as it is now?  0, or a
+ * refusal with why filled: WM_ENOTOFFICIAL, WM_EFORBIDDEN, WM_EREVOKED
+ * (lasting), WM_EUNKNOWNCERT, WM_EPENDING (passing), or WM_ESTORE/WM_ENOMEM.
+ * A retract whose target is not held yet is allowed (0): ingest stores it
+ * and applies it when the target arrives, through trust_retract_allowed. */
+int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
+                      char why[WM_WHY_LEN]);
+
+/* May retract `ev` retract the held event described by `target`? */
+int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
+                          const struct store_info *target, char why[WM_WHY_LEN]);
+
+/* After the revocation `ev` is stored: events of the revoked key (and of
+ * the keys its certs vouch for) created at or after the revocation are
+ * judged again; those now refused for a lasting reason are deleted and
+ * remembered as rejected.  *purged = how many (may be NULL).  Runs inside
+ * the caller's transaction. */
+int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
+                           int64_t *purged);
+
 #endif

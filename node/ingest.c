@@ -1,0 +1,347 @@
+/*
+ * node/ingest.c: the one path into a store (see ingest.h).  Order of the
+ * checks: size, already held, refused earlier, decode and verify, clock,
+ * trust, then store with effects -- all the writes of one event in one
+ * transaction (or savepoint, inside a caller's batch).
+ *
+ * What a reader must know: a refusal is remembered by id only when the id
+ * is authenticated, i.e. the author's signature over it verifies.  Bytes
+ * that fail before that (bad signature, broken wrapper) say nothing about
+ * the genuine event with that id, and remembering them would let anyone
+ * who saw an event poison it on nodes that have not received it yet.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest.h"
+#include "trust.h"
+
+#define INGEST_FUTURE_MS (10u * 60u * 1000u)
+
+static void set_why(char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, WM_WHY_LEN, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Find payload and signature in a canonical wrapper, reading only its
+ * headers: 0x92, bin 8/16/32 payload, bin 8 signature of 64 bytes, and
+ * nothing after.  1 if the bytes have that shape, else 0 (event_decode then
+ * says precisely what is wrong).
+ */
+static int peek_wrapper(const uint8_t *w, size_t len, const uint8_t **payload, size_t *plen,
+                        const uint8_t **sig)
+{
+	size_t off, n;
+
+	if (len < 3 || w[0] != 0x92)
+		return 0;
+	switch (w[1]) {
+	case 0xc4:
+		n = w[2];
+		off = 3;
+		break;
+	case 0xc5:
+		if (len < 4)
+			return 0;
+		n = (size_t)w[2] << 8 | w[3];
+		off = 4;
+		break;
+	case 0xc6:
+		if (len < 6)
+			return 0;
+		n = (size_t)w[2] << 24 | (size_t)w[3] << 16 | (size_t)w[4] << 8 | w[5];
+		off = 6;
+		break;
+	default:
+		return 0;
+	}
+	if (n > len - off || len - off - n != 2 + WM_SIG_LEN)
+		return 0;
+	if (w[off + n] != 0xc4 || w[off + n + 1] != WM_SIG_LEN)
+		return 0;
+	*payload = w + off;
+	*plen = n;
+	*sig = w + off + n + 2;
+	return 1;
+}
+
+/* Does the author named at the head of the payload sign this id?  The body
+ * starts [1, kind, author: bin 32, ...] in canonical form. */
+static int authenticated(const uint8_t *payload, size_t plen, const uint8_t id[WM_ID_LEN],
+                         const uint8_t *sig)
+{
+	if (plen < 5 + WM_PUB_LEN || payload[0] != 0x98 || payload[1] != 0x01 || payload[2] > 0x7f ||
+	    payload[3] != 0xc4 || payload[4] != WM_PUB_LEN)
+		return 0;
+	return sig_verify(payload + 5, id, sig) == 0;
+}
+
+/* --- retractions that arrived before their target ------------------------------ */
+
+struct early {
+	struct early_item { uint8_t *wire; size_t len; } *v;
+	size_t n, cap;
+};
+
+static int early_add(void *ctx, const struct stored_event *e)
+{
+	struct early *l = ctx;
+	struct early_item *v;
+
+	if (e->kind != KIND_RETRACT || e->retracted)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 4;
+
+		if ((v = realloc(l->v, cap * sizeof(*v))) == NULL)
+			return WM_ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	if ((l->v[l->n].wire = malloc(e->wire_len ? e->wire_len : 1)) == NULL)
+		return WM_ENOMEM;
+	memcpy(l->v[l->n].wire, e->wire, e->wire_len);
+	l->v[l->n].len = e->wire_len;
+	l->n++;
+	return 0;
+}
+
+static void early_free(struct early *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].wire);
+	free(l->v);
+}
+
+/* The event `ev` was just stored: apply the retractions of it that came
+ * first, or drop them (remembered) if their author may not retract it. */
+static int apply_early_retracts(const struct ingest_ctx *ctx, const struct event *ev)
+{
+	struct early l = { NULL, 0, 0 };
+	struct store_info target;
+	struct event *r;
+	char why[WM_WHY_LEN];
+	int rc, applied = 0;
+	size_t i;
+
+	if ((rc = store_events_referring(ctx->store, ev->id, early_add, &l)) != 0 || l.n == 0)
+		goto out;
+	if ((rc = store_info(ctx->store, ev->id, &target)) != 0)
+		goto out;
+	for (i = 0; i < l.n; i++) {
+		if (event_decode(l.v[i].wire, l.v[i].len, &r, why) != 0)
+			continue;
+		if (r->nrefs < 1 || memcmp(r->refs[0], ev->id, WM_ID_LEN) != 0) {
+			event_free(r);          /* it only mentions ev further down */
+			continue;
+		}
+		rc = trust_retract_allowed(ctx->store, ctx->root, r, &target, why);
+		if (rc == 0) {
+			if (!applied && (rc = store_retract(ctx->store, ev->id, r->id)) == 0)
+				applied = 1;
+		} else if (wm_error_is_lasting(rc)) {
+			int code = rc;
+
+			if ((rc = store_delete(ctx->store, r->id)) == 0)
+				rc = store_remember_rejected(ctx->store, r->id, code, why);
+		} else if (rc != WM_ESTORE && rc != WM_ENOMEM) {
+			rc = 0;                 /* passing: leave it for later */
+		}
+		event_free(r);
+		if (rc != 0)
+			goto out;
+	}
+out:
+	early_free(&l);
+	return rc;
+}
+
+/* Store ev and what it does to the store. */
+static int apply(const struct ingest_ctx *ctx, const struct event *ev, char *why)
+{
+	struct store *s = ctx->store;
+	const uint8_t *subject;
+	struct cert c;
+	size_t n;
+	int rc;
+
+	if ((rc = store_insert(s, ev, (int64_t)(ctx->now > INT64_MAX ? INT64_MAX : ctx->now))) != 0)
+		return rc;
+	switch (ev->kind) {
+	case KIND_CERT:
+		if ((rc = trust_cert_from_event(ev, &c, why)) != 0)
+			return rc;
+		if ((rc = store_add_cert(s, ev, &c)) != 0)
+			return rc;
+		break;
+	case KIND_REVOKE:
+		if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN) {
+			set_why(why, "revocation has no 32-byte 'subject'");
+			return WM_ECONTENT;
+		}
+		if ((rc = store_add_revocation(s, ev, subject, ev->created_at)) != 0)
+			return rc;
+		if ((rc = trust_after_revocation(s, ctx->root, ev, NULL)) != 0)
+			return rc;
+		break;
+	case KIND_RETRACT:
+		/* trust allowed it; a target not held yet is dealt with when it comes */
+		rc = store_retract(s, ev->refs[0], ev->id);
+		if (rc != 0 && rc != WM_ENOTFOUND)
+			return rc;
+		break;
+	default:
+		break;
+	}
+	return apply_early_retracts(ctx, ev);
+}
+
+/* A refusal: fill res and remember it if lasting and the id is genuine. */
+static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int code, int remember)
+{
+	res->code = code;
+	if (res->why[0] == '\0')
+		set_why(res->why, "%s", wm_strerror(code));
+	if (remember && wm_error_is_lasting(code) &&
+	    store_remember_rejected(ctx->store, res->id, code, res->why) != 0)
+		return res->code = WM_ESTORE;
+	return code;
+}
+
+int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
+                 enum ingest_origin origin, struct ingest_result *res)
+{
+	const uint8_t *payload = NULL, *sig = NULL;
+	struct event *ev = NULL;
+	struct store *s;
+	char why[WM_WHY_LEN];
+	size_t plen = 0;
+	int rc, code, has_id, own = 0, was_durable = 0, open = 0;
+
+	if (res == NULL)
+		return WM_EINVAL;
+	memset(res, 0, sizeof(*res));
+	if (ctx == NULL || ctx->store == NULL) {
+		set_why(res->why, "no store to ingest into");
+		return res->code = WM_EINVAL;
+	}
+	s = ctx->store;
+	if (wire == NULL || len == 0) {
+		set_why(res->why, "empty event");
+		return res->code = WM_EMALFORMED;
+	}
+	if (len > WM_MAX_WIRE) {
+		set_why(res->why, "event is %zu bytes, at most %d", len, (int)WM_MAX_WIRE);
+		return res->code = WM_ETOOBIG;
+	}
+
+	has_id = peek_wrapper(wire, len, &payload, &plen, &sig);
+	if (has_id) {
+		id_compute(res->id, payload, plen);
+		if ((rc = store_has(s, res->id)) != 0) {
+			if (rc < 0) {
+				set_why(res->why, "store: %s", store_errmsg(s));
+				return res->code = WM_ESTORE;
+			}
+			set_why(res->why, "already stored");
+			return res->code = WM_EDUP;
+		}
+		rc = store_was_rejected(s, res->id, &code, why);
+		if (rc < 0) {
+			set_why(res->why, "store: %s", store_errmsg(s));
+			return res->code = WM_ESTORE;
+		}
+		if (rc == 1) {
+			set_why(res->why, "refused earlier (%s): %s", wm_errname(code), why);
+			return res->code = WM_EREJECTED;
+		}
+	}
+
+	if ((rc = event_decode(wire, len, &ev, res->why)) != 0)
+		return refuse(ctx, res, rc, has_id && authenticated(payload, plen, res->id, sig));
+	memcpy(res->id, ev->id, WM_ID_LEN);
+	res->kind = ev->kind;
+
+	if (ev->created_at > ctx->now && ev->created_at - ctx->now > INGEST_FUTURE_MS) {
+		set_why(res->why, "created %llu s in the future; at most %u s of clock difference is accepted",
+		        (unsigned long long)((ev->created_at - ctx->now) / 1000), INGEST_FUTURE_MS / 1000);
+		rc = refuse(ctx, res, WM_EFUTURE, 0);
+		goto out;
+	}
+	if (ev->expires_at != 0 && ev->expires_at <= ctx->now) {
+		set_why(res->why, "expired %llu s ago",
+		        (unsigned long long)((ctx->now - ev->expires_at) / 1000));
+		rc = refuse(ctx, res, WM_EEXPIRED, 0);
+		goto out;
+	}
+
+	/* From here on, everything happens in one transaction. */
+	own = !store_in_transaction(s);
+	was_durable = store_is_durable(s);
+	if (origin == INGEST_LOCAL && !was_durable && (rc = store_set_durable(s, 1)) != 0)
+		goto store_error;
+	if ((rc = own ? store_begin(s) : store_savepoint(s)) != 0)
+		goto store_error;
+	open = 1;
+
+	rc = trust_check_event(s, ctx->root, ev, res->why);
+	if (rc == WM_ESTORE || rc == WM_ENOMEM || rc == WM_EINVAL)
+		goto store_error;
+	if (rc != 0) {
+		rc = refuse(ctx, res, rc, 1);
+		if (rc == WM_ESTORE)
+			goto store_error;
+		goto finish;
+	}
+	rc = apply(ctx, ev, res->why);
+	if (rc == WM_EDUP) {            /* another writer got there first */
+		set_why(res->why, "already stored");
+		res->code = WM_EDUP;
+		goto finish;
+	}
+	if (rc != 0) {
+		if (rc != WM_ESTORE && rc != WM_ENOMEM) {
+			/* cannot happen after trust passed; refuse, don't store half */
+			if (res->why[0] == '\0')
+				set_why(res->why, "%s", wm_strerror(rc));
+			res->code = rc;
+			goto rollback;
+		}
+		goto store_error;
+	}
+	res->why[0] = '\0';
+	res->code = 0;
+finish:
+	rc = own ? store_commit(s) : store_release(s);
+	open = 0;
+	if (rc != 0)
+		goto store_error;
+	rc = res->code;
+	goto out;
+store_error:
+	set_why(res->why, "store: %s", store_errmsg(s)[0] ? store_errmsg(s) : wm_strerror(rc));
+	res->code = rc == WM_ENOMEM ? WM_ENOMEM : WM_ESTORE;
+rollback:
+	if (open) {
+		if (own)
+			(void)store_rollback(s);
+		else
+			(void)store_rollback_savepoint(s);
+	}
+	rc = res->code;
+out:
+	/* Inside a caller's transaction the caller's commit is the durable one. */
+	if (origin == INGEST_LOCAL && !was_durable && own)
+		(void)store_set_durable(s, 0);
+	event_free(ev);
+	return rc;
+}

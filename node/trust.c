@@ -1,0 +1,731 @@
+/*
+ * node/trust.c: who may sign what (DESIGN.md "Trust"; the precise rules are
+ * in proto/PROTOCOL.md, "Trust and certificates").
+ *
+ * Everything is computed from the certs and revocations tables at the
+ * event's own created_at, never at "now", so every node reaches the same
+ * verdict for the same event whatever order things arrived in -- except for
+ * what is simply not known yet, which gives a passing refusal
+ * (WM_EUNKNOWNCERT, WM_EPENDING) that repair or import retries.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trust.h"
+
+static void set_why(char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, WM_WHY_LEN, fmt, ap);
+	va_end(ap);
+}
+
+/* First 8 hex digits of a key, for messages. */
+static const char *short_hex(char buf[17], const uint8_t *key)
+{
+	hex_encode(buf, key, 8);
+	return buf;
+}
+
+int trust_groups_cover(const char *groups, const char *group)
+{
+	size_t glen, n;
+	const char *p, *end;
+
+	if (groups == NULL || group == NULL)
+		return 0;
+	glen = strlen(group);
+	for (p = groups; *p != '\0'; p = *end ? end + 1 : end) {
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		n = (size_t)(end - p);
+		if ((n == 1 && p[0] == '*') || (n == glen && n > 0 && memcmp(p, group, n) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+static int valid_at(const struct cert *c, uint64_t t)
+{
+	return c->not_before <= t && t < c->not_after;
+}
+
+/* --- cert lists --------------------------------------------------------------- */
+
+struct certs {
+	struct cert *v;
+	size_t n, cap;
+};
+
+static int certs_add(void *ctx, const struct cert *c)
+{
+	struct certs *l = ctx;
+	struct cert *v;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 4;
+
+		if (cap > 4096)         /* a key with thousands of certs is abuse */
+			return WM_ETOOBIG;
+		if ((v = realloc(l->v, cap * sizeof(*v))) == NULL)
+			return WM_ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *c;
+	return 0;
+}
+
+static int certs_of(struct store *s, const uint8_t subject[WM_PUB_LEN], struct certs *l)
+{
+	memset(l, 0, sizeof(*l));
+	return store_certs_of(s, subject, certs_add, l);
+}
+
+static void certs_free(struct certs *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Why a candidate chain failed, in the order a reader wants to hear it:
+ * a higher value wins when several certs all fail. */
+enum fail {
+	F_NONE = 0,
+	F_ROLE,         /* a node or resident cert: never official */
+	F_ISSUER,       /* a station cert not issued by root */
+	F_GROUP,        /* does not cover the group */
+	F_TIME,         /* outside not_before..not_after */
+	F_UNKNOWN,      /* the issuing station's cert is not known yet */
+	F_REVOKED,      /* everything fits but a key was revoked by then */
+};
+
+struct verdict {
+	enum fail fail;
+	char why[WM_WHY_LEN];
+};
+
+static void note(struct verdict *v, enum fail f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f <= v->fail)
+		return;
+	v->fail = f;
+	va_start(ap, fmt);
+	vsnprintf(v->why, sizeof(v->why), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Is `c` (a cert of some key) a station cert that holds at t: issued by
+ * root, in its window, covering group (unless group is NULL), its subject
+ * not revoked by root at or before t?  1 yes, 0 no (v says why), <0 error.
+ */
+static int station_cert_ok(struct store *s, const uint8_t root[WM_PUB_LEN], const struct cert *c,
+                           const char *group, uint64_t t, struct verdict *v)
+{
+	char hx[17];
+	uint64_t rev;
+	int rc;
+
+	if (c->role != ROLE_STATION) {
+		note(v, F_ROLE, "key %s holds a %s certificate, not a station's", short_hex(hx, c->subject),
+		     role_name(c->role));
+		return 0;
+	}
+	if (memcmp(c->issuer, root, WM_PUB_LEN) != 0) {
+		note(v, F_ISSUER, "station certificate of '%s' is not issued by the network root", c->name);
+		return 0;
+	}
+	if (group != NULL && !trust_groups_cover(c->groups, group)) {
+		note(v, F_GROUP, "station '%s' covers groups '%s', not '%s'", c->name, c->groups, group);
+		return 0;
+	}
+	if (!valid_at(c, t)) {
+		note(v, F_TIME, "station certificate of '%s' is not valid at %llu (valid %llu..%llu)", c->name,
+		     (unsigned long long)t, (unsigned long long)c->not_before, (unsigned long long)c->not_after);
+		return 0;
+	}
+	if ((rc = store_revoked_at(s, c->subject, root, root, &rev)) != 0)
+		return rc;
+	if (rev <= t) {
+		note(v, F_REVOKED, "station '%s' was revoked at %llu, before %llu", c->name,
+		     (unsigned long long)rev, (unsigned long long)t);
+		return 0;
+	}
+	return 1;
+}
+
+/* A station cert of `station` that holds at t for group; *name its name. */
+static int station_ok(struct store *s, const uint8_t root[WM_PUB_LEN], const uint8_t station[WM_PUB_LEN],
+                      const char *group, uint64_t t, struct verdict *v, char name[128])
+{
+	struct certs l;
+	char hx[17];
+	size_t i;
+	int rc;
+
+	if ((rc = certs_of(s, station, &l)) != 0)
+		goto out;
+	if (l.n == 0) {
+		note(v, F_UNKNOWN, "no certificate known yet for the issuing station %s", short_hex(hx, station));
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		if ((rc = station_cert_ok(s, root, &l.v[i], group, t, v)) != 0) {
+			if (rc == 1 && name != NULL)
+				snprintf(name, 128, "%s", l.v[i].name);
+			goto out;
+		}
+	}
+out:
+	certs_free(&l);
+	return rc;
+}
+
+int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
+                   const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
+                   struct official *out, char why[WM_WHY_LEN])
+{
+	struct verdict v = { F_NONE, "" };
+	struct official o;
+	struct certs l;
+	char hx[17], station[128];
+	uint64_t rev;
+	size_t i;
+	int rc;
+
+	if (s == NULL || root == NULL || author == NULL || group == NULL)
+		return WM_EINVAL;
+	if ((rc = certs_of(s, author, &l)) != 0)
+		goto out;
+	if (l.n == 0) {
+		set_why(why, "no certificate known for key %s", short_hex(hx, author));
+		rc = WM_EUNKNOWNCERT;
+		goto out;
+	}
+	for (i = 0; i < l.n; i++) {
+		const struct cert *c = &l.v[i];
+
+		memset(&o, 0, sizeof(o));
+		if (c->role == ROLE_STATION) {
+			if ((rc = station_cert_ok(s, root, c, group, at, &v)) < 0)
+				goto out;
+			if (rc == 0)
+				continue;
+			o.role = ROLE_STATION;
+			snprintf(o.name, sizeof(o.name), "%s", c->name);
+			goto found;
+		}
+		if (c->role != ROLE_OFFICER) {
+			note(&v, F_ROLE, "'%s' holds a %s certificate, which does not make an official",
+			     c->name, role_name(c->role));
+			continue;
+		}
+		if (!trust_groups_cover(c->groups, group)) {
+			note(&v, F_GROUP, "officer '%s' covers groups '%s', not '%s'", c->name, c->groups, group);
+			continue;
+		}
+		if (!valid_at(c, at)) {
+			note(&v, F_TIME, "certificate of officer '%s' is not valid at %llu (valid %llu..%llu)",
+			     c->name, (unsigned long long)at, (unsigned long long)c->not_before,
+			     (unsigned long long)c->not_after);
+			continue;
+		}
+		if ((rc = store_revoked_at(s, author, c->issuer, root, &rev)) != 0)
+			goto out;
+		if (rev <= at) {
+			note(&v, F_REVOKED, "officer '%s' was revoked at %llu, before %llu", c->name,
+			     (unsigned long long)rev, (unsigned long long)at);
+			continue;
+		}
+		station[0] = '\0';
+		if ((rc = station_ok(s, root, c->issuer, group, at, &v, station)) < 0)
+			goto out;
+		if (rc == 0)
+			continue;
+		o.role = ROLE_OFFICER;
+		snprintf(o.name, sizeof(o.name), "%s", c->name);
+		snprintf(o.station, sizeof(o.station), "%s", station);
+		goto found;
+	}
+	/* Nothing held: report the most telling failure. */
+	if (v.fail == F_REVOKED)
+		rc = WM_EREVOKED;
+	else if (v.fail == F_UNKNOWN)
+		rc = WM_EUNKNOWNCERT;
+	else
+		rc = WM_ENOTOFFICIAL;
+	set_why(why, "%s", v.why[0] ? v.why : "not an official of this group");
+	goto out;
+found:
+	if (out != NULL)
+		*out = o;
+	rc = 0;
+out:
+	certs_free(&l);
+	return rc;
+}
+
+/* --- per-kind rules ------------------------------------------------------------------ */
+
+int trust_cert_from_event(const struct event *ev, struct cert *out, char why[WM_WHY_LEN])
+{
+	const struct cval *groups;
+	const uint8_t *subject;
+	const char *p;
+	struct cert c;
+	size_t n, i, k = 0;
+	char role[16];
+
+	if (ev == NULL || out == NULL || ev->kind != KIND_CERT) {
+		set_why(why, "not a certificate");
+		return WM_ECONTENT;
+	}
+	memset(&c, 0, sizeof(c));
+	memcpy(c.event_id, ev->id, WM_ID_LEN);
+	memcpy(c.issuer, ev->author, WM_PUB_LEN);
+	c.created_at = ev->created_at;
+	if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN) {
+		set_why(why, "certificate has no 32-byte 'subject'");
+		return WM_ECONTENT;
+	}
+	memcpy(c.subject, subject, WM_PUB_LEN);
+	if (event_get_str(ev, "role", &p, &n) != 0 || n >= sizeof(role)) {
+		set_why(why, "certificate has no valid 'role'");
+		return WM_ECONTENT;
+	}
+	memcpy(role, p, n);
+	role[n] = '\0';
+	if ((c.role = role_from_name(role)) == 0) {
+		set_why(why, "certificate role '%s' is not station, officer, node or resident", role);
+		return WM_ECONTENT;
+	}
+	if (event_get_str(ev, "name", &p, &n) != 0 || n == 0 || n >= sizeof(c.name)) {
+		set_why(why, "certificate 'name' is missing or longer than %zu bytes", sizeof(c.name) - 1);
+		return WM_ECONTENT;
+	}
+	memcpy(c.name, p, n);
+	if (event_get_uint(ev, "not_before", &c.not_before) != 0 ||
+	    event_get_uint(ev, "not_after", &c.not_after) != 0 || c.not_before >= c.not_after) {
+		set_why(why, "certificate needs not_before < not_after");
+		return WM_ECONTENT;
+	}
+	groups = event_get(ev, "groups");
+	if (groups == NULL || groups->type != CV_ARRAY || groups->len == 0) {
+		set_why(why, "certificate needs a non-empty 'groups' array");
+		return WM_ECONTENT;
+	}
+	for (i = 0; i < groups->len; i++) {
+		const struct cval *g = &groups->items[i];
+
+		if (g->type != CV_STR || g->len == 0 || memchr(g->ptr, ',', g->len) != NULL ||
+		    memchr(g->ptr, '\0', g->len) != NULL || k + g->len + 1 >= sizeof(c.groups)) {
+			set_why(why, "certificate groups[%zu] is not a group name, or the list is too long", i);
+			return WM_ECONTENT;
+		}
+		if (i > 0)
+			c.groups[k++] = ',';
+		memcpy(c.groups + k, g->ptr, g->len);
+		k += g->len;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Cert events: stations by root; officers, nodes, residents by a station
+ * whose own cert holds at the cert's created_at (any group). */
+static int check_cert(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev, char *why)
+{
+	struct verdict v = { F_NONE, "" };
+	struct cert c;
+	int rc;
+
+	if ((rc = trust_cert_from_event(ev, &c, why)) != 0)
+		return rc;
+	if (c.role == ROLE_STATION) {
+		if (memcmp(ev->author, root, WM_PUB_LEN) != 0) {
+			set_why(why, "a station certificate must be signed by the network root");
+			return WM_EFORBIDDEN;
+		}
+		return 0;
+	}
+	if (memcmp(ev->author, root, WM_PUB_LEN) == 0) {
+		set_why(why, "the network root certifies stations only; a %s is certified by a station",
+		        role_name(c.role));
+		return WM_EFORBIDDEN;
+	}
+	if ((rc = station_ok(s, root, ev->author, NULL, ev->created_at, &v, NULL)) < 0)
+		return rc;
+	if (rc == 1)
+		return 0;
+	switch (v.fail) {
+	case F_UNKNOWN:
+		set_why(why, "the issuer of this %s certificate has no certificate known yet", role_name(c.role));
+		return WM_EUNKNOWNCERT;
+	case F_REVOKED:
+		set_why(why, "issuer of this certificate: %s", v.why);
+		return WM_EREVOKED;
+	default:
+		set_why(why, "a %s certificate must be signed by a station with a valid certificate: %s",
+		        role_name(c.role), v.why);
+		return WM_EFORBIDDEN;
+	}
+}
+
+/* Revoke events: by root, or by the issuer of a cert the subject holds. */
+static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev, char *why)
+{
+	const uint8_t *subject;
+	struct certs l;
+	size_t n, i;
+	char hx[17];
+	int rc;
+
+	if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN) {
+		set_why(why, "revocation has no 32-byte 'subject'");
+		return WM_ECONTENT;
+	}
+	if (memcmp(ev->author, root, WM_PUB_LEN) == 0)
+		return 0;
+	if ((rc = certs_of(s, subject, &l)) != 0)
+		goto out;
+	if (l.n == 0) {
+		set_why(why, "no certificate known yet for the revoked key %s", short_hex(hx, subject));
+		rc = WM_EUNKNOWNCERT;
+		goto out;
+	}
+	rc = WM_EFORBIDDEN;
+	for (i = 0; i < l.n; i++)
+		if (memcmp(l.v[i].issuer, ev->author, WM_PUB_LEN) == 0)
+			rc = 0;
+	if (rc != 0)
+		set_why(why, "only the network root or the issuer of one of its certificates may revoke key %s",
+		        short_hex(hx, subject));
+out:
+	certs_free(&l);
+	return rc;
+}
+
+/* Bulletins and alerts: an official of the event's group at created_at. */
+static int check_official(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev, char *why)
+{
+	char inner[WM_WHY_LEN];
+	int rc = trust_official(s, root, ev->author, ev->group, ev->created_at, NULL, inner);
+
+	if (rc == 0)
+		return 0;
+	if (rc == WM_EUNKNOWNCERT || rc == WM_EREVOKED || rc == WM_ENOTOFFICIAL)
+		set_why(why, "a %s must be signed by an official of '%s': %s", kind_name(ev->kind), ev->group, inner);
+	return rc;
+}
+
+/* Status: an official of the group, or the request's author closing it. */
+static int check_status(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev, char *why)
+{
+	struct store_info req;
+	char inner[WM_WHY_LEN];
+	const char *state;
+	size_t n;
+	int rc, off;
+
+	if (ev->nrefs < 1) {
+		set_why(why, "a status needs refs[0], the request");
+		return WM_ECONTENT;
+	}
+	if (event_get_str(ev, "state", &state, &n) != 0) {
+		set_why(why, "a status needs a 'state'");
+		return WM_ECONTENT;
+	}
+	rc = store_info(s, ev->refs[0], &req);
+	if (rc != 0 && rc != WM_ENOTFOUND)
+		return rc;
+	if (rc == 0) {
+		if (req.kind != KIND_REQUEST) {
+			set_why(why, "a status refers to a request, and refs[0] is a %s",
+			        kind_name(req.kind) ? kind_name(req.kind) : "event of unknown kind");
+			return WM_EFORBIDDEN;
+		}
+		if (strcmp(req.group, ev->group) != 0) {
+			set_why(why, "the status is in group '%s' but its request is in '%s'", ev->group, req.group);
+			return WM_EFORBIDDEN;
+		}
+	}
+	off = trust_official(s, root, ev->author, ev->group, ev->created_at, NULL, inner);
+	if (off == 0)
+		return 0;
+	if (off != WM_EUNKNOWNCERT && off != WM_EREVOKED && off != WM_ENOTOFFICIAL)
+		return off;
+	if (rc == WM_ENOTFOUND) {
+		set_why(why, "the request this status refers to is not known yet, and its author is not an official "
+		        "of '%s'", ev->group);
+		return WM_EPENDING;
+	}
+	if (memcmp(req.author, ev->author, WM_PUB_LEN) == 0) {
+		if (n == 6 && memcmp(state, "closed", 6) == 0)
+			return 0;
+		set_why(why, "the author of a request may only close it (state 'closed'), not set '%.*s'",
+		        (int)(n < 32 ? n : 32), state);
+		return WM_EFORBIDDEN;
+	}
+	if (off == WM_EREVOKED) {
+		set_why(why, "a status must be signed by an official of '%s' or the request's author: %s",
+		        ev->group, inner);
+		return WM_EREVOKED;
+	}
+	set_why(why, "a status must be signed by an official of '%s' or the request's author", ev->group);
+	return WM_EFORBIDDEN;
+}
+
+int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
+                          const struct store_info *target, char why[WM_WHY_LEN])
+{
+	char inner[WM_WHY_LEN];
+	int rc;
+
+	if (s == NULL || root == NULL || ev == NULL || target == NULL)
+		return WM_EINVAL;
+	if (target->kind == KIND_CERT || target->kind == KIND_REVOKE) {
+		set_why(why, "a %s cannot be retracted; certificates are withdrawn with a revoke",
+		        kind_name(target->kind));
+		return WM_EFORBIDDEN;
+	}
+	if (target->kind == KIND_RETRACT) {
+		set_why(why, "a retraction cannot be retracted");
+		return WM_EFORBIDDEN;
+	}
+	if (strcmp(target->group, ev->group) != 0) {
+		set_why(why, "the retraction is in group '%s' but its target is in '%s'", ev->group, target->group);
+		return WM_EFORBIDDEN;
+	}
+	if (memcmp(target->author, ev->author, WM_PUB_LEN) == 0)
+		return 0;
+	rc = trust_official(s, root, ev->author, target->group, ev->created_at, NULL, inner);
+	if (rc == 0)
+		return 0;
+	if (rc == WM_EREVOKED) {
+		set_why(why, "only the target's author or an official of '%s' may retract it: %s", target->group, inner);
+		return WM_EREVOKED;
+	}
+	if (rc != WM_EUNKNOWNCERT && rc != WM_ENOTOFFICIAL)
+		return rc;
+	set_why(why, "only the target's author or an official of '%s' may retract it", target->group);
+	return WM_EFORBIDDEN;
+}
+
+static int check_retract(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev, char *why)
+{
+	struct store_info target;
+	int rc;
+
+	if (ev->nrefs < 1) {
+		set_why(why, "a retraction needs refs[0], the event to retract");
+		return WM_ECONTENT;
+	}
+	rc = store_info(s, ev->refs[0], &target);
+	if (rc == WM_ENOTFOUND)
+		return 0;       /* kept, and judged when the target arrives */
+	if (rc != 0)
+		return rc;
+	return trust_retract_allowed(s, root, ev, &target, why);
+}
+
+int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
+                      char why[WM_WHY_LEN])
+{
+	if (s == NULL || root == NULL || ev == NULL)
+		return WM_EINVAL;
+	/* proto checks this too; trust does not depend on it */
+	if ((ev->kind == KIND_CERT || ev->kind == KIND_REVOKE) != (strcmp(ev->group, WM_NETWORK_GROUP) == 0)) {
+		set_why(why, "group '%s' holds certificates and revocations, and only them", WM_NETWORK_GROUP);
+		return WM_EFORBIDDEN;
+	}
+	switch (ev->kind) {
+	case KIND_BULLETIN:
+	case KIND_ALERT:
+		return check_official(s, root, ev, why);
+	case KIND_REQUEST:
+	case KIND_REPLY:
+	case KIND_ACK:
+		return 0;       /* open groups; vouched groups come with the daemon */
+	case KIND_STATUS:
+		return check_status(s, root, ev, why);
+	case KIND_RETRACT:
+		return check_retract(s, root, ev, why);
+	case KIND_CERT:
+		return check_cert(s, root, ev, why);
+	case KIND_REVOKE:
+		return check_revoke(s, root, ev, why);
+	default:
+		set_why(why, "unknown kind %u", ev->kind);
+		return WM_ECONTENT;
+	}
+}
+
+/* --- late revocations --------------------------------------------------------------------- */
+
+/* Ids (and wire copies) of the events to judge again, gathered before any
+ * is deleted so no statement is stepping while rows go away. */
+struct rejudge {
+	struct item { uint8_t id[WM_ID_LEN]; uint8_t *wire; size_t len; } *v;
+	size_t n, cap;
+};
+
+static int rejudge_add(void *ctx, const struct stored_event *e)
+{
+	struct rejudge *r = ctx;
+	struct item *v;
+
+	/* Requests, replies and acks never depend on a certificate; a
+	 * retracted event has no bytes left to judge. */
+	if (e->retracted || e->kind == KIND_REQUEST || e->kind == KIND_REPLY || e->kind == KIND_ACK ||
+	    e->kind == KIND_REVOKE)
+		return 0;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 16;
+
+		if ((v = realloc(r->v, cap * sizeof(*v))) == NULL)
+			return WM_ENOMEM;
+		r->v = v;
+		r->cap = cap;
+	}
+	if ((r->v[r->n].wire = malloc(e->wire_len ? e->wire_len : 1)) == NULL)
+		return WM_ENOMEM;
+	memcpy(r->v[r->n].wire, e->wire, e->wire_len);
+	memcpy(r->v[r->n].id, e->id, WM_ID_LEN);
+	r->v[r->n].len = e->wire_len;
+	r->n++;
+	return 0;
+}
+
+static void rejudge_free(struct rejudge *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->v[i].wire);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Keys whose events to judge again, each with the time from which. */
+struct work {
+	struct { uint8_t key[WM_PUB_LEN]; uint64_t since; int done; } v[256];
+	size_t n;
+};
+
+static void work_add(struct work *w, const uint8_t key[WM_PUB_LEN], uint64_t since)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++) {
+		if (memcmp(w->v[i].key, key, WM_PUB_LEN) == 0) {
+			if (since < w->v[i].since) {
+				w->v[i].since = since;
+				w->v[i].done = 0;
+			}
+			return;
+		}
+	}
+	if (w->n == sizeof(w->v) / sizeof(w->v[0]))
+		return;         /* bounded: a station with more officers is judged on arrival */
+	memcpy(w->v[w->n].key, key, WM_PUB_LEN);
+	w->v[w->n].since = since;
+	w->v[w->n].done = 0;
+	w->n++;
+}
+
+struct issued { struct work *w; uint64_t since; };
+
+static int issued_add(void *ctx, const struct cert *c)
+{
+	struct issued *is = ctx;
+
+	work_add(is->w, c->subject, is->since);
+	return 0;
+}
+
+static int rejudge_one(struct store *s, const uint8_t root[WM_PUB_LEN], const struct item *it,
+                       struct work *w, int64_t *purged)
+{
+	char why[WM_WHY_LEN], msg[WM_WHY_LEN];
+	struct event *ev = NULL;
+	struct cert c;
+	int rc;
+
+	if (event_decode(it->wire, it->len, &ev, why) != 0)
+		return 0;       /* it passed once; the store does not re-judge its bytes */
+	rc = trust_check_event(s, root, ev, why);
+	if (rc == WM_ESTORE || rc == WM_ENOMEM) {
+		event_free(ev);
+		return rc;
+	}
+	if (rc == 0 || !wm_error_is_lasting(rc)) {
+		event_free(ev);
+		return 0;
+	}
+	if (ev->kind == KIND_CERT && trust_cert_from_event(ev, &c, NULL) == 0)
+		work_add(w, c.subject, 0);      /* what it vouched for, all of it */
+	event_free(ev);
+	set_why(msg, "invalidated by a later revocation: %s", why);
+	if ((rc = store_delete(s, it->id)) != 0 && rc != WM_ENOTFOUND)
+		return rc;
+	if ((rc = store_remember_rejected(s, it->id, WM_EREVOKED, msg)) != 0)
+		return rc;
+	(*purged)++;
+	return 0;
+}
+
+int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
+                           int64_t *purged)
+{
+	struct work *w = NULL;
+	struct rejudge r;
+	struct issued is;
+	const uint8_t *subject;
+	int64_t count = 0;
+	size_t n, i, k;
+	int rc = 0, more = 1;
+
+	memset(&r, 0, sizeof(r));
+	if (s == NULL || root == NULL || ev == NULL)
+		return WM_EINVAL;
+	if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN)
+		return WM_ECONTENT;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return WM_ENOMEM;
+	work_add(w, subject, ev->created_at);
+	is.w = w;
+	is.since = ev->created_at;
+	if ((rc = store_certs_issued_by(s, subject, issued_add, &is)) != 0)
+		goto out;
+	while (more) {
+		more = 0;
+		for (i = 0; i < w->n; i++) {
+			if (w->v[i].done)
+				continue;
+			w->v[i].done = 1;
+			more = 1;
+			rc = store_events_by_author(s, w->v[i].key, w->v[i].since, rejudge_add, &r);
+			for (k = 0; rc == 0 && k < r.n; k++)
+				rc = rejudge_one(s, root, &r.v[k], w, &count);
+			rejudge_free(&r);
+			if (rc != 0)
+				goto out;
+		}
+	}
+	if (purged != NULL)
+		*purged = count;
+out:
+	rejudge_free(&r);
+	free(w);
+	return rc;
+}
