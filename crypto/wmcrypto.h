@@ -78,6 +78,20 @@ int hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen);
  * a key derived by Argon2id (crypto_pwhash ALG_ARGON2ID13) from the
  * passphrase.  A public-only file has just the first two lines.
  *
+ * Exactly: opslimit and memlimit (bytes) are decimal without leading zeros;
+ * salt is 16 bytes, nonce 24; the last field is crypto_secretbox_easy's
+ * output, MAC (16) || ciphertext (64), 160 hex digits; the 32-byte box key is
+ * crypto_pwhash(32, passphrase, salt, opslimit, memlimit, ARGON2ID13).  The
+ * writer uses INTERACTIVE limits (2, 67108864), or MIN (1, 8192) after
+ * keyfile_set_fast_kdf(1).  The reader accepts opslimit 1..16 and memlimit
+ * 8192..1073741824 (1 GiB) and refuses anything else before doing any work,
+ * so a hostile file cannot make us allocate or compute without bound.
+ * Lines end in "\n" or "\r\n", the last one optionally; empty lines are
+ * ignored; the header comes first, then "public", "secret"/"argon2id" in any
+ * order, each once; fields are separated by exactly one space; hex in either
+ * case (written lower-case); a secret whose seed does not yield the public
+ * key is refused.
+ *
  * keyfile_encode: passphrase NULL writes the plain form.  *out is malloc'd
  * text (NUL-terminated) that the caller frees; it holds secret material, so
  * wipe it (wmc_wipe) before free.
@@ -99,7 +113,9 @@ int keyfile_is_encrypted(const char *text, size_t len);
  *   slot[n] = crypto_box_seal(K, X25519(author))                       (80 bytes)
  *
  * K is a fresh random 32-byte key; the X25519 keys are the birationally
- * converted Ed25519 keys.  The recipients are the event's `to` list in order,
+ * converted Ed25519 keys (crypto_sign_ed25519_pk_to_curve25519); the last
+ * part is crypto_secretbox_easy's output, MAC (16) || ciphertext, so
+ * boxlen = 24 + 80 * (n + 1) + 16 + msglen.  The recipients are the event's `to` list in order,
  * so a reader knows its slot without trial decryption.
  *
  * seal_box: *box malloc'd, caller frees.  At most 16 recipients.

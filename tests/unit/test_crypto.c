@@ -715,6 +715,77 @@ static void test_seal_roundtrip(void **state)
 	seal_free_msg(NULL, 0);
 }
 
+/*
+ * Vectors made by another implementation (PyNaCl 1.5, Debian 12), so that
+ * the formats in wmcrypto.h are checked, not just our own round trips:
+ *
+ *   pa, sa = crypto_sign_seed_keypair(bytes(range(1, 33)))
+ *   pr, sr = crypto_sign_seed_keypair(bytes([0x42] * 32))
+ *   salt = bytes(range(16)); nonce = bytes(range(100, 124))
+ *   k = argon2id.kdf(32, b"vector passphrase", salt, opslimit=1, memlimit=8192)
+ *   line = SecretBox(k).encrypt(sa, nonce).ciphertext          (MAC || c)
+ *   K = bytes([7] * 32); n = bytes([9] * 24)
+ *   slot(pk) = SealedBox(PublicKey(crypto_sign_ed25519_pk_to_curve25519(pk))).encrypt(K)
+ *   box = n + slot(pr) + slot(pa) + SecretBox(K).encrypt(msg, n).ciphertext
+ */
+static const char vec_keyfile[] =
+	"watchmesh-key 1\n"
+	"public 79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664\n"
+	"argon2id 1 8192 000102030405060708090a0b0c0d0e0f 6465666768696a6b6c6d6e6f707172737475767778797a7b "
+		"08bf1b719da1c5bc611129e3ffa0f2d40639bd1065fdf02108f5b163aaea1125"
+		"a45217832fa5f8d113293218e6a6857c7d63392b9b43cf1412e9e983f180174d"
+		"69aa94ad1aa5a6cb579f36131bf7307c"
+	"\n";
+
+static const char vec_box_hex[] =
+	"090909090909090909090909090909090909090909090909f6f4c8eae19686a6"
+	"14e0aaa07b48d40c9355f7364ae6fe15766906b5e9b4517ef2f4ca70f710f0af"
+	"808bafc6476139dbf718a7952b926efb57e88d8b0190e50a6e02fd64426512d3"
+	"12d65063876e6008778b24556ff185edbb07df5c274f7338ca714ee87a4dac9a"
+	"4357c9cc32cf4a3af7a51ebd535ab2e2d31f44fb9c0d9b314d986521a169174d"
+	"9337c3ae3f58428f15606a4fa1c416241db989a536b6b3506e3792dc4f20b4cb"
+	"ca3c327195854f5c6afb9113b5f8dd509e9d90534f8530b7ce2b68aeddaa725f"
+	"6db75fe15b48b8c7fb331d1e3f3ed8c0ba61f3cff46b03dfdcff07";
+
+static void test_interop_vectors(void **state)
+{
+	const char *msg = "求助：邻居家有异味，请民警上门查看";
+	uint8_t seed_r[32];
+	struct key *a = seed_key(seed_a), *r, *back = NULL;
+	uint8_t recips[1][WM_PUB_LEN];
+	uint8_t box[251];
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+
+	(void)state;
+	memset(seed_r, 0x42, sizeof(seed_r));
+	r = seed_key(seed_r);
+	memcpy(recips[0], r->pub, WM_PUB_LEN);
+
+	assert_int_equal(keyfile_decode(vec_keyfile, strlen(vec_keyfile), "vector passphrase", 17,
+	                                &back, NULL, 0), 0);
+	assert_memory_equal(back->pub, a->pub, WM_PUB_LEN);
+	assert_memory_equal(back->sec, a->sec, WM_SEC_LEN);
+	key_free(back);
+	back = NULL;
+	assert_int_equal(keyfile_decode(vec_keyfile, strlen(vec_keyfile), "vector passphras", 16,
+	                                &back, NULL, 0), WM_EPASSPHRASE);
+
+	assert_int_equal(hex_decode(box, sizeof(box), vec_box_hex, strlen(vec_box_hex)), 0);
+	assert_int_equal(seal_open(box, sizeof(box), (const uint8_t(*)[WM_PUB_LEN])recips, 1, a->pub, r,
+	                           &out, &outlen), 0);
+	assert_int_equal(outlen, strlen(msg));
+	assert_memory_equal(out, msg, outlen);
+	seal_free_msg(out, outlen);
+	out = NULL;
+	assert_int_equal(seal_open(box, sizeof(box), (const uint8_t(*)[WM_PUB_LEN])recips, 1, a->pub, a,
+	                           &out, &outlen), 0);
+	assert_memory_equal(out, msg, outlen);
+	seal_free_msg(out, outlen);
+	key_free(a);
+	key_free(r);
+}
+
 /* --- error table ------------------------------------------------------------------ */
 
 static void test_error_table(void **state)
@@ -748,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_keyfile_broken),
 		cmocka_unit_test(test_keyfile_mutations),
 		cmocka_unit_test(test_seal_roundtrip),
+		cmocka_unit_test(test_interop_vectors),
 		cmocka_unit_test(test_error_table),
 	};
 
