@@ -132,6 +132,15 @@ const char *const *content_enum(unsigned kind, const char *key)
 	return NULL;
 }
 
+/* "a bulletin", "an alert" */
+static const char *a_kind(unsigned kind)
+{
+	static const char *const names[KIND_MAX + 1] = { "an event", "a bulletin", "an alert", "a request",
+		"a reply", "a status", "a retract", "a cert", "a revoke", "an ack" };
+
+	return kind <= KIND_MAX ? names[kind] : names[0];
+}
+
 static const char *type_word(enum cval_type t)
 {
 	switch (t) {
@@ -188,8 +197,8 @@ static int check_rule(const struct event *ev, const struct rule *r, char *why)
 
 	if (v == NULL) {
 		if (r->required)
-			return mp_fail(why, WM_ECONTENT, "content key '%s' is missing (required in a %s)",
-			               r->key, kind_name(ev->kind));
+			return mp_fail(why, WM_ECONTENT, "content key '%s' is missing (required in %s)",
+			               r->key, a_kind(ev->kind));
 		return 0;
 	}
 	switch (r->type) {
@@ -235,7 +244,7 @@ static int check_rule(const struct event *ev, const struct rule *r, char *why)
 static int need_ref(const struct event *ev, const char *what, char *why)
 {
 	if (ev->nrefs < 1)
-		return mp_fail(why, WM_ECONTENT, "a %s needs refs[0], the %s", kind_name(ev->kind), what);
+		return mp_fail(why, WM_ECONTENT, "%s needs refs[0], the %s", a_kind(ev->kind), what);
 	return 0;
 }
 
@@ -321,7 +330,7 @@ static int check_request(const struct event *ev, char *why)
 	min = slots + WM_SEAL_MIN_MSG;
 	max = slots + WM_TEXT_MAX;
 	if (box->len < min || box->len > max)
-		return mp_fail(why, WM_ECONTENT, "content key 'box' is %zu bytes; with %zu recipients it must be %zu-%zu",
+		return mp_fail(why, WM_ECONTENT, "content key 'box' is %zu bytes; with %zu recipient(s) it must be %zu-%zu",
 		               box->len, to->len, min, max);
 	return 0;
 }
@@ -377,8 +386,8 @@ int content_check(const struct event *ev, char why[WM_WHY_LEN])
 
 	net = strcmp(ev->group, WM_NETWORK_GROUP) == 0;
 	if ((ev->kind == KIND_CERT || ev->kind == KIND_REVOKE) && !net)
-		return mp_fail(why, WM_ECONTENT, "a %s belongs in group '%s', not '%s'",
-		               kind_name(ev->kind), WM_NETWORK_GROUP, ev->group);
+		return mp_fail(why, WM_ECONTENT, "%s belongs in group '%s', not '%s'",
+		               a_kind(ev->kind), WM_NETWORK_GROUP, ev->group);
 	if (ev->kind != KIND_CERT && ev->kind != KIND_REVOKE && net)
 		return mp_fail(why, WM_ECONTENT, "group '%s' is reserved for certificates and revocations",
 		               WM_NETWORK_GROUP);

@@ -397,7 +397,7 @@ int mp_read_map(struct mp_reader *r, const char *what, size_t *n)
 int mp_expect_end(struct mp_reader *r, const char *what)
 {
 	if (r->pos != r->len)
-		return mp_fail(r->why, WM_EMALFORMED, "%s: %zu trailing bytes after the end (byte %zu)",
+		return mp_fail(r->why, WM_EMALFORMED, "%s: %zu trailing byte(s) after the end (byte %zu)",
 		               what, r->len - r->pos, r->base + r->pos);
 	return 0;
 }
