@@ -1,0 +1,104 @@
+/*
+ * node/cli: what the `watchmesh` subcommands (cmd_*.c) share: a small
+ * option parser, error printing, and the exit codes.
+ *
+ * Exit codes: 0 done; 1 the command ran and failed or was refused (a bad
+ * file, a refused event); 2 the command line itself was wrong.  Every error
+ * is one line on stderr starting "watchmesh: ".
+ */
+#ifndef WM_CLI_H
+#define WM_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "event.h"
+#include "files.h"
+#include "store.h"
+
+#define CLI_OK    0
+#define CLI_FAIL  1
+#define CLI_USAGE 2
+
+/* An option the command accepts: "--name VALUE" or "--name=VALUE" when
+ * has_arg, else a flag.  After parsing, `val` is the value (or "" for a
+ * flag) when given, NULL when not. */
+struct cli_opt {
+	const char *name;            /* without the dashes */
+	int has_arg;
+	const char *val;
+};
+
+/* Parse argv[0..argc) (the words after the subcommand) against opts.
+ * Words that are not options go to pos[] (at most maxpos).  "--help" or
+ * "-h" anywhere prints `usage` to stdout and returns 1 (the caller exits
+ * 0).  Errors print one line and return -1 (the caller exits 2). */
+int cli_parse(const char *cmd, const char *usage, int argc, char **argv,
+              struct cli_opt *opts, size_t nopts, const char **pos, size_t maxpos, size_t *npos);
+/* The value of option `name` (NULL if absent). */
+const char *cli_get(const struct cli_opt *opts, size_t nopts, const char *name);
+
+/* "watchmesh: <message>" on stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error: the message plus "see `watchmesh CMD --help`"; returns CLI_USAGE. */
+int cli_usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Open the data directory named by --dir, printing the error; NULL on failure. */
+struct node_dir *cli_open_dir(const char *dir);
+
+/* A 64-hex event id, or (with a store) a unique prefix of at least 4 hex
+ * digits.  Prints the error and returns nonzero on failure. */
+int cli_resolve_id(struct store *s, const char *arg, uint8_t id[WM_ID_LEN]);
+
+/* Parse "N" as a positive integer no larger than max; 0 on success. */
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* Events copied out of a store callback (cli_collect_cb), decoded and
+ * printed by cli_print_list: as text (nested: answers under their target)
+ * or as one JSON array.  Free with cli_list_free. */
+struct cli_item {
+	uint8_t *wire;
+	size_t len;
+	struct event *ev;
+	int parent;                  /* index of the target in the list, or -1 */
+	int shown;
+};
+struct cli_list {
+	struct cli_item *v;
+	size_t n, cap;
+	int err;
+};
+int cli_collect_cb(void *ctx, const struct stored_event *e);
+void cli_list_free(struct cli_list *l);
+int cli_print_list(struct node_dir *nd, const struct key *reader, struct cli_list *l, int json,
+                   int nest);
+
+/* Subcommands: argc/argv are the words after the subcommand's name. */
+int cmd_network(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_cert(int argc, char **argv);
+int cmd_post(int argc, char **argv);
+int cmd_feed(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+
+/* Sign the draft (created_at is set here), store it through ingest_event
+ * (INGEST_LOCAL) when nd is not NULL, append it to the bundle `out` when
+ * not NULL, and print its id.  Returns an exit code; errors printed. */
+int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
+                         struct node_dir *nd, const char *out);
+
+/* `cert issue` / `post cert` and `cert revoke` / `post revoke` fill the
+ * draft's content from options (cmd_key.c); strings live in opts. */
+int cli_cert_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
+                   struct event_draft *d, uint8_t subject[WM_PUB_LEN], char **groups_buf,
+                   struct cval **items);
+int cli_revoke_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
+                     struct event_draft *d, uint8_t subject[WM_PUB_LEN]);
+
+#endif

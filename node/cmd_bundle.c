@@ -1,0 +1,174 @@
+/*
+ * node/cmd_bundle: `export` and `import`, the USB-stick path between
+ * villages.  The bundle logic is node/bundle.c; this file reports: one line
+ * per refused event (its number in the file, byte offset, id prefix and
+ * reason), a progress line for big files, and a summary.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "cli.h"
+#include "render.h"
+
+static const char usage_export[] =
+"usage: watchmesh export --dir DIR --out FILE\n"
+"\n"
+"Writes every event the node holds to FILE, a bundle: wire events one after\n"
+"another and nothing else, certificates and revocations first.  The file is\n"
+"written atomically (a temporary file renamed into place).\n";
+
+int cmd_export(int argc, char **argv)
+{
+	struct cli_opt opts[] = { { "dir", 1, NULL }, { "out", 1, NULL } };
+	const size_t no = sizeof opts / sizeof opts[0];
+	const char *pos[1], *out;
+	size_t np = 0;
+	char why[WM_WHY_LEN] = "";
+	struct node_dir *nd;
+	struct bundle_export_stats st;
+	int r;
+
+	r = cli_parse("export", usage_export, argc, argv, opts, no, pos, 1, &np);
+	if (r)
+		return r > 0 ? CLI_OK : CLI_USAGE;
+	if (np)
+		return cli_usage_err("export", "unexpected argument '%s'", pos[0]);
+	out = cli_get(opts, no, "out");
+	if (!cli_get(opts, no, "dir") || !out)
+		return cli_usage_err("export", "--dir DIR and --out FILE are required");
+	if (!(nd = cli_open_dir(cli_get(opts, no, "dir"))))
+		return CLI_FAIL;
+	memset(&st, 0, sizeof st);
+	r = bundle_export(nd->store, out, &st, why);
+	node_dir_close(nd);
+	if (r) {
+		cli_err("%s", why[0] ? why : wm_strerror(r));
+		return CLI_FAIL;
+	}
+	printf("exported %zu events (%zu certificate%s, %zu revocation%s) to %s, %llu bytes\n",
+	       st.events, st.certs, st.certs == 1 ? "" : "s", st.revocations,
+	       st.revocations == 1 ? "" : "s", out, (unsigned long long)st.bytes);
+	return CLI_OK;
+}
+
+static const char usage_import[] =
+"usage: watchmesh import --dir DIR FILE\n"
+"\n"
+"Validates and stores the events of the bundle FILE: certificates and\n"
+"revocations first, whatever their order in the file, then the rest.  Each\n"
+"refused event is reported on one line (its number in the file, byte offset,\n"
+"id prefix and reason); duplicates are only counted.  Damaged bytes cost only\n"
+"the event they hit: reading resumes at the next whole event.  Exit status 0\n"
+"when the file was read, even if some events were refused.\n";
+
+struct report {
+	int tty;
+	int shown;                   /* a progress line is on screen (tty) */
+	int progress;                /* big file: report progress */
+	struct timespec last;
+	unsigned last_pct;
+};
+
+static void on_refused(void *ctx, const struct bundle_refusal *r)
+{
+	struct report *rp = ctx;
+	char sid[9];
+	const char *why = r->res->why[0] ? r->res->why : wm_strerror(r->res->code);
+	if (rp->shown) {
+		fputc('\n', stderr);
+		rp->shown = 0;
+	}
+	if (r->has_id) {
+		render_short(sid, r->res->id);
+		fprintf(stderr, "watchmesh: event %zu (byte %zu, id %s): refused: %s\n",
+		        r->number, r->off, sid, why);
+	} else {
+		fprintf(stderr, "watchmesh: event %zu (byte %zu): unreadable: %s\n",
+		        r->number, r->off, why);
+	}
+}
+
+static void on_progress(void *ctx, size_t done, size_t total)
+{
+	struct report *rp = ctx;
+	struct timespec now;
+	unsigned pct;
+	double dt;
+
+	if (!rp->progress || total == 0)
+		return;
+	pct = (unsigned)((done * 100) / total);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	dt = (double)(now.tv_sec - rp->last.tv_sec) + (double)(now.tv_nsec - rp->last.tv_nsec) / 1e9;
+	if (done < total && pct < rp->last_pct + 2 && dt < 1.0)
+		return;
+	rp->last = now;
+	rp->last_pct = pct;
+	if (rp->tty) {
+		fprintf(stderr, "\rimporting: %3u%% (%zu of %zu)", pct, done, total);
+		rp->shown = 1;
+		if (done >= total) {
+			fputc('\n', stderr);
+			rp->shown = 0;
+		}
+	} else {
+		fprintf(stderr, "importing: %u%% (%zu of %zu)\n", pct, done, total);
+	}
+	fflush(stderr);
+}
+
+int cmd_import(int argc, char **argv)
+{
+	struct cli_opt opts[] = { { "dir", 1, NULL } };
+	const size_t no = sizeof opts / sizeof opts[0];
+	const char *pos[2];
+	size_t np = 0;
+	char why[WM_WHY_LEN] = "";
+	struct node_dir *nd = NULL;
+	struct files_map m = { NULL, 0 };
+	struct bundle_stats st;
+	struct bundle_import_cbs cbs;
+	struct report rp;
+	int r, ret = CLI_FAIL;
+
+	r = cli_parse("import", usage_import, argc, argv, opts, no, pos, 2, &np);
+	if (r)
+		return r > 0 ? CLI_OK : CLI_USAGE;
+	if (np != 1)
+		return cli_usage_err("import", "expected one bundle FILE");
+	if (!cli_get(opts, no, "dir"))
+		return cli_usage_err("import", "--dir DIR is required");
+	if (files_map(pos[0], &m, why) != 0) {
+		cli_err("%s", why);
+		return CLI_FAIL;
+	}
+	if (!(nd = cli_open_dir(cli_get(opts, no, "dir"))))
+		goto out;
+	memset(&rp, 0, sizeof rp);
+	rp.tty = isatty(STDERR_FILENO);
+	rp.progress = m.len >= (4u << 20);
+	clock_gettime(CLOCK_MONOTONIC, &rp.last);
+	memset(&cbs, 0, sizeof cbs);
+	cbs.refused = on_refused;
+	cbs.progress = on_progress;
+	cbs.ctx = &rp;
+	memset(&st, 0, sizeof st);
+	nd->ictx.now = files_now_ms();
+	r = bundle_import(&nd->ictx, m.data, m.len, &cbs, &st, why);
+	if (rp.shown)
+		fputc('\n', stderr);
+	if (r) {
+		cli_err("import stopped: %s", why[0] ? why : wm_strerror(r));
+		goto out;
+	}
+	printf("%zu events: %zu stored, %zu duplicates, %zu refused\n",
+	       st.events, st.stored, st.duplicates, st.refused);
+	ret = CLI_OK;
+out:
+	node_dir_close(nd);
+	files_unmap(&m);
+	return ret;
+}

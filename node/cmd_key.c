@@ -1,0 +1,311 @@
+/*
+ * node/cmd_key: personal keys (`key new`, `key show`) and certificates
+ * (`cert issue`, `cert revoke`), plus the signing path every command that
+ * makes an event ends in (cli_sign_and_deliver).
+ *
+ * An event is printed (its id on stdout) only after the store holds it,
+ * fsynced; a refusal prints "watchmesh: refused: <reason>" and exits 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "event.h"
+#include "ingest.h"
+
+/* --- signing ---------------------------------------------------------------- */
+
+int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
+                         struct node_dir *nd, const char *out)
+{
+	uint8_t *wire = NULL, id[WM_ID_LEN];
+	size_t wlen = 0;
+	char why[WM_WHY_LEN] = "", hex[2 * WM_ID_LEN + 1];
+	int r, ret = CLI_FAIL;
+
+	memcpy(d->author, signer->pub, WM_PUB_LEN);
+	if (!d->created_at)
+		d->created_at = files_now_ms();
+	r = event_build(d, signer, &wire, &wlen, id, why);
+	if (r) {
+		cli_err("cannot make this event: %s", why[0] ? why : wm_strerror(r));
+		return CLI_FAIL;
+	}
+	hex_encode(hex, id, WM_ID_LEN);
+	if (nd) {
+		struct ingest_result res;
+		memset(&res, 0, sizeof res);
+		nd->ictx.now = files_now_ms();
+		r = ingest_event(&nd->ictx, wire, wlen, INGEST_LOCAL, &res);
+		if (r && r != WM_EDUP) {
+			cli_err("refused: %s", res.why[0] ? res.why : wm_strerror(r));
+			goto out;
+		}
+	}
+	if (out) {
+		r = files_append(out, wire, wlen, why);
+		if (r) {
+			cli_err("%s", why);
+			goto out;
+		}
+	}
+	printf("%s\n", hex);
+	fflush(stdout);
+	ret = CLI_OK;
+out:
+	free(wire);
+	return ret;
+}
+
+/* --- key new / key show ----------------------------------------------------- */
+
+static const char usage_key[] =
+"usage: watchmesh key new --out FILE [--passphrase-file F | --no-passphrase]\n"
+"       watchmesh key show FILE\n"
+"\n"
+"key new    makes a personal key (an officer's, a resident's) and prints its\n"
+"           public key.  The file is mode 0600 and never replaced.  Officers'\n"
+"           keys should be encrypted: the passphrase comes from --passphrase-file\n"
+"           or is asked twice on the terminal; residents on their own devices\n"
+"           typically use --no-passphrase.\n"
+"key show   prints the public key of a key file (64 hex digits), to hand to\n"
+"           the station that issues your certificate.  Needs no passphrase.\n";
+
+int cmd_key(int argc, char **argv)
+{
+	struct cli_opt opts[] = {
+		{ "out", 1, NULL }, { "passphrase-file", 1, NULL }, { "no-passphrase", 0, NULL },
+	};
+	const size_t no = sizeof opts / sizeof opts[0];
+	const char *pos[3], *out, *passfile;
+	char why[WM_WHY_LEN] = "", hex[WM_HEX_PUB + 1];
+	size_t np = 0, passlen = 0;
+	char *pass = NULL;
+	struct key *k = NULL;
+	uint8_t pub[WM_PUB_LEN];
+	int r, ret = CLI_FAIL;
+
+	r = cli_parse("key", usage_key, argc, argv, opts, no, pos, 3, &np);
+	if (r)
+		return r > 0 ? CLI_OK : CLI_USAGE;
+	if (np >= 1 && strcmp(pos[0], "show") == 0) {
+		if (np != 2)
+			return cli_usage_err("key", "expected `key show FILE`");
+		if (files_key_pub(pos[1], pub, why) != 0) {
+			cli_err("%s", why);
+			return CLI_FAIL;
+		}
+		hex_encode(hex, pub, WM_PUB_LEN);
+		printf("%s\n", hex);
+		return CLI_OK;
+	}
+	if (np != 1 || strcmp(pos[0], "new") != 0)
+		return cli_usage_err("key", "expected `key new` or `key show`");
+	out = cli_get(opts, no, "out");
+	passfile = cli_get(opts, no, "passphrase-file");
+	if (!out)
+		return cli_usage_err("key", "--out FILE is required");
+	if (passfile && cli_get(opts, no, "no-passphrase"))
+		return cli_usage_err("key", "--passphrase-file and --no-passphrase exclude each other");
+	if (files_exists(out)) {
+		cli_err("%s already exists; not replacing a key", out);
+		return CLI_FAIL;
+	}
+	if (!cli_get(opts, no, "no-passphrase")) {
+		if (!passfile && !isatty(STDIN_FILENO)) {
+			cli_err("a passphrase is needed and stdin is not a terminal: "
+			        "use --passphrase-file FILE, or --no-passphrase for a plain key");
+			return CLI_FAIL;
+		}
+		r = files_passphrase(passfile, "New passphrase for the key: ", 1, &pass, &passlen, why);
+		if (r) {
+			cli_err("%s", why);
+			return CLI_FAIL;
+		}
+	}
+	if (key_generate(&k) != 0) {
+		cli_err("cannot generate a key");
+		goto out;
+	}
+	if (files_save_key(out, k, pass, passlen, why) != 0) {
+		cli_err("%s", why);
+		goto out;
+	}
+	hex_encode(hex, k->pub, WM_PUB_LEN);
+	printf("%s\n", hex);
+	ret = CLI_OK;
+out:
+	key_free(k);
+	files_pass_free(pass, passlen);
+	return ret;
+}
+
+/* --- certificates ----------------------------------------------------------- */
+
+#define DAY_MS (86400ull * 1000ull)
+
+int cli_cert_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
+                   struct event_draft *d, uint8_t subject[WM_PUB_LEN], char **groups_buf,
+                   struct cval **items)
+{
+	const char *subj = cli_get(opts, nopts, "subject"), *role = cli_get(opts, nopts, "role");
+	const char *name = cli_get(opts, nopts, "name"), *groups = cli_get(opts, nopts, "groups");
+	const char *days = cli_get(opts, nopts, "days");
+	char why[WM_WHY_LEN] = "";
+	uint64_t ndays = 365, now;
+	size_t ng = 1, i, k;
+	char *g, *p;
+	struct cval *it;
+
+	if (!subj || !role || !name || !groups)
+		return cli_usage_err(cmd, "--subject, --role, --name and --groups are required");
+	if (files_parse_pub(subj, subject, why) != 0)
+		return cli_usage_err(cmd, "--subject: %s", why);
+	if (role_from_name(role) == 0)
+		return cli_usage_err(cmd, "--role must be station, officer, node or resident");
+	if (days && (cli_parse_uint(days, 36500, &ndays) != 0 || ndays == 0))
+		return cli_usage_err(cmd, "--days must be a whole number of days, 1 to 36500");
+	if (!groups[0])
+		return cli_usage_err(cmd, "--groups needs at least one group (\"*\" for all)");
+	for (p = (char *)(uintptr_t)groups; *p; p++)
+		if (*p == ',')
+			ng++;
+	if (ng > 64)
+		return cli_usage_err(cmd, "at most 64 groups in one certificate");
+	g = strdup(groups);
+	it = calloc(ng, sizeof *it);
+	if (!g || !it) {
+		free(g);
+		free(it);
+		cli_err("out of memory");
+		return CLI_FAIL;
+	}
+	for (i = 0, k = 0, p = g; k < ng; k++) {
+		char *c = strchr(p, ',');
+		if (c)
+			*c = 0;
+		if (!*p) {
+			free(g);
+			free(it);
+			return cli_usage_err(cmd, "--groups has an empty group name");
+		}
+		it[i].type = CV_STR;
+		it[i].ptr = (const uint8_t *)p;
+		it[i].len = strlen(p);
+		i++;
+		p = c ? c + 1 : p + strlen(p);
+	}
+	now = files_now_ms();
+	d->kind = KIND_CERT;
+	d->group = WM_NETWORK_GROUP;
+	d->created_at = now;
+	draft_bin(d, "subject", subject, WM_PUB_LEN);
+	draft_str(d, "role", role);
+	draft_str(d, "name", name);
+	draft_uint(d, "not_before", now);
+	draft_uint(d, "not_after", now + ndays * DAY_MS);
+	draft_array(d, "groups", it, ng);
+	*groups_buf = g;
+	*items = it;
+	return 0;
+}
+
+int cli_revoke_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
+                     struct event_draft *d, uint8_t subject[WM_PUB_LEN])
+{
+	const char *subj = cli_get(opts, nopts, "subject"), *reason = cli_get(opts, nopts, "reason");
+	char why[WM_WHY_LEN] = "";
+
+	if (!subj)
+		return cli_usage_err(cmd, "--subject PUB is required");
+	if (files_parse_pub(subj, subject, why) != 0)
+		return cli_usage_err(cmd, "--subject: %s", why);
+	d->kind = KIND_REVOKE;
+	d->group = WM_NETWORK_GROUP;
+	draft_bin(d, "subject", subject, WM_PUB_LEN);
+	if (reason && reason[0])
+		draft_str(d, "reason", reason);
+	return 0;
+}
+
+static const char usage_cert[] =
+"usage: watchmesh cert issue --issuer KEY --subject PUB --role ROLE --name NAME\n"
+"                            --groups G,... [--days N] (--dir DIR | --out FILE)\n"
+"       watchmesh cert revoke --issuer KEY --subject PUB [--reason R]\n"
+"                            (--dir DIR | --out FILE)\n"
+"\n"
+"cert issue   signs a certificate (a kind 7 event in the group \"network\").\n"
+"             The root key certifies stations; a station certifies its\n"
+"             officers, nodes and residents.\n"
+"cert revoke  withdraws a key's certificates from now on (kind 8).\n"
+"\n"
+"  --issuer KEY        the signing key file (asks its passphrase if encrypted)\n"
+"  --subject PUB       the key being certified: 64 hex digits or a key file\n"
+"  --role ROLE         station, officer, node or resident\n"
+"  --name NAME         shown with everything the subject signs, e.g. 王警官\n"
+"  --groups G,...      groups it covers, comma-separated; \"*\" for all\n"
+"  --days N            valid for N days from now (default 365)\n"
+"  --reason R          why the key is revoked (revoke only)\n"
+"  --dir DIR           store it in this node (its id is printed once stored)\n"
+"  --out FILE          append it to a bundle file (to carry to a node)\n"
+"  --passphrase-file F the issuer key's passphrase\n";
+
+int cmd_cert(int argc, char **argv)
+{
+	struct cli_opt opts[] = {
+		{ "issuer", 1, NULL }, { "subject", 1, NULL }, { "role", 1, NULL },
+		{ "name", 1, NULL }, { "groups", 1, NULL }, { "days", 1, NULL },
+		{ "reason", 1, NULL }, { "dir", 1, NULL }, { "out", 1, NULL },
+		{ "passphrase-file", 1, NULL },
+	};
+	const size_t no = sizeof opts / sizeof opts[0];
+	const char *pos[2], *dir, *out, *issuer;
+	char why[WM_WHY_LEN] = "";
+	size_t np = 0;
+	struct event_draft d;
+	uint8_t subject[WM_PUB_LEN];
+	char *gbuf = NULL;
+	struct cval *items = NULL;
+	struct key *k = NULL;
+	struct node_dir *nd = NULL;
+	int r, ret = CLI_FAIL, revoke;
+
+	r = cli_parse("cert", usage_cert, argc, argv, opts, no, pos, 2, &np);
+	if (r)
+		return r > 0 ? CLI_OK : CLI_USAGE;
+	if (np != 1 || (strcmp(pos[0], "issue") != 0 && strcmp(pos[0], "revoke") != 0))
+		return cli_usage_err("cert", "expected `cert issue` or `cert revoke`");
+	revoke = strcmp(pos[0], "revoke") == 0;
+	dir = cli_get(opts, no, "dir");
+	out = cli_get(opts, no, "out");
+	issuer = cli_get(opts, no, "issuer");
+	if (!issuer)
+		return cli_usage_err("cert", "--issuer KEY is required");
+	if (!dir && !out)
+		return cli_usage_err("cert", "give --dir DIR (store it) or --out FILE (a bundle), or both");
+	if (revoke && (cli_get(opts, no, "role") || cli_get(opts, no, "groups") ||
+	               cli_get(opts, no, "days") || cli_get(opts, no, "name")))
+		return cli_usage_err("cert", "revoke takes --subject and --reason only");
+	if (!revoke && cli_get(opts, no, "reason"))
+		return cli_usage_err("cert", "--reason is for `cert revoke`");
+	memset(&d, 0, sizeof d);
+	r = revoke ? cli_revoke_draft("cert", opts, no, &d, subject)
+	           : cli_cert_draft("cert", opts, no, &d, subject, &gbuf, &items);
+	if (r)
+		return r;
+	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), 1, &k, why) != 0) {
+		cli_err("%s", why);
+		goto out;
+	}
+	if (dir && !(nd = cli_open_dir(dir)))
+		goto out;
+	ret = cli_sign_and_deliver(&d, k, nd, out);
+out:
+	node_dir_close(nd);
+	key_free(k);
+	free(gbuf);
+	free(items);
+	return ret;
+}

@@ -1,0 +1,109 @@
+/*
+ * node/cmd_search: `watchmesh search QUERY --dir DIR`, full-text search over
+ * the public text of a node's events.  The store's trigram index handles
+ * Chinese; one- and two-character words (诈骗, 走失) fall back to a
+ * substring scan there, so any word a person types is found.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_search[] =
+"usage: watchmesh search QUERY --dir DIR [--group G] [--key KEY] [--json]\n"
+"\n"
+"Events whose text contains every word of QUERY (words separated by spaces;\n"
+"Chinese works, e.g. `watchmesh search 诈骗 --dir village`), newest first,\n"
+"shown as in the feed.  Sealed requests are never searched.\n"
+"\n"
+"  --group G   only this group\n"
+"  --key KEY   open sealed requests addressed to this key when showing results\n"
+"  --json      one JSON array, as `feed --json`\n";
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct cli_item *x = a, *y = b;
+	if (x->ev->created_at != y->ev->created_at)
+		return x->ev->created_at < y->ev->created_at ? 1 : -1;
+	return memcmp(x->ev->id, y->ev->id, WM_ID_LEN);
+}
+
+int cmd_search(int argc, char **argv)
+{
+	struct cli_opt opts[] = {
+		{ "dir", 1, NULL }, { "group", 1, NULL }, { "key", 1, NULL },
+		{ "passphrase-file", 1, NULL }, { "json", 0, NULL },
+	};
+	const size_t no = sizeof opts / sizeof opts[0];
+	const char *pos[8];
+	char query[4096], why[WM_WHY_LEN] = "";
+	size_t np = 0, i, o = 0;
+	struct node_dir *nd = NULL;
+	struct key *k = NULL;
+	struct cli_list l;
+	int r, ret = CLI_FAIL;
+
+	r = cli_parse("search", usage_search, argc, argv, opts, no, pos, 8, &np);
+	if (r)
+		return r > 0 ? CLI_OK : CLI_USAGE;
+	if (np == 0)
+		return cli_usage_err("search", "expected a QUERY");
+	if (!cli_get(opts, no, "dir"))
+		return cli_usage_err("search", "--dir DIR is required");
+	/* several words on the command line form one query */
+	query[0] = 0;
+	for (i = 0; i < np; i++) {
+		int w = snprintf(query + o, sizeof query - o, "%s%s", i ? " " : "", pos[i]);
+		if (w < 0 || (size_t)w >= sizeof query - o)
+			return cli_usage_err("search", "the query is too long");
+		o += (size_t)w;
+	}
+	if (strspn(query, " \t") == strlen(query))
+		return cli_usage_err("search", "the query is empty");
+	memset(&l, 0, sizeof l);
+	if (!(nd = cli_open_dir(cli_get(opts, no, "dir"))))
+		return CLI_FAIL;
+	if (cli_get(opts, no, "key") &&
+	    files_load_key(cli_get(opts, no, "key"), cli_get(opts, no, "passphrase-file"), 1, &k,
+	                   why) != 0) {
+		cli_err("%s", why);
+		goto out;
+	}
+	r = store_search(nd->store, query, cli_get(opts, no, "group"), cli_collect_cb, &l);
+	if (r < 0 || l.err) {
+		cli_err("search failed: %s", wm_strerror(l.err ? l.err : r));
+		goto out;
+	}
+	/* decode first so results can be ordered by time */
+	for (i = 0; i < l.n; i++) {
+		char dwhy[WM_WHY_LEN];
+		if (event_decode(l.v[i].wire, l.v[i].len, &l.v[i].ev, dwhy) != 0)
+			l.v[i].ev = NULL;
+	}
+	{
+		size_t j = 0;
+		for (i = 0; i < l.n; i++) {
+			if (l.v[i].ev)
+				l.v[j++] = l.v[i];
+			else
+				free(l.v[i].wire);
+		}
+		l.n = j;
+	}
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof l.v[0], newest_first);
+	/* cli_print_list decodes again; hand it undecoded items */
+	for (i = 0; i < l.n; i++) {
+		event_free(l.v[i].ev);
+		l.v[i].ev = NULL;
+	}
+	ret = cli_print_list(nd, k, &l, cli_get(opts, no, "json") != NULL, 1);
+	if (ret == CLI_OK && !cli_get(opts, no, "json"))
+		fprintf(stderr, "%zu result%s\n", l.n, l.n == 1 ? "" : "s");
+out:
+	cli_list_free(&l);
+	key_free(k);
+	node_dir_close(nd);
+	return ret;
+}

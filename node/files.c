@@ -1,0 +1,943 @@
+/*
+ * node/files: reading and writing the node's and operators' files (see
+ * files.h for the formats).  Two things to know: every write that replaces
+ * a file goes through a temporary file, fsync and rename (a power cut on a
+ * village PC must not leave half a key), and every byte read from a file is
+ * judged as outside input.
+ */
+#include "files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NET_MAGIC "watchmesh-network 1"
+#define KEY_MAGIC "watchmesh-key 1"
+#define SMALL_FILE_MAX (1u << 20)
+
+void files_why(char *why, const char *fmt, ...)
+{
+	va_list ap;
+	if (!why)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, WM_WHY_LEN, fmt, ap);
+	va_end(ap);
+}
+
+uint64_t files_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int files_exists(const char *path)
+{
+	struct stat st;
+	return path && lstat(path, &st) == 0;
+}
+
+/* --- plain files ------------------------------------------------------------ */
+
+int files_read(const char *path, size_t max, uint8_t **buf, size_t *len, char why[WM_WHY_LEN])
+{
+	int fd = -1, rc = WM_EIO;
+	uint8_t *b = NULL;
+	struct stat st;
+	size_t have = 0, cap;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		files_why(why, "cannot open %s: %s", path, strerror(errno));
+		return errno == ENOENT ? WM_ENOTFOUND : WM_EIO;
+	}
+	if (fstat(fd, &st) != 0) {
+		files_why(why, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		files_why(why, "%s is a directory, not a file", path);
+		goto out;
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size > max) {
+		files_why(why, "%s is too large for this kind of file", path);
+		rc = WM_ETOOBIG;
+		goto out;
+	}
+	cap = (size_t)st.st_size + 1;
+	if (cap < 4096)
+		cap = 4096;
+	b = malloc(cap);
+	if (!b) {
+		rc = WM_ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+		if (have + 1 >= cap) {
+			uint8_t *nb;
+			if (cap > max + 1) {
+				files_why(why, "%s is too large for this kind of file", path);
+				rc = WM_ETOOBIG;
+				goto out;
+			}
+			nb = realloc(b, cap * 2);
+			if (!nb) {
+				rc = WM_ENOMEM;
+				goto out;
+			}
+			b = nb;
+			cap *= 2;
+		}
+		n = read(fd, b + have, cap - 1 - have);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			files_why(why, "cannot read %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	if (have > max) {
+		files_why(why, "%s is too large for this kind of file", path);
+		rc = WM_ETOOBIG;
+		goto out;
+	}
+	b[have] = 0;
+	*buf = b;
+	*len = have;
+	b = NULL;
+	rc = 0;
+out:
+	free(b);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int files_map(const char *path, struct files_map *m, char why[WM_WHY_LEN])
+{
+	int fd;
+	struct stat st;
+	void *p;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		files_why(why, "cannot open %s: %s", path, strerror(errno));
+		return errno == ENOENT ? WM_ENOTFOUND : WM_EIO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		files_why(why, "%s is not a regular file", path);
+		close(fd);
+		return WM_EIO;
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		m->data = NULL;
+		m->len = 0;
+		return 0;
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX) {
+		close(fd);
+		files_why(why, "%s is too large", path);
+		return WM_ETOOBIG;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		files_why(why, "cannot map %s: %s", path, strerror(errno));
+		return WM_EIO;
+	}
+	(void)madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+	m->data = p;
+	m->len = (size_t)st.st_size;
+	return 0;
+}
+
+void files_unmap(struct files_map *m)
+{
+	if (!m || !m->data)
+		return;
+	munmap((void *)(uintptr_t)m->data, m->len);
+	m->data = NULL;
+	m->len = 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fsync the directory holding path, so the rename itself is durable. */
+static void sync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd;
+
+	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+		return;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = 0;
+	else
+		*slash = 0;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+struct files_writer {
+	int fd;
+	int failed;
+	size_t used;
+	uint8_t buf[1 << 16];            /* write in 64 KiB pieces */
+	mode_t mode;
+	char path[PATH_MAX];
+	char tmp[PATH_MAX];
+	char err[128];
+};
+
+int files_writer_open(const char *path, mode_t mode, struct files_writer **out, char why[WM_WHY_LEN])
+{
+	struct files_writer *w = calloc(1, sizeof *w);
+	if (!w)
+		return WM_ENOMEM;
+	if (snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path ||
+	    snprintf(w->tmp, sizeof w->tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof w->tmp) {
+		files_why(why, "path too long: %s", path);
+		free(w);
+		return WM_EINVAL;
+	}
+	w->fd = mkstemp(w->tmp);
+	if (w->fd < 0) {
+		files_why(why, "cannot create %s: %s", path, strerror(errno));
+		free(w);
+		return WM_EIO;
+	}
+	w->mode = mode;
+	*out = w;
+	return 0;
+}
+
+static int writer_flush(struct files_writer *w)
+{
+	if (w->failed)
+		return WM_EIO;
+	if (w->used && write_all(w->fd, w->buf, w->used) != 0) {
+		w->failed = 1;
+		snprintf(w->err, sizeof w->err, "%s", strerror(errno));
+		return WM_EIO;
+	}
+	w->used = 0;
+	return 0;
+}
+
+int files_writer_put(struct files_writer *w, const void *buf, size_t len)
+{
+	if (w->failed)
+		return WM_EIO;
+	if (len > sizeof w->buf - w->used) {
+		if (writer_flush(w))
+			return WM_EIO;
+		if (len >= sizeof w->buf) {
+			if (write_all(w->fd, buf, len) != 0) {
+				w->failed = 1;
+				snprintf(w->err, sizeof w->err, "%s", strerror(errno));
+				return WM_EIO;
+			}
+			return 0;
+		}
+	}
+	memcpy(w->buf + w->used, buf, len);
+	w->used += len;
+	return 0;
+}
+
+int files_writer_commit(struct files_writer *w, char why[WM_WHY_LEN])
+{
+	int rc = WM_EIO;
+
+	(void)writer_flush(w);
+	if (w->failed) {
+		files_why(why, "cannot write %s: %s", w->path, w->err);
+		goto fail;
+	}
+	if (fchmod(w->fd, w->mode) != 0 || fsync(w->fd) != 0) {
+		files_why(why, "cannot write %s: %s", w->path, strerror(errno));
+		goto fail;
+	}
+	if (close(w->fd) != 0) {
+		w->fd = -1;
+		files_why(why, "cannot write %s: %s", w->path, strerror(errno));
+		goto fail;
+	}
+	w->fd = -1;
+	if (rename(w->tmp, w->path) != 0) {
+		files_why(why, "cannot write %s: %s", w->path, strerror(errno));
+		goto fail;
+	}
+	sync_parent(w->path);
+	free(w);
+	return 0;
+fail:
+	files_writer_abort(w);
+	return rc;
+}
+
+void files_writer_abort(struct files_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	unlink(w->tmp);
+	free(w);
+}
+
+int files_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, int excl,
+                       char why[WM_WHY_LEN])
+{
+	struct files_writer *w = NULL;
+	int rc;
+
+	if (excl && files_exists(path)) {
+		files_why(why, "%s already exists; not replacing it", path);
+		return WM_EINVAL;
+	}
+	rc = files_writer_open(path, mode, &w, why);
+	if (rc)
+		return rc;
+	rc = files_writer_put(w, buf, len);
+	if (rc) {
+		files_why(why, "cannot write %s: %s", path, strerror(errno));
+		files_writer_abort(w);
+		return rc;
+	}
+	if (excl && files_exists(path)) {
+		files_why(why, "%s already exists; not replacing it", path);
+		files_writer_abort(w);
+		return WM_EINVAL;
+	}
+	return files_writer_commit(w, why);
+}
+
+int files_append(const char *path, const void *buf, size_t len, char why[WM_WHY_LEN])
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		files_why(why, "cannot open %s: %s", path, strerror(errno));
+		return WM_EIO;
+	}
+	if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
+		files_why(why, "cannot write %s: %s", path, strerror(errno));
+		close(fd);
+		return WM_EIO;
+	}
+	if (close(fd) != 0) {
+		files_why(why, "cannot write %s: %s", path, strerror(errno));
+		return WM_EIO;
+	}
+	return 0;
+}
+
+/* --- passphrases ------------------------------------------------------------ */
+
+#define PASS_MAX 1024
+
+void files_pass_free(char *pass, size_t len)
+{
+	if (!pass)
+		return;
+	wmc_wipe(pass, len);
+	free(pass);
+}
+
+/* One line from the terminal with echo off; *out malloc'd. */
+static int read_tty_line(const char *prompt, char **out, size_t *outlen, char why[WM_WHY_LEN])
+{
+	struct termios old, quiet;
+	char *buf = NULL;
+	size_t n = 0;
+	int c, echo_off = 0, rc = WM_EIO;
+
+	buf = malloc(PASS_MAX + 1);
+	if (!buf)
+		return WM_ENOMEM;
+	fprintf(stderr, "%s", prompt);
+	fflush(stderr);
+	if (tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quiet.c_lflag |= ECHONL;
+		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0)
+			echo_off = 1;
+	}
+	for (;;) {
+		c = getchar();
+		if (c == EOF || c == '\n')
+			break;
+		if (n >= PASS_MAX) {
+			files_why(why, "passphrase longer than %s bytes", "1024");
+			rc = WM_EINVAL;
+			goto out;
+		}
+		buf[n++] = (char)c;
+	}
+	if (c == EOF && n == 0) {
+		files_why(why, "no passphrase entered");
+		rc = WM_ENEEDPASS;
+		goto out;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = 0;
+	*out = buf;
+	*outlen = n;
+	buf = NULL;
+	rc = 0;
+out:
+	if (echo_off)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	if (buf)
+		files_pass_free(buf, PASS_MAX + 1);
+	return rc;
+}
+
+int files_passphrase(const char *file, const char *prompt, int confirm,
+                     char **out, size_t *len, char why[WM_WHY_LEN])
+{
+	char *p = NULL, *q = NULL;
+	size_t plen = 0, qlen = 0;
+	int rc;
+
+	if (file) {
+		uint8_t *buf = NULL;
+		size_t blen = 0, n = 0;
+		rc = files_read(file, 64 * 1024, &buf, &blen, why);
+		if (rc)
+			return rc;
+		while (n < blen && buf[n] != '\n')
+			n++;
+		if (n > 0 && buf[n - 1] == '\r')
+			n--;
+		if (n == 0 || n > PASS_MAX) {
+			files_why(why, n ? "the passphrase in %s is longer than 1024 bytes"
+			               : "%s holds no passphrase (its first line is empty)", file);
+			files_pass_free((char *)buf, blen);
+			return WM_EINVAL;
+		}
+		/* Keep the bytes in place; wipe everything after the line. */
+		wmc_wipe(buf + n, blen - n);
+		buf[n] = 0;
+		*out = (char *)buf;
+		*len = n;
+		return 0;
+	}
+	if (!isatty(STDIN_FILENO)) {
+		files_why(why, "a passphrase is needed and stdin is not a terminal; "
+		             "give it with --passphrase-file FILE");
+		return WM_ENEEDPASS;
+	}
+	rc = read_tty_line(prompt, &p, &plen, why);
+	if (rc)
+		return rc;
+	if (plen == 0) {
+		files_why(why, "empty passphrase");
+		files_pass_free(p, plen);
+		return WM_EINVAL;
+	}
+	if (confirm) {
+		rc = read_tty_line("Same passphrase again: ", &q, &qlen, why);
+		if (rc) {
+			files_pass_free(p, plen);
+			return rc;
+		}
+		if (qlen != plen || !wmc_equal(p, q, plen)) {
+			files_why(why, "the two passphrases differ");
+			files_pass_free(p, plen);
+			files_pass_free(q, qlen);
+			return WM_EPASSPHRASE;
+		}
+		files_pass_free(q, qlen);
+	}
+	*out = p;
+	*len = plen;
+	return 0;
+}
+
+/* --- key files -------------------------------------------------------------- */
+
+int files_load_key(const char *path, const char *passfile, int need_secret,
+                   struct key **out, char why[WM_WHY_LEN])
+{
+	uint8_t *text = NULL;
+	size_t len = 0, passlen = 0;
+	char *pass = NULL;
+	struct key *k = NULL;
+	char prompt[PATH_MAX + 32];
+	char inner[WM_WHY_LEN];
+	int rc, enc;
+
+	rc = files_read(path, 64 * 1024, &text, &len, why);
+	if (rc)
+		return rc;
+	enc = keyfile_is_encrypted((const char *)text, len);
+	if (enc < 0) {
+		files_why(why, "%s is not a watchmesh key file", path);
+		rc = WM_EFORMAT;
+		goto out;
+	}
+	if (enc == 1) {
+		snprintf(prompt, sizeof prompt, "Passphrase for %s: ", path);
+		rc = files_passphrase(passfile, prompt, 0, &pass, &passlen, why);
+		if (rc)
+			goto out;
+	}
+	inner[0] = 0;
+	rc = keyfile_decode((const char *)text, len, pass, passlen, &k, inner, sizeof inner);
+	if (rc == WM_EPASSPHRASE) {
+		files_why(why, "wrong passphrase for %s", path);
+		goto out;
+	}
+	if (rc) {
+		files_why(why, "%s is not a usable key file: %s", path,
+		          inner[0] ? inner : wm_strerror(rc));
+		if (rc != WM_ENOMEM)
+			rc = WM_EFORMAT;
+		goto out;
+	}
+	if (need_secret && !k->sec) {
+		files_why(why, "%s holds only a public key; a secret key is needed to sign", path);
+		rc = WM_EINVAL;
+		goto out;
+	}
+	*out = k;
+	k = NULL;
+	rc = 0;
+out:
+	key_free(k);
+	files_pass_free(pass, passlen);
+	if (text) {
+		wmc_wipe(text, len);
+		free(text);
+	}
+	return rc;
+}
+
+/* The "public <hex>" line of a key file's text. */
+static int key_text_pub(const char *t, size_t len, uint8_t pub[WM_PUB_LEN])
+{
+	size_t i = 0, ml = strlen(KEY_MAGIC);
+
+	if (len < ml || memcmp(t, KEY_MAGIC, ml) != 0 || (len > ml && t[ml] != '\n' && t[ml] != '\r'))
+		return WM_EFORMAT;
+	while (i < len) {
+		size_t e = i;
+		while (e < len && t[e] != '\n')
+			e++;
+		if (e - i >= 7 + WM_HEX_PUB && memcmp(t + i, "public ", 7) == 0) {
+			size_t hl = e - i - 7;
+			if (hl > 0 && t[i + 7 + hl - 1] == '\r')
+				hl--;
+			if (hl != WM_HEX_PUB)
+				return WM_EFORMAT;
+			return hex_decode(pub, WM_PUB_LEN, t + i + 7, hl) ? WM_EFORMAT : 0;
+		}
+		i = e + 1;
+	}
+	return WM_EFORMAT;
+}
+
+int files_key_pub(const char *path, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN])
+{
+	uint8_t *text = NULL;
+	size_t len = 0;
+	int rc = files_read(path, 64 * 1024, &text, &len, why);
+	if (rc)
+		return rc;
+	rc = key_text_pub((const char *)text, len, pub);
+	if (rc)
+		files_why(why, "%s is not a watchmesh key file (no valid 'public' line)", path);
+	wmc_wipe(text, len);
+	free(text);
+	return rc;
+}
+
+int files_parse_pub(const char *arg, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN])
+{
+	if (!arg || !*arg) {
+		files_why(why, "empty public key");
+		return WM_EINVAL;
+	}
+	if (strlen(arg) == WM_HEX_PUB && hex_decode(pub, WM_PUB_LEN, arg, WM_HEX_PUB) == 0)
+		return 0;
+	if (files_exists(arg))
+		return files_key_pub(arg, pub, why);
+	files_why(why, "'%s' is neither a 64-digit hex public key nor a key file", arg);
+	return WM_EINVAL;
+}
+
+int files_save_key(const char *path, const struct key *k, const char *pass, size_t passlen,
+                   char why[WM_WHY_LEN])
+{
+	char *text = NULL;
+	int rc = keyfile_encode(k, pass, passlen, &text);
+	if (rc) {
+		files_why(why, "cannot encode the key: %s", wm_strerror(rc));
+		return rc;
+	}
+	rc = files_write_atomic(path, text, strlen(text), 0600, 1, why);
+	wmc_wipe(text, strlen(text));
+	free(text);
+	return rc;
+}
+
+/* --- network file ----------------------------------------------------------- */
+
+int network_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0, i;
+	if (n == 0 || n > FILES_NETNAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+int network_parse(const char *text, size_t len, struct network *out, char why[WM_WHY_LEN])
+{
+	struct network n;
+	size_t i = 0, lineno = 0;
+	int have_name = 0, have_root = 0, have_secret = 0;
+	char ln[16];
+
+	memset(&n, 0, sizeof n);
+	while (i < len) {
+		size_t e = i, l;
+		const char *s = text + i;
+		while (e < len && text[e] != '\n')
+			e++;
+		l = e - i;
+		if (l > 0 && s[l - 1] == '\r')
+			l--;
+		lineno++;
+		snprintf(ln, sizeof ln, "%zu", lineno);
+		if (lineno == 1) {
+			if (l != strlen(NET_MAGIC) || memcmp(s, NET_MAGIC, l) != 0) {
+				files_why(why, "not a watchmesh network file (the first line should be '%s')",
+				        NET_MAGIC);
+				goto bad;
+			}
+		} else if (l == 0 || s[0] == '#') {
+			/* blank or comment */
+		} else if (l > 5 && memcmp(s, "name ", 5) == 0) {
+			if (l - 5 > FILES_NETNAME_MAX) {
+				files_why(why, "line %s: the network name is longer than 64 bytes", ln);
+				goto bad;
+			}
+			memcpy(n.name, s + 5, l - 5);
+			n.name[l - 5] = 0;
+			if (!network_name_ok(n.name)) {
+				files_why(why, "line %s: bad network name", ln);
+				goto bad;
+			}
+			have_name = 1;
+		} else if (l > 5 && memcmp(s, "root ", 5) == 0) {
+			if (l - 5 != WM_HEX_PUB || hex_decode(n.root, WM_PUB_LEN, s + 5, l - 5)) {
+				files_why(why, "line %s: 'root' needs 64 hex digits", ln);
+				goto bad;
+			}
+			have_root = 1;
+		} else if (l > 7 && memcmp(s, "secret ", 7) == 0) {
+			if (l - 7 != 2 * WM_SECRET_LEN || hex_decode(n.secret, WM_SECRET_LEN, s + 7, l - 7)) {
+				files_why(why, "line %s: 'secret' needs 64 hex digits", ln);
+				goto bad;
+			}
+			have_secret = 1;
+		} else {
+			files_why(why, "line %s: unknown line in network file", ln);
+			goto bad;
+		}
+		i = e + 1;
+	}
+	if (lineno == 0) {
+		files_why(why, "empty network file");
+		goto bad;
+	}
+	if (!have_name || !have_root || !have_secret) {
+		files_why(why, "network file lacks a '%s' line",
+		        !have_name ? "name" : !have_root ? "root" : "secret");
+		goto bad;
+	}
+	*out = n;
+	wmc_wipe(&n, sizeof n);
+	return 0;
+bad:
+	wmc_wipe(&n, sizeof n);
+	return WM_EFORMAT;
+}
+
+int network_encode(const struct network *n, char **out, size_t *len)
+{
+	char root[WM_HEX_PUB + 1], secret[2 * WM_SECRET_LEN + 1];
+	size_t cap = 64 + strlen(n->name) + sizeof root + sizeof secret + 32;
+	char *t = malloc(cap);
+	int w;
+
+	if (!t)
+		return WM_ENOMEM;
+	hex_encode(root, n->root, WM_PUB_LEN);
+	hex_encode(secret, n->secret, WM_SECRET_LEN);
+	w = snprintf(t, cap, "%s\nname %s\nroot %s\nsecret %s\n", NET_MAGIC, n->name, root, secret);
+	wmc_wipe(secret, sizeof secret);
+	if (w < 0 || (size_t)w >= cap) {
+		wmc_wipe(t, cap);
+		free(t);
+		return WM_EINVAL;
+	}
+	*out = t;
+	*len = (size_t)w;
+	return 0;
+}
+
+int network_load(const char *path, struct network *out, char why[WM_WHY_LEN])
+{
+	uint8_t *text = NULL;
+	size_t len = 0;
+	char inner[WM_WHY_LEN];
+	int rc = files_read(path, 64 * 1024, &text, &len, why);
+	if (rc)
+		return rc;
+	rc = network_parse((const char *)text, len, out, inner);
+	if (rc)
+		files_why(why, "%s: %s", path, inner);
+	wmc_wipe(text, len);
+	free(text);
+	return rc;
+}
+
+/* --- watchmesh.conf --------------------------------------------------------- */
+
+void conf_defaults(struct node_conf *c)
+{
+	memset(c, 0, sizeof *c);
+	strcpy(c->groups, "*");
+	strcpy(c->listen, "0.0.0.0:7700");
+	strcpy(c->http, "127.0.0.1:8080");
+}
+
+int conf_encode(const struct node_conf *c, char **out)
+{
+	size_t cap = 4096 + 5 * CONF_VAL_MAX;
+	char *t = malloc(cap);
+	int w;
+
+	if (!t)
+		return WM_ENOMEM;
+	w = snprintf(t, cap,
+		"# watchmesh node configuration: one \"key = value\" per line; '#' starts a comment.\n"
+		"\n"
+		"# This node's name, shown to peers and in status output.  Default: the\n"
+		"# --name given to `watchmesh init`, else the directory's name.\n"
+		"name = %s\n"
+		"\n"
+		"# Groups this node carries, comma-separated (e.g. gaobu.xinhua-village,gaobu.police).\n"
+		"# \"*\" carries every group.  The group \"network\" (certificates) is always carried.\n"
+		"# Default: *\n"
+		"groups = %s\n"
+		"\n"
+		"# Address and TCP port the mesh listens on for neighbouring nodes.\n"
+		"# Default: 0.0.0.0:7700\n"
+		"listen = %s\n"
+		"\n"
+		"# Address and port of the HTTP API and web app (keep it on 127.0.0.1 or the\n"
+		"# community's LAN).  Default: 127.0.0.1:8080\n"
+		"http = %s\n"
+		"\n"
+		"# Neighbouring nodes to connect to, comma-separated host:port.  Default: none\n"
+		"peers = %s\n",
+		c->name, c->groups, c->listen, c->http, c->peers);
+	if (w < 0 || (size_t)w >= cap) {
+		free(t);
+		return WM_EINVAL;
+	}
+	*out = t;
+	return 0;
+}
+
+static void trim(const char **s, size_t *l)
+{
+	while (*l > 0 && ((*s)[0] == ' ' || (*s)[0] == '\t')) {
+		(*s)++;
+		(*l)--;
+	}
+	while (*l > 0 && ((*s)[*l - 1] == ' ' || (*s)[*l - 1] == '\t' || (*s)[*l - 1] == '\r'))
+		(*l)--;
+}
+
+int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_WHY_LEN])
+{
+	struct node_conf c;
+	size_t i = 0, lineno = 0;
+	char ln[16];
+
+	conf_defaults(&c);
+	while (i < len) {
+		size_t e = i, l, kl, vl;
+		const char *s = text + i, *eq, *k, *v;
+		char *dst = NULL;
+		while (e < len && text[e] != '\n')
+			e++;
+		l = e - i;
+		i = e + 1;
+		lineno++;
+		snprintf(ln, sizeof ln, "%zu", lineno);
+		trim(&s, &l);
+		if (l == 0 || s[0] == '#')
+			continue;
+		eq = memchr(s, '=', l);
+		if (!eq) {
+			files_why(why, "line %s: expected \"key = value\"", ln);
+			return WM_EFORMAT;
+		}
+		k = s;
+		kl = (size_t)(eq - s);
+		v = eq + 1;
+		vl = l - kl - 1;
+		trim(&k, &kl);
+		trim(&v, &vl);
+		if (memchr(v, 0, vl)) {
+			files_why(why, "line %s: NUL byte in value", ln);
+			return WM_EFORMAT;
+		}
+		if (kl == 4 && !memcmp(k, "name", 4))
+			dst = c.name;
+		else if (kl == 6 && !memcmp(k, "groups", 6))
+			dst = c.groups;
+		else if (kl == 6 && !memcmp(k, "listen", 6))
+			dst = c.listen;
+		else if (kl == 4 && !memcmp(k, "http", 4))
+			dst = c.http;
+		else if (kl == 5 && !memcmp(k, "peers", 5))
+			dst = c.peers;
+		if (!dst)
+			continue;      /* a key of a later version */
+		if (vl >= CONF_VAL_MAX) {
+			files_why(why, "line %s: value too long", ln);
+			return WM_EFORMAT;
+		}
+		memcpy(dst, v, vl);
+		dst[vl] = 0;
+	}
+	if (!c.groups[0])
+		strcpy(c.groups, "*");
+	*out = c;
+	return 0;
+}
+
+int conf_load(const char *path, struct node_conf *c, char why[WM_WHY_LEN])
+{
+	uint8_t *text = NULL;
+	size_t len = 0;
+	char inner[WM_WHY_LEN];
+	int rc = files_read(path, SMALL_FILE_MAX, &text, &len, why);
+	if (rc)
+		return rc;
+	rc = conf_parse((const char *)text, len, c, inner);
+	if (rc)
+		files_why(why, "%s: %s", path, inner);
+	free(text);
+	return rc;
+}
+
+/* --- the data directory ----------------------------------------------------- */
+
+int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN])
+{
+	char path[PATH_MAX];
+	struct node_dir *nd = NULL;
+	struct stat st;
+	int rc;
+
+	if (stat(dir, &st) != 0) {
+		files_why(why, "no data directory at %s (create one with `watchmesh init`)", dir);
+		return WM_ENOTFOUND;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		files_why(why, "%s is not a directory", dir);
+		return WM_ENOTFOUND;
+	}
+	snprintf(path, sizeof path, "%s/network", dir);
+	if (!files_exists(path)) {
+		files_why(why, "%s is not a watchmesh data directory (no network file; "
+		             "create one with `watchmesh init`)", dir);
+		return WM_ENOTFOUND;
+	}
+	nd = calloc(1, sizeof *nd);
+	if (!nd)
+		return WM_ENOMEM;
+	rc = network_load(path, &nd->net, why);
+	if (rc)
+		goto fail;
+	snprintf(path, sizeof path, "%s/watchmesh.conf", dir);
+	if (files_exists(path)) {
+		rc = conf_load(path, &nd->conf, why);
+		if (rc)
+			goto fail;
+	} else {
+		conf_defaults(&nd->conf);
+	}
+	snprintf(path, sizeof path, "%s/store.db", dir);
+	rc = store_open(path, &nd->store, why);
+	if (rc)
+		goto fail;
+	nd->ictx.store = nd->store;
+	memcpy(nd->ictx.root, nd->net.root, WM_PUB_LEN);
+	nd->ictx.now = files_now_ms();
+	*out = nd;
+	return 0;
+fail:
+	wmc_wipe(nd, sizeof *nd);
+	free(nd);
+	return rc;
+}
+
+void node_dir_close(struct node_dir *nd)
+{
+	if (!nd)
+		return;
+	store_close(nd->store);
+	wmc_wipe(nd, sizeof *nd);
+	free(nd);
+}

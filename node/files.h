@@ -1,0 +1,149 @@
+/*
+ * node/files: the files a node and its operators keep on disk, and how they
+ * are read and written.
+ *
+ *   network file     "watchmesh-network 1" / "name N" / "root HEX" / "secret HEX"
+ *   key files        crypto/wmcrypto.h's text format; decrypted here, with a
+ *                    passphrase from a file or from the terminal (echo off)
+ *   watchmesh.conf   "key = value" lines, '#' comments
+ *   data directory   DIR/{node.key, network, watchmesh.conf, store.db}
+ *
+ * Files are written atomically (temporary file, fsync, rename) with the mode
+ * asked for, so a crash leaves either the old file or the new one.  Every
+ * reader treats the file as outside input: bad content is an error with a
+ * reason in `why`, never a crash.
+ */
+#ifndef WM_FILES_H
+#define WM_FILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "ingest.h"
+#include "store.h"
+#include "wmcrypto.h"
+
+#define FILES_NETNAME_MAX 64
+
+/* --- plain files ------------------------------------------------------------ */
+
+/* Whole file into *buf (malloc'd, NUL-terminated beyond len; caller frees).
+ * Files larger than `max` bytes are refused (WM_ETOOBIG). */
+int files_read(const char *path, size_t max, uint8_t **buf, size_t *len, char why[WM_WHY_LEN]);
+
+/* A read-only mapping of a whole file (bundles may be hundreds of MB).
+ * An empty file maps to data == NULL, len == 0.  Unmap with files_unmap. */
+struct files_map {
+	const uint8_t *data;
+	size_t len;
+};
+int files_map(const char *path, struct files_map *m, char why[WM_WHY_LEN]);
+void files_unmap(struct files_map *m);
+
+/* Write buf to path atomically with `mode` (e.g. 0600).  excl=1 refuses to
+ * replace an existing file (WM_EINVAL, why says so). */
+int files_write_atomic(const char *path, const void *buf, size_t len, mode_t mode, int excl,
+                       char why[WM_WHY_LEN]);
+
+/* An atomic writer for large outputs: write to path.tmp.XXXXXX, then
+ * files_writer_commit fsyncs and renames; files_writer_abort removes it. */
+struct files_writer;
+int files_writer_open(const char *path, mode_t mode, struct files_writer **out, char why[WM_WHY_LEN]);
+int files_writer_put(struct files_writer *w, const void *buf, size_t len);
+int files_writer_commit(struct files_writer *w, char why[WM_WHY_LEN]);   /* frees w */
+void files_writer_abort(struct files_writer *w);                          /* frees w; NULL ok */
+
+/* Append to a file (created 0600 if missing), fsynced. */
+int files_append(const char *path, const void *buf, size_t len, char why[WM_WHY_LEN]);
+
+/* 1 if path exists (any type), 0 if not. */
+int files_exists(const char *path);
+
+/* --- passphrases ------------------------------------------------------------ */
+
+/* A passphrase from `file` (its first line; a trailing newline is dropped)
+ * or, when file is NULL, from the terminal with echo off, prompted on
+ * stderr; confirm=1 asks twice.  If file is NULL and stdin is not a
+ * terminal: WM_ENEEDPASS with a why naming --passphrase-file.  *out is
+ * malloc'd; free with files_pass_free (wipes). */
+int files_passphrase(const char *file, const char *prompt, int confirm,
+                     char **out, size_t *len, char why[WM_WHY_LEN]);
+void files_pass_free(char *pass, size_t len);
+
+/* --- key files -------------------------------------------------------------- */
+
+/* Load a key file, asking for its passphrase (from passfile or the terminal)
+ * only if it is encrypted.  need_secret=1 refuses a public-only file. */
+int files_load_key(const char *path, const char *passfile, int need_secret,
+                   struct key **out, char why[WM_WHY_LEN]);
+
+/* The public key written in a key file, without decrypting anything. */
+int files_key_pub(const char *path, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN]);
+
+/* A public key given on the command line: 64 hex digits, or the path of a
+ * key file (its public line is used). */
+int files_parse_pub(const char *arg, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN]);
+
+/* Save k to path (refusing to replace a file), encrypted when passphrase is
+ * not NULL, mode 0600. */
+int files_save_key(const char *path, const struct key *k, const char *pass, size_t passlen,
+                   char why[WM_WHY_LEN]);
+
+/* --- network file ----------------------------------------------------------- */
+
+struct network {
+	char name[FILES_NETNAME_MAX + 1];
+	uint8_t root[WM_PUB_LEN];
+	uint8_t secret[WM_SECRET_LEN];
+};
+/* Text <-> struct.  network_encode: *out malloc'd (holds the secret: the
+ * caller wipes and frees it). */
+int network_parse(const char *text, size_t len, struct network *out, char why[WM_WHY_LEN]);
+int network_encode(const struct network *n, char **out, size_t *len);
+int network_load(const char *path, struct network *out, char why[WM_WHY_LEN]);
+/* 1 if the name is acceptable for a network or a node: 1-64 bytes, no
+ * control characters. */
+int network_name_ok(const char *name);
+
+/* --- watchmesh.conf --------------------------------------------------------- */
+
+#define CONF_VAL_MAX 1024
+struct node_conf {
+	char name[CONF_VAL_MAX];
+	char groups[CONF_VAL_MAX];   /* comma-separated; "*" = all */
+	char listen[CONF_VAL_MAX];
+	char http[CONF_VAL_MAX];
+	char peers[CONF_VAL_MAX];    /* comma-separated host:port */
+};
+/* The defaults (groups "*", listen 0.0.0.0:7700, http 127.0.0.1:8080). */
+void conf_defaults(struct node_conf *c);
+/* The default file text, with a comment above each key; *out malloc'd. */
+int conf_encode(const struct node_conf *c, char **out);
+/* Parse: unknown keys are kept for later versions and ignored here; a line
+ * that is not "key = value" is an error naming the line. */
+int conf_parse(const char *text, size_t len, struct node_conf *c, char why[WM_WHY_LEN]);
+int conf_load(const char *path, struct node_conf *c, char why[WM_WHY_LEN]);
+
+/* --- the data directory ----------------------------------------------------- */
+
+/* An opened data directory: its network, its store, an ingest context. */
+struct node_dir {
+	struct network net;
+	struct node_conf conf;
+	struct store *store;
+	struct ingest_ctx ictx;      /* .now is set at open; refresh before use */
+};
+/* Opens DIR/network, DIR/watchmesh.conf (defaults if absent) and
+ * DIR/store.db.  WM_ENOTFOUND with a why when DIR is not a data directory. */
+int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN]);
+void node_dir_close(struct node_dir *nd);
+
+/* Fill a why buffer (WM_WHY_LEN bytes; NULL ignored), printf-style. */
+void files_why(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Milliseconds since the epoch, UTC. */
+uint64_t files_now_ms(void);
+
+#endif

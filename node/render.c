@@ -1,0 +1,515 @@
+/*
+ * node/render: the text and JSON forms of events (render.h).  The text form
+ * is what an officer or resident reads in a terminal: who (with the
+ * official badge computed by trust.c), when in local time, then the content
+ * that matters for the kind.  Sealed requests stay sealed unless the reader
+ * key opens them, and then they are marked private.
+ */
+#include "render.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "trust.h"
+
+#define IND "    "
+
+static const char *rname(enum cert_role r)
+{
+	const char *n = role_name(r);
+	return n ? n : "?";
+}
+
+void render_short(char out[9], const uint8_t *bytes)
+{
+	hex_encode(out, bytes, 4);
+}
+
+void render_time(char *buf, size_t len, uint64_t ms)
+{
+	time_t t = (time_t)(ms / 1000u);
+	struct tm tm;
+	if (!localtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%d %H:%M", &tm) == 0)
+		snprintf(buf, len, "%" PRIu64 " ms", ms);
+}
+
+void render_span(char *buf, size_t len, uint64_t ms)
+{
+	uint64_t m = ms / 60000u;
+	if (m < 60)
+		snprintf(buf, len, "%" PRIu64 "m", m);
+	else if (m < 48 * 60)
+		snprintf(buf, len, "%" PRIu64 "h", m / 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "d", m / (60 * 24));
+}
+
+int render_base64(const uint8_t *in, size_t len, char **out)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t olen = 4 * ((len + 2) / 3), i, o = 0;
+	char *s;
+
+	if (len > (SIZE_MAX / 4) * 3 - 3)
+		return WM_ETOOBIG;
+	s = malloc(olen + 1);
+	if (!s)
+		return WM_ENOMEM;
+	for (i = 0; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		s[o++] = tab[v >> 18];
+		s[o++] = tab[(v >> 12) & 63];
+		s[o++] = tab[(v >> 6) & 63];
+		s[o++] = tab[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+		s[o++] = tab[v >> 18];
+		s[o++] = tab[(v >> 12) & 63];
+		s[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		s[o++] = '=';
+	}
+	s[o] = 0;
+	*out = s;
+	return 0;
+}
+
+/* --- who wrote it ----------------------------------------------------------- */
+
+struct who {
+	int official;
+	struct official off;
+	int have_cert;
+	struct cert cert;            /* the newest cert for the author */
+	int is_root;
+};
+
+static int newest_cert_cb(void *ctx, const struct cert *c)
+{
+	struct who *w = ctx;
+	if (!w->have_cert || c->created_at >= w->cert.created_at) {
+		w->cert = *c;
+		w->have_cert = 1;
+	}
+	return 0;
+}
+
+static void who_of(const struct render_ctx *rc, const struct event *ev, struct who *w)
+{
+	char why[WM_WHY_LEN];
+	memset(w, 0, sizeof *w);
+	if (rc->root && memcmp(rc->root, ev->author, WM_PUB_LEN) == 0)
+		w->is_root = 1;
+	if (!rc->store)
+		return;
+	if (rc->root && trust_official(rc->store, rc->root, ev->author, ev->group,
+	                               ev->created_at, &w->off, why) == 0)
+		w->official = 1;
+	(void)store_certs_of(rc->store, ev->author, newest_cert_cb, w);
+}
+
+/* --- content helpers -------------------------------------------------------- */
+
+static int str_of(const struct event *ev, const char *key, const char **s, int *len)
+{
+	size_t l = 0;
+	if (event_get_str(ev, key, s, &l) != 0 || l > 0x7fffffff)
+		return 0;
+	*len = (int)l;
+	return 1;
+}
+
+/* Print text, each line indented. */
+static void put_text(FILE *f, const char *ind, const char *s, int len)
+{
+	int i = 0;
+	while (i < len) {
+		int e = i;
+		while (e < len && s[e] != '\n')
+			e++;
+		fprintf(f, "%s%.*s\n", ind, e - i, s + i);
+		i = e + 1;
+	}
+}
+
+static void put_field(FILE *f, const char *ind, const struct event *ev, const char *key,
+                      const char *label)
+{
+	const char *s;
+	int l;
+	if (str_of(ev, key, &s, &l))
+		fprintf(f, "%s%s: %.*s\n", ind, label, l, s);
+}
+
+static void put_size(char *buf, size_t len, size_t n)
+{
+	if (n < 1024)
+		snprintf(buf, len, "%zu bytes", n);
+	else
+		snprintf(buf, len, "%.1f KiB", (double)n / 1024.0);
+}
+
+int render_open_sealed(const struct render_ctx *rc, const struct event *ev,
+                       uint8_t **msg, size_t *msglen)
+{
+	const struct cval *to = event_get(ev, "to");
+	const uint8_t *box;
+	size_t boxlen, i;
+	uint8_t (*recips)[WM_PUB_LEN] = NULL;
+	int r;
+
+	if (!rc->reader || !rc->reader->sec || !to || to->type != CV_ARRAY ||
+	    event_get_bin(ev, "box", &box, &boxlen) != 0)
+		return WM_ENOTFOUND;
+	if (to->len == 0 || to->len > WM_SEAL_MAX_RECIPIENTS)
+		return WM_ECONTENT;
+	recips = malloc(to->len * sizeof *recips);
+	if (!recips)
+		return WM_ENOMEM;
+	for (i = 0; i < to->len; i++) {
+		if (to->items[i].type != CV_BIN || to->items[i].len != WM_PUB_LEN) {
+			free(recips);
+			return WM_ECONTENT;
+		}
+		memcpy(recips[i], to->items[i].ptr, WM_PUB_LEN);
+	}
+	r = seal_open(box, boxlen, (const uint8_t (*)[WM_PUB_LEN])recips, to->len, ev->author,
+	              rc->reader, msg, msglen);
+	free(recips);
+	return r;
+}
+
+/* --- text ------------------------------------------------------------------- */
+
+static void put_header(FILE *f, const struct render_ctx *rc, const struct event *ev,
+                       const char *ind, int depth)
+{
+	struct who w;
+	char t[64], sid[9], who[320];
+	const char *kn = kind_name(ev->kind);
+
+	who_of(rc, ev, &w);
+	if (w.official && w.off.station[0])
+		snprintf(who, sizeof who, "★ %s · %s", w.off.name, w.off.station);
+	else if (w.official)
+		snprintf(who, sizeof who, "★ %s", w.off.name);
+	else if (w.is_root)
+		snprintf(who, sizeof who, "network root");
+	else if (w.have_cert)
+		snprintf(who, sizeof who, "%s (%s)", w.cert.name, rname(w.cert.role));
+	else {
+		char ak[9];
+		render_short(ak, ev->author);
+		snprintf(who, sizeof who, "key %s", ak);
+	}
+	render_time(t, sizeof t, ev->created_at);
+	render_short(sid, ev->id);
+	fprintf(f, "%s%s%s — %s · %s · %s · %s\n", ind, depth ? "↳ " : "", who,
+	        ev->kind == KIND_ALERT ? "ALERT" : kn ? kn : "?", ev->group, t, sid);
+}
+
+static void put_expiry(FILE *f, const char *ind, const struct render_ctx *rc, const struct event *ev)
+{
+	char span[32];
+	if (!ev->expires_at)
+		return;
+	if (ev->expires_at > rc->now) {
+		render_span(span, sizeof span, ev->expires_at - rc->now);
+		fprintf(f, "%sexpires in %s\n", ind, span);
+	} else {
+		render_span(span, sizeof span, rc->now - ev->expires_at);
+		fprintf(f, "%sexpired %s ago\n", ind, span);
+	}
+}
+
+void render_event_text(FILE *f, const struct render_ctx *rc, const struct event *ev, int depth)
+{
+	char ind[64], sid[9];
+	const char *s, *s2;
+	int l, l2, d;
+	const uint8_t *p;
+	size_t pl;
+	uint64_t u;
+
+	ind[0] = 0;
+	for (d = 0; d < depth && d < 8; d++)
+		strcat(ind, IND);
+	put_header(f, rc, ev, ind, depth);
+	strcat(ind, "  ");
+	if (ev->nrefs > 0 && depth == 0 && ev->kind != KIND_CERT && ev->kind != KIND_REVOKE) {
+		render_short(sid, ev->refs[0]);
+		fprintf(f, "%s↳ re %s\n", ind, sid);
+	}
+	switch (ev->kind) {
+	case KIND_BULLETIN:
+		if (str_of(ev, "title", &s, &l)) {
+			if (str_of(ev, "category", &s2, &l2))
+				fprintf(f, "%s[%.*s] %.*s\n", ind, l2, s2, l, s);
+			else
+				fprintf(f, "%s%.*s\n", ind, l, s);
+		}
+		if (str_of(ev, "text", &s, &l))
+			put_text(f, ind, s, l);
+		break;
+	case KIND_ALERT: {
+		const char *sev = "", *urg = "", *cer = "";
+		int ls = 0, lu = 0, lc = 0;
+		const struct cval *c;
+		(void)str_of(ev, "severity", &sev, &ls);
+		(void)str_of(ev, "urgency", &urg, &lu);
+		(void)str_of(ev, "certainty", &cer, &lc);
+		fprintf(f, "%s[%.*s · %.*s · %.*s]", ind, ls, sev, lu, urg, lc, cer);
+		if (str_of(ev, "event", &s, &l))
+			fprintf(f, " %.*s", l, s);
+		if (str_of(ev, "category", &s, &l))
+			fprintf(f, " (%.*s)", l, s);
+		fprintf(f, "\n");
+		if (str_of(ev, "headline", &s, &l))
+			fprintf(f, "%s%.*s\n", ind, l, s);
+		put_expiry(f, ind, rc, ev);
+		if (str_of(ev, "text", &s, &l))
+			put_text(f, ind, s, l);
+		put_field(f, ind, ev, "area_desc", "area");
+		c = event_get(ev, "circle");
+		if (c && c->type == CV_ARRAY && c->len == 3) {
+			int64_t v[3];
+			int i, ok = 1;
+			for (i = 0; i < 3; i++) {
+				if (c->items[i].type == CV_UINT && c->items[i].u <= INT64_MAX)
+					v[i] = (int64_t)c->items[i].u;
+				else if (c->items[i].type == CV_INT)
+					v[i] = c->items[i].i;
+				else
+					ok = 0;
+			}
+			if (ok)
+				fprintf(f, "%scircle: %.6f,%.6f radius %" PRId64 " m\n", ind,
+				        (double)v[0] / 1e6, (double)v[1] / 1e6, v[2]);
+		}
+		put_field(f, ind, ev, "instruction", "instruction");
+		put_field(f, ind, ev, "contact", "contact");
+		if (event_get_bin(ev, "photo", &p, &pl) == 0) {
+			char sz[32];
+			put_size(sz, sizeof sz, pl);
+			if (str_of(ev, "photo_type", &s, &l))
+				fprintf(f, "%sphoto: %.*s, %s\n", ind, l, s, sz);
+			else
+				fprintf(f, "%sphoto: %s\n", ind, sz);
+		}
+		break;
+	}
+	case KIND_REQUEST:
+		if (str_of(ev, "topic", &s, &l))
+			fprintf(f, "%stopic: %.*s\n", ind, l, s);
+		if (str_of(ev, "text", &s, &l)) {
+			put_text(f, ind, s, l);
+		} else {
+			const struct cval *to = event_get(ev, "to");
+			uint8_t *msg = NULL;
+			size_t ml = 0;
+			if (render_open_sealed(rc, ev, &msg, &ml) == 0) {
+				fprintf(f, "%s[private — sealed to %zu recipient%s, opened with your key]\n",
+				        ind, to ? to->len : 0, to && to->len == 1 ? "" : "s");
+				put_text(f, ind, (const char *)msg, ml > 0x7fffffff ? 0x7fffffff : (int)ml);
+				seal_free_msg(msg, ml);
+			} else {
+				size_t n = to && to->type == CV_ARRAY ? to->len : 0;
+				fprintf(f, "%s[sealed request to %zu recipient%s]\n", ind, n, n == 1 ? "" : "s");
+			}
+		}
+		break;
+	case KIND_REPLY:
+		if (str_of(ev, "text", &s, &l))
+			put_text(f, ind, s, l);
+		break;
+	case KIND_STATUS:
+		if (str_of(ev, "state", &s, &l)) {
+			fprintf(f, "%sstatus: %.*s", ind, l, s);
+			if (str_of(ev, "referred_to", &s2, &l2))
+				fprintf(f, " → %.*s", l2, s2);
+			fprintf(f, "\n");
+		}
+		if (str_of(ev, "note", &s, &l))
+			put_text(f, ind, s, l);
+		break;
+	case KIND_RETRACT:
+		if (ev->nrefs > 0) {
+			render_short(sid, ev->refs[0]);
+			fprintf(f, "%sretracts %s\n", ind, sid);
+		}
+		put_field(f, ind, ev, "reason", "reason");
+		break;
+	case KIND_CERT: {
+		const struct cval *g = event_get(ev, "groups");
+		char until[64];
+		if (str_of(ev, "name", &s, &l) && str_of(ev, "role", &s2, &l2))
+			fprintf(f, "%scertifies %.*s as %.*s", ind, l, s, l2, s2);
+		if (event_get_bin(ev, "subject", &p, &pl) == 0 && pl >= 4) {
+			render_short(sid, p);
+			fprintf(f, " (key %s)", sid);
+		}
+		fprintf(f, "\n");
+		if (g && g->type == CV_ARRAY) {
+			size_t i;
+			fprintf(f, "%sgroups:", ind);
+			for (i = 0; i < g->len; i++)
+				if (g->items[i].type == CV_STR)
+					fprintf(f, "%s%.*s", i ? ", " : " ", (int)g->items[i].len,
+					        (const char *)g->items[i].ptr);
+			fprintf(f, "\n");
+		}
+		if (event_get_uint(ev, "not_after", &u) == 0) {
+			render_time(until, sizeof until, u);
+			fprintf(f, "%svalid until %s\n", ind, until);
+		}
+		break;
+	}
+	case KIND_REVOKE:
+		if (event_get_bin(ev, "subject", &p, &pl) == 0 && pl >= 4) {
+			render_short(sid, p);
+			fprintf(f, "%srevokes key %s\n", ind, sid);
+		}
+		put_field(f, ind, ev, "reason", "reason");
+		break;
+	case KIND_ACK:
+		if (str_of(ev, "what", &s, &l))
+			fprintf(f, "%s%.*s\n", ind, l, s);
+		if (str_of(ev, "text", &s, &l))
+			put_text(f, ind, s, l);
+		break;
+	default:
+		break;
+	}
+	if (ev->kind != KIND_ALERT)
+		put_expiry(f, ind, rc, ev);
+}
+
+/* --- JSON ------------------------------------------------------------------- */
+
+static json_t *hex_json(const uint8_t *b, size_t len)
+{
+	char buf[2 * 64 + 1];
+	if (len > 64)
+		return NULL;
+	hex_encode(buf, b, len);
+	return json_string(buf);
+}
+
+static json_t *uint_json(uint64_t u)
+{
+	if (u <= (uint64_t)INT64_MAX)
+		return json_integer((json_int_t)u);
+	{
+		char buf[32];
+		snprintf(buf, sizeof buf, "%" PRIu64, u);
+		return json_string(buf);
+	}
+}
+
+static json_t *cval_json(const struct cval *v)
+{
+	json_t *j = NULL;
+	switch (v->type) {
+	case CV_STR:
+		return json_stringn((const char *)v->ptr, v->len);
+	case CV_BIN: {
+		char *b64 = NULL;
+		if (render_base64(v->ptr, v->len, &b64) != 0)
+			return NULL;
+		j = json_string(b64);
+		free(b64);
+		return j;
+	}
+	case CV_UINT:
+		return uint_json(v->u);
+	case CV_INT:
+		return json_integer((json_int_t)v->i);
+	case CV_ARRAY: {
+		size_t i;
+		j = json_array();
+		if (!j)
+			return NULL;
+		for (i = 0; i < v->len; i++) {
+			json_t *it = v->items[i].type == CV_ARRAY ? json_null() : cval_json(&v->items[i]);
+			if (!it || json_array_append_new(j, it) != 0) {
+				json_decref(j);
+				return NULL;
+			}
+		}
+		return j;
+	}
+	}
+	return NULL;
+}
+
+/* json_object_set_new that remembers a failure. */
+static void put(json_t *o, const char *k, json_t *v, int *bad)
+{
+	if (!v || json_object_set_new(o, k, v) != 0)
+		*bad = 1;
+}
+
+json_t *render_event_json(const struct render_ctx *rc, const struct event *ev)
+{
+	json_t *o = json_object(), *refs = json_array(), *content = json_object();
+	struct who w;
+	size_t i;
+	int bad = 0;
+	const char *kn = kind_name(ev->kind);
+
+	if (!o || !refs || !content) {
+		json_decref(o);
+		json_decref(refs);
+		json_decref(content);
+		return NULL;
+	}
+	who_of(rc, ev, &w);
+	put(o, "id", hex_json(ev->id, WM_ID_LEN), &bad);
+	put(o, "kind", json_string(kn ? kn : "unknown"), &bad);
+	put(o, "author", hex_json(ev->author, WM_PUB_LEN), &bad);
+	put(o, "created_at", uint_json(ev->created_at), &bad);
+	put(o, "group", json_string(ev->group), &bad);
+	for (i = 0; i < ev->nrefs; i++)
+		if (json_array_append_new(refs, hex_json(ev->refs[i], WM_ID_LEN)) != 0)
+			bad = 1;
+	put(o, "refs", refs, &bad);
+	put(o, "expires_at", uint_json(ev->expires_at), &bad);
+	for (i = 0; i < ev->ncontent; i++) {
+		char key[256];
+		const struct centry *c = &ev->content[i];
+		if (c->keylen >= sizeof key)
+			continue;
+		memcpy(key, c->key, c->keylen);
+		key[c->keylen] = 0;
+		put(content, key, cval_json(&c->val), &bad);
+	}
+	put(o, "content", content, &bad);
+	put(o, "official", json_boolean(w.official), &bad);
+	if (w.official) {
+		put(o, "official_name", json_string(w.off.name), &bad);
+		put(o, "official_station", json_string(w.off.station), &bad);
+		put(o, "official_role", json_string(rname(w.off.role)), &bad);
+	}
+	if (w.have_cert) {
+		put(o, "author_name", json_string(w.cert.name), &bad);
+		put(o, "author_role", json_string(rname(w.cert.role)), &bad);
+	}
+	if (ev->kind == KIND_REQUEST && event_get(ev, "box")) {
+		uint8_t *msg = NULL;
+		size_t ml = 0;
+		if (render_open_sealed(rc, ev, &msg, &ml) == 0) {
+			json_t *t = json_stringn((const char *)msg, ml);
+			seal_free_msg(msg, ml);
+			/* a box that does not hold UTF-8 is left unshown */
+			if (t)
+				put(o, "private_text", t, &bad);
+		}
+	}
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}

@@ -1,0 +1,54 @@
+/*
+ * node/render: events as a person reads them (feed, show, search) and as
+ * JSON (feed --json; the HTTP API may reuse render_event_json).
+ *
+ * Rendering never fails on odd content: the events were validated on the
+ * way in, and anything unexpected is shown as it is, never trusted.  Times
+ * are stored in UTC ms and shown in local time.
+ */
+#ifndef WM_RENDER_H
+#define WM_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "event.h"
+#include "store.h"
+#include "wmcrypto.h"
+
+struct render_ctx {
+	struct store *store;         /* official badges and names; may be NULL */
+	const uint8_t *root;         /* the network's root key; may be NULL */
+	const struct key *reader;    /* opens sealed requests addressed to it; may be NULL */
+	uint64_t now;                /* ms, for "expires in 5h" */
+};
+
+/* One event as text.  depth > 0 renders it indented under its target,
+ * marked "↳" and without the "re <id>" line. */
+void render_event_text(FILE *f, const struct render_ctx *rc, const struct event *ev, int depth);
+
+/* One event as a JSON object (caller json_decref's); NULL only when out of
+ * memory.  Fields: id, kind, author, created_at, group, refs, expires_at,
+ * content (bin as base64), official, official_name, official_station,
+ * author_name (from a certificate, when known), private_text (an opened
+ * sealed request). */
+json_t *render_event_json(const struct render_ctx *rc, const struct event *ev);
+
+/* "2026-11-29 21:34" in local time. */
+void render_time(char *buf, size_t len, uint64_t ms);
+/* "5h", "3d", "12m" (rounded down, at least "0m"). */
+void render_span(char *buf, size_t len, uint64_t ms);
+/* The first 8 hex digits of an id or key. */
+void render_short(char out[9], const uint8_t *bytes);
+/* Standard base64 with padding; *out malloc'd and NUL-terminated. */
+int render_base64(const uint8_t *in, size_t len, char **out);
+
+/* Open a sealed request for rc->reader: 0 and *msg (free with
+ * seal_free_msg), or a negative code (not sealed, not a recipient). */
+int render_open_sealed(const struct render_ctx *rc, const struct event *ev,
+                       uint8_t **msg, size_t *msglen);
+
+#endif
