@@ -639,6 +639,13 @@ static void test_seal_roundtrip(void **state)
 		memcpy(swapped[2], recips[2], 32);
 		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])swapped, 3, author->pub,
 		                           r[0], &msg, &msglen), WM_ECRYPTO);
+		/* a shorter or longer recipient list moves every offset */
+		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 2, author->pub,
+		                           r[0], &msg, &msglen), WM_ECRYPTO);
+		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])swapped, 3, author->pub,
+		                           r[2], &msg, &msglen), 0);   /* its own slot did not move */
+		seal_free_msg(msg, msglen);
+		msg = NULL;
 		/* the stranger claiming to be the author: wrong secret key */
 		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, stranger->pub,
 		                           stranger, &msg, &msglen), WM_ECRYPTO);
