@@ -1,0 +1,885 @@
+/*
+ * Unit tests of node/store: a real SQLite file in a fresh temporary
+ * directory per test, real signed events from event_build.  The store does
+ * not judge events, so a few tests hand it made-up ids (prefix resolution
+ * needs two ids that share a prefix, which real hashes won't give cheaply).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "event.h"
+#include "store.h"
+
+#define T0 1700000000000ull     /* a created_at, ms */
+
+struct fx {
+	char dir[64];
+	char path[96];
+	struct store *s;
+	struct key *k;
+};
+
+/* A built, decoded event; ev points into wire. */
+struct built {
+	uint8_t *wire;
+	size_t len;
+	struct event *ev;
+};
+
+static void rm_store_files(const char *dir)
+{
+	static const char *const names[] = { "store.db", "store.db-wal", "store.db-shm", "junk.db", "empty.db",
+	                                     "future.db", "future.db-wal", "future.db-shm", "empty.db-wal",
+	                                     "empty.db-shm" };
+	char p[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char why[WM_WHY_LEN];
+	uint8_t seed[32];
+
+	assert_non_null(f);
+	assert_int_equal(wmc_init(), 0);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/wm-test-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+	assert_int_equal(store_open(f->path, &f->s, why), 0);
+	memset(seed, 0x42, sizeof(seed));
+	assert_int_equal(key_from_seed(seed, &f->k), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->s);
+	key_free(f->k);
+	rm_store_files(f->dir);
+	free(f);
+	return 0;
+}
+
+static void draft_init(struct event_draft *d, const struct key *k, unsigned kind, const char *group,
+                       uint64_t created)
+{
+	memset(d, 0, sizeof(*d));
+	d->kind = kind;
+	memcpy(d->author, k->pub, WM_PUB_LEN);
+	d->created_at = created;
+	d->group = group;
+}
+
+static struct built build(const struct event_draft *d, const struct key *k)
+{
+	struct built b = { NULL, 0, NULL };
+	uint8_t id[WM_ID_LEN];
+	char why[WM_WHY_LEN];
+	int rc = event_build(d, k, &b.wire, &b.len, id, why);
+
+	if (rc != 0)
+		fail_msg("event_build: %s", why);
+	assert_int_equal(event_decode(b.wire, b.len, &b.ev, why), 0);
+	return b;
+}
+
+static void built_free(struct built *b)
+{
+	event_free(b->ev);
+	free(b->wire);
+	b->ev = NULL;
+	b->wire = NULL;
+}
+
+static struct built bulletin(const struct key *k, const char *group, uint64_t created, const char *title,
+                             const char *text)
+{
+	struct event_draft d;
+
+	draft_init(&d, k, KIND_BULLETIN, group, created);
+	draft_str(&d, "title", title);
+	draft_str(&d, "text", text);
+	draft_str(&d, "category", "fraud");
+	return build(&d, k);
+}
+
+static struct built reply(const struct key *k, const char *group, uint64_t created, const uint8_t *to,
+                          const char *text)
+{
+	struct event_draft d;
+
+	draft_init(&d, k, KIND_REPLY, group, created);
+	d.nrefs = 1;
+	memcpy(d.refs[0], to, WM_ID_LEN);
+	draft_str(&d, "text", text);
+	return build(&d, k);
+}
+
+/* --- collecting callbacks ------------------------------------------------------ */
+
+struct seen {
+	size_t n;
+	int64_t seq[64];
+	uint8_t id[64][WM_ID_LEN];
+	int retracted[64];
+	int stop_at;                /* return 7 when n reaches it (0 = never) */
+};
+
+static int seen_cb(void *ctx, const struct stored_event *e)
+{
+	struct seen *s = ctx;
+
+	if (s->n < 64) {
+		s->seq[s->n] = e->seq;
+		memcpy(s->id[s->n], e->id, WM_ID_LEN);
+		s->retracted[s->n] = e->retracted;
+	}
+	s->n++;
+	if (e->retracted) {
+		assert_null(e->wire);
+	} else {
+		assert_non_null(e->wire);
+		assert_true(e->wire_len > 0);
+	}
+	return s->stop_at != 0 && s->n == (size_t)s->stop_at ? 7 : 0;
+}
+
+static size_t search_n(struct store *s, const char *q, const char *group)
+{
+	struct seen seen;
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_search(s, q, group, seen_cb, &seen), 0);
+	return seen.n;
+}
+
+/* --- tests ------------------------------------------------------------------------ */
+
+static void test_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct built b = bulletin(f->k, "gaobu.xinhua", T0, "Notice", "Water off on Monday");
+	struct store_counts c;
+	struct store_info info;
+	struct seen seen;
+	uint8_t *wire = NULL;
+	size_t len = 0;
+
+	assert_int_equal(store_has(f->s, b.ev->id), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 1234), 0);
+	assert_int_equal(store_has(f->s, b.ev->id), 1);
+	assert_int_equal(store_get(f->s, b.ev->id, &wire, &len), 0);
+	assert_int_equal(len, b.len);
+	assert_memory_equal(wire, b.wire, len);
+	free(wire);
+
+	assert_int_equal(store_info(f->s, b.ev->id, &info), 0);
+	assert_int_equal(info.kind, KIND_BULLETIN);
+	assert_true(info.created_at == T0);
+	assert_string_equal(info.group, "gaobu.xinhua");
+	assert_memory_equal(info.author, f->k->pub, WM_PUB_LEN);
+	assert_int_equal(info.retracted, 0);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, NULL, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_memory_equal(seen.id[0], b.ev->id, WM_ID_LEN);
+
+	assert_int_equal(store_counts(f->s, &c), 0);
+	assert_int_equal(c.events, 1);
+	assert_int_equal(c.retracted, 0);
+
+	/* survives close and reopen */
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(f->path, &f->s, NULL), 0);
+	assert_int_equal(store_has(f->s, b.ev->id), 1);
+	uint8_t unknown[WM_ID_LEN] = { 1 };
+	assert_int_equal(store_get(f->s, unknown, &wire, &len), WM_ENOTFOUND);
+	assert_int_equal(store_info(f->s, unknown, &info), WM_ENOTFOUND);
+	built_free(&b);
+}
+
+static void test_duplicate(void **state)
+{
+	struct fx *f = *state;
+	struct built b = bulletin(f->k, "g", T0, "t", "x");
+	struct store_counts c;
+
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 2), WM_EDUP);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 3), WM_EDUP);   /* inside a batch too */
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_counts(f->s, &c), 0);
+	assert_int_equal(c.events, 1);
+	built_free(&b);
+}
+
+static int sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_migration_from_empty_file(void **state)
+{
+	struct fx *f = *state;
+	char path[128], why[WM_WHY_LEN];
+	struct store *s = NULL;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/empty.db", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 0);
+	assert_int_equal(store_open(path, &s, why), 0);
+	store_close(s);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+	                         "('events','refs','certs','revocations','rejected','meta','events_fts')"), 7);
+	/* opening again is a no-op */
+	assert_int_equal(store_open(path, &s, why), 0);
+	store_close(s);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+}
+
+static void test_future_version_refused(void **state)
+{
+	struct fx *f = *state;
+	char path[128], why[WM_WHY_LEN];
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/future.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE x(y); PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	why[0] = '\0';
+	assert_int_equal(store_open(path, &s, why), WM_ESTORE);
+	assert_null(s);
+	assert_non_null(strstr(why, "newer"));
+	assert_non_null(strstr(why, "99"));
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 99);   /* untouched */
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'events'"), 0);
+}
+
+static void test_not_a_database(void **state)
+{
+	struct fx *f = *state;
+	char path[128], why[WM_WHY_LEN];
+	struct store *s = NULL;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/junk.db", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("this is not an SQLite database, it is a text file of some length....................\n", fp);
+	fclose(fp);
+	why[0] = '\0';
+	assert_int_equal(store_open(path, &s, why), WM_ESTORE);
+	assert_null(s);
+	assert_true(strlen(why) > 0);
+	snprintf(path, sizeof(path), "%s/no/such/dir/x.db", f->dir);
+	assert_int_equal(store_open(path, &s, why), WM_ESTORE);
+	assert_true(strlen(why) > 0);
+}
+
+static void test_wal_mode(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char wal[128];
+	struct built b = bulletin(f->k, "g", T0, "t", "x");
+
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(access(wal, F_OK), 0);
+	assert_int_equal(store_checkpoint(f->s), 0);
+	assert_int_equal(store_set_durable(f->s, 1), 0);
+	assert_int_equal(store_is_durable(f->s), 1);
+	assert_int_equal(store_set_durable(f->s, 0), 0);
+	assert_int_equal(store_is_durable(f->s), 0);
+	built_free(&b);
+}
+
+static void test_search(void **state)
+{
+	struct fx *f = *state;
+	struct built b1 = bulletin(f->k, "gaobu.a", T0, "反诈提醒", "警方提醒：近期冒充客服电信诈骗高发");
+	struct built b2 = bulletin(f->k, "gaobu.b", T0 + 1000, "寻人", "老人走失，请留意");
+	struct built b3 = bulletin(f->k, "gaobu.a", T0 + 2000, "Scam warning",
+	                           "Callers pretending to be Customer Service ask for codes");
+	struct built b4 = bulletin(f->k, "gaobu.a", T0 + 3000, "交通", "警方提醒：雨天路滑");
+	struct built r1 = reply(f->k, "gaobu.a", T0 + 4000, b2.ev->id, "在菜市场见过这位老人");
+	struct seen seen;
+
+	assert_int_equal(store_insert(f->s, b1.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, b2.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, b3.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, b4.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, r1.ev, 1), 0);
+
+	assert_int_equal(search_n(f->s, "诈骗", NULL), 1);            /* two characters */
+	assert_int_equal(search_n(f->s, "冒充客服", NULL), 1);        /* trigram */
+	assert_int_equal(search_n(f->s, "电信诈骗", NULL), 1);
+	assert_int_equal(search_n(f->s, "走失", NULL), 1);
+	assert_int_equal(search_n(f->s, "骗", NULL), 1);              /* one character */
+	assert_int_equal(search_n(f->s, "老人", NULL), 2);            /* bulletin and reply */
+	assert_int_equal(search_n(f->s, "反诈提醒", NULL), 1);        /* title is indexed */
+	assert_int_equal(search_n(f->s, "诈骗 冒充", NULL), 1);       /* all words */
+	assert_int_equal(search_n(f->s, "诈骗\xe3\x80\x80客服", NULL), 1);   /* ideographic space */
+	assert_int_equal(search_n(f->s, "诈骗 走失", NULL), 0);
+	assert_int_equal(search_n(f->s, "地震", NULL), 0);           /* no match */
+	assert_int_equal(search_n(f->s, "地震预警", NULL), 0);
+	assert_int_equal(search_n(f->s, "诈骗", "gaobu.a"), 1);       /* group filter */
+	assert_int_equal(search_n(f->s, "诈骗", "gaobu.b"), 0);
+	assert_int_equal(search_n(f->s, "走失", "gaobu.b"), 1);
+	assert_int_equal(search_n(f->s, "customer service", NULL), 1);
+	assert_int_equal(search_n(f->s, "CUSTOMER", NULL), 1);       /* case folded */
+	assert_int_equal(search_n(f->s, "ask", NULL), 1);
+	assert_int_equal(search_n(f->s, "as", NULL), 1);             /* short ASCII word */
+	assert_int_equal(search_n(f->s, "\"quoted\"", NULL), 0);     /* quotes are harmless */
+	assert_int_equal(search_n(f->s, "   ", NULL), 0);
+
+	/* newest first */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_search(f->s, "警方提醒", NULL, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_memory_equal(seen.id[0], b4.ev->id, WM_ID_LEN);
+	assert_memory_equal(seen.id[1], b1.ev->id, WM_ID_LEN);
+
+	/* a callback that stops the search */
+	memset(&seen, 0, sizeof(seen));
+	seen.stop_at = 1;
+	assert_int_equal(store_search(f->s, "提醒", NULL, seen_cb, &seen), 7);
+	assert_int_equal(seen.n, 1);
+
+	built_free(&b1);
+	built_free(&b2);
+	built_free(&b3);
+	built_free(&b4);
+	built_free(&r1);
+}
+
+static void test_search_alert_fields(void **state)
+{
+	struct fx *f = *state;
+	struct event_draft d;
+	struct built a;
+
+	draft_init(&d, f->k, KIND_ALERT, "gaobu.a", T0);
+	d.expires_at = T0 + 3600000;
+	draft_str(&d, "event", "Missing person");
+	draft_str(&d, "headline", "八十岁老人走失");
+	draft_str(&d, "text", "身穿蓝色外套");
+	draft_str(&d, "category", "Rescue");
+	draft_str(&d, "urgency", "Immediate");
+	draft_str(&d, "severity", "Severe");
+	draft_str(&d, "certainty", "Observed");
+	draft_str(&d, "area_desc", "新华村东头");
+	draft_str(&d, "instruction", "请拨打派出所电话");
+	draft_str(&d, "contact", "unsearchable-contact");
+	a = build(&d, f->k);
+	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
+	assert_int_equal(search_n(f->s, "走失", NULL), 1);
+	assert_int_equal(search_n(f->s, "蓝色外套", NULL), 1);
+	assert_int_equal(search_n(f->s, "新华村", NULL), 1);
+	assert_int_equal(search_n(f->s, "派出所", NULL), 1);
+	assert_int_equal(search_n(f->s, "Missing", NULL), 1);
+	assert_int_equal(search_n(f->s, "unsearchable", NULL), 0);
+	built_free(&a);
+}
+
+static void test_expiry(void **state)
+{
+	struct fx *f = *state;
+	struct event_draft d;
+	struct built gone, stays, later, r;
+	struct store_filter flt;
+	struct seen seen;
+	int64_t n = -1;
+
+	draft_init(&d, f->k, KIND_BULLETIN, "g", T0);
+	d.expires_at = T0 + 1000;
+	draft_str(&d, "title", "short-lived");
+	draft_str(&d, "text", "expiring notice");
+	draft_str(&d, "category", "notice");
+	gone = build(&d, f->k);
+	d.expires_at = T0 + 5000;
+	later = build(&d, f->k);
+	stays = bulletin(f->k, "g", T0, "forever", "expiring never");
+	r = reply(f->k, "g", T0, gone.ev->id, "a reply to it");
+	assert_int_equal(store_insert(f->s, gone.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, later.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, stays.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, r.ev, 1), 0);
+
+	/* readers can skip what has expired before it is collected */
+	memset(&flt, 0, sizeof(flt));
+	flt.now = T0 + 2000;
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, &flt, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 3);
+
+	assert_int_equal(store_collect_expired(f->s, T0 + 999, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_collect_expired(f->s, T0 + 1000, &n), 0);   /* expires_at <= now */
+	assert_int_equal(n, 1);
+	assert_int_equal(store_has(f->s, gone.ev->id), 0);
+	assert_int_equal(store_has(f->s, later.ev->id), 1);
+	assert_int_equal(store_has(f->s, stays.ev->id), 1);
+	assert_int_equal(search_n(f->s, "expiring", NULL), 2);
+	assert_int_equal(store_collect_expired(f->s, T0 + 100000, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(search_n(f->s, "expiring", NULL), 1);
+	/* the reply stays, and still refers to the (gone) id */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events_referring(f->s, gone.ev->id, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	built_free(&gone);
+	built_free(&later);
+	built_free(&stays);
+	built_free(&r);
+}
+
+static void test_retraction(void **state)
+{
+	struct fx *f = *state;
+	struct built t = bulletin(f->k, "g", T0, "Wrong", "retractable words here");
+	struct built t2 = reply(f->k, "g", T0 + 1, t.ev->id, "second words");
+	uint8_t by[WM_ID_LEN], by2[WM_ID_LEN], other[WM_ID_LEN];
+	struct store_info info;
+	struct store_counts c;
+	struct seen seen;
+	uint8_t *wire = NULL;
+	size_t len;
+
+	memset(by, 0xb1, sizeof(by));
+	memset(by2, 0xb2, sizeof(by2));
+	memset(other, 0x77, sizeof(other));
+	assert_int_equal(store_insert(f->s, t.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, t2.ev, 1), 0);
+	assert_int_equal(search_n(f->s, "retractable", NULL), 1);
+	assert_int_equal(store_retract(f->s, t.ev->id, by), 0);
+	assert_int_equal(store_has(f->s, t.ev->id), 1);            /* id kept */
+	assert_int_equal(store_get(f->s, t.ev->id, &wire, &len), WM_ENOTFOUND);
+	assert_int_equal(store_info(f->s, t.ev->id, &info), 0);
+	assert_int_equal(info.retracted, 1);
+	assert_int_equal(info.kind, KIND_BULLETIN);
+	assert_int_equal(search_n(f->s, "retractable", NULL), 0);   /* text gone */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, NULL, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.retracted[0], 1);
+	assert_int_equal(seen.retracted[1], 0);
+	/* a retracted reply no longer refers to anything */
+	assert_int_equal(store_retract(f->s, t2.ev->id, by2), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events_referring(f->s, t.ev->id, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 0);
+	/* twice: still retracted, no error; unknown target: not found */
+	assert_int_equal(store_retract(f->s, t.ev->id, by2), 0);
+	assert_int_equal(store_retract(f->s, other, by), WM_ENOTFOUND);
+	/* inserting the same event again is a duplicate, not a resurrection */
+	assert_int_equal(store_insert(f->s, t.ev, 1), WM_EDUP);
+	assert_int_equal(store_get(f->s, t.ev->id, &wire, &len), WM_ENOTFOUND);
+	assert_int_equal(store_counts(f->s, &c), 0);
+	assert_int_equal(c.events, 0);
+	assert_int_equal(c.retracted, 2);
+	built_free(&t);
+	built_free(&t2);
+}
+
+/* A made-up event with a chosen id: the store does not verify. */
+static void fake(struct event *ev, const char *hexid, const uint8_t author[WM_PUB_LEN])
+{
+	static const uint8_t bytes[] = { 0x92, 0xc4, 0x00, 0xc4, 0x00 };
+
+	memset(ev, 0, sizeof(*ev));
+	assert_int_equal(hex_decode(ev->id, WM_ID_LEN, hexid, 64), 0);
+	ev->wire = bytes;
+	ev->wire_len = sizeof(bytes);
+	ev->kind = KIND_REPLY;
+	memcpy(ev->author, author, WM_PUB_LEN);
+	ev->created_at = T0;
+	snprintf(ev->group, sizeof(ev->group), "g");
+}
+
+static void test_prefix(void **state)
+{
+	struct fx *f = *state;
+	static const char a[] = "abcdef0111111111111111111111111111111111111111111111111111111111";
+	static const char b[] = "abcdef0222222222222222222222222222222222222222222222222222222222";
+	static const char c[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct event ea, eb, ec;
+	uint8_t id[WM_ID_LEN], want[WM_ID_LEN];
+
+	fake(&ea, a, f->k->pub);
+	fake(&eb, b, f->k->pub);
+	fake(&ec, c, f->k->pub);
+	assert_int_equal(store_insert(f->s, &ea, 1), 0);
+	assert_int_equal(store_insert(f->s, &eb, 1), 0);
+	assert_int_equal(store_insert(f->s, &ec, 1), 0);
+
+	assert_int_equal(store_resolve_prefix(f->s, "abcdef01", 8, id), 0);
+	assert_memory_equal(id, ea.id, WM_ID_LEN);
+	assert_int_equal(store_resolve_prefix(f->s, "ABCDEF02", 8, id), 0);
+	assert_memory_equal(id, eb.id, WM_ID_LEN);
+	assert_int_equal(store_resolve_prefix(f->s, c, 64, id), 0);
+	assert_memory_equal(id, ec.id, WM_ID_LEN);
+	assert_int_equal(store_resolve_prefix(f->s, "0123456", 7, id), 0);      /* odd length */
+	assert_memory_equal(id, ec.id, WM_ID_LEN);
+
+	memset(want, 0x5a, sizeof(want));
+	memcpy(id, want, WM_ID_LEN);
+	assert_int_equal(store_resolve_prefix(f->s, "abcdef", 6, id), WM_EINVAL);
+	assert_non_null(strstr(store_errmsg(f->s), "ambiguous"));
+	assert_int_equal(store_resolve_prefix(f->s, "abcdef0", 7, id), WM_EINVAL);
+	assert_int_equal(store_resolve_prefix(f->s, "fedcba", 6, id), WM_ENOTFOUND);
+	assert_int_equal(store_resolve_prefix(f->s, "abcde", 5, id), WM_EINVAL);   /* too short */
+	assert_int_equal(store_resolve_prefix(f->s, "abcdeg", 6, id), WM_EINVAL);  /* not hex */
+	assert_int_equal(store_resolve_prefix(f->s, "abcdef01 ", 9, id), WM_EINVAL);
+	assert_memory_equal(id, want, WM_ID_LEN);     /* untouched on failure */
+}
+
+static void test_filters_and_reentry(void **state)
+{
+	struct fx *f = *state;
+	struct built e[6];
+	struct store_filter flt;
+	struct seen seen;
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "event %d", i);
+		/* arrival order differs from created_at order */
+		if (i % 2 == 0)
+			e[i] = bulletin(f->k, "g1", T0 + 10000 - (uint64_t)i, "t", text);
+		else
+			e[i] = reply(f->k, "g2", T0 + (uint64_t)i, e[0].ev->id, text);
+		assert_int_equal(store_insert(f->s, e[i].ev, 1), 0);
+	}
+	memset(&flt, 0, sizeof(flt));
+	flt.group = "g1";
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, &flt, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 3);
+
+	memset(&flt, 0, sizeof(flt));
+	flt.kind = KIND_REPLY;
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, &flt, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 3);
+	assert_memory_equal(seen.id[0], e[1].ev->id, WM_ID_LEN);
+
+	/* cursor and limit */
+	memset(&flt, 0, sizeof(flt));
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, &flt, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 6);
+	flt.after_seq = seen.seq[2];
+	flt.limit = 2;
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, &flt, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_memory_equal(seen.id[0], e[3].ev->id, WM_ID_LEN);
+	assert_memory_equal(seen.id[1], e[4].ev->id, WM_ID_LEN);
+
+	/* newest first, with group */
+	memset(&flt, 0, sizeof(flt));
+	flt.group = "g1";
+	flt.newest_first = 1;
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, &flt, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 3);
+	assert_memory_equal(seen.id[0], e[0].ev->id, WM_ID_LEN);
+	assert_memory_equal(seen.id[2], e[4].ev->id, WM_ID_LEN);
+
+	/* referring */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events_referring(f->s, e[0].ev->id, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 3);
+
+	/* by author */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events_by_author(f->s, f->k->pub, T0 + 5, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 4);     /* three bulletins at ~T0+10000, reply 5 */
+	for (i = 0; i < 6; i++)
+		built_free(&e[i]);
+}
+
+struct nest {
+	struct store *s;
+	size_t outer, inner;
+};
+
+static int inner_cb(void *ctx, const struct stored_event *e)
+{
+	struct nest *n = ctx;
+
+	(void)e;
+	n->inner++;
+	return 0;
+}
+
+static int outer_cb(void *ctx, const struct stored_event *e)
+{
+	struct nest *n = ctx;
+	uint8_t *wire = NULL;
+	size_t len = 0;
+
+	n->outer++;
+	/* the same cached statement is busy here: the store must cope */
+	assert_int_equal(store_events(n->s, NULL, inner_cb, n), 0);
+	assert_int_equal(store_get(n->s, e->id, &wire, &len), 0);
+	free(wire);
+	return 0;
+}
+
+static void test_nested_iteration(void **state)
+{
+	struct fx *f = *state;
+	struct built a = bulletin(f->k, "g", T0, "a", "a");
+	struct built b = bulletin(f->k, "g", T0 + 1, "b", "b");
+	struct nest n = { f->s, 0, 0 };
+
+	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_int_equal(store_events(f->s, NULL, outer_cb, &n), 0);
+	assert_int_equal(n.outer, 2);
+	assert_int_equal(n.inner, 4);
+	built_free(&a);
+	built_free(&b);
+}
+
+static void test_transactions(void **state)
+{
+	struct fx *f = *state;
+	struct built a = bulletin(f->k, "g", T0, "a", "a");
+	struct built b = bulletin(f->k, "g", T0 + 1, "b", "b");
+	struct built c = bulletin(f->k, "g", T0 + 2, "c", "c");
+
+	assert_int_equal(store_in_transaction(f->s), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_in_transaction(f->s), 1);
+	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
+	assert_int_equal(store_savepoint(f->s), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_int_equal(store_rollback_savepoint(f->s), 0);     /* b undone */
+	assert_int_equal(store_savepoint(f->s), 0);
+	assert_int_equal(store_insert(f->s, c.ev, 1), 0);
+	assert_int_equal(store_release(f->s), 0);                /* c kept */
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_has(f->s, a.ev->id), 1);
+	assert_int_equal(store_has(f->s, b.ev->id), 0);
+	assert_int_equal(store_has(f->s, c.ev->id), 1);
+	assert_int_equal(store_release(f->s), WM_EINVAL);        /* none open */
+
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_int_equal(store_rollback(f->s), 0);
+	assert_int_equal(store_has(f->s, b.ev->id), 0);
+	assert_int_equal(search_n(f->s, "b", NULL), 0);          /* its text too */
+
+	/* a savepoint outside a transaction commits on release */
+	assert_int_equal(store_savepoint(f->s), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_int_equal(store_release(f->s), 0);
+	assert_int_equal(store_in_transaction(f->s), 0);
+	assert_int_equal(store_has(f->s, b.ev->id), 1);
+	built_free(&a);
+	built_free(&b);
+	built_free(&c);
+}
+
+static int cert_cb(void *ctx, const struct cert *c)
+{
+	struct cert *out = ctx;
+
+	out[out[0].role == 0 ? 0 : 1] = *c;
+	return 0;
+}
+
+static void test_certs_and_revocations(void **state)
+{
+	struct fx *f = *state;
+	struct built e1 = bulletin(f->k, "network-ish", T0, "cert", "stand-in event");
+	struct built e2 = bulletin(f->k, "network-ish", T0 + 1, "revoke", "stand-in event");
+	uint8_t root[WM_PUB_LEN], station[WM_PUB_LEN], officer[WM_PUB_LEN], stranger[WM_PUB_LEN];
+	struct cert c, got[2];
+	uint64_t at = 0;
+
+	memset(root, 1, sizeof(root));
+	memset(station, 2, sizeof(station));
+	memset(officer, 3, sizeof(officer));
+	memset(stranger, 4, sizeof(stranger));
+	memset(&c, 0, sizeof(c));
+	memcpy(c.issuer, station, WM_PUB_LEN);
+	memcpy(c.subject, officer, WM_PUB_LEN);
+	c.role = ROLE_OFFICER;
+	snprintf(c.name, sizeof(c.name), "Officer Li");
+	snprintf(c.groups, sizeof(c.groups), "gaobu.a,gaobu.b");
+	c.not_before = T0;
+	c.not_after = UINT64_MAX;              /* clamped, and read back as a huge time */
+	c.created_at = T0;
+	assert_int_equal(store_insert(f->s, e1.ev, 1), 0);
+	assert_int_equal(store_add_cert(f->s, e1.ev, &c), 0);
+
+	memset(got, 0, sizeof(got));
+	assert_int_equal(store_certs_of(f->s, officer, cert_cb, got), 0);
+	assert_int_equal(got[0].role, ROLE_OFFICER);
+	assert_string_equal(got[0].name, "Officer Li");
+	assert_string_equal(got[0].groups, "gaobu.a,gaobu.b");
+	assert_memory_equal(got[0].issuer, station, WM_PUB_LEN);
+	assert_memory_equal(got[0].event_id, e1.ev->id, WM_ID_LEN);
+	assert_true(got[0].not_after >= (uint64_t)INT64_MAX);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(store_certs_issued_by(f->s, station, cert_cb, got), 0);
+	assert_int_equal(got[0].role, ROLE_OFFICER);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(store_certs_of(f->s, stranger, cert_cb, got), 0);
+	assert_int_equal(got[0].role, 0);
+
+	assert_int_equal(store_revoked_at(f->s, officer, station, root, &at), 0);
+	assert_true(at == UINT64_MAX);
+	assert_int_equal(store_insert(f->s, e2.ev, 1), 0);
+	/* e2's author (f->k) revokes: counts only if it is the issuer or root */
+	assert_int_equal(store_add_revocation(f->s, e2.ev, officer, T0 + 500), 0);
+	assert_int_equal(store_revoked_at(f->s, officer, station, root, &at), 0);
+	assert_true(at == UINT64_MAX);
+	assert_int_equal(store_revoked_at(f->s, officer, f->k->pub, root, &at), 0);
+	assert_true(at == T0 + 500);
+	assert_int_equal(store_revoked_at(f->s, officer, station, f->k->pub, &at), 0);
+	assert_true(at == T0 + 500);
+
+	struct store_counts n;
+	assert_int_equal(store_counts(f->s, &n), 0);
+	assert_int_equal(n.certs, 1);
+	/* deleting an event takes its cert / revocation with it */
+	assert_int_equal(store_delete(f->s, e1.ev->id), 0);
+	assert_int_equal(store_delete(f->s, e2.ev->id), 0);
+	assert_int_equal(store_delete(f->s, e2.ev->id), WM_ENOTFOUND);
+	assert_int_equal(store_counts(f->s, &n), 0);
+	assert_int_equal(n.certs, 0);
+	assert_int_equal(n.events, 0);
+	assert_int_equal(store_revoked_at(f->s, officer, f->k->pub, root, &at), 0);
+	assert_true(at == UINT64_MAX);
+
+	assert_int_equal(role_from_name("officer"), ROLE_OFFICER);
+	assert_int_equal(role_from_name("mayor"), 0);
+	assert_string_equal(role_name(ROLE_STATION), "station");
+	built_free(&e1);
+	built_free(&e2);
+}
+
+static void test_seq_never_reused(void **state)
+{
+	struct fx *f = *state;
+	struct built a = bulletin(f->k, "g", T0, "a", "a");
+	struct built b = bulletin(f->k, "g", T0 + 1, "b", "b");
+	struct seen seen;
+	int64_t first;
+
+	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, NULL, seen_cb, &seen), 0);
+	first = seen.seq[0];
+	assert_int_equal(store_delete(f->s, a.ev->id), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, NULL, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_true(seen.seq[0] > first);     /* a client's cursor never misses it */
+	built_free(&a);
+	built_free(&b);
+}
+
+static void test_rejected_and_meta(void **state)
+{
+	struct fx *f = *state;
+	uint8_t id[WM_ID_LEN], other[WM_ID_LEN];
+	char why[WM_WHY_LEN], val[8];
+	int code = 0;
+
+	memset(id, 9, sizeof(id));
+	memset(other, 8, sizeof(other));
+	assert_int_equal(store_was_rejected(f->s, id, &code, why), 0);
+	assert_int_equal(store_remember_rejected(f->s, id, WM_ESIG, "bad signature by someone"), 0);
+	assert_int_equal(store_was_rejected(f->s, id, &code, why), 1);
+	assert_int_equal(code, WM_ESIG);
+	assert_string_equal(why, "bad signature by someone");
+	assert_int_equal(store_was_rejected(f->s, other, &code, why), 0);
+
+	assert_int_equal(store_meta_get(f->s, "root", val, sizeof(val)), WM_ENOTFOUND);
+	assert_int_equal(store_meta_set(f->s, "root", "abc"), 0);
+	assert_int_equal(store_meta_set(f->s, "root", "abcd"), 0);
+	assert_int_equal(store_meta_get(f->s, "root", val, sizeof(val)), 0);
+	assert_string_equal(val, "abcd");
+	assert_int_equal(store_meta_set(f->s, "long", "0123456789"), 0);
+	assert_int_equal(store_meta_get(f->s, "long", val, sizeof(val)), WM_ETOOBIG);
+	store_close(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_empty_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_future_version_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_alert_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retraction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefix, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_filters_and_reentry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_iteration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_certs_and_revocations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_never_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejected_and_meta, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
