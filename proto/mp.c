@@ -7,7 +7,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <msgpack.h>
 
 int mp_fail(char *why, int code, const char *fmt, ...)
 {
@@ -452,4 +455,39 @@ int mp_check_canonical(const uint8_t *buf, size_t len, char *why)
 	if ((rc = walk(&r, 0)) != 0)
 		return rc;
 	return mp_expect_end(&r, "value");
+}
+
+int mp_msgpack_repack(const uint8_t *buf, size_t len, uint8_t **out, size_t *outlen)
+{
+	msgpack_unpacked u;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t off = 0;
+	uint8_t *copy;
+	int rc = WM_EMALFORMED;
+
+	if (buf == NULL || out == NULL || outlen == NULL)
+		return WM_EINVAL;
+	msgpack_unpacked_init(&u);
+	msgpack_sbuffer_init(&sb);
+	if (msgpack_unpack_next(&u, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
+		goto out;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (msgpack_pack_object(&pk, u.data) != 0) {
+		rc = WM_ENOMEM;
+		goto out;
+	}
+	copy = malloc(sb.size ? sb.size : 1);
+	if (copy == NULL) {
+		rc = WM_ENOMEM;
+		goto out;
+	}
+	memcpy(copy, sb.data, sb.size);
+	*out = copy;
+	*outlen = sb.size;
+	rc = 0;
+out:
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_unpacked_destroy(&u);
+	return rc;
 }

@@ -77,6 +77,13 @@ int mp_expect_end(struct mp_reader *r, const char *what);
  * end of the buffer.  For fuzzing and for callers that only need a verdict. */
 int mp_check_canonical(const uint8_t *buf, size_t len, char *why);
 
+/* For tests and fuzzing, a second opinion from msgpack-c: unpack one value
+ * from buf with msgpack-c's unpacker and pack it again with its packer.
+ * 0 and *out (malloc'd, caller frees) on success; WM_EMALFORMED if
+ * msgpack-c cannot unpack it or leaves bytes over.  For canonical input the
+ * output equals the input. */
+int mp_msgpack_repack(const uint8_t *buf, size_t len, uint8_t **out, size_t *outlen);
+
 /* 1 if p[0..len) is valid UTF-8 (no overlong forms, no surrogates, nothing
  * above U+10FFFF), else 0. */
 int mp_utf8_valid(const uint8_t *p, size_t len);

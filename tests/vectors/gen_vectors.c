@@ -11,7 +11,10 @@
  * verdict is written by hand below and checked against event_decode: if the
  * decoder disagrees, this program stops instead of writing a wrong vector.
  *
- *   gen_vectors [OUT.json]        (stdout without an argument)
+ *   gen_vectors [OUT.json [OUT.bundle]]     (JSON on stdout without arguments)
+ *
+ * The bundle holds the valid vectors' wires, concatenated: a sample bundle
+ * for importers and for check_events.py --bundle.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -25,7 +28,7 @@
 #define T0 1700000000000ull     /* 2023-11-14T22:13:20Z */
 
 static struct key *alice, *bob;
-static FILE *out;
+static FILE *out, *bundle;
 static int nvec, nbad;
 
 /* --- a byte builder -------------------------------------------------------- */
@@ -434,6 +437,10 @@ static void emit(const char *name, const uint8_t *wire, size_t len, const uint8_
 		nbad++;
 	}
 	event_free(ev);
+	if (want == 0 && bundle != NULL && fwrite(wire, 1, len, bundle) != len) {
+		perror("bundle");
+		exit(1);
+	}
 	fprintf(out, "%s\n  {\"name\": ", nvec++ ? "," : "");
 	json_string(name);
 	fprintf(out, ", \"valid\": %s", want == 0 ? "true" : "false");
@@ -778,7 +785,7 @@ static void content_form_vectors(void)
 	field_case("content keys not sorted (shorter key second)", KIND_ACK, F_CONTENT,
 	           "\x82\xa4what\xa4seen\xa3wha\xa2hi", 18, WM_ECANONICAL);
 	field_case("content key duplicated", KIND_ACK, F_CONTENT,
-	           "\x82\xa4what\xa4seen\xa4what\xa5" "found", 21, WM_ECANONICAL);
+	           "\x82\xa4what\xa4seen\xa4what\xa5" "found", 22, WM_ECANONICAL);
 	field_case("content key as an integer", KIND_ACK, F_CONTENT,
 	           "\x82\x01\x01\xa4what\xa4seen", 13, WM_EMALFORMED);
 	field_case("content key with upper case", KIND_ACK, F_CONTENT,
@@ -974,6 +981,10 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
+	if (argc > 2 && (bundle = fopen(argv[2], "wb")) == NULL) {
+		perror(argv[2]);
+		return 1;
+	}
 	fprintf(out, "[");
 	valid_vectors();
 	wrapper_vectors();
@@ -983,6 +994,8 @@ int main(int argc, char **argv)
 	fprintf(out, "\n]\n");
 	if (out != stdout)
 		fclose(out);
+	if (bundle != NULL)
+		fclose(bundle);
 	key_free(alice);
 	key_free(bob);
 	fprintf(stderr, "gen_vectors: %d vectors, %d disagreements\n", nvec, nbad);

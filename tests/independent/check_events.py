@@ -1,0 +1,330 @@
+#!/usr/bin/python3
+"""
+An independent check of watchmesh v1 events, written from proto/PROTOCOL.md
+with nothing of our C code: Debian's python3-nacl (Ed25519) and
+python3-msgpack (parsing, and re-encoding to test the canonical form), plus
+the standard library.
+
+  check_events.py --vectors tests/vectors/events.json
+      every valid vector must pass with the id it states; every invalid one
+      must be refused, and for the same class of reason (WM_ESIG,
+      WM_ECANONICAL, ...) as the vector says.
+  check_events.py --bundle FILE
+      walks a bundle (the concatenation of wire events) and checks each.
+
+Exit status 0 only if everything is as expected.
+"""
+import argparse
+import hashlib
+import json
+import sys
+
+import msgpack
+import nacl.exceptions
+import nacl.signing
+
+MAX_PAYLOAD = 65536
+GROUP_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+KINDS = {1: "bulletin", 2: "alert", 3: "request", 4: "reply", 5: "status",
+         6: "retract", 7: "cert", 8: "revoke", 9: "ack"}
+
+CAP_CATEGORY = ["Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health",
+                "Env", "Transport", "Infra", "CBRNE", "Other"]
+# key: (type, required, min, max or enumeration)
+#   type: line | text | enum | bin | key | uint | array
+RULES = {
+    1: {"title": ("line", 1, 1, 200), "text": ("text", 1, 1, 16000),
+        "category": ("enum", 1, ["fraud", "safety", "traffic", "weather", "notice", "lost-found", "other"]),
+        "lang": ("line", 0, 2, 35)},
+    2: {"event": ("line", 1, 1, 200), "headline": ("line", 1, 1, 200), "text": ("text", 1, 1, 16000),
+        "category": ("enum", 1, CAP_CATEGORY),
+        "urgency": ("enum", 1, ["Immediate", "Expected", "Future", "Past", "Unknown"]),
+        "severity": ("enum", 1, ["Extreme", "Severe", "Moderate", "Minor", "Unknown"]),
+        "certainty": ("enum", 1, ["Observed", "Likely", "Possible", "Unlikely", "Unknown"]),
+        "area_desc": ("line", 1, 1, 500), "circle": ("array", 0),
+        "instruction": ("text", 0, 1, 4000), "contact": ("line", 0, 1, 200),
+        "photo": ("bin", 0, 1, 49152), "photo_type": ("enum", 0, ["image/jpeg", "image/png", "image/webp"]),
+        "lang": ("line", 0, 2, 35)},
+    3: {"topic": ("enum", 1, ["police", "non-police", "dispute", "lost-found", "other"]),
+        "text": ("text", 0, 1, 16000), "to": ("array", 0), "box": ("bin", 0, 1, MAX_PAYLOAD),
+        "lang": ("line", 0, 2, 35)},
+    4: {"text": ("text", 1, 1, 16000), "lang": ("line", 0, 2, 35)},
+    5: {"state": ("enum", 1, ["acknowledged", "assigned", "referred", "resolved", "closed"]),
+        "note": ("text", 0, 1, 4000), "referred_to": ("line", 0, 1, 200)},
+    6: {"reason": ("text", 0, 1, 1000)},
+    7: {"subject": ("key", 1), "role": ("enum", 1, ["station", "officer", "node", "resident"]),
+        "name": ("line", 1, 1, 127), "groups": ("array", 1), "not_before": ("uint", 1),
+        "not_after": ("uint", 1)},
+    8: {"subject": ("key", 1), "reason": ("text", 0, 1, 1000)},
+    9: {"what": ("enum", 1, ["seen", "helping", "found"]), "text": ("text", 0, 1, 4000)},
+}
+
+
+class Refused(Exception):
+    def __init__(self, code, why):
+        super().__init__(why)
+        self.code = code
+        self.why = why
+
+
+def is_int(x):
+    return type(x) is int
+
+
+def unpack_one(data, what):
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+    except msgpack.ExtraData:
+        raise Refused("WM_EMALFORMED", f"{what}: trailing bytes")
+    except (ValueError, msgpack.UnpackException, UnicodeDecodeError) as e:
+        raise Refused("WM_EMALFORMED", f"{what}: cannot be parsed ({e.__class__.__name__})")
+
+
+def canonical(obj, data, what):
+    """Our encoder (msgpack-python) writes shortest forms; any other form differs."""
+    again = msgpack.packb(obj, use_bin_type=True)
+    if again != data:
+        raise Refused("WM_ECANONICAL", f"{what}: not in canonical form")
+
+
+def plain_value(v, what, nested=False):
+    """Content values: str, bytes, int, or a flat array of those."""
+    if isinstance(v, (str, bytes)) or is_int(v):
+        return
+    if isinstance(v, list) and not nested:
+        if len(v) > 64:
+            raise Refused("WM_EMALFORMED", f"{what}: array of more than 64 items")
+        for item in v:
+            plain_value(item, what, True)
+        return
+    raise Refused("WM_EMALFORMED", f"{what}: a value of type {type(v).__name__} is not allowed")
+
+
+def group_ok(g):
+    return isinstance(g, str) and 1 <= len(g.encode()) <= 64 and set(g) <= GROUP_CHARS
+
+
+def check_content(kind, body, c):
+    def bad(why):
+        raise Refused("WM_ECONTENT", why)
+
+    for key, rule in RULES[kind].items():
+        typ, req = rule[0], rule[1]
+        if key not in c:
+            if req and not (kind == 3 and key == "text"):
+                bad(f"content key '{key}' is missing")
+            continue
+        v = c[key]
+        want = {"line": str, "text": str, "enum": str, "bin": bytes, "key": bytes, "array": list}.get(typ)
+        if typ == "uint":
+            if not is_int(v) or v < 0:
+                bad(f"'{key}' must be an unsigned integer")
+        elif not isinstance(v, want):
+            bad(f"'{key}' has the wrong type")
+        if typ in ("line", "text", "bin"):
+            n = len(v.encode()) if isinstance(v, str) else len(v)
+            if not rule[2] <= n <= rule[3]:
+                bad(f"'{key}' is {n} bytes")
+            if isinstance(v, str):
+                allowed = "\t\n\r" if typ == "text" else ""
+                if any((ord(ch) < 0x20 and ch not in allowed) or ord(ch) == 0x7f for ch in v):
+                    bad(f"'{key}' has a control character")
+        if typ == "enum" and v not in rule[2]:
+            bad(f"'{key}' value {v!r} is not allowed")
+        if typ == "key" and len(v) != 32:
+            bad(f"'{key}' is not 32 bytes")
+    if "lang" in c and isinstance(c["lang"], str) and not all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in c["lang"]):
+        bad("'lang' is not a language tag")
+
+    group, refs, created, expires = body[4], body[5], body[3], body[6]
+    if (kind in (7, 8)) != (group == "network"):
+        bad("group 'network' holds exactly the certs and revocations")
+    if kind in (4, 5, 6, 9) and not refs:
+        bad("refs[0] is required")
+    if kind == 2:
+        if expires == 0:
+            bad("an alert must expire")
+        if ("photo" in c) != ("photo_type" in c):
+            bad("photo and photo_type come together")
+        if "circle" in c:
+            circ = c["circle"]
+            lim = [(-90000000, 90000000), (-180000000, 180000000), (1, 1000000)]
+            if len(circ) != 3 or not all(is_int(x) and lo <= x <= hi for x, (lo, hi) in zip(circ, lim)):
+                bad("circle is not [lat_e6, lon_e6, radius_m] within range")
+    if kind == 3:
+        if "text" in c:
+            if "to" in c or "box" in c:
+                bad("text and a sealed box together")
+        else:
+            if "to" not in c or "box" not in c:
+                bad("neither text nor to + box")
+            to = c["to"]
+            if not 1 <= len(to) <= 16 or not all(isinstance(t, bytes) and len(t) == 32 for t in to):
+                bad("'to' must be 1-16 public keys")
+            if len(set(to)) != len(to):
+                bad("'to' repeats a key")
+            fixed = 24 + 80 * (len(to) + 1) + 16
+            if not fixed + 1 <= len(c["box"]) <= fixed + 16000:
+                bad("'box' has the wrong size")
+    if kind == 7:
+        gs = c["groups"]
+        if not 1 <= len(gs) <= 64 or not all(isinstance(g, str) for g in gs):
+            bad("groups must be 1-64 strings")
+        if "*" in gs and len(gs) != 1:
+            bad("'*' must be alone")
+        if not all(g == "*" or group_ok(g) for g in gs) or len(set(gs)) != len(gs):
+            bad("groups holds a bad or repeated name")
+        if len(",".join(gs).encode()) > 1023:
+            bad("groups too long joined")
+        if not c["not_before"] < c["not_after"]:
+            bad("not_before must be before not_after")
+
+
+def check_event(wire):
+    """Returns the decoded body and id, or raises Refused."""
+    w = unpack_one(wire, "event")
+    if not isinstance(w, list) or len(w) != 2:
+        raise Refused("WM_EMALFORMED", "event: not an array of two items")
+    payload, sig = w
+    if not isinstance(payload, bytes):
+        raise Refused("WM_EMALFORMED", "payload: not a binary")
+    if len(payload) > MAX_PAYLOAD:
+        raise Refused("WM_ETOOBIG", "payload: larger than 64 KiB")
+    if not isinstance(sig, bytes) or len(sig) != 64:
+        raise Refused("WM_EMALFORMED", "signature: not a binary of 64 bytes")
+    canonical(w, wire, "event")
+    eid = hashlib.sha256(payload).digest()
+
+    body = unpack_one(payload, "payload")
+    if not isinstance(body, list) or len(body) == 0:
+        raise Refused("WM_EMALFORMED", "body: not a non-empty array")
+    if not is_int(body[0]) or body[0] < 0:
+        raise Refused("WM_EMALFORMED", "version: not an unsigned integer")
+    if body[0] != 1:
+        raise Refused("WM_EVERSION", f"version {body[0]}")
+    if len(body) != 8:
+        raise Refused("WM_EMALFORMED", f"body: {len(body)} fields")
+    version, kind, author, created, group, refs, expires, content = body
+    if not is_int(kind) or kind < 0:
+        raise Refused("WM_EMALFORMED", "kind: not an unsigned integer")
+    if not isinstance(author, bytes) or len(author) != 32:
+        raise Refused("WM_EMALFORMED", "author: not 32 bytes")
+    try:
+        nacl.signing.VerifyKey(author).verify(eid, sig)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError, TypeError):
+        raise Refused("WM_ESIG", "signature does not verify")
+
+    # shapes and types first, then the one byte form, then the rules
+    if not is_int(created) or created < 0:
+        raise Refused("WM_EMALFORMED", "created_at: not an unsigned integer")
+    if not isinstance(group, str):
+        raise Refused("WM_EMALFORMED", "group: not a string")
+    if not isinstance(refs, list) or not all(isinstance(r, bytes) for r in refs):
+        raise Refused("WM_EMALFORMED", "refs: not an array of binaries")
+    if not is_int(expires) or expires < 0:
+        raise Refused("WM_EMALFORMED", "expires_at: not an unsigned integer")
+    if not isinstance(content, dict):
+        raise Refused("WM_EMALFORMED", "content: not a map")
+    for k, v in content.items():
+        if not isinstance(k, str):
+            raise Refused("WM_EMALFORMED", "content: a key is not a string")
+        plain_value(v, f"content key '{k}'")
+    canonical(body, payload, "payload")
+    keys = [k.encode() for k in content]
+    if keys != sorted(keys):
+        raise Refused("WM_ECANONICAL", "content: keys not sorted")
+
+    if kind not in KINDS:
+        raise Refused("WM_EMALFORMED", f"kind {kind} unknown")
+    if created == 0:
+        raise Refused("WM_EMALFORMED", "created_at is 0")
+    if not group_ok(group):
+        raise Refused("WM_EMALFORMED", f"group {group!r} is not a group name")
+    if len(refs) > 16 or not all(len(r) == 32 for r in refs):
+        raise Refused("WM_EMALFORMED", "refs: more than 16, or not 32 bytes each")
+    if expires != 0 and expires <= created:
+        raise Refused("WM_EMALFORMED", "expires_at is not after created_at")
+    if len(content) > 32:
+        raise Refused("WM_EMALFORMED", "content: more than 32 keys")
+    for k in content:
+        if not 1 <= len(k) <= 32 or not set(k) <= KEY_CHARS:
+            raise Refused("WM_EMALFORMED", f"content key {k!r} is not a-z 0-9 _")
+    check_content(kind, body, content)
+    return body, eid
+
+
+def run_vectors(path):
+    with open(path, encoding="utf-8") as f:
+        vectors = json.load(f)
+    failures = 0
+    counts = {"valid": 0, "invalid": 0}
+    for v in vectors:
+        wire = bytes.fromhex(v["wire"])
+        try:
+            _, eid = check_event(wire)
+            got, why = "ok", ""
+        except Refused as r:
+            got, why = r.code, r.why
+        if v["valid"]:
+            counts["valid"] += 1
+            if got != "ok":
+                failures += 1
+                print(f"FAIL {v['name']}: valid vector refused: {got}: {why}")
+            elif v.get("id") != eid.hex():
+                failures += 1
+                print(f"FAIL {v['name']}: id {eid.hex()} but the vector says {v.get('id')}")
+        else:
+            counts["invalid"] += 1
+            if got == "ok":
+                failures += 1
+                print(f"FAIL {v['name']}: invalid vector accepted (expected {v['error']})")
+            elif got != v["error"]:
+                failures += 1
+                print(f"FAIL {v['name']}: refused as {got} ({why}), the vector says {v['error']} ({v['reason']})")
+    print(f"{len(vectors)} vectors: {counts['valid']} valid, {counts['invalid']} invalid; {failures} failures")
+    return failures == 0
+
+
+def run_bundle(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    unpacker = msgpack.Unpacker(raw=True, strict_map_key=False, max_buffer_size=max(len(data), 1))
+    unpacker.feed(data)
+    start, n, bad = 0, 0, 0
+    kinds = {}
+    while start < len(data):
+        try:
+            unpacker.skip()
+        except msgpack.OutOfData:
+            print(f"byte {start}: the bundle ends inside an event")
+            return False
+        except Exception as e:  # noqa: BLE001 -- any parse failure ends the walk
+            print(f"byte {start}: not a msgpack value ({e.__class__.__name__}); stopping")
+            return False
+        end = unpacker.tell()
+        n += 1
+        try:
+            body, eid = check_event(data[start:end])
+            kinds[KINDS[body[1]]] = kinds.get(KINDS[body[1]], 0) + 1
+        except Refused as r:
+            bad += 1
+            print(f"event {n} at byte {start}: {r.code}: {r.why}")
+        start = end
+    summary = ", ".join(f"{k} {c}" for k, c in sorted(kinds.items()))
+    print(f"{n} events, {n - bad} ok, {bad} refused" + (f" ({summary})" if summary else ""))
+    return bad == 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--vectors", help="a vectors JSON file")
+    g.add_argument("--bundle", help="a bundle file")
+    a = ap.parse_args()
+    ok = run_vectors(a.vectors) if a.vectors else run_bundle(a.bundle)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
