@@ -311,6 +311,7 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 			memset(&res, 0, sizeof res);
 			res.code = WM_EMALFORMED;
 			snprintf(res.why, sizeof res.why, "%s", it->why);
+			s.unreadable++;
 			report(&im, i, it, 0, &res);
 			progress(&im);
 			continue;

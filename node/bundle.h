@@ -48,6 +48,7 @@ struct bundle_refusal {
 struct bundle_stats {
 	size_t events;               /* items in the file, readable or not */
 	size_t stored, duplicates, refused;
+	size_t unreadable;           /* of the refused: damaged bytes, not events */
 };
 struct bundle_import_cbs {
 	void (*refused)(void *ctx, const struct bundle_refusal *r);

@@ -61,8 +61,10 @@ static const char usage_import[] =
 "revocations first, whatever their order in the file, then the rest.  Each\n"
 "refused event is reported on one line (its number in the file, byte offset,\n"
 "id prefix and reason); duplicates are only counted.  Damaged bytes cost only\n"
-"the event they hit: reading resumes at the next whole event.  Exit status 0\n"
-"when the file was read, even if some events were refused.\n";
+"the event they hit: reading resumes at the next whole event.\n"
+"Exit status 0 when the whole file was read, even if some events were refused;\n"
+"1 when it could not be read, or parts of it were damaged (truncated, garbled):\n"
+"the events that could be read are stored all the same.\n";
 
 struct report {
 	int tty;
@@ -166,7 +168,9 @@ int cmd_import(int argc, char **argv)
 	}
 	printf("%zu events: %zu stored, %zu duplicates, %zu refused\n",
 	       st.events, st.stored, st.duplicates, st.refused);
-	ret = CLI_OK;
+	/* refusals are the bundle's business; damaged bytes mean the file
+	 * could not be read whole, which a script must notice */
+	ret = st.unreadable ? CLI_FAIL : CLI_OK;
 out:
 	node_dir_close(nd);
 	files_unmap(&m);

@@ -321,8 +321,17 @@ int cmd_show(int argc, char **argv)
 	}
 	ret = cli_print_list(nd, k, &self, 0, 0);
 	if (ret == CLI_OK && refs.n > 0) {
-		printf("referred to by %zu event%s:\n\n", refs.n, refs.n == 1 ? "" : "s");
-		ret = cli_print_list(nd, k, &refs, 0, 1);
+		struct render_ctx rc;
+		size_t i;
+		memset(&rc, 0, sizeof rc);
+		rc.store = nd->store;
+		rc.root = nd->net.root;
+		rc.reader = k;
+		rc.now = files_now_ms();
+		list_decode(&refs);
+		printf("referred to by %zu event%s:\n", refs.n, refs.n == 1 ? "" : "s");
+		for (i = 0; i < refs.n; i++)
+			render_event_text(stdout, &rc, refs.v[i].ev, 1);
 	}
 out:
 	free(wire);

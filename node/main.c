@@ -207,6 +207,8 @@ int cmd_run(int argc, char **argv)
 	int r = cli_parse("run", usage_run, argc, argv, opts, 0, pos, 1, &np);
 	if (r)
 		return r > 0 ? CLI_OK : CLI_USAGE;
+	if (np != 1)
+		return cli_usage_err("run", "expected the data directory");
 	fprintf(stderr, "watchmesh run: the mesh daemon is not part of this build yet\n");
 	return 2;
 }

@@ -40,6 +40,8 @@ void render_span(char *buf, size_t len, uint64_t ms)
 	uint64_t m = ms / 60000u;
 	if (m < 60)
 		snprintf(buf, len, "%" PRIu64 "m", m);
+	else if (m < 48 * 60 && m % 60)
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", m / 60, m % 60);
 	else if (m < 48 * 60)
 		snprintf(buf, len, "%" PRIu64 "h", m / 60);
 	else
@@ -266,7 +268,8 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 		if (str_of(ev, "category", &s, &l))
 			fprintf(f, " (%.*s)", l, s);
 		fprintf(f, "\n");
-		if (str_of(ev, "headline", &s, &l))
+		if (str_of(ev, "headline", &s, &l) &&
+		    !(str_of(ev, "event", &s2, &l2) && l2 == l && memcmp(s, s2, (size_t)l) == 0))
 			fprintf(f, "%s%.*s\n", ind, l, s);
 		put_expiry(f, ind, rc, ev);
 		if (str_of(ev, "text", &s, &l))

@@ -39,7 +39,7 @@ json_t *render_event_json(const struct render_ctx *rc, const struct event *ev);
 
 /* "2026-11-29 21:34" in local time. */
 void render_time(char *buf, size_t len, uint64_t ms);
-/* "5h", "3d", "12m" (rounded down, at least "0m"). */
+/* "12m", "5h", "5h59m", "3d" (rounded down, at least "0m"). */
 void render_span(char *buf, size_t len, uint64_t ms);
 /* The first 8 hex digits of an id or key. */
 void render_short(char out[9], const uint8_t *bytes);

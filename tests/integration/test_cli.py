@@ -1,0 +1,370 @@
+#!/usr/bin/python3
+"""
+Integration tests of the `watchmesh` command line, each run as its own
+meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
+
+  import   the import acceptance: good events of every kind plus exactly
+           four bad ones (a flipped byte, a non-canonical integer, a
+           resident's bulletin, a bulletin by a revoked officer), in an order
+           where certificates come last
+  resync   a damaged length byte and a truncated end cost one event each
+  search   Chinese search, including the two-character words 诈骗 and 走失
+  pii      personal data refused before signing; --allow-personal-data
+  sealed   a sealed request opens with the officer's and the author's key only
+  errors   bad command lines and broken files: one line, non-zero exit
+  check    export, then the independent Python check of the bundle
+"""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wmtest  # noqa: E402
+from wmtest import check, Failure  # noqa: E402
+
+G = "gaobu.xinhua"
+PASS = None  # set per test through env
+
+
+def refused_lines(err):
+    return [l for l in err.splitlines() if l.startswith("watchmesh: event ")]
+
+
+def summary(out):
+    lines = [l for l in out.splitlines() if " events: " in l]
+    check(len(lines) == 1, "no summary line in:\n" + out)
+    return lines[0]
+
+
+def good_events(env, node):
+    """Events of several kinds on `node`; returns nothing, they are in the store."""
+    b = env.post("bulletin", node, "officer.key", "--group", G, "--title", "防诈骗提醒",
+                 "--text", "近日有人冒充公检法诈骗，请勿向陌生账户转账。", "--category", "fraud")
+    with open(env.path("tiny.png"), "wb") as f:
+        f.write(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                              "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"))
+    a = env.post("alert", node, "officer.key", "--group", G, "--headline", "寻找走失老人",
+                 "--text", "78岁男性，身穿蓝色外套，于新华村口走失。", "--area", "新华村",
+                 "--circle", "22.5431,114.0579,2000", "--photo", "tiny.png", "--expires", "6h")
+    r = env.post("request", node, "res1.key", "--group", G, "--topic", "dispute",
+                 "--text", "楼上漏水，协商不成，希望调解。")
+    env.post("reply", node, "officer.key", "--group", G, "--reply-to", r[:8],
+             "--text", "已转交调解中心。")
+    env.post("status", node, "officer.key", "--group", G, "--ref", r, "--state", "referred",
+             "--referred-to", "新华村调解中心")
+    env.post("ack", node, "res2.key", "--group", G, "--ref", a, "--what", "helping")
+    env.post("reply", node, "res2.key", "--group", G, "--ref", a, "--text", "好像在菜市场见过他。")
+    env.post("request", node, "res2.key", "--group", G, "--text", "想咨询防盗门。",
+             "--to", "officer.key")
+    return b, a, r
+
+
+def t_import(env):
+    env.world("a")
+    good_events(env, "a")
+    # a second officer, who posts once, then is revoked
+    env.key("officer2.key", encrypted=True)
+    env.cert("station.key", "officer2.key", "officer", "赵警官", G, node="a")
+    env.post("bulletin", "a", "officer2.key", "--group", G, "--title", "交通提示",
+             "--text", "明早修路，请绕行。", "--category", "traffic")
+    wmtest.sleep_ms(20)
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", "officer2.key", "--reason", "调离", "--dir", "a")
+    wmtest.sleep_ms(20)
+    out, _ = env.run("export", "--dir", "a", "--out", "good.wm")
+    good = wmtest.read_bundle(env.path("good.wm"))
+    good_ids = set(wmtest.event_id(w) for w in good)
+    check(len(good) == len(good_ids) == len(env.feed_ids("a")), "export does not match the feed")
+    check(len(good) >= 15, "expected many good events, got %d" % len(good))
+
+    # bad 1: a flipped byte inside a signed bulletin's text
+    env.post("bulletin", None, "officer.key", "--group", G, "--title", "夜间巡逻",
+             "--text", "今晚加强巡逻。", "--out", "b1.wm")
+    w = bytearray(open(env.path("b1.wm"), "rb").read())
+    i = w.find("巡逻".encode())
+    check(i > 0, "text not found in the wire bytes")
+    w[i] ^= 0x01
+    bad1 = bytes(w)
+    # bad 2: a resident's reply with version written as 0xcc 0x01, re-signed
+    env.post("reply", None, "res1.key", "--group", G, "--ref", "00" * 32, "--text", "收到",
+             "--out", "b2.wm")
+    payload, _ = __import__("msgpack").unpackb(open(env.path("b2.wm"), "rb").read(), raw=True)
+    check(payload[:2] == b"\x98\x01", "unexpected payload start")
+    bad2, bad2_id = wmtest.wrap(b"\x98\xcc\x01" + payload[2:], wmtest.key_seed(env.path("res1.key")))
+    # bad 3: a bulletin signed by a resident
+    env.post("bulletin", None, "res1.key", "--group", G, "--title", "假通知", "--text", "冒充",
+             "--out", "b3.wm")
+    bad3 = open(env.path("b3.wm"), "rb").read()
+    # bad 4: a bulletin by officer2, signed after the revocation
+    env.post("bulletin", None, "officer2.key", "--group", G, "--title", "过期", "--text", "已调离",
+             "--out", "b4.wm")
+    bad4 = open(env.path("b4.wm"), "rb").read()
+
+    # certificates last, bad ones scattered
+    evs = list(reversed(good))
+    mixed = evs[:3] + [bad1] + evs[3:6] + [bad2] + evs[6:9] + [bad3] + evs[9:] + [bad4]
+    with open(env.path("mixed.wm"), "wb") as f:
+        f.write(b"".join(mixed))
+
+    env.run("init", "b", "--network", "net")
+    out, err = env.run("import", "--dir", "b", "mixed.wm")
+    lines = refused_lines(err)
+    check(len(lines) == 4, "expected exactly 4 refusals, got:\n" + err)
+    text = "\n".join(lines).lower()
+    for word in ("signature", "canonical", "official", "revoked"):
+        check(word in text, "no refusal mentions '%s':\n%s" % (word, err))
+    pos = {mixed.index(x) + 1 for x in (bad1, bad2, bad3, bad4)}
+    for n in pos:
+        check(any(l.startswith("watchmesh: event %d " % n) for l in lines),
+              "event %d not reported:\n%s" % (n, err))
+    check(bad2_id[:8] in text, "the non-canonical event's id prefix is not reported")
+    s = summary(out)
+    want = "%d events: %d stored, 0 duplicates, 4 refused" % (len(mixed), len(good))
+    check(s == want, "summary %r, expected %r" % (s, want))
+    check(set(env.feed_ids("b")) == good_ids, "node b does not hold exactly the good events")
+    env.run("export", "--dir", "b", "--out", "b.wm")
+    check(set(wmtest.event_id(x) for x in wmtest.read_bundle(env.path("b.wm"))) == good_ids,
+          "node b's export differs")
+    # again: all duplicates; bad ones reported again (refused earlier)
+    out, err = env.run("import", "--dir", "b", "mixed.wm")
+    check(summary(out) == "%d events: 0 stored, %d duplicates, 4 refused" % (len(mixed), len(good)),
+          "second import: " + summary(out))
+    # the official badge survives the trip
+    feed = env.json("feed", "--dir", "b", "--json", "--kind", "bulletin")
+    off = [e for e in feed if e["official"] and e.get("official_name") == "王警官"]
+    check(off and off[0]["official_station"] == "高埔派出所", "no official badge after import")
+
+
+def t_resync(env):
+    env.world("a")
+    good_events(env, "a")
+    env.run("export", "--dir", "a", "--out", "good.wm")
+    evs = wmtest.read_bundle(env.path("good.wm"))
+    n = len(evs)
+    k = n // 2
+    # flip the payload length byte of event k (0xc4 LL or 0xc5 HH LL)
+    e = bytearray(evs[k])
+    check(e[0] == 0x92 and e[1] in (0xc4, 0xc5), "unexpected wrapper")
+    e[2 if e[1] == 0xc4 else 3] ^= 0x40
+    damaged = b"".join(evs[:k]) + bytes(e) + b"".join(evs[k + 1:])
+    # and cut the last event short
+    last = evs[-1]
+    with open(env.path("damaged.wm"), "wb") as f:
+        f.write(damaged + last[:len(last) // 2])
+    env.run("init", "b", "--network", "net")
+    out, err = env.run("import", "--dir", "b", "damaged.wm", rc=1)
+    lines = refused_lines(err)
+    check(len(lines) == 2, "expected 2 reports (damaged, truncated):\n" + err)
+    check(any("event %d " % (k + 1) in l for l in lines), "damaged event not reported at %d" % (k + 1))
+    check("end" in lines[-1] or "truncat" in lines[-1].lower(), "truncation not named: " + lines[-1])
+    check(summary(out) == "%d events: %d stored, 0 duplicates, 2 refused" % (n + 1, n - 1),
+          "summary: " + summary(out))
+    held = set(env.feed_ids("b"))
+    check(wmtest.event_id(evs[k]) not in held, "the damaged event was stored")
+    check(len(held) == n - 1, "expected %d events, hold %d" % (n - 1, len(held)))
+
+
+def t_search(env):
+    env.world("v")
+    b = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "警惕电信诈骗",
+                 "--text", "有老人走失后，骗子冒充警察打电话索要赎金。遇到此类诈骗请拨打110。",
+                 "--category", "fraud")
+    other = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "停水通知",
+                     "--text", "明天上午九点到十二点停水。")
+    for word in ("诈骗", "走失", "冒充警察", "110"):
+        res = env.json("search", word, "--dir", "v", "--json")
+        ids = [e["id"] for e in res]
+        check(ids == [b], "search %s: %r, expected only the fraud bulletin" % (word, ids))
+    res = env.json("search", "停水", "--dir", "v", "--json")
+    check([e["id"] for e in res] == [other], "search 停水")
+    res = env.json("search", "诈骗", "停水", "--dir", "v", "--json")
+    check(res == [], "two words must both match")
+    res = env.json("search", "地震", "--dir", "v", "--json")
+    check(res == [], "nothing should match 地震")
+    out, _ = env.run("search", "走失", "--dir", "v")
+    check("警惕电信诈骗" in out and "★ 王警官" in out, "text search output:\n" + out)
+    res = env.json("search", "诈骗", "--dir", "v", "--group", "other.group", "--json")
+    check(res == [], "group filter")
+
+
+def t_pii(env):
+    env.world("v")
+    before = len(env.feed_ids("v"))
+    cases = [("联系人手机13812345678", "138****5678"),
+             ("身份证号11010519491231002X已报案", "110"),
+             ("被骗至卡号6222020200000000006转账", "6222")]
+    for text, masked in cases:
+        out, err = env.run("post", "bulletin", "--dir", "v", "--key", "officer.key",
+                           "--passphrase-file", env.passfile, "--group", G, "--title", "案例",
+                           "--text", text, rc=1)
+        lines = err.strip().splitlines()
+        check(len(lines) == 1 and lines[0].startswith("watchmesh: refused:"), "one line:\n" + err)
+        check(masked in lines[0] and "--allow-personal-data" in lines[0], "masked sample: " + err)
+        check(out == "", "an id was printed for a refused post")
+    # masked: the whole number never appears
+    check("13812345678" not in err, "the number itself was printed")
+    check(len(env.feed_ids("v")) == before, "a refused post was stored")
+    i = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "案例",
+                 "--text", "联系人手机13812345678", "--allow-personal-data")
+    check(len(i) == 64 and i in env.feed_ids("v"), "--allow-personal-data did not publish")
+    # the alert's other public fields are checked too
+    env.post("alert", "v", "officer.key", "--group", G, "--headline", "寻人", "--text", "走失",
+             "--area", "新华村", "--contact", "139 1234 5678", rc=1)
+    # a sealed request is private: no check
+    env.post("request", "v", "res1.key", "--group", G, "--text", "我的电话13812345678",
+             "--to", "officer.key")
+    # dates and amounts are not personal data
+    env.post("bulletin", "v", "officer.key", "--group", G, "--title", "案例",
+             "--text", "2026年11月29日，居民损失50000元。")
+
+
+def t_sealed(env):
+    env.world("v")
+    secret = "我怀疑隔壁在做传销，请勿透露我的身份。"
+    rid = env.post("request", "v", "res1.key", "--group", G, "--topic", "police",
+                   "--text", secret, "--to", "officer.key")
+
+    def private(*key):
+        a = ["feed", "--dir", "v", "--json", "--kind", "request"]
+        if key:
+            a += ["--key", key[0]]
+            if wmtest.key_encrypted(env.path(key[0])):
+                a += ["--passphrase-file", env.passfile]
+        evs = [e for e in env.json(*a) if e["id"] == rid]
+        check(len(evs) == 1, "request not in feed")
+        check("text" not in evs[0]["content"], "a sealed request carries text")
+        return evs[0].get("private_text")
+
+    check(private("officer.key") == secret, "the officer cannot read it")
+    check(private("res1.key") == secret, "the author cannot read it")
+    check(private("res2.key") is None, "another resident can read it")
+    check(private() is None, "readable without a key")
+    out, _ = env.run("feed", "--dir", "v", "--key", "res2.key")
+    check("[sealed request to 1 recipient]" in out and secret not in out, "feed as res2:\n" + out)
+    out, _ = env.run("show", rid[:10], "--dir", "v", "--key", "officer.key",
+                     "--passphrase-file", env.passfile)
+    check(secret in out and "private" in out, "show as officer:\n" + out)
+    env.run("export", "--dir", "v", "--out", "v.wm")
+    for f in ("v.wm", "v/store.db"):
+        check(secret.encode() not in open(env.path(f), "rb").read(), "plaintext in " + f)
+
+
+def t_errors(env):
+    env.world("v")
+    with open(env.path("garbage.key"), "wb") as f:
+        f.write(os.urandom(300))
+    with open(env.path("garbage.net"), "w") as f:
+        f.write("hello\n")
+    env.run("export", "--dir", "v", "--out", "good.wm")
+    data = open(env.path("good.wm"), "rb").read()
+    with open(env.path("trunc.wm"), "wb") as f:
+        f.write(data[:len(data) - 10])
+    with open(env.path("big.jpg"), "wb") as f:
+        f.write(b"\xff\xd8\xff\xe0" + os.urandom(60000))
+    with open(env.path("notimage.png"), "wb") as f:
+        f.write(b"not an image at all")
+    P = ["--passphrase-file", env.passfile]
+    cases = [
+        ["frobnicate"],
+        ["post"],
+        ["post", "gossip", "--dir", "v", "--key", "officer.key", "--group", G],
+        ["post", "bulletin", "--dir", "v", "--group", G, "--title", "t", "--text", "x"],
+        ["post", "bulletin", "--dir", "v", "--key", "garbage.key", "--group", G, "--title", "t", "--text", "x"],
+        ["post", "bulletin", "--dir", "v", "--key", "nonexistent.key", "--group", G, "--title", "t", "--text", "x"],
+        ["post", "bulletin", "--dir", "v", "--key", "officer.key", "--group", G, "--title", "t"],
+        ["post", "bulletin", "--dir", "v", "--key", "officer.key", "--group", "Bad Group!", "--title", "t", "--text", "x"],
+        ["post", "bulletin", "--dir", "v", "--key", "officer.key", "--group", G, "--title", "t", "--text", "x", "--category", "gossip"] + P,
+        ["post", "bulletin", "--dir", "v", "--key", "officer.key", "--group", G, "--title", "t", "--text", "x", "--headline", "h"],
+        ["post", "bulletin", "--dir", "v", "--key", "officer.key", "--group", G, "--title", "t", "--text", "x"],
+        ["post", "bulletin", "--dir", "v", "--key", "officer.key", "--group", G, "--title", "t", "--text", "x", "--passphrase-file", "garbage.net"],
+        ["post", "alert", "--dir", "v", "--key", "officer.key", "--group", G, "--headline", "h", "--text", "x"],
+        ["post", "alert", "--dir", "v", "--key", "officer.key", "--group", G, "--headline", "h", "--text", "x", "--area", "a", "--expires", "yesterday"] + P,
+        ["post", "alert", "--dir", "v", "--key", "officer.key", "--group", G, "--headline", "h", "--text", "x", "--area", "a", "--circle", "95,1,10"] + P,
+        ["post", "alert", "--dir", "v", "--key", "officer.key", "--group", G, "--headline", "h", "--text", "x", "--area", "a", "--photo", "big.jpg"] + P,
+        ["post", "alert", "--dir", "v", "--key", "officer.key", "--group", G, "--headline", "h", "--text", "x", "--area", "a", "--photo", "notimage.png"] + P,
+        ["post", "reply", "--dir", "v", "--key", "res1.key", "--group", G, "--text", "x"],
+        ["post", "reply", "--dir", "v", "--key", "res1.key", "--group", G, "--text", "x", "--ref", "abcdef12"],
+        ["post", "request", "--dir", "v", "--key", "res1.key", "--group", G, "--text", "x", "--to", "nobody"],
+        ["feed"],
+        ["feed", "--dir", "missing-dir"],
+        ["feed", "--dir", "v", "--kind", "gossip"],
+        ["feed", "--dir", "v", "--limit", "many"],
+        ["show", "zz", "--dir", "v"],
+        ["show", "0123456789abcdef", "--dir", "v"],
+        ["import", "--dir", "v", "missing.wm"],
+        ["import", "--dir", "missing-dir", "good.wm"],
+        ["import", "--dir", "v", "trunc.wm"],
+        ["import", "--dir", "v", "garbage.key"],
+        ["export", "--dir", "v"],
+        ["export", "--dir", "v", "--out", "no/such/dir/x.wm"],
+        ["init", "v", "--network", "net"],
+        ["init", "w", "--network", "garbage.net"],
+        ["init", "w"],
+        ["network", "create", "--name", "x", "--out", "net2"],
+        ["network", "create", "--name", "x", "--out", "net"] + P,
+        ["key", "new", "--out", "k.key"],
+        ["key", "new", "--out", "officer.key", "--no-passphrase"],
+        ["key", "show", "garbage.key"],
+        ["key", "show"],
+        ["cert", "issue", "--issuer", "station.key", "--subject", "res1.key", "--role", "mayor", "--name", "n", "--groups", G, "--dir", "v"],
+        ["cert", "issue", "--issuer", "station.key", "--subject", "res1.key", "--role", "resident", "--name", "n", "--groups", G],
+        ["cert", "issue", "--issuer", "garbage.key", "--subject", "res1.key", "--role", "resident", "--name", "n", "--groups", G, "--dir", "v"],
+        ["search", "--dir", "v"],
+        ["post", "bulletin", "--dir", "v", "--key", "officer.key", "--key", "res1.key", "--group", G],
+        ["run"],
+    ]
+    for c in cases:
+        out, err = env.run(*c, rc="nonzero")
+        lines = [l for l in err.splitlines() if l.strip()]
+        # import of a damaged file prints the damage report (one line) and a summary on stdout
+        check(len(lines) == 1, "expected one line on stderr for %s, got:\n%s" % (c, err))
+        check(lines[0].startswith("watchmesh"), "not prefixed: %r" % lines[0])
+    # help works everywhere
+    for c in (["--help"], ["post", "--help"], ["import", "--help"], ["cert", "--help"],
+              ["feed", "--help"], ["key", "--help"], ["network", "--help"], ["init", "--help"],
+              ["search", "--help"], ["show", "--help"], ["export", "--help"], ["run", "--help"]):
+        out, _ = env.run(*c)
+        check(out.startswith("usage:") or out.startswith("watchmesh"), "help for %s" % c)
+    out, _ = env.run("post", "--help")
+    for word in ("Immediate", "Severe", "Observed", "Safety", "--allow-personal-data"):
+        check(word in out, "post --help does not list the default " + word)
+    out, err = env.run("run", "v", rc=2)
+    check("not part of this build" in err, "run's message")
+    # nothing half-made by the failures
+    check(not os.path.exists(env.path("w", "node.key")), "a failed init left a node")
+    check(not os.path.exists(env.path("k.key")), "a key without passphrase was written")
+
+
+def t_check(env):
+    root = sys.argv[3] if len(sys.argv) > 3 else os.path.join(os.path.dirname(__file__), "..", "..")
+    checker = os.path.join(root, "tests", "independent", "check_events.py")
+    if not os.path.exists(checker):
+        print("SKIP: no tests/independent/check_events.py")
+        return 77
+    env.world("v")
+    good_events(env, "v")
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", "res2.key", "--reason", "搬走了", "--dir", "v")
+    env.run("export", "--dir", "v", "--out", "v.wm")
+    p = subprocess.run(["/usr/bin/python3", checker, "--bundle", env.path("v.wm")],
+                       capture_output=True, timeout=120)
+    env.log.append("$ check_events.py --bundle v.wm\n[exit %d]\n%s%s" % (
+        p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")))
+    check(p.returncode == 0, "the independent check failed on the exported bundle")
+    # certificates come first in an export
+    kinds = []
+    import msgpack
+    for w in wmtest.read_bundle(env.path("v.wm")):
+        payload, _ = msgpack.unpackb(w, raw=True)
+        kinds.append(msgpack.unpackb(payload, raw=True)[1])
+    first_other = next(i for i, k in enumerate(kinds) if k not in (7, 8))
+    check(all(k not in (7, 8) for k in kinds[first_other:]), "certificates not first: %r" % kinds)
+    check(kinds[:first_other].count(7) == 4 and 8 in kinds[:first_other], "cert/revoke counts")
+
+
+TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
+         "sealed": t_sealed, "errors": t_errors, "check": t_check}
+
+if __name__ == "__main__":
+    sys.exit(wmtest.main(TESTS))
