@@ -668,7 +668,9 @@ static int rejudge_one(struct store *s, const uint8_t root[WM_PUB_LEN], const st
 		event_free(ev);
 		return rc;
 	}
-	if (rc == 0 || !wm_error_is_lasting(rc)) {
+	/* It was accepted once, so its author's certs were there: a cert now
+	 * missing was purged just before, and counts as a lasting refusal. */
+	if (rc == 0 || (!wm_error_is_lasting(rc) && rc != WM_EUNKNOWNCERT)) {
 		event_free(ev);
 		return 0;
 	}

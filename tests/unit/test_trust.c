@@ -1,0 +1,572 @@
+/*
+ * Unit tests of node/trust: certificate chains, groups, validity windows,
+ * revocations (early and late), and who may post each kind.  Every event is
+ * a real signed event from event_build, fed through ingest_event into a
+ * real store in a temporary directory -- the same path a node uses.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "event.h"
+#include "ingest.h"
+#include "store.h"
+#include "trust.h"
+
+#define T0 1700000000000ull     /* ms */
+#define DAY 86400000ull
+
+enum { ROOT, STATION, STATION2, OFFICER, OFFICER2, OFFICER3, RESIDENT, STRANGER, NKEYS };
+
+struct fx {
+	char dir[64];
+	char path[96];
+	struct store *s;
+	struct key *k[NKEYS];
+	struct ingest_ctx ctx;
+	struct ingest_result res;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char why[WM_WHY_LEN];
+	uint8_t seed[32];
+	int i;
+
+	assert_non_null(f);
+	assert_int_equal(wmc_init(), 0);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/wm-test-trust-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+	assert_int_equal(store_open(f->path, &f->s, why), 0);
+	for (i = 0; i < NKEYS; i++) {
+		memset(seed, 0x30 + i, sizeof(seed));
+		assert_int_equal(key_from_seed(seed, &f->k[i]), 0);
+	}
+	f->ctx.store = f->s;
+	memcpy(f->ctx.root, f->k[ROOT]->pub, WM_PUB_LEN);
+	f->ctx.now = T0 + 30 * DAY;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char p[160];
+	int i;
+
+	store_close(f->s);
+	for (i = 0; i < NKEYS; i++)
+		key_free(f->k[i]);
+	snprintf(p, sizeof(p), "%s/store.db", f->dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/store.db-wal", f->dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/store.db-shm", f->dir);
+	unlink(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A built event: wire bytes and id. */
+struct ev {
+	uint8_t *wire;
+	size_t len;
+	uint8_t id[WM_ID_LEN];
+};
+
+static void draft_init(struct event_draft *d, const struct key *k, unsigned kind, const char *group,
+                       uint64_t created)
+{
+	memset(d, 0, sizeof(*d));
+	d->kind = kind;
+	memcpy(d->author, k->pub, WM_PUB_LEN);
+	d->created_at = created;
+	d->group = group;
+}
+
+static struct ev build(const struct event_draft *d, const struct key *k)
+{
+	struct ev e;
+	char why[WM_WHY_LEN];
+
+	if (event_build(d, k, &e.wire, &e.len, e.id, why) != 0)
+		fail_msg("event_build: %s", why);
+	return e;
+}
+
+/* groups: comma-separated, split into the cert's array. */
+static struct ev cert(const struct key *issuer, const struct key *subject, const char *role, const char *name,
+                      const char *groups, uint64_t nb, uint64_t na, uint64_t created)
+{
+	static char buf[256];
+	struct cval items[8];
+	struct event_draft d;
+	size_t n = 0;
+	char *p, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", groups);
+	for (p = strtok_r(buf, ",", &save); p != NULL && n < 8; p = strtok_r(NULL, ",", &save))
+		items[n++] = cval_str(p);
+	draft_init(&d, issuer, KIND_CERT, WM_NETWORK_GROUP, created);
+	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
+	draft_str(&d, "role", role);
+	draft_str(&d, "name", name);
+	draft_array(&d, "groups", items, n);
+	draft_uint(&d, "not_before", nb);
+	draft_uint(&d, "not_after", na);
+	return build(&d, issuer);
+}
+
+static struct ev revoke_ev(const struct key *issuer, const struct key *subject, uint64_t created)
+{
+	struct event_draft d;
+
+	draft_init(&d, issuer, KIND_REVOKE, WM_NETWORK_GROUP, created);
+	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
+	draft_str(&d, "reason", "key lost");
+	return build(&d, issuer);
+}
+
+static struct ev bulletin(const struct key *k, const char *group, uint64_t created)
+{
+	struct event_draft d;
+	char text[64];
+
+	snprintf(text, sizeof(text), "bulletin at %llu", (unsigned long long)created);
+	draft_init(&d, k, KIND_BULLETIN, group, created);
+	draft_str(&d, "title", "Notice");
+	draft_str(&d, "text", text);
+	draft_str(&d, "category", "fraud");
+	return build(&d, k);
+}
+
+static struct ev request(const struct key *k, const char *group, uint64_t created)
+{
+	struct event_draft d;
+
+	draft_init(&d, k, KIND_REQUEST, group, created);
+	draft_str(&d, "topic", "police");
+	draft_str(&d, "text", "my bicycle was stolen");
+	return build(&d, k);
+}
+
+static struct ev status(const struct key *k, const char *group, uint64_t created, const uint8_t *req,
+                        const char *state)
+{
+	struct event_draft d;
+
+	draft_init(&d, k, KIND_STATUS, group, created);
+	d.nrefs = 1;
+	memcpy(d.refs[0], req, WM_ID_LEN);
+	draft_str(&d, "state", state);
+	return build(&d, k);
+}
+
+static struct ev retract(const struct key *k, const char *group, uint64_t created, const uint8_t *target)
+{
+	struct event_draft d;
+
+	draft_init(&d, k, KIND_RETRACT, group, created);
+	d.nrefs = 1;
+	memcpy(d.refs[0], target, WM_ID_LEN);
+	draft_str(&d, "reason", "posted by mistake");
+	return build(&d, k);
+}
+
+/* Ingest (and free) one event; returns the code, res kept in f. */
+static int in(struct fx *f, struct ev e)
+{
+	int rc = ingest_event(&f->ctx, e.wire, e.len, INGEST_PEER, &f->res);
+
+	assert_int_equal(rc, f->res.code);
+	if (rc != 0 && rc != WM_EDUP)
+		assert_true(strlen(f->res.why) > 0);
+	free(e.wire);
+	return rc;
+}
+
+/* Ingest without freeing (to send the same bytes again). */
+static int in_keep(struct fx *f, const struct ev *e)
+{
+	return ingest_event(&f->ctx, e->wire, e->len, INGEST_PEER, &f->res);
+}
+
+#define IN_OK(f, e) do { int rc_ = in((f), (e)); if (rc_ != 0) fail_msg("ingest: %s: %s", wm_errname(rc_), (f)->res.why); } while (0)
+
+/* root -> station (groups) -> officer (groups), valid T0 .. T0+365d. */
+static void chain(struct fx *f, const char *station_groups, const char *officer_groups)
+{
+	IN_OK(f, cert(f->k[ROOT], f->k[STATION], "station", "Gaobu Station", station_groups, T0, T0 + 365 * DAY, T0));
+	IN_OK(f, cert(f->k[STATION], f->k[OFFICER], "officer", "Officer Li", officer_groups, T0, T0 + 365 * DAY,
+	              T0 + 1000));
+}
+
+/* --- tests ------------------------------------------------------------------------ */
+
+static void test_groups_cover(void **state)
+{
+	(void)state;
+	assert_true(trust_groups_cover("*", "gaobu.a"));
+	assert_true(trust_groups_cover("gaobu.a", "gaobu.a"));
+	assert_true(trust_groups_cover("x,gaobu.a,y", "gaobu.a"));
+	assert_true(trust_groups_cover("x,y,gaobu.a", "gaobu.a"));
+	assert_false(trust_groups_cover("gaobu.ab", "gaobu.a"));
+	assert_false(trust_groups_cover("gaobu", "gaobu.a"));
+	assert_false(trust_groups_cover("gaobu.a,", "gaobu"));
+	assert_false(trust_groups_cover("", "gaobu.a"));
+	assert_false(trust_groups_cover(",,", "gaobu.a"));
+	assert_false(trust_groups_cover(NULL, "gaobu.a"));
+	assert_false(trust_groups_cover("*", NULL));
+}
+
+static void test_chain(void **state)
+{
+	struct fx *f = *state;
+	struct official o;
+	char why[WM_WHY_LEN];
+
+	chain(f, "gaobu.a", "gaobu.a");
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER]->pub, "gaobu.a", T0 + DAY, &o, why), 0);
+	assert_int_equal(o.role, ROLE_OFFICER);
+	assert_string_equal(o.name, "Officer Li");
+	assert_string_equal(o.station, "Gaobu Station");
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[STATION]->pub, "gaobu.a", T0 + DAY, &o, why), 0);
+	assert_int_equal(o.role, ROLE_STATION);
+	assert_string_equal(o.name, "Gaobu Station");
+	assert_string_equal(o.station, "");
+	/* the root itself holds no station cert: not an official */
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[ROOT]->pub, "gaobu.a", T0 + DAY, &o, why),
+	                 WM_EUNKNOWNCERT);
+
+	IN_OK(f, bulletin(f->k[OFFICER], "gaobu.a", T0 + DAY));
+	IN_OK(f, bulletin(f->k[STATION], "gaobu.a", T0 + DAY));
+	/* out unchanged on failure */
+	memset(&o, 0x5a, sizeof(o));
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER]->pub, "gaobu.b", T0 + DAY, &o, why),
+	                 WM_ENOTOFFICIAL);
+	assert_int_equal(o.name[0], 0x5a);
+	assert_true(strlen(why) > 0);
+}
+
+static void test_wrong_groups(void **state)
+{
+	struct fx *f = *state;
+	char why[WM_WHY_LEN];
+
+	/* officer claims a, b; station covers only a */
+	chain(f, "gaobu.a", "gaobu.a,gaobu.b");
+	IN_OK(f, bulletin(f->k[OFFICER], "gaobu.a", T0 + DAY));
+	assert_int_equal(in(f, bulletin(f->k[OFFICER], "gaobu.b", T0 + DAY)), WM_ENOTOFFICIAL);
+	assert_non_null(strstr(f->res.why, "gaobu.b"));
+	assert_int_equal(in(f, bulletin(f->k[OFFICER], "gaobu.c", T0 + DAY)), WM_ENOTOFFICIAL);
+	assert_int_equal(in(f, bulletin(f->k[STATION], "gaobu.b", T0 + DAY)), WM_ENOTOFFICIAL);
+	/* a second station covering everything vouches for another officer */
+	IN_OK(f, cert(f->k[ROOT], f->k[STATION2], "station", "County", "*", T0, T0 + 365 * DAY, T0));
+	IN_OK(f, cert(f->k[STATION2], f->k[OFFICER2], "officer", "Officer Wang", "gaobu.b", T0, T0 + 365 * DAY, T0));
+	IN_OK(f, bulletin(f->k[OFFICER2], "gaobu.b", T0 + DAY));
+	assert_int_equal(in(f, bulletin(f->k[OFFICER2], "gaobu.a", T0 + DAY)), WM_ENOTOFFICIAL);
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[STATION2]->pub, "anything.at-all", T0 + DAY, NULL,
+	                                why), 0);
+}
+
+static void test_validity_window(void **state)
+{
+	struct fx *f = *state;
+
+	IN_OK(f, cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0, T0 + 10 * DAY, T0));
+	IN_OK(f, cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0 + DAY, T0 + 20 * DAY, T0));
+	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + DAY - 1)), WM_ENOTOFFICIAL);   /* before */
+	assert_non_null(strstr(f->res.why, "not valid"));
+	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + DAY));                                       /* from nb */
+	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 10 * DAY - 1));
+	/* the station's cert ends first: the chain ends with it */
+	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 10 * DAY)), WM_ENOTOFFICIAL);
+	assert_int_equal(in(f, bulletin(f->k[STATION], "g", T0 + 10 * DAY)), WM_ENOTOFFICIAL);
+	/* a renewal of the station covers the rest; not_after itself is excluded */
+	IN_OK(f, cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0 + 10 * DAY, T0 + 40 * DAY, T0 + 9 * DAY));
+	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 10 * DAY + 1));
+	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 20 * DAY)), WM_ENOTOFFICIAL);
+	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 20 * DAY - 1));
+}
+
+static void test_cert_signers(void **state)
+{
+	struct fx *f = *state;
+
+	/* officer cert before its station's cert is known: passing */
+	assert_int_equal(in(f, cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + DAY, T0)),
+	                 WM_EUNKNOWNCERT);
+	chain(f, "*", "g");
+	/* a station cert must come from root */
+	assert_int_equal(in(f, cert(f->k[STATION], f->k[STATION2], "station", "S2", "*", T0, T0 + DAY, T0 + 5)),
+	                 WM_EFORBIDDEN);
+	/* root certifies stations only */
+	assert_int_equal(in(f, cert(f->k[ROOT], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + DAY, T0 + 5)),
+	                 WM_EFORBIDDEN);
+	/* an officer is no station */
+	assert_int_equal(in(f, cert(f->k[OFFICER], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 + 5)),
+	                 WM_EFORBIDDEN);
+	/* a stranger with no cert at all: not known (yet) */
+	assert_int_equal(in(f, cert(f->k[STRANGER], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 + 5)),
+	                 WM_EUNKNOWNCERT);
+	/* a station outside its own window may not certify */
+	assert_int_equal(in(f, cert(f->k[STATION], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 - 1)),
+	                 WM_EFORBIDDEN);
+	IN_OK(f, cert(f->k[STATION], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 + 5));
+	IN_OK(f, cert(f->k[STATION], f->k[OFFICER2], "node", "Node 1", "g", T0, T0 + DAY, T0 + 5));
+}
+
+static void test_resident_bulletin_refused(void **state)
+{
+	struct fx *f = *state;
+	struct ev b;
+	int code = 0;
+	char why[WM_WHY_LEN];
+
+	chain(f, "*", "g");
+	IN_OK(f, cert(f->k[STATION], f->k[RESIDENT], "resident", "Resident Zhang", "g", T0, T0 + 365 * DAY, T0 + 5));
+	b = bulletin(f->k[RESIDENT], "g", T0 + DAY);
+	assert_int_equal(in_keep(f, &b), WM_ENOTOFFICIAL);
+	assert_non_null(strstr(f->res.why, "resident"));
+	assert_int_equal(store_was_rejected(f->s, b.id, &code, why), 1);      /* lasting */
+	assert_int_equal(code, WM_ENOTOFFICIAL);
+	assert_int_equal(in(f, b), WM_EREJECTED);
+	/* anyone may ask for help */
+	IN_OK(f, request(f->k[RESIDENT], "g", T0 + DAY));
+	IN_OK(f, request(f->k[STRANGER], "g", T0 + DAY));
+}
+
+static void test_unknown_cert_is_passing(void **state)
+{
+	struct fx *f = *state;
+	struct ev b = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	struct ev oc = cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + 365 * DAY, T0 + 1);
+	char why[WM_WHY_LEN];
+
+	assert_int_equal(in_keep(f, &b), WM_EUNKNOWNCERT);
+	assert_int_equal(store_was_rejected(f->s, b.id, NULL, why), 0);       /* not remembered */
+	assert_int_equal(store_has(f->s, b.id), 0);
+	assert_int_equal(in_keep(f, &oc), WM_EUNKNOWNCERT);                   /* its station unknown too */
+	IN_OK(f, cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0, T0 + 365 * DAY, T0));
+	IN_OK(f, oc);
+	IN_OK(f, b);                                                           /* accepted now */
+}
+
+static void test_revocation_before_after(void **state)
+{
+	struct fx *f = *state;
+	struct ev late;
+	char why[WM_WHY_LEN];
+	int code;
+
+	chain(f, "*", "g");
+	IN_OK(f, revoke_ev(f->k[STATION], f->k[OFFICER], T0 + 5 * DAY));
+	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 4 * DAY));                 /* signed before: valid */
+	late = bulletin(f->k[OFFICER], "g", T0 + 6 * DAY);
+	assert_int_equal(in_keep(f, &late), WM_EREVOKED);
+	assert_int_equal(store_was_rejected(f->s, late.id, &code, why), 1);
+	assert_int_equal(code, WM_EREVOKED);
+	assert_int_equal(in(f, late), WM_EREJECTED);
+	assert_non_null(strstr(f->res.why, "revoked"));
+	/* at the revocation's own time: revoked */
+	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 5 * DAY)), WM_EREVOKED);
+	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 5 * DAY - 1)), 0);
+	/* the station is unaffected */
+	IN_OK(f, bulletin(f->k[STATION], "g", T0 + 6 * DAY));
+}
+
+static void test_revoke_signers(void **state)
+{
+	struct fx *f = *state;
+
+	chain(f, "*", "g");
+	IN_OK(f, cert(f->k[ROOT], f->k[STATION2], "station", "S2", "*", T0, T0 + 365 * DAY, T0));
+	/* another station did not issue the officer's cert */
+	assert_int_equal(in(f, revoke_ev(f->k[STATION2], f->k[OFFICER], T0 + DAY)), WM_EFORBIDDEN);
+	/* nor can the officer revoke anyone, nor a stranger */
+	assert_int_equal(in(f, revoke_ev(f->k[OFFICER], f->k[STATION], T0 + DAY)), WM_EFORBIDDEN);
+	assert_int_equal(in(f, revoke_ev(f->k[STRANGER], f->k[OFFICER], T0 + DAY)), WM_EFORBIDDEN);
+	/* a key with no cert known: maybe later */
+	assert_int_equal(in(f, revoke_ev(f->k[STATION], f->k[RESIDENT], T0 + DAY)), WM_EUNKNOWNCERT);
+	/* root revokes anyone, known or not */
+	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STRANGER], T0 + DAY));
+	IN_OK(f, revoke_ev(f->k[ROOT], f->k[OFFICER], T0 + 2 * DAY));
+	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 3 * DAY)), WM_EREVOKED);
+}
+
+static void test_station_revocation(void **state)
+{
+	struct fx *f = *state;
+
+	chain(f, "*", "g");
+	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STATION], T0 + 5 * DAY));
+	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 4 * DAY));
+	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 6 * DAY)), WM_EREVOKED);
+	assert_non_null(strstr(f->res.why, "station"));
+	assert_int_equal(in(f, bulletin(f->k[STATION], "g", T0 + 6 * DAY)), WM_EREVOKED);
+	/* the station's certs from before still count; after do not */
+	IN_OK(f, cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + 365 * DAY, T0 + 4 * DAY));
+	assert_int_equal(in(f, cert(f->k[STATION], f->k[RESIDENT], "officer", "R", "g", T0, T0 + 365 * DAY,
+	                            T0 + 6 * DAY)), WM_EREVOKED);
+	IN_OK(f, bulletin(f->k[OFFICER2], "g", T0 + 4 * DAY + 1));
+	assert_int_equal(in(f, bulletin(f->k[OFFICER2], "g", T0 + 5 * DAY)), WM_EREVOKED);
+}
+
+static void test_late_revocation_purges(void **state)
+{
+	struct fx *f = *state;
+	struct ev early, after, after2, req, st, late_cert, o2_post;
+	struct store_counts c;
+	char why[WM_WHY_LEN];
+	int code = 0;
+
+	chain(f, "*", "g");
+	early = bulletin(f->k[OFFICER], "g", T0 + 4 * DAY);
+	after = bulletin(f->k[OFFICER], "g", T0 + 6 * DAY);
+	req = request(f->k[RESIDENT], "g", T0 + 5 * DAY);
+	after2 = request(f->k[OFFICER], "g", T0 + 6 * DAY);       /* anyone may: stays */
+	assert_int_equal(in_keep(f, &early), 0);
+	assert_int_equal(in_keep(f, &after), 0);
+	assert_int_equal(in_keep(f, &req), 0);
+	assert_int_equal(in_keep(f, &after2), 0);
+	st = status(f->k[OFFICER], "g", T0 + 7 * DAY, req.id, "assigned");
+	assert_int_equal(in_keep(f, &st), 0);
+
+	/* the revocation arrives after the events it invalidates */
+	IN_OK(f, revoke_ev(f->k[STATION], f->k[OFFICER], T0 + 5 * DAY));
+	assert_int_equal(store_has(f->s, early.id), 1);
+	assert_int_equal(store_has(f->s, after.id), 0);
+	assert_int_equal(store_has(f->s, st.id), 0);
+	assert_int_equal(store_has(f->s, req.id), 1);
+	assert_int_equal(store_has(f->s, after2.id), 1);
+	assert_int_equal(store_was_rejected(f->s, after.id, &code, why), 1);
+	assert_int_equal(code, WM_EREVOKED);
+	assert_non_null(strstr(why, "revocation"));
+	assert_int_equal(in_keep(f, &after), WM_EREJECTED);
+
+	/* a station revoked late: its later certs and their holders' posts go */
+	late_cert = cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + 365 * DAY, T0 + 8 * DAY);
+	assert_int_equal(in_keep(f, &late_cert), 0);
+	o2_post = bulletin(f->k[OFFICER2], "g", T0 + 8 * DAY + 1);
+	assert_int_equal(in_keep(f, &o2_post), 0);
+	struct ev s_post = bulletin(f->k[STATION], "g", T0 + 7 * DAY + 1);
+	assert_int_equal(in_keep(f, &s_post), 0);
+	/* an officer certified well before, posting after the station's end */
+	IN_OK(f, cert(f->k[STATION], f->k[OFFICER3], "officer", "O3", "g", T0, T0 + 365 * DAY, T0 + 2));
+	struct ev o3_early = bulletin(f->k[OFFICER3], "g", T0 + 7 * DAY - 1);
+	struct ev o3_late = bulletin(f->k[OFFICER3], "g", T0 + 7 * DAY + 2);
+	assert_int_equal(in_keep(f, &o3_early), 0);
+	assert_int_equal(in_keep(f, &o3_late), 0);
+	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STATION], T0 + 7 * DAY));
+	assert_int_equal(store_has(f->s, o3_early.id), 1);
+	assert_int_equal(store_has(f->s, o3_late.id), 0);
+	free(o3_early.wire);
+	free(o3_late.wire);
+	assert_int_equal(store_has(f->s, late_cert.id), 0);
+	assert_int_equal(store_has(f->s, o2_post.id), 0);
+	assert_int_equal(store_has(f->s, s_post.id), 0);
+	assert_int_equal(store_has(f->s, early.id), 1);
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER2]->pub, "g", T0 + 9 * DAY, NULL, why),
+	                 WM_EUNKNOWNCERT);      /* its only cert is gone */
+	assert_int_equal(store_counts(f->s, &c), 0);
+	assert_int_equal(c.certs, 3);
+
+	free(early.wire);
+	free(after.wire);
+	free(after2.wire);
+	free(req.wire);
+	free(st.wire);
+	free(late_cert.wire);
+	free(o2_post.wire);
+	free(s_post.wire);
+}
+
+static void test_status_rules(void **state)
+{
+	struct fx *f = *state;
+	struct ev req = request(f->k[RESIDENT], "g", T0 + DAY);
+	struct ev bul;
+	uint8_t rid[WM_ID_LEN];
+
+	chain(f, "*", "g");
+	memcpy(rid, req.id, WM_ID_LEN);
+	/* before the request is known: officials may, others must wait */
+	assert_int_equal(in(f, status(f->k[RESIDENT], "g", T0 + DAY + 1, rid, "closed")), WM_EPENDING);
+	assert_int_equal(store_was_rejected(f->s, f->res.id, NULL, NULL), 0);
+	IN_OK(f, status(f->k[OFFICER], "g", T0 + DAY + 1, rid, "acknowledged"));
+	IN_OK(f, req);
+	IN_OK(f, status(f->k[OFFICER], "g", T0 + DAY + 2, rid, "referred"));
+	IN_OK(f, status(f->k[RESIDENT], "g", T0 + DAY + 3, rid, "closed"));
+	assert_int_equal(in(f, status(f->k[RESIDENT], "g", T0 + DAY + 4, rid, "resolved")), WM_EFORBIDDEN);
+	assert_int_equal(in(f, status(f->k[STRANGER], "g", T0 + DAY + 4, rid, "closed")), WM_EFORBIDDEN);
+	/* the officer, in another group than the request: no */
+	assert_int_equal(in(f, status(f->k[OFFICER], "h", T0 + DAY + 4, rid, "resolved")), WM_EFORBIDDEN);
+	/* a status of something that is not a request */
+	bul = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	assert_int_equal(in_keep(f, &bul), 0);
+	assert_int_equal(in(f, status(f->k[OFFICER], "g", T0 + DAY + 4, bul.id, "resolved")), WM_EFORBIDDEN);
+	free(bul.wire);
+}
+
+static void test_retract_rules(void **state)
+{
+	struct fx *f = *state;
+	struct ev r1 = request(f->k[RESIDENT], "g", T0 + DAY);
+	struct ev r2 = request(f->k[STRANGER], "g", T0 + DAY);
+	struct ev r3 = request(f->k[RESIDENT], "g", T0 + DAY + 1);
+	struct ev oc;
+	uint8_t *wire = NULL;
+	size_t len;
+
+	chain(f, "*", "g");
+	assert_int_equal(in_keep(f, &r1), 0);
+	assert_int_equal(in_keep(f, &r2), 0);
+	assert_int_equal(in_keep(f, &r3), 0);
+	IN_OK(f, retract(f->k[RESIDENT], "g", T0 + DAY + 5, r1.id));         /* its author */
+	assert_int_equal(store_get(f->s, r1.id, &wire, &len), WM_ENOTFOUND);
+	IN_OK(f, retract(f->k[OFFICER], "g", T0 + DAY + 5, r2.id));          /* an official */
+	assert_int_equal(store_get(f->s, r2.id, &wire, &len), WM_ENOTFOUND);
+	assert_int_equal(in(f, retract(f->k[STRANGER], "g", T0 + DAY + 5, r3.id)), WM_EFORBIDDEN);
+	assert_int_equal(store_get(f->s, r3.id, &wire, &len), 0);
+	free(wire);
+	/* certificates are revoked, not retracted */
+	oc = cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + DAY, T0 + 5);
+	assert_int_equal(in_keep(f, &oc), 0);
+	assert_int_equal(in(f, retract(f->k[STATION], "g", T0 + DAY, oc.id)), WM_EFORBIDDEN);
+	free(r1.wire);
+	free(r2.wire);
+	free(r3.wire);
+	free(oc.wire);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_groups_cover),
+		cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_groups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_validity_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_signers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resident_bulletin_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_cert_is_passing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revocation_before_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_signers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_station_revocation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_revocation_purges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retract_rules, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
