@@ -18,6 +18,10 @@ int cli_collect_cb(void *ctx, const struct stored_event *e)
 	struct cli_item *it;
 	if (!e->wire || e->retracted)
 		return 0;
+	if (l->skip_network && e->group && strcmp(e->group, WM_NETWORK_GROUP) == 0)
+		return 0;
+	if (l->limit && l->n >= l->limit)
+		return 1;
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? l->cap * 2 : 64;
 		struct cli_item *nv = realloc(l->v, nc * sizeof *nv);
@@ -173,7 +177,9 @@ static const char usage_feed[] =
 "\n"
 "  --group G    only this group          --kind K   only this kind (bulletin, alert...)\n"
 "  --limit N    at most N events (default 50; 0 = all)\n"
-"  --all        include expired events\n"
+"  --all        include expired events, certificates and revocations (these\n"
+"               are left out otherwise, unless asked for with --group network\n"
+"               or --kind cert / --kind revoke)\n"
 "  --key KEY    open sealed requests addressed to this key (shown as private)\n"
 "  --json       one JSON array of events (bin fields base64; adds official,\n"
 "               official_name, official_station, private_text)\n";
@@ -209,16 +215,19 @@ int cmd_feed(int argc, char **argv)
 	if ((v = cli_get(opts, no, "limit")) && cli_parse_uint(v, 10000000, &limit) != 0)
 		return cli_usage_err("feed", "--limit wants a number");
 	f.group = cli_get(opts, no, "group");
-	f.limit = (size_t)limit;
 	f.newest_first = 1;
-	if (!cli_get(opts, no, "all"))
+	l.limit = (size_t)limit;
+	if (!cli_get(opts, no, "all")) {
 		f.now = files_now_ms();
+		/* certificates are the network's plumbing: shown when asked for */
+		l.skip_network = !f.group && f.kind != KIND_CERT && f.kind != KIND_REVOKE;
+	}
 	if (!(nd = cli_open_dir(cli_get(opts, no, "dir"))))
 		return CLI_FAIL;
 	if (load_reader(cli_get(opts, no, "key"), cli_get(opts, no, "passphrase-file"), &k) != 0)
 		goto out;
 	r = store_events(nd->store, &f, cli_collect_cb, &l);
-	if (r < 0 || l.err) {
+	if ((r < 0 && r != 1) || l.err) {
 		cli_err("cannot read the store: %s", wm_strerror(l.err ? l.err : r));
 		goto out;
 	}

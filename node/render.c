@@ -218,7 +218,7 @@ static void put_expiry(FILE *f, const char *ind, const struct render_ctx *rc, co
 	if (!ev->expires_at)
 		return;
 	if (ev->expires_at > rc->now) {
-		render_span(span, sizeof span, ev->expires_at - rc->now);
+		render_span(span, sizeof span, ev->expires_at - rc->now + 59999);
 		fprintf(f, "%sexpires in %s\n", ind, span);
 	} else {
 		render_span(span, sizeof span, rc->now - ev->expires_at);
