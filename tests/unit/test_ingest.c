@@ -1,0 +1,580 @@
+/*
+ * Unit tests of node/ingest: every refusal path gives its code and a
+ * reason; only lasting refusals of authenticated ids are remembered; the
+ * effects (retractions in either order, early replies) land in the store;
+ * batches inside a caller's transaction keep one event's failure to itself.
+ * Real signed events, a real store file in a temporary directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "event.h"
+#include "ingest.h"
+#include "store.h"
+
+#define T0 1700000000000ull
+#define MIN 60000ull
+#define DAY 86400000ull
+
+enum { ROOT, STATION, OFFICER, ALICE, BOB, NKEYS };
+
+struct fx {
+	char dir[64];
+	char path[96];
+	struct store *s;
+	struct key *k[NKEYS];
+	struct ingest_ctx ctx;
+	struct ingest_result res;
+};
+
+struct ev {
+	uint8_t *wire;
+	size_t len;
+	uint8_t id[WM_ID_LEN];
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char why[WM_WHY_LEN];
+	uint8_t seed[32];
+	int i;
+
+	assert_non_null(f);
+	assert_int_equal(wmc_init(), 0);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/wm-test-ingest-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+	assert_int_equal(store_open(f->path, &f->s, why), 0);
+	for (i = 0; i < NKEYS; i++) {
+		memset(seed, 0x60 + i, sizeof(seed));
+		assert_int_equal(key_from_seed(seed, &f->k[i]), 0);
+	}
+	f->ctx.store = f->s;
+	memcpy(f->ctx.root, f->k[ROOT]->pub, WM_PUB_LEN);
+	f->ctx.now = T0 + 10 * DAY;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char p[160];
+	int i;
+
+	store_close(f->s);
+	for (i = 0; i < NKEYS; i++)
+		key_free(f->k[i]);
+	snprintf(p, sizeof(p), "%s/store.db", f->dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/store.db-wal", f->dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/store.db-shm", f->dir);
+	unlink(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void draft_init(struct event_draft *d, const struct key *k, unsigned kind, const char *group,
+                       uint64_t created)
+{
+	memset(d, 0, sizeof(*d));
+	d->kind = kind;
+	memcpy(d->author, k->pub, WM_PUB_LEN);
+	d->created_at = created;
+	d->group = group;
+}
+
+static struct ev build(const struct event_draft *d, const struct key *k)
+{
+	struct ev e;
+	char why[WM_WHY_LEN];
+
+	if (event_build(d, k, &e.wire, &e.len, e.id, why) != 0)
+		fail_msg("event_build: %s", why);
+	return e;
+}
+
+static struct ev request(const struct key *k, const char *group, uint64_t created, const char *text)
+{
+	struct event_draft d;
+
+	draft_init(&d, k, KIND_REQUEST, group, created);
+	draft_str(&d, "topic", "police");
+	draft_str(&d, "text", text);
+	return build(&d, k);
+}
+
+static struct ev reply(const struct key *k, const char *group, uint64_t created, const uint8_t *to)
+{
+	struct event_draft d;
+
+	draft_init(&d, k, KIND_REPLY, group, created);
+	d.nrefs = 1;
+	memcpy(d.refs[0], to, WM_ID_LEN);
+	draft_str(&d, "text", "I saw it near the market");
+	return build(&d, k);
+}
+
+static struct ev retract(const struct key *k, const char *group, uint64_t created, const uint8_t *target)
+{
+	struct event_draft d;
+
+	draft_init(&d, k, KIND_RETRACT, group, created);
+	d.nrefs = 1;
+	memcpy(d.refs[0], target, WM_ID_LEN);
+	return build(&d, k);
+}
+
+static struct ev bulletin(const struct key *k, const char *group, uint64_t created)
+{
+	struct event_draft d;
+
+	draft_init(&d, k, KIND_BULLETIN, group, created);
+	draft_str(&d, "title", "Notice");
+	draft_str(&d, "text", "ingest test bulletin");
+	draft_str(&d, "category", "notice");
+	return build(&d, k);
+}
+
+static int in(struct fx *f, const struct ev *e, enum ingest_origin o)
+{
+	int rc = ingest_event(&f->ctx, e->wire, e->len, o, &f->res);
+
+	assert_int_equal(rc, f->res.code);
+	if (rc != 0)
+		assert_true(strlen(f->res.why) > 0);
+	else
+		assert_memory_equal(f->res.id, e->id, WM_ID_LEN);
+	return rc;
+}
+
+static int remembered(struct fx *f, const uint8_t *id, int *code)
+{
+	char why[WM_WHY_LEN];
+	int c = 0, rc = store_was_rejected(f->s, id, &c, why);
+
+	if (code != NULL)
+		*code = c;
+	return rc;
+}
+
+/* A hand-encoded bulletin payload with a bad category, correctly signed:
+ * [1, 1, author, T0, "g", [], 0, {category: "bogus", text: "x", title: "t"}] */
+static struct ev bad_content(const struct key *k)
+{
+	uint8_t p[128];
+	size_t n = 0;
+	struct ev e;
+	int i;
+
+	p[n++] = 0x98;
+	p[n++] = 0x01;
+	p[n++] = 0x01;
+	p[n++] = 0xc4;
+	p[n++] = 0x20;
+	memcpy(p + n, k->pub, WM_PUB_LEN);
+	n += WM_PUB_LEN;
+	p[n++] = 0xcf;
+	for (i = 7; i >= 0; i--)
+		p[n++] = (uint8_t)(T0 >> (8 * i));
+	p[n++] = 0xa1;
+	p[n++] = 'g';
+	p[n++] = 0x90;
+	p[n++] = 0x00;
+	p[n++] = 0x83;
+	p[n++] = 0xa8;
+	memcpy(p + n, "category", 8);
+	n += 8;
+	p[n++] = 0xa5;
+	memcpy(p + n, "bogus", 5);
+	n += 5;
+	p[n++] = 0xa4;
+	memcpy(p + n, "text", 4);
+	n += 4;
+	p[n++] = 0xa1;
+	p[n++] = 'x';
+	p[n++] = 0xa5;
+	memcpy(p + n, "title", 5);
+	n += 5;
+	p[n++] = 0xa1;
+	p[n++] = 't';
+	assert_int_equal(event_wrap(p, n, k, &e.wire, &e.len, e.id), 0);
+	return e;
+}
+
+/* --- tests ------------------------------------------------------------------------ */
+
+static void test_stored_and_duplicate(void **state)
+{
+	struct fx *f = *state;
+	struct ev e = request(f->k[ALICE], "g", T0, "help");
+
+	assert_int_equal(in(f, &e, INGEST_PEER), 0);
+	assert_int_equal(f->res.kind, KIND_REQUEST);
+	assert_string_equal(f->res.why, "");
+	assert_int_equal(store_has(f->s, e.id), 1);
+	assert_int_equal(in(f, &e, INGEST_PEER), WM_EDUP);
+	assert_memory_equal(f->res.id, e.id, WM_ID_LEN);
+	assert_int_equal(remembered(f, e.id, NULL), 0);
+	free(e.wire);
+}
+
+static void test_size_and_shape(void **state)
+{
+	struct fx *f = *state;
+	struct ev e = request(f->k[ALICE], "g", T0, "help");
+	uint8_t *big;
+	static const uint8_t zero[WM_ID_LEN];
+
+	assert_int_equal(ingest_event(&f->ctx, e.wire, 0, INGEST_PEER, &f->res), WM_EMALFORMED);
+	assert_true(strlen(f->res.why) > 0);
+	assert_int_equal(ingest_event(&f->ctx, NULL, 5, INGEST_PEER, &f->res), WM_EMALFORMED);
+	big = calloc(1, WM_MAX_WIRE + 1);
+	assert_non_null(big);
+	memcpy(big, e.wire, e.len);
+	assert_int_equal(ingest_event(&f->ctx, big, WM_MAX_WIRE + 1, INGEST_PEER, &f->res), WM_ETOOBIG);
+	assert_true(strlen(f->res.why) > 0);
+	/* trailing bytes after a good event */
+	assert_true(ingest_event(&f->ctx, big, e.len + 1, INGEST_PEER, &f->res) < 0);
+	assert_true(strlen(f->res.why) > 0);
+	free(big);
+	/* truncated: no id to speak of, nothing remembered */
+	assert_true(ingest_event(&f->ctx, e.wire, e.len - 1, INGEST_PEER, &f->res) < 0);
+	assert_true(strlen(f->res.why) > 0);
+	assert_memory_equal(f->res.id, zero, WM_ID_LEN);
+	assert_int_equal(f->res.kind, 0);
+	/* garbage */
+	assert_true(ingest_event(&f->ctx, (const uint8_t *)"hello, world", 12, INGEST_PEER, &f->res) < 0);
+	assert_true(strlen(f->res.why) > 0);
+	/* none of it stored or remembered; the genuine event still goes in */
+	assert_int_equal(in(f, &e, INGEST_PEER), 0);
+	assert_int_equal(ingest_event(NULL, e.wire, e.len, INGEST_PEER, &f->res), WM_EINVAL);
+	assert_int_equal(ingest_event(&f->ctx, e.wire, e.len, INGEST_PEER, NULL), WM_EINVAL);
+	free(e.wire);
+}
+
+static void test_bad_signature_not_remembered(void **state)
+{
+	struct fx *f = *state;
+	struct ev e = request(f->k[ALICE], "g", T0, "help");
+	uint8_t *forged = malloc(e.len);
+
+	assert_non_null(forged);
+	memcpy(forged, e.wire, e.len);
+	forged[e.len - 1] ^= 0x01;                      /* last byte of the signature */
+	assert_int_equal(ingest_event(&f->ctx, forged, e.len, INGEST_PEER, &f->res), WM_ESIG);
+	assert_true(strlen(f->res.why) > 0);
+	assert_memory_equal(f->res.id, e.id, WM_ID_LEN);  /* the id is known... */
+	assert_int_equal(remembered(f, e.id, NULL), 0);   /* ...but not poisoned */
+	assert_int_equal(in(f, &e, INGEST_PEER), 0);
+	/* and a forged copy of a stored event is just a duplicate */
+	assert_int_equal(ingest_event(&f->ctx, forged, e.len, INGEST_PEER, &f->res), WM_EDUP);
+	free(forged);
+	free(e.wire);
+}
+
+static void test_bad_content_remembered(void **state)
+{
+	struct fx *f = *state;
+	struct ev e = bad_content(f->k[ALICE]);
+	char first[WM_WHY_LEN];
+	int code = 0;
+
+	assert_int_equal(in(f, &e, INGEST_PEER), WM_ECONTENT);
+	assert_non_null(strstr(f->res.why, "category"));
+	snprintf(first, sizeof(first), "%s", f->res.why);
+	assert_int_equal(remembered(f, e.id, &code), 1);
+	assert_int_equal(code, WM_ECONTENT);
+	assert_int_equal(in(f, &e, INGEST_PEER), WM_EREJECTED);
+	assert_non_null(strstr(f->res.why, first));          /* the original reason */
+	assert_non_null(strstr(f->res.why, "WM_ECONTENT"));
+	free(e.wire);
+}
+
+static void test_clock(void **state)
+{
+	struct fx *f = *state;
+	struct ev fut = request(f->k[ALICE], "g", f->ctx.now + 10 * MIN + 1, "from the future");
+	struct ev edge = request(f->k[ALICE], "g", f->ctx.now + 10 * MIN, "just in time");
+	struct ev old;
+	struct event_draft d;
+
+	assert_int_equal(in(f, &fut, INGEST_PEER), WM_EFUTURE);
+	assert_int_equal(remembered(f, fut.id, NULL), 0);     /* passing */
+	assert_int_equal(in(f, &edge, INGEST_PEER), 0);
+	f->ctx.now += MIN;
+	assert_int_equal(in(f, &fut, INGEST_PEER), 0);       /* the clock caught up */
+
+	draft_init(&d, f->k[ALICE], KIND_REQUEST, "g", T0);
+	d.expires_at = f->ctx.now;
+	draft_str(&d, "topic", "other");
+	draft_str(&d, "text", "expired already");
+	old = build(&d, f->k[ALICE]);
+	assert_int_equal(in(f, &old, INGEST_PEER), WM_EEXPIRED);
+	assert_int_equal(remembered(f, old.id, NULL), 0);
+	assert_int_equal(store_has(f->s, old.id), 0);
+	f->ctx.now = d.expires_at - 1;
+	assert_int_equal(in(f, &old, INGEST_PEER), 0);
+	free(fut.wire);
+	free(edge.wire);
+	free(old.wire);
+}
+
+static void chain(struct fx *f)
+{
+	struct event_draft d;
+	struct cval g = cval_str("*");
+	struct ev e;
+
+	draft_init(&d, f->k[ROOT], KIND_CERT, WM_NETWORK_GROUP, T0);
+	draft_bin(&d, "subject", f->k[STATION]->pub, WM_PUB_LEN);
+	draft_str(&d, "role", "station");
+	draft_str(&d, "name", "Station");
+	draft_array(&d, "groups", &g, 1);
+	draft_uint(&d, "not_before", T0);
+	draft_uint(&d, "not_after", T0 + 365 * DAY);
+	e = build(&d, f->k[ROOT]);
+	assert_int_equal(in(f, &e, INGEST_IMPORT), 0);
+	free(e.wire);
+	draft_init(&d, f->k[STATION], KIND_CERT, WM_NETWORK_GROUP, T0);
+	draft_bin(&d, "subject", f->k[OFFICER]->pub, WM_PUB_LEN);
+	draft_str(&d, "role", "officer");
+	draft_str(&d, "name", "Officer");
+	draft_array(&d, "groups", &g, 1);
+	draft_uint(&d, "not_before", T0);
+	draft_uint(&d, "not_after", T0 + 365 * DAY);
+	e = build(&d, f->k[STATION]);
+	assert_int_equal(in(f, &e, INGEST_IMPORT), 0);
+	free(e.wire);
+}
+
+static void test_trust_refusals(void **state)
+{
+	struct fx *f = *state;
+	struct ev unknown = bulletin(f->k[ALICE], "g", T0 + DAY);
+	struct ev ok = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	int code = 0;
+
+	/* passing: not remembered, accepted once the certs are in */
+	assert_int_equal(in(f, &ok, INGEST_PEER), WM_EUNKNOWNCERT);
+	assert_int_equal(f->res.kind, KIND_BULLETIN);
+	assert_int_equal(remembered(f, ok.id, NULL), 0);
+	chain(f);
+	assert_int_equal(in(f, &ok, INGEST_PEER), 0);
+	/* alice holds no cert: passing as well */
+	assert_int_equal(in(f, &unknown, INGEST_PEER), WM_EUNKNOWNCERT);
+	assert_int_equal(remembered(f, unknown.id, NULL), 0);
+	/* a lasting one: an officer is no station, so may not certify */
+	{
+		struct event_draft d;
+		struct cval g = cval_str("g");
+		struct ev c;
+
+		draft_init(&d, f->k[OFFICER], KIND_CERT, WM_NETWORK_GROUP, T0 + DAY);
+		draft_bin(&d, "subject", f->k[BOB]->pub, WM_PUB_LEN);
+		draft_str(&d, "role", "resident");
+		draft_str(&d, "name", "Bob");
+		draft_array(&d, "groups", &g, 1);
+		draft_uint(&d, "not_before", T0);
+		draft_uint(&d, "not_after", T0 + DAY * 2);
+		c = build(&d, f->k[OFFICER]);
+		assert_int_equal(in(f, &c, INGEST_PEER), WM_EFORBIDDEN);
+		assert_int_equal(remembered(f, c.id, &code), 1);
+		assert_int_equal(code, WM_EFORBIDDEN);
+		assert_int_equal(store_has(f->s, c.id), 0);
+		assert_int_equal(in(f, &c, INGEST_PEER), WM_EREJECTED);
+		free(c.wire);
+	}
+	/* status before its request, by a non-official: pending, passing */
+	{
+		struct ev req = request(f->k[ALICE], "g", T0 + DAY, "lost dog");
+		struct event_draft d;
+		struct ev st;
+
+		draft_init(&d, f->k[ALICE], KIND_STATUS, "g", T0 + DAY + 1);
+		d.nrefs = 1;
+		memcpy(d.refs[0], req.id, WM_ID_LEN);
+		draft_str(&d, "state", "closed");
+		st = build(&d, f->k[ALICE]);
+		assert_int_equal(in(f, &st, INGEST_PEER), WM_EPENDING);
+		assert_int_equal(remembered(f, st.id, NULL), 0);
+		assert_int_equal(in(f, &req, INGEST_PEER), 0);
+		assert_int_equal(in(f, &st, INGEST_PEER), 0);
+		free(req.wire);
+		free(st.wire);
+	}
+	free(unknown.wire);
+	free(ok.wire);
+}
+
+static void test_retract_after_target(void **state)
+{
+	struct fx *f = *state;
+	struct ev t = request(f->k[ALICE], "g", T0, "please delete me later");
+	struct ev r = retract(f->k[ALICE], "g", T0 + 1, t.id);
+	struct store_info info;
+	uint8_t *wire = NULL;
+	size_t len;
+
+	assert_int_equal(in(f, &t, INGEST_PEER), 0);
+	assert_int_equal(in(f, &r, INGEST_PEER), 0);
+	assert_int_equal(store_get(f->s, t.id, &wire, &len), WM_ENOTFOUND);
+	assert_int_equal(store_info(f->s, t.id, &info), 0);
+	assert_int_equal(info.retracted, 1);
+	assert_int_equal(in(f, &t, INGEST_PEER), WM_EDUP);     /* not resurrected */
+	free(t.wire);
+	free(r.wire);
+}
+
+static void test_retract_before_target(void **state)
+{
+	struct fx *f = *state;
+	struct ev t = request(f->k[ALICE], "g", T0, "retracted before it arrived");
+	struct ev r = retract(f->k[ALICE], "g", T0 + 1, t.id);
+	struct ev t2 = request(f->k[ALICE], "g", T0, "retracted by someone else");
+	struct ev r2 = retract(f->k[BOB], "g", T0 + 1, t2.id);
+	struct store_info info;
+	uint8_t *wire = NULL;
+	size_t len;
+	int code = 0;
+
+	assert_int_equal(in(f, &r, INGEST_PEER), 0);           /* kept, waiting */
+	assert_int_equal(in(f, &t, INGEST_PEER), 0);
+	assert_int_equal(store_info(f->s, t.id, &info), 0);
+	assert_int_equal(info.retracted, 1);                   /* stored as its id only */
+	assert_int_equal(store_get(f->s, t.id, &wire, &len), WM_ENOTFOUND);
+
+	/* bob may not retract alice's request: when it comes, his retract goes */
+	assert_int_equal(in(f, &r2, INGEST_PEER), 0);
+	assert_int_equal(in(f, &t2, INGEST_PEER), 0);
+	assert_int_equal(store_get(f->s, t2.id, &wire, &len), 0);
+	free(wire);
+	assert_int_equal(store_has(f->s, r2.id), 0);
+	assert_int_equal(remembered(f, r2.id, &code), 1);
+	assert_int_equal(code, WM_EFORBIDDEN);
+	/* and after its target, bob's retraction is refused outright */
+	{
+		struct ev r3 = retract(f->k[BOB], "g", T0 + 2, t2.id);
+
+		assert_int_equal(in(f, &r3, INGEST_PEER), WM_EFORBIDDEN);
+		free(r3.wire);
+	}
+	free(t.wire);
+	free(r.wire);
+	free(t2.wire);
+	free(r2.wire);
+}
+
+static int count_cb(void *ctx, const struct stored_event *e)
+{
+	(void)e;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_reply_before_target(void **state)
+{
+	struct fx *f = *state;
+	struct ev t = request(f->k[ALICE], "g", T0, "my cat is missing");
+	struct ev r = reply(f->k[BOB], "g", T0 + 1, t.id);
+	int n = 0;
+
+	assert_int_equal(in(f, &r, INGEST_PEER), 0);
+	assert_int_equal(in(f, &t, INGEST_PEER), 0);
+	assert_int_equal(store_events_referring(f->s, t.id, count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	free(t.wire);
+	free(r.wire);
+}
+
+static void test_local_is_durable(void **state)
+{
+	struct fx *f = *state;
+	struct ev e = request(f->k[ALICE], "g", T0, "authored here");
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(store_is_durable(f->s), 0);
+	assert_int_equal(in(f, &e, INGEST_LOCAL), 0);
+	assert_int_equal(store_is_durable(f->s), 0);           /* setting restored */
+	assert_int_equal(store_in_transaction(f->s), 0);       /* committed */
+	/* another connection sees it */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE id = ?", -1, &st, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_blob(st, 1, e.id, WM_ID_LEN, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(e.wire);
+}
+
+static void test_batch(void **state)
+{
+	struct fx *f = *state;
+	struct ev a = request(f->k[ALICE], "g", T0, "first in batch");
+	struct ev bad = bad_content(f->k[BOB]);
+	struct ev pass = bulletin(f->k[ALICE], "g", T0);
+	struct ev b = request(f->k[BOB], "g", T0, "second in batch");
+
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(in(f, &a, INGEST_IMPORT), 0);
+	assert_int_equal(in(f, &bad, INGEST_IMPORT), WM_ECONTENT);
+	assert_int_equal(in(f, &pass, INGEST_IMPORT), WM_EUNKNOWNCERT);
+	assert_int_equal(in(f, &b, INGEST_IMPORT), 0);
+	assert_int_equal(store_in_transaction(f->s), 1);       /* still the caller's */
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_has(f->s, a.id), 1);
+	assert_int_equal(store_has(f->s, b.id), 1);
+	assert_int_equal(store_has(f->s, pass.id), 0);
+	assert_int_equal(remembered(f, bad.id, NULL), 1);
+	assert_int_equal(remembered(f, pass.id, NULL), 0);
+
+	/* a rolled-back batch leaves nothing behind */
+	{
+		struct ev c = request(f->k[ALICE], "g", T0 + 5, "rolled back");
+
+		assert_int_equal(store_begin(f->s), 0);
+		assert_int_equal(in(f, &c, INGEST_IMPORT), 0);
+		assert_int_equal(store_rollback(f->s), 0);
+		assert_int_equal(store_has(f->s, c.id), 0);
+		assert_int_equal(in(f, &c, INGEST_IMPORT), 0);
+		free(c.wire);
+	}
+	free(a.wire);
+	free(bad.wire);
+	free(pass.wire);
+	free(b.wire);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_stored_and_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_size_and_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_signature_not_remembered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_content_remembered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trust_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retract_after_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retract_before_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_before_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_is_durable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
