@@ -532,6 +532,14 @@ static void valid_vectors(void)
 		emit_body(name, &b, 0);
 		body_free(&b);
 	}
+	/* the worked example of PROTOCOL.md, byte for byte */
+	body_init(&b, KIND_ACK);
+	b_reset(&b.f[F_GROUP]);
+	b_str(&b.f[F_GROUP], "gaobu");
+	kv_str(&b.content, "what", "seen");
+	emit_body("valid ack: the worked example of PROTOCOL.md", &b, 0);
+	body_free(&b);
+
 	/* a sealed request: `to` and a box of the right size (placeholder bytes;
 	 * the content rules check the box's size, only readers can open it) */
 	body_init(&b, KIND_REQUEST);
