@@ -63,6 +63,8 @@ struct cli_item {
 	struct event *ev;
 	int parent;                  /* index of the target in the list, or -1 */
 	int shown;
+	uint64_t created_at;         /* from the store, for sorting before decoding */
+	uint8_t id[WM_ID_LEN];
 };
 struct cli_list {
 	struct cli_item *v;

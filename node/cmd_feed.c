@@ -42,6 +42,8 @@ int cli_collect_cb(void *ctx, const struct stored_event *e)
 	}
 	memcpy(it->wire, e->wire, e->wire_len);
 	it->len = e->wire_len;
+	it->created_at = e->created_at;
+	memcpy(it->id, e->id, WM_ID_LEN);
 	l->n++;
 	return 0;
 }

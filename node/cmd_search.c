@@ -11,29 +11,30 @@
 #include "cli.h"
 
 static const char usage_search[] =
-"usage: watchmesh search QUERY --dir DIR [--group G] [--key KEY] [--json]\n"
+"usage: watchmesh search QUERY --dir DIR [--group G] [--limit N] [--key KEY] [--json]\n"
 "\n"
 "Events whose text contains every word of QUERY (words separated by spaces;\n"
 "Chinese works, e.g. `watchmesh search 诈骗 --dir village`), newest first,\n"
 "shown as in the feed.  Sealed requests are never searched.\n"
 "\n"
 "  --group G   only this group\n"
+"  --limit N   the N newest results (default 50; 0 = all)\n"
 "  --key KEY   open sealed requests addressed to this key when showing results\n"
 "  --json      one JSON array, as `feed --json`\n";
 
 static int newest_first(const void *a, const void *b)
 {
 	const struct cli_item *x = a, *y = b;
-	if (x->ev->created_at != y->ev->created_at)
-		return x->ev->created_at < y->ev->created_at ? 1 : -1;
-	return memcmp(x->ev->id, y->ev->id, WM_ID_LEN);
+	if (x->created_at != y->created_at)
+		return x->created_at < y->created_at ? 1 : -1;
+	return memcmp(x->id, y->id, WM_ID_LEN);
 }
 
 int cmd_search(int argc, char **argv)
 {
 	struct cli_opt opts[] = {
 		{ "dir", 1, NULL }, { "group", 1, NULL }, { "key", 1, NULL },
-		{ "passphrase-file", 1, NULL }, { "json", 0, NULL },
+		{ "passphrase-file", 1, NULL }, { "json", 0, NULL }, { "limit", 1, NULL },
 	};
 	const size_t no = sizeof opts / sizeof opts[0];
 	const char *pos[8];
@@ -42,6 +43,7 @@ int cmd_search(int argc, char **argv)
 	struct node_dir *nd = NULL;
 	struct key *k = NULL;
 	struct cli_list l;
+	uint64_t limit = 50;
 	int r, ret = CLI_FAIL;
 
 	r = cli_parse("search", usage_search, argc, argv, opts, no, pos, 8, &np);
@@ -51,6 +53,8 @@ int cmd_search(int argc, char **argv)
 		return cli_usage_err("search", "expected a QUERY");
 	if (!cli_get(opts, no, "dir"))
 		return cli_usage_err("search", "--dir DIR is required");
+	if (cli_get(opts, no, "limit") && cli_parse_uint(cli_get(opts, no, "limit"), 10000000, &limit) != 0)
+		return cli_usage_err("search", "--limit wants a number");
 	/* several words on the command line form one query */
 	query[0] = 0;
 	for (i = 0; i < np; i++) {
@@ -75,28 +79,17 @@ int cmd_search(int argc, char **argv)
 		cli_err("search failed: %s", wm_strerror(l.err ? l.err : r));
 		goto out;
 	}
-	/* decode first so results can be ordered by time */
-	for (i = 0; i < l.n; i++) {
-		char dwhy[WM_WHY_LEN];
-		if (event_decode(l.v[i].wire, l.v[i].len, &l.v[i].ev, dwhy) != 0)
-			l.v[i].ev = NULL;
-	}
-	{
-		size_t j = 0;
-		for (i = 0; i < l.n; i++) {
-			if (l.v[i].ev)
-				l.v[j++] = l.v[i];
-			else
-				free(l.v[i].wire);
-		}
-		l.n = j;
-	}
 	if (l.n > 1)
 		qsort(l.v, l.n, sizeof l.v[0], newest_first);
-	/* cli_print_list decodes again; hand it undecoded items */
-	for (i = 0; i < l.n; i++) {
-		event_free(l.v[i].ev);
-		l.v[i].ev = NULL;
+	if (limit && l.n > limit) {
+		size_t total = l.n;
+		for (i = (size_t)limit; i < l.n; i++) {
+			free(l.v[i].wire);
+		}
+		l.n = (size_t)limit;
+		if (!cli_get(opts, no, "json"))
+			fprintf(stderr, "showing the newest %zu of %zu results (--limit 0 for all)\n",
+			        l.n, total);
 	}
 	ret = cli_print_list(nd, k, &l, cli_get(opts, no, "json") != NULL, 1);
 	if (ret == CLI_OK && !cli_get(opts, no, "json"))
