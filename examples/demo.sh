@@ -114,19 +114,19 @@ show search 诈骗 --dir xinhua
 show search 走失 --dir xinhua
 
 step "15. A bundle for the next village, on a USB stick"
-show export --dir xinhua --out xinhua.bundle
+show export --dir xinhua --out xinhua.wmb
 
 step "16. The independent Python check of every event in the bundle"
 if [ -f "$SRC/tests/independent/check_events.py" ]; then
-	echo "\$ check_events.py --bundle xinhua.bundle"
-	"$PY" "$SRC/tests/independent/check_events.py" --bundle xinhua.bundle
+	echo "\$ check_events.py --bundle xinhua.wmb"
+	"$PY" "$SRC/tests/independent/check_events.py" --bundle xinhua.wmb
 else
 	echo "(tests/independent/check_events.py not present; skipped)"
 fi
 
 step "17. The next village imports it"
 show init dongfeng --network gaobu.network --name dongfeng-village
-show import --dir dongfeng xinhua.bundle
+show import --dir dongfeng xinhua.wmb
 show feed --dir dongfeng --kind alert
 
 step "Done. Everything is in ./demo; try: $WM feed --dir demo/xinhua --json"
