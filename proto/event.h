@@ -159,6 +159,11 @@ struct cval cval_bin(const uint8_t *p, size_t len);
 struct cval cval_uint(uint64_t v);
 struct cval cval_int(int64_t v);     /* CV_UINT when v >= 0, as decoded */
 
+/* Note on event_wire_len (above): it also returns WM_ETOOBIG when the
+ * payload header announces more than WM_MAX_PAYLOAD bytes, and it accepts
+ * non-shortest wrapper headers (event_decode judges those), so a bundle
+ * reader can step over such an event and report it. */
+
 /* 1 if g[0..len) is a valid group name (1-64 bytes of a-z 0-9 . _ -). */
 int event_group_valid(const char *g, size_t len);
 
