@@ -1,0 +1,291 @@
+/*
+ * Unit tests of the CLI's own modules (node/files, node/bundle,
+ * node/render) that the command-line tests reach only indirectly: the
+ * network and config parsers on broken input, base64, and the bundle
+ * indexer's resync on every kind of damage, byte by byte.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bundle.h"
+#include "event.h"
+#include "files.h"
+#include "render.h"
+#include "wmcrypto.h"
+
+/* --- network file ----------------------------------------------------------- */
+
+static const char net_ok[] =
+	"watchmesh-network 1\n"
+	"name gaobu-district\n"
+	"root 0101010101010101010101010101010101010101010101010101010101010101\n"
+	"secret 0202020202020202020202020202020202020202020202020202020202020202\n";
+
+static void test_network_roundtrip(void **state)
+{
+	struct network n, m;
+	char why[WM_WHY_LEN], *text = NULL;
+	size_t len = 0;
+	(void)state;
+
+	assert_int_equal(network_parse(net_ok, strlen(net_ok), &n, why), 0);
+	assert_string_equal(n.name, "gaobu-district");
+	assert_int_equal(n.root[0], 1);
+	assert_int_equal(n.secret[31], 2);
+	assert_int_equal(network_encode(&n, &text, &len), 0);
+	assert_memory_equal(text, net_ok, strlen(net_ok));
+	assert_int_equal(network_parse(text, len, &m, why), 0);
+	assert_memory_equal(&n, &m, sizeof n);
+	free(text);
+}
+
+static void test_network_broken(void **state)
+{
+	char buf[512], why[WM_WHY_LEN];
+	struct network n;
+	size_t i, len = strlen(net_ok);
+	(void)state;
+
+	/* every truncation and every single-byte change is refused or parsed
+	 * cleanly, never a crash; truncations lose a required line */
+	for (i = 0; i < len - 1; i++) {
+		memcpy(buf, net_ok, i);
+		why[0] = 0;
+		if (network_parse(buf, i, &n, why) != 0)
+			assert_true(why[0] != 0);
+	}
+	for (i = 0; i < len; i++) {
+		memcpy(buf, net_ok, len);
+		buf[i] = (char)(buf[i] ^ 0x5a);
+		(void)network_parse(buf, len, &n, why);
+	}
+	assert_int_equal(network_parse("", 0, &n, why), WM_EFORMAT);
+	assert_int_equal(network_parse("watchmesh-network 2\n", 20, &n, why), WM_EFORMAT);
+	snprintf(buf, sizeof buf, "%s", net_ok);
+	buf[strlen("watchmesh-network 1\nname gaobu-district\nroot 01")] = 'x';
+	assert_int_equal(network_parse(buf, len, &n, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "root"));
+}
+
+/* --- watchmesh.conf --------------------------------------------------------- */
+
+static void test_conf(void **state)
+{
+	struct node_conf c, d;
+	char *text = NULL, why[WM_WHY_LEN];
+	const char *custom = "# c\n  name = 新华村 \npeers=a:1, b:2\nfuture_key = 5\n\n";
+	(void)state;
+
+	conf_defaults(&c);
+	strcpy(c.name, "xinhua");
+	assert_int_equal(conf_encode(&c, &text), 0);
+	assert_int_equal(conf_parse(text, strlen(text), &d, why), 0);
+	assert_memory_equal(&c, &d, sizeof c);
+	assert_non_null(strstr(text, "Default: 127.0.0.1:8080"));
+	free(text);
+
+	assert_int_equal(conf_parse(custom, strlen(custom), &d, why), 0);
+	assert_string_equal(d.name, "新华村");
+	assert_string_equal(d.peers, "a:1, b:2");
+	assert_string_equal(d.groups, "*");
+	assert_int_equal(conf_parse("name\n", 5, &d, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "line 1"));
+}
+
+/* --- base64 ----------------------------------------------------------------- */
+
+static void test_base64(void **state)
+{
+	static const char *const want[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+	size_t i;
+	(void)state;
+	for (i = 0; i < 7; i++) {
+		char *s = NULL;
+		assert_int_equal(render_base64((const uint8_t *)"foobar", i, &s), 0);
+		assert_string_equal(s, want[i]);
+		free(s);
+	}
+}
+
+/* --- bundle indexing -------------------------------------------------------- */
+
+#define NEV 6
+
+struct bundle_fixture {
+	uint8_t *buf;
+	size_t len;
+	size_t off[NEV + 1];
+};
+
+static void make_bundle(struct bundle_fixture *b)
+{
+	uint8_t seed[32];
+	struct key *k = NULL;
+	size_t i;
+	char why[WM_WHY_LEN], text[64];
+
+	memset(seed, 7, sizeof seed);
+	assert_int_equal(key_from_seed(seed, &k), 0);
+	b->buf = NULL;
+	b->len = 0;
+	for (i = 0; i < NEV; i++) {
+		struct event_draft d;
+		uint8_t *w = NULL, id[WM_ID_LEN];
+		size_t wl = 0;
+		memset(&d, 0, sizeof d);
+		d.kind = KIND_REQUEST;
+		memcpy(d.author, k->pub, WM_PUB_LEN);
+		d.created_at = 1700000000000ull + i;
+		d.group = "gaobu.xinhua";
+		/* sizes vary so that some wrappers use bin16 */
+		snprintf(text, sizeof text, "help %zu", i);
+		draft_str(&d, "topic", "other");
+		if (i % 2) {
+			static char longtext[400];
+			memset(longtext, 'a' + (int)i, sizeof longtext - 1);
+			draft_str(&d, "text", longtext);
+		} else {
+			draft_str(&d, "text", text);
+		}
+		assert_int_equal(event_build(&d, k, &w, &wl, id, why), 0);
+		b->buf = realloc(b->buf, b->len + wl);
+		assert_non_null(b->buf);
+		b->off[i] = b->len;
+		memcpy(b->buf + b->len, w, wl);
+		b->len += wl;
+		free(w);
+	}
+	b->off[NEV] = b->len;
+	key_free(k);
+}
+
+static size_t good_items(const struct bundle_index *ix)
+{
+	size_t i, n = 0;
+	for (i = 0; i < ix->n; i++)
+		n += !ix->items[i].bad;
+	return n;
+}
+
+static void test_index_clean(void **state)
+{
+	struct bundle_fixture b;
+	struct bundle_index ix;
+	size_t i;
+	(void)state;
+
+	make_bundle(&b);
+	assert_int_equal(bundle_index(b.buf, b.len, &ix), 0);
+	assert_int_equal(ix.n, NEV);
+	for (i = 0; i < NEV; i++) {
+		assert_int_equal(ix.items[i].off, b.off[i]);
+		assert_int_equal(ix.items[i].len, b.off[i + 1] - b.off[i]);
+		assert_int_equal(ix.items[i].kind, KIND_REQUEST);
+		assert_false(ix.items[i].bad);
+	}
+	bundle_index_free(&ix);
+	assert_int_equal(bundle_index(NULL, 0, &ix), 0);
+	assert_int_equal(ix.n, 0);
+	bundle_index_free(&ix);
+	free(b.buf);
+}
+
+/* Damage each byte of the wrapper headers of event 2 in turn: the other
+ * five events are always found, and the damage is at most one bad item
+ * plus (when only the signature suffers) the event itself. */
+static void test_index_damaged_headers(void **state)
+{
+	struct bundle_fixture b;
+	size_t k, flip;
+	(void)state;
+
+	make_bundle(&b);
+	for (k = 0; k < 4; k++) {
+		for (flip = 1; flip < 256; flip <<= 1) {
+			struct bundle_index ix;
+			uint8_t *copy = malloc(b.len);
+			size_t i, found = 0, bad = 0;
+			assert_non_null(copy);
+			memcpy(copy, b.buf, b.len);
+			copy[b.off[2] + k] ^= (uint8_t)flip;
+			assert_int_equal(bundle_index(copy, b.len, &ix), 0);
+			for (i = 0; i < ix.n; i++) {
+				size_t e;
+				if (ix.items[i].bad) {
+					bad++;
+					continue;
+				}
+				for (e = 0; e < NEV; e++)
+					if (e != 2 && ix.items[i].off == b.off[e] &&
+					    ix.items[i].len == b.off[e + 1] - b.off[e])
+						found++;
+			}
+			assert_int_equal(found, NEV - 1);
+			assert_true(bad <= 1);
+			assert_true(ix.n <= NEV);
+			bundle_index_free(&ix);
+			free(copy);
+		}
+	}
+	free(b.buf);
+}
+
+static void test_index_truncated_and_garbage(void **state)
+{
+	struct bundle_fixture b;
+	struct bundle_index ix;
+	uint8_t *g;
+	size_t cut;
+	(void)state;
+
+	make_bundle(&b);
+	/* every truncation: the whole events before the cut are found */
+	for (cut = 0; cut < b.len; cut++) {
+		size_t whole = 0;
+		while (whole < NEV && b.off[whole + 1] <= cut)
+			whole++;
+		assert_int_equal(bundle_index(b.buf, cut, &ix), 0);
+		assert_int_equal(good_items(&ix), whole);
+		assert_true(ix.n <= whole + 1);
+		if (ix.n > whole)
+			assert_non_null(strstr(ix.items[ix.n - 1].why, "ends in the middle"));
+		bundle_index_free(&ix);
+	}
+	/* garbage in front and between */
+	g = malloc(b.len + 200);
+	assert_non_null(g);
+	memset(g, 0x92, 100);
+	memcpy(g + 100, b.buf, b.off[3]);
+	memset(g + 100 + b.off[3], 0xc4, 100);
+	memcpy(g + 200 + b.off[3], b.buf + b.off[3], b.len - b.off[3]);
+	assert_int_equal(bundle_index(g, b.len + 200, &ix), 0);
+	assert_int_equal(good_items(&ix), NEV);
+	assert_int_equal(ix.n, NEV + 2);
+	assert_true(ix.items[0].bad && ix.items[0].len == 100);
+	bundle_index_free(&ix);
+	free(g);
+	free(b.buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_network_roundtrip),
+		cmocka_unit_test(test_network_broken),
+		cmocka_unit_test(test_conf),
+		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_index_clean),
+		cmocka_unit_test(test_index_damaged_headers),
+		cmocka_unit_test(test_index_truncated_and_garbage),
+	};
+	if (wmc_init() != 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
