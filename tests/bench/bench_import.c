@@ -1,0 +1,221 @@
+/*
+ * bench_import: makes the data for the `watchmesh import` benchmark and
+ * measures the reference rate it is judged against, in the same run.
+ *
+ *   bench_import DIR N
+ *
+ * writes DIR/bench.network (a network whose root is fixed by a seed) and
+ * DIR/bench.wmb, a bundle of N events: the certificates of one station and
+ * one officer, then a realistic mix of officers' bulletins (Chinese text),
+ * residents' requests, replies and acks.  It then times single-core Ed25519
+ * verification (sig_verify) over every event of the bundle, and SHA-256 +
+ * verification together, and prints both rates as "key value" lines that
+ * tests/bench/run.sh reads.  Not a test: run it with `make bench`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "event.h"
+#include "files.h"
+#include "wmcrypto.h"
+
+#define NRESIDENTS 64
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct key *seeded(uint8_t tag, uint32_t n)
+{
+	uint8_t seed[32] = { tag };
+	struct key *k = NULL;
+	memcpy(seed + 1, &n, sizeof n);
+	if (key_from_seed(seed, &k) != 0) {
+		fprintf(stderr, "bench_import: key_from_seed failed\n");
+		exit(1);
+	}
+	return k;
+}
+
+struct out {
+	FILE *f;
+	uint8_t (*ids)[WM_ID_LEN];
+	size_t n;
+	uint8_t **wires;
+	size_t *lens;
+};
+
+static void emit(struct out *o, struct event_draft *d, const struct key *k)
+{
+	char why[WM_WHY_LEN];
+	uint8_t *wire = NULL;
+	size_t len = 0;
+	memcpy(d->author, k->pub, WM_PUB_LEN);
+	if (event_build(d, k, &wire, &len, o->ids[o->n], why) != 0) {
+		fprintf(stderr, "bench_import: event_build: %s\n", why);
+		exit(1);
+	}
+	if (fwrite(wire, 1, len, o->f) != len) {
+		perror("bench_import: write");
+		exit(1);
+	}
+	o->wires[o->n] = wire;
+	o->lens[o->n] = len;
+	o->n++;
+}
+
+static void cert(struct out *o, const struct key *issuer, const struct key *subject,
+                 const char *role, const char *name, uint64_t t)
+{
+	struct event_draft d = { .kind = KIND_CERT, .created_at = t, .group = WM_NETWORK_GROUP };
+	struct cval groups[1] = { cval_str("*") };
+	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
+	draft_str(&d, "role", role);
+	draft_str(&d, "name", name);
+	draft_array(&d, "groups", groups, 1);
+	draft_uint(&d, "not_before", t - 1000);
+	draft_uint(&d, "not_after", t + 10ull * 365 * 86400000);
+	emit(o, &d, issuer);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *groups[] = { "gaobu.xinhua-village", "gaobu.dongfeng", "gaobu.park-3",
+	                                "gaobu.station", "gaobu.riverside" };
+	static const char *texts[] = {
+		"近期我辖区发生多起冒充客服退款的电信诈骗案件，骗子以商品质量问题为由诱导下载会议软件并共享屏幕。",
+		"提醒：公检法机关不会通过电话要求转账到安全账户，遇到此类情况请立即挂断并拨打110。",
+		"今晚八点起新华村口道路施工，请绕行东风路，注意安全。",
+		"有居民反映停车场有陌生人连续几晚试拉车门，请大家锁好车辆，发现可疑情况及时报警。",
+	};
+	char path[4096], why[WM_WHY_LEN], title[64], *net = NULL;
+	size_t netlen = 0, n, i;
+	struct network nw = { 0 };
+	struct key *root, *station, *officer, *res[NRESIDENTS];
+	struct out o = { 0 };
+	uint64_t t0 = files_now_ms() - 30ull * 86400000;
+	double t, verify_s, full_s;
+
+	if (argc != 3 || (n = strtoul(argv[2], NULL, 10)) < 10) {
+		fprintf(stderr, "usage: bench_import DIR N   (N >= 10)\n");
+		return 2;
+	}
+	if (wmc_init() != 0)
+		return 1;
+	root = seeded(1, 0);
+	station = seeded(2, 0);
+	officer = seeded(3, 0);
+	for (i = 0; i < NRESIDENTS; i++)
+		res[i] = seeded(4, (uint32_t)i);
+
+	snprintf(nw.name, sizeof nw.name, "bench");
+	memcpy(nw.root, root->pub, WM_PUB_LEN);
+	wmc_random(nw.secret, sizeof nw.secret);
+	snprintf(path, sizeof path, "%s/bench.network", argv[1]);
+	if (network_encode(&nw, &net, &netlen) != 0 ||
+	    files_write_atomic(path, net, netlen, 0600, 0, why) != 0) {
+		fprintf(stderr, "bench_import: %s: %s\n", path, why);
+		return 1;
+	}
+	free(net);
+
+	snprintf(path, sizeof path, "%s/bench.wmb", argv[1]);
+	o.f = fopen(path, "wb");
+	o.ids = calloc(n, WM_ID_LEN);
+	o.wires = calloc(n, sizeof *o.wires);
+	o.lens = calloc(n, sizeof *o.lens);
+	if (!o.f || !o.ids || !o.wires || !o.lens) {
+		perror("bench_import");
+		return 1;
+	}
+	cert(&o, root, station, "station", "高埔派出所", t0);
+	cert(&o, station, officer, "officer", "王警官", t0 + 1);
+	for (i = 2; i < n; i++) {
+		struct event_draft d = { .created_at = t0 + 10 + i * 20, .group = groups[i % 5] };
+		const struct key *k = res[i % NRESIDENTS];
+		switch (i % 10) {
+		case 0: case 1:
+			d.kind = KIND_BULLETIN;
+			snprintf(title, sizeof title, "反诈提醒 第%zu期", i);
+			draft_str(&d, "title", title);
+			draft_str(&d, "text", texts[i % 4]);
+			draft_str(&d, "category", "fraud");
+			k = officer;
+			break;
+		case 2: case 3: case 4: case 5: case 6:
+			d.kind = KIND_REQUEST;
+			draft_str(&d, "topic", "police");
+			draft_str(&d, "text", texts[3]);
+			break;
+		case 7: case 8:
+			d.kind = KIND_REPLY;
+			d.nrefs = 1;
+			memcpy(d.refs[0], o.ids[i - 5], WM_ID_LEN);
+			draft_str(&d, "text", "收到，已通知巡逻组，谢谢提供线索。");
+			break;
+		default:
+			d.kind = KIND_ACK;
+			d.nrefs = 1;
+			memcpy(d.refs[0], o.ids[i - 1], WM_ID_LEN);
+			draft_str(&d, "what", "seen");
+			break;
+		}
+		emit(&o, &d, k);
+	}
+	if (fclose(o.f) != 0) {
+		perror("bench_import: close");
+		return 1;
+	}
+
+	/* The reference rate: what one core does when it only verifies. */
+	{
+		struct event *ev;
+		uint8_t (*pubs)[WM_PUB_LEN] = calloc(n, WM_PUB_LEN);
+		uint8_t (*sigs)[WM_SIG_LEN] = calloc(n, WM_SIG_LEN);
+		size_t bad = 0;
+		for (i = 0; i < n; i++) {
+			if (event_decode(o.wires[i], o.lens[i], &ev, why) != 0)
+				return 1;
+			memcpy(pubs[i], ev->author, WM_PUB_LEN);
+			memcpy(sigs[i], ev->sig, WM_SIG_LEN);
+			event_free(ev);
+		}
+		t = now_s();
+		for (i = 0; i < n; i++)
+			bad += sig_verify(pubs[i], o.ids[i], sigs[i]) != 0;
+		verify_s = now_s() - t;
+		t = now_s();
+		for (i = 0; i < n; i++) {
+			if (event_decode(o.wires[i], o.lens[i], &ev, why) == 0)
+				event_free(ev);
+			else
+				bad++;
+		}
+		full_s = now_s() - t;
+		if (bad) {
+			fprintf(stderr, "bench_import: %zu events did not verify\n", bad);
+			return 1;
+		}
+		free(pubs);
+		free(sigs);
+	}
+	printf("events %zu\n", n);
+	printf("verify_per_s %.0f\n", (double)n / verify_s);
+	printf("decode_verify_per_s %.0f\n", (double)n / full_s);
+	for (i = 0; i < n; i++)
+		free(o.wires[i]);
+	free(o.wires);
+	free(o.lens);
+	free(o.ids);
+	key_free(root);
+	key_free(station);
+	key_free(officer);
+	for (i = 0; i < NRESIDENTS; i++)
+		key_free(res[i]);
+	return 0;
+}
