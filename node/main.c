@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 	size_t i;
 
 	if (argc < 2) {
-		fputs(usage_main, stderr);
+		cli_err("no command given (see `watchmesh --help`)");
 		return CLI_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
