@@ -101,7 +101,9 @@ int bundle_index(const uint8_t *buf, size_t len, struct bundle_index *out)
 		}
 		snprintf(wwhy, sizeof wwhy, "%s",
 		         r == WM_ETRUNCATED || (r == 0 && n > len - pos)
-		         ? "the file ends in the middle of an event" : "bytes that are not an event");
+		         ? "the file ends in the middle of an event"
+		         : r == WM_ETOOBIG ? "an event header announcing more than 64 KiB"
+		         : "bytes that are not an event");
 		/* Damage at pos.  Was the previous event's length the damaged part? */
 		gap_start = pos;
 		scan = pos + 1;
