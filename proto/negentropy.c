@@ -32,8 +32,11 @@ struct neg {
 	struct neg_storage st;
 	uint64_t frame_limit;           /* 0 = none */
 	int initiator;                  /* set by neg_initiate() */
+	int reference_fallback;         /* 1: the reference's lossy frame-full rule */
 	uint64_t last_ts_in;            /* delta base of decoded bounds; reset per message */
 	uint64_t last_ts_out;           /* delta base of encoded bounds; reset per message */
+	struct neg_ids seen_have;       /* client: ids reported so far, sorted */
+	struct neg_ids seen_need;
 };
 
 struct neg_vec {
@@ -387,6 +390,11 @@ struct neg_storage neg_vec_storage(struct neg_vec *v)
 
 /* ---- id lists ---- */
 
+static int neg_id_qcmp(const void *a, const void *b)
+{
+	return memcmp(a, b, NEG_ID_LEN);
+}
+
 static int neg_ids_push(struct neg_ids *l, const uint8_t id[NEG_ID_LEN])
 {
 	if (l->n == l->cap) {
@@ -415,6 +423,57 @@ void neg_ids_free(struct neg_ids *l)
 	l->n = l->cap = 0;
 }
 
+/* Keep in l[from..) only ids not reported before, and remember them in
+ * seen (sorted).  A range can come back after a cut-short frame (the
+ * closing fingerprint covers everything after the cut, ranges already
+ * settled included), and the same ids would be reported again. */
+static int neg_ids_keep_new(struct neg_ids *seen, struct neg_ids *l, size_t from)
+{
+	size_t k = l->n - from, m = 0, i, a, b, w;
+
+	if (k == 0)
+		return 0;
+	qsort(l->ids[from], k, NEG_ID_LEN, neg_id_qcmp);
+	for (i = 0; i < k; i++) {
+		const uint8_t *id = l->ids[from + i];
+
+		if (m && memcmp(l->ids[from + m - 1], id, NEG_ID_LEN) == 0)
+			continue;
+		if (seen->n && bsearch(id, seen->ids, seen->n, NEG_ID_LEN, neg_id_qcmp))
+			continue;
+		memmove(l->ids[from + m++], id, NEG_ID_LEN);
+	}
+	l->n = from + m;
+	if (m == 0)
+		return 0;
+	if (seen->n + m > seen->cap) {
+		uint8_t (*ni)[NEG_ID_LEN];
+		size_t ncap = seen->n + m;
+
+		if (ncap < 2 * seen->cap)
+			ncap = 2 * seen->cap;
+		if (ncap > SIZE_MAX / NEG_ID_LEN)
+			return WM_ENOMEM;
+		ni = realloc(seen->ids, ncap * NEG_ID_LEN);
+		if (ni == NULL)
+			return WM_ENOMEM;
+		seen->ids = ni;
+		seen->cap = ncap;
+	}
+	/* merge from the back: both runs are sorted */
+	a = seen->n;
+	b = m;
+	w = seen->n + m;
+	while (b > 0) {
+		if (a > 0 && memcmp(seen->ids[a - 1], l->ids[from + b - 1], NEG_ID_LEN) > 0)
+			memcpy(seen->ids[--w], seen->ids[--a], NEG_ID_LEN);
+		else
+			memcpy(seen->ids[--w], l->ids[from + --b], NEG_ID_LEN);
+	}
+	seen->n += m;
+	return 0;
+}
+
 /* ---- the protocol ---- */
 
 int neg_new(const struct neg_storage *st, uint64_t frame_limit, struct neg **out)
@@ -434,8 +493,18 @@ int neg_new(const struct neg_storage *st, uint64_t frame_limit, struct neg **out
 	return 0;
 }
 
+void neg_set_reference_fallback(struct neg *n, int on)
+{
+	if (n != NULL)
+		n->reference_fallback = on ? 1 : 0;
+}
+
 void neg_free(struct neg *n)
 {
+	if (n == NULL)
+		return;
+	neg_ids_free(&n->seen_have);
+	neg_ids_free(&n->seen_need);
 	free(n);
 }
 
@@ -568,11 +637,6 @@ static int neg_split_range(struct neg *n, size_t lower, size_t upper,
 	return o->err;
 }
 
-static int neg_id_qcmp(const void *a, const void *b)
-{
-	return memcmp(a, b, NEG_ID_LEN);
-}
-
 /* Client side of an IdList: what we have that they lack, what they have
  * that we lack.  ids are the peer's count ids, as they arrived. */
 static int neg_client_idlist(struct neg *n, size_t lower, size_t upper,
@@ -661,6 +725,8 @@ static int neg_process(struct neg *n, const uint8_t *in, size_t inlen,
 	while (r.len) {
 		uint64_t mode;
 		size_t lower = prev_index, upper;
+		int skip_before = skip;                 /* a Skip not yet on the wire */
+		uint64_t ts_out_before = n->last_ts_out;
 
 		o.len = 0;
 		if ((rc = neg_decode_bound(n, &r, &cur, why, whylen)) < 0)
@@ -756,11 +822,33 @@ static int neg_process(struct neg *n, const uint8_t *in, size_t inlen,
 		}
 
 		if (neg_exceeded(n, full->len + o.len)) {
-			/* frame full: one fingerprint for everything left */
+			/* frame full: one fingerprint for everything left.  The
+			 * peer reads it as covering everything after the last
+			 * bound on the wire.  The reference hashes only from
+			 * `upper` on, leaving out this range (its output o is
+			 * dropped) and any pending Skip: when the peer holds none
+			 * of those items the fingerprints agree and our items
+			 * there are never reported.  So by default we first put
+			 * the pending Skip on the wire and hash from where the
+			 * wire ends (docs/negentropy.md, "Frame limit"). */
 			uint8_t fp[NEG_FP_LEN];
 			struct neg_bound inf;
+			size_t from = upper;
 
-			if ((rc = ops->fingerprint(n->st.ctx, upper, size, fp)) < 0)
+			if (!n->reference_fallback) {
+				if (o.len) {
+					n->last_ts_out = ts_out_before;
+					if (skip_before) {
+						neg_encode_bound(n, full, &prev_bound);
+						nbuf_varint(full, NEG_MODE_SKIP);
+					}
+					from = lower;
+				} else if (skip) {
+					neg_encode_bound(n, full, &cur);
+					nbuf_varint(full, NEG_MODE_SKIP);
+				}
+			}
+			if ((rc = ops->fingerprint(n->st.ctx, from, size, fp)) < 0)
 				goto out;
 			neg_bound_infinity(&inf);
 			neg_encode_bound(n, full, &inf);
@@ -820,6 +908,10 @@ int neg_reconcile_client(struct neg *n, const uint8_t *in, size_t inlen,
 	have0 = have->n;
 	need0 = need->n;
 	rc = neg_process(n, in, inlen, have, need, &full, why, whylen);
+	if (rc == 0)
+		rc = neg_ids_keep_new(&n->seen_have, have, have0);
+	if (rc == 0)
+		rc = neg_ids_keep_new(&n->seen_need, need, need0);
 	if (rc < 0) {
 		have->n = have0;
 		need->n = need0;
