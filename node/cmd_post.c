@@ -53,6 +53,7 @@ static const char usage_post[] =
 "                          separated for more\n"
 "  --expires WHEN          a duration (90m, 6h, 2d, 1w) or a local time\n"
 "                          (\"2026-12-01 18:00\")\n"
+"  --text-file FILE        the text from a file (\"-\": standard input), instead of --text\n"
 "  --lang L                language tag (default zh when the text has Chinese)\n"
 "  --allow-personal-data   publish although the text holds a phone, ID or card number\n"
 "\n"
@@ -78,6 +79,7 @@ static const struct {
 	{ "ref", 1, K_ALL & ~(K_CER | K_REV) }, { "reply-to", 1, K_ALL & ~(K_CER | K_REV) },
 	{ "allow-personal-data", 0, K_ALL },
 	{ "title", 1, K_BUL }, { "text", 1, K_BUL | K_ALE | K_REQ | K_REP | K_ACK },
+	{ "text-file", 1, K_BUL | K_ALE | K_REQ | K_REP | K_ACK },
 	{ "category", 1, K_BUL | K_ALE }, { "lang", 1, K_BUL | K_ALE | K_REQ | K_REP },
 	{ "event", 1, K_ALE }, { "headline", 1, K_ALE }, { "urgency", 1, K_ALE },
 	{ "severity", 1, K_ALE }, { "certainty", 1, K_ALE }, { "area", 1, K_ALE },
@@ -177,6 +179,65 @@ static const char *photo_type(const uint8_t *p, size_t n)
 	return NULL;
 }
 
+/* --text-file: the whole file (or stdin), one trailing newline dropped. */
+static int read_text_file(const char *path, uint8_t **out, size_t *outlen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+	char why[WM_WHY_LEN] = "";
+
+	if (strcmp(path, "-") == 0) {
+		for (;;) {
+			size_t n;
+			if (len + 4096 + 1 > cap) {
+				uint8_t *nb;
+				cap = cap ? cap * 2 : 8192;
+				if (cap > (1u << 20)) {
+					free(buf);
+					cli_err("the text on standard input is longer than 1 MiB");
+					return -1;
+				}
+				nb = realloc(buf, cap);
+				if (!nb) {
+					free(buf);
+					cli_err("out of memory");
+					return -1;
+				}
+				buf = nb;
+			}
+			n = fread(buf + len, 1, cap - len - 1, stdin);
+			len += n;
+			if (n == 0)
+				break;
+		}
+		if (ferror(stdin)) {
+			free(buf);
+			cli_err("cannot read the text from standard input");
+			return -1;
+		}
+		if (!buf && !(buf = malloc(1))) {
+			cli_err("out of memory");
+			return -1;
+		}
+		buf[len] = 0;
+	} else if (files_read(path, 1u << 20, &buf, &len, why) != 0) {
+		cli_err("%s", why);
+		return -1;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = 0;
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = 0;
+	if (memchr(buf, 0, len) || len == 0) {
+		free(buf);
+		cli_err("%s: %s", path, len ? "the text holds a NUL byte" : "the text is empty");
+		return -1;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
 static int has_cjk(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -236,6 +297,8 @@ int cmd_post(int argc, char **argv)
 	uint8_t (*recips)[WM_PUB_LEN] = NULL;
 	struct cval *items = NULL, circle[3];
 	char *gbuf = NULL;
+	uint8_t *textbuf = NULL;
+	size_t textlen = 0;
 	int r, ret = CLI_FAIL;
 
 	for (i = 0; i < NOPTS; i++) {
@@ -263,6 +326,15 @@ int cmd_post(int argc, char **argv)
 	group = OPT("group");
 	if (!keyfile)
 		return cli_usage_err("post", "--key KEY is required");
+	if ((v = OPT("text-file"))) {
+		if (OPT("text"))
+			return cli_usage_err("post", "give --text or --text-file, not both");
+		if (read_text_file(v, &textbuf, &textlen) != 0)
+			return CLI_FAIL;
+		for (i = 0; i < NOPTS; i++)
+			if (strcmp(opts[i].name, "text") == 0)
+				opts[i].val = (const char *)textbuf;
+	}
 	if (!dir && !out)
 		return cli_usage_err("post", "give --dir DIR (store it) or --out FILE (a bundle), or both");
 	if (OPT("ref") && OPT("reply-to"))
@@ -500,5 +572,6 @@ out:
 	free(recips);
 	free(items);
 	free(gbuf);
+	free(textbuf);
 	return ret;
 }

@@ -12,6 +12,7 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
   pii      personal data refused before signing; --allow-personal-data
   sealed   a sealed request opens with the officer's and the author's key only
   errors   bad command lines and broken files: one line, non-zero exit
+  post     what post puts in an event: defaults, circle, photo, expiry, refs
   check    export, then the independent Python check of the bundle
 """
 import json
@@ -363,8 +364,63 @@ def t_check(env):
     check(kinds[:first_other].count(7) == 4 and 8 in kinds[:first_other], "cert/revoke counts")
 
 
+def t_post(env):
+    """What post puts in an event: defaults, conversions, refs by prefix."""
+    import base64
+    import time as _t
+    env.world("v")
+    before = int(_t.time() * 1000)
+    with open(env.path("p.jpg"), "wb") as f:
+        f.write(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4)
+    a = env.post("alert", "v", "officer.key", "--group", G, "--headline", "寻人", "--text", "走失儿童",
+                 "--area", "东区", "--circle", "-33.856784,151.215297,500", "--photo", "p.jpg")
+    e = env.json("show", a, "--dir", "v", "--json")
+    c = e["content"]
+    check(c["event"] == "寻人" and c["category"] == "Safety" and c["urgency"] == "Immediate" and
+          c["severity"] == "Severe" and c["certainty"] == "Observed", "alert defaults: %r" % c)
+    check(c["circle"] == [-33856784, 151215297, 500], "circle: %r" % c["circle"])
+    check(c["photo_type"] == "image/jpeg" and base64.b64decode(c["photo"]) ==
+          open(env.path("p.jpg"), "rb").read(), "photo")
+    check(c.get("lang") == "zh", "lang not set for Chinese text")
+    day = 24 * 3600 * 1000
+    check(before + day <= e["expires_at"] <= int(_t.time() * 1000) + day, "alert expiry not 24h")
+    check(e["official"] and e["official_name"] == "王警官", "official fields")
+    # absolute expiry, in local time (the tests run with TZ=Asia/Shanghai)
+    b = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "t", "--text", "hello",
+                 "--expires", "2030-01-01 08:00")
+    e = env.json("show", b[:7], "--dir", "v", "--json")
+    check(e["expires_at"] == 1893456000000, "expires_at %r" % e["expires_at"])
+    check(e["content"]["category"] == "notice" and "lang" not in e["content"], "bulletin defaults")
+    # reply by prefix: refs[0] is the whole id; the feed nests it
+    r = env.post("reply", "v", "res1.key", "--group", G, "--reply-to", a[:8], "--text", "见过")
+    e = env.json("show", a[:8], "--dir", "v", "--json")
+    check([x["id"] for x in e["referred_by"]] == [r], "referred_by")
+    check(e["referred_by"][0]["refs"] == [a], "refs[0]")
+    out, _ = env.run("feed", "--dir", "v")
+    check("↳ 李阿姨 (resident) — reply" in out, "reply not nested under the alert:\n" + out)
+    # text from a file and from stdin
+    with open(env.path("long.txt"), "w") as f:
+        f.write("第一行\n第二行\n")
+    t = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "t", "--text-file", "long.txt")
+    check(env.json("show", t, "--dir", "v", "--json")["content"]["text"] == "第一行\n第二行",
+          "--text-file")
+    out, _ = env.run("post", "reply", "--key", "res2.key", "--dir", "v", "--group", G, "--ref", a,
+                     "--text-file", "-", stdin="来自标准输入".encode())
+    check(env.json("show", out.strip(), "--dir", "v", "--json")["content"]["text"] == "来自标准输入",
+          "--text-file -")
+    # retract: the event keeps only its id
+    env.post("retract", "v", "officer.key", "--group", G, "--ref", b, "--reason", "发错了")
+    out, err = env.run("show", b, "--dir", "v", rc=1)
+    check("retracted" in err, "show of a retracted event: " + err)
+    check(b not in env.feed_ids("v"), "a retracted event is still in the feed")
+    # --out without --dir: signed, not stored, appended
+    env.post("bulletin", None, "officer.key", "--group", G, "--title", "t", "--text", "x", "--out", "o.wmb")
+    env.post("bulletin", None, "officer.key", "--group", G, "--title", "t", "--text", "y", "--out", "o.wmb")
+    check(len(wmtest.read_bundle(env.path("o.wmb"))) == 2, "--out appends")
+
+
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
-         "sealed": t_sealed, "errors": t_errors, "check": t_check}
+         "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))
