@@ -88,6 +88,7 @@ int bundle_index(const uint8_t *buf, size_t len, struct bundle_index *out)
 	while (pos < len) {
 		size_t n = 0, scan, gap_start, q = 0;
 		int r = event_wire_len(buf + pos, len - pos, &n);
+		int cut = r == WM_ETRUNCATED || (r == 0 && n > len - pos);
 		char wwhy[WM_WHY_LEN];
 
 		if (r == 0 && n > 0 && n <= len - pos) {
@@ -128,6 +129,7 @@ int bundle_index(const uint8_t *buf, size_t len, struct bundle_index *out)
 			rc = ix_push(&ix, &cap, gap_start, scan - gap_start, msg);
 			if (rc)
 				goto fail;
+			ix.items[ix.n - 1].cut = cut && scan >= len;
 		}
 		pos = scan;
 		last_checked = 1;        /* scan stopped at a decoded event (or the end) */
@@ -314,6 +316,8 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 			res.code = WM_EMALFORMED;
 			snprintf(res.why, sizeof res.why, "%s", it->why);
 			s.unreadable++;
+			if (it->cut)
+				s.truncated = 1;
 			report(&im, i, it, 0, &res);
 			progress(&im);
 			continue;

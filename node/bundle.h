@@ -28,6 +28,7 @@ struct bundle_item {
 	size_t off, len;
 	unsigned kind;               /* from the payload's header; 0 if unknown */
 	int bad;
+	int cut;                     /* bad, and the file ends inside it (truncated) */
 	char *why;                   /* bad items only; owned by the index */
 };
 struct bundle_index {
@@ -49,6 +50,7 @@ struct bundle_stats {
 	size_t events;               /* items in the file, readable or not */
 	size_t stored, duplicates, refused;
 	size_t unreadable;           /* of the refused: damaged bytes, not events */
+	int truncated;               /* the file ends in the middle of an event */
 };
 struct bundle_import_cbs {
 	void (*refused)(void *ctx, const struct bundle_refusal *r);

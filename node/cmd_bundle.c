@@ -62,9 +62,10 @@ static const char usage_import[] =
 "refused event is reported on one line (its number in the file, byte offset,\n"
 "id prefix and reason); duplicates are only counted.  Damaged bytes cost only\n"
 "the event they hit: reading resumes at the next whole event.\n"
-"Exit status 0 when the whole file was read, even if some events were refused;\n"
-"1 when it could not be read, or parts of it were damaged (truncated, garbled):\n"
-"the events that could be read are stored all the same.\n";
+"Exit status 0 when the file was read, even if some events were refused or\n"
+"damaged; 1 when it could not be read: missing, cut short in the middle of an\n"
+"event (an interrupted copy), or holding no event at all.  What could be read\n"
+"is stored all the same.\n";
 
 struct report {
 	int tty;
@@ -168,9 +169,10 @@ int cmd_import(int argc, char **argv)
 	}
 	printf("%zu events: %zu stored, %zu duplicates, %zu refused\n",
 	       st.events, st.stored, st.duplicates, st.refused);
-	/* refusals are the bundle's business; damaged bytes mean the file
-	 * could not be read whole, which a script must notice */
-	ret = st.unreadable ? CLI_FAIL : CLI_OK;
+	/* Refusals and damage the reader stepped over are the bundle's
+	 * business.  A file cut short (an interrupted copy) or holding nothing
+	 * readable could not be read, and a script must notice. */
+	ret = st.truncated || (st.unreadable && st.unreadable == st.events) ? CLI_FAIL : CLI_OK;
 out:
 	node_dir_close(nd);
 	files_unmap(&m);

@@ -151,8 +151,17 @@ def t_resync(env):
     damaged = b"".join(evs[:k]) + bytes(e) + b"".join(evs[k + 1:])
     # and cut the last event short
     last = evs[-1]
+    with open(env.path("flipped.wm"), "wb") as f:
+        f.write(damaged)
     with open(env.path("damaged.wm"), "wb") as f:
         f.write(damaged + last[:len(last) // 2])
+    # a flipped length byte alone: reported, the rest stored, exit 0
+    env.run("init", "c", "--network", "net")
+    out, err = env.run("import", "--dir", "c", "flipped.wm", rc=0)
+    check(len(refused_lines(err)) == 1, "flipped length: one report expected:\n" + err)
+    check(summary(out) == "%d events: %d stored, 0 duplicates, 1 refused" % (n, n - 1),
+          "flipped summary: " + summary(out))
+    # and cut short at the end as well: the file could not be read whole, exit 1
     env.run("init", "b", "--network", "net")
     out, err = env.run("import", "--dir", "b", "damaged.wm", rc=1)
     lines = refused_lines(err)

@@ -254,8 +254,10 @@ static void test_index_truncated_and_garbage(void **state)
 		assert_int_equal(bundle_index(b.buf, cut, &ix), 0);
 		assert_int_equal(good_items(&ix), whole);
 		assert_true(ix.n <= whole + 1);
-		if (ix.n > whole)
+		if (ix.n > whole) {
 			assert_non_null(strstr(ix.items[ix.n - 1].why, "ends in the middle"));
+			assert_true(ix.items[ix.n - 1].cut);
+		}
 		bundle_index_free(&ix);
 	}
 	/* garbage in front and between */
@@ -268,7 +270,8 @@ static void test_index_truncated_and_garbage(void **state)
 	assert_int_equal(bundle_index(g, b.len + 200, &ix), 0);
 	assert_int_equal(good_items(&ix), NEV);
 	assert_int_equal(ix.n, NEV + 2);
-	assert_true(ix.items[0].bad && ix.items[0].len == 100);
+	assert_true(ix.items[0].bad && ix.items[0].len == 100 && !ix.items[0].cut);
+	assert_true(ix.items[4].bad && ix.items[4].len == 100 && !ix.items[4].cut);
 	bundle_index_free(&ix);
 	free(g);
 	free(b.buf);
