@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "wmcrypto.h"
@@ -256,6 +257,7 @@ int main(int argc, char **argv)
 	}
 	if (fast && strcmp(fast, "1") == 0)
 		keyfile_set_fast_kdf(1);
+	tzset();        /* times are shown in local time */
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 2, argv + 2);
