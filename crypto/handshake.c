@@ -1,0 +1,662 @@
+/*
+ * The mesh link's handshake and encrypted framing (see handshake.h and
+ * docs/transport.md for the wire description).  A pure state machine: no
+ * I/O, no clock.  Every hash is BLAKE2b (crypto_generichash); every label
+ * and every concatenated part has a fixed length, so no two inputs can be
+ * confused.  The whole state lives in one sodium_malloc'd block that is
+ * wiped on free.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "handshake.h"
+
+#define HS_ELEN 32   /* X25519 public key */
+#define HS_HLEN 32   /* transcript hash, MAC */
+#define HS_AEAD_PLAIN (WM_PUB_LEN + WM_SIG_LEN)
+#define HS_AEAD_LEN (HS_AEAD_PLAIN + crypto_aead_chacha20poly1305_ietf_ABYTES)
+
+#define HS_L_START  "watchmesh handshake 1"
+#define HS_L_MAC    "watchmesh hs1 mac"
+#define HS_L_AUTH   "watchmesh hs1 auth"
+#define HS_L_SESS   "watchmesh hs1 session"
+#define HS_L_SIGI   "watchmesh hs1 initiator"
+#define HS_L_SIGR   "watchmesh hs1 responder"
+#define HS_LABEL(s) (const uint8_t *)(s), (sizeof(s) - 1)
+
+_Static_assert(HS_MSG1_LEN == 1 + HS_ELEN + HS_HLEN, "message 1 size");
+_Static_assert(HS_MSG3_LEN == 1 + HS_AEAD_LEN, "message 3 size");
+_Static_assert(CHAN_ABYTES == crypto_secretstream_xchacha20poly1305_ABYTES, "abytes");
+_Static_assert(CHAN_HEADER_LEN == crypto_secretstream_xchacha20poly1305_HEADERBYTES, "header");
+
+enum hs_state {
+	HS_I_INIT,     /* initiator, before hs_start */
+	HS_I_WAIT2,    /* initiator, sent 1, waits for 2 */
+	HS_I_WAIT4,    /* initiator, sent 3, waits for 4 */
+	HS_R_WAIT1,    /* responder, waits for 1 */
+	HS_R_WAIT3,    /* responder, sent 2, waits for 3 */
+	HS_DONE,
+	HS_FAILED,
+};
+
+struct hs {
+	enum hs_state state;
+	int initiator;
+	int have_expected;
+	struct hs_replay *replay;
+	uint8_t self_sec[WM_SEC_LEN];          /* Ed25519 seed || pub */
+	uint8_t self_pub[WM_PUB_LEN];
+	uint8_t expected[WM_PUB_LEN];
+	uint8_t netsec[WM_SECRET_LEN];
+	uint8_t mac_key[HS_HLEN];              /* from the network secret */
+	uint8_t e_sec[crypto_scalarmult_SCALARBYTES];
+	uint8_t e_pub[HS_ELEN];
+	uint8_t ee[crypto_scalarmult_BYTES];   /* X25519(e, peer's e) */
+	uint8_t h[HS_HLEN];                    /* running transcript hash */
+	uint8_t k3[32], k4[32];                /* message 3 and 4 keys */
+	uint8_t init_pub[WM_PUB_LEN];          /* the initiator's node key */
+	uint8_t remote_pub[WM_PUB_LEN];
+	uint8_t key_i2r[32], key_r2i[32];      /* session keys */
+};
+
+struct chan {
+	crypto_secretstream_xchacha20poly1305_state tx;
+	crypto_secretstream_xchacha20poly1305_state rx;
+	uint8_t rx_key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
+	int rx_ready;     /* peer's header accepted */
+	int rx_closed;    /* final frame received, or a failure */
+	int tx_closed;    /* final frame sent */
+};
+
+struct hs_replay {
+	size_t cap, n, next;
+	uint8_t (*seen)[16];
+};
+
+/* --- small helpers ---------------------------------------------------------------- */
+
+static void hs_say(char *why, const char *text)
+{
+	if (why != NULL)
+		snprintf(why, WM_WHY_LEN, "%s", text);
+}
+
+/* out = BLAKE2b-256(a || b || c), keyed when key != NULL. */
+static void hs_hash(uint8_t *out, size_t outlen, const uint8_t *key, size_t keylen,
+                    const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                    const uint8_t *c, size_t clen)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, key, key != NULL ? keylen : 0, outlen);
+	if (alen > 0)
+		crypto_generichash_update(&st, a, alen);
+	if (blen > 0)
+		crypto_generichash_update(&st, b, blen);
+	if (clen > 0)
+		crypto_generichash_update(&st, c, clen);
+	crypto_generichash_final(&st, out, outlen);
+	sodium_memzero(&st, sizeof(st));
+}
+
+/* h = H(h || msg) */
+static void hs_mix(struct hs *hs, const uint8_t *msg, size_t len)
+{
+	uint8_t prev[HS_HLEN];
+
+	memcpy(prev, hs->h, sizeof(prev));
+	hs_hash(hs->h, HS_HLEN, NULL, 0, prev, sizeof(prev), msg, len, NULL, 0);
+}
+
+static int hs_fail(struct hs *hs, int code)
+{
+	hs->state = HS_FAILED;
+	sodium_memzero(hs->e_sec, sizeof(hs->e_sec));
+	sodium_memzero(hs->ee, sizeof(hs->ee));
+	sodium_memzero(hs->k3, sizeof(hs->k3));
+	sodium_memzero(hs->k4, sizeof(hs->k4));
+	return code;
+}
+
+static size_t hs_expected_len(enum hs_state s)
+{
+	switch (s) {
+	case HS_I_WAIT2: return HS_MSG2_LEN;
+	case HS_I_WAIT4: return HS_MSG4_LEN;
+	case HS_R_WAIT1: return HS_MSG1_LEN;
+	case HS_R_WAIT3: return HS_MSG3_LEN;
+	default: return 0;
+	}
+}
+
+static int hs_msg_number(enum hs_state s)
+{
+	switch (s) {
+	case HS_I_WAIT2: return 2;
+	case HS_I_WAIT4: return 4;
+	case HS_R_WAIT1: return 1;
+	case HS_R_WAIT3: return 3;
+	default: return 0;
+	}
+}
+
+/* --- replay cache ----------------------------------------------------------------- */
+
+int hs_replay_new(size_t capacity, struct hs_replay **out)
+{
+	struct hs_replay *r;
+
+	if (out == NULL || capacity == 0 || capacity > (1u << 24))
+		return WM_EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return WM_ENOMEM;
+	r->seen = calloc(capacity, sizeof(*r->seen));
+	if (r->seen == NULL) {
+		free(r);
+		return WM_ENOMEM;
+	}
+	r->cap = capacity;
+	*out = r;
+	return 0;
+}
+
+void hs_replay_free(struct hs_replay *r)
+{
+	if (r == NULL)
+		return;
+	free(r->seen);
+	free(r);
+}
+
+/* 1 if tag was seen before; otherwise records it and returns 0. */
+static int hs_replay_check_add(struct hs_replay *r, const uint8_t tag[16])
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (memcmp(r->seen[i], tag, 16) == 0)
+			return 1;
+	memcpy(r->seen[r->next], tag, 16);
+	r->next = (r->next + 1) % r->cap;
+	if (r->n < r->cap)
+		r->n++;
+	return 0;
+}
+
+/* --- handshake -------------------------------------------------------------------- */
+
+int hs_new(int initiator, const struct hs_params *p, struct hs **out)
+{
+	struct hs *hs;
+
+	if (out == NULL || p == NULL || p->self == NULL || p->self->sec == NULL || p->netsec == NULL)
+		return WM_EINVAL;
+	if (sodium_init() < 0)
+		return WM_ECRYPTO;
+	hs = sodium_malloc(sizeof(*hs));
+	if (hs == NULL)
+		return WM_ENOMEM;
+	sodium_memzero(hs, sizeof(*hs));
+	hs->initiator = initiator != 0;
+	hs->state = hs->initiator ? HS_I_INIT : HS_R_WAIT1;
+	hs->replay = hs->initiator ? NULL : p->replay;
+	memcpy(hs->self_sec, p->self->sec, WM_SEC_LEN);
+	memcpy(hs->self_pub, p->self->pub, WM_PUB_LEN);
+	memcpy(hs->netsec, p->netsec, WM_SECRET_LEN);
+	if (p->expected_pub != NULL) {
+		hs->have_expected = 1;
+		memcpy(hs->expected, p->expected_pub, WM_PUB_LEN);
+	}
+	hs_hash(hs->mac_key, HS_HLEN, hs->netsec, WM_SECRET_LEN, HS_LABEL(HS_L_MAC), NULL, 0, NULL, 0);
+	hs_hash(hs->h, HS_HLEN, NULL, 0, HS_LABEL(HS_L_START), NULL, 0, NULL, 0);
+	crypto_box_keypair(hs->e_pub, hs->e_sec);
+	*out = hs;
+	return 0;
+}
+
+void hs_free(struct hs *hs)
+{
+	if (hs != NULL)
+		sodium_free(hs);   /* wipes */
+}
+
+size_t hs_want(const struct hs *hs)
+{
+	return hs != NULL ? hs_expected_len(hs->state) : 0;
+}
+
+int hs_done(const struct hs *hs)
+{
+	return hs != NULL && hs->state == HS_DONE;
+}
+
+const uint8_t *hs_remote_pub(const struct hs *hs)
+{
+	return hs_done(hs) ? hs->remote_pub : NULL;
+}
+
+/* version || e_pub || MAC(mac_key, version || e_pub [|| h]) */
+static void hs_write_hello(const struct hs *hs, uint8_t *out, const uint8_t *bind)
+{
+	out[0] = HS_VERSION;
+	memcpy(out + 1, hs->e_pub, HS_ELEN);
+	hs_hash(out + 1 + HS_ELEN, HS_HLEN, hs->mac_key, HS_HLEN, out, 1 + HS_ELEN,
+	        bind, bind != NULL ? HS_HLEN : 0, NULL, 0);
+}
+
+static int hs_check_hello(const struct hs *hs, const uint8_t *msg, const uint8_t *bind)
+{
+	uint8_t mac[HS_HLEN];
+	int ok;
+
+	hs_hash(mac, HS_HLEN, hs->mac_key, HS_HLEN, msg, 1 + HS_ELEN,
+	        bind, bind != NULL ? HS_HLEN : 0, NULL, 0);
+	ok = sodium_memcmp(mac, msg + 1 + HS_ELEN, HS_HLEN) == 0;
+	sodium_memzero(mac, sizeof(mac));
+	return ok;
+}
+
+/* After both ephemerals are in the transcript (h = h2): ee, k3, k4. */
+static int hs_derive_auth(struct hs *hs, const uint8_t peer_e[HS_ELEN])
+{
+	uint8_t k[64];
+
+	if (crypto_scalarmult(hs->ee, hs->e_sec, peer_e) != 0)
+		return -1;   /* low-order point: the shared secret would be known */
+	sodium_memzero(hs->e_sec, sizeof(hs->e_sec));
+	hs_hash(k, sizeof(k), hs->netsec, WM_SECRET_LEN, HS_LABEL(HS_L_AUTH),
+	        hs->ee, sizeof(hs->ee), hs->h, HS_HLEN);
+	memcpy(hs->k3, k, 32);
+	memcpy(hs->k4, k + 32, 32);
+	sodium_memzero(k, sizeof(k));
+	return 0;
+}
+
+/* After message 4 is in the transcript (h = h4): the session keys. */
+static void hs_derive_session(struct hs *hs)
+{
+	uint8_t k[64];
+
+	hs_hash(k, sizeof(k), hs->netsec, WM_SECRET_LEN, HS_LABEL(HS_L_SESS),
+	        hs->ee, sizeof(hs->ee), hs->h, HS_HLEN);
+	memcpy(hs->key_i2r, k, 32);
+	memcpy(hs->key_r2i, k + 32, 32);
+	sodium_memzero(k, sizeof(k));
+	sodium_memzero(hs->ee, sizeof(hs->ee));
+	sodium_memzero(hs->k3, sizeof(hs->k3));
+	sodium_memzero(hs->k4, sizeof(hs->k4));
+}
+
+/* version || AEAD(key, nonce 0, ad = version || h, self_pub || sig(label || h || pubs)) */
+static void hs_write_auth(struct hs *hs, uint8_t *out, const uint8_t key[32], int responder)
+{
+	uint8_t plain[HS_AEAD_PLAIN], ad[1 + HS_HLEN], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	uint8_t signed_msg[32 + HS_HLEN + 2 * WM_PUB_LEN];
+	size_t slen = 0;
+	unsigned long long clen;
+
+	if (responder) {
+		memcpy(signed_msg, HS_L_SIGR, sizeof(HS_L_SIGR) - 1);
+		slen = sizeof(HS_L_SIGR) - 1;
+	} else {
+		memcpy(signed_msg, HS_L_SIGI, sizeof(HS_L_SIGI) - 1);
+		slen = sizeof(HS_L_SIGI) - 1;
+	}
+	memcpy(signed_msg + slen, hs->h, HS_HLEN);
+	slen += HS_HLEN;
+	memcpy(signed_msg + slen, hs->init_pub, WM_PUB_LEN);   /* the initiator's key */
+	slen += WM_PUB_LEN;
+	if (responder) {
+		memcpy(signed_msg + slen, hs->self_pub, WM_PUB_LEN);
+		slen += WM_PUB_LEN;
+	}
+	memcpy(plain, hs->self_pub, WM_PUB_LEN);
+	crypto_sign_detached(plain + WM_PUB_LEN, NULL, signed_msg, slen, hs->self_sec);
+	ad[0] = HS_VERSION;
+	memcpy(ad + 1, hs->h, HS_HLEN);
+	memset(nonce, 0, sizeof(nonce));   /* each key encrypts exactly one message */
+	out[0] = HS_VERSION;
+	crypto_aead_chacha20poly1305_ietf_encrypt(out + 1, &clen, plain, sizeof(plain), ad, sizeof(ad),
+	                                          NULL, nonce, key);
+	sodium_memzero(plain, sizeof(plain));
+}
+
+/* Opens and verifies message 3 or 4; fills hs->remote_pub (and init_pub
+ * for message 3).  0 or a WM_E code with why. */
+static int hs_read_auth(struct hs *hs, const uint8_t *msg, const uint8_t key[32], int from_responder,
+                        char *why)
+{
+	uint8_t plain[HS_AEAD_PLAIN], ad[1 + HS_HLEN], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	uint8_t signed_msg[32 + HS_HLEN + 2 * WM_PUB_LEN];
+	unsigned long long plen;
+	size_t slen;
+	char hex_got[WM_HEX_PUB + 1], hex_want[WM_HEX_PUB + 1];
+	int rc = 0;
+
+	ad[0] = HS_VERSION;
+	memcpy(ad + 1, hs->h, HS_HLEN);
+	memset(nonce, 0, sizeof(nonce));
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, &plen, NULL, msg + 1, HS_AEAD_LEN,
+	                                              ad, sizeof(ad), nonce, key) != 0
+	    || plen != HS_AEAD_PLAIN) {
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "handshake failed: message %d does not decrypt (garbled, replayed, or another network's secret)",
+			         from_responder ? 4 : 3);
+		return WM_ECRYPTO;
+	}
+	if (from_responder) {
+		memcpy(signed_msg, HS_L_SIGR, sizeof(HS_L_SIGR) - 1);
+		slen = sizeof(HS_L_SIGR) - 1;
+	} else {
+		memcpy(signed_msg, HS_L_SIGI, sizeof(HS_L_SIGI) - 1);
+		slen = sizeof(HS_L_SIGI) - 1;
+	}
+	memcpy(signed_msg + slen, hs->h, HS_HLEN);
+	slen += HS_HLEN;
+	if (from_responder) {
+		memcpy(signed_msg + slen, hs->init_pub, WM_PUB_LEN);
+		slen += WM_PUB_LEN;
+	}
+	memcpy(signed_msg + slen, plain, WM_PUB_LEN);
+	slen += WM_PUB_LEN;
+	if (crypto_sign_verify_detached(plain + WM_PUB_LEN, signed_msg, slen, plain) != 0) {
+		hs_say(why, "handshake failed: the peer's signature does not verify");
+		rc = WM_ECRYPTO;
+		goto out;
+	}
+	if (sodium_memcmp(plain, hs->self_pub, WM_PUB_LEN) == 0) {
+		hs_say(why, "handshake failed: the peer is this node itself");
+		rc = WM_EREJECTED;
+		goto out;
+	}
+	if (hs->have_expected && sodium_memcmp(plain, hs->expected, WM_PUB_LEN) != 0) {
+		hex_encode(hex_got, plain, WM_PUB_LEN);
+		hex_encode(hex_want, hs->expected, WM_PUB_LEN);
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "handshake failed: peer key is %.16s..., expected %.16s...",
+			         hex_got, hex_want);
+		rc = WM_EREJECTED;
+		goto out;
+	}
+	memcpy(hs->remote_pub, plain, WM_PUB_LEN);
+	if (!from_responder)
+		memcpy(hs->init_pub, plain, WM_PUB_LEN);
+out:
+	sodium_memzero(plain, sizeof(plain));
+	return rc;
+}
+
+int hs_start(struct hs *hs, uint8_t out[HS_MSG_MAX], size_t *outlen)
+{
+	if (hs == NULL || out == NULL || outlen == NULL)
+		return WM_EINVAL;
+	if (hs->state != HS_I_INIT)
+		return WM_EPROTO;
+	hs_write_hello(hs, out, NULL);
+	hs_mix(hs, out, HS_MSG1_LEN);
+	memcpy(hs->init_pub, hs->self_pub, WM_PUB_LEN);
+	hs->state = HS_I_WAIT2;
+	*outlen = HS_MSG1_LEN;
+	return 0;
+}
+
+int hs_recv(struct hs *hs, const uint8_t *msg, size_t len, uint8_t out[HS_MSG_MAX],
+            size_t *outlen, char why[WM_WHY_LEN])
+{
+	size_t want;
+	int rc;
+
+	if (hs == NULL || out == NULL || outlen == NULL || (msg == NULL && len > 0))
+		return WM_EINVAL;
+	want = hs_expected_len(hs->state);
+	if (want == 0) {
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "handshake failed: no message expected now (%s)",
+			         hs->state == HS_DONE ? "done" : hs->state == HS_FAILED ? "failed" : "not started");
+		return WM_EPROTO;
+	}
+	if (len != want) {
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "handshake failed: message %d is %zu bytes, expected %zu",
+			         hs_msg_number(hs->state), len, want);
+		return hs_fail(hs, WM_ETRUNCATED);
+	}
+	if (msg[0] != HS_VERSION) {
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "handshake failed: the peer speaks handshake version %u, we speak %u",
+			         (unsigned)msg[0], (unsigned)HS_VERSION);
+		return hs_fail(hs, WM_EVERSION);
+	}
+
+	switch (hs->state) {
+	case HS_R_WAIT1:
+		if (!hs_check_hello(hs, msg, NULL)) {
+			hs_say(why, "handshake failed: network secret does not match (or message 1 was garbled)");
+			return hs_fail(hs, WM_ECRYPTO);
+		}
+		hs_mix(hs, msg, HS_MSG1_LEN);
+		if (hs->replay != NULL && hs_replay_check_add(hs->replay, hs->h)) {
+			hs_say(why, "handshake failed: message 1 is a replay");
+			return hs_fail(hs, WM_ECRYPTO);
+		}
+		hs_write_hello(hs, out, hs->h);
+		hs_mix(hs, out, HS_MSG2_LEN);
+		if (hs_derive_auth(hs, msg + 1) != 0) {
+			hs_say(why, "handshake failed: the peer's ephemeral key is invalid");
+			return hs_fail(hs, WM_ECRYPTO);
+		}
+		hs->state = HS_R_WAIT3;
+		*outlen = HS_MSG2_LEN;
+		return 0;
+
+	case HS_I_WAIT2:
+		if (!hs_check_hello(hs, msg, hs->h)) {
+			hs_say(why, "handshake failed: network secret does not match (message 2 does not verify)");
+			return hs_fail(hs, WM_ECRYPTO);
+		}
+		hs_mix(hs, msg, HS_MSG2_LEN);
+		if (hs_derive_auth(hs, msg + 1) != 0) {
+			hs_say(why, "handshake failed: the peer's ephemeral key is invalid");
+			return hs_fail(hs, WM_ECRYPTO);
+		}
+		hs_write_auth(hs, out, hs->k3, 0);
+		hs_mix(hs, out, HS_MSG3_LEN);
+		hs->state = HS_I_WAIT4;
+		*outlen = HS_MSG3_LEN;
+		return 0;
+
+	case HS_R_WAIT3:
+		rc = hs_read_auth(hs, msg, hs->k3, 0, why);
+		if (rc != 0)
+			return hs_fail(hs, rc);
+		hs_mix(hs, msg, HS_MSG3_LEN);
+		hs_write_auth(hs, out, hs->k4, 1);
+		hs_mix(hs, out, HS_MSG4_LEN);
+		hs_derive_session(hs);
+		hs->state = HS_DONE;
+		*outlen = HS_MSG4_LEN;
+		return 0;
+
+	case HS_I_WAIT4:
+		rc = hs_read_auth(hs, msg, hs->k4, 1, why);
+		if (rc != 0)
+			return hs_fail(hs, rc);
+		hs_mix(hs, msg, HS_MSG4_LEN);
+		hs_derive_session(hs);
+		hs->state = HS_DONE;
+		*outlen = 0;
+		return 0;
+
+	default:
+		return WM_EPROTO;
+	}
+}
+
+/* --- channel ----------------------------------------------------------------------- */
+
+int chan_new(const struct hs *hs, struct chan **out, uint8_t header[CHAN_HEADER_LEN])
+{
+	struct chan *c;
+	const uint8_t *tx_key, *rx_key;
+
+	if (hs == NULL || out == NULL || header == NULL)
+		return WM_EINVAL;
+	if (hs->state != HS_DONE)
+		return WM_EPROTO;
+	c = sodium_malloc(sizeof(*c));
+	if (c == NULL)
+		return WM_ENOMEM;
+	sodium_memzero(c, sizeof(*c));
+	tx_key = hs->initiator ? hs->key_i2r : hs->key_r2i;
+	rx_key = hs->initiator ? hs->key_r2i : hs->key_i2r;
+	if (crypto_secretstream_xchacha20poly1305_init_push(&c->tx, header, tx_key) != 0) {
+		sodium_free(c);
+		return WM_ECRYPTO;
+	}
+	memcpy(c->rx_key, rx_key, sizeof(c->rx_key));
+	*out = c;
+	return 0;
+}
+
+void chan_free(struct chan *c)
+{
+	if (c != NULL)
+		sodium_free(c);
+}
+
+int chan_set_rx_header(struct chan *c, const uint8_t header[CHAN_HEADER_LEN], char why[WM_WHY_LEN])
+{
+	if (c == NULL || header == NULL)
+		return WM_EINVAL;
+	if (c->rx_ready || c->rx_closed) {
+		hs_say(why, "stream header received twice");
+		return WM_EPROTO;
+	}
+	if (crypto_secretstream_xchacha20poly1305_init_pull(&c->rx, header, c->rx_key) != 0) {
+		c->rx_closed = 1;
+		hs_say(why, "the peer's stream header is invalid");
+		return WM_ECRYPTO;
+	}
+	sodium_memzero(c->rx_key, sizeof(c->rx_key));
+	c->rx_ready = 1;
+	return 0;
+}
+
+size_t chan_wire_len(size_t plainlen)
+{
+	return CHAN_PREFIX_LEN + plainlen + CHAN_ABYTES;
+}
+
+static void chan_put_be32(uint8_t p[4], uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+int chan_seal(struct chan *c, const uint8_t *plain, size_t len, int final,
+              uint8_t *out, size_t outcap, size_t *outlen)
+{
+	unsigned long long clen;
+	size_t need;
+
+	if (c == NULL || out == NULL || outlen == NULL || (plain == NULL && len > 0))
+		return WM_EINVAL;
+	if (len > CHAN_FRAME_MAX)
+		return WM_ETOOBIG;
+	if (c->tx_closed)
+		return WM_EPROTO;
+	need = chan_wire_len(len);
+	if (outcap < need)
+		return WM_EINVAL;
+	chan_put_be32(out, (uint32_t)(len + CHAN_ABYTES));
+	if (crypto_secretstream_xchacha20poly1305_push(&c->tx, out + CHAN_PREFIX_LEN, &clen, plain, len,
+	                                               out, CHAN_PREFIX_LEN,
+	                                               final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+	                                                     : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE) != 0)
+		return WM_ECRYPTO;
+	if (final)
+		c->tx_closed = 1;
+	*outlen = need;
+	return 0;
+}
+
+int chan_frame_len(const uint8_t prefix[CHAN_PREFIX_LEN], size_t *ctlen, char why[WM_WHY_LEN])
+{
+	uint32_t n;
+
+	if (prefix == NULL || ctlen == NULL)
+		return WM_EINVAL;
+	n = (uint32_t)prefix[0] << 24 | (uint32_t)prefix[1] << 16 | (uint32_t)prefix[2] << 8 | prefix[3];
+	if (n > CHAN_FRAME_MAX + CHAN_ABYTES) {
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "frame too large: %lu bytes announced, at most %u allowed",
+			         (unsigned long)n, (unsigned)(CHAN_FRAME_MAX + CHAN_ABYTES));
+		return WM_ETOOBIG;
+	}
+	if (n < CHAN_ABYTES) {
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "frame length %lu is shorter than any frame",
+			         (unsigned long)n);
+		return WM_EPROTO;
+	}
+	*ctlen = n;
+	return 0;
+}
+
+int chan_open(struct chan *c, const uint8_t prefix[CHAN_PREFIX_LEN], const uint8_t *ct,
+              size_t ctlen, uint8_t *plain, size_t *plainlen, int *final, char why[WM_WHY_LEN])
+{
+	unsigned long long mlen;
+	unsigned char tag;
+	size_t announced;
+	int rc;
+
+	if (c == NULL || prefix == NULL || ct == NULL || plainlen == NULL || final == NULL)
+		return WM_EINVAL;
+	if (!c->rx_ready) {
+		hs_say(why, "frame before the stream header");
+		return WM_EPROTO;
+	}
+	if (c->rx_closed) {
+		hs_say(why, "frame after the peer's closing frame");
+		return WM_EPROTO;
+	}
+	rc = chan_frame_len(prefix, &announced, why);
+	if (rc != 0) {
+		c->rx_closed = 1;
+		return rc;
+	}
+	if (announced != ctlen) {
+		c->rx_closed = 1;
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "frame truncated: %zu of %zu bytes", ctlen, announced);
+		return WM_ETRUNCATED;
+	}
+	if (plain == NULL && ctlen > CHAN_ABYTES)
+		return WM_EINVAL;
+	if (crypto_secretstream_xchacha20poly1305_pull(&c->rx, plain, &mlen, &tag, ct, ctlen,
+	                                               prefix, CHAN_PREFIX_LEN) != 0) {
+		c->rx_closed = 1;
+		hs_say(why, "frame does not decrypt (modified, reordered or replayed)");
+		return WM_ECRYPTO;
+	}
+	if (tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+	    && tag != crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
+		c->rx_closed = 1;
+		if (plain != NULL)
+			sodium_memzero(plain, (size_t)mlen);
+		hs_say(why, "frame has an unexpected stream tag");
+		return WM_EPROTO;
+	}
+	if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL)
+		c->rx_closed = 1;
+	*final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+	*plainlen = (size_t)mlen;
+	return 0;
+}

@@ -1,0 +1,141 @@
+/*
+ * crypto/handshake: the mesh link's cryptography, with no I/O.
+ *
+ *  - struct hs is the handshake as a state machine: feed it the peer's
+ *    messages, send what it gives back.  Four messages of fixed size, each
+ *    starting with the version byte:
+ *
+ *        1  initiator -> responder   version, ephemeral X25519, MAC(network secret)   65
+ *        2  responder -> initiator   version, ephemeral X25519, MAC(network secret)   65
+ *        3  initiator -> responder   version, AEAD{ node key, signature }             113
+ *        4  responder -> initiator   version, AEAD{ node key, signature }             113
+ *
+ *    Only holders of the network secret get past message 1 or 2 (a responder
+ *    that cannot verify message 1 answers nothing), identities travel
+ *    encrypted, both sides sign the transcript, and the session keys come
+ *    from the ephemeral keys (forward secrecy).  docs/transport.md has the
+ *    exact construction.
+ *
+ *  - struct chan is the encrypted link that follows: in each direction a
+ *    crypto_secretstream_xchacha20poly1305 stream (its 24-byte header first),
+ *    then frames of   length (4 bytes, big-endian, of the ciphertext) ||
+ *    ciphertext, at most CHAN_FRAME_MAX bytes of plaintext each.
+ *
+ * Everything that arrives from a peer is judged here with a reason in `why`;
+ * nothing crashes on bytes.  Secrets live in sodium_malloc'd memory and are
+ * wiped when freed.
+ */
+#ifndef WM_HANDSHAKE_H
+#define WM_HANDSHAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "wmcrypto.h"
+
+#define HS_VERSION  1
+#define HS_MSG1_LEN 65
+#define HS_MSG2_LEN 65
+#define HS_MSG3_LEN 113
+#define HS_MSG4_LEN 113
+#define HS_MSG_MAX  113
+
+/* Frames: plaintext at most 1 MiB; on the wire 4 + plaintext + 17 bytes. */
+#define CHAN_FRAME_MAX   (1024u * 1024u)
+#define CHAN_HEADER_LEN  24
+#define CHAN_PREFIX_LEN  4
+#define CHAN_ABYTES      17
+#define CHAN_WIRE_MAX    (CHAN_PREFIX_LEN + CHAN_FRAME_MAX + CHAN_ABYTES)
+#define CHAN_REASON_MAX  200   /* a closing frame's reason text */
+
+/* --- replay cache --------------------------------------------------------------- */
+
+/* The responder remembers the first messages it has accepted (a bounded ring
+ * of their hashes), so a recorded message 1 replayed later gets no answer at
+ * all.  Only messages whose MAC verified are recorded, so outsiders cannot
+ * flush it.  A restarted node forgets; a replay then gets message 2 but can
+ * go no further (message 3 depends on the fresh ephemeral key). */
+struct hs_replay;
+int hs_replay_new(size_t capacity, struct hs_replay **out);   /* capacity >= 1 */
+void hs_replay_free(struct hs_replay *r);                      /* NULL ok */
+
+/* --- handshake ------------------------------------------------------------------ */
+
+struct hs_params {
+	const struct key *self;        /* this node's key; must hold the secret half */
+	const uint8_t *netsec;         /* the network secret, WM_SECRET_LEN bytes */
+	const uint8_t *expected_pub;   /* the peer's node key, or NULL to accept any */
+	struct hs_replay *replay;      /* responder only, optional; not owned */
+};
+
+/* A new handshake; initiator=1 for the side that opened the connection.
+ * The parameters are copied (self's secret into guarded memory); replay must
+ * outlive the handshake.  Free with hs_free (wipes). */
+struct hs;
+int hs_new(int initiator, const struct hs_params *p, struct hs **out);
+void hs_free(struct hs *hs);
+
+/* Initiator, once, first: message 1 into out (*outlen = HS_MSG1_LEN). */
+int hs_start(struct hs *hs, uint8_t out[HS_MSG_MAX], size_t *outlen);
+
+/* How many bytes the next hs_recv expects: the fixed size of the peer's next
+ * message; 0 when done or failed (or, for the initiator, before hs_start). */
+size_t hs_want(const struct hs *hs);
+
+/* Feed the peer's next message, exactly hs_want() bytes.  On success *outlen
+ * bytes (maybe 0) in out are to be sent to the peer.  On failure why says
+ * what went wrong in words fit for a log line, and the handshake is dead:
+ *   WM_ETRUNCATED  wrong length
+ *   WM_EVERSION    the peer speaks another handshake version
+ *   WM_ECRYPTO     a MAC, decryption or signature did not verify (wrong
+ *                  network secret, garbled or replayed message)
+ *   WM_EREJECTED   the peer's key is not the expected one, or is our own
+ *   WM_EPROTO      called out of turn
+ * A responder must not send message 4 (the out of the call that finishes
+ * it) to a peer it means to refuse: check hs_remote_pub() first. */
+int hs_recv(struct hs *hs, const uint8_t *msg, size_t len, uint8_t out[HS_MSG_MAX],
+            size_t *outlen, char why[WM_WHY_LEN]);
+
+/* 1 once the handshake has completed (the initiator after message 4, the
+ * responder after message 3), else 0. */
+int hs_done(const struct hs *hs);
+
+/* The peer's verified node key: valid once hs_done(); NULL before. */
+const uint8_t *hs_remote_pub(const struct hs *hs);
+
+/* --- encrypted channel ------------------------------------------------------------ */
+
+/* The link after a completed handshake.  chan_new also starts our sending
+ * stream: send `header` (CHAN_HEADER_LEN bytes) before any frame.  The
+ * handshake may be freed afterwards.  Free with chan_free (wipes). */
+struct chan;
+int chan_new(const struct hs *hs, struct chan **out, uint8_t header[CHAN_HEADER_LEN]);
+void chan_free(struct chan *c);
+
+/* The peer's stream header, the first CHAN_HEADER_LEN bytes it sends after
+ * the handshake.  Once, before chan_open.  WM_ECRYPTO on a bad header. */
+int chan_set_rx_header(struct chan *c, const uint8_t header[CHAN_HEADER_LEN], char why[WM_WHY_LEN]);
+
+/* Encrypt one frame: out receives prefix || ciphertext, chan_wire_len(len)
+ * bytes (outcap must be at least that).  final=1 marks the last frame we
+ * send (a closing frame); the channel then refuses to seal more.
+ * WM_ETOOBIG if len > CHAN_FRAME_MAX; WM_EPROTO after a final frame. */
+size_t chan_wire_len(size_t plainlen);
+int chan_seal(struct chan *c, const uint8_t *plain, size_t len, int final,
+              uint8_t *out, size_t outcap, size_t *outlen);
+
+/* Judge a received 4-byte prefix before reading (or allocating) the rest:
+ * *ctlen is the ciphertext length that follows.  WM_ETOOBIG if it announces
+ * more than CHAN_FRAME_MAX bytes of plaintext, WM_EPROTO if less than a
+ * ciphertext can be.  Nothing is allocated. */
+int chan_frame_len(const uint8_t prefix[CHAN_PREFIX_LEN], size_t *ctlen, char why[WM_WHY_LEN]);
+
+/* Decrypt the ciphertext that followed `prefix`.  plain must hold
+ * ctlen - CHAN_ABYTES bytes; *final is 1 for a closing frame (the peer sends
+ * nothing after it).  WM_ECRYPTO for a modified, reordered, replayed or
+ * truncated frame; the channel is dead after any failure. */
+int chan_open(struct chan *c, const uint8_t prefix[CHAN_PREFIX_LEN], const uint8_t *ct,
+              size_t ctlen, uint8_t *plain, size_t *plainlen, int *final, char why[WM_WHY_LEN]);
+
+#endif
