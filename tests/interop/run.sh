@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs negentropy.test.js against the harness given as $1; exit 77 (meson's
 # "skipped") when Node.js or the npm packages are missing.
-here=$(cd "$(dirname "$0")" && pwd)
+case "$0" in */*) here=${0%/*} ;; *) here=. ;; esac
+here=$(cd "$here" && pwd)
 if ! command -v node >/dev/null 2>&1; then
 	echo "SKIP: node (Node.js >= 18) not found"
 	exit 77
