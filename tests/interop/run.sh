@@ -4,7 +4,7 @@
 case "$0" in */*) here=${0%/*} ;; *) here=. ;; esac
 here=$(cd "$here" && pwd)
 if ! command -v node >/dev/null 2>&1; then
-	echo "SKIP: node (Node.js >= 18) not found"
+	echo "SKIP: node (Node.js >= 20.19) not found"
 	exit 77
 fi
 if [ ! -f "$here/node_modules/nostr-tools/package.json" ]; then

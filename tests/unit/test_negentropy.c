@@ -767,8 +767,8 @@ static void test_mutated_messages(void **state)
 		assert_int_equal(neg_reconcile_server(s, msg, len, &ans, &anslen, why, sizeof why), 0);
 		free(msg);
 		msg = NULL;
-		/* and the client side, with mutated answers, on a throwaway copy of
-		 * the conversation state is not possible; mutate and discard */
+		/* the client side: mutated answers, each fed to a fresh client
+		 * (a client keeps no state between messages but its role) */
 		{
 			uint8_t *bad = malloc(anslen);
 			struct neg_ids h2 = { 0 }, n2 = { 0 };
