@@ -2,8 +2,10 @@
  * Unit tests of proto/negentropy: known vectors (computed independently with
  * Python's hashlib and with nostr-tools 2.25.2), client against server
  * in-process over many seeded random sets and frame limits with the exact
- * differences checked, a second (scanning) storage backend against the
- * prefix-sum one, and hostile messages: malformed, truncated and mutated.
+ * differences checked (each id reported once) and every message checked
+ * against a peer holding the sender's own set, a second (scanning) storage
+ * backend against the prefix-sum one, and hostile messages: malformed,
+ * truncated and mutated.
  *
  * NEG_TEST_SEED=<n> replays a run; the seed is printed when a test fails.
  */
@@ -767,8 +769,7 @@ static void test_mutated_messages(void **state)
 		assert_int_equal(neg_reconcile_server(s, msg, len, &ans, &anslen, why, sizeof why), 0);
 		free(msg);
 		msg = NULL;
-		/* the client side: mutated answers, each fed to a fresh client
-		 * (a client keeps no state between messages but its role) */
+		/* the client side: mutated answers, each fed to a fresh client */
 		{
 			uint8_t *bad = malloc(anslen);
 			struct neg_ids h2 = { 0 }, n2 = { 0 };
