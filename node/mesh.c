@@ -1,0 +1,1485 @@
+/*
+ * node/mesh.c: the pure mesh logic (see mesh.h; the rules are in
+ * docs/mesh.md).  Plumtree eager/lazy push with a missing-id table and
+ * grafts, negentropy repair as client and server, a per-peer fetch queue
+ * for what repair found missing, token-bucket rate limits, and the
+ * decision of which refusals are a peer's fault.
+ *
+ * What a reader must know: nothing here blocks or looks at a clock; every
+ * entry point gets `now`, and every timer is a field compared against it
+ * in mesh_tick.  Session ids of negentropy are odd when chosen by the side
+ * that dialed and even otherwise, so that a NEG_MSG names its session
+ * without ambiguity although both sides run a client at once.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "mesh.h"
+#include "mp.h"
+#include "negentropy.h"
+#include "store.h"
+
+#define MESH_MISSING_MAX   4096        /* live ids announced but not held */
+#define MESH_ANNOUNCERS    4           /* peers remembered per missing id */
+#define MESH_AUTHORS       1024        /* author rate buckets */
+#define MESH_FQ_MAX        500000      /* ids queued for fetching per peer */
+#define MESH_HAVE_MAX      8192        /* ids announced after a repair */
+#define MESH_NEG_TIMEOUT   30000       /* ms without an answer ends a session */
+#define MESH_SERVER_MAX    16          /* server sessions at once, all peers */
+#define MESH_OFFENDERS     64
+#define MESH_BACKOFF_MAX   (24ull * 3600 * 1000)
+
+struct missing {
+	uint8_t id[WM_ID_LEN];
+	uint8_t kind;
+	uint8_t nann, next;             /* announcers known; the next one to ask */
+	uint8_t graft;                  /* ask with graft (live lazy path) */
+	uint8_t asked;
+	uint32_t ann[MESH_ANNOUNCERS];
+	uint64_t due;
+};
+
+struct bucket {
+	double tokens;
+	uint64_t at;
+};
+
+struct author_bucket {
+	uint8_t pub[WM_PUB_LEN];
+	int used;
+	struct bucket b;
+};
+
+struct peer {
+	uint32_t h;
+	uint8_t pub[WM_PUB_LEN];
+	char hex[9];                    /* short key for logs */
+	int outbound, ready, dead, eager;
+	uint64_t up_since;
+	char name[FRAME_NAME_MAX + 1];
+	char groups_txt[1024];
+	struct frame_groups groups;     /* points into groups_txt */
+
+	/* lazy announcements waiting to be sent */
+	uint8_t (*ihave_ids)[WM_ID_LEN];
+	uint8_t *ihave_kinds;
+	size_t ihave_n;
+	uint64_t ihave_due;
+
+	struct bucket rate;
+
+	/* repair as client */
+	uint64_t repair_due;            /* UINT64_MAX while a session runs or not ready */
+	uint64_t next_session;
+	uint64_t csession;              /* 0 = none */
+	int cstage;                     /* 1 network, 2 shared groups */
+	struct neg *cneg;
+	struct neg_vec *cvec;
+	uint64_t cdeadline;
+	uint64_t round_need, round_have, round_stored;
+
+	/* repair as server */
+	uint64_t ssession;
+	struct neg *sneg;
+	struct neg_vec *svec;
+	uint64_t sdeadline;
+
+	/* fetch queue */
+	struct neg_ids fq;
+	size_t fq_pos;
+	size_t inflight;
+	uint64_t fetch_deadline;
+
+	/* status */
+	uint64_t events_in, events_out, dup_in;
+	uint64_t last_repair_at, last_repair_need, last_repair_have;
+};
+
+struct offender {
+	uint8_t pub[WM_PUB_LEN];
+	unsigned count;
+};
+
+struct mesh {
+	struct mesh_config cfg;
+	char *name, *groups_txt, *software;
+	struct frame_groups groups;
+	struct mesh_io io;
+	struct ingest_ctx ictx;
+	uint64_t rng;
+
+	struct peer **peers;
+	size_t npeers, cap;
+
+	struct missing *miss;
+	size_t nmiss;
+
+	struct author_bucket authors[MESH_AUTHORS];
+	struct offender offenders[MESH_OFFENDERS];
+	size_t noffenders;
+	size_t server_sessions;
+
+	struct mesh_stats st;
+};
+
+/* A wire event read just far enough to route it (no signature check). */
+struct peek {
+	uint8_t id[WM_ID_LEN];
+	unsigned kind;
+	const uint8_t *author;
+	uint64_t created_at;
+	const char *group;
+	size_t glen;
+};
+
+/* --- small helpers ------------------------------------------------------------ */
+
+static uint64_t rng_next(struct mesh *m)
+{
+	/* splitmix64: small, seedable, good enough for choices and jitter */
+	uint64_t z = (m->rng += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t jitter(struct mesh *m, uint64_t ms)
+{
+	/* 90% .. 110% */
+	return ms - ms / 10 + (ms >= 5 ? rng_next(m) % (ms / 5 + 1) : 0);
+}
+
+static void mlog(struct mesh *m, enum mesh_log_level lv, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void mlog(struct mesh *m, enum mesh_log_level lv, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (m->io.log == NULL || (lv == MESH_LOG_DEBUG && !m->cfg.verbose))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	m->io.log(m->io.ctx, lv, line);
+}
+
+static void id_short(char out[17], const uint8_t *id)
+{
+	hex_encode(out, id, 8);
+}
+
+static int peek_event(const uint8_t *wire, size_t len, struct peek *pk)
+{
+	struct mp_reader r, b;
+	const uint8_t *payload, *sig, *g;
+	uint64_t v, kind;
+	size_t n, plen;
+
+	mp_reader_init(&r, wire, len, 0, NULL);
+	if (mp_read_array(&r, "", &n) != 0 || n != 2 || mp_read_bin(&r, "", &payload, &plen) != 0 ||
+	    mp_read_bin_n(&r, "", WM_SIG_LEN, &sig) != 0 || mp_remaining(&r) != 0)
+		return WM_EMALFORMED;
+	mp_reader_init(&b, payload, plen, 0, NULL);
+	if (mp_read_array(&b, "", &n) != 0 || n != 8 || mp_read_uint(&b, "", &v) != 0 ||
+	    mp_read_uint(&b, "", &kind) != 0 || kind == 0 || kind > 255 ||
+	    mp_read_bin_n(&b, "", WM_PUB_LEN, &pk->author) != 0 ||
+	    mp_read_uint(&b, "", &pk->created_at) != 0 || mp_read_str(&b, "", &g, &n) != 0 ||
+	    !event_group_valid((const char *)g, n))
+		return WM_EMALFORMED;
+	id_compute(pk->id, payload, plen);
+	pk->kind = (unsigned)kind;
+	pk->group = (const char *)g;
+	pk->glen = n;
+	return 0;
+}
+
+static int is_network(const char *g, size_t len)
+{
+	return len == strlen(WM_NETWORK_GROUP) && memcmp(g, WM_NETWORK_GROUP, len) == 0;
+}
+
+static int we_carry(const struct mesh *m, const char *g, size_t len)
+{
+	return is_network(g, len) || frame_groups_has(&m->groups, g, len);
+}
+
+static int peer_carries(const struct peer *p, const char *g, size_t len)
+{
+	return is_network(g, len) || frame_groups_has(&p->groups, g, len);
+}
+
+/* 1 if held or refused for good (counts as held), 0 if not, <0 error. */
+static int held(struct mesh *m, const uint8_t id[WM_ID_LEN])
+{
+	int rc = store_has(m->ictx.store, id), code;
+
+	if (rc != 0)
+		return rc;
+	return store_was_rejected(m->ictx.store, id, &code, NULL);
+}
+
+static struct peer *peer_find(const struct mesh *m, uint32_t h)
+{
+	size_t i;
+
+	for (i = 0; i < m->npeers; i++)
+		if (m->peers[i]->h == h)
+			return m->peers[i];
+	return NULL;
+}
+
+static int live(const struct peer *p)
+{
+	return p != NULL && p->ready && !p->dead;
+}
+
+static int send_frame(struct mesh *m, struct peer *p, const struct frame *f, int prio)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char why[WM_WHY_LEN];
+	int rc;
+
+	if (p->dead)
+		return WM_EINVAL;
+	if ((rc = frame_encode(f, &buf, &len, why)) != 0) {
+		mlog(m, MESH_LOG_WARN, "cannot encode %s for %s: %s", frame_type_name(f->type), p->hex, why);
+		return rc;
+	}
+	rc = m->io.send(m->io.ctx, p->h, buf, len, prio);
+	free(buf);
+	if (rc != 0)
+		mlog(m, MESH_LOG_DEBUG, "peer %s: queue full, %s dropped", p->hex, frame_type_name(f->type));
+	return rc;
+}
+
+static int bucket_take(struct bucket *b, double rate, double burst, uint64_t now)
+{
+	if (now > b->at) {
+		b->tokens += rate * (double)(now - b->at) / 1000.0;
+		if (b->tokens > burst)
+			b->tokens = burst;
+	}
+	b->at = now;
+	if (b->tokens < 1.0)
+		return 0;
+	b->tokens -= 1.0;
+	return 1;
+}
+
+int mesh_refusal_is_fault(int code)
+{
+	return wm_error_is_lasting(code) && code != WM_EREVOKED;
+}
+
+/* --- peers ---------------------------------------------------------------------- */
+
+static void client_end(struct mesh *m, struct peer *p)
+{
+	(void)m;
+	neg_free(p->cneg);
+	neg_vec_free(p->cvec);
+	p->cneg = NULL;
+	p->cvec = NULL;
+	p->csession = 0;
+	p->cstage = 0;
+}
+
+static void server_end(struct mesh *m, struct peer *p)
+{
+	if (p->sneg != NULL && m->server_sessions > 0)
+		m->server_sessions--;
+	neg_free(p->sneg);
+	neg_vec_free(p->svec);
+	p->sneg = NULL;
+	p->svec = NULL;
+	p->ssession = 0;
+}
+
+static void peer_free(struct mesh *m, struct peer *p)
+{
+	if (p == NULL)
+		return;
+	client_end(m, p);
+	server_end(m, p);
+	neg_ids_free(&p->fq);
+	free(p->ihave_ids);
+	free(p->ihave_kinds);
+	free(p);
+}
+
+static void peer_fault(struct mesh *m, struct peer *p, int code, const char *why)
+{
+	uint64_t backoff = m->cfg.invalid_backoff_ms;
+	struct offender *o = NULL;
+	size_t i;
+
+	if (p->dead)
+		return;
+	for (i = 0; i < m->noffenders; i++)
+		if (memcmp(m->offenders[i].pub, p->pub, WM_PUB_LEN) == 0)
+			o = &m->offenders[i];
+	if (o == NULL) {
+		o = &m->offenders[m->noffenders < MESH_OFFENDERS ? m->noffenders++
+		                                                  : rng_next(m) % MESH_OFFENDERS];
+		memcpy(o->pub, p->pub, WM_PUB_LEN);
+		o->count = 0;
+	}
+	for (i = 0; i < o->count && backoff < MESH_BACKOFF_MAX; i++)
+		backoff *= 2;
+	if (backoff > MESH_BACKOFF_MAX)
+		backoff = MESH_BACKOFF_MAX;
+	o->count++;
+	p->dead = 1;
+	p->eager = 0;
+	mlog(m, MESH_LOG_WARN, "peer %s (%s): disconnecting for %llu s: %s: %s", p->hex,
+	     p->name[0] ? p->name : "?", (unsigned long long)(backoff / 1000), wm_errname(code), why);
+	m->io.disconnect(m->io.ctx, p->h, why, backoff);
+}
+
+static size_t eager_count(const struct mesh *m)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->npeers; i++)
+		n += live(m->peers[i]) && m->peers[i]->eager;
+	return n;
+}
+
+/* --- lazy announcements -------------------------------------------------------- */
+
+static void ihave_flush(struct mesh *m, struct peer *p, int prio)
+{
+	struct frame f;
+
+	if (p->ihave_n == 0)
+		return;
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_IHAVE;
+	f.ids.flag = 0;
+	f.ids.n = p->ihave_n;
+	f.ids.ids = &p->ihave_ids[0][0];
+	f.ids.kinds = p->ihave_kinds;
+	if (send_frame(m, p, &f, prio) == 0)
+		m->st.ihave_out++;
+	p->ihave_n = 0;
+	p->ihave_due = 0;
+}
+
+static void ihave_add(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN], unsigned kind,
+                      uint64_t now)
+{
+	if (p->ihave_ids == NULL) {
+		p->ihave_ids = malloc(FRAME_MAX_IDS * sizeof(*p->ihave_ids));
+		p->ihave_kinds = malloc(FRAME_MAX_IDS);
+		if (p->ihave_ids == NULL || p->ihave_kinds == NULL) {
+			free(p->ihave_ids);
+			free(p->ihave_kinds);
+			p->ihave_ids = NULL;
+			p->ihave_kinds = NULL;
+			return;
+		}
+	}
+	memcpy(p->ihave_ids[p->ihave_n], id, WM_ID_LEN);
+	p->ihave_kinds[p->ihave_n] = (uint8_t)kind;
+	if (p->ihave_n++ == 0)
+		p->ihave_due = now + m->cfg.ihave_delay_ms;
+	if (kind == KIND_ALERT || p->ihave_n == FRAME_MAX_IDS)
+		ihave_flush(m, p, kind == KIND_ALERT);
+}
+
+/* Push a newly stored event: whole to eager peers, announced to lazy ones.
+ * `from` (may be NULL) is where it came from. */
+static void deliver(struct mesh *m, const struct peek *ev, const uint8_t *wire, size_t len,
+                    const struct peer *from, uint64_t now)
+{
+	int prio = ev->kind == KIND_ALERT;
+	struct frame f;
+	size_t i;
+
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_EVENT;
+	f.event.push = 1;
+	f.event.wire = wire;
+	f.event.len = len;
+	for (i = 0; i < m->npeers; i++) {
+		struct peer *q = m->peers[i];
+
+		if (q == from || !live(q) || !peer_carries(q, ev->group, ev->glen))
+			continue;
+		if (q->eager) {
+			if (send_frame(m, q, &f, prio) == 0) {
+				q->events_out++;
+				m->st.events_out++;
+			}
+		} else {
+			ihave_add(m, q, ev->id, ev->kind, now);
+		}
+	}
+}
+
+/* --- missing ids (live lazy path) ------------------------------------------------ */
+
+static struct missing *missing_find(struct mesh *m, const uint8_t id[WM_ID_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < m->nmiss; i++)
+		if (memcmp(m->miss[i].id, id, WM_ID_LEN) == 0)
+			return &m->miss[i];
+	return NULL;
+}
+
+static void missing_remove(struct mesh *m, const uint8_t id[WM_ID_LEN])
+{
+	struct missing *e = missing_find(m, id);
+
+	if (e != NULL)
+		*e = m->miss[--m->nmiss];
+}
+
+static void missing_add(struct mesh *m, const uint8_t id[WM_ID_LEN], unsigned kind, struct peer *p,
+                        uint64_t due, int graft)
+{
+	struct missing *e = missing_find(m, id);
+	size_t i;
+
+	if (e == NULL) {
+		if (m->nmiss == MESH_MISSING_MAX)
+			return;                 /* repair will find it */
+		e = &m->miss[m->nmiss++];
+		memset(e, 0, sizeof(*e));
+		memcpy(e->id, id, WM_ID_LEN);
+		e->kind = (uint8_t)kind;
+		e->due = due;
+		e->graft = (uint8_t)graft;
+	} else if (due < e->due && !e->asked) {
+		e->due = due;
+	}
+	for (i = 0; i < e->nann; i++)
+		if (e->ann[i] == p->h)
+			return;
+	if (e->nann < MESH_ANNOUNCERS)
+		e->ann[e->nann++] = p->h;
+}
+
+static void missing_tick(struct mesh *m, uint64_t now)
+{
+	size_t i = 0;
+
+	while (i < m->nmiss) {
+		struct missing *e = &m->miss[i];
+		struct peer *p = NULL;
+		struct frame f;
+
+		if (e->due > now) {
+			i++;
+			continue;
+		}
+		while (e->next < e->nann && p == NULL) {
+			p = peer_find(m, e->ann[e->next++]);
+			if (!live(p))
+				p = NULL;
+		}
+		if (p == NULL) {                /* nobody left to ask: repair will */
+			*e = m->miss[--m->nmiss];
+			continue;
+		}
+		memset(&f, 0, sizeof(f));
+		f.type = FRAME_IWANT;
+		f.ids.flag = e->graft;
+		f.ids.n = 1;
+		f.ids.ids = e->id;
+		if (e->graft)
+			p->eager = 1;           /* Plumtree graft: the link joins the tree */
+		if (send_frame(m, p, &f, e->kind == KIND_ALERT) == 0)
+			m->st.iwant_out++;
+		e->asked = 1;
+		e->due = now + m->cfg.fetch_timeout_ms;
+		i++;
+	}
+}
+
+/* --- fetch queue (repair path) ------------------------------------------------- */
+
+static int fq_add(struct peer *p, const uint8_t id[WM_ID_LEN])
+{
+	if (p->fq.n - p->fq_pos >= MESH_FQ_MAX)
+		return WM_ETOOBIG;
+	if (p->fq.n == p->fq.cap) {
+		size_t cap;
+		uint8_t (*v)[WM_ID_LEN];
+
+		if (p->fq_pos > 0) {            /* reuse the consumed front first */
+			memmove(p->fq.ids, p->fq.ids + p->fq_pos, (p->fq.n - p->fq_pos) * WM_ID_LEN);
+			p->fq.n -= p->fq_pos;
+			p->fq_pos = 0;
+		}
+		if (p->fq.n == p->fq.cap) {
+			cap = p->fq.cap ? 2 * p->fq.cap : 64;
+			if ((v = realloc(p->fq.ids, cap * WM_ID_LEN)) == NULL)
+				return WM_ENOMEM;
+			p->fq.ids = v;
+			p->fq.cap = cap;
+		}
+	}
+	memcpy(p->fq.ids[p->fq.n++], id, WM_ID_LEN);
+	return 0;
+}
+
+static void repair_soon_others(struct mesh *m, const struct peer *except, uint64_t now);
+
+static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
+{
+	uint8_t ids[FRAME_MAX_IDS][WM_ID_LEN];
+	struct frame f;
+	size_t k;
+
+	if (!live(p))
+		return;
+	while (p->inflight < m->cfg.fetch_window && p->fq_pos < p->fq.n) {
+		for (k = 0; k < m->cfg.fetch_batch && k < FRAME_MAX_IDS && p->fq_pos < p->fq.n; p->fq_pos++) {
+			if (held(m, p->fq.ids[p->fq_pos]) != 0)
+				continue;
+			memcpy(ids[k++], p->fq.ids[p->fq_pos], WM_ID_LEN);
+		}
+		if (k == 0)
+			break;
+		memset(&f, 0, sizeof(f));
+		f.type = FRAME_IWANT;
+		f.ids.flag = 0;
+		f.ids.n = k;
+		f.ids.ids = &ids[0][0];
+		if (send_frame(m, p, &f, 0) != 0)
+			break;
+		m->st.iwant_out++;
+		p->inflight += k;
+		p->fetch_deadline = now + m->cfg.fetch_timeout_ms;
+	}
+	if (p->fq_pos == p->fq.n && p->inflight == 0 && p->fq.n > 0) {
+		neg_ids_free(&p->fq);
+		p->fq_pos = 0;
+		if (p->round_stored > 0) {
+			mlog(m, MESH_LOG_INFO, "peer %s (%s): repair fetched %llu events", p->hex, p->name,
+			     (unsigned long long)p->round_stored);
+			repair_soon_others(m, p, now);
+		}
+		p->round_stored = 0;
+	}
+}
+
+/* --- repair --------------------------------------------------------------------- */
+
+struct build_ctx {
+	struct neg_vec *v;
+	int rc;
+};
+
+static int build_cb(void *ctx, const struct stored_event *e)
+{
+	struct build_ctx *b = ctx;
+
+	if (e->retracted)               /* its bytes are gone: nobody could fetch it */
+		return 0;
+	if ((b->rc = neg_vec_add(b->v, e->created_at, e->id)) != 0)
+		return 1;
+	return 0;
+}
+
+/*
+ * The repair set of a scope: (created_at, id) of every event held in its
+ * groups, except expired and retracted ones.  The one place that reads the
+ * set; a store-backed negentropy view with per-time-bucket aggregates is
+ * meant to replace this scan.
+ */
+static int repair_set_build(struct mesh *m, const struct frame_groups *scope, uint64_t now,
+                            struct neg_vec **out)
+{
+	struct build_ctx b = { NULL, 0 };
+	struct store_filter f;
+	char g[WM_GROUP_MAX + 1];
+	size_t i;
+	int rc;
+
+	if ((rc = neg_vec_new(&b.v)) != 0)
+		return rc;
+	memset(&f, 0, sizeof(f));
+	f.now = now;
+	for (i = 0; i < (scope->all ? 1 : scope->n); i++) {
+		if (!scope->all) {
+			memcpy(g, scope->g[i].p, scope->g[i].len);
+			g[scope->g[i].len] = '\0';
+			f.group = g;
+		}
+		rc = store_events(m->ictx.store, &f, build_cb, &b);
+		if (rc < 0 || b.rc != 0) {
+			rc = b.rc != 0 ? b.rc : rc;
+			goto fail;
+		}
+	}
+	if ((rc = neg_vec_seal(b.v)) != 0)
+		goto fail;
+	*out = b.v;
+	return 0;
+fail:
+	neg_vec_free(b.v);
+	return rc < 0 ? rc : WM_ESTORE;
+}
+
+/* The stage-2 scope: groups both sides carry, "network" left out (stage 1
+ * covered it).  0 and the scope, or WM_ENOTFOUND when nothing is shared. */
+static int shared_scope(const struct mesh *m, const struct peer *p, struct frame_groups *out)
+{
+	const struct frame_groups *mine = &m->groups, *theirs = &p->groups;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (mine->all && theirs->all) {
+		out->all = 1;
+		out->n = 1;
+		out->g[0] = frame_str_c("*");
+		return 0;
+	}
+	if (mine->all) {
+		const struct frame_groups *t = mine;
+
+		mine = theirs;
+		theirs = t;
+	}
+	for (i = 0; i < mine->n; i++)
+		if (!is_network(mine->g[i].p, mine->g[i].len) &&
+		    frame_groups_has(theirs, mine->g[i].p, mine->g[i].len))
+			out->g[out->n++] = mine->g[i];
+	return out->n > 0 ? 0 : WM_ENOTFOUND;
+}
+
+static void repair_finish(struct mesh *m, struct peer *p, uint64_t now)
+{
+	p->last_repair_at = now;
+	p->last_repair_need = p->round_need;
+	p->last_repair_have = p->round_have;
+	if (p->round_need > 0 || p->round_have > 0)
+		mlog(m, MESH_LOG_INFO, "peer %s (%s): repair: it has %llu we lack, we have %llu it lacks",
+		     p->hex, p->name, (unsigned long long)p->round_need, (unsigned long long)p->round_have);
+	m->st.repairs++;
+	client_end(m, p);
+	p->repair_due = now + jitter(m, m->cfg.repair_interval_ms);
+}
+
+static void repair_abandon(struct mesh *m, struct peer *p, uint64_t now, const char *why)
+{
+	mlog(m, MESH_LOG_INFO, "peer %s (%s): repair abandoned: %s", p->hex, p->name, why);
+	client_end(m, p);
+	p->repair_due = now + jitter(m, m->cfg.repair_interval_ms / 4 + 1);
+}
+
+static int repair_stage(struct mesh *m, struct peer *p, int stage, uint64_t now)
+{
+	struct frame_groups scope;
+	struct neg_storage st;
+	struct frame f;
+	uint8_t *msg = NULL;
+	size_t len = 0;
+	int rc;
+
+	client_end(m, p);
+	memset(&scope, 0, sizeof(scope));
+	if (stage == 1) {
+		scope.n = 1;
+		scope.g[0] = frame_str_c(WM_NETWORK_GROUP);
+	} else if (shared_scope(m, p, &scope) != 0) {
+		return WM_ENOTFOUND;
+	}
+	if ((rc = repair_set_build(m, &scope, now, &p->cvec)) != 0)
+		return rc;
+	st = neg_vec_storage(p->cvec);
+	if ((rc = neg_new(&st, m->cfg.neg_frame_limit, &p->cneg)) != 0 ||
+	    (rc = neg_initiate(p->cneg, &msg, &len)) != 0) {
+		client_end(m, p);
+		return rc;
+	}
+	/* odd session ids from the dialer, even from the acceptor */
+	p->next_session += 2;
+	p->csession = p->next_session;
+	p->cstage = stage;
+	p->cdeadline = now + MESH_NEG_TIMEOUT;
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_NEG_OPEN;
+	f.neg.session = p->csession;
+	f.neg.scope = scope;
+	f.neg.msg = msg;
+	f.neg.len = len;
+	rc = send_frame(m, p, &f, 0);
+	free(msg);
+	if (rc != 0)
+		client_end(m, p);
+	return rc;
+}
+
+static void repair_start(struct mesh *m, struct peer *p, uint64_t now)
+{
+	int rc;
+
+	p->repair_due = UINT64_MAX;
+	p->round_need = p->round_have = 0;
+	if ((rc = repair_stage(m, p, 1, now)) != 0)
+		repair_abandon(m, p, now, wm_strerror(rc));
+}
+
+static void repair_soon_others(struct mesh *m, const struct peer *except, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < m->npeers; i++) {
+		struct peer *q = m->peers[i];
+		uint64_t t = now + m->cfg.repair_soon_ms;
+
+		if (q != except && live(q) && q->csession == 0 && q->repair_due > t)
+			q->repair_due = t;
+	}
+}
+
+/* The ids of a finished stage: fetch what we lack, announce what it lacks. */
+static void repair_stage_done(struct mesh *m, struct peer *p, struct neg_ids *have,
+                              struct neg_ids *need, uint64_t now)
+{
+	struct store_info info;
+	uint8_t kinds[FRAME_MAX_IDS];
+	struct frame f;
+	size_t i, start, k;
+
+	p->round_need += need->n;
+	p->round_have += have->n;
+	for (i = 0; i < need->n; i++)
+		if (held(m, need->ids[i]) == 0 && fq_add(p, need->ids[i]) != 0)
+			break;
+	/* announce what it lacks so that it pulls at its own pace */
+	for (start = 0; start < have->n && start < MESH_HAVE_MAX; start += k) {
+		k = have->n - start;
+		if (k > FRAME_MAX_IDS)
+			k = FRAME_MAX_IDS;
+		for (i = 0; i < k; i++)
+			kinds[i] = store_info(m->ictx.store, have->ids[start + i], &info) == 0 &&
+			           info.kind > 0 && info.kind < 256 ? (uint8_t)info.kind : 1;
+		memset(&f, 0, sizeof(f));
+		f.type = FRAME_IHAVE;
+		f.ids.flag = 1;
+		f.ids.n = k;
+		f.ids.ids = have->ids[start];
+		f.ids.kinds = kinds;
+		if (send_frame(m, p, &f, 0) == 0)
+			m->st.ihave_out++;
+	}
+	fetch_pump(m, p, now);
+}
+
+static void neg_close_send(struct mesh *m, struct peer *p, uint64_t session, const char *reason)
+{
+	struct frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_NEG_CLOSE;
+	f.neg.session = session;
+	f.neg.reason = frame_str_c(reason);
+	(void)send_frame(m, p, &f, 0);
+}
+
+static int on_client_msg(struct mesh *m, struct peer *p, const struct frame *fr, uint64_t now)
+{
+	struct neg_ids have = { NULL, 0, 0 }, need = { NULL, 0, 0 };
+	char why[WM_WHY_LEN];
+	uint8_t *msg = NULL;
+	size_t len = 0;
+	struct frame f;
+	int rc, stage;
+
+	if (p->csession == 0 || fr->neg.session != p->csession)
+		return 0;               /* a session we gave up on */
+	why[0] = '\0';
+	rc = neg_reconcile_client(p->cneg, fr->neg.msg, fr->neg.len, &have, &need, &msg, &len, why,
+	                          sizeof(why));
+	if (rc != 0) {
+		neg_ids_free(&have);
+		neg_ids_free(&need);
+		if (rc == WM_EPROTO || rc == WM_EVERSION) {
+			peer_fault(m, p, rc, why[0] ? why : "bad negentropy message");
+			return rc;
+		}
+		repair_abandon(m, p, now, why[0] ? why : wm_strerror(rc));
+		return 0;
+	}
+	repair_stage_done(m, p, &have, &need, now);
+	neg_ids_free(&have);
+	neg_ids_free(&need);
+	if (p->dead)
+		return 0;
+	if (msg != NULL) {
+		memset(&f, 0, sizeof(f));
+		f.type = FRAME_NEG_MSG;
+		f.neg.session = p->csession;
+		f.neg.msg = msg;
+		f.neg.len = len;
+		rc = send_frame(m, p, &f, 0);
+		free(msg);
+		p->cdeadline = now + MESH_NEG_TIMEOUT;
+		if (rc != 0)
+			repair_abandon(m, p, now, "send queue full");
+		return 0;
+	}
+	neg_close_send(m, p, p->csession, "done");
+	stage = p->cstage;
+	if (stage == 1 && (rc = repair_stage(m, p, 2, now)) == 0)
+		return 0;
+	if (stage == 1 && rc != WM_ENOTFOUND) {
+		repair_abandon(m, p, now, wm_strerror(rc));
+		return 0;
+	}
+	repair_finish(m, p, now);
+	return 0;
+}
+
+static int on_server_msg(struct mesh *m, struct peer *p, const struct frame *fr, uint64_t now)
+{
+	char why[WM_WHY_LEN];
+	struct neg_storage st;
+	uint8_t *msg = NULL;
+	size_t len = 0;
+	struct frame f;
+	int rc;
+
+	if (fr->type == FRAME_NEG_OPEN) {
+		server_end(m, p);
+		if (m->server_sessions >= MESH_SERVER_MAX) {
+			neg_close_send(m, p, fr->neg.session, "busy");
+			return 0;
+		}
+		if ((rc = repair_set_build(m, &fr->neg.scope, now, &p->svec)) != 0) {
+			neg_close_send(m, p, fr->neg.session, "error");
+			return 0;
+		}
+		st = neg_vec_storage(p->svec);
+		if ((rc = neg_new(&st, m->cfg.neg_frame_limit, &p->sneg)) != 0) {
+			neg_vec_free(p->svec);
+			p->svec = NULL;
+			neg_close_send(m, p, fr->neg.session, "error");
+			return 0;
+		}
+		m->server_sessions++;
+		p->ssession = fr->neg.session;
+	} else if (p->sneg == NULL || fr->neg.session != p->ssession) {
+		neg_close_send(m, p, fr->neg.session, "unknown session");
+		return 0;
+	}
+	p->sdeadline = now + MESH_NEG_TIMEOUT;
+	why[0] = '\0';
+	rc = neg_reconcile_server(p->sneg, fr->neg.msg, fr->neg.len, &msg, &len, why, sizeof(why));
+	if (rc != 0) {
+		server_end(m, p);
+		if (rc == WM_EPROTO || rc == WM_EVERSION) {
+			peer_fault(m, p, rc, why[0] ? why : "bad negentropy message");
+			return rc;
+		}
+		neg_close_send(m, p, fr->neg.session, "error");
+		return 0;
+	}
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_NEG_MSG;
+	f.neg.session = p->ssession;
+	f.neg.msg = msg;
+	f.neg.len = len;
+	rc = send_frame(m, p, &f, 0);
+	free(msg);
+	if (rc != 0)
+		server_end(m, p);
+	return 0;
+}
+
+/* --- receiving -------------------------------------------------------------------- */
+
+static int author_ok(struct mesh *m, const uint8_t *author, uint64_t now)
+{
+	size_t slot = ((size_t)author[0] << 8 | author[1]) % MESH_AUTHORS;
+	struct author_bucket *a = &m->authors[slot];
+
+	if (!a->used || memcmp(a->pub, author, WM_PUB_LEN) != 0) {
+		memcpy(a->pub, author, WM_PUB_LEN);
+		a->used = 1;
+		a->b.tokens = m->cfg.author_burst;
+		a->b.at = now;
+	}
+	return bucket_take(&a->b, m->cfg.author_rate, m->cfg.author_burst, now);
+}
+
+static void on_duplicate(struct mesh *m, struct peer *p, const uint8_t *id, int push)
+{
+	struct frame f;
+
+	m->st.duplicates++;
+	p->dup_in++;
+	missing_remove(m, id);
+	if (!push)
+		return;
+	/* Plumtree: a second copy means this link is redundant for the tree */
+	p->eager = 0;
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_PRUNE;
+	if (send_frame(m, p, &f, 0) == 0)
+		m->st.prune_out++;
+}
+
+static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint64_t now)
+{
+	struct ingest_result res;
+	struct peek pk;
+	char hex[17];
+	int rc, peeked, lazy_live = 0;
+
+	m->st.events_in++;
+	p->events_in++;
+	if (!fr->event.push && p->inflight > 0)
+		p->inflight--;
+	peeked = peek_event(fr->event.wire, fr->event.len, &pk) == 0;
+	if (peeked) {
+		if (!we_carry(m, pk.group, pk.glen)) {
+			mlog(m, MESH_LOG_DEBUG, "peer %s: event of a group we do not carry ignored", p->hex);
+			goto pump;
+		}
+		if ((rc = held(m, pk.id)) > 0) {
+			on_duplicate(m, p, pk.id, fr->event.push);
+			goto pump;
+		}
+		lazy_live = missing_find(m, pk.id) != NULL;
+		if (fr->event.push && (!bucket_take(&p->rate, m->cfg.peer_rate, m->cfg.peer_burst, now) ||
+		                       !author_ok(m, pk.author, now))) {
+			m->st.rate_limited++;
+			mlog(m, MESH_LOG_DEBUG, "peer %s: event dropped by a rate limit", p->hex);
+			return 0;
+		}
+	}
+	m->ictx.now = now;
+	rc = ingest_event(&m->ictx, fr->event.wire, fr->event.len, INGEST_PEER, &res);
+	if (rc == 0) {
+		m->st.stored++;
+		if (!peeked) {          /* cannot happen: ingest accepted it */
+			mlog(m, MESH_LOG_WARN, "stored an event the router cannot read");
+			goto pump;
+		}
+		missing_remove(m, pk.id);
+		if (fr->event.push || lazy_live) {
+			p->eager = 1;   /* Plumtree: the first copy's link is in the tree */
+			deliver(m, &pk, fr->event.wire, fr->event.len, p, now);
+		} else {
+			m->st.fetched++;
+			p->round_stored++;
+		}
+		goto pump;
+	}
+	if (rc == WM_EDUP || rc == WM_EREJECTED) {
+		on_duplicate(m, p, res.id, fr->event.push);
+		goto pump;
+	}
+	m->st.refused++;
+	id_short(hex, res.id);
+	if (mesh_refusal_is_fault(rc)) {
+		char why[WM_WHY_LEN + 64];
+
+		m->st.invalid++;
+		snprintf(why, sizeof(why), "sent invalid event %s: %s", hex, res.why);
+		why[WM_WHY_LEN - 1] = '\0';
+		peer_fault(m, p, rc, why);
+		return rc;
+	}
+	if (rc == WM_ESTORE || rc == WM_ENOMEM)
+		mlog(m, MESH_LOG_WARN, "event %s from %s not stored: %s", hex, p->hex, res.why);
+	else
+		mlog(m, MESH_LOG_DEBUG, "event %s from %s refused for now: %s", hex, p->hex, res.why);
+pump:
+	if (!fr->event.push)
+		fetch_pump(m, p, now);
+	return 0;
+}
+
+static void on_iwant(struct mesh *m, struct peer *p, const struct frame *fr)
+{
+	uint8_t nothave[FRAME_MAX_IDS][WM_ID_LEN];
+	size_t i, nn = 0;
+	struct frame f;
+	int full = 0;
+
+	if (fr->ids.flag)
+		p->eager = 1;           /* graft */
+	for (i = 0; i < fr->ids.n; i++) {
+		const uint8_t *id = fr->ids.ids + i * WM_ID_LEN;
+		uint8_t *wire = NULL;
+		size_t len = 0;
+		struct peek pk;
+
+		if (full || store_get(m->ictx.store, id, &wire, &len) != 0) {
+			memcpy(nothave[nn++], id, WM_ID_LEN);
+			continue;
+		}
+		memset(&f, 0, sizeof(f));
+		f.type = FRAME_EVENT;
+		f.event.push = 0;
+		f.event.wire = wire;
+		f.event.len = len;
+		if (send_frame(m, p, &f, peek_event(wire, len, &pk) == 0 && pk.kind == KIND_ALERT) == 0) {
+			p->events_out++;
+			m->st.events_out++;
+		} else {
+			full = 1;
+			memcpy(nothave[nn++], id, WM_ID_LEN);
+		}
+		free(wire);
+	}
+	if (nn > 0 && !p->dead) {
+		memset(&f, 0, sizeof(f));
+		f.type = FRAME_NOTHAVE;
+		f.ids.n = nn;
+		f.ids.ids = &nothave[0][0];
+		(void)send_frame(m, p, &f, 0);
+	}
+}
+
+static void on_ihave(struct mesh *m, struct peer *p, const struct frame *fr, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < fr->ids.n; i++) {
+		const uint8_t *id = fr->ids.ids + i * WM_ID_LEN;
+		unsigned kind = fr->ids.kinds[i];
+
+		if (held(m, id) != 0)
+			continue;
+		if (!fr->ids.flag) {
+			uint64_t wait = m->cfg.graft_timeout_ms;
+
+			missing_add(m, id, kind, p, now + (kind == KIND_ALERT ? wait / 3 : wait), 1);
+		} else if (kind == KIND_ALERT) {
+			missing_add(m, id, kind, p, now, 0);
+		} else if (fq_add(p, id) != 0) {
+			break;
+		}
+	}
+	if (fr->ids.flag)
+		fetch_pump(m, p, now);
+}
+
+static void on_nothave(struct mesh *m, struct peer *p, const struct frame *fr, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < fr->ids.n; i++) {
+		struct missing *e = missing_find(m, fr->ids.ids + i * WM_ID_LEN);
+
+		if (e != NULL && e->asked)
+			e->due = now;   /* ask the next announcer at once */
+	}
+	p->inflight = p->inflight > fr->ids.n ? p->inflight - fr->ids.n : 0;
+	fetch_pump(m, p, now);
+}
+
+static int on_hello(struct mesh *m, struct peer *p, const struct frame *fr, uint64_t now)
+{
+	size_t i, off = 0;
+
+	if (p->ready) {
+		peer_fault(m, p, WM_EPROTO, "second HELLO");
+		return WM_EPROTO;
+	}
+	memcpy(p->name, fr->hello.name.p, fr->hello.name.len);
+	p->name[fr->hello.name.len] = '\0';
+	for (i = 0; i < fr->hello.groups.n; i++) {
+		const struct frame_str *g = &fr->hello.groups.g[i];
+
+		if (off + g->len + 2 > sizeof(p->groups_txt))
+			break;
+		if (i > 0)
+			p->groups_txt[off++] = ',';
+		memcpy(p->groups_txt + off, g->p, g->len);
+		off += g->len;
+	}
+	p->groups_txt[off] = '\0';
+	if (frame_groups_parse(p->groups_txt, &p->groups) != 0) {
+		peer_fault(m, p, WM_EPROTO, "HELLO group list too long");
+		return WM_EPROTO;
+	}
+	p->ready = 1;
+	p->eager = eager_count(m) < m->cfg.eager_fanout;
+	p->repair_due = now;            /* repair on connect */
+	mlog(m, MESH_LOG_INFO, "peer %s (%s) ready: %s, groups %s, %s", p->hex, p->name,
+	     p->outbound ? "outbound" : "inbound", p->groups_txt, p->eager ? "eager" : "lazy");
+	return 0;
+}
+
+int mesh_receive(struct mesh *m, uint32_t peer, const uint8_t *buf, size_t len, uint64_t now)
+{
+	struct peer *p;
+	struct frame *f;
+	char why[WM_WHY_LEN];
+	int rc = 0, mine;
+
+	if (m == NULL || (p = peer_find(m, peer)) == NULL || p->dead)
+		return 0;
+	if ((f = malloc(sizeof(*f))) == NULL)
+		return WM_ENOMEM;
+	if ((rc = frame_decode(buf, len, f, why)) != 0) {
+		char line[WM_WHY_LEN + 32];
+
+		snprintf(line, sizeof(line), "bad frame: %s", why);
+		line[WM_WHY_LEN - 1] = '\0';
+		peer_fault(m, p, rc, line);
+		goto out;
+	}
+	if (!p->ready && f->type != FRAME_HELLO && f->type != FRAME_UNKNOWN) {
+		peer_fault(m, p, WM_EPROTO, "frame before HELLO");
+		rc = WM_EPROTO;
+		goto out;
+	}
+	switch (f->type) {
+	case FRAME_HELLO:
+		rc = on_hello(m, p, f, now);
+		break;
+	case FRAME_EVENT:
+		rc = on_event(m, p, f, now);
+		break;
+	case FRAME_IHAVE:
+		on_ihave(m, p, f, now);
+		break;
+	case FRAME_IWANT:
+		on_iwant(m, p, f);
+		break;
+	case FRAME_NOTHAVE:
+		on_nothave(m, p, f, now);
+		break;
+	case FRAME_PRUNE:
+		p->eager = 0;
+		break;
+	case FRAME_NEG_OPEN:
+	case FRAME_NEG_MSG:
+	case FRAME_NEG_CLOSE:
+		/* our client sessions have our parity */
+		mine = (int)(f->neg.session & 1) == (p->outbound ? 1 : 0);
+		if (f->type == FRAME_NEG_OPEN && mine) {
+			peer_fault(m, p, WM_EPROTO, "NEG_OPEN with a session id of the wrong parity");
+			rc = WM_EPROTO;
+		} else if (f->type == FRAME_NEG_CLOSE) {
+			if (mine && p->csession != 0 && f->neg.session == p->csession) {
+				char r[80];
+
+				snprintf(r, sizeof(r), "peer closed the session: %.*s",
+				         (int)(f->neg.reason.len > 60 ? 60 : f->neg.reason.len), f->neg.reason.p);
+				repair_abandon(m, p, now, r);
+			} else if (!mine && p->sneg != NULL && f->neg.session == p->ssession) {
+				server_end(m, p);
+			}
+		} else if (mine) {
+			rc = on_client_msg(m, p, f, now);
+		} else {
+			rc = on_server_msg(m, p, f, now);
+		}
+		break;
+	case FRAME_UNKNOWN:
+		mlog(m, MESH_LOG_DEBUG, "peer %s: frame of unknown type %llu ignored", p->hex,
+		     (unsigned long long)f->raw_type);
+		break;
+	}
+out:
+	free(f);
+	return rc;
+}
+
+/* --- lifecycle ------------------------------------------------------------------ */
+
+void mesh_config_defaults(struct mesh_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = "node";
+	c->groups = "*";
+	c->software = "watchmesh";
+	c->eager_fanout = 4;
+	c->ihave_delay_ms = 50;
+	c->graft_timeout_ms = 300;
+	c->fetch_timeout_ms = 2000;
+	c->repair_interval_ms = 60000;
+	c->repair_soon_ms = 1000;
+	c->fetch_batch = 64;
+	c->fetch_window = 256;
+	c->peer_rate = 200;
+	c->peer_burst = 2000;
+	c->author_rate = 10;
+	c->author_burst = 100;
+	c->invalid_backoff_ms = 600000;
+	c->neg_frame_limit = 60000;
+}
+
+static char *dupstr(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+int mesh_new(const struct mesh_config *cfg, const struct mesh_io *io, const struct ingest_ctx *ictx,
+             uint64_t seed, struct mesh **out, char why[WM_WHY_LEN])
+{
+	struct mesh *m = NULL;
+
+	if (cfg == NULL || io == NULL || io->send == NULL || io->disconnect == NULL || ictx == NULL ||
+	    ictx->store == NULL || out == NULL)
+		return mp_fail(why, WM_EINVAL, "mesh_new: missing argument");
+	if (cfg->name == NULL || cfg->groups == NULL || cfg->software == NULL ||
+	    cfg->fetch_batch < 1 || cfg->fetch_batch > FRAME_MAX_IDS || cfg->fetch_window < 1 ||
+	    (cfg->neg_frame_limit != 0 && cfg->neg_frame_limit < NEG_MIN_FRAME_LIMIT) ||
+	    cfg->neg_frame_limit > FRAME_NEG_MAX || cfg->repair_interval_ms < 1)
+		return mp_fail(why, WM_EINVAL, "mesh config: a value is out of range");
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return mp_fail(why, WM_ENOMEM, "out of memory");
+	m->cfg = *cfg;
+	m->name = dupstr(cfg->name);
+	m->groups_txt = dupstr(cfg->groups);
+	m->software = dupstr(cfg->software);
+	m->miss = calloc(MESH_MISSING_MAX, sizeof(*m->miss));
+	if (m->name == NULL || m->groups_txt == NULL || m->software == NULL || m->miss == NULL) {
+		mesh_free(m);
+		return mp_fail(why, WM_ENOMEM, "out of memory");
+	}
+	m->cfg.name = m->name;
+	m->cfg.groups = m->groups_txt;
+	m->cfg.software = m->software;
+	if (frame_groups_parse(m->groups_txt, &m->groups) != 0) {
+		mesh_free(m);
+		return mp_fail(why, WM_EINVAL, "mesh config: groups \"%.100s\" is not \"*\" or a list of "
+		               "distinct group names", cfg->groups);
+	}
+	{
+		struct frame_str n = frame_str_c(m->name);
+		struct frame f;
+		uint8_t *b = NULL;
+		size_t l;
+
+		memset(&f, 0, sizeof(f));
+		f.type = FRAME_HELLO;
+		f.hello.version = FRAME_VERSION;
+		f.hello.name = n;
+		f.hello.groups = m->groups;
+		f.hello.software = frame_str_c(m->software);
+		if (frame_encode(&f, &b, &l, why) != 0) {
+			mesh_free(m);
+			return WM_EINVAL;
+		}
+		free(b);
+	}
+	m->io = *io;
+	m->ictx = *ictx;
+	m->rng = seed;
+	*out = m;
+	return 0;
+}
+
+void mesh_free(struct mesh *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->npeers; i++)
+		peer_free(m, m->peers[i]);
+	free(m->peers);
+	free(m->miss);
+	free(m->name);
+	free(m->groups_txt);
+	free(m->software);
+	free(m);
+}
+
+int mesh_peer_up(struct mesh *m, uint32_t peer, const uint8_t pub[WM_PUB_LEN], int outbound,
+                 uint64_t now)
+{
+	struct peer *p;
+	struct frame f;
+
+	if (m == NULL || pub == NULL || peer_find(m, peer) != NULL)
+		return WM_EINVAL;
+	if (m->npeers == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 8;
+		struct peer **v = realloc(m->peers, cap * sizeof(*v));
+
+		if (v == NULL)
+			return WM_ENOMEM;
+		m->peers = v;
+		m->cap = cap;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return WM_ENOMEM;
+	p->h = peer;
+	memcpy(p->pub, pub, WM_PUB_LEN);
+	hex_encode(p->hex, pub, 4);
+	p->outbound = outbound != 0;
+	p->up_since = now;
+	p->repair_due = UINT64_MAX;
+	/* the first session is 1 (dialer) or 2 (acceptor) after += 2 */
+	p->next_session = p->outbound ? UINT64_MAX : 0;
+	p->rate.tokens = m->cfg.peer_burst;
+	p->rate.at = now;
+	m->peers[m->npeers++] = p;
+
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_HELLO;
+	f.hello.version = FRAME_VERSION;
+	f.hello.name = frame_str_c(m->name);
+	f.hello.groups = m->groups;
+	f.hello.software = frame_str_c(m->software);
+	f.hello.repair_ms = m->cfg.repair_interval_ms;
+	(void)send_frame(m, p, &f, 1);
+	return 0;
+}
+
+void mesh_peer_down(struct mesh *m, uint32_t peer, uint64_t now)
+{
+	size_t i;
+
+	(void)now;
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->npeers; i++) {
+		if (m->peers[i]->h == peer) {
+			struct peer *p = m->peers[i];
+
+			mlog(m, MESH_LOG_INFO, "peer %s (%s) down", p->hex, p->name[0] ? p->name : "?");
+			m->peers[i] = m->peers[--m->npeers];
+			peer_free(m, p);
+			return;
+		}
+	}
+}
+
+int mesh_publish(struct mesh *m, const uint8_t *wire, size_t len, uint64_t now)
+{
+	struct peek pk;
+
+	if (m == NULL || wire == NULL || peek_event(wire, len, &pk) != 0)
+		return WM_EMALFORMED;
+	missing_remove(m, pk.id);
+	deliver(m, &pk, wire, len, NULL, now);
+	return 0;
+}
+
+void mesh_repair_all(struct mesh *m, uint64_t now)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->npeers; i++)
+		if (live(m->peers[i]) && m->peers[i]->csession == 0)
+			m->peers[i]->repair_due = now;
+}
+
+void mesh_tick(struct mesh *m, uint64_t now)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	missing_tick(m, now);
+	for (i = 0; i < m->npeers; i++) {
+		struct peer *p = m->peers[i];
+
+		if (!live(p))
+			continue;
+		if (p->ihave_n > 0 && p->ihave_due <= now)
+			ihave_flush(m, p, 0);
+		if (p->csession != 0 && p->cdeadline <= now)
+			repair_abandon(m, p, now, "no answer");
+		if (p->sneg != NULL && p->sdeadline <= now)
+			server_end(m, p);
+		if (p->inflight > 0 && p->fetch_deadline <= now) {
+			p->inflight = 0;
+			fetch_pump(m, p, now);
+		}
+		if (p->csession == 0 && p->repair_due <= now)
+			repair_start(m, p, now);
+	}
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t mesh_next_deadline(const struct mesh *m)
+{
+	uint64_t t = UINT64_MAX;
+	size_t i;
+
+	if (m == NULL)
+		return t;
+	for (i = 0; i < m->nmiss; i++)
+		t = min64(t, m->miss[i].due);
+	for (i = 0; i < m->npeers; i++) {
+		const struct peer *p = m->peers[i];
+
+		if (!live(p))
+			continue;
+		if (p->ihave_n > 0)
+			t = min64(t, p->ihave_due);
+		if (p->csession != 0)
+			t = min64(t, p->cdeadline);
+		else
+			t = min64(t, p->repair_due);
+		if (p->sneg != NULL)
+			t = min64(t, p->sdeadline);
+		if (p->inflight > 0)
+			t = min64(t, p->fetch_deadline);
+	}
+	return t;
+}
+
+/* --- status ------------------------------------------------------------------------ */
+
+void mesh_get_stats(const struct mesh *m, struct mesh_stats *out)
+{
+	if (m == NULL || out == NULL)
+		return;
+	*out = m->st;
+	out->peers = m->npeers;
+}
+
+size_t mesh_peer_count(const struct mesh *m)
+{
+	return m != NULL ? m->npeers : 0;
+}
+
+int mesh_peer_info(const struct mesh *m, size_t i, struct mesh_peer_info *out)
+{
+	const struct peer *p;
+
+	if (m == NULL || out == NULL || i >= m->npeers)
+		return WM_EINVAL;
+	p = m->peers[i];
+	memset(out, 0, sizeof(*out));
+	out->peer = p->h;
+	memcpy(out->pub, p->pub, WM_PUB_LEN);
+	snprintf(out->name, sizeof(out->name), "%s", p->name);
+	snprintf(out->groups, sizeof(out->groups), "%s", p->groups_txt);
+	out->outbound = p->outbound;
+	out->ready = p->ready;
+	out->eager = p->eager;
+	out->up_since = p->up_since;
+	out->events_in = p->events_in;
+	out->events_out = p->events_out;
+	out->duplicates_in = p->dup_in;
+	out->last_repair_at = p->last_repair_at;
+	out->last_repair_need = p->last_repair_need;
+	out->last_repair_have = p->last_repair_have;
+	return 0;
+}
