@@ -7,7 +7,10 @@ MESON_FLAGS ?=
 # Debian 12 packages the build, the tests and the demo need.
 DEB_PACKAGES = gcc pkg-config meson ninja-build libuv1-dev libsodium-dev \
 	libmsgpack-dev libsqlite3-dev libjansson-dev libcmocka-dev \
-	python3 python3-nacl python3-msgpack nodejs npm
+	python3 python3-nacl python3-msgpack
+# Node.js runs the negentropy interop test against nostr-tools; a machine
+# that already has node and npm (from any source) keeps them.
+NODE_PACKAGES = nodejs npm
 
 .PHONY: all deps build test demo bench clean
 
@@ -18,6 +21,7 @@ deps:
 	for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing $(NODE_PACKAGES)"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
