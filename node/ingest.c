@@ -2,7 +2,11 @@
  * node/ingest.c: the one path into a store (see ingest.h).  Order of the
  * checks: size, already held, refused earlier, decode and verify, clock,
  * trust, then store with effects -- all the writes of one event in one
- * transaction (or savepoint, inside a caller's batch).
+ * transaction, or in the caller's batch.  No savepoint per event: SQLite's
+ * statement journal made that cost more than the signature check.  Inside
+ * a batch, a refusal writes nothing but its remembered rejection, and
+ * anything that fails after the first write is reported as WM_ESTORE,
+ * which tells the caller to roll the batch back.
  *
  * What a reader must know: a refusal is remembered by id only when the id
  * is authenticated, i.e. the author's signature over it verifies.  Bytes
@@ -133,7 +137,9 @@ static int apply_early_retracts(const struct ingest_ctx *ctx, const struct event
 	int rc, applied = 0;
 	size_t i;
 
-	if ((rc = store_events_referring(ctx->store, ev->id, early_add, &l)) != 0 || l.n == 0)
+	if ((rc = store_waiting_retracts(ctx->store, ev->id, early_add, &l)) != 0 || l.n == 0)
+		goto out;
+	if ((rc = store_unwait_retracts(ctx->store, ev->id)) != 0)
 		goto out;
 	if ((rc = store_info(ctx->store, ev->id, &target)) != 0)
 		goto out;
@@ -194,9 +200,11 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, char *why
 			return rc;
 		break;
 	case KIND_RETRACT:
-		/* trust allowed it; a target not held yet is dealt with when it comes */
+		/* trust allowed it; a target not held yet is judged when it comes */
 		rc = store_retract(s, ev->refs[0], ev->id);
-		if (rc != 0 && rc != WM_ENOTFOUND)
+		if (rc == WM_ENOTFOUND)
+			rc = store_wait_retract(s, ev->refs[0], ev->id);
+		if (rc != 0)
 			return rc;
 		break;
 	default:
@@ -289,9 +297,11 @@ int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
 	was_durable = store_is_durable(s);
 	if (origin == INGEST_LOCAL && !was_durable && (rc = store_set_durable(s, 1)) != 0)
 		goto store_error;
-	if ((rc = own ? store_begin(s) : store_savepoint(s)) != 0)
-		goto store_error;
-	open = 1;
+	if (own) {
+		if ((rc = store_begin(s)) != 0)
+			goto store_error;
+		open = 1;
+	}
 
 	rc = trust_check_event(s, ctx->root, ev, res->why);
 	if (rc == WM_ESTORE || rc == WM_ENOMEM || rc == WM_EINVAL)
@@ -309,19 +319,19 @@ int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
 		goto finish;
 	}
 	if (rc != 0) {
-		if (rc != WM_ESTORE && rc != WM_ENOMEM) {
-			/* cannot happen after trust passed; refuse, don't store half */
-			if (res->why[0] == '\0')
-				set_why(res->why, "%s", wm_strerror(rc));
-			res->code = rc;
-			goto rollback;
-		}
-		goto store_error;
+		if (rc == WM_ESTORE || rc == WM_ENOMEM)
+			goto store_error;
+		/* Cannot happen once trust passed.  Never leave half an event:
+		 * inside the caller's batch, only a rollback undoes it. */
+		if (res->why[0] == '\0')
+			set_why(res->why, "%s", wm_strerror(rc));
+		res->code = own ? rc : WM_ESTORE;
+		goto rollback;
 	}
 	res->why[0] = '\0';
 	res->code = 0;
 finish:
-	rc = own ? store_commit(s) : store_release(s);
+	rc = open ? store_commit(s) : 0;
 	open = 0;
 	if (rc != 0)
 		goto store_error;
@@ -331,12 +341,8 @@ store_error:
 	set_why(res->why, "store: %s", store_errmsg(s)[0] ? store_errmsg(s) : wm_strerror(rc));
 	res->code = rc == WM_ENOMEM ? WM_ENOMEM : WM_ESTORE;
 rollback:
-	if (open) {
-		if (own)
-			(void)store_rollback(s);
-		else
-			(void)store_rollback_savepoint(s);
-	}
+	if (open)
+		(void)store_rollback(s);
 	rc = res->code;
 out:
 	/* Inside a caller's transaction the caller's commit is the durable one. */

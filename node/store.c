@@ -72,8 +72,16 @@ static const char *const migrations[] = {
 	"  why TEXT NOT NULL,"
 	"  at INTEGER NOT NULL);"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	/* rowid = events.seq; the text of public events only. */
-	"CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram');",
+	/* retractions stored before their target; almost always empty, so
+	 * checking it on every insert costs next to nothing */
+	"CREATE TABLE waiting ("
+	"  target BLOB NOT NULL,"
+	"  retract BLOB NOT NULL,"
+	"  PRIMARY KEY (target, retract)) WITHOUT ROWID;"
+	/* rowid = events.seq; the text of public events only.  detail=none
+	 * halves the cost of indexing; searches use LIKE, which FTS5 answers
+	 * from the trigrams and then checks against the stored text. */
+	"CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram', detail=none);",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
@@ -89,6 +97,7 @@ enum stmt_id {
 	ST_SEQ_OF, ST_RETRACT, ST_DEL_FTS, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
 	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS,
+	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT,
 	ST__COUNT
 };
 
@@ -136,6 +145,11 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_EXP_FTS] = "DELETE FROM events_fts WHERE rowid IN (SELECT seq FROM events WHERE " EXPIRED_WHERE ")",
 	[ST_EXP_REFS] = "DELETE FROM refs WHERE seq IN (SELECT seq FROM events WHERE " EXPIRED_WHERE ")",
 	[ST_EXP_EVENTS] = "DELETE FROM events WHERE " EXPIRED_WHERE,
+	[ST_WAIT] = "INSERT OR IGNORE INTO waiting (target, retract) VALUES (?1, ?2)",
+	[ST_WAITING] = "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw"
+	               " FROM waiting w JOIN events e ON e.id = w.retract WHERE w.target = ?1 ORDER BY e.seq",
+	[ST_UNWAIT] = "DELETE FROM waiting WHERE target = ?1",
+	[ST_UNWAIT_RETRACT] = "DELETE FROM waiting WHERE retract = ?1",
 };
 
 /* store_events() variants: group? x kind? x order, built on first use. */
@@ -749,15 +763,16 @@ static size_t space_len(const char *p)
 struct search_word {
 	const char *p;
 	size_t len;
-	int trigram;
+	int trigram;            /* >= 3 characters and no LIKE wildcard */
+	const char *pattern;    /* "%word%" when trigram */
 };
 
 int store_search(struct store *s, const char *query, const char *group,
                  store_event_cb cb, void *ctx)
 {
 	struct search_word words[SEARCH_MAX_WORDS];
-	size_t nwords = 0, i, j, k, ntri = 0, sqllen, matchlen = 1;
-	char *sql = NULL, *match = NULL, *m;
+	size_t nwords = 0, i, k, sqllen, matchlen = 1;
+	char *sql = NULL, *patterns = NULL, *m;
 	sqlite3_stmt *st = NULL;
 	const char *p;
 	int param = 1, rc;
@@ -779,37 +794,31 @@ int store_search(struct store *s, const char *query, const char *group,
 		}
 		words[nwords].p = p;
 		words[nwords].len = len;
-		words[nwords].trigram = utf8_chars(p, len) >= 3;
-		ntri += (size_t)words[nwords].trigram;
-		matchlen += 2 * len + 8;
+		words[nwords].trigram = utf8_chars(p, len) >= 3 && memchr(p, '%', len) == NULL &&
+		                        memchr(p, '_', len) == NULL;
+		words[nwords].pattern = NULL;
+		matchlen += len + 3;
 		nwords++;
 		p += len;
 	}
 	if (nwords == 0)
 		return 0;
 
-	/* One FTS5 phrase per long word ("a""b" quotes a quote), all ANDed;
-	 * the short ones are substring tests over the same stored text. */
-	if (ntri > 0) {
-		if ((match = malloc(matchlen)) == NULL)
-			return WM_ENOMEM;
-		m = match;
-		for (i = 0; i < nwords; i++) {
-			if (!words[i].trigram)
-				continue;
-			if (m != match) {
-				memcpy(m, " AND ", 5);
-				m += 5;
-			}
-			*m++ = '"';
-			for (j = 0; j < words[i].len; j++) {
-				if (words[i].p[j] == '"')
-					*m++ = '"';
-				*m++ = words[i].p[j];
-			}
-			*m++ = '"';
-		}
-		*m = '\0';
+	/* A long word is a LIKE '%word%' that FTS5 answers from its trigram
+	 * index; a short one (or one holding a LIKE wildcard) is a substring
+	 * test over the same stored text.  Both fold ASCII case only. */
+	if ((patterns = malloc(matchlen)) == NULL)
+		return WM_ENOMEM;
+	m = patterns;
+	for (i = 0; i < nwords; i++) {
+		if (!words[i].trigram)
+			continue;
+		words[i].pattern = m;
+		*m++ = '%';
+		memcpy(m, words[i].p, words[i].len);
+		m += words[i].len;
+		*m++ = '%';
+		*m++ = '\0';
 	}
 	sqllen = 400 + nwords * 64;
 	if ((sql = malloc(sqllen)) == NULL) {
@@ -819,12 +828,10 @@ int store_search(struct store *s, const char *query, const char *group,
 	k = (size_t)snprintf(sql, sqllen,
 	                     "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw"
 	                     " FROM events_fts JOIN events e ON e.seq = events_fts.rowid WHERE 1");
-	if (ntri > 0)
-		k += (size_t)snprintf(sql + k, sqllen - k, " AND events_fts MATCH ?%d", param++);
 	for (i = 0; i < nwords; i++)
-		if (!words[i].trigram)
-			k += (size_t)snprintf(sql + k, sqllen - k,
-			                      " AND instr(lower(events_fts.body), lower(?%d)) > 0", param++);
+		k += (size_t)snprintf(sql + k, sqllen - k, words[i].trigram
+		                      ? " AND events_fts.body LIKE ?%d"
+		                      : " AND instr(lower(events_fts.body), lower(?%d)) > 0", param++);
 	if (group != NULL)
 		k += (size_t)snprintf(sql + k, sqllen - k, " AND e.grp = ?%d", param++);
 	snprintf(sql + k, sqllen - k, " ORDER BY e.created_at DESC, e.id DESC");
@@ -834,11 +841,12 @@ int store_search(struct store *s, const char *query, const char *group,
 		goto out;
 	}
 	param = 1;
-	if (ntri > 0)
-		sqlite3_bind_text(st, param++, match, -1, SQLITE_STATIC);
-	for (i = 0; i < nwords; i++)
-		if (!words[i].trigram)
+	for (i = 0; i < nwords; i++) {
+		if (words[i].trigram)
+			sqlite3_bind_text(st, param++, words[i].pattern, -1, SQLITE_STATIC);
+		else
 			sqlite3_bind_text(st, param++, words[i].p, (int)words[i].len, SQLITE_STATIC);
+	}
 	if (group != NULL)
 		sqlite3_bind_text(st, param++, group, -1, SQLITE_STATIC);
 	rc = iterate_events(s, st, cb, ctx);     /* finalizes st: not cached */
@@ -846,7 +854,7 @@ int store_search(struct store *s, const char *query, const char *group,
 out:
 	sqlite3_finalize(st);
 	free(sql);
-	free(match);
+	free(patterns);
 	return rc;
 }
 
@@ -1261,6 +1269,7 @@ int store_delete(struct store *s, const uint8_t id[WM_ID_LEN])
 	    (rc = exec_seq(s, ST_DEL_REFS, seq, "drop refs")) != 0 ||
 	    (rc = exec_id(s, ST_DEL_CERT, id, "drop cert")) != 0 ||
 	    (rc = exec_id(s, ST_DEL_REVOKE, id, "drop revocation")) != 0 ||
+	    (rc = exec_id(s, ST_UNWAIT_RETRACT, id, "drop waiting retraction")) != 0 ||
 	    (rc = exec_seq(s, ST_DEL_EVENT, seq, "delete event")) != 0)
 		goto out;
 out:
@@ -1392,4 +1401,39 @@ int store_meta_set(struct store *s, const char *key, const char *val)
 	rc = stmt_exec(s, st, "meta set");
 	stmt_put(s, st);
 	return rc;
+}
+
+int store_wait_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t retract[WM_ID_LEN])
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (s == NULL || target == NULL || retract == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_WAIT)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, target, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, retract, WM_ID_LEN, SQLITE_STATIC);
+	rc = stmt_exec(s, st, "wait retraction");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_waiting_retracts(struct store *s, const uint8_t target[WM_ID_LEN], store_event_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+
+	if (s == NULL || target == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_WAITING)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, target, WM_ID_LEN, SQLITE_TRANSIENT);
+	return iterate_events(s, st, cb, ctx);
+}
+
+int store_unwait_retracts(struct store *s, const uint8_t target[WM_ID_LEN])
+{
+	if (s == NULL || target == NULL)
+		return WM_EINVAL;
+	return exec_id(s, ST_UNWAIT, target, "unwait retractions");
 }

@@ -171,4 +171,11 @@ int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], ui
 int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN],
                           store_cert_cb cb, void *ctx);
 
+/* Retractions stored before their target (ingest.c): note one, list the
+ * retraction events waiting for a target, forget them once judged.
+ * store_delete of a retraction forgets it too. */
+int store_wait_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t retract[WM_ID_LEN]);
+int store_waiting_retracts(struct store *s, const uint8_t target[WM_ID_LEN], store_event_cb cb, void *ctx);
+int store_unwait_retracts(struct store *s, const uint8_t target[WM_ID_LEN]);
+
 #endif

@@ -376,6 +376,20 @@ static void test_search(void **state)
 	assert_int_equal(search_n(f->s, "ask", NULL), 1);
 	assert_int_equal(search_n(f->s, "as", NULL), 1);             /* short ASCII word */
 	assert_int_equal(search_n(f->s, "\"quoted\"", NULL), 0);     /* quotes are harmless */
+	{
+		/* LIKE's wildcards in a query are plain characters */
+		struct built w1 = bulletin(f->k, "gaobu.c", T0, "rates", "rate is 100% fixed");
+		struct built w2 = bulletin(f->k, "gaobu.c", T0, "rates", "rate is 1000 fixed");
+
+		assert_int_equal(store_insert(f->s, w1.ev, 1), 0);
+		assert_int_equal(store_insert(f->s, w2.ev, 1), 0);
+		assert_int_equal(search_n(f->s, "rate", "gaobu.c"), 2);
+		assert_int_equal(search_n(f->s, "100%", "gaobu.c"), 1);
+		assert_int_equal(search_n(f->s, "is_1", "gaobu.c"), 0);
+		assert_int_equal(search_n(f->s, "1%0", "gaobu.c"), 0);
+		built_free(&w1);
+		built_free(&w2);
+	}
 	assert_int_equal(search_n(f->s, "   ", NULL), 0);
 
 	/* newest first */
