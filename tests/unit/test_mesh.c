@@ -1,0 +1,800 @@
+/*
+ * Unit tests of node/mesh: the finer rules, frame by frame.  Each test node
+ * is a real mesh over a real store (a temporary file) and the real ingest
+ * path; its io records what it sends and whom it disconnects.  Two nodes
+ * can be wired together (pump()) to run repair end to end.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "event.h"
+#include "frame.h"
+#include "ingest.h"
+#include "mesh.h"
+#include "store.h"
+
+#define T0 1800000000000ull
+#define DAY 86400000ull
+#define MAXSENT 4096
+
+struct sent {
+	uint32_t peer;
+	uint8_t *buf;
+	size_t len;
+	int prio;
+};
+
+struct tnode {
+	char path[96];
+	struct store *s;
+	struct ingest_ctx ictx;
+	struct mesh *m;
+	struct sent out[MAXSENT];
+	size_t nout;
+	uint32_t disc_peer;
+	uint64_t disc_backoff;
+	int ndisc;
+};
+
+struct fx {
+	char dir[64];
+	struct key *root, *station, *officer, *alice;
+	uint8_t *certs[2];
+	size_t certlen[2];
+	struct tnode *n[3];
+	unsigned counter;
+};
+
+static struct fx *F;
+
+static int io_send(void *ctx, uint32_t peer, const uint8_t *buf, size_t len, int prio)
+{
+	struct tnode *t = ctx;
+
+	if (t->nout == MAXSENT)
+		return WM_ETOOBIG;
+	t->out[t->nout].peer = peer;
+	t->out[t->nout].buf = malloc(len);
+	assert_non_null(t->out[t->nout].buf);
+	memcpy(t->out[t->nout].buf, buf, len);
+	t->out[t->nout].len = len;
+	t->out[t->nout].prio = prio;
+	t->nout++;
+	return 0;
+}
+
+static void io_disconnect(void *ctx, uint32_t peer, const char *why, uint64_t backoff)
+{
+	struct tnode *t = ctx;
+
+	assert_true(strlen(why) > 0);
+	t->disc_peer = peer;
+	t->disc_backoff = backoff;
+	t->ndisc++;
+}
+
+static void clear(struct tnode *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nout; i++)
+		free(t->out[i].buf);
+	t->nout = 0;
+}
+
+static struct tnode *tnode_new(const char *name, const char *groups, unsigned fanout, uint64_t seed)
+{
+	struct mesh_io io = { NULL, io_send, io_disconnect, NULL };
+	struct mesh_config cfg;
+	struct tnode *t = calloc(1, sizeof(*t));
+	char why[WM_WHY_LEN];
+
+	assert_non_null(t);
+	snprintf(t->path, sizeof(t->path), "%s/%s.db", F->dir, name);
+	assert_int_equal(store_open(t->path, &t->s, why), 0);
+	t->ictx.store = t->s;
+	memcpy(t->ictx.root, F->root->pub, WM_PUB_LEN);
+	t->ictx.now = T0;
+	io.ctx = t;
+	mesh_config_defaults(&cfg);
+	cfg.name = name;
+	cfg.groups = groups;
+	cfg.eager_fanout = fanout;
+	cfg.author_burst = 5;
+	cfg.author_rate = 0.001;
+	if (mesh_new(&cfg, &io, &t->ictx, seed, &t->m, why) != 0)
+		fail_msg("mesh_new: %s", why);
+	return t;
+}
+
+static void tnode_free(struct tnode *t)
+{
+	char p[128];
+
+	if (t == NULL)
+		return;
+	clear(t);
+	mesh_free(t->m);
+	store_close(t->s);
+	unlink(t->path);
+	snprintf(p, sizeof(p), "%s-wal", t->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", t->path);
+	unlink(p);
+	free(t);
+}
+
+static void build(struct event_draft *d, const struct key *k, uint8_t **w, size_t *n, uint8_t id[32])
+{
+	char why[WM_WHY_LEN];
+
+	memcpy(d->author, k->pub, WM_PUB_LEN);
+	if (event_build(d, k, w, n, id, why) != 0)
+		fail_msg("event_build: %s", why);
+}
+
+static void cert(int i, const struct key *issuer, const struct key *subj, const char *role)
+{
+	struct event_draft d;
+	struct cval g = cval_str("*");
+	uint8_t id[32];
+
+	memset(&d, 0, sizeof(d));
+	d.kind = KIND_CERT;
+	d.created_at = T0 - DAY;
+	d.group = WM_NETWORK_GROUP;
+	draft_bin(&d, "subject", subj->pub, WM_PUB_LEN);
+	draft_str(&d, "role", role);
+	draft_str(&d, "name", role);
+	draft_array(&d, "groups", &g, 1);
+	draft_uint(&d, "not_before", T0 - DAY);
+	draft_uint(&d, "not_after", T0 + 365 * DAY);
+	build(&d, issuer, &F->certs[i], &F->certlen[i], id);
+}
+
+/* A new event (kind 1 bulletin, 2 alert, 3 request); caller frees *w. */
+static void mkev(unsigned kind, const char *group, uint8_t **w, size_t *n, uint8_t id[32])
+{
+	static char text[64][40];
+	char *t = text[F->counter % 64];
+	struct event_draft d;
+	const struct key *k = F->officer;
+
+	snprintf(t, 40, "unit event %u", F->counter++);
+	memset(&d, 0, sizeof(d));
+	d.kind = kind;
+	d.created_at = T0 + F->counter;
+	d.group = group;
+	if (kind == KIND_ALERT) {
+		d.expires_at = T0 + DAY;
+		draft_str(&d, "event", "Missing person");
+		draft_str(&d, "headline", t);
+		draft_str(&d, "text", "red jacket");
+		draft_str(&d, "category", "Rescue");
+		draft_str(&d, "urgency", "Immediate");
+		draft_str(&d, "severity", "Severe");
+		draft_str(&d, "certainty", "Observed");
+		draft_str(&d, "area_desc", "Xinhua");
+	} else if (kind == KIND_BULLETIN) {
+		draft_str(&d, "title", "Notice");
+		draft_str(&d, "text", t);
+		draft_str(&d, "category", "fraud");
+	} else {
+		k = F->alice;
+		draft_str(&d, "topic", "police");
+		draft_str(&d, "text", t);
+	}
+	build(&d, k, w, n, id);
+}
+
+static void put(struct tnode *t, const uint8_t *w, size_t n)
+{
+	struct ingest_result r;
+
+	t->ictx.now = T0 + DAY / 2;
+	assert_int_equal(ingest_event(&t->ictx, w, n, INGEST_IMPORT, &r), 0);
+}
+
+static void certs_into(struct tnode *t)
+{
+	put(t, F->certs[0], F->certlen[0]);
+	put(t, F->certs[1], F->certlen[1]);
+}
+
+static int setup(void **state)
+{
+	uint8_t seed[32];
+
+	assert_int_equal(wmc_init(), 0);
+	F = calloc(1, sizeof(*F));
+	assert_non_null(F);
+	snprintf(F->dir, sizeof(F->dir), "/tmp/wm-test-mesh-XXXXXX");
+	assert_non_null(mkdtemp(F->dir));
+	memset(seed, 1, 32);
+	assert_int_equal(key_from_seed(seed, &F->root), 0);
+	memset(seed, 2, 32);
+	assert_int_equal(key_from_seed(seed, &F->station), 0);
+	memset(seed, 3, 32);
+	assert_int_equal(key_from_seed(seed, &F->officer), 0);
+	memset(seed, 4, 32);
+	assert_int_equal(key_from_seed(seed, &F->alice), 0);
+	cert(0, F->root, F->station, "station");
+	cert(1, F->station, F->officer, "officer");
+	*state = F;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		tnode_free(F->n[i]);
+	key_free(F->root);
+	key_free(F->station);
+	key_free(F->officer);
+	key_free(F->alice);
+	free(F->certs[0]);
+	free(F->certs[1]);
+	rmdir(F->dir);
+	free(F);
+	return 0;
+}
+
+/* --- helpers over the sent frames ------------------------------------------------ */
+
+static size_t count(struct tnode *t, uint32_t peer, enum frame_type type, struct frame *last)
+{
+	size_t i, n = 0;
+	struct frame f;
+
+	for (i = 0; i < t->nout; i++) {
+		assert_int_equal(frame_decode(t->out[i].buf, t->out[i].len, &f, NULL), 0);
+		if (t->out[i].peer == peer && f.type == type) {
+			n++;
+			if (last != NULL)
+				*last = f;
+		}
+	}
+	return n;
+}
+
+static int prio_of(struct tnode *t, uint32_t peer, enum frame_type type)
+{
+	size_t i;
+	struct frame f;
+
+	for (i = 0; i < t->nout; i++) {
+		assert_int_equal(frame_decode(t->out[i].buf, t->out[i].len, &f, NULL), 0);
+		if (t->out[i].peer == peer && f.type == type)
+			return t->out[i].prio;
+	}
+	return -1;
+}
+
+static void send_frame(struct tnode *t, uint32_t peer, const struct frame *f, uint64_t now, int want)
+{
+	uint8_t *b;
+	size_t n;
+
+	assert_int_equal(frame_encode(f, &b, &n, NULL), 0);
+	assert_int_equal(mesh_receive(t->m, peer, b, n, now), want);
+	free(b);
+}
+
+static void hello_from(struct tnode *t, uint32_t peer, const char *groups, uint64_t now)
+{
+	struct frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_HELLO;
+	f.hello.version = 1;
+	f.hello.name = frame_str_c("peer");
+	assert_int_equal(frame_groups_parse(groups, &f.hello.groups), 0);
+	f.hello.software = frame_str_c("test");
+	send_frame(t, peer, &f, now, 0);
+}
+
+static void event_from(struct tnode *t, uint32_t peer, const uint8_t *w, size_t n, int push,
+                       uint64_t now, int want)
+{
+	struct frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_EVENT;
+	f.event.push = push;
+	f.event.wire = w;
+	f.event.len = n;
+	send_frame(t, peer, &f, now, want);
+}
+
+static int eager(struct tnode *t, uint32_t peer)
+{
+	struct mesh_peer_info pi;
+	size_t i;
+
+	for (i = 0; i < mesh_peer_count(t->m); i++) {
+		assert_int_equal(mesh_peer_info(t->m, i, &pi), 0);
+		if (pi.peer == peer)
+			return pi.eager;
+	}
+	fail_msg("no peer %u", peer);
+	return -1;
+}
+
+static uint8_t pubs[8][32];
+
+/* Node with `np` ready peers 1..np (hellos exchanged), certs held. */
+static struct tnode *star(int slot, unsigned np, unsigned fanout)
+{
+	struct tnode *t;
+	uint32_t p;
+
+	t = F->n[slot] = tnode_new(slot == 0 ? "a" : slot == 1 ? "b" : "c", "*", fanout, 7);
+	certs_into(t);
+	for (p = 1; p <= np; p++) {
+		memset(pubs[p], (int)p, 32);
+		assert_int_equal(mesh_peer_up(t->m, p, pubs[p], 1, T0), 0);
+		hello_from(t, p, "*", T0);
+	}
+	return t;
+}
+
+/* --- tests ---------------------------------------------------------------------------- */
+
+static void test_hello_first(void **state)
+{
+	struct tnode *t;
+	struct frame f;
+	uint8_t *w;
+	size_t n;
+	uint8_t id[32];
+
+	(void)state;
+	t = F->n[0] = tnode_new("a", "gaobu,xinhua", 4, 1);
+	memset(pubs[1], 1, 32);
+	assert_int_equal(mesh_peer_up(t->m, 1, pubs[1], 0, T0), 0);
+	assert_int_equal(mesh_peer_up(t->m, 1, pubs[1], 0, T0), WM_EINVAL);  /* handle in use */
+	assert_int_equal(t->nout, 1);
+	assert_int_equal(frame_decode(t->out[0].buf, t->out[0].len, &f, NULL), 0);
+	assert_int_equal(f.type, FRAME_HELLO);
+	assert_int_equal(f.hello.groups.n, 2);
+	/* anything but HELLO first is a protocol error */
+	mkev(KIND_REQUEST, "gaobu", &w, &n, id);
+	event_from(t, 1, w, n, 1, T0, WM_EPROTO);
+	assert_int_equal(t->ndisc, 1);
+	assert_int_equal(t->disc_peer, 1);
+	assert_true(t->disc_backoff > 0);
+	assert_int_equal(store_has(t->s, id), 0);
+	/* after that, the peer is ignored until it is gone */
+	hello_from(t, 1, "*", T0);
+	assert_int_equal(t->ndisc, 1);
+	mesh_peer_down(t->m, 1, T0);
+	assert_int_equal(mesh_peer_count(t->m), 0);
+	/* garbage is a protocol error with a reason */
+	assert_int_equal(mesh_peer_up(t->m, 2, pubs[1], 0, T0), 0);
+	assert_int_not_equal(mesh_receive(t->m, 2, (const uint8_t *)"\xc1", 1, T0), 0);
+	assert_int_equal(t->ndisc, 2);
+	free(w);
+}
+
+static void test_eager_lazy_publish(void **state)
+{
+	struct tnode *t;
+	struct frame f;
+	uint8_t *w, id[32];
+	size_t n;
+	uint64_t dl;
+
+	(void)state;
+	t = star(0, 3, 2);
+	assert_int_equal(eager(t, 1) + eager(t, 2) + eager(t, 3), 2);
+	clear(t);
+	mesh_tick(t->m, T0);            /* the first repairs start */
+	clear(t);
+	mkev(KIND_REQUEST, "gaobu", &w, &n, id);
+	put(t, w, n);
+	assert_int_equal(mesh_publish(t->m, w, n, T0 + 10), 0);
+	/* whole to the two eager peers at once, nothing yet to the lazy one */
+	assert_int_equal(count(t, 1, FRAME_EVENT, NULL) + count(t, 2, FRAME_EVENT, NULL) +
+	                 count(t, 3, FRAME_EVENT, NULL), 2);
+	assert_int_equal(count(t, 3, FRAME_IHAVE, NULL) + count(t, 2, FRAME_IHAVE, NULL) +
+	                 count(t, 1, FRAME_IHAVE, NULL), 0);
+	dl = mesh_next_deadline(t->m);
+	assert_true(dl <= T0 + 10 + 50);
+	mesh_tick(t->m, T0 + 10 + 50);
+	uint32_t lazy = !eager(t, 1) ? 1 : !eager(t, 2) ? 2 : 3;
+
+	assert_int_equal(count(t, lazy, FRAME_IHAVE, &f), 1);
+	assert_int_equal(f.ids.n, 1);
+	assert_int_equal(f.ids.flag, 0);
+	assert_memory_equal(f.ids.ids, id, 32);
+	assert_int_equal(f.ids.kinds[0], KIND_REQUEST);
+	assert_int_equal(count(t, lazy, FRAME_EVENT, &f), 0);
+	free(w);
+}
+
+static void test_forward_and_prune(void **state)
+{
+	struct tnode *t;
+	struct frame f;
+	uint8_t *w, id[32];
+	size_t n;
+	struct mesh_stats st;
+
+	(void)state;
+	t = star(0, 3, 3);
+	mesh_tick(t->m, T0);
+	clear(t);
+	mkev(KIND_BULLETIN, "gaobu", &w, &n, id);
+	event_from(t, 1, w, n, 1, T0 + 5, 0);
+	assert_int_equal(store_has(t->s, id), 1);
+	/* forwarded whole to the other eager peers, never back to the sender */
+	assert_int_equal(count(t, 1, FRAME_EVENT, NULL), 0);
+	assert_int_equal(count(t, 2, FRAME_EVENT, &f), 1);
+	assert_int_equal(f.event.push, 1);
+	assert_int_equal(count(t, 3, FRAME_EVENT, NULL), 1);
+	assert_int_equal(prio_of(t, 2, FRAME_EVENT), 0);
+	/* the same event pushed again by peer 2: PRUNE it, it becomes lazy */
+	assert_int_equal(eager(t, 2), 1);
+	event_from(t, 2, w, n, 1, T0 + 6, 0);
+	assert_int_equal(count(t, 2, FRAME_PRUNE, NULL), 1);
+	assert_int_equal(eager(t, 2), 0);
+	assert_int_equal(eager(t, 1), 1);
+	/* a duplicate that answers an IWANT (push 0) prunes nothing */
+	event_from(t, 3, w, n, 0, T0 + 7, 0);
+	assert_int_equal(count(t, 3, FRAME_PRUNE, NULL), 0);
+	assert_int_equal(eager(t, 3), 1);
+	/* a PRUNE from peer 3 makes it lazy: the next event is announced to it */
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_PRUNE;
+	send_frame(t, 3, &f, T0 + 8, 0);
+	assert_int_equal(eager(t, 3), 0);
+	clear(t);
+	free(w);
+	mkev(KIND_BULLETIN, "gaobu", &w, &n, id);
+	event_from(t, 1, w, n, 1, T0 + 9, 0);
+	assert_int_equal(count(t, 3, FRAME_EVENT, NULL), 0);
+	mesh_tick(t->m, T0 + 1000);
+	assert_int_equal(count(t, 3, FRAME_IHAVE, NULL), 1);
+	mesh_get_stats(t->m, &st);
+	assert_int_equal(st.stored, 2);
+	assert_int_equal(st.duplicates, 2);
+	free(w);
+}
+
+static void test_ihave_graft(void **state)
+{
+	struct tnode *t;
+	struct frame f;
+	uint8_t *w, id[32], *w2, id2[32];
+	size_t n, n2;
+	uint8_t kind = KIND_REQUEST;
+
+	(void)state;
+	t = star(0, 2, 0);                      /* both peers lazy */
+	mesh_tick(t->m, T0);
+	clear(t);
+	mkev(KIND_REQUEST, "gaobu", &w, &n, id);
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_IHAVE;
+	f.ids.n = 1;
+	f.ids.ids = id;
+	f.ids.kinds = &kind;
+	send_frame(t, 1, &f, T0 + 100, 0);
+	send_frame(t, 2, &f, T0 + 110, 0);
+	/* wait for the eager copy first */
+	mesh_tick(t->m, T0 + 200);
+	assert_int_equal(count(t, 1, FRAME_IWANT, NULL), 0);
+	assert_true(mesh_next_deadline(t->m) <= T0 + 100 + 300);
+	mesh_tick(t->m, T0 + 400);
+	assert_int_equal(count(t, 1, FRAME_IWANT, &f), 1);
+	assert_int_equal(f.ids.flag, 1);        /* graft */
+	assert_memory_equal(f.ids.ids, id, 32);
+	assert_int_equal(eager(t, 1), 1);
+	/* no answer: ask the next announcer after the fetch timeout */
+	mesh_tick(t->m, T0 + 400 + 2000);
+	assert_int_equal(count(t, 2, FRAME_IWANT, NULL), 1);
+	/* the answer arrives (push 0, but asked for live): stored and forwarded */
+	event_from(t, 2, w, n, 0, T0 + 2500, 0);
+	assert_int_equal(store_has(t->s, id), 1);
+	assert_int_equal(count(t, 1, FRAME_EVENT, NULL), 1);
+	/* an event whose eager copy arrives in time is never asked for */
+	clear(t);
+	mkev(KIND_REQUEST, "gaobu", &w2, &n2, id2);
+	f.ids.ids = id2;
+	send_frame(t, 1, &f, T0 + 3000, 0);
+	event_from(t, 2, w2, n2, 1, T0 + 3010, 0);
+	mesh_tick(t->m, T0 + 10000);
+	assert_int_equal(count(t, 1, FRAME_IWANT, NULL), 0);
+	free(w);
+	free(w2);
+}
+
+static void test_iwant_answers(void **state)
+{
+	struct tnode *t;
+	struct frame f;
+	uint8_t *w, ids[64];
+	size_t n;
+
+	(void)state;
+	t = star(0, 1, 0);
+	mkev(KIND_ALERT, "gaobu", &w, &n, ids);
+	put(t, w, n);
+	memset(ids + 32, 0xee, 32);             /* not held */
+	clear(t);
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_IWANT;
+	f.ids.n = 2;
+	f.ids.ids = ids;
+	send_frame(t, 1, &f, T0 + 1, 0);
+	assert_int_equal(count(t, 1, FRAME_EVENT, &f), 1);
+	assert_int_equal(f.event.push, 0);
+	assert_int_equal(f.event.len, n);
+	assert_int_equal(prio_of(t, 1, FRAME_EVENT), 1);        /* an alert */
+	assert_int_equal(count(t, 1, FRAME_NOTHAVE, &f), 1);
+	assert_int_equal(f.ids.n, 1);
+	assert_memory_equal(f.ids.ids, ids + 32, 32);
+	free(w);
+}
+
+static void test_invalid_event_disconnects(void **state)
+{
+	struct tnode *t;
+	uint8_t *w, id[32];
+	size_t n;
+	struct mesh_stats st;
+
+	(void)state;
+	t = star(0, 2, 2);
+	mesh_tick(t->m, T0);
+	clear(t);
+	mkev(KIND_BULLETIN, "gaobu", &w, &n, id);
+	w[n - 1] ^= 1;                          /* broken signature */
+	event_from(t, 1, w, n, 1, T0 + 1, WM_ESIG);
+	assert_int_equal(t->ndisc, 1);
+	assert_int_equal(t->disc_peer, 1);
+	assert_true(t->disc_backoff >= 600000);
+	assert_int_equal(store_has(t->s, id), 0);
+	assert_int_equal(count(t, 2, FRAME_EVENT, NULL), 0);    /* not forwarded */
+	mesh_tick(t->m, T0 + 5000);
+	assert_int_equal(count(t, 2, FRAME_IHAVE, NULL), 0);
+	/* frames after the disconnect are ignored */
+	w[n - 1] ^= 1;
+	event_from(t, 1, w, n, 1, T0 + 2, 0);
+	assert_int_equal(store_has(t->s, id), 0);
+	mesh_get_stats(t->m, &st);
+	assert_int_equal(st.invalid, 1);
+	/* the same key misbehaving again is backed off longer */
+	mesh_peer_down(t->m, 1, T0 + 3);
+	assert_int_equal(mesh_peer_up(t->m, 5, pubs[1], 0, T0 + 4), 0);
+	assert_int_not_equal(mesh_receive(t->m, 5, (const uint8_t *)"\x91\x00", 2, T0 + 5), 0);
+	assert_int_equal(t->ndisc, 2);
+	assert_true(t->disc_backoff >= 2 * 600000);
+	free(w);
+}
+
+static void test_passing_refusal(void **state)
+{
+	struct tnode *t;
+	uint8_t *w, id[32];
+	size_t n;
+
+	(void)state;
+	t = F->n[0] = tnode_new("a", "*", 4, 3);        /* no certs: officer unknown */
+	memset(pubs[1], 1, 32);
+	memset(pubs[2], 2, 32);
+	assert_int_equal(mesh_peer_up(t->m, 1, pubs[1], 1, T0), 0);
+	assert_int_equal(mesh_peer_up(t->m, 2, pubs[2], 1, T0), 0);
+	hello_from(t, 1, "*", T0);
+	hello_from(t, 2, "*", T0);
+	mesh_tick(t->m, T0);
+	clear(t);
+	mkev(KIND_BULLETIN, "gaobu", &w, &n, id);
+	event_from(t, 1, w, n, 1, T0 + 1, 0);
+	assert_int_equal(t->ndisc, 0);
+	assert_int_equal(store_has(t->s, id), 0);
+	assert_int_equal(count(t, 2, FRAME_EVENT, NULL), 0);
+	/* once the certs are in, the same bytes are accepted and forwarded */
+	certs_into(t);
+	event_from(t, 1, w, n, 1, T0 + 2, 0);
+	assert_int_equal(store_has(t->s, id), 1);
+	assert_int_equal(count(t, 2, FRAME_EVENT, NULL), 1);
+	free(w);
+}
+
+static void test_groups_and_alerts(void **state)
+{
+	struct tnode *t;
+	uint8_t *w, id[32];
+	size_t n;
+
+	(void)state;
+	t = F->n[0] = tnode_new("a", "gaobu", 0, 3);
+	certs_into(t);
+	memset(pubs[1], 1, 32);
+	memset(pubs[2], 2, 32);
+	assert_int_equal(mesh_peer_up(t->m, 1, pubs[1], 1, T0), 0);
+	assert_int_equal(mesh_peer_up(t->m, 2, pubs[2], 1, T0), 0);
+	hello_from(t, 1, "*", T0);
+	hello_from(t, 2, "xinhua", T0);
+	mesh_tick(t->m, T0);
+	clear(t);
+	/* an event of a group we do not carry is neither stored nor passed on */
+	mkev(KIND_REQUEST, "xinhua", &w, &n, id);
+	event_from(t, 1, w, n, 1, T0 + 1, 0);
+	assert_int_equal(store_has(t->s, id), 0);
+	free(w);
+	/* an alert: announced at once, with priority, only to peers carrying its group */
+	mkev(KIND_ALERT, "gaobu", &w, &n, id);
+	event_from(t, 1, w, n, 1, T0 + 2, 0);
+	assert_int_equal(store_has(t->s, id), 1);
+	assert_int_equal(count(t, 2, FRAME_IHAVE, NULL), 0);
+	free(w);
+	mkev(KIND_ALERT, "gaobu", &w, &n, id);
+	put(t, w, n);
+	mesh_peer_down(t->m, 1, T0 + 3);
+	assert_int_equal(mesh_peer_up(t->m, 3, pubs[1], 1, T0 + 3), 0);
+	hello_from(t, 3, "gaobu", T0 + 3);
+	clear(t);
+	assert_int_equal(mesh_publish(t->m, w, n, T0 + 4), 0);
+	assert_int_equal(count(t, 3, FRAME_IHAVE, NULL), 1);    /* no batching delay */
+	assert_int_equal(prio_of(t, 3, FRAME_IHAVE), 1);
+	free(w);
+}
+
+static void test_author_rate(void **state)
+{
+	struct tnode *t;
+	uint8_t *w, id[32];
+	size_t n, i, stored = 0;
+	struct mesh_stats st;
+
+	(void)state;
+	t = star(0, 1, 1);
+	for (i = 0; i < 8; i++) {
+		mkev(KIND_REQUEST, "gaobu", &w, &n, id);
+		event_from(t, 1, w, n, 1, T0 + 10 + i, 0);
+		stored += store_has(t->s, id) == 1;
+		free(w);
+	}
+	assert_int_equal(stored, 5);            /* the author's burst */
+	mesh_get_stats(t->m, &st);
+	assert_int_equal(st.rate_limited, 3);
+	assert_int_equal(t->ndisc, 0);          /* not a fault */
+	/* fetched events (push 0) are not throttled */
+	mkev(KIND_REQUEST, "gaobu", &w, &n, id);
+	event_from(t, 1, w, n, 0, T0 + 20, 0);
+	assert_int_equal(store_has(t->s, id), 1);
+	free(w);
+}
+
+/* Deliver frames between a (handle 1 at b) and b (handle 1 at a) until quiet. */
+static void pump(struct tnode *a, struct tnode *b, uint64_t *now)
+{
+	int moved = 1, rounds = 0;
+
+	while (moved && rounds++ < 10000) {
+		struct tnode *side[2] = { a, b };
+		int k;
+
+		moved = 0;
+		for (k = 0; k < 2; k++) {
+			struct tnode *src = side[k], *dst = side[1 - k];
+			size_t i, nout = src->nout;
+			struct sent *copy = malloc((nout ? nout : 1) * sizeof(*copy));
+
+			assert_non_null(copy);
+			memcpy(copy, src->out, nout * sizeof(*copy));
+			src->nout = 0;
+			for (i = 0; i < nout; i++) {
+				(void)mesh_receive(dst->m, 1, copy[i].buf, copy[i].len, *now);
+				free(copy[i].buf);
+				moved = 1;
+			}
+			free(copy);
+		}
+		*now += 10;
+		mesh_tick(a->m, *now);
+		mesh_tick(b->m, *now);
+		moved |= a->nout > 0 || b->nout > 0;
+	}
+}
+
+static void test_repair_end_to_end(void **state)
+{
+	struct tnode *a, *b;
+	uint8_t *w, id[32], ida[60][32], idx[32];
+	size_t n, i;
+	uint64_t now = T0 + 100;
+	struct mesh_peer_info pi;
+
+	(void)state;
+	a = F->n[0] = tnode_new("a", "*", 2, 11);
+	b = F->n[1] = tnode_new("b", "gaobu", 2, 12);
+	certs_into(a);                          /* b must get the certs by repair first */
+	for (i = 0; i < 60; i++) {
+		/* b holds no certs yet, so its own events are residents' requests */
+		mkev(i % 3 == 0 && i < 50 ? KIND_BULLETIN : KIND_REQUEST, "gaobu", &w, &n, ida[i]);
+		put(i < 50 ? a : b, w, n);
+		free(w);
+	}
+	mkev(KIND_REQUEST, "xinhua", &w, &n, idx);
+	put(a, w, n);
+	free(w);
+	assert_int_equal(mesh_peer_up(a->m, 1, pubs[2], 1, now), 0);
+	memset(pubs[3], 3, 32);
+	assert_int_equal(mesh_peer_up(b->m, 1, pubs[3], 0, now), 0);
+	pump(a, b, &now);
+	for (i = 0; i < 60; i++) {
+		assert_int_equal(store_has(a->s, ida[i]), 1);
+		assert_int_equal(store_has(b->s, ida[i]), 1);
+	}
+	assert_int_equal(store_has(b->s, idx), 0);      /* b does not carry xinhua */
+	assert_int_equal(a->ndisc + b->ndisc, 0);
+	assert_int_equal(mesh_peer_info(b->m, 0, &pi), 0);
+	assert_true(pi.last_repair_at > 0);
+	assert_true(pi.last_repair_need >= 50);
+	assert_int_equal(mesh_peer_info(a->m, 0, &pi), 0);
+	assert_true(pi.last_repair_need >= 10);
+	(void)id;
+}
+
+static void test_neg_parity(void **state)
+{
+	struct tnode *t;
+	struct frame f;
+	static const uint8_t msg[] = { 0x61 };
+
+	(void)state;
+	t = star(0, 1, 1);                      /* we dialed peer 1: our sessions are odd */
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_NEG_OPEN;
+	f.neg.session = 3;
+	assert_int_equal(frame_groups_parse("network", &f.neg.scope), 0);
+	f.neg.msg = msg;
+	f.neg.len = 1;
+	send_frame(t, 1, &f, T0 + 1, WM_EPROTO);
+	assert_int_equal(t->ndisc, 1);
+}
+
+static int reset(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		tnode_free(F->n[i]);
+		F->n[i] = NULL;
+	}
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_hello_first, reset),
+		cmocka_unit_test_teardown(test_eager_lazy_publish, reset),
+		cmocka_unit_test_teardown(test_forward_and_prune, reset),
+		cmocka_unit_test_teardown(test_ihave_graft, reset),
+		cmocka_unit_test_teardown(test_iwant_answers, reset),
+		cmocka_unit_test_teardown(test_invalid_event_disconnects, reset),
+		cmocka_unit_test_teardown(test_passing_refusal, reset),
+		cmocka_unit_test_teardown(test_groups_and_alerts, reset),
+		cmocka_unit_test_teardown(test_author_rate, reset),
+		cmocka_unit_test_teardown(test_repair_end_to_end, reset),
+		cmocka_unit_test_teardown(test_neg_parity, reset),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
