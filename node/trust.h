@@ -4,8 +4,9 @@
  *
  * Official = the author holds a chain root -> station -> officer (or is a
  * station certified by root) of certs valid at `at` (not_before <= at <
- * not_after, cert created no later than at... see PROTOCOL.md), whose groups
- * cover `group`, none revoked at or before `at`.
+ * not_after; the certs' own created_at does not matter here), whose groups
+ * cover `group`, none revoked at or before `at`.  The exact rules are in
+ * proto/PROTOCOL.md, "Trust and certificates".
  */
 #ifndef WM_TRUST_H
 #define WM_TRUST_H

@@ -560,6 +560,36 @@ static void test_batch(void **state)
 	free(b.wire);
 }
 
+/* Every single-byte corruption of a real event is refused with a reason,
+ * or (if it still decodes) judged normally; none crashes, none is
+ * remembered unless its signature verifies. */
+static void test_corruptions(void **state)
+{
+	struct fx *f = *state;
+	struct ev e = request(f->k[ALICE], "g", T0, "corrupt me");
+	uint8_t *buf = malloc(e.len);
+	size_t i;
+	int rc, bit;
+
+	assert_non_null(buf);
+	for (i = 0; i < e.len; i++) {
+		for (bit = 0; bit < 8; bit += 3) {
+			memcpy(buf, e.wire, e.len);
+			buf[i] ^= (uint8_t)(1u << bit);
+			rc = ingest_event(&f->ctx, buf, e.len, INGEST_PEER, &f->res);
+			assert_true(rc <= 0);
+			assert_int_equal(rc, f->res.code);
+			if (rc != 0)
+				assert_true(strlen(f->res.why) > 0);
+			assert_true(rc != WM_ESTORE && rc != WM_ENOMEM);
+		}
+	}
+	/* the genuine event was never poisoned */
+	assert_int_equal(in(f, &e, INGEST_PEER), 0);
+	free(buf);
+	free(e.wire);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -574,6 +604,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reply_before_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_is_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corruptions, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
