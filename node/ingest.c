@@ -35,9 +35,11 @@ static void set_why(char *why, const char *fmt, ...)
 
 /*
  * Find payload and signature in a canonical wrapper, reading only its
- * headers: 0x92, bin 8/16/32 payload, bin 8 signature of 64 bytes, and
- * nothing after.  1 if the bytes have that shape, else 0 (event_decode then
- * says precisely what is wrong).
+ * headers: 0x92, the payload as bin 8/16/32 in its shortest form, bin 8
+ * signature of 64 bytes, and nothing after.  1 if the bytes have exactly
+ * that shape, else 0 (event_decode then says precisely what is wrong).
+ * Strictness matters: a refusal is pinned on the id only when the fault
+ * can lie in nothing but the signed payload.
  */
 static int peek_wrapper(const uint8_t *w, size_t len, const uint8_t **payload, size_t *plen,
                         const uint8_t **sig)
@@ -66,6 +68,8 @@ static int peek_wrapper(const uint8_t *w, size_t len, const uint8_t **payload, s
 	default:
 		return 0;
 	}
+	if ((off == 4 && n < 0x100) || (off == 6 && n < 0x10000))
+		return 0;       /* a longer header than needed */
 	if (n > len - off || len - off - n != 2 + WM_SIG_LEN)
 		return 0;
 	if (w[off + n] != 0xc4 || w[off + n + 1] != WM_SIG_LEN)

@@ -285,6 +285,31 @@ static void test_bad_signature_not_remembered(void **state)
 	free(e.wire);
 }
 
+/* The same signed payload in a non-canonical wrapper (a bin 16 header
+ * where bin 8 fits): refused, but never pinned on the genuine id. */
+static void test_rewrapped_not_remembered(void **state)
+{
+	struct fx *f = *state;
+	struct ev e = request(f->k[ALICE], "g", T0, "short enough for bin 8");
+	uint8_t *w = malloc(e.len + 1);
+	size_t plen;
+
+	assert_non_null(w);
+	assert_int_equal(e.wire[1], 0xc4);
+	plen = e.wire[2];
+	w[0] = 0x92;
+	w[1] = 0xc5;
+	w[2] = 0;
+	w[3] = (uint8_t)plen;
+	memcpy(w + 4, e.wire + 3, e.len - 3);
+	assert_true(ingest_event(&f->ctx, w, e.len + 1, INGEST_PEER, &f->res) < 0);
+	assert_true(strlen(f->res.why) > 0);
+	assert_int_equal(remembered(f, e.id, NULL), 0);
+	assert_int_equal(in(f, &e, INGEST_PEER), 0);
+	free(w);
+	free(e.wire);
+}
+
 static void test_bad_content_remembered(void **state)
 {
 	struct fx *f = *state;
@@ -596,6 +621,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stored_and_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_and_shape, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_signature_not_remembered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rewrapped_not_remembered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_content_remembered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trust_refusals, setup, teardown),
