@@ -143,6 +143,26 @@ static int hs_msg_number(enum hs_state s)
 	}
 }
 
+/* --- guarded secrets -------------------------------------------------------------- */
+
+uint8_t *hs_secret_dup(const uint8_t *src, size_t len)
+{
+	uint8_t *p;
+
+	if (src == NULL || len == 0 || sodium_init() < 0)
+		return NULL;
+	p = sodium_malloc(len);
+	if (p != NULL)
+		memcpy(p, src, len);
+	return p;
+}
+
+void hs_secret_free(uint8_t *p)
+{
+	if (p != NULL)
+		sodium_free(p);   /* wipes */
+}
+
 /* --- replay cache ----------------------------------------------------------------- */
 
 int hs_replay_new(size_t capacity, struct hs_replay **out)

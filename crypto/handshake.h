@@ -49,6 +49,14 @@
 #define CHAN_WIRE_MAX    (CHAN_PREFIX_LEN + CHAN_FRAME_MAX + CHAN_ABYTES)
 #define CHAN_REASON_MAX  200   /* a closing frame's reason text */
 
+/* --- guarded secrets -------------------------------------------------------------- */
+
+/* A copy of len secret bytes (the network secret, say) in sodium_malloc'd
+ * memory for code outside crypto/ that must keep it; NULL if out of memory.
+ * hs_secret_free wipes and frees it (NULL ok). */
+uint8_t *hs_secret_dup(const uint8_t *src, size_t len);
+void hs_secret_free(uint8_t *p);
+
 /* --- replay cache --------------------------------------------------------------- */
 
 /* The responder remembers the first messages it has accepted (a bounded ring

@@ -1,0 +1,167 @@
+/*
+ * node/transport: the mesh's links over TCP with libuv.  It listens, dials
+ * configured peers and keeps them dialed, runs the handshake of
+ * crypto/handshake.h on every connection, and then moves opaque frames (up to
+ * TRANSPORT_FRAME_MAX bytes each) both ways, encrypted.  It knows nothing of
+ * mesh messages; the glue (node/daemon.c) hands frames to node/mesh.
+ *
+ *   t = transport_new(loop, node key, network secret, &callbacks, &options)
+ *   transport_listen(t, "0.0.0.0:7400")          optional; port 0 picks one
+ *   transport_connect(t, "village-b.lan:7400", pub or NULL, &dialer)
+ *        ... callbacks run from the loop:
+ *        on_up(conn, remote key, outbound)       handshake done: frames may flow
+ *        on_frame(conn, bytes, len)              one frame from the peer
+ *        on_down(conn, reason)                   that connection is gone
+ *   transport_send(conn, bytes, len, priority) / transport_close(conn, why, backoff)
+ *   transport_free(t); then let the loop run: it ends with no handles left
+ *
+ * Guarantees: on_down comes exactly once for each connection that had an
+ * on_up, and never for one that did not; after on_down the conn pointer is
+ * dead.  There is at most one up connection per remote key: when two
+ * appear (both nodes dialed each other, or a peer reconnected before its old
+ * connection died) the transport keeps one by a rule both ends agree on and
+ * closes the other, calling on_down for the old one before on_up for the new.
+ * Every failure (a connection refused, a handshake that fails, a peer that
+ * times out or sends a bad frame) produces exactly one log line naming the
+ * peer's address and, when known, its key.
+ *
+ * Keepalive: a connection idle for keepalive_ms sends an empty frame (never
+ * passed to on_frame); one that hears nothing for 3 x keepalive_ms is closed
+ * as "timed out".  A handshake (TCP connect included) that takes longer than
+ * handshake_timeout_ms is closed.  Closing an up connection sends the peer a
+ * last frame with the reason, which its log shows.
+ *
+ * Dialers reconnect with exponential backoff: backoff_min_ms doubling up to
+ * backoff_max_ms, each delay +-25% random; a connection that stayed up
+ * stable_ms resets it.  A dialer whose peer is already connected the other
+ * way waits quietly until that connection goes down.
+ *
+ * Callbacks may call any transport function, including transport_close on
+ * any connection and transport_free.  Single-threaded, like libuv.
+ */
+#ifndef WM_TRANSPORT_H
+#define WM_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "wmcrypto.h"
+
+struct uv_loop_s;   /* uv_loop_t; users of this header need not include uv.h */
+
+#define TRANSPORT_FRAME_MAX (1024u * 1024u)   /* = CHAN_FRAME_MAX */
+#define TRANSPORT_ADDR_LEN  64                /* "ip:port" strings, NUL included */
+
+enum transport_prio {
+	TRANSPORT_PRIO_NORMAL = 0,
+	TRANSPORT_PRIO_HIGH = 1,   /* alerts: sent before every normal frame not yet started */
+};
+
+struct transport;
+struct transport_conn;
+struct transport_dialer;
+
+struct transport_callbacks {
+	void *ctx;   /* passed to every callback */
+	/* Handshake done: remote_pub is the peer's verified node key (and, for
+	 * a dialer with an expected key, that key).  outbound=1 if we dialed. */
+	void (*on_up)(void *ctx, struct transport_conn *c, const uint8_t remote_pub[WM_PUB_LEN],
+	              int outbound);
+	/* One frame, 1..TRANSPORT_FRAME_MAX bytes; bytes are valid only during
+	 * the call. */
+	void (*on_frame)(void *ctx, struct transport_conn *c, const uint8_t *bytes, size_t len);
+	/* The connection is gone (reason as logged).  c must not be used after. */
+	void (*on_down)(void *ctx, struct transport_conn *c, const char *reason);
+	/* One log line without newline; NULL prints to stderr. */
+	void (*on_log)(void *ctx, const char *line);
+	/* Optional: admit a peer after its handshake (0), or refuse it (nonzero,
+	 * why filled; the peer is told why and the refusal logged). */
+	int (*allow_peer)(void *ctx, const uint8_t remote_pub[WM_PUB_LEN], char why[WM_WHY_LEN]);
+};
+
+struct transport_options {
+	uint64_t keepalive_ms;          /* ping when idle this long; dead after 3x (15000) */
+	uint64_t handshake_timeout_ms;  /* connect + handshake (10000) */
+	uint64_t backoff_min_ms;        /* first reconnect delay (1000) */
+	uint64_t backoff_max_ms;        /* longest reconnect delay (300000) */
+	uint64_t stable_ms;             /* up this long resets the backoff (60000) */
+	size_t queue_max;               /* bytes of normal frames queued per connection; high
+	                                 * priority frames may use as much again (8 MiB) */
+	unsigned max_conns;             /* connections in any state; more inbound are refused (256) */
+	unsigned max_handshakes;        /* inbound connections still in their handshake (64) */
+};
+/* Fill o with the defaults above. */
+void transport_options_default(struct transport_options *o);
+
+/*
+ * A new transport on `loop`.  self must hold the secret half; it and netsec
+ * (WM_SECRET_LEN bytes) are copied (into guarded memory).  cb is copied;
+ * opt NULL means the defaults.  0 and *out, or WM_EINVAL / WM_ENOMEM.
+ */
+int transport_new(struct uv_loop_s *loop, const struct key *self, const uint8_t *netsec,
+                  const struct transport_callbacks *cb, const struct transport_options *opt,
+                  struct transport **out);
+
+/*
+ * Closes the listener, every connection (on_down is called for the up ones
+ * before this returns, each peer gets a closing frame if it can be sent
+ * within a second) and every dialer.  No callback runs after it returns.
+ * The memory is released from libuv's close callbacks: keep running the
+ * loop (uv_run) until it ends.  NULL is fine.
+ */
+void transport_free(struct transport *t);
+
+/*
+ * Listen on "ip:port" ("0.0.0.0:7400", "[::]:7400", "127.0.0.1:0").  One
+ * listener per transport.  0, or WM_EINVAL (bad address) / WM_EIO (bind or
+ * listen failed), why filled.
+ */
+int transport_listen(struct transport *t, const char *addr, char why[WM_WHY_LEN]);
+/* The port actually bound (useful after port 0), or a negative code. */
+int transport_listen_port(const struct transport *t);
+
+/*
+ * Keep a connection to "host:port" up ("10.0.0.7:7400", "[fe80::1]:7400",
+ * "village-b.lan:7400").  expected_pub (copied) is the peer's node key, or
+ * NULL to accept any member of the network.  The first attempt starts at
+ * once.  *out (optional) identifies the dialer for transport_dialer_remove;
+ * it stays valid until then or until transport_free.  WM_EINVAL on a bad
+ * address (why filled), WM_ENOMEM.
+ */
+int transport_connect(struct transport *t, const char *addr, const uint8_t *expected_pub,
+                      struct transport_dialer **out, char why[WM_WHY_LEN]);
+/* Stop dialing (a peer removed from the config on SIGHUP): its connection,
+ * if any, is closed ("peer removed from the configuration").  NULL ok. */
+void transport_dialer_remove(struct transport_dialer *d);
+/* The address the dialer was given. */
+const char *transport_dialer_addr(const struct transport_dialer *d);
+
+/*
+ * Queue a frame (1..TRANSPORT_FRAME_MAX bytes, copied) for an up
+ * connection.  Frames go out in order within a priority; high ones overtake
+ * normal ones not yet started.  0, or:
+ *   WM_ETOOBIG  len is 0 or above TRANSPORT_FRAME_MAX
+ *   WM_ERATE    the queue is full: the peer is not keeping up; drop or retry later
+ *   WM_EIO      the connection is not up (closing, or not yet up)
+ */
+int transport_send(struct transport_conn *c, const uint8_t *bytes, size_t len, int priority);
+
+/*
+ * Close a connection; `why` goes to the log and, as its closing frame, to the
+ * peer.  backoff_ms > 0 refuses this peer's key (inbound and by our dialers)
+ * for that long.  on_down follows at once (from inside this call) if the
+ * connection was up.  NULL or an already closing connection: no-op.
+ */
+void transport_close(struct transport_conn *c, const char *why, uint64_t backoff_ms);
+
+/* About a connection.  The key is valid once on_up has run. */
+const uint8_t *transport_conn_pub(const struct transport_conn *c);
+const char *transport_conn_addr(const struct transport_conn *c);   /* "ip:port" of the peer */
+int transport_conn_outbound(const struct transport_conn *c);
+size_t transport_conn_queued(const struct transport_conn *c);      /* bytes waiting to be sent */
+/* One pointer for the glue (e.g. its peer handle); NULL until set. */
+void transport_conn_set_data(struct transport_conn *c, void *data);
+void *transport_conn_data(const struct transport_conn *c);
+
+#endif
