@@ -32,7 +32,6 @@ struct neg {
 	struct neg_storage st;
 	uint64_t frame_limit;           /* 0 = none */
 	int initiator;                  /* set by neg_initiate() */
-	int reference_fallback;         /* 1: the reference's lossy frame-full rule */
 	uint64_t last_ts_in;            /* delta base of decoded bounds; reset per message */
 	uint64_t last_ts_out;           /* delta base of encoded bounds; reset per message */
 	struct neg_ids seen_have;       /* client: ids reported so far, sorted */
@@ -493,12 +492,6 @@ int neg_new(const struct neg_storage *st, uint64_t frame_limit, struct neg **out
 	return 0;
 }
 
-void neg_set_reference_fallback(struct neg *n, int on)
-{
-	if (n != NULL)
-		n->reference_fallback = on ? 1 : 0;
-}
-
 void neg_free(struct neg *n)
 {
 	if (n == NULL)
@@ -725,8 +718,6 @@ static int neg_process(struct neg *n, const uint8_t *in, size_t inlen,
 	while (r.len) {
 		uint64_t mode;
 		size_t lower = prev_index, upper;
-		int skip_before = skip;                 /* a Skip not yet on the wire */
-		uint64_t ts_out_before = n->last_ts_out;
 
 		o.len = 0;
 		if ((rc = neg_decode_bound(n, &r, &cur, why, whylen)) < 0)
@@ -822,33 +813,17 @@ static int neg_process(struct neg *n, const uint8_t *in, size_t inlen,
 		}
 
 		if (neg_exceeded(n, full->len + o.len)) {
-			/* frame full: one fingerprint for everything left.  The
-			 * peer reads it as covering everything after the last
-			 * bound on the wire.  The reference hashes only from
-			 * `upper` on, leaving out this range (its output o is
-			 * dropped) and any pending Skip: when the peer holds none
-			 * of those items the fingerprints agree and our items
-			 * there are never reported.  So by default we first put
-			 * the pending Skip on the wire and hash from where the
-			 * wire ends (docs/negentropy.md, "Frame limit"). */
+			/* Frame full: this range's output o is dropped and one
+			 * fingerprint closes the message, over the items from
+			 * `upper` (the end of this range) to the end of the set.
+			 * This is the reference rule, kept for byte identity:
+			 * the peer reads the closing range as starting at the
+			 * last bound on the wire, so it also covers this range
+			 * and any Skip not yet written (docs/negentropy.md). */
 			uint8_t fp[NEG_FP_LEN];
 			struct neg_bound inf;
-			size_t from = upper;
 
-			if (!n->reference_fallback) {
-				if (o.len) {
-					n->last_ts_out = ts_out_before;
-					if (skip_before) {
-						neg_encode_bound(n, full, &prev_bound);
-						nbuf_varint(full, NEG_MODE_SKIP);
-					}
-					from = lower;
-				} else if (skip) {
-					neg_encode_bound(n, full, &cur);
-					nbuf_varint(full, NEG_MODE_SKIP);
-				}
-			}
-			if ((rc = ops->fingerprint(n->st.ctx, from, size, fp)) < 0)
+			if ((rc = ops->fingerprint(n->st.ctx, upper, size, fp)) < 0)
 				goto out;
 			neg_bound_infinity(&inf);
 			neg_encode_bound(n, full, &inf);

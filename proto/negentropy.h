@@ -122,23 +122,13 @@ void neg_ids_free(struct neg_ids *l);
  * largest message this side produces (0 = no limit; otherwise at least
  * NEG_MIN_FRAME_LIMIT, else WM_EINVAL); like the reference, it keeps
  * 200 bytes in reserve and hands the rest of the set to the next round.
- * nostr-tools uses 60000 by default.
+ * nostr-tools uses 60000 by default.  A message cut short by the limit
+ * ends, as in the reference, with one fingerprint over the items after the
+ * last range that did not fit (docs/negentropy.md, "Frame limit").
  */
 struct neg;
 int neg_new(const struct neg_storage *st, uint64_t frame_limit, struct neg **out);
 void neg_free(struct neg *n);
-
-/*
- * The reference implementations (and nostr-tools) lose differences in a
- * corner of the frame-limit rule: when a message is cut short, the closing
- * fingerprint leaves out the range that did not fit and any pending Skip,
- * while the peer reads it as covering them (docs/negentropy.md).  By
- * default this side hashes what the peer will read, after putting the
- * pending Skip on the wire, so its cut-short messages differ from the
- * reference's (all others are byte-identical).  on = 1 restores the
- * reference's exact bytes, for conformance tests.
- */
-void neg_set_reference_fallback(struct neg *n, int on);
 
 /* Client: the first message.  *msg is malloc'd; the caller frees it.
  * WM_EINVAL if this side already initiated. */

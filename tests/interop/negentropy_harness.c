@@ -12,10 +12,8 @@
  *                                  a server prints msg,<hex>
  *
  * FRAMESIZELIMIT (bytes, 0 or unset = none, else >= 4096) limits the
- * messages this side produces.  NEGENTROPY_REFERENCE_FALLBACK=1 makes
- * cut-short messages byte-identical to the reference implementations'
- * (see neg_set_reference_fallback()); the default is our safer rule.  Any error ends the process with status 1 and
- * a reason on stderr, as the reference harness does by throwing.
+ * messages this side produces.  Any error ends the process with status 1
+ * and a reason on stderr, as the reference harness does by throwing.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,7 +29,6 @@ struct harness {
 	struct neg_storage st;
 	struct neg *neg;
 	uint64_t frame_limit;
-	int reference_fallback;
 	int initiated;
 	struct neg_ids have, need;
 	unsigned long lineno;
@@ -126,7 +123,6 @@ static void harness_seal(struct harness *h)
 	h->st = neg_vec_storage(h->vec);
 	if (neg_new(&h->st, h->frame_limit, &h->neg) < 0)
 		harness_fail(h, "cannot start negentropy (FRAMESIZELIMIT below 4096?)");
-	neg_set_reference_fallback(h->neg, h->reference_fallback);
 }
 
 static void harness_initiate(struct harness *h)
@@ -203,8 +199,6 @@ int main(void)
 		fprintf(stderr, "negentropy-harness: FRAMESIZELIMIT must be a number of bytes\n");
 		return 2;
 	}
-	env = getenv("NEGENTROPY_REFERENCE_FALLBACK");
-	h.reference_fallback = env != NULL && strcmp(env, "1") == 0;
 	if (neg_vec_new(&h.vec) < 0) {
 		fprintf(stderr, "negentropy-harness: out of memory\n");
 		return 1;
