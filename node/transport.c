@@ -684,7 +684,7 @@ static struct tr_frame *fqueue_pop(struct tr_fqueue *q)
 /* Start the next write if none is in flight. */
 static void conn_pump(struct transport_conn *c)
 {
-	size_t total, off;
+	size_t total, off, nframes;
 	struct tr_frame *f;
 	uint8_t *buf;
 
@@ -703,15 +703,29 @@ static void conn_pump(struct transport_conn *c)
 		return;
 	}
 
-	/* gather: handshake bytes, then high frames, then normal ones */
+	/* gather: handshake bytes, then high frames, then normal ones, up to a
+	 * batch (a single frame may exceed it) */
 	total = c->raw_len;
+	nframes = 0;
 	if (c->state == TR_UP) {
-		struct tr_fqueue *qs[2] = { &c->high, &c->normal };
+		int full = 0;
 
-		for (int i = 0; i < 2; i++)
-			for (f = qs[i]->head; f != NULL && (total == 0 || total + chan_wire_len(f->len) <= TR_WRITE_BATCH);
-			     f = f->next)
+		for (f = c->high.head; f != NULL && !full; f = f->next) {
+			if (total > 0 && total + chan_wire_len(f->len) > TR_WRITE_BATCH)
+				full = 1;
+			else {
 				total += chan_wire_len(f->len);
+				nframes++;
+			}
+		}
+		for (f = c->normal.head; f != NULL && !full; f = f->next) {
+			if (total > 0 && total + chan_wire_len(f->len) > TR_WRITE_BATCH)
+				full = 1;
+			else {
+				total += chan_wire_len(f->len);
+				nframes++;
+			}
+		}
 	}
 	if (total == 0)
 		return;
@@ -723,12 +737,12 @@ static void conn_pump(struct transport_conn *c)
 	memcpy(buf, c->raw, c->raw_len);
 	off = c->raw_len;
 	c->raw_len = 0;
-	while (off < total) {
+	/* the same frames, in the same order: high ones first */
+	for (; nframes > 0; nframes--) {
 		size_t wl;
 
 		f = c->high.head != NULL ? fqueue_pop(&c->high) : fqueue_pop(&c->normal);
-		if (f == NULL || off + chan_wire_len(f->len) > total
-		    || chan_seal(c->chan, f->data, f->len, 0, buf + off, total - off, &wl) != 0) {
+		if (f == NULL || chan_seal(c->chan, f->data, f->len, 0, buf + off, total - off, &wl) != 0) {
 			free(f);   /* cannot happen: the sizes were counted above */
 			free(buf);
 			conn_end(c, "internal error while encrypting a frame", 0);

@@ -364,6 +364,42 @@ static void test_queue_and_priority(void **state)
 	for (size_t i = 0, want = 0; i < a.nframes; i++)
 		if ((int)i != high_at)
 			assert_int_equal(a.frames[i].b[0], want++);
+
+	/* more high frames than one write takes, behind a row of small normal ones
+	 * (a batch must not mix in a normal frame while high ones wait) */
+	{
+		size_t base = a.nframes, last_high = 0, first_late_normal = SIZE_MAX;
+		uint8_t next_n = 0, next_h = 0;
+
+		for (int i = 0; i < 12; i++) {
+			big[0] = 'n';
+			big[1] = (uint8_t)i;
+			assert_int_equal(transport_send(b.conn, big, 10000, TRANSPORT_PRIO_NORMAL), 0);
+		}
+		for (int i = 0; i < 6; i++) {
+			big[0] = 'h';
+			big[1] = (uint8_t)i;
+			assert_int_equal(transport_send(b.conn, big, 200000, TRANSPORT_PRIO_HIGH), 0);
+		}
+		RUN_UNTIL(&h, a.nframes == base + 18 || b.downs > 0, WAIT_MS);
+		assert_int_equal(a.nframes, base + 18);
+		for (size_t i = base; i < a.nframes; i++) {
+			assert_int_equal(a.frames[i].len, a.frames[i].b[0] == 'h' ? 200000 : 10000);
+			if (a.frames[i].b[0] == 'h') {
+				assert_int_equal(a.frames[i].b[1], next_h++);
+				last_high = i;
+			} else {
+				assert_int_equal(a.frames[i].b[0], 'n');
+				assert_int_equal(a.frames[i].b[1], next_n++);
+				if (next_n > 6 && first_late_normal == SIZE_MAX)
+					first_late_normal = i;
+			}
+		}
+		assert_int_equal(next_h, 6);
+		assert_int_equal(next_n, 12);
+		/* all high frames left before the second half of the normal ones */
+		assert_true(last_high < first_late_normal);
+	}
 	peer_clear(&a);
 	peer_clear(&b);
 	harness_finish(&h);
