@@ -1123,6 +1123,82 @@ static void test_raw_bad_frames(void **state)
 	harness_finish(&h);
 }
 
+/* --- serve: a transport for tests/transport/check_wire.py -------------------------------- */
+
+/*
+ * `test_transport serve`: listens on 127.0.0.1 (port 0) with the node key
+ * made from the seed 32 x 0x5a and the network secret 0x5e 0xc1 0 ... 0,
+ * prints "port N pub HEX" on stdout, echoes every frame back, and ends
+ * (exit 0) when a frame "quit" arrives, or after 60 s (exit 1).  Logs on
+ * stderr.  The Python script speaks the wire from docs/transport.md to it.
+ */
+struct serve {
+	struct transport *t;
+	uv_timer_t guard;
+	int quit, timed_out;
+};
+
+static void serve_frame(void *ctx, struct transport_conn *c, const uint8_t *b, size_t len)
+{
+	struct serve *sv = ctx;
+
+	if (len == 4 && memcmp(b, "quit", 4) == 0) {
+		sv->quit = 1;
+		transport_free(sv->t);
+		uv_close((uv_handle_t *)&sv->guard, NULL);
+		return;
+	}
+	if (transport_send(c, b, len, TRANSPORT_PRIO_NORMAL) != 0)
+		fprintf(stderr, "serve: echo failed\n");
+}
+
+static void serve_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "serve: %s\n", line);
+}
+
+static void serve_guard(uv_timer_t *h)
+{
+	struct serve *sv = h->data;
+
+	sv->timed_out = 1;
+	transport_free(sv->t);
+	uv_close((uv_handle_t *)&sv->guard, NULL);
+}
+
+static int serve(void)
+{
+	uv_loop_t loop;
+	struct serve sv;
+	struct transport_callbacks cb = { &sv, NULL, serve_frame, NULL, serve_log, NULL };
+	struct key *k = NULL;
+	uint8_t seed[32];
+	char why[WM_WHY_LEN], hex[WM_HEX_PUB + 1];
+
+	memset(&sv, 0, sizeof(sv));
+	memset(seed, 0x5a, sizeof(seed));
+	if (uv_loop_init(&loop) != 0 || key_from_seed(seed, &k) != 0
+	    || transport_new(&loop, k, net1, &cb, NULL, &sv.t) != 0
+	    || transport_listen(sv.t, "127.0.0.1:0", why) != 0) {
+		fprintf(stderr, "serve: cannot start\n");
+		return 2;
+	}
+	hex_encode(hex, k->pub, WM_PUB_LEN);
+	printf("port %d pub %s\n", transport_listen_port(sv.t), hex);
+	fflush(stdout);
+	uv_timer_init(&loop, &sv.guard);
+	sv.guard.data = &sv;
+	uv_timer_start(&sv.guard, serve_guard, 60000, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	key_free(k);
+	if (uv_loop_close(&loop) != 0) {
+		fprintf(stderr, "serve: handles left at the end\n");
+		return 3;
+	}
+	return sv.quit && !sv.timed_out ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest links[] = {
@@ -1148,6 +1224,8 @@ int main(int argc, char **argv)
 	int fails = 0;
 
 	assert_int_equal(wmc_init(), 0);
+	if (strcmp(which, "serve") == 0)
+		return serve();
 	if (getenv("TEST_FILTER") != NULL)
 		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	if (strcmp(which, "links") == 0 || strcmp(which, "all") == 0)
