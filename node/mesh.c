@@ -965,6 +965,8 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 	rc = ingest_event(&m->ictx, fr->event.wire, fr->event.len, INGEST_PEER, &res);
 	if (rc == 0) {
 		m->st.stored++;
+		if (m->io.stored != NULL)
+			m->io.stored(m->io.ctx, p->h, res.id, res.kind);
 		if (!peeked) {          /* cannot happen: ingest accepted it */
 			mlog(m, MESH_LOG_WARN, "stored an event the router cannot read");
 			goto pump;

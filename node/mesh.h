@@ -60,6 +60,11 @@ struct mesh_io {
 	void (*disconnect)(void *ctx, uint32_t peer, const char *why, uint64_t backoff_ms);
 	/* One log line, without newline.  May be NULL. */
 	void (*log)(void *ctx, enum mesh_log_level level, const char *line);
+	/* May be NULL.  The mesh has just stored an event received from
+	 * `peer` (ingest said 0): for the daemon's bookkeeping (not pushing it
+	 * again from a store poll) and for live feeds (SSE).  Not called for
+	 * mesh_publish. */
+	void (*stored)(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind);
 };
 
 struct mesh_config {

@@ -40,6 +40,8 @@ struct tnode {
 	struct sent out[MAXSENT];
 	size_t nout;
 	uint32_t disc_peer;
+	uint8_t stored_id[32];
+	int nstored;
 	uint64_t disc_backoff;
 	int ndisc;
 };
@@ -81,6 +83,15 @@ static void io_disconnect(void *ctx, uint32_t peer, const char *why, uint64_t ba
 	t->ndisc++;
 }
 
+static void io_stored(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind)
+{
+	struct tnode *t = ctx;
+
+	assert_true(peer > 0 && kind > 0);
+	memcpy(t->stored_id, id, 32);
+	t->nstored++;
+}
+
 static void clear(struct tnode *t)
 {
 	size_t i;
@@ -92,7 +103,7 @@ static void clear(struct tnode *t)
 
 static struct tnode *tnode_new(const char *name, const char *groups, unsigned fanout, uint64_t seed)
 {
-	struct mesh_io io = { NULL, io_send, io_disconnect, NULL };
+	struct mesh_io io = { NULL, io_send, io_disconnect, NULL, io_stored };
 	struct mesh_config cfg;
 	struct tnode *t = calloc(1, sizeof(*t));
 	char why[WM_WHY_LEN];
@@ -438,6 +449,8 @@ static void test_forward_and_prune(void **state)
 	mkev(KIND_BULLETIN, "gaobu", &w, &n, id);
 	event_from(t, 1, w, n, 1, T0 + 5, 0);
 	assert_int_equal(store_has(t->s, id), 1);
+	assert_int_equal(t->nstored, 1);
+	assert_memory_equal(t->stored_id, id, 32);
 	/* forwarded whole to the other eager peers, never back to the sender */
 	assert_int_equal(count(t, 1, FRAME_EVENT, NULL), 0);
 	assert_int_equal(count(t, 2, FRAME_EVENT, &f), 1);
@@ -449,6 +462,7 @@ static void test_forward_and_prune(void **state)
 	event_from(t, 2, w, n, 1, T0 + 6, 0);
 	assert_int_equal(count(t, 2, FRAME_PRUNE, NULL), 1);
 	assert_int_equal(eager(t, 2), 0);
+	assert_int_equal(t->nstored, 1);        /* a duplicate is not news */
 	assert_int_equal(eager(t, 1), 1);
 	/* a duplicate that answers an IWANT (push 0) prunes nothing */
 	event_from(t, 3, w, n, 0, T0 + 7, 0);
