@@ -782,6 +782,89 @@ static void test_neg_parity(void **state)
 	assert_int_equal(t->ndisc, 1);
 }
 
+/* Mutated frames of every type, each from a fresh peer: the mesh either
+ * takes the frame or disconnects the peer with a reason; never a crash
+ * (this runs under ASan/UBSan in the sanitizer build). */
+static void test_hostile_frames(void **state)
+{
+	struct tnode *t;
+	struct frame f;
+	uint8_t *base[6], *w, id[32], kind = KIND_ALERT;
+	size_t blen[6], n, i, k, nb = 0;
+	uint64_t rng = 12345;
+	static const uint8_t negmsg[] = { 0x61, 0x00, 0x00, 0x01, 0x02, 0x10, 0x20 };
+
+	(void)state;
+	t = star(0, 0, 2);
+	mkev(KIND_ALERT, "gaobu", &w, &n, id);
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_EVENT;
+	f.event.push = 1;
+	f.event.wire = w;
+	f.event.len = n;
+	assert_int_equal(frame_encode(&f, &base[nb], &blen[nb], NULL), 0);
+	nb++;
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_IHAVE;
+	f.ids.n = 1;
+	f.ids.ids = id;
+	f.ids.kinds = &kind;
+	assert_int_equal(frame_encode(&f, &base[nb], &blen[nb], NULL), 0);
+	nb++;
+	f.type = FRAME_IWANT;
+	assert_int_equal(frame_encode(&f, &base[nb], &blen[nb], NULL), 0);
+	nb++;
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_NEG_OPEN;
+	f.neg.session = 2;
+	assert_int_equal(frame_groups_parse("*", &f.neg.scope), 0);
+	f.neg.msg = negmsg;
+	f.neg.len = sizeof(negmsg);
+	assert_int_equal(frame_encode(&f, &base[nb], &blen[nb], NULL), 0);
+	nb++;
+	f.type = FRAME_NEG_MSG;
+	assert_int_equal(frame_encode(&f, &base[nb], &blen[nb], NULL), 0);
+	nb++;
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_HELLO;
+	f.hello.version = 1;
+	f.hello.name = frame_str_c("x");
+	assert_int_equal(frame_groups_parse("gaobu", &f.hello.groups), 0);
+	assert_int_equal(frame_encode(&f, &base[nb], &blen[nb], NULL), 0);
+	nb++;
+	for (i = 0; i < 3000; i++) {
+		uint32_t h = (uint32_t)(100 + i);
+		size_t b = i % nb, len = blen[b];
+		uint8_t *m = malloc(len);
+		int before = t->ndisc, rc;
+
+		assert_non_null(m);
+		memcpy(m, base[b], len);
+		for (k = 0; k < 1 + i % 4; k++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			m[(rng >> 33) % len] ^= (uint8_t)(1u << ((rng >> 20) % 8));
+		}
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		if ((rng >> 40) % 5 == 0)
+			len = (size_t)((rng >> 10) % len);      /* cut short */
+		memset(pubs[7], (int)(i & 0xff), 32);
+		assert_int_equal(mesh_peer_up(t->m, h, pubs[7], (int)(i & 1), T0), 0);
+		hello_from(t, h, "*", T0);
+		rc = mesh_receive(t->m, h, m, len, T0 + i);
+		if (rc != 0)
+			assert_int_equal(t->ndisc, before + 1);
+		mesh_tick(t->m, T0 + i + 1);
+		mesh_peer_down(t->m, h, T0 + i + 2);
+		clear(t);
+		free(m);
+	}
+	assert_int_equal(mesh_peer_count(t->m), 0);
+	assert_true(t->ndisc > 100);
+	for (i = 0; i < nb; i++)
+		free(base[i]);
+	free(w);
+}
+
 static int reset(void **state)
 {
 	int i;
@@ -808,6 +891,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_author_rate, reset),
 		cmocka_unit_test_teardown(test_repair_end_to_end, reset),
 		cmocka_unit_test_teardown(test_neg_parity, reset),
+		cmocka_unit_test_teardown(test_hostile_frames, reset),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
