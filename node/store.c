@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_neg.h"
 
 /* Version N -> N+1 is migrations[N]. */
 static const char *const migrations[] = {
@@ -82,6 +83,10 @@ static const char *const migrations[] = {
 	 * halves the cost of indexing; searches use LIKE, which FTS5 answers
 	 * from the trigrams and then checks against the stored text. */
 	"CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram', detail=none);",
+	/* 1 -> 2: created_at and group of remembered refusals, and the
+	 * per-time-bucket aggregates of the negentropy view, kept by
+	 * triggers (node/store_neg.h). */
+	STORE_NEG_MIGRATION,
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
@@ -133,7 +138,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DEL_EVENT] = "DELETE FROM events WHERE seq = ?1",
 	[ST_DEL_CERT] = "DELETE FROM certs WHERE event_id = ?1",
 	[ST_DEL_REVOKE] = "DELETE FROM revocations WHERE event_id = ?1",
-	[ST_REMEMBER] = "INSERT OR REPLACE INTO rejected (id, code, why, at) VALUES (?1, ?2, ?3, ?4)",
+	[ST_REMEMBER] = "INSERT INTO rejected (id, code, why, at, created_at, grp) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	                "ON CONFLICT (id) DO UPDATE SET code = excluded.code, why = excluded.why, at = excluded.at,"
+	                " created_at = coalesce(rejected.created_at, excluded.created_at),"
+	                " grp = coalesce(rejected.grp, excluded.grp)",
 	[ST_WAS_REJECTED] = "SELECT code, why FROM rejected WHERE id = ?1",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
@@ -162,6 +170,10 @@ struct store {
 	int savepoints;                         /* open store_savepoint()s */
 	int durable;                            /* synchronous = FULL */
 	char err[WM_WHY_LEN];                   /* last SQLite error, for logs */
+	/* the last event store_delete removed, for store_remember_rejected */
+	struct store_info gone;
+	uint8_t gone_id[WM_ID_LEN];
+	int gone_valid;
 };
 
 /* --- helpers ---------------------------------------------------------------- */
@@ -423,6 +435,11 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	if ((rc = exec_sql(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
 	                   "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;", why, "cannot configure")) != 0)
 		goto out;
+	if (store_neg_register(s->db) != 0) {       /* the neg_agg triggers call these */
+		set_why(why, "cannot register SQL functions: %s", sqlite3_errmsg(s->db));
+		rc = WM_ESTORE;
+		goto out;
+	}
 	if ((rc = migrate(s->db, path, why)) != 0)
 		goto out;
 	*out = s;
@@ -450,6 +467,11 @@ void store_close(struct store *s)
 	/* A transaction left open is rolled back by close. */
 	sqlite3_close_v2(s->db);
 	free(s);
+}
+
+struct sqlite3 *store_db(struct store *s)
+{
+	return s == NULL ? NULL : s->db;
 }
 
 const char *store_errmsg(struct store *s)
@@ -1265,6 +1287,8 @@ int store_delete(struct store *s, const uint8_t id[WM_ID_LEN])
 		return rc;
 	if ((rc = seq_of(s, id, &seq, &retracted)) != 0)
 		goto out;
+	s->gone_valid = store_info(s, id, &s->gone) == 0;
+	memcpy(s->gone_id, id, WM_ID_LEN);
 	if ((rc = exec_seq(s, ST_DEL_FTS, seq, "unindex text")) != 0 ||
 	    (rc = exec_seq(s, ST_DEL_REFS, seq, "drop refs")) != 0 ||
 	    (rc = exec_id(s, ST_DEL_CERT, id, "drop cert")) != 0 ||
@@ -1280,7 +1304,8 @@ out:
 	return auto_end(s, own, rc);
 }
 
-int store_remember_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int code, const char *why)
+static int remember(struct store *s, const uint8_t id[WM_ID_LEN], int code, const char *why,
+                    int known, uint64_t created_at, const char *group)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -1293,9 +1318,30 @@ int store_remember_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int co
 	sqlite3_bind_int(st, 2, code);
 	sqlite3_bind_text(st, 3, why && why[0] ? why : wm_strerror(code), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL) * 1000);
+	if (known && group != NULL) {   /* else NULL: not counted by repair */
+		sqlite3_bind_int64(st, 5, u2i(created_at));
+		sqlite3_bind_text(st, 6, group, -1, SQLITE_STATIC);
+	}
 	rc = stmt_exec(s, st, "remember rejection");
 	stmt_put(s, st);
 	return rc;
+}
+
+int store_remember_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int code, const char *why)
+{
+	int known;
+
+	if (s == NULL || id == NULL)
+		return WM_EINVAL;
+	known = s->gone_valid && memcmp(s->gone_id, id, WM_ID_LEN) == 0;
+	return remember(s, id, code, why, known, known ? s->gone.created_at : 0,
+	                known ? s->gone.group : NULL);
+}
+
+int store_remember_rejected_item(struct store *s, const uint8_t id[WM_ID_LEN], int code,
+                                 const char *why, uint64_t created_at, const char *group)
+{
+	return remember(s, id, code, why, 1, created_at, group);
 }
 
 int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])

@@ -70,7 +70,11 @@ int store_events_referring(struct store *s, const uint8_t id[WM_ID_LEN], store_e
 
 /* Full-text search over the text fields of public events.  Words of three
  * or more characters use the trigram index; one- and two-character words
- * (诈骗, 走失) fall back to a substring scan.  All words must match. */
+ * (诈骗, 走失) fall back to a substring scan.  All words must match.
+ * Words split on ASCII blanks and U+3000; at most 16; ASCII letters match
+ * either case; newest (created_at) first; group NULL = any.  Searchable:
+ * bulletin title+text; alert event+headline+text+area_desc+instruction;
+ * request text (not sealed ones), reply text, ack text, status note. */
 int store_search(struct store *s, const char *query, const char *group,
                  store_event_cb cb, void *ctx);
 
@@ -128,7 +132,7 @@ int store_meta_set(struct store *s, const char *key, const char *val);
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* The last SQLite error seen on this store, for logs ("" if none). */
 const char *store_errmsg(struct store *s);
@@ -177,5 +181,20 @@ int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN],
 int store_wait_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t retract[WM_ID_LEN]);
 int store_waiting_retracts(struct store *s, const uint8_t target[WM_ID_LEN], store_event_cb cb, void *ctx);
 int store_unwait_retracts(struct store *s, const uint8_t target[WM_ID_LEN]);
+
+/* --- additions (negentropy view, node/store_neg.h) ------------------------ */
+
+/* The SQLite handle, for node/store_neg.c only (the store's negentropy
+ * view, the other file that talks to sqlite3). */
+struct sqlite3;
+struct sqlite3 *store_db(struct store *s);
+
+/* store_remember_rejected with what repair needs to count the id as held:
+ * the event's created_at and group (when it could be decoded).  Plain
+ * store_remember_rejected right after store_delete of the same id takes
+ * them from the deleted row; otherwise the id is remembered without them
+ * and repair does not count it. */
+int store_remember_rejected_item(struct store *s, const uint8_t id[WM_ID_LEN], int code,
+                                 const char *why, uint64_t created_at, const char *group);
 
 #endif

@@ -1,0 +1,717 @@
+/*
+ * node/store_neg.c: the store-backed negentropy view (see store_neg.h), and
+ * the SQL functions behind the neg_agg triggers.  Part of the store: with
+ * store.c, the only file that talks to sqlite3.
+ *
+ * What a reader must know: positions are global indexes in the sorted set
+ * of the session.  Bucket b (after dropping empty ones) holds positions
+ * [pos[b], pos[b + 1]); the sum of all ids before it is psum[b].  The
+ * prefix sum of the first i items is psum[b] plus the first i - pos[b]
+ * items of bucket b, so a fingerprint costs at most two bucket loads, and
+ * none when its ends fall on bucket boundaries.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store_neg.h"
+
+#define SN_CACHE 64                     /* loaded buckets kept per session */
+
+struct sn_bucket {
+	uint64_t key;                   /* created_at >> STORE_NEG_BUCKET_SHIFT */
+	uint64_t cnt;
+	struct neg_acc sum;
+};
+
+struct sn_loaded {
+	size_t b;                       /* bucket index; SIZE_MAX = free slot */
+	struct neg_item *items;         /* sorted */
+	struct neg_acc *prefix;         /* n + 1 sums of the first k items */
+	size_t n;
+	uint64_t used;                  /* LRU clock */
+};
+
+struct store_neg {
+	sqlite3 *db;                    /* own read-only connection */
+	sqlite3_stmt *q_ev, *q_rej;     /* a bucket's rows */
+	int all;                        /* scope "*" */
+	char **groups;                  /* sorted, unique; NULL when all */
+	size_t ngroups;
+	sqlite3_int64 now;
+	struct sn_bucket *bk;           /* non-empty buckets, by key */
+	size_t nb;
+	uint64_t *pos;                  /* nb + 1 prefix counts */
+	struct neg_acc *psum;           /* nb + 1 prefix sums */
+	struct sn_loaded cache[SN_CACHE];
+	uint64_t clock;
+	struct store_neg_stats stats;
+};
+
+/* ---- 256-bit sums as SQL functions ---- */
+
+static void sn_fn_addsub(sqlite3_context *ctx, int argc, sqlite3_value **argv, int sub)
+{
+	struct neg_acc a, b;
+
+	(void)argc;
+	if (sqlite3_value_bytes(argv[0]) != NEG_ID_LEN || sqlite3_value_bytes(argv[1]) != NEG_ID_LEN ||
+	    sqlite3_value_type(argv[0]) != SQLITE_BLOB || sqlite3_value_type(argv[1]) != SQLITE_BLOB) {
+		sqlite3_result_error(ctx, "wm_neg_add/sub: two 32-byte blobs expected", -1);
+		return;
+	}
+	memcpy(a.sum, sqlite3_value_blob(argv[0]), NEG_ID_LEN);
+	if (sub) {
+		memcpy(b.sum, sqlite3_value_blob(argv[1]), NEG_ID_LEN);
+		neg_acc_sub(&a, &b);
+	} else {
+		neg_acc_add(&a, sqlite3_value_blob(argv[1]));
+	}
+	sqlite3_result_blob(ctx, a.sum, NEG_ID_LEN, SQLITE_TRANSIENT);
+}
+
+static void sn_fn_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	sn_fn_addsub(ctx, argc, argv, 0);
+}
+
+static void sn_fn_sub(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	sn_fn_addsub(ctx, argc, argv, 1);
+}
+
+static void sn_fn_total_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct neg_acc *a = sqlite3_aggregate_context(ctx, sizeof *a);
+
+	(void)argc;
+	if (a == NULL) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || sqlite3_value_bytes(argv[0]) != NEG_ID_LEN) {
+		sqlite3_result_error(ctx, "wm_neg_total: 32-byte blobs expected", -1);
+		return;
+	}
+	neg_acc_add(a, sqlite3_value_blob(argv[0]));   /* the context starts zeroed */
+}
+
+static void sn_fn_total_final(sqlite3_context *ctx)
+{
+	struct neg_acc *a = sqlite3_aggregate_context(ctx, 0);
+	struct neg_acc zero;
+
+	if (a == NULL) {
+		neg_acc_zero(&zero);
+		a = &zero;
+	}
+	sqlite3_result_blob(ctx, a->sum, NEG_ID_LEN, SQLITE_TRANSIENT);
+}
+
+int store_neg_register(struct sqlite3 *db)
+{
+	const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+
+	if (db == NULL)
+		return WM_EINVAL;
+	if (sqlite3_create_function_v2(db, "wm_neg_add", 2, flags, NULL, sn_fn_add, NULL, NULL,
+	                               NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(db, "wm_neg_sub", 2, flags, NULL, sn_fn_sub, NULL, NULL,
+	                               NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(db, "wm_neg_total", 1, flags, NULL, NULL, sn_fn_total_step,
+	                               sn_fn_total_final, NULL) != SQLITE_OK)
+		return WM_ESTORE;
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static sqlite3_int64 sn_u2i(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+static int sn_fail(char *why, sqlite3 *db, const char *what)
+{
+	if (why != NULL)
+		snprintf(why, WM_WHY_LEN, "negentropy view: %s: %s", what,
+		         db ? sqlite3_errmsg(db) : "out of memory");
+	return WM_ESTORE;
+}
+
+static int sn_str_qcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int sn_in_scope(const struct store_neg *v, const char *grp)
+{
+	if (v->all)
+		return 1;
+	if (grp == NULL)
+		return 0;
+	return bsearch(&grp, v->groups, v->ngroups, sizeof *v->groups, sn_str_qcmp) != NULL;
+}
+
+static int sn_item_qcmp(const void *a, const void *b)
+{
+	return neg_item_cmp(a, b);
+}
+
+/* The index of the bucket with this key, or nb. */
+static size_t sn_find_key(const struct store_neg *v, uint64_t key)
+{
+	size_t lo = 0, hi = v->nb;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->bk[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;                      /* first with key >= the one asked */
+}
+
+/* The bucket holding position i (i < size). */
+static size_t sn_find_pos(const struct store_neg *v, uint64_t i)
+{
+	size_t lo = 0, hi = v->nb;      /* last b with pos[b] <= i */
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->pos[mid] <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* ---- opening a session ---- */
+
+static int sn_bucket_qcmp(const void *a, const void *b)
+{
+	const struct sn_bucket *x = a, *y = b;
+
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+static int sn_push_bucket(struct store_neg *v, size_t *cap, uint64_t key, uint64_t cnt,
+                          const void *sum)
+{
+	if (v->nb == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 1024;
+		struct sn_bucket *nbk;
+
+		if (ncap > SIZE_MAX / sizeof *nbk)
+			return WM_ENOMEM;
+		nbk = realloc(v->bk, ncap * sizeof *nbk);
+		if (nbk == NULL)
+			return WM_ENOMEM;
+		v->bk = nbk;
+		*cap = ncap;
+	}
+	v->bk[v->nb].key = key;
+	v->bk[v->nb].cnt = cnt;
+	memcpy(v->bk[v->nb].sum.sum, sum, NEG_ID_LEN);
+	v->nb++;
+	return 0;
+}
+
+/* The aggregates of the scope, merged per bucket. */
+static int sn_load_aggregates(struct store_neg *v, char *why)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0, g, i, w;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT bucket, cnt, sum FROM neg_agg WHERE grp = ?1 AND cnt > 0 "
+	                       "ORDER BY bucket", -1, &st, NULL) != SQLITE_OK)
+		return sn_fail(why, v->db, "aggregates");
+	for (g = 0; g < (v->all ? 1 : v->ngroups) && rc == 0; g++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, v->all ? "*" : v->groups[g], -1, SQLITE_STATIC);
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			sqlite3_int64 key = sqlite3_column_int64(st, 0), cnt = sqlite3_column_int64(st, 1);
+
+			if (key < 0 || cnt < 0 || sqlite3_column_bytes(st, 2) != NEG_ID_LEN) {
+				if (why != NULL)
+					snprintf(why, WM_WHY_LEN, "negentropy view: a damaged aggregate row");
+				rc = WM_ESTORE;
+				break;
+			}
+			if ((rc = sn_push_bucket(v, &cap, (uint64_t)key, (uint64_t)cnt,
+			                         sqlite3_column_blob(st, 2))) != 0)
+				break;
+		}
+		if (rc == 0 && step != SQLITE_DONE)
+			rc = sn_fail(why, v->db, "aggregates");
+	}
+	sqlite3_finalize(st);
+	if (rc != 0)
+		return rc;
+	/* several groups: one row per bucket */
+	if (!v->all && v->ngroups > 1 && v->nb > 1) {
+		qsort(v->bk, v->nb, sizeof *v->bk, sn_bucket_qcmp);
+		for (i = 1, w = 0; i < v->nb; i++) {
+			if (v->bk[i].key == v->bk[w].key) {
+				v->bk[w].cnt += v->bk[i].cnt;
+				neg_acc_add(&v->bk[w].sum, v->bk[i].sum.sum);
+			} else {
+				v->bk[++w] = v->bk[i];
+			}
+		}
+		v->nb = w + 1;
+	}
+	return 0;
+}
+
+/* Subtract the events expired at `now` but not collected yet. */
+static int sn_subtract_expired(struct store_neg *v, char *why)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT created_at, id, grp FROM events "
+	                       "WHERE expires_at != 0 AND expires_at <= ?1", -1, &st, NULL) != SQLITE_OK)
+		return sn_fail(why, v->db, "expired events");
+	sqlite3_bind_int64(st, 1, v->now);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 ts = sqlite3_column_int64(st, 0);
+		size_t b;
+		struct neg_acc id;
+
+		if (!sn_in_scope(v, (const char *)sqlite3_column_text(st, 2)))
+			continue;
+		if (ts < 0 || sqlite3_column_bytes(st, 1) != NEG_ID_LEN) {
+			rc = WM_ESTORE;
+			break;
+		}
+		b = sn_find_key(v, (uint64_t)ts >> STORE_NEG_BUCKET_SHIFT);
+		if (b == v->nb || v->bk[b].key != (uint64_t)ts >> STORE_NEG_BUCKET_SHIFT ||
+		    v->bk[b].cnt == 0) {
+			rc = WM_ESTORE;         /* an event the aggregates do not know */
+			break;
+		}
+		memcpy(id.sum, sqlite3_column_blob(st, 1), NEG_ID_LEN);
+		v->bk[b].cnt--;
+		neg_acc_sub(&v->bk[b].sum, &id);
+		v->stats.expired++;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = sn_fail(why, v->db, "expired events");
+	else if (rc == WM_ESTORE && why != NULL && why[0] == '\0')
+		snprintf(why, WM_WHY_LEN, "negentropy view: aggregates disagree with the events table");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sn_build_prefix(struct store_neg *v)
+{
+	size_t b, w = 0;
+
+	for (b = 0; b < v->nb; b++)     /* drop buckets left empty */
+		if (v->bk[b].cnt > 0)
+			v->bk[w++] = v->bk[b];
+	v->nb = w;
+	v->pos = malloc((v->nb + 1) * sizeof *v->pos);
+	v->psum = malloc((v->nb + 1) * sizeof *v->psum);
+	if (v->pos == NULL || v->psum == NULL)
+		return WM_ENOMEM;
+	v->pos[0] = 0;
+	neg_acc_zero(&v->psum[0]);
+	for (b = 0; b < v->nb; b++) {
+		v->pos[b + 1] = v->pos[b] + v->bk[b].cnt;
+		v->psum[b + 1] = v->psum[b];
+		neg_acc_add(&v->psum[b + 1], v->bk[b].sum.sum);
+	}
+	v->stats.buckets = v->nb;
+	return 0;
+}
+
+int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_t now,
+                   struct store_neg **out, char why[WM_WHY_LEN])
+{
+	struct store_neg *v = NULL;
+	const char *path;
+	size_t i, k;
+	int rc;
+
+	if (why != NULL)
+		why[0] = '\0';
+	if (s == NULL || groups == NULL || n == 0 || out == NULL) {
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "negentropy view: no store or an empty scope");
+		return WM_EINVAL;
+	}
+	path = sqlite3_db_filename(store_db(s), "main");
+	if (path == NULL || path[0] == '\0') {
+		if (why != NULL)
+			snprintf(why, WM_WHY_LEN, "negentropy view: the store has no file");
+		return WM_EINVAL;
+	}
+	if ((v = calloc(1, sizeof *v)) == NULL)
+		return WM_ENOMEM;
+	for (i = 0; i < SN_CACHE; i++)
+		v->cache[i].b = SIZE_MAX;
+	v->now = sn_u2i(now);
+	for (i = 0; i < n; i++) {
+		if (groups[i] == NULL || groups[i][0] == '\0' || strlen(groups[i]) > WM_GROUP_MAX) {
+			if (why != NULL)
+				snprintf(why, WM_WHY_LEN, "negentropy view: bad group name in the scope");
+			rc = WM_EINVAL;
+			goto fail;
+		}
+		if (strcmp(groups[i], "*") == 0)
+			v->all = 1;
+	}
+	if (!v->all) {
+		if ((v->groups = calloc(n, sizeof *v->groups)) == NULL) {
+			rc = WM_ENOMEM;
+			goto fail;
+		}
+		for (i = 0; i < n; i++)
+			if ((v->groups[i] = strdup(groups[i])) == NULL) {
+				v->ngroups = i;
+				rc = WM_ENOMEM;
+				goto fail;
+			}
+		v->ngroups = n;
+		qsort(v->groups, n, sizeof *v->groups, sn_str_qcmp);
+		for (i = 1, k = 0; i < n; i++) {
+			if (strcmp(v->groups[i], v->groups[k]) == 0)
+				free(v->groups[i]);
+			else
+				v->groups[++k] = v->groups[i];
+		}
+		v->ngroups = k + 1;
+	}
+	if (sqlite3_open_v2(path, &v->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rc = sn_fail(why, v->db, "open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(v->db, 5000);
+	/* one read transaction: the snapshot of the session, fixed by the
+	 * first read below */
+	if (sqlite3_exec(v->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = sn_fail(why, v->db, "begin");
+		goto fail;
+	}
+	if ((rc = sn_load_aggregates(v, why)) != 0 || (rc = sn_subtract_expired(v, why)) != 0 ||
+	    (rc = sn_build_prefix(v)) != 0)
+		goto fail;
+	if (sqlite3_prepare_v3(v->db, "SELECT created_at, id, grp, expires_at FROM events "
+	                       "WHERE created_at >= ?1 AND created_at < ?2", -1,
+	                       SQLITE_PREPARE_PERSISTENT, &v->q_ev, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(v->db, "SELECT created_at, id, grp FROM rejected "
+	                       "WHERE created_at >= ?1 AND created_at < ?2 AND grp IS NOT NULL", -1,
+	                       SQLITE_PREPARE_PERSISTENT, &v->q_rej, NULL) != SQLITE_OK) {
+		rc = sn_fail(why, v->db, "prepare");
+		goto fail;
+	}
+	*out = v;
+	return 0;
+fail:
+	store_neg_close(v);
+	return rc;
+}
+
+void store_neg_close(struct store_neg *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < SN_CACHE; i++) {
+		free(v->cache[i].items);
+		free(v->cache[i].prefix);
+	}
+	sqlite3_finalize(v->q_ev);
+	sqlite3_finalize(v->q_rej);
+	if (v->db != NULL) {
+		sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close_v2(v->db);
+	}
+	for (i = 0; i < v->ngroups; i++)
+		free(v->groups[i]);
+	free(v->groups);
+	free(v->bk);
+	free(v->pos);
+	free(v->psum);
+	free(v);
+}
+
+size_t store_neg_size(const struct store_neg *v)
+{
+	return v == NULL || v->nb == 0 ? 0 : (size_t)v->pos[v->nb];
+}
+
+void store_neg_get_stats(const struct store_neg *v, struct store_neg_stats *out)
+{
+	if (v != NULL && out != NULL)
+		*out = v->stats;
+}
+
+/* ---- loading a bucket's items ---- */
+
+static int sn_add_rows(struct store_neg *v, sqlite3_stmt *st, int has_expiry, struct neg_item **items,
+                       size_t *n, size_t *cap)
+{
+	int step;
+
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 ts = sqlite3_column_int64(st, 0);
+
+		v->stats.rows++;
+		if (has_expiry) {
+			sqlite3_int64 exp = sqlite3_column_int64(st, 3);
+
+			if (exp != 0 && exp <= v->now)
+				continue;
+		}
+		if (!sn_in_scope(v, (const char *)sqlite3_column_text(st, 2)))
+			continue;
+		if (ts < 0 || sqlite3_column_bytes(st, 1) != NEG_ID_LEN)
+			return WM_ESTORE;
+		if (*n == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 256;
+			struct neg_item *ni;
+
+			if (ncap > SIZE_MAX / sizeof *ni)
+				return WM_ENOMEM;
+			if ((ni = realloc(*items, ncap * sizeof *ni)) == NULL)
+				return WM_ENOMEM;
+			*items = ni;
+			*cap = ncap;
+		}
+		(*items)[*n].ts = (uint64_t)ts;
+		memcpy((*items)[*n].id, sqlite3_column_blob(st, 1), NEG_ID_LEN);
+		(*n)++;
+	}
+	return step == SQLITE_DONE ? 0 : WM_ESTORE;
+}
+
+/* Bucket b's items, sorted, with their prefix sums. */
+static int sn_load(struct store_neg *v, size_t b, const struct sn_loaded **out)
+{
+	struct neg_item *items = NULL;
+	struct neg_acc *prefix = NULL, check;
+	size_t n = 0, cap = 0, i, slot = 0;
+	sqlite3_int64 lo, hi;
+	int rc;
+
+	for (i = 0; i < SN_CACHE; i++) {
+		if (v->cache[i].b == b) {
+			v->cache[i].used = ++v->clock;
+			*out = &v->cache[i];
+			return 0;
+		}
+		if (v->cache[i].used < v->cache[slot].used)
+			slot = i;
+	}
+	lo = sn_u2i(v->bk[b].key << STORE_NEG_BUCKET_SHIFT);
+	hi = sn_u2i((v->bk[b].key + 1) << STORE_NEG_BUCKET_SHIFT);
+	sqlite3_reset(v->q_ev);
+	sqlite3_reset(v->q_rej);
+	sqlite3_bind_int64(v->q_ev, 1, lo);
+	sqlite3_bind_int64(v->q_ev, 2, hi);
+	sqlite3_bind_int64(v->q_rej, 1, lo);
+	sqlite3_bind_int64(v->q_rej, 2, hi);
+	rc = sn_add_rows(v, v->q_ev, 1, &items, &n, &cap);
+	if (rc == 0)
+		rc = sn_add_rows(v, v->q_rej, 0, &items, &n, &cap);
+	sqlite3_reset(v->q_ev);
+	sqlite3_reset(v->q_rej);
+	if (rc != 0)
+		goto fail;
+	v->stats.loads++;
+	if (n > 1)
+		qsort(items, n, sizeof *items, sn_item_qcmp);
+	if ((prefix = malloc((n + 1) * sizeof *prefix)) == NULL) {
+		rc = WM_ENOMEM;
+		goto fail;
+	}
+	neg_acc_zero(&prefix[0]);
+	for (i = 0; i < n; i++) {
+		prefix[i + 1] = prefix[i];
+		neg_acc_add(&prefix[i + 1], items[i].id);
+	}
+	/* the rows must be what the aggregates counted */
+	check = prefix[n];
+	neg_acc_sub(&check, &v->bk[b].sum);
+	for (i = 0; i < NEG_ID_LEN && check.sum[i] == 0; i++)
+		;
+	if (n != v->bk[b].cnt || i != NEG_ID_LEN) {
+		fprintf(stderr, "watchmesh store: negentropy aggregates of bucket %llu disagree with "
+		        "its rows (%zu rows, %llu counted)\n", (unsigned long long)v->bk[b].key, n,
+		        (unsigned long long)v->bk[b].cnt);
+		rc = WM_ESTORE;
+		goto fail;
+	}
+	free(v->cache[slot].items);
+	free(v->cache[slot].prefix);
+	v->cache[slot].b = b;
+	v->cache[slot].items = items;
+	v->cache[slot].prefix = prefix;
+	v->cache[slot].n = n;
+	v->cache[slot].used = ++v->clock;
+	*out = &v->cache[slot];
+	return 0;
+fail:
+	free(items);
+	free(prefix);
+	return rc;
+}
+
+/* Sum of the first i items (i <= size). */
+static int sn_prefix(struct store_neg *v, uint64_t i, struct neg_acc *out)
+{
+	const struct sn_loaded *l;
+	size_t b;
+	int rc;
+
+	if (i >= store_neg_size(v)) {
+		*out = v->psum[v->nb];
+		return 0;
+	}
+	b = sn_find_pos(v, i);
+	if (i == v->pos[b]) {
+		*out = v->psum[b];
+		return 0;
+	}
+	if ((rc = sn_load(v, b, &l)) != 0)
+		return rc;
+	*out = v->psum[b];
+	neg_acc_add(out, l->prefix[i - v->pos[b]].sum);
+	return 0;
+}
+
+/* ---- the storage operations ---- */
+
+static size_t sn_op_size(void *ctx)
+{
+	return store_neg_size(ctx);
+}
+
+static int sn_op_item(void *ctx, size_t i, struct neg_item *out)
+{
+	struct store_neg *v = ctx;
+	const struct sn_loaded *l;
+	size_t b;
+	int rc;
+
+	if (i >= store_neg_size(v))
+		return WM_EINVAL;
+	b = sn_find_pos(v, i);
+	if ((rc = sn_load(v, b, &l)) != 0)
+		return rc;
+	*out = l->items[i - v->pos[b]];
+	return 0;
+}
+
+static int sn_op_lower_bound(void *ctx, size_t begin, size_t end, const struct neg_bound *bd,
+                             size_t *out)
+{
+	struct store_neg *v = ctx;
+	const struct sn_loaded *l;
+	uint64_t key = bd->ts >> STORE_NEG_BUCKET_SHIFT, g;
+	size_t b;
+	int rc;
+
+	if (begin > end || end > store_neg_size(v))
+		return WM_EINVAL;
+	b = sn_find_key(v, key);
+	if (b == v->nb) {
+		g = store_neg_size(v);
+	} else if (v->bk[b].key > key) {
+		g = v->pos[b];
+	} else {
+		size_t lo = 0, hi;
+
+		if ((rc = sn_load(v, b, &l)) != 0)
+			return rc;
+		hi = l->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (neg_item_bound_cmp(&l->items[mid], bd) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		g = v->pos[b] + lo;
+	}
+	*out = g < begin ? begin : g > end ? end : (size_t)g;
+	return 0;
+}
+
+static int sn_op_fingerprint(void *ctx, size_t begin, size_t end, uint8_t out[NEG_FP_LEN])
+{
+	struct store_neg *v = ctx;
+	struct neg_acc a, b;
+	int rc;
+
+	if (begin > end || end > store_neg_size(v))
+		return WM_EINVAL;
+	if ((rc = sn_prefix(v, end, &a)) != 0 || (rc = sn_prefix(v, begin, &b)) != 0)
+		return rc;
+	neg_acc_sub(&a, &b);
+	neg_acc_fingerprint(&a, end - begin, out);
+	return 0;
+}
+
+static const struct neg_storage_ops sn_ops = {
+	.size = sn_op_size,
+	.item = sn_op_item,
+	.lower_bound = sn_op_lower_bound,
+	.fingerprint = sn_op_fingerprint,
+};
+
+struct neg_storage store_neg_storage(struct store_neg *v)
+{
+	struct neg_storage st = { &sn_ops, v };
+
+	return st;
+}
+
+/* ---- bench and test rows ---- */
+
+int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n)
+{
+	static const uint8_t zero[32];
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	size_t i;
+	int rc = 0;
+
+	if (s == NULL || (rows == NULL && n))
+		return WM_EINVAL;
+	db = store_db(s);
+	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, "
+	                       "expires_at, raw, received_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, x'', 0)",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return WM_ESTORE;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (rows[i].group == NULL) {
+			rc = WM_EINVAL;
+			break;
+		}
+		sqlite3_bind_blob(st, 1, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, sn_u2i(rows[i].created_at));
+		sqlite3_bind_text(st, 3, rows[i].group, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, zero, sizeof zero, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, sn_u2i(rows[i].expires_at));
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
+			rc = WM_ESTORE;
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
