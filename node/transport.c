@@ -108,7 +108,7 @@ struct transport_conn {
 	int shutting_down;
 
 	/* time, uv_now() ms */
-	uint64_t started, up_since, last_rx, last_tx, closing_since;
+	uint64_t started, up_since, last_rx, last_tx, write_started, closing_since;
 };
 
 struct transport_dialer {
@@ -654,7 +654,7 @@ static void conn_write(struct transport_conn *c, uint8_t *buf, size_t len)
 
 	c->wbuf = buf;
 	c->writing = 1;
-	c->last_tx = uv_now(c->t->loop);
+	c->last_tx = c->write_started = uv_now(c->t->loop);
 	rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, conn_after_write);
 	if (rc != 0) {
 		c->writing = 0;
@@ -1121,6 +1121,10 @@ static void conn_tick(uv_timer_t *h)
 			snprintf(reason, sizeof(reason), "timed out: nothing received for %.1f s",
 			         (double)(now - c->last_rx) / 1000.0);
 			conn_end(c, reason, 1);
+		} else if (c->writing && now - c->write_started >= 3 * t->opt.keepalive_ms) {
+			snprintf(reason, sizeof(reason), "timed out: the peer is not reading (a write has waited %.1f s)",
+			         (double)(now - c->write_started) / 1000.0);
+			conn_end(c, reason, 0);
 		} else if (now - c->last_tx >= t->opt.keepalive_ms && !c->writing
 		           && c->high.head == NULL && c->normal.head == NULL) {
 			if (conn_enqueue(c, NULL, 0, 0) == 0)   /* keepalive: an empty frame */

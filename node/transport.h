@@ -36,8 +36,12 @@
  * stable_ms resets it.  A dialer whose peer is already connected the other
  * way waits quietly until that connection goes down.
  *
+ * A peer that stops reading is closed once a write has waited 3 x
+ * keepalive_ms ("the peer is not reading").
+ *
  * Callbacks may call any transport function, including transport_close on
- * any connection and transport_free.  Single-threaded, like libuv.
+ * any connection and transport_free.  Single-threaded, like libuv.  The
+ * process must ignore SIGPIPE (libuv writes with plain write(2)).
  */
 #ifndef WM_TRANSPORT_H
 #define WM_TRANSPORT_H
