@@ -8,6 +8,7 @@
  *   churn       30% of the nodes killed: every survivor still gets later events
  *   forged      a node injects a forged event: disconnected, stored nowhere
  *   latejoin    a node with an empty store joins late and catches up by repair
+ *   ring        a ring of 40, then one node killed (a line): alerts reach everyone
  *   lossy       retransmissions on 5% of frames and links of a line of 20 nodes
  *               breaking for seconds while events are written: converged
  */
@@ -288,6 +289,42 @@ static void case_latejoin(void)
 	sim_free(s);
 }
 
+static void case_ring(void)
+{
+	struct sim_opts o;
+	struct sim *s;
+	size_t n = 40, e, i;
+	uint64_t worst = 0;
+
+	sim_opts_defaults(&o);
+	s = make(n, &o);
+	sim_topo_ring(s);
+	sim_certs_everywhere(s);
+	sim_start(s);
+	sim_run_for(s, 3000);
+	for (e = 0; e < 10; e++) {
+		sim_post(s, (e * 11) % n, KIND_ALERT, "gaobu");
+		sim_run_for(s, 500);
+	}
+	sim_kill(s, 5);
+	for (; e < 20; e++) {
+		sim_post(s, (e * 11) % n == 5 ? 6 : (e * 11) % n, KIND_ALERT, "gaobu");
+		sim_run_for(s, 2000);
+	}
+	sim_run_quiet(s, 10000);
+	for (e = 0; e < 20; e++) {
+		CHECK(lacking(s, e, NULL, 0) == 0, "alert %zu missing at %zu nodes", e, lacking(s, e, NULL, 0));
+		for (i = 0; i < n; i++)
+			if (sim_alive(s, i) && sim_arrival(s, i, e) - sim_event_time(s, e) > worst)
+				worst = sim_arrival(s, i, e) - sim_event_time(s, e);
+	}
+	/* 39 hops of at most 30 ms, plus a graft where the tree was cut */
+	CHECK(worst < 3000, "an alert took %" PRIu64 " ms", worst);
+	printf("ring: 20 alerts reached all nodes of a ring of %zu, then a line; slowest %" PRIu64 " ms\n",
+	       n, worst);
+	sim_free(s);
+}
+
 static void case_lossy(void)
 {
 	struct sim_opts o;
@@ -321,7 +358,8 @@ int main(int argc, char **argv)
 {
 	static const struct { const char *name; void (*fn)(void); } cases[] = {
 		{ "all100", case_all100 }, { "partition", case_partition }, { "churn", case_churn },
-		{ "forged", case_forged }, { "latejoin", case_latejoin }, { "lossy", case_lossy },
+		{ "forged", case_forged }, { "latejoin", case_latejoin }, { "ring", case_ring },
+		{ "lossy", case_lossy },
 	};
 	size_t i;
 	int ran = 0;
