@@ -100,8 +100,10 @@ size_t hs_want(const struct hs *hs);
  *                  network secret, garbled or replayed message)
  *   WM_EREJECTED   the peer's key is not the expected one, or is our own
  *   WM_EPROTO      called out of turn
- * A responder must not send message 4 (the out of the call that finishes
- * it) to a peer it means to refuse: check hs_remote_pub() first. */
+ * When the call completes the handshake, hs_remote_pub() is the peer's
+ * verified key; a responder that means to refuse that key may simply not
+ * send message 4 (node/transport sends it and then a closing frame that
+ * says why). */
 int hs_recv(struct hs *hs, const uint8_t *msg, size_t len, uint8_t out[HS_MSG_MAX],
             size_t *outlen, char why[WM_WHY_LEN]);
 

@@ -321,6 +321,62 @@ static void test_up_and_frames(void **state)
 	free(big);
 }
 
+/* Three nodes in a line, a <- b <- c: b holds two links and each frame
+ * goes where it was sent. */
+static void test_three_in_a_line(void **state)
+{
+	struct harness h;
+	struct peer a, b, c;
+	struct transport_conn *b_to_a = NULL, *b_to_c = NULL;
+	int pa, pb;
+
+	(void)state;
+	harness_init(&h);
+	peer_init(&a, &h, "a", 0xa1, net1, NULL);
+	peer_init(&b, &h, "b", 0xb2, net1, NULL);
+	peer_init(&c, &h, "c", 0xc3, net1, NULL);
+	pa = peer_listen(&a);
+	pb = peer_listen(&b);
+	peer_dial(&b, pa, a.key->pub);
+	RUN_UNTIL(&h, a.ups == 1 && b.ups == 1, WAIT_MS);
+	assert_int_equal(b.ups, 1);
+	b_to_a = b.conn;
+	peer_dial(&c, pb, b.key->pub);
+	RUN_UNTIL(&h, b.ups == 2 && c.ups == 1, WAIT_MS);
+	assert_int_equal(b.ups, 2);
+	b_to_c = b.conn;
+	assert_ptr_not_equal(b_to_a, b_to_c);
+	assert_memory_equal(transport_conn_pub(b_to_a), a.key->pub, WM_PUB_LEN);
+	assert_memory_equal(transport_conn_pub(b_to_c), c.key->pub, WM_PUB_LEN);
+	assert_int_equal(transport_conn_outbound(b_to_a), 1);
+	assert_int_equal(transport_conn_outbound(b_to_c), 0);
+	transport_conn_set_data(b_to_c, &c);
+	assert_ptr_equal(transport_conn_data(b_to_c), &c);
+	assert_null(transport_conn_data(b_to_a));
+
+	assert_int_equal(transport_send(b_to_a, (const uint8_t *)"to a", 4, TRANSPORT_PRIO_NORMAL), 0);
+	assert_int_equal(transport_send(b_to_c, (const uint8_t *)"to c", 4, TRANSPORT_PRIO_HIGH), 0);
+	assert_int_equal(transport_send(a.conn, (const uint8_t *)"from a", 6, TRANSPORT_PRIO_NORMAL), 0);
+	assert_int_equal(transport_send(c.conn, (const uint8_t *)"from c", 6, TRANSPORT_PRIO_NORMAL), 0);
+	RUN_UNTIL(&h, a.nframes == 1 && c.nframes == 1 && b.nframes == 2, WAIT_MS);
+	assert_int_equal(a.nframes, 1);
+	assert_int_equal(c.nframes, 1);
+	assert_int_equal(b.nframes, 2);
+	assert_memory_equal(a.frames[0].b, "to a", 4);
+	assert_memory_equal(c.frames[0].b, "to c", 4);
+
+	/* the middle node stops: both ends hear it, and a's link to nobody stays down */
+	peer_stop(&b);
+	assert_int_equal(b.downs, 2);
+	RUN_UNTIL(&h, a.downs == 1 && c.downs == 1, WAIT_MS);
+	assert_int_equal(a.downs, 1);
+	assert_int_equal(c.downs, 1);
+	peer_clear(&a);
+	peer_clear(&b);
+	peer_clear(&c);
+	harness_finish(&h);
+}
+
 /* A full queue refuses normal frames; high ones overtake everything not started. */
 static void test_queue_and_priority(void **state)
 {
@@ -1249,6 +1305,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest links[] = {
 		cmocka_unit_test(test_up_and_frames),
+		cmocka_unit_test(test_three_in_a_line),
 		cmocka_unit_test(test_queue_and_priority),
 		cmocka_unit_test(test_wrong_network_secret),
 		cmocka_unit_test(test_wrong_expected_key),
