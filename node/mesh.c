@@ -115,7 +115,7 @@ struct mesh {
 	size_t npeers, cap;
 
 	struct missing *miss;
-	size_t nmiss;
+	size_t nmiss, capmiss;          /* grows up to MESH_MISSING_MAX */
 
 	struct author_bucket authors[MESH_AUTHORS];
 	struct offender offenders[MESH_OFFENDERS];
@@ -452,6 +452,15 @@ static void missing_add(struct mesh *m, const uint8_t id[WM_ID_LEN], unsigned ki
 	if (e == NULL) {
 		if (m->nmiss == MESH_MISSING_MAX)
 			return;                 /* repair will find it */
+		if (m->nmiss == m->capmiss) {
+			size_t cap = m->capmiss ? 2 * m->capmiss : 16;
+			struct missing *v = realloc(m->miss, cap * sizeof(*v));
+
+			if (v == NULL)
+				return;
+			m->miss = v;
+			m->capmiss = cap;
+		}
 		e = &m->miss[m->nmiss++];
 		memset(e, 0, sizeof(*e));
 		memcpy(e->id, id, WM_ID_LEN);
@@ -1249,8 +1258,7 @@ int mesh_new(const struct mesh_config *cfg, const struct mesh_io *io, const stru
 	m->name = dupstr(cfg->name);
 	m->groups_txt = dupstr(cfg->groups);
 	m->software = dupstr(cfg->software);
-	m->miss = calloc(MESH_MISSING_MAX, sizeof(*m->miss));
-	if (m->name == NULL || m->groups_txt == NULL || m->software == NULL || m->miss == NULL) {
+	if (m->name == NULL || m->groups_txt == NULL || m->software == NULL) {
 		mesh_free(m);
 		return mp_fail(why, WM_ENOMEM, "out of memory");
 	}
