@@ -740,3 +740,59 @@ void seal_free_msg(uint8_t *msg, size_t len)
 	(void)len;         /* sodium_free wipes the whole allocation */
 	sodium_free(msg);
 }
+
+/* --- boxes keyed by the network secret (addition, node/beacon.c) -------------- */
+
+static int box_key(uint8_t key[32], const uint8_t secret[WM_SECRET_LEN], const char *context)
+{
+	return crypto_generichash(key, 32, (const unsigned char *)context, strlen(context),
+	                          secret, WM_SECRET_LEN) == 0 ? 0 : WM_ECRYPTO;
+}
+
+int wmc_box_seal(const uint8_t secret[WM_SECRET_LEN], const char *context,
+                 const uint8_t *msg, size_t len, uint8_t *out, size_t outcap, size_t *outlen)
+{
+	uint8_t key[32];
+	unsigned long long clen = 0;
+	int rc;
+
+	if (!secret || !context || (!msg && len) || !out || len > SIZE_MAX - WMC_BOX_OVERHEAD ||
+	    outcap < len + WMC_BOX_OVERHEAD)
+		return WM_EINVAL;
+	rc = box_key(key, secret, context);
+	if (rc == 0) {
+		randombytes_buf(out, 24);
+		if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + 24, &clen, msg, len, NULL, 0,
+		                                               NULL, out, key) != 0)
+			rc = WM_ECRYPTO;
+	}
+	sodium_memzero(key, sizeof key);
+	if (rc)
+		return rc;
+	*outlen = 24 + (size_t)clen;
+	return 0;
+}
+
+int wmc_box_open(const uint8_t secret[WM_SECRET_LEN], const char *context,
+                 const uint8_t *box, size_t len, uint8_t *out, size_t outcap, size_t *outlen)
+{
+	uint8_t key[32];
+	unsigned long long mlen = 0;
+	int rc;
+
+	if (!secret || !context || (!box && len) || !out)
+		return WM_EINVAL;
+	if (len < WMC_BOX_OVERHEAD)
+		return WM_ECRYPTO;
+	if (outcap < len - WMC_BOX_OVERHEAD)
+		return WM_EINVAL;
+	rc = box_key(key, secret, context);
+	if (rc == 0 && crypto_aead_xchacha20poly1305_ietf_decrypt(out, &mlen, NULL, box + 24,
+	                                                          len - 24, NULL, 0, box, key) != 0)
+		rc = WM_ECRYPTO;
+	sodium_memzero(key, sizeof key);
+	if (rc)
+		return rc;
+	*outlen = (size_t)mlen;
+	return 0;
+}

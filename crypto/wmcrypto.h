@@ -137,4 +137,23 @@ void seal_free_msg(uint8_t *msg, size_t len);
  * in the environment of the caller, which then passes fast=1 here. */
 void keyfile_set_fast_kdf(int fast);
 
+/*
+ * Addition (daemon engineer): a small authenticated-encryption box for
+ * datagrams keyed by the network secret (the LAN beacons of node/beacon.c).
+ *
+ *   key = BLAKE2b-256(message = context, key = secret)     (crypto_generichash)
+ *   box = nonce (24, random) || XChaCha20-Poly1305-IETF(msg, ad = "", key, nonce)
+ *
+ * so boxlen = msglen + WMC_BOX_OVERHEAD.  Distinct contexts give unrelated
+ * keys.  wmc_box_seal: WM_EINVAL if outcap is too small.  wmc_box_open:
+ * WM_ECRYPTO for anything that does not verify (another network's box,
+ * modified or cut bytes), WM_EINVAL if outcap is too small.  The derived key
+ * lives on the stack and is wiped before return.
+ */
+#define WMC_BOX_OVERHEAD (24 + 16)
+int wmc_box_seal(const uint8_t secret[WM_SECRET_LEN], const char *context,
+                 const uint8_t *msg, size_t len, uint8_t *out, size_t outcap, size_t *outlen);
+int wmc_box_open(const uint8_t secret[WM_SECRET_LEN], const char *context,
+                 const uint8_t *box, size_t len, uint8_t *out, size_t outcap, size_t *outlen);
+
 #endif

@@ -82,6 +82,7 @@ int cli_print_list(struct node_dir *nd, const struct key *reader, struct cli_lis
 int cmd_network(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_cert(int argc, char **argv);
 int cmd_post(int argc, char **argv);

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -755,11 +757,25 @@ void conf_defaults(struct node_conf *c)
 	strcpy(c->groups, "*");
 	strcpy(c->listen, "0.0.0.0:7700");
 	strcpy(c->http, "127.0.0.1:8080");
+	c->repair_interval = 60;
+	c->eager_peers = 3;
+	c->peer_rate = 200;
+	c->peer_burst = 2000;
+	c->author_rate = 600;
+	c->author_burst = 100;
+	c->max_peers = 32;
+	c->beacons = 1;
+	c->beacon_port = 7701;
+	c->beacon_interval = 30;
+	c->keepalive = 15;
+	c->backoff_max = 300;
+	c->expire_interval = 300;
+	strcpy(c->log_level, "info");
 }
 
 int conf_encode(const struct node_conf *c, char **out)
 {
-	size_t cap = 4096 + 5 * CONF_VAL_MAX;
+	size_t cap = 8192 + 5 * CONF_VAL_MAX;
 	char *t = malloc(cap);
 	int w;
 
@@ -767,6 +783,8 @@ int conf_encode(const struct node_conf *c, char **out)
 		return WM_ENOMEM;
 	w = snprintf(t, cap,
 		"# watchmesh node configuration: one \"key = value\" per line; '#' starts a comment.\n"
+		"# An unknown key is an error.  `watchmesh run` reads this file at start; SIGHUP\n"
+		"# re-reads the peers list.\n"
 		"\n"
 		"# This node's name, shown to peers and in status output.  Default: the\n"
 		"# --name given to `watchmesh init`, else the directory's name.\n"
@@ -785,9 +803,56 @@ int conf_encode(const struct node_conf *c, char **out)
 		"# community's LAN).  Default: 127.0.0.1:8080\n"
 		"http = %s\n"
 		"\n"
-		"# Neighbouring nodes to connect to, comma-separated host:port.  Default: none\n"
-		"peers = %s\n",
-		c->name, c->groups, c->listen, c->http, c->peers);
+		"# Neighbouring nodes to connect to, comma-separated host:port, each optionally\n"
+		"# followed by @ and the node's public key (64 hex digits) to accept only that\n"
+		"# node there.  SIGHUP re-reads this list.  Default: none\n"
+		"peers = %s\n"
+		"\n"
+		"# Seconds between set reconciliations (repair) with each peer; repair also\n"
+		"# runs whenever a peer connects.  Default: 60\n"
+		"repair_interval = %" PRIu64 "\n"
+		"\n"
+		"# Peers that receive each new event whole at once; the others get its id\n"
+		"# and ask if they miss it.  Default: 3\n"
+		"eager_peers = %u\n"
+		"\n"
+		"# Live events accepted from one peer per second, and the burst above it.\n"
+		"# Default: 200 and 2000\n"
+		"peer_rate = %u\n"
+		"peer_burst = %u\n"
+		"\n"
+		"# Live events accepted per author per minute, and the burst above it.\n"
+		"# Default: 600 and 100\n"
+		"author_rate = %u\n"
+		"author_burst = %u\n"
+		"\n"
+		"# Connected peers at most (inbound beyond this are refused).  Default: 32\n"
+		"max_peers = %u\n"
+		"\n"
+		"# Signed, encrypted UDP beacons that let nodes of the same network on the\n"
+		"# local network find each other: on or off, the UDP port, seconds between\n"
+		"# beacons.  Default: on, 7701, 30\n"
+		"beacons = %s\n"
+		"beacon_port = %u\n"
+		"beacon_interval = %" PRIu64 "\n"
+		"\n"
+		"# Seconds a link may stay idle before a keepalive; silent for three times\n"
+		"# this, it is closed.  Default: 15\n"
+		"keepalive = %" PRIu64 "\n"
+		"\n"
+		"# Longest delay, in seconds, between attempts to reconnect to a peer (the\n"
+		"# delay starts at 1 s and doubles, with jitter).  Default: 300\n"
+		"backoff_max = %" PRIu64 "\n"
+		"\n"
+		"# Seconds between collections of expired events.  Default: 300\n"
+		"expire_interval = %" PRIu64 "\n"
+		"\n"
+		"# What the daemon logs on stderr: debug, info or warn.  Default: info\n"
+		"log_level = %s\n",
+		c->name, c->groups, c->listen, c->http, c->peers, c->repair_interval,
+		c->eager_peers, c->peer_rate, c->peer_burst, c->author_rate, c->author_burst,
+		c->max_peers, c->beacons ? "on" : "off", c->beacon_port, c->beacon_interval,
+		c->keepalive, c->backoff_max, c->expire_interval, c->log_level);
 	if (w < 0 || (size_t)w >= cap) {
 		free(t);
 		return WM_EINVAL;
@@ -806,10 +871,56 @@ static void trim(const char **s, size_t *l)
 		(*l)--;
 }
 
+/* A decimal in [lo, hi] from v[0..vl). */
+static int conf_uint(const char *v, size_t vl, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (vl == 0 || vl > 12)
+		return -1;
+	for (i = 0; i < vl; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (x < lo || x > hi)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+/* The numeric keys: name, where, bounds. */
+struct conf_num {
+	const char *key;
+	size_t off;
+	int is64;
+	uint64_t lo, hi;
+};
+static const struct conf_num conf_nums[] = {
+	{ "repair_interval", offsetof(struct node_conf, repair_interval), 1, 1, 86400 },
+	{ "eager_peers", offsetof(struct node_conf, eager_peers), 0, 0, 64 },
+	{ "peer_rate", offsetof(struct node_conf, peer_rate), 0, 1, 1000000 },
+	{ "peer_burst", offsetof(struct node_conf, peer_burst), 0, 1, 10000000 },
+	{ "author_rate", offsetof(struct node_conf, author_rate), 0, 1, 1000000 },
+	{ "author_burst", offsetof(struct node_conf, author_burst), 0, 1, 10000000 },
+	{ "max_peers", offsetof(struct node_conf, max_peers), 0, 1, 4096 },
+	{ "beacon_port", offsetof(struct node_conf, beacon_port), 0, 1, 65535 },
+	{ "beacon_interval", offsetof(struct node_conf, beacon_interval), 1, 1, 86400 },
+	{ "keepalive", offsetof(struct node_conf, keepalive), 1, 1, 3600 },
+	{ "backoff_max", offsetof(struct node_conf, backoff_max), 1, 1, 86400 },
+	{ "expire_interval", offsetof(struct node_conf, expire_interval), 1, 1, 86400 },
+};
+
+static int conf_is(const char *k, size_t kl, const char *name)
+{
+	return strlen(name) == kl && memcmp(k, name, kl) == 0;
+}
+
 int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_WHY_LEN])
 {
 	struct node_conf c;
-	size_t i = 0, lineno = 0;
+	size_t i = 0, lineno = 0, j;
 	char ln[16];
 
 	conf_defaults(&c);
@@ -817,6 +928,8 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 		size_t e = i, l, kl, vl;
 		const char *s = text + i, *eq, *k, *v;
 		char *dst = NULL;
+		size_t dstcap = CONF_VAL_MAX;
+		int done = 0;
 		while (e < len && text[e] != '\n')
 			e++;
 		l = e - i;
@@ -841,19 +954,59 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			files_why(why, "line %s: NUL byte in value", ln);
 			return WM_EFORMAT;
 		}
-		if (kl == 4 && !memcmp(k, "name", 4))
+		if (conf_is(k, kl, "name"))
 			dst = c.name;
-		else if (kl == 6 && !memcmp(k, "groups", 6))
+		else if (conf_is(k, kl, "groups"))
 			dst = c.groups;
-		else if (kl == 6 && !memcmp(k, "listen", 6))
+		else if (conf_is(k, kl, "listen"))
 			dst = c.listen;
-		else if (kl == 4 && !memcmp(k, "http", 4))
+		else if (conf_is(k, kl, "http"))
 			dst = c.http;
-		else if (kl == 5 && !memcmp(k, "peers", 5))
+		else if (conf_is(k, kl, "peers"))
 			dst = c.peers;
-		if (!dst)
-			continue;      /* a key of a later version */
-		if (vl >= CONF_VAL_MAX) {
+		else if (conf_is(k, kl, "log_level")) {
+			if (!conf_is(v, vl, "debug") && !conf_is(v, vl, "info") && !conf_is(v, vl, "warn")) {
+				files_why(why, "line %s: log_level must be debug, info or warn", ln);
+				return WM_EFORMAT;
+			}
+			dst = c.log_level;
+			dstcap = sizeof c.log_level;
+		} else if (conf_is(k, kl, "beacons")) {
+			if (conf_is(v, vl, "on") || conf_is(v, vl, "yes") || conf_is(v, vl, "1"))
+				c.beacons = 1;
+			else if (conf_is(v, vl, "off") || conf_is(v, vl, "no") || conf_is(v, vl, "0"))
+				c.beacons = 0;
+			else {
+				files_why(why, "line %s: beacons must be on or off", ln);
+				return WM_EFORMAT;
+			}
+			done = 1;
+		} else {
+			for (j = 0; j < sizeof conf_nums / sizeof conf_nums[0]; j++) {
+				const struct conf_num *cn = &conf_nums[j];
+				uint64_t x;
+				if (!conf_is(k, kl, cn->key))
+					continue;
+				if (conf_uint(v, vl, cn->lo, cn->hi, &x) != 0) {
+					files_why(why, "line %s: %s must be a whole number from %" PRIu64
+					          " to %" PRIu64, ln, cn->key, cn->lo, cn->hi);
+					return WM_EFORMAT;
+				}
+				if (cn->is64)
+					*(uint64_t *)(void *)((char *)&c + cn->off) = x;
+				else
+					*(unsigned *)(void *)((char *)&c + cn->off) = (unsigned)x;
+				done = 1;
+				break;
+			}
+		}
+		if (done)
+			continue;
+		if (!dst) {
+			files_why(why, "line %s: unknown key '%.*s'", ln, (int)(kl > 64 ? 64 : kl), k);
+			return WM_EFORMAT;
+		}
+		if (vl >= dstcap) {
 			files_why(why, "line %s: value too long", ln);
 			return WM_EFORMAT;
 		}
@@ -863,6 +1016,73 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 	if (!c.groups[0])
 		strcpy(c.groups, "*");
 	*out = c;
+	return 0;
+}
+
+int conf_peers_parse(const char *list, struct conf_peer *out, size_t max, size_t *n,
+                     char why[WM_WHY_LEN])
+{
+	size_t cnt = 0;
+	const char *p = list ? list : "";
+
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		const char *s = p, *at, *colon;
+		struct conf_peer cp;
+		size_t al;
+
+		p = e ? e + 1 : p + l;
+		trim(&s, &l);
+		if (l == 0)
+			continue;
+		memset(&cp, 0, sizeof cp);
+		at = memchr(s, '@', l);
+		al = at ? (size_t)(at - s) : l;
+		if (at) {
+			const char *h = at + 1;
+			size_t hl = l - al - 1;
+			if (hex_decode(cp.pub, WM_PUB_LEN, h, hl) != 0) {
+				files_why(why, "peer '%.*s': after '@' expected the node's public key "
+				          "(64 hex digits)", (int)(l > 100 ? 100 : l), s);
+				return WM_EFORMAT;
+			}
+			cp.has_pub = 1;
+		}
+		colon = NULL;
+		for (size_t k = al; k > 0; k--)
+			if (s[k - 1] == ':') {
+				colon = s + k - 1;
+				break;
+			}
+		if (!colon || colon == s || al >= sizeof cp.addr) {
+			files_why(why, "peer '%.*s': expected host:port", (int)(al > 100 ? 100 : al), s);
+			return WM_EFORMAT;
+		}
+		{
+			uint64_t port;
+			size_t pl = al - (size_t)(colon - s) - 1;
+			if (conf_uint(colon + 1, pl, 1, 65535, &port) != 0) {
+				files_why(why, "peer '%.*s': the port must be 1 to 65535",
+				          (int)(al > 100 ? 100 : al), s);
+				return WM_EFORMAT;
+			}
+		}
+		for (size_t k = 0; k < al; k++)
+			if ((unsigned char)s[k] <= ' ') {
+				files_why(why, "peer '%.*s': space or control character in the address",
+				          (int)(al > 100 ? 100 : al), s);
+				return WM_EFORMAT;
+			}
+		memcpy(cp.addr, s, al);
+		cp.addr[al] = 0;
+		if (cnt >= max) {
+			files_why(why, "more than %zu peers", max);
+			return WM_ETOOBIG;
+		}
+		out[cnt++] = cp;
+	}
+	*n = cnt;
 	return 0;
 }
 

@@ -35,7 +35,10 @@ static const char usage_main[] =
 "  search QUERY --dir DIR                      full-text search (Chinese works)\n"
 "  export --dir DIR --out FILE                 all events as a bundle file\n"
 "  import --dir DIR FILE                       validate and store a bundle's events\n"
-"  run DIR                                     the mesh daemon (not in this build yet)\n"
+"\n"
+"Running a node\n"
+"  run DIR                                     the mesh daemon (config: DIR/watchmesh.conf)\n"
+"  status --dir DIR [--json]                   the running daemon's peers, repairs, counts\n"
 "\n"
 "Exit status: 0 done, 1 failed or refused, 2 bad command line.\n"
 "Passphrases are never arguments: --passphrase-file FILE, or typed at a prompt.\n";
@@ -194,26 +197,6 @@ int cli_resolve_id(struct store *s, const char *arg, uint8_t id[WM_ID_LEN])
 	return 0;
 }
 
-static const char usage_run[] =
-"usage: watchmesh run DIR\n"
-"\n"
-"The mesh daemon: connects to the peers in DIR/watchmesh.conf, serves the HTTP\n"
-"API.  Not part of this build yet.\n";
-
-int cmd_run(int argc, char **argv)
-{
-	struct cli_opt opts[1] = { { "x-unused", 0, NULL } };
-	const char *pos[1];
-	size_t np = 0;
-	int r = cli_parse("run", usage_run, argc, argv, opts, 0, pos, 1, &np);
-	if (r)
-		return r > 0 ? CLI_OK : CLI_USAGE;
-	if (np != 1)
-		return cli_usage_err("run", "expected the data directory");
-	fprintf(stderr, "watchmesh run: the mesh daemon is not part of this build yet\n");
-	return 2;
-}
-
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -223,6 +206,7 @@ static const struct command commands[] = {
 	{ "network", cmd_network },
 	{ "init", cmd_init },
 	{ "run", cmd_run },
+	{ "status", cmd_status },
 	{ "key", cmd_key },
 	{ "cert", cmd_cert },
 	{ "post", cmd_post },

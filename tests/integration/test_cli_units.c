@@ -80,7 +80,9 @@ static void test_conf(void **state)
 {
 	struct node_conf c, d;
 	char *text = NULL, why[WM_WHY_LEN];
-	const char *custom = "# c\n  name = 新华村 \npeers=a:1, b:2\nfuture_key = 5\n\n";
+	const char *custom = "# c\n  name = 新华村 \npeers=a:1, b:2\nrepair_interval = 5\nbeacons = off\n\n";
+	struct conf_peer peers[4];
+	size_t np = 0;
 	(void)state;
 
 	conf_defaults(&c);
@@ -95,8 +97,43 @@ static void test_conf(void **state)
 	assert_string_equal(d.name, "新华村");
 	assert_string_equal(d.peers, "a:1, b:2");
 	assert_string_equal(d.groups, "*");
+	assert_int_equal(d.repair_interval, 5);
+	assert_int_equal(d.beacons, 0);
+	assert_int_equal(d.eager_peers, 3);
 	assert_int_equal(conf_parse("name\n", 5, &d, why), WM_EFORMAT);
 	assert_non_null(strstr(why, "line 1"));
+	/* unknown keys and bad values name their line */
+	assert_int_equal(conf_parse("name = a\nfuture_key = 5\n", 24, &d, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "line 2"));
+	assert_non_null(strstr(why, "future_key"));
+	assert_int_equal(conf_parse("eager_peers = -1\n", 17, &d, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "eager_peers"));
+	assert_int_equal(conf_parse("max_peers = 0\n", 14, &d, why), WM_EFORMAT);
+	assert_int_equal(conf_parse("beacons = maybe\n", 16, &d, why), WM_EFORMAT);
+	assert_int_equal(conf_parse("log_level = loud\n", 17, &d, why), WM_EFORMAT);
+	assert_int_equal(conf_parse("keepalive = 99999999999999\n", 27, &d, why), WM_EFORMAT);
+
+	/* the peers list */
+	assert_int_equal(conf_peers_parse("", peers, 4, &np, why), 0);
+	assert_int_equal(np, 0);
+	assert_int_equal(conf_peers_parse(" 10.0.0.1:7700 , [::1]:7701,b.lan:1@"
+	                                  "0101010101010101010101010101010101010101010101010101010101010101",
+	                                  peers, 4, &np, why), 0);
+	assert_int_equal(np, 3);
+	assert_string_equal(peers[0].addr, "10.0.0.1:7700");
+	assert_int_equal(peers[0].has_pub, 0);
+	assert_string_equal(peers[1].addr, "[::1]:7701");
+	assert_string_equal(peers[2].addr, "b.lan:1");
+	assert_int_equal(peers[2].has_pub, 1);
+	assert_int_equal(peers[2].pub[31], 1);
+	assert_int_equal(conf_peers_parse("a:1,b:2,c:3", peers, 2, &np, why), WM_ETOOBIG);
+	assert_int_equal(conf_peers_parse("nohost", peers, 4, &np, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "nohost"));
+	assert_int_equal(conf_peers_parse("a:0", peers, 4, &np, why), WM_EFORMAT);
+	assert_int_equal(conf_peers_parse("a:70000", peers, 4, &np, why), WM_EFORMAT);
+	assert_int_equal(conf_peers_parse(":5", peers, 4, &np, why), WM_EFORMAT);
+	assert_int_equal(conf_peers_parse("a:5@12ab", peers, 4, &np, why), WM_EFORMAT);
+	assert_int_equal(conf_peers_parse("a b:5", peers, 4, &np, why), WM_EFORMAT);
 }
 
 /* --- base64 ----------------------------------------------------------------- */

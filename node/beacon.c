@@ -1,0 +1,373 @@
+/*
+ * node/beacon: signed, encrypted UDP beacons for finding members of the
+ * network on the local network (format in beacon.h).  Two things to know:
+ * everything that arrives is outside input and is judged by beacon_decode
+ * before anything else happens, and the receive side is rate-limited (a
+ * token bucket, plus one accepted beacon per key per half interval) so a
+ * flood of packets costs little more than their decryption attempts.
+ */
+#include "beacon.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#define BEACON_MAGIC      "WMB\x01"
+#define BEACON_SIG_PREFIX "watchmesh beacon v1"
+#define BEACON_RX_RATE    20.0     /* packets judged per second */
+#define BEACON_RX_BURST   40.0
+#define BEACON_SEEN_MAX   256      /* keys remembered for replay checks */
+
+/* --- the codec ---------------------------------------------------------------- */
+
+static void beacon_sig_id(const uint8_t *body, size_t len, uint8_t id[WM_ID_LEN])
+{
+	uint8_t buf[BEACON_MAX + sizeof BEACON_SIG_PREFIX];
+	memcpy(buf, BEACON_SIG_PREFIX, sizeof BEACON_SIG_PREFIX);   /* with its NUL */
+	memcpy(buf + sizeof BEACON_SIG_PREFIX, body, len);
+	id_compute(id, buf, sizeof BEACON_SIG_PREFIX + len);
+}
+
+int beacon_encode(const struct key *self, const struct network *net, uint16_t port, uint64_t now,
+                  uint8_t out[BEACON_MAX], size_t *outlen)
+{
+	uint8_t plain[BEACON_MAX], id[WM_ID_LEN];
+	size_t nl, n = 0, boxlen = 0;
+	int i, rc;
+
+	if (!self || !self->sec || !net || !out || !outlen)
+		return WM_EINVAL;
+	nl = strlen(net->name);
+	if (nl == 0 || nl > FILES_NETNAME_MAX)
+		return WM_EINVAL;
+	memcpy(plain, BEACON_MAGIC, 4);
+	n = 4;
+	plain[n++] = (uint8_t)nl;
+	memcpy(plain + n, net->name, nl);
+	n += nl;
+	memcpy(plain + n, self->pub, WM_PUB_LEN);
+	n += WM_PUB_LEN;
+	plain[n++] = (uint8_t)(port >> 8);
+	plain[n++] = (uint8_t)port;
+	for (i = 7; i >= 0; i--)
+		plain[n++] = (uint8_t)(now >> (8 * i));
+	beacon_sig_id(plain, n, id);
+	rc = key_sign_id(self, id, plain + n);
+	if (rc)
+		return rc;
+	n += WM_SIG_LEN;
+	rc = wmc_box_seal(net->secret, BEACON_CONTEXT, plain, n, out, BEACON_MAX, &boxlen);
+	if (rc)
+		return rc;
+	*outlen = boxlen;
+	return 0;
+}
+
+int beacon_decode(const struct network *net, const uint8_t *buf, size_t len, uint64_t now,
+                  struct beacon_info *out, char why[WM_WHY_LEN])
+{
+	uint8_t plain[BEACON_MAX], id[WM_ID_LEN];
+	size_t n = 0, pl = 0, nl;
+	struct beacon_info bi;
+	int i;
+
+	if (!net || (!buf && len) || !out)
+		return WM_EINVAL;
+	if (len > BEACON_MAX || wmc_box_open(net->secret, BEACON_CONTEXT, buf, len, plain,
+	                                     sizeof plain, &pl) != 0) {
+		files_why(why, "not a beacon of this network");
+		return WM_ECRYPTO;
+	}
+	if (pl < 5 || memcmp(plain, BEACON_MAGIC, 4) != 0) {
+		files_why(why, "unknown beacon version");
+		return WM_EMALFORMED;
+	}
+	nl = plain[4];
+	n = 5;
+	if (pl != n + nl + WM_PUB_LEN + 2 + 8 + WM_SIG_LEN) {
+		files_why(why, "beacon of %zu bytes does not match its name length %zu", pl, nl);
+		return WM_EMALFORMED;
+	}
+	if (nl != strlen(net->name) || memcmp(plain + n, net->name, nl) != 0) {
+		files_why(why, "beacon names another network");
+		return WM_EINVAL;
+	}
+	n += nl;
+	memcpy(bi.pub, plain + n, WM_PUB_LEN);
+	n += WM_PUB_LEN;
+	bi.port = (uint16_t)((plain[n] << 8) | plain[n + 1]);
+	n += 2;
+	bi.ts = 0;
+	for (i = 0; i < 8; i++)
+		bi.ts = (bi.ts << 8) | plain[n++];
+	if (bi.port == 0) {
+		files_why(why, "beacon announces port 0");
+		return WM_EMALFORMED;
+	}
+	if (bi.ts > now + BEACON_SKEW_MS || bi.ts + BEACON_SKEW_MS < now) {
+		files_why(why, "beacon timestamp is more than %d minutes off our clock",
+		          BEACON_SKEW_MS / 60000);
+		return WM_EEXPIRED;
+	}
+	beacon_sig_id(plain, n, id);
+	if (sig_verify(bi.pub, id, plain + n) != 0) {
+		files_why(why, "beacon signature does not verify");
+		return WM_ESIG;
+	}
+	*out = bi;
+	return 0;
+}
+
+/* --- on the loop -------------------------------------------------------------- */
+
+struct beacon_seen {
+	uint8_t pub[WM_PUB_LEN];
+	uint64_t ts;                 /* newest beacon timestamp accepted */
+	uint64_t at;                 /* our clock when accepted */
+};
+
+struct beacon {
+	uv_udp_t udp;
+	uv_timer_t timer;
+	int closing, open_handles;
+	struct key *self;
+	struct network net;
+	uint16_t udp_port, listen_port;
+	uint64_t interval_ms;
+	struct beacon_callbacks cb;
+	double tokens;               /* receive rate limit */
+	uint64_t tokens_at;
+	struct beacon_seen seen[BEACON_SEEN_MAX];
+	size_t nseen;
+	struct beacon_stats st;
+	uint8_t rxbuf[BEACON_MAX + 1];
+};
+
+static uint64_t beacon_now(void)
+{
+	return files_now_ms();
+}
+
+static void beacon_log(struct beacon *b, int debug, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void beacon_log(struct beacon *b, int debug, const char *fmt, ...)
+{
+	char line[400];
+	va_list ap;
+
+	if (!b->cb.on_log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	b->cb.on_log(b->cb.ctx, debug, line);
+}
+
+struct beacon_send {
+	uv_udp_send_t req;
+	uint8_t buf[BEACON_MAX];
+};
+
+static void beacon_sent(uv_udp_send_t *req, int status)
+{
+	(void)status;    /* a lost beacon is the next one's job */
+	free(req->data);
+}
+
+static void beacon_send_now(struct beacon *b)
+{
+	struct beacon_send *s;
+	struct sockaddr_in to;
+	size_t len = 0;
+	uv_buf_t ub;
+	int rc;
+
+	s = malloc(sizeof *s);
+	if (!s)
+		return;
+	if (beacon_encode(b->self, &b->net, b->listen_port, beacon_now(), s->buf, &len) != 0) {
+		free(s);
+		return;
+	}
+	s->req.data = s;
+	uv_ip4_addr("255.255.255.255", b->udp_port, &to);
+	ub = uv_buf_init((char *)s->buf, (unsigned)len);
+	rc = uv_udp_send(&s->req, &b->udp, &ub, 1, (const struct sockaddr *)&to, beacon_sent);
+	if (rc) {
+		beacon_log(b, 1, "beacon not sent: %s", uv_strerror(rc));
+		free(s);
+		return;
+	}
+	b->st.sent++;
+}
+
+static void beacon_timer_cb(uv_timer_t *t)
+{
+	struct beacon *b = t->data;
+	uint64_t j = b->interval_ms / 5, next;
+
+	beacon_send_now(b);
+	next = b->interval_ms - j + (j ? wmc_random_uniform((uint32_t)(2 * j > UINT32_MAX ? UINT32_MAX : 2 * j)) : 0);
+	uv_timer_start(&b->timer, beacon_timer_cb, next ? next : 1, 0);
+}
+
+/* 1 if a beacon from pub with timestamp ts is new enough to act on. */
+static int beacon_fresh(struct beacon *b, const struct beacon_info *bi, uint64_t now)
+{
+	size_t i, oldest = 0;
+
+	for (i = 0; i < b->nseen; i++) {
+		struct beacon_seen *s = &b->seen[i];
+		if (memcmp(s->pub, bi->pub, WM_PUB_LEN) != 0) {
+			if (s->at < b->seen[oldest].at)
+				oldest = i;
+			continue;
+		}
+		if (bi->ts <= s->ts)
+			return 0;                        /* a replay or a reordered copy */
+		s->ts = bi->ts;
+		if (now - s->at < b->interval_ms / 2)
+			return 0;                        /* acted on it moments ago */
+		s->at = now;
+		return 1;
+	}
+	i = b->nseen < BEACON_SEEN_MAX ? b->nseen++ : oldest;
+	memcpy(b->seen[i].pub, bi->pub, WM_PUB_LEN);
+	b->seen[i].ts = bi->ts;
+	b->seen[i].at = now;
+	return 1;
+}
+
+static void beacon_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct beacon *b = h->data;
+	(void)suggested;
+	*buf = uv_buf_init((char *)b->rxbuf, sizeof b->rxbuf);
+}
+
+static void beacon_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
+                        unsigned flags)
+{
+	struct beacon *b = u->data;
+	struct beacon_info bi;
+	char why[WM_WHY_LEN] = "", ip[64] = "", addr[96];
+	uint64_t now = beacon_now();
+
+	(void)buf;
+	if (b->closing || nread <= 0 || from == NULL)
+		return;
+	b->st.received++;
+	if (flags & UV_UDP_PARTIAL || (size_t)nread > BEACON_MAX) {
+		b->st.dropped++;
+		return;
+	}
+	b->tokens += (double)(now - b->tokens_at) / 1000.0 * BEACON_RX_RATE;
+	b->tokens_at = now;
+	if (b->tokens > BEACON_RX_BURST)
+		b->tokens = BEACON_RX_BURST;
+	if (b->tokens < 1.0) {
+		b->st.dropped++;
+		return;
+	}
+	b->tokens -= 1.0;
+	if (beacon_decode(&b->net, b->rxbuf, (size_t)nread, now, &bi, why) != 0) {
+		b->st.dropped++;
+		beacon_log(b, 1, "beacon dropped: %s", why);
+		return;
+	}
+	if (memcmp(bi.pub, b->self->pub, WM_PUB_LEN) == 0 || !beacon_fresh(b, &bi, now)) {
+		b->st.dropped++;
+		return;
+	}
+	if (from->sa_family == AF_INET) {
+		uv_ip4_name((const struct sockaddr_in *)(const void *)from, ip, sizeof ip);
+		snprintf(addr, sizeof addr, "%s:%u", ip, (unsigned)bi.port);
+	} else if (from->sa_family == AF_INET6) {
+		uv_ip6_name((const struct sockaddr_in6 *)(const void *)from, ip, sizeof ip);
+		snprintf(addr, sizeof addr, "[%s]:%u", ip, (unsigned)bi.port);
+	} else {
+		b->st.dropped++;
+		return;
+	}
+	b->st.accepted++;
+	if (b->cb.on_member)
+		b->cb.on_member(b->cb.ctx, bi.pub, addr);
+}
+
+int beacon_new(struct uv_loop_s *loop, const struct key *self, const struct network *net,
+               uint16_t udp_port, uint16_t listen_port, uint64_t interval_ms,
+               const struct beacon_callbacks *cb, struct beacon **out, char why[WM_WHY_LEN])
+{
+	struct beacon *b;
+	struct sockaddr_in any;
+	int rc;
+
+	if (!loop || !self || !self->sec || !net || !cb || !out || udp_port == 0 || interval_ms == 0)
+		return WM_EINVAL;
+	b = calloc(1, sizeof *b);
+	if (!b)
+		return WM_ENOMEM;
+	if (key_from_seed(self->sec, &b->self) != 0) {
+		free(b);
+		return WM_ENOMEM;
+	}
+	b->net = *net;
+	b->udp_port = udp_port;
+	b->listen_port = listen_port;
+	b->interval_ms = interval_ms;
+	b->cb = *cb;
+	b->tokens = BEACON_RX_BURST;
+	b->tokens_at = beacon_now();
+	uv_udp_init(loop, &b->udp);
+	uv_timer_init(loop, &b->timer);
+	b->udp.data = b;
+	b->timer.data = b;
+	b->open_handles = 2;
+	uv_ip4_addr("0.0.0.0", udp_port, &any);
+	rc = uv_udp_bind(&b->udp, (const struct sockaddr *)&any, UV_UDP_REUSEADDR);
+	if (rc == 0)
+		rc = uv_udp_set_broadcast(&b->udp, 1);
+	if (rc == 0)
+		rc = uv_udp_recv_start(&b->udp, beacon_alloc, beacon_recv);
+	if (rc) {
+		files_why(why, "beacons: cannot use UDP port %u: %s", (unsigned)udp_port, uv_strerror(rc));
+		beacon_free(b);
+		return WM_EIO;
+	}
+	uv_timer_start(&b->timer, beacon_timer_cb, 0, 0);
+	*out = b;
+	return 0;
+}
+
+static void beacon_closed(uv_handle_t *h)
+{
+	struct beacon *b = h->data;
+
+	if (--b->open_handles > 0)
+		return;
+	key_free(b->self);
+	wmc_wipe(&b->net, sizeof b->net);
+	free(b);
+}
+
+void beacon_free(struct beacon *b)
+{
+	if (!b || b->closing)
+		return;
+	b->closing = 1;
+	uv_udp_recv_stop(&b->udp);
+	uv_close((uv_handle_t *)&b->udp, beacon_closed);
+	uv_close((uv_handle_t *)&b->timer, beacon_closed);
+}
+
+void beacon_get_stats(const struct beacon *b, struct beacon_stats *out)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof *out);
+	if (b)
+		*out = b->st;
+}

@@ -1,0 +1,83 @@
+/*
+ * node/beacon: LAN discovery.  A node that has beacons on broadcasts a small
+ * UDP datagram every beacon_interval (with jitter) and listens for others';
+ * a beacon from another member of the same network makes the daemon dial
+ * it.  Only members can read or make one:
+ *
+ *   plain  = "WMB" 0x01 | name_len (1) | network name | node pub (32)
+ *            | listen port (2, big-endian) | timestamp ms (8, big-endian)
+ *            | sig (64)
+ *   sig    = Ed25519 by the node key over SHA-256("watchmesh beacon v1" 0x00
+ *            || plain without sig)
+ *   packet = wmc_box_seal(network secret, "watchmesh beacon v1", plain)
+ *
+ * A receiver drops (silently, counted) packets that do not open, name
+ * another network, are more than BEACON_SKEW_MS off its clock, are not newer
+ * than the last one from that key (replays), come from itself, or exceed the
+ * receive rate limit.  The address dialed is the packet's source IP with
+ * the port from inside the beacon.
+ *
+ * beacon_encode/beacon_decode are pure (unit-tested); beacon_new runs them
+ * on a libuv UDP handle.
+ */
+#ifndef WM_BEACON_H
+#define WM_BEACON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "files.h"
+#include "wmcrypto.h"
+
+struct uv_loop_s;
+
+#define BEACON_MAX      512          /* bytes of a packet, at most */
+#define BEACON_SKEW_MS  (5 * 60 * 1000)
+#define BEACON_CONTEXT  "watchmesh beacon v1"
+
+struct beacon_info {
+	uint8_t pub[WM_PUB_LEN];         /* the sender's node key (signature checked) */
+	uint16_t port;                   /* its mesh listen port */
+	uint64_t ts;                     /* its clock when sent, ms */
+};
+
+/* One packet for `net` from `self` (secret half needed) listening on port.
+ * out must hold BEACON_MAX bytes.  0, or WM_EINVAL. */
+int beacon_encode(const struct key *self, const struct network *net, uint16_t port, uint64_t now,
+                  uint8_t out[BEACON_MAX], size_t *outlen);
+/* Judge a received packet at `now`: 0 and *out, or WM_ECRYPTO (not of this
+ * network, or tampered), WM_EMALFORMED, WM_EINVAL (another network's name),
+ * WM_EEXPIRED (clock skew), WM_ESIG; why filled. */
+int beacon_decode(const struct network *net, const uint8_t *buf, size_t len, uint64_t now,
+                  struct beacon_info *out, char why[WM_WHY_LEN]);
+
+struct beacon;
+struct beacon_callbacks {
+	void *ctx;
+	/* A member at "ip:port" (port from the beacon) with key pub. */
+	void (*on_member)(void *ctx, const uint8_t pub[WM_PUB_LEN], const char *addr);
+	/* One log line (debug=1 for the chatty ones). */
+	void (*on_log)(void *ctx, int debug, const char *line);
+};
+
+/*
+ * Start beaconing on `loop`: bind UDP udp_port on all interfaces (shared
+ * with other nodes on the same host), broadcast to 255.255.255.255:udp_port
+ * every interval_ms +-20%, the first time at once.  self and net are copied.
+ * 0 and *out, or WM_EIO (why filled) / WM_ENOMEM.
+ */
+int beacon_new(struct uv_loop_s *loop, const struct key *self, const struct network *net,
+               uint16_t udp_port, uint16_t listen_port, uint64_t interval_ms,
+               const struct beacon_callbacks *cb, struct beacon **out, char why[WM_WHY_LEN]);
+/* Stop: no callback runs after it returns; memory is released from the close
+ * callbacks (keep running the loop).  NULL ok. */
+void beacon_free(struct beacon *b);
+
+/* Counters, for status. */
+struct beacon_stats {
+	uint64_t sent, received, accepted, dropped;
+};
+void beacon_get_stats(const struct beacon *b, struct beacon_stats *out);
+
+#endif

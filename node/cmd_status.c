@@ -1,0 +1,221 @@
+/*
+ * node/cmd_status: `watchmesh status --dir DIR [--json]`.  The running
+ * daemon writes DIR/status.json every few seconds and soon after a change
+ * (node/daemon.c); this reads it, tells whether the daemon still runs (it
+ * holds an flock on DIR/daemon.lock), and adds fresh event counts from the
+ * store.  --json prints the status file's object with "running" and the
+ * fresh "store" counts set.
+ *
+ * Exit status: 0 the daemon runs; 1 it does not (the last status, if any,
+ * is still printed, marked stopped); 2 a wrong command line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "daemon.h"
+
+static const char usage_status[] =
+"usage: watchmesh status --dir DIR [--json]\n"
+"\n"
+"What the node's daemon (`watchmesh run DIR`) is doing: its peers and their\n"
+"state (up/down/backing off, eager/lazy push, since when, last error), the\n"
+"last repair, the mesh's counters and the store's event counts.  Read from\n"
+"DIR/status.json, which the daemon rewrites every few seconds.\n"
+"\n"
+"Exit status: 0 the daemon is running, 1 it is not.\n";
+
+/* 1 if a daemon holds DIR/daemon.lock, 0 if not. */
+static int daemon_running(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd, running;
+
+	snprintf(path, sizeof path, "%s/daemon.lock", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	running = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return running;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static long long jint(const json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* "14:22:01 (3m ago)" in local time, or "never". */
+static void when(char *out, size_t len, long long ms, long long now)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char hm[32];
+	long long ago = (now - ms) / 1000;
+
+	if (ms <= 0) {
+		snprintf(out, len, "never");
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(hm, sizeof hm, "%Y-%m-%d %H:%M:%S", &tm);
+	if (ago < 0)
+		ago = 0;
+	if (ago < 120)
+		snprintf(out, len, "%s (%llds ago)", hm, ago);
+	else if (ago < 7200)
+		snprintf(out, len, "%s (%lldm ago)", hm, ago / 60);
+	else
+		snprintf(out, len, "%s (%lldh ago)", hm, ago / 3600);
+}
+
+static void print_text(const json_t *st, int running, const struct store_counts *sc)
+{
+	long long now = (long long)files_now_ms();
+	const json_t *peers = json_object_get(st, "peers"), *p, *m, *r;
+	char w[96];
+	size_t i, up = 0;
+
+	when(w, sizeof w, jint(st, "started_at"), now);
+	printf("node %s (key %.16s) of network %s\n", jstr(st, "name"), jstr(st, "key"),
+	       jstr(st, "network"));
+	if (running)
+		printf("daemon: running (pid %lld), listening on %s, started %s\n", jint(st, "pid"),
+		       jstr(st, "listen"), w);
+	else
+		printf("daemon: not running (last status below)\n");
+	json_array_foreach(peers, i, p)
+		if (strcmp(jstr(p, "state"), "up") == 0)
+			up++;
+	printf("peers: %zu up of %zu known\n", up, json_array_size(peers));
+	json_array_foreach(peers, i, p) {
+		const char *state = jstr(p, "state");
+		const char *name = jstr(p, "name");
+		char key[17] = "";
+		snprintf(key, sizeof key, "%s", jstr(p, "key"));
+		when(w, sizeof w, jint(p, "since"), now);
+		printf("  %-20s %-16s %-22s %s", name[0] ? name : "-", key[0] ? key : "-",
+		       jstr(p, "addr"), state);
+		if (strcmp(state, "up") == 0) {
+			printf(", %s, %s push, since %s\n", jstr(p, "direction"), jstr(p, "push"), w);
+			printf("      events in %lld, out %lld, duplicates %lld", jint(p, "events_in"),
+			       jint(p, "events_out"), jint(p, "duplicates_in"));
+			if (jint(p, "last_repair_at") > 0) {
+				when(w, sizeof w, jint(p, "last_repair_at"), now);
+				printf("; last repair %s: needed %lld, had %lld", w,
+				       jint(p, "last_repair_need"), jint(p, "last_repair_have"));
+			}
+			printf("\n");
+		} else {
+			if (jint(p, "since") > 0)
+				printf(" since %s", w);
+			printf("\n");
+		}
+		if (strcmp(state, "up") != 0 && jstr(p, "last_error")[0])
+			printf("      last error: %s\n", jstr(p, "last_error"));
+	}
+	r = json_object_get(st, "last_repair");
+	if (r) {
+		when(w, sizeof w, jint(r, "at"), now);
+		printf("last repair: with %s at %s: needed %lld, had %lld\n", jstr(r, "peer"), w,
+		       jint(r, "need"), jint(r, "have"));
+	} else {
+		printf("last repair: none yet\n");
+	}
+	m = json_object_get(st, "mesh");
+	if (m)
+		printf("mesh: %lld events in (%lld stored, %lld duplicates, %lld refused, %lld invalid, "
+		       "%lld rate-limited), %lld out, %lld local published, %lld repairs, %lld fetched\n",
+		       jint(m, "events_in"), jint(m, "stored"), jint(m, "duplicates"), jint(m, "refused"),
+		       jint(m, "invalid"), jint(m, "rate_limited"), jint(m, "events_out"),
+		       jint(m, "published"), jint(m, "repairs"), jint(m, "fetched"));
+	if (sc)
+		printf("store: %" PRId64 " events, %" PRId64 " retracted, %" PRId64
+		       " refused and remembered, %" PRId64 " certificates\n",
+		       sc->events, sc->retracted, sc->rejected, sc->certs);
+	when(w, sizeof w, jint(st, "updated_at"), now);
+	printf("status written %s\n", w);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct cli_opt opts[] = { { "dir", 1, NULL }, { "json", 0, NULL } };
+	const size_t nopts = sizeof opts / sizeof opts[0];
+	const char *pos[1], *dir;
+	char path[PATH_MAX];
+	struct node_dir *nd = NULL;
+	struct store_counts sc;
+	int have_counts = 0, running, r;
+	size_t np = 0;
+	json_t *st = NULL;
+	json_error_t jerr;
+
+	r = cli_parse("status", usage_status, argc, argv, opts, nopts, pos, 1, &np);
+	if (r)
+		return r > 0 ? CLI_OK : CLI_USAGE;
+	dir = cli_get(opts, nopts, "dir");
+	if (!dir && np == 1)
+		dir = pos[0];
+	else if (np > 0)
+		return cli_usage_err("status", "unexpected argument '%s'", pos[0]);
+	if (!dir)
+		return cli_usage_err("status", "--dir DIR is required");
+	nd = cli_open_dir(dir);
+	if (!nd)
+		return CLI_FAIL;
+	if (store_counts(nd->store, &sc) == 0)
+		have_counts = 1;
+	running = daemon_running(dir);
+	snprintf(path, sizeof path, "%s/%s", dir, DAEMON_STATUS_FILE);
+	if (files_exists(path))
+		st = json_load_file(path, 0, &jerr);
+	if (!st || !json_is_object(st)) {
+		json_decref(st);
+		st = NULL;
+	}
+	if (cli_get(opts, nopts, "json")) {
+		json_t *o = st ? json_incref(st) : json_object();
+		if (have_counts) {
+			json_t *c = json_object();
+			json_object_set_new(c, "events", json_integer((json_int_t)sc.events));
+			json_object_set_new(c, "retracted", json_integer((json_int_t)sc.retracted));
+			json_object_set_new(c, "rejected", json_integer((json_int_t)sc.rejected));
+			json_object_set_new(c, "certs", json_integer((json_int_t)sc.certs));
+			json_object_set_new(o, "store", c);
+		}
+		json_object_set_new(o, "running", json_boolean(running));
+		if (!running)
+			json_object_set_new(o, "state", json_string("stopped"));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+		json_decref(o);
+	} else if (st) {
+		print_text(st, running, have_counts ? &sc : NULL);
+	} else {
+		printf("node %s: the daemon has not written a status yet (%s)\n",
+		       nd->conf.name[0] ? nd->conf.name : dir, running ? "starting" : "not running");
+		if (have_counts)
+			printf("store: %" PRId64 " events, %" PRId64 " retracted, %" PRId64
+			       " refused and remembered, %" PRId64 " certificates\n",
+			       sc.events, sc.retracted, sc.rejected, sc.certs);
+	}
+	json_decref(st);
+	node_dir_close(nd);
+	return running ? CLI_OK : CLI_FAIL;
+}

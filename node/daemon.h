@@ -1,0 +1,41 @@
+/*
+ * node/daemon: `watchmesh run DIR`, the glue between the libuv loop, the
+ * transport (node/transport.h), the mesh logic (node/mesh.h), the store and
+ * the LAN beacons (node/beacon.h).  One thread, one loop.
+ *
+ * What it does, in the order a reader meets it in daemon.c:
+ *   - loads DIR: network, node.key, watchmesh.conf, store.db;
+ *   - listens, dials the configured peers, starts beacons (beacons = on);
+ *   - hands every frame to the mesh and every mesh frame to the transport;
+ *     ticks the mesh at mesh_next_deadline;
+ *   - polls the store every DAEMON_POLL_MS for events with a seq above the
+ *     last one seen and publishes those the mesh did not bring in itself:
+ *     this is how `watchmesh post --dir DIR` from another process, while the
+ *     daemon runs, reaches the mesh at once (the CLI stays a plain SQLite
+ *     writer and knows nothing of the daemon);
+ *   - collects expired events every expire_interval;
+ *   - writes DIR/status.json (atomically, by rename) every
+ *     DAEMON_STATUS_MS and soon after a change; `watchmesh status` reads it;
+ *   - SIGTERM/SIGINT: clean shutdown (exit 0); SIGHUP: re-reads the peers
+ *     list of watchmesh.conf and adds/removes dialers, logging the change.
+ *
+ * Log lines go to stderr, one per significant event, each starting with the
+ * UTC time and the node's name.
+ */
+#ifndef WM_DAEMON_H
+#define WM_DAEMON_H
+
+#include "error.h"
+
+#define DAEMON_POLL_MS    200
+#define DAEMON_STATUS_MS  2000
+#define DAEMON_STATUS_FILE "status.json"
+
+/*
+ * Run the node in data directory `dir` until SIGTERM or SIGINT.  0 after a
+ * clean shutdown; a negative code with why filled when the node cannot
+ * start (no such directory, bad config, port in use, ...).
+ */
+int daemon_run(const char *dir, char why[WM_WHY_LEN]);
+
+#endif
