@@ -1,0 +1,562 @@
+/*
+ * Unit tests of node/store_neg, the store-backed negentropy view, against
+ * neg_vec holding the same items: size, every item, lower bounds and
+ * fingerprints of random ranges, and whole reconciliations whose every
+ * message must be byte-identical to the same run over neg_vec -- on
+ * scopes "*", one group, two groups and "network", after inserts, deletes,
+ * retractions, refusals remembered, expiry collected and expiry pending.
+ * Also: the session is a snapshot; damaged aggregates are reported, never
+ * answered.  STORE_NEG_TEST_SEED=<n> replays a run (the seed is printed).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "negentropy.h"
+#include "store.h"
+#include "store_neg.h"
+#include "wmcrypto.h"
+
+#define BASE_TS 1764000000000ULL       /* ms, late 2025 */
+#define NOW     (BASE_TS + 40ULL * 86400 * 1000)
+
+static uint64_t seed, rng_state;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ULL;
+}
+
+static uint64_t rnd_below(uint64_t n)
+{
+	return n ? rnd() % n : 0;
+}
+
+/* What the test believes the store holds. */
+struct row {
+	uint64_t ts, expires_at;
+	uint8_t id[NEG_ID_LEN];
+	const char *group;
+	int present;            /* in events (stored or retracted) */
+	int rejected;           /* remembered refusal with created_at/group */
+};
+
+struct fixture {
+	char dir[64], path[96];
+	struct store *s;
+	struct row *rows;
+	size_t n;
+};
+
+static const char *const groups[] = { "g1", "g2", "network", "g3.village" };
+
+static void fx_open(struct fixture *f)
+{
+	char why[WM_WHY_LEN];
+
+	snprintf(f->dir, sizeof f->dir, "/tmp/test_store_neg.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/store.db", f->dir);
+	if (store_open(f->path, &f->s, why) != 0)
+		fail_msg("store_open: %s", why);
+}
+
+static void fx_close(struct fixture *f)
+{
+	char p[128];
+
+	store_close(f->s);
+	unlink(f->path);
+	snprintf(p, sizeof p, "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", f->path);
+	unlink(p);
+	rmdir(f->dir);
+	free(f->rows);
+}
+
+/* n random rows: most spread over 30 days (~600 buckets), a dense burst in
+ * one bucket, some sharing a timestamp, a fifth expiring. */
+static void fx_fill(struct fixture *f, size_t n)
+{
+	struct store_neg_raw *raw = calloc(n, sizeof *raw);
+	size_t i;
+
+	assert_non_null(raw);
+	f->rows = realloc(f->rows, (f->n + n) * sizeof *f->rows);
+	assert_non_null(f->rows);
+	for (i = 0; i < n; i++) {
+		struct row *r = &f->rows[f->n + i];
+		uint64_t k = rnd_below(10);
+		size_t j;
+
+		memset(r, 0, sizeof *r);
+		if (k == 0)
+			r->ts = BASE_TS + 5ULL * 86400 * 1000 + rnd_below(1000);      /* burst */
+		else if (k == 1 && i > 0)
+			r->ts = f->rows[f->n + i - 1].ts;                             /* same ts */
+		else
+			r->ts = BASE_TS + rnd_below(30ULL * 86400 * 1000);
+		for (j = 0; j < NEG_ID_LEN; j += 8) {
+			uint64_t v = rnd();
+
+			memcpy(r->id + j, &v, 8);
+		}
+		if (k == 1 && i > 0 && rnd_below(2)) {                            /* long prefix */
+			uint32_t tag = (uint32_t)(f->n + i);   /* unique tail */
+
+			memcpy(r->id, f->rows[f->n + i - 1].id, NEG_ID_LEN - 4);
+			memcpy(r->id + NEG_ID_LEN - 4, &tag, 4);
+		}
+		r->group = groups[rnd_below(4)];
+		if (rnd_below(5) == 0)
+			r->expires_at = r->ts + 1 + rnd_below(60ULL * 86400 * 1000); /* some before NOW */
+		else if (rnd_below(50) == 0)
+			r->expires_at = NOW;            /* expired exactly at NOW */
+		r->present = 1;
+		raw[i].created_at = r->ts;
+		memcpy(raw[i].id, r->id, NEG_ID_LEN);
+		raw[i].group = r->group;
+		raw[i].expires_at = r->expires_at;
+	}
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_neg_insert_raw(f->s, raw, n), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	f->n += n;
+	free(raw);
+}
+
+static int in_scope(const char *g, const char *const *scope, size_t ns)
+{
+	size_t i;
+
+	for (i = 0; i < ns; i++)
+		if (strcmp(scope[i], "*") == 0 || strcmp(scope[i], g) == 0)
+			return 1;
+	return 0;
+}
+
+/* The expected set of a scope at `now`, as a sealed neg_vec. */
+static struct neg_vec *fx_expected(const struct fixture *f, const char *const *scope, size_t ns,
+                                   uint64_t now)
+{
+	struct neg_vec *v = NULL;
+	size_t i;
+
+	assert_int_equal(neg_vec_new(&v), 0);
+	for (i = 0; i < f->n; i++) {
+		const struct row *r = &f->rows[i];
+
+		if (!in_scope(r->group, scope, ns))
+			continue;
+		if (r->present && !(r->expires_at != 0 && r->expires_at <= now))
+			assert_int_equal(neg_vec_add(v, r->ts, r->id), 0);
+		else if (r->rejected)
+			assert_int_equal(neg_vec_add(v, r->ts, r->id), 0);
+	}
+	assert_int_equal(neg_vec_seal(v), 0);
+	return v;
+}
+
+/* Both storages answer alike: size, items, random lower bounds and
+ * fingerprints. */
+static void same_answers(struct neg_storage *a, struct neg_storage *b)
+{
+	size_t n = a->ops->size(a->ctx), i;
+
+	assert_int_equal(n, b->ops->size(b->ctx));
+	for (i = 0; i < n; i++) {
+		struct neg_item x, y;
+
+		assert_int_equal(a->ops->item(a->ctx, i, &x), 0);
+		assert_int_equal(b->ops->item(b->ctx, i, &y), 0);
+		if (neg_item_cmp(&x, &y) != 0)
+			fail_msg("item %zu differs (seed %llu)", i, (unsigned long long)seed);
+	}
+	for (i = 0; i < 400; i++) {
+		size_t lo = rnd_below(n + 1), hi = lo + rnd_below(n - lo + 1);
+		uint8_t f1[NEG_FP_LEN], f2[NEG_FP_LEN];
+		struct neg_bound bd;
+		struct neg_item it;
+		size_t p1, p2;
+
+		if (i % 5 == 0) {               /* large ranges, many whole buckets */
+			lo = rnd_below(n / 10 + 1);
+			hi = n - rnd_below(n / 10 + 1);
+			if (hi < lo)
+				hi = lo;
+		}
+		assert_int_equal(a->ops->fingerprint(a->ctx, lo, hi, f1), 0);
+		assert_int_equal(b->ops->fingerprint(b->ctx, lo, hi, f2), 0);
+		if (memcmp(f1, f2, NEG_FP_LEN) != 0)
+			fail_msg("fingerprint [%zu, %zu) differs (seed %llu)", lo, hi, (unsigned long long)seed);
+
+		memset(&bd, 0, sizeof bd);
+		if (n && i % 3 == 0) {          /* an item's own bound, or a prefix of it */
+			assert_int_equal(b->ops->item(b->ctx, rnd_below(n), &it), 0);
+			bd.ts = it.ts;
+			bd.idlen = rnd_below(NEG_ID_LEN + 1);
+			memcpy(bd.id, it.id, bd.idlen);
+		} else if (i % 3 == 1) {
+			bd.ts = BASE_TS + rnd_below(31ULL * 86400 * 1000);
+		} else {
+			bd.ts = i % 2 ? NEG_TS_INFINITY : rnd_below(2) ? 0 : BASE_TS - 1;
+		}
+		assert_int_equal(a->ops->lower_bound(a->ctx, lo, hi, &bd, &p1), 0);
+		assert_int_equal(b->ops->lower_bound(b->ctx, lo, hi, &bd, &p2), 0);
+		if (p1 != p2)
+			fail_msg("lower bound in [%zu, %zu) is %zu, expected %zu (seed %llu)", lo, hi, p1, p2,
+			         (unsigned long long)seed);
+	}
+	{
+		uint8_t fp[NEG_FP_LEN];
+		size_t p;
+		struct neg_bound bd;
+		struct neg_item it;
+
+		memset(&bd, 0, sizeof bd);
+		assert_int_equal(a->ops->fingerprint(a->ctx, 1, 0, fp), WM_EINVAL);
+		assert_int_equal(a->ops->fingerprint(a->ctx, 0, n + 1, fp), WM_EINVAL);
+		assert_int_equal(a->ops->lower_bound(a->ctx, 0, n + 1, &bd, &p), WM_EINVAL);
+		assert_int_equal(a->ops->item(a->ctx, n, &it), WM_EINVAL);
+	}
+}
+
+/* A whole reconciliation of `mine` (client) against `theirs` (server);
+ * the messages of the client are appended to *log (one buffer). */
+struct conv {
+	uint8_t *bytes;
+	size_t len, msgs;
+	struct neg_ids have, need;
+};
+
+static void conv_add(struct conv *c, const uint8_t *m, size_t len)
+{
+	c->bytes = realloc(c->bytes, c->len + len + 8);
+	assert_non_null(c->bytes);
+	memcpy(c->bytes + c->len, &len, sizeof len);
+	memcpy(c->bytes + c->len + sizeof len, m, len);
+	c->len += len + sizeof len;
+	c->msgs++;
+}
+
+static void reconcile(const struct neg_storage *mine, const struct neg_storage *theirs,
+                      uint64_t limit, int mine_is_client, struct conv *c)
+{
+	struct neg *cl = NULL, *sv = NULL;
+	uint8_t *msg = NULL, *ans = NULL;
+	size_t len = 0, anslen = 0;
+	char why[WM_WHY_LEN];
+
+	assert_int_equal(neg_new(mine_is_client ? mine : theirs, limit, &cl), 0);
+	assert_int_equal(neg_new(mine_is_client ? theirs : mine, limit, &sv), 0);
+	assert_int_equal(neg_initiate(cl, &msg, &len), 0);
+	while (msg != NULL) {
+		conv_add(c, msg, len);
+		if (neg_reconcile_server(sv, msg, len, &ans, &anslen, why, sizeof why) != 0)
+			fail_msg("server: %s (seed %llu)", why, (unsigned long long)seed);
+		conv_add(c, ans, anslen);
+		free(msg);
+		msg = NULL;
+		if (neg_reconcile_client(cl, ans, anslen, &c->have, &c->need, &msg, &len, why,
+		                         sizeof why) != 0)
+			fail_msg("client: %s (seed %llu)", why, (unsigned long long)seed);
+		free(ans);
+		assert_true(c->msgs < 20000);
+	}
+	neg_free(cl);
+	neg_free(sv);
+}
+
+static void conv_free(struct conv *c)
+{
+	free(c->bytes);
+	neg_ids_free(&c->have);
+	neg_ids_free(&c->need);
+}
+
+/* A peer's set: the expected one with ~3% left out and some of its own. */
+static struct neg_vec *peer_of(struct neg_vec *exp, size_t *nmissing, size_t *nextra)
+{
+	struct neg_storage st = neg_vec_storage(exp);
+	struct neg_vec *p = NULL;
+	size_t n = st.ops->size(st.ctx), i;
+
+	*nmissing = *nextra = 0;
+	assert_int_equal(neg_vec_new(&p), 0);
+	for (i = 0; i < n; i++) {
+		struct neg_item it;
+
+		assert_int_equal(st.ops->item(st.ctx, i, &it), 0);
+		if (rnd_below(100) < 3) {
+			(*nmissing)++;
+			continue;
+		}
+		assert_int_equal(neg_vec_add(p, it.ts, it.id), 0);
+		if (rnd_below(100) < 2) {
+			it.id[0] ^= 0xff;
+			it.id[31] ^= 0x11;
+			assert_int_equal(neg_vec_add(p, it.ts + rnd_below(2), it.id), 0);
+			(*nextra)++;
+		}
+	}
+	assert_int_equal(neg_vec_seal(p), 0);
+	return p;
+}
+
+/* The view of a scope against its expectation, answers and messages. */
+static void check_scope(struct fixture *f, const char *const *scope, size_t ns, uint64_t now)
+{
+	struct store_neg *v = NULL;
+	struct neg_vec *exp = fx_expected(f, scope, ns, now), *peer;
+	struct neg_storage sv, se, sp;
+	char why[WM_WHY_LEN];
+	size_t nmiss, nextra, k;
+	static const uint64_t limits[] = { 0, 4096, 60000 };
+
+	if (store_neg_open(f->s, scope, ns, now, &v, why) != 0)
+		fail_msg("store_neg_open: %s", why);
+	sv = store_neg_storage(v);
+	se = neg_vec_storage(exp);
+	same_answers(&sv, &se);
+	peer = peer_of(exp, &nmiss, &nextra);
+	sp = neg_vec_storage(peer);
+	for (k = 0; k < 3; k++) {
+		struct conv a, b;
+		int client = k != 1;
+
+		memset(&a, 0, sizeof a);
+		memset(&b, 0, sizeof b);
+		reconcile(&sv, &sp, limits[k], client, &a);
+		reconcile(&se, &sp, limits[k], client, &b);
+		assert_int_equal(a.msgs, b.msgs);
+		assert_int_equal(a.len, b.len);
+		if (memcmp(a.bytes, b.bytes, a.len) != 0)
+			fail_msg("the store view's conversation differs from neg_vec's (seed %llu)",
+			         (unsigned long long)seed);
+		assert_int_equal(a.have.n, client ? nmiss : nextra);
+		assert_int_equal(a.need.n, client ? nextra : nmiss);
+		conv_free(&a);
+		conv_free(&b);
+	}
+	store_neg_close(v);
+	neg_vec_free(exp);
+	neg_vec_free(peer);
+}
+
+static const char *const scope_all[] = { "*" };
+static const char *const scope_g1[] = { "g1" };
+static const char *const scope_two[] = { "g2", "g3.village", "g2" };
+static const char *const scope_net[] = { "network" };
+
+static void check_all_scopes(struct fixture *f, uint64_t now)
+{
+	check_scope(f, scope_all, 1, now);
+	check_scope(f, scope_g1, 1, now);
+	check_scope(f, scope_two, 3, now);
+	check_scope(f, scope_net, 1, now);
+}
+
+/* ---- tests ---- */
+
+static void test_view_matches_vec(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	fx_open(&f);
+	check_all_scopes(&f, NOW);              /* empty store */
+	fx_fill(&f, 6000);
+	check_all_scopes(&f, NOW);
+	check_all_scopes(&f, BASE_TS);          /* nothing expired yet */
+	fx_fill(&f, 3000);                      /* inserts after the first sessions */
+	check_all_scopes(&f, NOW);
+	fx_close(&f);
+}
+
+static void test_after_changes(void **state)
+{
+	struct fixture f;
+	int64_t collected = 0, want = 0;
+	size_t i, deleted = 0, retracted = 0, rejected = 0;
+	uint8_t by[WM_ID_LEN];
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	fx_open(&f);
+	fx_fill(&f, 5000);
+	memset(by, 0xee, sizeof by);
+	for (i = 0; i < f.n; i++) {
+		struct row *r = &f.rows[i];
+		uint64_t k = rnd_below(20);
+
+		if (k == 0) {                   /* deleted: gone from repair */
+			assert_int_equal(store_delete(f.s, r->id), 0);
+			r->present = 0;
+			deleted++;
+		} else if (k == 1) {            /* retracted: its id is still held */
+			assert_int_equal(store_retract(f.s, r->id, by), 0);
+			retracted++;
+		} else if (k == 2) {            /* refused after the fact: counted */
+			assert_int_equal(store_delete(f.s, r->id), 0);
+			assert_int_equal(store_remember_rejected(f.s, r->id, WM_EREVOKED, "test"), 0);
+			r->present = 0;
+			r->rejected = 1;
+			rejected++;
+		}
+	}
+	/* a refusal remembered with its time and group, of an event never held */
+	f.rows = realloc(f.rows, (f.n + 2) * sizeof *f.rows);
+	assert_non_null(f.rows);
+	memset(&f.rows[f.n], 0, 2 * sizeof *f.rows);
+	f.rows[f.n].ts = BASE_TS + 12345;
+	memset(f.rows[f.n].id, 0x42, NEG_ID_LEN);
+	f.rows[f.n].group = "g1";
+	f.rows[f.n].rejected = 1;
+	assert_int_equal(store_remember_rejected_item(f.s, f.rows[f.n].id, WM_ESIG, "test",
+	                                              f.rows[f.n].ts, "g1"), 0);
+	/* remembered twice: still one item */
+	assert_int_equal(store_remember_rejected_item(f.s, f.rows[f.n].id, WM_ESIG, "again",
+	                                              f.rows[f.n].ts, "g1"), 0);
+	/* one without time or group: not counted */
+	memset(f.rows[f.n + 1].id, 0x43, NEG_ID_LEN);
+	f.rows[f.n + 1].group = "g1";
+	assert_int_equal(store_remember_rejected(f.s, f.rows[f.n + 1].id, WM_ESIG, "test"), 0);
+	f.n += 2;
+	print_message("deleted %zu, retracted %zu, refused %zu\n", deleted, retracted, rejected);
+	assert_true(deleted > 0 && retracted > 0 && rejected > 0);
+	check_all_scopes(&f, NOW);
+
+	/* expiry collected up to a time before NOW: the rest stay pending,
+	 * and the view leaves those out by itself */
+	for (i = 0; i < f.n; i++)
+		if (f.rows[i].present && f.rows[i].expires_at != 0 &&
+		    f.rows[i].expires_at <= BASE_TS + 20ULL * 86400 * 1000)
+			want++;
+	assert_int_equal(store_collect_expired(f.s, BASE_TS + 20ULL * 86400 * 1000, &collected), 0);
+	assert_int_equal(collected, want);
+	for (i = 0; i < f.n; i++)
+		if (f.rows[i].present && f.rows[i].expires_at != 0 &&
+		    f.rows[i].expires_at <= BASE_TS + 20ULL * 86400 * 1000)
+			f.rows[i].present = 0;
+	check_all_scopes(&f, NOW);
+	assert_int_equal(store_collect_expired(f.s, NOW, &collected), 0);
+	assert_true(collected > 0);
+	check_all_scopes(&f, NOW);
+	fx_close(&f);
+}
+
+static void test_snapshot(void **state)
+{
+	struct fixture f;
+	struct store_neg *v = NULL, *v2 = NULL;
+	struct neg_storage st;
+	struct store_neg_stats stats;
+	uint8_t fp1[NEG_FP_LEN], fp2[NEG_FP_LEN];
+	char why[WM_WHY_LEN];
+	size_t n;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	fx_open(&f);
+	fx_fill(&f, 2000);
+	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
+	st = store_neg_storage(v);
+	n = st.ops->size(st.ctx);
+	assert_int_equal(st.ops->fingerprint(st.ctx, 0, n, fp1), 0);
+	/* the node keeps writing through its own connection */
+	fx_fill(&f, 500);
+	assert_int_equal(store_delete(f.s, f.rows[0].id), 0);
+	assert_int_equal(st.ops->size(st.ctx), n);
+	assert_int_equal(st.ops->fingerprint(st.ctx, 0, n, fp2), 0);
+	assert_memory_equal(fp1, fp2, NEG_FP_LEN);
+	{       /* and every item still reads (the new rows are not seen) */
+		struct neg_item it;
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			assert_int_equal(st.ops->item(st.ctx, i, &it), 0);
+	}
+	store_neg_get_stats(v, &stats);
+	assert_true(stats.buckets > 100 && stats.loads > 0);
+	/* a new session sees the change */
+	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v2, why), 0);
+	assert_true(store_neg_size(v2) > n);
+	store_neg_close(v2);
+	store_neg_close(v);
+	store_neg_close(NULL);
+	fx_close(&f);
+}
+
+static void test_damage_and_args(void **state)
+{
+	struct fixture f;
+	struct store_neg *v = (struct store_neg *)&f;
+	struct neg_storage st;
+	struct neg_item it;
+	char why[WM_WHY_LEN];
+	const char *bad[] = { "" };
+	size_t i;
+	int failed = 0;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	fx_open(&f);
+	fx_fill(&f, 1000);
+	assert_int_equal(store_neg_open(f.s, scope_all, 0, NOW, &v, why), WM_EINVAL);
+	assert_int_equal(store_neg_open(f.s, bad, 1, NOW, &v, why), WM_EINVAL);
+	assert_true(strlen(why) > 10);
+	assert_ptr_equal(v, (struct store_neg *)&f);    /* untouched on failure */
+
+	/* an aggregate that no longer matches its rows is an error, not an
+	 * answer */
+	assert_int_equal(sqlite3_exec(store_db(f.s),
+	                              "UPDATE neg_agg SET cnt = cnt + 1 WHERE grp = '*' AND bucket = "
+	                              "(SELECT min(bucket) FROM neg_agg WHERE grp = '*')",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
+	st = store_neg_storage(v);
+	for (i = 0; i < st.ops->size(st.ctx); i++)
+		if (st.ops->item(st.ctx, i, &it) == WM_ESTORE)
+			failed = 1;
+	assert_true(failed);
+	store_neg_close(v);
+	/* other scopes are unaffected */
+	assert_int_equal(store_neg_open(f.s, scope_g1, 1, NOW, &v, why), 0);
+	st = store_neg_storage(v);
+	for (i = 0; i < st.ops->size(st.ctx); i++)
+		assert_int_equal(st.ops->item(st.ctx, i, &it), 0);
+	store_neg_close(v);
+	fx_close(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_view_matches_vec),
+		cmocka_unit_test(test_after_changes),
+		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_damage_and_args),
+	};
+	const char *env = getenv("STORE_NEG_TEST_SEED");
+
+	if (wmc_init() < 0)
+		return 1;
+	seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+	rng_state = seed * 0x9e3779b97f4a7c15ULL + 1;
+	printf("# store_neg tests, seed %llu (STORE_NEG_TEST_SEED to replay)\n", (unsigned long long)seed);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
