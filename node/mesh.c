@@ -29,6 +29,7 @@
 #define MESH_HAVE_MAX      8192        /* ids announced after a repair */
 #define MESH_NEG_TIMEOUT   30000       /* ms without an answer ends a session */
 #define MESH_SERVER_MAX    16          /* server sessions at once, all peers */
+#define MESH_HELLO_TIMEOUT 30000       /* ms a new peer has to send HELLO */
 #define MESH_OFFENDERS     64
 #define MESH_BACKOFF_MAX   (24ull * 3600 * 1000)
 
@@ -1404,6 +1405,14 @@ void mesh_tick(struct mesh *m, uint64_t now)
 	for (i = 0; i < m->npeers; i++) {
 		struct peer *p = m->peers[i];
 
+		if (!p->ready && !p->dead && now >= p->up_since + MESH_HELLO_TIMEOUT) {
+			/* silent, not hostile: the ordinary reconnect policy */
+			p->dead = 1;
+			mlog(m, MESH_LOG_INFO, "peer %s: no HELLO in %d s, disconnecting", p->hex,
+			     MESH_HELLO_TIMEOUT / 1000);
+			m->io.disconnect(m->io.ctx, p->h, "no HELLO", 0);
+			continue;
+		}
 		if (!live(p))
 			continue;
 		if (p->ihave_n > 0 && p->ihave_due <= now)
@@ -1438,6 +1447,8 @@ uint64_t mesh_next_deadline(const struct mesh *m)
 	for (i = 0; i < m->npeers; i++) {
 		const struct peer *p = m->peers[i];
 
+		if (!p->ready && !p->dead)
+			t = min64(t, p->up_since + MESH_HELLO_TIMEOUT);
 		if (!live(p))
 			continue;
 		if (p->ihave_n > 0)

@@ -391,10 +391,20 @@ static void test_hello_first(void **state)
 	assert_int_equal(t->ndisc, 1);
 	mesh_peer_down(t->m, 1, T0);
 	assert_int_equal(mesh_peer_count(t->m), 0);
+	/* a peer that never says HELLO is dropped after 30 s, without a ban */
+	assert_int_equal(mesh_peer_up(t->m, 3, pubs[1], 1, T0), 0);
+	assert_true(mesh_next_deadline(t->m) <= T0 + 30000);
+	mesh_tick(t->m, T0 + 29999);
+	assert_int_equal(t->ndisc, 1);
+	mesh_tick(t->m, T0 + 30000);
+	assert_int_equal(t->ndisc, 2);
+	assert_int_equal(t->disc_peer, 3);
+	assert_int_equal(t->disc_backoff, 0);
+	mesh_peer_down(t->m, 3, T0 + 30001);
 	/* garbage is a protocol error with a reason */
 	assert_int_equal(mesh_peer_up(t->m, 2, pubs[1], 0, T0), 0);
 	assert_int_not_equal(mesh_receive(t->m, 2, (const uint8_t *)"\xc1", 1, T0), 0);
-	assert_int_equal(t->ndisc, 2);
+	assert_int_equal(t->ndisc, 3);
 	free(w);
 }
 
