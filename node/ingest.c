@@ -217,14 +217,24 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, char *why
 	return apply_early_retracts(ctx, ev);
 }
 
-/* A refusal: fill res and remember it if lasting and the id is genuine. */
-static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int code, int remember)
+/* A refusal: fill res and remember it if lasting and the id is genuine.
+ * With the decoded event, its created_at and group are kept too, so that
+ * repair counts the id as held (node/store_neg.h). */
+static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int code, int remember,
+                  const struct event *ev)
 {
+	int rc;
+
 	res->code = code;
 	if (res->why[0] == '\0')
 		set_why(res->why, "%s", wm_strerror(code));
-	if (remember && wm_error_is_lasting(code) &&
-	    store_remember_rejected(ctx->store, res->id, code, res->why) != 0)
+	if (!remember || !wm_error_is_lasting(code))
+		return code;
+	if (ev != NULL)
+		rc = store_remember_rejected_item(ctx->store, res->id, code, res->why, ev->created_at, ev->group);
+	else
+		rc = store_remember_rejected(ctx->store, res->id, code, res->why);
+	if (rc != 0)
 		return res->code = WM_ESTORE;
 	return code;
 }
@@ -279,20 +289,20 @@ int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
 	}
 
 	if ((rc = event_decode(wire, len, &ev, res->why)) != 0)
-		return refuse(ctx, res, rc, has_id && authenticated(payload, plen, res->id, sig));
+		return refuse(ctx, res, rc, has_id && authenticated(payload, plen, res->id, sig), NULL);
 	memcpy(res->id, ev->id, WM_ID_LEN);
 	res->kind = ev->kind;
 
 	if (ev->created_at > ctx->now && ev->created_at - ctx->now > INGEST_FUTURE_MS) {
 		set_why(res->why, "created %llu s in the future; at most %u s of clock difference is accepted",
 		        (unsigned long long)((ev->created_at - ctx->now) / 1000), INGEST_FUTURE_MS / 1000);
-		rc = refuse(ctx, res, WM_EFUTURE, 0);
+		rc = refuse(ctx, res, WM_EFUTURE, 0, ev);
 		goto out;
 	}
 	if (ev->expires_at != 0 && ev->expires_at <= ctx->now) {
 		set_why(res->why, "expired %llu s ago",
 		        (unsigned long long)((ctx->now - ev->expires_at) / 1000));
-		rc = refuse(ctx, res, WM_EEXPIRED, 0);
+		rc = refuse(ctx, res, WM_EEXPIRED, 0, ev);
 		goto out;
 	}
 
@@ -311,7 +321,7 @@ int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
 	if (rc == WM_ESTORE || rc == WM_ENOMEM || rc == WM_EINVAL)
 		goto store_error;
 	if (rc != 0) {
-		rc = refuse(ctx, res, rc, 1);
+		rc = refuse(ctx, res, rc, 1, ev);
 		if (rc == WM_ESTORE)
 			goto store_error;
 		goto finish;

@@ -170,6 +170,29 @@ static int remembered(struct fx *f, const uint8_t *id, int *code)
 	return rc;
 }
 
+/* created_at and group kept with a remembered refusal (repair counts the
+ * id as held only with them); 1 if both are there. */
+static int rejected_item(struct fx *f, const uint8_t *id, uint64_t *created, char grp[WM_GROUP_MAX + 1])
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int found = 0;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT created_at, grp FROM rejected WHERE id = ?"
+	                                    " AND created_at IS NOT NULL AND grp IS NOT NULL", -1, &st, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*created = (uint64_t)sqlite3_column_int64(st, 0);
+		snprintf(grp, WM_GROUP_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 1));
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return found;
+}
+
 /* A hand-encoded bulletin payload with a bad category, correctly signed:
  * [1, 1, author, T0, "g", [], 0, {category: "bogus", text: "x", title: "t"}] */
 static struct ev bad_content(const struct key *k)
@@ -418,6 +441,14 @@ static void test_trust_refusals(void **state)
 		assert_int_equal(in(f, &c, INGEST_PEER), WM_EFORBIDDEN);
 		assert_int_equal(remembered(f, c.id, &code), 1);
 		assert_int_equal(code, WM_EFORBIDDEN);
+		{
+			uint64_t created = 0;
+			char grp[WM_GROUP_MAX + 1] = "";
+
+			assert_int_equal(rejected_item(f, c.id, &created, grp), 1);
+			assert_true(created == T0 + DAY);
+			assert_string_equal(grp, WM_NETWORK_GROUP);
+		}
 		assert_int_equal(store_has(f->s, c.id), 0);
 		assert_int_equal(in(f, &c, INGEST_PEER), WM_EREJECTED);
 		free(c.wire);
