@@ -21,6 +21,9 @@
  * appear (both nodes dialed each other, or a peer reconnected before its old
  * connection died) the transport keeps one by a rule both ends agree on and
  * closes the other, calling on_down for the old one before on_up for the new.
+ * A connection is up only once both ends have finished the handshake and
+ * neither refused the other (a refusal -- ban, allow_peer -- travels with
+ * the handshake's last bytes), so a refused link never shows as up.
  * Every failure (a connection refused, a handshake that fails, a peer that
  * times out or sends a bad frame) produces exactly one log line naming the
  * peer's address and, when known, its key.
