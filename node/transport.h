@@ -23,7 +23,8 @@
  * closes the other, calling on_down for the old one before on_up for the new.
  * A connection is up only once both ends have finished the handshake and
  * neither refused the other (a refusal -- ban, allow_peer -- travels with
- * the handshake's last bytes), so a refused link never shows as up.
+ * the handshake's last bytes in one write), so a refused link does not show
+ * as up -- unless TCP splits that write, and then on_down follows at once.
  * Every failure (a connection refused, a handshake that fails, a peer that
  * times out or sends a bad frame) produces exactly one log line naming the
  * peer's address and, when known, its key.
