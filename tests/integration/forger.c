@@ -1,0 +1,237 @@
+/*
+ * tests/integration/forger: a hostile member of the network for
+ * test_mesh.py.  It holds the right network secret, so it completes a real
+ * handshake (node/transport.c) with the node at ADDR, says HELLO like any
+ * node (proto/frame.c), then pushes one event no honest node would pass on:
+ *
+ *   badsig       a request whose signature has one bit flipped
+ *   nonofficial  a bulletin with a valid signature by SIGNER, a plain key
+ *                file of a resident: its certificate is known, so the
+ *                refusal ("not signed by an official") is a lasting one
+ *                (a key with no certificate at all would only be refused
+ *                for now: its certificate may be on its way)
+ *
+ * It prints "key <64 hex>" (its own node key) and "id <64 hex>" (the
+ * forged event's id) once sent, then
+ * "down: <reason>" and exits 0 when the node closes the link, or exits 1
+ * after TIMEOUT seconds (default 20) if it was never disconnected.
+ *
+ *   usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial GROUP SIGNER [TIMEOUT]
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "event.h"
+#include "files.h"
+#include "frame.h"
+#include "transport.h"
+#include "wmcrypto.h"
+
+struct forger {
+	uv_loop_t loop;
+	uv_timer_t timeout;
+	struct transport *tr;
+	struct key *self;               /* the forger's node key (random) */
+	struct key *signer;             /* the event's author */
+	const char *mode, *group;
+	int sent, down, finished, rc;
+};
+
+static int send_frame(struct transport_conn *c, const struct frame *f)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char why[WM_WHY_LEN] = "";
+	int rc = frame_encode(f, &buf, &len, why);
+
+	if (rc) {
+		fprintf(stderr, "forger: cannot encode %s: %s\n", frame_type_name(f->type), why);
+		return rc;
+	}
+	rc = transport_send(c, buf, len, TRANSPORT_PRIO_NORMAL);
+	free(buf);
+	return rc;
+}
+
+static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_ID_LEN])
+{
+	struct event_draft d;
+	char why[WM_WHY_LEN] = "";
+	int rc;
+
+	memset(&d, 0, sizeof d);
+	memcpy(d.author, fg->signer->pub, WM_PUB_LEN);
+	d.created_at = files_now_ms();
+	d.group = fg->group;
+	if (strcmp(fg->mode, "badsig") == 0) {
+		d.kind = KIND_REQUEST;
+		draft_str(&d, "topic", "other");
+		draft_str(&d, "text", "forged request: this signature was tampered with");
+	} else {
+		d.kind = KIND_BULLETIN;
+		draft_str(&d, "title", "假通知");
+		draft_str(&d, "text", "forged bulletin by a key that is no officer");
+		draft_str(&d, "category", "notice");
+	}
+	rc = event_build(&d, fg->signer, wire, len, id, why);
+	if (rc) {
+		fprintf(stderr, "forger: cannot build the event: %s\n", why);
+		return rc;
+	}
+	if (strcmp(fg->mode, "badsig") == 0)
+		(*wire)[*len - 1] ^= 0x01;   /* the last byte of the signature */
+	return 0;
+}
+
+static void on_up(void *ctx, struct transport_conn *c, const uint8_t pub[WM_PUB_LEN], int outbound)
+{
+	struct forger *fg = ctx;
+	struct frame f;
+	uint8_t *wire = NULL, id[WM_ID_LEN];
+	size_t len = 0;
+	char hex[2 * WM_ID_LEN + 1];
+
+	(void)pub;
+	(void)outbound;
+	if (fg->sent)
+		return;
+	memset(&f, 0, sizeof f);
+	f.type = FRAME_HELLO;
+	f.hello.version = FRAME_VERSION;
+	f.hello.name = frame_str_c("forger");
+	frame_groups_parse("*", &f.hello.groups);
+	f.hello.software = frame_str_c("forger 1");
+	f.hello.repair_ms = 600000;
+	if (send_frame(c, &f) != 0 || forge(fg, &wire, &len, id) != 0) {
+		fg->rc = 1;
+		transport_close(c, "forger failed", 0);
+		return;
+	}
+	memset(&f, 0, sizeof f);
+	f.type = FRAME_EVENT;
+	f.event.push = 1;
+	f.event.wire = wire;
+	f.event.len = len;
+	if (send_frame(c, &f) != 0) {
+		free(wire);
+		fg->rc = 1;
+		transport_close(c, "forger failed", 0);
+		return;
+	}
+	free(wire);
+	fg->sent = 1;
+	hex_encode(hex, fg->self->pub, WM_PUB_LEN);
+	printf("key %s\n", hex);
+	hex_encode(hex, id, WM_ID_LEN);
+	printf("id %s\n", hex);
+	fflush(stdout);
+}
+
+static void on_frame(void *ctx, struct transport_conn *c, const uint8_t *b, size_t len)
+{
+	(void)ctx;
+	(void)c;
+	(void)b;
+	(void)len;
+}
+
+static void finish(struct forger *fg)
+{
+	if (fg->finished)
+		return;
+	fg->finished = 1;
+	uv_timer_stop(&fg->timeout);
+	uv_close((uv_handle_t *)&fg->timeout, NULL);
+	transport_free(fg->tr);
+	fg->tr = NULL;
+}
+
+static void on_down(void *ctx, struct transport_conn *c, const char *reason)
+{
+	struct forger *fg = ctx;
+
+	(void)c;
+	if (fg->down || !fg->sent)
+		return;
+	fg->down = 1;
+	printf("down: %s\n", reason);
+	fflush(stdout);
+	finish(fg);
+}
+
+static void on_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "forger: %s\n", line);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct forger *fg = t->data;
+
+	fprintf(stderr, "forger: %s\n", fg->sent ? "sent, but never disconnected"
+	                                           : "never got a link up");
+	fg->rc = 1;
+	finish(fg);
+}
+
+int main(int argc, char **argv)
+{
+	struct forger fg;
+	struct network net;
+	struct transport_callbacks cb;
+	struct transport_options opt;
+	char why[WM_WHY_LEN] = "";
+	long secs = 20;
+
+	if (argc < 6 || argc > 7 || (strcmp(argv[3], "badsig") && strcmp(argv[3], "nonofficial"))) {
+		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial GROUP SIGNER "
+		                "[TIMEOUT]\n");
+		return 2;
+	}
+	if (argc == 7)
+		secs = strtol(argv[6], NULL, 10);
+	if (secs <= 0 || secs > 3600)
+		secs = 20;
+	signal(SIGPIPE, SIG_IGN);
+	memset(&fg, 0, sizeof fg);
+	fg.mode = argv[3];
+	fg.group = argv[4];
+	if (wmc_init() != 0 || network_load(argv[1], &net, why) != 0) {
+		fprintf(stderr, "forger: %s\n", why[0] ? why : "cannot initialise");
+		return 2;
+	}
+	if (key_generate(&fg.self) != 0)
+		return 2;
+	if (files_load_key(argv[5], NULL, 1, &fg.signer, why) != 0) {
+		fprintf(stderr, "forger: %s: %s\n", argv[5], why);
+		return 2;
+	}
+	uv_loop_init(&fg.loop);
+	memset(&cb, 0, sizeof cb);
+	cb.ctx = &fg;
+	cb.on_up = on_up;
+	cb.on_frame = on_frame;
+	cb.on_down = on_down;
+	cb.on_log = on_log;
+	transport_options_default(&opt);
+	opt.backoff_min_ms = 200;
+	if (transport_new(&fg.loop, fg.self, net.secret, &cb, &opt, &fg.tr) != 0 ||
+	    transport_connect(fg.tr, argv[2], NULL, NULL, why) != 0) {
+		fprintf(stderr, "forger: cannot dial %s: %s\n", argv[2], why);
+		return 2;
+	}
+	wmc_wipe(&net, sizeof net);
+	uv_timer_init(&fg.loop, &fg.timeout);
+	fg.timeout.data = &fg;
+	uv_timer_start(&fg.timeout, on_timeout, (uint64_t)secs * 1000, 0);
+	uv_run(&fg.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&fg.loop);
+	key_free(fg.self);
+	key_free(fg.signer);
+	return fg.rc ? 1 : (fg.down ? 0 : 1);
+}

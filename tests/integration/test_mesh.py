@@ -1,0 +1,386 @@
+"""
+Integration tests of the mesh with real `watchmesh run` processes on
+127.0.0.1: each node in its own directory under the test's temporary
+directory, on free ports, beacons off.  Every wait is bounded and says what
+it was waiting for; every daemon is killed at the end, even on failure, and
+the logs of all daemons are printed when a test fails (the directory is
+kept).  Tests assert outcomes (what is stored where, what is logged), never
+how fast.
+
+    usage: test_mesh.py WATCHMESH CASE SOURCE_ROOT FORGER
+    cases: line restart wrongnet forged sighup
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wmtest  # noqa: E402
+from wmtest import Failure, check  # noqa: E402
+
+G = "gaobu.xinhua"
+WAIT = 60          # seconds: generous, the machine may be busy with other tests
+DAEMONS = []       # every daemon started, for the cleanup
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_until(what, cond, timeout=WAIT):
+    """Poll cond() until it returns something true; Failure after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = cond()
+        if r:
+            return r
+        if time.monotonic() > deadline:
+            raise Failure("timed out after %d s waiting for: %s" % (timeout, what))
+        time.sleep(0.2)
+
+
+class Daemon:
+    """One `watchmesh run DIR` process; its stderr goes to DIR.log."""
+
+    def __init__(self, env, name):
+        self.env = env
+        self.name = name
+        self.dir = env.path(name)
+        self.port = free_port()
+        self.logpath = env.path(name + ".log")
+        self.proc = None
+        self.logf = None
+
+    def configure(self, peers=(), **extra):
+        path = os.path.join(self.dir, "watchmesh.conf")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        keys = {"listen": "127.0.0.1:%d" % self.port, "peers": ",".join(peers),
+                "beacons": "off", "repair_interval": "5", "backoff_max": "2"}
+        keys.update({k: str(v) for k, v in extra.items()})
+        out = [ln for ln in lines if ln.split("=", 1)[0].strip() not in keys]
+        out += ["%s = %s" % kv for kv in keys.items()]
+        with open(path, "w") as f:
+            f.write("\n".join(out) + "\n")
+
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self):
+        self.logf = open(self.logpath, "ab")
+        self.logf.write(b"---- start\n")
+        self.logf.flush()
+        self.proc = subprocess.Popen([self.env.binary, "run", self.dir], cwd=self.env.dir,
+                                     env=self.env.env, stdin=subprocess.DEVNULL,
+                                     stdout=self.logf, stderr=self.logf)
+        if self not in DAEMONS:
+            DAEMONS.append(self)
+        wait_until("%s to listen" % self.name, lambda: "listening on" in self.log() or self.died())
+        if self.died():
+            raise Failure("%s exited at start (status %s)" % (self.name, self.proc.returncode))
+
+    def died(self):
+        return self.proc is not None and self.proc.poll() is not None
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Signal the daemon and wait; returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise Failure("%s did not exit within %d s of signal %d" % (self.name, timeout, sig))
+        rc = self.proc.returncode
+        self.proc = None
+        self.logf.close()
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        if self.logf:
+            self.logf.close()
+            self.logf = None
+
+    def log(self):
+        try:
+            with open(self.logpath, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+def quiet(env, *args):
+    """Run watchmesh without adding to the command log (for polling)."""
+    p = subprocess.run([env.binary] + [str(a) for a in args], cwd=env.dir, env=env.env,
+                       capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    if p.returncode < 0 or p.returncode >= 128:
+        raise Failure("watchmesh crashed (status %d): %s" % (p.returncode, " ".join(map(str, args))))
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def has(env, node, eid):
+    rc, out = quiet(env, "show", eid, "--dir", node)
+    return rc == 0
+
+
+def ids(env, node):
+    rc, out = quiet(env, "feed", "--dir", node, "--json", "--all", "--limit", "0")
+    if rc != 0:
+        raise Failure("feed --dir %s failed" % node)
+    return set(e["id"] for e in json.loads(out))
+
+
+def status(env, node):
+    rc, out = quiet(env, "status", "--dir", node, "--json")
+    try:
+        return rc, json.loads(out)
+    except ValueError:
+        return rc, {}
+
+
+def peers_up(env, node):
+    rc, st = status(env, node)
+    return sorted(p.get("name") or p.get("key", "")[:8] for p in st.get("peers", [])
+                  if p.get("state") == "up")
+
+
+def wait_up(env, node, n):
+    wait_until("%s to have %d peers up (status)" % (node, n),
+               lambda: len(peers_up(env, node)) >= n)
+
+
+def line(env):
+    """Three villages in a line A - B - C; A holds the certificates."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    env.run("init", "c", "--network", "net", "--name", "c")
+    a, b, c = Daemon(env, "a"), Daemon(env, "b"), Daemon(env, "c")
+    a.configure()
+    b.configure(peers=[a.addr()])
+    c.configure(peers=[b.addr()])
+    for d in (a, b, c):
+        d.start()
+    wait_up(env, "a", 1)
+    wait_up(env, "b", 2)
+    wait_up(env, "c", 1)
+    return a, b, c
+
+
+def converged(env, nodes):
+    sets = [ids(env, n) for n in nodes]
+    return sets[0] if all(s == sets[0] for s in sets) else None
+
+
+def alert(env, node, headline="寻找走失老人"):
+    return env.post("alert", node, "officer.key", "--group", G, "--headline", headline,
+                    "--text", "78岁男性，身穿蓝色外套，于新华村口走失。", "--area", "新华村",
+                    "--expires", "6h")
+
+
+# --- the cases -------------------------------------------------------------------------
+
+def t_line(env):
+    a, b, c = line(env)
+    # the certificates travel by repair (group "network" first)
+    want = ids(env, "a")
+    wait_until("the certificates to reach c", lambda: want <= ids(env, "c"))
+    t0 = time.monotonic()
+    aid = alert(env, "a")
+    check(len(aid) == 64, "post alert printed no id")
+    wait_until("the alert posted at a (while a runs) to be in c's store", lambda: has(env, "c", aid))
+    print("alert a -> c in %.2f s" % (time.monotonic() - t0))
+    out, _ = env.run("show", aid, "--dir", "c")
+    check("寻找走失老人" in out, "c shows the alert's headline")
+    check("local alert %s published" % aid[:16] in a.log(), "a did not log publishing the alert")
+    # status shows the peers up, in text and JSON
+    out, _ = env.run("status", "--dir", "b")
+    check("peers: 2 up" in out, "status of b does not show 2 peers up:\n" + out)
+    rc, st = status(env, "b")
+    check(rc == 0 and st.get("running") is True, "status --json: not running")
+    check(sorted(peers_up(env, "b")) == ["a", "c"], "b's peers up: %s" % peers_up(env, "b"))
+    check(all(p.get("push") in ("eager", "lazy") for p in st["peers"] if p["state"] == "up"),
+          "status lacks eager/lazy")
+    for d in (a, b, c):
+        rc = d.stop()
+        check(rc == 0, "%s exited %s on SIGTERM" % (d.name, rc))
+        check("SIGTERM: shutting down" in d.log() and "stopped" in d.log(), "%s: no clean stop" % d.name)
+    rc, st = status(env, "b")
+    check(rc == 1 and st.get("running") is False, "status after stop should say not running")
+
+
+def t_restart(env):
+    a, b, c = line(env)
+    wait_until("a, b and c to converge", lambda: converged(env, ["a", "b", "c"]))
+    rc = b.stop()
+    check(rc == 0, "b exited %s on SIGTERM" % rc)
+    wait_until("a and c to see b down", lambda: not peers_up(env, "a") and not peers_up(env, "c"))
+    e1 = env.post("bulletin", "a", "officer.key", "--group", G, "--title", "防诈骗提醒",
+                  "--text", "近日有人冒充公检法诈骗，请勿向陌生账户转账。", "--category", "fraud")
+    e2 = alert(env, "a", "第二次寻人")
+    e3 = env.post("request", "c", "res1.key", "--group", G, "--topic", "dispute",
+                  "--text", "楼上漏水，协商不成，希望调解。")
+    e4 = env.post("ack", "c", "res2.key", "--group", G, "--ref", e2, "--what", "helping")
+    # c does not hold e2 yet: its ack arrives before the alert it refers to
+    t0 = time.monotonic()
+    b.start()
+    final = wait_until("a, b and c to converge after b restarted",
+                       lambda: converged(env, ["a", "b", "c"]))
+    print("converged %.2f s after b restarted (%d events)" % (time.monotonic() - t0, len(final)))
+    for e in (e1, e2, e3, e4):
+        check(e in final, "event %s missing after convergence" % e[:8])
+    for d in (a, b, c):
+        check(d.stop() == 0, "%s: exit status" % d.name)
+
+
+def t_wrongnet(env):
+    env.world(node="a", group=G)
+    env.run("network", "create", "--name", "testnet", "--out", "othernet",
+            "--root-key", "other.root.key", "--passphrase-file", env.passfile)
+    env.run("init", "x", "--network", "othernet", "--name", "x")
+    a, x = Daemon(env, "a"), Daemon(env, "x")
+    a.configure()
+    x.configure(peers=[a.addr()], keepalive=2)
+    a.start()
+    x.start()
+    # a hears something it cannot verify; x never gets an answer
+    wait_until("a to log a refused handshake",
+               lambda: any(("127.0.0.1" in ln and "handshake" in ln.lower()) or "network secret" in ln
+                           for ln in a.log().splitlines()))
+    wait_until("x to log a failed handshake to a",
+               lambda: any(a.addr() in ln and ("handshake" in ln.lower() or "timed out" in ln)
+                           for ln in x.log().splitlines()), timeout=90)
+    check(" up (" not in a.log() and " up (" not in x.log(), "a link came up across networks")
+    check(peers_up(env, "a") == [] and peers_up(env, "x") == [], "peers up across networks")
+    check(len(ids(env, "x")) == 0, "x received events from another network")
+    if os.environ.get("WM_SHOW_LOGS"):
+        print(a.log(), x.log())
+    check(a.stop() == 0 and x.stop() == 0, "exit status")
+
+
+def forge(env, forger, a, mode):
+    p = subprocess.run([forger, env.path("a", "network"), a.addr(), mode, G,
+                        env.path("res1.key"), "30"], cwd=env.dir,
+                       capture_output=True, timeout=90)
+    out = p.stdout.decode("utf-8", "replace")
+    err = p.stderr.decode("utf-8", "replace")
+    env.log.append("$ forger ... %s\n[exit %d]\n%s%s" % (mode, p.returncode, out, err))
+    check(p.returncode == 0, "forger (%s) was not disconnected (exit %d)" % (mode, p.returncode))
+    key = [ln.split()[1] for ln in out.splitlines() if ln.startswith("key ")]
+    eid = [ln.split()[1] for ln in out.splitlines() if ln.startswith("id ")]
+    check(key and eid, "forger printed no key/id")
+    return key[0], eid[0]
+
+
+def t_forged(env):
+    forger = os.path.abspath(sys.argv[4])
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    b.configure(peers=[a.addr()])
+    a.start()
+    b.start()
+    wait_up(env, "b", 1)
+    wait_until("a and b to converge", lambda: converged(env, ["a", "b"]))
+    for mode in ("badsig", "nonofficial"):
+        key, eid = forge(env, forger, a, mode)
+        wait_until("a to log the forger's (%s) disconnect" % mode,
+                   lambda: any(key[:16] in ln and "down" in ln for ln in a.log().splitlines()))
+        # a legitimate event after the forgery reaches b: anything forwarded
+        # from the forger would have got there first
+        good = env.post("request", "a", "res1.key", "--group", G, "--topic", "other",
+                        "--text", "after the forgery (%s)" % mode)
+        wait_until("a's event after the forgery to reach b", lambda: has(env, "b", good))
+        check(not has(env, "a", eid), "a stored the forged event (%s)" % mode)
+        check(not has(env, "b", eid), "b got the forged event (%s)" % mode)
+        check(any(eid[:16] in ln for ln in a.log().splitlines()) or "refused" in a.log()
+              or "not stored" in a.log(), "a did not log the refusal (%s)" % mode)
+    check(peers_up(env, "a") == ["b"], "a's peers after the forgeries: %s" % peers_up(env, "a"))
+    check(a.stop() == 0 and b.stop() == 0, "exit status")
+
+
+def t_sighup(env):
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    b.configure()
+    a.start()
+    b.start()
+    check(peers_up(env, "b") == [], "b has peers without any configured")
+    b.configure(peers=[a.addr()])
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to log the reload", lambda: "peers reloaded: 1 added" in b.log())
+    wait_up(env, "b", 1)
+    b.configure(peers=[])
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to log the removal", lambda: "peers reloaded: 0 added, 1 removed" in b.log())
+    wait_until("b's link to a to close", lambda: peers_up(env, "b") == [])
+    # a broken config on SIGHUP keeps the old peers and says why
+    with open(env.path("b", "watchmesh.conf"), "a") as f:
+        f.write("bogus_key = 1\n")
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to log the bad config", lambda: "unknown key 'bogus_key'" in b.log())
+    check(not b.died(), "b died on a bad config at SIGHUP")
+    check(b.stop() == 0 and a.stop() == 0, "exit status")
+    # ... and refuses to start with it, in one line
+    _, err = env.run("run", "b", rc=1)
+    check("unknown key 'bogus_key'" in err and "line" in err, "start with a bad config: " + err)
+    # a port in use
+    a.start()
+    with open(env.path("b", "watchmesh.conf")) as f:
+        text = f.read().replace("bogus_key = 1\n", "")
+    text = text.replace("listen = 127.0.0.1:%d" % b.port, "listen = 127.0.0.1:%d" % a.port)
+    with open(env.path("b", "watchmesh.conf"), "w") as f:
+        f.write(text)
+    _, err = env.run("run", "b", rc=1)
+    check("cannot listen" in err, "port in use: " + err)
+    check(a.stop() == 0, "exit status")
+
+
+TESTS = {"line": t_line, "restart": t_restart, "wrongnet": t_wrongnet, "forged": t_forged,
+         "sighup": t_sighup}
+
+
+def main():
+    if len(sys.argv) < 3 or sys.argv[2] not in TESTS:
+        sys.stderr.write("usage: %s WATCHMESH CASE SRC FORGER (cases: %s)\n" %
+                         (sys.argv[0], " ".join(TESTS)))
+        return 2
+    name = sys.argv[2]
+    env = wmtest.Env(sys.argv[1], "mesh-" + name)
+    ok = False
+    try:
+        TESTS[name](env)
+        ok = True
+        print("mesh %s: ok" % name)
+    except Exception:
+        import traceback
+        traceback.print_exc()
+    finally:
+        for d in DAEMONS:
+            d.kill()
+        if not ok:
+            for d in DAEMONS:
+                sys.stderr.write("---- log of %s (%s)\n%s\n" % (d.name, d.logpath, d.log()))
+        env.done(ok)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
