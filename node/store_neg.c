@@ -45,6 +45,8 @@ struct store_neg {
 	size_t nb;
 	uint64_t *pos;                  /* nb + 1 prefix counts */
 	struct neg_acc *psum;           /* nb + 1 prefix sums */
+	struct neg_item *expired;       /* in scope, not collected yet; sorted */
+	size_t nexpired;
 	struct sn_loaded cache[SN_CACHE];
 	uint64_t clock;
 	struct store_neg_stats stats;
@@ -275,6 +277,7 @@ static int sn_load_aggregates(struct store_neg *v, char *why)
 static int sn_subtract_expired(struct store_neg *v, char *why)
 {
 	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
 	int rc = 0, step;
 
 	if (sqlite3_prepare_v2(v->db, "SELECT created_at, id, grp FROM events "
@@ -299,12 +302,29 @@ static int sn_subtract_expired(struct store_neg *v, char *why)
 			break;
 		}
 		memcpy(id.sum, sqlite3_column_blob(st, 1), NEG_ID_LEN);
+		if (v->nexpired == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct neg_item *ni;
+
+			if (ncap > SIZE_MAX / sizeof *ni ||
+			    (ni = realloc(v->expired, ncap * sizeof *ni)) == NULL) {
+				rc = WM_ENOMEM;
+				break;
+			}
+			v->expired = ni;
+			cap = ncap;
+		}
+		v->expired[v->nexpired].ts = (uint64_t)ts;
+		memcpy(v->expired[v->nexpired].id, id.sum, NEG_ID_LEN);
+		v->nexpired++;
 		v->bk[b].cnt--;
 		neg_acc_sub(&v->bk[b].sum, &id);
 		v->stats.expired++;
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = sn_fail(why, v->db, "expired events");
+	else if (rc == 0 && v->nexpired > 1)
+		qsort(v->expired, v->nexpired, sizeof *v->expired, sn_item_qcmp);
 	else if (rc == WM_ESTORE && why != NULL && why[0] == '\0')
 		snprintf(why, WM_WHY_LEN, "negentropy view: aggregates disagree with the events table");
 	sqlite3_finalize(st);
@@ -396,6 +416,9 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 		goto fail;
 	}
 	sqlite3_busy_timeout(v->db, 5000);
+	/* a fresh connection per session starts with a cold page cache: map
+	 * the file instead of a read() per page */
+	sqlite3_exec(v->db, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16000", NULL, NULL, NULL);
 	/* one read transaction: the snapshot of the session, fixed by the
 	 * first read below */
 	if (sqlite3_exec(v->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
@@ -405,7 +428,11 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 	if ((rc = sn_load_aggregates(v, why)) != 0 || (rc = sn_subtract_expired(v, why)) != 0 ||
 	    (rc = sn_build_prefix(v)) != 0)
 		goto fail;
-	if (sqlite3_prepare_v3(v->db, "SELECT created_at, id, grp, expires_at FROM events "
+	/* scope "*" reads the (created_at, id) index alone; a group scope
+	 * needs each row's group */
+	if (sqlite3_prepare_v3(v->db, v->all ? "SELECT created_at, id FROM events "
+	                       "WHERE created_at >= ?1 AND created_at < ?2" :
+	                       "SELECT created_at, id, grp FROM events "
 	                       "WHERE created_at >= ?1 AND created_at < ?2", -1,
 	                       SQLITE_PREPARE_PERSISTENT, &v->q_ev, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(v->db, "SELECT created_at, id, grp FROM rejected "
@@ -443,6 +470,7 @@ void store_neg_close(struct store_neg *v)
 	free(v->bk);
 	free(v->pos);
 	free(v->psum);
+	free(v->expired);
 	free(v);
 }
 
@@ -459,7 +487,7 @@ void store_neg_get_stats(const struct store_neg *v, struct store_neg_stats *out)
 
 /* ---- loading a bucket's items ---- */
 
-static int sn_add_rows(struct store_neg *v, sqlite3_stmt *st, int has_expiry, struct neg_item **items,
+static int sn_add_rows(struct store_neg *v, sqlite3_stmt *st, int events, struct neg_item **items,
                        size_t *n, size_t *cap)
 {
 	int step;
@@ -468,16 +496,18 @@ static int sn_add_rows(struct store_neg *v, sqlite3_stmt *st, int has_expiry, st
 		sqlite3_int64 ts = sqlite3_column_int64(st, 0);
 
 		v->stats.rows++;
-		if (has_expiry) {
-			sqlite3_int64 exp = sqlite3_column_int64(st, 3);
-
-			if (exp != 0 && exp <= v->now)
-				continue;
-		}
-		if (!sn_in_scope(v, (const char *)sqlite3_column_text(st, 2)))
+		if (!(events && v->all) && !sn_in_scope(v, (const char *)sqlite3_column_text(st, 2)))
 			continue;
 		if (ts < 0 || sqlite3_column_bytes(st, 1) != NEG_ID_LEN)
 			return WM_ESTORE;
+		if (events && v->nexpired) {    /* expired at `now`, not collected */
+			struct neg_item it;
+
+			it.ts = (uint64_t)ts;
+			memcpy(it.id, sqlite3_column_blob(st, 1), NEG_ID_LEN);
+			if (bsearch(&it, v->expired, v->nexpired, sizeof it, sn_item_qcmp) != NULL)
+				continue;
+		}
 		if (*n == *cap) {
 			size_t ncap = *cap ? *cap * 2 : 256;
 			struct neg_item *ni;
