@@ -8,7 +8,7 @@ kept).  Tests assert outcomes (what is stored where, what is logged), never
 how fast.
 
     usage: test_mesh.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: line restart wrongnet forged sighup
+    cases: line restart wrongnet forged sighup beacons
 """
 import json
 import os
@@ -353,8 +353,50 @@ def t_sighup(env):
     check(a.stop() == 0, "exit status")
 
 
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def t_beacons(env):
+    """Two members find each other by LAN beacons alone; a node of another
+    network on the same beacon port is neither dialed nor dialing.  Skipped
+    (77) where this machine cannot broadcast at all."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    env.run("network", "create", "--name", "testnet", "--out", "othernet",
+            "--root-key", "other.root.key", "--passphrase-file", env.passfile)
+    env.run("init", "x", "--network", "othernet", "--name", "x")
+    bport = free_udp_port()
+    nodes = [Daemon(env, n) for n in ("a", "b", "x")]
+    for d in nodes:
+        d.configure(listen="0.0.0.0:%d" % d.port, beacons="on", beacon_port=bport,
+                    beacon_interval=1, log_level="debug")
+        d.start()
+    a, b, x = nodes
+    heard = lambda: "beacon: member" in a.log() + b.log()
+    wait_until("a beacon to be heard (or a send to fail)",
+               lambda: heard() or "beacon not sent" in a.log(), timeout=15)
+    if not heard():
+        print("mesh beacons: this machine cannot broadcast; skipped")
+        return 77
+    wait_up(env, "a", 1)
+    wait_up(env, "b", 1)
+    check(peers_up(env, "a") == ["b"] and peers_up(env, "b") == ["a"],
+          "a and b should be each other's only peer: %s %s" % (peers_up(env, "a"), peers_up(env, "b")))
+    check(peers_up(env, "x") == [], "x (another network) got a peer: %s" % peers_up(env, "x"))
+    check("beacon: member" not in x.log(), "x acted on a beacon of another network")
+    check("beacon dropped: not a beacon of this network" in x.log(), "x did not see the others' beacons")
+    wait_until("b to get a's certificates", lambda: ids(env, "a") <= ids(env, "b"))
+    for d in nodes:
+        check(d.stop() == 0, "%s: exit status" % d.name)
+
+
 TESTS = {"line": t_line, "restart": t_restart, "wrongnet": t_wrongnet, "forged": t_forged,
-         "sighup": t_sighup}
+         "sighup": t_sighup, "beacons": t_beacons}
 
 
 def main():
@@ -366,7 +408,9 @@ def main():
     env = wmtest.Env(sys.argv[1], "mesh-" + name)
     ok = False
     try:
-        TESTS[name](env)
+        if TESTS[name](env) == 77:
+            ok = True
+            return 77
         ok = True
         print("mesh %s: ok" % name)
     except Exception:
