@@ -21,6 +21,7 @@
 #include "mp.h"
 #include "negentropy.h"
 #include "store.h"
+#include "store_neg.h"
 
 #define MESH_MISSING_MAX   4096        /* live ids announced but not held */
 #define MESH_ANNOUNCERS    4           /* peers remembered per missing id */
@@ -30,6 +31,7 @@
 #define MESH_NEG_TIMEOUT   30000       /* ms without an answer ends a session */
 #define MESH_SERVER_MAX    16          /* server sessions at once, all peers */
 #define MESH_HELLO_TIMEOUT 30000       /* ms a new peer has to send HELLO */
+#define MESH_UNAVAIL       256         /* ids a repair fetch got NOTHAVE for */
 #define MESH_OFFENDERS     64
 #define MESH_BACKOFF_MAX   (24ull * 3600 * 1000)
 
@@ -78,14 +80,14 @@ struct peer {
 	uint64_t csession;              /* 0 = none */
 	int cstage;                     /* 1 network, 2 shared groups */
 	struct neg *cneg;
-	struct neg_vec *cvec;
+	struct store_neg *cview;       /* the set of the session's scope */
 	uint64_t cdeadline;
 	uint64_t round_need, round_have, round_stored;
 
 	/* repair as server */
 	uint64_t ssession;
 	struct neg *sneg;
-	struct neg_vec *svec;
+	struct store_neg *sview;
 	uint64_t sdeadline;
 
 	/* fetch queue */
@@ -117,6 +119,11 @@ struct mesh {
 
 	struct missing *miss;
 	size_t nmiss, capmiss;          /* grows up to MESH_MISSING_MAX */
+
+	/* Ids in a peer's repair set that it could not serve (retracted: only
+	 * the id is kept): not asked for again while they stay in this ring. */
+	uint8_t unavail[MESH_UNAVAIL][WM_ID_LEN];
+	size_t unavail_n, unavail_pos;
 
 	struct author_bucket authors[MESH_AUTHORS];
 	struct offender offenders[MESH_OFFENDERS];
@@ -284,9 +291,9 @@ static void client_end(struct mesh *m, struct peer *p)
 {
 	(void)m;
 	neg_free(p->cneg);
-	neg_vec_free(p->cvec);
+	store_neg_close(p->cview);
 	p->cneg = NULL;
-	p->cvec = NULL;
+	p->cview = NULL;
 	p->csession = 0;
 	p->cstage = 0;
 }
@@ -296,9 +303,9 @@ static void server_end(struct mesh *m, struct peer *p)
 	if (p->sneg != NULL && m->server_sessions > 0)
 		m->server_sessions--;
 	neg_free(p->sneg);
-	neg_vec_free(p->svec);
+	store_neg_close(p->sview);
 	p->sneg = NULL;
-	p->svec = NULL;
+	p->sview = NULL;
 	p->ssession = 0;
 }
 
@@ -517,6 +524,26 @@ static void missing_tick(struct mesh *m, uint64_t now)
 
 /* --- fetch queue (repair path) ------------------------------------------------- */
 
+static int unavail_has(const struct mesh *m, const uint8_t id[WM_ID_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < m->unavail_n; i++)
+		if (memcmp(m->unavail[i], id, WM_ID_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+static void unavail_add(struct mesh *m, const uint8_t id[WM_ID_LEN])
+{
+	if (unavail_has(m, id))
+		return;
+	memcpy(m->unavail[m->unavail_pos], id, WM_ID_LEN);
+	m->unavail_pos = (m->unavail_pos + 1) % MESH_UNAVAIL;
+	if (m->unavail_n < MESH_UNAVAIL)
+		m->unavail_n++;
+}
+
 static int fq_add(struct peer *p, const uint8_t id[WM_ID_LEN])
 {
 	if (p->fq.n - p->fq_pos >= MESH_FQ_MAX)
@@ -554,7 +581,7 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 		return;
 	while (p->inflight < m->cfg.fetch_window && p->fq_pos < p->fq.n) {
 		for (k = 0; k < m->cfg.fetch_batch && k < FRAME_MAX_IDS && p->fq_pos < p->fq.n; p->fq_pos++) {
-			if (held(m, p->fq.ids[p->fq_pos]) != 0)
+			if (held(m, p->fq.ids[p->fq_pos]) != 0 || unavail_has(m, p->fq.ids[p->fq_pos]))
 				continue;
 			memcpy(ids[k++], p->fq.ids[p->fq_pos], WM_ID_LEN);
 		}
@@ -585,60 +612,40 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 
 /* --- repair --------------------------------------------------------------------- */
 
-struct build_ctx {
-	struct neg_vec *v;
-	int rc;
-};
-
-static int build_cb(void *ctx, const struct stored_event *e)
-{
-	struct build_ctx *b = ctx;
-
-	if (e->retracted)               /* its bytes are gone: nobody could fetch it */
-		return 0;
-	if ((b->rc = neg_vec_add(b->v, e->created_at, e->id)) != 0)
-		return 1;
-	return 0;
-}
-
 /*
- * The repair set of a scope: (created_at, id) of every event held in its
- * groups, except expired and retracted ones.  The one place that reads the
- * set; a store-backed negentropy view with per-time-bucket aggregates is
- * meant to replace this scan.
+ * The repair set of a scope, as a negentropy storage: (created_at, id) of
+ * every event held in its groups (retracted ones included) and of every
+ * remembered lasting refusal, less those expired at `now`.  The store's
+ * view (node/store_neg.h) answers from per-time-bucket aggregates and reads
+ * a snapshot, so the set cannot change under a session.
  */
-static int repair_set_build(struct mesh *m, const struct frame_groups *scope, uint64_t now,
-                            struct neg_vec **out)
+static int repair_view_open(struct mesh *m, const struct frame_groups *scope, uint64_t now,
+                            struct store_neg **out, struct neg_storage *st)
 {
-	struct build_ctx b = { NULL, 0 };
-	struct store_filter f;
-	char g[WM_GROUP_MAX + 1];
-	size_t i;
+	char names[FRAME_MAX_GROUPS][WM_GROUP_MAX + 1];
+	const char *v[FRAME_MAX_GROUPS];
+	char why[WM_WHY_LEN];
+	size_t i, n = 0;
 	int rc;
 
-	if ((rc = neg_vec_new(&b.v)) != 0)
-		return rc;
-	memset(&f, 0, sizeof(f));
-	f.now = now;
-	for (i = 0; i < (scope->all ? 1 : scope->n); i++) {
-		if (!scope->all) {
-			memcpy(g, scope->g[i].p, scope->g[i].len);
-			g[scope->g[i].len] = '\0';
-			f.group = g;
-		}
-		rc = store_events(m->ictx.store, &f, build_cb, &b);
-		if (rc < 0 || b.rc != 0) {
-			rc = b.rc != 0 ? b.rc : rc;
-			goto fail;
+	if (scope->all) {
+		v[n++] = "*";
+	} else {
+		for (i = 0; i < scope->n && i < FRAME_MAX_GROUPS; i++) {
+			size_t len = scope->g[i].len > WM_GROUP_MAX ? WM_GROUP_MAX : scope->g[i].len;
+
+			memcpy(names[i], scope->g[i].p, len);
+			names[i][len] = '\0';
+			v[n++] = names[i];
 		}
 	}
-	if ((rc = neg_vec_seal(b.v)) != 0)
-		goto fail;
-	*out = b.v;
+	why[0] = '\0';
+	if ((rc = store_neg_open(m->ictx.store, v, n, now, out, why)) != 0) {
+		mlog(m, MESH_LOG_WARN, "repair set: %s", why[0] ? why : wm_strerror(rc));
+		return rc;
+	}
+	*st = store_neg_storage(*out);
 	return 0;
-fail:
-	neg_vec_free(b.v);
-	return rc < 0 ? rc : WM_ESTORE;
 }
 
 /* The stage-2 scope: groups both sides carry, "network" left out (stage 1
@@ -705,9 +712,8 @@ static int repair_stage(struct mesh *m, struct peer *p, int stage, uint64_t now)
 	} else if (shared_scope(m, p, &scope) != 0) {
 		return WM_ENOTFOUND;
 	}
-	if ((rc = repair_set_build(m, &scope, now, &p->cvec)) != 0)
+	if ((rc = repair_view_open(m, &scope, now, &p->cview, &st)) != 0)
 		return rc;
-	st = neg_vec_storage(p->cvec);
 	if ((rc = neg_new(&st, m->cfg.neg_frame_limit, &p->cneg)) != 0 ||
 	    (rc = neg_initiate(p->cneg, &msg, &len)) != 0) {
 		client_end(m, p);
@@ -760,31 +766,51 @@ static void repair_stage_done(struct mesh *m, struct peer *p, struct neg_ids *ha
 {
 	struct store_info info;
 	uint8_t kinds[FRAME_MAX_IDS];
+	uint8_t (*ids)[WM_ID_LEN] = NULL;
 	struct frame f;
-	size_t i, start, k;
+	size_t i, start, k, sent = 0;
 
 	p->round_need += need->n;
 	p->round_have += have->n;
 	for (i = 0; i < need->n; i++)
 		if (held(m, need->ids[i]) == 0 && fq_add(p, need->ids[i]) != 0)
 			break;
-	/* announce what it lacks so that it pulls at its own pace */
-	for (start = 0; start < have->n && start < MESH_HAVE_MAX; start += k) {
-		k = have->n - start;
-		if (k > FRAME_MAX_IDS)
-			k = FRAME_MAX_IDS;
-		for (i = 0; i < k; i++)
-			kinds[i] = store_info(m->ictx.store, have->ids[start + i], &info) == 0 &&
-			           info.kind > 0 && info.kind < 256 ? (uint8_t)info.kind : 1;
+	/* announce what it lacks so that it pulls at its own pace; only what
+	 * we can serve (not retracted ids, not remembered refusals) */
+	if (have->n > 0 && (ids = malloc(FRAME_MAX_IDS * WM_ID_LEN)) == NULL)
+		have = NULL;
+	for (start = 0, k = 0; have != NULL && start < have->n && sent < MESH_HAVE_MAX; start++) {
+		const uint8_t *id = have->ids[start];
+
+		if (store_info(m->ictx.store, id, &info) != 0 || info.retracted || info.kind < 1 ||
+		    info.kind > 255)
+			continue;
+		memcpy(ids[k], id, WM_ID_LEN);
+		kinds[k++] = (uint8_t)info.kind;
+		if (k == FRAME_MAX_IDS) {
+			memset(&f, 0, sizeof(f));
+			f.type = FRAME_IHAVE;
+			f.ids.flag = 1;
+			f.ids.n = k;
+			f.ids.ids = &ids[0][0];
+			f.ids.kinds = kinds;
+			if (send_frame(m, p, &f, 0) == 0)
+				m->st.ihave_out++;
+			sent += k;
+			k = 0;
+		}
+	}
+	if (k > 0) {
 		memset(&f, 0, sizeof(f));
 		f.type = FRAME_IHAVE;
 		f.ids.flag = 1;
 		f.ids.n = k;
-		f.ids.ids = have->ids[start];
+		f.ids.ids = &ids[0][0];
 		f.ids.kinds = kinds;
 		if (send_frame(m, p, &f, 0) == 0)
 			m->st.ihave_out++;
 	}
+	free(ids);
 	fetch_pump(m, p, now);
 }
 
@@ -868,14 +894,13 @@ static int on_server_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 			neg_close_send(m, p, fr->neg.session, "busy");
 			return 0;
 		}
-		if ((rc = repair_set_build(m, &fr->neg.scope, now, &p->svec)) != 0) {
+		if ((rc = repair_view_open(m, &fr->neg.scope, now, &p->sview, &st)) != 0) {
 			neg_close_send(m, p, fr->neg.session, "error");
 			return 0;
 		}
-		st = neg_vec_storage(p->svec);
 		if ((rc = neg_new(&st, m->cfg.neg_frame_limit, &p->sneg)) != 0) {
-			neg_vec_free(p->svec);
-			p->svec = NULL;
+			store_neg_close(p->sview);
+			p->sview = NULL;
 			neg_close_send(m, p, fr->neg.session, "error");
 			return 0;
 		}
@@ -1091,6 +1116,8 @@ static void on_nothave(struct mesh *m, struct peer *p, const struct frame *fr, u
 
 		if (e != NULL && e->asked)
 			e->due = now;   /* ask the next announcer at once */
+		else if (e == NULL)
+			unavail_add(m, fr->ids.ids + i * WM_ID_LEN);
 	}
 	p->inflight = p->inflight > fr->ids.n ? p->inflight - fr->ids.n : 0;
 	fetch_pump(m, p, now);

@@ -703,6 +703,8 @@ static void test_author_rate(void **state)
 	free(w);
 }
 
+static size_t pumped_nothave;
+
 /* Deliver frames between a (handle 1 at b) and b (handle 1 at a) until quiet. */
 static void pump(struct tnode *a, struct tnode *b, uint64_t *now)
 {
@@ -722,6 +724,11 @@ static void pump(struct tnode *a, struct tnode *b, uint64_t *now)
 			memcpy(copy, src->out, nout * sizeof(*copy));
 			src->nout = 0;
 			for (i = 0; i < nout; i++) {
+				struct frame fr;
+
+				if (frame_decode(copy[i].buf, copy[i].len, &fr, NULL) == 0 &&
+				    fr.type == FRAME_NOTHAVE)
+					pumped_nothave++;
 				(void)mesh_receive(dst->m, 1, copy[i].buf, copy[i].len, *now);
 				free(copy[i].buf);
 				moved = 1;
@@ -772,6 +779,55 @@ static void test_repair_end_to_end(void **state)
 	assert_int_equal(mesh_peer_info(a->m, 0, &pi), 0);
 	assert_true(pi.last_repair_need >= 10);
 	(void)id;
+}
+
+/* A retracted event keeps only its id: repair brings the retraction, and
+ * the id that cannot be served is not asked for round after round. */
+static void test_repair_retracted(void **state)
+{
+	struct tnode *a, *b;
+	struct event_draft d;
+	uint8_t *w, *r, idx[32], idr[32];
+	size_t n, rn;
+	char why[WM_WHY_LEN];
+	uint64_t now = T0 + 100;
+	size_t first;
+
+	(void)state;
+	a = F->n[0] = tnode_new("a", "*", 2, 21);
+	b = F->n[1] = tnode_new("b", "*", 2, 22);
+	certs_into(a);
+	certs_into(b);
+	mkev(KIND_REQUEST, "gaobu", &w, &n, idx);
+	put(a, w, n);
+	memset(&d, 0, sizeof(d));
+	d.kind = KIND_RETRACT;
+	memcpy(d.author, F->alice->pub, 32);
+	d.created_at = T0 + 500;
+	d.group = "gaobu";
+	d.nrefs = 1;
+	memcpy(d.refs[0], idx, 32);
+	draft_str(&d, "reason", "posted by mistake");
+	assert_int_equal(event_build(&d, F->alice, &r, &rn, idr, why), 0);
+	put(a, r, rn);
+	free(w);
+	w = NULL;
+	assert_int_equal(store_get(a->s, idx, &w, &n), WM_ENOTFOUND);
+	assert_int_equal(mesh_peer_up(a->m, 1, pubs[2], 1, now), 0);
+	assert_int_equal(mesh_peer_up(b->m, 1, pubs[3], 0, now), 0);
+	pumped_nothave = 0;
+	pump(a, b, &now);
+	assert_int_equal(store_has(b->s, idr), 1);      /* the retraction came */
+	assert_int_equal(store_has(b->s, idx), 0);      /* its target cannot */
+	first = pumped_nothave;
+	assert_true(first <= 1);
+	mesh_repair_all(a->m, now);
+	mesh_repair_all(b->m, now);
+	pump(a, b, &now);
+	assert_int_equal(pumped_nothave, first);        /* not asked again */
+	assert_int_equal(a->ndisc + b->ndisc, 0);
+	free(w);
+	free(r);
 }
 
 static void test_neg_parity(void **state)
@@ -900,6 +956,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_groups_and_alerts, reset),
 		cmocka_unit_test_teardown(test_author_rate, reset),
 		cmocka_unit_test_teardown(test_repair_end_to_end, reset),
+		cmocka_unit_test_teardown(test_repair_retracted, reset),
 		cmocka_unit_test_teardown(test_neg_parity, reset),
 		cmocka_unit_test_teardown(test_hostile_frames, reset),
 	};
