@@ -5,6 +5,13 @@
 # missing-person alert with a photo, a private help request, the officer's
 # answer, a refused forgery, the feed, and a bundle for the next village.
 #
+# Then the mesh: three nodes on this machine's loopback — the police
+# station, the village and a company park, in a line — run as daemons
+# (`watchmesh run`, logs in demo/logs/).  An alert crosses from the station
+# to the park; the village goes offline, both sides post, the village comes
+# back and repair brings everyone level; then a clean shutdown.  The script
+# stops its daemons however it ends.
+#
 #   usage: examples/demo.sh PATH/TO/watchmesh
 set -euo pipefail
 
@@ -128,5 +135,121 @@ step "17. The next village imports it"
 show init dongfeng --network gaobu.network --name dongfeng-village
 show import --dir dongfeng xinhua.wmb
 show feed --dir dongfeng --kind alert
+
+# --- part two: the mesh ------------------------------------------------------------
+
+PIDS=()
+cleanup() {
+	local rc=$?
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	if [ $rc -ne 0 ] && [ -d logs ]; then
+		for f in logs/*.log; do
+			echo "---- $f" >&2
+			tail -n 20 "$f" >&2
+		done
+	fi
+}
+trap cleanup EXIT
+
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_for WHAT SECONDS COMMAND...: poll until COMMAND succeeds
+wait_for() {
+	local what=$1 end=$(( $(date +%s) + $2 ))
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		if [ "$(date +%s)" -ge "$end" ]; then
+			echo "timed out waiting for: $what" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+# settings for the demo: loopback, no LAN beacons, quick repair
+configure() {   # DIR PORT PEERS
+	grep -vE '^(listen|peers|beacons|repair_interval|backoff_max) *=' "$1/watchmesh.conf" > "$1/conf.tmp"
+	printf 'listen = 127.0.0.1:%s\npeers = %s\nbeacons = off\nrepair_interval = 10\nbackoff_max = 2\n' \
+		"$2" "$3" >> "$1/conf.tmp"
+	mv "$1/conf.tmp" "$1/watchmesh.conf"
+}
+start() {       # DIR
+	"$WM" run "$1" 2>> "logs/$1.log" &
+	PIDS+=($!)
+	eval "PID_$1=$!"
+	echo "started: watchmesh run $1 (pid $!, log demo/logs/$1.log)"
+}
+stop() {        # DIR: SIGTERM, and the daemon must exit 0
+	local pid rc=0
+	pid=$(eval echo "\$PID_$1")
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "watchmesh run $1 exited $rc" >&2
+		return 1
+	fi
+	echo "stopped: $1 (exit 0)"
+}
+peers_up() {    # DIR N: at least N peers up
+	"$WM" status --dir "$1" --json | "$PY" -c 'import json,sys
+s=json.load(sys.stdin); sys.exit(0 if sum(p["state"]=="up" for p in s.get("peers",[])) >= int(sys.argv[1]) else 1)' "$2"
+}
+ids() { "$WM" feed --dir "$1" --json --all --limit 0 | "$PY" -c 'import json,sys
+print("\n".join(sorted(e["id"] for e in json.load(sys.stdin))))'; }
+same_events() { [ "$(ids station)" = "$(ids xinhua)" ] && [ "$(ids xinhua)" = "$(ids park)" ]; }
+
+step "18. The mesh: the station and a company park set up nodes; with the village, a line"
+show init station --network gaobu.network --name gaobu-station
+show init park --network gaobu.network --name keji-park
+P_STATION=$(free_port); P_VILLAGE=$(free_port); P_PARK=$(free_port)
+configure station "$P_STATION" ""
+configure xinhua "$P_VILLAGE" "127.0.0.1:$P_STATION"
+configure park "$P_PARK" "127.0.0.1:$P_VILLAGE"
+echo "station 127.0.0.1:$P_STATION  <-  village 127.0.0.1:$P_VILLAGE  <-  park 127.0.0.1:$P_PARK"
+mkdir -p logs
+start station
+start xinhua
+start park
+wait_for "the village to have both neighbours up" 30 peers_up xinhua 2
+T0=$(ms)
+wait_for "repair to bring the village's events to the station and the park" 60 same_events
+echo "repair: station and park hold the village's $(ids xinhua | wc -l) events, $(( $(ms) - T0 )) ms after the links came up"
+
+step "19. An alert posted at the station crosses the village to the park"
+T0=$(ms)
+ALERT2=$(show post alert --key secrets/officer.key --passphrase-file secrets/officer.pass \
+	--dir station --group "$GROUP" --headline "暴雨红色预警" --text "今晚有特大暴雨，低洼地带居民请转移。" \
+	--area "高埔全区" --expires 6h --category Met --urgency Immediate --severity Extreme | tail -n 1)
+T1=$(ms)
+wait_for "the alert to reach the park" 30 "$WM" show "$ALERT2" --dir park
+T2=$(ms)
+echo "alert ${ALERT2:0:16}: signed and stored at the station in $(( T1 - T0 )) ms (passphrase included),"
+echo "in the park's store $(( T2 - T1 )) ms later, two hops away"
+show status --dir xinhua
+
+step "20. The village goes offline; both sides keep posting"
+stop xinhua
+B1=$(show post bulletin --key secrets/officer.key --passphrase-file secrets/officer.pass \
+	--dir station --group "$GROUP" --category safety --title "夜间巡逻加强" \
+	--text "本周起每晚增加两班巡逻。" | tail -n 1)
+R1=$(show post request --key li.key --dir park --group "$GROUP" --topic lost-found \
+	--text "在园区门口捡到一串钥匙。" | tail -n 1)
+echo "posted at the station: ${B1:0:16}; at the park: ${R1:0:16}"
+
+step "21. The village comes back; repair brings all three level"
+T0=$(ms)
+start xinhua
+wait_for "the three nodes to hold the same events" 60 same_events
+echo "converged $(( $(ms) - T0 )) ms after the village restarted: $(ids xinhua | wc -l) events on each node"
+show feed --dir xinhua --limit 3
+
+step "22. Clean shutdown"
+stop park
+stop xinhua
+stop station
 
 step "Done. Everything is in ./demo; try: $WM feed --dir demo/xinhua --json"
