@@ -114,6 +114,8 @@ struct daemon {
 	uint64_t published;          /* local events pushed to the mesh */
 	uint64_t expired;            /* events collected */
 	int status_dirty;
+	unsigned status_ticks;
+	struct mesh_stats last_stats;    /* as last written to status.json */
 	struct {                     /* the last repair that changed anything we know of */
 		char peer[FRAME_NAME_MAX + 20];
 		uint64_t at, need, have;
@@ -968,14 +970,20 @@ static void d_write_status(struct daemon *d, const char *state)
 static void d_status_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
-	static unsigned ticks;
+	struct mesh_stats ms;
 
 	if (d->stopping)
 		return;
 	d_refresh_known(d);
+	memset(&ms, 0, sizeof ms);
+	mesh_get_stats(d->mesh, &ms);
+	if (memcmp(&ms, &d->last_stats, sizeof ms) != 0) {
+		d->last_stats = ms;
+		d->status_dirty = 1;
+	}
 	/* every tick when something changed, else every 5th (updated_at shows
 	 * a reader that the daemon is alive) */
-	if (d->status_dirty || ++ticks % 5 == 0)
+	if (d->status_dirty || ++d->status_ticks % 5 == 0)
 		d_write_status(d, "running");
 }
 
