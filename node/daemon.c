@@ -6,9 +6,8 @@
  *     which runs after every call into the mesh and also re-arms the mesh
  *     timer at mesh_next_deadline();
  *   - events reach the mesh from the store by polling seq; ids that arrived
- *     in EVENT frames from peers are remembered in a small lossy cache so
- *     the poll does not push them a second time (a miss only costs one
- *     redundant push, which the peers count as a duplicate).
+ *     in EVENT frames from peers are remembered (for D_SEEN_TTL_MS, or until
+ *     the poll meets them) so the poll does not push them a second time.
  */
 #include "daemon.h"
 
@@ -39,8 +38,10 @@
 #define D_MAX_KNOWN    256      /* peers remembered for status */
 #define D_MAX_DIALERS  256
 #define D_MAX_PENDING  64
-#define D_SEEN_SLOTS   (1u << 14)
+#define D_SEEN_BUCKETS (1u << 16)
+#define D_SEEN_TTL_MS  30000    /* far above the poll's lag */
 #define D_POLL_BATCH   256
+#define D_POLL_ROUNDS  64       /* batches per poll tick: 16384 events */
 #define D_ERR_LEN      200
 
 enum { D_DEBUG = 0, D_INFO = 1, D_WARN = 2 };
@@ -76,6 +77,15 @@ struct ddialer {
 	int from_beacon;
 };
 
+/* An id that came in an EVENT frame, waiting for the poll to meet it. */
+struct dseen {
+	uint8_t id[WM_ID_LEN];
+	uint64_t at;
+	int in_hash;
+	struct dseen *hnext;         /* bucket chain */
+	struct dseen *qnext;         /* arrival order, for expiry */
+};
+
 struct dpending {
 	uint32_t handle;
 	char why[D_ERR_LEN];
@@ -109,7 +119,9 @@ struct daemon {
 	size_t npend;
 	int flushing;
 	int64_t last_seq;
-	uint8_t (*seen)[WM_ID_LEN];  /* D_SEEN_SLOTS ids, direct-mapped */
+	struct dseen **seen;         /* D_SEEN_BUCKETS chains */
+	struct dseen *seen_head, *seen_tail;
+	size_t nseen;
 	uint64_t started_at;
 	uint64_t published;          /* local events pushed to the mesh */
 	uint64_t expired;            /* events collected */
@@ -234,21 +246,71 @@ static int conn_with_pub(struct daemon *d, const uint8_t pub[WM_PUB_LEN])
 	return 0;
 }
 
-/* --- the seen-id cache -------------------------------------------------------------- */
+/* --- ids that came from peers ------------------------------------------------------ */
 
-static size_t seen_slot(const uint8_t id[WM_ID_LEN])
+static size_t seen_bucket(const uint8_t id[WM_ID_LEN])
 {
-	return ((size_t)id[0] | (size_t)id[1] << 8 | (size_t)id[2] << 16) & (D_SEEN_SLOTS - 1);
+	return ((size_t)id[0] | (size_t)id[1] << 8 | (size_t)id[2] << 16) & (D_SEEN_BUCKETS - 1);
+}
+
+static struct dseen **seen_find(struct daemon *d, const uint8_t id[WM_ID_LEN])
+{
+	struct dseen **pp = &d->seen[seen_bucket(id)];
+	while (*pp && memcmp((*pp)->id, id, WM_ID_LEN) != 0)
+		pp = &(*pp)->hnext;
+	return pp;
 }
 
 static void seen_add(struct daemon *d, const uint8_t id[WM_ID_LEN])
 {
-	memcpy(d->seen[seen_slot(id)], id, WM_ID_LEN);
+	struct dseen **pp = seen_find(d, id), *e;
+
+	if (*pp)
+		return;
+	e = calloc(1, sizeof *e);
+	if (!e)
+		return;          /* the poll will push it once more: harmless */
+	memcpy(e->id, id, WM_ID_LEN);
+	e->at = now_ms();
+	e->in_hash = 1;
+	*pp = e;
+	if (d->seen_tail)
+		d->seen_tail->qnext = e;
+	else
+		d->seen_head = e;
+	d->seen_tail = e;
+	d->nseen++;
 }
 
-static int seen_has(struct daemon *d, const uint8_t id[WM_ID_LEN])
+/* 1 if id came from a peer (and forget it: the poll meets each id once). */
+static int seen_take(struct daemon *d, const uint8_t id[WM_ID_LEN])
 {
-	return memcmp(d->seen[seen_slot(id)], id, WM_ID_LEN) == 0;
+	struct dseen **pp = seen_find(d, id), *e = *pp;
+
+	if (!e)
+		return 0;
+	*pp = e->hnext;
+	e->hnext = NULL;
+	e->in_hash = 0;
+	return 1;
+}
+
+/* Drop entries older than the TTL (duplicates and refusals, which the poll
+ * never meets), or all of them. */
+static void seen_expire(struct daemon *d, int all)
+{
+	uint64_t now = now_ms();
+
+	while (d->seen_head && (all || d->seen_head->at + D_SEEN_TTL_MS < now)) {
+		struct dseen *e = d->seen_head;
+		if (e->in_hash)
+			(void)seen_take(d, e->id);
+		d->seen_head = e->qnext;
+		if (!d->seen_head)
+			d->seen_tail = NULL;
+		d->nseen--;
+		free(e);
+	}
 }
 
 /* The id of the event inside an EVENT frame, without judging it (the mesh
@@ -678,6 +740,7 @@ struct poll_ctx {
 	struct daemon *d;
 	struct poll_item items[D_POLL_BATCH];
 	size_t n;
+	size_t rows;                 /* rows seen this round */
 	int64_t last;
 	int err;
 };
@@ -687,7 +750,8 @@ static int poll_cb(void *ctx, const struct stored_event *e)
 	struct poll_ctx *pc = ctx;
 
 	pc->last = e->seq;
-	if (!e->wire || seen_has(pc->d, e->id))
+	pc->rows++;
+	if (seen_take(pc->d, e->id) || !e->wire)
 		return 0;
 	pc->items[pc->n].wire = malloc(e->wire_len);
 	if (!pc->items[pc->n].wire) {
@@ -718,6 +782,7 @@ static void d_poll(struct daemon *d)
 		f.limit = D_POLL_BATCH;
 		pc->d = d;
 		pc->n = 0;
+		pc->rows = 0;
 		pc->last = d->last_seq;
 		pc->err = 0;
 		rc = store_events(d->nd->store, &f, poll_cb, pc);
@@ -732,7 +797,6 @@ static void d_poll(struct daemon *d)
 		for (i = 0; i < pc->n; i++) {
 			char h[17];
 			hex8(h, pc->items[i].id);
-			seen_add(d, pc->items[i].id);
 			if (mesh_publish(d->mesh, pc->items[i].wire, pc->items[i].len, now_ms()) == 0) {
 				d->published++;
 				d_log(d, D_INFO, "local %s %s published to the mesh",
@@ -743,8 +807,9 @@ static void d_poll(struct daemon *d)
 		if (pc->n)
 			d->status_dirty = 1;
 		d_after_mesh(d);
-	} while (!pc->err && ++rounds < 16);
+	} while (!pc->err && pc->rows == D_POLL_BATCH && ++rounds < D_POLL_ROUNDS);
 	free(pc);
+	seen_expire(d, 0);
 }
 
 static void d_poll_cb(uv_timer_t *t)
@@ -1083,7 +1148,7 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	}
 	hex_encode(d->selfhex, d->self->pub, WM_PUB_LEN);
 
-	d->seen = calloc(D_SEEN_SLOTS, sizeof *d->seen);
+	d->seen = calloc(D_SEEN_BUCKETS, sizeof *d->seen);
 	if (!d->seen)
 		return WM_ENOMEM;
 
@@ -1244,6 +1309,8 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 		d_log(d, D_WARN, "event loop closed with handles still open");
 	node_dir_close(d->nd);
 	key_free(d->self);
+	if (d->seen)
+		seen_expire(d, 1);
 	free(d->seen);
 	free(d->conns);
 	if (d->lockfd >= 0)

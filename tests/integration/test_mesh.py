@@ -83,7 +83,8 @@ class Daemon:
                                      stdout=self.logf, stderr=self.logf)
         if self not in DAEMONS:
             DAEMONS.append(self)
-        wait_until("%s to listen" % self.name, lambda: "listening on" in self.log() or self.died())
+        wait_until("%s to listen" % self.name,
+                   lambda: "listening on" in self.log().split("---- start")[-1] or self.died())
         if self.died():
             raise Failure("%s exited at start (status %s)" % (self.name, self.proc.returncode))
 
