@@ -18,7 +18,8 @@
 
 #include "store_neg.h"
 
-#define SN_CACHE 64                     /* loaded buckets kept per session */
+#define SN_CACHE 1024                   /* slots of loaded buckets, direct-mapped */
+#define SN_CACHE_ITEMS 65536            /* items cached per session (~4.7 MB) */
 
 struct sn_bucket {
 	uint64_t key;                   /* created_at >> STORE_NEG_BUCKET_SHIFT */
@@ -31,7 +32,6 @@ struct sn_loaded {
 	struct neg_item *items;         /* sorted */
 	struct neg_acc *prefix;         /* n + 1 sums of the first k items */
 	size_t n;
-	uint64_t used;                  /* LRU clock */
 };
 
 struct store_neg {
@@ -47,8 +47,8 @@ struct store_neg {
 	struct neg_acc *psum;           /* nb + 1 prefix sums */
 	struct neg_item *expired;       /* in scope, not collected yet; sorted */
 	size_t nexpired;
-	struct sn_loaded cache[SN_CACHE];
-	uint64_t clock;
+	struct sn_loaded cache[SN_CACHE];  /* bucket b lives in slot b % SN_CACHE */
+	size_t cached;                  /* items held by the cache */
 	struct store_neg_stats stats;
 };
 
@@ -431,9 +431,9 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 	/* scope "*" reads the (created_at, id) index alone; a group scope
 	 * needs each row's group */
 	if (sqlite3_prepare_v3(v->db, v->all ? "SELECT created_at, id FROM events "
-	                       "WHERE created_at >= ?1 AND created_at < ?2" :
+	                       "WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id" :
 	                       "SELECT created_at, id, grp FROM events "
-	                       "WHERE created_at >= ?1 AND created_at < ?2", -1,
+	                       "WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id", -1,
 	                       SQLITE_PREPARE_PERSISTENT, &v->q_ev, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(v->db, "SELECT created_at, id, grp FROM rejected "
 	                       "WHERE created_at >= ?1 AND created_at < ?2 AND grp IS NOT NULL", -1,
@@ -526,23 +526,29 @@ static int sn_add_rows(struct store_neg *v, sqlite3_stmt *st, int events, struct
 	return step == SQLITE_DONE ? 0 : WM_ESTORE;
 }
 
+static void sn_cache_drop(struct sn_loaded *l)
+{
+	free(l->items);
+	free(l->prefix);
+	l->items = NULL;
+	l->prefix = NULL;
+	l->n = 0;
+	l->b = SIZE_MAX;
+}
+
 /* Bucket b's items, sorted, with their prefix sums. */
 static int sn_load(struct store_neg *v, size_t b, const struct sn_loaded **out)
 {
+	struct sn_loaded *slot = &v->cache[b % SN_CACHE];
 	struct neg_item *items = NULL;
 	struct neg_acc *prefix = NULL, check;
-	size_t n = 0, cap = 0, i, slot = 0;
+	size_t n = 0, cap = 0, i, nev;
 	sqlite3_int64 lo, hi;
 	int rc;
 
-	for (i = 0; i < SN_CACHE; i++) {
-		if (v->cache[i].b == b) {
-			v->cache[i].used = ++v->clock;
-			*out = &v->cache[i];
-			return 0;
-		}
-		if (v->cache[i].used < v->cache[slot].used)
-			slot = i;
+	if (slot->b == b) {
+		*out = slot;
+		return 0;
 	}
 	lo = sn_u2i(v->bk[b].key << STORE_NEG_BUCKET_SHIFT);
 	hi = sn_u2i((v->bk[b].key + 1) << STORE_NEG_BUCKET_SHIFT);
@@ -552,7 +558,13 @@ static int sn_load(struct store_neg *v, size_t b, const struct sn_loaded **out)
 	sqlite3_bind_int64(v->q_ev, 2, hi);
 	sqlite3_bind_int64(v->q_rej, 1, lo);
 	sqlite3_bind_int64(v->q_rej, 2, hi);
+	cap = v->bk[b].cnt + 1;         /* what the aggregates say, usually exact */
+	if (cap > SIZE_MAX / sizeof *items || (items = malloc(cap * sizeof *items)) == NULL) {
+		rc = WM_ENOMEM;
+		goto fail;
+	}
 	rc = sn_add_rows(v, v->q_ev, 1, &items, &n, &cap);
+	nev = n;
 	if (rc == 0)
 		rc = sn_add_rows(v, v->q_rej, 0, &items, &n, &cap);
 	sqlite3_reset(v->q_ev);
@@ -560,8 +572,15 @@ static int sn_load(struct store_neg *v, size_t b, const struct sn_loaded **out)
 	if (rc != 0)
 		goto fail;
 	v->stats.loads++;
-	if (n > 1)
+	/* the (created_at, id) index gives events in order; refusals need a
+	 * sort (and a duplicate would be a damaged store) */
+	if (n > nev)
 		qsort(items, n, sizeof *items, sn_item_qcmp);
+	for (i = 1; i < n; i++)
+		if (neg_item_cmp(&items[i - 1], &items[i]) >= 0) {
+			rc = WM_ESTORE;
+			goto fail;
+		}
 	if ((prefix = malloc((n + 1) * sizeof *prefix)) == NULL) {
 		rc = WM_ENOMEM;
 		goto fail;
@@ -583,14 +602,19 @@ static int sn_load(struct store_neg *v, size_t b, const struct sn_loaded **out)
 		rc = WM_ESTORE;
 		goto fail;
 	}
-	free(v->cache[slot].items);
-	free(v->cache[slot].prefix);
-	v->cache[slot].b = b;
-	v->cache[slot].items = items;
-	v->cache[slot].prefix = prefix;
-	v->cache[slot].n = n;
-	v->cache[slot].used = ++v->clock;
-	*out = &v->cache[slot];
+	v->cached -= slot->n;
+	sn_cache_drop(slot);
+	if (v->cached + n > SN_CACHE_ITEMS) {   /* over budget: start afresh */
+		for (i = 0; i < SN_CACHE; i++)
+			sn_cache_drop(&v->cache[i]);
+		v->cached = 0;
+	}
+	slot->b = b;
+	slot->items = items;
+	slot->prefix = prefix;
+	slot->n = n;
+	v->cached += n;
+	*out = slot;
 	return 0;
 fail:
 	free(items);
