@@ -26,7 +26,11 @@
  * mesh ignores everything from that peer until mesh_peer_down.
  *
  * All times are milliseconds since the epoch (the same clock as ingest's
- * `now`).  Not thread-safe: one thread drives one mesh.
+ * `now`).  Not thread-safe: one thread drives one mesh.  The store must be
+ * file-backed (repair reads it through node/store_neg, one snapshot
+ * connection per session).  The mesh does not notice two connections to
+ * the same node key: the glue should keep one.  A peer that sends no
+ * HELLO within 30 s is disconnected with backoff 0.
  */
 #ifndef WM_MESH_H
 #define WM_MESH_H
