@@ -1205,9 +1205,8 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	}
 	rc = transport_listen(d->tr, cf->listen, why);
 	if (rc) {
-		char inner[WM_WHY_LEN];
-		snprintf(inner, sizeof inner, "%s", why);
-		files_why(why, "cannot listen on %s: %s", cf->listen, inner[0] ? inner : wm_strerror(rc));
+		if (!why[0])
+			files_why(why, "cannot listen on %s: %s", cf->listen, wm_strerror(rc));
 		return rc;
 	}
 	port = transport_listen_port(d->tr);

@@ -146,7 +146,9 @@ int conf_encode(const struct node_conf *c, char **out);
 int conf_parse(const char *text, size_t len, struct node_conf *c, char why[WM_WHY_LEN]);
 int conf_load(const char *path, struct node_conf *c, char why[WM_WHY_LEN]);
 
-/* One entry of the peers list: "host:port" or "host:port@<64 hex pubkey>". */
+/* One entry of the peers list: "host:port" or "host:port@<64 hex pubkey>".
+ * conf_parse refuses a list longer than CONF_PEERS_MAX. */
+#define CONF_PEERS_MAX 256
 struct conf_peer {
 	char addr[256];              /* host:port, as written */
 	int has_pub;

@@ -113,6 +113,10 @@ static void test_conf(void **state)
 	assert_int_equal(conf_parse("log_level = loud\n", 17, &d, why), WM_EFORMAT);
 	assert_int_equal(conf_parse("keepalive = 99999999999999\n", 27, &d, why), WM_EFORMAT);
 
+	assert_int_equal(conf_parse("# x\npeers = a:1, nohost\n", 24, &d, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "line 2"));
+	assert_non_null(strstr(why, "nohost"));
+
 	/* the peers list */
 	assert_int_equal(conf_peers_parse("", peers, 4, &np, why), 0);
 	assert_int_equal(np, 0);
