@@ -491,8 +491,39 @@ static void make_cert(struct sim *s, int i, const struct key *issuer, const stru
 	build(s, &d, issuer, &s->certs[i], &s->certlen[i], id);
 }
 
+/* Store files of the sims alive, removed at exit too: a failing case
+ * exits from the middle of a run. */
+#define SIM_LIVE_MAX 8
+static struct sim *live[SIM_LIVE_MAX];
+
+static void remove_files(struct sim *s)
+{
+	size_t i;
+	char p[128];
+
+	for (i = 0; i < s->n; i++) {
+		unlink(s->nodes[i]->path);
+		snprintf(p, sizeof(p), "%s-wal", s->nodes[i]->path);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s-shm", s->nodes[i]->path);
+		unlink(p);
+	}
+	rmdir(s->dir);
+}
+
+static void remove_all_files(void)
+{
+	size_t i;
+
+	for (i = 0; i < SIM_LIVE_MAX; i++)
+		if (live[i] != NULL)
+			remove_files(live[i]);
+}
+
 int sim_new(const struct sim_opts *o, struct sim **out)
 {
+	static int registered;
+
 	struct sim *s;
 	size_t i;
 
@@ -518,6 +549,14 @@ int sim_new(const struct sim_opts *o, struct sim **out)
 		key_seeded(&s->resident[i], (uint8_t)(0x20 + i));
 	make_cert(s, 0, s->root, s->station, "station");
 	make_cert(s, 1, s->station, s->officer, "officer");
+	if (!registered) {
+		atexit(remove_all_files);
+		registered = 1;
+	}
+	for (i = 0; i < SIM_LIVE_MAX && live[i] != NULL; i++)
+		;
+	if (i < SIM_LIVE_MAX)
+		live[i] = s;
 	for (i = 0; i < o->nodes; i++)
 		node_new(s);
 	*out = s;
@@ -530,16 +569,15 @@ void sim_free(struct sim *s)
 
 	if (s == NULL)
 		return;
+	for (i = 0; i < SIM_LIVE_MAX; i++)
+		if (live[i] == s)
+			live[i] = NULL;
 	for (i = 0; i < s->n; i++) {
-		char p[128];
-
 		mesh_free(s->nodes[i]->mesh);
 		store_close(s->nodes[i]->store);
-		unlink(s->nodes[i]->path);
-		snprintf(p, sizeof(p), "%s-wal", s->nodes[i]->path);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s-shm", s->nodes[i]->path);
-		unlink(p);
+	}
+	remove_files(s);
+	for (i = 0; i < s->n; i++) {
 		free(s->nodes[i]->links);
 		free(s->nodes[i]);
 	}
@@ -555,7 +593,6 @@ void sim_free(struct sim *s)
 		key_free(s->resident[i]);
 	free(s->certs[0]);
 	free(s->certs[1]);
-	rmdir(s->dir);
 	free(s);
 }
 
