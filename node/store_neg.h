@@ -11,7 +11,7 @@
  *
  * How: triggers on the events and rejected tables keep per-(group, time
  * bucket) aggregates -- item count and id sum mod 2^256 -- in the table
- * neg_agg, with 2^22 ms (~70 min) buckets, plus one row per bucket under the
+ * neg_agg, with 2^21 ms (~35 min) buckets, plus one row per bucket under the
  * group "*" for all groups together.  A session loads the scope's bucket
  * aggregates once (a few thousand rows), builds prefix sums, and answers
  * fingerprint(i, j) from them plus the two edge buckets; item(i) and
@@ -37,7 +37,10 @@
 #include "negentropy.h"
 #include "store.h"
 
-#define STORE_NEG_BUCKET_SHIFT 22      /* bucket = created_at >> 22 (ms) */
+#define STORE_NEG_BUCKET_SHIFT 21      /* bucket = created_at >> 21 (ms) */
+#define STORE_NEG_STR_(x) #x
+#define STORE_NEG_STR(x) STORE_NEG_STR_(x)
+#define STORE_NEG_SHIFT_SQL " >> " STORE_NEG_STR(STORE_NEG_BUCKET_SHIFT)
 
 struct sqlite3;
 struct store_neg;
@@ -74,7 +77,7 @@ int store_neg_register(struct sqlite3 *db);
 /* Add (op wm_neg_add, sign +) or remove (wm_neg_sub, -) the row r in the
  * aggregates of its group and of '*'. */
 #define STORE_NEG_BOTH(r, op, sign)                                                        \
-	"INSERT INTO neg_agg SELECT g, " r ".created_at >> 22, " sign "1, "                \
+	"INSERT INTO neg_agg SELECT g, " r ".created_at" STORE_NEG_SHIFT_SQL ", " sign "1, "                \
 	op "(zeroblob(32), " r ".id) FROM (SELECT " r ".grp AS g UNION ALL SELECT '*') "    \
 	"WHERE 1 ON CONFLICT (grp, bucket) DO UPDATE SET cnt = cnt " sign " 1, "           \
 	"sum = " op "(sum, " r ".id);"
@@ -84,7 +87,7 @@ int store_neg_register(struct sqlite3 *db);
 	"CREATE INDEX rejected_time ON rejected(created_at, id) WHERE created_at IS NOT NULL;" \
 	"CREATE TABLE neg_agg ("                                                           \
 	"  grp TEXT NOT NULL,"              /* a group, or '*' for all */                  \
-	"  bucket INTEGER NOT NULL,"        /* created_at >> 22 */                         \
+	"  bucket INTEGER NOT NULL,"        /* created_at >> shift */                      \
 	"  cnt INTEGER NOT NULL,"                                                          \
 	"  sum BLOB NOT NULL,"              /* ids summed, 32 bytes little-endian */       \
 	"  PRIMARY KEY (grp, bucket)) WITHOUT ROWID;"                                      \
@@ -106,11 +109,11 @@ int store_neg_register(struct sqlite3 *db);
 	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
 	STORE_NEG_BOTH("NEW", "wm_neg_add", "+") " END;"                                   \
 	"INSERT INTO neg_agg (grp, bucket, cnt, sum) "                                     \
-	"SELECT grp, created_at >> 22, count(*), wm_neg_total(id) FROM events "            \
-	"GROUP BY grp, created_at >> 22;"                                                  \
+	"SELECT grp, created_at" STORE_NEG_SHIFT_SQL ", count(*), wm_neg_total(id) "       \
+	"FROM events GROUP BY 1, 2;"                                                       \
 	"INSERT INTO neg_agg (grp, bucket, cnt, sum) "                                     \
-	"SELECT '*', created_at >> 22, count(*), wm_neg_total(id) FROM events "            \
-	"GROUP BY created_at >> 22;"
+	"SELECT '*', created_at" STORE_NEG_SHIFT_SQL ", count(*), wm_neg_total(id) "       \
+	"FROM events GROUP BY 2;"
 
 /*
  * Bench and test only: add item rows straight into the events table (no
