@@ -37,7 +37,6 @@
 
 #define D_MAX_KNOWN    256      /* peers remembered for status */
 #define D_MAX_DIALERS  256
-#define D_MAX_PENDING  64
 #define D_SEEN_BUCKETS (1u << 16)
 #define D_SEEN_TTL_MS  30000    /* far above the poll's lag */
 #define D_POLL_BATCH   256
@@ -115,8 +114,8 @@ struct daemon {
 	struct dknown known[D_MAX_KNOWN];
 	struct ddialer dialers[D_MAX_DIALERS];
 	size_t ndialers;
-	struct dpending pend[D_MAX_PENDING];
-	size_t npend;
+	struct dpending *pend;       /* disconnects the mesh asked for */
+	size_t npend, pendcap;
 	int flushing;
 	int64_t last_seq;
 	struct dseen **seen;         /* D_SEEN_BUCKETS chains */
@@ -409,8 +408,21 @@ static void io_disconnect(void *ctx, uint32_t peer, const char *why, uint64_t ba
 	struct dconn *c = conn_by_handle(d, peer);
 	struct dknown *k;
 
-	if (!c || d->npend >= D_MAX_PENDING)
+	if (!c)
 		return;
+	for (size_t i = 0; i < d->npend; i++)
+		if (d->pend[i].handle == peer)
+			return;              /* already on its way out */
+	if (d->npend >= d->pendcap) {
+		size_t cap = d->pendcap ? 2 * d->pendcap : 16;
+		struct dpending *np = realloc(d->pend, cap * sizeof *np);
+		if (!np) {
+			d_log(d, D_WARN, "out of memory: cannot disconnect peer %" PRIu32, peer);
+			return;
+		}
+		d->pend = np;
+		d->pendcap = cap;
+	}
 	d->pend[d->npend].handle = peer;
 	snprintf(d->pend[d->npend].why, D_ERR_LEN, "%s", why ? why : "disconnected by the mesh");
 	d->pend[d->npend].backoff = backoff_ms;
@@ -949,7 +961,7 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 			s = "up";
 		else if (k->banned_until > now)
 			s = "backing off";
-		else if (k->since == 0)
+		else if (k->since == 0 && !k->last_error[0])
 			s = "connecting";
 		else
 			s = "down";
@@ -1312,6 +1324,7 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 		seen_expire(d, 1);
 	free(d->seen);
 	free(d->conns);
+	free(d->pend);
 	if (d->lockfd >= 0)
 		close(d->lockfd);
 	free(d);

@@ -208,6 +208,7 @@ def t_line(env):
     out, _ = env.run("show", aid, "--dir", "c")
     check("寻找走失老人" in out, "c shows the alert's headline")
     check("local alert %s published" % aid[:16] in a.log(), "a did not log publishing the alert")
+    check("published to the mesh" not in b.log() + c.log(), "b or c pushed a received event as local")
     # status shows the peers up, in text and JSON
     out, _ = env.run("status", "--dir", "b")
     check("peers: 2 up" in out, "status of b does not show 2 peers up:\n" + out)
@@ -244,6 +245,9 @@ def t_restart(env):
     print("converged %.2f s after b restarted (%d events)" % (time.monotonic() - t0, len(final)))
     for e in (e1, e2, e3, e4):
         check(e in final, "event %s missing after convergence" % e[:8])
+    # nothing was posted at b: what it got from peers is not pushed again as
+    # its own
+    check("published to the mesh" not in b.log(), "b pushed events it received as local ones")
     for d in (a, b, c):
         check(d.stop() == 0, "%s: exit status" % d.name)
 
