@@ -83,6 +83,13 @@ struct peer {
 	struct store_neg *cview;       /* the set of the session's scope */
 	uint64_t cdeadline;
 	uint64_t round_need, round_have, round_stored;
+	/* cost of the current round, per stage (0 network, 1 shared groups),
+	 * logged when it ends: what tests/bench/bench_repair.sh measures */
+	uint64_t round_start;           /* when stage 1 was opened */
+	uint64_t stage_open_at;         /* when this stage's NEG_OPEN was sent */
+	uint64_t rt[2];                 /* client messages answered */
+	uint64_t bytes_out[2], bytes_in[2];  /* negentropy message bytes */
+	uint64_t first_reply_ms[2];     /* NEG_OPEN sent -> first NEG_MSG back */
 
 	/* repair as server */
 	uint64_t ssession;
@@ -683,6 +690,17 @@ static void repair_finish(struct mesh *m, struct peer *p, uint64_t now)
 	if (p->round_need > 0 || p->round_have > 0)
 		mlog(m, MESH_LOG_INFO, "peer %s (%s): repair: it has %llu we lack, we have %llu it lacks",
 		     p->hex, p->name, (unsigned long long)p->round_need, (unsigned long long)p->round_have);
+	/* the cost of the round; a line benchmarks read (INFO only when the
+	 * sets differed, so an idle mesh does not log every minute) */
+	mlog(m, p->round_need > 0 || p->round_have > 0 ? MESH_LOG_INFO : MESH_LOG_DEBUG,
+	     "peer %s (%s): repair cost: groups %llu round trips, %llu bytes sent, %llu received, "
+	     "first reply %llu ms; network %llu round trips, %llu bytes sent, %llu received, "
+	     "first reply %llu ms; %llu ms in all",
+	     p->hex, p->name, (unsigned long long)p->rt[1], (unsigned long long)p->bytes_out[1],
+	     (unsigned long long)p->bytes_in[1], (unsigned long long)p->first_reply_ms[1],
+	     (unsigned long long)p->rt[0], (unsigned long long)p->bytes_out[0],
+	     (unsigned long long)p->bytes_in[0], (unsigned long long)p->first_reply_ms[0],
+	     (unsigned long long)(now > p->round_start ? now - p->round_start : 0));
 	m->st.repairs++;
 	client_end(m, p);
 	p->repair_due = now + jitter(m, m->cfg.repair_interval_ms);
@@ -724,6 +742,8 @@ static int repair_stage(struct mesh *m, struct peer *p, int stage, uint64_t now)
 	p->csession = p->next_session;
 	p->cstage = stage;
 	p->cdeadline = now + MESH_NEG_TIMEOUT;
+	p->stage_open_at = now;
+	p->bytes_out[stage - 1] += len;
 	memset(&f, 0, sizeof(f));
 	f.type = FRAME_NEG_OPEN;
 	f.neg.session = p->csession;
@@ -743,6 +763,11 @@ static void repair_start(struct mesh *m, struct peer *p, uint64_t now)
 
 	p->repair_due = UINT64_MAX;
 	p->round_need = p->round_have = 0;
+	p->round_start = now;
+	memset(p->rt, 0, sizeof(p->rt));
+	memset(p->bytes_out, 0, sizeof(p->bytes_out));
+	memset(p->bytes_in, 0, sizeof(p->bytes_in));
+	memset(p->first_reply_ms, 0, sizeof(p->first_reply_ms));
 	if ((rc = repair_stage(m, p, 1, now)) != 0)
 		repair_abandon(m, p, now, wm_strerror(rc));
 }
@@ -836,6 +861,13 @@ static int on_client_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 
 	if (p->csession == 0 || fr->neg.session != p->csession)
 		return 0;               /* a session we gave up on */
+	if (p->cstage == 1 || p->cstage == 2) {
+		int s = p->cstage - 1;
+
+		if (p->rt[s]++ == 0)
+			p->first_reply_ms[s] = now > p->stage_open_at ? now - p->stage_open_at : 0;
+		p->bytes_in[s] += fr->neg.len;
+	}
 	why[0] = '\0';
 	rc = neg_reconcile_client(p->cneg, fr->neg.msg, fr->neg.len, &have, &need, &msg, &len, why,
 	                          sizeof(why));
@@ -862,6 +894,8 @@ static int on_client_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 		f.neg.len = len;
 		rc = send_frame(m, p, &f, 0);
 		free(msg);
+		if (p->cstage == 1 || p->cstage == 2)
+			p->bytes_out[p->cstage - 1] += len;
 		p->cdeadline = now + MESH_NEG_TIMEOUT;
 		if (rc != 0)
 			repair_abandon(m, p, now, "send queue full");
