@@ -520,6 +520,14 @@ static void tr_on_down(void *ctx, struct transport_conn *tc, const char *reason)
 		return;
 	transport_conn_set_data(tc, NULL);
 	k = known_by_pub(d, c->pub);
+	if (k && d->mesh) {
+		/* its name from HELLO, before the mesh forgets it */
+		size_t n = mesh_peer_count(d->mesh);
+		struct mesh_peer_info pi;
+		for (i = 0; i < n; i++)
+			if (mesh_peer_info(d->mesh, i, &pi) == 0 && pi.peer == c->handle && pi.name[0])
+				snprintf(k->name, sizeof k->name, "%s", pi.name);
+	}
 	if (k) {
 		k->up = 0;
 		k->eager = 0;

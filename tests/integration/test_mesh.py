@@ -316,6 +316,11 @@ def t_forged(env):
         check(any(eid[:16] in ln for ln in a.log().splitlines()) or "refused" in a.log()
               or "not stored" in a.log(), "a did not log the refusal (%s)" % mode)
     check(peers_up(env, "a") == ["b"], "a's peers after the forgeries: %s" % peers_up(env, "a"))
+    # status shows the forgers as backing off, with the reason
+    wait_until("a's status to show the last forger backing off",
+               lambda: any(p.get("key") == key and p.get("state") == "backing off"
+                           and "signed by an official" in p.get("last_error", "")
+                           for p in status(env, "a")[1].get("peers", [])), timeout=20)
     check(a.stop() == 0 and b.stop() == 0, "exit status")
 
 
