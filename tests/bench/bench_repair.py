@@ -1,0 +1,297 @@
+#!/usr/bin/python3
+"""bench_repair: two real `watchmesh run` daemons on 127.0.0.1 repair the
+difference between two stores of N real signed events.
+
+    tests/bench/bench_repair.py BUILD_DIR
+    N=1000000 (default) LEVELS="1 10 100" (per mille of N that differ)
+    WORK=/tmp (where the temporary directory goes)  KEEP=1 (keep it)
+
+For each level the two stores hold N events each and differ in LEVEL/1000
+of N, half only on side A, half only on side B (tests/bench/bench_repair_gen.c
+makes the events; the common part is imported once and its store.db copied
+into fresh data directories, then each side imports its own part).  Then B
+starts, A starts with B as its peer, and both reconcile (each side runs its
+own client session; the other answers as server) and fetch what they lack.
+
+Reported per level, from the daemons' log lines ("repair cost", added to
+node/mesh.c for this) and `watchmesh status --json` polled every 100 ms:
+round trips, negentropy bytes each way, time to the first reply of the
+sync session of the shared groups (the server opens its view of the 1M
+store and answers), reconciliation time, and the time until both stores
+hold the union (fetch, verify, store); next to the reference figures for
+the same two sets (neg_vec in process, printed by bench_repair_gen).
+Prints a markdown table.  Not a test: `make bench BENCH=repair`.
+"""
+import datetime
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+LOG_TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z ")
+COST = re.compile(r"repair cost: groups (\d+) round trips, (\d+) bytes sent, (\d+) received, "
+                  r"first reply (\d+) ms; network (\d+) round trips, (\d+) bytes sent, "
+                  r"(\d+) received, first reply (\d+) ms; (\d+) ms in all")
+
+
+def die(msg):
+    print("bench_repair: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def log_time(line):
+    m = LOG_TS.match(line)
+    if not m:
+        return None
+    t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+    return t.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    if r.returncode != 0:
+        die("%s failed (%d): %s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
+    return r.stdout
+
+
+def import_bundle(wm, d, bundle):
+    t = time.monotonic()
+    out = run([wm, "import", "--dir", d, bundle])
+    dt = time.monotonic() - t
+    m = re.search(r"(\d+) events: (\d+) stored", out)
+    if not m or m.group(1) != m.group(2):
+        die("import of %s: %s" % (bundle, out))
+    return int(m.group(2)), dt
+
+
+def make_node(wm, work, name, network, base, bundle, port, peer_port):
+    d = os.path.join(work, name)
+    run([wm, "init", d, "--network", network, "--name", name])
+    os.unlink(os.path.join(d, "store.db"))
+    for suffix in ("", "-wal"):
+        src = os.path.join(base, "store.db" + suffix)
+        if os.path.exists(src):
+            shutil.copyfile(src, os.path.join(d, "store.db" + suffix))
+    n, dt = import_bundle(wm, d, bundle)
+    conf = os.path.join(d, "watchmesh.conf")
+    with open(conf) as f:
+        lines = f.read().splitlines()
+    settings = {
+        "listen": "127.0.0.1:%d" % port,
+        "http": "127.0.0.1:%d" % free_port(),
+        "peers": "127.0.0.1:%d" % peer_port if peer_port else "",
+        "beacons": "off",
+        "repair_interval": "3600",      # only the repair on connect is measured
+        "log_level": "info",
+    }
+    out = []
+    for ln in lines:
+        k = ln.split("=", 1)[0].strip()
+        if not ln.lstrip().startswith("#") and k in settings:
+            ln = "%s = %s" % (k, settings.pop(k))
+        out.append(ln)
+    out += ["%s = %s" % kv for kv in settings.items()]
+    with open(conf, "w") as f:
+        f.write("\n".join(out) + "\n")
+    return d, n, dt
+
+
+def store_events(wm, d):
+    import json
+    r = subprocess.run([wm, "status", "--dir", d, "--json"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    try:
+        return json.loads(r.stdout)["store"]["events"]
+    except (ValueError, KeyError, TypeError):
+        return -1
+
+
+def wait_line(path, pattern, timeout, proc):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with open(path, errors="replace") as f:
+            for ln in f:
+                if re.search(pattern, ln):
+                    return ln
+        if proc.poll() is not None:
+            die("daemon exited (%d); log %s" % (proc.returncode, path))
+        time.sleep(0.05)
+    die("no line /%s/ in %s within %d s" % (pattern, path, timeout))
+
+
+def lines(path):
+    with open(path, errors="replace") as f:
+        return f.read().splitlines()
+
+
+def one_level(wm, work, network, base, per, n, h, timeout):
+    pa, pb = free_port(), free_port()
+    a, _, ta = make_node(wm, work, "a%d" % per, network, base,
+                         os.path.join(work, "a_%d.wmb" % per), pa, pb)
+    b, _, tb = make_node(wm, work, "b%d" % per, network, base,
+                         os.path.join(work, "b_%d.wmb" % per), pb, 0)
+    for d in (a, b):
+        c = store_events(wm, d)
+        if c != n:
+            die("%s holds %d events, not %d" % (d, c, n))
+    union = n + h
+    la, lb = os.path.join(work, "a%d.log" % per), os.path.join(work, "b%d.log" % per)
+    procs = []
+    try:
+        with open(lb, "w") as f:
+            procs.append(subprocess.Popen([wm, "run", b], stdout=f, stderr=subprocess.STDOUT))
+        wait_line(lb, r"listening on", 120, procs[0])
+        t_launch = time.time()
+        with open(la, "w") as f:
+            procs.append(subprocess.Popen([wm, "run", a], stdout=f, stderr=subprocess.STDOUT))
+        wait_line(la, r"listening on", 120, procs[1])
+        t_listen = time.time()
+        end = time.monotonic() + timeout
+        t_done = None
+        while time.monotonic() < end:
+            ca, cb = store_events(wm, a), store_events(wm, b)
+            if ca == union and cb == union:
+                t_done = time.time()
+                break
+            for p in procs:
+                if p.poll() is not None:
+                    die("a daemon exited (%d); logs in %s" % (p.returncode, work))
+            time.sleep(0.1)
+        if t_done is None:
+            die("level %d: no union within %d s (A %d, B %d of %d); logs in %s"
+                % (per, timeout, ca, cb, union, work))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    r = {"per": per, "h": h, "import_s": ta + tb, "launch_to_listen": t_listen - t_launch}
+    for side, log in (("a", la), ("b", lb)):
+        ls = lines(log)
+        up = [log_time(x) for x in ls if re.search(r"peer \S+ \S+ up \(", x)]
+        cost = [(log_time(x), COST.search(x)) for x in ls if COST.search(x)]
+        fetched = [log_time(x) for x in ls if "repair fetched" in x]
+        if not up or not cost:
+            die("%s: no 'up' or 'repair cost' line; log %s" % (side, log))
+        t_cost, m = cost[0]
+        g = [int(v) for v in m.groups()]
+        r[side] = {
+            "up": up[0], "rt": g[0], "out": g[1], "in": g[2], "first": g[3],
+            "net_rt": g[4], "net_out": g[5], "net_in": g[6], "net_first": g[7],
+            "recon_ms": g[8], "recon_end": t_cost,
+            "fetched_end": max(fetched) if fetched else None,
+        }
+    t_up = min(r["a"]["up"], r["b"]["up"])
+    ends = [r[s]["fetched_end"] for s in "ab" if r[s]["fetched_end"]]
+    r["catchup_log_s"] = (max(ends) - t_up) if len(ends) == 2 else None
+    r["catchup_poll_s"] = t_done - t_up
+    return r
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        sys.exit(2)
+    build = sys.argv[1]
+    wm = os.path.join(build, "node", "watchmesh")
+    gen = os.path.join(build, "tests", "bench", "bench_repair_gen")
+    for f in (wm, gen):
+        if not os.access(f, os.X_OK):
+            die("%s is not built (run ninja -C %s first)" % (f, build))
+    n = int(os.environ.get("N", "1000000"))
+    levels = [int(x) for x in os.environ.get("LEVELS", "1 10 100").split()]
+    work = tempfile.mkdtemp(prefix="wm-bench-repair.", dir=os.environ.get("WORK", "/tmp"))
+    keep = os.environ.get("KEEP") == "1"
+    try:
+        print("N = %d events per store; levels (per mille) %s; work dir %s" % (n, levels, work))
+        print("machine: %d cores, %s; load average %s" % (
+            os.cpu_count(), cpu_model(), " ".join("%.2f" % x for x in os.getloadavg())))
+        t = time.monotonic()
+        out = run([gen, work, str(n)] + [str(x) for x in levels])
+        print("generated and signed the bundles in %.1f s" % (time.monotonic() - t))
+        ref, h = {}, {}
+        for ln in out.splitlines():
+            p = ln.split()
+            if p[0] == "ref":
+                ref[int(p[1])] = [int(x) for x in p[2:]]
+            elif p[0] == "level":
+                h[int(p[1])] = int(p[3])
+        network = os.path.join(work, "bench.network")
+        base = os.path.join(work, "base")
+        run([wm, "init", base, "--network", network, "--name", "base"])
+        nc, dt = import_bundle(wm, base, os.path.join(work, "common.wmb"))
+        print("imported the common part: %d events in %.1f s (%.0f /s)" % (nc, dt, nc / dt))
+        results = []
+        for per in levels:
+            r = one_level(wm, work, network, base, per, n, h[per], timeout=max(600, n // 500))
+            r["ref"] = ref[per]
+            results.append(r)
+            report_one(r)
+            sys.stdout.flush()
+            if not keep:
+                for s in "ab":
+                    shutil.rmtree(os.path.join(work, "%s%d" % (s, per)), ignore_errors=True)
+        print()
+        table(n, results)
+        print("\nload average at the end: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
+    finally:
+        if keep:
+            print("kept %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    return ln.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def report_one(r):
+    a, b = r["a"], r["b"]
+    print("level %d/1000: %d only on each side; A: %d round trips, %d B sent, %d B received, "
+          "first reply %d ms, reconciliation %d ms; B: %d round trips, first reply %d ms, "
+          "reconciliation %d ms; catch-up %.2f s (logs) %.2f s (poll); reference %s"
+          % (r["per"], r["h"], a["rt"], a["out"], a["in"], a["first"], a["recon_ms"],
+             b["rt"], b["first"], b["recon_ms"], r["catchup_log_s"] or -1, r["catchup_poll_s"],
+             r["ref"]))
+
+
+def table(n, results):
+    print("| differ | events A-only / B-only | round trips (target at 0.1%: 3) | reference round trips "
+          "| bytes A->B | bytes B->A | reference A->B / B->A | first reply (target < 100 ms) "
+          "| reconciliation | catch-up to the union |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        a, b = r["a"], r["b"]
+        rt, ro, ri = r["ref"][0], r["ref"][1], r["ref"][2]
+        same = "= reference" if (a["rt"], a["out"], a["in"]) == (rt, ro, ri) else "differs"
+        cu = r["catchup_log_s"] if r["catchup_log_s"] is not None else r["catchup_poll_s"]
+        print("| %.1f%% | %d / %d | %d (+%d network) | %d | %d | %d | %d / %d (%s) | %d ms (B answering A), "
+              "%d ms (A answering B) | %d ms | %.2f s |"
+              % (r["per"] / 10, r["h"], r["h"], a["rt"], a["net_rt"], rt, a["out"], a["in"], ro, ri,
+                 same, a["first"], b["first"], a["recon_ms"], cu))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,385 @@
+/*
+ * bench_repair_gen: the data of the daemon-to-daemon repair benchmark
+ * (tests/bench/bench_repair.sh).
+ *
+ *   bench_repair_gen DIR N PERMILLE...      e.g. bench_repair_gen /tmp/x 1000000 1 10 100
+ *
+ * For stores of N real signed events that differ in PERMILLE/1000 of N
+ * (half the difference on each side), writes:
+ *   DIR/bench.network      a network (root fixed by a seed, random secret)
+ *   DIR/common.wmb         what every store holds: the station's and the
+ *                          officer's certificates first, then N - H events
+ *   DIR/a_<P>.wmb          side A's rest for difference P: N/1000*P/2 events
+ *   DIR/b_<P>.wmb          only A has, the same count only B has, and the
+ *                          pool events both hold at that level
+ * where H is half the largest difference.  So the common part is imported
+ * once and copied, and each store ends with exactly N events.  created_at
+ * values are unique (2 s apart over about a month, in a random order), so
+ * the differing events are spread evenly over the whole range, the hard
+ * case for range-based reconciliation.  Prints "key value" lines.  Not a
+ * test: run by tests/bench/bench_repair.sh.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "files.h"
+#include "negentropy.h"
+#include "wmcrypto.h"
+
+#define BRG_RESIDENTS 64
+#define BRG_RECENT    1024
+#define BRG_STEP_MS   2000
+#define BRG_MAX_LEVELS 8
+#define BRG_FRAME_LIMIT 60000           /* the mesh's negentropy frame limit */
+
+static uint64_t brg_rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t brg_rnd(void)
+{
+	brg_rng ^= brg_rng >> 12;
+	brg_rng ^= brg_rng << 25;
+	brg_rng ^= brg_rng >> 27;
+	return brg_rng * 2685821657736338717ULL;
+}
+
+static void brg_die(const char *what)
+{
+	fprintf(stderr, "bench_repair_gen: %s\n", what);
+	exit(1);
+}
+
+static struct key *brg_seeded(uint8_t tag, uint32_t n)
+{
+	uint8_t seed[32] = { tag };
+	struct key *k = NULL;
+
+	memcpy(seed + 1, &n, sizeof n);
+	if (key_from_seed(seed, &k) != 0)
+		brg_die("key_from_seed failed");
+	return k;
+}
+
+/* One built event, kept in memory for the side files. */
+struct brg_wire {
+	uint8_t *b;
+	size_t len;
+	uint64_t ts;
+	uint8_t id[WM_ID_LEN];
+};
+
+struct brg {
+	struct key *root, *station, *officer, *res[BRG_RESIDENTS];
+	uint8_t recent[BRG_RECENT][WM_ID_LEN];  /* ids of common events, for refs */
+	size_t nrecent;
+	uint32_t *slot;                         /* a permutation: created_at order */
+	uint64_t *cts;                          /* created_at and id of each common event */
+	uint8_t (*cid)[WM_ID_LEN];
+	size_t ncommon;
+	size_t next;                            /* events made so far */
+	uint64_t t0;
+};
+
+static void brg_build(struct brg *g, struct event_draft *d, const struct key *k,
+                      uint8_t **wire, size_t *len, uint8_t id[WM_ID_LEN])
+{
+	char why[WM_WHY_LEN];
+
+	memcpy(d->author, k->pub, WM_PUB_LEN);
+	if (event_build(d, k, wire, len, id, why) != 0) {
+		fprintf(stderr, "bench_repair_gen: event_build: %s\n", why);
+		exit(1);
+	}
+	(void)g;
+}
+
+static void brg_cert(struct brg *g, FILE *f, const struct key *issuer, const struct key *subject,
+                     const char *role, const char *name, uint64_t t)
+{
+	struct event_draft d = { .kind = KIND_CERT, .created_at = t, .group = WM_NETWORK_GROUP };
+	struct cval groups[1] = { cval_str("*") };
+	uint8_t *wire = NULL, id[WM_ID_LEN];
+	size_t len = 0;
+
+	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
+	draft_str(&d, "role", role);
+	draft_str(&d, "name", name);
+	draft_array(&d, "groups", groups, 1);
+	draft_uint(&d, "not_before", t - 1000);
+	draft_uint(&d, "not_after", t + 10ull * 365 * 86400000);
+	brg_build(g, &d, issuer, &wire, &len, id);
+	if (fwrite(wire, 1, len, f) != len)
+		brg_die("write failed");
+	free(wire);
+	g->cts[g->ncommon] = t;
+	memcpy(g->cid[g->ncommon++], id, WM_ID_LEN);
+}
+
+/* The next event of the mix (bulletins, requests, replies, acks); a common
+ * one (`common`) is remembered as a possible target of later refs. */
+static void brg_next(struct brg *g, int common, struct brg_wire *w)
+{
+	static const char *groups[] = { "gaobu.xinhua-village", "gaobu.dongfeng", "gaobu.park-3",
+	                                "gaobu.station", "gaobu.riverside" };
+	static const char *texts[] = {
+		"近期我辖区发生多起冒充客服退款的电信诈骗案件，骗子以商品质量问题为由诱导下载会议软件并共享屏幕。",
+		"提醒：公检法机关不会通过电话要求转账到安全账户，遇到此类情况请立即挂断并拨打110。",
+		"今晚八点起新华村口道路施工，请绕行东风路，注意安全。",
+		"有居民反映停车场有陌生人连续几晚试拉车门，请大家锁好车辆，发现可疑情况及时报警。",
+	};
+	size_t i = g->next++;
+	struct event_draft d = { .created_at = g->t0 + (uint64_t)g->slot[i] * BRG_STEP_MS,
+	                         .group = groups[brg_rnd() % 5] };
+	const struct key *k = g->res[brg_rnd() % BRG_RESIDENTS];
+	uint8_t id[WM_ID_LEN];
+	char title[64];
+	unsigned r = (unsigned)(brg_rnd() % 10);
+
+	if (g->nrecent == 0 && r >= 7)
+		r = 2;
+	switch (r) {
+	case 0: case 1:
+		d.kind = KIND_BULLETIN;
+		snprintf(title, sizeof title, "反诈提醒 第%zu期", i);
+		draft_str(&d, "title", title);
+		draft_str(&d, "text", texts[brg_rnd() % 4]);
+		draft_str(&d, "category", "fraud");
+		k = g->officer;
+		break;
+	case 2: case 3: case 4: case 5: case 6:
+		d.kind = KIND_REQUEST;
+		draft_str(&d, "topic", "police");
+		draft_str(&d, "text", texts[3]);
+		break;
+	case 7: case 8:
+		d.kind = KIND_REPLY;
+		d.nrefs = 1;
+		memcpy(d.refs[0], g->recent[brg_rnd() % g->nrecent], WM_ID_LEN);
+		draft_str(&d, "text", "收到，已通知巡逻组，谢谢提供线索。");
+		break;
+	default:
+		d.kind = KIND_ACK;
+		d.nrefs = 1;
+		memcpy(d.refs[0], g->recent[brg_rnd() % g->nrecent], WM_ID_LEN);
+		draft_str(&d, "what", "seen");
+		break;
+	}
+	brg_build(g, &d, k, &w->b, &w->len, id);
+	w->ts = d.created_at;
+	memcpy(w->id, id, WM_ID_LEN);
+	if (common) {
+		memcpy(g->recent[g->nrecent < BRG_RECENT ? g->nrecent : brg_rnd() % BRG_RECENT], id,
+		       WM_ID_LEN);
+		if (g->nrecent < BRG_RECENT)
+			g->nrecent++;
+	}
+}
+
+static void brg_write(FILE *f, const struct brg_wire *w, size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		if (fwrite(w[i].b, 1, w[i].len, f) != w[i].len)
+			brg_die("write failed");
+}
+
+static struct neg_vec *brg_set(const struct brg *g, const struct brg_wire *pool, size_t h,
+                               size_t hmax, const struct brg_wire *own)
+{
+	struct neg_vec *v = NULL;
+	size_t i;
+	int rc = neg_vec_new(&v);
+
+	for (i = 0; rc == 0 && i < g->ncommon; i++)
+		rc = neg_vec_add(v, g->cts[i], g->cid[i]);
+	for (i = h; rc == 0 && i < hmax; i++)
+		rc = neg_vec_add(v, pool[i].ts, pool[i].id);
+	for (i = 0; rc == 0 && i < h; i++)
+		rc = neg_vec_add(v, own[i].ts, own[i].id);
+	if (rc != 0 || (rc = neg_vec_seal(v)) != 0)
+		brg_die("neg_vec failed");
+	return v;
+}
+
+/*
+ * The reference figures for one level: the same two sets reconciled in
+ * process over neg_vec (the reference splitting; the daemons' messages are
+ * byte-identical for the same sets), client A, server B, the mesh's frame
+ * limit.  Printed as "ref PERMILLE round_trips bytes_a_to_b bytes_b_to_a
+ * have need".
+ */
+static void brg_reference(const struct brg *g, const struct brg_wire *pool, size_t h, size_t hmax,
+                          const struct brg_wire *xa, const struct brg_wire *xb, unsigned long per)
+{
+	struct neg_vec *va = brg_set(g, pool, h, hmax, xa), *vb = brg_set(g, pool, h, hmax, xb);
+	struct neg_storage sa = neg_vec_storage(va), sb = neg_vec_storage(vb);
+	struct neg *c = NULL, *s = NULL;
+	struct neg_ids have = { NULL, 0, 0 }, need = { NULL, 0, 0 };
+	uint8_t *msg = NULL, *ans = NULL;
+	size_t len = 0, anslen = 0;
+	uint64_t rt = 0, out = 0, in = 0;
+	char why[WM_WHY_LEN];
+
+	if (neg_new(&sa, BRG_FRAME_LIMIT, &c) != 0 || neg_new(&sb, BRG_FRAME_LIMIT, &s) != 0 ||
+	    neg_initiate(c, &msg, &len) != 0)
+		brg_die("negentropy start failed");
+	while (msg != NULL) {
+		out += len;
+		if (neg_reconcile_server(s, msg, len, &ans, &anslen, why, sizeof why) != 0)
+			brg_die(why);
+		free(msg);
+		msg = NULL;
+		rt++;
+		in += anslen;
+		if (neg_reconcile_client(c, ans, anslen, &have, &need, &msg, &len, why, sizeof why) != 0)
+			brg_die(why);
+		free(ans);
+		ans = NULL;
+	}
+	if (have.n != h || need.n != h)
+		brg_die("the reference found the wrong differences");
+	printf("ref %lu %llu %llu %llu %zu %zu\n", per, (unsigned long long)rt, (unsigned long long)out,
+	       (unsigned long long)in, have.n, need.n);
+	neg_ids_free(&have);
+	neg_ids_free(&need);
+	neg_free(c);
+	neg_free(s);
+	neg_vec_free(va);
+	neg_vec_free(vb);
+}
+
+int main(int argc, char **argv)
+{
+	char path[4096], why[WM_WHY_LEN], *net = NULL;
+	size_t netlen = 0, n, total, hmax = 0, h[BRG_MAX_LEVELS], nlev, i, l;
+	unsigned long per[BRG_MAX_LEVELS];
+	struct network nw = { 0 };
+	struct brg g;
+	struct brg_wire *pool, *xa, *xb;
+	FILE *f;
+
+	if (argc < 4 || argc - 3 > BRG_MAX_LEVELS || (n = strtoul(argv[2], NULL, 10)) < 1000) {
+		fprintf(stderr, "usage: bench_repair_gen DIR N PERMILLE...   (N >= 1000, up to %d levels)\n",
+		        BRG_MAX_LEVELS);
+		return 2;
+	}
+	nlev = (size_t)argc - 3;
+	for (l = 0; l < nlev; l++) {
+		char *end = NULL;
+
+		per[l] = strtoul(argv[3 + l], &end, 10);
+		if (end == argv[3 + l] || *end != '\0' || per[l] < 1 || per[l] > 500) {
+			fprintf(stderr, "bench_repair_gen: PERMILLE must be 1..500\n");
+			return 2;
+		}
+		h[l] = n * per[l] / 2000;
+		if (h[l] < 1)
+			h[l] = 1;
+		if (h[l] > hmax)
+			hmax = h[l];
+	}
+	if (wmc_init() != 0)
+		return 1;
+	memset(&g, 0, sizeof g);
+	g.root = brg_seeded(1, 0);
+	g.station = brg_seeded(2, 0);
+	g.officer = brg_seeded(3, 0);
+	for (i = 0; i < BRG_RESIDENTS; i++)
+		g.res[i] = brg_seeded(4, (uint32_t)i);
+	/* common N - hmax (two of them certificates), then the pool and the
+	 * two sides' own events, hmax each */
+	total = n + 2 * hmax;
+	g.t0 = files_now_ms() - (uint64_t)total * BRG_STEP_MS - 3600000;
+	g.cts = calloc(n, sizeof *g.cts);
+	g.cid = calloc(n, WM_ID_LEN);
+	if ((g.slot = malloc(total * sizeof *g.slot)) == NULL || g.cts == NULL || g.cid == NULL)
+		brg_die("out of memory");
+	for (i = 0; i < total; i++)
+		g.slot[i] = (uint32_t)i;
+	for (i = total - 1; i > 0; i--) {
+		size_t j = (size_t)(brg_rnd() % (i + 1));
+		uint32_t t = g.slot[i];
+
+		g.slot[i] = g.slot[j];
+		g.slot[j] = t;
+	}
+
+	snprintf(nw.name, sizeof nw.name, "bench");
+	memcpy(nw.root, g.root->pub, WM_PUB_LEN);
+	wmc_random(nw.secret, sizeof nw.secret);
+	snprintf(path, sizeof path, "%s/bench.network", argv[1]);
+	if (network_encode(&nw, &net, &netlen) != 0 ||
+	    files_write_atomic(path, net, netlen, 0600, 0, why) != 0) {
+		fprintf(stderr, "bench_repair_gen: %s: %s\n", path, why);
+		return 1;
+	}
+	free(net);
+	wmc_wipe(nw.secret, sizeof nw.secret);
+
+	snprintf(path, sizeof path, "%s/common.wmb", argv[1]);
+	if ((f = fopen(path, "wb")) == NULL)
+		brg_die("cannot create common.wmb");
+	brg_cert(&g, f, g.root, g.station, "station", "高埔派出所", g.t0 - 10);
+	brg_cert(&g, f, g.station, g.officer, "officer", "王警官", g.t0 - 9);
+	for (i = 2; i < n - hmax; i++) {
+		struct brg_wire w;
+
+		brg_next(&g, 1, &w);
+		if (fwrite(w.b, 1, w.len, f) != w.len)
+			brg_die("write failed");
+		free(w.b);
+		g.cts[g.ncommon] = w.ts;
+		memcpy(g.cid[g.ncommon++], w.id, WM_ID_LEN);
+	}
+	if (fclose(f) != 0)
+		brg_die("close failed");
+
+	pool = calloc(hmax, sizeof *pool);
+	xa = calloc(hmax, sizeof *xa);
+	xb = calloc(hmax, sizeof *xb);
+	if (pool == NULL || xa == NULL || xb == NULL)
+		brg_die("out of memory");
+	for (i = 0; i < hmax; i++) {
+		brg_next(&g, 0, &pool[i]);
+		brg_next(&g, 0, &xa[i]);
+		brg_next(&g, 0, &xb[i]);
+	}
+	for (l = 0; l < nlev; l++) {
+		int side;
+
+		for (side = 0; side < 2; side++) {
+			snprintf(path, sizeof path, "%s/%c_%lu.wmb", argv[1], side ? 'b' : 'a', per[l]);
+			if ((f = fopen(path, "wb")) == NULL)
+				brg_die("cannot create a side file");
+			/* the pool events both hold at this level, then this side's own */
+			brg_write(f, pool, h[l], hmax);
+			brg_write(f, side ? xb : xa, 0, h[l]);
+			if (fclose(f) != 0)
+				brg_die("close failed");
+		}
+		printf("level %lu each_side_only %zu\n", per[l], h[l]);
+		brg_reference(&g, pool, h[l], hmax, xa, xb, per[l]);
+	}
+	printf("events_per_store %zu\n", n);
+	printf("common %zu\n", n - hmax);
+	printf("pool %zu\n", hmax);
+	for (i = 0; i < hmax; i++) {
+		free(pool[i].b);
+		free(xa[i].b);
+		free(xb[i].b);
+	}
+	free(pool);
+	free(xa);
+	free(xb);
+	free(g.slot);
+	free(g.cts);
+	free(g.cid);
+	key_free(g.root);
+	key_free(g.station);
+	key_free(g.officer);
+	for (i = 0; i < BRG_RESIDENTS; i++)
+		key_free(g.res[i]);
+	return 0;
+}
