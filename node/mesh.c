@@ -1288,7 +1288,7 @@ void mesh_config_defaults(struct mesh_config *c)
 	c->author_rate = 10;
 	c->author_burst = 100;
 	c->invalid_backoff_ms = 600000;
-	c->neg_frame_limit = 60000;
+	c->neg_frame_limit = FRAME_NEG_MAX;   /* 3 round trips at 0.1% of 1M: BENCHMARKS.md */
 }
 
 static char *dupstr(const char *s)

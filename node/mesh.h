@@ -86,7 +86,7 @@ struct mesh_config {
 	double peer_rate, peer_burst;   /* live events per second from one peer (200, 2000) */
 	double author_rate, author_burst; /* live events per second per author (10, 100) */
 	uint64_t invalid_backoff_ms;    /* backoff for a peer that sent an invalid event (600000) */
-	uint64_t neg_frame_limit;       /* negentropy frame limit (60000) */
+	uint64_t neg_frame_limit;       /* negentropy frame limit (FRAME_NEG_MAX, 512 KiB) */
 	int verbose;                    /* 1: MESH_LOG_DEBUG lines too */
 };
 /* Fill c with the defaults above (name "node", groups "*"). */
