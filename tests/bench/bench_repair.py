@@ -239,11 +239,13 @@ def main():
         t = time.monotonic()
         out = run([gen, work, str(n)] + [str(x) for x in levels])
         print("generated and signed the bundles in %.1f s" % (time.monotonic() - t))
-        ref, h = {}, {}
+        ref, ref512, h = {}, {}, {}
         for ln in out.splitlines():
             p = ln.split()
             if p[0] == "ref":
                 ref[int(p[1])] = [int(x) for x in p[2:]]
+            elif p[0] == "ref512":
+                ref512[int(p[1])] = [int(x) for x in p[2:]]
             elif p[0] == "level":
                 h[int(p[1])] = int(p[3])
         network = os.path.join(work, "bench.network")
@@ -255,6 +257,7 @@ def main():
         for per in levels:
             r = one_level(wm, work, network, base, per, n, h[per], timeout=max(600, n // 500))
             r["ref"] = ref[per]
+            r["ref512"] = ref512.get(per)
             results.append(r)
             report_one(r)
             sys.stdout.flush()
@@ -295,17 +298,19 @@ def report_one(r):
 def table(n, results):
     print("| differ | events A-only / B-only | round trips (target at 0.1%: 3) | reference round trips "
           "| bytes A->B | bytes B->A | reference A->B / B->A | first reply (target < 100 ms) "
-          "| reconciliation | catch-up to the union |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| reconciliation | catch-up to the union | reference at 512 KiB frames: round trips, bytes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         a, b = r["a"], r["b"]
         rt, ro, ri = r["ref"][0], r["ref"][1], r["ref"][2]
         same = "= reference" if (a["rt"], a["out"], a["in"]) == (rt, ro, ri) else "differs"
         cu = r["catchup_log_s"] if r["catchup_log_s"] is not None else r["catchup_poll_s"]
+        r5 = r["ref512"]
+        r5s = "%d, %d / %d" % (r5[0], r5[1], r5[2]) if r5 else "-"
         print("| %.1f%% | %d / %d | %d (+%d network) | %d | %d | %d | %d / %d (%s) | %d ms (B answering A), "
-              "%d ms (A answering B) | %d ms | %.2f s |"
+              "%d ms (A answering B) | %d ms | %.2f s | %s |"
               % (r["per"] / 10, r["h"], r["h"], a["rt"], a["net_rt"], rt, a["out"], a["in"], ro, ri,
-                 same, a["first"], b["first"], a["recon_ms"], cu))
+                 same, a["first"], b["first"], a["recon_ms"], cu, r5s))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@
 #define BRG_STEP_MS   2000
 #define BRG_MAX_LEVELS 8
 #define BRG_FRAME_LIMIT 60000           /* the mesh's negentropy frame limit */
+#define BRG_FRAME_MAX   524288          /* the largest a mesh frame carries */
 
 static uint64_t brg_rng = 0x9e3779b97f4a7c15ULL;
 
@@ -208,10 +209,12 @@ static struct neg_vec *brg_set(const struct brg *g, const struct brg_wire *pool,
  * process over neg_vec (the reference splitting; the daemons' messages are
  * byte-identical for the same sets), client A, server B, the mesh's frame
  * limit.  Printed as "ref PERMILLE round_trips bytes_a_to_b bytes_b_to_a
- * have need".
+ * have need"; "ref512 ..." the same at the largest frame limit a mesh
+ * frame allows (what the mesh would need for 3 round trips at 0.1%).
  */
 static void brg_reference(const struct brg *g, const struct brg_wire *pool, size_t h, size_t hmax,
-                          const struct brg_wire *xa, const struct brg_wire *xb, unsigned long per)
+                          const struct brg_wire *xa, const struct brg_wire *xb, unsigned long per,
+                          const char *tag, uint64_t limit)
 {
 	struct neg_vec *va = brg_set(g, pool, h, hmax, xa), *vb = brg_set(g, pool, h, hmax, xb);
 	struct neg_storage sa = neg_vec_storage(va), sb = neg_vec_storage(vb);
@@ -222,7 +225,7 @@ static void brg_reference(const struct brg *g, const struct brg_wire *pool, size
 	uint64_t rt = 0, out = 0, in = 0;
 	char why[WM_WHY_LEN];
 
-	if (neg_new(&sa, BRG_FRAME_LIMIT, &c) != 0 || neg_new(&sb, BRG_FRAME_LIMIT, &s) != 0 ||
+	if (neg_new(&sa, limit, &c) != 0 || neg_new(&sb, limit, &s) != 0 ||
 	    neg_initiate(c, &msg, &len) != 0)
 		brg_die("negentropy start failed");
 	while (msg != NULL) {
@@ -240,7 +243,7 @@ static void brg_reference(const struct brg *g, const struct brg_wire *pool, size
 	}
 	if (have.n != h || need.n != h)
 		brg_die("the reference found the wrong differences");
-	printf("ref %lu %llu %llu %llu %zu %zu\n", per, (unsigned long long)rt, (unsigned long long)out,
+	printf("%s %lu %llu %llu %llu %zu %zu\n", tag, per, (unsigned long long)rt, (unsigned long long)out,
 	       (unsigned long long)in, have.n, need.n);
 	neg_ids_free(&have);
 	neg_ids_free(&need);
@@ -360,7 +363,8 @@ int main(int argc, char **argv)
 				brg_die("close failed");
 		}
 		printf("level %lu each_side_only %zu\n", per[l], h[l]);
-		brg_reference(&g, pool, h[l], hmax, xa, xb, per[l]);
+		brg_reference(&g, pool, h[l], hmax, xa, xb, per[l], "ref", BRG_FRAME_LIMIT);
+		brg_reference(&g, pool, h[l], hmax, xa, xb, per[l], "ref512", BRG_FRAME_MAX);
 	}
 	printf("events_per_store %zu\n", n);
 	printf("common %zu\n", n - hmax);
