@@ -7,12 +7,24 @@
  * damaged byte and the scan for the next good event restarts just after its
  * first byte.  A resync point must both have a wrapper header and decode
  * fully (signature included), so random bytes are not taken for an event.
+ *
+ * Import runs as a pipeline of batches: the calling thread checks which ids
+ * of batch k+1 the store holds already (those are not verified at all, so
+ * importing a bundle twice stays cheap), hands the rest to the workers,
+ * then commits batch k in file order while they verify.  Workers only run
+ * ingest_prep_verify on their own slots; every store call stays on the
+ * calling thread, and every event still goes through ingest_commit.
  */
+#define _GNU_SOURCE     /* sched_getaffinity, CPU_COUNT */
 #include "bundle.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "event.h"
 #include "files.h"
@@ -191,8 +203,8 @@ static int fatal(int code)
 	return code == WM_ESTORE || code == WM_ENOMEM || code == WM_EIO;
 }
 
-/* Ingest one item, keeping transactions at BUNDLE_BATCH events. */
-static int ingest_one(struct importer *im, const struct bundle_item *it, struct ingest_result *res)
+/* Keep transactions at BUNDLE_BATCH events. */
+static int next_in_batch(struct importer *im)
 {
 	int rc;
 	if (im->in_batch >= BUNDLE_BATCH) {
@@ -205,6 +217,15 @@ static int ingest_one(struct importer *im, const struct bundle_item *it, struct 
 		}
 		im->in_batch = 0;
 	}
+	return 0;
+}
+
+/* Ingest one item. */
+static int ingest_one(struct importer *im, const struct bundle_item *it, struct ingest_result *res)
+{
+	int rc;
+	if ((rc = next_in_batch(im)) != 0)
+		return rc;
 	memset(res, 0, sizeof *res);
 	rc = ingest_event(im->ictx, im->buf + it->off, it->len, INGEST_IMPORT, res);
 	im->in_batch++;
@@ -220,6 +241,19 @@ static int has_id(const struct ingest_result *r)
 {
 	static const uint8_t zero[WM_ID_LEN];
 	return memcmp(r->id, zero, WM_ID_LEN) != 0;
+}
+
+/* Count an outcome of the main pass. */
+static void count(struct importer *im, size_t i, const struct bundle_item *it,
+                  const struct ingest_result *res)
+{
+	if (res->code == 0)
+		im->st->stored++;
+	else if (res->code == WM_EDUP)
+		im->st->duplicates++;
+	else
+		report(im, i, it, has_id(res), res);
+	progress(im);
 }
 
 /* Certificates and revocations, repeated while a round stores something. */
@@ -274,6 +308,228 @@ out:
 	return rc;
 }
 
+/* --- the rest, verified on worker threads -------------------------------------- */
+
+#define VCHUNK 32               /* events a worker takes at a time */
+#define MAX_WORKERS 16
+
+/* One batch of the pipeline: file items [from, to) and the events among them
+ * that import_rest stores (not damaged, not certificates or revocations). */
+struct batch {
+	size_t from, to;
+	size_t n;                    /* events in idx/prep/held */
+	size_t *idx;                 /* their file indexes */
+	struct ingest_prep *prep;
+	unsigned char *held;         /* 1: the store had it already, not verified */
+	atomic_size_t next;          /* next slot for a verifier to take */
+	pthread_t th[MAX_WORKERS];
+	unsigned nth;                /* running workers */
+};
+
+static unsigned usable_cores(void)
+{
+	long n;
+#ifdef CPU_COUNT
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+#endif
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* Verify slots until none is left; run by the workers and the caller. */
+static void batch_verify(struct batch *b)
+{
+	size_t a, e, k;
+
+	for (;;) {
+		a = atomic_fetch_add(&b->next, VCHUNK);
+		if (a >= b->n)
+			return;
+		e = b->n - a < VCHUNK ? b->n : a + VCHUNK;
+		for (k = a; k < e; k++)
+			if (!b->held[k])
+				ingest_prep_verify(&b->prep[k]);
+	}
+}
+
+static void *batch_worker(void *arg)
+{
+	batch_verify(arg);
+	return NULL;
+}
+
+static int batch_alloc(struct batch *b, size_t cap)
+{
+	memset(b, 0, sizeof *b);
+	b->idx = malloc(cap * sizeof *b->idx);
+	b->prep = calloc(cap, sizeof *b->prep);
+	b->held = malloc(cap);
+	return b->idx && b->prep && b->held ? 0 : WM_ENOMEM;
+}
+
+/* Join the workers, then make sure every slot is done (the caller helps). */
+static void batch_finish(struct batch *b)
+{
+	unsigned t;
+
+	batch_verify(b);
+	for (t = 0; t < b->nth; t++)
+		(void)pthread_join(b->th[t], NULL);
+	b->nth = 0;
+}
+
+static void batch_clear(struct batch *b)
+{
+	size_t k;
+
+	batch_finish(b);
+	for (k = 0; k < b->n; k++)
+		ingest_prep_clear(&b->prep[k]);
+	b->n = 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	batch_clear(b);
+	free(b->idx);
+	free(b->prep);
+	free(b->held);
+}
+
+/* Take the next BUNDLE_BATCH events from *pos, find those already held,
+ * and start nth workers verifying the others (fewer if threads cannot be
+ * had: batch_finish does what is left). */
+static void batch_fill(struct importer *im, const struct bundle_index *ix, size_t *pos,
+                       struct batch *b, unsigned nth)
+{
+	struct store *s = im->ictx->store;
+	size_t i = *pos;
+	unsigned t;
+
+	b->from = i;
+	b->n = 0;
+	for (; i < ix->n && b->n < BUNDLE_BATCH; i++) {
+		const struct bundle_item *it = &ix->items[i];
+		struct ingest_prep *p = &b->prep[b->n];
+
+		if (it->bad || it->kind == KIND_CERT || it->kind == KIND_REVOKE)
+			continue;
+		ingest_prepare(im->buf + it->off, it->len, 0, p);
+		/* an error here is the commit's to report */
+		b->held[b->n] = p->has_id && store_has(s, p->id) == 1;
+		b->idx[b->n++] = i;
+	}
+	b->to = *pos = i;
+	atomic_store(&b->next, 0);
+	b->nth = 0;
+	for (t = 0; t < nth && t < MAX_WORKERS; t++) {
+		if (pthread_create(&b->th[b->nth], NULL, batch_worker, b) != 0)
+			break;
+		b->nth++;
+	}
+}
+
+/* Store a verified batch in file order, reporting damage where it lies. */
+static int batch_commit(struct importer *im, const struct bundle_index *ix, struct batch *b)
+{
+	struct ingest_result res;
+	size_t i, k = 0;
+	int rc;
+
+	for (i = b->from; i < b->to; i++) {
+		const struct bundle_item *it = &ix->items[i];
+
+		if (it->bad) {
+			memset(&res, 0, sizeof res);
+			res.code = WM_EMALFORMED;
+			snprintf(res.why, sizeof res.why, "%s", it->why);
+			im->st->unreadable++;
+			if (it->cut)
+				im->st->truncated = 1;
+			report(im, i, it, 0, &res);
+			progress(im);
+			continue;
+		}
+		if (k >= b->n || b->idx[k] != i)
+			continue;       /* a certificate or revocation, stored first */
+		if ((rc = next_in_batch(im)) != 0)
+			return rc;
+		rc = ingest_commit(im->ictx, &b->prep[k++], INGEST_IMPORT, &res);
+		im->in_batch++;
+		if (fatal(rc)) {
+			files_why(im->why, "store failed while importing: %s",
+			          res.why[0] ? res.why : wm_strerror(rc));
+			return rc;
+		}
+		count(im, i, it, &res);
+	}
+	return 0;
+}
+
+static int import_rest_threads(struct importer *im, const struct bundle_index *ix, unsigned nth)
+{
+	struct batch b[2];
+	size_t pos = 0, cap = ix->n < BUNDLE_BATCH ? ix->n + 1 : BUNDLE_BATCH;
+	int rc, cur = 0;
+
+	memset(b, 0, sizeof b);
+	if (batch_alloc(&b[0], cap) != 0 || batch_alloc(&b[1], cap) != 0) {
+		rc = WM_ENOMEM;
+		files_why(im->why, "out of memory");
+		goto out;
+	}
+	batch_fill(im, ix, &pos, &b[0], nth);
+	rc = 0;
+	while (b[cur].to > b[cur].from) {
+		batch_finish(&b[cur]);
+		if (pos < ix->n)
+			batch_fill(im, ix, &pos, &b[!cur], nth);
+		rc = batch_commit(im, ix, &b[cur]);
+		batch_clear(&b[cur]);
+		b[cur].from = b[cur].to = 0;
+		if (rc)
+			break;
+		cur = !cur;
+	}
+out:
+	batch_free(&b[0]);
+	batch_free(&b[1]);
+	return rc;
+}
+
+/* Everything but certificates and revocations, one event at a time. */
+static int import_rest_serial(struct importer *im, const struct bundle_index *ix)
+{
+	struct ingest_result res;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ix->n; i++) {
+		const struct bundle_item *it = &ix->items[i];
+		if (it->bad) {
+			memset(&res, 0, sizeof res);
+			res.code = WM_EMALFORMED;
+			snprintf(res.why, sizeof res.why, "%s", it->why);
+			im->st->unreadable++;
+			if (it->cut)
+				im->st->truncated = 1;
+			report(im, i, it, 0, &res);
+			progress(im);
+			continue;
+		}
+		if (it->kind == KIND_CERT || it->kind == KIND_REVOKE)
+			continue;
+		rc = ingest_one(im, it, &res);
+		if (rc)
+			return rc;
+		count(im, i, it, &res);
+	}
+	return 0;
+}
+
 int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
                   const struct bundle_import_cbs *cbs, struct bundle_stats *st,
                   char why[WM_WHY_LEN])
@@ -281,8 +537,7 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 	struct bundle_index ix = { NULL, 0 };
 	struct bundle_stats s;
 	struct importer im;
-	struct ingest_result res;
-	size_t i;
+	unsigned nth;
 	int rc;
 
 	memset(&s, 0, sizeof s);
@@ -299,6 +554,9 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 	im.st = &s;
 	im.total = ix.n;
 	im.why = why;
+	nth = cbs && cbs->threads ? cbs->threads : usable_cores();
+	if (nth > MAX_WORKERS)
+		nth = MAX_WORKERS;
 
 	(void)store_set_durable(ictx->store, 0);
 	rc = store_begin(ictx->store);
@@ -309,32 +567,9 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 	rc = import_trust(&im, &ix);
 	if (rc)
 		goto rollback;
-	for (i = 0; i < ix.n; i++) {
-		const struct bundle_item *it = &ix.items[i];
-		if (it->bad) {
-			memset(&res, 0, sizeof res);
-			res.code = WM_EMALFORMED;
-			snprintf(res.why, sizeof res.why, "%s", it->why);
-			s.unreadable++;
-			if (it->cut)
-				s.truncated = 1;
-			report(&im, i, it, 0, &res);
-			progress(&im);
-			continue;
-		}
-		if (it->kind == KIND_CERT || it->kind == KIND_REVOKE)
-			continue;
-		rc = ingest_one(&im, it, &res);
-		if (rc)
-			goto rollback;
-		if (res.code == 0)
-			s.stored++;
-		else if (res.code == WM_EDUP)
-			s.duplicates++;
-		else
-			report(&im, i, it, has_id(&res), &res);
-		progress(&im);
-	}
+	rc = nth > 1 ? import_rest_threads(&im, &ix, nth) : import_rest_serial(&im, &ix);
+	if (rc)
+		goto rollback;
 	rc = store_commit(ictx->store);
 	if (rc) {
 		files_why(why, "cannot commit to the store: %s", wm_strerror(rc));

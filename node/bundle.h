@@ -9,6 +9,9 @@
  * Import then ingests certificates and revocations first (repeating while
  * that makes progress, so their order in the file does not matter), then
  * everything else in file order, in transactions of BUNDLE_BATCH events.
+ * While one batch is committed on the calling thread, worker threads (one
+ * per usable core) decode and verify the next (ingest_prepare); the store
+ * is only ever touched by the calling thread.
  */
 #ifndef WM_BUNDLE_H
 #define WM_BUNDLE_H
@@ -20,7 +23,7 @@
 #include "ingest.h"
 #include "store.h"
 
-#define BUNDLE_BATCH 1000
+#define BUNDLE_BATCH 10000
 
 /* One stretch of a bundle: a candidate event, or bytes that could not be
  * read as one (bad = 1, with the reason). */
@@ -57,8 +60,12 @@ struct bundle_import_cbs {
 	/* called now and then with done <= total; may be NULL */
 	void (*progress)(void *ctx, size_t done, size_t total);
 	void *ctx;
+	/* verifying threads: 0 = one per core the process may use; 1 = none,
+	 * everything on the calling thread through ingest_event.  The result
+	 * is the same either way. */
+	unsigned threads;
 };
-/* Import a bundle through ingest_event (INGEST_IMPORT).  Returns 0 when the
+/* Import a bundle through ingest (INGEST_IMPORT).  cbs may be NULL.  Returns 0 when the
  * bundle was read to its end (refusals are not errors), or a store error
  * that stopped it (why filled). */
 int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,

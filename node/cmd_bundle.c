@@ -5,6 +5,7 @@
  * reason), a progress line for big files, and a summary.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,7 +66,9 @@ static const char usage_import[] =
 "Exit status 0 when the file was read, even if some events were refused or\n"
 "damaged; 1 when it could not be read: missing, cut short in the middle of an\n"
 "event (an interrupted copy), or holding no event at all.  What could be read\n"
-"is stored all the same.\n";
+"is stored all the same.\n"
+"Signatures are checked on one thread per core; WATCHMESH_IMPORT_THREADS=N\n"
+"in the environment sets the number (1: all on one thread).\n";
 
 struct report {
 	int tty;
@@ -135,6 +138,7 @@ int cmd_import(int argc, char **argv)
 	struct bundle_stats st;
 	struct bundle_import_cbs cbs;
 	struct report rp;
+	const char *env;
 	int r, ret = CLI_FAIL;
 
 	r = cli_parse("import", usage_import, argc, argv, opts, no, pos, 2, &np);
@@ -158,6 +162,16 @@ int cmd_import(int argc, char **argv)
 	cbs.refused = on_refused;
 	cbs.progress = on_progress;
 	cbs.ctx = &rp;
+	if ((env = getenv("WATCHMESH_IMPORT_THREADS")) != NULL) {
+		char *end = NULL;
+		unsigned long t = strtoul(env, &end, 10);
+
+		if (end == env || *end != '\0' || t < 1 || t > 64) {
+			cli_err("WATCHMESH_IMPORT_THREADS must be a number from 1 to 64, not '%s'", env);
+			goto out;
+		}
+		cbs.threads = (unsigned)t;
+	}
 	memset(&st, 0, sizeof st);
 	nd->ictx.now = files_now_ms();
 	r = bundle_import(&nd->ictx, m.data, m.len, &cbs, &st, why);

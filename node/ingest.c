@@ -8,6 +8,11 @@
  * anything that fails after the first write is reported as WM_ESTORE,
  * which tells the caller to roll the batch back.
  *
+ * ingest_prepare is the part before the store (wrapper, id, decode and
+ * signature), free of shared state so that bundle import can run it on
+ * worker threads; ingest_commit is the rest, and decodes itself when the
+ * prepare step was told not to (ingest_event: the duplicate check first).
+ *
  * What a reader must know: a refusal is remembered by id only when the id
  * is authenticated, i.e. the author's signature over it verifies.  Bytes
  * that fail before that (bad signature, broken wrapper) say nothing about
@@ -239,36 +244,98 @@ static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int c
 	return code;
 }
 
+static void prep_decode(struct ingest_prep *p)
+{
+	const uint8_t *payload = NULL, *sig = NULL;
+	size_t plen = 0;
+
+	if (p->decoded || p->code != 0)
+		return;
+	p->decoded = 1;
+	p->code = event_decode(p->wire, p->len, &p->ev, p->why);
+	if (p->code != 0) {
+		p->ev = NULL;
+		p->authentic = p->has_id && peek_wrapper(p->wire, p->len, &payload, &plen, &sig) &&
+		               authenticated(payload, plen, p->id, sig);
+	}
+}
+
+void ingest_prepare(const uint8_t *wire, size_t len, int verify, struct ingest_prep *p)
+{
+	const uint8_t *payload = NULL, *sig = NULL;
+	size_t plen = 0;
+
+	if (p == NULL)
+		return;
+	memset(p, 0, sizeof(*p));
+	p->wire = wire;
+	p->len = len;
+	if (wire == NULL || len == 0) {
+		set_why(p->why, "empty event");
+		p->code = WM_EMALFORMED;
+		return;
+	}
+	if (len > WM_MAX_WIRE) {
+		set_why(p->why, "event is %zu bytes, at most %d", len, (int)WM_MAX_WIRE);
+		p->code = WM_ETOOBIG;
+		return;
+	}
+	p->has_id = peek_wrapper(wire, len, &payload, &plen, &sig);
+	if (p->has_id)
+		id_compute(p->id, payload, plen);
+	if (verify)
+		prep_decode(p);
+}
+
+void ingest_prep_verify(struct ingest_prep *p)
+{
+	if (p != NULL)
+		prep_decode(p);
+}
+
+void ingest_prep_clear(struct ingest_prep *p)
+{
+	if (p == NULL)
+		return;
+	event_free(p->ev);
+	memset(p, 0, sizeof(*p));
+}
+
 int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
                  enum ingest_origin origin, struct ingest_result *res)
 {
-	const uint8_t *payload = NULL, *sig = NULL;
-	struct event *ev = NULL;
+	struct ingest_prep p;
+	int rc;
+
+	ingest_prepare(wire, len, 0, &p);
+	rc = ingest_commit(ctx, &p, origin, res);
+	ingest_prep_clear(&p);
+	return rc;
+}
+
+int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
+                  enum ingest_origin origin, struct ingest_result *res)
+{
+	const struct event *ev;
 	struct store *s;
 	char why[WM_WHY_LEN];
-	size_t plen = 0;
-	int rc, code, has_id, own = 0, was_durable = 0, open = 0;
+	int rc, code, own = 0, was_durable = 0, open = 0;
 
 	if (res == NULL)
 		return WM_EINVAL;
 	memset(res, 0, sizeof(*res));
-	if (ctx == NULL || ctx->store == NULL) {
+	if (ctx == NULL || ctx->store == NULL || p == NULL) {
 		set_why(res->why, "no store to ingest into");
 		return res->code = WM_EINVAL;
 	}
 	s = ctx->store;
-	if (wire == NULL || len == 0) {
-		set_why(res->why, "empty event");
-		return res->code = WM_EMALFORMED;
-	}
-	if (len > WM_MAX_WIRE) {
-		set_why(res->why, "event is %zu bytes, at most %d", len, (int)WM_MAX_WIRE);
-		return res->code = WM_ETOOBIG;
+	if (p->code != 0 && !p->decoded) {     /* empty or too big */
+		set_why(res->why, "%s", p->why);
+		return res->code = p->code;
 	}
 
-	has_id = peek_wrapper(wire, len, &payload, &plen, &sig);
-	if (has_id) {
-		id_compute(res->id, payload, plen);
+	if (p->has_id) {
+		memcpy(res->id, p->id, WM_ID_LEN);
 		if ((rc = store_has(s, res->id)) != 0) {
 			if (rc < 0) {
 				set_why(res->why, "store: %s", store_errmsg(s));
@@ -288,8 +355,12 @@ int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
 		}
 	}
 
-	if ((rc = event_decode(wire, len, &ev, res->why)) != 0)
-		return refuse(ctx, res, rc, has_id && authenticated(payload, plen, res->id, sig), NULL);
+	prep_decode(p);
+	if (p->code != 0) {
+		set_why(res->why, "%s", p->why);
+		return refuse(ctx, res, p->code, p->authentic, NULL);
+	}
+	ev = p->ev;
 	memcpy(res->id, ev->id, WM_ID_LEN);
 	res->kind = ev->kind;
 
@@ -362,6 +433,5 @@ out:
 	/* Inside a caller's transaction the caller's commit is the durable one. */
 	if (origin == INGEST_LOCAL && !was_durable && own)
 		(void)store_set_durable(s, 0);
-	event_free(ev);
 	return rc;
 }

@@ -4,6 +4,12 @@
  * received from a peer or a client.  It decodes and verifies the bytes
  * (proto/event), checks the clock, applies the trust rules (trust.c), then
  * stores the event and its effects (certificates, revocations, retractions).
+ *
+ * The work splits in two stages so that a bundle import can verify on
+ * several threads: ingest_prepare is pure (no store, no clock, safe on any
+ * thread) and does the costly part, ingest_commit judges the prepared event
+ * against the store and stores it.  ingest_event is the two in a row, so
+ * every path runs the same checks in the same order.
  */
 #ifndef WM_INGEST_H
 #define WM_INGEST_H
@@ -33,8 +39,39 @@ struct ingest_result {
 	char why[WM_WHY_LEN];        /* the reason, for a person */
 };
 
-/* Returns res->code.  Lasting refusals are remembered in the store. */
+/* Returns res->code.  Lasting refusals are remembered in the store.
+ * Already held or refused ids are answered before any signature check. */
 int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
                  enum ingest_origin origin, struct ingest_result *res);
+
+/*
+ * The pure stage: size, wrapper, id, and (verify = 1) event_decode with the
+ * signature check.  With verify = 0 only the id is computed and
+ * ingest_commit decodes when it needs to (a duplicate costs no signature
+ * check then).  Touches nothing but *p; wire must outlive p.  Free what it
+ * holds with ingest_prep_clear (also on a zeroed or cleared p).
+ */
+struct ingest_prep {
+	const uint8_t *wire;
+	size_t len;
+	int code;                    /* 0, or a refusal found before the store */
+	int has_id;                  /* the wrapper has its canonical shape: id set */
+	int decoded;                 /* event_decode ran: ev or code/why from it */
+	int authentic;               /* decode failed, but the author signed id */
+	uint8_t id[WM_ID_LEN];
+	struct event *ev;            /* decoded event, or NULL */
+	char why[WM_WHY_LEN];
+};
+void ingest_prepare(const uint8_t *wire, size_t len, int verify, struct ingest_prep *p);
+void ingest_prep_clear(struct ingest_prep *p);
+/* The decode and signature check that ingest_prepare(verify = 0) left out;
+ * nothing if done already.  Pure, like ingest_prepare. */
+void ingest_prep_verify(struct ingest_prep *p);
+
+/* The store stage of ingest_event for a prepared event (any thread, but one
+ * at a time per store, like every store call).  Same result as ingest_event
+ * on the same bytes.  p stays owned by the caller. */
+int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
+                  enum ingest_origin origin, struct ingest_result *res);
 
 #endif

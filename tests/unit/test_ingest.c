@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "bundle.h"
 #include "event.h"
 #include "ingest.h"
 #include "store.h"
@@ -646,6 +647,226 @@ static void test_corruptions(void **state)
 	free(e.wire);
 }
 
+/* --- bundle import: one thread or several, the same outcome ------------------------ */
+
+struct outcome {
+	struct bundle_stats st;
+	size_t nref;
+	struct { size_t number, off; int has_id, code; uint8_t id[WM_ID_LEN]; char why[WM_WHY_LEN]; } ref[64];
+	size_t nev;
+	struct { uint8_t id[WM_ID_LEN]; unsigned kind; int retracted; } *ev;
+	struct store_counts counts;
+};
+
+static void on_refused(void *ctx, const struct bundle_refusal *r)
+{
+	struct outcome *o = ctx;
+
+	assert_true(o->nref < 64);
+	o->ref[o->nref].number = r->number;
+	o->ref[o->nref].off = r->off;
+	o->ref[o->nref].has_id = r->has_id;
+	o->ref[o->nref].code = r->res->code;
+	memcpy(o->ref[o->nref].id, r->res->id, WM_ID_LEN);
+	snprintf(o->ref[o->nref].why, WM_WHY_LEN, "%s", r->res->why);
+	o->nref++;
+}
+
+static int collect(void *ctx, const struct stored_event *e)
+{
+	struct outcome *o = ctx;
+
+	o->ev = realloc(o->ev, (o->nev + 1) * sizeof(*o->ev));
+	assert_non_null(o->ev);
+	memcpy(o->ev[o->nev].id, e->id, WM_ID_LEN);
+	o->ev[o->nev].kind = e->kind;
+	o->ev[o->nev].retracted = e->retracted;
+	o->nev++;
+	return 0;
+}
+
+static void import_with(struct store *s, const struct ingest_ctx *base, const uint8_t *buf, size_t len,
+                        unsigned threads, struct outcome *o)
+{
+	struct ingest_ctx ctx = *base;
+	struct bundle_import_cbs cbs;
+	struct store_filter flt;
+	char why[WM_WHY_LEN] = "";
+
+	memset(o, 0, sizeof(*o));
+	memset(&cbs, 0, sizeof(cbs));
+	cbs.refused = on_refused;
+	cbs.ctx = o;
+	cbs.threads = threads;
+	ctx.store = s;
+	assert_int_equal(bundle_import(&ctx, buf, len, &cbs, &o->st, why), 0);
+	memset(&flt, 0, sizeof(flt));
+	assert_int_equal(store_events(s, &flt, collect, o), 0);
+	assert_int_equal(store_counts(s, &o->counts), 0);
+}
+
+static void same_outcome(struct store *sa, const struct outcome *a, struct store *sb, const struct outcome *b)
+{
+	size_t i;
+
+	assert_int_equal(a->st.events, b->st.events);
+	assert_int_equal(a->st.stored, b->st.stored);
+	assert_int_equal(a->st.duplicates, b->st.duplicates);
+	assert_int_equal(a->st.refused, b->st.refused);
+	assert_int_equal(a->st.unreadable, b->st.unreadable);
+	assert_int_equal(a->st.truncated, b->st.truncated);
+	assert_int_equal(a->nref, b->nref);
+	for (i = 0; i < a->nref; i++) {
+		int ca = 0, cb = 0;
+		char why[WM_WHY_LEN];
+
+		assert_int_equal(a->ref[i].number, b->ref[i].number);
+		assert_int_equal(a->ref[i].off, b->ref[i].off);
+		assert_int_equal(a->ref[i].has_id, b->ref[i].has_id);
+		assert_int_equal(a->ref[i].code, b->ref[i].code);
+		assert_memory_equal(a->ref[i].id, b->ref[i].id, WM_ID_LEN);
+		assert_string_equal(a->ref[i].why, b->ref[i].why);
+		if (a->ref[i].has_id) {
+			assert_int_equal(store_was_rejected(sa, a->ref[i].id, &ca, why),
+			                 store_was_rejected(sb, b->ref[i].id, &cb, why));
+			assert_int_equal(ca, cb);
+		}
+	}
+	assert_int_equal(a->nev, b->nev);
+	for (i = 0; i < a->nev; i++) {
+		assert_memory_equal(a->ev[i].id, b->ev[i].id, WM_ID_LEN);
+		assert_int_equal(a->ev[i].kind, b->ev[i].kind);
+		assert_int_equal(a->ev[i].retracted, b->ev[i].retracted);
+	}
+	assert_memory_equal(&a->counts, &b->counts, sizeof(a->counts));
+}
+
+struct bbuf { uint8_t *p; size_t len, cap; };
+
+static void put(struct bbuf *b, const uint8_t *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void put_ev(struct bbuf *b, struct ev e)
+{
+	put(b, e.wire, e.len);
+	free(e.wire);
+}
+
+static struct ev cert_of(struct fx *f, int issuer, int subject, const char *role)
+{
+	struct event_draft d;
+	struct cval g = cval_str("*");
+
+	draft_init(&d, f->k[issuer], KIND_CERT, WM_NETWORK_GROUP, T0);
+	draft_bin(&d, "subject", f->k[subject]->pub, WM_PUB_LEN);
+	draft_str(&d, "role", role);
+	draft_str(&d, "name", role);
+	draft_array(&d, "groups", &g, 1);
+	draft_uint(&d, "not_before", T0);
+	draft_uint(&d, "not_after", T0 + 365 * DAY);
+	return build(&d, f->k[issuer]);
+}
+
+/*
+ * A bundle longer than two import batches with every kind of outcome in
+ * it: certificates at the end (imported first), bulletins that need them,
+ * one that never can, a forged signature, bad content (remembered), an
+ * event from the future, a retraction before its target, duplicates within
+ * a batch and across batches, damaged bytes.  Imported on one thread and
+ * on three, into two stores: the same counts, the same refusals in the same
+ * order, the same events in the same arrival order; then again, all
+ * duplicates, and the same refusals once more.
+ */
+static void test_bundle_threads(void **state)
+{
+	struct fx *f = *state;
+	struct bbuf b = { NULL, 0, 0 };
+	char path2[160], why[WM_WHY_LEN];
+	struct store *s2 = NULL;
+	struct outcome o1, o3, r1, r3;
+	struct ev e, dup, target;
+	size_t i, n = 2 * BUNDLE_BATCH + 500;
+	char text[64];
+
+	dup = request(f->k[BOB], "g", T0 + 1, "seen twice");
+	target = request(f->k[ALICE], "g", T0 + 2, "to be retracted");
+	put_ev(&b, retract(f->k[ALICE], "g", T0 + 3, target.id));
+	for (i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), "request %zu", i);
+		put_ev(&b, request(f->k[i % 2 ? ALICE : BOB], "g", T0 + 10 + i, text));
+		if (i % 1000 == 7)
+			put_ev(&b, bulletin(f->k[OFFICER], "g", T0 + DAY + i));
+		if (i == 5 || i == BUNDLE_BATCH + 5) {
+			put(&b, dup.wire, dup.len);
+			put(&b, dup.wire, dup.len);
+		}
+		if (i == 100)
+			put(&b, target.wire, target.len);
+		if (i == BUNDLE_BATCH - 1) {
+			e = request(f->k[ALICE], "g", T0, "forged");
+			e.wire[e.len - 1] ^= 1;
+			put_ev(&b, e);
+			put_ev(&b, bad_content(f->k[BOB]));
+			put_ev(&b, bulletin(f->k[ALICE], "g", T0 + DAY));
+			put_ev(&b, request(f->k[BOB], "g", f->ctx.now + 3600 * 1000, "from the future"));
+			put(&b, (const uint8_t *)"\x92\xc4\x05hello damaged", 14);
+		}
+	}
+	put_ev(&b, cert_of(f, STATION, OFFICER, "officer"));
+	put_ev(&b, cert_of(f, ROOT, STATION, "station"));
+
+	snprintf(path2, sizeof(path2), "%s/store2.db", f->dir);
+	assert_int_equal(store_open(path2, &s2, why), 0);
+	import_with(f->s, &f->ctx, b.p, b.len, 1, &o1);
+	import_with(s2, &f->ctx, b.p, b.len, 3, &o3);
+	same_outcome(f->s, &o1, s2, &o3);
+	/* what the bundle holds, so that equal but wrong cannot pass */
+	/* requests, 2 certs, a bulletin per 1000, dup, target, retraction */
+	assert_int_equal(o1.st.stored, n + 2 + (n / 1000 + 1) + 1 + 1 + 1);
+	assert_int_equal(o1.st.duplicates, 3);
+	assert_int_equal(o1.st.refused, 5);
+	assert_int_equal(o1.st.unreadable, 1);
+	assert_int_equal(o1.counts.retracted, 1);
+	assert_int_equal(o1.nref, 5);
+	assert_int_equal(o1.ref[0].code, WM_ESIG);
+	assert_int_equal(o1.ref[1].code, WM_ECONTENT);
+	assert_int_equal(o1.ref[2].code, WM_EUNKNOWNCERT);
+	assert_int_equal(o1.ref[3].code, WM_EFUTURE);
+	assert_int_equal(o1.ref[4].has_id, 0);
+	assert_int_equal(store_has(s2, target.id), 1);
+
+	import_with(f->s, &f->ctx, b.p, b.len, 1, &r1);
+	import_with(s2, &f->ctx, b.p, b.len, 3, &r3);
+	same_outcome(f->s, &r1, s2, &r3);
+	assert_int_equal(r1.st.stored, 0);
+	assert_int_equal(r1.st.duplicates, o1.st.stored + o1.st.duplicates);
+	assert_int_equal(r1.nref, 5);
+	assert_int_equal(r1.ref[1].code, WM_EREJECTED);
+
+	store_close(s2);
+	for (i = 0; i < 3; i++) {
+		char p[200];
+
+		snprintf(p, sizeof(p), "%s%s", path2, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
+		unlink(p);
+	}
+	free(o1.ev);
+	free(o3.ev);
+	free(r1.ev);
+	free(r3.ev);
+	free(dup.wire);
+	free(target.wire);
+	free(b.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +883,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_is_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruptions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bundle_threads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
