@@ -118,8 +118,11 @@ static void print_text(const json_t *st, int running, const struct store_counts 
 			       jint(p, "events_out"), jint(p, "duplicates_in"));
 			if (jint(p, "last_repair_at") > 0) {
 				when(w, sizeof w, jint(p, "last_repair_at"), now);
-				printf("; last repair %s: needed %lld, had %lld", w,
-				       jint(p, "last_repair_need"), jint(p, "last_repair_have"));
+				printf("; last repair %s: needed %lld, had %lld, %lld round trips, "
+				       "%lld/%lld bytes", w,
+				       jint(p, "last_repair_need"), jint(p, "last_repair_have"),
+				       jint(p, "last_repair_round_trips"), jint(p, "last_repair_bytes_out"),
+				       jint(p, "last_repair_bytes_in"));
 			}
 			printf("\n");
 		} else {
@@ -133,8 +136,10 @@ static void print_text(const json_t *st, int running, const struct store_counts 
 	r = json_object_get(st, "last_repair");
 	if (r) {
 		when(w, sizeof w, jint(r, "at"), now);
-		printf("last repair: with %s at %s: needed %lld, had %lld\n", jstr(r, "peer"), w,
-		       jint(r, "need"), jint(r, "have"));
+		printf("last repair: with %s at %s: needed %lld, had %lld; %lld round trips, "
+		       "%lld bytes sent, %lld received, %lld ms\n", jstr(r, "peer"), w,
+		       jint(r, "need"), jint(r, "have"), jint(r, "round_trips"), jint(r, "bytes_out"),
+		       jint(r, "bytes_in"), jint(r, "ms"));
 	} else {
 		printf("last repair: none yet\n");
 	}

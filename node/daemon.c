@@ -130,6 +130,7 @@ struct daemon {
 	struct {                     /* the last repair that changed anything we know of */
 		char peer[FRAME_NAME_MAX + 20];
 		uint64_t at, need, have;
+		uint64_t round_trips, bytes_out, bytes_in, ms;   /* negentropy cost, both stages */
 	} last_repair;
 };
 
@@ -925,6 +926,10 @@ static void d_refresh_known(struct daemon *d)
 			d->last_repair.at = pi.last_repair_at;
 			d->last_repair.need = pi.last_repair_need;
 			d->last_repair.have = pi.last_repair_have;
+			d->last_repair.round_trips = pi.last_repair_round_trips;
+			d->last_repair.bytes_out = pi.last_repair_bytes_out;
+			d->last_repair.bytes_in = pi.last_repair_bytes_in;
+			d->last_repair.ms = pi.last_repair_ms;
 			known_name(k, d->last_repair.peer, sizeof d->last_repair.peer);
 			d->status_dirty = 1;
 		}
@@ -997,6 +1002,12 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 				                    json_integer((json_int_t)pi.last_repair_need));
 				json_object_set_new(p, "last_repair_have",
 				                    json_integer((json_int_t)pi.last_repair_have));
+				json_object_set_new(p, "last_repair_round_trips",
+				                    json_integer((json_int_t)pi.last_repair_round_trips));
+				json_object_set_new(p, "last_repair_bytes_out",
+				                    json_integer((json_int_t)pi.last_repair_bytes_out));
+				json_object_set_new(p, "last_repair_bytes_in",
+				                    json_integer((json_int_t)pi.last_repair_bytes_in));
 			}
 		}
 		json_array_append_new(peers, p);
@@ -1009,6 +1020,10 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 		json_object_set_new(r, "at", json_integer((json_int_t)d->last_repair.at));
 		json_object_set_new(r, "need", json_integer((json_int_t)d->last_repair.need));
 		json_object_set_new(r, "have", json_integer((json_int_t)d->last_repair.have));
+		json_object_set_new(r, "round_trips", json_integer((json_int_t)d->last_repair.round_trips));
+		json_object_set_new(r, "bytes_out", json_integer((json_int_t)d->last_repair.bytes_out));
+		json_object_set_new(r, "bytes_in", json_integer((json_int_t)d->last_repair.bytes_in));
+		json_object_set_new(r, "ms", json_integer((json_int_t)d->last_repair.ms));
 		json_object_set_new(o, "last_repair", r);
 	}
 	memset(&ms, 0, sizeof ms);

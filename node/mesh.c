@@ -91,6 +91,20 @@ struct peer {
 	uint64_t bytes_out[2], bytes_in[2];  /* negentropy message bytes */
 	uint64_t first_reply_ms[2];     /* NEG_OPEN sent -> first NEG_MSG back */
 
+	/* One summary per repair session (stage), logged once it is reconciled
+	 * and every id it found missing has been fetched or given up on.
+	 * Fetch ids get a sequence number when queued; fl holds those in
+	 * flight in the order asked (a peer answers IWANTs in order). */
+	struct rsess {
+		int open, reconciled;
+		uint64_t open_at, rt, bytes_out, bytes_in, need, have, fetched;
+		uint64_t q_end;         /* its fetch ids are those queued before this seq */
+	} rs[2];
+	uint64_t fq_seq;                /* ids ever queued for fetching */
+	uint64_t fq_taken;              /* ids ever taken from the queue (asked or skipped) */
+	uint64_t *fl;                   /* ring of the seqs in flight */
+	size_t fl_head, fl_n, fl_cap;
+
 	/* repair as server */
 	uint64_t ssession;
 	struct neg *sneg;
@@ -106,6 +120,7 @@ struct peer {
 	/* status */
 	uint64_t events_in, events_out, dup_in;
 	uint64_t last_repair_at, last_repair_need, last_repair_have;
+	uint64_t last_repair_rt, last_repair_bytes_out, last_repair_bytes_in, last_repair_ms;
 };
 
 struct offender {
@@ -323,6 +338,7 @@ static void peer_free(struct mesh *m, struct peer *p)
 	client_end(m, p);
 	server_end(m, p);
 	neg_ids_free(&p->fq);
+	free(p->fl);
 	free(p->ihave_ids);
 	free(p->ihave_kinds);
 	free(p);
@@ -573,7 +589,69 @@ static int fq_add(struct peer *p, const uint8_t id[WM_ID_LEN])
 		}
 	}
 	memcpy(p->fq.ids[p->fq.n++], id, WM_ID_LEN);
+	p->fq_seq++;
 	return 0;
+}
+
+/* In-flight fetch ids, oldest first.  Only bookkeeping for the session
+ * summaries: a failed push just makes a summary come early. */
+static void fl_push(struct peer *p, uint64_t seq)
+{
+	if (p->fl_n == p->fl_cap) {
+		size_t cap = p->fl_cap ? 2 * p->fl_cap : 256, i;
+		uint64_t *v = malloc(cap * sizeof(*v));
+
+		if (v == NULL)
+			return;
+		for (i = 0; i < p->fl_n; i++)
+			v[i] = p->fl[(p->fl_head + i) % p->fl_cap];
+		free(p->fl);
+		p->fl = v;
+		p->fl_cap = cap;
+		p->fl_head = 0;
+	}
+	p->fl[(p->fl_head + p->fl_n) % p->fl_cap] = seq;
+	p->fl_n++;
+}
+
+static void fl_pop(struct peer *p, size_t n)
+{
+	if (n > p->fl_n)
+		n = p->fl_n;
+	if (n > 0)
+		p->fl_head = (p->fl_head + n) % p->fl_cap;
+	p->fl_n -= n;
+}
+
+static const char *const scope_names[2] = { "network", "groups" };
+
+static void rs_log(struct mesh *m, struct peer *p, int s, uint64_t now)
+{
+	struct rsess *r = &p->rs[s];
+
+	/* the format is read by tests/bench (bench_repair): keep it */
+	mlog(m, MESH_LOG_INFO, "repair with %s (%s): scope %s, %llu round trips, %llu/%llu bytes, "
+	     "need %llu, have %llu, fetched %llu in %llu ms",
+	     p->hex, p->name, scope_names[s], (unsigned long long)r->rt,
+	     (unsigned long long)r->bytes_out, (unsigned long long)r->bytes_in,
+	     (unsigned long long)r->need, (unsigned long long)r->have,
+	     (unsigned long long)r->fetched,
+	     (unsigned long long)(now > r->open_at ? now - r->open_at : 0));
+	r->open = 0;
+}
+
+/* Log the sessions that are reconciled and fetched. */
+static void rs_check(struct mesh *m, struct peer *p, uint64_t now)
+{
+	int s;
+
+	for (s = 0; s < 2; s++) {
+		struct rsess *r = &p->rs[s];
+
+		if (r->open && r->reconciled && p->fq_taken >= r->q_end &&
+		    (p->fl_n == 0 || p->fl[p->fl_head] >= r->q_end))
+			rs_log(m, p, s, now);
+	}
 }
 
 static void repair_soon_others(struct mesh *m, const struct peer *except, uint64_t now);
@@ -581,17 +659,24 @@ static void repair_soon_others(struct mesh *m, const struct peer *except, uint64
 static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 {
 	uint8_t ids[FRAME_MAX_IDS][WM_ID_LEN];
+	uint64_t seqs[FRAME_MAX_IDS];
 	struct frame f;
 	size_t k;
 
 	if (!live(p))
 		return;
 	while (p->inflight < m->cfg.fetch_window && p->fq_pos < p->fq.n) {
+		uint64_t first = p->fq_taken;
+		size_t taken = 0, j;
+
 		for (k = 0; k < m->cfg.fetch_batch && k < FRAME_MAX_IDS && p->fq_pos < p->fq.n; p->fq_pos++) {
+			taken++;
 			if (held(m, p->fq.ids[p->fq_pos]) != 0 || unavail_has(m, p->fq.ids[p->fq_pos]))
 				continue;
+			seqs[k] = first + taken - 1;
 			memcpy(ids[k++], p->fq.ids[p->fq_pos], WM_ID_LEN);
 		}
+		p->fq_taken += taken;
 		if (k == 0)
 			break;
 		memset(&f, 0, sizeof(f));
@@ -601,6 +686,8 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 		f.ids.ids = &ids[0][0];
 		if (send_frame(m, p, &f, 0) != 0)
 			break;
+		for (j = 0; j < k; j++)
+			fl_push(p, seqs[j]);
 		m->st.iwant_out++;
 		p->inflight += k;
 		p->fetch_deadline = now + m->cfg.fetch_timeout_ms;
@@ -615,6 +702,7 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 		}
 		p->round_stored = 0;
 	}
+	rs_check(m, p, now);
 }
 
 /* --- repair --------------------------------------------------------------------- */
@@ -687,8 +775,13 @@ static void repair_finish(struct mesh *m, struct peer *p, uint64_t now)
 	p->last_repair_at = now;
 	p->last_repair_need = p->round_need;
 	p->last_repair_have = p->round_have;
+	p->last_repair_rt = p->rt[0] + p->rt[1];
+	p->last_repair_bytes_out = p->bytes_out[0] + p->bytes_out[1];
+	p->last_repair_bytes_in = p->bytes_in[0] + p->bytes_in[1];
+	p->last_repair_ms = now > p->round_start ? now - p->round_start : 0;
+	/* the summary per session is the "repair with" line (rs_log) */
 	if (p->round_need > 0 || p->round_have > 0)
-		mlog(m, MESH_LOG_INFO, "peer %s (%s): repair: it has %llu we lack, we have %llu it lacks",
+		mlog(m, MESH_LOG_DEBUG, "peer %s (%s): repair: it has %llu we lack, we have %llu it lacks",
 		     p->hex, p->name, (unsigned long long)p->round_need, (unsigned long long)p->round_have);
 	/* the cost of the round; a line benchmarks read (INFO only when the
 	 * sets differed, so an idle mesh does not log every minute) */
@@ -709,6 +802,8 @@ static void repair_finish(struct mesh *m, struct peer *p, uint64_t now)
 static void repair_abandon(struct mesh *m, struct peer *p, uint64_t now, const char *why)
 {
 	mlog(m, MESH_LOG_INFO, "peer %s (%s): repair abandoned: %s", p->hex, p->name, why);
+	if ((p->cstage == 1 || p->cstage == 2) && !p->rs[p->cstage - 1].reconciled)
+		p->rs[p->cstage - 1].open = 0;  /* no summary of half a session */
 	client_end(m, p);
 	p->repair_due = now + jitter(m, m->cfg.repair_interval_ms / 4 + 1);
 }
@@ -744,6 +839,11 @@ static int repair_stage(struct mesh *m, struct peer *p, int stage, uint64_t now)
 	p->cdeadline = now + MESH_NEG_TIMEOUT;
 	p->stage_open_at = now;
 	p->bytes_out[stage - 1] += len;
+	if (p->rs[stage - 1].open && p->rs[stage - 1].reconciled)
+		rs_log(m, p, stage - 1, now);   /* the last one is still fetching: say so now */
+	memset(&p->rs[stage - 1], 0, sizeof(p->rs[0]));
+	p->rs[stage - 1].open = 1;
+	p->rs[stage - 1].open_at = now;
 	memset(&f, 0, sizeof(f));
 	f.type = FRAME_NEG_OPEN;
 	f.neg.session = p->csession;
@@ -800,6 +900,13 @@ static void repair_stage_done(struct mesh *m, struct peer *p, struct neg_ids *ha
 	for (i = 0; i < need->n; i++)
 		if (held(m, need->ids[i]) == 0 && fq_add(p, need->ids[i]) != 0)
 			break;
+	if (p->cstage == 1 || p->cstage == 2) {
+		struct rsess *r = &p->rs[p->cstage - 1];
+
+		r->need += need->n;
+		r->have += have->n;
+		r->q_end = p->fq_seq;
+	}
 	/* announce what it lacks so that it pulls at its own pace; only what
 	 * we can serve (not retracted ids, not remembered refusals) */
 	if (have->n > 0 && (ids = malloc(FRAME_MAX_IDS * WM_ID_LEN)) == NULL)
@@ -903,6 +1010,15 @@ static int on_client_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 	}
 	neg_close_send(m, p, p->csession, "done");
 	stage = p->cstage;
+	if (stage == 1 || stage == 2) {
+		struct rsess *r = &p->rs[stage - 1];
+
+		r->reconciled = 1;
+		r->rt = p->rt[stage - 1];
+		r->bytes_out = p->bytes_out[stage - 1];
+		r->bytes_in = p->bytes_in[stage - 1];
+		rs_check(m, p, now);
+	}
 	if (stage == 1 && (rc = repair_stage(m, p, 2, now)) == 0)
 		return 0;
 	if (stage == 1 && rc != WM_ENOTFOUND) {
@@ -1010,8 +1126,10 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 
 	m->st.events_in++;
 	p->events_in++;
-	if (!fr->event.push && p->inflight > 0)
+	if (!fr->event.push && p->inflight > 0) {
 		p->inflight--;
+		fl_pop(p, 1);
+	}
 	peeked = peek_event(fr->event.wire, fr->event.len, &pk) == 0;
 	if (peeked) {
 		if (!we_carry(m, pk.group, pk.glen)) {
@@ -1045,8 +1163,12 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 			p->eager = 1;   /* Plumtree: the first copy's link is in the tree */
 			deliver(m, &pk, fr->event.wire, fr->event.len, p, now);
 		} else {
+			int s = is_network(pk.group, pk.glen) ? 0 : 1;
+
 			m->st.fetched++;
 			p->round_stored++;
+			if (p->rs[s].open)
+				p->rs[s].fetched++;
 		}
 		goto pump;
 	}
@@ -1154,6 +1276,7 @@ static void on_nothave(struct mesh *m, struct peer *p, const struct frame *fr, u
 			unavail_add(m, fr->ids.ids + i * WM_ID_LEN);
 	}
 	p->inflight = p->inflight > fr->ids.n ? p->inflight - fr->ids.n : 0;
+	fl_pop(p, fr->ids.n);
 	fetch_pump(m, p, now);
 }
 
@@ -1484,6 +1607,7 @@ void mesh_tick(struct mesh *m, uint64_t now)
 			server_end(m, p);
 		if (p->inflight > 0 && p->fetch_deadline <= now) {
 			p->inflight = 0;
+			fl_pop(p, p->fl_n);
 			fetch_pump(m, p, now);
 		}
 		if (p->csession == 0 && p->repair_due <= now)
@@ -1563,5 +1687,9 @@ int mesh_peer_info(const struct mesh *m, size_t i, struct mesh_peer_info *out)
 	out->last_repair_at = p->last_repair_at;
 	out->last_repair_need = p->last_repair_need;
 	out->last_repair_have = p->last_repair_have;
+	out->last_repair_round_trips = p->last_repair_rt;
+	out->last_repair_bytes_out = p->last_repair_bytes_out;
+	out->last_repair_bytes_in = p->last_repair_bytes_in;
+	out->last_repair_ms = p->last_repair_ms;
 	return 0;
 }

@@ -31,6 +31,14 @@
  * connection per session).  The mesh does not notice two connections to
  * the same node key: the glue should keep one.  A peer that sends no
  * HELLO within 30 s is disconnected with backoff 0.
+ *
+ * Each repair session (stage: scope "network", then the shared groups) is
+ * summed up in one INFO log line once reconciled and once every id it
+ * found missing was fetched (or given up on); benchmarks parse it, so the
+ * format is fixed:
+ *   repair with <hex8> (<name>): scope <network|groups>, <R> round trips,
+ *   <bytes out>/<bytes in> bytes, need <N>, have <M>, fetched <K> in <T> ms
+ * (one line; bytes are negentropy message bytes, T from NEG_OPEN).
  */
 #ifndef WM_MESH_H
 #define WM_MESH_H
@@ -162,6 +170,10 @@ struct mesh_peer_info {
 	uint64_t last_repair_at;        /* 0 = never */
 	uint64_t last_repair_need;      /* ids it had that we lacked, at the last repair */
 	uint64_t last_repair_have;      /* ids we had that it lacked */
+	/* the last repair's negentropy cost, both stages together */
+	uint64_t last_repair_round_trips;
+	uint64_t last_repair_bytes_out, last_repair_bytes_in;
+	uint64_t last_repair_ms;        /* first NEG_OPEN to the end of reconciliation */
 };
 /* Number of peers; mesh_peer_info(m, i, &info) for i < n fills the i-th. */
 size_t mesh_peer_count(const struct mesh *m);

@@ -10,6 +10,7 @@ how fast.
     usage: test_mesh.py WATCHMESH CASE SOURCE_ROOT FORGER
     cases: line restart wrongnet forged sighup beacons
 """
+import re
 import json
 import os
 import signal
@@ -200,6 +201,13 @@ def t_line(env):
     # the certificates travel by repair (group "network" first)
     want = ids(env, "a")
     wait_until("the certificates to reach c", lambda: want <= ids(env, "c"))
+    # one summary line per repair session: c fetched the certificates from b
+    summary = re.compile(r"repair with [0-9a-f]{8} \(b\): scope network, (\d+) round trips, "
+                         r"(\d+)/(\d+) bytes, need (\d+), have (\d+), fetched (\d+) in (\d+) ms$", re.M)
+    wait_until("c to log the network repair with b", lambda: any(
+        int(m.group(4)) >= 2 and int(m.group(6)) >= 2 for m in summary.finditer(c.log())))
+    check(re.search(r"repair with [0-9a-f]{8} \((a|b|c)\): scope groups, \d+ round trips", a.log() + c.log()),
+          "no summary of a groups session")
     t0 = time.monotonic()
     aid = alert(env, "a")
     check(len(aid) == 64, "post alert printed no id")
@@ -212,6 +220,8 @@ def t_line(env):
     # status shows the peers up, in text and JSON
     out, _ = env.run("status", "--dir", "b")
     check("peers: 2 up" in out, "status of b does not show 2 peers up:\n" + out)
+    check(re.search(r"last repair: with .* \d+ round trips, \d+ bytes sent, \d+ received", out),
+          "status of b does not show the cost of the last repair:\n" + out)
     rc, st = status(env, "b")
     check(rc == 0 and st.get("running") is True, "status --json: not running")
     check(sorted(peers_up(env, "b")) == ["a", "c"], "b's peers up: %s" % peers_up(env, "b"))

@@ -44,6 +44,8 @@ struct tnode {
 	int nstored;
 	uint64_t disc_backoff;
 	int ndisc;
+	char rlog[8][256];              /* "repair with" summary lines */
+	int nrlog;
 };
 
 struct fx {
@@ -92,6 +94,36 @@ static void io_stored(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], uns
 	t->nstored++;
 }
 
+static void io_log(void *ctx, enum mesh_log_level level, const char *line)
+{
+	struct tnode *t = ctx;
+
+	if (strncmp(line, "repair with ", 12) != 0)
+		return;
+	assert_int_equal(level, MESH_LOG_INFO);
+	if (t->nrlog < 8)
+		snprintf(t->rlog[t->nrlog++], sizeof(t->rlog[0]), "%s", line);
+}
+
+/* The summary line of a scope: 1 and its numbers, or 0 if none. */
+static int rlog_find(const struct tnode *t, const char *scope, unsigned long long v[7])
+{
+	char sc[16];
+	int i;
+
+	for (i = 0; i < t->nrlog; i++) {
+		const char *p = strstr(t->rlog[i], "): scope ");
+
+		if (p == NULL)
+			continue;
+		if (sscanf(p, "): scope %15[a-z], %llu round trips, %llu/%llu bytes, need %llu, have %llu, "
+		           "fetched %llu in %llu ms", sc, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]) == 8 &&
+		    strcmp(sc, scope) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void clear(struct tnode *t)
 {
 	size_t i;
@@ -103,7 +135,7 @@ static void clear(struct tnode *t)
 
 static struct tnode *tnode_new(const char *name, const char *groups, unsigned fanout, uint64_t seed)
 {
-	struct mesh_io io = { NULL, io_send, io_disconnect, NULL, io_stored };
+	struct mesh_io io = { NULL, io_send, io_disconnect, io_log, io_stored };
 	struct mesh_config cfg;
 	struct tnode *t = calloc(1, sizeof(*t));
 	char why[WM_WHY_LEN];
@@ -417,6 +449,7 @@ static void test_eager_lazy_publish(void **state)
 	uint64_t dl;
 
 	(void)state;
+	memset(&f, 0, sizeof(f));
 	t = star(0, 3, 2);
 	assert_int_equal(eager(t, 1) + eager(t, 2) + eager(t, 3), 2);
 	clear(t);
@@ -776,8 +809,35 @@ static void test_repair_end_to_end(void **state)
 	assert_int_equal(mesh_peer_info(b->m, 0, &pi), 0);
 	assert_true(pi.last_repair_at > 0);
 	assert_true(pi.last_repair_need >= 50);
+	assert_true(pi.last_repair_round_trips >= 2);
+	assert_true(pi.last_repair_bytes_out > 0 && pi.last_repair_bytes_in > 0);
 	assert_int_equal(mesh_peer_info(a->m, 0, &pi), 0);
 	assert_true(pi.last_repair_need >= 10);
+	/* one summary per session and side: b lacked the 2 certs and a's 50
+	 * events, a lacked b's 10; each fetched what it lacked */
+	{
+		unsigned long long v[7];
+
+		assert_int_equal(a->nrlog, 2);
+		assert_int_equal(b->nrlog, 2);
+		assert_true(rlog_find(b, "network", v));
+		assert_true(v[0] >= 1 && v[1] > 0 && v[2] > 0);
+		assert_int_equal(v[3], 2);              /* need */
+		assert_int_equal(v[4], 0);              /* have */
+		assert_int_equal(v[5], 2);              /* fetched */
+		assert_true(rlog_find(b, "groups", v));
+		assert_int_equal(v[3], 50);
+		assert_int_equal(v[4], 10);
+		assert_int_equal(v[5], 50);
+		assert_true(rlog_find(a, "network", v));
+		assert_int_equal(v[3], 0);
+		assert_int_equal(v[4], 2);
+		assert_int_equal(v[5], 0);
+		assert_true(rlog_find(a, "groups", v));
+		assert_int_equal(v[3], 10);
+		assert_int_equal(v[4], 50);
+		assert_int_equal(v[5], 10);
+	}
 	(void)id;
 }
 
