@@ -1,6 +1,6 @@
 /*
  * bench_repair_gen: the data of the daemon-to-daemon repair benchmark
- * (tests/bench/bench_repair.sh).
+ * (tests/bench/bench_repair.py).
  *
  *   bench_repair_gen DIR N PERMILLE...      e.g. bench_repair_gen /tmp/x 1000000 1 10 100
  *
@@ -9,15 +9,15 @@
  *   DIR/bench.network      a network (root fixed by a seed, random secret)
  *   DIR/common.wmb         what every store holds: the station's and the
  *                          officer's certificates first, then N - H events
- *   DIR/a_<P>.wmb          side A's rest for difference P: N/1000*P/2 events
- *   DIR/b_<P>.wmb          only A has, the same count only B has, and the
- *                          pool events both hold at that level
+ *   DIR/a_<P>.wmb          each side's rest for difference P: the pool events
+ *   DIR/b_<P>.wmb          both sides hold at that level, then the N*P/2000
+ *                          events only this side holds
  * where H is half the largest difference.  So the common part is imported
  * once and copied, and each store ends with exactly N events.  created_at
  * values are unique (2 s apart over about a month, in a random order), so
  * the differing events are spread evenly over the whole range, the hard
  * case for range-based reconciliation.  Prints "key value" lines.  Not a
- * test: run by tests/bench/bench_repair.sh.
+ * test: run by tests/bench/bench_repair.py.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +82,8 @@ struct brg {
 	uint64_t t0;
 };
 
-static void brg_build(struct brg *g, struct event_draft *d, const struct key *k,
-                      uint8_t **wire, size_t *len, uint8_t id[WM_ID_LEN])
+static void brg_build(struct event_draft *d, const struct key *k, uint8_t **wire, size_t *len,
+                      uint8_t id[WM_ID_LEN])
 {
 	char why[WM_WHY_LEN];
 
@@ -92,7 +92,6 @@ static void brg_build(struct brg *g, struct event_draft *d, const struct key *k,
 		fprintf(stderr, "bench_repair_gen: event_build: %s\n", why);
 		exit(1);
 	}
-	(void)g;
 }
 
 static void brg_cert(struct brg *g, FILE *f, const struct key *issuer, const struct key *subject,
@@ -109,7 +108,7 @@ static void brg_cert(struct brg *g, FILE *f, const struct key *issuer, const str
 	draft_array(&d, "groups", groups, 1);
 	draft_uint(&d, "not_before", t - 1000);
 	draft_uint(&d, "not_after", t + 10ull * 365 * 86400000);
-	brg_build(g, &d, issuer, &wire, &len, id);
+	brg_build(&d, issuer, &wire, &len, id);
 	if (fwrite(wire, 1, len, f) != len)
 		brg_die("write failed");
 	free(wire);
@@ -166,7 +165,7 @@ static void brg_next(struct brg *g, int common, struct brg_wire *w)
 		draft_str(&d, "what", "seen");
 		break;
 	}
-	brg_build(g, &d, k, &w->b, &w->len, id);
+	brg_build(&d, k, &w->b, &w->len, id);
 	w->ts = d.created_at;
 	memcpy(w->id, id, WM_ID_LEN);
 	if (common) {
