@@ -74,6 +74,7 @@ struct ddialer {
 	struct conf_peer cp;
 	struct transport_dialer *d;
 	int from_beacon;
+	uint64_t heard_at;           /* from_beacon: the last beacon of this member (ms) */
 };
 
 /* An id that came in an EVENT frame, waiting for the poll to meet it. */
@@ -602,6 +603,7 @@ static int dialer_add(struct daemon *d, const struct conf_peer *cp, int from_bea
 	memset(dd, 0, sizeof *dd);
 	dd->cp = *cp;
 	dd->from_beacon = from_beacon;
+	dd->heard_at = now_ms();
 	rc = transport_connect(d->tr, cp->addr, cp->has_pub ? cp->pub : NULL, &dd->d, why);
 	if (rc) {
 		d_log(d, D_WARN, "cannot dial %s: %s", cp->addr, why[0] ? why : wm_strerror(rc));
@@ -730,11 +732,25 @@ static void bc_on_member(void *ctx, const uint8_t pub[WM_PUB_LEN], const char *a
 	char h[17];
 	size_t i;
 
-	if (d->stopping || conn_with_pub(d, pub))
+	if (d->stopping)
 		return;
-	for (i = 0; i < d->ndialers; i++)
-		if (d->dialers[i].cp.has_pub && !memcmp(d->dialers[i].cp.pub, pub, WM_PUB_LEN))
+	for (i = 0; i < d->ndialers; i++) {
+		struct ddialer *dd = &d->dialers[i];
+
+		if (!dd->cp.has_pub || memcmp(dd->cp.pub, pub, WM_PUB_LEN) != 0)
+			continue;
+		if (!dd->from_beacon || strcmp(dd->cp.addr, addr) == 0 || conn_with_pub(d, pub)) {
+			dd->heard_at = now_ms();
 			return;
+		}
+		/* a member we dial from its beacons moved (DHCP): follow it */
+		hex8(h, pub);
+		d_log(d, D_INFO, "beacon: member %s moved from %s to %s", h, dd->cp.addr, addr);
+		dialer_remove_at(d, i);
+		break;
+	}
+	if (conn_with_pub(d, pub))
+		return;
 	memset(&cp, 0, sizeof cp);
 	snprintf(cp.addr, sizeof cp.addr, "%s", addr);
 	cp.has_pub = 1;
@@ -742,6 +758,30 @@ static void bc_on_member(void *ctx, const uint8_t pub[WM_PUB_LEN], const char *a
 	hex8(h, pub);
 	if (dialer_add(d, &cp, 1) == 0)
 		d_log(d, D_INFO, "beacon: member %s at %s; dialing it", h, addr);
+}
+
+/* Dialers started from beacons whose member has gone quiet (3 beacon
+ * intervals) and is not connected: stop dialing them, or a laptop that
+ * visited once would be dialed for ever. */
+static void d_beacon_expire(struct daemon *d, uint64_t now)
+{
+	uint64_t quiet = 3 * d->nd->conf.beacon_interval * 1000;
+	char h[17];
+	size_t i;
+
+	for (i = 0; i < d->ndialers;) {
+		struct ddialer *dd = &d->dialers[i];
+
+		if (!dd->from_beacon || !dd->cp.has_pub || now < dd->heard_at + quiet ||
+		    conn_with_pub(d, dd->cp.pub)) {
+			i++;
+			continue;
+		}
+		hex8(h, dd->cp.pub);
+		d_log(d, D_INFO, "beacon: member %s at %s not heard for %llu s; no longer dialing it", h,
+		      dd->cp.addr, (unsigned long long)((now - dd->heard_at) / 1000));
+		dialer_remove_at(d, i);
+	}
 }
 
 static void bc_on_log(void *ctx, int debug, const char *line)
@@ -1074,6 +1114,8 @@ static void d_status_cb(uv_timer_t *t)
 
 	if (d->stopping)
 		return;
+	if (d->bc)
+		d_beacon_expire(d, now_ms());
 	d_refresh_known(d);
 	memset(&ms, 0, sizeof ms);
 	mesh_get_stats(d->mesh, &ms);

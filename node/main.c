@@ -190,8 +190,12 @@ int cli_resolve_id(struct store *s, const char *arg, uint8_t id[WM_ID_LEN])
 		cli_err("no event with an id starting '%s'", arg);
 		return -1;
 	}
-	if (r) {
+	if (r == WM_EINVAL && strncmp(store_errmsg(s), "ambiguous", 9) == 0) {
 		cli_err("'%s' matches several events; give more digits", arg);
+		return -1;
+	}
+	if (r) {                /* not "several": a bad prefix or the store failing */
+		cli_err("cannot look up '%s': %s", arg, store_errmsg(s)[0] ? store_errmsg(s) : wm_strerror(r));
 		return -1;
 	}
 	return 0;

@@ -29,7 +29,8 @@
  * `now`).  Not thread-safe: one thread drives one mesh.  The store must be
  * file-backed (repair reads it through node/store_neg, one snapshot
  * connection per session).  The mesh does not notice two connections to
- * the same node key: the glue should keep one.  A peer that sends no
+ * the same node key: the glue must keep one (node/transport.c does: a
+ * duplicate is closed, and its on_down runs, before the survivor's on_up).  A peer that sends no
  * HELLO within 30 s is disconnected with backoff 0.
  *
  * Each repair session (stage: scope "network", then the shared groups) is
@@ -38,7 +39,9 @@
  * format is fixed:
  *   repair with <hex8> (<name>): scope <network|groups>, <R> round trips,
  *   <bytes out>/<bytes in> bytes, need <N>, have <M>, fetched <K> in <T> ms
- * (one line; bytes are negentropy message bytes, T from NEG_OPEN).
+ * (one line; bytes are negentropy message bytes, T from NEG_OPEN; K counts
+ * what this session's fetches stored: ids of its N that arrived another way
+ * first, e.g. announced by the peer's own session, are not in K).
  */
 #ifndef WM_MESH_H
 #define WM_MESH_H
