@@ -5,6 +5,7 @@ difference between two stores of N real signed events.
     tests/bench/bench_repair.py BUILD_DIR
     N=1000000 (default) LEVELS="1 10 100" (per mille of N that differ)
     WORK=/tmp (where the temporary directory goes)  KEEP=1 (keep it)
+    TIMEOUT=seconds a level may take (default N/500, at least 600)
 
 For each level the two stores hold N events each and differ in LEVEL/1000
 of N, half only on side A, half only on side B (tests/bench/bench_repair_gen.c
@@ -255,7 +256,7 @@ def main():
         print("imported the common part: %d events in %.1f s (%.0f /s)" % (nc, dt, nc / dt))
         results = []
         for per in levels:
-            r = one_level(wm, work, network, base, per, n, h[per], timeout=max(600, n // 500))
+            r = one_level(wm, work, network, base, per, n, h[per], timeout=int(os.environ.get("TIMEOUT", max(600, n // 500))))
             r["ref"] = ref[per]
             r["ref512"] = ref512.get(per)
             results.append(r)
