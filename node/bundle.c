@@ -173,6 +173,7 @@ struct importer {
 	const struct bundle_import_cbs *cbs;
 	struct bundle_stats *st;
 	size_t in_batch;
+	size_t batch;                /* events per transaction and per verified batch */
 	size_t done, total;
 	char *why;
 };
@@ -203,11 +204,11 @@ static int fatal(int code)
 	return code == WM_ESTORE || code == WM_ENOMEM || code == WM_EIO;
 }
 
-/* Keep transactions at BUNDLE_BATCH events. */
+/* Keep transactions at im->batch events. */
 static int next_in_batch(struct importer *im)
 {
 	int rc;
-	if (im->in_batch >= BUNDLE_BATCH) {
+	if (im->in_batch >= im->batch) {
 		rc = store_commit(im->ictx->store);
 		if (rc == 0)
 			rc = store_begin(im->ictx->store);
@@ -399,7 +400,7 @@ static void batch_free(struct batch *b)
 	free(b->held);
 }
 
-/* Take the next BUNDLE_BATCH events from *pos, find those already held,
+/* Take the next im->batch events from *pos, find those already held,
  * and start nth workers verifying the others (fewer if threads cannot be
  * had: batch_finish does what is left). */
 static void batch_fill(struct importer *im, const struct bundle_index *ix, size_t *pos,
@@ -411,7 +412,7 @@ static void batch_fill(struct importer *im, const struct bundle_index *ix, size_
 
 	b->from = i;
 	b->n = 0;
-	for (; i < ix->n && b->n < BUNDLE_BATCH; i++) {
+	for (; i < ix->n && b->n < im->batch; i++) {
 		const struct bundle_item *it = &ix->items[i];
 		struct ingest_prep *p = &b->prep[b->n];
 
@@ -472,7 +473,7 @@ static int batch_commit(struct importer *im, const struct bundle_index *ix, stru
 static int import_rest_threads(struct importer *im, const struct bundle_index *ix, unsigned nth)
 {
 	struct batch b[2];
-	size_t pos = 0, cap = ix->n < BUNDLE_BATCH ? ix->n + 1 : BUNDLE_BATCH;
+	size_t pos = 0, cap = ix->n < im->batch ? ix->n + 1 : im->batch;
 	int rc, cur = 0;
 
 	memset(b, 0, sizeof b);
@@ -554,6 +555,7 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 	im.st = &s;
 	im.total = ix.n;
 	im.why = why;
+	im.batch = cbs && cbs->batch ? cbs->batch : BUNDLE_BATCH;
 	nth = cbs && cbs->threads ? cbs->threads : usable_cores();
 	if (nth > MAX_WORKERS)
 		nth = MAX_WORKERS;

@@ -64,6 +64,7 @@ struct bundle_import_cbs {
 	 * everything on the calling thread through ingest_event.  The result
 	 * is the same either way. */
 	unsigned threads;
+	size_t batch;                /* events per transaction; 0 = BUNDLE_BATCH (tests) */
 };
 /* Import a bundle through ingest (INGEST_IMPORT).  cbs may be NULL.  Returns 0 when the
  * bundle was read to its end (refusals are not errors), or a store error

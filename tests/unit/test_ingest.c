@@ -649,6 +649,8 @@ static void test_corruptions(void **state)
 
 /* --- bundle import: one thread or several, the same outcome ------------------------ */
 
+#define TBATCH 128               /* small batches: many of them, quickly (ASan too) */
+
 struct outcome {
 	struct bundle_stats st;
 	size_t nref;
@@ -698,6 +700,7 @@ static void import_with(struct store *s, const struct ingest_ctx *base, const ui
 	cbs.refused = on_refused;
 	cbs.ctx = o;
 	cbs.threads = threads;
+	cbs.batch = TBATCH;
 	ctx.store = s;
 	assert_int_equal(bundle_import(&ctx, buf, len, &cbs, &o->st, why), 0);
 	memset(&flt, 0, sizeof(flt));
@@ -793,7 +796,7 @@ static void test_bundle_threads(void **state)
 	struct store *s2 = NULL;
 	struct outcome o1, o3, r1, r3;
 	struct ev e, dup, target;
-	size_t i, n = 2 * BUNDLE_BATCH + 500;
+	size_t i, n = 5 * TBATCH + 50;
 	char text[64];
 
 	dup = request(f->k[BOB], "g", T0 + 1, "seen twice");
@@ -802,15 +805,15 @@ static void test_bundle_threads(void **state)
 	for (i = 0; i < n; i++) {
 		snprintf(text, sizeof(text), "request %zu", i);
 		put_ev(&b, request(f->k[i % 2 ? ALICE : BOB], "g", T0 + 10 + i, text));
-		if (i % 1000 == 7)
+		if (i % 100 == 7)
 			put_ev(&b, bulletin(f->k[OFFICER], "g", T0 + DAY + i));
-		if (i == 5 || i == BUNDLE_BATCH + 5) {
+		if (i == 5 || i == TBATCH + 5) {
 			put(&b, dup.wire, dup.len);
 			put(&b, dup.wire, dup.len);
 		}
 		if (i == 100)
 			put(&b, target.wire, target.len);
-		if (i == BUNDLE_BATCH - 1) {
+		if (i == TBATCH - 1) {
 			e = request(f->k[ALICE], "g", T0, "forged");
 			e.wire[e.len - 1] ^= 1;
 			put_ev(&b, e);
@@ -829,8 +832,8 @@ static void test_bundle_threads(void **state)
 	import_with(s2, &f->ctx, b.p, b.len, 3, &o3);
 	same_outcome(f->s, &o1, s2, &o3);
 	/* what the bundle holds, so that equal but wrong cannot pass */
-	/* requests, 2 certs, a bulletin per 1000, dup, target, retraction */
-	assert_int_equal(o1.st.stored, n + 2 + (n / 1000 + 1) + 1 + 1 + 1);
+	/* requests, 2 certs, a bulletin per 100, dup, target, retraction */
+	assert_int_equal(o1.st.stored, n + 2 + (n / 100 + 1) + 1 + 1 + 1);
 	assert_int_equal(o1.st.duplicates, 3);
 	assert_int_equal(o1.st.refused, 5);
 	assert_int_equal(o1.st.unreadable, 1);
