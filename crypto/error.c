@@ -1,6 +1,9 @@
 /* The error table's strings; see error.h. */
 #include "error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *wm_strerror(int code)
 {
 	switch (code) {
@@ -31,4 +34,26 @@ int wm_error_is_lasting(int code)
 	default:
 		return 0;
 	}
+}
+
+void wm_whyn(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+void wm_why(char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, WM_WHY_LEN, fmt, ap);
+	va_end(ap);
 }

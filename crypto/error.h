@@ -8,6 +8,8 @@
 #ifndef WM_ERROR_H
 #define WM_ERROR_H
 
+#include <stddef.h>
+
 #define WM_WHY_LEN 256
 
 /* X(name, value, message).  Keep values stable: they appear in logs. */
@@ -47,6 +49,11 @@ enum wm_error {
 	WM_ERRORS(WM_ERR_ENUM)
 #undef WM_ERR_ENUM
 };
+
+/* Fill `why` (WM_WHY_LEN bytes; NULL is ignored) with a formatted reason. */
+void wm_why(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for a buffer of `len` bytes. */
+void wm_whyn(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Message for a code; never NULL ("unknown error" for codes not in the table). */
 const char *wm_strerror(int code);

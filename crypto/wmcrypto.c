@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,16 +237,6 @@ int hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen)
 
 /* --- key files ---------------------------------------------------------------- */
 
-static void set_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
 
 /* A key file taken apart; secret fields are wiped by kf_wipe. */
 struct kf_parsed {
@@ -315,16 +304,16 @@ static int kf_hex_field(const char *line, size_t len, size_t *pos, uint8_t *out,
 	size_t flen;
 
 	if (!kf_field(line, len, pos, &f, &flen)) {
-		set_why(why, whylen, "line %u: %s is missing", lineno, what);
+		wm_whyn(why, whylen, "line %u: %s is missing", lineno, what);
 		return 0;
 	}
 	if (flen != 2 * outlen) {
-		set_why(why, whylen, "line %u: %s must be %zu hex digits, not %zu",
+		wm_whyn(why, whylen, "line %u: %s must be %zu hex digits, not %zu",
 		        lineno, what, 2 * outlen, flen);
 		return 0;
 	}
 	if (hex_decode(out, outlen, f, flen) < 0) {
-		set_why(why, whylen, "line %u: %s is not valid hex", lineno, what);
+		wm_whyn(why, whylen, "line %u: %s is not valid hex", lineno, what);
 		return 0;
 	}
 	return 1;
@@ -339,14 +328,14 @@ static int kf_argon_line(const char *line, size_t len, size_t pos, unsigned line
 	if (!kf_field(line, len, &pos, &f, &flen) ||
 	    !kf_number(f, flen, KF_OPS_MAX, &p->opslimit) ||
 	    p->opslimit < crypto_pwhash_argon2id_OPSLIMIT_MIN) {
-		set_why(why, whylen, "line %u: argon2id opslimit must be a number from %u to %llu",
+		wm_whyn(why, whylen, "line %u: argon2id opslimit must be a number from %u to %llu",
 		        lineno, (unsigned)crypto_pwhash_argon2id_OPSLIMIT_MIN, KF_OPS_MAX);
 		return 0;
 	}
 	if (!kf_field(line, len, &pos, &f, &flen) ||
 	    !kf_number(f, flen, KF_MEM_MAX, &p->memlimit) ||
 	    p->memlimit < crypto_pwhash_argon2id_MEMLIMIT_MIN) {
-		set_why(why, whylen, "line %u: argon2id memlimit must be a number of bytes from %u to %llu",
+		wm_whyn(why, whylen, "line %u: argon2id memlimit must be a number of bytes from %u to %llu",
 		        lineno, (unsigned)crypto_pwhash_argon2id_MEMLIMIT_MIN, KF_MEM_MAX);
 		return 0;
 	}
@@ -355,7 +344,7 @@ static int kf_argon_line(const char *line, size_t len, size_t pos, unsigned line
 	    !kf_hex_field(line, len, &pos, p->box, sizeof(p->box), "encrypted secret key", lineno, why, whylen))
 		return 0;
 	if (pos < len) {
-		set_why(why, whylen, "line %u: unexpected text after the encrypted secret key", lineno);
+		wm_whyn(why, whylen, "line %u: unexpected text after the encrypted secret key", lineno);
 		return 0;
 	}
 	return 1;
@@ -375,11 +364,11 @@ static int kf_parse(const char *text, size_t len, struct kf_parsed *p, char *why
 
 	memset(p, 0, sizeof(*p));
 	if (text == NULL) {
-		set_why(why, whylen, "no key file text");
+		wm_whyn(why, whylen, "no key file text");
 		return WM_EFORMAT;
 	}
 	if (memchr(text, '\0', len) != NULL) {
-		set_why(why, whylen, "key file contains a NUL byte (binary data?)");
+		wm_whyn(why, whylen, "key file contains a NUL byte (binary data?)");
 		return WM_EFORMAT;
 	}
 	while (start < len) {
@@ -398,7 +387,7 @@ static int kf_parse(const char *text, size_t len, struct kf_parsed *p, char *why
 			continue;
 		if (!seen_header) {
 			if (linelen != strlen(KF_HEADER) || memcmp(line, KF_HEADER, linelen) != 0) {
-				set_why(why, whylen, "not a watchmesh key file: the first line must be \"%s\"",
+				wm_whyn(why, whylen, "not a watchmesh key file: the first line must be \"%s\"",
 				        KF_HEADER);
 				goto fail;
 			}
@@ -406,12 +395,12 @@ static int kf_parse(const char *text, size_t len, struct kf_parsed *p, char *why
 			continue;
 		}
 		if (!kf_field(line, linelen, &pos, &kw, &kwlen)) {
-			set_why(why, whylen, "line %u: unrecognised line", lineno);
+			wm_whyn(why, whylen, "line %u: unrecognised line", lineno);
 			goto fail;
 		}
 		if (kwlen == 6 && memcmp(kw, "public", 6) == 0) {
 			if (p->has_public) {
-				set_why(why, whylen, "line %u: a second \"public\" line", lineno);
+				wm_whyn(why, whylen, "line %u: a second \"public\" line", lineno);
 				goto fail;
 			}
 			if (!kf_hex_field(line, linelen, &pos, p->pub, sizeof(p->pub), "public key",
@@ -420,7 +409,7 @@ static int kf_parse(const char *text, size_t len, struct kf_parsed *p, char *why
 			p->has_public = 1;
 		} else if (kwlen == 6 && memcmp(kw, "secret", 6) == 0) {
 			if (p->has_secret || p->has_argon) {
-				set_why(why, whylen, "line %u: a second secret key line", lineno);
+				wm_whyn(why, whylen, "line %u: a second secret key line", lineno);
 				goto fail;
 			}
 			if (!kf_hex_field(line, linelen, &pos, p->sec, sizeof(p->sec), "secret key",
@@ -429,7 +418,7 @@ static int kf_parse(const char *text, size_t len, struct kf_parsed *p, char *why
 			p->has_secret = 1;
 		} else if (kwlen == 8 && memcmp(kw, "argon2id", 8) == 0) {
 			if (p->has_secret || p->has_argon) {
-				set_why(why, whylen, "line %u: a second secret key line", lineno);
+				wm_whyn(why, whylen, "line %u: a second secret key line", lineno);
 				goto fail;
 			}
 			if (!kf_argon_line(line, linelen, pos, lineno, p, why, whylen))
@@ -437,21 +426,21 @@ static int kf_parse(const char *text, size_t len, struct kf_parsed *p, char *why
 			p->has_argon = 1;
 			continue;
 		} else {
-			set_why(why, whylen, "line %u: unrecognised line (expected public, secret or argon2id)",
+			wm_whyn(why, whylen, "line %u: unrecognised line (expected public, secret or argon2id)",
 			        lineno);
 			goto fail;
 		}
 		if (pos < linelen) {
-			set_why(why, whylen, "line %u: unexpected text after the key", lineno);
+			wm_whyn(why, whylen, "line %u: unexpected text after the key", lineno);
 			goto fail;
 		}
 	}
 	if (!seen_header) {
-		set_why(why, whylen, "not a watchmesh key file: it is empty");
+		wm_whyn(why, whylen, "not a watchmesh key file: it is empty");
 		goto fail;
 	}
 	if (!p->has_public) {
-		set_why(why, whylen, "the \"public\" line is missing");
+		wm_whyn(why, whylen, "the \"public\" line is missing");
 		goto fail;
 	}
 	return 0;
@@ -520,7 +509,7 @@ int keyfile_decode(const char *text, size_t len, const char *passphrase, size_t 
 	}
 	if (p.has_argon) {
 		if (passphrase == NULL) {
-			set_why(why, whylen, "the secret key is encrypted: a passphrase is needed");
+			wm_whyn(why, whylen, "the secret key is encrypted: a passphrase is needed");
 			rc = WM_ENEEDPASS;
 			goto out;
 		}
@@ -531,17 +520,17 @@ int keyfile_decode(const char *text, size_t len, const char *passphrase, size_t 
 		}
 		rc = kf_derive(dk, passphrase, passlen, p.salt, p.opslimit, p.memlimit);
 		if (rc < 0) {
-			set_why(why, whylen, "cannot derive the key from the passphrase (%s)", wm_strerror(rc));
+			wm_whyn(why, whylen, "cannot derive the key from the passphrase (%s)", wm_strerror(rc));
 			goto out;
 		}
 		if (crypto_secretbox_open_easy(p.sec, p.box, sizeof(p.box), p.nonce, dk) != 0) {
-			set_why(why, whylen, "wrong passphrase (or the encrypted key was altered)");
+			wm_whyn(why, whylen, "wrong passphrase (or the encrypted key was altered)");
 			rc = WM_EPASSPHRASE;
 			goto out;
 		}
 	}
 	if (!kf_pair_matches(p.pub, p.sec)) {
-		set_why(why, whylen, "the public key does not belong to the secret key");
+		wm_whyn(why, whylen, "the public key does not belong to the secret key");
 		rc = WM_EFORMAT;
 		goto out;
 	}

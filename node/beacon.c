@@ -78,21 +78,21 @@ int beacon_decode(const struct network *net, const uint8_t *buf, size_t len, uin
 		return WM_EINVAL;
 	if (len > BEACON_MAX || wmc_box_open(net->secret, BEACON_CONTEXT, buf, len, plain,
 	                                     sizeof plain, &pl) != 0) {
-		files_why(why, "not a beacon of this network");
+		wm_why(why, "not a beacon of this network");
 		return WM_ECRYPTO;
 	}
 	if (pl < 5 || memcmp(plain, BEACON_MAGIC, 4) != 0) {
-		files_why(why, "unknown beacon version");
+		wm_why(why, "unknown beacon version");
 		return WM_EMALFORMED;
 	}
 	nl = plain[4];
 	n = 5;
 	if (pl != n + nl + WM_PUB_LEN + 2 + 8 + WM_SIG_LEN) {
-		files_why(why, "beacon of %zu bytes does not match its name length %zu", pl, nl);
+		wm_why(why, "beacon of %zu bytes does not match its name length %zu", pl, nl);
 		return WM_EMALFORMED;
 	}
 	if (nl != strlen(net->name) || memcmp(plain + n, net->name, nl) != 0) {
-		files_why(why, "beacon names another network");
+		wm_why(why, "beacon names another network");
 		return WM_EINVAL;
 	}
 	n += nl;
@@ -104,17 +104,17 @@ int beacon_decode(const struct network *net, const uint8_t *buf, size_t len, uin
 	for (i = 0; i < 8; i++)
 		bi.ts = (bi.ts << 8) | plain[n++];
 	if (bi.port == 0) {
-		files_why(why, "beacon announces port 0");
+		wm_why(why, "beacon announces port 0");
 		return WM_EMALFORMED;
 	}
 	if (bi.ts > now + BEACON_SKEW_MS || bi.ts + BEACON_SKEW_MS < now) {
-		files_why(why, "beacon timestamp is more than %d minutes off our clock",
+		wm_why(why, "beacon timestamp is more than %d minutes off our clock",
 		          BEACON_SKEW_MS / 60000);
 		return WM_EEXPIRED;
 	}
 	beacon_sig_id(plain, n, id);
 	if (sig_verify(bi.pub, id, plain + n) != 0) {
-		files_why(why, "beacon signature does not verify");
+		wm_why(why, "beacon signature does not verify");
 		return WM_ESIG;
 	}
 	*out = bi;
@@ -333,7 +333,7 @@ int beacon_new(struct uv_loop_s *loop, const struct key *self, const struct netw
 	if (rc == 0)
 		rc = uv_udp_recv_start(&b->udp, beacon_alloc, beacon_recv);
 	if (rc) {
-		files_why(why, "beacons: cannot use UDP port %u: %s", (unsigned)udp_port, uv_strerror(rc));
+		wm_why(why, "beacons: cannot use UDP port %u: %s", (unsigned)udp_port, uv_strerror(rc));
 		beacon_free(b);
 		return WM_EIO;
 	}

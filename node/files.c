@@ -60,19 +60,19 @@ int files_read(const char *path, size_t max, uint8_t **buf, size_t *len, char wh
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		files_why(why, "cannot open %s: %s", path, strerror(errno));
+		wm_why(why, "cannot open %s: %s", path, strerror(errno));
 		return errno == ENOENT ? WM_ENOTFOUND : WM_EIO;
 	}
 	if (fstat(fd, &st) != 0) {
-		files_why(why, "cannot read %s: %s", path, strerror(errno));
+		wm_why(why, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		files_why(why, "%s is a directory, not a file", path);
+		wm_why(why, "%s is a directory, not a file", path);
 		goto out;
 	}
 	if (st.st_size < 0 || (uint64_t)st.st_size > max) {
-		files_why(why, "%s is too large for this kind of file", path);
+		wm_why(why, "%s is too large for this kind of file", path);
 		rc = WM_ETOOBIG;
 		goto out;
 	}
@@ -89,7 +89,7 @@ int files_read(const char *path, size_t max, uint8_t **buf, size_t *len, char wh
 		if (have + 1 >= cap) {
 			uint8_t *nb;
 			if (cap > max + 1) {
-				files_why(why, "%s is too large for this kind of file", path);
+				wm_why(why, "%s is too large for this kind of file", path);
 				rc = WM_ETOOBIG;
 				goto out;
 			}
@@ -105,7 +105,7 @@ int files_read(const char *path, size_t max, uint8_t **buf, size_t *len, char wh
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			files_why(why, "cannot read %s: %s", path, strerror(errno));
+			wm_why(why, "cannot read %s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -113,7 +113,7 @@ int files_read(const char *path, size_t max, uint8_t **buf, size_t *len, char wh
 		have += (size_t)n;
 	}
 	if (have > max) {
-		files_why(why, "%s is too large for this kind of file", path);
+		wm_why(why, "%s is too large for this kind of file", path);
 		rc = WM_ETOOBIG;
 		goto out;
 	}
@@ -137,11 +137,11 @@ int files_map(const char *path, struct files_map *m, char why[WM_WHY_LEN])
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		files_why(why, "cannot open %s: %s", path, strerror(errno));
+		wm_why(why, "cannot open %s: %s", path, strerror(errno));
 		return errno == ENOENT ? WM_ENOTFOUND : WM_EIO;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		files_why(why, "%s is not a regular file", path);
+		wm_why(why, "%s is not a regular file", path);
 		close(fd);
 		return WM_EIO;
 	}
@@ -153,13 +153,13 @@ int files_map(const char *path, struct files_map *m, char why[WM_WHY_LEN])
 	}
 	if ((uint64_t)st.st_size > SIZE_MAX) {
 		close(fd);
-		files_why(why, "%s is too large", path);
+		wm_why(why, "%s is too large", path);
 		return WM_ETOOBIG;
 	}
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED) {
-		files_why(why, "cannot map %s: %s", path, strerror(errno));
+		wm_why(why, "cannot map %s: %s", path, strerror(errno));
 		return WM_EIO;
 	}
 	(void)madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
@@ -234,13 +234,13 @@ int files_writer_open(const char *path, mode_t mode, struct files_writer **out, 
 		return WM_ENOMEM;
 	if (snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path ||
 	    snprintf(w->tmp, sizeof w->tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof w->tmp) {
-		files_why(why, "path too long: %s", path);
+		wm_why(why, "path too long: %s", path);
 		free(w);
 		return WM_EINVAL;
 	}
 	w->fd = mkstemp(w->tmp);
 	if (w->fd < 0) {
-		files_why(why, "cannot create %s: %s", path, strerror(errno));
+		wm_why(why, "cannot create %s: %s", path, strerror(errno));
 		free(w);
 		return WM_EIO;
 	}
@@ -289,21 +289,21 @@ int files_writer_commit(struct files_writer *w, char why[WM_WHY_LEN])
 
 	(void)writer_flush(w);
 	if (w->failed) {
-		files_why(why, "cannot write %s: %s", w->path, w->err);
+		wm_why(why, "cannot write %s: %s", w->path, w->err);
 		goto fail;
 	}
 	if (fchmod(w->fd, w->mode) != 0 || fsync(w->fd) != 0) {
-		files_why(why, "cannot write %s: %s", w->path, strerror(errno));
+		wm_why(why, "cannot write %s: %s", w->path, strerror(errno));
 		goto fail;
 	}
 	if (close(w->fd) != 0) {
 		w->fd = -1;
-		files_why(why, "cannot write %s: %s", w->path, strerror(errno));
+		wm_why(why, "cannot write %s: %s", w->path, strerror(errno));
 		goto fail;
 	}
 	w->fd = -1;
 	if (rename(w->tmp, w->path) != 0) {
-		files_why(why, "cannot write %s: %s", w->path, strerror(errno));
+		wm_why(why, "cannot write %s: %s", w->path, strerror(errno));
 		goto fail;
 	}
 	sync_parent(w->path);
@@ -331,7 +331,7 @@ int files_write_atomic(const char *path, const void *buf, size_t len, mode_t mod
 	int rc;
 
 	if (excl && files_exists(path)) {
-		files_why(why, "%s already exists; not replacing it", path);
+		wm_why(why, "%s already exists; not replacing it", path);
 		return WM_EINVAL;
 	}
 	rc = files_writer_open(path, mode, &w, why);
@@ -339,12 +339,12 @@ int files_write_atomic(const char *path, const void *buf, size_t len, mode_t mod
 		return rc;
 	rc = files_writer_put(w, buf, len);
 	if (rc) {
-		files_why(why, "cannot write %s: %s", path, strerror(errno));
+		wm_why(why, "cannot write %s: %s", path, strerror(errno));
 		files_writer_abort(w);
 		return rc;
 	}
 	if (excl && files_exists(path)) {
-		files_why(why, "%s already exists; not replacing it", path);
+		wm_why(why, "%s already exists; not replacing it", path);
 		files_writer_abort(w);
 		return WM_EINVAL;
 	}
@@ -355,16 +355,16 @@ int files_append(const char *path, const void *buf, size_t len, char why[WM_WHY_
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		files_why(why, "cannot open %s: %s", path, strerror(errno));
+		wm_why(why, "cannot open %s: %s", path, strerror(errno));
 		return WM_EIO;
 	}
 	if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-		files_why(why, "cannot write %s: %s", path, strerror(errno));
+		wm_why(why, "cannot write %s: %s", path, strerror(errno));
 		close(fd);
 		return WM_EIO;
 	}
 	if (close(fd) != 0) {
-		files_why(why, "cannot write %s: %s", path, strerror(errno));
+		wm_why(why, "cannot write %s: %s", path, strerror(errno));
 		return WM_EIO;
 	}
 	return 0;
@@ -407,14 +407,14 @@ static int read_tty_line(const char *prompt, char **out, size_t *outlen, char wh
 		if (c == EOF || c == '\n')
 			break;
 		if (n >= PASS_MAX) {
-			files_why(why, "passphrase longer than %s bytes", "1024");
+			wm_why(why, "passphrase longer than %s bytes", "1024");
 			rc = WM_EINVAL;
 			goto out;
 		}
 		buf[n++] = (char)c;
 	}
 	if (c == EOF && n == 0) {
-		files_why(why, "no passphrase entered");
+		wm_why(why, "no passphrase entered");
 		rc = WM_ENEEDPASS;
 		goto out;
 	}
@@ -451,7 +451,7 @@ int files_passphrase(const char *file, const char *prompt, int confirm,
 		if (n > 0 && buf[n - 1] == '\r')
 			n--;
 		if (n == 0 || n > PASS_MAX) {
-			files_why(why, n ? "the passphrase in %s is longer than 1024 bytes"
+			wm_why(why, n ? "the passphrase in %s is longer than 1024 bytes"
 			               : "%s holds no passphrase (its first line is empty)", file);
 			files_pass_free((char *)buf, blen);
 			return WM_EINVAL;
@@ -464,7 +464,7 @@ int files_passphrase(const char *file, const char *prompt, int confirm,
 		return 0;
 	}
 	if (!isatty(STDIN_FILENO)) {
-		files_why(why, "a passphrase is needed and stdin is not a terminal; "
+		wm_why(why, "a passphrase is needed and stdin is not a terminal; "
 		             "give it with --passphrase-file FILE");
 		return WM_ENEEDPASS;
 	}
@@ -472,7 +472,7 @@ int files_passphrase(const char *file, const char *prompt, int confirm,
 	if (rc)
 		return rc;
 	if (plen == 0) {
-		files_why(why, "empty passphrase");
+		wm_why(why, "empty passphrase");
 		files_pass_free(p, plen);
 		return WM_EINVAL;
 	}
@@ -483,7 +483,7 @@ int files_passphrase(const char *file, const char *prompt, int confirm,
 			return rc;
 		}
 		if (qlen != plen || !wmc_equal(p, q, plen)) {
-			files_why(why, "the two passphrases differ");
+			wm_why(why, "the two passphrases differ");
 			files_pass_free(p, plen);
 			files_pass_free(q, qlen);
 			return WM_EPASSPHRASE;
@@ -513,7 +513,7 @@ int files_load_key(const char *path, const char *passfile, int need_secret,
 		return rc;
 	enc = keyfile_is_encrypted((const char *)text, len);
 	if (enc < 0) {
-		files_why(why, "%s is not a watchmesh key file", path);
+		wm_why(why, "%s is not a watchmesh key file", path);
 		rc = WM_EFORMAT;
 		goto out;
 	}
@@ -526,18 +526,18 @@ int files_load_key(const char *path, const char *passfile, int need_secret,
 	inner[0] = 0;
 	rc = keyfile_decode((const char *)text, len, pass, passlen, &k, inner, sizeof inner);
 	if (rc == WM_EPASSPHRASE) {
-		files_why(why, "wrong passphrase for %s", path);
+		wm_why(why, "wrong passphrase for %s", path);
 		goto out;
 	}
 	if (rc) {
-		files_why(why, "%s is not a usable key file: %s", path,
+		wm_why(why, "%s is not a usable key file: %s", path,
 		          inner[0] ? inner : wm_strerror(rc));
 		if (rc != WM_ENOMEM)
 			rc = WM_EFORMAT;
 		goto out;
 	}
 	if (need_secret && !k->sec) {
-		files_why(why, "%s holds only a public key; a secret key is needed to sign", path);
+		wm_why(why, "%s holds only a public key; a secret key is needed to sign", path);
 		rc = WM_EINVAL;
 		goto out;
 	}
@@ -587,7 +587,7 @@ int files_key_pub(const char *path, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN
 		return rc;
 	rc = key_text_pub((const char *)text, len, pub);
 	if (rc)
-		files_why(why, "%s is not a watchmesh key file (no valid 'public' line)", path);
+		wm_why(why, "%s is not a watchmesh key file (no valid 'public' line)", path);
 	wmc_wipe(text, len);
 	free(text);
 	return rc;
@@ -596,14 +596,14 @@ int files_key_pub(const char *path, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN
 int files_parse_pub(const char *arg, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN])
 {
 	if (!arg || !*arg) {
-		files_why(why, "empty public key");
+		wm_why(why, "empty public key");
 		return WM_EINVAL;
 	}
 	if (strlen(arg) == WM_HEX_PUB && hex_decode(pub, WM_PUB_LEN, arg, WM_HEX_PUB) == 0)
 		return 0;
 	if (files_exists(arg))
 		return files_key_pub(arg, pub, why);
-	files_why(why, "'%s' is neither a 64-digit hex public key nor a key file", arg);
+	wm_why(why, "'%s' is neither a 64-digit hex public key nor a key file", arg);
 	return WM_EINVAL;
 }
 
@@ -613,7 +613,7 @@ int files_save_key(const char *path, const struct key *k, const char *pass, size
 	char *text = NULL;
 	int rc = keyfile_encode(k, pass, passlen, &text);
 	if (rc) {
-		files_why(why, "cannot encode the key: %s", wm_strerror(rc));
+		wm_why(why, "cannot encode the key: %s", wm_strerror(rc));
 		return rc;
 	}
 	rc = files_write_atomic(path, text, strlen(text), 0600, 1, why);
@@ -657,7 +657,7 @@ int network_parse(const char *text, size_t len, struct network *out, char why[WM
 		snprintf(ln, sizeof ln, "%zu", lineno);
 		if (lineno == 1) {
 			if (l != strlen(NET_MAGIC) || memcmp(s, NET_MAGIC, l) != 0) {
-				files_why(why, "not a watchmesh network file (the first line should be '%s')",
+				wm_why(why, "not a watchmesh network file (the first line should be '%s')",
 				        NET_MAGIC);
 				goto bad;
 			}
@@ -665,40 +665,40 @@ int network_parse(const char *text, size_t len, struct network *out, char why[WM
 			/* blank or comment */
 		} else if (l > 5 && memcmp(s, "name ", 5) == 0) {
 			if (l - 5 > FILES_NETNAME_MAX) {
-				files_why(why, "line %s: the network name is longer than 64 bytes", ln);
+				wm_why(why, "line %s: the network name is longer than 64 bytes", ln);
 				goto bad;
 			}
 			memcpy(n.name, s + 5, l - 5);
 			n.name[l - 5] = 0;
 			if (!network_name_ok(n.name)) {
-				files_why(why, "line %s: bad network name", ln);
+				wm_why(why, "line %s: bad network name", ln);
 				goto bad;
 			}
 			have_name = 1;
 		} else if (l > 5 && memcmp(s, "root ", 5) == 0) {
 			if (l - 5 != WM_HEX_PUB || hex_decode(n.root, WM_PUB_LEN, s + 5, l - 5)) {
-				files_why(why, "line %s: 'root' needs 64 hex digits", ln);
+				wm_why(why, "line %s: 'root' needs 64 hex digits", ln);
 				goto bad;
 			}
 			have_root = 1;
 		} else if (l > 7 && memcmp(s, "secret ", 7) == 0) {
 			if (l - 7 != 2 * WM_SECRET_LEN || hex_decode(n.secret, WM_SECRET_LEN, s + 7, l - 7)) {
-				files_why(why, "line %s: 'secret' needs 64 hex digits", ln);
+				wm_why(why, "line %s: 'secret' needs 64 hex digits", ln);
 				goto bad;
 			}
 			have_secret = 1;
 		} else {
-			files_why(why, "line %s: unknown line in network file", ln);
+			wm_why(why, "line %s: unknown line in network file", ln);
 			goto bad;
 		}
 		i = e + 1;
 	}
 	if (lineno == 0) {
-		files_why(why, "empty network file");
+		wm_why(why, "empty network file");
 		goto bad;
 	}
 	if (!have_name || !have_root || !have_secret) {
-		files_why(why, "network file lacks a '%s' line",
+		wm_why(why, "network file lacks a '%s' line",
 		        !have_name ? "name" : !have_root ? "root" : "secret");
 		goto bad;
 	}
@@ -743,7 +743,7 @@ int network_load(const char *path, struct network *out, char why[WM_WHY_LEN])
 		return rc;
 	rc = network_parse((const char *)text, len, out, inner);
 	if (rc)
-		files_why(why, "%s: %s", path, inner);
+		wm_why(why, "%s: %s", path, inner);
 	wmc_wipe(text, len);
 	free(text);
 	return rc;
@@ -941,7 +941,7 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			continue;
 		eq = memchr(s, '=', l);
 		if (!eq) {
-			files_why(why, "line %s: expected \"key = value\"", ln);
+			wm_why(why, "line %s: expected \"key = value\"", ln);
 			return WM_EFORMAT;
 		}
 		k = s;
@@ -951,7 +951,7 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 		trim(&k, &kl);
 		trim(&v, &vl);
 		if (memchr(v, 0, vl)) {
-			files_why(why, "line %s: NUL byte in value", ln);
+			wm_why(why, "line %s: NUL byte in value", ln);
 			return WM_EFORMAT;
 		}
 		if (conf_is(k, kl, "name"))
@@ -966,7 +966,7 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			dst = c.peers;
 		else if (conf_is(k, kl, "log_level")) {
 			if (!conf_is(v, vl, "debug") && !conf_is(v, vl, "info") && !conf_is(v, vl, "warn")) {
-				files_why(why, "line %s: log_level must be debug, info or warn", ln);
+				wm_why(why, "line %s: log_level must be debug, info or warn", ln);
 				return WM_EFORMAT;
 			}
 			dst = c.log_level;
@@ -977,7 +977,7 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			else if (conf_is(v, vl, "off") || conf_is(v, vl, "no") || conf_is(v, vl, "0"))
 				c.beacons = 0;
 			else {
-				files_why(why, "line %s: beacons must be on or off", ln);
+				wm_why(why, "line %s: beacons must be on or off", ln);
 				return WM_EFORMAT;
 			}
 			done = 1;
@@ -988,7 +988,7 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 				if (!conf_is(k, kl, cn->key))
 					continue;
 				if (conf_uint(v, vl, cn->lo, cn->hi, &x) != 0) {
-					files_why(why, "line %s: %s must be a whole number from %" PRIu64
+					wm_why(why, "line %s: %s must be a whole number from %" PRIu64
 					          " to %" PRIu64, ln, cn->key, cn->lo, cn->hi);
 					return WM_EFORMAT;
 				}
@@ -1003,11 +1003,11 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 		if (done)
 			continue;
 		if (!dst) {
-			files_why(why, "line %s: unknown key '%.*s'", ln, (int)(kl > 64 ? 64 : kl), k);
+			wm_why(why, "line %s: unknown key '%.*s'", ln, (int)(kl > 64 ? 64 : kl), k);
 			return WM_EFORMAT;
 		}
 		if (vl >= dstcap) {
-			files_why(why, "line %s: value too long", ln);
+			wm_why(why, "line %s: value too long", ln);
 			return WM_EFORMAT;
 		}
 		memcpy(dst, v, vl);
@@ -1020,7 +1020,7 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			int prc = ps ? conf_peers_parse(c.peers, ps, CONF_PEERS_MAX, &np, inner) : WM_ENOMEM;
 			free(ps);
 			if (prc) {
-				files_why(why, "line %s: %s", ln, inner[0] ? inner : wm_strerror(prc));
+				wm_why(why, "line %s: %s", ln, inner[0] ? inner : wm_strerror(prc));
 				return prc == WM_ENOMEM ? prc : WM_EFORMAT;
 			}
 		}
@@ -1055,7 +1055,7 @@ int conf_peers_parse(const char *list, struct conf_peer *out, size_t max, size_t
 			const char *h = at + 1;
 			size_t hl = l - al - 1;
 			if (hex_decode(cp.pub, WM_PUB_LEN, h, hl) != 0) {
-				files_why(why, "peer '%.*s': after '@' expected the node's public key "
+				wm_why(why, "peer '%.*s': after '@' expected the node's public key "
 				          "(64 hex digits)", (int)(l > 100 ? 100 : l), s);
 				return WM_EFORMAT;
 			}
@@ -1068,28 +1068,28 @@ int conf_peers_parse(const char *list, struct conf_peer *out, size_t max, size_t
 				break;
 			}
 		if (!colon || colon == s || al >= sizeof cp.addr) {
-			files_why(why, "peer '%.*s': expected host:port", (int)(al > 100 ? 100 : al), s);
+			wm_why(why, "peer '%.*s': expected host:port", (int)(al > 100 ? 100 : al), s);
 			return WM_EFORMAT;
 		}
 		{
 			uint64_t port;
 			size_t pl = al - (size_t)(colon - s) - 1;
 			if (conf_uint(colon + 1, pl, 1, 65535, &port) != 0) {
-				files_why(why, "peer '%.*s': the port must be 1 to 65535",
+				wm_why(why, "peer '%.*s': the port must be 1 to 65535",
 				          (int)(al > 100 ? 100 : al), s);
 				return WM_EFORMAT;
 			}
 		}
 		for (size_t k = 0; k < al; k++)
 			if ((unsigned char)s[k] <= ' ') {
-				files_why(why, "peer '%.*s': space or control character in the address",
+				wm_why(why, "peer '%.*s': space or control character in the address",
 				          (int)(al > 100 ? 100 : al), s);
 				return WM_EFORMAT;
 			}
 		memcpy(cp.addr, s, al);
 		cp.addr[al] = 0;
 		if (cnt >= max) {
-			files_why(why, "more than %zu peers", max);
+			wm_why(why, "more than %zu peers", max);
 			return WM_ETOOBIG;
 		}
 		out[cnt++] = cp;
@@ -1108,7 +1108,7 @@ int conf_load(const char *path, struct node_conf *c, char why[WM_WHY_LEN])
 		return rc;
 	rc = conf_parse((const char *)text, len, c, inner);
 	if (rc)
-		files_why(why, "%s: %s", path, inner);
+		wm_why(why, "%s: %s", path, inner);
 	free(text);
 	return rc;
 }
@@ -1123,16 +1123,16 @@ int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN])
 	int rc;
 
 	if (stat(dir, &st) != 0) {
-		files_why(why, "no data directory at %s (create one with `watchmesh init`)", dir);
+		wm_why(why, "no data directory at %s (create one with `watchmesh init`)", dir);
 		return WM_ENOTFOUND;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		files_why(why, "%s is not a directory", dir);
+		wm_why(why, "%s is not a directory", dir);
 		return WM_ENOTFOUND;
 	}
 	snprintf(path, sizeof path, "%s/network", dir);
 	if (!files_exists(path)) {
-		files_why(why, "%s is not a watchmesh data directory (no network file; "
+		wm_why(why, "%s is not a watchmesh data directory (no network file; "
 		             "create one with `watchmesh init`)", dir);
 		return WM_ENOTFOUND;
 	}

@@ -15,16 +15,6 @@
 
 #include "trust.h"
 
-static void set_why(char *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, WM_WHY_LEN, fmt, ap);
-	va_end(ap);
-}
 
 /* First 8 hex digits of a key, for messages. */
 static const char *short_hex(char buf[17], const uint8_t *key)
@@ -208,7 +198,7 @@ int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
 	if ((rc = certs_of(s, author, &l)) != 0)
 		goto out;
 	if (l.n == 0) {
-		set_why(why, "no certificate known for key %s", short_hex(hx, author));
+		wm_why(why, "no certificate known for key %s", short_hex(hx, author));
 		rc = WM_EUNKNOWNCERT;
 		goto out;
 	}
@@ -264,7 +254,7 @@ int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
 		rc = WM_EUNKNOWNCERT;
 	else
 		rc = WM_ENOTOFFICIAL;
-	set_why(why, "%s", v.why[0] ? v.why : "not an official of this group");
+	wm_why(why, "%s", v.why[0] ? v.why : "not an official of this group");
 	goto out;
 found:
 	if (out != NULL)
@@ -287,7 +277,7 @@ int trust_cert_from_event(const struct event *ev, struct cert *out, char why[WM_
 	char role[16];
 
 	if (ev == NULL || out == NULL || ev->kind != KIND_CERT) {
-		set_why(why, "not a certificate");
+		wm_why(why, "not a certificate");
 		return WM_ECONTENT;
 	}
 	memset(&c, 0, sizeof(c));
@@ -295,33 +285,33 @@ int trust_cert_from_event(const struct event *ev, struct cert *out, char why[WM_
 	memcpy(c.issuer, ev->author, WM_PUB_LEN);
 	c.created_at = ev->created_at;
 	if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN) {
-		set_why(why, "certificate has no 32-byte 'subject'");
+		wm_why(why, "certificate has no 32-byte 'subject'");
 		return WM_ECONTENT;
 	}
 	memcpy(c.subject, subject, WM_PUB_LEN);
 	if (event_get_str(ev, "role", &p, &n) != 0 || n >= sizeof(role)) {
-		set_why(why, "certificate has no valid 'role'");
+		wm_why(why, "certificate has no valid 'role'");
 		return WM_ECONTENT;
 	}
 	memcpy(role, p, n);
 	role[n] = '\0';
 	if ((c.role = role_from_name(role)) == 0) {
-		set_why(why, "certificate role '%s' is not station, officer, node or resident", role);
+		wm_why(why, "certificate role '%s' is not station, officer, node or resident", role);
 		return WM_ECONTENT;
 	}
 	if (event_get_str(ev, "name", &p, &n) != 0 || n == 0 || n >= sizeof(c.name)) {
-		set_why(why, "certificate 'name' is missing or longer than %zu bytes", sizeof(c.name) - 1);
+		wm_why(why, "certificate 'name' is missing or longer than %zu bytes", sizeof(c.name) - 1);
 		return WM_ECONTENT;
 	}
 	memcpy(c.name, p, n);
 	if (event_get_uint(ev, "not_before", &c.not_before) != 0 ||
 	    event_get_uint(ev, "not_after", &c.not_after) != 0 || c.not_before >= c.not_after) {
-		set_why(why, "certificate needs not_before < not_after");
+		wm_why(why, "certificate needs not_before < not_after");
 		return WM_ECONTENT;
 	}
 	groups = event_get(ev, "groups");
 	if (groups == NULL || groups->type != CV_ARRAY || groups->len == 0) {
-		set_why(why, "certificate needs a non-empty 'groups' array");
+		wm_why(why, "certificate needs a non-empty 'groups' array");
 		return WM_ECONTENT;
 	}
 	for (i = 0; i < groups->len; i++) {
@@ -329,7 +319,7 @@ int trust_cert_from_event(const struct event *ev, struct cert *out, char why[WM_
 
 		if (g->type != CV_STR || g->len == 0 || memchr(g->ptr, ',', g->len) != NULL ||
 		    memchr(g->ptr, '\0', g->len) != NULL || k + g->len + 1 >= sizeof(c.groups)) {
-			set_why(why, "certificate groups[%zu] is not a group name, or the list is too long", i);
+			wm_why(why, "certificate groups[%zu] is not a group name, or the list is too long", i);
 			return WM_ECONTENT;
 		}
 		if (i > 0)
@@ -353,13 +343,13 @@ static int check_cert(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 		return rc;
 	if (c.role == ROLE_STATION) {
 		if (memcmp(ev->author, root, WM_PUB_LEN) != 0) {
-			set_why(why, "a station certificate must be signed by the network root");
+			wm_why(why, "a station certificate must be signed by the network root");
 			return WM_EFORBIDDEN;
 		}
 		return 0;
 	}
 	if (memcmp(ev->author, root, WM_PUB_LEN) == 0) {
-		set_why(why, "the network root certifies stations only; a %s is certified by a station",
+		wm_why(why, "the network root certifies stations only; a %s is certified by a station",
 		        role_name(c.role));
 		return WM_EFORBIDDEN;
 	}
@@ -369,13 +359,13 @@ static int check_cert(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 		return 0;
 	switch (v.fail) {
 	case F_UNKNOWN:
-		set_why(why, "the issuer of this %s certificate has no certificate known yet", role_name(c.role));
+		wm_why(why, "the issuer of this %s certificate has no certificate known yet", role_name(c.role));
 		return WM_EUNKNOWNCERT;
 	case F_REVOKED:
-		set_why(why, "issuer of this certificate: %s", v.why);
+		wm_why(why, "issuer of this certificate: %s", v.why);
 		return WM_EREVOKED;
 	default:
-		set_why(why, "a %s certificate must be signed by a station with a valid certificate: %s",
+		wm_why(why, "a %s certificate must be signed by a station with a valid certificate: %s",
 		        role_name(c.role), v.why);
 		return WM_EFORBIDDEN;
 	}
@@ -391,7 +381,7 @@ static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 	int rc;
 
 	if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN) {
-		set_why(why, "revocation has no 32-byte 'subject'");
+		wm_why(why, "revocation has no 32-byte 'subject'");
 		return WM_ECONTENT;
 	}
 	if (memcmp(ev->author, root, WM_PUB_LEN) == 0)
@@ -399,7 +389,7 @@ static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 	if ((rc = certs_of(s, subject, &l)) != 0)
 		goto out;
 	if (l.n == 0) {
-		set_why(why, "no certificate known yet for the revoked key %s", short_hex(hx, subject));
+		wm_why(why, "no certificate known yet for the revoked key %s", short_hex(hx, subject));
 		rc = WM_EUNKNOWNCERT;
 		goto out;
 	}
@@ -408,7 +398,7 @@ static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 		if (memcmp(l.v[i].issuer, ev->author, WM_PUB_LEN) == 0)
 			rc = 0;
 	if (rc != 0)
-		set_why(why, "only the network root or the issuer of one of its certificates may revoke key %s",
+		wm_why(why, "only the network root or the issuer of one of its certificates may revoke key %s",
 		        short_hex(hx, subject));
 out:
 	certs_free(&l);
@@ -424,7 +414,7 @@ static int check_official(struct store *s, const uint8_t root[WM_PUB_LEN], const
 	if (rc == 0)
 		return 0;
 	if (rc == WM_EUNKNOWNCERT || rc == WM_EREVOKED || rc == WM_ENOTOFFICIAL)
-		set_why(why, "a %s must be signed by an official of '%s': %s", kind_name(ev->kind), ev->group, inner);
+		wm_why(why, "a %s must be signed by an official of '%s': %s", kind_name(ev->kind), ev->group, inner);
 	return rc;
 }
 
@@ -438,11 +428,11 @@ static int check_status(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 	int rc, off;
 
 	if (ev->nrefs < 1) {
-		set_why(why, "a status needs refs[0], the request");
+		wm_why(why, "a status needs refs[0], the request");
 		return WM_ECONTENT;
 	}
 	if (event_get_str(ev, "state", &state, &n) != 0) {
-		set_why(why, "a status needs a 'state'");
+		wm_why(why, "a status needs a 'state'");
 		return WM_ECONTENT;
 	}
 	rc = store_info(s, ev->refs[0], &req);
@@ -450,12 +440,12 @@ static int check_status(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 		return rc;
 	if (rc == 0) {
 		if (req.kind != KIND_REQUEST) {
-			set_why(why, "a status refers to a request, and refs[0] is a %s",
+			wm_why(why, "a status refers to a request, and refs[0] is a %s",
 			        kind_name(req.kind) ? kind_name(req.kind) : "event of unknown kind");
 			return WM_EFORBIDDEN;
 		}
 		if (strcmp(req.group, ev->group) != 0) {
-			set_why(why, "the status is in group '%s' but its request is in '%s'", ev->group, req.group);
+			wm_why(why, "the status is in group '%s' but its request is in '%s'", ev->group, req.group);
 			return WM_EFORBIDDEN;
 		}
 	}
@@ -465,23 +455,23 @@ static int check_status(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 	if (off != WM_EUNKNOWNCERT && off != WM_EREVOKED && off != WM_ENOTOFFICIAL)
 		return off;
 	if (rc == WM_ENOTFOUND) {
-		set_why(why, "the request this status refers to is not known yet, and its author is not an official "
+		wm_why(why, "the request this status refers to is not known yet, and its author is not an official "
 		        "of '%s'", ev->group);
 		return WM_EPENDING;
 	}
 	if (memcmp(req.author, ev->author, WM_PUB_LEN) == 0) {
 		if (n == 6 && memcmp(state, "closed", 6) == 0)
 			return 0;
-		set_why(why, "the author of a request may only close it (state 'closed'), not set '%.*s'",
+		wm_why(why, "the author of a request may only close it (state 'closed'), not set '%.*s'",
 		        (int)(n < 32 ? n : 32), state);
 		return WM_EFORBIDDEN;
 	}
 	if (off == WM_EREVOKED) {
-		set_why(why, "a status must be signed by an official of '%s' or the request's author: %s",
+		wm_why(why, "a status must be signed by an official of '%s' or the request's author: %s",
 		        ev->group, inner);
 		return WM_EREVOKED;
 	}
-	set_why(why, "a status must be signed by an official of '%s' or the request's author", ev->group);
+	wm_why(why, "a status must be signed by an official of '%s' or the request's author", ev->group);
 	return WM_EFORBIDDEN;
 }
 
@@ -494,16 +484,16 @@ int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const
 	if (s == NULL || root == NULL || ev == NULL || target == NULL)
 		return WM_EINVAL;
 	if (target->kind == KIND_CERT || target->kind == KIND_REVOKE) {
-		set_why(why, "a %s cannot be retracted; certificates are withdrawn with a revoke",
+		wm_why(why, "a %s cannot be retracted; certificates are withdrawn with a revoke",
 		        kind_name(target->kind));
 		return WM_EFORBIDDEN;
 	}
 	if (target->kind == KIND_RETRACT) {
-		set_why(why, "a retraction cannot be retracted");
+		wm_why(why, "a retraction cannot be retracted");
 		return WM_EFORBIDDEN;
 	}
 	if (strcmp(target->group, ev->group) != 0) {
-		set_why(why, "the retraction is in group '%s' but its target is in '%s'", ev->group, target->group);
+		wm_why(why, "the retraction is in group '%s' but its target is in '%s'", ev->group, target->group);
 		return WM_EFORBIDDEN;
 	}
 	if (memcmp(target->author, ev->author, WM_PUB_LEN) == 0)
@@ -512,12 +502,12 @@ int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const
 	if (rc == 0)
 		return 0;
 	if (rc == WM_EREVOKED) {
-		set_why(why, "only the target's author or an official of '%s' may retract it: %s", target->group, inner);
+		wm_why(why, "only the target's author or an official of '%s' may retract it: %s", target->group, inner);
 		return WM_EREVOKED;
 	}
 	if (rc != WM_EUNKNOWNCERT && rc != WM_ENOTOFFICIAL)
 		return rc;
-	set_why(why, "only the target's author or an official of '%s' may retract it", target->group);
+	wm_why(why, "only the target's author or an official of '%s' may retract it", target->group);
 	return WM_EFORBIDDEN;
 }
 
@@ -527,7 +517,7 @@ static int check_retract(struct store *s, const uint8_t root[WM_PUB_LEN], const 
 	int rc;
 
 	if (ev->nrefs < 1) {
-		set_why(why, "a retraction needs refs[0], the event to retract");
+		wm_why(why, "a retraction needs refs[0], the event to retract");
 		return WM_ECONTENT;
 	}
 	rc = store_info(s, ev->refs[0], &target);
@@ -545,7 +535,7 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 		return WM_EINVAL;
 	/* proto checks this too; trust does not depend on it */
 	if ((ev->kind == KIND_CERT || ev->kind == KIND_REVOKE) != (strcmp(ev->group, WM_NETWORK_GROUP) == 0)) {
-		set_why(why, "group '%s' holds certificates and revocations, and only them", WM_NETWORK_GROUP);
+		wm_why(why, "group '%s' holds certificates and revocations, and only them", WM_NETWORK_GROUP);
 		return WM_EFORBIDDEN;
 	}
 	switch (ev->kind) {
@@ -565,7 +555,7 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 	case KIND_REVOKE:
 		return check_revoke(s, root, ev, why);
 	default:
-		set_why(why, "unknown kind %u", ev->kind);
+		wm_why(why, "unknown kind %u", ev->kind);
 		return WM_ECONTENT;
 	}
 }
@@ -677,7 +667,7 @@ static int rejudge_one(struct store *s, const uint8_t root[WM_PUB_LEN], const st
 	if (ev->kind == KIND_CERT && trust_cert_from_event(ev, &c, NULL) == 0)
 		work_add(w, c.subject, 0);      /* what it vouched for, all of it */
 	event_free(ev);
-	set_why(msg, "invalidated by a later revocation: %s", why);
+	wm_why(msg, "invalidated by a later revocation: %s", why);
 	if ((rc = store_delete(s, it->id)) != 0 && rc != WM_ENOTFOUND)
 		return rc;
 	if ((rc = store_remember_rejected(s, it->id, WM_EREVOKED, msg)) != 0)

@@ -11,7 +11,6 @@
  * not claim more ids than the message holds, and no range can make an index
  * go backwards (each lower bound search starts where the previous ended).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,16 +47,6 @@ struct neg_vec {
 
 /* ---- reasons ---- */
 
-static void neg_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- growable output buffer with a sticky out-of-memory flag ---- */
 
@@ -134,14 +123,14 @@ static int nrd_varint(struct nrd *r, uint64_t *out, char *why, size_t whylen)
 		uint8_t c;
 
 		if (r->len == 0) {
-			neg_why(why, whylen, "negentropy message ends inside a varint");
+			wm_whyn(why, whylen, "negentropy message ends inside a varint");
 			return WM_EPROTO;
 		}
 		c = r->p[0];
 		r->p++;
 		r->len--;
 		if (v >> 57) {
-			neg_why(why, whylen, "negentropy varint exceeds 64 bits");
+			wm_whyn(why, whylen, "negentropy varint exceeds 64 bits");
 			return WM_EPROTO;
 		}
 		v = (v << 7) | (c & 0x7f);
@@ -156,7 +145,7 @@ static int nrd_bytes(struct nrd *r, size_t n, const uint8_t **out, const char *w
                      char *why, size_t whylen)
 {
 	if (r->len < n) {
-		neg_why(why, whylen, "negentropy message ends inside %s (%zu of %zu bytes)",
+		wm_whyn(why, whylen, "negentropy message ends inside %s (%zu of %zu bytes)",
 		        what, r->len, n);
 		return WM_EPROTO;
 	}
@@ -568,7 +557,7 @@ static int neg_decode_bound(struct neg *n, struct nrd *r, struct neg_bound *b,
 	if ((rc = nrd_varint(r, &len, why, whylen)) < 0)
 		return rc;
 	if (len > NEG_ID_LEN) {
-		neg_why(why, whylen, "negentropy bound id prefix of %llu bytes (at most 32)",
+		wm_whyn(why, whylen, "negentropy bound id prefix of %llu bytes (at most 32)",
 		        (unsigned long long)len);
 		return WM_EPROTO;
 	}
@@ -694,19 +683,19 @@ static int neg_process(struct neg *n, const uint8_t *in, size_t inlen,
 	n->last_ts_in = n->last_ts_out = 0;
 	nbuf_byte(full, NEG_PROTOCOL_VERSION);
 	if (inlen == 0) {
-		neg_why(why, whylen, "empty negentropy message");
+		wm_whyn(why, whylen, "empty negentropy message");
 		return WM_EPROTO;
 	}
 	version = in[0];
 	r.p++;
 	r.len--;
 	if (version < 0x60 || version > 0x6f) {
-		neg_why(why, whylen, "0x%02x is not a negentropy protocol version byte", version);
+		wm_whyn(why, whylen, "0x%02x is not a negentropy protocol version byte", version);
 		return WM_EPROTO;
 	}
 	if (version != NEG_PROTOCOL_VERSION) {
 		if (n->initiator) {
-			neg_why(why, whylen, "server speaks negentropy version %d only; we speak 1",
+			wm_whyn(why, whylen, "server speaks negentropy version %d only; we speak 1",
 			        version - 0x60);
 			return WM_EVERSION;
 		}
@@ -755,7 +744,7 @@ static int neg_process(struct neg *n, const uint8_t *in, size_t inlen,
 			if ((rc = nrd_varint(&r, &count, why, whylen)) < 0)
 				goto out;
 			if (count > r.len / NEG_ID_LEN) {
-				neg_why(why, whylen, "negentropy IdList claims %llu ids; the message holds %zu",
+				wm_whyn(why, whylen, "negentropy IdList claims %llu ids; the message holds %zu",
 				        (unsigned long long)count, r.len / NEG_ID_LEN);
 				rc = WM_EPROTO;
 				goto out;
@@ -806,7 +795,7 @@ static int neg_process(struct neg *n, const uint8_t *in, size_t inlen,
 				o.len = 0;
 			}
 		} else {
-			neg_why(why, whylen, "unknown negentropy range mode %llu",
+			wm_whyn(why, whylen, "unknown negentropy range mode %llu",
 			        (unsigned long long)mode);
 			rc = WM_EPROTO;
 			goto out;
@@ -877,7 +866,7 @@ int neg_reconcile_client(struct neg *n, const uint8_t *in, size_t inlen,
 	    msg == NULL || len == NULL)
 		return WM_EINVAL;
 	if (!n->initiator) {
-		neg_why(why, whylen, "negentropy client has not initiated");
+		wm_whyn(why, whylen, "negentropy client has not initiated");
 		return WM_EINVAL;
 	}
 	have0 = have->n;
@@ -913,7 +902,7 @@ int neg_reconcile_server(struct neg *n, const uint8_t *in, size_t inlen,
 	if (n == NULL || (in == NULL && inlen) || msg == NULL || len == NULL)
 		return WM_EINVAL;
 	if (n->initiator) {
-		neg_why(why, whylen, "negentropy client asked to act as server");
+		wm_whyn(why, whylen, "negentropy client asked to act as server");
 		return WM_EINVAL;
 	}
 	rc = neg_process(n, in, inlen, NULL, NULL, &full, why, whylen);
