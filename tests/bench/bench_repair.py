@@ -304,7 +304,9 @@ def table(n, results):
     for r in results:
         a, b = r["a"], r["b"]
         rt, ro, ri = r["ref"][0], r["ref"][1], r["ref"][2]
-        same = "= reference" if (a["rt"], a["out"], a["in"]) == (rt, ro, ri) else "differs"
+        got = [a["rt"], a["out"], a["in"]]
+        same = ("= reference" if got == [rt, ro, ri] else
+                "= reference at 512 KiB" if r["ref512"] and got == r["ref512"][:3] else "differs")
         cu = r["catchup_log_s"] if r["catchup_log_s"] is not None else r["catchup_poll_s"]
         r5 = r["ref512"]
         r5s = "%d, %d / %d" % (r5[0], r5[1], r5[2]) if r5 else "-"
