@@ -87,6 +87,8 @@ static const char *const migrations[] = {
 	 * per-time-bucket aggregates of the negentropy view, kept by
 	 * triggers (node/store_neg.h). */
 	STORE_NEG_MIGRATION,
+	/* 2 -> 3: no insert trigger on events; store_insert keeps neg_agg. */
+	STORE_NEG_MIGRATION_3,
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
@@ -103,6 +105,7 @@ enum stmt_id {
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
 	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS,
 	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT,
+	ST_NEG_AGG,
 	ST__COUNT
 };
 
@@ -158,7 +161,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	               " FROM waiting w JOIN events e ON e.id = w.retract WHERE w.target = ?1 ORDER BY e.seq",
 	[ST_UNWAIT] = "DELETE FROM waiting WHERE target = ?1",
 	[ST_UNWAIT_RETRACT] = "DELETE FROM waiting WHERE retract = ?1",
+	[ST_NEG_AGG] = STORE_NEG_AGG_UPSERT,
 };
+
+/* Idle reader connections kept for repair sessions (a client and a server
+ * session at once is the usual peak; more may be open, and are closed when
+ * given back).  Few, because the simulator runs hundreds of stores. */
+#define STORE_READERS_IDLE 2
 
 /* store_events() variants: group? x kind? x order, built on first use. */
 #define N_EV_VARIANTS 8
@@ -174,6 +183,9 @@ struct store {
 	struct store_info gone;
 	uint8_t gone_id[WM_ID_LEN];
 	int gone_valid;
+	/* idle read-only connections for store_neg sessions (store_reader_get) */
+	sqlite3 *readers[STORE_READERS_IDLE];
+	size_t nreaders;
 };
 
 /* --- helpers ---------------------------------------------------------------- */
@@ -464,6 +476,8 @@ void store_close(struct store *s)
 		sqlite3_finalize(s->st[i]);
 	for (i = 0; i < N_EV_VARIANTS; i++)
 		sqlite3_finalize(s->ev_st[i]);
+	for (i = 0; i < s->nreaders; i++)
+		sqlite3_close_v2(s->readers[i]);
 	/* A transaction left open is rolled back by close. */
 	sqlite3_close_v2(s->db);
 	free(s);
@@ -472,6 +486,43 @@ void store_close(struct store *s)
 struct sqlite3 *store_db(struct store *s)
 {
 	return s == NULL ? NULL : s->db;
+}
+
+sqlite3 *store_reader_get(struct store *s, char why[WM_WHY_LEN])
+{
+	const char *path;
+	sqlite3 *db = NULL;
+
+	if (s == NULL)
+		return NULL;
+	if (s->nreaders > 0)
+		return s->readers[--s->nreaders];
+	path = sqlite3_db_filename(s->db, "main");
+	if (path == NULL || path[0] == '\0') {
+		set_why(why, "the store has no file to read from");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		set_why(why, "cannot open a reader of %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close_v2(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	/* map the file rather than a read() per page; the cache outlives a
+	 * session now, and is checked against the WAL at each BEGIN */
+	sqlite3_exec(db, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16000", NULL, NULL, NULL);
+	return db;
+}
+
+void store_reader_put(struct store *s, sqlite3 *db)
+{
+	if (db == NULL)
+		return;
+	if (s == NULL || s->nreaders == STORE_READERS_IDLE || !sqlite3_get_autocommit(db)) {
+		sqlite3_close_v2(db);
+		return;
+	}
+	s->readers[s->nreaders++] = db;
 }
 
 const char *store_errmsg(struct store *s)
@@ -1083,6 +1134,26 @@ static int search_text(const struct event *ev, char **buf, size_t *len)
 	return 0;
 }
 
+/* A new events row in the repair aggregates of its group and of '*'
+ * (node/store_neg.h; a trigger did this before schema 3). */
+static int neg_agg_add(struct store *s, const char *grp, uint64_t created_at, const uint8_t id[WM_ID_LEN])
+{
+	const char *g[2] = { grp, "*" };
+	sqlite3_stmt *st;
+	int i, rc = 0;
+
+	for (i = 0; i < 2 && rc == 0; i++) {
+		if ((st = stmt_get(s, ST_NEG_AGG)) == NULL)
+			return WM_ESTORE;
+		sqlite3_bind_text(st, 1, g[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, u2i(created_at));
+		sqlite3_bind_blob(st, 3, id, WM_ID_LEN, SQLITE_STATIC);
+		rc = stmt_exec(s, st, "repair aggregates");
+		stmt_put(s, st);
+	}
+	return rc;
+}
+
 static int insert_locked(struct store *s, const struct event *ev, int64_t received_at)
 {
 	sqlite3_stmt *st;
@@ -1108,6 +1179,8 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	if (sqlite3_changes(s->db) == 0)
 		return WM_EDUP;
 	seq = sqlite3_last_insert_rowid(s->db);
+	if ((rc = neg_agg_add(s, ev->group, ev->created_at, ev->id)) != 0)
+		return rc;
 
 	for (i = 0; i < ev->nrefs && i < WM_MAX_REFS; i++) {
 		if ((st = stmt_get(s, ST_INSERT_REF)) == NULL)

@@ -1,6 +1,6 @@
 /*
  * node/store_neg.c: the store-backed negentropy view (see store_neg.h), and
- * the SQL functions behind the neg_agg triggers.  Part of the store: with
+ * the SQL functions behind the neg_agg upserts and triggers.  Part of the store: with
  * store.c, the only file that talks to sqlite3.
  *
  * What a reader must know: positions are global indexes in the sorted set
@@ -35,7 +35,8 @@ struct sn_loaded {
 };
 
 struct store_neg {
-	sqlite3 *db;                    /* own read-only connection */
+	sqlite3 *db;                    /* a reader of the store (store_reader_get) */
+	struct store *store;            /* to give db back */
 	sqlite3_stmt *q_ev, *q_rej;     /* a bucket's rows */
 	int all;                        /* scope "*" */
 	char **groups;                  /* sorted, unique; NULL when all */
@@ -411,14 +412,12 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 		}
 		v->ngroups = k + 1;
 	}
-	if (sqlite3_open_v2(path, &v->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		rc = sn_fail(why, v->db, "open");
+	/* the store's reader connections are reused from session to session */
+	v->store = s;
+	if ((v->db = store_reader_get(s, why)) == NULL) {
+		rc = WM_ESTORE;
 		goto fail;
 	}
-	sqlite3_busy_timeout(v->db, 5000);
-	/* a fresh connection per session starts with a cold page cache: map
-	 * the file instead of a read() per page */
-	sqlite3_exec(v->db, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16000", NULL, NULL, NULL);
 	/* one read transaction: the snapshot of the session, fixed by the
 	 * first read below */
 	if (sqlite3_exec(v->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
@@ -462,7 +461,7 @@ void store_neg_close(struct store_neg *v)
 	sqlite3_finalize(v->q_rej);
 	if (v->db != NULL) {
 		sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
-		sqlite3_close_v2(v->db);
+		store_reader_put(v->store, v->db);
 	}
 	for (i = 0; i < v->ngroups; i++)
 		free(v->groups[i]);
@@ -738,7 +737,7 @@ struct neg_storage store_neg_storage(struct store_neg *v)
 int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n)
 {
 	static const uint8_t zero[32];
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL, *agg = NULL;
 	sqlite3 *db;
 	size_t i;
 	int rc = 0;
@@ -750,6 +749,10 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 	                       "expires_at, raw, received_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, x'', 0)",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return WM_ESTORE;
+	if (sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return WM_ESTORE;
+	}
 	for (i = 0; i < n && rc == 0; i++) {
 		if (rows[i].group == NULL) {
 			rc = WM_EINVAL;
@@ -763,9 +766,25 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
 			rc = WM_ESTORE;
+		} else if (sqlite3_changes(db) == 1) {
+			/* a new row: count it where the insert trigger did before schema 3 */
+			const char *g[2] = { rows[i].group, "*" };
+			int k;
+
+			for (k = 0; k < 2 && rc == 0; k++) {
+				sqlite3_bind_text(agg, 1, g[k], -1, SQLITE_STATIC);
+				sqlite3_bind_int64(agg, 2, sn_u2i(rows[i].created_at));
+				sqlite3_bind_blob(agg, 3, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
+				if (sqlite3_step(agg) != SQLITE_DONE) {
+					fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
+					rc = WM_ESTORE;
+				}
+				sqlite3_reset(agg);
+			}
 		}
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
+	sqlite3_finalize(agg);
 	return rc;
 }

@@ -9,7 +9,8 @@
  * expires_at <= now).  A scope is "network" alone, a list of groups, or "*"
  * (every group, "network" included).
  *
- * How: triggers on the events and rejected tables keep per-(group, time
+ * How: store_insert (schema 3; a trigger before) and triggers on deletes
+ * from events and on the rejected table keep per-(group, time
  * bucket) aggregates -- item count and id sum mod 2^256 -- in the table
  * neg_agg, with 2^21 ms (~35 min) buckets, plus one row per bucket under the
  * group "*" for all groups together.  A session loads the scope's bucket
@@ -22,9 +23,11 @@
  * expiry index and subtracted.  A loaded bucket whose items disagree with
  * its aggregate is reported as WM_ESTORE rather than answered wrongly.
  *
- * Each session reads through its own SQLite connection inside one read
- * transaction (WAL snapshot), so the set cannot change under it while the
- * node keeps writing through the store's connection.  A file-backed store
+ * Each session reads through a read-only connection of its own inside one
+ * read transaction (WAL snapshot), so the set cannot change under it while
+ * the node keeps writing through the store's connection; the connections
+ * are the store's readers (store_reader_get), reused from session to
+ * session, so a session costs a BEGIN rather than an open.  A file-backed store
  * is required (not ":memory:").
  */
 #ifndef WM_STORE_NEG_H
@@ -130,5 +133,16 @@ struct store_neg_raw {
 	uint64_t expires_at;            /* 0 = never */
 };
 int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n);
+
+/*
+ * Addition (polish): schema 3 drops the insert trigger on events -- its
+ * statement journal doubled the cost of store_insert inside a batch -- and
+ * the inserting code counts each new events row itself with this upsert,
+ * once for the row's group and once for '*':  ?1 group, ?2 created_at, ?3 id.
+ */
+#define STORE_NEG_AGG_UPSERT                                                               \
+	"INSERT INTO neg_agg (grp, bucket, cnt, sum) VALUES (?1, ?2" STORE_NEG_SHIFT_SQL ", 1, ?3) " \
+	"ON CONFLICT (grp, bucket) DO UPDATE SET cnt = cnt + 1, sum = wm_neg_add(sum, excluded.sum)"
+#define STORE_NEG_MIGRATION_3 "DROP TRIGGER IF EXISTS neg_events_ins;"
 
 #endif

@@ -472,7 +472,7 @@ static void test_migration_backfill(void **state)
 	fx_open(&f);
 	fx_fill(&f, 3000);
 	assert_int_equal(sqlite3_exec(store_db(f.s),
-	                              "DROP TRIGGER neg_events_ins; DROP TRIGGER neg_events_del;"
+	                              "DROP TRIGGER IF EXISTS neg_events_ins; DROP TRIGGER neg_events_del;"
 	                              "DROP TRIGGER neg_rejected_ins; DROP TRIGGER neg_rejected_del;"
 	                              "DROP TRIGGER neg_rejected_upd_old; DROP TRIGGER neg_rejected_upd_new;"
 	                              "DROP TABLE neg_agg; DROP INDEX rejected_time;"
