@@ -980,7 +980,6 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 {
 	json_t *o = json_object(), *peers = json_array(), *st = json_object();
 	struct mesh_stats ms;
-	struct store_counts sc;
 	uint64_t now = now_ms();
 	size_t i, j, n;
 
@@ -1081,14 +1080,9 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 	json_object_set_new(st, "published", json_integer((json_int_t)d->published));
 	json_object_set_new(st, "expired", json_integer((json_int_t)d->expired));
 	json_object_set_new(o, "mesh", st);
-	if (store_counts(d->nd->store, &sc) == 0) {
-		json_t *c = json_object();
-		json_object_set_new(c, "events", json_integer((json_int_t)sc.events));
-		json_object_set_new(c, "retracted", json_integer((json_int_t)sc.retracted));
-		json_object_set_new(c, "rejected", json_integer((json_int_t)sc.rejected));
-		json_object_set_new(c, "certs", json_integer((json_int_t)sc.certs));
-		json_object_set_new(o, "store", c);
-	}
+	/* No store counts here: counting scans the events table (about a
+	 * second at 1M events) and this runs every 2 s during a repair.
+	 * `watchmesh status` adds fresh counts itself (BENCHMARKS.md, repair). */
 	return o;
 }
 
