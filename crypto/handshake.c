@@ -1,6 +1,6 @@
 /*
  * The mesh link's handshake and encrypted framing (see handshake.h and
- * docs/transport.md for the wire description).  A pure state machine: no
+ * proto/PROTOCOL.md §12 for the wire description).  A pure state machine: no
  * I/O, no clock.  Every hash is BLAKE2b (crypto_generichash); every label
  * and every concatenated part has a fixed length, so no two inputs can be
  * confused.  The whole state lives in one sodium_malloc'd block that is

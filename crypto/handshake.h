@@ -13,7 +13,7 @@
  *    Only holders of the network secret get past message 1 or 2 (a responder
  *    that cannot verify message 1 answers nothing), identities travel
  *    encrypted, both sides sign the transcript, and the session keys come
- *    from the ephemeral keys (forward secrecy).  docs/transport.md has the
+ *    from the ephemeral keys (forward secrecy).  proto/PROTOCOL.md §12 has the
  *    exact construction.
  *
  *  - struct chan is the encrypted link that follows: in each direction a

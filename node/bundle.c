@@ -213,7 +213,7 @@ static int next_in_batch(struct importer *im)
 		if (rc == 0)
 			rc = store_begin(im->ictx->store);
 		if (rc) {
-			files_why(im->why, "cannot commit to the store: %s", wm_strerror(rc));
+			wm_why(im->why, "cannot commit to the store: %s", wm_strerror(rc));
 			return rc;
 		}
 		im->in_batch = 0;
@@ -231,7 +231,7 @@ static int ingest_one(struct importer *im, const struct bundle_item *it, struct 
 	rc = ingest_event(im->ictx, im->buf + it->off, it->len, INGEST_IMPORT, res);
 	im->in_batch++;
 	if (fatal(rc)) {
-		files_why(im->why, "store failed while importing: %s",
+		wm_why(im->why, "store failed while importing: %s",
 		         res->why[0] ? res->why : wm_strerror(rc));
 		return rc;
 	}
@@ -268,7 +268,7 @@ static int import_trust(struct importer *im, const struct bundle_index *ix)
 	last = malloc((ix->n ? ix->n : 1) * sizeof *last);
 	if (!pending || !last) {
 		rc = WM_ENOMEM;
-		files_why(im->why, "out of memory");
+		wm_why(im->why, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < ix->n; i++)
@@ -461,7 +461,7 @@ static int batch_commit(struct importer *im, const struct bundle_index *ix, stru
 		rc = ingest_commit(im->ictx, &b->prep[k++], INGEST_IMPORT, &res);
 		im->in_batch++;
 		if (fatal(rc)) {
-			files_why(im->why, "store failed while importing: %s",
+			wm_why(im->why, "store failed while importing: %s",
 			          res.why[0] ? res.why : wm_strerror(rc));
 			return rc;
 		}
@@ -479,7 +479,7 @@ static int import_rest_threads(struct importer *im, const struct bundle_index *i
 	memset(b, 0, sizeof b);
 	if (batch_alloc(&b[0], cap) != 0 || batch_alloc(&b[1], cap) != 0) {
 		rc = WM_ENOMEM;
-		files_why(im->why, "out of memory");
+		wm_why(im->why, "out of memory");
 		goto out;
 	}
 	batch_fill(im, ix, &pos, &b[0], nth);
@@ -545,7 +545,7 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 	memset(&im, 0, sizeof im);
 	rc = bundle_index(buf, len, &ix);
 	if (rc) {
-		files_why(why, "out of memory indexing the bundle");
+		wm_why(why, "out of memory indexing the bundle");
 		return rc;
 	}
 	s.events = ix.n;
@@ -563,7 +563,7 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 	(void)store_set_durable(ictx->store, 0);
 	rc = store_begin(ictx->store);
 	if (rc) {
-		files_why(why, "cannot start a store transaction: %s", wm_strerror(rc));
+		wm_why(why, "cannot start a store transaction: %s", wm_strerror(rc));
 		goto out;
 	}
 	rc = import_trust(&im, &ix);
@@ -574,7 +574,7 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 		goto rollback;
 	rc = store_commit(ictx->store);
 	if (rc) {
-		files_why(why, "cannot commit to the store: %s", wm_strerror(rc));
+		wm_why(why, "cannot commit to the store: %s", wm_strerror(rc));
 		goto rollback;
 	}
 	(void)store_checkpoint(ictx->store);
@@ -648,12 +648,12 @@ int bundle_export(struct store *s, const char *path, struct bundle_export_stats 
 		rc = store_events(s, &f, export_cb, &ex);
 		if (ex.err) {
 			files_writer_abort(ex.w);
-			files_why(why, "cannot write %s", path);
+			wm_why(why, "cannot write %s", path);
 			return ex.err;
 		}
 		if (rc < 0) {
 			files_writer_abort(ex.w);
-			files_why(why, "cannot read the store: %s", wm_strerror(rc));
+			wm_why(why, "cannot read the store: %s", wm_strerror(rc));
 			return rc;
 		}
 	}

@@ -578,11 +578,11 @@ static int tr_allow(void *ctx, const uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LE
 	struct daemon *d = ctx;
 
 	if (d->stopping) {
-		files_why(why, "node is shutting down");
+		wm_why(why, "node is shutting down");
 		return 1;
 	}
 	if (d->nconns >= d->nd->conf.max_peers && !conn_with_pub(d, pub)) {
-		files_why(why, "too many peers (max_peers = %u)", d->nd->conf.max_peers);
+		wm_why(why, "too many peers (max_peers = %u)", d->nd->conf.max_peers);
 		return 1;
 	}
 	return 0;
@@ -663,7 +663,7 @@ static int d_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_L
 	for (i = 0; rc == 0 && i < n; i++) {
 		rc = dialer_add(d, &ps[i], 0);
 		if (rc)
-			files_why(why, "peers: cannot dial '%s'", ps[i].addr);
+			wm_why(why, "peers: cannot dial '%s'", ps[i].addr);
 	}
 	free(ps);
 	return rc;
@@ -1172,11 +1172,11 @@ static int d_lock(struct daemon *d, char why[WM_WHY_LEN])
 	snprintf(path, sizeof path, "%s/daemon.lock", d->dir);
 	d->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lockfd < 0) {
-		files_why(why, "cannot open %s: %s", path, strerror(errno));
+		wm_why(why, "cannot open %s: %s", path, strerror(errno));
 		return WM_EIO;
 	}
 	if (flock(d->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		files_why(why, "another `watchmesh run` is using %s", d->dir);
+		wm_why(why, "another `watchmesh run` is using %s", d->dir);
 		close(d->lockfd);
 		d->lockfd = -1;
 		return WM_EIO;
@@ -1214,7 +1214,7 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	rc = files_load_key(path, NULL, 1, &d->self, why);
 	if (rc) {
 		if (!why[0])
-			files_why(why, "%s: %s", path, wm_strerror(rc));
+			wm_why(why, "%s: %s", path, wm_strerror(rc));
 		return rc;
 	}
 	hex_encode(d->selfhex, d->self->pub, WM_PUB_LEN);
@@ -1245,13 +1245,13 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	if (rc) {
 		char inner[WM_WHY_LEN];
 		snprintf(inner, sizeof inner, "%s", why);
-		files_why(why, "configuration: %s", inner[0] ? inner : wm_strerror(rc));
+		wm_why(why, "configuration: %s", inner[0] ? inner : wm_strerror(rc));
 		return rc;
 	}
 
 	rc = uv_loop_init(&d->loop);
 	if (rc) {
-		files_why(why, "cannot start the event loop: %s", uv_strerror(rc));
+		wm_why(why, "cannot start the event loop: %s", uv_strerror(rc));
 		return WM_EIO;
 	}
 	d->loop_inited = 1;
@@ -1271,13 +1271,13 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 		topt.max_conns = 2 * cf->max_peers;
 	rc = transport_new(&d->loop, d->self, d->nd->net.secret, &tcb, &topt, &d->tr);
 	if (rc) {
-		files_why(why, "cannot start the transport: %s", wm_strerror(rc));
+		wm_why(why, "cannot start the transport: %s", wm_strerror(rc));
 		return rc;
 	}
 	rc = transport_listen(d->tr, cf->listen, why);
 	if (rc) {
 		if (!why[0])
-			files_why(why, "cannot listen on %s: %s", cf->listen, wm_strerror(rc));
+			wm_why(why, "cannot listen on %s: %s", cf->listen, wm_strerror(rc));
 		return rc;
 	}
 	port = transport_listen_port(d->tr);
@@ -1342,7 +1342,7 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 	int rc;
 
 	if (!dir || !dir[0]) {
-		files_why(why, "no data directory given");
+		wm_why(why, "no data directory given");
 		return WM_EINVAL;
 	}
 	d = calloc(1, sizeof *d);

@@ -12,7 +12,6 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +25,6 @@
 #define KEY_MAGIC "watchmesh-key 1"
 #define SMALL_FILE_MAX (1u << 20)
 
-void files_why(char *why, const char *fmt, ...)
-{
-	va_list ap;
-	if (!why)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, WM_WHY_LEN, fmt, ap);
-	va_end(ap);
-}
 
 uint64_t files_now_ms(void)
 {

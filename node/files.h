@@ -174,8 +174,6 @@ struct node_dir {
 int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN]);
 void node_dir_close(struct node_dir *nd);
 
-/* Fill a why buffer (WM_WHY_LEN bytes; NULL ignored), printf-style. */
-void files_why(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Milliseconds since the epoch, UTC. */
 uint64_t files_now_ms(void);

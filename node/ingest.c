@@ -19,7 +19,6 @@
  * the genuine event with that id, and remembering them would let anyone
  * who saw an event poison it on nodes that have not received it yet.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +28,6 @@
 
 #define INGEST_FUTURE_MS (10u * 60u * 1000u)
 
-static void set_why(char *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, WM_WHY_LEN, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Find payload and signature in a canonical wrapper, reading only its
@@ -200,7 +191,7 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, char *why
 		break;
 	case KIND_REVOKE:
 		if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN) {
-			set_why(why, "revocation has no 32-byte 'subject'");
+			wm_why(why, "revocation has no 32-byte 'subject'");
 			return WM_ECONTENT;
 		}
 		if ((rc = store_add_revocation(s, ev, subject, ev->created_at)) != 0)
@@ -232,7 +223,7 @@ static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int c
 
 	res->code = code;
 	if (res->why[0] == '\0')
-		set_why(res->why, "%s", wm_strerror(code));
+		wm_why(res->why, "%s", wm_strerror(code));
 	if (!remember || !wm_error_is_lasting(code))
 		return code;
 	if (ev != NULL)
@@ -271,12 +262,12 @@ void ingest_prepare(const uint8_t *wire, size_t len, int verify, struct ingest_p
 	p->wire = wire;
 	p->len = len;
 	if (wire == NULL || len == 0) {
-		set_why(p->why, "empty event");
+		wm_why(p->why, "empty event");
 		p->code = WM_EMALFORMED;
 		return;
 	}
 	if (len > WM_MAX_WIRE) {
-		set_why(p->why, "event is %zu bytes, at most %d", len, (int)WM_MAX_WIRE);
+		wm_why(p->why, "event is %zu bytes, at most %d", len, (int)WM_MAX_WIRE);
 		p->code = WM_ETOOBIG;
 		return;
 	}
@@ -325,12 +316,12 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 		return WM_EINVAL;
 	memset(res, 0, sizeof(*res));
 	if (ctx == NULL || ctx->store == NULL || p == NULL) {
-		set_why(res->why, "no store to ingest into");
+		wm_why(res->why, "no store to ingest into");
 		return res->code = WM_EINVAL;
 	}
 	s = ctx->store;
 	if (p->code != 0 && !p->decoded) {     /* empty or too big */
-		set_why(res->why, "%s", p->why);
+		wm_why(res->why, "%s", p->why);
 		return res->code = p->code;
 	}
 
@@ -338,26 +329,26 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 		memcpy(res->id, p->id, WM_ID_LEN);
 		if ((rc = store_has(s, res->id)) != 0) {
 			if (rc < 0) {
-				set_why(res->why, "store: %s", store_errmsg(s));
+				wm_why(res->why, "store: %s", store_errmsg(s));
 				return res->code = WM_ESTORE;
 			}
-			set_why(res->why, "already stored");
+			wm_why(res->why, "already stored");
 			return res->code = WM_EDUP;
 		}
 		rc = store_was_rejected(s, res->id, &code, why);
 		if (rc < 0) {
-			set_why(res->why, "store: %s", store_errmsg(s));
+			wm_why(res->why, "store: %s", store_errmsg(s));
 			return res->code = WM_ESTORE;
 		}
 		if (rc == 1) {
-			set_why(res->why, "refused earlier (%s): %s", wm_errname(code), why);
+			wm_why(res->why, "refused earlier (%s): %s", wm_errname(code), why);
 			return res->code = WM_EREJECTED;
 		}
 	}
 
 	prep_decode(p);
 	if (p->code != 0) {
-		set_why(res->why, "%s", p->why);
+		wm_why(res->why, "%s", p->why);
 		return refuse(ctx, res, p->code, p->authentic, NULL);
 	}
 	ev = p->ev;
@@ -365,13 +356,13 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 	res->kind = ev->kind;
 
 	if (ev->created_at > ctx->now && ev->created_at - ctx->now > INGEST_FUTURE_MS) {
-		set_why(res->why, "created %llu s in the future; at most %u s of clock difference is accepted",
+		wm_why(res->why, "created %llu s in the future; at most %u s of clock difference is accepted",
 		        (unsigned long long)((ev->created_at - ctx->now) / 1000), INGEST_FUTURE_MS / 1000);
 		rc = refuse(ctx, res, WM_EFUTURE, 0, ev);
 		goto out;
 	}
 	if (ev->expires_at != 0 && ev->expires_at <= ctx->now) {
-		set_why(res->why, "expired %llu s ago",
+		wm_why(res->why, "expired %llu s ago",
 		        (unsigned long long)((ctx->now - ev->expires_at) / 1000));
 		rc = refuse(ctx, res, WM_EEXPIRED, 0, ev);
 		goto out;
@@ -399,7 +390,7 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 	}
 	rc = apply(ctx, ev, res->why);
 	if (rc == WM_EDUP) {            /* another writer got there first */
-		set_why(res->why, "already stored");
+		wm_why(res->why, "already stored");
 		res->code = WM_EDUP;
 		goto finish;
 	}
@@ -409,7 +400,7 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 		/* Cannot happen once trust passed.  Never leave half an event:
 		 * inside the caller's batch, only a rollback undoes it. */
 		if (res->why[0] == '\0')
-			set_why(res->why, "%s", wm_strerror(rc));
+			wm_why(res->why, "%s", wm_strerror(rc));
 		res->code = own ? rc : WM_ESTORE;
 		goto rollback;
 	}
@@ -423,7 +414,7 @@ finish:
 	rc = res->code;
 	goto out;
 store_error:
-	set_why(res->why, "store: %s", store_errmsg(s)[0] ? store_errmsg(s) : wm_strerror(rc));
+	wm_why(res->why, "store: %s", store_errmsg(s)[0] ? store_errmsg(s) : wm_strerror(rc));
 	res->code = rc == WM_ENOMEM ? WM_ENOMEM : WM_ESTORE;
 rollback:
 	if (open)

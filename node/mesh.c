@@ -1,6 +1,6 @@
 /*
  * node/mesh.c: the pure mesh logic (see mesh.h; the rules are in
- * docs/mesh.md).  Plumtree eager/lazy push with a missing-id table and
+ * proto/PROTOCOL.md §13).  Plumtree eager/lazy push with a missing-id table and
  * grafts, negentropy repair as client and server, a per-peer fetch queue
  * for what repair found missing, token-bucket rate limits, and the
  * decision of which refusals are a peer's fault.

@@ -4,7 +4,7 @@
  * clock: the caller hands it decoded-to-bytes frames and the time, and it
  * answers through the three callbacks of struct mesh_io.  The same code runs
  * in the daemon (node/daemon.c over node/transport.c) and in the simulator
- * (tests/sim).  docs/mesh.md describes the messages and the rules.
+ * (tests/sim).  proto/PROTOCOL.md §13 describes the messages and the rules.
  *
  * How the glue drives it:
  *

@@ -13,7 +13,6 @@
  *    migrate it.  A file newer than this build is refused, never touched.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,16 +201,6 @@ static uint64_t i2u(sqlite3_int64 v)
 	return v < 0 ? 0 : (uint64_t)v;
 }
 
-static void set_why(char *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, WM_WHY_LEN, fmt, ap);
-	va_end(ap);
-}
 
 /* Record (and log) a SQLite failure; returns WM_ESTORE. */
 static int store_fail(struct store *s, const char *what)
@@ -353,7 +342,7 @@ static int exec_sql(sqlite3 *db, const char *sql, char *why, const char *what)
 	char *msg = NULL;
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		set_why(why, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+		wm_why(why, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
 		return WM_ESTORE;
 	}
@@ -367,7 +356,7 @@ static int user_version(sqlite3 *db, int *v, char *why)
 
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		set_why(why, "cannot read the schema version: %s", sqlite3_errmsg(db));
+		wm_why(why, "cannot read the schema version: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	*v = sqlite3_column_int(st, 0);
@@ -388,7 +377,7 @@ static int migrate(sqlite3 *db, const char *path, char *why)
 		if ((rc = user_version(db, &v, why)) != 0)
 			goto fail;
 		if (v < 0 || v > STORE_SCHEMA_VERSION) {
-			set_why(why, "%s has schema version %d, newer than this watchmesh understands (%d); "
+			wm_why(why, "%s has schema version %d, newer than this watchmesh understands (%d); "
 			        "use a newer watchmesh", path, v, STORE_SCHEMA_VERSION);
 			rc = WM_ESTORE;
 			goto fail;
@@ -414,16 +403,16 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	int rc = WM_ESTORE;
 
 	if (path == NULL || out == NULL) {
-		set_why(why, "no database path");
+		wm_why(why, "no database path");
 		return WM_EINVAL;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		set_why(why, "out of memory");
+		wm_why(why, "out of memory");
 		return WM_ENOMEM;
 	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {
-		set_why(why, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		wm_why(why, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -433,12 +422,12 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	 * database fails here, a read-only medium answers "delete". */
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		set_why(why, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
+		wm_why(why, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
 		goto out;
 	}
 	if (sqlite3_column_text(st, 0) == NULL ||
 	    strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
-		set_why(why, "cannot put %s in WAL mode (journal mode is %s)", path,
+		wm_why(why, "cannot put %s in WAL mode (journal mode is %s)", path,
 		        sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "unknown");
 		goto out;
 	}
@@ -448,7 +437,7 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	                   "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;", why, "cannot configure")) != 0)
 		goto out;
 	if (store_neg_register(s->db) != 0) {       /* the neg_agg triggers call these */
-		set_why(why, "cannot register SQL functions: %s", sqlite3_errmsg(s->db));
+		wm_why(why, "cannot register SQL functions: %s", sqlite3_errmsg(s->db));
 		rc = WM_ESTORE;
 		goto out;
 	}
@@ -499,11 +488,11 @@ sqlite3 *store_reader_get(struct store *s, char why[WM_WHY_LEN])
 		return s->readers[--s->nreaders];
 	path = sqlite3_db_filename(s->db, "main");
 	if (path == NULL || path[0] == '\0') {
-		set_why(why, "the store has no file to read from");
+		wm_why(why, "the store has no file to read from");
 		return NULL;
 	}
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		set_why(why, "cannot open a reader of %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		wm_why(why, "cannot open a reader of %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close_v2(db);
 		return NULL;
 	}

@@ -1,6 +1,6 @@
 /*
  * The mesh transport over libuv TCP (see transport.h for the contract and
- * docs/transport.md for the bytes).  One of the two files that include
+ * proto/PROTOCOL.md §12 for the bytes).  One of the two files that include
  * uv.h.
  *
  * A connection reads into one shared 64 KiB buffer and parses incrementally:

@@ -1,5 +1,5 @@
 /*
- * proto/frame.c: the mesh message codec (see frame.h and docs/mesh.md).
+ * proto/frame.c: the mesh message codec (see frame.h and proto/PROTOCOL.md §13).
  * Decoding goes through the strict reader of proto/mp.h, so a frame has one
  * byte form and every refusal says what and where; encoding uses msgpack-c's
  * packer, whose output is already in shortest form, and checks the same

@@ -808,7 +808,7 @@ static int neg_process(struct neg *n, const uint8_t *in, size_t inlen,
 			 * This is the reference rule, kept for byte identity:
 			 * the peer reads the closing range as starting at the
 			 * last bound on the wire, so it also covers this range
-			 * and any Skip not yet written (docs/negentropy.md). */
+			 * and any Skip not yet written (proto/PROTOCOL.md §14). */
 			uint8_t fp[NEG_FP_LEN];
 			struct neg_bound inf;
 

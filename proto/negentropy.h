@@ -4,7 +4,7 @@
  * nostr-tools nip77): same splitting (16 buckets, an IdList below 32 items),
  * same frame-size rule, so a client's messages are byte-identical to theirs
  * for the same set.  Pure: no I/O, no msgpack; messages are their own varint
- * format (docs/negentropy.md).
+ * format (proto/PROTOCOL.md §14).
  *
  * Items are (timestamp, 32-byte id) sorted by timestamp, then id.  The
  * protocol reaches the items only through `struct neg_storage`, a table of
@@ -124,7 +124,7 @@ void neg_ids_free(struct neg_ids *l);
  * 200 bytes in reserve and hands the rest of the set to the next round.
  * nostr-tools uses 60000 by default.  A message cut short by the limit
  * ends, as in the reference, with one fingerprint over the items after the
- * last range that did not fit (docs/negentropy.md, "Frame limit").
+ * last range that did not fit (proto/PROTOCOL.md §14, "Frame limit").
  */
 struct neg;
 int neg_new(const struct neg_storage *st, uint64_t frame_limit, struct neg **out);

@@ -13,7 +13,7 @@
 //     frame; the sets must still be exact).
 // Then the server's answer to protocol versions it does not speak, and its
 // refusal of malformed messages.  Timestamps stay below 2^31: nostr-tools'
-// varints go through 32-bit bitwise operators (see docs/negentropy.md).
+// varints go through 32-bit bitwise operators (see proto/PROTOCOL.md §14).
 // SEED=<n> in the environment changes the sets; failures print the seed.
 'use strict'
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-An independent implementation of docs/transport.md (PyNaCl, no watchmesh
+An independent implementation of proto/PROTOCOL.md §12 (PyNaCl, no watchmesh
 code) talking to a real transport: `test_transport serve` listens and echoes
 frames.  If the document and the C code disagree on any byte, this fails.
 

@@ -1232,7 +1232,7 @@ static void test_raw_not_reading(void **state)
  * made from the seed 32 x 0x5a and the network secret 0x5e 0xc1 0 ... 0,
  * prints "port N pub HEX" on stdout, echoes every frame back, and ends
  * (exit 0) when a frame "quit" arrives, or after 60 s (exit 1).  Logs on
- * stderr.  The Python script speaks the wire from docs/transport.md to it.
+ * stderr.  The Python script speaks the wire from proto/PROTOCOL.md §12 to it.
  */
 struct serve {
 	struct transport *t;

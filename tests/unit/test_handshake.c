@@ -4,7 +4,7 @@
  * truncated, any byte flipped, replayed from an earlier session, out of
  * turn), and the encrypted frames that follow (round trip, 1 MiB, modified,
  * reordered, truncated, oversize, closing frame).  The first message's MAC
- * is recomputed here from docs/transport.md with libsodium directly, so the
+ * is recomputed here from proto/PROTOCOL.md §12 with libsodium directly, so the
  * test checks the documented construction and not just self-consistency.
  */
 #include <stdarg.h>
@@ -145,7 +145,7 @@ static void test_full_handshake(void **state)
 	hs_free(r);
 }
 
-/* Message 1 as docs/transport.md describes it, recomputed independently. */
+/* Message 1 as proto/PROTOCOL.md §12 describes it, recomputed independently. */
 static void test_msg1_matches_doc(void **state)
 {
 	struct fixture *f = *state;

@@ -152,7 +152,7 @@ struct run_stats {
  * the sender's message (every fingerprint matches, no id differs)?  True of
  * every message that was not cut short by the frame limit; a cut-short
  * message's closing fingerprint covers less than the range the peer reads
- * (the reference rule, docs/negentropy.md), so there it may not hold. */
+ * (the reference rule, proto/PROTOCOL.md §14), so there it may not hold. */
 static int mirror_agrees(const struct neg_storage *same, const uint8_t *m, size_t len)
 {
 	struct neg *x = NULL;
