@@ -21,6 +21,7 @@
 #include "event.h"
 #include "ingest.h"
 #include "store.h"
+#include "fixture.h"
 
 #define T0 1700000000000ull
 #define MIN 60000ull
@@ -29,33 +30,22 @@
 enum { ROOT, STATION, OFFICER, ALICE, BOB, NKEYS };
 
 struct fx {
-	char dir[64];
-	char path[96];
+	struct fx_dir d;
 	struct store *s;
 	struct key *k[NKEYS];
 	struct ingest_ctx ctx;
 	struct ingest_result res;
 };
 
-struct ev {
-	uint8_t *wire;
-	size_t len;
-	uint8_t id[WM_ID_LEN];
-};
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char why[WM_WHY_LEN];
 	uint8_t seed[32];
 	int i;
 
 	assert_non_null(f);
-	assert_int_equal(wmc_init(), 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/wm-test-ingest-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
-	assert_int_equal(store_open(f->path, &f->s, why), 0);
+	fx_store_new(&f->d, "ingest", &f->s);
 	for (i = 0; i < NKEYS; i++) {
 		memset(seed, 0x60 + i, sizeof(seed));
 		assert_int_equal(key_from_seed(seed, &f->k[i]), 0);
@@ -70,86 +60,61 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[160];
 	int i;
 
 	store_close(f->s);
 	for (i = 0; i < NKEYS; i++)
 		key_free(f->k[i]);
-	snprintf(p, sizeof(p), "%s/store.db", f->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/store.db-wal", f->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/store.db-shm", f->dir);
-	unlink(p);
-	rmdir(f->dir);
+	fx_store_remove(&f->d);
 	free(f);
 	return 0;
 }
 
-static void draft_init(struct event_draft *d, const struct key *k, unsigned kind, const char *group,
-                       uint64_t created)
-{
-	memset(d, 0, sizeof(*d));
-	d->kind = kind;
-	memcpy(d->author, k->pub, WM_PUB_LEN);
-	d->created_at = created;
-	d->group = group;
-}
 
-static struct ev build(const struct event_draft *d, const struct key *k)
-{
-	struct ev e;
-	char why[WM_WHY_LEN];
 
-	if (event_build(d, k, &e.wire, &e.len, e.id, why) != 0)
-		fail_msg("event_build: %s", why);
-	return e;
-}
-
-static struct ev request(const struct key *k, const char *group, uint64_t created, const char *text)
+static struct fx_ev request(const struct key *k, const char *group, uint64_t created, const char *text)
 {
 	struct event_draft d;
 
-	draft_init(&d, k, KIND_REQUEST, group, created);
+	fx_draft(&d, k, KIND_REQUEST, group, created);
 	draft_str(&d, "topic", "police");
 	draft_str(&d, "text", text);
-	return build(&d, k);
+	return fx_build(&d, k);
 }
 
-static struct ev reply(const struct key *k, const char *group, uint64_t created, const uint8_t *to)
+static struct fx_ev reply(const struct key *k, const char *group, uint64_t created, const uint8_t *to)
 {
 	struct event_draft d;
 
-	draft_init(&d, k, KIND_REPLY, group, created);
+	fx_draft(&d, k, KIND_REPLY, group, created);
 	d.nrefs = 1;
 	memcpy(d.refs[0], to, WM_ID_LEN);
 	draft_str(&d, "text", "I saw it near the market");
-	return build(&d, k);
+	return fx_build(&d, k);
 }
 
-static struct ev retract(const struct key *k, const char *group, uint64_t created, const uint8_t *target)
+static struct fx_ev retract(const struct key *k, const char *group, uint64_t created, const uint8_t *target)
 {
 	struct event_draft d;
 
-	draft_init(&d, k, KIND_RETRACT, group, created);
+	fx_draft(&d, k, KIND_RETRACT, group, created);
 	d.nrefs = 1;
 	memcpy(d.refs[0], target, WM_ID_LEN);
-	return build(&d, k);
+	return fx_build(&d, k);
 }
 
-static struct ev bulletin(const struct key *k, const char *group, uint64_t created)
+static struct fx_ev bulletin(const struct key *k, const char *group, uint64_t created)
 {
 	struct event_draft d;
 
-	draft_init(&d, k, KIND_BULLETIN, group, created);
+	fx_draft(&d, k, KIND_BULLETIN, group, created);
 	draft_str(&d, "title", "Notice");
 	draft_str(&d, "text", "ingest test bulletin");
 	draft_str(&d, "category", "notice");
-	return build(&d, k);
+	return fx_build(&d, k);
 }
 
-static int in(struct fx *f, const struct ev *e, enum ingest_origin o)
+static int in(struct fx *f, const struct fx_ev *e, enum ingest_origin o)
 {
 	int rc = ingest_event(&f->ctx, e->wire, e->len, o, &f->res);
 
@@ -179,7 +144,7 @@ static int rejected_item(struct fx *f, const uint8_t *id, uint64_t *created, cha
 	sqlite3_stmt *st = NULL;
 	int found = 0;
 
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(f->d.path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT created_at, grp FROM rejected WHERE id = ?"
 	                                    " AND created_at IS NOT NULL AND grp IS NOT NULL", -1, &st, NULL),
 	                 SQLITE_OK);
@@ -196,11 +161,11 @@ static int rejected_item(struct fx *f, const uint8_t *id, uint64_t *created, cha
 
 /* A hand-encoded bulletin payload with a bad category, correctly signed:
  * [1, 1, author, T0, "g", [], 0, {category: "bogus", text: "x", title: "t"}] */
-static struct ev bad_content(const struct key *k)
+static struct fx_ev bad_content(const struct key *k)
 {
 	uint8_t p[128];
 	size_t n = 0;
-	struct ev e;
+	struct fx_ev e;
 	int i;
 
 	p[n++] = 0x98;
@@ -243,7 +208,7 @@ static struct ev bad_content(const struct key *k)
 static void test_stored_and_duplicate(void **state)
 {
 	struct fx *f = *state;
-	struct ev e = request(f->k[ALICE], "g", T0, "help");
+	struct fx_ev e = request(f->k[ALICE], "g", T0, "help");
 
 	assert_int_equal(in(f, &e, INGEST_PEER), 0);
 	assert_int_equal(f->res.kind, KIND_REQUEST);
@@ -258,7 +223,7 @@ static void test_stored_and_duplicate(void **state)
 static void test_size_and_shape(void **state)
 {
 	struct fx *f = *state;
-	struct ev e = request(f->k[ALICE], "g", T0, "help");
+	struct fx_ev e = request(f->k[ALICE], "g", T0, "help");
 	uint8_t *big;
 	static const uint8_t zero[WM_ID_LEN];
 
@@ -292,7 +257,7 @@ static void test_size_and_shape(void **state)
 static void test_bad_signature_not_remembered(void **state)
 {
 	struct fx *f = *state;
-	struct ev e = request(f->k[ALICE], "g", T0, "help");
+	struct fx_ev e = request(f->k[ALICE], "g", T0, "help");
 	uint8_t *forged = malloc(e.len);
 
 	assert_non_null(forged);
@@ -314,7 +279,7 @@ static void test_bad_signature_not_remembered(void **state)
 static void test_rewrapped_not_remembered(void **state)
 {
 	struct fx *f = *state;
-	struct ev e = request(f->k[ALICE], "g", T0, "short enough for bin 8");
+	struct fx_ev e = request(f->k[ALICE], "g", T0, "short enough for bin 8");
 	uint8_t *w = malloc(e.len + 1);
 	size_t plen;
 
@@ -337,7 +302,7 @@ static void test_rewrapped_not_remembered(void **state)
 static void test_bad_content_remembered(void **state)
 {
 	struct fx *f = *state;
-	struct ev e = bad_content(f->k[ALICE]);
+	struct fx_ev e = bad_content(f->k[ALICE]);
 	char first[WM_WHY_LEN];
 	int code = 0;
 
@@ -355,9 +320,9 @@ static void test_bad_content_remembered(void **state)
 static void test_clock(void **state)
 {
 	struct fx *f = *state;
-	struct ev fut = request(f->k[ALICE], "g", f->ctx.now + 10 * MIN + 1, "from the future");
-	struct ev edge = request(f->k[ALICE], "g", f->ctx.now + 10 * MIN, "just in time");
-	struct ev old;
+	struct fx_ev fut = request(f->k[ALICE], "g", f->ctx.now + 10 * MIN + 1, "from the future");
+	struct fx_ev edge = request(f->k[ALICE], "g", f->ctx.now + 10 * MIN, "just in time");
+	struct fx_ev old;
 	struct event_draft d;
 
 	assert_int_equal(in(f, &fut, INGEST_PEER), WM_EFUTURE);
@@ -366,11 +331,11 @@ static void test_clock(void **state)
 	f->ctx.now += MIN;
 	assert_int_equal(in(f, &fut, INGEST_PEER), 0);       /* the clock caught up */
 
-	draft_init(&d, f->k[ALICE], KIND_REQUEST, "g", T0);
+	fx_draft(&d, f->k[ALICE], KIND_REQUEST, "g", T0);
 	d.expires_at = f->ctx.now;
 	draft_str(&d, "topic", "other");
 	draft_str(&d, "text", "expired already");
-	old = build(&d, f->k[ALICE]);
+	old = fx_build(&d, f->k[ALICE]);
 	assert_int_equal(in(f, &old, INGEST_PEER), WM_EEXPIRED);
 	assert_int_equal(remembered(f, old.id, NULL), 0);
 	assert_int_equal(store_has(f->s, old.id), 0);
@@ -385,26 +350,26 @@ static void chain(struct fx *f)
 {
 	struct event_draft d;
 	struct cval g = cval_str("*");
-	struct ev e;
+	struct fx_ev e;
 
-	draft_init(&d, f->k[ROOT], KIND_CERT, WM_NETWORK_GROUP, T0);
+	fx_draft(&d, f->k[ROOT], KIND_CERT, WM_NETWORK_GROUP, T0);
 	draft_bin(&d, "subject", f->k[STATION]->pub, WM_PUB_LEN);
 	draft_str(&d, "role", "station");
 	draft_str(&d, "name", "Station");
 	draft_array(&d, "groups", &g, 1);
 	draft_uint(&d, "not_before", T0);
 	draft_uint(&d, "not_after", T0 + 365 * DAY);
-	e = build(&d, f->k[ROOT]);
+	e = fx_build(&d, f->k[ROOT]);
 	assert_int_equal(in(f, &e, INGEST_IMPORT), 0);
 	free(e.wire);
-	draft_init(&d, f->k[STATION], KIND_CERT, WM_NETWORK_GROUP, T0);
+	fx_draft(&d, f->k[STATION], KIND_CERT, WM_NETWORK_GROUP, T0);
 	draft_bin(&d, "subject", f->k[OFFICER]->pub, WM_PUB_LEN);
 	draft_str(&d, "role", "officer");
 	draft_str(&d, "name", "Officer");
 	draft_array(&d, "groups", &g, 1);
 	draft_uint(&d, "not_before", T0);
 	draft_uint(&d, "not_after", T0 + 365 * DAY);
-	e = build(&d, f->k[STATION]);
+	e = fx_build(&d, f->k[STATION]);
 	assert_int_equal(in(f, &e, INGEST_IMPORT), 0);
 	free(e.wire);
 }
@@ -412,8 +377,8 @@ static void chain(struct fx *f)
 static void test_trust_refusals(void **state)
 {
 	struct fx *f = *state;
-	struct ev unknown = bulletin(f->k[ALICE], "g", T0 + DAY);
-	struct ev ok = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	struct fx_ev unknown = bulletin(f->k[ALICE], "g", T0 + DAY);
+	struct fx_ev ok = bulletin(f->k[OFFICER], "g", T0 + DAY);
 	int code = 0;
 
 	/* passing: not remembered, accepted once the certs are in */
@@ -429,16 +394,16 @@ static void test_trust_refusals(void **state)
 	{
 		struct event_draft d;
 		struct cval g = cval_str("g");
-		struct ev c;
+		struct fx_ev c;
 
-		draft_init(&d, f->k[OFFICER], KIND_CERT, WM_NETWORK_GROUP, T0 + DAY);
+		fx_draft(&d, f->k[OFFICER], KIND_CERT, WM_NETWORK_GROUP, T0 + DAY);
 		draft_bin(&d, "subject", f->k[BOB]->pub, WM_PUB_LEN);
 		draft_str(&d, "role", "resident");
 		draft_str(&d, "name", "Bob");
 		draft_array(&d, "groups", &g, 1);
 		draft_uint(&d, "not_before", T0);
 		draft_uint(&d, "not_after", T0 + DAY * 2);
-		c = build(&d, f->k[OFFICER]);
+		c = fx_build(&d, f->k[OFFICER]);
 		assert_int_equal(in(f, &c, INGEST_PEER), WM_EFORBIDDEN);
 		assert_int_equal(remembered(f, c.id, &code), 1);
 		assert_int_equal(code, WM_EFORBIDDEN);
@@ -456,15 +421,15 @@ static void test_trust_refusals(void **state)
 	}
 	/* status before its request, by a non-official: pending, passing */
 	{
-		struct ev req = request(f->k[ALICE], "g", T0 + DAY, "lost dog");
+		struct fx_ev req = request(f->k[ALICE], "g", T0 + DAY, "lost dog");
 		struct event_draft d;
-		struct ev st;
+		struct fx_ev st;
 
-		draft_init(&d, f->k[ALICE], KIND_STATUS, "g", T0 + DAY + 1);
+		fx_draft(&d, f->k[ALICE], KIND_STATUS, "g", T0 + DAY + 1);
 		d.nrefs = 1;
 		memcpy(d.refs[0], req.id, WM_ID_LEN);
 		draft_str(&d, "state", "closed");
-		st = build(&d, f->k[ALICE]);
+		st = fx_build(&d, f->k[ALICE]);
 		assert_int_equal(in(f, &st, INGEST_PEER), WM_EPENDING);
 		assert_int_equal(remembered(f, st.id, NULL), 0);
 		assert_int_equal(in(f, &req, INGEST_PEER), 0);
@@ -479,8 +444,8 @@ static void test_trust_refusals(void **state)
 static void test_retract_after_target(void **state)
 {
 	struct fx *f = *state;
-	struct ev t = request(f->k[ALICE], "g", T0, "please delete me later");
-	struct ev r = retract(f->k[ALICE], "g", T0 + 1, t.id);
+	struct fx_ev t = request(f->k[ALICE], "g", T0, "please delete me later");
+	struct fx_ev r = retract(f->k[ALICE], "g", T0 + 1, t.id);
 	struct store_info info;
 	uint8_t *wire = NULL;
 	size_t len;
@@ -498,10 +463,10 @@ static void test_retract_after_target(void **state)
 static void test_retract_before_target(void **state)
 {
 	struct fx *f = *state;
-	struct ev t = request(f->k[ALICE], "g", T0, "retracted before it arrived");
-	struct ev r = retract(f->k[ALICE], "g", T0 + 1, t.id);
-	struct ev t2 = request(f->k[ALICE], "g", T0, "retracted by someone else");
-	struct ev r2 = retract(f->k[BOB], "g", T0 + 1, t2.id);
+	struct fx_ev t = request(f->k[ALICE], "g", T0, "retracted before it arrived");
+	struct fx_ev r = retract(f->k[ALICE], "g", T0 + 1, t.id);
+	struct fx_ev t2 = request(f->k[ALICE], "g", T0, "retracted by someone else");
+	struct fx_ev r2 = retract(f->k[BOB], "g", T0 + 1, t2.id);
 	struct store_info info;
 	uint8_t *wire = NULL;
 	size_t len;
@@ -523,7 +488,7 @@ static void test_retract_before_target(void **state)
 	assert_int_equal(code, WM_EFORBIDDEN);
 	/* and after its target, bob's retraction is refused outright */
 	{
-		struct ev r3 = retract(f->k[BOB], "g", T0 + 2, t2.id);
+		struct fx_ev r3 = retract(f->k[BOB], "g", T0 + 2, t2.id);
 
 		assert_int_equal(in(f, &r3, INGEST_PEER), WM_EFORBIDDEN);
 		free(r3.wire);
@@ -544,8 +509,8 @@ static int count_cb(void *ctx, const struct stored_event *e)
 static void test_reply_before_target(void **state)
 {
 	struct fx *f = *state;
-	struct ev t = request(f->k[ALICE], "g", T0, "my cat is missing");
-	struct ev r = reply(f->k[BOB], "g", T0 + 1, t.id);
+	struct fx_ev t = request(f->k[ALICE], "g", T0, "my cat is missing");
+	struct fx_ev r = reply(f->k[BOB], "g", T0 + 1, t.id);
 	int n = 0;
 
 	assert_int_equal(in(f, &r, INGEST_PEER), 0);
@@ -559,7 +524,7 @@ static void test_reply_before_target(void **state)
 static void test_local_is_durable(void **state)
 {
 	struct fx *f = *state;
-	struct ev e = request(f->k[ALICE], "g", T0, "authored here");
+	struct fx_ev e = request(f->k[ALICE], "g", T0, "authored here");
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 
@@ -568,7 +533,7 @@ static void test_local_is_durable(void **state)
 	assert_int_equal(store_is_durable(f->s), 0);           /* setting restored */
 	assert_int_equal(store_in_transaction(f->s), 0);       /* committed */
 	/* another connection sees it */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(f->d.path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM events WHERE id = ?", -1, &st, NULL),
 	                 SQLITE_OK);
 	sqlite3_bind_blob(st, 1, e.id, WM_ID_LEN, SQLITE_STATIC);
@@ -582,10 +547,10 @@ static void test_local_is_durable(void **state)
 static void test_batch(void **state)
 {
 	struct fx *f = *state;
-	struct ev a = request(f->k[ALICE], "g", T0, "first in batch");
-	struct ev bad = bad_content(f->k[BOB]);
-	struct ev pass = bulletin(f->k[ALICE], "g", T0);
-	struct ev b = request(f->k[BOB], "g", T0, "second in batch");
+	struct fx_ev a = request(f->k[ALICE], "g", T0, "first in batch");
+	struct fx_ev bad = bad_content(f->k[BOB]);
+	struct fx_ev pass = bulletin(f->k[ALICE], "g", T0);
+	struct fx_ev b = request(f->k[BOB], "g", T0, "second in batch");
 
 	assert_int_equal(store_begin(f->s), 0);
 	assert_int_equal(in(f, &a, INGEST_IMPORT), 0);
@@ -602,7 +567,7 @@ static void test_batch(void **state)
 
 	/* a rolled-back batch leaves nothing behind */
 	{
-		struct ev c = request(f->k[ALICE], "g", T0 + 5, "rolled back");
+		struct fx_ev c = request(f->k[ALICE], "g", T0 + 5, "rolled back");
 
 		assert_int_equal(store_begin(f->s), 0);
 		assert_int_equal(in(f, &c, INGEST_IMPORT), 0);
@@ -623,7 +588,7 @@ static void test_batch(void **state)
 static void test_corruptions(void **state)
 {
 	struct fx *f = *state;
-	struct ev e = request(f->k[ALICE], "g", T0, "corrupt me");
+	struct fx_ev e = request(f->k[ALICE], "g", T0, "corrupt me");
 	uint8_t *buf = malloc(e.len);
 	size_t i;
 	int rc, bit;
@@ -757,25 +722,25 @@ static void put(struct bbuf *b, const uint8_t *p, size_t n)
 	b->len += n;
 }
 
-static void put_ev(struct bbuf *b, struct ev e)
+static void put_ev(struct bbuf *b, struct fx_ev e)
 {
 	put(b, e.wire, e.len);
 	free(e.wire);
 }
 
-static struct ev cert_of(struct fx *f, int issuer, int subject, const char *role)
+static struct fx_ev cert_of(struct fx *f, int issuer, int subject, const char *role)
 {
 	struct event_draft d;
 	struct cval g = cval_str("*");
 
-	draft_init(&d, f->k[issuer], KIND_CERT, WM_NETWORK_GROUP, T0);
+	fx_draft(&d, f->k[issuer], KIND_CERT, WM_NETWORK_GROUP, T0);
 	draft_bin(&d, "subject", f->k[subject]->pub, WM_PUB_LEN);
 	draft_str(&d, "role", role);
 	draft_str(&d, "name", role);
 	draft_array(&d, "groups", &g, 1);
 	draft_uint(&d, "not_before", T0);
 	draft_uint(&d, "not_after", T0 + 365 * DAY);
-	return build(&d, f->k[issuer]);
+	return fx_build(&d, f->k[issuer]);
 }
 
 /*
@@ -795,7 +760,7 @@ static void test_bundle_threads(void **state)
 	char path2[160], why[WM_WHY_LEN];
 	struct store *s2 = NULL;
 	struct outcome o1, o3, r1, r3;
-	struct ev e, dup, target;
+	struct fx_ev e, dup, target;
 	size_t i, n = 5 * TBATCH + 50;
 	char text[64];
 
@@ -826,7 +791,7 @@ static void test_bundle_threads(void **state)
 	put_ev(&b, cert_of(f, STATION, OFFICER, "officer"));
 	put_ev(&b, cert_of(f, ROOT, STATION, "station"));
 
-	snprintf(path2, sizeof(path2), "%s/store2.db", f->dir);
+	snprintf(path2, sizeof(path2), "%s/store2.db", f->d.dir);
 	assert_int_equal(store_open(path2, &s2, why), 0);
 	import_with(f->s, &f->ctx, b.p, b.len, 1, &o1);
 	import_with(s2, &f->ctx, b.p, b.len, 3, &o3);

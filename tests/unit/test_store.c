@@ -18,12 +18,12 @@
 
 #include "event.h"
 #include "store.h"
+#include "fixture.h"
 
 #define T0 1700000000000ull     /* a created_at, ms */
 
 struct fx {
-	char dir[64];
-	char path[96];
+	struct fx_dir d;
 	struct store *s;
 	struct key *k;
 };
@@ -35,33 +35,14 @@ struct built {
 	struct event *ev;
 };
 
-static void rm_store_files(const char *dir)
-{
-	static const char *const names[] = { "store.db", "store.db-wal", "store.db-shm", "junk.db", "empty.db",
-	                                     "future.db", "future.db-wal", "future.db-shm", "empty.db-wal",
-	                                     "empty.db-shm" };
-	char p[160];
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-		unlink(p);
-	}
-	rmdir(dir);
-}
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char why[WM_WHY_LEN];
 	uint8_t seed[32];
 
 	assert_non_null(f);
-	assert_int_equal(wmc_init(), 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/wm-test-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
-	assert_int_equal(store_open(f->path, &f->s, why), 0);
+	fx_store_new(&f->d, "store", &f->s);
 	memset(seed, 0x42, sizeof(seed));
 	assert_int_equal(key_from_seed(seed, &f->k), 0);
 	*state = f;
@@ -74,30 +55,18 @@ static int teardown(void **state)
 
 	store_close(f->s);
 	key_free(f->k);
-	rm_store_files(f->dir);
+	fx_store_remove(&f->d);
 	free(f);
 	return 0;
 }
 
-static void draft_init(struct event_draft *d, const struct key *k, unsigned kind, const char *group,
-                       uint64_t created)
-{
-	memset(d, 0, sizeof(*d));
-	d->kind = kind;
-	memcpy(d->author, k->pub, WM_PUB_LEN);
-	d->created_at = created;
-	d->group = group;
-}
 
 static struct built build(const struct event_draft *d, const struct key *k)
 {
-	struct built b = { NULL, 0, NULL };
-	uint8_t id[WM_ID_LEN];
+	struct fx_ev e = fx_build(d, k);
+	struct built b = { e.wire, e.len, NULL };
 	char why[WM_WHY_LEN];
-	int rc = event_build(d, k, &b.wire, &b.len, id, why);
 
-	if (rc != 0)
-		fail_msg("event_build: %s", why);
 	assert_int_equal(event_decode(b.wire, b.len, &b.ev, why), 0);
 	return b;
 }
@@ -115,7 +84,7 @@ static struct built bulletin(const struct key *k, const char *group, uint64_t cr
 {
 	struct event_draft d;
 
-	draft_init(&d, k, KIND_BULLETIN, group, created);
+	fx_draft(&d, k, KIND_BULLETIN, group, created);
 	draft_str(&d, "title", title);
 	draft_str(&d, "text", text);
 	draft_str(&d, "category", "fraud");
@@ -127,7 +96,7 @@ static struct built reply(const struct key *k, const char *group, uint64_t creat
 {
 	struct event_draft d;
 
-	draft_init(&d, k, KIND_REPLY, group, created);
+	fx_draft(&d, k, KIND_REPLY, group, created);
 	d.nrefs = 1;
 	memcpy(d.refs[0], to, WM_ID_LEN);
 	draft_str(&d, "text", text);
@@ -211,7 +180,7 @@ static void test_round_trip(void **state)
 	/* survives close and reopen */
 	store_close(f->s);
 	f->s = NULL;
-	assert_int_equal(store_open(f->path, &f->s, NULL), 0);
+	assert_int_equal(store_open(f->d.path, &f->s, NULL), 0);
 	assert_int_equal(store_has(f->s, b.ev->id), 1);
 	uint8_t unknown[WM_ID_LEN] = { 1 };
 	assert_int_equal(store_get(f->s, unknown, &wire, &len), WM_ENOTFOUND);
@@ -257,7 +226,7 @@ static void test_migration_from_empty_file(void **state)
 	struct store *s = NULL;
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/empty.db", f->dir);
+	snprintf(path, sizeof(path), "%s/empty.db", f->d.dir);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fclose(fp);
@@ -280,7 +249,7 @@ static void test_future_version_refused(void **state)
 	struct store *s = NULL;
 	sqlite3 *db = NULL;
 
-	snprintf(path, sizeof(path), "%s/future.db", f->dir);
+	snprintf(path, sizeof(path), "%s/future.db", f->d.dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "CREATE TABLE x(y); PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -300,7 +269,7 @@ static void test_not_a_database(void **state)
 	struct store *s = NULL;
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/junk.db", f->dir);
+	snprintf(path, sizeof(path), "%s/junk.db", f->d.dir);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fputs("this is not an SQLite database, it is a text file of some length....................\n", fp);
@@ -309,7 +278,7 @@ static void test_not_a_database(void **state)
 	assert_int_equal(store_open(path, &s, why), WM_ESTORE);
 	assert_null(s);
 	assert_true(strlen(why) > 0);
-	snprintf(path, sizeof(path), "%s/no/such/dir/x.db", f->dir);
+	snprintf(path, sizeof(path), "%s/no/such/dir/x.db", f->d.dir);
 	assert_int_equal(store_open(path, &s, why), WM_ESTORE);
 	assert_true(strlen(why) > 0);
 }
@@ -323,13 +292,13 @@ static void test_wal_mode(void **state)
 	struct built b = bulletin(f->k, "g", T0, "t", "x");
 
 	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(f->d.path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	snprintf(wal, sizeof(wal), "%s-wal", f->d.path);
 	assert_int_equal(access(wal, F_OK), 0);
 	assert_int_equal(store_checkpoint(f->s), 0);
 	assert_int_equal(store_set_durable(f->s, 1), 0);
@@ -418,7 +387,7 @@ static void test_search_alert_fields(void **state)
 	struct event_draft d;
 	struct built a;
 
-	draft_init(&d, f->k, KIND_ALERT, "gaobu.a", T0);
+	fx_draft(&d, f->k, KIND_ALERT, "gaobu.a", T0);
 	d.expires_at = T0 + 3600000;
 	draft_str(&d, "event", "Missing person");
 	draft_str(&d, "headline", "八十岁老人走失");
@@ -450,7 +419,7 @@ static void test_expiry(void **state)
 	struct seen seen;
 	int64_t n = -1;
 
-	draft_init(&d, f->k, KIND_BULLETIN, "g", T0);
+	fx_draft(&d, f->k, KIND_BULLETIN, "g", T0);
 	d.expires_at = T0 + 1000;
 	draft_str(&d, "title", "short-lived");
 	draft_str(&d, "text", "expiring notice");

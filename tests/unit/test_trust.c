@@ -18,6 +18,7 @@
 #include "event.h"
 #include "ingest.h"
 #include "store.h"
+#include "fixture.h"
 #include "trust.h"
 
 #define T0 1700000000000ull     /* ms */
@@ -26,8 +27,7 @@
 enum { ROOT, STATION, STATION2, OFFICER, OFFICER2, OFFICER3, RESIDENT, STRANGER, NKEYS };
 
 struct fx {
-	char dir[64];
-	char path[96];
+	struct fx_dir d;
 	struct store *s;
 	struct key *k[NKEYS];
 	struct ingest_ctx ctx;
@@ -37,16 +37,11 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char why[WM_WHY_LEN];
 	uint8_t seed[32];
 	int i;
 
 	assert_non_null(f);
-	assert_int_equal(wmc_init(), 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/wm-test-trust-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
-	assert_int_equal(store_open(f->path, &f->s, why), 0);
+	fx_store_new(&f->d, "trust", &f->s);
 	for (i = 0; i < NKEYS; i++) {
 		memset(seed, 0x30 + i, sizeof(seed));
 		assert_int_equal(key_from_seed(seed, &f->k[i]), 0);
@@ -61,52 +56,21 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[160];
 	int i;
 
 	store_close(f->s);
 	for (i = 0; i < NKEYS; i++)
 		key_free(f->k[i]);
-	snprintf(p, sizeof(p), "%s/store.db", f->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/store.db-wal", f->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/store.db-shm", f->dir);
-	unlink(p);
-	rmdir(f->dir);
+	fx_store_remove(&f->d);
 	free(f);
 	return 0;
 }
 
-/* A built event: wire bytes and id. */
-struct ev {
-	uint8_t *wire;
-	size_t len;
-	uint8_t id[WM_ID_LEN];
-};
 
-static void draft_init(struct event_draft *d, const struct key *k, unsigned kind, const char *group,
-                       uint64_t created)
-{
-	memset(d, 0, sizeof(*d));
-	d->kind = kind;
-	memcpy(d->author, k->pub, WM_PUB_LEN);
-	d->created_at = created;
-	d->group = group;
-}
 
-static struct ev build(const struct event_draft *d, const struct key *k)
-{
-	struct ev e;
-	char why[WM_WHY_LEN];
-
-	if (event_build(d, k, &e.wire, &e.len, e.id, why) != 0)
-		fail_msg("event_build: %s", why);
-	return e;
-}
 
 /* groups: comma-separated, split into the cert's array. */
-static struct ev cert(const struct key *issuer, const struct key *subject, const char *role, const char *name,
+static struct fx_ev cert(const struct key *issuer, const struct key *subject, const char *role, const char *name,
                       const char *groups, uint64_t nb, uint64_t na, uint64_t created)
 {
 	static char buf[256];
@@ -118,74 +82,74 @@ static struct ev cert(const struct key *issuer, const struct key *subject, const
 	snprintf(buf, sizeof(buf), "%s", groups);
 	for (p = strtok_r(buf, ",", &save); p != NULL && n < 8; p = strtok_r(NULL, ",", &save))
 		items[n++] = cval_str(p);
-	draft_init(&d, issuer, KIND_CERT, WM_NETWORK_GROUP, created);
+	fx_draft(&d, issuer, KIND_CERT, WM_NETWORK_GROUP, created);
 	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
 	draft_str(&d, "role", role);
 	draft_str(&d, "name", name);
 	draft_array(&d, "groups", items, n);
 	draft_uint(&d, "not_before", nb);
 	draft_uint(&d, "not_after", na);
-	return build(&d, issuer);
+	return fx_build(&d, issuer);
 }
 
-static struct ev revoke_ev(const struct key *issuer, const struct key *subject, uint64_t created)
+static struct fx_ev revoke_ev(const struct key *issuer, const struct key *subject, uint64_t created)
 {
 	struct event_draft d;
 
-	draft_init(&d, issuer, KIND_REVOKE, WM_NETWORK_GROUP, created);
+	fx_draft(&d, issuer, KIND_REVOKE, WM_NETWORK_GROUP, created);
 	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
 	draft_str(&d, "reason", "key lost");
-	return build(&d, issuer);
+	return fx_build(&d, issuer);
 }
 
-static struct ev bulletin(const struct key *k, const char *group, uint64_t created)
+static struct fx_ev bulletin(const struct key *k, const char *group, uint64_t created)
 {
 	struct event_draft d;
 	char text[64];
 
 	snprintf(text, sizeof(text), "bulletin at %llu", (unsigned long long)created);
-	draft_init(&d, k, KIND_BULLETIN, group, created);
+	fx_draft(&d, k, KIND_BULLETIN, group, created);
 	draft_str(&d, "title", "Notice");
 	draft_str(&d, "text", text);
 	draft_str(&d, "category", "fraud");
-	return build(&d, k);
+	return fx_build(&d, k);
 }
 
-static struct ev request(const struct key *k, const char *group, uint64_t created)
+static struct fx_ev request(const struct key *k, const char *group, uint64_t created)
 {
 	struct event_draft d;
 
-	draft_init(&d, k, KIND_REQUEST, group, created);
+	fx_draft(&d, k, KIND_REQUEST, group, created);
 	draft_str(&d, "topic", "police");
 	draft_str(&d, "text", "my bicycle was stolen");
-	return build(&d, k);
+	return fx_build(&d, k);
 }
 
-static struct ev status(const struct key *k, const char *group, uint64_t created, const uint8_t *req,
+static struct fx_ev status(const struct key *k, const char *group, uint64_t created, const uint8_t *req,
                         const char *state)
 {
 	struct event_draft d;
 
-	draft_init(&d, k, KIND_STATUS, group, created);
+	fx_draft(&d, k, KIND_STATUS, group, created);
 	d.nrefs = 1;
 	memcpy(d.refs[0], req, WM_ID_LEN);
 	draft_str(&d, "state", state);
-	return build(&d, k);
+	return fx_build(&d, k);
 }
 
-static struct ev retract(const struct key *k, const char *group, uint64_t created, const uint8_t *target)
+static struct fx_ev retract(const struct key *k, const char *group, uint64_t created, const uint8_t *target)
 {
 	struct event_draft d;
 
-	draft_init(&d, k, KIND_RETRACT, group, created);
+	fx_draft(&d, k, KIND_RETRACT, group, created);
 	d.nrefs = 1;
 	memcpy(d.refs[0], target, WM_ID_LEN);
 	draft_str(&d, "reason", "posted by mistake");
-	return build(&d, k);
+	return fx_build(&d, k);
 }
 
 /* Ingest (and free) one event; returns the code, res kept in f. */
-static int in(struct fx *f, struct ev e)
+static int in(struct fx *f, struct fx_ev e)
 {
 	int rc = ingest_event(&f->ctx, e.wire, e.len, INGEST_PEER, &f->res);
 
@@ -197,7 +161,7 @@ static int in(struct fx *f, struct ev e)
 }
 
 /* Ingest without freeing (to send the same bytes again). */
-static int in_keep(struct fx *f, const struct ev *e)
+static int in_keep(struct fx *f, const struct fx_ev *e)
 {
 	return ingest_event(&f->ctx, e->wire, e->len, INGEST_PEER, &f->res);
 }
@@ -330,7 +294,7 @@ static void test_cert_signers(void **state)
 static void test_resident_bulletin_refused(void **state)
 {
 	struct fx *f = *state;
-	struct ev b;
+	struct fx_ev b;
 	int code = 0;
 	char why[WM_WHY_LEN];
 
@@ -350,8 +314,8 @@ static void test_resident_bulletin_refused(void **state)
 static void test_unknown_cert_is_passing(void **state)
 {
 	struct fx *f = *state;
-	struct ev b = bulletin(f->k[OFFICER], "g", T0 + DAY);
-	struct ev oc = cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + 365 * DAY, T0 + 1);
+	struct fx_ev b = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	struct fx_ev oc = cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + 365 * DAY, T0 + 1);
 	char why[WM_WHY_LEN];
 
 	assert_int_equal(in_keep(f, &b), WM_EUNKNOWNCERT);
@@ -366,7 +330,7 @@ static void test_unknown_cert_is_passing(void **state)
 static void test_revocation_before_after(void **state)
 {
 	struct fx *f = *state;
-	struct ev late;
+	struct fx_ev late;
 	char why[WM_WHY_LEN];
 	int code;
 
@@ -426,7 +390,7 @@ static void test_station_revocation(void **state)
 static void test_late_revocation_purges(void **state)
 {
 	struct fx *f = *state;
-	struct ev early, after, after2, req, st, late_cert, o2_post;
+	struct fx_ev early, after, after2, req, st, late_cert, o2_post;
 	struct store_counts c;
 	char why[WM_WHY_LEN];
 	int code = 0;
@@ -460,12 +424,12 @@ static void test_late_revocation_purges(void **state)
 	assert_int_equal(in_keep(f, &late_cert), 0);
 	o2_post = bulletin(f->k[OFFICER2], "g", T0 + 8 * DAY + 1);
 	assert_int_equal(in_keep(f, &o2_post), 0);
-	struct ev s_post = bulletin(f->k[STATION], "g", T0 + 7 * DAY + 1);
+	struct fx_ev s_post = bulletin(f->k[STATION], "g", T0 + 7 * DAY + 1);
 	assert_int_equal(in_keep(f, &s_post), 0);
 	/* an officer certified well before, posting after the station's end */
 	IN_OK(f, cert(f->k[STATION], f->k[OFFICER3], "officer", "O3", "g", T0, T0 + 365 * DAY, T0 + 2));
-	struct ev o3_early = bulletin(f->k[OFFICER3], "g", T0 + 7 * DAY - 1);
-	struct ev o3_late = bulletin(f->k[OFFICER3], "g", T0 + 7 * DAY + 2);
+	struct fx_ev o3_early = bulletin(f->k[OFFICER3], "g", T0 + 7 * DAY - 1);
+	struct fx_ev o3_late = bulletin(f->k[OFFICER3], "g", T0 + 7 * DAY + 2);
 	assert_int_equal(in_keep(f, &o3_early), 0);
 	assert_int_equal(in_keep(f, &o3_late), 0);
 	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STATION], T0 + 7 * DAY));
@@ -495,8 +459,8 @@ static void test_late_revocation_purges(void **state)
 static void test_status_rules(void **state)
 {
 	struct fx *f = *state;
-	struct ev req = request(f->k[RESIDENT], "g", T0 + DAY);
-	struct ev bul;
+	struct fx_ev req = request(f->k[RESIDENT], "g", T0 + DAY);
+	struct fx_ev bul;
 	uint8_t rid[WM_ID_LEN];
 
 	chain(f, "*", "g");
@@ -522,10 +486,10 @@ static void test_status_rules(void **state)
 static void test_retract_rules(void **state)
 {
 	struct fx *f = *state;
-	struct ev r1 = request(f->k[RESIDENT], "g", T0 + DAY);
-	struct ev r2 = request(f->k[STRANGER], "g", T0 + DAY);
-	struct ev r3 = request(f->k[RESIDENT], "g", T0 + DAY + 1);
-	struct ev oc;
+	struct fx_ev r1 = request(f->k[RESIDENT], "g", T0 + DAY);
+	struct fx_ev r2 = request(f->k[STRANGER], "g", T0 + DAY);
+	struct fx_ev r3 = request(f->k[RESIDENT], "g", T0 + DAY + 1);
+	struct fx_ev oc;
 	uint8_t *wire = NULL;
 	size_t len;
 
