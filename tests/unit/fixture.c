@@ -41,6 +41,25 @@ void fx_store_remove(const struct fx_dir *d)
 	rmdir(d->dir);
 }
 
+void fx_keys_new(struct key **k, size_t n, uint8_t base)
+{
+	uint8_t seed[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(seed, base + (int)i, sizeof(seed));
+		assert_int_equal(key_from_seed(seed, &k[i]), 0);
+	}
+}
+
+void fx_keys_free(struct key **k, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		key_free(k[i]);
+}
+
 void fx_draft(struct event_draft *d, const struct key *k, unsigned kind, const char *group,
               uint64_t created)
 {

@@ -23,6 +23,10 @@ void fx_store_new(struct fx_dir *d, const char *tag, struct store **s);
  * be closed first). */
 void fx_store_remove(const struct fx_dir *d);
 
+/* n deterministic keys, key i from the seed of 32 bytes (base + i). */
+void fx_keys_new(struct key **k, size_t n, uint8_t base);
+void fx_keys_free(struct key **k, size_t n);
+
 /* A built event: its wire bytes (malloc'd) and id. */
 struct fx_ev {
 	uint8_t *wire;

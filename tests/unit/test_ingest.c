@@ -41,15 +41,10 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	uint8_t seed[32];
-	int i;
 
 	assert_non_null(f);
 	fx_store_new(&f->d, "ingest", &f->s);
-	for (i = 0; i < NKEYS; i++) {
-		memset(seed, 0x60 + i, sizeof(seed));
-		assert_int_equal(key_from_seed(seed, &f->k[i]), 0);
-	}
+	fx_keys_new(f->k, NKEYS, 0x60);
 	f->ctx.store = f->s;
 	memcpy(f->ctx.root, f->k[ROOT]->pub, WM_PUB_LEN);
 	f->ctx.now = T0 + 10 * DAY;
@@ -60,11 +55,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	int i;
 
 	store_close(f->s);
-	for (i = 0; i < NKEYS; i++)
-		key_free(f->k[i]);
+	fx_keys_free(f->k, NKEYS);
 	fx_store_remove(&f->d);
 	free(f);
 	return 0;
