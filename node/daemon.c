@@ -104,6 +104,9 @@ struct daemon {
 	struct beacon *bc;
 	uv_timer_t mesh_timer, poll_timer, status_timer, expire_timer;
 	uv_signal_t sigterm, sigint, sighup;
+	uv_check_t batch_check;      /* commits the batch after each loop turn's reads */
+	int batch_open;              /* a write transaction around this turn's EVENT frames */
+	uint64_t batch_events, batch_errors;  /* mesh counters when it opened */
 	int loop_inited;             /* uv_loop_init succeeded */
 	int handles_open;            /* timers and signals initialised */
 	int stopping;
@@ -498,6 +501,53 @@ static void tr_on_up(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_
 	d_after_mesh(d);
 }
 
+/*
+ * The EVENT frames of one loop turn (every read of every peer) are stored
+ * in one transaction, committed when the turn's I/O is done (batch_check):
+ * a catch-up of thousands of events then writes each page of the indexes
+ * once per batch instead of once per event.  Nobody waits on it: the
+ * turn's frames are all handled before the check phase runs.  If the store
+ * failed on one of them (ingest cannot undo half an event inside a caller's
+ * transaction), the whole batch is rolled back; repair fetches it again.
+ */
+static void batch_begin(struct daemon *d)
+{
+	struct mesh_stats ms;
+
+	if (d->batch_open || store_in_transaction(d->nd->store))
+		return;
+	if (store_begin(d->nd->store) != 0) {
+		d_log(d, D_WARN, "cannot begin a write batch: %s; storing event by event",
+		      store_errmsg(d->nd->store));
+		return;
+	}
+	mesh_get_stats(d->mesh, &ms);
+	d->batch_open = 1;
+	d->batch_events = ms.events_in;
+	d->batch_errors = ms.store_errors;
+}
+
+static void batch_end(struct daemon *d)
+{
+	struct mesh_stats ms;
+
+	if (!d->batch_open)
+		return;
+	d->batch_open = 0;
+	mesh_get_stats(d->mesh, &ms);
+	if (ms.store_errors == d->batch_errors && store_commit(d->nd->store) == 0)
+		return;
+	d_log(d, D_WARN, "the store failed (%s): the last %" PRIu64 " events received are not kept; "
+	      "repair will fetch them again", store_errmsg(d->nd->store)[0] ? store_errmsg(d->nd->store)
+	      : "an event could not be stored", ms.events_in - d->batch_events);
+	(void)store_rollback(d->nd->store);
+}
+
+static void d_batch_check_cb(uv_check_t *h)
+{
+	batch_end(h->data);
+}
+
 static void tr_on_frame(void *ctx, struct transport_conn *tc, const uint8_t *bytes, size_t len)
 {
 	struct daemon *d = ctx;
@@ -505,6 +555,8 @@ static void tr_on_frame(void *ctx, struct transport_conn *tc, const uint8_t *byt
 
 	if (!c || d->stopping)
 		return;
+	if (len >= 2 && bytes[1] == FRAME_EVENT)
+		batch_begin(d);
 	note_event_frame(d, bytes, len);
 	(void)mesh_receive(d->mesh, c->handle, bytes, len, now_ms());
 	d_after_mesh(d);
@@ -1130,7 +1182,9 @@ static void d_stop(struct daemon *d, const char *why)
 	if (d->stopping)
 		return;
 	d_log(d, D_INFO, "%s: shutting down", why);
+	batch_end(d);
 	d->stopping = 1;
+	uv_check_stop(&d->batch_check);
 	uv_timer_stop(&d->mesh_timer);
 	uv_timer_stop(&d->poll_timer);
 	uv_timer_stop(&d->status_timer);
@@ -1150,6 +1204,7 @@ static void d_stop(struct daemon *d, const char *why)
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
+	uv_close((uv_handle_t *)&d->batch_check, NULL);
 	d->handles_open = 0;
 }
 
@@ -1296,9 +1351,12 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_signal_init(&d->loop, &d->sigint);
 	uv_signal_init(&d->loop, &d->sighup);
+	uv_check_init(&d->loop, &d->batch_check);
 	d->handles_open = 1;
 	d->mesh_timer.data = d->poll_timer.data = d->status_timer.data = d->expire_timer.data = d;
 	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	d->batch_check.data = d;
+	uv_check_start(&d->batch_check, d_batch_check_cb);
 	uv_signal_start(&d->sigterm, d_signal_cb, SIGTERM);
 	uv_signal_start(&d->sigint, d_signal_cb, SIGINT);
 	uv_signal_start(&d->sighup, d_signal_cb, SIGHUP);

@@ -1187,10 +1187,12 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		peer_fault(m, p, rc, why);
 		return rc;
 	}
-	if (rc == WM_ESTORE || rc == WM_ENOMEM)
+	if (rc == WM_ESTORE || rc == WM_ENOMEM) {
+		m->st.store_errors++;
 		mlog(m, MESH_LOG_WARN, "event %s from %s not stored: %s", hex, p->hex, res.why);
-	else
+	} else {
 		mlog(m, MESH_LOG_DEBUG, "event %s from %s refused for now: %s", hex, p->hex, res.why);
+	}
 pump:
 	if (!fr->event.push)
 		fetch_pump(m, p, now);
@@ -1307,7 +1309,10 @@ static int on_hello(struct mesh *m, struct peer *p, const struct frame *fr, uint
 	}
 	p->ready = 1;
 	p->eager = eager_count(m) < m->cfg.eager_fanout;
-	p->repair_due = now;            /* repair on connect */
+	/* repair on connect: the dialer at once; the acceptor a little later,
+	 * and (mesh_tick) not while it answers the dialer's session, which
+	 * already announces to it what it lacks */
+	p->repair_due = p->outbound ? now : now + m->cfg.repair_soon_ms;
 	mlog(m, MESH_LOG_INFO, "peer %s (%s) ready: %s, groups %s, %s", p->hex, p->name,
 	     p->outbound ? "outbound" : "inbound", p->groups_txt, p->eager ? "eager" : "lazy");
 	return 0;
@@ -1610,7 +1615,7 @@ void mesh_tick(struct mesh *m, uint64_t now)
 			fl_pop(p, p->fl_n);
 			fetch_pump(m, p, now);
 		}
-		if (p->csession == 0 && p->repair_due <= now)
+		if (p->csession == 0 && p->sneg == NULL && p->repair_due <= now)
 			repair_start(m, p, now);
 	}
 }
@@ -1640,7 +1645,7 @@ uint64_t mesh_next_deadline(const struct mesh *m)
 			t = min64(t, p->ihave_due);
 		if (p->csession != 0)
 			t = min64(t, p->cdeadline);
-		else
+		else if (p->sneg == NULL)       /* else it waits for that session's end */
 			t = min64(t, p->repair_due);
 		if (p->sneg != NULL)
 			t = min64(t, p->sdeadline);

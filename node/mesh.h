@@ -150,6 +150,8 @@ struct mesh_stats {
 	uint64_t stored;                /* of those, new and stored */
 	uint64_t duplicates;            /* of those, already held */
 	uint64_t refused;               /* refused by ingest (any reason) */
+	uint64_t store_errors;          /* of those, not stored because the store failed
+	                                 * (the glue rolls back a batch it wraps around them) */
 	uint64_t invalid;               /* refused as the peer's fault (disconnects) */
 	uint64_t rate_limited;          /* dropped by a rate limit */
 	uint64_t events_out;            /* EVENT frames sent */

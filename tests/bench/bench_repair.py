@@ -5,6 +5,10 @@ difference between two stores of N real signed events.
     tests/bench/bench_repair.py BUILD_DIR
     N=1000000 (default) LEVELS="1 10 100" (per mille of N that differ)
     WORK=/tmp (where the temporary directory goes)  KEEP=1 (keep it)
+    REUSE=DIR (a directory KEEP=1 kept, with the same N: its bundles and
+    imported common part are used again, nothing is generated or deleted)
+    PERF=1 (record daemon B, the one answering A's session, with
+    `perf record -g` into WORK/perf.b.data)
     TIMEOUT=seconds a level may take (default N/500, at least 600)
 
 For each level the two stores hold N events each and differ in LEVEL/1000
@@ -162,9 +166,14 @@ def one_level(wm, work, network, base, per, n, h, timeout):
         with open(lb, "w") as f:
             procs.append(subprocess.Popen([wm, "run", b], stdout=f, stderr=subprocess.STDOUT))
         wait_line(lb, r"listening on", 120, procs[0])
+        if os.environ.get("PERF") == "1":
+            procs.append(subprocess.Popen(["perf", "record", "-g", "-q", "-p", str(procs[0].pid),
+                                           "-o", os.path.join(work, "perf.b.data")],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(1)
         t_launch = time.time()
         with open(la, "w") as f:
-            procs.append(subprocess.Popen([wm, "run", a], stdout=f, stderr=subprocess.STDOUT))
+            procs.insert(1, subprocess.Popen([wm, "run", a], stdout=f, stderr=subprocess.STDOUT))
         wait_line(la, r"listening on", 120, procs[1])
         t_listen = time.time()
         # Wait on the log lines (reading two files is cheap; polling
@@ -231,15 +240,26 @@ def main():
             die("%s is not built (run ninja -C %s first)" % (f, build))
     n = int(os.environ.get("N", "1000000"))
     levels = [int(x) for x in os.environ.get("LEVELS", "1 10 100").split()]
-    work = tempfile.mkdtemp(prefix="wm-bench-repair.", dir=os.environ.get("WORK", "/tmp"))
-    keep = os.environ.get("KEEP") == "1"
+    reuse = os.environ.get("REUSE")
+    if reuse and not os.path.exists(os.path.join(reuse, "gen.txt")):
+        die("REUSE=%s: no gen.txt there (keep a run with KEEP=1 first)" % reuse)
+    work = reuse or tempfile.mkdtemp(prefix="wm-bench-repair.", dir=os.environ.get("WORK", "/tmp"))
+    keep = os.environ.get("KEEP") == "1" or bool(reuse)
     try:
         print("N = %d events per store; levels (per mille) %s; work dir %s" % (n, levels, work))
         print("machine: %d cores, %s; load average %s" % (
             os.cpu_count(), cpu_model(), " ".join("%.2f" % x for x in os.getloadavg())))
-        t = time.monotonic()
-        out = run([gen, work, str(n)] + [str(x) for x in levels])
-        print("generated and signed the bundles in %.1f s" % (time.monotonic() - t))
+        gen_out = os.path.join(work, "gen.txt")
+        if reuse:
+            with open(gen_out) as f:
+                out = f.read()
+            print("reusing the bundles and the common store of %s" % work)
+        else:
+            t = time.monotonic()
+            out = run([gen, work, str(n)] + [str(x) for x in levels])
+            print("generated and signed the bundles in %.1f s" % (time.monotonic() - t))
+            with open(gen_out, "w") as f:
+                f.write(out)
         ref, ref512, h = {}, {}, {}
         for ln in out.splitlines():
             p = ln.split()
@@ -251,11 +271,16 @@ def main():
                 h[int(p[1])] = int(p[3])
         network = os.path.join(work, "bench.network")
         base = os.path.join(work, "base")
-        run([wm, "init", base, "--network", network, "--name", "base"])
-        nc, dt = import_bundle(wm, base, os.path.join(work, "common.wmb"))
-        print("imported the common part: %d events in %.1f s (%.0f /s)" % (nc, dt, nc / dt))
+        if not reuse:
+            run([wm, "init", base, "--network", network, "--name", "base"])
+            nc, dt = import_bundle(wm, base, os.path.join(work, "common.wmb"))
+            print("imported the common part: %d events in %.1f s (%.0f /s)" % (nc, dt, nc / dt))
         results = []
         for per in levels:
+            if per not in h:
+                die("level %d was not generated in %s" % (per, work))
+            for s in "ab":
+                shutil.rmtree(os.path.join(work, "%s%d" % (s, per)), ignore_errors=True)
             r = one_level(wm, work, network, base, per, n, h[per], timeout=int(os.environ.get("TIMEOUT", max(600, n // 500))))
             r["ref"] = ref[per]
             r["ref512"] = ref512.get(per)
