@@ -40,6 +40,7 @@
 #define D_SEEN_BUCKETS (1u << 16)
 #define D_SEEN_TTL_MS  30000    /* far above the poll's lag */
 #define D_POLL_BATCH   256
+#define D_SLOW_NS      (10 * 1000000ull)   /* debug log: a frame that took this long */
 #define D_POLL_ROUNDS  64       /* batches per poll tick: 16384 events */
 #define D_ERR_LEN      200
 
@@ -552,13 +553,19 @@ static void tr_on_frame(void *ctx, struct transport_conn *tc, const uint8_t *byt
 {
 	struct daemon *d = ctx;
 	struct dconn *c = transport_conn_data(tc);
+	uint64_t t0;
 
 	if (!c || d->stopping)
 		return;
 	if (len >= 2 && bytes[1] == FRAME_EVENT)
 		batch_begin(d);
 	note_event_frame(d, bytes, len);
+	t0 = uv_hrtime();
 	(void)mesh_receive(d->mesh, c->handle, bytes, len, now_ms());
+	t0 = uv_hrtime() - t0;
+	if (t0 >= D_SLOW_NS && d->log_level <= D_DEBUG)
+		d_log(d, D_DEBUG, "%s of %zu bytes from peer %" PRIu32 " took %.1f ms",
+		      frame_type_name(len >= 2 ? bytes[1] : 0), len, c->handle, (double)t0 / 1e6);
 	d_after_mesh(d);
 }
 

@@ -88,6 +88,9 @@ static const char *const migrations[] = {
 	STORE_NEG_MIGRATION,
 	/* 2 -> 3: no insert trigger on events; store_insert keeps neg_agg. */
 	STORE_NEG_MIGRATION_3,
+	/* 3 -> 4: the fine (~65 s) aggregates beside neg_agg, so that repair
+	 * reads a few dozen rows per boundary, not a whole ~35 min bucket. */
+	STORE_NEG_MIGRATION_4,
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
@@ -104,7 +107,7 @@ enum stmt_id {
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
 	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS,
 	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT,
-	ST_NEG_AGG,
+	ST_NEG_AGG, ST_NEG_FINE,
 	ST__COUNT
 };
 
@@ -161,6 +164,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_UNWAIT] = "DELETE FROM waiting WHERE target = ?1",
 	[ST_UNWAIT_RETRACT] = "DELETE FROM waiting WHERE retract = ?1",
 	[ST_NEG_AGG] = STORE_NEG_AGG_UPSERT,
+	[ST_NEG_FINE] = STORE_NEG_FINE_UPSERT,
 };
 
 /* Idle reader connections kept for repair sessions (a client and a server
@@ -1123,18 +1127,18 @@ static int search_text(const struct event *ev, char **buf, size_t *len)
 	return 0;
 }
 
-/* A new events row in the repair aggregates of its group and of '*'
- * (node/store_neg.h; a trigger did this before schema 3). */
+/* A new events row in the repair aggregates, both sizes, of its group and
+ * of '*' (node/store_neg.h; a trigger did this before schema 3). */
 static int neg_agg_add(struct store *s, const char *grp, uint64_t created_at, const uint8_t id[WM_ID_LEN])
 {
 	const char *g[2] = { grp, "*" };
 	sqlite3_stmt *st;
 	int i, rc = 0;
 
-	for (i = 0; i < 2 && rc == 0; i++) {
-		if ((st = stmt_get(s, ST_NEG_AGG)) == NULL)
+	for (i = 0; i < 4 && rc == 0; i++) {
+		if ((st = stmt_get(s, i < 2 ? ST_NEG_AGG : ST_NEG_FINE)) == NULL)
 			return WM_ESTORE;
-		sqlite3_bind_text(st, 1, g[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, g[i % 2], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, u2i(created_at));
 		sqlite3_bind_blob(st, 3, id, WM_ID_LEN, SQLITE_STATIC);
 		rc = stmt_exec(s, st, "repair aggregates");

@@ -18,8 +18,10 @@
 
 #include "store_neg.h"
 
-#define SN_CACHE 1024                   /* slots of loaded buckets, direct-mapped */
+#define SN_CACHE 1024                   /* slots of loaded fine buckets, direct-mapped */
 #define SN_CACHE_ITEMS 65536            /* items cached per session (~4.7 MB) */
+#define SN_DIRS 1024                    /* slots of loaded neg_fine rows, by bucket */
+#define SN_FINE_PER (1u << (STORE_NEG_BUCKET_SHIFT - STORE_NEG_FINE_SHIFT))
 
 struct sn_bucket {
 	uint64_t key;                   /* created_at >> STORE_NEG_BUCKET_SHIFT */
@@ -27,8 +29,17 @@ struct sn_bucket {
 	struct neg_acc sum;
 };
 
-struct sn_loaded {
+/* A bucket's non-empty fine buckets: keys, prefix counts and sums inside it. */
+struct sn_dir {
 	size_t b;                       /* bucket index; SIZE_MAX = free slot */
+	size_t n;                       /* <= SN_FINE_PER */
+	uint64_t key[SN_FINE_PER];      /* created_at >> STORE_NEG_FINE_SHIFT */
+	uint64_t pos[SN_FINE_PER + 1];
+	struct neg_acc psum[SN_FINE_PER + 1];
+};
+
+struct sn_loaded {
+	uint64_t key;                   /* fine bucket key; UINT64_MAX = free slot */
 	struct neg_item *items;         /* sorted */
 	struct neg_acc *prefix;         /* n + 1 sums of the first k items */
 	size_t n;
@@ -37,7 +48,8 @@ struct sn_loaded {
 struct store_neg {
 	sqlite3 *db;                    /* a reader of the store (store_reader_get) */
 	struct store *store;            /* to give db back */
-	sqlite3_stmt *q_ev, *q_rej;     /* a bucket's rows */
+	sqlite3_stmt *q_ev, *q_rej;     /* a fine bucket's rows */
+	sqlite3_stmt *q_fine;           /* a bucket's neg_fine rows */
 	int all;                        /* scope "*" */
 	char **groups;                  /* sorted, unique; NULL when all */
 	size_t ngroups;
@@ -48,8 +60,9 @@ struct store_neg {
 	struct neg_acc *psum;           /* nb + 1 prefix sums */
 	struct neg_item *expired;       /* in scope, not collected yet; sorted */
 	size_t nexpired;
-	struct sn_loaded cache[SN_CACHE];  /* bucket b lives in slot b % SN_CACHE */
+	struct sn_loaded cache[SN_CACHE];  /* fine key k lives in slot k % SN_CACHE */
 	size_t cached;                  /* items held by the cache */
+	struct sn_dir *dirs[SN_DIRS];   /* bucket b's in slot b % SN_DIRS (allocated when used) */
 	struct store_neg_stats stats;
 };
 
@@ -379,7 +392,7 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 	if ((v = calloc(1, sizeof *v)) == NULL)
 		return WM_ENOMEM;
 	for (i = 0; i < SN_CACHE; i++)
-		v->cache[i].b = SIZE_MAX;
+		v->cache[i].key = UINT64_MAX;
 	v->now = sn_u2i(now);
 	for (i = 0; i < n; i++) {
 		if (groups[i] == NULL || groups[i][0] == '\0' || strlen(groups[i]) > WM_GROUP_MAX) {
@@ -436,7 +449,10 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 	                       SQLITE_PREPARE_PERSISTENT, &v->q_ev, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(v->db, "SELECT created_at, id, grp FROM rejected "
 	                       "WHERE created_at >= ?1 AND created_at < ?2 AND grp IS NOT NULL", -1,
-	                       SQLITE_PREPARE_PERSISTENT, &v->q_rej, NULL) != SQLITE_OK) {
+	                       SQLITE_PREPARE_PERSISTENT, &v->q_rej, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(v->db, "SELECT bucket, cnt, sum FROM neg_fine WHERE grp = ?1 AND "
+	                       "bucket >= ?2 AND bucket < ?3 AND cnt > 0 ORDER BY bucket", -1,
+	                       SQLITE_PREPARE_PERSISTENT, &v->q_fine, NULL) != SQLITE_OK) {
 		rc = sn_fail(why, v->db, "prepare");
 		goto fail;
 	}
@@ -457,8 +473,11 @@ void store_neg_close(struct store_neg *v)
 		free(v->cache[i].items);
 		free(v->cache[i].prefix);
 	}
+	for (i = 0; i < SN_DIRS; i++)
+		free(v->dirs[i]);
 	sqlite3_finalize(v->q_ev);
 	sqlite3_finalize(v->q_rej);
+	sqlite3_finalize(v->q_fine);
 	if (v->db != NULL) {
 		sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
 		store_reader_put(v->store, v->db);
@@ -532,32 +551,159 @@ static void sn_cache_drop(struct sn_loaded *l)
 	l->items = NULL;
 	l->prefix = NULL;
 	l->n = 0;
-	l->b = SIZE_MAX;
+	l->key = UINT64_MAX;
 }
 
-/* Bucket b's items, sorted, with their prefix sums. */
-static int sn_load(struct store_neg *v, size_t b, const struct sn_loaded **out)
+static int sn_acc_equal(const struct neg_acc *a, const struct neg_acc *b)
 {
-	struct sn_loaded *slot = &v->cache[b % SN_CACHE];
+	return memcmp(a->sum, b->sum, NEG_ID_LEN) == 0;
+}
+
+static int sn_disagree(const char *what, uint64_t key, size_t n, uint64_t cnt)
+{
+	fprintf(stderr, "watchmesh store: negentropy aggregates of %s %llu disagree with its rows "
+	        "(%zu rows, %llu counted)\n", what, (unsigned long long)key, n, (unsigned long long)cnt);
+	return WM_ESTORE;
+}
+
+/* Add one neg_fine row to d (keys arrive sorted per group; merged here). */
+static int sn_dir_add(struct sn_dir *d, uint64_t key, uint64_t cnt, const uint8_t *sum)
+{
+	size_t i = d->n;
+
+	while (i > 0 && d->key[i - 1] > key)
+		i--;
+	if (i > 0 && d->key[i - 1] == key) {
+		d->pos[i - 1] += cnt;   /* pos[] holds counts until the prefix pass */
+		neg_acc_add(&d->psum[i - 1], sum);
+		return 0;
+	}
+	if (d->n == SN_FINE_PER)
+		return WM_ESTORE;       /* more fine buckets than fit: a damaged row */
+	memmove(&d->key[i + 1], &d->key[i], (d->n - i) * sizeof d->key[0]);
+	memmove(&d->pos[i + 1], &d->pos[i], (d->n - i) * sizeof d->pos[0]);
+	memmove(&d->psum[i + 1], &d->psum[i], (d->n - i) * sizeof d->psum[0]);
+	d->key[i] = key;
+	d->pos[i] = cnt;
+	neg_acc_zero(&d->psum[i]);
+	neg_acc_add(&d->psum[i], sum);
+	d->n++;
+	return 0;
+}
+
+/* Bucket b's fine buckets: its neg_fine rows in scope, less what expired,
+ * checked against b's own aggregate. */
+static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
+{
+	struct sn_dir **slot = &v->dirs[b % SN_DIRS], *d = *slot;
+	uint64_t key0 = v->bk[b].key << (STORE_NEG_BUCKET_SHIFT - STORE_NEG_FINE_SHIFT);
+	struct neg_acc total;
+	size_t g, i, w;
+	int rc = 0, step;
+
+	if (d != NULL && d->b == b) {
+		*out = d;
+		return 0;
+	}
+	if (d == NULL && (d = *slot = malloc(sizeof *d)) == NULL)
+		return WM_ENOMEM;
+	d->b = SIZE_MAX;
+	d->n = 0;
+	for (g = 0; g < (v->all ? 1 : v->ngroups) && rc == 0; g++) {
+		sqlite3_reset(v->q_fine);
+		sqlite3_bind_text(v->q_fine, 1, v->all ? "*" : v->groups[g], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(v->q_fine, 2, sn_u2i(key0));
+		sqlite3_bind_int64(v->q_fine, 3, sn_u2i(key0 + SN_FINE_PER));
+		while ((step = sqlite3_step(v->q_fine)) == SQLITE_ROW) {
+			sqlite3_int64 key = sqlite3_column_int64(v->q_fine, 0);
+			sqlite3_int64 cnt = sqlite3_column_int64(v->q_fine, 1);
+
+			if (key < 0 || cnt < 0 || sqlite3_column_bytes(v->q_fine, 2) != NEG_ID_LEN ||
+			    (rc = sn_dir_add(d, (uint64_t)key, (uint64_t)cnt,
+			                     sqlite3_column_blob(v->q_fine, 2))) != 0) {
+				rc = WM_ESTORE;
+				break;
+			}
+		}
+		if (rc == 0 && step != SQLITE_DONE)
+			rc = WM_ESTORE;
+	}
+	sqlite3_reset(v->q_fine);
+	if (rc != 0)
+		return rc;
+	v->stats.dirs++;
+	/* the expired items of this bucket (sorted by time, so a range) */
+	for (i = 0; i < v->nexpired; i++) {
+		uint64_t fk = v->expired[i].ts >> STORE_NEG_FINE_SHIFT;
+		struct neg_acc id;
+
+		if (fk < key0 || fk >= key0 + SN_FINE_PER)
+			continue;
+		for (w = 0; w < d->n && d->key[w] != fk; w++)
+			;
+		if (w == d->n || d->pos[w] == 0)
+			return sn_disagree("fine bucket", fk, 0, 0);
+		memcpy(id.sum, v->expired[i].id, NEG_ID_LEN);
+		d->pos[w]--;
+		neg_acc_sub(&d->psum[w], &id);
+	}
+	/* drop the emptied ones, then counts and sums become prefixes */
+	for (i = 0, w = 0; i < d->n; i++)
+		if (d->pos[i] > 0) {
+			d->key[w] = d->key[i];
+			d->pos[w] = d->pos[i];
+			d->psum[w++] = d->psum[i];
+		}
+	d->n = w;
+	{
+		uint64_t c = 0, cnt;
+		struct neg_acc acc, part;
+
+		neg_acc_zero(&acc);
+		for (i = 0; i < d->n; i++) {
+			cnt = d->pos[i];
+			part = d->psum[i];
+			d->pos[i] = c;
+			d->psum[i] = acc;
+			c += cnt;
+			neg_acc_add(&acc, part.sum);
+		}
+		d->pos[d->n] = c;
+		d->psum[d->n] = acc;
+	}
+	total = d->psum[d->n];
+	if (d->pos[d->n] != v->bk[b].cnt || !sn_acc_equal(&total, &v->bk[b].sum))
+		return sn_disagree("bucket", v->bk[b].key, (size_t)d->pos[d->n], v->bk[b].cnt);
+	d->b = b;
+	*out = d;
+	return 0;
+}
+
+/* Fine bucket f of directory d: its items, sorted, with their prefix sums. */
+static int sn_load(struct store_neg *v, const struct sn_dir *d, size_t f,
+                   const struct sn_loaded **out)
+{
+	uint64_t key = d->key[f], cnt = d->pos[f + 1] - d->pos[f];
+	struct sn_loaded *slot = &v->cache[key % SN_CACHE];
 	struct neg_item *items = NULL;
-	struct neg_acc *prefix = NULL, check;
+	struct neg_acc *prefix = NULL, want;
 	size_t n = 0, cap = 0, i, nev;
 	sqlite3_int64 lo, hi;
 	int rc;
 
-	if (slot->b == b) {
+	if (slot->key == key) {
 		*out = slot;
 		return 0;
 	}
-	lo = sn_u2i(v->bk[b].key << STORE_NEG_BUCKET_SHIFT);
-	hi = sn_u2i((v->bk[b].key + 1) << STORE_NEG_BUCKET_SHIFT);
+	lo = sn_u2i(key << STORE_NEG_FINE_SHIFT);
+	hi = sn_u2i((key + 1) << STORE_NEG_FINE_SHIFT);
 	sqlite3_reset(v->q_ev);
 	sqlite3_reset(v->q_rej);
 	sqlite3_bind_int64(v->q_ev, 1, lo);
 	sqlite3_bind_int64(v->q_ev, 2, hi);
 	sqlite3_bind_int64(v->q_rej, 1, lo);
 	sqlite3_bind_int64(v->q_rej, 2, hi);
-	cap = v->bk[b].cnt + 1;         /* what the aggregates say, usually exact */
+	cap = cnt + 1;                  /* what the aggregates say, usually exact */
 	if (cap > SIZE_MAX / sizeof *items || (items = malloc(cap * sizeof *items)) == NULL) {
 		rc = WM_ENOMEM;
 		goto fail;
@@ -590,15 +736,10 @@ static int sn_load(struct store_neg *v, size_t b, const struct sn_loaded **out)
 		neg_acc_add(&prefix[i + 1], items[i].id);
 	}
 	/* the rows must be what the aggregates counted */
-	check = prefix[n];
-	neg_acc_sub(&check, &v->bk[b].sum);
-	for (i = 0; i < NEG_ID_LEN && check.sum[i] == 0; i++)
-		;
-	if (n != v->bk[b].cnt || i != NEG_ID_LEN) {
-		fprintf(stderr, "watchmesh store: negentropy aggregates of bucket %llu disagree with "
-		        "its rows (%zu rows, %llu counted)\n", (unsigned long long)v->bk[b].key, n,
-		        (unsigned long long)v->bk[b].cnt);
-		rc = WM_ESTORE;
+	want = d->psum[f + 1];
+	neg_acc_sub(&want, &d->psum[f]);
+	if (n != cnt || !sn_acc_equal(&prefix[n], &want)) {
+		rc = sn_disagree("fine bucket", key, n, cnt);
 		goto fail;
 	}
 	v->cached -= slot->n;
@@ -608,7 +749,7 @@ static int sn_load(struct store_neg *v, size_t b, const struct sn_loaded **out)
 			sn_cache_drop(&v->cache[i]);
 		v->cached = 0;
 	}
-	slot->b = b;
+	slot->key = key;
 	slot->items = items;
 	slot->prefix = prefix;
 	slot->n = n;
@@ -621,11 +762,39 @@ fail:
 	return rc;
 }
 
+/* Where position i (< size) is: bucket *b, its directory, fine bucket *f
+ * (the last with pos <= the offset in b), and *off = i - pos[b]. */
+static int sn_locate(struct store_neg *v, uint64_t i, size_t *b, const struct sn_dir **d,
+                     size_t *f, uint64_t *off)
+{
+	size_t lo, hi;
+	int rc;
+
+	*b = sn_find_pos(v, i);
+	*off = i - v->pos[*b];
+	if ((rc = sn_dir(v, *b, d)) != 0)
+		return rc;
+	lo = 0;
+	hi = (*d)->n;                   /* last f with pos[f] <= off */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if ((*d)->pos[mid] <= *off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*f = lo;
+	return 0;
+}
+
 /* Sum of the first i items (i <= size). */
 static int sn_prefix(struct store_neg *v, uint64_t i, struct neg_acc *out)
 {
 	const struct sn_loaded *l;
-	size_t b;
+	const struct sn_dir *d;
+	size_t b, f;
+	uint64_t off;
 	int rc;
 
 	if (i >= store_neg_size(v)) {
@@ -637,10 +806,15 @@ static int sn_prefix(struct store_neg *v, uint64_t i, struct neg_acc *out)
 		*out = v->psum[b];
 		return 0;
 	}
-	if ((rc = sn_load(v, b, &l)) != 0)
+	if ((rc = sn_locate(v, i, &b, &d, &f, &off)) != 0)
 		return rc;
 	*out = v->psum[b];
-	neg_acc_add(out, l->prefix[i - v->pos[b]].sum);
+	neg_acc_add(out, d->psum[f].sum);
+	if (off == d->pos[f])
+		return 0;
+	if ((rc = sn_load(v, d, f, &l)) != 0)
+		return rc;
+	neg_acc_add(out, l->prefix[off - d->pos[f]].sum);
 	return 0;
 }
 
@@ -655,15 +829,16 @@ static int sn_op_item(void *ctx, size_t i, struct neg_item *out)
 {
 	struct store_neg *v = ctx;
 	const struct sn_loaded *l;
-	size_t b;
+	const struct sn_dir *d;
+	size_t b, f;
+	uint64_t off;
 	int rc;
 
 	if (i >= store_neg_size(v))
 		return WM_EINVAL;
-	b = sn_find_pos(v, i);
-	if ((rc = sn_load(v, b, &l)) != 0)
+	if ((rc = sn_locate(v, i, &b, &d, &f, &off)) != 0 || (rc = sn_load(v, d, f, &l)) != 0)
 		return rc;
-	*out = l->items[i - v->pos[b]];
+	*out = l->items[off - d->pos[f]];
 	return 0;
 }
 
@@ -672,8 +847,9 @@ static int sn_op_lower_bound(void *ctx, size_t begin, size_t end, const struct n
 {
 	struct store_neg *v = ctx;
 	const struct sn_loaded *l;
-	uint64_t key = bd->ts >> STORE_NEG_BUCKET_SHIFT, g;
-	size_t b;
+	const struct sn_dir *d;
+	uint64_t key = bd->ts >> STORE_NEG_BUCKET_SHIFT, fk = bd->ts >> STORE_NEG_FINE_SHIFT, g;
+	size_t b, f;
 	int rc;
 
 	if (begin > end || end > store_neg_size(v))
@@ -684,20 +860,28 @@ static int sn_op_lower_bound(void *ctx, size_t begin, size_t end, const struct n
 	} else if (v->bk[b].key > key) {
 		g = v->pos[b];
 	} else {
-		size_t lo = 0, hi;
-
-		if ((rc = sn_load(v, b, &l)) != 0)
+		if ((rc = sn_dir(v, b, &d)) != 0)
 			return rc;
-		hi = l->n;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
+		for (f = 0; f < d->n && d->key[f] < fk; f++)
+			;
+		if (f == d->n || d->key[f] > fk) {
+			g = v->pos[b] + d->pos[f];
+		} else {
+			size_t lo = 0, hi;
 
-			if (neg_item_bound_cmp(&l->items[mid], bd) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
+			if ((rc = sn_load(v, d, f, &l)) != 0)
+				return rc;
+			hi = l->n;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+
+				if (neg_item_bound_cmp(&l->items[mid], bd) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			g = v->pos[b] + d->pos[f] + lo;
 		}
-		g = v->pos[b] + lo;
 	}
 	*out = g < begin ? begin : g > end ? end : (size_t)g;
 	return 0;
@@ -737,7 +921,7 @@ struct neg_storage store_neg_storage(struct store_neg *v)
 int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n)
 {
 	static const uint8_t zero[32];
-	sqlite3_stmt *st = NULL, *agg = NULL;
+	sqlite3_stmt *st = NULL, *agg = NULL, *fine = NULL;
 	sqlite3 *db;
 	size_t i;
 	int rc = 0;
@@ -749,8 +933,10 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 	                       "expires_at, raw, received_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, x'', 0)",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return WM_ESTORE;
-	if (sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, STORE_NEG_FINE_UPSERT, -1, &fine, NULL) != SQLITE_OK) {
 		sqlite3_finalize(st);
+		sqlite3_finalize(agg);
 		return WM_ESTORE;
 	}
 	for (i = 0; i < n && rc == 0; i++) {
@@ -771,20 +957,23 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 			const char *g[2] = { rows[i].group, "*" };
 			int k;
 
-			for (k = 0; k < 2 && rc == 0; k++) {
-				sqlite3_bind_text(agg, 1, g[k], -1, SQLITE_STATIC);
-				sqlite3_bind_int64(agg, 2, sn_u2i(rows[i].created_at));
-				sqlite3_bind_blob(agg, 3, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
-				if (sqlite3_step(agg) != SQLITE_DONE) {
+			for (k = 0; k < 4 && rc == 0; k++) {
+				sqlite3_stmt *u = k < 2 ? agg : fine;
+
+				sqlite3_bind_text(u, 1, g[k % 2], -1, SQLITE_STATIC);
+				sqlite3_bind_int64(u, 2, sn_u2i(rows[i].created_at));
+				sqlite3_bind_blob(u, 3, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
+				if (sqlite3_step(u) != SQLITE_DONE) {
 					fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
 					rc = WM_ESTORE;
 				}
-				sqlite3_reset(agg);
+				sqlite3_reset(u);
 			}
 		}
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
 	sqlite3_finalize(agg);
+	sqlite3_finalize(fine);
 	return rc;
 }

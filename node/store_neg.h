@@ -11,17 +11,23 @@
  *
  * How: store_insert (schema 3; a trigger before) and triggers on deletes
  * from events and on the rejected table keep per-(group, time
- * bucket) aggregates -- item count and id sum mod 2^256 -- in the table
- * neg_agg, with 2^21 ms (~35 min) buckets, plus one row per bucket under the
- * group "*" for all groups together.  A session loads the scope's bucket
- * aggregates once (a few thousand rows), builds prefix sums, and answers
- * fingerprint(i, j) from them plus the two edge buckets; item(i) and
- * lower_bound find their bucket by the prefix counts and load that bucket's
- * items (one index range scan, kept in a small per-session cache).  Events
+ * bucket) aggregates -- item count and id sum mod 2^256 -- at two sizes:
+ * the table neg_agg with 2^21 ms (~35 min) buckets, and (schema 4)
+ * neg_fine with 2^16 ms (~65 s) buckets, 32 to a neg_agg bucket; each with
+ * one row per bucket under the group "*" for all groups together.  A
+ * session loads the scope's neg_agg rows once (a few thousand rows) and
+ * builds prefix sums.  A position inside a bucket is found through that
+ * bucket's neg_fine rows (at most 32, loaded when first needed), and only
+ * the one fine bucket's items are read (an index range scan); both are
+ * kept in a small per-session cache.  So fingerprint(i, j), item(i) and
+ * lower_bound read a few dozen rows each however full the store is: at
+ * a million events a month, a neg_agg bucket holds ~800 items, a neg_fine
+ * one ~25.  Events
  * expired but not collected yet (store_collect_expired deletes the others,
  * and their aggregates with them) are listed once per session through the
  * expiry index and subtracted.  A loaded bucket whose items disagree with
- * its aggregate is reported as WM_ESTORE rather than answered wrongly.
+ * its aggregate (or fine rows that disagree with their neg_agg row) is
+ * reported as WM_ESTORE rather than answered wrongly.
  *
  * Each session reads through a read-only connection of its own inside one
  * read transaction (WAL snapshot), so the set cannot change under it while
@@ -40,10 +46,12 @@
 #include "negentropy.h"
 #include "store.h"
 
-#define STORE_NEG_BUCKET_SHIFT 21      /* bucket = created_at >> 21 (ms) */
+#define STORE_NEG_BUCKET_SHIFT 21      /* neg_agg bucket = created_at >> 21 (ms) */
+#define STORE_NEG_FINE_SHIFT 16        /* neg_fine bucket = created_at >> 16 (ms) */
 #define STORE_NEG_STR_(x) #x
 #define STORE_NEG_STR(x) STORE_NEG_STR_(x)
 #define STORE_NEG_SHIFT_SQL " >> " STORE_NEG_STR(STORE_NEG_BUCKET_SHIFT)
+#define STORE_NEG_FINE_SHIFT_SQL " >> " STORE_NEG_STR(STORE_NEG_FINE_SHIFT)
 
 struct sqlite3;
 struct store_neg;
@@ -65,7 +73,8 @@ size_t store_neg_size(const struct store_neg *v);
 /* Counters of the session, for benchmarks and logs. */
 struct store_neg_stats {
 	uint64_t buckets;               /* non-empty buckets in scope */
-	uint64_t loads;                 /* buckets whose items were read */
+	uint64_t dirs;                  /* buckets whose neg_fine rows were read */
+	uint64_t loads;                 /* fine buckets whose items were read */
 	uint64_t rows;                  /* item rows read by those loads */
 	uint64_t expired;               /* expired items subtracted */
 };
@@ -78,12 +87,16 @@ void store_neg_get_stats(const struct store_neg *v, struct store_neg_stats *out)
  */
 int store_neg_register(struct sqlite3 *db);
 /* Add (op wm_neg_add, sign +) or remove (wm_neg_sub, -) the row r in the
- * aggregates of its group and of '*'. */
-#define STORE_NEG_BOTH(r, op, sign)                                                        \
-	"INSERT INTO neg_agg SELECT g, " r ".created_at" STORE_NEG_SHIFT_SQL ", " sign "1, "                \
+ * aggregates (table t, bucket shift sh) of its group and of '*'. */
+#define STORE_NEG_BOTH_IN(t, sh, r, op, sign)                                              \
+	"INSERT INTO " t " SELECT g, " r ".created_at" sh ", " sign "1, "                   \
 	op "(zeroblob(32), " r ".id) FROM (SELECT " r ".grp AS g UNION ALL SELECT '*') "    \
 	"WHERE 1 ON CONFLICT (grp, bucket) DO UPDATE SET cnt = cnt " sign " 1, "           \
 	"sum = " op "(sum, " r ".id);"
+#define STORE_NEG_BOTH(r, op, sign) STORE_NEG_BOTH_IN("neg_agg", STORE_NEG_SHIFT_SQL, r, op, sign)
+/* both sizes (schema 4) */
+#define STORE_NEG_BOTH2(r, op, sign)                                                       \
+	STORE_NEG_BOTH(r, op, sign) STORE_NEG_BOTH_IN("neg_fine", STORE_NEG_FINE_SHIFT_SQL, r, op, sign)
 #define STORE_NEG_MIGRATION                                                                \
 	"ALTER TABLE rejected ADD COLUMN created_at INTEGER;"                              \
 	"ALTER TABLE rejected ADD COLUMN grp TEXT;"                                        \
@@ -135,14 +148,51 @@ struct store_neg_raw {
 int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n);
 
 /*
- * Addition (polish): schema 3 drops the insert trigger on events -- its
- * statement journal doubled the cost of store_insert inside a batch -- and
- * the inserting code counts each new events row itself with this upsert,
- * once for the row's group and once for '*':  ?1 group, ?2 created_at, ?3 id.
+ * Schema 3 drops the insert trigger on events -- its statement journal
+ * doubled the cost of store_insert inside a batch -- and the inserting code
+ * counts each new events row itself with these upserts (both sizes), once
+ * for the row's group and once for '*':  ?1 group, ?2 created_at, ?3 id.
  */
-#define STORE_NEG_AGG_UPSERT                                                               \
-	"INSERT INTO neg_agg (grp, bucket, cnt, sum) VALUES (?1, ?2" STORE_NEG_SHIFT_SQL ", 1, ?3) " \
+#define STORE_NEG_UPSERT_IN(t, sh)                                                         \
+	"INSERT INTO " t " (grp, bucket, cnt, sum) VALUES (?1, ?2" sh ", 1, ?3) "           \
 	"ON CONFLICT (grp, bucket) DO UPDATE SET cnt = cnt + 1, sum = wm_neg_add(sum, excluded.sum)"
+#define STORE_NEG_AGG_UPSERT STORE_NEG_UPSERT_IN("neg_agg", STORE_NEG_SHIFT_SQL)
+#define STORE_NEG_FINE_UPSERT STORE_NEG_UPSERT_IN("neg_fine", STORE_NEG_FINE_SHIFT_SQL)
 #define STORE_NEG_MIGRATION_3 "DROP TRIGGER IF EXISTS neg_events_ins;"
+
+/*
+ * Schema 4: the fine aggregates, built from the rows already there, and
+ * the triggers keeping both sizes (the inserting code upserts both).
+ */
+#define STORE_NEG_FINE_FILL(src, where)                                                    \
+	"INSERT INTO neg_fine (grp, bucket, cnt, sum) SELECT g, b, c, s FROM ("              \
+	"SELECT grp AS g, created_at" STORE_NEG_FINE_SHIFT_SQL " AS b, count(*) AS c, "     \
+	"wm_neg_total(id) AS s FROM " src " " where " GROUP BY 1, 2 UNION ALL "              \
+	"SELECT '*', created_at" STORE_NEG_FINE_SHIFT_SQL ", count(*), wm_neg_total(id) "   \
+	"FROM " src " " where " GROUP BY 2) WHERE 1 ON CONFLICT (grp, bucket) DO UPDATE SET " \
+	"cnt = cnt + excluded.cnt, sum = wm_neg_add(sum, excluded.sum);"
+#define STORE_NEG_MIGRATION_4                                                              \
+	"CREATE TABLE neg_fine ("                                                          \
+	"  grp TEXT NOT NULL, bucket INTEGER NOT NULL, cnt INTEGER NOT NULL, sum BLOB NOT NULL," \
+	"  PRIMARY KEY (grp, bucket)) WITHOUT ROWID;"                                      \
+	STORE_NEG_FINE_FILL("events", "WHERE 1")                                           \
+	STORE_NEG_FINE_FILL("rejected", "WHERE created_at IS NOT NULL AND grp IS NOT NULL") \
+	"DROP TRIGGER neg_events_del; DROP TRIGGER neg_rejected_ins;"                      \
+	"DROP TRIGGER neg_rejected_del; DROP TRIGGER neg_rejected_upd_old;"                \
+	"DROP TRIGGER neg_rejected_upd_new;"                                               \
+	"CREATE TRIGGER neg_events_del AFTER DELETE ON events BEGIN "                       \
+	STORE_NEG_BOTH2("OLD", "wm_neg_sub", "-") " END;"                                  \
+	"CREATE TRIGGER neg_rejected_ins AFTER INSERT ON rejected "                        \
+	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
+	STORE_NEG_BOTH2("NEW", "wm_neg_add", "+") " END;"                                  \
+	"CREATE TRIGGER neg_rejected_del AFTER DELETE ON rejected "                        \
+	"WHEN OLD.created_at IS NOT NULL AND OLD.grp IS NOT NULL BEGIN "                   \
+	STORE_NEG_BOTH2("OLD", "wm_neg_sub", "-") " END;"                                  \
+	"CREATE TRIGGER neg_rejected_upd_old AFTER UPDATE OF id, created_at, grp ON rejected " \
+	"WHEN OLD.created_at IS NOT NULL AND OLD.grp IS NOT NULL BEGIN "                   \
+	STORE_NEG_BOTH2("OLD", "wm_neg_sub", "-") " END;"                                  \
+	"CREATE TRIGGER neg_rejected_upd_new AFTER UPDATE OF id, created_at, grp ON rejected " \
+	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
+	STORE_NEG_BOTH2("NEW", "wm_neg_add", "+") " END;"
 
 #endif

@@ -7,6 +7,8 @@ difference between two stores of N real signed events.
     WORK=/tmp (where the temporary directory goes)  KEEP=1 (keep it)
     REUSE=DIR (a directory KEEP=1 kept, with the same N: its bundles and
     imported common part are used again, nothing is generated or deleted)
+    LOG_LEVEL=debug (the daemons' log level; debug lines say which frames
+    took longer than 10 ms to handle)
     PERF=1 (record daemon B, the one answering A's session, with
     `perf record -g` into WORK/perf.b.data)
     TIMEOUT=seconds a level may take (default N/500, at least 600)
@@ -98,7 +100,7 @@ def make_node(wm, work, name, network, base, bundle, port, peer_port):
         "peers": "127.0.0.1:%d" % peer_port if peer_port else "",
         "beacons": "off",
         "repair_interval": "3600",      # only the repair on connect is measured
-        "log_level": "info",
+        "log_level": os.environ.get("LOG_LEVEL", "info"),
     }
     out = []
     for ln in lines:
