@@ -7,11 +7,16 @@ difference between two stores of N real signed events.
     WORK=/tmp (where the temporary directory goes)  KEEP=1 (keep it)
     REUSE=DIR (a directory KEEP=1 kept, with the same N: its bundles and
     imported common part are used again, nothing is generated or deleted)
+    CHECK=1 (a test, not a measurement: fail unless every level ends with
+    both stores holding the union and A's negentropy messages equal, round
+    trips and bytes, the reference's at the mesh's frame limit; the suite's
+    mesh_catchup runs N=20000 LEVELS=100 this way)
     LOG_LEVEL=debug (the daemons' log level; debug lines say which frames
     took longer than 10 ms to handle)
     PERF=1 (record daemon B, the one answering A's session, with
     `perf record -g` into WORK/perf.b.data)
-    TIMEOUT=seconds a level may take (default N/500, at least 600)
+    TIMEOUT=seconds a level may take (default N/500, at least 600); a failed
+    run keeps its directory and the daemons' logs
 
 For each level the two stores hold N events each and differ in LEVEL/1000
 of N, half only on side A, half only on side B (tests/bench/bench_repair_gen.c
@@ -251,6 +256,7 @@ def main():
         die("REUSE=%s: no gen.txt there (keep a run with KEEP=1 first)" % reuse)
     work = reuse or tempfile.mkdtemp(prefix="wm-bench-repair.", dir=os.environ.get("WORK", "/tmp"))
     keep = os.environ.get("KEEP") == "1" or bool(reuse)
+    ok = False
     try:
         print("N = %d events per store; levels (per mille) %s; work dir %s" % (n, levels, work))
         print("machine: %d cores, %s; load average %s" % (
@@ -291,6 +297,11 @@ def main():
             r["ref"] = ref[per]
             r["ref512"] = ref512.get(per)
             results.append(r)
+            if os.environ.get("CHECK") == "1":
+                got = [r["a"]["rt"], r["a"]["out"], r["a"]["in"]]
+                if r["ref512"] is None or got != r["ref512"][:3]:
+                    die("level %d: A's session took %s (round trips, bytes out, in), the reference "
+                        "%s" % (per, got, r["ref512"]))
             report_one(r)
             sys.stdout.flush()
             if not keep:
@@ -299,8 +310,9 @@ def main():
         print()
         table(n, results)
         print("\nload average at the end: %s" % " ".join("%.2f" % x for x in os.getloadavg()))
+        ok = True
     finally:
-        if keep:
+        if keep or not ok:      # a failed run keeps its logs
             print("kept %s" % work)
         else:
             shutil.rmtree(work, ignore_errors=True)
