@@ -132,7 +132,7 @@ int store_meta_set(struct store *s, const char *key, const char *val);
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* The last SQLite error seen on this store, for logs ("" if none). */
 const char *store_errmsg(struct store *s);

@@ -94,9 +94,27 @@ int store_neg_register(struct sqlite3 *db);
 	"WHERE 1 ON CONFLICT (grp, bucket) DO UPDATE SET cnt = cnt " sign " 1, "           \
 	"sum = " op "(sum, " r ".id);"
 #define STORE_NEG_BOTH(r, op, sign) STORE_NEG_BOTH_IN("neg_agg", STORE_NEG_SHIFT_SQL, r, op, sign)
-/* both sizes (schema 4) */
+/* both sizes (the triggers of schema 5) */
 #define STORE_NEG_BOTH2(r, op, sign)                                                       \
 	STORE_NEG_BOTH(r, op, sign) STORE_NEG_BOTH_IN("neg_fine", STORE_NEG_FINE_SHIFT_SQL, r, op, sign)
+/* The triggers on deletes from events and on rejected, each body made by
+ * `both` (STORE_NEG_BOTH, or STORE_NEG_BOTH2 for both sizes).  The store
+ * never updates id, created_at or grp of an events row. */
+#define STORE_NEG_TRIGGERS(both)                                                           \
+	"CREATE TRIGGER neg_events_del AFTER DELETE ON events BEGIN "                       \
+	both("OLD", "wm_neg_sub", "-") " END;"                                             \
+	"CREATE TRIGGER neg_rejected_ins AFTER INSERT ON rejected "                        \
+	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
+	both("NEW", "wm_neg_add", "+") " END;"                                             \
+	"CREATE TRIGGER neg_rejected_del AFTER DELETE ON rejected "                        \
+	"WHEN OLD.created_at IS NOT NULL AND OLD.grp IS NOT NULL BEGIN "                   \
+	both("OLD", "wm_neg_sub", "-") " END;"                                             \
+	"CREATE TRIGGER neg_rejected_upd_old AFTER UPDATE OF id, created_at, grp ON rejected " \
+	"WHEN OLD.created_at IS NOT NULL AND OLD.grp IS NOT NULL BEGIN "                   \
+	both("OLD", "wm_neg_sub", "-") " END;"                                             \
+	"CREATE TRIGGER neg_rejected_upd_new AFTER UPDATE OF id, created_at, grp ON rejected " \
+	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
+	both("NEW", "wm_neg_add", "+") " END;"
 #define STORE_NEG_MIGRATION                                                                \
 	"ALTER TABLE rejected ADD COLUMN created_at INTEGER;"                              \
 	"ALTER TABLE rejected ADD COLUMN grp TEXT;"                                        \
@@ -109,21 +127,7 @@ int store_neg_register(struct sqlite3 *db);
 	"  PRIMARY KEY (grp, bucket)) WITHOUT ROWID;"                                      \
 	"CREATE TRIGGER neg_events_ins AFTER INSERT ON events BEGIN "                       \
 	STORE_NEG_BOTH("NEW", "wm_neg_add", "+") " END;"                                   \
-	/* the store never updates id, created_at or grp of an events row */        \
-	"CREATE TRIGGER neg_events_del AFTER DELETE ON events BEGIN "                       \
-	STORE_NEG_BOTH("OLD", "wm_neg_sub", "-") " END;"                                   \
-	"CREATE TRIGGER neg_rejected_ins AFTER INSERT ON rejected "                        \
-	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
-	STORE_NEG_BOTH("NEW", "wm_neg_add", "+") " END;"                                   \
-	"CREATE TRIGGER neg_rejected_del AFTER DELETE ON rejected "                        \
-	"WHEN OLD.created_at IS NOT NULL AND OLD.grp IS NOT NULL BEGIN "                   \
-	STORE_NEG_BOTH("OLD", "wm_neg_sub", "-") " END;"                                   \
-	"CREATE TRIGGER neg_rejected_upd_old AFTER UPDATE OF id, created_at, grp ON rejected " \
-	"WHEN OLD.created_at IS NOT NULL AND OLD.grp IS NOT NULL BEGIN "                   \
-	STORE_NEG_BOTH("OLD", "wm_neg_sub", "-") " END;"                                   \
-	"CREATE TRIGGER neg_rejected_upd_new AFTER UPDATE OF id, created_at, grp ON rejected " \
-	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
-	STORE_NEG_BOTH("NEW", "wm_neg_add", "+") " END;"                                   \
+	STORE_NEG_TRIGGERS(STORE_NEG_BOTH)                                                 \
 	"INSERT INTO neg_agg (grp, bucket, cnt, sum) "                                     \
 	"SELECT grp, created_at" STORE_NEG_SHIFT_SQL ", count(*), wm_neg_total(id) "       \
 	"FROM events GROUP BY 1, 2;"                                                       \
@@ -161,8 +165,9 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 #define STORE_NEG_MIGRATION_3 "DROP TRIGGER IF EXISTS neg_events_ins;"
 
 /*
- * Schema 4: the fine aggregates, built from the rows already there, and
- * the triggers keeping both sizes (the inserting code upserts both).
+ * Schema 4: the fine aggregates, built from the rows already there; schema
+ * 5: the triggers keeping both sizes (the inserting code upserts both).
+ * Two steps only because one SQL string of both would pass C's 4095.
  */
 #define STORE_NEG_FINE_FILL(src, where)                                                    \
 	"INSERT INTO neg_fine (grp, bucket, cnt, sum) SELECT g, b, c, s FROM ("              \
@@ -176,23 +181,11 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 	"  grp TEXT NOT NULL, bucket INTEGER NOT NULL, cnt INTEGER NOT NULL, sum BLOB NOT NULL," \
 	"  PRIMARY KEY (grp, bucket)) WITHOUT ROWID;"                                      \
 	STORE_NEG_FINE_FILL("events", "WHERE 1")                                           \
-	STORE_NEG_FINE_FILL("rejected", "WHERE created_at IS NOT NULL AND grp IS NOT NULL") \
+	STORE_NEG_FINE_FILL("rejected", "WHERE created_at IS NOT NULL AND grp IS NOT NULL")
+#define STORE_NEG_MIGRATION_5                                                              \
 	"DROP TRIGGER neg_events_del; DROP TRIGGER neg_rejected_ins;"                      \
 	"DROP TRIGGER neg_rejected_del; DROP TRIGGER neg_rejected_upd_old;"                \
 	"DROP TRIGGER neg_rejected_upd_new;"                                               \
-	"CREATE TRIGGER neg_events_del AFTER DELETE ON events BEGIN "                       \
-	STORE_NEG_BOTH2("OLD", "wm_neg_sub", "-") " END;"                                  \
-	"CREATE TRIGGER neg_rejected_ins AFTER INSERT ON rejected "                        \
-	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
-	STORE_NEG_BOTH2("NEW", "wm_neg_add", "+") " END;"                                  \
-	"CREATE TRIGGER neg_rejected_del AFTER DELETE ON rejected "                        \
-	"WHEN OLD.created_at IS NOT NULL AND OLD.grp IS NOT NULL BEGIN "                   \
-	STORE_NEG_BOTH2("OLD", "wm_neg_sub", "-") " END;"                                  \
-	"CREATE TRIGGER neg_rejected_upd_old AFTER UPDATE OF id, created_at, grp ON rejected " \
-	"WHEN OLD.created_at IS NOT NULL AND OLD.grp IS NOT NULL BEGIN "                   \
-	STORE_NEG_BOTH2("OLD", "wm_neg_sub", "-") " END;"                                  \
-	"CREATE TRIGGER neg_rejected_upd_new AFTER UPDATE OF id, created_at, grp ON rejected " \
-	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
-	STORE_NEG_BOTH2("NEW", "wm_neg_add", "+") " END;"
+	STORE_NEG_TRIGGERS(STORE_NEG_BOTH2)
 
 #endif

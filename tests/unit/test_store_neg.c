@@ -476,6 +476,7 @@ static void test_migration_backfill(void **state)
 	                              "DROP TRIGGER neg_rejected_ins; DROP TRIGGER neg_rejected_del;"
 	                              "DROP TRIGGER neg_rejected_upd_old; DROP TRIGGER neg_rejected_upd_new;"
 	                              "DROP TABLE neg_agg; DROP TABLE neg_fine; DROP INDEX rejected_time;"
+	                              "DROP INDEX events_retracted;"
 	                              "ALTER TABLE rejected DROP COLUMN created_at;"
 	                              "ALTER TABLE rejected DROP COLUMN grp;"
 	                              "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
