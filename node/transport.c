@@ -217,6 +217,7 @@ void transport_options_default(struct transport_options *o)
 	o->queue_max = 8u * 1024 * 1024;
 	o->max_conns = 256;
 	o->max_handshakes = 64;
+	o->max_handshakes_per_addr = 8;
 }
 
 /* ms left on a ban of pub, 0 if none. */
@@ -351,6 +352,15 @@ static void tr_format_sa(const struct sockaddr *sa, char *out, size_t len)
 	}
 }
 
+/* The length of the IP part of an address made by tr_format_sa ("1.2.3.4"
+ * of "1.2.3.4:5", "[::1]" of "[::1]:5"). */
+static size_t tr_host_len(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+
+	return colon ? (size_t)(colon - addr) : strlen(addr);
+}
+
 /* --- transport ----------------------------------------------------------------------- */
 
 int transport_new(struct uv_loop_s *loop, const struct key *self, const uint8_t *netsec,
@@ -375,7 +385,8 @@ int transport_new(struct uv_loop_s *loop, const struct key *self, const uint8_t 
 		transport_options_default(&t->opt);
 	if (t->opt.keepalive_ms == 0 || t->opt.handshake_timeout_ms == 0 || t->opt.backoff_min_ms == 0
 	    || t->opt.backoff_max_ms < t->opt.backoff_min_ms || t->opt.queue_max < TRANSPORT_FRAME_MAX
-	    || t->opt.max_conns == 0 || t->opt.max_handshakes == 0) {
+	    || t->opt.max_conns == 0 || t->opt.max_handshakes == 0
+	    || t->opt.max_handshakes_per_addr == 0) {
 		free(t);
 		return WM_EINVAL;
 	}
@@ -1220,6 +1231,24 @@ static void tr_on_connection(uv_stream_t *server, int status)
 		         t->opt.max_handshakes);
 		conn_end(c, reason, 0);
 		return;
+	}
+	/* one address cannot take all the handshake slots (a slow one holds
+	 * its slot for handshake_timeout_ms) */
+	{
+		size_t hl = tr_host_len(c->addr);
+		unsigned same = 0;
+		struct transport_conn *o;
+
+		for (o = t->conns; o != NULL; o = o->next)
+			if (o != c && !o->outbound && o->state == TR_HANDSHAKE &&
+			    tr_host_len(o->addr) == hl && memcmp(o->addr, c->addr, hl) == 0)
+				same++;
+		if (same >= t->opt.max_handshakes_per_addr) {
+			snprintf(reason, sizeof(reason), "refused: too many handshakes in progress from %.*s (%u)",
+			         (int)hl, c->addr, t->opt.max_handshakes_per_addr);
+			conn_end(c, reason, 0);
+			return;
+		}
 	}
 	if (conn_start_handshake(c, NULL) != 0)
 		conn_end(c, "cannot start the handshake", 0);

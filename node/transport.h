@@ -98,6 +98,7 @@ struct transport_options {
 	                                 * priority frames may use as much again (8 MiB) */
 	unsigned max_conns;             /* connections in any state; more inbound are refused (256) */
 	unsigned max_handshakes;        /* inbound connections still in their handshake (64) */
+	unsigned max_handshakes_per_addr; /* ... of those, from one IP address (8) */
 };
 /* Fill o with the defaults above. */
 void transport_options_default(struct transport_options *o);

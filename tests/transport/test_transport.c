@@ -780,18 +780,27 @@ static void raw_connected(uv_connect_t *req, int status)
 	uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read);
 }
 
-static void raw_open(struct harness *h, struct raw *r, int port)
+/* A raw connection from source address `from` (any 127.x.y.z works on
+ * Linux loopback). */
+static void raw_open_from(struct harness *h, struct raw *r, int port, const char *from)
 {
-	struct sockaddr_in sa;
+	struct sockaddr_in sa, src;
 
 	memset(r, 0, sizeof(*r));
 	uv_tcp_init(&h->loop, &r->tcp);
 	r->tcp.data = r;
 	r->creq.data = r;
+	uv_ip4_addr(from, 0, &src);
+	assert_int_equal(uv_tcp_bind(&r->tcp, (const struct sockaddr *)&src, 0), 0);
 	uv_ip4_addr("127.0.0.1", port, &sa);
 	assert_int_equal(uv_tcp_connect(&r->creq, &r->tcp, (const struct sockaddr *)&sa, raw_connected), 0);
 	RUN_UNTIL(h, r->connected, WAIT_MS);
 	assert_true(r->connected);
+}
+
+static void raw_open(struct harness *h, struct raw *r, int port)
+{
+	raw_open_from(h, r, port, "127.0.0.1");
 }
 
 static void raw_written(uv_write_t *req, int status)
@@ -962,6 +971,48 @@ static void test_raw_handshake_timeout(void **state)
 	assert_int_equal(r.inlen, 0);
 	assert_int_equal(log_count(&a, "handshake timed out waiting for message 1", NULL), 1);
 	raw_close(&h, &r);
+	peer_clear(&a);
+	harness_finish(&h);
+}
+
+/* Silent connections from one address hold at most max_handshakes_per_addr
+ * handshake slots; the next from there is refused at once, while another
+ * address still gets through. */
+static void test_raw_handshakes_per_addr(void **state)
+{
+	struct harness h;
+	struct peer a;
+	struct transport_options o;
+	struct raw r[4];
+	struct raw_session s;
+	struct key *k;
+	int port;
+
+	(void)state;
+	harness_init(&h);
+	test_options(&o);
+	o.max_handshakes_per_addr = 2;
+	peer_init(&a, &h, "a", 0xa1, net1, &o);
+	port = peer_listen(&a);
+	raw_open(&h, &r[0], port);
+	raw_open(&h, &r[1], port);
+	RUN_UNTIL(&h, 0, 100);          /* both accepted, both silent */
+	assert_false(r[0].eof || r[1].eof);
+	raw_open(&h, &r[2], port);
+	RUN_UNTIL(&h, r[2].eof, WAIT_MS);
+	assert_true(r[2].eof);
+	assert_int_equal(log_count(&a, "too many handshakes in progress from 127.0.0.1 (2)", NULL), 1);
+	raw_open_from(&h, &r[3], port, "127.0.0.2");
+	k = NULL;
+	assert_int_equal(key_generate(&k), 0);
+	raw_handshake(&h, &r[3], k, net1, &s);
+	RUN_UNTIL(&h, a.ups == 1, WAIT_MS);
+	assert_int_equal(a.ups, 1);
+	assert_false(r[0].eof || r[1].eof);
+	raw_session_free(&s);
+	key_free(k);
+	for (int i = 0; i < 4; i++)
+		raw_close(&h, &r[i]);
 	peer_clear(&a);
 	harness_finish(&h);
 }
@@ -1320,6 +1371,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest raw[] = {
 		cmocka_unit_test(test_raw_garbage),
 		cmocka_unit_test(test_raw_handshake_timeout),
+		cmocka_unit_test(test_raw_handshakes_per_addr),
 		cmocka_unit_test(test_raw_replays),
 		cmocka_unit_test(test_raw_bad_frames),
 		cmocka_unit_test(test_raw_not_reading),
