@@ -227,7 +227,8 @@ static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int c
 	if (!remember || !wm_error_is_lasting(code))
 		return code;
 	if (ev != NULL)
-		rc = store_remember_rejected_item(ctx->store, res->id, code, res->why, ev->created_at, ev->group);
+		rc = store_remember_rejected_item(ctx->store, res->id, code, res->why, ev->created_at,
+		                                  ev->group, ev->expires_at);
 	else
 		rc = store_remember_rejected(ctx->store, res->id, code, res->why);
 	if (rc != 0)

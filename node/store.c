@@ -90,9 +90,12 @@ static const char *const migrations[] = {
 	STORE_NEG_MIGRATION_3,
 	/* 3 -> 4: the fine (~65 s) aggregates beside neg_agg, so that repair
 	 * reads a few dozen rows per boundary, not a whole ~35 min bucket;
-	 * and the retracted rows indexed, for store_counts. */
+	 * the retracted rows indexed, for store_counts; refusals' expiry. */
 	STORE_NEG_MIGRATION_4
-	"CREATE INDEX events_retracted ON events(seq) WHERE raw IS NULL;",
+	"CREATE INDEX events_retracted ON events(seq) WHERE raw IS NULL;"
+	/* refusals expire with the event refused (0 = never or unknown) */
+	"ALTER TABLE rejected ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX rejected_expiry ON rejected(expires_at) WHERE expires_at != 0;",
 	/* 4 -> 5: the triggers keep neg_fine too. */
 	STORE_NEG_MIGRATION_5,
 };
@@ -109,7 +112,7 @@ enum stmt_id {
 	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_AT,
 	ST_SEQ_OF, ST_RETRACT, ST_DEL_FTS, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
-	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS,
+	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
 	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT,
 	ST_NEG_AGG, ST_NEG_FINE,
 	ST__COUNT
@@ -147,8 +150,11 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DEL_EVENT] = "DELETE FROM events WHERE seq = ?1",
 	[ST_DEL_CERT] = "DELETE FROM certs WHERE event_id = ?1",
 	[ST_DEL_REVOKE] = "DELETE FROM revocations WHERE event_id = ?1",
-	[ST_REMEMBER] = "INSERT INTO rejected (id, code, why, at, created_at, grp) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	[ST_REMEMBER] = "INSERT INTO rejected (id, code, why, at, created_at, grp, expires_at) "
+	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
 	                "ON CONFLICT (id) DO UPDATE SET code = excluded.code, why = excluded.why, at = excluded.at,"
+	                " expires_at = CASE WHEN rejected.created_at IS NULL THEN excluded.expires_at"
+	                " ELSE rejected.expires_at END,"
 	                " created_at = coalesce(rejected.created_at, excluded.created_at),"
 	                " grp = coalesce(rejected.grp, excluded.grp)",
 	[ST_WAS_REJECTED] = "SELECT code, why FROM rejected WHERE id = ?1",
@@ -166,6 +172,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_EXP_FTS] = "DELETE FROM events_fts WHERE rowid IN (SELECT seq FROM events WHERE " EXPIRED_WHERE ")",
 	[ST_EXP_REFS] = "DELETE FROM refs WHERE seq IN (SELECT seq FROM events WHERE " EXPIRED_WHERE ")",
 	[ST_EXP_EVENTS] = "DELETE FROM events WHERE " EXPIRED_WHERE,
+	[ST_EXP_REJECTED] = "DELETE FROM rejected WHERE expires_at != 0 AND expires_at <= ?1",
 	[ST_WAIT] = "INSERT OR IGNORE INTO waiting (target, retract) VALUES (?1, ?2)",
 	[ST_WAITING] = "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw"
 	               " FROM waiting w JOIN events e ON e.id = w.retract WHERE w.target = ?1 ORDER BY e.seq",
@@ -1379,7 +1386,7 @@ out:
 }
 
 static int remember(struct store *s, const uint8_t id[WM_ID_LEN], int code, const char *why,
-                    int known, uint64_t created_at, const char *group)
+                    int known, uint64_t created_at, const char *group, uint64_t expires_at)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -1392,9 +1399,11 @@ static int remember(struct store *s, const uint8_t id[WM_ID_LEN], int code, cons
 	sqlite3_bind_int(st, 2, code);
 	sqlite3_bind_text(st, 3, why && why[0] ? why : wm_strerror(code), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL) * 1000);
+	sqlite3_bind_int64(st, 7, 0);
 	if (known && group != NULL) {   /* else NULL: not counted by repair */
 		sqlite3_bind_int64(st, 5, u2i(created_at));
 		sqlite3_bind_text(st, 6, group, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 7, u2i(expires_at));
 	}
 	rc = stmt_exec(s, st, "remember rejection");
 	stmt_put(s, st);
@@ -1409,13 +1418,14 @@ int store_remember_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int co
 		return WM_EINVAL;
 	known = s->gone_valid && memcmp(s->gone_id, id, WM_ID_LEN) == 0;
 	return remember(s, id, code, why, known, known ? s->gone.created_at : 0,
-	                known ? s->gone.group : NULL);
+	                known ? s->gone.group : NULL, known ? s->gone.expires_at : 0);
 }
 
 int store_remember_rejected_item(struct store *s, const uint8_t id[WM_ID_LEN], int code,
-                                 const char *why, uint64_t created_at, const char *group)
+                                 const char *why, uint64_t created_at, const char *group,
+                                 uint64_t expires_at)
 {
-	return remember(s, id, code, why, 1, created_at, group);
+	return remember(s, id, code, why, 1, created_at, group, expires_at);
 }
 
 int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
@@ -1448,7 +1458,7 @@ int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, 
 
 int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
 {
-	static const enum stmt_id steps[] = { ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS };
+	static const enum stmt_id steps[] = { ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED };
 	sqlite3_stmt *st;
 	int64_t deleted = 0;
 	int own, rc = 0;

@@ -117,7 +117,8 @@ int store_add_revocation(struct store *s, const struct event *ev,
 int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t by[WM_ID_LEN]);
 /* Remove an event entirely (a revocation invalidated it). */
 int store_delete(struct store *s, const uint8_t id[WM_ID_LEN]);
-/* Remembered lasting refusals: counted as held by repair, never retried. */
+/* Remembered lasting refusals: counted as held by repair, never retried
+ * (forgotten by store_collect_expired when the event would have expired). */
 int store_remember_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int code, const char *why);
 /* 1 and the remembered reason if id was refused earlier, 0 if not. */
 int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN]);
@@ -201,11 +202,14 @@ struct sqlite3 *store_reader_get(struct store *s, char why[WM_WHY_LEN]);
 void store_reader_put(struct store *s, struct sqlite3 *db);
 
 /* store_remember_rejected with what repair needs to count the id as held:
- * the event's created_at and group (when it could be decoded).  Plain
- * store_remember_rejected right after store_delete of the same id takes
- * them from the deleted row; otherwise the id is remembered without them
- * and repair does not count it. */
+ * the event's created_at and group (when it could be decoded), and its
+ * expires_at (0 = never): store_collect_expired forgets the refusal when
+ * the event would have expired, and repair leaves it out from then on, as
+ * for a held event.  Plain store_remember_rejected right after store_delete
+ * of the same id takes them from the deleted row; otherwise the id is
+ * remembered without them, repair does not count it, and it never expires. */
 int store_remember_rejected_item(struct store *s, const uint8_t id[WM_ID_LEN], int code,
-                                 const char *why, uint64_t created_at, const char *group);
+                                 const char *why, uint64_t created_at, const char *group,
+                                 uint64_t expires_at);
 
 #endif

@@ -287,7 +287,7 @@ static int sn_load_aggregates(struct store_neg *v, char *why)
 	return 0;
 }
 
-/* Subtract the events expired at `now` but not collected yet. */
+/* Subtract the events and refusals expired at `now` but not collected yet. */
 static int sn_subtract_expired(struct store_neg *v, char *why)
 {
 	sqlite3_stmt *st = NULL;
@@ -295,7 +295,10 @@ static int sn_subtract_expired(struct store_neg *v, char *why)
 	int rc = 0, step;
 
 	if (sqlite3_prepare_v2(v->db, "SELECT created_at, id, grp FROM events "
-	                       "WHERE expires_at != 0 AND expires_at <= ?1", -1, &st, NULL) != SQLITE_OK)
+	                       "WHERE expires_at != 0 AND expires_at <= ?1 UNION ALL "
+	                       "SELECT created_at, id, grp FROM rejected WHERE expires_at != 0 AND "
+	                       "expires_at <= ?1 AND created_at IS NOT NULL AND grp IS NOT NULL",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return sn_fail(why, v->db, "expired events");
 	sqlite3_bind_int64(st, 1, v->now);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -518,7 +521,7 @@ static int sn_add_rows(struct store_neg *v, sqlite3_stmt *st, int events, struct
 			continue;
 		if (ts < 0 || sqlite3_column_bytes(st, 1) != NEG_ID_LEN)
 			return WM_ESTORE;
-		if (events && v->nexpired) {    /* expired at `now`, not collected */
+		if (v->nexpired) {              /* expired at `now`, not collected */
 			struct neg_item it;
 
 			it.ts = (uint64_t)ts;

@@ -5,8 +5,8 @@
  * The set of a repair scope is (created_at, id) of every event held in its
  * groups -- retracted ones included (their ids are still held) -- and of
  * every remembered lasting refusal that knows its group and created_at, less
- * the events expired at the session's `now` (expires_at != 0 and
- * expires_at <= now).  A scope is "network" alone, a list of groups, or "*"
+ * the events and refusals expired at the session's `now` (expires_at != 0
+ * and expires_at <= now).  A scope is "network" alone, a list of groups, or "*"
  * (every group, "network" included).
  *
  * How: store_insert (schema 3; a trigger before) and triggers on deletes
@@ -22,10 +22,10 @@
  * kept in a small per-session cache.  So fingerprint(i, j), item(i) and
  * lower_bound read a few dozen rows each however full the store is: at
  * a million events a month, a neg_agg bucket holds ~800 items, a neg_fine
- * one ~25.  Events
- * expired but not collected yet (store_collect_expired deletes the others,
- * and their aggregates with them) are listed once per session through the
- * expiry index and subtracted.  A loaded bucket whose items disagree with
+ * one ~25.  Events and refusals expired but not collected yet
+ * (store_collect_expired deletes the others, and their aggregates with
+ * them) are listed once per session through the expiry indexes and
+ * subtracted.  A loaded bucket whose items disagree with
  * its aggregate (or fine rows that disagree with their neg_agg row) is
  * reported as WM_ESTORE rather than answered wrongly.
  *
