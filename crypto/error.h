@@ -42,7 +42,8 @@
 	X(WM_ETRUNCATED, -25, "truncated")                                  \
 	X(WM_ERATE,      -26, "rate limit exceeded")                        \
 	X(WM_EPROTO,     -27, "peer broke the protocol")                    \
-	X(WM_EPENDING,   -28, "depends on an event not known yet")
+	X(WM_EPENDING,   -28, "depends on an event not known yet")           \
+	X(WM_ENOTVOUCHED, -29, "signer is not vouched for in this group")
 
 enum wm_error {
 #define WM_ERR_ENUM(name, value, msg) name = value,

@@ -17,7 +17,7 @@
 
 static const char usage_network[] =
 "usage: watchmesh network create --name NAME --out FILE [--root-key PATH]\n"
-"                                [--passphrase-file FILE]\n"
+"                                [--passphrase-file FILE] [--vouched GROUPS]\n"
 "\n"
 "Creates a new network: FILE, the network file every node of the network\n"
 "holds (name, root public key, network secret; mode 0600), and the network's\n"
@@ -28,16 +28,21 @@ static const char usage_network[] =
 "  --out FILE               where to write the network file (not replaced if it exists)\n"
 "  --root-key PATH          where to write the root key (default FILE.root.key)\n"
 "  --passphrase-file FILE   read the root key's passphrase from FILE's first line;\n"
-"                           without it, the passphrase is asked twice on the terminal\n";
+"                           without it, the passphrase is asked twice on the terminal\n"
+"  --vouched GROUPS         groups (comma-separated, or *) where only keys with a\n"
+"                           resident or officer certificate for the group may post\n"
+"                           requests, replies and acks; others are open to any key.\n"
+"                           Later: edit the file's `vouched` line and give every node\n"
+"                           the new copy\n";
 
 int cmd_network(int argc, char **argv)
 {
 	struct cli_opt opts[] = {
 		{ "name", 1, NULL }, { "out", 1, NULL }, { "root-key", 1, NULL },
-		{ "passphrase-file", 1, NULL },
+		{ "passphrase-file", 1, NULL }, { "vouched", 1, NULL },
 	};
 	const size_t no = sizeof opts / sizeof opts[0];
-	const char *pos[2], *name, *out, *rootpath, *passfile;
+	const char *pos[2], *name, *out, *rootpath, *passfile, *vouched;
 	char rootbuf[PATH_MAX], why[WM_WHY_LEN] = "", hex[WM_HEX_PUB + 1];
 	size_t np = 0, passlen = 0, netlen = 0;
 	char *pass = NULL, *nettext = NULL;
@@ -54,8 +59,12 @@ int cmd_network(int argc, char **argv)
 	out = cli_get(opts, no, "out");
 	rootpath = cli_get(opts, no, "root-key");
 	passfile = cli_get(opts, no, "passphrase-file");
+	vouched = cli_get(opts, no, "vouched");
 	if (!name || !out)
 		return cli_usage_err("network", "--name and --out are required");
+	if (vouched && (strlen(vouched) > FILES_VOUCHED_MAX || !network_vouched_ok(vouched)))
+		return cli_usage_err("network", "--vouched needs group names separated by commas, or *, "
+		                     "and not 'network'");
 	if (!network_name_ok(name))
 		return cli_usage_err("network", "the name must be 1-64 bytes without control characters");
 	if (!rootpath) {
@@ -85,6 +94,7 @@ int cmd_network(int argc, char **argv)
 	snprintf(net.name, sizeof net.name, "%s", name);
 	memcpy(net.root, root->pub, WM_PUB_LEN);
 	wmc_random(net.secret, sizeof net.secret);
+	snprintf(net.vouched, sizeof net.vouched, "%s", vouched ? vouched : "");
 	if (network_encode(&net, &nettext, &netlen) != 0) {
 		cli_err("cannot encode the network file");
 		goto out;
@@ -102,6 +112,8 @@ int cmd_network(int argc, char **argv)
 	printf("network file: %s (give a copy to every node of the network)\n", out);
 	printf("root key:     %s (encrypted; keep it offline)\n", rootpath);
 	printf("root public key: %s\n", hex);
+	if (net.vouched[0])
+		printf("vouched groups: %s (residents need a certificate to post there)\n", net.vouched);
 	ret = CLI_OK;
 out:
 	if (nettext) {

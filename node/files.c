@@ -6,6 +6,7 @@
  * judged as outside input.
  */
 #include "files.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -677,6 +678,19 @@ int network_parse(const char *text, size_t len, struct network *out, char why[WM
 				goto bad;
 			}
 			have_secret = 1;
+		} else if (l > 8 && memcmp(s, "vouched ", 8) == 0) {
+			if (l - 8 > FILES_VOUCHED_MAX) {
+				wm_why(why, "line %s: the vouched group list is longer than %d bytes", ln,
+				       FILES_VOUCHED_MAX);
+				goto bad;
+			}
+			memcpy(n.vouched, s + 8, l - 8);
+			n.vouched[l - 8] = 0;
+			if (!network_vouched_ok(n.vouched)) {
+				wm_why(why, "line %s: 'vouched' needs group names separated by commas (or *), "
+				       "not '%s' ('network' cannot be vouched)", ln, n.vouched);
+				goto bad;
+			}
 		} else {
 			wm_why(why, "line %s: unknown line in network file", ln);
 			goto bad;
@@ -703,7 +717,7 @@ bad:
 int network_encode(const struct network *n, char **out, size_t *len)
 {
 	char root[WM_HEX_PUB + 1], secret[2 * WM_SECRET_LEN + 1];
-	size_t cap = 64 + strlen(n->name) + sizeof root + sizeof secret + 32;
+	size_t cap = 64 + strlen(n->name) + sizeof root + sizeof secret + strlen(n->vouched) + 48;
 	char *t = malloc(cap);
 	int w;
 
@@ -711,7 +725,8 @@ int network_encode(const struct network *n, char **out, size_t *len)
 		return WM_ENOMEM;
 	hex_encode(root, n->root, WM_PUB_LEN);
 	hex_encode(secret, n->secret, WM_SECRET_LEN);
-	w = snprintf(t, cap, "%s\nname %s\nroot %s\nsecret %s\n", NET_MAGIC, n->name, root, secret);
+	w = snprintf(t, cap, "%s\nname %s\nroot %s\nsecret %s\n%s%s%s", NET_MAGIC, n->name, root, secret,
+	             n->vouched[0] ? "vouched " : "", n->vouched, n->vouched[0] ? "\n" : "");
 	wmc_wipe(secret, sizeof secret);
 	if (w < 0 || (size_t)w >= cap) {
 		wmc_wipe(t, cap);
@@ -721,6 +736,25 @@ int network_encode(const struct network *n, char **out, size_t *len)
 	*out = t;
 	*len = (size_t)w;
 	return 0;
+}
+
+int network_vouched_ok(const char *list)
+{
+	const char *p = list, *e;
+
+	if (strcmp(list, "*") == 0)
+		return 1;
+	do {
+		size_t l;
+
+		e = strchr(p, ',');
+		l = e ? (size_t)(e - p) : strlen(p);
+		if (!event_group_valid(p, l) || (l == strlen(WM_NETWORK_GROUP) &&
+		                                 memcmp(p, WM_NETWORK_GROUP, l) == 0))
+			return 0;
+		p = e + 1;
+	} while (e != NULL);
+	return 1;
 }
 
 int network_load(const char *path, struct network *out, char why[WM_WHY_LEN])
@@ -1144,6 +1178,11 @@ int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN])
 	rc = store_open(path, &nd->store, why);
 	if (rc)
 		goto fail;
+	if ((rc = trust_set_vouched(nd->store, nd->net.vouched)) != 0) {
+		wm_why(why, "%s: cannot record the vouched groups: %s", path, store_errmsg(nd->store));
+		store_close(nd->store);
+		goto fail;
+	}
 	nd->ictx.store = nd->store;
 	memcpy(nd->ictx.root, nd->net.root, WM_PUB_LEN);
 	nd->ictx.now = files_now_ms();

@@ -3,6 +3,7 @@
  * are read and written.
  *
  *   network file     "watchmesh-network 1" / "name N" / "root HEX" / "secret HEX"
+ *                    / optionally "vouched G1,G2" (or "vouched *")
  *   key files        crypto/wmcrypto.h's text format; decrypted here, with a
  *                    passphrase from a file or from the terminal (echo off)
  *   watchmesh.conf   "key = value" lines, '#' comments
@@ -93,16 +94,23 @@ int files_save_key(const char *path, const struct key *k, const char *pass, size
 
 /* --- network file ----------------------------------------------------------- */
 
+#define FILES_VOUCHED_MAX 1024
 struct network {
 	char name[FILES_NETNAME_MAX + 1];
 	uint8_t root[WM_PUB_LEN];
 	uint8_t secret[WM_SECRET_LEN];
+	/* groups where only keys with a resident (or officer, or station)
+	 * certificate for the group may post: "g1,g2", "*" for all, "" none */
+	char vouched[FILES_VOUCHED_MAX + 1];
 };
 /* Text <-> struct.  network_encode: *out malloc'd (holds the secret: the
  * caller wipes and frees it). */
 int network_parse(const char *text, size_t len, struct network *out, char why[WM_WHY_LEN]);
 int network_encode(const struct network *n, char **out, size_t *len);
 int network_load(const char *path, struct network *out, char why[WM_WHY_LEN]);
+/* 1 if list is "*" or group names separated by commas, "network" not among
+ * them (the vouched line of a network file). */
+int network_vouched_ok(const char *list);
 /* 1 if the name is acceptable for a network or a node: 1-64 bytes, no
  * control characters. */
 int network_name_ok(const char *name);

@@ -304,7 +304,9 @@ static int bucket_take(struct bucket *b, double rate, double burst, uint64_t now
 
 int mesh_refusal_is_fault(int code)
 {
-	return wm_error_is_lasting(code) && code != WM_EREVOKED;
+	/* the peer may not know the revocation yet, or hold an older network
+	 * file that does not list the group as vouched */
+	return wm_error_is_lasting(code) && code != WM_EREVOKED && code != WM_ENOTVOUCHED;
 }
 
 /* --- peers ---------------------------------------------------------------------- */

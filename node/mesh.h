@@ -186,8 +186,9 @@ int mesh_peer_info(const struct mesh *m, size_t i, struct mesh_peer_info *out);
 
 /* Is `code` from ingest_event the sending peer's fault (invalid bytes, a
  * signature or content no honest node would pass on)?  Such a peer is
- * disconnected and backed off.  Passing refusals and EREVOKED (the peer may
- * not know the revocation yet) are not. */
+ * disconnected and backed off.  Passing refusals, EREVOKED (the peer may
+ * not know the revocation yet) and ENOTVOUCHED (its network file may not
+ * list the group as vouched yet) are not. */
 int mesh_refusal_is_fault(int code);
 
 #endif

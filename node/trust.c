@@ -181,9 +181,11 @@ out:
 	return rc;
 }
 
-int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
-                   const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
-                   struct official *out, char why[WM_WHY_LEN])
+/* trust_official (vouch = 0: a station or an officer) and trust_vouched
+ * (vouch = 1: a resident too). */
+static int chain_holder(struct store *s, const uint8_t root[WM_PUB_LEN],
+                        const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at, int vouch,
+                        struct official *out, char why[WM_WHY_LEN])
 {
 	struct verdict v = { F_NONE, "" };
 	struct official o;
@@ -215,26 +217,27 @@ int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
 			snprintf(o.name, sizeof(o.name), "%s", c->name);
 			goto found;
 		}
-		if (c->role != ROLE_OFFICER) {
-			note(&v, F_ROLE, "'%s' holds a %s certificate, which does not make an official",
-			     c->name, role_name(c->role));
+		if (c->role != ROLE_OFFICER && !(vouch && c->role == ROLE_RESIDENT)) {
+			note(&v, F_ROLE, "'%s' holds a %s certificate, which does not make %s",
+			     c->name, role_name(c->role), vouch ? "a vouched resident" : "an official");
 			continue;
 		}
 		if (!trust_groups_cover(c->groups, group)) {
-			note(&v, F_GROUP, "officer '%s' covers groups '%s', not '%s'", c->name, c->groups, group);
+			note(&v, F_GROUP, "%s '%s' covers groups '%s', not '%s'", role_name(c->role), c->name,
+			     c->groups, group);
 			continue;
 		}
 		if (!valid_at(c, at)) {
-			note(&v, F_TIME, "certificate of officer '%s' is not valid at %llu (valid %llu..%llu)",
-			     c->name, (unsigned long long)at, (unsigned long long)c->not_before,
-			     (unsigned long long)c->not_after);
+			note(&v, F_TIME, "certificate of %s '%s' is not valid at %llu (valid %llu..%llu)",
+			     role_name(c->role), c->name, (unsigned long long)at,
+			     (unsigned long long)c->not_before, (unsigned long long)c->not_after);
 			continue;
 		}
 		if ((rc = store_revoked_at(s, author, c->issuer, root, &rev)) != 0)
 			goto out;
 		if (rev <= at) {
-			note(&v, F_REVOKED, "officer '%s' was revoked at %llu, before %llu", c->name,
-			     (unsigned long long)rev, (unsigned long long)at);
+			note(&v, F_REVOKED, "%s '%s' was revoked at %llu, before %llu", role_name(c->role),
+			     c->name, (unsigned long long)rev, (unsigned long long)at);
 			continue;
 		}
 		station[0] = '\0';
@@ -242,7 +245,7 @@ int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
 			goto out;
 		if (rc == 0)
 			continue;
-		o.role = ROLE_OFFICER;
+		o.role = c->role;
 		snprintf(o.name, sizeof(o.name), "%s", c->name);
 		snprintf(o.station, sizeof(o.station), "%s", station);
 		goto found;
@@ -253,8 +256,9 @@ int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
 	else if (v.fail == F_UNKNOWN)
 		rc = WM_EUNKNOWNCERT;
 	else
-		rc = WM_ENOTOFFICIAL;
-	wm_why(why, "%s", v.why[0] ? v.why : "not an official of this group");
+		rc = vouch ? WM_ENOTVOUCHED : WM_ENOTOFFICIAL;
+	wm_why(why, "%s", v.why[0] ? v.why : vouch ? "not vouched for in this group"
+	                                          : "not an official of this group");
 	goto out;
 found:
 	if (out != NULL)
@@ -262,6 +266,66 @@ found:
 	rc = 0;
 out:
 	certs_free(&l);
+	return rc;
+}
+
+int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
+                   const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
+                   struct official *out, char why[WM_WHY_LEN])
+{
+	return chain_holder(s, root, author, group, at, 0, out, why);
+}
+
+int trust_vouched(struct store *s, const uint8_t root[WM_PUB_LEN],
+                  const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
+                  struct official *out, char why[WM_WHY_LEN])
+{
+	return chain_holder(s, root, author, group, at, 1, out, why);
+}
+
+/* --- vouched groups ------------------------------------------------------------------- */
+
+#define VOUCHED_META "vouched"
+
+int trust_set_vouched(struct store *s, const char *list)
+{
+	char now[1200];
+
+	if (s == NULL || list == NULL || strlen(list) >= sizeof(now))
+		return WM_EINVAL;
+	if (store_meta_get(s, VOUCHED_META, now, sizeof(now)) == 0 && strcmp(now, list) == 0)
+		return 0;
+	if (list[0] == '\0' && store_meta_get(s, VOUCHED_META, now, sizeof(now)) == WM_ENOTFOUND)
+		return 0;       /* none, and none recorded */
+	return store_meta_set(s, VOUCHED_META, list);
+}
+
+/* The vouched list recorded in the store ("" if none). */
+static int vouched_list(struct store *s, char *out, size_t len)
+{
+	int rc = store_meta_get(s, VOUCHED_META, out, len);
+
+	if (rc == WM_ENOTFOUND) {
+		out[0] = '\0';
+		return 0;
+	}
+	return rc;
+}
+
+static int check_vouched(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
+                         char *why)
+{
+	char list[1200], inner[WM_WHY_LEN];
+	int rc;
+
+	if ((rc = vouched_list(s, list, sizeof(list))) != 0)
+		return rc;
+	if (list[0] == '\0' || !trust_groups_cover(list, ev->group))
+		return 0;       /* an open group */
+	rc = trust_vouched(s, root, ev->author, ev->group, ev->created_at, NULL, inner);
+	if (rc != 0 && rc != WM_ESTORE && rc != WM_ENOMEM)
+		wm_why(why, "group '%s' is vouched: only keys with a resident or officer certificate "
+		       "for it may post there (%s)", ev->group, inner);
 	return rc;
 }
 
@@ -545,7 +609,7 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 	case KIND_REQUEST:
 	case KIND_REPLY:
 	case KIND_ACK:
-		return 0;       /* open groups; vouched groups come with the daemon */
+		return check_vouched(s, root, ev, why);
 	case KIND_STATUS:
 		return check_status(s, root, ev, why);
 	case KIND_RETRACT:
@@ -567,6 +631,7 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 struct rejudge {
 	struct item { uint8_t id[WM_ID_LEN]; uint8_t *wire; size_t len; } *v;
 	size_t n, cap;
+	char vouched[1200];             /* the vouched groups */
 };
 
 static int rejudge_add(void *ctx, const struct stored_event *e)
@@ -574,10 +639,12 @@ static int rejudge_add(void *ctx, const struct stored_event *e)
 	struct rejudge *r = ctx;
 	struct item *v;
 
-	/* Requests, replies and acks never depend on a certificate; a
-	 * retracted event has no bytes left to judge. */
-	if (e->retracted || e->kind == KIND_REQUEST || e->kind == KIND_REPLY || e->kind == KIND_ACK ||
-	    e->kind == KIND_REVOKE)
+	/* Requests, replies and acks depend on a certificate only in a
+	 * vouched group; a retracted event has no bytes left to judge. */
+	if (e->retracted || e->kind == KIND_REVOKE)
+		return 0;
+	if ((e->kind == KIND_REQUEST || e->kind == KIND_REPLY || e->kind == KIND_ACK) &&
+	    (r->vouched[0] == '\0' || e->group == NULL || !trust_groups_cover(r->vouched, e->group)))
 		return 0;
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 16;
@@ -603,7 +670,8 @@ static void rejudge_free(struct rejudge *r)
 	for (i = 0; i < r->n; i++)
 		free(r->v[i].wire);
 	free(r->v);
-	memset(r, 0, sizeof(*r));
+	r->v = NULL;
+	r->n = r->cap = 0;
 }
 
 /* Keys whose events to judge again, each with the time from which. */
@@ -692,6 +760,8 @@ int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], cons
 		return WM_EINVAL;
 	if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN)
 		return WM_ECONTENT;
+	if ((rc = vouched_list(s, r.vouched, sizeof(r.vouched))) != 0)
+		return rc;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return WM_ENOMEM;
 	work_add(w, subject, ev->created_at);

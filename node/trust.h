@@ -32,6 +32,24 @@ int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
 /* 1 if a cert's comma-separated group list covers group ("*" covers all). */
 int trust_groups_cover(const char *groups, const char *group);
 
+/*
+ * Vouched groups (DESIGN.md "Trust"): in a group the network file lists as
+ * vouched, requests, replies and acks need an author with a chain root ->
+ * station -> resident or officer (or a station) valid for the group at
+ * created_at, as officials need for bulletins.  The list lives in the
+ * store (meta "vouched", "" = none), copied from the network file each
+ * time a node opens its directory (node_dir_open), so every judgement --
+ * ingest, and the late pass after a revocation -- reads the same list.
+ * trust_set_vouched writes it only when it changed.
+ */
+int trust_set_vouched(struct store *s, const char *list);
+/* 0 and *out if author may post in group at `at` by a resident, officer or
+ * station certificate; else WM_EUNKNOWNCERT (no cert known), WM_EREVOKED or
+ * WM_ENOTVOUCHED, with why filled.  out may be NULL. */
+int trust_vouched(struct store *s, const uint8_t root[WM_PUB_LEN],
+                  const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
+                  struct official *out, char why[WM_WHY_LEN]);
+
 /* --- additions (store engineer); the rules are in proto/PROTOCOL.md,
  * "Trust and certificates". --------------------------------------------- */
 

@@ -430,8 +430,33 @@ def t_post(env):
     check(len(wmtest.read_bundle(env.path("o.wmb"))) == 2, "--out appends")
 
 
+def t_vouched(env):
+    """A vouched group: residents with a certificate post there, a key
+    without one is refused with the reason and nothing is stored; other
+    groups stay open; a bad --vouched is a usage error."""
+    env.world("v", vouched=G)
+    check("\nvouched %s\n" % G in open(env.path("net"), encoding="utf-8").read(),
+          "the network file lacks the vouched line")
+    ok = env.post("request", "v", "res1.key", "--group", G, "--topic", "police",
+                  "--text", "自行车被偷了。")
+    check(len(ok) == 64, "a resident's request in the vouched group was not stored")
+    env.key("stranger.key")
+    before = env.feed_ids("v")
+    _, err = env.run("post", "request", "--key", "stranger.key", "--dir", "v", "--group", G,
+                     "--topic", "police", "--text", "自行车被偷了。", rc="nonzero")
+    check("vouched" in err and G in err, "the refusal does not say the group is vouched: " + err)
+    check(env.feed_ids("v") == before, "a refused request was stored")
+    other = env.post("request", "v", "stranger.key", "--group", "gaobu.other", "--topic", "police",
+                     "--text", "自行车被偷了。")
+    check(len(other) == 64, "another group is not open")
+    _, err = env.run("network", "create", "--name", "x", "--out", "net2", "--passphrase-file",
+                     env.passfile, "--vouched", "network", rc=2)
+    check("--vouched" in err, "no usage error for --vouched network: " + err)
+
+
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
-         "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check}
+         "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check,
+         "vouched": t_vouched}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))

@@ -74,6 +74,36 @@ static void test_network_broken(void **state)
 	assert_non_null(strstr(why, "root"));
 }
 
+static void test_network_vouched(void **state)
+{
+	static const char *const good[] = { "gaobu.xinhua", "a,b.c,d-e", "*" };
+	static const char *const bad[] = { "", "a,", ",a", "a,,b", "A", "network", "a,network", "a b", "*,a" };
+	char buf[2048], why[WM_WHY_LEN], *text = NULL;
+	struct network n, m;
+	size_t i, len = 0;
+	(void)state;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		snprintf(buf, sizeof buf, "%svouched %s\n", net_ok, good[i]);
+		assert_int_equal(network_parse(buf, strlen(buf), &n, why), 0);
+		assert_string_equal(n.vouched, good[i]);
+		assert_int_equal(network_encode(&n, &text, &len), 0);
+		assert_memory_equal(text, buf, strlen(buf));
+		assert_int_equal(network_parse(text, len, &m, why), 0);
+		assert_memory_equal(&n, &m, sizeof n);
+		free(text);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(buf, sizeof buf, "%svouched %s\n", net_ok, bad[i]);
+		why[0] = 0;
+		assert_int_equal(network_parse(buf, strlen(buf), &n, why), WM_EFORMAT);
+		assert_non_null(strstr(why, "line 5"));
+	}
+	/* no vouched line: none */
+	assert_int_equal(network_parse(net_ok, strlen(net_ok), &n, why), 0);
+	assert_string_equal(n.vouched, "");
+}
+
 /* --- watchmesh.conf --------------------------------------------------------- */
 
 static void test_conf(void **state)
@@ -323,6 +353,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_network_roundtrip),
 		cmocka_unit_test(test_network_broken),
+		cmocka_unit_test(test_network_vouched),
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_index_clean),

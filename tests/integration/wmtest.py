@@ -75,8 +75,10 @@ class Env:
         out, err = self.run(*(a + list(args)), rc=rc)
         return out.strip()
 
-    def network(self, name="testnet"):
-        self.run("network", "create", "--name", name, "--out", "net", "--passphrase-file", self.passfile)
+    def network(self, name="testnet", vouched=None):
+        extra = ["--vouched", vouched] if vouched else []
+        self.run("network", "create", "--name", name, "--out", "net", "--passphrase-file", self.passfile,
+                 *extra)
 
     def key(self, name, encrypted=False):
         if encrypted:
@@ -97,9 +99,9 @@ class Env:
         o, _ = self.run(*a)
         return o.strip()
 
-    def world(self, node="village", group="gaobu.xinhua"):
+    def world(self, node="village", group="gaobu.xinhua", vouched=None):
         """Network, root, station, officer, two residents, a node, the certs."""
-        self.network()
+        self.network(vouched=vouched)
         self.run("init", node, "--network", "net", "--name", node)
         self.key("station.key", encrypted=True)
         self.key("officer.key", encrypted=True)

@@ -449,6 +449,55 @@ static void test_late_revocation_purges(void **state)
 	free(s_post.wire);
 }
 
+/* A vouched group: requests need a resident (or officer, or station) cert
+ * for the group; other groups stay open; a revoked resident's later
+ * requests are purged; the list follows trust_set_vouched. */
+static void test_vouched_groups(void **state)
+{
+	struct fx *f = *state;
+	struct fx_ev req, late;
+	char why[WM_WHY_LEN];
+	int code = 0;
+
+	chain(f, "*", "v");
+	assert_int_equal(trust_set_vouched(f->s, "v,w"), 0);
+	/* no certificate: passing (it may come), not remembered */
+	assert_int_equal(in(f, request(f->k[STRANGER], "v", T0 + DAY)), WM_EUNKNOWNCERT);
+	assert_non_null(strstr(f->res.why, "vouched"));
+	/* an open group: anyone */
+	IN_OK(f, request(f->k[STRANGER], "open", T0 + DAY));
+	/* a resident of another group: lasting */
+	IN_OK(f, cert(f->k[STATION], f->k[OFFICER2], "resident", "Wang", "x", T0, T0 + 365 * DAY, T0 + 5));
+	assert_int_equal(in(f, request(f->k[OFFICER2], "v", T0 + DAY)), WM_ENOTVOUCHED);
+	assert_non_null(strstr(f->res.why, "covers groups 'x'"));
+	/* a resident of the group, an officer of it, the station */
+	IN_OK(f, cert(f->k[STATION], f->k[RESIDENT], "resident", "Zhang", "v,w", T0, T0 + 365 * DAY, T0 + 6));
+	IN_OK(f, request(f->k[RESIDENT], "v", T0 + DAY));
+	IN_OK(f, request(f->k[RESIDENT], "w", T0 + DAY));
+	IN_OK(f, request(f->k[OFFICER], "v", T0 + DAY + 1));
+	IN_OK(f, request(f->k[STATION], "v", T0 + DAY + 2));
+	/* before the resident's certificate is valid */
+	assert_int_equal(in(f, request(f->k[RESIDENT], "v", T0 - DAY)), WM_ENOTVOUCHED);
+	assert_non_null(strstr(f->res.why, "not valid at"));
+	/* revoked: the requests after the revocation go, the earlier stay */
+	req = request(f->k[RESIDENT], "v", T0 + 2 * DAY);
+	late = request(f->k[RESIDENT], "v", T0 + 4 * DAY);
+	assert_int_equal(in_keep(f, &req), 0);
+	assert_int_equal(in_keep(f, &late), 0);
+	IN_OK(f, revoke_ev(f->k[STATION], f->k[RESIDENT], T0 + 3 * DAY));
+	assert_int_equal(store_has(f->s, req.id), 1);
+	assert_int_equal(store_has(f->s, late.id), 0);
+	assert_int_equal(store_was_rejected(f->s, late.id, &code, why), 1);
+	/* no longer vouched: open again (setting the same list twice is a no-op) */
+	assert_int_equal(trust_set_vouched(f->s, "w"), 0);
+	assert_int_equal(trust_set_vouched(f->s, "w"), 0);
+	IN_OK(f, request(f->k[STRANGER], "v", T0 + 5 * DAY));
+	assert_int_equal(trust_set_vouched(f->s, ""), 0);
+	IN_OK(f, request(f->k[STRANGER], "w", T0 + 5 * DAY));
+	free(req.wire);
+	free(late.wire);
+}
+
 static void test_status_rules(void **state)
 {
 	struct fx *f = *state;
@@ -522,6 +571,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_station_revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_revocation_purges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vouched_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retract_rules, setup, teardown),
 	};
 
