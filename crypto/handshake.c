@@ -312,28 +312,34 @@ static void hs_derive_session(struct hs *hs)
 }
 
 /* version || AEAD(key, nonce 0, ad = version || h, self_pub || sig(label || h || pubs)) */
+/* What message 3 (by the initiator) or 4 (by the responder) signs: its
+ * label, the transcript hash, the initiator's key when the responder
+ * signs, and the signer's key.  Returns the length. */
+#define HS_SIGNED_MAX (32 + HS_HLEN + 2 * WM_PUB_LEN)
+static size_t hs_signed(const struct hs *hs, int by_responder, const uint8_t signer[WM_PUB_LEN],
+                        uint8_t out[HS_SIGNED_MAX])
+{
+	const char *label = by_responder ? HS_L_SIGR : HS_L_SIGI;
+	size_t n = strlen(label);
+
+	memcpy(out, label, n);
+	memcpy(out + n, hs->h, HS_HLEN);
+	n += HS_HLEN;
+	if (by_responder) {
+		memcpy(out + n, hs->init_pub, WM_PUB_LEN);
+		n += WM_PUB_LEN;
+	}
+	memcpy(out + n, signer, WM_PUB_LEN);
+	return n + WM_PUB_LEN;
+}
+
 static void hs_write_auth(struct hs *hs, uint8_t *out, const uint8_t key[32], int responder)
 {
 	uint8_t plain[HS_AEAD_PLAIN], ad[1 + HS_HLEN], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-	uint8_t signed_msg[32 + HS_HLEN + 2 * WM_PUB_LEN];
-	size_t slen = 0;
+	uint8_t signed_msg[HS_SIGNED_MAX];
+	size_t slen = hs_signed(hs, responder, hs->self_pub, signed_msg);
 	unsigned long long clen;
 
-	if (responder) {
-		memcpy(signed_msg, HS_L_SIGR, sizeof(HS_L_SIGR) - 1);
-		slen = sizeof(HS_L_SIGR) - 1;
-	} else {
-		memcpy(signed_msg, HS_L_SIGI, sizeof(HS_L_SIGI) - 1);
-		slen = sizeof(HS_L_SIGI) - 1;
-	}
-	memcpy(signed_msg + slen, hs->h, HS_HLEN);
-	slen += HS_HLEN;
-	memcpy(signed_msg + slen, hs->init_pub, WM_PUB_LEN);   /* the initiator's key */
-	slen += WM_PUB_LEN;
-	if (responder) {
-		memcpy(signed_msg + slen, hs->self_pub, WM_PUB_LEN);
-		slen += WM_PUB_LEN;
-	}
 	memcpy(plain, hs->self_pub, WM_PUB_LEN);
 	crypto_sign_detached(plain + WM_PUB_LEN, NULL, signed_msg, slen, hs->self_sec);
 	ad[0] = HS_VERSION;
@@ -351,7 +357,7 @@ static int hs_read_auth(struct hs *hs, const uint8_t *msg, const uint8_t key[32]
                         char *why)
 {
 	uint8_t plain[HS_AEAD_PLAIN], ad[1 + HS_HLEN], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-	uint8_t signed_msg[32 + HS_HLEN + 2 * WM_PUB_LEN];
+	uint8_t signed_msg[HS_SIGNED_MAX];
 	unsigned long long plen;
 	size_t slen;
 	char hex_got[WM_HEX_PUB + 1], hex_want[WM_HEX_PUB + 1];
@@ -368,21 +374,7 @@ static int hs_read_auth(struct hs *hs, const uint8_t *msg, const uint8_t key[32]
 			         from_responder ? 4 : 3);
 		return WM_ECRYPTO;
 	}
-	if (from_responder) {
-		memcpy(signed_msg, HS_L_SIGR, sizeof(HS_L_SIGR) - 1);
-		slen = sizeof(HS_L_SIGR) - 1;
-	} else {
-		memcpy(signed_msg, HS_L_SIGI, sizeof(HS_L_SIGI) - 1);
-		slen = sizeof(HS_L_SIGI) - 1;
-	}
-	memcpy(signed_msg + slen, hs->h, HS_HLEN);
-	slen += HS_HLEN;
-	if (from_responder) {
-		memcpy(signed_msg + slen, hs->init_pub, WM_PUB_LEN);
-		slen += WM_PUB_LEN;
-	}
-	memcpy(signed_msg + slen, plain, WM_PUB_LEN);
-	slen += WM_PUB_LEN;
+	slen = hs_signed(hs, from_responder, plain, signed_msg);
 	if (crypto_sign_verify_detached(plain + WM_PUB_LEN, signed_msg, slen, plain) != 0) {
 		hs_say(why, "handshake failed: the peer's signature does not verify");
 		rc = WM_ECRYPTO;

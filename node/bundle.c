@@ -199,6 +199,21 @@ static void progress(struct importer *im)
 		im->cbs->progress(im->cbs->ctx, im->done, im->total);
 }
 
+/* An item the indexer could not read: refused as malformed, with its reason. */
+static void report_unreadable(struct importer *im, size_t i, const struct bundle_item *it)
+{
+	struct ingest_result res;
+
+	memset(&res, 0, sizeof res);
+	res.code = WM_EMALFORMED;
+	snprintf(res.why, sizeof res.why, "%s", it->why);
+	im->st->unreadable++;
+	if (it->cut)
+		im->st->truncated = 1;
+	report(im, i, it, 0, &res);
+	progress(im);
+}
+
 static int fatal(int code)
 {
 	return code == WM_ESTORE || code == WM_ENOMEM || code == WM_EIO;
@@ -444,14 +459,7 @@ static int batch_commit(struct importer *im, const struct bundle_index *ix, stru
 		const struct bundle_item *it = &ix->items[i];
 
 		if (it->bad) {
-			memset(&res, 0, sizeof res);
-			res.code = WM_EMALFORMED;
-			snprintf(res.why, sizeof res.why, "%s", it->why);
-			im->st->unreadable++;
-			if (it->cut)
-				im->st->truncated = 1;
-			report(im, i, it, 0, &res);
-			progress(im);
+			report_unreadable(im, i, it);
 			continue;
 		}
 		if (k >= b->n || b->idx[k] != i)
@@ -511,14 +519,7 @@ static int import_rest_serial(struct importer *im, const struct bundle_index *ix
 	for (i = 0; i < ix->n; i++) {
 		const struct bundle_item *it = &ix->items[i];
 		if (it->bad) {
-			memset(&res, 0, sizeof res);
-			res.code = WM_EMALFORMED;
-			snprintf(res.why, sizeof res.why, "%s", it->why);
-			im->st->unreadable++;
-			if (it->cut)
-				im->st->truncated = 1;
-			report(im, i, it, 0, &res);
-			progress(im);
+			report_unreadable(im, i, it);
 			continue;
 		}
 		if (it->kind == KIND_CERT || it->kind == KIND_REVOKE)

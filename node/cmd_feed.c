@@ -105,6 +105,16 @@ static int load_reader(const char *keyfile, const char *passfile, struct key **k
 	return 0;
 }
 
+/* What rendering needs of this node and the reader's key (may be NULL). */
+static void rctx_init(struct render_ctx *rc, struct node_dir *nd, const struct key *reader)
+{
+	memset(rc, 0, sizeof *rc);
+	rc->store = nd->store;
+	rc->root = nd->net.root;
+	rc->reader = reader;
+	rc->now = files_now_ms();
+}
+
 static int dump_json(json_t *j)
 {
 	int r = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -119,11 +129,7 @@ int cli_print_list(struct node_dir *nd, const struct key *reader, struct cli_lis
 	struct render_ctx rc;
 	size_t i, j;
 
-	memset(&rc, 0, sizeof rc);
-	rc.store = nd->store;
-	rc.root = nd->net.root;
-	rc.reader = reader;
-	rc.now = files_now_ms();
+	rctx_init(&rc, nd, reader);
 	list_decode(l);
 	if (json) {
 		json_t *arr = json_array();
@@ -306,11 +312,7 @@ int cmd_show(int argc, char **argv)
 		struct render_ctx rc;
 		json_t *o, *arr;
 		size_t i;
-		memset(&rc, 0, sizeof rc);
-		rc.store = nd->store;
-		rc.root = nd->net.root;
-		rc.reader = k;
-		rc.now = files_now_ms();
+		rctx_init(&rc, nd, k);
 		list_decode(&self);
 		list_decode(&refs);
 		if (self.n != 1) {
@@ -334,11 +336,7 @@ int cmd_show(int argc, char **argv)
 	if (ret == CLI_OK && refs.n > 0) {
 		struct render_ctx rc;
 		size_t i;
-		memset(&rc, 0, sizeof rc);
-		rc.store = nd->store;
-		rc.root = nd->net.root;
-		rc.reader = k;
-		rc.now = files_now_ms();
+		rctx_init(&rc, nd, k);
 		list_decode(&refs);
 		printf("referred to by %zu event%s:\n", refs.n, refs.n == 1 ? "" : "s");
 		for (i = 0; i < refs.n; i++)

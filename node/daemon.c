@@ -994,6 +994,11 @@ static void d_expire_cb(uv_timer_t *t)
 
 /* --- status.json -------------------------------------------------------------------- */
 
+static void jset_u(json_t *o, const char *key, uint64_t v)
+{
+	json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
 static json_t *jhex(const uint8_t *p, size_t n)
 {
 	char h[2 * WM_PUB_LEN + 1];
@@ -1044,13 +1049,13 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 
 	json_object_set_new(o, "version", json_integer(1));
 	json_object_set_new(o, "state", json_string(state));
-	json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
+	jset_u(o, "pid", getpid());
 	json_object_set_new(o, "name", json_string(d->nd->conf.name));
 	json_object_set_new(o, "key", json_string(d->selfhex));
 	json_object_set_new(o, "network", json_string(d->nd->net.name));
 	json_object_set_new(o, "listen", json_string(d->listen_addr));
-	json_object_set_new(o, "started_at", json_integer((json_int_t)d->started_at));
-	json_object_set_new(o, "updated_at", json_integer((json_int_t)now));
+	jset_u(o, "started_at", d->started_at);
+	jset_u(o, "updated_at", now);
 	json_object_set_new(o, "beacons", json_boolean(d->bc != NULL));
 
 	n = d->mesh ? mesh_peer_count(d->mesh) : 0;
@@ -1077,9 +1082,9 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 		else
 			s = "down";
 		json_object_set_new(p, "state", json_string(s));
-		json_object_set_new(p, "since", json_integer((json_int_t)k->since));
+		jset_u(p, "since", k->since);
 		if (k->banned_until > now)
-			json_object_set_new(p, "banned_until", json_integer((json_int_t)k->banned_until));
+			jset_u(p, "banned_until", k->banned_until);
 		json_object_set_new(p, "last_error", json_string(k->last_error));
 		if (k->up) {
 			json_object_set_new(p, "direction", json_string(k->outbound ? "outbound" : "inbound"));
@@ -1090,22 +1095,15 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 					continue;
 				json_object_set_new(p, "ready", json_boolean(pi.ready));
 				json_object_set_new(p, "groups", json_string(pi.groups));
-				json_object_set_new(p, "events_in", json_integer((json_int_t)pi.events_in));
-				json_object_set_new(p, "events_out", json_integer((json_int_t)pi.events_out));
-				json_object_set_new(p, "duplicates_in",
-				                    json_integer((json_int_t)pi.duplicates_in));
-				json_object_set_new(p, "last_repair_at",
-				                    json_integer((json_int_t)pi.last_repair_at));
-				json_object_set_new(p, "last_repair_need",
-				                    json_integer((json_int_t)pi.last_repair_need));
-				json_object_set_new(p, "last_repair_have",
-				                    json_integer((json_int_t)pi.last_repair_have));
-				json_object_set_new(p, "last_repair_round_trips",
-				                    json_integer((json_int_t)pi.last_repair_round_trips));
-				json_object_set_new(p, "last_repair_bytes_out",
-				                    json_integer((json_int_t)pi.last_repair_bytes_out));
-				json_object_set_new(p, "last_repair_bytes_in",
-				                    json_integer((json_int_t)pi.last_repair_bytes_in));
+				jset_u(p, "events_in", pi.events_in);
+				jset_u(p, "events_out", pi.events_out);
+				jset_u(p, "duplicates_in", pi.duplicates_in);
+				jset_u(p, "last_repair_at", pi.last_repair_at);
+				jset_u(p, "last_repair_need", pi.last_repair_need);
+				jset_u(p, "last_repair_have", pi.last_repair_have);
+				jset_u(p, "last_repair_round_trips", pi.last_repair_round_trips);
+				jset_u(p, "last_repair_bytes_out", pi.last_repair_bytes_out);
+				jset_u(p, "last_repair_bytes_in", pi.last_repair_bytes_in);
 			}
 		}
 		json_array_append_new(peers, p);
@@ -1115,29 +1113,29 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 	if (d->last_repair.at) {
 		json_t *r = json_object();
 		json_object_set_new(r, "peer", json_string(d->last_repair.peer));
-		json_object_set_new(r, "at", json_integer((json_int_t)d->last_repair.at));
-		json_object_set_new(r, "need", json_integer((json_int_t)d->last_repair.need));
-		json_object_set_new(r, "have", json_integer((json_int_t)d->last_repair.have));
-		json_object_set_new(r, "round_trips", json_integer((json_int_t)d->last_repair.round_trips));
-		json_object_set_new(r, "bytes_out", json_integer((json_int_t)d->last_repair.bytes_out));
-		json_object_set_new(r, "bytes_in", json_integer((json_int_t)d->last_repair.bytes_in));
-		json_object_set_new(r, "ms", json_integer((json_int_t)d->last_repair.ms));
+		jset_u(r, "at", d->last_repair.at);
+		jset_u(r, "need", d->last_repair.need);
+		jset_u(r, "have", d->last_repair.have);
+		jset_u(r, "round_trips", d->last_repair.round_trips);
+		jset_u(r, "bytes_out", d->last_repair.bytes_out);
+		jset_u(r, "bytes_in", d->last_repair.bytes_in);
+		jset_u(r, "ms", d->last_repair.ms);
 		json_object_set_new(o, "last_repair", r);
 	}
 	memset(&ms, 0, sizeof ms);
 	if (d->mesh)
 		mesh_get_stats(d->mesh, &ms);
-	json_object_set_new(st, "events_in", json_integer((json_int_t)ms.events_in));
-	json_object_set_new(st, "stored", json_integer((json_int_t)ms.stored));
-	json_object_set_new(st, "duplicates", json_integer((json_int_t)ms.duplicates));
-	json_object_set_new(st, "refused", json_integer((json_int_t)ms.refused));
-	json_object_set_new(st, "invalid", json_integer((json_int_t)ms.invalid));
-	json_object_set_new(st, "rate_limited", json_integer((json_int_t)ms.rate_limited));
-	json_object_set_new(st, "events_out", json_integer((json_int_t)ms.events_out));
-	json_object_set_new(st, "repairs", json_integer((json_int_t)ms.repairs));
-	json_object_set_new(st, "fetched", json_integer((json_int_t)ms.fetched));
-	json_object_set_new(st, "published", json_integer((json_int_t)d->published));
-	json_object_set_new(st, "expired", json_integer((json_int_t)d->expired));
+	jset_u(st, "events_in", ms.events_in);
+	jset_u(st, "stored", ms.stored);
+	jset_u(st, "duplicates", ms.duplicates);
+	jset_u(st, "refused", ms.refused);
+	jset_u(st, "invalid", ms.invalid);
+	jset_u(st, "rate_limited", ms.rate_limited);
+	jset_u(st, "events_out", ms.events_out);
+	jset_u(st, "repairs", ms.repairs);
+	jset_u(st, "fetched", ms.fetched);
+	jset_u(st, "published", d->published);
+	jset_u(st, "expired", d->expired);
 	json_object_set_new(o, "mesh", st);
 	/* No store counts here: counting scans the events table (about a
 	 * second at 1M events) and this runs every 2 s during a repair.

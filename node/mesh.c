@@ -887,6 +887,22 @@ static void repair_soon_others(struct mesh *m, const struct peer *except, uint64
 	}
 }
 
+/* IHAVE repair=1 of k ids. */
+static void ihave_repair_send(struct mesh *m, struct peer *p, uint8_t (*ids)[WM_ID_LEN],
+                              const uint8_t *kinds, size_t k)
+{
+	struct frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_IHAVE;
+	f.ids.flag = 1;
+	f.ids.n = k;
+	f.ids.ids = &ids[0][0];
+	f.ids.kinds = kinds;
+	if (send_frame(m, p, &f, 0) == 0)
+		m->st.ihave_out++;
+}
+
 /* The ids of a finished stage: fetch what we lack, announce what it lacks. */
 static void repair_stage_done(struct mesh *m, struct peer *p, struct neg_ids *have,
                               struct neg_ids *need, uint64_t now)
@@ -894,7 +910,6 @@ static void repair_stage_done(struct mesh *m, struct peer *p, struct neg_ids *ha
 	struct store_info info;
 	uint8_t kinds[FRAME_MAX_IDS];
 	uint8_t (*ids)[WM_ID_LEN] = NULL;
-	struct frame f;
 	size_t i, start, k, sent = 0;
 
 	p->round_need += need->n;
@@ -922,28 +937,13 @@ static void repair_stage_done(struct mesh *m, struct peer *p, struct neg_ids *ha
 		memcpy(ids[k], id, WM_ID_LEN);
 		kinds[k++] = (uint8_t)info.kind;
 		if (k == FRAME_MAX_IDS) {
-			memset(&f, 0, sizeof(f));
-			f.type = FRAME_IHAVE;
-			f.ids.flag = 1;
-			f.ids.n = k;
-			f.ids.ids = &ids[0][0];
-			f.ids.kinds = kinds;
-			if (send_frame(m, p, &f, 0) == 0)
-				m->st.ihave_out++;
+			ihave_repair_send(m, p, ids, kinds, k);
 			sent += k;
 			k = 0;
 		}
 	}
-	if (k > 0) {
-		memset(&f, 0, sizeof(f));
-		f.type = FRAME_IHAVE;
-		f.ids.flag = 1;
-		f.ids.n = k;
-		f.ids.ids = &ids[0][0];
-		f.ids.kinds = kinds;
-		if (send_frame(m, p, &f, 0) == 0)
-			m->st.ihave_out++;
-	}
+	if (k > 0)
+		ihave_repair_send(m, p, ids, kinds, k);
 	free(ids);
 	fetch_pump(m, p, now);
 }
