@@ -530,10 +530,11 @@ static int check_status(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 		        (int)(n < 32 ? n : 32), state);
 		return WM_EFORBIDDEN;
 	}
-	if (off == WM_EREVOKED) {
+	if (off == WM_EREVOKED || off == WM_EUNKNOWNCERT) {
+		/* no certificate of the author known yet: it may come (passing) */
 		wm_why(why, "a status must be signed by an official of '%s' or the request's author: %s",
 		        ev->group, inner);
-		return WM_EREVOKED;
+		return off;
 	}
 	wm_why(why, "a status must be signed by an official of '%s' or the request's author", ev->group);
 	return WM_EFORBIDDEN;
@@ -565,11 +566,12 @@ int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const
 	rc = trust_official(s, root, ev->author, target->group, ev->created_at, NULL, inner);
 	if (rc == 0)
 		return 0;
-	if (rc == WM_EREVOKED) {
+	if (rc == WM_EREVOKED || rc == WM_EUNKNOWNCERT) {
+		/* no certificate of the author known yet: it may come (passing) */
 		wm_why(why, "only the target's author or an official of '%s' may retract it: %s", target->group, inner);
-		return WM_EREVOKED;
+		return rc;
 	}
-	if (rc != WM_EUNKNOWNCERT && rc != WM_ENOTOFFICIAL)
+	if (rc != WM_ENOTOFFICIAL)
 		return rc;
 	wm_why(why, "only the target's author or an official of '%s' may retract it", target->group);
 	return WM_EFORBIDDEN;
