@@ -151,6 +151,8 @@ static int apply_early_retracts(const struct ingest_ctx *ctx, const struct event
 			continue;
 		}
 		rc = trust_retract_allowed(ctx->store, ctx->root, r, &target, why);
+		if (rc == WM_EUNKNOWNCERT)
+			rc = WM_EFORBIDDEN;     /* it waited for its target: judged now, once */
 		if (rc == 0) {
 			if (!applied && (rc = store_retract(ctx->store, ev->id, r->id)) == 0)
 				applied = 1;

@@ -479,11 +479,14 @@ static void test_retract_before_target(void **state)
 	assert_int_equal(store_has(f->s, r2.id), 0);
 	assert_int_equal(remembered(f, r2.id, &code), 1);
 	assert_int_equal(code, WM_EFORBIDDEN);
-	/* and after its target, bob's retraction is refused outright */
+	/* after its target, bob's retraction is refused as soon as it comes:
+	 * for now (passing, not remembered), since bob has no certificate
+	 * known and might be an officer whose certificate has not arrived */
 	{
 		struct fx_ev r3 = retract(f->k[BOB], "g", T0 + 2, t2.id);
 
-		assert_int_equal(in(f, &r3, INGEST_PEER), WM_EFORBIDDEN);
+		assert_int_equal(in(f, &r3, INGEST_PEER), WM_EUNKNOWNCERT);
+		assert_int_equal(remembered(f, r3.id, &code), 0);
 		free(r3.wire);
 	}
 	free(t.wire);
