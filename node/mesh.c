@@ -83,6 +83,8 @@ struct peer {
 	struct store_neg *cview;       /* the set of the session's scope */
 	uint64_t cdeadline;
 	uint64_t round_need, round_have, round_stored;
+	uint64_t round_deferred;        /* fetched, refused for now (a cert not known yet) */
+	int repair_again;               /* repair soon after the session in progress */
 	/* cost of the current round, per stage (0 network, 1 shared groups),
 	 * logged when it ends: what tests/bench/bench_repair.sh measures */
 	uint64_t round_start;           /* when stage 1 was opened */
@@ -702,7 +704,20 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 			     (unsigned long long)p->round_stored);
 			repair_soon_others(m, p, now);
 		}
-		p->round_stored = 0;
+		/* Fetched ids come in id order, not in the order they depend on
+		 * each other: an officer's certificate may come before its
+		 * station's, a bulletin before its author's certificate.  What
+		 * was refused for now is fetched again by a repair soon, as
+		 * long as each round stores something. */
+		if (p->round_deferred > 0 && p->round_stored > 0) {
+			mlog(m, MESH_LOG_DEBUG, "peer %s (%s): %llu fetched events wait for others; "
+			     "repairing again soon", p->hex, p->name, (unsigned long long)p->round_deferred);
+			if (p->csession != 0)
+				p->repair_again = 1;
+			else if (p->repair_due > now + m->cfg.repair_soon_ms)
+				p->repair_due = now + m->cfg.repair_soon_ms;
+		}
+		p->round_stored = p->round_deferred = 0;
 	}
 	rs_check(m, p, now);
 }
@@ -798,7 +813,9 @@ static void repair_finish(struct mesh *m, struct peer *p, uint64_t now)
 	     (unsigned long long)(now > p->round_start ? now - p->round_start : 0));
 	m->st.repairs++;
 	client_end(m, p);
-	p->repair_due = now + jitter(m, m->cfg.repair_interval_ms);
+	p->repair_due = now + (p->repair_again ? m->cfg.repair_soon_ms
+	                                       : jitter(m, m->cfg.repair_interval_ms));
+	p->repair_again = 0;
 }
 
 static void repair_abandon(struct mesh *m, struct peer *p, uint64_t now, const char *why)
@@ -1194,6 +1211,8 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		mlog(m, MESH_LOG_WARN, "event %s from %s not stored: %s", hex, p->hex, res.why);
 	} else {
 		mlog(m, MESH_LOG_DEBUG, "event %s from %s refused for now: %s", hex, p->hex, res.why);
+		if (!fr->event.push && (rc == WM_EUNKNOWNCERT || rc == WM_EPENDING))
+			p->round_deferred++;
 	}
 pump:
 	if (!fr->event.push)

@@ -46,6 +46,7 @@ struct tnode {
 	int ndisc;
 	char rlog[8][256];              /* "repair with" summary lines */
 	int nrlog;
+	int nwaiting;                   /* "wait for others" lines */
 };
 
 struct fx {
@@ -98,6 +99,8 @@ static void io_log(void *ctx, enum mesh_log_level level, const char *line)
 {
 	struct tnode *t = ctx;
 
+	if (strstr(line, "fetched events wait for others") != NULL)
+		t->nwaiting++;
 	if (strncmp(line, "repair with ", 12) != 0)
 		return;
 	assert_int_equal(level, MESH_LOG_INFO);
@@ -153,6 +156,7 @@ static struct tnode *tnode_new(const char *name, const char *groups, unsigned fa
 	cfg.eager_fanout = fanout;
 	cfg.author_burst = 5;
 	cfg.author_rate = 0.001;
+	cfg.verbose = 1;
 	if (mesh_new(&cfg, &io, &t->ictx, seed, &t->m, why) != 0)
 		fail_msg("mesh_new: %s", why);
 	return t;
@@ -860,6 +864,69 @@ static void test_repair_end_to_end(void **state)
 	(void)id;
 }
 
+/* Fetched events come in id order, not in the order they depend on each
+ * other: officers' certificates before their station's, bulletins before
+ * their authors' certificates.  What was refused for now is fetched again by
+ * a repair soon after, within the same pump (the periodic repair is a
+ * minute away). */
+static void test_repair_dependencies(void **state)
+{
+	struct tnode *a, *b;
+	struct key *off[8];
+	struct store_counts c;
+	uint8_t *w, seed[32], ids[16][32];
+	size_t n, i, k = 0;
+	uint64_t now = T0 + 100;
+
+	(void)state;
+	a = F->n[0] = tnode_new("a", "*", 2, 31);
+	b = F->n[1] = tnode_new("b", "*", 2, 32);
+	assert_int_equal(mesh_peer_up(a->m, 1, pubs[2], 1, now), 0);
+	assert_int_equal(mesh_peer_up(b->m, 1, pubs[3], 0, now), 0);
+	pump(a, b, &now);                       /* the repairs on connect: nothing */
+	put(b, F->certs[0], F->certlen[0]);     /* the station */
+	for (i = 0; i < 8; i++) {
+		struct event_draft d;
+		struct cval g = cval_str("*");
+
+		memset(seed, 0x60 + (int)i, 32);
+		assert_int_equal(key_from_seed(seed, &off[i]), 0);
+		memset(&d, 0, sizeof(d));
+		d.kind = KIND_CERT;
+		d.created_at = T0 - DAY + 1 + i;
+		d.group = WM_NETWORK_GROUP;
+		draft_bin(&d, "subject", off[i]->pub, WM_PUB_LEN);
+		draft_str(&d, "role", "officer");
+		draft_str(&d, "name", "officer");
+		draft_array(&d, "groups", &g, 1);
+		draft_uint(&d, "not_before", T0 - DAY);
+		draft_uint(&d, "not_after", T0 + 365 * DAY);
+		build(&d, F->station, &w, &n, ids[k++]);
+		put(b, w, n);
+		free(w);
+		memset(&d, 0, sizeof(d));
+		d.kind = KIND_BULLETIN;
+		d.created_at = T0 + 10 + i;
+		d.group = "gaobu";
+		draft_str(&d, "title", "Notice");
+		draft_str(&d, "text", "beware of fake police calls");
+		draft_str(&d, "category", "fraud");
+		build(&d, off[i], &w, &n, ids[k++]);
+		put(b, w, n);
+		free(w);
+	}
+	mesh_repair_all(a->m, now);
+	pump(a, b, &now);
+	for (i = 0; i < k; i++)
+		assert_int_equal(store_has(a->s, ids[i]), 1);
+	assert_int_equal(store_counts(a->s, &c), 0);
+	assert_int_equal(c.certs, 9);
+	assert_true(a->nwaiting > 0);           /* the order did get in the way */
+	assert_int_equal(a->ndisc + b->ndisc, 0);
+	for (i = 0; i < 8; i++)
+		key_free(off[i]);
+}
+
 /* A retracted event keeps only its id: repair brings the retraction, and
  * the id that cannot be served is not asked for round after round. */
 static void test_repair_retracted(void **state)
@@ -1036,6 +1103,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_author_rate, reset),
 		cmocka_unit_test_teardown(test_repair_end_to_end, reset),
 		cmocka_unit_test_teardown(test_repair_retracted, reset),
+		cmocka_unit_test_teardown(test_repair_dependencies, reset),
 		cmocka_unit_test_teardown(test_neg_parity, reset),
 		cmocka_unit_test_teardown(test_hostile_frames, reset),
 	};
