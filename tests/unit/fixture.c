@@ -79,3 +79,28 @@ struct fx_ev fx_build(const struct event_draft *d, const struct key *k)
 		fail_msg("event_build: %s", why);
 	return e;
 }
+
+struct fx_node *fx_node_new(const char *tag, size_t nkeys, uint8_t key_base, uint64_t now)
+{
+	struct fx_node *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_true(nkeys >= 1 && nkeys <= FX_NODE_KEYS);
+	fx_store_new(&f->d, tag, &f->s);
+	fx_keys_new(f->k, nkeys, key_base);
+	f->nkeys = nkeys;
+	f->ctx.store = f->s;
+	memcpy(f->ctx.root, f->k[0]->pub, WM_PUB_LEN);
+	f->ctx.now = now;
+	return f;
+}
+
+void fx_node_free(struct fx_node *f)
+{
+	if (f == NULL)
+		return;
+	store_close(f->s);
+	fx_keys_free(f->k, f->nkeys);
+	fx_store_remove(&f->d);
+	free(f);
+}

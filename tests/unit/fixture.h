@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "ingest.h"
 #include "store.h"
 
 /* A temporary directory holding store.db. */
@@ -26,6 +27,20 @@ void fx_store_remove(const struct fx_dir *d);
 /* n deterministic keys, key i from the seed of 32 bytes (base + i). */
 void fx_keys_new(struct key **k, size_t n, uint8_t base);
 void fx_keys_free(struct key **k, size_t n);
+
+/* A store, nkeys deterministic keys (k[0] is the network's root) and an
+ * ingest context over them: what the trust and ingest tests start from. */
+#define FX_NODE_KEYS 16
+struct fx_node {
+	struct fx_dir d;
+	struct store *s;
+	struct key *k[FX_NODE_KEYS];
+	size_t nkeys;
+	struct ingest_ctx ctx;          /* root = k[0], now as given */
+	struct ingest_result res;       /* for the tests' own use */
+};
+struct fx_node *fx_node_new(const char *tag, size_t nkeys, uint8_t key_base, uint64_t now);
+void fx_node_free(struct fx_node *f);
 
 /* A built event: its wire bytes (malloc'd) and id. */
 struct fx_ev {

@@ -29,41 +29,17 @@
 
 enum { ROOT, STATION, OFFICER, ALICE, BOB, NKEYS };
 
-struct fx {
-	struct fx_dir d;
-	struct store *s;
-	struct key *k[NKEYS];
-	struct ingest_ctx ctx;
-	struct ingest_result res;
-};
-
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	fx_store_new(&f->d, "ingest", &f->s);
-	fx_keys_new(f->k, NKEYS, 0x60);
-	f->ctx.store = f->s;
-	memcpy(f->ctx.root, f->k[ROOT]->pub, WM_PUB_LEN);
-	f->ctx.now = T0 + 10 * DAY;
-	*state = f;
+	*state = fx_node_new("ingest", NKEYS, 0x60, T0 + 10 * DAY);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	store_close(f->s);
-	fx_keys_free(f->k, NKEYS);
-	fx_store_remove(&f->d);
-	free(f);
+	fx_node_free(*state);
 	return 0;
 }
-
-
 
 static struct fx_ev request(const struct key *k, const char *group, uint64_t created, const char *text)
 {
@@ -107,7 +83,7 @@ static struct fx_ev bulletin(const struct key *k, const char *group, uint64_t cr
 	return fx_build(&d, k);
 }
 
-static int in(struct fx *f, const struct fx_ev *e, enum ingest_origin o)
+static int in(struct fx_node *f, const struct fx_ev *e, enum ingest_origin o)
 {
 	int rc = ingest_event(&f->ctx, e->wire, e->len, o, &f->res);
 
@@ -119,7 +95,7 @@ static int in(struct fx *f, const struct fx_ev *e, enum ingest_origin o)
 	return rc;
 }
 
-static int remembered(struct fx *f, const uint8_t *id, int *code)
+static int remembered(struct fx_node *f, const uint8_t *id, int *code)
 {
 	char why[WM_WHY_LEN];
 	int c = 0, rc = store_was_rejected(f->s, id, &c, why);
@@ -131,7 +107,7 @@ static int remembered(struct fx *f, const uint8_t *id, int *code)
 
 /* created_at and group kept with a remembered refusal (repair counts the
  * id as held only with them); 1 if both are there. */
-static int rejected_item(struct fx *f, const uint8_t *id, uint64_t *created, char grp[WM_GROUP_MAX + 1])
+static int rejected_item(struct fx_node *f, const uint8_t *id, uint64_t *created, char grp[WM_GROUP_MAX + 1])
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -200,7 +176,7 @@ static struct fx_ev bad_content(const struct key *k)
 
 static void test_stored_and_duplicate(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev e = request(f->k[ALICE], "g", T0, "help");
 
 	assert_int_equal(in(f, &e, INGEST_PEER), 0);
@@ -215,7 +191,7 @@ static void test_stored_and_duplicate(void **state)
 
 static void test_size_and_shape(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev e = request(f->k[ALICE], "g", T0, "help");
 	uint8_t *big;
 	static const uint8_t zero[WM_ID_LEN];
@@ -249,7 +225,7 @@ static void test_size_and_shape(void **state)
 
 static void test_bad_signature_not_remembered(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev e = request(f->k[ALICE], "g", T0, "help");
 	uint8_t *forged = malloc(e.len);
 
@@ -271,7 +247,7 @@ static void test_bad_signature_not_remembered(void **state)
  * where bin 8 fits): refused, but never pinned on the genuine id. */
 static void test_rewrapped_not_remembered(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev e = request(f->k[ALICE], "g", T0, "short enough for bin 8");
 	uint8_t *w = malloc(e.len + 1);
 	size_t plen;
@@ -294,7 +270,7 @@ static void test_rewrapped_not_remembered(void **state)
 
 static void test_bad_content_remembered(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev e = bad_content(f->k[ALICE]);
 	char first[WM_WHY_LEN];
 	int code = 0;
@@ -312,7 +288,7 @@ static void test_bad_content_remembered(void **state)
 
 static void test_clock(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev fut = request(f->k[ALICE], "g", f->ctx.now + 10 * MIN + 1, "from the future");
 	struct fx_ev edge = request(f->k[ALICE], "g", f->ctx.now + 10 * MIN, "just in time");
 	struct fx_ev old;
@@ -339,7 +315,7 @@ static void test_clock(void **state)
 	free(old.wire);
 }
 
-static void chain(struct fx *f)
+static void chain(struct fx_node *f)
 {
 	struct event_draft d;
 	struct cval g = cval_str("*");
@@ -369,7 +345,7 @@ static void chain(struct fx *f)
 
 static void test_trust_refusals(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev unknown = bulletin(f->k[ALICE], "g", T0 + DAY);
 	struct fx_ev ok = bulletin(f->k[OFFICER], "g", T0 + DAY);
 	int code = 0;
@@ -436,7 +412,7 @@ static void test_trust_refusals(void **state)
 
 static void test_retract_after_target(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev t = request(f->k[ALICE], "g", T0, "please delete me later");
 	struct fx_ev r = retract(f->k[ALICE], "g", T0 + 1, t.id);
 	struct store_info info;
@@ -455,7 +431,7 @@ static void test_retract_after_target(void **state)
 
 static void test_retract_before_target(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev t = request(f->k[ALICE], "g", T0, "retracted before it arrived");
 	struct fx_ev r = retract(f->k[ALICE], "g", T0 + 1, t.id);
 	struct fx_ev t2 = request(f->k[ALICE], "g", T0, "retracted by someone else");
@@ -504,7 +480,7 @@ static int count_cb(void *ctx, const struct stored_event *e)
 
 static void test_reply_before_target(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev t = request(f->k[ALICE], "g", T0, "my cat is missing");
 	struct fx_ev r = reply(f->k[BOB], "g", T0 + 1, t.id);
 	int n = 0;
@@ -519,7 +495,7 @@ static void test_reply_before_target(void **state)
 
 static void test_local_is_durable(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev e = request(f->k[ALICE], "g", T0, "authored here");
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -542,7 +518,7 @@ static void test_local_is_durable(void **state)
 
 static void test_batch(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev a = request(f->k[ALICE], "g", T0, "first in batch");
 	struct fx_ev bad = bad_content(f->k[BOB]);
 	struct fx_ev pass = bulletin(f->k[ALICE], "g", T0);
@@ -583,7 +559,7 @@ static void test_batch(void **state)
  * remembered unless its signature verifies. */
 static void test_corruptions(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev e = request(f->k[ALICE], "g", T0, "corrupt me");
 	uint8_t *buf = malloc(e.len);
 	size_t i;
@@ -724,7 +700,7 @@ static void put_ev(struct bbuf *b, struct fx_ev e)
 	free(e.wire);
 }
 
-static struct fx_ev cert_of(struct fx *f, int issuer, int subject, const char *role)
+static struct fx_ev cert_of(struct fx_node *f, int issuer, int subject, const char *role)
 {
 	struct event_draft d;
 	struct cval g = cval_str("*");
@@ -751,7 +727,7 @@ static struct fx_ev cert_of(struct fx *f, int issuer, int subject, const char *r
  */
 static void test_bundle_threads(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct bbuf b = { NULL, 0, 0 };
 	char path2[160], why[WM_WHY_LEN];
 	struct store *s2 = NULL;

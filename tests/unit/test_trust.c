@@ -26,41 +26,17 @@
 
 enum { ROOT, STATION, STATION2, OFFICER, OFFICER2, OFFICER3, RESIDENT, RESIDENT2, STRANGER, NKEYS };
 
-struct fx {
-	struct fx_dir d;
-	struct store *s;
-	struct key *k[NKEYS];
-	struct ingest_ctx ctx;
-	struct ingest_result res;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	fx_store_new(&f->d, "trust", &f->s);
-	fx_keys_new(f->k, NKEYS, 0x30);
-	f->ctx.store = f->s;
-	memcpy(f->ctx.root, f->k[ROOT]->pub, WM_PUB_LEN);
-	f->ctx.now = T0 + 30 * DAY;
-	*state = f;
+	*state = fx_node_new("trust", NKEYS, 0x30, T0 + 30 * DAY);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	store_close(f->s);
-	fx_keys_free(f->k, NKEYS);
-	fx_store_remove(&f->d);
-	free(f);
+	fx_node_free(*state);
 	return 0;
 }
-
-
-
 
 /* groups: comma-separated, split into the cert's array. */
 static struct fx_ev cert(const struct key *issuer, const struct key *subject, const char *role, const char *name,
@@ -142,7 +118,7 @@ static struct fx_ev retract(const struct key *k, const char *group, uint64_t cre
 }
 
 /* Ingest (and free) one event; returns the code, res kept in f. */
-static int in(struct fx *f, struct fx_ev e)
+static int in(struct fx_node *f, struct fx_ev e)
 {
 	int rc = ingest_event(&f->ctx, e.wire, e.len, INGEST_PEER, &f->res);
 
@@ -154,7 +130,7 @@ static int in(struct fx *f, struct fx_ev e)
 }
 
 /* Ingest without freeing (to send the same bytes again). */
-static int in_keep(struct fx *f, const struct fx_ev *e)
+static int in_keep(struct fx_node *f, const struct fx_ev *e)
 {
 	return ingest_event(&f->ctx, e->wire, e->len, INGEST_PEER, &f->res);
 }
@@ -162,7 +138,7 @@ static int in_keep(struct fx *f, const struct fx_ev *e)
 #define IN_OK(f, e) do { int rc_ = in((f), (e)); if (rc_ != 0) fail_msg("ingest: %s: %s", wm_errname(rc_), (f)->res.why); } while (0)
 
 /* root -> station (groups) -> officer (groups), valid T0 .. T0+365d. */
-static void chain(struct fx *f, const char *station_groups, const char *officer_groups)
+static void chain(struct fx_node *f, const char *station_groups, const char *officer_groups)
 {
 	IN_OK(f, cert(f->k[ROOT], f->k[STATION], "station", "Gaobu Station", station_groups, T0, T0 + 365 * DAY, T0));
 	IN_OK(f, cert(f->k[STATION], f->k[OFFICER], "officer", "Officer Li", officer_groups, T0, T0 + 365 * DAY,
@@ -189,7 +165,7 @@ static void test_groups_cover(void **state)
 
 static void test_chain(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct official o;
 	char why[WM_WHY_LEN];
 
@@ -218,7 +194,7 @@ static void test_chain(void **state)
 
 static void test_wrong_groups(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	char why[WM_WHY_LEN];
 
 	/* officer claims a, b; station covers only a */
@@ -239,7 +215,7 @@ static void test_wrong_groups(void **state)
 
 static void test_validity_window(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 
 	IN_OK(f, cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0, T0 + 10 * DAY, T0));
 	IN_OK(f, cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0 + DAY, T0 + 20 * DAY, T0));
@@ -259,7 +235,7 @@ static void test_validity_window(void **state)
 
 static void test_cert_signers(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 
 	/* officer cert before its station's cert is known: passing */
 	assert_int_equal(in(f, cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + DAY, T0)),
@@ -286,7 +262,7 @@ static void test_cert_signers(void **state)
 
 static void test_resident_bulletin_refused(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev b;
 	int code = 0;
 	char why[WM_WHY_LEN];
@@ -306,7 +282,7 @@ static void test_resident_bulletin_refused(void **state)
 
 static void test_unknown_cert_is_passing(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev b = bulletin(f->k[OFFICER], "g", T0 + DAY);
 	struct fx_ev oc = cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + 365 * DAY, T0 + 1);
 	char why[WM_WHY_LEN];
@@ -322,7 +298,7 @@ static void test_unknown_cert_is_passing(void **state)
 
 static void test_revocation_before_after(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev late;
 	char why[WM_WHY_LEN];
 	int code;
@@ -345,7 +321,7 @@ static void test_revocation_before_after(void **state)
 
 static void test_revoke_signers(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 
 	chain(f, "*", "g");
 	IN_OK(f, cert(f->k[ROOT], f->k[STATION2], "station", "S2", "*", T0, T0 + 365 * DAY, T0));
@@ -364,7 +340,7 @@ static void test_revoke_signers(void **state)
 
 static void test_station_revocation(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 
 	chain(f, "*", "g");
 	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STATION], T0 + 5 * DAY));
@@ -382,7 +358,7 @@ static void test_station_revocation(void **state)
 
 static void test_late_revocation_purges(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev early, after, after2, req, st, late_cert, o2_post;
 	struct store_counts c;
 	char why[WM_WHY_LEN];
@@ -454,7 +430,7 @@ static void test_late_revocation_purges(void **state)
  * requests are purged; the list follows trust_set_vouched. */
 static void test_vouched_groups(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev req, late;
 	char why[WM_WHY_LEN];
 	int code = 0;
@@ -500,7 +476,7 @@ static void test_vouched_groups(void **state)
 
 static void test_status_rules(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev req = request(f->k[RESIDENT], "g", T0 + DAY);
 	struct fx_ev bul;
 	uint8_t rid[WM_ID_LEN];
@@ -530,7 +506,7 @@ static void test_status_rules(void **state)
 
 static void test_retract_rules(void **state)
 {
-	struct fx *f = *state;
+	struct fx_node *f = *state;
 	struct fx_ev r1 = request(f->k[RESIDENT], "g", T0 + DAY);
 	struct fx_ev r2 = request(f->k[STRANGER], "g", T0 + DAY);
 	struct fx_ev r3 = request(f->k[RESIDENT], "g", T0 + DAY + 1);
