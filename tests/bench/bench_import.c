@@ -19,6 +19,7 @@
 
 #include "event.h"
 #include "files.h"
+#include "mix.h"
 #include "wmcrypto.h"
 
 #define NRESIDENTS 64
@@ -85,14 +86,6 @@ static void cert(struct out *o, const struct key *issuer, const struct key *subj
 
 int main(int argc, char **argv)
 {
-	static const char *groups[] = { "gaobu.xinhua-village", "gaobu.dongfeng", "gaobu.park-3",
-	                                "gaobu.station", "gaobu.riverside" };
-	static const char *texts[] = {
-		"近期我辖区发生多起冒充客服退款的电信诈骗案件，骗子以商品质量问题为由诱导下载会议软件并共享屏幕。",
-		"提醒：公检法机关不会通过电话要求转账到安全账户，遇到此类情况请立即挂断并拨打110。",
-		"今晚八点起新华村口道路施工，请绕行东风路，注意安全。",
-		"有居民反映停车场有陌生人连续几晚试拉车门，请大家锁好车辆，发现可疑情况及时报警。",
-	};
 	char path[4096], why[WM_WHY_LEN], title[64], *net = NULL;
 	size_t netlen = 0, n, i;
 	struct network nw = { 0 };
@@ -136,36 +129,12 @@ int main(int argc, char **argv)
 	cert(&o, root, station, "station", "高埔派出所", t0);
 	cert(&o, station, officer, "officer", "王警官", t0 + 1);
 	for (i = 2; i < n; i++) {
-		struct event_draft d = { .created_at = t0 + 10 + i * 20, .group = groups[i % 5] };
-		const struct key *k = res[i % NRESIDENTS];
-		switch (i % 10) {
-		case 0: case 1:
-			d.kind = KIND_BULLETIN;
-			snprintf(title, sizeof title, "反诈提醒 第%zu期", i);
-			draft_str(&d, "title", title);
-			draft_str(&d, "text", texts[i % 4]);
-			draft_str(&d, "category", "fraud");
-			k = officer;
-			break;
-		case 2: case 3: case 4: case 5: case 6:
-			d.kind = KIND_REQUEST;
-			draft_str(&d, "topic", "police");
-			draft_str(&d, "text", texts[3]);
-			break;
-		case 7: case 8:
-			d.kind = KIND_REPLY;
-			d.nrefs = 1;
-			memcpy(d.refs[0], o.ids[i - 5], WM_ID_LEN);
-			draft_str(&d, "text", "收到，已通知巡逻组，谢谢提供线索。");
-			break;
-		default:
-			d.kind = KIND_ACK;
-			d.nrefs = 1;
-			memcpy(d.refs[0], o.ids[i - 1], WM_ID_LEN);
-			draft_str(&d, "what", "seen");
-			break;
-		}
-		emit(&o, &d, k);
+		struct event_draft d = { .created_at = t0 + 10 + i * 20, .group = mix_groups[i % 5] };
+		unsigned r = (unsigned)(i % 10);
+		const uint8_t *ref = r == 9 ? o.ids[i - 1] : r >= 7 ? o.ids[i - 5] : NULL;  /* ack, reply */
+
+		emit(&o, &d, mix_draft(&d, r, i, (unsigned)(i % 4), ref, title) ? officer
+		                                                                  : res[i % NRESIDENTS]);
 	}
 	if (fclose(o.f) != 0) {
 		perror("bench_import: close");

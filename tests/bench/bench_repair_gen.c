@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mix.h"
 #include "event.h"
 #include "files.h"
 #include "negentropy.h"
@@ -120,51 +121,24 @@ static void brg_cert(struct brg *g, FILE *f, const struct key *issuer, const str
  * one (`common`) is remembered as a possible target of later refs. */
 static void brg_next(struct brg *g, int common, struct brg_wire *w)
 {
-	static const char *groups[] = { "gaobu.xinhua-village", "gaobu.dongfeng", "gaobu.park-3",
-	                                "gaobu.station", "gaobu.riverside" };
-	static const char *texts[] = {
-		"近期我辖区发生多起冒充客服退款的电信诈骗案件，骗子以商品质量问题为由诱导下载会议软件并共享屏幕。",
-		"提醒：公检法机关不会通过电话要求转账到安全账户，遇到此类情况请立即挂断并拨打110。",
-		"今晚八点起新华村口道路施工，请绕行东风路，注意安全。",
-		"有居民反映停车场有陌生人连续几晚试拉车门，请大家锁好车辆，发现可疑情况及时报警。",
-	};
 	size_t i = g->next++;
 	struct event_draft d = { .created_at = g->t0 + (uint64_t)g->slot[i] * BRG_STEP_MS,
-	                         .group = groups[brg_rnd() % 5] };
+	                         .group = mix_groups[brg_rnd() % 5] };
 	const struct key *k = g->res[brg_rnd() % BRG_RESIDENTS];
 	uint8_t id[WM_ID_LEN];
+	const uint8_t *ref = NULL;
 	char title[64];
-	unsigned r = (unsigned)(brg_rnd() % 10);
+	unsigned r = (unsigned)(brg_rnd() % 10), text = 0;
 
 	if (g->nrecent == 0 && r >= 7)
 		r = 2;
-	switch (r) {
-	case 0: case 1:
-		d.kind = KIND_BULLETIN;
-		snprintf(title, sizeof title, "反诈提醒 第%zu期", i);
-		draft_str(&d, "title", title);
-		draft_str(&d, "text", texts[brg_rnd() % 4]);
-		draft_str(&d, "category", "fraud");
+	/* the same draws in the same order as before the mix was shared */
+	if (r < 2)
+		text = (unsigned)(brg_rnd() % 4);
+	else if (r >= 7)
+		ref = g->recent[brg_rnd() % g->nrecent];
+	if (mix_draft(&d, r, i, text, ref, title))
 		k = g->officer;
-		break;
-	case 2: case 3: case 4: case 5: case 6:
-		d.kind = KIND_REQUEST;
-		draft_str(&d, "topic", "police");
-		draft_str(&d, "text", texts[3]);
-		break;
-	case 7: case 8:
-		d.kind = KIND_REPLY;
-		d.nrefs = 1;
-		memcpy(d.refs[0], g->recent[brg_rnd() % g->nrecent], WM_ID_LEN);
-		draft_str(&d, "text", "收到，已通知巡逻组，谢谢提供线索。");
-		break;
-	default:
-		d.kind = KIND_ACK;
-		d.nrefs = 1;
-		memcpy(d.refs[0], g->recent[brg_rnd() % g->nrecent], WM_ID_LEN);
-		draft_str(&d, "what", "seen");
-		break;
-	}
 	brg_build(&d, k, &w->b, &w->len, id);
 	w->ts = d.created_at;
 	memcpy(w->id, id, WM_ID_LEN);
