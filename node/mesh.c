@@ -1605,6 +1605,14 @@ void mesh_repair_all(struct mesh *m, uint64_t now)
 			m->peers[i]->repair_due = now;
 }
 
+/* A session with p waits while p's own session is being answered here, and
+ * while ids are still being fetched from p (the last session's, or what p
+ * announced): it would find them all again, and compete with them. */
+static int repair_held(const struct peer *p)
+{
+	return p->sneg != NULL || p->fq_pos < p->fq.n || p->inflight > 0;
+}
+
 void mesh_tick(struct mesh *m, uint64_t now)
 {
 	size_t i;
@@ -1636,7 +1644,7 @@ void mesh_tick(struct mesh *m, uint64_t now)
 			fl_pop(p, p->fl_n);
 			fetch_pump(m, p, now);
 		}
-		if (p->csession == 0 && p->sneg == NULL && p->repair_due <= now)
+		if (p->csession == 0 && !repair_held(p) && p->repair_due <= now)
 			repair_start(m, p, now);
 	}
 }
@@ -1666,7 +1674,7 @@ uint64_t mesh_next_deadline(const struct mesh *m)
 			t = min64(t, p->ihave_due);
 		if (p->csession != 0)
 			t = min64(t, p->cdeadline);
-		else if (p->sneg == NULL)       /* else it waits for that session's end */
+		else if (!repair_held(p))       /* else the end of what holds it wakes it */
 			t = min64(t, p->repair_due);
 		if (p->sneg != NULL)
 			t = min64(t, p->sdeadline);
