@@ -34,6 +34,7 @@
 #define MESH_UNAVAIL       256         /* ids a repair fetch got NOTHAVE for */
 #define MESH_OFFENDERS     64
 #define MESH_BACKOFF_MAX   (24ull * 3600 * 1000)
+#define MESH_PROGRESS_MS   5000        /* a long repair logs how far it is this often */
 
 struct missing {
 	uint8_t id[WM_ID_LEN];
@@ -85,6 +86,7 @@ struct peer {
 	uint64_t round_need, round_have, round_stored;
 	uint64_t round_deferred;        /* fetched, refused for now (a cert not known yet) */
 	int repair_again;               /* repair soon after the session in progress */
+	uint64_t fetch_progress_at;     /* the last "fetching from" line, or the start */
 	/* cost of the current round, per stage (0 network, 1 shared groups),
 	 * logged when it ends: what tests/bench/bench_repair.sh measures */
 	uint64_t round_start;           /* when stage 1 was opened */
@@ -100,6 +102,7 @@ struct peer {
 	struct rsess {
 		int open, reconciled;
 		uint64_t open_at, rt, bytes_out, bytes_in, need, have, fetched;
+		uint64_t progress_at;   /* the last "repairing with" line */
 		uint64_t q_end;         /* its fetch ids are those queued before this seq */
 	} rs[2];
 	uint64_t fq_seq;                /* ids ever queued for fetching */
@@ -644,6 +647,35 @@ static void rs_log(struct mesh *m, struct peer *p, int s, uint64_t now)
 	r->open = 0;
 }
 
+/* A long session says how far it is, every MESH_PROGRESS_MS (its summary
+ * line comes at the end); so does a long fetch of what the peer announced
+ * (IHAVE repair=1) while no session of ours runs. */
+static void rs_progress(struct mesh *m, struct peer *p, uint64_t now)
+{
+	int s;
+
+	if (!p->rs[0].open && !p->rs[1].open && now >= p->fetch_progress_at + MESH_PROGRESS_MS &&
+	    (p->fq_pos < p->fq.n || p->inflight > 0)) {
+		p->fetch_progress_at = now;
+		mlog(m, MESH_LOG_INFO, "fetching from %s (%s): %llu events stored so far, %llu ids to go",
+		     p->hex, p->name, (unsigned long long)p->round_stored,
+		     (unsigned long long)(p->fq.n - p->fq_pos + p->inflight));
+	}
+	for (s = 0; s < 2; s++) {
+		struct rsess *r = &p->rs[s];
+
+		if (!r->open || now < r->progress_at + MESH_PROGRESS_MS)
+			continue;
+		r->progress_at = now;
+		mlog(m, MESH_LOG_INFO, "repairing with %s (%s): scope %s, %s %llu round trips, need %llu, "
+		     "have %llu, fetched %llu so far, %llu s", p->hex, p->name, scope_names[s],
+		     r->reconciled ? "reconciled in" : "reconciling,",
+		     (unsigned long long)(r->reconciled ? r->rt : p->rt[s]), (unsigned long long)r->need,
+		     (unsigned long long)r->have, (unsigned long long)r->fetched,
+		     (unsigned long long)((now - r->open_at) / 1000));
+	}
+}
+
 /* Log the sessions that are reconciled and fetched. */
 static void rs_check(struct mesh *m, struct peer *p, uint64_t now)
 {
@@ -862,7 +894,7 @@ static int repair_stage(struct mesh *m, struct peer *p, int stage, uint64_t now)
 		rs_log(m, p, stage - 1, now);   /* the last one is still fetching: say so now */
 	memset(&p->rs[stage - 1], 0, sizeof(p->rs[0]));
 	p->rs[stage - 1].open = 1;
-	p->rs[stage - 1].open_at = now;
+	p->rs[stage - 1].open_at = p->rs[stage - 1].progress_at = now;
 	memset(&f, 0, sizeof(f));
 	f.type = FRAME_NEG_OPEN;
 	f.neg.session = p->csession;
@@ -987,6 +1019,7 @@ static int on_client_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 
 	if (p->csession == 0 || fr->neg.session != p->csession)
 		return 0;               /* a session we gave up on */
+	rs_progress(m, p, now);
 	if (p->cstage == 1 || p->cstage == 2) {
 		int s = p->cstage - 1;
 
@@ -1188,6 +1221,7 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 			p->round_stored++;
 			if (p->rs[s].open)
 				p->rs[s].fetched++;
+			rs_progress(m, p, now);
 		}
 		goto pump;
 	}
@@ -1266,6 +1300,8 @@ static void on_ihave(struct mesh *m, struct peer *p, const struct frame *fr, uin
 {
 	size_t i;
 
+	if (fr->ids.flag && p->fq_pos == p->fq.n && p->inflight == 0)
+		p->fetch_progress_at = now;     /* a fetch starts */
 	for (i = 0; i < fr->ids.n; i++) {
 		const uint8_t *id = fr->ids.ids + i * WM_ID_LEN;
 		unsigned kind = fr->ids.kinds[i];

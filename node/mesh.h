@@ -41,7 +41,13 @@
  *   <bytes out>/<bytes in> bytes, need <N>, have <M>, fetched <K> in <T> ms
  * (one line; bytes are negentropy message bytes, T from NEG_OPEN; K counts
  * what this session's fetches stored: ids of its N that arrived another way
- * first, e.g. announced by the peer's own session, are not in K).
+ * first, e.g. announced by the peer's own session, are not in K).  A session
+ * still running after 5 s says how far it is every 5 s:
+ *   repairing with <hex8> (<name>): scope <s>, reconciling, <R> round trips,
+ *   need <N>, have <M>, fetched <K> so far, <T> s
+ * ("reconciled in <R> round trips" once reconciled), and so does a long
+ * fetch of what the peer announced while no session of ours runs:
+ *   fetching from <hex8> (<name>): <K> events stored so far, <Q> ids to go
  */
 #ifndef WM_MESH_H
 #define WM_MESH_H
