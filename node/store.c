@@ -186,6 +186,7 @@ static const char *const stmt_sql[ST__COUNT] = {
  * session at once is the usual peak; more may be open, and are closed when
  * given back).  Few, because the simulator runs hundreds of stores. */
 #define STORE_READERS_IDLE 2
+#define STORE_META_CACHED 8     /* meta keys remembered per handle */
 
 /* store_events() variants: group? x kind? x order, built on first use. */
 #define N_EV_VARIANTS 8
@@ -204,9 +205,44 @@ struct store {
 	/* idle read-only connections for store_neg sessions (store_reader_get) */
 	sqlite3 *readers[STORE_READERS_IDLE];
 	size_t nreaders;
+	/* meta values read or written through this handle (store_meta_get) */
+	struct meta_cached { char key[32]; char *val; } meta[STORE_META_CACHED];
+	size_t nmeta;
 };
 
 /* --- helpers ---------------------------------------------------------------- */
+
+/* The cached entry of key (NULL if none); val NULL = known absent. */
+static struct meta_cached *meta_find(struct store *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < s->nmeta; i++)
+		if (strcmp(s->meta[i].key, key) == 0)
+			return &s->meta[i];
+	return NULL;
+}
+
+/* Remember key = val (NULL: absent); silently not when full or too long. */
+static void meta_remember(struct store *s, const char *key, const char *val)
+{
+	struct meta_cached *m = meta_find(s, key);
+	char *copy = NULL;
+
+	if (strlen(key) >= sizeof(m->key) || (val != NULL && (copy = strdup(val)) == NULL))
+		return;
+	if (m == NULL) {
+		if (s->nmeta == STORE_META_CACHED) {
+			free(copy);
+			return;
+		}
+		m = &s->meta[s->nmeta++];
+		snprintf(m->key, sizeof(m->key), "%s", key);
+	} else {
+		free(m->val);
+	}
+	m->val = copy;
+}
 
 /* SQLite integers are signed; our times are uint64 from outside.  Anything
  * beyond INT64_MAX (far past any real date) is stored as INT64_MAX. */
@@ -486,6 +522,8 @@ void store_close(struct store *s)
 		sqlite3_finalize(s->ev_st[i]);
 	for (i = 0; i < s->nreaders; i++)
 		sqlite3_close_v2(s->readers[i]);
+	for (i = 0; i < s->nmeta; i++)
+		free(s->meta[i].val);
 	/* A transaction left open is rolled back by close. */
 	sqlite3_close_v2(s->db);
 	free(s);
@@ -1492,8 +1530,18 @@ int store_meta_get(struct store *s, const char *key, char *val, size_t vallen)
 	size_t n;
 	int rc;
 
+	struct meta_cached *m;
+
 	if (s == NULL || key == NULL || val == NULL || vallen == 0)
 		return WM_EINVAL;
+	if ((m = meta_find(s, key)) != NULL) {
+		if (m->val == NULL)
+			return WM_ENOTFOUND;
+		if (strlen(m->val) >= vallen)
+			return WM_ETOOBIG;
+		memcpy(val, m->val, strlen(m->val) + 1);
+		return 0;
+	}
 	if ((st = stmt_get(s, ST_META_GET)) == NULL)
 		return WM_ESTORE;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -1507,9 +1555,11 @@ int store_meta_get(struct store *s, const char *key, char *val, size_t vallen)
 			memcpy(val, t ? t : "", n);
 			val[n] = '\0';
 			rc = 0;
+			meta_remember(s, key, val);
 		}
 	} else if (rc == SQLITE_DONE) {
 		rc = WM_ENOTFOUND;
+		meta_remember(s, key, NULL);
 	} else {
 		rc = store_fail(s, "meta get");
 	}
@@ -1530,6 +1580,8 @@ int store_meta_set(struct store *s, const char *key, const char *val)
 	sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
 	rc = stmt_exec(s, st, "meta set");
 	stmt_put(s, st);
+	if (rc == 0)
+		meta_remember(s, key, val);
 	return rc;
 }
 

@@ -125,7 +125,10 @@ int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, 
 /* Delete events expired at `now`; *n = how many. */
 int store_collect_expired(struct store *s, uint64_t now, int64_t *n);
 
-/* Key/value settings of the node (e.g. the network's root key). */
+/* Key/value settings of the node (e.g. the network's root key).  A value
+ * is read from the file once per store handle and remembered (ingest asks
+ * for the vouched groups at every request): a handle sees its own writes,
+ * and another process's writes from its next open. */
 int store_meta_get(struct store *s, const char *key, char *val, size_t vallen);
 int store_meta_set(struct store *s, const char *key, const char *val);
 

@@ -839,6 +839,16 @@ static void test_rejected_and_meta(void **state)
 	assert_string_equal(val, "abcd");
 	assert_int_equal(store_meta_set(f->s, "long", "0123456789"), 0);
 	assert_int_equal(store_meta_get(f->s, "long", val, sizeof(val)), WM_ETOOBIG);
+	/* another handle reads what this one wrote from the file */
+	{
+		struct store *s2 = NULL;
+
+		assert_int_equal(store_open(f->d.path, &s2, NULL), 0);
+		assert_int_equal(store_meta_get(s2, "root", val, sizeof(val)), 0);
+		assert_string_equal(val, "abcd");
+		assert_int_equal(store_meta_get(s2, "none", val, sizeof(val)), WM_ENOTFOUND);
+		store_close(s2);
+	}
 	store_close(NULL);
 }
 
