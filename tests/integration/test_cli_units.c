@@ -54,18 +54,30 @@ static void test_network_broken(void **state)
 	(void)state;
 
 	/* every truncation and every single-byte change is refused or parsed
-	 * cleanly, never a crash; truncations lose a required line */
-	for (i = 0; i < len - 1; i++) {
-		memcpy(buf, net_ok, i);
-		why[0] = 0;
-		if (network_parse(buf, i, &n, why) != 0)
-			assert_true(why[0] != 0);
+	 * cleanly, never a crash; truncations lose a required line; the same
+	 * with a vouched line */
+	for (int v = 0; v < 2; v++) {
+		char src[512];
+
+		snprintf(src, sizeof src, "%s%s", net_ok, v ? "vouched gaobu.a,gaobu.b-c\n" : "");
+		len = strlen(src);
+		for (i = 0; i < len - 1; i++) {
+			memcpy(buf, src, i);
+			why[0] = 0;
+			if (network_parse(buf, i, &n, why) != 0)
+				assert_true(why[0] != 0);
+		}
+		for (i = 0; i < len; i++) {
+			memcpy(buf, src, len);
+			buf[i] = (char)(buf[i] ^ 0x5a);
+			why[0] = 0;
+			if (network_parse(buf, len, &n, why) != 0)
+				assert_true(why[0] != 0);
+			else
+				assert_true(n.vouched[0] == 0 || network_vouched_ok(n.vouched));
+		}
 	}
-	for (i = 0; i < len; i++) {
-		memcpy(buf, net_ok, len);
-		buf[i] = (char)(buf[i] ^ 0x5a);
-		(void)network_parse(buf, len, &n, why);
-	}
+	len = strlen(net_ok);
 	assert_int_equal(network_parse("", 0, &n, why), WM_EFORMAT);
 	assert_int_equal(network_parse("watchmesh-network 2\n", 20, &n, why), WM_EFORMAT);
 	snprintf(buf, sizeof buf, "%s", net_ok);
