@@ -632,7 +632,7 @@ int network_parse(const char *text, size_t len, struct network *out, char why[WM
 {
 	struct network n;
 	size_t i = 0, lineno = 0;
-	int have_name = 0, have_root = 0, have_secret = 0;
+	int have_name = 0, have_root = 0, have_secret = 0, have_vouched = 0;
 	char ln[16];
 
 	memset(&n, 0, sizeof n);
@@ -646,6 +646,10 @@ int network_parse(const char *text, size_t len, struct network *out, char why[WM
 			l--;
 		lineno++;
 		snprintf(ln, sizeof ln, "%zu", lineno);
+		if (memchr(s, '\0', l) != NULL) {
+			wm_why(why, "line %s: a NUL byte (not a text file?)", ln);
+			goto bad;
+		}
 		if (lineno == 1) {
 			if (l != strlen(NET_MAGIC) || memcmp(s, NET_MAGIC, l) != 0) {
 				wm_why(why, "not a watchmesh network file (the first line should be '%s')",
@@ -654,6 +658,12 @@ int network_parse(const char *text, size_t len, struct network *out, char why[WM
 			}
 		} else if (l == 0 || s[0] == '#') {
 			/* blank or comment */
+		} else if ((l > 5 && ((memcmp(s, "name ", 5) == 0 && have_name) ||
+		                      (memcmp(s, "root ", 5) == 0 && have_root))) ||
+		           (l > 7 && memcmp(s, "secret ", 7) == 0 && have_secret) ||
+		           (l > 8 && memcmp(s, "vouched ", 8) == 0 && have_vouched)) {
+			wm_why(why, "line %s: a second '%.*s' line", ln, (int)(strchr(s, ' ') - s), s);
+			goto bad;
 		} else if (l > 5 && memcmp(s, "name ", 5) == 0) {
 			if (l - 5 > FILES_NETNAME_MAX) {
 				wm_why(why, "line %s: the network name is longer than 64 bytes", ln);
@@ -691,6 +701,7 @@ int network_parse(const char *text, size_t len, struct network *out, char why[WM
 				       "not '%s' ('network' cannot be vouched)", ln, n.vouched);
 				goto bad;
 			}
+			have_vouched = 1;
 		} else {
 			wm_why(why, "line %s: unknown line in network file", ln);
 			goto bad;
@@ -744,7 +755,7 @@ int network_vouched_ok(const char *list)
 
 	if (strcmp(list, "*") == 0)
 		return 1;
-	do {
+	for (;;) {
 		size_t l;
 
 		e = strchr(p, ',');
@@ -752,9 +763,10 @@ int network_vouched_ok(const char *list)
 		if (!event_group_valid(p, l) || (l == strlen(WM_NETWORK_GROUP) &&
 		                                 memcmp(p, WM_NETWORK_GROUP, l) == 0))
 			return 0;
+		if (e == NULL)
+			return 1;
 		p = e + 1;
-	} while (e != NULL);
-	return 1;
+	}
 }
 
 int network_load(const char *path, struct network *out, char why[WM_WHY_LEN])
@@ -1034,8 +1046,8 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			wm_why(why, "line %s: value too long", ln);
 			return WM_EFORMAT;
 		}
+		memset(dst, 0, dstcap);         /* a key given twice: the last wins, whole */
 		memcpy(dst, v, vl);
-		dst[vl] = 0;
 		if (dst == c.peers) {
 			/* judged here so that a bad entry names its line */
 			struct conf_peer *ps = malloc(CONF_PEERS_MAX * sizeof *ps);

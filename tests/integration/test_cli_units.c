@@ -111,6 +111,17 @@ static void test_network_vouched(void **state)
 		assert_int_equal(network_parse(buf, strlen(buf), &n, why), WM_EFORMAT);
 		assert_non_null(strstr(why, "line 5"));
 	}
+	/* a line given twice, a NUL byte: refused, saying which line */
+	snprintf(buf, sizeof buf, "%sname other\n", net_ok);
+	assert_int_equal(network_parse(buf, strlen(buf), &n, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "line 5: a second 'name' line"));
+	snprintf(buf, sizeof buf, "%svouched a\nvouched b\n", net_ok);
+	assert_int_equal(network_parse(buf, strlen(buf), &n, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "line 6: a second 'vouched' line"));
+	memcpy(buf, net_ok, strlen(net_ok));
+	buf[strlen("watchmesh-network 1\nname gaobu")] = '\0';
+	assert_int_equal(network_parse(buf, strlen(net_ok), &n, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "line 2: a NUL byte"));
 	/* no vouched line: none */
 	assert_int_equal(network_parse(net_ok, strlen(net_ok), &n, why), 0);
 	assert_string_equal(n.vouched, "");
