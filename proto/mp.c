@@ -410,12 +410,14 @@ static int walk(struct mp_reader *r, int depth)
 	struct mp_item it;
 	int rc;
 
-	if (depth > 32)
-		return mp_fail(r->why, WM_EMALFORMED, "value: nested more than 32 deep (byte %zu)",
-		               r->base + r->pos);
 	rc = mp_read(r, "value", &it);
 	if (rc != 0)
 		return rc;
+	/* as msgpack-c's reader: 32 containers deep at most, counting an
+	 * empty one (a scalar may sit inside the 32nd) */
+	if ((it.type == MP_ARRAY || it.type == MP_MAP) && depth >= 32)
+		return mp_fail(r->why, WM_EMALFORMED, "value: nested more than 32 deep (byte %zu)",
+		               it.off);
 	if (it.type == MP_ARRAY) {
 		for (size_t k = 0; k < it.len; k++)
 			if ((rc = walk(r, depth + 1)) != 0)
