@@ -31,18 +31,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static struct key *seeded(uint8_t tag, uint32_t n)
-{
-	uint8_t seed[32] = { tag };
-	struct key *k = NULL;
-	memcpy(seed + 1, &n, sizeof n);
-	if (key_from_seed(seed, &k) != 0) {
-		fprintf(stderr, "bench_import: key_from_seed failed\n");
-		exit(1);
-	}
-	return k;
-}
-
 struct out {
 	FILE *f;
 	uint8_t (*ids)[WM_ID_LEN];
@@ -86,9 +74,8 @@ static void cert(struct out *o, const struct key *issuer, const struct key *subj
 
 int main(int argc, char **argv)
 {
-	char path[4096], why[WM_WHY_LEN], title[64], *net = NULL;
-	size_t netlen = 0, n, i;
-	struct network nw = { 0 };
+	char path[4096], why[WM_WHY_LEN], title[64];
+	size_t n, i;
 	struct key *root, *station, *officer, *res[NRESIDENTS];
 	struct out o = { 0 };
 	uint64_t t0 = files_now_ms() - 30ull * 86400000;
@@ -100,22 +87,16 @@ int main(int argc, char **argv)
 	}
 	if (wmc_init() != 0)
 		return 1;
-	root = seeded(1, 0);
-	station = seeded(2, 0);
-	officer = seeded(3, 0);
+	root = mix_key(1, 0);
+	station = mix_key(2, 0);
+	officer = mix_key(3, 0);
 	for (i = 0; i < NRESIDENTS; i++)
-		res[i] = seeded(4, (uint32_t)i);
+		res[i] = mix_key(4, (uint32_t)i);
 
-	snprintf(nw.name, sizeof nw.name, "bench");
-	memcpy(nw.root, root->pub, WM_PUB_LEN);
-	wmc_random(nw.secret, sizeof nw.secret);
-	snprintf(path, sizeof path, "%s/bench.network", argv[1]);
-	if (network_encode(&nw, &net, &netlen) != 0 ||
-	    files_write_atomic(path, net, netlen, 0600, 0, why) != 0) {
-		fprintf(stderr, "bench_import: %s: %s\n", path, why);
+	if (mix_write_network(argv[1], root, why) != 0) {
+		fprintf(stderr, "bench_import: %s/bench.network: %s\n", argv[1], why);
 		return 1;
 	}
-	free(net);
 
 	snprintf(path, sizeof path, "%s/bench.wmb", argv[1]);
 	o.f = fopen(path, "wb");

@@ -52,17 +52,6 @@ static void brg_die(const char *what)
 	exit(1);
 }
 
-static struct key *brg_seeded(uint8_t tag, uint32_t n)
-{
-	uint8_t seed[32] = { tag };
-	struct key *k = NULL;
-
-	memcpy(seed + 1, &n, sizeof n);
-	if (key_from_seed(seed, &k) != 0)
-		brg_die("key_from_seed failed");
-	return k;
-}
-
 /* One built event, kept in memory for the side files. */
 struct brg_wire {
 	uint8_t *b;
@@ -228,10 +217,9 @@ static void brg_reference(const struct brg *g, const struct brg_wire *pool, size
 
 int main(int argc, char **argv)
 {
-	char path[4096], why[WM_WHY_LEN], *net = NULL;
-	size_t netlen = 0, n, total, hmax = 0, h[BRG_MAX_LEVELS], nlev, i, l;
+	char path[4096], why[WM_WHY_LEN];
+	size_t n, total, hmax = 0, h[BRG_MAX_LEVELS], nlev, i, l;
 	unsigned long per[BRG_MAX_LEVELS];
-	struct network nw = { 0 };
 	struct brg g;
 	struct brg_wire *pool, *xa, *xb;
 	FILE *f;
@@ -259,11 +247,11 @@ int main(int argc, char **argv)
 	if (wmc_init() != 0)
 		return 1;
 	memset(&g, 0, sizeof g);
-	g.root = brg_seeded(1, 0);
-	g.station = brg_seeded(2, 0);
-	g.officer = brg_seeded(3, 0);
+	g.root = mix_key(1, 0);
+	g.station = mix_key(2, 0);
+	g.officer = mix_key(3, 0);
 	for (i = 0; i < BRG_RESIDENTS; i++)
-		g.res[i] = brg_seeded(4, (uint32_t)i);
+		g.res[i] = mix_key(4, (uint32_t)i);
 	/* common N - hmax (two of them certificates), then the pool and the
 	 * two sides' own events, hmax each */
 	total = n + 2 * hmax;
@@ -282,17 +270,10 @@ int main(int argc, char **argv)
 		g.slot[j] = t;
 	}
 
-	snprintf(nw.name, sizeof nw.name, "bench");
-	memcpy(nw.root, g.root->pub, WM_PUB_LEN);
-	wmc_random(nw.secret, sizeof nw.secret);
-	snprintf(path, sizeof path, "%s/bench.network", argv[1]);
-	if (network_encode(&nw, &net, &netlen) != 0 ||
-	    files_write_atomic(path, net, netlen, 0600, 0, why) != 0) {
-		fprintf(stderr, "bench_repair_gen: %s: %s\n", path, why);
+	if (mix_write_network(argv[1], g.root, why) != 0) {
+		fprintf(stderr, "bench_repair_gen: %s/bench.network: %s\n", argv[1], why);
 		return 1;
 	}
-	free(net);
-	wmc_wipe(nw.secret, sizeof nw.secret);
 
 	snprintf(path, sizeof path, "%s/common.wmb", argv[1]);
 	if ((f = fopen(path, "wb")) == NULL)

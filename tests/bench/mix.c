@@ -1,8 +1,47 @@
 /* See mix.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "files.h"
 #include "mix.h"
+
+struct key *mix_key(uint8_t tag, uint32_t n)
+{
+	uint8_t seed[32] = { tag };
+	struct key *k = NULL;
+
+	memcpy(seed + 1, &n, sizeof n);
+	if (key_from_seed(seed, &k) != 0) {
+		fprintf(stderr, "bench: key_from_seed failed\n");
+		exit(1);
+	}
+	return k;
+}
+
+int mix_write_network(const char *dir, const struct key *root, char why[WM_WHY_LEN])
+{
+	struct network nw;
+	char path[4096], *net = NULL;
+	size_t netlen = 0;
+	int rc;
+
+	memset(&nw, 0, sizeof nw);
+	snprintf(nw.name, sizeof nw.name, "bench");
+	memcpy(nw.root, root->pub, WM_PUB_LEN);
+	wmc_random(nw.secret, sizeof nw.secret);
+	snprintf(path, sizeof path, "%s/bench.network", dir);
+	if ((rc = network_encode(&nw, &net, &netlen)) != 0)
+		snprintf(why, WM_WHY_LEN, "cannot encode the network file");
+	else
+		rc = files_write_atomic(path, net, netlen, 0600, 0, why);
+	if (net != NULL) {
+		wmc_wipe(net, netlen);
+		free(net);
+	}
+	wmc_wipe(nw.secret, sizeof nw.secret);
+	return rc;
+}
 
 const char *const mix_groups[5] = { "gaobu.xinhua-village", "gaobu.dongfeng", "gaobu.park-3",
                                     "gaobu.station", "gaobu.riverside" };
