@@ -44,6 +44,15 @@ static struct sim *make(size_t n, struct sim_opts *o)
 	return s;
 }
 
+/* Certificates on every node, links up, and warm_ms of simulated time for
+ * the hellos and the first repairs. */
+static void start_warm(struct sim *s, uint64_t warm_ms)
+{
+	sim_certs_everywhere(s);
+	sim_start(s);
+	sim_run_for(s, warm_ms);
+}
+
 /* How many live nodes lack event ev (among those with comp == c, or all
  * live nodes when comp is NULL). */
 static size_t lacking(struct sim *s, size_t ev, const size_t *comp, size_t c)
@@ -74,9 +83,7 @@ static void case_all100(void)
 	sim_opts_defaults(&o);
 	s = make(n, &o);
 	sim_topo_random(s, 6);
-	sim_certs_everywhere(s);
-	sim_start(s);
-	sim_run_for(s, 5000);                           /* hellos, first repairs */
+	start_warm(s, 5000);                           /* hellos, first repairs */
 	for (e = 0; e < 30; e++) {
 		sim_post(s, (size_t)(e * 37) % n, kind_of(e), e % 2 ? "gaobu" : "xinhua");
 		sim_run_for(s, 300);
@@ -107,9 +114,7 @@ static void case_partition(void)
 	o.mesh.repair_interval_ms = 20000;
 	s = make(n, &o);
 	sim_topo_random(s, 5);
-	sim_certs_everywhere(s);
-	sim_start(s);
-	sim_run_for(s, 3000);
+	start_warm(s, 3000);
 	for (i = 0; i < n; i++)
 		side[i] = i < n / 2;
 	sim_partition(s, side);
@@ -167,9 +172,7 @@ static void case_churn(void)
 	sim_opts_defaults(&o);
 	s = make(n, &o);
 	sim_topo_random(s, 6);
-	sim_certs_everywhere(s);
-	sim_start(s);
-	sim_run_for(s, 3000);
+	start_warm(s, 3000);
 	for (e = 0; e < 5; e++) {
 		sim_post(s, e * 11, kind_of(e), "gaobu");
 		sim_run_for(s, 300);
@@ -228,9 +231,7 @@ static void case_forged(void)
 	sim_opts_defaults(&o);
 	s = make(n, &o);
 	sim_topo_random(s, 4);
-	sim_certs_everywhere(s);
-	sim_start(s);
-	sim_run_for(s, 3000);
+	start_warm(s, 3000);
 	CHECK(sim_forged_frame(s, &frame, &len, id) == 0, "forged frame");
 	/* node 0 turns bad: it sends the forgery to each neighbour */
 	for (i = 1; i < n; i++)
@@ -267,9 +268,7 @@ static void case_latejoin(void)
 	sim_opts_defaults(&o);
 	s = make(n, &o);
 	sim_topo_random(s, 4);
-	sim_certs_everywhere(s);
-	sim_start(s);
-	sim_run_for(s, 3000);
+	start_warm(s, 3000);
 	for (e = 0; e < 40; e++) {
 		sim_post(s, e % n, kind_of(e), e % 3 ? "gaobu" : "xinhua");
 		sim_run_for(s, 100);
@@ -299,9 +298,7 @@ static void case_ring(void)
 	sim_opts_defaults(&o);
 	s = make(n, &o);
 	sim_topo_ring(s);
-	sim_certs_everywhere(s);
-	sim_start(s);
-	sim_run_for(s, 3000);
+	start_warm(s, 3000);
 	for (e = 0; e < 10; e++) {
 		sim_post(s, (e * 11) % n, KIND_ALERT, "gaobu");
 		sim_run_for(s, 500);
@@ -336,9 +333,7 @@ static void case_lossy(void)
 	o.mesh.repair_interval_ms = 10000;
 	s = make(n, &o);
 	sim_topo_line(s);
-	sim_certs_everywhere(s);
-	sim_start(s);
-	sim_run_for(s, 3000);
+	start_warm(s, 3000);
 	for (e = 0; e < 20; e++) {
 		size_t a = (e * 5 + 3) % (n - 1);
 
