@@ -647,6 +647,12 @@ static void rs_log(struct mesh *m, struct peer *p, int s, uint64_t now)
 	r->open = 0;
 }
 
+/* Ids queued or in flight to be fetched from p. */
+static int fetching(const struct peer *p)
+{
+	return p->fq_pos < p->fq.n || p->inflight > 0;
+}
+
 /* A long session says how far it is, every MESH_PROGRESS_MS (its summary
  * line comes at the end); so does a long fetch of what the peer announced
  * (IHAVE repair=1) while no session of ours runs. */
@@ -655,7 +661,7 @@ static void rs_progress(struct mesh *m, struct peer *p, uint64_t now)
 	int s;
 
 	if (!p->rs[0].open && !p->rs[1].open && now >= p->fetch_progress_at + MESH_PROGRESS_MS &&
-	    (p->fq_pos < p->fq.n || p->inflight > 0)) {
+	    fetching(p)) {
 		p->fetch_progress_at = now;
 		mlog(m, MESH_LOG_INFO, "fetching from %s (%s): %llu events stored so far, %llu ids to go",
 		     p->hex, p->name, (unsigned long long)p->round_stored,
@@ -728,7 +734,7 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 		p->inflight += k;
 		p->fetch_deadline = now + m->cfg.fetch_timeout_ms;
 	}
-	if (p->fq_pos == p->fq.n && p->inflight == 0 && p->fq.n > 0) {
+	if (!fetching(p) && p->fq.n > 0) {
 		neg_ids_free(&p->fq);
 		p->fq_pos = 0;
 		if (p->round_stored > 0) {
@@ -1300,7 +1306,7 @@ static void on_ihave(struct mesh *m, struct peer *p, const struct frame *fr, uin
 {
 	size_t i;
 
-	if (fr->ids.flag && p->fq_pos == p->fq.n && p->inflight == 0)
+	if (fr->ids.flag && !fetching(p))
 		p->fetch_progress_at = now;     /* a fetch starts */
 	for (i = 0; i < fr->ids.n; i++) {
 		const uint8_t *id = fr->ids.ids + i * WM_ID_LEN;
@@ -1646,7 +1652,7 @@ void mesh_repair_all(struct mesh *m, uint64_t now)
  * announced): it would find them all again, and compete with them. */
 static int repair_held(const struct peer *p)
 {
-	return p->sneg != NULL || p->fq_pos < p->fq.n || p->inflight > 0;
+	return p->sneg != NULL || fetching(p);
 }
 
 void mesh_tick(struct mesh *m, uint64_t now)
