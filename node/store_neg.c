@@ -636,12 +636,23 @@ static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
 		return rc;
 	v->stats.dirs++;
 	/* the expired items of this bucket (sorted by time, so a range) */
-	for (i = 0; i < v->nexpired; i++) {
+	{
+		size_t lo = 0, hi = v->nexpired;        /* the first in this bucket */
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if ((v->expired[mid].ts >> STORE_NEG_FINE_SHIFT) < key0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		i = lo;
+	}
+	for (; i < v->nexpired && (v->expired[i].ts >> STORE_NEG_FINE_SHIFT) < key0 + SN_FINE_PER; i++) {
 		uint64_t fk = v->expired[i].ts >> STORE_NEG_FINE_SHIFT;
 		struct neg_acc id;
 
-		if (fk < key0 || fk >= key0 + SN_FINE_PER)
-			continue;
 		for (w = 0; w < d->n && d->key[w] != fk; w++)
 			;
 		if (w == d->n || d->pos[w] == 0)
@@ -765,17 +776,17 @@ fail:
 	return rc;
 }
 
-/* Where position i (< size) is: bucket *b, its directory, fine bucket *f
- * (the last with pos <= the offset in b), and *off = i - pos[b]. */
-static int sn_locate(struct store_neg *v, uint64_t i, size_t *b, const struct sn_dir **d,
+/* Where position i (< size) is inside bucket b (the one holding it): its
+ * directory, fine bucket *f (the last with pos <= the offset in b), and
+ * *off = i - pos[b]. */
+static int sn_locate(struct store_neg *v, uint64_t i, size_t b, const struct sn_dir **d,
                      size_t *f, uint64_t *off)
 {
 	size_t lo, hi;
 	int rc;
 
-	*b = sn_find_pos(v, i);
-	*off = i - v->pos[*b];
-	if ((rc = sn_dir(v, *b, d)) != 0)
+	*off = i - v->pos[b];
+	if ((rc = sn_dir(v, b, d)) != 0)
 		return rc;
 	lo = 0;
 	hi = (*d)->n;                   /* last f with pos[f] <= off */
@@ -809,7 +820,7 @@ static int sn_prefix(struct store_neg *v, uint64_t i, struct neg_acc *out)
 		*out = v->psum[b];
 		return 0;
 	}
-	if ((rc = sn_locate(v, i, &b, &d, &f, &off)) != 0)
+	if ((rc = sn_locate(v, i, b, &d, &f, &off)) != 0)
 		return rc;
 	*out = v->psum[b];
 	neg_acc_add(out, d->psum[f].sum);
@@ -839,7 +850,8 @@ static int sn_op_item(void *ctx, size_t i, struct neg_item *out)
 
 	if (i >= store_neg_size(v))
 		return WM_EINVAL;
-	if ((rc = sn_locate(v, i, &b, &d, &f, &off)) != 0 || (rc = sn_load(v, d, f, &l)) != 0)
+	b = sn_find_pos(v, i);
+	if ((rc = sn_locate(v, i, b, &d, &f, &off)) != 0 || (rc = sn_load(v, d, f, &l)) != 0)
 		return rc;
 	*out = l->items[off - d->pos[f]];
 	return 0;
