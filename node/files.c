@@ -749,6 +749,8 @@ int network_encode(const struct network *n, char **out, size_t *len)
 	return 0;
 }
 
+_Static_assert(FILES_VOUCHED_MAX < TRUST_VOUCHED_LEN, "the store keeps every list a network file may hold");
+
 int network_vouched_ok(const char *list)
 {
 	const char *p = list, *e;

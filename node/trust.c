@@ -289,14 +289,14 @@ int trust_vouched(struct store *s, const uint8_t root[WM_PUB_LEN],
 
 int trust_set_vouched(struct store *s, const char *list)
 {
-	char now[1200];
+	char now[TRUST_VOUCHED_LEN];
+	int rc;
 
 	if (s == NULL || list == NULL || strlen(list) >= sizeof(now))
 		return WM_EINVAL;
-	if (store_meta_get(s, VOUCHED_META, now, sizeof(now)) == 0 && strcmp(now, list) == 0)
-		return 0;
-	if (list[0] == '\0' && store_meta_get(s, VOUCHED_META, now, sizeof(now)) == WM_ENOTFOUND)
-		return 0;       /* none, and none recorded */
+	rc = store_meta_get(s, VOUCHED_META, now, sizeof(now));
+	if ((rc == 0 && strcmp(now, list) == 0) || (rc == WM_ENOTFOUND && list[0] == '\0'))
+		return 0;       /* unchanged (none, and none recorded, included) */
 	return store_meta_set(s, VOUCHED_META, list);
 }
 
@@ -315,7 +315,7 @@ static int vouched_list(struct store *s, char *out, size_t len)
 static int check_vouched(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
                          char *why)
 {
-	char list[1200], inner[WM_WHY_LEN];
+	char list[TRUST_VOUCHED_LEN], inner[WM_WHY_LEN];
 	int rc;
 
 	if ((rc = vouched_list(s, list, sizeof(list))) != 0)
@@ -633,7 +633,7 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 struct rejudge {
 	struct item { uint8_t id[WM_ID_LEN]; uint8_t *wire; size_t len; } *v;
 	size_t n, cap;
-	char vouched[1200];             /* the vouched groups */
+	char vouched[TRUST_VOUCHED_LEN];      /* the vouched groups */
 };
 
 static int rejudge_add(void *ctx, const struct stored_event *e)

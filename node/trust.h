@@ -17,7 +17,7 @@
 #include "store.h"
 
 struct official {
-	enum cert_role role;         /* ROLE_STATION or ROLE_OFFICER */
+	enum cert_role role;         /* ROLE_STATION or ROLE_OFFICER (or ROLE_RESIDENT from trust_vouched) */
 	char name[128];              /* the official's name from their cert */
 	char station[128];           /* the issuing station's name ("" for a station) */
 };
@@ -42,6 +42,7 @@ int trust_groups_cover(const char *groups, const char *group);
  * ingest, and the late pass after a revocation -- reads the same list.
  * trust_set_vouched writes it only when it changed.
  */
+#define TRUST_VOUCHED_LEN 1100  /* the longest list, with its NUL */
 int trust_set_vouched(struct store *s, const char *list);
 /* 0 and *out if author may post in group at `at` by a resident, officer or
  * station certificate; else WM_EUNKNOWNCERT (no cert known), WM_EREVOKED or
