@@ -628,22 +628,27 @@ int network_name_ok(const char *name)
 	return 1;
 }
 
+/* The keyword lines of a network file, each at most once. */
+static const char *const net_keys[] = { "name", "root", "secret", "vouched" };
+enum { NK_NAME, NK_ROOT, NK_SECRET, NK_VOUCHED, NK_COUNT };
+
 int network_parse(const char *text, size_t len, struct network *out, char why[WM_WHY_LEN])
 {
 	struct network n;
 	size_t i = 0, lineno = 0;
-	int have_name = 0, have_root = 0, have_secret = 0, have_vouched = 0;
+	int seen[NK_COUNT] = { 0 }, key;
 	char ln[16];
 
 	memset(&n, 0, sizeof n);
 	while (i < len) {
-		size_t e = i, l;
-		const char *s = text + i;
+		size_t e = i, l, kl, vl = 0;
+		const char *s = text + i, *v = NULL, *sp;
 		while (e < len && text[e] != '\n')
 			e++;
 		l = e - i;
 		if (l > 0 && s[l - 1] == '\r')
 			l--;
+		i = e + 1;
 		lineno++;
 		snprintf(ln, sizeof ln, "%zu", lineno);
 		if (memchr(s, '\0', l) != NULL) {
@@ -656,67 +661,75 @@ int network_parse(const char *text, size_t len, struct network *out, char why[WM
 				        NET_MAGIC);
 				goto bad;
 			}
-		} else if (l == 0 || s[0] == '#') {
-			/* blank or comment */
-		} else if ((l > 5 && ((memcmp(s, "name ", 5) == 0 && have_name) ||
-		                      (memcmp(s, "root ", 5) == 0 && have_root))) ||
-		           (l > 7 && memcmp(s, "secret ", 7) == 0 && have_secret) ||
-		           (l > 8 && memcmp(s, "vouched ", 8) == 0 && have_vouched)) {
-			wm_why(why, "line %s: a second '%.*s' line", ln, (int)(strchr(s, ' ') - s), s);
+			continue;
+		}
+		if (l == 0 || s[0] == '#')
+			continue;               /* blank or comment */
+		/* "keyword value": the value is everything after the first space */
+		sp = memchr(s, ' ', l);
+		kl = sp ? (size_t)(sp - s) : l;
+		for (key = 0; key < NK_COUNT; key++)
+			if (strlen(net_keys[key]) == kl && memcmp(s, net_keys[key], kl) == 0)
+				break;
+		if (key == NK_COUNT || sp == NULL || sp + 1 == s + l) {
+			wm_why(why, "line %s: unknown line in network file", ln);
 			goto bad;
-		} else if (l > 5 && memcmp(s, "name ", 5) == 0) {
-			if (l - 5 > FILES_NETNAME_MAX) {
+		}
+		if (seen[key]) {
+			wm_why(why, "line %s: a second '%s' line", ln, net_keys[key]);
+			goto bad;
+		}
+		seen[key] = 1;
+		v = sp + 1;
+		vl = l - kl - 1;
+		switch (key) {
+		case NK_NAME:
+			if (vl > FILES_NETNAME_MAX) {
 				wm_why(why, "line %s: the network name is longer than 64 bytes", ln);
 				goto bad;
 			}
-			memcpy(n.name, s + 5, l - 5);
-			n.name[l - 5] = 0;
+			memcpy(n.name, v, vl);
 			if (!network_name_ok(n.name)) {
 				wm_why(why, "line %s: bad network name", ln);
 				goto bad;
 			}
-			have_name = 1;
-		} else if (l > 5 && memcmp(s, "root ", 5) == 0) {
-			if (l - 5 != WM_HEX_PUB || hex_decode(n.root, WM_PUB_LEN, s + 5, l - 5)) {
+			break;
+		case NK_ROOT:
+			if (vl != WM_HEX_PUB || hex_decode(n.root, WM_PUB_LEN, v, vl)) {
 				wm_why(why, "line %s: 'root' needs 64 hex digits", ln);
 				goto bad;
 			}
-			have_root = 1;
-		} else if (l > 7 && memcmp(s, "secret ", 7) == 0) {
-			if (l - 7 != 2 * WM_SECRET_LEN || hex_decode(n.secret, WM_SECRET_LEN, s + 7, l - 7)) {
+			break;
+		case NK_SECRET:
+			if (vl != 2 * WM_SECRET_LEN || hex_decode(n.secret, WM_SECRET_LEN, v, vl)) {
 				wm_why(why, "line %s: 'secret' needs 64 hex digits", ln);
 				goto bad;
 			}
-			have_secret = 1;
-		} else if (l > 8 && memcmp(s, "vouched ", 8) == 0) {
-			if (l - 8 > FILES_VOUCHED_MAX) {
+			break;
+		default:                        /* NK_VOUCHED */
+			if (vl > FILES_VOUCHED_MAX) {
 				wm_why(why, "line %s: the vouched group list is longer than %d bytes", ln,
 				       FILES_VOUCHED_MAX);
 				goto bad;
 			}
-			memcpy(n.vouched, s + 8, l - 8);
-			n.vouched[l - 8] = 0;
+			memcpy(n.vouched, v, vl);
 			if (!network_vouched_ok(n.vouched)) {
 				wm_why(why, "line %s: 'vouched' needs group names separated by commas (or *), "
 				       "not '%s' ('network' cannot be vouched)", ln, n.vouched);
 				goto bad;
 			}
-			have_vouched = 1;
-		} else {
-			wm_why(why, "line %s: unknown line in network file", ln);
-			goto bad;
+			break;
 		}
-		i = e + 1;
 	}
 	if (lineno == 0) {
 		wm_why(why, "empty network file");
 		goto bad;
 	}
-	if (!have_name || !have_root || !have_secret) {
-		wm_why(why, "network file lacks a '%s' line",
-		        !have_name ? "name" : !have_root ? "root" : "secret");
-		goto bad;
-	}
+	for (key = 0; key < NK_VOUCHED; key++)
+		if (!seen[key]) {
+			wm_why(why, "network file lacks a '%s' line", net_keys[key]);
+			goto bad;
+		}
 	*out = n;
 	wmc_wipe(&n, sizeof n);
 	return 0;
