@@ -47,7 +47,7 @@ test: build
 	meson test -C $(BUILD) --print-errorlogs
 
 demo: build
-	examples/demo.sh $(BUILD)/node/watchmesh
+	examples/demo.sh $(BUILD)/node/cli/watchmesh
 
 # Benchmarks (BENCHMARKS.md): `make bench` is the import benchmark (about a
 # minute); BENCH=sim|neg|repair|all picks others; N=... sizes import and

@@ -244,7 +244,7 @@ def main():
         sys.exit(2)
     sys.stdout.reconfigure(line_buffering=True)
     build = sys.argv[1]
-    wm = os.path.join(build, "node", "watchmesh")
+    wm = os.path.join(build, "node", "cli", "watchmesh")
     gen = os.path.join(build, "tests", "bench", "bench_repair_gen")
     for f in (wm, gen):
         if not os.access(f, os.X_OK):

@@ -7,7 +7,7 @@
 set -euo pipefail
 build=${1:-build}
 n=${N:-100000}
-wm=$build/node/watchmesh
+wm=$build/node/cli/watchmesh
 gen=$build/tests/bench/bench_import
 for f in "$wm" "$gen"; do
 	[ -x "$f" ] || { echo "bench: $f is not built (run make first)" >&2; exit 1; }
