@@ -236,7 +236,7 @@ int main(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("watchmesh 0.1.0\n");
+		printf("watchmesh " WM_VERSION "\n");
 		return CLI_OK;
 	}
 	if (wmc_init() != 0) {

@@ -1286,7 +1286,7 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	mesh_config_defaults(&mc);
 	mc.name = cf->name;
 	mc.groups = cf->groups;
-	mc.software = "watchmesh 0.1.0";
+	mc.software = "watchmesh " WM_VERSION;
 	mc.eager_fanout = cf->eager_peers;
 	mc.repair_interval_ms = cf->repair_interval * 1000;
 	mc.peer_rate = cf->peer_rate;
