@@ -18,10 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
-#include "store.h"
-#include "store_neg.h"
+#include "store_int.h"
 
 /* Version N -> N+1 is migrations[N]. */
 static const char *const migrations[] = {
@@ -84,7 +81,7 @@ static const char *const migrations[] = {
 	"CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram', detail=none);",
 	/* 1 -> 2: created_at and group of remembered refusals, and the
 	 * per-time-bucket aggregates of the negentropy view, kept by
-	 * triggers (node/store_neg.h). */
+	 * triggers (store_int.h). */
 	STORE_NEG_MIGRATION,
 	/* 2 -> 3: no insert trigger on events; store_insert keeps neg_agg. */
 	STORE_NEG_MIGRATION_3,
@@ -529,7 +526,7 @@ void store_close(struct store *s)
 	free(s);
 }
 
-struct sqlite3 *store_db(struct store *s)
+sqlite3 *store_db(struct store *s)
 {
 	return s == NULL ? NULL : s->db;
 }
@@ -1181,7 +1178,7 @@ static int search_text(const struct event *ev, char **buf, size_t *len)
 }
 
 /* A new events row in the repair aggregates, both sizes, of its group and
- * of '*' (node/store_neg.h; a trigger did this before schema 3). */
+ * of '*' (store_int.h; a trigger did this before schema 3). */
 static int neg_agg_add(struct store *s, const char *grp, uint64_t created_at, const uint8_t id[WM_ID_LEN])
 {
 	const char *g[2] = { grp, "*" };

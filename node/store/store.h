@@ -134,10 +134,6 @@ int store_meta_set(struct store *s, const char *key, const char *val);
 
 /* --- additions (store engineer) ------------------------------------------ */
 
-/* The schema version this build writes; store_open migrates older files
- * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 5
-
 /* The last SQLite error seen on this store, for logs ("" if none). */
 const char *store_errmsg(struct store *s);
 
@@ -187,22 +183,6 @@ int store_waiting_retracts(struct store *s, const uint8_t target[WM_ID_LEN], sto
 int store_unwait_retracts(struct store *s, const uint8_t target[WM_ID_LEN]);
 
 /* --- additions (negentropy view, node/store_neg.h) ------------------------ */
-
-/* The SQLite handle, for node/store_neg.c only (the store's negentropy
- * view, the other file that talks to sqlite3). */
-struct sqlite3;
-struct sqlite3 *store_db(struct store *s);
-
-/*
- * Addition (polish): for node/store_neg, a read-only connection to the
- * store's file, reused across repair sessions: idle ones are kept (a few),
- * so a session costs a BEGIN, not an open with a cold cache.  NULL, why
- * filled, if none can be opened (":memory:" stores have no file).  Give it
- * back with store_reader_put outside any transaction, before store_close,
- * which closes the idle ones.
- */
-struct sqlite3 *store_reader_get(struct store *s, char why[WM_WHY_LEN]);
-void store_reader_put(struct store *s, struct sqlite3 *db);
 
 /* store_remember_rejected with what repair needs to count the id as held:
  * the event's created_at and group (when it could be decoded), and its

@@ -1,7 +1,30 @@
 /*
- * node/store_neg.c: the store-backed negentropy view (see store_neg.h), and
- * the SQL functions behind the neg_agg upserts and triggers.  Part of the store: with
- * store.c, the only file that talks to sqlite3.
+ * node/store/store_neg.c: the store-backed negentropy view (store_neg.h),
+ * and the SQL functions behind the repair aggregates' upserts and triggers.
+ *
+ * How: store_insert and triggers on deletes from events and on the
+ * rejected table keep per-(group, time bucket) aggregates -- item count and
+ * id sum mod 2^256 -- at two sizes: the table neg_agg with 2^21 ms (~35 min)
+ * buckets, and neg_fine with 2^16 ms (~65 s) buckets, 32 to a neg_agg
+ * bucket; each with one row per bucket under the group "*" for all groups
+ * together (their SQL: store_int.h).  A session loads the scope's neg_agg
+ * rows once (a few thousand rows) and builds prefix sums.  A position
+ * inside a bucket is found through that bucket's neg_fine rows (at most
+ * 32, loaded when first needed), and only the one fine bucket's items are
+ * read (an index range scan); both are kept in a small per-session cache.
+ * So fingerprint(i, j), item(i) and lower_bound read a few dozen rows each
+ * however full the store is: at a million events a month, a neg_agg bucket
+ * holds ~800 items, a neg_fine one ~25.  Events and refusals expired but
+ * not collected yet (store_collect_expired deletes the others, and their
+ * aggregates with them) are listed once per session through the expiry
+ * indexes and subtracted.  A loaded bucket whose items disagree with its
+ * aggregate (or fine rows that disagree with their neg_agg row) is
+ * reported as WM_ESTORE rather than answered wrongly.
+ *
+ * Each session reads through a read-only connection of its own inside one
+ * read transaction (WAL snapshot); the connections are the store's readers
+ * (store_reader_get), reused from session to session, so a session costs a
+ * BEGIN rather than an open.
  *
  * What a reader must know: positions are global indexes in the sorted set
  * of the session.  Bucket b (after dropping empty ones) holds positions
@@ -14,9 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
-#include "store_neg.h"
+#include "store_int.h"
 
 #define SN_CACHE 1024                   /* slots of loaded fine buckets, direct-mapped */
 #define SN_CACHE_ITEMS 65536            /* items cached per session (~4.7 MB) */

@@ -18,6 +18,8 @@
 
 #include "event.h"
 #include "store.h"
+/* the room's private header: the schema version a new file gets */
+#include "store_int.h"
 #include "fixture.h"
 
 #define T0 1700000000000ull     /* a created_at, ms */

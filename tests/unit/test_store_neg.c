@@ -25,6 +25,9 @@
 #include "negentropy.h"
 #include "store.h"
 #include "store_neg.h"
+/* the room's private header: store_db to damage the aggregates, the
+ * session's size and counters, rows put in without events behind them */
+#include "store_int.h"
 #include "wmcrypto.h"
 
 #define BASE_TS 1764000000000ULL       /* ms, late 2025 */
