@@ -1,6 +1,6 @@
 /*
- * node/store.c: the node's SQLite database (see store.h), and the only file
- * that talks to sqlite3.
+ * node/store/store.c: the node's SQLite database (store.h); the repair view
+ * over the same file is store_neg.c, and the two share store_int.h.
  *
  * Two things a reader must know:
  *  - Every statement the hot paths use is prepared once and kept in
