@@ -116,8 +116,15 @@ enum stmt_id {
 };
 
 /* Expired events are collected, except certificates and revocations: they
- * are the record that older events are judged by. */
-#define EXPIRED_WHERE "expires_at != 0 AND expires_at <= ?1 AND kind NOT IN (7, 8)"
+ * are the record that older events are judged by.  SQL text needs the two
+ * kinds as digits, which an enum cannot give; the check keeps the digits
+ * those of proto/event.h. */
+#define SQL_KIND_CERT 7
+#define SQL_KIND_REVOKE 8
+_Static_assert(SQL_KIND_CERT == KIND_CERT && SQL_KIND_REVOKE == KIND_REVOKE,
+               "the kinds never collected are proto/event.h's cert and revoke");
+#define EXPIRED_WHERE "expires_at != 0 AND expires_at <= ?1 AND kind NOT IN (" \
+	STORE_STR(SQL_KIND_CERT) ", " STORE_STR(SQL_KIND_REVOKE) ")"
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
