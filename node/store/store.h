@@ -37,18 +37,13 @@ const char *store_errmsg(struct store *s);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
-/* 1 if a transaction (store_begin, or a savepoint) is open, else 0. */
+/* 1 if a transaction is open, else 0. */
 int store_in_transaction(struct store *s);
 /* durable=1: each commit is fsynced before it returns (synchronous=FULL);
  * 0, the default: NORMAL (batched; made durable by store_checkpoint). */
 int store_set_durable(struct store *s, int durable);
 int store_is_durable(struct store *s);
 int store_checkpoint(struct store *s);
-/* Nested, named-less savepoints: work inside or outside a transaction.
- * Every store_savepoint is ended by exactly one release or rollback. */
-int store_savepoint(struct store *s);
-int store_release(struct store *s);
-int store_rollback_savepoint(struct store *s);
 
 /* --- reading -------------------------------------------------------------- */
 

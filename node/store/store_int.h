@@ -10,8 +10,8 @@
  * two writers at once -- triggers on deletes from events and on the
  * rejected table, and store.c's own upserts for each new events row (an
  * insert trigger doubled the cost of store_insert in a batch) -- so a
- * change to one of them is a change to both.  PROTOCOL.md ("The store's
- * view") describes the buckets.
+ * change to one of them is a change to both.  proto/PROTOCOL.md ("The
+ * store's view") describes the buckets.
  */
 #ifndef WM_STORE_INT_H
 #define WM_STORE_INT_H
@@ -29,6 +29,13 @@
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
 #define STORE_SCHEMA_VERSION 5
+
+/* SQLite integers are signed; our times are uint64 from outside.  Anything
+ * beyond INT64_MAX (far past any real date) is stored as INT64_MAX. */
+static inline sqlite3_int64 store_u2i(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
 
 /* The store's own connection, for store_neg.c's SQL functions and for
  * tests that look at the tables. */
@@ -170,13 +177,15 @@ struct store_neg_stats {
 void store_neg_get_stats(const struct store_neg *v, struct store_neg_stats *out);
 
 /*
- * Bench and test only: add item rows straight into the events table (no
- * event bytes behind them: kind 0, a zero author, an empty raw), as if
- * events of `group` with that created_at and id had been stored; a row
- * whose id is already there is skipped.  The triggers maintain the
- * aggregates as for any insert.  Wrap many in store_begin/store_commit.
- * Never in a node: nothing here is signed or checked.
+ * The rest is in store_test.c, built into the library wmstore_test that
+ * only tests and benchmarks link (store_test_dep), so a node can never call it.
  */
+
+/* Add item rows straight into the events table (no event bytes behind
+ * them: kind 0, a zero author, an empty raw), as if events of `group` with
+ * that created_at and id had been stored; a row whose id is already there
+ * is skipped.  The aggregates are kept as for any insert.  Wrap many in
+ * store_begin/store_commit.  Nothing here is signed or checked. */
 struct store_neg_raw {
 	uint64_t created_at;
 	uint8_t id[NEG_ID_LEN];
@@ -184,5 +193,12 @@ struct store_neg_raw {
 	uint64_t expires_at;            /* 0 = never */
 };
 int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n);
+
+/* Nested, unnamed savepoints, inside or outside a transaction (one
+ * outside commits on release).  Every store_savepoint is ended by exactly
+ * one release or rollback; WM_EINVAL if none is open. */
+int store_savepoint(struct store *s);
+int store_release(struct store *s);
+int store_rollback_savepoint(struct store *s);
 
 #endif

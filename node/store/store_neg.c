@@ -165,11 +165,6 @@ int store_neg_register(struct sqlite3 *db)
 
 /* ---- helpers ---- */
 
-static sqlite3_int64 sn_u2i(uint64_t v)
-{
-	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
-}
-
 static int sn_fail(char *why, sqlite3 *db, const char *what)
 {
 	if (why != NULL)
@@ -417,7 +412,7 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 		return WM_ENOMEM;
 	for (i = 0; i < SN_CACHE; i++)
 		v->cache[i].key = UINT64_MAX;
-	v->now = sn_u2i(now);
+	v->now = store_u2i(now);
 	for (i = 0; i < n; i++) {
 		if (groups[i] == NULL || groups[i][0] == '\0' || strlen(groups[i]) > WM_GROUP_MAX) {
 			if (why != NULL)
@@ -636,8 +631,8 @@ static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
 	for (g = 0; g < (v->all ? 1 : v->ngroups) && rc == 0; g++) {
 		sqlite3_reset(v->q_fine);
 		sqlite3_bind_text(v->q_fine, 1, v->all ? "*" : v->groups[g], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(v->q_fine, 2, sn_u2i(key0));
-		sqlite3_bind_int64(v->q_fine, 3, sn_u2i(key0 + SN_FINE_PER));
+		sqlite3_bind_int64(v->q_fine, 2, store_u2i(key0));
+		sqlite3_bind_int64(v->q_fine, 3, store_u2i(key0 + SN_FINE_PER));
 		while ((step = sqlite3_step(v->q_fine)) == SQLITE_ROW) {
 			sqlite3_int64 key = sqlite3_column_int64(v->q_fine, 0);
 			sqlite3_int64 cnt = sqlite3_column_int64(v->q_fine, 1);
@@ -730,8 +725,8 @@ static int sn_load(struct store_neg *v, const struct sn_dir *d, size_t f,
 		*out = slot;
 		return 0;
 	}
-	lo = sn_u2i(key << STORE_NEG_FINE_SHIFT);
-	hi = sn_u2i((key + 1) << STORE_NEG_FINE_SHIFT);
+	lo = store_u2i(key << STORE_NEG_FINE_SHIFT);
+	hi = store_u2i((key + 1) << STORE_NEG_FINE_SHIFT);
 	sqlite3_reset(v->q_ev);
 	sqlite3_reset(v->q_rej);
 	sqlite3_bind_int64(v->q_ev, 1, lo);
@@ -950,66 +945,4 @@ struct neg_storage store_neg_storage(struct store_neg *v)
 	struct neg_storage st = { &sn_ops, v };
 
 	return st;
-}
-
-/* ---- bench and test rows ---- */
-
-int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n)
-{
-	static const uint8_t zero[32];
-	sqlite3_stmt *st = NULL, *agg = NULL, *fine = NULL;
-	sqlite3 *db;
-	size_t i;
-	int rc = 0;
-
-	if (s == NULL || (rows == NULL && n))
-		return WM_EINVAL;
-	db = store_db(s);
-	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, "
-	                       "expires_at, raw, received_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, x'', 0)",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return WM_ESTORE;
-	if (sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, STORE_NEG_FINE_UPSERT, -1, &fine, NULL) != SQLITE_OK) {
-		sqlite3_finalize(st);
-		sqlite3_finalize(agg);
-		return WM_ESTORE;
-	}
-	for (i = 0; i < n && rc == 0; i++) {
-		if (rows[i].group == NULL) {
-			rc = WM_EINVAL;
-			break;
-		}
-		sqlite3_bind_blob(st, 1, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, sn_u2i(rows[i].created_at));
-		sqlite3_bind_text(st, 3, rows[i].group, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 4, zero, sizeof zero, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, sn_u2i(rows[i].expires_at));
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
-			rc = WM_ESTORE;
-		} else if (sqlite3_changes(db) == 1) {
-			/* a new row: count it where the insert trigger did before schema 3 */
-			const char *g[2] = { rows[i].group, "*" };
-			int k;
-
-			for (k = 0; k < 4 && rc == 0; k++) {
-				sqlite3_stmt *u = k < 2 ? agg : fine;
-
-				sqlite3_bind_text(u, 1, g[k % 2], -1, SQLITE_STATIC);
-				sqlite3_bind_int64(u, 2, sn_u2i(rows[i].created_at));
-				sqlite3_bind_blob(u, 3, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
-				if (sqlite3_step(u) != SQLITE_DONE) {
-					fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
-					rc = WM_ESTORE;
-				}
-				sqlite3_reset(u);
-			}
-		}
-		sqlite3_reset(st);
-	}
-	sqlite3_finalize(st);
-	sqlite3_finalize(agg);
-	sqlite3_finalize(fine);
-	return rc;
 }

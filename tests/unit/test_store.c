@@ -18,7 +18,8 @@
 
 #include "event.h"
 #include "store.h"
-/* the room's private header: the schema version a new file gets */
+/* the room's private header: the schema version a new file gets, and
+ * the savepoints (tests only, in wmstore_test) */
 #include "store_int.h"
 #include "fixture.h"
 

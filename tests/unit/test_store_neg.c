@@ -1,5 +1,5 @@
 /*
- * Unit tests of node/store_neg, the store-backed negentropy view, against
+ * Unit tests of node/store/store_neg, the store-backed negentropy view, against
  * neg_vec holding the same items: size, every item, lower bounds and
  * fingerprints of random ranges, and whole reconciliations whose every
  * message must be byte-identical to the same run over neg_vec -- on
