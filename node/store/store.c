@@ -1,6 +1,6 @@
 /*
- * node/store.c: the node's SQLite database (see store.h), and the only file
- * that talks to sqlite3.
+ * node/store/store.c: the node's SQLite database (store.h); the repair view
+ * over the same file is store_neg.c, and the two share store_int.h.
  *
  * Two things a reader must know:
  *  - Every statement the hot paths use is prepared once and kept in
@@ -18,10 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
-#include "store.h"
-#include "store_neg.h"
+#include "store_int.h"
 
 /* Version N -> N+1 is migrations[N]. */
 static const char *const migrations[] = {
@@ -84,7 +81,7 @@ static const char *const migrations[] = {
 	"CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram', detail=none);",
 	/* 1 -> 2: created_at and group of remembered refusals, and the
 	 * per-time-bucket aggregates of the negentropy view, kept by
-	 * triggers (node/store_neg.h). */
+	 * triggers (store_int.h). */
 	STORE_NEG_MIGRATION,
 	/* 2 -> 3: no insert trigger on events; store_insert keeps neg_agg. */
 	STORE_NEG_MIGRATION_3,
@@ -106,7 +103,7 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per ver
 #define CERT_COLS "event_id, issuer, subject, role, name, groups, not_before, not_after, created_at"
 
 enum stmt_id {
-	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_INSERT, ST_INSERT_REF, ST_INSERT_FTS,
 	ST_HAS, ST_GET, ST_INFO, ST_REFERRING, ST_BY_AUTHOR,
 	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_AT,
@@ -119,16 +116,20 @@ enum stmt_id {
 };
 
 /* Expired events are collected, except certificates and revocations: they
- * are the record that older events are judged by. */
-#define EXPIRED_WHERE "expires_at != 0 AND expires_at <= ?1 AND kind NOT IN (7, 8)"
+ * are the record that older events are judged by.  SQL text needs the two
+ * kinds as digits, which an enum cannot give; the check keeps the digits
+ * those of proto/event.h. */
+#define SQL_KIND_CERT 7
+#define SQL_KIND_REVOKE 8
+_Static_assert(SQL_KIND_CERT == KIND_CERT && SQL_KIND_REVOKE == KIND_REVOKE,
+               "the kinds never collected are proto/event.h's cert and revoke");
+#define EXPIRED_WHERE "expires_at != 0 AND expires_at <= ?1 AND kind NOT IN (" \
+	STORE_STR(SQL_KIND_CERT) ", " STORE_STR(SQL_KIND_REVOKE) ")"
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_SAVEPOINT] = "SAVEPOINT wm",
-	[ST_RELEASE] = "RELEASE wm",
-	[ST_ROLLBACK_TO] = "ROLLBACK TO wm",
 	[ST_INSERT] = "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at) "
 	              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[ST_INSERT_REF] = "INSERT OR IGNORE INTO refs (seq, pos, ref) VALUES (?1, ?2, ?3)",
@@ -195,7 +196,6 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];            /* cached, prepared on first use */
 	sqlite3_stmt *ev_st[N_EV_VARIANTS];     /* store_events() variants */
-	int savepoints;                         /* open store_savepoint()s */
 	int durable;                            /* synchronous = FULL */
 	char err[WM_WHY_LEN];                   /* last SQLite error, for logs */
 	/* the last event store_delete removed, for store_remember_rejected */
@@ -244,13 +244,7 @@ static void meta_remember(struct store *s, const char *key, const char *val)
 	m->val = copy;
 }
 
-/* SQLite integers are signed; our times are uint64 from outside.  Anything
- * beyond INT64_MAX (far past any real date) is stored as INT64_MAX. */
-static sqlite3_int64 u2i(uint64_t v)
-{
-	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
-}
-
+/* Back from a column: a negative value (none of ours) reads as 0. */
 static uint64_t i2u(sqlite3_int64 v)
 {
 	return v < 0 ? 0 : (uint64_t)v;
@@ -529,7 +523,7 @@ void store_close(struct store *s)
 	free(s);
 }
 
-struct sqlite3 *store_db(struct store *s)
+sqlite3 *store_db(struct store *s)
 {
 	return s == NULL ? NULL : s->db;
 }
@@ -585,62 +579,19 @@ int store_begin(struct store *s)
 
 int store_commit(struct store *s)
 {
-	int rc = simple(s, ST_COMMIT, "commit");
-
-	if (rc == 0)
-		s->savepoints = 0;
-	return rc;
+	return simple(s, ST_COMMIT, "commit");
 }
 
 int store_rollback(struct store *s)
 {
-	int rc;
-
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
-	rc = simple(s, ST_ROLLBACK, "rollback");
-	s->savepoints = 0;
-	return rc;
+	return simple(s, ST_ROLLBACK, "rollback");
 }
 
 int store_in_transaction(struct store *s)
 {
 	return !sqlite3_get_autocommit(s->db);
-}
-
-int store_savepoint(struct store *s)
-{
-	int rc = simple(s, ST_SAVEPOINT, "savepoint");
-
-	if (rc == 0)
-		s->savepoints++;
-	return rc;
-}
-
-int store_release(struct store *s)
-{
-	int rc;
-
-	if (s->savepoints <= 0)
-		return WM_EINVAL;
-	rc = simple(s, ST_RELEASE, "release savepoint");
-	if (rc == 0)
-		s->savepoints--;
-	return rc;
-}
-
-int store_rollback_savepoint(struct store *s)
-{
-	int rc;
-
-	if (s->savepoints <= 0)
-		return WM_EINVAL;
-	rc = simple(s, ST_ROLLBACK_TO, "rollback to savepoint");
-	if (rc == 0)
-		rc = simple(s, ST_RELEASE, "release savepoint");
-	if (rc == 0)
-		s->savepoints--;
-	return rc;
 }
 
 int store_set_durable(struct store *s, int durable)
@@ -741,7 +692,7 @@ int store_events(struct store *s, const struct store_filter *f, store_event_cb c
 		sqlite3_bind_text(st, 2, f->group, -1, SQLITE_TRANSIENT);
 	if (variant & 2)
 		sqlite3_bind_int(st, 3, (int)f->kind);
-	sqlite3_bind_int64(st, 4, u2i(f->now));
+	sqlite3_bind_int64(st, 4, store_u2i(f->now));
 	sqlite3_bind_int64(st, 5, f->limit == 0 || f->limit > INT64_MAX ? -1 : (sqlite3_int64)f->limit);
 	return iterate_events(s, st, cb, ctx);
 }
@@ -849,7 +800,7 @@ int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], ui
 	if ((st = stmt_get(s, ST_BY_AUTHOR)) == NULL)
 		return WM_ESTORE;
 	sqlite3_bind_blob(st, 1, author, WM_PUB_LEN, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, u2i(since));
+	sqlite3_bind_int64(st, 2, store_u2i(since));
 	return iterate_events(s, st, cb, ctx);
 }
 
@@ -1181,7 +1132,7 @@ static int search_text(const struct event *ev, char **buf, size_t *len)
 }
 
 /* A new events row in the repair aggregates, both sizes, of its group and
- * of '*' (node/store_neg.h; a trigger did this before schema 3). */
+ * of '*' (store_int.h; a trigger did this before schema 3). */
 static int neg_agg_add(struct store *s, const char *grp, uint64_t created_at, const uint8_t id[WM_ID_LEN])
 {
 	const char *g[2] = { grp, "*" };
@@ -1192,7 +1143,7 @@ static int neg_agg_add(struct store *s, const char *grp, uint64_t created_at, co
 		if ((st = stmt_get(s, i < 2 ? ST_NEG_AGG : ST_NEG_FINE)) == NULL)
 			return WM_ESTORE;
 		sqlite3_bind_text(st, 1, g[i % 2], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, u2i(created_at));
+		sqlite3_bind_int64(st, 2, store_u2i(created_at));
 		sqlite3_bind_blob(st, 3, id, WM_ID_LEN, SQLITE_STATIC);
 		rc = stmt_exec(s, st, "repair aggregates");
 		stmt_put(s, st);
@@ -1211,11 +1162,11 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	if ((st = stmt_get(s, ST_INSERT)) == NULL)
 		return WM_ESTORE;
 	sqlite3_bind_blob(st, 1, ev->id, WM_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, u2i(ev->created_at));
+	sqlite3_bind_int64(st, 2, store_u2i(ev->created_at));
 	sqlite3_bind_int(st, 3, (int)ev->kind);
 	sqlite3_bind_text(st, 4, ev->group, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 5, ev->author, WM_PUB_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, u2i(ev->expires_at));
+	sqlite3_bind_int64(st, 6, store_u2i(ev->expires_at));
 	sqlite3_bind_blob(st, 7, ev->wire, (int)ev->wire_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, received_at);
 	rc = stmt_exec(s, st, "insert event");
@@ -1287,9 +1238,9 @@ int store_add_cert(struct store *s, const struct event *ev, const struct cert *c
 	sqlite3_bind_int(st, 4, (int)c->role);
 	sqlite3_bind_text(st, 5, c->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, c->groups, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, u2i(c->not_before));
-	sqlite3_bind_int64(st, 8, u2i(c->not_after));
-	sqlite3_bind_int64(st, 9, u2i(c->created_at));
+	sqlite3_bind_int64(st, 7, store_u2i(c->not_before));
+	sqlite3_bind_int64(st, 8, store_u2i(c->not_after));
+	sqlite3_bind_int64(st, 9, store_u2i(c->created_at));
 	rc = stmt_exec(s, st, "add cert");
 	stmt_put(s, st);
 	return rc;
@@ -1308,7 +1259,7 @@ int store_add_revocation(struct store *s, const struct event *ev,
 	sqlite3_bind_blob(st, 1, ev->id, WM_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, ev->author, WM_PUB_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, subject, WM_PUB_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, u2i(at));
+	sqlite3_bind_int64(st, 4, store_u2i(at));
 	rc = stmt_exec(s, st, "add revocation");
 	stmt_put(s, st);
 	return rc;
@@ -1439,9 +1390,9 @@ static int remember(struct store *s, const uint8_t id[WM_ID_LEN], int code, cons
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL) * 1000);
 	sqlite3_bind_int64(st, 7, 0);
 	if (known && group != NULL) {   /* else NULL: not counted by repair */
-		sqlite3_bind_int64(st, 5, u2i(created_at));
+		sqlite3_bind_int64(st, 5, store_u2i(created_at));
 		sqlite3_bind_text(st, 6, group, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 7, u2i(expires_at));
+		sqlite3_bind_int64(st, 7, store_u2i(expires_at));
 	}
 	rc = stmt_exec(s, st, "remember rejection");
 	stmt_put(s, st);
@@ -1511,7 +1462,7 @@ int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
 			rc = WM_ESTORE;
 			break;
 		}
-		sqlite3_bind_int64(st, 1, u2i(now));
+		sqlite3_bind_int64(st, 1, store_u2i(now));
 		rc = stmt_exec(s, st, "collect expired");
 		stmt_put(s, st);
 		if (rc == 0 && steps[i] == ST_EXP_EVENTS)

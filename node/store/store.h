@@ -1,11 +1,17 @@
 /*
- * node/store: the node's SQLite database, and the only file that includes
- * sqlite3.h.  One database per node (DIR/store.db), WAL mode, schema
- * versioned with PRAGMA user_version and migrated forward on open.
+ * node/store/store.h: the node's store -- one SQLite database per node
+ * (DIR/store.db) in WAL mode, its schema versioned with PRAGMA user_version
+ * and migrated forward on open.  The room's other public header,
+ * store_neg.h, is the repair view of the same database; store_int.h holds
+ * what only the room's own files share.  Other rooms see plain structs: the
+ * build denies them sqlite3.h.
  *
- * The store keeps raw wire events plus the columns needed to find them;
- * it does not judge events: node/ingest.c decides what goes in, and is the
- * only caller of the writing functions below.
+ * The store keeps raw wire events plus the columns needed to find them; it
+ * does not judge events: node/ingest.c decides what goes in, and
+ * node/trust.c what a revocation takes out.  Every call returns 0 or a
+ * negative WM_E* code (crypto/error.h); after WM_ESTORE, store_errmsg says
+ * what SQLite said.  A writer that touches several tables is all-or-nothing:
+ * inside the caller's transaction if there is one, else in its own.
  */
 #ifndef WM_STORE_H
 #define WM_STORE_H
@@ -18,20 +24,28 @@
 
 struct store;
 
+/* --- open, close, transactions -------------------------------------------- */
+
 /* Open (creating and migrating as needed).  WM_ESTORE with why filled. */
 int store_open(const char *path, struct store **out, char why[WM_WHY_LEN]);
 void store_close(struct store *s);
+
+/* The last SQLite error seen on this store, for logs ("" if none). */
+const char *store_errmsg(struct store *s);
 
 /* Transactions.  Writers batch many inserts in one transaction. */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
+/* 1 if a transaction is open, else 0. */
+int store_in_transaction(struct store *s);
 /* durable=1: each commit is fsynced before it returns (synchronous=FULL);
- * 0: NORMAL (batched; made durable by store_checkpoint). */
+ * 0, the default: NORMAL (batched; made durable by store_checkpoint). */
 int store_set_durable(struct store *s, int durable);
+int store_is_durable(struct store *s);
 int store_checkpoint(struct store *s);
 
-/* --- reading ------------------------------------------------------------ */
+/* --- reading -------------------------------------------------------------- */
 
 /* A stored event as readers see it.  `wire` is NULL for a retracted event
  * (only its id is kept).  Strings and buffers are owned by the store's
@@ -82,7 +96,31 @@ int store_search(struct store *s, const char *query, const char *group,
 struct store_counts { int64_t events, retracted, rejected, certs; };
 int store_counts(struct store *s, struct store_counts *c);
 
-/* --- certificates ----------------------------------------------------------- */
+/* What the store keeps about a held event, even a retracted one. */
+struct store_info {
+	int64_t seq;
+	unsigned kind;
+	uint64_t created_at;
+	uint64_t expires_at;
+	uint8_t author[WM_PUB_LEN];
+	char group[WM_GROUP_MAX + 1];
+	int retracted;
+};
+/* 0 and *out, or WM_ENOTFOUND. */
+int store_info(struct store *s, const uint8_t id[WM_ID_LEN], struct store_info *out);
+
+/* A unique id prefix of 6..64 hex digits (either case) -> the full id of a
+ * held event (stored or retracted).  WM_ENOTFOUND if none, WM_EINVAL if the
+ * text is not such a prefix or several ids share it; store_errmsg() then
+ * says which ("ambiguous: ..."). */
+int store_resolve_prefix(struct store *s, const char *hex, size_t hexlen,
+                         uint8_t id[WM_ID_LEN]);
+
+/* Events signed by `author` with created_at >= since, oldest first. */
+int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], uint64_t since,
+                           store_event_cb cb, void *ctx);
+
+/* --- certificates --------------------------------------------------------- */
 
 enum cert_role { ROLE_STATION = 1, ROLE_OFFICER, ROLE_NODE, ROLE_RESIDENT };
 const char *role_name(enum cert_role r);
@@ -106,7 +144,11 @@ int store_revoked_at(struct store *s, const uint8_t subject[WM_PUB_LEN],
                      const uint8_t issuer[WM_PUB_LEN], const uint8_t root[WM_PUB_LEN],
                      uint64_t *at);
 
-/* --- writing (node/ingest.c only) --------------------------------------- */
+/* Certs issued by `issuer` (a station's officers, nodes, residents). */
+int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN],
+                          store_cert_cb cb, void *ctx);
+
+/* --- writing: what node/ingest.c and node/trust.c decided ----------------- */
 
 /* Idempotent: the same event twice is one row.  Returns 0, or WM_EDUP. */
 int store_insert(struct store *s, const struct event *ev, int64_t received_at);
@@ -120,90 +162,6 @@ int store_delete(struct store *s, const uint8_t id[WM_ID_LEN]);
 /* Remembered lasting refusals: counted as held by repair, never retried
  * (forgotten by store_collect_expired when the event would have expired). */
 int store_remember_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int code, const char *why);
-/* 1 and the remembered reason if id was refused earlier, 0 if not. */
-int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN]);
-/* Delete events expired at `now`; *n = how many. */
-int store_collect_expired(struct store *s, uint64_t now, int64_t *n);
-
-/* Key/value settings of the node (e.g. the network's root key).  A value
- * is read from the file once per store handle and remembered (ingest asks
- * for the vouched groups at every request): a handle sees its own writes,
- * and another process's writes from its next open. */
-int store_meta_get(struct store *s, const char *key, char *val, size_t vallen);
-int store_meta_set(struct store *s, const char *key, const char *val);
-
-/* --- additions (store engineer) ------------------------------------------ */
-
-/* The schema version this build writes; store_open migrates older files
- * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 5
-
-/* The last SQLite error seen on this store, for logs ("" if none). */
-const char *store_errmsg(struct store *s);
-
-/* 1 if store_set_durable(s, 1) is in force (the default is 0). */
-int store_is_durable(struct store *s);
-
-/* 1 if a transaction (store_begin, or a savepoint) is open, else 0. */
-int store_in_transaction(struct store *s);
-/* Nested, named-less savepoints: work inside or outside a transaction.
- * Every store_savepoint is ended by exactly one release or rollback. */
-int store_savepoint(struct store *s);
-int store_release(struct store *s);
-int store_rollback_savepoint(struct store *s);
-
-/* A unique id prefix of 6..64 hex digits (either case) -> the full id of a
- * held event (stored or retracted).  WM_ENOTFOUND if none, WM_EINVAL if the
- * text is not such a prefix or several ids share it; store_errmsg() then
- * says which ("ambiguous: ..."). */
-int store_resolve_prefix(struct store *s, const char *hex, size_t hexlen,
-                         uint8_t id[WM_ID_LEN]);
-
-/* What the store keeps about a held event, even a retracted one. */
-struct store_info {
-	int64_t seq;
-	unsigned kind;
-	uint64_t created_at;
-	uint64_t expires_at;
-	uint8_t author[WM_PUB_LEN];
-	char group[WM_GROUP_MAX + 1];
-	int retracted;
-};
-/* 0 and *out, or WM_ENOTFOUND. */
-int store_info(struct store *s, const uint8_t id[WM_ID_LEN], struct store_info *out);
-
-/* Events signed by `author` with created_at >= since, oldest first. */
-int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], uint64_t since,
-                           store_event_cb cb, void *ctx);
-/* Certs issued by `issuer` (a station's officers, nodes, residents). */
-int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN],
-                          store_cert_cb cb, void *ctx);
-
-/* Retractions stored before their target (ingest.c): note one, list the
- * retraction events waiting for a target, forget them once judged.
- * store_delete of a retraction forgets it too. */
-int store_wait_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t retract[WM_ID_LEN]);
-int store_waiting_retracts(struct store *s, const uint8_t target[WM_ID_LEN], store_event_cb cb, void *ctx);
-int store_unwait_retracts(struct store *s, const uint8_t target[WM_ID_LEN]);
-
-/* --- additions (negentropy view, node/store_neg.h) ------------------------ */
-
-/* The SQLite handle, for node/store_neg.c only (the store's negentropy
- * view, the other file that talks to sqlite3). */
-struct sqlite3;
-struct sqlite3 *store_db(struct store *s);
-
-/*
- * Addition (polish): for node/store_neg, a read-only connection to the
- * store's file, reused across repair sessions: idle ones are kept (a few),
- * so a session costs a BEGIN, not an open with a cold cache.  NULL, why
- * filled, if none can be opened (":memory:" stores have no file).  Give it
- * back with store_reader_put outside any transaction, before store_close,
- * which closes the idle ones.
- */
-struct sqlite3 *store_reader_get(struct store *s, char why[WM_WHY_LEN]);
-void store_reader_put(struct store *s, struct sqlite3 *db);
-
 /* store_remember_rejected with what repair needs to count the id as held:
  * the event's created_at and group (when it could be decoded), and its
  * expires_at (0 = never): store_collect_expired forgets the refusal when
@@ -214,5 +172,26 @@ void store_reader_put(struct store *s, struct sqlite3 *db);
 int store_remember_rejected_item(struct store *s, const uint8_t id[WM_ID_LEN], int code,
                                  const char *why, uint64_t created_at, const char *group,
                                  uint64_t expires_at);
+/* 1 and the remembered reason if id was refused earlier, 0 if not. */
+int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN]);
+/* Delete events expired at `now`, except certificates and revocations
+ * (older events are judged by them); *n = how many. */
+int store_collect_expired(struct store *s, uint64_t now, int64_t *n);
+
+/* Retractions stored before their target (ingest.c): note one, list the
+ * retraction events waiting for a target, forget them once judged.
+ * store_delete of a retraction forgets it too. */
+int store_wait_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t retract[WM_ID_LEN]);
+int store_waiting_retracts(struct store *s, const uint8_t target[WM_ID_LEN], store_event_cb cb, void *ctx);
+int store_unwait_retracts(struct store *s, const uint8_t target[WM_ID_LEN]);
+
+/* --- meta ----------------------------------------------------------------- */
+
+/* Key/value settings of the node (e.g. the network's root key).  A value
+ * is read from the file once per store handle and remembered (ingest asks
+ * for the vouched groups at every request): a handle sees its own writes,
+ * and another process's writes from its next open. */
+int store_meta_get(struct store *s, const char *key, char *val, size_t vallen);
+int store_meta_set(struct store *s, const char *key, const char *val);
 
 #endif

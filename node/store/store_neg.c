@@ -1,7 +1,30 @@
 /*
- * node/store_neg.c: the store-backed negentropy view (see store_neg.h), and
- * the SQL functions behind the neg_agg upserts and triggers.  Part of the store: with
- * store.c, the only file that talks to sqlite3.
+ * node/store/store_neg.c: the store-backed negentropy view (store_neg.h),
+ * and the SQL functions behind the repair aggregates' upserts and triggers.
+ *
+ * How: store_insert and triggers on deletes from events and on the
+ * rejected table keep per-(group, time bucket) aggregates -- item count and
+ * id sum mod 2^256 -- at two sizes: the table neg_agg with 2^21 ms (~35 min)
+ * buckets, and neg_fine with 2^16 ms (~65 s) buckets, 32 to a neg_agg
+ * bucket; each with one row per bucket under the group "*" for all groups
+ * together (their SQL: store_int.h).  A session loads the scope's neg_agg
+ * rows once (a few thousand rows) and builds prefix sums.  A position
+ * inside a bucket is found through that bucket's neg_fine rows (at most
+ * 32, loaded when first needed), and only the one fine bucket's items are
+ * read (an index range scan); both are kept in a small per-session cache.
+ * So fingerprint(i, j), item(i) and lower_bound read a few dozen rows each
+ * however full the store is: at a million events a month, a neg_agg bucket
+ * holds ~800 items, a neg_fine one ~25.  Events and refusals expired but
+ * not collected yet (store_collect_expired deletes the others, and their
+ * aggregates with them) are listed once per session through the expiry
+ * indexes and subtracted.  A loaded bucket whose items disagree with its
+ * aggregate (or fine rows that disagree with their neg_agg row) is
+ * reported as WM_ESTORE rather than answered wrongly.
+ *
+ * Each session reads through a read-only connection of its own inside one
+ * read transaction (WAL snapshot); the connections are the store's readers
+ * (store_reader_get), reused from session to session, so a session costs a
+ * BEGIN rather than an open.
  *
  * What a reader must know: positions are global indexes in the sorted set
  * of the session.  Bucket b (after dropping empty ones) holds positions
@@ -14,9 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
-#include "store_neg.h"
+#include "store_int.h"
 
 #define SN_CACHE 1024                   /* slots of loaded fine buckets, direct-mapped */
 #define SN_CACHE_ITEMS 65536            /* items cached per session (~4.7 MB) */
@@ -143,11 +164,6 @@ int store_neg_register(struct sqlite3 *db)
 }
 
 /* ---- helpers ---- */
-
-static sqlite3_int64 sn_u2i(uint64_t v)
-{
-	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
-}
 
 static int sn_fail(char *why, sqlite3 *db, const char *what)
 {
@@ -396,7 +412,7 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 		return WM_ENOMEM;
 	for (i = 0; i < SN_CACHE; i++)
 		v->cache[i].key = UINT64_MAX;
-	v->now = sn_u2i(now);
+	v->now = store_u2i(now);
 	for (i = 0; i < n; i++) {
 		if (groups[i] == NULL || groups[i][0] == '\0' || strlen(groups[i]) > WM_GROUP_MAX) {
 			if (why != NULL)
@@ -615,8 +631,8 @@ static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
 	for (g = 0; g < (v->all ? 1 : v->ngroups) && rc == 0; g++) {
 		sqlite3_reset(v->q_fine);
 		sqlite3_bind_text(v->q_fine, 1, v->all ? "*" : v->groups[g], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(v->q_fine, 2, sn_u2i(key0));
-		sqlite3_bind_int64(v->q_fine, 3, sn_u2i(key0 + SN_FINE_PER));
+		sqlite3_bind_int64(v->q_fine, 2, store_u2i(key0));
+		sqlite3_bind_int64(v->q_fine, 3, store_u2i(key0 + SN_FINE_PER));
 		while ((step = sqlite3_step(v->q_fine)) == SQLITE_ROW) {
 			sqlite3_int64 key = sqlite3_column_int64(v->q_fine, 0);
 			sqlite3_int64 cnt = sqlite3_column_int64(v->q_fine, 1);
@@ -709,8 +725,8 @@ static int sn_load(struct store_neg *v, const struct sn_dir *d, size_t f,
 		*out = slot;
 		return 0;
 	}
-	lo = sn_u2i(key << STORE_NEG_FINE_SHIFT);
-	hi = sn_u2i((key + 1) << STORE_NEG_FINE_SHIFT);
+	lo = store_u2i(key << STORE_NEG_FINE_SHIFT);
+	hi = store_u2i((key + 1) << STORE_NEG_FINE_SHIFT);
 	sqlite3_reset(v->q_ev);
 	sqlite3_reset(v->q_rej);
 	sqlite3_bind_int64(v->q_ev, 1, lo);
@@ -929,66 +945,4 @@ struct neg_storage store_neg_storage(struct store_neg *v)
 	struct neg_storage st = { &sn_ops, v };
 
 	return st;
-}
-
-/* ---- bench and test rows ---- */
-
-int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n)
-{
-	static const uint8_t zero[32];
-	sqlite3_stmt *st = NULL, *agg = NULL, *fine = NULL;
-	sqlite3 *db;
-	size_t i;
-	int rc = 0;
-
-	if (s == NULL || (rows == NULL && n))
-		return WM_EINVAL;
-	db = store_db(s);
-	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, "
-	                       "expires_at, raw, received_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, x'', 0)",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return WM_ESTORE;
-	if (sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, STORE_NEG_FINE_UPSERT, -1, &fine, NULL) != SQLITE_OK) {
-		sqlite3_finalize(st);
-		sqlite3_finalize(agg);
-		return WM_ESTORE;
-	}
-	for (i = 0; i < n && rc == 0; i++) {
-		if (rows[i].group == NULL) {
-			rc = WM_EINVAL;
-			break;
-		}
-		sqlite3_bind_blob(st, 1, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, sn_u2i(rows[i].created_at));
-		sqlite3_bind_text(st, 3, rows[i].group, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 4, zero, sizeof zero, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, sn_u2i(rows[i].expires_at));
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
-			rc = WM_ESTORE;
-		} else if (sqlite3_changes(db) == 1) {
-			/* a new row: count it where the insert trigger did before schema 3 */
-			const char *g[2] = { rows[i].group, "*" };
-			int k;
-
-			for (k = 0; k < 4 && rc == 0; k++) {
-				sqlite3_stmt *u = k < 2 ? agg : fine;
-
-				sqlite3_bind_text(u, 1, g[k % 2], -1, SQLITE_STATIC);
-				sqlite3_bind_int64(u, 2, sn_u2i(rows[i].created_at));
-				sqlite3_bind_blob(u, 3, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
-				if (sqlite3_step(u) != SQLITE_DONE) {
-					fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
-					rc = WM_ESTORE;
-				}
-				sqlite3_reset(u);
-			}
-		}
-		sqlite3_reset(st);
-	}
-	sqlite3_finalize(st);
-	sqlite3_finalize(agg);
-	sqlite3_finalize(fine);
-	return rc;
 }

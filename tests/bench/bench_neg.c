@@ -30,6 +30,9 @@
 #include "negentropy.h"
 #include "store.h"
 #include "store_neg.h"
+/* the room's private header: store_db for the cache size, the session's
+ * size and counters, rows put in without events behind them */
+#include "store_int.h"
 #include "wmcrypto.h"
 
 #define BASE_TS 1735689600000ULL        /* 2025-01-01, ms */

@@ -18,6 +18,9 @@
 
 #include "event.h"
 #include "store.h"
+/* the room's private header: the schema version a new file gets, and
+ * the savepoints (tests only, in wmstore_test) */
+#include "store_int.h"
 #include "fixture.h"
 
 #define T0 1700000000000ull     /* a created_at, ms */

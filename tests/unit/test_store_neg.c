@@ -1,5 +1,5 @@
 /*
- * Unit tests of node/store_neg, the store-backed negentropy view, against
+ * Unit tests of node/store/store_neg, the store-backed negentropy view, against
  * neg_vec holding the same items: size, every item, lower bounds and
  * fingerprints of random ranges, and whole reconciliations whose every
  * message must be byte-identical to the same run over neg_vec -- on
@@ -25,6 +25,9 @@
 #include "negentropy.h"
 #include "store.h"
 #include "store_neg.h"
+/* the room's private header: store_db to damage the aggregates, the
+ * session's size and counters, rows put in without events behind them */
+#include "store_int.h"
 #include "wmcrypto.h"
 
 #define BASE_TS 1764000000000ULL       /* ms, late 2025 */

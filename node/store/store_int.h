@@ -1,0 +1,204 @@
+/*
+ * node/store/store_int.h: what only the store room's own files share --
+ * the SQLite handles, and the SQL of the schema's repair aggregates that
+ * store.c migrates and writes and store_neg.c reads.  Other rooms include
+ * store.h and store_neg.h, which say nothing of SQLite; the build denies
+ * them sqlite3.h (crypto/deny.h).  Tests and benchmarks that reach into
+ * the store include this header too, and say so where they do.
+ *
+ * What a reader must know: the aggregates (neg_agg, neg_fine) are kept by
+ * two writers at once -- triggers on deletes from events and on the
+ * rejected table, and store.c's own upserts for each new events row (an
+ * insert trigger doubled the cost of store_insert in a batch) -- so a
+ * change to one of them is a change to both.  proto/PROTOCOL.md ("The
+ * store's view") describes the buckets.
+ */
+#ifndef WM_STORE_INT_H
+#define WM_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "error.h"
+#include "negentropy.h"
+#include "store.h"
+#include "store_neg.h"
+
+/* The schema version this build writes; store_open migrates older files
+ * forward and refuses newer ones. */
+#define STORE_SCHEMA_VERSION 5
+
+/* SQLite integers are signed; our times are uint64 from outside.  Anything
+ * beyond INT64_MAX (far past any real date) is stored as INT64_MAX. */
+static inline sqlite3_int64 store_u2i(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+/* The store's own connection, for store_neg.c's SQL functions and for
+ * tests that look at the tables. */
+sqlite3 *store_db(struct store *s);
+
+/*
+ * For store_neg.c: a read-only connection to the store's file, reused across
+ * repair sessions: idle ones are kept (a few), so a session costs a BEGIN,
+ * not an open with a cold cache.  NULL, why filled, if none can be opened
+ * (":memory:" stores have no file).  Give it back with store_reader_put
+ * outside any transaction, before store_close, which closes the idle ones.
+ */
+sqlite3 *store_reader_get(struct store *s, char why[WM_WHY_LEN]);
+void store_reader_put(struct store *s, sqlite3 *db);
+
+/*
+ * For store.c: the SQL functions the triggers call (wm_neg_add,
+ * wm_neg_sub: 256-bit little-endian sums), registered on every connection
+ * that writes, before the schema migration.
+ */
+int store_neg_register(sqlite3 *db);
+
+/* --- the repair aggregates' SQL ------------------------------------------- */
+
+#define STORE_STR_(x) #x
+#define STORE_STR(x) STORE_STR_(x)
+#define STORE_NEG_BUCKET_SHIFT 21      /* neg_agg bucket = created_at >> 21 (ms) */
+#define STORE_NEG_FINE_SHIFT 16        /* neg_fine bucket = created_at >> 16 (ms) */
+#define STORE_NEG_SHIFT_SQL " >> " STORE_STR(STORE_NEG_BUCKET_SHIFT)
+#define STORE_NEG_FINE_SHIFT_SQL " >> " STORE_STR(STORE_NEG_FINE_SHIFT)
+
+/*
+ * For store.c: the SQL functions the triggers call (wm_neg_add,
+ * wm_neg_sub: 256-bit little-endian sums), registered on every connection
+ * that writes, before the schema migration; and that migration step.
+ */
+int store_neg_register(struct sqlite3 *db);
+/* Add (op wm_neg_add, sign +) or remove (wm_neg_sub, -) the row r in the
+ * aggregates (table t, bucket shift sh) of its group and of '*'. */
+#define STORE_NEG_BOTH_IN(t, sh, r, op, sign)                                              \
+	"INSERT INTO " t " SELECT g, " r ".created_at" sh ", " sign "1, "                   \
+	op "(zeroblob(32), " r ".id) FROM (SELECT " r ".grp AS g UNION ALL SELECT '*') "    \
+	"WHERE 1 ON CONFLICT (grp, bucket) DO UPDATE SET cnt = cnt " sign " 1, "           \
+	"sum = " op "(sum, " r ".id);"
+#define STORE_NEG_BOTH(r, op, sign) STORE_NEG_BOTH_IN("neg_agg", STORE_NEG_SHIFT_SQL, r, op, sign)
+/* both sizes (the triggers of schema 5) */
+#define STORE_NEG_BOTH2(r, op, sign)                                                       \
+	STORE_NEG_BOTH(r, op, sign) STORE_NEG_BOTH_IN("neg_fine", STORE_NEG_FINE_SHIFT_SQL, r, op, sign)
+/* The triggers on deletes from events and on rejected, each body made by
+ * `both` (STORE_NEG_BOTH, or STORE_NEG_BOTH2 for both sizes).  The store
+ * never updates id, created_at or grp of an events row. */
+#define STORE_NEG_TRIGGERS(both)                                                           \
+	"CREATE TRIGGER neg_events_del AFTER DELETE ON events BEGIN "                       \
+	both("OLD", "wm_neg_sub", "-") " END;"                                             \
+	"CREATE TRIGGER neg_rejected_ins AFTER INSERT ON rejected "                        \
+	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
+	both("NEW", "wm_neg_add", "+") " END;"                                             \
+	"CREATE TRIGGER neg_rejected_del AFTER DELETE ON rejected "                        \
+	"WHEN OLD.created_at IS NOT NULL AND OLD.grp IS NOT NULL BEGIN "                   \
+	both("OLD", "wm_neg_sub", "-") " END;"                                             \
+	"CREATE TRIGGER neg_rejected_upd_old AFTER UPDATE OF id, created_at, grp ON rejected " \
+	"WHEN OLD.created_at IS NOT NULL AND OLD.grp IS NOT NULL BEGIN "                   \
+	both("OLD", "wm_neg_sub", "-") " END;"                                             \
+	"CREATE TRIGGER neg_rejected_upd_new AFTER UPDATE OF id, created_at, grp ON rejected " \
+	"WHEN NEW.created_at IS NOT NULL AND NEW.grp IS NOT NULL BEGIN "                   \
+	both("NEW", "wm_neg_add", "+") " END;"
+#define STORE_NEG_MIGRATION                                                                \
+	"ALTER TABLE rejected ADD COLUMN created_at INTEGER;"                              \
+	"ALTER TABLE rejected ADD COLUMN grp TEXT;"                                        \
+	"CREATE INDEX rejected_time ON rejected(created_at, id) WHERE created_at IS NOT NULL;" \
+	"CREATE TABLE neg_agg ("                                                           \
+	"  grp TEXT NOT NULL,"              /* a group, or '*' for all */                  \
+	"  bucket INTEGER NOT NULL,"        /* created_at >> shift */                      \
+	"  cnt INTEGER NOT NULL,"                                                          \
+	"  sum BLOB NOT NULL,"              /* ids summed, 32 bytes little-endian */       \
+	"  PRIMARY KEY (grp, bucket)) WITHOUT ROWID;"                                      \
+	"CREATE TRIGGER neg_events_ins AFTER INSERT ON events BEGIN "                       \
+	STORE_NEG_BOTH("NEW", "wm_neg_add", "+") " END;"                                   \
+	STORE_NEG_TRIGGERS(STORE_NEG_BOTH)                                                 \
+	"INSERT INTO neg_agg (grp, bucket, cnt, sum) "                                     \
+	"SELECT grp, created_at" STORE_NEG_SHIFT_SQL ", count(*), wm_neg_total(id) "       \
+	"FROM events GROUP BY 1, 2;"                                                       \
+	"INSERT INTO neg_agg (grp, bucket, cnt, sum) "                                     \
+	"SELECT '*', created_at" STORE_NEG_SHIFT_SQL ", count(*), wm_neg_total(id) "       \
+	"FROM events GROUP BY 2;"
+
+/*
+ * Schema 3 drops the insert trigger on events -- its statement journal
+ * doubled the cost of store_insert inside a batch -- and the inserting code
+ * counts each new events row itself with these upserts (both sizes), once
+ * for the row's group and once for '*':  ?1 group, ?2 created_at, ?3 id.
+ */
+#define STORE_NEG_UPSERT_IN(t, sh)                                                         \
+	"INSERT INTO " t " (grp, bucket, cnt, sum) VALUES (?1, ?2" sh ", 1, ?3) "           \
+	"ON CONFLICT (grp, bucket) DO UPDATE SET cnt = cnt + 1, sum = wm_neg_add(sum, excluded.sum)"
+#define STORE_NEG_AGG_UPSERT STORE_NEG_UPSERT_IN("neg_agg", STORE_NEG_SHIFT_SQL)
+#define STORE_NEG_FINE_UPSERT STORE_NEG_UPSERT_IN("neg_fine", STORE_NEG_FINE_SHIFT_SQL)
+#define STORE_NEG_MIGRATION_3 "DROP TRIGGER IF EXISTS neg_events_ins;"
+
+/*
+ * Schema 4: the fine aggregates, built from the rows already there; schema
+ * 5: the triggers keeping both sizes (the inserting code upserts both).
+ * Two steps only because one SQL string of both would pass C's 4095.
+ */
+#define STORE_NEG_FINE_FILL(src, where)                                                    \
+	"INSERT INTO neg_fine (grp, bucket, cnt, sum) SELECT g, b, c, s FROM ("              \
+	"SELECT grp AS g, created_at" STORE_NEG_FINE_SHIFT_SQL " AS b, count(*) AS c, "     \
+	"wm_neg_total(id) AS s FROM " src " " where " GROUP BY 1, 2 UNION ALL "              \
+	"SELECT '*', created_at" STORE_NEG_FINE_SHIFT_SQL ", count(*), wm_neg_total(id) "   \
+	"FROM " src " " where " GROUP BY 2) WHERE 1 ON CONFLICT (grp, bucket) DO UPDATE SET " \
+	"cnt = cnt + excluded.cnt, sum = wm_neg_add(sum, excluded.sum);"
+#define STORE_NEG_MIGRATION_4                                                              \
+	"CREATE TABLE neg_fine ("                                                          \
+	"  grp TEXT NOT NULL, bucket INTEGER NOT NULL, cnt INTEGER NOT NULL, sum BLOB NOT NULL," \
+	"  PRIMARY KEY (grp, bucket)) WITHOUT ROWID;"                                      \
+	STORE_NEG_FINE_FILL("events", "WHERE 1")                                           \
+	STORE_NEG_FINE_FILL("rejected", "WHERE created_at IS NOT NULL AND grp IS NOT NULL")
+#define STORE_NEG_MIGRATION_5                                                              \
+	"DROP TRIGGER neg_events_del; DROP TRIGGER neg_rejected_ins;"                      \
+	"DROP TRIGGER neg_rejected_del; DROP TRIGGER neg_rejected_upd_old;"                \
+	"DROP TRIGGER neg_rejected_upd_new;"                                               \
+	STORE_NEG_TRIGGERS(STORE_NEG_BOTH2)
+
+/* --- for tests and benchmarks only ---------------------------------------- */
+
+/*
+ * The size and the counters of a session.  They read the view's private
+ * state, so they live beside it in store_neg.c; the mesh needs neither (it
+ * reads the size through the storage's ops).
+ */
+size_t store_neg_size(const struct store_neg *v);
+struct store_neg_stats {
+	uint64_t buckets;               /* non-empty buckets in scope */
+	uint64_t dirs;                  /* buckets whose neg_fine rows were read */
+	uint64_t loads;                 /* fine buckets whose items were read */
+	uint64_t rows;                  /* item rows read by those loads */
+	uint64_t expired;               /* expired items subtracted */
+};
+void store_neg_get_stats(const struct store_neg *v, struct store_neg_stats *out);
+
+/*
+ * The rest is in store_test.c, built into the library wmstore_test that
+ * only tests and benchmarks link (store_test_dep), so a node can never call it.
+ */
+
+/* Add item rows straight into the events table (no event bytes behind
+ * them: kind 0, a zero author, an empty raw), as if events of `group` with
+ * that created_at and id had been stored; a row whose id is already there
+ * is skipped.  The aggregates are kept as for any insert.  Wrap many in
+ * store_begin/store_commit.  Nothing here is signed or checked. */
+struct store_neg_raw {
+	uint64_t created_at;
+	uint8_t id[NEG_ID_LEN];
+	const char *group;
+	uint64_t expires_at;            /* 0 = never */
+};
+int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n);
+
+/* Nested, unnamed savepoints, inside or outside a transaction (one
+ * outside commits on release).  Every store_savepoint is ended by exactly
+ * one release or rollback; WM_EINVAL if none is open. */
+int store_savepoint(struct store *s);
+int store_release(struct store *s);
+int store_rollback_savepoint(struct store *s);
+
+#endif
