@@ -64,7 +64,8 @@ const char *wm_errname(int code);
 
 /* Lasting refusals are remembered and never retried (bad bytes, bad
  * signature, revoked key); passing ones (certificate not known yet, a rate
- * limit, too far in the future) may succeed later.  See DESIGN.md "Mesh". */
+ * limit, too far in the future) may succeed later.  See proto/PROTOCOL.md
+ * section 11, "Lasting and passing refusals; what is remembered". */
 int wm_error_is_lasting(int code);
 
 #endif

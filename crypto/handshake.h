@@ -102,7 +102,7 @@ size_t hs_want(const struct hs *hs);
  *   WM_EPROTO      called out of turn
  * When the call completes the handshake, hs_remote_pub() is the peer's
  * verified key; a responder that means to refuse that key may simply not
- * send message 4 (node/transport sends it and then a closing frame that
+ * send message 4 (node/net/transport sends it and then a closing frame that
  * says why). */
 int hs_recv(struct hs *hs, const uint8_t *msg, size_t len, uint8_t out[HS_MSG_MAX],
             size_t *outlen, char why[WM_WHY_LEN]);

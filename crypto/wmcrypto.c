@@ -730,7 +730,7 @@ void seal_free_msg(uint8_t *msg, size_t len)
 	sodium_free(msg);
 }
 
-/* --- boxes keyed by the network secret (addition, node/beacon.c) -------------- */
+/* --- boxes keyed by the network secret (the LAN beacons, node/net/beacon.c) --- */
 
 static int box_key(uint8_t key[32], const uint8_t secret[WM_SECRET_LEN], const char *context)
 {

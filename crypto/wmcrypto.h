@@ -138,8 +138,8 @@ void seal_free_msg(uint8_t *msg, size_t len);
 void keyfile_set_fast_kdf(int fast);
 
 /*
- * Addition (daemon engineer): a small authenticated-encryption box for
- * datagrams keyed by the network secret (the LAN beacons of node/beacon.c).
+ * A small authenticated-encryption box for datagrams keyed by the network
+ * secret (the LAN beacons of node/net/beacon.c).
  *
  *   key = BLAKE2b-256(message = context, key = secret)     (crypto_generichash)
  *   box = nonce (24, random) || XChaCha20-Poly1305-IETF(msg, ad = "", key, nonce)

@@ -1,6 +1,6 @@
 /*
  * node/pii: the personal-data check that `post` (and the web app's server
- * side) runs on public text before it is signed (DESIGN.md "Trust").  Pure
+ * side) runs on public text before it is signed (README.md, "Posting").  Pure
  * code: no I/O, no allocation, no locale.
  *
  * It finds, in UTF-8 text that may be Chinese with digits embedded:

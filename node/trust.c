@@ -1,6 +1,6 @@
 /*
- * node/trust.c: who may sign what (DESIGN.md "Trust"; the precise rules are
- * in proto/PROTOCOL.md, "Trust and certificates").
+ * node/trust.c: who may sign what (the rules are proto/PROTOCOL.md section
+ * 11, "Trust and certificates").
  *
  * Everything is computed from the certs and revocations tables at the
  * event's own created_at, never at "now", so every node reaches the same

@@ -1,12 +1,12 @@
 /*
  * node/trust: who may sign what, computed from the certificates and
- * revocations in the store (DESIGN.md "Trust").
+ * revocations in the store.
  *
  * Official = the author holds a chain root -> station -> officer (or is a
  * station certified by root) of certs valid at `at` (not_before <= at <
  * not_after; the certs' own created_at does not matter here), whose groups
  * cover `group`, none revoked at or before `at`.  The exact rules are in
- * proto/PROTOCOL.md, "Trust and certificates".
+ * proto/PROTOCOL.md section 11, "Trust and certificates".
  */
 #ifndef WM_TRUST_H
 #define WM_TRUST_H
@@ -33,14 +33,15 @@ int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
 int trust_groups_cover(const char *groups, const char *group);
 
 /*
- * Vouched groups (DESIGN.md "Trust"): in a group the network file lists as
- * vouched, requests, replies and acks need an author with a chain root ->
- * station -> resident or officer (or a station) valid for the group at
- * created_at, as officials need for bulletins.  The list lives in the
- * store (meta "vouched", "" = none), copied from the network file each
- * time a node opens its directory (node_dir_open), so every judgement --
- * ingest, and the late pass after a revocation -- reads the same list.
- * trust_set_vouched writes it only when it changed.
+ * Vouched groups (proto/PROTOCOL.md section 11, "Vouched groups"): in a
+ * group the network file lists as vouched, requests, replies and acks need
+ * an author with a chain root -> station -> resident or officer (or a
+ * station) valid for the group at created_at, as officials need for
+ * bulletins.  The list lives in the store (meta "vouched", "" = none),
+ * copied from the network file each time a node opens its directory
+ * (node_dir_open), so every judgement -- ingest, and the late pass after a
+ * revocation -- reads the same list.  trust_set_vouched writes it only
+ * when it changed.
  */
 #define TRUST_VOUCHED_LEN 1100  /* the longest list, with its NUL */
 int trust_set_vouched(struct store *s, const char *list);
@@ -51,8 +52,7 @@ int trust_vouched(struct store *s, const uint8_t root[WM_PUB_LEN],
                   const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
                   struct official *out, char why[WM_WHY_LEN]);
 
-/* --- additions (store engineer); the rules are in proto/PROTOCOL.md,
- * "Trust and certificates". --------------------------------------------- */
+/* --- what ingest asks: may this event stand, and what a revocation purges --- */
 
 struct event;
 

@@ -1,6 +1,6 @@
 /*
  * proto/mp: a strict msgpack reader over a byte buffer, for the canonical
- * subset of DESIGN.md ("Events (wire format v1)").
+ * subset of proto/PROTOCOL.md section 1 ("Encoding: canonical msgpack").
  *
  * Cursor style: every read checks the bytes left, and a failed read says
  * what was wrong and at which byte, in the caller's `why` buffer.  Only the

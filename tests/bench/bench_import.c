@@ -19,6 +19,7 @@
 
 #include "event.h"
 #include "files.h"
+#include "fixture.h"
 #include "mix.h"
 #include "wmcrypto.h"
 
@@ -39,44 +40,37 @@ struct out {
 	size_t *lens;
 };
 
-static void emit(struct out *o, struct event_draft *d, const struct key *k)
+/* Write e to the bundle and keep it for the reference rates. */
+static void keep(struct out *o, struct fx_ev e)
 {
-	char why[WM_WHY_LEN];
-	uint8_t *wire = NULL;
-	size_t len = 0;
-	memcpy(d->author, k->pub, WM_PUB_LEN);
-	if (event_build(d, k, &wire, &len, o->ids[o->n], why) != 0) {
-		fprintf(stderr, "bench_import: event_build: %s\n", why);
-		exit(1);
-	}
-	if (fwrite(wire, 1, len, o->f) != len) {
+	if (fwrite(e.wire, 1, e.len, o->f) != e.len) {
 		perror("bench_import: write");
 		exit(1);
 	}
-	o->wires[o->n] = wire;
-	o->lens[o->n] = len;
+	memcpy(o->ids[o->n], e.id, WM_ID_LEN);
+	o->wires[o->n] = e.wire;
+	o->lens[o->n] = e.len;
 	o->n++;
 }
 
+static void emit(struct out *o, struct event_draft *d, const struct key *k)
+{
+	memcpy(d->author, k->pub, WM_PUB_LEN);
+	keep(o, fx_build(d, k));
+}
+
+/* For every group, from a second before t for ten years. */
 static void cert(struct out *o, const struct key *issuer, const struct key *subject,
                  const char *role, const char *name, uint64_t t)
 {
-	struct event_draft d = { .kind = KIND_CERT, .created_at = t, .group = WM_NETWORK_GROUP };
-	struct cval groups[1] = { cval_str("*") };
-	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
-	draft_str(&d, "role", role);
-	draft_str(&d, "name", name);
-	draft_array(&d, "groups", groups, 1);
-	draft_uint(&d, "not_before", t - 1000);
-	draft_uint(&d, "not_after", t + 10ull * 365 * 86400000);
-	emit(o, &d, issuer);
+	keep(o, fx_cert(issuer, subject, role, name, "*", t - 1000, t + 10ull * 365 * 86400000, t));
 }
 
 int main(int argc, char **argv)
 {
 	char path[4096], why[WM_WHY_LEN], title[64];
 	size_t n, i;
-	struct key *root, *station, *officer, *res[NRESIDENTS];
+	struct fx_cast c;
 	struct out o = { 0 };
 	uint64_t t0 = files_now_ms() - 30ull * 86400000;
 	double t, verify_s, full_s;
@@ -87,13 +81,9 @@ int main(int argc, char **argv)
 	}
 	if (wmc_init() != 0)
 		return 1;
-	root = mix_key(1, 0);
-	station = mix_key(2, 0);
-	officer = mix_key(3, 0);
-	for (i = 0; i < NRESIDENTS; i++)
-		res[i] = mix_key(4, (uint32_t)i);
+	fx_cast_numbered(&c, NRESIDENTS);
 
-	if (mix_write_network(argv[1], root, why) != 0) {
+	if (mix_write_network(argv[1], c.root, why) != 0) {
 		fprintf(stderr, "bench_import: %s/bench.network: %s\n", argv[1], why);
 		return 1;
 	}
@@ -107,15 +97,15 @@ int main(int argc, char **argv)
 		perror("bench_import");
 		return 1;
 	}
-	cert(&o, root, station, "station", "高埔派出所", t0);
-	cert(&o, station, officer, "officer", "王警官", t0 + 1);
+	cert(&o, c.root, c.station, "station", "高埔派出所", t0);
+	cert(&o, c.station, c.officer, "officer", "王警官", t0 + 1);
 	for (i = 2; i < n; i++) {
 		struct event_draft d = { .created_at = t0 + 10 + i * 20, .group = mix_groups[i % 5] };
 		unsigned r = (unsigned)(i % 10);
 		const uint8_t *ref = r == 9 ? o.ids[i - 1] : r >= 7 ? o.ids[i - 5] : NULL;  /* ack, reply */
 
-		emit(&o, &d, mix_draft(&d, r, i, (unsigned)(i % 4), ref, title) ? officer
-		                                                                  : res[i % NRESIDENTS]);
+		emit(&o, &d, mix_draft(&d, r, i, (unsigned)(i % 4), ref, title) ? c.officer
+		                                                                  : c.resident[i % NRESIDENTS]);
 	}
 	if (fclose(o.f) != 0) {
 		perror("bench_import: close");
@@ -162,10 +152,6 @@ int main(int argc, char **argv)
 	free(o.wires);
 	free(o.lens);
 	free(o.ids);
-	key_free(root);
-	key_free(station);
-	key_free(officer);
-	for (i = 0; i < NRESIDENTS; i++)
-		key_free(res[i]);
+	fx_cast_free(&c);
 	return 0;
 }

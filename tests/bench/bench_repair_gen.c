@@ -23,9 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mix.h"
 #include "event.h"
 #include "files.h"
+#include "fixture.h"
+#include "mix.h"
 #include "negentropy.h"
 #include "wmcrypto.h"
 
@@ -61,7 +62,7 @@ struct brg_wire {
 };
 
 struct brg {
-	struct key *root, *station, *officer, *res[BRG_RESIDENTS];
+	struct fx_cast c;                       /* BRG_RESIDENTS residents */
 	uint8_t recent[BRG_RECENT][WM_ID_LEN];  /* ids of common events, for refs */
 	size_t nrecent;
 	uint32_t *slot;                         /* a permutation: created_at order */
@@ -72,38 +73,17 @@ struct brg {
 	uint64_t t0;
 };
 
-static void brg_build(struct event_draft *d, const struct key *k, uint8_t **wire, size_t *len,
-                      uint8_t id[WM_ID_LEN])
-{
-	char why[WM_WHY_LEN];
-
-	memcpy(d->author, k->pub, WM_PUB_LEN);
-	if (event_build(d, k, wire, len, id, why) != 0) {
-		fprintf(stderr, "bench_repair_gen: event_build: %s\n", why);
-		exit(1);
-	}
-}
-
+/* For every group, from a second before t for ten years; a common event. */
 static void brg_cert(struct brg *g, FILE *f, const struct key *issuer, const struct key *subject,
                      const char *role, const char *name, uint64_t t)
 {
-	struct event_draft d = { .kind = KIND_CERT, .created_at = t, .group = WM_NETWORK_GROUP };
-	struct cval groups[1] = { cval_str("*") };
-	uint8_t *wire = NULL, id[WM_ID_LEN];
-	size_t len = 0;
+	struct fx_ev e = fx_cert(issuer, subject, role, name, "*", t - 1000, t + 10ull * 365 * 86400000, t);
 
-	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
-	draft_str(&d, "role", role);
-	draft_str(&d, "name", name);
-	draft_array(&d, "groups", groups, 1);
-	draft_uint(&d, "not_before", t - 1000);
-	draft_uint(&d, "not_after", t + 10ull * 365 * 86400000);
-	brg_build(&d, issuer, &wire, &len, id);
-	if (fwrite(wire, 1, len, f) != len)
+	if (fwrite(e.wire, 1, e.len, f) != e.len)
 		brg_die("write failed");
-	free(wire);
+	free(e.wire);
 	g->cts[g->ncommon] = t;
-	memcpy(g->cid[g->ncommon++], id, WM_ID_LEN);
+	memcpy(g->cid[g->ncommon++], e.id, WM_ID_LEN);
 }
 
 /* The next event of the mix (bulletins, requests, replies, acks); a common
@@ -113,8 +93,8 @@ static void brg_next(struct brg *g, int common, struct brg_wire *w)
 	size_t i = g->next++;
 	struct event_draft d = { .created_at = g->t0 + (uint64_t)g->slot[i] * BRG_STEP_MS,
 	                         .group = mix_groups[brg_rnd() % 5] };
-	const struct key *k = g->res[brg_rnd() % BRG_RESIDENTS];
-	uint8_t id[WM_ID_LEN];
+	const struct key *k = g->c.resident[brg_rnd() % BRG_RESIDENTS];
+	struct fx_ev e;
 	const uint8_t *ref = NULL;
 	char title[64];
 	unsigned r = (unsigned)(brg_rnd() % 10), text = 0;
@@ -127,12 +107,15 @@ static void brg_next(struct brg *g, int common, struct brg_wire *w)
 	else if (r >= 7)
 		ref = g->recent[brg_rnd() % g->nrecent];
 	if (mix_draft(&d, r, i, text, ref, title))
-		k = g->officer;
-	brg_build(&d, k, &w->b, &w->len, id);
+		k = g->c.officer;
+	memcpy(d.author, k->pub, WM_PUB_LEN);
+	e = fx_build(&d, k);
+	w->b = e.wire;
+	w->len = e.len;
 	w->ts = d.created_at;
-	memcpy(w->id, id, WM_ID_LEN);
+	memcpy(w->id, e.id, WM_ID_LEN);
 	if (common) {
-		memcpy(g->recent[g->nrecent < BRG_RECENT ? g->nrecent : brg_rnd() % BRG_RECENT], id,
+		memcpy(g->recent[g->nrecent < BRG_RECENT ? g->nrecent : brg_rnd() % BRG_RECENT], e.id,
 		       WM_ID_LEN);
 		if (g->nrecent < BRG_RECENT)
 			g->nrecent++;
@@ -247,11 +230,7 @@ int main(int argc, char **argv)
 	if (wmc_init() != 0)
 		return 1;
 	memset(&g, 0, sizeof g);
-	g.root = mix_key(1, 0);
-	g.station = mix_key(2, 0);
-	g.officer = mix_key(3, 0);
-	for (i = 0; i < BRG_RESIDENTS; i++)
-		g.res[i] = mix_key(4, (uint32_t)i);
+	fx_cast_numbered(&g.c, BRG_RESIDENTS);
 	/* common N - hmax (two of them certificates), then the pool and the
 	 * two sides' own events, hmax each */
 	total = n + 2 * hmax;
@@ -270,7 +249,7 @@ int main(int argc, char **argv)
 		g.slot[j] = t;
 	}
 
-	if (mix_write_network(argv[1], g.root, why) != 0) {
+	if (mix_write_network(argv[1], g.c.root, why) != 0) {
 		fprintf(stderr, "bench_repair_gen: %s/bench.network: %s\n", argv[1], why);
 		return 1;
 	}
@@ -278,8 +257,8 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/common.wmb", argv[1]);
 	if ((f = fopen(path, "wb")) == NULL)
 		brg_die("cannot create common.wmb");
-	brg_cert(&g, f, g.root, g.station, "station", "高埔派出所", g.t0 - 10);
-	brg_cert(&g, f, g.station, g.officer, "officer", "王警官", g.t0 - 9);
+	brg_cert(&g, f, g.c.root, g.c.station, "station", "高埔派出所", g.t0 - 10);
+	brg_cert(&g, f, g.c.station, g.c.officer, "officer", "王警官", g.t0 - 9);
 	for (i = 2; i < n - hmax; i++) {
 		struct brg_wire w;
 
@@ -334,10 +313,6 @@ int main(int argc, char **argv)
 	free(g.slot);
 	free(g.cts);
 	free(g.cid);
-	key_free(g.root);
-	key_free(g.station);
-	key_free(g.officer);
-	for (i = 0; i < BRG_RESIDENTS; i++)
-		key_free(g.res[i]);
+	fx_cast_free(&g.c);
 	return 0;
 }

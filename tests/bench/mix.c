@@ -6,19 +6,6 @@
 #include "files.h"
 #include "mix.h"
 
-struct key *mix_key(uint8_t tag, uint32_t n)
-{
-	uint8_t seed[32] = { tag };
-	struct key *k = NULL;
-
-	memcpy(seed + 1, &n, sizeof n);
-	if (key_from_seed(seed, &k) != 0) {
-		fprintf(stderr, "bench: key_from_seed failed\n");
-		exit(1);
-	}
-	return k;
-}
-
 int mix_write_network(const char *dir, const struct key *root, char why[WM_WHY_LEN])
 {
 	struct network nw;

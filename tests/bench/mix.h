@@ -1,8 +1,9 @@
 /*
- * What the event benchmarks (bench_import, bench_repair_gen) share: their
- * keys, their network file, and their event mix -- per ten events two
- * anti-fraud bulletins by the officer, five requests, two replies and one
- * ack by residents, with Chinese text, in five groups.
+ * What the event benchmarks (bench_import, bench_repair_gen) share beside
+ * the test fixture (their keys: fx_cast_numbered): their network file and
+ * their event mix -- per ten events two anti-fraud bulletins by the
+ * officer, five requests, two replies and one ack by residents, with
+ * Chinese text, in five groups.
  */
 #ifndef WM_BENCH_MIX_H
 #define WM_BENCH_MIX_H
@@ -12,10 +13,6 @@
 
 #include "event.h"
 #include "wmcrypto.h"
-
-/* A deterministic key: the seed is tag, then n (the root 1, the station 2,
- * the officer 3, residents 4 and their number).  Exits on failure. */
-struct key *mix_key(uint8_t tag, uint32_t n);
 
 /* DIR/bench.network: network "bench" of root, with a fresh secret.  0, or
  * nonzero with why filled. */

@@ -10,14 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "event.h"
+#include "fixture.h"
 #include "frame.h"
 #include "ingest.h"
 #include "store.h"
 
 #define SIM_MAX_EVENTS 512
+#define SIM_RESIDENTS 4
 #define DAY 86400000ull
 
 enum item_kind { IT_DELIVER, IT_TICK, IT_DOWN, IT_UP };
@@ -58,7 +59,6 @@ struct node {
 	uint64_t arrival[SIM_MAX_EVENTS];
 	uint32_t copies[SIM_MAX_EVENTS];
 	uint64_t disconnects;
-	char path[96];
 };
 
 struct sim_ev {
@@ -77,13 +77,12 @@ struct sim {
 	size_t nheap, capheap;
 	size_t inflight;
 	uint64_t frames;
-	struct key *root, *station, *officer, *resident[4];
-	uint8_t *certs[2];
-	size_t certlen[2];
+	struct fx_cast cast;            /* root, station, officer, SIM_RESIDENTS residents */
+	struct fx_ev certs[2];          /* root -> station -> officer */
 	struct sim_ev ev[SIM_MAX_EVENTS];
 	size_t nev;
 	unsigned counter;
-	char dir[64];                   /* the stores' temporary directory */
+	struct fx_dir dir;              /* the stores' temporary directory */
 };
 
 static void die(const char *what)
@@ -429,16 +428,12 @@ static size_t node_new(struct sim *s)
 
 		memcpy(n->pub + k, &r, 8);
 	}
-	snprintf(n->path, sizeof(n->path), "%s/n%zu.db", s->dir, i);
-	if (store_open(n->path, &n->store, why) != 0) {
-		fprintf(stderr, "sim: store_open: %s\n", why);
-		abort();
-	}
+	snprintf(name, sizeof(name), "n%zu", i);
+	fx_store_open(&s->dir, name, &n->store);
 	n->ictx.store = n->store;
-	memcpy(n->ictx.root, s->root->pub, WM_PUB_LEN);
+	memcpy(n->ictx.root, s->cast.root->pub, WM_PUB_LEN);
 	n->ictx.now = s->now;
 	io.ctx = &n->io;
-	snprintf(name, sizeof(name), "n%zu", i);
 	cfg.name = name;
 	cfg.verbose = s->o.verbose > 1;
 	if (mesh_new(&cfg, &io, &n->ictx, rnd(s), &n->mesh, why) != 0) {
@@ -449,67 +444,10 @@ static size_t node_new(struct sim *s)
 	return i;
 }
 
-static void key_seeded(struct key **k, uint8_t b)
-{
-	uint8_t seed[32];
-
-	memset(seed, b, sizeof(seed));
-	if (key_from_seed(seed, k) != 0)
-		die("key_from_seed");
-}
-
-static void build(struct sim *s, struct event_draft *d, const struct key *k, uint8_t **wire,
-                  size_t *len, uint8_t id[32])
-{
-	char why[WM_WHY_LEN];
-
-	if (event_build(d, k, wire, len, id, why) != 0) {
-		fprintf(stderr, "sim: event_build: %s\n", why);
-		abort();
-	}
-	(void)s;
-}
-
-static void make_cert(struct sim *s, int i, const struct key *issuer, const struct key *subj,
-                      const char *role)
-{
-	struct event_draft d;
-	struct cval g = cval_str("*");
-	uint8_t id[32];
-
-	memset(&d, 0, sizeof(d));
-	d.kind = KIND_CERT;
-	memcpy(d.author, issuer->pub, WM_PUB_LEN);
-	d.created_at = SIM_T0 - DAY;
-	d.group = WM_NETWORK_GROUP;
-	draft_bin(&d, "subject", subj->pub, WM_PUB_LEN);
-	draft_str(&d, "role", role);
-	draft_str(&d, "name", role);
-	draft_array(&d, "groups", &g, 1);
-	draft_uint(&d, "not_before", SIM_T0 - DAY);
-	draft_uint(&d, "not_after", SIM_T0 + 365 * DAY);
-	build(s, &d, issuer, &s->certs[i], &s->certlen[i], id);
-}
-
 /* Store files of the sims alive, removed at exit too: a failing case
  * exits from the middle of a run. */
 #define SIM_LIVE_MAX 8
 static struct sim *live[SIM_LIVE_MAX];
-
-static void remove_files(struct sim *s)
-{
-	size_t i;
-	char p[128];
-
-	for (i = 0; i < s->n; i++) {
-		unlink(s->nodes[i]->path);
-		snprintf(p, sizeof(p), "%s-wal", s->nodes[i]->path);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s-shm", s->nodes[i]->path);
-		unlink(p);
-	}
-	rmdir(s->dir);
-}
 
 static void remove_all_files(void)
 {
@@ -517,7 +455,7 @@ static void remove_all_files(void)
 
 	for (i = 0; i < SIM_LIVE_MAX; i++)
 		if (live[i] != NULL)
-			remove_files(live[i]);
+			fx_store_remove(&live[i]->dir);
 }
 
 int sim_new(const struct sim_opts *o, struct sim **out)
@@ -533,22 +471,10 @@ int sim_new(const struct sim_opts *o, struct sim **out)
 		return WM_ENOMEM;
 	s->o = *o;
 	s->rng = o->seed;
-	/* stores in memory-backed files when there is /dev/shm (SQLite's
-	 * ":memory:" has no WAL, which the store insists on) */
-	snprintf(s->dir, sizeof(s->dir), "/dev/shm/wm-sim-XXXXXX");
-	if (mkdtemp(s->dir) == NULL) {
-		snprintf(s->dir, sizeof(s->dir), "/tmp/wm-sim-XXXXXX");
-		if (mkdtemp(s->dir) == NULL)
-			die("cannot make a temporary directory");
-	}
+	fx_dir_new(&s->dir, "sim");
 	s->now = SIM_T0;
-	key_seeded(&s->root, 0x10);
-	key_seeded(&s->station, 0x11);
-	key_seeded(&s->officer, 0x12);
-	for (i = 0; i < 4; i++)
-		key_seeded(&s->resident[i], (uint8_t)(0x20 + i));
-	make_cert(s, 0, s->root, s->station, "station");
-	make_cert(s, 1, s->station, s->officer, "officer");
+	fx_cast_filled(&s->cast, 0x10, SIM_RESIDENTS);
+	fx_chain(s->cast.root, s->cast.station, s->cast.officer, SIM_T0 - DAY, SIM_T0 + 365 * DAY, s->certs);
 	if (!registered) {
 		atexit(remove_all_files);
 		registered = 1;
@@ -576,7 +502,7 @@ void sim_free(struct sim *s)
 		mesh_free(s->nodes[i]->mesh);
 		store_close(s->nodes[i]->store);
 	}
-	remove_files(s);
+	fx_store_remove(&s->dir);
 	for (i = 0; i < s->n; i++) {
 		free(s->nodes[i]->links);
 		free(s->nodes[i]);
@@ -586,13 +512,9 @@ void sim_free(struct sim *s)
 	free(s->heap);
 	free(s->nodes);
 	free(s->links);
-	key_free(s->root);
-	key_free(s->station);
-	key_free(s->officer);
-	for (i = 0; i < 4; i++)
-		key_free(s->resident[i]);
-	free(s->certs[0]);
-	free(s->certs[1]);
+	fx_cast_free(&s->cast);
+	free(s->certs[0].wire);
+	free(s->certs[1].wire);
 	free(s);
 }
 
@@ -777,8 +699,8 @@ void sim_certs_everywhere(struct sim *s)
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
-		ingest_at(s, i, s->certs[0], s->certlen[0], INGEST_IMPORT);
-		ingest_at(s, i, s->certs[1], s->certlen[1], INGEST_IMPORT);
+		ingest_at(s, i, s->certs[0].wire, s->certs[0].len, INGEST_IMPORT);
+		ingest_at(s, i, s->certs[1].wire, s->certs[1].len, INGEST_IMPORT);
 	}
 }
 
@@ -795,7 +717,7 @@ static void draft_for(struct sim *s, struct event_draft *d, unsigned kind, const
 	d->group = group;
 	switch (kind) {
 	case KIND_ALERT:
-		*signer = s->officer;
+		*signer = s->cast.officer;
 		d->expires_at = s->now + DAY;
 		draft_str(d, "event", "Missing person");
 		draft_str(d, "headline", t);
@@ -807,13 +729,13 @@ static void draft_for(struct sim *s, struct event_draft *d, unsigned kind, const
 		draft_str(d, "area_desc", "Xinhua village");
 		break;
 	case KIND_BULLETIN:
-		*signer = s->officer;
+		*signer = s->cast.officer;
 		draft_str(d, "title", "Notice");
 		draft_str(d, "text", t);
 		draft_str(d, "category", "fraud");
 		break;
 	default:
-		*signer = s->resident[s->counter % 4];
+		*signer = s->cast.resident[s->counter % SIM_RESIDENTS];
 		d->kind = KIND_REQUEST;
 		draft_str(d, "topic", "police");
 		draft_str(d, "text", t);
@@ -826,21 +748,22 @@ size_t sim_post(struct sim *s, size_t node, unsigned kind, const char *group)
 {
 	struct event_draft d;
 	const struct key *k = NULL;
-	uint8_t *wire = NULL;
-	size_t len = 0, i;
+	struct fx_ev e;
+	size_t i;
 
 	if (s->nev == SIM_MAX_EVENTS)
 		die("too many events");
 	draft_for(s, &d, kind, group, &k);
 	i = s->nev++;
-	build(s, &d, k, &wire, &len, s->ev[i].id);
+	e = fx_build(&d, k);
+	memcpy(s->ev[i].id, e.id, WM_ID_LEN);
 	s->ev[i].t = s->now;
-	ingest_at(s, node, wire, len, INGEST_LOCAL);
+	ingest_at(s, node, e.wire, e.len, INGEST_LOCAL);
 	s->nodes[node]->arrival[i] = s->now;
-	if (mesh_publish(s->nodes[node]->mesh, wire, len, s->now) != 0)
+	if (mesh_publish(s->nodes[node]->mesh, e.wire, e.len, s->now) != 0)
 		die("mesh_publish");
 	wake(s, node, 0);
-	free(wire);
+	free(e.wire);
 	return i;
 }
 
@@ -848,21 +771,21 @@ int sim_forged_frame(struct sim *s, uint8_t **out, size_t *len, uint8_t id[32])
 {
 	struct event_draft d;
 	const struct key *k = NULL;
-	uint8_t *wire = NULL;
-	size_t wlen = 0;
+	struct fx_ev e;
 	struct frame f;
 	int rc;
 
 	draft_for(s, &d, KIND_BULLETIN, "gaobu", &k);
-	build(s, &d, k, &wire, &wlen, id);
-	wire[wlen - 1] ^= 0x01;         /* the signature no longer verifies */
+	e = fx_build(&d, k);
+	memcpy(id, e.id, WM_ID_LEN);
+	e.wire[e.len - 1] ^= 0x01;      /* the signature no longer verifies */
 	memset(&f, 0, sizeof(f));
 	f.type = FRAME_EVENT;
 	f.event.push = 1;
-	f.event.wire = wire;
-	f.event.len = wlen;
+	f.event.wire = e.wire;
+	f.event.len = e.len;
 	rc = frame_encode(&f, out, len, NULL);
-	free(wire);
+	free(e.wire);
 	return rc;
 }
 

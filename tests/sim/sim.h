@@ -1,10 +1,11 @@
 /*
  * tests/sim: many watchmesh nodes in one process.  Each node is the real
- * mesh logic (node/mesh.c) over its own real store (a file under /dev/shm or /tmp) and
- * the real ingest path; the network is a virtual clock and a queue of
- * deliveries with seeded latency, loss, link cuts and dead nodes.  Every
- * random choice comes from one seed, so a run replays exactly: the seed is
- * printed at the start and taken from WATCHMESH_SIM_SEED when set.
+ * mesh logic (node/mesh/mesh.c) over its own real store (a file in the
+ * fixture's temporary directory, tests/fixture) and the real ingest path;
+ * the network is a virtual clock and a queue of deliveries with seeded
+ * latency, loss, link cuts and dead nodes.  Every random choice comes from
+ * one seed, so a run replays exactly: the seed is printed at the start and
+ * taken from WATCHMESH_SIM_SEED when set.
  *
  * Frames keep their order on a link, as over TCP; "loss" is TCP's: a lost
  * segment delays its frame and those behind it by a retransmission timeout

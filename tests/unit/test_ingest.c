@@ -315,32 +315,16 @@ static void test_clock(void **state)
 	free(old.wire);
 }
 
+/* root -> station -> officer, for every group. */
 static void chain(struct fx_node *f)
 {
-	struct event_draft d;
-	struct cval g = cval_str("*");
-	struct fx_ev e;
+	struct fx_ev c[2];
 
-	fx_draft(&d, f->k[ROOT], KIND_CERT, WM_NETWORK_GROUP, T0);
-	draft_bin(&d, "subject", f->k[STATION]->pub, WM_PUB_LEN);
-	draft_str(&d, "role", "station");
-	draft_str(&d, "name", "Station");
-	draft_array(&d, "groups", &g, 1);
-	draft_uint(&d, "not_before", T0);
-	draft_uint(&d, "not_after", T0 + 365 * DAY);
-	e = fx_build(&d, f->k[ROOT]);
-	assert_int_equal(in(f, &e, INGEST_IMPORT), 0);
-	free(e.wire);
-	fx_draft(&d, f->k[STATION], KIND_CERT, WM_NETWORK_GROUP, T0);
-	draft_bin(&d, "subject", f->k[OFFICER]->pub, WM_PUB_LEN);
-	draft_str(&d, "role", "officer");
-	draft_str(&d, "name", "Officer");
-	draft_array(&d, "groups", &g, 1);
-	draft_uint(&d, "not_before", T0);
-	draft_uint(&d, "not_after", T0 + 365 * DAY);
-	e = fx_build(&d, f->k[STATION]);
-	assert_int_equal(in(f, &e, INGEST_IMPORT), 0);
-	free(e.wire);
+	fx_chain(f->k[ROOT], f->k[STATION], f->k[OFFICER], T0, T0 + 365 * DAY, c);
+	assert_int_equal(in(f, &c[0], INGEST_IMPORT), 0);
+	assert_int_equal(in(f, &c[1], INGEST_IMPORT), 0);
+	free(c[0].wire);
+	free(c[1].wire);
 }
 
 static void test_trust_refusals(void **state)
@@ -361,18 +345,9 @@ static void test_trust_refusals(void **state)
 	assert_int_equal(remembered(f, unknown.id, NULL), 0);
 	/* a lasting one: an officer is no station, so may not certify */
 	{
-		struct event_draft d;
-		struct cval g = cval_str("g");
-		struct fx_ev c;
+		struct fx_ev c = fx_cert(f->k[OFFICER], f->k[BOB], "resident", "Bob", "g", T0, T0 + DAY * 2,
+		                         T0 + DAY);
 
-		fx_draft(&d, f->k[OFFICER], KIND_CERT, WM_NETWORK_GROUP, T0 + DAY);
-		draft_bin(&d, "subject", f->k[BOB]->pub, WM_PUB_LEN);
-		draft_str(&d, "role", "resident");
-		draft_str(&d, "name", "Bob");
-		draft_array(&d, "groups", &g, 1);
-		draft_uint(&d, "not_before", T0);
-		draft_uint(&d, "not_after", T0 + DAY * 2);
-		c = fx_build(&d, f->k[OFFICER]);
 		assert_int_equal(in(f, &c, INGEST_PEER), WM_EFORBIDDEN);
 		assert_int_equal(remembered(f, c.id, &code), 1);
 		assert_int_equal(code, WM_EFORBIDDEN);
@@ -700,21 +675,6 @@ static void put_ev(struct bbuf *b, struct fx_ev e)
 	free(e.wire);
 }
 
-static struct fx_ev cert_of(struct fx_node *f, int issuer, int subject, const char *role)
-{
-	struct event_draft d;
-	struct cval g = cval_str("*");
-
-	fx_draft(&d, f->k[issuer], KIND_CERT, WM_NETWORK_GROUP, T0);
-	draft_bin(&d, "subject", f->k[subject]->pub, WM_PUB_LEN);
-	draft_str(&d, "role", role);
-	draft_str(&d, "name", role);
-	draft_array(&d, "groups", &g, 1);
-	draft_uint(&d, "not_before", T0);
-	draft_uint(&d, "not_after", T0 + 365 * DAY);
-	return fx_build(&d, f->k[issuer]);
-}
-
 /*
  * A bundle longer than two import batches with every kind of outcome in
  * it: certificates at the end (imported first), bulletins that need them,
@@ -729,10 +689,9 @@ static void test_bundle_threads(void **state)
 {
 	struct fx_node *f = *state;
 	struct bbuf b = { NULL, 0, 0 };
-	char path2[160], why[WM_WHY_LEN];
 	struct store *s2 = NULL;
 	struct outcome o1, o3, r1, r3;
-	struct fx_ev e, dup, target;
+	struct fx_ev e, dup, target, certs[2];
 	size_t i, n = 5 * TBATCH + 50;
 	char text[64];
 
@@ -760,11 +719,11 @@ static void test_bundle_threads(void **state)
 			put(&b, (const uint8_t *)"\x92\xc4\x05hello damaged", 14);
 		}
 	}
-	put_ev(&b, cert_of(f, STATION, OFFICER, "officer"));
-	put_ev(&b, cert_of(f, ROOT, STATION, "station"));
+	fx_chain(f->k[ROOT], f->k[STATION], f->k[OFFICER], T0, T0 + 365 * DAY, certs);
+	put_ev(&b, certs[1]);
+	put_ev(&b, certs[0]);
 
-	snprintf(path2, sizeof(path2), "%s/store2.db", f->d.dir);
-	assert_int_equal(store_open(path2, &s2, why), 0);
+	fx_store_open(&f->d, "store2", &s2);
 	import_with(f->s, &f->ctx, b.p, b.len, 1, &o1);
 	import_with(s2, &f->ctx, b.p, b.len, 3, &o3);
 	same_outcome(f->s, &o1, s2, &o3);
@@ -791,13 +750,7 @@ static void test_bundle_threads(void **state)
 	assert_int_equal(r1.nref, 5);
 	assert_int_equal(r1.ref[1].code, WM_EREJECTED);
 
-	store_close(s2);
-	for (i = 0; i < 3; i++) {
-		char p[200];
-
-		snprintf(p, sizeof(p), "%s%s", path2, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
-		unlink(p);
-	}
+	store_close(s2);                /* its files go with the fixture's directory */
 	free(o1.ev);
 	free(o3.ev);
 	free(r1.ev);

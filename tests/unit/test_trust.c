@@ -38,29 +38,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* groups: comma-separated, split into the cert's array. */
-static struct fx_ev cert(const struct key *issuer, const struct key *subject, const char *role, const char *name,
-                      const char *groups, uint64_t nb, uint64_t na, uint64_t created)
-{
-	static char buf[256];
-	struct cval items[8];
-	struct event_draft d;
-	size_t n = 0;
-	char *p, *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", groups);
-	for (p = strtok_r(buf, ",", &save); p != NULL && n < 8; p = strtok_r(NULL, ",", &save))
-		items[n++] = cval_str(p);
-	fx_draft(&d, issuer, KIND_CERT, WM_NETWORK_GROUP, created);
-	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
-	draft_str(&d, "role", role);
-	draft_str(&d, "name", name);
-	draft_array(&d, "groups", items, n);
-	draft_uint(&d, "not_before", nb);
-	draft_uint(&d, "not_after", na);
-	return fx_build(&d, issuer);
-}
-
 static struct fx_ev revoke_ev(const struct key *issuer, const struct key *subject, uint64_t created)
 {
 	struct event_draft d;
@@ -140,9 +117,9 @@ static int in_keep(struct fx_node *f, const struct fx_ev *e)
 /* root -> station (groups) -> officer (groups), valid T0 .. T0+365d. */
 static void chain(struct fx_node *f, const char *station_groups, const char *officer_groups)
 {
-	IN_OK(f, cert(f->k[ROOT], f->k[STATION], "station", "Gaobu Station", station_groups, T0, T0 + 365 * DAY, T0));
-	IN_OK(f, cert(f->k[STATION], f->k[OFFICER], "officer", "Officer Li", officer_groups, T0, T0 + 365 * DAY,
-	              T0 + 1000));
+	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION], "station", "Gaobu Station", station_groups, T0, T0 + 365 * DAY, T0));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER], "officer", "Officer Li", officer_groups, T0,
+	                 T0 + 365 * DAY, T0 + 1000));
 }
 
 /* --- tests ------------------------------------------------------------------------ */
@@ -205,8 +182,8 @@ static void test_wrong_groups(void **state)
 	assert_int_equal(in(f, bulletin(f->k[OFFICER], "gaobu.c", T0 + DAY)), WM_ENOTOFFICIAL);
 	assert_int_equal(in(f, bulletin(f->k[STATION], "gaobu.b", T0 + DAY)), WM_ENOTOFFICIAL);
 	/* a second station covering everything vouches for another officer */
-	IN_OK(f, cert(f->k[ROOT], f->k[STATION2], "station", "County", "*", T0, T0 + 365 * DAY, T0));
-	IN_OK(f, cert(f->k[STATION2], f->k[OFFICER2], "officer", "Officer Wang", "gaobu.b", T0, T0 + 365 * DAY, T0));
+	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION2], "station", "County", "*", T0, T0 + 365 * DAY, T0));
+	IN_OK(f, fx_cert(f->k[STATION2], f->k[OFFICER2], "officer", "Officer Wang", "gaobu.b", T0, T0 + 365 * DAY, T0));
 	IN_OK(f, bulletin(f->k[OFFICER2], "gaobu.b", T0 + DAY));
 	assert_int_equal(in(f, bulletin(f->k[OFFICER2], "gaobu.a", T0 + DAY)), WM_ENOTOFFICIAL);
 	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[STATION2]->pub, "anything.at-all", T0 + DAY, NULL,
@@ -217,8 +194,8 @@ static void test_validity_window(void **state)
 {
 	struct fx_node *f = *state;
 
-	IN_OK(f, cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0, T0 + 10 * DAY, T0));
-	IN_OK(f, cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0 + DAY, T0 + 20 * DAY, T0));
+	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0, T0 + 10 * DAY, T0));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0 + DAY, T0 + 20 * DAY, T0));
 	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + DAY - 1)), WM_ENOTOFFICIAL);   /* before */
 	assert_non_null(strstr(f->res.why, "not valid"));
 	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + DAY));                                       /* from nb */
@@ -227,7 +204,7 @@ static void test_validity_window(void **state)
 	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 10 * DAY)), WM_ENOTOFFICIAL);
 	assert_int_equal(in(f, bulletin(f->k[STATION], "g", T0 + 10 * DAY)), WM_ENOTOFFICIAL);
 	/* a renewal of the station covers the rest; not_after itself is excluded */
-	IN_OK(f, cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0 + 10 * DAY, T0 + 40 * DAY, T0 + 9 * DAY));
+	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0 + 10 * DAY, T0 + 40 * DAY, T0 + 9 * DAY));
 	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 10 * DAY + 1));
 	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 20 * DAY)), WM_ENOTOFFICIAL);
 	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 20 * DAY - 1));
@@ -238,26 +215,26 @@ static void test_cert_signers(void **state)
 	struct fx_node *f = *state;
 
 	/* officer cert before its station's cert is known: passing */
-	assert_int_equal(in(f, cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + DAY, T0)),
+	assert_int_equal(in(f, fx_cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + DAY, T0)),
 	                 WM_EUNKNOWNCERT);
 	chain(f, "*", "g");
 	/* a station cert must come from root */
-	assert_int_equal(in(f, cert(f->k[STATION], f->k[STATION2], "station", "S2", "*", T0, T0 + DAY, T0 + 5)),
+	assert_int_equal(in(f, fx_cert(f->k[STATION], f->k[STATION2], "station", "S2", "*", T0, T0 + DAY, T0 + 5)),
 	                 WM_EFORBIDDEN);
 	/* root certifies stations only */
-	assert_int_equal(in(f, cert(f->k[ROOT], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + DAY, T0 + 5)),
+	assert_int_equal(in(f, fx_cert(f->k[ROOT], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + DAY, T0 + 5)),
 	                 WM_EFORBIDDEN);
 	/* an officer is no station */
-	assert_int_equal(in(f, cert(f->k[OFFICER], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 + 5)),
+	assert_int_equal(in(f, fx_cert(f->k[OFFICER], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 + 5)),
 	                 WM_EFORBIDDEN);
 	/* a stranger with no cert at all: not known (yet) */
-	assert_int_equal(in(f, cert(f->k[STRANGER], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 + 5)),
+	assert_int_equal(in(f, fx_cert(f->k[STRANGER], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 + 5)),
 	                 WM_EUNKNOWNCERT);
 	/* a station outside its own window may not certify */
-	assert_int_equal(in(f, cert(f->k[STATION], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 - 1)),
+	assert_int_equal(in(f, fx_cert(f->k[STATION], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 - 1)),
 	                 WM_EFORBIDDEN);
-	IN_OK(f, cert(f->k[STATION], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 + 5));
-	IN_OK(f, cert(f->k[STATION], f->k[OFFICER2], "node", "Node 1", "g", T0, T0 + DAY, T0 + 5));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[RESIDENT], "resident", "R", "g", T0, T0 + DAY, T0 + 5));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER2], "node", "Node 1", "g", T0, T0 + DAY, T0 + 5));
 }
 
 static void test_resident_bulletin_refused(void **state)
@@ -268,7 +245,7 @@ static void test_resident_bulletin_refused(void **state)
 	char why[WM_WHY_LEN];
 
 	chain(f, "*", "g");
-	IN_OK(f, cert(f->k[STATION], f->k[RESIDENT], "resident", "Resident Zhang", "g", T0, T0 + 365 * DAY, T0 + 5));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[RESIDENT], "resident", "Resident Zhang", "g", T0, T0 + 365 * DAY, T0 + 5));
 	b = bulletin(f->k[RESIDENT], "g", T0 + DAY);
 	assert_int_equal(in_keep(f, &b), WM_ENOTOFFICIAL);
 	assert_non_null(strstr(f->res.why, "resident"));
@@ -284,14 +261,14 @@ static void test_unknown_cert_is_passing(void **state)
 {
 	struct fx_node *f = *state;
 	struct fx_ev b = bulletin(f->k[OFFICER], "g", T0 + DAY);
-	struct fx_ev oc = cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + 365 * DAY, T0 + 1);
+	struct fx_ev oc = fx_cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + 365 * DAY, T0 + 1);
 	char why[WM_WHY_LEN];
 
 	assert_int_equal(in_keep(f, &b), WM_EUNKNOWNCERT);
 	assert_int_equal(store_was_rejected(f->s, b.id, NULL, why), 0);       /* not remembered */
 	assert_int_equal(store_has(f->s, b.id), 0);
 	assert_int_equal(in_keep(f, &oc), WM_EUNKNOWNCERT);                   /* its station unknown too */
-	IN_OK(f, cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0, T0 + 365 * DAY, T0));
+	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0, T0 + 365 * DAY, T0));
 	IN_OK(f, oc);
 	IN_OK(f, b);                                                           /* accepted now */
 }
@@ -324,7 +301,7 @@ static void test_revoke_signers(void **state)
 	struct fx_node *f = *state;
 
 	chain(f, "*", "g");
-	IN_OK(f, cert(f->k[ROOT], f->k[STATION2], "station", "S2", "*", T0, T0 + 365 * DAY, T0));
+	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION2], "station", "S2", "*", T0, T0 + 365 * DAY, T0));
 	/* another station did not issue the officer's cert */
 	assert_int_equal(in(f, revoke_ev(f->k[STATION2], f->k[OFFICER], T0 + DAY)), WM_EFORBIDDEN);
 	/* nor can the officer revoke anyone, nor a stranger */
@@ -349,9 +326,9 @@ static void test_station_revocation(void **state)
 	assert_non_null(strstr(f->res.why, "station"));
 	assert_int_equal(in(f, bulletin(f->k[STATION], "g", T0 + 6 * DAY)), WM_EREVOKED);
 	/* the station's certs from before still count; after do not */
-	IN_OK(f, cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + 365 * DAY, T0 + 4 * DAY));
-	assert_int_equal(in(f, cert(f->k[STATION], f->k[RESIDENT], "officer", "R", "g", T0, T0 + 365 * DAY,
-	                            T0 + 6 * DAY)), WM_EREVOKED);
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + 365 * DAY, T0 + 4 * DAY));
+	assert_int_equal(in(f, fx_cert(f->k[STATION], f->k[RESIDENT], "officer", "R", "g", T0, T0 + 365 * DAY,
+	                               T0 + 6 * DAY)), WM_EREVOKED);
 	IN_OK(f, bulletin(f->k[OFFICER2], "g", T0 + 4 * DAY + 1));
 	assert_int_equal(in(f, bulletin(f->k[OFFICER2], "g", T0 + 5 * DAY)), WM_EREVOKED);
 }
@@ -389,14 +366,14 @@ static void test_late_revocation_purges(void **state)
 	assert_int_equal(in_keep(f, &after), WM_EREJECTED);
 
 	/* a station revoked late: its later certs and their holders' posts go */
-	late_cert = cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + 365 * DAY, T0 + 8 * DAY);
+	late_cert = fx_cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + 365 * DAY, T0 + 8 * DAY);
 	assert_int_equal(in_keep(f, &late_cert), 0);
 	o2_post = bulletin(f->k[OFFICER2], "g", T0 + 8 * DAY + 1);
 	assert_int_equal(in_keep(f, &o2_post), 0);
 	struct fx_ev s_post = bulletin(f->k[STATION], "g", T0 + 7 * DAY + 1);
 	assert_int_equal(in_keep(f, &s_post), 0);
 	/* an officer certified well before, posting after the station's end */
-	IN_OK(f, cert(f->k[STATION], f->k[OFFICER3], "officer", "O3", "g", T0, T0 + 365 * DAY, T0 + 2));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER3], "officer", "O3", "g", T0, T0 + 365 * DAY, T0 + 2));
 	struct fx_ev o3_early = bulletin(f->k[OFFICER3], "g", T0 + 7 * DAY - 1);
 	struct fx_ev o3_late = bulletin(f->k[OFFICER3], "g", T0 + 7 * DAY + 2);
 	assert_int_equal(in_keep(f, &o3_early), 0);
@@ -443,11 +420,11 @@ static void test_vouched_groups(void **state)
 	/* an open group: anyone */
 	IN_OK(f, request(f->k[STRANGER], "open", T0 + DAY));
 	/* a resident of another group: lasting */
-	IN_OK(f, cert(f->k[STATION], f->k[OFFICER2], "resident", "Wang", "x", T0, T0 + 365 * DAY, T0 + 5));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER2], "resident", "Wang", "x", T0, T0 + 365 * DAY, T0 + 5));
 	assert_int_equal(in(f, request(f->k[OFFICER2], "v", T0 + DAY)), WM_ENOTVOUCHED);
 	assert_non_null(strstr(f->res.why, "covers groups 'x'"));
 	/* a resident of the group, an officer of it, the station */
-	IN_OK(f, cert(f->k[STATION], f->k[RESIDENT], "resident", "Zhang", "v,w", T0, T0 + 365 * DAY, T0 + 6));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[RESIDENT], "resident", "Zhang", "v,w", T0, T0 + 365 * DAY, T0 + 6));
 	IN_OK(f, request(f->k[RESIDENT], "v", T0 + DAY));
 	IN_OK(f, request(f->k[RESIDENT], "w", T0 + DAY));
 	IN_OK(f, request(f->k[OFFICER], "v", T0 + DAY + 1));
@@ -527,12 +504,12 @@ static void test_retract_rules(void **state)
 	assert_int_equal(store_get(f->s, r3.id, &wire, &len), 0);
 	free(wire);
 	/* a resident, certified but no official: lasting */
-	IN_OK(f, cert(f->k[STATION], f->k[RESIDENT2], "resident", "Zhao", "g", T0, T0 + 365 * DAY, T0 + 7));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[RESIDENT2], "resident", "Zhao", "g", T0, T0 + 365 * DAY, T0 + 7));
 	assert_int_equal(in(f, retract(f->k[RESIDENT2], "g", T0 + DAY + 5, r3.id)), WM_EFORBIDDEN);
 	assert_int_equal(store_get(f->s, r3.id, &wire, &len), 0);
 	free(wire);
 	/* certificates are revoked, not retracted */
-	oc = cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + DAY, T0 + 5);
+	oc = fx_cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + DAY, T0 + 5);
 	assert_int_equal(in_keep(f, &oc), 0);
 	assert_int_equal(in(f, retract(f->k[STATION], "g", T0 + DAY, oc.id)), WM_EFORBIDDEN);
 	free(r1.wire);
