@@ -1,7 +1,7 @@
 /*
  * tests/integration/forger: a hostile member of the network for
  * test_mesh.py.  It holds the right network secret, so it completes a real
- * handshake (node/transport.c) with the node at ADDR, says HELLO like any
+ * handshake (node/net/transport.c) with the node at ADDR, says HELLO like any
  * node (proto/frame.c), then pushes one event no honest node would pass on:
  *
  *   badsig       a request whose signature has one bit flipped
