@@ -45,8 +45,8 @@ int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
                  enum ingest_origin origin, struct ingest_result *res);
 
 /*
- * The pure stage: size, wrapper, id, and (verify = 1) event_decode with the
- * signature check.  With verify = 0 only the id is computed and
+ * The pure stage: size, wrapper and id (event_peek), and (verify = 1)
+ * event_decode with the signature check.  With verify = 0 only the id is computed and
  * ingest_commit decodes when it needs to (a duplicate costs no signature
  * check then).  Touches nothing but *p; wire must outlive p.  Free what it
  * holds with ingest_prep_clear (also on a zeroed or cleared p).
@@ -55,10 +55,10 @@ struct ingest_prep {
 	const uint8_t *wire;
 	size_t len;
 	int code;                    /* 0, or a refusal found before the store */
-	int has_id;                  /* the wrapper has its canonical shape: id set */
+	int has_id;                  /* the wrapper has its canonical shape: pk set */
 	int decoded;                 /* event_decode ran: ev or code/why from it */
-	int authentic;               /* decode failed, but the author signed id */
-	uint8_t id[WM_ID_LEN];
+	int authentic;               /* decode failed, but the author signed pk.id */
+	struct event_peek pk;        /* the wrapper and the id, hashed once */
 	struct event *ev;            /* decoded event, or NULL */
 	char why[WM_WHY_LEN];
 };

@@ -319,39 +319,17 @@ static void seen_expire(struct daemon *d, int all)
 }
 
 /* The id of the event inside an EVENT frame, without judging it (the mesh
- * and ingest do that): wire = fixarray(2) [bin payload, bin sig]. */
+ * and ingest do that). */
 static void note_event_frame(struct daemon *d, const uint8_t *buf, size_t len)
 {
 	struct frame f;
+	struct event_peek pk;
 	char why[WM_WHY_LEN];
-	const uint8_t *w;
-	size_t wl, hl, pl;
-	uint8_t id[WM_ID_LEN];
 
-	if (len < 3 || buf[0] != 0x93 || buf[1] != FRAME_EVENT)
-		return;
 	if (frame_decode(buf, len, &f, why) != 0 || f.type != FRAME_EVENT)
 		return;
-	w = f.event.wire;
-	wl = f.event.len;
-	if (wl < 3 || w[0] != 0x92)
-		return;
-	if (w[1] == 0xc4) {
-		hl = 3;
-		pl = w[2];
-	} else if (w[1] == 0xc5 && wl >= 4) {
-		hl = 4;
-		pl = (size_t)w[2] << 8 | w[3];
-	} else if (w[1] == 0xc6 && wl >= 6) {
-		hl = 6;
-		pl = (size_t)w[2] << 24 | (size_t)w[3] << 16 | (size_t)w[4] << 8 | w[5];
-	} else {
-		return;
-	}
-	if (pl > wl - hl)
-		return;
-	id_compute(id, w + hl, pl);
-	seen_add(d, id);
+	if (event_peek(f.event.wire, f.event.len, 0, &pk, NULL) == 0)
+		seen_add(d, pk.id);
 }
 
 /* --- after every call into the mesh ------------------------------------------------- */

@@ -160,16 +160,6 @@ struct mesh {
 	struct mesh_stats st;
 };
 
-/* A wire event read just far enough to route it (no signature check). */
-struct peek {
-	uint8_t id[WM_ID_LEN];
-	unsigned kind;
-	const uint8_t *author;
-	uint64_t created_at;
-	const char *group;
-	size_t glen;
-};
-
 /* --- small helpers ------------------------------------------------------------ */
 
 static uint64_t rng_next(struct mesh *m)
@@ -208,29 +198,12 @@ static void id_short(char out[17], const uint8_t *id)
 	hex_encode(out, id, 8);
 }
 
-static int peek_event(const uint8_t *wire, size_t len, struct peek *pk)
+/* A wire event read just far enough to route it (event_peek: no signature
+ * check); flags as event_peek's.  1 if it has a kind, author and group. */
+static int peek_event(const uint8_t *wire, size_t len, unsigned flags, struct event_peek *pk)
 {
-	struct mp_reader r, b;
-	const uint8_t *payload, *sig, *g;
-	uint64_t v, kind;
-	size_t n, plen;
-
-	mp_reader_init(&r, wire, len, 0, NULL);
-	if (mp_read_array(&r, "", &n) != 0 || n != 2 || mp_read_bin(&r, "", &payload, &plen) != 0 ||
-	    mp_read_bin_n(&r, "", WM_SIG_LEN, &sig) != 0 || mp_remaining(&r) != 0)
-		return WM_EMALFORMED;
-	mp_reader_init(&b, payload, plen, 0, NULL);
-	if (mp_read_array(&b, "", &n) != 0 || n != 8 || mp_read_uint(&b, "", &v) != 0 ||
-	    mp_read_uint(&b, "", &kind) != 0 || kind == 0 || kind > 255 ||
-	    mp_read_bin_n(&b, "", WM_PUB_LEN, &pk->author) != 0 ||
-	    mp_read_uint(&b, "", &pk->created_at) != 0 || mp_read_str(&b, "", &g, &n) != 0 ||
-	    !event_group_valid((const char *)g, n))
-		return WM_EMALFORMED;
-	id_compute(pk->id, payload, plen);
-	pk->kind = (unsigned)kind;
-	pk->group = (const char *)g;
-	pk->glen = n;
-	return 0;
+	return event_peek(wire, len, flags, pk, NULL) == 0 && pk->kind != 0 && pk->author != NULL &&
+	       pk->group != NULL;
 }
 
 static int is_network(const char *g, size_t len)
@@ -433,7 +406,7 @@ static void ihave_add(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN
 
 /* Push a newly stored event: whole to eager peers, announced to lazy ones.
  * `from` (may be NULL) is where it came from. */
-static void deliver(struct mesh *m, const struct peek *ev, const uint8_t *wire, size_t len,
+static void deliver(struct mesh *m, const struct event_peek *ev, const uint8_t *wire, size_t len,
                     const struct peer *from, uint64_t now)
 {
 	int prio = ev->kind == KIND_ALERT;
@@ -1178,7 +1151,7 @@ static void on_duplicate(struct mesh *m, struct peer *p, const uint8_t *id, int 
 static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint64_t now)
 {
 	struct ingest_result res;
-	struct peek pk;
+	struct event_peek pk;
 	char hex[17];
 	int rc, peeked, lazy_live = 0;
 
@@ -1188,7 +1161,7 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		p->inflight--;
 		fl_pop(p, 1);
 	}
-	peeked = peek_event(fr->event.wire, fr->event.len, &pk) == 0;
+	peeked = peek_event(fr->event.wire, fr->event.len, 0, &pk);
 	if (peeked) {
 		if (!we_carry(m, pk.group, pk.glen)) {
 			mlog(m, MESH_LOG_DEBUG, "peer %s: event of a group we do not carry ignored", p->hex);
@@ -1273,7 +1246,7 @@ static void on_iwant(struct mesh *m, struct peer *p, const struct frame *fr)
 		const uint8_t *id = fr->ids.ids + i * WM_ID_LEN;
 		uint8_t *wire = NULL;
 		size_t len = 0;
-		struct peek pk;
+		struct event_peek pk;
 
 		if (full || store_get(m->ictx.store, id, &wire, &len) != 0) {
 			memcpy(nothave[nn++], id, WM_ID_LEN);
@@ -1284,7 +1257,7 @@ static void on_iwant(struct mesh *m, struct peer *p, const struct frame *fr)
 		f.event.push = 0;
 		f.event.wire = wire;
 		f.event.len = len;
-		if (send_frame(m, p, &f, peek_event(wire, len, &pk) == 0 && pk.kind == KIND_ALERT) == 0) {
+		if (send_frame(m, p, &f, peek_event(wire, len, EVENT_PEEK_NO_ID, &pk) && pk.kind == KIND_ALERT) == 0) {
 			p->events_out++;
 			m->st.events_out++;
 		} else {
@@ -1627,9 +1600,9 @@ void mesh_peer_down(struct mesh *m, uint32_t peer, uint64_t now)
 
 int mesh_publish(struct mesh *m, const uint8_t *wire, size_t len, uint64_t now)
 {
-	struct peek pk;
+	struct event_peek pk;
 
-	if (m == NULL || wire == NULL || peek_event(wire, len, &pk) != 0)
+	if (m == NULL || wire == NULL || !peek_event(wire, len, 0, &pk))
 		return WM_EMALFORMED;
 	missing_remove(m, pk.id);
 	deliver(m, &pk, wire, len, NULL, now);
