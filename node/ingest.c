@@ -221,6 +221,23 @@ void ingest_prepare(const uint8_t *wire, size_t len, int verify, struct ingest_p
 		prep_decode(p);
 }
 
+void ingest_prepare_peeked(const struct event_peek *pk, int looked_up, struct ingest_prep *p)
+{
+	if (p == NULL)
+		return;
+	memset(p, 0, sizeof(*p));
+	if (pk == NULL || !pk->has_id) {
+		wm_why(p->why, "no peeked event");
+		p->code = WM_EINVAL;
+		return;
+	}
+	p->wire = pk->wire;
+	p->len = pk->wire_len;
+	p->pk = *pk;
+	p->has_id = 1;
+	p->looked_up = looked_up != 0;
+}
+
 void ingest_prep_verify(struct ingest_prep *p)
 {
 	if (p != NULL)
@@ -268,8 +285,9 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 		return res->code = p->code;
 	}
 
-	if (p->has_id) {
+	if (p->has_id)
 		memcpy(res->id, p->pk.id, WM_ID_LEN);
+	if (p->has_id && !p->looked_up) {
 		if ((rc = store_has(s, res->id)) != 0) {
 			if (rc < 0) {
 				wm_why(res->why, "store: %s", store_errmsg(s));

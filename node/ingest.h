@@ -56,6 +56,7 @@ struct ingest_prep {
 	size_t len;
 	int code;                    /* 0, or a refusal found before the store */
 	int has_id;                  /* the wrapper has its canonical shape: pk set */
+	int looked_up;               /* the caller found pk.id neither held nor refused */
 	int decoded;                 /* event_decode ran: ev or code/why from it */
 	int authentic;               /* decode failed, but the author signed pk.id */
 	struct event_peek pk;        /* the wrapper and the id, hashed once */
@@ -63,6 +64,11 @@ struct ingest_prep {
 	char why[WM_WHY_LEN];
 };
 void ingest_prepare(const uint8_t *wire, size_t len, int verify, struct ingest_prep *p);
+/* The pure stage for a caller that has peeked already (pk->has_id; the
+ * mesh): nothing is read or hashed again.  looked_up = 1 says the caller
+ * has just asked the store whether it holds or refused pk->id, and it does
+ * neither: ingest_commit does not ask again.  pk->wire must outlive p. */
+void ingest_prepare_peeked(const struct event_peek *pk, int looked_up, struct ingest_prep *p);
 void ingest_prep_clear(struct ingest_prep *p);
 /* The decode and signature check that ingest_prepare(verify = 0) left out;
  * nothing if done already.  Pure, like ingest_prepare. */

@@ -1153,7 +1153,7 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 	struct ingest_result res;
 	struct event_peek pk;
 	char hex[17];
-	int rc, peeked, lazy_live = 0;
+	int rc, peeked, lookup = -1, lazy_live = 0;
 
 	m->st.events_in++;
 	p->events_in++;
@@ -1167,7 +1167,7 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 			mlog(m, MESH_LOG_DEBUG, "peer %s: event of a group we do not carry ignored", p->hex);
 			goto pump;
 		}
-		if ((rc = held(m, pk.id)) > 0) {
+		if ((lookup = held(m, pk.id)) > 0) {
 			on_duplicate(m, p, pk.id, fr->event.push);
 			goto pump;
 		}
@@ -1180,7 +1180,15 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		}
 	}
 	m->ictx.now = now;
-	rc = ingest_event(&m->ictx, fr->event.wire, fr->event.len, INGEST_PEER, &res);
+	if (peeked) {           /* ingest neither hashes nor looks up again */
+		struct ingest_prep prep;
+
+		ingest_prepare_peeked(&pk, lookup == 0, &prep);
+		rc = ingest_commit(&m->ictx, &prep, INGEST_PEER, &res);
+		ingest_prep_clear(&prep);
+	} else {
+		rc = ingest_event(&m->ictx, fr->event.wire, fr->event.len, INGEST_PEER, &res);
+	}
 	if (rc == 0) {
 		m->st.stored++;
 		if (m->io.stored != NULL)
