@@ -115,8 +115,8 @@ out:
 	return rc;
 }
 
-/* Store ev and what it does to the store. */
-static int apply(const struct ingest_ctx *ctx, const struct event *ev, char *why)
+/* Store ev and what it does to the store; *seq is the new row's. */
+static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *seq, char *why)
 {
 	struct store *s = ctx->store;
 	const uint8_t *subject;
@@ -126,6 +126,7 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, char *why
 
 	if ((rc = store_insert(s, ev, (int64_t)(ctx->now > INT64_MAX ? INT64_MAX : ctx->now))) != 0)
 		return rc;
+	*seq = store_inserted_seq(s);
 	switch (ev->kind) {
 	case KIND_CERT:
 		if ((rc = trust_cert_from_event(ev, &c, why)) != 0)
@@ -349,7 +350,7 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 			goto store_error;
 		goto finish;
 	}
-	rc = apply(ctx, ev, res->why);
+	rc = apply(ctx, ev, &res->seq, res->why);
 	if (rc == WM_EDUP) {            /* another writer got there first */
 		wm_why(res->why, "already stored");
 		res->code = WM_EDUP;

@@ -36,6 +36,7 @@ struct ingest_result {
 	int code;                    /* 0 stored, WM_EDUP, or a refusal */
 	uint8_t id[WM_ID_LEN];       /* set whenever the id could be computed */
 	unsigned kind;               /* 0 if not decoded */
+	int64_t seq;                 /* code 0: the new row's seq in the store */
 	char why[WM_WHY_LEN];        /* the reason, for a person */
 };
 

@@ -5,9 +5,8 @@
  *     disconnect it asks for is queued and carried out by d_after_mesh(),
  *     which runs after every call into the mesh and also re-arms the mesh
  *     timer at mesh_next_deadline();
- *   - events reach the mesh from the store by polling seq; ids that arrived
- *     in EVENT frames from peers are remembered (for D_SEEN_TTL_MS, or until
- *     the poll meets them) so the poll does not push them a second time.
+ *   - events other processes write into the store reach the mesh by the
+ *     poll of local.c, which skips the rows the mesh stored here (io.stored).
  */
 #include "daemon.h"
 
@@ -30,6 +29,7 @@
 #include "beacon.h"
 #include "files.h"
 #include "frame.h"
+#include "local.h"
 #include "mesh.h"
 #include "store.h"
 #include "transport.h"
@@ -37,14 +37,9 @@
 
 #define D_MAX_KNOWN    256      /* peers remembered for status */
 #define D_MAX_DIALERS  256
-#define D_SEEN_BUCKETS (1u << 16)
-#define D_SEEN_TTL_MS  30000    /* far above the poll's lag */
-#define D_POLL_BATCH   256
 #define D_SLOW_NS      (10 * 1000000ull)   /* debug log: a frame that took this long */
-#define D_POLL_ROUNDS  64       /* batches per poll tick: 16384 events */
+#define D_POLL_ROUNDS  64       /* reads per poll tick: at most 16384 events */
 #define D_ERR_LEN      200
-
-enum { D_DEBUG = 0, D_INFO = 1, D_WARN = 2 };
 
 /* An up connection: the mesh's peer handle <-> the transport's conn. */
 struct dconn {
@@ -78,15 +73,6 @@ struct ddialer {
 	uint64_t heard_at;           /* from_beacon: the last beacon of this member (ms) */
 };
 
-/* An id that came in an EVENT frame, waiting for the poll to meet it. */
-struct dseen {
-	uint8_t id[WM_ID_LEN];
-	uint64_t at;
-	int in_hash;
-	struct dseen *hnext;         /* bucket chain */
-	struct dseen *qnext;         /* arrival order, for expiry */
-};
-
 struct dpending {
 	uint32_t handle;
 	char why[D_ERR_LEN];
@@ -105,9 +91,8 @@ struct daemon {
 	struct beacon *bc;
 	uv_timer_t mesh_timer, poll_timer, status_timer, expire_timer;
 	uv_signal_t sigterm, sigint, sighup;
-	uv_check_t batch_check;      /* commits the batch after each loop turn's reads */
-	int batch_open;              /* a write transaction around this turn's EVENT frames */
-	uint64_t batch_events, batch_errors;  /* mesh counters when it opened */
+	uv_check_t batch_check;      /* ends the write batch after each loop turn's reads */
+	struct local local;          /* the write batch and the poll (local.h) */
 	int loop_inited;             /* uv_loop_init succeeded */
 	int handles_open;            /* timers and signals initialised */
 	int stopping;
@@ -122,12 +107,7 @@ struct daemon {
 	struct dpending *pend;       /* disconnects the mesh asked for */
 	size_t npend, pendcap;
 	int flushing;
-	int64_t last_seq;
-	struct dseen **seen;         /* D_SEEN_BUCKETS chains */
-	struct dseen *seen_head, *seen_tail;
-	size_t nseen;
 	uint64_t started_at;
-	uint64_t published;          /* local events pushed to the mesh */
 	uint64_t expired;            /* events collected */
 	int status_dirty;
 	unsigned status_ticks;
@@ -251,87 +231,6 @@ static int conn_with_pub(struct daemon *d, const uint8_t pub[WM_PUB_LEN])
 	return 0;
 }
 
-/* --- ids that came from peers ------------------------------------------------------ */
-
-static size_t seen_bucket(const uint8_t id[WM_ID_LEN])
-{
-	return ((size_t)id[0] | (size_t)id[1] << 8 | (size_t)id[2] << 16) & (D_SEEN_BUCKETS - 1);
-}
-
-static struct dseen **seen_find(struct daemon *d, const uint8_t id[WM_ID_LEN])
-{
-	struct dseen **pp = &d->seen[seen_bucket(id)];
-	while (*pp && memcmp((*pp)->id, id, WM_ID_LEN) != 0)
-		pp = &(*pp)->hnext;
-	return pp;
-}
-
-static void seen_add(struct daemon *d, const uint8_t id[WM_ID_LEN])
-{
-	struct dseen **pp = seen_find(d, id), *e;
-
-	if (*pp)
-		return;
-	e = calloc(1, sizeof *e);
-	if (!e)
-		return;          /* the poll will push it once more: harmless */
-	memcpy(e->id, id, WM_ID_LEN);
-	e->at = now_ms();
-	e->in_hash = 1;
-	*pp = e;
-	if (d->seen_tail)
-		d->seen_tail->qnext = e;
-	else
-		d->seen_head = e;
-	d->seen_tail = e;
-	d->nseen++;
-}
-
-/* 1 if id came from a peer (and forget it: the poll meets each id once). */
-static int seen_take(struct daemon *d, const uint8_t id[WM_ID_LEN])
-{
-	struct dseen **pp = seen_find(d, id), *e = *pp;
-
-	if (!e)
-		return 0;
-	*pp = e->hnext;
-	e->hnext = NULL;
-	e->in_hash = 0;
-	return 1;
-}
-
-/* Drop entries older than the TTL (duplicates and refusals, which the poll
- * never meets), or all of them. */
-static void seen_expire(struct daemon *d, int all)
-{
-	uint64_t now = now_ms();
-
-	while (d->seen_head && (all || d->seen_head->at + D_SEEN_TTL_MS < now)) {
-		struct dseen *e = d->seen_head;
-		if (e->in_hash)
-			(void)seen_take(d, e->id);
-		d->seen_head = e->qnext;
-		if (!d->seen_head)
-			d->seen_tail = NULL;
-		d->nseen--;
-		free(e);
-	}
-}
-
-/* The id of the event inside an EVENT frame, without judging it (the mesh
- * and ingest do that). */
-static void note_event_frame(struct daemon *d, const uint8_t *buf, size_t len)
-{
-	struct frame f;
-	struct event_peek pk;
-	char why[WM_WHY_LEN];
-
-	if (frame_decode(buf, len, &f, why) != 0 || f.type != FRAME_EVENT)
-		return;
-	if (event_peek(f.event.wire, f.event.len, 0, &pk, NULL) == 0)
-		seen_add(d, pk.id);
-}
-
 /* --- after every call into the mesh ------------------------------------------------- */
 
 static void d_mesh_timer_cb(uv_timer_t *t);
@@ -423,6 +322,35 @@ static void io_log(void *ctx, enum mesh_log_level level, const char *line)
 	      "%s", line);
 }
 
+static void io_stored(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind,
+                      int64_t seq)
+{
+	struct daemon *d = ctx;
+
+	(void)peer;
+	(void)id;
+	(void)kind;
+	local_stored(&d->local, seq);
+}
+
+/*
+ * The write batch opens when the mesh is about to ingest, not when a frame
+ * looks like an EVENT: only the mesh decodes frames, and a batch then holds
+ * exactly the turn's events, whatever frame brought them.  It is ended by
+ * batch_check, once the turn's reads are all handled (local.h).
+ */
+static void io_ingesting(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	local_batch_begin(&d->local);
+}
+
+static void local_log(void *ctx, int level, const char *line)
+{
+	d_log(ctx, level, "%s", line);
+}
+
 /* --- transport callbacks ------------------------------------------------------------ */
 
 static void tr_on_up(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_PUB_LEN], int outbound)
@@ -480,51 +408,11 @@ static void tr_on_up(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_
 	d_after_mesh(d);
 }
 
-/*
- * The EVENT frames of one loop turn (every read of every peer) are stored
- * in one transaction, committed when the turn's I/O is done (batch_check):
- * a catch-up of thousands of events then writes each page of the indexes
- * once per batch instead of once per event.  Nobody waits on it: the
- * turn's frames are all handled before the check phase runs.  If the store
- * failed on one of them (ingest cannot undo half an event inside a caller's
- * transaction), the whole batch is rolled back; repair fetches it again.
- */
-static void batch_begin(struct daemon *d)
-{
-	struct mesh_stats ms;
-
-	if (d->batch_open || store_in_transaction(d->nd->store))
-		return;
-	if (store_begin(d->nd->store) != 0) {
-		d_log(d, D_WARN, "cannot begin a write batch: %s; storing event by event",
-		      store_errmsg(d->nd->store));
-		return;
-	}
-	mesh_get_stats(d->mesh, &ms);
-	d->batch_open = 1;
-	d->batch_events = ms.events_in;
-	d->batch_errors = ms.store_errors;
-}
-
-static void batch_end(struct daemon *d)
-{
-	struct mesh_stats ms;
-
-	if (!d->batch_open)
-		return;
-	d->batch_open = 0;
-	mesh_get_stats(d->mesh, &ms);
-	if (ms.store_errors == d->batch_errors && store_commit(d->nd->store) == 0)
-		return;
-	d_log(d, D_WARN, "the store failed (%s): the last %" PRIu64 " events received are not kept; "
-	      "repair will fetch them again", store_errmsg(d->nd->store)[0] ? store_errmsg(d->nd->store)
-	      : "an event could not be stored", ms.events_in - d->batch_events);
-	(void)store_rollback(d->nd->store);
-}
-
 static void d_batch_check_cb(uv_check_t *h)
 {
-	batch_end(h->data);
+	struct daemon *d = h->data;
+
+	local_batch_end(&d->local);
 }
 
 static void tr_on_frame(void *ctx, struct transport_conn *tc, const uint8_t *bytes, size_t len)
@@ -535,15 +423,12 @@ static void tr_on_frame(void *ctx, struct transport_conn *tc, const uint8_t *byt
 
 	if (!c || d->stopping)
 		return;
-	if (len >= 2 && bytes[1] == FRAME_EVENT)
-		batch_begin(d);
-	note_event_frame(d, bytes, len);
 	t0 = uv_hrtime();
 	(void)mesh_receive(d->mesh, c->handle, bytes, len, now_ms());
 	t0 = uv_hrtime() - t0;
 	if (t0 >= D_SLOW_NS && d->log_level <= D_DEBUG)
-		d_log(d, D_DEBUG, "%s of %zu bytes from peer %" PRIu32 " took %.1f ms",
-		      frame_type_name(len >= 2 ? bytes[1] : 0), len, c->handle, (double)t0 / 1e6);
+		d_log(d, D_DEBUG, "a frame of %zu bytes from peer %" PRIu32 " took %.1f ms",
+		      len, c->handle, (double)t0 / 1e6);
 	d_after_mesh(d);
 }
 
@@ -828,128 +713,15 @@ static void bc_on_log(void *ctx, int debug, const char *line)
 
 /* --- local events: the store poll ------------------------------------------------- */
 
-struct poll_item {
-	uint8_t *wire;
-	size_t len;
-	uint8_t id[WM_ID_LEN];
-	unsigned kind;
-};
-struct poll_ctx {
-	struct daemon *d;
-	struct poll_item items[D_POLL_BATCH];
-	size_t n;
-	size_t rows;                 /* rows seen this round */
-	int64_t last;
-	int err;
-};
-
-static int poll_cb(void *ctx, const struct stored_event *e)
-{
-	struct poll_ctx *pc = ctx;
-
-	pc->last = e->seq;
-	pc->rows++;
-	if (seen_take(pc->d, e->id) || !e->wire)
-		return 0;
-	pc->items[pc->n].wire = malloc(e->wire_len);
-	if (!pc->items[pc->n].wire) {
-		pc->err = WM_ENOMEM;
-		return 1;
-	}
-	memcpy(pc->items[pc->n].wire, e->wire, e->wire_len);
-	pc->items[pc->n].len = e->wire_len;
-	memcpy(pc->items[pc->n].id, e->id, WM_ID_LEN);
-	pc->items[pc->n].kind = e->kind;
-	pc->n++;
-	return 0;
-}
-
-static void d_poll(struct daemon *d)
-{
-	struct poll_ctx *pc;
-	struct store_filter f;
-	size_t i;
-	int rounds = 0, rc;
-
-	pc = malloc(sizeof *pc);
-	if (!pc)
-		return;
-	do {
-		memset(&f, 0, sizeof f);
-		f.after_seq = d->last_seq;
-		f.limit = D_POLL_BATCH;
-		pc->d = d;
-		pc->n = 0;
-		pc->rows = 0;
-		pc->last = d->last_seq;
-		pc->err = 0;
-		rc = store_events(d->nd->store, &f, poll_cb, pc);
-		if (rc < 0 && !pc->err) {
-			d_log(d, D_WARN, "store poll failed: %s", store_errmsg(d->nd->store));
-			break;
-		}
-		if (pc->last == d->last_seq && pc->n == 0)
-			break;
-		if (!pc->err)
-			d->last_seq = pc->last;
-		for (i = 0; i < pc->n; i++) {
-			char h[17];
-			hex8(h, pc->items[i].id);
-			if (mesh_publish(d->mesh, pc->items[i].wire, pc->items[i].len, now_ms()) == 0) {
-				d->published++;
-				d_log(d, D_INFO, "local %s %s published to the mesh",
-				      kind_name(pc->items[i].kind) ? kind_name(pc->items[i].kind) : "event", h);
-			}
-			free(pc->items[i].wire);
-		}
-		if (pc->n)
-			d->status_dirty = 1;
-		d_after_mesh(d);
-	} while (!pc->err && pc->rows == D_POLL_BATCH && ++rounds < D_POLL_ROUNDS);
-	free(pc);
-	seen_expire(d, 0);
-}
-
 static void d_poll_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
-	if (!d->stopping)
-		d_poll(d);
-}
 
-static int stop_cb(void *ctx, const struct stored_event *e)
-{
-	(void)ctx;
-	(void)e;
-	return 1;
-}
-
-/* The highest seq in the store, with nothing but store_events: 1 if an
- * event has seq > x. */
-static int seq_above(struct store *s, int64_t x)
-{
-	struct store_filter f;
-	memset(&f, 0, sizeof f);
-	f.after_seq = x;
-	f.limit = 1;
-	return store_events(s, &f, stop_cb, NULL) == 1;
-}
-
-static int64_t d_max_seq(struct store *s)
-{
-	int64_t lo = 0, hi = 1;
-
-	while (seq_above(s, hi) && hi < INT64_MAX / 2)
-		hi *= 2;
-	/* no event above hi; lo is 0 or has one above it */
-	while (hi - lo > 1) {
-		int64_t mid = lo + (hi - lo) / 2;
-		if (seq_above(s, mid))
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return seq_above(s, lo) ? hi : lo;
+	if (d->stopping)
+		return;
+	if (local_poll(&d->local, D_POLL_ROUNDS, now_ms()) > 0)
+		d->status_dirty = 1;
+	d_after_mesh(d);
 }
 
 /* --- expiry ------------------------------------------------------------------------- */
@@ -1112,7 +884,7 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 	jset_u(st, "events_out", ms.events_out);
 	jset_u(st, "repairs", ms.repairs);
 	jset_u(st, "fetched", ms.fetched);
-	jset_u(st, "published", d->published);
+	jset_u(st, "published", d->local.published);
 	jset_u(st, "expired", d->expired);
 	json_object_set_new(o, "mesh", st);
 	/* No store counts here: counting scans the events table (about a
@@ -1165,7 +937,7 @@ static void d_stop(struct daemon *d, const char *why)
 	if (d->stopping)
 		return;
 	d_log(d, D_INFO, "%s: shutting down", why);
-	batch_end(d);
+	local_batch_end(&d->local);
 	d->stopping = 1;
 	uv_check_stop(&d->batch_check);
 	uv_timer_stop(&d->mesh_timer);
@@ -1257,10 +1029,6 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	}
 	hex_encode(d->selfhex, d->self->pub, WM_PUB_LEN);
 
-	d->seen = calloc(D_SEEN_BUCKETS, sizeof *d->seen);
-	if (!d->seen)
-		return WM_ENOMEM;
-
 	mesh_config_defaults(&mc);
 	mc.name = cf->name;
 	mc.groups = cf->groups;
@@ -1277,6 +1045,8 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	io.send = io_send;
 	io.disconnect = io_disconnect;
 	io.log = io_log;
+	io.stored = io_stored;
+	io.ingesting = io_ingesting;
 	wmc_random(&seed, sizeof seed);
 	d->nd->ictx.now = now_ms();
 	rc = mesh_new(&mc, &io, &d->nd->ictx, seed, &d->mesh, why);
@@ -1324,7 +1094,7 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 		int hl = colon ? (int)(colon - cf->listen) : (int)strlen(cf->listen);
 		snprintf(d->listen_addr, sizeof d->listen_addr, "%.*s:%d", hl, cf->listen, port);
 	}
-	d->last_seq = d_max_seq(d->nd->store);
+	local_init(&d->local, d->nd->store, d->mesh, local_log, d);
 	d->started_at = now_ms();
 
 	uv_timer_init(&d->loop, &d->mesh_timer);
@@ -1420,9 +1190,7 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 		d_log(d, D_WARN, "event loop closed with handles still open");
 	node_dir_close(d->nd);
 	key_free(d->self);
-	if (d->seen)
-		seen_expire(d, 1);
-	free(d->seen);
+	local_free(&d->local);
 	free(d->conns);
 	free(d->pend);
 	if (d->lockfd >= 0)

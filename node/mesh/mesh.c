@@ -1180,6 +1180,8 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		}
 	}
 	m->ictx.now = now;
+	if (m->io.ingesting != NULL)
+		m->io.ingesting(m->io.ctx);
 	if (peeked) {           /* ingest neither hashes nor looks up again */
 		struct ingest_prep prep;
 
@@ -1192,7 +1194,7 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 	if (rc == 0) {
 		m->st.stored++;
 		if (m->io.stored != NULL)
-			m->io.stored(m->io.ctx, p->h, res.id, res.kind);
+			m->io.stored(m->io.ctx, p->h, res.id, res.kind, res.seq);
 		if (!peeked) {          /* cannot happen: ingest accepted it */
 			mlog(m, MESH_LOG_WARN, "stored an event the router cannot read");
 			goto pump;

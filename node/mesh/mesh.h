@@ -82,10 +82,15 @@ struct mesh_io {
 	/* One log line, without newline.  May be NULL. */
 	void (*log)(void *ctx, enum mesh_log_level level, const char *line);
 	/* May be NULL.  The mesh has just stored an event received from
-	 * `peer` (ingest said 0): for the daemon's bookkeeping (not pushing it
-	 * again from a store poll) and for live feeds (SSE).  Not called for
-	 * mesh_publish. */
-	void (*stored)(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind);
+	 * `peer` (ingest said 0) as row `seq` of the store: for the daemon's
+	 * bookkeeping (its store poll skips the rows it wrote itself) and for
+	 * live feeds (SSE).  Not called for mesh_publish. */
+	void (*stored)(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind,
+	               int64_t seq);
+	/* May be NULL.  The mesh is about to hand an event from a peer to
+	 * ingest, which may write: a glue that batches writes opens its
+	 * transaction here. */
+	void (*ingesting)(void *ctx);
 };
 
 struct mesh_config {

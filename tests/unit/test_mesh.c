@@ -86,11 +86,12 @@ static void io_disconnect(void *ctx, uint32_t peer, const char *why, uint64_t ba
 	t->ndisc++;
 }
 
-static void io_stored(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind)
+static void io_stored(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind,
+                      int64_t seq)
 {
 	struct tnode *t = ctx;
 
-	assert_true(peer > 0 && kind > 0);
+	assert_true(peer > 0 && kind > 0 && seq > 0);
 	memcpy(t->stored_id, id, 32);
 	t->nstored++;
 }
@@ -138,7 +139,7 @@ static void clear(struct tnode *t)
 
 static struct tnode *tnode_new(const char *name, const char *groups, unsigned fanout, uint64_t seed)
 {
-	struct mesh_io io = { NULL, io_send, io_disconnect, io_log, io_stored };
+	struct mesh_io io = { NULL, io_send, io_disconnect, io_log, io_stored, NULL };
 	struct mesh_config cfg;
 	struct tnode *t = calloc(1, sizeof(*t));
 	char why[WM_WHY_LEN];
