@@ -246,6 +246,20 @@ static int live(const struct peer *p)
 	return p != NULL && p->ready && !p->dead;
 }
 
+/* Queue bytes already encoded as a frame of type `type` (for the log). */
+static int send_bytes(struct mesh *m, struct peer *p, enum frame_type type, const uint8_t *buf,
+                      size_t len, int prio)
+{
+	int rc;
+
+	if (p->dead)
+		return WM_EINVAL;
+	rc = m->io.send(m->io.ctx, p->h, buf, len, prio);
+	if (rc != 0)
+		mlog(m, MESH_LOG_DEBUG, "peer %s: queue full, %s dropped", p->hex, frame_type_name(type));
+	return rc;
+}
+
 static int send_frame(struct mesh *m, struct peer *p, const struct frame *f, int prio)
 {
 	uint8_t *buf = NULL;
@@ -259,10 +273,8 @@ static int send_frame(struct mesh *m, struct peer *p, const struct frame *f, int
 		mlog(m, MESH_LOG_WARN, "cannot encode %s for %s: %s", frame_type_name(f->type), p->hex, why);
 		return rc;
 	}
-	rc = m->io.send(m->io.ctx, p->h, buf, len, prio);
+	rc = send_bytes(m, p, f->type, buf, len, prio);
 	free(buf);
-	if (rc != 0)
-		mlog(m, MESH_LOG_DEBUG, "peer %s: queue full, %s dropped", p->hex, frame_type_name(f->type));
 	return rc;
 }
 
@@ -405,13 +417,16 @@ static void ihave_add(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN
 }
 
 /* Push a newly stored event: whole to eager peers, announced to lazy ones.
- * `from` (may be NULL) is where it came from. */
+ * `from` (may be NULL) is where it came from.  The EVENT frame is encoded
+ * once, at the first eager peer, and the same bytes go to every one. */
 static void deliver(struct mesh *m, const struct event_peek *ev, const uint8_t *wire, size_t len,
                     const struct peer *from, uint64_t now)
 {
-	int prio = ev->kind == KIND_ALERT;
+	int prio = ev->kind == KIND_ALERT, failed = 0;
+	uint8_t *buf = NULL;
+	size_t blen = 0, i;
 	struct frame f;
-	size_t i;
+	char why[WM_WHY_LEN];
 
 	memset(&f, 0, sizeof(f));
 	f.type = FRAME_EVENT;
@@ -423,15 +438,20 @@ static void deliver(struct mesh *m, const struct event_peek *ev, const uint8_t *
 
 		if (q == from || !live(q) || !peer_carries(q, ev->group, ev->glen))
 			continue;
-		if (q->eager) {
-			if (send_frame(m, q, &f, prio) == 0) {
-				q->events_out++;
-				m->st.events_out++;
-			}
-		} else {
+		if (!q->eager) {
 			ihave_add(m, q, ev->id, ev->kind, now);
+			continue;
+		}
+		if (buf == NULL && !failed && frame_encode(&f, &buf, &blen, why) != 0) {
+			mlog(m, MESH_LOG_WARN, "cannot encode EVENT: %s", why);
+			failed = 1;
+		}
+		if (buf != NULL && send_bytes(m, q, FRAME_EVENT, buf, blen, prio) == 0) {
+			q->events_out++;
+			m->st.events_out++;
 		}
 	}
+	free(buf);
 }
 
 /* --- missing ids (live lazy path) ------------------------------------------------ */
