@@ -160,7 +160,7 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *
 
 /* A refusal: fill res and remember it if lasting and the id is genuine.
  * With the decoded event, its created_at and group are kept too, so that
- * repair counts the id as held (node/store_neg.h). */
+ * repair counts the id as held (node/store/store_neg.h). */
 static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int code, int remember,
                   const struct event *ev)
 {

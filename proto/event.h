@@ -1,5 +1,5 @@
 /*
- * proto/event: the v1 event format of DESIGN.md, exactly.
+ * proto/event: the v1 event format of proto/PROTOCOL.md (§2, §3), exactly.
  *
  *   wire    = [payload : bin, sig : bin(64)]        canonical msgpack
  *   id      = SHA-256(payload)

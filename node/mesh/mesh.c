@@ -1,5 +1,5 @@
 /*
- * node/mesh.c: the pure mesh logic (see mesh.h; the rules are in
+ * node/mesh/mesh.c: the pure mesh logic (see mesh.h; the rules are in
  * proto/PROTOCOL.md §13).  Plumtree eager/lazy push with a missing-id table and
  * grafts, negentropy repair as client and server, a per-peer fetch queue
  * for what repair found missing, token-bucket rate limits, and the
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "defaults.h"
 #include "frame.h"
 #include "mesh.h"
 #include "mp.h"
@@ -88,7 +89,7 @@ struct peer {
 	int repair_again;               /* repair soon after the session in progress */
 	uint64_t fetch_progress_at;     /* the last "fetching from" line, or the start */
 	/* cost of the current round, per stage (0 network, 1 shared groups),
-	 * logged when it ends: what tests/bench/bench_repair.sh measures */
+	 * logged when it ends: what tests/bench/bench_repair.py measures */
 	uint64_t round_start;           /* when stage 1 was opened */
 	uint64_t stage_open_at;         /* when this stage's NEG_OPEN was sent */
 	uint64_t rt[2];                 /* client messages answered */
@@ -759,7 +760,7 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
  * The repair set of a scope, as a negentropy storage: (created_at, id) of
  * every event held in its groups (retracted ones included) and of every
  * remembered lasting refusal, less those expired at `now`.  The store's
- * view (node/store_neg.h) answers from per-time-bucket aggregates and reads
+ * view (node/store/store_neg.h) answers from per-time-bucket aggregates and reads
  * a snapshot, so the set cannot change under a session.
  */
 static int repair_view_open(struct mesh *m, const struct frame_groups *scope, uint64_t now,
@@ -1469,18 +1470,18 @@ void mesh_config_defaults(struct mesh_config *c)
 	c->name = "node";
 	c->groups = "*";
 	c->software = "watchmesh";
-	c->eager_fanout = 4;
+	c->eager_fanout = WM_DEFAULT_EAGER_PEERS;
 	c->ihave_delay_ms = 50;
 	c->graft_timeout_ms = 300;
 	c->fetch_timeout_ms = 2000;
-	c->repair_interval_ms = 60000;
+	c->repair_interval_ms = WM_DEFAULT_REPAIR_INTERVAL_S * 1000;
 	c->repair_soon_ms = 1000;
 	c->fetch_batch = 64;
 	c->fetch_window = 256;
-	c->peer_rate = 200;
-	c->peer_burst = 2000;
-	c->author_rate = 10;
-	c->author_burst = 100;
+	c->peer_rate = WM_DEFAULT_PEER_RATE;
+	c->peer_burst = WM_DEFAULT_PEER_BURST;
+	c->author_rate = WM_DEFAULT_AUTHOR_RATE_PER_MIN / 60.0;
+	c->author_burst = WM_DEFAULT_AUTHOR_BURST;
 	c->invalid_backoff_ms = 600000;
 	c->neg_frame_limit = FRAME_NEG_MAX;   /* 3 round trips at 0.1% of 1M: BENCHMARKS.md */
 }
@@ -1637,17 +1638,6 @@ int mesh_publish(struct mesh *m, const uint8_t *wire, size_t len, uint64_t now)
 	missing_remove(m, pk.id);
 	deliver(m, &pk, wire, len, NULL, now);
 	return 0;
-}
-
-void mesh_repair_all(struct mesh *m, uint64_t now)
-{
-	size_t i;
-
-	if (m == NULL)
-		return;
-	for (i = 0; i < m->npeers; i++)
-		if (live(m->peers[i]) && m->peers[i]->csession == 0)
-			m->peers[i]->repair_due = now;
 }
 
 /* A session with p waits while p's own session is being answered here, and
