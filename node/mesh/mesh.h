@@ -21,7 +21,8 @@
  *   mesh_free(m)
  *
  * Rules for the callbacks: they must not call back into the mesh (no
- * mesh_peer_down from inside io->disconnect: queue it, do it after).  The
+ * mesh_peer_down from inside io->disconnect: queue it, do it after; the
+ * readers mesh_get_stats and mesh_peer_info are fine).  The
  * mesh keeps no pointer to the bytes it passes.  After io->disconnect the
  * mesh ignores everything from that peer until mesh_peer_down.
  *
