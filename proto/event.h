@@ -101,10 +101,11 @@ void event_free(struct event *ev);
  * starts from it, and so do ingest, the mesh and the bundle reader, so the
  * id of bytes that arrive is hashed once and handed along.
  *
- * The wrapper must be canonical (shortest headers, a 64-byte signature);
- * the head is read as far as it is canonical and is not judged: kind,
- * author and group stay 0 / NULL where it stops.  Nothing in it is
- * verified, so use it to route and to count, never to trust.
+ * The wrapper must be canonical (shortest headers, a 64-byte signature).
+ * The head is read from a body that starts as version 1's array of 8, as
+ * far as it is canonical, and is not judged: kind, author and group stay
+ * 0 / NULL where it stops.  Nothing in it is verified, so use it to route
+ * and to count, never to trust.
  */
 struct event_peek {
 	const uint8_t *wire;        /* buf as given */
@@ -126,8 +127,9 @@ struct event_peek {
 /*
  * Peek at the wire event at buf (len bytes).  0 and *out, or WM_ETRUNCATED
  * (EVENT_PEEK_PREFIX only: the buffer ends inside the event), WM_ETOOBIG
- * (a payload over WM_MAX_PAYLOAD), WM_ECANONICAL or WM_EMALFORMED, with
- * why filled (why may be NULL).  out points into buf.
+ * (a payload over WM_MAX_PAYLOAD), WM_ECANONICAL, WM_EMALFORMED or
+ * WM_EINVAL (no buffer), with why filled (why may be NULL).  *out is set
+ * only on success and points into buf.
  */
 int event_peek(const uint8_t *buf, size_t len, unsigned flags, struct event_peek *out,
                char why[WM_WHY_LEN]);
@@ -142,9 +144,9 @@ int event_decode_peeked(const struct event_peek *pk, struct event **out, char wh
  * from the wrapper's headers alone: lets a bundle reader step from event to
  * event.  WM_ETRUNCATED if the buffer ends first, WM_EMALFORMED if the
  * bytes there are not a wrapper, WM_ETOOBIG when the payload header
- * announces more than WM_MAX_PAYLOAD bytes.  Unlike event_peek it accepts longer
- * headers than needed, so that a bundle reader can step over such an event
- * and report it as refused rather than as unreadable bytes.
+ * announces more than WM_MAX_PAYLOAD bytes.  Unlike event_peek it accepts
+ * longer headers than needed, so that a bundle reader can step over such
+ * an event and report it as refused rather than as unreadable bytes.
  */
 int event_wire_len(const uint8_t *buf, size_t len, size_t *out);
 
