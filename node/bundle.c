@@ -29,38 +29,19 @@
 #include "event.h"
 #include "files.h"
 
-/* The kind from the payload's first bytes: [0x98, version 1, kind]. */
-static unsigned peek_kind(const uint8_t *w, size_t len)
-{
-	size_t p;
-	if (len < 8 || w[0] != 0x92)
-		return 0;
-	switch (w[1]) {
-	case 0xc4: p = 3; break;
-	case 0xc5: p = 4; break;
-	case 0xc6: p = 6; break;
-	default: return 0;
-	}
-	if (p + 3 > len || w[p] != 0x98 || w[p + 1] != 0x01 || w[p + 2] > KIND_MAX)
-		return 0;
-	return w[p + 2];
-}
-
 /* 1 if a whole, valid event starts at buf (len bytes available). */
 static int event_at(const uint8_t *buf, size_t len, size_t *evlen)
 {
+	struct event_peek pk;
 	struct event *ev = NULL;
 	char why[WM_WHY_LEN];
-	size_t n;
 
-	if (len == 0 || buf[0] != 0x92)
+	if (event_peek(buf, len, EVENT_PEEK_PREFIX, &pk, NULL) != 0)
 		return 0;
-	if (event_wire_len(buf, len, &n) != 0 || n > len)
-		return 0;
-	if (event_decode(buf, n, &ev, why) != 0)
+	if (event_decode_peeked(&pk, &ev, why) != 0)
 		return 0;
 	event_free(ev);
-	*evlen = n;
+	*evlen = pk.wire_len;
 	return 1;
 }
 
@@ -99,15 +80,23 @@ int bundle_index(const uint8_t *buf, size_t len, struct bundle_index *out)
 
 	while (pos < len) {
 		size_t n = 0, scan, gap_start, q = 0;
-		int r = event_wire_len(buf + pos, len - pos, &n);
-		int cut = r == WM_ETRUNCATED || (r == 0 && n > len - pos);
+		struct event_peek pk;
+		int r, cut;
 		char wwhy[WM_WHY_LEN];
 
+		/* the id is left to ingest, which hashes it once */
+		memset(&pk, 0, sizeof pk);
+		r = event_peek(buf + pos, len - pos, EVENT_PEEK_PREFIX | EVENT_PEEK_NO_ID, &pk, NULL);
+		if (r == 0)
+			n = pk.wire_len;
+		else
+			r = event_wire_len(buf + pos, len - pos, &n);   /* a longer header than needed */
+		cut = r == WM_ETRUNCATED || (r == 0 && n > len - pos);
 		if (r == 0 && n > 0 && n <= len - pos) {
 			rc = ix_push(&ix, &cap, pos, n, NULL);
 			if (rc)
 				goto fail;
-			ix.items[ix.n - 1].kind = peek_kind(buf + pos, n);
+			ix.items[ix.n - 1].kind = pk.kind <= KIND_MAX ? pk.kind : 0;
 			pos += n;
 			last_checked = 0;
 			continue;
@@ -435,7 +424,7 @@ static void batch_fill(struct importer *im, const struct bundle_index *ix, size_
 			continue;
 		ingest_prepare(im->buf + it->off, it->len, 0, p);
 		/* an error here is the commit's to report */
-		b->held[b->n] = p->has_id && store_has(s, p->id) == 1;
+		b->held[b->n] = p->has_id && store_has(s, p->pk.id) == 1;
 		b->idx[b->n++] = i;
 	}
 	b->to = *pos = i;

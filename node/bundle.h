@@ -1,6 +1,6 @@
 /*
  * node/bundle: bundle files, the concatenation of wire events that carries
- * a village's events to another on a USB stick (DESIGN.md "Node surface").
+ * a village's events to another on a USB stick (proto/PROTOCOL.md §9).
  *
  * Reading is built for damaged sticks and big files: the whole file is
  * indexed first by the wrappers' length headers; where the bytes stop

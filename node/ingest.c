@@ -29,64 +29,6 @@
 #define INGEST_FUTURE_MS (10u * 60u * 1000u)
 
 
-/*
- * Find payload and signature in a canonical wrapper, reading only its
- * headers: 0x92, the payload as bin 8/16/32 in its shortest form, bin 8
- * signature of 64 bytes, and nothing after.  1 if the bytes have exactly
- * that shape, else 0 (event_decode then says precisely what is wrong).
- * Strictness matters: a refusal is pinned on the id only when the fault
- * can lie in nothing but the signed payload.
- */
-static int peek_wrapper(const uint8_t *w, size_t len, const uint8_t **payload, size_t *plen,
-                        const uint8_t **sig)
-{
-	size_t off, n;
-
-	if (len < 3 || w[0] != 0x92)
-		return 0;
-	switch (w[1]) {
-	case 0xc4:
-		n = w[2];
-		off = 3;
-		break;
-	case 0xc5:
-		if (len < 4)
-			return 0;
-		n = (size_t)w[2] << 8 | w[3];
-		off = 4;
-		break;
-	case 0xc6:
-		if (len < 6)
-			return 0;
-		n = (size_t)w[2] << 24 | (size_t)w[3] << 16 | (size_t)w[4] << 8 | w[5];
-		off = 6;
-		break;
-	default:
-		return 0;
-	}
-	if ((off == 4 && n < 0x100) || (off == 6 && n < 0x10000))
-		return 0;       /* a longer header than needed */
-	if (n > len - off || len - off - n != 2 + WM_SIG_LEN)
-		return 0;
-	if (w[off + n] != 0xc4 || w[off + n + 1] != WM_SIG_LEN)
-		return 0;
-	*payload = w + off;
-	*plen = n;
-	*sig = w + off + n + 2;
-	return 1;
-}
-
-/* Does the author named at the head of the payload sign this id?  The body
- * starts [1, kind, author: bin 32, ...] in canonical form. */
-static int authenticated(const uint8_t *payload, size_t plen, const uint8_t id[WM_ID_LEN],
-                         const uint8_t *sig)
-{
-	if (plen < 5 + WM_PUB_LEN || payload[0] != 0x98 || payload[1] != 0x01 || payload[2] > 0x7f ||
-	    payload[3] != 0xc4 || payload[4] != WM_PUB_LEN)
-		return 0;
-	return sig_verify(payload + 5, id, sig) == 0;
-}
-
 /* --- retractions that arrived before their target ------------------------------ */
 
 struct early {
@@ -173,8 +115,8 @@ out:
 	return rc;
 }
 
-/* Store ev and what it does to the store. */
-static int apply(const struct ingest_ctx *ctx, const struct event *ev, char *why)
+/* Store ev and what it does to the store; *seq is the new row's. */
+static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *seq, char *why)
 {
 	struct store *s = ctx->store;
 	const uint8_t *subject;
@@ -184,6 +126,7 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, char *why
 
 	if ((rc = store_insert(s, ev, (int64_t)(ctx->now > INT64_MAX ? INT64_MAX : ctx->now))) != 0)
 		return rc;
+	*seq = store_inserted_seq(s);
 	switch (ev->kind) {
 	case KIND_CERT:
 		if ((rc = trust_cert_from_event(ev, &c, why)) != 0)
@@ -217,7 +160,7 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, char *why
 
 /* A refusal: fill res and remember it if lasting and the id is genuine.
  * With the decoded event, its created_at and group are kept too, so that
- * repair counts the id as held (node/store_neg.h). */
+ * repair counts the id as held (node/store/store_neg.h). */
 static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int code, int remember,
                   const struct event *ev)
 {
@@ -240,25 +183,25 @@ static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int c
 
 static void prep_decode(struct ingest_prep *p)
 {
-	const uint8_t *payload = NULL, *sig = NULL;
-	size_t plen = 0;
+	const struct event_peek *pk = &p->pk;
 
 	if (p->decoded || p->code != 0)
 		return;
 	p->decoded = 1;
-	p->code = event_decode(p->wire, p->len, &p->ev, p->why);
+	if (p->has_id)
+		p->code = event_decode_peeked(pk, &p->ev, p->why);
+	else
+		p->code = event_decode(p->wire, p->len, &p->ev, p->why);   /* says what is wrong */
 	if (p->code != 0) {
 		p->ev = NULL;
-		p->authentic = p->has_id && peek_wrapper(p->wire, p->len, &payload, &plen, &sig) &&
-		               authenticated(payload, plen, p->id, sig);
+		/* the author named at the head of the payload signed this id */
+		p->authentic = p->has_id && pk->author != NULL &&
+		               sig_verify(pk->author, pk->id, pk->sig) == 0;
 	}
 }
 
 void ingest_prepare(const uint8_t *wire, size_t len, int verify, struct ingest_prep *p)
 {
-	const uint8_t *payload = NULL, *sig = NULL;
-	size_t plen = 0;
-
 	if (p == NULL)
 		return;
 	memset(p, 0, sizeof(*p));
@@ -274,11 +217,26 @@ void ingest_prepare(const uint8_t *wire, size_t len, int verify, struct ingest_p
 		p->code = WM_ETOOBIG;
 		return;
 	}
-	p->has_id = peek_wrapper(wire, len, &payload, &plen, &sig);
-	if (p->has_id)
-		id_compute(p->id, payload, plen);
+	p->has_id = event_peek(wire, len, 0, &p->pk, NULL) == 0;
 	if (verify)
 		prep_decode(p);
+}
+
+void ingest_prepare_peeked(const struct event_peek *pk, int looked_up, struct ingest_prep *p)
+{
+	if (p == NULL)
+		return;
+	memset(p, 0, sizeof(*p));
+	if (pk == NULL || !pk->has_id) {
+		wm_why(p->why, "no peeked event");
+		p->code = WM_EINVAL;
+		return;
+	}
+	p->wire = pk->wire;
+	p->len = pk->wire_len;
+	p->pk = *pk;
+	p->has_id = 1;
+	p->looked_up = looked_up != 0;
 }
 
 void ingest_prep_verify(struct ingest_prep *p)
@@ -328,8 +286,9 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 		return res->code = p->code;
 	}
 
-	if (p->has_id) {
-		memcpy(res->id, p->id, WM_ID_LEN);
+	if (p->has_id)
+		memcpy(res->id, p->pk.id, WM_ID_LEN);
+	if (p->has_id && !p->looked_up) {
 		if ((rc = store_has(s, res->id)) != 0) {
 			if (rc < 0) {
 				wm_why(res->why, "store: %s", store_errmsg(s));
@@ -391,7 +350,7 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 			goto store_error;
 		goto finish;
 	}
-	rc = apply(ctx, ev, res->why);
+	rc = apply(ctx, ev, &res->seq, res->why);
 	if (rc == WM_EDUP) {            /* another writer got there first */
 		wm_why(res->why, "already stored");
 		res->code = WM_EDUP;

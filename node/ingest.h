@@ -36,6 +36,7 @@ struct ingest_result {
 	int code;                    /* 0 stored, WM_EDUP, or a refusal */
 	uint8_t id[WM_ID_LEN];       /* set whenever the id could be computed */
 	unsigned kind;               /* 0 if not decoded */
+	int64_t seq;                 /* code 0: the new row's seq in the store */
 	char why[WM_WHY_LEN];        /* the reason, for a person */
 };
 
@@ -45,8 +46,8 @@ int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
                  enum ingest_origin origin, struct ingest_result *res);
 
 /*
- * The pure stage: size, wrapper, id, and (verify = 1) event_decode with the
- * signature check.  With verify = 0 only the id is computed and
+ * The pure stage: size, wrapper and id (event_peek), and (verify = 1)
+ * event_decode with the signature check.  With verify = 0 only the id is computed and
  * ingest_commit decodes when it needs to (a duplicate costs no signature
  * check then).  Touches nothing but *p; wire must outlive p.  Free what it
  * holds with ingest_prep_clear (also on a zeroed or cleared p).
@@ -55,14 +56,20 @@ struct ingest_prep {
 	const uint8_t *wire;
 	size_t len;
 	int code;                    /* 0, or a refusal found before the store */
-	int has_id;                  /* the wrapper has its canonical shape: id set */
+	int has_id;                  /* the wrapper has its canonical shape: pk set */
+	int looked_up;               /* the caller found pk.id neither held nor refused */
 	int decoded;                 /* event_decode ran: ev or code/why from it */
-	int authentic;               /* decode failed, but the author signed id */
-	uint8_t id[WM_ID_LEN];
+	int authentic;               /* decode failed, but the author signed pk.id */
+	struct event_peek pk;        /* the wrapper and the id, hashed once */
 	struct event *ev;            /* decoded event, or NULL */
 	char why[WM_WHY_LEN];
 };
 void ingest_prepare(const uint8_t *wire, size_t len, int verify, struct ingest_prep *p);
+/* The pure stage for a caller that has peeked already (pk->has_id; the
+ * mesh): nothing is read or hashed again.  looked_up = 1 says the caller
+ * has just asked the store whether it holds or refused pk->id, and it does
+ * neither: ingest_commit does not ask again.  pk->wire must outlive p. */
+void ingest_prepare_peeked(const struct event_peek *pk, int looked_up, struct ingest_prep *p);
 void ingest_prep_clear(struct ingest_prep *p);
 /* The decode and signature check that ingest_prepare(verify = 0) left out;
  * nothing if done already.  Pure, like ingest_prepare. */

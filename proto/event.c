@@ -167,43 +167,89 @@ static int read_content(struct mp_reader *r, struct event *ev)
 	return 0;
 }
 
-/* The wrapper: [payload bin, sig bin(64)], exactly filling buf. */
-static int read_wrapper(struct mp_reader *r, const uint8_t **payload, size_t *plen,
-                        const uint8_t **sig)
+/* The head of the body as far as it is canonical: routing fields, unjudged. */
+static void peek_head(struct event_peek *pk)
 {
+	struct mp_reader r;
+	const uint8_t *g;
+	uint64_t v, kind, at;
+	size_t n;
+
+	mp_reader_init(&r, pk->payload, pk->payload_len, 0, NULL);
+	if (mp_read_array(&r, "", &n) != 0 || n != 8 || mp_read_uint(&r, "", &v) != 0 || v != 1 ||
+	    mp_read_uint(&r, "", &kind) != 0)
+		return;
+	pk->kind = kind >= 1 && kind <= 255 ? (unsigned)kind : 0;
+	if (mp_read_bin_n(&r, "", WM_PUB_LEN, &pk->author) != 0)
+		return;
+	if (mp_read_uint(&r, "", &at) != 0 || mp_read_str(&r, "", &g, &n) != 0 ||
+	    !event_group_valid((const char *)g, n))
+		return;
+	pk->group = (const char *)g;
+	pk->glen = n;
+}
+
+int event_peek(const uint8_t *buf, size_t len, unsigned flags, struct event_peek *out,
+               char why[WM_WHY_LEN])
+{
+	struct mp_reader r;
+	struct event_peek pk;
 	struct mp_item it;
 	int rc;
 
-	if ((rc = mp_read(r, "event", &it)) != 0)
-		return rc;
-	if (it.type != MP_ARRAY)
-		return mp_fail(r->why, WM_EMALFORMED, "event: expected an array [payload, signature], found %s",
-		               mp_type_name(it.type));
-	if (it.len != 2)
-		return mp_fail(r->why, WM_EMALFORMED, "event: array of %zu items, expected 2 (payload, signature)",
-		               it.len);
-	if ((rc = mp_read(r, "payload", &it)) != 0)
-		return rc;
-	if (it.type != MP_BIN)
-		return mp_fail(r->why, WM_EMALFORMED, "payload: expected a binary, found %s", mp_type_name(it.type));
-	if (it.len > WM_MAX_PAYLOAD)
-		return mp_fail(r->why, WM_ETOOBIG, "payload: %zu bytes, at most %d allowed", it.len, WM_MAX_PAYLOAD);
-	*payload = it.ptr;
-	*plen = it.len;
-	if ((rc = mp_read_bin_n(r, "signature", WM_SIG_LEN, sig)) != 0)
-		return rc;
-	return mp_expect_end(r, "event");
+	if (why != NULL)
+		why[0] = '\0';
+	if (buf == NULL || out == NULL)
+		return mp_fail(why, WM_EINVAL, "event_peek: no input");
+	memset(&pk, 0, sizeof(pk));
+	mp_reader_init(&r, buf, len, 0, why);
+	if ((rc = mp_read(&r, "event", &it)) != 0)
+		goto out;
+	if (it.type != MP_ARRAY) {
+		rc = mp_fail(why, WM_EMALFORMED, "event: expected an array [payload, signature], found %s",
+		             mp_type_name(it.type));
+		goto out;
+	}
+	if (it.len != 2) {
+		rc = mp_fail(why, WM_EMALFORMED, "event: array of %zu items, expected 2 (payload, signature)",
+		             it.len);
+		goto out;
+	}
+	if ((rc = mp_read(&r, "payload", &it)) != 0)
+		goto out;
+	if (it.type != MP_BIN) {
+		rc = mp_fail(why, WM_EMALFORMED, "payload: expected a binary, found %s", mp_type_name(it.type));
+		goto out;
+	}
+	if (it.len > WM_MAX_PAYLOAD) {
+		rc = mp_fail(why, WM_ETOOBIG, "payload: %zu bytes, at most %d allowed", it.len, WM_MAX_PAYLOAD);
+		goto out;
+	}
+	pk.payload = it.ptr;
+	pk.payload_len = it.len;
+	if ((rc = mp_read_bin_n(&r, "signature", WM_SIG_LEN, &pk.sig)) != 0)
+		goto out;
+	if (!(flags & EVENT_PEEK_PREFIX) && (rc = mp_expect_end(&r, "event")) != 0)
+		goto out;
+	pk.wire = buf;
+	pk.wire_len = len - mp_remaining(&r);
+	if (!(flags & EVENT_PEEK_NO_ID)) {
+		id_compute(pk.id, pk.payload, pk.payload_len);
+		pk.has_id = 1;
+	}
+	peek_head(&pk);
+	*out = pk;
+	return 0;
+out:
+	/* in an event whose length the caller gave, input that ends early is
+	 * simply malformed */
+	return (flags & EVENT_PEEK_PREFIX) ? rc : fix(rc);
 }
 
 int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN])
 {
-	struct mp_reader r;
-	struct event *ev = NULL;
-	const uint8_t *payload = NULL, *sig = NULL, *p;
-	size_t plen = 0, n, glen;
-	uint64_t kind;
+	struct event_peek pk;
 	int rc;
-	char q[64];
 
 	if (why != NULL)
 		why[0] = '\0';
@@ -211,23 +257,37 @@ int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM
 		return mp_fail(why, WM_EINVAL, "event_decode: no input");
 	if (len > WM_MAX_WIRE + 16)
 		return mp_fail(why, WM_ETOOBIG, "event: %zu bytes, at most %d allowed", len, WM_MAX_WIRE);
+	if ((rc = event_peek(buf, len, 0, &pk, why)) != 0)
+		return rc;
+	return event_decode_peeked(&pk, out, why);
+}
 
-	mp_reader_init(&r, buf, len, 0, why);
-	if ((rc = read_wrapper(&r, &payload, &plen, &sig)) != 0)
-		return fix(rc);
+int event_decode_peeked(const struct event_peek *pk, struct event **out, char why[WM_WHY_LEN])
+{
+	struct mp_reader r;
+	struct event *ev = NULL;
+	const uint8_t *p;
+	size_t n, glen;
+	uint64_t kind;
+	int rc;
+	char q[64];
 
+	if (why != NULL)
+		why[0] = '\0';
+	if (pk == NULL || !pk->has_id || out == NULL)
+		return mp_fail(why, WM_EINVAL, "event_decode_peeked: no peeked event with its id");
 	ev = calloc(1, sizeof(*ev));
 	if (ev == NULL)
 		return WM_ENOMEM;
-	ev->wire = buf;
-	ev->wire_len = len;
-	ev->payload = payload;
-	ev->payload_len = plen;
-	memcpy(ev->sig, sig, WM_SIG_LEN);
-	id_compute(ev->id, payload, plen);
+	ev->wire = pk->wire;
+	ev->wire_len = pk->wire_len;
+	ev->payload = pk->payload;
+	ev->payload_len = pk->payload_len;
+	memcpy(ev->sig, pk->sig, WM_SIG_LEN);
+	memcpy(ev->id, pk->id, WM_ID_LEN);
 
 	/* the body up to the author, enough to check the signature */
-	mp_reader_init(&r, payload, plen, (size_t)(payload - buf), why);
+	mp_reader_init(&r, pk->payload, pk->payload_len, (size_t)(pk->payload - pk->wire), why);
 	if ((rc = mp_read_array(&r, "body", &n)) != 0)
 		goto out;
 	if (n == 0) {

@@ -1,5 +1,5 @@
 /*
- * proto/event: the v1 event format of DESIGN.md, exactly.
+ * proto/event: the v1 event format of proto/PROTOCOL.md (§2, §3), exactly.
  *
  *   wire    = [payload : bin, sig : bin(64)]        canonical msgpack
  *   id      = SHA-256(payload)
@@ -95,10 +95,58 @@ int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM
 void event_free(struct event *ev);
 
 /*
+ * What can be read of a wire event before its signature is checked, read
+ * once through proto/mp's cursor: the wrapper's spans, the id, and the head
+ * of the body for routing.  The one reader of the wrapper: event_decode
+ * starts from it, and so do ingest, the mesh and the bundle reader, so the
+ * id of bytes that arrive is hashed once and handed along.
+ *
+ * The wrapper must be canonical (shortest headers, a 64-byte signature).
+ * The head is read from a body that starts as version 1's array of 8, as
+ * far as it is canonical, and is not judged: kind, author and group stay
+ * 0 / NULL where it stops.  Nothing in it is verified, so use it to route
+ * and to count, never to trust.
+ */
+struct event_peek {
+	const uint8_t *wire;        /* buf as given */
+	size_t wire_len;            /* bytes the wrapper occupies from wire */
+	const uint8_t *payload;
+	size_t payload_len;
+	const uint8_t *sig;         /* WM_SIG_LEN bytes */
+	int has_id;                 /* 0 with EVENT_PEEK_NO_ID */
+	uint8_t id[WM_ID_LEN];      /* SHA-256(payload) */
+	/* the head: [1, kind, author, created_at, group, ...] */
+	unsigned kind;              /* 1..255, or 0 if unread (or larger) */
+	const uint8_t *author;      /* WM_PUB_LEN bytes, or NULL if unread */
+	const char *group;          /* a valid group name (not NUL-terminated), or NULL */
+	size_t glen;
+};
+#define EVENT_PEEK_PREFIX 1u    /* more bytes may follow the event (a bundle); else it fills buf */
+#define EVENT_PEEK_NO_ID  2u    /* leave the hash to whoever ingests (a reader that only steps) */
+
+/*
+ * Peek at the wire event at buf (len bytes).  0 and *out, or WM_ETRUNCATED
+ * (EVENT_PEEK_PREFIX only: the buffer ends inside the event), WM_ETOOBIG
+ * (a payload over WM_MAX_PAYLOAD), WM_ECANONICAL, WM_EMALFORMED or
+ * WM_EINVAL (no buffer), with why filled (why may be NULL).  *out is set
+ * only on success and points into buf.
+ */
+int event_peek(const uint8_t *buf, size_t len, unsigned flags, struct event_peek *out,
+               char why[WM_WHY_LEN]);
+
+/* event_decode of an event already peeked with its id (has_id): the
+ * wrapper is neither read nor hashed again.  Same result as event_decode
+ * on pk->wire[0..pk->wire_len). */
+int event_decode_peeked(const struct event_peek *pk, struct event **out, char why[WM_WHY_LEN]);
+
+/*
  * Length of the wire event that starts at buf (which holds len bytes), read
  * from the wrapper's headers alone: lets a bundle reader step from event to
  * event.  WM_ETRUNCATED if the buffer ends first, WM_EMALFORMED if the
- * bytes there are not a wrapper.
+ * bytes there are not a wrapper, WM_ETOOBIG when the payload header
+ * announces more than WM_MAX_PAYLOAD bytes.  Unlike event_peek it accepts
+ * longer headers than needed, so that a bundle reader can step over such
+ * an event and report it as refused rather than as unreadable bytes.
  */
 int event_wire_len(const uint8_t *buf, size_t len, size_t *out);
 
@@ -136,7 +184,7 @@ void draft_bin(struct event_draft *d, const char *key, const uint8_t *p, size_t 
 void draft_uint(struct event_draft *d, const char *key, uint64_t v);
 
 /*
- * Additions (proto engineer).  The draft_* setters replace an entry with
+ * The draft_* setters replace an entry with
  * the same key, else append one; on a full draft (32 entries) they set
  * ncontent to WM_MAX_CONTENT + 1, which event_build refuses (WM_EINVAL),
  * so never index content[] by ncontent without checking it.  Keys and
@@ -158,11 +206,6 @@ struct cval cval_strn(const char *s, size_t len);
 struct cval cval_bin(const uint8_t *p, size_t len);
 struct cval cval_uint(uint64_t v);
 struct cval cval_int(int64_t v);     /* CV_UINT when v >= 0, as decoded */
-
-/* Note on event_wire_len (above): it also returns WM_ETOOBIG when the
- * payload header announces more than WM_MAX_PAYLOAD bytes, and it accepts
- * non-shortest wrapper headers (event_decode judges those), so a bundle
- * reader can step over such an event and report it. */
 
 /* 1 if g[0..len) is a valid group name (1-64 bytes of a-z 0-9 . _ -). */
 int event_group_valid(const char *g, size_t len);

@@ -1,7 +1,7 @@
 /*
  * proto/frame: the mesh messages that neighbours exchange inside the
  * transport's encrypted stream (one message per frame, at most FRAME_MAX
- * bytes).  Pure codec: no I/O, no state; node/mesh.c gives them meaning and
+ * bytes).  Pure codec: no I/O, no state; node/mesh/mesh.c gives them meaning and
  * proto/PROTOCOL.md §13 is the normative description.
  *
  * Every message is one canonical msgpack array whose first item is the type:

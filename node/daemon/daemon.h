@@ -1,21 +1,23 @@
 /*
  * node/daemon: `watchmesh run DIR`, the glue between the libuv loop, the
- * transport (node/transport.h), the mesh logic (node/mesh.h), the store and
- * the LAN beacons (node/beacon.h).  One thread, one loop.
+ * transport (node/net/transport.h), the mesh logic (node/mesh/mesh.h), the
+ * store and the LAN beacons (node/net/beacon.h).  One thread, one loop.
  *
- * What it does, in the order a reader meets it in daemon.c:
- *   - loads DIR: network, node.key, watchmesh.conf, store.db;
+ * What it does:
+ *   - loads DIR: network, node.key, watchmesh.conf, store.db (daemon.c);
  *   - listens, dials the configured peers, starts beacons (beacons = on);
- *   - hands every frame to the mesh and every mesh frame to the transport;
- *     ticks the mesh at mesh_next_deadline;
- *   - polls the store every DAEMON_POLL_MS for events with a seq above the
- *     last one seen and publishes those the mesh did not bring in itself:
- *     this is how `watchmesh post --dir DIR` from another process, while the
- *     daemon runs, reaches the mesh at once (the CLI stays a plain SQLite
- *     writer and knows nothing of the daemon);
+ *     hands every frame to the mesh and every mesh frame to the transport
+ *     (peers.c); ticks the mesh at mesh_next_deadline (daemon.c);
+ *   - stores the events of one loop turn in one transaction, and polls the
+ *     store every DAEMON_POLL_MS for rows other processes wrote, skipping
+ *     the rows the mesh stored here (local.c): this is how
+ *     `watchmesh post --dir DIR` from another process, while the daemon
+ *     runs, reaches the mesh at once (the CLI stays a plain SQLite writer
+ *     and knows nothing of the daemon);
  *   - collects expired events every expire_interval;
  *   - writes DIR/status.json (atomically, by rename) every
- *     DAEMON_STATUS_MS and soon after a change; `watchmesh status` reads it;
+ *     DAEMON_STATUS_MS and soon after a change; `watchmesh status` reads it
+ *     (status.c);
  *   - SIGTERM/SIGINT: clean shutdown (exit 0); SIGHUP: re-reads the peers
  *     list of watchmesh.conf and adds/removes dialers, logging the change.
  *

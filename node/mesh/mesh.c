@@ -1,5 +1,5 @@
 /*
- * node/mesh.c: the pure mesh logic (see mesh.h; the rules are in
+ * node/mesh/mesh.c: the pure mesh logic (see mesh.h; the rules are in
  * proto/PROTOCOL.md §13).  Plumtree eager/lazy push with a missing-id table and
  * grafts, negentropy repair as client and server, a per-peer fetch queue
  * for what repair found missing, token-bucket rate limits, and the
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "defaults.h"
 #include "frame.h"
 #include "mesh.h"
 #include "mp.h"
@@ -88,7 +89,7 @@ struct peer {
 	int repair_again;               /* repair soon after the session in progress */
 	uint64_t fetch_progress_at;     /* the last "fetching from" line, or the start */
 	/* cost of the current round, per stage (0 network, 1 shared groups),
-	 * logged when it ends: what tests/bench/bench_repair.sh measures */
+	 * logged when it ends: what tests/bench/bench_repair.py measures */
 	uint64_t round_start;           /* when stage 1 was opened */
 	uint64_t stage_open_at;         /* when this stage's NEG_OPEN was sent */
 	uint64_t rt[2];                 /* client messages answered */
@@ -160,16 +161,6 @@ struct mesh {
 	struct mesh_stats st;
 };
 
-/* A wire event read just far enough to route it (no signature check). */
-struct peek {
-	uint8_t id[WM_ID_LEN];
-	unsigned kind;
-	const uint8_t *author;
-	uint64_t created_at;
-	const char *group;
-	size_t glen;
-};
-
 /* --- small helpers ------------------------------------------------------------ */
 
 static uint64_t rng_next(struct mesh *m)
@@ -208,29 +199,12 @@ static void id_short(char out[17], const uint8_t *id)
 	hex_encode(out, id, 8);
 }
 
-static int peek_event(const uint8_t *wire, size_t len, struct peek *pk)
+/* A wire event read just far enough to route it (event_peek: no signature
+ * check); flags as event_peek's.  1 if it has a kind, author and group. */
+static int peek_event(const uint8_t *wire, size_t len, unsigned flags, struct event_peek *pk)
 {
-	struct mp_reader r, b;
-	const uint8_t *payload, *sig, *g;
-	uint64_t v, kind;
-	size_t n, plen;
-
-	mp_reader_init(&r, wire, len, 0, NULL);
-	if (mp_read_array(&r, "", &n) != 0 || n != 2 || mp_read_bin(&r, "", &payload, &plen) != 0 ||
-	    mp_read_bin_n(&r, "", WM_SIG_LEN, &sig) != 0 || mp_remaining(&r) != 0)
-		return WM_EMALFORMED;
-	mp_reader_init(&b, payload, plen, 0, NULL);
-	if (mp_read_array(&b, "", &n) != 0 || n != 8 || mp_read_uint(&b, "", &v) != 0 ||
-	    mp_read_uint(&b, "", &kind) != 0 || kind == 0 || kind > 255 ||
-	    mp_read_bin_n(&b, "", WM_PUB_LEN, &pk->author) != 0 ||
-	    mp_read_uint(&b, "", &pk->created_at) != 0 || mp_read_str(&b, "", &g, &n) != 0 ||
-	    !event_group_valid((const char *)g, n))
-		return WM_EMALFORMED;
-	id_compute(pk->id, payload, plen);
-	pk->kind = (unsigned)kind;
-	pk->group = (const char *)g;
-	pk->glen = n;
-	return 0;
+	return event_peek(wire, len, flags, pk, NULL) == 0 && pk->kind != 0 && pk->author != NULL &&
+	       pk->group != NULL;
 }
 
 static int is_network(const char *g, size_t len)
@@ -273,6 +247,20 @@ static int live(const struct peer *p)
 	return p != NULL && p->ready && !p->dead;
 }
 
+/* Queue bytes already encoded as a frame of type `type` (for the log). */
+static int send_bytes(struct mesh *m, struct peer *p, enum frame_type type, const uint8_t *buf,
+                      size_t len, int prio)
+{
+	int rc;
+
+	if (p->dead)
+		return WM_EINVAL;
+	rc = m->io.send(m->io.ctx, p->h, buf, len, prio);
+	if (rc != 0)
+		mlog(m, MESH_LOG_DEBUG, "peer %s: queue full, %s dropped", p->hex, frame_type_name(type));
+	return rc;
+}
+
 static int send_frame(struct mesh *m, struct peer *p, const struct frame *f, int prio)
 {
 	uint8_t *buf = NULL;
@@ -286,10 +274,8 @@ static int send_frame(struct mesh *m, struct peer *p, const struct frame *f, int
 		mlog(m, MESH_LOG_WARN, "cannot encode %s for %s: %s", frame_type_name(f->type), p->hex, why);
 		return rc;
 	}
-	rc = m->io.send(m->io.ctx, p->h, buf, len, prio);
+	rc = send_bytes(m, p, f->type, buf, len, prio);
 	free(buf);
-	if (rc != 0)
-		mlog(m, MESH_LOG_DEBUG, "peer %s: queue full, %s dropped", p->hex, frame_type_name(f->type));
 	return rc;
 }
 
@@ -432,13 +418,16 @@ static void ihave_add(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN
 }
 
 /* Push a newly stored event: whole to eager peers, announced to lazy ones.
- * `from` (may be NULL) is where it came from. */
-static void deliver(struct mesh *m, const struct peek *ev, const uint8_t *wire, size_t len,
+ * `from` (may be NULL) is where it came from.  The EVENT frame is encoded
+ * once, at the first eager peer, and the same bytes go to every one. */
+static void deliver(struct mesh *m, const struct event_peek *ev, const uint8_t *wire, size_t len,
                     const struct peer *from, uint64_t now)
 {
-	int prio = ev->kind == KIND_ALERT;
+	int prio = ev->kind == KIND_ALERT, failed = 0;
+	uint8_t *buf = NULL;
+	size_t blen = 0, i;
 	struct frame f;
-	size_t i;
+	char why[WM_WHY_LEN];
 
 	memset(&f, 0, sizeof(f));
 	f.type = FRAME_EVENT;
@@ -450,15 +439,20 @@ static void deliver(struct mesh *m, const struct peek *ev, const uint8_t *wire, 
 
 		if (q == from || !live(q) || !peer_carries(q, ev->group, ev->glen))
 			continue;
-		if (q->eager) {
-			if (send_frame(m, q, &f, prio) == 0) {
-				q->events_out++;
-				m->st.events_out++;
-			}
-		} else {
+		if (!q->eager) {
 			ihave_add(m, q, ev->id, ev->kind, now);
+			continue;
+		}
+		if (buf == NULL && !failed && frame_encode(&f, &buf, &blen, why) != 0) {
+			mlog(m, MESH_LOG_WARN, "cannot encode EVENT: %s", why);
+			failed = 1;
+		}
+		if (buf != NULL && send_bytes(m, q, FRAME_EVENT, buf, blen, prio) == 0) {
+			q->events_out++;
+			m->st.events_out++;
 		}
 	}
+	free(buf);
 }
 
 /* --- missing ids (live lazy path) ------------------------------------------------ */
@@ -766,7 +760,7 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
  * The repair set of a scope, as a negentropy storage: (created_at, id) of
  * every event held in its groups (retracted ones included) and of every
  * remembered lasting refusal, less those expired at `now`.  The store's
- * view (node/store_neg.h) answers from per-time-bucket aggregates and reads
+ * view (node/store/store_neg.h) answers from per-time-bucket aggregates and reads
  * a snapshot, so the set cannot change under a session.
  */
 static int repair_view_open(struct mesh *m, const struct frame_groups *scope, uint64_t now,
@@ -1178,9 +1172,9 @@ static void on_duplicate(struct mesh *m, struct peer *p, const uint8_t *id, int 
 static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint64_t now)
 {
 	struct ingest_result res;
-	struct peek pk;
+	struct event_peek pk;
 	char hex[17];
-	int rc, peeked, lazy_live = 0;
+	int rc, peeked, lookup = -1, lazy_live = 0;
 
 	m->st.events_in++;
 	p->events_in++;
@@ -1188,13 +1182,13 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		p->inflight--;
 		fl_pop(p, 1);
 	}
-	peeked = peek_event(fr->event.wire, fr->event.len, &pk) == 0;
+	peeked = peek_event(fr->event.wire, fr->event.len, 0, &pk);
 	if (peeked) {
 		if (!we_carry(m, pk.group, pk.glen)) {
 			mlog(m, MESH_LOG_DEBUG, "peer %s: event of a group we do not carry ignored", p->hex);
 			goto pump;
 		}
-		if ((rc = held(m, pk.id)) > 0) {
+		if ((lookup = held(m, pk.id)) > 0) {
 			on_duplicate(m, p, pk.id, fr->event.push);
 			goto pump;
 		}
@@ -1207,11 +1201,21 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		}
 	}
 	m->ictx.now = now;
-	rc = ingest_event(&m->ictx, fr->event.wire, fr->event.len, INGEST_PEER, &res);
+	if (m->io.ingesting != NULL)
+		m->io.ingesting(m->io.ctx);
+	if (peeked) {           /* ingest neither hashes nor looks up again */
+		struct ingest_prep prep;
+
+		ingest_prepare_peeked(&pk, lookup == 0, &prep);
+		rc = ingest_commit(&m->ictx, &prep, INGEST_PEER, &res);
+		ingest_prep_clear(&prep);
+	} else {
+		rc = ingest_event(&m->ictx, fr->event.wire, fr->event.len, INGEST_PEER, &res);
+	}
 	if (rc == 0) {
 		m->st.stored++;
 		if (m->io.stored != NULL)
-			m->io.stored(m->io.ctx, p->h, res.id, res.kind);
+			m->io.stored(m->io.ctx, p->h, res.id, res.kind, res.seq);
 		if (!peeked) {          /* cannot happen: ingest accepted it */
 			mlog(m, MESH_LOG_WARN, "stored an event the router cannot read");
 			goto pump;
@@ -1273,7 +1277,7 @@ static void on_iwant(struct mesh *m, struct peer *p, const struct frame *fr)
 		const uint8_t *id = fr->ids.ids + i * WM_ID_LEN;
 		uint8_t *wire = NULL;
 		size_t len = 0;
-		struct peek pk;
+		struct event_peek pk;
 
 		if (full || store_get(m->ictx.store, id, &wire, &len) != 0) {
 			memcpy(nothave[nn++], id, WM_ID_LEN);
@@ -1284,7 +1288,7 @@ static void on_iwant(struct mesh *m, struct peer *p, const struct frame *fr)
 		f.event.push = 0;
 		f.event.wire = wire;
 		f.event.len = len;
-		if (send_frame(m, p, &f, peek_event(wire, len, &pk) == 0 && pk.kind == KIND_ALERT) == 0) {
+		if (send_frame(m, p, &f, peek_event(wire, len, EVENT_PEEK_NO_ID, &pk) && pk.kind == KIND_ALERT) == 0) {
 			p->events_out++;
 			m->st.events_out++;
 		} else {
@@ -1466,18 +1470,18 @@ void mesh_config_defaults(struct mesh_config *c)
 	c->name = "node";
 	c->groups = "*";
 	c->software = "watchmesh";
-	c->eager_fanout = 4;
+	c->eager_fanout = WM_DEFAULT_EAGER_PEERS;
 	c->ihave_delay_ms = 50;
 	c->graft_timeout_ms = 300;
 	c->fetch_timeout_ms = 2000;
-	c->repair_interval_ms = 60000;
+	c->repair_interval_ms = WM_DEFAULT_REPAIR_INTERVAL_S * 1000;
 	c->repair_soon_ms = 1000;
 	c->fetch_batch = 64;
 	c->fetch_window = 256;
-	c->peer_rate = 200;
-	c->peer_burst = 2000;
-	c->author_rate = 10;
-	c->author_burst = 100;
+	c->peer_rate = WM_DEFAULT_PEER_RATE;
+	c->peer_burst = WM_DEFAULT_PEER_BURST;
+	c->author_rate = WM_DEFAULT_AUTHOR_RATE_PER_MIN / 60.0;
+	c->author_burst = WM_DEFAULT_AUTHOR_BURST;
 	c->invalid_backoff_ms = 600000;
 	c->neg_frame_limit = FRAME_NEG_MAX;   /* 3 round trips at 0.1% of 1M: BENCHMARKS.md */
 }
@@ -1627,24 +1631,13 @@ void mesh_peer_down(struct mesh *m, uint32_t peer, uint64_t now)
 
 int mesh_publish(struct mesh *m, const uint8_t *wire, size_t len, uint64_t now)
 {
-	struct peek pk;
+	struct event_peek pk;
 
-	if (m == NULL || wire == NULL || peek_event(wire, len, &pk) != 0)
+	if (m == NULL || wire == NULL || !peek_event(wire, len, 0, &pk))
 		return WM_EMALFORMED;
 	missing_remove(m, pk.id);
 	deliver(m, &pk, wire, len, NULL, now);
 	return 0;
-}
-
-void mesh_repair_all(struct mesh *m, uint64_t now)
-{
-	size_t i;
-
-	if (m == NULL)
-		return;
-	for (i = 0; i < m->npeers; i++)
-		if (live(m->peers[i]) && m->peers[i]->csession == 0)
-			m->peers[i]->repair_due = now;
 }
 
 /* A session with p waits while p's own session is being answered here, and

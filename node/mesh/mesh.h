@@ -2,8 +2,8 @@
  * node/mesh: the mesh logic -- Plumtree push, negentropy repair, fetching,
  * rate limits -- and nothing else.  It never touches sockets, libuv or a
  * clock: the caller hands it decoded-to-bytes frames and the time, and it
- * answers through the three callbacks of struct mesh_io.  The same code runs
- * in the daemon (node/daemon.c over node/transport.c) and in the simulator
+ * answers through the callbacks of struct mesh_io.  The same code runs
+ * in the daemon (node/daemon over node/net/transport.c) and in the simulator
  * (tests/sim).  proto/PROTOCOL.md §13 describes the messages and the rules.
  *
  * How the glue drives it:
@@ -21,15 +21,16 @@
  *   mesh_free(m)
  *
  * Rules for the callbacks: they must not call back into the mesh (no
- * mesh_peer_down from inside io->disconnect: queue it, do it after).  The
+ * mesh_peer_down from inside io->disconnect: queue it, do it after; the
+ * readers mesh_get_stats and mesh_peer_info are fine).  The
  * mesh keeps no pointer to the bytes it passes.  After io->disconnect the
  * mesh ignores everything from that peer until mesh_peer_down.
  *
  * All times are milliseconds since the epoch (the same clock as ingest's
  * `now`).  Not thread-safe: one thread drives one mesh.  The store must be
- * file-backed (repair reads it through node/store_neg, one snapshot
+ * file-backed (repair reads it through node/store/store_neg, one snapshot
  * connection per session).  The mesh does not notice two connections to
- * the same node key: the glue must keep one (node/transport.c does: a
+ * the same node key: the glue must keep one (node/net/transport.c does: a
  * duplicate is closed, and its on_down runs, before the survivor's on_up).  A peer that sends no
  * HELLO within 30 s is disconnected with backoff 0.
  *
@@ -82,17 +83,22 @@ struct mesh_io {
 	/* One log line, without newline.  May be NULL. */
 	void (*log)(void *ctx, enum mesh_log_level level, const char *line);
 	/* May be NULL.  The mesh has just stored an event received from
-	 * `peer` (ingest said 0): for the daemon's bookkeeping (not pushing it
-	 * again from a store poll) and for live feeds (SSE).  Not called for
-	 * mesh_publish. */
-	void (*stored)(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind);
+	 * `peer` (ingest said 0) as row `seq` of the store: for the daemon's
+	 * bookkeeping (its store poll skips the rows it wrote itself) and for
+	 * live feeds (SSE).  Not called for mesh_publish. */
+	void (*stored)(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind,
+	               int64_t seq);
+	/* May be NULL.  The mesh is about to hand an event from a peer to
+	 * ingest, which may write: a glue that batches writes opens its
+	 * transaction here. */
+	void (*ingesting)(void *ctx);
 };
 
 struct mesh_config {
 	const char *name;               /* this node's name for HELLO (1..64 bytes) */
 	const char *groups;             /* carried groups, "a,b" or "*"; "network" is always carried */
 	const char *software;           /* e.g. "watchmesh 0.1.0" */
-	unsigned eager_fanout;          /* eager peers chosen at connect (4) */
+	unsigned eager_fanout;          /* eager peers chosen at connect (3) */
 	uint64_t ihave_delay_ms;        /* lazy announcements are batched this long (50) */
 	uint64_t graft_timeout_ms;      /* wait for the eager copy before IWANT (300; alerts 1/3) */
 	uint64_t fetch_timeout_ms;      /* an IWANT unanswered this long is asked elsewhere (2000) */
@@ -106,7 +112,8 @@ struct mesh_config {
 	uint64_t neg_frame_limit;       /* negentropy frame limit (FRAME_NEG_MAX, 512 KiB) */
 	int verbose;                    /* 1: MESH_LOG_DEBUG lines too */
 };
-/* Fill c with the defaults above (name "node", groups "*"). */
+/* Fill c with the defaults above (name "node", groups "*"); those an
+ * operator can change come from node/defaults.h, as watchmesh.conf's do. */
 void mesh_config_defaults(struct mesh_config *c);
 
 /*
@@ -144,10 +151,6 @@ void mesh_tick(struct mesh *m, uint64_t now);
 /* When mesh_tick should run next (ms since the epoch); UINT64_MAX if no
  * timer is set. */
 uint64_t mesh_next_deadline(const struct mesh *m);
-
-/* Repair with every ready peer now (e.g. on SIGHUP, or after importing a
- * bundle). */
-void mesh_repair_all(struct mesh *m, uint64_t now);
 
 /* --- status ---------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /*
  * The mesh transport over libuv TCP (see transport.h for the contract and
- * proto/PROTOCOL.md §12 for the bytes).  One of the two files that include
- * uv.h.
+ * proto/PROTOCOL.md §12 for the bytes).  libuv belongs to the net and
+ * daemon rooms; the build refuses uv.h anywhere else (crypto/deny.h).
  *
  * A connection reads into one shared 64 KiB buffer and parses incrementally:
  * fixed-size handshake messages, the peer's stream header, then frames whose

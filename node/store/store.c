@@ -208,6 +208,7 @@ struct store {
 	/* meta values read or written through this handle (store_meta_get) */
 	struct meta_cached { char key[32]; char *val; } meta[STORE_META_CACHED];
 	size_t nmeta;
+	int64_t inserted_seq;                   /* the row the last store_insert added */
 };
 
 /* --- helpers ---------------------------------------------------------------- */
@@ -1176,6 +1177,7 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	if (sqlite3_changes(s->db) == 0)
 		return WM_EDUP;
 	seq = sqlite3_last_insert_rowid(s->db);
+	s->inserted_seq = seq;
 	if ((rc = neg_agg_add(s, ev->group, ev->created_at, ev->id)) != 0)
 		return rc;
 
@@ -1221,6 +1223,11 @@ int store_insert(struct store *s, const struct event *ev, int64_t received_at)
 		return WM_EDUP;
 	}
 	return auto_end(s, own, rc);
+}
+
+int64_t store_inserted_seq(const struct store *s)
+{
+	return s != NULL ? s->inserted_seq : 0;
 }
 
 int store_add_cert(struct store *s, const struct event *ev, const struct cert *c)

@@ -152,6 +152,9 @@ int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN],
 
 /* Idempotent: the same event twice is one row.  Returns 0, or WM_EDUP. */
 int store_insert(struct store *s, const struct event *ev, int64_t received_at);
+/* The seq of the row the last successful store_insert on s added (ingest
+ * hands it on, so that the daemon knows which rows it wrote itself). */
+int64_t store_inserted_seq(const struct store *s);
 int store_add_cert(struct store *s, const struct event *ev, const struct cert *c);
 int store_add_revocation(struct store *s, const struct event *ev,
                          const uint8_t subject[WM_PUB_LEN], uint64_t at);

@@ -338,6 +338,127 @@ static void test_wire_len(void **state)
 	free(w2);
 }
 
+/* event_peek: the one reader of the wrapper.  Every truncation, every
+ * longer-than-needed header and trailing bytes are refused; what it reads
+ * of a valid event is what event_decode finds. */
+static void test_peek(void **state)
+{
+	struct event_draft d;
+	struct event_peek pk;
+	struct event *ev = NULL, *ev2 = NULL;
+	uint8_t *w = NULL, *w2 = NULL, *both, *long_hdr, *big;
+	size_t l = 0, l2 = 0, plen;
+
+	(void)state;
+	sample(&d);
+	assert_int_equal(event_build(&d, alice, &w, &l, NULL, why), 0);
+	draft_str(&d, "text", "second");
+	assert_int_equal(event_build(&d, alice, &w2, &l2, NULL, why), 0);
+	assert_int_equal(event_decode(w, l, &ev, why), 0);
+
+	assert_int_equal(event_peek(w, l, 0, &pk, why), 0);
+	assert_ptr_equal(pk.wire, w);
+	assert_int_equal(pk.wire_len, l);
+	assert_ptr_equal(pk.payload, ev->payload);
+	assert_int_equal(pk.payload_len, ev->payload_len);
+	assert_memory_equal(pk.sig, ev->sig, WM_SIG_LEN);
+	assert_int_equal(pk.has_id, 1);
+	assert_memory_equal(pk.id, ev->id, WM_ID_LEN);
+	assert_int_equal(pk.kind, ev->kind);
+	assert_memory_equal(pk.author, ev->author, WM_PUB_LEN);
+	assert_int_equal(pk.glen, strlen(ev->group));
+	assert_memory_equal(pk.group, ev->group, pk.glen);
+	assert_int_equal(event_decode_peeked(&pk, &ev2, why), 0);
+	assert_memory_equal(ev2->id, ev->id, WM_ID_LEN);
+	assert_int_equal(ev2->wire_len, l);
+	event_free(ev2);
+	assert_int_equal(event_peek(w, l, EVENT_PEEK_NO_ID, &pk, why), 0);
+	assert_int_equal(pk.has_id, 0);
+	assert_int_equal(event_decode_peeked(&pk, &ev2, why), WM_EINVAL);
+
+	/* every truncation: malformed when the length was given, truncated
+	 * when more may follow */
+	for (size_t n = 0; n < l; n++) {
+		why[0] = '\0';
+		assert_int_equal(event_peek(w, n, 0, &pk, why), WM_EMALFORMED);
+		assert_true(why[0] != '\0');
+		assert_int_equal(event_peek(w, n, EVENT_PEEK_PREFIX, &pk, why), WM_ETRUNCATED);
+	}
+
+	/* trailing bytes: refused, unless more may follow */
+	both = malloc(l + l2);
+	assert_non_null(both);
+	memcpy(both, w, l);
+	memcpy(both + l, w2, l2);
+	assert_int_equal(event_peek(both, l + l2, 0, &pk, why), WM_EMALFORMED);
+	assert_non_null(strstr(why, "trailing"));
+	assert_int_equal(event_peek(both, l + l2, EVENT_PEEK_PREFIX, &pk, why), 0);
+	assert_int_equal(pk.wire_len, l);
+	assert_memory_equal(pk.id, ev->id, WM_ID_LEN);
+	assert_int_equal(event_peek(both + l, l2, EVENT_PEEK_PREFIX, &pk, why), 0);
+	assert_int_equal(pk.wire_len, l2);
+
+	/* longer headers than needed: the array, the payload, the signature */
+	assert_int_equal(w[0], 0x92);
+	assert_int_equal(w[1], 0xc4);
+	plen = w[2];
+	long_hdr = malloc(l + 4);
+	assert_non_null(long_hdr);
+	long_hdr[0] = 0xdc;
+	long_hdr[1] = 0;
+	long_hdr[2] = 2;
+	memcpy(long_hdr + 3, w + 1, l - 1);
+	for (unsigned f = 0; f <= EVENT_PEEK_PREFIX; f++)
+		assert_int_equal(event_peek(long_hdr, l + 2, f, &pk, why), WM_ECANONICAL);
+	long_hdr[0] = 0x92;
+	long_hdr[1] = 0xc5;
+	long_hdr[2] = 0;
+	long_hdr[3] = (uint8_t)plen;
+	memcpy(long_hdr + 4, w + 3, l - 3);
+	for (unsigned f = 0; f <= EVENT_PEEK_PREFIX; f++)
+		assert_int_equal(event_peek(long_hdr, l + 1, f, &pk, why), WM_ECANONICAL);
+	memcpy(long_hdr, w, 3 + plen);
+	long_hdr[3 + plen] = 0xc5;
+	long_hdr[4 + plen] = 0;
+	long_hdr[5 + plen] = WM_SIG_LEN;
+	memcpy(long_hdr + 6 + plen, w + 5 + plen, WM_SIG_LEN);
+	assert_int_equal(event_peek(long_hdr, l + 1, 0, &pk, why), WM_ECANONICAL);
+	/* a signature of another length */
+	long_hdr[3 + plen] = 0xc4;
+	long_hdr[4 + plen] = WM_SIG_LEN - 1;
+	assert_int_not_equal(event_peek(long_hdr, l - 1, 0, &pk, why), 0);
+
+	/* a payload over the limit, whole */
+	big = calloc(1, 6 + WM_MAX_PAYLOAD + 1 + 2 + WM_SIG_LEN);
+	assert_non_null(big);
+	memcpy(big, "\x92\xc6\x00\x01\x00\x01", 6);
+	big[6 + WM_MAX_PAYLOAD + 1] = 0xc4;
+	big[6 + WM_MAX_PAYLOAD + 2] = WM_SIG_LEN;
+	assert_int_equal(event_peek(big, 6 + WM_MAX_PAYLOAD + 1 + 2 + WM_SIG_LEN, 0, &pk, why), WM_ETOOBIG);
+
+	/* a wrapper around bytes that are no body: read, with no head */
+	{
+		uint8_t *x = NULL;
+		size_t xl = 0;
+		uint8_t xid[WM_ID_LEN];
+
+		assert_int_equal(event_wrap((const uint8_t *)"\x93\x01\x02\x03", 4, alice, &x, &xl, xid), 0);
+		assert_int_equal(event_peek(x, xl, 0, &pk, why), 0);
+		assert_memory_equal(pk.id, xid, WM_ID_LEN);
+		assert_int_equal(pk.kind, 0);
+		assert_null(pk.author);
+		assert_null(pk.group);
+		free(x);
+	}
+
+	free(big);
+	free(long_hdr);
+	free(both);
+	event_free(ev);
+	free(w);
+	free(w2);
+}
+
 static void test_drafts(void **state)
 {
 	struct event_draft d;
@@ -578,6 +699,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_wire_len),
+		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_drafts),
 		cmocka_unit_test(test_vectors),
 	};

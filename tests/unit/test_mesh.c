@@ -86,11 +86,12 @@ static void io_disconnect(void *ctx, uint32_t peer, const char *why, uint64_t ba
 	t->ndisc++;
 }
 
-static void io_stored(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind)
+static void io_stored(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], unsigned kind,
+                      int64_t seq)
 {
 	struct tnode *t = ctx;
 
-	assert_true(peer > 0 && kind > 0);
+	assert_true(peer > 0 && kind > 0 && seq > 0);
 	memcpy(t->stored_id, id, 32);
 	t->nstored++;
 }
@@ -138,7 +139,7 @@ static void clear(struct tnode *t)
 
 static struct tnode *tnode_new(const char *name, const char *groups, unsigned fanout, uint64_t seed)
 {
-	struct mesh_io io = { NULL, io_send, io_disconnect, io_log, io_stored };
+	struct mesh_io io = { NULL, io_send, io_disconnect, io_log, io_stored, NULL };
 	struct mesh_config cfg;
 	struct tnode *t = calloc(1, sizeof(*t));
 	char why[WM_WHY_LEN];
@@ -864,6 +865,15 @@ static void test_repair_end_to_end(void **state)
 	(void)id;
 }
 
+/* Let every periodic repair fall due (the interval, jitter included). */
+static void repairs_due(uint64_t *now)
+{
+	struct mesh_config c;
+
+	mesh_config_defaults(&c);
+	*now += c.repair_interval_ms + c.repair_interval_ms / 10 + 1;
+}
+
 /* Fetched events come in id order, not in the order they depend on each
  * other: officers' certificates before their station's, bulletins before
  * their authors' certificates.  What was refused for now is fetched again by
@@ -915,7 +925,7 @@ static void test_repair_dependencies(void **state)
 		put(b, w, n);
 		free(w);
 	}
-	mesh_repair_all(a->m, now);
+	repairs_due(&now);
 	pump(a, b, &now);
 	for (i = 0; i < k; i++)
 		assert_int_equal(store_has(a->s, ids[i]), 1);
@@ -967,8 +977,7 @@ static void test_repair_retracted(void **state)
 	assert_int_equal(store_has(b->s, idx), 0);      /* its target cannot */
 	first = pumped_nothave;
 	assert_true(first <= 1);
-	mesh_repair_all(a->m, now);
-	mesh_repair_all(b->m, now);
+	repairs_due(&now);
 	pump(a, b, &now);
 	assert_int_equal(pumped_nothave, first);        /* not asked again */
 	assert_int_equal(a->ndisc + b->ndisc, 0);

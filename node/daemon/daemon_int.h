@@ -1,0 +1,140 @@
+/*
+ * node/daemon/daemon_int.h: what the daemon's files share (daemon.c the
+ * start-up, the loop and its timers; peers.c the peers, dialers, beacon
+ * members and transport callbacks; status.c status.json; local.c the write
+ * batch and the poll, through local.h, which knows nothing of libuv).
+ * Everything runs on the loop's one thread.
+ */
+#ifndef WM_DAEMON_INT_H
+#define WM_DAEMON_INT_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "beacon.h"
+#include "files.h"
+#include "frame.h"
+#include "local.h"
+#include "mesh.h"
+#include "transport.h"
+#include "wmcrypto.h"
+
+#define D_MAX_KNOWN    256      /* peers remembered for status */
+#define D_MAX_DIALERS  256
+#define D_ERR_LEN      200
+
+/* An up connection: the mesh's peer handle <-> the transport's conn. */
+struct dconn {
+	uint32_t handle;
+	struct transport_conn *conn;
+	uint8_t pub[WM_PUB_LEN];
+	char addr[TRANSPORT_ADDR_LEN];
+	int outbound;
+	uint64_t since;
+};
+
+/* A peer we know of (configured, seen by beacon, or connected), for status. */
+struct dknown {
+	int used;
+	int has_pub;
+	uint8_t pub[WM_PUB_LEN];
+	char addr[256];              /* configured or last seen address */
+	char name[FRAME_NAME_MAX + 1];
+	int configured, beacon;
+	int up, outbound, eager;
+	uint32_t handle;             /* while up */
+	uint64_t since;              /* up since / down since (0 = never connected) */
+	uint64_t banned_until;       /* the mesh asked for a backoff */
+	char last_error[D_ERR_LEN];
+};
+
+struct ddialer {
+	struct conf_peer cp;
+	struct transport_dialer *d;
+	int from_beacon;
+	uint64_t heard_at;           /* from_beacon: the last beacon of this member (ms) */
+};
+
+struct dpending {
+	uint32_t handle;
+	char why[D_ERR_LEN];
+	uint64_t backoff;
+};
+
+struct daemon {
+	uv_loop_t loop;
+	char dir[PATH_MAX];
+	int lockfd;
+	struct node_dir *nd;
+	struct key *self;
+	char selfhex[WM_HEX_PUB + 1];
+	struct transport *tr;
+	struct mesh *mesh;
+	struct beacon *bc;
+	uv_timer_t mesh_timer, poll_timer, status_timer, expire_timer;
+	uv_signal_t sigterm, sigint, sighup;
+	uv_check_t batch_check;      /* ends the write batch after each loop turn's reads */
+	struct local local;          /* the write batch and the poll (local.h) */
+	int loop_inited;             /* uv_loop_init succeeded */
+	int handles_open;            /* timers and signals initialised */
+	int stopping;
+	int log_level;
+	char listen_addr[TRANSPORT_ADDR_LEN + 16];
+	struct dconn **conns;
+	size_t nconns;
+	uint32_t next_handle;
+	struct dknown known[D_MAX_KNOWN];
+	struct ddialer dialers[D_MAX_DIALERS];
+	size_t ndialers;
+	struct dpending *pend;       /* disconnects the mesh asked for */
+	size_t npend, pendcap;
+	int flushing;
+	uint64_t started_at;
+	uint64_t expired;            /* events collected */
+	int status_dirty;
+	unsigned status_ticks;
+	struct mesh_stats last_stats;    /* as last written to status.json */
+	struct {                     /* the last repair that changed anything we know of */
+		char peer[FRAME_NAME_MAX + 20];
+		uint64_t at, need, have;
+		uint64_t round_trips, bytes_out, bytes_in, ms;   /* negentropy cost, both stages */
+	} last_repair;
+};
+
+/* --- daemon.c ---------------------------------------------------------------- */
+
+uint64_t d_now_ms(void);
+void d_log(struct daemon *d, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The first 8 bytes of a key in hex, for logs. */
+void d_hex8(char out[17], const uint8_t *pub);
+/* After every call into the mesh: the disconnects it asked for, then the
+ * mesh timer re-armed at mesh_next_deadline(). */
+void d_after_mesh(struct daemon *d);
+
+/* --- peers.c ----------------------------------------------------------------- */
+
+void peers_transport_callbacks(struct daemon *d, struct transport_callbacks *tcb);
+/* io.send and io.disconnect */
+void peers_mesh_io(struct mesh_io *io);
+void peers_beacon_callbacks(struct daemon *d, struct beacon_callbacks *bcb);
+/* Close the connections the mesh asked to close (io.disconnect queues them). */
+void peers_close_pending(struct daemon *d);
+int peers_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_LEN]);
+/* SIGHUP: the peers list of watchmesh.conf again. */
+void peers_reload(struct daemon *d);
+/* Stop dialing beacon members not heard for 3 beacon intervals. */
+void peers_beacon_expire(struct daemon *d, uint64_t now);
+struct dknown *peers_known_by_pub(struct daemon *d, const uint8_t pub[WM_PUB_LEN]);
+/* "name (hex8)", or the address of a peer whose key is not known yet. */
+void peers_known_name(const struct dknown *k, char *out, size_t len);
+
+/* --- status.c ---------------------------------------------------------------- */
+
+/* Write DIR/status.json by rename, so a reader sees a whole file. */
+void status_write(struct daemon *d, const char *state);
+void status_timer_cb(uv_timer_t *t);
+
+#endif

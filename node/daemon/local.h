@@ -1,0 +1,75 @@
+/*
+ * node/daemon/local: the daemon's own writes and the events other processes
+ * write into its store, without libuv, so that tests can drive it.
+ *
+ *   - The write batch: every event the mesh ingests in one loop turn goes
+ *     into one transaction.  local_batch_begin runs from the mesh's
+ *     io.ingesting hook (the batch opens at the first event that may be
+ *     written, whatever frame brought it), local_batch_end once the turn's
+ *     I/O is done.  If the store failed on one event the whole batch is
+ *     rolled back (ingest cannot undo half an event inside a caller's
+ *     transaction); repair fetches it again.
+ *   - The rows it wrote: io.stored hands over each row's seq.  Rows written
+ *     in one batch are contiguous (the batch holds SQLite's write lock), so
+ *     they are kept as seq ranges; a rolled-back batch's ranges are
+ *     forgotten, since SQLite may hand out its seqs again.
+ *   - The poll: `watchmesh post --dir` and `import` write into the store of
+ *     a running daemon as plain SQLite writers.  local_poll reads the rows
+ *     above the last seq it met, only in the gaps between the ranges the
+ *     daemon wrote itself, and publishes them to the mesh.
+ *
+ * One thread; the store and the mesh are the daemon's.
+ */
+#ifndef WM_DAEMON_LOCAL_H
+#define WM_DAEMON_LOCAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh.h"
+#include "store.h"
+
+enum { D_DEBUG = 0, D_INFO = 1, D_WARN = 2 };
+
+/* A stretch of seqs the daemon wrote itself: lo..hi, both included. */
+struct seq_range {
+	int64_t lo, hi;
+};
+
+struct local {
+	struct store *store;
+	struct mesh *mesh;
+	/* one log line (no newline) at D_INFO or D_WARN */
+	void (*log)(void *ctx, int level, const char *line);
+	void *log_ctx;
+
+	int batch_open;              /* a write transaction around this turn's events */
+	uint64_t batch_errors;       /* the mesh's store_errors when it opened */
+	size_t batch_first;          /* the batch's first range in `mine` */
+	uint64_t batch_failures;     /* batches rolled back */
+
+	struct seq_range *mine;      /* committed (and the open batch's), ascending */
+	size_t nmine, capmine;
+	int64_t last_seq;            /* the poll has met every row up to here */
+	uint64_t published;          /* rows of other writers pushed to the mesh */
+	uint64_t rows_read;          /* rows the poll read (for tests) */
+};
+
+/* Start at the store's highest seq: rows already there are not news. */
+void local_init(struct local *l, struct store *s, struct mesh *m,
+                void (*log)(void *ctx, int level, const char *line), void *log_ctx);
+void local_free(struct local *l);
+
+/* The batch: open (io.ingesting; nothing if open already) and close it. */
+void local_batch_begin(struct local *l);
+void local_batch_end(struct local *l);
+
+/* io.stored: the daemon wrote row seq. */
+void local_stored(struct local *l, int64_t seq);
+
+/* Publish what other writers stored since the last poll (at most
+ * `rounds` reads of LOCAL_POLL_BATCH rows).  Returns the number published. */
+#define LOCAL_POLL_BATCH 256
+size_t local_poll(struct local *l, unsigned rounds, uint64_t now);
+
+#endif

@@ -1,0 +1,527 @@
+/*
+ * node/daemon/peers.c: the peers a node knows of (configured, heard by
+ * beacon, connected; kept for status.json), the dialers, the transport's
+ * callbacks and the mesh's send and disconnect.  A disconnect the mesh asks
+ * for is queued here and carried out by peers_close_pending after the call
+ * into the mesh returns: the mesh must not be re-entered from its callbacks.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon_int.h"
+
+#define D_SLOW_NS      (10 * 1000000ull)   /* debug log: a frame that took this long */
+
+/* --- the peers we know of ----------------------------------------------------------- */
+
+struct dknown *peers_known_by_pub(struct daemon *d, const uint8_t pub[WM_PUB_LEN])
+{
+	size_t i;
+	for (i = 0; i < D_MAX_KNOWN; i++)
+		if (d->known[i].used && d->known[i].has_pub &&
+		    memcmp(d->known[i].pub, pub, WM_PUB_LEN) == 0)
+			return &d->known[i];
+	return NULL;
+}
+
+static struct dknown *known_by_addr_nopub(struct daemon *d, const char *addr)
+{
+	size_t i;
+	for (i = 0; i < D_MAX_KNOWN; i++)
+		if (d->known[i].used && !d->known[i].has_pub && strcmp(d->known[i].addr, addr) == 0)
+			return &d->known[i];
+	return NULL;
+}
+
+/* A free slot, or the one down longest (never an up or configured one). */
+static struct dknown *known_new(struct daemon *d)
+{
+	struct dknown *victim = NULL;
+	size_t i;
+
+	for (i = 0; i < D_MAX_KNOWN; i++) {
+		struct dknown *k = &d->known[i];
+		if (!k->used) {
+			memset(k, 0, sizeof *k);
+			k->used = 1;
+			return k;
+		}
+		if (!k->up && !k->configured && (!victim || k->since < victim->since))
+			victim = k;
+	}
+	if (victim) {
+		memset(victim, 0, sizeof *victim);
+		victim->used = 1;
+	}
+	return victim;
+}
+
+void peers_known_name(const struct dknown *k, char *out, size_t len)
+{
+	char h[17];
+	if (k && k->has_pub) {
+		d_hex8(h, k->pub);
+		if (k->name[0])
+			snprintf(out, len, "%s (%s)", k->name, h);
+		else
+			snprintf(out, len, "%s", h);
+	} else {
+		snprintf(out, len, "%s", k ? k->addr : "?");
+	}
+}
+
+/* --- connections ---------------------------------------------------------------------- */
+
+static struct dconn *conn_by_handle(struct daemon *d, uint32_t h)
+{
+	size_t i;
+	for (i = 0; i < d->nconns; i++)
+		if (d->conns[i]->handle == h)
+			return d->conns[i];
+	return NULL;
+}
+
+static int conn_with_pub(struct daemon *d, const uint8_t pub[WM_PUB_LEN])
+{
+	size_t i;
+	for (i = 0; i < d->nconns; i++)
+		if (memcmp(d->conns[i]->pub, pub, WM_PUB_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+static int io_send(void *ctx, uint32_t peer, const uint8_t *buf, size_t len, int prio)
+{
+	struct daemon *d = ctx;
+	struct dconn *c = conn_by_handle(d, peer);
+
+	if (!c)
+		return WM_EIO;
+	return transport_send(c->conn, buf, len, prio ? TRANSPORT_PRIO_HIGH : TRANSPORT_PRIO_NORMAL);
+}
+
+static void io_disconnect(void *ctx, uint32_t peer, const char *why, uint64_t backoff_ms)
+{
+	struct daemon *d = ctx;
+	struct dconn *c = conn_by_handle(d, peer);
+	struct dknown *k;
+
+	if (!c)
+		return;
+	for (size_t i = 0; i < d->npend; i++)
+		if (d->pend[i].handle == peer)
+			return;              /* already on its way out */
+	if (d->npend >= d->pendcap) {
+		size_t cap = d->pendcap ? 2 * d->pendcap : 16;
+		struct dpending *np = realloc(d->pend, cap * sizeof *np);
+		if (!np) {
+			d_log(d, D_WARN, "out of memory: cannot disconnect peer %" PRIu32, peer);
+			return;
+		}
+		d->pend = np;
+		d->pendcap = cap;
+	}
+	d->pend[d->npend].handle = peer;
+	snprintf(d->pend[d->npend].why, D_ERR_LEN, "%s", why ? why : "disconnected by the mesh");
+	d->pend[d->npend].backoff = backoff_ms;
+	d->npend++;
+	k = peers_known_by_pub(d, c->pub);
+	if (k && backoff_ms > 0)
+		k->banned_until = d_now_ms() + backoff_ms;
+}
+
+/* --- transport callbacks ------------------------------------------------------------ */
+
+static void tr_on_up(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_PUB_LEN], int outbound)
+{
+	struct daemon *d = ctx;
+	struct dconn *c, **nc;
+	struct dknown *k;
+	char name[300];
+	uint64_t now = d_now_ms();
+
+	c = calloc(1, sizeof *c);
+	nc = realloc(d->conns, (d->nconns + 1) * sizeof *nc);
+	if (!c || !nc) {
+		free(c);
+		if (nc)
+			d->conns = nc;
+		transport_close(tc, "out of memory", 0);
+		return;
+	}
+	d->conns = nc;
+	c->handle = ++d->next_handle;
+	if (c->handle == 0)
+		c->handle = ++d->next_handle;
+	c->conn = tc;
+	memcpy(c->pub, pub, WM_PUB_LEN);
+	snprintf(c->addr, sizeof c->addr, "%s", transport_conn_addr(tc));
+	c->outbound = outbound;
+	c->since = now;
+	d->conns[d->nconns++] = c;
+	transport_conn_set_data(tc, c);
+
+	k = peers_known_by_pub(d, pub);
+	if (!k && outbound)
+		k = known_by_addr_nopub(d, c->addr);
+	if (!k)
+		k = known_new(d);
+	if (k) {
+		if (!k->has_pub) {
+			k->has_pub = 1;
+			memcpy(k->pub, pub, WM_PUB_LEN);
+		}
+		if (!k->configured || !k->addr[0])
+			snprintf(k->addr, sizeof k->addr, "%s", c->addr);
+		k->up = 1;
+		k->outbound = outbound;
+		k->handle = c->handle;
+		k->since = now;
+		k->banned_until = 0;
+	}
+	peers_known_name(k, name, sizeof name);
+	d_log(d, D_INFO, "peer %s %s up (%s)", name, c->addr, outbound ? "outbound" : "inbound");
+	d->status_dirty = 1;
+	if (mesh_peer_up(d->mesh, c->handle, pub, outbound, now) != 0)
+		d_log(d, D_WARN, "mesh refused peer handle %" PRIu32, c->handle);
+	d_after_mesh(d);
+}
+
+static void tr_on_frame(void *ctx, struct transport_conn *tc, const uint8_t *bytes, size_t len)
+{
+	struct daemon *d = ctx;
+	struct dconn *c = transport_conn_data(tc);
+	uint64_t t0;
+
+	if (!c || d->stopping)
+		return;
+	t0 = uv_hrtime();
+	(void)mesh_receive(d->mesh, c->handle, bytes, len, d_now_ms());
+	t0 = uv_hrtime() - t0;
+	if (t0 >= D_SLOW_NS && d->log_level <= D_DEBUG)
+		d_log(d, D_DEBUG, "a frame of %zu bytes from peer %" PRIu32 " took %.1f ms",
+		      len, c->handle, (double)t0 / 1e6);
+	d_after_mesh(d);
+}
+
+static void tr_on_down(void *ctx, struct transport_conn *tc, const char *reason)
+{
+	struct daemon *d = ctx;
+	struct dconn *c = transport_conn_data(tc);
+	struct dknown *k;
+	char name[300];
+	size_t i;
+
+	if (!c)
+		return;
+	transport_conn_set_data(tc, NULL);
+	k = peers_known_by_pub(d, c->pub);
+	if (k && d->mesh) {
+		/* its name from HELLO, before the mesh forgets it */
+		size_t n = mesh_peer_count(d->mesh);
+		struct mesh_peer_info pi;
+		for (i = 0; i < n; i++)
+			if (mesh_peer_info(d->mesh, i, &pi) == 0 && pi.peer == c->handle && pi.name[0])
+				snprintf(k->name, sizeof k->name, "%s", pi.name);
+	}
+	if (k) {
+		k->up = 0;
+		k->eager = 0;
+		k->since = d_now_ms();
+		snprintf(k->last_error, sizeof k->last_error, "%s", reason ? reason : "closed");
+	}
+	peers_known_name(k, name, sizeof name);
+	d_log(d, D_INFO, "peer %s %s down: %s", name, c->addr, reason ? reason : "closed");
+	for (i = 0; i < d->nconns; i++)
+		if (d->conns[i] == c) {
+			d->conns[i] = d->conns[--d->nconns];
+			break;
+		}
+	if (d->mesh)
+		mesh_peer_down(d->mesh, c->handle, d_now_ms());
+	free(c);
+	d->status_dirty = 1;
+	d_after_mesh(d);
+}
+
+/* The transport's own lines (connection failures, handshakes refused) are
+ * logged as they come; a line naming a peer we know of that is not up is
+ * kept as that peer's last error for status. */
+static void tr_on_log(void *ctx, const char *line)
+{
+	struct daemon *d = ctx;
+	char h[17];
+	size_t i;
+
+	d_log(d, D_INFO, "%s", line);
+	for (i = 0; i < D_MAX_KNOWN; i++) {
+		struct dknown *k = &d->known[i];
+		if (!k->used || k->up)
+			continue;
+		if (k->has_pub)
+			d_hex8(h, k->pub);
+		if ((k->addr[0] && strstr(line, k->addr)) || (k->has_pub && strstr(line, h))) {
+			snprintf(k->last_error, sizeof k->last_error, "%s", line);
+			d->status_dirty = 1;
+		}
+	}
+}
+
+static int tr_allow(void *ctx, const uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN])
+{
+	struct daemon *d = ctx;
+
+	if (d->stopping) {
+		wm_why(why, "node is shutting down");
+		return 1;
+	}
+	if (d->nconns >= d->nd->conf.max_peers && !conn_with_pub(d, pub)) {
+		wm_why(why, "too many peers (max_peers = %u)", d->nd->conf.max_peers);
+		return 1;
+	}
+	return 0;
+}
+
+/* --- dialers ---------------------------------------------------------------------- */
+
+static int dialer_add(struct daemon *d, const struct conf_peer *cp, int from_beacon)
+{
+	struct ddialer *dd;
+	struct dknown *k;
+	char why[WM_WHY_LEN] = "";
+	int rc;
+
+	if (d->ndialers >= D_MAX_DIALERS)
+		return WM_ETOOBIG;
+	dd = &d->dialers[d->ndialers];
+	memset(dd, 0, sizeof *dd);
+	dd->cp = *cp;
+	dd->from_beacon = from_beacon;
+	dd->heard_at = d_now_ms();
+	rc = transport_connect(d->tr, cp->addr, cp->has_pub ? cp->pub : NULL, &dd->d, why);
+	if (rc) {
+		d_log(d, D_WARN, "cannot dial %s: %s", cp->addr, why[0] ? why : wm_strerror(rc));
+		return rc;
+	}
+	d->ndialers++;
+	k = cp->has_pub ? peers_known_by_pub(d, cp->pub) : known_by_addr_nopub(d, cp->addr);
+	if (!k)
+		k = known_new(d);
+	if (k) {
+		if (cp->has_pub) {
+			k->has_pub = 1;
+			memcpy(k->pub, cp->pub, WM_PUB_LEN);
+		}
+		snprintf(k->addr, sizeof k->addr, "%s", cp->addr);
+		if (from_beacon)
+			k->beacon = 1;
+		else
+			k->configured = 1;
+	}
+	d->status_dirty = 1;
+	return 0;
+}
+
+static void dialer_remove_at(struct daemon *d, size_t i)
+{
+	struct ddialer *dd = &d->dialers[i];
+	struct dknown *k;
+	size_t j;
+
+	transport_dialer_remove(dd->d);
+	for (j = 0; j < D_MAX_KNOWN; j++) {
+		k = &d->known[j];
+		if (k->used && strcmp(k->addr, dd->cp.addr) == 0 &&
+		    (!dd->cp.has_pub || (k->has_pub && !memcmp(k->pub, dd->cp.pub, WM_PUB_LEN))))
+			k->configured = 0;
+	}
+	d->dialers[i] = d->dialers[--d->ndialers];
+	d->status_dirty = 1;
+}
+
+static int same_peer(const struct conf_peer *a, const struct conf_peer *b)
+{
+	return strcmp(a->addr, b->addr) == 0 && a->has_pub == b->has_pub &&
+	       (!a->has_pub || memcmp(a->pub, b->pub, WM_PUB_LEN) == 0);
+}
+
+int peers_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_LEN])
+{
+	struct conf_peer *ps = calloc(D_MAX_DIALERS, sizeof *ps);
+	size_t n = 0, i;
+	int rc;
+
+	if (!ps)
+		return WM_ENOMEM;
+	rc = conf_peers_parse(list, ps, D_MAX_DIALERS, &n, why);
+	for (i = 0; rc == 0 && i < n; i++) {
+		rc = dialer_add(d, &ps[i], 0);
+		if (rc)
+			wm_why(why, "peers: cannot dial '%s'", ps[i].addr);
+	}
+	free(ps);
+	return rc;
+}
+
+/* SIGHUP: the peers list again; add and remove dialers to match it. */
+void peers_reload(struct daemon *d)
+{
+	char path[PATH_MAX + 32], why[WM_WHY_LEN] = "";
+	struct node_conf *c = malloc(sizeof *c);
+	struct conf_peer *ps = calloc(D_MAX_DIALERS, sizeof *ps);
+	size_t n = 0, i, j, added = 0, removed = 0, kept = 0;
+	int rc;
+
+	if (!c || !ps) {
+		d_log(d, D_WARN, "SIGHUP: out of memory; peers unchanged");
+		goto out;
+	}
+	snprintf(path, sizeof path, "%s/watchmesh.conf", d->dir);
+	rc = files_exists(path) ? conf_load(path, c, why) : (conf_defaults(c), 0);
+	if (rc == 0)
+		rc = conf_peers_parse(c->peers, ps, D_MAX_DIALERS, &n, why);
+	if (rc) {
+		d_log(d, D_WARN, "SIGHUP: %s; peers unchanged", why[0] ? why : wm_strerror(rc));
+		goto out;
+	}
+	for (i = 0; i < d->ndialers;) {
+		int keep = d->dialers[i].from_beacon;
+		for (j = 0; !keep && j < n; j++)
+			keep = same_peer(&d->dialers[i].cp, &ps[j]);
+		if (keep) {
+			i++;
+			continue;
+		}
+		d_log(d, D_INFO, "SIGHUP: peer %s removed", d->dialers[i].cp.addr);
+		dialer_remove_at(d, i);
+		removed++;
+	}
+	for (j = 0; j < n; j++) {
+		int have = 0;
+		for (i = 0; i < d->ndialers && !have; i++)
+			have = !d->dialers[i].from_beacon && same_peer(&d->dialers[i].cp, &ps[j]);
+		if (have) {
+			kept++;
+			continue;
+		}
+		if (dialer_add(d, &ps[j], 0) == 0) {
+			d_log(d, D_INFO, "SIGHUP: peer %s added", ps[j].addr);
+			added++;
+		}
+	}
+	snprintf(d->nd->conf.peers, sizeof d->nd->conf.peers, "%s", c->peers);
+	d_log(d, D_INFO, "SIGHUP: peers reloaded: %zu added, %zu removed, %zu unchanged",
+	      added, removed, kept);
+out:
+	free(c);
+	free(ps);
+}
+
+/* --- beacons ---------------------------------------------------------------------- */
+
+static void bc_on_member(void *ctx, const uint8_t pub[WM_PUB_LEN], const char *addr)
+{
+	struct daemon *d = ctx;
+	struct conf_peer cp;
+	char h[17];
+	size_t i;
+
+	if (d->stopping)
+		return;
+	for (i = 0; i < d->ndialers; i++) {
+		struct ddialer *dd = &d->dialers[i];
+
+		if (!dd->cp.has_pub || memcmp(dd->cp.pub, pub, WM_PUB_LEN) != 0)
+			continue;
+		if (!dd->from_beacon || strcmp(dd->cp.addr, addr) == 0 || conn_with_pub(d, pub)) {
+			dd->heard_at = d_now_ms();
+			return;
+		}
+		/* a member we dial from its beacons moved (DHCP): follow it */
+		d_hex8(h, pub);
+		d_log(d, D_INFO, "beacon: member %s moved from %s to %s", h, dd->cp.addr, addr);
+		dialer_remove_at(d, i);
+		break;
+	}
+	if (conn_with_pub(d, pub))
+		return;
+	memset(&cp, 0, sizeof cp);
+	snprintf(cp.addr, sizeof cp.addr, "%s", addr);
+	cp.has_pub = 1;
+	memcpy(cp.pub, pub, WM_PUB_LEN);
+	d_hex8(h, pub);
+	if (dialer_add(d, &cp, 1) == 0)
+		d_log(d, D_INFO, "beacon: member %s at %s; dialing it", h, addr);
+}
+
+/* Dialers started from beacons whose member has gone quiet (3 beacon
+ * intervals) and is not connected: stop dialing them, or a laptop that
+ * visited once would be dialed for ever. */
+void peers_beacon_expire(struct daemon *d, uint64_t now)
+{
+	uint64_t quiet = 3 * d->nd->conf.beacon_interval * 1000;
+	char h[17];
+	size_t i;
+
+	for (i = 0; i < d->ndialers;) {
+		struct ddialer *dd = &d->dialers[i];
+
+		if (!dd->from_beacon || !dd->cp.has_pub || now < dd->heard_at + quiet ||
+		    conn_with_pub(d, dd->cp.pub)) {
+			i++;
+			continue;
+		}
+		d_hex8(h, dd->cp.pub);
+		d_log(d, D_INFO, "beacon: member %s at %s not heard for %llu s; no longer dialing it", h,
+		      dd->cp.addr, (unsigned long long)((now - dd->heard_at) / 1000));
+		dialer_remove_at(d, i);
+	}
+}
+
+static void bc_on_log(void *ctx, int debug, const char *line)
+{
+	d_log(ctx, debug ? D_DEBUG : D_INFO, "%s", line);
+}
+
+/* --- what the loop glue installs ------------------------------------------------ */
+
+void peers_close_pending(struct daemon *d)
+{
+	while (d->npend > 0) {
+		struct dpending p = d->pend[0];
+		struct dconn *c;
+
+		memmove(d->pend, d->pend + 1, (d->npend - 1) * sizeof d->pend[0]);
+		d->npend--;
+		c = conn_by_handle(d, p.handle);
+		if (c)
+			transport_close(c->conn, p.why, p.backoff);   /* on_down runs inside */
+	}
+}
+
+void peers_transport_callbacks(struct daemon *d, struct transport_callbacks *tcb)
+{
+	memset(tcb, 0, sizeof *tcb);
+	tcb->ctx = d;
+	tcb->on_up = tr_on_up;
+	tcb->on_frame = tr_on_frame;
+	tcb->on_down = tr_on_down;
+	tcb->on_log = tr_on_log;
+	tcb->allow_peer = tr_allow;
+}
+
+void peers_mesh_io(struct mesh_io *io)
+{
+	io->send = io_send;
+	io->disconnect = io_disconnect;
+}
+
+void peers_beacon_callbacks(struct daemon *d, struct beacon_callbacks *bcb)
+{
+	memset(bcb, 0, sizeof *bcb);
+	bcb->ctx = d;
+	bcb->on_member = bc_on_member;
+	bcb->on_log = bc_on_log;
+}
