@@ -14,7 +14,7 @@
 
 #include "error.h"
 #include "event.h"
-#include "files.h"
+#include "nodedir.h"
 #include "store.h"
 
 #define CLI_OK    0

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "event.h"
+#include "keyfile.h"
 #include "render.h"
 
 int cli_collect_cb(void *ctx, const struct stored_event *e)
@@ -112,7 +114,7 @@ static void rctx_init(struct render_ctx *rc, struct node_dir *nd, const struct k
 	rc->store = nd->store;
 	rc->root = nd->net.root;
 	rc->reader = reader;
-	rc->now = files_now_ms();
+	rc->now = wm_now_ms();
 }
 
 static int dump_json(json_t *j)
@@ -226,7 +228,7 @@ int cmd_feed(int argc, char **argv)
 	f.newest_first = 1;
 	l.limit = (size_t)limit;
 	if (!cli_get(opts, no, "all")) {
-		f.now = files_now_ms();
+		f.now = wm_now_ms();
 		/* certificates are the network's plumbing: shown when asked for */
 		l.skip_network = !f.group && f.kind != KIND_CERT && f.kind != KIND_REVOKE;
 	}

@@ -12,8 +12,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "event.h"
+#include "files.h"
 #include "ingest.h"
+#include "keyfile.h"
 
 /* --- signing ---------------------------------------------------------------- */
 
@@ -27,7 +30,7 @@ int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
 
 	memcpy(d->author, signer->pub, WM_PUB_LEN);
 	if (!d->created_at)
-		d->created_at = files_now_ms();
+		d->created_at = wm_now_ms();
 	r = event_build(d, signer, &wire, &wlen, id, why);
 	if (r) {
 		cli_err("cannot make this event: %s", why[0] ? why : wm_strerror(r));
@@ -37,7 +40,7 @@ int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
 	if (nd) {
 		struct ingest_result res;
 		memset(&res, 0, sizeof res);
-		nd->ictx.now = files_now_ms();
+		nd->ictx.now = wm_now_ms();
 		r = ingest_event(&nd->ictx, wire, wlen, INGEST_LOCAL, &res);
 		if (r && r != WM_EDUP) {
 			cli_err("refused: %s", res.why[0] ? res.why : wm_strerror(r));
@@ -197,7 +200,7 @@ int cli_cert_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
 		i++;
 		p = c ? c + 1 : p + strlen(p);
 	}
-	now = files_now_ms();
+	now = wm_now_ms();
 	d->kind = KIND_CERT;
 	d->group = WM_NETWORK_GROUP;
 	d->created_at = now;

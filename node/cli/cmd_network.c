@@ -14,6 +14,10 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "conf.h"
+#include "files.h"
+#include "keyfile.h"
+#include "netfile.h"
 
 static const char usage_network[] =
 "usage: watchmesh network create --name NAME --out FILE [--root-key PATH]\n"
@@ -62,7 +66,7 @@ int cmd_network(int argc, char **argv)
 	vouched = cli_get(opts, no, "vouched");
 	if (!name || !out)
 		return cli_usage_err("network", "--name and --out are required");
-	if (vouched && (strlen(vouched) > FILES_VOUCHED_MAX || !network_vouched_ok(vouched)))
+	if (vouched && (strlen(vouched) > NETWORK_VOUCHED_MAX || !network_vouched_ok(vouched)))
 		return cli_usage_err("network", "--vouched needs group names separated by commas, or *, "
 		                     "and not 'network'");
 	if (!network_name_ok(name))

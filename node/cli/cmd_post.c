@@ -14,8 +14,11 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "content.h"
 #include "event.h"
+#include "files.h"
+#include "keyfile.h"
 #include "pii.h"
 
 static const char usage_post[] =
@@ -287,7 +290,7 @@ int cmd_post(int argc, char **argv)
 	char why[WM_WHY_LEN] = "";
 	size_t np = 0, i;
 	unsigned kind;
-	uint64_t now = files_now_ms();
+	uint64_t now = wm_now_ms();
 	struct event_draft d;
 	struct key *k = NULL;
 	struct node_dir *nd = NULL;

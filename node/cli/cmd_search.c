@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "keyfile.h"
 
 static const char usage_search[] =
 "usage: watchmesh search QUERY --dir DIR [--group G] [--limit N] [--key KEY] [--json]\n"

@@ -141,7 +141,7 @@ struct daemon {
 
 static uint64_t now_ms(void)
 {
-	return files_now_ms();
+	return wm_now_ms();
 }
 
 /* --- logging --------------------------------------------------------------------- */

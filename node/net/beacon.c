@@ -41,7 +41,7 @@ int beacon_encode(const struct key *self, const struct network *net, uint16_t po
 	if (!self || !self->sec || !net || !out || !outlen)
 		return WM_EINVAL;
 	nl = strlen(net->name);
-	if (nl == 0 || nl > FILES_NETNAME_MAX)
+	if (nl == 0 || nl > NETWORK_NAME_MAX)
 		return WM_EINVAL;
 	memcpy(plain, BEACON_MAGIC, 4);
 	n = 4;
@@ -148,7 +148,7 @@ struct beacon {
 
 static uint64_t beacon_now(void)
 {
-	return files_now_ms();
+	return wm_now_ms();
 }
 
 static void beacon_log(struct beacon *b, int debug, const char *fmt, ...)

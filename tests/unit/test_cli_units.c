@@ -16,7 +16,8 @@
 
 #include "bundle.h"
 #include "event.h"
-#include "files.h"
+#include "conf.h"
+#include "netfile.h"
 #include "render.h"
 #include "wmcrypto.h"
 
