@@ -1378,7 +1378,8 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 		bcb.ctx = d;
 		bcb.on_member = bc_on_member;
 		bcb.on_log = bc_on_log;
-		if (beacon_new(&d->loop, d->self, &d->nd->net, (uint16_t)cf->beacon_port, (uint16_t)port,
+		if (beacon_new(&d->loop, d->self, d->nd->net.name, d->nd->net.secret,
+		               (uint16_t)cf->beacon_port, (uint16_t)port,
 		               cf->beacon_interval * 1000, &bcb, &d->bc, bwhy) != 0)
 			d_log(d, D_WARN, "%s; running without beacons", bwhy);
 		else
