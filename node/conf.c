@@ -24,7 +24,6 @@ void conf_defaults(struct node_conf *c)
 	memset(c, 0, sizeof *c);
 	strcpy(c->groups, "*");
 	strcpy(c->listen, "0.0.0.0:7700");
-	strcpy(c->http, "127.0.0.1:8080");
 	c->repair_interval = WM_DEFAULT_REPAIR_INTERVAL_S;
 	c->eager_peers = WM_DEFAULT_EAGER_PEERS;
 	c->peer_rate = WM_DEFAULT_PEER_RATE;
@@ -66,10 +65,6 @@ int conf_encode(const struct node_conf *c, char **out)
 		"# Address and TCP port the mesh listens on for neighbouring nodes.\n"
 		"# Default: 0.0.0.0:7700\n"
 		"listen = %s\n"
-		"\n"
-		"# Address and port of the HTTP API and web app (keep it on 127.0.0.1 or the\n"
-		"# community's LAN).  Default: 127.0.0.1:8080\n"
-		"http = %s\n"
 		"\n"
 		"# Neighbouring nodes to connect to, comma-separated host:port, each optionally\n"
 		"# followed by @ and the node's public key (64 hex digits) to accept only that\n"
@@ -117,7 +112,7 @@ int conf_encode(const struct node_conf *c, char **out)
 		"\n"
 		"# What the daemon logs on stderr: debug, info or warn.  Default: info\n"
 		"log_level = %s\n",
-		c->name, c->groups, c->listen, c->http, c->peers, c->repair_interval,
+		c->name, c->groups, c->listen, c->peers, c->repair_interval,
 		c->eager_peers, c->peer_rate, c->peer_burst, c->author_rate, c->author_burst,
 		c->max_peers, c->beacons ? "on" : "off", c->beacon_port, c->beacon_interval,
 		c->keepalive, c->backoff_max, c->expire_interval, c->log_level);
@@ -228,8 +223,6 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			dst = c.groups;
 		else if (conf_is(k, kl, "listen"))
 			dst = c.listen;
-		else if (conf_is(k, kl, "http"))
-			dst = c.http;
 		else if (conf_is(k, kl, "peers"))
 			dst = c.peers;
 		else if (conf_is(k, kl, "log_level")) {

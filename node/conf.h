@@ -23,7 +23,6 @@ struct node_conf {
 	char name[CONF_VAL_MAX];
 	char groups[CONF_VAL_MAX];   /* comma-separated; "*" = all */
 	char listen[CONF_VAL_MAX];   /* mesh TCP address (0.0.0.0:7700) */
-	char http[CONF_VAL_MAX];     /* HTTP API address (127.0.0.1:8080) */
 	char peers[CONF_VAL_MAX];    /* comma-separated host:port[@pubhex] */
 	uint64_t repair_interval;    /* s between repairs with each peer (60) */
 	unsigned eager_peers;        /* peers that get whole events at once (3) */

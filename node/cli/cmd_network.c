@@ -137,7 +137,7 @@ static const char usage_init[] =
 "  DIR/node.key        the node's own key, plain, mode 0600 (the daemon starts\n"
 "                      unattended)\n"
 "  DIR/network         a copy of the network file, mode 0600\n"
-"  DIR/watchmesh.conf  settings, each with a comment (name, groups, listen, http, peers)\n"
+"  DIR/watchmesh.conf  settings, each with a comment (name, groups, listen, peers)\n"
 "  DIR/store.db        the event store (SQLite)\n"
 "Refuses a directory that already holds a node.\n"
 "\n"
@@ -232,13 +232,6 @@ int cmd_init(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/store.db", dir);
 	if (store_open(path, &st, why) != 0) {
 		cli_err("%s", why);
-		goto out;
-	}
-	hex_encode(hex, net.root, WM_PUB_LEN);
-	if (store_meta_set(st, "network_name", net.name) != 0 ||
-	    store_meta_set(st, "network_root", hex) != 0 ||
-	    store_meta_set(st, "node_name", name) != 0) {
-		cli_err("cannot write to the new store");
 		goto out;
 	}
 	if (key_generate(&nodekey) != 0) {
