@@ -243,42 +243,43 @@ static const struct post_field {
 	int flags;
 	const char *def;            /* value when not given; "--X": option X's */
 } post_fields[] = {
-	{ KIND_BULLETIN, "title", "title", AS_TEXT, REQ | PUB, NULL },
-	{ KIND_BULLETIN, "text", "text", AS_TEXT, REQ | PUB, NULL },
-	{ KIND_BULLETIN, "category", "category", AS_TEXT, 0, "notice" },
-	{ KIND_BULLETIN, "lang", "lang", AS_LANG, 0, NULL },
-	{ KIND_ALERT, "headline", "headline", AS_TEXT, REQ | PUB, NULL },
-	{ KIND_ALERT, "text", "text", AS_TEXT, REQ | PUB, NULL },
-	{ KIND_ALERT, "area", "area_desc", AS_TEXT, REQ | PUB, NULL },
-	{ KIND_ALERT, "event", "event", AS_TEXT, PUB, "--headline" },
-	{ KIND_ALERT, "category", "category", AS_TEXT, 0, "Safety" },
-	{ KIND_ALERT, "urgency", "urgency", AS_TEXT, 0, "Immediate" },
-	{ KIND_ALERT, "severity", "severity", AS_TEXT, 0, "Severe" },
-	{ KIND_ALERT, "certainty", "certainty", AS_TEXT, 0, "Observed" },
-	{ KIND_ALERT, "circle", "circle", AS_CIRCLE, 0, NULL },
-	{ KIND_ALERT, "instruction", "instruction", AS_TEXT, PUB, NULL },
-	{ KIND_ALERT, "contact", "contact", AS_TEXT, PUB, NULL },
-	{ KIND_ALERT, "photo", "photo", AS_PHOTO, 0, NULL },
-	{ KIND_ALERT, "lang", "lang", AS_LANG, 0, NULL },
-	{ KIND_REQUEST, "text", "text", AS_SEALABLE, REQ | PUB, NULL },
-	{ KIND_REQUEST, "topic", "topic", AS_TEXT, 0, "police" },
-	{ KIND_REQUEST, "to", "to", AS_RECIPIENTS, 0, NULL },
-	{ KIND_REQUEST, "lang", "lang", AS_LANG, 0, NULL },
-	{ KIND_REPLY, "text", "text", AS_TEXT, REQ | PUB, NULL },
-	{ KIND_REPLY, "lang", "lang", AS_LANG, 0, NULL },
-	{ KIND_STATUS, "state", "state", AS_TEXT, REQ, NULL },
-	{ KIND_STATUS, "note", "note", AS_TEXT, PUB, NULL },
-	{ KIND_STATUS, "referred-to", "referred_to", AS_TEXT, PUB, NULL },
-	{ KIND_RETRACT, "reason", "reason", AS_TEXT, PUB, NULL },
-	{ KIND_ACK, "what", "what", AS_TEXT, 0, "seen" },
-	{ KIND_ACK, "text", "text", AS_TEXT, PUB, NULL },
-	{ KIND_CERT, "subject", NULL, AS_DRAFT, 0, NULL },
-	{ KIND_CERT, "role", NULL, AS_DRAFT, 0, NULL },
-	{ KIND_CERT, "name", NULL, AS_DRAFT, PUB, NULL },
-	{ KIND_CERT, "groups", NULL, AS_DRAFT, 0, NULL },
-	{ KIND_CERT, "days", NULL, AS_DRAFT, 0, NULL },
-	{ KIND_REVOKE, "subject", NULL, AS_DRAFT, 0, NULL },
-	{ KIND_REVOKE, "reason", NULL, AS_DRAFT, PUB, NULL },
+	/* kind          option         content key    how            flags      default */
+	{ KIND_BULLETIN, "title",       "title",       AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_BULLETIN, "text",        "text",        AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_BULLETIN, "category",    "category",    AS_TEXT,       0,         "notice" },
+	{ KIND_BULLETIN, "lang",        "lang",        AS_LANG,       0,         NULL },
+	{ KIND_ALERT,    "headline",    "headline",    AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_ALERT,    "text",        "text",        AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_ALERT,    "area",        "area_desc",   AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_ALERT,    "event",       "event",       AS_TEXT,       PUB,       "--headline" },
+	{ KIND_ALERT,    "category",    "category",    AS_TEXT,       0,         "Safety" },
+	{ KIND_ALERT,    "urgency",     "urgency",     AS_TEXT,       0,         "Immediate" },
+	{ KIND_ALERT,    "severity",    "severity",    AS_TEXT,       0,         "Severe" },
+	{ KIND_ALERT,    "certainty",   "certainty",   AS_TEXT,       0,         "Observed" },
+	{ KIND_ALERT,    "circle",      "circle",      AS_CIRCLE,     0,         NULL },
+	{ KIND_ALERT,    "instruction", "instruction", AS_TEXT,       PUB,       NULL },
+	{ KIND_ALERT,    "contact",     "contact",     AS_TEXT,       PUB,       NULL },
+	{ KIND_ALERT,    "photo",       "photo",       AS_PHOTO,      0,         NULL },
+	{ KIND_ALERT,    "lang",        "lang",        AS_LANG,       0,         NULL },
+	{ KIND_REQUEST,  "text",        "text",        AS_SEALABLE,   REQ | PUB, NULL },
+	{ KIND_REQUEST,  "topic",       "topic",       AS_TEXT,       0,         "police" },
+	{ KIND_REQUEST,  "to",          "to",          AS_RECIPIENTS, 0,         NULL },
+	{ KIND_REQUEST,  "lang",        "lang",        AS_LANG,       0,         NULL },
+	{ KIND_REPLY,    "text",        "text",        AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_REPLY,    "lang",        "lang",        AS_LANG,       0,         NULL },
+	{ KIND_STATUS,   "state",       "state",       AS_TEXT,       REQ,       NULL },
+	{ KIND_STATUS,   "note",        "note",        AS_TEXT,       PUB,       NULL },
+	{ KIND_STATUS,   "referred-to", "referred_to", AS_TEXT,       PUB,       NULL },
+	{ KIND_RETRACT,  "reason",      "reason",      AS_TEXT,       PUB,       NULL },
+	{ KIND_ACK,      "what",        "what",        AS_TEXT,       0,         "seen" },
+	{ KIND_ACK,      "text",        "text",        AS_TEXT,       PUB,       NULL },
+	{ KIND_CERT,     "subject",     NULL,          AS_DRAFT,      0,         NULL },
+	{ KIND_CERT,     "role",        NULL,          AS_DRAFT,      0,         NULL },
+	{ KIND_CERT,     "name",        NULL,          AS_DRAFT,      PUB,       NULL },
+	{ KIND_CERT,     "groups",      NULL,          AS_DRAFT,      0,         NULL },
+	{ KIND_CERT,     "days",        NULL,          AS_DRAFT,      0,         NULL },
+	{ KIND_REVOKE,   "subject",     NULL,          AS_DRAFT,      0,         NULL },
+	{ KIND_REVOKE,   "reason",      NULL,          AS_DRAFT,      PUB,       NULL },
 };
 #define NFIELDS (sizeof post_fields / sizeof post_fields[0])
 
@@ -296,7 +297,7 @@ static const struct {
 
 /* The options of every kind; EVENTS: every kind but cert and revoke, which
  * are the network's and take neither refs nor an expiry. */
-#define ALL_KINDS 0x3feu
+#define ALL_KINDS ((2u << KIND_MAX) - 2u)      /* kinds 1..KIND_MAX */
 #define EVENTS (ALL_KINDS & ~(1u << KIND_CERT | 1u << KIND_REVOKE))
 static const struct {
 	const char *name;
