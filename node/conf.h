@@ -24,12 +24,12 @@ struct node_conf {
 	char groups[CONF_VAL_MAX];   /* comma-separated; "*" = all */
 	char listen[CONF_VAL_MAX];   /* mesh TCP address (0.0.0.0:7700) */
 	char peers[CONF_VAL_MAX];    /* comma-separated host:port[@pubhex] */
-	uint64_t repair_interval;    /* s between repairs with each peer (60) */
-	unsigned eager_peers;        /* peers that get whole events at once (3) */
-	unsigned peer_rate;          /* live events/s accepted from one peer (200) */
-	unsigned peer_burst;         /* ... and its burst (2000) */
-	unsigned author_rate;        /* live events/min accepted per author (600) */
-	unsigned author_burst;       /* ... and its burst (100) */
+	uint64_t repair_interval;    /* s between repairs with each peer (defaults.h) */
+	unsigned eager_peers;        /* peers that get whole events at once (defaults.h) */
+	unsigned peer_rate;          /* live events/s accepted from one peer (defaults.h) */
+	unsigned peer_burst;         /* ... and its burst (defaults.h) */
+	unsigned author_rate;        /* live events/min accepted per author (defaults.h) */
+	unsigned author_burst;       /* ... and its burst (defaults.h) */
 	unsigned max_peers;          /* connected peers at most (32) */
 	int beacons;                 /* 1: LAN beacons on (default), 0: off */
 	unsigned beacon_port;        /* UDP port of LAN beacons (7701) */
