@@ -1,5 +1,5 @@
 /*
- * node/cmd_bundle: `export` and `import`, the USB-stick path between
+ * node/cli/cmd_bundle: `export` and `import`, the USB-stick path between
  * villages.  The bundle logic is node/bundle.c; this file reports: one line
  * per refused event (its number in the file, byte offset, id prefix and
  * reason), a progress line for big files, and a summary.

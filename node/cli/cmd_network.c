@@ -1,5 +1,5 @@
 /*
- * node/cmd_network: `watchmesh network create` (a new network: its file and
+ * node/cli/cmd_network: `watchmesh network create` (a new network: its file and
  * its root key) and `watchmesh init` (a node's data directory).
  *
  * The root key is always encrypted: it certifies every station.  The node

@@ -1,7 +1,7 @@
 /*
- * node/cmd_status: `watchmesh status --dir DIR [--json]`.  The running
+ * node/cli/cmd_status: `watchmesh status --dir DIR [--json]`.  The running
  * daemon writes DIR/status.json every few seconds and soon after a change
- * (node/daemon.c); this reads it, tells whether the daemon still runs (it
+ * (node/daemon/); this reads it, tells whether the daemon still runs (it
  * holds an flock on DIR/daemon.lock), and adds fresh event counts from the
  * store.  --json prints the status file's object with "running" and the
  * fresh "store" counts set.

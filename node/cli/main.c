@@ -1,5 +1,5 @@
 /*
- * node/main: the `watchmesh` binary: dispatch to the subcommands in
+ * node/cli/main: the `watchmesh` binary: dispatch to the subcommands in
  * cmd_*.c, and the option parsing and error printing they share (cli.h).
  * Only this file's main() exits the process; subcommands return exit codes.
  */
