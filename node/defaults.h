@@ -1,6 +1,6 @@
 /*
  * node/defaults.h: the defaults of the settings an operator can change in
- * watchmesh.conf, in one place.  The config (files.c, conf_defaults) and
+ * watchmesh.conf, in one place.  The config (conf.c, conf_defaults) and
  * the mesh (mesh_config_defaults, used as it is by the simulator and the
  * tests) both take them from here.
  */

@@ -1,6 +1,8 @@
 /*
  * node/cli: what the `watchmesh` subcommands (cmd_*.c) share: a small
- * option parser, error printing, and the exit codes.
+ * option parser, error printing and the exit codes (main.c); the list of
+ * events that feed, show and search print (list.c); the signing path and
+ * the certificate and revocation drafts (sign.c).
  *
  * Exit codes: 0 done; 1 the command ran and failed or was refused (a bad
  * file, a refused event); 2 the command line itself was wrong.  Every error
@@ -14,7 +16,8 @@
 
 #include "error.h"
 #include "event.h"
-#include "files.h"
+#include "nodedir.h"
+#include "render.h"
 #include "store.h"
 
 #define CLI_OK    0
@@ -77,6 +80,14 @@ int cli_collect_cb(void *ctx, const struct stored_event *e);
 void cli_list_free(struct cli_list *l);
 int cli_print_list(struct node_dir *nd, const struct key *reader, struct cli_list *l, int json,
                    int nest);
+/* Decode what was collected; events that no longer decode (they did on the
+ * way in) are dropped with a note rather than trusted. */
+void cli_list_decode(struct cli_list *l);
+/* What rendering needs of this node and the reader's key (may be NULL). */
+void cli_render_init(struct render_ctx *rc, struct node_dir *nd, const struct key *reader);
+/* Print j (indented) on stdout and free it; CLI_OK, or CLI_FAIL if stdout
+ * failed. */
+int cli_dump_json(json_t *j);
 
 /* Subcommands: argc/argv are the words after the subcommand's name. */
 int cmd_network(int argc, char **argv);
@@ -99,7 +110,7 @@ int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
                          struct node_dir *nd, const char *out);
 
 /* `cert issue` / `post cert` and `cert revoke` / `post revoke` fill the
- * draft's content from options (cmd_key.c); strings live in opts. */
+ * draft's content from options; strings live in opts. */
 int cli_cert_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
                    struct event_draft *d, uint8_t subject[WM_PUB_LEN], char **groups_buf,
                    struct cval **items);

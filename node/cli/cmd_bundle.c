@@ -1,5 +1,5 @@
 /*
- * node/cmd_bundle: `export` and `import`, the USB-stick path between
+ * node/cli/cmd_bundle: `export` and `import`, the USB-stick path between
  * villages.  The bundle logic is node/bundle.c; this file reports: one line
  * per refused event (its number in the file, byte offset, id prefix and
  * reason), a progress line for big files, and a summary.
@@ -12,6 +12,8 @@
 
 #include "bundle.h"
 #include "cli.h"
+#include "clock.h"
+#include "files.h"
 #include "render.h"
 
 static const char usage_export[] =
@@ -173,7 +175,7 @@ int cmd_import(int argc, char **argv)
 		cbs.threads = (unsigned)t;
 	}
 	memset(&st, 0, sizeof st);
-	nd->ictx.now = files_now_ms();
+	nd->ictx.now = wm_now_ms();
 	r = bundle_import(&nd->ictx, m.data, m.len, &cbs, &st, why);
 	if (rp.shown)
 		fputc('\n', stderr);

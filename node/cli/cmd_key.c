@@ -1,10 +1,7 @@
 /*
- * node/cmd_key: personal keys (`key new`, `key show`) and certificates
- * (`cert issue`, `cert revoke`), plus the signing path every command that
- * makes an event ends in (cli_sign_and_deliver).
- *
- * An event is printed (its id on stdout) only after the store holds it,
- * fsynced; a refusal prints "watchmesh: refused: <reason>" and exits 1.
+ * node/cli/cmd_key: personal keys (`key new`, `key show`) and certificates
+ * (`cert issue`, `cert revoke`; their drafts, which `post cert` and `post
+ * revoke` share, are in sign.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,53 +10,8 @@
 
 #include "cli.h"
 #include "event.h"
-#include "ingest.h"
-
-/* --- signing ---------------------------------------------------------------- */
-
-int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
-                         struct node_dir *nd, const char *out)
-{
-	uint8_t *wire = NULL, id[WM_ID_LEN];
-	size_t wlen = 0;
-	char why[WM_WHY_LEN] = "", hex[2 * WM_ID_LEN + 1];
-	int r, ret = CLI_FAIL;
-
-	memcpy(d->author, signer->pub, WM_PUB_LEN);
-	if (!d->created_at)
-		d->created_at = files_now_ms();
-	r = event_build(d, signer, &wire, &wlen, id, why);
-	if (r) {
-		cli_err("cannot make this event: %s", why[0] ? why : wm_strerror(r));
-		return CLI_FAIL;
-	}
-	hex_encode(hex, id, WM_ID_LEN);
-	if (nd) {
-		struct ingest_result res;
-		memset(&res, 0, sizeof res);
-		nd->ictx.now = files_now_ms();
-		r = ingest_event(&nd->ictx, wire, wlen, INGEST_LOCAL, &res);
-		if (r && r != WM_EDUP) {
-			cli_err("refused: %s", res.why[0] ? res.why : wm_strerror(r));
-			goto out;
-		}
-	}
-	if (out) {
-		r = files_append(out, wire, wlen, why);
-		if (r) {
-			cli_err("%s", why);
-			goto out;
-		}
-	}
-	printf("%s\n", hex);
-	fflush(stdout);
-	ret = CLI_OK;
-out:
-	free(wire);
-	return ret;
-}
-
-/* --- key new / key show ----------------------------------------------------- */
+#include "files.h"
+#include "keyfile.h"
 
 static const char usage_key[] =
 "usage: watchmesh key new --out FILE [--passphrase-file F | --no-passphrase]\n"
@@ -140,94 +92,6 @@ out:
 	key_free(k);
 	files_pass_free(pass, passlen);
 	return ret;
-}
-
-/* --- certificates ----------------------------------------------------------- */
-
-#define DAY_MS (86400ull * 1000ull)
-
-int cli_cert_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
-                   struct event_draft *d, uint8_t subject[WM_PUB_LEN], char **groups_buf,
-                   struct cval **items)
-{
-	const char *subj = cli_get(opts, nopts, "subject"), *role = cli_get(opts, nopts, "role");
-	const char *name = cli_get(opts, nopts, "name"), *groups = cli_get(opts, nopts, "groups");
-	const char *days = cli_get(opts, nopts, "days");
-	char why[WM_WHY_LEN] = "";
-	uint64_t ndays = 365, now;
-	size_t ng = 1, i, k;
-	char *g, *p;
-	struct cval *it;
-
-	if (!subj || !role || !name || !groups)
-		return cli_usage_err(cmd, "--subject, --role, --name and --groups are required");
-	if (files_parse_pub(subj, subject, why) != 0)
-		return cli_usage_err(cmd, "--subject: %s", why);
-	if (role_from_name(role) == 0)
-		return cli_usage_err(cmd, "--role must be station, officer, node or resident");
-	if (days && (cli_parse_uint(days, 36500, &ndays) != 0 || ndays == 0))
-		return cli_usage_err(cmd, "--days must be a whole number of days, 1 to 36500");
-	if (!groups[0])
-		return cli_usage_err(cmd, "--groups needs at least one group (\"*\" for all)");
-	for (p = (char *)(uintptr_t)groups; *p; p++)
-		if (*p == ',')
-			ng++;
-	if (ng > 64)
-		return cli_usage_err(cmd, "at most 64 groups in one certificate");
-	g = strdup(groups);
-	it = calloc(ng, sizeof *it);
-	if (!g || !it) {
-		free(g);
-		free(it);
-		cli_err("out of memory");
-		return CLI_FAIL;
-	}
-	for (i = 0, k = 0, p = g; k < ng; k++) {
-		char *c = strchr(p, ',');
-		if (c)
-			*c = 0;
-		if (!*p) {
-			free(g);
-			free(it);
-			return cli_usage_err(cmd, "--groups has an empty group name");
-		}
-		it[i].type = CV_STR;
-		it[i].ptr = (const uint8_t *)p;
-		it[i].len = strlen(p);
-		i++;
-		p = c ? c + 1 : p + strlen(p);
-	}
-	now = files_now_ms();
-	d->kind = KIND_CERT;
-	d->group = WM_NETWORK_GROUP;
-	d->created_at = now;
-	draft_bin(d, "subject", subject, WM_PUB_LEN);
-	draft_str(d, "role", role);
-	draft_str(d, "name", name);
-	draft_uint(d, "not_before", now);
-	draft_uint(d, "not_after", now + ndays * DAY_MS);
-	draft_array(d, "groups", it, ng);
-	*groups_buf = g;
-	*items = it;
-	return 0;
-}
-
-int cli_revoke_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
-                     struct event_draft *d, uint8_t subject[WM_PUB_LEN])
-{
-	const char *subj = cli_get(opts, nopts, "subject"), *reason = cli_get(opts, nopts, "reason");
-	char why[WM_WHY_LEN] = "";
-
-	if (!subj)
-		return cli_usage_err(cmd, "--subject PUB is required");
-	if (files_parse_pub(subj, subject, why) != 0)
-		return cli_usage_err(cmd, "--subject: %s", why);
-	d->kind = KIND_REVOKE;
-	d->group = WM_NETWORK_GROUP;
-	draft_bin(d, "subject", subject, WM_PUB_LEN);
-	if (reason && reason[0])
-		draft_str(d, "reason", reason);
-	return 0;
 }
 
 static const char usage_cert[] =

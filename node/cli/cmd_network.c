@@ -1,5 +1,5 @@
 /*
- * node/cmd_network: `watchmesh network create` (a new network: its file and
+ * node/cli/cmd_network: `watchmesh network create` (a new network: its file and
  * its root key) and `watchmesh init` (a node's data directory).
  *
  * The root key is always encrypted: it certifies every station.  The node
@@ -14,6 +14,10 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "conf.h"
+#include "files.h"
+#include "keyfile.h"
+#include "netfile.h"
 
 static const char usage_network[] =
 "usage: watchmesh network create --name NAME --out FILE [--root-key PATH]\n"
@@ -62,7 +66,7 @@ int cmd_network(int argc, char **argv)
 	vouched = cli_get(opts, no, "vouched");
 	if (!name || !out)
 		return cli_usage_err("network", "--name and --out are required");
-	if (vouched && (strlen(vouched) > FILES_VOUCHED_MAX || !network_vouched_ok(vouched)))
+	if (vouched && (strlen(vouched) > NETWORK_VOUCHED_MAX || !network_vouched_ok(vouched)))
 		return cli_usage_err("network", "--vouched needs group names separated by commas, or *, "
 		                     "and not 'network'");
 	if (!network_name_ok(name))
@@ -133,7 +137,7 @@ static const char usage_init[] =
 "  DIR/node.key        the node's own key, plain, mode 0600 (the daemon starts\n"
 "                      unattended)\n"
 "  DIR/network         a copy of the network file, mode 0600\n"
-"  DIR/watchmesh.conf  settings, each with a comment (name, groups, listen, http, peers)\n"
+"  DIR/watchmesh.conf  settings, each with a comment (name, groups, listen, peers)\n"
 "  DIR/store.db        the event store (SQLite)\n"
 "Refuses a directory that already holds a node.\n"
 "\n"
@@ -228,13 +232,6 @@ int cmd_init(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/store.db", dir);
 	if (store_open(path, &st, why) != 0) {
 		cli_err("%s", why);
-		goto out;
-	}
-	hex_encode(hex, net.root, WM_PUB_LEN);
-	if (store_meta_set(st, "network_name", net.name) != 0 ||
-	    store_meta_set(st, "network_root", hex) != 0 ||
-	    store_meta_set(st, "node_name", name) != 0) {
-		cli_err("cannot write to the new store");
 		goto out;
 	}
 	if (key_generate(&nodekey) != 0) {

@@ -1,9 +1,12 @@
 /*
- * node/cmd_post: `watchmesh post KIND`, signing one event from readable
- * options.  Defaults are chosen for an officer in a hurry (an alert needs
- * only --headline, --text and --area); everything is checked before the
- * key's passphrase is asked, and public text is scanned for personal data
- * (node/pii) before anything is signed.
+ * node/cli/cmd_post: `watchmesh post KIND`, signing one event from readable
+ * options.  One table (post_fields) says which options each kind takes,
+ * which it needs, their defaults and how each becomes content; whether the
+ * values are acceptable is proto/content.c's to say when the event is
+ * built.  Defaults are chosen for an officer in a hurry (an alert needs
+ * only --headline, --text and --area); the command line is checked before
+ * the key's passphrase is asked, and public text is scanned for personal
+ * data (node/pii) before anything is signed.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,8 +17,11 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "content.h"
 #include "event.h"
+#include "files.h"
+#include "keyfile.h"
 #include "pii.h"
 
 static const char usage_post[] =
@@ -60,43 +66,6 @@ static const char usage_post[] =
 "Public text is checked for mainland mobile numbers, resident ID numbers and\n"
 "bank card numbers; the post is refused unless --allow-personal-data.  Photos\n"
 "(JPEG, PNG, WebP) are limited to 48 KiB, since an event is at most 64 KiB.\n";
-
-enum {
-	K_BUL = 1 << KIND_BULLETIN, K_ALE = 1 << KIND_ALERT, K_REQ = 1 << KIND_REQUEST,
-	K_REP = 1 << KIND_REPLY, K_STA = 1 << KIND_STATUS, K_RET = 1 << KIND_RETRACT,
-	K_CER = 1 << KIND_CERT, K_REV = 1 << KIND_REVOKE, K_ACK = 1 << KIND_ACK,
-	K_ALL = 0x3fe,
-};
-
-/* Options and the kinds they apply to. */
-static const struct {
-	const char *name;
-	int has_arg;
-	unsigned kinds;
-} post_opts[] = {
-	{ "dir", 1, K_ALL }, { "key", 1, K_ALL }, { "group", 1, K_ALL }, { "out", 1, K_ALL },
-	{ "passphrase-file", 1, K_ALL }, { "expires", 1, K_ALL & ~(K_CER | K_REV) },
-	{ "ref", 1, K_ALL & ~(K_CER | K_REV) }, { "reply-to", 1, K_ALL & ~(K_CER | K_REV) },
-	{ "allow-personal-data", 0, K_ALL },
-	{ "title", 1, K_BUL }, { "text", 1, K_BUL | K_ALE | K_REQ | K_REP | K_ACK },
-	{ "text-file", 1, K_BUL | K_ALE | K_REQ | K_REP | K_ACK },
-	{ "category", 1, K_BUL | K_ALE }, { "lang", 1, K_BUL | K_ALE | K_REQ | K_REP },
-	{ "event", 1, K_ALE }, { "headline", 1, K_ALE }, { "urgency", 1, K_ALE },
-	{ "severity", 1, K_ALE }, { "certainty", 1, K_ALE }, { "area", 1, K_ALE },
-	{ "circle", 1, K_ALE }, { "instruction", 1, K_ALE }, { "contact", 1, K_ALE },
-	{ "photo", 1, K_ALE }, { "topic", 1, K_REQ }, { "to", 1, K_REQ },
-	{ "state", 1, K_STA }, { "note", 1, K_STA }, { "referred-to", 1, K_STA },
-	{ "reason", 1, K_RET | K_REV }, { "subject", 1, K_CER | K_REV }, { "role", 1, K_CER },
-	{ "name", 1, K_CER }, { "groups", 1, K_CER }, { "days", 1, K_CER },
-	{ "what", 1, K_ACK },
-};
-#define NOPTS (sizeof post_opts / sizeof post_opts[0])
-
-/* Fields whose text is public and scanned for personal data. */
-static const char *const public_text[] = {
-	"title", "text", "event", "headline", "area", "instruction", "contact", "note",
-	"referred-to", "reason", "name",
-};
 
 #define MIN_MS  (60ull * 1000ull)
 
@@ -247,66 +216,401 @@ static int has_cjk(const char *s)
 	return 0;
 }
 
+/*
+ * The options of each kind and how each becomes content.  Which values a
+ * key may take (categories, states, lengths, one line or several) is for
+ * proto/content.c to judge when the event is built; this table says only
+ * which options a kind takes, which it needs, and their defaults.
+ */
+enum post_how {
+	AS_TEXT,        /* the string as given */
+	AS_LANG,        /* as given; without it, "zh" when --text has Chinese */
+	AS_CIRCLE,      /* "LAT,LON,RADIUS_M" -> [lat_e6, lon_e6, radius_m] */
+	AS_PHOTO,       /* an image file -> photo (bin) and photo_type */
+	AS_SEALABLE,    /* in clear, or sealed into "box" when --to is given */
+	AS_RECIPIENTS,  /* public keys or key files -> an array of keys */
+	AS_DRAFT,       /* read by cli_cert_draft / cli_revoke_draft (sign.c) */
+};
+
+#define REQ 1           /* the kind needs it */
+#define PUB 2           /* public text: scanned for personal data */
+
+static const struct post_field {
+	unsigned kind;
+	const char *opt;            /* --opt */
+	const char *key;            /* its content key (AS_DRAFT: the draft's business) */
+	enum post_how how;
+	int flags;
+	const char *def;            /* value when not given; "--X": option X's */
+} post_fields[] = {
+	/* kind          option         content key    how            flags      default */
+	{ KIND_BULLETIN, "title",       "title",       AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_BULLETIN, "text",        "text",        AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_BULLETIN, "category",    "category",    AS_TEXT,       0,         "notice" },
+	{ KIND_BULLETIN, "lang",        "lang",        AS_LANG,       0,         NULL },
+	{ KIND_ALERT,    "headline",    "headline",    AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_ALERT,    "text",        "text",        AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_ALERT,    "area",        "area_desc",   AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_ALERT,    "event",       "event",       AS_TEXT,       PUB,       "--headline" },
+	{ KIND_ALERT,    "category",    "category",    AS_TEXT,       0,         "Safety" },
+	{ KIND_ALERT,    "urgency",     "urgency",     AS_TEXT,       0,         "Immediate" },
+	{ KIND_ALERT,    "severity",    "severity",    AS_TEXT,       0,         "Severe" },
+	{ KIND_ALERT,    "certainty",   "certainty",   AS_TEXT,       0,         "Observed" },
+	{ KIND_ALERT,    "circle",      "circle",      AS_CIRCLE,     0,         NULL },
+	{ KIND_ALERT,    "instruction", "instruction", AS_TEXT,       PUB,       NULL },
+	{ KIND_ALERT,    "contact",     "contact",     AS_TEXT,       PUB,       NULL },
+	{ KIND_ALERT,    "photo",       "photo",       AS_PHOTO,      0,         NULL },
+	{ KIND_ALERT,    "lang",        "lang",        AS_LANG,       0,         NULL },
+	{ KIND_REQUEST,  "text",        "text",        AS_SEALABLE,   REQ | PUB, NULL },
+	{ KIND_REQUEST,  "topic",       "topic",       AS_TEXT,       0,         "police" },
+	{ KIND_REQUEST,  "to",          "to",          AS_RECIPIENTS, 0,         NULL },
+	{ KIND_REQUEST,  "lang",        "lang",        AS_LANG,       0,         NULL },
+	{ KIND_REPLY,    "text",        "text",        AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_REPLY,    "lang",        "lang",        AS_LANG,       0,         NULL },
+	{ KIND_STATUS,   "state",       "state",       AS_TEXT,       REQ,       NULL },
+	{ KIND_STATUS,   "note",        "note",        AS_TEXT,       PUB,       NULL },
+	{ KIND_STATUS,   "referred-to", "referred_to", AS_TEXT,       PUB,       NULL },
+	{ KIND_RETRACT,  "reason",      "reason",      AS_TEXT,       PUB,       NULL },
+	{ KIND_ACK,      "what",        "what",        AS_TEXT,       0,         "seen" },
+	{ KIND_ACK,      "text",        "text",        AS_TEXT,       PUB,       NULL },
+	{ KIND_CERT,     "subject",     NULL,          AS_DRAFT,      0,         NULL },
+	{ KIND_CERT,     "role",        NULL,          AS_DRAFT,      0,         NULL },
+	{ KIND_CERT,     "name",        NULL,          AS_DRAFT,      PUB,       NULL },
+	{ KIND_CERT,     "groups",      NULL,          AS_DRAFT,      0,         NULL },
+	{ KIND_CERT,     "days",        NULL,          AS_DRAFT,      0,         NULL },
+	{ KIND_REVOKE,   "subject",     NULL,          AS_DRAFT,      0,         NULL },
+	{ KIND_REVOKE,   "reason",      NULL,          AS_DRAFT,      PUB,       NULL },
+};
+#define NFIELDS (sizeof post_fields / sizeof post_fields[0])
+
+/* What a kind needs besides its fields. */
+static const struct {
+	const char *ref;            /* it needs --ref: "what it <ref>" */
+	const char *expires;        /* the default --expires */
+} post_kinds[KIND_MAX + 1] = {
+	[KIND_ALERT] = { NULL, "24h" },
+	[KIND_REPLY] = { "answers", NULL },
+	[KIND_STATUS] = { "is about", NULL },
+	[KIND_RETRACT] = { "is about", NULL },
+	[KIND_ACK] = { "is about", NULL },
+};
+
+/* The options of every kind; EVENTS: every kind but cert and revoke, which
+ * are the network's and take neither refs nor an expiry. */
+#define ALL_KINDS ((2u << KIND_MAX) - 2u)      /* kinds 1..KIND_MAX */
+#define EVENTS (ALL_KINDS & ~(1u << KIND_CERT | 1u << KIND_REVOKE))
+static const struct {
+	const char *name;
+	int has_arg;
+	unsigned kinds;
+} post_common[] = {
+	{ "dir", 1, ALL_KINDS }, { "key", 1, ALL_KINDS }, { "group", 1, ALL_KINDS },
+	{ "out", 1, ALL_KINDS }, { "passphrase-file", 1, ALL_KINDS },
+	{ "allow-personal-data", 0, ALL_KINDS },
+	{ "expires", 1, EVENTS }, { "ref", 1, EVENTS }, { "reply-to", 1, EVENTS },
+	{ "text-file", 1, 0 },      /* wherever --text is */
+};
+#define NCOMMON (sizeof post_common / sizeof post_common[0])
+#define NOPTS_MAX (NCOMMON + NFIELDS)
+
+/* Every option name once, for cli_parse; returns how many. */
+static size_t post_options(struct cli_opt *opts)
+{
+	size_t n = 0, i, j;
+
+	for (i = 0; i < NCOMMON; i++) {
+		opts[n].name = post_common[i].name;
+		opts[n].has_arg = post_common[i].has_arg;
+		opts[n++].val = NULL;
+	}
+	for (i = 0; i < NFIELDS; i++) {
+		for (j = 0; j < n && strcmp(opts[j].name, post_fields[i].opt) != 0; j++)
+			;
+		if (j < n)
+			continue;
+		opts[n].name = post_fields[i].opt;
+		opts[n].has_arg = 1;
+		opts[n++].val = NULL;
+	}
+	return n;
+}
+
+static const struct post_field *post_field(unsigned kind, const char *opt)
+{
+	size_t i;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (post_fields[i].kind == kind && strcmp(post_fields[i].opt, opt) == 0)
+			return &post_fields[i];
+	return NULL;
+}
+
+static int post_applies(unsigned kind, const char *opt)
+{
+	size_t i;
+
+	if (strcmp(opt, "text-file") == 0)
+		return post_field(kind, "text") != NULL;
+	for (i = 0; i < NCOMMON; i++)
+		if (strcmp(post_common[i].name, opt) == 0)
+			return (post_common[i].kinds >> kind) & 1;
+	return post_field(kind, opt) != NULL;
+}
+
+/* "a bulletin", "an alert" */
+static const char *a_or_an(const char *word)
+{
+	return strchr("aeiou", word[0]) ? "an" : "a";
+}
+
+/* All of the kind's required options, or a usage error naming them (and
+ * the choices, when the one it needs is a choice). */
+static int post_required(unsigned kind, const char *kname, const struct cli_opt *opts, size_t nopts)
+{
+	const struct post_field *req[NFIELDS];
+	const char *const *choices;
+	char list[256];
+	size_t nreq = 0, i, o = 0;
+	int missing = 0;
+
+	for (i = 0; i < NFIELDS; i++)
+		if (post_fields[i].kind == kind && (post_fields[i].flags & REQ)) {
+			req[nreq++] = &post_fields[i];
+			missing |= cli_get(opts, nopts, post_fields[i].opt) == NULL;
+		}
+	if (!missing)
+		return 0;
+	list[0] = 0;
+	for (i = 0; i < nreq && o < sizeof list; i++)
+		o += (size_t)snprintf(list + o, sizeof list - o, "%s--%s",
+		                      i == 0 ? "" : i + 1 == nreq ? " and " : ", ", req[i]->opt);
+	if (nreq == 1 && (choices = content_enum(kind, req[0]->key)) != NULL)
+		for (i = 0; choices[i] && o < sizeof list; i++)
+			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s%s", i ? ", " : " (",
+			                      choices[i], choices[i + 1] ? "" : ")");
+	return cli_usage_err("post", "%s %s needs %s", a_or_an(kname), kname, list);
+}
+
 /* Scan the public text options; 0 if clean, else print and return 1. */
-static int check_personal(const struct cli_opt *opts)
+static int check_personal(unsigned kind, const struct cli_opt *opts, size_t nopts, int sealed)
 {
 	size_t i, k;
 	int found = 0;
 
-	for (i = 0; i < sizeof public_text / sizeof public_text[0]; i++) {
-		const char *v = cli_get(opts, NOPTS, public_text[i]);
-		struct pii_finding f[8];
+	for (i = 0; i < NFIELDS; i++) {
+		const struct post_field *f = &post_fields[i];
+		const char *v = cli_get(opts, nopts, f->opt);
+		struct pii_finding pf[8];
 		int n;
 		char list[WM_WHY_LEN * 2];
 		size_t o = 0;
 
-		if (!v || !*v)
+		if (f->kind != kind || !(f->flags & PUB) || (f->how == AS_SEALABLE && sealed) || !v || !*v)
 			continue;
-		n = pii_scan(v, strlen(v), f, 8);
+		n = pii_scan(v, strlen(v), pf, 8);
 		if (n <= 0)
 			continue;
 		list[0] = 0;
 		for (k = 0; k < (size_t)n && k < 8; k++) {
 			int w = snprintf(list + o, sizeof list - o, "%s%s %s", k ? ", " : "",
-			                 pii_type_name(f[k].type), f[k].masked);
+			                 pii_type_name(pf[k].type), pf[k].masked);
 			if (w < 0 || (size_t)w >= sizeof list - o)
 				break;
 			o += (size_t)w;
 		}
 		cli_err("refused: --%s contains personal data: %s%s; remove it, or publish it "
-		        "anyway with --allow-personal-data", public_text[i], list, n > 8 ? ", ..." : "");
+		        "anyway with --allow-personal-data", f->opt, list, n > 8 ? ", ..." : "");
 		found = 1;
 	}
 	return found;
 }
 
+/* What the draft points into; it must outlive event_build. */
+struct post_bufs {
+	struct cval circle[3];
+	uint8_t *photo, *box;
+	uint8_t (*recips)[WM_PUB_LEN];
+	struct cval *to;             /* the recipients as content items */
+	size_t nto;
+	uint8_t subject[WM_PUB_LEN];
+	char *groups;                /* cert: its groups, split */
+	struct cval *items;          /* cert: its groups as content items */
+};
+
+static void post_bufs_free(struct post_bufs *b)
+{
+	free(b->photo);
+	free(b->box);
+	free(b->recips);
+	free(b->to);
+	free(b->groups);
+	free(b->items);
+}
+
+/* --to: the recipients' keys. */
+static int parse_recipients(const char *v, struct post_bufs *b)
+{
+	char why[WM_WHY_LEN] = "", *copy, *p, *c;
+	size_t n = 1, i;
+	const char *q;
+
+	for (q = v; *q; q++)
+		n += *q == ',';
+	if (n > WM_SEAL_MAX_RECIPIENTS)
+		return cli_usage_err("post", "--to lists at most %d recipients", WM_SEAL_MAX_RECIPIENTS);
+	b->recips = calloc(n, sizeof *b->recips);
+	b->to = calloc(n, sizeof *b->to);
+	copy = strdup(v);
+	if (!b->recips || !b->to || !copy) {
+		free(copy);
+		cli_err("out of memory");
+		return CLI_FAIL;
+	}
+	for (i = 0, p = copy; p; p = c, i++) {
+		c = strchr(p, ',');
+		if (c)
+			*c++ = 0;
+		if (files_parse_pub(p, b->recips[i], why) != 0) {
+			free(copy);
+			return cli_usage_err("post", "--to: %s", why);
+		}
+		b->to[i] = cval_bin(b->recips[i], WM_PUB_LEN);
+	}
+	free(copy);
+	b->nto = n;
+	return 0;
+}
+
+/* The options of the kind that need no file and no key, into the draft. */
+static int post_content(unsigned kind, const struct cli_opt *opts, size_t nopts,
+                        struct event_draft *d, struct post_bufs *b)
+{
+	const char *v, *text = cli_get(opts, nopts, "text");
+	int sealed = cli_get(opts, nopts, "to") != NULL, r;
+	size_t i;
+
+	if (kind == KIND_CERT)
+		return cli_cert_draft("post", opts, nopts, d, b->subject, &b->groups, &b->items);
+	if (kind == KIND_REVOKE)
+		return cli_revoke_draft("post", opts, nopts, d, b->subject);
+	for (i = 0; i < NFIELDS; i++) {
+		const struct post_field *f = &post_fields[i];
+
+		if (f->kind != kind)
+			continue;
+		v = cli_get(opts, nopts, f->opt);
+		if (!v && f->def)
+			v = strncmp(f->def, "--", 2) == 0 ? cli_get(opts, nopts, f->def + 2) : f->def;
+		switch (f->how) {
+		case AS_TEXT:
+			if (v)
+				draft_str(d, f->key, v);
+			break;
+		case AS_SEALABLE:
+			if (v && !sealed)
+				draft_str(d, f->key, v);
+			break;
+		case AS_LANG:
+			if (v || has_cjk(text))
+				draft_str(d, f->key, v ? v : "zh");
+			break;
+		case AS_CIRCLE: {
+			int64_t lat, lon;
+			uint64_t rad;
+			if (!v)
+				break;
+			if (parse_circle(v, &lat, &lon, &rad) != 0)
+				return cli_usage_err("post", "--circle wants LAT,LON,RADIUS_M, e.g. "
+				                     "22.543096,114.057865,2000");
+			b->circle[0] = cval_int(lat);
+			b->circle[1] = cval_int(lon);
+			b->circle[2] = cval_uint(rad);
+			draft_array(d, f->key, b->circle, 3);
+			break;
+		}
+		case AS_RECIPIENTS:
+			if (v && (r = parse_recipients(v, b)) != 0)
+				return r;
+			break;
+		default:                /* AS_PHOTO: read later, with the other files */
+			break;
+		}
+	}
+	return 0;
+}
+
+/* --photo: the image, checked and attached with its type. */
+static int post_photo(const char *path, struct event_draft *d, struct post_bufs *b)
+{
+	char why[WM_WHY_LEN] = "";
+	size_t len = 0;
+	const char *type;
+
+	if (files_read(path, 64u << 20, &b->photo, &len, why) != 0) {
+		cli_err("%s", why);
+		return CLI_FAIL;
+	}
+	type = photo_type(b->photo, len);
+	if (!type) {
+		cli_err("%s is not a JPEG, PNG or WebP image", path);
+		return CLI_FAIL;
+	}
+	if (len > WM_PHOTO_MAX) {
+		cli_err("%s is %.1f KiB; an alert's photo may be at most %d KiB (an event is at "
+		        "most 64 KiB): shrink it, e.g. 480 pixels wide as a JPEG of quality 70",
+		        path, (double)len / 1024.0, WM_PHOTO_MAX / 1024);
+		return CLI_FAIL;
+	}
+	draft_bin(d, "photo", b->photo, len);
+	draft_str(d, "photo_type", type);
+	return 0;
+}
+
+/* --ref / --reply-to: ids or unique prefixes (looked up in the node). */
+static int post_refs(const char *v, struct node_dir *nd, struct event_draft *d)
+{
+	char *copy = strdup(v), *p, *c;
+
+	if (!copy) {
+		cli_err("out of memory");
+		return CLI_FAIL;
+	}
+	for (p = copy; p; p = c) {
+		c = strchr(p, ',');
+		if (c)
+			*c++ = 0;
+		if (d->nrefs >= WM_MAX_REFS) {
+			free(copy);
+			return cli_usage_err("post", "at most %d refs", WM_MAX_REFS);
+		}
+		if (cli_resolve_id(nd ? nd->store : NULL, p, d->refs[d->nrefs]) != 0) {
+			free(copy);
+			return CLI_USAGE;
+		}
+		d->nrefs++;
+	}
+	free(copy);
+	return 0;
+}
+
 int cmd_post(int argc, char **argv)
 {
-	struct cli_opt opts[NOPTS];
+	struct cli_opt opts[NOPTS_MAX];
 	const char *pos[2], *kname, *dir, *out, *keyfile, *group, *v;
 	char why[WM_WHY_LEN] = "";
-	size_t np = 0, i;
+	size_t np = 0, i, nopts = post_options(opts);
 	unsigned kind;
-	uint64_t now = files_now_ms();
+	uint64_t now = wm_now_ms();
 	struct event_draft d;
 	struct key *k = NULL;
 	struct node_dir *nd = NULL;
-	uint8_t *photo = NULL, *box = NULL;
-	size_t photolen = 0, boxlen = 0;
-	uint8_t subject[WM_PUB_LEN];
-	uint8_t (*recips)[WM_PUB_LEN] = NULL;
-	struct cval *items = NULL, circle[3];
-	char *gbuf = NULL;
+	struct post_bufs b;
 	uint8_t *textbuf = NULL;
-	size_t textlen = 0;
+	size_t textlen = 0, boxlen = 0;
 	int r, ret = CLI_FAIL;
 
-	for (i = 0; i < NOPTS; i++) {
-		opts[i].name = post_opts[i].name;
-		opts[i].has_arg = post_opts[i].has_arg;
-		opts[i].val = NULL;
-	}
-	r = cli_parse("post", usage_post, argc, argv, opts, NOPTS, pos, 2, &np);
+	memset(&b, 0, sizeof b);
+	r = cli_parse("post", usage_post, argc, argv, opts, nopts, pos, 2, &np);
 	if (r)
 		return r > 0 ? CLI_OK : CLI_USAGE;
 	if (np != 1)
@@ -316,10 +620,11 @@ int cmd_post(int argc, char **argv)
 	kind = kind_from_name(kname);
 	if (!kind)
 		return cli_usage_err("post", "unknown kind '%s'", kname);
-	for (i = 0; i < NOPTS; i++)
-		if (opts[i].val && !(post_opts[i].kinds & (1u << kind)))
-			return cli_usage_err("post", "--%s does not apply to a %s", opts[i].name, kname);
-#define OPT(n) cli_get(opts, NOPTS, n)
+	for (i = 0; i < nopts; i++)
+		if (opts[i].val && !post_applies(kind, opts[i].name))
+			return cli_usage_err("post", "--%s does not apply to %s %s", opts[i].name,
+			                     a_or_an(kname), kname);
+#define OPT(n) cli_get(opts, nopts, n)
 	dir = OPT("dir");
 	out = OPT("out");
 	keyfile = OPT("key");
@@ -331,117 +636,42 @@ int cmd_post(int argc, char **argv)
 			return cli_usage_err("post", "give --text or --text-file, not both");
 		if (read_text_file(v, &textbuf, &textlen) != 0)
 			return CLI_FAIL;
-		for (i = 0; i < NOPTS; i++)
+		for (i = 0; i < nopts; i++)
 			if (strcmp(opts[i].name, "text") == 0)
 				opts[i].val = (const char *)textbuf;
 	}
-	if (!dir && !out)
-		return cli_usage_err("post", "give --dir DIR (store it) or --out FILE (a bundle), or both");
-	if (OPT("ref") && OPT("reply-to"))
-		return cli_usage_err("post", "--ref and --reply-to are the same thing; give one");
+	if (!dir && !out) {
+		ret = cli_usage_err("post", "give --dir DIR (store it) or --out FILE (a bundle), or both");
+		goto out;
+	}
+	if (OPT("ref") && OPT("reply-to")) {
+		ret = cli_usage_err("post", "--ref and --reply-to are the same thing; give one");
+		goto out;
+	}
 	if (kind == KIND_CERT || kind == KIND_REVOKE) {
-		if (group && strcmp(group, WM_NETWORK_GROUP) != 0)
-			return cli_usage_err("post", "a %s belongs in the group \"network\"", kname);
-	} else {
-		if (!group)
-			return cli_usage_err("post", "--group G is required");
-		if (!event_group_valid(group, strlen(group)) || strcmp(group, WM_NETWORK_GROUP) == 0)
-			return cli_usage_err("post", "'%s' is not a group for posts (1-64 bytes of a-z 0-9 . _ -)",
-			                     group);
+		if (group && strcmp(group, WM_NETWORK_GROUP) != 0) {
+			ret = cli_usage_err("post", "a %s belongs in the group \"network\"", kname);
+			goto out;
+		}
+	} else if (!group) {
+		ret = cli_usage_err("post", "--group G is required");
+		goto out;
+	} else if (!event_group_valid(group, strlen(group)) || strcmp(group, WM_NETWORK_GROUP) == 0) {
+		ret = cli_usage_err("post", "'%s' is not a group for posts (1-64 bytes of a-z 0-9 . _ -)",
+		                    group);
+		goto out;
 	}
 
 	memset(&d, 0, sizeof d);
 	d.kind = kind;
 	d.group = group;
 	d.created_at = now;
-
-	/* content from options */
-	switch (kind) {
-	case KIND_BULLETIN:
-		if (!OPT("title") || !OPT("text"))
-			return cli_usage_err("post", "a bulletin needs --title and --text");
-		draft_str(&d, "title", OPT("title"));
-		draft_str(&d, "text", OPT("text"));
-		draft_str(&d, "category", OPT("category") ? OPT("category") : "notice");
-		break;
-	case KIND_ALERT: {
-		const char *headline = OPT("headline"), *text = OPT("text");
-		if (!headline || !text || !OPT("area"))
-			return cli_usage_err("post", "an alert needs --headline, --text and --area");
-		draft_str(&d, "headline", headline);
-		draft_str(&d, "text", text);
-		draft_str(&d, "event", OPT("event") ? OPT("event") : headline);
-		draft_str(&d, "category", OPT("category") ? OPT("category") : "Safety");
-		draft_str(&d, "urgency", OPT("urgency") ? OPT("urgency") : "Immediate");
-		draft_str(&d, "severity", OPT("severity") ? OPT("severity") : "Severe");
-		draft_str(&d, "certainty", OPT("certainty") ? OPT("certainty") : "Observed");
-		draft_str(&d, "area_desc", OPT("area"));
-		if ((v = OPT("circle"))) {
-			int64_t lat, lon;
-			uint64_t rad;
-			if (parse_circle(v, &lat, &lon, &rad) != 0)
-				return cli_usage_err("post", "--circle wants LAT,LON,RADIUS_M, e.g. "
-				                     "22.543096,114.057865,2000");
-			circle[0] = cval_int(lat);
-			circle[1] = cval_int(lon);
-			circle[2] = cval_uint(rad);
-			draft_array(&d, "circle", circle, 3);
-		}
-		if (OPT("instruction"))
-			draft_str(&d, "instruction", OPT("instruction"));
-		if (OPT("contact"))
-			draft_str(&d, "contact", OPT("contact"));
-		d.expires_at = now + 24 * 60 * MIN_MS;
-		break;
+	if ((r = post_required(kind, kname, opts, nopts)) != 0 ||
+	    (r = post_content(kind, opts, nopts, &d, &b)) != 0) {
+		ret = r;
+		goto out;
 	}
-	case KIND_REQUEST:
-		if (!OPT("text"))
-			return cli_usage_err("post", "a request needs --text");
-		draft_str(&d, "topic", OPT("topic") ? OPT("topic") : "police");
-		break;
-	case KIND_REPLY:
-		if (!OPT("text"))
-			return cli_usage_err("post", "a reply needs --text");
-		draft_str(&d, "text", OPT("text"));
-		break;
-	case KIND_STATUS:
-		if (!OPT("state"))
-			return cli_usage_err("post", "a status needs --state (acknowledged, assigned, "
-			                     "referred, resolved, closed)");
-		draft_str(&d, "state", OPT("state"));
-		if (OPT("note"))
-			draft_str(&d, "note", OPT("note"));
-		if (OPT("referred-to"))
-			draft_str(&d, "referred_to", OPT("referred-to"));
-		break;
-	case KIND_RETRACT:
-		if (OPT("reason"))
-			draft_str(&d, "reason", OPT("reason"));
-		break;
-	case KIND_ACK:
-		draft_str(&d, "what", OPT("what") ? OPT("what") : "seen");
-		if (OPT("text"))
-			draft_str(&d, "text", OPT("text"));
-		break;
-	case KIND_CERT:
-		r = cli_cert_draft("post", opts, NOPTS, &d, subject, &gbuf, &items);
-		if (r)
-			return r;
-		break;
-	case KIND_REVOKE:
-		r = cli_revoke_draft("post", opts, NOPTS, &d, subject);
-		if (r)
-			return r;
-		break;
-	default:
-		break;
-	}
-	if ((v = OPT("lang")))
-		draft_str(&d, "lang", v);
-	else if ((kind == KIND_BULLETIN || kind == KIND_ALERT || kind == KIND_REQUEST ||
-	          kind == KIND_REPLY) && has_cjk(OPT("text")))
-		draft_str(&d, "lang", "zh");
-	if ((v = OPT("expires"))) {
+	if ((v = OPT("expires")) || (v = post_kinds[kind].expires)) {
 		if (parse_expires(v, now, &d.expires_at) != 0) {
 			ret = cli_usage_err("post", "--expires wants a duration (90m, 6h, 2d, 1w) or a "
 			                    "local time (\"2026-12-01 18:00\"), not '%s'", v);
@@ -452,114 +682,37 @@ int cmd_post(int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((kind == KIND_REPLY || kind == KIND_STATUS || kind == KIND_RETRACT || kind == KIND_ACK) &&
-	    !OPT("ref") && !OPT("reply-to")) {
-		ret = cli_usage_err("post", "a %s needs --ref ID (what it %s)", kname,
-		                    kind == KIND_REPLY ? "answers" : "is about");
+	if (post_kinds[kind].ref && !OPT("ref") && !OPT("reply-to")) {
+		ret = cli_usage_err("post", "%s %s needs --ref ID (what it %s)", a_or_an(kname), kname,
+		                    post_kinds[kind].ref);
 		goto out;
 	}
 
-	/* personal data, before anything is signed or a passphrase asked */
-	if (!OPT("allow-personal-data") && !(kind == KIND_REQUEST && OPT("to")) &&
-	    check_personal(opts)) {
-		ret = CLI_FAIL;
+	/* personal data, before anything is read or signed or a passphrase asked */
+	if (!OPT("allow-personal-data") && check_personal(kind, opts, nopts, b.nto > 0))
 		goto out;
-	}
-	if (kind == KIND_REQUEST && !OPT("to") && OPT("text"))
-		draft_str(&d, "text", OPT("text"));
-
-	if ((v = OPT("photo"))) {
-		const char *type;
-		r = files_read(v, 64u << 20, &photo, &photolen, why);
-		if (r) {
-			cli_err("%s", why);
-			goto out;
-		}
-		type = photo_type(photo, photolen);
-		if (!type) {
-			cli_err("%s is not a JPEG, PNG or WebP image", v);
-			goto out;
-		}
-		if (photolen > WM_PHOTO_MAX) {
-			cli_err("%s is %.1f KiB; an alert's photo may be at most %d KiB (an event is at "
-			        "most 64 KiB): shrink it, e.g. 480 pixels wide as a JPEG of quality 70",
-			        v, (double)photolen / 1024.0, WM_PHOTO_MAX / 1024);
-			goto out;
-		}
-		draft_bin(&d, "photo", photo, photolen);
-		draft_str(&d, "photo_type", type);
-	}
-
+	if ((v = OPT("photo")) && post_photo(v, &d, &b) != 0)
+		goto out;
 	if (dir && !(nd = cli_open_dir(dir)))
 		goto out;
-	if ((v = OPT("ref")) || (v = OPT("reply-to"))) {
-		char *copy = strdup(v), *p, *c;
-		if (!copy) {
-			cli_err("out of memory");
-			goto out;
-		}
-		for (p = copy; p; p = c) {
-			c = strchr(p, ',');
-			if (c)
-				*c++ = 0;
-			if (d.nrefs >= WM_MAX_REFS) {
-				free(copy);
-				ret = cli_usage_err("post", "at most %d refs", WM_MAX_REFS);
-				goto out;
-			}
-			if (cli_resolve_id(nd ? nd->store : NULL, p, d.refs[d.nrefs]) != 0) {
-				free(copy);
-				ret = CLI_USAGE;
-				goto out;
-			}
-			d.nrefs++;
-		}
-		free(copy);
+	if (((v = OPT("ref")) || (v = OPT("reply-to"))) && (r = post_refs(v, nd, &d)) != 0) {
+		ret = r;
+		goto out;
 	}
-
 	if (files_load_key(keyfile, OPT("passphrase-file"), 1, &k, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}
-
-	if (kind == KIND_REQUEST && (v = OPT("to"))) {
-		size_t n = 1;
+	if (b.nto > 0) {
 		const char *t = OPT("text");
-		char *copy, *p, *c;
-		for (p = (char *)(uintptr_t)v; *p; p++)
-			n += *p == ',';
-		if (n > WM_SEAL_MAX_RECIPIENTS) {
-			ret = cli_usage_err("post", "--to lists at most %d recipients", WM_SEAL_MAX_RECIPIENTS);
-			goto out;
-		}
-		recips = calloc(n, sizeof *recips);
-		items = calloc(n, sizeof *items);
-		copy = strdup(v);
-		if (!recips || !items || !copy) {
-			free(copy);
-			cli_err("out of memory");
-			goto out;
-		}
-		for (i = 0, p = copy; p; p = c, i++) {
-			c = strchr(p, ',');
-			if (c)
-				*c++ = 0;
-			if (files_parse_pub(p, recips[i], why) != 0) {
-				free(copy);
-				ret = cli_usage_err("post", "--to: %s", why);
-				goto out;
-			}
-			items[i] = cval_bin(recips[i], WM_PUB_LEN);
-		}
-		free(copy);
-		r = seal_box((const uint8_t *)t, strlen(t), (const uint8_t (*)[WM_PUB_LEN])recips, n,
-		             k->pub, &box, &boxlen);
+		r = seal_box((const uint8_t *)t, strlen(t), (const uint8_t (*)[WM_PUB_LEN])b.recips, b.nto,
+		             k->pub, &b.box, &boxlen);
 		if (r) {
 			cli_err("cannot seal the request: %s", wm_strerror(r));
 			goto out;
 		}
-		draft_array(&d, "to", items, n);
-		draft_bin(&d, "box", box, boxlen);
+		draft_array(&d, "to", b.to, b.nto);
+		draft_bin(&d, "box", b.box, boxlen);
 	}
 #undef OPT
 
@@ -567,11 +720,7 @@ int cmd_post(int argc, char **argv)
 out:
 	node_dir_close(nd);
 	key_free(k);
-	free(photo);
-	free(box);
-	free(recips);
-	free(items);
-	free(gbuf);
+	post_bufs_free(&b);
 	free(textbuf);
 	return ret;
 }

@@ -1,5 +1,5 @@
 /*
- * node/cmd_run: `watchmesh run DIR`, the mesh daemon (node/daemon.c does
+ * node/cli/cmd_run: `watchmesh run DIR`, the mesh daemon (node/daemon/ does
  * the work).  Exit status: 0 after SIGTERM/SIGINT and a clean shutdown; 1
  * when the node cannot start (one line on stderr says why); 2 for a wrong
  * command line.

@@ -1,5 +1,5 @@
 /*
- * node/cmd_search: `watchmesh search QUERY --dir DIR`, full-text search over
+ * node/cli/cmd_search: `watchmesh search QUERY --dir DIR`, full-text search over
  * the public text of a node's events.  The store's trigram index handles
  * Chinese; one- and two-character words (诈骗, 走失) fall back to a
  * substring scan there, so any word a person types is found.
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "keyfile.h"
 
 static const char usage_search[] =
 "usage: watchmesh search QUERY --dir DIR [--group G] [--limit N] [--key KEY] [--json]\n"

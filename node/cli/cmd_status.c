@@ -1,7 +1,7 @@
 /*
- * node/cmd_status: `watchmesh status --dir DIR [--json]`.  The running
+ * node/cli/cmd_status: `watchmesh status --dir DIR [--json]`.  The running
  * daemon writes DIR/status.json every few seconds and soon after a change
- * (node/daemon.c); this reads it, tells whether the daemon still runs (it
+ * (node/daemon/); this reads it, tells whether the daemon still runs (it
  * holds an flock on DIR/daemon.lock), and adds fresh event counts from the
  * store.  --json prints the status file's object with "running" and the
  * fresh "store" counts set.
@@ -23,7 +23,9 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "daemon.h"
+#include "files.h"
 
 static const char usage_status[] =
 "usage: watchmesh status --dir DIR [--json]\n"
@@ -87,7 +89,7 @@ static void when(char *out, size_t len, long long ms, long long now)
 
 static void print_text(const json_t *st, int running, const struct store_counts *sc)
 {
-	long long now = (long long)files_now_ms();
+	long long now = (long long)wm_now_ms();
 	const json_t *peers = json_object_get(st, "peers"), *p, *m, *r;
 	char w[96];
 	size_t i, up = 0;

@@ -1,5 +1,5 @@
 /*
- * node/main: the `watchmesh` binary: dispatch to the subcommands in
+ * node/cli/main: the `watchmesh` binary: dispatch to the subcommands in
  * cmd_*.c, and the option parsing and error printing they share (cli.h).
  * Only this file's main() exits the process; subcommands return exit codes.
  */
@@ -223,7 +223,6 @@ static const struct command commands[] = {
 
 int main(int argc, char **argv)
 {
-	const char *fast = getenv("WATCHMESH_TEST_FAST_KDF");
 	size_t i;
 
 	if (argc < 2) {
@@ -243,8 +242,14 @@ int main(int argc, char **argv)
 		cli_err("cannot initialise the cryptography library");
 		return CLI_FAIL;
 	}
-	if (fast && strcmp(fast, "1") == 0)
-		keyfile_set_fast_kdf(1);
+#ifdef WM_TEST_KDF
+	/* a build for tests (meson option test_kdf): the suite writes many keys */
+	{
+		const char *fast = getenv("WATCHMESH_TEST_FAST_KDF");
+		if (fast && strcmp(fast, "1") == 0)
+			keyfile_set_fast_kdf(1);
+	}
+#endif
 	tzset();        /* times are shown in local time */
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[1], commands[i].name) == 0)

@@ -34,7 +34,7 @@
 
 uint64_t d_now_ms(void)
 {
-	return files_now_ms();
+	return wm_now_ms();
 }
 
 /* --- logging --------------------------------------------------------------------- */
@@ -357,7 +357,8 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 		struct beacon_callbacks bcb;
 		char bwhy[WM_WHY_LEN] = "";
 		peers_beacon_callbacks(d, &bcb);
-		if (beacon_new(&d->loop, d->self, &d->nd->net, (uint16_t)cf->beacon_port, (uint16_t)port,
+		if (beacon_new(&d->loop, d->self, d->nd->net.name, d->nd->net.secret,
+		               (uint16_t)cf->beacon_port, (uint16_t)port,
 		               cf->beacon_interval * 1000, &bcb, &d->bc, bwhy) != 0)
 			d_log(d, D_WARN, "%s; running without beacons", bwhy);
 		else

@@ -1,5 +1,5 @@
 /*
- * node/beacon: signed, encrypted UDP beacons for finding members of the
+ * node/net/beacon: signed, encrypted UDP beacons for finding members of the
  * network on the local network (format in beacon.h).  Two things to know:
  * everything that arrives is outside input and is judged by beacon_decode
  * before anything else happens, and the receive side is rate-limited (a
@@ -7,6 +7,7 @@
  * flood of packets costs little more than their decryption attempts.
  */
 #include "beacon.h"
+#include "clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,22 +32,22 @@ static void beacon_sig_id(const uint8_t *body, size_t len, uint8_t id[WM_ID_LEN]
 	id_compute(id, buf, sizeof BEACON_SIG_PREFIX + len);
 }
 
-int beacon_encode(const struct key *self, const struct network *net, uint16_t port, uint64_t now,
-                  uint8_t out[BEACON_MAX], size_t *outlen)
+int beacon_encode(const struct key *self, const char *netname, const uint8_t secret[WM_SECRET_LEN],
+                  uint16_t port, uint64_t now, uint8_t out[BEACON_MAX], size_t *outlen)
 {
 	uint8_t plain[BEACON_MAX], id[WM_ID_LEN];
 	size_t nl, n = 0, boxlen = 0;
 	int i, rc;
 
-	if (!self || !self->sec || !net || !out || !outlen)
+	if (!self || !self->sec || !netname || !secret || !out || !outlen)
 		return WM_EINVAL;
-	nl = strlen(net->name);
-	if (nl == 0 || nl > FILES_NETNAME_MAX)
+	nl = strlen(netname);
+	if (nl == 0 || nl > BEACON_NAME_MAX)
 		return WM_EINVAL;
 	memcpy(plain, BEACON_MAGIC, 4);
 	n = 4;
 	plain[n++] = (uint8_t)nl;
-	memcpy(plain + n, net->name, nl);
+	memcpy(plain + n, netname, nl);
 	n += nl;
 	memcpy(plain + n, self->pub, WM_PUB_LEN);
 	n += WM_PUB_LEN;
@@ -59,24 +60,24 @@ int beacon_encode(const struct key *self, const struct network *net, uint16_t po
 	if (rc)
 		return rc;
 	n += WM_SIG_LEN;
-	rc = wmc_box_seal(net->secret, BEACON_CONTEXT, plain, n, out, BEACON_MAX, &boxlen);
+	rc = wmc_box_seal(secret, BEACON_CONTEXT, plain, n, out, BEACON_MAX, &boxlen);
 	if (rc)
 		return rc;
 	*outlen = boxlen;
 	return 0;
 }
 
-int beacon_decode(const struct network *net, const uint8_t *buf, size_t len, uint64_t now,
-                  struct beacon_info *out, char why[WM_WHY_LEN])
+int beacon_decode(const char *netname, const uint8_t secret[WM_SECRET_LEN], const uint8_t *buf,
+                  size_t len, uint64_t now, struct beacon_info *out, char why[WM_WHY_LEN])
 {
 	uint8_t plain[BEACON_MAX], id[WM_ID_LEN];
 	size_t n = 0, pl = 0, nl;
 	struct beacon_info bi;
 	int i;
 
-	if (!net || (!buf && len) || !out)
+	if (!netname || !secret || (!buf && len) || !out)
 		return WM_EINVAL;
-	if (len > BEACON_MAX || wmc_box_open(net->secret, BEACON_CONTEXT, buf, len, plain,
+	if (len > BEACON_MAX || wmc_box_open(secret, BEACON_CONTEXT, buf, len, plain,
 	                                     sizeof plain, &pl) != 0) {
 		wm_why(why, "not a beacon of this network");
 		return WM_ECRYPTO;
@@ -91,7 +92,7 @@ int beacon_decode(const struct network *net, const uint8_t *buf, size_t len, uin
 		wm_why(why, "beacon of %zu bytes does not match its name length %zu", pl, nl);
 		return WM_EMALFORMED;
 	}
-	if (nl != strlen(net->name) || memcmp(plain + n, net->name, nl) != 0) {
+	if (nl != strlen(netname) || memcmp(plain + n, netname, nl) != 0) {
 		wm_why(why, "beacon names another network");
 		return WM_EINVAL;
 	}
@@ -134,7 +135,8 @@ struct beacon {
 	uv_timer_t timer;
 	int closing, open_handles;
 	struct key *self;
-	struct network net;
+	char netname[BEACON_NAME_MAX + 1];
+	uint8_t secret[WM_SECRET_LEN];
 	uint16_t udp_port, listen_port;
 	uint64_t interval_ms;
 	struct beacon_callbacks cb;
@@ -142,14 +144,8 @@ struct beacon {
 	uint64_t tokens_at;
 	struct beacon_seen seen[BEACON_SEEN_MAX];
 	size_t nseen;
-	struct beacon_stats st;
 	uint8_t rxbuf[BEACON_MAX + 1];
 };
-
-static uint64_t beacon_now(void)
-{
-	return files_now_ms();
-}
 
 static void beacon_log(struct beacon *b, int debug, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -188,7 +184,7 @@ static void beacon_send_now(struct beacon *b)
 	s = malloc(sizeof *s);
 	if (!s)
 		return;
-	if (beacon_encode(b->self, &b->net, b->listen_port, beacon_now(), s->buf, &len) != 0) {
+	if (beacon_encode(b->self, b->netname, b->secret, b->listen_port, wm_now_ms(), s->buf, &len) != 0) {
 		free(s);
 		return;
 	}
@@ -201,7 +197,6 @@ static void beacon_send_now(struct beacon *b)
 		free(s);
 		return;
 	}
-	b->st.sent++;
 }
 
 static void beacon_timer_cb(uv_timer_t *t)
@@ -254,34 +249,26 @@ static void beacon_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const s
 	struct beacon *b = u->data;
 	struct beacon_info bi;
 	char why[WM_WHY_LEN] = "", ip[64] = "", addr[96];
-	uint64_t now = beacon_now();
+	uint64_t now = wm_now_ms();
 
 	(void)buf;
 	if (b->closing || nread <= 0 || from == NULL)
 		return;
-	b->st.received++;
-	if (flags & UV_UDP_PARTIAL || (size_t)nread > BEACON_MAX) {
-		b->st.dropped++;
+	if (flags & UV_UDP_PARTIAL || (size_t)nread > BEACON_MAX)
 		return;
-	}
 	b->tokens += (double)(now - b->tokens_at) / 1000.0 * BEACON_RX_RATE;
 	b->tokens_at = now;
 	if (b->tokens > BEACON_RX_BURST)
 		b->tokens = BEACON_RX_BURST;
-	if (b->tokens < 1.0) {
-		b->st.dropped++;
+	if (b->tokens < 1.0)
 		return;
-	}
 	b->tokens -= 1.0;
-	if (beacon_decode(&b->net, b->rxbuf, (size_t)nread, now, &bi, why) != 0) {
-		b->st.dropped++;
+	if (beacon_decode(b->netname, b->secret, b->rxbuf, (size_t)nread, now, &bi, why) != 0) {
 		beacon_log(b, 1, "beacon dropped: %s", why);
 		return;
 	}
-	if (memcmp(bi.pub, b->self->pub, WM_PUB_LEN) == 0 || !beacon_fresh(b, &bi, now)) {
-		b->st.dropped++;
+	if (memcmp(bi.pub, b->self->pub, WM_PUB_LEN) == 0 || !beacon_fresh(b, &bi, now))
 		return;
-	}
 	if (from->sa_family == AF_INET) {
 		uv_ip4_name((const struct sockaddr_in *)(const void *)from, ip, sizeof ip);
 		snprintf(addr, sizeof addr, "%s:%u", ip, (unsigned)bi.port);
@@ -289,23 +276,23 @@ static void beacon_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const s
 		uv_ip6_name((const struct sockaddr_in6 *)(const void *)from, ip, sizeof ip);
 		snprintf(addr, sizeof addr, "[%s]:%u", ip, (unsigned)bi.port);
 	} else {
-		b->st.dropped++;
 		return;
 	}
-	b->st.accepted++;
 	if (b->cb.on_member)
 		b->cb.on_member(b->cb.ctx, bi.pub, addr);
 }
 
-int beacon_new(struct uv_loop_s *loop, const struct key *self, const struct network *net,
-               uint16_t udp_port, uint16_t listen_port, uint64_t interval_ms,
+int beacon_new(struct uv_loop_s *loop, const struct key *self, const char *netname,
+               const uint8_t secret[WM_SECRET_LEN], uint16_t udp_port, uint16_t listen_port,
+               uint64_t interval_ms,
                const struct beacon_callbacks *cb, struct beacon **out, char why[WM_WHY_LEN])
 {
 	struct beacon *b;
 	struct sockaddr_in any;
 	int rc;
 
-	if (!loop || !self || !self->sec || !net || !cb || !out || udp_port == 0 || interval_ms == 0)
+	if (!loop || !self || !self->sec || !netname || strlen(netname) > BEACON_NAME_MAX || !secret ||
+	    !cb || !out || udp_port == 0 || interval_ms == 0)
 		return WM_EINVAL;
 	b = calloc(1, sizeof *b);
 	if (!b)
@@ -314,13 +301,14 @@ int beacon_new(struct uv_loop_s *loop, const struct key *self, const struct netw
 		free(b);
 		return WM_ENOMEM;
 	}
-	b->net = *net;
+	memcpy(b->netname, netname, strlen(netname) + 1);
+	memcpy(b->secret, secret, WM_SECRET_LEN);
 	b->udp_port = udp_port;
 	b->listen_port = listen_port;
 	b->interval_ms = interval_ms;
 	b->cb = *cb;
 	b->tokens = BEACON_RX_BURST;
-	b->tokens_at = beacon_now();
+	b->tokens_at = wm_now_ms();
 	uv_udp_init(loop, &b->udp);
 	uv_timer_init(loop, &b->timer);
 	b->udp.data = b;
@@ -349,7 +337,7 @@ static void beacon_closed(uv_handle_t *h)
 	if (--b->open_handles > 0)
 		return;
 	key_free(b->self);
-	wmc_wipe(&b->net, sizeof b->net);
+	wmc_wipe(b->secret, sizeof b->secret);
 	free(b);
 }
 
@@ -361,13 +349,4 @@ void beacon_free(struct beacon *b)
 	uv_udp_recv_stop(&b->udp);
 	uv_close((uv_handle_t *)&b->udp, beacon_closed);
 	uv_close((uv_handle_t *)&b->timer, beacon_closed);
-}
-
-void beacon_get_stats(const struct beacon *b, struct beacon_stats *out)
-{
-	if (!out)
-		return;
-	memset(out, 0, sizeof *out);
-	if (b)
-		*out = b->st;
 }

@@ -1,5 +1,5 @@
 /*
- * node/beacon: LAN discovery.  A node that has beacons on broadcasts a small
+ * node/net/beacon: LAN discovery.  A node that has beacons on broadcasts a small
  * UDP datagram every beacon_interval (with jitter) and listens for others';
  * a beacon from another member of the same network makes the daemon dial
  * it.  Only members can read or make one:
@@ -11,14 +11,15 @@
  *            || plain without sig)
  *   packet = wmc_box_seal(network secret, "watchmesh beacon v1", plain)
  *
- * A receiver drops (silently, counted) packets that do not open, name
+ * A receiver drops (silently; a debug log line) packets that do not open, name
  * another network, are more than BEACON_SKEW_MS off its clock, are not newer
  * than the last one from that key (replays), come from itself, or exceed the
  * receive rate limit.  The address dialed is the packet's source IP with
  * the port from inside the beacon.
  *
  * beacon_encode/beacon_decode are pure (unit-tested); beacon_new runs them
- * on a libuv UDP handle.
+ * on a libuv UDP handle.  Of the network they need only its name and its
+ * secret (the network file's, node/netfile.h).
  */
 #ifndef WM_BEACON_H
 #define WM_BEACON_H
@@ -27,7 +28,6 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "files.h"
 #include "wmcrypto.h"
 
 struct uv_loop_s;
@@ -35,6 +35,7 @@ struct uv_loop_s;
 #define BEACON_MAX      512          /* bytes of a packet, at most */
 #define BEACON_SKEW_MS  (5 * 60 * 1000)
 #define BEACON_CONTEXT  "watchmesh beacon v1"
+#define BEACON_NAME_MAX 255          /* the name's length is one byte */
 
 struct beacon_info {
 	uint8_t pub[WM_PUB_LEN];         /* the sender's node key (signature checked) */
@@ -42,15 +43,16 @@ struct beacon_info {
 	uint64_t ts;                     /* its clock when sent, ms */
 };
 
-/* One packet for `net` from `self` (secret half needed) listening on port.
- * out must hold BEACON_MAX bytes.  0, or WM_EINVAL. */
-int beacon_encode(const struct key *self, const struct network *net, uint16_t port, uint64_t now,
-                  uint8_t out[BEACON_MAX], size_t *outlen);
+/* One packet for the network named `netname` with `secret`, from `self`
+ * (secret half needed) listening on port.  out must hold BEACON_MAX bytes.
+ * 0, or WM_EINVAL. */
+int beacon_encode(const struct key *self, const char *netname, const uint8_t secret[WM_SECRET_LEN],
+                  uint16_t port, uint64_t now, uint8_t out[BEACON_MAX], size_t *outlen);
 /* Judge a received packet at `now`: 0 and *out, or WM_ECRYPTO (not of this
  * network, or tampered), WM_EMALFORMED, WM_EINVAL (another network's name),
  * WM_EEXPIRED (clock skew), WM_ESIG; why filled. */
-int beacon_decode(const struct network *net, const uint8_t *buf, size_t len, uint64_t now,
-                  struct beacon_info *out, char why[WM_WHY_LEN]);
+int beacon_decode(const char *netname, const uint8_t secret[WM_SECRET_LEN], const uint8_t *buf,
+                  size_t len, uint64_t now, struct beacon_info *out, char why[WM_WHY_LEN]);
 
 struct beacon;
 struct beacon_callbacks {
@@ -64,20 +66,16 @@ struct beacon_callbacks {
 /*
  * Start beaconing on `loop`: bind UDP udp_port on all interfaces (shared
  * with other nodes on the same host), broadcast to 255.255.255.255:udp_port
- * every interval_ms +-20%, the first time at once.  self and net are copied.
- * 0 and *out, or WM_EIO (why filled) / WM_ENOMEM.
+ * every interval_ms +-20%, the first time at once.  self, netname and
+ * secret are copied.  0 and *out, or WM_EINVAL / WM_EIO (why filled) /
+ * WM_ENOMEM.
  */
-int beacon_new(struct uv_loop_s *loop, const struct key *self, const struct network *net,
-               uint16_t udp_port, uint16_t listen_port, uint64_t interval_ms,
+int beacon_new(struct uv_loop_s *loop, const struct key *self, const char *netname,
+               const uint8_t secret[WM_SECRET_LEN], uint16_t udp_port, uint16_t listen_port,
+               uint64_t interval_ms,
                const struct beacon_callbacks *cb, struct beacon **out, char why[WM_WHY_LEN]);
 /* Stop: no callback runs after it returns; memory is released from the close
  * callbacks (keep running the loop).  NULL ok. */
 void beacon_free(struct beacon *b);
-
-/* Counters, for status. */
-struct beacon_stats {
-	uint64_t sent, received, accepted, dropped;
-};
-void beacon_get_stats(const struct beacon *b, struct beacon_stats *out);
 
 #endif

@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 	size_t n, i;
 	struct fx_cast c;
 	struct out o = { 0 };
-	uint64_t t0 = files_now_ms() - 30ull * 86400000;
+	uint64_t t0 = wm_now_ms() - 30ull * 86400000;
 	double t, verify_s, full_s;
 
 	if (argc != 3 || (n = strtoul(argv[2], NULL, 10)) < 10) {

@@ -103,7 +103,6 @@ def make_node(wm, work, name, network, base, bundle, port, peer_port):
         lines = f.read().splitlines()
     settings = {
         "listen": "127.0.0.1:%d" % port,
-        "http": "127.0.0.1:%d" % free_port(),
         "peers": "127.0.0.1:%d" % peer_port if peer_port else "",
         "beacons": "off",
         "repair_interval": "3600",      # only the repair on connect is measured

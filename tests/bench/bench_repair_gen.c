@@ -234,7 +234,7 @@ int main(int argc, char **argv)
 	/* common N - hmax (two of them certificates), then the pool and the
 	 * two sides' own events, hmax each */
 	total = n + 2 * hmax;
-	g.t0 = files_now_ms() - (uint64_t)total * BRG_STEP_MS - 3600000;
+	g.t0 = wm_now_ms() - (uint64_t)total * BRG_STEP_MS - 3600000;
 	g.cts = calloc(n, sizeof *g.cts);
 	g.cid = calloc(n, WM_ID_LEN);
 	if ((g.slot = malloc(total * sizeof *g.slot)) == NULL || g.cts == NULL || g.cid == NULL)

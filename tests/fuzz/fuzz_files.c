@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "files.h"
+#include "conf.h"
+#include "netfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

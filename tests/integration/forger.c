@@ -65,7 +65,7 @@ static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_I
 
 	memset(&d, 0, sizeof d);
 	memcpy(d.author, fg->signer->pub, WM_PUB_LEN);
-	d.created_at = files_now_ms();
+	d.created_at = wm_now_ms();
 	d.group = fg->group;
 	if (strcmp(fg->mode, "badsig") == 0) {
 		d.kind = KIND_REQUEST;

@@ -1,8 +1,8 @@
 /*
- * Unit tests of the LAN beacon codec (node/beacon.c) and the network-secret
+ * Unit tests of the LAN beacon codec (node/net/beacon.c) and the network-secret
  * box under it (crypto/wmcrypto.c, wmc_box_*): a beacon opens only for the
  * same network, and every kind of damage, replay-by-clock or forged key is
- * refused with its own code.  Kept with the daemon's other tests here.
+ * refused with its own code.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,12 +17,17 @@
 
 static const uint64_t T0 = 1764400000000ull;
 
-static void make_net(struct network *n, const char *name, uint8_t secret_byte)
+/* What a beacon knows of a network: its name and its secret. */
+struct net {
+	char name[BEACON_NAME_MAX + 1];
+	uint8_t secret[WM_SECRET_LEN];
+};
+
+static void make_net(struct net *n, const char *name, uint8_t secret_byte)
 {
 	memset(n, 0, sizeof *n);
 	snprintf(n->name, sizeof n->name, "%s", name);
 	memset(n->secret, secret_byte, sizeof n->secret);
-	memset(n->root, 0x77, sizeof n->root);
 }
 
 static struct key *seeded(uint8_t b)
@@ -71,7 +76,7 @@ static void test_box(void **state)
 
 static void test_round_trip(void **state)
 {
-	struct network net;
+	struct net net;
 	struct key *k = seeded(9);
 	struct beacon_info bi;
 	uint8_t pkt[BEACON_MAX];
@@ -80,9 +85,9 @@ static void test_round_trip(void **state)
 	(void)state;
 
 	make_net(&net, "gaobu-district", 0x42);
-	assert_int_equal(beacon_encode(k, &net, 7700, T0, pkt, &len), 0);
+	assert_int_equal(beacon_encode(k, net.name, net.secret, 7700, T0, pkt, &len), 0);
 	assert_true(len <= BEACON_MAX);
-	assert_int_equal(beacon_decode(&net, pkt, len, T0 + 1000, &bi, why), 0);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0 + 1000, &bi, why), 0);
 	assert_memory_equal(bi.pub, k->pub, WM_PUB_LEN);
 	assert_int_equal(bi.port, 7700);
 	assert_int_equal(bi.ts, T0);
@@ -93,7 +98,7 @@ static void test_round_trip(void **state)
 	{
 		struct key *pubonly = NULL;
 		assert_int_equal(key_from_pub(k->pub, &pubonly), 0);
-		assert_int_equal(beacon_encode(pubonly, &net, 7700, T0, pkt, &len), WM_EINVAL);
+		assert_int_equal(beacon_encode(pubonly, net.name, net.secret, 7700, T0, pkt, &len), WM_EINVAL);
 		key_free(pubonly);
 	}
 	key_free(k);
@@ -101,7 +106,7 @@ static void test_round_trip(void **state)
 
 static void test_refusals(void **state)
 {
-	struct network net, other, renamed;
+	struct net net, other, renamed;
 	struct key *k = seeded(9);
 	struct beacon_info bi;
 	uint8_t pkt[BEACON_MAX];
@@ -112,26 +117,26 @@ static void test_refusals(void **state)
 	make_net(&net, "gaobu-district", 0x42);
 	make_net(&other, "gaobu-district", 0x43);
 	make_net(&renamed, "other-district", 0x42);
-	assert_int_equal(beacon_encode(k, &net, 7700, T0, pkt, &len), 0);
+	assert_int_equal(beacon_encode(k, net.name, net.secret, 7700, T0, pkt, &len), 0);
 
-	assert_int_equal(beacon_decode(&other, pkt, len, T0, &bi, why), WM_ECRYPTO);
+	assert_int_equal(beacon_decode(other.name, other.secret, pkt, len, T0, &bi, why), WM_ECRYPTO);
 	assert_non_null(strstr(why, "not a beacon of this network"));
-	assert_int_equal(beacon_decode(&renamed, pkt, len, T0, &bi, why), WM_EINVAL);
+	assert_int_equal(beacon_decode(renamed.name, renamed.secret, pkt, len, T0, &bi, why), WM_EINVAL);
 	assert_non_null(strstr(why, "another network"));
 	/* clock skew both ways */
-	assert_int_equal(beacon_decode(&net, pkt, len, T0 + BEACON_SKEW_MS + 1, &bi, why), WM_EEXPIRED);
-	assert_int_equal(beacon_decode(&net, pkt, len, T0 - BEACON_SKEW_MS - 1, &bi, why), WM_EEXPIRED);
-	assert_int_equal(beacon_decode(&net, pkt, len, T0 + BEACON_SKEW_MS, &bi, why), 0);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0 + BEACON_SKEW_MS + 1, &bi, why), WM_EEXPIRED);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0 - BEACON_SKEW_MS - 1, &bi, why), WM_EEXPIRED);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0 + BEACON_SKEW_MS, &bi, why), 0);
 	/* every single-byte change and every truncation fails */
 	for (i = 0; i < len; i++) {
 		pkt[i] ^= 0x20;
-		assert_int_not_equal(beacon_decode(&net, pkt, len, T0, &bi, why), 0);
+		assert_int_not_equal(beacon_decode(net.name, net.secret, pkt, len, T0, &bi, why), 0);
 		pkt[i] ^= 0x20;
 	}
 	for (i = 0; i < len; i++)
-		assert_int_not_equal(beacon_decode(&net, pkt, i, T0, &bi, why), 0);
-	assert_int_equal(beacon_decode(&net, pkt, BEACON_MAX + 1, T0, &bi, why), WM_ECRYPTO);
-	assert_int_equal(beacon_decode(&net, pkt, len, T0, &bi, why), 0);
+		assert_int_not_equal(beacon_decode(net.name, net.secret, pkt, i, T0, &bi, why), 0);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, BEACON_MAX + 1, T0, &bi, why), WM_ECRYPTO);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0, &bi, why), 0);
 	key_free(k);
 }
 
@@ -140,7 +145,7 @@ static void test_refusals(void **state)
  * checks catch what the box cannot. */
 static void test_inside(void **state)
 {
-	struct network net;
+	struct net net;
 	struct key *k = seeded(9), *victim = seeded(10);
 	struct beacon_info bi;
 	uint8_t pkt[BEACON_MAX], plain[BEACON_MAX];
@@ -150,36 +155,36 @@ static void test_inside(void **state)
 
 	make_net(&net, "gaobu-district", 0x42);
 	nl = strlen(net.name);
-	assert_int_equal(beacon_encode(k, &net, 7700, T0, pkt, &len), 0);
+	assert_int_equal(beacon_encode(k, net.name, net.secret, 7700, T0, pkt, &len), 0);
 	assert_int_equal(wmc_box_open(net.secret, BEACON_CONTEXT, pkt, len, plain, sizeof plain, &pl), 0);
 
 	/* claim the victim's key */
 	memcpy(plain + 5 + nl, victim->pub, WM_PUB_LEN);
 	assert_int_equal(wmc_box_seal(net.secret, BEACON_CONTEXT, plain, pl, pkt, sizeof pkt, &len), 0);
-	assert_int_equal(beacon_decode(&net, pkt, len, T0, &bi, why), WM_ESIG);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0, &bi, why), WM_ESIG);
 	memcpy(plain + 5 + nl, k->pub, WM_PUB_LEN);
 
 	/* another port than signed */
 	plain[5 + nl + WM_PUB_LEN + 1] ^= 1;
 	assert_int_equal(wmc_box_seal(net.secret, BEACON_CONTEXT, plain, pl, pkt, sizeof pkt, &len), 0);
-	assert_int_equal(beacon_decode(&net, pkt, len, T0, &bi, why), WM_ESIG);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0, &bi, why), WM_ESIG);
 	plain[5 + nl + WM_PUB_LEN + 1] ^= 1;
 
 	/* unknown version, wrong length, port 0 */
 	plain[3] = 2;
 	assert_int_equal(wmc_box_seal(net.secret, BEACON_CONTEXT, plain, pl, pkt, sizeof pkt, &len), 0);
-	assert_int_equal(beacon_decode(&net, pkt, len, T0, &bi, why), WM_EMALFORMED);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0, &bi, why), WM_EMALFORMED);
 	plain[3] = 1;
 	assert_int_equal(wmc_box_seal(net.secret, BEACON_CONTEXT, plain, pl - 1, pkt, sizeof pkt, &len), 0);
-	assert_int_equal(beacon_decode(&net, pkt, len, T0, &bi, why), WM_EMALFORMED);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0, &bi, why), WM_EMALFORMED);
 	plain[4] = 200;
 	assert_int_equal(wmc_box_seal(net.secret, BEACON_CONTEXT, plain, pl, pkt, sizeof pkt, &len), 0);
-	assert_int_equal(beacon_decode(&net, pkt, len, T0, &bi, why), WM_EMALFORMED);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0, &bi, why), WM_EMALFORMED);
 	plain[4] = (uint8_t)nl;
 	plain[5 + nl + WM_PUB_LEN] = 0;
 	plain[5 + nl + WM_PUB_LEN + 1] = 0;
 	assert_int_equal(wmc_box_seal(net.secret, BEACON_CONTEXT, plain, pl, pkt, sizeof pkt, &len), 0);
-	assert_int_equal(beacon_decode(&net, pkt, len, T0, &bi, why), WM_EMALFORMED);
+	assert_int_equal(beacon_decode(net.name, net.secret, pkt, len, T0, &bi, why), WM_EMALFORMED);
 	key_free(k);
 	key_free(victim);
 }

@@ -16,7 +16,8 @@
 
 #include "bundle.h"
 #include "event.h"
-#include "files.h"
+#include "conf.h"
+#include "netfile.h"
 #include "render.h"
 #include "wmcrypto.h"
 
@@ -143,7 +144,7 @@ static void test_conf(void **state)
 	assert_int_equal(conf_encode(&c, &text), 0);
 	assert_int_equal(conf_parse(text, strlen(text), &d, why), 0);
 	assert_memory_equal(&c, &d, sizeof c);
-	assert_non_null(strstr(text, "Default: 127.0.0.1:8080"));
+	assert_non_null(strstr(text, "Default: 0.0.0.0:7700"));
 	free(text);
 
 	assert_int_equal(conf_parse(custom, strlen(custom), &d, why), 0);

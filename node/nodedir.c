@@ -1,0 +1,80 @@
+/*
+ * node/nodedir: a node's data directory opened as one thing (nodedir.h):
+ * its network file, its settings and its store, with the ingest context
+ * that joins them.
+ */
+#include "nodedir.h"
+#include "clock.h"
+#include "files.h"
+#include "trust.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN])
+{
+	char path[PATH_MAX];
+	struct node_dir *nd = NULL;
+	struct stat st;
+	int rc;
+
+	if (stat(dir, &st) != 0) {
+		wm_why(why, "no data directory at %s (create one with `watchmesh init`)", dir);
+		return WM_ENOTFOUND;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		wm_why(why, "%s is not a directory", dir);
+		return WM_ENOTFOUND;
+	}
+	snprintf(path, sizeof path, "%s/network", dir);
+	if (!files_exists(path)) {
+		wm_why(why, "%s is not a watchmesh data directory (no network file; "
+		             "create one with `watchmesh init`)", dir);
+		return WM_ENOTFOUND;
+	}
+	nd = calloc(1, sizeof *nd);
+	if (!nd)
+		return WM_ENOMEM;
+	rc = network_load(path, &nd->net, why);
+	if (rc)
+		goto fail;
+	snprintf(path, sizeof path, "%s/watchmesh.conf", dir);
+	if (files_exists(path)) {
+		rc = conf_load(path, &nd->conf, why);
+		if (rc)
+			goto fail;
+	} else {
+		conf_defaults(&nd->conf);
+	}
+	snprintf(path, sizeof path, "%s/store.db", dir);
+	rc = store_open(path, &nd->store, why);
+	if (rc)
+		goto fail;
+	if ((rc = trust_set_vouched(nd->store, nd->net.vouched)) != 0) {
+		wm_why(why, "%s: cannot record the vouched groups: %s", path, store_errmsg(nd->store));
+		store_close(nd->store);
+		goto fail;
+	}
+	nd->ictx.store = nd->store;
+	memcpy(nd->ictx.root, nd->net.root, WM_PUB_LEN);
+	nd->ictx.now = wm_now_ms();
+	*out = nd;
+	return 0;
+fail:
+	wmc_wipe(nd, sizeof *nd);
+	free(nd);
+	return rc;
+}
+
+void node_dir_close(struct node_dir *nd)
+{
+	if (!nd)
+		return;
+	store_close(nd->store);
+	wmc_wipe(nd, sizeof *nd);
+	free(nd);
+}
+
