@@ -11,8 +11,6 @@
  *   conf.h      watchmesh.conf
  *   nodedir.h   the data directory: DIR/{node.key, network, watchmesh.conf, store.db}
  *   clock.h     the wall clock
- * This header includes them all, for callers that still include only
- * files.h; new code includes what it uses.
  */
 #ifndef WM_FILES_H
 #define WM_FILES_H
@@ -54,11 +52,5 @@ int files_append(const char *path, const void *buf, size_t len, char why[WM_WHY_
 
 /* 1 if path exists (any type), 0 if not. */
 int files_exists(const char *path);
-
-#include "clock.h"
-#include "conf.h"
-#include "keyfile.h"
-#include "netfile.h"
-#include "nodedir.h"
 
 #endif

@@ -3,8 +3,8 @@
  * crypto/wmcrypto.h; see keyfile.h).  Every passphrase is wiped when it
  * is freed (files_pass_free), and so is the text of every key file read.
  */
-#include "keyfile.h"
 #include "files.h"
+#include "keyfile.h"
 
 #include <limits.h>
 #include <stdio.h>

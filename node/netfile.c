@@ -3,8 +3,8 @@
  * from struct network.  The file holds the network secret, so every copy
  * of its text and of the struct is wiped once used.
  */
-#include "netfile.h"
 #include "files.h"
+#include "netfile.h"
 #include "trust.h"
 
 #include <stdio.h>

@@ -3,9 +3,11 @@
  * its network file, its settings and its store, with the ingest context
  * that joins them.
  */
-#include "nodedir.h"
 #include "clock.h"
+#include "conf.h"
 #include "files.h"
+#include "netfile.h"
+#include "nodedir.h"
 #include "trust.h"
 
 #include <limits.h>

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "files.h"
+#include "nodedir.h"
 #include "render.h"
 
 static const char usage_export[] =

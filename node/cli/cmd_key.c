@@ -12,6 +12,7 @@
 #include "event.h"
 #include "files.h"
 #include "keyfile.h"
+#include "nodedir.h"
 
 static const char usage_key[] =
 "usage: watchmesh key new --out FILE [--passphrase-file F | --no-passphrase]\n"

@@ -22,6 +22,8 @@
 #include "event.h"
 #include "files.h"
 #include "keyfile.h"
+#include "netfile.h"
+#include "nodedir.h"
 #include "pii.h"
 
 static const char usage_post[] =

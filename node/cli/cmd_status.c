@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "files.h"
+#include "nodedir.h"
 
 static const char usage_status[] =
 "usage: watchmesh status --dir DIR [--json]\n"

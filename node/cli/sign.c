@@ -17,6 +17,8 @@
 #include "files.h"
 #include "ingest.h"
 #include "keyfile.h"
+#include "netfile.h"
+#include "nodedir.h"
 
 int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
                          struct node_dir *nd, const char *out)

@@ -15,10 +15,14 @@
 #include <uv.h>
 
 #include "beacon.h"
+#include "clock.h"
+#include "conf.h"
 #include "files.h"
 #include "frame.h"
+#include "keyfile.h"
 #include "local.h"
 #include "mesh.h"
+#include "nodedir.h"
 #include "transport.h"
 #include "wmcrypto.h"
 

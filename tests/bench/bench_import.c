@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "event.h"
-#include "files.h"
 #include "fixture.h"
 #include "mix.h"
 #include "wmcrypto.h"

@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "event.h"
-#include "files.h"
 #include "fixture.h"
 #include "mix.h"
 #include "negentropy.h"

@@ -5,6 +5,7 @@
 
 #include "files.h"
 #include "mix.h"
+#include "netfile.h"
 
 int mix_write_network(const char *dir, const struct key *root, char why[WM_WHY_LEN])
 {

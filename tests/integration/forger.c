@@ -25,9 +25,11 @@
 
 #include <uv.h>
 
+#include "clock.h"
 #include "event.h"
-#include "files.h"
 #include "frame.h"
+#include "keyfile.h"
+#include "netfile.h"
 #include "transport.h"
 #include "wmcrypto.h"
 
