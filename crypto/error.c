@@ -30,6 +30,7 @@ int wm_error_is_lasting(int code)
 	case WM_EMALFORMED: case WM_ECANONICAL: case WM_EVERSION: case WM_ESIG:
 	case WM_ECONTENT: case WM_ETOOBIG: case WM_ENOTOFFICIAL:
 	case WM_EREVOKED: case WM_EFORBIDDEN: case WM_ETRUNCATED: case WM_ENOTVOUCHED:
+	case WM_ENETWORK:
 		return 1;
 	default:
 		return 0;

@@ -43,7 +43,10 @@
 	X(WM_ERATE,      -26, "rate limit exceeded")                        \
 	X(WM_EPROTO,     -27, "peer broke the protocol")                    \
 	X(WM_EPENDING,   -28, "depends on an event not known yet")           \
-	X(WM_ENOTVOUCHED, -29, "signer is not vouched for in this group")
+	X(WM_ENOTVOUCHED, -29, "signer is not vouched for in this group")   \
+	X(WM_EHASH,      -30, "content does not match its hash")            \
+	X(WM_EWITHHELD,  -31, "withheld event, and no retract of it held")  \
+	X(WM_ENETWORK,   -32, "event of another network")
 
 enum wm_error {
 #define WM_ERR_ENUM(name, value, msg) name = value,

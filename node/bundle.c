@@ -113,8 +113,14 @@ int bundle_index(const uint8_t *buf, size_t len, struct bundle_index *out)
 			struct bundle_item *prev = &ix.items[ix.n - 1];
 			struct event *ev = NULL;
 			int d = event_decode(buf + prev->off, prev->len, &ev, why);
+			/* a withheld event followed by damage is most likely a whole
+			 * one whose wrapper header lost its third item */
+			int withheld = d == 0 && ev->withheld;
+
 			event_free(ev);
-			if (d != 0) {
+			if (withheld)
+				snprintf(why, sizeof why, "a withheld event followed by bytes that are not an event");
+			if (d != 0 || withheld) {
 				snprintf(wwhy, sizeof wwhy, "%s", why);
 				gap_start = prev->off;
 				scan = prev->off + 1;

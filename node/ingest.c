@@ -1,7 +1,7 @@
 /*
  * node/ingest.c: the one path into a store (see ingest.h).  Order of the
- * checks: size, already held, refused earlier, decode and verify, clock,
- * trust, then store with effects -- all the writes of one event in one
+ * checks: size, already held, refused earlier, decode and verify, network,
+ * withheld, clock, trust, then store with effects -- all the writes of one event in one
  * transaction, or in the caller's batch.  No savepoint per event: SQLite's
  * statement journal made that cost more than the signature check.  Inside
  * a batch, a refusal writes nothing but its remembered rejection, and
@@ -316,6 +316,24 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 	ev = p->ev;
 	memcpy(res->id, ev->id, WM_ID_LEN);
 	res->kind = ev->kind;
+
+	if (memcmp(ev->network, ctx->network, WM_NETWORK_LEN) != 0) {
+		char theirs[2 * WM_NETWORK_LEN + 1], ours[2 * WM_NETWORK_LEN + 1];
+
+		hex_encode(theirs, ev->network, WM_NETWORK_LEN);
+		hex_encode(ours, ctx->network, WM_NETWORK_LEN);
+		wm_why(res->why, "made in another network (id %s); this node is in network %s%s%s%s", theirs,
+		       ctx->network_name ? "'" : "", ctx->network_name ? ctx->network_name : "",
+		       ctx->network_name ? "', id " : "id ", ours);
+		rc = refuse(ctx, res, WM_ENETWORK, 1, ev);
+		goto out;
+	}
+	if (ev->withheld) {
+		wm_why(res->why, "withheld (its content deleted after a retract), and this node holds no "
+		       "retract of it");
+		rc = refuse(ctx, res, WM_EWITHHELD, 0, ev);
+		goto out;
+	}
 
 	if (ev->created_at > ctx->now && ev->created_at - ctx->now > INGEST_FUTURE_MS) {
 		wm_why(res->why, "created %llu s in the future; at most %u s of clock difference is accepted",

@@ -29,6 +29,8 @@ enum ingest_origin {
 struct ingest_ctx {
 	struct store *store;
 	uint8_t root[WM_PUB_LEN];    /* the network's root public key */
+	uint8_t network[WM_NETWORK_LEN];  /* the network's id: other networks' events are refused */
+	const char *network_name;    /* for the reason of that refusal; NULL if unknown */
 	uint64_t now;                /* ms since the epoch */
 };
 

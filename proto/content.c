@@ -78,7 +78,7 @@ static const struct rule request_rules[] = {
 	{ "topic", R_ENUM, 1, 0, 0, request_topics },
 	{ "text", R_TEXT, 0, 1, WM_TEXT_MAX, NULL },
 	{ "to", R_ARRAY, 0, 0, 0, NULL },
-	{ "box", R_BIN, 0, 1, WM_MAX_PAYLOAD, NULL },
+	{ "box", R_BIN, 0, 1, WM_MAX_WIRE, NULL },
 	{ "lang", R_LINE, 0, 2, 35, NULL },
 	END,
 };
@@ -109,6 +109,7 @@ static const struct rule cert_rules[] = {
 static const struct rule revoke_rules[] = {
 	{ "subject", R_KEY, 1, 0, 0, NULL },
 	{ "reason", R_TEXT, 0, 1, WM_REASON_MAX, NULL },
+	{ "keep", R_ARRAY, 1, 0, 0, NULL },
 	END,
 };
 static const struct rule ack_rules[] = {
@@ -371,6 +372,30 @@ static int check_cert(const struct event *ev, char *why)
 	return 0;
 }
 
+/* keep: [group, id, expires_at] entries, each group a group name; what they
+ * keep is the trust rules' business */
+static int check_revoke(const struct event *ev, char *why)
+{
+	const struct cval *keep = event_get(ev, "keep");
+	char q[64];
+
+	for (size_t k = 0; k < keep->len; k++) {
+		const struct cval *e = &keep->items[k];
+
+		if (e->type != CV_ARRAY || e->len != 3)
+			return mp_fail(why, WM_ECONTENT, "keep[%zu] must be [group, id, expires_at]", k);
+		if (e->items[0].type != CV_STR || !event_group_valid((const char *)e->items[0].ptr, e->items[0].len))
+			return mp_fail(why, WM_ECONTENT, "keep[%zu]: '%s' is not a group name", k,
+			               e->items[0].type == CV_STR ?
+			               mp_quote(q, sizeof(q), e->items[0].ptr, e->items[0].len) : "(not a string)");
+		if (e->items[1].type != CV_BIN || e->items[1].len != WM_ID_LEN)
+			return mp_fail(why, WM_ECONTENT, "keep[%zu]: the id must be %d bytes", k, WM_ID_LEN);
+		if (e->items[2].type != CV_UINT)
+			return mp_fail(why, WM_ECONTENT, "keep[%zu]: expires_at must be an unsigned integer", k);
+	}
+	return 0;
+}
+
 int content_check(const struct event *ev, char why[WM_WHY_LEN])
 {
 	const struct rule *r;
@@ -399,6 +424,7 @@ int content_check(const struct event *ev, char why[WM_WHY_LEN])
 	case KIND_STATUS:  return need_ref(ev, "request", why);
 	case KIND_RETRACT: return need_ref(ev, "event to retract", why);
 	case KIND_CERT:    return check_cert(ev, why);
+	case KIND_REVOKE:  return check_revoke(ev, why);
 	case KIND_ACK:     return need_ref(ev, "alert", why);
 	default:           return 0;
 	}

@@ -59,13 +59,22 @@ static int key_valid(const uint8_t *k, size_t len)
 	return 1;
 }
 
+static void cval_clear(struct cval *v)
+{
+	if (v->type != CV_ARRAY || v->items == NULL)
+		return;
+	for (size_t k = 0; k < v->len; k++)
+		cval_clear(&v->items[k]);
+	free(v->items);
+}
+
 void event_free(struct event *ev)
 {
 	if (ev == NULL)
 		return;
 	if (ev->content != NULL) {
 		for (size_t i = 0; i < ev->ncontent; i++)
-			free(ev->content[i].val.items);
+			cval_clear(&ev->content[i].val);
 		free(ev->content);
 	}
 	free(ev);
@@ -78,8 +87,10 @@ static int fix(int rc)
 	return rc == WM_ETRUNCATED ? WM_EMALFORMED : rc;
 }
 
-/* One content value: str, bin, int, or a flat array of those. */
-static int read_cval(struct mp_reader *r, const char *what, struct cval *v, int nested)
+/* One content value: str, bin, int, or a flat array of those; `outer` > 0
+ * allows an array of up to `outer` items that may be flat arrays (a
+ * revoke's keep). */
+static int read_cval(struct mp_reader *r, const char *what, struct cval *v, int nested, size_t outer)
 {
 	struct mp_item it;
 	int rc = mp_read(r, what, &it);
@@ -101,9 +112,9 @@ static int read_cval(struct mp_reader *r, const char *what, struct cval *v, int 
 	if (nested)
 		return mp_fail(r->why, WM_EMALFORMED, "%s: arrays inside arrays are not allowed (byte %zu)",
 		               what, it.off);
-	if (it.len > WM_MAX_ARRAY)
-		return mp_fail(r->why, WM_EMALFORMED, "%s: array of %zu items, at most %d allowed (byte %zu)",
-		               what, it.len, WM_MAX_ARRAY, it.off);
+	if (it.len > (outer > 0 ? outer : WM_MAX_ARRAY))
+		return mp_fail(r->why, WM_EMALFORMED, "%s: array of %zu items, at most %zu allowed (byte %zu)",
+		               what, it.len, outer > 0 ? outer : (size_t)WM_MAX_ARRAY, it.off);
 	v->type = CV_ARRAY;
 	v->len = it.len;
 	if (it.len == 0)
@@ -112,7 +123,8 @@ static int read_cval(struct mp_reader *r, const char *what, struct cval *v, int 
 	if (v->items == NULL)
 		return WM_ENOMEM;
 	for (size_t k = 0; k < it.len; k++) {
-		if ((rc = read_cval(r, what, &v->items[k], 1)) != 0)
+		/* an outer array's items may be flat arrays; content.c says which */
+		if ((rc = read_cval(r, what, &v->items[k], outer == 0, 0)) != 0)
 			return rc;    /* v->items freed by the caller via event_free */
 	}
 	return 0;
@@ -161,29 +173,30 @@ static int read_content(struct mp_reader *r, struct event *ev)
 		e->keylen = kl;
 		ev->ncontent = k + 1;     /* so event_free sees this entry's items */
 		snprintf(what, sizeof(what), "content key '%s'", mp_quote(qa, sizeof(qa), kp, kl));
-		if ((rc = read_cval(r, what, &e->val, 0)) != 0)
+		if ((rc = read_cval(r, what, &e->val, 0, ev->kind == KIND_REVOKE && kl == 4 &&
+		                    memcmp(kp, "keep", 4) == 0 ? WM_MAX_KEEP : 0)) != 0)
 			return rc;
 	}
 	return 0;
 }
 
-/* The head of the body as far as it is canonical: routing fields, unjudged. */
+/* The head of the header as far as it is canonical: routing fields, unjudged. */
 static void peek_head(struct event_peek *pk)
 {
 	struct mp_reader r;
-	const uint8_t *g;
+	const uint8_t *g, *net;
 	uint64_t v, kind, at;
 	size_t n;
 
 	mp_reader_init(&r, pk->payload, pk->payload_len, 0, NULL);
-	if (mp_read_array(&r, "", &n) != 0 || n != 8 || mp_read_uint(&r, "", &v) != 0 || v != 1 ||
-	    mp_read_uint(&r, "", &kind) != 0)
+	if (mp_read_array(&r, "", &n) != 0 || n != 10 || mp_read_uint(&r, "", &v) != 0 ||
+	    v != WM_EVENT_VERSION || mp_read_uint(&r, "", &kind) != 0)
 		return;
 	pk->kind = kind >= 1 && kind <= 255 ? (unsigned)kind : 0;
 	if (mp_read_bin_n(&r, "", WM_PUB_LEN, &pk->author) != 0)
 		return;
-	if (mp_read_uint(&r, "", &at) != 0 || mp_read_str(&r, "", &g, &n) != 0 ||
-	    !event_group_valid((const char *)g, n))
+	if (mp_read_uint(&r, "", &at) != 0 || mp_read_bin_n(&r, "", WM_NETWORK_LEN, &net) != 0 ||
+	    mp_read_str(&r, "", &g, &n) != 0 || !event_group_valid((const char *)g, n))
 		return;
 	pk->group = (const char *)g;
 	pk->glen = n;
@@ -206,33 +219,49 @@ int event_peek(const uint8_t *buf, size_t len, unsigned flags, struct event_peek
 	if ((rc = mp_read(&r, "event", &it)) != 0)
 		goto out;
 	if (it.type != MP_ARRAY) {
-		rc = mp_fail(why, WM_EMALFORMED, "event: expected an array [payload, signature], found %s",
+		rc = mp_fail(why, WM_EMALFORMED, "event: expected an array [payload, signature, content], found %s",
 		             mp_type_name(it.type));
 		goto out;
 	}
-	if (it.len != 2) {
-		rc = mp_fail(why, WM_EMALFORMED, "event: array of %zu items, expected 2 (payload, signature)",
+	if (it.len != 3 && it.len != 2) {
+		rc = mp_fail(why, WM_EMALFORMED,
+		             "event: array of %zu items, expected 3 (payload, signature, content) or 2 (withheld)",
 		             it.len);
 		goto out;
 	}
+	pk.withheld = it.len == 2;
 	if ((rc = mp_read(&r, "payload", &it)) != 0)
 		goto out;
 	if (it.type != MP_BIN) {
 		rc = mp_fail(why, WM_EMALFORMED, "payload: expected a binary, found %s", mp_type_name(it.type));
 		goto out;
 	}
-	if (it.len > WM_MAX_PAYLOAD) {
-		rc = mp_fail(why, WM_ETOOBIG, "payload: %zu bytes, at most %d allowed", it.len, WM_MAX_PAYLOAD);
+	if (it.len > WM_MAX_WIRE) {
+		rc = mp_fail(why, WM_ETOOBIG, "payload: %zu bytes, an event is at most %d", it.len, WM_MAX_WIRE);
 		goto out;
 	}
 	pk.payload = it.ptr;
 	pk.payload_len = it.len;
 	if ((rc = mp_read_bin_n(&r, "signature", WM_SIG_LEN, &pk.sig)) != 0)
 		goto out;
+	if (!pk.withheld) {
+		if ((rc = mp_read(&r, "content", &it)) != 0)
+			goto out;
+		if (it.type != MP_BIN) {
+			rc = mp_fail(why, WM_EMALFORMED, "content: expected a binary, found %s", mp_type_name(it.type));
+			goto out;
+		}
+		pk.content = it.ptr;
+		pk.content_len = it.len;
+	}
+	if (r.pos > WM_MAX_WIRE) {
+		rc = mp_fail(why, WM_ETOOBIG, "event: %zu bytes, at most %d allowed", r.pos, WM_MAX_WIRE);
+		goto out;
+	}
 	if (!(flags & EVENT_PEEK_PREFIX) && (rc = mp_expect_end(&r, "event")) != 0)
 		goto out;
 	pk.wire = buf;
-	pk.wire_len = len - mp_remaining(&r);
+	pk.wire_len = r.pos;
 	if (!(flags & EVENT_PEEK_NO_ID)) {
 		id_compute(pk.id, pk.payload, pk.payload_len);
 		pk.has_id = 1;
@@ -255,7 +284,7 @@ int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM
 		why[0] = '\0';
 	if (buf == NULL || out == NULL)
 		return mp_fail(why, WM_EINVAL, "event_decode: no input");
-	if (len > WM_MAX_WIRE + 16)
+	if (len > WM_MAX_WIRE + 16)     /* leave a few bytes over to the wrapper's reasons */
 		return mp_fail(why, WM_ETOOBIG, "event: %zu bytes, at most %d allowed", len, WM_MAX_WIRE);
 	if ((rc = event_peek(buf, len, 0, &pk, why)) != 0)
 		return rc;
@@ -267,6 +296,7 @@ int event_decode_peeked(const struct event_peek *pk, struct event **out, char wh
 	struct mp_reader r;
 	struct event *ev = NULL;
 	const uint8_t *p;
+	uint8_t chash[WM_ID_LEN];
 	size_t n, glen;
 	uint64_t kind;
 	int rc;
@@ -286,23 +316,32 @@ int event_decode_peeked(const struct event_peek *pk, struct event **out, char wh
 	memcpy(ev->sig, pk->sig, WM_SIG_LEN);
 	memcpy(ev->id, pk->id, WM_ID_LEN);
 
-	/* the body up to the author, enough to check the signature */
+	ev->withheld = pk->withheld;
+	ev->cbytes = pk->content;
+	ev->cbytes_len = pk->content_len;
+
+	/* the header up to the author, enough to check the signature */
 	mp_reader_init(&r, pk->payload, pk->payload_len, (size_t)(pk->payload - pk->wire), why);
-	if ((rc = mp_read_array(&r, "body", &n)) != 0)
+	if ((rc = mp_read_array(&r, "header", &n)) != 0)
 		goto out;
 	if (n == 0) {
-		rc = mp_fail(why, WM_EMALFORMED, "body: empty array, expected 8 fields");
+		rc = mp_fail(why, WM_EMALFORMED, "header: empty array, expected 10 fields");
 		goto out;
 	}
 	if ((rc = mp_read_uint(&r, "version", &ev->version)) != 0)
 		goto out;
-	if (ev->version != 1) {
-		rc = mp_fail(why, WM_EVERSION, "version: %llu is not supported (this node reads version 1)",
+	if (ev->version == 1) {
+		rc = mp_fail(why, WM_EVERSION, "version 1 is retired: this node reads version 2 only "
+		             "(make the event again with this version of watchmesh)");
+		goto out;
+	}
+	if (ev->version != WM_EVENT_VERSION) {
+		rc = mp_fail(why, WM_EVERSION, "version: %llu is not supported (this node reads version 2)",
 		             (unsigned long long)ev->version);
 		goto out;
 	}
-	if (n != 8) {
-		rc = mp_fail(why, WM_EMALFORMED, "body: %zu fields, expected 8", n);
+	if (n != 10) {
+		rc = mp_fail(why, WM_EMALFORMED, "header: %zu fields, expected 10", n);
 		goto out;
 	}
 	if ((rc = mp_read_uint(&r, "kind", &kind)) != 0)
@@ -315,7 +354,7 @@ int event_decode_peeked(const struct event_peek *pk, struct event **out, char wh
 		goto out;
 	}
 
-	/* the rest of the body */
+	/* the rest of the header */
 	if (kind < 1 || kind > KIND_MAX) {
 		rc = mp_fail(why, WM_EMALFORMED, "kind: %llu is not a known kind (1-%d)",
 		             (unsigned long long)kind, KIND_MAX);
@@ -328,6 +367,9 @@ int event_decode_peeked(const struct event_peek *pk, struct event **out, char wh
 		rc = mp_fail(why, WM_EMALFORMED, "created_at: must be greater than 0");
 		goto out;
 	}
+	if ((rc = mp_read_bin_n(&r, "network", WM_NETWORK_LEN, &p)) != 0)
+		goto out;
+	memcpy(ev->network, p, WM_NETWORK_LEN);
 	if ((rc = mp_read_str(&r, "group", &p, &glen)) != 0)
 		goto out;
 	if (!event_group_valid((const char *)p, glen)) {
@@ -338,6 +380,15 @@ int event_decode_peeked(const struct event_peek *pk, struct event **out, char wh
 	}
 	memcpy(ev->group, p, glen);
 	ev->group[glen] = '\0';
+	if ((rc = mp_read_bin(&r, "prev", &p, &n)) != 0)
+		goto out;
+	if (n != 0 && n != WM_ID_LEN) {
+		rc = mp_fail(why, WM_EMALFORMED, "prev: %zu bytes, expected 0 (first of a branch) or %d", n, WM_ID_LEN);
+		goto out;
+	}
+	ev->has_prev = n == WM_ID_LEN;
+	if (ev->has_prev)
+		memcpy(ev->prev, p, WM_ID_LEN);
 	if ((rc = mp_read_array(&r, "refs", &n)) != 0)
 		goto out;
 	if (n > WM_MAX_REFS) {
@@ -360,9 +411,28 @@ int event_decode_peeked(const struct event_peek *pk, struct event **out, char wh
 		             (unsigned long long)ev->expires_at, (unsigned long long)ev->created_at);
 		goto out;
 	}
+	if ((rc = mp_read_bin_n(&r, "content_hash", WM_ID_LEN, &p)) != 0)
+		goto out;
+	memcpy(ev->content_hash, p, WM_ID_LEN);
+	if ((rc = mp_expect_end(&r, "header")) != 0)
+		goto out;
+	if (ev->withheld) {
+		*out = ev;
+		return 0;
+	}
+
+	/* the content: first that it is the one the author signed, so that
+	 * whatever is wrong with it after that is the author's doing */
+	id_compute(chash, pk->content, pk->content_len);
+	if (memcmp(chash, ev->content_hash, WM_ID_LEN) != 0) {
+		rc = mp_fail(why, WM_EHASH, "content: its SHA-256 is not the header's content_hash "
+		             "(the content was changed or replaced after signing)");
+		goto out;
+	}
+	mp_reader_init(&r, pk->content, pk->content_len, (size_t)(pk->content - pk->wire), why);
 	if ((rc = read_content(&r, ev)) != 0)
 		goto out;
-	if ((rc = mp_expect_end(&r, "payload")) != 0)
+	if ((rc = mp_expect_end(&r, "content")) != 0)
 		goto out;
 	if ((rc = content_check(ev, why)) != 0)
 		goto out;
@@ -375,7 +445,7 @@ out:
 
 int event_wire_len(const uint8_t *buf, size_t len, size_t *out)
 {
-	size_t hdr;
+	size_t hdr, items, pos;
 	uint8_t c;
 
 	if (buf == NULL || out == NULL)
@@ -384,7 +454,7 @@ int event_wire_len(const uint8_t *buf, size_t len, size_t *out)
 		return WM_ETRUNCATED;
 	/* lenient about header forms: it only finds the extent; decode judges */
 	c = buf[0];
-	if (c == 0x92)
+	if (c == 0x92 || c == 0x93)
 		hdr = 1;
 	else if (c == 0xdc)
 		hdr = 3;
@@ -394,12 +464,15 @@ int event_wire_len(const uint8_t *buf, size_t len, size_t *out)
 		return WM_EMALFORMED;
 	if (len < hdr)
 		return WM_ETRUNCATED;
-	for (size_t k = 1; k < hdr; k++)
-		if (buf[k] != (k == hdr - 1 ? 2 : 0))
+	items = hdr == 1 ? (size_t)(c & 0x0f) : buf[hdr - 1];
+	for (size_t k = 1; k + 1 < hdr; k++)
+		if (buf[k] != 0)
 			return WM_EMALFORMED;
+	if (items != 2 && items != 3)
+		return WM_EMALFORMED;
 
-	size_t pos = hdr;
-	for (int field = 0; field < 2; field++) {
+	pos = hdr;
+	for (size_t field = 0; field < items; field++) {
 		size_t h, blen = 0;
 
 		if (len - pos < 1)
@@ -412,7 +485,7 @@ int event_wire_len(const uint8_t *buf, size_t len, size_t *out)
 			return WM_ETRUNCATED;
 		for (size_t k = 1; k < h; k++)
 			blen = (blen << 8) | buf[pos + k];
-		if (field == 0 && blen > WM_MAX_PAYLOAD)
+		if (blen > WM_MAX_WIRE)
 			return WM_ETOOBIG;
 		if (field == 1 && blen != WM_SIG_LEN)
 			return WM_EMALFORMED;
@@ -603,7 +676,9 @@ static int pack_bin(msgpack_packer *pk, const void *p, size_t len)
 	return len > 0 ? msgpack_pack_bin_body(pk, p, len) : 0;
 }
 
-static int pack_cval(msgpack_packer *pk, const struct cval *v)
+/* -2 for a value no decoder would take: arrays nest one level at most
+ * (the decoder and content.c say where that is allowed) */
+static int pack_cval(msgpack_packer *pk, const struct cval *v, int depth)
 {
 	switch (v->type) {
 	case CV_STR:  return pack_str(pk, v->ptr, v->len);
@@ -611,13 +686,15 @@ static int pack_cval(msgpack_packer *pk, const struct cval *v)
 	case CV_UINT: return msgpack_pack_uint64(pk, v->u);
 	case CV_INT:  return msgpack_pack_int64(pk, v->i);
 	case CV_ARRAY:
+		if (depth > 1)
+			return -2;
 		if (msgpack_pack_array(pk, v->len) != 0)
 			return -1;
 		for (size_t k = 0; k < v->len; k++) {
-			if (v->items[k].type == CV_ARRAY)
-				return -2;
-			if (pack_cval(pk, &v->items[k]) != 0)
-				return -1;
+			int rc = pack_cval(pk, &v->items[k], depth + 1);
+
+			if (rc != 0)
+				return rc;
 		}
 		return 0;
 	}
@@ -632,8 +709,8 @@ static int centry_cmp(const void *a, const void *b)
 	return mp_key_cmp((const uint8_t *)x->key, x->keylen, (const uint8_t *)y->key, y->keylen);
 }
 
-int event_wrap(const uint8_t *payload, size_t len, const struct key *k,
-               uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN])
+int event_wrap(const uint8_t *payload, size_t len, const uint8_t *content, size_t clen,
+               const struct key *k, uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN])
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -648,8 +725,8 @@ int event_wrap(const uint8_t *payload, size_t len, const struct key *k,
 		return rc;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if (msgpack_pack_array(&pk, 2) != 0 || pack_bin(&pk, payload, len) != 0 ||
-	    pack_bin(&pk, sig, WM_SIG_LEN) != 0) {
+	if (msgpack_pack_array(&pk, content != NULL ? 3 : 2) != 0 || pack_bin(&pk, payload, len) != 0 ||
+	    pack_bin(&pk, sig, WM_SIG_LEN) != 0 || (content != NULL && pack_bin(&pk, content, clen) != 0)) {
 		msgpack_sbuffer_destroy(&sb);
 		return WM_ENOMEM;
 	}
@@ -670,9 +747,10 @@ int event_wrap(const uint8_t *payload, size_t len, const struct key *k,
 int event_build(const struct event_draft *d, const struct key *signer,
                 uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN], char why[WM_WHY_LEN])
 {
-	msgpack_sbuffer sb;
+	msgpack_sbuffer sb, cb;
 	msgpack_packer pk;
 	const struct centry *sorted[WM_MAX_CONTENT];
+	uint8_t chash[WM_ID_LEN];
 	struct event *ev = NULL;
 	uint8_t *w = NULL;
 	size_t wlen = 0;
@@ -703,44 +781,58 @@ int event_build(const struct event_draft *d, const struct key *signer,
 			return mp_fail(why, WM_EINVAL, "content key '%s' is set twice",
 			               mp_quote(q, sizeof(q), (const uint8_t *)sorted[i]->key, sorted[i]->keylen));
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	bad |= msgpack_pack_array(&pk, 8);
-	bad |= msgpack_pack_uint64(&pk, 1);
-	bad |= msgpack_pack_uint64(&pk, d->kind);
-	bad |= pack_bin(&pk, d->author, WM_PUB_LEN);
-	bad |= msgpack_pack_uint64(&pk, d->created_at);
-	bad |= pack_str(&pk, d->group, strlen(d->group));
-	bad |= msgpack_pack_array(&pk, d->nrefs);
-	for (size_t i = 0; i < d->nrefs; i++)
-		bad |= pack_bin(&pk, d->refs[i], WM_ID_LEN);
-	bad |= msgpack_pack_uint64(&pk, d->expires_at);
+	/* the content first: the header carries its hash */
+	msgpack_sbuffer_init(&cb);
+	msgpack_packer_init(&pk, &cb, msgpack_sbuffer_write);
 	bad |= msgpack_pack_map(&pk, d->ncontent);
 	for (size_t i = 0; i < d->ncontent && bad == 0; i++) {
 		int prc;
 
 		bad |= pack_str(&pk, sorted[i]->key, sorted[i]->keylen);
-		prc = pack_cval(&pk, &sorted[i]->val);
+		prc = pack_cval(&pk, &sorted[i]->val, 0);
 		if (prc == -2) {
-			msgpack_sbuffer_destroy(&sb);
+			msgpack_sbuffer_destroy(&cb);
 			return mp_fail(why, WM_EINVAL, "content key '%s': bad value (nested array or unknown type)",
 			               mp_quote(q, sizeof(q), (const uint8_t *)sorted[i]->key, sorted[i]->keylen));
 		}
 		bad |= prc;
 	}
 	if (bad != 0) {
-		msgpack_sbuffer_destroy(&sb);
+		msgpack_sbuffer_destroy(&cb);
 		return WM_ENOMEM;
 	}
-	if (sb.size > WM_MAX_PAYLOAD) {
-		rc = mp_fail(why, WM_ETOOBIG, "payload: %zu bytes, at most %d allowed", sb.size, WM_MAX_PAYLOAD);
+	id_compute(chash, (const uint8_t *)cb.data, cb.size);
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	bad |= msgpack_pack_array(&pk, 10);
+	bad |= msgpack_pack_uint64(&pk, WM_EVENT_VERSION);
+	bad |= msgpack_pack_uint64(&pk, d->kind);
+	bad |= pack_bin(&pk, d->author, WM_PUB_LEN);
+	bad |= msgpack_pack_uint64(&pk, d->created_at);
+	bad |= pack_bin(&pk, d->network, WM_NETWORK_LEN);
+	bad |= pack_str(&pk, d->group, strlen(d->group));
+	bad |= pack_bin(&pk, d->prev, d->has_prev ? WM_ID_LEN : 0);
+	bad |= msgpack_pack_array(&pk, d->nrefs);
+	for (size_t i = 0; i < d->nrefs; i++)
+		bad |= pack_bin(&pk, d->refs[i], WM_ID_LEN);
+	bad |= msgpack_pack_uint64(&pk, d->expires_at);
+	bad |= pack_bin(&pk, chash, WM_ID_LEN);
+	if (bad != 0) {
 		msgpack_sbuffer_destroy(&sb);
-		return rc;
+		msgpack_sbuffer_destroy(&cb);
+		return WM_ENOMEM;
 	}
-	rc = event_wrap((const uint8_t *)sb.data, sb.size, signer, &w, &wlen, NULL);
+	rc = event_wrap((const uint8_t *)sb.data, sb.size, (const uint8_t *)cb.data, cb.size, signer,
+	                &w, &wlen, NULL);
 	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&cb);
 	if (rc != 0)
 		return mp_fail(why, rc, "could not sign the event");
+	if (wlen > WM_MAX_WIRE) {
+		free(w);
+		return mp_fail(why, WM_ETOOBIG, "event: %zu bytes, at most %d allowed", wlen, WM_MAX_WIRE);
+	}
 	if ((rc = event_decode(w, wlen, &ev, why)) != 0) {
 		free(w);
 		return rc;

@@ -1,16 +1,22 @@
 /*
- * proto/event: the v1 event format of proto/PROTOCOL.md (§2, §3), exactly.
+ * proto/event: the v2 event format of proto/PROTOCOL.md (§2, §3), exactly.
  *
- *   wire    = [payload : bin, sig : bin(64)]        canonical msgpack
- *   id      = SHA-256(payload)
- *   payload = [version, kind, author, created_at, group, refs, expires_at, content]
+ *   wire    = [payload : bin, sig : bin(64), content : bin]   canonical msgpack
+ *   id      = SHA-256(payload); sig signs the id
+ *   payload = [version 2, kind, author, created_at, network, group, prev, refs,
+ *              expires_at, content_hash]                     (the header)
+ *   content = canonical map; SHA-256(content) = content_hash
+ *
+ * A withheld event is [payload, sig]: the header stays provable, the content
+ * is gone (a node keeps an event so once a retract of it is held).
  *
  * The decoder is strict: it accepts only the one canonical byte form and
  * rejects everything else with a reason a person can read.  It hashes the
- * bytes that arrived (nothing is re-encoded), checks the signature, then
- * decodes the body.  A decoded event points into the caller's wire buffer,
- * which must outlive it.  proto/ does no I/O and knows nothing of trust:
- * whether the author may sign this kind is node/'s business (trust.c).
+ * bytes that arrived (nothing is re-encoded), checks the signature, decodes
+ * the header, then checks the content against its hash and the kind's rules.
+ * A decoded event points into the caller's wire buffer, which must outlive
+ * it.  proto/ does no I/O and knows nothing of trust or of which network it
+ * runs in: those are node/'s business (trust.c, ingest.c).
  */
 #ifndef WM_EVENT_H
 #define WM_EVENT_H
@@ -21,8 +27,9 @@
 #include "error.h"
 #include "wmcrypto.h"
 
-#define WM_MAX_PAYLOAD  65536
-#define WM_MAX_WIRE     (WM_MAX_PAYLOAD + 5 + 2 + WM_SIG_LEN)
+#define WM_MAX_WIRE     65536   /* a whole event, wrapper included */
+#define WM_NETWORK_LEN  16      /* the network id of header field 4 */
+#define WM_EVENT_VERSION 2
 #define WM_MAX_REFS     16
 #define WM_GROUP_MAX    64
 #define WM_NETWORK_GROUP "network"   /* certs and revocations live here */
@@ -45,7 +52,7 @@ const char *kind_name(unsigned kind);
 /* 1..9, or 0 if the name is not a kind. */
 unsigned kind_from_name(const char *name);
 
-/* A content value.  Strings and binaries point into the payload. */
+/* A content value.  Strings and binaries point into the content bytes. */
 enum cval_type { CV_STR, CV_BIN, CV_UINT, CV_INT, CV_ARRAY };
 struct cval {
 	enum cval_type type;
@@ -53,10 +60,10 @@ struct cval {
 	size_t len;             /* bytes for STR/BIN, items for ARRAY */
 	uint64_t u;             /* CV_UINT */
 	int64_t i;              /* CV_INT: negative values only (canonical) */
-	struct cval *items;     /* CV_ARRAY: len items; no nested arrays */
+	struct cval *items;     /* CV_ARRAY: len items; nested only in a revoke's keep */
 };
 struct centry {
-	const char *key;        /* points into the payload; not NUL-terminated */
+	const char *key;        /* points into the content; not NUL-terminated */
 	size_t keylen;
 	struct cval val;
 };
@@ -66,30 +73,40 @@ struct event {
 	uint8_t id[WM_ID_LEN];
 	const uint8_t *wire;    /* the whole wire event (caller's buffer) */
 	size_t wire_len;
-	const uint8_t *payload;
+	const uint8_t *payload;         /* the header's bytes */
 	size_t payload_len;
 	uint8_t sig[WM_SIG_LEN];
+	const uint8_t *cbytes;          /* the content's bytes; NULL when withheld */
+	size_t cbytes_len;
+	int withheld;                   /* [payload, sig]: no content, ncontent 0 */
 
 	uint64_t version;
 	unsigned kind;
 	uint8_t author[WM_PUB_LEN];
 	uint64_t created_at;            /* ms since the epoch */
+	uint8_t network[WM_NETWORK_LEN];
 	char group[WM_GROUP_MAX + 1];   /* NUL-terminated copy */
+	int has_prev;                   /* 0: the first of a branch */
+	uint8_t prev[WM_ID_LEN];
 	size_t nrefs;
 	uint8_t refs[WM_MAX_REFS][WM_ID_LEN];
 	uint64_t expires_at;            /* 0 = never */
+	uint8_t content_hash[WM_ID_LEN];
 	size_t ncontent;
 	struct centry *content;         /* sorted by key, as on the wire */
 };
 
 /*
  * Decode and verify one wire event that occupies exactly buf[0..len).
- * Checks, in this order: wrapper shape and canonical form, payload size,
- * id, the author field, the signature, the rest of the body, and the
- * content rules of the kind (required keys, types, enumerations, sizes).
- * Does not check created_at against a clock, nor who may sign what.
- * Returns 0 and *out (caller frees with event_free), or a WM_E* code with
- * `why` filled.
+ * Checks, in this order: wrapper shape and canonical form, size, id, the
+ * author field, the signature, the rest of the header, the content against
+ * content_hash (WM_EHASH, a passing refusal: anyone can pair a genuine
+ * header with other bytes), the content's form and the kind's rules
+ * (required keys, types, enumerations, sizes).  A withheld event decodes
+ * with ev->withheld set and no content: whether to take it is the caller's
+ * business.  Does not check created_at against a clock, the network, nor
+ * who may sign what.  Returns 0 and *out (caller frees with event_free), or
+ * a WM_E* code with `why` filled.
  */
 int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN]);
 void event_free(struct event *ev);
@@ -101,10 +118,11 @@ void event_free(struct event *ev);
  * starts from it, and so do ingest, the mesh and the bundle reader, so the
  * id of bytes that arrive is hashed once and handed along.
  *
- * The wrapper must be canonical (shortest headers, a 64-byte signature).
- * The head is read from a body that starts as version 1's array of 8, as
- * far as it is canonical, and is not judged: kind, author and group stay
- * 0 / NULL where it stops.  Nothing in it is verified, so use it to route
+ * The wrapper must be canonical (shortest headers, a 64-byte signature,
+ * at most WM_MAX_WIRE bytes in all); it holds three items, or two when the
+ * event is withheld.  The head is read from a header that starts as version
+ * 2's array of 10, as far as it is canonical, and is not judged: kind,
+ * author and group stay 0 / NULL where it stops.  Nothing in it is verified, so use it to route
  * and to count, never to trust.
  */
 struct event_peek {
@@ -113,9 +131,12 @@ struct event_peek {
 	const uint8_t *payload;
 	size_t payload_len;
 	const uint8_t *sig;         /* WM_SIG_LEN bytes */
+	const uint8_t *content;     /* NULL when withheld */
+	size_t content_len;
+	int withheld;               /* the wrapper is [payload, sig] */
 	int has_id;                 /* 0 with EVENT_PEEK_NO_ID */
 	uint8_t id[WM_ID_LEN];      /* SHA-256(payload) */
-	/* the head: [1, kind, author, created_at, group, ...] */
+	/* the head: [2, kind, author, created_at, network, group, ...] */
 	unsigned kind;              /* 1..255, or 0 if unread (or larger) */
 	const uint8_t *author;      /* WM_PUB_LEN bytes, or NULL if unread */
 	const char *group;          /* a valid group name (not NUL-terminated), or NULL */
@@ -127,7 +148,7 @@ struct event_peek {
 /*
  * Peek at the wire event at buf (len bytes).  0 and *out, or WM_ETRUNCATED
  * (EVENT_PEEK_PREFIX only: the buffer ends inside the event), WM_ETOOBIG
- * (a payload over WM_MAX_PAYLOAD), WM_ECANONICAL, WM_EMALFORMED or
+ * (an event over WM_MAX_WIRE), WM_ECANONICAL, WM_EMALFORMED or
  * WM_EINVAL (no buffer), with why filled (why may be NULL).  *out is set
  * only on success and points into buf.
  */
@@ -143,8 +164,8 @@ int event_decode_peeked(const struct event_peek *pk, struct event **out, char wh
  * Length of the wire event that starts at buf (which holds len bytes), read
  * from the wrapper's headers alone: lets a bundle reader step from event to
  * event.  WM_ETRUNCATED if the buffer ends first, WM_EMALFORMED if the
- * bytes there are not a wrapper, WM_ETOOBIG when the payload header
- * announces more than WM_MAX_PAYLOAD bytes.  Unlike event_peek it accepts
+ * bytes there are not a wrapper, WM_ETOOBIG when its headers announce more
+ * than WM_MAX_WIRE bytes.  Unlike event_peek it accepts
  * longer headers than needed, so that a bundle reader can step over such
  * an event and report it as refused rather than as unreadable bytes.
  */
@@ -168,7 +189,10 @@ struct event_draft {
 	unsigned kind;
 	uint8_t author[WM_PUB_LEN];
 	uint64_t created_at;
+	uint8_t network[WM_NETWORK_LEN];
 	const char *group;
+	int has_prev;                   /* 0: prev is empty */
+	uint8_t prev[WM_ID_LEN];
 	size_t nrefs;
 	uint8_t refs[WM_MAX_REFS][WM_ID_LEN];
 	uint64_t expires_at;
@@ -192,11 +216,13 @@ void draft_uint(struct event_draft *d, const char *key, uint64_t v);
  */
 #define WM_MAX_CONTENT  32      /* content entries per event */
 #define WM_MAX_ARRAY    64      /* items in a content array */
+#define WM_MAX_KEEP     256     /* entries in a revoke's keep, each a flat array */
 #define WM_MAX_KEY      32      /* bytes in a content key: a-z 0-9 _ */
 
 /* A signed integer (negative or not); circle coordinates. */
 void draft_int(struct event_draft *d, const char *key, int64_t v);
-/* An array of n items (strings, binaries, integers; no nesting).  `items`
+/* An array of n items (strings, binaries, integers; arrays of those only
+ * where the content rules allow, as in a revoke's keep).  `items`
  * is the caller's and must outlive event_build; build them with cval_*:
  *   struct cval c[3] = { cval_int(lat), cval_int(lon), cval_uint(r) };
  *   draft_array(&d, "circle", c, 3);                                      */
@@ -212,10 +238,11 @@ int event_group_valid(const char *g, size_t len);
 
 /*
  * For tools and tests: sign any payload bytes with k and wrap them
- * canonically, with no checks of the payload (the result may not decode).
- * *wire malloc'd; caller frees.  WM_EINVAL if k has no secret half.
+ * canonically with the content bytes (content NULL: a withheld event), with
+ * no checks of either (the result may not decode).  *wire malloc'd; caller
+ * frees.  WM_EINVAL if k has no secret half.
  */
-int event_wrap(const uint8_t *payload, size_t len, const struct key *k,
-               uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN]);
+int event_wrap(const uint8_t *payload, size_t len, const uint8_t *content, size_t clen,
+               const struct key *k, uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN]);
 
 #endif

@@ -143,6 +143,9 @@ int cli_revoke_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
 	d->kind = KIND_REVOKE;
 	d->group = WM_NETWORK_GROUP;
 	draft_bin(d, "subject", subject, WM_PUB_LEN);
+	/* keep is validated and stored, but revocations are still judged by
+	 * date (PROTOCOL.md §11) until judging by ancestry lands: empty */
+	draft_array(d, "keep", NULL, 0);
 	if (reason && reason[0])
 		draft_str(d, "reason", reason);
 	return 0;

@@ -1,9 +1,14 @@
 /*
- * Fuzz target: arbitrary bytes taken as a payload, signed with a fixed key
- * and wrapped (event_wrap), then decoded.  Reaches the body and content
- * rules, which fuzz_event rarely gets past the signature to.  An accepted
- * event must be canonical, agree with msgpack-c's re-encoding, and survive
- * being rebuilt from its decoded fields with event_build byte for byte.
+ * Fuzz target: arbitrary bytes taken as a header and a content, signed
+ * with a fixed key and wrapped (event_wrap), then decoded.  Reaches the
+ * header and content rules, which fuzz_event rarely gets past the signature
+ * to.  Input: 2 bytes (big-endian) giving the header's length, the header,
+ * then the content.  When the header ends as a canonical content_hash
+ * (c4 20 + 32 bytes), those 32 bytes are set to the content's hash, so
+ * that mutations of the content reach its rules instead of stopping at the
+ * hash.  An accepted event's header and content must be canonical, agree
+ * with msgpack-c's re-encoding, and survive being rebuilt from the decoded
+ * fields with event_build byte for byte.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,7 +33,10 @@ static void rebuild(const struct event *ev)
 	d.kind = ev->kind;
 	memcpy(d.author, ev->author, WM_PUB_LEN);
 	d.created_at = ev->created_at;
+	memcpy(d.network, ev->network, WM_NETWORK_LEN);
 	d.group = ev->group;
+	d.has_prev = ev->has_prev;
+	memcpy(d.prev, ev->prev, WM_ID_LEN);
 	d.nrefs = ev->nrefs;
 	memcpy(d.refs, ev->refs, sizeof(d.refs));
 	d.expires_at = ev->expires_at;
@@ -45,8 +53,8 @@ static void rebuild(const struct event *ev)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct event *ev = NULL;
-	uint8_t *wire = NULL, *again = NULL;
-	size_t len = 0, alen = 0;
+	uint8_t *wire = NULL, *again = NULL, *hdr;
+	size_t len = 0, alen = 0, hlen;
 	char why[WM_WHY_LEN];
 
 	if (signer == NULL) {
@@ -58,10 +66,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (key_from_seed(seed, &signer) != 0)
 			abort();
 	}
-	if (size > WM_MAX_PAYLOAD + 1)
+	if (size < 2 || size > WM_MAX_WIRE + 1)
 		return 0;
-	if (event_wrap(data, size, signer, &wire, &len, NULL) != 0)
+	hlen = (size_t)data[0] << 8 | data[1];
+	if (hlen > size - 2)
+		return 0;
+	if ((hdr = malloc(hlen + 1)) == NULL)
 		abort();
+	memcpy(hdr, data + 2, hlen);
+	if (hlen >= 2 + WM_ID_LEN && hdr[hlen - 2 - WM_ID_LEN] == 0xc4 && hdr[hlen - 1 - WM_ID_LEN] == WM_ID_LEN)
+		id_compute(hdr + hlen - WM_ID_LEN, data + 2 + hlen, size - 2 - hlen);
+	if (event_wrap(hdr, hlen, data + 2 + hlen, size - 2 - hlen, signer, &wire, &len, NULL) != 0)
+		abort();
+	free(hdr);
 	why[0] = '\0';
 	if (event_decode(wire, len, &ev, why) != 0) {
 		if (why[0] == '\0')
@@ -69,12 +86,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(wire);
 		return 0;
 	}
-	if (mp_check_canonical(ev->payload, ev->payload_len, why) != 0)
-		abort();
-	if (mp_msgpack_repack(ev->payload, ev->payload_len, &again, &alen) != 0 ||
-	    alen != ev->payload_len || memcmp(again, ev->payload, alen) != 0)
-		abort();
-	free(again);
+	for (int part = 0; part < 2; part++) {
+		const uint8_t *p = part == 0 ? ev->payload : ev->cbytes;
+		size_t n = part == 0 ? ev->payload_len : ev->cbytes_len;
+
+		if (mp_check_canonical(p, n, why) != 0)
+			abort();
+		if (mp_msgpack_repack(p, n, &again, &alen) != 0 || alen != n || memcmp(again, p, alen) != 0)
+			abort();
+		free(again);
+	}
 	if (memcmp(ev->author, signer->pub, WM_PUB_LEN) == 0)
 		rebuild(ev);
 	event_free(ev);

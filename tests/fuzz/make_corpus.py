@@ -2,8 +2,10 @@
 """Seed corpora for the fuzz targets, from tests/vectors/events.json.
 
   corpus/event/    every vector's wire (valid and broken)
-  corpus/payload/  the payload inside each wire that has one
-  corpus/mp/       hand-picked msgpack snippets plus a few payloads
+  corpus/payload/  the header and content inside each wire that has both, as
+                   fuzz_payload reads them: 2 bytes (big-endian) of header
+                   length, the header, the content
+  corpus/mp/       hand-picked msgpack snippets plus a few headers and contents
 
 Run from the repository root after regenerating the vectors; commit the result.
 """
@@ -45,12 +47,15 @@ def main():
             w = msgpack.unpackb(wire, raw=True)
         except Exception:  # noqa: BLE001 -- broken wrappers have no payload
             continue
-        if isinstance(w, list) and w and isinstance(w[0], bytes):
+        if (isinstance(w, list) and len(w) == 3 and isinstance(w[0], bytes) and isinstance(w[2], bytes)
+                and len(w[0]) < 65536):
             with open(os.path.join(HERE, "corpus", "payload", name), "wb") as f:
-                f.write(w[0])
+                f.write(len(w[0]).to_bytes(2, "big") + w[0] + w[2])
             if i < 12:
                 with open(os.path.join(HERE, "corpus", "mp", name), "wb") as f:
                     f.write(w[0])
+                with open(os.path.join(HERE, "corpus", "mp", name + "-content"), "wb") as f:
+                    f.write(w[2])
     for name, hx in SNIPPETS.items():
         with open(os.path.join(HERE, "corpus", "mp", name), "wb") as f:
             f.write(bytes.fromhex(hx))

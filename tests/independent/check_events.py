@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """
-An independent check of watchmesh v1 events, written from proto/PROTOCOL.md
+An independent check of watchmesh v2 events, written from proto/PROTOCOL.md
 with nothing of our C code: Debian's python3-nacl (Ed25519) and
 python3-msgpack (parsing, and re-encoding to test the canonical form), plus
 the standard library.
 
   check_events.py --vectors tests/vectors/events.json
-      every valid vector must pass with the id it states; every invalid one
-      must be refused, and for the same class of reason (WM_ESIG,
-      WM_ECANONICAL, ...) as the vector says.
+      every valid vector must pass with the id it states (withheld or whole,
+      as it states); every invalid one must be refused, and for the same
+      class of reason (WM_ESIG, WM_ECANONICAL, ...) as the vector says.  Each
+      vector is judged as a node of the network it names judges it.
   check_events.py --bundle FILE
       walks a bundle (the concatenation of wire events) and checks each.
 
@@ -23,7 +24,7 @@ import msgpack
 import nacl.exceptions
 import nacl.signing
 
-MAX_PAYLOAD = 65536
+MAX_EVENT = 65536
 GROUP_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 KINDS = {1: "bulletin", 2: "alert", 3: "request", 4: "reply", 5: "status",
@@ -47,7 +48,7 @@ RULES = {
         "photo": ("bin", 0, 1, 49152), "photo_type": ("enum", 0, ["image/jpeg", "image/png", "image/webp"]),
         "lang": ("line", 0, 2, 35)},
     3: {"topic": ("enum", 1, ["police", "non-police", "dispute", "lost-found", "other"]),
-        "text": ("text", 0, 1, 16000), "to": ("array", 0), "box": ("bin", 0, 1, MAX_PAYLOAD),
+        "text": ("text", 0, 1, 16000), "to": ("array", 0), "box": ("bin", 0, 1, MAX_EVENT),
         "lang": ("line", 0, 2, 35)},
     4: {"text": ("text", 1, 1, 16000), "lang": ("line", 0, 2, 35)},
     5: {"state": ("enum", 1, ["acknowledged", "assigned", "referred", "resolved", "closed"]),
@@ -56,7 +57,7 @@ RULES = {
     7: {"subject": ("key", 1), "role": ("enum", 1, ["station", "officer", "node", "resident"]),
         "name": ("line", 1, 1, 127), "groups": ("array", 1), "not_before": ("uint", 1),
         "not_after": ("uint", 1)},
-    8: {"subject": ("key", 1), "reason": ("text", 0, 1, 1000)},
+    8: {"subject": ("key", 1), "reason": ("text", 0, 1, 1000), "keep": ("array", 1)},
     9: {"what": ("enum", 1, ["seen", "helping", "found"]), "text": ("text", 0, 1, 4000)},
 }
 
@@ -88,15 +89,17 @@ def canonical(obj, data, what):
         raise Refused("WM_ECANONICAL", f"{what}: not in canonical form")
 
 
-def plain_value(v, what, nested=False):
-    """Content values: str, bytes, int, or a flat array of those."""
+def plain_value(v, what, nested=False, outer=0):
+    """Content values: str, bytes, int, or a flat array of those; where
+    outer > 0 (a revoke's keep), an array of up to outer items that may be
+    flat arrays."""
     if isinstance(v, (str, bytes)) or is_int(v):
         return
     if isinstance(v, list) and not nested:
-        if len(v) > 64:
-            raise Refused("WM_EMALFORMED", f"{what}: array of more than 64 items")
+        if len(v) > (outer or 64):
+            raise Refused("WM_EMALFORMED", f"{what}: array of more than {outer or 64} items")
         for item in v:
-            plain_value(item, what, True)
+            plain_value(item, what, not outer)
         return
     raise Refused("WM_EMALFORMED", f"{what}: a value of type {type(v).__name__} is not allowed")
 
@@ -105,7 +108,7 @@ def group_ok(g):
     return isinstance(g, str) and 1 <= len(g.encode()) <= 64 and set(g) <= GROUP_CHARS
 
 
-def check_content(kind, body, c):
+def check_content(kind, header, c):
     def bad(why):
         raise Refused("WM_ECONTENT", why)
 
@@ -137,7 +140,7 @@ def check_content(kind, body, c):
     if "lang" in c and isinstance(c["lang"], str) and not all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in c["lang"]):
         bad("'lang' is not a language tag")
 
-    group, refs, created, expires = body[4], body[5], body[3], body[6]
+    group, refs, created, expires = header[5], header[7], header[3], header[8]
     if (kind in (7, 8)) != (group == "network"):
         bad("group 'network' holds exactly the certs and revocations")
     if kind in (4, 5, 6, 9) and not refs:
@@ -179,33 +182,46 @@ def check_content(kind, body, c):
             bad("groups too long joined")
         if not c["not_before"] < c["not_after"]:
             bad("not_before must be before not_after")
+    if kind == 8:
+        for e in c["keep"]:
+            if not isinstance(e, list) or len(e) != 3:
+                bad("a keep entry is not [group, id, expires_at]")
+            if not group_ok(e[0]) or not isinstance(e[1], bytes) or len(e[1]) != 32 or not is_int(e[2]) or e[2] < 0:
+                bad("a keep entry is not [group, id of 32 bytes, expires_at]")
 
 
-def check_event(wire):
-    """Returns the decoded body and id, or raises Refused."""
+def check_event(wire, network=None):
+    """Returns (header, id, withheld), or raises Refused.  With network (16
+    bytes), an event of another network is refused as a node of that
+    network refuses it."""
     w = unpack_one(wire, "event")
-    if not isinstance(w, list) or len(w) != 2:
-        raise Refused("WM_EMALFORMED", "event: not an array of two items")
-    payload, sig = w
+    if not isinstance(w, list) or len(w) not in (2, 3):
+        raise Refused("WM_EMALFORMED", "event: not an array of three items (or two, withheld)")
+    payload, sig = w[0], w[1]
     if not isinstance(payload, bytes):
         raise Refused("WM_EMALFORMED", "payload: not a binary")
-    if len(payload) > MAX_PAYLOAD:
+    if len(payload) > MAX_EVENT:
         raise Refused("WM_ETOOBIG", "payload: larger than 64 KiB")
     if not isinstance(sig, bytes) or len(sig) != 64:
         raise Refused("WM_EMALFORMED", "signature: not a binary of 64 bytes")
+    withheld = len(w) == 2
+    if not withheld and not isinstance(w[2], bytes):
+        raise Refused("WM_EMALFORMED", "content: not a binary")
+    if len(wire) > MAX_EVENT:
+        raise Refused("WM_ETOOBIG", "event: larger than 64 KiB")
     canonical(w, wire, "event")
     eid = hashlib.sha256(payload).digest()
 
-    body = unpack_one(payload, "payload")
-    if not isinstance(body, list) or len(body) == 0:
-        raise Refused("WM_EMALFORMED", "body: not a non-empty array")
-    if not is_int(body[0]) or body[0] < 0:
+    h = unpack_one(payload, "header")
+    if not isinstance(h, list) or len(h) == 0:
+        raise Refused("WM_EMALFORMED", "header: not a non-empty array")
+    if not is_int(h[0]) or h[0] < 0:
         raise Refused("WM_EMALFORMED", "version: not an unsigned integer")
-    if body[0] != 1:
-        raise Refused("WM_EVERSION", f"version {body[0]}")
-    if len(body) != 8:
-        raise Refused("WM_EMALFORMED", f"body: {len(body)} fields")
-    version, kind, author, created, group, refs, expires, content = body
+    if h[0] != 2:
+        raise Refused("WM_EVERSION", f"version {h[0]}" + (" is retired" if h[0] == 1 else ""))
+    if len(h) != 10:
+        raise Refused("WM_EMALFORMED", f"header: {len(h)} fields")
+    version, kind, author, created, net, group, prev, refs, expires, chash = h
     if not is_int(kind) or kind < 0:
         raise Refused("WM_EMALFORMED", "kind: not an unsigned integer")
     if not isinstance(author, bytes) or len(author) != 32:
@@ -218,23 +234,19 @@ def check_event(wire):
     # shapes and types first, then the one byte form, then the rules
     if not is_int(created) or created < 0:
         raise Refused("WM_EMALFORMED", "created_at: not an unsigned integer")
+    if not isinstance(net, bytes) or len(net) != 16:
+        raise Refused("WM_EMALFORMED", "network: not 16 bytes")
     if not isinstance(group, str):
         raise Refused("WM_EMALFORMED", "group: not a string")
+    if not isinstance(prev, bytes) or len(prev) not in (0, 32):
+        raise Refused("WM_EMALFORMED", "prev: not a binary of 0 or 32 bytes")
     if not isinstance(refs, list) or not all(isinstance(r, bytes) for r in refs):
         raise Refused("WM_EMALFORMED", "refs: not an array of binaries")
     if not is_int(expires) or expires < 0:
         raise Refused("WM_EMALFORMED", "expires_at: not an unsigned integer")
-    if not isinstance(content, dict):
-        raise Refused("WM_EMALFORMED", "content: not a map")
-    for k, v in content.items():
-        if not isinstance(k, str):
-            raise Refused("WM_EMALFORMED", "content: a key is not a string")
-        plain_value(v, f"content key '{k}'")
-    canonical(body, payload, "payload")
-    keys = [k.encode() for k in content]
-    if keys != sorted(keys):
-        raise Refused("WM_ECANONICAL", "content: keys not sorted")
-
+    if not isinstance(chash, bytes) or len(chash) != 32:
+        raise Refused("WM_EMALFORMED", "content_hash: not 32 bytes")
+    canonical(h, payload, "header")
     if kind not in KINDS:
         raise Refused("WM_EMALFORMED", f"kind {kind} unknown")
     if created == 0:
@@ -245,13 +257,31 @@ def check_event(wire):
         raise Refused("WM_EMALFORMED", "refs: more than 16, or not 32 bytes each")
     if expires != 0 and expires <= created:
         raise Refused("WM_EMALFORMED", "expires_at is not after created_at")
-    if len(content) > 32:
-        raise Refused("WM_EMALFORMED", "content: more than 32 keys")
-    for k in content:
-        if not 1 <= len(k) <= 32 or not set(k) <= KEY_CHARS:
-            raise Refused("WM_EMALFORMED", f"content key {k!r} is not a-z 0-9 _")
-    check_content(kind, body, content)
-    return body, eid
+
+    if not withheld:
+        content_bytes = w[2]
+        if hashlib.sha256(content_bytes).digest() != chash:
+            raise Refused("WM_EHASH", "content: SHA-256 is not the header's content_hash")
+        content = unpack_one(content_bytes, "content")
+        if not isinstance(content, dict):
+            raise Refused("WM_EMALFORMED", "content: not a map")
+        for k, v in content.items():
+            if not isinstance(k, str):
+                raise Refused("WM_EMALFORMED", "content: a key is not a string")
+            plain_value(v, f"content key '{k}'", outer=256 if (kind == 8 and k == "keep") else 0)
+        canonical(content, content_bytes, "content")
+        keys = [k.encode() for k in content]
+        if keys != sorted(keys):
+            raise Refused("WM_ECANONICAL", "content: keys not sorted")
+        if len(content) > 32:
+            raise Refused("WM_EMALFORMED", "content: more than 32 keys")
+        for k in content:
+            if not 1 <= len(k) <= 32 or not set(k) <= KEY_CHARS:
+                raise Refused("WM_EMALFORMED", f"content key {k!r} is not a-z 0-9 _")
+        check_content(kind, h, content)
+    if network is not None and net != network:
+        raise Refused("WM_ENETWORK", f"made in network {net.hex()}, not {network.hex()}")
+    return h, eid, withheld
 
 
 def run_vectors(path):
@@ -261,8 +291,9 @@ def run_vectors(path):
     counts = {"valid": 0, "invalid": 0}
     for v in vectors:
         wire = bytes.fromhex(v["wire"])
+        withheld = None
         try:
-            _, eid = check_event(wire)
+            _, eid, withheld = check_event(wire, bytes.fromhex(v["network"]))
             got, why = "ok", ""
         except Refused as r:
             got, why = r.code, r.why
@@ -274,6 +305,9 @@ def run_vectors(path):
             elif v.get("id") != eid.hex():
                 failures += 1
                 print(f"FAIL {v['name']}: id {eid.hex()} but the vector says {v.get('id')}")
+            elif withheld != v.get("withheld", False):
+                failures += 1
+                print(f"FAIL {v['name']}: withheld is {withheld}, the vector says {v.get('withheld', False)}")
         else:
             counts["invalid"] += 1
             if got == "ok":
@@ -305,8 +339,8 @@ def run_bundle(path):
         end = unpacker.tell()
         n += 1
         try:
-            body, eid = check_event(data[start:end])
-            kinds[KINDS[body[1]]] = kinds.get(KINDS[body[1]], 0) + 1
+            header, eid, _ = check_event(data[start:end])
+            kinds[KINDS[header[1]]] = kinds.get(KINDS[header[1]], 0) + 1
         except Refused as r:
             bad += 1
             print(f"event {n} at byte {start}: {r.code}: {r.why}")

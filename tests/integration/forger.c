@@ -84,8 +84,15 @@ static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_I
 		fprintf(stderr, "forger: cannot build the event: %s\n", why);
 		return rc;
 	}
-	if (strcmp(fg->mode, "badsig") == 0)
-		(*wire)[*len - 1] ^= 0x01;   /* the last byte of the signature */
+	if (strcmp(fg->mode, "badsig") == 0) {
+		struct event_peek pk;
+
+		if (event_peek(*wire, *len, 0, &pk, why) != 0) {
+			fprintf(stderr, "forger: cannot read the event built: %s\n", why);
+			return WM_EINVAL;
+		}
+		(*wire)[pk.sig - *wire] ^= 0x01;   /* the first byte of the signature */
+	}
 	return 0;
 }
 

@@ -157,16 +157,24 @@ def read_bundle(path):
     return out
 
 
-def wrap(payload, seed):
-    """Sign payload bytes as the author whose seed is given; canonical wrapper."""
+def wrap(payload, seed, content):
+    """Sign header bytes as the author whose seed is given; the canonical
+    wrapper [payload, sig, content], or [payload, sig] (withheld) when
+    content is None."""
     ident = hashlib.sha256(payload).digest()
     sig = nacl.signing.SigningKey(seed).sign(ident).signature
-    return msgpack.packb([payload, sig], use_bin_type=True), ident.hex()
+    parts = [payload, sig] if content is None else [payload, sig, content]
+    return msgpack.packb(parts, use_bin_type=True), ident.hex()
+
+
+def unwrap(wire):
+    """[payload, sig, content] (content None when withheld)."""
+    w = msgpack.unpackb(wire, raw=True)
+    return w[0], w[1], w[2] if len(w) > 2 else None
 
 
 def event_id(wire):
-    payload, _ = msgpack.unpackb(wire, raw=True)
-    return hashlib.sha256(payload).hexdigest()
+    return hashlib.sha256(unwrap(wire)[0]).hexdigest()
 
 
 def main(tests):

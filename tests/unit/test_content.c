@@ -345,6 +345,8 @@ static void test_cert_revoke(void **state)
 	draft_init(&d, KIND_REVOKE, "network");
 	expect_fail(&d, WM_ECONTENT, "'subject' is missing");
 	draft_bin(&d, "subject", subject, sizeof(subject));
+	expect_fail(&d, WM_ECONTENT, "'keep' is missing");
+	draft_array(&d, "keep", NULL, 0);
 	assert_int_equal(build(&d), 0);
 	d.group = "gaobu";
 	expect_fail(&d, WM_ECONTENT, "network");

@@ -209,7 +209,10 @@ static void sample(struct event_draft *d)
 	d->kind = KIND_REPLY;
 	memcpy(d->author, alice->pub, WM_PUB_LEN);
 	d->created_at = 1700000000123ull;
+	memset(d->network, 0x4e, WM_NETWORK_LEN);
 	d->group = "gaobu.xinhua-village";
+	d->has_prev = 1;
+	memset(d->prev, 0x9a, WM_ID_LEN);
 	d->nrefs = 2;
 	memset(d->refs[0], 0xaa, WM_ID_LEN);
 	memset(d->refs[1], 0xbb, WM_ID_LEN);
@@ -237,11 +240,17 @@ static void test_roundtrip(void **state)
 	id_compute(id2, ev->payload, ev->payload_len);
 	assert_memory_equal(id2, id, WM_ID_LEN);
 	assert_int_equal(sig_verify(alice->pub, id, ev->sig), 0);
-	assert_int_equal(ev->version, 1);
+	assert_int_equal(ev->version, 2);
 	assert_int_equal(ev->kind, KIND_REPLY);
 	assert_memory_equal(ev->author, alice->pub, WM_PUB_LEN);
 	assert_true(ev->created_at == 1700000000123ull);
+	assert_int_equal(ev->network[15], 0x4e);
 	assert_string_equal(ev->group, "gaobu.xinhua-village");
+	assert_int_equal(ev->has_prev, 1);
+	assert_int_equal(ev->prev[31], 0x9a);
+	assert_int_equal(ev->withheld, 0);
+	id_compute(id2, ev->cbytes, ev->cbytes_len);
+	assert_memory_equal(id2, ev->content_hash, WM_ID_LEN);
 	assert_int_equal(ev->nrefs, 2);
 	assert_int_equal(ev->refs[1][0], 0xbb);
 	assert_true(ev->expires_at == 1800000000000ull);
@@ -330,9 +339,9 @@ static void test_wire_len(void **state)
 	assert_int_equal(n, l2);
 	for (size_t k = 0; k < l1; k++)
 		assert_int_equal(event_wire_len(both, k, &n), WM_ETRUNCATED);
-	assert_int_equal(event_wire_len((const uint8_t *)"\x93", 1, &n), WM_EMALFORMED);
-	assert_int_equal(event_wire_len((const uint8_t *)"\x92\xa1", 2, &n), WM_EMALFORMED);
-	assert_int_equal(event_wire_len((const uint8_t *)"\x92\xc6\x00\x01\x00\x01", 6, &n), WM_ETOOBIG);
+	assert_int_equal(event_wire_len((const uint8_t *)"\x94", 1, &n), WM_EMALFORMED);
+	assert_int_equal(event_wire_len((const uint8_t *)"\x93\xa1", 2, &n), WM_EMALFORMED);
+	assert_int_equal(event_wire_len((const uint8_t *)"\x93\xc6\x00\x01\x00\x01", 6, &n), WM_ETOOBIG);
 	free(both);
 	free(w1);
 	free(w2);
@@ -399,18 +408,18 @@ static void test_peek(void **state)
 	assert_int_equal(pk.wire_len, l2);
 
 	/* longer headers than needed: the array, the payload, the signature */
-	assert_int_equal(w[0], 0x92);
+	assert_int_equal(w[0], 0x93);
 	assert_int_equal(w[1], 0xc4);
 	plen = w[2];
 	long_hdr = malloc(l + 4);
 	assert_non_null(long_hdr);
 	long_hdr[0] = 0xdc;
 	long_hdr[1] = 0;
-	long_hdr[2] = 2;
+	long_hdr[2] = 3;
 	memcpy(long_hdr + 3, w + 1, l - 1);
 	for (unsigned f = 0; f <= EVENT_PEEK_PREFIX; f++)
 		assert_int_equal(event_peek(long_hdr, l + 2, f, &pk, why), WM_ECANONICAL);
-	long_hdr[0] = 0x92;
+	long_hdr[0] = 0x93;
 	long_hdr[1] = 0xc5;
 	long_hdr[2] = 0;
 	long_hdr[3] = (uint8_t)plen;
@@ -421,7 +430,7 @@ static void test_peek(void **state)
 	long_hdr[3 + plen] = 0xc5;
 	long_hdr[4 + plen] = 0;
 	long_hdr[5 + plen] = WM_SIG_LEN;
-	memcpy(long_hdr + 6 + plen, w + 5 + plen, WM_SIG_LEN);
+	memcpy(long_hdr + 6 + plen, w + 5 + plen, l - 5 - plen);
 	assert_int_equal(event_peek(long_hdr, l + 1, 0, &pk, why), WM_ECANONICAL);
 	/* a signature of another length */
 	long_hdr[3 + plen] = 0xc4;
@@ -429,20 +438,34 @@ static void test_peek(void **state)
 	assert_int_not_equal(event_peek(long_hdr, l - 1, 0, &pk, why), 0);
 
 	/* a payload over the limit, whole */
-	big = calloc(1, 6 + WM_MAX_PAYLOAD + 1 + 2 + WM_SIG_LEN);
+	big = calloc(1, 6 + WM_MAX_WIRE + 1 + 2 + WM_SIG_LEN + 1);
 	assert_non_null(big);
-	memcpy(big, "\x92\xc6\x00\x01\x00\x01", 6);
-	big[6 + WM_MAX_PAYLOAD + 1] = 0xc4;
-	big[6 + WM_MAX_PAYLOAD + 2] = WM_SIG_LEN;
-	assert_int_equal(event_peek(big, 6 + WM_MAX_PAYLOAD + 1 + 2 + WM_SIG_LEN, 0, &pk, why), WM_ETOOBIG);
+	memcpy(big, "\x93\xc6\x00\x01\x00\x01", 6);
+	big[6 + WM_MAX_WIRE + 1] = 0xc4;
+	big[6 + WM_MAX_WIRE + 2] = WM_SIG_LEN;
+	big[6 + WM_MAX_WIRE + 3 + WM_SIG_LEN] = 0xc4;
+	assert_int_equal(event_peek(big, 6 + WM_MAX_WIRE + 1 + 2 + WM_SIG_LEN + 1, 0, &pk, why), WM_ETOOBIG);
+	/* each part under the limit, the whole event over it */
+	{
+		uint8_t *x = NULL, *c = calloc(1, WM_MAX_WIRE - 100);
+		size_t xl = 0;
 
-	/* a wrapper around bytes that are no body: read, with no head */
+		assert_non_null(c);
+		assert_int_equal(event_wrap(ev->payload, ev->payload_len, c, WM_MAX_WIRE - 100, alice, &x, &xl, NULL), 0);
+		assert_true(xl > WM_MAX_WIRE);
+		assert_int_equal(event_peek(x, xl, 0, &pk, why), WM_ETOOBIG);
+		free(x);
+		free(c);
+	}
+
+	/* a wrapper around bytes that are no header: read, with no head */
 	{
 		uint8_t *x = NULL;
 		size_t xl = 0;
 		uint8_t xid[WM_ID_LEN];
 
-		assert_int_equal(event_wrap((const uint8_t *)"\x93\x01\x02\x03", 4, alice, &x, &xl, xid), 0);
+		assert_int_equal(event_wrap((const uint8_t *)"\x93\x01\x02\x03", 4, (const uint8_t *)"\x80", 1,
+		                            alice, &x, &xl, xid), 0);
 		assert_int_equal(event_peek(x, xl, 0, &pk, why), 0);
 		assert_memory_equal(pk.id, xid, WM_ID_LEN);
 		assert_int_equal(pk.kind, 0);
@@ -457,6 +480,90 @@ static void test_peek(void **state)
 	event_free(ev);
 	free(w);
 	free(w2);
+}
+
+/* What v2 adds: the content is held to its hash, a withheld event keeps
+ * its header provable, version 1 is refused as retired, and only a
+ * revoke's keep may nest arrays. */
+static void test_v2(void **state)
+{
+	struct event_draft d;
+	struct event *ev = NULL;
+	uint8_t *w = NULL, *x = NULL, id[WM_ID_LEN];
+	size_t l = 0, xl = 0;
+	uint8_t ids[2][WM_ID_LEN];
+	struct cval e[2][3], keep[2];
+
+	(void)state;
+	sample(&d);
+	assert_int_equal(event_build(&d, alice, &w, &l, id, why), 0);
+	assert_int_equal(event_decode(w, l, &ev, why), 0);
+
+	/* a genuine header with other content: refused, and for a passing
+	 * reason, since anyone can pair a header with other bytes */
+	assert_int_equal(event_wrap(ev->payload, ev->payload_len, (const uint8_t *)"\x81\xa4text\xa2hi", 8,
+	                            alice, &x, &xl, NULL), 0);
+	assert_int_equal(event_decode(x, xl, &ev, why), WM_EHASH);
+	assert_non_null(strstr(why, "content_hash"));
+	assert_int_equal(wm_error_is_lasting(WM_EHASH), 0);
+	free(x);
+
+	/* withheld: [payload, sig], the header verified, no content */
+	assert_int_equal(event_wrap(ev->payload, ev->payload_len, NULL, 0, alice, &x, &xl, NULL), 0);
+	event_free(ev);
+	ev = NULL;
+	assert_int_equal(x[0], 0x92);
+	assert_int_equal(event_decode(x, xl, &ev, why), 0);
+	assert_int_equal(ev->withheld, 1);
+	assert_int_equal(ev->ncontent, 0);
+	assert_null(ev->cbytes);
+	assert_memory_equal(ev->id, id, WM_ID_LEN);
+	assert_string_equal(ev->group, "gaobu.xinhua-village");
+	event_free(ev);
+	x[xl - 1] ^= 1;              /* its signature still counts */
+	assert_int_equal(event_decode(x, xl, &ev, why), WM_ESIG);
+	free(x);
+	free(w);
+
+	/* version 1 is retired, and says so */
+	assert_int_equal(event_wrap((const uint8_t *)"\x98\x01\x09\x00\x00\x00\x00\x00\x00", 9, NULL, 0,
+	                            alice, &x, &xl, NULL), 0);
+	assert_int_equal(event_decode(x, xl, &ev, why), WM_EVERSION);
+	assert_non_null(strstr(why, "retired"));
+	free(x);
+
+	/* keep: an array of [group, id, expires_at]; nested arrays nowhere else */
+	memset(&d, 0, sizeof(d));
+	d.kind = KIND_REVOKE;
+	memcpy(d.author, alice->pub, WM_PUB_LEN);
+	d.created_at = 1700000000123ull;
+	d.group = WM_NETWORK_GROUP;
+	draft_bin(&d, "subject", alice->pub, WM_PUB_LEN);
+	memset(ids, 0x33, sizeof(ids));
+	for (int i = 0; i < 2; i++) {
+		e[i][0] = cval_str("gaobu");
+		e[i][1] = cval_bin(ids[i], WM_ID_LEN);
+		e[i][2] = cval_uint((uint64_t)i);
+		keep[i].type = CV_ARRAY;
+		keep[i].items = e[i];
+		keep[i].len = 3;
+	}
+	draft_array(&d, "keep", keep, 2);
+	assert_int_equal(event_build(&d, alice, &w, &l, NULL, why), 0);
+	assert_int_equal(event_decode(w, l, &ev, why), 0);
+	assert_int_equal(event_get(ev, "keep")->len, 2);
+	assert_int_equal(event_get(ev, "keep")->items[1].items[2].u, 1);
+	event_free(ev);
+	free(w);
+	e[1][1] = cval_bin(ids[1], 31);
+	assert_int_equal(event_build(&d, alice, &w, &l, NULL, why), WM_ECONTENT);
+	assert_non_null(strstr(why, "keep[1]"));
+	draft_array(&d, "keep", NULL, 0);
+	assert_int_equal(event_build(&d, alice, &w, &l, NULL, why), 0);
+	free(w);
+	d.kind = KIND_CERT;          /* a cert's groups may not nest */
+	draft_array(&d, "groups", keep, 1);
+	assert_int_not_equal(event_build(&d, alice, &w, &l, NULL, why), 0);
 }
 
 static void test_drafts(void **state)
@@ -500,6 +607,8 @@ struct vec {
 	char *wire;
 	char id[65];
 	int valid;
+	int withheld;
+	char network[2 * WM_NETWORK_LEN + 1];
 	char error[32];
 	char reason[WM_WHY_LEN * 2];
 };
@@ -572,8 +681,15 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+static const char *hex_of(const uint8_t *p, size_t n, char *out)
+{
+	hex_encode(out, p, n);
+	return out;
+}
+
 static void run_vector(const struct vec *v, size_t *nvalid, size_t *ninvalid)
 {
+	char net[2 * WM_NETWORK_LEN + 1];
 	size_t wl = strlen(v->wire) / 2;
 	uint8_t *wire = malloc(wl + 1);
 	struct event *ev = NULL;
@@ -584,6 +700,12 @@ static void run_vector(const struct vec *v, size_t *nvalid, size_t *ninvalid)
 		fail_msg("%s: wire is not hex", v->name);
 	why[0] = '\0';
 	rc = event_decode(wire, wl, &ev, why);
+	/* judged as a node of the vector's network judges it */
+	if (rc == 0 && strcmp(v->network, hex_of(ev->network, WM_NETWORK_LEN, net)) != 0) {
+		event_free(ev);
+		rc = WM_ENETWORK;
+		snprintf(why, sizeof(why), "made in another network");
+	}
 	if (v->valid) {
 		char hex[2 * WM_ID_LEN + 1];
 
@@ -592,6 +714,8 @@ static void run_vector(const struct vec *v, size_t *nvalid, size_t *ninvalid)
 		hex_encode(hex, ev->id, WM_ID_LEN);
 		if (strcmp(hex, v->id) != 0)
 			fail_msg("%s: id %s, vector says %s", v->name, hex, v->id);
+		if (ev->withheld != v->withheld)
+			fail_msg("%s: withheld %d, vector says %d", v->name, ev->withheld, v->withheld);
 		event_free(ev);
 		(*nvalid)++;
 	} else {
@@ -639,6 +763,8 @@ static void test_vectors(void **state)
 					snprintf(v.name, sizeof(v.name), "%s", val);
 				else if (strcmp(k, "id") == 0)
 					snprintf(v.id, sizeof(v.id), "%s", val);
+				else if (strcmp(k, "network") == 0)
+					snprintf(v.network, sizeof(v.network), "%s", val);
 				else if (strcmp(k, "error") == 0)
 					snprintf(v.error, sizeof(v.error), "%s", val);
 				else if (strcmp(k, "reason") == 0)
@@ -651,6 +777,8 @@ static void test_vectors(void **state)
 				p += 4;
 				if (strcmp(k, "valid") == 0)
 					v.valid = 1;
+				else if (strcmp(k, "withheld") == 0)
+					v.withheld = 1;
 			} else if (strncmp(p, "false", 5) == 0) {
 				p += 5;
 				if (strcmp(k, "valid") == 0)
@@ -700,6 +828,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_wire_len),
 		cmocka_unit_test(test_peek),
+		cmocka_unit_test(test_v2),
 		cmocka_unit_test(test_drafts),
 		cmocka_unit_test(test_vectors),
 	};

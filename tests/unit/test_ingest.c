@@ -128,17 +128,19 @@ static int rejected_item(struct fx_node *f, const uint8_t *id, uint64_t *created
 	return found;
 }
 
-/* A hand-encoded bulletin payload with a bad category, correctly signed:
- * [1, 1, author, T0, "g", [], 0, {category: "bogus", text: "x", title: "t"}] */
+/* A hand-encoded bulletin with a bad category, correctly signed:
+ * [2, 1, author, T0, network 0, "g", prev "", [], 0, hash] and the content
+ * {category: "bogus", text: "x", title: "t"} */
 static struct fx_ev bad_content(const struct key *k)
 {
-	uint8_t p[128];
+	static const uint8_t c[] = "\x83\xa8" "category" "\xa5" "bogus" "\xa4" "text" "\xa1x" "\xa5" "title" "\xa1t";
+	uint8_t p[160];
 	size_t n = 0;
 	struct fx_ev e;
 	int i;
 
-	p[n++] = 0x98;
-	p[n++] = 0x01;
+	p[n++] = 0x9a;
+	p[n++] = 0x02;
 	p[n++] = 0x01;
 	p[n++] = 0xc4;
 	p[n++] = 0x20;
@@ -147,28 +149,21 @@ static struct fx_ev bad_content(const struct key *k)
 	p[n++] = 0xcf;
 	for (i = 7; i >= 0; i--)
 		p[n++] = (uint8_t)(T0 >> (8 * i));
+	p[n++] = 0xc4;
+	p[n++] = WM_NETWORK_LEN;
+	memset(p + n, 0, WM_NETWORK_LEN);
+	n += WM_NETWORK_LEN;
 	p[n++] = 0xa1;
 	p[n++] = 'g';
+	p[n++] = 0xc4;
+	p[n++] = 0x00;
 	p[n++] = 0x90;
 	p[n++] = 0x00;
-	p[n++] = 0x83;
-	p[n++] = 0xa8;
-	memcpy(p + n, "category", 8);
-	n += 8;
-	p[n++] = 0xa5;
-	memcpy(p + n, "bogus", 5);
-	n += 5;
-	p[n++] = 0xa4;
-	memcpy(p + n, "text", 4);
-	n += 4;
-	p[n++] = 0xa1;
-	p[n++] = 'x';
-	p[n++] = 0xa5;
-	memcpy(p + n, "title", 5);
-	n += 5;
-	p[n++] = 0xa1;
-	p[n++] = 't';
-	assert_int_equal(event_wrap(p, n, k, &e.wire, &e.len, e.id), 0);
+	p[n++] = 0xc4;
+	p[n++] = WM_ID_LEN;
+	id_compute(p + n, c, sizeof(c) - 1);
+	n += WM_ID_LEN;
+	assert_int_equal(event_wrap(p, n, c, sizeof(c) - 1, k, &e.wire, &e.len, e.id), 0);
 	return e;
 }
 
@@ -231,7 +226,7 @@ static void test_bad_signature_not_remembered(void **state)
 
 	assert_non_null(forged);
 	memcpy(forged, e.wire, e.len);
-	forged[e.len - 1] ^= 0x01;                      /* last byte of the signature */
+	forged[fx_sig_at(&e) + 10] ^= 0x01;             /* a byte of the signature */
 	assert_int_equal(ingest_event(&f->ctx, forged, e.len, INGEST_PEER, &f->res), WM_ESIG);
 	assert_true(strlen(f->res.why) > 0);
 	assert_memory_equal(f->res.id, e.id, WM_ID_LEN);  /* the id is known... */
@@ -711,7 +706,7 @@ static void test_bundle_threads(void **state)
 			put(&b, target.wire, target.len);
 		if (i == TBATCH - 1) {
 			e = request(f->k[ALICE], "g", T0, "forged");
-			e.wire[e.len - 1] ^= 1;
+			e.wire[fx_sig_at(&e)] ^= 1;
 			put_ev(&b, e);
 			put_ev(&b, bad_content(f->k[BOB]));
 			put_ev(&b, bulletin(f->k[ALICE], "g", T0 + DAY));

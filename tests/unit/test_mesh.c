@@ -189,15 +189,15 @@ static void build(struct event_draft *d, const struct key *k, uint8_t **w, size_
 		fail_msg("event_build: %s", why);
 }
 
-static void cert(int i, const struct key *issuer, const struct key *subj, const char *role)
+static void cert(int i, const struct key *issuer, const struct key *subj, const char *role, uint64_t created,
+                 uint8_t id[32])
 {
 	struct event_draft d;
 	struct cval g = cval_str("*");
-	uint8_t id[32];
 
 	memset(&d, 0, sizeof(d));
 	d.kind = KIND_CERT;
-	d.created_at = T0 - DAY;
+	d.created_at = created;
 	d.group = WM_NETWORK_GROUP;
 	draft_bin(&d, "subject", subj->pub, WM_PUB_LEN);
 	draft_str(&d, "role", role);
@@ -259,7 +259,7 @@ static void certs_into(struct tnode *t)
 
 static int setup(void **state)
 {
-	uint8_t seed[32];
+	uint8_t seed[32], sid[32], oid[32];
 
 	assert_int_equal(wmc_init(), 0);
 	F = calloc(1, sizeof(*F));
@@ -274,8 +274,15 @@ static int setup(void **state)
 	assert_int_equal(key_from_seed(seed, &F->officer), 0);
 	memset(seed, 4, 32);
 	assert_int_equal(key_from_seed(seed, &F->alice), 0);
-	cert(0, F->root, F->station, "station");
-	cert(1, F->station, F->officer, "officer");
+	/* the station's certificate first in id order, as repair fetches: the
+	 * other order is test_repair_dependencies' */
+	cert(0, F->root, F->station, "station", T0 - DAY, sid);
+	for (uint64_t t = T0 - DAY;; t++) {
+		cert(1, F->station, F->officer, "officer", t, oid);
+		if (memcmp(sid, oid, 32) < 0)
+			break;
+		free(F->certs[1]);
+	}
 	*state = F;
 	return 0;
 }
@@ -614,7 +621,8 @@ static void test_invalid_event_disconnects(void **state)
 {
 	struct tnode *t;
 	uint8_t *w, id[32];
-	size_t n;
+	size_t n, sig;
+	struct event_peek pk;
 	struct mesh_stats st;
 
 	(void)state;
@@ -622,7 +630,9 @@ static void test_invalid_event_disconnects(void **state)
 	mesh_tick(t->m, T0);
 	clear(t);
 	mkev(KIND_BULLETIN, "gaobu", &w, &n, id);
-	w[n - 1] ^= 1;                          /* broken signature */
+	assert_int_equal(event_peek(w, n, 0, &pk, NULL), 0);
+	sig = (size_t)(pk.sig - w);
+	w[sig] ^= 1;                            /* broken signature */
 	event_from(t, 1, w, n, 1, T0 + 1, WM_ESIG);
 	assert_int_equal(t->ndisc, 1);
 	assert_int_equal(t->disc_peer, 1);
@@ -632,7 +642,7 @@ static void test_invalid_event_disconnects(void **state)
 	mesh_tick(t->m, T0 + 5000);
 	assert_int_equal(count(t, 2, FRAME_IHAVE, NULL), 0);
 	/* frames after the disconnect are ignored */
-	w[n - 1] ^= 1;
+	w[sig] ^= 1;
 	event_from(t, 1, w, n, 1, T0 + 2, 0);
 	assert_int_equal(store_has(t->s, id), 0);
 	mesh_get_stats(t->m, &st);

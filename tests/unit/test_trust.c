@@ -45,6 +45,7 @@ static struct fx_ev revoke_ev(const struct key *issuer, const struct key *subjec
 	fx_draft(&d, issuer, KIND_REVOKE, WM_NETWORK_GROUP, created);
 	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
 	draft_str(&d, "reason", "key lost");
+	draft_array(&d, "keep", NULL, 0);
 	return fx_build(&d, issuer);
 }
 

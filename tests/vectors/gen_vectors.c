@@ -247,18 +247,24 @@ static void kv_encode(const struct kvs *m, struct buf *b)
 	}
 }
 
-/* --- bodies ----------------------------------------------------------------- */
+/* --- headers and contents ---------------------------------------------------- */
 
-enum { F_VERSION, F_KIND, F_AUTHOR, F_CREATED, F_GROUP, F_REFS, F_EXPIRES, F_CONTENT, NF };
+enum { F_VERSION, F_KIND, F_AUTHOR, F_CREATED, F_NETWORK, F_GROUP, F_PREV, F_REFS, F_EXPIRES, F_HASH, NF };
+
+/* The network every vector is made in and judged in (the "network" of each
+ * vector in the JSON), and another one. */
+static uint8_t net_ours[WM_NETWORK_LEN], net_other[WM_NETWORK_LEN];
 
 struct body {
 	struct buf f[NF];
-	int nfields;            /* header count; fields beyond 8 get `extra_field` */
+	int nfields;            /* header count; fields beyond 10 get `extra_field` */
 	struct buf hdr;         /* non-empty: use instead of the canonical header */
-	struct buf extra_field; /* a 9th field */
-	struct buf trailing;    /* bytes after the body inside the payload */
+	struct buf extra_field; /* an 11th field */
+	struct buf trailing;    /* bytes after the header inside the payload */
 	struct kvs content;
-	int raw_content;        /* 1: f[F_CONTENT] was set by hand */
+	struct buf cbytes;      /* the content as it goes on the wire */
+	int raw_content;        /* 1: cbytes was set by hand */
+	int raw_hash;           /* 1: f[F_HASH] was set by hand */
 	const struct key *signer;
 };
 
@@ -271,6 +277,7 @@ static void body_free(struct body *b)
 	b_free(&b->hdr);
 	b_free(&b->extra_field);
 	b_free(&b->trailing);
+	b_free(&b->cbytes);
 	kv_free(&b->content);
 }
 
@@ -288,19 +295,30 @@ static void set_refs(struct body *b, size_t n)
 	}
 }
 
-/* A valid body of each kind, minimal but with every required key. */
+/* A keep entry [group, id, expires_at]. */
+static void keep_entry(struct buf *k, const char *group, uint8_t fill, uint64_t expires)
+{
+	b_hdr(k, 'a', 3);
+	b_str(k, group);
+	b_fill_bin(k, fill, WM_ID_LEN);
+	b_uint(k, expires);
+}
+
+/* A valid event of each kind, minimal but with every required key. */
 static void body_init(struct body *b, unsigned kind)
 {
 	struct kvs *m = &b->content;
 
 	memset(b, 0, sizeof(*b));
-	b->nfields = 8;
+	b->nfields = NF;
 	b->signer = alice;
-	b_uint(&b->f[F_VERSION], 1);
+	b_uint(&b->f[F_VERSION], 2);
 	b_uint(&b->f[F_KIND], kind);
 	b_bin(&b->f[F_AUTHOR], alice->pub, WM_PUB_LEN);
 	b_uint(&b->f[F_CREATED], T0);
+	b_bin(&b->f[F_NETWORK], net_ours, WM_NETWORK_LEN);
 	b_str(&b->f[F_GROUP], kind == KIND_CERT || kind == KIND_REVOKE ? "network" : "gaobu.xinhua-village");
+	b_bin(&b->f[F_PREV], ref_b, kind == KIND_BULLETIN ? WM_ID_LEN : 0);
 	set_refs(b, 0);
 	b_uint(&b->f[F_EXPIRES], 0);
 	switch (kind) {
@@ -363,10 +381,17 @@ static void body_init(struct body *b, unsigned kind)
 		b_uint(kv_put(m, "not_after"), T0 + 365ull * 86400000);
 		break;
 	}
-	case KIND_REVOKE:
+	case KIND_REVOKE: {
+		struct buf *k;
+
 		b_bin(kv_put(m, "subject"), bob->pub, WM_PUB_LEN);
 		kv_str(m, "reason", "key lost");
+		k = kv_put(m, "keep");
+		b_hdr(k, 'a', 2);
+		keep_entry(k, "gaobu", 0xc1, 0);
+		keep_entry(k, "gaobu.xinhua-village", 0xc2, T0 + 3600000);
 		break;
+	}
 	case KIND_ACK:
 		set_refs(b, 1);
 		kv_str(m, "what", "helping");
@@ -376,11 +401,19 @@ static void body_init(struct body *b, unsigned kind)
 	}
 }
 
+/* The header (payload) and content bytes of b. */
 static void body_payload(struct body *b, struct buf *p)
 {
+	uint8_t h[WM_ID_LEN];
+
 	if (!b->raw_content) {
-		b_reset(&b->f[F_CONTENT]);
-		kv_encode(&b->content, &b->f[F_CONTENT]);
+		b_reset(&b->cbytes);
+		kv_encode(&b->content, &b->cbytes);
+	}
+	if (!b->raw_hash) {
+		b_reset(&b->f[F_HASH]);
+		id_compute(h, b->cbytes.p, b->cbytes.n);
+		b_bin(&b->f[F_HASH], h, WM_ID_LEN);
 	}
 	b_reset(p);
 	if (b->hdr.n > 0)
@@ -420,12 +453,28 @@ static void hex_out(const uint8_t *p, size_t n)
 	fputc('"', out);
 }
 
-/* Judge wire with the decoder, compare with the intended verdict, write. */
+/* Judge wire as a node of network net_ours does before its store has a say:
+ * the decoder, then the network. */
+static int judge(const uint8_t *wire, size_t len, struct event **ev, char *why)
+{
+	int rc = event_decode(wire, len, ev, why);
+
+	if (rc == 0 && memcmp((*ev)->network, net_ours, WM_NETWORK_LEN) != 0) {
+		snprintf(why, WM_WHY_LEN, "made in another network");
+		event_free(*ev);
+		*ev = NULL;
+		return WM_ENETWORK;
+	}
+	return rc;
+}
+
+/* Judge wire, compare with the intended verdict, write. */
 static void emit(const char *name, const uint8_t *wire, size_t len, const uint8_t *id, int want)
 {
 	struct event *ev = NULL;
 	char why[WM_WHY_LEN] = "";
-	int rc = event_decode(wire, len, &ev, why);
+	int rc = judge(wire, len, &ev, why);
+	int withheld = rc == 0 && ev->withheld;
 
 	if (rc != want) {
 		fprintf(stderr, "gen_vectors: %s: decoder says %s (%s), intended %s\n", name,
@@ -437,13 +486,17 @@ static void emit(const char *name, const uint8_t *wire, size_t len, const uint8_
 		nbad++;
 	}
 	event_free(ev);
-	if (want == 0 && bundle != NULL && fwrite(wire, 1, len, bundle) != len) {
+	if (want == 0 && !withheld && bundle != NULL && fwrite(wire, 1, len, bundle) != len) {
 		perror("bundle");
 		exit(1);
 	}
 	fprintf(out, "%s\n  {\"name\": ", nvec++ ? "," : "");
 	json_string(name);
 	fprintf(out, ", \"valid\": %s", want == 0 ? "true" : "false");
+	if (withheld)
+		fprintf(out, ", \"withheld\": true");
+	fprintf(out, ", \"network\": ");
+	hex_out(net_ours, WM_NETWORK_LEN);
 	if (id != NULL) {
 		fprintf(out, ", \"id\": ");
 		hex_out(id, WM_ID_LEN);
@@ -459,7 +512,7 @@ static void emit(const char *name, const uint8_t *wire, size_t len, const uint8_
 	fputc('}', out);
 }
 
-/* Sign the body's payload and emit it. */
+/* Sign the body's payload, wrap it with its content and emit it. */
 static void emit_body(const char *name, struct body *b, int want)
 {
 	struct buf p = { 0 };
@@ -467,7 +520,8 @@ static void emit_body(const char *name, struct body *b, int want)
 	size_t len = 0;
 
 	body_payload(b, &p);
-	if (event_wrap(p.p, p.n, b->signer, &wire, &len, id) != 0) {
+	if (event_wrap(p.p, p.n, b->cbytes.p != NULL ? b->cbytes.p : (const uint8_t *)"", b->cbytes.n,
+	               b->signer, &wire, &len, id) != 0) {
 		fprintf(stderr, "gen_vectors: %s: cannot sign\n", name);
 		exit(1);
 	}
@@ -491,7 +545,7 @@ static void kind_case(const char *name, unsigned kind, const char *drop, const c
 	body_free(&b);
 }
 
-/* A field replaced by raw bytes. */
+/* A header field replaced by raw bytes. */
 static void field_case(const char *name, unsigned kind, int field, const void *bytes, size_t n, int want)
 {
 	struct body b;
@@ -499,8 +553,21 @@ static void field_case(const char *name, unsigned kind, int field, const void *b
 	body_init(&b, kind);
 	b_reset(&b.f[field]);
 	b_raw(&b.f[field], bytes, n);
-	if (field == F_CONTENT)
-		b.raw_content = 1;
+	if (field == F_HASH)
+		b.raw_hash = 1;
+	emit_body(name, &b, want);
+	body_free(&b);
+}
+
+/* The content replaced by raw bytes, the header's hash theirs: what is
+ * judged is their form. */
+static void content_case(const char *name, unsigned kind, const void *bytes, size_t n, int want)
+{
+	struct body b;
+
+	body_init(&b, kind);
+	b_raw(&b.cbytes, bytes, n);
+	b.raw_content = 1;
 	emit_body(name, &b, want);
 	body_free(&b);
 }
@@ -580,23 +647,48 @@ static void valid_vectors(void)
 	emit_body("valid bulletin with unknown keys of allowed types", &b, 0);
 	body_free(&b);
 
-	/* payload of exactly 64 KiB: padding in an unknown key */
+	/* a whole event of exactly 64 KiB: padding in an unknown key */
 	body_init(&b, KIND_BULLETIN);
 	{
 		struct buf p = { 0 };
-		size_t pad;
+		size_t pad, wlen;
 
 		b_fill_bin(kv_put(&b.content, "x_pad"), 0, 60000);
 		body_payload(&b, &p);
-		pad = 60000 + (WM_MAX_PAYLOAD - p.n);
+		/* [payload, sig, content]: 1 + 2 + header + 66 + 3 + content */
+		wlen = 1 + 2 + p.n + 2 + WM_SIG_LEN + 3 + b.cbytes.n;
+		pad = 60000 + (WM_MAX_WIRE - wlen);
 		b_reset(kv_put(&b.content, "x_pad"));
 		b_fill_bin(kv_put(&b.content, "x_pad"), 0, pad);
-		emit_body("valid bulletin with a payload of exactly 65536 bytes", &b, 0);
+		emit_body("valid bulletin of exactly 65536 bytes", &b, 0);
 		b_reset(kv_put(&b.content, "x_pad"));
 		b_fill_bin(kv_put(&b.content, "x_pad"), 0, pad + 1);
-		emit_body("payload of 65537 bytes (one too many)", &b, WM_ETOOBIG);
+		emit_body("event of 65537 bytes (one too many)", &b, WM_ETOOBIG);
 		b_free(&p);
 	}
+	body_free(&b);
+
+	/* a withheld event: [payload, sig], its header as signed */
+	body_init(&b, KIND_BULLETIN);
+	{
+		struct buf p = { 0 };
+		uint8_t *wire = NULL, id[WM_ID_LEN];
+		size_t len = 0;
+
+		body_payload(&b, &p);
+		if (event_wrap(p.p, p.n, NULL, 0, alice, &wire, &len, id) != 0)
+			exit(1);
+		emit("valid withheld bulletin (no content; taken only where a retract of it is held)",
+		     wire, len, id, 0);
+		free(wire);
+		b_free(&p);
+	}
+	body_free(&b);
+
+	body_init(&b, KIND_REVOKE);
+	kv_put(&b.content, "keep");
+	b_hdr(kv_put(&b.content, "keep"), 'a', 0);
+	emit_body("valid revoke with an empty keep", &b, 0);
 	body_free(&b);
 }
 
@@ -605,39 +697,57 @@ static void wrapper_vectors(void)
 	struct body b;
 	struct buf p = { 0 }, w = { 0 };
 	uint8_t *wire = NULL, id[WM_ID_LEN], sig[WM_SIG_LEN];
-	size_t len = 0;
+	const uint8_t *c;
+	size_t len = 0, cn;
 
 	body_init(&b, KIND_BULLETIN);
 	body_payload(&b, &p);
-	if (event_wrap(p.p, p.n, alice, &wire, &len, id) != 0)
+	c = b.cbytes.p;
+	cn = b.cbytes.n;
+	if (event_wrap(p.p, p.n, c, cn, alice, &wire, &len, id) != 0)
 		exit(1);
-	memcpy(sig, wire + len - WM_SIG_LEN, WM_SIG_LEN);
+	memcpy(sig, wire + 1 + 2 + p.n + 2, WM_SIG_LEN);
 
 #define WRAP(name, want, ...) do { b_reset(&w); __VA_ARGS__; emit(name, w.p, w.n, id, want); } while (0)
 	WRAP("signature byte flipped", WM_ESIG,
-	     b_raw(&w, wire, len); w.p[len - 10] ^= 0x01);
-	WRAP("payload byte flipped (inside the text)", WM_ESIG,
-	     b_raw(&w, wire, len); w.p[len - WM_SIG_LEN - 2 - 20] ^= 0x20;
-	     id_compute(id, w.p + (len - WM_SIG_LEN - 2 - p.n), p.n));
+	     b_raw(&w, wire, len); w.p[1 + 2 + p.n + 2 + 10] ^= 0x01);
+	WRAP("header byte flipped (the group)", WM_ESIG,
+	     b_raw(&w, wire, len); w.p[1 + 2 + p.n - 40] ^= 0x20;
+	     id_compute(id, w.p + 3, p.n));
 	id_compute(id, p.p, p.n);
+	WRAP("content byte flipped (inside the text): wrong content hash", WM_EHASH,
+	     b_raw(&w, wire, len); w.p[len - 20] ^= 0x20);
+	WRAP("content replaced by another valid content", WM_EHASH,
+	     b_hdr(&w, 'a', 3); b_bin(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN);
+	     b_bin(&w, "\x83\xa8" "category\xa5" "other\xa4text\xa1x\xa5title\xa1t", 29));
+	WRAP("content as nil (missing)", WM_EMALFORMED,
+	     b_hdr(&w, 'a', 3); b_bin(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN); b_u8(&w, 0xc0));
+	WRAP("content as a map, not a binary", WM_EMALFORMED,
+	     b_hdr(&w, 'a', 3); b_bin(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN); b_raw(&w, c, cn));
+	WRAP("content with a bin16 header for fewer than 256 bytes", WM_ECANONICAL,
+	     b_hdr(&w, 'a', 3); b_bin(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN); b_hdr_w(&w, 'b', cn, 2);
+	     b_raw(&w, c, cn));
 	WRAP("trailing byte after the wrapper", WM_EMALFORMED,
 	     b_raw(&w, wire, len); b_u8(&w, 0x00));
 	WRAP("wrapper truncated by one byte", WM_EMALFORMED,
 	     b_raw(&w, wire, len - 1));
-	WRAP("wrapper of three items", WM_EMALFORMED,
-	     b_hdr(&w, 'a', 3); b_bin(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN); b_bin(&w, sig, 1));
+	WRAP("wrapper of four items", WM_EMALFORMED,
+	     b_hdr(&w, 'a', 4); b_bin(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN); b_bin(&w, c, cn); b_bin(&w, sig, 1));
+	WRAP("wrapper of one item", WM_EMALFORMED,
+	     b_hdr(&w, 'a', 1); b_bin(&w, p.p, p.n));
 	WRAP("wrapper array16 header", WM_ECANONICAL,
-	     b_hdr_w(&w, 'a', 2, 2); b_bin(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN));
+	     b_hdr_w(&w, 'a', 3, 2); b_bin(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN); b_bin(&w, c, cn));
 	WRAP("wrapper is a map", WM_EMALFORMED,
 	     b_hdr(&w, 'm', 1); b_bin(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN));
 	WRAP("payload with a bin16 header for fewer than 256 bytes", WM_ECANONICAL,
-	     b_hdr(&w, 'a', 2); b_hdr_w(&w, 'b', p.n, 2); b_raw(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN));
+	     b_hdr(&w, 'a', 3); b_hdr_w(&w, 'b', p.n, 2); b_raw(&w, p.p, p.n); b_bin(&w, sig, WM_SIG_LEN);
+	     b_bin(&w, c, cn));
 	WRAP("payload as a string, not a binary", WM_EMALFORMED,
-	     b_hdr(&w, 'a', 2); b_strn(&w, (const char *)p.p, p.n); b_bin(&w, sig, WM_SIG_LEN));
+	     b_hdr(&w, 'a', 3); b_strn(&w, (const char *)p.p, p.n); b_bin(&w, sig, WM_SIG_LEN); b_bin(&w, c, cn));
 	WRAP("signature of 63 bytes", WM_EMALFORMED,
-	     b_hdr(&w, 'a', 2); b_bin(&w, p.p, p.n); b_bin(&w, sig, 63));
+	     b_hdr(&w, 'a', 3); b_bin(&w, p.p, p.n); b_bin(&w, sig, 63); b_bin(&w, c, cn));
 	WRAP("signature with a bin16 header", WM_ECANONICAL,
-	     b_hdr(&w, 'a', 2); b_bin(&w, p.p, p.n); b_hdr_w(&w, 'b', 64, 2); b_raw(&w, sig, 64));
+	     b_hdr(&w, 'a', 3); b_bin(&w, p.p, p.n); b_hdr_w(&w, 'b', 64, 2); b_raw(&w, sig, 64); b_bin(&w, c, cn));
 #undef WRAP
 	free(wire);
 
@@ -654,32 +764,88 @@ static void body_vectors(void)
 	struct body b;
 	uint8_t u8 = 0, big[64];
 
-	/* the body array */
+	/* the header array */
 	body_init(&b, KIND_BULLETIN);
-	b.nfields = 7;
-	emit_body("body of 7 fields", &b, WM_EMALFORMED);
 	b.nfields = 9;
+	emit_body("header of 9 fields", &b, WM_EMALFORMED);
+	b.nfields = 11;
 	b_uint(&b.extra_field, 0);
-	emit_body("body of 9 fields", &b, WM_EMALFORMED);
-	b.nfields = 8;
-	b_hdr_w(&b.hdr, 'a', 8, 2);
-	emit_body("body with an array16 header", &b, WM_ECANONICAL);
+	emit_body("header of 11 fields", &b, WM_EMALFORMED);
+	b.nfields = NF;
+	b_hdr_w(&b.hdr, 'a', NF, 2);
+	emit_body("header with an array16 header", &b, WM_ECANONICAL);
 	b_reset(&b.hdr);
 	b_u8(&b.trailing, 0x00);
-	emit_body("trailing byte inside the payload, after the body", &b, WM_EMALFORMED);
+	emit_body("trailing byte inside the payload, after the header", &b, WM_EMALFORMED);
 	body_free(&b);
 	body_init(&b, KIND_BULLETIN);
-	b_hdr(&b.hdr, 'm', 4);
-	emit_body("body is a map", &b, WM_EMALFORMED);
+	b_hdr(&b.hdr, 'm', 5);
+	emit_body("header is a map", &b, WM_EMALFORMED);
 	body_free(&b);
 
 	/* version */
-	u8 = 2;
-	field_case("version 2", KIND_BULLETIN, F_VERSION, &u8, 1, WM_EVERSION);
+	u8 = 3;
+	field_case("version 3", KIND_BULLETIN, F_VERSION, &u8, 1, WM_EVERSION);
+	u8 = 1;
+	field_case("version 1 in a v2 header (retired)", KIND_BULLETIN, F_VERSION, &u8, 1, WM_EVERSION);
 	u8 = 0;
 	field_case("version 0", KIND_BULLETIN, F_VERSION, &u8, 1, WM_EVERSION);
-	field_case("version 1 as uint8 (cc 01)", KIND_BULLETIN, F_VERSION, "\xcc\x01", 2, WM_ECANONICAL);
-	field_case("version as a string", KIND_BULLETIN, F_VERSION, "\xa1" "1", 2, WM_EMALFORMED);
+	field_case("version 2 as uint8 (cc 02)", KIND_BULLETIN, F_VERSION, "\xcc\x02", 2, WM_ECANONICAL);
+	field_case("version as a string", KIND_BULLETIN, F_VERSION, "\xa1" "2", 2, WM_EMALFORMED);
+	{
+		/* a whole v1 event, as version 1 made them: [payload, sig] around
+		 * [1, kind, author, created_at, group, refs, expires_at, content] */
+		struct buf v1 = { 0 };
+		uint8_t *wire = NULL, id[WM_ID_LEN];
+		size_t len = 0;
+
+		b_hdr(&v1, 'a', 8);
+		b_uint(&v1, 1);
+		b_uint(&v1, KIND_ACK);
+		b_bin(&v1, alice->pub, WM_PUB_LEN);
+		b_uint(&v1, T0);
+		b_str(&v1, "gaobu");
+		b_hdr(&v1, 'a', 1);
+		b_bin(&v1, ref_a, WM_ID_LEN);
+		b_uint(&v1, 0);
+		b_hdr(&v1, 'm', 1);
+		b_str(&v1, "what");
+		b_str(&v1, "seen");
+		if (event_wrap(v1.p, v1.n, NULL, 0, alice, &wire, &len, id) != 0)
+			exit(1);
+		emit("a version 1 event (retired)", wire, len, id, WM_EVERSION);
+		free(wire);
+		b_free(&v1);
+	}
+
+	/* network, prev, content_hash */
+	{
+		struct buf t = { 0 };
+
+		b_bin(&t, net_other, WM_NETWORK_LEN);
+		field_case("made in another network", KIND_REQUEST, F_NETWORK, t.p, t.n, WM_ENETWORK);
+		b_reset(&t);
+		b_fill_bin(&t, 0x4e, WM_NETWORK_LEN - 1);
+		field_case("network id of 15 bytes", KIND_REQUEST, F_NETWORK, t.p, t.n, WM_EMALFORMED);
+		b_reset(&t);
+		b_strn(&t, (const char *)net_ours, WM_NETWORK_LEN);
+		field_case("network id as a string", KIND_REQUEST, F_NETWORK, t.p, t.n, WM_EMALFORMED);
+		b_reset(&t);
+		b_fill_bin(&t, 0x9a, WM_ID_LEN - 1);
+		field_case("prev of 31 bytes", KIND_BULLETIN, F_PREV, t.p, t.n, WM_EMALFORMED);
+		b_reset(&t);
+		b_fill_bin(&t, 0x9a, WM_ID_LEN + 1);
+		field_case("prev of 33 bytes", KIND_BULLETIN, F_PREV, t.p, t.n, WM_EMALFORMED);
+		field_case("prev as nil", KIND_BULLETIN, F_PREV, "\xc0", 1, WM_EMALFORMED);
+		field_case("prev as an empty array", KIND_BULLETIN, F_PREV, "\x90", 1, WM_EMALFORMED);
+		b_reset(&t);
+		b_fill_bin(&t, 0x00, WM_ID_LEN);
+		field_case("content_hash of zeros", KIND_BULLETIN, F_HASH, t.p, t.n, WM_EHASH);
+		b_reset(&t);
+		b_fill_bin(&t, 0x00, WM_ID_LEN - 1);
+		field_case("content_hash of 31 bytes", KIND_BULLETIN, F_HASH, t.p, t.n, WM_EMALFORMED);
+		b_free(&t);
+	}
 
 	/* kind */
 	field_case("kind 0", KIND_BULLETIN, F_KIND, "\x00", 1, WM_EMALFORMED);
@@ -786,21 +952,21 @@ static void content_form_vectors(void)
 	struct body b;
 	struct buf *c;
 
-	field_case("content as an array", KIND_RETRACT, F_CONTENT, "\x90", 1, WM_EMALFORMED);
-	field_case("content with a map16 header", KIND_RETRACT, F_CONTENT, "\xde\x00\x00", 3, WM_ECANONICAL);
-	field_case("content keys not sorted", KIND_ACK, F_CONTENT,
+	content_case("content as an array", KIND_RETRACT, "\x90", 1, WM_EMALFORMED);
+	content_case("content with a map16 header", KIND_RETRACT, "\xde\x00\x00", 3, WM_ECANONICAL);
+	content_case("content keys not sorted", KIND_ACK,
 	           "\x82\xa4what\xa4seen\xa4text\xa2hi", 19, WM_ECANONICAL);
-	field_case("content keys not sorted (shorter key second)", KIND_ACK, F_CONTENT,
+	content_case("content keys not sorted (shorter key second)", KIND_ACK,
 	           "\x82\xa4what\xa4seen\xa3wha\xa2hi", 18, WM_ECANONICAL);
-	field_case("content key duplicated", KIND_ACK, F_CONTENT,
+	content_case("content key duplicated", KIND_ACK,
 	           "\x82\xa4what\xa4seen\xa4what\xa5" "found", 22, WM_ECANONICAL);
-	field_case("content key as an integer", KIND_ACK, F_CONTENT,
+	content_case("content key as an integer", KIND_ACK,
 	           "\x82\x01\x01\xa4what\xa4seen", 13, WM_EMALFORMED);
-	field_case("content key with upper case", KIND_ACK, F_CONTENT,
+	content_case("content key with upper case", KIND_ACK,
 	           "\x82\xa4Note\xa1x\xa4what\xa4seen", 18, WM_EMALFORMED);
-	field_case("content key empty", KIND_ACK, F_CONTENT,
+	content_case("content key empty", KIND_ACK,
 	           "\x82\xa0\xa1x\xa4what\xa4seen", 14, WM_EMALFORMED);
-	field_case("content key with a str8 header", KIND_ACK, F_CONTENT,
+	content_case("content key with a str8 header", KIND_ACK,
 	           "\x81\xd9\x04what\xa4seen", 12, WM_ECANONICAL);
 
 	value_case("content value nil", KIND_ACK, "text", "\xc0", 1, WM_EMALFORMED);
@@ -862,7 +1028,7 @@ static void content_rule_vectors(void)
 		{ KIND_REPLY, { "text" } },
 		{ KIND_STATUS, { "state" } },
 		{ KIND_CERT, { "subject", "role", "name", "groups", "not_before", "not_after" } },
-		{ KIND_REVOKE, { "subject" } },
+		{ KIND_REVOKE, { "subject", "keep" } },
 		{ KIND_ACK, { "what" } },
 	};
 	static const struct { unsigned kind; const char *key, *val; } enums[] = {
@@ -970,6 +1136,47 @@ static void content_rule_vectors(void)
 	body_free(&b);
 }
 
+/* A revoke's keep: [group, id, expires_at] entries, at most WM_MAX_KEEP. */
+static void keep_vectors(void)
+{
+	static const struct { const char *name; int want; } cases[] = {
+		{ "revoke keep entry of two items", WM_ECONTENT },
+		{ "revoke keep entry with group 'Gaobu'", WM_ECONTENT },
+		{ "revoke keep entry with an id of 31 bytes", WM_ECONTENT },
+		{ "revoke keep entry with expires_at as a string", WM_ECONTENT },
+		{ "revoke keep entry that is a string", WM_ECONTENT },
+		{ "revoke keep of 257 entries", WM_EMALFORMED },
+		{ "valid revoke keep of 256 entries", 0 },
+		{ "revoke keep entry holding an array", WM_EMALFORMED },
+		{ "revoke keep as a binary", WM_ECONTENT },
+	};
+	struct body b;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf *k;
+
+		body_init(&b, KIND_REVOKE);
+		k = kv_put(&b.content, "keep");
+		switch (i) {
+		case 0: b_hdr(k, 'a', 1); b_hdr(k, 'a', 2); b_str(k, "gaobu"); b_fill_bin(k, 1, WM_ID_LEN); break;
+		case 1: b_hdr(k, 'a', 1); keep_entry(k, "Gaobu", 1, 0); break;
+		case 2: b_hdr(k, 'a', 1); b_hdr(k, 'a', 3); b_str(k, "gaobu"); b_fill_bin(k, 1, 31); b_uint(k, 0); break;
+		case 3: b_hdr(k, 'a', 1); b_hdr(k, 'a', 3); b_str(k, "gaobu"); b_fill_bin(k, 1, WM_ID_LEN); b_str(k, "0");
+			break;
+		case 4: b_hdr(k, 'a', 1); b_str(k, "gaobu"); break;
+		case 5: case 6:
+			b_hdr(k, 'a', i == 5 ? WM_MAX_KEEP + 1 : WM_MAX_KEEP);
+			for (size_t j = 0; j < (i == 5 ? WM_MAX_KEEP + 1 : WM_MAX_KEEP); j++)
+				keep_entry(k, "gaobu", (uint8_t)j, 0);
+			break;
+		case 7: b_hdr(k, 'a', 1); b_hdr(k, 'a', 3); b_str(k, "gaobu"); b_hdr(k, 'a', 0); b_uint(k, 0); break;
+		default: b_fill_bin(k, 1, WM_ID_LEN); break;
+		}
+		emit_body(cases[i].name, &b, cases[i].want);
+		body_free(&b);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t seed[32];
@@ -984,6 +1191,8 @@ int main(int argc, char **argv)
 		return 1;
 	memset(ref_a, 0xee, sizeof(ref_a));
 	memset(ref_b, 0xdd, sizeof(ref_b));
+	memset(net_ours, 0x4e, sizeof(net_ours));
+	memset(net_other, 0x6f, sizeof(net_other));
 	out = argc > 1 ? fopen(argv[1], "w") : stdout;
 	if (out == NULL) {
 		perror(argv[1]);
@@ -999,6 +1208,7 @@ int main(int argc, char **argv)
 	body_vectors();
 	content_form_vectors();
 	content_rule_vectors();
+	keep_vectors();
 	fprintf(out, "\n]\n");
 	if (out != stdout)
 		fclose(out);
