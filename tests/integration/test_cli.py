@@ -535,6 +535,15 @@ def t_escape(env):
     check(len(evs) == 1 and "private_text" not in evs[0] and "U+001B" in evs[0].get("private_refused", ""),
           "feed --json: %r" % evs)
 
+    # our own CLI refuses to sign such text, sealed or not
+    before = env.feed_ids("v")
+    for args in (["--to", "officer.key"], []):
+        _, err = env.run("post", "request", "--dir", "v", "--key", "res1.key", "--group", G,
+                         "--text", "收到\r" + fake, *args, rc="nonzero")
+        check("carriage return (U+000D)" in err and raw_controls(err) == [],
+              "post %s: the refusal does not name the CR: %r" % (args, err))
+    check(env.feed_ids("v") == before, "a refused post was stored")
+
     # certificates stored before the rule: a station and a resident whose
     # names carry a title sequence, a C1 CSI, ESC, CR and a bidi override
     b = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "防诈骗", "--text", "请勿转账。")
