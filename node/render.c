@@ -118,9 +118,9 @@ static void who_of(const struct render_ctx *rc, const struct event *ev, struct w
 
 /*
  * Every string printed from an event or a certificate goes through here.
- * The content rules already refuse controls, but not in events or
- * certificates stored before the rule, nor in what a later rule forgets:
- * so a terminal is never handed a character it would act on (ESC, CR, a C1
+ * The content rules already refuse controls, but the store keeps the names
+ * of certificates taken in before the rule, and a rule can miss a case: so
+ * a terminal is never handed a character it would act on (ESC, CR, a C1
  * CSI, a bidi override...).  Those are shown as \x1b or \u009b; bytes that
  * are not UTF-8 as \xNN.  `tab` lets a tab through, in multi-line text.
  */

@@ -122,14 +122,23 @@ static const struct rule *const kind_rules[KIND_MAX + 1] = {
 	retract_rules, cert_rules, revoke_rules, ack_rules,
 };
 
+/* The rule of a known key of a kind (1..KIND_MAX), or NULL. */
+static const struct rule *find_rule(unsigned kind, const char *key, size_t keylen)
+{
+	for (const struct rule *r = kind_rules[kind]; r->key != NULL; r++)
+		if (strlen(r->key) == keylen && memcmp(r->key, key, keylen) == 0)
+			return r;
+	return NULL;
+}
+
 const char *const *content_enum(unsigned kind, const char *key)
 {
+	const struct rule *r;
+
 	if (kind < 1 || kind > KIND_MAX || key == NULL)
 		return NULL;
-	for (const struct rule *r = kind_rules[kind]; r->key != NULL; r++)
-		if (r->type == R_ENUM && strcmp(r->key, key) == 0)
-			return r->values;
-	return NULL;
+	r = find_rule(kind, key, strlen(key));
+	return r != NULL && r->type == R_ENUM ? r->values : NULL;
 }
 
 /* "a bulletin", "an alert" */
@@ -403,17 +412,9 @@ static int check_cert(const struct event *ev, char *why)
 	return 0;
 }
 
-static const struct rule *find_rule(unsigned kind, const char *key, size_t keylen)
-{
-	for (const struct rule *r = kind_rules[kind]; r->key != NULL; r++)
-		if (strlen(r->key) == keylen && memcmp(r->key, key, keylen) == 0)
-			return r;
-	return NULL;
-}
-
-/* Keys this version does not know are still carried to clients that do
- * (and shown in JSON now): their strings, alone or in an array, keep the
- * multi-line rule. */
+/* Keys this version does not know are still carried to clients that do,
+ * and `feed --json` prints them: their strings, alone or in an array, keep
+ * the multi-line rule. */
 static int unknown_strings_ok(const struct event *ev, char *why)
 {
 	int rc;
