@@ -690,6 +690,13 @@ int cmd_post(int argc, char **argv)
 		goto out;
 	}
 
+	/* the rules of 'text' for a sealed text, which the event's own check
+	 * cannot see: its readers would refuse to show it */
+	if (b.nto > 0 && content_check_sealed_text((const uint8_t *)OPT("text"), strlen(OPT("text")),
+	                                           why) != 0) {
+		cli_err("refused: %s", why);
+		goto out;
+	}
 	/* personal data, before anything is read or signed or a passphrase asked */
 	if (!OPT("allow-personal-data") && check_personal(kind, opts, nopts, b.nto > 0))
 		goto out;
