@@ -419,6 +419,12 @@ def t_post(env):
     t = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "t", "--text-file", "long.txt")
     check(env.json("show", t, "--dir", "v", "--json")["content"]["text"] == "第一行\n第二行",
           "--text-file")
+    # a file written on Windows: CR LF line ends become LF (CR alone is refused)
+    with open(env.path("crlf.txt"), "wb") as f:
+        f.write("第一行\r\n第二行\r\n".encode())
+    t = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "t", "--text-file", "crlf.txt")
+    check(env.json("show", t, "--dir", "v", "--json")["content"]["text"] == "第一行\n第二行",
+          "--text-file with CR LF")
     out, _ = env.run("post", "reply", "--key", "res2.key", "--dir", "v", "--group", G, "--ref", a,
                      "--text-file", "-", stdin="来自标准输入".encode())
     check(env.json("show", out.strip(), "--dir", "v", "--json")["content"]["text"] == "来自标准输入",
