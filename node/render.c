@@ -151,6 +151,22 @@ static void put_line(FILE *f, const char *s)
 	put_esc(f, s, strlen(s), 0);
 }
 
+void render_escape(char *out, size_t len, const char *s)
+{
+	FILE *f;
+
+	if (len == 0)
+		return;
+	out[0] = 0;
+	f = fmemopen(out, len, "w");
+	if (!f)
+		return;
+	setbuf(f, NULL);
+	put_esc(f, s, strlen(s), 0);
+	fclose(f);
+	out[len - 1] = 0;
+}
+
 /* --- content helpers -------------------------------------------------------- */
 
 static int str_of(const struct event *ev, const char *key, const char **s, int *len)

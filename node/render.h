@@ -41,6 +41,10 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
  * caller decides about the rest. */
 json_t *render_event_json(const struct render_ctx *rc, const struct event *ev);
 
+/* s on one line as the CLI prints text from the network: every control
+ * character escaped (\x1b, \u009b); cut to fit len (NUL-terminated). */
+void render_escape(char *out, size_t len, const char *s);
+
 /* "2026-11-29 21:34" in local time. */
 void render_time(char *buf, size_t len, uint64_t ms);
 /* "12m", "5h", "5h59m", "3d" (rounded down, at least "0m"). */
