@@ -603,23 +603,12 @@ static void deliver(struct sim *s, struct item *it)
 		return;
 	s->frames++;
 	/* note which event an EVENT frame carries, to count copies */
-	if (it->len > 2 && it->buf[1] == FRAME_EVENT && (f = malloc(sizeof(*f))) != NULL) {
-		if (frame_decode(it->buf, it->len, f, why) == 0 && f->type == FRAME_EVENT) {
-			const uint8_t *p = f->event.wire;
-			size_t plen = 0, off = 0;
+	if ((f = malloc(sizeof(*f))) != NULL) {
+		struct event_peek pk;
 
-			/* payload header: 0x92 then bin8/16/32 */
-			if (f->event.len > 6 && p[0] == 0x92) {
-				if (p[1] == 0xc4) { plen = p[2]; off = 3; }
-				else if (p[1] == 0xc5) { plen = (size_t)p[2] << 8 | p[3]; off = 4; }
-				if (off > 0 && off + plen <= f->event.len) {
-					uint8_t id[32];
-
-					id_compute(id, p + off, plen);
-					ev = event_index(s, id);
-				}
-			}
-		}
+		if (frame_decode(it->buf, it->len, f, why) == 0 && f->type == FRAME_EVENT &&
+		    event_peek(f->event.wire, f->event.len, 0, &pk, why) == 0)
+			ev = event_index(s, pk.id);
 		free(f);
 	}
 	if (ev != SIZE_MAX)
