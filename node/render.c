@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "content.h"
+#include "mp.h"
 #include "trust.h"
 
 #define IND "    "
@@ -112,6 +114,59 @@ static void who_of(const struct render_ctx *rc, const struct event *ev, struct w
 	(void)store_certs_of(rc->store, ev->author, newest_cert_cb, w);
 }
 
+/* --- printing what came from the network ------------------------------------ */
+
+/*
+ * Every string printed from an event or a certificate goes through here.
+ * The content rules already refuse controls, but the store keeps the names
+ * of certificates taken in before the rule, and a rule can miss a case: so
+ * a terminal is never handed a character it would act on (ESC, CR, a C1
+ * CSI, a bidi override...).  Those are shown as \x1b or \u009b; bytes that
+ * are not UTF-8 as \xNN.  `tab` lets a tab through, in multi-line text.
+ */
+static void put_esc(FILE *f, const char *s, size_t len, int tab)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t i = 0, n;
+	uint32_t cp = 0;
+
+	while (i < len) {
+		n = mp_utf8_next(p + i, len - i, &cp);
+		if (n == 0 || (cp < 0x80 && mp_char_control(cp) && !(tab && cp == '\t'))) {
+			fprintf(f, "\\x%02x", p[i]);
+			i++;
+		} else if (mp_char_control(cp)) {
+			fprintf(f, "\\u%04x", (unsigned)cp);
+			i += n;
+		} else {
+			fwrite(p + i, 1, n, f);
+			i += n;
+		}
+	}
+}
+
+/* One line: a newline in it is escaped too. */
+static void put_line(FILE *f, const char *s)
+{
+	put_esc(f, s, strlen(s), 0);
+}
+
+void render_escape(char *out, size_t len, const char *s)
+{
+	FILE *f;
+
+	if (len == 0)
+		return;
+	out[0] = 0;
+	f = fmemopen(out, len, "w");
+	if (!f)
+		return;
+	setbuf(f, NULL);
+	put_esc(f, s, strlen(s), 0);
+	fclose(f);
+	out[len - 1] = 0;
+}
+
 /* --- content helpers -------------------------------------------------------- */
 
 static int str_of(const struct event *ev, const char *key, const char **s, int *len)
@@ -131,18 +186,41 @@ static void put_text(FILE *f, const char *ind, const char *s, int len)
 		int e = i;
 		while (e < len && s[e] != '\n')
 			e++;
-		fprintf(f, "%s%.*s\n", ind, e - i, s + i);
+		fputs(ind, f);
+		put_esc(f, s + i, (size_t)(e - i), 1);
+		fputc('\n', f);
 		i = e + 1;
 	}
 }
 
-static void put_field(FILE *f, const char *ind, const struct event *ev, const char *key,
-                      const char *label)
+/* A string key on one line, escaped; nothing if absent. */
+static void put_key(FILE *f, const struct event *ev, const char *key)
 {
 	const char *s;
 	int l;
 	if (str_of(ev, key, &s, &l))
-		fprintf(f, "%s%s: %.*s\n", ind, label, l, s);
+		put_esc(f, s, (size_t)l, 0);
+}
+
+/* "label: value"; the lines of a multi-line value after the first go
+ * under it, indented further. */
+static void put_field(FILE *f, const char *ind, const struct event *ev, const char *key,
+                      const char *label)
+{
+	const char *s;
+	char more[64];
+	int l, e = 0;
+	if (!str_of(ev, key, &s, &l))
+		return;
+	while (e < l && s[e] != '\n')
+		e++;
+	fprintf(f, "%s%s: ", ind, label);
+	put_esc(f, s, (size_t)e, 1);
+	fputc('\n', f);
+	if (e < l) {
+		snprintf(more, sizeof more, "%s  ", ind);
+		put_text(f, more, s + e + 1, l - e - 1);
+	}
 }
 
 static void put_size(char *buf, size_t len, size_t n)
@@ -154,33 +232,42 @@ static void put_size(char *buf, size_t len, size_t n)
 }
 
 int render_open_sealed(const struct render_ctx *rc, const struct event *ev,
-                       uint8_t **msg, size_t *msglen)
+                       uint8_t **msg, size_t *msglen, char why[WM_WHY_LEN])
 {
 	const struct cval *to = event_get(ev, "to");
 	const uint8_t *box;
-	size_t boxlen, i;
-	uint8_t (*recips)[WM_PUB_LEN] = NULL;
+	size_t boxlen, i, ml = 0;
+	uint8_t (*recips)[WM_PUB_LEN] = NULL, *m = NULL;
 	int r;
 
 	if (!rc->reader || !rc->reader->sec || !to || to->type != CV_ARRAY ||
 	    event_get_bin(ev, "box", &box, &boxlen) != 0)
 		return WM_ENOTFOUND;
 	if (to->len == 0 || to->len > WM_SEAL_MAX_RECIPIENTS)
-		return WM_ECONTENT;
+		return mp_fail(why, WM_ECONTENT, "it has %zu recipients", to->len);
 	recips = malloc(to->len * sizeof *recips);
 	if (!recips)
 		return WM_ENOMEM;
 	for (i = 0; i < to->len; i++) {
 		if (to->items[i].type != CV_BIN || to->items[i].len != WM_PUB_LEN) {
 			free(recips);
-			return WM_ECONTENT;
+			return mp_fail(why, WM_ECONTENT, "to[%zu] is not a public key", i);
 		}
 		memcpy(recips[i], to->items[i].ptr, WM_PUB_LEN);
 	}
 	r = seal_open(box, boxlen, (const uint8_t (*)[WM_PUB_LEN])recips, to->len, ev->author,
-	              rc->reader, msg, msglen);
+	              rc->reader, &m, &ml);
 	free(recips);
-	return r;
+	if (r)
+		return r;
+	/* the content rules could not see inside the box: they run now */
+	if ((r = content_check_sealed_text(m, ml, why)) != 0) {
+		seal_free_msg(m, ml);
+		return r;
+	}
+	*msg = m;
+	*msglen = ml;
+	return 0;
 }
 
 /* --- text ------------------------------------------------------------------- */
@@ -189,27 +276,33 @@ static void put_header(FILE *f, const struct render_ctx *rc, const struct event 
                        const char *ind, int depth)
 {
 	struct who w;
-	char t[64], sid[9], who[320];
+	char t[64], sid[9];
 	const char *kn = kind_name(ev->kind);
 
 	who_of(rc, ev, &w);
-	if (w.official && w.off.station[0])
-		snprintf(who, sizeof who, "★ %s · %s", w.off.name, w.off.station);
-	else if (w.official)
-		snprintf(who, sizeof who, "★ %s", w.off.name);
-	else if (w.is_root)
-		snprintf(who, sizeof who, "network root");
-	else if (w.have_cert)
-		snprintf(who, sizeof who, "%s (%s)", w.cert.name, rname(w.cert.role));
-	else {
-		char ak[9];
-		render_short(ak, ev->author);
-		snprintf(who, sizeof who, "key %s", ak);
+	fprintf(f, "%s%s", ind, depth ? "↳ " : "");
+	/* names come from certificates: escaped like the content */
+	if (w.official) {
+		fputs("★ ", f);
+		put_line(f, w.off.name);
+		if (w.off.station[0]) {
+			fputs(" · ", f);
+			put_line(f, w.off.station);
+		}
+	} else if (w.is_root) {
+		fputs("network root", f);
+	} else if (w.have_cert) {
+		put_line(f, w.cert.name);
+		fprintf(f, " (%s)", rname(w.cert.role));
+	} else {
+		render_short(sid, ev->author);
+		fprintf(f, "key %s", sid);
 	}
 	render_time(t, sizeof t, ev->created_at);
 	render_short(sid, ev->id);
-	fprintf(f, "%s%s%s — %s · %s · %s · %s\n", ind, depth ? "↳ " : "", who,
-	        ev->kind == KIND_ALERT ? "ALERT" : kn ? kn : "?", ev->group, t, sid);
+	fprintf(f, " — %s · ", ev->kind == KIND_ALERT ? "ALERT" : kn ? kn : "?");
+	put_line(f, ev->group);
+	fprintf(f, " · %s · %s\n", t, sid);
 }
 
 static void put_expiry(FILE *f, const char *ind, const struct render_ctx *rc, const struct event *ev)
@@ -246,31 +339,44 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 	}
 	switch (ev->kind) {
 	case KIND_BULLETIN:
-		if (str_of(ev, "title", &s, &l)) {
-			if (str_of(ev, "category", &s2, &l2))
-				fprintf(f, "%s[%.*s] %.*s\n", ind, l2, s2, l, s);
-			else
-				fprintf(f, "%s%.*s\n", ind, l, s);
+		if (event_get(ev, "title")) {
+			fputs(ind, f);
+			if (event_get(ev, "category")) {
+				fputc('[', f);
+				put_key(f, ev, "category");
+				fputs("] ", f);
+			}
+			put_key(f, ev, "title");
+			fputc('\n', f);
 		}
 		if (str_of(ev, "text", &s, &l))
 			put_text(f, ind, s, l);
 		break;
 	case KIND_ALERT: {
-		const char *sev = "", *urg = "", *cer = "";
-		int ls = 0, lu = 0, lc = 0;
 		const struct cval *c;
-		(void)str_of(ev, "severity", &sev, &ls);
-		(void)str_of(ev, "urgency", &urg, &lu);
-		(void)str_of(ev, "certainty", &cer, &lc);
-		fprintf(f, "%s[%.*s · %.*s · %.*s]", ind, ls, sev, lu, urg, lc, cer);
-		if (str_of(ev, "event", &s, &l))
-			fprintf(f, " %.*s", l, s);
-		if (str_of(ev, "category", &s, &l))
-			fprintf(f, " (%.*s)", l, s);
+		fprintf(f, "%s[", ind);
+		put_key(f, ev, "severity");
+		fputs(" · ", f);
+		put_key(f, ev, "urgency");
+		fputs(" · ", f);
+		put_key(f, ev, "certainty");
+		fputc(']', f);
+		if (event_get(ev, "event")) {
+			fputc(' ', f);
+			put_key(f, ev, "event");
+		}
+		if (event_get(ev, "category")) {
+			fputs(" (", f);
+			put_key(f, ev, "category");
+			fputc(')', f);
+		}
 		fprintf(f, "\n");
 		if (str_of(ev, "headline", &s, &l) &&
-		    !(str_of(ev, "event", &s2, &l2) && l2 == l && memcmp(s, s2, (size_t)l) == 0))
-			fprintf(f, "%s%.*s\n", ind, l, s);
+		    !(str_of(ev, "event", &s2, &l2) && l2 == l && memcmp(s, s2, (size_t)l) == 0)) {
+			fputs(ind, f);
+			put_esc(f, s, (size_t)l, 0);
+			fputc('\n', f);
+		}
 		put_expiry(f, ind, rc, ev);
 		if (str_of(ev, "text", &s, &l))
 			put_text(f, ind, s, l);
@@ -296,29 +402,36 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 		if (event_get_bin(ev, "photo", &p, &pl) == 0) {
 			char sz[32];
 			put_size(sz, sizeof sz, pl);
-			if (str_of(ev, "photo_type", &s, &l))
-				fprintf(f, "%sphoto: %.*s, %s\n", ind, l, s, sz);
-			else
-				fprintf(f, "%sphoto: %s\n", ind, sz);
+			fprintf(f, "%sphoto: ", ind);
+			if (event_get(ev, "photo_type")) {
+				put_key(f, ev, "photo_type");
+				fputs(", ", f);
+			}
+			fprintf(f, "%s\n", sz);
 		}
 		break;
 	}
 	case KIND_REQUEST:
-		if (str_of(ev, "topic", &s, &l))
-			fprintf(f, "%stopic: %.*s\n", ind, l, s);
+		put_field(f, ind, ev, "topic", "topic");
 		if (str_of(ev, "text", &s, &l)) {
 			put_text(f, ind, s, l);
 		} else {
 			const struct cval *to = event_get(ev, "to");
 			uint8_t *msg = NULL;
 			size_t ml = 0;
-			if (render_open_sealed(rc, ev, &msg, &ml) == 0) {
+			char why[WM_WHY_LEN];
+			size_t n = to && to->type == CV_ARRAY ? to->len : 0;
+			int r = render_open_sealed(rc, ev, &msg, &ml, why);
+			if (r == 0) {
 				fprintf(f, "%s[private — sealed to %zu recipient%s, opened with your key]\n",
-				        ind, to ? to->len : 0, to && to->len == 1 ? "" : "s");
-				put_text(f, ind, (const char *)msg, ml > 0x7fffffff ? 0x7fffffff : (int)ml);
+				        ind, n, n == 1 ? "" : "s");
+				put_text(f, ind, (const char *)msg, (int)ml);
 				seal_free_msg(msg, ml);
+			} else if (r == WM_ECONTENT) {
+				/* why names the character and its place, never the text */
+				fprintf(f, "%s[private — sealed to %zu recipient%s, opened with your key; "
+				        "not shown: %s]\n", ind, n, n == 1 ? "" : "s", why);
 			} else {
-				size_t n = to && to->type == CV_ARRAY ? to->len : 0;
 				fprintf(f, "%s[sealed request to %zu recipient%s]\n", ind, n, n == 1 ? "" : "s");
 			}
 		}
@@ -328,10 +441,13 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 			put_text(f, ind, s, l);
 		break;
 	case KIND_STATUS:
-		if (str_of(ev, "state", &s, &l)) {
-			fprintf(f, "%sstatus: %.*s", ind, l, s);
-			if (str_of(ev, "referred_to", &s2, &l2))
-				fprintf(f, " → %.*s", l2, s2);
+		if (event_get(ev, "state")) {
+			fprintf(f, "%sstatus: ", ind);
+			put_key(f, ev, "state");
+			if (event_get(ev, "referred_to")) {
+				fputs(" → ", f);
+				put_key(f, ev, "referred_to");
+			}
 			fprintf(f, "\n");
 		}
 		if (str_of(ev, "note", &s, &l))
@@ -347,8 +463,12 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 	case KIND_CERT: {
 		const struct cval *g = event_get(ev, "groups");
 		char until[64];
-		if (str_of(ev, "name", &s, &l) && str_of(ev, "role", &s2, &l2))
-			fprintf(f, "%scertifies %.*s as %.*s", ind, l, s, l2, s2);
+		if (event_get(ev, "name") && event_get(ev, "role")) {
+			fprintf(f, "%scertifies ", ind);
+			put_key(f, ev, "name");
+			fputs(" as ", f);
+			put_key(f, ev, "role");
+		}
 		if (event_get_bin(ev, "subject", &p, &pl) == 0 && pl >= 4) {
 			render_short(sid, p);
 			fprintf(f, " (key %s)", sid);
@@ -358,9 +478,10 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 			size_t i;
 			fprintf(f, "%sgroups:", ind);
 			for (i = 0; i < g->len; i++)
-				if (g->items[i].type == CV_STR)
-					fprintf(f, "%s%.*s", i ? ", " : " ", (int)g->items[i].len,
-					        (const char *)g->items[i].ptr);
+				if (g->items[i].type == CV_STR) {
+					fputs(i ? ", " : " ", f);
+					put_esc(f, (const char *)g->items[i].ptr, g->items[i].len, 0);
+				}
 			fprintf(f, "\n");
 		}
 		if (event_get_uint(ev, "not_after", &u) == 0) {
@@ -377,8 +498,11 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 		put_field(f, ind, ev, "reason", "reason");
 		break;
 	case KIND_ACK:
-		if (str_of(ev, "what", &s, &l))
-			fprintf(f, "%s%.*s\n", ind, l, s);
+		if (event_get(ev, "what")) {
+			fputs(ind, f);
+			put_key(f, ev, "what");
+			fputc('\n', f);
+		}
 		if (str_of(ev, "text", &s, &l))
 			put_text(f, ind, s, l);
 		break;
@@ -502,12 +626,13 @@ json_t *render_event_json(const struct render_ctx *rc, const struct event *ev)
 	if (ev->kind == KIND_REQUEST && event_get(ev, "box")) {
 		uint8_t *msg = NULL;
 		size_t ml = 0;
-		if (render_open_sealed(rc, ev, &msg, &ml) == 0) {
-			json_t *t = json_stringn((const char *)msg, ml);
+		char why[WM_WHY_LEN];
+		int r = render_open_sealed(rc, ev, &msg, &ml, why);
+		if (r == 0) {
+			put(o, "private_text", json_stringn((const char *)msg, ml), &bad);
 			seal_free_msg(msg, ml);
-			/* a box that does not hold UTF-8 is left unshown */
-			if (t)
-				put(o, "private_text", t, &bad);
+		} else if (r == WM_ECONTENT) {
+			put(o, "private_refused", json_string(why), &bad);
 		}
 	}
 	if (bad) {

@@ -3,8 +3,10 @@
  * JSON (feed --json; the HTTP API may reuse render_event_json).
  *
  * Rendering never fails on odd content: the events were validated on the
- * way in, and anything unexpected is shown as it is, never trusted.  Times
- * are stored in UTC ms and shown in local time.
+ * way in, and anything unexpected is shown, never trusted.  The text form
+ * escapes every character a terminal would act on (\x1b, \u009b), whatever
+ * the rules let in when the event was stored.  Times are stored in UTC ms
+ * and shown in local time.
  */
 #ifndef WM_RENDER_H
 #define WM_RENDER_H
@@ -34,8 +36,14 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
  * memory.  Fields: id, kind, author, created_at, group, refs, expires_at,
  * content (bin as base64), official, official_name, official_station,
  * author_name (from a certificate, when known), private_text (an opened
- * sealed request). */
+ * sealed request), private_refused (why an opened sealed request's text is
+ * not shown).  Strings are the event's own: JSON escapes C0 controls, the
+ * caller decides about the rest. */
 json_t *render_event_json(const struct render_ctx *rc, const struct event *ev);
+
+/* s on one line as the CLI prints text from the network: every control
+ * character escaped (\x1b, \u009b); cut to fit len (NUL-terminated). */
+void render_escape(char *out, size_t len, const char *s);
 
 /* "2026-11-29 21:34" in local time. */
 void render_time(char *buf, size_t len, uint64_t ms);
@@ -47,8 +55,10 @@ void render_short(char out[9], const uint8_t *bytes);
 int render_base64(const uint8_t *in, size_t len, char **out);
 
 /* Open a sealed request for rc->reader: 0 and *msg (free with
- * seal_free_msg), or a negative code (not sealed, not a recipient). */
+ * seal_free_msg); WM_ECONTENT and why when it opens but its text breaks the
+ * content rules (content_check_sealed_text: it is not to be shown); or
+ * another negative code (not sealed, not a recipient). */
 int render_open_sealed(const struct render_ctx *rc, const struct event *ev,
-                       uint8_t **msg, size_t *msglen);
+                       uint8_t **msg, size_t *msglen, char why[WM_WHY_LEN]);
 
 #endif

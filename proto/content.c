@@ -16,8 +16,8 @@
 #include "mp.h"
 
 enum rtype {
-	R_LINE,         /* string, one line: no control characters */
-	R_TEXT,         /* string, may hold \t \n \r but no other control characters */
+	R_LINE,         /* string, one line: no control characters (string_ok) */
+	R_TEXT,         /* string, may hold \t \n but no other control characters */
 	R_ENUM,         /* string from a list */
 	R_BIN,          /* binary, min..max bytes */
 	R_KEY,          /* binary of 32 bytes (a public key) */
@@ -123,14 +123,23 @@ static const struct rule *const kind_rules[KIND_MAX + 1] = {
 	retract_rules, cert_rules, revoke_rules, ack_rules,
 };
 
+/* The rule of a known key of a kind (1..KIND_MAX), or NULL. */
+static const struct rule *find_rule(unsigned kind, const char *key, size_t keylen)
+{
+	for (const struct rule *r = kind_rules[kind]; r->key != NULL; r++)
+		if (strlen(r->key) == keylen && memcmp(r->key, key, keylen) == 0)
+			return r;
+	return NULL;
+}
+
 const char *const *content_enum(unsigned kind, const char *key)
 {
+	const struct rule *r;
+
 	if (kind < 1 || kind > KIND_MAX || key == NULL)
 		return NULL;
-	for (const struct rule *r = kind_rules[kind]; r->key != NULL; r++)
-		if (r->type == R_ENUM && strcmp(r->key, key) == 0)
-			return r->values;
-	return NULL;
+	r = find_rule(kind, key, strlen(key));
+	return r != NULL && r->type == R_ENUM ? r->values : NULL;
 }
 
 /* "a bulletin", "an alert" */
@@ -176,18 +185,51 @@ static void join_list(char *out, size_t outlen, const char *const *list)
 	}
 }
 
-/* 1 if a string may appear where `multiline` says. */
-static int controls_ok(const uint8_t *p, size_t len, int multiline)
+/* What a refused character is, for the reason. */
+static const char *char_word(uint32_t cp)
 {
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = p[i];
+	if (cp == '\n')
+		return "a newline";
+	if (cp == '\t')
+		return "a tab";
+	if (cp == '\r')
+		return "a carriage return";
+	if (cp == 0x1b)
+		return "an escape";
+	if (cp < 0x20 || cp == 0x7f)
+		return "a control character";
+	if (cp <= 0x9f)
+		return "a C1 control character";
+	return cp >= 0x2066 ? "a bidi isolate" : "a bidi embedding or override";
+}
 
-		if (c == 0x7f)
-			return 0;
-		if (c < 0x20 && !(multiline && (c == '\t' || c == '\n' || c == '\r')))
-			return 0;
+/*
+ * The one rule for every string a person may read: no character that a
+ * terminal or a text layout acts on instead of showing (mp_char_control),
+ * so a post cannot clear a screen, set a window title, write the clipboard
+ * (OSC 52), move the cursor to forge a line, or reverse the text around
+ * it.  Tab and newline stay in multi-line keys; CR goes (it rewrites the
+ * line it ends).  Zero-width joiners are not controls: emoji need them.
+ */
+static int string_ok(const char *key, size_t keylen, const uint8_t *p, size_t len, int multiline,
+                     char *why)
+{
+	size_t i = 0, n;
+	uint32_t cp = 0;
+
+	while (i < len) {
+		if ((n = mp_utf8_next(p + i, len - i, &cp)) == 0)
+			return mp_fail(why, WM_ECONTENT, "content key '%.*s' is not UTF-8 at byte %zu",
+			               (int)keylen, key, i);
+		if (mp_char_control(cp) && !(multiline && (cp == '\t' || cp == '\n')))
+			return mp_fail(why, WM_ECONTENT, "content key '%.*s' holds %s (U+%04X) at byte %zu: %s",
+			               (int)keylen, key, char_word(cp), (unsigned)cp, i,
+			               cp == '\t' || cp == '\n' ? "it must be one line" :
+			               cp >= 0x202a ? "it would reorder the text around it" :
+			               "a terminal would act on it instead of showing it");
+		i += n;
 	}
-	return 1;
+	return 0;
 }
 
 static int check_rule(const struct event *ev, const struct rule *r, char *why)
@@ -220,9 +262,8 @@ static int check_rule(const struct event *ev, const struct rule *r, char *why)
 		if (v->len < r->min || v->len > r->max)
 			return mp_fail(why, WM_ECONTENT, "content key '%s' is %zu bytes, allowed %zu-%zu",
 			               r->key, v->len, r->min, r->max);
-		if (r->type != R_BIN && !controls_ok(v->ptr, v->len, r->type == R_TEXT))
-			return mp_fail(why, WM_ECONTENT, "content key '%s' contains a control character%s",
-			               r->key, r->type == R_LINE ? " (it must be one line)" : "");
+		if (r->type != R_BIN)
+			return string_ok(r->key, strlen(r->key), v->ptr, v->len, r->type == R_TEXT, why);
 		break;
 	case R_ENUM:
 		if (!in_list(r->values, v->ptr, v->len)) {
@@ -396,6 +437,37 @@ static int check_revoke(const struct event *ev, char *why)
 	return 0;
 }
 
+/* Keys this version does not know are still carried to clients that do,
+ * and `feed --json` prints them: their strings, alone or in an array, keep
+ * the multi-line rule. */
+static int unknown_strings_ok(const struct event *ev, char *why)
+{
+	int rc;
+
+	for (size_t i = 0; i < ev->ncontent; i++) {
+		const struct centry *c = &ev->content[i];
+		const struct cval *v = &c->val;
+
+		if (find_rule(ev->kind, c->key, c->keylen) != NULL)
+			continue;
+		if (v->type == CV_STR && (rc = string_ok(c->key, c->keylen, v->ptr, v->len, 1, why)) != 0)
+			return rc;
+		for (size_t k = 0; v->type == CV_ARRAY && k < v->len; k++)
+			if (v->items[k].type == CV_STR &&
+			    (rc = string_ok(c->key, c->keylen, v->items[k].ptr, v->items[k].len, 1, why)) != 0)
+				return rc;
+	}
+	return 0;
+}
+
+int content_check_sealed_text(const uint8_t *msg, size_t len, char why[WM_WHY_LEN])
+{
+	if (len < WM_SEAL_MIN_MSG || len > WM_TEXT_MAX)
+		return mp_fail(why, WM_ECONTENT, "the sealed text is %zu bytes, allowed %d-%d",
+		               len, WM_SEAL_MIN_MSG, WM_TEXT_MAX);
+	return string_ok("text", 4, msg, len, 1, why);
+}
+
 int content_check(const struct event *ev, char why[WM_WHY_LEN])
 {
 	const struct rule *r;
@@ -406,6 +478,8 @@ int content_check(const struct event *ev, char why[WM_WHY_LEN])
 	for (r = kind_rules[ev->kind]; r->key != NULL; r++)
 		if ((rc = check_rule(ev, r, why)) != 0)
 			return rc;
+	if ((rc = unknown_strings_ok(ev, why)) != 0)
+		return rc;
 	if ((rc = lang_ok(ev, why)) != 0)
 		return rc;
 

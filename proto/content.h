@@ -24,6 +24,11 @@
 /* 0, or WM_ECONTENT with why filled ("content key 'title' is missing"). */
 int content_check(const struct event *ev, char why[WM_WHY_LEN]);
 
+/* The rules of 'text' for the text of a sealed request, which
+ * content_check cannot see: run it on the opened box before showing it.
+ * 0, or WM_ECONTENT with why filled ("... holds an escape (U+001B) ..."). */
+int content_check_sealed_text(const uint8_t *msg, size_t len, char why[WM_WHY_LEN]);
+
 /* The allowed values of an enumerated content key of a kind, as a
  * NULL-terminated list ("fraud", "safety", ...), or NULL if the key is not
  * enumerated.  For CLIs and forms. */

@@ -36,12 +36,16 @@ struct frame_str frame_str_c(const char *s)
 
 static int name_ok(const char *p, size_t len)
 {
-	size_t i;
+	const uint8_t *u = (const uint8_t *)p;
+	size_t i, n;
+	uint32_t cp;
 
-	if (len < 1 || len > FRAME_NAME_MAX || !mp_utf8_valid((const uint8_t *)p, len))
+	if (len < 1 || len > FRAME_NAME_MAX || !mp_utf8_valid(u, len))
 		return 0;
-	for (i = 0; i < len; i++)
-		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+	/* shown by `watchmesh status`: no character a terminal acts on, the
+	 * content rules' list (C0, DEL, C1, bidi controls) */
+	for (i = 0; i < len; i += n)
+		if ((n = mp_utf8_next(u + i, len - i, &cp)) == 0 || mp_char_control(cp))
 			return 0;
 	return 1;
 }

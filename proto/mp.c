@@ -51,39 +51,57 @@ const char *mp_type_name(enum mp_type t)
 	return "?";
 }
 
+size_t mp_utf8_next(const uint8_t *p, size_t len, uint32_t *cp)
+{
+	uint8_t c;
+	size_t n;
+	uint32_t v, min;
+
+	if (len == 0)
+		return 0;
+	c = p[0];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if ((c & 0xe0) == 0xc0) {
+		n = 1; v = c & 0x1f; min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 2; v = c & 0x0f; min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 3; v = c & 0x07; min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len - 1 < n)
+		return 0;
+	for (size_t k = 1; k <= n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[k] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n + 1;
+}
+
 int mp_utf8_valid(const uint8_t *p, size_t len)
 {
-	size_t i = 0;
+	size_t i = 0, n;
+	uint32_t cp;
 
 	while (i < len) {
-		uint8_t c = p[i];
-		size_t n;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1; cp = c & 0x1f; min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2; cp = c & 0x0f; min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3; cp = c & 0x07; min = 0x10000;
-		} else {
+		if ((n = mp_utf8_next(p + i, len - i, &cp)) == 0)
 			return 0;
-		}
-		if (len - i - 1 < n)
-			return 0;
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
+		i += n;
 	}
 	return 1;
+}
+
+int mp_char_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 int mp_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
@@ -98,29 +116,30 @@ int mp_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 
 char *mp_quote(char *out, size_t outlen, const uint8_t *p, size_t len)
 {
-	size_t o = 0, i = 0;
-	int utf8 = mp_utf8_valid(p, len);
+	size_t o = 0, i = 0, n;
+	uint32_t cp;
 
 	while (i < len) {
-		uint8_t c = p[i];
-
 		if (o >= 40 || o + 8 >= outlen) {
 			memcpy(out + o, "...", 4);
 			return out;
 		}
-		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
-			out[o++] = (char)c;
+		n = mp_utf8_next(p + i, len - i, &cp);
+		if (n == 0 || cp == '\\' || cp == '\'' || (cp < 0x80 && mp_char_control(cp))) {
+			snprintf(out + o, outlen - o, "\\x%02x", p[i]);
+			o += 4;
 			i++;
-		} else if (c >= 0x80 && utf8) {
-			/* copy the whole sequence so a cut never splits it */
-			size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+		} else if (mp_char_control(cp)) {
+			/* a C1 control or a bidi override moves a terminal or the text
+			 * around it as surely as ESC: shown, never passed on */
+			snprintf(out + o, outlen - o, "\\u%04x", (unsigned)cp);
+			o += 6;
+			i += n;
+		} else {
+			/* the whole sequence, so a cut never splits it */
 			memcpy(out + o, p + i, n);
 			o += n;
 			i += n;
-		} else {
-			snprintf(out + o, outlen - o, "\\x%02x", c);
-			o += 4;
-			i++;
 		}
 	}
 	out[o] = '\0';

@@ -88,14 +88,26 @@ int mp_msgpack_repack(const uint8_t *buf, size_t len, uint8_t **out, size_t *out
  * above U+10FFFF), else 0. */
 int mp_utf8_valid(const uint8_t *p, size_t len);
 
+/* The valid UTF-8 sequence that starts p[0..len): its length (1-4) and
+ * *cp, or 0 (and *cp untouched) if none does. */
+size_t mp_utf8_next(const uint8_t *p, size_t len, uint32_t *cp);
+
+/* 1 for a character that a terminal or a text layout acts on instead of
+ * showing: the C0 controls (tab and newline included; callers that allow
+ * them say so), DEL, the C1 controls U+0080-U+009F, and the bidirectional
+ * embeddings, overrides and isolates U+202A-U+202E, U+2066-U+2069.  One
+ * list for the content rules, for messages and for what the CLI prints. */
+int mp_char_control(uint32_t cp);
+
 /* Bytewise key order: memcmp on the common prefix, then the shorter first. */
 int mp_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
 /* Name of a type for messages ("an unsigned integer"). */
 const char *mp_type_name(enum mp_type t);
 
-/* A short printable form of p[0..len) for messages: control characters and
- * bytes of invalid UTF-8 as \xNN, cut at about 40 bytes with "...".  out
+/* A short printable form of p[0..len) for messages: ASCII controls, quotes,
+ * backslashes and bytes of invalid UTF-8 as \xNN, the other characters of
+ * mp_char_control as \uNNNN, cut at about 40 bytes with "...".  out
  * holds outlen bytes (>= 8) and is NUL-terminated.  Returns out. */
 char *mp_quote(char *out, size_t outlen, const uint8_t *p, size_t len);
 

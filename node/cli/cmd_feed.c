@@ -41,7 +41,8 @@ static const char usage_feed[] =
 "               or --kind cert / --kind revoke)\n"
 "  --key KEY    open sealed requests addressed to this key (shown as private)\n"
 "  --json       one JSON array of events (bin fields base64; adds official,\n"
-"               official_name, official_station, private_text)\n";
+"               official_name, official_station, private_text or\n"
+"               private_refused)\n";
 
 int cmd_feed(int argc, char **argv)
 {

@@ -195,6 +195,16 @@ static int read_text_file(const char *path, uint8_t **out, size_t *outlen)
 		cli_err("%s", why);
 		return -1;
 	}
+	/* a file written on Windows ends its lines with CR LF; the content
+	 * rules refuse CR, so take the line ends as the writer meant them */
+	{
+		size_t i, o = 0;
+		for (i = 0; i < len; i++)
+			if (!(buf[i] == '\r' && i + 1 < len && buf[i + 1] == '\n'))
+				buf[o++] = buf[i];
+		len = o;
+		buf[len] = 0;
+	}
 	if (len > 0 && buf[len - 1] == '\n')
 		buf[--len] = 0;
 	if (len > 0 && buf[len - 1] == '\r')
@@ -690,6 +700,13 @@ int cmd_post(int argc, char **argv)
 		goto out;
 	}
 
+	/* the rules of 'text' for a sealed text, which the event's own check
+	 * cannot see: its readers would refuse to show it */
+	if (b.nto > 0 && content_check_sealed_text((const uint8_t *)OPT("text"), strlen(OPT("text")),
+	                                           why) != 0) {
+		cli_err("refused: %s", why);
+		goto out;
+	}
 	/* personal data, before anything is read or signed or a passphrase asked */
 	if (!OPT("allow-personal-data") && check_personal(kind, opts, nopts, b.nto > 0))
 		goto out;

@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "files.h"
 #include "nodedir.h"
+#include "render.h"
 
 static const char usage_status[] =
 "usage: watchmesh status --dir DIR [--json]\n"
@@ -53,10 +54,18 @@ static int daemon_running(const char *dir)
 	return running;
 }
 
+/* A string of status.json, escaped for the terminal: peer names and errors
+ * come from other nodes.  Valid until eight more calls (a printf line
+ * uses a few). */
 static const char *jstr(const json_t *o, const char *k)
 {
+	static char ring[8][512];
+	static unsigned next;
 	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
+	char *out = ring[next++ % 8];
+
+	render_escape(out, sizeof ring[0], s ? s : "");
+	return out;
 }
 
 static long long jint(const json_t *o, const char *k)

@@ -27,12 +27,14 @@ once, B answers, A fetches what it lacks and announces to B what B lacks,
 which B fetches; B runs its own session after A's (proto/PROTOCOL.md §13),
 usually finding nothing left.
 
-Reported per level, from the daemons' log lines ("repair cost", added to
-node/mesh.c for this) and `watchmesh status --json` polled every 100 ms:
-round trips, negentropy bytes each way, time to the first reply of the
-sync session of the shared groups (the server opens its view of the 1M
-store and answers), reconciliation time, and the time until both stores
-hold the union (fetch, verify, store); next to the reference figures for
+Reported per level, from the daemons' log lines ("repair cost", logged by
+node/mesh/mesh.c) and `watchmesh status --json`: round trips, negentropy
+bytes each way, time to the first reply of the sync session of the shared
+groups (the server opens its view of the 1M store and answers),
+reconciliation time, the time until both stores hold the union (fetch,
+verify, store), and the CPU both daemons used until then (user + system,
+from /proc: the figure other load on the machine moves least); next to the
+reference figures for
 the same two sets (neg_vec in process, printed by bench_repair_gen).
 Prints a markdown table.  Not a test: `make bench BENCH=repair`.
 """
@@ -203,6 +205,7 @@ def one_level(wm, work, network, base, per, n, h, timeout):
         if t_done is None:
             die("level %d: no union within %d s (A %d, B %d of %d); logs in %s"
                 % (per, timeout, ca, cb, union, work))
+        cpu = sum(cpu_seconds(p.pid) for p in procs[:2])
     finally:
         for p in procs:
             if p.poll() is None:
@@ -212,7 +215,8 @@ def one_level(wm, work, network, base, per, n, h, timeout):
                 p.wait(60)
             except subprocess.TimeoutExpired:
                 p.kill()
-    r = {"per": per, "h": h, "import_s": ta + tb, "launch_to_listen": t_listen - t_launch}
+    r = {"per": per, "h": h, "import_s": ta + tb, "launch_to_listen": t_listen - t_launch,
+         "cpu_s": cpu}
     for side, log in (("a", la), ("b", lb)):
         ls = lines(log)
         up = [log_time(x) for x in ls if re.search(r"peer \S+ \S+ up \(", x)]
@@ -332,24 +336,34 @@ def ms(v):
     return "-" if v is None else "%d ms" % v
 
 
+def cpu_seconds(pid):
+    """User + system CPU a process has used so far (Linux /proc), in s:
+    unlike the wall clock, hardly moved by other load on the machine."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def report_one(r):
     a, b = r["a"], r["b"]
     if b["rt"] is None:
         print("level %d/1000: B's own session found nothing left (A's announced it all)" % r["per"])
     print("level %d/1000: %d only on each side; A: %d round trips, %d B sent, %d B received, "
           "first reply %d ms, reconciliation %d ms; B: %s round trips, first reply %s, "
-          "reconciliation %s; catch-up %.2f s (logs) %.2f s (seen by the script); reference %s"
+          "reconciliation %s; catch-up %.2f s (logs) %.2f s (seen by the script), daemons' CPU "
+          "%.2f s; reference %s"
           % (r["per"], r["h"], a["rt"], a["out"], a["in"], a["first"], a["recon_ms"],
              "-" if b["rt"] is None else b["rt"], ms(b["first"]), ms(b["recon_ms"]),
-             r["catchup_log_s"] or -1, r["catchup_poll_s"],
+             r["catchup_log_s"] or -1, r["catchup_poll_s"], r["cpu_s"],
              r["ref"]))
 
 
 def table(n, results):
     print("| differ | events A-only / B-only | round trips (target at 0.1%: 3) | reference round trips "
           "| bytes A->B | bytes B->A | reference A->B / B->A | first reply (target < 100 ms) "
-          "| reconciliation | catch-up to the union | reference at 512 KiB frames: round trips, bytes |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| reconciliation | catch-up to the union | daemons' CPU to the union "
+          "| reference at 512 KiB frames: round trips, bytes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         a, b = r["a"], r["b"]
         rt, ro, ri = r["ref"][0], r["ref"][1], r["ref"][2]
@@ -360,9 +374,9 @@ def table(n, results):
         r5 = r["ref512"]
         r5s = "%d, %d / %d" % (r5[0], r5[1], r5[2]) if r5 else "-"
         print("| %.1f%% | %d / %d | %d (+%d network) | %d | %d | %d | %d / %d (%s) | %d ms (B answering A), "
-              "%s (A answering B) | %d ms | %.2f s | %s |"
+              "%s (A answering B) | %d ms | %.2f s | %.2f s | %s |"
               % (r["per"] / 10, r["h"], r["h"], a["rt"], a["net_rt"], rt, a["out"], a["in"], ro, ri,
-                 same, a["first"], ms(b["first"]), a["recon_ms"], cu, r5s))
+                 same, a["first"], ms(b["first"]), a["recon_ms"], cu, r["cpu_s"], r5s))
 
 
 if __name__ == "__main__":

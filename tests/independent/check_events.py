@@ -104,6 +104,15 @@ def plain_value(v, what, nested=False, outer=0):
     raise Refused("WM_EMALFORMED", f"{what}: a value of type {type(v).__name__} is not allowed")
 
 
+def shows_as_is(ch, multiline):
+    """Section 4: no C0 control (a text may hold tab and LF), DEL, C1
+    control, or bidi embedding, override or isolate."""
+    o = ord(ch)
+    if multiline and ch in "\t\n":
+        return True
+    return not (o < 0x20 or 0x7f <= o <= 0x9f or 0x202a <= o <= 0x202e or 0x2066 <= o <= 0x2069)
+
+
 def group_ok(g):
     return isinstance(g, str) and 1 <= len(g.encode()) <= 64 and set(g) <= GROUP_CHARS
 
@@ -129,14 +138,18 @@ def check_content(kind, header, c):
             n = len(v.encode()) if isinstance(v, str) else len(v)
             if not rule[2] <= n <= rule[3]:
                 bad(f"'{key}' is {n} bytes")
-            if isinstance(v, str):
-                allowed = "\t\n\r" if typ == "text" else ""
-                if any((ord(ch) < 0x20 and ch not in allowed) or ord(ch) == 0x7f for ch in v):
-                    bad(f"'{key}' has a control character")
+            if isinstance(v, str) and not all(shows_as_is(ch, typ == "text") for ch in v):
+                bad(f"'{key}' has a control character")
         if typ == "enum" and v not in rule[2]:
             bad(f"'{key}' value {v!r} is not allowed")
         if typ == "key" and len(v) != 32:
             bad(f"'{key}' is not 32 bytes")
+    for key, v in c.items():
+        if key in RULES[kind]:
+            continue
+        for item in v if isinstance(v, list) else [v]:
+            if isinstance(item, str) and not all(shows_as_is(ch, True) for ch in item):
+                bad(f"unknown key '{key}' has a control character")
     if "lang" in c and isinstance(c["lang"], str) and not all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in c["lang"]):
         bad("'lang' is not a language tag")
 

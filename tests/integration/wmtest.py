@@ -167,6 +167,17 @@ def wrap(payload, seed, content):
     return msgpack.packb(parts, use_bin_type=True), ident.hex()
 
 
+def event(seed, kind, created_at, group, content, refs=(), expires_at=0, prev=b"", network=bytes(16)):
+    """A v2 event (proto/PROTOCOL.md section 2) by the author whose seed is
+    given: the canonical header over the content's hash, signed and wrapped.
+    Returns (wire, id hex)."""
+    author = bytes(nacl.signing.SigningKey(seed).verify_key)
+    cbytes = msgpack.packb(dict(sorted(content.items())), use_bin_type=True)
+    header = [2, kind, author, created_at, network, group, prev, list(refs), expires_at,
+              hashlib.sha256(cbytes).digest()]
+    return wrap(msgpack.packb(header, use_bin_type=True), seed, cbytes)
+
+
 def unwrap(wire):
     """[payload, sig, content] (content None when withheld)."""
     w = msgpack.unpackb(wire, raw=True)

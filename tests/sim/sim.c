@@ -603,11 +603,11 @@ static void deliver(struct sim *s, struct item *it)
 		return;
 	s->frames++;
 	/* note which event an EVENT frame carries, to count copies */
-	if (it->len > 2 && it->buf[1] == FRAME_EVENT && (f = malloc(sizeof(*f))) != NULL) {
+	if ((f = malloc(sizeof(*f))) != NULL) {
 		struct event_peek pk;
 
 		if (frame_decode(it->buf, it->len, f, why) == 0 && f->type == FRAME_EVENT &&
-		    event_peek(f->event.wire, f->event.len, 0, &pk, NULL) == 0)
+		    event_peek(f->event.wire, f->event.len, 0, &pk, why) == 0)
 			ev = event_index(s, pk.id);
 		free(f);
 	}

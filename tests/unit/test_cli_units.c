@@ -196,6 +196,21 @@ static void test_conf(void **state)
 
 /* --- base64 ----------------------------------------------------------------- */
 
+/* what `watchmesh status` prints of a peer's name or error: nothing a
+ * terminal would act on, cut to the buffer */
+static void test_render_escape(void **state)
+{
+	char out[64];
+
+	(void)state;
+	render_escape(out, sizeof out, "\x1b]0;owned\x07 \xc2\x9b" "2J \xe2\x80\xae \xe9\xab\x98\xe5\x9f\x94\r\n");
+	assert_string_equal(out, "\\x1b]0;owned\\x07 \\u009b2J \\u202e \xe9\xab\x98\xe5\x9f\x94\\x0d\\x0a");
+	render_escape(out, 8, "abcdefghij");
+	assert_string_equal(out, "abcdefg");
+	render_escape(out, sizeof out, "\xff");
+	assert_string_equal(out, "\\xff");
+}
+
 static void test_base64(void **state)
 {
 	static const char *const want[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
@@ -379,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_network_broken),
 		cmocka_unit_test(test_network_vouched),
 		cmocka_unit_test(test_conf),
+		cmocka_unit_test(test_render_escape),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_index_clean),
 		cmocka_unit_test(test_index_damaged_headers),

@@ -113,7 +113,7 @@ static void test_bulletin(void **state)
 	expect_fail(&d, WM_ECONTENT, "content key 'title' is empty");
 	bulletin(&d);
 	draft_str(&d, "title", "two\nlines");
-	expect_fail(&d, WM_ECONTENT, "control character");
+	expect_fail(&d, WM_ECONTENT, "holds a newline (U+000A) at byte 3: it must be one line");
 	memset(big, 'x', sizeof(big));
 	big[WM_TITLE_MAX] = '\0';
 	bulletin(&d);
@@ -352,6 +352,93 @@ static void test_cert_revoke(void **state)
 	expect_fail(&d, WM_ECONTENT, "network");
 }
 
+/* Issue 8, item 4: what a terminal acts on instead of showing is refused in
+ * every string a person reads, with the character and its place. */
+static void test_controls(void **state)
+{
+	static const struct { const char *kind_key, *text, *needle; } bad[] = {
+		{ "text", "ok\x1b]0;pwned\x07", "an escape (U+001B) at byte 2: a terminal would act on it" },
+		{ "text", "\x1b[2J\x1b[H", "U+001B" },
+		{ "text", "\x1b]52;c;ZWNobyBwd25lZA==\x07", "U+001B" },
+		{ "text", "real line\rfake line", "a carriage return (U+000D) at byte 9" },
+		{ "text", "bell\x07", "a control character (U+0007)" },
+		{ "text", "\xc2\x9b" "2J", "a C1 control character (U+009B) at byte 0" },
+		{ "text", "abc\xe2\x80\xae", "a bidi embedding or override (U+202E) at byte 3: it would reorder" },
+		{ "text", "\xe2\x81\xa6x\xe2\x81\xa9", "a bidi isolate (U+2066)" },
+		{ "title", "del\x7f", "a control character (U+007F)" },
+		{ "title", "a\tb", "a tab (U+0009) at byte 1: it must be one line" },
+		{ "title", "\xc2\x85", "U+0085" },
+	};
+	struct event_draft d;
+	struct cval items[2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		bulletin(&d);
+		draft_str(&d, bad[i].kind_key, bad[i].text);
+		expect_fail(&d, WM_ECONTENT, bad[i].needle);
+	}
+	/* tab and newline in text; a zero-width joiner (a family emoji); CJK */
+	bulletin(&d);
+	draft_str(&d, "text", "a\tb\nc \xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9 \xe8\xad\xa6");
+	assert_int_equal(build(&d), 0);
+
+	/* every kind's strings: a reply, a cert's name, a status note */
+	draft_init(&d, KIND_REPLY, "gaobu");
+	d.nrefs = 1;
+	draft_str(&d, "text", "\xe2\x98\x85 \xc2\x9b" "2J bulletin");
+	expect_fail(&d, WM_ECONTENT, "content key 'text' holds a C1 control character (U+009B)");
+	cert(&d, items, 0);
+	items[0] = cval_str("gaobu");
+	draft_array(&d, "groups", items, 1);
+	draft_str(&d, "name", "Wang\x1b[8m");
+	expect_fail(&d, WM_ECONTENT, "content key 'name' holds an escape");
+	draft_init(&d, KIND_STATUS, "gaobu");
+	d.nrefs = 1;
+	draft_str(&d, "state", "resolved");
+	draft_str(&d, "note", "done\r");
+	expect_fail(&d, WM_ECONTENT, "content key 'note' holds a carriage return");
+
+	/* unknown keys too, alone or in an array; they may hold newlines */
+	bulletin(&d);
+	draft_str(&d, "x_later", "one\ntwo");
+	assert_int_equal(build(&d), 0);
+	draft_str(&d, "x_later", "\x1b" "c");
+	expect_fail(&d, WM_ECONTENT, "content key 'x_later' holds an escape");
+	bulletin(&d);
+	items[0] = cval_str("fine");
+	items[1] = cval_str("\xe2\x80\xaa");
+	draft_array(&d, "x_list", items, 2);
+	expect_fail(&d, WM_ECONTENT, "content key 'x_list' holds a bidi embedding or override (U+202A)");
+
+	/* an enumeration's refusal quotes the value without passing on its C1 */
+	bulletin(&d);
+	draft_str(&d, "category", "\xc2\x9b" "2J");
+	expect_fail(&d, WM_ECONTENT, "'category' is '\\u009b2J'");
+	assert_null(strstr(why, "\xc2\x9b"));
+}
+
+/* The opened text of a sealed request, which content_check cannot see. */
+static void test_sealed_text(void **state)
+{
+	static const char fake[] = "help\x1b[2J\x1b[H\xe2\x98\x85 Officer \xc2\xb7 bulletin";
+	char big[WM_TEXT_MAX + 1];
+
+	(void)state;
+	assert_int_equal(content_check_sealed_text((const uint8_t *)"line\nline\ttab", 13, why), 0);
+	assert_int_equal(content_check_sealed_text((const uint8_t *)fake, strlen(fake), why), WM_ECONTENT);
+	assert_non_null(strstr(why, "holds an escape (U+001B) at byte 4"));
+	assert_int_equal(content_check_sealed_text((const uint8_t *)"a\rb", 3, why), WM_ECONTENT);
+	assert_non_null(strstr(why, "carriage return"));
+	assert_int_equal(content_check_sealed_text((const uint8_t *)"\xc2", 1, why), WM_ECONTENT);
+	assert_non_null(strstr(why, "not UTF-8"));
+	assert_int_equal(content_check_sealed_text((const uint8_t *)"", 0, why), WM_ECONTENT);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(content_check_sealed_text((const uint8_t *)big, WM_TEXT_MAX, why), 0);
+	assert_int_equal(content_check_sealed_text((const uint8_t *)big, WM_TEXT_MAX + 1, why), WM_ECONTENT);
+	assert_non_null(strstr(why, "16001 bytes"));
+}
+
 static void test_enums(void **state)
 {
 	const char *const *v;
@@ -377,6 +464,8 @@ int main(void)
 		cmocka_unit_test(test_request),
 		cmocka_unit_test(test_refs_needed),
 		cmocka_unit_test(test_cert_revoke),
+		cmocka_unit_test(test_controls),
+		cmocka_unit_test(test_sealed_text),
 		cmocka_unit_test(test_enums),
 	};
 

@@ -128,6 +128,12 @@ static void test_hello_rules(void **state)
 		static const uint8_t star[] = { 0x96, 0x01, 0x01, 0xa1, 'n', 0x92, 0xa1, '*', 0xa1, 'a',
 		                                0xa0, 0x00 };
 		static const uint8_t ctl[] = { 0x96, 0x01, 0x01, 0xa1, 0x07, 0x91, 0xa1, 'a', 0xa0, 0x00 };
+		/* a C1 CSI (U+009B) and a bidi override (U+202E) in the name:
+		 * `watchmesh status` would hand them to a terminal */
+		static const uint8_t c1[] = { 0x96, 0x01, 0x01, 0xa3, 'n', 0xc2, 0x9b, 0x91, 0xa1, 'a',
+		                              0xa0, 0x00 };
+		static const uint8_t bidi[] = { 0x96, 0x01, 0x01, 0xa4, 'n', 0xe2, 0x80, 0xae, 0x91, 0xa1,
+		                                'a', 0xa0, 0x00 };
 		static const uint8_t v0[] = { 0x96, 0x01, 0x00, 0xa1, 'n', 0x91, 0xa1, 'a', 0xa0, 0x00 };
 		static const uint8_t few[] = { 0x95, 0x01, 0x01, 0xa1, 'n', 0x91, 0xa1, 'a', 0xa0 };
 		/* two extra items, canonical: accepted and ignored */
@@ -141,6 +147,8 @@ static void test_hello_rules(void **state)
 		dec_fail(dup, sizeof(dup), "twice");
 		dec_fail(star, sizeof(star), "alone");
 		dec_fail(ctl, sizeof(ctl), "control");
+		dec_fail(c1, sizeof(c1), "control");
+		dec_fail(bidi, sizeof(bidi), "control");
 		dec_fail(v0, sizeof(v0), "version");
 		dec_fail(few, sizeof(few), "items");
 		dec_ok(ext, sizeof(ext), &h);

@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "event.h"
+#include "fixture.h"
 #include "frame.h"
 #include "ingest.h"
 #include "mesh.h"
@@ -33,7 +33,7 @@ struct sent {
 };
 
 struct tnode {
-	char path[96];
+	struct fx_dir d;                /* its own directory, gone with it */
 	struct store *s;
 	struct ingest_ctx ictx;
 	struct mesh *m;
@@ -50,10 +50,9 @@ struct tnode {
 };
 
 struct fx {
-	char dir[64];
-	struct key *root, *station, *officer, *alice;
-	uint8_t *certs[2];
-	size_t certlen[2];
+	struct fx_cast c;               /* root, station, officer */
+	struct key *alice;
+	struct fx_ev certs[2];          /* root -> station -> officer */
 	struct tnode *n[3];
 	unsigned counter;
 };
@@ -145,10 +144,10 @@ static struct tnode *tnode_new(const char *name, const char *groups, unsigned fa
 	char why[WM_WHY_LEN];
 
 	assert_non_null(t);
-	snprintf(t->path, sizeof(t->path), "%s/%s.db", F->dir, name);
-	assert_int_equal(store_open(t->path, &t->s, why), 0);
+	fx_dir_new(&t->d, "mesh");
+	fx_store_open(&t->d, name, &t->s);
 	t->ictx.store = t->s;
-	memcpy(t->ictx.root, F->root->pub, WM_PUB_LEN);
+	memcpy(t->ictx.root, F->c.root->pub, WM_PUB_LEN);
 	t->ictx.now = T0;
 	io.ctx = t;
 	mesh_config_defaults(&cfg);
@@ -165,47 +164,13 @@ static struct tnode *tnode_new(const char *name, const char *groups, unsigned fa
 
 static void tnode_free(struct tnode *t)
 {
-	char p[128];
-
 	if (t == NULL)
 		return;
 	clear(t);
 	mesh_free(t->m);
 	store_close(t->s);
-	unlink(t->path);
-	snprintf(p, sizeof(p), "%s-wal", t->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", t->path);
-	unlink(p);
+	fx_store_remove(&t->d);
 	free(t);
-}
-
-static void build(struct event_draft *d, const struct key *k, uint8_t **w, size_t *n, uint8_t id[32])
-{
-	char why[WM_WHY_LEN];
-
-	memcpy(d->author, k->pub, WM_PUB_LEN);
-	if (event_build(d, k, w, n, id, why) != 0)
-		fail_msg("event_build: %s", why);
-}
-
-static void cert(int i, const struct key *issuer, const struct key *subj, const char *role, uint64_t created,
-                 uint8_t id[32])
-{
-	struct event_draft d;
-	struct cval g = cval_str("*");
-
-	memset(&d, 0, sizeof(d));
-	d.kind = KIND_CERT;
-	d.created_at = created;
-	d.group = WM_NETWORK_GROUP;
-	draft_bin(&d, "subject", subj->pub, WM_PUB_LEN);
-	draft_str(&d, "role", role);
-	draft_str(&d, "name", role);
-	draft_array(&d, "groups", &g, 1);
-	draft_uint(&d, "not_before", T0 - DAY);
-	draft_uint(&d, "not_after", T0 + 365 * DAY);
-	build(&d, issuer, &F->certs[i], &F->certlen[i], id);
 }
 
 /* A new event (kind 1 bulletin, 2 alert, 3 request); caller frees *w. */
@@ -214,13 +179,12 @@ static void mkev(unsigned kind, const char *group, uint8_t **w, size_t *n, uint8
 	static char text[64][40];
 	char *t = text[F->counter % 64];
 	struct event_draft d;
-	const struct key *k = F->officer;
+	struct fx_ev e;
+	/* the officer posts bulletins and alerts, a resident the requests */
+	const struct key *k = kind == KIND_REQUEST ? F->alice : F->c.officer;
 
 	snprintf(t, 40, "unit event %u", F->counter++);
-	memset(&d, 0, sizeof(d));
-	d.kind = kind;
-	d.created_at = T0 + F->counter;
-	d.group = group;
+	fx_draft(&d, k, kind, group, T0 + F->counter);
 	if (kind == KIND_ALERT) {
 		d.expires_at = T0 + DAY;
 		draft_str(&d, "event", "Missing person");
@@ -236,11 +200,13 @@ static void mkev(unsigned kind, const char *group, uint8_t **w, size_t *n, uint8
 		draft_str(&d, "text", t);
 		draft_str(&d, "category", "fraud");
 	} else {
-		k = F->alice;
 		draft_str(&d, "topic", "police");
 		draft_str(&d, "text", t);
 	}
-	build(&d, k, w, n, id);
+	e = fx_build(&d, k);
+	*w = e.wire;
+	*n = e.len;
+	memcpy(id, e.id, WM_ID_LEN);
 }
 
 static void put(struct tnode *t, const uint8_t *w, size_t n)
@@ -253,35 +219,24 @@ static void put(struct tnode *t, const uint8_t *w, size_t n)
 
 static void certs_into(struct tnode *t)
 {
-	put(t, F->certs[0], F->certlen[0]);
-	put(t, F->certs[1], F->certlen[1]);
+	put(t, F->certs[0].wire, F->certs[0].len);
+	put(t, F->certs[1].wire, F->certs[1].len);
 }
 
 static int setup(void **state)
 {
-	uint8_t seed[32], sid[32], oid[32];
-
 	assert_int_equal(wmc_init(), 0);
 	F = calloc(1, sizeof(*F));
 	assert_non_null(F);
-	snprintf(F->dir, sizeof(F->dir), "/tmp/wm-test-mesh-XXXXXX");
-	assert_non_null(mkdtemp(F->dir));
-	memset(seed, 1, 32);
-	assert_int_equal(key_from_seed(seed, &F->root), 0);
-	memset(seed, 2, 32);
-	assert_int_equal(key_from_seed(seed, &F->station), 0);
-	memset(seed, 3, 32);
-	assert_int_equal(key_from_seed(seed, &F->officer), 0);
-	memset(seed, 4, 32);
-	assert_int_equal(key_from_seed(seed, &F->alice), 0);
-	/* the station's certificate first in id order, as repair fetches: the
-	 * other order is test_repair_dependencies' */
-	cert(0, F->root, F->station, "station", T0 - DAY, sid);
-	for (uint64_t t = T0 - DAY;; t++) {
-		cert(1, F->station, F->officer, "officer", t, oid);
-		if (memcmp(sid, oid, 32) < 0)
-			break;
-		free(F->certs[1]);
+	fx_cast_filled(&F->c, 1, 0);            /* seeds 1, 2, 3 */
+	F->alice = fx_key(4);
+	fx_chain(F->c.root, F->c.station, F->c.officer, T0 - DAY, T0 + 365 * DAY, F->certs);
+	/* the station's certificate first in id order, as repair fetches them
+	 * (the other order is test_repair_dependencies') */
+	for (uint64_t t = T0 - DAY + 1; memcmp(F->certs[1].id, F->certs[0].id, WM_ID_LEN) < 0; t++) {
+		free(F->certs[1].wire);
+		F->certs[1] = fx_cert(F->c.station, F->c.officer, "officer", "officer", "*", T0 - DAY,
+		                      T0 + 365 * DAY, t);
 	}
 	*state = F;
 	return 0;
@@ -294,13 +249,10 @@ static int teardown(void **state)
 	(void)state;
 	for (i = 0; i < 3; i++)
 		tnode_free(F->n[i]);
-	key_free(F->root);
-	key_free(F->station);
-	key_free(F->officer);
+	fx_cast_free(&F->c);
 	key_free(F->alice);
-	free(F->certs[0]);
-	free(F->certs[1]);
-	rmdir(F->dir);
+	free(F->certs[0].wire);
+	free(F->certs[1].wire);
 	free(F);
 	return 0;
 }
@@ -622,7 +574,6 @@ static void test_invalid_event_disconnects(void **state)
 	struct tnode *t;
 	uint8_t *w, id[32];
 	size_t n, sig;
-	struct event_peek pk;
 	struct mesh_stats st;
 
 	(void)state;
@@ -630,8 +581,7 @@ static void test_invalid_event_disconnects(void **state)
 	mesh_tick(t->m, T0);
 	clear(t);
 	mkev(KIND_BULLETIN, "gaobu", &w, &n, id);
-	assert_int_equal(event_peek(w, n, 0, &pk, NULL), 0);
-	sig = (size_t)(pk.sig - w);
+	sig = fx_sig_at(&(struct fx_ev){ .wire = w, .len = n });
 	w[sig] ^= 1;                            /* broken signature */
 	event_from(t, 1, w, n, 1, T0 + 1, WM_ESIG);
 	assert_int_equal(t->ndisc, 1);
@@ -894,8 +844,9 @@ static void test_repair_dependencies(void **state)
 	struct tnode *a, *b;
 	struct key *off[8];
 	struct store_counts c;
-	uint8_t *w, seed[32], ids[16][32];
-	size_t n, i, k = 0;
+	struct fx_ev e;
+	uint8_t ids[16][32];
+	size_t i, k = 0;
 	uint64_t now = T0 + 100;
 
 	(void)state;
@@ -904,36 +855,24 @@ static void test_repair_dependencies(void **state)
 	assert_int_equal(mesh_peer_up(a->m, 1, pubs[2], 1, now), 0);
 	assert_int_equal(mesh_peer_up(b->m, 1, pubs[3], 0, now), 0);
 	pump(a, b, &now);                       /* the repairs on connect: nothing */
-	put(b, F->certs[0], F->certlen[0]);     /* the station */
+	put(b, F->certs[0].wire, F->certs[0].len);     /* the station */
+	fx_keys_new(off, 8, 0x60);
 	for (i = 0; i < 8; i++) {
 		struct event_draft d;
-		struct cval g = cval_str("*");
 
-		memset(seed, 0x60 + (int)i, 32);
-		assert_int_equal(key_from_seed(seed, &off[i]), 0);
-		memset(&d, 0, sizeof(d));
-		d.kind = KIND_CERT;
-		d.created_at = T0 - DAY + 1 + i;
-		d.group = WM_NETWORK_GROUP;
-		draft_bin(&d, "subject", off[i]->pub, WM_PUB_LEN);
-		draft_str(&d, "role", "officer");
-		draft_str(&d, "name", "officer");
-		draft_array(&d, "groups", &g, 1);
-		draft_uint(&d, "not_before", T0 - DAY);
-		draft_uint(&d, "not_after", T0 + 365 * DAY);
-		build(&d, F->station, &w, &n, ids[k++]);
-		put(b, w, n);
-		free(w);
-		memset(&d, 0, sizeof(d));
-		d.kind = KIND_BULLETIN;
-		d.created_at = T0 + 10 + i;
-		d.group = "gaobu";
+		e = fx_cert(F->c.station, off[i], "officer", "officer", "*", T0 - DAY, T0 + 365 * DAY,
+		            T0 - DAY + 1 + i);
+		memcpy(ids[k++], e.id, WM_ID_LEN);
+		put(b, e.wire, e.len);
+		free(e.wire);
+		fx_draft(&d, off[i], KIND_BULLETIN, "gaobu", T0 + 10 + i);
 		draft_str(&d, "title", "Notice");
 		draft_str(&d, "text", "beware of fake police calls");
 		draft_str(&d, "category", "fraud");
-		build(&d, off[i], &w, &n, ids[k++]);
-		put(b, w, n);
-		free(w);
+		e = fx_build(&d, off[i]);
+		memcpy(ids[k++], e.id, WM_ID_LEN);
+		put(b, e.wire, e.len);
+		free(e.wire);
 	}
 	repairs_due(&now);
 	pump(a, b, &now);
@@ -943,8 +882,7 @@ static void test_repair_dependencies(void **state)
 	assert_int_equal(c.certs, 9);
 	assert_true(a->nwaiting > 0);           /* the order did get in the way */
 	assert_int_equal(a->ndisc + b->ndisc, 0);
-	for (i = 0; i < 8; i++)
-		key_free(off[i]);
+	fx_keys_free(off, 8);
 }
 
 /* A retracted event keeps only its id: repair brings the retraction, and

@@ -42,12 +42,10 @@ struct built {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	uint8_t seed[32];
 
 	assert_non_null(f);
 	fx_store_new(&f->d, "store", &f->s);
-	memset(seed, 0x42, sizeof(seed));
-	assert_int_equal(key_from_seed(seed, &f->k), 0);
+	f->k = fx_key(0x42);
 	*state = f;
 	return 0;
 }

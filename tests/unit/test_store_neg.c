@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "fixture.h"
 #include "negentropy.h"
 #include "store.h"
 #include "store_neg.h"
@@ -58,7 +58,7 @@ struct row {
 };
 
 struct fixture {
-	char dir[64], path[96];
+	struct fx_dir d;
 	struct store *s;
 	struct row *rows;
 	size_t n;
@@ -66,28 +66,10 @@ struct fixture {
 
 static const char *const groups[] = { "g1", "g2", "network", "g3.village" };
 
-static void fx_open(struct fixture *f)
-{
-	char why[WM_WHY_LEN];
-
-	snprintf(f->dir, sizeof f->dir, "/tmp/test_store_neg.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/store.db", f->dir);
-	if (store_open(f->path, &f->s, why) != 0)
-		fail_msg("store_open: %s", why);
-}
-
 static void fx_close(struct fixture *f)
 {
-	char p[128];
-
 	store_close(f->s);
-	unlink(f->path);
-	snprintf(p, sizeof p, "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof p, "%s-shm", f->path);
-	unlink(p);
-	rmdir(f->dir);
+	fx_store_remove(&f->d);
 	free(f->rows);
 }
 
@@ -390,7 +372,7 @@ static void test_view_matches_vec(void **state)
 
 	(void)state;
 	memset(&f, 0, sizeof f);
-	fx_open(&f);
+	fx_store_new(&f.d, "store_neg", &f.s);
 	check_all_scopes(&f, NOW);              /* empty store */
 	fx_fill(&f, 6000);
 	check_all_scopes(&f, NOW);
@@ -409,7 +391,7 @@ static void test_after_changes(void **state)
 
 	(void)state;
 	memset(&f, 0, sizeof f);
-	fx_open(&f);
+	fx_store_new(&f.d, "store_neg", &f.s);
 	fx_fill(&f, 5000);
 	memset(by, 0xee, sizeof by);
 	for (i = 0; i < f.n; i++) {
@@ -495,7 +477,7 @@ static void test_migration_backfill(void **state)
 
 	(void)state;
 	memset(&f, 0, sizeof f);
-	fx_open(&f);
+	fx_store_new(&f.d, "store_neg", &f.s);
 	fx_fill(&f, 3000);
 	assert_int_equal(sqlite3_exec(store_db(f.s),
 	                              "DROP TRIGGER IF EXISTS neg_events_ins; DROP TRIGGER neg_events_del;"
@@ -508,7 +490,7 @@ static void test_migration_backfill(void **state)
 	                              "ALTER TABLE rejected DROP COLUMN grp;"
 	                              "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
 	store_close(f.s);
-	if (store_open(f.path, &f.s, why) != 0)
+	if (store_open(f.d.path, &f.s, why) != 0)
 		fail_msg("store_open: %s", why);
 	check_all_scopes(&f, NOW);
 	fx_fill(&f, 500);                       /* and the triggers are back */
@@ -528,7 +510,7 @@ static void test_snapshot(void **state)
 
 	(void)state;
 	memset(&f, 0, sizeof f);
-	fx_open(&f);
+	fx_store_new(&f.d, "store_neg", &f.s);
 	fx_fill(&f, 2000);
 	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
 	st = store_neg_storage(v);
@@ -571,7 +553,7 @@ static void test_damage_and_args(void **state)
 
 	(void)state;
 	memset(&f, 0, sizeof f);
-	fx_open(&f);
+	fx_store_new(&f.d, "store_neg", &f.s);
 	fx_fill(&f, 1000);
 	assert_int_equal(store_neg_open(f.s, scope_all, 0, NOW, &v, why), WM_EINVAL);
 	assert_int_equal(store_neg_open(f.s, bad, 1, NOW, &v, why), WM_EINVAL);

@@ -633,6 +633,12 @@ static void valid_vectors(void)
 	emit_body("valid reply: 16 refs, 64-byte group, expires 1 ms after creation, CJK and emoji", &b, 0);
 	body_free(&b);
 
+	body_init(&b, KIND_REPLY);
+	kv_str(&b.content, "text", "tab\there\nnew line, a family emoji with zero-width joiners "
+	       "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7");
+	emit_body("valid reply with tab, newline and zero-width joiners", &b, 0);
+	body_free(&b);
+
 	body_init(&b, KIND_BULLETIN);
 	kv_str(&b.content, "x_future_field", "later versions may add optional keys");
 	b_int(kv_put(&b.content, "x_future_num"), -100000);
@@ -1065,6 +1071,18 @@ static void content_rule_vectors(void)
 		kind_case("bulletin title of 201 bytes", KIND_BULLETIN, NULL, "title", t, WM_ECONTENT);
 	}
 	kind_case("bulletin with a bad lang tag", KIND_BULLETIN, NULL, "lang", "zh_CN", WM_ECONTENT);
+	/* what a terminal acts on instead of showing (issue 8, item 4) */
+	kind_case("bulletin text with ESC (a clear-screen sequence)", KIND_BULLETIN, NULL, "text",
+	          "\x1b[2J\x1b[H\xe2\x98\x85 fake bulletin", WM_ECONTENT);
+	kind_case("reply text with CR", KIND_REPLY, NULL, "text", "ok\rforged line", WM_ECONTENT);
+	kind_case("reply text with C1 U+009B (CSI)", KIND_REPLY, NULL, "text", "\xc2\x9b" "2J", WM_ECONTENT);
+	kind_case("cert name with U+202E (right-to-left override)", KIND_CERT, NULL, "name",
+	          "Wang \xe2\x80\xae" "reciffO", WM_ECONTENT);
+	kind_case("request text with U+2066 (left-to-right isolate)", KIND_REQUEST, NULL, "text",
+	          "\xe2\x81\xa6" "isolated\xe2\x81\xa9", WM_ECONTENT);
+	kind_case("bulletin title with DEL", KIND_BULLETIN, NULL, "title", "title\x7f", WM_ECONTENT);
+	kind_case("bulletin unknown key with ESC", KIND_BULLETIN, NULL, "x_future_field", "\x1b]52;c;aGk=\x07",
+	          WM_ECONTENT);
 	kind_case("alert photo without photo_type", KIND_ALERT, "photo_type", NULL, NULL, WM_ECONTENT);
 
 	body_init(&b, KIND_REQUEST);
