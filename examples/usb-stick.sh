@@ -34,11 +34,11 @@ done
 
 step "Certificates and a bulletin are signed on the laptop into stick.wmb (no node involved)"
 show cert issue --issuer hillside.network.root.key --passphrase-file root.pass \
-	--subject station.key --role station --name 山边派出所 --groups '*' --out stick.wmb
+	--subject station.key --role station --name 山边派出所 --groups '*' --out stick.wmb --network hillside.network
 show cert issue --issuer station.key --passphrase-file station.pass \
-	--subject zhao.key --role officer --name 赵警官 --groups '*' --out stick.wmb
+	--subject zhao.key --role officer --name 赵警官 --groups '*' --out stick.wmb --network hillside.network
 show post bulletin --key zhao.key --passphrase-file officer.pass --group hillside.all \
-	--category weather --title 暴雨预警 --text "今晚有暴雨，请远离河道，检查排水。" --out stick.wmb
+	--category weather --title 暴雨预警 --text "今晚有暴雨，请远离河道，检查排水。" --out stick.wmb --network hillside.network
 
 step "The stick goes round the villages"
 for v in east west north; do
@@ -56,10 +56,10 @@ show import --dir west east.wmb        # again: only duplicates
 
 step "Officer Zhao's key is lost: the station revokes it, and a forged bulletin fails everywhere"
 show cert revoke --issuer station.key --passphrase-file station.pass \
-	--subject zhao.key --reason "钥匙遗失" --out revoke.wmb
+	--subject zhao.key --reason "钥匙遗失" --out revoke.wmb --network hillside.network
 sleep 0.01
 show post bulletin --key zhao.key --passphrase-file officer.pass --group hillside.all \
-	--category notice --title 假通知 --text "请把存款转到以下账户。" --out forged.wmb
+	--category notice --title 假通知 --text "请把存款转到以下账户。" --out forged.wmb --network hillside.network
 cat forged.wmb revoke.wmb > stick2.wmb    # the forgery first: order does not matter
 show import --dir north stick2.wmb || true
 

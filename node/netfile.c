@@ -27,8 +27,8 @@ int network_name_ok(const char *name)
 }
 
 /* The keyword lines of a network file, each at most once. */
-static const char *const net_keys[] = { "name", "root", "secret", "vouched" };
-enum { NK_NAME, NK_ROOT, NK_SECRET, NK_VOUCHED, NK_COUNT };
+static const char *const net_keys[] = { "name", "id", "root", "secret", "vouched" };
+enum { NK_NAME, NK_ID, NK_ROOT, NK_SECRET, NK_VOUCHED, NK_COUNT };
 
 int network_parse(const char *text, size_t len, struct network *out, char why[WM_WHY_LEN])
 {
@@ -92,6 +92,12 @@ int network_parse(const char *text, size_t len, struct network *out, char why[WM
 				goto bad;
 			}
 			break;
+		case NK_ID:
+			if (vl != 2 * WM_NETWORK_LEN || hex_decode(n.id, WM_NETWORK_LEN, v, vl)) {
+				wm_why(why, "line %s: 'id' needs %d hex digits", ln, 2 * WM_NETWORK_LEN);
+				goto bad;
+			}
+			break;
 		case NK_ROOT:
 			if (vl != WM_HEX_PUB || hex_decode(n.root, WM_PUB_LEN, v, vl)) {
 				wm_why(why, "line %s: 'root' needs 64 hex digits", ln);
@@ -123,6 +129,11 @@ int network_parse(const char *text, size_t len, struct network *out, char why[WM
 		wm_why(why, "empty network file");
 		goto bad;
 	}
+	if (!seen[NK_ID]) {
+		wm_why(why, "network file lacks an 'id' line: it was made for the retired event format 1; "
+		       "make a new network with `watchmesh network create`");
+		goto bad;
+	}
 	for (key = 0; key < NK_VOUCHED; key++)
 		if (!seen[key]) {
 			wm_why(why, "network file lacks a '%s' line", net_keys[key]);
@@ -138,16 +149,17 @@ bad:
 
 int network_encode(const struct network *n, char **out, size_t *len)
 {
-	char root[WM_HEX_PUB + 1], secret[2 * WM_SECRET_LEN + 1];
-	size_t cap = 64 + strlen(n->name) + sizeof root + sizeof secret + strlen(n->vouched) + 48;
+	char root[WM_HEX_PUB + 1], secret[2 * WM_SECRET_LEN + 1], id[2 * WM_NETWORK_LEN + 1];
+	size_t cap = 64 + strlen(n->name) + sizeof id + sizeof root + sizeof secret + strlen(n->vouched) + 48;
 	char *t = malloc(cap);
 	int w;
 
 	if (!t)
 		return WM_ENOMEM;
+	hex_encode(id, n->id, WM_NETWORK_LEN);
 	hex_encode(root, n->root, WM_PUB_LEN);
 	hex_encode(secret, n->secret, WM_SECRET_LEN);
-	w = snprintf(t, cap, "%s\nname %s\nroot %s\nsecret %s\n%s%s%s", NET_MAGIC, n->name, root, secret,
+	w = snprintf(t, cap, "%s\nname %s\nid %s\nroot %s\nsecret %s\n%s%s%s", NET_MAGIC, n->name, id, root, secret,
 	             n->vouched[0] ? "vouched " : "", n->vouched, n->vouched[0] ? "\n" : "");
 	wmc_wipe(secret, sizeof secret);
 	if (w < 0 || (size_t)w >= cap) {

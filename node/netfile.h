@@ -4,11 +4,14 @@
  *
  *   watchmesh-network 1
  *   name N
+ *   id <32 hex: the network's id, which every event carries>
  *   root <64 hex: the root public key>
  *   secret <64 hex: the network secret>
  *   vouched G1,G2        (optional; or "vouched *")
  *
- * '#' lines and blank lines are skipped; each keyword at most once.
+ * '#' lines and blank lines are skipped; each keyword at most once.  A
+ * file without an id line was made before event format 2 and is refused:
+ * nothing made then can join a network now.
  */
 #ifndef WM_NETFILE_H
 #define WM_NETFILE_H
@@ -17,12 +20,14 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "event.h"
 #include "wmcrypto.h"
 
 #define NETWORK_NAME_MAX 64
 #define NETWORK_VOUCHED_MAX 1024
 struct network {
 	char name[NETWORK_NAME_MAX + 1];
+	uint8_t id[WM_NETWORK_LEN];     /* 16 random bytes from `network create` */
 	uint8_t root[WM_PUB_LEN];
 	uint8_t secret[WM_SECRET_LEN];
 	/* groups where only keys with a resident (or officer, or station)

@@ -62,6 +62,8 @@ int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN])
 	}
 	nd->ictx.store = nd->store;
 	memcpy(nd->ictx.root, nd->net.root, WM_PUB_LEN);
+	memcpy(nd->ictx.network, nd->net.id, WM_NETWORK_LEN);
+	nd->ictx.network_name = nd->net.name;
 	nd->ictx.now = wm_now_ms();
 	*out = nd;
 	return 0;

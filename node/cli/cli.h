@@ -103,11 +103,17 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 
-/* Sign the draft (created_at is set here), store it through ingest_event
- * (INGEST_LOCAL) when nd is not NULL, append it to the bundle `out` when
- * not NULL, and print its id.  Returns an exit code; errors printed. */
+/* Sign the draft (created_at is set here; the network id is nd's, or with
+ * nd NULL the one in the network file `netfile`), store it through
+ * ingest_event (INGEST_LOCAL) when nd is not NULL, append it to the bundle
+ * `out` when not NULL, and print its id.  Returns an exit code; errors
+ * printed. */
+/* The check every signing command makes before it asks a passphrase: an
+ * event needs a network id, from --dir or, without it, --network.  0 or a
+ * usage error printed. */
+int cli_need_network(const char *cmd, const char *dir, const char *netfile);
 int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
-                         struct node_dir *nd, const char *out);
+                         struct node_dir *nd, const char *netfile, const char *out);
 
 /* `cert issue` / `post cert` and `cert revoke` / `post revoke` fill the
  * draft's content from options; strings live in opts. */

@@ -97,9 +97,10 @@ out:
 
 static const char usage_cert[] =
 "usage: watchmesh cert issue --issuer KEY --subject PUB --role ROLE --name NAME\n"
-"                            --groups G,... [--days N] (--dir DIR | --out FILE)\n"
+"                            --groups G,... [--days N]\n"
+"                            (--dir DIR | --out FILE --network NETFILE)\n"
 "       watchmesh cert revoke --issuer KEY --subject PUB [--reason R]\n"
-"                            (--dir DIR | --out FILE)\n"
+"                            (--dir DIR | --out FILE --network NETFILE)\n"
 "\n"
 "cert issue   signs a certificate (a kind 7 event in the group \"network\").\n"
 "             The root key certifies stations; a station certifies its\n"
@@ -115,6 +116,8 @@ static const char usage_cert[] =
 "  --reason R          why the key is revoked (revoke only)\n"
 "  --dir DIR           store it in this node (its id is printed once stored)\n"
 "  --out FILE          append it to a bundle file (to carry to a node)\n"
+"  --network NETFILE   with --out and no --dir: the network file (the event\n"
+"                      carries its id)\n"
 "  --passphrase-file F the issuer key's passphrase\n";
 
 int cmd_cert(int argc, char **argv)
@@ -122,7 +125,7 @@ int cmd_cert(int argc, char **argv)
 	struct cli_opt opts[] = {
 		{ "issuer", 1, NULL }, { "subject", 1, NULL }, { "role", 1, NULL },
 		{ "name", 1, NULL }, { "groups", 1, NULL }, { "days", 1, NULL },
-		{ "reason", 1, NULL }, { "dir", 1, NULL }, { "out", 1, NULL },
+		{ "reason", 1, NULL }, { "dir", 1, NULL }, { "out", 1, NULL }, { "network", 1, NULL },
 		{ "passphrase-file", 1, NULL },
 	};
 	const size_t no = sizeof opts / sizeof opts[0];
@@ -150,6 +153,8 @@ int cmd_cert(int argc, char **argv)
 		return cli_usage_err("cert", "--issuer KEY is required");
 	if (!dir && !out)
 		return cli_usage_err("cert", "give --dir DIR (store it) or --out FILE (a bundle), or both");
+	if ((r = cli_need_network("cert", dir, cli_get(opts, no, "network"))) != 0)
+		return r;
 	if (revoke && (cli_get(opts, no, "role") || cli_get(opts, no, "groups") ||
 	               cli_get(opts, no, "days") || cli_get(opts, no, "name")))
 		return cli_usage_err("cert", "revoke takes --subject and --reason only");
@@ -166,7 +171,7 @@ int cmd_cert(int argc, char **argv)
 	}
 	if (dir && !(nd = cli_open_dir(dir)))
 		goto out;
-	ret = cli_sign_and_deliver(&d, k, nd, out);
+	ret = cli_sign_and_deliver(&d, k, nd, cli_get(opts, no, "network"), out);
 out:
 	node_dir_close(nd);
 	key_free(k);

@@ -24,7 +24,8 @@ static const char usage_network[] =
 "                                [--passphrase-file FILE] [--vouched GROUPS]\n"
 "\n"
 "Creates a new network: FILE, the network file every node of the network\n"
-"holds (name, root public key, network secret; mode 0600), and the network's\n"
+"holds (name, a random network id that every event carries, root public key,\n"
+"network secret; mode 0600), and the network's\n"
 "root key, encrypted with a passphrase, in FILE.root.key (or --root-key PATH).\n"
 "Keep the root key offline: it certifies the stations.\n"
 "\n"
@@ -47,7 +48,7 @@ int cmd_network(int argc, char **argv)
 	};
 	const size_t no = sizeof opts / sizeof opts[0];
 	const char *pos[2], *name, *out, *rootpath, *passfile, *vouched;
-	char rootbuf[PATH_MAX], why[WM_WHY_LEN] = "", hex[WM_HEX_PUB + 1];
+	char rootbuf[PATH_MAX], why[WM_WHY_LEN] = "", hex[WM_HEX_PUB + 1], idhex[2 * WM_NETWORK_LEN + 1];
 	size_t np = 0, passlen = 0, netlen = 0;
 	char *pass = NULL, *nettext = NULL;
 	struct key *root = NULL;
@@ -97,6 +98,7 @@ int cmd_network(int argc, char **argv)
 	}
 	snprintf(net.name, sizeof net.name, "%s", name);
 	memcpy(net.root, root->pub, WM_PUB_LEN);
+	wmc_random(net.id, sizeof net.id);
 	wmc_random(net.secret, sizeof net.secret);
 	snprintf(net.vouched, sizeof net.vouched, "%s", vouched ? vouched : "");
 	if (network_encode(&net, &nettext, &netlen) != 0) {
@@ -113,6 +115,8 @@ int cmd_network(int argc, char **argv)
 	}
 	hex_encode(hex, root->pub, WM_PUB_LEN);
 	printf("network %s\n", name);
+	hex_encode(idhex, net.id, WM_NETWORK_LEN);
+	printf("network id:   %s\n", idhex);
 	printf("network file: %s (give a copy to every node of the network)\n", out);
 	printf("root key:     %s (encrypted; keep it offline)\n", rootpath);
 	printf("root public key: %s\n", hex);

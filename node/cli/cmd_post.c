@@ -27,7 +27,8 @@
 #include "pii.h"
 
 static const char usage_post[] =
-"usage: watchmesh post KIND --key KEY (--dir DIR | --out FILE) --group G [options]\n"
+"usage: watchmesh post KIND --key KEY (--dir DIR | --out FILE --network NETFILE)\n"
+"                      --group G [options]\n"
 "\n"
 "Signs one event with KEY, stores it in the node at DIR (printing its id once it\n"
 "is safely on disk) and/or appends it to the bundle FILE.  KIND is one of:\n"
@@ -56,6 +57,8 @@ static const char usage_post[] =
 "  --passphrase-file F     the key's passphrase, from F's first line\n"
 "  --dir DIR               store in this node (ids may then be given as a prefix)\n"
 "  --out FILE              append the signed event to a bundle file\n"
+"  --network NETFILE       with --out and no --dir: the network file (the event\n"
+"                          carries its id)\n"
 "  --group G               the group, e.g. gaobu.xinhua-village (cert/revoke: network)\n"
 "  --ref ID, --reply-to ID what the event answers or acts on (refs[0]); comma-\n"
 "                          separated for more\n"
@@ -317,7 +320,7 @@ static const struct {
 	unsigned kinds;
 } post_common[] = {
 	{ "dir", 1, ALL_KINDS }, { "key", 1, ALL_KINDS }, { "group", 1, ALL_KINDS },
-	{ "out", 1, ALL_KINDS }, { "passphrase-file", 1, ALL_KINDS },
+	{ "out", 1, ALL_KINDS }, { "network", 1, ALL_KINDS }, { "passphrase-file", 1, ALL_KINDS },
 	{ "allow-personal-data", 0, ALL_KINDS },
 	{ "expires", 1, EVENTS }, { "ref", 1, EVENTS }, { "reply-to", 1, EVENTS },
 	{ "text-file", 1, 0 },      /* wherever --text is */
@@ -656,6 +659,10 @@ int cmd_post(int argc, char **argv)
 		ret = cli_usage_err("post", "give --dir DIR (store it) or --out FILE (a bundle), or both");
 		goto out;
 	}
+	if ((r = cli_need_network("post", dir, OPT("network"))) != 0) {
+		ret = r;
+		goto out;
+	}
 	if (OPT("ref") && OPT("reply-to")) {
 		ret = cli_usage_err("post", "--ref and --reply-to are the same thing; give one");
 		goto out;
@@ -735,7 +742,7 @@ int cmd_post(int argc, char **argv)
 	}
 #undef OPT
 
-	ret = cli_sign_and_deliver(&d, k, nd, out);
+	ret = cli_sign_and_deliver(&d, k, nd, cli_get(opts, nopts, "network"), out);
 out:
 	node_dir_close(nd);
 	key_free(k);

@@ -20,14 +20,36 @@
 #include "netfile.h"
 #include "nodedir.h"
 
+int cli_need_network(const char *cmd, const char *dir, const char *netfile)
+{
+	if (dir && netfile)
+		return cli_usage_err(cmd, "--network is for --out without --dir (the node at DIR knows its network)");
+	if (!dir && !netfile)
+		return cli_usage_err(cmd, "--out without --dir needs --network FILE: every event carries its "
+		                     "network's id");
+	return 0;
+}
+
 int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
-                         struct node_dir *nd, const char *out)
+                         struct node_dir *nd, const char *netfile, const char *out)
 {
 	uint8_t *wire = NULL, id[WM_ID_LEN];
 	size_t wlen = 0;
 	char why[WM_WHY_LEN] = "", hex[2 * WM_ID_LEN + 1];
 	int r, ret = CLI_FAIL;
 
+	if (nd) {
+		memcpy(d->network, nd->net.id, WM_NETWORK_LEN);
+	} else {
+		struct network net;
+
+		if (network_load(netfile, &net, why) != 0) {
+			cli_err("%s", why);
+			return CLI_FAIL;
+		}
+		memcpy(d->network, net.id, WM_NETWORK_LEN);
+		wmc_wipe(&net, sizeof net);
+	}
 	memcpy(d->author, signer->pub, WM_PUB_LEN);
 	if (!d->created_at)
 		d->created_at = wm_now_ms();

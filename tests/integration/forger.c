@@ -5,6 +5,9 @@
  * node (proto/frame.c), then pushes one event no honest node would pass on:
  *
  *   badsig       a request whose signature has one bit flipped
+ *   othernet     a request correctly signed by SIGNER, but made in another
+ *                network (a random network id): issue 8's item 5 over the
+ *                mesh, a lasting refusal
  *   nonofficial  a bulletin with a valid signature by SIGNER, a plain key
  *                file of a resident: its certificate is known, so the
  *                refusal ("not signed by an official") is a lasting one
@@ -16,7 +19,7 @@
  * "down: <reason>" and exits 0 when the node closes the link, or exits 1
  * after TIMEOUT seconds (default 20) if it was never disconnected.
  *
- *   usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial GROUP SIGNER [TIMEOUT]
+ *   usage: forger NETWORK-FILE HOST:PORT badsig|othernet|nonofficial GROUP SIGNER [TIMEOUT]
  */
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +43,7 @@ struct forger {
 	struct key *self;               /* the forger's node key (random) */
 	struct key *signer;             /* the event's author */
 	const char *mode, *group;
+	uint8_t network[WM_NETWORK_LEN];  /* the id its events carry */
 	int sent, down, finished, rc;
 };
 
@@ -68,8 +72,14 @@ static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_I
 	memset(&d, 0, sizeof d);
 	memcpy(d.author, fg->signer->pub, WM_PUB_LEN);
 	d.created_at = wm_now_ms();
+	memcpy(d.network, fg->network, WM_NETWORK_LEN);
 	d.group = fg->group;
-	if (strcmp(fg->mode, "badsig") == 0) {
+	if (strcmp(fg->mode, "othernet") == 0) {
+		wmc_random(d.network, WM_NETWORK_LEN);
+		d.kind = KIND_REQUEST;
+		draft_str(&d, "topic", "other");
+		draft_str(&d, "text", "a request from another network");
+	} else if (strcmp(fg->mode, "badsig") == 0) {
 		d.kind = KIND_REQUEST;
 		draft_str(&d, "topic", "other");
 		draft_str(&d, "text", "forged request: this signature was tampered with");
@@ -197,8 +207,9 @@ int main(int argc, char **argv)
 	char why[WM_WHY_LEN] = "";
 	long secs = 20;
 
-	if (argc < 6 || argc > 7 || (strcmp(argv[3], "badsig") && strcmp(argv[3], "nonofficial"))) {
-		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial GROUP SIGNER "
+	if (argc < 6 || argc > 7 ||
+	    (strcmp(argv[3], "badsig") && strcmp(argv[3], "othernet") && strcmp(argv[3], "nonofficial"))) {
+		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|othernet|nonofficial GROUP SIGNER "
 		                "[TIMEOUT]\n");
 		return 2;
 	}
@@ -214,6 +225,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "forger: %s\n", why[0] ? why : "cannot initialise");
 		return 2;
 	}
+	memcpy(fg.network, net.id, WM_NETWORK_LEN);
 	if (key_generate(&fg.self) != 0)
 		return 2;
 	if (files_load_key(argv[5], NULL, 1, &fg.signer, why) != 0) {

@@ -17,6 +17,9 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
   vouched  a vouched group takes certified residents only
   escape   terminal escapes (issue 8, item 4): refused at import, a sealed
            text that breaks the rule not shown, names escaped on screen
+  othernet another network's bundle (issue 8, item 5): nothing stored, each
+           event refused naming both networks; a network file without an id
+           refused
 """
 import json
 import os
@@ -492,8 +495,10 @@ def t_escape(env):
     author = bytes(nacl.signing.SigningKey(seed).verify_key)
     now = int(_t.time() * 1000)
 
+    net = wmtest.network_id(env.path("net"))
+
     def event(kind, content, refs=(), dt=0):
-        return wmtest.event(seed, kind, now + dt, G, content, refs)
+        return wmtest.event(seed, kind, now + dt, G, content, refs, network=net)
 
     def seal(text, recipients):
         """PROTOCOL.md section 6: nonce, a slot per recipient and the author, secretbox."""
@@ -568,9 +573,54 @@ def t_escape(env):
                   "%s: the resident's name is not shown escaped:\n%s" % (args, out))
 
 
+def t_othernet(env):
+    """Issue 8, item 5, as it was reproduced: a bundle made in another network
+    (open-group requests and replies by keys of no certificate, which any
+    node would otherwise take, and that network's certificates) is imported
+    into a node of this one.  Nothing is stored, and each event is refused
+    with a reason that names both networks."""
+    env.world("a")
+    env.run("network", "create", "--name", "othernet", "--out", "net2", "--passphrase-file", env.passfile)
+    env.run("init", "x", "--network", "net2", "--name", "x")
+    env.run("cert", "issue", "--issuer", "net2.root.key", "--passphrase-file", env.passfile,
+            "--subject", "station.key", "--role", "station", "--name", "外网派出所", "--groups", "*",
+            "--dir", "x")
+    for i in range(5):
+        r = env.post("request", "x", "res1.key", "--group", G, "--topic", "other",
+                     "--text", "来自另一个网络的求助 %d" % i)
+        env.post("reply", "x", "res2.key", "--group", G, "--ref", r, "--text", "收到 %d" % i)
+    env.run("export", "--dir", "x", "--out", "other.wmb")
+    n = len(wmtest.read_bundle(env.path("other.wmb")))
+    check(n == 11, "expected 11 events in the other network's bundle, got %d" % n)
+    before = set(env.feed_ids("a"))
+    out, err = env.run("import", "--dir", "a", "other.wmb")
+    check(summary(out) == "%d events: 0 stored, 0 duplicates, %d refused" % (n, n),
+          "importing another network's bundle: " + summary(out))
+    ours, theirs = wmtest.network_id(env.path("net")).hex(), wmtest.network_id(env.path("net2")).hex()
+    lines = refused_lines(err)
+    check(len(lines) == n, "expected %d refusals, got:\n%s" % (n, err))
+    for ln in lines:
+        check("made in another network" in ln and theirs in ln and ours in ln and "'testnet'" in ln,
+              "a refusal does not name both networks: " + ln)
+    check(set(env.feed_ids("a")) == before, "node a's feed changed")
+    # a post made for the other network with --out is refused the same way
+    env.post("request", None, "res1.key", "--group", G, "--topic", "other", "--text", "别的网络",
+             "--out", "one.wmb", "--network", "net2")
+    out, err = env.run("import", "--dir", "a", "one.wmb")
+    check("made in another network" in err, "a single event of the other network: " + err)
+    # a network file of the retired format (no id line) is refused, saying what to do
+    with open(env.path("net"), encoding="utf-8") as f:
+        old = "".join(l for l in f if not l.startswith("id "))
+    with open(env.path("net-old"), "w", encoding="utf-8") as f:
+        f.write(old)
+    os.chmod(env.path("net-old"), 0o600)
+    _, err = env.run("init", "z", "--network", "net-old", "--name", "z", rc="nonzero")
+    check("lacks an 'id' line" in err and "network create" in err, "an old network file: " + err)
+
+
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
          "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check,
-         "vouched": t_vouched, "escape": t_escape}
+         "vouched": t_vouched, "escape": t_escape, "othernet": t_othernet}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))

@@ -312,7 +312,7 @@ def t_forged(env):
     b.start()
     wait_up(env, "b", 1)
     wait_until("a and b to converge", lambda: converged(env, ["a", "b"]))
-    for mode in ("badsig", "nonofficial"):
+    for mode in ("badsig", "othernet", "nonofficial"):
         key, eid = forge(env, forger, a, mode)
         wait_until("a to log the forger's (%s) disconnect" % mode,
                    lambda: any(key[:16] in ln and "down" in ln for ln in a.log().splitlines()))
@@ -325,6 +325,9 @@ def t_forged(env):
         check(not has(env, "b", eid), "b got the forged event (%s)" % mode)
         check(any(eid[:16] in ln for ln in a.log().splitlines()) or "refused" in a.log()
               or "not stored" in a.log(), "a did not log the refusal (%s)" % mode)
+        if mode == "othernet":
+            check("made in another network" in a.log(), "a's log does not say the event was of "
+                  "another network:\n" + a.log())
     check(peers_up(env, "a") == ["b"], "a's peers after the forgeries: %s" % peers_up(env, "a"))
     # status shows the forgers as backing off, with the reason
     wait_until("a's status to show the last forger backing off",

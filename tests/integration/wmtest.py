@@ -66,12 +66,15 @@ class Env:
         return json.loads(out)
 
     def post(self, kind, node, key, *args, rc=0):
-        """post KIND into node (a dir name) or, node None, nowhere (use --out)."""
+        """post KIND into node (a dir name) or, node None, nowhere (use --out;
+        the network file is net unless args give --network)."""
         a = ["post", kind, "--key", key]
         if key_encrypted(self.path(key)):
             a += ["--passphrase-file", self.passfile]
         if node:
             a += ["--dir", node]
+        elif "--network" not in args:
+            a += ["--network", "net"]
         out, err = self.run(*(a + list(args)), rc=rc)
         return out.strip()
 
@@ -95,7 +98,7 @@ class Env:
         if node:
             a += ["--dir", node]
         if out:
-            a += ["--out", out]
+            a += ["--out", out] + ([] if node else ["--network", "net"])
         o, _ = self.run(*a)
         return o.strip()
 
@@ -140,6 +143,15 @@ def key_seed(path):
             if line.startswith("secret "):
                 return bytes.fromhex(line.split()[1])[:32]
     raise Failure("no plain secret in " + path)
+
+
+def network_id(path):
+    """The 16-byte id of a network file (its line id <32 hex>)."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("id "):
+                return bytes.fromhex(line.split()[1])
+    raise Failure("no id line in " + path)
 
 
 def read_bundle(path):

@@ -26,6 +26,7 @@
 static const char net_ok[] =
 	"watchmesh-network 1\n"
 	"name gaobu-district\n"
+	"id 03030303030303030303030303030303\n"
 	"root 0101010101010101010101010101010101010101010101010101010101010101\n"
 	"secret 0202020202020202020202020202020202020202020202020202020202020202\n";
 
@@ -38,6 +39,7 @@ static void test_network_roundtrip(void **state)
 
 	assert_int_equal(network_parse(net_ok, strlen(net_ok), &n, why), 0);
 	assert_string_equal(n.name, "gaobu-district");
+	assert_int_equal(n.id[15], 3);
 	assert_int_equal(n.root[0], 1);
 	assert_int_equal(n.secret[31], 2);
 	assert_int_equal(network_encode(&n, &text, &len), 0);
@@ -82,9 +84,17 @@ static void test_network_broken(void **state)
 	assert_int_equal(network_parse("", 0, &n, why), WM_EFORMAT);
 	assert_int_equal(network_parse("watchmesh-network 2\n", 20, &n, why), WM_EFORMAT);
 	snprintf(buf, sizeof buf, "%s", net_ok);
-	buf[strlen("watchmesh-network 1\nname gaobu-district\nroot 01")] = 'x';
+	buf[strlen("watchmesh-network 1\nname gaobu-district\nid 03030303030303030303030303030303\nroot 01")] = 'x';
 	assert_int_equal(network_parse(buf, len, &n, why), WM_EFORMAT);
 	assert_non_null(strstr(why, "root"));
+	/* a network file of the retired format 1, without an id: refused,
+	 * saying to make a new network */
+	snprintf(buf, sizeof buf, "watchmesh-network 1\nname old\n"
+	         "root 0101010101010101010101010101010101010101010101010101010101010101\n"
+	         "secret 0202020202020202020202020202020202020202020202020202020202020202\n");
+	assert_int_equal(network_parse(buf, strlen(buf), &n, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "lacks an 'id' line"));
+	assert_non_null(strstr(why, "network create"));
 }
 
 static void test_network_vouched(void **state)
@@ -110,15 +120,15 @@ static void test_network_vouched(void **state)
 		snprintf(buf, sizeof buf, "%svouched %s\n", net_ok, bad[i]);
 		why[0] = 0;
 		assert_int_equal(network_parse(buf, strlen(buf), &n, why), WM_EFORMAT);
-		assert_non_null(strstr(why, "line 5"));
+		assert_non_null(strstr(why, "line 6"));
 	}
 	/* a line given twice, a NUL byte: refused, saying which line */
 	snprintf(buf, sizeof buf, "%sname other\n", net_ok);
 	assert_int_equal(network_parse(buf, strlen(buf), &n, why), WM_EFORMAT);
-	assert_non_null(strstr(why, "line 5: a second 'name' line"));
+	assert_non_null(strstr(why, "line 6: a second 'name' line"));
 	snprintf(buf, sizeof buf, "%svouched a\nvouched b\n", net_ok);
 	assert_int_equal(network_parse(buf, strlen(buf), &n, why), WM_EFORMAT);
-	assert_non_null(strstr(why, "line 6: a second 'vouched' line"));
+	assert_non_null(strstr(why, "line 7: a second 'vouched' line"));
 	memcpy(buf, net_ok, strlen(net_ok));
 	buf[strlen("watchmesh-network 1\nname gaobu")] = '\0';
 	assert_int_equal(network_parse(buf, strlen(net_ok), &n, why), WM_EFORMAT);
