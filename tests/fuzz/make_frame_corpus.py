@@ -9,7 +9,7 @@ import msgpack
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ID = bytes(range(32))
-WIRE = bytes.fromhex("92c40100c440") + bytes(64)
+WIRE = bytes.fromhex("93c40100c440") + bytes(64) + bytes.fromhex("c40180")  # [header, sig, content], not judged here
 
 FRAMES = {
     "hello": [1, 1, "village-a", ["*"], "watchmesh 0.1.0", 60000],
