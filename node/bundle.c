@@ -592,19 +592,18 @@ out:
 struct exporter {
 	struct files_writer *w;
 	struct bundle_export_stats st;
-	unsigned only, skip1, skip2;
+	unsigned only;                  /* 0: every kind not in skip */
+	unsigned skip;                  /* bit k: kind k */
 	int err;
 };
 
 static int export_cb(void *ctx, const struct stored_event *e)
 {
 	struct exporter *ex = ctx;
-	if (!e->wire || e->retracted)
+	if (!e->wire || (ex->only ? e->kind != ex->only : e->kind <= KIND_MAX && (ex->skip >> e->kind) & 1))
 		return 0;
-	if (ex->only && e->kind != ex->only)
-		return 0;
-	if (e->kind == ex->skip1 || e->kind == ex->skip2)
-		return 0;
+	if (e->retracted)
+		ex->st.withheld++;
 	if (files_writer_put(ex->w, e->wire, e->wire_len) != 0) {
 		ex->err = WM_EIO;
 		return 1;
@@ -629,18 +628,13 @@ int bundle_export(struct store *s, const char *path, struct bundle_export_stats 
 	rc = files_writer_open(path, 0644, &ex.w, why);
 	if (rc)
 		return rc;
-	for (pass = 0; pass < 3; pass++) {
+	for (pass = 0; pass < 4; pass++) {
+		static const unsigned first[3] = { KIND_CERT, KIND_REVOKE, KIND_RETRACT };
+
 		memset(&f, 0, sizeof f);
-		ex.only = 0;
-		ex.skip1 = ex.skip2 = 0;
-		if (pass == 0)
-			f.kind = ex.only = KIND_CERT;
-		else if (pass == 1)
-			f.kind = ex.only = KIND_REVOKE;
-		else {
-			ex.skip1 = KIND_CERT;
-			ex.skip2 = KIND_REVOKE;
-		}
+		ex.only = pass < 3 ? first[pass] : 0;
+		ex.skip = 1u << KIND_CERT | 1u << KIND_REVOKE | 1u << KIND_RETRACT;
+		f.kind = ex.only;
 		rc = store_events(s, &f, export_cb, &ex);
 		if (ex.err) {
 			files_writer_abort(ex.w);

@@ -74,11 +74,13 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
                   char why[WM_WHY_LEN]);
 
 struct bundle_export_stats {
-	size_t events, certs, revocations;
+	size_t events, certs, revocations, withheld;
 	uint64_t bytes;
 };
-/* Write every stored event (not retracted ones) to path atomically:
- * certificates, then revocations, then everything else, in arrival order. */
+/* Write every stored event to path atomically, a retracted one in its
+ * withheld form: certificates, then revocations, then retracts (so that an
+ * importer holds them when the withheld events come), then everything
+ * else, in arrival order. */
 int bundle_export(struct store *s, const char *path, struct bundle_export_stats *st,
                   char why[WM_WHY_LEN]);
 

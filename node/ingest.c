@@ -115,6 +115,44 @@ out:
 	return rc;
 }
 
+/* A withheld event is taken only where a retract of it is held (waiting
+ * for its target) that may retract it; apply() then stores it and applies
+ * the retract, so it is kept as any retracted event is.  Its own kind's
+ * rules are not judged: its content is gone, and the retract decides. */
+static int withheld_wanted(const struct ingest_ctx *ctx, const struct event *ev, char *why)
+{
+	struct early l = { NULL, 0, 0 };
+	struct store_info target;
+	struct event *r;
+	char rwhy[WM_WHY_LEN];
+	int rc, ok = 0;
+	size_t i;
+
+	if ((rc = store_waiting_retracts(ctx->store, ev->id, early_add, &l)) != 0)
+		goto out;
+	memset(&target, 0, sizeof target);
+	target.kind = ev->kind;
+	target.created_at = ev->created_at;
+	target.expires_at = ev->expires_at;
+	memcpy(target.author, ev->author, WM_PUB_LEN);
+	memcpy(target.group, ev->group, sizeof target.group);
+	for (i = 0; i < l.n && !ok; i++) {
+		if (event_decode(l.v[i].wire, l.v[i].len, &r, rwhy) != 0)
+			continue;
+		ok = r->nrefs > 0 && memcmp(r->refs[0], ev->id, WM_ID_LEN) == 0 &&
+		     trust_retract_allowed(ctx->store, ctx->root, r, &target, rwhy) == 0;
+		event_free(r);
+	}
+	if (!ok) {
+		wm_why(why, "withheld (its content deleted after a retract), and this node holds no retract "
+		       "of it that may retract it");
+		rc = WM_EWITHHELD;
+	}
+out:
+	early_free(&l);
+	return rc;
+}
+
 /* Store ev and what it does to the store; *seq is the new row's. */
 static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *seq, char *why)
 {
@@ -328,12 +366,6 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 		rc = refuse(ctx, res, WM_ENETWORK, 1, ev);
 		goto out;
 	}
-	if (ev->withheld) {
-		wm_why(res->why, "withheld (its content deleted after a retract), and this node holds no "
-		       "retract of it");
-		rc = refuse(ctx, res, WM_EWITHHELD, 0, ev);
-		goto out;
-	}
 
 	if (ev->created_at > ctx->now && ev->created_at - ctx->now > INGEST_FUTURE_MS) {
 		wm_why(res->why, "created %llu s in the future; at most %u s of clock difference is accepted",
@@ -359,7 +391,7 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 		open = 1;
 	}
 
-	rc = trust_check_event(s, ctx->root, ev, res->why);
+	rc = ev->withheld ? withheld_wanted(ctx, ev, res->why) : trust_check_event(s, ctx->root, ev, res->why);
 	if (rc == WM_ESTORE || rc == WM_ENOMEM || rc == WM_EINVAL)
 		goto store_error;
 	if (rc != 0) {

@@ -337,6 +337,10 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 		render_short(sid, ev->refs[0]);
 		fprintf(f, "%s↳ re %s\n", ind, sid);
 	}
+	if (ev->withheld) {
+		fprintf(f, "%s(withheld: retracted, its content deleted)\n", ind);
+		return;
+	}
 	switch (ev->kind) {
 	case KIND_BULLETIN:
 		if (event_get(ev, "title")) {
@@ -613,6 +617,7 @@ json_t *render_event_json(const struct render_ctx *rc, const struct event *ev)
 		put(content, key, cval_json(&c->val), &bad);
 	}
 	put(o, "content", content, &bad);
+	put(o, "withheld", json_boolean(ev->withheld), &bad);
 	put(o, "official", json_boolean(w.official), &bad);
 	if (w.official) {
 		put(o, "official_name", json_string(w.off.name), &bad);

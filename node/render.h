@@ -34,7 +34,8 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 
 /* One event as a JSON object (caller json_decref's); NULL only when out of
  * memory.  Fields: id, kind, author, created_at, group, refs, expires_at,
- * content (bin as base64), official, official_name, official_station,
+ * content (bin as base64; empty when withheld), withheld (true for a
+ * retracted event, kept as its header), official, official_name, official_station,
  * author_name (from a certificate, when known), private_text (an opened
  * sealed request), private_refused (why an opened sealed request's text is
  * not shown).  Strings are the event's own: JSON escapes C0 controls, the

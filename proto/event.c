@@ -744,6 +744,30 @@ int event_wrap(const uint8_t *payload, size_t len, const uint8_t *content, size_
 	return 0;
 }
 
+int event_withheld(const uint8_t *buf, size_t len, uint8_t **out, size_t *outlen)
+{
+	struct event_peek pk;
+	msgpack_sbuffer sb;
+	msgpack_packer p;
+	int rc;
+
+	if (out == NULL || outlen == NULL)
+		return WM_EINVAL;
+	if ((rc = event_peek(buf, len, EVENT_PEEK_NO_ID, &pk, NULL)) != 0)
+		return rc;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&p, &sb, msgpack_sbuffer_write);
+	if (msgpack_pack_array(&p, 2) != 0 || pack_bin(&p, pk.payload, pk.payload_len) != 0 ||
+	    pack_bin(&p, pk.sig, WM_SIG_LEN) != 0 || (*out = malloc(sb.size)) == NULL) {
+		msgpack_sbuffer_destroy(&sb);
+		return WM_ENOMEM;
+	}
+	memcpy(*out, sb.data, sb.size);
+	*outlen = sb.size;
+	msgpack_sbuffer_destroy(&sb);
+	return 0;
+}
+
 int event_build(const struct event_draft *d, const struct key *signer,
                 uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN], char why[WM_WHY_LEN])
 {

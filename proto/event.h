@@ -245,4 +245,10 @@ int event_group_valid(const char *g, size_t len);
 int event_wrap(const uint8_t *payload, size_t len, const uint8_t *content, size_t clen,
                const struct key *k, uint8_t **wire, size_t *wire_len, uint8_t id[WM_ID_LEN]);
 
+/* The withheld form [payload, sig] of the wire event (whole or withheld
+ * already) that fills buf[0..len): what a node keeps of an event once a
+ * retract of it is held.  *out malloc'd, caller frees.  0, or event_peek's
+ * refusal of the wrapper, or WM_ENOMEM. */
+int event_withheld(const uint8_t *buf, size_t len, uint8_t **out, size_t *outlen);
+
 #endif

@@ -21,7 +21,9 @@ static const char usage_export[] =
 "usage: watchmesh export --dir DIR --out FILE\n"
 "\n"
 "Writes every event the node holds to FILE, a bundle: wire events one after\n"
-"another and nothing else, certificates and revocations first.  The file is\n"
+"another and nothing else, certificates and revocations first, then\n"
+"retractions; a retracted event goes withheld (its header and signature,\n"
+"without its content), as the node keeps it.  The file is\n"
 "written atomically (a temporary file renamed into place).\n";
 
 int cmd_export(int argc, char **argv)
@@ -52,9 +54,11 @@ int cmd_export(int argc, char **argv)
 		cli_err("%s", why[0] ? why : wm_strerror(r));
 		return CLI_FAIL;
 	}
-	printf("exported %zu events (%zu certificate%s, %zu revocation%s) to %s, %llu bytes\n",
-	       st.events, st.certs, st.certs == 1 ? "" : "s", st.revocations,
-	       st.revocations == 1 ? "" : "s", out, (unsigned long long)st.bytes);
+	printf("exported %zu events (%zu certificate%s, %zu revocation%s", st.events, st.certs,
+	       st.certs == 1 ? "" : "s", st.revocations, st.revocations == 1 ? "" : "s");
+	if (st.withheld)
+		printf(", %zu withheld", st.withheld);
+	printf(") to %s, %llu bytes\n", out, (unsigned long long)st.bytes);
 	return CLI_OK;
 }
 

@@ -119,7 +119,6 @@ int cmd_show(int argc, char **argv)
 	struct key *k = NULL;
 	struct cli_list self, refs;
 	struct stored_event se;
-	struct store_info info;
 	uint8_t id[WM_ID_LEN], *wire = NULL;
 	size_t wlen = 0;
 	char hex[2 * WM_ID_LEN + 1];
@@ -142,11 +141,7 @@ int cmd_show(int argc, char **argv)
 	hex_encode(hex, id, WM_ID_LEN);
 	if (load_reader(cli_get(opts, no, "key"), cli_get(opts, no, "passphrase-file"), &k) != 0)
 		goto out;
-	r = store_get(nd->store, id, &wire, &wlen);
-	if (r == WM_ENOTFOUND && store_info(nd->store, id, &info) == 0 && info.retracted) {
-		cli_err("event %s was retracted; only its id is kept", hex);
-		goto out;
-	}
+	r = store_get(nd->store, id, &wire, &wlen);     /* a retracted one withheld */
 	if (r) {
 		cli_err("no event %s in this node", hex);
 		goto out;

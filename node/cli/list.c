@@ -17,7 +17,7 @@ int cli_collect_cb(void *ctx, const struct stored_event *e)
 {
 	struct cli_list *l = ctx;
 	struct cli_item *it;
-	if (!e->wire || e->retracted)
+	if (!e->wire)
 		return 0;
 	if (l->skip_network && e->group && strcmp(e->group, WM_NETWORK_GROUP) == 0)
 		return 0;

@@ -148,8 +148,9 @@ struct mesh {
 	struct missing *miss;
 	size_t nmiss, capmiss;          /* grows up to MESH_MISSING_MAX */
 
-	/* Ids in a peer's repair set that it could not serve (retracted: only
-	 * the id is kept): not asked for again while they stay in this ring. */
+	/* Ids in a peer's repair set that it could not serve (a remembered
+	 * refusal: only the id is kept): not asked for again while they stay
+	 * in this ring. */
 	uint8_t unavail[MESH_UNAVAIL][WM_ID_LEN];
 	size_t unavail_n, unavail_pos;
 
@@ -974,13 +975,14 @@ static void repair_stage_done(struct mesh *m, struct peer *p, struct neg_ids *ha
 		r->q_end = p->fq_seq;
 	}
 	/* announce what it lacks so that it pulls at its own pace; only what
-	 * we can serve (not retracted ids, not remembered refusals) */
+	 * we can serve (not remembered refusals; a retracted event is served
+	 * withheld) */
 	if (have->n > 0 && (ids = malloc(FRAME_MAX_IDS * WM_ID_LEN)) == NULL)
 		have = NULL;
 	for (start = 0, k = 0; have != NULL && start < have->n && sent < MESH_HAVE_MAX; start++) {
 		const uint8_t *id = have->ids[start];
 
-		if (store_info(m->ictx.store, id, &info) != 0 || info.retracted || info.kind < 1 ||
+		if (store_info(m->ictx.store, id, &info) != 0 || info.kind < 1 ||
 		    info.kind > 255)
 			continue;
 		memcpy(ids[k], id, WM_ID_LEN);

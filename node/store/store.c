@@ -95,11 +95,16 @@ static const char *const migrations[] = {
 	"CREATE INDEX rejected_expiry ON rejected(expires_at) WHERE expires_at != 0;",
 	/* 4 -> 5: the triggers keep neg_fine too. */
 	STORE_NEG_MIGRATION_5,
+	/* 5 -> 6: event format 2; a retracted event keeps its withheld form
+	 * [payload, sig] (raw stays NULL once retracted).  Only a store that
+	 * holds no events gets here (migrate: format 1 events cannot be
+	 * converted). */
+	"ALTER TABLE events ADD COLUMN withheld BLOB;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
 
-#define EV_COLS "seq, id, kind, created_at, expires_at, grp, raw"
+#define EV_COLS "seq, id, kind, created_at, expires_at, grp, raw, withheld"
 #define CERT_COLS "event_id, issuer, subject, role, name, groups, not_before, not_after, created_at"
 
 enum stmt_id {
@@ -107,7 +112,7 @@ enum stmt_id {
 	ST_INSERT, ST_INSERT_REF, ST_INSERT_FTS,
 	ST_HAS, ST_GET, ST_INFO, ST_REFERRING, ST_BY_AUTHOR,
 	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_AT,
-	ST_SEQ_OF, ST_RETRACT, ST_DEL_FTS, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
+	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_FTS, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
 	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
 	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT,
@@ -135,7 +140,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_INSERT_REF] = "INSERT OR IGNORE INTO refs (seq, pos, ref) VALUES (?1, ?2, ?3)",
 	[ST_INSERT_FTS] = "INSERT INTO events_fts (rowid, body) VALUES (?1, ?2)",
 	[ST_HAS] = "SELECT 1 FROM events WHERE id = ?1",
-	[ST_GET] = "SELECT raw FROM events WHERE id = ?1",
+	[ST_GET] = "SELECT coalesce(raw, withheld) FROM events WHERE id = ?1",
 	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, author, grp, raw IS NULL FROM events WHERE id = ?1",
 	[ST_REFERRING] = "SELECT " EV_COLS " FROM events WHERE seq IN (SELECT seq FROM refs WHERE ref = ?1) ORDER BY seq",
 	[ST_BY_AUTHOR] = "SELECT " EV_COLS " FROM events WHERE author = ?1 AND created_at >= ?2 ORDER BY created_at, id",
@@ -145,7 +150,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_ADD_REVOKE] = "INSERT OR IGNORE INTO revocations (event_id, issuer, subject, at) VALUES (?1, ?2, ?3, ?4)",
 	[ST_REVOKED_AT] = "SELECT min(at) FROM revocations WHERE subject = ?1 AND (issuer = ?2 OR issuer = ?3)",
 	[ST_SEQ_OF] = "SELECT seq, raw IS NULL FROM events WHERE id = ?1",
-	[ST_RETRACT] = "UPDATE events SET raw = NULL, retracted_by = ?2 WHERE seq = ?1",
+	[ST_RAW_OF] = "SELECT raw FROM events WHERE seq = ?1",
+	[ST_RETRACT] = "UPDATE events SET raw = NULL, withheld = ?3, retracted_by = ?2 WHERE seq = ?1",
 	[ST_DEL_FTS] = "DELETE FROM events_fts WHERE rowid = ?1",
 	[ST_DEL_REFS] = "DELETE FROM refs WHERE seq = ?1",
 	[ST_DEL_EVENT] = "DELETE FROM events WHERE seq = ?1",
@@ -175,7 +181,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_EXP_EVENTS] = "DELETE FROM events WHERE " EXPIRED_WHERE,
 	[ST_EXP_REJECTED] = "DELETE FROM rejected WHERE expires_at != 0 AND expires_at <= ?1",
 	[ST_WAIT] = "INSERT OR IGNORE INTO waiting (target, retract) VALUES (?1, ?2)",
-	[ST_WAITING] = "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw"
+	[ST_WAITING] = "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw, e.withheld"
 	               " FROM waiting w JOIN events e ON e.id = w.retract WHERE w.target = ?1 ORDER BY e.seq",
 	[ST_UNWAIT] = "DELETE FROM waiting WHERE target = ?1",
 	[ST_UNWAIT_RETRACT] = "DELETE FROM waiting WHERE retract = ?1",
@@ -416,6 +422,30 @@ out:
 	return rc;
 }
 
+/* Schemas before this one held events of the retired format 1, which
+ * nothing can convert (their signatures cover the old bytes). */
+#define STORE_FORMAT2_VERSION 6
+
+static int holds_no_events(sqlite3 *db, const char *path, char *why)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT EXISTS (SELECT 1 FROM events)", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		wm_why(why, "cannot read %s: %s", path, sqlite3_errmsg(db));
+		rc = WM_ESTORE;
+	} else if (sqlite3_column_int(st, 0) != 0) {
+		wm_why(why, "%s holds events of the retired event format 1, which this watchmesh cannot "
+		       "read or convert; make a new data directory (watchmesh init) for this node", path);
+		rc = WM_ESTORE;
+	} else {
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int migrate(sqlite3 *db, const char *path, char *why)
 {
 	char sql[64];
@@ -434,6 +464,8 @@ static int migrate(sqlite3 *db, const char *path, char *why)
 		}
 		if (v == STORE_SCHEMA_VERSION)
 			return exec_sql(db, "COMMIT", why, "commit");
+		if (v >= 1 && v < STORE_FORMAT2_VERSION && (rc = holds_no_events(db, path, why)) != 0)
+			goto fail;
 		if ((rc = exec_sql(db, migrations[v], why, "schema migration")) != 0)
 			goto fail;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
@@ -639,6 +671,8 @@ static int row_event(sqlite3_stmt *st, struct stored_event *e)
 		e->group = "";
 	if (sqlite3_column_type(st, 6) == SQLITE_NULL) {
 		e->retracted = 1;
+		e->wire = sqlite3_column_blob(st, 7);
+		e->wire_len = (size_t)sqlite3_column_bytes(st, 7);
 	} else {
 		e->wire = sqlite3_column_blob(st, 6);
 		e->wire_len = (size_t)sqlite3_column_bytes(st, 6);
@@ -897,7 +931,7 @@ int store_search(struct store *s, const char *query, const char *group,
 		goto out;
 	}
 	k = (size_t)snprintf(sql, sqllen,
-	                     "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw"
+	                     "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw, e.withheld"
 	                     " FROM events_fts JOIN events e ON e.seq = events_fts.rowid WHERE 1");
 	for (i = 0; i < nwords; i++)
 		k += (size_t)snprintf(sql + k, sqllen - k, words[i].trigram
@@ -1321,10 +1355,34 @@ static int exec_id(struct store *s, enum stmt_id i, const uint8_t id[WM_ID_LEN],
 	return rc;
 }
 
+/* The withheld form of the stored event at seq (*wh malloc'd). */
+static int withheld_of(struct store *s, sqlite3_int64 seq, uint8_t **wh, size_t *whlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = stmt_get(s, ST_RAW_OF)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_int64(st, 1, seq);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = store_fail(s, "read the event to withhold");
+	} else {
+		rc = event_withheld(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), wh, whlen);
+		if (rc != 0 && rc != WM_ENOMEM) {
+			snprintf(s->err, sizeof(s->err), "a stored event is not a wire event (%s)", wm_strerror(rc));
+			rc = WM_ESTORE;
+		}
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
 int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t by[WM_ID_LEN])
 {
 	sqlite3_stmt *st;
 	sqlite3_int64 seq;
+	uint8_t *wh = NULL;
+	size_t whlen = 0;
 	int own, retracted, rc;
 
 	if (s == NULL || target == NULL || by == NULL)
@@ -1333,12 +1391,15 @@ int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_
 		return rc;
 	if ((rc = seq_of(s, target, &seq, &retracted)) != 0 || retracted)
 		goto out;       /* retracting twice keeps the first retraction */
+	if ((rc = withheld_of(s, seq, &wh, &whlen)) != 0)
+		goto out;
 	if ((st = stmt_get(s, ST_RETRACT)) == NULL) {
 		rc = WM_ESTORE;
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_blob(st, 2, by, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, wh, (int)whlen, SQLITE_STATIC);
 	rc = stmt_exec(s, st, "retract");
 	stmt_put(s, st);
 	if (rc == 0)
@@ -1346,6 +1407,7 @@ int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_
 	if (rc == 0)
 		rc = exec_seq(s, ST_DEL_REFS, seq, "drop refs");
 out:
+	free(wh);
 	if (rc == WM_ENOTFOUND) {
 		auto_end(s, own, 0);
 		return rc;

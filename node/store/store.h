@@ -47,8 +47,8 @@ int store_checkpoint(struct store *s);
 
 /* --- reading -------------------------------------------------------------- */
 
-/* A stored event as readers see it.  `wire` is NULL for a retracted event
- * (only its id is kept).  Strings and buffers are owned by the store's
+/* A stored event as readers see it.  For a retracted event `wire` is its
+ * withheld form [payload, sig].  Strings and buffers are owned by the store's
  * iterator and valid only inside the callback. */
 struct stored_event {
 	int64_t seq;                 /* arrival order; the API's cursor */
@@ -76,8 +76,8 @@ int store_events(struct store *s, const struct store_filter *f, store_event_cb c
 
 /* 1 held (stored or retracted), 0 not, <0 error. */
 int store_has(struct store *s, const uint8_t id[WM_ID_LEN]);
-/* Raw wire bytes of one event: *wire malloc'd, caller frees.
- * WM_ENOTFOUND if absent or retracted. */
+/* Raw wire bytes of one event, the withheld form [payload, sig] of a
+ * retracted one: *wire malloc'd, caller frees.  WM_ENOTFOUND if absent. */
 int store_get(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t **wire, size_t *len);
 /* Events whose refs include id (replies, status, acks...). */
 int store_events_referring(struct store *s, const uint8_t id[WM_ID_LEN], store_event_cb cb, void *ctx);
@@ -158,7 +158,9 @@ int64_t store_inserted_seq(const struct store *s);
 int store_add_cert(struct store *s, const struct event *ev, const struct cert *c);
 int store_add_revocation(struct store *s, const struct event *ev,
                          const uint8_t subject[WM_PUB_LEN], uint64_t at);
-/* Keep only the target's id; drop its bytes and its text from the index. */
+/* Keep the target withheld: its header and signature, [payload, sig], so
+ * that it stays provable and is served so; drop its content, its text from
+ * the index and its refs. */
 int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t by[WM_ID_LEN]);
 /* Remove an event entirely (a revocation invalidated it). */
 int store_delete(struct store *s, const uint8_t id[WM_ID_LEN]);

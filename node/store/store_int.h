@@ -28,7 +28,7 @@
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* SQLite integers are signed; our times are uint64 from outside.  Anything
  * beyond INT64_MAX (far past any real date) is stored as INT64_MAX. */
@@ -182,7 +182,7 @@ void store_neg_get_stats(const struct store_neg *v, struct store_neg_stats *out)
  */
 
 /* Add item rows straight into the events table (no event bytes behind
- * them: kind 0, a zero author, an empty raw), as if events of `group` with
+ * them: kind 0, a zero author, an empty wrapper as raw), as if events of `group` with
  * that created_at and id had been stored; a row whose id is already there
  * is skipped.  The aggregates are kept as for any insert.  Wrap many in
  * store_begin/store_commit.  Nothing here is signed or checked. */

@@ -431,11 +431,23 @@ def t_post(env):
                      "--text-file", "-", stdin="来自标准输入".encode())
     check(env.json("show", out.strip(), "--dir", "v", "--json")["content"]["text"] == "来自标准输入",
           "--text-file -")
-    # retract: the event keeps only its id
+    # retract: the event is kept withheld, its header without its content
     env.post("retract", "v", "officer.key", "--group", G, "--ref", b, "--reason", "发错了")
-    out, err = env.run("show", b, "--dir", "v", rc=1)
-    check("retracted" in err, "show of a retracted event: " + err)
-    check(b not in env.feed_ids("v"), "a retracted event is still in the feed")
+    out, _ = env.run("show", b, "--dir", "v")
+    check("withheld" in out and "hello" not in out, "show of a retracted event: " + out)
+    j = env.json("show", b, "--dir", "v", "--json")
+    check(j["withheld"] is True and j["content"] == {} and j["kind"] == "bulletin",
+          "show --json of a retracted event: %r" % j)
+    feed = {e["id"]: e for e in env.json("feed", "--dir", "v", "--json", "--all", "--limit", "0")}
+    check(b in feed and feed[b]["withheld"] is True, "the feed does not show the retracted event withheld")
+    # exported withheld, after its retract; a new node takes it so
+    out, _ = env.run("export", "--dir", "v", "--out", "v.wmb")
+    check("1 withheld" in out, "export: " + out)
+    env.run("init", "w", "--network", "net", "--name", "w")
+    out, err = env.run("import", "--dir", "w", "v.wmb")
+    check(" 0 refused" in summary(out), "importing an export with a withheld event: " + out + err)
+    j = env.json("show", b, "--dir", "w", "--json")
+    check(j["withheld"] is True and j["content"] == {}, "the imported withheld event: %r" % j)
     # --out without --dir: signed, not stored, appended
     env.post("bulletin", None, "officer.key", "--group", G, "--title", "t", "--text", "x", "--out", "o.wmb")
     env.post("bulletin", None, "officer.key", "--group", G, "--title", "t", "--text", "y", "--out", "o.wmb")

@@ -391,12 +391,74 @@ static void test_retract_after_target(void **state)
 
 	assert_int_equal(in(f, &t, INGEST_PEER), 0);
 	assert_int_equal(in(f, &r, INGEST_PEER), 0);
-	assert_int_equal(store_get(f->s, t.id, &wire, &len), WM_ENOTFOUND);
+	assert_int_equal(store_get(f->s, t.id, &wire, &len), 0);
+	assert_true(len < t.len);                              /* withheld: [payload, sig] */
+	free(wire);
 	assert_int_equal(store_info(f->s, t.id, &info), 0);
 	assert_int_equal(info.retracted, 1);
 	assert_int_equal(in(f, &t, INGEST_PEER), WM_EDUP);     /* not resurrected */
 	free(t.wire);
 	free(r.wire);
+}
+
+/* A withheld event [payload, sig] is taken only where a retract of it is
+ * held that may retract it; a withheld copy of an event held whole is a
+ * duplicate; whatever the node keeps of a retracted event is the same
+ * withheld bytes. */
+static void test_withheld(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev t = request(f->k[ALICE], "g", T0, "to be retracted");
+	struct fx_ev r = retract(f->k[ALICE], "g", T0 + 1, t.id);
+	struct fx_ev t2 = request(f->k[ALICE], "g", T0, "retracted by someone who may not");
+	struct fx_ev r2 = retract(f->k[BOB], "g", T0 + 1, t2.id);
+	struct fx_ev w, w2, whole = request(f->k[BOB], "g", T0, "held whole");
+	struct fx_ev ww;
+	struct store_info info;
+	uint8_t *wire = NULL;
+	size_t len;
+
+	assert_int_equal(event_withheld(t.wire, t.len, &w.wire, &w.len), 0);
+	memcpy(w.id, t.id, WM_ID_LEN);
+	assert_int_equal(event_withheld(t2.wire, t2.len, &w2.wire, &w2.len), 0);
+	memcpy(w2.id, t2.id, WM_ID_LEN);
+	assert_int_equal(event_withheld(whole.wire, whole.len, &ww.wire, &ww.len), 0);
+	memcpy(ww.id, whole.id, WM_ID_LEN);
+
+	/* no retract held: refused for now, not remembered, not stored */
+	assert_int_equal(in(f, &w, INGEST_PEER), WM_EWITHHELD);
+	assert_non_null(strstr(f->res.why, "withheld"));
+	assert_int_equal(remembered(f, t.id, NULL), 0);
+	assert_int_equal(store_has(f->s, t.id), 0);
+	/* the retract comes (its target not held: it waits), then the withheld
+	 * event: stored, retracted, the same bytes kept and served */
+	assert_int_equal(in(f, &r, INGEST_PEER), 0);
+	assert_int_equal(in(f, &w, INGEST_PEER), 0);
+	assert_int_equal(store_info(f->s, t.id, &info), 0);
+	assert_int_equal(info.retracted, 1);
+	assert_int_equal(store_get(f->s, t.id, &wire, &len), 0);
+	assert_int_equal(len, w.len);
+	assert_memory_equal(wire, w.wire, len);
+	free(wire);
+	assert_int_equal(in(f, &t, INGEST_PEER), WM_EDUP);     /* the whole one later: a duplicate */
+	/* a retract by someone who may not retract it does not let it in */
+	assert_int_equal(in(f, &r2, INGEST_PEER), 0);
+	assert_int_equal(in(f, &w2, INGEST_PEER), WM_EWITHHELD);
+	assert_int_equal(store_has(f->s, t2.id), 0);
+	/* a withheld copy of an event held whole is a duplicate */
+	assert_int_equal(in(f, &whole, INGEST_PEER), 0);
+	assert_int_equal(in(f, &ww, INGEST_PEER), WM_EDUP);
+	assert_int_equal(store_get(f->s, whole.id, &wire, &len), 0);
+	assert_int_equal(len, whole.len);
+	free(wire);
+	free(t.wire);
+	free(r.wire);
+	free(t2.wire);
+	free(r2.wire);
+	free(w.wire);
+	free(w2.wire);
+	free(whole.wire);
+	free(ww.wire);
 }
 
 static void test_retract_before_target(void **state)
@@ -414,8 +476,10 @@ static void test_retract_before_target(void **state)
 	assert_int_equal(in(f, &r, INGEST_PEER), 0);           /* kept, waiting */
 	assert_int_equal(in(f, &t, INGEST_PEER), 0);
 	assert_int_equal(store_info(f->s, t.id, &info), 0);
-	assert_int_equal(info.retracted, 1);                   /* stored as its id only */
-	assert_int_equal(store_get(f->s, t.id, &wire, &len), WM_ENOTFOUND);
+	assert_int_equal(info.retracted, 1);                   /* stored withheld */
+	assert_int_equal(store_get(f->s, t.id, &wire, &len), 0);
+	assert_true(len < t.len);
+	free(wire);
 
 	/* bob may not retract alice's request: when it comes, his retract goes */
 	assert_int_equal(in(f, &r2, INGEST_PEER), 0);
@@ -767,6 +831,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trust_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retract_after_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retract_before_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_withheld, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_before_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_is_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),

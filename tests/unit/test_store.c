@@ -124,12 +124,8 @@ static int seen_cb(void *ctx, const struct stored_event *e)
 		s->retracted[s->n] = e->retracted;
 	}
 	s->n++;
-	if (e->retracted) {
-		assert_null(e->wire);
-	} else {
-		assert_non_null(e->wire);
-		assert_true(e->wire_len > 0);
-	}
+	assert_non_null(e->wire);               /* a retracted one's withheld form */
+	assert_true(e->wire_len > 0);
 	return s->stop_at != 0 && s->n == (size_t)s->stop_at ? 7 : 0;
 }
 
@@ -483,7 +479,17 @@ static void test_retraction(void **state)
 	assert_int_equal(search_n(f->s, "retractable", NULL), 1);
 	assert_int_equal(store_retract(f->s, t.ev->id, by), 0);
 	assert_int_equal(store_has(f->s, t.ev->id), 1);            /* id kept */
-	assert_int_equal(store_get(f->s, t.ev->id, &wire, &len), WM_ENOTFOUND);
+	assert_int_equal(store_get(f->s, t.ev->id, &wire, &len), 0);   /* withheld */
+	{
+		struct event *w = NULL;
+		char why[WM_WHY_LEN];
+
+		assert_int_equal(event_decode(wire, len, &w, why), 0);
+		assert_int_equal(w->withheld, 1);
+		assert_memory_equal(w->id, t.ev->id, WM_ID_LEN);
+		event_free(w);
+		free(wire);
+	}
 	assert_int_equal(store_info(f->s, t.ev->id, &info), 0);
 	assert_int_equal(info.retracted, 1);
 	assert_int_equal(info.kind, KIND_BULLETIN);
@@ -503,7 +509,9 @@ static void test_retraction(void **state)
 	assert_int_equal(store_retract(f->s, other, by), WM_ENOTFOUND);
 	/* inserting the same event again is a duplicate, not a resurrection */
 	assert_int_equal(store_insert(f->s, t.ev, 1), WM_EDUP);
-	assert_int_equal(store_get(f->s, t.ev->id, &wire, &len), WM_ENOTFOUND);
+	assert_int_equal(store_get(f->s, t.ev->id, &wire, &len), 0);
+	assert_true(len < t.len);                                  /* still withheld */
+	free(wire);
 	assert_int_equal(store_counts(f->s, &c), 0);
 	assert_int_equal(c.events, 0);
 	assert_int_equal(c.retracted, 2);

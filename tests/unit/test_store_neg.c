@@ -468,32 +468,45 @@ static void test_after_changes(void **state)
 	fx_close(&f);
 }
 
-static void test_migration_backfill(void **state)
+static void test_migration_format1(void **state)
 {
-	/* a store of schema 1 with events in it: opening it migrates to 2 and
-	 * the aggregates are built from the rows already there */
+	/* a store of an older schema with events in it holds events of the
+	 * retired format 1: refused, saying what to do; an empty one migrates,
+	 * and the aggregates and their triggers work */
 	struct fixture f;
 	char why[WM_WHY_LEN];
+	const char *old_schema =
+		"DROP TRIGGER IF EXISTS neg_events_ins; DROP TRIGGER neg_events_del;"
+		"DROP TRIGGER neg_rejected_ins; DROP TRIGGER neg_rejected_del;"
+		"DROP TRIGGER neg_rejected_upd_old; DROP TRIGGER neg_rejected_upd_new;"
+		"DROP TABLE neg_agg; DROP TABLE neg_fine; DROP INDEX rejected_time;"
+		"DROP INDEX events_retracted; DROP INDEX rejected_expiry;"
+		"ALTER TABLE rejected DROP COLUMN expires_at;"
+		"ALTER TABLE rejected DROP COLUMN created_at;"
+		"ALTER TABLE rejected DROP COLUMN grp;"
+		"ALTER TABLE events DROP COLUMN withheld;"
+		"PRAGMA user_version = 1;";
 
 	(void)state;
 	memset(&f, 0, sizeof f);
 	fx_store_new(&f.d, "store_neg", &f.s);
-	fx_fill(&f, 3000);
-	assert_int_equal(sqlite3_exec(store_db(f.s),
-	                              "DROP TRIGGER IF EXISTS neg_events_ins; DROP TRIGGER neg_events_del;"
-	                              "DROP TRIGGER neg_rejected_ins; DROP TRIGGER neg_rejected_del;"
-	                              "DROP TRIGGER neg_rejected_upd_old; DROP TRIGGER neg_rejected_upd_new;"
-	                              "DROP TABLE neg_agg; DROP TABLE neg_fine; DROP INDEX rejected_time;"
-	                              "DROP INDEX events_retracted; DROP INDEX rejected_expiry;"
-	                              "ALTER TABLE rejected DROP COLUMN expires_at;"
-	                              "ALTER TABLE rejected DROP COLUMN created_at;"
-	                              "ALTER TABLE rejected DROP COLUMN grp;"
-	                              "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	fx_fill(&f, 300);
+	assert_int_equal(sqlite3_exec(store_db(f.s), old_schema, NULL, NULL, NULL), SQLITE_OK);
+	store_close(f.s);
+	f.s = NULL;
+	assert_int_equal(store_open(f.d.path, &f.s, why), WM_ESTORE);
+	assert_non_null(strstr(why, "retired event format 1"));
+	assert_non_null(strstr(why, "make a new data directory"));
+	free(f.rows);
+	fx_store_remove(&f.d);
+
+	memset(&f, 0, sizeof f);
+	fx_store_new(&f.d, "store_neg", &f.s);
+	assert_int_equal(sqlite3_exec(store_db(f.s), old_schema, NULL, NULL, NULL), SQLITE_OK);
 	store_close(f.s);
 	if (store_open(f.d.path, &f.s, why) != 0)
 		fail_msg("store_open: %s", why);
-	check_all_scopes(&f, NOW);
-	fx_fill(&f, 500);                       /* and the triggers are back */
+	fx_fill(&f, 500);
 	check_all_scopes(&f, NOW);
 	fx_close(&f);
 }
@@ -600,7 +613,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_view_matches_vec),
 		cmocka_unit_test(test_after_changes),
-		cmocka_unit_test(test_migration_backfill),
+		cmocka_unit_test(test_migration_format1),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_damage_and_args),
 	};
