@@ -602,6 +602,7 @@ json_t *render_event_json(const struct render_ctx *rc, const struct event *ev)
 	put(o, "author", hex_json(ev->author, WM_PUB_LEN), &bad);
 	put(o, "created_at", uint_json(ev->created_at), &bad);
 	put(o, "group", json_string(ev->group), &bad);
+	put(o, "prev", ev->has_prev ? hex_json(ev->prev, WM_ID_LEN) : json_null(), &bad);
 	for (i = 0; i < ev->nrefs; i++)
 		if (json_array_append_new(refs, hex_json(ev->refs[i], WM_ID_LEN)) != 0)
 			bad = 1;

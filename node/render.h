@@ -33,7 +33,8 @@ struct render_ctx {
 void render_event_text(FILE *f, const struct render_ctx *rc, const struct event *ev, int depth);
 
 /* One event as a JSON object (caller json_decref's); NULL only when out of
- * memory.  Fields: id, kind, author, created_at, group, refs, expires_at,
+ * memory.  Fields: id, kind, author, created_at, group, prev (the author's
+ * previous lasting event in the group, or null), refs, expires_at,
  * content (bin as base64; empty when withheld), withheld (true for a
  * retracted event, kept as its header), official, official_name, official_station,
  * author_name (from a certificate, when known), private_text (an opened

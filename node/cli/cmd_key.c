@@ -171,7 +171,7 @@ int cmd_cert(int argc, char **argv)
 	}
 	if (dir && !(nd = cli_open_dir(dir)))
 		goto out;
-	ret = cli_sign_and_deliver(&d, k, nd, cli_get(opts, no, "network"), out);
+	ret = cli_sign_and_deliver(&d, k, issuer, nd, cli_get(opts, no, "network"), out);
 out:
 	node_dir_close(nd);
 	key_free(k);

@@ -742,7 +742,7 @@ int cmd_post(int argc, char **argv)
 	}
 #undef OPT
 
-	ret = cli_sign_and_deliver(&d, k, nd, cli_get(opts, nopts, "network"), out);
+	ret = cli_sign_and_deliver(&d, k, keyfile, nd, cli_get(opts, nopts, "network"), out);
 out:
 	node_dir_close(nd);
 	key_free(k);

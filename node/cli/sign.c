@@ -30,9 +30,10 @@ int cli_need_network(const char *cmd, const char *dir, const char *netfile)
 	return 0;
 }
 
-int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
+int cli_sign_and_deliver(struct event_draft *d, const struct key *signer, const char *keypath,
                          struct node_dir *nd, const char *netfile, const char *out)
 {
+	struct cli_heads heads;
 	uint8_t *wire = NULL, id[WM_ID_LEN];
 	size_t wlen = 0;
 	char why[WM_WHY_LEN] = "", hex[2 * WM_ID_LEN + 1];
@@ -50,13 +51,17 @@ int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
 		memcpy(d->network, net.id, WM_NETWORK_LEN);
 		wmc_wipe(&net, sizeof net);
 	}
+	/* locked from reading the head to moving it */
+	if (cli_heads_open(keypath, &heads) != 0)
+		return CLI_FAIL;
+	d->has_prev = cli_heads_prev(&heads, d->group, d->prev);
 	memcpy(d->author, signer->pub, WM_PUB_LEN);
 	if (!d->created_at)
 		d->created_at = wm_now_ms();
 	r = event_build(d, signer, &wire, &wlen, id, why);
 	if (r) {
 		cli_err("cannot make this event: %s", why[0] ? why : wm_strerror(r));
-		return CLI_FAIL;
+		goto out;
 	}
 	hex_encode(hex, id, WM_ID_LEN);
 	if (nd) {
@@ -76,10 +81,14 @@ int cli_sign_and_deliver(struct event_draft *d, const struct key *signer,
 			goto out;
 		}
 	}
+	/* an expiring event points back into the chain but is no link of it */
+	if (d->expires_at == 0 && cli_heads_set(&heads, d->group, id) != 0)
+		goto out;
 	printf("%s\n", hex);
 	fflush(stdout);
 	ret = CLI_OK;
 out:
+	cli_heads_close(&heads);
 	free(wire);
 	return ret;
 }

@@ -17,6 +17,9 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
   vouched  a vouched group takes certified residents only
   escape   terminal escapes (issue 8, item 4): refused at import, a sealed
            text that breaks the rule not shown, names escaped on screen
+  chain    prev chains from the signer's heads file: posts in a group chain,
+           an alert points back without breaking it, a lost heads file
+           starts a new branch, each group its own chain, certificates too
   othernet another network's bundle (issue 8, item 5): nothing stored, each
            event refused naming both networks; a network file without an id
            refused
@@ -585,6 +588,55 @@ def t_escape(env):
                   "%s: the resident's name is not shown escaped:\n%s" % (args, out))
 
 
+def t_chain(env):
+    """prev (PROTOCOL.md section 3) as the CLI fills it from KEY.heads."""
+    g2 = G + "-east"
+    env.world("v", group=G + "," + g2)
+
+    def prev(i):
+        return env.json("show", i, "--dir", "v", "--json")["prev"]
+
+    def heads(key):
+        with open(env.path(key + ".heads"), encoding="utf-8") as f:
+            return dict(l.split() for l in f.read().splitlines()[1:])
+
+    p1 = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "一", "--text", "第一条")
+    p2 = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "二", "--text", "第二条")
+    check(prev(p1) is None and prev(p2) == p1, "two posts do not chain: %r %r" % (prev(p1), prev(p2)))
+    # an alert in between points back to the head but does not become it
+    a = env.post("alert", "v", "officer.key", "--group", G, "--headline", "警报", "--text", "注意",
+                 "--area", "村口", "--expires", "1h")
+    p3 = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "三", "--text", "第三条")
+    check(prev(a) == p2 and prev(p3) == p2, "the alert broke the chain: %r %r" % (prev(a), prev(p3)))
+    check(heads("officer.key") == {G: p3}, "heads file: %r" % heads("officer.key"))
+    # another group, another chain; the first one untouched
+    q1 = env.post("bulletin", "v", "officer.key", "--group", g2, "--title", "东", "--text", "东一")
+    q2 = env.post("bulletin", "v", "officer.key", "--group", g2, "--title", "东", "--text", "东二")
+    check(prev(q1) is None and prev(q2) == q1, "the second group's chain: %r %r" % (prev(q1), prev(q2)))
+    check(heads("officer.key") == {G: p3, g2: q2}, "heads file: %r" % heads("officer.key"))
+    # a refused event does not move the head
+    env.post("bulletin", "v", "res1.key", "--group", G, "--title", "假", "--text", "假的", rc=1)
+    r1 = env.post("request", "v", "res1.key", "--group", G, "--topic", "other", "--text", "求助")
+    check(prev(r1) is None, "a refused post moved the head: %r" % prev(r1))
+    # the heads file lost: a new branch
+    os.remove(env.path("officer.key.heads"))
+    p4 = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "四", "--text", "第四条")
+    check(prev(p4) is None, "after losing the heads file: %r" % prev(p4))
+    # with --out as well, and certificates in group network
+    p5 = env.post("bulletin", None, "officer.key", "--group", G, "--title", "五", "--text", "第五条",
+                  "--out", "o.wmb")
+    check(heads("officer.key")[G] == p5, "--out does not move the head")
+    c1 = env.cert("station.key", "res2.key", "resident", "陈先生", G, node="v")
+    c2 = env.cert("station.key", "res2.key", "resident", "陈先生", g2, node="v")
+    check(prev(c2) == c1, "certificates do not chain in group network: %r" % prev(c2))
+    # a broken heads file is refused with the way out
+    with open(env.path("officer.key.heads"), "w", encoding="utf-8") as f:
+        f.write("watchmesh-heads 1\nnot a line\n")
+    _, err = env.run("post", "bulletin", "--key", "officer.key", "--passphrase-file", env.passfile,
+                     "--dir", "v", "--group", G, "--title", "六", "--text", "六", rc=1)
+    check("officer.key.heads" in err and "delete it" in err, "a broken heads file: " + err)
+
+
 def t_othernet(env):
     """Issue 8, item 5, as it was reproduced: a bundle made in another network
     (open-group requests and replies by keys of no certificate, which any
@@ -632,7 +684,8 @@ def t_othernet(env):
 
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
          "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check,
-         "vouched": t_vouched, "escape": t_escape, "othernet": t_othernet}
+         "vouched": t_vouched, "escape": t_escape, "othernet": t_othernet,
+         "chain": t_chain}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))
