@@ -14,7 +14,7 @@ int mix_write_network(const char *dir, const struct key *root, char why[WM_WHY_L
 	size_t netlen = 0;
 	int rc;
 
-	memset(&nw, 0, sizeof nw);
+	memset(&nw, 0, sizeof nw);         /* nw.id all zeros, as fx_draft's events carry */
 	snprintf(nw.name, sizeof nw.name, "bench");
 	memcpy(nw.root, root->pub, WM_PUB_LEN);
 	wmc_random(nw.secret, sizeof nw.secret);

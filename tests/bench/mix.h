@@ -14,8 +14,9 @@
 #include "event.h"
 #include "wmcrypto.h"
 
-/* DIR/bench.network: network "bench" of root, with a fresh secret.  0, or
- * nonzero with why filled. */
+/* DIR/bench.network: network "bench" of root, with a fresh secret and the
+ * network id of the fixture's events (all zeros, fx_draft).  0, or nonzero
+ * with why filled. */
 int mix_write_network(const char *dir, const struct key *root, char why[WM_WHY_LEN]);
 
 extern const char *const mix_groups[5];
