@@ -392,19 +392,29 @@ static int tr_replay_rewrite(struct transport *t)
 	size_t cap = TR_REPLAY_CAP * HS_REPLAY_REC_LEN, n, plen = strlen(t->replay_path) + 5;
 	uint8_t *buf = malloc(cap);
 	char *tmp = malloc(plen);
-	int fd = -1, rc = -1;
+	int fd, ok, rc = -1, err = ENOMEM;
 
 	if (buf == NULL || tmp == NULL)
 		goto out;
 	n = hs_replay_save(t->replay, buf, cap, tr_wall_ms());
 	snprintf(tmp, plen, "%s.new", t->replay_path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || (n > 0 && write(fd, buf, n) != (ssize_t)n) || close(fd) != 0) {
-		fd = -1;
-		unlink(tmp);
+	if (fd < 0) {
+		err = errno;
 		goto out;
 	}
-	if (rename(tmp, t->replay_path) != 0) {
+	errno = 0;
+	ok = n == 0 || write(fd, buf, n) == (ssize_t)n;
+	err = errno != 0 ? errno : EIO;   /* a short write sets none */
+	if (close(fd) != 0 && ok) {
+		ok = 0;
+		err = errno;
+	}
+	if (ok && rename(tmp, t->replay_path) != 0) {
+		ok = 0;
+		err = errno;
+	}
+	if (!ok) {
 		unlink(tmp);
 		goto out;
 	}
@@ -413,6 +423,7 @@ static int tr_replay_rewrite(struct transport *t)
 out:
 	free(buf);
 	free(tmp);
+	errno = err;   /* for the caller's log line */
 	return rc;
 }
 
@@ -424,7 +435,7 @@ static void tr_replay_open(struct transport *t)
 	size_t max = 2 * TR_REPLAY_CAP * HS_REPLAY_REC_LEN, len = 0;
 	uint8_t *buf = malloc(max);
 	ssize_t got;
-	off_t size;
+	off_t size, start;
 	int fd;
 
 	if (buf == NULL)
@@ -439,10 +450,9 @@ static void tr_replay_open(struct transport *t)
 		/* never more than two cache-fulls are written (see tr_replay_note);
 		 * of a longer file, the newest records are at the end */
 		size = lseek(fd, 0, SEEK_END);
-		if (size > (off_t)max)
-			lseek(fd, size - (off_t)max, SEEK_SET);
-		else
-			lseek(fd, 0, SEEK_SET);
+		start = size > (off_t)max ? size - (off_t)max : 0;
+		start += (HS_REPLAY_REC_LEN - start % HS_REPLAY_REC_LEN) % HS_REPLAY_REC_LEN;
+		lseek(fd, start, SEEK_SET);
 		while (len < max && (got = read(fd, buf + len, max - len)) > 0)
 			len += (size_t)got;
 		close(fd);

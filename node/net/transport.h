@@ -107,8 +107,8 @@ struct transport_options {
 	unsigned max_conns;             /* connections in any state; more inbound are refused (256) */
 	unsigned max_handshakes;        /* inbound connections still in their handshake (64) */
 	unsigned max_handshakes_per_addr; /* ... of those, from one IP address (8) */
-	const char *replay_path;        /* file for the replay cache (copied), or NULL to keep
-	                                 * it in memory only (NULL) */
+	const char *replay_path;        /* the replay cache's file (copied), so that it survives
+	                                 * a restart; NULL: in memory only (NULL) */
 };
 /* Fill o with the defaults above. */
 void transport_options_default(struct transport_options *o);

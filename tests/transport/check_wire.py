@@ -19,6 +19,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 import nacl.bindings as nb
@@ -195,14 +196,24 @@ def main():
         probes.append(("message 1 of 11 min ago", s6, s6.msg1(skew_ms=-WINDOW_MS - 60000)))
         s7 = Session(port, NET1, bytes([0x37]) * 32)
         probes.append(("message 1 for another node", s7, s7.msg1(to=bytes([0x77]) * 32)))
-        for _, sess, m in probes:
+        ends = {}
+
+        def wait_close(what, sess):
+            ends[what] = (recv_all_until_close(sess.s), time.monotonic() - sess.t0)
+
+        readers = []
+        for what, sess, m in probes:
             sess.s.sendall(m)
+            readers.append(threading.Thread(target=wait_close, args=(what, sess)))
+            readers[-1].start()
         closed = []
-        for what, sess, _ in probes:
-            assert recv_all_until_close(sess.s) == b"", what
-            closed.append(time.monotonic() - sess.t0)
+        for (what, sess, _), th in zip(probes, readers):
+            th.join(30)
+            got, secs = ends[what]
+            assert got == b"", what
+            closed.append(secs)
             sess.close()
-            print("ok: %s gets silence, closed after %.2f s" % (what, closed[-1]))
+            print("ok: %s gets silence, closed after %.2f s" % (what, secs))
         assert min(closed) >= 4.5, "a probe was closed at once: %r" % closed
         assert max(closed) - min(closed) >= 0.2, "probes closed at one instant: %r" % closed
 
