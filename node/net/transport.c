@@ -36,6 +36,8 @@ _Static_assert(TRANSPORT_FRAME_MAX == CHAN_FRAME_MAX, "frame limits agree");
 #define TR_CLOSE_GRACE  1000             /* ms to flush a closing frame and see EOF */
 #define TR_REPLAY_CAP   4096
 #define TR_RAW_MAX      (HS_MSG_MAX + CHAN_HEADER_LEN + 16)
+/* A responder never says why it did not answer message 1; its log does. */
+#define TR_NO_MSG2      " (wrong network secret, peer key or clock? its log says which)"
 
 enum tr_state {
 	TR_CONNECTING,   /* outbound TCP connect in progress */
@@ -1253,7 +1255,7 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		if (nread == UV_EOF && c->state == TR_HANDSHAKE && c->hs_msg <= 4)
 			snprintf(reason, sizeof(reason),
 			         "handshake failed: connection closed before message %d%s", c->hs_msg,
-			         c->hs_msg == 2 ? " (wrong network secret, peer key or clock? its log says which)" : "");
+			         c->hs_msg == 2 ? TR_NO_MSG2 : "");
 		else if (nread == UV_EOF && c->state == TR_HANDSHAKE)
 			snprintf(reason, sizeof(reason),
 			         "handshake failed: connection closed before the peer confirmed it (it refused our key?)");
@@ -1290,8 +1292,8 @@ static void conn_tick(uv_timer_t *h)
 			if (c->state == TR_CONNECTING)
 				snprintf(reason, sizeof(reason), "connect timed out");
 			else if (c->hs_msg <= 4)
-				snprintf(reason, sizeof(reason), "handshake timed out waiting for message %d",
-				         c->hs_msg);
+				snprintf(reason, sizeof(reason), "handshake timed out waiting for message %d%s",
+				         c->hs_msg, c->hs_msg == 2 ? TR_NO_MSG2 : "");
 			else
 				snprintf(reason, sizeof(reason), "handshake timed out waiting for the peer's stream header");
 			conn_end(c, reason, 0);
