@@ -450,13 +450,31 @@ def udp_from(ip):
     return s
 
 
+def udp_spoofed(src, dst, dport, payload):
+    """Send one UDP datagram with a forged source address through a raw
+    socket; False where raw sockets are not allowed (not root)."""
+    import struct
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    except PermissionError:
+        return False
+    udp = struct.pack("!HHHH", 40000, dport, 8 + len(payload), 0) + payload   # no checksum
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    s.sendto(ip + udp, (dst, 0))
+    s.close()
+    return True
+
+
 def t_beacon_attacks(env):
     """Issue 8 item 10 as an attacker does it, against a real daemon: b's
     beacon recorded off the air and sent to a again, from another address
     (a must not dial it) and from b's own after a restarts (a must not dial
     either); a member found while another address floods a's beacon port
     with 1,000 junk packets a second; members made up by the dozen are
-    dialed 8 at most.  Skipped (77) where this machine cannot broadcast."""
+    dialed 8 at most; where raw sockets are allowed, a beacon from an
+    address off a's subnets is not acted on.  Skipped (77) where this
+    machine cannot broadcast."""
     env.world(node="a", group=G)
     env.run("init", "b", "--network", "net", "--name", "b")
     env.run("init", "c", "--network", "net", "--name", "c")
@@ -497,12 +515,26 @@ def t_beacon_attacks(env):
                lambda: "dated before we listened for this key" in a.log() or dialed(a))
     check(dialed(a) == [], "a dialed a recorded beacon: %s" % dialed(a))
 
-    # 3. junk from 127.0.0.2 at 1,000 packets a second, c's beacons from
+    # 3. a fresh beacon naming 198.51.100.7, from 198.51.100.7 (forged): off
+    # every subnet of a's, dropped without a line; the next packet from
+    # 127.0.0.2 shows a has judged it
+    unnamed = "sent from 127.0.0.2, an address it does not name"
+    if udp_spoofed("198.51.100.7", "127.0.0.1", aport,
+                   beacon_packet(env.path("net"), os.urandom(32), 9, ["198.51.100.7"],
+                                 int(time.time() * 1000))):
+        forger.sendto(recorded, ("127.0.0.1", aport))
+        wait_until("a to judge the packet after the off-subnet one",
+                   lambda: unnamed in a.log().split("---- start")[-1] or dialed(a))
+        check(dialed(a) == [], "a dialed an address off its subnets: %s" % dialed(a))
+    else:
+        print("mesh beacon_attacks: no raw sockets here; the off-subnet beacon is not tried")
+
+    # 4. junk from 127.0.0.2 at 1,000 packets a second, c's beacons from
     # 127.0.0.1 (made with c's node key, naming c's real listen port)
     c.start()
     cseed = wmtest.key_seed(env.path("c/node.key"))
     member = udp_from("127.0.0.1")
-    end = time.monotonic() + 6
+    end = time.monotonic() + 10
     sent = 0
     while time.monotonic() < end and not dialed(a):
         for _ in range(50):
@@ -516,7 +548,7 @@ def t_beacon_attacks(env):
           "c was not found through %d junk packets: %s" % (sent, dialed(a)))
     wait_up(env, "a", 1)
 
-    # 4. 12 made-up members, each from its own loopback address: 8 dialers
+    # 5. 12 made-up members, each from its own loopback address: 8 dialers
     # at most (c's among them)
     for i in range(12):
         ip = "127.0.0.%d" % (10 + i)
