@@ -252,10 +252,10 @@ int files_parse_pub(const char *arg, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LE
 }
 
 int files_save_key(const char *path, const struct key *k, const char *pass, size_t passlen,
-                   char why[WM_WHY_LEN])
+                   enum keyfile_kdf level, char why[WM_WHY_LEN])
 {
 	char *text = NULL;
-	int rc = keyfile_encode(k, pass, passlen, &text);
+	int rc = keyfile_encode(k, pass, passlen, level, &text);
 	if (rc) {
 		wm_why(why, "cannot encode the key: %s", wm_strerror(rc));
 		return rc;

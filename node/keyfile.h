@@ -36,8 +36,8 @@ int files_key_pub(const char *path, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN
 int files_parse_pub(const char *arg, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN]);
 
 /* Save k to path (refusing to replace a file), encrypted when passphrase is
- * not NULL, mode 0600. */
+ * not NULL at the cost `level` gives, mode 0600. */
 int files_save_key(const char *path, const struct key *k, const char *pass, size_t passlen,
-                   char why[WM_WHY_LEN]);
+                   enum keyfile_kdf level, char why[WM_WHY_LEN]);
 
 #endif

@@ -82,7 +82,7 @@ int cmd_key(int argc, char **argv)
 		cli_err("cannot generate a key");
 		goto out;
 	}
-	if (files_save_key(out, k, pass, passlen, why) != 0) {
+	if (files_save_key(out, k, pass, passlen, KEYFILE_MODERATE, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}

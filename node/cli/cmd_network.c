@@ -103,7 +103,7 @@ int cmd_network(int argc, char **argv)
 		cli_err("cannot encode the network file");
 		goto out;
 	}
-	if (files_save_key(rootpath, root, pass, passlen, why) != 0) {
+	if (files_save_key(rootpath, root, pass, passlen, KEYFILE_SENSITIVE, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}
@@ -239,7 +239,7 @@ int cmd_init(int argc, char **argv)
 		goto out;
 	}
 	snprintf(path, sizeof path, "%s/node.key", dir);
-	if (files_save_key(path, nodekey, NULL, 0, why) != 0) {
+	if (files_save_key(path, nodekey, NULL, 0, KEYFILE_MODERATE, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}
