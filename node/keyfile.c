@@ -59,12 +59,28 @@ static void tty_on_signal(int sig)
 	errno = saved_errno;
 }
 
+/* The prompt's signals held back while the handlers and the terminal change
+ * together, so that no signal sees one changed without the other (a Ctrl-Z
+ * there would otherwise turn echo off again after the prompt). */
+static void tty_block(sigset_t *old)
+{
+	sigset_t set;
+	size_t i;
+
+	sigemptyset(&set);
+	for (i = 0; i < TTY_NSIG; i++)
+		sigaddset(&set, tty_signals[i]);
+	(void)sigprocmask(SIG_BLOCK, &set, old);
+}
+
 /* Echo off with the handlers above in place; 0, or -1 if stdin's settings
  * cannot be changed (then nothing was changed). */
 static int tty_quiet_begin(void)
 {
 	struct sigaction sa;
+	sigset_t old;
 	size_t i;
+	int rc = 0;
 
 	if (tcgetattr(STDIN_FILENO, &tty_saved) != 0)
 		return -1;
@@ -75,23 +91,28 @@ static int tty_quiet_begin(void)
 	sa.sa_handler = tty_on_signal;
 	sa.sa_flags = SA_NODEFER | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
+	tty_block(&old);
 	for (i = 0; i < TTY_NSIG; i++)
 		(void)sigaction(tty_signals[i], &sa, &tty_prev[i]);
 	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_quiet) != 0) {
 		for (i = 0; i < TTY_NSIG; i++)
 			(void)sigaction(tty_signals[i], &tty_prev[i], NULL);
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 static void tty_quiet_end(void)
 {
+	sigset_t old;
 	size_t i;
 
+	tty_block(&old);
 	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved);
 	for (i = 0; i < TTY_NSIG; i++)
 		(void)sigaction(tty_signals[i], &tty_prev[i], NULL);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* One line from the terminal with echo off; *out malloc'd.  Read a byte at
