@@ -2,6 +2,9 @@
  * node/keyfile: passphrases and key files on disk (formats in
  * crypto/wmcrypto.h; see keyfile.h).  Every passphrase is wiped when it
  * is freed (files_pass_free), and so is the text of every key file read.
+ * The terminal prompt reads with read(2), never through stdio, and owns the
+ * terminal's settings while echo is off: a signal that ends or stops the
+ * process gives the echo back first.
  */
 #include "files.h"
 #include "keyfile.h"
