@@ -22,7 +22,8 @@ static const char usage_export[] =
 "\n"
 "Writes every event the node holds to FILE, a bundle: wire events one after\n"
 "another and nothing else, certificates and revocations first.  The file is\n"
-"written atomically (a temporary file renamed into place).\n";
+"written atomically (a temporary file renamed into place), mode 0600: it holds\n"
+"every request and reply the node has, so only its owner may read it.\n";
 
 int cmd_export(int argc, char **argv)
 {
