@@ -1,11 +1,12 @@
 /*
  * The mesh link's handshake and encrypted framing (see handshake.h and
  * proto/PROTOCOL.md §12 for the wire description).  A pure state machine: no
- * I/O, no clock.  Every hash is BLAKE2b (crypto_generichash); every label
- * and every concatenated part has a fixed length, so no two inputs can be
- * confused.  The whole state lives in one sodium_malloc'd block that is
+ * I/O, no clock of its own (the caller says what time it is).  Every hash is
+ * BLAKE2b (crypto_generichash); every label and every concatenated part has
+ * a fixed length, so no two inputs can be confused.  The whole state lives in one sodium_malloc'd block that is
  * wiped on free.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +17,23 @@
 
 #define HS_ELEN 32   /* X25519 public key */
 #define HS_HLEN 32   /* transcript hash, MAC */
+#define HS_TLEN 8    /* message 1's time, masked */
+#define HS_TAGLEN 16 /* a replay cache tag: the start of h1 */
 #define HS_AEAD_PLAIN (WM_PUB_LEN + WM_SIG_LEN)
 #define HS_AEAD_LEN (HS_AEAD_PLAIN + crypto_aead_chacha20poly1305_ietf_ABYTES)
 
-#define HS_L_START  "watchmesh handshake 1"
-#define HS_L_MAC    "watchmesh hs1 mac"
-#define HS_L_AUTH   "watchmesh hs1 auth"
-#define HS_L_SESS   "watchmesh hs1 session"
-#define HS_L_SIGI   "watchmesh hs1 initiator"
-#define HS_L_SIGR   "watchmesh hs1 responder"
+#define HS_L_START  "watchmesh handshake 2"
+#define HS_L_MAC    "watchmesh hs2 mac"
+#define HS_L_TIME   "watchmesh hs2 time"
+#define HS_L_AUTH   "watchmesh hs2 auth"
+#define HS_L_SESS   "watchmesh hs2 session"
+#define HS_L_SIGI   "watchmesh hs2 initiator"
+#define HS_L_SIGR   "watchmesh hs2 responder"
 #define HS_LABEL(s) (const uint8_t *)(s), (sizeof(s) - 1)
 
-_Static_assert(HS_MSG1_LEN == 1 + HS_ELEN + HS_HLEN, "message 1 size");
+_Static_assert(HS_MSG1_LEN == 1 + HS_ELEN + HS_TLEN + HS_HLEN, "message 1 size");
+_Static_assert(HS_MSG2_LEN == 1 + HS_ELEN + HS_HLEN, "message 2 size");
+_Static_assert(HS_REPLAY_REC_LEN == HS_TAGLEN + 8, "replay record size");
 _Static_assert(HS_MSG3_LEN == 1 + HS_AEAD_LEN, "message 3 size");
 _Static_assert(CHAN_ABYTES == crypto_secretstream_xchacha20poly1305_ABYTES, "abytes");
 _Static_assert(CHAN_HEADER_LEN == crypto_secretstream_xchacha20poly1305_HEADERBYTES, "header");
@@ -47,6 +53,9 @@ struct hs {
 	int initiator;
 	int have_expected;
 	struct hs_replay *replay;
+	uint64_t now_ms;                       /* the caller's wall clock at hs_new */
+	int have_rec;                          /* responder: message 1 accepted, rec is its record */
+	uint8_t rec[HS_REPLAY_REC_LEN];
 	uint8_t self_sec[WM_SEC_LEN];          /* Ed25519 seed || pub */
 	uint8_t self_pub[WM_PUB_LEN];
 	uint8_t expected[WM_PUB_LEN];
@@ -72,8 +81,8 @@ struct chan {
 };
 
 struct hs_replay {
-	size_t cap, n, next;
-	uint8_t (*seen)[16];
+	size_t cap, n, next;                   /* a ring: next is the oldest once n == cap */
+	uint8_t (*seen)[HS_REPLAY_REC_LEN];    /* records, as saved */
 };
 
 /* --- small helpers ---------------------------------------------------------------- */
@@ -192,19 +201,71 @@ void hs_replay_free(struct hs_replay *r)
 	free(r);
 }
 
-/* 1 if tag was seen before; otherwise records it and returns 0. */
-static int hs_replay_check_add(struct hs_replay *r, const uint8_t tag[16])
+static void hs_put_be64(uint8_t p[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t hs_get_be64(const uint8_t p[8])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void hs_replay_put(struct hs_replay *r, const uint8_t rec[HS_REPLAY_REC_LEN])
+{
+	memcpy(r->seen[r->next], rec, HS_REPLAY_REC_LEN);
+	r->next = (r->next + 1) % r->cap;
+	if (r->n < r->cap)
+		r->n++;
+}
+
+/* 1 if rec's tag is held and still valid at now; otherwise records rec and
+ * returns 0. */
+static int hs_replay_check_add(struct hs_replay *r, const uint8_t rec[HS_REPLAY_REC_LEN], uint64_t now)
 {
 	size_t i;
 
 	for (i = 0; i < r->n; i++)
-		if (memcmp(r->seen[i], tag, 16) == 0)
+		if (memcmp(r->seen[i], rec, HS_TAGLEN) == 0 && hs_get_be64(r->seen[i] + HS_TAGLEN) >= now)
 			return 1;
-	memcpy(r->seen[r->next], tag, 16);
-	r->next = (r->next + 1) % r->cap;
-	if (r->n < r->cap)
-		r->n++;
+	hs_replay_put(r, rec);
 	return 0;
+}
+
+size_t hs_replay_load(struct hs_replay *r, const uint8_t *bytes, size_t len, uint64_t now_ms)
+{
+	size_t off, added = 0;
+
+	if (r == NULL || bytes == NULL)
+		return 0;
+	for (off = 0; off + HS_REPLAY_REC_LEN <= len; off += HS_REPLAY_REC_LEN)
+		if (hs_get_be64(bytes + off + HS_TAGLEN) >= now_ms) {
+			hs_replay_put(r, bytes + off);
+			added++;
+		}
+	return added;
+}
+
+size_t hs_replay_save(const struct hs_replay *r, uint8_t *out, size_t cap, uint64_t now_ms)
+{
+	size_t i, k, n = 0;
+
+	if (r == NULL || out == NULL)
+		return 0;
+	/* oldest first, so that loading them back keeps the ring's order */
+	for (k = 0; k < r->n; k++) {
+		i = r->n < r->cap ? k : (r->next + k) % r->cap;
+		if (hs_get_be64(r->seen[i] + HS_TAGLEN) < now_ms || n + HS_REPLAY_REC_LEN > cap)
+			continue;
+		memcpy(out + n, r->seen[i], HS_REPLAY_REC_LEN);
+		n += HS_REPLAY_REC_LEN;
+	}
+	return n;
 }
 
 /* --- handshake -------------------------------------------------------------------- */
@@ -224,6 +285,7 @@ int hs_new(int initiator, const struct hs_params *p, struct hs **out)
 	hs->initiator = initiator != 0;
 	hs->state = hs->initiator ? HS_I_INIT : HS_R_WAIT1;
 	hs->replay = hs->initiator ? NULL : p->replay;
+	hs->now_ms = p->now_ms;
 	memcpy(hs->self_sec, p->self->sec, WM_SEC_LEN);
 	memcpy(hs->self_pub, p->self->pub, WM_PUB_LEN);
 	memcpy(hs->netsec, p->netsec, WM_SECRET_LEN);
@@ -259,25 +321,85 @@ const uint8_t *hs_remote_pub(const struct hs *hs)
 	return hs_done(hs) ? hs->remote_pub : NULL;
 }
 
-/* version || e_pub || MAC(mac_key, version || e_pub [|| h]) */
-static void hs_write_hello(const struct hs *hs, uint8_t *out, const uint8_t *bind)
+/* Message 2: version || e_pub || MAC(mac_key, version || e_pub || h1). */
+static void hs_write_msg2(const struct hs *hs, uint8_t *out)
 {
 	out[0] = HS_VERSION;
 	memcpy(out + 1, hs->e_pub, HS_ELEN);
 	hs_hash(out + 1 + HS_ELEN, HS_HLEN, hs->mac_key, HS_HLEN, out, 1 + HS_ELEN,
-	        bind, bind != NULL ? HS_HLEN : 0, NULL, 0);
+	        hs->h, HS_HLEN, NULL, 0);
 }
 
-static int hs_check_hello(const struct hs *hs, const uint8_t *msg, const uint8_t *bind)
+static int hs_check_msg2(const struct hs *hs, const uint8_t *msg)
 {
 	uint8_t mac[HS_HLEN];
 	int ok;
 
-	hs_hash(mac, HS_HLEN, hs->mac_key, HS_HLEN, msg, 1 + HS_ELEN,
-	        bind, bind != NULL ? HS_HLEN : 0, NULL, 0);
+	hs_hash(mac, HS_HLEN, hs->mac_key, HS_HLEN, msg, 1 + HS_ELEN, hs->h, HS_HLEN, NULL, 0);
 	ok = sodium_memcmp(mac, msg + 1 + HS_ELEN, HS_HLEN) == 0;
 	sodium_memzero(mac, sizeof(mac));
 	return ok;
+}
+
+/* The mask that hides message 1's time from everyone without the secret:
+ * the first 8 bytes of H_mk(label || E_I), new with every ephemeral key. */
+static void hs_time_mask(const struct hs *hs, const uint8_t e_i[HS_ELEN], uint8_t mask[HS_TLEN])
+{
+	uint8_t full[HS_HLEN];
+
+	hs_hash(full, HS_HLEN, hs->mac_key, HS_HLEN, HS_LABEL(HS_L_TIME), e_i, HS_ELEN, NULL, 0);
+	memcpy(mask, full, HS_TLEN);
+	sodium_memzero(full, sizeof(full));
+}
+
+/* The MAC of message 1 for responder key `to` (NULL: any member). */
+static void hs_msg1_mac(const struct hs *hs, const uint8_t *msg, const uint8_t *to, uint8_t mac[HS_HLEN])
+{
+	static const uint8_t anyone[WM_PUB_LEN];
+
+	hs_hash(mac, HS_HLEN, hs->mac_key, HS_HLEN, msg, 1 + HS_ELEN + HS_TLEN,
+	        to != NULL ? to : anyone, WM_PUB_LEN, NULL, 0);
+}
+
+/* Message 1: version || e_pub || (time xor mask) || MAC(mk, those || to). */
+static void hs_write_msg1(const struct hs *hs, uint8_t *out)
+{
+	uint8_t mask[HS_TLEN];
+	int i;
+
+	out[0] = HS_VERSION;
+	memcpy(out + 1, hs->e_pub, HS_ELEN);
+	hs_put_be64(out + 1 + HS_ELEN, hs->now_ms);
+	hs_time_mask(hs, hs->e_pub, mask);
+	for (i = 0; i < HS_TLEN; i++)
+		out[1 + HS_ELEN + i] ^= mask[i];
+	hs_msg1_mac(hs, out, hs->have_expected ? hs->expected : NULL, out + 1 + HS_ELEN + HS_TLEN);
+}
+
+/* A responder accepts message 1 made for its own key or for any member. */
+static int hs_check_msg1(const struct hs *hs, const uint8_t *msg)
+{
+	uint8_t mac[HS_HLEN];
+	int ok;
+
+	hs_msg1_mac(hs, msg, hs->self_pub, mac);
+	ok = sodium_memcmp(mac, msg + 1 + HS_ELEN + HS_TLEN, HS_HLEN) == 0;
+	hs_msg1_mac(hs, msg, NULL, mac);
+	ok |= sodium_memcmp(mac, msg + 1 + HS_ELEN + HS_TLEN, HS_HLEN) == 0;
+	sodium_memzero(mac, sizeof(mac));
+	return ok;
+}
+
+/* Message 1's time, unmasked (after its MAC verified). */
+static uint64_t hs_msg1_time(const struct hs *hs, const uint8_t *msg)
+{
+	uint8_t t[HS_TLEN], mask[HS_TLEN];
+	int i;
+
+	hs_time_mask(hs, msg + 1, mask);
+	for (i = 0; i < HS_TLEN; i++)
+		t[i] = msg[1 + HS_ELEN + i] ^ mask[i];
+	return hs_get_be64(t);
 }
 
 /* After both ephemerals are in the transcript (h = h2): ee, k3, k4. */
@@ -408,7 +530,7 @@ int hs_start(struct hs *hs, uint8_t out[HS_MSG_MAX], size_t *outlen)
 		return WM_EINVAL;
 	if (hs->state != HS_I_INIT)
 		return WM_EPROTO;
-	hs_write_hello(hs, out, NULL);
+	hs_write_msg1(hs, out);
 	hs_mix(hs, out, HS_MSG1_LEN);
 	memcpy(hs->init_pub, hs->self_pub, WM_PUB_LEN);
 	hs->state = HS_I_WAIT2;
@@ -416,11 +538,22 @@ int hs_start(struct hs *hs, uint8_t out[HS_MSG_MAX], size_t *outlen)
 	return 0;
 }
 
+int hs_replay_record(const struct hs *hs, uint8_t rec[HS_REPLAY_REC_LEN])
+{
+	if (hs == NULL || rec == NULL)
+		return WM_EINVAL;
+	if (!hs->have_rec)
+		return WM_EPROTO;
+	memcpy(rec, hs->rec, HS_REPLAY_REC_LEN);
+	return 0;
+}
+
 int hs_recv(struct hs *hs, const uint8_t *msg, size_t len, uint8_t out[HS_MSG_MAX],
             size_t *outlen, char why[WM_WHY_LEN])
 {
 	size_t want;
-	int rc;
+	uint64_t t;
+	int rc, late;
 
 	if (hs == NULL || out == NULL || outlen == NULL || (msg == NULL && len > 0))
 		return WM_EINVAL;
@@ -446,16 +579,29 @@ int hs_recv(struct hs *hs, const uint8_t *msg, size_t len, uint8_t out[HS_MSG_MA
 
 	switch (hs->state) {
 	case HS_R_WAIT1:
-		if (!hs_check_hello(hs, msg, NULL)) {
-			hs_say(why, "handshake failed: network secret does not match (or message 1 was garbled)");
+		if (!hs_check_msg1(hs, msg)) {
+			hs_say(why, "handshake failed: network secret does not match (or message 1 was garbled, or made for another node)");
 			return hs_fail(hs, WM_ECRYPTO);
 		}
+		t = hs_msg1_time(hs, msg);
+		late = t < hs->now_ms;
+		if ((late ? hs->now_ms - t : t - hs->now_ms) > HS_WINDOW_MS) {
+			uint64_t off = late ? hs->now_ms - t : t - hs->now_ms;
+
+			if (why != NULL)
+				snprintf(why, WM_WHY_LEN, "handshake failed: message 1 is dated %" PRIu64 " s %s our clock, more than %u s (a replay, or a clock is wrong)",
+				         off / 1000, late ? "behind" : "ahead of", HS_WINDOW_MS / 1000);
+			return hs_fail(hs, late ? WM_EEXPIRED : WM_EFUTURE);
+		}
 		hs_mix(hs, msg, HS_MSG1_LEN);
-		if (hs->replay != NULL && hs_replay_check_add(hs->replay, hs->h)) {
+		memcpy(hs->rec, hs->h, HS_TAGLEN);
+		hs_put_be64(hs->rec + HS_TAGLEN, t + HS_WINDOW_MS);
+		if (hs->replay != NULL && hs_replay_check_add(hs->replay, hs->rec, hs->now_ms)) {
 			hs_say(why, "handshake failed: message 1 is a replay");
 			return hs_fail(hs, WM_ECRYPTO);
 		}
-		hs_write_hello(hs, out, hs->h);
+		hs->have_rec = 1;
+		hs_write_msg2(hs, out);
 		hs_mix(hs, out, HS_MSG2_LEN);
 		if (hs_derive_auth(hs, msg + 1) != 0) {
 			hs_say(why, "handshake failed: the peer's ephemeral key is invalid");
@@ -466,7 +612,7 @@ int hs_recv(struct hs *hs, const uint8_t *msg, size_t len, uint8_t out[HS_MSG_MA
 		return 0;
 
 	case HS_I_WAIT2:
-		if (!hs_check_hello(hs, msg, hs->h)) {
+		if (!hs_check_msg2(hs, msg)) {
 			hs_say(why, "handshake failed: network secret does not match (message 2 does not verify)");
 			return hs_fail(hs, WM_ECRYPTO);
 		}

@@ -5,16 +5,19 @@
  *    messages, send what it gives back.  Four messages of fixed size, each
  *    starting with the version byte:
  *
- *        1  initiator -> responder   version, ephemeral X25519, MAC(network secret)   65
- *        2  responder -> initiator   version, ephemeral X25519, MAC(network secret)   65
- *        3  initiator -> responder   version, AEAD{ node key, signature }             113
- *        4  responder -> initiator   version, AEAD{ node key, signature }             113
+ *        1  initiator -> responder   version, ephemeral X25519, masked time, MAC   73
+ *        2  responder -> initiator   version, ephemeral X25519, MAC                65
+ *        3  initiator -> responder   version, AEAD{ node key, signature }          113
+ *        4  responder -> initiator   version, AEAD{ node key, signature }          113
  *
  *    Only holders of the network secret get past message 1 or 2 (a responder
  *    that cannot verify message 1 answers nothing), identities travel
  *    encrypted, both sides sign the transcript, and the session keys come
- *    from the ephemeral keys (forward secrecy).  proto/PROTOCOL.md §12 has the
- *    exact construction.
+ *    from the ephemeral keys (forward secrecy).  Message 1 carries the
+ *    initiator's clock under the MAC: a responder answers it only within
+ *    HS_WINDOW_MS of its own clock and only once (the replay cache below),
+ *    and only if it was made for this responder's key or for any member.
+ *    proto/PROTOCOL.md §12 has the exact construction.
  *
  *  - struct chan is the encrypted link that follows: in each direction a
  *    crypto_secretstream_xchacha20poly1305 stream (its 24-byte header first),
@@ -34,12 +37,16 @@
 #include "error.h"
 #include "wmcrypto.h"
 
-#define HS_VERSION  1
-#define HS_MSG1_LEN 65
+#define HS_VERSION  2
+#define HS_MSG1_LEN 73
 #define HS_MSG2_LEN 65
 #define HS_MSG3_LEN 113
 #define HS_MSG4_LEN 113
 #define HS_MSG_MAX  113
+
+/* How far message 1's time may be from the responder's clock, either way:
+ * the honest skew tolerated, as for an event's created_at. */
+#define HS_WINDOW_MS (10u * 60u * 1000u)
 
 /* Frames: plaintext at most 1 MiB; on the wire 4 + plaintext + 17 bytes. */
 #define CHAN_FRAME_MAX   (1024u * 1024u)
@@ -59,22 +66,35 @@ void hs_secret_free(uint8_t *p);
 
 /* --- replay cache --------------------------------------------------------------- */
 
-/* The responder remembers the first messages it has accepted (a bounded ring
- * of their hashes), so a recorded message 1 replayed later gets no answer at
- * all.  Only messages whose MAC verified are recorded, so outsiders cannot
- * flush it.  A restarted node forgets; a replay then gets message 2 but can
- * go no further (message 3 depends on the fresh ephemeral key). */
+/* The responder remembers each message 1 it has answered until that message
+ * leaves the window (its time + HS_WINDOW_MS, by the responder's clock), so a
+ * recorded message 1 replayed later gets no answer at all.  Only messages
+ * whose MAC verified are recorded, so outsiders cannot flush it; when full,
+ * the oldest record goes (only members, who hold the secret, can fill it).
+ * It does no I/O: to survive a restart its records are saved and loaded as
+ * bytes, HS_REPLAY_REC_LEN each (node/net/transport keeps them in a file). */
+#define HS_REPLAY_REC_LEN 24   /* tag (16) || until, ms since the epoch (8, big-endian) */
 struct hs_replay;
 int hs_replay_new(size_t capacity, struct hs_replay **out);   /* capacity >= 1 */
 void hs_replay_free(struct hs_replay *r);                      /* NULL ok */
+/* Adds the records in bytes (a saved file's content) that are still valid at
+ * now_ms; a trailing partial record (a write cut short) is ignored.  Returns
+ * how many were added. */
+size_t hs_replay_load(struct hs_replay *r, const uint8_t *bytes, size_t len, uint64_t now_ms);
+/* The records still valid at now_ms into out (room for cap bytes; capacity x
+ * HS_REPLAY_REC_LEN is always enough).  Returns the bytes written. */
+size_t hs_replay_save(const struct hs_replay *r, uint8_t *out, size_t cap, uint64_t now_ms);
 
 /* --- handshake ------------------------------------------------------------------ */
 
 struct hs_params {
 	const struct key *self;        /* this node's key; must hold the secret half */
 	const uint8_t *netsec;         /* the network secret, WM_SECRET_LEN bytes */
-	const uint8_t *expected_pub;   /* the peer's node key, or NULL to accept any */
+	const uint8_t *expected_pub;   /* the peer's node key, or NULL to accept any; an
+	                                * initiator's message 1 is then good for that key only */
 	struct hs_replay *replay;      /* responder only, optional; not owned */
+	uint64_t now_ms;               /* wall clock, ms since the epoch: the time an initiator
+	                                * puts in message 1, the time a responder judges it by */
 };
 
 /* A new handshake; initiator=1 for the side that opened the connection.
@@ -86,6 +106,10 @@ void hs_free(struct hs *hs);
 
 /* Initiator, once, first: message 1 into out (*outlen = HS_MSG1_LEN). */
 int hs_start(struct hs *hs, uint8_t out[HS_MSG_MAX], size_t *outlen);
+
+/* Responder, after message 1 was accepted: the replay cache's record of it
+ * (to be saved; see hs_replay_save).  WM_EPROTO before that. */
+int hs_replay_record(const struct hs *hs, uint8_t rec[HS_REPLAY_REC_LEN]);
 
 /* How many bytes the next hs_recv expects: the fixed size of the peer's next
  * message; 0 when done or failed (or, for the initiator, before hs_start). */

@@ -45,6 +45,19 @@ void keyfile_set_fast_kdf(int fast)
 	kdf_fast = fast != 0;
 }
 
+void keyfile_kdf_limits(enum keyfile_kdf level, unsigned long long *ops, unsigned long long *mem)
+{
+	if (level == KEYFILE_SENSITIVE) {
+		*ops = crypto_pwhash_argon2id_OPSLIMIT_SENSITIVE;
+		*mem = crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE;
+	} else {
+		*ops = crypto_pwhash_argon2id_OPSLIMIT_MODERATE;
+		*mem = crypto_pwhash_argon2id_MEMLIMIT_MODERATE;
+	}
+	if (kdf_fast)
+		*mem = crypto_pwhash_argon2id_MEMLIMIT_MIN;
+}
+
 /* --- keys ------------------------------------------------------------------ */
 
 static int key_alloc(int with_secret, struct key **out)
@@ -548,7 +561,8 @@ out:
 	return rc;
 }
 
-int keyfile_encode(const struct key *k, const char *passphrase, size_t passlen, char **out)
+int keyfile_encode(const struct key *k, const char *passphrase, size_t passlen,
+                   enum keyfile_kdf level, char **out)
 {
 	char pubhex[2 * WM_PUB_LEN + 1];
 	uint8_t salt[KF_SALT_LEN], nonce[KF_NONCE_LEN], box[KF_BOX_LEN];
@@ -579,11 +593,9 @@ int keyfile_encode(const struct key *k, const char *passphrase, size_t passlen, 
 		hex_encode(sechex, k->sec, WM_SEC_LEN);
 		n = snprintf(text, cap, "%s\npublic %s\nsecret %s\n", KF_HEADER, pubhex, sechex);
 	} else {
-		unsigned long long ops = kdf_fast ? crypto_pwhash_argon2id_OPSLIMIT_MIN
-		                                  : crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE;
-		unsigned long long mem = kdf_fast ? crypto_pwhash_argon2id_MEMLIMIT_MIN
-		                                  : crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE;
+		unsigned long long ops, mem;
 
+		keyfile_kdf_limits(level, &ops, &mem);
 		dk = sodium_malloc(crypto_secretbox_KEYBYTES);
 		if (dk == NULL) {
 			rc = WM_ENOMEM;

@@ -82,8 +82,9 @@ int hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen);
  * salt is 16 bytes, nonce 24; the last field is crypto_secretbox_easy's
  * output, MAC (16) || ciphertext (64), 160 hex digits; the 32-byte box key is
  * crypto_pwhash(32, passphrase, salt, opslimit, memlimit, ARGON2ID13).  The
- * writer uses INTERACTIVE limits (2, 67108864), or MIN (1, 8192) after
- * keyfile_set_fast_kdf(1).  The reader accepts opslimit 1..16 and memlimit
+ * writer uses the limits of the level it is given (keyfile_kdf_limits); the
+ * reader uses whatever the file records, so files written at older levels
+ * (INTERACTIVE, 2 and 67108864) keep opening.  The reader accepts opslimit 1..16 and memlimit
  * 8192..1073741824 (1 GiB) and refuses anything else before doing any work,
  * so a hostile file cannot make us allocate or compute without bound.
  * Lines end in "\n" or "\r\n", the last one optionally; empty lines are
@@ -99,7 +100,12 @@ int hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen);
  * WM_ENEEDPASS (encrypted, passphrase NULL), WM_EPASSPHRASE (wrong one).
  * keyfile_is_encrypted: 1, 0, or WM_EFORMAT.
  */
-int keyfile_encode(const struct key *k, const char *passphrase, size_t passlen, char **out);
+enum keyfile_kdf {
+	KEYFILE_MODERATE,     /* personal and station keys: 3 passes, 256 MiB */
+	KEYFILE_SENSITIVE,    /* the network's root key: 4 passes, 1 GiB */
+};
+int keyfile_encode(const struct key *k, const char *passphrase, size_t passlen,
+                   enum keyfile_kdf level, char **out);
 int keyfile_decode(const char *text, size_t len, const char *passphrase, size_t passlen,
                    struct key **out, char *why, size_t whylen);
 int keyfile_is_encrypted(const char *text, size_t len);
@@ -132,9 +138,13 @@ int seal_open(const uint8_t *box, size_t boxlen, const uint8_t (*recips)[WM_PUB_
               uint8_t **msg, size_t *msglen);
 void seal_free_msg(uint8_t *msg, size_t len);
 
-/* Passphrase cost: crypto_pwhash's INTERACTIVE limits by default (64 MiB);
- * the test suite may lower them through WATCHMESH_TEST_FAST_KDF=1 being set
- * in the environment of the caller, which then passes fast=1 here. */
+/* Passphrase cost: libsodium's MODERATE or SENSITIVE limits (Argon2id
+ * opslimit and memlimit in bytes) for a level.  The test suite may lower
+ * them through WATCHMESH_TEST_FAST_KDF=1 being set in the environment of the
+ * caller, which then passes fast=1 here: memory drops to the minimum (8 KiB)
+ * but the level's passes stay, so a test can still tell the levels apart in
+ * a written file. */
+void keyfile_kdf_limits(enum keyfile_kdf level, unsigned long long *ops, unsigned long long *mem);
 void keyfile_set_fast_kdf(int fast);
 
 /*

@@ -625,7 +625,7 @@ int bundle_export(struct store *s, const char *path, struct bundle_export_stats 
 	int rc, pass;
 
 	memset(&ex, 0, sizeof ex);
-	rc = files_writer_open(path, 0644, &ex.w, why);
+	rc = files_writer_open(path, 0600, &ex.w, why);
 	if (rc)
 		return rc;
 	for (pass = 0; pass < 4; pass++) {

@@ -2,11 +2,17 @@
  * node/keyfile: passphrases and key files on disk (formats in
  * crypto/wmcrypto.h; see keyfile.h).  Every passphrase is wiped when it
  * is freed (files_pass_free), and so is the text of every key file read.
+ * The terminal prompt reads with read(2), never through stdio, and owns the
+ * terminal's settings while echo is off: a signal that ends or stops the
+ * process gives the echo back first.
  */
 #include "files.h"
 #include "keyfile.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,38 +31,129 @@ void files_pass_free(char *pass, size_t len)
 	free(pass);
 }
 
-/* One line from the terminal with echo off; *out malloc'd. */
+/*
+ * While echo is off, a Ctrl-C (or Ctrl-Z, Ctrl-\, a kill) must not leave the
+ * shell without echo: these handlers put the terminal back, then let the
+ * signal do what it did before (end or stop the process).  After a stop
+ * (SIGCONT), echo goes off again and the prompt goes on.  Only
+ * async-signal-safe calls, and only file-static state, which a prompt (one at
+ * a time, from the main thread) owns while it runs.
+ */
+static const int tty_signals[] = { SIGINT, SIGTERM, SIGTSTP, SIGQUIT };
+#define TTY_NSIG (sizeof tty_signals / sizeof tty_signals[0])
+static struct sigaction tty_prev[TTY_NSIG];
+static struct termios tty_saved, tty_quiet;
+
+static void tty_on_signal(int sig)
+{
+	struct sigaction ours;
+	int saved_errno = errno;
+	size_t i;
+
+	for (i = 0; i < TTY_NSIG && tty_signals[i] != sig; i++)
+		;
+	if (i == TTY_NSIG)
+		return;
+	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved);
+	(void)sigaction(sig, &tty_prev[i], &ours);
+	(void)raise(sig);        /* SA_NODEFER: delivered now, as before us */
+	(void)sigaction(sig, &ours, NULL);
+	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_quiet);
+	errno = saved_errno;
+}
+
+/* The prompt's signals held back while the handlers and the terminal change
+ * together, so that no signal sees one changed without the other (a Ctrl-Z
+ * there would otherwise turn echo off again after the prompt). */
+static void tty_block(sigset_t *old)
+{
+	sigset_t set;
+	size_t i;
+
+	sigemptyset(&set);
+	for (i = 0; i < TTY_NSIG; i++)
+		sigaddset(&set, tty_signals[i]);
+	(void)sigprocmask(SIG_BLOCK, &set, old);
+}
+
+/* Echo off with the handlers above in place; 0, or -1 if stdin's settings
+ * cannot be changed (then nothing was changed). */
+static int tty_quiet_begin(void)
+{
+	struct sigaction sa;
+	sigset_t old;
+	size_t i;
+	int rc = 0;
+
+	if (tcgetattr(STDIN_FILENO, &tty_saved) != 0)
+		return -1;
+	tty_quiet = tty_saved;
+	tty_quiet.c_lflag &= ~(tcflag_t)ECHO;
+	tty_quiet.c_lflag |= ECHONL;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = tty_on_signal;
+	sa.sa_flags = SA_NODEFER | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	tty_block(&old);
+	for (i = 0; i < TTY_NSIG; i++)
+		(void)sigaction(tty_signals[i], &sa, &tty_prev[i]);
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_quiet) != 0) {
+		for (i = 0; i < TTY_NSIG; i++)
+			(void)sigaction(tty_signals[i], &tty_prev[i], NULL);
+		rc = -1;
+	}
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static void tty_quiet_end(void)
+{
+	sigset_t old;
+	size_t i;
+
+	tty_block(&old);
+	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved);
+	for (i = 0; i < TTY_NSIG; i++)
+		(void)sigaction(tty_signals[i], &tty_prev[i], NULL);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* One line from the terminal with echo off; *out malloc'd.  Read a byte at
+ * a time with read(2), not stdio, so no copy of the passphrase stays behind
+ * in stdin's buffer (unwiped) and nothing past the line is consumed. */
 static int read_tty_line(const char *prompt, char **out, size_t *outlen, char why[WM_WHY_LEN])
 {
-	struct termios old, quiet;
 	char *buf = NULL;
 	size_t n = 0;
-	int c, echo_off = 0, rc = WM_EIO;
+	ssize_t r;
+	char c = 0;
+	int echo_off, rc = WM_EIO;
 
 	buf = malloc(PASS_MAX + 1);
 	if (!buf)
 		return WM_ENOMEM;
+	/* echo goes off before the prompt shows: nothing typed at it echoes */
+	echo_off = tty_quiet_begin() == 0;
 	fprintf(stderr, "%s", prompt);
 	fflush(stderr);
-	if (tcgetattr(STDIN_FILENO, &old) == 0) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		quiet.c_lflag |= ECHONL;
-		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0)
-			echo_off = 1;
-	}
 	for (;;) {
-		c = getchar();
-		if (c == EOF || c == '\n')
+		r = read(STDIN_FILENO, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			wm_why(why, "cannot read the passphrase: %s", strerror(errno));
+			goto out;
+		}
+		if (r == 0 || c == '\n')
 			break;
 		if (n >= PASS_MAX) {
 			wm_why(why, "passphrase longer than %s bytes", "1024");
 			rc = WM_EINVAL;
 			goto out;
 		}
-		buf[n++] = (char)c;
+		buf[n++] = c;
 	}
-	if (c == EOF && n == 0) {
+	if (r == 0 && n == 0) {
 		wm_why(why, "no passphrase entered");
 		rc = WM_ENEEDPASS;
 		goto out;
@@ -70,13 +167,77 @@ static int read_tty_line(const char *prompt, char **out, size_t *outlen, char wh
 	rc = 0;
 out:
 	if (echo_off)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tty_quiet_end();
 	if (buf)
 		files_pass_free(buf, PASS_MAX + 1);
 	return rc;
 }
 
-int files_passphrase(const char *file, const char *prompt, int confirm,
+/*
+ * The strength rule, for a station operator and an officer in a hurry: long
+ * enough to take a sentence, not a number.  Passphrases that are refused are
+ * the ones tried first by anyone holding a stolen key file: short ones, digits
+ * only (phone numbers, dates, badge numbers), one key repeated or a run of
+ * keys, and a few of the most common.  Lengths count characters, so
+ * 十个汉字也可以.
+ */
+#define PASS_MIN_CHARS 10
+
+static const char *const pass_common[] = {
+	"password123", "password1234", "passw0rd123", "iloveyou123", "qwertyuiop",
+	"qwertyuiop123", "qwerty123456", "1q2w3e4r5t", "1q2w3e4r5t6y", "1qaz2wsx3edc",
+	"qazwsxedcrfv", "asdfghjkl;", "zxcvbnm123", "abc1234567", "abcd123456",
+	"a123456789", "woaini1314", "woaini5201314", "changeme123", "administrator",
+};
+
+int files_pass_strength(const char *pass, size_t len, char why[WM_WHY_LEN])
+{
+	size_t i, chars = 0, digits = 0, same = 1, run = 1;
+	char low[32];
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)pass[i];
+		if ((c & 0xc0) != 0x80)
+			chars++;
+		if (c >= '0' && c <= '9')
+			digits++;
+		if (i > 0 && c == (unsigned char)pass[i - 1])
+			same++;
+		if (i > 0 && (c == (unsigned char)pass[i - 1] + 1 || c + 1 == (unsigned char)pass[i - 1]))
+			run++;
+	}
+	if (chars < PASS_MIN_CHARS) {
+		wm_why(why, "the passphrase is too short: %zu characters where at least %d are needed "
+		            "(four ordinary words make a good one)", chars, PASS_MIN_CHARS);
+		return WM_EINVAL;
+	}
+	if (digits == len) {
+		wm_why(why, "the passphrase is digits only, like a phone number or a date, "
+		            "among the first things guessed; use words");
+		return WM_EINVAL;
+	}
+	if (same == len || run == len) {
+		wm_why(why, "the passphrase is one key repeated or a run of keys, "
+		            "among the first things guessed; use words");
+		return WM_EINVAL;
+	}
+	if (len < sizeof low) {
+		for (i = 0; i < len; i++)
+			low[i] = (char)tolower((unsigned char)pass[i]);
+		low[len] = 0;
+		for (i = 0; i < sizeof pass_common / sizeof pass_common[0]; i++)
+			if (strcmp(low, pass_common[i]) == 0) {
+				wmc_wipe(low, sizeof low);
+				wm_why(why, "the passphrase is one of the most common ones, "
+				            "among the first things guessed; use words of your own");
+				return WM_EINVAL;
+			}
+		wmc_wipe(low, sizeof low);
+	}
+	return 0;
+}
+
+int files_passphrase(const char *file, const char *prompt, int fresh,
                      char **out, size_t *len, char why[WM_WHY_LEN])
 {
 	char *p = NULL, *q = NULL;
@@ -102,6 +263,10 @@ int files_passphrase(const char *file, const char *prompt, int confirm,
 		/* Keep the bytes in place; wipe everything after the line. */
 		wmc_wipe(buf + n, blen - n);
 		buf[n] = 0;
+		if (fresh && (rc = files_pass_strength((char *)buf, n, why)) != 0) {
+			files_pass_free((char *)buf, blen);
+			return rc;
+		}
 		*out = (char *)buf;
 		*len = n;
 		return 0;
@@ -119,7 +284,11 @@ int files_passphrase(const char *file, const char *prompt, int confirm,
 		files_pass_free(p, plen);
 		return WM_EINVAL;
 	}
-	if (confirm) {
+	if (fresh && (rc = files_pass_strength(p, plen, why)) != 0) {
+		files_pass_free(p, plen);
+		return rc;
+	}
+	if (fresh) {
 		rc = read_tty_line("Same passphrase again: ", &q, &qlen, why);
 		if (rc) {
 			files_pass_free(p, plen);
@@ -252,10 +421,10 @@ int files_parse_pub(const char *arg, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LE
 }
 
 int files_save_key(const char *path, const struct key *k, const char *pass, size_t passlen,
-                   char why[WM_WHY_LEN])
+                   enum keyfile_kdf level, char why[WM_WHY_LEN])
 {
 	char *text = NULL;
-	int rc = keyfile_encode(k, pass, passlen, &text);
+	int rc = keyfile_encode(k, pass, passlen, level, &text);
 	if (rc) {
 		wm_why(why, "cannot encode the key: %s", wm_strerror(rc));
 		return rc;

@@ -16,11 +16,18 @@
 
 /* A passphrase from `file` (its first line; a trailing newline is dropped)
  * or, when file is NULL, from the terminal with echo off, prompted on
- * stderr; confirm=1 asks twice.  If file is NULL and stdin is not a
- * terminal: WM_ENEEDPASS with a why naming --passphrase-file.  *out is
- * malloc'd; free with files_pass_free (wipes). */
-int files_passphrase(const char *file, const char *prompt, int confirm,
+ * stderr; echo comes back if a signal ends or stops the process at the
+ * prompt.  fresh=1 (a key being made) holds it to files_pass_strength and
+ * asks twice at the terminal.  If file is NULL and stdin is not a terminal:
+ * WM_ENEEDPASS with a why naming --passphrase-file.  *out is malloc'd; free
+ * with files_pass_free (wipes). */
+int files_passphrase(const char *file, const char *prompt, int fresh,
                      char **out, size_t *len, char why[WM_WHY_LEN]);
+
+/* 0 if pass is strong enough to seal a new key: at least 10 characters, not
+ * digits only, not one key repeated or a run of keys, not one of the most
+ * common; else WM_EINVAL with a why of one line saying which. */
+int files_pass_strength(const char *pass, size_t len, char why[WM_WHY_LEN]);
 void files_pass_free(char *pass, size_t len);
 
 /* Load a key file, asking for its passphrase (from passfile or the terminal)
@@ -36,8 +43,8 @@ int files_key_pub(const char *path, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN
 int files_parse_pub(const char *arg, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN]);
 
 /* Save k to path (refusing to replace a file), encrypted when passphrase is
- * not NULL, mode 0600. */
+ * not NULL at the cost `level` gives, mode 0600. */
 int files_save_key(const char *path, const struct key *k, const char *pass, size_t passlen,
-                   char why[WM_WHY_LEN]);
+                   enum keyfile_kdf level, char why[WM_WHY_LEN]);
 
 #endif

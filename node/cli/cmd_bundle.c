@@ -23,8 +23,9 @@ static const char usage_export[] =
 "Writes every event the node holds to FILE, a bundle: wire events one after\n"
 "another and nothing else, certificates and revocations first, then\n"
 "retractions; a retracted event goes withheld (its header and signature,\n"
-"without its content), as the node keeps it.  The file is\n"
-"written atomically (a temporary file renamed into place).\n";
+"without its content), as the node keeps it.  The file is written\n"
+"atomically (a temporary file renamed into place), mode 0600: it holds\n"
+"every request and reply the node has, so only its owner may read it.\n";
 
 int cmd_export(int argc, char **argv)
 {

@@ -22,7 +22,8 @@ static const char usage_key[] =
 "           public key.  The file is mode 0600 and never replaced.  Officers'\n"
 "           keys should be encrypted: the passphrase comes from --passphrase-file\n"
 "           or is asked twice on the terminal; residents on their own devices\n"
-"           typically use --no-passphrase.\n"
+"           typically use --no-passphrase.  A passphrase needs at least 10\n"
+"           characters and not digits only; four ordinary words make a good one.\n"
 "key show   prints the public key of a key file (64 hex digits), to hand to\n"
 "           the station that issues your certificate.  Needs no passphrase.\n";
 
@@ -82,7 +83,7 @@ int cmd_key(int argc, char **argv)
 		cli_err("cannot generate a key");
 		goto out;
 	}
-	if (files_save_key(out, k, pass, passlen, why) != 0) {
+	if (files_save_key(out, k, pass, passlen, KEYFILE_MODERATE, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}

@@ -27,7 +27,10 @@ static const char usage_network[] =
 "holds (name, a random network id that every event carries, root public key,\n"
 "network secret; mode 0600), and the network's\n"
 "root key, encrypted with a passphrase, in FILE.root.key (or --root-key PATH).\n"
-"Keep the root key offline: it certifies the stations.\n"
+"Keep the root key offline: it certifies the stations.  Opening it takes a few\n"
+"seconds and 1 GiB of memory (Argon2id at libsodium's SENSITIVE limits), which\n"
+"is what makes guessing its passphrase slow for a thief.  The passphrase needs\n"
+"at least 10 characters and not digits only; four ordinary words make a good one.\n"
 "\n"
 "  --name NAME              the network's name (1-64 bytes), e.g. gaobu-district\n"
 "  --out FILE               where to write the network file (not replaced if it exists)\n"
@@ -105,7 +108,7 @@ int cmd_network(int argc, char **argv)
 		cli_err("cannot encode the network file");
 		goto out;
 	}
-	if (files_save_key(rootpath, root, pass, passlen, why) != 0) {
+	if (files_save_key(rootpath, root, pass, passlen, KEYFILE_SENSITIVE, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}
@@ -243,7 +246,7 @@ int cmd_init(int argc, char **argv)
 		goto out;
 	}
 	snprintf(path, sizeof path, "%s/node.key", dir);
-	if (files_save_key(path, nodekey, NULL, 0, why) != 0) {
+	if (files_save_key(path, nodekey, NULL, 0, KEYFILE_MODERATE, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}

@@ -311,6 +311,8 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 		topt.backoff_min_ms = topt.backoff_max_ms;
 	if (topt.max_conns < 2 * cf->max_peers)
 		topt.max_conns = 2 * cf->max_peers;
+	snprintf(path, sizeof path, "%s/handshake.replay", d->dir);
+	topt.replay_path = path;   /* copied */
 	rc = transport_new(&d->loop, d->self, d->nd->net.secret, &tcb, &topt, &d->tr);
 	if (rc) {
 		wm_why(why, "cannot start the transport: %s", wm_strerror(rc));

@@ -13,6 +13,10 @@
 #include "daemon_int.h"
 
 #define D_SLOW_NS      (10 * 1000000ull)   /* debug log: a frame that took this long */
+/* Members dialed from their beacons at once, at most: whoever holds the
+ * network secret can make beacons for any number of keys, and each dialer
+ * makes a connection (and a handshake message 1) every few seconds. */
+#define D_BEACON_DIALERS 8
 
 /* --- the peers we know of ----------------------------------------------------------- */
 
@@ -426,7 +430,7 @@ static void bc_on_member(void *ctx, const uint8_t pub[WM_PUB_LEN], const char *a
 	struct daemon *d = ctx;
 	struct conf_peer cp;
 	char h[17];
-	size_t i;
+	size_t i, n;
 
 	if (d->stopping)
 		return;
@@ -447,11 +451,18 @@ static void bc_on_member(void *ctx, const uint8_t pub[WM_PUB_LEN], const char *a
 	}
 	if (conn_with_pub(d, pub))
 		return;
+	for (i = 0, n = 0; i < d->ndialers; i++)
+		n += d->dialers[i].from_beacon;
+	d_hex8(h, pub);
+	if (n >= D_BEACON_DIALERS) {
+		d_log(d, D_DEBUG, "beacon: member %s at %s not dialed: already dialing %zu members heard "
+		      "by beacon", h, addr, n);
+		return;
+	}
 	memset(&cp, 0, sizeof cp);
 	snprintf(cp.addr, sizeof cp.addr, "%s", addr);
 	cp.has_pub = 1;
 	memcpy(cp.pub, pub, WM_PUB_LEN);
-	d_hex8(h, pub);
 	if (dialer_add(d, &cp, 1) == 0)
 		d_log(d, D_INFO, "beacon: member %s at %s; dialing it", h, addr);
 }

@@ -15,11 +15,14 @@
  * the connection is freed from the last close callback; the transport
  * itself once its listener, connections and dialers are all gone.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -33,6 +36,8 @@ _Static_assert(TRANSPORT_FRAME_MAX == CHAN_FRAME_MAX, "frame limits agree");
 #define TR_CLOSE_GRACE  1000             /* ms to flush a closing frame and see EOF */
 #define TR_REPLAY_CAP   4096
 #define TR_RAW_MAX      (HS_MSG_MAX + CHAN_HEADER_LEN + 16)
+/* A responder never says why it did not answer message 1; its log does. */
+#define TR_NO_MSG2      " (wrong network secret, peer key or clock? its log says which)"
 
 enum tr_state {
 	TR_CONNECTING,   /* outbound TCP connect in progress */
@@ -75,6 +80,10 @@ struct transport_conn {
 	uv_write_t write_req;
 	uv_shutdown_t shutdown_req;
 	int handles;                           /* handles initialised and not yet closed */
+	uint64_t probe_deadline;               /* inbound: when a first message that never came
+	                                        * or failed ends the connection (uv_now ms) */
+	int doomed;                            /* inbound: message 1 failed; close at probe_deadline */
+	char doom_why[WM_WHY_LEN];             /* ... and log this then */
 	enum tr_state state;
 	int outbound;
 	int announced;                         /* on_up ran; on_down owed */
@@ -141,6 +150,9 @@ struct transport {
 	struct transport_callbacks cb;
 	struct transport_options opt;
 	struct hs_replay *replay;
+	char *replay_path;                     /* where replay is kept, or NULL */
+	size_t replay_appended;                /* records appended since the file was last rewritten */
+	int replay_failed;                     /* a save failed and was logged */
 	uv_tcp_t listener;
 	int listening;                         /* listener handle initialised and not closed */
 	struct transport_conn *conns;
@@ -218,6 +230,7 @@ void transport_options_default(struct transport_options *o)
 	o->max_conns = 256;
 	o->max_handshakes = 64;
 	o->max_handshakes_per_addr = 8;
+	o->replay_path = NULL;
 }
 
 /* ms left on a ban of pub, 0 if none. */
@@ -361,6 +374,124 @@ static size_t tr_host_len(const char *addr)
 	return colon ? (size_t)(colon - addr) : strlen(addr);
 }
 
+/* --- the replay cache's file ---------------------------------------------------------- */
+
+/* The wall clock (ms since the epoch): message 1's time is judged by it,
+ * unlike every timer here, which runs on uv_now(). */
+static uint64_t tr_wall_ms(void)
+{
+	uv_timeval64_t tv;
+
+	if (uv_gettimeofday(&tv) != 0 || tv.tv_sec < 0)
+		return 0;
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* Replace the file by the records still valid: written beside it, then
+ * renamed over it, so a crash leaves the old file or the new one. */
+static int tr_replay_rewrite(struct transport *t)
+{
+	size_t cap = TR_REPLAY_CAP * HS_REPLAY_REC_LEN, n, plen = strlen(t->replay_path) + 5;
+	uint8_t *buf = malloc(cap);
+	char *tmp = malloc(plen);
+	int fd, ok, rc = -1, err = ENOMEM;
+
+	if (buf == NULL || tmp == NULL)
+		goto out;
+	n = hs_replay_save(t->replay, buf, cap, tr_wall_ms());
+	snprintf(tmp, plen, "%s.new", t->replay_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = errno;
+		goto out;
+	}
+	errno = 0;
+	ok = n == 0 || write(fd, buf, n) == (ssize_t)n;
+	err = errno != 0 ? errno : EIO;   /* a short write sets none */
+	if (close(fd) != 0 && ok) {
+		ok = 0;
+		err = errno;
+	}
+	if (ok && rename(tmp, t->replay_path) != 0) {
+		ok = 0;
+		err = errno;
+	}
+	if (!ok) {
+		unlink(tmp);
+		goto out;
+	}
+	t->replay_appended = 0;
+	rc = 0;
+out:
+	free(buf);
+	free(tmp);
+	errno = err;   /* for the caller's log line */
+	return rc;
+}
+
+/* At start: the records saved by the last run (a missing file is a first
+ * run), then the file rewritten without the expired ones.  A file that
+ * cannot be read or written is logged; the cache then lives in memory only. */
+static void tr_replay_open(struct transport *t)
+{
+	size_t max = 2 * TR_REPLAY_CAP * HS_REPLAY_REC_LEN, len = 0;
+	uint8_t *buf = malloc(max);
+	ssize_t got;
+	off_t size, start;
+	int fd;
+
+	if (buf == NULL)
+		return;
+	fd = open(t->replay_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT) {
+		tr_log(t, "transport: cannot read the replay cache %s: %s", t->replay_path, strerror(errno));
+		free(buf);
+		return;
+	}
+	if (fd >= 0) {
+		/* never more than two cache-fulls are written (see tr_replay_note);
+		 * of a longer file, the newest records are at the end */
+		size = lseek(fd, 0, SEEK_END);
+		start = size > (off_t)max ? size - (off_t)max : 0;
+		start += (HS_REPLAY_REC_LEN - start % HS_REPLAY_REC_LEN) % HS_REPLAY_REC_LEN;
+		lseek(fd, start, SEEK_SET);
+		while (len < max && (got = read(fd, buf + len, max - len)) > 0)
+			len += (size_t)got;
+		close(fd);
+		hs_replay_load(t->replay, buf, len, tr_wall_ms());
+	}
+	free(buf);
+	if (tr_replay_rewrite(t) != 0) {
+		tr_log(t, "transport: cannot write the replay cache %s: %s", t->replay_path, strerror(errno));
+		t->replay_failed = 1;
+	}
+}
+
+/* A first message was answered: its record goes to the file before the
+ * answer leaves, so a restart right after still knows it. */
+static void tr_replay_note(struct transport *t, const struct hs *hs)
+{
+	uint8_t rec[HS_REPLAY_REC_LEN];
+	int fd, ok;
+
+	if (t->replay_path == NULL || hs_replay_record(hs, rec) != 0)
+		return;
+	if (t->replay_appended + 1 >= TR_REPLAY_CAP) {
+		ok = tr_replay_rewrite(t) == 0;   /* the cache holds this record already */
+	} else {
+		fd = open(t->replay_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		ok = fd >= 0 && write(fd, rec, sizeof(rec)) == (ssize_t)sizeof(rec);
+		if (fd >= 0 && close(fd) != 0)
+			ok = 0;
+		if (ok)
+			t->replay_appended++;
+	}
+	if (!ok && !t->replay_failed)
+		tr_log(t, "transport: cannot save the replay cache %s: %s; a restart would forget "
+		       "the handshakes answered since", t->replay_path, strerror(errno));
+	t->replay_failed = !ok;
+}
+
 /* --- transport ----------------------------------------------------------------------- */
 
 int transport_new(struct uv_loop_s *loop, const struct key *self, const uint8_t *netsec,
@@ -401,9 +532,18 @@ int transport_new(struct uv_loop_s *loop, const struct key *self, const uint8_t 
 	rc = hs_replay_new(TR_REPLAY_CAP, &t->replay);
 	if (rc != 0)
 		goto fail;
+	if (t->opt.replay_path != NULL) {
+		rc = WM_ENOMEM;
+		t->replay_path = strdup(t->opt.replay_path);
+		if (t->replay_path == NULL)
+			goto fail;
+		tr_replay_open(t);
+	}
+	t->opt.replay_path = NULL;   /* the caller's string; ours is replay_path */
 	*out = t;
 	return 0;
 fail:
+	free(t->replay_path);
 	hs_secret_free(t->netsec);
 	key_free(t->self);
 	hs_replay_free(t->replay);
@@ -416,6 +556,7 @@ static void tr_maybe_free(struct transport *t)
 	if (!t->freeing || t->conns != NULL || t->dialers != NULL || t->listening)
 		return;
 	free(t->bans);
+	free(t->replay_path);
 	hs_replay_free(t->replay);
 	hs_secret_free(t->netsec);
 	key_free(t->self);
@@ -902,6 +1043,23 @@ static void conn_established(struct transport_conn *c)
 	c->announce_pending = 1;
 }
 
+/* An inbound connection whose first message failed, or that closed before
+ * sending one: it sends nothing, keeps reading (and dropping) whatever
+ * comes, and ends at its probe deadline like a silent one, so that neither
+ * the bytes nor the moment of closing tell a prober what went wrong, or
+ * that this is a watchmesh node. */
+static int conn_probe_phase(const struct transport_conn *c)
+{
+	return !c->outbound && c->state == TR_HANDSHAKE && c->hs_msg == 1;
+}
+
+static void conn_doom(struct transport_conn *c, const char *why)
+{
+	c->doomed = 1;
+	c->rx = RX_DISCARD;
+	snprintf(c->doom_why, sizeof(c->doom_why), "%s", why);
+}
+
 /* c->small holds a whole handshake message. */
 static void conn_hs_message(struct transport_conn *c)
 {
@@ -912,10 +1070,16 @@ static void conn_hs_message(struct transport_conn *c)
 
 	why[0] = 0;
 	rc = hs_recv(c->hs, c->small, c->small_have, out, &outlen, why);
+	if (rc != 0 && conn_probe_phase(c)) {
+		conn_doom(c, why[0] ? why : "handshake failed");
+		return;
+	}
 	if (rc != 0) {
 		conn_end(c, why[0] ? why : "handshake failed", 0);
 		return;
 	}
+	if (conn_probe_phase(c))
+		tr_replay_note(c->t, c->hs);
 	if (outlen > 0 && conn_raw_append(c, out, outlen) != 0) {
 		conn_end(c, "internal error: handshake output does not fit", 0);
 		return;
@@ -1083,10 +1247,15 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			conn_close_handles(c);   /* the peer's EOF after our closing frame */
 			return;
 		}
+		if (nread == UV_EOF && conn_probe_phase(c)) {
+			if (!c->doomed)
+				conn_doom(c, "handshake failed: connection closed before message 1");
+			return;   /* libuv reads no more after EOF */
+		}
 		if (nread == UV_EOF && c->state == TR_HANDSHAKE && c->hs_msg <= 4)
 			snprintf(reason, sizeof(reason),
 			         "handshake failed: connection closed before message %d%s", c->hs_msg,
-			         c->hs_msg == 2 ? " (wrong network secret?)" : "");
+			         c->hs_msg == 2 ? TR_NO_MSG2 : "");
 		else if (nread == UV_EOF && c->state == TR_HANDSHAKE)
 			snprintf(reason, sizeof(reason),
 			         "handshake failed: connection closed before the peer confirmed it (it refused our key?)");
@@ -1116,12 +1285,15 @@ static void conn_tick(uv_timer_t *h)
 	switch (c->state) {
 	case TR_CONNECTING:
 	case TR_HANDSHAKE:
-		if (now - c->started >= t->opt.handshake_timeout_ms) {
+		if (conn_probe_phase(c)) {
+			if (now >= c->probe_deadline)
+				conn_end(c, c->doomed ? c->doom_why : "handshake timed out waiting for message 1", 0);
+		} else if (now - c->started >= t->opt.handshake_timeout_ms) {
 			if (c->state == TR_CONNECTING)
 				snprintf(reason, sizeof(reason), "connect timed out");
 			else if (c->hs_msg <= 4)
-				snprintf(reason, sizeof(reason), "handshake timed out waiting for message %d",
-				         c->hs_msg);
+				snprintf(reason, sizeof(reason), "handshake timed out waiting for message %d%s",
+				         c->hs_msg, c->hs_msg == 2 ? TR_NO_MSG2 : "");
 			else
 				snprintf(reason, sizeof(reason), "handshake timed out waiting for the peer's stream header");
 			conn_end(c, reason, 0);
@@ -1155,7 +1327,7 @@ static void conn_tick(uv_timer_t *h)
 static int conn_start_handshake(struct transport_conn *c, const uint8_t *expected)
 {
 	struct transport *t = c->t;
-	struct hs_params p = { t->self, t->netsec, expected, c->outbound ? NULL : t->replay };
+	struct hs_params p = { t->self, t->netsec, expected, c->outbound ? NULL : t->replay, tr_wall_ms() };
 	uint8_t msg[HS_MSG_MAX];
 	size_t len;
 	int rc;
@@ -1211,6 +1383,8 @@ static void tr_on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	t->nhandshakes_in++;   /* conn_end and conn_established count it down */
+	c->probe_deadline = c->started
+	                    + t->opt.handshake_timeout_ms * (50 + wmc_random_uniform(51)) / 100;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_end(c, "accept failed", 0);
 		return;

@@ -29,6 +29,14 @@
  * times out or sends a bad frame) produces exactly one log line naming the
  * peer's address and, when known, its key.
  *
+ * Probes: an inbound connection whose first message fails (garbage, another
+ * network, a replayed or stale message 1, a peer that closes early) is not
+ * closed at once: it is read and ignored until a deadline drawn at random
+ * between 1/2 and 1 x handshake_timeout_ms after accept, the same deadline a
+ * silent connection gets, so a prober learns nothing from when it closes.
+ * The replay cache of answered first messages is kept in replay_path, if
+ * given, so that it survives a restart.
+ *
  * Keepalive: a connection idle for keepalive_ms sends an empty frame (never
  * passed to on_frame); one that hears nothing for 3 x keepalive_ms is closed
  * as "timed out".  A handshake (TCP connect included) that takes longer than
@@ -99,6 +107,8 @@ struct transport_options {
 	unsigned max_conns;             /* connections in any state; more inbound are refused (256) */
 	unsigned max_handshakes;        /* inbound connections still in their handshake (64) */
 	unsigned max_handshakes_per_addr; /* ... of those, from one IP address (8) */
+	const char *replay_path;        /* the replay cache's file (copied), so that it survives
+	                                 * a restart; NULL: in memory only (NULL) */
 };
 /* Fill o with the defaults above. */
 void transport_options_default(struct transport_options *o);

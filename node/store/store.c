@@ -12,11 +12,13 @@
  *    transaction, so two processes opening the same old file never both
  *    migrate it.  A file newer than this build is refused, never touched.
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -482,7 +484,7 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 {
 	struct store *s = NULL;
 	sqlite3_stmt *st = NULL;
-	int rc = WM_ESTORE;
+	int rc = WM_ESTORE, fd;
 
 	if (path == NULL || out == NULL) {
 		wm_why(why, "no database path");
@@ -492,6 +494,12 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 		wm_why(why, "out of memory");
 		return WM_ENOMEM;
 	}
+	/* sqlite would create the file by the umask (0644 in a 0755 directory),
+	 * and -wal and -shm take the file's mode: made 0600 here, the residents'
+	 * requests are for no other account on the machine.  An error is sqlite's
+	 * to report. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+		close(fd);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {
 		wm_why(why, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");

@@ -23,6 +23,10 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
   othernet another network's bundle (issue 8, item 5): nothing stored, each
            event refused naming both networks; a network file without an id
            refused
+  keys     key files and file modes (issue 8, item 11): weak passphrases
+           refused with the reason, the levels recorded in the files, an old
+           key file opens, echo back after Ctrl-C / Ctrl-Z / kill at the
+           prompt, store.db, -wal, -shm and a bundle 0600 in a 0755 directory
 """
 import json
 import os
@@ -680,11 +684,201 @@ def t_othernet(env):
     os.chmod(env.path("net-old"), 0o600)
     _, err = env.run("init", "z", "--network", "net-old", "--name", "z", rc="nonzero")
     check("lacks an 'id' line" in err and "network create" in err, "an old network file: " + err)
+def kdf_line(path):
+    """(opslimit, memlimit) recorded in an encrypted key file."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("argon2id "):
+                return tuple(int(x) for x in line.split()[1:3])
+    raise Failure("no argon2id line in " + path)
+
+
+def prompt_run(env, args, steps):
+    """Run watchmesh ARGS with a pty as stdin, in its own process group (so
+    that Ctrl-Z stops it, as a shell's job).  steps(proc, master, echo,
+    expect) drives it once the first prompt is on stderr with echo off;
+    expect(text) waits for text on stderr.  Returns (exit status, stderr,
+    echo after exit)."""
+    import select
+    import termios
+    import time
+    master, slave = os.openpty()
+
+    def echo():
+        return bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+
+    check(echo(), "a fresh pty has echo off")
+    p = subprocess.Popen([env.binary] + args, cwd=env.dir, env=env.env, stdin=slave,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
+    err = [b""]
+
+    def expect(text):
+        deadline = time.monotonic() + 30
+        while text.encode() not in err[0]:
+            r, _, _ = select.select([p.stderr], [], [], 1)
+            if r:
+                chunk = os.read(p.stderr.fileno(), 4096)
+                check(chunk, "stderr closed before %r: %r" % (text, err[0]))
+                err[0] += chunk
+            check(time.monotonic() < deadline, "no %r within 30 s: %r" % (text, err[0]))
+
+    try:
+        expect("passphrase")
+        check(not echo(), "echo is on at the prompt")
+        steps(p, master, echo, expect)
+        p.wait(30)
+        err[0] += p.stderr.read()
+        return p.returncode, err[0].decode("utf-8", "replace"), echo()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+        p.stderr.close()
+        os.close(master)
+        os.close(slave)
+
+
+def t_keys(env):
+    """Issue 8, item 11, as a thief with a copied key file or a shared
+    machine sees it."""
+    import signal
+    import stat
+    import time
+    import nacl.pwhash
+    import nacl.secret
+
+    def write(name, text):
+        with open(env.path(name), "w") as f:
+            f.write(text + "\n")
+        return name
+
+    # weak passphrases: refused with the reason, nothing written
+    for pw, reason in (("a", "too short: 1 characters"), ("13812345678", "digits only"),
+                       ("qwertyuiop", "most common"), ("abcdefghijk", "run of keys")):
+        _, err = env.run("key", "new", "--out", "k.key", "--passphrase-file", write("weak", pw),
+                         rc=1)
+        check(reason in err and len(err.strip().splitlines()) == 1,
+              "key new with %r: the refusal does not say %r: %r" % (pw, reason, err))
+        check(not os.path.exists(env.path("k.key")), "a key with the passphrase %r was written" % pw)
+        _, err = env.run("network", "create", "--name", "x", "--out", "net", "--passphrase-file",
+                         env.path("weak"), rc=1)
+        check(reason in err, "network create with %r: %r" % (pw, err))
+        check(not os.path.exists(env.path("net")) and not os.path.exists(env.path("net.root.key")),
+              "a network whose root passphrase is %r was made" % pw)
+
+    # the levels, recorded in the files: the suite's fast mode keeps the
+    # passes (4 SENSITIVE, 3 MODERATE); one real MODERATE key without it
+    env.network()
+    env.key("officer.key", encrypted=True)
+    fast = env.env.pop("WATCHMESH_TEST_FAST_KDF")
+    try:
+        env.run("key", "new", "--out", "real.key", "--passphrase-file", env.passfile)
+    finally:
+        env.env["WATCHMESH_TEST_FAST_KDF"] = fast
+    for name, want in (("net.root.key", (4, 8192)), ("officer.key", (3, 8192)),
+                       ("real.key", (3, 268435456))):
+        got = kdf_line(env.path(name))
+        check(got == want, "%s records %r, not %r" % (name, got, want))
+
+    # a key file from before the levels (INTERACTIVE: 2 passes, 64 MiB),
+    # sealed here by PyNaCl, still signs; a wrong passphrase is still wrong
+    seed = bytes(range(32))
+    pub = bytes(nacl.signing.SigningKey(seed).verify_key)
+    salt, nonce = os.urandom(16), os.urandom(24)
+    box_key = nacl.pwhash.argon2id.kdf(32, b"an old station passphrase", salt,
+                                       opslimit=2, memlimit=67108864)
+    box = nacl.secret.SecretBox(box_key).encrypt(seed + pub, nonce).ciphertext
+    write("old.key", "watchmesh-key 1\npublic %s\nargon2id 2 67108864 %s %s %s"
+          % (pub.hex(), salt.hex(), nonce.hex(), box.hex()))
+    cert = ["cert", "issue", "--issuer", "old.key", "--subject", "officer.key", "--role", "officer",
+            "--name", "王警官", "--groups", G, "--out", "old.wmb", "--network", "net", "--passphrase-file"]
+    env.run(*cert, write("oldpass", "an old station passphrase"))
+    check(len(wmtest.read_bundle(env.path("old.wmb"))) == 1, "the old key signed nothing")
+    _, err = env.run(*cert, write("wrongpass", "another old passphrase"), rc=1)
+    check("wrong passphrase" in err, "a wrong passphrase for the old key: %r" % err)
+
+    # the prompt: Ctrl-Z, Ctrl-C or a kill while echo is off gives the
+    # terminal its echo back (after Ctrl-Z and fg, echo goes off again)
+    def state(pid):
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+
+    def wait_for(what, cond):
+        deadline = time.monotonic() + 30
+        while not cond():
+            check(time.monotonic() < deadline, "timed out waiting for " + what)
+            time.sleep(0.02)
+
+    def stop_then_interrupt(p, master, echo, expect):
+        p.send_signal(signal.SIGTSTP)
+        wait_for("the prompt to stop", lambda: state(p.pid) == "T")
+        check(echo(), "echo is off while the prompt is stopped (Ctrl-Z)")
+        p.send_signal(signal.SIGCONT)
+        wait_for("echo to go off again after fg", lambda: not echo())
+        p.send_signal(signal.SIGINT)
+
+    rc, err, echo_after = prompt_run(env, ["key", "new", "--out", "tty.key"], stop_then_interrupt)
+    check(rc == -signal.SIGINT, "the prompt did not end on SIGINT: %r %r" % (rc, err))
+    check(echo_after, "echo left off after Ctrl-C at the prompt")
+    rc, err, echo_after = prompt_run(env, ["key", "new", "--out", "tty.key"],
+                                     lambda p, m, e, x: p.send_signal(signal.SIGTERM))
+    check(rc == -signal.SIGTERM and echo_after, "echo left off after SIGTERM at the prompt: %r" % rc)
+    check(not os.path.exists(env.path("tty.key")), "an interrupted prompt wrote a key")
+    # typed at the terminal: a weak one is refused with the reason, a good
+    # one (twice) makes the key, read by read(2) up to the newline
+    rc, err, echo_after = prompt_run(env, ["key", "new", "--out", "tty.key"],
+                                     lambda p, m, e, x: os.write(m, b"horse\n"))
+    check(rc == 1 and "too short" in err and echo_after, "a weak typed passphrase: %r %r" % (rc, err))
+
+    def type_twice(p, master, echo, expect):
+        os.write(master, "马 horse 电池 staple\n".encode())
+        expect("Same passphrase again")
+        check(not echo(), "echo is on at the second prompt")
+        os.write(master, "马 horse 电池 staple\n".encode())
+
+    rc, err, echo_after = prompt_run(env, ["key", "new", "--out", "tty.key"], type_twice)
+    check(rc == 0 and echo_after and os.path.exists(env.path("tty.key")),
+          "typed twice: %r %r" % (rc, err))
+    env.run("cert", "issue", "--issuer", "tty.key", "--subject", "officer.key", "--role", "officer",
+            "--name", "王警官", "--groups", G, "--out", "tty.wmb", "--network", "net", "--passphrase-file",
+            write("ttypass", "马 horse 电池 staple"))
+
+    # modes: a node in a directory that already exists 0755, umask 022
+    os.umask(0o022)
+    os.mkdir(env.path("shared"), 0o755)
+    env.run("init", "shared", "--network", "net", "--name", "shared")
+    env.run("export", "--dir", "shared", "--out", "shared.wmb")
+
+    def mode(*p):
+        return stat.S_IMODE(os.stat(env.path(*p)).st_mode)
+
+    for p in (("shared", "store.db"), ("shared.wmb",)):
+        check(mode(*p) == 0o600, "%s is %o, not 600" % (os.path.join(*p), mode(*p)))
+    # -wal and -shm exist while the daemon holds the store open
+    conf = env.path("shared", "watchmesh.conf")
+    with open(conf, "a") as f:
+        f.write("listen = 127.0.0.1:0\nbeacons = off\n")
+    with open(env.path("shared.log"), "wb") as log:
+        d = subprocess.Popen([env.binary, "run", "shared"], cwd=env.dir, env=env.env,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        try:
+            wait_for("the daemon to listen and its -wal and -shm",
+                     lambda: d.poll() is not None or (
+                         os.path.exists(env.path("shared", "store.db-wal")) and
+                         os.path.exists(env.path("shared", "store.db-shm")) and
+                         "listening on" in open(env.path("shared.log"), errors="replace").read()))
+            check(d.poll() is None, "the daemon exited: " + open(env.path("shared.log")).read())
+            for p in ("store.db-wal", "store.db-shm"):
+                check(mode("shared", p) == 0o600, "%s is %o, not 600" % (p, mode("shared", p)))
+        finally:
+            d.terminate()
+            d.wait(30)
 
 
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
          "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check,
-         "vouched": t_vouched, "escape": t_escape, "othernet": t_othernet,
+         "vouched": t_vouched, "escape": t_escape, "keys": t_keys, "othernet": t_othernet,
          "chain": t_chain}
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ kept).  Tests assert outcomes (what is stored where, what is logged), never
 how fast.
 
     usage: test_mesh.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: line restart wrongnet forged sighup beacons
+    cases: line restart wrongnet forged sighup beacons beacon_attacks
 """
 import re
 import json
@@ -423,8 +423,154 @@ def t_beacons(env):
         check(d.stop() == 0, "%s: exit status" % d.name)
 
 
+def beacon_packet(netpath, seed, port, addrs, ts_ms):
+    """A beacon as a member makes one (PROTOCOL.md section 17), here in
+    Python: an attacker that holds the network secret, or keys of its own."""
+    import hashlib
+    import struct
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt
+    from nacl.signing import SigningKey
+    name = secret = None
+    with open(netpath) as f:
+        for line in f:
+            if line.startswith("name "):
+                name = line.split(None, 1)[1].strip().encode()
+            elif line.startswith("secret "):
+                secret = bytes.fromhex(line.split()[1])
+    sk = SigningKey(seed)
+    plain = (b"WMB\x02" + bytes([len(name)]) + name + bytes(sk.verify_key) +
+             struct.pack(">HQ", port, ts_ms) + bytes([len(addrs)]) +
+             b"".join(socket.inet_aton(a) for a in addrs))
+    plain += sk.sign(hashlib.sha256(b"watchmesh beacon v1\x00" + plain).digest()).signature
+    key = hashlib.blake2b(b"watchmesh beacon v1", key=secret, digest_size=32).digest()
+    nonce = os.urandom(24)
+    return nonce + crypto_aead_xchacha20poly1305_ietf_encrypt(plain, None, nonce, key)
+
+
+def udp_from(ip):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, 0))
+    return s
+
+
+def udp_spoofed(src, dst, dport, payload):
+    """Send one UDP datagram with a forged source address through a raw
+    socket; False where raw sockets are not allowed (not root)."""
+    import struct
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    except PermissionError:
+        return False
+    udp = struct.pack("!HHHH", 40000, dport, 8 + len(payload), 0) + payload   # no checksum
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    s.sendto(ip + udp, (dst, 0))
+    s.close()
+    return True
+
+
+def t_beacon_attacks(env):
+    """Issue 8 item 10 as an attacker does it, against a real daemon: b's
+    beacon recorded off the air and sent to a again, from another address
+    (a must not dial it) and from b's own after a restarts (a must not dial
+    either); a member found while another address floods a's beacon port
+    with 1,000 junk packets a second; members made up by the dozen are
+    dialed 8 at most; where raw sockets are allowed, a beacon from an
+    address off a's subnets is not acted on.  Skipped (77) where this
+    machine cannot broadcast."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    env.run("init", "c", "--network", "net", "--name", "c")
+    a, b, c = (Daemon(env, n) for n in ("a", "b", "c"))
+    aport, bport = free_udp_port(), free_udp_port()
+    a.configure(beacons="on", beacon_port=aport, beacon_interval=30, log_level="debug")
+    b.configure(listen="0.0.0.0:%d" % b.port, beacons="on", beacon_port=bport, beacon_interval=1)
+    c.configure()
+    # the recording: a listener on b's beacon port, as anyone on the LAN
+    rec = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rec.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    rec.bind(("0.0.0.0", bport))
+    rec.settimeout(15)
+    a.start()
+    b.start()
+    try:
+        recorded, (src, _) = rec.recvfrom(1024)
+    except socket.timeout:
+        print("mesh beacon_attacks: this machine cannot broadcast; skipped")
+        return 77
+    finally:
+        rec.close()
+    check(b.stop() == 0, "b: exit status")
+    dialed = lambda d: re.findall(r"beacon: member ([0-9a-f]+) at (\S+); dialing it", d.log())
+
+    # 1. the recording from an address it does not name: never dialed
+    forger = udp_from("127.0.0.2")
+    forger.sendto(recorded, ("127.0.0.1", aport))
+    wait_until("a to drop the beacon sent from 127.0.0.2 (or dial it)",
+               lambda: "sent from 127.0.0.2, an address it does not name" in a.log() or dialed(a))
+    check(dialed(a) == [], "a dialed a recorded beacon sent from 127.0.0.2: %s" % dialed(a))
+    # 2. a restarts; the recording from b's own address: not fresh
+    check(a.stop() == 0, "a: exit status")
+    a.start()
+    replayer = udp_from(src)
+    replayer.sendto(recorded, ("127.0.0.1", aport))
+    wait_until("a to drop the recording as dated before it started (or dial it)",
+               lambda: "dated before we listened for this key" in a.log() or dialed(a))
+    check(dialed(a) == [], "a dialed a recorded beacon: %s" % dialed(a))
+
+    # 3. a fresh beacon naming 198.51.100.7, from 198.51.100.7 (forged): off
+    # every subnet of a's, dropped without a line; the next packet from
+    # 127.0.0.2 shows a has judged it
+    unnamed = "sent from 127.0.0.2, an address it does not name"
+    if udp_spoofed("198.51.100.7", "127.0.0.1", aport,
+                   beacon_packet(env.path("net"), os.urandom(32), 9, ["198.51.100.7"],
+                                 int(time.time() * 1000))):
+        forger.sendto(recorded, ("127.0.0.1", aport))
+        wait_until("a to judge the packet after the off-subnet one",
+                   lambda: unnamed in a.log().split("---- start")[-1] or dialed(a))
+        check(dialed(a) == [], "a dialed an address off its subnets: %s" % dialed(a))
+    else:
+        print("mesh beacon_attacks: no raw sockets here; the off-subnet beacon is not tried")
+
+    # 4. junk from 127.0.0.2 at 1,000 packets a second, c's beacons from
+    # 127.0.0.1 (made with c's node key, naming c's real listen port)
+    c.start()
+    cseed = wmtest.key_seed(env.path("c/node.key"))
+    member = udp_from("127.0.0.1")
+    end = time.monotonic() + 10
+    sent = 0
+    while time.monotonic() < end and not dialed(a):
+        for _ in range(50):
+            forger.sendto(os.urandom(60 + sent % 200), ("127.0.0.1", aport))
+            sent += 1
+        if sent % 1000 == 0:
+            member.sendto(beacon_packet(env.path("net"), cseed, c.port, ["127.0.0.1"],
+                                        int(time.time() * 1000)), ("127.0.0.1", aport))
+        time.sleep(0.05)
+    check(dialed(a) and dialed(a)[0][1] == c.addr(),
+          "c was not found through %d junk packets: %s" % (sent, dialed(a)))
+    wait_up(env, "a", 1)
+
+    # 5. 12 made-up members, each from its own loopback address: 8 dialers
+    # at most (c's among them)
+    for i in range(12):
+        ip = "127.0.0.%d" % (10 + i)
+        s = udp_from(ip)
+        s.sendto(beacon_packet(env.path("net"), os.urandom(32), 9, [ip], int(time.time() * 1000)),
+                 ("127.0.0.1", aport))
+        s.close()
+    wait_until("a to refuse the 9th member (or dial it)",
+               lambda: "not dialed: already dialing 8" in a.log() or len(dialed(a)) > 8)
+    time.sleep(1)
+    check(len(dialed(a)) == 8, "a dials %d members heard by beacon" % len(dialed(a)))
+    for s in (forger, replayer, member):
+        s.close()
+    for d in (a, c):
+        check(d.stop() == 0, "%s: exit status" % d.name)
+
+
 TESTS = {"line": t_line, "restart": t_restart, "wrongnet": t_wrongnet, "forged": t_forged,
-         "sighup": t_sighup, "beacons": t_beacons}
+         "sighup": t_sighup, "beacons": t_beacons, "beacon_attacks": t_beacon_attacks}
 
 
 def main():

@@ -6,24 +6,29 @@ frames.  If the document and the C code disagree on any byte, this fails.
 
     check_wire.py TEST_TRANSPORT_EXE
 
-Checks: a full handshake as initiator (message sizes, MACs, signatures, the
-responder's key), frames both ways (small, empty keepalive, 1 MiB, and the
-limit refused), a wrong network secret (silence, then close), a replayed
-first message (silence), a closing frame with a reason (the server logs it),
-and a clean exit of the server (no handles left).
+Checks: a full handshake as initiator (message sizes, masked time, MACs for
+any member and for the responder's key, signatures, the responder's key),
+frames both ways (small, empty keepalive, 1 MiB, and the limit refused), a
+clock 9 minutes ahead (accepted), and silence, then a close after a
+randomised delay, for a wrong network secret, a replayed first message, one
+dated 11 minutes ago and one made for another node; a closing frame with a
+reason (the server logs it), and a clean exit of the server (no handles left).
 """
 import os
 import socket
 import struct
 import subprocess
 import sys
+import threading
+import time
 
 import nacl.bindings as nb
 import nacl.hash
 import nacl.signing
 from nacl.encoding import RawEncoder
 
-V = b"\x01"
+V = b"\x02"
+WINDOW_MS = 10 * 60 * 1000
 NET1 = bytes([0x5E, 0xC1]) + bytes(30)
 NET2 = bytes([0x5E, 0xC2]) + bytes(30)
 SERVER_SEED = bytes([0x5A]) * 32
@@ -69,19 +74,27 @@ class Session:
 
     def __init__(self, port, netsec, seed, server_pub=None):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.t0 = time.monotonic()
         self.netsec = netsec
         self.sk = nacl.signing.SigningKey(seed)
         self.pub = bytes(self.sk.verify_key)
         self.server_pub = server_pub
         self.e_pub, self.e_sec = nb.crypto_box_keypair()
 
-    def msg1(self):
-        mk = H(b"watchmesh hs1 mac", key=self.netsec)
-        m1 = V + self.e_pub + H(V + self.e_pub, key=mk)
-        assert len(m1) == 65
+    def msg1(self, skew_ms=0, to=None):
+        """Message 1 dated now + skew_ms, made for the key `to` (default: the
+        expected responder's key if known, else any member)."""
+        mk = H(b"watchmesh hs2 mac", key=self.netsec)
+        t = int(time.time() * 1000) + skew_ms
+        mask = H(b"watchmesh hs2 time" + self.e_pub, key=mk)[:8]
+        t_enc = bytes(a ^ b for a, b in zip(struct.pack(">Q", t), mask))
+        to = to if to is not None else (self.server_pub or bytes(32))
+        m1 = V + self.e_pub + t_enc
+        m1 += H(m1 + to, key=mk)
+        assert len(m1) == 73
         self.mk = mk
         self.m1 = m1
-        self.h = H(H(b"watchmesh handshake 1") + m1)
+        self.h = H(H(b"watchmesh handshake 2") + m1)
         return m1
 
     def handshake(self, m1=None):
@@ -93,9 +106,9 @@ class Session:
         assert m2[33:] == H(V + E_R + self.h, key=self.mk), "message 2 MAC"
         h2 = H(self.h + m2)
         ee = nb.crypto_scalarmult(self.e_sec, E_R)
-        k = H(b"watchmesh hs1 auth" + ee + h2, key=self.netsec, size=64)
+        k = H(b"watchmesh hs2 auth" + ee + h2, key=self.netsec, size=64)
         k3, k4 = k[:32], k[32:]
-        sig_i = self.sk.sign(b"watchmesh hs1 initiator" + h2 + self.pub).signature
+        sig_i = self.sk.sign(b"watchmesh hs2 initiator" + h2 + self.pub).signature
         m3 = V + aead_enc(k3, V + h2, self.pub + sig_i)
         assert len(m3) == 113
         self.m3 = m3
@@ -105,12 +118,12 @@ class Session:
         assert m4[0:1] == V, "message 4 version"
         plain = aead_dec(k4, V + h3, m4[1:])
         A_R, sig_r = plain[:32], plain[32:]
-        nacl.signing.VerifyKey(A_R).verify(b"watchmesh hs1 responder" + h3 + self.pub + A_R, sig_r)
+        nacl.signing.VerifyKey(A_R).verify(b"watchmesh hs2 responder" + h3 + self.pub + A_R, sig_r)
         if self.server_pub is not None:
             assert A_R == self.server_pub, "responder key"
         self.remote = A_R
         h4 = H(h3 + m4)
-        sk = H(b"watchmesh hs1 session" + ee + h4, key=self.netsec, size=64)
+        sk = H(b"watchmesh hs2 session" + ee + h4, key=self.netsec, size=64)
         k_ir, k_ri = sk[:32], sk[32:]
         # streams: theirs first arrives right after message 4
         header_in = recv_exact(self.s, 24)
@@ -170,19 +183,48 @@ def main():
         s1.close()
         print("ok: oversize frame refused with a closing frame")
 
-        # 3. another network's secret: not one byte back
+        # 3. probes, all at once: another network's secret, session 1's
+        #    first message replayed, one dated 11 minutes ago, one made for
+        #    another node.  Not one byte back, and an orderly close after a
+        #    randomised delay: not at once, not all at one instant.
+        probes = []
         s2 = Session(port, NET2, bytes([0x32]) * 32)
-        s2.s.sendall(s2.msg1())
-        assert recv_all_until_close(s2.s) == b""
-        s2.close()
-        print("ok: wrong network secret gets silence")
-
-        # 4. session 1's first message replayed: silence
+        probes.append(("wrong network secret", s2, s2.msg1()))
         s3 = Session(port, NET1, bytes([0x31]) * 32)
-        s3.s.sendall(s1.m1)
-        assert recv_all_until_close(s3.s) == b""
-        s3.close()
-        print("ok: replayed message 1 gets silence")
+        probes.append(("replayed message 1", s3, s1.m1))
+        s6 = Session(port, NET1, bytes([0x36]) * 32)
+        probes.append(("message 1 of 11 min ago", s6, s6.msg1(skew_ms=-WINDOW_MS - 60000)))
+        s7 = Session(port, NET1, bytes([0x37]) * 32)
+        probes.append(("message 1 for another node", s7, s7.msg1(to=bytes([0x77]) * 32)))
+        ends = {}
+
+        def wait_close(what, sess):
+            ends[what] = (recv_all_until_close(sess.s), time.monotonic() - sess.t0)
+
+        readers = []
+        for what, sess, m in probes:
+            sess.s.sendall(m)
+            readers.append(threading.Thread(target=wait_close, args=(what, sess)))
+            readers[-1].start()
+        closed = []
+        for (what, sess, _), th in zip(probes, readers):
+            th.join(30)
+            got, secs = ends[what]
+            assert got == b"", what
+            closed.append(secs)
+            sess.close()
+            print("ok: %s gets silence, closed after %.2f s" % (what, secs))
+        assert min(closed) >= 4.5, "a probe was closed at once: %r" % closed
+        assert max(closed) - min(closed) >= 0.2, "probes closed at one instant: %r" % closed
+
+        # 4. an initiator whose clock is 9 minutes ahead, and one that does
+        #    not know the responder's key: both welcome
+        s8 = Session(port, NET1, bytes([0x38]) * 32)
+        s8.handshake(s8.msg1(skew_ms=9 * 60000, to=bytes(32)))
+        s8.send(b"skewed")
+        assert s8.recv() == (b"skewed", TAG_MESSAGE)
+        s8.close()
+        print("ok: a clock 9 min ahead, message 1 for any member")
 
         # 5. a closing frame with a reason
         s4 = Session(port, NET1, bytes([0x34]) * 32, server_pub)
@@ -200,6 +242,7 @@ def main():
         sys.stderr.write(err)
         assert rc == 0, "serve exited with %d" % rc
         for want in ("network secret does not match", "message 1 is a replay",
+                     "behind our clock", "made for another node",
                      "frame too large", "the peer closed the connection: bye from python"):
             assert want in err, "server log lacks: " + want
         print("ok: closing frame logged, clean exit")

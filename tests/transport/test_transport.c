@@ -10,6 +10,7 @@
  *   test_transport links    transports talking to each other
  *   test_transport raw      hand-made bytes against a listening transport
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <uv.h>
@@ -60,6 +63,15 @@ struct peer {
 	size_t nlines;
 	const char *refuse;            /* allow_peer refuses with this text */
 };
+
+/* The wall clock, as the transport reads it for message 1's time. */
+static uint64_t wall_ms(void)
+{
+	uv_timeval64_t tv;
+
+	assert_int_equal(uv_gettimeofday(&tv), 0);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
 
 static void ticker_cb(uv_timer_t *t)
 {
@@ -467,12 +479,18 @@ static void test_wrong_network_secret(void **state)
 {
 	struct harness h;
 	struct peer a, b;
+	struct transport_options oa, ob;
 	int port;
 
 	(void)state;
 	harness_init(&h);
-	peer_init(&a, &h, "a", 0xa1, net1, NULL);
-	peer_init(&b, &h, "b", 0xb2, net2, NULL);
+	/* a closes a failed first message at 0.5 to 1 s, before b gives up */
+	test_options(&oa);
+	oa.handshake_timeout_ms = 1000;
+	test_options(&ob);
+	ob.handshake_timeout_ms = 5000;
+	peer_init(&a, &h, "a", 0xa1, net1, &oa);
+	peer_init(&b, &h, "b", 0xb2, net2, &ob);
 	port = peer_listen(&a);
 	peer_dial(&b, port, NULL);
 	RUN_UNTIL(&h, log_count(&a, "network secret does not match", NULL) >= 2
@@ -492,23 +510,25 @@ static void test_wrong_expected_key(void **state)
 {
 	struct harness h;
 	struct peer a, b, c;
+	struct transport_options oa, ob;
 	int port;
-	char hexa[WM_HEX_PUB + 1], hexc[WM_HEX_PUB + 1], want[128];
 
 	(void)state;
 	harness_init(&h);
-	peer_init(&a, &h, "a", 0xa1, net1, NULL);
-	peer_init(&b, &h, "b", 0xb2, net1, NULL);
+	test_options(&oa);
+	oa.handshake_timeout_ms = 1000;   /* a closes before b gives up */
+	test_options(&ob);
+	ob.handshake_timeout_ms = 5000;
+	peer_init(&a, &h, "a", 0xa1, net1, &oa);
+	peer_init(&b, &h, "b", 0xb2, net1, &ob);
 	peer_init(&c, &h, "c", 0xc3, net1, NULL);
 	port = peer_listen(&a);
 	peer_dial(&b, port, c.key->pub);   /* b thinks c is at a's address */
-	hex_encode(hexa, a.key->pub, WM_PUB_LEN);
-	hex_encode(hexc, c.key->pub, WM_PUB_LEN);
-	snprintf(want, sizeof(want), "peer key is %.16s..., expected %.16s...", hexa, hexc);
-	RUN_UNTIL(&h, log_count(&b, want, NULL) >= 1
-	              && log_count(&a, "closed before the peer confirmed it", NULL) >= 1, WAIT_MS);
-	assert_true(log_count(&b, want, NULL) >= 1);
-	assert_true(log_count(&a, "closed before the peer confirmed it", NULL) >= 1);
+	/* b's message 1 is made for c: a does not answer it, and says why */
+	RUN_UNTIL(&h, log_count(&a, "made for another node", NULL) >= 1
+	              && log_count(&b, "connection closed before message 2", NULL) >= 1, WAIT_MS);
+	assert_true(log_count(&a, "made for another node", NULL) >= 1);
+	assert_true(log_count(&b, "connection closed before message 2", NULL) >= 1);
 	/* neither side ever announced the connection */
 	assert_int_equal(a.ups + b.ups, 0);
 	peer_clear(&a);
@@ -739,6 +759,8 @@ struct raw {
 	uv_tcp_t tcp;
 	uv_connect_t creq;
 	int connected, eof, closed;
+	int eof_status;                /* UV_EOF for an orderly close, UV_ECONNRESET for a reset */
+	uint64_t connected_at, eof_at; /* uv_hrtime() ns */
 	uint8_t in[8192];
 	size_t inlen;
 };
@@ -764,6 +786,8 @@ static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 	if (n < 0) {
 		r->eof = 1;
+		r->eof_status = (int)n;
+		r->eof_at = uv_hrtime();
 		uv_read_stop(s);
 		return;
 	}
@@ -777,6 +801,7 @@ static void raw_connected(uv_connect_t *req, int status)
 
 	assert_int_equal(status, 0);
 	r->connected = 1;
+	r->connected_at = uv_hrtime();
 	uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read);
 }
 
@@ -847,7 +872,7 @@ struct raw_session {
 static void raw_handshake(struct harness *h, struct raw *r, const struct key *k, const uint8_t *netsec,
                           struct raw_session *s)
 {
-	struct hs_params p = { k, netsec, NULL, NULL };
+	struct hs_params p = { k, netsec, NULL, NULL, wall_ms() };
 	uint8_t out[HS_MSG_MAX], header[CHAN_HEADER_LEN];
 	size_t len;
 	char why[WM_WHY_LEN];
@@ -1119,7 +1144,7 @@ static void test_raw_replays(void **state)
 	/* a fresh message 1, then the old message 3 */
 	raw_open(&h, &r, port);
 	{
-		struct hs_params p = { k, net1, NULL, NULL };
+		struct hs_params p = { k, net1, NULL, NULL, wall_ms() };
 
 		memset(&s2, 0, sizeof(s2));
 		assert_int_equal(hs_new(1, &p, &s2.hs), 0);
@@ -1139,6 +1164,200 @@ static void test_raw_replays(void **state)
 	key_free(k);
 	peer_clear(&a);
 	harness_finish(&h);
+}
+
+/* A message 1 made by hand: for `to` (NULL: any member), dated now + skew_ms. */
+static void raw_msg1(const struct key *k, const uint8_t *to, int64_t skew_ms, uint8_t m1[HS_MSG_MAX])
+{
+	struct hs_params p = { k, net1, to, NULL, (uint64_t)((int64_t)wall_ms() + skew_ms) };
+	struct hs *hs = NULL;
+	size_t len;
+
+	assert_int_equal(hs_new(1, &p, &hs), 0);
+	assert_int_equal(hs_start(hs, m1, &len), 0);
+	assert_int_equal(len, HS_MSG1_LEN);
+	hs_free(hs);
+}
+
+static int all_eof(const struct raw *r, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!r[i].eof)
+			return 0;
+	return 1;
+}
+
+/* What a prober can send -- garbage of 1, 64, 65 and 200 bytes, a truncated
+ * message 1 (left open, or half-closed), a replayed one, a stale one, one made
+ * for another node, another network's -- all end the same way: not a byte
+ * back, an orderly close (EOF, never a reset) by the transport, neither at
+ * once nor at one fixed instant after connecting.  A watchmesh node that
+ * answered any of them, or closed on some at once, could be told apart from
+ * a silent service; so could one that closes each at the same instant. */
+static void test_raw_probes(void **state)
+{
+	enum { NPROBES = 12 };
+	static const char *what[NPROBES] = {
+		"1 byte", "64 bytes", "65 bytes", "200 bytes", "73 random bytes", "truncated message 1",
+		"truncated message 1, half-closed", "replayed message 1", "message 1 of 11 min ago",
+		"message 1 11 min ahead", "message 1 for another node", "another network's message 1",
+	};
+	struct harness h;
+	struct peer a;
+	struct transport_options o;
+	struct raw r, pr[NPROBES];
+	struct raw_session s;
+	struct key *k, *other;
+	uint8_t buf[200], m1[HS_MSG_MAX];
+	uint64_t ms[NPROBES], lo = UINT64_MAX, hi = 0;
+	int port;
+
+	(void)state;
+	harness_init(&h);
+	test_options(&o);
+	o.handshake_timeout_ms = 2000;
+	o.max_handshakes_per_addr = 2 * NPROBES;
+	peer_init(&a, &h, "a", 0xa1, net1, &o);
+	port = peer_listen(&a);
+	assert_int_equal(key_generate(&k), 0);
+	assert_int_equal(key_generate(&other), 0);
+
+	/* a genuine session first, to have a message 1 to replay */
+	raw_open(&h, &r, port);
+	raw_handshake(&h, &r, k, net1, &s);
+	RUN_UNTIL(&h, a.ups == 1, WAIT_MS);
+	assert_int_equal(a.ups, 1);
+
+	for (int i = 0; i < NPROBES; i++)
+		raw_open(&h, &pr[i], port);
+	wmc_random(buf, sizeof(buf));
+	buf[0] = HS_VERSION;
+	raw_send(&pr[0], buf, 1);
+	raw_send(&pr[1], buf, 64);
+	raw_send(&pr[2], buf, 65);
+	raw_send(&pr[3], buf, 200);
+	raw_send(&pr[4], buf, HS_MSG1_LEN);
+	raw_msg1(k, NULL, 0, m1);
+	raw_send(&pr[5], m1, HS_MSG1_LEN - 1);
+	raw_send(&pr[6], m1, 40);
+	{
+		uv_shutdown_t *sd = malloc(sizeof(*sd));
+
+		assert_int_equal(uv_shutdown(sd, (uv_stream_t *)&pr[6].tcp, raw_shut), 0);
+	}
+	raw_send(&pr[7], s.m1, HS_MSG1_LEN);
+	raw_msg1(k, NULL, -11 * 60000, m1);
+	raw_send(&pr[8], m1, HS_MSG1_LEN);
+	raw_msg1(k, NULL, 11 * 60000, m1);
+	raw_send(&pr[9], m1, HS_MSG1_LEN);
+	raw_msg1(k, other->pub, 0, m1);
+	raw_send(&pr[10], m1, HS_MSG1_LEN);
+	{
+		struct hs_params p = { k, net2, NULL, NULL, wall_ms() };
+		struct hs *hs = NULL;
+		size_t len;
+
+		assert_int_equal(hs_new(1, &p, &hs), 0);
+		assert_int_equal(hs_start(hs, m1, &len), 0);
+		hs_free(hs);
+		raw_send(&pr[11], m1, HS_MSG1_LEN);
+	}
+	/* and more after the failure: still read, still no reset */
+	RUN_UNTIL(&h, 0, 300);
+	raw_send(&pr[4], buf, 100);
+
+	RUN_UNTIL(&h, all_eof(pr, NPROBES), WAIT_MS);
+	for (int i = 0; i < NPROBES; i++) {
+		assert_true(pr[i].eof);
+		ms[i] = (pr[i].eof_at - pr[i].connected_at) / 1000000u;
+		fprintf(stderr, "  %-34s closed after %4" PRIu64 " ms, %zu bytes back, %s\n", what[i], ms[i],
+		        pr[i].inlen, pr[i].eof_status == UV_EOF ? "EOF" : uv_err_name(pr[i].eof_status));
+		assert_int_equal(pr[i].inlen, 0);
+		assert_int_equal(pr[i].eof_status, UV_EOF);
+		assert_true(ms[i] >= o.handshake_timeout_ms * 45 / 100);
+		assert_true(ms[i] <= o.handshake_timeout_ms + 500);
+		lo = ms[i] < lo ? ms[i] : lo;
+		hi = ms[i] > hi ? ms[i] : hi;
+	}
+	assert_true(hi - lo >= 200);   /* not one fixed instant */
+	/* every reason is in a's log, one line per connection */
+	assert_int_equal(log_count(&a, "timed out waiting for message 1", NULL), 4);
+	assert_int_equal(log_count(&a, "network secret does not match", NULL), 4);
+	assert_int_equal(log_count(&a, "closed before message 1", NULL), 1);
+	assert_int_equal(log_count(&a, "message 1 is a replay", NULL), 1);
+	assert_int_equal(log_count(&a, "behind our clock", NULL), 1);
+	assert_int_equal(log_count(&a, "ahead of our clock", NULL), 1);
+	/* the genuine link was never disturbed */
+	assert_int_equal(a.ups, 1);
+	assert_int_equal(a.downs, 0);
+	for (int i = 0; i < NPROBES; i++)
+		raw_close(&h, &pr[i]);
+	raw_close(&h, &r);
+	raw_session_free(&s);
+	key_free(k);
+	key_free(other);
+	peer_clear(&a);
+	harness_finish(&h);
+}
+
+/* A message 1 recorded from a real dial, replayed after the responder
+ * restarted: the replay cache came back from its file, so no answer. */
+static void test_raw_replay_after_restart(void **state)
+{
+	struct harness h;
+	struct peer a;
+	struct transport_options o;
+	struct raw r;
+	struct raw_session s, s2;
+	struct key *k;
+	char dir[] = "/tmp/wm-hs-XXXXXX", path[64];
+	struct stat st;
+	int port;
+
+	(void)state;
+	harness_init(&h);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/handshake.replay", dir);
+	test_options(&o);
+	o.handshake_timeout_ms = 1000;
+	o.replay_path = path;
+	assert_int_equal(key_generate(&k), 0);
+
+	peer_init(&a, &h, "a", 0xa1, net1, &o);
+	port = peer_listen(&a);
+	raw_open(&h, &r, port);
+	raw_handshake(&h, &r, k, net1, &s);
+	RUN_UNTIL(&h, a.ups == 1, WAIT_MS);
+	assert_int_equal(a.ups, 1);
+	raw_close(&h, &r);
+	peer_clear(&a);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0077, 0);   /* 0600 */
+	assert_int_equal(st.st_size, HS_REPLAY_REC_LEN);
+
+	/* the same node, started again */
+	peer_init(&a, &h, "a", 0xa1, net1, &o);
+	port = peer_listen(&a);
+	raw_open(&h, &r, port);
+	raw_send(&r, s.m1, HS_MSG1_LEN);
+	RUN_UNTIL(&h, r.eof, WAIT_MS);
+	assert_true(r.eof);
+	assert_int_equal(r.inlen, 0);
+	assert_int_equal(log_count(&a, "message 1 is a replay", NULL), 1);
+	raw_close(&h, &r);
+	/* a fresh one is welcome */
+	raw_open(&h, &r, port);
+	raw_handshake(&h, &r, k, net1, &s2);
+	RUN_UNTIL(&h, a.ups == 1, WAIT_MS);
+	assert_int_equal(a.ups, 1);
+	raw_close(&h, &r);
+	raw_session_free(&s);
+	raw_session_free(&s2);
+	key_free(k);
+	peer_clear(&a);
+	harness_finish(&h);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 /* After a good handshake: a frame announcing more than the limit, and a
@@ -1373,6 +1592,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_raw_handshake_timeout),
 		cmocka_unit_test(test_raw_handshakes_per_addr),
 		cmocka_unit_test(test_raw_replays),
+		cmocka_unit_test(test_raw_probes),
+		cmocka_unit_test(test_raw_replay_after_restart),
 		cmocka_unit_test(test_raw_bad_frames),
 		cmocka_unit_test(test_raw_not_reading),
 	};

@@ -1,8 +1,9 @@
 /*
  * Unit tests of the CLI's own modules (node/files, node/bundle,
  * node/render) that the command-line tests reach only indirectly: the
- * network and config parsers on broken input, base64, and the bundle
- * indexer's resync on every kind of damage, byte by byte.
+ * passphrase strength rule, the network and config parsers on broken
+ * input, base64, and the bundle indexer's resync on every kind of damage,
+ * byte by byte.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,9 +18,54 @@
 #include "bundle.h"
 #include "event.h"
 #include "conf.h"
+#include "keyfile.h"
 #include "netfile.h"
 #include "render.h"
 #include "wmcrypto.h"
+
+/* --- passphrase strength ---------------------------------------------------- */
+
+/* What a thief with a stolen key file tries first is refused, with a reason
+ * naming which rule; sentences, in any script, pass. */
+static void test_pass_strength(void **state)
+{
+	static const struct {
+		const char *pass;
+		const char *reason;     /* NULL: accepted */
+	} cases[] = {
+		{ "a", "too short: 1 characters" },
+		{ "123456", "too short" },
+		{ "horse12", "too short" },
+		{ "汉字九个字也不够", "too short: 8 characters" },
+		{ "13812345678", "digits only" },
+		{ "20260312000", "digits only" },
+		{ "aaaaaaaaaaaa", "one key repeated" },
+		{ "abcdefghijk", "run of keys" },
+		{ "Password123", "most common" },
+		{ "QWERTYUIOP", "most common" },
+		{ "woaini1314", "most common" },
+		{ "correct horse battery staple", NULL },
+		{ "十个汉字也可以的吧对", NULL },
+		{ "station passphrase", NULL },
+		{ "xinhua-2026!", NULL },
+	};
+	char why[WM_WHY_LEN];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		why[0] = 0;
+		rc = files_pass_strength(cases[i].pass, strlen(cases[i].pass), why);
+		if (cases[i].reason == NULL) {
+			if (rc != 0)
+				fail_msg("'%s' refused: %s", cases[i].pass, why);
+		} else if (rc != WM_EINVAL || strstr(why, cases[i].reason) == NULL) {
+			fail_msg("'%s': rc %d, why '%s', expected '%s'", cases[i].pass, rc, why,
+			         cases[i].reason);
+		}
+	}
+}
 
 /* --- network file ----------------------------------------------------------- */
 
@@ -400,6 +446,7 @@ static void test_index_truncated_and_garbage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pass_strength),
 		cmocka_unit_test(test_network_roundtrip),
 		cmocka_unit_test(test_network_broken),
 		cmocka_unit_test(test_network_vouched),

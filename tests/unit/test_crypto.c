@@ -231,7 +231,7 @@ static void test_keyfile_plain_roundtrip(void **state)
 	char pubhex[65];
 
 	(void)state;
-	assert_int_equal(keyfile_encode(k, NULL, 0, &text), 0);
+	assert_int_equal(keyfile_encode(k, NULL, 0, KEYFILE_MODERATE, &text), 0);
 	hex_encode(pubhex, k->pub, 32);
 	assert_true(strncmp(text, "watchmesh-key 1\npublic ", 23) == 0);
 	assert_non_null(strstr(text, pubhex));
@@ -270,7 +270,7 @@ static void test_keyfile_plain_roundtrip(void **state)
 
 	/* public-only */
 	assert_int_equal(key_from_pub(k->pub, &pub), 0);
-	assert_int_equal(keyfile_encode(pub, NULL, 0, &text2), 0);
+	assert_int_equal(keyfile_encode(pub, NULL, 0, KEYFILE_MODERATE, &text2), 0);
 	assert_null(strstr(text2, "secret"));
 	assert_int_equal(keyfile_is_encrypted(text2, strlen(text2)), 0);
 	assert_int_equal(keyfile_decode(text2, strlen(text2), NULL, 0, &back, why, sizeof(why)), 0);
@@ -294,8 +294,8 @@ static void test_keyfile_encrypted_roundtrip(void **state)
 	char sechex[129];
 
 	(void)state;
-	assert_int_equal(keyfile_encode(k, pass, strlen(pass), &text), 0);
-	assert_non_null(strstr(text, "\nargon2id 1 8192 "));   /* fast KDF in tests */
+	assert_int_equal(keyfile_encode(k, pass, strlen(pass), KEYFILE_MODERATE, &text), 0);
+	assert_non_null(strstr(text, "\nargon2id 3 8192 "));   /* fast KDF in tests */
 	hex_encode(sechex, k->sec, WM_SEC_LEN);
 	assert_null(strstr(text, sechex));                     /* no plain secret */
 	assert_null(strstr(text, "secret"));
@@ -325,7 +325,7 @@ static void test_keyfile_encrypted_roundtrip(void **state)
 	assert_int_equal(keyfile_decode(text, strlen(text), NULL, 0, &back, NULL, 0), WM_ENEEDPASS);
 
 	/* two encodings of one key differ (fresh salt and nonce) */
-	assert_int_equal(keyfile_encode(k, pass, strlen(pass), &text2), 0);
+	assert_int_equal(keyfile_encode(k, pass, strlen(pass), KEYFILE_MODERATE, &text2), 0);
 	assert_string_not_equal(text, text2);
 
 	/* the right passphrase but another key's public line */
@@ -348,11 +348,11 @@ static void test_keyfile_encrypted_roundtrip(void **state)
 	/* the cost parameters are read from the file: changing them changes the
 	 * derived key, so the right passphrase no longer opens the box */
 	swapped = strdup(text);
-	memcpy(strstr(swapped, "argon2id 1 8192"), "argon2id 2 8192", 15);
+	memcpy(strstr(swapped, "argon2id 3 8192"), "argon2id 2 8192", 15);
 	assert_int_equal(keyfile_decode(swapped, strlen(swapped), pass, strlen(pass), &back, why, sizeof(why)),
 	                 WM_EPASSPHRASE);
 	/* (Argon2 counts memory in KiB blocks: 9216 bytes, not 9000) */
-	memcpy(strstr(swapped, "argon2id 2 8192"), "argon2id 1 9216", 15);
+	memcpy(strstr(swapped, "argon2id 2 8192"), "argon2id 3 9216", 15);
 	assert_int_equal(keyfile_decode(swapped, strlen(swapped), pass, strlen(pass), &back, why, sizeof(why)),
 	                 WM_EPASSPHRASE);
 	free(swapped);
@@ -363,7 +363,7 @@ static void test_keyfile_encrypted_roundtrip(void **state)
 		char *t = NULL;
 
 		assert_int_equal(key_from_pub(b->pub, &p), 0);
-		assert_int_equal(keyfile_encode(p, pass, strlen(pass), &t), 0);
+		assert_int_equal(keyfile_encode(p, pass, strlen(pass), KEYFILE_MODERATE, &t), 0);
 		assert_int_equal(keyfile_is_encrypted(t, strlen(t)), 0);
 		free(t);
 		key_free(p);
@@ -375,23 +375,63 @@ static void test_keyfile_encrypted_roundtrip(void **state)
 	key_free(b);
 }
 
-/* The default cost is libsodium's INTERACTIVE and is written into the file. */
-static void test_keyfile_default_cost(void **state)
+/* The levels are libsodium's own limits, SENSITIVE for the root key and
+ * MODERATE for the rest; the test suite's fast mode keeps the passes. */
+static void test_keyfile_levels(void **state)
 {
-	struct key *k = seed_key(seed_b), *back = NULL;
-	char *text = NULL;
-	char want[64];
+	unsigned long long ops = 0, mem = 0;
 
 	(void)state;
 	keyfile_set_fast_kdf(0);
-	assert_int_equal(keyfile_encode(k, "pw", 2, &text), 0);
+	keyfile_kdf_limits(KEYFILE_SENSITIVE, &ops, &mem);
+	assert_int_equal(ops, 4);
+	assert_int_equal(mem, 1073741824ULL);
+	keyfile_kdf_limits(KEYFILE_MODERATE, &ops, &mem);
+	assert_int_equal(ops, 3);
+	assert_int_equal(mem, 268435456ULL);
 	keyfile_set_fast_kdf(1);
-	snprintf(want, sizeof(want), "\nargon2id 2 67108864 ");
-	assert_non_null(strstr(text, want));
+	keyfile_kdf_limits(KEYFILE_SENSITIVE, &ops, &mem);
+	assert_int_equal(ops, 4);
+	assert_int_equal(mem, 8192);
+}
+
+/* One real MODERATE derive each way (about 0.4 s apiece): the written file
+ * records the limits it was sealed with. */
+static void test_keyfile_moderate(void **state)
+{
+	struct key *k = seed_key(seed_b), *back = NULL;
+	char *text = NULL;
+
+	(void)state;
+	keyfile_set_fast_kdf(0);
+	assert_int_equal(keyfile_encode(k, "pw", 2, KEYFILE_MODERATE, &text), 0);
+	keyfile_set_fast_kdf(1);
+	assert_non_null(strstr(text, "\nargon2id 3 268435456 "));
 	assert_int_equal(keyfile_decode(text, strlen(text), "pw", 2, &back, NULL, 0), 0);
 	assert_memory_equal(back->sec, k->sec, WM_SEC_LEN);
 	key_free(back);
 	free(text);
+	key_free(k);
+}
+
+/* A file from before the levels (INTERACTIVE: 2 passes, 64 MiB), sealed by
+ * PyNaCl with seed_b's key and the passphrase "old passphrase", still
+ * opens: the reader takes the limits from the file. */
+static void test_keyfile_old_cost(void **state)
+{
+	static const char old[] =
+		"watchmesh-key 1\n"
+		"public 45be6370cc5cf6a5c09e0bd19041a9f2914e5922af230874d4db11b9c5bc2f0c\n"
+		"argon2id 2 67108864 000102030405060708090a0b0c0d0e0f "
+		"6465666768696a6b6c6d6e6f707172737475767778797a7b "
+		"41ba8e50726b20cdbe349d6ade6be03b4438d4f11372b5be3e973e43a2f70cc93aacfc5485455b5df67aab297f1a9e44"
+		"670d56d752087b49d5797c144aa6e9efa505c573c7ad8a9051d6a88d13516e5f\n";
+	struct key *k = seed_key(seed_b), *back = NULL;
+
+	(void)state;
+	assert_int_equal(keyfile_decode(old, strlen(old), "old passphrase", 14, &back, NULL, 0), 0);
+	assert_memory_equal(back->sec, k->sec, WM_SEC_LEN);
+	key_free(back);
 	key_free(k);
 }
 
@@ -553,8 +593,8 @@ static void test_keyfile_mutations(void **state)
 	int round;
 
 	(void)state;
-	assert_int_equal(keyfile_encode(k, NULL, 0, &plain), 0);
-	assert_int_equal(keyfile_encode(k, "pw", 2, &enc), 0);
+	assert_int_equal(keyfile_encode(k, NULL, 0, KEYFILE_MODERATE, &plain), 0);
+	assert_int_equal(keyfile_encode(k, "pw", 2, KEYFILE_MODERATE, &enc), 0);
 	for (round = 0; round < 3000; round++) {
 		const char *src = (round & 1) ? enc : plain;
 		size_t len = strlen(src);
@@ -822,7 +862,9 @@ int main(void)
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_keyfile_plain_roundtrip),
 		cmocka_unit_test(test_keyfile_encrypted_roundtrip),
-		cmocka_unit_test(test_keyfile_default_cost),
+		cmocka_unit_test(test_keyfile_levels),
+		cmocka_unit_test(test_keyfile_moderate),
+		cmocka_unit_test(test_keyfile_old_cost),
 		cmocka_unit_test(test_keyfile_broken),
 		cmocka_unit_test(test_keyfile_mutations),
 		cmocka_unit_test(test_seal_roundtrip),
@@ -833,8 +875,8 @@ int main(void)
 	if (wmc_init() != 0)
 		return 1;
 	/* The tests look for the fast cost in encoded files, so it is on
-	 * whatever WATCHMESH_TEST_FAST_KDF says; test_keyfile_default_cost
-	 * checks the real one. */
+	 * whatever WATCHMESH_TEST_FAST_KDF says; test_keyfile_levels and
+	 * test_keyfile_moderate check the real ones. */
 	keyfile_set_fast_kdf(1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,236 @@
+"""
+The handshake attacks of issue 8 item 9, against real `watchmesh run`
+processes on 127.0.0.1 (the daemons and helpers of test_mesh.py).  A first
+message is recorded from a real dial: node b dials a through a relay of
+ours, which keeps the 73 bytes b sent.
+
+    usage: test_handshake.py WATCHMESH CASE SOURCE_ROOT
+    cases:
+      replay   the recorded message 1 replayed to a gets no byte back, also
+               after a was killed and started again; one that b made for
+               a's key gets none from c either
+      probes   1, 64, 65 and 200 bytes of garbage, a truncated message 1 (left
+               open, and half-closed), a replayed one: no byte back, an
+               orderly close, neither at once nor at one fixed instant
+"""
+import os
+import signal
+import socket
+import stat
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wmtest  # noqa: E402
+from wmtest import Failure, check  # noqa: E402
+from test_mesh import DAEMONS, Daemon, G, wait_up, wait_until  # noqa: E402
+
+MSG1_LEN = 73
+MSG2_LEN = 65
+
+
+class Relay:
+    """Listens on a free port, relays the first connection to `target`
+    and keeps the first MSG1_LEN bytes the dialer sent."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.port = self.srv.getsockname()[1]
+        self.first = b""
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    def serve(self):
+        cli, _ = self.srv.accept()
+        up = socket.create_connection(("127.0.0.1", self.target))
+        threading.Thread(target=self.pipe, args=(up, cli, False), daemon=True).start()
+        self.pipe(cli, up, True)
+
+    def pipe(self, src, dst, record):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                if record and len(self.first) < MSG1_LEN:
+                    self.first += b[:MSG1_LEN - len(self.first)]
+                dst.sendall(b)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def node_pub(env, node):
+    """A node's public key in hex, from its plain key file (seed || pub)."""
+    with open(env.path(node, "node.key")) as f:
+        for ln in f:
+            if ln.startswith("secret "):
+                return ln.split()[1][64:128]
+    raise Failure("no plain secret in %s/node.key" % node)
+
+
+def record_msg1(env, a, name="b", key=None):
+    """Start node `name` dialing a through a relay (by address, or by a's key
+    too); returns (its daemon, the message 1 it sent)."""
+    relay = Relay(a.port)
+    b = Daemon(env, name)
+    b.configure(peers=[relay.addr() + ("@" + key if key else "")])
+    b.start()
+    wait_up(env, name, 1)
+    check(len(relay.first) == MSG1_LEN, "the relay did not see a whole message 1")
+    return b, relay.first
+
+
+class Probe:
+    """One connection to a daemon that sends `data`, maybe half-closes,
+    then reads until the daemon closes."""
+
+    def __init__(self, what, port, data, half_close=False):
+        self.what = what
+        self.got = b""
+        self.end = None
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.t0 = time.monotonic()
+        if data:
+            self.s.sendall(data)
+        if half_close:
+            self.s.shutdown(socket.SHUT_WR)
+        self.th = threading.Thread(target=self.read, daemon=True)
+        self.th.start()
+
+    def read(self):
+        try:
+            while True:
+                b = self.s.recv(4096)
+                if not b:
+                    self.end = "EOF"
+                    break
+                self.got += b
+        except ConnectionResetError:
+            self.end = "reset"
+        except OSError as e:
+            self.end = str(e)
+        self.secs = time.monotonic() - self.t0
+        self.s.close()
+
+    def wait(self):
+        self.th.join(40)
+        check(self.end is not None, "%s: the daemon never closed" % self.what)
+        return self
+
+
+def silent(probes, slowest=12.0):
+    """No byte back, an orderly close, not at once (a's handshake timeout is
+    10 s: the deadline is 5 to 10 s), and not at one fixed instant."""
+    for p in probes:
+        p.wait()
+        print("%-36s closed after %5.2f s (%s), %d bytes back" % (p.what, p.secs, p.end, len(p.got)))
+    for p in probes:
+        check(p.got == b"", "%s: the daemon answered %d bytes" % (p.what, len(p.got)))
+        check(p.end == "EOF", "%s: ended by %s, not an orderly close" % (p.what, p.end))
+        check(4.5 <= p.secs <= slowest, "%s: closed after %.2f s" % (p.what, p.secs))
+    if len(probes) > 1:
+        secs = [p.secs for p in probes]
+        check(max(secs) - min(secs) >= 0.2, "all closed at one instant: %r" % secs)
+
+
+def t_replay(env):
+    env.world(node="a", group=G)
+    for n in ("b", "c"):
+        env.run("init", n, "--network", "net", "--name", n)
+    a, c = Daemon(env, "a"), Daemon(env, "c")
+    a.configure()
+    c.configure()
+    a.start()
+    c.start()
+    b, m1 = record_msg1(env, a)
+
+    # the recorded message 1 replayed to a: nothing back
+    silent([Probe("replayed message 1", a.port, m1)])
+    wait_until("a to log the replay", lambda: "message 1 is a replay" in a.log())
+
+    # a killed (no clean shutdown) and started again: still nothing
+    a.stop(sig=signal.SIGKILL)
+    st = os.stat(env.path("a", "handshake.replay"))
+    check(stat.S_IMODE(st.st_mode) == 0o600, "handshake.replay is %o" % stat.S_IMODE(st.st_mode))
+    a.start()
+    silent([Probe("replayed after a restart", a.port, m1)])
+    wait_until("a to log the replay after its restart",
+               lambda: "message 1 is a replay" in a.log().split("---- start")[-1])
+
+    # b dials a by key through another relay: its message 1 is made for a,
+    # so c does not answer it (and says why)
+    b.stop()
+    b2, m1a = record_msg1(env, a, name="b", key=node_pub(env, "a"))
+    silent([Probe("message 1 made for a, sent to c", c.port, m1a)])
+    wait_until("c to log a message 1 made for another node", lambda: "made for another node" in c.log())
+    for d in (a, b2, c):
+        check(d.stop() == 0, "%s: exit status" % d.name)
+
+
+def t_probes(env):
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a = Daemon(env, "a")
+    a.configure()
+    a.start()
+    b, m1 = record_msg1(env, a)
+    junk = bytearray(os.urandom(200))
+    junk[0] = m1[0]   # the version byte: garbage that looks like a start
+    junk = bytes(junk)
+    # at most 8 handshakes from one address at a time (b's link is up)
+    probes = [Probe("1 byte", a.port, junk[:1]),
+              Probe("64 bytes", a.port, junk[:64]),
+              Probe("65 bytes", a.port, junk[:65]),
+              Probe("200 bytes", a.port, junk),
+              Probe("truncated message 1", a.port, m1[:MSG1_LEN - 1]),
+              Probe("truncated message 1, half-closed", a.port, m1[:40], half_close=True),
+              Probe("replayed message 1", a.port, m1)]
+    silent(probes)
+    log = a.log()
+    for want in ("timed out waiting for message 1", "network secret does not match",
+                 "connection closed before message 1", "message 1 is a replay"):
+        check(want in log, "a's log lacks: " + want)
+    check(a.stop() == 0 and b.stop() == 0, "exit status")
+
+
+TESTS = {"replay": t_replay, "probes": t_probes}
+
+
+def main():
+    if len(sys.argv) < 3 or sys.argv[2] not in TESTS:
+        sys.stderr.write("usage: %s WATCHMESH CASE SRC (cases: %s)\n" % (sys.argv[0], " ".join(TESTS)))
+        return 2
+    name = sys.argv[2]
+    env = wmtest.Env(sys.argv[1], "hs-" + name)
+    ok = False
+    try:
+        TESTS[name](env)
+        ok = True
+        print("handshake %s: ok" % name)
+    except Exception:
+        import traceback
+        traceback.print_exc()
+    finally:
+        for d in DAEMONS:
+            d.kill()
+        if not ok:
+            for d in DAEMONS:
+                sys.stderr.write("---- log of %s (%s)\n%s\n" % (d.name, d.logpath, d.log()))
+        env.done(ok)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
