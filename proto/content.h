@@ -1,6 +1,6 @@
 /*
  * proto/content: the content rules of each kind (PROTOCOL.md, "Kinds").
- * event_decode calls content_check last, on an event whose body is already
+ * event_decode calls content_check last, on an event whose header is already
  * well-formed and verified; the rules need nothing but the event itself
  * (no clock, no store, no trust).
  */

@@ -1,5 +1,5 @@
 /*
- * proto/event: decode, verify and build v1 wire events (event.h,
+ * proto/event: decode, verify and build v2 wire events (event.h,
  * PROTOCOL.md).  Decoding uses our strict reader (mp.c) so every refusal
  * names the field and the byte; encoding uses msgpack-c's packer, whose
  * output is the shortest form.  event_build decodes what it encoded, so a

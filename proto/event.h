@@ -114,7 +114,7 @@ void event_free(struct event *ev);
 /*
  * What can be read of a wire event before its signature is checked, read
  * once through proto/mp's cursor: the wrapper's spans, the id, and the head
- * of the body for routing.  The one reader of the wrapper: event_decode
+ * of the header for routing.  The one reader of the wrapper: event_decode
  * starts from it, and so do ingest, the mesh and the bundle reader, so the
  * id of bytes that arrive is hashed once and handed along.
  *

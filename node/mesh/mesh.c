@@ -1257,7 +1257,9 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		mlog(m, MESH_LOG_WARN, "event %s from %s not stored: %s", hex, p->hex, res.why);
 	} else {
 		mlog(m, MESH_LOG_DEBUG, "event %s from %s refused for now: %s", hex, p->hex, res.why);
-		if (!fr->event.push && (rc == WM_EUNKNOWNCERT || rc == WM_EPENDING))
+		/* what came before what it needs (a certificate, a request, the
+		 * retract of a withheld event) is fetched again soon */
+		if (!fr->event.push && (rc == WM_EUNKNOWNCERT || rc == WM_EPENDING || rc == WM_EWITHHELD))
 			p->round_deferred++;
 	}
 pump:
