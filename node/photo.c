@@ -72,6 +72,7 @@ static int starts(const uint8_t *seg, size_t n, const char *p, size_t plen)
 }
 
 #define JFIF_LEN 14     /* "JFIF\0", version, units, densities, thumbnail size */
+#define ADOBE_LEN 12    /* "Adobe", version, two flag words, transform */
 
 /* What an APPn or COM segment is, as enum photo_removed bits; 0 to keep. */
 static unsigned jpeg_metadata(uint8_t m, const uint8_t *seg, size_t n)
@@ -95,7 +96,7 @@ static unsigned jpeg_metadata(uint8_t m, const uint8_t *seg, size_t n)
 		return PHOTO_ICC;
 	if (m == 0xed && starts(seg, n, "Photoshop 3.0", 14))
 		return PHOTO_IPTC;
-	if (m == 0xee && starts(seg, n, "Adobe", 5) && n >= 12)
+	if (m == 0xee && starts(seg, n, "Adobe", 5) && n >= ADOBE_LEN)
 		return 0;
 	return PHOTO_OTHER;
 }
@@ -120,7 +121,7 @@ static int jpeg_strip(const uint8_t *in, size_t len, uint8_t *out, struct photo_
 
 	memmove(out, in, 2);
 	for (;;) {
-		size_t seglen, i;
+		size_t seglen, keep, i;
 		unsigned what;
 		uint8_t m;
 
@@ -151,16 +152,21 @@ static int jpeg_strip(const uint8_t *in, size_t len, uint8_t *out, struct photo_
 		what = (m >= 0xe0 && m <= 0xef) || m == 0xfe
 		     ? jpeg_metadata(m, in + off + 2, seglen - 2) : 0;
 		res->removed |= what;
-		if (what == 0 && m == 0xe0 && seglen - 2 > JFIF_LEN) {
-			/* JFIF with a thumbnail (or bytes after it): the header alone */
-			memmove(out + w + 4, in + off + 2, JFIF_LEN);
+		keep = m == 0xe0 ? JFIF_LEN : m == 0xee ? ADOBE_LEN : seglen - 2;
+		if (what == 0 && seglen - 2 > keep) {
+			/* JFIF with a thumbnail, or either with bytes after what a
+			 * decoder reads: the header alone (what it was is read
+			 * before the copy, which in place may overwrite it) */
+			res->removed |= m == 0xe0 && (in[off + 2 + 12] || in[off + 2 + 13])
+			              ? PHOTO_THUMBNAIL : PHOTO_OTHER;
+			memmove(out + w + 4, in + off + 2, keep);
 			out[w] = 0xff;
-			out[w + 1] = 0xe0;
+			out[w + 1] = m;
 			out[w + 2] = 0;
-			out[w + 3] = JFIF_LEN + 2;
-			out[w + 4 + 12] = out[w + 4 + 13] = 0;
-			w += 4 + JFIF_LEN;
-			res->removed |= PHOTO_THUMBNAIL;
+			out[w + 3] = (uint8_t)(keep + 2);
+			if (m == 0xe0)
+				out[w + 4 + 12] = out[w + 4 + 13] = 0;
+			w += 4 + keep;
 		} else if (what == 0) {
 			memmove(out + w + 2, in + off, seglen);
 			out[w] = 0xff;

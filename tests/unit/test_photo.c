@@ -140,6 +140,7 @@ static void expect_strip(const struct buf *in, const struct buf *want, unsigned 
 	assert_memory_equal(out, want->b, want->n);
 	memcpy(inplace, in->b, in->n);
 	assert_int_equal(photo_strip(inplace, in->n, inplace, &res2, why), 0);
+	assert_int_equal(res2.removed, removed);
 	assert_int_equal(res2.len, want->n);
 	assert_memory_equal(inplace, want->b, want->n);
 	/* stripping again changes nothing */
@@ -199,7 +200,7 @@ static void test_jpeg_everything_else(void **state)
 	static const char mpf[] = "MPF\0II*\0";
 	static const char com[] = "taken by Wang, 13812345678";
 	struct buf in = { .n = 0 }, want = { .n = 0 };
-	uint8_t thumb[14 + 3 * 4];
+	uint8_t thumb[14 + 3 * 4], big_adobe[sizeof adobe + 8];
 	char list[256];
 	unsigned all = PHOTO_XMP | PHOTO_ICC | PHOTO_IPTC | PHOTO_COMMENT | PHOTO_THUMBNAIL |
 	               PHOTO_OTHER | PHOTO_TRAILER | PHOTO_EXIF;
@@ -209,7 +210,10 @@ static void test_jpeg_everything_else(void **state)
 	memcpy(thumb, jfif, sizeof jfif);
 	thumb[12] = thumb[13] = 2;
 	memset(thumb + 14, 0x80, 12);
+	memcpy(big_adobe, adobe, sizeof adobe);
+	memcpy(big_adobe + sizeof adobe, "smuggled", 8);
 	put(&in, "\xff\xd8", 2);
+	put_segment(&in, 0xe1, xmp, sizeof xmp - 1);    /* before: in place, the JFIF moves */
 	put_segment(&in, 0xe0, thumb, sizeof thumb);
 	put_segment(&in, 0xe0, "JFXX\0\x10", 6);
 	put_segment(&in, 0xe1, xmp, sizeof xmp - 1);
@@ -218,7 +222,7 @@ static void test_jpeg_everything_else(void **state)
 	put_segment(&in, 0xe2, icc, sizeof icc - 1);
 	put_segment(&in, 0xe2, mpf, sizeof mpf - 1);
 	put_segment(&in, 0xed, iptc, sizeof iptc - 1);
-	put_segment(&in, 0xee, adobe, sizeof adobe);         /* kept */
+	put_segment(&in, 0xee, big_adobe, sizeof big_adobe); /* kept, its first 12 bytes */
 	put_segment(&in, 0xef, "x", 1);
 	put_segment(&in, 0xfe, com, sizeof com - 1);
 	put(&in, "\xff\xff", 2);                            /* fill bytes before a marker */
@@ -237,6 +241,35 @@ static void test_jpeg_everything_else(void **state)
 	assert_string_equal(list, "EXIF");
 	photo_removed_list(0, list, sizeof list);
 	assert_string_equal(list, "");
+}
+
+/* A JFIF header without a thumbnail but with bytes after it: cut to the
+ * header, said as "other metadata"; with a thumbnail, said so. */
+static void test_jpeg_jfif_tail(void **state)
+{
+	struct buf in = { .n = 0 }, want = { .n = 0 };
+	uint8_t tail[sizeof jfif + 5];
+
+	(void)state;
+	memcpy(tail, jfif, sizeof jfif);
+	memcpy(tail + sizeof jfif, "hello", 5);
+	put(&in, "\xff\xd8", 2);
+	put_segment(&in, 0xe0, tail, sizeof tail);
+	put_jpeg_image(&in);
+	put_soi_jfif(&want);
+	put_jpeg_image(&want);
+	expect_strip(&in, &want, PHOTO_OTHER, "image/jpeg");
+
+	/* a thumbnail right after SOI: in place, the header is copied onto itself */
+	memcpy(tail, jfif, sizeof jfif);
+	tail[12] = 1;
+	tail[13] = 1;
+	memset(tail + sizeof jfif, 0x80, 3);
+	in.n = 0;
+	put(&in, "\xff\xd8", 2);
+	put_segment(&in, 0xe0, tail, sizeof jfif + 3);
+	put_jpeg_image(&in);
+	expect_strip(&in, &want, PHOTO_THUMBNAIL, "image/jpeg");
 }
 
 /* Image data with stuffed 0xff00 and a restart marker goes through whole. */
@@ -537,6 +570,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jpeg_exif_gps),
 		cmocka_unit_test(test_jpeg_everything_else),
+		cmocka_unit_test(test_jpeg_jfif_tail),
 		cmocka_unit_test(test_jpeg_scan_bytes),
 		cmocka_unit_test(test_jpeg_damaged),
 		cmocka_unit_test(test_png),
