@@ -186,6 +186,8 @@ static struct ch ch_at(const unsigned char *s, size_t len, size_t i)
 		c.cls = ascii_class(u);
 		return c;
 	}
+	if (u >= 0x3400 && u <= 0x9fff)
+		return c;                               /* Chinese characters: most of the text */
 	for (k = 0; k < NELEM(nd_zero); k++)
 		if (u >= nd_zero[k] && u <= nd_zero[k] + 9) {
 			set_number(&c, u - nd_zero[k]);

@@ -548,7 +548,7 @@ static int post_content(unsigned kind, const struct cli_opt *opts, size_t nopts,
  * attached with its type. */
 static int post_photo(const char *path, struct event_draft *d, struct post_bufs *b)
 {
-	char why[WM_WHY_LEN] = "", removed[128];
+	char why[WM_WHY_LEN] = "", removed[160];
 	size_t len = 0;
 	struct photo_result res;
 
