@@ -398,10 +398,13 @@ static int luhn(const char *d, size_t n)
 	return sum % 10 == 0;
 }
 
-/* Whole; groups of one length (single digits, or three or more) with a
- * last group no longer; Amex's 4-6-5 or the 6-6-7 of 19-digit cards.  Not
- * any grouping: a date and a time glued to a number ("2026-11-29 1381...")
- * would then make a card often enough. */
+/* Whole; in groups of four (the last one shorter), Amex's 4-6-5 or the
+ * 6-6-7 of 19-digit cards, as printed on cards; or, spelt out to slip
+ * past a scan, in groups of one other length (single digits, or three and
+ * more; the last group no longer) if the length is that of a mainland card
+ * (16 or 19).  Not any grouping: a date and a time glued to a number
+ * ("2026-11-29 1381...") or a list of room numbers ("127、128、129、130、
+ * 131") would then make a card one time in ten. */
 static int card_grouping(const struct run *r, size_t to)
 {
 	size_t g[RUN_MAX], n = run_groups(r, 0, to, g), i;
@@ -410,7 +413,7 @@ static int card_grouping(const struct run *r, size_t to)
 		return 1;
 	if (n == 3 && ((g[0] == 4 && g[1] == 6 && g[2] == 5) || (g[0] == 6 && g[1] == 6 && g[2] == 7)))
 		return 1;
-	if (g[0] == 2)
+	if (g[0] == 2 || (g[0] != 4 && to != 16 && to != 19))
 		return 0;
 	for (i = 1; i + 1 < n; i++)
 		if (g[i] != g[0])

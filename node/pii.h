@@ -26,12 +26,13 @@
  * ID numbers may be grouped in any way; mobile numbers in any way without
  * a group of two digits (dates, times and coordinates are written so:
  * "18.252847, 109.511909" holds 18252847109); a card number whole, in
- * groups of one length (1, or 3 and more) with a last group no longer, or
- * 4-6-5 and 6-6-7.  Spans are whole groups: a number is never found inside
- * a longer run of digits (a 20-digit run finds nothing), so dates and
- * amounts ("2026年11月29日", "损失50000元", "2026-11-29 14:30") do not
- * match.  Where several readings of the same digits are possible, the
- * longest wins, and an ID number wins over a card number.
+ * fours, 4-6-5 or 6-6-7, or, when 16 or 19 digits long, in groups of one
+ * other length (1, or 3 and more) with a last group no longer.  Spans are
+ * whole groups: a number is never found inside a longer run of digits (a
+ * 20-digit run finds nothing), so dates and amounts ("2026年11月29日",
+ * "损失50000元", "2026-11-29 14:30") do not match.  Where several readings
+ * of the same digits are possible, the longest wins, and an ID number wins
+ * over a card number.
  *
  * Not found: numbers spelt in Chinese numerals (一三八…) or as words, digits
  * that are letters (O for 0, l for 1), a mobile number with a two-digit
