@@ -5,20 +5,39 @@
  *
  * It finds, in UTF-8 text that may be Chinese with digits embedded:
  *   - mainland China mobile numbers: 11 digits 1[3-9]xxxxxxxxx, optionally
- *     after +86 / 86 / 0086, written whole or in groups ("138 1234 5678",
- *     "138-1234-5678", "+86 138-1234-5678");
+ *     after +86 / 86 / 0086;
  *   - 18-character resident ID numbers: 17 digits and a check character
  *     (0-9 or X/x) that passes ISO 7064 MOD 11-2, with a plausible birth
  *     date (YYYYMMDD at offset 6, year 1900-2099);
- *   - bank card numbers: 13-19 digits, first digit not 0, passing Luhn,
- *     whole or in groups of four (the last group 1-4), or Amex's 4-6-5.
- * Full-width digits (０-９), X (Ｘ ｘ), plus (＋), hyphen (－) and the
- * ideographic space count like their ASCII forms.  Groups are separated by
- * exactly one space or hyphen.  A number is only found as whole digit
- * groups: never inside a longer run of digits (a 20-digit run finds
- * nothing), so dates and amounts ("2026年11月29日", "损失50000元") do not
- * match.  Where several readings of the same digits are possible, the
- * longest wins, and an ID number wins over a card number.
+ *   - bank card numbers: 13-19 digits, first digit not 0, passing Luhn.
+ * The text is read as a reader sees it, not as its bytes spell it (issue 8,
+ * item 12: each of these got through):
+ *   - every decimal digit counts: full-width ０-９, the digits of other
+ *     scripts, and numbers that NFKC folds to digits -- circled ①-⑳ and
+ *     ❶ ➀ ➊, parenthesised ⑴, with a full stop ⒈, super- and subscript
+ *     ¹ ₁, mathematical 𝟏 𝟙 𝟣 𝟭 𝟷 (⑬ is the two digits 13);
+ *   - invisible characters are skipped as if absent: zero-width space,
+ *     joiners, soft hyphen, word joiner, BOM, variation selectors and
+ *     combining marks (the keycap of 1️⃣, the underline of 1̲);
+ *   - any punctuation, symbol or space joins two groups of one number,
+ *     up to three of them in a row: "138.1234.5678", "138/1234/5678",
+ *     "(138)1234-5678", "1 3 8 1 2 3 4 5 6 7 8", "138﹣1234—5678",
+ *     "110105.19491231.002X".  A letter or a Chinese character ends it.
+ * ID numbers may be grouped in any way; mobile numbers in any way without
+ * a group of two digits (dates, times and coordinates are written so:
+ * "18.252847, 109.511909" holds 18252847109); a card number whole, in
+ * fours, 4-6-5 or 6-6-7, or, when 16 or 19 digits long, in groups of one
+ * other length (1, or 3 and more) with a last group no longer.  Spans are
+ * whole groups: a number is never found inside a longer run of digits (a
+ * 20-digit run finds nothing), so dates and amounts ("2026年11月29日",
+ * "损失50000元", "2026-11-29 14:30") do not match.  Where several readings
+ * of the same digits are possible, the longest wins, and an ID number wins
+ * over a card number.
+ *
+ * Not found: numbers spelt in Chinese numerals (一三八…) or as words, digits
+ * that are letters (O for 0, l for 1), a mobile number with a two-digit
+ * group ("13 8123 45678"), a number split across fields or by more than
+ * three separators.
  *
  * False positives are possible (an order number that happens to pass
  * Luhn); the check exists to make the author confirm, not to refuse.

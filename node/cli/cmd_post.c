@@ -5,8 +5,9 @@
  * values are acceptable is proto/content.c's to say when the event is
  * built.  Defaults are chosen for an officer in a hurry (an alert needs
  * only --headline, --text and --area); the command line is checked before
- * the key's passphrase is asked, and public text is scanned for personal
- * data (node/pii) before anything is signed.
+ * the key's passphrase is asked, public text is scanned for personal data
+ * (node/pii) and a photo's metadata removed (node/photo) before anything
+ * is signed.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "keyfile.h"
 #include "netfile.h"
 #include "nodedir.h"
+#include "photo.h"
 #include "pii.h"
 
 static const char usage_post[] =
@@ -69,8 +71,10 @@ static const char usage_post[] =
 "  --allow-personal-data   publish although the text holds a phone, ID or card number\n"
 "\n"
 "Public text is checked for mainland mobile numbers, resident ID numbers and\n"
-"bank card numbers; the post is refused unless --allow-personal-data.  Photos\n"
-"(JPEG, PNG, WebP) are limited to 48 KiB, since an event is at most 64 KiB.\n";
+"bank card numbers, however written; the post is refused unless\n"
+"--allow-personal-data.  Photos (JPEG, PNG, WebP) lose their metadata (EXIF with\n"
+"its GPS position, XMP, comments, ...; what went is said) and are limited to\n"
+"48 KiB, since an event is at most 64 KiB; a damaged photo is refused.\n";
 
 #define MIN_MS  (60ull * 1000ull)
 
@@ -140,17 +144,6 @@ static int parse_circle(const char *s, int64_t *lat, int64_t *lon, uint64_t *r)
 	*lon = (int64_t)(lo * 1e6 + (lo >= 0 ? 0.5 : -0.5));
 	*r = rad;
 	return 0;
-}
-
-static const char *photo_type(const uint8_t *p, size_t n)
-{
-	if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
-		return "image/jpeg";
-	if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
-		return "image/png";
-	if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
-		return "image/webp";
-	return NULL;
 }
 
 /* --text-file: the whole file (or stdin), one trailing newline dropped. */
@@ -554,30 +547,35 @@ static int post_content(unsigned kind, const struct cli_opt *opts, size_t nopts,
 	return 0;
 }
 
-/* --photo: the image, checked and attached with its type. */
+/* --photo: the image, its metadata removed (node/photo; saying what went),
+ * attached with its type. */
 static int post_photo(const char *path, struct event_draft *d, struct post_bufs *b)
 {
-	char why[WM_WHY_LEN] = "";
+	char why[WM_WHY_LEN] = "", removed[160];
 	size_t len = 0;
-	const char *type;
+	struct photo_result res;
 
 	if (files_read(path, 64u << 20, &b->photo, &len, why) != 0) {
 		cli_err("%s", why);
 		return CLI_FAIL;
 	}
-	type = photo_type(b->photo, len);
-	if (!type) {
-		cli_err("%s is not a JPEG, PNG or WebP image", path);
+	if (photo_strip(b->photo, len, b->photo, &res, why) != 0) {
+		cli_err("refused: %s: %s", path, why);
 		return CLI_FAIL;
 	}
-	if (len > WM_PHOTO_MAX) {
-		cli_err("%s is %.1f KiB; an alert's photo may be at most %d KiB (an event is at "
+	if (res.removed) {
+		photo_removed_list(res.removed, removed, sizeof removed);
+		fprintf(stderr, "removed from the photo: %s\n", removed);
+	}
+	if (res.len > WM_PHOTO_MAX) {
+		cli_err("%s is %.1f KiB%s; an alert's photo may be at most %d KiB (an event is at "
 		        "most 64 KiB): shrink it, e.g. 480 pixels wide as a JPEG of quality 70",
-		        path, (double)len / 1024.0, WM_PHOTO_MAX / 1024);
+		        path, (double)res.len / 1024.0, res.removed ? " without its metadata" : "",
+		        WM_PHOTO_MAX / 1024);
 		return CLI_FAIL;
 	}
-	draft_bin(d, "photo", b->photo, len);
-	draft_str(d, "photo_type", type);
+	draft_bin(d, "photo", b->photo, res.len);
+	draft_str(d, "photo_type", res.type);
 	return 0;
 }
 

@@ -27,6 +27,10 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
            refused with the reason, the levels recorded in the files, an old
            key file opens, echo back after Ctrl-C / Ctrl-Z / kill at the
            prompt, store.db, -wal, -shm and a bundle 0600 in a 0755 directory
+  personal personal data that slipped through (issue 8, item 12): numbers
+           spelt with dots, slashes, zero-width spaces, ① or 𝟏 refused;
+           EXIF GPS, XMP and PNG text stripped from photos; damaged photos
+           refused; ordinary bulletins still pass
 """
 import json
 import os
@@ -58,7 +62,7 @@ def good_events(env, node):
                  "--text", "近日有人冒充公检法诈骗，请勿向陌生账户转账。", "--category", "fraud")
     with open(env.path("tiny.png"), "wb") as f:
         f.write(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                              "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"))
+                              "1f15c4890000000b4944415478da636000020000050001e9fadcd80000000049454e44ae426082"))
     a = env.post("alert", node, "officer.key", "--group", G, "--headline", "寻找走失老人",
                  "--text", "78岁男性，身穿蓝色外套，于新华村口走失。", "--area", "新华村",
                  "--circle", "22.5431,114.0579,2000", "--photo", "tiny.png", "--expires", "6h")
@@ -394,8 +398,12 @@ def t_post(env):
     import time as _t
     env.world("v")
     before = int(_t.time() * 1000)
-    with open(env.path("p.jpg"), "wb") as f:
-        f.write(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4)
+    with open(env.path("p.jpg"), "wb") as f:  # an 8x8 grey JPEG (photos are parsed)
+        f.write(bytes.fromhex(
+            "ffd8ffe000104a46494600010100000100010000ffdb0043000101010101010101010101010101010101010101"
+            "0101010101010101010101010101010101010101010101010101010101010101010101010101010101010101ff"
+            "c0000b080008000801011100ffc40014000100000000000000000000000000000000ffc4001410010000000000"
+            "0000000000000000000000ffda0008010100003f003fffd9"))
     a = env.post("alert", "v", "officer.key", "--group", G, "--headline", "寻人", "--text", "走失儿童",
                  "--area", "东区", "--circle", "-33.856784,151.215297,500", "--photo", "p.jpg")
     e = env.json("show", a, "--dir", "v", "--json")
@@ -876,10 +884,137 @@ def t_keys(env):
             d.wait(30)
 
 
+def t_personal(env):
+    """Issue 8, item 12 as an author who means to dox someone does it: the
+    number written so a naive scan misses it, a photo that carries where it
+    was taken.  Each spelling is refused with the number masked; the stored
+    photo is the picture without its metadata (compared byte for byte);
+    a damaged photo is refused; ordinary bulletins still go through."""
+    import base64
+    import struct
+    import zlib
+
+    env.world("v")
+    before = env.feed_ids("v")
+
+    def post(args, rc=0):
+        a = ["post", "--dir", "v", "--key", "officer.key", "--passphrase-file", env.passfile,
+             "--group", G] + args
+        return env.run(*a, rc=rc)
+
+    spellings = [
+        ("138.1234.5678", "mobile number 138****5678"),
+        ("138/1234/5678", "mobile number 138****5678"),
+        ("(138)1234-5678", "mobile number 138****5678"),
+        ("1 3 8 1 2 3 4 5 6 7 8", "mobile number 138****5678"),
+        ("138\u200b1234\u200b5678", "mobile number 138****5678"),
+        ("1\u200b3\u200b8\u200b1\u200b2\u200b3\u200b4\u200b5\u200b6\u200b7\u200b8",
+         "mobile number 138****5678"),
+        ("138\ufe631234\ufe635678", "mobile number 138****5678"),
+        ("138\u20141234\u20145678", "mobile number 138****5678"),
+        ("\u2460\u2462\u2467\u2460\u2461\u2462\u2463\u2464\u2465\u2466\u2467", "mobile number 138****5678"),
+        ("".join(chr(0x1d7ce + int(d)) for d in "13812345678"), "mobile number 138****5678"),
+        ("110105.19491231.002X", "resident ID number 110***********002X"),
+        ("622 202 123 456 789 4", "bank card number 6222********7894"),
+        ("621700 123456 7890122", "bank card number 6217***********0122"),
+    ]
+    for written, masked in spellings:
+        out, err = post(["bulletin", "--title", "寻人", "--text", "请联系" + written + "。"], rc=1)
+        lines = err.strip().splitlines()
+        check(len(lines) == 1 and lines[0].startswith("watchmesh: refused: --text contains personal "
+                                                      "data: " + masked),
+              "%r: not refused with the masked number:\n%s" % (written, err))
+        check(written not in err and out == "", "%r: the number itself was printed" % written)
+
+    # real bulletins: dates, times, prices, hotlines, coordinates
+    for text in ["2026年11月29日14:30，新华村一居民被骗转账3.8万元，如有疑问请拨打110或96110。",
+                 "停水通知：12月3日8:00-18:00新华村1-5栋停水；2026-12-01 07:00 - 2026-12-03 19:30。",
+                 "本周巡逻：周一至周五 19:00-21:00，周六 09:00-11:30、14:00-17:00。",
+                 "集合地点 18.252847, 109.511909，罚款200-500元，¥12,800.00，血压120/80。"]:
+        out, err = post(["bulletin", "--title", "通知", "--text", text])
+        check(len(out.strip()) == 64, "an ordinary bulletin was refused: %r\n%s" % (text, err))
+
+    # photos, built here: the picture, and the same picture with metadata
+    def tiff_gps():
+        """EXIF's TIFF with a GPS IFD: 22 deg 32' 35" N."""
+        return (b"II*\0" + struct.pack("<I", 8) +
+                struct.pack("<HHHII", 1, 0x8825, 4, 1, 26) + struct.pack("<I", 0) +
+                struct.pack("<HHHI4s", 2, 1, 2, 2, b"N\0\0\0") + struct.pack("<HHII", 2, 5, 3, 56) +
+                struct.pack("<I", 0) + struct.pack("<6I", 22, 1, 32, 1, 35, 1))
+
+    def seg(marker, payload):
+        return bytes([0xff, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+    jfif = seg(0xe0, b"JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+    # an 8x8 grey baseline JPEG: one block, DC 0 and end of block
+    picture = (seg(0xdb, b"\0" + b"\1" * 64) + seg(0xc0, bytes([8, 0, 8, 0, 8, 1, 1, 0x11, 0])) +
+               seg(0xc4, bytes([0x00, 1] + [0] * 15 + [0])) + seg(0xc4, bytes([0x10, 1] + [0] * 15 + [0])) +
+               seg(0xda, bytes([1, 1, 0, 0, 63, 0])) + b"\x3f\xff\xd9")
+    jpeg = b"\xff\xd8" + jfif + picture
+    jpeg_gps = (b"\xff\xd8" + jfif + seg(0xe1, b"Exif\0\0" + tiff_gps()) +
+                seg(0xe1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>Gaobu</x:xmpmeta>") + picture)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png_head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
+    png_tail = chunk(b"IDAT", zlib.compress(b"\0\0\0\0\0")) + chunk(b"IEND", b"")
+    png = png_head + png_tail
+    png_gps = (png_head + chunk(b"eXIf", tiff_gps()) + chunk(b"tEXt", b"Author\0Wang 13812345678") +
+               chunk(b"tIME", bytes([0x07, 0xea, 11, 29, 14, 30, 0])) + png_tail)
+
+    def riff(chunks):
+        body = b"WEBP" + b"".join(c + struct.pack("<I", len(d)) + d + b"\0" * (len(d) & 1) for c, d in chunks)
+        return b"RIFF" + struct.pack("<I", len(body)) + body
+
+    vp8 = bytes.fromhex("3001009d012a010001000ec0fe25a400037000000000")
+    webp = riff([(b"VP8X", bytes(10)), (b"VP8 ", vp8)])
+    webp_gps = riff([(b"VP8X", bytes([0x0c]) + bytes(9)), (b"VP8 ", vp8), (b"EXIF", tiff_gps()),
+                     (b"XMP ", b"<x:xmpmeta/>")])
+
+    for name, plain, full, said in [("gps.jpg", jpeg, jpeg_gps, "EXIF (GPS position), XMP"),
+                                    ("gps.png", png, png_gps, "EXIF (GPS position), text, time"),
+                                    ("gps.webp", webp, webp_gps, "EXIF (GPS position), XMP")]:
+        with open(env.path(name), "wb") as f:
+            f.write(full)
+        out, err = post(["alert", "--headline", "寻人", "--text", "走失儿童", "--area", "东区",
+                         "--photo", name])
+        check(err.strip() == "removed from the photo: " + said,
+              "%s: expected one line naming what was removed, got:\n%s" % (name, err))
+        c = env.json("show", out.strip(), "--dir", "v", "--json")["content"]
+        stored = base64.b64decode(c["photo"])
+        check(stored == plain, "%s: the stored photo is not the picture without its metadata:\n%s\n%s"
+              % (name, stored.hex(), plain.hex()))
+        check(b"Exif" not in stored and b"II*\0" not in stored, "%s: EXIF is still in the stored photo" % name)
+        # the plain picture goes through untouched, and nothing is said
+        with open(env.path("plain-" + name), "wb") as f:
+            f.write(plain)
+        out, err = post(["alert", "--headline", "寻人", "--text", "走失儿童", "--area", "东区",
+                         "--photo", "plain-" + name])
+        check(err == "", "%s: a photo without metadata: %r" % (name, err))
+
+    # damaged photos: refused with the reason, nothing stored
+    stored = env.feed_ids("v")
+    for name, data, reason in [("cut.jpg", jpeg_gps[:-2], "the JPEG ends inside its image data"),
+                               ("short.jpg", b"\xff\xd8\xff\xe0\x00\x01" + bytes(range(256)),
+                                "the JPEG ends inside a segment at byte 2"),
+                               ("crc.png", png_gps[:50] + bytes([png_gps[50] ^ 1]) + png_gps[51:], "eXIf chunk at byte 33 fails its CRC"),
+                               ("big.webp", webp[:-4], "shorter than its header says")]:
+        with open(env.path(name), "wb") as f:
+            f.write(data)
+        out, err = post(["alert", "--headline", "寻人", "--text", "走失", "--area", "东区",
+                         "--photo", name], rc=1)
+        lines = err.strip().splitlines()
+        check(len(lines) == 1 and lines[0].startswith("watchmesh: refused: " + name + ": ") and
+              reason in lines[0], "%s: not refused with the reason:\n%s" % (name, err))
+    check(env.feed_ids("v") == stored, "a refused post was stored")
+    check(len(stored) == len(before) + 4 + 6, "expected 4 bulletins and 6 alerts stored")
+
+
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
          "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check,
-         "vouched": t_vouched, "escape": t_escape, "keys": t_keys, "othernet": t_othernet,
-         "chain": t_chain}
+         "vouched": t_vouched, "escape": t_escape, "keys": t_keys, "personal": t_personal,
+         "othernet": t_othernet, "chain": t_chain}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))

@@ -106,12 +106,117 @@ static void test_mobile_negatives(void **state)
 	expect_none("138123456789");                /* 12 digits */
 	expect_none("编号2013912340000号");          /* inside a longer run (fails Luhn) */
 	expect_none("13812345678901234567");        /* 20 digits */
-	expect_none("138  1234 5678");              /* two spaces: not one number */
-	expect_none("13 812345678");                /* not a phone grouping */
-	expect_none("1-3-8-1-2-3-4-5-6-7-8");
-	expect_none("1.3812345678");
+	expect_none("138    1234 5678");            /* four separators: not one number */
+	expect_none("13 812345678");                /* a two-digit group: a date's or a time's */
+	expect_none("13.81.23.45.678");
 	expect_none("8612812345678");               /* 86 and not a mobile number */
 	expect_none("+87 138123456");
+}
+
+/* Issue 8, item 12: each way of writing the number that got through. */
+static void test_spellings(void **state)
+{
+	static const char *const mobiles[] = {
+		"138.1234.5678", "138/1234/5678", "138)1234-5678", "1 3 8 1 2 3 4 5 6 7 8",
+		"1-3-8-1-2-3-4-5-6-7-8", "1.3812345678", "138  1234 5678", "138 — 1234 — 5678",
+		"138\u200b1234\u200b5678",                                  /* zero-width space */
+		"1\u200b3\u200b8\u200b1\u200b2\u200b3\u200b4\u200b5\u200b6\u200b7\u200b8",
+		"138\u00ad1234\u00ad5678",                                  /* soft hyphen */
+		"138\u200d1234\u2060\ufeff5678",                            /* joiner, word joiner, BOM */
+		"138\ufe631234\ufe635678",                                  /* ﹣ */
+		"138\u20141234\u20145678",                                  /* — */
+		"138\u22121234\u22125678", "138\u30fb1234\u30fb5678", "138\u30011234\u30015678",
+		"\u2460\u2462\u2467\u2460\u2461\u2462\u2463\u2464\u2465\u2466\u2467",   /* ①③⑧… */
+		"\u246c\u2467\u2460\u2461\u2462\u2463\u2464\u2465\u2466\u2467",         /* ⑬⑧… */
+		"\u2780\u2782\u2787\u2780\u2781\u2782\u2783\u2784\u2785\u2786\u2787",   /* ➀➂➇… */
+		"\u2474\u2476\u247b\u2474\u2475\u2476\u2477\u2478\u2479\u247a\u247b",   /* ⑴⑶⑻… */
+		"\U0001d7cf\U0001d7d1\U0001d7d6\U0001d7cf\U0001d7d0\U0001d7d1"
+		"\U0001d7d2\U0001d7d3\U0001d7d4\U0001d7d5\U0001d7d6",                  /* 𝟏𝟑𝟖… */
+		"\U0001d7d9\U0001d7db\U0001d7e0\U0001d7d9\U0001d7da\U0001d7db"
+		"\U0001d7dc\U0001d7dd\U0001d7de\U0001d7df\U0001d7e0",                  /* 𝟙𝟛𝟠… */
+		"1\ufe0f\u20e33\ufe0f\u20e38\ufe0f\u20e31\ufe0f\u20e32\ufe0f\u20e33\ufe0f\u20e3"
+		"4\ufe0f\u20e35\ufe0f\u20e36\ufe0f\u20e37\ufe0f\u20e38",   /* 1️⃣3️⃣… */
+		"1\u03323\u03328\u03321\u03322\u03323\u03324\u03325\u03326\u03327\u03328",
+		"\u00b9\u00b3\u2078\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078",   /* ¹³⁸… */
+		"\u0661\u0663\u0668\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668",   /* Arabic-Indic */
+		"\uff11\uff13\uff18\uff0e\uff11\uff12\uff13\uff14\uff0e\uff15\uff16\uff17\uff18",
+		"+86.138.1234.5678", "(+86)138 1234 5678",
+	};
+	size_t i;
+	char t[160];
+
+	(void)state;
+	/* (the finding ends with the last digit: a keycap or an underline
+	 * after it would be outside) */
+	for (i = 0; i < sizeof(mobiles) / sizeof(mobiles[0]); i++) {
+		snprintf(t, sizeof(t), "联系%s王先生", mobiles[i]);
+		expect_one(t, PII_MOBILE, mobiles[i][0] == '(' ? mobiles[i] + 1 : mobiles[i], "138****5678");
+	}
+	/* "(138)1234-5678": the finding starts at the first digit */
+	expect_one("电话(138)1234-5678", PII_MOBILE, "138)1234-5678", "138****5678");
+
+	/* an ID number with dots, with spaces, full-width with a middle dot */
+	expect_one("身份证110105.19491231.002X。", PII_ID_NUMBER, "110105.19491231.002X", "110***********002X");
+	expect_one("身份证 1101 0519 4912 3100 2X", PII_ID_NUMBER, "1101 0519 4912 3100 2X", NULL);
+	expect_one("身份证110105-19491231-002-X", PII_ID_NUMBER, "110105-19491231-002-X", NULL);
+	expect_one("证件\uff11\uff11\uff10\uff11\uff10\uff15\u00b7\uff11\uff19\uff14\uff19\uff11\uff12"
+	           "\uff13\uff11\u00b7\uff10\uff10\uff12\uff38", PII_ID_NUMBER,
+	           "\uff11\uff11\uff10\uff11\uff10\uff15\u00b7\uff11\uff19\uff14\uff19\uff11\uff12"
+	           "\uff13\uff11\u00b7\uff10\uff10\uff12\uff38", "110***********002X");
+
+	/* a card number in groups of 3, 6-6-7, single digits, with dots */
+	expect_one("卡号622 202 123 456 789 4", PII_BANK_CARD, "622 202 123 456 789 4", "6222********7894");
+	expect_one("卡号621700 123456 7890122", PII_BANK_CARD, "621700 123456 7890122", "6217***********0122");
+	expect_one("卡号6 2 2 2 0 2 1 2 3 4 5 6 7 8 9 4", PII_BANK_CARD, "6 2 2 2 0 2 1 2 3 4 5 6 7 8 9 4", NULL);
+	expect_one("卡号6222.0212.3456.7894", PII_BANK_CARD, "6222.0212.3456.7894", NULL);
+	expect_one("卡号\u2465\u2461\u2461\u2461\u24ea\u2461\u2460\u2461\u2462\u2463\u2464"
+	           "\u2465\u2466\u2467\u2468\u2463", PII_BANK_CARD,
+	           "\u2465\u2461\u2461\u2461\u24ea\u2461\u2460\u2461\u2462\u2463\u2464"
+	           "\u2465\u2466\u2467\u2468\u2463", "6222********7894");
+}
+
+/* Text officers post, with dates, times, prices, hotlines and short numbers:
+ * none of it is personal data.  (A false positive costs an officer in a
+ * hurry a second try with --allow-personal-data.) */
+static void test_bulletins(void **state)
+{
+	static const char *const texts[] = {
+		"【防诈骗提醒】2026年11月29日14:30，新华村一居民接到自称“公检法”的电话，被骗转账3.8万元。"
+		"请勿向陌生账户转账，如有疑问请拨打110或96110咨询。",
+		"停水通知：因管道维修，12月3日8:00-18:00新华村1-5栋停水，请提前储水。",
+		"寻物启事：11/28 晚19:30左右在东门菜市场遗失黑色钱包一个，内有现金约500元及证件。",
+		"交通提示：2026-12-01 07:00至2026-12-01 09:30，幸福路（1号-88号）施工，单向通行。",
+		"交通提示：2026-12-01 07:00 - 2026-12-03 19:30 幸福路施工。",
+		"电动车充电安全：每晚22:00-次日6:00禁止在楼道充电，违者罚款200-500元。",
+		"天气预警：预计12月5日至7日最低气温2-4℃，局部有雨，降雨量10~25毫米。",
+		"Lost dog, brown, about 12 kg, last seen 2026/11/30 around 18:45 near gate 3.",
+		"报警电话110，消防119，急救120，交通事故122，市民热线12345，反诈专线96110。",
+		"本周巡逻时间：周一至周五 19:00-21:00，周六 09:00-11:30、14:00-17:00。",
+		"时间：13:30-14:45、15:00-16:15、16:30-17:45、18:00-19:15",
+		"2026.12.01—2026.12.31 社区开展反诈宣传，地点：3栋101室。",
+		"2026.12.1-2026.12.31, 2027.1.3-2027.1.18",
+		"价格：白菜1.5元/斤，猪肉13.8元/斤，鸡蛋6.5元/斤。",
+		"会议于2026年12月1日（周二）15:00在村委会二楼会议室召开，预计90分钟。",
+		"损失金额：¥12,800.00；另 1,234,567.89 元已追回。",
+		"车牌号粤B·12345的白色轿车请于12月2日前挪车。",
+		"疫苗接种：12月8日-12月10日，上午8:30-11:30，下午14:00-16:30。",
+		"第1、3、5、7、9号楼本周六上午9点消杀。",
+		"体温36.5℃，血压120/80，心率72次/分。",
+		"集合地点 18.252847, 109.511909（三亚湾路口），13.5 km。",
+		"坐标 22.543096,114.057865 半径 2000 米",
+		"座机 0755-8345 6789，传真 (0755) 8345-6780。",
+		"邮编 518000，第 12 号楼 3 单元 501 室，门禁码 1357#。",
+		"2026-11-29 14:30:00 ~ 2026-11-29 16:45:30",
+		"比分 3:1，第 2、3 名各奖 500 元。",
+		/* room numbers that pass Luhn together (15 and 18 digits) */
+		"3栋127、128、129、130、131室今晚停电。",
+		"停电：101 102 103 104 105 106 室。",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		expect_none(texts[i]);
 }
 
 static void test_id_number(void **state)
@@ -298,6 +403,8 @@ int main(void)
 		cmocka_unit_test(test_mobile),
 		cmocka_unit_test(test_mobile_second_digit),
 		cmocka_unit_test(test_mobile_negatives),
+		cmocka_unit_test(test_spellings),
+		cmocka_unit_test(test_bulletins),
 		cmocka_unit_test(test_id_number),
 		cmocka_unit_test(test_id_negatives),
 		cmocka_unit_test(test_bank_card),
