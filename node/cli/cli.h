@@ -2,8 +2,7 @@
  * node/cli: what the `watchmesh` subcommands (cmd_*.c) share: a small
  * option parser, error printing and the exit codes (main.c); the list of
  * events that feed, show and search print (list.c); the signing path and
- * the certificate and revocation drafts (sign.c); the signer's heads
- * (heads.c).
+ * the certificate and revocation drafts (sign.c).
  *
  * Exit codes: 0 done; 1 the command ran and failed or was refused (a bad
  * file, a refused event); 2 the command line itself was wrong.  Every error
@@ -104,34 +103,9 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 
-/*
- * The signer's heads, KEY.heads beside the key file: per group, the id of
- * the last lasting event (expires_at 0) this device signed with KEY there.
- * An event's prev is its group's head (none: the first of a new branch);
- * a lasting event becomes the head once stored or written, an expiring one
- * never does.  cli_heads_open locks the key file (flock) and reads the
- * heads (a missing file: none); cli_heads_close unlocks.  Errors printed.
- */
-struct cli_head {
-	char group[WM_GROUP_MAX + 1];
-	uint8_t id[WM_ID_LEN];
-};
-struct cli_heads {
-	char path[4096];             /* KEY.heads */
-	int fd;                      /* the key file, locked; -1 when closed */
-	struct cli_head *v;
-	size_t n;
-};
-int cli_heads_open(const char *keypath, struct cli_heads *h);
-/* 1 and prev set if the group has a head, else 0. */
-int cli_heads_prev(const struct cli_heads *h, const char *group, uint8_t prev[WM_ID_LEN]);
-/* Make id the group's head and write the file atomically (mode 0600). */
-int cli_heads_set(struct cli_heads *h, const char *group, const uint8_t id[WM_ID_LEN]);
-void cli_heads_close(struct cli_heads *h);
-
 /* Sign the draft (created_at is set here; the network id is nd's, or with
  * nd NULL the one in the network file `netfile`; prev is the head of the
- * draft's group in the heads beside `keypath`), store it through
+ * draft's group in the heads beside `keypath`, node/heads.h), store it through
  * ingest_event (INGEST_LOCAL) when nd is not NULL, append it to the bundle
  * `out` when not NULL, move the head, and print its id.  Returns an exit
  * code; errors printed. */

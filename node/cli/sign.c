@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "event.h"
 #include "files.h"
+#include "heads.h"
 #include "ingest.h"
 #include "keyfile.h"
 #include "netfile.h"
@@ -33,7 +34,7 @@ int cli_need_network(const char *cmd, const char *dir, const char *netfile)
 int cli_sign_and_deliver(struct event_draft *d, const struct key *signer, const char *keypath,
                          struct node_dir *nd, const char *netfile, const char *out)
 {
-	struct cli_heads heads;
+	struct heads heads;
 	uint8_t *wire = NULL, id[WM_ID_LEN];
 	size_t wlen = 0;
 	char why[WM_WHY_LEN] = "", hex[2 * WM_ID_LEN + 1];
@@ -52,9 +53,11 @@ int cli_sign_and_deliver(struct event_draft *d, const struct key *signer, const 
 		wmc_wipe(&net, sizeof net);
 	}
 	/* locked from reading the head to moving it */
-	if (cli_heads_open(keypath, &heads) != 0)
+	if (heads_open(keypath, &heads, why) != 0) {
+		cli_err("%s", why);
 		return CLI_FAIL;
-	d->has_prev = cli_heads_prev(&heads, d->group, d->prev);
+	}
+	d->has_prev = heads_prev(&heads, d->group, d->prev);
 	memcpy(d->author, signer->pub, WM_PUB_LEN);
 	if (!d->created_at)
 		d->created_at = wm_now_ms();
@@ -82,13 +85,15 @@ int cli_sign_and_deliver(struct event_draft *d, const struct key *signer, const 
 		}
 	}
 	/* an expiring event points back into the chain but is no link of it */
-	if (d->expires_at == 0 && cli_heads_set(&heads, d->group, id) != 0)
+	if (d->expires_at == 0 && heads_set(&heads, d->group, id, why) != 0) {
+		cli_err("%s", why[0] ? why : "cannot write the heads file");
 		goto out;
+	}
 	printf("%s\n", hex);
 	fflush(stdout);
 	ret = CLI_OK;
 out:
-	cli_heads_close(&heads);
+	heads_close(&heads);
 	free(wire);
 	return ret;
 }

@@ -18,6 +18,7 @@
 #include "bundle.h"
 #include "event.h"
 #include "conf.h"
+#include "heads.h"
 #include "keyfile.h"
 #include "netfile.h"
 #include "render.h"
@@ -182,6 +183,50 @@ static void test_network_vouched(void **state)
 	/* no vouched line: none */
 	assert_int_equal(network_parse(net_ok, strlen(net_ok), &n, why), 0);
 	assert_string_equal(n.vouched, "");
+}
+
+/* --- the signer's heads file ------------------------------------------------ */
+
+static void test_heads(void **state)
+{
+	static const char ok[] =
+		"watchmesh-heads 1\n"
+		"gaobu.xinhua abababababababababababababababababababababababababababababababab\n"
+		"network 0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f\n";
+	static const char *const bad[] = {
+		"",
+		"watchmesh-heads 2\n",
+		"watchmesh-heads 1\ng ab\n",
+		"watchmesh-heads 1\nGaobu abababababababababababababababababababababababababababababababab\n",
+		"watchmesh-heads 1\ng abababababababababababababababababababababababababababababababab\n"
+		"g 0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f\n",
+	};
+	struct heads h;
+	uint8_t id[WM_ID_LEN];
+	char why[WM_WHY_LEN], *text = NULL;
+	size_t len = 0;
+	(void)state;
+
+	memset(&h, 0, sizeof h);
+	h.fd = -1;
+	assert_int_equal(heads_parse(ok, strlen(ok), &h, why), 0);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(heads_prev(&h, "network", id), 1);
+	assert_int_equal(id[0], 0x0f);
+	assert_int_equal(heads_prev(&h, "gaobu", id), 0);
+	assert_int_equal(heads_encode(&h, &text, &len), 0);
+	assert_int_equal(len, strlen(ok));
+	assert_memory_equal(text, ok, len);
+	free(text);
+	heads_close(&h);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&h, 0, sizeof h);
+		h.fd = -1;
+		why[0] = '\0';
+		assert_int_equal(heads_parse(bad[i], strlen(bad[i]), &h, why), WM_EFORMAT);
+		assert_true(why[0] != '\0');
+		heads_close(&h);
+	}
 }
 
 /* --- watchmesh.conf --------------------------------------------------------- */
@@ -450,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_network_roundtrip),
 		cmocka_unit_test(test_network_broken),
 		cmocka_unit_test(test_network_vouched),
+		cmocka_unit_test(test_heads),
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_render_escape),
 		cmocka_unit_test(test_base64),
