@@ -641,6 +641,20 @@ def t_chain(env):
     c1 = env.cert("station.key", "res2.key", "resident", "陈先生", G, node="v")
     c2 = env.cert("station.key", "res2.key", "resident", "陈先生", g2, node="v")
     check(prev(c2) == c1, "certificates do not chain in group network: %r" % prev(c2))
+    # posts with one key at once: the key file is locked from reading the
+    # head to moving it, so they form one chain (no two share a prev)
+    procs = [subprocess.Popen([env.binary, "post", "request", "--key", "res2.key", "--dir", "v",
+                               "--group", G, "--topic", "other", "--text", "同时 %d" % i],
+                              cwd=env.dir, env=env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i in range(8)]
+    ids = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        check(p.returncode == 0, "a concurrent post failed: " + err.decode(errors="replace"))
+        ids.append(out.decode().strip())
+    prevs = [prev(i) for i in ids]
+    check(len(set(prevs)) == len(ids) and sum(1 for x in prevs if x not in ids) == 1,
+          "concurrent posts do not form one chain: %r" % prevs)
     # a broken heads file is refused with the way out
     with open(env.path("officer.key.heads"), "w", encoding="utf-8") as f:
         f.write("watchmesh-heads 1\nnot a line\n")
