@@ -84,11 +84,12 @@ int cli_sign_and_deliver(struct event_draft *d, const struct key *signer, const 
 			goto out;
 		}
 	}
-	/* an expiring event points back into the chain but is no link of it */
-	if (d->expires_at == 0 && heads_set(&heads, d->group, id, why) != 0) {
-		cli_err("%s", why[0] ? why : "cannot write the heads file");
-		goto out;
-	}
+	/* an expiring event points back into the chain but is no link of it;
+	 * the event is delivered already, so a heads file that cannot be
+	 * written only costs the chain a new branch, and says so */
+	if (d->expires_at == 0 && heads_set(&heads, d->group, id, why) != 0)
+		cli_err("%s (the event is delivered; the next one with this key starts a new branch)",
+		        why[0] ? why : "cannot write the heads file");
 	printf("%s\n", hex);
 	fflush(stdout);
 	ret = CLI_OK;
