@@ -46,7 +46,8 @@
 	X(WM_ENOTVOUCHED, -29, "signer is not vouched for in this group")   \
 	X(WM_EHASH,      -30, "content does not match its hash")            \
 	X(WM_EWITHHELD,  -31, "withheld event, and no retract of it held")  \
-	X(WM_ENETWORK,   -32, "event of another network")
+	X(WM_ENETWORK,   -32, "event of another network")                   \
+	X(WM_ELIMIT,     -33, "over a resource limit, refused for now")
 
 enum wm_error {
 #define WM_ERR_ENUM(name, value, msg) name = value,
@@ -67,7 +68,9 @@ const char *wm_errname(int code);
 
 /* Lasting refusals are remembered and never retried (bad bytes, bad
  * signature, revoked key); passing ones (certificate not known yet, a rate
- * limit, too far in the future) may succeed later.  See proto/PROTOCOL.md
+ * limit, too far in the future) may succeed later.  A resource limit is
+ * always passing (WM_ELIMIT, WM_ERATE): a flood must never force a lasting
+ * verdict on someone else's event.  See proto/PROTOCOL.md
  * section 11, "Lasting and passing refusals; what is remembered". */
 int wm_error_is_lasting(int code);
 

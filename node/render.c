@@ -83,35 +83,24 @@ int render_base64(const uint8_t *in, size_t len, char **out)
 /* --- who wrote it ----------------------------------------------------------- */
 
 struct who {
-	int official;
-	struct official off;
-	int have_cert;
-	struct cert cert;            /* the newest cert for the author */
+	int official;                /* shown with the badge: off.role station or officer */
+	int named;                   /* shown by name: a certificate holds for this event */
+	struct official off;         /* the name, role and station to show */
 	int is_root;
 };
 
-static int newest_cert_cb(void *ctx, const struct cert *c)
-{
-	struct who *w = ctx;
-	if (!w->have_cert || c->created_at >= w->cert.created_at) {
-		w->cert = *c;
-		w->have_cert = 1;
-	}
-	return 0;
-}
-
+/* Only what a certificate gives the author for this very event: a key
+ * whose cert lapsed, was revoked or covers other groups is a plain key,
+ * and no cert but the one that makes it what it claims names it. */
 static void who_of(const struct render_ctx *rc, const struct event *ev, struct who *w)
 {
-	char why[WM_WHY_LEN];
 	memset(w, 0, sizeof *w);
 	if (rc->root && memcmp(rc->root, ev->author, WM_PUB_LEN) == 0)
 		w->is_root = 1;
-	if (!rc->store)
+	if (!rc->store || !rc->root || trust_shown(rc->store, rc->root, ev, &w->off) != 0)
 		return;
-	if (rc->root && trust_official(rc->store, rc->root, ev->author, ev->group,
-	                               ev->created_at, &w->off, why) == 0)
-		w->official = 1;
-	(void)store_certs_of(rc->store, ev->author, newest_cert_cb, w);
+	w->named = 1;
+	w->official = w->off.role == ROLE_STATION || w->off.role == ROLE_OFFICER;
 }
 
 /* --- printing what came from the network ------------------------------------ */
@@ -291,9 +280,9 @@ static void put_header(FILE *f, const struct render_ctx *rc, const struct event 
 		}
 	} else if (w.is_root) {
 		fputs("network root", f);
-	} else if (w.have_cert) {
-		put_line(f, w.cert.name);
-		fprintf(f, " (%s)", rname(w.cert.role));
+	} else if (w.named) {
+		put_line(f, w.off.name);
+		fprintf(f, " (%s)", rname(w.off.role));
 	} else {
 		render_short(sid, ev->author);
 		fprintf(f, "key %s", sid);
@@ -625,9 +614,9 @@ json_t *render_event_json(const struct render_ctx *rc, const struct event *ev)
 		put(o, "official_station", json_string(w.off.station), &bad);
 		put(o, "official_role", json_string(rname(w.off.role)), &bad);
 	}
-	if (w.have_cert) {
-		put(o, "author_name", json_string(w.cert.name), &bad);
-		put(o, "author_role", json_string(rname(w.cert.role)), &bad);
+	if (w.named) {
+		put(o, "author_name", json_string(w.off.name), &bad);
+		put(o, "author_role", json_string(rname(w.off.role)), &bad);
 	}
 	if (ev->kind == KIND_REQUEST && event_get(ev, "box")) {
 		uint8_t *msg = NULL;

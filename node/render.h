@@ -37,7 +37,8 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
  * previous lasting event in the group, or null), refs, expires_at,
  * content (bin as base64; empty when withheld), withheld (true for a
  * retracted event, kept as its header), official, official_name, official_station,
- * author_name (from a certificate, when known), private_text (an opened
+ * author_name and author_role (from the certificate that holds for this
+ * event: the official's, else a resident's; absent when none holds), private_text (an opened
  * sealed request), private_refused (why an opened sealed request's text is
  * not shown).  Strings are the event's own: JSON escapes C0 controls, the
  * caller decides about the rest. */

@@ -54,6 +54,11 @@ struct certs {
 	size_t n, cap;
 };
 
+/* Certs read for one subject.  Ingest keeps at most TRUST_CERTS_PER_ISSUER
+ * running ones per issuer, so only hundreds of stations reach this; then
+ * the refusal is passing, as every resource limit is. */
+#define CERTS_MAX 4096
+
 static int certs_add(void *ctx, const struct cert *c)
 {
 	struct certs *l = ctx;
@@ -62,8 +67,8 @@ static int certs_add(void *ctx, const struct cert *c)
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 4;
 
-		if (cap > 4096)         /* a key with thousands of certs is abuse */
-			return WM_ETOOBIG;
+		if (cap > CERTS_MAX)
+			return WM_ELIMIT;
 		if ((v = realloc(l->v, cap * sizeof(*v))) == NULL)
 			return WM_ENOMEM;
 		l->v = v;
@@ -594,9 +599,66 @@ static int check_retract(struct store *s, const uint8_t root[WM_PUB_LEN], const 
 	return trust_retract_allowed(s, root, ev, &target, why);
 }
 
+struct pair_count {
+	const struct cert *c;   /* the new cert */
+	size_t n;               /* its issuer's certs of its subject running at its date */
+};
+
+static int pair_count_add(void *ctx, const struct cert *c)
+{
+	struct pair_count *pc = ctx;
+
+	if (memcmp(c->issuer, pc->c->issuer, WM_PUB_LEN) == 0 && c->not_after > pc->c->created_at)
+		pc->n++;
+	return 0;
+}
+
+/* At most TRUST_CERTS_PER_ISSUER certs of one issuer for one subject still
+ * running at the new one's date.  One station can thus add only a few
+ * certs to another station's officer, and the excess is refused for a
+ * passing reason: it is nobody's verdict on the subject's key, and it
+ * passes as the running certs lapse. */
+static int check_cert_limit(struct store *s, const struct event *ev, char *why)
+{
+	struct pair_count pc = { NULL, 0 };
+	struct cert c;
+	char hx[17];
+	int rc;
+
+	if ((rc = trust_cert_from_event(ev, &c, why)) != 0)
+		return rc;
+	pc.c = &c;
+	if ((rc = store_certs_of(s, c.subject, pair_count_add, &pc)) != 0)
+		return rc;
+	if (pc.n < TRUST_CERTS_PER_ISSUER)
+		return 0;
+	wm_why(why, "key %s already holds %zu running certificates from this issuer, at most %d; "
+	       "refused until one lapses", short_hex(hx, c.subject), pc.n, TRUST_CERTS_PER_ISSUER);
+	return WM_ELIMIT;
+}
+
+int trust_shown(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
+                struct official *out)
+{
+	char why[WM_WHY_LEN];
+	int rc;
+
+	if (s == NULL || root == NULL || ev == NULL || out == NULL)
+		return WM_EINVAL;
+	rc = trust_official(s, root, ev->author, ev->group, ev->created_at, out, why);
+	if (rc == 0 || rc == WM_ESTORE || rc == WM_ENOMEM)
+		return rc;
+	rc = trust_vouched(s, root, ev->author, ev->group, ev->created_at, out, why);
+	if (rc == 0 || rc == WM_ESTORE || rc == WM_ENOMEM)
+		return rc;
+	return WM_ENOTFOUND;
+}
+
 int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
                       char why[WM_WHY_LEN])
 {
+	int rc;
+
 	if (s == NULL || root == NULL || ev == NULL)
 		return WM_EINVAL;
 	/* proto checks this too; trust does not depend on it */
@@ -617,7 +679,9 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 	case KIND_RETRACT:
 		return check_retract(s, root, ev, why);
 	case KIND_CERT:
-		return check_cert(s, root, ev, why);
+		if ((rc = check_cert(s, root, ev, why)) != 0)
+			return rc;
+		return check_cert_limit(s, ev, why);
 	case KIND_REVOKE:
 		return check_revoke(s, root, ev, why);
 	default:

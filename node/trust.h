@@ -56,15 +56,30 @@ int trust_vouched(struct store *s, const uint8_t root[WM_PUB_LEN],
 
 struct event;
 
+/* The name and role to show for ev's author, from a certificate that holds
+ * for ev (valid at its created_at, not revoked at it, covering its group):
+ * 0 and *out with an official's chain (role station or officer, and the
+ * station), else a resident's (role resident).  WM_ENOTFOUND when none
+ * holds: show the author as a plain key, whatever certs it once had.
+ * WM_ESTORE or WM_ENOMEM on failure. */
+int trust_shown(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
+                struct official *out);
+
+/* Running certs (not_after after the new cert's created_at) one issuer may
+ * hold for one subject; a cert beyond them is refused with WM_ELIMIT,
+ * passing. */
+#define TRUST_CERTS_PER_ISSUER 8
+
 /* The cert a kind-7 event carries (issuer = its author, created_at = its
  * created_at).  WM_ECONTENT with why filled if the content is not a cert. */
 int trust_cert_from_event(const struct event *ev, struct cert *out, char why[WM_WHY_LEN]);
 
 /* May ev's author sign ev, judged against the store as it is now?  0, or a
- * refusal with why filled: WM_ENOTOFFICIAL, WM_EFORBIDDEN, WM_EREVOKED
- * (lasting), WM_EUNKNOWNCERT, WM_EPENDING (passing), or WM_ESTORE/WM_ENOMEM.
- * A retract whose target is not held yet is allowed (0): ingest stores it
- * and applies it when the target arrives, through trust_retract_allowed. */
+ * refusal with why filled: WM_ENOTOFFICIAL, WM_ENOTVOUCHED, WM_EFORBIDDEN,
+ * WM_EREVOKED (lasting), WM_EUNKNOWNCERT, WM_EPENDING, WM_ELIMIT (passing),
+ * or WM_ESTORE/WM_ENOMEM.  A retract whose target is not held yet is
+ * allowed (0): ingest stores it and applies it when the target arrives,
+ * through trust_retract_allowed. */
 int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
                       char why[WM_WHY_LEN]);
 

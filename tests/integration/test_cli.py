@@ -31,6 +31,11 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
            spelt with dots, slashes, zero-width spaces, ① or 𝟏 refused;
            EXIF GPS, XMP and PNG text stripped from photos; damaged photos
            refused; ordinary bulletins still pass
+  certflood 4,100 junk certs from another station for an officer (issue 8,
+           item 3): refused past the limit for a passing reason; his
+           bulletin is still official, under his own name
+  revokedname after an officer's revoke, his later posts show a plain key
+           (issue 8, item 14), his earlier ones his name
 """
 import json
 import os
@@ -1025,10 +1030,83 @@ def t_personal(env):
     check(len(stored) == len(before) + 4 + 6, "expected 4 bulletins and 6 alerts stored")
 
 
+def t_certflood(env):
+    """Issue 8, item 3, as an attacker does it: a second station signs
+    4,100 junk resident certs (0.9 MB, crafted with PyNaCl) for the first
+    station's officer.  Past the limit per issuer and subject they are
+    refused for a passing reason, not remembered; the officer's next
+    bulletin is still official, shown with his own name."""
+    import time as _t
+
+    env.world("v")
+    env.key("station2.key")
+    env.cert("net.root.key", "station2.key", "station", "流氓派出所", "*", node="v")
+    officer = bytes.fromhex(env.run("key", "show", "officer.key")[0].strip())
+    seed = wmtest.key_seed(env.path("station2.key"))
+    net = wmtest.network_id(env.path("net"))
+    now = int(_t.time() * 1000)
+    flood = [wmtest.event(seed, 7, now + i, "network",
+                          {"subject": officer, "role": "resident", "name": "x%d" % i, "groups": ["*"],
+                           "not_before": now - 86400000, "not_after": now + 86400000}, network=net)[0]
+             for i in range(4100)]
+    with open(env.path("flood.wm"), "wb") as f:
+        f.write(b"".join(flood))
+    check(os.path.getsize(env.path("flood.wm")) > 800000, "the flood is smaller than 0.8 MB")
+    for attempt in (1, 2):
+        out, err = env.run("import", "--dir", "v", "flood.wm", rc=None)
+        lines = refused_lines(err)
+        stored = 8 if attempt == 1 else 0
+        check(summary(out).startswith("4100 events: %d stored" % stored), "import %d: %s" % (attempt, summary(out)))
+        check(len(lines) == 4092, "import %d: expected 4092 refusals, got %d" % (attempt, len(lines)))
+        # passing: the same reason the second time, never "refused earlier"
+        check(all("WM_ELIMIT" in l or "at most 8" in l for l in lines) and
+              not any("refused earlier" in l for l in lines),
+              "import %d: not refused by the limit:\n%s" % (attempt, "\n".join(lines[:3])))
+    b = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "夜间巡逻", "--text", "今晚加强巡逻。")
+    check(len(b) == 64, "the officer's bulletin was not stored")
+    e = [e for e in env.json("feed", "--dir", "v", "--json") if e["id"] == b]
+    check(len(e) == 1 and e[0]["official"] and e[0]["official_name"] == "王警官" and
+          e[0]["author_name"] == "王警官" and e[0]["author_role"] == "officer",
+          "the bulletin is not shown as 王警官's: %r" % e)
+    out, _ = env.run("feed", "--dir", "v")
+    check("★ 王警官" in out and "(resident)" not in out, "feed:\n" + out)
+
+
+def t_revokedname(env):
+    """Issue 8, item 14: after 赵警官's officer key is revoked, his later
+    request and reply show as a plain key (text and JSON), his earlier
+    ones keep his name."""
+    env.world("v")
+    env.key("zhao.key")
+    env.cert("station.key", "zhao.key", "officer", "赵警官", G, node="v")
+    early = env.post("request", "v", "zhao.key", "--group", G, "--text", "东门路灯坏了。")
+    wmtest.sleep_ms(20)
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", "zhao.key", "--reason", "笔记本被盗", "--dir", "v")
+    wmtest.sleep_ms(20)
+    late = env.post("request", "v", "zhao.key", "--group", G, "--text", "请把身份证号发给我核实。")
+    reply = env.post("reply", "v", "zhao.key", "--group", G, "--reply-to", early, "--text", "已处理，转账即可。")
+    key = env.run("key", "show", "zhao.key")[0].strip()[:8]
+    evs = {e["id"]: e for e in env.json("feed", "--dir", "v", "--json", "--limit", "0")}
+    check(evs[early].get("author_name") == "赵警官" and evs[early].get("author_role") == "officer",
+          "the earlier request lost his name: %r" % evs[early])
+    for i in (late, reply):
+        check(not evs[i]["official"] and "author_name" not in evs[i] and "author_role" not in evs[i],
+              "a post after the revoke keeps a name or role: %r" % evs[i])
+    for i in (late, reply):
+        out, _ = env.run("show", i, "--dir", "v")
+        head = out.splitlines()[0]
+        check("赵警官" not in head and "officer" not in head and "key " + key in head,
+              "after the revoke shown as:\n" + out)
+    out, _ = env.run("show", early, "--dir", "v")
+    check("赵警官" in out.splitlines()[0], "the earlier request is not shown with his name:\n" + out)
+
+
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
          "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check,
          "vouched": t_vouched, "escape": t_escape, "keys": t_keys, "personal": t_personal,
-         "othernet": t_othernet, "chain": t_chain}
+         "othernet": t_othernet, "chain": t_chain, "certflood": t_certflood,
+         "revokedname": t_revokedname}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))

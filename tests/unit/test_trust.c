@@ -523,6 +523,93 @@ static void test_retract_rules(void **state)
 	free(oc.wire);
 }
 
+/* Issue 8, item 3: a station floods another station's officer with junk
+ * resident certs.  Past TRUST_CERTS_PER_ISSUER running ones the excess is
+ * refused for a passing reason and not remembered; the officer's next
+ * bulletin is still official and named from the chain that makes it so;
+ * once the running certs lapse, the issuer may certify the key again. */
+static void test_cert_flood(void **state)
+{
+	struct fx_node *f = *state;
+	struct official shown;
+	struct event *ev = NULL;
+	struct fx_ev b;
+	char name[32], why[WM_WHY_LEN];
+	int i, stored = 0, limited = 0, rc;
+
+	chain(f, "*", "g");
+	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION2], "station", "Rogue Station", "*", T0, T0 + 365 * DAY, T0));
+	for (i = 0; i < 4100; i++) {
+		snprintf(name, sizeof(name), "x%d", i);
+		rc = in(f, fx_cert(f->k[STATION2], f->k[OFFICER], "resident", name, "*", T0, T0 + 100 * DAY,
+		                   T0 + 2000 + (uint64_t)i));
+		if (rc == 0) {
+			stored++;
+			continue;
+		}
+		assert_int_equal(rc, WM_ELIMIT);
+		assert_false(wm_error_is_lasting(rc));
+		assert_int_equal(store_was_rejected(f->s, f->res.id, NULL, NULL), 0);
+		limited++;
+	}
+	assert_int_equal(stored, TRUST_CERTS_PER_ISSUER);
+	assert_int_equal(limited, 4100 - TRUST_CERTS_PER_ISSUER);
+	assert_non_null(strstr(f->res.why, "until one lapses"));
+
+	b = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	assert_int_equal(in_keep(f, &b), 0);
+	assert_int_equal(event_decode(b.wire, b.len, &ev, why), 0);
+	assert_int_equal(trust_shown(f->s, f->k[ROOT]->pub, ev, &shown), 0);
+	assert_int_equal(shown.role, ROLE_OFFICER);
+	assert_string_equal(shown.name, "Officer Li");
+	assert_string_equal(shown.station, "Gaobu Station");
+	event_free(ev);
+	free(b.wire);
+
+	/* the running certs lapsed: a new one is taken */
+	f->ctx.now = T0 + 101 * DAY;
+	IN_OK(f, fx_cert(f->k[STATION2], f->k[OFFICER], "resident", "renewed", "*", T0 + 100 * DAY,
+	                 T0 + 200 * DAY, T0 + 100 * DAY));
+}
+
+/* The name to show for an event (issue 8, item 14): from the cert that
+ * holds for that event only -- not after its revocation, not outside its
+ * groups or window -- and a resident's from a resident cert. */
+static void test_shown_name(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev e[5];
+	struct official o;
+	struct event *ev;
+	char why[WM_WHY_LEN];
+	int want[5], i;
+
+	chain(f, "*", "g");
+	IN_OK(f, fx_cert(f->k[STATION], f->k[RESIDENT], "resident", "Zhang", "g", T0, T0 + 365 * DAY, T0 + 5));
+	e[0] = request(f->k[OFFICER], "g", T0 + DAY);           /* officer, before the revoke */
+	e[1] = request(f->k[RESIDENT], "g", T0 + DAY);          /* resident of g */
+	e[2] = request(f->k[RESIDENT], "h", T0 + DAY);          /* not a group of his cert */
+	e[3] = request(f->k[RESIDENT], "g", T0 + 400 * DAY);    /* his cert lapsed */
+	e[4] = request(f->k[OFFICER], "g", T0 + 3 * DAY);       /* after the revoke */
+	want[0] = ROLE_OFFICER;
+	want[1] = ROLE_RESIDENT;
+	want[2] = want[3] = want[4] = 0;
+	IN_OK(f, revoke_ev(f->k[STATION], f->k[OFFICER], T0 + 2 * DAY));
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(event_decode(e[i].wire, e[i].len, &ev, why), 0);
+		memset(&o, 0, sizeof(o));
+		if (want[i] == 0) {
+			assert_int_equal(trust_shown(f->s, f->k[ROOT]->pub, ev, &o), WM_ENOTFOUND);
+		} else {
+			assert_int_equal(trust_shown(f->s, f->k[ROOT]->pub, ev, &o), 0);
+			assert_int_equal(o.role, want[i]);
+			assert_string_equal(o.name, want[i] == ROLE_OFFICER ? "Officer Li" : "Zhang");
+		}
+		event_free(ev);
+		free(e[i].wire);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -540,6 +627,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vouched_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retract_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shown_name, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
