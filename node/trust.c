@@ -317,6 +317,8 @@ static int vouched_list(struct store *s, char *out, size_t len)
 	return rc;
 }
 
+/* Requests, replies, acks and retracts: in a vouched group, a key with a
+ * resident, officer or station certificate for it. */
 static int check_vouched(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
                          char *why)
 {
@@ -591,6 +593,10 @@ static int check_retract(struct store *s, const uint8_t root[WM_PUB_LEN], const 
 		wm_why(why, "a retraction needs refs[0], the event to retract");
 		return WM_ECONTENT;
 	}
+	/* before the target: a retract waiting for one carries its reason
+	 * into the group as any post would */
+	if ((rc = check_vouched(s, root, ev, why)) != 0)
+		return rc;
 	rc = store_info(s, ev->refs[0], &target);
 	if (rc == WM_ENOTFOUND)
 		return 0;       /* kept, and judged when the target arrives */

@@ -78,8 +78,8 @@ int trust_cert_from_event(const struct event *ev, struct cert *out, char why[WM_
  * refusal with why filled: WM_ENOTOFFICIAL, WM_ENOTVOUCHED, WM_EFORBIDDEN,
  * WM_EREVOKED (lasting), WM_EUNKNOWNCERT, WM_EPENDING, WM_ELIMIT (passing),
  * or WM_ESTORE/WM_ENOMEM.  A retract whose target is not held yet is
- * allowed (0): ingest stores it and applies it when the target arrives,
- * through trust_retract_allowed. */
+ * allowed (0) if its author may post in the group: ingest stores it and
+ * applies it when the target arrives, through trust_retract_allowed. */
 int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
                       char why[WM_WHY_LEN]);
 

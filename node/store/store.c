@@ -117,7 +117,7 @@ enum stmt_id {
 	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_FTS, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
 	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
-	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT,
+	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT, ST_WAIT_EXPIRED,
 	ST_NEG_AGG, ST_NEG_FINE,
 	ST__COUNT
 };
@@ -187,6 +187,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	               " FROM waiting w JOIN events e ON e.id = w.retract WHERE w.target = ?1 ORDER BY e.seq",
 	[ST_UNWAIT] = "DELETE FROM waiting WHERE target = ?1",
 	[ST_UNWAIT_RETRACT] = "DELETE FROM waiting WHERE retract = ?1",
+	[ST_WAIT_EXPIRED] = "SELECT w.retract FROM waiting w JOIN events e ON e.id = w.retract"
+	                    " WHERE e.received_at <= ?1",
 	[ST_NEG_AGG] = STORE_NEG_AGG_UPSERT,
 	[ST_NEG_FINE] = STORE_NEG_FINE_UPSERT,
 };
@@ -1522,6 +1524,47 @@ int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, 
 	return rc;
 }
 
+/* Retractions that waited STORE_RETRACT_WAIT_MS for a target that never
+ * came: deleted, and remembered so that repair counts them as held and
+ * does not fetch them back from a neighbour whose wait is not over. */
+static int collect_waiting(struct store *s, uint64_t now, int64_t *deleted)
+{
+	uint8_t (*ids)[WM_ID_LEN] = NULL, (*v)[WM_ID_LEN];
+	size_t n = 0, cap = 0, i;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (now < STORE_RETRACT_WAIT_MS)
+		return 0;
+	if ((st = stmt_get(s, ST_WAIT_EXPIRED)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_int64(st, 1, store_u2i(now - STORE_RETRACT_WAIT_MS));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 0) != WM_ID_LEN)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			if ((v = realloc(ids, cap * sizeof(*ids))) == NULL) {
+				rc = WM_ENOMEM;
+				break;
+			}
+			ids = v;
+		}
+		memcpy(ids[n++], sqlite3_column_blob(st, 0), WM_ID_LEN);
+	}
+	rc = rc == SQLITE_DONE ? 0 : rc == WM_ENOMEM ? rc : store_fail(s, "waiting retractions");
+	stmt_put(s, st);
+	for (i = 0; i < n && rc == 0; i++) {
+		if ((rc = store_delete(s, ids[i])) == 0)
+			rc = store_remember_rejected(s, ids[i], WM_EEXPIRED,
+			                             "a retraction whose target never came (waited 7 days)");
+		if (rc == 0)
+			(*deleted)++;
+	}
+	free(ids);
+	return rc;
+}
+
 int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
 {
 	static const enum stmt_id steps[] = { ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED };
@@ -1545,6 +1588,8 @@ int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
 		if (rc == 0 && steps[i] == ST_EXP_EVENTS)
 			deleted = sqlite3_changes64(s->db);
 	}
+	if (rc == 0)
+		rc = collect_waiting(s, now, &deleted);
 	rc = auto_end(s, own, rc);
 	if (rc == 0 && n != NULL)
 		*n = deleted;

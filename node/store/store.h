@@ -180,7 +180,10 @@ int store_remember_rejected_item(struct store *s, const uint8_t id[WM_ID_LEN], i
 /* 1 and the remembered reason if id was refused earlier, 0 if not. */
 int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN]);
 /* Delete events expired at `now`, except certificates and revocations
- * (older events are judged by them); *n = how many. */
+ * (older events are judged by them), and retractions received
+ * STORE_RETRACT_WAIT_MS or more before `now` still waiting for their
+ * target (remembered as refused, WM_EEXPIRED); *n = how many. */
+#define STORE_RETRACT_WAIT_MS (7ull * 24 * 3600 * 1000)
 int store_collect_expired(struct store *s, uint64_t now, int64_t *n);
 
 /* Retractions stored before their target (ingest.c): note one, list the

@@ -34,6 +34,8 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
   certflood 4,100 junk certs from another station for an officer (issue 8,
            item 3): refused past the limit for a passing reason; his
            bulletin is still official, under his own name
+  retractvouched a retract of an unknown id by an uncertified key in a
+           vouched group (issue 8, item 13): refused as not vouched
   revokedname after an officer's revoke, his later posts show a plain key
            (issue 8, item 14), his earlier ones his name
 """
@@ -1072,6 +1074,25 @@ def t_certflood(env):
     check("★ 王警官" in out and "(resident)" not in out, "feed:\n" + out)
 
 
+def t_retractvouched(env):
+    """Issue 8, item 13: a retract of an unknown id by a key with no
+    certificate carries its reason into a vouched group: refused with the
+    vouched reason, nothing stored.  A resident of the group may retract
+    (kept waiting for its target); other groups stay open."""
+    env.world("v", vouched=G)
+    env.key("stranger.key")
+    before = env.feed_ids("v")
+    unknown = "ab" * 32
+    _, err = env.run("post", "retract", "--key", "stranger.key", "--dir", "v", "--group", G,
+                     "--ref", unknown, "--reason", "加微信领补贴 wx123", rc="nonzero")
+    check("vouched" in err and G in err, "the refusal does not say the group is vouched: " + err)
+    check(env.feed_ids("v") == before, "a refused retract was stored")
+    r = env.post("retract", "v", "res1.key", "--group", G, "--ref", unknown, "--reason", "发错了")
+    check(len(r) == 64, "a resident's retract in the vouched group was not stored")
+    r = env.post("retract", "v", "stranger.key", "--group", "gaobu.other", "--ref", unknown)
+    check(len(r) == 64, "another group is not open to retracts")
+
+
 def t_revokedname(env):
     """Issue 8, item 14: after 赵警官's officer key is revoked, his later
     request and reply show as a plain key (text and JSON), his earlier
@@ -1106,7 +1127,7 @@ TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pi
          "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check,
          "vouched": t_vouched, "escape": t_escape, "keys": t_keys, "personal": t_personal,
          "othernet": t_othernet, "chain": t_chain, "certflood": t_certflood,
-         "revokedname": t_revokedname}
+         "retractvouched": t_retractvouched, "revokedname": t_revokedname}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))

@@ -819,6 +819,50 @@ static void test_bundle_threads(void **state)
 	free(b.p);
 }
 
+/* Issue 8, item 13: a retract whose target never comes is collected
+ * STORE_RETRACT_WAIT_MS after it was received, and remembered so that
+ * repair does not fetch it again; one still waiting stays. */
+static void test_waiting_retract_expires(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev t = request(f->k[ALICE], "g", T0, "never retracted");
+	struct fx_ev r = retract(f->k[BOB], "g", T0 + 1, t.id);
+	struct fx_ev t2 = request(f->k[ALICE], "g", T0, "retracted a week later");
+	struct fx_ev r2 = retract(f->k[ALICE], "g", T0 + 1, t2.id);
+	uint64_t now = f->ctx.now, created = 0;
+	char grp[WM_GROUP_MAX + 1];
+	struct store_info info;
+	int64_t n = 0;
+	int code = 0;
+
+	assert_int_equal(in(f, &r, INGEST_PEER), 0);
+	f->ctx.now = now + DAY;
+	assert_int_equal(in(f, &r2, INGEST_PEER), 0);
+	assert_int_equal(store_collect_expired(f->s, now + STORE_RETRACT_WAIT_MS - 1, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_has(f->s, r.id), 1);
+	assert_int_equal(store_collect_expired(f->s, now + STORE_RETRACT_WAIT_MS, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_has(f->s, r.id), 0);
+	assert_int_equal(remembered(f, r.id, &code), 1);
+	assert_int_equal(code, WM_EEXPIRED);
+	assert_int_equal(rejected_item(f, r.id, &created, grp), 1);   /* repair counts it as held */
+	assert_int_equal(in(f, &r, INGEST_PEER), WM_EREJECTED);
+	/* its target comes after all: it stands */
+	assert_int_equal(in(f, &t, INGEST_PEER), 0);
+	assert_int_equal(store_info(f->s, t.id, &info), 0);
+	assert_int_equal(info.retracted, 0);
+	/* the one received a day later still waits, and applies */
+	assert_int_equal(store_has(f->s, r2.id), 1);
+	assert_int_equal(in(f, &t2, INGEST_PEER), 0);
+	assert_int_equal(store_info(f->s, t2.id, &info), 0);
+	assert_int_equal(info.retracted, 1);
+	free(t.wire);
+	free(r.wire);
+	free(t2.wire);
+	free(r2.wire);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -833,6 +877,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retract_before_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_withheld, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_before_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_waiting_retract_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_is_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruptions, setup, teardown),

@@ -610,6 +610,37 @@ static void test_shown_name(void **state)
 	}
 }
 
+/* Issue 8, item 13: in a vouched group a retract is a post like any
+ * other, judged before its target is looked for: one of an unknown id by
+ * a key without a certificate is not kept waiting. */
+static void test_vouched_retract(void **state)
+{
+	struct fx_node *f = *state;
+	uint8_t unknown[WM_ID_LEN];
+	struct fx_ev r;
+
+	memset(unknown, 0xab, sizeof(unknown));
+	chain(f, "*", "v");
+	assert_int_equal(trust_set_vouched(f->s, "v"), 0);
+	r = retract(f->k[STRANGER], "v", T0 + DAY, unknown);
+	assert_int_equal(in_keep(f, &r), WM_EUNKNOWNCERT);
+	assert_non_null(strstr(f->res.why, "vouched"));
+	assert_int_equal(store_has(f->s, r.id), 0);
+	free(r.wire);
+	/* a resident of another group: lasting */
+	IN_OK(f, fx_cert(f->k[STATION], f->k[RESIDENT2], "resident", "Zhao", "x", T0, T0 + 365 * DAY, T0 + 7));
+	assert_int_equal(in(f, retract(f->k[RESIDENT2], "v", T0 + DAY, unknown)), WM_ENOTVOUCHED);
+	assert_int_equal(store_was_rejected(f->s, f->res.id, NULL, NULL), 1);
+	/* a resident of the group: kept waiting for its target */
+	IN_OK(f, fx_cert(f->k[STATION], f->k[RESIDENT], "resident", "Zhang", "v", T0, T0 + 365 * DAY, T0 + 8));
+	r = retract(f->k[RESIDENT], "v", T0 + DAY, unknown);
+	assert_int_equal(in_keep(f, &r), 0);
+	assert_int_equal(store_has(f->s, r.id), 1);
+	free(r.wire);
+	/* an open group stays open */
+	IN_OK(f, retract(f->k[STRANGER], "open", T0 + DAY, unknown));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +660,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retract_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shown_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vouched_retract, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
