@@ -305,7 +305,9 @@ int trust_set_vouched(struct store *s, const char *list)
 	return store_meta_set(s, VOUCHED_META, list);
 }
 
-/* The vouched list recorded in the store ("" if none). */
+/* The vouched list recorded in the store ("" if none).  A list too long
+ * for the buffer (written by another build) is the store's fault, never a
+ * verdict on the event being judged: WM_ESTORE, not WM_ETOOBIG (lasting). */
 static int vouched_list(struct store *s, char *out, size_t len)
 {
 	int rc = store_meta_get(s, VOUCHED_META, out, len);
@@ -314,7 +316,7 @@ static int vouched_list(struct store *s, char *out, size_t len)
 		out[0] = '\0';
 		return 0;
 	}
-	return rc;
+	return rc == WM_ETOOBIG ? WM_ESTORE : rc;
 }
 
 /* Requests, replies, acks and retracts: in a vouched group, a key with a

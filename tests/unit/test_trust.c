@@ -610,6 +610,20 @@ static void test_shown_name(void **state)
 	}
 }
 
+/* A vouched list the store cannot hand over whole (written by another
+ * build) is the store's failure, never a lasting verdict on the event. */
+static void test_vouched_list_too_long(void **state)
+{
+	struct fx_node *f = *state;
+	char list[TRUST_VOUCHED_LEN + 16];
+
+	memset(list, 'v', sizeof(list) - 1);
+	list[sizeof(list) - 1] = '\0';
+	assert_int_equal(store_meta_set(f->s, "vouched", list), 0);
+	assert_int_equal(in(f, request(f->k[STRANGER], "v", T0 + DAY)), WM_ESTORE);
+	assert_int_equal(store_was_rejected(f->s, f->res.id, NULL, NULL), 0);
+}
+
 /* Issue 8, item 13: in a vouched group a retract is a post like any
  * other, judged before its target is looked for: one of an unknown id by
  * a key without a certificate is not kept waiting. */
@@ -661,6 +675,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cert_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shown_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vouched_retract, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vouched_list_too_long, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
