@@ -181,6 +181,7 @@ struct mesh_peer_info {
 	int eager;                      /* we push whole events to it */
 	uint64_t up_since;
 	uint64_t events_in, events_out, duplicates_in;
+	uint64_t fetch_queued;          /* ids queued or in flight to be fetched from it */
 	uint64_t last_repair_at;        /* 0 = never */
 	uint64_t last_repair_need;      /* ids it had that we lacked, at the last repair */
 	uint64_t last_repair_have;      /* ids we had that it lacked */

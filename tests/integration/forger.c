@@ -10,13 +10,16 @@
  *                refusal ("not signed by an official") is a lasting one
  *                (a key with no certificate at all would only be refused
  *                for now: its certificate may be on its way)
+ *   flood0       1000 valid requests by SIGNER, each as EVENT push=0 (an
+ *                answer to an IWANT the node never sent), at once: outside
+ *                the rate limits if the node takes them for a repair fetch
  *
  * It prints "key <64 hex>" (its own node key) and "id <64 hex>" (the
- * forged event's id) once sent, then
+ * (first) forged event's id) once sent, then
  * "down: <reason>" and exits 0 when the node closes the link, or exits 1
  * after TIMEOUT seconds (default 20) if it was never disconnected.
  *
- *   usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial GROUP SIGNER [TIMEOUT]
+ *   usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial|flood0 GROUP SIGNER [TIMEOUT]
  */
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +36,8 @@
 #include "transport.h"
 #include "wmcrypto.h"
 
+#define FLOOD_N 1000
+
 struct forger {
 	uv_loop_t loop;
 	uv_timer_t timeout;
@@ -41,6 +46,7 @@ struct forger {
 	struct key *signer;             /* the event's author */
 	const char *mode, *group;
 	int sent, down, finished, rc;
+	unsigned n;                     /* events forged so far */
 };
 
 static int send_frame(struct transport_conn *c, const struct frame *f)
@@ -62,7 +68,7 @@ static int send_frame(struct transport_conn *c, const struct frame *f)
 static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_ID_LEN])
 {
 	struct event_draft d;
-	char why[WM_WHY_LEN] = "";
+	char why[WM_WHY_LEN] = "", text[64];
 	int rc;
 
 	memset(&d, 0, sizeof d);
@@ -73,6 +79,11 @@ static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_I
 		d.kind = KIND_REQUEST;
 		draft_str(&d, "topic", "other");
 		draft_str(&d, "text", "forged request: this signature was tampered with");
+	} else if (strcmp(fg->mode, "flood0") == 0) {
+		snprintf(text, sizeof text, "flood %u: nobody asked for this", fg->n);
+		d.kind = KIND_REQUEST;
+		draft_str(&d, "topic", "other");
+		draft_str(&d, "text", text);
 	} else {
 		d.kind = KIND_BULLETIN;
 		draft_str(&d, "title", "假通知");
@@ -80,6 +91,7 @@ static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_I
 		draft_str(&d, "category", "notice");
 	}
 	rc = event_build(&d, fg->signer, wire, len, id, why);
+	fg->n++;
 	if (rc) {
 		fprintf(stderr, "forger: cannot build the event: %s\n", why);
 		return rc;
@@ -113,23 +125,33 @@ static void on_up(void *ctx, struct transport_conn *c, const uint8_t pub[WM_PUB_
 		transport_close(c, "forger failed", 0);
 		return;
 	}
+	hex_encode(hex, id, WM_ID_LEN);
 	memset(&f, 0, sizeof f);
 	f.type = FRAME_EVENT;
-	f.event.push = 1;
-	f.event.wire = wire;
-	f.event.len = len;
-	if (send_frame(c, &f) != 0) {
+	f.event.push = strcmp(fg->mode, "flood0") != 0;
+	for (;;) {
+		f.event.wire = wire;
+		f.event.len = len;
+		if (send_frame(c, &f) != 0) {
+			free(wire);
+			fg->rc = 1;
+			transport_close(c, "forger failed", 0);
+			return;
+		}
 		free(wire);
-		fg->rc = 1;
-		transport_close(c, "forger failed", 0);
-		return;
+		wire = NULL;
+		if (f.event.push || fg->n == FLOOD_N)
+			break;
+		if (forge(fg, &wire, &len, id) != 0) {
+			fg->rc = 1;
+			transport_close(c, "forger failed", 0);
+			return;
+		}
 	}
-	free(wire);
 	fg->sent = 1;
+	printf("id %s\n", hex);
 	hex_encode(hex, fg->self->pub, WM_PUB_LEN);
 	printf("key %s\n", hex);
-	hex_encode(hex, id, WM_ID_LEN);
-	printf("id %s\n", hex);
 	fflush(stdout);
 }
 
@@ -190,9 +212,10 @@ int main(int argc, char **argv)
 	char why[WM_WHY_LEN] = "";
 	long secs = 20;
 
-	if (argc < 6 || argc > 7 || (strcmp(argv[3], "badsig") && strcmp(argv[3], "nonofficial"))) {
-		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial GROUP SIGNER "
-		                "[TIMEOUT]\n");
+	if (argc < 6 || argc > 7 ||
+	    (strcmp(argv[3], "badsig") && strcmp(argv[3], "nonofficial") && strcmp(argv[3], "flood0"))) {
+		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial|flood0 GROUP "
+		                "SIGNER [TIMEOUT]\n");
 		return 2;
 	}
 	if (argc == 7)

@@ -8,7 +8,7 @@ kept).  Tests assert outcomes (what is stored where, what is logged), never
 how fast.
 
     usage: test_mesh.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: line restart wrongnet forged sighup beacons
+    cases: line restart wrongnet forged sighup beacons flood
 """
 import re
 import json
@@ -334,6 +334,40 @@ def t_forged(env):
     check(a.stop() == 0 and b.stop() == 0, "exit status")
 
 
+def t_flood(env):
+    """Issue 8 item 6: a member pushes 1,000 valid events as EVENT push=0,
+    answers to an IWANT nobody sent, to slip past the rate limits (which
+    held push=1 to the author's burst of 100).  The first is a protocol
+    fault: the peer is cut off and backed off, and what it sent is neither
+    stored beyond the rate's worth nor passed on."""
+    forger = os.path.abspath(sys.argv[4])
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    b.configure(peers=[a.addr()])
+    a.start()
+    b.start()
+    wait_up(env, "b", 1)
+    wait_until("a and b to converge", lambda: converged(env, ["a", "b"]))
+    before = ids(env, "a")
+    key, first = forge(env, forger, a, "flood0")
+    wait_until("a to log the flooder's disconnect",
+               lambda: any(key[:16] in ln and "down" in ln for ln in a.log().splitlines()))
+    check("not asked for" in a.log(), "a did not say why it cut the flooder off")
+    good = env.post("request", "a", "res1.key", "--group", G, "--topic", "other",
+                    "--text", "after the flood")
+    wait_until("a's event after the flood to reach b", lambda: has(env, "b", good))
+    new = ids(env, "a") - before - {good}
+    check(len(new) <= 100, "a stored %d of the 1000 events pushed unasked" % len(new))
+    check(not has(env, "b", first), "b got a flooded event")
+    check(peers_up(env, "a") == ["b"], "a's peers after the flood: %s" % peers_up(env, "a"))
+    wait_until("a's status to show the flooder backing off",
+               lambda: any(p.get("key") == key and p.get("state") == "backing off"
+                           for p in status(env, "a")[1].get("peers", [])), timeout=20)
+    check(a.stop() == 0 and b.stop() == 0, "exit status")
+
+
 def t_sighup(env):
     env.world(node="a", group=G)
     env.run("init", "b", "--network", "net", "--name", "b")
@@ -421,7 +455,7 @@ def t_beacons(env):
 
 
 TESTS = {"line": t_line, "restart": t_restart, "wrongnet": t_wrongnet, "forged": t_forged,
-         "sighup": t_sighup, "beacons": t_beacons}
+         "sighup": t_sighup, "beacons": t_beacons, "flood": t_flood}
 
 
 def main():
