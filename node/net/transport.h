@@ -49,7 +49,11 @@
  * way waits quietly until that connection goes down.
  *
  * A peer that stops reading is closed once a write has waited 3 x
- * keepalive_ms ("the peer is not reading").
+ * keepalive_ms ("the peer is not reading"); one that reads too slowly for
+ * what we send it, once its backlog passed half of queue_max and did not
+ * halve within drain_ms ("too slow"; its key is then refused for drain_ms).
+ * What waits to be sent is bounded per connection (queue_max) and for all
+ * of them (queue_total_max): beyond, transport_send says WM_ERATE.
  *
  * Callbacks may call any transport function, including transport_close on
  * any connection and transport_free.  Single-threaded, like libuv.  The
@@ -103,7 +107,9 @@ struct transport_options {
 	uint64_t backoff_max_ms;        /* longest reconnect delay (300000) */
 	uint64_t stable_ms;             /* up this long resets the backoff (60000) */
 	size_t queue_max;               /* bytes of normal frames queued per connection; high
-	                                 * priority frames may use as much again (8 MiB) */
+	                                 * priority frames may use as much again (2 MiB) */
+	size_t queue_total_max;         /* the same for all connections together (64 MiB) */
+	uint64_t drain_ms;              /* a backlog above queue_max / 2 must halve this fast (30000) */
 	unsigned max_conns;             /* connections in any state; more inbound are refused (256) */
 	unsigned max_handshakes;        /* inbound connections still in their handshake (64) */
 	unsigned max_handshakes_per_addr; /* ... of those, from one IP address (8) */

@@ -13,18 +13,25 @@
  *   flood0       1000 valid requests by SIGNER, each as EVENT push=0 (an
  *                answer to an IWANT the node never sent), at once: outside
  *                the rate limits if the node takes them for a repair fetch
+ *   slowread     pushes one large request by SIGNER, then asks for it 1024
+ *                times in an IWANT every second, and reads what comes back
+ *                a few KiB a second: its receive buffer shrunk, its loop
+ *                asleep 0.9 s of every second (it still pings, so the link
+ *                is not silent).  The node's queue for it stays full.
  *
  * It prints "key <64 hex>" (its own node key) and "id <64 hex>" (the
  * (first) forged event's id) once sent, then
  * "down: <reason>" and exits 0 when the node closes the link, or exits 1
  * after TIMEOUT seconds (default 20) if it was never disconnected.
  *
- *   usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial|flood0 GROUP SIGNER [TIMEOUT]
+ *   usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial|flood0|slowread GROUP SIGNER
+ *                 [TIMEOUT]
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -37,15 +44,20 @@
 #include "wmcrypto.h"
 
 #define FLOOD_N 1000
+#define SLOW_TEXT 12000                 /* bytes of text in slowread's event */
 
 struct forger {
 	uv_loop_t loop;
 	uv_timer_t timeout;
+	uv_timer_t slow;                /* slowread: ask, read a little, sleep */
 	struct transport *tr;
+	struct transport_conn *conn;
+	uint8_t id[WM_ID_LEN];
 	struct key *self;               /* the forger's node key (random) */
 	struct key *signer;             /* the event's author */
 	const char *mode, *group;
 	int sent, down, finished, rc;
+	int slowing;                    /* slowread: the receive buffer is shrunk */
 	unsigned n;                     /* events forged so far */
 };
 
@@ -79,6 +91,14 @@ static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_I
 		d.kind = KIND_REQUEST;
 		draft_str(&d, "topic", "other");
 		draft_str(&d, "text", "forged request: this signature was tampered with");
+	} else if (strcmp(fg->mode, "slowread") == 0) {
+		static char big[SLOW_TEXT + 1];
+
+		for (size_t i = 0; i < SLOW_TEXT; i++)
+			big[i] = "slow reader "[i % 12];
+		d.kind = KIND_REQUEST;
+		draft_str(&d, "topic", "other");
+		draft_str(&d, "text", big);
 	} else if (strcmp(fg->mode, "flood0") == 0) {
 		snprintf(text, sizeof text, "flood %u: nobody asked for this", fg->n);
 		d.kind = KIND_REQUEST;
@@ -99,6 +119,39 @@ static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_I
 	if (strcmp(fg->mode, "badsig") == 0)
 		(*wire)[*len - 1] ^= 0x01;   /* the last byte of the signature */
 	return 0;
+}
+
+static void shrink_rcvbuf(uv_handle_t *h, void *arg)
+{
+	int v = 2048;
+
+	(void)arg;
+	if (h->type == UV_TCP)
+		uv_recv_buffer_size(h, &v);
+}
+
+/* slowread, every second: ask for the event 1024 times over, then sleep
+ * most of the second, so that the transport reads only now and then. */
+static void on_slow(uv_timer_t *t)
+{
+	struct forger *fg = t->data;
+	static uint8_t ids[FRAME_MAX_IDS][WM_ID_LEN];
+	struct frame f;
+
+	if (fg->down || fg->conn == NULL)
+		return;
+	if (!fg->slowing) {
+		fg->slowing = 1;
+		uv_walk(&fg->loop, shrink_rcvbuf, NULL);
+	}
+	for (size_t i = 0; i < FRAME_MAX_IDS; i++)
+		memcpy(ids[i], fg->id, WM_ID_LEN);
+	memset(&f, 0, sizeof f);
+	f.type = FRAME_IWANT;
+	f.ids.n = FRAME_MAX_IDS;
+	f.ids.ids = &ids[0][0];
+	(void)send_frame(fg->conn, &f);
+	usleep(900 * 1000);
 }
 
 static void on_up(void *ctx, struct transport_conn *c, const uint8_t pub[WM_PUB_LEN], int outbound)
@@ -149,6 +202,10 @@ static void on_up(void *ctx, struct transport_conn *c, const uint8_t pub[WM_PUB_
 		}
 	}
 	fg->sent = 1;
+	fg->conn = c;
+	memcpy(fg->id, id, WM_ID_LEN);
+	if (strcmp(fg->mode, "slowread") == 0)
+		uv_timer_start(&fg->slow, on_slow, 500, 1000);
 	printf("id %s\n", hex);
 	hex_encode(hex, fg->self->pub, WM_PUB_LEN);
 	printf("key %s\n", hex);
@@ -168,8 +225,10 @@ static void finish(struct forger *fg)
 	if (fg->finished)
 		return;
 	fg->finished = 1;
+	fg->conn = NULL;
 	uv_timer_stop(&fg->timeout);
 	uv_close((uv_handle_t *)&fg->timeout, NULL);
+	uv_close((uv_handle_t *)&fg->slow, NULL);
 	transport_free(fg->tr);
 	fg->tr = NULL;
 }
@@ -213,9 +272,10 @@ int main(int argc, char **argv)
 	long secs = 20;
 
 	if (argc < 6 || argc > 7 ||
-	    (strcmp(argv[3], "badsig") && strcmp(argv[3], "nonofficial") && strcmp(argv[3], "flood0"))) {
-		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial|flood0 GROUP "
-		                "SIGNER [TIMEOUT]\n");
+	    (strcmp(argv[3], "badsig") && strcmp(argv[3], "nonofficial") && strcmp(argv[3], "flood0") &&
+	     strcmp(argv[3], "slowread"))) {
+		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial|flood0|slowread "
+		                "GROUP SIGNER [TIMEOUT]\n");
 		return 2;
 	}
 	if (argc == 7)
@@ -253,6 +313,8 @@ int main(int argc, char **argv)
 	wmc_wipe(&net, sizeof net);
 	uv_timer_init(&fg.loop, &fg.timeout);
 	fg.timeout.data = &fg;
+	uv_timer_init(&fg.loop, &fg.slow);
+	fg.slow.data = &fg;
 	uv_timer_start(&fg.timeout, on_timeout, (uint64_t)secs * 1000, 0);
 	uv_run(&fg.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&fg.loop);

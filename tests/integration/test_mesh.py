@@ -8,7 +8,7 @@ kept).  Tests assert outcomes (what is stored where, what is logged), never
 how fast.
 
     usage: test_mesh.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: line restart wrongnet forged sighup beacons flood
+    cases: line restart wrongnet forged sighup beacons flood slowread
 """
 import re
 import json
@@ -368,6 +368,58 @@ def t_flood(env):
     check(a.stop() == 0 and b.stop() == 0, "exit status")
 
 
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1])
+    raise Failure("no VmRSS for pid %d" % pid)
+
+
+def t_slowread(env):
+    """Issue 8 item 15: a member asks for a 12 KB event 1024 times a second
+    and reads what comes back a few KiB at a time, pinging all along.  The
+    node queues at most 2 MiB for it, and closes the link once the backlog
+    has not halved in 30 s (its key kept away as long); its memory stays
+    bounded meanwhile and the node serves its other peers."""
+    forger = os.path.abspath(sys.argv[4])
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    b.configure(peers=[a.addr()])
+    a.start()
+    b.start()
+    wait_up(env, "b", 1)
+    wait_until("a and b to converge", lambda: converged(env, ["a", "b"]))
+    rss0 = rss_kib(a.proc.pid)
+    t0 = time.monotonic()
+    p = subprocess.Popen([forger, env.path("a", "network"), a.addr(), "slowread", G,
+                          env.path("res1.key"), "90"], cwd=env.dir,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = rss0
+    while p.poll() is None and time.monotonic() - t0 < 100:
+        peak = max(peak, rss_kib(a.proc.pid))
+        time.sleep(0.5)
+    out, err = p.communicate(timeout=30)
+    took = time.monotonic() - t0
+    out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    env.log.append("$ forger ... slowread\n[exit %d after %.1f s; a's RSS %d KiB, at most %d]\n%s%s"
+                   % (p.returncode, took, rss0, peak, out, err))
+    print("slow reader closed after %.1f s; a's RSS %d KiB before, at most %d KiB while it was up"
+          % (took, rss0, peak))
+    check(p.returncode == 0, "the slow reader was not disconnected (exit %d)" % p.returncode)
+    check("too slow" in a.log(), "a did not say why it closed the slow reader")
+    check(took < 42, "the slow reader stayed %.0f s" % took)
+    check(peak - rss0 < 8 * 1024, "a's memory grew by %d KiB while the slow reader was up"
+          % (peak - rss0))
+    good = env.post("request", "a", "res1.key", "--group", G, "--topic", "other",
+                    "--text", "after the slow reader")
+    wait_until("a's event after the slow reader to reach b", lambda: has(env, "b", good))
+    check(peers_up(env, "a") == ["b"], "a's peers after the slow reader: %s" % peers_up(env, "a"))
+    check(a.stop() == 0 and b.stop() == 0, "exit status")
+
+
 def t_sighup(env):
     env.world(node="a", group=G)
     env.run("init", "b", "--network", "net", "--name", "b")
@@ -455,7 +507,7 @@ def t_beacons(env):
 
 
 TESTS = {"line": t_line, "restart": t_restart, "wrongnet": t_wrongnet, "forged": t_forged,
-         "sighup": t_sighup, "beacons": t_beacons, "flood": t_flood}
+         "sighup": t_sighup, "beacons": t_beacons, "flood": t_flood, "slowread": t_slowread}
 
 
 def main():
