@@ -89,6 +89,8 @@ struct transport_conn {
 	char doom_why[WM_WHY_LEN];             /* ... and log this then */
 	enum tr_state state;
 	int outbound;
+	int admitted;                          /* passed conn_admit */
+	int kept;                              /* ... with a key one of our dialers wants */
 	int announced;                         /* on_up ran; on_down owed */
 	int announce_pending;                  /* up; on_up at the end of this read */
 	int have_pub;
@@ -241,6 +243,7 @@ void transport_options_default(struct transport_options *o)
 	o->max_conns = 256;
 	o->max_handshakes = 64;
 	o->max_handshakes_per_addr = 8;
+	o->max_links_per_addr = 4;
 	o->replay_path = NULL;
 }
 
@@ -529,7 +532,7 @@ int transport_new(struct uv_loop_s *loop, const struct key *self, const uint8_t 
 	    || t->opt.backoff_max_ms < t->opt.backoff_min_ms || t->opt.queue_max < TRANSPORT_FRAME_MAX
 	    || t->opt.queue_total_max < t->opt.queue_max || t->opt.drain_ms == 0
 	    || t->opt.max_conns == 0 || t->opt.max_handshakes == 0
-	    || t->opt.max_handshakes_per_addr == 0) {
+	    || t->opt.max_handshakes_per_addr == 0 || t->opt.max_links_per_addr == 0) {
 		free(t);
 		return WM_EINVAL;
 	}
@@ -985,6 +988,33 @@ int transport_send(struct transport_conn *c, const uint8_t *bytes, size_t len, i
 
 /* --- connections: receiving ------------------------------------------------------------ */
 
+/* A key one of our dialers expects, or found at its address last time. */
+static int tr_wanted(const struct transport *t, const uint8_t pub[WM_PUB_LEN])
+{
+	const struct transport_dialer *d;
+
+	for (d = t->dialers; d != NULL; d = d->next)
+		if (!d->removed && d->have_last && memcmp(d->last_pub, pub, WM_PUB_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+/* Inbound links admitted from c's host, other than c and than an older
+ * link of c's key (which c replaces), ours (kept) aside. */
+static unsigned tr_links_from(const struct transport *t, const struct transport_conn *c)
+{
+	size_t hl = tr_host_len(c->addr);
+	const struct transport_conn *o;
+	unsigned n = 0;
+
+	for (o = t->conns; o != NULL; o = o->next)
+		if (o != c && o->admitted && !o->kept && o->state < TR_CLOSING &&
+		    memcmp(o->pub, c->pub, WM_PUB_LEN) != 0 &&
+		    tr_host_len(o->addr) == hl && memcmp(o->addr, c->addr, hl) == 0)
+			n++;
+	return n;
+}
+
 /* Our side of the handshake is complete and our stream header queued:
  * refuse a banned or unwanted peer now, so that the refusal's closing frame
  * leaves in the same write as our last handshake bytes and the peer never
@@ -1006,12 +1036,20 @@ static int conn_admit(struct transport_conn *c)
 		conn_end(c, reason, 1);
 		return -1;
 	}
+	c->kept = c->outbound || tr_wanted(t, c->pub);
+	if (!c->kept && tr_links_from(t, c) >= t->opt.max_links_per_addr) {
+		snprintf(reason, sizeof(reason), "refused: too many links from %.*s (%u)",
+		         (int)tr_host_len(c->addr), c->addr, t->opt.max_links_per_addr);
+		conn_end(c, reason, 1);
+		return -1;
+	}
 	why[0] = 0;
-	if (t->cb.allow_peer != NULL && t->cb.allow_peer(t->cb.ctx, c->pub, why) != 0) {
+	if (t->cb.allow_peer != NULL && t->cb.allow_peer(t->cb.ctx, c, c->pub, why) != 0) {
 		snprintf(reason, sizeof(reason), "refused: %s", why[0] ? why : "not admitted");
 		conn_end(c, reason, 1);
 		return -1;
 	}
+	c->admitted = 1;
 	return 0;
 }
 
@@ -1854,6 +1892,21 @@ const char *transport_conn_addr(const struct transport_conn *c)
 int transport_conn_outbound(const struct transport_conn *c)
 {
 	return c != NULL && c->outbound;
+}
+
+struct transport_dialer *transport_conn_dialer(const struct transport_conn *c)
+{
+	return c != NULL ? c->dialer : NULL;
+}
+
+unsigned transport_admitting(const struct transport *t)
+{
+	const struct transport_conn *o;
+	unsigned n = 0;
+
+	for (o = t != NULL ? t->conns : NULL; o != NULL; o = o->next)
+		n += o->admitted && !o->announced && o->state < TR_CLOSING;
+	return n;
 }
 
 size_t transport_conn_queued(const struct transport_conn *c)

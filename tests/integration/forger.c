@@ -18,14 +18,17 @@
  *                a few KiB a second: its receive buffer shrunk, its loop
  *                asleep 0.9 s of every second (it still pings, so the link
  *                is not silent).  The node's queue for it stays full.
+ *   hold         a throwaway key that only says HELLO and holds the link (and
+ *                redials when it is refused or closed), until it is killed;
+ *                it prints "key <64 hex>" each time it is up
  *
  * It prints "key <64 hex>" (its own node key) and "id <64 hex>" (the
  * (first) forged event's id) once sent, then
  * "down: <reason>" and exits 0 when the node closes the link, or exits 1
  * after TIMEOUT seconds (default 20) if it was never disconnected.
  *
- *   usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial|flood0|slowread GROUP SIGNER
- *                 [TIMEOUT]
+ *   usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial|flood0|slowread|hold GROUP
+ *                 SIGNER [TIMEOUT]
  */
 #include <signal.h>
 #include <stdio.h>
@@ -173,6 +176,14 @@ static void on_up(void *ctx, struct transport_conn *c, const uint8_t pub[WM_PUB_
 	frame_groups_parse("*", &f.hello.groups);
 	f.hello.software = frame_str_c("forger 1");
 	f.hello.repair_ms = 600000;
+	if (strcmp(fg->mode, "hold") == 0) {
+		hex_encode(hex, fg->self->pub, WM_PUB_LEN);
+		printf("key %s\n", hex);
+		fflush(stdout);
+		if (send_frame(c, &f) != 0)
+			transport_close(c, "forger failed", 0);
+		return;
+	}
 	if (send_frame(c, &f) != 0 || forge(fg, &wire, &len, id) != 0) {
 		fg->rc = 1;
 		transport_close(c, "forger failed", 0);
@@ -273,9 +284,9 @@ int main(int argc, char **argv)
 
 	if (argc < 6 || argc > 7 ||
 	    (strcmp(argv[3], "badsig") && strcmp(argv[3], "nonofficial") && strcmp(argv[3], "flood0") &&
-	     strcmp(argv[3], "slowread"))) {
-		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial|flood0|slowread "
-		                "GROUP SIGNER [TIMEOUT]\n");
+	     strcmp(argv[3], "slowread") && strcmp(argv[3], "hold"))) {
+		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|nonofficial|flood0|slowread|"
+		                "hold GROUP SIGNER [TIMEOUT]\n");
 		return 2;
 	}
 	if (argc == 7)

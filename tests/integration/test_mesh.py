@@ -8,7 +8,7 @@ kept).  Tests assert outcomes (what is stored where, what is logged), never
 how fast.
 
     usage: test_mesh.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: line restart wrongnet forged sighup beacons flood slowread
+    cases: line restart wrongnet forged sighup beacons flood slowread eclipse
 """
 import re
 import json
@@ -420,6 +420,65 @@ def t_slowread(env):
     check(a.stop() == 0 and b.stop() == 0, "exit status")
 
 
+def hold(env, forger, a):
+    """A throwaway key that links with a and holds the link (forger hold)."""
+    return subprocess.Popen([forger, env.path("a", "network"), a.addr(), "hold", G,
+                             env.path("res1.key"), "300"], cwd=env.dir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def t_eclipse(env):
+    """Issue 8 item 7: throwaway keys that connect first filled max_peers,
+    and the configured neighbours were refused, inbound and outbound.  Now
+    configured peers have their slots kept (strangers get max_peers minus
+    them), and one address holds at most 4 inbound links."""
+    from test_handshake import node_pub
+    forger = os.path.abspath(sys.argv[4])
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    env.run("init", "c", "--network", "net", "--name", "c")
+    a, b, c = Daemon(env, "a"), Daemon(env, "b"), Daemon(env, "c")
+    # a keeps b (a dials it) and c (by key, at an address where nothing
+    # listens: c dials a), so 2 of its 4 slots are kept
+    a_peers = [b.addr(), "127.0.0.1:%d@%s" % (free_port(), node_pub(env, "c"))]
+    a.configure(peers=a_peers, max_peers=4)
+    b.configure()
+    c.configure(peers=[a.addr()])
+    holders = []
+    try:
+        a.start()
+        holders += [hold(env, forger, a) for _ in range(3)]
+        wait_until("throwaway keys to link with a",
+                   lambda: peers_up(env, "a").count("forger") >= 2)
+        b.start()
+        c.start()
+        wait_until("a to link with b (outbound) and c (inbound)",
+                   lambda: "b" in peers_up(env, "a") and "c" in peers_up(env, "a"))
+        check(peers_up(env, "a").count("forger") == 2, "a's peers: %s" % peers_up(env, "a"))
+        check("too many peers" in a.log(), "a did not refuse the third throwaway key")
+        good = env.post("request", "a", "res1.key", "--group", G, "--topic", "other",
+                        "--text", "past the throwaway keys")
+        wait_until("a's event to reach b and c",
+                   lambda: has(env, "b", good) and has(env, "c", good))
+        # room for 30 strangers now, but one address links at most 4 times
+        check(a.stop() == 0, "a's exit status")
+        a.configure(peers=a_peers, max_peers=32)
+        a.start()
+        holders += [hold(env, forger, a) for _ in range(3)]
+        wait_until("four throwaway keys from 127.0.0.1 to link with a",
+                   lambda: peers_up(env, "a").count("forger") >= 4)
+        wait_until("a to refuse a fifth from that address",
+                   lambda: "too many links from 127.0.0.1" in a.log().split("---- start")[-1])
+        wait_until("a to link with b and c again",
+                   lambda: "b" in peers_up(env, "a") and "c" in peers_up(env, "a"))
+        check(peers_up(env, "a").count("forger") == 4, "a's peers: %s" % peers_up(env, "a"))
+    finally:
+        for p in holders:
+            p.kill()
+            p.wait()
+    check(a.stop() == 0 and b.stop() == 0 and c.stop() == 0, "exit status")
+
+
 def t_sighup(env):
     env.world(node="a", group=G)
     env.run("init", "b", "--network", "net", "--name", "b")
@@ -507,7 +566,8 @@ def t_beacons(env):
 
 
 TESTS = {"line": t_line, "restart": t_restart, "wrongnet": t_wrongnet, "forged": t_forged,
-         "sighup": t_sighup, "beacons": t_beacons, "flood": t_flood, "slowread": t_slowread}
+         "sighup": t_sighup, "beacons": t_beacons, "flood": t_flood, "slowread": t_slowread,
+         "eclipse": t_eclipse}
 
 
 def main():

@@ -145,11 +145,14 @@ static void on_log(void *ctx, const char *line)
 	p->nlines++;
 }
 
-static int allow_peer(void *ctx, const uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN])
+static int allow_peer(void *ctx, struct transport_conn *c, const uint8_t pub[WM_PUB_LEN],
+                      char why[WM_WHY_LEN])
 {
 	struct peer *p = ctx;
 
 	(void)pub;
+	/* what the daemon's admission reads: the dialer of an outbound link */
+	assert_true((transport_conn_dialer(c) != NULL) == transport_conn_outbound(c));
 	if (p->refuse == NULL)
 		return 0;
 	snprintf(why, WM_WHY_LEN, "%s", p->refuse);
@@ -1618,6 +1621,54 @@ static void test_raw_slow_reader(void **state)
 	free(big);
 }
 
+/* Issue 8 item 7: one address links at most max_links_per_addr times
+ * inbound, however many keys it makes up; a key one of our dialers wants is
+ * not counted (a configured neighbour behind the same NAT). */
+static void test_raw_links_per_addr(void **state)
+{
+	struct harness h;
+	struct peer a;
+	struct transport_options o;
+	struct raw r[6];
+	struct raw_session s[6];
+	struct key *k[6];
+	uint8_t seed[32];
+	char why[WM_WHY_LEN] = "";
+	int port, i;
+
+	(void)state;
+	harness_init(&h);
+	test_options(&o);
+	o.max_links_per_addr = 4;
+	peer_init(&a, &h, "a", 0xa1, net1, &o);
+	port = peer_listen(&a);
+	for (i = 0; i < 6; i++) {
+		memset(seed, 0x60 + i, sizeof(seed));
+		assert_int_equal(key_from_seed(seed, &k[i]), 0);
+	}
+	/* a neighbour a dials by key (nothing listens there: it dials in) */
+	assert_int_equal(transport_connect(a.t, "127.0.0.1:1", k[5]->pub, NULL, why), 0);
+	for (i = 0; i < 5; i++) {
+		raw_open(&h, &r[i], port);
+		raw_handshake(&h, &r[i], k[i], net1, &s[i]);
+		RUN_UNTIL(&h, a.ups == (i < 4 ? i + 1 : 4) && (i < 4 || r[i].eof), WAIT_MS);
+	}
+	assert_int_equal(a.ups, 4);
+	assert_true(r[4].eof);
+	assert_int_equal(log_count(&a, "refused: too many links from 127.0.0.1", NULL), 1);
+	raw_open(&h, &r[5], port);
+	raw_handshake(&h, &r[5], k[5], net1, &s[5]);
+	RUN_UNTIL(&h, a.ups == 5, WAIT_MS);
+	assert_int_equal(a.ups, 5);
+	for (i = 0; i < 6; i++) {
+		raw_close(&h, &r[i]);
+		raw_session_free(&s[i]);
+		key_free(k[i]);
+	}
+	peer_clear(&a);
+	harness_finish(&h);
+}
+
 /* --- serve: a transport for tests/transport/check_wire.py -------------------------------- */
 
 /*
@@ -1721,6 +1772,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_raw_bad_frames),
 		cmocka_unit_test(test_raw_not_reading),
 		cmocka_unit_test(test_raw_slow_reader),
+		cmocka_unit_test(test_raw_links_per_addr),
 	};
 	const char *which = argc > 1 ? argv[1] : "all";
 	int fails = 0;
