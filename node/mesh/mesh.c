@@ -747,7 +747,7 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 		uint64_t first = p->fq_taken;
 		size_t taken = 0, j;
 
-		if (fl_reserve(p, FRAME_MAX_IDS) != 0)
+		if (fl_reserve(p, m->cfg.fetch_batch < FRAME_MAX_IDS ? m->cfg.fetch_batch : FRAME_MAX_IDS) != 0)
 			break;                  /* tried again on the next answer or tick */
 		for (k = 0; k < m->cfg.fetch_batch && k < FRAME_MAX_IDS && p->fq_pos < p->fq.n; p->fq_pos++) {
 			taken++;
