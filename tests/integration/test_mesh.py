@@ -432,7 +432,6 @@ def t_eclipse(env):
     and the configured neighbours were refused, inbound and outbound.  Now
     configured peers have their slots kept (strangers get max_peers minus
     them), and one address holds at most 4 inbound links."""
-    from test_handshake import node_pub
     forger = os.path.abspath(sys.argv[4])
     env.world(node="a", group=G)
     env.run("init", "b", "--network", "net", "--name", "b")
@@ -440,7 +439,9 @@ def t_eclipse(env):
     a, b, c = Daemon(env, "a"), Daemon(env, "b"), Daemon(env, "c")
     # a keeps b (a dials it) and c (by key, at an address where nothing
     # listens: c dials a), so 2 of its 4 slots are kept
-    a_peers = [b.addr(), "127.0.0.1:%d@%s" % (free_port(), node_pub(env, "c"))]
+    rc, c_pub = quiet(env, "key", "show", env.path("c", "node.key"))
+    check(rc == 0 and len(c_pub.strip()) == 64, "key show c/node.key: %r" % c_pub)
+    a_peers = [b.addr(), "127.0.0.1:%d@%s" % (free_port(), c_pub.strip())]
     a.configure(peers=a_peers, max_peers=4)
     b.configure()
     c.configure(peers=[a.addr()])
