@@ -1392,8 +1392,9 @@ static void conn_tick(uv_timer_t *h)
  * to 2 x queue_max of our memory: once its backlog (queued and being
  * written) passes half of queue_max, it must fall to half of what it was
  * within drain_ms, or the connection is closed and the key kept away as
- * long.  (A peer that reads nothing at all is closed sooner, once a write
- * has waited 3 x keepalive.)  1 if it was closed.
+ * long.  (A peer that reads nothing at all is also closed once a write
+ * has waited 3 x keepalive; one reading a little now and then is not.)
+ * 1 if it was closed.
  */
 static int conn_drain(struct transport_conn *c, uint64_t now)
 {
