@@ -720,20 +720,23 @@ TESTS = {"line": t_line, "restart": t_restart, "wrongnet": t_wrongnet, "forged":
          "flood": t_flood, "slowread": t_slowread, "eclipse": t_eclipse}
 
 
-def main():
-    if len(sys.argv) < 3 or sys.argv[2] not in TESTS:
-        sys.stderr.write("usage: %s WATCHMESH CASE SRC FORGER (cases: %s)\n" %
-                         (sys.argv[0], " ".join(TESTS)))
+def run_cases(tests, what, args):
+    """Run the case sys.argv[2] of tests with daemons: every daemon started
+    is killed at the end, and their logs printed when the case failed.
+    `what` names the suite ("mesh"), `args` the usage's arguments."""
+    if len(sys.argv) < 3 or sys.argv[2] not in tests:
+        sys.stderr.write("usage: %s WATCHMESH CASE %s (cases: %s)\n" %
+                         (sys.argv[0], args, " ".join(tests)))
         return 2
     name = sys.argv[2]
-    env = wmtest.Env(sys.argv[1], "mesh-" + name)
+    env = wmtest.Env(sys.argv[1], "%s-%s" % (what, name))
     ok = False
     try:
-        if TESTS[name](env) == 77:
+        if tests[name](env) == 77:
             ok = True
             return 77
         ok = True
-        print("mesh %s: ok" % name)
+        print("%s %s: ok" % (what, name))
     except Exception:
         import traceback
         traceback.print_exc()
@@ -748,4 +751,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(TESTS, "mesh", "SRC FORGER"))
