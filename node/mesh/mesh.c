@@ -291,6 +291,22 @@ static int send_frame(struct mesh *m, struct peer *p, const struct frame *f, int
 	return rc;
 }
 
+/* A NEG_MSG of session `session` carrying msg (freed here). */
+static int send_neg_msg(struct mesh *m, struct peer *p, uint64_t session, uint8_t *msg, size_t len)
+{
+	struct frame f;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_NEG_MSG;
+	f.neg.session = session;
+	f.neg.msg = msg;
+	f.neg.len = len;
+	rc = send_frame(m, p, &f, 0);
+	free(msg);
+	return rc;
+}
+
 static int bucket_take(struct bucket *b, double rate, double burst, uint64_t now)
 {
 	if (now > b->at) {
@@ -1066,7 +1082,6 @@ static int on_client_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 	char why[WM_WHY_LEN];
 	uint8_t *msg = NULL;
 	size_t len = 0;
-	struct frame f;
 	int rc, stage;
 
 	if (p->csession == 0 || fr->neg.session != p->csession)
@@ -1098,13 +1113,7 @@ static int on_client_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 	if (p->dead)
 		return 0;
 	if (msg != NULL) {
-		memset(&f, 0, sizeof(f));
-		f.type = FRAME_NEG_MSG;
-		f.neg.session = p->csession;
-		f.neg.msg = msg;
-		f.neg.len = len;
-		rc = send_frame(m, p, &f, 0);
-		free(msg);
+		rc = send_neg_msg(m, p, p->csession, msg, len);
 		if (p->cstage == 1 || p->cstage == 2)
 			p->bytes_out[p->cstage - 1] += len;
 		p->cdeadline = now + MESH_NEG_TIMEOUT;
@@ -1139,7 +1148,6 @@ static int on_server_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 	struct neg_storage st;
 	uint8_t *msg = NULL;
 	size_t len = 0;
-	struct frame f;
 	int rc;
 
 	if (fr->type == FRAME_NEG_OPEN) {
@@ -1176,14 +1184,7 @@ static int on_server_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 		neg_close_send(m, p, fr->neg.session, "error");
 		return 0;
 	}
-	memset(&f, 0, sizeof(f));
-	f.type = FRAME_NEG_MSG;
-	f.neg.session = p->ssession;
-	f.neg.msg = msg;
-	f.neg.len = len;
-	rc = send_frame(m, p, &f, 0);
-	free(msg);
-	if (rc != 0)
+	if (send_neg_msg(m, p, p->ssession, msg, len) != 0)
 		server_end(m, p);
 	return 0;
 }
