@@ -1532,6 +1532,7 @@ static int collect_waiting(struct store *s, uint64_t now, int64_t *deleted)
 	uint8_t (*ids)[WM_ID_LEN] = NULL, (*v)[WM_ID_LEN];
 	size_t n = 0, cap = 0, i;
 	sqlite3_stmt *st;
+	char why[WM_WHY_LEN];
 	int rc;
 
 	if (now < STORE_RETRACT_WAIT_MS)
@@ -1554,10 +1555,11 @@ static int collect_waiting(struct store *s, uint64_t now, int64_t *deleted)
 	}
 	rc = rc == SQLITE_DONE ? 0 : rc == WM_ENOMEM ? rc : store_fail(s, "waiting retractions");
 	stmt_put(s, st);
+	wm_why(why, "a retraction whose target never came (waited %llu days)",
+	       (unsigned long long)(STORE_RETRACT_WAIT_MS / 86400000u));
 	for (i = 0; i < n && rc == 0; i++) {
 		if ((rc = store_delete(s, ids[i])) == 0)
-			rc = store_remember_rejected(s, ids[i], WM_EEXPIRED,
-			                             "a retraction whose target never came (waited 7 days)");
+			rc = store_remember_rejected(s, ids[i], WM_EEXPIRED, why);
 		if (rc == 0)
 			(*deleted)++;
 	}
