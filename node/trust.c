@@ -616,7 +616,9 @@ static int pair_count_add(void *ctx, const struct cert *c)
 {
 	struct pair_count *pc = ctx;
 
-	if (memcmp(c->issuer, pc->c->issuer, WM_PUB_LEN) == 0 && c->not_after > pc->c->created_at)
+	/* not itself: the late pass judges stored certs again */
+	if (memcmp(c->issuer, pc->c->issuer, WM_PUB_LEN) == 0 && c->not_after > pc->c->created_at &&
+	    memcmp(c->event_id, pc->c->event_id, WM_ID_LEN) != 0)
 		pc->n++;
 	return 0;
 }

@@ -555,6 +555,17 @@ static void test_cert_flood(void **state)
 	assert_int_equal(stored, TRUST_CERTS_PER_ISSUER);
 	assert_int_equal(limited, 4100 - TRUST_CERTS_PER_ISSUER);
 	assert_non_null(strstr(f->res.why, "until one lapses"));
+	/* a stored one judged again (the late pass) does not count itself */
+	{
+		struct fx_ev last = fx_cert(f->k[STATION2], f->k[OFFICER], "resident", "x7", "*", T0,
+		                            T0 + 100 * DAY, T0 + 2000 + 7);
+
+		assert_int_equal(event_decode(last.wire, last.len, &ev, why), 0);
+		assert_int_equal(store_has(f->s, ev->id), 1);
+		assert_int_equal(trust_check_event(f->s, f->k[ROOT]->pub, ev, why), 0);
+		event_free(ev);
+		free(last.wire);
+	}
 
 	b = bulletin(f->k[OFFICER], "g", T0 + DAY);
 	assert_int_equal(in_keep(f, &b), 0);
