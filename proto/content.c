@@ -547,7 +547,7 @@ int content_check(const struct event *ev, char why[WM_WHY_LEN])
 #define SEAL_LANG_MAX    35
 
 /* The box's associated data: what it is bound to besides its slots. */
-static size_t seal_ad(uint8_t ad[SEAL_AD_MAX], unsigned kind, const uint8_t network[WM_NETWORK_LEN],
+static size_t box_ad(uint8_t ad[SEAL_AD_MAX], unsigned kind, const uint8_t network[WM_NETWORK_LEN],
                       const uint8_t author[WM_PUB_LEN], const char *group)
 {
 	size_t glen = strlen(group), n = 0;
@@ -641,7 +641,7 @@ int content_seal(const struct key *author, unsigned kind, const uint8_t network[
 	memcpy(in + n, parts->lang, parts->langlen);
 	n += parts->langlen;
 	memcpy(in + n, parts->text, parts->textlen);
-	adlen = seal_ad(ad, kind, network, author->pub, group);
+	adlen = box_ad(ad, kind, network, author->pub, group);
 	if ((rc = seal_digest(digest, ad, adlen, in + WM_SIG_LEN, len - WM_SIG_LEN)) != 0 ||
 	    (rc = key_sign_id(author, digest, in)) != 0 ||
 	    (rc = seal_box(in, len, ad, adlen, (const uint8_t (*)[WM_PUB_LEN])parts->to, parts->nto,
@@ -652,20 +652,32 @@ int content_seal(const struct key *author, unsigned kind, const uint8_t network[
 	return rc;
 }
 
-/* Read a length-prefixed part of the opened box. */
-static int take(const uint8_t *m, size_t len, size_t *pos, size_t size, const uint8_t **p)
+/* The next `size` bytes of the opened box (a bounds-checked cursor). */
+static const uint8_t *take(const uint8_t *m, size_t len, size_t *pos, size_t size)
 {
+	const uint8_t *p = m + *pos;
+
 	if (size > len - *pos)
-		return -1;
-	*p = m + *pos;
+		return NULL;
 	*pos += size;
-	return 0;
+	return p;
+}
+
+/* A byte's length, then that many bytes. */
+static const char *take_part(const uint8_t *m, size_t len, size_t *pos, size_t *partlen)
+{
+	const uint8_t *n = take(m, len, pos, 1);
+
+	if (n == NULL)
+		return NULL;
+	*partlen = *n;
+	return (const char *)take(m, len, pos, *n);
 }
 
 int content_open(const struct event *ev, const struct key *reader, struct sealed *out,
                  char why[WM_WHY_LEN])
 {
-	const uint8_t *box, *p;
+	const uint8_t *box;
 	uint8_t ad[SEAL_AD_MAX], digest[WM_ID_LEN], *m = NULL;
 	size_t boxlen, adlen, ml = 0, pos = WM_SIG_LEN, nslots = 0, k;
 	struct sealed s;
@@ -676,7 +688,7 @@ int content_open(const struct event *ev, const struct key *reader, struct sealed
 		return WM_ENOTFOUND;
 	if (seal_shape(box, boxlen, &nslots) != 0)
 		return mp_fail(why, WM_ECONTENT, "its box is not a sealed box");
-	adlen = seal_ad(ad, ev->kind, ev->network, ev->author, ev->group);
+	adlen = box_ad(ad, ev->kind, ev->network, ev->author, ev->group);
 	rc = seal_open(box, boxlen, ad, adlen, ev->author, reader, &m, &ml);
 	if (rc == WM_ENOTFOUND || rc == WM_ENOMEM)
 		return rc;
@@ -694,10 +706,9 @@ int content_open(const struct event *ev, const struct key *reader, struct sealed
 		             "dropped or added", nslots, s.nto);
 		goto bad;
 	}
-	if (take(m, ml, &pos, s.nto * WM_PUB_LEN, &s.to) != 0 || take(m, ml, &pos, 1, &p) != 0 ||
-	    take(m, ml, &pos, s.topiclen = *p, (const uint8_t **)&s.topic) != 0 ||
-	    take(m, ml, &pos, 1, &p) != 0 ||
-	    take(m, ml, &pos, s.langlen = *p, (const uint8_t **)&s.lang) != 0) {
+	if ((s.to = take(m, ml, &pos, s.nto * WM_PUB_LEN)) == NULL ||
+	    (s.topic = take_part(m, ml, &pos, &s.topiclen)) == NULL ||
+	    (s.lang = take_part(m, ml, &pos, &s.langlen)) == NULL) {
 		rc = mp_fail(why, WM_ECONTENT, "the opened box is cut short");
 		goto bad;
 	}
