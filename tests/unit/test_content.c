@@ -417,6 +417,53 @@ static void test_sealed_open(void **state)
 	seal_free_msg(m, ml);
 	free(box);
 
+	/* a hostile author's box, bound right but with a broken inside: refused
+	 * with a reason, never read past its end */
+	{
+		static const struct { size_t len; uint8_t fill; const char *why; } bad[] = {
+			{ 10, 0x01, "too short" },            /* no count */
+			{ 64 + 1, 0x01, "cut short" },        /* a count of 1, no key */
+			{ 64 + 1 + 32, 0x01, "cut short" },   /* no topic length */
+			{ 64 + 1 + 32 + 1, 0x01, "cut short" },  /* topic length 1, no topic */
+			{ 64 + 1 + 32 + 3, 0x02, "slots" },   /* a count of 2 for one slot */
+			{ 64 + 1 + 32 + 3, 0x00, "slots" },   /* a count of 0 */
+		};
+		uint8_t inner[128];
+
+		adlen = ad_of(ad, KIND_REQUEST, net, alice->pub, "gaobu");
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			memset(inner, bad[i].fill, sizeof inner);
+			assert_int_equal(seal_box(inner, bad[i].len, ad, adlen,
+			                          (const uint8_t (*)[WM_PUB_LEN])recips, 1, alice->pub, &box2,
+			                          &box2len), 0);
+			draft_init(&d, KIND_REQUEST, "gaobu");
+			memcpy(d.network, net, sizeof net);
+			draft_bin(&d, "box", box2, box2len);
+			make(&d, alice, &wire, &ev);
+			assert_int_equal(content_open(ev, officer, &got, why), WM_ECONTENT);
+			if (strstr(why, bad[i].why) == NULL)
+				fail_msg("case %zu: %s", i, why);
+			event_free(ev);
+			free(wire);
+			free(box2);
+		}
+		/* well-formed but signed by nobody */
+		memset(inner, 0, sizeof inner);
+		inner[64] = 1;
+		memcpy(inner + 65, officer->pub, WM_PUB_LEN);
+		memcpy(inner + 97, "\x06police\x00hi", 10);
+		assert_int_equal(seal_box(inner, 107, ad, adlen, (const uint8_t (*)[WM_PUB_LEN])recips, 1,
+		                          alice->pub, &box2, &box2len), 0);
+		draft_init(&d, KIND_REQUEST, "gaobu");
+		memcpy(d.network, net, sizeof net);
+		draft_bin(&d, "box", box2, box2len);
+		make(&d, alice, &wire, &ev);
+		assert_int_equal(content_open(ev, officer, &got, why), WM_ESIG);
+		event_free(ev);
+		free(wire);
+		free(box2);
+	}
+
 	/* a referral: only a status 'referred' carries a box */
 	parts.nto = 1;
 	parts.to = office->pub;
