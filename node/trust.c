@@ -561,6 +561,13 @@ int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const
 		wm_why(why, "the retraction is in group '%s' but its target is in '%s'", ev->group, target->group);
 		return WM_EFORBIDDEN;
 	}
+	/* A stolen key could otherwise date a retract before its own
+	 * revocation and still withdraw posts made after it. */
+	if (ev->created_at < target->created_at) {
+		wm_why(why, "the retraction is dated %llu, before its target (%llu)",
+		       (unsigned long long)ev->created_at, (unsigned long long)target->created_at);
+		return WM_EFORBIDDEN;
+	}
 	if (memcmp(target->author, ev->author, WM_PUB_LEN) == 0)
 		return 0;
 	rc = trust_official(s, root, ev->author, target->group, ev->created_at, NULL, inner);
