@@ -435,9 +435,11 @@ static int check_cert(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 	}
 }
 
-/* Revoke events: by root, or by the issuer of a cert the subject holds. */
+/* Revoke events: by root, or by the issuer of a cert the subject holds,
+ * itself a station then; never of root. */
 static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev, char *why)
 {
+	struct verdict v = { F_NONE, "" };
 	const uint8_t *subject;
 	struct certs l;
 	size_t n, i;
@@ -447,6 +449,10 @@ static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 	if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN) {
 		wm_why(why, "revocation has no 32-byte 'subject'");
 		return WM_ECONTENT;
+	}
+	if (memcmp(subject, root, WM_PUB_LEN) == 0) {
+		wm_why(why, "the network root is never revoked");
+		return WM_EFORBIDDEN;
 	}
 	if (memcmp(ev->author, root, WM_PUB_LEN) == 0)
 		return 0;
@@ -461,9 +467,21 @@ static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 	for (i = 0; i < l.n; i++)
 		if (memcmp(l.v[i].issuer, ev->author, WM_PUB_LEN) == 0)
 			rc = 0;
-	if (rc != 0)
+	if (rc != 0) {
 		wm_why(why, "only the network root or the issuer of one of its certificates may revoke key %s",
 		        short_hex(hx, subject));
+		goto out;
+	}
+	/* Only stations issue what root does not, and a station revoked (or
+	 * not yet valid) at the revoke's date cannot revoke by then. */
+	if ((rc = station_ok(s, root, ev->author, NULL, ev->created_at, &v, NULL)) < 0)
+		goto out;
+	if (rc == 0) {
+		wm_why(why, "the signer of this revocation holds no valid station certificate then: %s", v.why);
+		rc = v.fail == F_UNKNOWN ? WM_EUNKNOWNCERT : v.fail == F_REVOKED ? WM_EREVOKED : WM_EFORBIDDEN;
+	} else {
+		rc = 0;
+	}
 out:
 	certs_free(&l);
 	return rc;
@@ -636,7 +654,7 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 /* --- late revocations --------------------------------------------------------------------- */
 
 /* Ids (and wire copies) of the events to judge again, gathered before any
- * is deleted so no statement is stepping while rows go away. */
+ * is hidden so no statement is stepping while rows go away. */
 struct rejudge {
 	struct item { uint8_t id[WM_ID_LEN]; uint8_t *wire; size_t len; } *v;
 	size_t n, cap;
@@ -650,7 +668,7 @@ static int rejudge_add(void *ctx, const struct stored_event *e)
 
 	/* Requests, replies and acks depend on a certificate only in a
 	 * vouched group; a retracted event has no bytes left to judge. */
-	if (e->retracted || e->kind == KIND_REVOKE)
+	if (e->retracted)
 		return 0;
 	if ((e->kind == KIND_REQUEST || e->kind == KIND_REPLY || e->kind == KIND_ACK) &&
 	    (r->vouched[0] == '\0' || e->group == NULL || !trust_groups_cover(r->vouched, e->group)))
@@ -720,12 +738,21 @@ static int issued_add(void *ctx, const struct cert *c)
 	return 0;
 }
 
+struct pass {
+	struct work *w;
+	const uint8_t *by;                    /* the revoke that started the pass */
+	trust_stopped_cb stopped;
+	void *ctx;
+	int64_t hidden;
+};
+
 static int rejudge_one(struct store *s, const uint8_t root[WM_PUB_LEN], const struct item *it,
-                       struct work *w, int64_t *purged)
+                       struct pass *p)
 {
 	char why[WM_WHY_LEN], msg[WM_WHY_LEN];
 	struct event *ev = NULL;
 	struct cert c;
+	unsigned kind;
 	int rc;
 
 	if (event_decode(it->wire, it->len, &ev, why) != 0)
@@ -736,31 +763,31 @@ static int rejudge_one(struct store *s, const uint8_t root[WM_PUB_LEN], const st
 		return rc;
 	}
 	/* It was accepted once, so its author's certs were there: a cert now
-	 * missing was purged just before, and counts as a lasting refusal. */
+	 * missing was hidden just before, and hides what it gave too. */
 	if (rc == 0 || (!wm_error_is_lasting(rc) && rc != WM_EUNKNOWNCERT)) {
 		event_free(ev);
 		return 0;
 	}
-	if (ev->kind == KIND_CERT && trust_cert_from_event(ev, &c, NULL) == 0)
-		work_add(w, c.subject, 0);      /* what it vouched for, all of it */
+	kind = ev->kind;
+	if (kind == KIND_CERT && trust_cert_from_event(ev, &c, NULL) == 0)
+		work_add(p->w, c.subject, 0);   /* what it vouched for, all of it */
 	event_free(ev);
-	wm_why(msg, "invalidated by a later revocation: %s", why);
-	if ((rc = store_delete(s, it->id)) != 0 && rc != WM_ENOTFOUND)
-		return rc;
-	if ((rc = store_remember_rejected(s, it->id, WM_EREVOKED, msg)) != 0)
-		return rc;
-	(*purged)++;
+	wm_why(msg, "hidden by a later revocation: %s", why);
+	if ((rc = store_hide(s, it->id, p->by, WM_EREVOKED, msg)) != 0)
+		return rc == WM_ENOTFOUND ? 0 : rc;
+	p->hidden++;
+	if (kind == KIND_REVOKE && p->stopped != NULL)
+		return p->stopped(p->ctx, it->id);
 	return 0;
 }
 
 int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
-                           int64_t *purged)
+                           trust_stopped_cb stopped, void *ctx, int64_t *hidden)
 {
-	struct work *w = NULL;
+	struct pass p = { NULL, NULL, stopped, ctx, 0 };
 	struct rejudge r;
 	struct issued is;
 	const uint8_t *subject;
-	int64_t count = 0;
 	size_t n, i, k;
 	int rc = 0, more = 1;
 
@@ -771,32 +798,33 @@ int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], cons
 		return WM_ECONTENT;
 	if ((rc = vouched_list(s, r.vouched, sizeof(r.vouched))) != 0)
 		return rc;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	if ((p.w = calloc(1, sizeof(*p.w))) == NULL)
 		return WM_ENOMEM;
-	work_add(w, subject, ev->created_at);
-	is.w = w;
+	p.by = ev->id;
+	work_add(p.w, subject, ev->created_at);
+	is.w = p.w;
 	is.since = ev->created_at;
 	if ((rc = store_certs_issued_by(s, subject, issued_add, &is)) != 0)
 		goto out;
 	while (more) {
 		more = 0;
-		for (i = 0; i < w->n; i++) {
-			if (w->v[i].done)
+		for (i = 0; i < p.w->n; i++) {
+			if (p.w->v[i].done)
 				continue;
-			w->v[i].done = 1;
+			p.w->v[i].done = 1;
 			more = 1;
-			rc = store_events_by_author(s, w->v[i].key, w->v[i].since, rejudge_add, &r);
+			rc = store_events_by_author(s, p.w->v[i].key, p.w->v[i].since, rejudge_add, &r);
 			for (k = 0; rc == 0 && k < r.n; k++)
-				rc = rejudge_one(s, root, &r.v[k], w, &count);
+				rc = rejudge_one(s, root, &r.v[k], &p);
 			rejudge_free(&r);
 			if (rc != 0)
 				goto out;
 		}
 	}
-	if (purged != NULL)
-		*purged = count;
+	if (hidden != NULL)
+		*hidden = p.hidden;
 out:
 	rejudge_free(&r);
-	free(w);
+	free(p.w);
 	return rc;
 }

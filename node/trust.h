@@ -74,10 +74,15 @@ int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const
 
 /* After the revocation `ev` is stored: events of the revoked key (and of
  * the keys its certs vouch for) created at or after the revocation are
- * judged again; those now refused for a lasting reason are deleted and
- * remembered as rejected.  *purged = how many (may be NULL).  Runs inside
- * the caller's transaction. */
+ * judged again; those now refused for a lasting reason are hidden
+ * (store_hide, noted as decided by ev and the revocations against their
+ * author's chain), not deleted: a change to those revocations judges them
+ * again (node/ingest.c).  Each revoke hidden so has stopped counting:
+ * stopped(ctx, its id) is called (may be NULL), and a nonzero return ends
+ * the pass with that value.  *hidden = how many (may be NULL).  Runs
+ * inside the caller's transaction. */
+typedef int (*trust_stopped_cb)(void *ctx, const uint8_t revoke[WM_ID_LEN]);
 int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
-                           int64_t *purged);
+                           trust_stopped_cb stopped, void *ctx, int64_t *hidden);
 
 #endif

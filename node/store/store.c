@@ -102,6 +102,21 @@ static const char *const migrations[] = {
 	 * holds no events gets here (migrate: format 1 events cannot be
 	 * converted). */
 	"ALTER TABLE events ADD COLUMN withheld BLOB;",
+	/* 6 -> 7: events hidden by revocations (store_hide): their bytes,
+	 * and the revokes that decided each, so that a change to one of
+	 * those revokes judges them again.  The id stays in `rejected` too,
+	 * which makes repair count it as held. */
+	"CREATE TABLE hidden ("
+	"  id BLOB PRIMARY KEY,"
+	"  author BLOB NOT NULL,"
+	"  raw BLOB NOT NULL,"
+	"  expires_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX hidden_expiry ON hidden(expires_at) WHERE expires_at != 0;"
+	"CREATE TABLE hidden_by ("
+	"  revoke BLOB NOT NULL,"
+	"  id BLOB NOT NULL,"
+	"  PRIMARY KEY (revoke, id)) WITHOUT ROWID;"
+	"CREATE INDEX hidden_by_id ON hidden_by(id);",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
@@ -119,6 +134,8 @@ enum stmt_id {
 	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
 	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT,
 	ST_NEG_AGG, ST_NEG_FINE,
+	ST_HIDE, ST_HIDE_BY, ST_HIDE_BY_CHAIN, ST_HIDDEN_AUTHOR, ST_HIDDEN_BY, ST_UNHIDE, ST_UNHIDE_BY, ST_UNHIDE_REJ,
+	ST_EXP_HIDDEN, ST_EXP_HIDDEN_BY,
 	ST__COUNT
 };
 
@@ -187,6 +204,22 @@ static const char *const stmt_sql[ST__COUNT] = {
 	               " FROM waiting w JOIN events e ON e.id = w.retract WHERE w.target = ?1 ORDER BY e.seq",
 	[ST_UNWAIT] = "DELETE FROM waiting WHERE target = ?1",
 	[ST_UNWAIT_RETRACT] = "DELETE FROM waiting WHERE retract = ?1",
+	[ST_HIDE] = "INSERT OR REPLACE INTO hidden (id, author, raw, expires_at) SELECT id, author, raw, expires_at"
+	            " FROM events"
+	            " WHERE id = ?1 AND raw IS NOT NULL",
+	[ST_HIDE_BY] = "INSERT OR IGNORE INTO hidden_by (revoke, id) VALUES (?2, ?1)",
+	/* every revocation that counts against the author's certs or its
+	 * issuers' today: any of them may be what refuses the event */
+	[ST_HIDE_BY_CHAIN] = "INSERT OR IGNORE INTO hidden_by (revoke, id) SELECT event_id, ?1 FROM revocations"
+	                     " WHERE subject = ?2 OR subject IN (SELECT issuer FROM certs WHERE subject = ?2)",
+	[ST_HIDDEN_AUTHOR] = "SELECT author FROM hidden WHERE id = ?1",
+	[ST_HIDDEN_BY] = "SELECT h.id, h.raw FROM hidden_by b JOIN hidden h ON h.id = b.id WHERE b.revoke = ?1"
+	                 " ORDER BY h.id",
+	[ST_UNHIDE] = "DELETE FROM hidden WHERE id = ?1",
+	[ST_UNHIDE_BY] = "DELETE FROM hidden_by WHERE id = ?1",
+	[ST_UNHIDE_REJ] = "DELETE FROM rejected WHERE id = ?1",
+	[ST_EXP_HIDDEN] = "DELETE FROM hidden WHERE expires_at != 0 AND expires_at <= ?1",
+	[ST_EXP_HIDDEN_BY] = "DELETE FROM hidden_by WHERE id NOT IN (SELECT id FROM hidden)",
 	[ST_NEG_AGG] = STORE_NEG_AGG_UPSERT,
 	[ST_NEG_FINE] = STORE_NEG_FINE_UPSERT,
 };
@@ -1494,6 +1527,134 @@ int store_remember_rejected_item(struct store *s, const uint8_t id[WM_ID_LEN], i
 	return remember(s, id, code, why, 1, created_at, group, expires_at);
 }
 
+/* Note `by` (unless NULL) and the revocations that count against the
+ * author's chain now as what decided the hidden event id. */
+static int hidden_notes(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t author[WM_PUB_LEN],
+                        const uint8_t *by)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = exec_id(s, ST_UNHIDE_BY, id, "forget what hid an event")) != 0)
+		return rc;
+	if (by != NULL) {
+		if ((st = stmt_get(s, ST_HIDE_BY)) == NULL)
+			return WM_ESTORE;
+		sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, by, WM_ID_LEN, SQLITE_STATIC);
+		rc = stmt_exec(s, st, "note what hid an event");
+		stmt_put(s, st);
+		if (rc != 0)
+			return rc;
+	}
+	if ((st = stmt_get(s, ST_HIDE_BY_CHAIN)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, author, WM_PUB_LEN, SQLITE_STATIC);
+	rc = stmt_exec(s, st, "note what hid an event");
+	stmt_put(s, st);
+	return rc;
+}
+
+/* The author of a hidden event; WM_ENOTFOUND if id is not hidden. */
+static int hidden_author(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t author[WM_PUB_LEN])
+{
+	sqlite3_stmt *st = stmt_get(s, ST_HIDDEN_AUTHOR);
+	int rc = WM_ENOTFOUND, step;
+
+	if (st == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == WM_PUB_LEN) {
+		memcpy(author, sqlite3_column_blob(st, 0), WM_PUB_LEN);
+		rc = 0;
+	} else if (step != SQLITE_DONE && step != SQLITE_ROW) {
+		rc = store_fail(s, "read a hidden event");
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_hide(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t *by, int code,
+               const char *why)
+{
+	struct store_info info;
+	uint8_t author[WM_PUB_LEN];
+	int own, rc;
+
+	if (s == NULL || id == NULL)
+		return WM_EINVAL;
+	if ((rc = auto_begin(s, &own)) != 0)
+		return rc;
+	rc = store_info(s, id, &info);
+	if (rc == WM_ENOTFOUND) {
+		/* hidden already: judged again, still refused */
+		if ((rc = hidden_author(s, id, author)) == 0 && (rc = hidden_notes(s, id, author, by)) == 0)
+			rc = remember(s, id, code, why, 0, 0, NULL, 0);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	if (info.retracted) {
+		/* its content is gone already: nothing to hide or give back */
+		snprintf(s->err, sizeof(s->err), "a retracted event cannot be hidden");
+		rc = WM_EINVAL;
+		goto out;
+	}
+	if ((rc = exec_id(s, ST_HIDE, id, "hide event")) != 0 ||
+	    (rc = hidden_notes(s, id, info.author, by)) != 0 ||
+	    (rc = store_delete(s, id)) != 0)
+		goto out;
+	rc = remember(s, id, code, why, 1, info.created_at, info.group, info.expires_at);
+out:
+	return auto_end(s, own, rc);
+}
+
+int store_hidden_by(struct store *s, const uint8_t revoke[WM_ID_LEN], store_event_cb cb, void *ctx)
+{
+	struct stored_event e;
+	sqlite3_stmt *st;
+	int rc = 0, step;
+
+	if (s == NULL || revoke == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_HIDDEN_BY)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, revoke, WM_ID_LEN, SQLITE_TRANSIENT);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&e, 0, sizeof(e));
+		if (sqlite3_column_bytes(st, 0) != WM_ID_LEN) {
+			snprintf(s->err, sizeof(s->err), "a hidden event has a bad id");
+			rc = WM_ESTORE;
+			break;
+		}
+		memcpy(e.id, sqlite3_column_blob(st, 0), WM_ID_LEN);
+		e.wire = sqlite3_column_blob(st, 1);
+		e.wire_len = (size_t)sqlite3_column_bytes(st, 1);
+		e.group = "";
+		if ((rc = cb(ctx, &e)) != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_fail(s, "read hidden events");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_unhide(struct store *s, const uint8_t id[WM_ID_LEN])
+{
+	int own, rc;
+
+	if (s == NULL || id == NULL)
+		return WM_EINVAL;
+	if ((rc = auto_begin(s, &own)) != 0)
+		return rc;
+	if ((rc = exec_id(s, ST_UNHIDE, id, "unhide event")) == 0 &&
+	    (rc = exec_id(s, ST_UNHIDE_BY, id, "unhide event")) == 0)
+		rc = exec_id(s, ST_UNHIDE_REJ, id, "unhide event");
+	return auto_end(s, own, rc);
+}
+
 int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
 {
 	sqlite3_stmt *st;
@@ -1524,7 +1685,8 @@ int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, 
 
 int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
 {
-	static const enum stmt_id steps[] = { ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED };
+	static const enum stmt_id steps[] = { ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
+	                                      ST_EXP_HIDDEN, ST_EXP_HIDDEN_BY };
 	sqlite3_stmt *st;
 	int64_t deleted = 0;
 	int own, rc = 0;

@@ -162,7 +162,7 @@ int store_add_revocation(struct store *s, const struct event *ev,
  * that it stays provable and is served so; drop its content, its text from
  * the index and its refs. */
 int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t by[WM_ID_LEN]);
-/* Remove an event entirely (a revocation invalidated it). */
+/* Remove an event entirely (a retraction refused once its target came). */
 int store_delete(struct store *s, const uint8_t id[WM_ID_LEN]);
 /* Remembered lasting refusals: counted as held by repair, never retried
  * (forgotten by store_collect_expired when the event would have expired). */
@@ -177,6 +177,23 @@ int store_remember_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int co
 int store_remember_rejected_item(struct store *s, const uint8_t id[WM_ID_LEN], int code,
                                  const char *why, uint64_t created_at, const char *group,
                                  uint64_t expires_at);
+/*
+ * Hidden events: refused only because of revocations, so kept to be judged
+ * again (node/trust.c), never deleted for good.  store_hide moves a held,
+ * not retracted event out of every reader's sight (feed, serving, search)
+ * into the hidden table, and remembers its id as refused with code and why
+ * (so repair counts it as held and a neighbour's copy is WM_EREJECTED); it
+ * notes `by` (a revoke's id, or NULL) and every revocation that counts
+ * against the author's certs or their issuers' now as what decided it.
+ * On an event hidden already, it renews those notes and the reason.  store_hidden_by lists the
+ * hidden events a revoke decided (e->id and e->wire only); store_unhide
+ * forgets one (hidden, its notes, its refusal) so the caller can store it
+ * again.  Collected when the event would have expired.
+ */
+int store_hide(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t *by, int code,
+               const char *why);
+int store_hidden_by(struct store *s, const uint8_t revoke[WM_ID_LEN], store_event_cb cb, void *ctx);
+int store_unhide(struct store *s, const uint8_t id[WM_ID_LEN]);
 /* 1 and the remembered reason if id was refused earlier, 0 if not. */
 int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN]);
 /* Delete events expired at `now`, except certificates and revocations

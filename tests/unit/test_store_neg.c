@@ -485,6 +485,7 @@ static void test_migration_format1(void **state)
 		"ALTER TABLE rejected DROP COLUMN created_at;"
 		"ALTER TABLE rejected DROP COLUMN grp;"
 		"ALTER TABLE events DROP COLUMN withheld;"
+		"DROP TABLE hidden; DROP TABLE hidden_by;"
 		"PRAGMA user_version = 1;";
 
 	(void)state;

@@ -310,6 +310,17 @@ static void test_revoke_signers(void **state)
 	assert_int_equal(in(f, revoke_ev(f->k[STRANGER], f->k[OFFICER], T0 + DAY)), WM_EFORBIDDEN);
 	/* a key with no cert known: maybe later */
 	assert_int_equal(in(f, revoke_ev(f->k[STATION], f->k[RESIDENT], T0 + DAY)), WM_EUNKNOWNCERT);
+	/* root is never revoked, by a station (a rogue one that certified
+	 * the root key first included) or by itself */
+	IN_OK(f, fx_cert(f->k[STATION2], f->k[ROOT], "officer", "fake root", "*", T0, T0 + 365 * DAY, T0 + 1));
+	assert_int_equal(in(f, revoke_ev(f->k[STATION2], f->k[ROOT], T0 + DAY)), WM_EFORBIDDEN);
+	assert_non_null(strstr(f->res.why, "root"));
+	assert_int_equal(in(f, revoke_ev(f->k[ROOT], f->k[ROOT], T0 + DAY)), WM_EFORBIDDEN);
+	/* a station revoked by then revokes nobody */
+	IN_OK(f, fx_cert(f->k[STATION2], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + 365 * DAY, T0 + 1));
+	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STATION2], T0 + 2 * DAY));
+	assert_int_equal(in(f, revoke_ev(f->k[STATION2], f->k[OFFICER2], T0 + 3 * DAY)), WM_EREVOKED);
+	IN_OK(f, bulletin(f->k[OFFICER2], "g", T0 + DAY));
 	/* root revokes anyone, known or not */
 	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STRANGER], T0 + DAY));
 	IN_OK(f, revoke_ev(f->k[ROOT], f->k[OFFICER], T0 + 2 * DAY));
@@ -334,10 +345,32 @@ static void test_station_revocation(void **state)
 	assert_int_equal(in(f, bulletin(f->k[OFFICER2], "g", T0 + 5 * DAY)), WM_EREVOKED);
 }
 
-static void test_late_revocation_purges(void **state)
+/* What store_hidden_by lists, for test_late_revocation_hides. */
+struct hidden_seen {
+	size_t n, len_after;
+	int has_after, has_status;
+	const uint8_t *after, *status;
+};
+
+static int hidden_cb(void *ctx, const struct stored_event *e)
+{
+	struct hidden_seen *h = ctx;
+
+	h->n++;
+	if (h->after != NULL && memcmp(e->id, h->after, WM_ID_LEN) == 0) {
+		h->has_after = 1;
+		h->len_after = e->wire_len;
+	}
+	if (h->status != NULL && memcmp(e->id, h->status, WM_ID_LEN) == 0)
+		h->has_status = 1;
+	return 0;
+}
+
+static void test_late_revocation_hides(void **state)
 {
 	struct fx_node *f = *state;
-	struct fx_ev early, after, after2, req, st, late_cert, o2_post;
+	struct fx_ev early, after, after2, req, st, late_cert, o2_post, rv;
+	struct hidden_seen hid;
 	struct store_counts c;
 	char why[WM_WHY_LEN];
 	int code = 0;
@@ -354,8 +387,11 @@ static void test_late_revocation_purges(void **state)
 	st = status(f->k[OFFICER], "g", T0 + 7 * DAY, req.id, "assigned");
 	assert_int_equal(in_keep(f, &st), 0);
 
-	/* the revocation arrives after the events it invalidates */
-	IN_OK(f, revoke_ev(f->k[STATION], f->k[OFFICER], T0 + 5 * DAY));
+	/* the revocation arrives after the events it invalidates: they are
+	 * hidden (not shown, counted as held), kept with the revoke that
+	 * decided them, not deleted */
+	rv = revoke_ev(f->k[STATION], f->k[OFFICER], T0 + 5 * DAY);
+	assert_int_equal(in_keep(f, &rv), 0);
 	assert_int_equal(store_has(f->s, early.id), 1);
 	assert_int_equal(store_has(f->s, after.id), 0);
 	assert_int_equal(store_has(f->s, st.id), 0);
@@ -365,6 +401,13 @@ static void test_late_revocation_purges(void **state)
 	assert_int_equal(code, WM_EREVOKED);
 	assert_non_null(strstr(why, "revocation"));
 	assert_int_equal(in_keep(f, &after), WM_EREJECTED);
+	memset(&hid, 0, sizeof hid);
+	hid.after = after.id;
+	hid.status = st.id;
+	assert_int_equal(store_hidden_by(f->s, rv.id, hidden_cb, &hid), 0);
+	assert_int_equal(hid.n, 2);
+	assert_true(hid.has_after && hid.has_status);
+	assert_int_equal(hid.len_after, after.len);             /* the whole bytes, to judge again */
 
 	/* a station revoked late: its later certs and their holders' posts go */
 	late_cert = fx_cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + 365 * DAY, T0 + 8 * DAY);
@@ -401,6 +444,7 @@ static void test_late_revocation_purges(void **state)
 	free(late_cert.wire);
 	free(o2_post.wire);
 	free(s_post.wire);
+	free(rv.wire);
 }
 
 /* A vouched group: requests need a resident (or officer, or station) cert
@@ -536,7 +580,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_revocation_before_after, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_signers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_station_revocation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_late_revocation_purges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_revocation_hides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vouched_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retract_rules, setup, teardown),
