@@ -159,9 +159,9 @@ out:
 	return rc;
 }
 
-/* --- revokes that stopped counting ---------------------------------------------- */
+/* --- revokes whose hidden events are judged again ---------------------------------- */
 
-/* Revokes hidden by a late pass, whose hidden events are judged again. */
+/* Revokes that stopped counting or whose kept set grew (trust.h). */
 struct stopped {
 	uint8_t (*v)[WM_ID_LEN];
 	size_t n, cap;
@@ -171,6 +171,11 @@ static int stopped_add(void *ctx, const uint8_t revoke[WM_ID_LEN])
 {
 	struct stopped *l = ctx;
 	uint8_t (*v)[WM_ID_LEN];
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (memcmp(l->v[i], revoke, WM_ID_LEN) == 0)
+			return 0;
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 4;
@@ -189,42 +194,47 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *
 
 /* Judge again each event the revokes in `l` decided to hide, and store
  * those that stand now, with their effects, as if they had just come
- * (a restored revoke may stop others counting: l grows, and the loop
- * reaches them too).  Those still refused stay hidden, their notes
- * renewed. */
+ * (a restored revoke or cert may change what others need: l grows, and
+ * rounds go on while one restores anything).  Those still refused stay
+ * hidden, their notes renewed. */
 static int restore_hidden(const struct ingest_ctx *ctx, struct stopped *l)
 {
 	struct early h = { NULL, 0, 0 };
 	struct event *ev;
 	char why[WM_WHY_LEN];
 	int64_t seq;
-	size_t i, k;
+	size_t i, k, restored = 1;
 	int rc = 0;
 
-	for (i = 0; rc == 0 && i < l->n; i++) {
-		if ((rc = store_hidden_by(ctx->store, l->v[i], early_add_any, &h)) != 0)
-			break;
-		for (k = 0; rc == 0 && k < h.n; k++) {
-			if (event_decode(h.v[k].wire, h.v[k].len, &ev, why) != 0)
-				continue;       /* it passed once */
-			rc = trust_check_event(ctx->store, ctx->root, ev, why);
-			if (rc == 0) {
-				if ((rc = store_unhide(ctx->store, ev->id)) == 0)
-					rc = apply(ctx, ev, &seq, why, l);
-			} else if (rc != WM_ESTORE && rc != WM_ENOMEM) {
-				rc = store_hide(ctx->store, ev->id, NULL, WM_EREVOKED, why);
+	while (rc == 0 && restored > 0) {
+		restored = 0;
+		for (i = 0; rc == 0 && i < l->n; i++) {
+			if ((rc = store_hidden_by(ctx->store, l->v[i], early_add_any, &h)) != 0)
+				break;
+			for (k = 0; rc == 0 && k < h.n; k++) {
+				if (event_decode(h.v[k].wire, h.v[k].len, &ev, why) != 0)
+					continue;       /* it passed once */
+				rc = trust_check_event(ctx->store, ctx->root, ev, why);
+				if (rc == 0) {
+					if ((rc = store_unhide(ctx->store, ev->id)) == 0 &&
+					    (rc = apply(ctx, ev, &seq, why, l)) == 0)
+						restored++;
+				} else if (rc != WM_ESTORE && rc != WM_ENOMEM) {
+					rc = store_hide(ctx->store, ev->id, l->v[i], WM_EREVOKED, why);
+				}
+				event_free(ev);
 			}
-			event_free(ev);
+			early_free(&h);
+			memset(&h, 0, sizeof h);
 		}
-		early_free(&h);
-		memset(&h, 0, sizeof h);
 	}
 	early_free(&h);
 	return rc;
 }
 
 /* Store ev and what it does to the store; *seq is the new row's.  Revokes
- * a late pass hides are added to stopped, for restore_hidden. */
+ * whose hidden events to judge again are added to stopped, for
+ * restore_hidden. */
 static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *seq, char *why,
                  struct stopped *stopped)
 {
@@ -237,6 +247,8 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *
 	if ((rc = store_insert(s, ev, (int64_t)(ctx->now > INT64_MAX ? INT64_MAX : ctx->now))) != 0)
 		return rc;
 	*seq = store_inserted_seq(s);
+	if ((rc = trust_after_insert(s, ev, stopped_add, stopped)) != 0)
+		return rc;
 	switch (ev->kind) {
 	case KIND_CERT:
 		if ((rc = trust_cert_from_event(ev, &c, why)) != 0)
@@ -467,6 +479,15 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 	rc = ev->withheld ? withheld_wanted(ctx, ev, res->why) : trust_check_event(s, ctx->root, ev, res->why);
 	if (rc == WM_ESTORE || rc == WM_ENOMEM || rc == WM_EINVAL)
 		goto store_error;
+	if (rc == WM_EREVOKED && !ev->withheld) {
+		/* refused only because of revocations: kept hidden, to be judged
+		 * again when they change (a keep list grows) */
+		res->code = rc;
+		if ((rc = store_insert(s, ev, (int64_t)(ctx->now > INT64_MAX ? INT64_MAX : ctx->now))) != 0 ||
+		    (rc = store_hide(s, ev->id, NULL, WM_EREVOKED, res->why)) != 0)
+			goto store_error;
+		goto finish;
+	}
 	if (rc != 0) {
 		rc = refuse(ctx, res, rc, 1, ev);
 		if (rc == WM_ESTORE)

@@ -109,7 +109,7 @@ static void who_of(const struct render_ctx *rc, const struct event *ev, struct w
 	if (!rc->store)
 		return;
 	if (rc->root && trust_official(rc->store, rc->root, ev->author, ev->group,
-	                               ev->created_at, &w->off, why) == 0)
+	                               ev->created_at, ev->id, &w->off, why) == 0)
 		w->official = 1;
 	(void)store_certs_of(rc->store, ev->author, newest_cert_cb, w);
 }

@@ -138,11 +138,42 @@ struct cert {
 /* All certs for a subject (there may be several: renewals, roles). */
 typedef int (*store_cert_cb)(void *ctx, const struct cert *c);
 int store_certs_of(struct store *s, const uint8_t subject[WM_PUB_LEN], store_cert_cb cb, void *ctx);
-/* Earliest time at which `subject` was revoked by a revocation that counts
- * (by its cert's issuer or by root), or UINT64_MAX if never.  */
-int store_revoked_at(struct store *s, const uint8_t subject[WM_PUB_LEN],
-                     const uint8_t issuer[WM_PUB_LEN], const uint8_t root[WM_PUB_LEN],
-                     uint64_t *at);
+/* 1 if `signer` has revoked `subject` (any revocation held), 0 if not. */
+int store_revoked_by(struct store *s, const uint8_t subject[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN]);
+/* The ids of the revocations of `subject` held, by any signer. */
+typedef int (*store_id_cb)(void *ctx, const uint8_t id[WM_ID_LEN]);
+int store_revokes_of(struct store *s, const uint8_t subject[WM_PUB_LEN], store_id_cb cb, void *ctx);
+
+/*
+ * Chains and kept sets (node/trust.c judges revocations by them).
+ * store_link: what a chain walk needs of an event held or hidden.  The kept
+ * set of (author, signer): ids reached from the keep lists of signer's
+ * revocations of author; a gap is a link a walk needed and the store did
+ * not hold, and counts as kept until it comes (store_is_kept: 1 kept or a
+ * gap, 0 not).  store_gaps_take lists up to max gaps waiting for id (the
+ * event with that id has just come) and forgets them all.
+ */
+struct store_link {
+	uint8_t author[WM_PUB_LEN];
+	char group[WM_GROUP_MAX + 1];
+	uint64_t expires_at;
+	int has_prev;
+	uint8_t prev[WM_ID_LEN];
+};
+int store_link(struct store *s, const uint8_t id[WM_ID_LEN], struct store_link *out);
+int store_kept_add(struct store *s, const uint8_t author[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN],
+                   const uint8_t id[WM_ID_LEN]);
+int store_is_kept(struct store *s, const uint8_t author[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN],
+                  const uint8_t id[WM_ID_LEN]);
+int store_gap_add(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t author[WM_PUB_LEN],
+                  const uint8_t signer[WM_PUB_LEN], const char *group);
+struct store_gap {
+	uint8_t author[WM_PUB_LEN];
+	uint8_t signer[WM_PUB_LEN];
+	char group[WM_GROUP_MAX + 1];
+};
+int store_gaps_take(struct store *s, const uint8_t id[WM_ID_LEN], struct store_gap *out, size_t max,
+                    size_t *n);
 
 /* Certs issued by `issuer` (a station's officers, nodes, residents). */
 int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN],

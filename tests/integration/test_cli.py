@@ -95,7 +95,8 @@ def t_import(env):
     good = wmtest.read_bundle(env.path("good.wm"))
     good_ids = set(wmtest.event_id(w) for w in good)
     check(len(good) == len(good_ids) == len(env.feed_ids("a")), "export does not match the feed")
-    check(len(good) >= 15, "expected many good events, got %d" % len(good))
+    # officer2's bulletin is hidden: `cert revoke` writes an empty keep
+    check(len(good) >= 14, "expected many good events, got %d" % len(good))
 
     # bad 1: a flipped byte inside a signed bulletin's text (its content)
     env.post("bulletin", None, "officer.key", "--group", G, "--title", "夜间巡逻",
