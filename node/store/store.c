@@ -145,7 +145,7 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per ver
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_INSERT, ST_INSERT_REF, ST_INSERT_FTS,
-	ST_HAS, ST_GET, ST_INFO, ST_REFERRING, ST_BY_AUTHOR,
+	ST_HAS, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
 	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_BY, ST_REVOKES_OF,
 	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_FTS, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
@@ -181,6 +181,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_GET] = "SELECT coalesce(raw, withheld) FROM events WHERE id = ?1",
 	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, author, grp, raw IS NULL FROM events WHERE id = ?1",
 	[ST_REFERRING] = "SELECT " EV_COLS " FROM events WHERE seq IN (SELECT seq FROM refs WHERE ref = ?1) ORDER BY seq",
+	[ST_ARRIVALS] = "SELECT " EV_COLS ", received_at FROM events WHERE author = ?1 ORDER BY seq",
 	[ST_BY_AUTHOR] = "SELECT " EV_COLS " FROM events WHERE author = ?1 AND created_at >= ?2 ORDER BY created_at, id",
 	[ST_CERTS_OF] = "SELECT " CERT_COLS " FROM certs WHERE subject = ?1 ORDER BY created_at, event_id",
 	[ST_CERTS_BY] = "SELECT " CERT_COLS " FROM certs WHERE issuer = ?1 ORDER BY created_at, event_id",
@@ -894,6 +895,32 @@ int store_events_referring(struct store *s, const uint8_t id[WM_ID_LEN], store_e
 		return WM_ESTORE;
 	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_TRANSIENT);
 	return iterate_events(s, st, cb, ctx);
+}
+
+int store_arrivals_of(struct store *s, const uint8_t author[WM_PUB_LEN], store_arrival_cb cb, void *ctx)
+{
+	struct stored_event e;
+	sqlite3_stmt *st;
+	int rc = 0, step;
+
+	if (s == NULL || author == NULL || cb == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_ARRIVALS)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, author, WM_PUB_LEN, SQLITE_TRANSIENT);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (row_event(st, &e) != 0) {
+			snprintf(s->err, sizeof(s->err), "a stored event has a bad id");
+			rc = WM_ESTORE;
+			break;
+		}
+		if ((rc = cb(ctx, &e, sqlite3_column_int64(st, 8))) != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_fail(s, "read events");
+	stmt_put(s, st);
+	return rc;
 }
 
 int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], uint64_t since,

@@ -116,6 +116,11 @@ int store_info(struct store *s, const uint8_t id[WM_ID_LEN], struct store_info *
 int store_resolve_prefix(struct store *s, const char *hex, size_t hexlen,
                          uint8_t id[WM_ID_LEN]);
 
+/* Events signed by `author` in the order they arrived here (seq), each
+ * with the time it arrived (received_at, ms; this node's clock). */
+typedef int (*store_arrival_cb)(void *ctx, const struct stored_event *e, int64_t received_at);
+int store_arrivals_of(struct store *s, const uint8_t author[WM_PUB_LEN], store_arrival_cb cb, void *ctx);
+
 /* Events signed by `author` with created_at >= since, oldest first. */
 int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], uint64_t since,
                            store_event_cb cb, void *ctx);
