@@ -598,6 +598,31 @@ static void test_revoke_undone(void **state)
 	free(bad.wire);
 }
 
+/* A station revokes a stolen officer key, then root revokes the station,
+ * keeping that revoke: the officer stays revoked. */
+static void test_station_revoke_kept(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev b1, rv, forged;
+	struct keep k[2];
+
+	chain(f, "*", "g");
+	b1 = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	assert_int_equal(in_keep(f, &b1), 0);
+	rv = revoke_keep(f->k[STATION], f->k[OFFICER], T0 + 2 * DAY, &(struct keep){ "g", b1.id, 0 }, 1);
+	assert_int_equal(in_keep(f, &rv), 0);
+	k[0] = (struct keep){ WM_NETWORK_GROUP, officer_cert, 0 };
+	k[1] = (struct keep){ WM_NETWORK_GROUP, rv.id, 0 };
+	IN_OK(f, revoke_keep(f->k[ROOT], f->k[STATION], T0 + 3 * DAY, k, 2));
+	assert_int_equal(store_has(f->s, rv.id), 1);
+	assert_int_equal(store_has(f->s, b1.id), 1);
+	forged = bulletin(f->k[OFFICER], "g", T0 + DAY + 1);
+	assert_int_equal(in_keep(f, &forged), WM_EREVOKED);
+	free(b1.wire);
+	free(rv.wire);
+	free(forged.wire);
+}
+
 /* What store_hidden_by lists, for test_late_revocation_hides. */
 struct hidden_seen {
 	size_t n, len_after;
@@ -842,6 +867,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_station_revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_backdate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_undone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_station_revoke_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_revocation_hides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vouched_groups, setup, teardown),
