@@ -273,16 +273,52 @@ static void tr_on_log(void *ctx, const char *line)
 	}
 }
 
-static int tr_allow(void *ctx, const uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN])
+/* A peer of watchmesh.conf: its key is configured, or was learned from a
+ * link a configured dialer made, or this link is one a configured dialer
+ * made now. */
+static int configured(struct daemon *d, const uint8_t pub[WM_PUB_LEN], struct transport_dialer *td)
+{
+	const struct dknown *k = peers_known_by_pub(d, pub);
+	size_t i;
+
+	if (k && k->configured)
+		return 1;
+	for (i = 0; td && i < d->ndialers; i++)
+		if (d->dialers[i].d == td)
+			return !d->dialers[i].from_beacon;
+	return 0;
+}
+
+/*
+ * Admission (issue 8 item 7, eclipse): configured peers are never refused
+ * for max_peers; strangers (inbound, or dialed from a beacon) take at most
+ * max_peers minus the configured ones.  (The transport admits at most 4
+ * inbound links from one address.)  So keys made up by the thousand,
+ * connecting first, cannot keep a node from its neighbours.
+ */
+static int tr_allow(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_PUB_LEN],
+                    char why[WM_WHY_LEN])
 {
 	struct daemon *d = ctx;
+	/* links admitted but not up yet count as strangers: several
+	 * handshakes may finish before the first of them is up */
+	unsigned reserved = 0, strangers = transport_admitting(d->tr);
+	size_t i;
 
 	if (d->stopping) {
 		wm_why(why, "node is shutting down");
 		return 1;
 	}
-	if (d->nconns >= d->nd->conf.max_peers && !conn_with_pub(d, pub)) {
-		wm_why(why, "too many peers (max_peers = %u)", d->nd->conf.max_peers);
+	/* a second link with a key already up is the transport's to settle */
+	if (configured(d, pub, transport_conn_dialer(tc)) || conn_with_pub(d, pub))
+		return 0;
+	for (i = 0; i < d->ndialers; i++)
+		reserved += !d->dialers[i].from_beacon;
+	for (i = 0; i < d->nconns; i++)
+		strangers += !configured(d, d->conns[i]->pub, NULL);
+	if (strangers + reserved >= d->nd->conf.max_peers) {
+		wm_why(why, "too many peers (max_peers = %u, %u of them kept for configured peers)",
+		       d->nd->conf.max_peers, reserved);
 		return 1;
 	}
 	return 0;

@@ -27,7 +27,8 @@
 #define MESH_MISSING_MAX   4096        /* live ids announced but not held */
 #define MESH_ANNOUNCERS    4           /* peers remembered per missing id */
 #define MESH_AUTHORS       1024        /* author rate buckets */
-#define MESH_FQ_MAX        500000      /* ids queued for fetching per peer */
+#define MESH_FQ_MAX        65536       /* ids queued for fetching per peer (2 MiB) */
+#define MESH_FQ_TOTAL      262144      /* ... and for all peers together (8 MiB) */
 #define MESH_HAVE_MAX      8192        /* ids announced after a repair */
 #define MESH_NEG_TIMEOUT   30000       /* ms without an answer ends a session */
 #define MESH_SERVER_MAX    16          /* server sessions at once, all peers */
@@ -45,6 +46,12 @@ struct missing {
 	uint8_t asked;
 	uint32_t ann[MESH_ANNOUNCERS];
 	uint64_t due;
+};
+
+/* A repair id asked for and not answered yet (the peer answers in order). */
+struct inflight {
+	uint64_t seq;                   /* its place in the fetch queue (session summaries) */
+	uint8_t id[WM_ID_LEN];
 };
 
 struct bucket {
@@ -108,8 +115,12 @@ struct peer {
 	} rs[2];
 	uint64_t fq_seq;                /* ids ever queued for fetching */
 	uint64_t fq_taken;              /* ids ever taken from the queue (asked or skipped) */
-	uint64_t *fl;                   /* ring of the seqs in flight */
+	struct inflight *fl;            /* ring of the ids asked for, oldest first */
 	size_t fl_head, fl_n, fl_cap;
+	/* Answers still owed to asks that timed out: a late EVENT push=0 not
+	 * asked for any more is excused this many times (and throttled). */
+	uint64_t late;
+	int fq_cut;                     /* a fetch queue bound left ids out: repair again soon */
 
 	/* repair as server */
 	uint64_t ssession;
@@ -120,7 +131,6 @@ struct peer {
 	/* fetch queue */
 	struct neg_ids fq;
 	size_t fq_pos;
-	size_t inflight;
 	uint64_t fetch_deadline;
 
 	/* status */
@@ -147,6 +157,7 @@ struct mesh {
 
 	struct missing *miss;
 	size_t nmiss, capmiss;          /* grows up to MESH_MISSING_MAX */
+	size_t fq_queued;               /* ids in every peer's fetch queue, not yet asked */
 
 	/* Ids in a peer's repair set that it could not serve (a remembered
 	 * refusal: only the id is kept): not asked for again while they stay
@@ -280,6 +291,22 @@ static int send_frame(struct mesh *m, struct peer *p, const struct frame *f, int
 	return rc;
 }
 
+/* A NEG_MSG of session `session` carrying msg (freed here). */
+static int send_neg_msg(struct mesh *m, struct peer *p, uint64_t session, uint8_t *msg, size_t len)
+{
+	struct frame f;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_NEG_MSG;
+	f.neg.session = session;
+	f.neg.msg = msg;
+	f.neg.len = len;
+	rc = send_frame(m, p, &f, 0);
+	free(msg);
+	return rc;
+}
+
 static int bucket_take(struct bucket *b, double rate, double burst, uint64_t now)
 {
 	if (now > b->at) {
@@ -331,6 +358,7 @@ static void peer_free(struct mesh *m, struct peer *p)
 		return;
 	client_end(m, p);
 	server_end(m, p);
+	m->fq_queued -= p->fq.n - p->fq_pos;
 	neg_ids_free(&p->fq);
 	free(p->fl);
 	free(p->ihave_ids);
@@ -516,13 +544,15 @@ static void missing_tick(struct mesh *m, uint64_t now)
 
 	while (i < m->nmiss) {
 		struct missing *e = &m->miss[i];
-		struct peer *p = NULL;
+		struct peer *p = NULL, *slow;
 		struct frame f;
 
 		if (e->due > now) {
 			i++;
 			continue;
 		}
+		if (e->asked && (slow = peer_find(m, e->ann[e->next - 1])) != NULL)
+			slow->late++;           /* it timed out, but may still answer */
 		while (e->next < e->nann && p == NULL) {
 			p = peer_find(m, e->ann[e->next++]);
 			if (!live(p))
@@ -569,10 +599,15 @@ static void unavail_add(struct mesh *m, const uint8_t id[WM_ID_LEN])
 		m->unavail_n++;
 }
 
-static int fq_add(struct peer *p, const uint8_t id[WM_ID_LEN])
+/* Bounded per peer and in all, so that no peer's announcements (IHAVE
+ * repair=1 is not limited otherwise) hold more than MESH_FQ_MAX ids of
+ * memory; what is left out is found by the next repair, which comes soon. */
+static int fq_add(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN])
 {
-	if (p->fq.n - p->fq_pos >= MESH_FQ_MAX)
+	if (p->fq.n - p->fq_pos >= MESH_FQ_MAX || m->fq_queued >= MESH_FQ_TOTAL) {
+		p->fq_cut = 1;
 		return WM_ETOOBIG;
+	}
 	if (p->fq.n == p->fq.cap) {
 		size_t cap;
 		uint8_t (*v)[WM_ID_LEN];
@@ -592,37 +627,60 @@ static int fq_add(struct peer *p, const uint8_t id[WM_ID_LEN])
 	}
 	memcpy(p->fq.ids[p->fq.n++], id, WM_ID_LEN);
 	p->fq_seq++;
+	m->fq_queued++;
 	return 0;
 }
 
-/* In-flight fetch ids, oldest first.  Only bookkeeping for the session
- * summaries: a failed push just makes a summary come early. */
-static void fl_push(struct peer *p, uint64_t seq)
+/* In-flight fetch ids, oldest first: what an EVENT push=0 or a NOTHAVE from
+ * the peer may answer, and the session summaries' bookkeeping.  Room for n
+ * more, made before the IWANT goes out. */
+static int fl_reserve(struct peer *p, size_t n)
 {
-	if (p->fl_n == p->fl_cap) {
-		size_t cap = p->fl_cap ? 2 * p->fl_cap : 256, i;
-		uint64_t *v = malloc(cap * sizeof(*v));
+	size_t cap = p->fl_cap ? p->fl_cap : 256, i;
+	struct inflight *v;
 
-		if (v == NULL)
-			return;
-		for (i = 0; i < p->fl_n; i++)
-			v[i] = p->fl[(p->fl_head + i) % p->fl_cap];
-		free(p->fl);
-		p->fl = v;
-		p->fl_cap = cap;
-		p->fl_head = 0;
-	}
-	p->fl[(p->fl_head + p->fl_n) % p->fl_cap] = seq;
-	p->fl_n++;
+	if (p->fl_n + n <= p->fl_cap)
+		return 0;
+	while (cap < p->fl_n + n)
+		cap *= 2;
+	if ((v = malloc(cap * sizeof(*v))) == NULL)
+		return WM_ENOMEM;
+	for (i = 0; i < p->fl_n; i++)
+		v[i] = p->fl[(p->fl_head + i) % p->fl_cap];
+	free(p->fl);
+	p->fl = v;
+	p->fl_cap = cap;
+	p->fl_head = 0;
+	return 0;
 }
 
-static void fl_pop(struct peer *p, size_t n)
+static void fl_push(struct peer *p, uint64_t seq, const uint8_t id[WM_ID_LEN])
 {
-	if (n > p->fl_n)
-		n = p->fl_n;
-	if (n > 0)
-		p->fl_head = (p->fl_head + n) % p->fl_cap;
-	p->fl_n -= n;
+	struct inflight *e = &p->fl[(p->fl_head + p->fl_n++) % p->fl_cap];
+
+	e->seq = seq;
+	memcpy(e->id, id, WM_ID_LEN);
+}
+
+/* Take id off the in-flight list: 1 if it was there.  Answers come in the
+ * order asked, so it is nearly always the oldest. */
+static int fl_take(struct peer *p, const uint8_t id[WM_ID_LEN])
+{
+	size_t i, j;
+
+	for (i = 0; i < p->fl_n; i++) {
+		if (memcmp(p->fl[(p->fl_head + i) % p->fl_cap].id, id, WM_ID_LEN) != 0)
+			continue;
+		if (i == 0) {
+			p->fl_head = (p->fl_head + 1) % p->fl_cap;
+		} else {
+			for (j = i; j + 1 < p->fl_n; j++)
+				p->fl[(p->fl_head + j) % p->fl_cap] = p->fl[(p->fl_head + j + 1) % p->fl_cap];
+		}
+		p->fl_n--;
+		return 1;
+	}
+	return 0;
 }
 
 static const char *const scope_names[2] = { "network", "groups" };
@@ -645,7 +703,7 @@ static void rs_log(struct mesh *m, struct peer *p, int s, uint64_t now)
 /* Ids queued or in flight to be fetched from p. */
 static int fetching(const struct peer *p)
 {
-	return p->fq_pos < p->fq.n || p->inflight > 0;
+	return p->fq_pos < p->fq.n || p->fl_n > 0;
 }
 
 /* A long session says how far it is, every MESH_PROGRESS_MS (its summary
@@ -660,7 +718,7 @@ static void rs_progress(struct mesh *m, struct peer *p, uint64_t now)
 		p->fetch_progress_at = now;
 		mlog(m, MESH_LOG_INFO, "fetching from %s (%s): %llu events stored so far, %llu ids to go",
 		     p->hex, p->name, (unsigned long long)p->round_stored,
-		     (unsigned long long)(p->fq.n - p->fq_pos + p->inflight));
+		     (unsigned long long)(p->fq.n - p->fq_pos + p->fl_n));
 	}
 	for (s = 0; s < 2; s++) {
 		struct rsess *r = &p->rs[s];
@@ -686,7 +744,7 @@ static void rs_check(struct mesh *m, struct peer *p, uint64_t now)
 		struct rsess *r = &p->rs[s];
 
 		if (r->open && r->reconciled && p->fq_taken >= r->q_end &&
-		    (p->fl_n == 0 || p->fl[p->fl_head] >= r->q_end))
+		    (p->fl_n == 0 || p->fl[p->fl_head].seq >= r->q_end))
 			rs_log(m, p, s, now);
 	}
 }
@@ -702,10 +760,12 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 
 	if (!live(p))
 		return;
-	while (p->inflight < m->cfg.fetch_window && p->fq_pos < p->fq.n) {
+	while (p->fl_n < m->cfg.fetch_window && p->fq_pos < p->fq.n) {
 		uint64_t first = p->fq_taken;
 		size_t taken = 0, j;
 
+		if (fl_reserve(p, m->cfg.fetch_batch < FRAME_MAX_IDS ? m->cfg.fetch_batch : FRAME_MAX_IDS) != 0)
+			break;                  /* tried again on the next answer or tick */
 		for (k = 0; k < m->cfg.fetch_batch && k < FRAME_MAX_IDS && p->fq_pos < p->fq.n; p->fq_pos++) {
 			taken++;
 			if (held(m, p->fq.ids[p->fq_pos]) != 0 || unavail_has(m, p->fq.ids[p->fq_pos]))
@@ -714,6 +774,7 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 			memcpy(ids[k++], p->fq.ids[p->fq_pos], WM_ID_LEN);
 		}
 		p->fq_taken += taken;
+		m->fq_queued -= taken;
 		if (k == 0)
 			break;
 		memset(&f, 0, sizeof(f));
@@ -724,9 +785,8 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 		if (send_frame(m, p, &f, 0) != 0)
 			break;
 		for (j = 0; j < k; j++)
-			fl_push(p, seqs[j]);
+			fl_push(p, seqs[j], ids[j]);
 		m->st.iwant_out++;
-		p->inflight += k;
 		p->fetch_deadline = now + m->cfg.fetch_timeout_ms;
 	}
 	if (!fetching(p) && p->fq.n > 0) {
@@ -742,15 +802,21 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 		 * station's, a bulletin before its author's certificate.  What
 		 * was refused for now is fetched again by a repair soon, as
 		 * long as each round stores something. */
-		if (p->round_deferred > 0 && p->round_stored > 0) {
-			mlog(m, MESH_LOG_DEBUG, "peer %s (%s): %llu fetched events wait for others; "
-			     "repairing again soon", p->hex, p->name, (unsigned long long)p->round_deferred);
+		if ((p->round_deferred > 0 && p->round_stored > 0) || p->fq_cut) {
+			if (p->fq_cut)
+				mlog(m, MESH_LOG_DEBUG, "peer %s (%s): the fetch queue was full; "
+				     "repairing again soon", p->hex, p->name);
+			else
+				mlog(m, MESH_LOG_DEBUG, "peer %s (%s): %llu fetched events wait for others; "
+				     "repairing again soon", p->hex, p->name,
+				     (unsigned long long)p->round_deferred);
 			if (p->csession != 0)
 				p->repair_again = 1;
 			else if (p->repair_due > now + m->cfg.repair_soon_ms)
 				p->repair_due = now + m->cfg.repair_soon_ms;
 		}
 		p->round_stored = p->round_deferred = 0;
+		p->fq_cut = 0;
 	}
 	rs_check(m, p, now);
 }
@@ -965,7 +1031,7 @@ static void repair_stage_done(struct mesh *m, struct peer *p, struct neg_ids *ha
 	p->round_need += need->n;
 	p->round_have += have->n;
 	for (i = 0; i < need->n; i++)
-		if (held(m, need->ids[i]) == 0 && fq_add(p, need->ids[i]) != 0)
+		if (held(m, need->ids[i]) == 0 && fq_add(m, p, need->ids[i]) != 0)
 			break;
 	if (p->cstage == 1 || p->cstage == 2) {
 		struct rsess *r = &p->rs[p->cstage - 1];
@@ -1016,7 +1082,6 @@ static int on_client_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 	char why[WM_WHY_LEN];
 	uint8_t *msg = NULL;
 	size_t len = 0;
-	struct frame f;
 	int rc, stage;
 
 	if (p->csession == 0 || fr->neg.session != p->csession)
@@ -1048,13 +1113,7 @@ static int on_client_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 	if (p->dead)
 		return 0;
 	if (msg != NULL) {
-		memset(&f, 0, sizeof(f));
-		f.type = FRAME_NEG_MSG;
-		f.neg.session = p->csession;
-		f.neg.msg = msg;
-		f.neg.len = len;
-		rc = send_frame(m, p, &f, 0);
-		free(msg);
+		rc = send_neg_msg(m, p, p->csession, msg, len);
 		if (p->cstage == 1 || p->cstage == 2)
 			p->bytes_out[p->cstage - 1] += len;
 		p->cdeadline = now + MESH_NEG_TIMEOUT;
@@ -1089,7 +1148,6 @@ static int on_server_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 	struct neg_storage st;
 	uint8_t *msg = NULL;
 	size_t len = 0;
-	struct frame f;
 	int rc;
 
 	if (fr->type == FRAME_NEG_OPEN) {
@@ -1126,14 +1184,7 @@ static int on_server_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 		neg_close_send(m, p, fr->neg.session, "error");
 		return 0;
 	}
-	memset(&f, 0, sizeof(f));
-	f.type = FRAME_NEG_MSG;
-	f.neg.session = p->ssession;
-	f.neg.msg = msg;
-	f.neg.len = len;
-	rc = send_frame(m, p, &f, 0);
-	free(msg);
-	if (rc != 0)
+	if (send_neg_msg(m, p, p->ssession, msg, len) != 0)
 		server_end(m, p);
 	return 0;
 }
@@ -1171,21 +1222,35 @@ static void on_duplicate(struct mesh *m, struct peer *p, const uint8_t *id, int 
 		m->st.prune_out++;
 }
 
+/* Did we ask p for this id: a repair fetch in flight (taken off the list
+ * here), or a missing id asked of it? */
+static int asked_for(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN])
+{
+	struct missing *e;
+	size_t i;
+
+	if (fl_take(p, id))
+		return 1;
+	if ((e = missing_find(m, id)) == NULL)
+		return 0;
+	for (i = 0; i < e->next; i++)
+		if (e->ann[i] == p->h)
+			return 1;
+	return 0;
+}
+
 static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint64_t now)
 {
 	struct ingest_result res;
 	struct event_peek pk;
 	char hex[17];
-	int rc, peeked, lookup = -1, lazy_live = 0;
+	int rc, peeked, lookup = -1, lazy_live = 0, unasked = 0;
 
 	m->st.events_in++;
 	p->events_in++;
-	if (!fr->event.push && p->inflight > 0) {
-		p->inflight--;
-		fl_pop(p, 1);
-	}
 	peeked = peek_event(fr->event.wire, fr->event.len, 0, &pk);
 	if (peeked) {
+		unasked = !fr->event.push && !asked_for(m, p, pk.id);
 		if (!we_carry(m, pk.group, pk.glen)) {
 			mlog(m, MESH_LOG_DEBUG, "peer %s: event of a group we do not carry ignored", p->hex);
 			goto pump;
@@ -1194,9 +1259,22 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 			on_duplicate(m, p, pk.id, fr->event.push);
 			goto pump;
 		}
+		/* Only what we asked for escapes the rate limits.  An answer to
+		 * an ask that timed out is excused (and throttled); any other
+		 * EVENT push=0 is a peer pushing outside Plumtree's rules, which
+		 * no honest node does.  (A duplicate, above, is harmless either
+		 * way: two asks for one id bring two answers.) */
+		if (unasked && p->late == 0) {
+			m->st.invalid++;
+			peer_fault(m, p, WM_EPROTO, "sent an event it was not asked for (EVENT push=0)");
+			return WM_EPROTO;
+		}
+		if (unasked)
+			p->late--;
 		lazy_live = missing_find(m, pk.id) != NULL;
-		if (fr->event.push && (!bucket_take(&p->rate, m->cfg.peer_rate, m->cfg.peer_burst, now) ||
-		                       !author_ok(m, pk.author, now))) {
+		if ((fr->event.push || unasked) &&
+		    (!bucket_take(&p->rate, m->cfg.peer_rate, m->cfg.peer_burst, now) ||
+		     !author_ok(m, pk.author, now))) {
 			m->st.rate_limited++;
 			mlog(m, MESH_LOG_DEBUG, "peer %s: event dropped by a rate limit", p->hex);
 			return 0;
@@ -1328,7 +1406,7 @@ static void on_ihave(struct mesh *m, struct peer *p, const struct frame *fr, uin
 			missing_add(m, id, kind, p, now + (kind == KIND_ALERT ? wait / 3 : wait), 1);
 		} else if (kind == KIND_ALERT) {
 			missing_add(m, id, kind, p, now, 0);
-		} else if (fq_add(p, id) != 0) {
+		} else if (fq_add(m, p, id) != 0) {
 			break;
 		}
 	}
@@ -1343,13 +1421,13 @@ static void on_nothave(struct mesh *m, struct peer *p, const struct frame *fr, u
 	for (i = 0; i < fr->ids.n; i++) {
 		struct missing *e = missing_find(m, fr->ids.ids + i * WM_ID_LEN);
 
-		if (e != NULL && e->asked)
-			e->due = now;   /* ask the next announcer at once */
-		else if (e == NULL)
+		if (fl_take(p, fr->ids.ids + i * WM_ID_LEN) && e == NULL)
 			unavail_add(m, fr->ids.ids + i * WM_ID_LEN);
+		else if (e != NULL && e->asked && e->ann[e->next - 1] == p->h) {
+			e->asked = 0;   /* answered: no late copy will come */
+			e->due = now;   /* ask the next announcer at once */
+		}
 	}
-	p->inflight = p->inflight > fr->ids.n ? p->inflight - fr->ids.n : 0;
-	fl_pop(p, fr->ids.n);
 	fetch_pump(m, p, now);
 }
 
@@ -1678,9 +1756,9 @@ void mesh_tick(struct mesh *m, uint64_t now)
 			repair_abandon(m, p, now, "no answer");
 		if (p->sneg != NULL && p->sdeadline <= now)
 			server_end(m, p);
-		if (p->inflight > 0 && p->fetch_deadline <= now) {
-			p->inflight = 0;
-			fl_pop(p, p->fl_n);
+		if (p->fl_n > 0 && p->fetch_deadline <= now) {
+			p->late += p->fl_n;     /* it may still answer */
+			p->fl_n = 0;
 			fetch_pump(m, p, now);
 		}
 		if (p->csession == 0 && !repair_held(p) && p->repair_due <= now)
@@ -1717,7 +1795,7 @@ uint64_t mesh_next_deadline(const struct mesh *m)
 			t = min64(t, p->repair_due);
 		if (p->sneg != NULL)
 			t = min64(t, p->sdeadline);
-		if (p->inflight > 0)
+		if (p->fl_n > 0)
 			t = min64(t, p->fetch_deadline);
 	}
 	return t;
@@ -1757,6 +1835,7 @@ int mesh_peer_info(const struct mesh *m, size_t i, struct mesh_peer_info *out)
 	out->events_in = p->events_in;
 	out->events_out = p->events_out;
 	out->duplicates_in = p->dup_in;
+	out->fetch_queued = p->fq.n - p->fq_pos + p->fl_n;
 	out->last_repair_at = p->last_repair_at;
 	out->last_repair_need = p->last_repair_need;
 	out->last_repair_have = p->last_repair_have;

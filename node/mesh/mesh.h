@@ -106,8 +106,9 @@ struct mesh_config {
 	uint64_t repair_soon_ms;        /* repair again this soon after one stored events (1000) */
 	size_t fetch_batch;             /* ids in one repair IWANT (64) */
 	size_t fetch_window;            /* repair ids in flight per peer (256) */
-	double peer_rate, peer_burst;   /* live events per second from one peer (200, 2000) */
-	double author_rate, author_burst; /* live events per second per author (10, 100) */
+	/* events not asked for (live pushes, late answers): per second */
+	double peer_rate, peer_burst;   /* from one peer (200, 2000) */
+	double author_rate, author_burst; /* per author (10, 100) */
 	uint64_t invalid_backoff_ms;    /* backoff for a peer that sent an invalid event (600000) */
 	uint64_t neg_frame_limit;       /* negentropy frame limit (FRAME_NEG_MAX, 512 KiB) */
 	int verbose;                    /* 1: MESH_LOG_DEBUG lines too */
@@ -181,6 +182,7 @@ struct mesh_peer_info {
 	int eager;                      /* we push whole events to it */
 	uint64_t up_since;
 	uint64_t events_in, events_out, duplicates_in;
+	uint64_t fetch_queued;          /* ids queued or in flight to be fetched from it */
 	uint64_t last_repair_at;        /* 0 = never */
 	uint64_t last_repair_need;      /* ids it had that we lacked, at the last repair */
 	uint64_t last_repair_have;      /* ids we had that it lacked */

@@ -9,7 +9,10 @@
  * the body.  Frames to send wait as plaintext in two queues (high, normal)
  * and are encrypted only when they are written, because the stream cipher's
  * order is the write order and a high-priority frame may overtake.  At most
- * one uv_write is in flight per connection.
+ * one uv_write is in flight per connection.  What waits is bounded per
+ * connection and in all, and a connection whose backlog does not drain is
+ * closed (conn_drain), so that a slow reader costs bounded memory for a
+ * bounded time.
  *
  * libuv memory rules: a connection's handles (tcp, timer) live inside it and
  * the connection is freed from the last close callback; the transport
@@ -86,6 +89,8 @@ struct transport_conn {
 	char doom_why[WM_WHY_LEN];             /* ... and log this then */
 	enum tr_state state;
 	int outbound;
+	int admitted;                          /* passed conn_admit */
+	int kept;                              /* ... with a key one of our dialers wants */
 	int announced;                         /* on_up ran; on_down owed */
 	int announce_pending;                  /* up; on_up at the end of this read */
 	int have_pub;
@@ -112,6 +117,10 @@ struct transport_conn {
 	size_t queued;                         /* plaintext bytes in high + normal */
 	int writing;                           /* write_req in flight */
 	uint8_t *wbuf;                         /* its buffer */
+	size_t wlen;                           /* ... and its length */
+	size_t drain_level;                    /* the backlog when it passed half of queue_max
+	                                        * (0: it is below) ... */
+	uint64_t drain_since;                  /* ... and when */
 	uint8_t *final_wire;                   /* closing frame to write next */
 	size_t final_len;
 	int shutting_down;
@@ -158,6 +167,7 @@ struct transport {
 	struct transport_conn *conns;
 	struct transport_dialer *dialers;
 	unsigned nconns, nhandshakes_in;
+	size_t queued;                         /* plaintext bytes queued on every connection */
 	struct tr_ban *bans;
 	size_t nbans, capbans;
 	int freeing;                           /* transport_free has run */
@@ -166,6 +176,7 @@ struct transport {
 };
 
 static void conn_end(struct transport_conn *c, const char *reason, int goodbye);
+static int conn_drain(struct transport_conn *c, uint64_t now);
 static void conn_pump(struct transport_conn *c);
 static void dialer_schedule(struct transport_dialer *d, uint64_t at_least);
 static void dialer_attempt(struct transport_dialer *d);
@@ -226,10 +237,13 @@ void transport_options_default(struct transport_options *o)
 	o->backoff_min_ms = 1000;
 	o->backoff_max_ms = 300000;
 	o->stable_ms = 60000;
-	o->queue_max = 8u * 1024 * 1024;
+	o->queue_max = 2u * 1024 * 1024;
+	o->queue_total_max = 64u * 1024 * 1024;
+	o->drain_ms = 30000;
 	o->max_conns = 256;
 	o->max_handshakes = 64;
 	o->max_handshakes_per_addr = 8;
+	o->max_links_per_addr = 4;
 	o->replay_path = NULL;
 }
 
@@ -516,8 +530,9 @@ int transport_new(struct uv_loop_s *loop, const struct key *self, const uint8_t 
 		transport_options_default(&t->opt);
 	if (t->opt.keepalive_ms == 0 || t->opt.handshake_timeout_ms == 0 || t->opt.backoff_min_ms == 0
 	    || t->opt.backoff_max_ms < t->opt.backoff_min_ms || t->opt.queue_max < TRANSPORT_FRAME_MAX
+	    || t->opt.queue_total_max < t->opt.queue_max || t->opt.drain_ms == 0
 	    || t->opt.max_conns == 0 || t->opt.max_handshakes == 0
-	    || t->opt.max_handshakes_per_addr == 0) {
+	    || t->opt.max_handshakes_per_addr == 0 || t->opt.max_links_per_addr == 0) {
 		free(t);
 		return WM_EINVAL;
 	}
@@ -717,6 +732,7 @@ static void conn_end(struct transport_conn *c, const char *reason, int goodbye)
 	c->announce_pending = 0;
 	fqueue_clear(&c->high);
 	fqueue_clear(&c->normal);
+	t->queued -= c->queued;
 	c->queued = 0;
 	c->rx = RX_DISCARD;
 	free(c->body);
@@ -772,6 +788,7 @@ static void conn_after_write(uv_write_t *req, int status)
 	c->writing = 0;
 	free(c->wbuf);
 	c->wbuf = NULL;
+	c->wlen = 0;
 	if (c->state == TR_CLOSED)
 		return;
 	if (status < 0) {
@@ -805,12 +822,14 @@ static void conn_write(struct transport_conn *c, uint8_t *buf, size_t len)
 	char reason[WM_WHY_LEN];
 
 	c->wbuf = buf;
+	c->wlen = len;
 	c->writing = 1;
 	c->last_tx = c->write_started = uv_now(c->t->loop);
 	rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, conn_after_write);
 	if (rc != 0) {
 		c->writing = 0;
 		c->wbuf = NULL;
+		c->wlen = 0;
 		free(buf);
 		if (c->state == TR_CLOSING) {
 			conn_close_handles(c);
@@ -901,6 +920,7 @@ static void conn_pump(struct transport_conn *c)
 			return;
 		}
 		c->queued -= f->len;
+		c->t->queued -= f->len;
 		off += wl;
 		free(f);
 	}
@@ -933,6 +953,7 @@ static int conn_enqueue(struct transport_conn *c, const uint8_t *bytes, size_t l
 		q->head = f;
 	q->tail = f;
 	c->queued += len;
+	c->t->queued += len;
 	return 0;
 }
 
@@ -947,10 +968,16 @@ int transport_send(struct transport_conn *c, const uint8_t *bytes, size_t len, i
 		return WM_ETOOBIG;
 	if (c->state != TR_UP || !c->announced)
 		return WM_EIO;
+	/* alerts may use as much again, per connection and in all */
 	limit = c->t->opt.queue_max;
 	if (priority == TRANSPORT_PRIO_HIGH)
 		limit *= 2;
 	if (c->queued + len > limit)
+		return WM_ERATE;
+	limit = c->t->opt.queue_total_max;
+	if (priority == TRANSPORT_PRIO_HIGH)
+		limit *= 2;
+	if (c->t->queued + len > limit)
 		return WM_ERATE;
 	rc = conn_enqueue(c, bytes, len, priority == TRANSPORT_PRIO_HIGH);
 	if (rc != 0)
@@ -960,6 +987,33 @@ int transport_send(struct transport_conn *c, const uint8_t *bytes, size_t len, i
 }
 
 /* --- connections: receiving ------------------------------------------------------------ */
+
+/* A key one of our dialers expects, or found at its address last time. */
+static int tr_wanted(const struct transport *t, const uint8_t pub[WM_PUB_LEN])
+{
+	const struct transport_dialer *d;
+
+	for (d = t->dialers; d != NULL; d = d->next)
+		if (!d->removed && d->have_last && memcmp(d->last_pub, pub, WM_PUB_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+/* Inbound links admitted from c's host, other than c and than an older
+ * link of c's key (which c replaces), ours (kept) aside. */
+static unsigned tr_links_from(const struct transport *t, const struct transport_conn *c)
+{
+	size_t hl = tr_host_len(c->addr);
+	const struct transport_conn *o;
+	unsigned n = 0;
+
+	for (o = t->conns; o != NULL; o = o->next)
+		if (o != c && o->admitted && !o->kept && o->state < TR_CLOSING &&
+		    memcmp(o->pub, c->pub, WM_PUB_LEN) != 0 &&
+		    tr_host_len(o->addr) == hl && memcmp(o->addr, c->addr, hl) == 0)
+			n++;
+	return n;
+}
 
 /* Our side of the handshake is complete and our stream header queued:
  * refuse a banned or unwanted peer now, so that the refusal's closing frame
@@ -982,12 +1036,20 @@ static int conn_admit(struct transport_conn *c)
 		conn_end(c, reason, 1);
 		return -1;
 	}
+	c->kept = c->outbound || tr_wanted(t, c->pub);
+	if (!c->kept && tr_links_from(t, c) >= t->opt.max_links_per_addr) {
+		snprintf(reason, sizeof(reason), "refused: too many links from %.*s (%u)",
+		         (int)tr_host_len(c->addr), c->addr, t->opt.max_links_per_addr);
+		conn_end(c, reason, 1);
+		return -1;
+	}
 	why[0] = 0;
-	if (t->cb.allow_peer != NULL && t->cb.allow_peer(t->cb.ctx, c->pub, why) != 0) {
+	if (t->cb.allow_peer != NULL && t->cb.allow_peer(t->cb.ctx, c, c->pub, why) != 0) {
 		snprintf(reason, sizeof(reason), "refused: %s", why[0] ? why : "not admitted");
 		conn_end(c, reason, 1);
 		return -1;
 	}
+	c->admitted = 1;
 	return 0;
 }
 
@@ -1308,6 +1370,8 @@ static void conn_tick(uv_timer_t *h)
 			snprintf(reason, sizeof(reason), "timed out: the peer is not reading (a write has waited %.1f s)",
 			         (double)(now - c->write_started) / 1000.0);
 			conn_end(c, reason, 0);
+		} else if (conn_drain(c, now)) {
+			break;
 		} else if (now - c->last_tx >= t->opt.keepalive_ms && !c->writing
 		           && c->high.head == NULL && c->normal.head == NULL) {
 			if (conn_enqueue(c, NULL, 0, 0) == 0)   /* keepalive: an empty frame */
@@ -1321,6 +1385,34 @@ static void conn_tick(uv_timer_t *h)
 	case TR_CLOSED:
 		break;
 	}
+}
+
+/*
+ * A peer that reads, but too slowly for what we have to send it, holds up
+ * to 2 x queue_max of our memory: once its backlog (queued and being
+ * written) passes half of queue_max, it must fall to half of what it was
+ * within drain_ms, or the connection is closed and the key kept away as
+ * long.  (A peer that reads nothing at all is also closed once a write
+ * has waited 3 x keepalive; one reading a little now and then is not.)
+ * 1 if it was closed.
+ */
+static int conn_drain(struct transport_conn *c, uint64_t now)
+{
+	size_t backlog = c->queued + c->wlen;
+	char reason[WM_WHY_LEN];
+
+	if (c->drain_level != 0 && backlog <= c->drain_level / 2)
+		c->drain_level = 0;
+	if (c->drain_level == 0 && backlog > c->t->opt.queue_max / 2) {
+		c->drain_since = now;
+		c->drain_level = backlog;
+	}
+	if (c->drain_level == 0 || now - c->drain_since < c->t->opt.drain_ms)
+		return 0;
+	snprintf(reason, sizeof(reason), "too slow: %zu KiB waiting to be sent, less than half of it "
+	         "sent in %.1f s", c->drain_level / 1024, (double)(now - c->drain_since) / 1000.0);
+	transport_close(c, reason, c->t->opt.drain_ms);
+	return 1;
 }
 
 /* Handshake state for a connection whose TCP is up. */
@@ -1801,6 +1893,21 @@ const char *transport_conn_addr(const struct transport_conn *c)
 int transport_conn_outbound(const struct transport_conn *c)
 {
 	return c != NULL && c->outbound;
+}
+
+struct transport_dialer *transport_conn_dialer(const struct transport_conn *c)
+{
+	return c != NULL ? c->dialer : NULL;
+}
+
+unsigned transport_admitting(const struct transport *t)
+{
+	const struct transport_conn *o;
+	unsigned n = 0;
+
+	for (o = t != NULL ? t->conns : NULL; o != NULL; o = o->next)
+		n += o->admitted && !o->announced && o->state < TR_CLOSING;
+	return n;
 }
 
 size_t transport_conn_queued(const struct transport_conn *c)

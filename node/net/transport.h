@@ -49,7 +49,11 @@
  * way waits quietly until that connection goes down.
  *
  * A peer that stops reading is closed once a write has waited 3 x
- * keepalive_ms ("the peer is not reading").
+ * keepalive_ms ("the peer is not reading"); one that reads too slowly for
+ * what we send it, once its backlog passed half of queue_max and did not
+ * halve within drain_ms ("too slow"; its key is then refused for drain_ms).
+ * What waits to be sent is bounded per connection (queue_max) and for all
+ * of them (queue_total_max): beyond, transport_send says WM_ERATE.
  *
  * Callbacks may call any transport function, including transport_close on
  * any connection and transport_free.  Single-threaded, like libuv.  The
@@ -92,8 +96,10 @@ struct transport_callbacks {
 	/* One log line without newline; NULL prints to stderr. */
 	void (*on_log)(void *ctx, const char *line);
 	/* Optional: admit a peer after its handshake (0), or refuse it (nonzero,
-	 * why filled; the peer is told why and the refusal logged). */
-	int (*allow_peer)(void *ctx, const uint8_t remote_pub[WM_PUB_LEN], char why[WM_WHY_LEN]);
+	 * why filled; the peer is told why and the refusal logged).  c is not
+	 * up yet: only the transport_conn_* readers may be used on it. */
+	int (*allow_peer)(void *ctx, struct transport_conn *c, const uint8_t remote_pub[WM_PUB_LEN],
+	                  char why[WM_WHY_LEN]);
 };
 
 struct transport_options {
@@ -103,10 +109,14 @@ struct transport_options {
 	uint64_t backoff_max_ms;        /* longest reconnect delay (300000) */
 	uint64_t stable_ms;             /* up this long resets the backoff (60000) */
 	size_t queue_max;               /* bytes of normal frames queued per connection; high
-	                                 * priority frames may use as much again (8 MiB) */
+	                                 * priority frames may use as much again (2 MiB) */
+	size_t queue_total_max;         /* the same for all connections together (64 MiB) */
+	uint64_t drain_ms;              /* a backlog above queue_max / 2 must halve this fast (30000) */
 	unsigned max_conns;             /* connections in any state; more inbound are refused (256) */
 	unsigned max_handshakes;        /* inbound connections still in their handshake (64) */
 	unsigned max_handshakes_per_addr; /* ... of those, from one IP address (8) */
+	unsigned max_links_per_addr;    /* inbound links admitted from one IP address, those
+	                                 * with a key a dialer of ours wants aside (4) */
 	const char *replay_path;        /* the replay cache's file (copied), so that it survives
 	                                 * a restart; NULL: in memory only (NULL) */
 };
@@ -178,6 +188,11 @@ void transport_close(struct transport_conn *c, const char *why, uint64_t backoff
 const uint8_t *transport_conn_pub(const struct transport_conn *c);
 const char *transport_conn_addr(const struct transport_conn *c);   /* "ip:port" of the peer */
 int transport_conn_outbound(const struct transport_conn *c);
+/* The dialer that made an outbound connection; NULL for an inbound one. */
+struct transport_dialer *transport_conn_dialer(const struct transport_conn *c);
+/* Connections admitted (allow_peer said yes) whose on_up has not run yet:
+ * an admission policy counts them with the ones up. */
+unsigned transport_admitting(const struct transport *t);
 size_t transport_conn_queued(const struct transport_conn *c);      /* bytes waiting to be sent */
 /* One pointer for the glue (e.g. its peer handle); NULL until set. */
 void transport_conn_set_data(struct transport_conn *c, void *data);

@@ -13,18 +13,31 @@
  *                refusal ("not signed by an official") is a lasting one
  *                (a key with no certificate at all would only be refused
  *                for now: its certificate may be on its way)
+ *   flood0       1000 valid requests by SIGNER, each as EVENT push=0 (an
+ *                answer to an IWANT the node never sent), at once: outside
+ *                the rate limits if the node takes them for a repair fetch
+ *   slowread     pushes one large request by SIGNER, then asks for it 1024
+ *                times in an IWANT every second, and reads what comes back
+ *                a few KiB a second: its receive buffer shrunk, its loop
+ *                asleep 0.9 s of every second (it still pings, so the link
+ *                is not silent).  The node's queue for it stays full.
+ *   hold         a throwaway key that only says HELLO and holds the link (and
+ *                redials when it is refused or closed), until it is killed;
+ *                it prints "key <64 hex>" each time it is up
  *
  * It prints "key <64 hex>" (its own node key) and "id <64 hex>" (the
- * forged event's id) once sent, then
+ * (first) forged event's id) once sent, then
  * "down: <reason>" and exits 0 when the node closes the link, or exits 1
  * after TIMEOUT seconds (default 20) if it was never disconnected.
  *
- *   usage: forger NETWORK-FILE HOST:PORT badsig|othernet|nonofficial GROUP SIGNER [TIMEOUT]
+ *   usage: forger NETWORK-FILE HOST:PORT badsig|othernet|nonofficial|flood0|slowread|hold
+ *                 GROUP SIGNER [TIMEOUT]
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -36,15 +49,23 @@
 #include "transport.h"
 #include "wmcrypto.h"
 
+#define FLOOD_N 1000
+#define SLOW_TEXT 12000                 /* bytes of text in slowread's event */
+
 struct forger {
 	uv_loop_t loop;
 	uv_timer_t timeout;
+	uv_timer_t slow;                /* slowread: ask, read a little, sleep */
 	struct transport *tr;
+	struct transport_conn *conn;
+	uint8_t id[WM_ID_LEN];
 	struct key *self;               /* the forger's node key (random) */
 	struct key *signer;             /* the event's author */
 	const char *mode, *group;
 	uint8_t network[WM_NETWORK_LEN];  /* the id its events carry */
 	int sent, down, finished, rc;
+	int slowing;                    /* slowread: the receive buffer is shrunk */
+	unsigned n;                     /* events forged so far */
 };
 
 static int send_frame(struct transport_conn *c, const struct frame *f)
@@ -66,7 +87,7 @@ static int send_frame(struct transport_conn *c, const struct frame *f)
 static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_ID_LEN])
 {
 	struct event_draft d;
-	char why[WM_WHY_LEN] = "";
+	char why[WM_WHY_LEN] = "", text[64];
 	int rc;
 
 	memset(&d, 0, sizeof d);
@@ -83,6 +104,19 @@ static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_I
 		d.kind = KIND_REQUEST;
 		draft_str(&d, "topic", "other");
 		draft_str(&d, "text", "forged request: this signature was tampered with");
+	} else if (strcmp(fg->mode, "slowread") == 0) {
+		static char big[SLOW_TEXT + 1];
+
+		for (size_t i = 0; i < SLOW_TEXT; i++)
+			big[i] = "slow reader "[i % 12];
+		d.kind = KIND_REQUEST;
+		draft_str(&d, "topic", "other");
+		draft_str(&d, "text", big);
+	} else if (strcmp(fg->mode, "flood0") == 0) {
+		snprintf(text, sizeof text, "flood %u: nobody asked for this", fg->n);
+		d.kind = KIND_REQUEST;
+		draft_str(&d, "topic", "other");
+		draft_str(&d, "text", text);
 	} else {
 		d.kind = KIND_BULLETIN;
 		draft_str(&d, "title", "假通知");
@@ -90,6 +124,7 @@ static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_I
 		draft_str(&d, "category", "notice");
 	}
 	rc = event_build(&d, fg->signer, wire, len, id, why);
+	fg->n++;
 	if (rc) {
 		fprintf(stderr, "forger: cannot build the event: %s\n", why);
 		return rc;
@@ -104,6 +139,39 @@ static int forge(struct forger *fg, uint8_t **wire, size_t *len, uint8_t id[WM_I
 		(*wire)[pk.sig - *wire] ^= 0x01;   /* the first byte of the signature */
 	}
 	return 0;
+}
+
+static void shrink_rcvbuf(uv_handle_t *h, void *arg)
+{
+	int v = 2048;
+
+	(void)arg;
+	if (h->type == UV_TCP)
+		uv_recv_buffer_size(h, &v);
+}
+
+/* slowread, every second: ask for the event 1024 times over, then sleep
+ * most of the second, so that the transport reads only now and then. */
+static void on_slow(uv_timer_t *t)
+{
+	struct forger *fg = t->data;
+	static uint8_t ids[FRAME_MAX_IDS][WM_ID_LEN];
+	struct frame f;
+
+	if (fg->down || fg->conn == NULL)
+		return;
+	if (!fg->slowing) {
+		fg->slowing = 1;
+		uv_walk(&fg->loop, shrink_rcvbuf, NULL);
+	}
+	for (size_t i = 0; i < FRAME_MAX_IDS; i++)
+		memcpy(ids[i], fg->id, WM_ID_LEN);
+	memset(&f, 0, sizeof f);
+	f.type = FRAME_IWANT;
+	f.ids.n = FRAME_MAX_IDS;
+	f.ids.ids = &ids[0][0];
+	(void)send_frame(fg->conn, &f);
+	usleep(900 * 1000);
 }
 
 static void on_up(void *ctx, struct transport_conn *c, const uint8_t pub[WM_PUB_LEN], int outbound)
@@ -125,28 +193,50 @@ static void on_up(void *ctx, struct transport_conn *c, const uint8_t pub[WM_PUB_
 	frame_groups_parse("*", &f.hello.groups);
 	f.hello.software = frame_str_c("forger 1");
 	f.hello.repair_ms = 600000;
+	if (strcmp(fg->mode, "hold") == 0) {
+		hex_encode(hex, fg->self->pub, WM_PUB_LEN);
+		printf("key %s\n", hex);
+		fflush(stdout);
+		if (send_frame(c, &f) != 0)
+			transport_close(c, "forger failed", 0);
+		return;
+	}
 	if (send_frame(c, &f) != 0 || forge(fg, &wire, &len, id) != 0) {
 		fg->rc = 1;
 		transport_close(c, "forger failed", 0);
 		return;
 	}
+	hex_encode(hex, id, WM_ID_LEN);
 	memset(&f, 0, sizeof f);
 	f.type = FRAME_EVENT;
-	f.event.push = 1;
-	f.event.wire = wire;
-	f.event.len = len;
-	if (send_frame(c, &f) != 0) {
+	f.event.push = strcmp(fg->mode, "flood0") != 0;
+	for (;;) {
+		f.event.wire = wire;
+		f.event.len = len;
+		if (send_frame(c, &f) != 0) {
+			free(wire);
+			fg->rc = 1;
+			transport_close(c, "forger failed", 0);
+			return;
+		}
 		free(wire);
-		fg->rc = 1;
-		transport_close(c, "forger failed", 0);
-		return;
+		wire = NULL;
+		if (f.event.push || fg->n == FLOOD_N)
+			break;
+		if (forge(fg, &wire, &len, id) != 0) {
+			fg->rc = 1;
+			transport_close(c, "forger failed", 0);
+			return;
+		}
 	}
-	free(wire);
 	fg->sent = 1;
+	fg->conn = c;
+	memcpy(fg->id, id, WM_ID_LEN);
+	if (strcmp(fg->mode, "slowread") == 0)
+		uv_timer_start(&fg->slow, on_slow, 500, 1000);
+	printf("id %s\n", hex);
 	hex_encode(hex, fg->self->pub, WM_PUB_LEN);
 	printf("key %s\n", hex);
-	hex_encode(hex, id, WM_ID_LEN);
-	printf("id %s\n", hex);
 	fflush(stdout);
 }
 
@@ -163,8 +253,10 @@ static void finish(struct forger *fg)
 	if (fg->finished)
 		return;
 	fg->finished = 1;
+	fg->conn = NULL;
 	uv_timer_stop(&fg->timeout);
 	uv_close((uv_handle_t *)&fg->timeout, NULL);
+	uv_close((uv_handle_t *)&fg->slow, NULL);
 	transport_free(fg->tr);
 	fg->tr = NULL;
 }
@@ -208,9 +300,10 @@ int main(int argc, char **argv)
 	long secs = 20;
 
 	if (argc < 6 || argc > 7 ||
-	    (strcmp(argv[3], "badsig") && strcmp(argv[3], "othernet") && strcmp(argv[3], "nonofficial"))) {
-		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|othernet|nonofficial GROUP SIGNER "
-		                "[TIMEOUT]\n");
+	    (strcmp(argv[3], "badsig") && strcmp(argv[3], "othernet") && strcmp(argv[3], "nonofficial") &&
+	     strcmp(argv[3], "flood0") && strcmp(argv[3], "slowread") && strcmp(argv[3], "hold"))) {
+		fprintf(stderr, "usage: forger NETWORK-FILE HOST:PORT badsig|othernet|nonofficial|flood0|"
+		                "slowread|hold GROUP SIGNER [TIMEOUT]\n");
 		return 2;
 	}
 	if (argc == 7)
@@ -249,6 +342,8 @@ int main(int argc, char **argv)
 	wmc_wipe(&net, sizeof net);
 	uv_timer_init(&fg.loop, &fg.timeout);
 	fg.timeout.data = &fg;
+	uv_timer_init(&fg.loop, &fg.slow);
+	fg.slow.data = &fg;
 	uv_timer_start(&fg.timeout, on_timeout, (uint64_t)secs * 1000, 0);
 	uv_run(&fg.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&fg.loop);

@@ -22,9 +22,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import wmtest  # noqa: E402
 from wmtest import Failure, check  # noqa: E402
-from test_mesh import DAEMONS, Daemon, G, wait_up, wait_until  # noqa: E402
+from test_mesh import Daemon, G, run_cases, wait_up, wait_until  # noqa: E402
 
 MSG1_LEN = 73
 MSG2_LEN = 65
@@ -208,29 +207,5 @@ def t_probes(env):
 TESTS = {"replay": t_replay, "probes": t_probes}
 
 
-def main():
-    if len(sys.argv) < 3 or sys.argv[2] not in TESTS:
-        sys.stderr.write("usage: %s WATCHMESH CASE SRC (cases: %s)\n" % (sys.argv[0], " ".join(TESTS)))
-        return 2
-    name = sys.argv[2]
-    env = wmtest.Env(sys.argv[1], "hs-" + name)
-    ok = False
-    try:
-        TESTS[name](env)
-        ok = True
-        print("handshake %s: ok" % name)
-    except Exception:
-        import traceback
-        traceback.print_exc()
-    finally:
-        for d in DAEMONS:
-            d.kill()
-        if not ok:
-            for d in DAEMONS:
-                sys.stderr.write("---- log of %s (%s)\n%s\n" % (d.name, d.logpath, d.log()))
-        env.done(ok)
-    return 0 if ok else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(TESTS, "handshake", "SRC"))

@@ -8,7 +8,7 @@ kept).  Tests assert outcomes (what is stored where, what is logged), never
 how fast.
 
     usage: test_mesh.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: line restart wrongnet forged sighup beacons beacon_attacks
+    cases: line restart wrongnet forged sighup beacons beacon_attacks flood slowread eclipse
 """
 import re
 import json
@@ -337,6 +337,152 @@ def t_forged(env):
     check(a.stop() == 0 and b.stop() == 0, "exit status")
 
 
+def t_flood(env):
+    """Issue 8 item 6: a member pushes 1,000 valid events as EVENT push=0,
+    answers to an IWANT nobody sent, to slip past the rate limits (which
+    held push=1 to the author's burst of 100).  The first is a protocol
+    fault: the peer is cut off and backed off, and what it sent is neither
+    stored beyond the rate's worth nor passed on."""
+    forger = os.path.abspath(sys.argv[4])
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    b.configure(peers=[a.addr()])
+    a.start()
+    b.start()
+    wait_up(env, "b", 1)
+    wait_until("a and b to converge", lambda: converged(env, ["a", "b"]))
+    before = ids(env, "a")
+    key, first = forge(env, forger, a, "flood0")
+    wait_until("a to log the flooder's disconnect",
+               lambda: any(key[:16] in ln and "down" in ln for ln in a.log().splitlines()))
+    check("not asked for" in a.log(), "a did not say why it cut the flooder off")
+    good = env.post("request", "a", "res1.key", "--group", G, "--topic", "other",
+                    "--text", "after the flood")
+    wait_until("a's event after the flood to reach b", lambda: has(env, "b", good))
+    new = ids(env, "a") - before - {good}
+    check(len(new) <= 100, "a stored %d of the 1000 events pushed unasked" % len(new))
+    check(not has(env, "b", first), "b got a flooded event")
+    check(peers_up(env, "a") == ["b"], "a's peers after the flood: %s" % peers_up(env, "a"))
+    wait_until("a's status to show the flooder backing off",
+               lambda: any(p.get("key") == key and p.get("state") == "backing off"
+                           for p in status(env, "a")[1].get("peers", [])), timeout=20)
+    check(a.stop() == 0 and b.stop() == 0, "exit status")
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1])
+    raise Failure("no VmRSS for pid %d" % pid)
+
+
+def t_slowread(env):
+    """Issue 8 item 15: a member asks for a 12 KB event 1024 times a second
+    and reads what comes back a few KiB at a time, pinging all along.  The
+    node queues at most 2 MiB for it, and closes the link once the backlog
+    has not halved in 30 s (its key kept away as long); its memory stays
+    bounded meanwhile and the node serves its other peers."""
+    forger = os.path.abspath(sys.argv[4])
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    b.configure(peers=[a.addr()])
+    a.start()
+    b.start()
+    wait_up(env, "b", 1)
+    wait_until("a and b to converge", lambda: converged(env, ["a", "b"]))
+    rss0 = rss_kib(a.proc.pid)
+    t0 = time.monotonic()
+    p = subprocess.Popen([forger, env.path("a", "network"), a.addr(), "slowread", G,
+                          env.path("res1.key"), "90"], cwd=env.dir,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = rss0
+    while p.poll() is None and time.monotonic() - t0 < 100:
+        peak = max(peak, rss_kib(a.proc.pid))
+        time.sleep(0.5)
+    out, err = p.communicate(timeout=30)
+    took = time.monotonic() - t0
+    out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    env.log.append("$ forger ... slowread\n[exit %d after %.1f s; a's RSS %d KiB, at most %d]\n%s%s"
+                   % (p.returncode, took, rss0, peak, out, err))
+    print("slow reader closed after %.1f s; a's RSS %d KiB before, at most %d KiB while it was up"
+          % (took, rss0, peak))
+    check(p.returncode == 0, "the slow reader was not disconnected (exit %d)" % p.returncode)
+    check("too slow" in a.log(), "a did not say why it closed the slow reader")
+    check(took < 42, "the slow reader stayed %.0f s" % took)
+    check(peak - rss0 < 8 * 1024, "a's memory grew by %d KiB while the slow reader was up"
+          % (peak - rss0))
+    good = env.post("request", "a", "res1.key", "--group", G, "--topic", "other",
+                    "--text", "after the slow reader")
+    wait_until("a's event after the slow reader to reach b", lambda: has(env, "b", good))
+    check(peers_up(env, "a") == ["b"], "a's peers after the slow reader: %s" % peers_up(env, "a"))
+    check(a.stop() == 0 and b.stop() == 0, "exit status")
+
+
+def hold(env, forger, a):
+    """A throwaway key that links with a and holds the link (forger hold)."""
+    return subprocess.Popen([forger, env.path("a", "network"), a.addr(), "hold", G,
+                             env.path("res1.key"), "300"], cwd=env.dir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def t_eclipse(env):
+    """Issue 8 item 7: throwaway keys that connect first filled max_peers,
+    and the configured neighbours were refused, inbound and outbound.  Now
+    configured peers have their slots kept (strangers get max_peers minus
+    them), and one address holds at most 4 inbound links."""
+    forger = os.path.abspath(sys.argv[4])
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    env.run("init", "c", "--network", "net", "--name", "c")
+    a, b, c = Daemon(env, "a"), Daemon(env, "b"), Daemon(env, "c")
+    # a keeps b (a dials it) and c (by key, at an address where nothing
+    # listens: c dials a), so 2 of its 4 slots are kept
+    rc, c_pub = quiet(env, "key", "show", env.path("c", "node.key"))
+    check(rc == 0 and len(c_pub.strip()) == 64, "key show c/node.key: %r" % c_pub)
+    a_peers = [b.addr(), "127.0.0.1:%d@%s" % (free_port(), c_pub.strip())]
+    a.configure(peers=a_peers, max_peers=4)
+    b.configure()
+    c.configure(peers=[a.addr()])
+    holders = []
+    try:
+        a.start()
+        holders += [hold(env, forger, a) for _ in range(3)]
+        wait_until("throwaway keys to link with a",
+                   lambda: peers_up(env, "a").count("forger") >= 2)
+        b.start()
+        c.start()
+        wait_until("a to link with b (outbound) and c (inbound)",
+                   lambda: "b" in peers_up(env, "a") and "c" in peers_up(env, "a"))
+        check(peers_up(env, "a").count("forger") == 2, "a's peers: %s" % peers_up(env, "a"))
+        check("too many peers" in a.log(), "a did not refuse the third throwaway key")
+        good = env.post("request", "a", "res1.key", "--group", G, "--topic", "other",
+                        "--text", "past the throwaway keys")
+        wait_until("a's event to reach b and c",
+                   lambda: has(env, "b", good) and has(env, "c", good))
+        # room for 30 strangers now, but one address links at most 4 times
+        check(a.stop() == 0, "a's exit status")
+        a.configure(peers=a_peers, max_peers=32)
+        a.start()
+        holders += [hold(env, forger, a) for _ in range(3)]
+        wait_until("four throwaway keys from 127.0.0.1 to link with a",
+                   lambda: peers_up(env, "a").count("forger") >= 4)
+        wait_until("a to refuse a fifth from that address",
+                   lambda: "too many links from 127.0.0.1" in a.log().split("---- start")[-1])
+        wait_until("a to link with b and c again",
+                   lambda: "b" in peers_up(env, "a") and "c" in peers_up(env, "a"))
+        check(peers_up(env, "a").count("forger") == 4, "a's peers: %s" % peers_up(env, "a"))
+    finally:
+        for p in holders:
+            p.kill()
+            p.wait()
+    check(a.stop() == 0 and b.stop() == 0 and c.stop() == 0, "exit status")
+
+
 def t_sighup(env):
     env.world(node="a", group=G)
     env.run("init", "b", "--network", "net", "--name", "b")
@@ -570,23 +716,27 @@ def t_beacon_attacks(env):
 
 
 TESTS = {"line": t_line, "restart": t_restart, "wrongnet": t_wrongnet, "forged": t_forged,
-         "sighup": t_sighup, "beacons": t_beacons, "beacon_attacks": t_beacon_attacks}
+         "sighup": t_sighup, "beacons": t_beacons, "beacon_attacks": t_beacon_attacks,
+         "flood": t_flood, "slowread": t_slowread, "eclipse": t_eclipse}
 
 
-def main():
-    if len(sys.argv) < 3 or sys.argv[2] not in TESTS:
-        sys.stderr.write("usage: %s WATCHMESH CASE SRC FORGER (cases: %s)\n" %
-                         (sys.argv[0], " ".join(TESTS)))
+def run_cases(tests, what, args):
+    """Run the case sys.argv[2] of tests with daemons: every daemon started
+    is killed at the end, and their logs printed when the case failed.
+    `what` names the suite ("mesh"), `args` the usage's arguments."""
+    if len(sys.argv) < 3 or sys.argv[2] not in tests:
+        sys.stderr.write("usage: %s WATCHMESH CASE %s (cases: %s)\n" %
+                         (sys.argv[0], args, " ".join(tests)))
         return 2
     name = sys.argv[2]
-    env = wmtest.Env(sys.argv[1], "mesh-" + name)
+    env = wmtest.Env(sys.argv[1], "%s-%s" % (what, name))
     ok = False
     try:
-        if TESTS[name](env) == 77:
+        if tests[name](env) == 77:
             ok = True
             return 77
         ok = True
-        print("mesh %s: ok" % name)
+        print("%s %s: ok" % (what, name))
     except Exception:
         import traceback
         traceback.print_exc()
@@ -601,4 +751,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(TESTS, "mesh", "SRC FORGER"))

@@ -106,6 +106,26 @@ static void event_in(struct t *t, size_t i)
 	frame_in(t, &f);
 }
 
+/* The peer announces events 0..n-1 (IHAVE repair=1) and the mesh asks for
+ * them all (one fetch window), so that event_in's answers are asked for. */
+static void announce(struct t *t, size_t n)
+{
+	uint8_t ids[NEV][WM_ID_LEN], kinds[NEV];
+	struct frame f;
+
+	for (size_t i = 0; i < n; i++) {
+		memcpy(ids[i], t->ev[i].id, WM_ID_LEN);
+		kinds[i] = KIND_REQUEST;
+	}
+	memset(&f, 0, sizeof f);
+	f.type = FRAME_IHAVE;
+	f.ids.flag = 1;
+	f.ids.n = n;
+	f.ids.ids = &ids[0][0];
+	f.ids.kinds = kinds;
+	frame_in(t, &f);
+}
+
 static int setup(void **state)
 {
 	struct t *t = calloc(1, sizeof *t);
@@ -145,6 +165,7 @@ static int setup(void **state)
 	assert_int_equal(frame_groups_parse("*", &f.hello.groups), 0);
 	f.hello.software = frame_str_c("test");
 	frame_in(t, &f);
+	announce(t, NEV);
 	*state = t;
 	return 0;
 }
@@ -249,6 +270,7 @@ static void test_failure_rolls_back_the_batch(void **state)
 
 	/* fetched again later, with the store well: all stored */
 	sql(t, "DROP TRIGGER test_fail;");
+	announce(t, 8);
 	for (size_t i = 0; i < 8; i++)
 		event_in(t, i);
 	local_batch_end(&t->l);

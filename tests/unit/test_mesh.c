@@ -324,6 +324,23 @@ static void event_from(struct tnode *t, uint32_t peer, const uint8_t *w, size_t 
 	send_frame(t, peer, &f, now, want);
 }
 
+/* IHAVE repair=1 of n ids (requests) from a peer: it queues them to fetch. */
+static void ihave_repair_from(struct tnode *t, uint32_t peer, const uint8_t *ids, size_t n,
+                              uint64_t now)
+{
+	uint8_t kinds[1024];
+	struct frame f;
+
+	memset(kinds, KIND_REQUEST, n);
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_IHAVE;
+	f.ids.flag = 1;
+	f.ids.n = n;
+	f.ids.ids = ids;
+	f.ids.kinds = kinds;
+	send_frame(t, peer, &f, now, 0);
+}
+
 static int eager(struct tnode *t, uint32_t peer)
 {
 	struct mesh_peer_info pi;
@@ -694,11 +711,102 @@ static void test_author_rate(void **state)
 	mesh_get_stats(t->m, &st);
 	assert_int_equal(st.rate_limited, 3);
 	assert_int_equal(t->ndisc, 0);          /* not a fault */
-	/* fetched events (push 0) are not throttled */
+	/* fetched events (push 0, asked for) are not throttled */
 	mkev(KIND_REQUEST, "gaobu", &w, &n, id);
-	event_from(t, 1, w, n, 0, T0 + 20, 0);
+	ihave_repair_from(t, 1, id, 1, T0 + 20);
+	event_from(t, 1, w, n, 0, T0 + 21, 0);
 	assert_int_equal(store_has(t->s, id), 1);
 	free(w);
+}
+
+/* Issue 8 item 6: EVENT push=0 that nobody asked for, from a fresh key, was
+ * stored without limit.  Now the first one is a protocol fault. */
+static void test_unasked_push0(void **state)
+{
+	struct tnode *t;
+	uint8_t *w, id[32];
+	size_t n, i, stored = 0;
+
+	(void)state;
+	t = star(0, 2, 1);
+	mesh_tick(t->m, T0);
+	for (i = 0; i < 1000; i++) {
+		mkev(KIND_REQUEST, "gaobu", &w, &n, id);
+		event_from(t, 1, w, n, 0, T0 + 10 + i / 4, i == 0 ? WM_EPROTO : 0);
+		stored += store_has(t->s, id) == 1;
+		free(w);
+	}
+	assert_int_equal(stored, 0);
+	assert_int_equal(t->ndisc, 1);
+	assert_int_equal(t->disc_peer, 1);
+	assert_true(t->disc_backoff >= 600000);
+	assert_int_equal(count(t, 2, FRAME_EVENT, NULL) + count(t, 2, FRAME_IHAVE, NULL), 0);
+}
+
+/* An answer that comes after its ask timed out is not a fault, but it counts
+ * against the rate limits; only as many as were asked are excused. */
+static void test_late_answer(void **state)
+{
+	struct tnode *t;
+	uint8_t *w[8], ids[8][32];
+	size_t n[8], i;
+
+	(void)state;
+	t = star(0, 1, 1);
+	for (i = 0; i < 8; i++)
+		mkev(KIND_REQUEST, "gaobu", &w[i], &n[i], ids[i]);
+	ihave_repair_from(t, 1, ids[0], 7, T0 + 1);
+	assert_int_equal(count(t, 1, FRAME_IWANT, NULL), 1);
+	mesh_tick(t->m, T0 + 1 + 2000);         /* the fetch times out */
+	for (i = 0; i < 7; i++)
+		event_from(t, 1, w[i], n[i], 0, T0 + 3000 + i, 0);
+	assert_int_equal(t->ndisc, 0);
+	for (i = 0; i < 5; i++)                 /* the author's burst of 5; */
+		assert_int_equal(store_has(t->s, ids[i]), 1);
+	for (; i < 7; i++)                      /* the rest dropped, not a fault */
+		assert_int_equal(store_has(t->s, ids[i]), 0);
+	event_from(t, 1, w[7], n[7], 0, T0 + 3010, WM_EPROTO);  /* one more than asked */
+	assert_int_equal(t->ndisc, 1);
+	assert_int_equal(store_has(t->s, ids[7]), 0);
+	for (i = 0; i < 8; i++)
+		free(w[i]);
+}
+
+/* Issue 8 item 15: announcements fill a fetch queue only so far, per peer
+ * and in all (the ids left out come with the next repair). */
+static void test_fetch_queue_bound(void **state)
+{
+	struct tnode *t;
+	struct mesh_peer_info pi;
+	uint8_t *ids = malloc(1024 * 32);
+	uint64_t total = 0;
+	uint32_t p;
+	size_t i, k;
+
+	(void)state;
+	assert_non_null(ids);
+	t = star(0, 5, 0);
+	for (p = 1; p <= 5; p++) {
+		for (k = 0; k < 66; k++) {
+			for (i = 0; i < 1024; i++) {
+				memset(ids + 32 * i, (int)p, 28);
+				ids[32 * i + 28] = (uint8_t)k;
+				ids[32 * i + 29] = (uint8_t)(i >> 8);
+				ids[32 * i + 30] = (uint8_t)i;
+			}
+			ihave_repair_from(t, p, ids, 1024, T0 + 1);
+			clear(t);
+		}
+	}
+	for (i = 0; i < mesh_peer_count(t->m); i++) {
+		assert_int_equal(mesh_peer_info(t->m, i, &pi), 0);
+		assert_true(pi.fetch_queued <= 65536 + 256);   /* queued and in flight */
+		total += pi.fetch_queued;
+	}
+	/* queued in all, plus what is in flight (a window per peer) */
+	assert_true(total >= 262144 && total <= 262144 + 5 * 256);
+	assert_int_equal(t->ndisc, 0);
+	free(ids);
 }
 
 static size_t pumped_nothave;
@@ -1064,6 +1172,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_passing_refusal, reset),
 		cmocka_unit_test_teardown(test_groups_and_alerts, reset),
 		cmocka_unit_test_teardown(test_author_rate, reset),
+		cmocka_unit_test_teardown(test_unasked_push0, reset),
+		cmocka_unit_test_teardown(test_late_answer, reset),
+		cmocka_unit_test_teardown(test_fetch_queue_bound, reset),
 		cmocka_unit_test_teardown(test_repair_end_to_end, reset),
 		cmocka_unit_test_teardown(test_repair_retracted, reset),
 		cmocka_unit_test_teardown(test_repair_dependencies, reset),
