@@ -693,11 +693,18 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 
 /* --- late revocations --------------------------------------------------------------------- */
 
-/* Ids (and wire copies) of the events to judge again, gathered before any
- * is hidden so no statement is stepping while rows go away. */
+/* Ids (and wire copies) of the events to judge again, gathered a batch at
+ * a time before any is hidden, so no statement is stepping while rows go
+ * away and an author with a long history costs bounded memory. */
+#define REJUDGE_BATCH 256
+
 struct rejudge {
-	struct item { uint8_t id[WM_ID_LEN]; uint8_t *wire; size_t len; } *v;
+	struct item { uint8_t id[WM_ID_LEN]; uint8_t *wire; size_t len; uint64_t created_at; } *v;
 	size_t n, cap;
+	int full;                             /* the batch filled: more may follow */
+	int has_after;                        /* only events after (after_t, after_id) */
+	uint64_t after_t;
+	uint8_t after_id[WM_ID_LEN];
 	char vouched[TRUST_VOUCHED_LEN];      /* the vouched groups */
 };
 
@@ -708,11 +715,18 @@ static int rejudge_add(void *ctx, const struct stored_event *e)
 
 	/* Requests, replies and acks depend on a certificate only in a
 	 * vouched group; a retracted event has no bytes left to judge. */
+	if (r->has_after && (e->created_at < r->after_t ||
+	                     (e->created_at == r->after_t && memcmp(e->id, r->after_id, WM_ID_LEN) <= 0)))
+		return 0;       /* judged in an earlier batch */
 	if (e->retracted)
 		return 0;
 	if ((e->kind == KIND_REQUEST || e->kind == KIND_REPLY || e->kind == KIND_ACK) &&
 	    (r->vouched[0] == '\0' || e->group == NULL || !trust_groups_cover(r->vouched, e->group)))
 		return 0;
+	if (r->n == REJUDGE_BATCH) {
+		r->full = 1;
+		return 1;       /* stops the iteration */
+	}
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 16;
 
@@ -726,6 +740,7 @@ static int rejudge_add(void *ctx, const struct stored_event *e)
 	memcpy(r->v[r->n].wire, e->wire, e->wire_len);
 	memcpy(r->v[r->n].id, e->id, WM_ID_LEN);
 	r->v[r->n].len = e->wire_len;
+	r->v[r->n].created_at = e->created_at;
 	r->n++;
 	return 0;
 }
@@ -940,10 +955,22 @@ int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], cons
 				continue;
 			p.w->v[i].done = 1;
 			more = 1;
-			rc = store_events_by_author(s, p.w->v[i].key, 0, rejudge_add, &r);
-			for (k = 0; rc == 0 && k < r.n; k++)
-				rc = rejudge_one(s, root, &r.v[k], &p);
-			rejudge_free(&r);
+			r.has_after = 0;
+			do {
+				r.full = 0;
+				rc = store_events_by_author(s, p.w->v[i].key, r.has_after ? r.after_t : 0,
+				                            rejudge_add, &r);
+				if (rc == 1)
+					rc = 0;         /* a full batch */
+				for (k = 0; rc == 0 && k < r.n; k++)
+					rc = rejudge_one(s, root, &r.v[k], &p);
+				if (r.n > 0) {
+					r.has_after = 1;
+					r.after_t = r.v[r.n - 1].created_at;
+					memcpy(r.after_id, r.v[r.n - 1].id, WM_ID_LEN);
+				}
+				rejudge_free(&r);
+			} while (rc == 0 && r.full);
 			if (rc != 0)
 				goto out;
 		}

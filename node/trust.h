@@ -86,9 +86,9 @@ int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const
  * (node/ingest.c does, and stores those that stand): a revoke hidden here
  * (it stopped counting), and the subject's other revokes (its kept set
  * grew).  A nonzero return from changed ends the pass with that value;
- * changed may be NULL.  *hidden = how many (may be NULL).  Runs inside
- * the caller's transaction, in one pass: a crash rolls the revoke back
- * with it.
+ * changed may be NULL.  *hidden = how many (may be NULL).  Reads the
+ * events in batches (bounded memory) inside the caller's transaction: a
+ * crash rolls the revoke back with its whole pass.
  */
 typedef int (*trust_changed_cb)(void *ctx, const uint8_t revoke[WM_ID_LEN]);
 int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,

@@ -598,6 +598,28 @@ static void test_revoke_undone(void **state)
 	free(bad.wire);
 }
 
+/* More events than one batch of the pass after a revoke: each judged. */
+static void test_rejudge_batches(void **state)
+{
+	struct fx_node *f = *state;
+	uint8_t ids[600][WM_ID_LEN];
+	struct fx_ev e;
+	size_t i, held = 0;
+
+	chain(f, "*", "g");
+	for (i = 0; i < 600; i++) {
+		e = bulletin(f->k[OFFICER], "g", T0 + DAY + i / 3);    /* three to a millisecond */
+		memcpy(ids[i], e.id, WM_ID_LEN);
+		IN_OK(f, e);
+	}
+	IN_OK(f, revoke_keep(f->k[STATION], f->k[OFFICER], T0 + 2 * DAY, &(struct keep){ "g", ids[299], 0 }, 1));
+	for (i = 0; i < 600; i++) {
+		assert_int_equal(store_has(f->s, ids[i]), i < 300);
+		held += i < 300;
+	}
+	assert_int_equal(held, 300);
+}
+
 /* A station revokes a stolen officer key, then root revokes the station,
  * keeping that revoke: the officer stays revoked. */
 static void test_station_revoke_kept(void **state)
@@ -868,6 +890,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cert_backdate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_undone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_station_revoke_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejudge_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_revocation_hides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vouched_groups, setup, teardown),
