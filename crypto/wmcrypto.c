@@ -632,26 +632,46 @@ out:
 
 /* --- sealed boxes ---------------------------------------------------------------- */
 
-#define SEAL_NONCE_LEN crypto_secretbox_NONCEBYTES
-#define SEAL_KEY_LEN   crypto_secretbox_KEYBYTES
+#define SEAL_KEY_LEN crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+#define SEAL_MAC_LEN crypto_aead_xchacha20poly1305_ietf_ABYTES
 
-int seal_box(const uint8_t *msg, size_t len, const uint8_t (*recips)[WM_PUB_LEN], size_t n,
-             const uint8_t author[WM_PUB_LEN], uint8_t **box, size_t *boxlen)
+/* The AEAD's associated data: the caller's, then the box's clear part
+ * (count, nonce, slots), so a dropped or changed slot fails it for everyone. */
+static uint8_t *seal_ad(const uint8_t *ad, size_t adlen, const uint8_t *box, size_t hdr, size_t *len)
 {
-	uint8_t *kbuf = NULL, *b = NULL;
+	uint8_t *full;
+
+	if (adlen > SIZE_MAX - hdr)
+		return NULL;
+	full = malloc(adlen + hdr);
+	if (full == NULL)
+		return NULL;
+	if (adlen > 0)
+		memcpy(full, ad, adlen);
+	memcpy(full + adlen, box, hdr);
+	*len = adlen + hdr;
+	return full;
+}
+
+int seal_box(const uint8_t *msg, size_t len, const uint8_t *ad, size_t adlen,
+             const uint8_t (*recips)[WM_PUB_LEN], size_t n, const uint8_t author[WM_PUB_LEN],
+             uint8_t **box, size_t *boxlen)
+{
+	uint8_t *kbuf = NULL, *b = NULL, *fullad = NULL;
 	uint8_t xpk[crypto_box_PUBLICKEYBYTES];
-	size_t hdr, total, i;
+	size_t hdr = WM_SEAL_HDR(n), padded, plen = 0, total, fulladlen = 0, i;
 	int rc = 0;
 
-	if ((msg == NULL && len > 0) || (recips == NULL && n > 0) || author == NULL ||
-	    box == NULL || boxlen == NULL || n > WM_SEAL_MAX_RECIPIENTS)
+	if ((msg == NULL && len > 0) || (ad == NULL && adlen > 0) || recips == NULL || n == 0 ||
+	    author == NULL || box == NULL || boxlen == NULL || n > WM_SEAL_MAX_RECIPIENTS)
 		return WM_EINVAL;
 	if (wmc_init() < 0)
 		return WM_ECRYPTO;
-	hdr = SEAL_NONCE_LEN + (n + 1) * WM_SEAL_SLOT_LEN;
-	if (len > SIZE_MAX - hdr - crypto_secretbox_MACBYTES)
+	/* sodium_pad always adds at least one byte (0x80) */
+	padded = (len / WM_SEAL_PAD + 1) * WM_SEAL_PAD;
+	if (padded > WM_SEAL_PAD_MAX)
 		return WM_ETOOBIG;
-	total = hdr + len + crypto_secretbox_MACBYTES;
+	total = hdr + padded + SEAL_MAC_LEN;
 	kbuf = sodium_malloc(SEAL_KEY_LEN);
 	b = malloc(total);
 	if (kbuf == NULL || b == NULL) {
@@ -659,23 +679,34 @@ int seal_box(const uint8_t *msg, size_t len, const uint8_t (*recips)[WM_PUB_LEN]
 		goto out;
 	}
 	randombytes_buf(kbuf, SEAL_KEY_LEN);
-	randombytes_buf(b, SEAL_NONCE_LEN);
+	b[0] = (uint8_t)n;
+	randombytes_buf(b + 1, WM_SEAL_NONCE_LEN);
 	for (i = 0; i <= n; i++) {
 		const uint8_t *pk = i < n ? recips[i] : author;
 
 		if (crypto_sign_ed25519_pk_to_curve25519(xpk, pk) != 0 ||
-		    crypto_box_seal(b + SEAL_NONCE_LEN + i * WM_SEAL_SLOT_LEN, kbuf, SEAL_KEY_LEN, xpk) != 0) {
+		    crypto_box_seal(b + 1 + WM_SEAL_NONCE_LEN + i * WM_SEAL_SLOT_LEN, kbuf, SEAL_KEY_LEN,
+		                    xpk) != 0) {
 			rc = WM_ECRYPTO;   /* not a valid Ed25519 public key */
 			goto out;
 		}
 	}
-	if (crypto_secretbox_easy(b + hdr, msg != NULL ? msg : kbuf, (unsigned long long)len, b, kbuf) != 0) {
-		rc = WM_ECRYPTO;
+	/* the plaintext is padded in place, where the ciphertext goes */
+	if (len > 0)
+		memcpy(b + hdr, msg, len);
+	if (sodium_pad(&plen, b + hdr, len, WM_SEAL_PAD, padded) != 0 || plen != padded ||
+	    (fullad = seal_ad(ad, adlen, b, hdr, &fulladlen)) == NULL) {
+		rc = fullad == NULL ? WM_ENOMEM : WM_ECRYPTO;
 		goto out;
 	}
+	crypto_aead_xchacha20poly1305_ietf_encrypt(b + hdr, NULL, b + hdr, padded, fullad, fulladlen,
+	                                           NULL, b + 1, kbuf);
 out:
 	sodium_free(kbuf);
+	free(fullad);
 	if (rc < 0) {
+		if (b != NULL)
+			sodium_memzero(b, total);
 		free(b);
 		return rc;
 	}
@@ -684,55 +715,89 @@ out:
 	return 0;
 }
 
-int seal_open(const uint8_t *box, size_t boxlen, const uint8_t (*recips)[WM_PUB_LEN], size_t n,
+int seal_shape(const uint8_t *box, size_t boxlen, size_t *n)
+{
+	size_t body;
+
+	if (box == NULL || boxlen < 1 || box[0] < 1 || box[0] > WM_SEAL_MAX_RECIPIENTS)
+		return WM_EINVAL;
+	if (boxlen < WM_SEAL_HDR(box[0]) + SEAL_MAC_LEN)
+		return WM_EINVAL;
+	body = boxlen - WM_SEAL_HDR(box[0]) - SEAL_MAC_LEN;
+	if (body == 0 || body % WM_SEAL_PAD != 0 || body > WM_SEAL_PAD_MAX)
+		return WM_EINVAL;
+	if (n != NULL)
+		*n = box[0];
+	return 0;
+}
+
+int seal_open(const uint8_t *box, size_t boxlen, const uint8_t *ad, size_t adlen,
               const uint8_t author[WM_PUB_LEN], const struct key *reader,
               uint8_t **msg, size_t *msglen)
 {
-	uint8_t *kbuf = NULL, *xsk = NULL, *m = NULL;
+	uint8_t *kbuf = NULL, *xsk = NULL, *m = NULL, *fullad = NULL;
 	uint8_t xpk[crypto_box_PUBLICKEYBYTES];
-	size_t hdr, slot, mlen;
-	int rc = 0;
+	size_t n = 0, hdr, i, first, last, padded, fulladlen = 0;
+	unsigned long long mlen = 0;
+	int rc = 0, found = 0;
 
-	if (box == NULL || (recips == NULL && n > 0) || author == NULL || reader == NULL ||
-	    msg == NULL || msglen == NULL || n > WM_SEAL_MAX_RECIPIENTS)
+	if ((ad == NULL && adlen > 0) || author == NULL || reader == NULL || reader->sec == NULL ||
+	    msg == NULL || msglen == NULL)
 		return WM_EINVAL;
-	if (reader->sec == NULL)
+	if (seal_shape(box, boxlen, &n) != 0)
 		return WM_EINVAL;
 	if (wmc_init() < 0)
 		return WM_ECRYPTO;
-	hdr = SEAL_NONCE_LEN + (n + 1) * WM_SEAL_SLOT_LEN;
-	if (boxlen < hdr + crypto_secretbox_MACBYTES)
-		return WM_ECRYPTO;
-	for (slot = 0; slot < n; slot++)
-		if (memcmp(recips[slot], reader->pub, WM_PUB_LEN) == 0)
-			break;
-	if (slot == n && memcmp(author, reader->pub, WM_PUB_LEN) != 0)
-		return WM_ECRYPTO;     /* neither a recipient nor the author */
-	mlen = boxlen - hdr - crypto_secretbox_MACBYTES;
+	hdr = WM_SEAL_HDR(n);
+	padded = boxlen - hdr - SEAL_MAC_LEN;
+	/* the slots name nobody: a recipient tries each (at most 16); the
+	 * author's is the last */
+	if (memcmp(author, reader->pub, WM_PUB_LEN) == 0) {
+		first = n;
+		last = n;
+	} else {
+		first = 0;
+		last = n - 1;
+	}
 	kbuf = sodium_malloc(SEAL_KEY_LEN);
 	xsk = sodium_malloc(crypto_box_SECRETKEYBYTES);
-	m = sodium_malloc(mlen > 0 ? mlen : 1);
+	m = sodium_malloc(padded);
 	if (kbuf == NULL || xsk == NULL || m == NULL) {
 		rc = WM_ENOMEM;
 		goto out;
 	}
 	if (crypto_sign_ed25519_pk_to_curve25519(xpk, reader->pub) != 0 ||
-	    crypto_sign_ed25519_sk_to_curve25519(xsk, reader->sec) != 0 ||
-	    crypto_box_seal_open(kbuf, box + SEAL_NONCE_LEN + slot * WM_SEAL_SLOT_LEN,
-	                         WM_SEAL_SLOT_LEN, xpk, xsk) != 0 ||
-	    crypto_secretbox_open_easy(m, box + hdr, boxlen - hdr, box, kbuf) != 0) {
+	    crypto_sign_ed25519_sk_to_curve25519(xsk, reader->sec) != 0) {
+		rc = WM_ECRYPTO;
+		goto out;
+	}
+	for (i = first; i <= last && !found; i++)
+		found = crypto_box_seal_open(kbuf, box + 1 + WM_SEAL_NONCE_LEN + i * WM_SEAL_SLOT_LEN,
+		                             WM_SEAL_SLOT_LEN, xpk, xsk) == 0;
+	if (!found) {
+		rc = WM_ENOTFOUND;
+		goto out;
+	}
+	if ((fullad = seal_ad(ad, adlen, box, hdr, &fulladlen)) == NULL) {
+		rc = WM_ENOMEM;
+		goto out;
+	}
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(m, &mlen, NULL, box + hdr, padded + SEAL_MAC_LEN,
+	                                               fullad, fulladlen, box + 1, kbuf) != 0 ||
+	    sodium_unpad(&padded, m, (size_t)mlen, WM_SEAL_PAD) != 0) {
 		rc = WM_ECRYPTO;
 		goto out;
 	}
 out:
 	sodium_free(kbuf);
 	sodium_free(xsk);
+	free(fullad);
 	if (rc < 0) {
 		sodium_free(m);
 		return rc;
 	}
 	*msg = m;
-	*msglen = mlen;
+	*msglen = padded;
 	return 0;
 }
 

@@ -111,29 +111,41 @@ int keyfile_decode(const char *text, size_t len, const char *passphrase, size_t 
 int keyfile_is_encrypted(const char *text, size_t len);
 
 /*
- * Sealed boxes for private help requests, readable by each listed recipient
- * and by the author, and by nobody else.
+ * Sealed boxes (PROTOCOL.md section 6): a message readable by each of n
+ * recipients (1-16) and by the author, and by nobody else, bound to the
+ * associated data `ad` the caller gives (proto/content.c: the kind, network,
+ * author and group).
  *
- *   box = nonce (24) || slot[0] .. slot[n]  || secretbox(msg, nonce, K)
- *   slot[i] = crypto_box_seal(K, X25519(recips[i]))   for i < n      (80 bytes)
- *   slot[n] = crypto_box_seal(K, X25519(author))                       (80 bytes)
+ *   box  = n (1) || nonce (24) || slot[0] .. slot[n-1] || slot[n] || aead
+ *   K    = 32 random bytes, fresh per box
+ *   slot = crypto_box_seal(K, X25519(pk))      80 bytes: recipients, then the author
+ *   aead = XChaCha20-Poly1305-IETF(pad(msg), ad || box[0 .. hdr), nonce, K)
+ *   pad  = sodium_pad (0x80, then zeros) to a multiple of 256 bytes, at least one byte added
  *
- * K is a fresh random 32-byte key; the X25519 keys are the birationally
- * converted Ed25519 keys (crypto_sign_ed25519_pk_to_curve25519); the last
- * part is crypto_secretbox_easy's output, MAC (16) || ciphertext, so
- * boxlen = 24 + 80 * (n + 1) + 16 + msglen.  The recipients are the event's `to` list in order,
- * so a reader knows its slot without trial decryption.
+ * The X25519 keys are the birationally converted Ed25519 keys.  The slots
+ * name nobody: a recipient tries each of the n; the author opens the last.
+ * The aead covers the clear part, so a dropped or changed slot fails the box
+ * for everyone.
  *
- * seal_box: *box malloc'd, caller frees.  At most 16 recipients.
- * seal_open: reader must hold a secret key and be recips[i] or the author;
- * WM_ECRYPTO if it cannot open the box.  *msg is sodium_malloc'd; free it
- * with seal_free_msg() (wipes).
+ * seal_box: *box malloc'd, caller frees; WM_ETOOBIG above WM_SEAL_PAD_MAX
+ * padded.  seal_shape: 0 (and *n) if boxlen fits n, the slots and whole pad
+ * blocks, else WM_EINVAL.  seal_open: 0 and *msg (sodium_malloc'd; free with
+ * seal_free_msg, which wipes); WM_ENOTFOUND when no slot opens for reader (it
+ * is not a recipient); WM_ECRYPTO when one does but the rest does not (changed
+ * bytes, or other associated data: another author, group or kind);
+ * WM_EINVAL for a box of the wrong shape.
  */
 #define WM_SEAL_MAX_RECIPIENTS 16
-#define WM_SEAL_SLOT_LEN 80
-int seal_box(const uint8_t *msg, size_t len, const uint8_t (*recips)[WM_PUB_LEN], size_t n,
-             const uint8_t author[WM_PUB_LEN], uint8_t **box, size_t *boxlen);
-int seal_open(const uint8_t *box, size_t boxlen, const uint8_t (*recips)[WM_PUB_LEN], size_t n,
+#define WM_SEAL_SLOT_LEN  80
+#define WM_SEAL_NONCE_LEN 24
+#define WM_SEAL_PAD       256
+#define WM_SEAL_PAD_MAX   (72 * WM_SEAL_PAD)     /* 18432: a text of 16000 and all it carries */
+#define WM_SEAL_HDR(n)    (1 + WM_SEAL_NONCE_LEN + WM_SEAL_SLOT_LEN * ((size_t)(n) + 1))
+int seal_box(const uint8_t *msg, size_t len, const uint8_t *ad, size_t adlen,
+             const uint8_t (*recips)[WM_PUB_LEN], size_t n, const uint8_t author[WM_PUB_LEN],
+             uint8_t **box, size_t *boxlen);
+int seal_shape(const uint8_t *box, size_t boxlen, size_t *n);
+int seal_open(const uint8_t *box, size_t boxlen, const uint8_t *ad, size_t adlen,
               const uint8_t author[WM_PUB_LEN], const struct key *reader,
               uint8_t **msg, size_t *msglen);
 void seal_free_msg(uint8_t *msg, size_t len);

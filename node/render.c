@@ -231,46 +231,49 @@ static void put_size(char *buf, size_t len, size_t n)
 		snprintf(buf, len, "%.1f KiB", (double)n / 1024.0);
 }
 
-int render_open_sealed(const struct render_ctx *rc, const struct event *ev,
-                       uint8_t **msg, size_t *msglen, char why[WM_WHY_LEN])
+int render_open_sealed(const struct render_ctx *rc, const struct event *ev, struct sealed *out,
+                       char why[WM_WHY_LEN])
 {
-	const struct cval *to = event_get(ev, "to");
-	const uint8_t *box;
-	size_t boxlen, i, ml = 0;
-	uint8_t (*recips)[WM_PUB_LEN] = NULL, *m = NULL;
-	int r;
-
-	if (!rc->reader || !rc->reader->sec || !to || to->type != CV_ARRAY ||
-	    event_get_bin(ev, "box", &box, &boxlen) != 0)
+	if (!rc->reader || !rc->reader->sec)
 		return WM_ENOTFOUND;
-	if (to->len == 0 || to->len > WM_SEAL_MAX_RECIPIENTS)
-		return mp_fail(why, WM_ECONTENT, "it has %zu recipients", to->len);
-	recips = malloc(to->len * sizeof *recips);
-	if (!recips)
-		return WM_ENOMEM;
-	for (i = 0; i < to->len; i++) {
-		if (to->items[i].type != CV_BIN || to->items[i].len != WM_PUB_LEN) {
-			free(recips);
-			return mp_fail(why, WM_ECONTENT, "to[%zu] is not a public key", i);
-		}
-		memcpy(recips[i], to->items[i].ptr, WM_PUB_LEN);
-	}
-	r = seal_open(box, boxlen, (const uint8_t (*)[WM_PUB_LEN])recips, to->len, ev->author,
-	              rc->reader, &m, &ml);
-	free(recips);
-	if (r)
-		return r;
-	/* the content rules could not see inside the box: they run now */
-	if ((r = content_check_sealed_text(m, ml, why)) != 0) {
-		seal_free_msg(m, ml);
-		return r;
-	}
-	*msg = m;
-	*msglen = ml;
-	return 0;
+	return content_open(ev, rc->reader, out, why);
 }
 
 /* --- text ------------------------------------------------------------------- */
+
+/* A sealed request, reply or referral: opened for a reader among its
+ * recipients, or said to be sealed; a box that opens but is refused (changed,
+ * not bound to its author, text against the rules) shows why, never its text. */
+static void put_sealed(FILE *f, const struct render_ctx *rc, const struct event *ev, const char *ind)
+{
+	const uint8_t *box;
+	size_t boxlen, n = 0;
+	struct sealed sd;
+	char why[WM_WHY_LEN];
+	int r;
+
+	if (event_get_bin(ev, "box", &box, &boxlen) != 0 || seal_shape(box, boxlen, &n) != 0)
+		return;
+	r = render_open_sealed(rc, ev, &sd, why);
+	if (r == WM_ENOTFOUND || r == WM_ENOMEM) {
+		fprintf(f, "%s[sealed %s to %zu recipient%s]\n", ind, kind_name(ev->kind), n, n == 1 ? "" : "s");
+		return;
+	}
+	if (r != 0) {
+		/* why names the fault and its place, never the text */
+		fprintf(f, "%s[private — sealed to %zu recipient%s, opened with your key; not shown: %s]\n",
+		        ind, n, n == 1 ? "" : "s", why);
+		return;
+	}
+	fprintf(f, "%s[private — sealed to %zu recipient%s, opened with your key]\n", ind, n, n == 1 ? "" : "s");
+	if (sd.topiclen > 0) {
+		fprintf(f, "%stopic: ", ind);
+		put_esc(f, sd.topic, sd.topiclen, 0);
+		fputc('\n', f);
+	}
+	put_text(f, ind, sd.text, (int)sd.textlen);
+	content_sealed_free(&sd);
+}
 
 static void put_header(FILE *f, const struct render_ctx *rc, const struct event *ev,
                        const char *ind, int depth)
@@ -417,32 +420,16 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 	}
 	case KIND_REQUEST:
 		put_field(f, ind, ev, "topic", "topic");
-		if (str_of(ev, "text", &s, &l)) {
+		if (str_of(ev, "text", &s, &l))
 			put_text(f, ind, s, l);
-		} else {
-			const struct cval *to = event_get(ev, "to");
-			uint8_t *msg = NULL;
-			size_t ml = 0;
-			char why[WM_WHY_LEN];
-			size_t n = to && to->type == CV_ARRAY ? to->len : 0;
-			int r = render_open_sealed(rc, ev, &msg, &ml, why);
-			if (r == 0) {
-				fprintf(f, "%s[private — sealed to %zu recipient%s, opened with your key]\n",
-				        ind, n, n == 1 ? "" : "s");
-				put_text(f, ind, (const char *)msg, (int)ml);
-				seal_free_msg(msg, ml);
-			} else if (r == WM_ECONTENT) {
-				/* why names the character and its place, never the text */
-				fprintf(f, "%s[private — sealed to %zu recipient%s, opened with your key; "
-				        "not shown: %s]\n", ind, n, n == 1 ? "" : "s", why);
-			} else {
-				fprintf(f, "%s[sealed request to %zu recipient%s]\n", ind, n, n == 1 ? "" : "s");
-			}
-		}
+		else
+			put_sealed(f, rc, ev, ind);
 		break;
 	case KIND_REPLY:
 		if (str_of(ev, "text", &s, &l))
 			put_text(f, ind, s, l);
+		else
+			put_sealed(f, rc, ev, ind);
 		break;
 	case KIND_STATUS:
 		if (event_get(ev, "state")) {
@@ -456,6 +443,8 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 		}
 		if (str_of(ev, "note", &s, &l))
 			put_text(f, ind, s, l);
+		if (event_get(ev, "box"))
+			put_sealed(f, rc, ev, ind);
 		break;
 	case KIND_RETRACT:
 		if (ev->nrefs > 0) {
@@ -629,15 +618,23 @@ json_t *render_event_json(const struct render_ctx *rc, const struct event *ev)
 		put(o, "author_name", json_string(w.cert.name), &bad);
 		put(o, "author_role", json_string(rname(w.cert.role)), &bad);
 	}
-	if (ev->kind == KIND_REQUEST && event_get(ev, "box")) {
-		uint8_t *msg = NULL;
-		size_t ml = 0;
+	if (event_get(ev, "box")) {
+		struct sealed sd;
 		char why[WM_WHY_LEN];
-		int r = render_open_sealed(rc, ev, &msg, &ml, why);
+		int r = render_open_sealed(rc, ev, &sd, why);
 		if (r == 0) {
-			put(o, "private_text", json_stringn((const char *)msg, ml), &bad);
-			seal_free_msg(msg, ml);
-		} else if (r == WM_ECONTENT) {
+			json_t *to = json_array();
+			for (i = 0; to && i < sd.nto; i++)
+				if (json_array_append_new(to, hex_json(sd.to + i * WM_PUB_LEN, WM_PUB_LEN)) != 0)
+					bad = 1;
+			put(o, "private_text", json_stringn(sd.text, sd.textlen), &bad);
+			if (sd.topiclen > 0)
+				put(o, "private_topic", json_stringn(sd.topic, sd.topiclen), &bad);
+			if (sd.langlen > 0)
+				put(o, "private_lang", json_stringn(sd.lang, sd.langlen), &bad);
+			put(o, "private_to", to, &bad);
+			content_sealed_free(&sd);
+		} else if (r != WM_ENOTFOUND && r != WM_ENOMEM) {
 			put(o, "private_refused", json_string(why), &bad);
 		}
 	}

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "content.h"
 #include "event.h"
 #include "store.h"
 #include "wmcrypto.h"
@@ -38,8 +39,9 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
  * content (bin as base64; empty when withheld), withheld (true for a
  * retracted event, kept as its header), official, official_name, official_station,
  * author_name (from a certificate, when known), private_text (an opened
- * sealed request), private_refused (why an opened sealed request's text is
- * not shown).  Strings are the event's own: JSON escapes C0 controls, the
+ * sealed request, reply or referral; with private_topic, private_lang and
+ * private_to, the recipients its author signed), private_refused (why an
+ * opened box's text is not shown).  Strings are the event's own: JSON escapes C0 controls, the
  * caller decides about the rest. */
 json_t *render_event_json(const struct render_ctx *rc, const struct event *ev);
 
@@ -56,11 +58,12 @@ void render_short(char out[9], const uint8_t *bytes);
 /* Standard base64 with padding; *out malloc'd and NUL-terminated. */
 int render_base64(const uint8_t *in, size_t len, char **out);
 
-/* Open a sealed request for rc->reader: 0 and *msg (free with
- * seal_free_msg); WM_ECONTENT and why when it opens but its text breaks the
- * content rules (content_check_sealed_text: it is not to be shown); or
- * another negative code (not sealed, not a recipient). */
-int render_open_sealed(const struct render_ctx *rc, const struct event *ev,
-                       uint8_t **msg, size_t *msglen, char why[WM_WHY_LEN]);
+/* Open a sealed request, reply or referral for rc->reader (content_open):
+ * 0 and *out (free with content_sealed_free); WM_ENOTFOUND when there is no
+ * reader or it is not a recipient; another code and why when it opens but is
+ * refused (changed, not bound to its author, against the content rules): its
+ * text is then never to be shown. */
+int render_open_sealed(const struct render_ctx *rc, const struct event *ev, struct sealed *out,
+                       char why[WM_WHY_LEN]);
 
 #endif

@@ -11,6 +11,7 @@
 #include "content.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mp.h"
@@ -75,7 +76,7 @@ static const struct rule alert_rules[] = {
 	END,
 };
 static const struct rule request_rules[] = {
-	{ "topic", R_ENUM, 1, 0, 0, request_topics },
+	{ "topic", R_ENUM, 0, 0, 0, request_topics },
 	{ "text", R_TEXT, 0, 1, WM_TEXT_MAX, NULL },
 	{ "to", R_ARRAY, 0, 0, 0, NULL },
 	{ "box", R_BIN, 0, 1, WM_MAX_WIRE, NULL },
@@ -83,7 +84,8 @@ static const struct rule request_rules[] = {
 	END,
 };
 static const struct rule reply_rules[] = {
-	{ "text", R_TEXT, 1, 1, WM_TEXT_MAX, NULL },
+	{ "text", R_TEXT, 0, 1, WM_TEXT_MAX, NULL },
+	{ "box", R_BIN, 0, 1, WM_MAX_WIRE, NULL },
 	{ "lang", R_LINE, 0, 2, 35, NULL },
 	END,
 };
@@ -91,6 +93,7 @@ static const struct rule status_rules[] = {
 	{ "state", R_ENUM, 1, 0, 0, status_states },
 	{ "note", R_TEXT, 0, 1, WM_NOTE_MAX, NULL },
 	{ "referred_to", R_LINE, 0, 1, WM_TITLE_MAX, NULL },
+	{ "box", R_BIN, 0, 1, WM_MAX_WIRE, NULL },
 	END,
 };
 static const struct rule retract_rules[] = {
@@ -342,39 +345,71 @@ static int check_alert(const struct event *ev, char *why)
 	return 0;
 }
 
+/* A box's shape (crypto's seal_shape): its size is all a third party can check. */
+static int box_ok(const struct cval *box, char *why)
+{
+	if (seal_shape(box->ptr, box->len, NULL) != 0)
+		return mp_fail(why, WM_ECONTENT, "content key 'box' is not a sealed box (%zu bytes: a count of "
+		               "1-%d recipients, their slots and the author's, and whole %d-byte blocks)",
+		               box->len, WM_SEAL_MAX_RECIPIENTS, WM_SEAL_PAD);
+	return 0;
+}
+
+/* A sealed event carries its box and nothing of what is inside it. */
+static int sealed_only(const struct event *ev, const char *const *inside, char *why)
+{
+	for (; *inside != NULL; inside++)
+		if (event_get(ev, *inside) != NULL)
+			return mp_fail(why, WM_ECONTENT, "a sealed %s carries '%s' inside its box, never in clear",
+			               kind_name(ev->kind), *inside);
+	return box_ok(event_get(ev, "box"), why);
+}
+
 static int check_request(const struct event *ev, char *why)
 {
-	const struct cval *text = event_get(ev, "text"), *to = event_get(ev, "to"), *box = event_get(ev, "box");
-	size_t slots, min, max;
+	static const char *const inside[] = { "topic", "text", "lang", NULL };
 
-	if (text != NULL && (to != NULL || box != NULL))
-		return mp_fail(why, WM_ECONTENT, "a request has either 'text' or a sealed 'to' + 'box', not both");
-	if (text != NULL)
-		return 0;
-	if (to == NULL && box == NULL)
-		return mp_fail(why, WM_ECONTENT, "content key 'text' is missing (or 'to' and 'box' for a sealed request)");
-	if (to == NULL)
-		return mp_fail(why, WM_ECONTENT, "content key 'to' is missing (a sealed request lists its recipients)");
-	if (box == NULL)
-		return mp_fail(why, WM_ECONTENT, "content key 'box' is missing (a sealed request carries its box)");
-	if (to->len < 1 || to->len > WM_SEAL_MAX_RECIPIENTS)
-		return mp_fail(why, WM_ECONTENT, "content key 'to' has %zu recipients, allowed 1-%d",
-		               to->len, WM_SEAL_MAX_RECIPIENTS);
-	for (size_t k = 0; k < to->len; k++) {
-		if (to->items[k].type != CV_BIN || to->items[k].len != WM_PUB_LEN)
-			return mp_fail(why, WM_ECONTENT, "to[%zu] must be a 32-byte public key", k);
-		for (size_t j = 0; j < k; j++)
-			if (memcmp(to->items[j].ptr, to->items[k].ptr, WM_PUB_LEN) == 0)
-				return mp_fail(why, WM_ECONTENT, "to[%zu] repeats to[%zu]", k, j);
-	}
-	/* nonce || one slot per recipient and one for the author || MAC || text */
-	slots = 24 + (to->len + 1) * WM_SEAL_SLOT_LEN + 16;
-	min = slots + WM_SEAL_MIN_MSG;
-	max = slots + WM_TEXT_MAX;
-	if (box->len < min || box->len > max)
-		return mp_fail(why, WM_ECONTENT, "content key 'box' is %zu bytes; with %zu recipient(s) it must be %zu-%zu",
-		               box->len, to->len, min, max);
+	/* version 2's first sealed requests listed their recipients in clear */
+	if (event_get(ev, "to") != NULL)
+		return mp_fail(why, WM_ECONTENT, "content key 'to' names recipients in clear; a sealed box "
+		               "names them inside (PROTOCOL.md section 6)");
+	if (event_get(ev, "box") != NULL)
+		return sealed_only(ev, inside, why);
+	if (event_get(ev, "text") == NULL)
+		return mp_fail(why, WM_ECONTENT, "content key 'text' is missing (or 'box' for a sealed request)");
+	if (event_get(ev, "topic") == NULL)
+		return mp_fail(why, WM_ECONTENT, "content key 'topic' is missing");
 	return 0;
+}
+
+static int check_reply(const struct event *ev, char *why)
+{
+	static const char *const inside[] = { "text", "lang", NULL };
+	int rc;
+
+	if ((rc = need_ref(ev, "event it answers", why)) != 0)
+		return rc;
+	if (event_get(ev, "box") != NULL)
+		return sealed_only(ev, inside, why);
+	if (event_get(ev, "text") == NULL)
+		return mp_fail(why, WM_ECONTENT, "content key 'text' is missing (or 'box' for a sealed reply)");
+	return 0;
+}
+
+static int check_status(const struct event *ev, char *why)
+{
+	const char *state;
+	size_t len;
+	int rc;
+
+	if ((rc = need_ref(ev, "request", why)) != 0)
+		return rc;
+	if (event_get(ev, "box") == NULL)
+		return 0;
+	if (event_get_str(ev, "state", &state, &len) != 0 || len != 8 || memcmp(state, "referred", 8) != 0)
+		return mp_fail(why, WM_ECONTENT, "only a status 'referred' carries a box (the request "
+		               "re-sealed for the office it goes to)");
+	return box_ok(event_get(ev, "box"), why);
 }
 
 static int check_cert(const struct event *ev, char *why)
@@ -494,12 +529,220 @@ int content_check(const struct event *ev, char why[WM_WHY_LEN])
 	switch (ev->kind) {
 	case KIND_ALERT:   return check_alert(ev, why);
 	case KIND_REQUEST: return check_request(ev, why);
-	case KIND_REPLY:   return need_ref(ev, "event it answers", why);
-	case KIND_STATUS:  return need_ref(ev, "request", why);
+	case KIND_REPLY:   return check_reply(ev, why);
+	case KIND_STATUS:  return check_status(ev, why);
 	case KIND_RETRACT: return need_ref(ev, "event to retract", why);
 	case KIND_CERT:    return check_cert(ev, why);
 	case KIND_REVOKE:  return check_revoke(ev, why);
 	case KIND_ACK:     return need_ref(ev, "alert", why);
 	default:           return 0;
 	}
+}
+
+/* --- sealed content (PROTOCOL.md section 6) ------------------------------------- */
+
+#define SEAL_CONTEXT     "watchmesh sealed 2"
+#define SEAL_CONTEXT_LEN (sizeof SEAL_CONTEXT - 1)
+#define SEAL_AD_MAX      (SEAL_CONTEXT_LEN + 1 + WM_NETWORK_LEN + WM_PUB_LEN + 1 + WM_GROUP_MAX)
+#define SEAL_LANG_MAX    35
+
+/* The box's associated data: what it is bound to besides its slots. */
+static size_t box_ad(uint8_t ad[SEAL_AD_MAX], unsigned kind, const uint8_t network[WM_NETWORK_LEN],
+                      const uint8_t author[WM_PUB_LEN], const char *group)
+{
+	size_t glen = strlen(group), n = 0;
+
+	memcpy(ad, SEAL_CONTEXT, SEAL_CONTEXT_LEN);
+	n += SEAL_CONTEXT_LEN;
+	ad[n++] = (uint8_t)kind;
+	memcpy(ad + n, network, WM_NETWORK_LEN);
+	n += WM_NETWORK_LEN;
+	memcpy(ad + n, author, WM_PUB_LEN);
+	n += WM_PUB_LEN;
+	ad[n++] = (uint8_t)glen;
+	memcpy(ad + n, group, glen);
+	return n + glen;
+}
+
+/* The digest the author signs inside the box: SHA-256(ad || the inner part after the signature). */
+static int seal_digest(uint8_t digest[WM_ID_LEN], const uint8_t *ad, size_t adlen,
+                       const uint8_t *body, size_t bodylen)
+{
+	uint8_t *buf = malloc(adlen + bodylen);
+
+	if (buf == NULL)
+		return WM_ENOMEM;
+	memcpy(buf, ad, adlen);
+	memcpy(buf + adlen, body, bodylen);
+	id_compute(digest, buf, adlen + bodylen);
+	wmc_wipe(buf, adlen + bodylen);
+	free(buf);
+	return 0;
+}
+
+static int sealed_parts_ok(unsigned kind, const struct sealed *s, char *why)
+{
+	int rc;
+
+	if (kind == KIND_REQUEST && s->topiclen == 0)
+		return mp_fail(why, WM_ECONTENT, "the sealed request has no topic");
+	if (kind == KIND_REPLY && s->topiclen > 0)
+		return mp_fail(why, WM_ECONTENT, "a sealed reply has no topic");
+	if (s->topiclen > 0 && !in_list(request_topics, (const uint8_t *)s->topic, s->topiclen))
+		return mp_fail(why, WM_ECONTENT, "the sealed topic is not one of the request topics");
+	for (size_t i = 0; i < s->langlen; i++) {
+		char c = s->lang[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+			return mp_fail(why, WM_ECONTENT, "the sealed 'lang' is not a language tag (a-z A-Z 0-9 -)");
+	}
+	if (s->langlen == 1)
+		return mp_fail(why, WM_ECONTENT, "the sealed 'lang' is 1 byte, allowed 2-%d", SEAL_LANG_MAX);
+	for (size_t k = 0; k < s->nto; k++)
+		for (size_t j = 0; j < k; j++)
+			if (memcmp(s->to + k * WM_PUB_LEN, s->to + j * WM_PUB_LEN, WM_PUB_LEN) == 0)
+				return mp_fail(why, WM_ECONTENT, "the sealed recipient %zu repeats %zu", k, j);
+	if ((rc = content_check_sealed_text((const uint8_t *)s->text, s->textlen, why)) != 0)
+		return rc;
+	return 0;
+}
+
+int content_seal(const struct key *author, unsigned kind, const uint8_t network[WM_NETWORK_LEN],
+                 const char *group, const struct sealed *parts, uint8_t **box, size_t *boxlen,
+                 char why[WM_WHY_LEN])
+{
+	uint8_t ad[SEAL_AD_MAX], digest[WM_ID_LEN], *in;
+	size_t adlen, len, n = 0;
+	int rc;
+
+	if (author == NULL || author->sec == NULL || network == NULL || group == NULL || parts == NULL ||
+	    box == NULL || boxlen == NULL || strlen(group) > WM_GROUP_MAX)
+		return mp_fail(why, WM_EINVAL, "nothing to seal");
+	if (parts->nto < 1 || parts->nto > WM_SEAL_MAX_RECIPIENTS)
+		return mp_fail(why, WM_EINVAL, "a box has 1-%d recipients, not %zu", WM_SEAL_MAX_RECIPIENTS,
+		               parts->nto);
+	if (parts->topiclen > WM_TITLE_MAX || parts->langlen > SEAL_LANG_MAX)
+		return mp_fail(why, WM_ECONTENT, "the sealed topic or language is too long");
+	if ((rc = sealed_parts_ok(kind, parts, why)) != 0)
+		return rc;
+	len = WM_SIG_LEN + 1 + parts->nto * WM_PUB_LEN + 1 + parts->topiclen + 1 + parts->langlen +
+	      parts->textlen;
+	in = malloc(len);
+	if (in == NULL)
+		return mp_fail(why, WM_ENOMEM, "out of memory");
+	n = WM_SIG_LEN;
+	in[n++] = (uint8_t)parts->nto;
+	memcpy(in + n, parts->to, parts->nto * WM_PUB_LEN);
+	n += parts->nto * WM_PUB_LEN;
+	in[n++] = (uint8_t)parts->topiclen;
+	memcpy(in + n, parts->topic, parts->topiclen);
+	n += parts->topiclen;
+	in[n++] = (uint8_t)parts->langlen;
+	memcpy(in + n, parts->lang, parts->langlen);
+	n += parts->langlen;
+	memcpy(in + n, parts->text, parts->textlen);
+	adlen = box_ad(ad, kind, network, author->pub, group);
+	if ((rc = seal_digest(digest, ad, adlen, in + WM_SIG_LEN, len - WM_SIG_LEN)) != 0 ||
+	    (rc = key_sign_id(author, digest, in)) != 0 ||
+	    (rc = seal_box(in, len, ad, adlen, (const uint8_t (*)[WM_PUB_LEN])parts->to, parts->nto,
+	                   author->pub, box, boxlen)) != 0)
+		mp_fail(why, rc, "cannot seal: %s", wm_strerror(rc));
+	wmc_wipe(in, len);
+	free(in);
+	return rc;
+}
+
+/* The next `size` bytes of the opened box (a bounds-checked cursor). */
+static const uint8_t *take(const uint8_t *m, size_t len, size_t *pos, size_t size)
+{
+	const uint8_t *p = m + *pos;
+
+	if (size > len - *pos)
+		return NULL;
+	*pos += size;
+	return p;
+}
+
+/* A byte's length, then that many bytes. */
+static const char *take_part(const uint8_t *m, size_t len, size_t *pos, size_t *partlen)
+{
+	const uint8_t *n = take(m, len, pos, 1);
+
+	if (n == NULL)
+		return NULL;
+	*partlen = *n;
+	return (const char *)take(m, len, pos, *n);
+}
+
+int content_open(const struct event *ev, const struct key *reader, struct sealed *out,
+                 char why[WM_WHY_LEN])
+{
+	const uint8_t *box;
+	uint8_t ad[SEAL_AD_MAX], digest[WM_ID_LEN], *m = NULL;
+	size_t boxlen, adlen, ml = 0, pos = WM_SIG_LEN, nslots = 0, k;
+	struct sealed s;
+	int rc, listed;
+
+	if (ev == NULL || reader == NULL || reader->sec == NULL || out == NULL ||
+	    event_get_bin(ev, "box", &box, &boxlen) != 0)
+		return WM_ENOTFOUND;
+	if (seal_shape(box, boxlen, &nslots) != 0)
+		return mp_fail(why, WM_ECONTENT, "its box is not a sealed box");
+	adlen = box_ad(ad, ev->kind, ev->network, ev->author, ev->group);
+	rc = seal_open(box, boxlen, ad, adlen, ev->author, reader, &m, &ml);
+	if (rc == WM_ENOTFOUND || rc == WM_ENOMEM)
+		return rc;
+	if (rc != 0)
+		return mp_fail(why, WM_ECRYPTO, "the box does not open: changed, or taken to another "
+		               "author, group or kind");
+	memset(&s, 0, sizeof s);
+	if (ml < pos + 1) {
+		rc = mp_fail(why, WM_ECONTENT, "the opened box is too short");
+		goto bad;
+	}
+	s.nto = m[pos++];
+	if (s.nto != nslots) {
+		rc = mp_fail(why, WM_ECONTENT, "the box has %zu slots for %zu signed recipients: one was "
+		             "dropped or added", nslots, s.nto);
+		goto bad;
+	}
+	if ((s.to = take(m, ml, &pos, s.nto * WM_PUB_LEN)) == NULL ||
+	    (s.topic = take_part(m, ml, &pos, &s.topiclen)) == NULL ||
+	    (s.lang = take_part(m, ml, &pos, &s.langlen)) == NULL) {
+		rc = mp_fail(why, WM_ECONTENT, "the opened box is cut short");
+		goto bad;
+	}
+	s.text = (const char *)m + pos;
+	s.textlen = ml - pos;
+	if ((rc = seal_digest(digest, ad, adlen, m + WM_SIG_LEN, ml - WM_SIG_LEN)) != 0)
+		goto bad;
+	if (sig_verify(ev->author, digest, m) != 0) {
+		rc = mp_fail(why, WM_ESIG, "the box is not bound to this author (it was signed inside by "
+		             "another key)");
+		goto bad;
+	}
+	listed = memcmp(reader->pub, ev->author, WM_PUB_LEN) == 0;
+	for (k = 0; k < s.nto && !listed; k++)
+		listed = memcmp(reader->pub, s.to + k * WM_PUB_LEN, WM_PUB_LEN) == 0;
+	if (!listed) {
+		rc = mp_fail(why, WM_ECONTENT, "the author's signed recipients do not name this key");
+		goto bad;
+	}
+	if ((rc = sealed_parts_ok(ev->kind, &s, why)) != 0)
+		goto bad;
+	s.buf = m;
+	s.buflen = ml;
+	*out = s;
+	return 0;
+bad:
+	seal_free_msg(m, ml);
+	return rc;
+}
+
+void content_sealed_free(struct sealed *s)
+{
+	if (s != NULL && s->buf != NULL)
+		seal_free_msg(s->buf, s->buflen);
+	if (s != NULL)
+		memset(s, 0, sizeof *s);
 }

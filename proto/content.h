@@ -29,6 +29,41 @@ int content_check(const struct event *ev, char why[WM_WHY_LEN]);
  * 0, or WM_ECONTENT with why filled ("... holds an escape (U+001B) ..."). */
 int content_check_sealed_text(const uint8_t *msg, size_t len, char why[WM_WHY_LEN]);
 
+/*
+ * Sealed content (PROTOCOL.md section 6): a request's topic, language and
+ * text, a reply's language and text, or a referred request re-sealed by an
+ * officer for the office it goes to, in a box readable by its recipients and
+ * its author only, bound to the event's kind, network, author and group, and
+ * signed inside by the author over all that and the recipients.
+ *
+ * content_seal: *box (malloc'd) for the draft's content key "box"; the
+ * parts are checked first (a request's topic, no topic on a reply, the text's
+ * rules).  content_open: 0 and *out (free with content_sealed_free, which
+ * wipes; pointers into out->buf); WM_ENOTFOUND when the event has no box or
+ * reader is not among its recipients; else a refusal with why filled, never
+ * to be shown as the author's text: WM_ECRYPTO (the box does not open: changed,
+ * or re-signed by someone else), WM_ESIG (not bound to this author),
+ * WM_ECONTENT (the opened parts break the rules).
+ */
+struct sealed {
+	size_t nto;
+	const uint8_t *to;              /* nto public keys, 32 bytes each */
+	const char *topic;              /* not NUL-terminated; topiclen 0: none */
+	size_t topiclen;
+	const char *lang;               /* langlen 0: none */
+	size_t langlen;
+	const char *text;
+	size_t textlen;
+	uint8_t *buf;                   /* content_open's; NULL in content_seal's parts */
+	size_t buflen;
+};
+int content_seal(const struct key *author, unsigned kind, const uint8_t network[WM_NETWORK_LEN],
+                 const char *group, const struct sealed *parts, uint8_t **box, size_t *boxlen,
+                 char why[WM_WHY_LEN]);
+int content_open(const struct event *ev, const struct key *reader, struct sealed *out,
+                 char why[WM_WHY_LEN]);
+void content_sealed_free(struct sealed *s);
+
 /* The allowed values of an enumerated content key of a kind, as a
  * NULL-terminated list ("fraud", "safety", ...), or NULL if the key is not
  * enumerated.  For CLIs and forms. */

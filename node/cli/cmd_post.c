@@ -27,6 +27,8 @@
 #include "nodedir.h"
 #include "photo.h"
 #include "pii.h"
+#include "store.h"
+#include "trust.h"
 
 static const char usage_post[] =
 "usage: watchmesh post KIND --key KEY (--dir DIR | --out FILE --network NETFILE)\n"
@@ -44,10 +46,15 @@ static const char usage_post[] =
 "            severity Severe, certainty Observed, expires in 24h (CAP 1.2 values)\n"
 "  request   --text T [--topic T] [--to PUB,...]                   anyone admitted\n"
 "            topic: police non-police dispute lost-found other (default police);\n"
-"            --to seals the text so only those keys (and you) can read it\n"
-"  reply     --reply-to ID --text T                                a lead, an answer\n"
+"            --to seals topic, language and text so only those keys (and you)\n"
+"            can read them; --to officers: the group's officers and stations\n"
+"            (from the node's certificates; needs --dir)\n"
+"  reply     --reply-to ID --text T [--to PUB,...]                 a lead, an answer\n"
+"            (--to as for a request: a sealed reply)\n"
 "  status    --ref ID --state S [--note T] [--referred-to WHO]     on a request\n"
 "            state: acknowledged assigned referred resolved closed\n"
+"            [--to PUB,...] with referred: the sealed request, opened with\n"
+"            your key, re-sealed for the office it goes to (needs --dir)\n"
 "  retract   --ref ID [--reason T]                                 withdraw an event\n"
 "  ack       --ref ID [--what W] [--text T]                        on an alert\n"
 "            what: seen helping found (default seen)\n"
@@ -235,7 +242,7 @@ enum post_how {
 	AS_LANG,        /* as given; without it, "zh" when --text has Chinese */
 	AS_CIRCLE,      /* "LAT,LON,RADIUS_M" -> [lat_e6, lon_e6, radius_m] */
 	AS_PHOTO,       /* an image file -> photo (bin) and photo_type */
-	AS_SEALABLE,    /* in clear, or sealed into "box" when --to is given */
+	AS_SEALABLE,    /* in clear, or sealed into "box" with the language when --to is given */
 	AS_RECIPIENTS,  /* public keys or key files -> an array of keys */
 	AS_DRAFT,       /* read by cli_cert_draft / cli_revoke_draft (sign.c) */
 };
@@ -270,14 +277,16 @@ static const struct post_field {
 	{ KIND_ALERT,    "photo",       "photo",       AS_PHOTO,      0,         NULL },
 	{ KIND_ALERT,    "lang",        "lang",        AS_LANG,       0,         NULL },
 	{ KIND_REQUEST,  "text",        "text",        AS_SEALABLE,   REQ | PUB, NULL },
-	{ KIND_REQUEST,  "topic",       "topic",       AS_TEXT,       0,         "police" },
+	{ KIND_REQUEST,  "topic",       "topic",       AS_SEALABLE,   0,         "police" },
 	{ KIND_REQUEST,  "to",          "to",          AS_RECIPIENTS, 0,         NULL },
 	{ KIND_REQUEST,  "lang",        "lang",        AS_LANG,       0,         NULL },
-	{ KIND_REPLY,    "text",        "text",        AS_TEXT,       REQ | PUB, NULL },
+	{ KIND_REPLY,    "text",        "text",        AS_SEALABLE,   REQ | PUB, NULL },
+	{ KIND_REPLY,    "to",          "to",          AS_RECIPIENTS, 0,         NULL },
 	{ KIND_REPLY,    "lang",        "lang",        AS_LANG,       0,         NULL },
 	{ KIND_STATUS,   "state",       "state",       AS_TEXT,       REQ,       NULL },
 	{ KIND_STATUS,   "note",        "note",        AS_TEXT,       PUB,       NULL },
 	{ KIND_STATUS,   "referred-to", "referred_to", AS_TEXT,       PUB,       NULL },
+	{ KIND_STATUS,   "to",          "to",          AS_RECIPIENTS, 0,         NULL },
 	{ KIND_RETRACT,  "reason",      "reason",      AS_TEXT,       PUB,       NULL },
 	{ KIND_ACK,      "what",        "what",        AS_TEXT,       0,         "seen" },
 	{ KIND_ACK,      "text",        "text",        AS_TEXT,       PUB,       NULL },
@@ -438,8 +447,10 @@ struct post_bufs {
 	struct cval circle[3];
 	uint8_t *photo, *box;
 	uint8_t (*recips)[WM_PUB_LEN];
-	struct cval *to;             /* the recipients as content items */
 	size_t nto;
+	int officers;                /* --to officers */
+	struct sealed parts;         /* what goes into the box (--to) */
+	struct sealed referred;      /* status --to: the request, opened */
 	uint8_t subject[WM_PUB_LEN];
 	char *groups;                /* cert: its groups, split */
 	struct cval *items;          /* cert: its groups as content items */
@@ -450,43 +461,132 @@ static void post_bufs_free(struct post_bufs *b)
 	free(b->photo);
 	free(b->box);
 	free(b->recips);
-	free(b->to);
+	content_sealed_free(&b->referred);
 	free(b->groups);
 	free(b->items);
 }
 
-/* --to: the recipients' keys. */
+/* --to: the recipients' keys, each once. */
+static int add_recipient(struct post_bufs *b, const uint8_t pub[WM_PUB_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < b->nto; i++)
+		if (memcmp(b->recips[i], pub, WM_PUB_LEN) == 0)
+			return 0;
+	if (b->nto >= WM_SEAL_MAX_RECIPIENTS)
+		return cli_usage_err("post", "--to lists at most %d recipients", WM_SEAL_MAX_RECIPIENTS);
+	memcpy(b->recips[b->nto++], pub, WM_PUB_LEN);
+	return 0;
+}
+
 static int parse_recipients(const char *v, struct post_bufs *b)
 {
 	char why[WM_WHY_LEN] = "", *copy, *p, *c;
-	size_t n = 1, i;
-	const char *q;
+	uint8_t pub[WM_PUB_LEN];
+	int r = 0;
 
-	for (q = v; *q; q++)
-		n += *q == ',';
-	if (n > WM_SEAL_MAX_RECIPIENTS)
-		return cli_usage_err("post", "--to lists at most %d recipients", WM_SEAL_MAX_RECIPIENTS);
-	b->recips = calloc(n, sizeof *b->recips);
-	b->to = calloc(n, sizeof *b->to);
+	b->recips = calloc(WM_SEAL_MAX_RECIPIENTS, sizeof *b->recips);
 	copy = strdup(v);
-	if (!b->recips || !b->to || !copy) {
+	if (!b->recips || !copy) {
 		free(copy);
 		cli_err("out of memory");
 		return CLI_FAIL;
 	}
-	for (i = 0, p = copy; p; p = c, i++) {
+	for (p = copy; p && r == 0; p = c) {
 		c = strchr(p, ',');
 		if (c)
 			*c++ = 0;
-		if (files_parse_pub(p, b->recips[i], why) != 0) {
-			free(copy);
-			return cli_usage_err("post", "--to: %s", why);
-		}
-		b->to[i] = cval_bin(b->recips[i], WM_PUB_LEN);
+		if (strcmp(p, "officers") == 0)
+			b->officers = 1;         /* looked up once the node is open */
+		else if (files_parse_pub(p, pub, why) != 0)
+			r = cli_usage_err("post", "--to: %s", why);
+		else
+			r = add_recipient(b, pub);
 	}
 	free(copy);
-	b->nto = n;
+	return r;
+}
+
+/* --to officers: the keys that are official for the group now (stations
+ * certified by root, their officers), from the node's certificates. */
+struct officers_ctx {
+	struct node_dir *nd;
+	struct post_bufs *b;
+	const char *group;
+	uint64_t now;
+	int r;
+};
+
+static int officer_cb(void *vctx, const struct cert *c)
+{
+	struct officers_ctx *x = vctx;
+	char why[WM_WHY_LEN];
+
+	if (c->role == ROLE_STATION && memcmp(c->issuer, x->nd->net.root, WM_PUB_LEN) == 0 &&
+	    store_certs_issued_by(x->nd->store, c->subject, officer_cb, x) != 0)
+		return 1;
+	if (x->r == 0 && (c->role == ROLE_STATION || c->role == ROLE_OFFICER) &&
+	    trust_official(x->nd->store, x->nd->net.root, c->subject, x->group, x->now, NULL, NULL, why) == 0)
+		x->r = add_recipient(x->b, c->subject);
+	return x->r != 0;
+}
+
+static int add_officers(struct node_dir *nd, const char *group, struct post_bufs *b)
+{
+	struct officers_ctx x = { nd, b, group, wm_now_ms(), 0 };
+
+	if (!nd)
+		return cli_usage_err("post", "--to officers needs --dir (the node knows the officers)");
+	if (store_certs_issued_by(nd->store, nd->net.root, officer_cb, &x) != 0 && x.r == 0) {
+		cli_err("cannot read the certificates");
+		return CLI_FAIL;
+	}
+	if (x.r)
+		return x.r;
+	if (b->nto == 0) {
+		cli_err("no officer or station is certified for %s here; name the recipients with --to PUB", group);
+		return CLI_FAIL;
+	}
 	return 0;
+}
+
+/* status --to: the request it refers, opened with the officer's key, to be
+ * re-sealed for the office. */
+static int open_referred(struct node_dir *nd, const uint8_t id[WM_ID_LEN], const struct key *k,
+                         struct post_bufs *b)
+{
+	char why[WM_WHY_LEN] = "", hex[2 * WM_ID_LEN + 1];
+	uint8_t *wire = NULL;
+	size_t len = 0;
+	struct event *ev = NULL;
+	int r;
+
+	hex_encode(hex, id, WM_ID_LEN);
+	if (!nd)
+		return cli_usage_err("post", "status --to needs --dir (the node holds the request to re-seal)");
+	if (store_get(nd->store, id, &wire, &len) != 0 || event_decode(wire, len, &ev, why) != 0 ||
+	    ev->kind != KIND_REQUEST || !event_get(ev, "box")) {
+		cli_err("refused: %.12s is not a sealed request in this node; only a sealed request is "
+		        "re-sealed (give a public one's office --referred-to only)", hex);
+		r = CLI_FAIL;
+	} else if ((r = content_open(ev, k, &b->referred, why)) != 0) {
+		if (r == WM_ENOTFOUND)
+			cli_err("refused: the request %.12s is not sealed to your key: you cannot re-seal it", hex);
+		else
+			cli_err("refused: the request %.12s: %s", hex, why);
+		r = CLI_FAIL;
+	} else {
+		b->parts.topic = b->referred.topic;
+		b->parts.topiclen = b->referred.topiclen;
+		b->parts.lang = b->referred.lang;
+		b->parts.langlen = b->referred.langlen;
+		b->parts.text = b->referred.text;
+		b->parts.textlen = b->referred.textlen;
+	}
+	event_free(ev);
+	free(wire);
+	return r;
 }
 
 /* The options of the kind that need no file and no key, into the draft. */
@@ -517,10 +617,22 @@ static int post_content(unsigned kind, const struct cli_opt *opts, size_t nopts,
 		case AS_SEALABLE:
 			if (v && !sealed)
 				draft_str(d, f->key, v);
+			else if (v && strcmp(f->key, "topic") == 0) {
+				b->parts.topic = v;
+				b->parts.topiclen = strlen(v);
+			} else if (v) {
+				b->parts.text = v;
+				b->parts.textlen = strlen(v);
+			}
 			break;
 		case AS_LANG:
-			if (v || has_cjk(text))
+			/* inside the box when sealed: the language says much of the text */
+			if ((v || has_cjk(text)) && !sealed)
 				draft_str(d, f->key, v ? v : "zh");
+			else if (v || has_cjk(text)) {
+				b->parts.lang = v ? v : "zh";
+				b->parts.langlen = strlen(b->parts.lang);
+			}
 			break;
 		case AS_CIRCLE: {
 			int64_t lat, lon;
@@ -606,6 +718,41 @@ static int post_refs(const char *v, struct node_dir *nd, struct event_draft *d)
 	return 0;
 }
 
+/* --to: the box, bound to the event's kind, network, author and group. */
+static int post_seal(struct post_bufs *b, struct event_draft *d, const struct key *k,
+                     struct node_dir *nd, const char *netfile)
+{
+	char why[WM_WHY_LEN] = "";
+	uint8_t network[WM_NETWORK_LEN];
+	size_t boxlen = 0;
+	int r;
+
+	if (b->officers && (r = add_officers(nd, d->group, b)) != 0)
+		return r;
+	if (d->kind == KIND_STATUS && (r = open_referred(nd, d->refs[0], k, b)) != 0)
+		return r;
+	if (nd) {
+		memcpy(network, nd->net.id, WM_NETWORK_LEN);
+	} else {
+		struct network net;
+
+		if (network_load(netfile, &net, why) != 0) {
+			cli_err("%s", why);
+			return CLI_FAIL;
+		}
+		memcpy(network, net.id, WM_NETWORK_LEN);
+		wmc_wipe(&net, sizeof net);
+	}
+	b->parts.to = (const uint8_t *)b->recips;
+	b->parts.nto = b->nto;
+	if (content_seal(k, d->kind, network, d->group, &b->parts, &b->box, &boxlen, why) != 0) {
+		cli_err("refused: cannot seal it: %s", why);
+		return CLI_FAIL;
+	}
+	draft_bin(d, "box", b->box, boxlen);
+	return 0;
+}
+
 int cmd_post(int argc, char **argv)
 {
 	struct cli_opt opts[NOPTS_MAX];
@@ -619,7 +766,7 @@ int cmd_post(int argc, char **argv)
 	struct node_dir *nd = NULL;
 	struct post_bufs b;
 	uint8_t *textbuf = NULL;
-	size_t textlen = 0, boxlen = 0;
+	size_t textlen = 0;
 	int r, ret = CLI_FAIL;
 
 	memset(&b, 0, sizeof b);
@@ -705,15 +852,20 @@ int cmd_post(int argc, char **argv)
 		goto out;
 	}
 
+	if (kind == KIND_STATUS && OPT("to") && strcmp(OPT("state"), "referred") != 0) {
+		ret = cli_usage_err("post", "--to on a status re-seals a request for the office it is referred "
+		                    "to: it needs --state referred");
+		goto out;
+	}
 	/* the rules of 'text' for a sealed text, which the event's own check
 	 * cannot see: its readers would refuse to show it */
-	if (b.nto > 0 && content_check_sealed_text((const uint8_t *)OPT("text"), strlen(OPT("text")),
-	                                           why) != 0) {
+	if (OPT("to") && kind != KIND_STATUS &&
+	    content_check_sealed_text((const uint8_t *)OPT("text"), strlen(OPT("text")), why) != 0) {
 		cli_err("refused: %s", why);
 		goto out;
 	}
 	/* personal data, before anything is read or signed or a passphrase asked */
-	if (!OPT("allow-personal-data") && check_personal(kind, opts, nopts, b.nto > 0))
+	if (!OPT("allow-personal-data") && check_personal(kind, opts, nopts, OPT("to") != NULL))
 		goto out;
 	if ((v = OPT("photo")) && post_photo(v, &d, &b) != 0)
 		goto out;
@@ -727,16 +879,9 @@ int cmd_post(int argc, char **argv)
 		cli_err("%s", why);
 		goto out;
 	}
-	if (b.nto > 0) {
-		const char *t = OPT("text");
-		r = seal_box((const uint8_t *)t, strlen(t), (const uint8_t (*)[WM_PUB_LEN])b.recips, b.nto,
-		             k->pub, &b.box, &boxlen);
-		if (r) {
-			cli_err("cannot seal the request: %s", wm_strerror(r));
-			goto out;
-		}
-		draft_array(&d, "to", b.to, b.nto);
-		draft_bin(&d, "box", b.box, boxlen);
+	if (OPT("to") && (r = post_seal(&b, &d, k, nd, OPT("network"))) != 0) {
+		ret = r;
+		goto out;
 	}
 #undef OPT
 

@@ -30,6 +30,7 @@ KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 KINDS = {1: "bulletin", 2: "alert", 3: "request", 4: "reply", 5: "status",
          6: "retract", 7: "cert", 8: "revoke", 9: "ack"}
 
+TOPICS = ["police", "non-police", "dispute", "lost-found", "other"]
 CAP_CATEGORY = ["Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health",
                 "Env", "Transport", "Infra", "CBRNE", "Other"]
 # key: (type, required, min, max or enumeration)
@@ -47,12 +48,13 @@ RULES = {
         "instruction": ("text", 0, 1, 4000), "contact": ("line", 0, 1, 200),
         "photo": ("bin", 0, 1, 49152), "photo_type": ("enum", 0, ["image/jpeg", "image/png", "image/webp"]),
         "lang": ("line", 0, 2, 35)},
-    3: {"topic": ("enum", 1, ["police", "non-police", "dispute", "lost-found", "other"]),
+    3: {"topic": ("enum", 0, TOPICS),
         "text": ("text", 0, 1, 16000), "to": ("array", 0), "box": ("bin", 0, 1, MAX_EVENT),
         "lang": ("line", 0, 2, 35)},
-    4: {"text": ("text", 1, 1, 16000), "lang": ("line", 0, 2, 35)},
+    4: {"text": ("text", 0, 1, 16000), "box": ("bin", 0, 1, MAX_EVENT), "lang": ("line", 0, 2, 35)},
     5: {"state": ("enum", 1, ["acknowledged", "assigned", "referred", "resolved", "closed"]),
-        "note": ("text", 0, 1, 4000), "referred_to": ("line", 0, 1, 200)},
+        "note": ("text", 0, 1, 4000), "referred_to": ("line", 0, 1, 200),
+        "box": ("bin", 0, 1, MAX_EVENT)},
     6: {"reason": ("text", 0, 1, 1000)},
     7: {"subject": ("key", 1), "role": ("enum", 1, ["station", "officer", "node", "resident"]),
         "name": ("line", 1, 1, 127), "groups": ("array", 1), "not_before": ("uint", 1),
@@ -124,7 +126,7 @@ def check_content(kind, header, c):
     for key, rule in RULES[kind].items():
         typ, req = rule[0], rule[1]
         if key not in c:
-            if req and not (kind == 3 and key == "text"):
+            if req:
                 bad(f"content key '{key}' is missing")
             continue
         v = c[key]
@@ -168,21 +170,34 @@ def check_content(kind, header, c):
             lim = [(-90000000, 90000000), (-180000000, 180000000), (1, 1000000)]
             if len(circ) != 3 or not all(is_int(x) and lo <= x <= hi for x, (lo, hi) in zip(circ, lim)):
                 bad("circle is not [lat_e6, lon_e6, radius_m] within range")
+    def box_shape(box):
+        """Section 6: n (1-16), nonce, n + 1 slots of 80, then whole blocks of 256 and a MAC."""
+        if len(box) < 1 or not 1 <= box[0] <= 16:
+            bad("'box' has a slot count outside 1-16")
+        body = len(box) - (1 + 24 + 80 * (box[0] + 1)) - 16
+        if body <= 0 or body % 256 or body > 72 * 256:
+            bad("'box' is not whole blocks of 256 after its slots")
+
     if kind == 3:
-        if "text" in c:
-            if "to" in c or "box" in c:
-                bad("text and a sealed box together")
-        else:
-            if "to" not in c or "box" not in c:
-                bad("neither text nor to + box")
-            to = c["to"]
-            if not 1 <= len(to) <= 16 or not all(isinstance(t, bytes) and len(t) == 32 for t in to):
-                bad("'to' must be 1-16 public keys")
-            if len(set(to)) != len(to):
-                bad("'to' repeats a key")
-            fixed = 24 + 80 * (len(to) + 1) + 16
-            if not fixed + 1 <= len(c["box"]) <= fixed + 16000:
-                bad("'box' has the wrong size")
+        if "to" in c:
+            bad("'to' names recipients in clear")
+        if "box" in c:
+            if any(k in c for k in ("topic", "text", "lang")):
+                bad("a sealed request carries topic, text and lang inside its box only")
+            box_shape(c["box"])
+        elif "text" not in c or "topic" not in c:
+            bad("a public request needs topic and text")
+    if kind == 4:
+        if "box" in c:
+            if "text" in c or "lang" in c:
+                bad("a sealed reply carries text and lang inside its box only")
+            box_shape(c["box"])
+        elif "text" not in c:
+            bad("a reply needs text (or a box)")
+    if kind == 5 and "box" in c:
+        if c["state"] != "referred":
+            bad("only a status 'referred' carries a box")
+        box_shape(c["box"])
     if kind == 7:
         gs = c["groups"]
         if not 1 <= len(gs) <= 64 or not all(isinstance(g, str) for g in gs):
@@ -297,6 +312,52 @@ def check_event(wire, network=None):
     return h, eid, withheld
 
 
+def open_sealed(wire, seed):
+    """Section 6, as the reader whose Ed25519 seed is given: (topic, lang,
+    text) of the box, its author's signature inside checked, or raises."""
+    from nacl.bindings import (crypto_aead_xchacha20poly1305_ietf_decrypt, crypto_box_seal_open,
+                               crypto_sign_ed25519_pk_to_curve25519, crypto_sign_ed25519_sk_to_curve25519,
+                               crypto_sign_seed_keypair)
+    payload, _, content = msgpack.unpackb(wire, raw=False, strict_map_key=False)
+    h = msgpack.unpackb(payload, raw=False)
+    box = msgpack.unpackb(content, raw=False)["box"]
+    kind, author, net, group = h[1], h[2], h[4], h[5].encode()
+    pk, sk = crypto_sign_seed_keypair(seed)
+    xpk, xsk = crypto_sign_ed25519_pk_to_curve25519(pk), crypto_sign_ed25519_sk_to_curve25519(sk)
+    n = box[0]
+    hdr = 1 + 24 + 80 * (n + 1)
+    slots = range(n, n + 1) if pk == author else range(n)
+    key = None
+    for i in slots:
+        try:
+            key = crypto_box_seal_open(box[25 + 80 * i:25 + 80 * (i + 1)], xpk, xsk)
+            break
+        except nacl.exceptions.CryptoError:
+            continue
+    if key is None:
+        raise ValueError("no slot opens for this key")
+    ad = b"watchmesh sealed 2" + bytes([kind]) + net + author + bytes([len(group)]) + group
+    m = crypto_aead_xchacha20poly1305_ietf_decrypt(box[hdr:], ad + box[:hdr], box[1:25], key)
+    m = m.rstrip(b"\0")           # ISO/IEC 7816-4: 0x80, then zeros
+    if not m.endswith(b"\x80"):
+        raise ValueError("bad padding")
+    m = m[:-1]
+    sig, body = m[:64], m[64:]
+    nacl.signing.VerifyKey(author).verify(hashlib.sha256(ad + body).digest(), sig)
+    nto = body[0]
+    if nto != n:
+        raise ValueError("slot count and signed recipients differ")
+    p = 1 + 32 * nto
+    if pk != author and pk not in [body[1 + 32 * i:33 + 32 * i] for i in range(nto)]:
+        raise ValueError("the signed recipients do not name this key")
+    tl = body[p]
+    topic = body[p + 1:p + 1 + tl].decode()
+    p += 1 + tl
+    ll = body[p]
+    lang = body[p + 1:p + 1 + ll].decode()
+    return topic, lang, body[p + 1 + ll:].decode()
+
+
 def run_vectors(path):
     with open(path, encoding="utf-8") as f:
         vectors = json.load(f)
@@ -321,6 +382,15 @@ def run_vectors(path):
             elif withheld != v.get("withheld", False):
                 failures += 1
                 print(f"FAIL {v['name']}: withheld is {withheld}, the vector says {v.get('withheld', False)}")
+            elif "open_seed" in v:
+                try:
+                    topic, lang, text = open_sealed(wire, bytes.fromhex(v["open_seed"]))
+                    if (topic, lang, hashlib.sha256(text.encode()).hexdigest()) != \
+                            (v["open_topic"], v["open_lang"], v["open_text_sha256"]):
+                        raise ValueError(f"opens to {topic!r} {lang!r} {text!r}")
+                except (ValueError, nacl.exceptions.CryptoError) as e:
+                    failures += 1
+                    print(f"FAIL {v['name']}: the sealed box: {e}")
         else:
             counts["invalid"] += 1
             if got == "ok":

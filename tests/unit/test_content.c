@@ -196,14 +196,27 @@ static void test_alert(void **state)
 	assert_int_equal(build(&d), 0);
 }
 
+/* Build d signed by `by` and decode it: *ev points into *wire. */
+static void make(struct event_draft *d, const struct key *by, uint8_t **wire, struct event **ev)
+{
+	size_t len = 0;
+	uint8_t id[WM_ID_LEN];
+
+	memcpy(d->author, by->pub, WM_PUB_LEN);
+	if (event_build(d, by, wire, &len, id, why) != 0)
+		fail_msg("cannot build: %s", why);
+	assert_int_equal(event_decode(*wire, len, ev, why), 0);
+}
+
 static void test_request(void **state)
 {
 	struct event_draft d;
 	struct key *officer = NULL;
-	uint8_t seed[32], recips[2][WM_PUB_LEN];
+	uint8_t seed[32], net[WM_NETWORK_LEN] = { 0 };
 	uint8_t *box = NULL;
 	size_t boxlen = 0;
-	struct cval to[2];
+	struct sealed parts = { 0 };
+	struct cval to[1];
 
 	(void)state;
 	draft_init(&d, KIND_REQUEST, "gaobu");
@@ -213,36 +226,267 @@ static void test_request(void **state)
 	assert_int_equal(build(&d), 0);
 	draft_str(&d, "topic", "fire");
 	expect_fail(&d, WM_ECONTENT, "'topic'");
+	draft_init(&d, KIND_REQUEST, "gaobu");
+	draft_str(&d, "text", "no topic");
+	expect_fail(&d, WM_ECONTENT, "'topic' is missing");
 
 	memset(seed, 0x22, sizeof(seed));
 	assert_int_equal(key_from_seed(seed, &officer), 0);
-	memcpy(recips[0], officer->pub, WM_PUB_LEN);
-	memcpy(recips[1], officer->pub, WM_PUB_LEN);
-	assert_int_equal(seal_box((const uint8_t *)"secret", 6, (const uint8_t (*)[WM_PUB_LEN])recips, 1, alice->pub, &box, &boxlen), 0);
-	to[0] = cval_bin(recips[0], WM_PUB_LEN);
-	to[1] = cval_bin(recips[1], WM_PUB_LEN);
+	parts.nto = 1;
+	parts.to = officer->pub;
+	parts.topic = "police";
+	parts.topiclen = 6;
+	parts.text = "secret";
+	parts.textlen = 6;
+	assert_int_equal(content_seal(alice, KIND_REQUEST, net, "gaobu", &parts, &box, &boxlen, why), 0);
+	to[0] = cval_bin(officer->pub, WM_PUB_LEN);
 
+	/* the box only: topic, language, text and recipients are inside */
 	draft_init(&d, KIND_REQUEST, "gaobu");
-	draft_str(&d, "topic", "police");
-	draft_array(&d, "to", to, 1);
-	expect_fail(&d, WM_ECONTENT, "'box' is missing");
 	draft_bin(&d, "box", box, boxlen);
 	assert_int_equal(build(&d), 0);
-	draft_bin(&d, "box", box, boxlen - 7);   /* shorter than nonce+slots+MAC+1 */
-	expect_fail(&d, WM_ECONTENT, "'box'");
+	draft_str(&d, "topic", "police");
+	expect_fail(&d, WM_ECONTENT, "carries 'topic' inside its box, never in clear");
+	draft_init(&d, KIND_REQUEST, "gaobu");
 	draft_bin(&d, "box", box, boxlen);
-	draft_array(&d, "to", to, 2);             /* the same key twice */
-	expect_fail(&d, WM_ECONTENT, "repeats");
-	draft_array(&d, "to", to, 1);
+	draft_str(&d, "lang", "zh");
+	expect_fail(&d, WM_ECONTENT, "carries 'lang' inside");
+	draft_init(&d, KIND_REQUEST, "gaobu");
+	draft_bin(&d, "box", box, boxlen);
 	draft_str(&d, "text", "and plain");
-	expect_fail(&d, WM_ECONTENT, "not both");
+	expect_fail(&d, WM_ECONTENT, "carries 'text' inside");
+	draft_init(&d, KIND_REQUEST, "gaobu");
+	draft_bin(&d, "box", box, boxlen);
+	draft_array(&d, "to", to, 1);
+	expect_fail(&d, WM_ECONTENT, "names recipients in clear");
+	/* its shape: a count of 1-16, the slots, whole blocks of 256 */
+	draft_init(&d, KIND_REQUEST, "gaobu");
+	draft_bin(&d, "box", box, boxlen - 1);
+	expect_fail(&d, WM_ECONTENT, "not a sealed box");
+	box[0] = 0;
+	draft_bin(&d, "box", box, boxlen);
+	expect_fail(&d, WM_ECONTENT, "not a sealed box");
+	box[0] = 2;
+	expect_fail(&d, WM_ECONTENT, "not a sealed box");
+	free(box);
+
+	/* a request's box needs its topic; a reply's has none */
+	parts.topic = NULL;
+	parts.topiclen = 0;
+	assert_int_equal(content_seal(alice, KIND_REQUEST, net, "gaobu", &parts, &box, &boxlen, why),
+	                 WM_ECONTENT);
+	assert_non_null(strstr(why, "no topic"));
+	parts.topic = "fire";
+	parts.topiclen = 4;
+	assert_int_equal(content_seal(alice, KIND_REQUEST, net, "gaobu", &parts, &box, &boxlen, why),
+	                 WM_ECONTENT);
+	assert_int_equal(content_seal(alice, KIND_REPLY, net, "gaobu", &parts, &box, &boxlen, why),
+	                 WM_ECONTENT);
+	parts.text = "\x1b[2J";
+	parts.textlen = 4;
+	parts.topic = NULL;
+	parts.topiclen = 0;
+	assert_int_equal(content_seal(alice, KIND_REPLY, net, "gaobu", &parts, &box, &boxlen, why),
+	                 WM_ECONTENT);
+	assert_non_null(strstr(why, "U+001B"));
+	key_free(officer);
+}
+
+/* The associated data content.c binds a box to (PROTOCOL.md section 6), made
+ * here by hand so a test can re-seal an opened box as another author. */
+static size_t ad_of(uint8_t *ad, unsigned kind, const uint8_t *net, const uint8_t *author, const char *group)
+{
+	size_t n = 18;
+
+	memcpy(ad, "watchmesh sealed 2", 18);
+	ad[n++] = (uint8_t)kind;
+	memcpy(ad + n, net, WM_NETWORK_LEN);
+	n += WM_NETWORK_LEN;
+	memcpy(ad + n, author, WM_PUB_LEN);
+	n += WM_PUB_LEN;
+	ad[n++] = (uint8_t)strlen(group);
+	memcpy(ad + n, group, strlen(group));
+	return n + strlen(group);
+}
+
+/* Sealed content opened, and the attacks on it: re-signed by another key,
+ * moved to another group or kind, re-sealed by a recipient as its own. */
+static void test_sealed_open(void **state)
+{
+	struct event_draft d;
+	struct key *officer = NULL, *mallory = NULL, *office = NULL;
+	uint8_t seed[32], net[WM_NETWORK_LEN], recips[2][WM_PUB_LEN], ad[128];
+	uint8_t *box = NULL, *box2 = NULL, *wire = NULL, *m = NULL;
+	size_t boxlen = 0, box2len = 0, ml = 0, adlen;
+	struct sealed parts = { 0 }, got;
+	struct event *ev = NULL;
+
+	(void)state;
+	memset(net, 0x5e, sizeof net);
+	memset(seed, 0x22, sizeof(seed));
+	assert_int_equal(key_from_seed(seed, &officer), 0);
+	memset(seed, 0x33, sizeof(seed));
+	assert_int_equal(key_from_seed(seed, &mallory), 0);
+	memset(seed, 0x44, sizeof(seed));
+	assert_int_equal(key_from_seed(seed, &office), 0);
+	memcpy(recips[0], officer->pub, WM_PUB_LEN);
+	memcpy(recips[1], mallory->pub, WM_PUB_LEN);
+	parts.nto = 2;
+	parts.to = recips[0];
+	parts.topic = "dispute";
+	parts.topiclen = 7;
+	parts.lang = "zh";
+	parts.langlen = 2;
+	parts.text = "楼上漏水，请调解";
+	parts.textlen = strlen(parts.text);
+	assert_int_equal(content_seal(alice, KIND_REQUEST, net, "gaobu", &parts, &box, &boxlen, why), 0);
 
 	draft_init(&d, KIND_REQUEST, "gaobu");
-	draft_str(&d, "topic", "police");
+	memcpy(d.network, net, sizeof net);
 	draft_bin(&d, "box", box, boxlen);
-	expect_fail(&d, WM_ECONTENT, "'to' is missing");
+	make(&d, alice, &wire, &ev);
+	/* each recipient and the author read it; nobody else */
+	assert_int_equal(content_open(ev, officer, &got, why), 0);
+	assert_int_equal(got.textlen, parts.textlen);
+	assert_memory_equal(got.text, parts.text, got.textlen);
+	assert_int_equal(got.topiclen, 7);
+	assert_memory_equal(got.topic, "dispute", 7);
+	assert_int_equal(got.langlen, 2);
+	assert_int_equal(got.nto, 2);
+	assert_memory_equal(got.to, recips, sizeof recips);
+	content_sealed_free(&got);
+	assert_int_equal(content_open(ev, alice, &got, why), 0);
+	content_sealed_free(&got);
+	assert_int_equal(content_open(ev, office, &got, why), WM_ENOTFOUND);
+
+	/* mallory: Alice's box re-signed under her own key, in another group */
+	event_free(ev);
+	free(wire);
+	make(&d, mallory, &wire, &ev);
+	assert_int_equal(content_open(ev, officer, &got, why), WM_ECRYPTO);
+	assert_non_null(strstr(why, "does not open"));
+	event_free(ev);
+	free(wire);
+	draft_init(&d, KIND_REQUEST, "gaobu.other");
+	memcpy(d.network, net, sizeof net);
+	draft_bin(&d, "box", box, boxlen);
+	make(&d, alice, &wire, &ev);
+	assert_int_equal(content_open(ev, officer, &got, why), WM_ECRYPTO);
+	event_free(ev);
+	free(wire);
+	/* ... or as a reply */
+	draft_init(&d, KIND_REPLY, "gaobu");
+	memcpy(d.network, net, sizeof net);
+	d.nrefs = 1;
+	memcpy(d.refs[0], target, WM_ID_LEN);
+	draft_bin(&d, "box", box, boxlen);
+	make(&d, alice, &wire, &ev);
+	assert_int_equal(content_open(ev, officer, &got, why), WM_ECRYPTO);
+	event_free(ev);
+	free(wire);
+
+	/* mallory is a recipient: she opens the box and seals its inside, with
+	 * Alice's signature, under her own key: not bound to her */
+	adlen = ad_of(ad, KIND_REQUEST, net, alice->pub, "gaobu");
+	assert_int_equal(seal_open(box, boxlen, ad, adlen, alice->pub, mallory, &m, &ml), 0);
+	adlen = ad_of(ad, KIND_REQUEST, net, mallory->pub, "gaobu");
+	assert_int_equal(seal_box(m, ml, ad, adlen, (const uint8_t (*)[WM_PUB_LEN])recips, 2, mallory->pub,
+	                          &box2, &box2len), 0);
+	draft_init(&d, KIND_REQUEST, "gaobu");
+	memcpy(d.network, net, sizeof net);
+	draft_bin(&d, "box", box2, box2len);
+	make(&d, mallory, &wire, &ev);
+	assert_int_equal(content_open(ev, officer, &got, why), WM_ESIG);
+	assert_non_null(strstr(why, "not bound to this author"));
+	event_free(ev);
+	free(wire);
+	free(box2);
+	/* ... or drops the officer (one slot, the signed list still names two) */
+	adlen = ad_of(ad, KIND_REQUEST, net, alice->pub, "gaobu");
+	assert_int_equal(seal_box(m, ml, ad, adlen, (const uint8_t (*)[WM_PUB_LEN])recips + 1, 1, alice->pub,
+	                          &box2, &box2len), 0);
+	draft_init(&d, KIND_REQUEST, "gaobu");
+	memcpy(d.network, net, sizeof net);
+	draft_bin(&d, "box", box2, box2len);
+	make(&d, alice, &wire, &ev);
+	assert_int_equal(content_open(ev, mallory, &got, why), WM_ECONTENT);
+	assert_non_null(strstr(why, "dropped"));
+	event_free(ev);
+	free(wire);
+	free(box2);
+	seal_free_msg(m, ml);
+	free(box);
+
+	/* a hostile author's box, bound right but with a broken inside: refused
+	 * with a reason, never read past its end */
+	{
+		static const struct { size_t len; uint8_t fill; const char *why; } bad[] = {
+			{ 10, 0x01, "too short" },            /* no count */
+			{ 64 + 1, 0x01, "cut short" },        /* a count of 1, no key */
+			{ 64 + 1 + 32, 0x01, "cut short" },   /* no topic length */
+			{ 64 + 1 + 32 + 1, 0x01, "cut short" },  /* topic length 1, no topic */
+			{ 64 + 1 + 32 + 3, 0x02, "slots" },   /* a count of 2 for one slot */
+			{ 64 + 1 + 32 + 3, 0x00, "slots" },   /* a count of 0 */
+		};
+		uint8_t inner[128];
+
+		adlen = ad_of(ad, KIND_REQUEST, net, alice->pub, "gaobu");
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			memset(inner, bad[i].fill, sizeof inner);
+			assert_int_equal(seal_box(inner, bad[i].len, ad, adlen,
+			                          (const uint8_t (*)[WM_PUB_LEN])recips, 1, alice->pub, &box2,
+			                          &box2len), 0);
+			draft_init(&d, KIND_REQUEST, "gaobu");
+			memcpy(d.network, net, sizeof net);
+			draft_bin(&d, "box", box2, box2len);
+			make(&d, alice, &wire, &ev);
+			assert_int_equal(content_open(ev, officer, &got, why), WM_ECONTENT);
+			if (strstr(why, bad[i].why) == NULL)
+				fail_msg("case %zu: %s", i, why);
+			event_free(ev);
+			free(wire);
+			free(box2);
+		}
+		/* well-formed but signed by nobody */
+		memset(inner, 0, sizeof inner);
+		inner[64] = 1;
+		memcpy(inner + 65, officer->pub, WM_PUB_LEN);
+		memcpy(inner + 97, "\x06police\x00hi", 10);
+		assert_int_equal(seal_box(inner, 107, ad, adlen, (const uint8_t (*)[WM_PUB_LEN])recips, 1,
+		                          alice->pub, &box2, &box2len), 0);
+		draft_init(&d, KIND_REQUEST, "gaobu");
+		memcpy(d.network, net, sizeof net);
+		draft_bin(&d, "box", box2, box2len);
+		make(&d, alice, &wire, &ev);
+		assert_int_equal(content_open(ev, officer, &got, why), WM_ESIG);
+		event_free(ev);
+		free(wire);
+		free(box2);
+	}
+
+	/* a referral: only a status 'referred' carries a box */
+	parts.nto = 1;
+	parts.to = office->pub;
+	assert_int_equal(content_seal(officer, KIND_STATUS, net, "gaobu", &parts, &box, &boxlen, why), 0);
+	draft_init(&d, KIND_STATUS, "gaobu");
+	memcpy(d.network, net, sizeof net);
+	d.nrefs = 1;
+	memcpy(d.refs[0], target, WM_ID_LEN);
+	draft_str(&d, "state", "assigned");
+	draft_bin(&d, "box", box, boxlen);
+	expect_fail(&d, WM_ECONTENT, "only a status 'referred' carries a box");
+	draft_str(&d, "state", "referred");
+	make(&d, officer, &wire, &ev);
+	assert_int_equal(content_open(ev, office, &got, why), 0);
+	assert_memory_equal(got.text, parts.text, got.textlen);
+	content_sealed_free(&got);
+	assert_int_equal(content_open(ev, alice, &got, why), WM_ENOTFOUND);
+	event_free(ev);
+	free(wire);
 	free(box);
 	key_free(officer);
+	key_free(mallory);
+	key_free(office);
 }
 
 static void test_refs_needed(void **state)
@@ -462,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_bulletin),
 		cmocka_unit_test(test_alert),
 		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_sealed_open),
 		cmocka_unit_test(test_refs_needed),
 		cmocka_unit_test(test_cert_revoke),
 		cmocka_unit_test(test_controls),

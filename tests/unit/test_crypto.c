@@ -631,14 +631,17 @@ static void test_keyfile_mutations(void **state)
 
 /* --- sealed boxes --------------------------------------------------------------- */
 
+#define R3 (const uint8_t(*)[WM_PUB_LEN])
+
 static void test_seal_roundtrip(void **state)
 {
 	struct key *author = NULL, *r[3] = { NULL }, *stranger = NULL, *pubonly = NULL;
 	uint8_t recips[3][WM_PUB_LEN];
 	const char *text = "我家门口有可疑人员，请民警联系我";
+	const uint8_t ad[] = "kind network author group";
 	size_t tlen = strlen(text);
 	uint8_t *box = NULL, *msg = NULL, *copy;
-	size_t boxlen = 0, msglen = 0, i;
+	size_t boxlen = 0, msglen = 0, i, n = 0;
 
 	(void)state;
 	assert_int_equal(key_generate(&author), 0);
@@ -647,110 +650,129 @@ static void test_seal_roundtrip(void **state)
 		assert_int_equal(key_generate(&r[i]), 0);
 		memcpy(recips[i], r[i]->pub, WM_PUB_LEN);
 	}
-	assert_int_equal(seal_box((const uint8_t *)text, tlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3,
-	                          author->pub, &box, &boxlen), 0);
-	assert_int_equal(boxlen, 24 + 4 * WM_SEAL_SLOT_LEN + tlen + 16);
+	assert_int_equal(seal_box((const uint8_t *)text, tlen, ad, sizeof ad, R3 recips, 3, author->pub,
+	                          &box, &boxlen), 0);
+	/* padded to whole blocks: the length says the block count, not the text's */
+	assert_int_equal(boxlen, 1 + 24 + 4 * WM_SEAL_SLOT_LEN + WM_SEAL_PAD + 16);
+	assert_int_equal(seal_shape(box, boxlen, &n), 0);
+	assert_int_equal(n, 3);
 	for (i = 0; i + tlen <= boxlen; i++)
 		assert_memory_not_equal(box + i, text, tlen);   /* no plaintext */
+	for (i = 0; i + WM_PUB_LEN <= boxlen; i++)            /* no recipient named */
+		for (size_t k = 0; k < 3; k++)
+			assert_memory_not_equal(box + i, recips[k], WM_PUB_LEN);
 
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
-		                           r[i], &msg, &msglen), 0);
+		assert_int_equal(seal_open(box, boxlen, ad, sizeof ad, author->pub, r[i], &msg, &msglen), 0);
 		assert_int_equal(msglen, tlen);
 		assert_memory_equal(msg, text, tlen);
 		seal_free_msg(msg, msglen);
 		msg = NULL;
 	}
-	assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
-	                           author, &msg, &msglen), 0);
+	assert_int_equal(seal_open(box, boxlen, ad, sizeof ad, author->pub, author, &msg, &msglen), 0);
 	assert_memory_equal(msg, text, tlen);
 	seal_free_msg(msg, msglen);
 	msg = NULL;
 
-	/* a stranger, or a recipient reading with the wrong list order */
-	assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
-	                           stranger, &msg, &msglen), WM_ECRYPTO);
+	/* a stranger finds no slot; a recipient reading it as another author's,
+	 * or with other associated data, opens a slot but not the box */
+	assert_int_equal(seal_open(box, boxlen, ad, sizeof ad, author->pub, stranger, &msg, &msglen),
+	                 WM_ENOTFOUND);
 	assert_null(msg);
-	{
-		uint8_t swapped[3][WM_PUB_LEN];
-
-		memcpy(swapped[0], recips[1], 32);
-		memcpy(swapped[1], recips[0], 32);
-		memcpy(swapped[2], recips[2], 32);
-		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])swapped, 3, author->pub,
-		                           r[0], &msg, &msglen), WM_ECRYPTO);
-		/* a shorter or longer recipient list moves every offset */
-		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 2, author->pub,
-		                           r[0], &msg, &msglen), WM_ECRYPTO);
-		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])swapped, 3, author->pub,
-		                           r[2], &msg, &msglen), 0);   /* its own slot did not move */
-		seal_free_msg(msg, msglen);
-		msg = NULL;
-		/* the stranger claiming to be the author: wrong secret key */
-		assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, stranger->pub,
-		                           stranger, &msg, &msglen), WM_ECRYPTO);
-	}
+	assert_int_equal(seal_open(box, boxlen, ad, sizeof ad - 1, author->pub, r[0], &msg, &msglen),
+	                 WM_ECRYPTO);
+	assert_int_equal(seal_open(box, boxlen, ad, sizeof ad, stranger->pub, stranger, &msg, &msglen),
+	                 WM_ENOTFOUND);
 	/* a reader without a secret key */
 	assert_int_equal(key_from_pub(r[0]->pub, &pubonly), 0);
-	assert_int_equal(seal_open(box, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
-	                           pubonly, &msg, &msglen), WM_EINVAL);
+	assert_int_equal(seal_open(box, boxlen, ad, sizeof ad, author->pub, pubonly, &msg, &msglen),
+	                 WM_EINVAL);
 
 	/* every truncation is refused */
 	for (i = 0; i < boxlen; i++)
-		assert_int_equal(seal_open(box, i, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
-		                           r[1], &msg, &msglen), WM_ECRYPTO);
-	/* a changed byte in the nonce, the reader's slot or the ciphertext */
+		assert_true(seal_open(box, i, ad, sizeof ad, author->pub, r[1], &msg, &msglen) < 0);
+	/* a changed byte anywhere but another reader's slot fails for r[1]; in
+	 * another slot too, as the aead covers the slots */
 	copy = malloc(boxlen);
 	for (i = 0; i < boxlen; i++) {
-		int in_other_slot = i >= 24 && i < 24 + 4 * WM_SEAL_SLOT_LEN &&
-		                    (i - 24) / WM_SEAL_SLOT_LEN != 1;
+		int r1_slot = i >= 25 + WM_SEAL_SLOT_LEN && i < 25 + 2 * WM_SEAL_SLOT_LEN;
 
-		if (in_other_slot)
-			continue;   /* another reader's slot: not this reader's concern */
 		memcpy(copy, box, boxlen);
 		copy[i] ^= 0x20;
-		assert_int_equal(seal_open(copy, boxlen, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
-		                           r[1], &msg, &msglen), WM_ECRYPTO);
+		if (i == 0)
+			assert_true(seal_open(copy, boxlen, ad, sizeof ad, author->pub, r[1], &msg, &msglen) < 0);
+		else
+			assert_int_equal(seal_open(copy, boxlen, ad, sizeof ad, author->pub, r[1], &msg, &msglen),
+			                 r1_slot ? WM_ENOTFOUND : WM_ECRYPTO);
 	}
+	/* a recipient's slot dropped (the count and length put right): nobody opens it */
+	memcpy(copy, box, boxlen);
+	copy[0] = 2;
+	memmove(copy + 25, copy + 25 + WM_SEAL_SLOT_LEN, boxlen - 25 - WM_SEAL_SLOT_LEN);
+	for (i = 1; i < 3; i++)
+		assert_int_equal(seal_open(copy, boxlen - WM_SEAL_SLOT_LEN, ad, sizeof ad, author->pub, r[i],
+		                           &msg, &msglen), WM_ECRYPTO);
+	assert_int_equal(seal_open(copy, boxlen - WM_SEAL_SLOT_LEN, ad, sizeof ad, author->pub, author,
+	                           &msg, &msglen), WM_ECRYPTO);
 	/* an appended byte */
 	copy = realloc(copy, boxlen + 1);
 	memcpy(copy, box, boxlen);
 	copy[boxlen] = 0;
-	assert_int_equal(seal_open(copy, boxlen + 1, (const uint8_t(*)[WM_PUB_LEN])recips, 3, author->pub,
-	                           r[1], &msg, &msglen), WM_ECRYPTO);
+	assert_int_equal(seal_open(copy, boxlen + 1, ad, sizeof ad, author->pub, r[1], &msg, &msglen),
+	                 WM_EINVAL);
 	assert_null(msg);
 	free(copy);
 	free(box);
 	box = NULL;
 
-	/* no recipients: only the author can read; an empty message */
-	assert_int_equal(seal_box(NULL, 0, NULL, 0, author->pub, &box, &boxlen), 0);
-	assert_int_equal(boxlen, 24 + WM_SEAL_SLOT_LEN + 16);
-	assert_int_equal(seal_open(box, boxlen, NULL, 0, author->pub, author, &msg, &msglen), 0);
-	assert_int_equal(msglen, 0);
-	seal_free_msg(msg, msglen);
-	msg = NULL;
-	assert_int_equal(seal_open(box, boxlen, NULL, 0, author->pub, r[0], &msg, &msglen), WM_ECRYPTO);
-	free(box);
-	box = NULL;
+	/* padding: 255 bytes fill one block with its marker, 256 take two */
+	{
+		static uint8_t big[WM_SEAL_PAD_MAX];
 
-	/* too many recipients; a key that is not a curve point */
+		memset(big, 'a', sizeof big);
+		assert_int_equal(seal_box(big, 255, NULL, 0, R3 recips, 1, author->pub, &box, &boxlen), 0);
+		assert_int_equal(boxlen, WM_SEAL_HDR(1) + WM_SEAL_PAD + 16);
+		free(box);
+		assert_int_equal(seal_box(big, 256, NULL, 0, R3 recips, 1, author->pub, &box, &boxlen), 0);
+		assert_int_equal(boxlen, WM_SEAL_HDR(1) + 2 * WM_SEAL_PAD + 16);
+		assert_int_equal(seal_open(box, boxlen, NULL, 0, author->pub, r[0], &msg, &msglen), 0);
+		assert_int_equal(msglen, 256);
+		seal_free_msg(msg, msglen);
+		msg = NULL;
+		free(box);
+		box = NULL;
+		assert_int_equal(seal_box(big, WM_SEAL_PAD_MAX, NULL, 0, R3 recips, 1, author->pub, &box,
+		                          &boxlen), WM_ETOOBIG);
+		assert_null(box);
+	}
+
+	/* no recipients, too many; a key that is not a curve point */
 	{
 		uint8_t many[WM_SEAL_MAX_RECIPIENTS + 1][WM_PUB_LEN];
 		uint8_t bad[1][WM_PUB_LEN];
 
+		assert_int_equal(seal_box((const uint8_t *)"x", 1, NULL, 0, R3 recips, 0, author->pub, &box,
+		                          &boxlen), WM_EINVAL);
 		for (i = 0; i <= WM_SEAL_MAX_RECIPIENTS; i++)
 			memcpy(many[i], recips[i % 3], 32);
-		assert_int_equal(seal_box((const uint8_t *)"x", 1, (const uint8_t(*)[WM_PUB_LEN])many,
-		                          WM_SEAL_MAX_RECIPIENTS + 1, author->pub, &box, &boxlen), WM_EINVAL);
+		assert_int_equal(seal_box((const uint8_t *)"x", 1, NULL, 0, R3 many, WM_SEAL_MAX_RECIPIENTS + 1,
+		                          author->pub, &box, &boxlen), WM_EINVAL);
 		assert_null(box);
-		assert_int_equal(seal_box((const uint8_t *)"x", 1, (const uint8_t(*)[WM_PUB_LEN])many,
-		                          WM_SEAL_MAX_RECIPIENTS, author->pub, &box, &boxlen), 0);
+		assert_int_equal(seal_box((const uint8_t *)"x", 1, NULL, 0, R3 many, WM_SEAL_MAX_RECIPIENTS,
+		                          author->pub, &box, &boxlen), 0);
+		/* the last recipient tries all 16 slots' worth and finds its own */
+		memcpy(many[15], stranger->pub, WM_PUB_LEN);
+		free(box);
+		assert_int_equal(seal_box((const uint8_t *)"x", 1, NULL, 0, R3 many, WM_SEAL_MAX_RECIPIENTS,
+		                          author->pub, &box, &boxlen), 0);
+		assert_int_equal(seal_open(box, boxlen, NULL, 0, author->pub, stranger, &msg, &msglen), 0);
+		seal_free_msg(msg, msglen);
+		msg = NULL;
 		free(box);
 		box = NULL;
 		memset(bad[0], 0, WM_PUB_LEN);     /* small-order point */
-		assert_int_equal(seal_box((const uint8_t *)"x", 1, (const uint8_t(*)[WM_PUB_LEN])bad, 1,
-		                          author->pub, &box, &boxlen), WM_ECRYPTO);
+		assert_int_equal(seal_box((const uint8_t *)"x", 1, NULL, 0, R3 bad, 1, author->pub, &box,
+		                          &boxlen), WM_ECRYPTO);
 		assert_null(box);
 	}
 
@@ -773,7 +795,9 @@ static void test_seal_roundtrip(void **state)
  *   line = SecretBox(k).encrypt(sa, nonce).ciphertext          (MAC || c)
  *   K = bytes([7] * 32); n = bytes([9] * 24)
  *   slot(pk) = SealedBox(PublicKey(crypto_sign_ed25519_pk_to_curve25519(pk))).encrypt(K)
- *   box = n + slot(pr) + slot(pa) + SecretBox(K).encrypt(msg, n).ciphertext
+ *   p = msg + b"\x80"; p += bytes(-len(p) % 256)
+ *   hdr = bytes([1]) + n + slot(pr) + slot(pa)
+ *   box = hdr + crypto_aead_xchacha20poly1305_ietf_encrypt(p, b"vector ad" + hdr, n, K)
  */
 static const char vec_keyfile[] =
 	"watchmesh-key 1\n"
@@ -785,29 +809,35 @@ static const char vec_keyfile[] =
 	"\n";
 
 static const char vec_box_hex[] =
-	"090909090909090909090909090909090909090909090909f6f4c8eae19686a6"
-	"14e0aaa07b48d40c9355f7364ae6fe15766906b5e9b4517ef2f4ca70f710f0af"
-	"808bafc6476139dbf718a7952b926efb57e88d8b0190e50a6e02fd64426512d3"
-	"12d65063876e6008778b24556ff185edbb07df5c274f7338ca714ee87a4dac9a"
-	"4357c9cc32cf4a3af7a51ebd535ab2e2d31f44fb9c0d9b314d986521a169174d"
-	"9337c3ae3f58428f15606a4fa1c416241db989a536b6b3506e3792dc4f20b4cb"
-	"ca3c327195854f5c6afb9113b5f8dd509e9d90534f8530b7ce2b68aeddaa725f"
-	"6db75fe15b48b8c7fb331d1e3f3ed8c0ba61f3cff46b03dfdcff07";
+	"01090909090909090909090909090909090909090909090909842734e47ec121"
+	"ff7f836ca8e4278885f48251dacf6ae053d444b60f314b063b06f5c8b9822a40"
+	"edfd204873af04f2296c5378f3dfad6ac02d0c4e68b74c9f2d33a7aed4d1a699"
+	"9cc723dcae23912add8225d55adc4da3e65e40e9628767f08cbec4777f66f957"
+	"c4ad71189c24be8179ff3d9e495f80507d943afcaf01af99fe2b1debf123cc5a"
+	"93242260495f121238941347fdd4634467dd791708d8a3e2b158c3606ff60396"
+	"de6efb8a878dc2820e84455106c9842163431cabb36faabbf435ccf04a3a2613"
+	"b0b4ff5540a0383522b017a29d3f17b54bfbeab551d085319abd720f93b571d8"
+	"92a95d25001671bf98e7192508b2f1e33a9c049ed3230822ab2e56a53957745b"
+	"1f2e9af2dfe804aa6e846e516dfec1af6bff81fc33e5f5ef555b642f3b40409a"
+	"896626c8101552291ce9f8eb4bb73ec35428762b764c3dc76a52927887e80514"
+	"59ab51d22725d87144895d37756efa64af5e0be913a7e9a17d15e4d4a51031d0"
+	"0b59cec07be05c61b2552d576189600fcc59d5133e32cbc2690c3d38b09a2d14"
+	"f06f9c25412eb6494a236990926f6aab13a5bb0d6308a75d81b1d23a08396fde"
+	"a9cd2651c83aa9e9ed";
 
 static void test_interop_vectors(void **state)
 {
 	const char *msg = "求助：邻居家有异味，请民警上门查看";
 	uint8_t seed_r[32];
 	struct key *a = seed_key(seed_a), *r, *back = NULL;
-	uint8_t recips[1][WM_PUB_LEN];
-	uint8_t box[251];
+	const uint8_t ad[] = "vector ad";
+	uint8_t box[457];
 	uint8_t *out = NULL;
 	size_t outlen = 0;
 
 	(void)state;
 	memset(seed_r, 0x42, sizeof(seed_r));
 	r = seed_key(seed_r);
-	memcpy(recips[0], r->pub, WM_PUB_LEN);
 
 	assert_int_equal(keyfile_decode(vec_keyfile, strlen(vec_keyfile), "vector passphrase", 17,
 	                                &back, NULL, 0), 0);
@@ -819,14 +849,12 @@ static void test_interop_vectors(void **state)
 	                                &back, NULL, 0), WM_EPASSPHRASE);
 
 	assert_int_equal(hex_decode(box, sizeof(box), vec_box_hex, strlen(vec_box_hex)), 0);
-	assert_int_equal(seal_open(box, sizeof(box), (const uint8_t(*)[WM_PUB_LEN])recips, 1, a->pub, r,
-	                           &out, &outlen), 0);
+	assert_int_equal(seal_open(box, sizeof(box), ad, sizeof ad - 1, a->pub, r, &out, &outlen), 0);
 	assert_int_equal(outlen, strlen(msg));
 	assert_memory_equal(out, msg, outlen);
 	seal_free_msg(out, outlen);
 	out = NULL;
-	assert_int_equal(seal_open(box, sizeof(box), (const uint8_t(*)[WM_PUB_LEN])recips, 1, a->pub, a,
-	                           &out, &outlen), 0);
+	assert_int_equal(seal_open(box, sizeof(box), ad, sizeof ad - 1, a->pub, a, &out, &outlen), 0);
 	assert_memory_equal(out, msg, outlen);
 	seal_free_msg(out, outlen);
 	key_free(a);

@@ -468,6 +468,10 @@ static int judge(const uint8_t *wire, size_t len, struct event **ev, char *why)
 	return rc;
 }
 
+/* The open_* keys of the next vector emitted: what bob finds in its box. */
+static const char *open_note;
+static char open_buf[1024];
+
 /* Judge wire, compare with the intended verdict, write. */
 static void emit(const char *name, const uint8_t *wire, size_t len, const uint8_t *id, int want)
 {
@@ -501,6 +505,8 @@ static void emit(const char *name, const uint8_t *wire, size_t len, const uint8_
 		fprintf(out, ", \"id\": ");
 		hex_out(id, WM_ID_LEN);
 	}
+	if (open_note != NULL)
+		fprintf(out, ", %s", open_note);
 	if (want != 0) {
 		fprintf(out, ", \"error\": ");
 		json_string(wm_errname(want));
@@ -588,6 +594,58 @@ static void value_case(const char *name, unsigned kind, const char *key, const v
 static const char *const kinds[] = { NULL, "bulletin", "alert", "request", "reply", "status",
 	"retract", "cert", "revoke", "ack" };
 
+/* A box of the right shape (section 6) for n recipients and blocks of 256
+ * bytes; its bytes are placeholders. */
+static void placeholder_box(struct buf *to, unsigned n, unsigned blocks)
+{
+	size_t len = WM_SEAL_HDR(n) + 16 + blocks * WM_SEAL_PAD;
+	uint8_t *p = malloc(len);
+
+	if (p == NULL)
+		exit(1);
+	memset(p, 0x5a, len);
+	p[0] = (uint8_t)n;
+	b_bin(to, p, len);
+	free(p);
+}
+
+/* A real box by alice for bob in the body's group, with lang zh. */
+static void sealed_box(struct body *b, unsigned kind, const char *topic, const char *text)
+{
+	struct sealed parts = { 0 };
+	char why[WM_WHY_LEN] = "";
+	uint8_t *box = NULL;
+	size_t boxlen = 0;
+
+	parts.nto = 1;
+	parts.to = bob->pub;
+	parts.topic = topic;
+	parts.topiclen = strlen(topic);
+	parts.lang = "zh";
+	parts.langlen = 2;
+	parts.text = text;
+	parts.textlen = strlen(text);
+	if (content_seal(alice, kind, net_ours, "gaobu.xinhua-village", &parts, &box, &boxlen, why) != 0) {
+		fprintf(stderr, "gen_vectors: cannot seal: %s\n", why);
+		exit(1);
+	}
+	b_bin(kv_put(&b->content, "box"), box, boxlen);
+	free(box);
+	/* flat keys: test_event's reader takes strings, not objects */
+	snprintf(open_buf, sizeof open_buf, "\"open_seed\": \"%s\", \"open_topic\": \"%s\", "
+	         "\"open_lang\": \"zh\", \"open_text_sha256\": \"",
+	         "0202020202020202020202020202020202020202020202020202020202020202", topic);
+	{
+		uint8_t h[WM_ID_LEN];
+		size_t o = strlen(open_buf);
+
+		id_compute(h, (const uint8_t *)text, strlen(text));
+		hex_encode(open_buf + o, h, WM_ID_LEN);
+		snprintf(open_buf + o + 2 * WM_ID_LEN, sizeof open_buf - o - 2 * WM_ID_LEN, "\"");
+	}
+	open_note = open_buf;
+}
+
 static void valid_vectors(void)
 {
 	struct body b;
@@ -607,20 +665,35 @@ static void valid_vectors(void)
 	emit_body("valid ack: the worked example of PROTOCOL.md", &b, 0);
 	body_free(&b);
 
-	/* a sealed request: `to` and a box of the right size (placeholder bytes;
-	 * the content rules check the box's size, only readers can open it) */
+	/* a sealed request: the box only, of the right shape (placeholder bytes:
+	 * the content rules check its shape, only readers can open it) */
 	body_init(&b, KIND_REQUEST);
 	kv_drop(&b.content, "text");
-	kv_str(&b.content, "topic", "police");
-	{
-		struct buf *to = kv_put(&b.content, "to");
+	kv_drop(&b.content, "topic");
+	placeholder_box(kv_put(&b.content, "box"), 2, 1);
+	emit_body("valid request, sealed for two recipients (placeholder box)", &b, 0);
+	body_free(&b);
 
-		b_hdr(to, 'a', 2);
-		b_bin(to, bob->pub, WM_PUB_LEN);
-		b_fill_bin(to, 0x77, WM_PUB_LEN);
-		b_fill_bin(kv_put(&b.content, "box"), 0x5a, 24 + 3 * 80 + 16 + 50);
-	}
-	emit_body("valid request, sealed for two recipients", &b, 0);
+	/* a real box, sealed to bob: a third party with bob's secret seed opens
+	 * it, checks alice's signature inside and finds what "open" says */
+	body_init(&b, KIND_REQUEST);
+	kv_drop(&b.content, "text");
+	kv_drop(&b.content, "topic");
+	sealed_box(&b, KIND_REQUEST, "police", "\xe6\xa5\xbc\xe9\x81\x93\xe9\x87\x8c\xe6\x9c\x89\xe4\xba\xba"
+	           "\xe5\x8f\x91\xe4\xbc\xa0\xe9\x94\x80\xe5\x8d\x95 someone hands out pyramid-scheme flyers");
+	emit_body("valid request, sealed to bob (opens with bob's seed)", &b, 0);
+	open_note = NULL;
+	body_free(&b);
+
+	/* a sealed reply, and a referral re-sealed for an office */
+	body_init(&b, KIND_REPLY);
+	kv_drop(&b.content, "text");
+	placeholder_box(kv_put(&b.content, "box"), 1, 2);
+	emit_body("valid reply, sealed (placeholder box)", &b, 0);
+	body_free(&b);
+	body_init(&b, KIND_STATUS);
+	placeholder_box(kv_put(&b.content, "box"), 1, 1);
+	emit_body("valid status referred, the request re-sealed for the office (placeholder box)", &b, 0);
 	body_free(&b);
 
 	body_init(&b, KIND_REPLY);
@@ -1086,19 +1159,28 @@ static void content_rule_vectors(void)
 	kind_case("alert photo without photo_type", KIND_ALERT, "photo_type", NULL, NULL, WM_ECONTENT);
 
 	body_init(&b, KIND_REQUEST);
-	b_fill_bin(kv_put(&b.content, "box"), 0x5a, 24 + 2 * 80 + 16 + 10);
+	placeholder_box(kv_put(&b.content, "box"), 1, 1);
 	emit_body("request with both text and box", &b, WM_ECONTENT);
 	kv_drop(&b.content, "text");
-	emit_body("sealed request without 'to'", &b, WM_ECONTENT);
+	emit_body("sealed request with its topic in clear", &b, WM_ECONTENT);
+	kv_drop(&b.content, "topic");
 	{
 		struct buf *to = kv_put(&b.content, "to");
 
 		b_hdr(to, 'a', 1);
 		b_bin(to, bob->pub, WM_PUB_LEN);
 	}
-	b_reset(kv_put(&b.content, "box"));
-	b_fill_bin(kv_put(&b.content, "box"), 0x5a, 24 + 2 * 80 + 16);
-	emit_body("sealed request with an empty message in its box", &b, WM_ECONTENT);
+	emit_body("sealed request naming its recipients in clear ('to')", &b, WM_ECONTENT);
+	kv_drop(&b.content, "to");
+	placeholder_box(kv_put(&b.content, "box"), 17, 1);
+	emit_body("sealed request with 17 slots", &b, WM_ECONTENT);
+	b_fill_bin(kv_put(&b.content, "box"), 0x01, WM_SEAL_HDR(1) + 16 + 100);
+	emit_body("sealed request whose box is not padded to 256", &b, WM_ECONTENT);
+	body_free(&b);
+	body_init(&b, KIND_STATUS);
+	kv_str(&b.content, "state", "assigned");
+	placeholder_box(kv_put(&b.content, "box"), 1, 1);
+	emit_body("status 'assigned' with a box (only a referral carries one)", &b, WM_ECONTENT);
 	body_free(&b);
 
 	body_init(&b, KIND_ALERT);
