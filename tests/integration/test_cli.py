@@ -1316,6 +1316,16 @@ def t_revoke(env):
     err = craft("stolen.wm", xc, revoke(o3_pub, 1), xb)
     check(len(refused_lines(err)) == 3, "the stolen station's events were not all refused:\n" + err)
     check(xb[1] not in feed() and official(b3, "赵警官"), "the stolen station key still counts")
+    # a node that does not carry every group the key's certificates cover
+    # cannot fill its keep list: it may lack some of its chains
+    env.run("init", "w", "--network", "net", "--name", "w")
+    with open(env.path("w", "watchmesh.conf"), "a") as f:
+        f.write("groups = %s\n" % G)
+    env.run("export", "--dir", "v", "--out", "all.wm")
+    env.run("import", "--dir", "w", "all.wm")
+    _, err = env.run("cert", "revoke", "--issuer", "net.root.key", "--passphrase-file", env.passfile,
+                     "--subject", "station.key", "--dir", "w", "--yes", rc=1)
+    check("does not carry" in err and "*" in err, "revoking from a node missing groups: " + err)
 
 
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
