@@ -54,9 +54,9 @@ show export --dir east --out east.wmb
 show import --dir west east.wmb
 show import --dir west east.wmb        # again: only duplicates
 
-step "Officer Zhao's key is lost: the station revokes it, and a forged bulletin fails everywhere"
+step "Officer Zhao's key is lost: the station revokes it, keeping what East holds of his, and a forged bulletin fails everywhere"
 show cert revoke --issuer station.key --passphrase-file station.pass \
-	--subject zhao.key --reason "钥匙遗失" --out revoke.wmb --network hillside.network
+	--subject zhao.key --reason "钥匙遗失" --dir east --yes --out revoke.wmb
 sleep 0.01
 show post bulletin --key zhao.key --passphrase-file officer.pass --group hillside.all \
 	--category notice --title 假通知 --text "请把存款转到以下账户。" --out forged.wmb --network hillside.network

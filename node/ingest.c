@@ -36,13 +36,12 @@ struct early {
 	size_t n, cap;
 };
 
-static int early_add(void *ctx, const struct stored_event *e)
+/* A copy of each event's bytes (hidden events, judged again). */
+static int early_add_any(void *ctx, const struct stored_event *e)
 {
 	struct early *l = ctx;
 	struct early_item *v;
 
-	if (e->kind != KIND_RETRACT || e->retracted)
-		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 4;
 
@@ -57,6 +56,13 @@ static int early_add(void *ctx, const struct stored_event *e)
 	l->v[l->n].len = e->wire_len;
 	l->n++;
 	return 0;
+}
+
+static int early_add(void *ctx, const struct stored_event *e)
+{
+	if (e->kind != KIND_RETRACT || e->retracted)
+		return 0;
+	return early_add_any(ctx, e);
 }
 
 static void early_free(struct early *l)
@@ -153,8 +159,84 @@ out:
 	return rc;
 }
 
-/* Store ev and what it does to the store; *seq is the new row's. */
-static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *seq, char *why)
+/* --- revokes whose hidden events are judged again ---------------------------------- */
+
+/* Revokes that stopped counting or whose kept set grew (trust.h). */
+struct stopped {
+	uint8_t (*v)[WM_ID_LEN];
+	size_t n, cap;
+};
+
+static int stopped_add(void *ctx, const uint8_t revoke[WM_ID_LEN])
+{
+	struct stopped *l = ctx;
+	uint8_t (*v)[WM_ID_LEN];
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (memcmp(l->v[i], revoke, WM_ID_LEN) == 0)
+			return 0;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 4;
+
+		if ((v = realloc(l->v, cap * sizeof(*v))) == NULL)
+			return WM_ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	memcpy(l->v[l->n++], revoke, WM_ID_LEN);
+	return 0;
+}
+
+static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *seq, char *why,
+                 struct stopped *stopped);
+
+/* Judge again each event the revokes in `l` decided to hide, and store
+ * those that stand now, with their effects, as if they had just come
+ * (a restored revoke or cert may change what others need: l grows, and
+ * rounds go on while one restores anything).  Those still refused stay
+ * hidden, their notes renewed. */
+static int restore_hidden(const struct ingest_ctx *ctx, struct stopped *l)
+{
+	struct early h = { NULL, 0, 0 };
+	struct event *ev;
+	char why[WM_WHY_LEN];
+	int64_t seq;
+	size_t i, k, restored = 1;
+	int rc = 0;
+
+	while (rc == 0 && restored > 0) {
+		restored = 0;
+		for (i = 0; rc == 0 && i < l->n; i++) {
+			if ((rc = store_hidden_by(ctx->store, l->v[i], early_add_any, &h)) != 0)
+				break;
+			for (k = 0; rc == 0 && k < h.n; k++) {
+				if (event_decode(h.v[k].wire, h.v[k].len, &ev, why) != 0)
+					continue;       /* it passed once */
+				rc = trust_check_event(ctx->store, ctx->root, ev, why);
+				if (rc == 0) {
+					if ((rc = store_unhide(ctx->store, ev->id)) == 0 &&
+					    (rc = apply(ctx, ev, &seq, why, l)) == 0)
+						restored++;
+				} else if (rc != WM_ESTORE && rc != WM_ENOMEM) {
+					rc = store_hide(ctx->store, ev->id, l->v[i], WM_EREVOKED, why);
+				}
+				event_free(ev);
+			}
+			early_free(&h);
+			memset(&h, 0, sizeof h);
+		}
+	}
+	early_free(&h);
+	return rc;
+}
+
+/* Store ev and what it does to the store; *seq is the new row's.  Revokes
+ * whose hidden events to judge again are added to stopped, for
+ * restore_hidden. */
+static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *seq, char *why,
+                 struct stopped *stopped)
 {
 	struct store *s = ctx->store;
 	const uint8_t *subject;
@@ -165,6 +247,8 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *
 	if ((rc = store_insert(s, ev, (int64_t)(ctx->now > INT64_MAX ? INT64_MAX : ctx->now))) != 0)
 		return rc;
 	*seq = store_inserted_seq(s);
+	if ((rc = trust_after_insert(s, ev, stopped_add, stopped)) != 0)
+		return rc;
 	switch (ev->kind) {
 	case KIND_CERT:
 		if ((rc = trust_cert_from_event(ev, &c, why)) != 0)
@@ -179,7 +263,7 @@ static int apply(const struct ingest_ctx *ctx, const struct event *ev, int64_t *
 		}
 		if ((rc = store_add_revocation(s, ev, subject, ev->created_at)) != 0)
 			return rc;
-		if ((rc = trust_after_revocation(s, ctx->root, ev, NULL)) != 0)
+		if ((rc = trust_after_revocation(s, ctx->root, ev, stopped_add, stopped, NULL)) != 0)
 			return rc;
 		break;
 	case KIND_RETRACT:
@@ -306,6 +390,7 @@ int ingest_event(const struct ingest_ctx *ctx, const uint8_t *wire, size_t len,
 int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
                   enum ingest_origin origin, struct ingest_result *res)
 {
+	struct stopped stopped = { NULL, 0, 0 };
 	const struct event *ev;
 	struct store *s;
 	char why[WM_WHY_LEN];
@@ -394,13 +479,24 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 	rc = ev->withheld ? withheld_wanted(ctx, ev, res->why) : trust_check_event(s, ctx->root, ev, res->why);
 	if (rc == WM_ESTORE || rc == WM_ENOMEM || rc == WM_EINVAL)
 		goto store_error;
+	if (rc == WM_EREVOKED && !ev->withheld) {
+		/* refused only because of revocations: kept hidden, to be judged
+		 * again when they change (a keep list grows) */
+		res->code = rc;
+		if ((rc = store_insert(s, ev, (int64_t)(ctx->now > INT64_MAX ? INT64_MAX : ctx->now))) != 0 ||
+		    (rc = store_hide(s, ev->id, NULL, WM_EREVOKED, res->why)) != 0)
+			goto store_error;
+		goto finish;
+	}
 	if (rc != 0) {
 		rc = refuse(ctx, res, rc, 1, ev);
 		if (rc == WM_ESTORE)
 			goto store_error;
 		goto finish;
 	}
-	rc = apply(ctx, ev, &res->seq, res->why);
+	rc = apply(ctx, ev, &res->seq, res->why, &stopped);
+	if (rc == 0)
+		rc = restore_hidden(ctx, &stopped);
 	if (rc == WM_EDUP) {            /* another writer got there first */
 		wm_why(res->why, "already stored");
 		res->code = WM_EDUP;
@@ -436,5 +532,6 @@ out:
 	/* Inside a caller's transaction the caller's commit is the durable one. */
 	if (origin == INGEST_LOCAL && !was_durable && own)
 		(void)store_set_durable(s, 0);
+	free(stopped.v);
 	return rc;
 }

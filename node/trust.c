@@ -42,9 +42,48 @@ int trust_groups_cover(const char *groups, const char *group)
 	return 0;
 }
 
+/* A cert counts from not_before, but never from more than a day before it
+ * was signed: a key that can sign certs could otherwise date one into the
+ * past its issuer had before it was revoked. */
+#define CERT_BACKDATE_MS (24ull * 60 * 60 * 1000)
+
+static uint64_t starts_at(const struct cert *c)
+{
+	uint64_t floor = c->created_at > CERT_BACKDATE_MS ? c->created_at - CERT_BACKDATE_MS : 0;
+
+	return c->not_before > floor ? c->not_before : floor;
+}
+
 static int valid_at(const struct cert *c, uint64_t t)
 {
-	return c->not_before <= t && t < c->not_after;
+	return starts_at(c) <= t && t < c->not_after;
+}
+
+/*
+ * Does the event `id` by c's subject keep what c gives it?  A revocation
+ * by c's issuer, or by root, takes it away except from the ids its kept
+ * set holds (what its keep lists reach); several revokes by one signer are
+ * one kept set; each signer that revoked the subject must keep the event.
+ * id NULL: an event not held (kept by nobody).  1 yes, 0 no, <0 error.
+ */
+static int kept_by(struct store *s, const uint8_t subject[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN],
+                   const uint8_t *id)
+{
+	int rc = store_revoked_by(s, subject, signer);
+
+	if (rc <= 0)
+		return rc < 0 ? rc : 1;
+	return id == NULL ? 0 : store_is_kept(s, subject, signer, id);
+}
+
+static int cert_holds_for(struct store *s, const uint8_t root[WM_PUB_LEN], const struct cert *c,
+                          const uint8_t *id)
+{
+	int rc = kept_by(s, c->subject, c->issuer, id);
+
+	if (rc == 1 && memcmp(c->issuer, root, WM_PUB_LEN) != 0)
+		rc = kept_by(s, c->subject, root, id);
+	return rc;
 }
 
 /* --- cert lists --------------------------------------------------------------- */
@@ -120,15 +159,16 @@ static void note(struct verdict *v, enum fail f, const char *fmt, ...)
 }
 
 /*
- * Is `c` (a cert of some key) a station cert that holds at t: issued by
- * root, in its window, covering group (unless group is NULL), its subject
- * not revoked by root at or before t?  1 yes, 0 no (v says why), <0 error.
+ * Is `c` (a cert of some key) a station cert that holds at t for the
+ * station's event id (an event it signed: a post, or the cert or revoke
+ * through which it acts for someone else): issued by root, in its window,
+ * covering group (unless group is NULL), and id kept if root revoked the
+ * station?  1 yes, 0 no (v says why), <0 error.
  */
 static int station_cert_ok(struct store *s, const uint8_t root[WM_PUB_LEN], const struct cert *c,
-                           const char *group, uint64_t t, struct verdict *v)
+                           const char *group, uint64_t t, const uint8_t *id, struct verdict *v)
 {
 	char hx[17];
-	uint64_t rev;
 	int rc;
 
 	if (c->role != ROLE_STATION) {
@@ -149,19 +189,19 @@ static int station_cert_ok(struct store *s, const uint8_t root[WM_PUB_LEN], cons
 		     (unsigned long long)t, (unsigned long long)c->not_before, (unsigned long long)c->not_after);
 		return 0;
 	}
-	if ((rc = store_revoked_at(s, c->subject, root, root, &rev)) != 0)
+	if ((rc = cert_holds_for(s, root, c, id)) != 1) {
+		if (rc == 0)
+			note(v, F_REVOKED, "station '%s' was revoked, and what it signed here is not in what "
+			     "the revocation keeps", c->name);
 		return rc;
-	if (rev <= t) {
-		note(v, F_REVOKED, "station '%s' was revoked at %llu, before %llu", c->name,
-		     (unsigned long long)rev, (unsigned long long)t);
-		return 0;
 	}
 	return 1;
 }
 
-/* A station cert of `station` that holds at t for group; *name its name. */
+/* A station cert of `station` that holds at t for group and the station's
+ * event id; *name its name. */
 static int station_ok(struct store *s, const uint8_t root[WM_PUB_LEN], const uint8_t station[WM_PUB_LEN],
-                      const char *group, uint64_t t, struct verdict *v, char name[128])
+                      const char *group, uint64_t t, const uint8_t *id, struct verdict *v, char name[128])
 {
 	struct certs l;
 	char hx[17];
@@ -175,7 +215,7 @@ static int station_ok(struct store *s, const uint8_t root[WM_PUB_LEN], const uin
 		goto out;
 	}
 	for (i = 0; i < l.n; i++) {
-		if ((rc = station_cert_ok(s, root, &l.v[i], group, t, v)) != 0) {
+		if ((rc = station_cert_ok(s, root, &l.v[i], group, t, id, v)) != 0) {
 			if (rc == 1 && name != NULL)
 				snprintf(name, 128, "%s", l.v[i].name);
 			goto out;
@@ -189,14 +229,13 @@ out:
 /* trust_official (vouch = 0: a station or an officer) and trust_vouched
  * (vouch = 1: a resident too). */
 static int chain_holder(struct store *s, const uint8_t root[WM_PUB_LEN],
-                        const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at, int vouch,
-                        struct official *out, char why[WM_WHY_LEN])
+                        const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
+                        const uint8_t *id, int vouch, struct official *out, char why[WM_WHY_LEN])
 {
 	struct verdict v = { F_NONE, "" };
 	struct official o;
 	struct certs l;
 	char hx[17], station[128];
-	uint64_t rev;
 	size_t i;
 	int rc;
 
@@ -214,7 +253,7 @@ static int chain_holder(struct store *s, const uint8_t root[WM_PUB_LEN],
 
 		memset(&o, 0, sizeof(o));
 		if (c->role == ROLE_STATION) {
-			if ((rc = station_cert_ok(s, root, c, group, at, &v)) < 0)
+			if ((rc = station_cert_ok(s, root, c, group, at, id, &v)) < 0)
 				goto out;
 			if (rc == 0)
 				continue;
@@ -238,15 +277,16 @@ static int chain_holder(struct store *s, const uint8_t root[WM_PUB_LEN],
 			     (unsigned long long)c->not_before, (unsigned long long)c->not_after);
 			continue;
 		}
-		if ((rc = store_revoked_at(s, author, c->issuer, root, &rev)) != 0)
+		if ((rc = cert_holds_for(s, root, c, id)) < 0)
 			goto out;
-		if (rev <= at) {
-			note(&v, F_REVOKED, "%s '%s' was revoked at %llu, before %llu", role_name(c->role),
-			     c->name, (unsigned long long)rev, (unsigned long long)at);
+		if (rc == 0) {
+			note(&v, F_REVOKED, "%s '%s' was revoked, and this event is not in what the revocation "
+			     "keeps", role_name(c->role), c->name);
 			continue;
 		}
+		/* the station acts for the officer through the cert it signed */
 		station[0] = '\0';
-		if ((rc = station_ok(s, root, c->issuer, group, at, &v, station)) < 0)
+		if ((rc = station_ok(s, root, c->issuer, group, at, c->event_id, &v, station)) < 0)
 			goto out;
 		if (rc == 0)
 			continue;
@@ -276,16 +316,16 @@ out:
 
 int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
                    const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
-                   struct official *out, char why[WM_WHY_LEN])
+                   const uint8_t *id, struct official *out, char why[WM_WHY_LEN])
 {
-	return chain_holder(s, root, author, group, at, 0, out, why);
+	return chain_holder(s, root, author, group, at, id, 0, out, why);
 }
 
 int trust_vouched(struct store *s, const uint8_t root[WM_PUB_LEN],
                   const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
-                  struct official *out, char why[WM_WHY_LEN])
+                  const uint8_t *id, struct official *out, char why[WM_WHY_LEN])
 {
-	return chain_holder(s, root, author, group, at, 1, out, why);
+	return chain_holder(s, root, author, group, at, id, 1, out, why);
 }
 
 /* --- vouched groups ------------------------------------------------------------------- */
@@ -331,7 +371,7 @@ static int check_vouched(struct store *s, const uint8_t root[WM_PUB_LEN], const 
 		return rc;
 	if (list[0] == '\0' || !trust_groups_cover(list, ev->group))
 		return 0;       /* an open group */
-	rc = trust_vouched(s, root, ev->author, ev->group, ev->created_at, NULL, inner);
+	rc = trust_vouched(s, root, ev->author, ev->group, ev->created_at, ev->id, NULL, inner);
 	if (rc != 0 && rc != WM_ESTORE && rc != WM_ENOMEM)
 		wm_why(why, "group '%s' is vouched: only keys with a resident or officer certificate "
 		       "for it may post there (%s)", ev->group, inner);
@@ -426,7 +466,7 @@ static int check_cert(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 		        role_name(c.role));
 		return WM_EFORBIDDEN;
 	}
-	if ((rc = station_ok(s, root, ev->author, NULL, ev->created_at, &v, NULL)) < 0)
+	if ((rc = station_ok(s, root, ev->author, NULL, ev->created_at, ev->id, &v, NULL)) < 0)
 		return rc;
 	if (rc == 1)
 		return 0;
@@ -444,9 +484,11 @@ static int check_cert(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 	}
 }
 
-/* Revoke events: by root, or by the issuer of a cert the subject holds. */
+/* Revoke events: by root, or by the issuer of a cert the subject holds,
+ * itself a station then; never of root. */
 static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev, char *why)
 {
+	struct verdict v = { F_NONE, "" };
 	const uint8_t *subject;
 	struct certs l;
 	size_t n, i;
@@ -456,6 +498,10 @@ static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 	if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN) {
 		wm_why(why, "revocation has no 32-byte 'subject'");
 		return WM_ECONTENT;
+	}
+	if (memcmp(subject, root, WM_PUB_LEN) == 0) {
+		wm_why(why, "the network root is never revoked");
+		return WM_EFORBIDDEN;
 	}
 	if (memcmp(ev->author, root, WM_PUB_LEN) == 0)
 		return 0;
@@ -470,9 +516,21 @@ static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 	for (i = 0; i < l.n; i++)
 		if (memcmp(l.v[i].issuer, ev->author, WM_PUB_LEN) == 0)
 			rc = 0;
-	if (rc != 0)
+	if (rc != 0) {
 		wm_why(why, "only the network root or the issuer of one of its certificates may revoke key %s",
 		        short_hex(hx, subject));
+		goto out;
+	}
+	/* Only stations issue what root does not, and a station revoked (or
+	 * not yet valid) at the revoke's date cannot revoke by then. */
+	if ((rc = station_ok(s, root, ev->author, NULL, ev->created_at, ev->id, &v, NULL)) < 0)
+		goto out;
+	if (rc == 0) {
+		wm_why(why, "the signer of this revocation holds no valid station certificate then: %s", v.why);
+		rc = v.fail == F_UNKNOWN ? WM_EUNKNOWNCERT : v.fail == F_REVOKED ? WM_EREVOKED : WM_EFORBIDDEN;
+	} else {
+		rc = 0;
+	}
 out:
 	certs_free(&l);
 	return rc;
@@ -482,7 +540,7 @@ out:
 static int check_official(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev, char *why)
 {
 	char inner[WM_WHY_LEN];
-	int rc = trust_official(s, root, ev->author, ev->group, ev->created_at, NULL, inner);
+	int rc = trust_official(s, root, ev->author, ev->group, ev->created_at, ev->id, NULL, inner);
 
 	if (rc == 0)
 		return 0;
@@ -522,7 +580,7 @@ static int check_status(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 			return WM_EFORBIDDEN;
 		}
 	}
-	off = trust_official(s, root, ev->author, ev->group, ev->created_at, NULL, inner);
+	off = trust_official(s, root, ev->author, ev->group, ev->created_at, ev->id, NULL, inner);
 	if (off == 0)
 		return 0;
 	if (off != WM_EUNKNOWNCERT && off != WM_EREVOKED && off != WM_ENOTOFFICIAL)
@@ -570,9 +628,16 @@ int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const
 		wm_why(why, "the retraction is in group '%s' but its target is in '%s'", ev->group, target->group);
 		return WM_EFORBIDDEN;
 	}
+	/* A stolen key could otherwise date a retract before its own
+	 * revocation and still withdraw posts made after it. */
+	if (ev->created_at < target->created_at) {
+		wm_why(why, "the retraction is dated %llu, before its target (%llu)",
+		       (unsigned long long)ev->created_at, (unsigned long long)target->created_at);
+		return WM_EFORBIDDEN;
+	}
 	if (memcmp(target->author, ev->author, WM_PUB_LEN) == 0)
 		return 0;
-	rc = trust_official(s, root, ev->author, target->group, ev->created_at, NULL, inner);
+	rc = trust_official(s, root, ev->author, target->group, ev->created_at, ev->id, NULL, inner);
 	if (rc == 0)
 		return 0;
 	if (rc == WM_EREVOKED || rc == WM_EUNKNOWNCERT) {
@@ -655,10 +720,10 @@ int trust_shown(struct store *s, const uint8_t root[WM_PUB_LEN], const struct ev
 
 	if (s == NULL || root == NULL || ev == NULL || out == NULL)
 		return WM_EINVAL;
-	rc = trust_official(s, root, ev->author, ev->group, ev->created_at, out, why);
+	rc = trust_official(s, root, ev->author, ev->group, ev->created_at, ev->id, out, why);
 	if (rc == 0 || rc == WM_ESTORE || rc == WM_ENOMEM)
 		return rc;
-	rc = trust_vouched(s, root, ev->author, ev->group, ev->created_at, out, why);
+	rc = trust_vouched(s, root, ev->author, ev->group, ev->created_at, ev->id, out, why);
 	if (rc == 0 || rc == WM_ESTORE || rc == WM_ENOMEM)
 		return rc;
 	return WM_ENOTFOUND;
@@ -702,11 +767,18 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 
 /* --- late revocations --------------------------------------------------------------------- */
 
-/* Ids (and wire copies) of the events to judge again, gathered before any
- * is deleted so no statement is stepping while rows go away. */
+/* Ids (and wire copies) of the events to judge again, gathered a batch at
+ * a time before any is hidden, so no statement is stepping while rows go
+ * away and an author with a long history costs bounded memory. */
+#define REJUDGE_BATCH 256
+
 struct rejudge {
-	struct item { uint8_t id[WM_ID_LEN]; uint8_t *wire; size_t len; } *v;
+	struct item { uint8_t id[WM_ID_LEN]; uint8_t *wire; size_t len; uint64_t created_at; } *v;
 	size_t n, cap;
+	int full;                             /* the batch filled: more may follow */
+	int has_after;                        /* only events after (after_t, after_id) */
+	uint64_t after_t;
+	uint8_t after_id[WM_ID_LEN];
 	char vouched[TRUST_VOUCHED_LEN];      /* the vouched groups */
 };
 
@@ -717,11 +789,18 @@ static int rejudge_add(void *ctx, const struct stored_event *e)
 
 	/* Requests, replies and acks depend on a certificate only in a
 	 * vouched group; a retracted event has no bytes left to judge. */
-	if (e->retracted || e->kind == KIND_REVOKE)
+	if (r->has_after && (e->created_at < r->after_t ||
+	                     (e->created_at == r->after_t && memcmp(e->id, r->after_id, WM_ID_LEN) <= 0)))
+		return 0;       /* judged in an earlier batch */
+	if (e->retracted)
 		return 0;
 	if ((e->kind == KIND_REQUEST || e->kind == KIND_REPLY || e->kind == KIND_ACK) &&
 	    (r->vouched[0] == '\0' || e->group == NULL || !trust_groups_cover(r->vouched, e->group)))
 		return 0;
+	if (r->n == REJUDGE_BATCH) {
+		r->full = 1;
+		return 1;       /* stops the iteration */
+	}
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 16;
 
@@ -735,6 +814,7 @@ static int rejudge_add(void *ctx, const struct stored_event *e)
 	memcpy(r->v[r->n].wire, e->wire, e->wire_len);
 	memcpy(r->v[r->n].id, e->id, WM_ID_LEN);
 	r->v[r->n].len = e->wire_len;
+	r->v[r->n].created_at = e->created_at;
 	r->n++;
 	return 0;
 }
@@ -750,49 +830,142 @@ static void rejudge_free(struct rejudge *r)
 	r->n = r->cap = 0;
 }
 
-/* Keys whose events to judge again, each with the time from which. */
+/* Keys whose events to judge again (all of them: ancestry, not dates). */
 struct work {
-	struct { uint8_t key[WM_PUB_LEN]; uint64_t since; int done; } v[256];
+	struct { uint8_t key[WM_PUB_LEN]; int done; } v[256];
 	size_t n;
 };
 
-static void work_add(struct work *w, const uint8_t key[WM_PUB_LEN], uint64_t since)
+static void work_add(struct work *w, const uint8_t key[WM_PUB_LEN])
 {
 	size_t i;
 
-	for (i = 0; i < w->n; i++) {
-		if (memcmp(w->v[i].key, key, WM_PUB_LEN) == 0) {
-			if (since < w->v[i].since) {
-				w->v[i].since = since;
-				w->v[i].done = 0;
-			}
+	for (i = 0; i < w->n; i++)
+		if (memcmp(w->v[i].key, key, WM_PUB_LEN) == 0)
 			return;
-		}
-	}
 	if (w->n == sizeof(w->v) / sizeof(w->v[0]))
 		return;         /* bounded: a station with more officers is judged on arrival */
 	memcpy(w->v[w->n].key, key, WM_PUB_LEN);
-	w->v[w->n].since = since;
 	w->v[w->n].done = 0;
 	w->n++;
 }
 
-struct issued { struct work *w; uint64_t since; };
+/* --- kept sets ----------------------------------------------------------------------------- */
 
-static int issued_add(void *ctx, const struct cert *c)
+/* A chain longer than this is walked no further (a gap is noted, as if the
+ * link were not held, so nothing older is kept by mistake). */
+#define KEEP_WALK_MAX 1000000
+
+/*
+ * Add to the kept set of (author, signer) the lasting event id of group
+ * and its ancestors through prev: events of the same author and group,
+ * lasting ones only.  A link not held is noted as a gap, which counts as
+ * kept and resumes the walk when it arrives (trust_after_insert).
+ */
+static int keep_walk(struct store *s, const uint8_t author[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN],
+                     const uint8_t id[WM_ID_LEN], const char *group)
 {
-	struct issued *is = ctx;
+	struct store_link l;
+	uint8_t cur[WM_ID_LEN];
+	size_t n;
+	int rc;
 
-	work_add(is->w, c->subject, is->since);
+	memcpy(cur, id, WM_ID_LEN);
+	for (n = 0; n < KEEP_WALK_MAX; n++) {
+		if ((rc = store_is_kept(s, author, signer, cur)) != 0)
+			return rc < 0 ? rc : 0;         /* walked from here already */
+		rc = store_link(s, cur, &l);
+		if (rc == WM_ENOTFOUND)
+			return store_gap_add(s, cur, author, signer, group);
+		if (rc != 0)
+			return rc;
+		if (memcmp(l.author, author, WM_PUB_LEN) != 0 || strcmp(l.group, group) != 0 ||
+		    l.expires_at != 0)
+			return 0;
+		if ((rc = store_kept_add(s, author, signer, cur)) != 0)
+			return rc;
+		if (!l.has_prev)
+			return 0;
+		memcpy(cur, l.prev, WM_ID_LEN);
+	}
+	return store_gap_add(s, cur, author, signer, group);
+}
+
+/* The keep list of revoke ev (by signer ev->author, of subject) into the
+ * kept set: a kept expiring event keeps only itself, a lasting one its
+ * chain. */
+static int keep_list(struct store *s, const struct event *ev, const uint8_t subject[WM_PUB_LEN])
+{
+	const struct cval *keep = event_get(ev, "keep"), *e;
+	char group[WM_GROUP_MAX + 1];
+	size_t i;
+	int rc;
+
+	if (keep == NULL || keep->type != CV_ARRAY)
+		return 0;       /* proto checked the form: none */
+	for (i = 0; i < keep->len; i++) {
+		e = &keep->items[i];
+		if (e->type != CV_ARRAY || e->len != 3 || e->items[0].type != CV_STR ||
+		    e->items[0].len > WM_GROUP_MAX || e->items[1].type != CV_BIN ||
+		    e->items[1].len != WM_ID_LEN || e->items[2].type != CV_UINT)
+			continue;
+		if (e->items[2].u != 0) {
+			rc = store_kept_add(s, subject, ev->author, e->items[1].ptr);
+		} else {
+			memcpy(group, e->items[0].ptr, e->items[0].len);
+			group[e->items[0].len] = '\0';
+			rc = keep_walk(s, subject, ev->author, e->items[1].ptr, group);
+		}
+		if (rc != 0)
+			return rc;
+	}
 	return 0;
 }
 
+struct revokes { trust_changed_cb changed; void *ctx; const uint8_t *skip; };
+
+static int revoke_changed(void *ctx, const uint8_t id[WM_ID_LEN])
+{
+	struct revokes *r = ctx;
+
+	if (r->skip != NULL && memcmp(id, r->skip, WM_ID_LEN) == 0)
+		return 0;
+	return r->changed(r->ctx, id);
+}
+
+int trust_after_insert(struct store *s, const struct event *ev, trust_changed_cb changed, void *ctx)
+{
+	struct store_gap g[16];
+	struct revokes r = { changed, ctx, NULL };
+	size_t n, i;
+	int rc;
+
+	if (s == NULL || ev == NULL)
+		return WM_EINVAL;
+	if ((rc = store_gaps_take(s, ev->id, g, sizeof(g) / sizeof(g[0]), &n)) != 0 || n == 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if ((rc = keep_walk(s, g[i].author, g[i].signer, ev->id, g[i].group)) != 0)
+			return rc;
+	/* what the walk reached may have been hidden: judge those again */
+	return changed != NULL ? store_revokes_of(s, ev->author, revoke_changed, &r) : 0;
+}
+
+struct pass {
+	struct work *w;
+	const uint8_t *by;                    /* the revoke that started the pass */
+	trust_changed_cb changed;
+	void *ctx;
+	int64_t hidden;
+};
+
 static int rejudge_one(struct store *s, const uint8_t root[WM_PUB_LEN], const struct item *it,
-                       struct work *w, int64_t *purged)
+                       struct pass *p)
 {
 	char why[WM_WHY_LEN], msg[WM_WHY_LEN];
 	struct event *ev = NULL;
 	struct cert c;
+	unsigned kind;
 	int rc;
 
 	if (event_decode(it->wire, it->len, &ev, why) != 0)
@@ -803,31 +976,31 @@ static int rejudge_one(struct store *s, const uint8_t root[WM_PUB_LEN], const st
 		return rc;
 	}
 	/* It was accepted once, so its author's certs were there: a cert now
-	 * missing was purged just before, and counts as a lasting refusal. */
+	 * missing was hidden just before, and hides what it gave too. */
 	if (rc == 0 || (!wm_error_is_lasting(rc) && rc != WM_EUNKNOWNCERT)) {
 		event_free(ev);
 		return 0;
 	}
-	if (ev->kind == KIND_CERT && trust_cert_from_event(ev, &c, NULL) == 0)
-		work_add(w, c.subject, 0);      /* what it vouched for, all of it */
+	kind = ev->kind;
+	if (kind == KIND_CERT && trust_cert_from_event(ev, &c, NULL) == 0)
+		work_add(p->w, c.subject);      /* what it vouched for, all of it */
 	event_free(ev);
-	wm_why(msg, "invalidated by a later revocation: %s", why);
-	if ((rc = store_delete(s, it->id)) != 0 && rc != WM_ENOTFOUND)
-		return rc;
-	if ((rc = store_remember_rejected(s, it->id, WM_EREVOKED, msg)) != 0)
-		return rc;
-	(*purged)++;
+	wm_why(msg, "hidden by a later revocation: %s", why);
+	if ((rc = store_hide(s, it->id, p->by, WM_EREVOKED, msg)) != 0)
+		return rc == WM_ENOTFOUND ? 0 : rc;
+	p->hidden++;
+	if (kind == KIND_REVOKE && p->changed != NULL)
+		return p->changed(p->ctx, it->id);      /* it stopped counting */
 	return 0;
 }
 
 int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
-                           int64_t *purged)
+                           trust_changed_cb changed, void *ctx, int64_t *hidden)
 {
-	struct work *w = NULL;
+	struct pass p = { NULL, NULL, changed, ctx, 0 };
+	struct revokes rv = { changed, ctx, NULL };
 	struct rejudge r;
-	struct issued is;
 	const uint8_t *subject;
-	int64_t count = 0;
 	size_t n, i, k;
 	int rc = 0, more = 1;
 
@@ -838,32 +1011,48 @@ int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], cons
 		return WM_ECONTENT;
 	if ((rc = vouched_list(s, r.vouched, sizeof(r.vouched))) != 0)
 		return rc;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	if ((rc = keep_list(s, ev, subject)) != 0)
+		return rc;
+	/* the kept set may have grown: what the other revokes of subject hid
+	 * is judged again */
+	rv.skip = ev->id;
+	if (changed != NULL && (rc = store_revokes_of(s, subject, revoke_changed, &rv)) != 0)
+		return rc;
+	if ((p.w = calloc(1, sizeof(*p.w))) == NULL)
 		return WM_ENOMEM;
-	work_add(w, subject, ev->created_at);
-	is.w = w;
-	is.since = ev->created_at;
-	if ((rc = store_certs_issued_by(s, subject, issued_add, &is)) != 0)
-		goto out;
+	p.by = ev->id;
+	work_add(p.w, subject);
 	while (more) {
 		more = 0;
-		for (i = 0; i < w->n; i++) {
-			if (w->v[i].done)
+		for (i = 0; i < p.w->n; i++) {
+			if (p.w->v[i].done)
 				continue;
-			w->v[i].done = 1;
+			p.w->v[i].done = 1;
 			more = 1;
-			rc = store_events_by_author(s, w->v[i].key, w->v[i].since, rejudge_add, &r);
-			for (k = 0; rc == 0 && k < r.n; k++)
-				rc = rejudge_one(s, root, &r.v[k], w, &count);
-			rejudge_free(&r);
+			r.has_after = 0;
+			do {
+				r.full = 0;
+				rc = store_events_by_author(s, p.w->v[i].key, r.has_after ? r.after_t : 0,
+				                            rejudge_add, &r);
+				if (rc == 1)
+					rc = 0;         /* a full batch */
+				for (k = 0; rc == 0 && k < r.n; k++)
+					rc = rejudge_one(s, root, &r.v[k], &p);
+				if (r.n > 0) {
+					r.has_after = 1;
+					r.after_t = r.v[r.n - 1].created_at;
+					memcpy(r.after_id, r.v[r.n - 1].id, WM_ID_LEN);
+				}
+				rejudge_free(&r);
+			} while (rc == 0 && r.full);
 			if (rc != 0)
 				goto out;
 		}
 	}
-	if (purged != NULL)
-		*purged = count;
+	if (hidden != NULL)
+		*hidden = p.hidden;
 out:
 	rejudge_free(&r);
-	free(w);
+	free(p.w);
 	return rc;
 }

@@ -4,8 +4,11 @@
  *
  * Official = the author holds a chain root -> station -> officer (or is a
  * station certified by root) of certs valid at `at` (not_before <= at <
- * not_after; the certs' own created_at does not matter here), whose groups
- * cover `group`, none revoked at or before `at`.  The exact rules are in
+ * not_after, not_before never more than a day before the cert's own
+ * created_at), whose groups cover `group`; where a signer revoked a key of
+ * the chain, the event that key signed (the post, or the officer's cert
+ * the station signed) must be in what the revocation keeps: revocations
+ * judge by ancestry (prev), never by dates.  The exact rules are in
  * proto/PROTOCOL.md section 11, "Trust and certificates".
  */
 #ifndef WM_TRUST_H
@@ -22,12 +25,13 @@ struct official {
 	char station[128];           /* the issuing station's name ("" for a station) */
 };
 
-/* 0 and *out if author is official for group at time `at`; otherwise
+/* 0 and *out if author is official for group at time `at` for its event
+ * id (NULL: an event not held, which no revocation keeps); otherwise
  * WM_EUNKNOWNCERT (no cert known for the author: may arrive later),
  * WM_EREVOKED, or WM_ENOTOFFICIAL, with why filled.  out may be NULL. */
 int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
                    const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
-                   struct official *out, char why[WM_WHY_LEN]);
+                   const uint8_t *id, struct official *out, char why[WM_WHY_LEN]);
 
 /* 1 if a cert's comma-separated group list covers group ("*" covers all). */
 int trust_groups_cover(const char *groups, const char *group);
@@ -50,7 +54,7 @@ int trust_set_vouched(struct store *s, const char *list);
  * WM_ENOTVOUCHED, with why filled.  out may be NULL. */
 int trust_vouched(struct store *s, const uint8_t root[WM_PUB_LEN],
                   const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
-                  struct official *out, char why[WM_WHY_LEN]);
+                  const uint8_t *id, struct official *out, char why[WM_WHY_LEN]);
 
 /* --- what ingest asks: may this event stand, and what a revocation purges --- */
 
@@ -87,12 +91,27 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
                           const struct store_info *target, char why[WM_WHY_LEN]);
 
-/* After the revocation `ev` is stored: events of the revoked key (and of
- * the keys its certs vouch for) created at or after the revocation are
- * judged again; those now refused for a lasting reason are deleted and
- * remembered as rejected.  *purged = how many (may be NULL).  Runs inside
- * the caller's transaction. */
+/*
+ * After the revocation `ev` is stored: its keep list joins the kept set of
+ * (subject, ev's signer), and every event of the subject (and of the keys
+ * whose certs this hides) is judged again; those now refused for a lasting
+ * reason are hidden (store_hide, noted as decided by ev and the
+ * revocations against their author's chain), not deleted.  changed(ctx,
+ * revoke id) names each revoke whose hidden events must be judged again
+ * (node/ingest.c does, and stores those that stand): a revoke hidden here
+ * (it stopped counting), and the subject's other revokes (its kept set
+ * grew).  A nonzero return from changed ends the pass with that value;
+ * changed may be NULL.  *hidden = how many (may be NULL).  Reads the
+ * events in batches (bounded memory) inside the caller's transaction: a
+ * crash rolls the revoke back with its whole pass.
+ */
+typedef int (*trust_changed_cb)(void *ctx, const uint8_t revoke[WM_ID_LEN]);
 int trust_after_revocation(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
-                           int64_t *purged);
+                           trust_changed_cb changed, void *ctx, int64_t *hidden);
+
+/* After any event is stored: if a kept set's walk stopped at its id (a
+ * link not held then), the walk goes on from it, and changed names the
+ * author's revokes, whose hidden events may be kept now. */
+int trust_after_insert(struct store *s, const struct event *ev, trust_changed_cb changed, void *ctx);
 
 #endif

@@ -124,4 +124,18 @@ int cli_cert_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
 int cli_revoke_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
                      struct event_draft *d, uint8_t subject[WM_PUB_LEN]);
 
+/* --- keep.c: the keep list of `cert revoke --dir` --------------------------------- */
+
+/* What a filled keep list points into; cli_keep_free after signing. */
+struct cli_keep { void *held; struct cval *items, *entries; };
+void cli_keep_free(struct cli_keep *k);
+/* Fill d's keep from nd's store by arrival order: each chain's tip and
+ * the running expiring events of subject that arrived before cut (0 = no
+ * cut), shown with the gaps and the events not reached; asks y/N on the
+ * terminal unless yes.  CLI_OK, or CLI_FAIL with the reason printed. */
+int cli_fill_keep(struct node_dir *nd, const uint8_t subject[WM_PUB_LEN], int64_t cut, uint64_t now,
+                  int yes, struct event_draft *d, struct cli_keep *out);
+/* TIME as ms since the epoch, or YYYY-MM-DDTHH:MM:SSZ; 0 or -1. */
+int cli_parse_time(const char *s, int64_t *ms);
+
 #endif

@@ -101,12 +101,19 @@ static const char usage_cert[] =
 "                            --groups G,... [--days N]\n"
 "                            (--dir DIR | --out FILE --network NETFILE)\n"
 "       watchmesh cert revoke --issuer KEY --subject PUB [--reason R]\n"
+"                            [--compromised-since TIME] [--yes]\n"
 "                            (--dir DIR | --out FILE --network NETFILE)\n"
 "\n"
 "cert issue   signs a certificate (a kind 7 event in the group \"network\").\n"
 "             The root key certifies stations; a station certifies its\n"
 "             officers, nodes and residents.\n"
-"cert revoke  withdraws a key's certificates from now on (kind 8).\n"
+"cert revoke  withdraws what the issuer's certificates gave a key (kind 8),\n"
+"             except from the events its keep list reaches.  With --dir,\n"
+"             keep is filled from that node's store by the order in which\n"
+"             the key's events arrived there (never by their dates): each\n"
+"             chain's tip and its alerts still running.  It shows the tips,\n"
+"             the gaps and every event of the key not kept, and asks to\n"
+"             confirm.  Without --dir, keep is empty: nothing stays.\n"
 "\n"
 "  --issuer KEY        the signing key file (asks its passphrase if encrypted)\n"
 "  --subject PUB       the key being certified: 64 hex digits or a key file\n"
@@ -115,6 +122,9 @@ static const char usage_cert[] =
 "  --groups G,...      groups it covers, comma-separated; \"*\" for all\n"
 "  --days N            valid for N days from now (default 365)\n"
 "  --reason R          why the key is revoked (revoke only)\n"
+"  --compromised-since TIME  keep only what arrived before TIME (ms since the\n"
+"                      epoch, or YYYY-MM-DDTHH:MM:SSZ)\n"
+"  --yes               sign without asking (scripts)\n"
 "  --dir DIR           store it in this node (its id is printed once stored)\n"
 "  --out FILE          append it to a bundle file (to carry to a node)\n"
 "  --network NETFILE   with --out and no --dir: the network file (the event\n"
@@ -127,7 +137,7 @@ int cmd_cert(int argc, char **argv)
 		{ "issuer", 1, NULL }, { "subject", 1, NULL }, { "role", 1, NULL },
 		{ "name", 1, NULL }, { "groups", 1, NULL }, { "days", 1, NULL },
 		{ "reason", 1, NULL }, { "dir", 1, NULL }, { "out", 1, NULL }, { "network", 1, NULL },
-		{ "passphrase-file", 1, NULL },
+		{ "passphrase-file", 1, NULL }, { "compromised-since", 1, NULL }, { "yes", 0, NULL },
 	};
 	const size_t no = sizeof opts / sizeof opts[0];
 	const char *pos[2], *dir, *out, *issuer;
@@ -139,6 +149,9 @@ int cmd_cert(int argc, char **argv)
 	struct cval *items = NULL;
 	struct key *k = NULL;
 	struct node_dir *nd = NULL;
+	struct cli_keep keep = { NULL, NULL, NULL };
+	const char *since;
+	int64_t cut = 0;
 	int r, ret = CLI_FAIL, revoke;
 
 	r = cli_parse("cert", usage_cert, argc, argv, opts, no, pos, 2, &np);
@@ -159,8 +172,15 @@ int cmd_cert(int argc, char **argv)
 	if (revoke && (cli_get(opts, no, "role") || cli_get(opts, no, "groups") ||
 	               cli_get(opts, no, "days") || cli_get(opts, no, "name")))
 		return cli_usage_err("cert", "revoke takes --subject and --reason only");
-	if (!revoke && cli_get(opts, no, "reason"))
-		return cli_usage_err("cert", "--reason is for `cert revoke`");
+	if (!revoke && (cli_get(opts, no, "reason") || cli_get(opts, no, "compromised-since") ||
+	                cli_get(opts, no, "yes")))
+		return cli_usage_err("cert", "--reason, --compromised-since and --yes are for `cert revoke`");
+	since = cli_get(opts, no, "compromised-since");
+	if (since && !dir)
+		return cli_usage_err("cert", "--compromised-since needs --dir (the store that fills keep)");
+	if (since && cli_parse_time(since, &cut) != 0)
+		return cli_usage_err("cert", "--compromised-since: '%s' is not ms since the epoch nor "
+		                     "YYYY-MM-DDTHH:MM:SSZ", since);
 	memset(&d, 0, sizeof d);
 	r = revoke ? cli_revoke_draft("cert", opts, no, &d, subject)
 	           : cli_cert_draft("cert", opts, no, &d, subject, &gbuf, &items);
@@ -172,8 +192,12 @@ int cmd_cert(int argc, char **argv)
 	}
 	if (dir && !(nd = cli_open_dir(dir)))
 		goto out;
+	if (revoke && nd && cli_fill_keep(nd, subject, cut, nd->ictx.now, cli_get(opts, no, "yes") != NULL,
+	                                  &d, &keep) != CLI_OK)
+		goto out;
 	ret = cli_sign_and_deliver(&d, k, issuer, nd, cli_get(opts, no, "network"), out);
 out:
+	cli_keep_free(&keep);
 	node_dir_close(nd);
 	key_free(k);
 	free(gbuf);

@@ -527,7 +527,7 @@ static int officer_cb(void *vctx, const struct cert *c)
 	    store_certs_issued_by(x->nd->store, c->subject, officer_cb, x) != 0)
 		return 1;
 	if (x->r == 0 && (c->role == ROLE_STATION || c->role == ROLE_OFFICER) &&
-	    trust_official(x->nd->store, x->nd->net.root, c->subject, x->group, x->now, NULL, why) == 0)
+	    trust_official(x->nd->store, x->nd->net.root, c->subject, x->group, x->now, NULL, NULL, why) == 0)
 		x->r = add_recipient(x->b, c->subject);
 	return x->r != 0;
 }

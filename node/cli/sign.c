@@ -180,8 +180,8 @@ int cli_revoke_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
 	d->kind = KIND_REVOKE;
 	d->group = WM_NETWORK_GROUP;
 	draft_bin(d, "subject", subject, WM_PUB_LEN);
-	/* keep is validated and stored, but revocations are still judged by
-	 * date (PROTOCOL.md §11) until judging by ancestry lands: empty */
+	/* empty unless `cert revoke --dir` fills it from the store (keep.c):
+	 * everything the subject's certificates gave it goes */
 	draft_array(d, "keep", NULL, 0);
 	if (reason && reason[0])
 		draft_str(d, "reason", reason);

@@ -102,6 +102,39 @@ static const char *const migrations[] = {
 	 * holds no events gets here (migrate: format 1 events cannot be
 	 * converted). */
 	"ALTER TABLE events ADD COLUMN withheld BLOB;",
+	/* 6 -> 7: revocations judged by ancestry.  Each event's chain link
+	 * (NULL: the first of a branch; rows stored before stay NULL, so a
+	 * walk back stops there); events hidden by revocations (store_hide):
+	 * their bytes, and the revokes that decided each, so that a change
+	 * to one of those revokes judges them again (the id stays in
+	 * `rejected` too, which makes repair count it as held); per revoked
+	 * author and revoker, the ids reached from its keep lists, and the
+	 * links not held yet where a walk stopped. */
+	"ALTER TABLE events ADD COLUMN prev BLOB;"
+	"CREATE TABLE hidden ("
+	"  id BLOB PRIMARY KEY,"
+	"  author BLOB NOT NULL,"
+	"  grp TEXT NOT NULL,"
+	"  prev BLOB,"
+	"  raw BLOB NOT NULL,"
+	"  expires_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX hidden_expiry ON hidden(expires_at) WHERE expires_at != 0;"
+	"CREATE TABLE hidden_by ("
+	"  revoke BLOB NOT NULL,"
+	"  id BLOB NOT NULL,"
+	"  PRIMARY KEY (revoke, id)) WITHOUT ROWID;"
+	"CREATE INDEX hidden_by_id ON hidden_by(id);"
+	"CREATE TABLE kept ("
+	"  author BLOB NOT NULL,"
+	"  signer BLOB NOT NULL,"
+	"  id BLOB NOT NULL,"
+	"  PRIMARY KEY (author, signer, id)) WITHOUT ROWID;"
+	"CREATE TABLE gaps ("
+	"  id BLOB NOT NULL,"
+	"  author BLOB NOT NULL,"
+	"  signer BLOB NOT NULL,"
+	"  grp TEXT NOT NULL,"
+	"  PRIMARY KEY (id, author, signer)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
@@ -112,13 +145,16 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per ver
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_INSERT, ST_INSERT_REF, ST_INSERT_FTS,
-	ST_HAS, ST_GET, ST_INFO, ST_REFERRING, ST_BY_AUTHOR,
-	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_AT,
+	ST_HAS, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
+	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_BY, ST_REVOKES_OF,
 	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_FTS, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
 	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
 	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT, ST_WAIT_EXPIRED,
 	ST_NEG_AGG, ST_NEG_FINE,
+	ST_HIDE, ST_HIDE_BY, ST_HIDE_BY_CHAIN, ST_HIDDEN_AUTHOR, ST_HIDDEN_BY, ST_UNHIDE, ST_UNHIDE_BY, ST_UNHIDE_REJ,
+	ST_LINK, ST_KEPT_ADD, ST_IS_KEPT, ST_GAP_ADD, ST_GAPS_AT, ST_GAP_DEL,
+	ST_EXP_HIDDEN, ST_EXP_HIDDEN_BY,
 	ST__COUNT
 };
 
@@ -137,20 +173,22 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_INSERT] = "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at) "
-	              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_INSERT] = "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at,"
+	              " prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_INSERT_REF] = "INSERT OR IGNORE INTO refs (seq, pos, ref) VALUES (?1, ?2, ?3)",
 	[ST_INSERT_FTS] = "INSERT INTO events_fts (rowid, body) VALUES (?1, ?2)",
 	[ST_HAS] = "SELECT 1 FROM events WHERE id = ?1",
 	[ST_GET] = "SELECT coalesce(raw, withheld) FROM events WHERE id = ?1",
 	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, author, grp, raw IS NULL FROM events WHERE id = ?1",
 	[ST_REFERRING] = "SELECT " EV_COLS " FROM events WHERE seq IN (SELECT seq FROM refs WHERE ref = ?1) ORDER BY seq",
+	[ST_ARRIVALS] = "SELECT " EV_COLS ", received_at FROM events WHERE author = ?1 ORDER BY seq",
 	[ST_BY_AUTHOR] = "SELECT " EV_COLS " FROM events WHERE author = ?1 AND created_at >= ?2 ORDER BY created_at, id",
 	[ST_CERTS_OF] = "SELECT " CERT_COLS " FROM certs WHERE subject = ?1 ORDER BY created_at, event_id",
 	[ST_CERTS_BY] = "SELECT " CERT_COLS " FROM certs WHERE issuer = ?1 ORDER BY created_at, event_id",
 	[ST_ADD_CERT] = "INSERT OR IGNORE INTO certs (" CERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_ADD_REVOKE] = "INSERT OR IGNORE INTO revocations (event_id, issuer, subject, at) VALUES (?1, ?2, ?3, ?4)",
-	[ST_REVOKED_AT] = "SELECT min(at) FROM revocations WHERE subject = ?1 AND (issuer = ?2 OR issuer = ?3)",
+	[ST_REVOKED_BY] = "SELECT 1 FROM revocations WHERE subject = ?1 AND issuer = ?2 LIMIT 1",
+	[ST_REVOKES_OF] = "SELECT event_id FROM revocations WHERE subject = ?1 ORDER BY event_id",
 	[ST_SEQ_OF] = "SELECT seq, raw IS NULL FROM events WHERE id = ?1",
 	[ST_RAW_OF] = "SELECT raw FROM events WHERE seq = ?1",
 	[ST_RETRACT] = "UPDATE events SET raw = NULL, withheld = ?3, retracted_by = ?2 WHERE seq = ?1",
@@ -189,6 +227,30 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_UNWAIT_RETRACT] = "DELETE FROM waiting WHERE retract = ?1",
 	[ST_WAIT_EXPIRED] = "SELECT w.retract FROM waiting w JOIN events e ON e.id = w.retract"
 	                    " WHERE e.received_at <= ?1",
+	[ST_HIDE] = "INSERT OR REPLACE INTO hidden (id, author, grp, prev, raw, expires_at)"
+	            " SELECT id, author, grp, prev, raw, expires_at FROM events"
+	            " WHERE id = ?1 AND raw IS NOT NULL",
+	[ST_HIDE_BY] = "INSERT OR IGNORE INTO hidden_by (revoke, id) VALUES (?2, ?1)",
+	/* every revocation that counts against the author's certs or its
+	 * issuers' today: any of them may be what refuses the event */
+	[ST_HIDE_BY_CHAIN] = "INSERT OR IGNORE INTO hidden_by (revoke, id) SELECT event_id, ?1 FROM revocations"
+	                     " WHERE subject = ?2 OR subject IN (SELECT issuer FROM certs WHERE subject = ?2)",
+	[ST_HIDDEN_AUTHOR] = "SELECT author FROM hidden WHERE id = ?1",
+	[ST_HIDDEN_BY] = "SELECT h.id, h.raw FROM hidden_by b JOIN hidden h ON h.id = b.id WHERE b.revoke = ?1"
+	                 " ORDER BY h.id",
+	[ST_UNHIDE] = "DELETE FROM hidden WHERE id = ?1",
+	[ST_UNHIDE_BY] = "DELETE FROM hidden_by WHERE id = ?1",
+	[ST_UNHIDE_REJ] = "DELETE FROM rejected WHERE id = ?1",
+	[ST_LINK] = "SELECT author, grp, expires_at, prev FROM events WHERE id = ?1 UNION ALL"
+	            " SELECT author, grp, expires_at, prev FROM hidden WHERE id = ?1 LIMIT 1",
+	[ST_KEPT_ADD] = "INSERT OR IGNORE INTO kept (author, signer, id) VALUES (?1, ?2, ?3)",
+	[ST_IS_KEPT] = "SELECT 1 FROM kept WHERE author = ?1 AND signer = ?2 AND id = ?3 UNION ALL"
+	               " SELECT 1 FROM gaps WHERE id = ?3 AND author = ?1 AND signer = ?2 LIMIT 1",
+	[ST_GAP_ADD] = "INSERT OR IGNORE INTO gaps (id, author, signer, grp) VALUES (?1, ?2, ?3, ?4)",
+	[ST_GAPS_AT] = "SELECT author, signer, grp FROM gaps WHERE id = ?1",
+	[ST_GAP_DEL] = "DELETE FROM gaps WHERE id = ?1",
+	[ST_EXP_HIDDEN] = "DELETE FROM hidden WHERE expires_at != 0 AND expires_at <= ?1",
+	[ST_EXP_HIDDEN_BY] = "DELETE FROM hidden_by WHERE id NOT IN (SELECT id FROM hidden)",
 	[ST_NEG_AGG] = STORE_NEG_AGG_UPSERT,
 	[ST_NEG_FINE] = STORE_NEG_FINE_UPSERT,
 };
@@ -837,6 +899,32 @@ int store_events_referring(struct store *s, const uint8_t id[WM_ID_LEN], store_e
 	return iterate_events(s, st, cb, ctx);
 }
 
+int store_arrivals_of(struct store *s, const uint8_t author[WM_PUB_LEN], store_arrival_cb cb, void *ctx)
+{
+	struct stored_event e;
+	sqlite3_stmt *st;
+	int rc = 0, step;
+
+	if (s == NULL || author == NULL || cb == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_ARRIVALS)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, author, WM_PUB_LEN, SQLITE_TRANSIENT);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (row_event(st, &e) != 0) {
+			snprintf(s->err, sizeof(s->err), "a stored event has a bad id");
+			rc = WM_ESTORE;
+			break;
+		}
+		if ((rc = cb(ctx, &e, sqlite3_column_int64(st, 8))) != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_fail(s, "read events");
+	stmt_put(s, st);
+	return rc;
+}
+
 int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], uint64_t since,
                            store_event_cb cb, void *ctx)
 {
@@ -1099,26 +1187,167 @@ int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN], sto
 	return iterate_certs(s, st, cb, ctx);
 }
 
-int store_revoked_at(struct store *s, const uint8_t subject[WM_PUB_LEN],
-                     const uint8_t issuer[WM_PUB_LEN], const uint8_t root[WM_PUB_LEN],
-                     uint64_t *at)
+int store_revoked_by(struct store *s, const uint8_t subject[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN])
+{
+	sqlite3_stmt *st;
+	int rc, step;
+
+	if (s == NULL || subject == NULL || signer == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_REVOKED_BY)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, subject, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, signer, WM_PUB_LEN, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : store_fail(s, "revoked by");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_revokes_of(struct store *s, const uint8_t subject[WM_PUB_LEN], store_id_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = 0, step;
+
+	if (s == NULL || subject == NULL || cb == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_REVOKES_OF)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, subject, WM_PUB_LEN, SQLITE_TRANSIENT);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 0) != WM_ID_LEN)
+			continue;
+		if ((rc = cb(ctx, sqlite3_column_blob(st, 0))) != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_fail(s, "read revocations");
+	stmt_put(s, st);
+	return rc;
+}
+
+/* --- chains and kept sets ------------------------------------------------------------------ */
+
+static int exec_id(struct store *s, enum stmt_id i, const uint8_t id[WM_ID_LEN], const char *what);
+
+int store_link(struct store *s, const uint8_t id[WM_ID_LEN], struct store_link *out)
+{
+	sqlite3_stmt *st;
+	const char *g;
+	int rc = WM_ENOTFOUND, step;
+
+	if (s == NULL || id == NULL || out == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_LINK)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		g = (const char *)sqlite3_column_text(st, 1);
+		if (sqlite3_column_bytes(st, 0) != WM_PUB_LEN || g == NULL) {
+			rc = WM_ESTORE;
+			snprintf(s->err, sizeof(s->err), "a stored event has a bad author or group");
+		} else {
+			memcpy(out->author, sqlite3_column_blob(st, 0), WM_PUB_LEN);
+			snprintf(out->group, sizeof(out->group), "%s", g);
+			out->expires_at = i2u(sqlite3_column_int64(st, 2));
+			if (sqlite3_column_bytes(st, 3) == WM_ID_LEN) {
+				out->has_prev = 1;
+				memcpy(out->prev, sqlite3_column_blob(st, 3), WM_ID_LEN);
+			}
+			rc = 0;
+		}
+	} else if (step != SQLITE_DONE) {
+		rc = store_fail(s, "read a chain link");
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+/* Bind author, signer, id as ?1 ?2 ?3 and run (or step once: *row). */
+static int kept_stmt(struct store *s, enum stmt_id i, const uint8_t author[WM_PUB_LEN],
+                     const uint8_t signer[WM_PUB_LEN], const uint8_t id[WM_ID_LEN], int *row)
+{
+	sqlite3_stmt *st;
+	int rc = 0, step;
+
+	if (s == NULL || author == NULL || signer == NULL || id == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, i)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, author, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, signer, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, id, WM_ID_LEN, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && row != NULL)
+		*row = 1;
+	else if (step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_fail(s, "kept set");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_kept_add(struct store *s, const uint8_t author[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN],
+                   const uint8_t id[WM_ID_LEN])
+{
+	return kept_stmt(s, ST_KEPT_ADD, author, signer, id, NULL);
+}
+
+int store_is_kept(struct store *s, const uint8_t author[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN],
+                  const uint8_t id[WM_ID_LEN])
+{
+	int row = 0, rc = kept_stmt(s, ST_IS_KEPT, author, signer, id, &row);
+
+	return rc != 0 ? rc : row;
+}
+
+int store_gap_add(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t author[WM_PUB_LEN],
+                  const uint8_t signer[WM_PUB_LEN], const char *group)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = stmt_get(s, ST_REVOKED_AT)) == NULL)
+	if (s == NULL || id == NULL || author == NULL || signer == NULL || group == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_GAP_ADD)) == NULL)
 		return WM_ESTORE;
-	sqlite3_bind_blob(st, 1, subject, WM_PUB_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, issuer, WM_PUB_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, root, WM_PUB_LEN, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*at = sqlite3_column_type(st, 0) == SQLITE_NULL ? UINT64_MAX
-		      : i2u(sqlite3_column_int64(st, 0));
-		rc = 0;
-	} else {
-		rc = store_fail(s, "revoked at");
-	}
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, author, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, signer, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, group, -1, SQLITE_STATIC);
+	rc = stmt_exec(s, st, "note a gap");
 	stmt_put(s, st);
+	return rc;
+}
+
+int store_gaps_take(struct store *s, const uint8_t id[WM_ID_LEN], struct store_gap *out, size_t max,
+                    size_t *n)
+{
+	sqlite3_stmt *st;
+	const char *g;
+	int rc = 0, step;
+
+	if (s == NULL || id == NULL || out == NULL || n == NULL)
+		return WM_EINVAL;
+	*n = 0;
+	if ((st = stmt_get(s, ST_GAPS_AT)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		g = (const char *)sqlite3_column_text(st, 2);
+		if (sqlite3_column_bytes(st, 0) != WM_PUB_LEN || sqlite3_column_bytes(st, 1) != WM_PUB_LEN ||
+		    g == NULL)
+			continue;
+		memcpy(out[*n].author, sqlite3_column_blob(st, 0), WM_PUB_LEN);
+		memcpy(out[*n].signer, sqlite3_column_blob(st, 1), WM_PUB_LEN);
+		snprintf(out[*n].group, sizeof(out[*n].group), "%s", g);
+		(*n)++;
+	}
+	if (step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_fail(s, "read gaps");
+	stmt_put(s, st);
+	if (rc == 0 && *n > 0)
+		rc = exec_id(s, ST_GAP_DEL, id, "close a gap");
 	return rc;
 }
 
@@ -1214,6 +1443,8 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	sqlite3_bind_int64(st, 6, store_u2i(ev->expires_at));
 	sqlite3_bind_blob(st, 7, ev->wire, (int)ev->wire_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, received_at);
+	if (ev->has_prev)
+		sqlite3_bind_blob(st, 9, ev->prev, WM_ID_LEN, SQLITE_STATIC);
 	rc = stmt_exec(s, st, "insert event");
 	stmt_put(s, st);
 	if (rc != 0)
@@ -1496,6 +1727,134 @@ int store_remember_rejected_item(struct store *s, const uint8_t id[WM_ID_LEN], i
 	return remember(s, id, code, why, 1, created_at, group, expires_at);
 }
 
+/* Note `by` (unless NULL) and the revocations that count against the
+ * author's chain now as what decided the hidden event id. */
+static int hidden_notes(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t author[WM_PUB_LEN],
+                        const uint8_t *by)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = exec_id(s, ST_UNHIDE_BY, id, "forget what hid an event")) != 0)
+		return rc;
+	if (by != NULL) {
+		if ((st = stmt_get(s, ST_HIDE_BY)) == NULL)
+			return WM_ESTORE;
+		sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, by, WM_ID_LEN, SQLITE_STATIC);
+		rc = stmt_exec(s, st, "note what hid an event");
+		stmt_put(s, st);
+		if (rc != 0)
+			return rc;
+	}
+	if ((st = stmt_get(s, ST_HIDE_BY_CHAIN)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, author, WM_PUB_LEN, SQLITE_STATIC);
+	rc = stmt_exec(s, st, "note what hid an event");
+	stmt_put(s, st);
+	return rc;
+}
+
+/* The author of a hidden event; WM_ENOTFOUND if id is not hidden. */
+static int hidden_author(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t author[WM_PUB_LEN])
+{
+	sqlite3_stmt *st = stmt_get(s, ST_HIDDEN_AUTHOR);
+	int rc = WM_ENOTFOUND, step;
+
+	if (st == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == WM_PUB_LEN) {
+		memcpy(author, sqlite3_column_blob(st, 0), WM_PUB_LEN);
+		rc = 0;
+	} else if (step != SQLITE_DONE && step != SQLITE_ROW) {
+		rc = store_fail(s, "read a hidden event");
+	}
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_hide(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t *by, int code,
+               const char *why)
+{
+	struct store_info info;
+	uint8_t author[WM_PUB_LEN];
+	int own, rc;
+
+	if (s == NULL || id == NULL)
+		return WM_EINVAL;
+	if ((rc = auto_begin(s, &own)) != 0)
+		return rc;
+	rc = store_info(s, id, &info);
+	if (rc == WM_ENOTFOUND) {
+		/* hidden already: judged again, still refused */
+		if ((rc = hidden_author(s, id, author)) == 0 && (rc = hidden_notes(s, id, author, by)) == 0)
+			rc = remember(s, id, code, why, 0, 0, NULL, 0);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	if (info.retracted) {
+		/* its content is gone already: nothing to hide or give back */
+		snprintf(s->err, sizeof(s->err), "a retracted event cannot be hidden");
+		rc = WM_EINVAL;
+		goto out;
+	}
+	if ((rc = exec_id(s, ST_HIDE, id, "hide event")) != 0 ||
+	    (rc = hidden_notes(s, id, info.author, by)) != 0 ||
+	    (rc = store_delete(s, id)) != 0)
+		goto out;
+	rc = remember(s, id, code, why, 1, info.created_at, info.group, info.expires_at);
+out:
+	return auto_end(s, own, rc);
+}
+
+int store_hidden_by(struct store *s, const uint8_t revoke[WM_ID_LEN], store_event_cb cb, void *ctx)
+{
+	struct stored_event e;
+	sqlite3_stmt *st;
+	int rc = 0, step;
+
+	if (s == NULL || revoke == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_HIDDEN_BY)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, revoke, WM_ID_LEN, SQLITE_TRANSIENT);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&e, 0, sizeof(e));
+		if (sqlite3_column_bytes(st, 0) != WM_ID_LEN) {
+			snprintf(s->err, sizeof(s->err), "a hidden event has a bad id");
+			rc = WM_ESTORE;
+			break;
+		}
+		memcpy(e.id, sqlite3_column_blob(st, 0), WM_ID_LEN);
+		e.wire = sqlite3_column_blob(st, 1);
+		e.wire_len = (size_t)sqlite3_column_bytes(st, 1);
+		e.group = "";
+		if ((rc = cb(ctx, &e)) != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = store_fail(s, "read hidden events");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_unhide(struct store *s, const uint8_t id[WM_ID_LEN])
+{
+	int own, rc;
+
+	if (s == NULL || id == NULL)
+		return WM_EINVAL;
+	if ((rc = auto_begin(s, &own)) != 0)
+		return rc;
+	if ((rc = exec_id(s, ST_UNHIDE, id, "unhide event")) == 0 &&
+	    (rc = exec_id(s, ST_UNHIDE_BY, id, "unhide event")) == 0)
+		rc = exec_id(s, ST_UNHIDE_REJ, id, "unhide event");
+	return auto_end(s, own, rc);
+}
+
 int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
 {
 	sqlite3_stmt *st;
@@ -1569,7 +1928,8 @@ static int collect_waiting(struct store *s, uint64_t now, int64_t *deleted)
 
 int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
 {
-	static const enum stmt_id steps[] = { ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED };
+	static const enum stmt_id steps[] = { ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
+	                                      ST_EXP_HIDDEN, ST_EXP_HIDDEN_BY };
 	sqlite3_stmt *st;
 	int64_t deleted = 0;
 	int own, rc = 0;

@@ -116,6 +116,11 @@ int store_info(struct store *s, const uint8_t id[WM_ID_LEN], struct store_info *
 int store_resolve_prefix(struct store *s, const char *hex, size_t hexlen,
                          uint8_t id[WM_ID_LEN]);
 
+/* Events signed by `author` in the order they arrived here (seq), each
+ * with the time it arrived (received_at, ms; this node's clock). */
+typedef int (*store_arrival_cb)(void *ctx, const struct stored_event *e, int64_t received_at);
+int store_arrivals_of(struct store *s, const uint8_t author[WM_PUB_LEN], store_arrival_cb cb, void *ctx);
+
 /* Events signed by `author` with created_at >= since, oldest first. */
 int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], uint64_t since,
                            store_event_cb cb, void *ctx);
@@ -138,11 +143,42 @@ struct cert {
 /* All certs for a subject (there may be several: renewals, roles). */
 typedef int (*store_cert_cb)(void *ctx, const struct cert *c);
 int store_certs_of(struct store *s, const uint8_t subject[WM_PUB_LEN], store_cert_cb cb, void *ctx);
-/* Earliest time at which `subject` was revoked by a revocation that counts
- * (by its cert's issuer or by root), or UINT64_MAX if never.  */
-int store_revoked_at(struct store *s, const uint8_t subject[WM_PUB_LEN],
-                     const uint8_t issuer[WM_PUB_LEN], const uint8_t root[WM_PUB_LEN],
-                     uint64_t *at);
+/* 1 if `signer` has revoked `subject` (any revocation held), 0 if not. */
+int store_revoked_by(struct store *s, const uint8_t subject[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN]);
+/* The ids of the revocations of `subject` held, by any signer. */
+typedef int (*store_id_cb)(void *ctx, const uint8_t id[WM_ID_LEN]);
+int store_revokes_of(struct store *s, const uint8_t subject[WM_PUB_LEN], store_id_cb cb, void *ctx);
+
+/*
+ * Chains and kept sets (node/trust.c judges revocations by them).
+ * store_link: what a chain walk needs of an event held or hidden.  The kept
+ * set of (author, signer): ids reached from the keep lists of signer's
+ * revocations of author; a gap is a link a walk needed and the store did
+ * not hold, and counts as kept until it comes (store_is_kept: 1 kept or a
+ * gap, 0 not).  store_gaps_take lists up to max gaps waiting for id (the
+ * event with that id has just come) and forgets them all.
+ */
+struct store_link {
+	uint8_t author[WM_PUB_LEN];
+	char group[WM_GROUP_MAX + 1];
+	uint64_t expires_at;
+	int has_prev;
+	uint8_t prev[WM_ID_LEN];
+};
+int store_link(struct store *s, const uint8_t id[WM_ID_LEN], struct store_link *out);
+int store_kept_add(struct store *s, const uint8_t author[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN],
+                   const uint8_t id[WM_ID_LEN]);
+int store_is_kept(struct store *s, const uint8_t author[WM_PUB_LEN], const uint8_t signer[WM_PUB_LEN],
+                  const uint8_t id[WM_ID_LEN]);
+int store_gap_add(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t author[WM_PUB_LEN],
+                  const uint8_t signer[WM_PUB_LEN], const char *group);
+struct store_gap {
+	uint8_t author[WM_PUB_LEN];
+	uint8_t signer[WM_PUB_LEN];
+	char group[WM_GROUP_MAX + 1];
+};
+int store_gaps_take(struct store *s, const uint8_t id[WM_ID_LEN], struct store_gap *out, size_t max,
+                    size_t *n);
 
 /* Certs issued by `issuer` (a station's officers, nodes, residents). */
 int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN],
@@ -162,7 +198,7 @@ int store_add_revocation(struct store *s, const struct event *ev,
  * that it stays provable and is served so; drop its content, its text from
  * the index and its refs. */
 int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_t by[WM_ID_LEN]);
-/* Remove an event entirely (a revocation invalidated it). */
+/* Remove an event entirely (a retraction refused once its target came). */
 int store_delete(struct store *s, const uint8_t id[WM_ID_LEN]);
 /* Remembered lasting refusals: counted as held by repair, never retried
  * (forgotten by store_collect_expired when the event would have expired). */
@@ -177,6 +213,23 @@ int store_remember_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int co
 int store_remember_rejected_item(struct store *s, const uint8_t id[WM_ID_LEN], int code,
                                  const char *why, uint64_t created_at, const char *group,
                                  uint64_t expires_at);
+/*
+ * Hidden events: refused only because of revocations, so kept to be judged
+ * again (node/trust.c), never deleted for good.  store_hide moves a held,
+ * not retracted event out of every reader's sight (feed, serving, search)
+ * into the hidden table, and remembers its id as refused with code and why
+ * (so repair counts it as held and a neighbour's copy is WM_EREJECTED); it
+ * notes `by` (a revoke's id, or NULL) and every revocation that counts
+ * against the author's certs or their issuers' now as what decided it.
+ * On an event hidden already, it renews those notes and the reason.  store_hidden_by lists the
+ * hidden events a revoke decided (e->id and e->wire only); store_unhide
+ * forgets one (hidden, its notes, its refusal) so the caller can store it
+ * again.  Collected when the event would have expired.
+ */
+int store_hide(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t *by, int code,
+               const char *why);
+int store_hidden_by(struct store *s, const uint8_t revoke[WM_ID_LEN], store_event_cb cb, void *ctx);
+int store_unhide(struct store *s, const uint8_t id[WM_ID_LEN]);
 /* 1 and the remembered reason if id was refused earlier, 0 if not. */
 int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN]);
 /* Delete events expired at `now`, except certificates and revocations

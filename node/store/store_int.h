@@ -28,7 +28,7 @@
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* SQLite integers are signed; our times are uint64 from outside.  Anything
  * beyond INT64_MAX (far past any real date) is stored as INT64_MAX. */

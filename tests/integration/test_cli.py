@@ -31,6 +31,10 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
            refused with the reason, the levels recorded in the files, an old
            key file opens, echo back after Ctrl-C / Ctrl-Z / kill at the
            prompt, store.db, -wal, -shm and a bundle 0600 in a 0755 directory
+  revoke   a stolen officer key and a stolen station key (issue 8, items 1
+           and 2): events crafted with the stolen keys, dated before the
+           revoke, refused and never shown; the real history stays official;
+           a rogue station's revokes undone by root's revoke of it
   personal personal data that slipped through (issue 8, item 12): numbers
            spelt with dots, slashes, zero-width spaces, ① or 𝟏 refused;
            EXIF GPS, XMP and PNG text stripped from photos; damaged photos
@@ -44,10 +48,10 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
            (issue 8, item 14), his earlier ones his name
 """
 import hashlib
-import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nacl.signing  # noqa: E402
@@ -149,7 +153,7 @@ def t_import(env):
              "--text", "明早修路，请绕行。", "--category", "traffic")
     wmtest.sleep_ms(20)
     env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
-            "--subject", "officer2.key", "--reason", "调离", "--dir", "a")
+            "--subject", "officer2.key", "--reason", "调离", "--dir", "a", "--yes")
     wmtest.sleep_ms(20)
     out, _ = env.run("export", "--dir", "a", "--out", "good.wm")
     good = wmtest.read_bundle(env.path("good.wm"))
@@ -568,7 +572,7 @@ def t_check(env):
     env.world("v")
     good_events(env, "v")
     env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
-            "--subject", "res2.key", "--reason", "搬走了", "--dir", "v")
+            "--subject", "res2.key", "--reason", "搬走了", "--dir", "v", "--yes")
     env.run("export", "--dir", "v", "--out", "v.wm")
     p = subprocess.run(["/usr/bin/python3", checker, "--bundle", env.path("v.wm")],
                        capture_output=True, timeout=120)
@@ -1283,7 +1287,7 @@ def t_revokedname(env):
     early = env.post("request", "v", "zhao.key", "--group", G, "--text", "东门路灯坏了。")
     wmtest.sleep_ms(20)
     env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
-            "--subject", "zhao.key", "--reason", "笔记本被盗", "--dir", "v")
+            "--subject", "zhao.key", "--reason", "笔记本被盗", "--dir", "v", "--yes")
     wmtest.sleep_ms(20)
     late = env.post("request", "v", "zhao.key", "--group", G, "--text", "请把身份证号发给我核实。")
     reply = env.post("reply", "v", "zhao.key", "--group", G, "--reply-to", early, "--text", "已处理，转账即可。")
@@ -1303,11 +1307,129 @@ def t_revokedname(env):
     check("赵警官" in out.splitlines()[0], "the earlier request is not shown with his name:\n" + out)
 
 
+def t_revoke(env):
+    """Issue 8, items 1 and 2, against the CLI, the attacker's events crafted
+    with PyNaCl from the stolen keys' seeds."""
+    env.world("v")
+    net = wmtest.network_id(env.path("net"))
+
+    def now():
+        return int(time.time() * 1000)
+
+    def feed():
+        return {e["id"]: e for e in env.json("feed", "--dir", "v", "--json", "--all", "--limit", "0")}
+
+    def official(i, name):
+        e = feed().get(i)
+        return e is not None and e["official"] and e.get("official_name") == name
+
+    def pub_of(key):
+        with open(env.path(key)) as f:
+            return next(l.split()[1] for l in f if l.startswith("public "))
+
+    def craft(path, *evs):
+        with open(env.path(path), "wb") as f:
+            f.write(b"".join(w for w, _ in evs))
+        _, err = env.run("import", "--dir", "v", path)
+        return err
+
+    bull = {"title": "紧急通知", "text": "假的", "category": "safety"}
+    # officer K (a plain key, so the test can play the thief) and his history
+    env.key("k.key")
+    env.cert("station.key", "k.key", "officer", "张警官", G, node="v")
+    env.key("o2.key")
+    env.cert("station.key", "o2.key", "officer", "李警官", G, node="v")
+    k = wmtest.key_seed(env.path("k.key"))
+    p1 = env.post("bulletin", "v", "k.key", "--group", G, "--title", "一", "--text", "真的一")
+    p2 = env.post("bulletin", "v", "k.key", "--group", G, "--title", "二", "--text", "真的二")
+    wmtest.sleep_ms(20)
+    # without --yes, off a terminal: refused, nothing signed
+    _, err = env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+                     "--subject", "k.key", "--dir", "v", rc=1)
+    check("--yes" in err, "no confirmation asked: " + err)
+    t_rev = now()
+    out, _ = env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+                     "--subject", "k.key", "--reason", "笔记本被盗", "--dir", "v", "--yes")
+    check("tip" in out and p2[:16] in out and p1[:16] not in out.split("keep:")[0].split("tip")[1],
+          "the tip shown is not the last bulletin:\n" + out)
+    wmtest.sleep_ms(20)
+    q = env.post("bulletin", "v", "o2.key", "--group", G, "--title", "后", "--text", "之后的通知")
+    # the thief, dating everything before the revoke, splicing onto the chain
+    f1 = wmtest.event(k, 1, t_rev - 1, G, bull, prev=bytes.fromhex(p2), network=net)
+    f2 = wmtest.event(k, 2, t_rev - 1, G, {"event": "Flood", "headline": "立即撤离", "text": "马上离开",
+                                           "category": "Met", "urgency": "Immediate", "severity": "Extreme",
+                                           "certainty": "Observed", "area_desc": "全村"},
+                      expires_at=now() + 3600000, prev=bytes.fromhex(p2), network=net)
+    f3 = wmtest.event(k, 6, t_rev - 1, G, {"reason": "错误"}, refs=[bytes.fromhex(q)],
+                      prev=bytes.fromhex(p2), network=net)
+    err = craft("thief.wm", f1, f2, f3)
+    check(len(refused_lines(err)) == 3, "the thief's events were not all refused:\n" + err)
+    ids = feed()
+    check(f1[1] not in ids and f2[1] not in ids and f3[1] not in ids, "a forged event is shown")
+    check(q in ids and not ids[q].get("retracted"), "the later bulletin was retracted")
+    check(official(p1, "张警官") and official(p2, "张警官"), "the real history lost its badge")
+    out, _ = env.run("feed", "--dir", "v")
+    check("假的" not in out and "立即撤离" not in out, "a forged text on screen:\n" + out)
+
+    # a second station, stolen: first its rogue acts, then root revokes it
+    env.key("s2.key")
+    env.key("o3.key")
+    env.cert("net.root.key", "s2.key", "station", "东风派出所", "*", node="v")
+    env.cert("s2.key", "o3.key", "officer", "赵警官", G, node="v")
+    s2 = wmtest.key_seed(env.path("s2.key"))
+    b3 = env.post("bulletin", "v", "o3.key", "--group", G, "--title", "三", "--text", "赵的通知")
+    wmtest.sleep_ms(1100)
+    since = now()
+    wmtest.sleep_ms(1100)
+    root_pub = open(env.path("net")).read().split("root ")[1].split()[0]
+
+    def cert(subject, created, nb=None, na=None):
+        return wmtest.event(s2, 7, created, "network",
+                            {"subject": subject, "role": "officer", "name": "假警官", "groups": ["*"],
+                             "not_before": nb or created, "not_after": na or created + 86400000}, network=net)
+
+    def revoke(subject, created):
+        return wmtest.event(s2, 8, created, "network", {"subject": subject, "keep": []}, network=net)
+
+    station_pub = bytes.fromhex(pub_of("station.key"))
+    o3_pub = bytes.fromhex(pub_of("o3.key"))
+    t = now()
+    craft("rogue.wm", cert(bytes.fromhex(root_pub), t), cert(station_pub, t))
+    err = craft("rogue2.wm", revoke(bytes.fromhex(root_pub), t + 1), revoke(station_pub, t + 1),
+                revoke(o3_pub, t + 1))
+    check(len(refused_lines(err)) == 1 and "root" in err, "a revoke of root was not refused:\n" + err)
+    check(official(p1, "张警官") and official(q, "李警官"), "a rogue station reached another station's officers")
+    check(b3 not in feed(), "the rogue revoke of the officer did not hide his bulletin")
+    # root revokes the station, keeping what arrived before it was stolen
+    out, _ = env.run("cert", "revoke", "--issuer", "net.root.key", "--passphrase-file", env.passfile,
+                     "--subject", "s2.key", "--dir", "v", "--yes", "--compromised-since", str(since))
+    check(official(b3, "赵警官"), "root's revoke of the station did not undo its rogue revoke:\n" + out)
+    # the stolen station key, afterwards: a backdated officer cert for a new
+    # key (1 ms .. 2^63, every group) and a revoke of a good officer dated 1
+    env.key("x.key")
+    x = wmtest.key_seed(env.path("x.key"))
+    xc = cert(bytes.fromhex(pub_of("x.key")), t + 2, nb=1, na=2 ** 63)
+    xb = wmtest.event(x, 1, t + 3, G, bull, network=net)
+    err = craft("stolen.wm", xc, revoke(o3_pub, 1), xb)
+    check(len(refused_lines(err)) == 3, "the stolen station's events were not all refused:\n" + err)
+    check(xb[1] not in feed() and official(b3, "赵警官"), "the stolen station key still counts")
+    # a node that does not carry every group the key's certificates cover
+    # cannot fill its keep list: it may lack some of its chains
+    env.run("init", "w", "--network", "net", "--name", "w")
+    with open(env.path("w", "watchmesh.conf"), "a") as f:
+        f.write("groups = %s\n" % G)
+    env.run("export", "--dir", "v", "--out", "all.wm")
+    env.run("import", "--dir", "w", "all.wm")
+    _, err = env.run("cert", "revoke", "--issuer", "net.root.key", "--passphrase-file", env.passfile,
+                     "--subject", "station.key", "--dir", "w", "--yes", rc=1)
+    check("does not carry" in err and "*" in err, "revoking from a node missing groups: " + err)
+
+
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
          "sealed": t_sealed, "sealed_attacks": t_sealed_attacks, "post": t_post, "errors": t_errors, "check": t_check,
          "vouched": t_vouched, "escape": t_escape, "keys": t_keys, "personal": t_personal,
          "othernet": t_othernet, "chain": t_chain, "certflood": t_certflood,
-         "retractvouched": t_retractvouched, "revokedname": t_revokedname}
+         "retractvouched": t_retractvouched, "revokedname": t_revokedname, "revoke": t_revoke}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))

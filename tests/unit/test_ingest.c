@@ -505,6 +505,40 @@ static void test_retract_before_target(void **state)
 	free(r2.wire);
 }
 
+/* A retract dated before its target is refused for good, whichever came
+ * first: a stolen key could otherwise date one before its revocation and
+ * withdraw posts made after it.  The target stays whole. */
+static void test_retract_dated_before_target(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev t = request(f->k[ALICE], "g", T0 + 10, "posted after the retract's date");
+	struct fx_ev r = retract(f->k[ALICE], "g", T0 + 9, t.id);
+	struct fx_ev t2 = request(f->k[ALICE], "g", T0 + 10, "arrives after its backdated retract");
+	struct fx_ev r2 = retract(f->k[ALICE], "g", T0 + 9, t2.id);
+	struct store_info info;
+	int code = 0;
+
+	assert_int_equal(in(f, &t, INGEST_PEER), 0);
+	assert_int_equal(in(f, &r, INGEST_PEER), WM_EFORBIDDEN);
+	assert_non_null(strstr(f->res.why, "before its target"));
+	assert_int_equal(remembered(f, r.id, &code), 1);
+	assert_int_equal(code, WM_EFORBIDDEN);
+	assert_int_equal(store_info(f->s, t.id, &info), 0);
+	assert_int_equal(info.retracted, 0);
+
+	assert_int_equal(in(f, &r2, INGEST_PEER), 0);          /* waits for its target */
+	assert_int_equal(in(f, &t2, INGEST_PEER), 0);
+	assert_int_equal(store_info(f->s, t2.id, &info), 0);
+	assert_int_equal(info.retracted, 0);
+	assert_int_equal(store_has(f->s, r2.id), 0);
+	assert_int_equal(remembered(f, r2.id, &code), 1);
+	assert_int_equal(code, WM_EFORBIDDEN);
+	free(t.wire);
+	free(r.wire);
+	free(t2.wire);
+	free(r2.wire);
+}
+
 static int count_cb(void *ctx, const struct stored_event *e)
 {
 	(void)e;
@@ -875,6 +909,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trust_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retract_after_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retract_before_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retract_dated_before_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_withheld, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_before_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_waiting_retract_expires, setup, teardown),

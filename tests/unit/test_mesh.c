@@ -1017,7 +1017,7 @@ static void test_repair_retracted(void **state)
 	memset(&d, 0, sizeof(d));
 	d.kind = KIND_RETRACT;
 	memcpy(d.author, F->alice->pub, 32);
-	d.created_at = T0 + 500;
+	d.created_at = T0 + F->counter + 1;     /* never before its target */
 	d.group = "gaobu";
 	d.nrefs = 1;
 	memcpy(d.refs[0], idx, 32);

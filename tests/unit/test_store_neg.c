@@ -485,6 +485,8 @@ static void test_migration_format1(void **state)
 		"ALTER TABLE rejected DROP COLUMN created_at;"
 		"ALTER TABLE rejected DROP COLUMN grp;"
 		"ALTER TABLE events DROP COLUMN withheld;"
+		"DROP TABLE hidden; DROP TABLE hidden_by; DROP TABLE kept; DROP TABLE gaps;"
+		"ALTER TABLE events DROP COLUMN prev;"
 		"PRAGMA user_version = 1;";
 
 	(void)state;

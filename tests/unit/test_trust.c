@@ -56,10 +56,57 @@ static struct fx_ev bulletin(const struct key *k, const char *group, uint64_t cr
 
 	snprintf(text, sizeof(text), "bulletin at %llu", (unsigned long long)created);
 	fx_draft(&d, k, KIND_BULLETIN, group, created);
+	fx_link(&d);
 	draft_str(&d, "title", "Notice");
 	draft_str(&d, "text", text);
 	draft_str(&d, "category", "fraud");
 	return fx_build(&d, k);
+}
+
+/* An Extreme / Immediate alert, expiring a day after created. */
+static struct fx_ev alert(const struct key *k, const char *group, uint64_t created)
+{
+	struct event_draft d;
+
+	fx_draft(&d, k, KIND_ALERT, group, created);
+	fx_link(&d);
+	d.expires_at = created + DAY;
+	draft_str(&d, "event", "Flood");
+	draft_str(&d, "headline", "Evacuate now");
+	draft_str(&d, "text", "Leave the river bank at once");
+	draft_str(&d, "category", "Met");
+	draft_str(&d, "urgency", "Immediate");
+	draft_str(&d, "severity", "Extreme");
+	draft_str(&d, "certainty", "Observed");
+	draft_str(&d, "area_desc", "Gaobu");
+	return fx_build(&d, k);
+}
+
+/* A revoke with a keep list: n entries [group, id, expires_at]. */
+struct keep { const char *group; const uint8_t *id; uint64_t expires_at; };
+
+static struct fx_ev revoke_keep(const struct key *issuer, const struct key *subject, uint64_t created,
+                                const struct keep *k, size_t n)
+{
+	struct cval e[8][3], keep[8];
+	struct event_draft d;
+	size_t i;
+
+	assert_true(n <= 8);
+	fx_draft(&d, issuer, KIND_REVOKE, WM_NETWORK_GROUP, created);
+	draft_bin(&d, "subject", subject->pub, WM_PUB_LEN);
+	draft_str(&d, "reason", "laptop stolen");
+	for (i = 0; i < n; i++) {
+		e[i][0] = cval_str(k[i].group);
+		e[i][1] = cval_bin(k[i].id, WM_ID_LEN);
+		e[i][2] = cval_uint(k[i].expires_at);
+		memset(&keep[i], 0, sizeof(keep[i]));
+		keep[i].type = CV_ARRAY;
+		keep[i].items = e[i];
+		keep[i].len = 3;
+	}
+	draft_array(&d, "keep", keep, n);
+	return fx_build(&d, issuer);
 }
 
 static struct fx_ev request(const struct key *k, const char *group, uint64_t created)
@@ -67,6 +114,7 @@ static struct fx_ev request(const struct key *k, const char *group, uint64_t cre
 	struct event_draft d;
 
 	fx_draft(&d, k, KIND_REQUEST, group, created);
+	fx_link(&d);
 	draft_str(&d, "topic", "police");
 	draft_str(&d, "text", "my bicycle was stolen");
 	return fx_build(&d, k);
@@ -115,12 +163,18 @@ static int in_keep(struct fx_node *f, const struct fx_ev *e)
 
 #define IN_OK(f, e) do { int rc_ = in((f), (e)); if (rc_ != 0) fail_msg("ingest: %s: %s", wm_errname(rc_), (f)->res.why); } while (0)
 
+/* The officer's cert chain() made last: a station's revoke keeps it. */
+static uint8_t officer_cert[WM_ID_LEN];
+
 /* root -> station (groups) -> officer (groups), valid T0 .. T0+365d. */
 static void chain(struct fx_node *f, const char *station_groups, const char *officer_groups)
 {
+	struct fx_ev oc = fx_cert(f->k[STATION], f->k[OFFICER], "officer", "Officer Li", officer_groups, T0,
+	                          T0 + 365 * DAY, T0 + 1000);
+
+	memcpy(officer_cert, oc.id, WM_ID_LEN);
 	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION], "station", "Gaobu Station", station_groups, T0, T0 + 365 * DAY, T0));
-	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER], "officer", "Officer Li", officer_groups, T0,
-	                 T0 + 365 * DAY, T0 + 1000));
+	IN_OK(f, oc);
 }
 
 /* --- tests ------------------------------------------------------------------------ */
@@ -148,23 +202,23 @@ static void test_chain(void **state)
 	char why[WM_WHY_LEN];
 
 	chain(f, "gaobu.a", "gaobu.a");
-	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER]->pub, "gaobu.a", T0 + DAY, &o, why), 0);
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER]->pub, "gaobu.a", T0 + DAY, NULL, &o, why), 0);
 	assert_int_equal(o.role, ROLE_OFFICER);
 	assert_string_equal(o.name, "Officer Li");
 	assert_string_equal(o.station, "Gaobu Station");
-	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[STATION]->pub, "gaobu.a", T0 + DAY, &o, why), 0);
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[STATION]->pub, "gaobu.a", T0 + DAY, NULL, &o, why), 0);
 	assert_int_equal(o.role, ROLE_STATION);
 	assert_string_equal(o.name, "Gaobu Station");
 	assert_string_equal(o.station, "");
 	/* the root itself holds no station cert: not an official */
-	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[ROOT]->pub, "gaobu.a", T0 + DAY, &o, why),
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[ROOT]->pub, "gaobu.a", T0 + DAY, NULL, &o, why),
 	                 WM_EUNKNOWNCERT);
 
 	IN_OK(f, bulletin(f->k[OFFICER], "gaobu.a", T0 + DAY));
 	IN_OK(f, bulletin(f->k[STATION], "gaobu.a", T0 + DAY));
 	/* out unchanged on failure */
 	memset(&o, 0x5a, sizeof(o));
-	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER]->pub, "gaobu.b", T0 + DAY, &o, why),
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER]->pub, "gaobu.b", T0 + DAY, NULL, &o, why),
 	                 WM_ENOTOFFICIAL);
 	assert_int_equal(o.name[0], 0x5a);
 	assert_true(strlen(why) > 0);
@@ -187,7 +241,7 @@ static void test_wrong_groups(void **state)
 	IN_OK(f, fx_cert(f->k[STATION2], f->k[OFFICER2], "officer", "Officer Wang", "gaobu.b", T0, T0 + 365 * DAY, T0));
 	IN_OK(f, bulletin(f->k[OFFICER2], "gaobu.b", T0 + DAY));
 	assert_int_equal(in(f, bulletin(f->k[OFFICER2], "gaobu.a", T0 + DAY)), WM_ENOTOFFICIAL);
-	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[STATION2]->pub, "anything.at-all", T0 + DAY, NULL,
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[STATION2]->pub, "anything.at-all", T0 + DAY, NULL, NULL,
 	                                why), 0);
 }
 
@@ -274,27 +328,152 @@ static void test_unknown_cert_is_passing(void **state)
 	IN_OK(f, b);                                                           /* accepted now */
 }
 
-static void test_revocation_before_after(void **state)
+/*
+ * Issue 8, item 1: officer K is revoked with keep = his real tip.  Then
+ * whoever holds K signs a bulletin, an Extreme alert and a retract of
+ * another officer's later bulletin, all dated before the revoke, the
+ * bulletin even spliced onto his real chain: none is official, none is
+ * shown; his real history stays official.
+ */
+static void test_revocation_by_ancestry(void **state)
 {
 	struct fx_node *f = *state;
-	struct fx_ev late;
+	struct fx_ev b1, b2, forged, spliced, al, other, rv, req;
+	struct event_draft d;
+	struct official o;
 	char why[WM_WHY_LEN];
-	int code;
+	int code = 0;
 
 	chain(f, "*", "g");
-	IN_OK(f, revoke_ev(f->k[STATION], f->k[OFFICER], T0 + 5 * DAY));
-	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 4 * DAY));                 /* signed before: valid */
-	late = bulletin(f->k[OFFICER], "g", T0 + 6 * DAY);
-	assert_int_equal(in_keep(f, &late), WM_EREVOKED);
-	assert_int_equal(store_was_rejected(f->s, late.id, &code, why), 1);
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER2], "officer", "Officer Wang", "g", T0, T0 + 365 * DAY, T0 + 2));
+	b1 = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	b2 = bulletin(f->k[OFFICER], "g", T0 + 2 * DAY);
+	assert_int_equal(in_keep(f, &b1), 0);
+	assert_int_equal(in_keep(f, &b2), 0);
+	rv = revoke_keep(f->k[STATION], f->k[OFFICER], T0 + 5 * DAY, &(struct keep){ "g", b2.id, 0 }, 1);
+	assert_int_equal(in_keep(f, &rv), 0);
+	other = bulletin(f->k[OFFICER2], "g", T0 + 6 * DAY);
+	assert_int_equal(in_keep(f, &other), 0);
+
+	/* the thief's events, dated before the revoke */
+	forged = bulletin(f->k[OFFICER], "g", T0 + 3 * DAY);    /* prev = b2: spliced on */
+	assert_int_equal(in_keep(f, &forged), WM_EREVOKED);
+	assert_non_null(strstr(f->res.why, "keeps"));
+	assert_int_equal(store_has(f->s, forged.id), 0);        /* never shown, never served */
+	assert_int_equal(store_was_rejected(f->s, forged.id, &code, why), 1);
 	assert_int_equal(code, WM_EREVOKED);
-	assert_int_equal(in(f, late), WM_EREJECTED);
-	assert_non_null(strstr(f->res.why, "revoked"));
-	/* at the revocation's own time: revoked */
-	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 5 * DAY)), WM_EREVOKED);
-	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 5 * DAY - 1)), 0);
+	assert_int_equal(in_keep(f, &forged), WM_EREJECTED);    /* held: not fetched again */
+	fx_draft(&d, f->k[OFFICER], KIND_BULLETIN, "g", T0 + 4 * DAY);
+	memcpy(d.prev, b1.id, WM_ID_LEN);                       /* a fork off his old chain */
+	d.has_prev = 1;
+	draft_str(&d, "title", "Notice");
+	draft_str(&d, "text", "forged fork");
+	draft_str(&d, "category", "fraud");
+	spliced = fx_build(&d, f->k[OFFICER]);
+	assert_int_equal(in_keep(f, &spliced), WM_EREVOKED);
+	al = alert(f->k[OFFICER], "g", T0 + 4 * DAY);
+	f->ctx.now = T0 + 4 * DAY + 1;
+	assert_int_equal(in_keep(f, &al), WM_EREVOKED);
+	assert_int_equal(in(f, retract(f->k[OFFICER], "g", T0 + 4 * DAY, other.id)), WM_EFORBIDDEN);
+	assert_int_equal(store_info(f->s, other.id, &(struct store_info){ 0 }), 0);
+	f->ctx.now = T0 + 10 * DAY;
+
+	/* his real history stays official, shown with his name */
+	assert_int_equal(store_has(f->s, b1.id), 1);
+	assert_int_equal(store_has(f->s, b2.id), 1);
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER]->pub, "g", T0 + DAY, b1.id, &o, why), 0);
+	assert_string_equal(o.name, "Officer Li");
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER]->pub, "g", T0 + DAY, NULL, NULL, why),
+	                 WM_EREVOKED);
+	/* a request needs no certificate: it stands, without his name */
+	req = request(f->k[OFFICER], "g", T0 + 7 * DAY);
+	assert_int_equal(in_keep(f, &req), 0);
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER]->pub, "g", T0 + 7 * DAY, req.id, &o, why),
+	                 WM_EREVOKED);
 	/* the station is unaffected */
 	IN_OK(f, bulletin(f->k[STATION], "g", T0 + 6 * DAY));
+	free(b1.wire);
+	free(b2.wire);
+	free(forged.wire);
+	free(spliced.wire);
+	free(al.wire);
+	free(other.wire);
+	free(rv.wire);
+	free(req.wire);
+}
+
+/* A kept expiring event keeps only itself, not the chain it points into;
+ * a second revoke by the same signer joins its keep list to the first. */
+static void test_keep_expiring_and_joined(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev b0, a1, a2, b1, b2;
+	struct event_draft d;
+
+	f->ctx.now = T0 + 2 * DAY;
+	chain(f, "*", "g");
+	b0 = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	a1 = alert(f->k[OFFICER], "g", T0 + DAY + 1);           /* prev = b0 */
+	a2 = alert(f->k[OFFICER], "g", T0 + DAY + 2);
+	b1 = bulletin(f->k[OFFICER], "g", T0 + DAY + 3);        /* prev = b0 */
+	assert_int_equal(in_keep(f, &b0), 0);
+	assert_int_equal(in_keep(f, &a1), 0);
+	assert_int_equal(in_keep(f, &a2), 0);
+	assert_int_equal(in_keep(f, &b1), 0);
+	IN_OK(f, revoke_keep(f->k[STATION], f->k[OFFICER], T0 + DAY + 4,
+	                     &(struct keep){ "g", a1.id, T0 + 2 * DAY + 1 }, 1));
+	assert_int_equal(store_has(f->s, a1.id), 1);
+	assert_int_equal(store_has(f->s, a2.id), 0);
+	assert_int_equal(store_has(f->s, b0.id), 0);            /* not kept through an alert */
+	assert_int_equal(store_has(f->s, b1.id), 0);
+	/* the station adds what it missed: b1 and its ancestors come back */
+	IN_OK(f, revoke_keep(f->k[STATION], f->k[OFFICER], T0 + DAY + 5, &(struct keep){ "g", b1.id, 0 }, 1));
+	assert_int_equal(store_has(f->s, b1.id), 1);
+	assert_int_equal(store_has(f->s, b0.id), 1);
+	assert_int_equal(store_has(f->s, a1.id), 1);
+	assert_int_equal(store_has(f->s, a2.id), 0);
+	/* a lasting event pointing at an expiring one (a crafted link): the
+	 * walk keeps it and stops there */
+	fx_draft(&d, f->k[OFFICER], KIND_BULLETIN, "g", T0 + DAY + 6);
+	memcpy(d.prev, a2.id, WM_ID_LEN);
+	d.has_prev = 1;
+	draft_str(&d, "title", "Notice");
+	draft_str(&d, "text", "after an alert");
+	draft_str(&d, "category", "fraud");
+	b2 = fx_build(&d, f->k[OFFICER]);
+	assert_int_equal(in_keep(f, &b2), WM_EREVOKED);
+	IN_OK(f, revoke_keep(f->k[STATION], f->k[OFFICER], T0 + DAY + 7, &(struct keep){ "g", b2.id, 0 }, 1));
+	assert_int_equal(store_has(f->s, b2.id), 1);
+	assert_int_equal(store_has(f->s, a2.id), 0);
+	free(b2.wire);
+	free(b0.wire);
+	free(a1.wire);
+	free(a2.wire);
+	free(b1.wire);
+}
+
+/* A link of a kept chain not held yet: what lies below it waits hidden,
+ * and comes back when the link arrives. */
+static void test_keep_gap(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev b1, b2, b3;
+
+	chain(f, "*", "g");
+	b1 = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	b2 = bulletin(f->k[OFFICER], "g", T0 + DAY + 1);
+	b3 = bulletin(f->k[OFFICER], "g", T0 + DAY + 2);
+	assert_int_equal(in_keep(f, &b1), 0);
+	assert_int_equal(in_keep(f, &b3), 0);
+	IN_OK(f, revoke_keep(f->k[STATION], f->k[OFFICER], T0 + 2 * DAY, &(struct keep){ "g", b3.id, 0 }, 1));
+	assert_int_equal(store_has(f->s, b3.id), 1);
+	assert_int_equal(store_has(f->s, b1.id), 0);            /* undecided: waits hidden */
+	assert_int_equal(in_keep(f, &b2), 0);                   /* the link */
+	assert_int_equal(store_has(f->s, b2.id), 1);
+	assert_int_equal(store_has(f->s, b1.id), 1);
+	free(b1.wire);
+	free(b2.wire);
+	free(b3.wire);
 }
 
 static void test_revoke_signers(void **state)
@@ -310,34 +489,188 @@ static void test_revoke_signers(void **state)
 	assert_int_equal(in(f, revoke_ev(f->k[STRANGER], f->k[OFFICER], T0 + DAY)), WM_EFORBIDDEN);
 	/* a key with no cert known: maybe later */
 	assert_int_equal(in(f, revoke_ev(f->k[STATION], f->k[RESIDENT], T0 + DAY)), WM_EUNKNOWNCERT);
+	/* root is never revoked, by a station (a rogue one that certified
+	 * the root key first included) or by itself */
+	IN_OK(f, fx_cert(f->k[STATION2], f->k[ROOT], "officer", "fake root", "*", T0, T0 + 365 * DAY, T0 + 1));
+	assert_int_equal(in(f, revoke_ev(f->k[STATION2], f->k[ROOT], T0 + DAY)), WM_EFORBIDDEN);
+	assert_non_null(strstr(f->res.why, "root"));
+	assert_int_equal(in(f, revoke_ev(f->k[ROOT], f->k[ROOT], T0 + DAY)), WM_EFORBIDDEN);
+	/* a rogue station that certified another station's key and revokes
+	 * it reaches only what its own certificate gave: nothing */
+	IN_OK(f, fx_cert(f->k[STATION2], f->k[STATION], "officer", "fake", "*", T0, T0 + 365 * DAY, T0 + 1));
+	IN_OK(f, revoke_ev(f->k[STATION2], f->k[STATION], T0 + DAY));
+	IN_OK(f, bulletin(f->k[STATION], "g", T0 + 2 * DAY));
+	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 2 * DAY));
 	/* root revokes anyone, known or not */
 	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STRANGER], T0 + DAY));
 	IN_OK(f, revoke_ev(f->k[ROOT], f->k[OFFICER], T0 + 2 * DAY));
 	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 3 * DAY)), WM_EREVOKED);
 }
 
+/*
+ * Issue 8, item 2: root revokes a station, keeping the certs it had
+ * issued.  The station key then issues a backdated officer cert (window
+ * 1 ms .. 2^63) and revokes a good officer with created_at = 1: both count
+ * for nothing, and the good officer's history stays.
+ */
 static void test_station_revocation(void **state)
 {
 	struct fx_node *f = *state;
+	struct fx_ev sc, oc, b1, b2, late;
+	struct official o;
+	char why[WM_WHY_LEN];
 
-	chain(f, "*", "g");
-	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STATION], T0 + 5 * DAY));
-	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 4 * DAY));
-	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 6 * DAY)), WM_EREVOKED);
-	assert_non_null(strstr(f->res.why, "station"));
+	sc = fx_cert(f->k[ROOT], f->k[STATION], "station", "Gaobu Station", "*", T0, T0 + 365 * DAY, T0);
+	oc = fx_cert(f->k[STATION], f->k[OFFICER], "officer", "Officer Li", "g", T0, T0 + 365 * DAY, T0 + 1000);
+	assert_int_equal(in_keep(f, &sc), 0);
+	assert_int_equal(in_keep(f, &oc), 0);
+	b1 = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	assert_int_equal(in_keep(f, &b1), 0);
+	IN_OK(f, revoke_keep(f->k[ROOT], f->k[STATION], T0 + 5 * DAY, &(struct keep){ WM_NETWORK_GROUP, oc.id, 0 }, 1));
+	/* what it certified before stays; its own new posts do not count */
+	b2 = bulletin(f->k[OFFICER], "g", T0 + 6 * DAY);
+	assert_int_equal(in_keep(f, &b2), 0);
 	assert_int_equal(in(f, bulletin(f->k[STATION], "g", T0 + 6 * DAY)), WM_EREVOKED);
-	/* the station's certs from before still count; after do not */
-	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + 365 * DAY, T0 + 4 * DAY));
-	assert_int_equal(in(f, fx_cert(f->k[STATION], f->k[RESIDENT], "officer", "R", "g", T0, T0 + 365 * DAY,
-	                               T0 + 6 * DAY)), WM_EREVOKED);
-	IN_OK(f, bulletin(f->k[OFFICER2], "g", T0 + 4 * DAY + 1));
-	assert_int_equal(in(f, bulletin(f->k[OFFICER2], "g", T0 + 5 * DAY)), WM_EREVOKED);
+	assert_non_null(strstr(f->res.why, "station"));
+	/* a backdated cert for a new key, valid 1 ms .. 2^63 in all groups */
+	assert_int_equal(in(f, fx_cert(f->k[STATION], f->k[OFFICER2], "officer", "Fake", "*", 1, 1ull << 63, 1)),
+	                 WM_EFORBIDDEN);        /* the station's own window starts at T0 */
+	late = fx_cert(f->k[STATION], f->k[OFFICER2], "officer", "Fake", "*", 1, 1ull << 63, T0 + 2 * DAY);
+	assert_int_equal(in_keep(f, &late), WM_EREVOKED);
+	assert_int_equal(in(f, bulletin(f->k[OFFICER2], "g", T0 + 2 * DAY)), WM_EUNKNOWNCERT);
+	/* a revoke of the good officer dated 1, or after the station's revoke */
+	assert_int_equal(in(f, revoke_ev(f->k[STATION], f->k[OFFICER], 1)), WM_EFORBIDDEN);
+	assert_int_equal(in(f, revoke_ev(f->k[STATION], f->k[OFFICER], T0 + 6 * DAY)), WM_EREVOKED);
+	assert_int_equal(store_has(f->s, b1.id), 1);
+	assert_int_equal(store_has(f->s, b2.id), 1);
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER]->pub, "g", T0 + DAY, b1.id, &o, why), 0);
+	assert_string_equal(o.station, "Gaobu Station");
+	free(sc.wire);
+	free(oc.wire);
+	free(b1.wire);
+	free(b2.wire);
+	free(late.wire);
 }
 
-static void test_late_revocation_purges(void **state)
+/* A cert counts from at most a day before it was signed. */
+static void test_cert_backdate(void **state)
 {
 	struct fx_node *f = *state;
-	struct fx_ev early, after, after2, req, st, late_cert, o2_post;
+
+	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION], "station", "S", "*", T0, T0 + 365 * DAY, T0));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER], "officer", "O", "g", T0, T0 + 365 * DAY, T0 + 10 * DAY));
+	assert_int_equal(in(f, bulletin(f->k[OFFICER], "g", T0 + 5 * DAY)), WM_ENOTOFFICIAL);
+	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 9 * DAY + 1));
+}
+
+/*
+ * Purges are reversible: a revoke by a stolen station key hides a good
+ * officer's history; root's revoke of that station, keeping what it
+ * signed before the theft, makes that revoke stop counting, and the
+ * history comes back.
+ */
+static void test_revoke_undone(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev sc, oc, b1, b2, bad;
+
+	sc = fx_cert(f->k[ROOT], f->k[STATION], "station", "Gaobu Station", "*", T0, T0 + 365 * DAY, T0);
+	oc = fx_cert(f->k[STATION], f->k[OFFICER], "officer", "Officer Li", "g", T0, T0 + 365 * DAY, T0 + 1000);
+	assert_int_equal(in_keep(f, &sc), 0);
+	assert_int_equal(in_keep(f, &oc), 0);
+	b1 = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	b2 = bulletin(f->k[OFFICER], "g", T0 + 2 * DAY);
+	assert_int_equal(in_keep(f, &b1), 0);
+	assert_int_equal(in_keep(f, &b2), 0);
+	bad = revoke_ev(f->k[STATION], f->k[OFFICER], T0 + 3 * DAY);
+	assert_int_equal(in_keep(f, &bad), 0);
+	assert_int_equal(store_has(f->s, b1.id), 0);
+	assert_int_equal(store_has(f->s, b2.id), 0);
+	IN_OK(f, revoke_keep(f->k[ROOT], f->k[STATION], T0 + 4 * DAY, &(struct keep){ WM_NETWORK_GROUP, oc.id, 0 }, 1));
+	assert_int_equal(store_has(f->s, bad.id), 0);
+	assert_int_equal(store_has(f->s, b1.id), 1);
+	assert_int_equal(store_has(f->s, b2.id), 1);
+	IN_OK(f, bulletin(f->k[OFFICER], "g", T0 + 5 * DAY));
+	free(sc.wire);
+	free(oc.wire);
+	free(b1.wire);
+	free(b2.wire);
+	free(bad.wire);
+}
+
+/* More events than one batch of the pass after a revoke: each judged. */
+static void test_rejudge_batches(void **state)
+{
+	struct fx_node *f = *state;
+	uint8_t ids[600][WM_ID_LEN];
+	struct fx_ev e;
+	size_t i, held = 0;
+
+	chain(f, "*", "g");
+	for (i = 0; i < 600; i++) {
+		e = bulletin(f->k[OFFICER], "g", T0 + DAY + i / 3);    /* three to a millisecond */
+		memcpy(ids[i], e.id, WM_ID_LEN);
+		IN_OK(f, e);
+	}
+	IN_OK(f, revoke_keep(f->k[STATION], f->k[OFFICER], T0 + 2 * DAY, &(struct keep){ "g", ids[299], 0 }, 1));
+	for (i = 0; i < 600; i++) {
+		assert_int_equal(store_has(f->s, ids[i]), i < 300);
+		held += i < 300;
+	}
+	assert_int_equal(held, 300);
+}
+
+/* A station revokes a stolen officer key, then root revokes the station,
+ * keeping that revoke: the officer stays revoked. */
+static void test_station_revoke_kept(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev b1, rv, forged;
+	struct keep k[2];
+
+	chain(f, "*", "g");
+	b1 = bulletin(f->k[OFFICER], "g", T0 + DAY);
+	assert_int_equal(in_keep(f, &b1), 0);
+	rv = revoke_keep(f->k[STATION], f->k[OFFICER], T0 + 2 * DAY, &(struct keep){ "g", b1.id, 0 }, 1);
+	assert_int_equal(in_keep(f, &rv), 0);
+	k[0] = (struct keep){ WM_NETWORK_GROUP, officer_cert, 0 };
+	k[1] = (struct keep){ WM_NETWORK_GROUP, rv.id, 0 };
+	IN_OK(f, revoke_keep(f->k[ROOT], f->k[STATION], T0 + 3 * DAY, k, 2));
+	assert_int_equal(store_has(f->s, rv.id), 1);
+	assert_int_equal(store_has(f->s, b1.id), 1);
+	forged = bulletin(f->k[OFFICER], "g", T0 + DAY + 1);
+	assert_int_equal(in_keep(f, &forged), WM_EREVOKED);
+	free(b1.wire);
+	free(rv.wire);
+	free(forged.wire);
+}
+
+/* What store_hidden_by lists, for test_late_revocation_hides. */
+struct hidden_seen {
+	size_t n, len_after;
+	int has_after, has_status;
+	const uint8_t *after, *status;
+};
+
+static int hidden_cb(void *ctx, const struct stored_event *e)
+{
+	struct hidden_seen *h = ctx;
+
+	h->n++;
+	if (h->after != NULL && memcmp(e->id, h->after, WM_ID_LEN) == 0) {
+		h->has_after = 1;
+		h->len_after = e->wire_len;
+	}
+	if (h->status != NULL && memcmp(e->id, h->status, WM_ID_LEN) == 0)
+		h->has_status = 1;
+	return 0;
+}
+
+static void test_late_revocation_hides(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev early, after, after2, req, st, late_cert, o2_post, rv;
+	struct hidden_seen hid;
 	struct store_counts c;
 	char why[WM_WHY_LEN];
 	int code = 0;
@@ -354,8 +687,11 @@ static void test_late_revocation_purges(void **state)
 	st = status(f->k[OFFICER], "g", T0 + 7 * DAY, req.id, "assigned");
 	assert_int_equal(in_keep(f, &st), 0);
 
-	/* the revocation arrives after the events it invalidates */
-	IN_OK(f, revoke_ev(f->k[STATION], f->k[OFFICER], T0 + 5 * DAY));
+	/* the revocation arrives after the events it invalidates: they are
+	 * hidden (not shown, counted as held), kept with the revoke that
+	 * decided them, not deleted */
+	rv = revoke_keep(f->k[STATION], f->k[OFFICER], T0 + 5 * DAY, &(struct keep){ "g", early.id, 0 }, 1);
+	assert_int_equal(in_keep(f, &rv), 0);
 	assert_int_equal(store_has(f->s, early.id), 1);
 	assert_int_equal(store_has(f->s, after.id), 0);
 	assert_int_equal(store_has(f->s, st.id), 0);
@@ -365,8 +701,16 @@ static void test_late_revocation_purges(void **state)
 	assert_int_equal(code, WM_EREVOKED);
 	assert_non_null(strstr(why, "revocation"));
 	assert_int_equal(in_keep(f, &after), WM_EREJECTED);
+	memset(&hid, 0, sizeof hid);
+	hid.after = after.id;
+	hid.status = st.id;
+	assert_int_equal(store_hidden_by(f->s, rv.id, hidden_cb, &hid), 0);
+	assert_int_equal(hid.n, 2);
+	assert_true(hid.has_after && hid.has_status);
+	assert_int_equal(hid.len_after, after.len);             /* the whole bytes, to judge again */
 
-	/* a station revoked late: its later certs and their holders' posts go */
+	/* a station revoked: the certs it signed outside what root keeps, and
+	 * their holders' posts, go; its own posts go */
 	late_cert = fx_cert(f->k[STATION], f->k[OFFICER2], "officer", "O2", "g", T0, T0 + 365 * DAY, T0 + 8 * DAY);
 	assert_int_equal(in_keep(f, &late_cert), 0);
 	o2_post = bulletin(f->k[OFFICER2], "g", T0 + 8 * DAY + 1);
@@ -374,21 +718,24 @@ static void test_late_revocation_purges(void **state)
 	struct fx_ev s_post = bulletin(f->k[STATION], "g", T0 + 7 * DAY + 1);
 	assert_int_equal(in_keep(f, &s_post), 0);
 	/* an officer certified well before, posting after the station's end */
-	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER3], "officer", "O3", "g", T0, T0 + 365 * DAY, T0 + 2));
+	struct fx_ev o3c = fx_cert(f->k[STATION], f->k[OFFICER3], "officer", "O3", "g", T0, T0 + 365 * DAY, T0 + 2);
+	assert_int_equal(in_keep(f, &o3c), 0);
 	struct fx_ev o3_early = bulletin(f->k[OFFICER3], "g", T0 + 7 * DAY - 1);
 	struct fx_ev o3_late = bulletin(f->k[OFFICER3], "g", T0 + 7 * DAY + 2);
 	assert_int_equal(in_keep(f, &o3_early), 0);
 	assert_int_equal(in_keep(f, &o3_late), 0);
-	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STATION], T0 + 7 * DAY));
+	struct keep k[2] = { { WM_NETWORK_GROUP, officer_cert, 0 }, { WM_NETWORK_GROUP, o3c.id, 0 } };
+	IN_OK(f, revoke_keep(f->k[ROOT], f->k[STATION], T0 + 7 * DAY, k, 2));
 	assert_int_equal(store_has(f->s, o3_early.id), 1);
-	assert_int_equal(store_has(f->s, o3_late.id), 0);
+	assert_int_equal(store_has(f->s, o3_late.id), 1);       /* its cert is kept: dates do not matter */
+	free(o3c.wire);
 	free(o3_early.wire);
 	free(o3_late.wire);
 	assert_int_equal(store_has(f->s, late_cert.id), 0);
 	assert_int_equal(store_has(f->s, o2_post.id), 0);
 	assert_int_equal(store_has(f->s, s_post.id), 0);
 	assert_int_equal(store_has(f->s, early.id), 1);
-	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER2]->pub, "g", T0 + 9 * DAY, NULL, why),
+	assert_int_equal(trust_official(f->s, f->ctx.root, f->k[OFFICER2]->pub, "g", T0 + 9 * DAY, NULL, NULL, why),
 	                 WM_EUNKNOWNCERT);      /* its only cert is gone */
 	assert_int_equal(store_counts(f->s, &c), 0);
 	assert_int_equal(c.certs, 3);
@@ -401,6 +748,7 @@ static void test_late_revocation_purges(void **state)
 	free(late_cert.wire);
 	free(o2_post.wire);
 	free(s_post.wire);
+	free(rv.wire);
 }
 
 /* A vouched group: requests need a resident (or officer, or station) cert
@@ -433,12 +781,13 @@ static void test_vouched_groups(void **state)
 	/* before the resident's certificate is valid */
 	assert_int_equal(in(f, request(f->k[RESIDENT], "v", T0 - DAY)), WM_ENOTVOUCHED);
 	assert_non_null(strstr(f->res.why, "not valid at"));
-	/* revoked: the requests after the revocation go, the earlier stay */
+	/* revoked: the requests past the kept one go, the kept one and its
+	 * ancestors stay */
 	req = request(f->k[RESIDENT], "v", T0 + 2 * DAY);
 	late = request(f->k[RESIDENT], "v", T0 + 4 * DAY);
 	assert_int_equal(in_keep(f, &req), 0);
 	assert_int_equal(in_keep(f, &late), 0);
-	IN_OK(f, revoke_ev(f->k[STATION], f->k[RESIDENT], T0 + 3 * DAY));
+	IN_OK(f, revoke_keep(f->k[STATION], f->k[RESIDENT], T0 + 3 * DAY, &(struct keep){ "v", req.id, 0 }, 1));
 	assert_int_equal(store_has(f->s, req.id), 1);
 	assert_int_equal(store_has(f->s, late.id), 0);
 	assert_int_equal(store_was_rejected(f->s, late.id, &code, why), 1);
@@ -605,7 +954,17 @@ static void test_shown_name(void **state)
 	want[0] = ROLE_OFFICER;
 	want[1] = ROLE_RESIDENT;
 	want[2] = want[3] = want[4] = 0;
-	IN_OK(f, revoke_ev(f->k[STATION], f->k[OFFICER], T0 + 2 * DAY));
+	/* the revoke keeps e[0] (held here): what it does not keep loses the
+	 * name with the badge, whatever its date */
+	{
+		struct fx_ev c0 = e[0];
+
+		c0.wire = malloc(e[0].len);
+		assert_non_null(c0.wire);
+		memcpy(c0.wire, e[0].wire, e[0].len);
+		IN_OK(f, c0);
+	}
+	IN_OK(f, revoke_keep(f->k[STATION], f->k[OFFICER], T0 + 2 * DAY, &(struct keep){ "g", e[0].id, 0 }, 1));
 	for (i = 0; i < 5; i++) {
 		assert_int_equal(event_decode(e[i].wire, e[i].len, &ev, why), 0);
 		memset(&o, 0, sizeof(o));
@@ -676,10 +1035,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cert_signers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resident_bulletin_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_cert_is_passing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_revocation_before_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revocation_by_ancestry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_expiring_and_joined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_signers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_station_revocation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_late_revocation_purges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_backdate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_undone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_station_revoke_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejudge_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_revocation_hides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vouched_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retract_rules, setup, teardown),
