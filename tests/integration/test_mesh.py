@@ -301,8 +301,9 @@ def forge(env, forger, a, mode):
     return key[0], eid[0]
 
 
-def t_forged(env):
-    forger = os.path.abspath(sys.argv[4])
+def linked_pair(env):
+    """Nodes a and b of a new world, b dialing a, up and converged: the
+    stage the hostile-peer cases start from (the forger dials a)."""
     env.world(node="a", group=G)
     env.run("init", "b", "--network", "net", "--name", "b")
     a, b = Daemon(env, "a"), Daemon(env, "b")
@@ -312,6 +313,12 @@ def t_forged(env):
     b.start()
     wait_up(env, "b", 1)
     wait_until("a and b to converge", lambda: converged(env, ["a", "b"]))
+    return a, b
+
+
+def t_forged(env):
+    forger = os.path.abspath(sys.argv[4])
+    a, b = linked_pair(env)
     for mode in ("badsig", "othernet", "nonofficial"):
         key, eid = forge(env, forger, a, mode)
         wait_until("a to log the forger's (%s) disconnect" % mode,
@@ -344,15 +351,7 @@ def t_flood(env):
     fault: the peer is cut off and backed off, and what it sent is neither
     stored beyond the rate's worth nor passed on."""
     forger = os.path.abspath(sys.argv[4])
-    env.world(node="a", group=G)
-    env.run("init", "b", "--network", "net", "--name", "b")
-    a, b = Daemon(env, "a"), Daemon(env, "b")
-    a.configure()
-    b.configure(peers=[a.addr()])
-    a.start()
-    b.start()
-    wait_up(env, "b", 1)
-    wait_until("a and b to converge", lambda: converged(env, ["a", "b"]))
+    a, b = linked_pair(env)
     before = ids(env, "a")
     key, first = forge(env, forger, a, "flood0")
     wait_until("a to log the flooder's disconnect",
@@ -386,15 +385,7 @@ def t_slowread(env):
     has not halved in 30 s (its key kept away as long); its memory stays
     bounded meanwhile and the node serves its other peers."""
     forger = os.path.abspath(sys.argv[4])
-    env.world(node="a", group=G)
-    env.run("init", "b", "--network", "net", "--name", "b")
-    a, b = Daemon(env, "a"), Daemon(env, "b")
-    a.configure()
-    b.configure(peers=[a.addr()])
-    a.start()
-    b.start()
-    wait_up(env, "b", 1)
-    wait_until("a and b to converge", lambda: converged(env, ["a", "b"]))
+    a, b = linked_pair(env)
     rss0 = rss_kib(a.proc.pid)
     t0 = time.monotonic()
     p = subprocess.Popen([forger, env.path("a", "network"), a.addr(), "slowread", G,
