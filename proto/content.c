@@ -634,13 +634,17 @@ int content_seal(const struct key *author, unsigned kind, const uint8_t network[
 	in[n++] = (uint8_t)parts->nto;
 	memcpy(in + n, parts->to, parts->nto * WM_PUB_LEN);
 	n += parts->nto * WM_PUB_LEN;
+	/* topic and lang may be absent (NULL, length 0): memcpy wants a pointer */
 	in[n++] = (uint8_t)parts->topiclen;
-	memcpy(in + n, parts->topic, parts->topiclen);
+	if (parts->topiclen > 0)
+		memcpy(in + n, parts->topic, parts->topiclen);
 	n += parts->topiclen;
 	in[n++] = (uint8_t)parts->langlen;
-	memcpy(in + n, parts->lang, parts->langlen);
+	if (parts->langlen > 0)
+		memcpy(in + n, parts->lang, parts->langlen);
 	n += parts->langlen;
-	memcpy(in + n, parts->text, parts->textlen);
+	if (parts->textlen > 0)
+		memcpy(in + n, parts->text, parts->textlen);
 	adlen = box_ad(ad, kind, network, author->pub, group);
 	if ((rc = seal_digest(digest, ad, adlen, in + WM_SIG_LEN, len - WM_SIG_LEN)) != 0 ||
 	    (rc = key_sign_id(author, digest, in)) != 0 ||
