@@ -12,7 +12,7 @@ DEB_PACKAGES = gcc pkg-config meson ninja-build libuv1-dev libsodium-dev \
 # that already has node and npm (from any source) keeps them.
 NODE_PACKAGES = nodejs npm
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps interop-deps build test demo bench clean
 
 all: build
 
@@ -32,9 +32,15 @@ deps:
 			exit 1; \
 		fi; \
 	fi
+
+# The interop test's packages (nostr-tools, pinned by the lock file), only
+# for `make test`: building and the demo never need the network.  Offline
+# and not cached, the interop test is reported as skipped.
+interop-deps:
 	@if [ -f tests/interop/package-lock.json ] && [ ! -d tests/interop/node_modules ]; then \
 		echo "installing the Node.js packages of the interop tests (npm ci)"; \
-		npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error || exit 1; \
+		npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error || \
+		echo "npm ci failed (offline?): the negentropy interop test will be skipped"; \
 	fi
 
 $(BUILD)/build.ninja:
@@ -43,7 +49,7 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-test: build
+test: build interop-deps
 	meson test -C $(BUILD) --print-errorlogs
 
 demo: build
