@@ -293,6 +293,19 @@ static int need_ref(const struct event *ev, const char *what, char *why)
 	return 0;
 }
 
+/* A language tag, in clear ('lang') or inside a sealed box: a-z A-Z 0-9 -.
+ * `what` names it in the reason.  The length is the caller's rule. */
+static int lang_tag_ok(const char *s, size_t len, const char *what, char *why)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+			return mp_fail(why, WM_ECONTENT, "%s is not a language tag (a-z A-Z 0-9 -)", what);
+	}
+	return 0;
+}
+
 static int lang_ok(const struct event *ev, char *why)
 {
 	const char *s;
@@ -300,13 +313,7 @@ static int lang_ok(const struct event *ev, char *why)
 
 	if (event_get_str(ev, "lang", &s, &len) != 0)
 		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
-			return mp_fail(why, WM_ECONTENT, "content key 'lang' is not a language tag (a-z A-Z 0-9 -)");
-	}
-	return 0;
+	return lang_tag_ok(s, len, "content key 'lang'", why);
 }
 
 static int check_alert(const struct event *ev, char *why)
@@ -590,14 +597,15 @@ static int sealed_parts_ok(unsigned kind, const struct sealed *s, char *why)
 		return mp_fail(why, WM_ECONTENT, "a sealed reply has no topic");
 	if (s->topiclen > 0 && !in_list(request_topics, (const uint8_t *)s->topic, s->topiclen))
 		return mp_fail(why, WM_ECONTENT, "the sealed topic is not one of the request topics");
-	for (size_t i = 0; i < s->langlen; i++) {
-		char c = s->lang[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
-			return mp_fail(why, WM_ECONTENT, "the sealed 'lang' is not a language tag (a-z A-Z 0-9 -)");
-	}
-	if (s->langlen == 1)
-		return mp_fail(why, WM_ECONTENT, "the sealed 'lang' is 1 byte, allowed 2-%d", SEAL_LANG_MAX);
+	/* the same limits opening a box as sealing one */
+	if (s->topiclen > WM_TITLE_MAX)
+		return mp_fail(why, WM_ECONTENT, "the sealed topic is %zu bytes, allowed at most %d",
+		               s->topiclen, WM_TITLE_MAX);
+	if ((rc = lang_tag_ok(s->lang, s->langlen, "the sealed 'lang'", why)) != 0)
+		return rc;
+	if (s->langlen == 1 || s->langlen > SEAL_LANG_MAX)
+		return mp_fail(why, WM_ECONTENT, "the sealed 'lang' is %zu bytes, allowed 2-%d",
+		               s->langlen, SEAL_LANG_MAX);
 	for (size_t k = 0; k < s->nto; k++)
 		for (size_t j = 0; j < k; j++)
 			if (memcmp(s->to + k * WM_PUB_LEN, s->to + j * WM_PUB_LEN, WM_PUB_LEN) == 0)
@@ -621,8 +629,6 @@ int content_seal(const struct key *author, unsigned kind, const uint8_t network[
 	if (parts->nto < 1 || parts->nto > WM_SEAL_MAX_RECIPIENTS)
 		return mp_fail(why, WM_EINVAL, "a box has 1-%d recipients, not %zu", WM_SEAL_MAX_RECIPIENTS,
 		               parts->nto);
-	if (parts->topiclen > WM_TITLE_MAX || parts->langlen > SEAL_LANG_MAX)
-		return mp_fail(why, WM_ECONTENT, "the sealed topic or language is too long");
 	if ((rc = sealed_parts_ok(kind, parts, why)) != 0)
 		return rc;
 	len = WM_SIG_LEN + 1 + parts->nto * WM_PUB_LEN + 1 + parts->topiclen + 1 + parts->langlen +

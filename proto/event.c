@@ -490,6 +490,8 @@ int event_wire_len(const uint8_t *buf, size_t len, size_t *out)
 		if (field == 1 && blen != WM_SIG_LEN)
 			return WM_EMALFORMED;
 		pos += h;
+		if (blen > WM_MAX_WIRE - pos)
+			return WM_ETOOBIG;       /* the whole event, as event_peek counts it */
 		if (len - pos < blen)
 			return WM_ETRUNCATED;
 		pos += blen;

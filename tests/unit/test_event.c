@@ -356,7 +356,7 @@ static void test_peek(void **state)
 	struct event_peek pk;
 	struct event *ev = NULL, *ev2 = NULL;
 	uint8_t *w = NULL, *w2 = NULL, *both, *long_hdr, *big;
-	size_t l = 0, l2 = 0, plen;
+	size_t l = 0, l2 = 0, plen, wl;
 
 	(void)state;
 	sample(&d);
@@ -454,6 +454,9 @@ static void test_peek(void **state)
 		assert_int_equal(event_wrap(ev->payload, ev->payload_len, c, WM_MAX_WIRE - 100, alice, &x, &xl, NULL), 0);
 		assert_true(xl > WM_MAX_WIRE);
 		assert_int_equal(event_peek(x, xl, 0, &pk, why), WM_ETOOBIG);
+		/* and the bundle's stepper, which runs where the peek failed,
+		 * counts the whole event too */
+		assert_int_equal(event_wire_len(x, xl, &wl), WM_ETOOBIG);
 		free(x);
 		free(c);
 	}
