@@ -483,8 +483,13 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 		/* refused only because of revocations: kept hidden, to be judged
 		 * again when they change (a keep list grows) */
 		res->code = rc;
-		if ((rc = store_insert(s, ev, (int64_t)(ctx->now > INT64_MAX ? INT64_MAX : ctx->now))) != 0 ||
-		    (rc = store_hide(s, ev->id, NULL, WM_EREVOKED, res->why)) != 0)
+		rc = store_insert(s, ev, (int64_t)(ctx->now > INT64_MAX ? INT64_MAX : ctx->now));
+		if (rc == WM_EDUP) {            /* another writer stored it first */
+			wm_why(res->why, "already stored");
+			res->code = WM_EDUP;
+			goto finish;
+		}
+		if (rc != 0 || (rc = store_hide(s, ev->id, NULL, WM_EREVOKED, res->why)) != 0)
 			goto store_error;
 		goto finish;
 	}

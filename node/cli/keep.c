@@ -105,7 +105,7 @@ int cli_parse_time(const char *s, int64_t *ms)
 
 	memset(&tm, 0, sizeof tm);
 	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end != NULL && *end == '\0') {
+	if (end != NULL && *end == '\0' && timegm(&tm) > 0) {    /* 0 would mean "no cut" */
 		*ms = (int64_t)timegm(&tm) * 1000;
 		return 0;
 	}

@@ -236,6 +236,8 @@ size_t local_poll(struct local *l, unsigned rounds, uint64_t now)
 		rc = store_events(l->store, &f, poll_cb, pc);
 		if (rc < 0 && !pc->err) {
 			llog(l, D_WARN, "store poll failed: %s", store_errmsg(l->store));
+			for (i = 0; i < pc->n; i++)
+				free(pc->items[i].wire);
 			break;
 		}
 		l->rows_read += pc->n;

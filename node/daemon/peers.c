@@ -188,8 +188,11 @@ static void tr_on_up(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_
 	peers_known_name(k, name, sizeof name);
 	d_log(d, D_INFO, "peer %s %s up (%s)", name, c->addr, outbound ? "outbound" : "inbound");
 	d->status_dirty = 1;
-	if (mesh_peer_up(d->mesh, c->handle, pub, outbound, now) != 0)
-		d_log(d, D_WARN, "mesh refused peer handle %" PRIu32, c->handle);
+	if (mesh_peer_up(d->mesh, c->handle, pub, outbound, now) != 0) {
+		/* a link the mesh does not know would only carry keepalives */
+		d_log(d, D_WARN, "mesh refused peer handle %" PRIu32 "; closing the link", c->handle);
+		io_disconnect(d, c->handle, "the mesh refused the peer", 0);   /* closed after this */
+	}
 	d_after_mesh(d);
 }
 

@@ -1520,10 +1520,11 @@ int mesh_receive(struct mesh *m, uint32_t peer, const uint8_t *buf, size_t len, 
 			rc = WM_EPROTO;
 		} else if (f->type == FRAME_NEG_CLOSE) {
 			if (mine && p->csession != 0 && f->neg.session == p->csession) {
-				char r[80];
+				char q[64], r[100];
 
-				snprintf(r, sizeof(r), "peer closed the session: %.*s",
-				         (int)(f->neg.reason.len > 60 ? 60 : f->neg.reason.len), f->neg.reason.p);
+				/* the peer's words, quoted: control characters escaped, cut whole */
+				mp_quote(q, sizeof(q), (const uint8_t *)f->neg.reason.p, f->neg.reason.len);
+				snprintf(r, sizeof(r), "peer closed the session: %s", q);
 				repair_abandon(m, p, now, r);
 			} else if (!mine && p->sneg != NULL && f->neg.session == p->ssession) {
 				server_end(m, p);
