@@ -64,7 +64,7 @@ static const struct { unsigned first, last, first_value; } numerals[] = {
 	{ 0x1d7e2, 0x1d7eb, 0 }, { 0x1d7ec, 0x1d7f5, 0 },       /* 𝟢-𝟫 𝟬-𝟵 */
 	{ 0x1d7f6, 0x1d7ff, 0 },                                /* 𝟶-𝟿 */
 	{ 0x1f100, 0x1f100, 0 }, { 0x1f101, 0x1f10a, 0 },       /* 🄀 🄁-🄊 */
-	{ 0x1f10b, 0x1f10c, 0 },                                /* 🄋 🄌 */
+	{ 0x1f10b, 0x1f10b, 0 }, { 0x1f10c, 0x1f10c, 0 },       /* 🄋 🄌: both zero */
 };
 
 /* Ranges [first, last] of a class, outside ASCII. */

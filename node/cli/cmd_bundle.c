@@ -89,8 +89,10 @@ struct report {
 static void on_refused(void *ctx, const struct bundle_refusal *r)
 {
 	struct report *rp = ctx;
-	char sid[9];
-	const char *why = r->res->why[0] ? r->res->why : wm_strerror(r->res->code);
+	char sid[9], why[2 * WM_WHY_LEN];
+
+	/* the reason may quote a certificate's name: escaped, like all we print */
+	render_escape(why, sizeof why, r->res->why[0] ? r->res->why : wm_strerror(r->res->code));
 	if (rp->shown) {
 		fputc('\n', stderr);
 		rp->shown = 0;

@@ -76,6 +76,8 @@ void cli_list_decode(struct cli_list *l)
 	l->n = o;
 }
 
+#define TREE_DEPTH 6    /* answers nested at most this deep */
+
 static int answers(unsigned kind)
 {
 	return kind == KIND_REPLY || kind == KIND_STATUS || kind == KIND_ACK || kind == KIND_RETRACT;
@@ -86,10 +88,14 @@ static void print_tree(const struct render_ctx *rc, struct cli_list *l, size_t i
 	size_t j;
 	l->v[idx].shown = 1;
 	render_event_text(stdout, rc, l->v[idx].ev, depth);
-	/* children oldest first: the list is newest first, so walk it backwards */
+	/* children oldest first: the list is newest first, so walk it backwards.
+	 * A chain of answers is built by whoever posts them: past TREE_DEPTH
+	 * levels the rest is shown on its own (below), never by deeper recursion */
+	if (depth >= TREE_DEPTH)
+		return;
 	for (j = l->n; j-- > 0;)
 		if (l->v[j].parent == (int)idx && !l->v[j].shown)
-			print_tree(rc, l, j, depth < 6 ? depth + 1 : depth);
+			print_tree(rc, l, j, depth + 1);
 }
 
 void cli_render_init(struct render_ctx *rc, struct node_dir *nd, const struct key *reader)

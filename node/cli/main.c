@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "render.h"
 #include "wmcrypto.h"
 
 static const char usage_main[] =
@@ -46,11 +47,15 @@ static const char usage_main[] =
 void cli_err(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("watchmesh: ", stderr);
+	char msg[2048], esc[4096];
+
+	/* reasons may quote what came from the network or a file (a name in a
+	 * certificate stored before the content rules): one escaped line */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	render_escape(esc, sizeof esc, msg);
+	fprintf(stderr, "watchmesh: %s\n", esc);
 }
 
 int cli_usage_err(const char *cmd, const char *fmt, ...)

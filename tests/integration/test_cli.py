@@ -789,6 +789,11 @@ def t_escape(env):
         if args[1] != b[:8]:
             check("李阿姨\\x1b[2J\\x0d\\u202e (resident) — request" in out,
                   "%s: the resident's name is not shown escaped:\n%s" % (args, out))
+    # a refusal that quotes such a name: escaped on stderr too
+    _, err = env.run("post", "bulletin", "--dir", "v", "--key", "res1.key", "--group", G,
+                     "--title", "假通知", "--text", "请转账。", rc="nonzero")
+    check(raw_controls(err) == [] and "李阿姨\\x1b[2J\\x0d\\u202e" in err,
+          "the refusal quoting the resident's name: %r" % err)
 
 
 def t_chain(env):

@@ -152,6 +152,8 @@ static void test_spellings(void **state)
 		snprintf(t, sizeof(t), "联系%s王先生", mobiles[i]);
 		expect_one(t, PII_MOBILE, mobiles[i][0] == '(' ? mobiles[i] + 1 : mobiles[i], "138****5678");
 	}
+	/* 🄌 (U+1F10C) is a zero, as 🄋 is: the mask shows the digits read */
+	expect_one("联系138123456\U0001f10c8王先生", PII_MOBILE, "138123456\U0001f10c8", "138****5608");
 	/* "(138)1234-5678": the finding starts at the first digit */
 	expect_one("电话(138)1234-5678", PII_MOBILE, "138)1234-5678", "138****5678");
 
