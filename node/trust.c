@@ -942,7 +942,7 @@ int trust_after_insert(struct store *s, const struct event *ev, trust_changed_cb
 
 	if (s == NULL || ev == NULL)
 		return WM_EINVAL;
-	if ((rc = store_gaps_take(s, ev->id, g, sizeof(g) / sizeof(g[0]), &n)) != 0 || n == 0)
+	if ((rc = store_gaps_take(s, ev->id, ev->author, g, sizeof(g) / sizeof(g[0]), &n)) != 0 || n == 0)
 		return rc;
 	for (i = 0; i < n; i++)
 		if ((rc = keep_walk(s, g[i].author, g[i].signer, ev->id, g[i].group)) != 0)

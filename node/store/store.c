@@ -247,7 +247,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_IS_KEPT] = "SELECT 1 FROM kept WHERE author = ?1 AND signer = ?2 AND id = ?3 UNION ALL"
 	               " SELECT 1 FROM gaps WHERE id = ?3 AND author = ?1 AND signer = ?2 LIMIT 1",
 	[ST_GAP_ADD] = "INSERT OR IGNORE INTO gaps (id, author, signer, grp) VALUES (?1, ?2, ?3, ?4)",
-	[ST_GAPS_AT] = "SELECT author, signer, grp FROM gaps WHERE id = ?1",
+	[ST_GAPS_AT] = "SELECT author, signer, grp FROM gaps WHERE id = ?1 AND author = ?2",
 	[ST_GAP_DEL] = "DELETE FROM gaps WHERE id = ?1",
 	[ST_EXP_HIDDEN] = "DELETE FROM hidden WHERE expires_at != 0 AND expires_at <= ?1",
 	[ST_EXP_HIDDEN_BY] = "DELETE FROM hidden_by WHERE id NOT IN (SELECT id FROM hidden)",
@@ -1320,19 +1320,20 @@ int store_gap_add(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t au
 	return rc;
 }
 
-int store_gaps_take(struct store *s, const uint8_t id[WM_ID_LEN], struct store_gap *out, size_t max,
-                    size_t *n)
+int store_gaps_take(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t author[WM_PUB_LEN],
+                    struct store_gap *out, size_t max, size_t *n)
 {
 	sqlite3_stmt *st;
 	const char *g;
 	int rc = 0, step;
 
-	if (s == NULL || id == NULL || out == NULL || n == NULL)
+	if (s == NULL || id == NULL || author == NULL || out == NULL || n == NULL)
 		return WM_EINVAL;
 	*n = 0;
 	if ((st = stmt_get(s, ST_GAPS_AT)) == NULL)
 		return WM_ESTORE;
 	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, author, WM_PUB_LEN, SQLITE_STATIC);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
 		g = (const char *)sqlite3_column_text(st, 2);
 		if (sqlite3_column_bytes(st, 0) != WM_PUB_LEN || sqlite3_column_bytes(st, 1) != WM_PUB_LEN ||

@@ -155,8 +155,11 @@ int store_revokes_of(struct store *s, const uint8_t subject[WM_PUB_LEN], store_i
  * set of (author, signer): ids reached from the keep lists of signer's
  * revocations of author; a gap is a link a walk needed and the store did
  * not hold, and counts as kept until it comes (store_is_kept: 1 kept or a
- * gap, 0 not).  store_gaps_take lists up to max gaps waiting for id (the
- * event with that id has just come) and forgets them all.
+ * gap, 0 not).  store_gaps_take lists up to max gaps waiting for id that
+ * name `author` (the event with that id, by author, has just come: only
+ * its own author's walks continue through it, so gaps claiming another
+ * author, decoys a hostile signer could plant to crowd out the real one,
+ * are never read) and forgets every gap on id.
  */
 struct store_link {
 	uint8_t author[WM_PUB_LEN];
@@ -177,8 +180,8 @@ struct store_gap {
 	uint8_t signer[WM_PUB_LEN];
 	char group[WM_GROUP_MAX + 1];
 };
-int store_gaps_take(struct store *s, const uint8_t id[WM_ID_LEN], struct store_gap *out, size_t max,
-                    size_t *n);
+int store_gaps_take(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t author[WM_PUB_LEN],
+                    struct store_gap *out, size_t max, size_t *n);
 
 /* Certs issued by `issuer` (a station's officers, nodes, residents). */
 int store_certs_issued_by(struct store *s, const uint8_t issuer[WM_PUB_LEN],

@@ -797,6 +797,34 @@ static void test_certs_and_revocations(void **state)
 	built_free(&e2);
 }
 
+/* The gaps waiting for an id are read for the author whose event it turns
+ * out to be: decoys planted on that id under other authors (a hostile
+ * station revoking keys it certified, keep naming the id) neither crowd the
+ * real gap out nor are read; all of them are forgotten. */
+static void test_gaps_take_by_author(void **state)
+{
+	struct fx *f = *state;
+	struct store_gap g[16];
+	uint8_t id[WM_ID_LEN], author[WM_PUB_LEN], decoy[WM_PUB_LEN], signer[WM_PUB_LEN];
+	size_t n = 99;
+
+	memset(id, 0x11, sizeof id);
+	memset(author, 0xee, sizeof author);
+	memset(signer, 0x55, sizeof signer);
+	for (int i = 0; i < 40; i++) {
+		memset(decoy, i, sizeof decoy);     /* all sort before the real author */
+		assert_int_equal(store_gap_add(f->s, id, decoy, signer, "g"), 0);
+	}
+	assert_int_equal(store_gap_add(f->s, id, author, signer, "g"), 0);
+	assert_int_equal(store_gaps_take(f->s, id, author, g, 16, &n), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(g[0].author, author, WM_PUB_LEN);
+	assert_string_equal(g[0].group, "g");
+	memset(decoy, 0, sizeof decoy);
+	assert_int_equal(store_gaps_take(f->s, id, decoy, g, 16, &n), 0);
+	assert_int_equal(n, 0);
+}
+
 static void test_seq_never_reused(void **state)
 {
 	struct fx *f = *state;
@@ -874,6 +902,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certs_and_revocations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_never_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaps_take_by_author, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_and_meta, setup, teardown),
 	};
 
