@@ -674,8 +674,9 @@ static void test_seal_roundtrip(void **state)
 	seal_free_msg(msg, msglen);
 	msg = NULL;
 
-	/* a stranger finds no slot; a recipient reading it as another author's,
-	 * or with other associated data, opens a slot but not the box */
+	/* a stranger finds no slot, as author or reader; a recipient with other
+	 * associated data opens a slot but not the box (the author is bound by
+	 * the caller's associated data: proto/content.c, test_content) */
 	assert_int_equal(seal_open(box, boxlen, ad, sizeof ad, author->pub, stranger, &msg, &msglen),
 	                 WM_ENOTFOUND);
 	assert_null(msg);
