@@ -609,6 +609,57 @@ out:
 	return rc;
 }
 
+/* A reader's page cache (KiB) and memory map: small, because a node opens
+ * one per thread that serves queries, and the indexes make its queries
+ * read a few pages each (issue 11: 1 GiB maps held readers at 500 MB). */
+#define STORE_READER_CACHE_KIB 2048
+#define STORE_READER_MMAP 0
+
+int store_open_reader(const char *path, struct store **out, char why[WM_WHY_LEN])
+{
+	struct store *s = NULL;
+	char sql[160];
+	int rc = WM_ESTORE, v;
+
+	if (path == NULL || out == NULL) {
+		wm_why(why, "no database path");
+		return WM_EINVAL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		wm_why(why, "out of memory");
+		return WM_ENOMEM;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		wm_why(why, "cannot open %s to read: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 5000);
+	snprintf(sql, sizeof(sql), "PRAGMA query_only = 1; PRAGMA temp_store = MEMORY;"
+	         " PRAGMA cache_size = -%d; PRAGMA mmap_size = %d;", STORE_READER_CACHE_KIB, STORE_READER_MMAP);
+	if ((rc = exec_sql(s->db, sql, why, "cannot configure a reader")) != 0 ||
+	    (rc = user_version(s->db, &v, why)) != 0)
+		goto out;
+	/* A reader never migrates: the writer (store_open) does, once. */
+	if (v != STORE_SCHEMA_VERSION) {
+		wm_why(why, "%s has schema version %d, and this watchmesh reads version %d only; %s", path, v,
+		       STORE_SCHEMA_VERSION, v < STORE_SCHEMA_VERSION
+		       ? "open it with the node's writer first (watchmesh run, or any command that stores), which migrates it"
+		       : "use a newer watchmesh");
+		rc = WM_ESTORE;
+		goto out;
+	}
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	if (s != NULL)
+		store_close(s);
+	if (rc == 0 && why != NULL)
+		why[0] = '\0';
+	return rc;
+}
+
 void store_close(struct store *s)
 {
 	size_t i;

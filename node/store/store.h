@@ -28,6 +28,17 @@ struct store;
 
 /* Open (creating and migrating as needed).  WM_ESTORE with why filled. */
 int store_open(const char *path, struct store **out, char why[WM_WHY_LEN]);
+/*
+ * Open a reader: a read-only connection (the reading calls below work on
+ * it; writers fail) for queries off the writer's thread, such as the HTTP
+ * API's.  It never creates or migrates: a missing file, or a file of
+ * another schema version than this build's, is WM_ESTORE with why saying
+ * so.  Its page cache and memory map are small (a node runs several), and
+ * it holds no snapshot between calls, so the writer's checkpoints go on.
+ * A handle is used by one thread at a time; each thread opens its own.
+ * Close it with store_close.
+ */
+int store_open_reader(const char *path, struct store **out, char why[WM_WHY_LEN]);
 void store_close(struct store *s);
 
 /* The last SQLite error seen on this store, for logs ("" if none). */

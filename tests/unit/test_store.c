@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -302,6 +303,84 @@ static void test_wal_mode(void **state)
 	assert_int_equal(store_is_durable(f->s), 1);
 	assert_int_equal(store_set_durable(f->s, 0), 0);
 	assert_int_equal(store_is_durable(f->s), 0);
+	built_free(&b);
+}
+
+/* store_events through a reader, from another thread (as the HTTP API's
+ * thread pool will). */
+struct reader_run {
+	struct store *r;
+	struct seen seen;
+	int rc;
+};
+
+static void *reader_thread(void *arg)
+{
+	struct reader_run *run = arg;
+
+	run->rc = store_events(run->r, NULL, seen_cb, &run->seen);
+	return NULL;
+}
+
+static void test_reader(void **state)
+{
+	struct fx *f = *state;
+	struct built a = bulletin(f->k, "g", T0, "first", "x"), b = bulletin(f->k, "g", T0 + 1, "second", "y");
+	struct reader_run run;
+	struct store *r = NULL;
+	struct seen seen;
+	pthread_t t;
+	char path[128], why[WM_WHY_LEN];
+	sqlite3 *db = NULL;
+	FILE *fp;
+
+	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
+	assert_int_equal(store_open_reader(f->d.path, &r, why), 0);
+	memset(&run, 0, sizeof(run));
+	run.r = r;
+	assert_int_equal(pthread_create(&t, NULL, reader_thread, &run), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(run.rc, 0);
+	assert_int_equal(run.seen.n, 1);
+	/* no snapshot held between calls: the writer's next commit is seen */
+	assert_int_equal(store_insert(f->s, b.ev, 2), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(r, NULL, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	/* it cannot write, and its memory map stays small */
+	assert_int_equal(store_meta_set(r, "k", "v"), WM_ESTORE);
+	assert_int_equal(store_delete(r, a.ev->id), WM_ESTORE);
+	assert_int_equal(store_has(f->s, a.ev->id), 1);
+	{
+		sqlite3_stmt *st = NULL;
+		assert_int_equal(sqlite3_prepare_v2(store_db(r), "PRAGMA mmap_size", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_true(sqlite3_column_int64(st, 0) <= 64 << 20);
+		sqlite3_finalize(st);
+	}
+	store_close(r);
+
+	/* it never creates a store ... */
+	r = NULL;
+	snprintf(path, sizeof(path), "%s/none.db", f->d.dir);
+	assert_int_equal(store_open_reader(path, &r, why), WM_ESTORE);
+	assert_null(r);
+	assert_int_equal(access(path, F_OK), -1);
+	/* ... nor migrates one: an older schema is refused, and left as it is */
+	snprintf(path, sizeof(path), "%s/old.db", f->d.dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE x(y); PRAGMA user_version = 6", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	why[0] = '\0';
+	assert_int_equal(store_open_reader(path, &r, why), WM_ESTORE);
+	assert_null(r);
+	assert_non_null(strstr(why, "schema version 6"));
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'events'"), 0);
+	built_free(&a);
 	built_free(&b);
 }
 
@@ -892,6 +971,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_future_version_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_alert_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
