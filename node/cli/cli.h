@@ -73,8 +73,6 @@ struct cli_list {
 	struct cli_item *v;
 	size_t n, cap;
 	int err;
-	size_t limit;                /* stop after this many (0 = no limit) */
-	int skip_network;            /* leave out the group "network" */
 };
 int cli_collect_cb(void *ctx, const struct stored_event *e);
 void cli_list_free(struct cli_list *l);

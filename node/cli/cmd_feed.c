@@ -76,18 +76,19 @@ int cmd_feed(int argc, char **argv)
 		return cli_usage_err("feed", "--limit wants a number");
 	f.group = cli_get(opts, no, "group");
 	f.newest_first = 1;
-	l.limit = (size_t)limit;
+	f.limit = (size_t)limit;
 	if (!cli_get(opts, no, "all")) {
 		f.now = wm_now_ms();
 		/* certificates are the network's plumbing: shown when asked for */
-		l.skip_network = !f.group && f.kind != KIND_CERT && f.kind != KIND_REVOKE;
+		if (!f.group && f.kind != KIND_CERT && f.kind != KIND_REVOKE)
+			f.except_group = WM_NETWORK_GROUP;
 	}
 	if (!(nd = cli_open_dir(cli_get(opts, no, "dir"))))
 		return CLI_FAIL;
 	if (load_reader(cli_get(opts, no, "key"), cli_get(opts, no, "passphrase-file"), &k) != 0)
 		goto out;
 	r = store_events(nd->store, &f, cli_collect_cb, &l);
-	if ((r < 0 && r != 1) || l.err) {
+	if (r < 0 || l.err) {
 		cli_err("cannot read the store: %s", wm_strerror(l.err ? l.err : r));
 		goto out;
 	}

@@ -19,10 +19,6 @@ int cli_collect_cb(void *ctx, const struct stored_event *e)
 	struct cli_item *it;
 	if (!e->wire)
 		return 0;
-	if (l->skip_network && e->group && strcmp(e->group, WM_NETWORK_GROUP) == 0)
-		return 0;
-	if (l->limit && l->n >= l->limit)
-		return 1;
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? l->cap * 2 : 64;
 		struct cli_item *nv = realloc(l->v, nc * sizeof *nv);

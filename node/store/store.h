@@ -75,12 +75,15 @@ struct stored_event {
 /* Return nonzero from the callback to stop; that value is returned. */
 typedef int (*store_event_cb)(void *ctx, const struct stored_event *e);
 
+/* Every combination is served by an index in its order and stops after
+ * limit rows (test_query_plans), however large the store. */
 struct store_filter {
 	const char *group;           /* NULL = any */
+	const char *except_group;    /* NULL = none; this group's events are left out */
 	unsigned kind;               /* 0 = any */
 	int64_t after_seq;           /* only seq > after_seq */
 	size_t limit;                /* 0 = no limit */
-	int newest_first;            /* order by created_at desc instead of seq */
+	int newest_first;            /* order by created_at desc (then id desc) instead of seq */
 	uint64_t now;                /* if nonzero, skip events expired at now */
 };
 int store_events(struct store *s, const struct store_filter *f, store_event_cb cb, void *ctx);

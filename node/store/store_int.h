@@ -28,7 +28,7 @@
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* SQLite integers are signed; our times are uint64 from outside.  Anything
  * beyond INT64_MAX (far past any real date) is stored as INT64_MAX. */
@@ -160,6 +160,10 @@ int store_neg_register(struct sqlite3 *db);
 	STORE_NEG_TRIGGERS(STORE_NEG_BOTH2)
 
 /* --- for tests and benchmarks only ---------------------------------------- */
+
+/* The SQL store_events runs for f (into sql, len bytes), so that a test
+ * can ask SQLite for its plan.  Returns the variant number. */
+int store_events_sql(const struct store_filter *f, char *sql, size_t len);
 
 /*
  * The size and the counters of a session.  They read the view's private

@@ -306,6 +306,62 @@ static void test_wal_mode(void **state)
 	built_free(&b);
 }
 
+/* The query plan of sql on s, one line per step, in plan. */
+static void plan_of(struct store *s, const char *sql, char *plan, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	char q[1024];
+	size_t k = 0;
+
+	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+	assert_int_equal(sqlite3_prepare_v2(store_db(s), q, -1, &st, NULL), SQLITE_OK);
+	plan[0] = '\0';
+	while (sqlite3_step(st) == SQLITE_ROW && k < len)
+		k += (size_t)snprintf(plan + k, len - k, "%s\n", (const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+}
+
+/* A plan that reads in the query's order and can stop at its LIMIT: no
+ * sort of what it found, no pass over all events. */
+static void assert_plan_streams(const char *sql, const char *plan)
+{
+	const char *p;
+
+	if (strstr(plan, "TEMP B-TREE") != NULL)
+		fail_msg("sorts what it reads:\n%s\n%s", sql, plan);
+	for (p = plan; (p = strstr(p, "SCAN ")) != NULL; p++) {
+		const char *eol = strchr(p, '\n');
+		const char *idx = strstr(p, "USING ");
+		if (idx == NULL || (eol != NULL && idx > eol) || strncmp(idx, "USING INTEGER PRIMARY KEY", 25) == 0)
+			fail_msg("reads every row:\n%s\n%s", sql, plan);
+	}
+}
+
+static void test_query_plans(void **state)
+{
+	struct fx *f = *state;
+	struct store_filter flt;
+	char sql[512], plan[2048];
+	int v;
+
+	for (v = 0; v < 16; v++) {
+		memset(&flt, 0, sizeof(flt));
+		flt.group = v & 1 ? "g" : NULL;
+		flt.kind = v & 2 ? KIND_BULLETIN : 0;
+		flt.newest_first = (v & 4) != 0;
+		flt.except_group = v & 8 ? "network" : NULL;
+		flt.limit = 50;
+		assert_int_equal(store_events_sql(&flt, sql, sizeof(sql)), v);
+		assert_non_null(strstr(sql, "LIMIT"));
+		plan_of(f->s, sql, plan, sizeof(plan));
+		/* the unfiltered arrival order reads the table itself, in order */
+		if (v == 0 || v == 8)
+			assert_non_null(strstr(plan, "SEARCH events USING INTEGER PRIMARY KEY (rowid>?)"));
+		else
+			assert_plan_streams(sql, plan);
+	}
+}
+
 /* store_events through a reader, from another thread (as the HTTP API's
  * thread pool will). */
 struct reader_run {
@@ -705,6 +761,17 @@ static void test_filters_and_reentry(void **state)
 	assert_memory_equal(seen.id[0], e[0].ev->id, WM_ID_LEN);
 	assert_memory_equal(seen.id[2], e[4].ev->id, WM_ID_LEN);
 
+	/* newest first, every group but one, with a limit */
+	memset(&flt, 0, sizeof(flt));
+	flt.except_group = "g1";
+	flt.newest_first = 1;
+	flt.limit = 2;
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events(f->s, &flt, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_memory_equal(seen.id[0], e[5].ev->id, WM_ID_LEN);
+	assert_memory_equal(seen.id[1], e[3].ev->id, WM_ID_LEN);
+
 	/* referring */
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(store_events_referring(f->s, e[0].ev->id, seen_cb, &seen), 0);
@@ -972,6 +1039,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_alert_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),

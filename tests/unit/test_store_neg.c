@@ -487,6 +487,7 @@ static void test_migration_format1(void **state)
 		"ALTER TABLE events DROP COLUMN withheld;"
 		"DROP TABLE hidden; DROP TABLE hidden_by; DROP TABLE kept; DROP TABLE gaps;"
 		"ALTER TABLE events DROP COLUMN prev;"
+		"DROP INDEX events_grp_time; DROP INDEX events_kind_time;"
 		"PRAGMA user_version = 1;";
 
 	(void)state;
