@@ -1,8 +1,9 @@
 /*
  * node/cli/cmd_search: `watchmesh search QUERY --dir DIR`, full-text search over
- * the public text of a node's events.  The store's trigram index handles
- * Chinese; one- and two-character words (诈骗, 走失) fall back to a
- * substring scan there, so any word a person types is found.
+ * the public text of a node's events.  The store's index of character
+ * pairs handles Chinese words of any length (诈骗, 走失, 电信诈骗) and
+ * gives the newest page first, so a search of a large store reads about
+ * what it shows; the total is counted up to SEARCH_COUNT_CAP.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,8 @@ static const char usage_search[] =
 "  --key KEY   open sealed requests addressed to this key when showing results\n"
 "  --json      one JSON array, as `feed --json`\n";
 
-static int newest_first(const void *a, const void *b)
-{
-	const struct cli_item *x = a, *y = b;
-	if (x->created_at != y->created_at)
-		return x->created_at < y->created_at ? 1 : -1;
-	return memcmp(x->id, y->id, WM_ID_LEN);
-}
+/* Matches counted for "of more than N" (counting reads each one). */
+#define SEARCH_COUNT_CAP 1000
 
 int cmd_search(int argc, char **argv)
 {
@@ -40,6 +36,7 @@ int cmd_search(int argc, char **argv)
 	const size_t no = sizeof opts / sizeof opts[0];
 	const char *pos[8];
 	char query[4096], why[WM_WHY_LEN] = "";
+	const char *group;
 	size_t np = 0, i, o = 0;
 	struct node_dir *nd = NULL;
 	struct key *k = NULL;
@@ -66,6 +63,7 @@ int cmd_search(int argc, char **argv)
 	}
 	if (strspn(query, " \t") == strlen(query))
 		return cli_usage_err("search", "the query is empty");
+	group = cli_get(opts, no, "group");
 	memset(&l, 0, sizeof l);
 	if (!(nd = cli_open_dir(cli_get(opts, no, "dir"))))
 		return CLI_FAIL;
@@ -75,22 +73,26 @@ int cmd_search(int argc, char **argv)
 		cli_err("%s", why);
 		goto out;
 	}
-	r = store_search(nd->store, query, cli_get(opts, no, "group"), cli_collect_cb, &l);
+	r = store_search(nd->store, query, group, (size_t)limit, 0, cli_collect_cb, &l);
+	if (r == WM_EINVAL) {
+		cli_err("%s", store_errmsg(nd->store));
+		goto out;
+	}
 	if (r < 0 || l.err) {
 		cli_err("search failed: %s", wm_strerror(l.err ? l.err : r));
 		goto out;
 	}
-	if (l.n > 1)
-		qsort(l.v, l.n, sizeof l.v[0], newest_first);
-	if (limit && l.n > limit) {
-		size_t total = l.n;
-		for (i = (size_t)limit; i < l.n; i++) {
-			free(l.v[i].wire);
+	if (limit && l.n == limit && !cli_get(opts, no, "json")) {
+		size_t total = 0;
+		if (store_search_count(nd->store, query, group, SEARCH_COUNT_CAP, &total) != 0) {
+			cli_err("search failed: %s", store_errmsg(nd->store));
+			goto out;
 		}
-		l.n = (size_t)limit;
-		if (!cli_get(opts, no, "json"))
-			fprintf(stderr, "showing the newest %zu of %zu results (--limit 0 for all)\n",
-			        l.n, total);
+		if (total > SEARCH_COUNT_CAP)
+			fprintf(stderr, "showing the newest %zu of more than %d results (--limit 0 for all)\n",
+			        l.n, SEARCH_COUNT_CAP);
+		else if (total > l.n)
+			fprintf(stderr, "showing the newest %zu of %zu results (--limit 0 for all)\n", l.n, total);
 	}
 	ret = cli_print_list(nd, k, &l, cli_get(opts, no, "json") != NULL, 1);
 	if (ret == CLI_OK && !cli_get(opts, no, "json"))

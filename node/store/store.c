@@ -141,6 +141,26 @@ static const char *const migrations[] = {
 	 * (by seq) serve the API's arrival order. */
 	"CREATE INDEX events_grp_time ON events(grp, created_at, id);"
 	"CREATE INDEX events_kind_time ON events(kind, created_at, id);",
+	/* 8 -> 9: search through an index for words of any length, newest
+	 * first, stopping at a page (store_bigram.c): the text once, in
+	 * search_text under a key ordered by time (store_int.h), its bigrams
+	 * in a contentless index under the same key; each event notes its
+	 * key.  Replaces the trigram index, which kept a second copy of the
+	 * text and left one- and two-character words to a scan.  A key two
+	 * events share here (the same millisecond and 10 bits of id) goes to
+	 * the first, -seq to the others. */
+	"ALTER TABLE events ADD COLUMN search_key INTEGER;"
+	"CREATE TABLE search_text ("
+	"  key INTEGER PRIMARY KEY,"
+	"  seq INTEGER NOT NULL,"                  /* events.seq */
+	"  body TEXT NOT NULL);"
+	"CREATE VIRTUAL TABLE search_idx USING fts5(body, content='', detail=none, tokenize='wm_bigram');"
+	"INSERT INTO search_text (key, seq, body) SELECT CASE WHEN row_number() OVER (PARTITION BY k"
+	"  ORDER BY seq) = 1 THEN k ELSE -seq END, seq, body FROM (SELECT wm_search_key(e.created_at, e.id)"
+	"  AS k, e.seq AS seq, f.body AS body FROM events_fts f JOIN events e ON e.seq = f.rowid);"
+	"UPDATE events SET search_key = t.key FROM search_text t WHERE t.seq = events.seq;"
+	"INSERT INTO search_idx (rowid, body) SELECT key, body FROM search_text;"
+	"DROP TABLE events_fts;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
@@ -150,12 +170,12 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per ver
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
-	ST_INSERT, ST_INSERT_REF, ST_INSERT_FTS,
+	ST_INSERT, ST_INSERT_REF, ST_INSERT_TEXT, ST_INSERT_IDX, ST_SEARCH_SLOTS, ST_SET_KEY,
 	ST_HAS, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
 	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_BY, ST_REVOKES_OF,
-	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_FTS, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
+	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_IDX, ST_DEL_TEXT, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
-	ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
+	ST_EXP_IDX, ST_EXP_TEXT, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
 	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT, ST_WAIT_EXPIRED,
 	ST_NEG_AGG, ST_NEG_FINE,
 	ST_HIDE, ST_HIDE_BY, ST_HIDE_BY_CHAIN, ST_HIDDEN_AUTHOR, ST_HIDDEN_BY, ST_UNHIDE, ST_UNHIDE_BY, ST_UNHIDE_REJ,
@@ -180,9 +200,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT] = "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at,"
-	              " prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	              " prev, search_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_INSERT_REF] = "INSERT OR IGNORE INTO refs (seq, pos, ref) VALUES (?1, ?2, ?3)",
-	[ST_INSERT_FTS] = "INSERT INTO events_fts (rowid, body) VALUES (?1, ?2)",
+	[ST_INSERT_TEXT] = "INSERT OR IGNORE INTO search_text (key, seq, body) VALUES (?1, ?2, ?3)",
+	[ST_INSERT_IDX] = "INSERT INTO search_idx (rowid, body) VALUES (?1, ?2)",
+	[ST_SEARCH_SLOTS] = "SELECT key FROM search_text WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
+	[ST_SET_KEY] = "UPDATE events SET search_key = ?2 WHERE seq = ?1",
 	[ST_HAS] = "SELECT 1 FROM events WHERE id = ?1",
 	[ST_GET] = "SELECT coalesce(raw, withheld) FROM events WHERE id = ?1",
 	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, author, grp, raw IS NULL FROM events WHERE id = ?1",
@@ -197,8 +220,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_REVOKES_OF] = "SELECT event_id FROM revocations WHERE subject = ?1 ORDER BY event_id",
 	[ST_SEQ_OF] = "SELECT seq, raw IS NULL FROM events WHERE id = ?1",
 	[ST_RAW_OF] = "SELECT raw FROM events WHERE seq = ?1",
-	[ST_RETRACT] = "UPDATE events SET raw = NULL, withheld = ?3, retracted_by = ?2 WHERE seq = ?1",
-	[ST_DEL_FTS] = "DELETE FROM events_fts WHERE rowid = ?1",
+	[ST_RETRACT] = "UPDATE events SET raw = NULL, withheld = ?3, retracted_by = ?2, search_key = NULL"
+	               " WHERE seq = ?1",
+	/* the contentless index forgets a row given the text it was given */
+	[ST_DEL_IDX] = "INSERT INTO search_idx (search_idx, rowid, body) SELECT 'delete', key, body FROM search_text"
+	               " WHERE key = (SELECT search_key FROM events WHERE seq = ?1)",
+	[ST_DEL_TEXT] = "DELETE FROM search_text WHERE key = (SELECT search_key FROM events WHERE seq = ?1)",
 	[ST_DEL_REFS] = "DELETE FROM refs WHERE seq = ?1",
 	[ST_DEL_EVENT] = "DELETE FROM events WHERE seq = ?1",
 	[ST_DEL_CERT] = "DELETE FROM certs WHERE event_id = ?1",
@@ -222,7 +249,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	              " (SELECT count(*) FROM rejected), (SELECT count(*) FROM certs)"
 	              " FROM (SELECT count(*) AS r FROM events WHERE raw IS NULL)",
 	[ST_PREFIX] = "SELECT id FROM events WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 2",
-	[ST_EXP_FTS] = "DELETE FROM events_fts WHERE rowid IN (SELECT seq FROM events WHERE " EXPIRED_WHERE ")",
+	[ST_EXP_IDX] = "INSERT INTO search_idx (search_idx, rowid, body) SELECT 'delete', key, body FROM search_text"
+	               " WHERE key IN (SELECT search_key FROM events WHERE " EXPIRED_WHERE ")",
+	[ST_EXP_TEXT] = "DELETE FROM search_text WHERE key IN (SELECT search_key FROM events WHERE " EXPIRED_WHERE ")",
 	[ST_EXP_REFS] = "DELETE FROM refs WHERE seq IN (SELECT seq FROM events WHERE " EXPIRED_WHERE ")",
 	[ST_EXP_EVENTS] = "DELETE FROM events WHERE " EXPIRED_WHERE,
 	[ST_EXP_REJECTED] = "DELETE FROM rejected WHERE expires_at != 0 AND expires_at <= ?1",
@@ -596,7 +625,8 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	if ((rc = exec_sql(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
 	                   "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;", why, "cannot configure")) != 0)
 		goto out;
-	if (store_neg_register(s->db) != 0) {       /* the neg_agg triggers call these */
+	if (store_neg_register(s->db) != 0 ||       /* the neg_agg triggers call these */
+	    store_search_register(s->db) != 0) {    /* the search index's tokenizer */
 		wm_why(why, "cannot register SQL functions: %s", sqlite3_errmsg(s->db));
 		rc = WM_ESTORE;
 		goto out;
@@ -646,6 +676,11 @@ int store_open_reader(const char *path, struct store **out, char why[WM_WHY_LEN]
 	if ((rc = exec_sql(s->db, sql, why, "cannot configure a reader")) != 0 ||
 	    (rc = user_version(s->db, &v, why)) != 0)
 		goto out;
+	if (store_search_register(s->db) != 0) {
+		wm_why(why, "cannot register the search tokenizer: %s", sqlite3_errmsg(s->db));
+		rc = WM_ESTORE;
+		goto out;
+	}
 	/* A reader never migrates: the writer (store_open) does, once. */
 	if (v != STORE_SCHEMA_VERSION) {
 		wm_why(why, "%s has schema version %d, and this watchmesh reads version %d only; %s", path, v,
@@ -1011,124 +1046,223 @@ int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], ui
 /* --- search ------------------------------------------------------------------------ */
 
 #define SEARCH_MAX_WORDS 16
+/* A query is bounded: each of its characters becomes a term of the
+ * index's expression, and a client of the API may send anything. */
+#define SEARCH_MAX_BYTES 1024
 
-/* Unicode code points in a UTF-8 string: bytes that do not continue one. */
-static size_t utf8_chars(const char *p, size_t n)
+/* Length of the UTF-8 character at p (the query is NUL-terminated). */
+static size_t utf8_len(const char *p)
 {
-	size_t i, c = 0;
+	unsigned char c = (unsigned char)p[0];
+	size_t l = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1, i;
 
-	for (i = 0; i < n; i++)
-		if (((unsigned char)p[i] & 0xC0) != 0x80)
-			c++;
-	return c;
+	for (i = 1; i < l; i++)
+		if (p[i] == '\0')
+			return i;
+	return l;
 }
 
-/* Length of the whitespace at p (ASCII blanks and U+3000, the ideographic
- * space Chinese keyboards type), 0 if none. */
-static size_t space_len(const char *p)
-{
-	if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')
-		return 1;
-	if ((unsigned char)p[0] == 0xE3 && (unsigned char)p[1] == 0x80 && (unsigned char)p[2] == 0x80)
-		return 3;
-	return 0;
-}
-
-struct search_word {
-	const char *p;
-	size_t len;
-	int trigram;            /* >= 3 characters and no LIKE wildcard */
-	const char *pattern;    /* "%word%" when trigram */
+struct search_q {
+	struct { const char *p; size_t len, nchars; } w[SEARCH_MAX_WORDS];
+	size_t nwords;
+	char *match;            /* the index's expression, malloc'd */
 };
 
-int store_search(struct store *s, const char *query, const char *group,
-                 store_event_cb cb, void *ctx)
+/* Append the FTS5 string "p[0..len)" (quotes doubled) to out. */
+static char *fts_string(char *out, const char *p, size_t len)
 {
-	struct search_word words[SEARCH_MAX_WORDS];
-	size_t nwords = 0, i, k, sqllen, matchlen = 1;
-	char *sql = NULL, *patterns = NULL, *m;
-	sqlite3_stmt *st = NULL;
-	const char *p;
-	int param = 1, rc;
+	size_t i;
 
-	if (s == NULL || query == NULL)
+	*out++ = '"';
+	for (i = 0; i < len; i++) {
+		if (p[i] == '"')
+			*out++ = '"';
+		*out++ = p[i];
+	}
+	*out++ = '"';
+	return out;
+}
+
+/*
+ * Words, and the index's expression for them (store_bigram.c): a word of
+ * one character is a prefix query on its character, a longer one the AND
+ * of its character pairs; a word of three or more characters is then
+ * checked against the text (search_sql), since pairs can be found apart.
+ */
+static int search_parse(const char *query, struct search_q *q, char *err, size_t errlen)
+{
+	const char *p, *end;
+	size_t i, qlen;
+	char *m;
+
+	memset(q, 0, sizeof(*q));
+	if ((qlen = strlen(query)) > SEARCH_MAX_BYTES) {
+		snprintf(err, errlen, "a search is at most %d bytes, not %zu; search for fewer words",
+		         SEARCH_MAX_BYTES, qlen);
 		return WM_EINVAL;
-	for (p = query; *p != '\0';) {
-		size_t sp = space_len(p), len;
+	}
+	end = query + qlen;
+	for (p = query; p < end;) {
+		size_t sp = store_blank_len(p, (size_t)(end - p)), len = 0, nchars = 0;
 
 		if (sp) {
 			p += sp;
 			continue;
 		}
-		for (len = 0; p[len] != '\0' && space_len(p + len) == 0; len++)
-			;
-		if (nwords == SEARCH_MAX_WORDS) {
-			snprintf(s->err, sizeof(s->err), "more than %d words in a search", SEARCH_MAX_WORDS);
+		while (p + len < end && store_blank_len(p + len, (size_t)(end - p - len)) == 0) {
+			len += utf8_len(p + len);
+			nchars++;
+		}
+		if (q->nwords == SEARCH_MAX_WORDS) {
+			snprintf(err, errlen, "more than %d words in a search", SEARCH_MAX_WORDS);
 			return WM_EINVAL;
 		}
-		words[nwords].p = p;
-		words[nwords].len = len;
-		words[nwords].trigram = utf8_chars(p, len) >= 3 && memchr(p, '%', len) == NULL &&
-		                        memchr(p, '_', len) == NULL;
-		words[nwords].pattern = NULL;
-		matchlen += len + 3;
-		nwords++;
+		q->w[q->nwords].p = p;
+		q->w[q->nwords].len = len;
+		q->w[q->nwords].nchars = nchars;
+		q->nwords++;
 		p += len;
 	}
-	if (nwords == 0)
-		return 0;
-
-	/* A long word is a LIKE '%word%' that FTS5 answers from its trigram
-	 * index; a short one (or one holding a LIKE wildcard) is a substring
-	 * test over the same stored text.  Both fold ASCII case only. */
-	if ((patterns = malloc(matchlen)) == NULL)
+	/* per character at most: a pair of 8 bytes, quoted, doubled, " AND " */
+	if ((q->match = m = malloc(26 * qlen + 1)) == NULL)
 		return WM_ENOMEM;
-	m = patterns;
-	for (i = 0; i < nwords; i++) {
-		if (!words[i].trigram)
+	for (i = 0; i < q->nwords; i++) {
+		const char *w = q->w[i].p, *a = w, *b;
+
+		if (i > 0)
+			m += sprintf(m, " AND ");
+		if (q->w[i].nchars == 1) {
+			m = fts_string(m, w, q->w[i].len);
+			*m++ = '*';
 			continue;
-		words[i].pattern = m;
-		*m++ = '%';
-		memcpy(m, words[i].p, words[i].len);
-		m += words[i].len;
-		*m++ = '%';
-		*m++ = '\0';
+		}
+		for (b = a + utf8_len(a); b < w + q->w[i].len; a = b, b += utf8_len(b)) {
+			if (a != w)
+				m += sprintf(m, " AND ");
+			m = fts_string(m, a, (size_t)(b - a) + utf8_len(b));
+		}
 	}
-	sqllen = 400 + nwords * 64;
-	if ((sql = malloc(sqllen)) == NULL) {
+	*m = '\0';
+	return 0;
+}
+
+/*
+ * The search's SQL: the index in its key order (newest first) joined to
+ * the text and the event, so that a page reads its own rows and stops.
+ * Parameters: ?1 the expression, then one per word to check, the group,
+ * the limit and (not count) the offset.  count: at most LIMIT matches,
+ * counted.
+ */
+static char *search_sql(const struct search_q *q, const char *group, int count)
+{
+	size_t len = 512 + q->nwords * 64, k, i;
+	char *sql = malloc(len);
+	int param = 2;
+
+	if (sql == NULL)
+		return NULL;
+	k = (size_t)snprintf(sql, len, "%s FROM search_idx i CROSS JOIN search_text t ON t.key = i.rowid"
+	                     " CROSS JOIN events e ON e.seq = t.seq WHERE i.search_idx MATCH ?1",
+	                     count ? "SELECT count(*) FROM (SELECT 1"
+	                           : "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw, e.withheld");
+	for (i = 0; i < q->nwords; i++)
+		if (q->w[i].nchars >= 3)
+			k += (size_t)snprintf(sql + k, len - k, " AND instr(lower(t.body), lower(?%d)) > 0", param++);
+	if (group != NULL)
+		k += (size_t)snprintf(sql + k, len - k, " AND e.grp = ?%d", param++);
+	if (count)
+		snprintf(sql + k, len - k, " LIMIT ?%d)", param);
+	else
+		snprintf(sql + k, len - k, " ORDER BY i.rowid DESC LIMIT ?%d OFFSET ?%d", param, param + 1);
+	return sql;
+}
+
+int store_search_sql(const char *query, const char *group, int count, char **sql)
+{
+	struct search_q q;
+	char err[WM_WHY_LEN];
+	int rc = search_parse(query, &q, err, sizeof(err));
+
+	if (rc == 0 && (*sql = search_sql(&q, group, count)) == NULL)
+		rc = WM_ENOMEM;
+	free(q.match);
+	return rc;
+}
+
+/* The search's statement, bound up to the limit; NULL *out for a query
+ * of no words. */
+static int search_prepare(struct store *s, const char *query, const char *group, int count,
+                          sqlite3_int64 limit, sqlite3_int64 offset, sqlite3_stmt **out)
+{
+	struct search_q q;
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
+	int rc, param = 1;
+	size_t i;
+
+	*out = NULL;
+	if (s == NULL || query == NULL)
+		return WM_EINVAL;
+	if ((rc = search_parse(query, &q, s->err, sizeof(s->err))) != 0 || q.nwords == 0)
+		goto out;
+	if ((sql = search_sql(&q, group, count)) == NULL) {
 		rc = WM_ENOMEM;
 		goto out;
 	}
-	k = (size_t)snprintf(sql, sqllen,
-	                     "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw, e.withheld"
-	                     " FROM events_fts JOIN events e ON e.seq = events_fts.rowid WHERE 1");
-	for (i = 0; i < nwords; i++)
-		k += (size_t)snprintf(sql + k, sqllen - k, words[i].trigram
-		                      ? " AND events_fts.body LIKE ?%d"
-		                      : " AND instr(lower(events_fts.body), lower(?%d)) > 0", param++);
-	if (group != NULL)
-		k += (size_t)snprintf(sql + k, sqllen - k, " AND e.grp = ?%d", param++);
-	snprintf(sql + k, sqllen - k, " ORDER BY e.created_at DESC, e.id DESC");
-
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		rc = store_fail(s, "search");
 		goto out;
 	}
-	param = 1;
-	for (i = 0; i < nwords; i++) {
-		if (words[i].trigram)
-			sqlite3_bind_text(st, param++, words[i].pattern, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_text(st, param++, words[i].p, (int)words[i].len, SQLITE_STATIC);
-	}
+	sqlite3_bind_text(st, param++, q.match, -1, SQLITE_TRANSIENT);
+	for (i = 0; i < q.nwords; i++)
+		if (q.w[i].nchars >= 3)
+			sqlite3_bind_text(st, param++, q.w[i].p, (int)q.w[i].len, SQLITE_TRANSIENT);
 	if (group != NULL)
-		sqlite3_bind_text(st, param++, group, -1, SQLITE_STATIC);
-	rc = iterate_events(s, st, cb, ctx);     /* finalizes st: not cached */
+		sqlite3_bind_text(st, param++, group, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, param++, limit);
+	if (!count)
+		sqlite3_bind_int64(st, param, offset);
+	*out = st;
 	st = NULL;
 out:
 	sqlite3_finalize(st);
 	free(sql);
-	free(patterns);
+	free(q.match);
+	return rc;
+}
+
+static sqlite3_int64 size2i(size_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+int store_search(struct store *s, const char *query, const char *group, size_t limit, size_t offset,
+                 store_event_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = search_prepare(s, query, group, 0, limit == 0 ? -1 : size2i(limit), size2i(offset), &st);
+
+	if (rc != 0 || st == NULL)
+		return rc;
+	return iterate_events(s, st, cb, ctx);     /* finalizes st: not cached */
+}
+
+int store_search_count(struct store *s, const char *query, const char *group, size_t cap, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc = search_prepare(s, query, group, 1, cap >= INT64_MAX ? INT64_MAX : (sqlite3_int64)cap + 1,
+	                        0, &st);
+
+	if (rc != 0)
+		return rc;
+	*n = 0;
+	if (st == NULL)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = (size_t)sqlite3_column_int64(st, 0);
+	else
+		rc = store_fail(s, "search count");
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -1497,16 +1631,83 @@ static int neg_agg_add(struct store *s, const char *grp, uint64_t created_at, co
 	return rc;
 }
 
+/* A free search key for an event whose own (store_search_key) another
+ * event of the same millisecond holds: the first free one of that
+ * millisecond, else -seq (listed after all others).  Reads at most the
+ * 1,024 keys of one millisecond. */
+static int search_key_free(struct store *s, sqlite3_int64 key, sqlite3_int64 seq, sqlite3_int64 *out)
+{
+	const sqlite3_int64 slots = (sqlite3_int64)1 << STORE_SEARCH_SLOT_BITS;
+	const sqlite3_int64 base = key & ~(slots - 1);
+	sqlite3_int64 want = base;
+	sqlite3_stmt *st;
+	int step;
+
+	if ((st = stmt_get(s, ST_SEARCH_SLOTS)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_int64(st, 1, base);
+	sqlite3_bind_int64(st, 2, base + slots - 1);
+	/* the keys come in order: the first one missing is free */
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_int64(st, 0) == want)
+		want++;
+	stmt_put(s, st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return store_fail(s, "search keys");
+	*out = want < base + slots ? want : -seq;
+	return 0;
+}
+
+/* Make the event at seq searchable by text under key, or a free key when
+ * key is taken (noted in its events row then). */
+static int index_text(struct store *s, sqlite3_int64 seq, sqlite3_int64 key, const char *text, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc, taken = 0;
+
+	for (;;) {
+		if ((st = stmt_get(s, ST_INSERT_TEXT)) == NULL)
+			return WM_ESTORE;
+		sqlite3_bind_int64(st, 1, key);
+		sqlite3_bind_int64(st, 2, seq);
+		sqlite3_bind_text(st, 3, text, (int)len, SQLITE_STATIC);
+		rc = stmt_exec(s, st, "index text");
+		stmt_put(s, st);
+		if (rc != 0 || sqlite3_changes(s->db) == 1)
+			break;
+		if (taken++ || (rc = search_key_free(s, key, seq, &key)) != 0)
+			return rc != 0 ? rc : store_fail(s, "no free search key");
+	}
+	if (rc == 0 && taken) {
+		if ((st = stmt_get(s, ST_SET_KEY)) == NULL)
+			return WM_ESTORE;
+		sqlite3_bind_int64(st, 1, seq);
+		sqlite3_bind_int64(st, 2, key);
+		rc = stmt_exec(s, st, "index text");
+		stmt_put(s, st);
+	}
+	if (rc != 0 || (st = stmt_get(s, ST_INSERT_IDX)) == NULL)
+		return rc != 0 ? rc : WM_ESTORE;
+	sqlite3_bind_int64(st, 1, key);
+	sqlite3_bind_text(st, 2, text, (int)len, SQLITE_STATIC);
+	rc = stmt_exec(s, st, "index text");
+	stmt_put(s, st);
+	return rc;
+}
+
 static int insert_locked(struct store *s, const struct event *ev, int64_t received_at)
 {
 	sqlite3_stmt *st;
-	sqlite3_int64 seq;
+	sqlite3_int64 seq, key = store_search_key(store_u2i(ev->created_at), ev->id);
 	char *text = NULL;
 	size_t textlen, i;
 	int rc;
 
-	if ((st = stmt_get(s, ST_INSERT)) == NULL)
-		return WM_ESTORE;
+	if ((rc = search_text(ev, &text, &textlen)) != 0)
+		return rc;
+	if ((st = stmt_get(s, ST_INSERT)) == NULL) {
+		rc = WM_ESTORE;
+		goto out;
+	}
 	sqlite3_bind_blob(st, 1, ev->id, WM_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, store_u2i(ev->created_at));
 	sqlite3_bind_int(st, 3, (int)ev->kind);
@@ -1517,41 +1718,37 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	sqlite3_bind_int64(st, 8, received_at);
 	if (ev->has_prev)
 		sqlite3_bind_blob(st, 9, ev->prev, WM_ID_LEN, SQLITE_STATIC);
+	if (textlen > 0)
+		sqlite3_bind_int64(st, 10, key);
 	rc = stmt_exec(s, st, "insert event");
 	stmt_put(s, st);
 	if (rc != 0)
-		return rc;
-	if (sqlite3_changes(s->db) == 0)
-		return WM_EDUP;
+		goto out;
+	if (sqlite3_changes(s->db) == 0) {
+		rc = WM_EDUP;
+		goto out;
+	}
 	seq = sqlite3_last_insert_rowid(s->db);
 	s->inserted_seq = seq;
 	if ((rc = neg_agg_add(s, ev->group, ev->created_at, ev->id)) != 0)
-		return rc;
+		goto out;
 
 	for (i = 0; i < ev->nrefs && i < WM_MAX_REFS; i++) {
-		if ((st = stmt_get(s, ST_INSERT_REF)) == NULL)
-			return WM_ESTORE;
+		if ((st = stmt_get(s, ST_INSERT_REF)) == NULL) {
+			rc = WM_ESTORE;
+			goto out;
+		}
 		sqlite3_bind_int64(st, 1, seq);
 		sqlite3_bind_int(st, 2, (int)i);
 		sqlite3_bind_blob(st, 3, ev->refs[i], WM_ID_LEN, SQLITE_STATIC);
 		rc = stmt_exec(s, st, "insert ref");
 		stmt_put(s, st);
 		if (rc != 0)
-			return rc;
+			goto out;
 	}
-
-	if ((rc = search_text(ev, &text, &textlen)) != 0)
-		return rc;
-	if (textlen > 0) {
-		if ((st = stmt_get(s, ST_INSERT_FTS)) == NULL) {
-			rc = WM_ESTORE;
-		} else {
-			sqlite3_bind_int64(st, 1, seq);
-			sqlite3_bind_text(st, 2, text, (int)textlen, SQLITE_STATIC);
-			rc = stmt_exec(s, st, "index text");
-			stmt_put(s, st);
-		}
-	}
+	if (textlen > 0)
+		rc = index_text(s, seq, key, text, textlen);
+out:
 	free(text);
 	return rc;
 }
@@ -1668,6 +1865,15 @@ static int exec_id(struct store *s, enum stmt_id i, const uint8_t id[WM_ID_LEN],
 	return rc;
 }
 
+/* Take the text of the event at seq out of search: index first, while
+ * search_text still has the text the index forgets it by. */
+static int unindex(struct store *s, sqlite3_int64 seq)
+{
+	int rc = exec_seq(s, ST_DEL_IDX, seq, "unindex text");
+
+	return rc != 0 ? rc : exec_seq(s, ST_DEL_TEXT, seq, "unindex text");
+}
+
 /* The withheld form of the stored event at seq (*wh malloc'd). */
 static int withheld_of(struct store *s, sqlite3_int64 seq, uint8_t **wh, size_t *whlen)
 {
@@ -1706,6 +1912,8 @@ int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_
 		goto out;       /* retracting twice keeps the first retraction */
 	if ((rc = withheld_of(s, seq, &wh, &whlen)) != 0)
 		goto out;
+	if ((rc = unindex(s, seq)) != 0)
+		goto out;
 	if ((st = stmt_get(s, ST_RETRACT)) == NULL) {
 		rc = WM_ESTORE;
 		goto out;
@@ -1715,8 +1923,6 @@ int store_retract(struct store *s, const uint8_t target[WM_ID_LEN], const uint8_
 	sqlite3_bind_blob(st, 3, wh, (int)whlen, SQLITE_STATIC);
 	rc = stmt_exec(s, st, "retract");
 	stmt_put(s, st);
-	if (rc == 0)
-		rc = exec_seq(s, ST_DEL_FTS, seq, "unindex text");
 	if (rc == 0)
 		rc = exec_seq(s, ST_DEL_REFS, seq, "drop refs");
 out:
@@ -1741,7 +1947,7 @@ int store_delete(struct store *s, const uint8_t id[WM_ID_LEN])
 		goto out;
 	s->gone_valid = store_info(s, id, &s->gone) == 0;
 	memcpy(s->gone_id, id, WM_ID_LEN);
-	if ((rc = exec_seq(s, ST_DEL_FTS, seq, "unindex text")) != 0 ||
+	if ((rc = unindex(s, seq)) != 0 ||
 	    (rc = exec_seq(s, ST_DEL_REFS, seq, "drop refs")) != 0 ||
 	    (rc = exec_id(s, ST_DEL_CERT, id, "drop cert")) != 0 ||
 	    (rc = exec_id(s, ST_DEL_REVOKE, id, "drop revocation")) != 0 ||
@@ -2000,7 +2206,7 @@ static int collect_waiting(struct store *s, uint64_t now, int64_t *deleted)
 
 int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
 {
-	static const enum stmt_id steps[] = { ST_EXP_FTS, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
+	static const enum stmt_id steps[] = { ST_EXP_IDX, ST_EXP_TEXT, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
 	                                      ST_EXP_HIDDEN, ST_EXP_HIDDEN_BY };
 	sqlite3_stmt *st;
 	int64_t deleted = 0;

@@ -96,15 +96,24 @@ int store_get(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t **wire, size
 /* Events whose refs include id (replies, status, acks...). */
 int store_events_referring(struct store *s, const uint8_t id[WM_ID_LEN], store_event_cb cb, void *ctx);
 
-/* Full-text search over the text fields of public events.  Words of three
- * or more characters use the trigram index; one- and two-character words
- * (诈骗, 走失) fall back to a substring scan.  All words must match.
- * Words split on ASCII blanks and U+3000; at most 16; ASCII letters match
- * either case; newest (created_at) first; group NULL = any.  Searchable:
- * bulletin title+text; alert event+headline+text+area_desc+instruction;
- * request text (not sealed ones), reply text, ack text, status note. */
-int store_search(struct store *s, const char *query, const char *group,
+/*
+ * Full-text search over the text fields of public events, through an index
+ * for words of any length (store_bigram.c): every word must occur in the
+ * text (as a substring; ASCII letters match either case).  Words split on
+ * ASCII blanks and U+3000; at most 16, and the query at most 1,024 bytes
+ * (WM_EINVAL, store_errmsg says which).  Newest (created_at) first; the
+ * limit newest (0 = no limit) after skipping offset; group NULL = any.
+ * A page reads about its own rows, however many events match.
+ * Searchable: bulletin title+text; alert event+headline+text+area_desc+
+ * instruction; request text (not sealed ones), reply text, ack text,
+ * status note.
+ */
+int store_search(struct store *s, const char *query, const char *group, size_t limit, size_t offset,
                  store_event_cb cb, void *ctx);
+/* How many events store_search lists for query and group, counting at
+ * most cap + 1: *n is the number if it is at most cap, else cap + 1
+ * ("more than cap"). */
+int store_search_count(struct store *s, const char *query, const char *group, size_t cap, size_t *n);
 
 /* Counts for status output. */
 struct store_counts { int64_t events, retracted, rejected, certs; };

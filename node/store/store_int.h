@@ -28,7 +28,7 @@
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 /* SQLite integers are signed; our times are uint64 from outside.  Anything
  * beyond INT64_MAX (far past any real date) is stored as INT64_MAX. */
@@ -57,6 +57,37 @@ void store_reader_put(struct store *s, sqlite3 *db);
  * that writes, before the schema migration.
  */
 int store_neg_register(sqlite3 *db);
+
+/* --- the search index (store_bigram.c) ------------------------------------ */
+
+/*
+ * search_text holds each searchable event's text once, under a key that
+ * orders it by time: created_at in the high bits, so that the index's rowid
+ * order is newest first and a search reads its first page and stops, and
+ * 10 bits of the id below, so that events of one millisecond rarely share
+ * a key (store.c takes a free one when they do, or -seq once all 1,024 of
+ * a millisecond are taken; a created_at past 2^53 ms counts as 2^53 - 1).
+ */
+#define STORE_SEARCH_SLOT_BITS 10
+static inline sqlite3_int64 store_search_key(sqlite3_int64 created_at, const uint8_t *id)
+{
+	const sqlite3_int64 top = ((sqlite3_int64)1 << (63 - STORE_SEARCH_SLOT_BITS)) - 1;
+
+	if (created_at < 0)
+		created_at = 0;
+	if (created_at > top)
+		created_at = top;
+	return created_at << STORE_SEARCH_SLOT_BITS | (sqlite3_int64)(id[0] << 2 | id[1] >> 6);
+}
+
+/* Register the FTS5 tokenizer wm_bigram and the SQL function
+ * wm_search_key(created_at, id) (the migration's store_search_key) on db,
+ * which any connection that reads or writes the search index needs. */
+int store_search_register(sqlite3 *db);
+
+/* Length of the blank at p (n bytes left; ASCII blanks and U+3000), 0 if
+ * none: what a search query is split at and the tokenizer cuts at. */
+size_t store_blank_len(const char *p, size_t n);
 
 /* --- the repair aggregates' SQL ------------------------------------------- */
 
@@ -164,6 +195,9 @@ int store_neg_register(struct sqlite3 *db);
 /* The SQL store_events runs for f (into sql, len bytes), so that a test
  * can ask SQLite for its plan.  Returns the variant number. */
 int store_events_sql(const struct store_filter *f, char *sql, size_t len);
+/* The same for store_search (count: store_search_count's): *sql malloc'd,
+ * caller frees.  WM_EINVAL for a query store_search refuses. */
+int store_search_sql(const char *query, const char *group, int count, char **sql);
 
 /*
  * The size and the counters of a session.  They read the view's private

@@ -135,7 +135,7 @@ static size_t search_n(struct store *s, const char *q, const char *group)
 	struct seen seen;
 
 	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(store_search(s, q, group, seen_cb, &seen), 0);
+	assert_int_equal(store_search(s, q, group, 0, 0, seen_cb, &seen), 0);
 	return seen.n;
 }
 
@@ -233,7 +233,8 @@ static void test_migration_from_empty_file(void **state)
 	store_close(s);
 	assert_int_equal(sql_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-	                         "('events','refs','certs','revocations','rejected','meta','events_fts')"), 7);
+	                         "('events','refs','certs','revocations','rejected','meta','search_text',"
+	                         "'search_idx')"), 8);
 	/* opening again is a no-op */
 	assert_int_equal(store_open(path, &s, why), 0);
 	store_close(s);
@@ -332,6 +333,9 @@ static void assert_plan_streams(const char *sql, const char *plan)
 	for (p = plan; (p = strstr(p, "SCAN ")) != NULL; p++) {
 		const char *eol = strchr(p, '\n');
 		const char *idx = strstr(p, "USING ");
+		const char *vt = strstr(p, "VIRTUAL TABLE");
+		if ((vt != NULL && (eol == NULL || vt < eol)) || strncmp(p, "SCAN (subquery", 14) == 0)
+			continue;               /* the search index in its order; a count's rows */
 		if (idx == NULL || (eol != NULL && idx > eol) || strncmp(idx, "USING INTEGER PRIMARY KEY", 25) == 0)
 			fail_msg("reads every row:\n%s\n%s", sql, plan);
 	}
@@ -360,6 +364,96 @@ static void test_query_plans(void **state)
 		else
 			assert_plan_streams(sql, plan);
 	}
+	/* search: the index in key order, then each match's text and row */
+	for (v = 0; v < 12; v++) {
+		static const char *const queries[] = { "诈骗", "电信诈骗", "骗" };
+		char *q = NULL;
+
+		assert_int_equal(store_search_sql(queries[v % 3], v & 4 ? "g" : NULL, v >= 8, &q), 0);
+		plan_of(f->s, q, plan, sizeof(plan));
+		assert_plan_streams(q, plan);
+		assert_non_null(strstr(plan, "SEARCH t USING INTEGER PRIMARY KEY (rowid=?)"));
+		assert_non_null(strstr(plan, "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"));
+		free(q);
+	}
+}
+
+/* A store of schema 8 (the trigram index) migrates to the search index
+ * with the text it held, and searches as a new one does. */
+static void test_migration_search(void **state)
+{
+	struct fx *f = *state;
+	struct built a = bulletin(f->k, "g", T0, "反诈提醒", "警惕电信诈骗"), b = bulletin(f->k, "h", T0 + 1, "寻人", "老人走失");
+	struct seen seen;
+	char why[WM_WHY_LEN];
+	size_t n;
+
+	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_int_equal(sqlite3_exec(store_db(f->s),
+	                              "CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram', detail=none);"
+	                              "INSERT INTO events_fts (rowid, body) SELECT seq, body FROM search_text;"
+	                              "DROP TABLE search_idx; DROP TABLE search_text;"
+	                              "ALTER TABLE events DROP COLUMN search_key; PRAGMA user_version = 8;",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	store_close(f->s);
+	f->s = NULL;
+	if (store_open(f->d.path, &f->s, why) != 0)
+		fail_msg("store_open: %s", why);
+	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM events WHERE search_key IS NOT NULL"), 2);
+	assert_int_equal(store_search_count(f->s, "诈骗", NULL, 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_search_count(f->s, "老人走失", "h", 10, &n), 0);
+	assert_int_equal(n, 1);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_search(f->s, "提醒 警惕", NULL, 0, 0, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	/* and its rows leave the index as new ones do */
+	assert_int_equal(store_delete(f->s, a.ev->id), 0);
+	assert_int_equal(store_search_count(f->s, "诈骗", NULL, 10, &n), 0);
+	assert_int_equal(n, 0);
+	built_free(&a);
+	built_free(&b);
+}
+
+/* Events of one millisecond whose search keys collide: each takes a free
+ * key of that millisecond, or -seq once all are taken; every one is
+ * found, and deleting one leaves the others' text indexed. */
+static void test_search_keys(void **state)
+{
+	struct fx *f = *state;
+	struct built a = bulletin(f->k, "g", T0, "走失", "one"), b = bulletin(f->k, "g", T0, "走失", "two");
+	sqlite3 *db = store_db(f->s);
+	char sql[256];
+	size_t n;
+
+	/* a's own key taken: a gets the next free one */
+	snprintf(sql, sizeof(sql), "INSERT INTO search_text (key, seq, body) VALUES (%lld, -1, 'x')",
+	         (long long)store_search_key((sqlite3_int64)T0, a.ev->id));
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
+	/* every key of the millisecond taken: b gets -seq */
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE k(x) AS (SELECT %lld UNION ALL SELECT x + 1 FROM k WHERE x < %lld)"
+	         " INSERT OR IGNORE INTO search_text (key, seq, body) SELECT x, -1, 'x' FROM k",
+	         (long long)T0 << STORE_SEARCH_SLOT_BITS, (((long long)T0 + 1) << STORE_SEARCH_SLOT_BITS) - 1);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM events WHERE search_key < 0"), 1);
+	assert_int_equal(store_search_count(f->s, "走失", NULL, 10, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_search_count(f->s, "two", NULL, 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_delete(f->s, a.ev->id), 0);
+	assert_int_equal(store_search_count(f->s, "走失", NULL, 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_search_count(f->s, "two", NULL, 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_delete(f->s, b.ev->id), 0);
+	assert_int_equal(store_search_count(f->s, "走失", NULL, 10, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM search_text WHERE seq > 0"), 0);
+	built_free(&a);
+	built_free(&b);
 }
 
 /* store_events through a reader, from another thread (as the HTTP API's
@@ -450,6 +544,7 @@ static void test_search(void **state)
 	struct built b4 = bulletin(f->k, "gaobu.a", T0 + 3000, "交通", "警方提醒：雨天路滑");
 	struct built r1 = reply(f->k, "gaobu.a", T0 + 4000, b2.ev->id, "在菜市场见过这位老人");
 	struct seen seen;
+	size_t n;
 
 	assert_int_equal(store_insert(f->s, b1.ev, 1), 0);
 	assert_int_equal(store_insert(f->s, b2.ev, 1), 0);
@@ -458,10 +553,12 @@ static void test_search(void **state)
 	assert_int_equal(store_insert(f->s, r1.ev, 1), 0);
 
 	assert_int_equal(search_n(f->s, "诈骗", NULL), 1);            /* two characters */
-	assert_int_equal(search_n(f->s, "冒充客服", NULL), 1);        /* trigram */
+	assert_int_equal(search_n(f->s, "冒充客服", NULL), 1);        /* four */
 	assert_int_equal(search_n(f->s, "电信诈骗", NULL), 1);
 	assert_int_equal(search_n(f->s, "走失", NULL), 1);
 	assert_int_equal(search_n(f->s, "骗", NULL), 1);              /* one character */
+	assert_int_equal(search_n(f->s, "意", NULL), 1);              /* ... the last of its run */
+	assert_int_equal(search_n(f->s, "反诈骗", NULL), 0);          /* its pairs, apart: checked */
 	assert_int_equal(search_n(f->s, "老人", NULL), 2);            /* bulletin and reply */
 	assert_int_equal(search_n(f->s, "反诈提醒", NULL), 1);        /* title is indexed */
 	assert_int_equal(search_n(f->s, "诈骗 冒充", NULL), 1);       /* all words */
@@ -477,6 +574,10 @@ static void test_search(void **state)
 	assert_int_equal(search_n(f->s, "ask", NULL), 1);
 	assert_int_equal(search_n(f->s, "as", NULL), 1);             /* short ASCII word */
 	assert_int_equal(search_n(f->s, "\"quoted\"", NULL), 0);     /* quotes are harmless */
+	assert_int_equal(search_n(f->s, "\"", NULL), 0);
+	assert_int_equal(search_n(f->s, "a\"*", NULL), 0);
+	assert_int_equal(search_n(f->s, "AND OR NOT", NULL), 0);     /* the index's syntax is text */
+	assert_int_equal(search_n(f->s, "(as)", NULL), 0);
 	{
 		/* LIKE's wildcards in a query are plain characters */
 		struct built w1 = bulletin(f->k, "gaobu.c", T0, "rates", "rate is 100% fixed");
@@ -495,15 +596,43 @@ static void test_search(void **state)
 
 	/* newest first */
 	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(store_search(f->s, "警方提醒", NULL, seen_cb, &seen), 0);
+	assert_int_equal(store_search(f->s, "警方提醒", NULL, 0, 0, seen_cb, &seen), 0);
 	assert_int_equal(seen.n, 2);
 	assert_memory_equal(seen.id[0], b4.ev->id, WM_ID_LEN);
 	assert_memory_equal(seen.id[1], b1.ev->id, WM_ID_LEN);
 
+	/* a page, and counts up to a cap */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_search(f->s, "警方提醒", NULL, 1, 1, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_memory_equal(seen.id[0], b1.ev->id, WM_ID_LEN);
+	assert_int_equal(store_search_count(f->s, "老人", NULL, 10, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_search_count(f->s, "老人", NULL, 1, &n), 0);
+	assert_int_equal(n, 2);                                     /* more than 1 */
+	assert_int_equal(store_search_count(f->s, "老人", "gaobu.b", 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_search_count(f->s, " ", NULL, 10, &n), 0);
+	assert_int_equal(n, 0);
+
+	/* a hostile query is refused, not run */
+	{
+		char big[1100];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(store_search(f->s, big, NULL, 0, 0, seen_cb, &seen), WM_EINVAL);
+		assert_non_null(strstr(store_errmsg(f->s), "at most 1024 bytes"));
+		big[1024] = '\0';
+		assert_int_equal(store_search(f->s, big, NULL, 0, 0, seen_cb, &seen), 0);
+		assert_int_equal(store_search(f->s, "a b c d e f g h i j k l m n o p q", NULL, 0, 0, seen_cb, &seen),
+		                 WM_EINVAL);
+	}
+
 	/* a callback that stops the search */
 	memset(&seen, 0, sizeof(seen));
 	seen.stop_at = 1;
-	assert_int_equal(store_search(f->s, "提醒", NULL, seen_cb, &seen), 7);
+	assert_int_equal(store_search(f->s, "提醒", NULL, 0, 0, seen_cb, &seen), 7);
 	assert_int_equal(seen.n, 1);
 
 	built_free(&b1);
@@ -1040,6 +1169,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wal_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_alert_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
