@@ -137,24 +137,29 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (id, author, signer)) WITHOUT ROWID;",
 	/* 7 -> 8: the feed's newest-first orders of a group and of a kind,
 	 * read from an index in order and stopped at the limit, not sorted
-	 * (issue 11: 1.3 s at a million events).  events_grp and events_kind
-	 * (by seq) serve the API's arrival order. */
-	"CREATE INDEX events_grp_time ON events(grp, created_at, id);"
-	"CREATE INDEX events_kind_time ON events(kind, created_at, id);",
+	 * (issue 11: 1.3 s at a million events); events of one millisecond
+	 * by seq, which the index holds anyway (an id would add 33 bytes an
+	 * event to each).  events_grp and events_kind (by seq) serve the
+	 * API's arrival order. */
+	"CREATE INDEX events_grp_time ON events(grp, created_at);"
+	"CREATE INDEX events_kind_time ON events(kind, created_at);",
 	/* 8 -> 9: search through an index for words of any length, newest
 	 * first, stopping at a page (store_bigram.c): the text once, in
 	 * search_text under a key ordered by time (store_int.h), its bigrams
 	 * in a contentless index under the same key; each event notes its
 	 * key.  Replaces the trigram index, which kept a second copy of the
 	 * text and left one- and two-character words to a scan.  A key two
-	 * events share here (the same millisecond and 10 bits of id) goes to
-	 * the first, -seq to the others. */
+	 * events share here (the same millisecond and 4 bits of id) goes to
+	 * the first, -seq to the others.  No token counts (columnsize=0:
+	 * nothing is ranked) and no prefix index: a one-character word reads
+	 * the lists of every pair it starts (15 ms at a million events),
+	 * where a prefix index cost 61 bytes an event (BENCHMARKS.md). */
 	"ALTER TABLE events ADD COLUMN search_key INTEGER;"
 	"CREATE TABLE search_text ("
 	"  key INTEGER PRIMARY KEY,"
 	"  seq INTEGER NOT NULL,"                  /* events.seq */
 	"  body TEXT NOT NULL);"
-	"CREATE VIRTUAL TABLE search_idx USING fts5(body, content='', detail=none, tokenize='wm_bigram');"
+	"CREATE VIRTUAL TABLE search_idx USING fts5(body, content='', columnsize=0, detail=none, tokenize='wm_bigram');"
 	"INSERT INTO search_text (key, seq, body) SELECT CASE WHEN row_number() OVER (PARTITION BY k"
 	"  ORDER BY seq) = 1 THEN k ELSE -seq END, seq, body FROM (SELECT wm_search_key(e.created_at, e.id)"
 	"  AS k, e.seq AS seq, f.body AS body FROM events_fts f JOIN events e ON e.seq = f.rowid);"
@@ -880,7 +885,7 @@ int store_events_sql(const struct store_filter *f, char *sql, size_t len)
 	         (variant & 1) ? "AND grp = ?2" : "",
 	         (variant & 2) ? "AND kind = ?3" : "",
 	         (variant & 8) ? "AND grp != ?6" : "",
-	         (variant & 4) ? "created_at DESC, id DESC" : "seq");
+	         (variant & 4) ? "created_at DESC, seq DESC" : "seq");
 	return variant;
 }
 
@@ -1634,7 +1639,7 @@ static int neg_agg_add(struct store *s, const char *grp, uint64_t created_at, co
 /* A free search key for an event whose own (store_search_key) another
  * event of the same millisecond holds: the first free one of that
  * millisecond, else -seq (listed after all others).  Reads at most the
- * 1,024 keys of one millisecond. */
+ * 16 keys of one millisecond. */
 static int search_key_free(struct store *s, sqlite3_int64 key, sqlite3_int64 seq, sqlite3_int64 *out)
 {
 	const sqlite3_int64 slots = (sqlite3_int64)1 << STORE_SEARCH_SLOT_BITS;

@@ -83,7 +83,7 @@ struct store_filter {
 	unsigned kind;               /* 0 = any */
 	int64_t after_seq;           /* only seq > after_seq */
 	size_t limit;                /* 0 = no limit */
-	int newest_first;            /* order by created_at desc (then id desc) instead of seq */
+	int newest_first;            /* order by created_at desc (then seq desc) instead of seq */
 	uint64_t now;                /* if nonzero, skip events expired at now */
 };
 int store_events(struct store *s, const struct store_filter *f, store_event_cb cb, void *ctx);

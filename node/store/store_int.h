@@ -64,11 +64,13 @@ int store_neg_register(sqlite3 *db);
  * search_text holds each searchable event's text once, under a key that
  * orders it by time: created_at in the high bits, so that the index's rowid
  * order is newest first and a search reads its first page and stops, and
- * 10 bits of the id below, so that events of one millisecond rarely share
- * a key (store.c takes a free one when they do, or -seq once all 1,024 of
- * a millisecond are taken; a created_at past 2^53 ms counts as 2^53 - 1).
+ * 4 bits of the id below, so that events of one millisecond rarely share
+ * a key (store.c takes a free one when they do, or -seq once all 16 of a
+ * millisecond are taken; a created_at past 2^59 ms counts as 2^59 - 1).
+ * Few bits, because the index stores the gaps between keys: 20 ms apart
+ * is 320, two bytes, where 10 bits made it three.
  */
-#define STORE_SEARCH_SLOT_BITS 10
+#define STORE_SEARCH_SLOT_BITS 4
 static inline sqlite3_int64 store_search_key(sqlite3_int64 created_at, const uint8_t *id)
 {
 	const sqlite3_int64 top = ((sqlite3_int64)1 << (63 - STORE_SEARCH_SLOT_BITS)) - 1;
@@ -77,7 +79,7 @@ static inline sqlite3_int64 store_search_key(sqlite3_int64 created_at, const uin
 		created_at = 0;
 	if (created_at > top)
 		created_at = top;
-	return created_at << STORE_SEARCH_SLOT_BITS | (sqlite3_int64)(id[0] << 2 | id[1] >> 6);
+	return created_at << STORE_SEARCH_SLOT_BITS | (sqlite3_int64)(id[0] >> (8 - STORE_SEARCH_SLOT_BITS));
 }
 
 /* Register the FTS5 tokenizer wm_bigram and the SQL function

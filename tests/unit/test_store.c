@@ -328,8 +328,11 @@ static void assert_plan_streams(const char *sql, const char *plan)
 {
 	const char *p;
 
-	if (strstr(plan, "TEMP B-TREE") != NULL)
-		fail_msg("sorts what it reads:\n%s\n%s", sql, plan);
+	/* a sort of the RIGHT PART sorts only the rows of one created_at
+	 * (by seq) as they stream past, and stops with them */
+	for (p = plan; (p = strstr(p, "TEMP B-TREE")) != NULL; p++)
+		if (strncmp(p, "TEMP B-TREE FOR RIGHT PART", 26) != 0)
+			fail_msg("sorts what it reads:\n%s\n%s", sql, plan);
 	for (p = plan; (p = strstr(p, "SCAN ")) != NULL; p++) {
 		const char *eol = strchr(p, '\n');
 		const char *idx = strstr(p, "USING ");
