@@ -1162,14 +1162,19 @@ static char *search_sql(const struct search_q *q, const char *group, int count)
 {
 	size_t len = 512 + q->nwords * 64, k, i;
 	char *sql = malloc(len);
-	int param = 2;
+	int param = 2, check = 0;
 
 	if (sql == NULL)
 		return NULL;
-	k = (size_t)snprintf(sql, len, "%s FROM search_idx i CROSS JOIN search_text t ON t.key = i.rowid"
-	                     " CROSS JOIN events e ON e.seq = t.seq WHERE i.search_idx MATCH ?1",
+	for (i = 0; i < q->nwords; i++)
+		check |= q->w[i].nchars >= 3;
+	/* a count joins only what its conditions read: a word of one or two
+	 * characters in any group is the index alone */
+	k = (size_t)snprintf(sql, len, "%s FROM search_idx i%s%s WHERE i.search_idx MATCH ?1",
 	                     count ? "SELECT count(*) FROM (SELECT 1"
-	                           : "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw, e.withheld");
+	                           : "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw, e.withheld",
+	                     !count || check || group != NULL ? " CROSS JOIN search_text t ON t.key = i.rowid" : "",
+	                     !count || group != NULL ? " CROSS JOIN events e ON e.seq = t.seq" : "");
 	for (i = 0; i < q->nwords; i++)
 		if (q->w[i].nchars >= 3)
 			k += (size_t)snprintf(sql + k, len - k, " AND instr(lower(t.body), lower(?%d)) > 0", param++);

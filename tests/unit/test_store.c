@@ -375,8 +375,10 @@ static void test_query_plans(void **state)
 		assert_int_equal(store_search_sql(queries[v % 3], v & 4 ? "g" : NULL, v >= 8, &q), 0);
 		plan_of(f->s, q, plan, sizeof(plan));
 		assert_plan_streams(q, plan);
-		assert_non_null(strstr(plan, "SEARCH t USING INTEGER PRIMARY KEY (rowid=?)"));
-		assert_non_null(strstr(plan, "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"));
+		if (v < 8 || v % 3 == 1)        /* a page; a count checking the text */
+			assert_non_null(strstr(plan, "SEARCH t USING INTEGER PRIMARY KEY (rowid=?)"));
+		if (v < 8 || v & 4)             /* a page; a count in a group */
+			assert_non_null(strstr(plan, "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"));
 		free(q);
 	}
 }
