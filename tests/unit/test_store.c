@@ -684,6 +684,7 @@ static void test_expiry(void **state)
 	struct store_filter flt;
 	struct seen seen;
 	int64_t n = -1;
+	size_t count;
 
 	fx_draft(&d, f->k, KIND_BULLETIN, "g", T0);
 	d.expires_at = T0 + 1000;
@@ -715,9 +716,14 @@ static void test_expiry(void **state)
 	assert_int_equal(store_has(f->s, later.ev->id), 1);
 	assert_int_equal(store_has(f->s, stays.ev->id), 1);
 	assert_int_equal(search_n(f->s, "expiring", NULL), 2);
+	/* a short word is counted from the index alone: it forgot the row */
+	assert_int_equal(store_search_count(f->s, "li", NULL, 10, &count), 0);
+	assert_int_equal(count, 1);
 	assert_int_equal(store_collect_expired(f->s, T0 + 100000, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(search_n(f->s, "expiring", NULL), 1);
+	assert_int_equal(store_search_count(f->s, "li", NULL, 10, &count), 0);
+	assert_int_equal(count, 0);
 	/* the reply stays, and still refers to the (gone) id */
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(store_events_referring(f->s, gone.ev->id, seen_cb, &seen), 0);
