@@ -290,16 +290,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (r->post)
 			return MHD_YES;     /* the body follows */
 	}
-	if (r->answered) {
-		*upsize = 0;            /* the rest of a refused body */
+	if (r->answered)
 		return MHD_YES;
-	}
 	if (*upsize) {
 		uint8_t *nb;
-		if (r->blen + *upsize > WM_MAX_WIRE) {
+		/* libmicrohttpd takes no answer in the middle of a body: a body
+		 * found too long is read to its end (the request's deadline
+		 * bounds that) and dropped, then answered */
+		if (r->too_big || r->blen + *upsize > WM_MAX_WIRE) {
+			r->too_big = 1;
 			*upsize = 0;
-			return (enum MHD_Result)http_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
-			                                   "an event is at most %d bytes", WM_MAX_WIRE);
+			return MHD_YES;
 		}
 		nb = realloc(r->body, r->blen + *upsize);
 		if (!nb)
@@ -310,6 +311,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upsize = 0;
 		return MHD_YES;
 	}
+	if (r->too_big)
+		return (enum MHD_Result)http_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
+		                                   "an event is at most %d bytes", WM_MAX_WIRE);
 	if (r->have) {
 		char *b = r->resp;
 		r->resp = NULL;

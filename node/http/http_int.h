@@ -122,6 +122,7 @@ struct hreq {
 	struct MHD_Connection *conn;
 	struct route rt;
 	int post;
+	int too_big;                 /* the body went past WM_MAX_WIRE: dropped */
 	int dispatched;
 	uint8_t *body;
 	size_t blen;
