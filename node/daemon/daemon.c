@@ -137,8 +137,11 @@ static void local_log(void *ctx, int level, const char *line)
 static void d_batch_check_cb(uv_check_t *h)
 {
 	struct daemon *d = h->data;
+	uint64_t failed = d->local.batch_failures;
 
 	local_batch_end(&d->local);
+	if (d->local.batch_failures != failed)
+		disk_check(d);           /* a full disk is the usual cause: say so at once */
 	serve_rows(d);
 }
 
@@ -378,7 +381,8 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	uv_timer_start(&d->poll_timer, d_poll_cb, DAEMON_POLL_MS, DAEMON_POLL_MS);
 	uv_timer_start(&d->status_timer, status_timer_cb, DAEMON_STATUS_MS, DAEMON_STATUS_MS);
 	uv_timer_start(&d->expire_timer, d_expire_cb, 5000, cf->expire_interval * 1000);
-	status_write(d, "running");
+	disk_check(d);
+	status_write(d, disk_state(d));
 	d_after_mesh(d);
 	return 0;
 }
