@@ -25,7 +25,8 @@
 #define HTTP_RATE_SLOTS      1024     /* addresses whose request rate is tracked */
 #define HTTP_LIST_DEFAULT    100      /* events per listing page */
 #define HTTP_LIST_MAX        500
-#define HTTP_RING            1024     /* recent events the streams are served from */
+#define HTTP_RING            1024     /* recent events the streams are served from, */
+#define HTTP_RING_BYTES      (8u << 20)   /* ... and their rendered bytes at most */
 #define HTTP_BACKLOG         200      /* events per catch-up read of one stream */
 #define HTTP_STREAM_BUF      (256 * 1024)   /* a stream's unsent bytes at most */
 
@@ -107,7 +108,7 @@ struct http {
 	struct stream *streams;
 	unsigned nstreams[3];
 	struct ring_item ring[HTTP_RING];
-	size_t ring_start, ring_len;
+	size_t ring_start, ring_len, ring_bytes;
 	int64_t ring_lo;             /* every row with lo < seq <= hi is in the ring */
 	int64_t ring_hi;             /* (or, with no streams, simply the rows met) */
 	int64_t head;                /* the highest committed seq the daemon told of */
@@ -196,6 +197,8 @@ struct hjob {
 	size_t blen;
 	int64_t last;                /* the last seq read */
 	size_t count;
+	int more;                    /* stopped early (bytes): rows after last unread */
+	int filtered;                /* a stream's catch-up: its filter applies */
 	void *items;                 /* the feed's ring items */
 };
 struct hjob *api_job_new(struct http *h, job_fn fn, job_done_fn done);
