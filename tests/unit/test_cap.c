@@ -92,6 +92,34 @@ static void test_escape(void **state)
 	refused("ok\xe4\xb8", 4, "ok\xef\xbf\xbd\xef\xbf\xbd", 2);
 }
 
+/* Any bytes at all, replaced: the result is text XML can hold, with no
+ * markup left (every < and & it holds starts an escape of ours). */
+static void test_escape_random(void **state)
+{
+	unsigned seed = 20261203, round;
+	char in[64], *out;
+	size_t i, len, n;
+
+	(void)state;
+	srand(seed);
+	for (round = 0; round < 20000; round++) {
+		len = (size_t)rand() % sizeof in;
+		for (i = 0; i < len; i++)       /* skewed to the bytes that matter */
+			in[i] = (char)(rand() % 4 ? rand() % 256 : "<&>\"'\r\x01\xef\xbf\xbe\xed\xa0"[rand() % 12]);
+		n = 0;
+		assert_int_equal(put(in, len, &n, &out), 0);
+		if (!xml_valid(out, strlen(out)) || strchr(out, '<') || strchr(out, '>') || strchr(out, '\r') ||
+		    (n == 0) != xml_valid(in, len))
+			fail_msg("seed %u round %u: %zu bytes in, out \"%s\"", seed, round, len, out);
+		for (i = 0; out[i]; i++)
+			if (out[i] == '&' && strncmp(out + i, "&amp;", 5) && strncmp(out + i, "&lt;", 4) &&
+			    strncmp(out + i, "&gt;", 4) && strncmp(out + i, "&quot;", 6) &&
+			    strncmp(out + i, "&apos;", 6) && strncmp(out + i, "&#xD;", 5))
+				fail_msg("seed %u round %u: a bare & in \"%s\"", seed, round, out);
+		free(out);
+	}
+}
+
 /* --- a node with alerts ------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -445,6 +473,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_escape_random),
 		cmocka_unit_test_setup_teardown(test_alert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_areas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update, setup, teardown),
