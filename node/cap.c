@@ -509,7 +509,7 @@ struct alerts {
 };
 
 /* Copies: the store's buffers live only inside the callback, and trust
- * reads the store again for each alert. */
+ * reads the store again for each alert.  Stops at CAP_ATOM_MAX. */
 static int collect_cb(void *ctx, const struct stored_event *e)
 {
 	struct alerts *l = ctx;
@@ -517,6 +517,8 @@ static int collect_cb(void *ctx, const struct stored_event *e)
 
 	if (e->retracted)
 		return 0;
+	if (l->n == CAP_ATOM_MAX)
+		return 1;
 	if (!(h = realloc(l->v, (l->n + 1) * sizeof *h)) || !(h[l->n].wire = malloc(e->wire_len))) {
 		if (h)
 			l->v = h;
@@ -571,7 +573,7 @@ static void put_entry(struct doc *d, const struct event *ev, const struct offici
 int cap_atom(struct store *s, const uint8_t root[WM_PUB_LEN], uint64_t now,
              const char *base_url, char **xml, size_t *len)
 {
-	struct store_filter f = { .kind = KIND_ALERT, .newest_first = 1, .now = now, .limit = CAP_ATOM_MAX };
+	struct store_filter f = { .kind = KIND_ALERT, .newest_first = 1, .now = now };
 	struct alerts l = { 0 };
 	struct official off;
 	struct event *ev;

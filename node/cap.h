@@ -22,7 +22,7 @@
 #include "error.h"
 #include "store.h"
 
-/* At most this many alerts in the Atom index, the newest. */
+/* At most this many alerts in the Atom index, the newest active ones. */
 #define CAP_ATOM_MAX 500
 
 /* One alert as CAP 1.2 XML; *xml malloc'd (the caller frees), *len its
@@ -31,7 +31,8 @@
  * message (the retract's).  base_url (NULL or "": none) gives info/web.
  * WM_ENOTFOUND if no such alert is held (or the id is not an alert's);
  * WM_ECONTENT if the stored alert no longer passes the content rules;
- * WM_EINVAL if base_url holds a character XML cannot; WM_ESTORE, WM_ENOMEM. */
+ * WM_EINVAL if base_url holds a character XML cannot (or the alert is dated
+ * after the year 9999, which CAP cannot write); WM_ESTORE, WM_ENOMEM. */
 int cap_alert_xml(struct store *s, const uint8_t root[WM_PUB_LEN], uint64_t now,
                   const uint8_t id[WM_ID_LEN], const char *base_url, char **xml, size_t *len);
 

@@ -469,6 +469,42 @@ static void test_atom(void **state)
 	free(x);
 }
 
+/* The index holds the newest CAP_ATOM_MAX active alerts; a retracted one
+ * does not take a place: of CAP_ATOM_MAX + 2, the newest retracted, all but
+ * the oldest are in. */
+static void test_atom_limit(void **state)
+{
+	struct fx_node *f = *state;
+	struct shape sh = { .created = T0 };
+	uint8_t oldest[WM_ID_LEN], second[WM_ID_LEN], id[WM_ID_LEN];
+	struct event_draft d;
+	struct fx_ev r;
+	char hex[65], *x, *p;
+	size_t i, n = 0, len;
+
+	for (i = 0; i < CAP_ATOM_MAX + 2; i++) {
+		sh.created = T0 + i;
+		post(f, &sh, i == 0 ? oldest : i == 1 ? second : id);
+	}
+	fx_draft(&d, f->k[OFFICER], KIND_RETRACT, "gaobu", T0 + HOUR / 2);
+	d.nrefs = 1;
+	memcpy(d.refs[0], id, WM_ID_LEN);
+	r = fx_build(&d, f->k[OFFICER]);
+	assert_int_equal(ingest_event(&f->ctx, r.wire, r.len, INGEST_PEER, &f->res), 0);
+	free(r.wire);
+	assert_int_equal(cap_atom(f->s, f->k[ROOT]->pub, NOW, BASE, &x, &len), 0);
+	for (p = x; (p = strstr(p, "<entry>")); p++)
+		n++;
+	assert_int_equal(n, CAP_ATOM_MAX);
+	hex_encode(hex, second, WM_ID_LEN);
+	assert_non_null(strstr(x, hex));
+	hex_encode(hex, oldest, WM_ID_LEN);
+	assert_null(strstr(x, hex));
+	hex_encode(hex, id, WM_ID_LEN);
+	assert_null(strstr(x, hex));
+	free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atom, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atom_limit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
