@@ -1,7 +1,7 @@
 /*
  * node/cap: the alerts of a node as CAP 1.2 messages (OASIS Common Alerting
  * Protocol) and an Atom index of the active ones, for official warning
- * systems and feed readers; proto/PROTOCOL.md section 18 maps each field.
+ * systems and feed readers; proto/PROTOCOL.md section 19 maps each field.
  *
  * Reads the store and nothing else (no clock: the caller gives `now`), so
  * the HTTP room calls it from a worker thread with a reader store handle.

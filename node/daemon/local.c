@@ -152,6 +152,16 @@ void local_stored(struct local *l, int64_t seq)
 	l->nmine++;
 }
 
+int64_t local_head(const struct local *l)
+{
+	size_t n = l->batch_open ? l->batch_first : l->nmine;
+	int64_t head = l->last_seq;
+
+	if (n > 0 && l->mine[n - 1].hi > head)
+		head = l->mine[n - 1].hi;
+	return head;
+}
+
 /* --- the poll ------------------------------------------------------------------ */
 
 struct poll_item {

@@ -67,6 +67,11 @@ void local_batch_end(struct local *l);
 /* io.stored: the daemon wrote row seq. */
 void local_stored(struct local *l, int64_t seq);
 
+/* The highest seq known committed: the rows the poll met and the daemon's
+ * own rows outside an open batch (a rolled-back batch's seqs may be handed
+ * out again, so they are never told as committed). */
+int64_t local_head(const struct local *l);
+
 /* Publish what other writers stored since the last poll (at most
  * `rounds` reads of LOCAL_POLL_BATCH rows).  Returns the number published. */
 #define LOCAL_POLL_BATCH 256

@@ -60,7 +60,7 @@ static void d_refresh_known(struct daemon *d)
 	}
 }
 
-static json_t *d_status_json(struct daemon *d, const char *state)
+json_t *status_json(struct daemon *d, const char *state)
 {
 	json_t *o = json_object(), *peers = json_array(), *st = json_object();
 	struct mesh_stats ms;
@@ -166,7 +166,7 @@ static json_t *d_status_json(struct daemon *d, const char *state)
 void status_write(struct daemon *d, const char *state)
 {
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
-	json_t *o = d_status_json(d, state);
+	json_t *o = status_json(d, state);
 
 	snprintf(path, sizeof path, "%s/%s", d->dir, DAEMON_STATUS_FILE);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);

@@ -894,6 +894,8 @@ static void repair_finish(struct mesh *m, struct peer *p, uint64_t now)
 	p->last_repair_rt = p->rt[0] + p->rt[1];
 	p->last_repair_bytes_out = p->bytes_out[0] + p->bytes_out[1];
 	p->last_repair_bytes_in = p->bytes_in[0] + p->bytes_in[1];
+	m->st.repair_bytes_out += p->last_repair_bytes_out;
+	m->st.repair_bytes_in += p->last_repair_bytes_in;
 	p->last_repair_ms = now > p->round_start ? now - p->round_start : 0;
 	/* the summary per session is the "repair with" line (rs_log) */
 	if (p->round_need > 0 || p->round_have > 0)
@@ -1320,6 +1322,8 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		goto pump;
 	}
 	m->st.refused++;
+	if (rc < 0 && -rc < MESH_REASONS)
+		m->st.refused_by[-rc]++;
 	id_short(hex, res.id);
 	if (mesh_refusal_is_fault(rc)) {
 		char why[WM_WHY_LEN + 64];
