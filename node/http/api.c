@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cap.h"
 #include "event.h"
 #include "render.h"
 
@@ -375,6 +376,53 @@ static void one_work(struct hjob *j, struct store *s)
 	}
 }
 
+/* --- CAP 1.2 ------------------------------------------------------------------- */
+
+static void cap_work(struct hjob *j, struct store *s)
+{
+	char *xml = NULL;
+	size_t len = 0;
+	int rc = j->raw ? cap_alert_xml(s, j->h->root, j->now, j->evid, j->q, &xml, &len)
+	                : cap_atom(s, j->h->root, j->now, j->q, &xml, &len);
+
+	if (rc == WM_ENOTFOUND) {
+		job_error(j, MHD_HTTP_NOT_FOUND, "no such alert on this node, or it has expired");
+		return;
+	}
+	if (rc) {
+		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot export: %s",
+		          rc == WM_ESTORE ? store_errmsg(s) : wm_strerror(rc));
+		return;
+	}
+	j->body = xml;
+	j->blen = len;
+	j->status = MHD_HTTP_OK;
+	j->ctype = j->raw ? "application/cap+xml; charset=utf-8" : "application/atom+xml; charset=utf-8";
+}
+
+/* "http(s)://HOST" from the request's Host, for the links CAP and Atom
+ * carry; NULL (relative links) when the Host is absent or not a plain
+ * host[:port] -- it is the client's text. */
+static char *base_url(struct hreq *r)
+{
+	const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	char *out;
+	size_t i, n = host ? strlen(host) : 0;
+
+	if (n == 0 || n > 255)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		char c = host[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+			return NULL;
+	}
+	out = malloc(n + 9);
+	if (out)
+		snprintf(out, n + 9, "%s://%s", r->l->tls ? "https" : "http", host);
+	return out;
+}
+
 /* --- submitting ------------------------------------------------------------------ */
 
 /* The status of an ingest refusal: the client's bytes (400), who may post
@@ -606,6 +654,15 @@ int api_dispatch(struct hreq *r)
 			return ret(http_error(r, MHD_HTTP_BAD_REQUEST, "limit is from 1 to %d", SEARCH_MAX));
 		}
 		j->limit = lim;
+		return req_job(r, j);
+	case R_CAP_ATOM:
+	case R_CAP_ALERT:
+		j = api_job_new(h, cap_work, req_done);
+		if (!j)
+			return ret(http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory"));
+		memcpy(j->evid, r->rt.evid, WM_ID_LEN);
+		j->raw = r->rt.id == R_CAP_ALERT;     /* one alert, not the index */
+		j->q = base_url(r);
 		return req_job(r, j);
 	case R_EVENT:
 	case R_EVENT_RAW:
