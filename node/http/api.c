@@ -401,25 +401,15 @@ static void cap_work(struct hjob *j, struct store *s)
 }
 
 /* "http(s)://HOST" from the request's Host, for the links CAP and Atom
- * carry; NULL (relative links) when the Host is absent or not a plain
- * host[:port] -- it is the client's text. */
+ * carry; NULL (relative links) without a plain Host. */
 static char *base_url(struct hreq *r)
 {
-	const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-	char *out;
-	size_t i, n = host ? strlen(host) : 0;
+	const char *host = http_host(r);
+	size_t n = host ? strlen(host) + 9 : 0;
+	char *out = n ? malloc(n) : NULL;
 
-	if (n == 0 || n > 255)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		char c = host[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
-			return NULL;
-	}
-	out = malloc(n + 9);
 	if (out)
-		snprintf(out, n + 9, "%s://%s", r->l->tls ? "https" : "http", host);
+		snprintf(out, n, "%s://%s", r->l->tls ? "https" : "http", host);
 	return out;
 }
 
@@ -608,6 +598,8 @@ int api_dispatch(struct hreq *r)
 			return ret(http_error(r, MHD_HTTP_NOT_FOUND, "this node serves no TLS authority certificate"));
 		return ret(http_answer(r, MHD_HTTP_OK, "application/x-x509-ca-cert", strdup(h->ca_pem),
 		                       strlen(h->ca_pem)));
+	case R_CA_PAGE:
+		return ret(ca_page(r));
 	case R_APP:
 		return ret(app_file(r));
 	case R_STREAM:
