@@ -42,7 +42,7 @@ struct store *api_reader_take(struct http *h, char why[WM_WHY_LEN])
 	if (h->nreaders > 0)
 		s = h->readers[--h->nreaders];
 	uv_mutex_unlock(&h->rmu);
-	if (!s && store_open(h->store_path, &s, why) != 0)
+	if (!s && store_open_reader(h->store_path, &s, why) != 0)
 		return NULL;
 	return s;
 }
@@ -333,10 +333,12 @@ static void search_work(struct hjob *j, struct store *s)
 		job_error(j, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 		return;
 	}
-	rc = store_search(s, j->q, j->group[0] ? j->group : NULL, collect_cb, &c);
+	rc = store_search(s, j->q, j->group[0] ? j->group : NULL, j->limit + 1, 0, collect_cb, &c);
 	if (rc < 0) {
 		json_decref(c.arr);
-		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot search: %s", store_errmsg(s));
+		/* WM_EINVAL: a query the store refuses (too long, too many words) */
+		job_error(j, rc == WM_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_SERVICE_UNAVAILABLE,
+		          "cannot search: %s", store_errmsg(s));
 		return;
 	}
 	job_json(j, json_pack("{so sb}", "events", c.arr, "more", c.more));
