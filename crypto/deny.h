@@ -24,3 +24,6 @@
 #ifdef WM_DENY_JANSSON
 #pragma GCC poison json_loads
 #endif
+#ifdef WM_DENY_GNUTLS
+#pragma GCC poison gnutls_global_init
+#endif
