@@ -28,6 +28,9 @@ static const char usage_main[] =
 "  key show FILE                               print a key file's public key\n"
 "  cert issue --issuer KEY --subject PUB --role ROLE --name NAME --groups G,...\n"
 "  cert revoke --issuer KEY --subject PUB [--reason R]\n"
+"  tls issue --ca CRT --ca-key KEY --dir DIR  a node's HTTPS certificate from the network's\n"
+"                                              TLS authority\n"
+"  tls show --dir DIR                          what a TLS certificate file holds\n"
 "\n"
 "Using a node\n"
 "  post KIND --dir DIR --key KEY --group G ... sign and store an event; prints its id\n"
@@ -218,6 +221,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status },
 	{ "key", cmd_key },
 	{ "cert", cmd_cert },
+	{ "tls", cmd_tls },
 	{ "post", cmd_post },
 	{ "feed", cmd_feed },
 	{ "show", cmd_show },
