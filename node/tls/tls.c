@@ -130,7 +130,7 @@ int tls_names_ok(const char *names, char why[WM_WHY_LEN])
 		int single, known = 0;
 		if (r < 0 || !dns_name_ok(name, strlen(name))) {
 			wm_why(why, "'%.64s' in the TLS names is not a DNS name (letters, digits, hyphens, "
-			       "dots; no '*')", r < 0 ? p : name);
+			       "dots; no '*'; at most 253 bytes)", r < 0 ? "(too long)" : name);
 			return WM_EINVAL;
 		}
 		single = strchr(name, '.') == NULL;
@@ -251,6 +251,21 @@ static int add_constraints(gnutls_x509_name_constraints_t nc, const char *names)
 	return 0;
 }
 
+/* X.520 holds a common name to 64 characters: a network name longer than
+ * the 40 left beside "watchmesh ... TLS authority" is cut, at a character. */
+static void ca_cn(char *out, size_t cap, const char *netname)
+{
+	size_t i, chars = 0;
+
+	for (i = 0; netname[i]; i++) {
+		int lead = ((unsigned char)netname[i] & 0xC0) != 0x80;
+		if (lead && chars == 40)
+			break;
+		chars += lead;
+	}
+	snprintf(out, cap, "watchmesh %.*s TLS authority", (int)i, netname);
+}
+
 int tls_ca_new(const char *netname, const char *names, const char *pass, size_t passlen,
                time_t now, char **crt_pem, char **key_pem, char why[WM_WHY_LEN])
 {
@@ -263,7 +278,7 @@ int tls_ca_new(const char *netname, const char *names, const char *pass, size_t 
 
 	if ((ret = tls_names_ok(names, why)) != 0 || (ret = pass_ok(pass, passlen, why)) != 0)
 		return ret;
-	snprintf(cn, sizeof cn, "watchmesh %s TLS authority", netname);
+	ca_cn(cn, sizeof cn, netname);
 	ret = WM_ECRYPTO;
 	if ((rc = new_p256(&key)) < 0) {
 		gt_fail(rc, why, "cannot make the TLS authority's key");
@@ -554,7 +569,8 @@ int tls_issue(const char *ca_pem, const char *ca_key_pem, const char *pass, size
 	ret = WM_ECRYPTO;
 	if ((rc = new_p256(&key)) < 0 ||
 	    (rc = gnutls_x509_crt_init(&crt)) < 0 ||
-	    (rc = fill_common(crt, req->nnames ? req->names[0] : "watchmesh node", key, now - HOUR,
+	    (rc = fill_common(crt, req->nnames && strlen(req->names[0]) <= 64 ? req->names[0]
+	                                                                     : "watchmesh node", key, now - HOUR,
 	                      until)) < 0 ||
 	    (rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
 	    (rc = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||

@@ -101,10 +101,10 @@ def handshake(env, crt, key, name):
         t.join(30)
 
 
-def forge(env, out, names=(), addrs=()):
+def forge(env, out, names=(), addrs=(), cn=None):
     """A server certificate signed with the authority's real key, for any
-    names and addresses, written as out.crt (then the authority's) and
-    out.key."""
+    names and addresses (none: no subjectAltName, the name only in the
+    subject's CN), written as out.crt (then the authority's) and out.key."""
     with open(env.path("net.tls-ca.crt"), "rb") as f:
         ca_pem = f.read()
     ca = x509.load_pem_x509_certificate(ca_pem)
@@ -114,19 +114,20 @@ def forge(env, out, names=(), addrs=()):
     now = datetime.datetime.utcnow()
     san = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(a)) for a in addrs]
     ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                                        names[0] if names else "watchmesh node")]))
-            .issuer_name(ca.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectAlternativeName(san), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    b = (x509.CertificateBuilder()
+         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                     cn or (names[0] if names else "watchmesh node"))]))
+         .issuer_name(ca.subject).public_key(key.public_key())
+         .serial_number(x509.random_serial_number())
+         .not_valid_before(now - datetime.timedelta(hours=1))
+         .not_valid_after(now + datetime.timedelta(days=30))
+         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+                        critical=False))
+    if san:
+        b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    cert = b.sign(ca_key, hashes.SHA256())
     with open(env.path(out + ".crt"), "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM) + ca_pem)
     with open(env.path(out + ".key"), "wb") as f:
@@ -162,6 +163,15 @@ def t_constraints(env):
     ok = forge(env, "lan", names=["forged.local"], addrs=["127.0.0.1"])
     err = handshake(env, *ok, "forged.local")
     check(err is None, "a forged certificate for a LAN name should pass: %s" % err)
+    # the same with the name in the subject only (no subjectAltName): OpenSSL
+    # falls back to the CN, and holds the CN to the constraints too
+    ok = forge(env, "lancn", cn="forged.local")
+    err = handshake(env, *ok, "forged.local")
+    check(err is None, "a forged certificate for a LAN name in its CN should pass: %s" % err)
+    crt = forge(env, "bad", cn="bank.example.com")
+    err = handshake(env, *crt, "bank.example.com")
+    check(err is not None and "permitted subtree violation" in err,
+          "a certificate with bank.example.com in its CN only was not refused: %s" % err)
     for names, addrs, connect in ((["bank.example.com"], [], "bank.example.com"),
                                   (["village.local.example.com"], [], "village.local.example.com"),
                                   (["evillocal"], [], "evillocal"),

@@ -214,6 +214,35 @@ static void test_clamped(void **state)
 	assert_int_equal(issue(&r, ci.not_after + 1, &chain, &key, why), WM_EEXPIRED);
 }
 
+/* X.520's limit of 64 characters on a common name: a long network name is
+ * cut at a character, never inside one. */
+static void test_long_names(void **state)
+{
+	static const char name[] = "高埔高埔高埔高埔高埔高埔高埔高埔高埔高埔高埔高埔"; /* 24 characters */
+	char why[WM_WHY_LEN], *c = NULL, *k = NULL, *chain = NULL, *key = NULL, big[300];
+	struct tls_info info;
+	struct tls_leaf r;
+	char want[160];
+	(void)state;
+	snprintf(big, sizeof big, "%s%s", name, name);
+	assert_int_equal(tls_ca_new(big, "lan", PASS, strlen(PASS), t0, &c, &k, why), 0);
+	assert_int_equal(tls_info_of(c, &info, why), 0);
+	/* 40 characters of 48: 20 times 高埔 */
+	snprintf(want, sizeof want, "CN=watchmesh %s%.*s TLS authority", name, (int)(16 * 3), name);
+	assert_string_equal(info.subject, want);
+	/* a name of 70 bytes is a good SAN but too long for a CN */
+	memset(big, 'a', 63);
+	strcpy(big + 63, ".x.lan");
+	r = leaf(big, NULL);
+	assert_int_equal(tls_issue(c, k, PASS, strlen(PASS), &r, t0, &chain, &key, why), 0);
+	assert_int_equal(tls_info_of(chain, &info, why), 0);
+	assert_string_equal(info.subject, "CN=watchmesh node");
+	tls_free(chain);
+	tls_free(key);
+	tls_free(c);
+	tls_free(k);
+}
+
 static void test_utf8_pass(void **state)
 {
 	static const char pass[] = "我们村的钥匙很安全";
@@ -301,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_issue),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_clamped),
+		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_utf8_pass),
 		cmocka_unit_test(test_load_pair),
 	};
