@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <gnutls/gnutls.h>
 
 #include "tls.h"
 
@@ -271,6 +272,22 @@ static const char *put(const char *name, const char *text)
 	return p;
 }
 
+/* What the HTTP server does with a loaded pair (libmicrohttpd hands both
+ * texts to GnuTLS's server credentials). */
+static void serves(const char *cert_pem, const char *key_pem)
+{
+	gnutls_certificate_credentials_t cred = NULL;
+	gnutls_datum_t c = { (unsigned char *)cert_pem, (unsigned)strlen(cert_pem) };
+	gnutls_datum_t k = { (unsigned char *)key_pem, (unsigned)strlen(key_pem) };
+	int rc;
+
+	assert_int_equal(gnutls_certificate_allocate_credentials(&cred), 0);
+	rc = gnutls_certificate_set_x509_key_mem2(cred, &c, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (rc < 0)
+		fail_msg("GnuTLS refuses the pair as server credentials: %s", gnutls_strerror(rc));
+	gnutls_certificate_free_credentials(cred);
+}
+
 static void test_load_pair(void **state)
 {
 	struct tls_leaf r = leaf("x.local", "127.0.0.1");
@@ -286,6 +303,7 @@ static void test_load_pair(void **state)
 	assert_int_equal(tls_load_pair(crt_path, key_path, &cp, &kp, why), 0);
 	assert_string_equal(cp, chain);
 	assert_string_equal(kp, key);
+	serves(cp, kp);
 	tls_free(cp);
 	tls_free(kp);
 	cp = kp = NULL;
