@@ -255,10 +255,10 @@ static int tls_issue_cmd(const struct cli_opt *opts, size_t no, struct multi *na
 	for (i = 0; i < req.naddrs && !lan; i++)
 		if (strcmp(req.addrs[i], "127.0.0.1") != 0 && !strchr(req.addrs[i], ':'))
 			lan = req.addrs[i];
-	printf("next: set `https` in %s/watchmesh.conf to the LAN address and a port to serve on\n"
-	       "      (e.g. https = %s:8443) and restart the node; residents open https://%s:8443/ca\n"
-	       "      once to install the authority; issue again before the date above.\n",
-	       dir, lan ? lan : "192.168.1.10", lan ? lan : "192.168.1.10");
+	printf("next: restart the node (watchmesh run %s): it serves HTTPS on the port of `https`\n"
+	       "      in its watchmesh.conf (default 8443); residents open https://%s:8443/ca\n"
+	       "      once to install the authority.  Issue again before the date above.\n",
+	       dir, lan ? lan : req.nnames ? req.names[0] : "192.168.1.10");
 	ret = CLI_OK;
 out:
 	free(ca);

@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "daemon_int.h"
+#include "http.h"
 #include "store.h"
 
 #define D_POLL_ROUNDS  64       /* reads per poll tick: at most 16384 events */
@@ -136,8 +137,12 @@ static void local_log(void *ctx, int level, const char *line)
 static void d_batch_check_cb(uv_check_t *h)
 {
 	struct daemon *d = h->data;
+	uint64_t failed = d->local.batch_failures;
 
 	local_batch_end(&d->local);
+	if (d->local.batch_failures != failed)
+		disk_check(d);           /* a full disk is the usual cause: say so at once */
+	serve_rows(d);
 }
 
 /* --- local events: the store poll ------------------------------------------------- */
@@ -148,8 +153,10 @@ static void d_poll_cb(uv_timer_t *t)
 
 	if (d->stopping)
 		return;
-	if (local_poll(&d->local, D_POLL_ROUNDS, d_now_ms()) > 0)
+	if (local_poll(&d->local, D_POLL_ROUNDS, d_now_ms()) > 0) {
 		d->status_dirty = 1;
+		serve_rows(d);
+	}
 	d_after_mesh(d);
 }
 
@@ -187,6 +194,8 @@ static void d_stop(struct daemon *d, const char *why)
 	uv_timer_stop(&d->expire_timer);
 	beacon_free(d->bc);
 	d->bc = NULL;
+	http_free(d->http);
+	d->http = NULL;
 	/* closes every connection (on_down -> mesh_peer_down) and dialer */
 	transport_free(d->tr);
 	d->tr = NULL;
@@ -352,6 +361,9 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 
 	d_log(d, D_INFO, "node %s (key %.16s) of network %s listening on %s", cf->name, d->selfhex,
 	      d->nd->net.name, d->listen_addr);
+	rc = serve_start(d, why);
+	if (rc)
+		return rc;
 	rc = peers_start_dialers(d, cf->peers, why);
 	if (rc)
 		return rc;
@@ -369,7 +381,8 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	uv_timer_start(&d->poll_timer, d_poll_cb, DAEMON_POLL_MS, DAEMON_POLL_MS);
 	uv_timer_start(&d->status_timer, status_timer_cb, DAEMON_STATUS_MS, DAEMON_STATUS_MS);
 	uv_timer_start(&d->expire_timer, d_expire_cb, 5000, cf->expire_interval * 1000);
-	status_write(d, "running");
+	disk_check(d);
+	status_write(d, disk_state(d));
 	d_after_mesh(d);
 	return 0;
 }
@@ -405,6 +418,8 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 		d->stopping = 1;
 		beacon_free(d->bc);
 		d->bc = NULL;
+		http_free(d->http);
+		d->http = NULL;
 		transport_free(d->tr);
 		d->tr = NULL;
 		uv_walk(&d->loop, d_walk_close, NULL);

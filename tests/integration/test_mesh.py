@@ -65,7 +65,7 @@ class Daemon:
         with open(path) as f:
             lines = f.read().splitlines()
         keys = {"listen": "127.0.0.1:%d" % self.port, "peers": ",".join(peers),
-                "beacons": "off", "repair_interval": "5", "backoff_max": "2"}
+                "beacons": "off", "repair_interval": "5", "backoff_max": "2", "http": "off"}
         keys.update({k: str(v) for k, v in extra.items()})
         out = [ln for ln in lines if ln.split("=", 1)[0].strip() not in keys]
         out += ["%s = %s" % kv for kv in keys.items()]
