@@ -26,6 +26,9 @@ could make, bypassing `tls issue`'s own refusal.
   show         `tls show` prints the names and the authority's fingerprint,
                checks the pair as the node does, and a real domain's chain
                (RSA, through an intermediate) loads with no /ca.crt to serve
+  daemon       a real `watchmesh run` serves HTTPS with the certificate from
+               `tls issue`: the client that trusts only the authority gets
+               /api/v1/status, by address and by name
 """
 import datetime
 import hashlib
@@ -40,6 +43,7 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wmtest  # noqa: E402
 from wmtest import check  # noqa: E402
+from test_mesh import Daemon, free_port, run_cases, wait_until  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -295,8 +299,41 @@ def t_show(env):
     check("is not the key of the first certificate" in err, "a mismatched pair: " + err)
 
 
+def t_daemon(env):
+    setup(env)
+    issue(env, "--name", "village.local", "--address", "127.0.0.1")
+    node = Daemon(env, "village")
+    port = free_port()
+    node.configure(https="127.0.0.1:%d" % port)
+    node.start()
+    wait_until("the node to serve HTTPS", lambda: "HTTPS on 127.0.0.1:%d" % port in node.log())
+
+    def get_status(ctx, name):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+            with ctx.wrap_socket(raw, server_hostname=name) as s:
+                s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                          % name.encode())
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return data
+                    data += chunk
+    ctx = ssl.create_default_context(cafile=env.path("net.tls-ca.crt"))
+    for name in ("127.0.0.1", "village.local"):
+        data = get_status(ctx, name)
+        check(data.startswith(b"HTTP/1.1 200") and b'"network"' in data,
+              "GET /api/v1/status over HTTPS as %s: %r" % (name, data[:300]))
+    # without the authority installed, the same server is not trusted
+    try:
+        get_status(ssl.create_default_context(), "127.0.0.1")
+        raise wmtest.Failure("a client without the authority trusted the node")
+    except ssl.SSLCertVerificationError:
+        pass
+
+
 TESTS = {"verify": t_verify, "constraints": t_constraints, "refusals": t_refusals, "cakey": t_cakey,
-         "show": t_show}
+         "show": t_show, "daemon": t_daemon}
 
 if __name__ == "__main__":
-    sys.exit(wmtest.main(TESTS))
+    sys.exit(run_cases(TESTS, "tls", "SRC"))
