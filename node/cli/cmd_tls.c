@@ -32,7 +32,7 @@ static const char usage_tls[] =
 "           authority (made by `network create`), and writes\n"
 "             DIR/" TLS_CERT_FILE "   the certificate, then the authority's\n"
 "             DIR/" TLS_KEY_FILE "   its key, plain, mode 0600 (the daemon reads\n"
-"                             it unattended); both replaced if they exist\n"
+"                                it unattended); both replaced if they exist\n"
 "           Run it on the node's PC (bring the authority's files on a stick), or\n"
 "           name the node's names and addresses yourself.  The authority certifies\n"
 "           only its own names and private addresses: anything else is refused.\n"
