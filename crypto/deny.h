@@ -27,6 +27,9 @@
 #ifdef WM_DENY_MICROHTTPD
 #pragma GCC poison MHD_start_daemon
 #endif
+#ifdef WM_DENY_QRENCODE
+#pragma GCC poison QRcode_encodeString
+#endif
 #ifdef WM_DENY_GNUTLS
 #pragma GCC poison gnutls_global_init
 #endif

@@ -59,7 +59,8 @@ int conf_encode(const struct node_conf *c, char **out)
 	w = snprintf(t, cap,
 		"# watchmesh node configuration: one \"key = value\" per line; '#' starts a comment.\n"
 		"# An unknown key is an error.  `watchmesh run` reads this file at start; SIGHUP\n"
-		"# re-reads the peers list.\n"
+		"# applies peers, log_level and disk_reserve and names any other change as\n"
+		"# waiting for a restart.\n"
 		"\n"
 		"# This node's name, shown to peers and in status output.  Default: the\n"
 		"# --name given to `watchmesh init`, else the directory's name.\n"

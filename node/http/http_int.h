@@ -81,7 +81,7 @@ struct http {
 	uv_loop_t *loop;
 	struct http_config cfg;      /* strings copied below */
 	struct http_hooks hooks;
-	char *store_path, *network_name, *cert_pem, *key_pem, *ca_pem, *web_dir;
+	char *store_path, *network_name, *cert_pem, *key_pem, *ca_pem, *ca_fingerprint, *web_dir;
 	uint8_t root[WM_PUB_LEN];
 	struct hlistener ls[2];      /* plain, TLS */
 	struct hconn *conns;
@@ -149,6 +149,9 @@ int http_answer(struct hreq *r, unsigned status, const char *ctype, char *body, 
 int http_error(struct hreq *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* compact JSON of o (decref'd) as the answer */
 int http_json(struct hreq *r, unsigned status, json_t *o);
+/* The request's Host when it is a plain host[:port] (letters, digits,
+ * . - : [ ]), else NULL: it is the client's text. */
+const char *http_host(struct hreq *r);
 /* The connection's query value, or NULL. */
 const char *http_arg(struct hreq *r, const char *name);
 /* Run libmicrohttpd now and re-arm the listener's timer. */
@@ -205,6 +208,12 @@ struct hjob *api_job_new(struct http *h, job_fn fn, job_done_fn done);
 int api_job_start(struct hjob *j);
 /* h is closing: every request waiting for a job is answered 503. */
 void api_abandon_jobs(struct http *h);
+
+/* --- ca.c ---------------------------------------------------------------- */
+
+/* GET /ca: how to install the network's authority, and a QR code of this
+ * node's address. */
+int ca_page(struct hreq *r);
 
 /* --- stream.c ------------------------------------------------------------ */
 

@@ -1,6 +1,6 @@
 /*
  * node/tls: the network's TLS authority, node certificates, and loading a
- * pair for the daemon (tls.h; proto/PROTOCOL.md §19).
+ * pair for the daemon (tls.h; proto/PROTOCOL.md §20).
  *
  * Everything goes through GnuTLS's X.509 API; no ASN.1 is written by hand.
  * The one rule a reader must keep in mind: an authority's name constraints

@@ -1,6 +1,6 @@
 /*
  * node/tls: the network's TLS authority and the nodes' TLS certificates
- * (proto/PROTOCOL.md §19).  The only room that includes gnutls.h; what it
+ * (proto/PROTOCOL.md §20).  The only room that includes gnutls.h; what it
  * hands out is PEM text in plain C strings.
  *
  * Browsers take no Ed25519 certificates, so HTTPS on the LAN has an

@@ -11,7 +11,9 @@ too many connections, request rate, oversized bodies) costing nothing.
 import http.client
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import time
 from urllib.parse import quote
@@ -326,7 +328,24 @@ def t_ntfy(env):
     evs = sse.sse_events(2)
     check(evs[1][1]["event"] == "message" and evs[1][1]["id"] == m["id"], "ntfy sse: %s" % evs)
     sse.close()
-    check(aid, "alert id")
+
+    # the same alert as CAP 1.2 through the API, valid against the OASIS schema
+    st, hd, xml = b.request("GET", "/cap/alerts/%s.xml" % aid)
+    check(st == 200 and hd["Content-Type"].startswith("application/cap+xml"), "CAP: %d %s" % (st, xml[:200]))
+    check(aid.encode() in xml and "寻找走失老人".encode() in xml, "CAP content")
+    if shutil.which("xmllint"):
+        path = env.path("alert.xml")
+        with open(path, "wb") as f:
+            f.write(xml)
+        p = subprocess.run(["xmllint", "--noout", "--schema",
+                            os.path.join(sys.argv[3], "tests", "data", "cap12.xsd"), path],
+                           capture_output=True)
+        check(p.returncode == 0, "CAP from the API does not validate: %s" % p.stderr.decode())
+    st, hd, atom = b.request("GET", "/cap/alerts.atom")
+    check(st == 200 and hd["Content-Type"].startswith("application/atom+xml"), "Atom: %d" % st)
+    check(("http://127.0.0.1:%d/cap/alerts/%s.xml" % (b.http_port, aid)).encode() in atom,
+          "the Atom index links the alert: %s" % atom[:400])
+    check(b.request("GET", "/cap/alerts/%s.xml" % ("ab" * 32))[0] == 404, "no such alert: 404")
     for d in (a, b):
         check(d.stop() == 0, "%s: exit status" % d.name)
 
