@@ -317,6 +317,7 @@ static int tls_show_cmd(const struct cli_opt *opts, size_t no)
 		       (long long)((info.not_after - now + 43200) / 86400));
 	render_escape(esc, sizeof esc, info.issuer);
 	printf("issuer       %s%s\n", esc, info.self_signed ? " (itself: an authority)" : "");
+	printf("SHA-256      %s\n", info.sha256);
 	printf("issuer SHA-256 %s\n", info.issuer_sha256[0] ? info.issuer_sha256
 	                                                     : "(the issuer's certificate is not in the file)");
 	if (!keyp)

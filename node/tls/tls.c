@@ -687,6 +687,7 @@ int tls_info_of(const char *pem, struct tls_info *out, char why[WM_WHY_LEN])
 	out->not_after = gnutls_x509_crt_get_expiration_time(list[0]);
 	out->self_signed = gnutls_x509_crt_check_issuer(list[0], list[0]) != 0;
 	out->chain_len = n;
+	fingerprint(list[0], out->sha256, sizeof out->sha256);
 	for (i = 0;; i++) {
 		unsigned char v[256];
 		size_t vlen = sizeof v - 1;

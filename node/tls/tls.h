@@ -100,6 +100,8 @@ struct tls_info {
 	time_t not_before, not_after;
 	int self_signed;
 	size_t chain_len;            /* certificates in the file */
+	char sha256[96];             /* its own SHA-256 fingerprint, AB:CD:... (what
+	                                /ca shows for the authority) */
 	char issuer_sha256[96];      /* the issuer's certificate's SHA-256, AB:CD:...,
 	                                when the file holds it; else "" */
 };

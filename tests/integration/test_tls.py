@@ -266,6 +266,9 @@ def t_show(env):
         fp = hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest().upper()
     fp = ":".join(fp[i:i + 2] for i in range(0, len(fp), 2))
     out, _ = env.run("tls", "show", "--dir", "village")
+    check("issuer SHA-256 " + fp in out and "SHA-256      " + fp not in out, "fingerprints:\n" + out)
+    out2, _ = env.run("tls", "show", "--cert", "net.tls-ca.crt")
+    check("SHA-256      " + fp in out2, "the authority's own fingerprint:\n" + out2)
     check("DNS:village.local, IP:192.168.1.10" in out and fp in out and "(expires in 30 days)" in out and
           "the node can serve the pair" in out and "/ca.crt      CN=watchmesh testnet TLS authority" in out,
           "tls show:\n" + out)

@@ -149,8 +149,10 @@ static void test_issue(void **state)
 	assert_int_equal(tls_ca_of_chain(chain, &ca, why), 0);
 	assert_string_equal(ca, ca_crt);
 	assert_int_equal(tls_info_of(ca, &cainfo, why), 0);
-	assert_string_equal(info.issuer_sha256, cainfo.issuer_sha256);   /* the CA's own */
-	assert_int_equal(strlen(info.issuer_sha256), 32 * 3 - 1);
+	assert_string_equal(info.issuer_sha256, cainfo.sha256);
+	assert_string_equal(cainfo.issuer_sha256, cainfo.sha256);        /* self-signed */
+	assert_string_not_equal(info.sha256, cainfo.sha256);
+	assert_int_equal(strlen(info.sha256), 32 * 3 - 1);
 	tls_free(chain);
 	tls_free(key);
 	tls_free(ca);
