@@ -30,3 +30,6 @@
 #ifdef WM_DENY_QRENCODE
 #pragma GCC poison QRcode_encodeString
 #endif
+#ifdef WM_DENY_GNUTLS
+#pragma GCC poison gnutls_global_init
+#endif

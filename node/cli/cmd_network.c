@@ -1,8 +1,10 @@
 /*
- * node/cli/cmd_network: `watchmesh network create` (a new network: its file and
- * its root key) and `watchmesh init` (a node's data directory).
+ * node/cli/cmd_network: `watchmesh network create` (a new network: its file,
+ * its root key and its TLS authority) and `watchmesh init` (a node's data
+ * directory).
  *
- * The root key is always encrypted: it certifies every station.  The node
+ * The root key is always encrypted: it certifies every station.  The TLS
+ * authority's key is sealed with the same passphrase and kept with it.  The node
  * key in a data directory is plain (mode 0600), because the daemon must
  * start unattended after a power cut.
  */
@@ -12,21 +14,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cli.h"
 #include "conf.h"
 #include "files.h"
 #include "keyfile.h"
 #include "netfile.h"
+#include "tls.h"
 
 static const char usage_network[] =
 "usage: watchmesh network create --name NAME --out FILE [--root-key PATH]\n"
 "                                [--passphrase-file FILE] [--vouched GROUPS]\n"
+"                                [--tls-names NAMES]\n"
 "\n"
 "Creates a new network: FILE, the network file every node of the network\n"
 "holds (name, a random network id that every event carries, root public key,\n"
 "network secret; mode 0600), and the network's\n"
-"root key, encrypted with a passphrase, in FILE.root.key (or --root-key PATH).\n"
+"root key, encrypted with a passphrase, in FILE.root.key (or --root-key PATH),\n"
+"and the network's TLS authority, which gives nodes their HTTPS certificates:\n"
+"FILE.tls-ca.crt (residents install it once) and its key FILE.tls-ca.key,\n"
+"encrypted with the same passphrase.\n"
 "Keep the root key offline: it certifies the stations.  Opening it takes a few\n"
 "seconds and 1 GiB of memory (Argon2id at libsodium's SENSITIVE limits), which\n"
 "is what makes guessing its passphrase slow for a thief.  The passphrase needs\n"
@@ -41,19 +49,23 @@ static const char usage_network[] =
 "                           resident or officer certificate for the group may post\n"
 "                           requests, replies and acks; others are open to any key.\n"
 "                           Later: edit the file's `vouched` line and give every node\n"
-"                           the new copy\n";
+"                           the new copy\n"
+"  --tls-names NAMES        the DNS names (comma-separated) the TLS authority may\n"
+"                           certify, with every name under them; it never certifies\n"
+"                           others, nor addresses outside the private ranges\n"
+"                           (default " TLS_DEFAULT_NAMES ")\n";
 
 int cmd_network(int argc, char **argv)
 {
 	struct cli_opt opts[] = {
 		{ "name", 1, NULL }, { "out", 1, NULL }, { "root-key", 1, NULL },
-		{ "passphrase-file", 1, NULL }, { "vouched", 1, NULL },
+		{ "passphrase-file", 1, NULL }, { "vouched", 1, NULL }, { "tls-names", 1, NULL },
 	};
 	const size_t no = sizeof opts / sizeof opts[0];
-	const char *pos[2], *name, *out, *rootpath, *passfile, *vouched;
-	char rootbuf[PATH_MAX], why[WM_WHY_LEN] = "", hex[WM_HEX_PUB + 1], idhex[2 * WM_NETWORK_LEN + 1];
+	const char *pos[2], *name, *out, *rootpath, *passfile, *vouched, *tlsnames;
+	char rootbuf[PATH_MAX], cakeypath[PATH_MAX], cacrtpath[PATH_MAX], why[WM_WHY_LEN] = "", hex[WM_HEX_PUB + 1], idhex[2 * WM_NETWORK_LEN + 1];
 	size_t np = 0, passlen = 0, netlen = 0;
-	char *pass = NULL, *nettext = NULL;
+	char *pass = NULL, *nettext = NULL, *cacrt = NULL, *cakey = NULL;
 	struct key *root = NULL;
 	struct network net;
 	int r, ret = CLI_FAIL;
@@ -68,6 +80,9 @@ int cmd_network(int argc, char **argv)
 	rootpath = cli_get(opts, no, "root-key");
 	passfile = cli_get(opts, no, "passphrase-file");
 	vouched = cli_get(opts, no, "vouched");
+	tlsnames = cli_get(opts, no, "tls-names");
+	if (!tlsnames)
+		tlsnames = TLS_DEFAULT_NAMES;
 	if (!name || !out)
 		return cli_usage_err("network", "--name and --out are required");
 	if (vouched && (strlen(vouched) > NETWORK_VOUCHED_MAX || !network_vouched_ok(vouched)))
@@ -75,17 +90,23 @@ int cmd_network(int argc, char **argv)
 		                     "and not 'network'");
 	if (!network_name_ok(name))
 		return cli_usage_err("network", "the name must be 1-64 bytes without control characters");
+	if (tls_names_ok(tlsnames, why) != 0)
+		return cli_usage_err("network", "%s", why);
 	if (!rootpath) {
 		if (snprintf(rootbuf, sizeof rootbuf, "%s.root.key", out) >= (int)sizeof rootbuf)
 			return cli_usage_err("network", "path too long");
 		rootpath = rootbuf;
 	}
+	if (snprintf(cakeypath, sizeof cakeypath, "%s.tls-ca.key", out) >= (int)sizeof cakeypath ||
+	    snprintf(cacrtpath, sizeof cacrtpath, "%s.tls-ca.crt", out) >= (int)sizeof cacrtpath)
+		return cli_usage_err("network", "path too long");
 	if (files_exists(out)) {
 		cli_err("%s already exists; not replacing a network file", out);
 		return CLI_FAIL;
 	}
-	if (files_exists(rootpath)) {
-		cli_err("%s already exists; not replacing a key", rootpath);
+	if (files_exists(rootpath) || files_exists(cakeypath) || files_exists(cacrtpath)) {
+		cli_err("%s already exists; not replacing a key",
+		        files_exists(rootpath) ? rootpath : files_exists(cakeypath) ? cakeypath : cacrtpath);
 		return CLI_FAIL;
 	}
 	r = files_passphrase(passfile, "New passphrase for the network's root key: ", 1,
@@ -108,7 +129,14 @@ int cmd_network(int argc, char **argv)
 		cli_err("cannot encode the network file");
 		goto out;
 	}
-	if (files_save_key(rootpath, root, pass, passlen, KEYFILE_SENSITIVE, why) != 0) {
+	/* everything made before anything is written: a failure leaves no half network */
+	if (tls_ca_new(name, tlsnames, pass, passlen, time(NULL), &cacrt, &cakey, why) != 0) {
+		cli_err("%s", why);
+		goto out;
+	}
+	if (files_save_key(rootpath, root, pass, passlen, KEYFILE_SENSITIVE, why) != 0 ||
+	    files_write_atomic(cakeypath, cakey, strlen(cakey), 0600, 1, why) != 0 ||
+	    files_write_atomic(cacrtpath, cacrt, strlen(cacrt), 0644, 1, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}
@@ -123,6 +151,10 @@ int cmd_network(int argc, char **argv)
 	printf("network file: %s (give a copy to every node of the network)\n", out);
 	printf("root key:     %s (encrypted; keep it offline)\n", rootpath);
 	printf("root public key: %s\n", hex);
+	printf("TLS authority: %s (residents install it once; it certifies\n"
+	       "               only names under %s, and private addresses)\n", cacrtpath, tlsnames);
+	printf("TLS authority key: %s (encrypted with the same passphrase; keep it with the root key)\n",
+	       cakeypath);
 	if (net.vouched[0])
 		printf("vouched groups: %s (residents need a certificate to post there)\n", net.vouched);
 	ret = CLI_OK;
@@ -134,6 +166,8 @@ out:
 	wmc_wipe(&net, sizeof net);
 	key_free(root);
 	files_pass_free(pass, passlen);
+	tls_free(cacrt);
+	tls_free(cakey);
 	return ret;
 }
 

@@ -22,12 +22,16 @@ static const char usage_main[] =
 "usage: watchmesh COMMAND [options]      (watchmesh COMMAND --help for details)\n"
 "\n"
 "Setting up\n"
-"  network create --name NAME --out FILE      new network: network file + encrypted root key\n"
+"  network create --name NAME --out FILE      new network: network file, encrypted root key,\n"
+"                                              TLS authority\n"
 "  init DIR --network FILE [--name NODE]       new data directory: node key, config, store\n"
 "  key new --out FILE                          a personal key (officer, resident)\n"
 "  key show FILE                               print a key file's public key\n"
 "  cert issue --issuer KEY --subject PUB --role ROLE --name NAME --groups G,...\n"
 "  cert revoke --issuer KEY --subject PUB [--reason R]\n"
+"  tls issue --ca CRT --ca-key KEY --dir DIR   a node's HTTPS certificate from the network's\n"
+"                                              TLS authority\n"
+"  tls show --dir DIR                          what a TLS certificate file holds\n"
 "\n"
 "Using a node\n"
 "  post KIND --dir DIR --key KEY --group G ... sign and store an event; prints its id\n"
@@ -218,6 +222,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status },
 	{ "key", cmd_key },
 	{ "cert", cmd_cert },
+	{ "tls", cmd_tls },
 	{ "post", cmd_post },
 	{ "feed", cmd_feed },
 	{ "show", cmd_show },
