@@ -244,6 +244,7 @@ void transport_options_default(struct transport_options *o)
 	o->max_handshakes = 64;
 	o->max_handshakes_per_addr = 8;
 	o->max_links_per_addr = 4;
+	o->fault_backoff_ms = 600000;
 	o->replay_path = NULL;
 }
 
@@ -1193,7 +1194,7 @@ static void conn_frame(struct transport_conn *c, const uint8_t *ct, size_t ctlen
 	rc = chan_open(c->chan, c->prefix, ct, ctlen, plain, &plen, &final, why);
 	if (rc != 0) {
 		snprintf(reason, sizeof(reason), "bad frame: %s", why);
-		conn_end(c, reason, 1);
+		transport_close(c, reason, t->opt.fault_backoff_ms);
 	} else if (final) {
 		tr_sanitize(text, sizeof(text), plain, plen > CHAN_REASON_MAX ? CHAN_REASON_MAX : plen);
 		snprintf(reason, sizeof(reason), "the peer closed the connection: %s", text);
@@ -1243,7 +1244,7 @@ static void conn_input(struct transport_conn *c, const uint8_t *p, size_t n)
 			} else {
 				why[0] = 0;
 				if (chan_frame_len(c->prefix, &c->body_want, why) != 0) {
-					conn_end(c, why, 1);
+					transport_close(c, why, c->t->opt.fault_backoff_ms);
 					break;
 				}
 				c->small_have = 0;

@@ -37,6 +37,10 @@
  * The replay cache of answered first messages is kept in replay_path, if
  * given, so that it survives a restart.
  *
+ * A peer that breaks the framing after the handshake (a frame announced
+ * larger than TRANSPORT_FRAME_MAX, one that does not decrypt) is closed and
+ * its key refused for fault_backoff_ms, like any other protocol fault.
+ *
  * Keepalive: a connection idle for keepalive_ms sends an empty frame (never
  * passed to on_frame); one that hears nothing for 3 x keepalive_ms is closed
  * as "timed out".  A handshake (TCP connect included) that takes longer than
@@ -117,6 +121,10 @@ struct transport_options {
 	unsigned max_handshakes_per_addr; /* ... of those, from one IP address (8) */
 	unsigned max_links_per_addr;    /* inbound links admitted from one IP address, those
 	                                 * with a key a dialer of ours wants aside (4) */
+	uint64_t fault_backoff_ms;      /* a key that breaks the framing once up (a frame too
+	                                 * large or short, one that does not decrypt) is
+	                                 * refused this long, as the mesh's invalid_backoff_ms
+	                                 * refuses one that sends a bad frame (600000) */
 	const char *replay_path;        /* the replay cache's file (copied), so that it survives
 	                                 * a restart; NULL: in memory only (NULL) */
 };

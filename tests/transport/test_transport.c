@@ -1418,7 +1418,8 @@ static void test_raw_replay_after_restart(void **state)
 }
 
 /* After a good handshake: a frame announcing more than the limit, and a
- * garbled frame, each close the connection with a log line. */
+ * garbled frame, each close the connection with a log line and back the
+ * key off. */
 static void test_raw_bad_frames(void **state)
 {
 	struct harness h;
@@ -1468,8 +1469,20 @@ static void test_raw_bad_frames(void **state)
 	}
 	raw_close(&h, &r);
 	raw_session_free(&s);
+	/* a protocol fault: the key is backed off, not admitted again at once */
+	assert_non_null(strstr(a.last_down, "(backed off for 600 s)"));
+	raw_open(&h, &r, port);
+	raw_handshake(&h, &r, k, net1, &s);
+	RUN_UNTIL(&h, r.eof, WAIT_MS);
+	assert_int_equal(a.ups, 1);
+	assert_int_equal(log_count(&a, "refused: this peer is backed off", NULL), 1);
+	raw_close(&h, &r);
+	raw_session_free(&s);
 
-	/* garbled */
+	/* garbled (another key: k is backed off) */
+	key_free(k);
+	memset(seed, 0x79, sizeof(seed));
+	assert_int_equal(key_from_seed(seed, &k), 0);
 	raw_open(&h, &r, port);
 	raw_handshake(&h, &r, k, net1, &s);
 	RUN_UNTIL(&h, a.ups == 2, WAIT_MS);
@@ -1479,6 +1492,7 @@ static void test_raw_bad_frames(void **state)
 	RUN_UNTIL(&h, a.downs == 2, WAIT_MS);
 	assert_int_equal(a.downs, 2);
 	assert_non_null(strstr(a.last_down, "bad frame: frame does not decrypt"));
+	assert_non_null(strstr(a.last_down, "(backed off for 600 s)"));
 	assert_int_equal(a.nframes, 1);   /* nothing delivered */
 	raw_close(&h, &r);
 	raw_session_free(&s);
