@@ -26,8 +26,9 @@
  * the handshake's last bytes in one write), so a refused link does not show
  * as up -- unless TCP splits that write, and then on_down follows at once.
  * Every failure (a connection refused, a handshake that fails, a peer that
- * times out or sends a bad frame) produces exactly one log line naming the
- * peer's address and, when known, its key.
+ * times out or sends a bad frame) produces one log line naming the peer's
+ * address and, when known, its key -- or, for an inbound connection that
+ * never came up, past a few a minute, a count in a summary line.
  *
  * Probes: an inbound connection whose first message fails (garbage, another
  * network, a replayed or stale message 1, a peer that closes early) is not
@@ -40,6 +41,21 @@
  * A peer that breaks the framing after the handshake (a frame announced
  * larger than TRANSPORT_FRAME_MAX, one that does not decrypt) is closed and
  * its key refused for fault_backoff_ms, like any other protocol fault.
+ *
+ * Handshake slots: inbound connections still in their handshake are at
+ * most max_handshakes, max_handshakes_per_addr of them from one address.
+ * When the slots are full, a new connection takes the place of one that
+ * has proved nothing yet (its message 1 failed; or, at random, one of the
+ * older half of the silent ones), so that no client can hold them shut;
+ * one whose bytes were already waiting at accept (an honest initiator
+ * sends message 1 at once) is never dropped before they are read, nor
+ * refused for lack of a slot (max_conns still holds).  Connections from the
+ * address of a configured peer (transport_dialer_prefer) are not dropped
+ * for strangers' and may exceed max_handshakes.  While more than half the
+ * slots are taken, or all of its address's, a new connection has a fifth
+ * of the usual deadline to send its message 1.  Lines about
+ * connections that never came up are at most a few a minute for each
+ * address and reason; one line at the end of the minute counts the rest.
  *
  * Keepalive: a connection idle for keepalive_ms sends an empty frame (never
  * passed to on_frame); one that hears nothing for 3 x keepalive_ms is closed
@@ -171,6 +187,10 @@ int transport_connect(struct transport *t, const char *addr, const uint8_t *expe
 /* Stop dialing (a peer removed from the config on SIGHUP): its connection,
  * if any, is closed ("peer removed from the configuration").  NULL ok. */
 void transport_dialer_remove(struct transport_dialer *d);
+/* The dialer's peer is configured by the operator (not found by a beacon):
+ * inbound connections from the address it dials keep their handshake slots
+ * when strangers fill them (see "Handshake slots" above).  NULL ok. */
+void transport_dialer_prefer(struct transport_dialer *d);
 /* The address the dialer was given. */
 const char *transport_dialer_addr(const struct transport_dialer *d);
 
