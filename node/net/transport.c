@@ -2191,12 +2191,12 @@ void transport_free(struct transport *t)
 
 	if (t == NULL || t->freeing)
 		return;
-	tr_log_flush(t);
 	t->freeing = 1;
 	for (d = t->dialers; d != NULL; d = d->next)
 		transport_dialer_remove(d);
 	for (c = t->conns; c != NULL; c = c->next)
 		conn_end(c, "shutting down", 1);
+	tr_log_flush(t);
 	/* from here on nobody hears from us */
 	t->cb.on_up = NULL;
 	t->cb.on_frame = NULL;

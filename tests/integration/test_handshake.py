@@ -16,6 +16,9 @@ ours, which keeps the 73 bytes b sent.
                again as soon as closed: an honest node from 127.0.0.1 links
                within 2 s, and an event posted meanwhile crosses the link
       slots50  the same with the 500 spread over 127.0.0.2 .. 127.0.0.51
+      oversize issue 12 item 3: a member announces a frame of 2 MiB: its key is
+               backed off (every later try refused), and a's events still
+               reach b
       logflood issue 12 item 2: a local client sending garbage as fast as it
                can for 4 s: a few lines a minute in the log, and a summary
                line counting the rest
@@ -32,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wmtest import Failure, check  # noqa: E402
-from test_mesh import Daemon, G, has, run_cases, wait_up, wait_until  # noqa: E402
+from test_mesh import Daemon, G, has, linked_pair, run_cases, wait_up, wait_until  # noqa: E402
 
 MSG1_LEN = 73
 MSG2_LEN = 65
@@ -283,6 +286,25 @@ def t_slots50(env):
     slots(env, 50)
 
 
+def t_oversize(env):
+    forger = os.path.abspath(sys.argv[4])
+    a, b = linked_pair(env)
+    p = subprocess.run([forger, env.path("a", "network"), a.addr(), "oversize", "-", "-", "4"],
+                       cwd=env.dir, capture_output=True, timeout=60)
+    out = p.stdout.decode().splitlines()
+    env.log.append("$ forger oversize\n%s%s" % (p.stdout.decode(), p.stderr.decode()))
+    print("forger: " + "; ".join(out))
+    check(out[:1] == ["oversize sent"] and len(out) >= 4, "the forger's tries: %r" % out)
+    check(all(ln.startswith("closed: refused: this peer is backed off for another ") for ln in out[1:]),
+          "a took the key back after its oversize frame: %r" % out)
+    wait_until("a to log the fault", lambda: "frame too large" in a.log())
+    check(any("frame too large" in ln and "(backed off for 600 s)" in ln for ln in a.log().splitlines()),
+          "a's log does not say the key was backed off")
+    eid = env.post("request", "a", "res1.key", "--group", G, "--topic", "other", "--text", "after it")
+    wait_until("a's event to reach b", lambda: has(env, "b", eid))
+    check(a.stop() == 0 and b.stop() == 0, "exit status")
+
+
 def t_logflood(env):
     env.world(node="a", group=G)
     a = Daemon(env, "a")
@@ -322,7 +344,7 @@ def t_logflood(env):
 
 
 TESTS = {"replay": t_replay, "probes": t_probes, "slots1": t_slots1, "slots50": t_slots50,
-         "logflood": t_logflood}
+         "logflood": t_logflood, "oversize": t_oversize}
 
 
 if __name__ == "__main__":
