@@ -132,7 +132,8 @@ struct transport_options {
 	                                 * priority frames may use as much again (2 MiB) */
 	size_t queue_total_max;         /* the same for all connections together (64 MiB) */
 	uint64_t drain_ms;              /* a backlog above queue_max / 2 must halve this fast (30000) */
-	unsigned max_conns;             /* connections in any state; more inbound are refused (256) */
+	unsigned max_conns;             /* connections open (their socket not yet closed); more
+	                                 * inbound are refused, no more dialed (256) */
 	unsigned max_handshakes;        /* inbound connections still in their handshake (64) */
 	unsigned max_handshakes_per_addr; /* ... of those, from one IP address (8) */
 	unsigned max_links_per_addr;    /* inbound links admitted from one IP address, those
