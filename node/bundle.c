@@ -637,8 +637,9 @@ int bundle_export(struct store *s, const char *path, struct bundle_export_stats 
 		f.kind = ex.only;
 		rc = store_events(s, &f, export_cb, &ex);
 		if (ex.err) {
-			files_writer_abort(ex.w);
-			wm_why(why, "cannot write %s", path);
+			/* commit refuses a writer whose write failed: it says why
+			 * (strerror) and removes the temporary file */
+			(void)files_writer_commit(ex.w, why);
 			return ex.err;
 		}
 		if (rc < 0) {

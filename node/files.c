@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,26 +24,89 @@ int files_exists(const char *path)
 	return path && lstat(path, &st) == 0;
 }
 
-int files_read(const char *path, size_t max, uint8_t **buf, size_t *len, char why[WM_WHY_LEN])
+/* "a FIFO", "a directory", ... for the refusal of what is not a regular file. */
+static const char *type_name(mode_t m)
 {
-	int fd = -1, rc = WM_EIO;
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO (named pipe)";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	return "not a regular file";
+}
+
+/*
+ * The one way a file given by the user is opened for reading.  open(2)
+ * of a FIFO without a writer blocks until one comes, perhaps forever, so
+ * the open is non-blocking and the type is judged on the descriptor (no
+ * race with a rename in between): a regular file, or with allow_pipe a
+ * FIFO or pipe whose first bytes (or end) arrive within FILES_PIPE_WAIT_MS.
+ * The descriptor is made blocking again.  0 and *fd, *st; or why filled.
+ */
+static int open_read(const char *path, int allow_pipe, int *fd, struct stat *st, char why[WM_WHY_LEN])
+{
+	int f, fl, rc = WM_EIO;
+
+	f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (f < 0) {
+		wm_why(why, "cannot open %s: %s", path, strerror(errno));
+		return errno == ENOENT ? WM_ENOTFOUND : WM_EIO;
+	}
+	if (fstat(f, st) != 0) {
+		wm_why(why, "cannot read %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st->st_mode) && !(allow_pipe && S_ISFIFO(st->st_mode))) {
+		wm_why(why, "%s is %s; give a regular file", path, type_name(st->st_mode));
+		rc = WM_EINVAL;
+		goto fail;
+	}
+	if (S_ISFIFO(st->st_mode)) {
+		struct pollfd pfd = { .fd = f, .events = POLLIN };
+		int n;
+
+		while ((n = poll(&pfd, 1, FILES_PIPE_WAIT_MS)) < 0 && errno == EINTR)
+			;
+		if (n < 0) {
+			wm_why(why, "cannot read %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0) {
+			wm_why(why, "nothing came from %s within %d s: is anything writing to it?", path,
+			       FILES_PIPE_WAIT_MS / 1000);
+			goto fail;
+		}
+	}
+	if ((fl = fcntl(f, F_GETFL)) < 0 || fcntl(f, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		wm_why(why, "cannot read %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	*fd = f;
+	return 0;
+fail:
+	close(f);
+	return rc;
+}
+
+static int read_whole(const char *path, size_t max, int allow_pipe, uint8_t **buf, size_t *len,
+                      char why[WM_WHY_LEN])
+{
+	int fd = -1, rc;
 	uint8_t *b = NULL;
 	struct stat st;
 	size_t have = 0, cap;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		wm_why(why, "cannot open %s: %s", path, strerror(errno));
-		return errno == ENOENT ? WM_ENOTFOUND : WM_EIO;
-	}
-	if (fstat(fd, &st) != 0) {
-		wm_why(why, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		wm_why(why, "%s is a directory, not a file", path);
-		goto out;
-	}
+	rc = open_read(path, allow_pipe, &fd, &st, why);
+	if (rc)
+		return rc;
+	rc = WM_EIO;
 	if (st.st_size < 0 || (uint64_t)st.st_size > max) {
 		wm_why(why, "%s is too large for this kind of file", path);
 		rc = WM_ETOOBIG;
@@ -101,22 +165,25 @@ out:
 	return rc;
 }
 
+int files_read(const char *path, size_t max, uint8_t **buf, size_t *len, char why[WM_WHY_LEN])
+{
+	return read_whole(path, max, 0, buf, len, why);
+}
+
+int files_read_pipe(const char *path, size_t max, uint8_t **buf, size_t *len, char why[WM_WHY_LEN])
+{
+	return read_whole(path, max, 1, buf, len, why);
+}
+
 int files_map(const char *path, struct files_map *m, char why[WM_WHY_LEN])
 {
-	int fd;
+	int fd, rc;
 	struct stat st;
 	void *p;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		wm_why(why, "cannot open %s: %s", path, strerror(errno));
-		return errno == ENOENT ? WM_ENOTFOUND : WM_EIO;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		wm_why(why, "%s is not a regular file", path);
-		close(fd);
-		return WM_EIO;
-	}
+	rc = open_read(path, 0, &fd, &st, why);
+	if (rc)
+		return rc;
 	if (st.st_size == 0) {
 		close(fd);
 		m->data = NULL;
@@ -188,6 +255,30 @@ static void sync_parent(const char *path)
 	}
 }
 
+int files_check_out(const char *path, int replace, char why[WM_WHY_LEN])
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		wm_why(why, "cannot write %s: %s", path, strerror(errno));
+		return WM_EIO;
+	}
+	/* rename(2) puts a regular file in place of whatever is there: a
+	 * symlink's target would not be written, and a FIFO, a device (as
+	 * root, /dev/full became a file) or a socket would be lost */
+	if (!S_ISREG(st.st_mode)) {
+		wm_why(why, "%s is %s; not replacing it", path, type_name(st.st_mode));
+		return WM_EINVAL;
+	}
+	if (!replace) {
+		wm_why(why, "%s already exists; not replacing it without --force", path);
+		return WM_EINVAL;
+	}
+	return 0;
+}
+
 struct files_writer {
 	int fd;
 	int failed;
@@ -201,7 +292,12 @@ struct files_writer {
 
 int files_writer_open(const char *path, mode_t mode, struct files_writer **out, char why[WM_WHY_LEN])
 {
-	struct files_writer *w = calloc(1, sizeof *w);
+	struct files_writer *w;
+	int rc = files_check_out(path, 1, why);
+
+	if (rc)
+		return rc;
+	w = calloc(1, sizeof *w);
 	if (!w)
 		return WM_ENOMEM;
 	if (snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path ||

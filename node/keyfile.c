@@ -247,7 +247,7 @@ int files_passphrase(const char *file, const char *prompt, int fresh,
 	if (file) {
 		uint8_t *buf = NULL;
 		size_t blen = 0, n = 0;
-		rc = files_read(file, 64 * 1024, &buf, &blen, why);
+		rc = files_read_pipe(file, 64 * 1024, &buf, &blen, why);
 		if (rc)
 			return rc;
 		while (n < blen && buf[n] != '\n')

@@ -18,18 +18,20 @@
 #include "render.h"
 
 static const char usage_export[] =
-"usage: watchmesh export --dir DIR --out FILE\n"
+"usage: watchmesh export --dir DIR --out FILE [--force]\n"
 "\n"
 "Writes every event the node holds to FILE, a bundle: wire events one after\n"
 "another and nothing else, certificates and revocations first, then\n"
 "retractions; a retracted event goes withheld (its header and signature,\n"
 "without its content), as the node keeps it.  The file is written\n"
 "atomically (a temporary file renamed into place), mode 0600: it holds\n"
-"every request and reply the node has, so only its owner may read it.\n";
+"every request and reply the node has, so only its owner may read it.\n"
+"An existing FILE is replaced only with --force, and only if it is a regular\n"
+"file: a symbolic link, a FIFO, a device or a directory there is refused.\n";
 
 int cmd_export(int argc, char **argv)
 {
-	struct cli_opt opts[] = { { "dir", 1, NULL }, { "out", 1, NULL } };
+	struct cli_opt opts[] = { { "dir", 1, NULL }, { "out", 1, NULL }, { "force", 0, NULL } };
 	const size_t no = sizeof opts / sizeof opts[0];
 	const char *pos[1], *out;
 	size_t np = 0;
@@ -46,6 +48,10 @@ int cmd_export(int argc, char **argv)
 	out = cli_get(opts, no, "out");
 	if (!cli_get(opts, no, "dir") || !out)
 		return cli_usage_err("export", "--dir DIR and --out FILE are required");
+	if (files_check_out(out, cli_get(opts, no, "force") != NULL, why) != 0) {
+		cli_err("%s", why);
+		return CLI_FAIL;
+	}
 	if (!(nd = cli_open_dir(cli_get(opts, no, "dir"))))
 		return CLI_FAIL;
 	memset(&st, 0, sizeof st);

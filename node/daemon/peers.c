@@ -349,6 +349,8 @@ static int dialer_add(struct daemon *d, const struct conf_peer *cp, int from_bea
 		return rc;
 	}
 	d->ndialers++;
+	if (!from_beacon)
+		transport_dialer_prefer(dd->d);   /* its address keeps handshake slots under attack */
 	k = cp->has_pub ? peers_known_by_pub(d, cp->pub) : known_by_addr_nopub(d, cp->addr);
 	if (!k)
 		k = known_new(d);

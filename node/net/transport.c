@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -38,6 +39,16 @@ _Static_assert(TRANSPORT_FRAME_MAX == CHAN_FRAME_MAX, "frame limits agree");
 #define TR_WRITE_BATCH  (256 * 1024)     /* frames gathered into one write */
 #define TR_CLOSE_GRACE  1000             /* ms to flush a closing frame and see EOF */
 #define TR_REPLAY_CAP   4096
+#define TR_LOG_WINDOW   60000            /* ms: lines about strangers are counted per minute */
+#define TR_LOG_LINES    3                /* ... of each kind, printed per window; then counted */
+#define TR_LOG_KINDS    16               /* kinds (address, reason) tracked; the rest share one */
+#define TR_ACCEPT_BATCH 64               /* connections accepted per turn of the loop */
+/* The kernel's queue of connections not yet accepted (clamped to
+ * net.core.somaxconn, 4096 on current Linux).  While it is full, a new
+ * SYN is dropped and its sender waits a second or more to try again: a
+ * long queue makes an attacker who reconnects whatever we close keep that
+ * many connections in flight before an honest peer waits at all. */
+#define TR_BACKLOG      4096
 #define TR_RAW_MAX      (HS_MSG_MAX + CHAN_HEADER_LEN + 16)
 /* A responder never says why it did not answer message 1; its log does. */
 #define TR_NO_MSG2      " (wrong network secret, peer key or clock? its log says which)"
@@ -73,6 +84,18 @@ struct tr_ban {
 	uint64_t until;                    /* uv_now() ms */
 };
 
+/* One kind of line about connections that never came up: an address and a
+ * reason, its numbers aside ("backed off for another 599 s" stays one
+ * kind).  The slot TR_LOG_KINDS takes every kind the others miss. */
+struct tr_logkind {
+	char host[TRANSPORT_ADDR_LEN];
+	char key[80];
+	char last[WM_WHY_LEN];                 /* the last reason counted, for the summary */
+	uint64_t since;                        /* uv_now() ms: the window's start; 0 = free */
+	unsigned printed;                      /* lines printed in this window */
+	uint64_t held;                         /* ... and not printed */
+};
+
 struct transport_conn {
 	struct transport *t;
 	struct transport_conn *prev, *next;    /* in t->conns */
@@ -86,6 +109,9 @@ struct transport_conn {
 	uint64_t probe_deadline;               /* inbound: when a first message that never came
 	                                        * or failed ends the connection (uv_now ms) */
 	int doomed;                            /* inbound: message 1 failed; close at probe_deadline */
+	uint64_t seq;                          /* inbound: accept order (the oldest go first) */
+	int eager;                             /* inbound: bytes were waiting at accept */
+	int preferred;                         /* inbound: from a configured peer's address */
 	char doom_why[WM_WHY_LEN];             /* ... and log this then */
 	enum tr_state state;
 	int outbound;
@@ -138,6 +164,8 @@ struct transport_dialer {
 	uint16_t port;
 	int numeric;                           /* host is an IP literal */
 	struct sockaddr_storage sa;            /* when numeric */
+	int prefer;                            /* a configured peer (transport_dialer_prefer) */
+	char ip[TRANSPORT_ADDR_LEN];           /* the address dialed last ("1.2.3.4", "[::1]"), or "" */
 	int have_expected;
 	uint8_t expected[WM_PUB_LEN];
 	int have_last;                         /* the key seen last (or expected) */
@@ -167,9 +195,20 @@ struct transport {
 	struct transport_conn *conns;
 	struct transport_dialer *dialers;
 	unsigned nconns, nhandshakes_in;
+	unsigned nopen;                        /* connections whose socket is not closed yet: what
+	                                        * max_conns limits (a dropped one's memory goes
+	                                        * only at the end of the loop's turn) */
+	uint64_t accept_seq;                   /* inbound connections accepted so far */
 	size_t queued;                         /* plaintext bytes queued on every connection */
 	struct tr_ban *bans;
 	size_t nbans, capbans;
+	struct tr_logkind logkinds[TR_LOG_KINDS + 1];
+	uv_timer_t logtimer;                   /* ends the windows with lines held */
+	int logtimer_open;
+	uv_check_t acceptcheck;                /* accepts again after the loop's poll */
+	int acceptcheck_open;
+	uint64_t accept_turn;                  /* uv_now() of the accepts counted ... */
+	unsigned accepts;                      /* ... in accepts */
 	int freeing;                           /* transport_free has run */
 	int quiet;                             /* ... and returned: no more log lines */
 	uint8_t rbuf[TR_RBUF_LEN];
@@ -226,6 +265,133 @@ static void tr_sanitize(char *out, size_t outlen, const uint8_t *in, size_t len)
 	out[n] = 0;
 }
 
+/* "34,112" */
+static void tr_thousands(uint64_t n, char *out, size_t len)
+{
+	char digits[24];
+	size_t nd = (size_t)snprintf(digits, sizeof(digits), "%" PRIu64, n), i, o = 0;
+
+	for (i = 0; i < nd && o + 2 < len; i++) {
+		if (i > 0 && (nd - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = digits[i];
+	}
+	out[o] = 0;
+}
+
+/* The summary of a window in which lines were held, and the kind freed. */
+static void tr_logkind_end(struct transport *t, struct tr_logkind *k)
+{
+	char n[32];
+	const char *why = strncmp(k->last, "refused: ", 9) == 0 ? k->last + 9 : k->last;
+
+	if (k->held > 0) {
+		tr_thousands(k->held, n, sizeof(n));
+		if (k->host[0] != 0)
+			tr_log(t, "refused %s more connection%s from %s in the last minute: %s", n,
+			       k->held == 1 ? "" : "s", k->host, why);
+		else
+			tr_log(t, "refused %s more connection%s from other addresses in the last minute "
+			       "(the last: %s)", n, k->held == 1 ? "" : "s", why);
+	}
+	k->since = 0;
+	k->held = 0;
+	k->printed = 0;
+}
+
+static void tr_logtimer_cb(uv_timer_t *h)
+{
+	struct transport *t = h->data;
+	uint64_t now = uv_now(t->loop), next = 0;
+	size_t i;
+
+	for (i = 0; i <= TR_LOG_KINDS; i++) {
+		struct tr_logkind *k = &t->logkinds[i];
+
+		if (k->since == 0)
+			continue;
+		if (now - k->since >= TR_LOG_WINDOW)
+			tr_logkind_end(t, k);
+		else if (k->held > 0 && (next == 0 || k->since + TR_LOG_WINDOW - now < next))
+			next = k->since + TR_LOG_WINDOW - now;
+	}
+	if (next > 0)
+		uv_timer_start(&t->logtimer, tr_logtimer_cb, next, 0);
+}
+
+/*
+ * A line about a connection from `host` that never came up (a prober, a
+ * flood of garbage, a backed-off key redialling): strangers choose how many
+ * such lines we write, so each kind gets TR_LOG_LINES a minute and the
+ * rest are counted into one summary line at the end of the minute.  1 if
+ * the line is to be printed.
+ */
+static int tr_log_stranger(struct transport *t, const char *host, size_t hostlen, const char *reason)
+{
+	uint64_t now = uv_now(t->loop);
+	struct tr_logkind *k = NULL, *free_k = NULL;
+	char key[sizeof(k->key)];
+	size_t i, n;
+
+	for (i = n = 0; reason[i] != 0 && n + 1 < sizeof(key); i++) {
+		int digit = reason[i] >= '0' && reason[i] <= '9';
+
+		if (!digit)
+			key[n++] = reason[i];
+		else if (n == 0 || key[n - 1] != '#')
+			key[n++] = '#';
+	}
+	key[n] = 0;
+	if (hostlen >= sizeof(k->host))
+		hostlen = sizeof(k->host) - 1;
+	for (i = 0; i < TR_LOG_KINDS && k == NULL; i++) {
+		struct tr_logkind *c = &t->logkinds[i];
+
+		if (c->since != 0 && now - c->since >= TR_LOG_WINDOW)
+			tr_logkind_end(t, c);
+		if (c->since == 0) {
+			if (free_k == NULL)
+				free_k = c;
+		} else if (strlen(c->host) == hostlen && memcmp(c->host, host, hostlen) == 0
+		           && strcmp(c->key, key) == 0) {
+			k = c;
+		}
+	}
+	if (k == NULL && free_k != NULL) {
+		k = free_k;
+		memcpy(k->host, host, hostlen);
+		k->host[hostlen] = 0;
+		snprintf(k->key, sizeof(k->key), "%s", key);
+	}
+	if (k == NULL) {
+		k = &t->logkinds[TR_LOG_KINDS];   /* every address and reason the table misses */
+		if (k->since != 0 && now - k->since >= TR_LOG_WINDOW)
+			tr_logkind_end(t, k);
+		k->host[0] = 0;
+	}
+	if (k->since == 0)
+		k->since = now;
+	if (k->printed < TR_LOG_LINES) {
+		k->printed++;
+		return 1;
+	}
+	if (k->held++ == 0 && (!uv_is_active((uv_handle_t *)&t->logtimer)
+	                       || uv_timer_get_due_in(&t->logtimer) > k->since + TR_LOG_WINDOW - now))
+		uv_timer_start(&t->logtimer, tr_logtimer_cb, k->since + TR_LOG_WINDOW - now, 0);
+	snprintf(k->last, sizeof(k->last), "%s", reason);
+	return 0;
+}
+
+/* At shutdown: the summaries of the windows still open. */
+static void tr_log_flush(struct transport *t)
+{
+	size_t i;
+
+	for (i = 0; i <= TR_LOG_KINDS; i++)
+		if (t->logkinds[i].since != 0)
+			tr_logkind_end(t, &t->logkinds[i]);
+}
+
 /* --- options, bans ---------------------------------------------------------------------- */
 
 void transport_options_default(struct transport_options *o)
@@ -244,6 +410,7 @@ void transport_options_default(struct transport_options *o)
 	o->max_handshakes = 64;
 	o->max_handshakes_per_addr = 8;
 	o->max_links_per_addr = 4;
+	o->fault_backoff_ms = 600000;
 	o->replay_path = NULL;
 }
 
@@ -555,6 +722,12 @@ int transport_new(struct uv_loop_s *loop, const struct key *self, const uint8_t 
 		tr_replay_open(t);
 	}
 	t->opt.replay_path = NULL;   /* the caller's string; ours is replay_path */
+	uv_timer_init(loop, &t->logtimer);   /* cannot fail */
+	t->logtimer.data = t;
+	t->logtimer_open = 1;
+	uv_check_init(loop, &t->acceptcheck);   /* cannot fail */
+	t->acceptcheck.data = t;
+	t->acceptcheck_open = 1;
 	*out = t;
 	return 0;
 fail:
@@ -566,9 +739,26 @@ fail:
 	return rc;
 }
 
+static void tr_logtimer_closed(uv_handle_t *h)
+{
+	struct transport *t = h->data;
+
+	t->logtimer_open = 0;
+	tr_maybe_free(t);
+}
+
+static void tr_acceptcheck_closed(uv_handle_t *h)
+{
+	struct transport *t = h->data;
+
+	t->acceptcheck_open = 0;
+	tr_maybe_free(t);
+}
+
 static void tr_maybe_free(struct transport *t)
 {
-	if (!t->freeing || t->conns != NULL || t->dialers != NULL || t->listening)
+	if (!t->freeing || t->conns != NULL || t->dialers != NULL || t->listening || t->logtimer_open
+	    || t->acceptcheck_open)
 		return;
 	free(t->bans);
 	free(t->replay_path);
@@ -668,6 +858,7 @@ static struct transport_conn *conn_new(struct transport *t, int outbound)
 		t->conns->prev = c;
 	t->conns = c;
 	t->nconns++;
+	t->nopen++;
 	return c;
 }
 
@@ -676,6 +867,10 @@ static void conn_close_handles(struct transport_conn *c)
 	if (c->state == TR_CLOSED)
 		return;
 	c->state = TR_CLOSED;
+	c->t->nopen--;
+	/* its guarded memory goes now: a flood closes many in one turn */
+	hs_free(c->hs);
+	c->hs = NULL;
 	if (!uv_is_closing((uv_handle_t *)&c->tcp))
 		uv_close((uv_handle_t *)&c->tcp, conn_on_close);
 	if (!uv_is_closing((uv_handle_t *)&c->timer))
@@ -748,7 +943,8 @@ static void conn_end(struct transport_conn *c, const char *reason, int goodbye)
 			snprintf(retry, sizeof(retry), "; retrying in %.1f s", (double)delay / 1000.0);
 	}
 	conn_name(c, name, sizeof(name));
-	tr_log(t, "%s: %s%s", name, reason, retry);
+	if (c->outbound || was_announced || tr_log_stranger(t, c->addr, tr_host_len(c->addr), reason))
+		tr_log(t, "%s: %s%s", name, reason, retry);
 	if (was_announced && t->cb.on_down != NULL)
 		t->cb.on_down(t->cb.ctx, c, reason);
 	if (prev == TR_UP && c->have_pub)
@@ -1193,7 +1389,7 @@ static void conn_frame(struct transport_conn *c, const uint8_t *ct, size_t ctlen
 	rc = chan_open(c->chan, c->prefix, ct, ctlen, plain, &plen, &final, why);
 	if (rc != 0) {
 		snprintf(reason, sizeof(reason), "bad frame: %s", why);
-		conn_end(c, reason, 1);
+		transport_close(c, reason, t->opt.fault_backoff_ms);
 	} else if (final) {
 		tr_sanitize(text, sizeof(text), plain, plen > CHAN_REASON_MAX ? CHAN_REASON_MAX : plen);
 		snprintf(reason, sizeof(reason), "the peer closed the connection: %s", text);
@@ -1243,7 +1439,7 @@ static void conn_input(struct transport_conn *c, const uint8_t *p, size_t n)
 			} else {
 				why[0] = 0;
 				if (chan_frame_len(c->prefix, &c->body_want, why) != 0) {
-					conn_end(c, why, 1);
+					transport_close(c, why, c->t->opt.fault_backoff_ms);
 					break;
 				}
 				c->small_have = 0;
@@ -1457,26 +1653,149 @@ static void tr_listener_closed(uv_handle_t *h)
 	tr_maybe_free(t);
 }
 
+/* Is host (of an "ip:port") the address of a configured peer? */
+static int tr_preferred(const struct transport *t, const char *addr)
+{
+	size_t hl = tr_host_len(addr);
+	const struct transport_dialer *d;
+
+	for (d = t->dialers; d != NULL; d = d->next)
+		if (d->prefer && !d->removed && strlen(d->ip) == hl && memcmp(d->ip, addr, hl) == 0)
+			return 1;
+	return 0;
+}
+
+static int tr_same_host(const struct transport_conn *a, const struct transport_conn *b)
+{
+	size_t hl = tr_host_len(a->addr);
+
+	return tr_host_len(b->addr) == hl && memcmp(a->addr, b->addr, hl) == 0;
+}
+
+/*
+ * The handshake slots are full (from c's address, same_host; or in all):
+ * drop one inbound connection that has not proved anything yet, so that a
+ * new connection always gets its chance and nobody can hold the slots shut
+ * by keeping connections open.  Never dropped: one that sent a valid
+ * message 1, one whose bytes were waiting at accept and are not read yet
+ * (an honest initiator sends message 1 at once), and -- for a stranger --
+ * one from a configured peer's address.  First a connection whose message
+ * 1 already failed, else one of the older half of the silent ones, at
+ * random (the oldest are likeliest to be idle, and random, so that an
+ * attacker cannot time its connections to stay).  1 if one was dropped.
+ */
+static int tr_make_room(struct transport *t, struct transport_conn *c, int same_host)
+{
+	struct transport_conn *o, *doomed = NULL, **silent;
+	unsigned n = 0, ndoomed = 0, i, j;
+
+	silent = malloc(t->nconns * sizeof(*silent));
+	if (silent == NULL)
+		return 0;
+	for (o = t->conns; o != NULL; o = o->next) {
+		if (o == c || !conn_probe_phase(o) || (o->eager && !o->doomed))
+			continue;
+		if (same_host ? !tr_same_host(o, c) : (o->preferred && !c->preferred))
+			continue;
+		if (o->doomed) {
+			if (wmc_random_uniform(++ndoomed) == 0)   /* one of them, uniformly */
+				doomed = o;
+		} else {
+			silent[n++] = o;
+		}
+	}
+	if (doomed != NULL) {
+		o = doomed;
+	} else if (n > 0) {
+		/* the older half by accept order: selection of the (n+1)/2 smallest */
+		for (i = 0; i < (n + 1) / 2; i++)
+			for (j = i + 1; j < n; j++)
+				if (silent[j]->seq < silent[i]->seq) {
+					o = silent[i];
+					silent[i] = silent[j];
+					silent[j] = o;
+				}
+		o = silent[wmc_random_uniform((n + 1) / 2)];
+	} else {
+		o = NULL;
+	}
+	free(silent);
+	if (o == NULL)
+		return 0;
+	conn_end(o, o->doomed ? o->doom_why : "handshake slots full: dropped for a newer connection", 0);
+	return 1;
+}
+
+/* Bytes already waiting on a new connection: an initiator that sent its
+ * message 1 at once, as ours do. */
+static int conn_eager(struct transport_conn *c)
+{
+	uv_os_fd_t fd;
+	char b;
+
+	return uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0
+	       && recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+static void tr_accept(struct transport *t);
+
+/* The poll is over: the connections' reads of this turn have run. */
+static void tr_accept_resume(uv_check_t *h)
+{
+	struct transport *t = h->data;
+
+	uv_check_stop(h);
+	t->accept_turn = uv_now(t->loop);
+	t->accepts = 0;
+	if (!t->freeing)
+		tr_accept(t);
+}
+
+/*
+ * At most TR_ACCEPT_BATCH accepts a turn: libuv accepts until the queue is
+ * empty, and a client that reconnects as fast as we close could keep it
+ * from ever being empty, so that the reads of the other connections (an
+ * honest peer's message 1) would never run.  Not accepting makes libuv
+ * stop watching the listener; tr_accept_resume takes it up after the poll.
+ */
 static void tr_on_connection(uv_stream_t *server, int status)
 {
 	struct transport *t = server->data;
-	struct transport_conn *c;
-	struct sockaddr_storage ss;
-	int sslen = sizeof(ss);
-	char reason[WM_WHY_LEN];
+	uint64_t now = uv_now(t->loop);
 
 	if (status < 0) {
 		tr_log(t, "transport: accept failed: %s", uv_strerror(status));
 		return;
 	}
+	if (now != t->accept_turn) {
+		t->accept_turn = now;
+		t->accepts = 0;
+	}
+	if (++t->accepts > TR_ACCEPT_BATCH) {
+		uv_check_start(&t->acceptcheck, tr_accept_resume);
+		return;
+	}
+	tr_accept(t);
+}
+
+static void tr_accept(struct transport *t)
+{
+	uv_stream_t *server = (uv_stream_t *)&t->listener;
+	struct transport_conn *c, *o;
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	unsigned same = 0;
+	uint64_t timeout;
+	char reason[WM_WHY_LEN];
+
 	c = conn_new(t, 0);
 	if (c == NULL) {
 		tr_log(t, "transport: out of memory accepting a connection");
+		uv_check_start(&t->acceptcheck, tr_accept_resume);   /* try again next turn */
 		return;
 	}
 	t->nhandshakes_in++;   /* conn_end and conn_established count it down */
-	c->probe_deadline = c->started
-	                    + t->opt.handshake_timeout_ms * (50 + wmc_random_uniform(51)) / 100;
+	c->seq = ++t->accept_seq;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_end(c, "accept failed", 0);
 		return;
@@ -1487,35 +1806,37 @@ static void tr_on_connection(uv_stream_t *server, int status)
 		conn_end(c, "refused: shutting down", 0);
 		return;
 	}
-	if (t->nconns > t->opt.max_conns) {
+	if (t->nopen > t->opt.max_conns) {
 		snprintf(reason, sizeof(reason), "refused: too many connections (%u)", t->opt.max_conns);
 		conn_end(c, reason, 0);
 		return;
 	}
-	if (t->nhandshakes_in > t->opt.max_handshakes) {
+	c->eager = conn_eager(c);
+	c->preferred = tr_preferred(t, c->addr);
+	/* one address cannot take all the handshake slots, nor can all of them
+	 * be held shut: see tr_make_room */
+	for (o = t->conns; o != NULL; o = o->next)
+		if (o != c && !o->outbound && o->state == TR_HANDSHAKE && tr_same_host(o, c))
+			same++;
+	if (same >= t->opt.max_handshakes_per_addr && !tr_make_room(t, c, 1) && !c->eager) {
+		snprintf(reason, sizeof(reason), "refused: too many handshakes in progress from %.*s (%u)",
+		         (int)tr_host_len(c->addr), c->addr, t->opt.max_handshakes_per_addr);
+		conn_end(c, reason, 0);
+		return;
+	}
+	if (t->nhandshakes_in > t->opt.max_handshakes && !tr_make_room(t, c, 0) && !c->eager
+	    && !c->preferred) {
 		snprintf(reason, sizeof(reason), "refused: too many handshakes in progress (%u)",
 		         t->opt.max_handshakes);
 		conn_end(c, reason, 0);
 		return;
 	}
-	/* one address cannot take all the handshake slots (a slow one holds
-	 * its slot for handshake_timeout_ms) */
-	{
-		size_t hl = tr_host_len(c->addr);
-		unsigned same = 0;
-		struct transport_conn *o;
-
-		for (o = t->conns; o != NULL; o = o->next)
-			if (o != c && !o->outbound && o->state == TR_HANDSHAKE &&
-			    tr_host_len(o->addr) == hl && memcmp(o->addr, c->addr, hl) == 0)
-				same++;
-		if (same >= t->opt.max_handshakes_per_addr) {
-			snprintf(reason, sizeof(reason), "refused: too many handshakes in progress from %.*s (%u)",
-			         (int)hl, c->addr, t->opt.max_handshakes_per_addr);
-			conn_end(c, reason, 0);
-			return;
-		}
-	}
+	/* under pressure (half the slots taken, or this address's all), a
+	 * connection that proves nothing is given a fifth of the time */
+	timeout = t->opt.handshake_timeout_ms;
+	if (2 * t->nhandshakes_in > t->opt.max_handshakes || same >= t->opt.max_handshakes_per_addr)
+		timeout /= 5;
+	c->probe_deadline = c->started + timeout * (50 + wmc_random_uniform(51)) / 100;
 	if (conn_start_handshake(c, NULL) != 0)
 		conn_end(c, "cannot start the handshake", 0);
 }
@@ -1552,7 +1873,7 @@ int transport_listen(struct transport *t, const char *addr, char why[WM_WHY_LEN]
 	t->listening = 1;
 	rc = uv_tcp_bind(&t->listener, (const struct sockaddr *)&sa, 0);
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&t->listener, 128, tr_on_connection);
+		rc = uv_listen((uv_stream_t *)&t->listener, TR_BACKLOG, tr_on_connection);
 	if (rc != 0) {
 		snprintf(why, WM_WHY_LEN, "cannot listen on %.100s: %s", addr, uv_strerror(rc));
 		uv_close((uv_handle_t *)&t->listener, tr_listener_closed);
@@ -1681,7 +2002,7 @@ static void dialer_dial(struct transport_dialer *d, const struct sockaddr *sa)
 	char reason[WM_WHY_LEN];
 	int rc;
 
-	if (t->nconns >= t->opt.max_conns) {
+	if (t->nopen >= t->opt.max_conns) {
 		tr_log(t, "peer %s: not dialing, too many connections (%u)", d->addr, t->opt.max_conns);
 		dialer_schedule(d, 0);
 		return;
@@ -1695,6 +2016,7 @@ static void dialer_dial(struct transport_dialer *d, const struct sockaddr *sa)
 	c->dialer = d;
 	d->conn = c;
 	tr_format_sa(sa, c->addr, sizeof(c->addr));
+	snprintf(d->ip, sizeof(d->ip), "%.*s", (int)tr_host_len(c->addr), c->addr);
 	rc = uv_tcp_connect(&c->connect_req, &c->tcp, sa, dialer_on_connect);
 	if (rc != 0) {
 		snprintf(reason, sizeof(reason), "connect failed: %s", uv_strerror(rc));
@@ -1833,6 +2155,12 @@ void transport_dialer_remove(struct transport_dialer *d)
 		uv_cancel((uv_req_t *)&d->gai);   /* its callback still comes, and frees */
 }
 
+void transport_dialer_prefer(struct transport_dialer *d)
+{
+	if (d != NULL)
+		d->prefer = 1;
+}
+
 const char *transport_dialer_addr(const struct transport_dialer *d)
 {
 	return d != NULL ? d->addr : "";
@@ -1868,6 +2196,7 @@ void transport_free(struct transport *t)
 		transport_dialer_remove(d);
 	for (c = t->conns; c != NULL; c = c->next)
 		conn_end(c, "shutting down", 1);
+	tr_log_flush(t);
 	/* from here on nobody hears from us */
 	t->cb.on_up = NULL;
 	t->cb.on_frame = NULL;
@@ -1877,6 +2206,8 @@ void transport_free(struct transport *t)
 	t->quiet = 1;
 	if (t->listening && !uv_is_closing((uv_handle_t *)&t->listener))
 		uv_close((uv_handle_t *)&t->listener, tr_listener_closed);
+	uv_close((uv_handle_t *)&t->logtimer, tr_logtimer_closed);
+	uv_close((uv_handle_t *)&t->acceptcheck, tr_acceptcheck_closed);
 	tr_maybe_free(t);
 }
 

@@ -26,8 +26,9 @@
  * the handshake's last bytes in one write), so a refused link does not show
  * as up -- unless TCP splits that write, and then on_down follows at once.
  * Every failure (a connection refused, a handshake that fails, a peer that
- * times out or sends a bad frame) produces exactly one log line naming the
- * peer's address and, when known, its key.
+ * times out or sends a bad frame) produces one log line naming the peer's
+ * address and, when known, its key -- or, for an inbound connection that
+ * never came up, past a few a minute, a count in a summary line.
  *
  * Probes: an inbound connection whose first message fails (garbage, another
  * network, a replayed or stale message 1, a peer that closes early) is not
@@ -36,6 +37,25 @@
  * silent connection gets, so a prober learns nothing from when it closes.
  * The replay cache of answered first messages is kept in replay_path, if
  * given, so that it survives a restart.
+ *
+ * A peer that breaks the framing after the handshake (a frame announced
+ * larger than TRANSPORT_FRAME_MAX, one that does not decrypt) is closed and
+ * its key refused for fault_backoff_ms, like any other protocol fault.
+ *
+ * Handshake slots: inbound connections still in their handshake are at
+ * most max_handshakes, max_handshakes_per_addr of them from one address.
+ * When the slots are full, a new connection takes the place of one that
+ * has proved nothing yet (its message 1 failed; or, at random, one of the
+ * older half of the silent ones), so that no client can hold them shut;
+ * one whose bytes were already waiting at accept (an honest initiator
+ * sends message 1 at once) is never dropped before they are read, nor
+ * refused for lack of a slot (max_conns still holds).  Connections from the
+ * address of a configured peer (transport_dialer_prefer) are not dropped
+ * for strangers' and may exceed max_handshakes.  While more than half the
+ * slots are taken, or all of its address's, a new connection has a fifth
+ * of the usual deadline to send its message 1.  Lines about
+ * connections that never came up are at most a few a minute for each
+ * address and reason; one line at the end of the minute counts the rest.
  *
  * Keepalive: a connection idle for keepalive_ms sends an empty frame (never
  * passed to on_frame); one that hears nothing for 3 x keepalive_ms is closed
@@ -112,11 +132,16 @@ struct transport_options {
 	                                 * priority frames may use as much again (2 MiB) */
 	size_t queue_total_max;         /* the same for all connections together (64 MiB) */
 	uint64_t drain_ms;              /* a backlog above queue_max / 2 must halve this fast (30000) */
-	unsigned max_conns;             /* connections in any state; more inbound are refused (256) */
+	unsigned max_conns;             /* connections open (their socket not yet closed); more
+	                                 * inbound are refused, no more dialed (256) */
 	unsigned max_handshakes;        /* inbound connections still in their handshake (64) */
 	unsigned max_handshakes_per_addr; /* ... of those, from one IP address (8) */
 	unsigned max_links_per_addr;    /* inbound links admitted from one IP address, those
 	                                 * with a key a dialer of ours wants aside (4) */
+	uint64_t fault_backoff_ms;      /* a key that breaks the framing once up (a frame too
+	                                 * large or short, one that does not decrypt) is
+	                                 * refused this long, as the mesh's invalid_backoff_ms
+	                                 * refuses one that sends a bad frame (600000) */
 	const char *replay_path;        /* the replay cache's file (copied), so that it survives
 	                                 * a restart; NULL: in memory only (NULL) */
 };
@@ -163,6 +188,10 @@ int transport_connect(struct transport *t, const char *addr, const uint8_t *expe
 /* Stop dialing (a peer removed from the config on SIGHUP): its connection,
  * if any, is closed ("peer removed from the configuration").  NULL ok. */
 void transport_dialer_remove(struct transport_dialer *d);
+/* The dialer's peer is configured by the operator (not found by a beacon):
+ * inbound connections from the address it dials keep their handshake slots
+ * when strangers fill them (see "Handshake slots" above).  NULL ok. */
+void transport_dialer_prefer(struct transport_dialer *d);
 /* The address the dialer was given. */
 const char *transport_dialer_addr(const struct transport_dialer *d);
 

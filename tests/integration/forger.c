@@ -25,6 +25,18 @@
  *                redials when it is refused or closed), until it is killed;
  *                it prints "key <64 hex>" each time it is up
  *
+ *   silent       no member at all: holds N silent TCP connections (GROUP is
+ *                N), from 127.0.0.1 (SIGNER is 1) or spread over 127.0.0.2 ..
+ *                127.0.0.(SIGNER + 1), each opened again at once when the node
+ *                closes it, until TIMEOUT; then prints "silent: <opened>
+ *                connections opened, <held> held at the end" and exits 0
+ *                (issue 12 item 1: the handshake slots held shut)
+ *   oversize     a member that completes the handshake by hand and then
+ *                announces a frame of 2 MiB (the limit is 1 MiB), then dials
+ *                again every 300 ms until TIMEOUT (GROUP and SIGNER are not
+ *                used): prints "oversize sent" once, then for each later try
+ *                "up" or "closed: <the reason in the node's closing frame>" (issue 12 item 3)
+ *
  * It prints "key <64 hex>" (its own node key) and "id <64 hex>" (the
  * (first) forged event's id) once sent, then
  * "down: <reason>" and exits 0 when the node closes the link, or exits 1
@@ -32,11 +44,17 @@
  *
  *   usage: forger NETWORK-FILE HOST:PORT badsig|othernet|nonofficial|flood0|slowread|hold
  *                 GROUP SIGNER [TIMEOUT]
+ *          forger NETWORK-FILE HOST:PORT silent N ADDRESSES [TIMEOUT]
+ *          forger NETWORK-FILE HOST:PORT oversize - - [TIMEOUT]
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -44,6 +62,7 @@
 #include "clock.h"
 #include "event.h"
 #include "frame.h"
+#include "handshake.h"
 #include "keyfile.h"
 #include "netfile.h"
 #include "transport.h"
@@ -290,6 +309,262 @@ static void on_timeout(uv_timer_t *t)
 	finish(fg);
 }
 
+/* --- silent: connections that say nothing ----------------------------------------- */
+
+struct silent {
+	uv_loop_t *loop;
+	struct sockaddr_in to;
+	unsigned naddrs;
+	int stopping;
+	unsigned long opened, held;
+};
+
+struct silent_conn {
+	struct silent *s;
+	unsigned i;
+	uv_tcp_t tcp;
+	uv_connect_t req;
+	int up;
+};
+
+static void silent_open(struct silent_conn *sc);
+
+static void silent_alloc(uv_handle_t *h, size_t sug, uv_buf_t *buf)
+{
+	static char scratch[4096];
+
+	(void)h;
+	(void)sug;
+	buf->base = scratch;
+	buf->len = sizeof(scratch);
+}
+
+static void silent_closed(uv_handle_t *h)
+{
+	struct silent_conn *sc = h->data;
+
+	if (!sc->s->stopping)
+		silent_open(sc);   /* at once: the attack keeps every connection it can */
+}
+
+static void silent_drop(struct silent_conn *sc)
+{
+	if (sc->up)
+		sc->s->held--;
+	sc->up = 0;
+	if (!uv_is_closing((uv_handle_t *)&sc->tcp))
+		uv_close((uv_handle_t *)&sc->tcp, silent_closed);
+}
+
+static void silent_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	(void)buf;
+	if (n < 0)
+		silent_drop(st->data);   /* the node closed it */
+}
+
+static void silent_connected(uv_connect_t *req, int status)
+{
+	struct silent_conn *sc = req->data;
+
+	if (status < 0 || sc->s->stopping) {
+		silent_drop(sc);
+		return;
+	}
+	sc->up = 1;
+	sc->s->held++;
+	sc->s->opened++;
+	uv_read_start((uv_stream_t *)&sc->tcp, silent_alloc, silent_read);
+}
+
+static void silent_open(struct silent_conn *sc)
+{
+	struct sockaddr_in from;
+	char ip[32];
+
+	snprintf(ip, sizeof(ip), "127.0.0.%u", sc->s->naddrs <= 1 ? 1 : 2 + sc->i % sc->s->naddrs);
+	uv_ip4_addr(ip, 0, &from);
+	uv_tcp_init(sc->s->loop, &sc->tcp);
+	sc->tcp.data = sc;
+	sc->req.data = sc;
+	if (uv_tcp_bind(&sc->tcp, (const struct sockaddr *)&from, 0) != 0 ||
+	    uv_tcp_connect(&sc->req, &sc->tcp, (const struct sockaddr *)&sc->s->to, silent_connected) != 0)
+		uv_close((uv_handle_t *)&sc->tcp, NULL);   /* out of ports: one slot less */
+}
+
+static void silent_stop_one(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void silent_timeout(uv_timer_t *t)
+{
+	struct silent *s = t->data;
+
+	s->stopping = 1;
+	printf("silent: %lu connections opened, %lu held at the end\n", s->opened, s->held);
+	fflush(stdout);
+	uv_walk(s->loop, silent_stop_one, NULL);
+}
+
+static int silent_main(const char *addr, const char *n_str, const char *naddrs_str, long secs)
+{
+	uv_loop_t loop;
+	uv_timer_t timer;
+	struct silent s;
+	struct silent_conn *conns;
+	char host[64];
+	const char *colon = strrchr(addr, ':');
+	long n = strtol(n_str, NULL, 10), naddrs = strtol(naddrs_str, NULL, 10);
+
+	if (colon == NULL || (size_t)(colon - addr) >= sizeof(host) || n < 1 || n > 5000 || naddrs < 1
+	    || naddrs > 250) {
+		fprintf(stderr, "forger: silent needs HOST:PORT, 1..5000 connections, 1..250 addresses\n");
+		return 2;
+	}
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	memset(&s, 0, sizeof(s));
+	uv_loop_init(&loop);
+	s.loop = &loop;
+	s.naddrs = (unsigned)naddrs;
+	if (uv_ip4_addr(host, atoi(colon + 1), &s.to) != 0) {
+		fprintf(stderr, "forger: silent: %s is not an IPv4 address\n", host);
+		return 2;
+	}
+	conns = calloc((size_t)n, sizeof(*conns));
+	if (conns == NULL)
+		return 2;
+	for (long i = 0; i < n; i++) {
+		conns[i].s = &s;
+		conns[i].i = (unsigned)i;
+		silent_open(&conns[i]);
+	}
+	uv_timer_init(&loop, &timer);
+	timer.data = &s;
+	uv_timer_start(&timer, silent_timeout, (uint64_t)secs * 1000, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	free(conns);
+	return 0;
+}
+
+/* --- oversize: a frame above the limit, by hand, then dial again ----------------------- */
+
+static int recv_exact(int fd, uint8_t *b, size_t n)
+{
+	size_t have = 0;
+
+	while (have < n) {
+		ssize_t r = recv(fd, b + have, n - have, 0);
+
+		if (r <= 0)
+			return -1;
+		have += (size_t)r;
+	}
+	return 0;
+}
+
+/* One connection: the handshake as initiator with blocking sockets.  Then
+ * either the 2 MiB announcement (first), or a wait for what the node says:
+ * a closing frame (a refusal) or nothing within a second (up). */
+static int oversize_try(const struct sockaddr_in *to, const struct key *self, const uint8_t *netsec,
+                        int first)
+{
+	struct hs_params p = { self, netsec, NULL, NULL, wm_now_ms() };
+	struct hs *hs = NULL;
+	struct chan *ch = NULL;
+	uint8_t m[HS_MSG_MAX], in[HS_MSG4_LEN + CHAN_HEADER_LEN], header[CHAN_HEADER_LEN];
+	uint8_t prefix[CHAN_PREFIX_LEN], body[512], plain[512];
+	uint32_t big = 2u * 1024 * 1024;
+	size_t len = 0, ct = 0, plen = 0;
+	char why[WM_WHY_LEN] = "", text[256];
+	struct timeval tv = { 1, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), fin = 0, rc = -1;
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)to, sizeof(*to)) != 0 || hs_new(1, &p, &hs) != 0
+	    || hs_start(hs, m, &len) != 0 || send(fd, m, len, 0) != (ssize_t)len
+	    || recv_exact(fd, in, HS_MSG2_LEN) != 0 || hs_recv(hs, in, HS_MSG2_LEN, m, &len, why) != 0
+	    || send(fd, m, len, 0) != (ssize_t)len || recv_exact(fd, in, sizeof(in)) != 0
+	    || hs_recv(hs, in, HS_MSG4_LEN, m, &len, why) != 0 || chan_new(hs, &ch, header) != 0
+	    || chan_set_rx_header(ch, in + HS_MSG4_LEN, why) != 0
+	    || send(fd, header, sizeof(header), 0) != (ssize_t)sizeof(header)) {
+		printf("failed: %s\n", why[0] ? why : "connect or handshake");
+		goto out;
+	}
+	if (first) {
+		prefix[0] = (uint8_t)(big >> 24);
+		prefix[1] = (uint8_t)(big >> 16);
+		prefix[2] = (uint8_t)(big >> 8);
+		prefix[3] = (uint8_t)big;
+		if (send(fd, prefix, sizeof(prefix), 0) == (ssize_t)sizeof(prefix))
+			printf("oversize sent\n");
+		rc = 0;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (recv_exact(fd, prefix, sizeof(prefix)) != 0) {
+		printf("up\n");   /* a second of silence: the node took us */
+		rc = 0;
+		goto out;
+	}
+	if (chan_frame_len(prefix, &ct, why) != 0 || ct > sizeof(body) || recv_exact(fd, body, ct) != 0
+	    || chan_open(ch, prefix, body, ct, plain, &plen, &fin, why) != 0) {
+		printf("failed: %s\n", why[0] ? why : "the node's first frame");
+		goto out;
+	}
+	if (!fin) {
+		printf("up\n");   /* the node speaks to us (its HELLO) */
+		rc = 0;
+		goto out;
+	}
+	snprintf(text, sizeof(text), "%.*s", (int)plen, (const char *)plain);
+	printf("closed: %s\n", text);
+	rc = 0;
+out:
+	fflush(stdout);
+	hs_free(hs);
+	chan_free(ch);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static int oversize_main(const char *netfile, const char *addr, long secs)
+{
+	struct network net;
+	struct sockaddr_in to;
+	struct key *self = NULL;
+	char why[WM_WHY_LEN] = "", host[64];
+	const char *colon = strrchr(addr, ':');
+	time_t end = time(NULL) + secs;
+	int first = 1;
+
+	if (colon == NULL || (size_t)(colon - addr) >= sizeof(host))
+		return 2;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &to.sin_addr) != 1 || wmc_init() != 0
+	    || network_load(netfile, &net, why) != 0 || key_generate(&self) != 0) {
+		fprintf(stderr, "forger: %s\n", why[0] ? why : "cannot initialise");
+		return 2;
+	}
+	while (time(NULL) < end) {
+		if (oversize_try(&to, self, net.secret, first) != 0)
+			break;
+		first = 0;
+		usleep(300 * 1000);
+	}
+	wmc_wipe(&net, sizeof net);
+	key_free(self);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct forger fg;
@@ -299,6 +574,14 @@ int main(int argc, char **argv)
 	char why[WM_WHY_LEN] = "";
 	long secs = 20;
 
+	if (argc >= 6 && argc <= 7 && strcmp(argv[3], "oversize") == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		return oversize_main(argv[1], argv[2], argc == 7 ? strtol(argv[6], NULL, 10) : 20);
+	}
+	if (argc >= 6 && argc <= 7 && strcmp(argv[3], "silent") == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		return silent_main(argv[2], argv[4], argv[5], argc == 7 ? strtol(argv[6], NULL, 10) : 20);
+	}
 	if (argc < 6 || argc > 7 ||
 	    (strcmp(argv[3], "badsig") && strcmp(argv[3], "othernet") && strcmp(argv[3], "nonofficial") &&
 	     strcmp(argv[3], "flood0") && strcmp(argv[3], "slowread") && strcmp(argv[3], "hold"))) {

@@ -46,9 +46,17 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
            vouched group (issue 8, item 13): refused as not vouched
   revokedname after an officer's revoke, his later posts show a plain key
            (issue 8, item 14), his earlier ones his name
+  exportout export --out (issue 12, item 5): a symlink, a FIFO, a directory,
+           /dev/null (even with --force) refused with the reason and left as
+           they were; an existing file only with --force; a failed export
+           leaves no file
+  fifo     a FIFO as import bundle, --text-file, --photo, key file (issue 12,
+           item 6): refused at once; --passphrase-file may be a pipe with a
+           writer, and one with none is given up after 30 s
 """
 import hashlib
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -1430,11 +1438,111 @@ def t_revoke(env):
     check("does not carry" in err and "*" in err, "revoking from a node missing groups: " + err)
 
 
+def t_exportout(env):
+    env.world("v")
+    env.post("bulletin", "v", "officer.key", "--group", G, "--category", "notice", "--title", "t",
+             "--text", "x")
+
+    def refused(out, want, *extra):
+        _, err = env.run("export", "--dir", "v", "--out", out, *extra, rc=1)
+        check(err.startswith("watchmesh: ") and err.count("\n") == 1 and want in err,
+              "export --out %s %s: %r" % (out, " ".join(extra), err))
+
+    with open(env.path("target"), "w") as f:
+        f.write("keep me\n")
+    os.symlink("target", env.path("link.wm"))
+    os.mkfifo(env.path("fifo.wm"))
+    os.mkdir(env.path("dir.wm"))
+    for extra in ((), ("--force",)):
+        refused("link.wm", "link.wm is a symbolic link; not replacing it", *extra)
+        refused("fifo.wm", "fifo.wm is a FIFO (named pipe); not replacing it", *extra)
+        refused("dir.wm", "dir.wm is a directory; not replacing it", *extra)
+        refused("/dev/null", "/dev/null is a character device; not replacing it", *extra)
+    check(os.path.islink(env.path("link.wm")) and open(env.path("target")).read() == "keep me\n",
+          "the symlink or its target changed")
+    check(stat.S_ISFIFO(os.lstat(env.path("fifo.wm")).st_mode), "the FIFO was replaced")
+    check(stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null was replaced")
+
+    # an existing file: only with --force, then replaced whole
+    refused("target", "target already exists; not replacing it without --force")
+    check(open(env.path("target")).read() == "keep me\n", "the file changed without --force")
+    env.run("export", "--dir", "v", "--out", "target", "--force")
+    check(len(wmtest.read_bundle(env.path("target"))) >= 5, "the forced export is not a bundle")
+
+    # a directory that cannot be written: the reason, and nothing left behind
+    os.mkdir(env.path("ro"))
+    os.chmod(env.path("ro"), 0o555)
+    if os.geteuid() != 0:
+        refused("ro/x.wm", "Permission denied")
+    os.chmod(env.path("ro"), 0o755)
+    # the temporary file goes when writing fails: a file size limit stands
+    # in for a full disk (the store's own files stay below it; the export,
+    # of ten long bulletins, does not)
+    for i in range(10):
+        env.post("bulletin", "v", "officer.key", "--group", G, "--category", "notice",
+                 "--title", "t%d" % i, "--text", "long " * 3000)
+    import resource
+    import signal
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write(2) then fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+    pre = set(os.listdir(env.path("ro")))
+    p = subprocess.run([env.binary, "export", "--dir", "v", "--out", "ro/x.wm"], cwd=env.dir,
+                       env=env.env, capture_output=True, timeout=60,
+                       preexec_fn=limit)
+    err = p.stderr.decode()
+    env.log.append("$ watchmesh export --dir v --out ro/x.wm (file size limit 64 KiB)\n[exit %d]\n%s"
+                   % (p.returncode, err))
+    check(p.returncode == 1 and "File too large" in err, "export past the file size limit: %r" % err)
+    check(set(os.listdir(env.path("ro"))) == pre, "a failed export left %r" %
+          sorted(set(os.listdir(env.path("ro"))) - pre))
+
+
+def t_fifo(env):
+    env.world("v")
+    env.run("export", "--dir", "v", "--out", "b.wm")
+    os.mkfifo(env.path("f"))
+
+    def at_once(*args):
+        t0 = time.monotonic()
+        _, err = env.run(*args, rc=1)
+        secs = time.monotonic() - t0
+        check(secs < 10 and "f is a FIFO (named pipe); give a regular file" in err
+              and err.count("\n") == 1, "%s: %.1f s: %r" % (" ".join(args), secs, err))
+
+    at_once("import", "--dir", "v", "f")
+    at_once("post", "bulletin", "--dir", "v", "--key", "res1.key", "--group", G, "--category",
+            "notice", "--title", "t", "--text-file", "f")
+    at_once("post", "alert", "--dir", "v", "--key", "officer.key", "--passphrase-file", env.passfile,
+            "--group", G, "--event", "e", "--headline", "h", "--text", "t", "--area", "a",
+            "--photo", "f", "--expires", "1h")
+    at_once("key", "show", "f")
+    _, err = env.run("import", "--dir", "v", "/dev/null", rc=1)
+    check("/dev/null is a character device; give a regular file" in err, "import /dev/null: " + err)
+
+    # a passphrase from a password manager: a pipe with a writer is read
+    sh = ("exec %s post bulletin --dir v --key officer.key --group %s --category notice "
+          "--title t --text x --passphrase-file <(sleep 1; cat pass.txt)" % (env.binary, G))
+    p = subprocess.run(["bash", "-c", sh], cwd=env.dir, env=env.env, capture_output=True, timeout=60)
+    env.log.append("$ %s\n[exit %d]\n%s" % (sh, p.returncode, p.stderr.decode()))
+    check(p.returncode == 0 and len(p.stdout.strip()) == 64, "passphrase from a pipe: %r" % p.stderr)
+    # ... and a FIFO nobody writes to is given up, with the reason
+    t0 = time.monotonic()
+    _, err = env.run("post", "bulletin", "--dir", "v", "--key", "officer.key", "--group", G,
+                     "--category", "notice", "--title", "t", "--text", "x", "--passphrase-file", "f",
+                     rc=1)
+    secs = time.monotonic() - t0
+    check(25 < secs < 60 and "nothing came from f within 30 s: is anything writing to it?" in err,
+          "a FIFO without a writer as passphrase file: %.1f s: %r" % (secs, err))
+
+
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
          "sealed": t_sealed, "sealed_attacks": t_sealed_attacks, "post": t_post, "errors": t_errors, "check": t_check,
          "vouched": t_vouched, "escape": t_escape, "keys": t_keys, "personal": t_personal,
          "othernet": t_othernet, "chain": t_chain, "certflood": t_certflood,
-         "retractvouched": t_retractvouched, "revokedname": t_revokedname, "revoke": t_revoke}
+         "retractvouched": t_retractvouched, "revokedname": t_revokedname, "revoke": t_revoke,
+         "exportout": t_exportout, "fifo": t_fifo}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))

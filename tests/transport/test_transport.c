@@ -1057,16 +1057,18 @@ static void test_raw_handshake_timeout(void **state)
 	harness_finish(&h);
 }
 
-/* Silent connections from one address hold at most max_handshakes_per_addr
- * handshake slots; the next from there is refused at once, while another
- * address still gets through. */
+/* Issue 12 item 1: silent connections from one address hold at most
+ * max_handshakes_per_addr handshake slots, and cannot hold them shut: the
+ * next from there takes the place of one of the older half, and one that
+ * sends its message 1 at once (an honest initiator) always gets in, as one
+ * from another address does. */
 static void test_raw_handshakes_per_addr(void **state)
 {
 	struct harness h;
 	struct peer a;
 	struct transport_options o;
-	struct raw r[4];
-	struct raw_session s;
+	struct raw r[6];
+	struct raw_session s, s2;
 	struct key *k;
 	int port;
 
@@ -1080,21 +1082,133 @@ static void test_raw_handshakes_per_addr(void **state)
 	raw_open(&h, &r[1], port);
 	RUN_UNTIL(&h, 0, 100);          /* both accepted, both silent */
 	assert_false(r[0].eof || r[1].eof);
-	raw_open(&h, &r[2], port);
-	RUN_UNTIL(&h, r[2].eof, WAIT_MS);
-	assert_true(r[2].eof);
-	assert_int_equal(log_count(&a, "too many handshakes in progress from 127.0.0.1 (2)", NULL), 1);
-	raw_open_from(&h, &r[3], port, "127.0.0.2");
-	k = NULL;
+	raw_open(&h, &r[2], port);      /* the older half of two: r[0] goes */
+	RUN_UNTIL(&h, r[0].eof, WAIT_MS);
+	assert_true(r[0].eof);
+	assert_false(r[1].eof || r[2].eof);
+	assert_int_equal(log_count(&a, "handshake slots full: dropped for a newer connection", NULL), 1);
+	/* an initiator from the same address that speaks at once gets in */
 	assert_int_equal(key_generate(&k), 0);
+	raw_open(&h, &r[3], port);
 	raw_handshake(&h, &r[3], k, net1, &s);
 	RUN_UNTIL(&h, a.ups == 1, WAIT_MS);
 	assert_int_equal(a.ups, 1);
-	assert_false(r[0].eof || r[1].eof);
+	/* and one from another address, with the slots of 127.0.0.1 full */
+	raw_open_from(&h, &r[4], port, "127.0.0.2");
+	raw_handshake(&h, &r[4], k, net1, &s2);
+	RUN_UNTIL(&h, a.ups == 2, WAIT_MS);
+	assert_int_equal(a.ups, 2);
 	raw_session_free(&s);
+	raw_session_free(&s2);
 	key_free(k);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		raw_close(&h, &r[i]);
+	peer_clear(&a);
+	harness_finish(&h);
+}
+
+/* Issue 12 item 1: when strangers fill every handshake slot, connections
+ * from a configured peer's address keep theirs (strangers make room among
+ * themselves), and under pressure a silent connection gets a fifth of the
+ * usual deadline. */
+static void test_raw_handshakes_preferred(void **state)
+{
+	struct harness h;
+	struct peer a;
+	struct transport_options o;
+	struct raw mine[2], strangers[8];
+	struct transport_dialer *d;
+	char why[WM_WHY_LEN] = "";
+	int port, i, dropped = 0;
+	uint64_t ms;
+
+	(void)state;
+	harness_init(&h);
+	test_options(&o);
+	o.max_handshakes = 4;
+	o.max_handshakes_per_addr = 8;
+	o.handshake_timeout_ms = 5000;
+	peer_init(&a, &h, "a", 0xa1, net1, &o);
+	port = peer_listen(&a);
+	/* a configured peer at 127.0.0.2 (nobody listens there: it only dials) */
+	assert_int_equal(transport_connect(a.t, "127.0.0.2:9", NULL, &d, why), 0);
+	transport_dialer_prefer(d);
+	RUN_UNTIL(&h, log_count(&a, "peer 127.0.0.2:9", NULL) >= 1, WAIT_MS);
+	for (i = 0; i < 2; i++)
+		raw_open_from(&h, &mine[i], port, "127.0.0.2");
+	for (i = 0; i < 8; i++)
+		raw_open_from(&h, &strangers[i], port, "127.0.0.3");
+	RUN_UNTIL(&h, 0, 100);
+	for (i = 0; i < 8; i++)
+		dropped += strangers[i].eof;
+	assert_false(mine[0].eof || mine[1].eof);
+	assert_int_equal(dropped, 6);   /* 2 slots left for 8 strangers */
+	/* the two strangers left came under pressure: 0.5 to 1 s, not 2.5 to 5 */
+	RUN_UNTIL(&h, strangers[6].eof && strangers[7].eof, WAIT_MS);
+	ms = (strangers[7].eof_at - strangers[7].connected_at) / 1000000u;
+	assert_true(ms >= 450 && ms <= 1500);
+	assert_false(mine[0].eof || mine[1].eof);
+	for (i = 0; i < 2; i++)
+		raw_close(&h, &mine[i]);
+	for (i = 0; i < 8; i++)
+		raw_close(&h, &strangers[i]);
+	peer_clear(&a);
+	harness_finish(&h);
+}
+
+/* Issue 12 item 2: a flood of garbage from one address writes a few lines
+ * per kind, and one summary line per kind counts the rest (written when
+ * the minute ends, or here at shutdown); every connection is in a line or
+ * a count. */
+static void test_raw_garbage_flood(void **state)
+{
+	enum { N = 120 };
+	struct harness h;
+	struct peer a;
+	struct transport_options o;
+	struct raw *r = calloc(N, sizeof(*r));
+	uint8_t junk[HS_MSG1_LEN];
+	int port, i, all, each = 0, summed = 0;
+
+	(void)state;
+	assert_non_null(r);
+	harness_init(&h);
+	test_options(&o);
+	o.handshake_timeout_ms = 200;
+	peer_init(&a, &h, "a", 0xa1, net1, &o);
+	port = peer_listen(&a);
+	wmc_random(junk, sizeof(junk));
+	junk[0] = HS_VERSION;
+	for (i = 0; i < N; i++) {
+		raw_open(&h, &r[i], port);
+		raw_send(&r[i], junk, sizeof(junk));
+	}
+	do {
+		RUN_UNTIL(&h, 0, 20);
+		for (all = 1, i = 0; i < N; i++)
+			all &= r[i].eof;
+	} while (!all && log_count(&a, "", NULL) < 10 * N);
+	assert_true(all);
+	each = log_count(&a, "peer 127.0.0.1:", NULL);
+	fprintf(stderr, "  %d connections of garbage: %d lines during the flood\n", N, each);
+	assert_true(each <= 9);   /* 3 a kind: bad secret, too many handshakes, maybe closed early */
+	peer_stop(&a);
+	for (size_t l = 0; l < a.nlines; l++) {
+		const char *m = strstr(a.lines[l], "refused ");
+		unsigned long n = 0;
+
+		if (m == NULL || strstr(m, " more connection") == NULL || strstr(m, "from 127.0.0.1 in the last minute: ") == NULL)
+			continue;
+		for (m += 8; (*m >= '0' && *m <= '9') || *m == ','; m++)
+			if (*m != ',')
+				n = n * 10 + (unsigned long)(*m - '0');
+		summed += (int)n;
+	}
+	fprintf(stderr, "  ... and summaries counting %d more\n", summed);
+	assert_int_equal(each + summed, N);
+	for (i = 0; i < N; i++)
+		raw_close(&h, &r[i]);
+	free(r);
 	peer_clear(&a);
 	harness_finish(&h);
 }
@@ -1337,9 +1451,10 @@ static void test_raw_probes(void **state)
 		hi = ms[i] > hi ? ms[i] : hi;
 	}
 	assert_true(hi - lo >= 200);   /* not one fixed instant */
-	/* every reason is in a's log, one line per connection */
-	assert_int_equal(log_count(&a, "timed out waiting for message 1", NULL), 4);
-	assert_int_equal(log_count(&a, "network secret does not match", NULL), 4);
+	/* every reason is in a's log, one line per connection -- 3 of a kind
+	 * a minute, the rest counted in a summary at the end */
+	assert_int_equal(log_count(&a, "timed out waiting for message 1", NULL), 3);
+	assert_int_equal(log_count(&a, "network secret does not match", NULL), 3);
 	assert_int_equal(log_count(&a, "closed before message 1", NULL), 1);
 	assert_int_equal(log_count(&a, "message 1 is a replay", NULL), 1);
 	assert_int_equal(log_count(&a, "behind our clock", NULL), 1);
@@ -1347,6 +1462,11 @@ static void test_raw_probes(void **state)
 	/* the genuine link was never disturbed */
 	assert_int_equal(a.ups, 1);
 	assert_int_equal(a.downs, 0);
+	peer_stop(&a);
+	assert_int_equal(log_count(&a, "refused 1 more connection from 127.0.0.1 in the last minute: "
+	                           "handshake timed out waiting for message 1", NULL), 1);
+	assert_int_equal(log_count(&a, "refused 1 more connection from 127.0.0.1 in the last minute: "
+	                           "handshake failed: network secret does not match", NULL), 1);
 	for (int i = 0; i < NPROBES; i++)
 		raw_close(&h, &pr[i]);
 	raw_close(&h, &r);
@@ -1418,7 +1538,8 @@ static void test_raw_replay_after_restart(void **state)
 }
 
 /* After a good handshake: a frame announcing more than the limit, and a
- * garbled frame, each close the connection with a log line. */
+ * garbled frame, each close the connection with a log line and back the
+ * key off. */
 static void test_raw_bad_frames(void **state)
 {
 	struct harness h;
@@ -1468,8 +1589,20 @@ static void test_raw_bad_frames(void **state)
 	}
 	raw_close(&h, &r);
 	raw_session_free(&s);
+	/* a protocol fault: the key is backed off, not admitted again at once */
+	assert_non_null(strstr(a.last_down, "(backed off for 600 s)"));
+	raw_open(&h, &r, port);
+	raw_handshake(&h, &r, k, net1, &s);
+	RUN_UNTIL(&h, r.eof, WAIT_MS);
+	assert_int_equal(a.ups, 1);
+	assert_int_equal(log_count(&a, "refused: this peer is backed off", NULL), 1);
+	raw_close(&h, &r);
+	raw_session_free(&s);
 
-	/* garbled */
+	/* garbled (another key: k is backed off) */
+	key_free(k);
+	memset(seed, 0x79, sizeof(seed));
+	assert_int_equal(key_from_seed(seed, &k), 0);
 	raw_open(&h, &r, port);
 	raw_handshake(&h, &r, k, net1, &s);
 	RUN_UNTIL(&h, a.ups == 2, WAIT_MS);
@@ -1479,6 +1612,7 @@ static void test_raw_bad_frames(void **state)
 	RUN_UNTIL(&h, a.downs == 2, WAIT_MS);
 	assert_int_equal(a.downs, 2);
 	assert_non_null(strstr(a.last_down, "bad frame: frame does not decrypt"));
+	assert_non_null(strstr(a.last_down, "(backed off for 600 s)"));
 	assert_int_equal(a.nframes, 1);   /* nothing delivered */
 	raw_close(&h, &r);
 	raw_session_free(&s);
@@ -1766,6 +1900,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_raw_garbage),
 		cmocka_unit_test(test_raw_handshake_timeout),
 		cmocka_unit_test(test_raw_handshakes_per_addr),
+		cmocka_unit_test(test_raw_handshakes_preferred),
 		cmocka_unit_test(test_raw_replays),
 		cmocka_unit_test(test_raw_probes),
 		cmocka_unit_test(test_raw_replay_after_restart),
@@ -1773,6 +1908,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_raw_not_reading),
 		cmocka_unit_test(test_raw_slow_reader),
 		cmocka_unit_test(test_raw_links_per_addr),
+		cmocka_unit_test(test_raw_garbage_flood),
 	};
 	const char *which = argc > 1 ? argv[1] : "all";
 	int fails = 0;
