@@ -183,7 +183,7 @@ static void peer_init(struct peer *p, struct harness *h, const char *name, uint8
                       const uint8_t *netsec, const struct transport_options *opt)
 {
 	uint8_t seed[32];
-	struct transport_callbacks cb = { p, on_up, on_frame, on_down, on_log, allow_peer };
+	struct transport_callbacks cb = { p, on_up, on_frame, on_down, on_log, allow_peer, NULL };
 
 	memset(p, 0, sizeof(*p));
 	p->name = name;
@@ -653,7 +653,7 @@ static void test_reconnect(void **state)
 	struct peer a, b, a2;
 	int port;
 	char addr[64], why[WM_WHY_LEN];
-	struct transport_callbacks cb = { &a2, on_up, on_frame, on_down, on_log, allow_peer };
+	struct transport_callbacks cb = { &a2, on_up, on_frame, on_down, on_log, allow_peer, NULL };
 
 	(void)state;
 	harness_init(&h);
@@ -1717,7 +1717,7 @@ static int serve(void)
 {
 	uv_loop_t loop;
 	struct serve sv;
-	struct transport_callbacks cb = { &sv, NULL, serve_frame, NULL, serve_log, NULL };
+	struct transport_callbacks cb = { &sv, NULL, serve_frame, NULL, serve_log, NULL, NULL };
 	struct key *k = NULL;
 	uint8_t seed[32];
 	char why[WM_WHY_LEN], hex[WM_HEX_PUB + 1];
