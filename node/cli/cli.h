@@ -41,6 +41,22 @@ int cli_parse(const char *cmd, const char *usage, int argc, char **argv,
               struct cli_opt *opts, size_t nopts, const char **pos, size_t maxpos, size_t *npos);
 /* The value of option `name` (NULL if absent). */
 const char *cli_get(const struct cli_opt *opts, size_t nopts, const char *name);
+/* cli_parse fills an absent --dir with cli_default_dir() and an absent
+ * --key with $WATCHMESH_KEY; this says whether `name` was on the command
+ * line itself (a positional DIR may stand in for a defaulted --dir). */
+int cli_explicit(const struct cli_opt *opts, size_t nopts, const char *name);
+/* The data directory without --dir: $WATCHMESH_DIR; else WM_DEFAULT_DIR
+ * when we may read it; else the current directory when it holds a node;
+ * else WM_DEFAULT_DIR when it exists (its "permission denied" is the
+ * answer); else NULL. */
+const char *cli_default_dir(void);
+/* The usage error for a command that needs a data directory and has none. */
+int cli_no_dir(const char *cmd);
+/* The data directory of `run`, `init` and `status`: the one positional
+ * word (pos, np from cli_parse) or --dir, which mean the same, else the
+ * default.  0 and *dir, or a usage error printed (CLI_USAGE). */
+int cli_dir_arg(const char *cmd, const struct cli_opt *opts, size_t nopts, const char **pos,
+                size_t np, const char **dir);
 
 /* "watchmesh: <message>" on stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -30,7 +30,7 @@
 #include "render.h"
 
 static const char usage_status[] =
-"usage: watchmesh status --dir DIR [--json]\n"
+"usage: watchmesh status [--dir DIR] [--json]\n"
 "\n"
 "What the node's daemon (`watchmesh run DIR`) is doing: its peers and their\n"
 "state (up/down/backing off, eager/lazy push, since when, last error), each\n"
@@ -183,7 +183,7 @@ int cmd_status(int argc, char **argv)
 {
 	struct cli_opt opts[] = { { "dir", 1, NULL }, { "json", 0, NULL } };
 	const size_t nopts = sizeof opts / sizeof opts[0];
-	const char *pos[1], *dir;
+	const char *pos[2], *dir;
 	char path[PATH_MAX];
 	struct node_dir *nd = NULL;
 	struct store_counts sc;
@@ -192,16 +192,11 @@ int cmd_status(int argc, char **argv)
 	json_t *st = NULL;
 	json_error_t jerr;
 
-	r = cli_parse("status", usage_status, argc, argv, opts, nopts, pos, 1, &np);
+	r = cli_parse("status", usage_status, argc, argv, opts, nopts, pos, 2, &np);
 	if (r)
 		return r > 0 ? CLI_OK : CLI_USAGE;
-	dir = cli_get(opts, nopts, "dir");
-	if (!dir && np == 1)
-		dir = pos[0];
-	else if (np > 0)
-		return cli_usage_err("status", "unexpected argument '%s'", pos[0]);
-	if (!dir)
-		return cli_usage_err("status", "--dir DIR is required");
+	if ((r = cli_dir_arg("status", opts, nopts, pos, np, &dir)) != 0)
+		return r;
 	nd = cli_open_dir(dir);
 	if (!nd)
 		return CLI_FAIL;

@@ -10,9 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "defaults.h"
 #include "render.h"
 #include "wmcrypto.h"
 
@@ -23,7 +26,7 @@ static const char usage_main[] =
 "\n"
 "Setting up\n"
 "  network create --name NAME --out FILE      new network: network file + encrypted root key\n"
-"  init DIR --network FILE [--name NODE]       new data directory: node key, config, store\n"
+"  init [DIR] --network FILE [--name NODE]     new data directory: node key, config, store\n"
 "  key new --out FILE                          a personal key (officer, resident)\n"
 "  key show FILE                               print a key file's public key\n"
 "  cert issue --issuer KEY --subject PUB --role ROLE --name NAME --groups G,...\n"
@@ -38,8 +41,13 @@ static const char usage_main[] =
 "  import --dir DIR FILE                       validate and store a bundle's events\n"
 "\n"
 "Running a node\n"
-"  run DIR                                     the mesh daemon (config: DIR/watchmesh.conf)\n"
-"  status --dir DIR [--json]                   the running daemon's peers, repairs, counts\n"
+"  run [DIR]                                   the mesh daemon (config: DIR/watchmesh.conf)\n"
+"  status [DIR] [--json]                       the running daemon's peers, repairs, counts\n"
+"\n"
+"The data directory: --dir DIR (run, init and status also take it as DIR);\n"
+"without it $WATCHMESH_DIR, else " WM_DEFAULT_DIR " (the service's node), else\n"
+"the current directory when it holds a node.  --key KEY: without it\n"
+"$WATCHMESH_KEY.\n"
 "\n"
 "Exit status: 0 done, 1 failed or refused, 2 bad command line.\n"
 "Passphrases are never arguments: --passphrase-file FILE, or typed at a prompt.\n";
@@ -69,6 +77,48 @@ int cli_usage_err(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see `watchmesh %s --help`)\n", cmd ? cmd : "");
 	return CLI_USAGE;
+}
+
+/* The defaults cli_parse fills in; cli_explicit knows them by address. */
+static const char dir_here[] = ".", dir_system[] = WM_DEFAULT_DIR;
+
+static const char *env_value(const char *name)
+{
+	const char *v = getenv(name);
+	return v && v[0] ? v : NULL;
+}
+
+const char *cli_default_dir(void)
+{
+	struct stat st;
+
+	if (env_value("WATCHMESH_DIR"))
+		return env_value("WATCHMESH_DIR");
+	/* the system's node, unless we may not read it and stand in another */
+	if (stat(dir_system, &st) == 0 && S_ISDIR(st.st_mode) && access(dir_system, R_OK | X_OK) == 0)
+		return dir_system;
+	if (stat("network", &st) == 0)
+		return dir_here;
+	if (stat(dir_system, &st) == 0 && S_ISDIR(st.st_mode))
+		return dir_system;
+	return NULL;
+}
+
+int cli_no_dir(const char *cmd)
+{
+	return cli_usage_err(cmd, "no data directory: give --dir DIR or set WATCHMESH_DIR (without "
+	                     "them, " WM_DEFAULT_DIR " or the current directory when it holds a node)");
+}
+
+int cli_dir_arg(const char *cmd, const struct cli_opt *opts, size_t nopts, const char **pos,
+                size_t np, const char **dir)
+{
+	if (np > 1)
+		return cli_usage_err(cmd, "unexpected argument '%s'", pos[1]);
+	if (np == 1 && cli_explicit(opts, nopts, "dir"))
+		return cli_usage_err(cmd, "give the data directory once: DIR or --dir DIR");
+	*dir = np == 1 ? pos[0] : cli_get(opts, nopts, "dir");
+	return *dir ? 0 : cli_no_dir(cmd);
 }
 
 const char *cli_get(const struct cli_opt *opts, size_t nopts, const char *name)
@@ -137,8 +187,21 @@ int cli_parse(const char *cmd, const char *usage, int argc, char **argv,
 			o->val = "";
 		}
 	}
+	for (k = 0; k < nopts; k++)
+		if (!opts[k].val && opts[k].has_arg && strcmp(opts[k].name, "dir") == 0)
+			opts[k].val = cli_default_dir();
+		else if (!opts[k].val && opts[k].has_arg && strcmp(opts[k].name, "key") == 0)
+			opts[k].val = env_value("WATCHMESH_KEY");
 	*npos = np;
 	return 0;
+}
+
+int cli_explicit(const struct cli_opt *opts, size_t nopts, const char *name)
+{
+	const char *v = cli_get(opts, nopts, name);
+
+	return v && v != env_value("WATCHMESH_DIR") && v != env_value("WATCHMESH_KEY") &&
+	       v != dir_here && v != dir_system;
 }
 
 int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)

@@ -1,20 +1,23 @@
 """
 Integration tests of what an operator reads and types (issue 13): status
 that shows each peer once with its own last error and says when the mesh
-is in sync.  Real `watchmesh run` processes on 127.0.0.1, through the
-helpers of test_mesh.py.
+is in sync; the data directory and key found without --dir and --key.
+Real `watchmesh run` processes on 127.0.0.1, through the helpers of
+test_mesh.py.
 
     usage: test_ops.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: status_peers status_sync
+    cases: status_peers status_sync dirs
 """
 import os
+import signal
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_mesh import (G, Daemon, forge, linked_pair, quiet, run_cases, status,  # noqa: E402
                        wait_until)
-from wmtest import check  # noqa: E402
+from wmtest import Failure, check  # noqa: E402
 
 
 def peer_entries(env, node):
@@ -84,7 +87,86 @@ def t_status_sync(env):
     check(a.stop() == 0 and b.stop() == 0, "exit status")
 
 
-TESTS = {"status_peers": t_status_peers, "status_sync": t_status_sync}
+def wm(env, *args, cwd=None, extra=None, user=False):
+    """watchmesh ARGS in cwd (the test dir) with extra environment
+    variables and none of WATCHMESH_DIR/KEY otherwise; user=True runs it as
+    another user (nobody) when we are root.  (exit status, stdout + stderr)."""
+    e = {k: v for k, v in env.env.items() if k not in ("WATCHMESH_DIR", "WATCHMESH_KEY")}
+    e.update(extra or {})
+    cmd = [env.binary] + [str(a) for a in args]
+    if user:
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+    p = subprocess.run(cmd, cwd=cwd or env.dir, env=e, capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=60)
+    out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
+    env.log.append("$ %s%s (in %s)\n[exit %d]\n%s" % (
+        " ".join("%s=%s " % kv for kv in (extra or {}).items()), " ".join(cmd), cwd or ".",
+        p.returncode, out))
+    if p.returncode < 0 or p.returncode >= 128:
+        raise Failure("watchmesh crashed (status %d): %s" % (p.returncode, " ".join(cmd)))
+    return p.returncode, out
+
+
+def t_dirs(env):
+    """WATCHMESH_DIR, the current directory and --dir for run/init/status
+    (same as DIR), WATCHMESH_KEY, and "permission denied" for another
+    user's node."""
+    env.world(node="a", group=G)
+    a = env.path("a")
+    n = len(env.feed_ids("a"))
+    # no directory anywhere: one line saying how to give one
+    for args in (["status"], ["export", "--out", "x.bundle"]):
+        rc, out = wm(env, *args)
+        check(rc == 2 and "give --dir DIR or set WATCHMESH_DIR" in out, "%s without a directory" % args)
+    for how in ({"extra": {"WATCHMESH_DIR": a}}, {"cwd": a}):
+        rc, out = wm(env, "feed", "--json", "--all", "--limit", "0", **how)
+        check(rc == 0 and out.count('"id"') >= n, "feed with %s: %s" % (how, out))
+        rc, out = wm(env, "status", **how)
+        check(rc == 1 and "node a" in out and "not running" in out, "status with %s" % how)
+    # --dir on the command line wins over the environment
+    rc, out = wm(env, "export", "--out", env.path("x.bundle"), "--dir", a,
+                 extra={"WATCHMESH_DIR": env.path("nowhere")})
+    check(rc == 0 and os.path.getsize(env.path("x.bundle")) > 0, "export --dir over WATCHMESH_DIR")
+    # init and run take --dir as they take DIR; not both
+    rc, out = wm(env, "init", "--dir", "b", "--network", "net", "--name", "b")
+    check(rc == 0 and os.path.exists(env.path("b", "node.key")), "init --dir")
+    rc, out = wm(env, "init", "--network", "net", "--name", "c", extra={"WATCHMESH_DIR": env.path("c")})
+    check(rc == 0 and os.path.exists(env.path("c", "node.key")), "init with WATCHMESH_DIR")
+    rc, out = wm(env, "run", "b", "--dir", "b")
+    check(rc == 2 and "DIR or --dir DIR" in out, "run DIR --dir DIR: %s" % out)
+    Daemon(env, "b").configure()
+    with open(env.path("b.log"), "wb") as log:
+        p = subprocess.Popen([env.binary, "run", "--dir", "b"], cwd=env.dir, env=env.env,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        wait_until("run --dir b to listen",
+                   lambda: "listening on" in open(env.path("b.log")).read() or p.poll() is not None)
+        check(p.poll() is None, "run --dir b exited")
+        rc, out = wm(env, "status", "--dir", "b")
+        check(rc == 0 and "daemon: running" in out, "status --dir b of run --dir b")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+    # WATCHMESH_KEY stands for --key
+    rc, out = wm(env, "post", "request", "--dir", a, "--group", G, "--topic", "other",
+                 "--text", "signed with WATCHMESH_KEY", extra={"WATCHMESH_KEY": env.path("res1.key")})
+    check(rc == 0 and len(out.strip()) == 64, "post with WATCHMESH_KEY: %s" % out)
+    rc, out = wm(env, "post", "request", "--dir", a, "--group", G, "--topic", "other", "--text", "x")
+    check(rc == 2 and "--key" in out, "post without a key: %s" % out)
+    # another user's node: permission denied, not "not a data directory"
+    if os.geteuid() == 0:
+        rc, out = wm(env, "feed", "--dir", a, user=True)
+    else:
+        os.chmod(a, 0)
+        try:
+            rc, out = wm(env, "feed", "--dir", a)
+        finally:
+            os.chmod(a, 0o700)
+    check(rc == 1 and "permission denied" in out and "not a watchmesh" not in out,
+          "another user's node: %s" % out)
+
+
+TESTS = {"status_peers": t_status_peers, "status_sync": t_status_sync, "dirs": t_dirs}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "ops", "SRC FORGER"))
