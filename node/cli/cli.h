@@ -66,6 +66,15 @@ int cli_usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(p
 /* Open the data directory named by --dir, printing the error; NULL on failure. */
 struct node_dir *cli_open_dir(const char *dir);
 
+/* The certificates nd holds, as trust reaches them: root's, then each
+ * station's (cb returning nonzero stops the walk).  0 or a store error. */
+int cli_certs_each(struct node_dir *nd, store_cert_cb cb, void *ctx);
+/* A key given as 64 hex digits or a key file, or (with nd) as the exact
+ * name of a certificate or a prefix of 8+ hex digits of a certified key,
+ * when it names one key.  0, or an exit code with the error printed (an
+ * ambiguous name or prefix lists what it matches). */
+int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8_t pub[WM_PUB_LEN]);
+
 /* A 64-hex event id, or (with a store) a unique prefix of at least 4 hex
  * digits.  Prints the error and returns nonzero on failure. */
 int cli_resolve_id(struct store *s, const char *arg, uint8_t id[WM_ID_LEN]);
@@ -112,6 +121,7 @@ int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_cert(int argc, char **argv);
+int cmd_certs(int argc, char **argv);
 int cmd_post(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
 int cmd_show(int argc, char **argv);

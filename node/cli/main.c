@@ -31,6 +31,7 @@ static const char usage_main[] =
 "  key show FILE                               print a key file's public key\n"
 "  cert issue --issuer KEY --subject PUB --role ROLE --name NAME --groups G,...\n"
 "  cert revoke --issuer KEY --subject PUB [--reason R]\n"
+"  certs [--json]                              every certificate: key (hex), role, state, name\n"
 "\n"
 "Using a node\n"
 "  post KIND --dir DIR --key KEY --group G ... sign and store an event; prints its id\n"
@@ -281,6 +282,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status },
 	{ "key", cmd_key },
 	{ "cert", cmd_cert },
+	{ "certs", cmd_certs },
 	{ "post", cmd_post },
 	{ "feed", cmd_feed },
 	{ "show", cmd_show },

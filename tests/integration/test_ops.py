@@ -1,12 +1,13 @@
 """
 Integration tests of what an operator reads and types (issue 13): status
 that shows each peer once with its own last error and says when the mesh
-is in sync; the data directory and key found without --dir and --key.
+is in sync; the data directory and key found without --dir and --key;
+certificates listed with their keys in hex, keys taken by name or prefix.
 Real `watchmesh run` processes on 127.0.0.1, through the helpers of
 test_mesh.py.
 
     usage: test_ops.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: status_peers status_sync dirs
+    cases: status_peers status_sync dirs keys
 """
 import os
 import signal
@@ -166,7 +167,56 @@ def t_dirs(env):
           "another user's node: %s" % out)
 
 
-TESTS = {"status_peers": t_status_peers, "status_sync": t_status_sync, "dirs": t_dirs}
+def t_keys(env):
+    """certs (and cert list) show every certificate with its subject's
+    whole key in hex and its state; show --json gives the subject in hex;
+    --to takes a certificate's name or a key prefix of 8+ digits, and says
+    so when a name is not unique or a prefix too short."""
+    env.world(node="a", group=G)
+    keys = {f: env.run("key", "show", f)[0].strip() for f in
+            ("station.key", "officer.key", "res1.key", "res2.key")}
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", "res2.key", "--dir", "a", "--yes")
+    certs = env.json("certs", "--dir", "a", "--json")
+    check(certs == env.json("cert", "list", "--dir", "a", "--json"), "cert list differs from certs")
+    by = {c["subject"]: c for c in certs}
+    check(set(by) == set(keys.values()) and len(certs) == 4, "certs lists: %s" % certs)
+    for f, name, role, state in (("station.key", "高埔派出所", "station", "valid"),
+                                 ("officer.key", "王警官", "officer", "valid"),
+                                 ("res2.key", "陈先生", "resident", "revoked")):
+        c = by[keys[f]]
+        check((c["name"], c["role"], c["state"], c["revoked"]) == (name, role, state, state == "revoked"),
+              "certs: %s" % c)
+    check(by[keys["officer.key"]]["groups"] == [G] and
+          by[keys["officer.key"]]["issuer"] == keys["station.key"], "certs: officer's groups, issuer")
+    out, _ = env.run("certs", "--dir", "a")
+    line = [ln for ln in out.splitlines() if "王警官" in ln]
+    check(line and keys["officer.key"] in line[0] and "valid" in line[0], "certs text:\n" + out)
+    shown = env.json("show", by[keys["station.key"]]["id"], "--dir", "a", "--json")
+    check(shown["content"]["subject"] == keys["station.key"], "show --json subject: %s" % shown)
+
+    def to(who, rc=0):
+        out, err = env.run("post", "request", "--dir", "a", "--key", "res1.key", "--group", G,
+                           "--topic", "other", "--text", "请王警官回电话", "--to", who, rc=rc)
+        return out.strip(), err
+
+    sealed = [to("王警官")[0], to(keys["officer.key"][:8])[0]]
+    opened = {e["id"]: e for e in env.json("feed", "--dir", "a", "--key", "officer.key",
+                                           "--passphrase-file", env.passfile, "--json")}
+    for eid in sealed:
+        check(opened.get(eid, {}).get("private_text") == "请王警官回电话",
+              "the officer cannot read what was sealed to his name or prefix: %s" % opened.get(eid))
+    _, err = to(keys["officer.key"][:7], rc=2)
+    check("at least 8 hex digits" in err, "a 7-digit prefix: " + err)
+    _, err = to("王", rc=2)
+    check("not a key, a key file or the name of a certificate" in err, "an unknown name: " + err)
+    env.cert("station.key", "res2.key", "resident", "王警官", G, node="a")
+    _, err = to("王警官", rc=2)
+    check("matches 2 keys" in err and keys["officer.key"][:16] in err and keys["res2.key"][:16] in err,
+          "an ambiguous name: " + err)
+
+
+TESTS = {"status_peers": t_status_peers, "status_sync": t_status_sync, "dirs": t_dirs, "keys": t_keys}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "ops", "SRC FORGER"))
