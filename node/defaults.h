@@ -14,8 +14,4 @@
 #define WM_DEFAULT_AUTHOR_RATE_PER_MIN 600 /* events not asked for, /min per author */
 #define WM_DEFAULT_AUTHOR_BURST 100
 
-/* The data directory a command uses without --dir or $WATCHMESH_DIR (when
- * it exists); the systemd unit's StateDirectory=watchmesh is this one. */
-#define WM_DEFAULT_DIR "/var/lib/watchmesh"
-
 #endif

@@ -46,9 +46,9 @@ const char *cli_get(const struct cli_opt *opts, size_t nopts, const char *name);
  * line itself (a positional DIR may stand in for a defaulted --dir). */
 int cli_explicit(const struct cli_opt *opts, size_t nopts, const char *name);
 /* The data directory without --dir: $WATCHMESH_DIR; else WM_DEFAULT_DIR
- * when we may read it; else the current directory when it holds a node;
- * else WM_DEFAULT_DIR when it exists (its "permission denied" is the
- * answer); else NULL. */
+ * (meson.build's statedir) when we may read it; else the current
+ * directory when it holds a node; else WM_DEFAULT_DIR when it exists (its
+ * "permission denied" is the answer); else NULL. */
 const char *cli_default_dir(void);
 /* The usage error for a command that needs a data directory and has none. */
 int cli_no_dir(const char *cmd);

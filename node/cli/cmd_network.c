@@ -15,7 +15,6 @@
 
 #include "cli.h"
 #include "conf.h"
-#include "defaults.h"
 #include "files.h"
 #include "keyfile.h"
 #include "netfile.h"

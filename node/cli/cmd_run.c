@@ -8,7 +8,6 @@
 
 #include "cli.h"
 #include "daemon.h"
-#include "defaults.h"
 
 static const char usage_run[] =
 "usage: watchmesh run [DIR | --dir DIR]\n"

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "defaults.h"
 #include "render.h"
 #include "wmcrypto.h"
 
