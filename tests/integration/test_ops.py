@@ -4,12 +4,12 @@ that shows each peer once with its own last error and says when the mesh
 is in sync; the data directory and key found without --dir and --key;
 certificates listed with their keys in hex, keys taken by name or prefix;
 what `meson install` puts where, the unit checked by systemd-analyze, the
-man page's commands those of --help.
+man page's commands those of --help; `run`'s errors and warnings.
 Real `watchmesh run` processes on 127.0.0.1, through the helpers of
 test_mesh.py.
 
     usage: test_ops.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: status_peers status_sync dirs keys install manpage
+    cases: status_peers status_sync dirs keys install manpage run_errors
     (install and manpage read the build directory: $WATCHMESH_BUILD_ROOT)
 """
 import os
@@ -300,8 +300,55 @@ def t_manpage(env):
         sorted(helped - paged), sorted(paged - helped)))
 
 
+def run_fails(env, node):
+    rc, out = wm(env, "run", node)
+    check(rc == 1 and len(out.strip().splitlines()) == 1, "run %s: exit %d, not one line:\n%s" % (node, rc, out))
+    return out
+
+
+def t_run_errors(env):
+    """`run`'s start-up errors name the setting, its file (and line) and
+    what to change; a missing watchmesh.conf and a node key others may read
+    are warnings that say what to do."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    a.start()
+    conf = env.path("b", "watchmesh.conf")
+    b.configure(listen=a.addr())
+    out = run_fails(env, "b")
+    check("already in use" in out and "`listen` in b/watchmesh.conf" in out and "free port" in out,
+          "port in use: " + out)
+    b.configure(listen="7799")
+    out = run_fails(env, "b")
+    check("'7799'" in out and "`listen` in b/watchmesh.conf" in out and "listen = 0.0.0.0:7700" in out,
+          "listen without a port: " + out)
+    b.configure()
+    with open(conf, "a") as f:
+        f.write("repair_interval = soon\n")
+    lines = open(conf).read().splitlines()
+    out = run_fails(env, "b")
+    check("b/watchmesh.conf: line %d" % len(lines) in out and "repair_interval" in out, "a bad value: " + out)
+    b.configure()
+    with open(conf, "w") as f:
+        f.write("\n".join(lines[:-1]) + "\n")
+    os.chmod(env.path("b", "node.key"), 0o644)
+    b.start()
+    check("chmod 600 %s" % env.path("b", "node.key") in b.log(), "no warning about node.key:\n" + b.log())
+    check("watchmesh.conf is missing" not in b.log(), "a warning about a conf that is there")
+    b.stop()
+    os.chmod(env.path("b", "node.key"), 0o600)
+    os.unlink(conf)
+    b.start()
+    log = b.log().split("---- start")[-1]
+    check("%s is missing" % conf in log and "listen = 0.0.0.0:7700" in log and "chmod" not in log,
+          "a missing watchmesh.conf:\n" + log)
+    check(b.stop() == 0 and a.stop() == 0, "exit status")
+
+
 TESTS = {"status_peers": t_status_peers, "status_sync": t_status_sync, "dirs": t_dirs, "keys": t_keys,
-         "install": t_install, "manpage": t_manpage}
+         "install": t_install, "manpage": t_manpage, "run_errors": t_run_errors}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "ops", "SRC FORGER"))
