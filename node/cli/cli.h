@@ -47,10 +47,10 @@ const char *cli_get(const struct cli_opt *opts, size_t nopts, const char *name);
 int cli_explicit(const struct cli_opt *opts, size_t nopts, const char *name);
 /* The data directory without --dir: $WATCHMESH_DIR; else WM_DEFAULT_DIR
  * (meson.build's statedir) when we may read it; else the current
- * directory when it holds a node; else WM_DEFAULT_DIR when it exists (its
- * "permission denied" is the answer); else NULL. */
+ * directory when it holds a node; else NULL. */
 const char *cli_default_dir(void);
-/* The usage error for a command that needs a data directory and has none. */
+/* The usage error for a command that needs a data directory and has none
+ * (naming WM_DEFAULT_DIR when it is there but we may not read it). */
 int cli_no_dir(const char *cmd);
 /* The data directory of `run`, `init` and `status`: the one positional
  * word (pos, np from cli_parse) or --dir, which mean the same, else the

@@ -94,18 +94,23 @@ const char *cli_default_dir(void)
 
 	if (env_value("WATCHMESH_DIR"))
 		return env_value("WATCHMESH_DIR");
-	/* the system's node, unless we may not read it and stand in another */
+	/* never one we may not read: where --dir is optional (post --out,
+	 * cert issue --out) a default must not turn into "permission denied" */
 	if (stat(dir_system, &st) == 0 && S_ISDIR(st.st_mode) && access(dir_system, R_OK | X_OK) == 0)
 		return dir_system;
 	if (stat("network", &st) == 0)
 		return dir_here;
-	if (stat(dir_system, &st) == 0 && S_ISDIR(st.st_mode))
-		return dir_system;
 	return NULL;
 }
 
 int cli_no_dir(const char *cmd)
 {
+	struct stat st;
+
+	if (stat(dir_system, &st) == 0 && access(dir_system, R_OK | X_OK) != 0)
+		return cli_usage_err(cmd, "no data directory: permission denied reading " WM_DEFAULT_DIR
+		                     " (the service's node: run the command as its user, sudo -u watchmesh "
+		                     "watchmesh ...), or give --dir DIR or set WATCHMESH_DIR");
 	return cli_usage_err(cmd, "no data directory: give --dir DIR or set WATCHMESH_DIR (without "
 	                     "them, " WM_DEFAULT_DIR " or the current directory when it holds a node)");
 }

@@ -63,6 +63,8 @@ static struct dknown *known_of_dialer(struct daemon *d, const struct transport_d
  * k (a dialer's entry) turned out to be the peer with key pub.  A peer is
  * one entry: another entry already holding pub (made by an inbound link
  * before our dialer learned whose address it dials) is folded into k.
+ * NULL when k is up with another key: its address now answers with a new
+ * key while the old one is still linked, so they are two peers.
  */
 static struct dknown *known_learn(struct daemon *d, struct dknown *k, const uint8_t pub[WM_PUB_LEN])
 {
@@ -70,6 +72,8 @@ static struct dknown *known_learn(struct daemon *d, struct dknown *k, const uint
 
 	if (o == k)
 		return k;
+	if (k->up && k->has_pub)
+		return NULL;
 	k->has_pub = 1;
 	memcpy(k->pub, pub, WM_PUB_LEN);
 	if (o) {
@@ -225,7 +229,7 @@ static void tr_on_up(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_
 	k = known_of_dialer(d, transport_conn_dialer(tc));
 	if (k)
 		k = known_learn(d, k, pub);
-	else
+	if (!k)
 		k = peers_known_by_pub(d, pub);
 	if (!k && (k = known_new(d)) != NULL) {
 		k->has_pub = 1;
@@ -323,7 +327,7 @@ static void tr_on_fail(void *ctx, struct transport_dialer *td, const uint8_t *pu
 
 	if (k && pub)
 		k = known_learn(d, k, pub);
-	else if (!k && pub)
+	if (!k && pub)
 		k = peers_known_by_pub(d, pub);
 	if (!k || k->up)
 		return;
