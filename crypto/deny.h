@@ -24,3 +24,9 @@
 #ifdef WM_DENY_JANSSON
 #pragma GCC poison json_loads
 #endif
+#ifdef WM_DENY_MICROHTTPD
+#pragma GCC poison MHD_start_daemon
+#endif
+#ifdef WM_DENY_QRENCODE
+#pragma GCC poison QRcode_encodeString
+#endif

@@ -172,8 +172,8 @@ wait_for() {
 }
 # settings for the demo: loopback, no LAN beacons, quick repair
 configure() {   # DIR PORT PEERS
-	grep -vE '^(listen|peers|beacons|repair_interval|backoff_max) *=' "$1/watchmesh.conf" > "$1/conf.tmp"
-	printf 'listen = 127.0.0.1:%s\npeers = %s\nbeacons = off\nrepair_interval = 10\nbackoff_max = 2\n' \
+	grep -vE '^(listen|peers|beacons|repair_interval|backoff_max|http) *=' "$1/watchmesh.conf" > "$1/conf.tmp"
+	printf 'listen = 127.0.0.1:%s\npeers = %s\nbeacons = off\nrepair_interval = 10\nbackoff_max = 2\nhttp = off\n' \
 		"$2" "$3" >> "$1/conf.tmp"
 	mv "$1/conf.tmp" "$1/watchmesh.conf"
 }

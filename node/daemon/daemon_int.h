@@ -78,6 +78,7 @@ struct daemon {
 	struct transport *tr;
 	struct mesh *mesh;
 	struct beacon *bc;
+	struct http *http;           /* the HTTP(S) API, or NULL when off */
 	uv_timer_t mesh_timer, poll_timer, status_timer, expire_timer;
 	uv_signal_t sigterm, sigint, sighup;
 	uv_check_t batch_check;      /* ends the write batch after each loop turn's reads */
@@ -98,6 +99,10 @@ struct daemon {
 	int flushing;
 	uint64_t started_at;
 	uint64_t expired;            /* events collected */
+	uint64_t http_in, http_stored;       /* events POSTed, and of those stored */
+	uint64_t disk_full;          /* since (ms), or 0: below disk_reserve (disk.c) */
+	uint64_t disk_free;          /* bytes free at the last check */
+	uint64_t http_refused_by[MESH_REASONS];   /* ... refused, by -code */
 	int status_dirty;
 	unsigned status_ticks;
 	struct mesh_stats last_stats;    /* as last written to status.json */
@@ -137,8 +142,24 @@ void peers_known_name(const struct dknown *k, char *out, size_t len);
 
 /* --- status.c ---------------------------------------------------------------- */
 
+/* The status document: status.json's, and /api/v1/status's. */
+struct json_t *status_json(struct daemon *d, const char *state);
 /* Write DIR/status.json by rename, so a reader sees a whole file. */
 void status_write(struct daemon *d, const char *state);
 void status_timer_cb(uv_timer_t *t);
+
+/* --- disk.c ------------------------------------------------------------------ */
+
+/* Read the free space; enter or leave the "disk full" state. */
+void disk_check(struct daemon *d);
+/* "running", or "disk full": status.json's state. */
+const char *disk_state(const struct daemon *d);
+
+/* --- serve.c ----------------------------------------------------------------- */
+
+/* Start the HTTP(S) API (node/http) as watchmesh.conf says. */
+int serve_start(struct daemon *d, char why[WM_WHY_LEN]);
+/* The store has committed rows: tell the live streams. */
+void serve_rows(struct daemon *d);
 
 #endif

@@ -124,6 +124,7 @@ void local_batch_end(struct local *l)
 	/* SQLite may hand the rolled-back seqs out again, to anyone */
 	l->nmine = l->batch_first;
 	l->batch_failures++;
+	l->rolled_back += n;
 }
 
 /* --- the rows the daemon wrote ------------------------------------------------ */
@@ -150,6 +151,16 @@ void local_stored(struct local *l, int64_t seq)
 	l->mine[l->nmine].lo = seq;
 	l->mine[l->nmine].hi = seq;
 	l->nmine++;
+}
+
+int64_t local_head(const struct local *l)
+{
+	size_t n = l->batch_open ? l->batch_first : l->nmine;
+	int64_t head = l->last_seq;
+
+	if (n > 0 && l->mine[n - 1].hi > head)
+		head = l->mine[n - 1].hi;
+	return head;
 }
 
 /* --- the poll ------------------------------------------------------------------ */

@@ -47,6 +47,7 @@ struct local {
 	uint64_t batch_errors;       /* the mesh's store_errors when it opened */
 	size_t batch_first;          /* the batch's first range in `mine` */
 	uint64_t batch_failures;     /* batches rolled back */
+	uint64_t rolled_back;        /* events of those batches (counted as stored by the mesh) */
 
 	struct seq_range *mine;      /* committed (and the open batch's), ascending */
 	size_t nmine, capmine;
@@ -66,6 +67,11 @@ void local_batch_end(struct local *l);
 
 /* io.stored: the daemon wrote row seq. */
 void local_stored(struct local *l, int64_t seq);
+
+/* The highest seq known committed: the rows the poll met and the daemon's
+ * own rows outside an open batch (a rolled-back batch's seqs may be handed
+ * out again, so they are never told as committed). */
+int64_t local_head(const struct local *l);
 
 /* Publish what other writers stored since the last poll (at most
  * `rounds` reads of LOCAL_POLL_BATCH rows).  Returns the number published. */

@@ -155,11 +155,13 @@ uint64_t mesh_next_deadline(const struct mesh *m);
 
 /* --- status ---------------------------------------------------------------- */
 
+#define MESH_REASONS 64
 struct mesh_stats {
 	uint64_t events_in;             /* EVENT frames received */
 	uint64_t stored;                /* of those, new and stored */
 	uint64_t duplicates;            /* of those, already held */
 	uint64_t refused;               /* refused by ingest (any reason) */
+	uint64_t refused_by[MESH_REASONS];   /* ... by -code (crypto/error.h) */
 	uint64_t store_errors;          /* of those, not stored because the store failed
 	                                 * (the glue rolls back a batch it wraps around them) */
 	uint64_t invalid;               /* refused as the peer's fault (disconnects) */
@@ -168,9 +170,16 @@ struct mesh_stats {
 	uint64_t ihave_out, iwant_out, prune_out;
 	uint64_t repairs;               /* reconciliations completed as client */
 	uint64_t fetched;               /* events stored that repair fetched */
+	uint64_t repair_bytes_out, repair_bytes_in;   /* negentropy messages of repairs completed */
+	uint64_t paused_dropped;        /* events dropped while paused (mesh_pause) */
 	size_t peers;                   /* peers known (ready or not) */
 };
 void mesh_get_stats(const struct mesh *m, struct mesh_stats *out);
+
+/* Paused (the node cannot store: its disk is full), the mesh starts no
+ * repair and drops the events peers push, without blaming them; resumed,
+ * it repairs with every peer at once, which brings what it dropped. */
+void mesh_pause(struct mesh *m, int paused, uint64_t now);
 
 struct mesh_peer_info {
 	uint32_t peer;

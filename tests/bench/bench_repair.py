@@ -107,6 +107,7 @@ def make_node(wm, work, name, network, base, bundle, port, peer_port):
         "listen": "127.0.0.1:%d" % port,
         "peers": "127.0.0.1:%d" % peer_port if peer_port else "",
         "beacons": "off",
+        "http": "off",
         "repair_interval": "3600",      # only the repair on connect is measured
         "log_level": os.environ.get("LOG_LEVEL", "info"),
     }

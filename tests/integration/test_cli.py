@@ -1076,7 +1076,7 @@ def t_keys(env):
     # -wal and -shm exist while the daemon holds the store open
     conf = env.path("shared", "watchmesh.conf")
     with open(conf, "a") as f:
-        f.write("listen = 127.0.0.1:0\nbeacons = off\n")
+        f.write("listen = 127.0.0.1:0\nbeacons = off\nhttp = off\n")
     with open(env.path("shared.log"), "wb") as log:
         d = subprocess.Popen([env.binary, "run", "shared"], cwd=env.dir, env=env.env,
                              stdin=subprocess.DEVNULL, stdout=log, stderr=log)

@@ -65,7 +65,7 @@ class Daemon:
         with open(path) as f:
             lines = f.read().splitlines()
         keys = {"listen": "127.0.0.1:%d" % self.port, "peers": ",".join(peers),
-                "beacons": "off", "repair_interval": "5", "backoff_max": "2"}
+                "beacons": "off", "repair_interval": "5", "backoff_max": "2", "http": "off"}
         keys.update({k: str(v) for k, v in extra.items()})
         out = [ln for ln in lines if ln.split("=", 1)[0].strip() not in keys]
         out += ["%s = %s" % kv for kv in keys.items()]
@@ -493,6 +493,12 @@ def t_sighup(env):
     b.proc.send_signal(signal.SIGHUP)
     wait_until("b to log the removal", lambda: "peers reloaded: 0 added, 1 removed" in b.log())
     wait_until("b's link to a to close", lambda: peers_up(env, "b") == [])
+    # other settings: log_level at once, the rest named as waiting for a restart
+    b.configure(peers=[], log_level="debug", repair_interval=7, http="127.0.0.1:0")
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to apply log_level", lambda: "SIGHUP: log_level is now debug" in b.log())
+    wait_until("b to name what needs a restart",
+               lambda: "applied only after a restart of the node: repair_interval, http" in b.log())
     # a broken config on SIGHUP keeps the old peers and says why
     with open(env.path("b", "watchmesh.conf"), "a") as f:
         f.write("bogus_key = 1\n")

@@ -1,0 +1,217 @@
+/*
+ * node/daemon/serve.c: the daemon's side of the HTTP(S) API (node/http):
+ * its settings from watchmesh.conf, and the hooks it answers through --
+ * a client's event goes through the same ingest as every other one and
+ * reaches the mesh at once; status and metrics are the daemon's.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <jansson.h>
+
+#include "daemon_int.h"
+#include "http.h"
+#include "store.h"
+
+/* POST /api/v1/events: durable before the answer (INGEST_LOCAL), then
+ * pushed to the peers like an event posted here.  The loop turn's write
+ * batch, if one is open, is committed first: the client's event must not
+ * share the fate of a batch that could still be rolled back. */
+static void hook_submit(void *ctx, const uint8_t *wire, size_t len, struct ingest_result *res)
+{
+	struct daemon *d = ctx;
+	uint64_t now = d_now_ms();
+
+	d->http_in++;
+	if (d->disk_full) {
+		memset(res, 0, sizeof *res);
+		res->code = WM_EIO;
+		wm_why(res->why, "the node's disk is full: it takes no events until space is freed");
+		return;
+	}
+	local_batch_end(&d->local);
+	d->nd->ictx.now = now;
+	ingest_event(&d->nd->ictx, wire, len, INGEST_LOCAL, res);
+	if (res->code != 0) {
+		if (res->code != WM_EDUP && -res->code > 0 && -res->code < MESH_REASONS)
+			d->http_refused_by[-res->code]++;
+		return;
+	}
+	d->http_stored++;
+	local_stored(&d->local, res->seq);
+	mesh_publish(d->mesh, wire, len, now);
+	d_after_mesh(d);
+	d->status_dirty = 1;
+	serve_rows(d);
+}
+
+static struct json_t *hook_status(void *ctx)
+{
+	return status_json(ctx, disk_state(ctx));
+}
+
+static void hook_log(void *ctx, int level, const char *line)
+{
+	d_log(ctx, level, "%s", line);
+}
+
+static void counter(FILE *f, const char *name, const char *help, uint64_t v)
+{
+	fprintf(f, "# HELP watchmesh_%s %s\n# TYPE watchmesh_%s counter\nwatchmesh_%s %" PRIu64 "\n",
+	        name, help, name, name, v);
+}
+
+static void hook_metrics(void *ctx, FILE *f)
+{
+	struct daemon *d = ctx;
+	struct mesh_stats ms;
+	static const char *const states[] = { "up", "backing_off", "connecting", "down" };
+	unsigned npeer[4] = { 0, 0, 0, 0 };
+	uint64_t now = d_now_ms();
+	int i;
+
+	memset(&ms, 0, sizeof ms);
+	mesh_get_stats(d->mesh, &ms);
+	fprintf(f, "# HELP watchmesh_events_stored_total Events stored since start, by where they came from.\n"
+	           "# TYPE watchmesh_events_stored_total counter\n"
+	           "watchmesh_events_stored_total{origin=\"mesh\"} %" PRIu64 "\n"
+	           "watchmesh_events_stored_total{origin=\"http\"} %" PRIu64 "\n"
+	           "watchmesh_events_stored_total{origin=\"local\"} %" PRIu64 "\n",
+	        ms.stored - d->local.rolled_back, d->http_stored, d->local.published);
+	counter(f, "events_received_total", "Events received from peers.", ms.events_in);
+	counter(f, "events_duplicate_total", "Events received from peers that were held already.", ms.duplicates);
+	counter(f, "events_rate_limited_total", "Events from peers dropped by a rate limit.", ms.rate_limited);
+	counter(f, "events_expired_total", "Expired events collected.", d->expired);
+	fprintf(f, "# HELP watchmesh_events_refused_total Events refused, by origin and reason.\n"
+	           "# TYPE watchmesh_events_refused_total counter\n");
+	for (i = 1; i < MESH_REASONS; i++) {
+		if (ms.refused_by[i])
+			fprintf(f, "watchmesh_events_refused_total{origin=\"mesh\",reason=\"%s\"} %" PRIu64 "\n",
+			        wm_errname(-i), ms.refused_by[i]);
+		if (d->http_refused_by[i])
+			fprintf(f, "watchmesh_events_refused_total{origin=\"http\",reason=\"%s\"} %" PRIu64 "\n",
+			        wm_errname(-i), d->http_refused_by[i]);
+	}
+	fprintf(f, "# HELP watchmesh_store_last_seq The store's highest arrival cursor.\n"
+	           "# TYPE watchmesh_store_last_seq gauge\nwatchmesh_store_last_seq %" PRId64 "\n",
+	        local_head(&d->local));
+	for (i = 0; i < D_MAX_KNOWN; i++) {
+		const struct dknown *k = &d->known[i];
+		if (!k->used)
+			continue;
+		npeer[k->up ? 0 : k->banned_until > now ? 1 : k->since == 0 && !k->last_error[0] ? 2 : 3]++;
+	}
+	fprintf(f, "# HELP watchmesh_peers Peers known, by state.\n# TYPE watchmesh_peers gauge\n");
+	for (i = 0; i < 4; i++)
+		fprintf(f, "watchmesh_peers{state=\"%s\"} %u\n", states[i], npeer[i]);
+	counter(f, "repairs_total", "Reconciliations completed with peers.", ms.repairs);
+	counter(f, "repair_fetched_total", "Events fetched by repair.", ms.fetched);
+	fprintf(f, "# HELP watchmesh_repair_bytes_total Bytes of reconciliation messages, by direction.\n"
+	           "# TYPE watchmesh_repair_bytes_total counter\n"
+	           "watchmesh_repair_bytes_total{direction=\"out\"} %" PRIu64 "\n"
+	           "watchmesh_repair_bytes_total{direction=\"in\"} %" PRIu64 "\n",
+	        ms.repair_bytes_out, ms.repair_bytes_in);
+	counter(f, "events_sent_total", "Events sent to peers.", ms.events_out);
+	fprintf(f, "# HELP watchmesh_disk_full 1 while the disk is below disk_reserve.\n"
+	           "# TYPE watchmesh_disk_full gauge\nwatchmesh_disk_full %d\n"
+	           "# HELP watchmesh_disk_free_bytes Free bytes on the data directory's disk.\n"
+	           "# TYPE watchmesh_disk_free_bytes gauge\nwatchmesh_disk_free_bytes %" PRIu64 "\n",
+	        d->disk_full ? 1 : 0, d->disk_free);
+}
+
+void serve_rows(struct daemon *d)
+{
+	if (d->http)
+		http_new_rows(d->http, local_head(&d->local));
+}
+
+/* A path of watchmesh.conf: absolute, or relative to the data directory. */
+#define SERVE_PATH (PATH_MAX + CONF_VAL_MAX + 2)
+static void conf_path(const struct daemon *d, const char *p, char out[SERVE_PATH])
+{
+	if (p[0] == '/')
+		snprintf(out, SERVE_PATH, "%s", p);
+	else
+		snprintf(out, SERVE_PATH, "%s/%s", d->dir, p);
+}
+
+/* Room for every connection the settings allow: the soft limit on open
+ * files raised to the hard one when it is lower than that. */
+static void raise_nofile(struct daemon *d, unsigned want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		d_log(d, D_WARN, "open files are limited to %lu: fewer than http_clients allows",
+		      (unsigned long)rl.rlim_cur);
+}
+
+int serve_start(struct daemon *d, char why[WM_WHY_LEN])
+{
+	const struct node_conf *cf = &d->nd->conf;
+	struct http_config hc;
+	struct http_hooks hk;
+	char store_path[PATH_MAX + 16], cert[SERVE_PATH], key[SERVE_PATH], inner[WM_WHY_LEN] = "";
+	uint8_t *cert_pem = NULL, *key_pem = NULL;
+	size_t clen, klen;
+	int rc, tls = 0;
+
+	memset(&hc, 0, sizeof hc);
+	memset(&hk, 0, sizeof hk);
+	snprintf(store_path, sizeof store_path, "%s/store.db", d->dir);
+	conf_path(d, cf->tls_cert, cert);
+	conf_path(d, cf->tls_key, key);
+	if (strcmp(cf->https, "off") != 0 && files_exists(cert)) {
+		if (files_read(cert, 1 << 20, &cert_pem, &clen, inner) != 0 ||
+		    files_read(key, 1 << 20, &key_pem, &klen, inner) != 0) {
+			wm_why(why, "https: %s (tls_cert, tls_key in watchmesh.conf)", inner);
+			free(cert_pem);
+			return WM_EIO;
+		}
+		tls = 1;
+	}
+	hc.store_path = store_path;
+	hc.store = d->nd->store;
+	hc.root = d->nd->net.root;
+	hc.network_name = d->nd->net.name;
+	hc.http_addr = cf->http;
+	hc.https_addr = tls ? cf->https : NULL;
+	hc.cert_pem = (const char *)cert_pem;
+	hc.key_pem = (const char *)key_pem;
+	hc.max_clients = cf->http_clients;
+	hc.per_ip = cf->http_per_ip;
+	hc.rate = cf->http_rate;
+	hc.start_seq = local_head(&d->local);
+	hk.ctx = d;
+	hk.submit = hook_submit;
+	hk.status = hook_status;
+	hk.metrics = hook_metrics;
+	hk.log = hook_log;
+	raise_nofile(d, 2 * cf->http_clients + 4 * cf->max_peers + 64);
+	rc = http_new(&d->loop, &hc, &hk, &d->http, inner);
+	if (key_pem) {
+		wmc_wipe(key_pem, klen);
+		free(key_pem);
+	}
+	free(cert_pem);
+	if (rc) {
+		wm_why(why, "%s (http, https in watchmesh.conf)", inner);
+		return rc;
+	}
+	if (http_port(d->http, 0))
+		d_log(d, D_INFO, "HTTP API on %.*s:%d", (int)(strrchr(cf->http, ':') - cf->http), cf->http,
+		      http_port(d->http, 0));
+	if (http_port(d->http, 1))
+		d_log(d, D_INFO, "HTTPS on %.*s:%d", (int)(strrchr(cf->https, ':') - cf->https), cf->https,
+		      http_port(d->http, 1));
+	else if (strcmp(cf->https, "off") != 0)
+		d_log(d, D_INFO, "no HTTPS: %s does not exist (`watchmesh tls issue` makes it)", cert);
+	return 0;
+}
