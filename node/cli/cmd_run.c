@@ -26,8 +26,9 @@ static const char usage_run[] =
 "Logs one line per significant event on stderr.  Writes DIR/status.json\n"
 "every few seconds (read it with `watchmesh status --dir DIR`).\n"
 "\n"
-"Signals: SIGTERM or SIGINT shut down cleanly (exit 0); SIGHUP re-reads the\n"
-"peers list of watchmesh.conf.\n"
+"Signals: SIGTERM or SIGINT shut down cleanly (exit 0); SIGHUP re-reads\n"
+"watchmesh.conf, applies the peers, log_level and disk_reserve, and logs any\n"
+"other setting that changed as waiting for a restart.\n"
 "\n"
 "Without DIR: $WATCHMESH_DIR, else " WM_DEFAULT_DIR " (the service's), else\n"
 "the current directory when it holds a node.\n";
