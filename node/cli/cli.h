@@ -70,8 +70,9 @@ struct node_dir *cli_open_dir(const char *dir);
  * station's (cb returning nonzero stops the walk).  0 or a store error. */
 int cli_certs_each(struct node_dir *nd, store_cert_cb cb, void *ctx);
 /* A key given as 64 hex digits or a key file, or (with nd) as the exact
- * name of a certificate or a prefix of 8+ hex digits of a certified key,
- * when it names one key.  0, or an exit code with the error printed (an
+ * name of a valid certificate (in its window, its subject not revoked) or
+ * a prefix of 8+ hex digits of a key such a certificate names, when it
+ * names one key.  0, or an exit code with the error printed (an
  * ambiguous name or prefix lists what it matches). */
 int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8_t pub[WM_PUB_LEN]);
 

@@ -2,8 +2,8 @@
  * node/cli/cmd_certs: `watchmesh certs [--dir DIR] [--json]` (also `cert
  * list`): every certificate the node holds, with its subject's whole key in
  * hex, so that revoking a lost laptop's key is a copy and paste; and
- * cli_resolve_key, which takes a key as hex, a key file, a certificate's
- * name or a unique prefix of a certified key.
+ * cli_resolve_key, which takes a key as hex, a key file, the name of a
+ * valid certificate or a unique prefix of a key such a certificate names.
  *
  * The certificates are found as trust finds them: those root issued, then
  * those each station issued (only root and stations issue), so a
@@ -218,6 +218,8 @@ out:
 /* --- keys by name or prefix ------------------------------------------------------------- */
 
 struct match {
+	struct node_dir *nd;
+	uint64_t now;
 	const char *arg;
 	size_t len;
 	int prefix;                  /* arg is 8+ hex digits: a key's prefix too */
@@ -231,9 +233,13 @@ static int match_cb(void *vm, const struct cert *c)
 	struct match *m = vm;
 	char hex[WM_HEX_PUB + 1];
 	size_t i;
+	int revoked;
 
 	hex_encode(hex, c->subject, WM_PUB_LEN);
 	if (strcmp(c->name, m->arg) != 0 && !(m->prefix && strncasecmp(hex, m->arg, m->len) == 0))
+		return 0;
+	/* nothing is sealed to a key by a certificate that no longer holds */
+	if (strcmp(cert_state(m->nd, c, m->now, &revoked), "valid") != 0)
 		return 0;
 	for (i = 0; i < m->n && i < 8; i++)
 		if (memcmp(m->keys[i], c->subject, WM_PUB_LEN) == 0)
@@ -258,6 +264,8 @@ int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8
 		return cli_usage_err(cmd, "%s (a name or a key prefix needs --dir: the node's "
 		                     "certificates say whose it is)", why);
 	memset(&m, 0, sizeof m);
+	m.nd = nd;
+	m.now = wm_now_ms();
 	m.arg = arg;
 	m.len = strlen(arg);
 	for (i = 0; i < m.len && isxdigit((unsigned char)arg[i]); i++)
@@ -272,8 +280,8 @@ int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8
 		return 0;
 	}
 	if (m.n == 0)
-		return cli_usage_err(cmd, "'%s' is not a key, a key file or the name of a certificate "
-		                     "here%s; `watchmesh certs` lists the keys", arg,
+		return cli_usage_err(cmd, "'%s' is not a key, a key file or the name of a valid "
+		                     "certificate here%s; `watchmesh certs` lists the keys", arg,
 		                     m.prefix ? ", nor the start of a certified key" :
 		                     " (a key prefix needs at least 8 hex digits)");
 	for (i = 0; i < m.n && i < 8; i++) {

@@ -175,8 +175,8 @@ def t_dirs(env):
 def t_keys(env):
     """certs (and cert list) show every certificate with its subject's
     whole key in hex and its state; show --json gives the subject in hex;
-    --to takes a certificate's name or a key prefix of 8+ digits, and says
-    so when a name is not unique or a prefix too short."""
+    --to takes a valid certificate's name or a key prefix of 8+ digits, and
+    says so when a name is not unique, revoked, or a prefix too short."""
     env.world(node="a", group=G)
     keys = {f: env.run("key", "show", f)[0].strip() for f in
             ("station.key", "officer.key", "res1.key", "res2.key")}
@@ -214,10 +214,12 @@ def t_keys(env):
     _, err = to(keys["officer.key"][:7], rc=2)
     check("at least 8 hex digits" in err, "a 7-digit prefix: " + err)
     _, err = to("王", rc=2)
-    check("not a key, a key file or the name of a certificate" in err, "an unknown name: " + err)
-    env.cert("station.key", "res2.key", "resident", "王警官", G, node="a")
+    check("not a key, a key file or the name of a valid certificate" in err, "an unknown name: " + err)
+    _, err = to("陈先生", rc=2)
+    check("not a key" in err, "a revoked key's name: " + err)
+    env.cert("station.key", "res1.key", "resident", "王警官", G, node="a")
     _, err = to("王警官", rc=2)
-    check("matches 2 keys" in err and keys["officer.key"][:16] in err and keys["res2.key"][:16] in err,
+    check("matches 2 keys" in err and keys["officer.key"][:16] in err and keys["res1.key"][:16] in err,
           "an ambiguous name: " + err)
 
 
