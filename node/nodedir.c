@@ -10,11 +10,21 @@
 #include "nodedir.h"
 #include "trust.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+/* Another user's node (the service's): say so, rather than "no node here". */
+static int denied(const char *path, char why[WM_WHY_LEN])
+{
+	wm_why(why, "permission denied reading %s: run the command as the user that owns it "
+	       "(for the service: sudo -u watchmesh watchmesh ...)", path);
+	return WM_EIO;
+}
 
 int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN])
 {
@@ -23,7 +33,10 @@ int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN])
 	struct stat st;
 	int rc;
 
+	snprintf(path, sizeof path, "%s/network", dir);
 	if (stat(dir, &st) != 0) {
+		if (errno == EACCES)
+			return denied(dir, why);
 		wm_why(why, "no data directory at %s (create one with `watchmesh init`)", dir);
 		return WM_ENOTFOUND;
 	}
@@ -31,7 +44,8 @@ int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN])
 		wm_why(why, "%s is not a directory", dir);
 		return WM_ENOTFOUND;
 	}
-	snprintf(path, sizeof path, "%s/network", dir);
+	if (access(path, R_OK) != 0 && errno == EACCES)
+		return denied(path, why);
 	if (!files_exists(path)) {
 		wm_why(why, "%s is not a watchmesh data directory (no network file; "
 		             "create one with `watchmesh init`)", dir);

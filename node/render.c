@@ -593,7 +593,12 @@ json_t *render_event_json(const struct render_ctx *rc, const struct event *ev)
 			continue;
 		memcpy(key, c->key, c->keylen);
 		key[c->keylen] = 0;
-		put(content, key, cval_json(&c->val), &bad);
+		/* a certificate's or revocation's subject is a key: hex, as the
+		 * author is and as commands take keys; other binaries base64 */
+		if (strcmp(key, "subject") == 0 && c->val.type == CV_BIN && c->val.len == WM_PUB_LEN)
+			put(content, key, hex_json(c->val.ptr, WM_PUB_LEN), &bad);
+		else
+			put(content, key, cval_json(&c->val), &bad);
 	}
 	put(o, "content", content, &bad);
 	put(o, "withheld", json_boolean(ev->withheld), &bad);

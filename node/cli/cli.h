@@ -41,6 +41,22 @@ int cli_parse(const char *cmd, const char *usage, int argc, char **argv,
               struct cli_opt *opts, size_t nopts, const char **pos, size_t maxpos, size_t *npos);
 /* The value of option `name` (NULL if absent). */
 const char *cli_get(const struct cli_opt *opts, size_t nopts, const char *name);
+/* cli_parse fills an absent --dir with cli_default_dir() and an absent
+ * --key with $WATCHMESH_KEY; this says whether `name` was on the command
+ * line itself (a positional DIR may stand in for a defaulted --dir). */
+int cli_explicit(const struct cli_opt *opts, size_t nopts, const char *name);
+/* The data directory without --dir: $WATCHMESH_DIR; else WM_DEFAULT_DIR
+ * (meson.build's statedir) when we may read it; else the current
+ * directory when it holds a node; else NULL. */
+const char *cli_default_dir(void);
+/* The usage error for a command that needs a data directory and has none
+ * (naming WM_DEFAULT_DIR when it is there but we may not read it). */
+int cli_no_dir(const char *cmd);
+/* The data directory of `run`, `init` and `status`: the one positional
+ * word (pos, np from cli_parse) or --dir, which mean the same, else the
+ * default.  0 and *dir, or a usage error printed (CLI_USAGE). */
+int cli_dir_arg(const char *cmd, const struct cli_opt *opts, size_t nopts, const char **pos,
+                size_t np, const char **dir);
 
 /* "watchmesh: <message>" on stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -49,6 +65,16 @@ int cli_usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(p
 
 /* Open the data directory named by --dir, printing the error; NULL on failure. */
 struct node_dir *cli_open_dir(const char *dir);
+
+/* The certificates nd holds, as trust reaches them: root's, then each
+ * station's (cb returning nonzero stops the walk).  0 or a store error. */
+int cli_certs_each(struct node_dir *nd, store_cert_cb cb, void *ctx);
+/* A key given as 64 hex digits or a key file, or (with nd) as the exact
+ * name of a valid certificate (in its window, its subject not revoked) or
+ * a prefix of 8+ hex digits of a key such a certificate names, when it
+ * names one key.  0, or an exit code with the error printed (an
+ * ambiguous name or prefix lists what it matches). */
+int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8_t pub[WM_PUB_LEN]);
 
 /* A 64-hex event id, or (with a store) a unique prefix of at least 4 hex
  * digits.  Prints the error and returns nonzero on failure. */
@@ -94,6 +120,7 @@ int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_cert(int argc, char **argv);
+int cmd_certs(int argc, char **argv);
 int cmd_post(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
 int cmd_show(int argc, char **argv);

@@ -46,8 +46,10 @@ int cmd_export(int argc, char **argv)
 	if (np)
 		return cli_usage_err("export", "unexpected argument '%s'", pos[0]);
 	out = cli_get(opts, no, "out");
-	if (!cli_get(opts, no, "dir") || !out)
-		return cli_usage_err("export", "--dir DIR and --out FILE are required");
+	if (!out)
+		return cli_usage_err("export", "--out FILE is required");
+	if (!cli_get(opts, no, "dir"))
+		return cli_no_dir("export");
 	if (files_check_out(out, cli_get(opts, no, "force") != NULL, why) != 0) {
 		cli_err("%s", why);
 		return CLI_FAIL;
@@ -163,7 +165,7 @@ int cmd_import(int argc, char **argv)
 	if (np != 1)
 		return cli_usage_err("import", "expected one bundle FILE");
 	if (!cli_get(opts, no, "dir"))
-		return cli_usage_err("import", "--dir DIR is required");
+		return cli_no_dir("import");
 	if (files_map(pos[0], &m, why) != 0) {
 		cli_err("%s", why);
 		return CLI_FAIL;

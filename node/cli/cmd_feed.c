@@ -40,9 +40,9 @@ static const char usage_feed[] =
 "               are left out otherwise, unless asked for with --group network\n"
 "               or --kind cert / --kind revoke)\n"
 "  --key KEY    open sealed requests addressed to this key (shown as private)\n"
-"  --json       one JSON array of events (bin fields base64; adds official,\n"
-"               official_name, official_station, private_text or\n"
-"               private_refused)\n";
+"  --json       one JSON array of events (keys and ids in hex, other binary\n"
+"               fields base64; adds official, official_name, official_station,\n"
+"               private_text or private_refused)\n";
 
 int cmd_feed(int argc, char **argv)
 {

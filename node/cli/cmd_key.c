@@ -103,6 +103,7 @@ static const char usage_cert[] =
 "       watchmesh cert revoke --issuer KEY --subject PUB [--reason R]\n"
 "                            [--compromised-since TIME] [--yes]\n"
 "                            (--dir DIR | --out FILE --network NETFILE)\n"
+"       watchmesh cert list [--dir DIR] [--json]      (= watchmesh certs)\n"
 "\n"
 "cert issue   signs a certificate (a kind 7 event in the group \"network\").\n"
 "             The root key certifies stations; a station certifies its\n"
@@ -154,6 +155,8 @@ int cmd_cert(int argc, char **argv)
 	int64_t cut = 0;
 	int r, ret = CLI_FAIL, revoke;
 
+	if (argc > 0 && strcmp(argv[0], "list") == 0)
+		return cmd_certs(argc - 1, argv + 1);
 	r = cli_parse("cert", usage_cert, argc, argv, opts, no, pos, 2, &np);
 	if (r)
 		return r > 0 ? CLI_OK : CLI_USAGE;

@@ -172,9 +172,10 @@ out:
 }
 
 static const char usage_init[] =
-"usage: watchmesh init DIR --network FILE [--name NODE]\n"
+"usage: watchmesh init [DIR | --dir DIR] --network FILE [--name NODE]\n"
 "\n"
-"Creates a node's data directory (DIR is created if missing, mode 0700):\n"
+"Creates a node's data directory (DIR is created if missing, mode 0700;\n"
+"without DIR: $WATCHMESH_DIR, else " WM_DEFAULT_DIR " when it exists):\n"
 "  DIR/node.key        the node's own key, plain, mode 0600 (the daemon starts\n"
 "                      unattended)\n"
 "  DIR/network         a copy of the network file, mode 0600\n"
@@ -187,7 +188,7 @@ static const char usage_init[] =
 
 int cmd_init(int argc, char **argv)
 {
-	struct cli_opt opts[] = { { "network", 1, NULL }, { "name", 1, NULL } };
+	struct cli_opt opts[] = { { "network", 1, NULL }, { "name", 1, NULL }, { "dir", 1, NULL } };
 	const size_t no = sizeof opts / sizeof opts[0];
 	const char *pos[2], *dir, *netfile, *name;
 	char path[PATH_MAX], why[WM_WHY_LEN] = "", hex[WM_HEX_PUB + 1], base[256];
@@ -204,9 +205,8 @@ int cmd_init(int argc, char **argv)
 	r = cli_parse("init", usage_init, argc, argv, opts, no, pos, 2, &np);
 	if (r)
 		return r > 0 ? CLI_OK : CLI_USAGE;
-	if (np != 1)
-		return cli_usage_err("init", "expected one directory");
-	dir = pos[0];
+	if ((r = cli_dir_arg("init", opts, no, pos, np, &dir)) != 0)
+		return r;
 	netfile = cli_get(opts, no, "network");
 	name = cli_get(opts, no, "name");
 	if (!netfile)

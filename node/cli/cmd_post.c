@@ -48,7 +48,9 @@ static const char usage_post[] =
 "            topic: police non-police dispute lost-found other (default police);\n"
 "            --to seals topic, language and text so only those keys (and you)\n"
 "            can read them; --to officers: the group's officers and stations\n"
-"            (from the node's certificates; needs --dir)\n"
+"            (from the node's certificates; needs --dir).  PUB: 64 hex digits,\n"
+"            a key file, or with --dir a certificate's exact name or a unique\n"
+"            prefix of 8+ hex digits of a certified key (`watchmesh certs`)\n"
 "  reply     --reply-to ID --text T [--to PUB,...]                 a lead, an answer\n"
 "            (--to as for a request: a sealed reply)\n"
 "  status    --ref ID --state S [--note T] [--referred-to WHO]     on a request\n"
@@ -480,9 +482,11 @@ static int add_recipient(struct post_bufs *b, const uint8_t pub[WM_PUB_LEN])
 	return 0;
 }
 
-static int parse_recipients(const char *v, struct post_bufs *b)
+/* --to, once the node is open (names and key prefixes are looked up in
+ * its certificates), before any passphrase is asked. */
+static int parse_recipients(const char *v, struct node_dir *nd, struct post_bufs *b)
 {
-	char why[WM_WHY_LEN] = "", *copy, *p, *c;
+	char *copy, *p, *c;
 	uint8_t pub[WM_PUB_LEN];
 	int r = 0;
 
@@ -499,8 +503,8 @@ static int parse_recipients(const char *v, struct post_bufs *b)
 			*c++ = 0;
 		if (strcmp(p, "officers") == 0)
 			b->officers = 1;         /* looked up once the node is open */
-		else if (files_parse_pub(p, pub, why) != 0)
-			r = cli_usage_err("post", "--to: %s", why);
+		else if ((r = cli_resolve_key("post", nd, p, pub)) != 0)
+			break;
 		else
 			r = add_recipient(b, pub);
 	}
@@ -594,7 +598,7 @@ static int post_content(unsigned kind, const struct cli_opt *opts, size_t nopts,
                         struct event_draft *d, struct post_bufs *b)
 {
 	const char *v, *text = cli_get(opts, nopts, "text");
-	int sealed = cli_get(opts, nopts, "to") != NULL, r;
+	int sealed = cli_get(opts, nopts, "to") != NULL;
 	size_t i;
 
 	if (kind == KIND_CERT)
@@ -648,11 +652,7 @@ static int post_content(unsigned kind, const struct cli_opt *opts, size_t nopts,
 			draft_array(d, f->key, b->circle, 3);
 			break;
 		}
-		case AS_RECIPIENTS:
-			if (v && (r = parse_recipients(v, b)) != 0)
-				return r;
-			break;
-		default:                /* AS_PHOTO: read later, with the other files */
+		default:                /* AS_PHOTO, AS_RECIPIENTS: read later, with the node */
 			break;
 		}
 	}
@@ -871,6 +871,10 @@ int cmd_post(int argc, char **argv)
 		goto out;
 	if (dir && !(nd = cli_open_dir(dir)))
 		goto out;
+	if ((v = OPT("to")) && (r = parse_recipients(v, nd, &b)) != 0) {
+		ret = r;
+		goto out;
+	}
 	if (((v = OPT("ref")) || (v = OPT("reply-to"))) && (r = post_refs(v, nd, &d)) != 0) {
 		ret = r;
 		goto out;

@@ -1,16 +1,21 @@
 /*
- * node/cli/cmd_run: `watchmesh run DIR`, the mesh daemon (node/daemon/ does
+ * node/cli/cmd_run: `watchmesh run [DIR]`, the mesh daemon (node/daemon/ does
  * the work).  Exit status: 0 after SIGTERM/SIGINT and a clean shutdown; 1
  * when the node cannot start (one line on stderr says why); 2 for a wrong
  * command line.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "daemon.h"
 
 static const char usage_run[] =
-"usage: watchmesh run DIR\n"
+"usage: watchmesh run [DIR | --dir DIR]\n"
 "\n"
 "The mesh daemon.  Loads the data directory DIR (network, node.key,\n"
 "watchmesh.conf, store.db), listens for neighbouring nodes, dials the peers\n"
@@ -21,24 +26,82 @@ static const char usage_run[] =
 "Logs one line per significant event on stderr.  Writes DIR/status.json\n"
 "every few seconds (read it with `watchmesh status --dir DIR`).\n"
 "\n"
-"Signals: SIGTERM or SIGINT shut down cleanly (exit 0); SIGHUP re-reads the\n"
-"peers list of watchmesh.conf.\n";
+"Signals: SIGTERM or SIGINT shut down cleanly (exit 0); SIGHUP re-reads\n"
+"watchmesh.conf, applies the peers, log_level and disk_reserve, and logs any\n"
+"other setting that changed as waiting for a restart.\n"
+"\n"
+"Without DIR: $WATCHMESH_DIR, else " WM_DEFAULT_DIR " (the service's), else\n"
+"the current directory when it holds a node.\n";
+
+/* What would otherwise pass without a word before the daemon starts: a
+ * missing watchmesh.conf (the defaults are used) and a node key that
+ * other users may read. */
+static void run_warnings(const char *dir)
+{
+	char path[PATH_MAX];
+	struct node_conf c;
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/network", dir);
+	if (stat(path, &st) != 0)
+		return;                   /* no node here: the daemon says so */
+	snprintf(path, sizeof path, "%s/watchmesh.conf", dir);
+	if (stat(path, &st) != 0 && errno == ENOENT) {
+		conf_defaults(&c);
+		cli_err("warning: %s is missing, so the node runs on the defaults: listen = %s, no "
+		        "peers, beacons = %s, groups = %s; write the settings you need there (the "
+		        "README lists them)", path, c.listen, c.beacons ? "on" : "off", c.groups);
+	}
+	snprintf(path, sizeof path, "%s/node.key", dir);
+	if (stat(path, &st) == 0 && (st.st_mode & 077))
+		cli_err("warning: %s may be read by other users (mode %04o), and whoever copies it "
+		        "can pose as this node: run  chmod 600 %s", path, (unsigned)(st.st_mode & 07777),
+		        path);
+}
+
+/* A failure to listen names the setting, its file and what to change:
+ * the transport's reason quotes the address, not where it came from. */
+static void listen_hint(const char *dir, const char *reason, char *hint, size_t len)
+{
+	char path[PATH_MAX], why[WM_WHY_LEN];
+	struct node_conf c;
+
+	hint[0] = 0;
+	snprintf(path, sizeof path, "%s/watchmesh.conf", dir);
+	if (conf_load(path, &c, why) != 0)
+		conf_defaults(&c);        /* missing (warned above); a broken file is the reason itself */
+	if (!strstr(reason, c.listen) && !strstr(reason, "listen address"))
+		return;
+	if (strstr(reason, "already in use"))
+		snprintf(hint, len, " -- another program, perhaps another watchmesh node, has that port: "
+		         "set `listen` in %s to a free port (e.g. listen = 0.0.0.0:7702) and start again",
+		         path);
+	else if (strstr(reason, "permission denied"))
+		snprintf(hint, len, " -- ports below 1024 need root: set `listen` in %s to a port above "
+		         "1024 (e.g. listen = 0.0.0.0:7700)", path);
+	else
+		snprintf(hint, len, " -- set `listen` in %s to an IP address and a port, e.g. "
+		         "listen = 0.0.0.0:7700", path);
+}
 
 int cmd_run(int argc, char **argv)
 {
-	struct cli_opt opts[1] = { { "x-unused", 0, NULL } };
-	const char *pos[1];
-	char why[WM_WHY_LEN] = "";
+	struct cli_opt opts[] = { { "dir", 1, NULL } };
+	const size_t no = sizeof opts / sizeof opts[0];
+	const char *pos[2], *dir;
+	char why[WM_WHY_LEN] = "", hint[PATH_MAX + 200];
 	size_t np = 0;
-	int r = cli_parse("run", usage_run, argc, argv, opts, 0, pos, 1, &np);
+	int r = cli_parse("run", usage_run, argc, argv, opts, no, pos, 2, &np);
 
 	if (r)
 		return r > 0 ? CLI_OK : CLI_USAGE;
-	if (np != 1)
-		return cli_usage_err("run", "expected the data directory");
-	r = daemon_run(pos[0], why);
+	if ((r = cli_dir_arg("run", opts, no, pos, np, &dir)) != 0)
+		return r;
+	run_warnings(dir);
+	r = daemon_run(dir, why);
 	if (r) {
-		cli_err("run: %s", why[0] ? why : wm_strerror(r));
+		listen_hint(dir, why, hint, sizeof hint);
+		cli_err("run: %s%s", why[0] ? why : wm_strerror(r), hint);
 		return CLI_FAIL;
 	}
 	return CLI_OK;

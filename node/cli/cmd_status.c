@@ -30,11 +30,13 @@
 #include "render.h"
 
 static const char usage_status[] =
-"usage: watchmesh status --dir DIR [--json]\n"
+"usage: watchmesh status [--dir DIR] [--json]\n"
 "\n"
 "What the node's daemon (`watchmesh run DIR`) is doing: its peers and their\n"
-"state (up/down/backing off, eager/lazy push, since when, last error), the\n"
-"last repair, the mesh's counters and the store's event counts.  Read from\n"
+"state (up/down/backing off, eager/lazy push, since when, last error), each\n"
+"peer once, \"in sync\" for a peer up whose last repair found nothing missing\n"
+"either way, the last repair, the mesh's counters and the store's event\n"
+"counts.  Read from\n"
 "DIR/status.json, which the daemon rewrites every few seconds.\n"
 "\n"
 "Exit status: 0 the daemon is running, 1 it is not.\n";
@@ -102,7 +104,7 @@ static void print_text(const json_t *st, int running, const struct store_counts 
 	long long now = (long long)wm_now_ms();
 	const json_t *peers = json_object_get(st, "peers"), *p, *m, *r;
 	char w[96];
-	size_t i, up = 0;
+	size_t i, up = 0, insync = 0;
 
 	when(w, sizeof w, jint(st, "started_at"), now);
 	printf("node %s (key %.16s) of network %s\n", jstr(st, "name"), jstr(st, "key"),
@@ -113,9 +115,14 @@ static void print_text(const json_t *st, int running, const struct store_counts 
 	else
 		printf("daemon: not running (last status below)\n");
 	json_array_foreach(peers, i, p)
-		if (strcmp(jstr(p, "state"), "up") == 0)
+		if (strcmp(jstr(p, "state"), "up") == 0) {
 			up++;
-	printf("peers: %zu up of %zu known\n", up, json_array_size(peers));
+			insync += json_is_true(json_object_get(p, "in_sync"));
+		}
+	printf("peers: %zu up of %zu known", up, json_array_size(peers));
+	if (up > 0)
+		printf("; in sync with %zu of %zu", insync, up);
+	printf("\n");
 	json_array_foreach(peers, i, p) {
 		const char *state = jstr(p, "state");
 		const char *name = jstr(p, "name");
@@ -135,6 +142,8 @@ static void print_text(const json_t *st, int running, const struct store_counts 
 				       jint(p, "last_repair_need"), jint(p, "last_repair_have"),
 				       jint(p, "last_repair_round_trips"), jint(p, "last_repair_bytes_out"),
 				       jint(p, "last_repair_bytes_in"));
+				if (json_is_true(json_object_get(p, "in_sync")))
+					printf("; in sync");
 			}
 			printf("\n");
 		} else {
@@ -174,7 +183,7 @@ int cmd_status(int argc, char **argv)
 {
 	struct cli_opt opts[] = { { "dir", 1, NULL }, { "json", 0, NULL } };
 	const size_t nopts = sizeof opts / sizeof opts[0];
-	const char *pos[1], *dir;
+	const char *pos[2], *dir;
 	char path[PATH_MAX];
 	struct node_dir *nd = NULL;
 	struct store_counts sc;
@@ -183,16 +192,11 @@ int cmd_status(int argc, char **argv)
 	json_t *st = NULL;
 	json_error_t jerr;
 
-	r = cli_parse("status", usage_status, argc, argv, opts, nopts, pos, 1, &np);
+	r = cli_parse("status", usage_status, argc, argv, opts, nopts, pos, 2, &np);
 	if (r)
 		return r > 0 ? CLI_OK : CLI_USAGE;
-	dir = cli_get(opts, nopts, "dir");
-	if (!dir && np == 1)
-		dir = pos[0];
-	else if (np > 0)
-		return cli_usage_err("status", "unexpected argument '%s'", pos[0]);
-	if (!dir)
-		return cli_usage_err("status", "--dir DIR is required");
+	if ((r = cli_dir_arg("status", opts, nopts, pos, np, &dir)) != 0)
+		return r;
 	nd = cli_open_dir(dir);
 	if (!nd)
 		return CLI_FAIL;

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "render.h"
@@ -24,7 +26,7 @@ static const char usage_main[] =
 "Setting up\n"
 "  network create --name NAME --out FILE      new network: network file, encrypted root key,\n"
 "                                              TLS authority\n"
-"  init DIR --network FILE [--name NODE]       new data directory: node key, config, store\n"
+"  init [DIR] --network FILE [--name NODE]     new data directory: node key, config, store\n"
 "  key new --out FILE                          a personal key (officer, resident)\n"
 "  key show FILE                               print a key file's public key\n"
 "  cert issue --issuer KEY --subject PUB --role ROLE --name NAME --groups G,...\n"
@@ -32,6 +34,7 @@ static const char usage_main[] =
 "  tls issue --ca CRT --ca-key KEY --dir DIR   a node's HTTPS certificate from the network's\n"
 "                                              TLS authority\n"
 "  tls show --dir DIR                          what a TLS certificate file holds\n"
+"  certs [--json]                              every certificate: key (hex), role, state, name\n"
 "\n"
 "Using a node\n"
 "  post KIND --dir DIR --key KEY --group G ... sign and store an event; prints its id\n"
@@ -42,8 +45,13 @@ static const char usage_main[] =
 "  import --dir DIR FILE                       validate and store a bundle's events\n"
 "\n"
 "Running a node\n"
-"  run DIR                                     the mesh daemon (config: DIR/watchmesh.conf)\n"
-"  status --dir DIR [--json]                   the running daemon's peers, repairs, counts\n"
+"  run [DIR]                                   the mesh daemon (config: DIR/watchmesh.conf)\n"
+"  status [DIR] [--json]                       the running daemon's peers, repairs, counts\n"
+"\n"
+"The data directory: --dir DIR (run, init and status also take it as DIR);\n"
+"without it $WATCHMESH_DIR, else " WM_DEFAULT_DIR " (the service's node), else\n"
+"the current directory when it holds a node.  --key KEY: without it\n"
+"$WATCHMESH_KEY.\n"
 "\n"
 "Exit status: 0 done, 1 failed or refused, 2 bad command line.\n"
 "Passphrases are never arguments: --passphrase-file FILE, or typed at a prompt.\n";
@@ -73,6 +81,53 @@ int cli_usage_err(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see `watchmesh %s --help`)\n", cmd ? cmd : "");
 	return CLI_USAGE;
+}
+
+/* The defaults cli_parse fills in; cli_explicit knows them by address. */
+static const char dir_here[] = ".", dir_system[] = WM_DEFAULT_DIR;
+
+static const char *env_value(const char *name)
+{
+	const char *v = getenv(name);
+	return v && v[0] ? v : NULL;
+}
+
+const char *cli_default_dir(void)
+{
+	struct stat st;
+
+	if (env_value("WATCHMESH_DIR"))
+		return env_value("WATCHMESH_DIR");
+	/* never one we may not read: where --dir is optional (post --out,
+	 * cert issue --out) a default must not turn into "permission denied" */
+	if (stat(dir_system, &st) == 0 && S_ISDIR(st.st_mode) && access(dir_system, R_OK | X_OK) == 0)
+		return dir_system;
+	if (stat("network", &st) == 0)
+		return dir_here;
+	return NULL;
+}
+
+int cli_no_dir(const char *cmd)
+{
+	struct stat st;
+
+	if (stat(dir_system, &st) == 0 && access(dir_system, R_OK | X_OK) != 0)
+		return cli_usage_err(cmd, "no data directory: permission denied reading " WM_DEFAULT_DIR
+		                     " (the service's node: run the command as its user, sudo -u watchmesh "
+		                     "watchmesh ...), or give --dir DIR or set WATCHMESH_DIR");
+	return cli_usage_err(cmd, "no data directory: give --dir DIR or set WATCHMESH_DIR (without "
+	                     "them, " WM_DEFAULT_DIR " or the current directory when it holds a node)");
+}
+
+int cli_dir_arg(const char *cmd, const struct cli_opt *opts, size_t nopts, const char **pos,
+                size_t np, const char **dir)
+{
+	if (np > 1)
+		return cli_usage_err(cmd, "unexpected argument '%s'", pos[1]);
+	if (np == 1 && cli_explicit(opts, nopts, "dir"))
+		return cli_usage_err(cmd, "give the data directory once: DIR or --dir DIR");
+	*dir = np == 1 ? pos[0] : cli_get(opts, nopts, "dir");
+	return *dir ? 0 : cli_no_dir(cmd);
 }
 
 const char *cli_get(const struct cli_opt *opts, size_t nopts, const char *name)
@@ -141,8 +196,21 @@ int cli_parse(const char *cmd, const char *usage, int argc, char **argv,
 			o->val = "";
 		}
 	}
+	for (k = 0; k < nopts; k++)
+		if (!opts[k].val && opts[k].has_arg && strcmp(opts[k].name, "dir") == 0)
+			opts[k].val = cli_default_dir();
+		else if (!opts[k].val && opts[k].has_arg && strcmp(opts[k].name, "key") == 0)
+			opts[k].val = env_value("WATCHMESH_KEY");
 	*npos = np;
 	return 0;
+}
+
+int cli_explicit(const struct cli_opt *opts, size_t nopts, const char *name)
+{
+	const char *v = cli_get(opts, nopts, name);
+
+	return v && v != env_value("WATCHMESH_DIR") && v != env_value("WATCHMESH_KEY") &&
+	       v != dir_here && v != dir_system;
 }
 
 int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
@@ -223,6 +291,7 @@ static const struct command commands[] = {
 	{ "key", cmd_key },
 	{ "cert", cmd_cert },
 	{ "tls", cmd_tls },
+	{ "certs", cmd_certs },
 	{ "post", cmd_post },
 	{ "feed", cmd_feed },
 	{ "show", cmd_show },

@@ -30,13 +30,72 @@ struct dknown *peers_known_by_pub(struct daemon *d, const uint8_t pub[WM_PUB_LEN
 	return NULL;
 }
 
-static struct dknown *known_by_addr_nopub(struct daemon *d, const char *addr)
+/* The entry holding a configured address (its key may be known by now). */
+static struct dknown *known_by_addr(struct daemon *d, const char *addr)
 {
 	size_t i;
 	for (i = 0; i < D_MAX_KNOWN; i++)
-		if (d->known[i].used && !d->known[i].has_pub && strcmp(d->known[i].addr, addr) == 0)
+		if (d->known[i].used && strcmp(d->known[i].addr, addr) == 0)
 			return &d->known[i];
 	return NULL;
+}
+
+static struct ddialer *dialer_of(struct daemon *d, const struct transport_dialer *td)
+{
+	size_t i;
+	for (i = 0; td && i < d->ndialers; i++)
+		if (d->dialers[i].d == td)
+			return &d->dialers[i];
+	return NULL;
+}
+
+/* The entry a dialer of ours keeps: by its configured key, else by its address. */
+static struct dknown *known_of_dialer(struct daemon *d, const struct transport_dialer *td)
+{
+	const struct ddialer *dd = dialer_of(d, td);
+
+	if (!dd)
+		return NULL;
+	return dd->cp.has_pub ? peers_known_by_pub(d, dd->cp.pub) : known_by_addr(d, dd->cp.addr);
+}
+
+/*
+ * k (a dialer's entry) turned out to be the peer with key pub.  A peer is
+ * one entry: another entry already holding pub (made by an inbound link
+ * before our dialer learned whose address it dials) is folded into k.
+ * NULL when k is up with another key: its address now answers with a new
+ * key while the old one is still linked, so they are two peers.
+ */
+static struct dknown *known_learn(struct daemon *d, struct dknown *k, const uint8_t pub[WM_PUB_LEN])
+{
+	struct dknown *o = peers_known_by_pub(d, pub);
+
+	if (o == k)
+		return k;
+	if (k->up && k->has_pub)
+		return NULL;
+	k->has_pub = 1;
+	memcpy(k->pub, pub, WM_PUB_LEN);
+	if (o) {
+		if (o->up || !k->up) {
+			k->up = o->up;
+			k->outbound = o->outbound;
+			k->eager = o->eager;
+			k->handle = o->handle;
+			k->since = o->since;
+		}
+		if (!k->name[0])
+			memcpy(k->name, o->name, sizeof k->name);
+		if (!k->last_error[0])
+			memcpy(k->last_error, o->last_error, sizeof k->last_error);
+		if (o->banned_until > k->banned_until)
+			k->banned_until = o->banned_until;
+		k->beacon |= o->beacon;
+		k->configured |= o->configured;
+		memset(o, 0, sizeof *o);
+	}
+	d->status_dirty = 1;
+	return k;
 }
 
 /* A free slot, or the one down longest (never an up or configured one). */
@@ -167,16 +226,16 @@ static void tr_on_up(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_
 	d->conns[d->nconns++] = c;
 	transport_conn_set_data(tc, c);
 
-	k = peers_known_by_pub(d, pub);
-	if (!k && outbound)
-		k = known_by_addr_nopub(d, c->addr);
+	k = known_of_dialer(d, transport_conn_dialer(tc));
+	if (k)
+		k = known_learn(d, k, pub);
 	if (!k)
-		k = known_new(d);
+		k = peers_known_by_pub(d, pub);
+	if (!k && (k = known_new(d)) != NULL) {
+		k->has_pub = 1;
+		memcpy(k->pub, pub, WM_PUB_LEN);
+	}
 	if (k) {
-		if (!k->has_pub) {
-			k->has_pub = 1;
-			memcpy(k->pub, pub, WM_PUB_LEN);
-		}
 		if (!k->configured || !k->addr[0])
 			snprintf(k->addr, sizeof k->addr, "%s", c->addr);
 		k->up = 1;
@@ -253,27 +312,27 @@ static void tr_on_down(void *ctx, struct transport_conn *tc, const char *reason)
 	d_after_mesh(d);
 }
 
-/* The transport's own lines (connection failures, handshakes refused) are
- * logged as they come; a line naming a peer we know of that is not up is
- * kept as that peer's last error for status. */
 static void tr_on_log(void *ctx, const char *line)
 {
-	struct daemon *d = ctx;
-	char h[17];
-	size_t i;
+	d_log(ctx, D_INFO, "%s", line);
+}
 
-	d_log(d, D_INFO, "%s", line);
-	for (i = 0; i < D_MAX_KNOWN; i++) {
-		struct dknown *k = &d->known[i];
-		if (!k->used || k->up)
-			continue;
-		if (k->has_pub)
-			d_hex8(h, k->pub);
-		if ((k->addr[0] && strstr(line, k->addr)) || (k->has_pub && strstr(line, h))) {
-			snprintf(k->last_error, sizeof k->last_error, "%s", line);
-			d->status_dirty = 1;
-		}
-	}
+/* A link that failed before it was up: the peer's own last error, kept for
+ * status, unless the peer is up by another link (a duplicate closed is no
+ * failure of it).  A dialer that meets a key learns whose address it dials. */
+static void tr_on_fail(void *ctx, struct transport_dialer *td, const uint8_t *pub, const char *reason)
+{
+	struct daemon *d = ctx;
+	struct dknown *k = known_of_dialer(d, td);
+
+	if (k && pub)
+		k = known_learn(d, k, pub);
+	if (!k && pub)
+		k = peers_known_by_pub(d, pub);
+	if (!k || k->up)
+		return;
+	snprintf(k->last_error, sizeof k->last_error, "%s", reason);
+	d->status_dirty = 1;
 }
 
 /* A peer of watchmesh.conf: its key is configured, or was learned from a
@@ -282,14 +341,11 @@ static void tr_on_log(void *ctx, const char *line)
 static int configured(struct daemon *d, const uint8_t pub[WM_PUB_LEN], struct transport_dialer *td)
 {
 	const struct dknown *k = peers_known_by_pub(d, pub);
-	size_t i;
+	const struct ddialer *dd = dialer_of(d, td);
 
 	if (k && k->configured)
 		return 1;
-	for (i = 0; td && i < d->ndialers; i++)
-		if (d->dialers[i].d == td)
-			return !d->dialers[i].from_beacon;
-	return 0;
+	return dd && !dd->from_beacon;
 }
 
 /*
@@ -351,7 +407,7 @@ static int dialer_add(struct daemon *d, const struct conf_peer *cp, int from_bea
 	d->ndialers++;
 	if (!from_beacon)
 		transport_dialer_prefer(dd->d);   /* its address keeps handshake slots under attack */
-	k = cp->has_pub ? peers_known_by_pub(d, cp->pub) : known_by_addr_nopub(d, cp->addr);
+	k = cp->has_pub ? peers_known_by_pub(d, cp->pub) : known_by_addr(d, cp->addr);
 	if (!k)
 		k = known_new(d);
 	if (k) {
@@ -561,6 +617,7 @@ void peers_transport_callbacks(struct daemon *d, struct transport_callbacks *tcb
 	tcb->on_frame = tr_on_frame;
 	tcb->on_down = tr_on_down;
 	tcb->on_log = tr_on_log;
+	tcb->on_fail = tr_on_fail;
 	tcb->allow_peer = tr_allow;
 }
 

@@ -127,6 +127,10 @@ json_t *status_json(struct daemon *d, const char *state)
 				jset_u(p, "last_repair_round_trips", pi.last_repair_round_trips);
 				jset_u(p, "last_repair_bytes_out", pi.last_repair_bytes_out);
 				jset_u(p, "last_repair_bytes_in", pi.last_repair_bytes_in);
+				/* nothing missing either way (remembered refusals are no
+				 * difference: node/mesh counts only what a fetch can close) */
+				json_object_set_new(p, "in_sync", json_boolean(pi.last_repair_at > 0 &&
+				                    pi.last_repair_need == 0 && pi.last_repair_have == 0));
 			}
 		}
 		json_array_append_new(peers, p);

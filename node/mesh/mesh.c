@@ -1029,31 +1029,36 @@ static void repair_stage_done(struct mesh *m, struct peer *p, struct neg_ids *ha
 	struct store_info info;
 	uint8_t kinds[FRAME_MAX_IDS];
 	uint8_t (*ids)[WM_ID_LEN] = NULL;
-	size_t i, start, k, sent = 0;
+	size_t i, start, k, sent = 0, nneed = 0, nhave = 0;
 
-	p->round_need += need->n;
-	p->round_have += have->n;
-	for (i = 0; i < need->n; i++)
-		if (held(m, need->ids[i]) == 0 && fq_add(m, p, need->ids[i]) != 0)
+	/* Counted as differences: only what fetching can close.  A refusal
+	 * remembered on one side counts as held there and is not served, so
+	 * the other side lists it as missing for ever; neither the ids we
+	 * hold as refusals nor those the peer already answered NOTHAVE for
+	 * are a difference to report (or a reason to log every round). */
+	for (i = 0; i < need->n; i++) {
+		if (held(m, need->ids[i]) != 0 || unavail_has(m, need->ids[i]))
+			continue;
+		nneed++;
+		if (fq_add(m, p, need->ids[i]) != 0)
 			break;
-	if (p->cstage == 1 || p->cstage == 2) {
-		struct rsess *r = &p->rs[p->cstage - 1];
-
-		r->need += need->n;
-		r->have += have->n;
-		r->q_end = p->fq_seq;
 	}
 	/* announce what it lacks so that it pulls at its own pace; only what
 	 * we can serve (not remembered refusals; a retracted event is served
 	 * withheld) */
 	if (have->n > 0 && (ids = malloc(FRAME_MAX_IDS * WM_ID_LEN)) == NULL)
-		have = NULL;
-	for (start = 0, k = 0; have != NULL && start < have->n && sent < MESH_HAVE_MAX; start++) {
+		nhave = have->n;
+	for (start = 0, k = 0; ids != NULL && start < have->n; start++) {
 		const uint8_t *id = have->ids[start];
 
+		if (sent >= MESH_HAVE_MAX) {
+			nhave += have->n - start;   /* not looked up: counted as they are */
+			break;
+		}
 		if (store_info(m->ictx.store, id, &info) != 0 || info.kind < 1 ||
 		    info.kind > 255)
 			continue;
+		nhave++;
 		memcpy(ids[k], id, WM_ID_LEN);
 		kinds[k++] = (uint8_t)info.kind;
 		if (k == FRAME_MAX_IDS) {
@@ -1065,6 +1070,15 @@ static void repair_stage_done(struct mesh *m, struct peer *p, struct neg_ids *ha
 	if (k > 0)
 		ihave_repair_send(m, p, ids, kinds, k);
 	free(ids);
+	p->round_need += nneed;
+	p->round_have += nhave;
+	if (p->cstage == 1 || p->cstage == 2) {
+		struct rsess *r = &p->rs[p->cstage - 1];
+
+		r->need += nneed;
+		r->have += nhave;
+		r->q_end = p->fq_seq;
+	}
 	fetch_pump(m, p, now);
 }
 

@@ -916,6 +916,8 @@ static void conn_end(struct transport_conn *c, const char *reason, int goodbye)
 	char name[160], retry[64] = "";
 	uint64_t now = uv_now(t->loop);
 	int was_announced = c->announced;
+	/* whose attempt failed, for on_fail (a removed dialer may be freed below) */
+	struct transport_dialer *failed = c->dialer != NULL && !c->dialer->removed ? c->dialer : NULL;
 
 	if (prev >= TR_CLOSING)
 		return;
@@ -947,6 +949,8 @@ static void conn_end(struct transport_conn *c, const char *reason, int goodbye)
 		tr_log(t, "%s: %s%s", name, reason, retry);
 	if (was_announced && t->cb.on_down != NULL)
 		t->cb.on_down(t->cb.ctx, c, reason);
+	else if (!was_announced && t->cb.on_fail != NULL && (failed != NULL || c->have_pub))
+		t->cb.on_fail(t->cb.ctx, failed, c->have_pub ? c->pub : NULL, reason);
 	if (prev == TR_UP && c->have_pub)
 		tr_wake_dialers(t, c->pub);
 
@@ -2024,14 +2028,25 @@ static void dialer_dial(struct transport_dialer *d, const struct sockaddr *sa)
 	}
 }
 
+/* A host that did not resolve: one log line, and on_fail. */
+static void dialer_failed(struct transport_dialer *d, const char *err, int64_t delay)
+{
+	struct transport *t = d->t;
+	char reason[WM_WHY_LEN];
+
+	snprintf(reason, sizeof(reason), "cannot resolve the host: %s", err);
+	tr_log(t, "peer %s: %s; retrying in %.1f s", d->addr, reason,
+	       (double)(delay < 0 ? 0 : delay) / 1000.0);
+	if (t->cb.on_fail != NULL)
+		t->cb.on_fail(t->cb.ctx, d, NULL, reason);
+}
+
 static void dialer_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct transport_dialer *d = req->data;
-	struct transport *t = d->t;
 	struct addrinfo *ai;
 	struct sockaddr_storage sa;
 	int found = 0;
-	int64_t delay;
 
 	d->gai_pending = 0;
 	if (d->removed) {
@@ -2049,10 +2064,8 @@ static void dialer_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
 			}
 	uv_freeaddrinfo(res);
 	if (!found) {
-		delay = dialer_plan(d, 0);
-		tr_log(t, "peer %s: cannot resolve the host: %s; retrying in %.1f s", d->addr,
-		       status < 0 ? uv_strerror(status) : "no IPv4 or IPv6 address",
-		       (double)(delay < 0 ? 0 : delay) / 1000.0);
+		dialer_failed(d, status < 0 ? uv_strerror(status) : "no IPv4 or IPv6 address",
+		              dialer_plan(d, 0));
 		return;
 	}
 	dialer_dial(d, (const struct sockaddr *)&sa);
@@ -2080,10 +2093,7 @@ static void dialer_attempt(struct transport_dialer *d)
 	d->gai.data = d;
 	rc = uv_getaddrinfo(t->loop, &d->gai, dialer_on_resolved, d->host, d->port_str, &hints);
 	if (rc != 0) {
-		int64_t delay = dialer_plan(d, 0);
-
-		tr_log(t, "peer %s: cannot resolve the host: %s; retrying in %.1f s", d->addr,
-		       uv_strerror(rc), (double)(delay < 0 ? 0 : delay) / 1000.0);
+		dialer_failed(d, uv_strerror(rc), dialer_plan(d, 0));
 		return;
 	}
 	d->gai_pending = 1;
@@ -2201,6 +2211,7 @@ void transport_free(struct transport *t)
 	t->cb.on_up = NULL;
 	t->cb.on_frame = NULL;
 	t->cb.on_down = NULL;
+	t->cb.on_fail = NULL;
 	t->cb.allow_peer = NULL;
 	t->cb.on_log = NULL;
 	t->quiet = 1;

@@ -120,6 +120,12 @@ struct transport_callbacks {
 	 * up yet: only the transport_conn_* readers may be used on it. */
 	int (*allow_peer)(void *ctx, struct transport_conn *c, const uint8_t remote_pub[WM_PUB_LEN],
 	                  char why[WM_WHY_LEN]);
+	/* Optional: a connection that ended before on_up (reason as logged),
+	 * when a dialer of ours made it (d) or the peer proved its key (pub);
+	 * also a dialer's host that did not resolve (pub NULL).  d is NULL for
+	 * an inbound connection, pub NULL before the key was proven.  So the
+	 * glue can keep each peer's own last failure without reading logs. */
+	void (*on_fail)(void *ctx, struct transport_dialer *d, const uint8_t *pub, const char *reason);
 };
 
 struct transport_options {

@@ -57,6 +57,11 @@ struct peer {
 	uint8_t up_pub[WM_PUB_LEN];
 	int up_outbound;
 	char last_down[512];
+	int fails;                     /* on_fail: links that ended before they were up */
+	struct transport_dialer *fail_dialer;
+	int fail_has_pub;
+	uint8_t fail_pub[WM_PUB_LEN];
+	char last_fail[512];
 	struct frame_copy *frames;
 	size_t nframes, capframes;
 	char **lines;
@@ -133,6 +138,18 @@ static void on_down(void *ctx, struct transport_conn *c, const char *reason)
 	snprintf(p->last_down, sizeof(p->last_down), "%s", reason);
 }
 
+static void on_fail(void *ctx, struct transport_dialer *d, const uint8_t *pub, const char *reason)
+{
+	struct peer *p = ctx;
+
+	p->fails++;
+	p->fail_dialer = d;
+	p->fail_has_pub = pub != NULL;
+	if (pub != NULL)
+		memcpy(p->fail_pub, pub, WM_PUB_LEN);
+	snprintf(p->last_fail, sizeof(p->last_fail), "%s", reason);
+}
+
 static void on_log(void *ctx, const char *line)
 {
 	struct peer *p = ctx;
@@ -183,7 +200,7 @@ static void peer_init(struct peer *p, struct harness *h, const char *name, uint8
                       const uint8_t *netsec, const struct transport_options *opt)
 {
 	uint8_t seed[32];
-	struct transport_callbacks cb = { p, on_up, on_frame, on_down, on_log, allow_peer };
+	struct transport_callbacks cb = { p, on_up, on_frame, on_down, on_log, allow_peer, on_fail };
 
 	memset(p, 0, sizeof(*p));
 	p->name = name;
@@ -617,6 +634,64 @@ static void test_refused_peer(void **state)
 	harness_finish(&h);
 }
 
+/* on_fail: each attempt that ends before it is up, with its dialer and the
+ * key once proven (the glue keeps it as that peer's last error); never for
+ * a link that was up, which has on_down. */
+static void test_on_fail(void **state)
+{
+	struct harness h;
+	struct peer a, b;
+	struct transport_dialer *d;
+	int port;
+
+	(void)state;
+	harness_init(&h);
+	peer_init(&a, &h, "a", 0xa1, net1, NULL);
+	peer_init(&b, &h, "b", 0xb2, net1, NULL);
+	port = peer_listen(&a);
+	transport_free(a.t);           /* nothing listens there now */
+	a.t = NULL;
+	d = peer_dial(&b, port, NULL);
+	RUN_UNTIL(&h, b.fails >= 1, WAIT_MS);
+	assert_true(b.fails >= 1);
+	assert_ptr_equal(b.fail_dialer, d);
+	assert_false(b.fail_has_pub);
+	assert_non_null(strstr(b.last_fail, "connect failed"));
+	transport_dialer_remove(d);
+
+	/* refused after the handshake: both sides know who failed */
+	assert_int_equal(transport_new(&h.loop, a.key, net1,
+	                               &(struct transport_callbacks){ &a, on_up, on_frame, on_down, on_log,
+	                                                              allow_peer, on_fail },
+	                               &a.opt, &a.t), 0);
+	a.refuse = "key revoked";
+	port = peer_listen(&a);
+	b.fails = 0;
+	d = peer_dial(&b, port, NULL);
+	RUN_UNTIL(&h, b.fails >= 1 && b.fail_has_pub && a.fails >= 1, WAIT_MS);
+	assert_ptr_equal(b.fail_dialer, d);
+	assert_true(b.fail_has_pub);
+	assert_memory_equal(b.fail_pub, a.key->pub, WM_PUB_LEN);
+	assert_non_null(strstr(b.last_fail, "refused: key revoked"));
+	assert_null(a.fail_dialer);
+	assert_true(a.fail_has_pub);
+	assert_memory_equal(a.fail_pub, b.key->pub, WM_PUB_LEN);
+	assert_int_equal(a.ups + b.ups + a.downs + b.downs, 0);
+
+	/* up, then closed: on_down, and no on_fail */
+	a.refuse = NULL;
+	a.fails = b.fails = 0;
+	RUN_UNTIL(&h, a.ups == 1 && b.ups == 1, WAIT_MS);
+	assert_int_equal(b.ups, 1);
+	transport_close(a.conn, "testing", 0);
+	RUN_UNTIL(&h, b.downs == 1, WAIT_MS);
+	assert_int_equal(a.downs + b.downs, 2);
+	assert_int_equal(a.fails + b.fails, 0);
+	peer_clear(&a);
+	peer_clear(&b);
+	harness_finish(&h);
+}
+
 /* transport_close with a backoff: told, refused on reconnect until it ends. */
 static void test_close_with_backoff(void **state)
 {
@@ -653,7 +728,7 @@ static void test_reconnect(void **state)
 	struct peer a, b, a2;
 	int port;
 	char addr[64], why[WM_WHY_LEN];
-	struct transport_callbacks cb = { &a2, on_up, on_frame, on_down, on_log, allow_peer };
+	struct transport_callbacks cb = { &a2, on_up, on_frame, on_down, on_log, allow_peer, NULL };
 
 	(void)state;
 	harness_init(&h);
@@ -1851,7 +1926,7 @@ static int serve(void)
 {
 	uv_loop_t loop;
 	struct serve sv;
-	struct transport_callbacks cb = { &sv, NULL, serve_frame, NULL, serve_log, NULL };
+	struct transport_callbacks cb = { &sv, NULL, serve_frame, NULL, serve_log, NULL, NULL };
 	struct key *k = NULL;
 	uint8_t seed[32];
 	char why[WM_WHY_LEN], hex[WM_HEX_PUB + 1];
@@ -1889,6 +1964,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wrong_network_secret),
 		cmocka_unit_test(test_wrong_expected_key),
 		cmocka_unit_test(test_refused_peer),
+		cmocka_unit_test(test_on_fail),
 		cmocka_unit_test(test_close_with_backoff),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_duplicate_connections),

@@ -1,0 +1,356 @@
+"""
+Integration tests of what an operator reads and types (issue 13): status
+that shows each peer once with its own last error and says when the mesh
+is in sync; the data directory and key found without --dir and --key;
+certificates listed with their keys in hex, keys taken by name or prefix;
+what `meson install` puts where, the unit checked by systemd-analyze, the
+man page's commands those of --help; `run`'s errors and warnings.
+Real `watchmesh run` processes on 127.0.0.1, through the helpers of
+test_mesh.py.
+
+    usage: test_ops.py WATCHMESH CASE SOURCE_ROOT FORGER
+    cases: status_peers status_sync dirs keys install manpage run_errors
+    (install and manpage read the build directory: $WATCHMESH_BUILD_ROOT)
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_mesh import (G, Daemon, forge, linked_pair, quiet, run_cases, status,  # noqa: E402
+                       wait_until)
+from wmtest import Failure, check  # noqa: E402
+
+
+def peer_entries(env, node):
+    return status(env, node)[1].get("peers", [])
+
+
+def t_status_peers(env):
+    """Two nodes configured with each other's address only (no key), so
+    each dials the other and is dialed: one entry per peer, joined with
+    the key its dialer learned, up, and no link event as its last error.
+    Stopped, the peer is down with the failure of its own link."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure(peers=[b.addr()])
+    b.configure(peers=[a.addr()])
+    a.start()
+    b.start()
+    bkey = status(env, "b")[1].get("key")
+    for node, other, addr in (("a", "b", b.addr()), ("b", "a", a.addr())):
+        wait_until("%s's status to show %s up" % (node, other),
+                   lambda: any(p.get("state") == "up" for p in peer_entries(env, node)))
+        # both links settle (one of the two is closed as a duplicate)
+        wait_until("%s's dialer to learn %s's key" % (node, other),
+                   lambda: any(p.get("addr") == addr and p.get("key") for p in peer_entries(env, node)))
+        ps = peer_entries(env, node)
+        check(len(ps) == 1, "%s lists %d peers for one: %s" % (node, len(ps), ps))
+        p = ps[0]
+        check(p.get("state") == "up" and p.get("configured") and p.get("addr") == addr,
+              "%s's peer entry: %s" % (node, p))
+        check("connected (" not in p.get("last_error", ""),
+              "%s keeps a link event as the last error: %s" % (node, p))
+        rc, out = quiet(env, "status", "--dir", node)
+        check("peers: 1 up of 1 known" in out, "%s's status:\n%s" % (node, out))
+    check(peer_entries(env, "a")[0].get("key") == bkey, "a's entry has not b's key")
+    check(b.stop() == 0, "b: exit status")
+    wait_until("a to show b down with the failure of its own link",
+               lambda: [p for p in peer_entries(env, "a") if p.get("state") != "up"
+                        and p.get("last_error")])
+    wait_until("a's dialer to fail on b's closed port",
+               lambda: "connect failed" in peer_entries(env, "a")[0].get("last_error", ""))
+    ps = peer_entries(env, "a")
+    check(len(ps) == 1 and ps[0].get("key") == bkey, "a's peers with b down: %s" % ps)
+    rc, out = quiet(env, "status", "--dir", "a")
+    check("peers: 0 up of 1 known" in out and "last error: connect failed" in out,
+          "a's status with b down:\n%s" % out)
+    check(a.stop() == 0, "a: exit status")
+
+
+def t_status_sync(env):
+    """A forged event a refused and remembers counts as held on a alone:
+    repair must not report it as a difference on either side, so both say
+    "in sync" after the next repairs, and the text status says so."""
+    forger = os.path.abspath(sys.argv[4])
+    a, b = linked_pair(env)
+    forge(env, forger, a, "nonofficial")
+    after = time.time() * 1000
+
+    def in_sync(node):
+        return [p for p in peer_entries(env, node) if p.get("state") == "up"
+                and p.get("last_repair_at", 0) > after and p.get("in_sync")]
+
+    wait_until("a to be in sync with b after the forgery", lambda: in_sync("a"))
+    wait_until("b to be in sync with a after the forgery", lambda: in_sync("b"))
+    rc, out = quiet(env, "status", "--dir", "a")
+    check("in sync with 1 of 1" in out, "a's status:\n%s" % out)
+    check(a.stop() == 0 and b.stop() == 0, "exit status")
+
+
+def wm(env, *args, cwd=None, extra=None, user=False):
+    """watchmesh ARGS in cwd (the test dir) with extra environment
+    variables and none of WATCHMESH_DIR/KEY otherwise; user=True runs it as
+    another user (nobody) when we are root.  (exit status, stdout + stderr)."""
+    e = {k: v for k, v in env.env.items() if k not in ("WATCHMESH_DIR", "WATCHMESH_KEY")}
+    e.update(extra or {})
+    cmd = [env.binary] + [str(a) for a in args]
+    if user:
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+    p = subprocess.run(cmd, cwd=cwd or env.dir, env=e, capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=60)
+    out = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
+    env.log.append("$ %s%s (in %s)\n[exit %d]\n%s" % (
+        " ".join("%s=%s " % kv for kv in (extra or {}).items()), " ".join(cmd), cwd or ".",
+        p.returncode, out))
+    if p.returncode < 0 or p.returncode >= 128:
+        raise Failure("watchmesh crashed (status %d): %s" % (p.returncode, " ".join(cmd)))
+    return p.returncode, out
+
+
+def t_dirs(env):
+    """WATCHMESH_DIR, the current directory and --dir for run/init/status
+    (same as DIR), WATCHMESH_KEY, and "permission denied" for another
+    user's node."""
+    env.world(node="a", group=G)
+    a = env.path("a")
+    n = len(env.feed_ids("a"))
+    # no directory anywhere: one line saying how to give one
+    for args in (["status"], ["export", "--out", "x.bundle"]):
+        rc, out = wm(env, *args)
+        check(rc == 2 and "give --dir DIR or set WATCHMESH_DIR" in out, "%s without a directory" % args)
+    for how in ({"extra": {"WATCHMESH_DIR": a}}, {"cwd": a}):
+        rc, out = wm(env, "feed", "--json", "--all", "--limit", "0", **how)
+        check(rc == 0 and out.count('"id"') >= n, "feed with %s: %s" % (how, out))
+        rc, out = wm(env, "status", **how)
+        check(rc == 1 and "node a" in out and "not running" in out, "status with %s" % how)
+    # --dir on the command line wins over the environment
+    rc, out = wm(env, "export", "--out", env.path("x.bundle"), "--dir", a,
+                 extra={"WATCHMESH_DIR": env.path("nowhere")})
+    check(rc == 0 and os.path.getsize(env.path("x.bundle")) > 0, "export --dir over WATCHMESH_DIR")
+    # init and run take --dir as they take DIR; not both
+    rc, out = wm(env, "init", "--dir", "b", "--network", "net", "--name", "b")
+    check(rc == 0 and os.path.exists(env.path("b", "node.key")), "init --dir")
+    rc, out = wm(env, "init", "--network", "net", "--name", "c", extra={"WATCHMESH_DIR": env.path("c")})
+    check(rc == 0 and os.path.exists(env.path("c", "node.key")), "init with WATCHMESH_DIR")
+    rc, out = wm(env, "run", "b", "--dir", "b")
+    check(rc == 2 and "DIR or --dir DIR" in out, "run DIR --dir DIR: %s" % out)
+    Daemon(env, "b").configure()
+    with open(env.path("b.log"), "wb") as log:
+        p = subprocess.Popen([env.binary, "run", "--dir", "b"], cwd=env.dir, env=env.env,
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        wait_until("run --dir b to listen",
+                   lambda: "listening on" in open(env.path("b.log")).read() or p.poll() is not None)
+        check(p.poll() is None, "run --dir b exited")
+        rc, out = wm(env, "status", "--dir", "b")
+        check(rc == 0 and "daemon: running" in out, "status --dir b of run --dir b")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+    # WATCHMESH_KEY stands for --key
+    rc, out = wm(env, "post", "request", "--dir", a, "--group", G, "--topic", "other",
+                 "--text", "signed with WATCHMESH_KEY", extra={"WATCHMESH_KEY": env.path("res1.key")})
+    check(rc == 0 and len(out.strip()) == 64, "post with WATCHMESH_KEY: %s" % out)
+    rc, out = wm(env, "post", "request", "--dir", a, "--group", G, "--topic", "other", "--text", "x")
+    check(rc == 2 and "--key" in out, "post without a key: %s" % out)
+    # another user's node: permission denied, not "not a data directory"
+    if os.geteuid() == 0:
+        rc, out = wm(env, "feed", "--dir", a, user=True)
+    else:
+        os.chmod(a, 0)
+        try:
+            rc, out = wm(env, "feed", "--dir", a)
+        finally:
+            os.chmod(a, 0o700)
+    check(rc == 1 and "permission denied" in out and "not a watchmesh" not in out,
+          "another user's node: %s" % out)
+
+
+def t_keys(env):
+    """certs (and cert list) show every certificate with its subject's
+    whole key in hex and its state; show --json gives the subject in hex;
+    --to takes a valid certificate's name or a key prefix of 8+ digits, and
+    says so when a name is not unique, revoked, or a prefix too short."""
+    env.world(node="a", group=G)
+    keys = {f: env.run("key", "show", f)[0].strip() for f in
+            ("station.key", "officer.key", "res1.key", "res2.key")}
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", "res2.key", "--dir", "a", "--yes")
+    certs = env.json("certs", "--dir", "a", "--json")
+    check(certs == env.json("cert", "list", "--dir", "a", "--json"), "cert list differs from certs")
+    by = {c["subject"]: c for c in certs}
+    check(set(by) == set(keys.values()) and len(certs) == 4, "certs lists: %s" % certs)
+    for f, name, role, state in (("station.key", "高埔派出所", "station", "valid"),
+                                 ("officer.key", "王警官", "officer", "valid"),
+                                 ("res2.key", "陈先生", "resident", "revoked")):
+        c = by[keys[f]]
+        check((c["name"], c["role"], c["state"], c["revoked"]) == (name, role, state, state == "revoked"),
+              "certs: %s" % c)
+    check(by[keys["officer.key"]]["groups"] == [G] and
+          by[keys["officer.key"]]["issuer"] == keys["station.key"], "certs: officer's groups, issuer")
+    out, _ = env.run("certs", "--dir", "a")
+    line = [ln for ln in out.splitlines() if "王警官" in ln]
+    check(line and keys["officer.key"] in line[0] and "valid" in line[0], "certs text:\n" + out)
+    shown = env.json("show", by[keys["station.key"]]["id"], "--dir", "a", "--json")
+    check(shown["content"]["subject"] == keys["station.key"], "show --json subject: %s" % shown)
+
+    def to(who, rc=0):
+        out, err = env.run("post", "request", "--dir", "a", "--key", "res1.key", "--group", G,
+                           "--topic", "other", "--text", "请王警官回电话", "--to", who, rc=rc)
+        return out.strip(), err
+
+    sealed = [to("王警官")[0], to(keys["officer.key"][:8])[0]]
+    opened = {e["id"]: e for e in env.json("feed", "--dir", "a", "--key", "officer.key",
+                                           "--passphrase-file", env.passfile, "--json")}
+    for eid in sealed:
+        check(opened.get(eid, {}).get("private_text") == "请王警官回电话",
+              "the officer cannot read what was sealed to his name or prefix: %s" % opened.get(eid))
+    _, err = to(keys["officer.key"][:7], rc=2)
+    check("at least 8 hex digits" in err, "a 7-digit prefix: " + err)
+    _, err = to("王", rc=2)
+    check("not a key, a key file or the name of a valid certificate" in err, "an unknown name: " + err)
+    _, err = to("陈先生", rc=2)
+    check("not a key" in err, "a revoked key's name: " + err)
+    env.cert("station.key", "res1.key", "resident", "王警官", G, node="a")
+    _, err = to("王警官", rc=2)
+    check("matches 2 keys" in err and keys["officer.key"][:16] in err and keys["res1.key"][:16] in err,
+          "an ambiguous name: " + err)
+
+
+UNIT_MUST = ["User=watchmesh", "StateDirectory=watchmesh", "Restart=on-failure",
+             "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+             "ReadWritePaths=/var/lib/watchmesh", "CapabilityBoundingSet=\n",
+             "SystemCallFilter=@system-service"]
+
+
+def t_install(env):
+    """meson install (into a DESTDIR) puts the binary, the unit, the
+    system user and the man page; the unit has the sandboxing it must,
+    names the installed binary, passes systemd-analyze verify, and its
+    exposure score (systemd-analyze security) stays low."""
+    build = os.environ["WATCHMESH_BUILD_ROOT"]
+    dest = env.path("dest")
+    p = subprocess.run([shutil.which("meson") or "meson", "install", "-C", build, "--no-rebuild",
+                        "--quiet", "--destdir", dest], capture_output=True, timeout=120)
+    check(p.returncode == 0, "meson install: %s" % p.stderr.decode(errors="replace"))
+    files = {os.path.relpath(os.path.join(d, f), dest) for d, _, fs in os.walk(dest) for f in fs}
+    want = {"bin/watchmesh", "lib/systemd/system/watchmesh.service", "lib/sysusers.d/watchmesh.conf",
+            "share/man/man1/watchmesh.1"}
+    prefix = [f[:-len("bin/watchmesh")] for f in files if f.endswith("bin/watchmesh")]
+    check(len(prefix) == 1 and {prefix[0] + w for w in want} <= files, "installed: %s" % sorted(files))
+    root = os.path.join(dest, prefix[0])
+    unit = open(os.path.join(root, "lib/systemd/system/watchmesh.service")).read()
+    for line in UNIT_MUST:
+        check(line in unit, "the unit lacks %r" % line)
+    exe = re.search(r"^ExecStart=(\S+) run --dir /var/lib/watchmesh$", unit, re.M)
+    check(exe and os.path.join(dest, exe.group(1).lstrip("/")) == os.path.join(root, "bin/watchmesh"),
+          "ExecStart does not name the installed binary: %s" % (exe and exe.group(0)))
+    if shutil.which("systemd-sysusers"):
+        # the user the unit names, made by sysusers.d as `systemd-sysusers` does at install
+        sysroot = env.path("sysroot")
+        os.makedirs(os.path.join(sysroot, "etc"))
+        shutil.copytree(os.path.join(root, "lib/sysusers.d"), os.path.join(sysroot, "usr/lib/sysusers.d"))
+        for f in ("passwd", "group"):
+            open(os.path.join(sysroot, "etc", f), "w").close()
+        subprocess.run(["systemd-sysusers", "--root", sysroot], capture_output=True, timeout=60)
+        passwd = open(os.path.join(sysroot, "etc/passwd")).read()
+        check(re.search(r"^watchmesh:x:\d+:\d+:[^:]*:/var/lib/watchmesh:/usr/sbin/nologin$", passwd, re.M),
+              "systemd-sysusers made no watchmesh user: %r" % passwd)
+    if not shutil.which("systemd-analyze"):
+        print("systemd-analyze not installed: the unit is not verified")
+        return
+    # verified where it would run: the installed binary's path made this tree's
+    os.makedirs(env.path("unit"))
+    with open(env.path("unit", "watchmesh.service"), "w") as f:
+        f.write(unit.replace(exe.group(1), os.path.join(root, "bin/watchmesh")))
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no", env.path("unit", "watchmesh.service")],
+                       capture_output=True, timeout=60)
+    check(p.returncode == 0, "systemd-analyze verify: %s" % p.stderr.decode(errors="replace"))
+    p = subprocess.run(["systemd-analyze", "security", "--offline=true",
+                        env.path("unit", "watchmesh.service")], capture_output=True, timeout=60)
+    score = re.search(r"Overall exposure level for watchmesh.service: ([0-9.]+)",
+                      p.stdout.decode(errors="replace"))
+    check(score and float(score.group(1)) <= 2.0, "systemd-analyze security: %s%s" % (
+        p.stdout.decode(errors="replace")[-400:], p.stderr.decode(errors="replace")))
+    print("systemd-analyze security: exposure %s" % score.group(1))
+
+
+def commands(text, first):
+    """The commands of a listing: lines starting with `first`, each its
+    first word and, for those with subcommands, the second."""
+    out = set()
+    for m in re.finditer(r"^%s([a-z]+)(?: ([a-z]+)\b(?![-\w]))?" % first, text, re.M):
+        out.add(m.group(1) + (" " + m.group(2) if m.group(2) else ""))
+    return out
+
+
+def t_manpage(env):
+    """Every command `watchmesh --help` lists has its entry in watchmesh(1),
+    and the page lists no other."""
+    out, _ = env.run("--help")
+    helped = commands(out, "  ")
+    page = open(os.path.join(os.environ["WATCHMESH_BUILD_ROOT"], "dist", "watchmesh.1")).read()
+    paged = commands(page.replace("\\-", "-"), r"\.B watchmesh ")
+    check(len(helped) >= 15, "--help's commands: %s" % sorted(helped))
+    check(helped == paged, "--help and the man page differ: only in --help %s, only in the page %s" % (
+        sorted(helped - paged), sorted(paged - helped)))
+
+
+def run_fails(env, node):
+    rc, out = wm(env, "run", node)
+    check(rc == 1 and len(out.strip().splitlines()) == 1, "run %s: exit %d, not one line:\n%s" % (node, rc, out))
+    return out
+
+
+def t_run_errors(env):
+    """`run`'s start-up errors name the setting, its file (and line) and
+    what to change; a missing watchmesh.conf and a node key others may read
+    are warnings that say what to do."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    a.start()
+    conf = env.path("b", "watchmesh.conf")
+    b.configure(listen=a.addr())
+    out = run_fails(env, "b")
+    check("already in use" in out and "`listen` in b/watchmesh.conf" in out and "free port" in out,
+          "port in use: " + out)
+    b.configure(listen="7799")
+    out = run_fails(env, "b")
+    check("'7799'" in out and "`listen` in b/watchmesh.conf" in out and "listen = 0.0.0.0:7700" in out,
+          "listen without a port: " + out)
+    b.configure()
+    with open(conf, "a") as f:
+        f.write("repair_interval = soon\n")
+    lines = open(conf).read().splitlines()
+    out = run_fails(env, "b")
+    check("b/watchmesh.conf: line %d" % len(lines) in out and "repair_interval" in out, "a bad value: " + out)
+    b.configure()
+    with open(conf, "w") as f:
+        f.write("\n".join(lines[:-1]) + "\n")
+    os.chmod(env.path("b", "node.key"), 0o644)
+    b.start()
+    check("chmod 600 %s" % env.path("b", "node.key") in b.log(), "no warning about node.key:\n" + b.log())
+    check("watchmesh.conf is missing" not in b.log(), "a warning about a conf that is there")
+    b.stop()
+    os.chmod(env.path("b", "node.key"), 0o600)
+    os.unlink(conf)
+    b.start()
+    log = b.log().split("---- start")[-1]
+    check("%s is missing" % conf in log and "listen = 0.0.0.0:7700" in log and "chmod" not in log,
+          "a missing watchmesh.conf:\n" + log)
+    check(b.stop() == 0 and a.stop() == 0, "exit status")
+
+
+TESTS = {"status_peers": t_status_peers, "status_sync": t_status_sync, "dirs": t_dirs, "keys": t_keys,
+         "install": t_install, "manpage": t_manpage, "run_errors": t_run_errors}
+
+if __name__ == "__main__":
+    sys.exit(run_cases(TESTS, "ops", "SRC FORGER"))
