@@ -367,15 +367,34 @@ static void setup(struct follower *f, const char *url)
 	curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(f->curl, CURLOPT_USERAGENT, "wm-follow/1");
-	if (f->cacert)
+	if (f->cacert) {
+		/* the network's authority alone, not the system's as well */
 		curl_easy_setopt(f->curl, CURLOPT_CAINFO, f->cacert);
+		curl_easy_setopt(f->curl, CURLOPT_CAPATH, NULL);
+	}
 	f->errbuf[0] = 0;
 }
 
-/* Why libcurl gave up, in its words. */
-static void fail_curl(struct follower *f, CURLcode rc)
+/* Why libcurl gave up, in its words: RETRY, or FATAL when the node is
+ * not the one we trust (trying again will not change its certificate). */
+static int fail_curl(struct follower *f, CURLcode rc)
 {
-	fail(f, "%s: %s", f->node, f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc));
+	const char *e = f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc);
+
+	if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+		if (f->cacert)
+			fail(f, "%s: its certificate is not from the authority in %s: %s", f->node, f->cacert, e);
+		else
+			fail(f, "%s: its certificate is from no authority this system trusts: give --cacert "
+			     "with the network's authority (the node's /ca.crt): %s", f->node, e);
+		return FATAL;
+	}
+	if (rc == CURLE_SSL_CACERT_BADFILE) {
+		fail(f, "cannot use --cacert %s: %s", f->cacert ? f->cacert : "", e);
+		return FATAL;
+	}
+	fail(f, "%s: %s", f->node, e);
+	return RETRY;
 }
 
 /* An answer that is not 200: the node's {"error": ...} when it gave one.
@@ -418,7 +437,7 @@ static int get_json(struct follower *f, const char *url, json_t **out)
 	if (a.over)
 		fail(f, "%s sent an answer longer than %u MiB", f->node, ANSWER_MAX >> 20);
 	else if (rc != CURLE_OK)
-		fail_curl(f, rc);
+		r = fail_curl(f, rc);
 	else if (status != 200)
 		r = fail_status(f, status, a.p);
 	else if (!(*out = json_loadb(a.p ? a.p : "", a.len, 0, &jerr)))
@@ -614,8 +633,7 @@ static int follow(struct follower *f)
 		fail(f, "%s sent nothing for %ld s, not even a keepalive", f->node, IDLE_S);
 		r = RETRY;
 	} else if (rc != CURLE_OK) {
-		fail_curl(f, rc);
-		r = RETRY;
+		r = fail_curl(f, rc);
 	} else {
 		fail(f, "%s closed the stream", f->node);
 		r = RETRY;

@@ -7,11 +7,12 @@ node (text that would drive a terminal, a listing that never ends, an
 endless line, another node behind the same state file).
 
     usage: test_client.py WATCHMESH CASE SOURCE_ROOT WM_FOLLOW
-    cases: follow hostile
+    cases: follow tls hostile
 """
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wmtest import Failure, check  # noqa: E402
-from test_mesh import G, run_cases, wait_until  # noqa: E402
+from test_mesh import G, free_port, run_cases, wait_until  # noqa: E402
 from test_http import request_event, world_node  # noqa: E402
 
 FOLLOW = None          # the wm-follow binary (argv[4])
@@ -172,6 +173,52 @@ def t_follow(env):
     check(v.stop() == 0, "exit status")
 
 
+# --- HTTPS with the network's own authority -------------------------------------------
+
+def authority(env, name):
+    """An ECDSA P-256 authority made by openssl: (cert path, key path)."""
+    crt, key = env.path(name + ".crt"), env.path(name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=" + name],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+def t_tls(env):
+    """--cacert: the node's certificate from that authority is taken, one
+    from another authority (or none given) is refused on one line, exit 1."""
+    if not shutil.which("openssl"):
+        print("SKIP: no openssl to make a test authority")
+        return 77
+    ca, ca_key = authority(env, "net-authority")
+    other, _ = authority(env, "other-authority")
+    crt, key, ext = env.path("node.crt"), env.path("node.key"), env.path("node.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", env.path("node.csr"), "-subj", "/CN=village"],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", env.path("node.csr"), "-CA", ca, "-CAkey", ca_key,
+                    "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext],
+                   check=True, capture_output=True)
+    port = free_port()
+    v = world_node(env, https="127.0.0.1:%d" % port, tls_cert=crt, tls_key=key)
+    url = "https://127.0.0.1:%d" % port
+    code, body = v.post_wire(request_event(env, "res1.key", "加密求助"))
+    check(code == 201, "POST: %d %s" % (code, body))
+
+    c = Follower(env, url, "--group", G, "--cacert", ca)
+    c.wait_for("加密求助")
+    c.kill()
+    for args, why in ((["--cacert", other], "other-authority.crt"), ([], "give --cacert")):
+        c = Follower(env, url, "--group", G, *args)
+        check(c.proc.wait(30) == 1, "%s: exit %s" % (args, c.proc.returncode))
+        err = c.errors()
+        check(c.out() == "" and "its certificate is" in err and why in err
+              and len(err.splitlines()) == 1, "%s:\n%s" % (args, err))
+    check(v.stop() == 0, "exit status")
+
+
 # --- against a hostile stand-in -------------------------------------------------------
 
 class Fake:
@@ -298,7 +345,7 @@ def t_hostile(env):
         fake.close()
 
 
-TESTS = cases_with_followers({"follow": t_follow, "hostile": t_hostile})
+TESTS = cases_with_followers({"follow": t_follow, "tls": t_tls, "hostile": t_hostile})
 
 if __name__ == "__main__":
     if len(sys.argv) > 4:
