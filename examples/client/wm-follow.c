@@ -24,7 +24,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -259,8 +258,8 @@ static int state_load(struct follower *f)
 		return FATAL;
 	}
 	if (strcmp(group, f->group ? f->group : "*") != 0 || strcmp(kind, f->kind ? f->kind : "*") != 0) {
-		fail(f, "%s holds a place for --group %s --kind %s: give those, or another --state", f->state,
-		     group, kind);
+		fail(f, "%s holds a place for group %s, kind %s (* = all): give the same, or another --state",
+		     f->state, group, kind);
 		return FATAL;
 	}
 	memcpy(f->key, key, sizeof key);
@@ -276,7 +275,10 @@ static int state_save(struct follower *f)
 
 	if (!f->state)
 		return OK;
-	snprintf(tmp, sizeof tmp, "%s.tmp", f->state);
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", f->state) >= sizeof tmp) {
+		fail(f, "the --state path is too long");
+		return FATAL;
+	}
 	if (!(out = fopen(tmp, "w"))) {
 		fail(f, "cannot write %s: %s", tmp, strerror(errno));
 		return FATAL;
@@ -686,8 +688,12 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || (strncmp(f.node, "http://", 7) != 0 && strncmp(f.node, "https://", 8) != 0)) {
+	if (optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (strncmp(f.node, "http://", 7) != 0 && strncmp(f.node, "https://", 8) != 0) {
+		fprintf(stderr, "wm-follow: --node takes an http:// or https:// URL\n");
 		return 2;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(f.curl = curl_easy_init()) ||
