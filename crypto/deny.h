@@ -27,3 +27,6 @@
 #ifdef WM_DENY_MICROHTTPD
 #pragma GCC poison MHD_start_daemon
 #endif
+#ifdef WM_DENY_QRENCODE
+#pragma GCC poison QRcode_encodeString
+#endif

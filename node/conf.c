@@ -38,6 +38,7 @@ void conf_defaults(struct node_conf *c)
 	c->backoff_max = 300;
 	c->expire_interval = 300;
 	strcpy(c->log_level, "info");
+	c->disk_reserve = 64;
 	strcpy(c->http, "127.0.0.1:8080");
 	strcpy(c->https, "0.0.0.0:8443");
 	strcpy(c->tls_cert, "tls/node.crt");
@@ -58,7 +59,8 @@ int conf_encode(const struct node_conf *c, char **out)
 	w = snprintf(t, cap,
 		"# watchmesh node configuration: one \"key = value\" per line; '#' starts a comment.\n"
 		"# An unknown key is an error.  `watchmesh run` reads this file at start; SIGHUP\n"
-		"# re-reads the peers list.\n"
+		"# applies peers, log_level and disk_reserve and names any other change as\n"
+		"# waiting for a restart.\n"
 		"\n"
 		"# This node's name, shown to peers and in status output.  Default: the\n"
 		"# --name given to `watchmesh init`, else the directory's name.\n"
@@ -122,6 +124,11 @@ int conf_encode(const struct node_conf *c, char **out)
 		"# What the daemon logs on stderr: debug, info or warn.  Default: info\n"
 		"log_level = %s\n"
 		"\n"
+		"# Megabytes kept free on the data directory's disk: below this the node\n"
+		"# stops storing events (it says \"disk full\") and starts again by itself at\n"
+		"# twice this.  Default: 64\n"
+		"disk_reserve = %u\n"
+		"\n"
 		"# The HTTP API and web app (README, \"HTTP API\"), plain HTTP for scripts on\n"
 		"# this machine: address:port, or off.  Default: 127.0.0.1:8080\n"
 		"http = %s\n"
@@ -146,7 +153,7 @@ int conf_encode(const struct node_conf *c, char **out)
 		c->name, c->groups, c->listen, c->peers, c->repair_interval,
 		c->eager_peers, c->peer_rate, c->peer_burst, c->author_rate, c->author_burst,
 		c->max_peers, c->beacons ? "on" : "off", c->beacon_port, c->beacon_interval,
-		c->keepalive, c->backoff_max, c->expire_interval, c->log_level,
+		c->keepalive, c->backoff_max, c->expire_interval, c->log_level, c->disk_reserve,
 		c->http, c->https, c->tls_cert, c->tls_key, c->http_clients, c->http_per_ip,
 		c->http_rate);
 	if (w < 0 || (size_t)w >= cap) {
@@ -206,6 +213,7 @@ static const struct conf_num conf_nums[] = {
 	{ "keepalive", offsetof(struct node_conf, keepalive), 1, 1, 3600 },
 	{ "backoff_max", offsetof(struct node_conf, backoff_max), 1, 1, 86400 },
 	{ "expire_interval", offsetof(struct node_conf, expire_interval), 1, 1, 86400 },
+	{ "disk_reserve", offsetof(struct node_conf, disk_reserve), 0, 1, 1000000 },
 	{ "http_clients", offsetof(struct node_conf, http_clients), 0, 1, 100000 },
 	{ "http_per_ip", offsetof(struct node_conf, http_per_ip), 0, 1, 100000 },
 	{ "http_rate", offsetof(struct node_conf, http_rate), 0, 1, 100000 },

@@ -38,6 +38,7 @@ struct node_conf {
 	uint64_t backoff_max;        /* s, longest reconnect delay (300) */
 	uint64_t expire_interval;    /* s between collections of expired events (300) */
 	char log_level[16];          /* debug, info (default) or warn */
+	unsigned disk_reserve;       /* MB kept free: below it the node stops storing (64) */
 	char http[CONF_VAL_MAX];     /* plain HTTP API address (127.0.0.1:8080), or "off" */
 	char https[CONF_VAL_MAX];    /* HTTPS address (0.0.0.0:8443) when a certificate exists, or "off" */
 	char tls_cert[CONF_VAL_MAX]; /* PEM chain, relative to DIR (tls/node.crt) */

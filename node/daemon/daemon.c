@@ -137,8 +137,11 @@ static void local_log(void *ctx, int level, const char *line)
 static void d_batch_check_cb(uv_check_t *h)
 {
 	struct daemon *d = h->data;
+	uint64_t failed = d->local.batch_failures;
 
 	local_batch_end(&d->local);
+	if (d->local.batch_failures != failed)
+		disk_check(d);           /* a full disk is the usual cause: say so at once */
 	serve_rows(d);
 }
 
@@ -210,13 +213,92 @@ static void d_stop(struct daemon *d, const char *why)
 	d->handles_open = 0;
 }
 
+/* The value of `key` in conf_encode's text ("key = value" lines), or "". */
+static void conf_value(const char *text, const char *key, char *out, size_t len)
+{
+	size_t kl = strlen(key);
+	const char *p = text;
+
+	out[0] = 0;
+	for (; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		const char *e;
+		if (strncmp(p, key, kl) != 0 || strncmp(p + kl, " = ", 3) != 0)
+			continue;
+		p += kl + 3;
+		e = strchr(p, '\n');
+		snprintf(out, len, "%.*s", (int)(e ? (size_t)(e - p) : strlen(p)), p);
+		return;
+	}
+}
+
+/*
+ * SIGHUP: watchmesh.conf again.  peers.c applies the peers list; here
+ * log_level and disk_reserve apply at once, and every other setting that
+ * changed is named in one line as waiting for a restart -- never ignored in
+ * silence.  A file that no longer parses changes nothing, and says why.
+ */
+static void d_reload(struct daemon *d)
+{
+	static const char *const live[] = { "peers", "log_level", "disk_reserve" };
+	struct node_conf *c = malloc(sizeof *c);
+	char path[PATH_MAX + 32], why[WM_WHY_LEN] = "", *was = NULL, *now = NULL;
+	char restart[512] = "", a[CONF_VAL_MAX], b[CONF_VAL_MAX];
+	const char *p;
+	size_t i;
+
+	snprintf(path, sizeof path, "%s/watchmesh.conf", d->dir);
+	if (!c || (files_exists(path) ? conf_load(path, c, why) : (conf_defaults(c), 0)) != 0) {
+		free(c);             /* peers_reload has said why, and that nothing changed */
+		return;
+	}
+	if (conf_encode(&d->nd->conf, &was) != 0 || conf_encode(c, &now) != 0)
+		goto out;
+	for (p = now; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		char key[64];
+		int n = 0, is_live = 0;
+		if (*p == '#' || *p == '\n' || sscanf(p, "%63[a-z_] =%n", key, &n) != 1 || n == 0)
+			continue;
+		conf_value(was, key, a, sizeof a);
+		conf_value(now, key, b, sizeof b);
+		if (strcmp(a, b) == 0)
+			continue;
+		for (i = 0; i < sizeof live / sizeof live[0]; i++)
+			is_live |= strcmp(key, live[i]) == 0;
+		if (!is_live && strcmp(key, "name") == 0 && !c->name[0])
+			continue;            /* the directory's name stands for it */
+		if (!is_live && strlen(restart) + strlen(key) + 3 < sizeof restart)
+			snprintf(restart + strlen(restart), sizeof restart - strlen(restart), "%s%s",
+			         restart[0] ? ", " : "", key);
+	}
+	if (strcmp(c->log_level, d->nd->conf.log_level) != 0) {
+		snprintf(d->nd->conf.log_level, sizeof d->nd->conf.log_level, "%s", c->log_level);
+		d->log_level = strcmp(c->log_level, "debug") == 0 ? D_DEBUG :
+		               strcmp(c->log_level, "warn") == 0 ? D_WARN : D_INFO;
+		d_log(d, D_WARN, "SIGHUP: log_level is now %s", c->log_level);
+	}
+	if (c->disk_reserve != d->nd->conf.disk_reserve) {
+		d->nd->conf.disk_reserve = c->disk_reserve;
+		d_log(d, D_INFO, "SIGHUP: disk_reserve is now %u MB", c->disk_reserve);
+		disk_check(d);
+	}
+	if (restart[0])
+		d_log(d, D_WARN, "SIGHUP: changed in %s, applied only after a restart of the node: %s",
+		      path, restart);
+out:
+	free(was);
+	free(now);
+	free(c);
+}
+
 static void d_signal_cb(uv_signal_t *s, int signum)
 {
 	struct daemon *d = s->data;
 
 	if (signum == SIGHUP) {
-		if (!d->stopping)
+		if (!d->stopping) {
 			peers_reload(d);
+			d_reload(d);
+		}
 		return;
 	}
 	d_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -378,7 +460,8 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	uv_timer_start(&d->poll_timer, d_poll_cb, DAEMON_POLL_MS, DAEMON_POLL_MS);
 	uv_timer_start(&d->status_timer, status_timer_cb, DAEMON_STATUS_MS, DAEMON_STATUS_MS);
 	uv_timer_start(&d->expire_timer, d_expire_cb, 5000, cf->expire_interval * 1000);
-	status_write(d, "running");
+	disk_check(d);
+	status_write(d, disk_state(d));
 	d_after_mesh(d);
 	return 0;
 }

@@ -18,8 +18,11 @@
  *   - writes DIR/status.json (atomically, by rename) every
  *     DAEMON_STATUS_MS and soon after a change; `watchmesh status` reads it
  *     (status.c);
- *   - SIGTERM/SIGINT: clean shutdown (exit 0); SIGHUP: re-reads the peers
- *     list of watchmesh.conf and adds/removes dialers, logging the change.
+ *   - SIGTERM/SIGINT: clean shutdown (exit 0); SIGHUP: re-reads
+ *     watchmesh.conf: the peers list adds/removes dialers, log_level and
+ *     disk_reserve apply, other changes are named as waiting for a restart;
+ *   - serves the HTTP(S) API (serve.c, node/http) and keeps a full disk as
+ *     one state (disk.c).
  *
  * Log lines go to stderr, one per significant event, each starting with the
  * UTC time and the node's name.

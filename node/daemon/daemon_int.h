@@ -100,6 +100,8 @@ struct daemon {
 	uint64_t started_at;
 	uint64_t expired;            /* events collected */
 	uint64_t http_in, http_stored;       /* events POSTed, and of those stored */
+	uint64_t disk_full;          /* since (ms), or 0: below disk_reserve (disk.c) */
+	uint64_t disk_free;          /* bytes free at the last check */
 	uint64_t http_refused_by[MESH_REASONS];   /* ... refused, by -code */
 	int status_dirty;
 	unsigned status_ticks;
@@ -145,6 +147,13 @@ struct json_t *status_json(struct daemon *d, const char *state);
 /* Write DIR/status.json by rename, so a reader sees a whole file. */
 void status_write(struct daemon *d, const char *state);
 void status_timer_cb(uv_timer_t *t);
+
+/* --- disk.c ------------------------------------------------------------------ */
+
+/* Read the free space; enter or leave the "disk full" state. */
+void disk_check(struct daemon *d);
+/* "running", or "disk full": status.json's state. */
+const char *disk_state(const struct daemon *d);
 
 /* --- serve.c ----------------------------------------------------------------- */
 

@@ -124,6 +124,7 @@ void local_batch_end(struct local *l)
 	/* SQLite may hand the rolled-back seqs out again, to anyone */
 	l->nmine = l->batch_first;
 	l->batch_failures++;
+	l->rolled_back += n;
 }
 
 /* --- the rows the daemon wrote ------------------------------------------------ */

@@ -47,6 +47,7 @@ struct local {
 	uint64_t batch_errors;       /* the mesh's store_errors when it opened */
 	size_t batch_first;          /* the batch's first range in `mine` */
 	uint64_t batch_failures;     /* batches rolled back */
+	uint64_t rolled_back;        /* events of those batches (counted as stored by the mesh) */
 
 	struct seq_range *mine;      /* committed (and the open batch's), ascending */
 	size_t nmine, capmine;

@@ -426,7 +426,7 @@ void peers_reload(struct daemon *d)
 	if (rc == 0)
 		rc = conf_peers_parse(c->peers, ps, D_MAX_DIALERS, &n, why);
 	if (rc) {
-		d_log(d, D_WARN, "SIGHUP: %s; peers unchanged", why[0] ? why : wm_strerror(rc));
+		d_log(d, D_WARN, "SIGHUP: %s; nothing changed", why[0] ? why : wm_strerror(rc));
 		goto out;
 	}
 	for (i = 0; i < d->ndialers;) {

@@ -26,10 +26,16 @@ static void hook_submit(void *ctx, const uint8_t *wire, size_t len, struct inges
 	struct daemon *d = ctx;
 	uint64_t now = d_now_ms();
 
+	d->http_in++;
+	if (d->disk_full) {
+		memset(res, 0, sizeof *res);
+		res->code = WM_EIO;
+		wm_why(res->why, "the node's disk is full: it takes no events until space is freed");
+		return;
+	}
 	local_batch_end(&d->local);
 	d->nd->ictx.now = now;
 	ingest_event(&d->nd->ictx, wire, len, INGEST_LOCAL, res);
-	d->http_in++;
 	if (res->code != 0) {
 		if (res->code != WM_EDUP && -res->code > 0 && -res->code < MESH_REASONS)
 			d->http_refused_by[-res->code]++;
@@ -45,7 +51,7 @@ static void hook_submit(void *ctx, const uint8_t *wire, size_t len, struct inges
 
 static struct json_t *hook_status(void *ctx)
 {
-	return status_json(ctx, "running");
+	return status_json(ctx, disk_state(ctx));
 }
 
 static void hook_log(void *ctx, int level, const char *line)
@@ -75,7 +81,7 @@ static void hook_metrics(void *ctx, FILE *f)
 	           "watchmesh_events_stored_total{origin=\"mesh\"} %" PRIu64 "\n"
 	           "watchmesh_events_stored_total{origin=\"http\"} %" PRIu64 "\n"
 	           "watchmesh_events_stored_total{origin=\"local\"} %" PRIu64 "\n",
-	        ms.stored, d->http_stored, d->local.published);
+	        ms.stored - d->local.rolled_back, d->http_stored, d->local.published);
 	counter(f, "events_received_total", "Events received from peers.", ms.events_in);
 	counter(f, "events_duplicate_total", "Events received from peers that were held already.", ms.duplicates);
 	counter(f, "events_rate_limited_total", "Events from peers dropped by a rate limit.", ms.rate_limited);
@@ -110,6 +116,11 @@ static void hook_metrics(void *ctx, FILE *f)
 	           "watchmesh_repair_bytes_total{direction=\"in\"} %" PRIu64 "\n",
 	        ms.repair_bytes_out, ms.repair_bytes_in);
 	counter(f, "events_sent_total", "Events sent to peers.", ms.events_out);
+	fprintf(f, "# HELP watchmesh_disk_full 1 while the disk is below disk_reserve.\n"
+	           "# TYPE watchmesh_disk_full gauge\nwatchmesh_disk_full %d\n"
+	           "# HELP watchmesh_disk_free_bytes Free bytes on the data directory's disk.\n"
+	           "# TYPE watchmesh_disk_free_bytes gauge\nwatchmesh_disk_free_bytes %" PRIu64 "\n",
+	        d->disk_full ? 1 : 0, d->disk_free);
 }
 
 void serve_rows(struct daemon *d)

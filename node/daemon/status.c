@@ -77,6 +77,9 @@ json_t *status_json(struct daemon *d, const char *state)
 	jset_u(o, "started_at", d->started_at);
 	jset_u(o, "updated_at", now);
 	json_object_set_new(o, "beacons", json_boolean(d->bc != NULL));
+	if (d->disk_full)
+		jset_u(o, "disk_full_since", d->disk_full);
+	jset_u(o, "disk_free", d->disk_free);
 
 	n = d->mesh ? mesh_peer_count(d->mesh) : 0;
 	for (i = 0; i < D_MAX_KNOWN; i++) {
@@ -146,7 +149,8 @@ json_t *status_json(struct daemon *d, const char *state)
 	if (d->mesh)
 		mesh_get_stats(d->mesh, &ms);
 	jset_u(st, "events_in", ms.events_in);
-	jset_u(st, "stored", ms.stored);
+	/* a rolled-back batch's events are not in the store */
+	jset_u(st, "stored", ms.stored - d->local.rolled_back);
 	jset_u(st, "duplicates", ms.duplicates);
 	jset_u(st, "refused", ms.refused);
 	jset_u(st, "invalid", ms.invalid);
@@ -171,8 +175,10 @@ void status_write(struct daemon *d, const char *state)
 	snprintf(path, sizeof path, "%s/%s", d->dir, DAEMON_STATUS_FILE);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	if (!o || json_dump_file(o, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) != 0 ||
-	    rename(tmp, path) != 0)
+	    rename(tmp, path) != 0) {
 		d_log(d, D_DEBUG, "cannot write %s", path);
+		unlink(tmp);
+	}
 	json_decref(o);
 	d->status_dirty = 0;
 }
@@ -186,6 +192,7 @@ void status_timer_cb(uv_timer_t *t)
 		return;
 	if (d->bc)
 		peers_beacon_expire(d, d_now_ms());
+	disk_check(d);
 	d_refresh_known(d);
 	memset(&ms, 0, sizeof ms);
 	mesh_get_stats(d->mesh, &ms);
@@ -196,5 +203,5 @@ void status_timer_cb(uv_timer_t *t)
 	/* every tick when something changed, else every 5th (updated_at shows
 	 * a reader that the daemon is alive) */
 	if (d->status_dirty || ++d->status_ticks % 5 == 0)
-		status_write(d, "running");
+		status_write(d, disk_state(d));
 }

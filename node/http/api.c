@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cap.h"
 #include "event.h"
 #include "render.h"
 
@@ -375,6 +376,43 @@ static void one_work(struct hjob *j, struct store *s)
 	}
 }
 
+/* --- CAP 1.2 ------------------------------------------------------------------- */
+
+static void cap_work(struct hjob *j, struct store *s)
+{
+	char *xml = NULL;
+	size_t len = 0;
+	int rc = j->raw ? cap_alert_xml(s, j->h->root, j->now, j->evid, j->q, &xml, &len)
+	                : cap_atom(s, j->h->root, j->now, j->q, &xml, &len);
+
+	if (rc == WM_ENOTFOUND) {
+		job_error(j, MHD_HTTP_NOT_FOUND, "no such alert on this node, or it has expired");
+		return;
+	}
+	if (rc) {
+		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot export: %s",
+		          rc == WM_ESTORE ? store_errmsg(s) : wm_strerror(rc));
+		return;
+	}
+	j->body = xml;
+	j->blen = len;
+	j->status = MHD_HTTP_OK;
+	j->ctype = j->raw ? "application/cap+xml; charset=utf-8" : "application/atom+xml; charset=utf-8";
+}
+
+/* "http(s)://HOST" from the request's Host, for the links CAP and Atom
+ * carry; NULL (relative links) without a plain Host. */
+static char *base_url(struct hreq *r)
+{
+	const char *host = http_host(r);
+	size_t n = host ? strlen(host) + 9 : 0;
+	char *out = n ? malloc(n) : NULL;
+
+	if (out)
+		snprintf(out, n, "%s://%s", r->l->tls ? "https" : "http", host);
+	return out;
+}
+
 /* --- submitting ------------------------------------------------------------------ */
 
 /* The status of an ingest refusal: the client's bytes (400), who may post
@@ -560,6 +598,8 @@ int api_dispatch(struct hreq *r)
 			return ret(http_error(r, MHD_HTTP_NOT_FOUND, "this node serves no TLS authority certificate"));
 		return ret(http_answer(r, MHD_HTTP_OK, "application/x-x509-ca-cert", strdup(h->ca_pem),
 		                       strlen(h->ca_pem)));
+	case R_CA_PAGE:
+		return ret(ca_page(r));
 	case R_APP:
 		return ret(app_file(r));
 	case R_STREAM:
@@ -606,6 +646,15 @@ int api_dispatch(struct hreq *r)
 			return ret(http_error(r, MHD_HTTP_BAD_REQUEST, "limit is from 1 to %d", SEARCH_MAX));
 		}
 		j->limit = lim;
+		return req_job(r, j);
+	case R_CAP_ATOM:
+	case R_CAP_ALERT:
+		j = api_job_new(h, cap_work, req_done);
+		if (!j)
+			return ret(http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory"));
+		memcpy(j->evid, r->rt.evid, WM_ID_LEN);
+		j->raw = r->rt.id == R_CAP_ALERT;     /* one alert, not the index */
+		j->q = base_url(r);
 		return req_job(r, j);
 	case R_EVENT:
 	case R_EVENT_RAW:

@@ -121,6 +121,22 @@ const char *http_arg(struct hreq *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+const char *http_host(struct hreq *r)
+{
+	const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	size_t i, n = host ? strlen(host) : 0;
+
+	if (n == 0 || n > 255)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		char c = host[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+			return NULL;
+	}
+	return host;
+}
+
 /* --- requests per second per address ------------------------------------------ */
 
 static void addr_key(const struct sockaddr *sa, uint8_t key[16])
@@ -557,6 +573,7 @@ int http_new(uv_loop_t *loop, const struct http_config *cfg, const struct http_h
 	h->cert_pem = dup_or_null(cfg->cert_pem);
 	h->key_pem = dup_or_null(cfg->key_pem);
 	h->ca_pem = dup_or_null(cfg->ca_pem);
+	h->ca_fingerprint = dup_or_null(cfg->ca_fingerprint);
 	h->web_dir = dup_or_null(cfg->web_dir);
 	if (!h->cfg.max_clients)
 		h->cfg.max_clients = 1024;
@@ -662,6 +679,7 @@ void http_maybe_free(struct http *h)
 	free(h->cert_pem);
 	free(h->key_pem);
 	free(h->ca_pem);
+	free(h->ca_fingerprint);
 	free(h->web_dir);
 	free(h);
 }

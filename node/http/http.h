@@ -53,6 +53,7 @@ struct http_config {
 	const char *cert_pem;        /* HTTPS chain, PEM; NULL = no HTTPS */
 	const char *key_pem;
 	const char *ca_pem;          /* served at /ca.crt; NULL = 404 */
+	const char *ca_fingerprint;  /* its SHA-256, hex with colons, shown at /ca */
 	const char *web_dir;         /* the web app's built assets; NULL or missing = a page saying so */
 	unsigned max_clients;        /* connections at most, per listener */
 	unsigned per_ip;             /* connections at most from one address */

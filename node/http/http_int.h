@@ -25,7 +25,8 @@
 #define HTTP_RATE_SLOTS      1024     /* addresses whose request rate is tracked */
 #define HTTP_LIST_DEFAULT    100      /* events per listing page */
 #define HTTP_LIST_MAX        500
-#define HTTP_RING            1024     /* recent events the streams are served from */
+#define HTTP_RING            1024     /* recent events the streams are served from, */
+#define HTTP_RING_BYTES      (8u << 20)   /* ... and their rendered bytes at most */
 #define HTTP_BACKLOG         200      /* events per catch-up read of one stream */
 #define HTTP_STREAM_BUF      (256 * 1024)   /* a stream's unsent bytes at most */
 
@@ -80,7 +81,7 @@ struct http {
 	uv_loop_t *loop;
 	struct http_config cfg;      /* strings copied below */
 	struct http_hooks hooks;
-	char *store_path, *network_name, *cert_pem, *key_pem, *ca_pem, *web_dir;
+	char *store_path, *network_name, *cert_pem, *key_pem, *ca_pem, *ca_fingerprint, *web_dir;
 	uint8_t root[WM_PUB_LEN];
 	struct hlistener ls[2];      /* plain, TLS */
 	struct hconn *conns;
@@ -107,7 +108,7 @@ struct http {
 	struct stream *streams;
 	unsigned nstreams[3];
 	struct ring_item ring[HTTP_RING];
-	size_t ring_start, ring_len;
+	size_t ring_start, ring_len, ring_bytes;
 	int64_t ring_lo;             /* every row with lo < seq <= hi is in the ring */
 	int64_t ring_hi;             /* (or, with no streams, simply the rows met) */
 	int64_t head;                /* the highest committed seq the daemon told of */
@@ -148,6 +149,9 @@ int http_answer(struct hreq *r, unsigned status, const char *ctype, char *body, 
 int http_error(struct hreq *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* compact JSON of o (decref'd) as the answer */
 int http_json(struct hreq *r, unsigned status, json_t *o);
+/* The request's Host when it is a plain host[:port] (letters, digits,
+ * . - : [ ]), else NULL: it is the client's text. */
+const char *http_host(struct hreq *r);
 /* The connection's query value, or NULL. */
 const char *http_arg(struct hreq *r, const char *name);
 /* Run libmicrohttpd now and re-arm the listener's timer. */
@@ -196,12 +200,20 @@ struct hjob {
 	size_t blen;
 	int64_t last;                /* the last seq read */
 	size_t count;
+	int more;                    /* stopped early (bytes): rows after last unread */
+	int filtered;                /* a stream's catch-up: its filter applies */
 	void *items;                 /* the feed's ring items */
 };
 struct hjob *api_job_new(struct http *h, job_fn fn, job_done_fn done);
 int api_job_start(struct hjob *j);
 /* h is closing: every request waiting for a job is answered 503. */
 void api_abandon_jobs(struct http *h);
+
+/* --- ca.c ---------------------------------------------------------------- */
+
+/* GET /ca: how to install the network's authority, and a QR code of this
+ * node's address. */
+int ca_page(struct hreq *r);
 
 /* --- stream.c ------------------------------------------------------------ */
 

@@ -45,7 +45,8 @@ static int starts(const char *s, const char *prefix)
 }
 
 /* The web app's files: letters, digits, '.', '-', '_' and '/' between
- * names that do not start with a dot, so no path leaves the folder. */
+ * names that do not start with a dot, and no ".." anywhere, so no path
+ * leaves the folder. */
 static int app_file_ok(const char *f, size_t len)
 {
 	size_t i;
@@ -60,7 +61,7 @@ static int app_file_ok(const char *f, size_t len)
 		      c == '.' || c == '-' || c == '_' || c == '/'))
 			return 0;
 	}
-	return f[len - 1] != '/';
+	return f[len - 1] != '/' && !strstr(f, "..");
 }
 
 int route_parse(const char *path, struct route *r, char why[WM_WHY_LEN])

@@ -136,6 +136,11 @@ static struct ring_item *ring_at(struct http *h, size_t i)
 	return &h->ring[(h->ring_start + i) % HTTP_RING];
 }
 
+static size_t item_bytes(const struct ring_item *it)
+{
+	return (it->api ? strlen(it->api) : 0) + (it->ntfy ? strlen(it->ntfy) : 0);
+}
+
 static void item_clear(struct ring_item *it)
 {
 	free(it->api);
@@ -145,6 +150,7 @@ static void item_clear(struct ring_item *it)
 
 void stream_ring_free(struct http *h)
 {
+	h->ring_bytes = 0;
 	while (h->ring_len > 0) {
 		item_clear(ring_at(h, 0));
 		h->ring_start = (h->ring_start + 1) % HTTP_RING;
@@ -154,15 +160,19 @@ void stream_ring_free(struct http *h)
 
 static void ring_push(struct http *h, struct ring_item *it)
 {
-	if (h->ring_len == HTTP_RING) {
+	size_t b = item_bytes(it);
+
+	while (h->ring_len > 0 && (h->ring_len == HTTP_RING || h->ring_bytes + b > HTTP_RING_BYTES)) {
 		struct ring_item *old = ring_at(h, 0);
 		h->ring_lo = old->seq;
+		h->ring_bytes -= item_bytes(old);
 		item_clear(old);
 		h->ring_start = (h->ring_start + 1) % HTTP_RING;
 		h->ring_len--;
 	}
 	*ring_at(h, h->ring_len) = *it;
 	h->ring_len++;
+	h->ring_bytes += b;
 	h->ring_hi = it->seq;
 }
 
@@ -187,7 +197,7 @@ struct render_batch {
 	struct hjob *j;
 	struct store *s;
 	struct ring_item *items;
-	size_t n, cap;
+	size_t n, cap, bytes;
 	int for_stream;          /* a catch-up: only what the stream's filter takes */
 	struct stream filter;
 };
@@ -198,6 +208,10 @@ static int render_cb(void *ctx, const struct stored_event *e)
 	struct ring_item *it;
 	json_t *o;
 
+	if (b->bytes >= HTTP_STREAM_BUF) {
+		b->j->more = 1;      /* a stream's buffer worth: the rest next time */
+		return 1;
+	}
 	b->j->last = e->seq;
 	b->j->count++;
 	if (b->for_stream && !matches(&b->filter, e->kind, e->group, e->created_at))
@@ -226,9 +240,10 @@ static int render_cb(void *ctx, const struct stored_event *e)
 		json_decref(m);
 	}
 	json_decref(o);
-	if (it->api)
+	if (it->api) {
+		b->bytes += strlen(it->api) + (it->ntfy ? strlen(it->ntfy) : 0);
 		b->n++;
-	else
+	} else
 		item_clear(it);
 	return 0;
 }
@@ -240,7 +255,7 @@ static void read_work(struct hjob *j, struct store *s)
 	struct render_batch b = { .j = j, .s = s };
 	struct store_filter f = { .after_seq = j->after, .limit = j->limit };
 
-	if (j->sk != (enum stream_kind)-1) {
+	if (j->filtered) {
 		b.for_stream = 1;
 		b.filter.sk = j->sk;
 		b.filter.kind = j->kind;
@@ -308,7 +323,7 @@ static void feed_done(struct hjob *j)
 	free(items);
 	j->items = NULL;
 	j->blen = 0;
-	if (j->status == 0 && j->count < j->limit && j->upto > h->ring_hi)
+	if (j->status == 0 && !j->more && j->count < j->limit && j->upto > h->ring_hi)
 		h->ring_hi = j->upto;    /* the rest of (after, upto] had nothing to show */
 	else if (j->last > h->ring_hi)
 		h->ring_hi = j->last;
@@ -335,7 +350,6 @@ void stream_feed(struct http *h)
 	j = api_job_new(h, read_work, feed_done);
 	if (!j)
 		return;
-	j->sk = (enum stream_kind)-1;
 	j->after = h->ring_hi;
 	j->upto = h->head;
 	j->limit = FEED_BATCH;
@@ -364,7 +378,7 @@ static void catchup_done(struct hjob *j)
 	items_free(j);
 	if (j->status != 0)
 		st->closing = 1;       /* the store cannot be read: the client reconnects */
-	else if (j->count < j->limit)
+	else if (!j->more && j->count < j->limit)
 		st->cursor = j->upto;  /* (after, upto] all seen */
 	else
 		st->cursor = j->last;
@@ -383,6 +397,7 @@ static void catchup(struct stream *st)
 		return;
 	}
 	j->st = st;
+	j->filtered = 1;
 	j->sk = st->sk;
 	j->kind = st->kind;
 	j->min_created = st->min_created;

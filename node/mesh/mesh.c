@@ -169,6 +169,7 @@ struct mesh {
 	struct offender offenders[MESH_OFFENDERS];
 	size_t noffenders;
 	size_t server_sessions;
+	int paused;                     /* mesh_pause: no repair, live events dropped */
 
 	struct mesh_stats st;
 };
@@ -1282,6 +1283,11 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 			return 0;
 		}
 	}
+	if (m->paused) {
+		/* the node cannot store now; repair fetches it when it can */
+		m->st.paused_dropped++;
+		goto pump;
+	}
 	m->ictx.now = now;
 	if (m->io.ingesting != NULL)
 		m->io.ingesting(m->io.ctx);
@@ -1766,7 +1772,7 @@ void mesh_tick(struct mesh *m, uint64_t now)
 			p->fl_n = 0;
 			fetch_pump(m, p, now);
 		}
-		if (p->csession == 0 && !repair_held(p) && p->repair_due <= now)
+		if (!m->paused && p->csession == 0 && !repair_held(p) && p->repair_due <= now)
 			repair_start(m, p, now);
 	}
 }
@@ -1796,7 +1802,7 @@ uint64_t mesh_next_deadline(const struct mesh *m)
 			t = min64(t, p->ihave_due);
 		if (p->csession != 0)
 			t = min64(t, p->cdeadline);
-		else if (!repair_held(p))       /* else the end of what holds it wakes it */
+		else if (!repair_held(p) && !m->paused)   /* else what holds it wakes it */
 			t = min64(t, p->repair_due);
 		if (p->sneg != NULL)
 			t = min64(t, p->sdeadline);
@@ -1804,6 +1810,21 @@ uint64_t mesh_next_deadline(const struct mesh *m)
 			t = min64(t, p->fetch_deadline);
 	}
 	return t;
+}
+
+void mesh_pause(struct mesh *m, int paused, uint64_t now)
+{
+	size_t i;
+
+	if (m == NULL || m->paused == !!paused)
+		return;
+	m->paused = !!paused;
+	mlog(m, MESH_LOG_DEBUG, "mesh %s", paused ? "paused" : "resumed");
+	if (paused)
+		return;
+	for (i = 0; i < m->npeers; i++)     /* catch up with everyone at once */
+		if (m->peers[i]->repair_due > now)
+			m->peers[i]->repair_due = now;
 }
 
 /* --- status ------------------------------------------------------------------------ */

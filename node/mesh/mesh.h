@@ -171,9 +171,15 @@ struct mesh_stats {
 	uint64_t repairs;               /* reconciliations completed as client */
 	uint64_t fetched;               /* events stored that repair fetched */
 	uint64_t repair_bytes_out, repair_bytes_in;   /* negentropy messages of repairs completed */
+	uint64_t paused_dropped;        /* events dropped while paused (mesh_pause) */
 	size_t peers;                   /* peers known (ready or not) */
 };
 void mesh_get_stats(const struct mesh *m, struct mesh_stats *out);
+
+/* Paused (the node cannot store: its disk is full), the mesh starts no
+ * repair and drops the events peers push, without blaming them; resumed,
+ * it repairs with every peer at once, which brings what it dropped. */
+void mesh_pause(struct mesh *m, int paused, uint64_t now);
 
 struct mesh_peer_info {
 	uint32_t peer;

@@ -324,11 +324,11 @@ static uint64_t i2u(sqlite3_int64 v)
 }
 
 
-/* Record (and log) a SQLite failure; returns WM_ESTORE. */
+/* Record a SQLite failure for store_errmsg; returns WM_ESTORE.  The
+ * caller reports it, in its own words and log format. */
 static int store_fail(struct store *s, const char *what)
 {
 	snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
-	fprintf(stderr, "watchmesh store: %s\n", s->err);
 	return WM_ESTORE;
 }
 
@@ -712,6 +712,15 @@ int store_set_durable(struct store *s, int durable)
 int store_is_durable(struct store *s)
 {
 	return s != NULL && s->durable;
+}
+
+int store_shrink_wal(struct store *s)
+{
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return store_fail(s, "checkpoint");
+	return 0;
 }
 
 int store_checkpoint(struct store *s)

@@ -44,6 +44,9 @@ int store_in_transaction(struct store *s);
 int store_set_durable(struct store *s, int durable);
 int store_is_durable(struct store *s);
 int store_checkpoint(struct store *s);
+/* Checkpoint and truncate the WAL to nothing, giving its disk space back
+ * (the disk is full); fails while a reader holds an older snapshot. */
+int store_shrink_wal(struct store *s);
 
 /* --- reading -------------------------------------------------------------- */
 

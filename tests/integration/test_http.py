@@ -6,12 +6,14 @@ live stream, resuming, the ntfy subscription, and the limits (slow clients,
 too many connections, request rate, oversized bodies) costing nothing.
 
     usage: test_http.py WATCHMESH CASE SOURCE_ROOT
-    cases: api mesh ntfy limits
+    cases: api mesh ntfy limits slowstream
 """
 import http.client
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import time
 from urllib.parse import quote
@@ -19,7 +21,7 @@ from urllib.parse import quote
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wmtest  # noqa: E402
 from wmtest import Failure, check  # noqa: E402
-from test_mesh import G, Daemon, free_port, run_cases, wait_until, wait_up  # noqa: E402
+from test_mesh import G, Daemon, free_port, rss_kib, run_cases, wait_until, wait_up  # noqa: E402
 
 
 class Node(Daemon):
@@ -326,7 +328,24 @@ def t_ntfy(env):
     evs = sse.sse_events(2)
     check(evs[1][1]["event"] == "message" and evs[1][1]["id"] == m["id"], "ntfy sse: %s" % evs)
     sse.close()
-    check(aid, "alert id")
+
+    # the same alert as CAP 1.2 through the API, valid against the OASIS schema
+    st, hd, xml = b.request("GET", "/cap/alerts/%s.xml" % aid)
+    check(st == 200 and hd["Content-Type"].startswith("application/cap+xml"), "CAP: %d %s" % (st, xml[:200]))
+    check(aid.encode() in xml and "寻找走失老人".encode() in xml, "CAP content")
+    if shutil.which("xmllint"):
+        path = env.path("alert.xml")
+        with open(path, "wb") as f:
+            f.write(xml)
+        p = subprocess.run(["xmllint", "--noout", "--schema",
+                            os.path.join(sys.argv[3], "tests", "data", "cap12.xsd"), path],
+                           capture_output=True)
+        check(p.returncode == 0, "CAP from the API does not validate: %s" % p.stderr.decode())
+    st, hd, atom = b.request("GET", "/cap/alerts.atom")
+    check(st == 200 and hd["Content-Type"].startswith("application/atom+xml"), "Atom: %d" % st)
+    check(("http://127.0.0.1:%d/cap/alerts/%s.xml" % (b.http_port, aid)).encode() in atom,
+          "the Atom index links the alert: %s" % atom[:400])
+    check(b.request("GET", "/cap/alerts/%s.xml" % ("ab" * 32))[0] == 404, "no such alert: 404")
     for d in (a, b):
         check(d.stop() == 0, "%s: exit status" % d.name)
 
@@ -376,7 +395,41 @@ def t_limits(env):
     check(v.stop() == 0, "exit status")
 
 
-TESTS = {"api": t_api, "mesh": t_mesh, "ntfy": t_ntfy, "limits": t_limits}
+def t_slowstream(env):
+    """Streams whose clients never read cost a bounded buffer each, and
+    the others still get every event."""
+    v = world_node(env)
+    lazy = []
+    for _ in range(20):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", v.http_port))
+        s.sendall(b"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        lazy.append(s)
+    live = Stream(v, "/api/v1/stream?kind=request")
+    time.sleep(0.5)
+    before = rss_kib(v.proc.pid)
+    text = "长" * 5000    # 15 KB of text per event
+    wires = [request_event(env, "res%d.key" % (1 + i % 2), "%d %s" % (i, text)) for i in range(150)]
+    ids = []
+    for w in wires:
+        code, body = v.post_wire(w)
+        check(code == 201, "POST: %d %s" % (code, body))
+        ids.append(body["id"])
+    got = [d["id"] for _, d in live.sse_events(150, timeout=60)]
+    check(got == ids, "the reading client got %d of 150 events, in order: %s" % (len(got), got == ids[:len(got)]))
+    grown = rss_kib(v.proc.pid) - before
+    if os.environ.get("WATCHMESH_TEST_SANITIZED") != "1":
+        check(grown < 48 * 1024, "20 clients that do not read grew the node by %d KiB" % grown)
+    print("http slowstream: 20 clients not reading, 150 events of 15 KB: RSS grew %d KiB" % grown)
+    for s in lazy:
+        s.close()
+    live.close()
+    check(v.request("GET", "/api/v1/status")[0] == 200, "still serving")
+    check(v.stop() == 0, "exit status")
+
+
+TESTS = {"api": t_api, "mesh": t_mesh, "ntfy": t_ntfy, "limits": t_limits, "slowstream": t_slowstream}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "http", "SRC"))

@@ -493,6 +493,12 @@ def t_sighup(env):
     b.proc.send_signal(signal.SIGHUP)
     wait_until("b to log the removal", lambda: "peers reloaded: 0 added, 1 removed" in b.log())
     wait_until("b's link to a to close", lambda: peers_up(env, "b") == [])
+    # other settings: log_level at once, the rest named as waiting for a restart
+    b.configure(peers=[], log_level="debug", repair_interval=7, http="127.0.0.1:0")
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to apply log_level", lambda: "SIGHUP: log_level is now debug" in b.log())
+    wait_until("b to name what needs a restart",
+               lambda: "applied only after a restart of the node: repair_interval, http" in b.log())
     # a broken config on SIGHUP keeps the old peers and says why
     with open(env.path("b", "watchmesh.conf"), "a") as f:
         f.write("bogus_key = 1\n")
