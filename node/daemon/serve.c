@@ -16,6 +16,7 @@
 #include "daemon_int.h"
 #include "http.h"
 #include "store.h"
+#include "tls.h"
 
 /* POST /api/v1/events: durable before the answer (INGEST_LOCAL), then
  * pushed to the peers like an event posted here.  The loop turn's write
@@ -159,32 +160,33 @@ int serve_start(struct daemon *d, char why[WM_WHY_LEN])
 	struct http_config hc;
 	struct http_hooks hk;
 	char store_path[PATH_MAX + 16], cert[SERVE_PATH], key[SERVE_PATH], inner[WM_WHY_LEN] = "";
-	uint8_t *cert_pem = NULL, *key_pem = NULL;
-	size_t clen, klen;
-	int rc, tls = 0;
+	char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
+	struct tls_info cai;
+	int rc;
 
 	memset(&hc, 0, sizeof hc);
 	memset(&hk, 0, sizeof hk);
 	snprintf(store_path, sizeof store_path, "%s/store.db", d->dir);
 	conf_path(d, cf->tls_cert, cert);
 	conf_path(d, cf->tls_key, key);
-	if (strcmp(cf->https, "off") != 0 && files_exists(cert)) {
-		if (files_read(cert, 1 << 20, &cert_pem, &clen, inner) != 0 ||
-		    files_read(key, 1 << 20, &key_pem, &klen, inner) != 0) {
-			wm_why(why, "https: %s (tls_cert, tls_key in watchmesh.conf)", inner);
-			free(cert_pem);
-			return WM_EIO;
-		}
-		tls = 1;
-	}
+	/* A pair that does not load costs HTTPS, not the node: an unattended
+	 * node keeps its mesh and its local API, and says what to do. */
+	if (strcmp(cf->https, "off") != 0 && files_exists(cert) &&
+	    tls_load_pair(cert, key, &cert_pem, &key_pem, inner) != 0)
+		d_log(d, D_WARN, "no HTTPS: %s (tls_cert, tls_key in watchmesh.conf; "
+		      "`watchmesh tls show --dir %s` checks the pair)", inner, d->dir);
+	if (cert_pem && tls_ca_of_chain(cert_pem, &ca_pem, inner) == 0 &&
+	    tls_info_of(ca_pem, &cai, inner) == 0)
+		hc.ca_fingerprint = cai.sha256;
 	hc.store_path = store_path;
 	hc.store = d->nd->store;
 	hc.root = d->nd->net.root;
 	hc.network_name = d->nd->net.name;
 	hc.http_addr = cf->http;
-	hc.https_addr = tls ? cf->https : NULL;
-	hc.cert_pem = (const char *)cert_pem;
-	hc.key_pem = (const char *)key_pem;
+	hc.https_addr = cert_pem ? cf->https : NULL;
+	hc.cert_pem = cert_pem;
+	hc.key_pem = key_pem;
+	hc.ca_pem = ca_pem;
 	hc.max_clients = cf->http_clients;
 	hc.per_ip = cf->http_per_ip;
 	hc.rate = cf->http_rate;
@@ -196,11 +198,9 @@ int serve_start(struct daemon *d, char why[WM_WHY_LEN])
 	hk.log = hook_log;
 	raise_nofile(d, 2 * cf->http_clients + 4 * cf->max_peers + 64);
 	rc = http_new(&d->loop, &hc, &hk, &d->http, inner);
-	if (key_pem) {
-		wmc_wipe(key_pem, klen);
-		free(key_pem);
-	}
-	free(cert_pem);
+	tls_free(key_pem);
+	tls_free(cert_pem);
+	tls_free(ca_pem);
 	if (rc) {
 		wm_why(why, "%s (http, https in watchmesh.conf)", inner);
 		return rc;
@@ -211,7 +211,7 @@ int serve_start(struct daemon *d, char why[WM_WHY_LEN])
 	if (http_port(d->http, 1))
 		d_log(d, D_INFO, "HTTPS on %.*s:%d", (int)(strrchr(cf->https, ':') - cf->https), cf->https,
 		      http_port(d->http, 1));
-	else if (strcmp(cf->https, "off") != 0)
+	else if (strcmp(cf->https, "off") != 0 && !files_exists(cert))
 		d_log(d, D_INFO, "no HTTPS: %s does not exist (`watchmesh tls issue` makes it)", cert);
 	return 0;
 }

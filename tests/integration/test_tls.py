@@ -311,11 +311,11 @@ def t_daemon(env):
     node.start()
     wait_until("the node to serve HTTPS", lambda: "HTTPS on 127.0.0.1:%d" % port in node.log())
 
-    def get_status(ctx, name):
+    def get_status(ctx, name, path="/api/v1/status"):
         with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
             with ctx.wrap_socket(raw, server_hostname=name) as s:
-                s.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
-                          % name.encode())
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                          % (path.encode(), name.encode()))
                 data = b""
                 while True:
                     chunk = s.recv(65536)
@@ -327,6 +327,15 @@ def t_daemon(env):
         data = get_status(ctx, name)
         check(data.startswith(b"HTTP/1.1 200") and b'"network"' in data,
               "GET /api/v1/status over HTTPS as %s: %r" % (name, data[:300]))
+    # the node serves the authority it was issued by, and the page to install it
+    data = get_status(ctx, "village.local", "/ca.crt")
+    with open(env.path("net.tls-ca.crt"), "rb") as f:
+        check(data.split(b"\r\n\r\n", 1)[1] == f.read(), "/ca.crt is not the authority's certificate")
+    page = get_status(ctx, "village.local", "/ca").decode("utf-8", "replace")
+    out, _ = env.run("tls", "show", "--cert", "net.tls-ca.crt")
+    fpr = [ln.split()[-1] for ln in out.splitlines() if "SHA-256" in ln][0]
+    check(fpr in page and "<svg" in page and "Android" in page and "iPhone" in page,
+          "/ca: fingerprint %s, QR code and instructions: %s" % (fpr, page[:400]))
     # without the authority installed, the same server is not trusted
     try:
         get_status(ssl.create_default_context(), "127.0.0.1")
