@@ -267,9 +267,8 @@ json_t *api_ntfy_message(const json_t *ev, int64_t seq)
 	                                                                                       : "unofficial"));
 	if (sev)
 		json_array_append_new(tags, json_string(sev));
-	o = json_pack("{ss sI ss ss ss ss si so}", "id", id, "time", (json_int_t)(created / 1000),
-	              "event", "message", "topic", json_string_value(json_object_get(ev, "group")),
-	              "title", headline ? headline : event ? event : "alert", "message", msg,
+	o = json_pack("{ss sI ss ss ss si so}", "id", id, "time", (json_int_t)(created / 1000),
+	              "event", "message", "title", headline ? headline : event ? event : "alert", "message", msg,
 	              "priority", ntfy_priority(sev), "tags", tags);
 	if (o && expires > 0)
 		json_object_set_new(o, "expires", json_integer(expires / 1000));
@@ -602,6 +601,8 @@ int api_dispatch(struct hreq *r)
 		                       strlen(h->ca_pem)));
 	case R_CA_PAGE:
 		return ret(ca_page(r));
+	case R_NTFY_AUTH:      /* the app asks before subscribing; reading needs no account */
+		return ret(http_json(r, MHD_HTTP_OK, json_pack("{sb}", "success", 1)));
 	case R_APP:
 		return ret(app_file(r));
 	case R_STREAM:

@@ -170,7 +170,8 @@ void api_reader_give(struct http *h, struct store *s);
  * not decode.  Any thread, with that thread's store handle. */
 json_t *api_event_json(struct http *h, struct store *s, const uint8_t *wire, size_t len,
                        int64_t seq, uint64_t now);
-/* An alert as an ntfy message, from its API JSON. */
+/* An alert as an ntfy message, from its API JSON, without its "topic"
+ * (each stream puts its own first: stream.c). */
 json_t *api_ntfy_message(const json_t *ev, int64_t seq);
 /* Start a job on the thread pool: work runs there, done on the loop. */
 struct hjob;

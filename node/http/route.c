@@ -14,7 +14,8 @@ static const char *const names[R__COUNT] = {
 	[R_EVENT] = "event",       [R_EVENT_RAW] = "event_raw", [R_STREAM] = "stream",
 	[R_SEARCH] = "search",     [R_CAP_ATOM] = "cap_atom", [R_CAP_ALERT] = "cap_alert",
 	[R_METRICS] = "metrics",   [R_CA_CRT] = "ca_crt",     [R_CA_PAGE] = "ca_page",
-	[R_NTFY_JSON] = "ntfy_json", [R_NTFY_SSE] = "ntfy_sse", [R_APP] = "app",
+	[R_NTFY_JSON] = "ntfy_json", [R_NTFY_SSE] = "ntfy_sse", [R_NTFY_AUTH] = "ntfy_auth",
+	[R_APP] = "app",
 };
 
 const char *route_name(enum route_id id)
@@ -111,6 +112,8 @@ int route_parse(const char *path, struct route *r, char why[WM_WHY_LEN])
 			r->id = R_NTFY_JSON;
 		else if (strcmp(slash, "/sse") == 0)
 			r->id = R_NTFY_SSE;
+		else if (strcmp(slash, "/auth") == 0)
+			r->id = R_NTFY_AUTH;
 		else
 			return WM_ENOTFOUND;
 		gl = (size_t)(slash - g);

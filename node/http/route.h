@@ -27,6 +27,7 @@ enum route_id {
 	R_CA_PAGE,       /* GET  /ca */
 	R_NTFY_JSON,     /* GET  /ntfy/{group}/json */
 	R_NTFY_SSE,      /* GET  /ntfy/{group}/sse */
+	R_NTFY_AUTH,     /* GET  /ntfy/{group}/auth (the app asks before subscribing) */
 	R_APP,           /* GET  / and the web app's files */
 	R__COUNT
 };
@@ -36,7 +37,7 @@ enum route_id {
 struct route {
 	enum route_id id;
 	uint8_t evid[WM_ID_LEN];             /* R_EVENT, R_EVENT_RAW, R_CAP_ALERT */
-	char group[WM_GROUP_MAX + 1];        /* R_NTFY_* */
+	char group[WM_GROUP_MAX + 1];        /* R_NTFY_*: a group, or its ntfy topic ('-' for '.') */
 	char file[ROUTE_PATH_MAX + 1];       /* R_APP: a relative path, "index.html" for "/" */
 };
 

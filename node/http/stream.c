@@ -87,14 +87,17 @@ static void out_item(struct stream *st, int64_t seq, const char *api, const char
 		out_add(st, head, (size_t)n);
 		out_add(st, api, strlen(api));
 		out_add(st, "\n\n", 2);
-	} else if (ntfy && st->sk == ST_NTFY_JSON) {
-		out_add(st, ntfy, strlen(ntfy));
-		out_add(st, "\n", 1);
 	} else if (ntfy) {
-		n = snprintf(head, sizeof head, "id: wm%" PRId64 "\ndata: ", seq);
-		out_add(st, head, (size_t)n);
-		out_add(st, ntfy, strlen(ntfy));
-		out_add(st, "\n\n", 2);
+		/* the message without its topic, "{...}": the stream's own goes first */
+		char topic[WM_GROUP_MAX + 16];
+		int tn = snprintf(topic, sizeof topic, "{\"topic\":\"%s\",", st->group);
+		if (st->sk == ST_NTFY_SSE) {
+			n = snprintf(head, sizeof head, "id: wm%" PRId64 "\ndata: ", seq);
+			out_add(st, head, (size_t)n);
+		}
+		out_add(st, topic, (size_t)tn);
+		out_add(st, ntfy + 1, strlen(ntfy + 1));
+		out_add(st, st->sk == ST_NTFY_SSE ? "\n\n" : "\n", st->sk == ST_NTFY_SSE ? 2 : 1);
 	}
 }
 
@@ -102,29 +105,36 @@ static void out_item(struct stream *st, int64_t seq, const char *api, const char
  * since= with any id the client saw resumes at the right place. */
 static void out_ntfy_event(struct stream *st, const char *event)
 {
-	char line[WM_GROUP_MAX + 160];
+	char line[WM_GROUP_MAX + 192];
 	int n = snprintf(line, sizeof line,
-	                 "%s{\"id\":\"wm%" PRId64 "\",\"time\":%" PRIu64 ",\"event\":\"%s\",\"topic\":\"%s\"}%s",
-	                 st->sk == ST_NTFY_SSE ? "event: " : "", st->cursor, http_now() / 1000, event,
+	                 "%s%s%s{\"id\":\"wm%" PRId64 "\",\"time\":%" PRIu64
+	                 ",\"event\":\"%s\",\"topic\":\"%s\"}%s",
+	                 st->sk == ST_NTFY_SSE ? "event: " : "", st->sk == ST_NTFY_SSE ? event : "",
+	                 st->sk == ST_NTFY_SSE ? "\ndata: " : "", st->cursor, http_now() / 1000, event,
 	                 st->group, st->sk == ST_NTFY_SSE ? "\n\n" : "\n");
-	if (st->sk == ST_NTFY_SSE) {
-		/* "event: open\ndata: {...}\n\n" */
-		char sse[sizeof line + 64];
-		n = snprintf(sse, sizeof sse,
-		             "event: %s\ndata: {\"id\":\"wm%" PRId64 "\",\"time\":%" PRIu64
-		             ",\"event\":\"%s\",\"topic\":\"%s\"}\n\n",
-		             event, st->cursor, http_now() / 1000, event, st->group);
-		out_add(st, sse, (size_t)n);
-		return;
-	}
 	out_add(st, line, (size_t)n);
+}
+
+/*
+ * ntfy's app takes only letters, digits, '-' and '_' in a topic, and group
+ * names may hold dots: an ntfy stream's topic matches a group with '-'
+ * typed for each '.' (gaobu-xinhua for gaobu.xinhua), and its messages
+ * carry the topic as the phone typed it (the app files a message under
+ * the subscription whose topic it names).
+ */
+static int topic_is(const char *topic, const char *group)
+{
+	for (; *topic && *group; topic++, group++)
+		if (*topic != *group && !(*topic == '-' && *group == '.'))
+			return 0;
+	return *topic == *group;
 }
 
 static int matches(const struct stream *st, unsigned kind, const char *group, uint64_t created)
 {
 	if (st->kind && kind != st->kind)
 		return 0;
-	if (st->group[0] && strcmp(group, st->group) != 0)
+	if (st->group[0] && (st->sk == ST_API ? strcmp(group, st->group) != 0 : !topic_is(st->group, group)))
 		return 0;
 	return created >= st->min_created;
 }
@@ -261,7 +271,7 @@ static void read_work(struct hjob *j, struct store *s)
 		b.filter.kind = j->kind;
 		b.filter.min_created = j->min_created;
 		snprintf(b.filter.group, sizeof b.filter.group, "%s", j->group);
-		f.group = j->group[0] ? j->group : NULL;
+		f.group = j->group[0] && j->sk == ST_API ? j->group : NULL;   /* ntfy: topic_is */
 		f.kind = j->kind;
 		f.now = j->sk == ST_API ? 0 : j->now;    /* ntfy: alerts still running */
 	}

@@ -304,6 +304,12 @@ def t_ntfy(env):
     sub = Stream(b, "/ntfy/%s/json" % G)
     opened = json.loads(sub.line())
     check(opened["event"] == "open" and opened["topic"] == G, "open: %s" % opened)
+    # the ntfy app takes no dot in a topic: '-' stands for '.', and the
+    # messages name the topic as the phone typed it
+    topic = G.replace(".", "-")
+    check(json.loads(b.request("GET", "/ntfy/%s/auth" % topic)[2]) == {"success": True}, "auth")
+    dashed = Stream(b, "/ntfy/%s/json" % topic)
+    check(json.loads(dashed.line())["topic"] == topic, "open of the dashed topic")
     env.post("request", "a", "res1.key", "--group", G, "--text", "not an alert")
     aid = env.post("alert", "a", "officer.key", "--group", G, "--headline", "寻找走失老人",
                    "--text", "78岁男性，身穿蓝色外套。", "--area", "新华村", "--severity", "Extreme",
@@ -314,8 +320,15 @@ def t_ntfy(env):
             break
     check(m["event"] == "message" and m["title"] == "寻找走失老人" and m["priority"] == 5,
           "ntfy message: %s" % m)
-    check("新华村" in m["message"] and "official" in m["tags"], "message text: %s" % m)
+    check("新华村" in m["message"] and "official" in m["tags"] and m["topic"] == G, "message text: %s" % m)
     sub.close()
+    while True:
+        md = json.loads(dashed.line(60))
+        if md["event"] != "keepalive":
+            break
+    check(md["event"] == "message" and md["topic"] == topic and md["id"] == m["id"],
+          "the dashed topic's message: %s" % md)
+    dashed.close()
     # poll=1: the cached alerts, then the end; since=<its id>: nothing more
     st, _, body = b.request("GET", "/ntfy/%s/json?poll=1" % G)
     msgs = [json.loads(ln) for ln in body.decode().splitlines() if ln]
