@@ -31,7 +31,11 @@ daemons on 127.0.0.1 (issue 9's benchmarks; figures in BENCHMARKS.md).
    once); listing by cursor, by group and search through the API, each
    next to the CLI's `feed` and `search` on the same store while the daemon
    runs.  Each request 5 times on a new connection: the first (cold) and
-   the median of the other four.
+   the median of the other four.  Then, on the same store, the delay until
+   one SSE client has an event POSTed while SEARCHES="0 4" searches for the
+   2-character word run, 3 events each (from the generator's b_1.wmb,
+   which the store does not hold yet, so each run adds 6 to it): searches
+   and the streams' feed share libuv's thread pool.
 
 The events come from tests/bench/bench_repair_gen (real signed events,
 Chinese text).  Prints markdown tables.  Not a test.
@@ -49,6 +53,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from urllib.parse import quote
 
@@ -437,11 +442,54 @@ def timed(fn, reps=5):
     return ts[0], sorted(ts[1:])[len(ts[1:]) // 2], k
 
 
+def stream_under_searches(node, bundle, searches):
+    """[(searches, [delay ms of 3 events])]: one SSE client, events POSTed
+    while that many searches for a 2-character word are in flight."""
+    fresh = [w for w in read_bundle(bundle)
+             if node.request("GET", "/api/v1/events/" + event_id(w))[0] == 404]
+    if len(fresh) < 3 * len(searches):
+        die("%s: too few events the store does not hold; delete the store (DATA/N/node) "
+            "to import it again" % bundle)
+    ep, clients = select.epoll(), {}
+    open_clients(node.port, 1, ep, clients)
+    c = next(iter(clients.values()))
+    out = []
+    for k in searches:
+        delays = []
+        for _ in range(3):
+            w = fresh.pop()
+            eid = event_id(w)
+            th = [threading.Thread(target=node.request, args=("GET", "/api/v1/search?q=" + quote("诈骗")))
+                  for _ in range(k)]
+            for t in th:
+                t.start()
+            time.sleep(0.1)
+            t0 = time.time()
+            st = node.request("POST", "/api/v1/events", body=w,
+                              headers={"Content-Type": "application/msgpack"})[0]
+            if st != 201:
+                die("POST: %d" % st)
+            end = time.monotonic() + 120
+            while eid not in c.got:
+                if time.monotonic() > end:
+                    die("a POSTed event did not reach the stream within 120 s")
+                pump(ep, clients, (eid,), 0.5)
+            delays.append((c.got.pop(eid)[0] - t0) * 1000)
+            for t in th:
+                t.join()
+        out.append((k, delays))
+    c.sock.close()
+    ep.close()
+    return out
+
+
 def part_read(wm, gen, work, data):
     sizes = [int(x) for x in os.environ.get("SIZES", "100000 1000000").split()]
     print("\n### Listing and search: the API next to the CLI, same store, same run\n")
     print("| events | request | API: first / median | results | CLI | CLI: first / median | results |")
     print("|---|---|---|---|---|---|---|")
+    searches = [int(x) for x in os.environ.get("SEARCHES", "0 4").split()]
+    stalls = []
     for n in sizes:
         store = store_for(wm, gen, data, n)
         node = Node(wm, store)
@@ -482,7 +530,14 @@ def part_read(wm, gen, work, data):
                 print("| %d | `%s` | %.1f / %.1f ms | %d | `%s` | %.1f / %.1f ms | %d |"
                       % (n, what, a1, am, ak, cwhat, c1, cm, ck))
             sys.stdout.flush()
+        stalls.append((n, stream_under_searches(node, os.path.join(data, str(n), "b_1.wmb"), searches)))
         node.stop()
+    print("\n### A POSTed event to one SSE client while searches for 诈骗 run\n")
+    print("| events | searches in flight | delay to the stream, 3 events |")
+    print("|---|---|---|")
+    for n, rows in stalls:
+        for k, delays in rows:
+            print("| %d | %d | %s |" % (n, k, ", ".join("%.0f ms" % d for d in delays)))
 
 
 def main():
