@@ -58,19 +58,20 @@ demo: build
 	examples/demo.sh $(BUILD)/node/cli/watchmesh
 
 # Benchmarks (BENCHMARKS.md): `make bench` is the import benchmark (about a
-# minute); BENCH=sim|neg|repair|all picks others; N=... sizes import and
+# minute); BENCH=sim|neg|repair|http|all picks others; N=... sizes import and
 # repair.  Figures are meant from a release build:
 #   make bench BUILD=build-release MESON_FLAGS=--buildtype=release
 BENCH ?= import
 bench: build
 	@case "$(BENCH)" in \
-	import|sim|neg|repair|all) ;; \
-	*) echo "BENCH must be import, sim, neg, repair or all"; exit 2 ;; \
+	import|sim|neg|repair|http|all) ;; \
+	*) echo "BENCH must be import, sim, neg, repair, http or all"; exit 2 ;; \
 	esac
 	@if [ "$(BENCH)" = import ] || [ "$(BENCH)" = all ]; then tests/bench/run.sh $(BUILD) || exit 1; fi
 	@if [ "$(BENCH)" = sim ] || [ "$(BENCH)" = all ]; then $(BUILD)/tests/bench/bench_sim || exit 1; fi
 	@if [ "$(BENCH)" = neg ] || [ "$(BENCH)" = all ]; then $(BUILD)/tests/bench/bench_neg || exit 1; fi
 	@if [ "$(BENCH)" = repair ] || [ "$(BENCH)" = all ]; then tests/bench/bench_repair.py $(BUILD) || exit 1; fi
+	@if [ "$(BENCH)" = http ] || [ "$(BENCH)" = all ]; then tests/bench/bench_http.py $(BUILD) || exit 1; fi
 
 clean:
 	rm -rf $(BUILD) demo

@@ -69,7 +69,7 @@ int cmd_feed(int argc, char **argv)
 	memset(&f, 0, sizeof f);
 	memset(&l, 0, sizeof l);
 	if (!cli_get(opts, no, "dir"))
-		return cli_usage_err("feed", "--dir DIR is required");
+		return cli_no_dir("feed");
 	if ((v = cli_get(opts, no, "kind")) && !(f.kind = kind_from_name(v)))
 		return cli_usage_err("feed", "unknown kind '%s'", v);
 	if ((v = cli_get(opts, no, "limit")) && cli_parse_uint(v, 10000000, &limit) != 0)
@@ -131,7 +131,7 @@ int cmd_show(int argc, char **argv)
 	if (np != 1)
 		return cli_usage_err("show", "expected one event id");
 	if (!cli_get(opts, no, "dir"))
-		return cli_usage_err("show", "--dir DIR is required");
+		return cli_no_dir("show");
 	json = cli_get(opts, no, "json") != NULL;
 	memset(&self, 0, sizeof self);
 	memset(&refs, 0, sizeof refs);

@@ -50,7 +50,7 @@ int cmd_search(int argc, char **argv)
 	if (np == 0)
 		return cli_usage_err("search", "expected a QUERY");
 	if (!cli_get(opts, no, "dir"))
-		return cli_usage_err("search", "--dir DIR is required");
+		return cli_no_dir("search");
 	if (cli_get(opts, no, "limit") && cli_parse_uint(cli_get(opts, no, "limit"), 10000000, &limit) != 0)
 		return cli_usage_err("search", "--limit wants a number");
 	/* several words on the command line form one query */

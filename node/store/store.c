@@ -600,9 +600,11 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	}
 	/* sqlite would create the file by the umask (0644 in a 0755 directory),
 	 * and -wal and -shm take the file's mode: made 0600 here, the residents'
-	 * requests are for no other account on the machine.  An error is sqlite's
-	 * to report. */
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+	 * requests are for no other account on the machine.  Only a file that
+	 * does not exist yet (O_EXCL): closing a descriptor of one this process
+	 * has open in sqlite would drop every POSIX lock sqlite holds on it.  An
+	 * error is sqlite's to report. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0)
 		close(fd);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {

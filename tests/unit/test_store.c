@@ -4,6 +4,7 @@
  * not judge events, so a few tests hand it made-up ids (prefix resolution
  * needs two ids that share a prefix, which real hashes won't give cheaply).
  */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -280,6 +282,45 @@ static void test_not_a_database(void **state)
 	snprintf(path, sizeof(path), "%s/no/such/dir/x.db", f->d.dir);
 	assert_int_equal(store_open(path, &s, why), WM_ESTORE);
 	assert_true(strlen(why) > 0);
+}
+
+/* Whether another process sees a lock on the file (it would have to wait
+ * for it, or could not take it at all). */
+static int others_see_a_lock(const char *path)
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+		int fd = open(path, O_RDONLY);
+
+		_exit(fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The daemon opens more connections (the HTTP API's readers) while its own
+ * is open.  Closing any descriptor of a file drops every POSIX lock the
+ * process holds on it; without sqlite's locks another process (the CLI)
+ * takes the file as unused when it closes and deletes the WAL under the
+ * daemon, whose later commits are lost. */
+static void test_second_open_keeps_locks(void **state)
+{
+	struct fx *f = *state;
+	struct built b = bulletin(f->k, "g", T0, "t", "x");
+	struct store *s2 = NULL;
+	char why[WM_WHY_LEN];
+
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_true(others_see_a_lock(f->d.path));
+	assert_int_equal(store_open(f->d.path, &s2, why), 0);
+	assert_true(others_see_a_lock(f->d.path));
+	store_close(s2);
+	assert_true(others_see_a_lock(f->d.path));
+	built_free(&b);
 }
 
 static void test_wal_mode(void **state)
@@ -1182,6 +1223,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_search, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_open_keeps_locks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_alert_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
