@@ -489,6 +489,10 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 	snprintf(d->dir, sizeof d->dir, "%s", dir);
 	/* a peer that vanishes mid-write must not kill us */
 	signal(SIGPIPE, SIG_IGN);
+	/* libuv's pool runs the HTTP API's reads (at most 3 at once) and the
+	 * live streams' feed; room for name lookups of dialers beside them.
+	 * Read by libuv at its first use of the pool; an operator's value wins. */
+	setenv("UV_THREADPOOL_SIZE", "6", 0);
 	rc = d_start(d, why);
 	if (rc == 0) {
 		uv_run(&d->loop, UV_RUN_DEFAULT);

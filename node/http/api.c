@@ -105,6 +105,18 @@ static void work_cb(uv_work_t *w)
 	api_reader_give(j->h, s);
 }
 
+static void after_cb(uv_work_t *w, int status);
+
+/* Into libuv's pool now.  0, or libuv's error. */
+static int job_queue(struct hjob *j)
+{
+	int rc = uv_queue_work(j->h->loop, &j->w, work_cb, after_cb);
+
+	if (rc == 0 && !j->urgent)
+		j->h->readers_busy++;
+	return rc;
+}
+
 static void after_cb(uv_work_t *w, int status)
 {
 	struct hjob *j = w->data;
@@ -112,6 +124,23 @@ static void after_cb(uv_work_t *w, int status)
 
 	(void)status;
 	h->jobs--;
+	if (!j->urgent)
+		h->readers_busy--;
+	/* the next waiting job takes the thread this one leaves */
+	while (h->queued && h->readers_busy < HTTP_JOBS_MAX) {
+		struct hjob *n = h->queued;
+		h->queued = n->qnext;
+		if (!h->queued)
+			h->queued_tail = NULL;
+		if (job_queue(n) != 0) {
+			h->jobs--;
+			n->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+			n->done(n);
+			free(n->q);
+			free(n->body);
+			free(n);
+		}
+	}
 	j->done(j);
 	free(j->q);
 	free(j->body);
@@ -133,12 +162,29 @@ struct hjob *api_job_new(struct http *h, job_fn fn, job_done_fn done)
 	return j;
 }
 
+/*
+ * Listings, searches, CAP and streams' catch-ups take at most HTTP_JOBS_MAX
+ * of libuv's threads; more wait here in order.  The feed of the live
+ * streams (urgent) is never among them, so no number of slow searches
+ * holds up an alert on its way to the phones.
+ */
 int api_job_start(struct hjob *j)
 {
-	int rc = uv_queue_work(j->h->loop, &j->w, work_cb, after_cb);
+	struct http *h = j->h;
+	int rc;
 
+	if (!j->urgent && h->readers_busy >= HTTP_JOBS_MAX) {
+		if (h->queued_tail)
+			h->queued_tail->qnext = j;
+		else
+			h->queued = j;
+		h->queued_tail = j;
+		h->jobs++;
+		return 0;
+	}
+	rc = job_queue(j);
 	if (rc == 0)
-		j->h->jobs++;
+		h->jobs++;
 	return rc;
 }
 

@@ -19,6 +19,7 @@
 #include "route.h"
 
 #define HTTP_READERS_MAX     8        /* read-only store handles kept for jobs */
+#define HTTP_JOBS_MAX        3        /* of libuv's 4 threads, for requests' reads: one stays for the streams */
 #define HTTP_FIRST_MS        10000    /* a new connection's request complete within */
 #define HTTP_FIRST_BUSY_MS   2000     /* ... when more than half the slots are taken */
 #define HTTP_IDLE_MS         30000    /* between requests on a kept-alive connection */
@@ -92,7 +93,9 @@ struct http {
 	int timers_open;
 	int closing;
 	unsigned handles_open;       /* closes still to come before h is freed */
-	unsigned jobs;               /* thread-pool jobs in flight */
+	unsigned jobs;               /* thread-pool jobs in flight or waiting */
+	unsigned readers_busy;       /* of those, requests' jobs in the pool (HTTP_JOBS_MAX) */
+	struct hjob *queued, *queued_tail;   /* requests' jobs waiting for a thread */
 
 	uv_mutex_t rmu;              /* the readers' pool */
 	struct store *readers[HTTP_READERS_MAX];
@@ -203,6 +206,8 @@ struct hjob {
 	size_t count;
 	int more;                    /* stopped early (bytes): rows after last unread */
 	int filtered;                /* a stream's catch-up: its filter applies */
+	int urgent;                  /* the streams' feed: never waits behind requests */
+	struct hjob *qnext;          /* in h->queued */
 	void *items;                 /* the feed's ring items */
 };
 struct hjob *api_job_new(struct http *h, job_fn fn, job_done_fn done);

@@ -363,6 +363,7 @@ void stream_feed(struct http *h)
 	j->after = h->ring_hi;
 	j->upto = h->head;
 	j->limit = FEED_BATCH;
+	j->urgent = 1;
 	if (api_job_start(j) != 0) {
 		free(j);
 		return;

@@ -185,6 +185,14 @@ def t_api(env):
     check(len(hits) == 5, "search 电动车: %d hits" % len(hits))
     check(len(v.get_json("/api/v1/search?q=" + quote("诈骗"))["events"]) == 1, "search 诈骗")
 
+    # 24 reads at once: three run, the others wait their turn; all answered
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(24) as ex:
+        got = list(ex.map(lambda i: v.request("GET", "/api/v1/events?limit=500" if i % 2 else
+                                               "/api/v1/search?q=" + quote("电动车")), range(24)))
+    check(all(g[0] == 200 for g in got), "concurrent reads: %s" % [g[0] for g in got])
+    check(all(len(json.loads(g[2])["events"]) >= 5 for g in got), "concurrent reads: short answers")
+
     # errors: status and {"error": ...}, and nothing lost
     for method, path, want in (("GET", "/api/v1/events/xyz", 400),
                                ("GET", "/api/v1/events/" + "ab" * 32, 404),
