@@ -193,6 +193,18 @@ static int conf_uint(const char *v, size_t vl, uint64_t lo, uint64_t hi, uint64_
 	return 0;
 }
 
+/* "host:port" with a port of 0-65535 (or "off" where off_ok): the shape
+ * only; whether the host is an address this machine has shows at listen. */
+static int addr_port_ok(const char *v, int off_ok)
+{
+	const char *colon = strrchr(v, ':');
+	uint64_t port;
+
+	if (off_ok && strcmp(v, "off") == 0)
+		return 1;
+	return colon && colon > v && conf_uint(colon + 1, strlen(colon + 1), 0, 65535, &port) == 0;
+}
+
 /* The numeric keys: name, where, bounds. */
 struct conf_num {
 	const char *key;
@@ -325,6 +337,12 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 		}
 		memset(dst, 0, dstcap);         /* a key given twice: the last wins, whole */
 		memcpy(dst, v, vl);
+		if ((dst == c.listen || dst == c.http || dst == c.https) && !addr_port_ok(dst, dst != c.listen)) {
+			wm_why(why, "line %s: %.*s must be an address and a port, such as %s%s", ln,
+			       (int)kl, k, dst == c.listen ? "0.0.0.0:7700" : dst == c.http ? "127.0.0.1:8080"
+			       : "0.0.0.0:8443", dst == c.listen ? "" : ", or off");
+			return WM_EFORMAT;
+		}
 		if (dst == c.peers) {
 			/* judged here so that a bad entry names its line */
 			struct conf_peer *ps = malloc(CONF_PEERS_MAX * sizeof *ps);

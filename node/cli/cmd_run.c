@@ -67,6 +67,8 @@ static void listen_hint(const char *dir, const char *reason, char *hint, size_t 
 	struct node_conf c;
 
 	hint[0] = 0;
+	if (strstr(reason, "watchmesh.conf: line "))
+		return;                   /* conf_parse's own line says what to change */
 	snprintf(path, sizeof path, "%s/watchmesh.conf", dir);
 	if (conf_load(path, &c, why) != 0)
 		conf_defaults(&c);        /* missing (warned above); a broken file is the reason itself */

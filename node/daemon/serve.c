@@ -202,7 +202,9 @@ int serve_start(struct daemon *d, char why[WM_WHY_LEN])
 	tls_free(cert_pem);
 	tls_free(ca_pem);
 	if (rc) {
-		wm_why(why, "%s (http, https in watchmesh.conf)", inner);
+		const char *key = strstr(inner, cf->http) ? "http" : "https";
+		wm_why(why, "%s -- set `%s` in %s/watchmesh.conf to a free port (or off) and start again",
+		       inner, key, d->dir);
 		return rc;
 	}
 	if (http_port(d->http, 0))

@@ -324,7 +324,8 @@ def t_run_errors(env):
           "port in use: " + out)
     b.configure(listen="7799")
     out = run_fails(env, "b")
-    check("'7799'" in out and "`listen` in b/watchmesh.conf" in out and "listen = 0.0.0.0:7700" in out,
+    check("b/watchmesh.conf: line " in out and "listen must be an address and a port" in out and
+          "0.0.0.0:7700" in out,
           "listen without a port: " + out)
     b.configure()
     with open(conf, "a") as f:
