@@ -421,14 +421,29 @@ int files_write_atomic(const char *path, const void *buf, size_t len, mode_t mod
 
 int files_append(const char *path, const void *buf, size_t len, char why[WM_WHY_LEN])
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600), err;
+	int created = fd >= 0;
+	struct stat st;
+
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0) {
 		wm_why(why, "cannot open %s: %s", path, strerror(errno));
 		return WM_EIO;
 	}
-	if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-		wm_why(why, "cannot write %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		wm_why(why, "%s is not a regular file", path);
 		close(fd);
+		return WM_EIO;
+	}
+	if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
+		/* a half-written event would spoil the bundle for every reader:
+		 * back to the size it had, and a file made here goes */
+		err = errno;
+		if (ftruncate(fd, st.st_size) == 0 && created)
+			unlink(path);
+		close(fd);
+		wm_why(why, "cannot write %s: %s", path, strerror(err));
 		return WM_EIO;
 	}
 	if (close(fd) != 0) {

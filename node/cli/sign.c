@@ -72,6 +72,11 @@ int cli_sign_and_deliver(struct event_draft *d, const struct key *signer, const 
 		memset(&res, 0, sizeof res);
 		nd->ictx.now = wm_now_ms();
 		r = ingest_event(&nd->ictx, wire, wlen, INGEST_LOCAL, &res);
+		if (r == WM_ESTORE || r == WM_EIO || r == WM_ENOMEM) {
+			/* the node failed, not the event: nothing was stored */
+			cli_err("could not store the event (nothing was stored): %s", res.why[0] ? res.why : wm_strerror(r));
+			goto out;
+		}
 		if (r && r != WM_EDUP) {
 			cli_err("refused: %s", res.why[0] ? res.why : wm_strerror(r));
 			goto out;

@@ -364,11 +364,29 @@ static uint64_t i2u(sqlite3_int64 v)
 }
 
 
+/* SQLite's message, and the system's where the file system failed it
+ * ("disk I/O error (No space left on device)"): the operator's clue. */
+static const char *sql_reason(sqlite3 *db, char *buf, size_t len)
+{
+	int code = db ? sqlite3_errcode(db) & 0xff : SQLITE_NOMEM;
+	int sys = db ? sqlite3_system_errno(db) : 0;
+
+	if (!db)
+		return "out of memory";
+	if (sys && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN))
+		snprintf(buf, len, "%s (%s)", sqlite3_errmsg(db), strerror(sys));
+	else
+		snprintf(buf, len, "%s", sqlite3_errmsg(db));
+	return buf;
+}
+
 /* Record a SQLite failure for store_errmsg; returns WM_ESTORE.  The
  * caller reports it, in its own words and log format. */
 static int store_fail(struct store *s, const char *what)
 {
-	snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
+	char r[200];
+
+	snprintf(s->err, sizeof(s->err), "%s: %s", what, sql_reason(s->db, r, sizeof r));
 	return WM_ESTORE;
 }
 
@@ -589,6 +607,7 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	struct store *s = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = WM_ESTORE, fd;
+	char reason[200];
 
 	if (path == NULL || out == NULL) {
 		wm_why(why, "no database path");
@@ -608,7 +627,7 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 		close(fd);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {
-		wm_why(why, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		wm_why(why, "cannot open %s: %s", path, sql_reason(s->db, reason, sizeof reason));
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -618,7 +637,7 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	 * database fails here, a read-only medium answers "delete". */
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
-		wm_why(why, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
+		wm_why(why, "cannot open %s: %s", path, sql_reason(s->db, reason, sizeof reason));
 		goto out;
 	}
 	if (sqlite3_column_text(st, 0) == NULL ||

@@ -8,7 +8,7 @@ files, and recover on its own when space returns, fetching what it missed.
 Mounting a tmpfs needs root: elsewhere the test is skipped (77), saying so.
 
     usage: test_disk.py WATCHMESH CASE SOURCE_ROOT
-    cases: full
+    cases: full cli
 """
 import json
 import os
@@ -29,17 +29,54 @@ def free_bytes(path):
     return st.f_bavail * st.f_frsize
 
 
-def t_full(env):
+def on_tmpfs(env, size, fn):
     mnt = env.path("small")
     os.mkdir(mnt)
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt],
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mnt],
                                            capture_output=True).returncode != 0:
         print("disk full: cannot mount a tmpfs here (needs root); skipped")
         return 77
     try:
-        return full(env, mnt)
+        return fn(env, mnt)
     finally:
         subprocess.run(["umount", "-l", mnt], capture_output=True)   # lazily: b may still run
+
+
+def t_full(env):
+    return on_tmpfs(env, "24m", full)
+
+
+def t_cli(env):
+    return on_tmpfs(env, "4m", cli)
+
+
+def cli(env, mnt):
+    """post on a full disk: one line that says the node failed, not a
+    refusal; post --out leaves no file behind."""
+    env.world(node="v", group=G)
+    vdir = os.path.join(mnt, "v")
+    subprocess.run(["cp", "-r", env.path("v"), vdir], check=True)
+    with open(os.path.join(mnt, "filler"), "wb") as f:
+        f.write(b"\0" * max(0, free_bytes(mnt) - 300 * 1024))
+    text = "x" * 12000
+    err = ""
+    for i in range(60):
+        p = subprocess.run([env.binary, "post", "request", "--key", "res1.key", "--dir", vdir,
+                            "--group", G, "--text", "%d %s" % (i, text)], cwd=env.dir, env=env.env,
+                           capture_output=True)
+        if p.returncode != 0:
+            err = p.stderr.decode()
+            break
+    check(err, "60 posts of 12 KB fitted in 300 KB")
+    lines = err.strip().splitlines()
+    check(len(lines) == 1 and lines[0].startswith("watchmesh: could not store the event") and
+          "refused" not in err, "post on a full disk: %r" % err)
+    out = os.path.join(mnt, "out.bundle")
+    p = subprocess.run([env.binary, "post", "request", "--key", "res1.key", "--out", out, "--network",
+                        "net", "--group", G, "--text", "y" * 15000], cwd=env.dir, env=env.env,
+                       capture_output=True)
+    check(p.returncode == 1 and "No space left" in p.stderr.decode(), "post --out: %r" % p.stderr)
+    check(not os.path.exists(out), "post --out left a file on a full disk")
 
 
 def full(env, mnt):
@@ -94,7 +131,7 @@ def full(env, mnt):
         check(d.stop() == 0, "%s: exit status" % d.name)
 
 
-TESTS = {"full": t_full}
+TESTS = {"full": t_full, "cli": t_cli}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "disk", "SRC"))
