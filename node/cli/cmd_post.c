@@ -718,6 +718,93 @@ static int post_refs(const char *v, struct node_dir *nd, struct event_draft *d)
 	return 0;
 }
 
+/*
+ * The group, with the node at hand: a reply, status or ack goes in the
+ * group of what it answers, so without --group it is taken from there and
+ * with another one it is refused (an ack of an alert elsewhere would reach
+ * nobody who saw the alert).  A group no certificate of the node names is
+ * most likely a typo: refused when a named group is one or two letters
+ * away, else said on stderr.
+ */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	unsigned row[WM_GROUP_MAX + 2], prev, tmp;
+
+	if (la > WM_GROUP_MAX || lb > WM_GROUP_MAX)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = (unsigned)i;
+		for (j = 1; j <= lb; j++) {
+			unsigned best = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			tmp = row[j];
+			row[j] = best;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+struct group_seen {
+	const char *want;
+	int known;
+	char near[WM_GROUP_MAX + 1];
+};
+
+static int group_seen_cb(void *ctx, const struct cert *c)
+{
+	struct group_seen *g = ctx;
+	char list[sizeof c->groups], *p, *save = NULL;
+
+	snprintf(list, sizeof list, "%s", c->groups);
+	for (p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		if (strcmp(p, g->want) == 0)   /* "*" names no group: it cannot catch a typo */
+			g->known = 1;
+		else if (!g->near[0] && edit_distance(p, g->want) <= 2)
+			snprintf(g->near, sizeof g->near, "%s", p);
+	}
+	return 0;
+}
+
+static int post_group(struct node_dir *nd, struct event_draft *d, const char *group, const char *kname,
+                      char refgroup[WM_GROUP_MAX + 1])
+{
+	struct group_seen g;
+	struct store_info info;
+	char hex[2 * WM_ID_LEN + 1];
+
+	if (d->nrefs > 0 && (d->kind == KIND_REPLY || d->kind == KIND_STATUS || d->kind == KIND_ACK) &&
+	    store_info(nd->store, d->refs[0], &info) == 0) {
+		hex_encode(hex, d->refs[0], WM_ID_LEN);
+		if (group && strcmp(group, info.group) != 0)
+			return cli_usage_err("post", "%.12s is in the group %s: %s %s goes in the same group "
+			                     "(leave --group out)", hex, info.group, a_or_an(kname), kname);
+		if (!group) {
+			snprintf(refgroup, WM_GROUP_MAX + 1, "%s", info.group);
+			d->group = refgroup;
+			return 0;
+		}
+	}
+	if (!group)
+		return cli_usage_err("post", "--group G is required (what --ref names is not in this node)");
+	memset(&g, 0, sizeof g);
+	g.want = group;
+	if (cli_certs_each(nd, group_seen_cb, &g) != 0 || g.known)
+		return 0;
+	if (g.near[0])
+		return cli_usage_err("post", "no certificate names the group '%s': did you mean '%s'?",
+		                     group, g.near);
+	cli_err("note: no certificate on this node names the group '%s' yet", group);
+	return 0;
+}
+
 /* --to: the box, bound to the event's kind, network, author and group. */
 static int post_seal(struct post_bufs *b, struct event_draft *d, const struct key *k,
                      struct node_dir *nd, const char *netfile)
@@ -757,7 +844,7 @@ int cmd_post(int argc, char **argv)
 {
 	struct cli_opt opts[NOPTS_MAX];
 	const char *pos[2], *kname, *dir, *out, *keyfile, *group, *v;
-	char why[WM_WHY_LEN] = "";
+	char why[WM_WHY_LEN] = "", refgroup[WM_GROUP_MAX + 1] = "";
 	size_t np = 0, i, nopts = post_options(opts);
 	unsigned kind;
 	uint64_t now = wm_now_ms();
@@ -817,10 +904,10 @@ int cmd_post(int argc, char **argv)
 			ret = cli_usage_err("post", "a %s belongs in the group \"network\"", kname);
 			goto out;
 		}
-	} else if (!group) {
+	} else if (!group && !(dir && (OPT("ref") || OPT("reply-to")) && kind != KIND_RETRACT)) {
 		ret = cli_usage_err("post", "--group G is required");
 		goto out;
-	} else if (!event_group_valid(group, strlen(group)) || strcmp(group, WM_NETWORK_GROUP) == 0) {
+	} else if (group && (!event_group_valid(group, strlen(group)) || strcmp(group, WM_NETWORK_GROUP) == 0)) {
 		ret = cli_usage_err("post", "'%s' is not a group for posts (1-64 bytes of a-z 0-9 . _ -)",
 		                    group);
 		goto out;
@@ -876,6 +963,11 @@ int cmd_post(int argc, char **argv)
 		goto out;
 	}
 	if (((v = OPT("ref")) || (v = OPT("reply-to"))) && (r = post_refs(v, nd, &d)) != 0) {
+		ret = r;
+		goto out;
+	}
+	if (nd && kind != KIND_CERT && kind != KIND_REVOKE &&
+	    (r = post_group(nd, &d, group, kname, refgroup)) != 0) {
 		ret = r;
 		goto out;
 	}

@@ -55,6 +55,7 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
            writer, and one with none is given up after 30 s
 """
 import hashlib
+import json
 import os
 import stat
 import subprocess
@@ -1537,12 +1538,38 @@ def t_fifo(env):
           "a FIFO without a writer as passphrase file: %.1f s: %r" % (secs, err))
 
 
+def t_postgroup(env):
+    """An answer goes in the group of what it answers (taken from there
+    without --group, refused with another); a group one or two letters from
+    one the certificates name is refused with the name it probably meant."""
+    env.world()
+    G = "gaobu.xinhua"
+    aid = env.post("alert", "village", "officer.key", "--group", G, "--headline", "走失老人",
+                   "--text", "蓝色外套", "--area", "新华村")
+    rid = env.post("request", "village", "res1.key", "--group", G, "--text", "我的电动车被偷了")
+    ack = env.post("ack", "village", "res2.key", "--ref", aid)
+    st = env.post("status", "village", "officer.key", "--ref", rid, "--state", "acknowledged")
+    for eid in (ack, st):
+        out, _ = env.run("show", eid, "--dir", "village", "--json")
+        check(json.loads(out)["group"] == G, "%s not in the group of what it answers: %s" % (eid, out))
+    _, err = env.run("post", "ack", "--key", "res2.key", "--dir", "village", "--ref", aid,
+                     "--group", "gaobu.market", rc="nonzero")
+    check("is in the group gaobu.xinhua" in err and "same group" in err, "ack elsewhere: " + err)
+    _, err = env.run("post", "request", "--key", "res1.key", "--dir", "village", "--group", "gaobu.xinhau",
+                     "--text", "help", rc="nonzero")
+    check("did you mean 'gaobu.xinhua'?" in err, "typo: " + err)
+    out, err = env.run("post", "request", "--key", "res1.key", "--dir", "village", "--group", "far.away.town",
+                       "--text", "help")
+    check(len(out.strip()) == 64 and "no certificate on this node names the group 'far.away.town'" in err,
+          "an unknown group: stored with a note: %r %r" % (out, err))
+
+
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
          "sealed": t_sealed, "sealed_attacks": t_sealed_attacks, "post": t_post, "errors": t_errors, "check": t_check,
          "vouched": t_vouched, "escape": t_escape, "keys": t_keys, "personal": t_personal,
          "othernet": t_othernet, "chain": t_chain, "certflood": t_certflood,
          "retractvouched": t_retractvouched, "revokedname": t_revokedname, "revoke": t_revoke,
-         "exportout": t_exportout, "fifo": t_fifo}
+         "exportout": t_exportout, "fifo": t_fifo, "postgroup": t_postgroup}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))
