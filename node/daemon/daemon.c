@@ -449,13 +449,19 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	if (cf->beacons && port > 0) {
 		struct beacon_callbacks bcb;
 		char bwhy[WM_WHY_LEN] = "";
+		/* a node on a loopback address cannot be dialled from another
+		 * machine: it hears the others' beacons and announces nothing */
+		int lo = strncmp(cf->listen, "127.", 4) == 0 || strncmp(cf->listen, "[::1]", 5) == 0 ||
+		         strncmp(cf->listen, "localhost:", 10) == 0;
 		peers_beacon_callbacks(d, &bcb);
 		if (beacon_new(&d->loop, d->self, d->nd->net.name, d->nd->net.secret,
-		               (uint16_t)cf->beacon_port, (uint16_t)port,
+		               (uint16_t)cf->beacon_port, lo ? 0 : (uint16_t)port,
 		               cf->beacon_interval * 1000, &bcb, &d->bc, bwhy) != 0)
 			d_log(d, D_WARN, "%s; running without beacons", bwhy);
 		else
-			d_log(d, D_INFO, "beacons on UDP port %u", cf->beacon_port);
+			d_log(d, D_INFO, "beacons on UDP port %u%s", cf->beacon_port,
+			      lo ? " (listening only: this node listens on a loopback address, which no "
+			           "other machine can reach)" : "");
 	}
 	uv_timer_start(&d->poll_timer, d_poll_cb, DAEMON_POLL_MS, DAEMON_POLL_MS);
 	uv_timer_start(&d->status_timer, status_timer_cb, DAEMON_STATUS_MS, DAEMON_STATUS_MS);

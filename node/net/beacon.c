@@ -259,6 +259,8 @@ static void beacon_send_now(struct beacon *b)
 	uv_buf_t ub;
 	int rc;
 
+	if (b->listen_port == 0)
+		return;                  /* listening only: nothing of ours to announce */
 	beacon_read_nets(b, wm_now_ms());
 	n = b->nnets < BEACON_ADDRS_MAX ? b->nnets : BEACON_ADDRS_MAX;
 	for (i = 0; i < n; i++)

@@ -87,7 +87,8 @@ struct beacon_callbacks {
 /*
  * Start beaconing on `loop`: bind UDP udp_port on all interfaces (shared
  * with other nodes on the same host), broadcast to 255.255.255.255:udp_port
- * every interval_ms +-20%, the first time at once.  self, netname and
+ * every interval_ms +-20%, the first time at once (listen_port 0: never;
+ * only hear the others, for a node no other machine can reach).  self, netname and
  * secret are copied.  0 and *out, or WM_EINVAL / WM_EIO (why filled) /
  * WM_ENOMEM.
  */

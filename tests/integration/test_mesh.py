@@ -564,7 +564,17 @@ def t_beacons(env):
     check(b.stop() == 0, "b: exit status")
     wait_until("a to drop its dialer of b", lambda: re.search(
         r"beacon: member [0-9a-f]+ at \S+ not heard for \d+ s; no longer dialing it", a.log()), timeout=20)
-    for d in (a, x):
+    # a node on a loopback address hears beacons but announces nothing:
+    # nobody on another machine could dial 127.0.0.1
+    env.run("init", "l", "--network", "net", "--name", "l")
+    lo = Daemon(env, "l")
+    lo.configure(beacons="on", beacon_port=bport, beacon_interval=1, log_level="debug")
+    lo.start()
+    lkey = status(env, "l")[1].get("key", "")[:16]
+    check(lkey and "listening only" in lo.log(), "l's beacons: %s" % lo.log())
+    time.sleep(3.5)
+    check("beacon: member %s" % lkey not in a.log(), "a heard a beacon of the loopback node l")
+    for d in (a, x, lo):
         check(d.stop() == 0, "%s: exit status" % d.name)
 
 
