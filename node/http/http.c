@@ -487,30 +487,23 @@ static int listener_start(struct http *h, struct hlistener *l, const char *addr,
 	rc = listen_socket(addr, &fd, &l->port, why);
 	if (rc)
 		return rc;
-	if (tls)
-		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
-		        MHD_OPTION_LISTEN_SOCKET, fd,
-		        MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_clients,
-		        MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.per_ip,
-		        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(HTTP_IDLE_MS / 1000),
-		        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-		        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		        MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
-		        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-		        MHD_OPTION_HTTPS_MEM_KEY, h->key_pem,
-		        MHD_OPTION_HTTPS_MEM_CERT, h->cert_pem,
-		        MHD_OPTION_END);
-	else
-		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
-		        MHD_OPTION_LISTEN_SOCKET, fd,
-		        MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_clients,
-		        MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.per_ip,
-		        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(HTTP_IDLE_MS / 1000),
-		        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-		        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		        MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
-		        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-		        MHD_OPTION_END);
+	{
+		struct MHD_OptionItem opts[] = {
+			{ MHD_OPTION_LISTEN_SOCKET, fd, NULL },
+			{ MHD_OPTION_CONNECTION_LIMIT, h->cfg.max_clients, NULL },
+			{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->cfg.per_ip, NULL },
+			{ MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_MS / 1000, NULL },
+			{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL },
+			{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h },
+			{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, l },
+			{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, h },
+			{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->key_pem },
+			{ tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->cert_pem },
+			{ MHD_OPTION_END, 0, NULL },
+		};
+		l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, opts,
+		                          MHD_OPTION_END);
+	}
 	if (!l->mhd) {
 		close(fd);
 		wm_why(why, "cannot serve %s on %s%s", tls ? "HTTPS" : "HTTP", addr,

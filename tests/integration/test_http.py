@@ -128,6 +128,19 @@ def world_node(env, name="village", **conf):
     return n
 
 
+def linked(env):
+    """Node a with the world's certificates, node b linked to it."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Node(env, "a"), Node(env, "b")
+    a.configure()
+    b.configure(peers=[a.addr()])
+    a.start()
+    b.start()
+    wait_up(env, "b", 1)
+    return a, b
+
+
 def request_event(env, key, text, group=G):
     """A resident's public request, signed by the CLI into a bundle file."""
     out = env.path("ev-%d.bundle" % time.monotonic_ns())
@@ -262,14 +275,7 @@ def t_api(env):
 
 def t_mesh(env):
     """POSTed at A, in B's listing and B's stream; B's stream resumes."""
-    env.world(node="a", group=G)
-    env.run("init", "b", "--network", "net", "--name", "b")
-    a, b = Node(env, "a"), Node(env, "b")
-    a.configure()
-    b.configure(peers=[a.addr()])
-    a.start()
-    b.start()
-    wait_up(env, "b", 1)
+    a, b = linked(env)
     wait_until("b to hold the certificates",
                lambda: any(e["kind"] == "cert" for e in b.get_json("/api/v1/events")["events"]))
     s_all = Stream(b, "/api/v1/stream")
@@ -301,14 +307,7 @@ def t_mesh(env):
 
 def t_ntfy(env):
     """An alert posted at A reaches an ntfy subscriber of B; since= resumes."""
-    env.world(node="a", group=G)
-    env.run("init", "b", "--network", "net", "--name", "b")
-    a, b = Node(env, "a"), Node(env, "b")
-    a.configure()
-    b.configure(peers=[a.addr()])
-    a.start()
-    b.start()
-    wait_up(env, "b", 1)
+    a, b = linked(env)
     sub = Stream(b, "/ntfy/%s/json" % G)
     opened = json.loads(sub.line())
     check(opened["event"] == "open" and opened["topic"] == G, "open: %s" % opened)
