@@ -1,0 +1,439 @@
+// The residents' app: pick a community, read its feed (active alerts pinned
+// on top, official posts with a badge, replies under what they answer),
+// search it, and send a public help request signed on this device.
+//
+// The node is a courier, not an authority: the page takes only ids and
+// cursors from its JSON, fetches each event's wire bytes and checks them
+// (wire.js), and computes the badge itself (trust.js).  Every string from
+// the network reaches the page through text nodes (el() below), never as
+// HTML.
+import * as db from "./db.js";
+import { Trust } from "./trust.js";
+import { WireError, hex, makeEvent, readEvent, unhex } from "./wire.js";
+
+const API = "/api/v1";
+const PAGE = 200;
+const FETCHERS = 6;
+
+const TOPICS = [["police", "治安求助"], ["non-police", "非警务求助"], ["dispute", "纠纷调解"],
+  ["lost-found", "失物招领"], ["other", "其他"]];
+const SEVERITY = { Extreme: "特别严重", Severe: "严重", Moderate: "较重", Minor: "一般", Unknown: "未知" };
+const SEVERITY_ORDER = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
+const BULLETIN = { fraud: "防诈骗", safety: "安全", traffic: "交通", weather: "天气", notice: "通知",
+  "lost-found": "失物招领", other: "其他" };
+const STATE = { acknowledged: "已受理", assigned: "已指派", referred: "已转介", resolved: "已解决", closed: "已关闭" };
+const ACK = { seen: "已看到", helping: "我能帮忙", found: "已找到" };
+
+const app = {
+  root: null,          // pinned root key, hex
+  network: null,       // pinned network id, bytes
+  trust: null,
+  group: null,
+  events: new Map(),   // id -> checked event, of the chosen group
+  refused: 0,          // events whose bytes did not check out
+  next: 0,             // the node's cursor after the last event read
+  source: null,        // the live stream
+  content: null,       // the element render() redraws, once the group's page is built
+  query: "",
+  results: null,       // search results (checked events), or null
+  notice: "",
+};
+
+// --- DOM: strings always become text nodes --------------------------------------------
+
+function el(tag, props, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === "dataset") Object.assign(e.dataset, v);
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "className" || k === "value" || k === "type" || k === "placeholder" || k === "disabled" ||
+             k === "src" || k === "alt" || k === "id")
+      e[k] = v;
+    else e.setAttribute(k, v);
+  }
+  for (const kid of kids.flat(Infinity)) {
+    if (kid === null || kid === undefined || kid === false) continue;
+    e.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return e;
+}
+
+function str(v) {
+  return typeof v === "string" ? v : "";
+}
+
+// --- the node -------------------------------------------------------------------------
+
+async function getJSON(path) {
+  for (;;) {
+    const r = await fetch(API + path, { cache: "no-store" });
+    if (r.status === 429) {
+      await sleep(1000 * (Number(r.headers.get("Retry-After")) || 1));
+      continue;
+    }
+    if (!r.ok) throw new Error(path + ": " + r.status);
+    return r.json();
+  }
+}
+
+function sleep(ms) {
+  return new Promise((res) => setTimeout(res, ms));
+}
+
+// The event named id, from its wire bytes, checked; null (and counted) when
+// the bytes are not that event or do not check out.
+async function fetchEvent(id) {
+  for (;;) {
+    const r = await fetch(API + "/events/" + encodeURIComponent(id) + "/raw", { cache: "no-store" });
+    if (r.status === 429) {
+      await sleep(1000 * (Number(r.headers.get("Retry-After")) || 1));
+      continue;
+    }
+    if (!r.ok) return refuse(id, "HTTP " + r.status);
+    try {
+      const ev = readEvent(new Uint8Array(await r.arrayBuffer()), app.network);
+      if (ev.id !== id) return refuse(id, "the node sent another event");
+      return ev;
+    } catch (e) {
+      if (e instanceof WireError) return refuse(id, e.message);
+      throw e;
+    }
+  }
+}
+
+function refuse(id, why) {
+  app.refused++;
+  console.warn("event " + id + " refused: " + why);
+  return null;
+}
+
+async function fetchAll(ids) {
+  const out = new Array(ids.length);
+  let i = 0;
+  async function worker() {
+    while (i < ids.length) {
+      const k = i++;
+      out[k] = await fetchEvent(ids[k]);
+    }
+  }
+  await Promise.all(Array.from({ length: FETCHERS }, worker));
+  return out.filter(Boolean);
+}
+
+// Every event of a group from cursor `after` on: [events, next].
+async function listGroup(group, after) {
+  const evs = [];
+  for (;;) {
+    const page = await getJSON("/events?group=" + encodeURIComponent(group) + "&after=" + after + "&limit=" + PAGE);
+    const ids = page.events.map((e) => e.id).filter((id) => typeof id === "string");
+    evs.push(...await fetchAll(ids));
+    if (Number.isSafeInteger(page.next)) after = page.next;
+    if (!page.more || ids.length === 0) return [evs, after];
+  }
+}
+
+// --- trust: the root, the network, the certificates -----------------------------------
+
+async function syncTrust() {
+  const [evs] = await listGroup("network", 0);
+  if (!app.root) {
+    // First contact: the key that signed the station certs.  A page opened
+    // from the station's link (#root=...) never needs this guess.
+    const roots = new Set(evs.filter((e) => e.kind === 7 && e.content && e.content.role === "station")
+      .map((e) => e.author));
+    if (roots.size !== 1) throw new Error(roots.size ? "这个节点的证书来自多个根密钥，请用派出所给的链接打开" : "这个节点还没有派出所证书");
+    app.root = [...roots][0];
+    await db.put("root", app.root);
+  }
+  if (!app.network) {
+    const mine = evs.find((e) => e.author === app.root);
+    if (!mine) throw new Error("这个节点没有本网络根密钥签发的证书");
+    app.network = unhex(mine.network);
+    await db.put("network", mine.network);
+  }
+  app.trust = new Trust(app.root);
+  for (const ev of evs) if (ev.network === hex(app.network)) app.trust.add(ev);
+}
+
+// --- the feed ---------------------------------------------------------------------------
+
+async function loadFeed() {
+  app.events.clear();
+  const [evs, next] = await listGroup(app.group, 0);
+  for (const ev of evs) app.events.set(ev.id, ev);
+  app.next = next;
+  render();
+  live();
+}
+
+function live() {
+  if (app.source) app.source.close();
+  const src = new EventSource(API + "/stream?group=" + encodeURIComponent(app.group) + "&last_event_id=" + app.next);
+  src.onmessage = async (m) => {
+    let id;
+    try {
+      id = JSON.parse(m.data).id;
+    } catch {
+      return;
+    }
+    if (typeof id !== "string" || app.events.has(id)) return;
+    const ev = await fetchEvent(id);
+    if (ev && ev.group === app.group) {
+      app.events.set(ev.id, ev);
+      render();
+    }
+  };
+  app.source = src;
+}
+
+async function search(q) {
+  app.query = q;
+  if (!q) {
+    app.results = null;
+    render();
+    return;
+  }
+  const r = await getJSON("/search?q=" + encodeURIComponent(q) + "&group=" + encodeURIComponent(app.group));
+  const evs = await fetchAll(r.events.map((e) => e.id).filter((id) => typeof id === "string"));
+  app.results = evs.filter((ev) => ev.group === app.group);
+  render();
+}
+
+// --- sending ----------------------------------------------------------------------------
+
+async function seed() {
+  let s = await db.get("seed");
+  if (!s) {
+    s = crypto.getRandomValues(new Uint8Array(32));
+    await db.put("seed", s);
+  }
+  return s;
+}
+
+async function sendRequest(topic, text) {
+  const sk = await seed();
+  const headKey = "head:" + app.group;
+  const prev = (await db.get(headKey)) || "";
+  const { wire, id } = makeEvent(sk, {
+    kind: 3, createdAt: Date.now(), network: app.network, group: app.group, prev: unhex(prev),
+    content: { topic, text },
+  });
+  const r = await fetch(API + "/events", { method: "POST", body: wire, headers: { "Content-Type": "application/msgpack" } });
+  let answer = {};
+  try {
+    answer = await r.json();
+  } catch {
+    answer = {};
+  }
+  if (r.status !== 201 && r.status !== 200) throw new Error(str(answer.error) || "HTTP " + r.status);
+  await db.put(headKey, id);
+  app.events.set(id, readEvent(wire, app.network));
+  return id;
+}
+
+// --- rendering --------------------------------------------------------------------------
+
+function when(ms) {
+  return new Date(ms).toLocaleString("zh-CN", { hour12: false });
+}
+
+function left(ms) {
+  const m = Math.max(0, Math.round((ms - Date.now()) / 60000));
+  return m >= 60 ? "还剩 " + Math.floor(m / 60) + " 小时 " + (m % 60) + " 分" : "还剩 " + m + " 分钟";
+}
+
+function who(ev) {
+  const off = app.trust.official(ev);
+  if (off)
+    return el("span", { className: "badge" }, "✔ " + (off.role === "station" ? "派出所 " : "警官 ") + off.name,
+      off.role === "officer" ? " · " + off.station : "");
+  return el("span", { className: "author" }, "用户 " + ev.author.slice(0, 8));
+}
+
+function photo(c) {
+  if (!(c.photo instanceof Uint8Array) || !/^image\/(jpeg|png|webp)$/.test(str(c.photo_type))) return null;
+  const url = URL.createObjectURL(new Blob([c.photo], { type: c.photo_type }));
+  return el("img", { className: "photo", src: url, alt: "照片" });
+}
+
+function body(ev) {
+  const c = ev.content;
+  if (ev.withheld || !c) return [el("p", { className: "withheld" }, "（已撤回）")];
+  switch (ev.kind) {
+  case 1:
+    return [el("h3", {}, str(c.title)), el("span", { className: "tag" }, BULLETIN[c.category] || str(c.category)),
+      el("p", { className: "text" }, str(c.text))];
+  case 2:
+    return [el("h3", {}, str(c.headline)),
+      el("p", { className: "meta" }, (SEVERITY[c.severity] || str(c.severity)) + " · " +
+        (ev.expiresAt > Date.now() ? left(ev.expiresAt) : "已结束") + " · " + str(c.area_desc)),
+      photo(c), el("p", { className: "text" }, str(c.text)),
+      c.instruction ? el("p", { className: "text" }, str(c.instruction)) : null];
+  case 3:
+    if (c.box) return [el("p", { className: "sealed" }, "求助（只有警官能看到内容）")];
+    return [el("span", { className: "tag" }, "求助 · " + (Object.fromEntries(TOPICS)[c.topic] || str(c.topic))),
+      el("p", { className: "text" }, str(c.text))];
+  case 4:
+    return [el("p", { className: "text" }, c.box ? "（加密回复）" : str(c.text))];
+  case 5:
+    return [el("p", { className: "text" }, "状态：" + (STATE[c.state] || str(c.state)),
+      c.referred_to ? " → " + str(c.referred_to) : "", c.note ? " · " + str(c.note) : "")];
+  case 9:
+    return [el("p", { className: "text" }, ACK[c.what] || str(c.what), c.text ? " · " + str(c.text) : "")];
+  default:
+    return [];
+  }
+}
+
+function card(ev, answers) {
+  const official = app.trust.official(ev) !== null;
+  // Bulletins and alerts are valid only from officials: one that is not
+  // shown as a warning, never pinned (a node that lies, or a revoked key).
+  const suspect = (ev.kind === 1 || ev.kind === 2) && !official;
+  const cls = ["card", "kind-" + ev.kindName];
+  if (ev.kind === 2 && !suspect) cls.push("sev-" + (SEVERITY_ORDER.includes(ev.content && ev.content.severity) ? ev.content.severity : "Unknown"));
+  if (suspect) cls.push("suspect");
+  const kids = (answers.get(ev.id) || []).sort((a, b) => a.createdAt - b.createdAt);
+  return el("article", { className: cls.join(" "), dataset: { id: ev.id, kind: ev.kindName } },
+    el("header", {}, who(ev), el("time", {}, when(ev.createdAt))),
+    suspect ? el("p", { className: "warning" }, "⚠ 发布者不是本社区的警官，内容未经核实") : null,
+    body(ev),
+    kids.length ? el("div", { className: "answers" }, kids.map((k) => card(k, answers))) : null);
+}
+
+// Replies, statuses and acks go under what they answer when it is here.
+function threads(evs) {
+  const answers = new Map();
+  const top = [];
+  for (const ev of evs) {
+    if (ev.kind === 6 || ev.kind === 7 || ev.kind === 8) continue;
+    const target = ev.refs[0];
+    if ((ev.kind === 4 || ev.kind === 5 || ev.kind === 9) && target && app.events.has(target)) {
+      if (!answers.has(target)) answers.set(target, []);
+      answers.get(target).push(ev);
+    } else {
+      top.push(ev);
+    }
+  }
+  return [top, answers];
+}
+
+function feedView() {
+  const now = Date.now();
+  const [top, answers] = threads([...app.events.values()]);
+  const pinned = top.filter((ev) => ev.kind === 2 && !ev.withheld && ev.expiresAt > now && app.trust.official(ev))
+    .sort((a, b) => SEVERITY_ORDER.indexOf(a.content.severity) - SEVERITY_ORDER.indexOf(b.content.severity) ||
+      b.createdAt - a.createdAt);
+  const rest = top.filter((ev) => !pinned.includes(ev)).sort((a, b) => b.createdAt - a.createdAt);
+  return [
+    pinned.length ? el("section", { id: "alerts" }, el("h2", {}, "正在进行的警报"), pinned.map((ev) => card(ev, answers))) : null,
+    el("section", { id: "feed" }, el("h2", {}, "社区动态"),
+      rest.length ? rest.map((ev) => card(ev, answers)) : el("p", { className: "empty" }, "还没有消息")),
+  ];
+}
+
+function resultsView() {
+  const [, answers] = threads([...app.events.values()]);
+  return el("section", { id: "results" }, el("h2", {}, "搜索结果"),
+    app.results.length ? app.results.map((ev) => card(ev, answers)) : el("p", { className: "empty" }, "没有找到"));
+}
+
+function requestForm() {
+  const topic = el("select", { id: "topic" }, TOPICS.map(([v, label]) => el("option", { value: v }, label)));
+  const text = el("textarea", { id: "request-text", placeholder: "请描述您需要的帮助（会公开显示，请勿写电话、身份证号）" });
+  const status = el("p", { id: "request-status" });
+  const button = el("button", {
+    id: "send-request", type: "button",
+    onclick: async () => {
+      if (!text.value.trim()) return;
+      button.disabled = true;
+      status.textContent = "正在发送…";
+      try {
+        await sendRequest(topic.value, text.value);
+        text.value = "";
+        status.textContent = "已发送";
+        render();
+      } catch (e) {
+        status.textContent = "发送失败：" + e.message;
+      } finally {
+        button.disabled = false;
+      }
+    },
+  }, "公开发送求助");
+  return el("details", { id: "request" }, el("summary", {}, "发送求助"), topic, text, button, status);
+}
+
+function searchBox() {
+  const input = el("input", { id: "search", type: "search", placeholder: "搜索", value: app.query });
+  const form = el("form", { onsubmit: (e) => { e.preventDefault(); search(input.value.trim()).catch(fail); } },
+    input, el("button", { type: "submit" }, "搜索"));
+  return form;
+}
+
+// Replace what `root` shows with the nodes given (nested lists; nulls skipped).
+function show(root, ...kids) {
+  root.replaceChildren(...kids.flat(Infinity).filter((k) => k instanceof Node));
+}
+
+// The group's page is built once (so that a live event never wipes what the
+// resident is typing); render() then redraws only its feed.
+function render() {
+  const root = document.getElementById("app");
+  if (!app.group) {
+    app.content = null;
+    const groups = app.trust.groups(Date.now());
+    show(root, el("h1", {}, "选择您的社区"),
+      groups.length ? el("div", { id: "groups" }, groups.map((g) => el("button", {
+        type: "button", className: "group", dataset: { group: g },
+        onclick: () => choose(g),
+      }, g))) : el("p", {}, "这个网络还没有社区"));
+    return;
+  }
+  if (!app.content) {
+    app.content = el("div", { id: "content" });
+    show(root,
+      el("header", { id: "top" }, el("h1", {}, app.group),
+        el("button", { type: "button", id: "change-group", onclick: () => choose(null) }, "切换社区")),
+      app.notice ? el("p", { className: "notice" }, app.notice) : null,
+      searchBox(), requestForm(), app.content);
+  }
+  show(app.content, app.results ? resultsView() : feedView(),
+    app.refused ? el("p", { className: "refused" }, app.refused + " 条消息未通过校验，已隐藏") : null);
+}
+
+async function choose(g) {
+  app.group = g;
+  app.content = null;
+  app.results = null;
+  app.query = "";
+  await db.put("group", g);
+  if (app.source) app.source.close();
+  if (g) await loadFeed();
+  else render();
+}
+
+function fail(e) {
+  console.error(e);
+  show(document.getElementById("app"), el("p", { className: "error" }, "出错了：" + e.message));
+}
+
+async function main() {
+  const pinned = /^#root=([0-9a-f]{64})$/.exec(location.hash);
+  app.root = (await db.get("root")) || null;
+  if (pinned && !app.root) {
+    app.root = pinned[1];
+    await db.put("root", app.root);
+  } else if (pinned && pinned[1] !== app.root) {
+    app.notice = "这个页面已绑定另一个网络的根密钥，链接中的根密钥未采用";
+  }
+  const net = await db.get("network");
+  if (net) app.network = unhex(net);
+  await syncTrust();
+  const g = await db.get("group");
+  app.group = g && app.trust.groups(Date.now()).includes(g) ? g : null;
+  if (app.group) await loadFeed();
+  else render();
+  document.body.dataset.ready = "1";
+}
+
+main().catch(fail);

@@ -1,0 +1,153 @@
+// The browser half of test_browser.py: Debian's Chromium, headless, driven
+// by playwright-core (from node/web/node_modules), on a phone-sized screen.
+// It runs one case against the page at URL and checks what a resident sees.
+// Where the test must act outside the browser (post from the CLI) it prints
+// "wait: WHAT" and reads a line "go" on stdin before going on.  A failed
+// check prints "FAIL: why", keeps a screenshot and exits 1.
+//
+//   usage: node drive.mjs CASE URL OUTDIR
+import { createRequire } from "node:module";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+
+// the web app's packages hold playwright-core (its devDependency)
+const { chromium } = createRequire(new URL("../../node/web/package.json", import.meta.url))("playwright-core");
+
+const [caseName, url, outdir] = process.argv.slice(2);
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const TIMEOUT = 30000;
+
+async function barrier(what) {
+  console.log("wait: " + what);
+  const r = await lines.next();
+  if (r.done || r.value.trim() !== "go") throw new Error("the test did not say go after: " + what);
+}
+
+class Failure extends Error {}
+
+function check(cond, why) {
+  if (!cond) throw new Failure(why);
+}
+
+// The card of the event whose text includes `text`, once it is shown.
+async function cardWith(page, scope, text) {
+  const c = page.locator(scope + " article.card", { hasText: text }).first();
+  await c.waitFor({ timeout: TIMEOUT });
+  return c;
+}
+
+async function openGroup(page, group) {
+  await page.goto(url);
+  const b = page.locator("#groups button[data-group='" + group + "']");
+  await b.waitFor({ timeout: TIMEOUT });
+  await b.click();
+  await page.locator("#top h1", { hasText: group }).waitFor({ timeout: TIMEOUT });
+}
+
+const cases = {
+  // Steps 1 and 2: the page served by the node, the community picked from
+  // the certificates, alerts pinned with their severity, time left, area and
+  // photo; badges; replies under requests; text from the network as text;
+  // an alert posted meanwhile arriving live; search.
+  async feed(page) {
+    await page.goto(url);
+    await page.locator("#groups button").first().waitFor({ timeout: TIMEOUT });
+    const groups = await page.locator("#groups button").allTextContents();
+    check(groups.length === 1 && groups[0] === "gaobu.xinhua", "groups offered: " + JSON.stringify(groups));
+    await openGroup(page, "gaobu.xinhua");
+    const alert = await cardWith(page, "#alerts", "寻找走失老人");
+    check((await alert.getAttribute("class")).includes("sev-Severe"), "the alert is not coloured as Severe");
+    const meta = await alert.locator(".meta").textContent();
+    check(/还剩 \d+ 小时/.test(meta) && meta.includes("新华村"), "time left and area: " + meta);
+    check(await alert.locator("img.photo").evaluate((i) => i.complete && i.naturalWidth === 40),
+      "the alert's photo is not shown");
+    check((await alert.locator(".badge").textContent()).includes("王警官"), "the alert has no badge");
+    const bulletin = await cardWith(page, "#feed", "警惕冒充公检法诈骗");
+    check((await bulletin.locator(".badge").textContent()) === "✔ 警官 王警官 · 高埔派出所",
+      "the bulletin's badge: " + await bulletin.locator(".badge").textContent());
+    const request = await cardWith(page, "#feed", "楼下有人撬车门");
+    check(await request.locator(".badge").count() === 1, "the reply under the request has no official badge");
+    check((await request.locator(".answers article.card").textContent()).includes("收到，已派人"),
+      "the reply is not under the request");
+    check(await request.locator(":scope > header .badge").count() === 0, "a resident's request has a badge");
+    const html = await cardWith(page, "#feed", "<img src=x");
+    check(await html.locator("img").count() === 0, "text from the network became HTML");
+    check(await page.evaluate(() => window.pwned === undefined), "a script from the network ran");
+    await page.screenshot({ path: join(outdir, "feed.png"), fullPage: true });
+
+    await barrier("an alert posted while the page is open");
+    await cardWith(page, "#alerts", "山火预警");
+    check(await page.locator("#alerts article.card").count() === 2, "two alerts pinned");
+
+    await page.fill("#search", "冒充公检法");
+    await page.click("form button[type=submit]");
+    await page.locator("#results").waitFor({ timeout: TIMEOUT });
+    const found = await page.locator("#results > article.card").allTextContents();
+    check(found.length === 1 && found[0].includes("警惕冒充公检法诈骗"), "search: " + JSON.stringify(found));
+  },
+
+  // Step 3: a node that lies.  The proxy in front of it says official: true
+  // for everything, and slips in a bulletin signed by a resident, a station
+  // certificate signed by that resident, and an event with a bad signature.
+  async liar(page) {
+    await openGroup(page, "gaobu.xinhua");
+    await cardWith(page, "#feed", "警惕冒充公检法诈骗");
+    const forged = await cardWith(page, "#feed", "派出所通知：请把存款转入安全账户");
+    check(await forged.locator(".badge").count() === 0, "the forged bulletin has a badge");
+    check((await forged.getAttribute("class")).includes("suspect"), "the forged bulletin is not marked");
+    const request = await cardWith(page, "#feed", "楼下有人撬车门");
+    check(await request.locator(":scope > header .badge").count() === 0, "the node's official: true gave a badge");
+    check(await page.locator("article.card", { hasText: "签名被篡改" }).count() === 0, "an event with a bad signature is shown");
+    check((await page.locator(".refused").textContent()).startsWith("1 "), "the refused event is not counted");
+    const pinned = await page.locator("#alerts article.card").allTextContents();
+    check(pinned.length === 1 && pinned[0].includes("寻找走失老人"), "pinned: " + JSON.stringify(pinned));
+    await page.screenshot({ path: join(outdir, "liar.png"), fullPage: true });
+  },
+
+  // Step 4: a help request made, signed and sent by the page; the test then
+  // checks the node holds it, and a second one chains to the first.
+  async post(page) {
+    await openGroup(page, "gaobu.xinhua");
+    for (const text of ["路灯坏了，晚上很黑", "路灯还是没修"]) {
+      if (!await page.locator("#request").evaluate((d) => d.open)) await page.click("#request summary");
+      await page.selectOption("#topic", "non-police");
+      await page.fill("#request-text", text);
+      await page.click("#send-request");
+      await page.locator("#request-status", { hasText: "已发送" }).waitFor({ timeout: TIMEOUT });
+      const mine = await cardWith(page, "#feed", text);
+      check((await mine.textContent()).includes("非警务求助"), "the request's topic is not shown");
+    }
+    await page.screenshot({ path: join(outdir, "post.png"), fullPage: true });
+    await barrier("the node holds both requests");
+  },
+};
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2,
+    isMobile: true, hasTouch: true, locale: "zh-CN" });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  let rc = 0;
+  try {
+    await cases[caseName](page);
+    check(errors.length === 0, "errors in the page: " + errors.join("; "));
+    console.log("ok");
+  } catch (e) {
+    console.log("FAIL: " + (e instanceof Failure ? e.message : e.stack));
+    await page.screenshot({ path: join(outdir, "failed-" + caseName + ".png"), fullPage: true }).catch(() => {});
+    console.log("page text: " + (await page.locator("body").textContent().catch(() => "?")));
+    rc = 1;
+  } finally {
+    await browser.close();
+  }
+  process.exit(rc);
+}
+
+main();
