@@ -53,7 +53,7 @@ interop-deps:
 web-deps:
 	@if [ ! -d node/web/node_modules ]; then \
 		echo "installing the Node.js packages of the web app (npm ci)"; \
-		if npm ci --prefix node/web --no-audit --no-fund --loglevel=error; then \
+		if npm ci --prefix node/web --prefer-offline --no-audit --no-fund --loglevel=error; then \
 			if [ -f $(BUILD)/build.ninja ]; then meson setup --reconfigure $(BUILD) >/dev/null; fi; \
 		else \
 			echo "npm ci failed (offline?): the web app is not built, its browser tests will be skipped"; \

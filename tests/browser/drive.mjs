@@ -104,6 +104,17 @@ const cases = {
     await page.screenshot({ path: join(outdir, "liar.png"), fullPage: true });
   },
 
+  // Revoked -> not official: the revoked officer's bulletin loses its badge,
+  // the other officer's keeps it.
+  async revoked(page) {
+    await openGroup(page, "gaobu.xinhua");
+    const revoked = await cardWith(page, "#feed", "明天上午停水");
+    check(await revoked.locator(".badge").count() === 0, "the revoked officer's bulletin has a badge");
+    check((await revoked.getAttribute("class")).includes("suspect"), "the revoked officer's bulletin is not marked");
+    const other = await cardWith(page, "#feed", "警惕冒充公检法诈骗");
+    check(await other.locator(".badge").count() === 1, "the other officer's bulletin lost its badge");
+  },
+
   // Step 4: a help request made, signed and sent by the page; the test then
   // checks the node holds it, and a second one chains to the first.
   async post(page) {
@@ -112,7 +123,9 @@ const cases = {
       if (!await page.locator("#request").evaluate((d) => d.open)) await page.click("#request summary");
       await page.selectOption("#topic", "non-police");
       await page.fill("#request-text", text);
+      const posted = page.waitForResponse((r) => r.url().endsWith("/api/v1/events") && r.request().method() === "POST");
       await page.click("#send-request");
+      check((await posted).status() === 201, "the node answered the page's event with " + (await posted).status());
       await page.locator("#request-status", { hasText: "已发送" }).waitFor({ timeout: TIMEOUT });
       const mine = await cardWith(page, "#feed", text);
       check((await mine.textContent()).includes("非警务求助"), "the request's topic is not shown");

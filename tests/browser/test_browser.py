@@ -5,7 +5,7 @@ headless Chromium through playwright-core against it, on a 360-pixel-wide
 screen.  Screenshots are kept in OUTDIR.
 
     usage: test_browser.py WATCHMESH CASE SOURCE_ROOT WEB_DIR OUTDIR
-    cases: feed liar post
+    cases: feed liar post revoked
 
 feed: the community picked from the certificates, the alert pinned with its
       colour, time left, area and photo, badges, a reply under its request,
@@ -16,6 +16,7 @@ liar: a proxy in front of the node marks every event official and slips in
       forgery.
 post: the page makes a key, signs two help requests and the node takes
       them (201); the second chains to the first.
+revoked: an officer's certificate revoked: no badge on his bulletin.
 """
 import http.client
 import http.server
@@ -206,7 +207,22 @@ def t_post(env):
     drive(env, "post", page_url(v.http_port, env), {"the node holds both requests": node_holds})
 
 
-TESTS = {"feed": t_feed, "liar": t_liar, "post": t_post}
+def t_revoked(env):
+    v = community(env)
+    env.key("zhao.key", encrypted=True)
+    env.cert("station.key", "zhao.key", "officer", "赵警官", G, node="village")
+    kept = env.post("bulletin", "village", "zhao.key", "--group", G, "--category", "notice",
+                    "--title", "明天上午停水", "--text", "新华村明天上午停水检修。")
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", "zhao.key", "--reason", "调离", "--dir", "village", "--yes")
+    # the node keeps the bulletin official (the revoke's keep names it); the
+    # page, which judges revocations coarsely for now, takes the badge away
+    shown = env.json("show", kept, "--dir", "village", "--json")
+    check(shown.get("official") is True, "the node no longer holds the kept bulletin official: %r" % shown)
+    drive(env, "revoked", page_url(v.http_port, env))
+
+
+TESTS = {"feed": t_feed, "liar": t_liar, "post": t_post, "revoked": t_revoked}
 
 
 def skip_reason():

@@ -127,8 +127,10 @@ async function listGroup(group, after) {
     const page = await getJSON("/events?group=" + encodeURIComponent(group) + "&after=" + after + "&limit=" + PAGE);
     const ids = page.events.map((e) => e.id).filter((id) => typeof id === "string");
     evs.push(...await fetchAll(ids));
-    if (Number.isSafeInteger(page.next)) after = page.next;
-    if (!page.more || ids.length === 0) return [evs, after];
+    // a cursor that does not move on would keep a lying node's page coming
+    const moved = Number.isSafeInteger(page.next) && page.next > after;
+    if (moved) after = page.next;
+    if (!page.more || ids.length === 0 || !moved) return [evs, after];
   }
 }
 
@@ -433,7 +435,8 @@ async function main() {
   app.group = g && app.trust.groups(Date.now()).includes(g) ? g : null;
   if (app.group) await loadFeed();
   else render();
-  document.body.dataset.ready = "1";
+  // the time left on pinned alerts, and alerts that ran out leaving the top
+  setInterval(() => app.group && render(), 60000);
 }
 
 main().catch(fail);
