@@ -196,8 +196,9 @@ async function search(q) {
     return;
   }
   const r = await getJSON("/search?q=" + encodeURIComponent(q) + "&group=" + encodeURIComponent(app.group));
-  const evs = await fetchAll(r.events.map((e) => e.id).filter((id) => typeof id === "string"));
-  app.results = evs.filter((ev) => ev.group === app.group);
+  const ids = r.events.map((e) => e.id).filter((id) => typeof id === "string");
+  const fetched = new Map((await fetchAll(ids.filter((id) => !app.events.has(id)))).map((ev) => [ev.id, ev]));
+  app.results = ids.map((id) => app.events.get(id) || fetched.get(id)).filter((ev) => ev && ev.group === app.group);
   render();
 }
 
@@ -252,10 +253,14 @@ function who(ev) {
   return el("span", { className: "author" }, "用户 " + ev.author.slice(0, 8));
 }
 
-function photo(c) {
+// One object URL per photo for the page's life: render() runs often.
+const photoUrls = new Map();
+
+function photo(ev) {
+  const c = ev.content;
   if (!(c.photo instanceof Uint8Array) || !/^image\/(jpeg|png|webp)$/.test(str(c.photo_type))) return null;
-  const url = URL.createObjectURL(new Blob([c.photo], { type: c.photo_type }));
-  return el("img", { className: "photo", src: url, alt: "照片" });
+  if (!photoUrls.has(ev.id)) photoUrls.set(ev.id, URL.createObjectURL(new Blob([c.photo], { type: c.photo_type })));
+  return el("img", { className: "photo", src: photoUrls.get(ev.id), alt: "照片" });
 }
 
 function body(ev) {
@@ -269,7 +274,7 @@ function body(ev) {
     return [el("h3", {}, str(c.headline)),
       el("p", { className: "meta" }, (SEVERITY[c.severity] || str(c.severity)) + " · " +
         (ev.expiresAt > Date.now() ? left(ev.expiresAt) : "已结束") + " · " + str(c.area_desc)),
-      photo(c), el("p", { className: "text" }, str(c.text)),
+      photo(ev), el("p", { className: "text" }, str(c.text)),
       c.instruction ? el("p", { className: "text" }, str(c.instruction)) : null];
   case 3:
     if (c.box) return [el("p", { className: "sealed" }, "求助（只有警官能看到内容）")];
