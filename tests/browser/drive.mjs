@@ -48,7 +48,8 @@ const cases = {
   // Steps 1 and 2: the page served by the node, the community picked from
   // the certificates, alerts pinned with their severity, time left, area and
   // photo; badges; replies under requests; text from the network as text;
-  // an alert posted meanwhile arriving live; search.
+  // an alert posted meanwhile arriving live, and a bulletin by an officer
+  // certified meanwhile, with his badge; search.
   async feed(page) {
     await page.goto(url);
     await page.locator("#groups button").first().waitFor({ timeout: TIMEOUT });
@@ -78,6 +79,10 @@ const cases = {
     await barrier("an alert posted while the page is open");
     await cardWith(page, "#alerts", "山火预警");
     check(await page.locator("#alerts article.card").count() === 2, "two alerts pinned");
+
+    await barrier("a new officer and his bulletin");
+    const late = await cardWith(page, "#feed", "巡逻时间调整");
+    await late.locator(".badge", { hasText: "赵警官" }).waitFor({ timeout: TIMEOUT });
 
     await page.fill("#search", "冒充公检法");
     await page.click("form button[type=submit]");

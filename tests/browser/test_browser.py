@@ -9,12 +9,14 @@ screen.  Screenshots are kept in OUTDIR.
 
 feed: the community picked from the certificates, the alert pinned with its
       colour, time left, area and photo, badges, a reply under its request,
-      network text shown as text, an alert arriving live, search.
+      network text shown as text, an alert arriving live, an officer
+      certified after the page opened posting with his badge, search.
 liar: a proxy in front of the node marks every event official and slips in
       a resident's bulletin, a station certificate signed by a resident and
       an event with a bad signature: the page gives no badge and drops the
       forgery.
-post: the page makes a key, signs two help requests and the node takes
+post: opened without the station's link (the root pinned on first use),
+      the page makes a key, signs two help requests and the node takes
       them (201); the second chains to the first.
 revoked: an officer's certificate revoked: no badge on his bulletin.
 """
@@ -115,7 +117,20 @@ def t_feed(env):
         env.post("alert", "village", "officer.key", "--group", G, "--headline", "山火预警",
                  "--text", "后山起火，请勿上山。", "--area", "后山", "--severity", "Extreme", "--expires", "3h")
 
-    drive(env, "feed", page_url(v.http_port, env), {"an alert posted while the page is open": live_alert})
+    def new_officer():
+        # signed off the node and sent through the API, as an officer's
+        # laptop would
+        env.key("zhao.key", encrypted=True)
+        out = env.path("zhao.bundle")
+        env.cert("station.key", "zhao.key", "officer", "赵警官", G, out=out)
+        env.post("bulletin", None, "zhao.key", "--group", G, "--category", "safety",
+                 "--title", "巡逻时间调整", "--text", "本周起夜间巡逻改为晚上九点开始。", "--out", out)
+        for wire in wmtest.read_bundle(out):
+            st, answer = v.post_wire(wire)
+            check(st == 201, "POST of the new officer's events: %d %r" % (st, answer))
+
+    drive(env, "feed", page_url(v.http_port, env), {"an alert posted while the page is open": live_alert,
+                                                    "a new officer and his bulletin": new_officer})
 
 
 class Liar(http.server.ThreadingHTTPServer):
@@ -204,7 +219,9 @@ def t_post(env):
         check(a["content"]["topic"] == "non-police", "topic: %r" % a["content"])
         check(a["prev"] is None and b["prev"] == a["id"], "the chain: %r -> %r" % (a["prev"], b["prev"]))
 
-    drive(env, "post", page_url(v.http_port, env), {"the node holds both requests": node_holds})
+    # opened without the station's link: the root is the one key that
+    # signed the node's station certificates
+    drive(env, "post", "http://127.0.0.1:%d/" % v.http_port, {"the node holds both requests": node_holds})
 
 
 def t_revoked(env):

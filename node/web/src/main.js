@@ -136,8 +136,10 @@ async function listGroup(group, after) {
 
 // --- trust: the root, the network, the certificates -----------------------------------
 
+// The certificates and revocations, then live: an officer certified
+// after the page opened gets his badge without a reload.
 async function syncTrust() {
-  const [evs] = await listGroup("network", 0);
+  const [evs, next] = await listGroup("network", 0);
   if (!app.root) {
     // First contact: the key that signed the station certs.  A page opened
     // from the station's link (#root=...) never needs this guess.
@@ -155,6 +157,7 @@ async function syncTrust() {
   }
   app.trust = new Trust(app.root);
   for (const ev of evs) if (ev.network === hex(app.network)) app.trust.add(ev);
+  follow("network", next, (ev) => app.trust.add(ev));
 }
 
 // --- the feed ---------------------------------------------------------------------------
@@ -168,9 +171,10 @@ async function loadFeed() {
   live();
 }
 
-function live() {
-  if (app.source) app.source.close();
-  const src = new EventSource(API + "/stream?group=" + encodeURIComponent(app.group) + "&last_event_id=" + app.next);
+// Follow a group live from cursor `after`: each new event, checked, goes
+// to take(); the EventSource resumes by itself (Last-Event-ID).
+function follow(group, after, take) {
+  const src = new EventSource(API + "/stream?group=" + encodeURIComponent(group) + "&last_event_id=" + after);
   src.onmessage = async (m) => {
     let id;
     try {
@@ -178,14 +182,19 @@ function live() {
     } catch {
       return;
     }
-    if (typeof id !== "string" || app.events.has(id)) return;
+    if (typeof id !== "string") return;
     const ev = await fetchEvent(id);
-    if (ev && ev.group === app.group) {
-      app.events.set(ev.id, ev);
+    if (ev && ev.group === group) {
+      take(ev);
       render();
     }
   };
-  app.source = src;
+  return src;
+}
+
+function live() {
+  if (app.source) app.source.close();
+  app.source = follow(app.group, app.next, (ev) => app.events.set(ev.id, ev));
 }
 
 async function search(q) {
