@@ -121,7 +121,8 @@ const cases = {
   },
 
   // Step 4: a help request made, signed and sent by the page; the test then
-  // checks the node holds it, and a second one chains to the first.
+  // checks the node holds it, and a second one chains to the first; then
+  // "I can help" on the running alert, counted under it.
   async post(page) {
     await openGroup(page, "gaobu.xinhua");
     for (const text of ["路灯坏了，晚上很黑", "路灯还是没修"]) {
@@ -135,8 +136,13 @@ const cases = {
       const mine = await cardWith(page, "#feed", text);
       check((await mine.textContent()).includes("非警务求助"), "the request's topic is not shown");
     }
+    const alert = await cardWith(page, "#alerts", "寻找走失老人");
+    const acked = page.waitForResponse((r) => r.url().endsWith("/api/v1/events") && r.request().method() === "POST");
+    await alert.locator(".acks button[data-what=helping]").click();
+    check((await acked).status() === 201, "the node answered the page's ack with " + (await acked).status());
+    await alert.locator(".acks button[data-what=helping]", { hasText: "我能帮忙 1" }).waitFor({ timeout: TIMEOUT });
     await page.screenshot({ path: join(outdir, "post.png"), fullPage: true });
-    await barrier("the node holds both requests");
+    await barrier("the node holds both requests and the ack");
   },
 };
 

@@ -17,7 +17,8 @@ liar: a proxy in front of the node marks every event official and slips in
       forgery.
 post: opened without the station's link (the root pinned on first use),
       the page makes a key, signs two help requests and the node takes
-      them (201); the second chains to the first.
+      them (201); the second chains to the first; "I can help" on the
+      alert is signed, taken and counted.
 revoked: an officer's certificate revoked: no badge on his bulletin.
 """
 import http.client
@@ -218,10 +219,15 @@ def t_post(env):
         check(a["author"] == b["author"], "two keys for one device")
         check(a["content"]["topic"] == "non-police", "topic: %r" % a["content"])
         check(a["prev"] is None and b["prev"] == a["id"], "the chain: %r -> %r" % (a["prev"], b["prev"]))
+        alert = [e for e in evs if e["kind"] == "alert"][0]
+        acks = [e for e in evs if e["kind"] == "ack"]
+        check(len(acks) == 1 and acks[0]["author"] == a["author"] and acks[0]["refs"] == [alert["id"]] and
+              acks[0]["content"] == {"what": "helping"} and acks[0]["prev"] == b["id"], "the ack: %r" % acks)
 
     # opened without the station's link: the root is the one key that
     # signed the node's station certificates
-    drive(env, "post", "http://127.0.0.1:%d/" % v.http_port, {"the node holds both requests": node_holds})
+    drive(env, "post", "http://127.0.0.1:%d/" % v.http_port,
+          {"the node holds both requests and the ack": node_holds})
 
 
 def t_revoked(env):

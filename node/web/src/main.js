@@ -222,13 +222,16 @@ async function seed() {
   return s;
 }
 
-async function sendRequest(topic, text) {
+// Sign an event of the chosen group on this device and hand it to the node;
+// its id once the node took it (201, or 200: held already).  Every kind the
+// page signs is lasting, so it becomes this device's head in the group.
+async function send(kind, content, refs = []) {
   const sk = await seed();
   const headKey = "head:" + app.group;
   const prev = (await db.get(headKey)) || "";
   const { wire, id } = makeEvent(sk, {
-    kind: 3, createdAt: Date.now(), network: app.network, group: app.group, prev: unhex(prev),
-    content: { topic, text },
+    kind, createdAt: Date.now(), network: app.network, group: app.group, prev: unhex(prev),
+    refs: refs.map(unhex), content,
   });
   const r = await fetch(API + "/events", { method: "POST", body: wire, headers: { "Content-Type": "application/msgpack" } });
   let answer = {};
@@ -309,12 +312,38 @@ function card(ev, answers) {
   const cls = ["card", "kind-" + ev.kindName];
   if (ev.kind === 2 && !suspect) cls.push("sev-" + (SEVERITY_ORDER.includes(ev.content && ev.content.severity) ? ev.content.severity : "Unknown"));
   if (suspect) cls.push("suspect");
-  const kids = (answers.get(ev.id) || []).sort((a, b) => a.createdAt - b.createdAt);
+  const all = (answers.get(ev.id) || []).sort((a, b) => a.createdAt - b.createdAt);
+  // on an alert, acks are counted rather than listed
+  const acks = ev.kind === 2 ? all.filter((k) => k.kind === 9) : [];
+  const kids = all.filter((k) => !acks.includes(k));
+  const running = ev.kind === 2 && !suspect && !ev.withheld && ev.expiresAt > Date.now();
   return el("article", { className: cls.join(" "), dataset: { id: ev.id, kind: ev.kindName } },
     el("header", {}, who(ev), el("time", {}, when(ev.createdAt))),
     suspect ? el("p", { className: "warning" }, "⚠ 发布者不是本社区的警官，内容未经核实") : null,
     body(ev),
+    running ? ackBar(ev, acks) : null,
     kids.length ? el("div", { className: "answers" }, kids.map((k) => card(k, answers))) : null);
+}
+
+// "Seen", "I can help", "found" on a running alert, each with its count.
+function ackBar(ev, acks) {
+  return el("div", { className: "acks" }, Object.entries(ACK).map(([what, label]) => {
+    const n = acks.filter((a) => a.content && a.content.what === what).length;
+    const b = el("button", {
+      type: "button", dataset: { what },
+      onclick: async () => {
+        b.disabled = true;
+        try {
+          await send(9, { what }, [ev.id]);
+          render();
+        } catch (e) {
+          b.replaceChildren(label + "（发送失败：" + e.message + "）");
+          b.disabled = false;
+        }
+      },
+    }, label + " " + n);
+    return b;
+  }));
 }
 
 // Replies, statuses and acks go under what they answer when it is here.
@@ -365,7 +394,7 @@ function requestForm() {
       button.disabled = true;
       status.textContent = "正在发送…";
       try {
-        await sendRequest(topic.value, text.value);
+        await send(3, { topic: topic.value, text: text.value });
         text.value = "";
         status.textContent = "已发送";
         render();
