@@ -122,7 +122,8 @@ const cases = {
 
   // Step 4: a help request made, signed and sent by the page; the test then
   // checks the node holds it, and a second one chains to the first; then
-  // "I can help" on the running alert, counted under it.
+  // "I can help" on the running alert, counted under it, and a lead in
+  // reply, shown under it.
   async post(page) {
     await openGroup(page, "gaobu.xinhua");
     for (const text of ["路灯坏了，晚上很黑", "路灯还是没修"]) {
@@ -141,8 +142,14 @@ const cases = {
     await alert.locator(".acks button[data-what=helping]").click();
     check((await acked).status() === 201, "the node answered the page's ack with " + (await acked).status());
     await alert.locator(".acks button[data-what=helping]", { hasText: "我能帮忙 1" }).waitFor({ timeout: TIMEOUT });
+    await alert.locator(":scope > button.reply").click();
+    await page.fill("#reply-text", "我在村口看到一位穿蓝色外套的老人");
+    const replied = page.waitForResponse((r) => r.url().endsWith("/api/v1/events") && r.request().method() === "POST");
+    await page.click("#send-reply");
+    check((await replied).status() === 201, "the node answered the page's reply with " + (await replied).status());
+    await alert.locator(".answers article.card", { hasText: "村口看到" }).waitFor({ timeout: TIMEOUT });
     await page.screenshot({ path: join(outdir, "post.png"), fullPage: true });
-    await barrier("the node holds both requests and the ack");
+    await barrier("the node holds both requests, the ack and the reply");
   },
 };
 

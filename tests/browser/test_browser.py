@@ -18,7 +18,7 @@ liar: a proxy in front of the node marks every event official and slips in
 post: opened without the station's link (the root pinned on first use),
       the page makes a key, signs two help requests and the node takes
       them (201); the second chains to the first; "I can help" on the
-      alert is signed, taken and counted.
+      alert is signed, taken and counted; a lead in reply shown under it.
 revoked: an officer's certificate revoked: no badge on his bulletin.
 """
 import http.client
@@ -223,11 +223,14 @@ def t_post(env):
         acks = [e for e in evs if e["kind"] == "ack"]
         check(len(acks) == 1 and acks[0]["author"] == a["author"] and acks[0]["refs"] == [alert["id"]] and
               acks[0]["content"] == {"what": "helping"} and acks[0]["prev"] == b["id"], "the ack: %r" % acks)
+        leads = [e for e in evs if e["kind"] == "reply" and e["author"] == a["author"]]
+        check(len(leads) == 1 and leads[0]["refs"] == [alert["id"]] and leads[0]["prev"] == acks[0]["id"] and
+              leads[0]["content"] == {"text": "我在村口看到一位穿蓝色外套的老人"}, "the reply: %r" % leads)
 
     # opened without the station's link: the root is the one key that
     # signed the node's station certificates
     drive(env, "post", "http://127.0.0.1:%d/" % v.http_port,
-          {"the node holds both requests and the ack": node_holds})
+          {"the node holds both requests, the ack and the reply": node_holds})
 
 
 def t_revoked(env):

@@ -34,6 +34,8 @@ const app = {
   next: 0,             // the node's cursor after the last event read
   source: null,        // the live stream
   content: null,       // the element render() redraws, once the group's page is built
+  reply: null,         // the reply form
+  replyTo: null,       // the id it answers
   query: "",
   results: null,       // search results (checked events), or null
   notice: "",
@@ -322,7 +324,13 @@ function card(ev, answers) {
     suspect ? el("p", { className: "warning" }, "⚠ 发布者不是本社区的警官，内容未经核实") : null,
     body(ev),
     running ? ackBar(ev, acks) : null,
+    answerable(ev, suspect) ? el("button", { type: "button", className: "reply", onclick: () => app.reply.aim(ev) }, "回复") : null,
     kids.length ? el("div", { className: "answers" }, kids.map((k) => card(k, answers))) : null);
+}
+
+// A resident answers a post in clear: bulletins, alerts, public requests.
+function answerable(ev, suspect) {
+  return !suspect && !ev.withheld && ev.content && (ev.kind === 1 || ev.kind === 2 || (ev.kind === 3 && !ev.content.box));
 }
 
 // "Seen", "I can help", "found" on a running alert, each with its count.
@@ -408,6 +416,46 @@ function requestForm() {
   return el("details", { id: "request" }, el("summary", {}, "发送求助"), topic, text, button, status);
 }
 
+// The reply form: one for the page, aimed at a post by its 回复 button.
+function replyForm() {
+  const to = el("p", { id: "reply-to" });
+  const text = el("textarea", { id: "reply-text", placeholder: "您的线索或回答（会公开显示）" });
+  const status = el("p", { id: "reply-status" });
+  const button = el("button", {
+    id: "send-reply", type: "button",
+    onclick: async () => {
+      if (!text.value.trim() || !app.replyTo) return;
+      button.disabled = true;
+      status.textContent = "正在发送…";
+      try {
+        await send(4, { text: text.value }, [app.replyTo]);
+        text.value = "";
+        status.textContent = "已回复";
+        render();
+      } catch (e) {
+        status.textContent = "发送失败：" + e.message;
+      } finally {
+        button.disabled = false;
+      }
+    },
+  }, "公开回复");
+  const form = el("section", { id: "reply", hidden: "" }, el("h2", {}, "回复"), to, text, button, status);
+  form.aim = (ev) => {
+    app.replyTo = ev.id;
+    to.textContent = "回复：" + excerpt(ev);
+    status.textContent = "";
+    form.hidden = false;
+    text.focus();
+  };
+  return form;
+}
+
+function excerpt(ev) {
+  const c = ev.content || {};
+  const t = str(c.headline) || str(c.title) || str(c.text);
+  return t.length > 40 ? t.slice(0, 40) + "…" : t;
+}
+
 function searchBox() {
   const input = el("input", { id: "search", type: "search", placeholder: "搜索", value: app.query });
   const form = el("form", { onsubmit: (e) => { e.preventDefault(); search(input.value.trim()).catch(fail); } },
@@ -436,11 +484,12 @@ function render() {
   }
   if (!app.content) {
     app.content = el("div", { id: "content" });
+    app.reply = replyForm();
     show(root,
       el("header", { id: "top" }, el("h1", {}, app.group),
         el("button", { type: "button", id: "change-group", onclick: () => choose(null) }, "切换社区")),
       app.notice ? el("p", { className: "notice" }, app.notice) : null,
-      searchBox(), requestForm(), app.content);
+      searchBox(), requestForm(), app.reply, app.content);
   }
   show(app.content, app.results ? resultsView() : feedView(),
     app.refused ? el("p", { className: "refused" }, app.refused + " 条消息未通过校验，已隐藏") : null);
@@ -449,6 +498,7 @@ function render() {
 async function choose(g) {
   app.group = g;
   app.content = null;
+  app.replyTo = null;
   app.results = null;
   app.query = "";
   await db.put("group", g);
