@@ -1,6 +1,7 @@
 // The residents' app: pick a community, read its feed (active alerts pinned
 // on top, official posts with a badge, replies under what they answer),
-// search it, and send a public help request signed on this device.
+// search it; send a public help request, acknowledge an alert or answer a
+// post, each signed on this device.
 //
 // The node is a courier, not an authority: the page takes only ids and
 // cursors from its JSON, fetches each event's wire bytes and checks them
@@ -15,8 +16,8 @@ const API = "/api/v1";
 const PAGE = 200;
 const FETCHERS = 6;
 
-const TOPICS = [["police", "治安求助"], ["non-police", "非警务求助"], ["dispute", "纠纷调解"],
-  ["lost-found", "失物招领"], ["other", "其他"]];
+const TOPICS = { police: "治安求助", "non-police": "非警务求助", dispute: "纠纷调解", "lost-found": "失物招领",
+  other: "其他" };
 const SEVERITY = { Extreme: "特别严重", Severe: "严重", Moderate: "较重", Minor: "一般", Unknown: "未知" };
 const SEVERITY_ORDER = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
 const BULLETIN = { fraud: "防诈骗", safety: "安全", traffic: "交通", weather: "天气", notice: "通知",
@@ -64,42 +65,43 @@ function str(v) {
   return typeof v === "string" ? v : "";
 }
 
+// The label of an enumeration's value, or the value itself when it is not
+// one we know ("constructor" is no label, whatever Object's prototype says).
+function label(labels, v) {
+  return Object.prototype.hasOwnProperty.call(labels, v) ? labels[v] : str(v);
+}
+
 // --- the node -------------------------------------------------------------------------
 
-async function getJSON(path) {
+// GET from the API, waiting as the node asks when it answers 429 (at most
+// half a minute a time, whatever it says).
+async function get(path) {
   for (;;) {
     const r = await fetch(API + path, { cache: "no-store" });
-    if (r.status === 429) {
-      await sleep(1000 * (Number(r.headers.get("Retry-After")) || 1));
-      continue;
-    }
-    if (!r.ok) throw new Error(path + ": " + r.status);
-    return r.json();
+    if (r.status !== 429) return r;
+    const wait = Math.min(30, Number(r.headers.get("Retry-After")) || 1);
+    await new Promise((res) => setTimeout(res, 1000 * wait));
   }
 }
 
-function sleep(ms) {
-  return new Promise((res) => setTimeout(res, ms));
+async function getJSON(path) {
+  const r = await get(path);
+  if (!r.ok) throw new Error(path + ": " + r.status);
+  return r.json();
 }
 
 // The event named id, from its wire bytes, checked; null (and counted) when
 // the bytes are not that event or do not check out.
 async function fetchEvent(id) {
-  for (;;) {
-    const r = await fetch(API + "/events/" + encodeURIComponent(id) + "/raw", { cache: "no-store" });
-    if (r.status === 429) {
-      await sleep(1000 * (Number(r.headers.get("Retry-After")) || 1));
-      continue;
-    }
-    if (!r.ok) return refuse(id, "HTTP " + r.status);
-    try {
-      const ev = readEvent(new Uint8Array(await r.arrayBuffer()), app.network);
-      if (ev.id !== id) return refuse(id, "the node sent another event");
-      return ev;
-    } catch (e) {
-      if (e instanceof WireError) return refuse(id, e.message);
-      throw e;
-    }
+  const r = await get("/events/" + encodeURIComponent(id) + "/raw");
+  if (!r.ok) return refuse(id, "HTTP " + r.status);
+  try {
+    const ev = readEvent(new Uint8Array(await r.arrayBuffer()), app.network);
+    if (ev.id !== id) return refuse(id, "the node sent another event");
+    return ev;
+  } catch (e) {
+    if (e instanceof WireError) return refuse(id, e.message);
+    throw e;
   }
 }
 
@@ -185,7 +187,13 @@ function follow(group, after, take) {
       return;
     }
     if (typeof id !== "string") return;
-    const ev = await fetchEvent(id);
+    let ev = null;
+    try {
+      ev = await fetchEvent(id);
+    } catch (e) {
+      // the node went away between the message and the fetch
+      console.warn("event " + id + " not fetched: " + e.message);
+    }
     if (ev && ev.group === group) {
       take(ev);
       render();
@@ -282,25 +290,25 @@ function body(ev) {
   if (ev.withheld || !c) return [el("p", { className: "withheld" }, "（已撤回）")];
   switch (ev.kind) {
   case 1:
-    return [el("h3", {}, str(c.title)), el("span", { className: "tag" }, BULLETIN[c.category] || str(c.category)),
+    return [el("h3", {}, str(c.title)), el("span", { className: "tag" }, label(BULLETIN, c.category)),
       el("p", { className: "text" }, str(c.text))];
   case 2:
     return [el("h3", {}, str(c.headline)),
-      el("p", { className: "meta" }, (SEVERITY[c.severity] || str(c.severity)) + " · " +
+      el("p", { className: "meta" }, label(SEVERITY, c.severity) + " · " +
         (ev.expiresAt > Date.now() ? left(ev.expiresAt) : "已结束") + " · " + str(c.area_desc)),
       photo(ev), el("p", { className: "text" }, str(c.text)),
       c.instruction ? el("p", { className: "text" }, str(c.instruction)) : null];
   case 3:
     if (c.box) return [el("p", { className: "sealed" }, "求助（只有警官能看到内容）")];
-    return [el("span", { className: "tag" }, "求助 · " + (Object.fromEntries(TOPICS)[c.topic] || str(c.topic))),
+    return [el("span", { className: "tag" }, "求助 · " + label(TOPICS, c.topic)),
       el("p", { className: "text" }, str(c.text))];
   case 4:
     return [el("p", { className: "text" }, c.box ? "（加密回复）" : str(c.text))];
   case 5:
-    return [el("p", { className: "text" }, "状态：" + (STATE[c.state] || str(c.state)),
+    return [el("p", { className: "text" }, "状态：" + label(STATE, c.state),
       c.referred_to ? " → " + str(c.referred_to) : "", c.note ? " · " + str(c.note) : "")];
   case 9:
-    return [el("p", { className: "text" }, ACK[c.what] || str(c.what), c.text ? " · " + str(c.text) : "")];
+    return [el("p", { className: "text" }, label(ACK, c.what), c.text ? " · " + str(c.text) : "")];
   default:
     return [];
   }
@@ -335,7 +343,7 @@ function answerable(ev, suspect) {
 
 // "Seen", "I can help", "found" on a running alert, each with its count.
 function ackBar(ev, acks) {
-  return el("div", { className: "acks" }, Object.entries(ACK).map(([what, label]) => {
+  return el("div", { className: "acks" }, Object.entries(ACK).map(([what, name]) => {
     const n = acks.filter((a) => a.content && a.content.what === what).length;
     const b = el("button", {
       type: "button", dataset: { what },
@@ -345,11 +353,11 @@ function ackBar(ev, acks) {
           await send(9, { what }, [ev.id]);
           render();
         } catch (e) {
-          b.replaceChildren(label + "（发送失败：" + e.message + "）");
+          b.replaceChildren(name + "（发送失败：" + e.message + "）");
           b.disabled = false;
         }
       },
-    }, label + " " + n);
+    }, name + " " + n);
     return b;
   }));
 }
@@ -392,7 +400,7 @@ function resultsView() {
 }
 
 function requestForm() {
-  const topic = el("select", { id: "topic" }, TOPICS.map(([v, label]) => el("option", { value: v }, label)));
+  const topic = el("select", { id: "topic" }, Object.entries(TOPICS).map(([v, name]) => el("option", { value: v }, name)));
   const text = el("textarea", { id: "request-text", placeholder: "请描述您需要的帮助（会公开显示，请勿写电话、身份证号）" });
   const status = el("p", { id: "request-status" });
   const button = el("button", {
