@@ -165,10 +165,16 @@ async function main() {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // the page talks to its node and nothing else (no CDN, no fonts, no beacons)
+  const origin = new URL(url).origin;
+  page.on("request", (r) => {
+    if (!r.url().startsWith(origin + "/") && !r.url().startsWith("blob:") && !r.url().startsWith("data:"))
+      errors.push("a request to " + r.url());
+  });
   let rc = 0;
   try {
     await cases[caseName](page);
-    check(errors.length === 0, "errors in the page: " + errors.join("; "));
+    check(errors.length === 0, "errors in the page, or requests past its node: " + errors.join("; "));
     console.log("ok");
   } catch (e) {
     console.log("FAIL: " + (e instanceof Failure ? e.message : e.stack));
