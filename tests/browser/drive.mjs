@@ -121,15 +121,25 @@ const cases = {
   },
 
   // Step 4: a help request made, signed and sent by the page; the test then
-  // checks the node holds it, and a second one chains to the first; then
+  // checks the node holds it, and a second one chains to the first; a third
+  // holding a phone number goes only when confirmed; then
   // "I can help" on the running alert, counted under it, and a lead in
   // reply, shown under it.
   async post(page) {
     await openGroup(page, "gaobu.xinhua");
-    for (const text of ["路灯坏了，晚上很黑", "路灯还是没修"]) {
+    let posts = 0;
+    page.on("request", (r) => { if (r.method() === "POST") posts++; });
+    for (const text of ["路灯坏了，晚上很黑", "路灯还是没修", "有事请打我电话 138 1234 5678"]) {
       if (!await page.locator("#request").evaluate((d) => d.open)) await page.click("#request summary");
       await page.selectOption("#topic", "non-police");
       await page.fill("#request-text", text);
+      if (text.includes("138")) {
+        // the personal-data check: nothing signed or sent until pressed again
+        const before = posts;
+        await page.click("#send-request");
+        await page.locator("#request-status", { hasText: "手机号 138****5678" }).waitFor({ timeout: TIMEOUT });
+        check(posts === before, "a text with a phone number was sent without a second press");
+      }
       const posted = page.waitForResponse((r) => r.url().endsWith("/api/v1/events") && r.request().method() === "POST");
       await page.click("#send-request");
       check((await posted).status() === 201, "the node answered the page's event with " + (await posted).status());
@@ -149,7 +159,7 @@ const cases = {
     check((await replied).status() === 201, "the node answered the page's reply with " + (await replied).status());
     await alert.locator(".answers article.card", { hasText: "村口看到" }).waitFor({ timeout: TIMEOUT });
     await page.screenshot({ path: join(outdir, "post.png"), fullPage: true });
-    await barrier("the node holds both requests, the ack and the reply");
+    await barrier("the node holds the requests, the ack and the reply");
   },
 };
 

@@ -9,6 +9,7 @@
 // the network reaches the page through text nodes (el() below), never as
 // HTML.
 import * as db from "./db.js";
+import { piiScan } from "./pii.js";
 import { Trust } from "./trust.js";
 import { WireError, hex, makeEvent, readEvent, unhex } from "./wire.js";
 
@@ -24,6 +25,7 @@ const BULLETIN = { fraud: "防诈骗", safety: "安全", traffic: "交通", weat
   "lost-found": "失物招领", other: "其他" };
 const STATE = { acknowledged: "已受理", assigned: "已指派", referred: "已转介", resolved: "已解决", closed: "已关闭" };
 const ACK = { seen: "已看到", helping: "我能帮忙", found: "已找到" };
+const PII = { "mobile number": "手机号", "resident ID number": "身份证号", "bank card number": "银行卡号" };
 
 const app = {
   root: null,          // pinned root key, hex
@@ -399,15 +401,34 @@ function resultsView() {
     app.results.length ? app.results.map((ev) => card(ev, answers)) : el("p", { className: "empty" }, "没有找到"));
 }
 
+// The personal-data check before a public text is signed, as `watchmesh
+// post` runs it: a text holding a phone, ID or card number is sent only when
+// the resident presses send again on the same text.  ok(text) says whether
+// to send now; otherwise status says what was found.
+function personalCheck(status) {
+  let confirmed = null;
+  return (text) => {
+    const found = piiScan(text);
+    if (found.length === 0 || text === confirmed) return true;
+    confirmed = text;
+    status.textContent = "内容含有个人信息（" + found.map((f) => PII[f.type] + " " + f.masked).join("，") +
+      "），会公开给社区所有人看到。请删除后再发送；确需公开，请再按一次发送。";
+    status.className = "warning";
+    return false;
+  };
+}
+
 function requestForm() {
   const topic = el("select", { id: "topic" }, Object.entries(TOPICS).map(([v, name]) => el("option", { value: v }, name)));
   const text = el("textarea", { id: "request-text", placeholder: "请描述您需要的帮助（会公开显示，请勿写电话、身份证号）" });
   const status = el("p", { id: "request-status" });
+  const ok = personalCheck(status);
   const button = el("button", {
     id: "send-request", type: "button",
     onclick: async () => {
-      if (!text.value.trim()) return;
+      if (!text.value.trim() || !ok(text.value)) return;
       button.disabled = true;
+      status.className = "";
       status.textContent = "正在发送…";
       try {
         await send(3, { topic: topic.value, text: text.value });
@@ -429,11 +450,13 @@ function replyForm() {
   const to = el("p", { id: "reply-to" });
   const text = el("textarea", { id: "reply-text", placeholder: "您的线索或回答（会公开显示）" });
   const status = el("p", { id: "reply-status" });
+  const ok = personalCheck(status);
   const button = el("button", {
     id: "send-reply", type: "button",
     onclick: async () => {
-      if (!text.value.trim() || !app.replyTo) return;
+      if (!text.value.trim() || !app.replyTo || !ok(text.value)) return;
       button.disabled = true;
+      status.className = "";
       status.textContent = "正在发送…";
       try {
         await send(4, { text: text.value }, [app.replyTo]);
