@@ -110,7 +110,7 @@ const cases = {
   },
 
   // Revoked -> not official: the revoked officer's bulletin loses its badge,
-  // the other officer's keeps it.
+  // the other officer's keeps it.  Then the page in English.
   async revoked(page) {
     await openGroup(page, "gaobu.xinhua");
     const revoked = await cardWith(page, "#feed", "明天上午停水");
@@ -118,6 +118,16 @@ const cases = {
     check((await revoked.getAttribute("class")).includes("suspect"), "the revoked officer's bulletin is not marked");
     const other = await cardWith(page, "#feed", "警惕冒充公检法诈骗");
     check(await other.locator(".badge").count() === 1, "the other officer's bulletin lost its badge");
+
+    // English, chosen and remembered; the network's text stays as written
+    await page.click("#lang");
+    await page.locator("#feed h2", { hasText: "Community feed" }).waitFor({ timeout: TIMEOUT });
+    await page.reload();
+    const again = await cardWith(page, "#feed", "警惕冒充公检法诈骗");
+    check((await again.locator(".badge").textContent()) === "✔ Officer 王警官 · 高埔派出所",
+      "the badge in English: " + await again.locator(".badge").textContent());
+    check((await page.locator("#lang").textContent()) === "中文", "the way back to Chinese");
+    await page.screenshot({ path: join(outdir, "english.png"), fullPage: true });
   },
 
   // Step 4: a help request made, signed and sent by the page; the test then

@@ -20,7 +20,8 @@ post: opened without the station's link (the root pinned on first use),
       them (201); the second chains to the first; a third holding a phone
       number goes only once confirmed; "I can help" on the
       alert is signed, taken and counted; a lead in reply shown under it.
-revoked: an officer's certificate revoked: no badge on his bulletin.
+revoked: an officer's certificate revoked: no badge on his bulletin; then
+      the page in English, remembered across a reload.
 """
 import http.client
 import http.server

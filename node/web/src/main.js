@@ -9,6 +9,7 @@
 // the network reaches the page through text nodes (el() below), never as
 // HTML.
 import * as db from "./db.js";
+import { LABELS, isEnglish, label, locale, setEnglish, t } from "./i18n.js";
 import { piiScan } from "./pii.js";
 import { Trust } from "./trust.js";
 import { WireError, hex, makeEvent, readEvent, unhex } from "./wire.js";
@@ -17,15 +18,7 @@ const API = "/api/v1";
 const PAGE = 200;
 const FETCHERS = 6;
 
-const TOPICS = { police: "治安求助", "non-police": "非警务求助", dispute: "纠纷调解", "lost-found": "失物招领",
-  other: "其他" };
-const SEVERITY = { Extreme: "特别严重", Severe: "严重", Moderate: "较重", Minor: "一般", Unknown: "未知" };
 const SEVERITY_ORDER = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
-const BULLETIN = { fraud: "防诈骗", safety: "安全", traffic: "交通", weather: "天气", notice: "通知",
-  "lost-found": "失物招领", other: "其他" };
-const STATE = { acknowledged: "已受理", assigned: "已指派", referred: "已转介", resolved: "已解决", closed: "已关闭" };
-const ACK = { seen: "已看到", helping: "我能帮忙", found: "已找到" };
-const PII = { "mobile number": "手机号", "resident ID number": "身份证号", "bank card number": "银行卡号" };
 
 const app = {
   root: null,          // pinned root key, hex
@@ -67,11 +60,6 @@ function str(v) {
   return typeof v === "string" ? v : "";
 }
 
-// The label of an enumeration's value, or the value itself when it is not
-// one we know ("constructor" is no label, whatever Object's prototype says).
-function label(labels, v) {
-  return Object.prototype.hasOwnProperty.call(labels, v) ? labels[v] : str(v);
-}
 
 // --- the node -------------------------------------------------------------------------
 
@@ -151,13 +139,13 @@ async function syncTrust() {
     // from the station's link (#root=...) never needs this guess.
     const roots = new Set(evs.filter((e) => e.kind === 7 && e.content && e.content.role === "station")
       .map((e) => e.author));
-    if (roots.size !== 1) throw new Error(roots.size ? "这个节点的证书来自多个根密钥，请用派出所给的链接打开" : "这个节点还没有派出所证书");
+    if (roots.size !== 1) throw new Error(t(roots.size ? "这个节点的证书来自多个根密钥，请用派出所给的链接打开" : "这个节点还没有派出所证书"));
     app.root = [...roots][0];
     await db.put("root", app.root);
   }
   if (!app.network) {
     const mine = evs.find((e) => e.author === app.root);
-    if (!mine) throw new Error("这个节点没有本网络根密钥签发的证书");
+    if (!mine) throw new Error(t("这个节点没有本网络根密钥签发的证书"));
     app.network = unhex(mine.network);
     await db.put("network", mine.network);
   }
@@ -261,20 +249,20 @@ async function send(kind, content, refs = []) {
 // --- rendering --------------------------------------------------------------------------
 
 function when(ms) {
-  return new Date(ms).toLocaleString("zh-CN", { hour12: false });
+  return new Date(ms).toLocaleString(locale(), { hour12: false });
 }
 
 function left(ms) {
   const m = Math.max(0, Math.round((ms - Date.now()) / 60000));
-  return m >= 60 ? "还剩 " + Math.floor(m / 60) + " 小时 " + (m % 60) + " 分" : "还剩 " + m + " 分钟";
+  return m >= 60 ? t("还剩 %h 小时 %m 分", { h: Math.floor(m / 60), m: m % 60 }) : t("还剩 %m 分钟", { m });
 }
 
 function who(ev) {
   const off = app.trust.official(ev);
   if (off)
-    return el("span", { className: "badge" }, "✔ " + (off.role === "station" ? "派出所 " : "警官 ") + off.name,
+    return el("span", { className: "badge" }, "✔ " + t(off.role === "station" ? "派出所 " : "警官 ") + off.name,
       off.role === "officer" ? " · " + off.station : "");
-  return el("span", { className: "author" }, "用户 " + ev.author.slice(0, 8));
+  return el("span", { className: "author" }, t("用户 ") + ev.author.slice(0, 8));
 }
 
 // One object URL per photo for the page's life: render() runs often.
@@ -284,33 +272,33 @@ function photo(ev) {
   const c = ev.content;
   if (!(c.photo instanceof Uint8Array) || !/^image\/(jpeg|png|webp)$/.test(str(c.photo_type))) return null;
   if (!photoUrls.has(ev.id)) photoUrls.set(ev.id, URL.createObjectURL(new Blob([c.photo], { type: c.photo_type })));
-  return el("img", { className: "photo", src: photoUrls.get(ev.id), alt: "照片" });
+  return el("img", { className: "photo", src: photoUrls.get(ev.id), alt: t("照片") });
 }
 
 function body(ev) {
   const c = ev.content;
-  if (ev.withheld || !c) return [el("p", { className: "withheld" }, "（已撤回）")];
+  if (ev.withheld || !c) return [el("p", { className: "withheld" }, t("（已撤回）"))];
   switch (ev.kind) {
   case 1:
-    return [el("h3", {}, str(c.title)), el("span", { className: "tag" }, label(BULLETIN, c.category)),
+    return [el("h3", {}, str(c.title)), el("span", { className: "tag" }, label("category", c.category)),
       el("p", { className: "text" }, str(c.text))];
   case 2:
     return [el("h3", {}, str(c.headline)),
-      el("p", { className: "meta" }, label(SEVERITY, c.severity) + " · " +
-        (ev.expiresAt > Date.now() ? left(ev.expiresAt) : "已结束") + " · " + str(c.area_desc)),
+      el("p", { className: "meta" }, label("severity", c.severity) + " · " +
+        (ev.expiresAt > Date.now() ? left(ev.expiresAt) : t("已结束")) + " · " + str(c.area_desc)),
       photo(ev), el("p", { className: "text" }, str(c.text)),
       c.instruction ? el("p", { className: "text" }, str(c.instruction)) : null];
   case 3:
-    if (c.box) return [el("p", { className: "sealed" }, "求助（只有警官能看到内容）")];
-    return [el("span", { className: "tag" }, "求助 · " + label(TOPICS, c.topic)),
+    if (c.box) return [el("p", { className: "sealed" }, t("求助（只有警官能看到内容）"))];
+    return [el("span", { className: "tag" }, t("求助 · ") + label("topic", c.topic)),
       el("p", { className: "text" }, str(c.text))];
   case 4:
-    return [el("p", { className: "text" }, c.box ? "（加密回复）" : str(c.text))];
+    return [el("p", { className: "text" }, c.box ? t("（加密回复）") : str(c.text))];
   case 5:
-    return [el("p", { className: "text" }, "状态：" + label(STATE, c.state),
+    return [el("p", { className: "text" }, t("状态：") + label("state", c.state),
       c.referred_to ? " → " + str(c.referred_to) : "", c.note ? " · " + str(c.note) : "")];
   case 9:
-    return [el("p", { className: "text" }, label(ACK, c.what), c.text ? " · " + str(c.text) : "")];
+    return [el("p", { className: "text" }, label("ack", c.what), c.text ? " · " + str(c.text) : "")];
   default:
     return [];
   }
@@ -331,10 +319,10 @@ function card(ev, answers) {
   const running = ev.kind === 2 && !suspect && !ev.withheld && ev.expiresAt > Date.now();
   return el("article", { className: cls.join(" "), dataset: { id: ev.id, kind: ev.kindName } },
     el("header", {}, who(ev), el("time", {}, when(ev.createdAt))),
-    suspect ? el("p", { className: "warning" }, "⚠ 发布者不是本社区的警官，内容未经核实") : null,
+    suspect ? el("p", { className: "warning" }, t("⚠ 发布者不是本社区的警官，内容未经核实")) : null,
     body(ev),
     running ? ackBar(ev, acks) : null,
-    answerable(ev, suspect) ? el("button", { type: "button", className: "reply", onclick: () => app.reply.aim(ev) }, "回复") : null,
+    answerable(ev, suspect) ? el("button", { type: "button", className: "reply", onclick: () => app.reply.aim(ev) }, t("回复")) : null,
     kids.length ? el("div", { className: "answers" }, kids.map((k) => card(k, answers))) : null);
 }
 
@@ -345,7 +333,8 @@ function answerable(ev, suspect) {
 
 // "Seen", "I can help", "found" on a running alert, each with its count.
 function ackBar(ev, acks) {
-  return el("div", { className: "acks" }, Object.entries(ACK).map(([what, name]) => {
+  return el("div", { className: "acks" }, Object.keys(LABELS.ack).map((what) => {
+    const name = label("ack", what);
     const n = acks.filter((a) => a.content && a.content.what === what).length;
     const b = el("button", {
       type: "button", dataset: { what },
@@ -355,7 +344,7 @@ function ackBar(ev, acks) {
           await send(9, { what }, [ev.id]);
           render();
         } catch (e) {
-          b.replaceChildren(name + "（发送失败：" + e.message + "）");
+          b.replaceChildren(name + t("（发送失败：") + e.message + t("）"));
           b.disabled = false;
         }
       },
@@ -389,16 +378,16 @@ function feedView() {
       b.createdAt - a.createdAt);
   const rest = top.filter((ev) => !pinned.includes(ev)).sort((a, b) => b.createdAt - a.createdAt);
   return [
-    pinned.length ? el("section", { id: "alerts" }, el("h2", {}, "正在进行的警报"), pinned.map((ev) => card(ev, answers))) : null,
-    el("section", { id: "feed" }, el("h2", {}, "社区动态"),
-      rest.length ? rest.map((ev) => card(ev, answers)) : el("p", { className: "empty" }, "还没有消息")),
+    pinned.length ? el("section", { id: "alerts" }, el("h2", {}, t("正在进行的警报")), pinned.map((ev) => card(ev, answers))) : null,
+    el("section", { id: "feed" }, el("h2", {}, t("社区动态")),
+      rest.length ? rest.map((ev) => card(ev, answers)) : el("p", { className: "empty" }, t("还没有消息"))),
   ];
 }
 
 function resultsView() {
   const [, answers] = threads([...app.events.values()]);
-  return el("section", { id: "results" }, el("h2", {}, "搜索结果"),
-    app.results.length ? app.results.map((ev) => card(ev, answers)) : el("p", { className: "empty" }, "没有找到"));
+  return el("section", { id: "results" }, el("h2", {}, t("搜索结果")),
+    app.results.length ? app.results.map((ev) => card(ev, answers)) : el("p", { className: "empty" }, t("没有找到")));
 }
 
 // The personal-data check before a public text is signed, as `watchmesh
@@ -411,16 +400,16 @@ function personalCheck(status) {
     const found = piiScan(text);
     if (found.length === 0 || text === confirmed) return true;
     confirmed = text;
-    status.textContent = "内容含有个人信息（" + found.map((f) => PII[f.type] + " " + f.masked).join("，") +
-      "），会公开给社区所有人看到。请删除后再发送；确需公开，请再按一次发送。";
+    status.textContent = t("内容含有个人信息（") + found.map((f) => label("pii", f.type) + " " + f.masked).join(t("，")) +
+      t("），会公开给社区所有人看到。请删除后再发送；确需公开，请再按一次发送。");
     status.className = "warning";
     return false;
   };
 }
 
 function requestForm() {
-  const topic = el("select", { id: "topic" }, Object.entries(TOPICS).map(([v, name]) => el("option", { value: v }, name)));
-  const text = el("textarea", { id: "request-text", placeholder: "请描述您需要的帮助（会公开显示，请勿写电话、身份证号）" });
+  const topic = el("select", { id: "topic" }, Object.keys(LABELS.topic).map((v) => el("option", { value: v }, label("topic", v))));
+  const text = el("textarea", { id: "request-text", placeholder: t("请描述您需要的帮助（会公开显示，请勿写电话、身份证号）") });
   const status = el("p", { id: "request-status" });
   const ok = personalCheck(status);
   const button = el("button", {
@@ -429,26 +418,26 @@ function requestForm() {
       if (!text.value.trim() || !ok(text.value)) return;
       button.disabled = true;
       status.className = "";
-      status.textContent = "正在发送…";
+      status.textContent = t("正在发送…");
       try {
         await send(3, { topic: topic.value, text: text.value });
         text.value = "";
-        status.textContent = "已发送";
+        status.textContent = t("已发送");
         render();
       } catch (e) {
-        status.textContent = "发送失败：" + e.message;
+        status.textContent = t("发送失败：") + e.message;
       } finally {
         button.disabled = false;
       }
     },
-  }, "公开发送求助");
-  return el("details", { id: "request" }, el("summary", {}, "发送求助"), topic, text, button, status);
+  }, t("公开发送求助"));
+  return el("details", { id: "request" }, el("summary", {}, t("发送求助")), topic, text, button, status);
 }
 
 // The reply form: one for the page, aimed at a post by its 回复 button.
 function replyForm() {
   const to = el("p", { id: "reply-to" });
-  const text = el("textarea", { id: "reply-text", placeholder: "您的线索或回答（会公开显示）" });
+  const text = el("textarea", { id: "reply-text", placeholder: t("您的线索或回答（会公开显示）") });
   const status = el("p", { id: "reply-status" });
   const ok = personalCheck(status);
   const button = el("button", {
@@ -457,23 +446,23 @@ function replyForm() {
       if (!text.value.trim() || !app.replyTo || !ok(text.value)) return;
       button.disabled = true;
       status.className = "";
-      status.textContent = "正在发送…";
+      status.textContent = t("正在发送…");
       try {
         await send(4, { text: text.value }, [app.replyTo]);
         text.value = "";
-        status.textContent = "已回复";
+        status.textContent = t("已回复");
         render();
       } catch (e) {
-        status.textContent = "发送失败：" + e.message;
+        status.textContent = t("发送失败：") + e.message;
       } finally {
         button.disabled = false;
       }
     },
-  }, "公开回复");
-  const form = el("section", { id: "reply", hidden: "" }, el("h2", {}, "回复"), to, text, button, status);
+  }, t("公开回复"));
+  const form = el("section", { id: "reply", hidden: "" }, el("h2", {}, t("回复")), to, text, button, status);
   form.aim = (ev) => {
     app.replyTo = ev.id;
-    to.textContent = "回复：" + excerpt(ev);
+    to.textContent = t("回复：") + excerpt(ev);
     status.textContent = "";
     form.hidden = false;
     text.focus();
@@ -488,15 +477,33 @@ function excerpt(ev) {
 }
 
 function searchBox() {
-  const input = el("input", { id: "search", type: "search", placeholder: "搜索", value: app.query });
+  const input = el("input", { id: "search", type: "search", placeholder: t("搜索"), value: app.query });
   const form = el("form", { onsubmit: (e) => { e.preventDefault(); search(input.value.trim()).catch(fail); } },
-    input, el("button", { type: "submit" }, "搜索"));
+    input, el("button", { type: "submit" }, t("搜索")));
   return form;
 }
 
 // Replace what `root` shows with the nodes given (nested lists; nulls skipped).
 function show(root, ...kids) {
   root.replaceChildren(...kids.flat(Infinity).filter((k) => k instanceof Node));
+}
+
+// Chinese by default; English when chosen, remembered on the device.
+function langButton() {
+  return el("button", {
+    type: "button", id: "lang",
+    onclick: async () => {
+      useLanguage(!isEnglish());
+      await db.put("lang", isEnglish() ? "en" : "zh");
+      app.content = null;
+      render();
+    },
+  }, t("English"));
+}
+
+function useLanguage(english) {
+  setEnglish(english);
+  document.title = t("邻里守望");
 }
 
 // The group's page is built once (so that a live event never wipes what the
@@ -506,11 +513,11 @@ function render() {
   if (!app.group) {
     app.content = null;
     const groups = app.trust.groups(Date.now());
-    show(root, el("h1", {}, "选择您的社区"),
+    show(root, langButton(), el("h1", {}, t("选择您的社区")),
       groups.length ? el("div", { id: "groups" }, groups.map((g) => el("button", {
         type: "button", className: "group", dataset: { group: g },
         onclick: () => choose(g),
-      }, g))) : el("p", {}, "这个网络还没有社区"));
+      }, g))) : el("p", {}, t("这个网络还没有社区")));
     return;
   }
   if (!app.content) {
@@ -518,12 +525,12 @@ function render() {
     app.reply = replyForm();
     show(root,
       el("header", { id: "top" }, el("h1", {}, app.group),
-        el("button", { type: "button", id: "change-group", onclick: () => choose(null) }, "切换社区")),
+        el("button", { type: "button", id: "change-group", onclick: () => choose(null) }, t("切换社区")), langButton()),
       app.notice ? el("p", { className: "notice" }, app.notice) : null,
       searchBox(), requestForm(), app.reply, app.content);
   }
   show(app.content, app.results ? resultsView() : feedView(),
-    app.refused ? el("p", { className: "refused" }, app.refused + " 条消息未通过校验，已隐藏") : null);
+    app.refused ? el("p", { className: "refused" }, app.refused + t(" 条消息未通过校验，已隐藏")) : null);
 }
 
 async function choose(g) {
@@ -540,17 +547,18 @@ async function choose(g) {
 
 function fail(e) {
   console.error(e);
-  show(document.getElementById("app"), el("p", { className: "error" }, "出错了：" + e.message));
+  show(document.getElementById("app"), el("p", { className: "error" }, t("出错了：") + e.message));
 }
 
 async function main() {
+  useLanguage((await db.get("lang")) === "en");
   const pinned = /^#root=([0-9a-f]{64})$/.exec(location.hash);
   app.root = (await db.get("root")) || null;
   if (pinned && !app.root) {
     app.root = pinned[1];
     await db.put("root", app.root);
   } else if (pinned && pinned[1] !== app.root) {
-    app.notice = "这个页面已绑定另一个网络的根密钥，链接中的根密钥未采用";
+    app.notice = t("这个页面已绑定另一个网络的根密钥，链接中的根密钥未采用");
   }
   const net = await db.get("network");
   if (net) app.network = unhex(net);
