@@ -130,6 +130,24 @@ const cases = {
     await page.screenshot({ path: join(outdir, "english.png"), fullPage: true });
   },
 
+  // Offline: with its node stopped, the page opens again from the service
+  // worker's copies and shows the feed it read, badges checked as before.
+  async offline(page) {
+    await openGroup(page, "gaobu.xinhua");
+    await cardWith(page, "#alerts", "寻找走失老人");
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    // a second visit online, read through the worker
+    await page.reload();
+    await cardWith(page, "#alerts", "寻找走失老人");
+    check(await page.evaluate(() => navigator.serviceWorker.controller !== null), "no service worker controls the page");
+    await barrier("the node stopped");
+    await page.reload();
+    const bulletin = await cardWith(page, "#feed", "警惕冒充公检法诈骗");
+    check((await bulletin.locator(".badge").textContent()).includes("王警官"), "offline, the badge is gone");
+    await cardWith(page, "#alerts", "寻找走失老人");
+    await page.screenshot({ path: join(outdir, "offline.png"), fullPage: true });
+  },
+
   // Step 4: a help request made, signed and sent by the page; the test then
   // checks the node holds it, and a second one chains to the first; a third
   // holding a phone number goes only when confirmed; then
@@ -184,7 +202,9 @@ async function main() {
     isMobile: true, hasTouch: true, locale: "zh-CN" });
   const page = await context.newPage();
   const errors = [];
+  const consoled = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => consoled.push(m.type() + ": " + m.text()));
   // the page talks to its node and nothing else (no CDN, no fonts, no beacons)
   const origin = new URL(url).origin;
   page.on("request", (r) => {
@@ -200,6 +220,7 @@ async function main() {
     console.log("FAIL: " + (e instanceof Failure ? e.message : e.stack));
     await page.screenshot({ path: join(outdir, "failed-" + caseName + ".png"), fullPage: true }).catch(() => {});
     console.log("page text: " + (await page.locator("body").textContent().catch(() => "?")));
+    console.log("page console:\n  " + consoled.join("\n  "));
     rc = 1;
   } finally {
     await browser.close();

@@ -5,7 +5,7 @@ headless Chromium through playwright-core against it, on a 360-pixel-wide
 screen.  Screenshots are kept in OUTDIR.
 
     usage: test_browser.py WATCHMESH CASE SOURCE_ROOT WEB_DIR OUTDIR
-    cases: feed liar post revoked
+    cases: feed liar post revoked offline
 
 feed: the community picked from the certificates, the alert pinned with its
       colour, time left, area and photo, badges, a reply under its request,
@@ -22,6 +22,8 @@ post: opened without the station's link (the root pinned on first use),
       alert is signed, taken and counted; a lead in reply shown under it.
 revoked: an officer's certificate revoked: no badge on his bulletin; then
       the page in English, remembered across a reload.
+offline: the node stopped, the page opens again from its service worker
+      and shows the feed it read, checked as before.
 """
 import http.client
 import http.server
@@ -251,7 +253,12 @@ def t_revoked(env):
     drive(env, "revoked", page_url(v.http_port, env))
 
 
-TESTS = {"feed": t_feed, "liar": t_liar, "post": t_post, "revoked": t_revoked}
+def t_offline(env):
+    v = community(env)
+    drive(env, "offline", page_url(v.http_port, env), {"the node stopped": lambda: check(v.stop() == 0, "stop")})
+
+
+TESTS = {"feed": t_feed, "liar": t_liar, "post": t_post, "revoked": t_revoked, "offline": t_offline}
 
 
 def skip_reason():

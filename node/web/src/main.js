@@ -64,12 +64,15 @@ function str(v) {
 // --- the node -------------------------------------------------------------------------
 
 // GET from the API, waiting as the node asks when it answers 429 (at most
-// half a minute a time, whatever it says).
+// half a minute a time, whatever it says), and asking again, three times at
+// most, when it fails on its side (5xx: a store busy or failing for now).
 async function get(path) {
-  for (;;) {
+  for (let failed = 0; ; ) {
     const r = await fetch(API + path, { cache: "no-store" });
-    if (r.status !== 429) return r;
-    const wait = Math.min(30, Number(r.headers.get("Retry-After")) || 1);
+    let wait;
+    if (r.status === 429) wait = Math.min(30, Number(r.headers.get("Retry-After")) || 1);
+    else if (r.status >= 500 && ++failed < 4) wait = failed;
+    else return r;
     await new Promise((res) => setTimeout(res, 1000 * wait));
   }
 }
@@ -80,11 +83,15 @@ async function getJSON(path) {
   return r.json();
 }
 
-// The event named id, from its wire bytes, checked; null (and counted) when
-// the bytes are not that event or do not check out.
+// The event named id, from its wire bytes, checked; null when the node does
+// not hand them over, and null (counted) when they are not that event or do
+// not check out.
 async function fetchEvent(id) {
   const r = await get("/events/" + encodeURIComponent(id) + "/raw");
-  if (!r.ok) return refuse(id, "HTTP " + r.status);
+  if (!r.ok) {
+    console.warn("event " + id + " not fetched: HTTP " + r.status);
+    return null;
+  }
   try {
     const ev = readEvent(new Uint8Array(await r.arrayBuffer()), app.network);
     if (ev.id !== id) return refuse(id, "the node sent another event");
@@ -552,6 +559,10 @@ function fail(e) {
 
 async function main() {
   useLanguage((await db.get("lang")) === "en");
+  // offline: the app and the feed it last read (sw.js); browsers give
+  // service workers to secure contexts only (HTTPS, or the node itself)
+  if ("serviceWorker" in navigator && window.isSecureContext)
+    navigator.serviceWorker.register("sw.js").catch((e) => console.warn("no service worker: " + e.message));
   const pinned = /^#root=([0-9a-f]{64})$/.exec(location.hash);
   app.root = (await db.get("root")) || null;
   if (pinned && !app.root) {
