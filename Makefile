@@ -4,17 +4,19 @@
 
 BUILD       ?= build
 MESON_FLAGS ?=
-# Debian 12 packages the build, the tests and the demo need.
+# Debian 12 packages the build, the tests and the demo need (chromium and
+# the CJK fonts for the web app's browser tests).
 DEB_PACKAGES = gcc pkg-config meson ninja-build libuv1-dev libsodium-dev \
 	libmsgpack-dev libsqlite3-dev libjansson-dev libcmocka-dev libgnutls28-dev \
 	libmicrohttpd-dev libqrencode-dev \
 	python3 python3-nacl python3-msgpack python3-cryptography libxml2-utils \
-	libcurl4-gnutls-dev openssl
+	libcurl4-gnutls-dev openssl \
+	chromium fonts-noto-cjk
 # Node.js runs the negentropy interop test against nostr-tools; a machine
 # that already has node and npm (from any source) keeps them.
 NODE_PACKAGES = nodejs npm
 
-.PHONY: all deps interop-deps build test demo bench clean
+.PHONY: all deps interop-deps web-deps build test demo bench clean
 
 all: build
 
@@ -45,13 +47,28 @@ interop-deps:
 		echo "npm ci failed (offline?): the negentropy interop test will be skipped"; \
 	fi
 
+# The web app's packages (esbuild, its libraries, playwright-core for the
+# browser tests; pinned by node/web/package-lock.json), only for `make
+# test`.  meson builds the app when they are there, so a build configured
+# before them is configured again.  Offline and not cached, the node builds
+# without the app and the browser tests are reported as skipped.
+web-deps:
+	@if [ ! -d node/web/node_modules ]; then \
+		echo "installing the Node.js packages of the web app (npm ci)"; \
+		if npm ci --prefix node/web --prefer-offline --no-audit --no-fund --loglevel=error; then \
+			if [ -f $(BUILD)/build.ninja ]; then meson setup --reconfigure $(BUILD) >/dev/null; fi; \
+		else \
+			echo "npm ci failed (offline?): the web app is not built, its browser tests will be skipped"; \
+		fi; \
+	fi
+
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_FLAGS)
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-test: build interop-deps
+test: deps web-deps build interop-deps
 	meson test -C $(BUILD) --print-errorlogs
 
 demo: build

@@ -46,11 +46,12 @@ void conf_defaults(struct node_conf *c)
 	c->http_clients = 1024;
 	c->http_per_ip = 64;
 	c->http_rate = 50;
+	snprintf(c->web_dir, sizeof c->web_dir, "%s", WM_WEB_DIR);
 }
 
 int conf_encode(const struct node_conf *c, char **out)
 {
-	size_t cap = 8192 + 9 * CONF_VAL_MAX;
+	size_t cap = 8192 + 10 * CONF_VAL_MAX;
 	char *t = malloc(cap);
 	int w;
 
@@ -149,13 +150,18 @@ int conf_encode(const struct node_conf *c, char **out)
 		"# times that pass).  Default: 1024, 64, 50\n"
 		"http_clients = %u\n"
 		"http_per_ip = %u\n"
-		"http_rate = %u\n",
+		"http_rate = %u\n"
+		"\n"
+		"# The web app's built files, an absolute path; where they are missing the\n"
+		"# node serves a page saying the app was not built.  Default: where this\n"
+		"# build put them (after `meson install`: PREFIX/share/watchmesh/web)\n"
+		"web_dir = %s\n",
 		c->name, c->groups, c->listen, c->peers, c->repair_interval,
 		c->eager_peers, c->peer_rate, c->peer_burst, c->author_rate, c->author_burst,
 		c->max_peers, c->beacons ? "on" : "off", c->beacon_port, c->beacon_interval,
 		c->keepalive, c->backoff_max, c->expire_interval, c->log_level, c->disk_reserve,
 		c->http, c->https, c->tls_cert, c->tls_key, c->http_clients, c->http_per_ip,
-		c->http_rate);
+		c->http_rate, c->web_dir);
 	if (w < 0 || (size_t)w >= cap) {
 		free(t);
 		return WM_EINVAL;
@@ -289,6 +295,14 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			dst = c.tls_cert;
 		else if (conf_is(k, kl, "tls_key"))
 			dst = c.tls_key;
+		else if (conf_is(k, kl, "web_dir")) {
+			/* the daemon's working directory is no place to look for it */
+			if (vl == 0 || v[0] != '/') {
+				wm_why(why, "line %s: web_dir must be an absolute path", ln);
+				return WM_EFORMAT;
+			}
+			dst = c.web_dir;
+		}
 		else if (conf_is(k, kl, "log_level")) {
 			if (!conf_is(v, vl, "debug") && !conf_is(v, vl, "info") && !conf_is(v, vl, "warn")) {
 				wm_why(why, "line %s: log_level must be debug, info or warn", ln);

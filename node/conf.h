@@ -46,6 +46,7 @@ struct node_conf {
 	unsigned http_clients;       /* HTTP connections at most, streams included (1024) */
 	unsigned http_per_ip;        /* ... from one IP address (64) */
 	unsigned http_rate;          /* requests/s from one IP address; burst 10x (50) */
+	char web_dir[CONF_VAL_MAX];  /* the web app's built assets, absolute (WM_WEB_DIR, set by meson) */
 };
 /* The defaults (see above). */
 void conf_defaults(struct node_conf *c);

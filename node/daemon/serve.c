@@ -190,6 +190,7 @@ int serve_start(struct daemon *d, char why[WM_WHY_LEN])
 	hc.max_clients = cf->http_clients;
 	hc.per_ip = cf->http_per_ip;
 	hc.rate = cf->http_rate;
+	hc.web_dir = cf->web_dir;
 	hc.start_seq = local_head(&d->local);
 	hk.ctx = d;
 	hk.submit = hook_submit;

@@ -155,6 +155,22 @@ def fetched_total(path):
     return n
 
 
+def vm_kib(pid, field):
+    """A /proc/PID/status field in KiB (VmHWM: the peak resident set)."""
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith(field + ":"):
+                return int(ln.split()[1])
+    return 0
+
+
+def file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def lines(path):
     with open(path, errors="replace") as f:
         return f.read().splitlines()
@@ -207,6 +223,12 @@ def one_level(wm, work, network, base, per, n, h, timeout):
             die("level %d: no union within %d s (A %d, B %d of %d); logs in %s"
                 % (per, timeout, ca, cb, union, work))
         cpu = sum(cpu_seconds(p.pid) for p in procs[:2])
+        # memory and WAL at the end of the repair, before the daemons stop
+        # (a stop checkpoints the WAL away)
+        peak = [vm_kib(p.pid, "VmHWM") for p in (procs[1], procs[0])]
+        wal = [file_size(os.path.join(d, "store.db-wal")) for d in (a, b)]
+        print("  level %d: daemons' peak RSS a %.0f MiB, b %.0f MiB; WAL a %.0f MiB, b %.0f MiB"
+              % (per, peak[0] / 1024, peak[1] / 1024, wal[0] / 2**20, wal[1] / 2**20))
     finally:
         for p in procs:
             if p.poll() is None:

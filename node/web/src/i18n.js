@@ -1,0 +1,99 @@
+// The page's words: Chinese by default, English when chosen.  The Chinese
+// text is the key, so the code reads as the page does; a phrase missing
+// below shows in Chinese.  Text from the network is never translated.
+const EN = {
+  "邻里守望": "Neighbourhood watch",
+  "选择您的社区": "Choose your community",
+  "这个网络还没有社区": "This network has no community yet",
+  "切换社区": "Change",
+  "搜索": "Search",
+  "搜索结果": "Search results",
+  "没有找到": "Nothing found",
+  "正在进行的警报": "Active alerts",
+  "社区动态": "Community feed",
+  "还没有消息": "No posts yet",
+  "发送求助": "Ask for help",
+  "公开发送求助": "Send publicly",
+  "请描述您需要的帮助（会公开显示，请勿写电话、身份证号）":
+    "Describe the help you need (shown to everyone: no phone or ID numbers)",
+  "回复": "Reply",
+  "公开回复": "Reply publicly",
+  "您的线索或回答（会公开显示）": "Your lead or answer (shown to everyone)",
+  "回复：": "Reply to: ",
+  "正在发送…": "Sending…",
+  "已发送": "Sent",
+  "已回复": "Replied",
+  "发送失败：": "Not sent: ",
+  "（发送失败：": " (not sent: ",
+  "）": ")",
+  "派出所 ": "Station ",
+  "警官 ": "Officer ",
+  "用户 ": "User ",
+  "照片": "Photo",
+  "（已撤回）": "(withdrawn)",
+  "已结束": "ended",
+  "求助（只有警官能看到内容）": "Request for help (only officers can read it)",
+  "求助 · ": "Request · ",
+  "（加密回复）": "(sealed reply)",
+  "状态：": "Status: ",
+  "⚠ 发布者不是本社区的警官，内容未经核实": "⚠ Not posted by an officer of this community: unverified",
+  " 条消息未通过校验，已隐藏": " posts failed their checks and are hidden",
+  "出错了：": "Something went wrong: ",
+  "这个页面已绑定另一个网络的根密钥，链接中的根密钥未采用":
+    "This page is bound to another network's root key; the key in the link was not taken",
+  "这个节点的证书来自多个根密钥，请用派出所给的链接打开":
+    "This node's certificates come from several root keys: open the link your station gave you",
+  "这个节点还没有派出所证书": "This node has no station certificate yet",
+  "这个节点没有本网络根密钥签发的证书": "This node has no certificate from the network's root key",
+  "内容含有个人信息（": "The text holds personal data (",
+  "），会公开给社区所有人看到。请删除后再发送；确需公开，请再按一次发送。":
+    "), which everyone in the community would see. Remove it; to publish it anyway, press send again.",
+  "还剩 %h 小时 %m 分": "%h h %m min left",
+  "还剩 %m 分钟": "%m min left",
+  "，": ", ",
+  "English": "中文",
+};
+
+// Labels of enumerations: value -> [Chinese, English].
+export const LABELS = {
+  topic: { police: ["治安求助", "Police"], "non-police": ["非警务求助", "Non-police"], dispute: ["纠纷调解", "Dispute"],
+    "lost-found": ["失物招领", "Lost and found"], other: ["其他", "Other"] },
+  severity: { Extreme: ["特别严重", "Extreme"], Severe: ["严重", "Severe"], Moderate: ["较重", "Moderate"],
+    Minor: ["一般", "Minor"], Unknown: ["未知", "Unknown"] },
+  category: { fraud: ["防诈骗", "Fraud"], safety: ["安全", "Safety"], traffic: ["交通", "Traffic"],
+    weather: ["天气", "Weather"], notice: ["通知", "Notice"], "lost-found": ["失物招领", "Lost and found"],
+    other: ["其他", "Other"] },
+  state: { acknowledged: ["已受理", "Acknowledged"], assigned: ["已指派", "Assigned"], referred: ["已转介", "Referred"],
+    resolved: ["已解决", "Resolved"], closed: ["已关闭", "Closed"] },
+  ack: { seen: ["已看到", "Seen"], helping: ["我能帮忙", "I can help"], found: ["已找到", "Found"] },
+  pii: { "mobile number": ["手机号", "mobile number"], "resident ID number": ["身份证号", "resident ID number"],
+    "bank card number": ["银行卡号", "bank card number"] },
+};
+
+let english = false;
+
+export function setEnglish(on) {
+  english = on;
+  document.documentElement.lang = on ? "en" : "zh-CN";
+}
+
+export function isEnglish() {
+  return english;
+}
+
+// The phrase in the page's language; %name in it replaced from args.
+export function t(zh, args = {}) {
+  const s = english && Object.prototype.hasOwnProperty.call(EN, zh) ? EN[zh] : zh;
+  return s.replace(/%([a-z]+)/g, (m, k) => (Object.prototype.hasOwnProperty.call(args, k) ? String(args[k]) : m));
+}
+
+// The label of an enumeration's value, or the value itself when it is not
+// one we know ("constructor" is no label, whatever Object's prototype says).
+export function label(kind, v) {
+  const l = LABELS[kind];
+  return typeof v === "string" && Object.prototype.hasOwnProperty.call(l, v) ? l[v][english ? 1 : 0] : typeof v === "string" ? v : "";
+}
+
+export function locale() {
+  return english ? "en-GB" : "zh-CN";
+}

@@ -1,0 +1,585 @@
+// The residents' app: pick a community, read its feed (active alerts pinned
+// on top, official posts with a badge, replies under what they answer),
+// search it; send a public help request, acknowledge an alert or answer a
+// post, each signed on this device.
+//
+// The node is a courier, not an authority: the page takes only ids and
+// cursors from its JSON, fetches each event's wire bytes and checks them
+// (wire.js), and computes the badge itself (trust.js).  Every string from
+// the network reaches the page through text nodes (el() below), never as
+// HTML.
+import * as db from "./db.js";
+import { LABELS, isEnglish, label, locale, setEnglish, t } from "./i18n.js";
+import { piiScan } from "./pii.js";
+import { Trust } from "./trust.js";
+import { WireError, hex, makeEvent, readEvent, unhex } from "./wire.js";
+
+const API = "/api/v1";
+const PAGE = 200;
+const FETCHERS = 6;
+
+const SEVERITY_ORDER = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
+
+const app = {
+  root: null,          // pinned root key, hex
+  network: null,       // pinned network id, bytes
+  trust: null,
+  group: null,
+  events: new Map(),   // id -> checked event, of the chosen group
+  refused: 0,          // events whose bytes did not check out
+  next: 0,             // the node's cursor after the last event read
+  source: null,        // the live stream
+  content: null,       // the element render() redraws, once the group's page is built
+  reply: null,         // the reply form
+  replyTo: null,       // the id it answers
+  query: "",
+  results: null,       // search results (checked events), or null
+  notice: "",
+};
+
+// --- DOM: strings always become text nodes --------------------------------------------
+
+function el(tag, props, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === "dataset") Object.assign(e.dataset, v);
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "className" || k === "value" || k === "type" || k === "placeholder" || k === "disabled" ||
+             k === "src" || k === "alt" || k === "id")
+      e[k] = v;
+    else e.setAttribute(k, v);
+  }
+  for (const kid of kids.flat(Infinity)) {
+    if (kid === null || kid === undefined || kid === false) continue;
+    e.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return e;
+}
+
+function str(v) {
+  return typeof v === "string" ? v : "";
+}
+
+
+// --- the node -------------------------------------------------------------------------
+
+// GET from the API, waiting as the node asks when it answers 429 (at most
+// half a minute a time, whatever it says), and asking again, three times at
+// most, when it fails on its side (5xx: a store busy or failing for now).
+async function get(path) {
+  for (let failed = 0; ; ) {
+    const r = await fetch(API + path, { cache: "no-store" });
+    let wait;
+    if (r.status === 429) wait = Math.min(30, Number(r.headers.get("Retry-After")) || 1);
+    else if (r.status >= 500 && ++failed < 4) wait = failed;
+    else return r;
+    await new Promise((res) => setTimeout(res, 1000 * wait));
+  }
+}
+
+async function getJSON(path) {
+  const r = await get(path);
+  if (!r.ok) throw new Error(path + ": " + r.status);
+  return r.json();
+}
+
+// The event named id, from its wire bytes, checked; null when the node does
+// not hand them over, and null (counted) when they are not that event or do
+// not check out.
+async function fetchEvent(id) {
+  const r = await get("/events/" + encodeURIComponent(id) + "/raw");
+  if (!r.ok) {
+    console.warn("event " + id + " not fetched: HTTP " + r.status);
+    return null;
+  }
+  try {
+    const ev = readEvent(new Uint8Array(await r.arrayBuffer()), app.network);
+    if (ev.id !== id) return refuse(id, "the node sent another event");
+    return ev;
+  } catch (e) {
+    if (e instanceof WireError) return refuse(id, e.message);
+    throw e;
+  }
+}
+
+function refuse(id, why) {
+  app.refused++;
+  console.warn("event " + id + " refused: " + why);
+  return null;
+}
+
+async function fetchAll(ids) {
+  const out = new Array(ids.length);
+  let i = 0;
+  async function worker() {
+    while (i < ids.length) {
+      const k = i++;
+      out[k] = await fetchEvent(ids[k]);
+    }
+  }
+  await Promise.all(Array.from({ length: FETCHERS }, worker));
+  return out.filter(Boolean);
+}
+
+// Every event of a group from cursor `after` on: [events, next].
+async function listGroup(group, after) {
+  const evs = [];
+  for (;;) {
+    const page = await getJSON("/events?group=" + encodeURIComponent(group) + "&after=" + after + "&limit=" + PAGE);
+    const ids = page.events.map((e) => e.id).filter((id) => typeof id === "string");
+    evs.push(...await fetchAll(ids));
+    // a cursor that does not move on would keep a lying node's page coming
+    const moved = Number.isSafeInteger(page.next) && page.next > after;
+    if (moved) after = page.next;
+    if (!page.more || ids.length === 0 || !moved) return [evs, after];
+  }
+}
+
+// --- trust: the root, the network, the certificates -----------------------------------
+
+// The certificates and revocations, then live: an officer certified
+// after the page opened gets his badge without a reload.
+async function syncTrust() {
+  const [evs, next] = await listGroup("network", 0);
+  if (!app.root) {
+    // First contact: the key that signed the station certs.  A page opened
+    // from the station's link (#root=...) never needs this guess.
+    const roots = new Set(evs.filter((e) => e.kind === 7 && e.content && e.content.role === "station")
+      .map((e) => e.author));
+    if (roots.size !== 1) throw new Error(t(roots.size ? "这个节点的证书来自多个根密钥，请用派出所给的链接打开" : "这个节点还没有派出所证书"));
+    app.root = [...roots][0];
+    await db.put("root", app.root);
+  }
+  if (!app.network) {
+    const mine = evs.find((e) => e.author === app.root);
+    if (!mine) throw new Error(t("这个节点没有本网络根密钥签发的证书"));
+    app.network = unhex(mine.network);
+    await db.put("network", mine.network);
+  }
+  app.trust = new Trust(app.root);
+  for (const ev of evs) if (ev.network === hex(app.network)) app.trust.add(ev);
+  follow("network", next, (ev) => app.trust.add(ev));
+}
+
+// --- the feed ---------------------------------------------------------------------------
+
+async function loadFeed() {
+  app.events.clear();
+  const [evs, next] = await listGroup(app.group, 0);
+  for (const ev of evs) app.events.set(ev.id, ev);
+  app.next = next;
+  render();
+  live();
+}
+
+// Follow a group live from cursor `after`: each new event, checked, goes
+// to take(); the EventSource resumes by itself (Last-Event-ID).
+function follow(group, after, take) {
+  const src = new EventSource(API + "/stream?group=" + encodeURIComponent(group) + "&last_event_id=" + after);
+  src.onmessage = async (m) => {
+    let id;
+    try {
+      id = JSON.parse(m.data).id;
+    } catch {
+      return;
+    }
+    if (typeof id !== "string") return;
+    let ev = null;
+    try {
+      ev = await fetchEvent(id);
+    } catch (e) {
+      // the node went away between the message and the fetch
+      console.warn("event " + id + " not fetched: " + e.message);
+    }
+    if (ev && ev.group === group) {
+      take(ev);
+      render();
+    }
+  };
+  return src;
+}
+
+function live() {
+  if (app.source) app.source.close();
+  app.source = follow(app.group, app.next, (ev) => app.events.set(ev.id, ev));
+}
+
+async function search(q) {
+  app.query = q;
+  if (!q) {
+    app.results = null;
+    render();
+    return;
+  }
+  const r = await getJSON("/search?q=" + encodeURIComponent(q) + "&group=" + encodeURIComponent(app.group));
+  const ids = r.events.map((e) => e.id).filter((id) => typeof id === "string");
+  const fetched = new Map((await fetchAll(ids.filter((id) => !app.events.has(id)))).map((ev) => [ev.id, ev]));
+  app.results = ids.map((id) => app.events.get(id) || fetched.get(id)).filter((ev) => ev && ev.group === app.group);
+  render();
+}
+
+// --- sending ----------------------------------------------------------------------------
+
+async function seed() {
+  let s = await db.get("seed");
+  if (!s) {
+    s = crypto.getRandomValues(new Uint8Array(32));
+    await db.put("seed", s);
+  }
+  return s;
+}
+
+// Sign an event of the chosen group on this device and hand it to the node;
+// its id once the node took it (201, or 200: held already).  Every kind the
+// page signs is lasting, so it becomes this device's head in the group.
+async function send(kind, content, refs = []) {
+  const sk = await seed();
+  const headKey = "head:" + app.group;
+  const prev = (await db.get(headKey)) || "";
+  const { wire, id } = makeEvent(sk, {
+    kind, createdAt: Date.now(), network: app.network, group: app.group, prev: unhex(prev),
+    refs: refs.map(unhex), content,
+  });
+  const r = await fetch(API + "/events", { method: "POST", body: wire, headers: { "Content-Type": "application/msgpack" } });
+  let answer = {};
+  try {
+    answer = await r.json();
+  } catch {
+    answer = {};
+  }
+  if (r.status !== 201 && r.status !== 200) throw new Error(str(answer.error) || "HTTP " + r.status);
+  await db.put(headKey, id);
+  app.events.set(id, readEvent(wire, app.network));
+  return id;
+}
+
+// --- rendering --------------------------------------------------------------------------
+
+function when(ms) {
+  return new Date(ms).toLocaleString(locale(), { hour12: false });
+}
+
+function left(ms) {
+  const m = Math.max(0, Math.round((ms - Date.now()) / 60000));
+  return m >= 60 ? t("还剩 %h 小时 %m 分", { h: Math.floor(m / 60), m: m % 60 }) : t("还剩 %m 分钟", { m });
+}
+
+function who(ev) {
+  const off = app.trust.official(ev);
+  if (off)
+    return el("span", { className: "badge" }, "✔ " + t(off.role === "station" ? "派出所 " : "警官 ") + off.name,
+      off.role === "officer" ? " · " + off.station : "");
+  return el("span", { className: "author" }, t("用户 ") + ev.author.slice(0, 8));
+}
+
+// One object URL per photo for the page's life: render() runs often.
+const photoUrls = new Map();
+
+function photo(ev) {
+  const c = ev.content;
+  if (!(c.photo instanceof Uint8Array) || !/^image\/(jpeg|png|webp)$/.test(str(c.photo_type))) return null;
+  if (!photoUrls.has(ev.id)) photoUrls.set(ev.id, URL.createObjectURL(new Blob([c.photo], { type: c.photo_type })));
+  return el("img", { className: "photo", src: photoUrls.get(ev.id), alt: t("照片") });
+}
+
+function body(ev) {
+  const c = ev.content;
+  if (ev.withheld || !c) return [el("p", { className: "withheld" }, t("（已撤回）"))];
+  switch (ev.kind) {
+  case 1:
+    return [el("h3", {}, str(c.title)), el("span", { className: "tag" }, label("category", c.category)),
+      el("p", { className: "text" }, str(c.text))];
+  case 2:
+    return [el("h3", {}, str(c.headline)),
+      el("p", { className: "meta" }, label("severity", c.severity) + " · " +
+        (ev.expiresAt > Date.now() ? left(ev.expiresAt) : t("已结束")) + " · " + str(c.area_desc)),
+      photo(ev), el("p", { className: "text" }, str(c.text)),
+      c.instruction ? el("p", { className: "text" }, str(c.instruction)) : null];
+  case 3:
+    if (c.box) return [el("p", { className: "sealed" }, t("求助（只有警官能看到内容）"))];
+    return [el("span", { className: "tag" }, t("求助 · ") + label("topic", c.topic)),
+      el("p", { className: "text" }, str(c.text))];
+  case 4:
+    return [el("p", { className: "text" }, c.box ? t("（加密回复）") : str(c.text))];
+  case 5:
+    return [el("p", { className: "text" }, t("状态：") + label("state", c.state),
+      c.referred_to ? " → " + str(c.referred_to) : "", c.note ? " · " + str(c.note) : "")];
+  case 9:
+    return [el("p", { className: "text" }, label("ack", c.what), c.text ? " · " + str(c.text) : "")];
+  default:
+    return [];
+  }
+}
+
+function card(ev, answers) {
+  const official = app.trust.official(ev) !== null;
+  // Bulletins and alerts are valid only from officials: one that is not
+  // shown as a warning, never pinned (a node that lies, or a revoked key).
+  const suspect = (ev.kind === 1 || ev.kind === 2) && !official;
+  const cls = ["card", "kind-" + ev.kindName];
+  if (ev.kind === 2 && !suspect) cls.push("sev-" + (SEVERITY_ORDER.includes(ev.content && ev.content.severity) ? ev.content.severity : "Unknown"));
+  if (suspect) cls.push("suspect");
+  const all = (answers.get(ev.id) || []).sort((a, b) => a.createdAt - b.createdAt);
+  // on an alert, acks are counted rather than listed
+  const acks = ev.kind === 2 ? all.filter((k) => k.kind === 9) : [];
+  const kids = all.filter((k) => !acks.includes(k));
+  const running = ev.kind === 2 && !suspect && !ev.withheld && ev.expiresAt > Date.now();
+  return el("article", { className: cls.join(" "), dataset: { id: ev.id, kind: ev.kindName } },
+    el("header", {}, who(ev), el("time", {}, when(ev.createdAt))),
+    suspect ? el("p", { className: "warning" }, t("⚠ 发布者不是本社区的警官，内容未经核实")) : null,
+    body(ev),
+    running ? ackBar(ev, acks) : null,
+    answerable(ev, suspect) ? el("button", { type: "button", className: "reply", onclick: () => app.reply.aim(ev) }, t("回复")) : null,
+    kids.length ? el("div", { className: "answers" }, kids.map((k) => card(k, answers))) : null);
+}
+
+// A resident answers a post in clear: bulletins, alerts, public requests.
+function answerable(ev, suspect) {
+  return !suspect && !ev.withheld && ev.content && (ev.kind === 1 || ev.kind === 2 || (ev.kind === 3 && !ev.content.box));
+}
+
+// "Seen", "I can help", "found" on a running alert, each with its count.
+function ackBar(ev, acks) {
+  return el("div", { className: "acks" }, Object.keys(LABELS.ack).map((what) => {
+    const name = label("ack", what);
+    const n = acks.filter((a) => a.content && a.content.what === what).length;
+    const b = el("button", {
+      type: "button", dataset: { what },
+      onclick: async () => {
+        b.disabled = true;
+        try {
+          await send(9, { what }, [ev.id]);
+          render();
+        } catch (e) {
+          b.replaceChildren(name + t("（发送失败：") + e.message + t("）"));
+          b.disabled = false;
+        }
+      },
+    }, name + " " + n);
+    return b;
+  }));
+}
+
+// Replies, statuses and acks go under what they answer when it is here.
+function threads(evs) {
+  const answers = new Map();
+  const top = [];
+  for (const ev of evs) {
+    if (ev.kind === 6 || ev.kind === 7 || ev.kind === 8) continue;
+    const target = ev.refs[0];
+    if ((ev.kind === 4 || ev.kind === 5 || ev.kind === 9) && target && app.events.has(target)) {
+      if (!answers.has(target)) answers.set(target, []);
+      answers.get(target).push(ev);
+    } else {
+      top.push(ev);
+    }
+  }
+  return [top, answers];
+}
+
+function feedView() {
+  const now = Date.now();
+  const [top, answers] = threads([...app.events.values()]);
+  const pinned = top.filter((ev) => ev.kind === 2 && !ev.withheld && ev.expiresAt > now && app.trust.official(ev))
+    .sort((a, b) => SEVERITY_ORDER.indexOf(a.content.severity) - SEVERITY_ORDER.indexOf(b.content.severity) ||
+      b.createdAt - a.createdAt);
+  const rest = top.filter((ev) => !pinned.includes(ev)).sort((a, b) => b.createdAt - a.createdAt);
+  return [
+    pinned.length ? el("section", { id: "alerts" }, el("h2", {}, t("正在进行的警报")), pinned.map((ev) => card(ev, answers))) : null,
+    el("section", { id: "feed" }, el("h2", {}, t("社区动态")),
+      rest.length ? rest.map((ev) => card(ev, answers)) : el("p", { className: "empty" }, t("还没有消息"))),
+  ];
+}
+
+function resultsView() {
+  const [, answers] = threads([...app.events.values()]);
+  return el("section", { id: "results" }, el("h2", {}, t("搜索结果")),
+    app.results.length ? app.results.map((ev) => card(ev, answers)) : el("p", { className: "empty" }, t("没有找到")));
+}
+
+// The personal-data check before a public text is signed, as `watchmesh
+// post` runs it: a text holding a phone, ID or card number is sent only when
+// the resident presses send again on the same text.  ok(text) says whether
+// to send now; otherwise status says what was found.
+function personalCheck(status) {
+  let confirmed = null;
+  return (text) => {
+    const found = piiScan(text);
+    if (found.length === 0 || text === confirmed) return true;
+    confirmed = text;
+    status.textContent = t("内容含有个人信息（") + found.map((f) => label("pii", f.type) + " " + f.masked).join(t("，")) +
+      t("），会公开给社区所有人看到。请删除后再发送；确需公开，请再按一次发送。");
+    status.className = "warning";
+    return false;
+  };
+}
+
+function requestForm() {
+  const topic = el("select", { id: "topic" }, Object.keys(LABELS.topic).map((v) => el("option", { value: v }, label("topic", v))));
+  const text = el("textarea", { id: "request-text", placeholder: t("请描述您需要的帮助（会公开显示，请勿写电话、身份证号）") });
+  const status = el("p", { id: "request-status" });
+  const ok = personalCheck(status);
+  const button = el("button", {
+    id: "send-request", type: "button",
+    onclick: async () => {
+      if (!text.value.trim() || !ok(text.value)) return;
+      button.disabled = true;
+      status.className = "";
+      status.textContent = t("正在发送…");
+      try {
+        await send(3, { topic: topic.value, text: text.value });
+        text.value = "";
+        status.textContent = t("已发送");
+        render();
+      } catch (e) {
+        status.textContent = t("发送失败：") + e.message;
+      } finally {
+        button.disabled = false;
+      }
+    },
+  }, t("公开发送求助"));
+  return el("details", { id: "request" }, el("summary", {}, t("发送求助")), topic, text, button, status);
+}
+
+// The reply form: one for the page, aimed at a post by its 回复 button.
+function replyForm() {
+  const to = el("p", { id: "reply-to" });
+  const text = el("textarea", { id: "reply-text", placeholder: t("您的线索或回答（会公开显示）") });
+  const status = el("p", { id: "reply-status" });
+  const ok = personalCheck(status);
+  const button = el("button", {
+    id: "send-reply", type: "button",
+    onclick: async () => {
+      if (!text.value.trim() || !app.replyTo || !ok(text.value)) return;
+      button.disabled = true;
+      status.className = "";
+      status.textContent = t("正在发送…");
+      try {
+        await send(4, { text: text.value }, [app.replyTo]);
+        text.value = "";
+        status.textContent = t("已回复");
+        render();
+      } catch (e) {
+        status.textContent = t("发送失败：") + e.message;
+      } finally {
+        button.disabled = false;
+      }
+    },
+  }, t("公开回复"));
+  const form = el("section", { id: "reply", hidden: "" }, el("h2", {}, t("回复")), to, text, button, status);
+  form.aim = (ev) => {
+    app.replyTo = ev.id;
+    to.textContent = t("回复：") + excerpt(ev);
+    status.textContent = "";
+    form.hidden = false;
+    text.focus();
+  };
+  return form;
+}
+
+function excerpt(ev) {
+  const c = ev.content || {};
+  const t = str(c.headline) || str(c.title) || str(c.text);
+  return t.length > 40 ? t.slice(0, 40) + "…" : t;
+}
+
+function searchBox() {
+  const input = el("input", { id: "search", type: "search", placeholder: t("搜索"), value: app.query });
+  const form = el("form", { onsubmit: (e) => { e.preventDefault(); search(input.value.trim()).catch(fail); } },
+    input, el("button", { type: "submit" }, t("搜索")));
+  return form;
+}
+
+// Replace what `root` shows with the nodes given (nested lists; nulls skipped).
+function show(root, ...kids) {
+  root.replaceChildren(...kids.flat(Infinity).filter((k) => k instanceof Node));
+}
+
+// Chinese by default; English when chosen, remembered on the device.
+function langButton() {
+  return el("button", {
+    type: "button", id: "lang",
+    onclick: async () => {
+      useLanguage(!isEnglish());
+      await db.put("lang", isEnglish() ? "en" : "zh");
+      app.content = null;
+      render();
+    },
+  }, t("English"));
+}
+
+function useLanguage(english) {
+  setEnglish(english);
+  document.title = t("邻里守望");
+}
+
+// The group's page is built once (so that a live event never wipes what the
+// resident is typing); render() then redraws only its feed.
+function render() {
+  const root = document.getElementById("app");
+  if (!app.group) {
+    app.content = null;
+    const groups = app.trust.groups(Date.now());
+    show(root, langButton(), el("h1", {}, t("选择您的社区")),
+      groups.length ? el("div", { id: "groups" }, groups.map((g) => el("button", {
+        type: "button", className: "group", dataset: { group: g },
+        onclick: () => choose(g),
+      }, g))) : el("p", {}, t("这个网络还没有社区")));
+    return;
+  }
+  if (!app.content) {
+    app.content = el("div", { id: "content" });
+    app.reply = replyForm();
+    show(root,
+      el("header", { id: "top" }, el("h1", {}, app.group),
+        el("button", { type: "button", id: "change-group", onclick: () => choose(null) }, t("切换社区")), langButton()),
+      app.notice ? el("p", { className: "notice" }, app.notice) : null,
+      searchBox(), requestForm(), app.reply, app.content);
+  }
+  show(app.content, app.results ? resultsView() : feedView(),
+    app.refused ? el("p", { className: "refused" }, app.refused + t(" 条消息未通过校验，已隐藏")) : null);
+}
+
+async function choose(g) {
+  app.group = g;
+  app.content = null;
+  app.replyTo = null;
+  app.results = null;
+  app.query = "";
+  await db.put("group", g);
+  if (app.source) app.source.close();
+  if (g) await loadFeed();
+  else render();
+}
+
+function fail(e) {
+  console.error(e);
+  show(document.getElementById("app"), el("p", { className: "error" }, t("出错了：") + e.message));
+}
+
+async function main() {
+  useLanguage((await db.get("lang")) === "en");
+  // offline: the app and the feed it last read (sw.js); browsers give
+  // service workers to secure contexts only (HTTPS, or the node itself)
+  if ("serviceWorker" in navigator && window.isSecureContext)
+    navigator.serviceWorker.register("sw.js").catch((e) => console.warn("no service worker: " + e.message));
+  const pinned = /^#root=([0-9a-f]{64})$/.exec(location.hash);
+  app.root = (await db.get("root")) || null;
+  if (pinned && !app.root) {
+    app.root = pinned[1];
+    await db.put("root", app.root);
+  } else if (pinned && pinned[1] !== app.root) {
+    app.notice = t("这个页面已绑定另一个网络的根密钥，链接中的根密钥未采用");
+  }
+  const net = await db.get("network");
+  if (net) app.network = unhex(net);
+  await syncTrust();
+  const g = await db.get("group");
+  app.group = g && app.trust.groups(Date.now()).includes(g) ? g : null;
+  if (app.group) await loadFeed();
+  else render();
+  // the time left on pinned alerts, and alerts that ran out leaving the top
+  setInterval(() => app.group && render(), 60000);
+}
+
+main().catch(fail);

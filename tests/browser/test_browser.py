@@ -1,0 +1,284 @@
+"""
+Browser tests of the web app (node/web): a real `watchmesh run` daemon
+serves the built app and its API on 127.0.0.1, and drive.mjs drives Debian's
+headless Chromium through playwright-core against it, on a 360-pixel-wide
+screen.  Screenshots are kept in OUTDIR.
+
+    usage: test_browser.py WATCHMESH CASE SOURCE_ROOT WEB_DIR OUTDIR
+    cases: feed liar post revoked offline
+
+feed: the community picked from the certificates, the alert pinned with its
+      colour, time left, area and photo, badges, a reply under its request,
+      network text shown as text, an alert arriving live, an officer
+      certified after the page opened posting with his badge, search.
+liar: a proxy in front of the node marks every event official and slips in
+      a resident's bulletin, a station certificate signed by a resident and
+      an event with a bad signature: the page gives no badge and drops the
+      forgery.
+post: opened without the station's link (the root pinned on first use),
+      the page makes a key, signs two help requests and the node takes
+      them (201); the second chains to the first; a third holding a phone
+      number goes only once confirmed; "I can help" on the
+      alert is signed, taken and counted; a lead in reply shown under it.
+revoked: an officer's certificate revoked: no badge on his bulletin; then
+      the page in English, remembered across a reload.
+offline: the node stopped, the page opens again from its service worker
+      and shows the feed it read, checked as before.
+"""
+import http.client
+import http.server
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+
+import msgpack
+import nacl.signing
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import wmtest  # noqa: E402
+from wmtest import Failure, check  # noqa: E402
+from test_mesh import G, free_port, run_cases  # noqa: E402
+from test_http import world_node  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+SRC = WEB_DIR = OUTDIR = None     # from the command line
+
+
+def png(w, h, rgb):
+    """A plain w x h PNG of one colour."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + bytes(rgb) * w for _ in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def root_hex(env):
+    with open(env.path("net")) as f:
+        for ln in f:
+            if ln.startswith("root "):
+                return ln.split()[1]
+    raise Failure("no root line in the network file")
+
+
+def community(env):
+    """The node with a day of posts: a bulletin, an alert with a photo, a
+    resident's request and the officer's reply, a request whose text is
+    HTML."""
+    v = world_node(env, web_dir=WEB_DIR)
+    with open(env.path("red.png"), "wb") as f:
+        f.write(png(40, 30, (200, 30, 30)))
+    env.post("bulletin", "village", "officer.key", "--group", G, "--category", "fraud",
+             "--title", "警惕冒充公检法诈骗", "--text", "公检法机关不会通过电话要求转账。")
+    env.post("alert", "village", "officer.key", "--group", G, "--headline", "寻找走失老人 刘大爷",
+             "--text", "七十八岁，穿蓝色外套。", "--area", "新华村", "--photo", "red.png", "--expires", "6h")
+    req = env.post("request", "village", "res1.key", "--group", G, "--text", "楼下有人撬车门，请派人看看")
+    env.post("reply", "village", "officer.key", "--group", G, "--reply-to", req, "--text", "收到，已派人")
+    env.post("request", "village", "res2.key", "--group", G, "--topic", "other",
+             "--text", '<img src=x onerror="window.pwned=1">')
+    return v
+
+
+def drive(env, case, url, actions=None):
+    """Run drive.mjs CASE against url; at each "wait: WHAT" call
+    actions[WHAT]() and say go.  Failure with its output if it failed."""
+    node = shutil.which("node")
+    p = subprocess.Popen([node, os.path.join(HERE, "drive.mjs"), case, url, OUTDIR],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, cwd=env.dir)
+    out = []
+    try:
+        for ln in p.stdout:
+            out.append(ln)
+            if ln.startswith("wait: "):
+                (actions or {})[ln[6:].strip()]()
+                p.stdin.write("go\n")
+                p.stdin.flush()
+        p.wait(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    env.log.append("$ node drive.mjs %s %s\n%s" % (case, url, "".join(out)))
+    check(p.returncode == 0 and out and out[-1].strip() == "ok",
+          "browser case %s failed (exit %s):\n%s" % (case, p.returncode, "".join(out)))
+
+
+def page_url(port, env):
+    return "http://127.0.0.1:%d/#root=%s" % (port, root_hex(env))
+
+
+def t_feed(env):
+    v = community(env)
+
+    def live_alert():
+        env.post("alert", "village", "officer.key", "--group", G, "--headline", "山火预警",
+                 "--text", "后山起火，请勿上山。", "--area", "后山", "--severity", "Extreme", "--expires", "3h")
+
+    def new_officer():
+        # signed off the node and sent through the API, as an officer's
+        # laptop would
+        env.key("zhao.key", encrypted=True)
+        out = env.path("zhao.bundle")
+        env.cert("station.key", "zhao.key", "officer", "赵警官", G, out=out)
+        env.post("bulletin", None, "zhao.key", "--group", G, "--category", "safety",
+                 "--title", "巡逻时间调整", "--text", "本周起夜间巡逻改为晚上九点开始。", "--out", out)
+        for wire in wmtest.read_bundle(out):
+            st, answer = v.post_wire(wire)
+            check(st == 201, "POST of the new officer's events: %d %r" % (st, answer))
+
+    drive(env, "feed", page_url(v.http_port, env), {"an alert posted while the page is open": live_alert,
+                                                    "a new officer and his bulletin": new_officer})
+
+
+class Liar(http.server.ThreadingHTTPServer):
+    """A node that lies: forwards to the real one, says official: true for
+    every event, and adds forged events to the first page of a listing."""
+
+    def __init__(self, upstream, forged):
+        super().__init__(("127.0.0.1", 0), LiarHandler)
+        self.upstream = upstream
+        self.forged = forged          # group -> [(id, wire)]
+        self.raw = {i: w for evs in forged.values() for i, w in evs}
+
+
+class LiarHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def answer(self, status, ctype, body):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        path = self.path
+        if path.startswith("/api/v1/stream"):
+            return self.answer(204, "text/plain", b"")
+        for i, w in self.server.raw.items():
+            if path == "/api/v1/events/%s/raw" % i:
+                return self.answer(200, "application/msgpack", w)
+        c = http.client.HTTPConnection("127.0.0.1", self.server.upstream, timeout=30)
+        c.request("GET", path)
+        r = c.getresponse()
+        body, ctype = r.read(), r.getheader("Content-Type", "")
+        c.close()
+        if ctype.startswith("application/json") and path.startswith("/api/v1/events"):
+            doc = json.loads(body)
+            evs = doc.get("events", [doc])
+            for e in evs:
+                e["official"] = True
+                e["official_name"] = "王警官"
+            for g, forged in self.server.forged.items():
+                if ("group=%s&" % g) in path and "after=0&" in path:
+                    evs += [{"id": i, "cursor": 0, "official": True, "official_name": "王警官"} for i, _ in forged]
+            body = json.dumps(doc).encode()
+        self.answer(r.status, ctype, body)
+
+
+def t_liar(env):
+    v = community(env)
+    net = wmtest.network_id(env.path("net"))
+    res1 = wmtest.key_seed(env.path("res1.key"))
+    res2 = wmtest.key_seed(env.path("res2.key"))
+    now = int(time.time() * 1000)
+    bulletin = wmtest.event(res1, 1, now, G, {"title": "派出所通知：请把存款转入安全账户",
+                                              "text": "所有存款必须今天转入安全账户。", "category": "fraud"},
+                            network=net)
+    res1_pub = bytes(nacl.signing.SigningKey(res1).verify_key)
+    station = wmtest.event(res1, 7, now, "network", {"subject": res1_pub, "role": "station", "name": "高埔派出所",
+                                                     "groups": ["*"], "not_before": now - 1000,
+                                                     "not_after": now + 86400000}, network=net)
+    wire, badsig_id = wmtest.event(res2, 3, now, G, {"topic": "police", "text": "签名被篡改"}, network=net)
+    payload, sig, content = wmtest.unwrap(wire)
+    badsig = msgpack.packb([payload, bytes([sig[0] ^ 1]) + sig[1:], content], use_bin_type=True)
+    liar = Liar(v.http_port, {G: [(bulletin[1], bulletin[0]), (badsig_id, bytes(badsig))],
+                              "network": [(station[1], station[0])]})
+    t = threading.Thread(target=liar.serve_forever, daemon=True)
+    t.start()
+    try:
+        drive(env, "liar", page_url(liar.server_address[1], env))
+    finally:
+        liar.shutdown()
+        liar.server_close()
+
+
+def t_post(env):
+    v = community(env)
+
+    def node_holds():
+        evs = env.json("feed", "--dir", "village", "--json", "--all", "--limit", "0")
+        mine = {e["content"].get("text"): e for e in evs if e["kind"] == "request"}
+        a, b, c = mine.get("路灯坏了，晚上很黑"), mine.get("路灯还是没修"), mine.get("有事请打我电话 138 1234 5678")
+        check(a and b and c, "the node does not hold the page's requests")
+        check(a["author"] == b["author"], "two keys for one device")
+        check(a["content"]["topic"] == "non-police", "topic: %r" % a["content"])
+        check(a["prev"] is None and b["prev"] == a["id"] and c["prev"] == b["id"],
+              "the chain: %r -> %r -> %r" % (a["prev"], b["prev"], c["prev"]))
+        alert = [e for e in evs if e["kind"] == "alert"][0]
+        acks = [e for e in evs if e["kind"] == "ack"]
+        check(len(acks) == 1 and acks[0]["author"] == a["author"] and acks[0]["refs"] == [alert["id"]] and
+              acks[0]["content"] == {"what": "helping"} and acks[0]["prev"] == c["id"], "the ack: %r" % acks)
+        leads = [e for e in evs if e["kind"] == "reply" and e["author"] == a["author"]]
+        check(len(leads) == 1 and leads[0]["refs"] == [alert["id"]] and leads[0]["prev"] == acks[0]["id"] and
+              leads[0]["content"] == {"text": "我在村口看到一位穿蓝色外套的老人"}, "the reply: %r" % leads)
+
+    # opened without the station's link: the root is the one key that
+    # signed the node's station certificates
+    drive(env, "post", "http://127.0.0.1:%d/" % v.http_port,
+          {"the node holds the requests, the ack and the reply": node_holds})
+
+
+def t_revoked(env):
+    v = community(env)
+    env.key("zhao.key", encrypted=True)
+    env.cert("station.key", "zhao.key", "officer", "赵警官", G, node="village")
+    kept = env.post("bulletin", "village", "zhao.key", "--group", G, "--category", "notice",
+                    "--title", "明天上午停水", "--text", "新华村明天上午停水检修。")
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", "zhao.key", "--reason", "调离", "--dir", "village", "--yes")
+    # the node keeps the bulletin official (the revoke's keep names it); the
+    # page, which judges revocations coarsely for now, takes the badge away
+    shown = env.json("show", kept, "--dir", "village", "--json")
+    check(shown.get("official") is True, "the node no longer holds the kept bulletin official: %r" % shown)
+    drive(env, "revoked", page_url(v.http_port, env))
+
+
+def t_offline(env):
+    v = community(env)
+    drive(env, "offline", page_url(v.http_port, env), {"the node stopped": lambda: check(v.stop() == 0, "stop")})
+
+
+TESTS = {"feed": t_feed, "liar": t_liar, "post": t_post, "revoked": t_revoked, "offline": t_offline}
+
+
+def skip_reason():
+    if not os.path.exists(CHROMIUM):
+        return "chromium not installed (apt-get install chromium)"
+    if not shutil.which("node"):
+        return "node (Node.js) not found"
+    if not os.path.isfile(os.path.join(SRC, "node", "web", "node_modules", "playwright-core", "package.json")):
+        return "playwright-core not installed; run: npm ci --prefix node/web"
+    if not os.path.isfile(os.path.join(WEB_DIR, "app.js")):
+        return "the web app was not built (see node/web/README.md)"
+    return None
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 5 and sys.argv[2] in TESTS:
+        SRC, WEB_DIR, OUTDIR = sys.argv[3:6]
+        why = skip_reason()
+        if why:
+            print("SKIP: " + why)
+            sys.exit(77)
+        os.makedirs(OUTDIR, exist_ok=True)
+    sys.exit(run_cases(TESTS, "browser", "SRC WEB_DIR OUTDIR"))
