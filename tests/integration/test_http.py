@@ -10,6 +10,7 @@ too many connections, request rate, oversized bodies) costing nothing.
 """
 import http.client
 import json
+import re
 import os
 import shutil
 import socket
@@ -21,16 +22,31 @@ from urllib.parse import quote
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wmtest  # noqa: E402
 from wmtest import Failure, check  # noqa: E402
-from test_mesh import G, Daemon, free_port, rss_kib, run_cases, wait_until, wait_up  # noqa: E402
+from test_mesh import G, Daemon, rss_kib, run_cases, wait_until, wait_up  # noqa: E402
 
 
 class Node(Daemon):
     """A daemon with its HTTP API on a free port of 127.0.0.1."""
 
     def configure(self, peers=(), **extra):
-        self.http_port = free_port()
-        extra.setdefault("http", "127.0.0.1:%d" % self.http_port)
+        # port 0: the kernel picks a free one at bind, so no other test can
+        # take it in between; start() reads it from the log
+        extra.setdefault("http", "127.0.0.1:0")
         super().configure(peers, **extra)
+
+    def start(self):
+        if getattr(self, "http_port", None):
+            # started again: the port it had, so that its clients find it
+            path = os.path.join(self.dir, "watchmesh.conf")
+            with open(path) as f:
+                text = re.sub(r"(?m)^http = 127\.0\.0\.1:0$", "http = 127.0.0.1:%d" % self.http_port,
+                              f.read())
+            with open(path, "w") as f:
+                f.write(text)
+        super().start()
+        m = wait_until("%s's HTTP port in its log" % self.name, lambda: re.findall(
+            r"HTTP API on 127\.0\.0\.1:(\d+)", self.log().split("---- start")[-1]))
+        self.http_port = int(m[-1])
 
     def request(self, method, path, body=None, headers=None, timeout=30):
         """(status, headers, body bytes) of one request."""
