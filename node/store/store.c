@@ -648,8 +648,11 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	/* journal_size_limit: once a checkpoint has reset the WAL, it is cut
+	 * back to 64 MB instead of keeping the largest size it ever reached */
 	if ((rc = exec_sql(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
-	                   "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;", why, "cannot configure")) != 0)
+	                   "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;"
+	                   "PRAGMA journal_size_limit = 67108864;", why, "cannot configure")) != 0)
 		goto out;
 	if (store_neg_register(s->db) != 0 ||       /* the neg_agg triggers call these */
 	    store_search_register(s->db) != 0) {    /* the search index's tokenizer */
@@ -771,9 +774,11 @@ sqlite3 *store_reader_get(struct store *s, char why[WM_WHY_LEN])
 		return NULL;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	/* map the file rather than a read() per page; the cache outlives a
-	 * session now, and is checked against the WAL at each BEGIN */
-	sqlite3_exec(db, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16000", NULL, NULL, NULL);
+	/* no memory map: a map of the whole store counted in the daemon's
+	 * resident memory for as long as the reader was kept (over 500 MB at
+	 * 1M events, BENCHMARKS.md); 16 MB of page cache, kept between
+	 * sessions and checked against the WAL at each BEGIN */
+	sqlite3_exec(db, "PRAGMA mmap_size = 0; PRAGMA cache_size = -16000", NULL, NULL, NULL);
 	return db;
 }
 
