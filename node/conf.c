@@ -6,6 +6,7 @@
  */
 #include "conf.h"
 #include "defaults.h"
+#include "frame.h"
 #include "files.h"
 
 #include <inttypes.h>
@@ -351,6 +352,13 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 		}
 		memset(dst, 0, dstcap);         /* a key given twice: the last wins, whole */
 		memcpy(dst, v, vl);
+		if (dst == c.name && vl > 0 && !frame_name_ok(dst, vl)) {
+			if (vl > FRAME_NAME_MAX)
+				wm_why(why, "line %s: name is at most %d bytes (it is %zu)", ln, FRAME_NAME_MAX, vl);
+			else
+				wm_why(why, "line %s: name must be text (UTF-8) without control characters", ln);
+			return WM_EFORMAT;
+		}
 		if ((dst == c.listen || dst == c.http || dst == c.https) && !addr_port_ok(dst, dst != c.listen)) {
 			wm_why(why, "line %s: %.*s must be an address and a port, such as %s%s", ln,
 			       (int)kl, k, dst == c.listen ? "0.0.0.0:7700" : dst == c.http ? "127.0.0.1:8080"

@@ -34,7 +34,7 @@ struct frame_str frame_str_c(const char *s)
 
 /* --- shared rules ----------------------------------------------------------- */
 
-static int name_ok(const char *p, size_t len)
+int frame_name_ok(const char *p, size_t len)
 {
 	const uint8_t *u = (const uint8_t *)p;
 	size_t i, n;
@@ -216,7 +216,7 @@ static int decode_body(struct mp_reader *r, struct frame *f)
 			               FRAME_VERSION);
 		if ((rc = read_str(r, "node name", 1, FRAME_NAME_MAX, &f->hello.name)) != 0)
 			return rc;
-		if (!name_ok(f->hello.name.p, f->hello.name.len))
+		if (!frame_name_ok(f->hello.name.p, f->hello.name.len))
 			return mp_fail(r->why, WM_EPROTO, "node name holds control characters");
 		if ((rc = read_groups(r, "hello groups", &f->hello.groups)) != 0)
 			return rc;
@@ -376,7 +376,7 @@ static int encode_check(const struct frame *f, char *why)
 	switch (f->type) {
 	case FRAME_HELLO:
 		if (f->hello.version < FRAME_VERSION || f->hello.name.p == NULL ||
-		    !name_ok(f->hello.name.p, f->hello.name.len))
+		    !frame_name_ok(f->hello.name.p, f->hello.name.len))
 			return mp_fail(why, WM_EINVAL, "hello: bad version or node name");
 		if (f->hello.software.len > FRAME_SOFTWARE_MAX ||
 		    (f->hello.software.len > 0 &&

@@ -43,6 +43,9 @@
 #define FRAME_MAX_IDS      1024             /* ids in one IHAVE/IWANT/NOTHAVE */
 #define FRAME_MAX_GROUPS   64               /* names in a group list or scope */
 #define FRAME_NAME_MAX     64               /* bytes of a node name */
+/* 1 if p[0..len) can be a node's name in HELLO: 1-64 bytes of UTF-8, no
+ * character a terminal acts on (the content rules' controls). */
+int frame_name_ok(const char *p, size_t len);
 #define FRAME_SOFTWARE_MAX 64               /* bytes of the software string */
 #define FRAME_REASON_MAX   256              /* bytes of a NEG_CLOSE reason */
 #define FRAME_NEG_MAX      (512u * 1024u)   /* bytes of one negentropy message */

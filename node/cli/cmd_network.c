@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "frame.h"
 #include "conf.h"
 #include "files.h"
 #include "keyfile.h"
@@ -213,8 +214,9 @@ int cmd_init(int argc, char **argv)
 		return cli_usage_err("init", "--network FILE is required");
 	if (strlen(dir) > PATH_MAX - 32)
 		return cli_usage_err("init", "directory path too long");
-	if (name && !network_name_ok(name))
-		return cli_usage_err("init", "the node name must be 1-64 bytes without control characters");
+	if (name && (!network_name_ok(name) || !frame_name_ok(name, strlen(name))))
+		return cli_usage_err("init", "the node name must be 1-64 bytes of text (UTF-8) without "
+		                     "control characters");
 	memset(&net, 0, sizeof net);
 	if (network_load(netfile, &net, why) != 0) {
 		cli_err("%s", why);
@@ -246,7 +248,7 @@ int cmd_init(int argc, char **argv)
 		snprintf(base, sizeof base, "%.*s", (int)l, dir);
 		slash = strrchr(base, '/');
 		name = slash && slash[1] ? slash + 1 : base;
-		if (!network_name_ok(name))
+		if (!network_name_ok(name) || !frame_name_ok(name, strlen(name)))
 			name = "node";
 	}
 	/* network first, so a failure leaves no half node (node.key marks a node) */

@@ -130,6 +130,24 @@ static int parse_expires(const char *s, uint64_t now, uint64_t *out)
 	return -1;
 }
 
+/* s up to end is a plain decimal: [-]digits[.digits] (strtod alone also
+ * takes hex floats, exponents, inf and leading blanks: "0x10" is 16). */
+static int decimal_ok(const char *s, const char *end)
+{
+	const char *p = s + (*s == '-');
+	int digits = 0, dot = 0;
+
+	for (; p < end; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (*p == '.' && !dot && digits)
+			dot = 1;
+		else
+			return 0;
+	}
+	return digits > 0 && end[-1] != '.';
+}
+
 /* "LAT,LON,RADIUS_M" in decimal degrees and metres. */
 static int parse_circle(const char *s, int64_t *lat, int64_t *lon, uint64_t *r)
 {
@@ -139,10 +157,10 @@ static int parse_circle(const char *s, int64_t *lat, int64_t *lon, uint64_t *r)
 
 	errno = 0;
 	la = strtod(s, &e1);
-	if (errno || e1 == s || *e1 != ',')
+	if (errno || e1 == s || *e1 != ',' || !decimal_ok(s, e1))
 		return -1;
 	lo = strtod(e1 + 1, &e2);
-	if (errno || e2 == e1 + 1 || *e2 != ',')
+	if (errno || e2 == e1 + 1 || *e2 != ',' || !decimal_ok(e1 + 1, e2))
 		return -1;
 	if (!isdigit((unsigned char)e2[1]))
 		return -1;

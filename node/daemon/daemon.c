@@ -341,11 +341,17 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	d->log_level = strcmp(cf->log_level, "debug") == 0 ? D_DEBUG :
 	               strcmp(cf->log_level, "warn") == 0 ? D_WARN : D_INFO;
 	if (!cf->name[0]) {
-		const char *b = strrchr(d->dir, '/');
-		snprintf(cf->name, sizeof cf->name, "%.64s", b && b[1] ? b + 1 : d->dir);
+		/* the directory's name, cut at a character to fit HELLO; a name
+		 * HELLO cannot carry becomes "node" (conf.c refuses one in the file) */
+		const char *b = strrchr(d->dir, '/'), *src = b && b[1] ? b + 1 : d->dir;
+		size_t len = strlen(src), n = len > FRAME_NAME_MAX ? FRAME_NAME_MAX : len;
+		while (n > 0 && n < len && ((unsigned char)src[n] & 0xc0) == 0x80)
+			n--;             /* the cut inside a character: before it */
+		memcpy(cf->name, src, n);
+		cf->name[n] = 0;
+		if (!frame_name_ok(cf->name, n))
+			strcpy(cf->name, "node");
 	}
-	if (strlen(cf->name) > FRAME_NAME_MAX)
-		cf->name[FRAME_NAME_MAX] = 0;
 	rc = d_lock(d, why);
 	if (rc)
 		return rc;

@@ -1562,6 +1562,12 @@ def t_postgroup(env):
                        "--text", "help")
     check(len(out.strip()) == 64 and "no certificate on this node names the group 'far.away.town'" in err,
           "an unknown group: stored with a note: %r %r" % (out, err))
+    # --circle takes plain decimals only (strtod alone read 0x10 as 16 degrees)
+    for bad in ("0x10,0,10", "1e1,0,10", "inf,0,10", " 10,0,10"):
+        _, err = env.run("post", "alert", "--key", "officer.key", "--passphrase-file", env.passfile,
+                         "--dir", "village", "--group", G, "--headline", "h", "--text", "t",
+                         "--area", "a", "--circle", bad, rc="nonzero")
+        check("--circle wants LAT,LON,RADIUS_M" in err, "--circle %s: %s" % (bad, err))
 
 
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,

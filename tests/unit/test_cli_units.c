@@ -267,6 +267,25 @@ static void test_conf(void **state)
 	assert_int_equal(conf_parse("beacons = maybe\n", 16, &d, why), WM_EFORMAT);
 	assert_int_equal(conf_parse("log_level = loud\n", 17, &d, why), WM_EFORMAT);
 	assert_int_equal(conf_parse("keepalive = 99999999999999\n", 27, &d, why), WM_EFORMAT);
+	/* a name HELLO could not carry is refused here, naming its line, not
+	 * cut or left for the first peer to refuse */
+	{
+		char longname[128];
+		snprintf(longname, sizeof longname, "# x\nname = %065d\n", 0);
+		assert_int_equal(conf_parse(longname, strlen(longname), &d, why), WM_EFORMAT);
+		assert_non_null(strstr(why, "line 2"));
+		assert_non_null(strstr(why, "at most 64 bytes"));
+		snprintf(longname, sizeof longname, "name = %064d\n", 0);
+		assert_int_equal(conf_parse(longname, strlen(longname), &d, why), 0);
+	}
+	assert_int_equal(conf_parse("name = ab\xff" "cd\n", 11, &d, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "UTF-8"));
+	assert_int_equal(conf_parse("name = \xe6\x96\xb0\xe5\x8d\x8e\n", 14, &d, why), 0);
+	/* addresses: the shape at load, naming the line */
+	assert_int_equal(conf_parse("listen = 7799\n", 14, &d, why), WM_EFORMAT);
+	assert_non_null(strstr(why, "line 1"));
+	assert_int_equal(conf_parse("http = off\nhttps = 0.0.0.0:8443\n", 32, &d, why), 0);
+	assert_int_equal(conf_parse("http = localhost\n", 17, &d, why), WM_EFORMAT);
 
 	assert_int_equal(conf_parse("# x\npeers = a:1, nohost\n", 24, &d, why), WM_EFORMAT);
 	assert_non_null(strstr(why, "line 2"));
