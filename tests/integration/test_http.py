@@ -418,21 +418,25 @@ def t_limits(env):
             pass
         closed += 1
     took = time.monotonic() - t0
-    check(closed == 8 and took < 16, "slow clients closed after %.1f s" % took)
+    check(closed == 8, "%d of 8 slow clients closed" % closed)
+    print("http limits: 8 slow clients closed after %.1f s" % took)
     def serves():
         try:    # the slots free as libmicrohttpd closes the shut sockets: refused meanwhile
             return v.request("GET", "/api/v1/status", timeout=5)[0] == 200
         except (OSError, http.client.HTTPException):
             return False
     wait_until("the node to serve again", serves)
+    # closed by the request deadline, not by anything else: the node counts
+    # each connection it shut for a late request (no bound on the time here:
+    # the count is what fails with the deadline off)
+    m = v.request("GET", "/metrics")[2].decode()
+    check("watchmesh_http_late_requests_total 8" in m, "late requests counted:\n%s" % m)
     # the request rate: a burst of 50 passes, then 429 with Retry-After
     codes = [v.request("GET", "/api/v1/status") for _ in range(80)]
     check(any(c[0] == 429 for c in codes), "no 429 in 80 quick requests")
     check(any(c[0] == 429 and c[1].get("Retry-After") for c in codes), "429 without Retry-After")
     time.sleep(2)
     check(v.request("GET", "/api/v1/status")[0] == 200, "served again after a pause")
-    m = v.request("GET", "/metrics")[2].decode()
-    check("watchmesh_http_late_requests_total 8" in m, "late requests counted:\n%s" % m)
     check(v.stop() == 0, "exit status")
 
 
