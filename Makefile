@@ -16,7 +16,7 @@ DEB_PACKAGES = gcc pkg-config meson ninja-build libuv1-dev libsodium-dev \
 # that already has node and npm (from any source) keeps them.
 NODE_PACKAGES = nodejs npm
 
-.PHONY: all deps interop-deps web-deps build test demo bench clean
+.PHONY: all deps interop-deps web-deps build test demo bench clean deb test-package arm64 offline-check
 
 all: build
 
@@ -92,3 +92,33 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) demo
+
+# The Debian package (dist/deb): `make deb` is a release build for /usr in
+# $(DEB_BUILD), installed into a staging folder and packed with dpkg-deb
+# into $(DEB_BUILD)/watchmesh_VERSION_ARCH.deb, then read by lintian.
+# `make test-package` installs it into a fresh Debian 12 root (debootstrap,
+# made once and kept in $(DEBIAN12_ROOT); later runs need no network) and
+# starts the node there as the service would (test_package.py): a few
+# minutes, so not part of `make test`.
+DEB_BUILD     ?= build-deb
+DEBIAN12_ROOT ?= $(HOME)/.cache/watchmesh/debian12.tar
+DEB_TOOLS      = dpkg-dev lintian debootstrap
+deb: deps web-deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_TOOLS)"
+	@[ -f $(DEB_BUILD)/build.ninja ] || meson setup $(DEB_BUILD) --prefix=/usr --buildtype=release \
+		-Dtests=false -Dtest_kdf=disabled -Dweb_dir=/usr/share/watchmesh/web $(DEB_MESON_FLAGS)
+	ninja -C $(DEB_BUILD)
+	@deb=$$(dist/deb/mkdeb.sh $(DEB_BUILD) $(DEB_BUILD) $(DEB_ARCH)) && echo "built $$deb" && \
+		lintian --fail-on error --suppress-tags-from-file dist/deb/lintian-overrides $$deb
+
+test-package: deb
+	@deb=$$(ls $(DEB_BUILD)/watchmesh_*_$$(dpkg --print-architecture).deb) && \
+	if [ ! -f $(DEBIAN12_ROOT) ]; then \
+		echo "making a Debian 12 root with the package's dependencies (debootstrap, once)"; \
+		root=$$(mktemp -d) && \
+		debootstrap --variant=minbase --include=$$(dpkg-deb -f $$deb Depends | sed 's/ *([^)]*)//g; s/ *| *[^,]*//g; s/, */,/g') \
+			bookworm $$root >/dev/null && \
+		mkdir -p $$(dirname $(DEBIAN12_ROOT)) && tar -C $$root -cf $(DEBIAN12_ROOT).tmp . && \
+		mv $(DEBIAN12_ROOT).tmp $(DEBIAN12_ROOT); st=$$?; rm -rf $$root; [ $$st = 0 ] || exit 1; \
+	fi && \
+	/usr/bin/python3 tests/integration/test_package.py $$deb $(DEBIAN12_ROOT)

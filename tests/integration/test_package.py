@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""
+The Debian package on a fresh Debian 12 (make test-package; issue 13): the
+.deb installed with dpkg into a copy of a debootstrapped root puts the
+program, its manual, the unit, the user and the data directory where they
+belong and enables the unit; then, in that root, the node is made as an
+operator would (OPERATIONS.md) and started with the installed unit's own
+command line as the watchmesh user, and `watchmesh status` (no --dir)
+finds it running.  Removing the package disables the unit and keeps the
+node's data.
+
+No systemd runs here as PID 1 (systemd-nspawn cannot boot the root), so the
+unit is not started by systemd: its sandbox is checked by test_install.py
+(systemd-analyze).  The node runs in a network namespace of its own, so its
+default ports take nothing of the machine's.
+
+    usage: test_package.py DEB ROOT_TAR   (as root)
+"""
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+passed = failed = 0
+
+
+def check(cond, what, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok: " + what)
+    else:
+        failed += 1
+        print("FAIL: %s\n%s" % (what, detail))
+
+
+def in_root(root, script, timeout=300):
+    """script run by sh in the root, in a mount and network namespace of its
+    own (loopback up, /proc mounted), as root."""
+    outer = ("ip link set lo up && mount -t proc proc %s/proc && exec chroot %s /bin/sh -ec %s"
+             % (shlex.quote(root), shlex.quote(root), shlex.quote(script)))
+    p = subprocess.run(["unshare", "--net", "--mount", "--fork", "sh", "-ec", outer],
+                       capture_output=True, timeout=timeout,
+                       env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+    return p.returncode, p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+
+
+# As the operator does it on the machine (OPERATIONS.md): a network (here
+# made on the spot), the node made as the service's user in the service's
+# directory, then the unit's ExecStart= run as that user; `watchmesh
+# status` without --dir finds /var/lib/watchmesh.
+RUN_NODE = r"""
+cd /tmp
+echo 'package test passphrase' > pass
+watchmesh network create --name pkgtest --out /tmp/pkgtest.network --passphrase-file pass >/dev/null
+chmod 644 /tmp/pkgtest.network
+runuser -u watchmesh -- watchmesh init /var/lib/watchmesh --network /tmp/pkgtest.network --name pkgtest
+exec_start=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/watchmesh.service)
+env=$(sed -n 's/^Environment=//p' /usr/lib/systemd/system/watchmesh.service)
+echo "command: $exec_start"
+# setpriv execs the command (runuser would stand between it and the signal)
+setpriv --reuid=watchmesh --regid=watchmesh --init-groups env $env $exec_start 2>/tmp/node.log &
+node=$!
+i=0
+until runuser -u watchmesh -- watchmesh status >/tmp/status.txt 2>&1; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "never running:"; cat /tmp/status.txt /tmp/node.log; exit 1; }
+	sleep 0.1
+done
+echo "--- status"; cat /tmp/status.txt
+echo "--- web_dir"; grep '^web_dir' /var/lib/watchmesh/watchmesh.conf
+ls /usr/share/watchmesh/web/index.html 2>/dev/null || echo "no web app in the package"
+kill -TERM $node
+wait $node && echo "node exit: 0" || echo "node exit: $?"
+echo "--- log"; cat /tmp/node.log
+"""
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    deb, tar = os.path.abspath(sys.argv[1]), sys.argv[2]
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        print("SKIP: installing into a Debian root needs root and unshare")
+        return 77
+    work = tempfile.mkdtemp(prefix="wm-package-")
+    root = os.path.join(work, "root")
+    os.mkdir(root)
+    try:
+        subprocess.run(["tar", "-C", root, "-xf", tar], check=True)
+        shutil.copy(deb, os.path.join(root, "tmp", "watchmesh.deb"))
+
+        rc, out = in_root(root, "dpkg -i /tmp/watchmesh.deb")
+        check(rc == 0, "dpkg -i installs the package", out + (
+            "\n(a dependency missing from the cached root? remove %s to make it again)" % tar))
+        if rc != 0:
+            return 1
+        print(out.strip())
+        for f in ("usr/bin/watchmesh", "usr/share/man/man1/watchmesh.1.gz",
+                  "usr/lib/systemd/system/watchmesh.service", "usr/lib/sysusers.d/watchmesh.conf",
+                  "usr/lib/tmpfiles.d/watchmesh.conf", "usr/share/doc/watchmesh/examples/watchmesh.conf",
+                  "usr/share/doc/watchmesh/copyright"):
+            check(os.path.isfile(os.path.join(root, f)), "installed /" + f)
+        passwd = open(os.path.join(root, "etc/passwd")).read()
+        user = re.search(r"^watchmesh:x:(\d+):(\d+):[^:]*:/var/lib/watchmesh:/usr/sbin/nologin$", passwd, re.M)
+        check(user and int(user.group(1)) < 1000, "the system user watchmesh", passwd)
+        st = os.stat(os.path.join(root, "var/lib/watchmesh"))
+        check(user and st.st_uid == int(user.group(1)) and st.st_mode & 0o777 == 0o700,
+              "/var/lib/watchmesh is the user's, mode 0700", "%o uid %d" % (st.st_mode, st.st_uid))
+        check(os.path.islink(os.path.join(root, "etc/systemd/system/multi-user.target.wants/watchmesh.service")),
+              "the unit is enabled at boot")
+
+        rc, out = in_root(root, RUN_NODE)
+        print(out.strip())
+        check(rc == 0 and "node exit: 0" in out, "the node runs from the unit's command line and stops cleanly")
+        check("command: /usr/bin/watchmesh run --dir /var/lib/watchmesh" in out, "the unit runs /usr/bin/watchmesh")
+        check(re.search(r"^web_dir = /usr/share/watchmesh/web$", out, re.M) is not None,
+              "a new node serves the installed web app")
+
+        rc, out = in_root(root, "dpkg -r watchmesh; test -f /var/lib/watchmesh/node.key; "
+                          "test ! -e /etc/systemd/system/multi-user.target.wants/watchmesh.service")
+        check(rc == 0, "dpkg -r disables the unit and keeps the node's key", out)
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", work])
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
