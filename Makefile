@@ -109,7 +109,7 @@ deb: deps web-deps
 		-Dtests=false -Dtest_kdf=disabled -Dweb_dir=/usr/share/watchmesh/web $(DEB_MESON_FLAGS)
 	ninja -C $(DEB_BUILD)
 	@deb=$$(dist/deb/mkdeb.sh $(DEB_BUILD) $(DEB_BUILD) $(DEB_ARCH)) && echo "built $$deb" && \
-		lintian --fail-on error --suppress-tags-from-file dist/deb/lintian-overrides $$deb
+		lintian --fail-on error $$deb
 
 test-package: deb
 	@deb=$$(ls $(DEB_BUILD)/watchmesh_*_$$(dpkg --print-architecture).deb) && \
