@@ -1,9 +1,10 @@
 """
 What `meson install` puts where (issue 13): the binary, the systemd unit,
 the system user (sysusers.d) and its data directory (tmpfiles.d), the man
-page and an example watchmesh.conf, in the standard places under the
-prefix; the unit's sandboxing, checked by systemd-analyze verify and rated
-by systemd-analyze security; every command of --help in the man page; the
+pages watchmesh(1) and watchmesh.conf(5) and an example watchmesh.conf, in
+the standard places under the prefix; the unit's sandboxing, checked by
+systemd-analyze verify and rated by systemd-analyze security; every command
+of --help in watchmesh(1), every setting in watchmesh.conf(5); the
 example's settings those `init` writes.  The Debian package built from the
 same install is tested by test_package.py (make test-package).
 
@@ -48,7 +49,8 @@ def t_files(env):
     unit names from the installed entry."""
     root, files = installed(env)
     want = {"bin/watchmesh", UNIT, "lib/sysusers.d/watchmesh.conf", "lib/tmpfiles.d/watchmesh.conf",
-            "share/man/man1/watchmesh.1", "share/doc/watchmesh/examples/watchmesh.conf"}
+            "share/man/man1/watchmesh.1", "share/man/man5/watchmesh.conf.5",
+            "share/doc/watchmesh/examples/watchmesh.conf"}
     check(want <= files, "not installed: %s" % sorted(want - files))
     tmpfiles = open(os.path.join(root, "lib/tmpfiles.d/watchmesh.conf")).read()
     check(re.search(r"^d /var/lib/watchmesh 0700 watchmesh watchmesh -$", tmpfiles, re.M),
@@ -109,14 +111,24 @@ def commands(text, first):
 
 def t_manpage(env):
     """Every command `watchmesh --help` lists has its entry in watchmesh(1),
-    and the page lists no other."""
+    and the page lists no other; every setting `init` writes has its entry
+    in watchmesh.conf(5) (made by scdoc), and the page lists no other."""
     out, _ = env.run("--help")
     helped = commands(out, "  ")
-    page = open(os.path.join(os.environ["WATCHMESH_BUILD_ROOT"], "dist", "watchmesh.1")).read()
+    dist = os.path.join(os.environ["WATCHMESH_BUILD_ROOT"], "dist")
+    page = open(os.path.join(dist, "watchmesh.1")).read()
     paged = commands(page.replace("\\-", "-"), r"\.B watchmesh ")
     check(len(helped) >= 15, "--help's commands: %s" % sorted(helped))
     check(helped == paged, "--help and the man page differ: only in --help %s, only in the page %s" % (
         sorted(helped - paged), sorted(paged - helped)))
+    env.world(node="a", group=G)
+    made = set(settings(open(env.path("a", "watchmesh.conf")).read()))
+    page = open(os.path.join(dist, "watchmesh.conf.5")).read()
+    # an entry's first line: one or two settings, "\fBkey\fR = \fIVALUE\fR"
+    paged = set(re.findall(r"(?:^|, )\\fB([a-z_]+)\\fR = ", page, re.M))
+    check(len(made) >= 20, "init's settings: %s" % sorted(made))
+    check(made == paged, "init's settings and watchmesh.conf(5) differ: only in the file %s, only in the page %s" % (
+        sorted(made - paged), sorted(paged - made)))
 
 
 def settings(text):

@@ -100,6 +100,7 @@ def main():
             return 1
         print(out.strip())
         for f in ("usr/bin/watchmesh", "usr/share/man/man1/watchmesh.1.gz",
+                  "usr/share/man/man5/watchmesh.conf.5.gz",
                   "usr/lib/systemd/system/watchmesh.service", "usr/lib/sysusers.d/watchmesh.conf",
                   "usr/lib/tmpfiles.d/watchmesh.conf", "usr/share/doc/watchmesh/examples/watchmesh.conf",
                   "usr/share/doc/watchmesh/copyright"):
