@@ -22,6 +22,8 @@
 #define KEY_MAGIC "watchmesh-key 1"
 
 #define PASS_MAX 1024
+/* tries at the terminal before a command gives up */
+#define PASS_TRIES 3
 
 void files_pass_free(char *pass, size_t len)
 {
@@ -237,12 +239,53 @@ int files_pass_strength(const char *pass, size_t len, char why[WM_WHY_LEN])
 	return 0;
 }
 
-int files_passphrase(const char *file, const char *prompt, int fresh,
-                     char **out, size_t *len, char why[WM_WHY_LEN])
+/* One try at the terminal: the passphrase, and for a fresh one its strength
+ * and the same again. */
+static int tty_passphrase(const char *prompt, int fresh, char **out, size_t *len,
+                          char why[WM_WHY_LEN])
 {
 	char *p = NULL, *q = NULL;
 	size_t plen = 0, qlen = 0;
 	int rc;
+
+	rc = read_tty_line(prompt, &p, &plen, why);
+	if (rc)
+		return rc;
+	if (plen == 0) {
+		wm_why(why, fresh ? "empty passphrase (a key without one is made with "
+		                    "`watchmesh key new --no-passphrase`)"
+		                  : "empty passphrase (a key made with --no-passphrase asks for none; "
+		                    "this one is encrypted)");
+		files_pass_free(p, plen);
+		return WM_EINVAL;
+	}
+	if (fresh && (rc = files_pass_strength(p, plen, why)) != 0) {
+		files_pass_free(p, plen);
+		return rc;
+	}
+	if (fresh) {
+		rc = read_tty_line("Same passphrase again: ", &q, &qlen, why);
+		if (rc) {
+			files_pass_free(p, plen);
+			return rc;
+		}
+		if (qlen != plen || !wmc_equal(p, q, plen)) {
+			wm_why(why, "the two passphrases differ");
+			files_pass_free(p, plen);
+			files_pass_free(q, qlen);
+			return WM_EPASSPHRASE;
+		}
+		files_pass_free(q, qlen);
+	}
+	*out = p;
+	*len = plen;
+	return 0;
+}
+
+int files_passphrase(const char *file, const char *prompt, int fresh,
+                     char **out, size_t *len, char why[WM_WHY_LEN])
+{
+	int rc, tries;
 
 	if (file) {
 		uint8_t *buf = NULL;
@@ -276,35 +319,18 @@ int files_passphrase(const char *file, const char *prompt, int fresh,
 		             "give it with --passphrase-file FILE");
 		return WM_ENEEDPASS;
 	}
-	rc = read_tty_line(prompt, &p, &plen, why);
-	if (rc)
-		return rc;
-	if (plen == 0) {
-		wm_why(why, "empty passphrase");
-		files_pass_free(p, plen);
-		return WM_EINVAL;
-	}
-	if (fresh && (rc = files_pass_strength(p, plen, why)) != 0) {
-		files_pass_free(p, plen);
-		return rc;
-	}
-	if (fresh) {
-		rc = read_tty_line("Same passphrase again: ", &q, &qlen, why);
-		if (rc) {
-			files_pass_free(p, plen);
+	/* a typo at the terminal costs a try, not the command; the end of
+	 * input (WM_ENEEDPASS) and a failing terminal end it at once.  A
+	 * passphrase that opens a file is tried by files_load_key, which
+	 * counts the wrong ones and the empty ones together. */
+	if (!fresh)
+		return tty_passphrase(prompt, 0, out, len, why);
+	for (tries = 1;; tries++) {
+		rc = tty_passphrase(prompt, fresh, out, len, why);
+		if (rc == 0 || tries == PASS_TRIES || (rc != WM_EINVAL && rc != WM_EPASSPHRASE))
 			return rc;
-		}
-		if (qlen != plen || !wmc_equal(p, q, plen)) {
-			wm_why(why, "the two passphrases differ");
-			files_pass_free(p, plen);
-			files_pass_free(q, qlen);
-			return WM_EPASSPHRASE;
-		}
-		files_pass_free(q, qlen);
+		fprintf(stderr, "watchmesh: %s; try again (%d of %d)\n", why, tries + 1, PASS_TRIES);
 	}
-	*out = p;
-	*len = plen;
-	return 0;
 }
 
 
@@ -319,7 +345,7 @@ int files_load_key(const char *path, const char *passfile, int need_secret,
 	struct key *k = NULL;
 	char prompt[PATH_MAX + 32];
 	char inner[WM_WHY_LEN];
-	int rc, enc;
+	int rc, enc, tries;
 
 	rc = files_read(path, 64 * 1024, &text, &len, why);
 	if (rc)
@@ -330,17 +356,29 @@ int files_load_key(const char *path, const char *passfile, int need_secret,
 		rc = WM_EFORMAT;
 		goto out;
 	}
-	if (enc == 1) {
-		snprintf(prompt, sizeof prompt, "Passphrase for %s: ", path);
-		rc = files_passphrase(passfile, prompt, 0, &pass, &passlen, why);
-		if (rc)
+	snprintf(prompt, sizeof prompt, "Passphrase for %s: ", path);
+	for (tries = 1;; tries++) {
+		if (enc == 1 && (rc = files_passphrase(passfile, prompt, 0, &pass, &passlen, why)) != 0) {
+			if (rc != WM_EINVAL || passfile || tries == PASS_TRIES)
+				goto out;
+			fprintf(stderr, "watchmesh: %s; try again (%d of %d)\n", why, tries + 1, PASS_TRIES);
+			continue;
+		}
+		inner[0] = 0;
+		rc = keyfile_decode((const char *)text, len, pass, passlen, &k, inner, sizeof inner);
+		if (rc != WM_EPASSPHRASE)
+			break;
+		/* a file's passphrase is what it is; only a person retypes */
+		if (passfile || tries == PASS_TRIES) {
+			wm_why(why, passfile ? "wrong passphrase for %s (the one in --passphrase-file)"
+			                     : "wrong passphrase for %s (3 tries)", path);
 			goto out;
-	}
-	inner[0] = 0;
-	rc = keyfile_decode((const char *)text, len, pass, passlen, &k, inner, sizeof inner);
-	if (rc == WM_EPASSPHRASE) {
-		wm_why(why, "wrong passphrase for %s", path);
-		goto out;
+		}
+		files_pass_free(pass, passlen);
+		pass = NULL;
+		passlen = 0;
+		fprintf(stderr, "watchmesh: wrong passphrase for %s; try again (%d of %d)\n", path, tries + 1,
+		        PASS_TRIES);
 	}
 	if (rc) {
 		wm_why(why, "%s is not a usable key file: %s", path,
