@@ -128,6 +128,8 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_tls(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 /* Sign the draft (created_at is set here; the network id is nd's, or with
  * nd NULL the one in the network file `netfile`; prev is the head of the

@@ -47,6 +47,8 @@ static const char usage_main[] =
 "Running a node\n"
 "  run [DIR]                                   the mesh daemon (config: DIR/watchmesh.conf)\n"
 "  status [DIR] [--json]                       the running daemon's peers, repairs, counts\n"
+"  backup --dir DIR --out FILE [--with-keys]   copy the store while the node runs\n"
+"  restore --dir DIR FILE [--with-keys]        check a backup and make it DIR's store\n"
 "\n"
 "The data directory: --dir DIR (run, init and status also take it as DIR);\n"
 "without it $WATCHMESH_DIR, else " WM_DEFAULT_DIR " (the service's node), else\n"
@@ -298,6 +300,8 @@ static const struct command commands[] = {
 	{ "search", cmd_search },
 	{ "export", cmd_export },
 	{ "import", cmd_import },
+	{ "backup", cmd_backup },
+	{ "restore", cmd_restore },
 };
 
 int main(int argc, char **argv)
