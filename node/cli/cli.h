@@ -131,6 +131,11 @@ int cmd_tls(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 
+/* Hold DIR's daemon lock (the daemon holds it while it runs): no daemon is
+ * using DIR, and none starts until *fd is closed.  CLI_OK, or CLI_FAIL
+ * with the error printed, saying to stop the daemon and then `then`. */
+int cli_lock_dir(const char *dir, const char *then, int *fd);
+
 /* Sign the draft (created_at is set here; the network id is nd's, or with
  * nd NULL the one in the network file `netfile`; prev is the head of the
  * draft's group in the heads beside `keypath`, node/heads.h), store it through

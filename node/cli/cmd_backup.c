@@ -40,21 +40,19 @@ static const char usage_backup[] =
 "          key its peers know; without it the node keeps DIR's key.  A backup\n"
 "          made by an older watchmesh is upgraded when the node opens it.\n";
 
-/* The daemon's lock (daemon.c takes it for as long as it runs): held here,
- * no daemon is using DIR, and none starts until we are done. */
-static int lock_dir(const char *dir, int *fd)
+int cli_lock_dir(const char *dir, const char *then, int *fd)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof path, "%s/daemon.lock", dir);
 	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (*fd < 0) {
-		cli_err("cannot open %s: %s", path, strerror(errno));
+		cli_err("cannot open %s: %s (is %s a data directory?)", path, strerror(errno), dir);
 		return CLI_FAIL;
 	}
 	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
 		cli_err("a watchmesh daemon is running on %s; stop it first (systemctl stop watchmesh), "
-		        "then restore", dir);
+		        "then %s", dir, then);
 		close(*fd);
 		*fd = -1;
 		return CLI_FAIL;
@@ -183,7 +181,7 @@ static int do_restore(const char *dir, const char *file, int with_keys, const ch
 	}
 	hex_encode(net_hex, net.id, WM_NETWORK_LEN);
 	wmc_wipe(&net, sizeof net);
-	if (lock_dir(dir, &fd) != CLI_OK)
+	if (cli_lock_dir(dir, "restore", &fd) != CLI_OK)
 		return CLI_FAIL;
 	if (store_backup_check(file, &info, why) != 0) {
 		cli_err("%s", why);
