@@ -21,6 +21,8 @@ static const char usage_key[] =
 "usage: watchmesh key new --out FILE [--passphrase-file F | --no-passphrase]\n"
 "       watchmesh key show FILE\n"
 "       watchmesh key rotate [--dir DIR]\n"
+"       watchmesh key agent --key KEY [--for 8h] [--passphrase-file F]\n"
+"       watchmesh key lock --key KEY\n"
 "\n"
 "key new    makes a personal key (an officer's, a resident's) and prints its\n"
 "           public key.  The file is mode 0600 and never replaced.  Officers'\n"
@@ -35,7 +37,15 @@ static const char usage_key[] =
 "           neighbours whose `peers` line pins this node (ADDR@OLDKEY) put the\n"
 "           new key there and send their daemon SIGHUP; one that gives the\n"
 "           address alone needs nothing.  A node certificate of the old key\n"
-"           is reissued for the new one by its station (`cert issue`).\n";
+"           is reissued for the new one by its station (`cert issue`).\n"
+"key agent  asks KEY's passphrase once and keeps the key unlocked, in locked\n"
+"           memory, in a process of its own for --for (8h by default, at most\n"
+"           24h): until then `post`, `cert` and the other commands that sign\n"
+"           with KEY sign through it and ask nothing.  Only your own user's\n"
+"           processes reach it (a private directory, and the caller's uid is\n"
+"           checked); it signs, never hands the key out.  Reading sealed\n"
+"           text (`feed --key`) still asks the passphrase.\n"
+"key lock   ends KEY's agent at once, wiping the key (end of the shift).\n";
 
 /* `key rotate`: a new node key, the old one kept beside it.  The daemon's
  * lock is held throughout, so no daemon starts on a half-made change. */
@@ -90,7 +100,7 @@ int cmd_key(int argc, char **argv)
 {
 	struct cli_opt opts[] = {
 		{ "out", 1, NULL }, { "passphrase-file", 1, NULL }, { "no-passphrase", 0, NULL },
-		{ "dir", 1, NULL },
+		{ "dir", 1, NULL }, { "key", 1, NULL }, { "for", 1, NULL },
 	};
 	const size_t no = sizeof opts / sizeof opts[0];
 	const char *pos[3], *out, *passfile;
@@ -117,10 +127,17 @@ int cmd_key(int argc, char **argv)
 	}
 	if (np == 1 && strcmp(pos[0], "rotate") == 0)
 		return key_rotate(cli_get(opts, no, "dir"));
+	if (np == 1 && strcmp(pos[0], "agent") == 0)
+		return cli_key_agent(cli_get(opts, no, "key"), cli_get(opts, no, "passphrase-file"),
+		                     cli_get(opts, no, "for"));
+	if (np == 1 && strcmp(pos[0], "lock") == 0)
+		return cli_key_lock(cli_get(opts, no, "key"));
+	if (cli_explicit(opts, no, "key") || cli_get(opts, no, "for"))
+		return cli_usage_err("key", "--key and --for are for `key agent` and `key lock`");
 	if (cli_explicit(opts, no, "dir"))
 		return cli_usage_err("key", "--dir is for `key rotate` (the node's key)");
 	if (np != 1 || strcmp(pos[0], "new") != 0)
-		return cli_usage_err("key", "expected `key new`, `key show` or `key rotate`");
+		return cli_usage_err("key", "expected `key new`, `key show`, `key rotate`, `key agent` or `key lock`");
 	out = cli_get(opts, no, "out");
 	passfile = cli_get(opts, no, "passphrase-file");
 	if (!out)
@@ -284,7 +301,7 @@ static int cert_renew(struct cli_opt *opts, size_t no)
 	if ((ret = cli_cert_draft("cert", opts, no, &d, subject, &gbuf, &items)) != 0)
 		goto out;
 	ret = CLI_FAIL;
-	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), 1, &k, why) != 0) {
+	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), FILES_SIGNER, &k, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}
@@ -356,7 +373,7 @@ int cmd_cert(int argc, char **argv)
 	           : cli_cert_draft("cert", opts, no, &d, subject, &gbuf, &items);
 	if (r)
 		return r;
-	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), 1, &k, why) != 0) {
+	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), FILES_SIGNER, &k, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}

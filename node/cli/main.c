@@ -30,6 +30,8 @@ static const char usage_main[] =
 "  key new --out FILE                          a personal key (officer, resident)\n"
 "  key show FILE                               print a key file's public key\n"
 "  key rotate [--dir DIR]                      a new key for the node (its daemon stopped)\n"
+"  key agent --key KEY [--for 8h]             the passphrase once a shift: KEY signs unlocked\n"
+"  key lock --key KEY                          end KEY's agent, wiping the key\n"
 "  cert issue --issuer KEY --subject PUB --role ROLE --name NAME --groups G,...\n"
 "  cert renew --issuer KEY --subject PUB --dir DIR   the same certificate, for --days more\n"
 "  cert revoke --issuer KEY --subject PUB [--reason R]\n"
