@@ -151,8 +151,10 @@ int key_sign_id(const struct key *k, const uint8_t id[WM_ID_LEN], uint8_t sig[WM
 {
 	uint8_t tmp[WM_SIG_LEN];
 
-	if (k == NULL || k->sec == NULL || id == NULL || sig == NULL)
+	if (k == NULL || (k->sec == NULL && k->sign == NULL) || id == NULL || sig == NULL)
 		return WM_EINVAL;
+	if (k->sec == NULL)
+		return k->sign(k->pub, id, sig);
 	if (crypto_sign_detached(tmp, NULL, id, WM_ID_LEN, k->sec) != 0)
 		return WM_ECRYPTO;
 	memcpy(sig, tmp, WM_SIG_LEN);

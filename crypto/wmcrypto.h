@@ -29,10 +29,13 @@
 int wmc_init(void);
 
 /* An Ed25519 identity.  `sec` is sodium_malloc'd and NULL for a key that
- * holds only the public half.  Free with key_free(), which wipes it. */
+ * holds only the public half.  Free with key_free(), which wipes it.  A key
+ * whose secret half is held elsewhere (the key agent) has sec NULL and
+ * `sign`, which key_sign_id calls: it signs, it never hands the key out. */
 struct key {
 	uint8_t pub[WM_PUB_LEN];
 	uint8_t *sec;
+	int (*sign)(const uint8_t pub[WM_PUB_LEN], const uint8_t id[WM_ID_LEN], uint8_t sig[WM_SIG_LEN]);
 };
 
 /* New random key pair; caller frees with key_free(). */
@@ -46,7 +49,8 @@ void key_free(struct key *k);
 /* id = SHA-256(payload). */
 void id_compute(uint8_t id[WM_ID_LEN], const uint8_t *payload, size_t len);
 
-/* Ed25519 signature over the id.  WM_EINVAL if k has no secret half. */
+/* Ed25519 signature over the id, by sec or through sign.  WM_EINVAL if k
+ * has neither. */
 int key_sign_id(const struct key *k, const uint8_t id[WM_ID_LEN], uint8_t sig[WM_SIG_LEN]);
 /* 0 if sig is pub's signature over id, WM_ESIG otherwise. */
 int sig_verify(const uint8_t pub[WM_PUB_LEN], const uint8_t id[WM_ID_LEN], const uint8_t sig[WM_SIG_LEN]);

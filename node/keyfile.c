@@ -12,16 +12,22 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #define KEY_MAGIC "watchmesh-key 1"
 
 #define PASS_MAX 1024
+/* tries at the terminal before a command gives up */
+#define PASS_TRIES 3
 
 void files_pass_free(char *pass, size_t len)
 {
@@ -237,12 +243,53 @@ int files_pass_strength(const char *pass, size_t len, char why[WM_WHY_LEN])
 	return 0;
 }
 
-int files_passphrase(const char *file, const char *prompt, int fresh,
-                     char **out, size_t *len, char why[WM_WHY_LEN])
+/* One try at the terminal: the passphrase, and for a fresh one its strength
+ * and the same again. */
+static int tty_passphrase(const char *prompt, int fresh, char **out, size_t *len,
+                          char why[WM_WHY_LEN])
 {
 	char *p = NULL, *q = NULL;
 	size_t plen = 0, qlen = 0;
 	int rc;
+
+	rc = read_tty_line(prompt, &p, &plen, why);
+	if (rc)
+		return rc;
+	if (plen == 0) {
+		wm_why(why, fresh ? "empty passphrase (a key without one is made with "
+		                    "`watchmesh key new --no-passphrase`)"
+		                  : "empty passphrase (a key made with --no-passphrase asks for none; "
+		                    "this one is encrypted)");
+		files_pass_free(p, plen);
+		return WM_EINVAL;
+	}
+	if (fresh && (rc = files_pass_strength(p, plen, why)) != 0) {
+		files_pass_free(p, plen);
+		return rc;
+	}
+	if (fresh) {
+		rc = read_tty_line("Same passphrase again: ", &q, &qlen, why);
+		if (rc) {
+			files_pass_free(p, plen);
+			return rc;
+		}
+		if (qlen != plen || !wmc_equal(p, q, plen)) {
+			wm_why(why, "the two passphrases differ");
+			files_pass_free(p, plen);
+			files_pass_free(q, qlen);
+			return WM_EPASSPHRASE;
+		}
+		files_pass_free(q, qlen);
+	}
+	*out = p;
+	*len = plen;
+	return 0;
+}
+
+int files_passphrase(const char *file, const char *prompt, int fresh,
+                     char **out, size_t *len, char why[WM_WHY_LEN])
+{
+	int rc, tries;
 
 	if (file) {
 		uint8_t *buf = NULL;
@@ -276,41 +323,126 @@ int files_passphrase(const char *file, const char *prompt, int fresh,
 		             "give it with --passphrase-file FILE");
 		return WM_ENEEDPASS;
 	}
-	rc = read_tty_line(prompt, &p, &plen, why);
-	if (rc)
-		return rc;
-	if (plen == 0) {
-		wm_why(why, "empty passphrase");
-		files_pass_free(p, plen);
-		return WM_EINVAL;
-	}
-	if (fresh && (rc = files_pass_strength(p, plen, why)) != 0) {
-		files_pass_free(p, plen);
-		return rc;
-	}
-	if (fresh) {
-		rc = read_tty_line("Same passphrase again: ", &q, &qlen, why);
-		if (rc) {
-			files_pass_free(p, plen);
+	/* a typo at the terminal costs a try, not the command; the end of
+	 * input (WM_ENEEDPASS) and a failing terminal end it at once.  A
+	 * passphrase that opens a file is tried by files_load_key, which
+	 * counts the wrong ones and the empty ones together. */
+	if (!fresh)
+		return tty_passphrase(prompt, 0, out, len, why);
+	for (tries = 1;; tries++) {
+		rc = tty_passphrase(prompt, fresh, out, len, why);
+		if (rc == 0 || tries == PASS_TRIES || (rc != WM_EINVAL && rc != WM_EPASSPHRASE))
 			return rc;
-		}
-		if (qlen != plen || !wmc_equal(p, q, plen)) {
-			wm_why(why, "the two passphrases differ");
-			files_pass_free(p, plen);
-			files_pass_free(q, qlen);
-			return WM_EPASSPHRASE;
-		}
-		files_pass_free(q, qlen);
+		fprintf(stderr, "watchmesh: %s; try again (%d of %d)\n", why, tries + 1, PASS_TRIES);
 	}
-	*out = p;
-	*len = plen;
-	return 0;
 }
 
 
+/* --- the key agent's client ---------------------------------------------------- */
+
+int files_agent_dir(char dir[PATH_MAX], int create, char why[WM_WHY_LEN])
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+
+	if (xdg && xdg[0] == '/')
+		snprintf(dir, PATH_MAX, "%s/watchmesh", xdg);
+	else
+		snprintf(dir, PATH_MAX, "/tmp/watchmesh-%lu", (unsigned long)getuid());
+	if (create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		wm_why(why, "cannot make %s: %s", dir, strerror(errno));
+		return WM_EIO;
+	}
+	if (lstat(dir, &st) != 0) {
+		wm_why(why, "no key agent directory %s", dir);
+		return WM_ENOTFOUND;
+	}
+	/* another user's directory in /tmp, or a link to one, would hand them
+	 * our socket: refused, never repaired */
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077) != 0) {
+		wm_why(why, "%s is not a private directory of yours (mode 0700); remove it and try again", dir);
+		return WM_EIO;
+	}
+	return 0;
+}
+
+void files_agent_sock(const char *dir, const uint8_t pub[WM_PUB_LEN], char path[PATH_MAX])
+{
+	char hex[WM_HEX_PUB + 1];
+
+	hex_encode(hex, pub, WM_PUB_LEN);
+	snprintf(path, PATH_MAX, "%s/agent-%.16s.sock", dir, hex);
+}
+
+/* All of len bytes, or -1 (an agent answers at once; a stuck one costs 5 s). */
+static int agent_io(int fd, uint8_t *buf, size_t len, int writing)
+{
+	struct pollfd p = { .fd = fd, .events = writing ? POLLOUT : POLLIN };
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		if (poll(&p, 1, 5000) != 1)
+			return -1;
+		n = writing ? send(fd, buf + done, len - done, MSG_NOSIGNAL) : read(fd, buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int files_agent_call(const uint8_t pub[WM_PUB_LEN], char op, const uint8_t *in, size_t inlen,
+                     uint8_t *out, size_t outlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[PATH_MAX], path[PATH_MAX], why[WM_WHY_LEN];
+	uint8_t req[1 + WM_PUB_LEN + WM_ID_LEN], ok = 0;
+	int fd, rc = WM_ENOTFOUND;
+
+	if (inlen > WM_ID_LEN || files_agent_dir(dir, 0, why) != 0)
+		return WM_ENOTFOUND;
+	files_agent_sock(dir, pub, path);
+	if (strlen(path) >= sizeof sa.sun_path)
+		return WM_ENOTFOUND;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return WM_ENOTFOUND;
+	req[0] = (uint8_t)op;
+	memcpy(req + 1, pub, WM_PUB_LEN);
+	if (inlen)
+		memcpy(req + 1 + WM_PUB_LEN, in, inlen);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && agent_io(fd, req, 1 + WM_PUB_LEN + inlen, 1) == 0 &&
+	    agent_io(fd, &ok, 1, 0) == 0 && ok == AGENT_OK && agent_io(fd, out, outlen, 0) == 0)
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+static int agent_sign(const uint8_t pub[WM_PUB_LEN], const uint8_t id[WM_ID_LEN], uint8_t sig[WM_SIG_LEN])
+{
+	return files_agent_call(pub, AGENT_SIGN, id, WM_ID_LEN, sig, WM_SIG_LEN) == 0 ? 0 : WM_ECRYPTO;
+}
+
+/* A signer through pub's agent, if one answers for it. */
+static int agent_key(const uint8_t pub[WM_PUB_LEN], struct key **out)
+{
+	uint8_t until[8];
+
+	if (files_agent_call(pub, AGENT_PING, NULL, 0, until, sizeof until) != 0 || key_from_pub(pub, out) != 0)
+		return WM_ENOTFOUND;
+	(*out)->sign = agent_sign;
+	return 0;
+}
+
 /* --- key files -------------------------------------------------------------- */
 
-int files_load_key(const char *path, const char *passfile, int need_secret,
+static int key_text_pub(const char *t, size_t len, uint8_t pub[WM_PUB_LEN]);
+
+int files_load_key(const char *path, const char *passfile, int need,
                    struct key **out, char why[WM_WHY_LEN])
 {
 	uint8_t *text = NULL;
@@ -319,7 +451,8 @@ int files_load_key(const char *path, const char *passfile, int need_secret,
 	struct key *k = NULL;
 	char prompt[PATH_MAX + 32];
 	char inner[WM_WHY_LEN];
-	int rc, enc;
+	uint8_t pub[WM_PUB_LEN];
+	int rc, enc, tries;
 
 	rc = files_read(path, 64 * 1024, &text, &len, why);
 	if (rc)
@@ -330,17 +463,35 @@ int files_load_key(const char *path, const char *passfile, int need_secret,
 		rc = WM_EFORMAT;
 		goto out;
 	}
-	if (enc == 1) {
-		snprintf(prompt, sizeof prompt, "Passphrase for %s: ", path);
-		rc = files_passphrase(passfile, prompt, 0, &pass, &passlen, why);
-		if (rc)
-			goto out;
-	}
-	inner[0] = 0;
-	rc = keyfile_decode((const char *)text, len, pass, passlen, &k, inner, sizeof inner);
-	if (rc == WM_EPASSPHRASE) {
-		wm_why(why, "wrong passphrase for %s", path);
+	/* the agent holds the key unlocked: nothing to ask */
+	if (enc == 1 && need == FILES_SIGNER && key_text_pub((const char *)text, len, pub) == 0 &&
+	    agent_key(pub, out) == 0) {
+		rc = 0;
 		goto out;
+	}
+	snprintf(prompt, sizeof prompt, "Passphrase for %s: ", path);
+	for (tries = 1;; tries++) {
+		if (enc == 1 && (rc = files_passphrase(passfile, prompt, 0, &pass, &passlen, why)) != 0) {
+			if (rc != WM_EINVAL || passfile || tries == PASS_TRIES)
+				goto out;
+			fprintf(stderr, "watchmesh: %s; try again (%d of %d)\n", why, tries + 1, PASS_TRIES);
+			continue;
+		}
+		inner[0] = 0;
+		rc = keyfile_decode((const char *)text, len, pass, passlen, &k, inner, sizeof inner);
+		if (rc != WM_EPASSPHRASE)
+			break;
+		/* a file's passphrase is what it is; only a person retypes */
+		if (passfile || tries == PASS_TRIES) {
+			wm_why(why, passfile ? "wrong passphrase for %s (the one in --passphrase-file)"
+			                     : "wrong passphrase for %s (3 tries)", path);
+			goto out;
+		}
+		files_pass_free(pass, passlen);
+		pass = NULL;
+		passlen = 0;
+		fprintf(stderr, "watchmesh: wrong passphrase for %s; try again (%d of %d)\n", path, tries + 1,
+		        PASS_TRIES);
 	}
 	if (rc) {
 		wm_why(why, "%s is not a usable key file: %s", path,
@@ -349,7 +500,7 @@ int files_load_key(const char *path, const char *passfile, int need_secret,
 			rc = WM_EFORMAT;
 		goto out;
 	}
-	if (need_secret && !k->sec) {
+	if (need != FILES_PUBLIC && !k->sec) {
 		wm_why(why, "%s holds only a public key; a secret key is needed to sign", path);
 		rc = WM_EINVAL;
 		goto out;

@@ -623,7 +623,7 @@ int content_seal(const struct key *author, unsigned kind, const uint8_t network[
 	size_t adlen, len, n = 0;
 	int rc;
 
-	if (author == NULL || author->sec == NULL || network == NULL || group == NULL || parts == NULL ||
+	if (author == NULL || (author->sec == NULL && author->sign == NULL) || network == NULL || group == NULL || parts == NULL ||
 	    box == NULL || boxlen == NULL || strlen(group) > WM_GROUP_MAX)
 		return mp_fail(why, WM_EINVAL, "nothing to seal");
 	if (parts->nto < 1 || parts->nto > WM_SEAL_MAX_RECIPIENTS)

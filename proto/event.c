@@ -793,7 +793,7 @@ int event_build(const struct event_draft *d, const struct key *signer,
 		return mp_fail(why, WM_EINVAL, "refs: %zu ids, at most %d allowed", d->nrefs, WM_MAX_REFS);
 	if (d->ncontent > WM_MAX_CONTENT)
 		return mp_fail(why, WM_EINVAL, "content: more than %d keys", WM_MAX_CONTENT);
-	if (signer->sec == NULL || memcmp(signer->pub, d->author, WM_PUB_LEN) != 0)
+	if ((signer->sec == NULL && signer->sign == NULL) || memcmp(signer->pub, d->author, WM_PUB_LEN) != 0)
 		return mp_fail(why, WM_EINVAL, "the signing key is not the draft's author, or has no secret half");
 	for (size_t i = 0; i < d->ncontent; i++) {
 		if (d->content[i].key == NULL)

@@ -128,6 +128,18 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_tls(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+
+/* Hold DIR's daemon lock (the daemon holds it while it runs): no daemon is
+ * using DIR, and none starts until *fd is closed.  CLI_OK, or CLI_FAIL
+ * with the error printed, saying to stop the daemon and then `then`. */
+int cli_lock_dir(const char *dir, const char *then, int *fd);
+
+/* agent.c: `key agent` (KEY unlocked for `dur`, default 8h, in a process of
+ * its own) and `key lock`.  Exit codes, errors printed. */
+int cli_key_agent(const char *keypath, const char *passfile, const char *dur);
+int cli_key_lock(const char *keypath);
 
 /* Sign the draft (created_at is set here; the network id is nd's, or with
  * nd NULL the one in the network file `netfile`; prev is the head of the

@@ -3,9 +3,12 @@
  * (`cert issue`, `cert revoke`; their drafts, which `post cert` and `post
  * revoke` share, are in sign.c).
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -17,6 +20,9 @@
 static const char usage_key[] =
 "usage: watchmesh key new --out FILE [--passphrase-file F | --no-passphrase]\n"
 "       watchmesh key show FILE\n"
+"       watchmesh key rotate [--dir DIR]\n"
+"       watchmesh key agent --key KEY [--for 8h] [--passphrase-file F]\n"
+"       watchmesh key lock --key KEY\n"
 "\n"
 "key new    makes a personal key (an officer's, a resident's) and prints its\n"
 "           public key.  The file is mode 0600 and never replaced.  Officers'\n"
@@ -25,12 +31,76 @@ static const char usage_key[] =
 "           typically use --no-passphrase.  A passphrase needs at least 10\n"
 "           characters and not digits only; four ordinary words make a good one.\n"
 "key show   prints the public key of a key file (64 hex digits), to hand to\n"
-"           the station that issues your certificate.  Needs no passphrase.\n";
+"           the station that issues your certificate.  Needs no passphrase.\n"
+"key rotate gives the node at DIR a new key (the daemon stopped): the old\n"
+"           one is kept as DIR/node.key.old-TIME.  It prints what to change:\n"
+"           neighbours whose `peers` line pins this node (ADDR@OLDKEY) put the\n"
+"           new key there and send their daemon SIGHUP; one that gives the\n"
+"           address alone needs nothing.  A node certificate of the old key\n"
+"           is reissued for the new one by its station (`cert issue`).\n"
+"key agent  asks KEY's passphrase once and keeps the key unlocked, in locked\n"
+"           memory, in a process of its own for --for (8h by default, at most\n"
+"           24h): until then `post`, `cert` and the other commands that sign\n"
+"           with KEY sign through it and ask nothing.  Only your own user's\n"
+"           processes reach it (a private directory, and the caller's uid is\n"
+"           checked); it signs, never hands the key out.  Reading sealed\n"
+"           text (`feed --key`) still asks the passphrase.\n"
+"key lock   ends KEY's agent at once, wiping the key (end of the shift).\n";
+
+/* `key rotate`: a new node key, the old one kept beside it.  The daemon's
+ * lock is held throughout, so no daemon starts on a half-made change. */
+static int key_rotate(const char *dir)
+{
+	char path[PATH_MAX], old[PATH_MAX], why[WM_WHY_LEN] = "", ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1];
+	uint8_t opub[WM_PUB_LEN];
+	struct key *k = NULL;
+	int fd = -1, ret = CLI_FAIL;
+
+	if (!dir)
+		return cli_no_dir("key");
+	if (cli_lock_dir(dir, "rotate the key and start it again", &fd) != CLI_OK)
+		return CLI_FAIL;
+	snprintf(path, sizeof path, "%s/node.key", dir);
+	if (files_key_pub(path, opub, why) != 0) {
+		cli_err("%s", why);
+		goto out;
+	}
+	hex_encode(ohex, opub, WM_PUB_LEN);
+	snprintf(old, sizeof old, "%s/node.key.old-%llu", dir, (unsigned long long)time(NULL));
+	if (key_generate(&k) != 0) {
+		cli_err("cannot generate a key");
+		goto out;
+	}
+	/* the old key is moved aside only once the new one is made, and put
+	 * back if the new one cannot be written */
+	if (files_exists(old) || rename(path, old) != 0) {
+		cli_err("cannot keep the old key as %s: %s", old, files_exists(old) ? "it exists" : strerror(errno));
+		goto out;
+	}
+	if (files_save_key(path, k, NULL, 0, KEYFILE_MODERATE, why) != 0) {
+		cli_err("%s (the old key is back in place)", why);
+		(void)rename(old, path);
+		goto out;
+	}
+	hex_encode(nhex, k->pub, WM_PUB_LEN);
+	printf("%s\n", nhex);
+	fprintf(stderr, "the node's new key is %s; the old one, %s, is kept as %s.\n"
+	        "Neighbours whose `peers` line pins this node by key (ADDR@%.16s...) change it to ADDR@%s\n"
+	        "and send their daemon SIGHUP; if the old key held a node certificate, its station issues one\n"
+	        "for the new key: watchmesh cert issue --issuer STATION.key --subject %s --role node ...\n",
+	        nhex, ohex, old, ohex, nhex, nhex);
+	ret = CLI_OK;
+out:
+	key_free(k);
+	close(fd);
+	return ret;
+}
 
 int cmd_key(int argc, char **argv)
 {
 	struct cli_opt opts[] = {
 		{ "out", 1, NULL }, { "passphrase-file", 1, NULL }, { "no-passphrase", 0, NULL },
+		{ "dir", 1, NULL }, { "key", 1, NULL }, { "for", 1, NULL },
 	};
 	const size_t no = sizeof opts / sizeof opts[0];
 	const char *pos[3], *out, *passfile;
@@ -55,8 +125,19 @@ int cmd_key(int argc, char **argv)
 		printf("%s\n", hex);
 		return CLI_OK;
 	}
+	if (np == 1 && strcmp(pos[0], "rotate") == 0)
+		return key_rotate(cli_get(opts, no, "dir"));
+	if (np == 1 && strcmp(pos[0], "agent") == 0)
+		return cli_key_agent(cli_get(opts, no, "key"), cli_get(opts, no, "passphrase-file"),
+		                     cli_get(opts, no, "for"));
+	if (np == 1 && strcmp(pos[0], "lock") == 0)
+		return cli_key_lock(cli_get(opts, no, "key"));
+	if (cli_explicit(opts, no, "key") || cli_get(opts, no, "for"))
+		return cli_usage_err("key", "--key and --for are for `key agent` and `key lock`");
+	if (cli_explicit(opts, no, "dir"))
+		return cli_usage_err("key", "--dir is for `key rotate` (the node's key)");
 	if (np != 1 || strcmp(pos[0], "new") != 0)
-		return cli_usage_err("key", "expected `key new` or `key show`");
+		return cli_usage_err("key", "expected `key new`, `key show`, `key rotate`, `key agent` or `key lock`");
 	out = cli_get(opts, no, "out");
 	passfile = cli_get(opts, no, "passphrase-file");
 	if (!out)
@@ -103,11 +184,18 @@ static const char usage_cert[] =
 "       watchmesh cert revoke --issuer KEY --subject PUB [--reason R]\n"
 "                            [--compromised-since TIME] [--yes]\n"
 "                            (--dir DIR | --out FILE --network NETFILE)\n"
+"       watchmesh cert renew --issuer KEY --subject PUB [--days N] --dir DIR [--out FILE]\n"
 "       watchmesh cert list [--dir DIR] [--json]      (= watchmesh certs)\n"
 "\n"
 "cert issue   signs a certificate (a kind 7 event in the group \"network\").\n"
 "             The root key certifies stations; a station certifies its\n"
 "             officers, nodes and residents.\n"
+"cert renew   signs a new certificate for a key that the issuer certified\n"
+"             before, with the same role, name and groups, valid for --days\n"
+"             from now: the newest of the issuer's certificates of the key in\n"
+"             DIR's store, which must not be revoked.  Renew before the old\n"
+"             one ends (`watchmesh status` warns 30 days ahead); the old one\n"
+"             stays valid until its end.\n"
 "cert revoke  withdraws what the issuer's certificates gave a key (kind 8),\n"
 "             except from the events its keep list reaches.  With --dir,\n"
 "             keep is filled from that node's store by the order in which\n"
@@ -121,7 +209,7 @@ static const char usage_cert[] =
 "  --role ROLE         station, officer, node or resident\n"
 "  --name NAME         shown with everything the subject signs, e.g. 王警官\n"
 "  --groups G,...      groups it covers, comma-separated; \"*\" for all\n"
-"  --days N            valid for N days from now (default 365)\n"
+"  --days N            valid for N days from now (default 365; issue, renew)\n"
 "  --reason R          why the key is revoked (revoke only)\n"
 "  --compromised-since TIME  keep only what arrived before TIME (ms since the\n"
 "                      epoch, or YYYY-MM-DDTHH:MM:SSZ)\n"
@@ -131,6 +219,100 @@ static const char usage_cert[] =
 "  --network NETFILE   with --out and no --dir: the network file (the event\n"
 "                      carries its id)\n"
 "  --passphrase-file F the issuer key's passphrase\n";
+
+/* The newest certificate of a subject by one issuer (renew's model). */
+struct newest {
+	const uint8_t *issuer;
+	struct cert c;
+	int found;
+};
+
+static int newest_cb(void *ctx, const struct cert *c)
+{
+	struct newest *n = ctx;
+
+	if (memcmp(c->issuer, n->issuer, WM_PUB_LEN) == 0 && (!n->found || c->not_after > n->c.not_after)) {
+		n->c = *c;
+		n->found = 1;
+	}
+	return 0;
+}
+
+/* `cert renew`: cert issue with the role, name and groups of the issuer's
+ * newest certificate of the subject. */
+static int cert_renew(struct cli_opt *opts, size_t no)
+{
+	const char *dir = cli_get(opts, no, "dir"), *issuer = cli_get(opts, no, "issuer");
+	const char *subj = cli_get(opts, no, "subject");
+	char why[WM_WHY_LEN] = "", hex[WM_HEX_PUB + 1];
+	uint8_t ipub[WM_PUB_LEN], subject[WM_PUB_LEN];
+	struct node_dir *nd = NULL;
+	struct newest n;
+	struct event_draft d;
+	struct cval *items = NULL;
+	struct key *k = NULL;
+	char *gbuf = NULL;
+	size_t i;
+	int ret = CLI_FAIL;
+
+	if (!issuer || !subj || !dir)
+		return cli_usage_err("cert", "renew needs --issuer KEY, --subject PUB and --dir DIR (the store "
+		                     "that holds the certificate being renewed)");
+	if (cli_get(opts, no, "role") || cli_get(opts, no, "name") || cli_get(opts, no, "groups") ||
+	    cli_get(opts, no, "reason") || cli_get(opts, no, "compromised-since") || cli_get(opts, no, "yes"))
+		return cli_usage_err("cert", "renew keeps the role, name and groups; to change them, `cert issue`");
+	if (files_key_pub(issuer, ipub, why) != 0) {
+		cli_err("%s", why);
+		return CLI_FAIL;
+	}
+	if (!(nd = cli_open_dir(dir)))
+		return CLI_FAIL;
+	if (cli_resolve_key("cert", nd, subj, subject) != 0)
+		goto out;
+	hex_encode(hex, subject, WM_PUB_LEN);
+	memset(&n, 0, sizeof n);
+	n.issuer = ipub;
+	if (store_certs_of(nd->store, subject, newest_cb, &n) != 0) {
+		cli_err("cannot read the certificates in %s: %s", dir, store_errmsg(nd->store));
+		goto out;
+	}
+	if (!n.found) {
+		cli_err("%s holds no certificate of %.16s… by %s; make one with `watchmesh cert issue`", dir, hex,
+		        issuer);
+		goto out;
+	}
+	if (store_revoked_by(nd->store, subject, ipub) == 1 || store_revoked_by(nd->store, subject, nd->net.root) == 1) {
+		cli_err("%s (%.16s…) is revoked; a revoked key is never renewed: make a new key and "
+		        "`watchmesh cert issue` it", n.c.name, hex);
+		goto out;
+	}
+	/* the draft reads its fields from the options, as `cert issue` gives them */
+	for (i = 0; i < no; i++) {
+		if (strcmp(opts[i].name, "subject") == 0)
+			opts[i].val = hex;
+		else if (strcmp(opts[i].name, "role") == 0)
+			opts[i].val = role_name(n.c.role);
+		else if (strcmp(opts[i].name, "name") == 0)
+			opts[i].val = n.c.name;
+		else if (strcmp(opts[i].name, "groups") == 0)
+			opts[i].val = n.c.groups;
+	}
+	memset(&d, 0, sizeof d);
+	if ((ret = cli_cert_draft("cert", opts, no, &d, subject, &gbuf, &items)) != 0)
+		goto out;
+	ret = CLI_FAIL;
+	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), FILES_SIGNER, &k, why) != 0) {
+		cli_err("%s", why);
+		goto out;
+	}
+	ret = cli_sign_and_deliver(&d, k, issuer, nd, NULL, cli_get(opts, no, "out"));
+out:
+	node_dir_close(nd);
+	key_free(k);
+	free(gbuf);
+	free(items);
+	return ret;
+}
 
 int cmd_cert(int argc, char **argv)
 {
@@ -160,8 +342,10 @@ int cmd_cert(int argc, char **argv)
 	r = cli_parse("cert", usage_cert, argc, argv, opts, no, pos, 2, &np);
 	if (r)
 		return r > 0 ? CLI_OK : CLI_USAGE;
+	if (np == 1 && strcmp(pos[0], "renew") == 0)
+		return cert_renew(opts, no);
 	if (np != 1 || (strcmp(pos[0], "issue") != 0 && strcmp(pos[0], "revoke") != 0))
-		return cli_usage_err("cert", "expected `cert issue` or `cert revoke`");
+		return cli_usage_err("cert", "expected `cert issue`, `cert renew`, `cert revoke` or `cert list`");
 	revoke = strcmp(pos[0], "revoke") == 0;
 	dir = cli_get(opts, no, "dir");
 	out = cli_get(opts, no, "out");
@@ -189,7 +373,7 @@ int cmd_cert(int argc, char **argv)
 	           : cli_cert_draft("cert", opts, no, &d, subject, &gbuf, &items);
 	if (r)
 		return r;
-	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), 1, &k, why) != 0) {
+	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), FILES_SIGNER, &k, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}

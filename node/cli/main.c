@@ -29,7 +29,11 @@ static const char usage_main[] =
 "  init [DIR] --network FILE [--name NODE]     new data directory: node key, config, store\n"
 "  key new --out FILE                          a personal key (officer, resident)\n"
 "  key show FILE                               print a key file's public key\n"
+"  key rotate [--dir DIR]                      a new key for the node (its daemon stopped)\n"
+"  key agent --key KEY [--for 8h]             the passphrase once a shift: KEY signs unlocked\n"
+"  key lock --key KEY                          end KEY's agent, wiping the key\n"
 "  cert issue --issuer KEY --subject PUB --role ROLE --name NAME --groups G,...\n"
+"  cert renew --issuer KEY --subject PUB --dir DIR   the same certificate, for --days more\n"
 "  cert revoke --issuer KEY --subject PUB [--reason R]\n"
 "  tls issue --ca CRT --ca-key KEY --dir DIR   a node's HTTPS certificate from the network's\n"
 "                                              TLS authority\n"
@@ -47,6 +51,8 @@ static const char usage_main[] =
 "Running a node\n"
 "  run [DIR]                                   the mesh daemon (config: DIR/watchmesh.conf)\n"
 "  status [DIR] [--json]                       the running daemon's peers, repairs, counts\n"
+"  backup --dir DIR --out FILE [--with-keys]   copy the store while the node runs\n"
+"  restore --dir DIR FILE [--with-keys]        check a backup and make it DIR's store\n"
 "\n"
 "The data directory: --dir DIR (run, init and status also take it as DIR);\n"
 "without it $WATCHMESH_DIR, else " WM_DEFAULT_DIR " (the service's node), else\n"
@@ -298,6 +304,8 @@ static const struct command commands[] = {
 	{ "search", cmd_search },
 	{ "export", cmd_export },
 	{ "import", cmd_import },
+	{ "backup", cmd_backup },
+	{ "restore", cmd_restore },
 };
 
 int main(int argc, char **argv)

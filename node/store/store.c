@@ -546,10 +546,6 @@ out:
 	return rc;
 }
 
-/* Schemas before this one held events of the retired format 1, which
- * nothing can convert (their signatures cover the old bytes). */
-#define STORE_FORMAT2_VERSION 6
-
 static int holds_no_events(sqlite3 *db, const char *path, char *why)
 {
 	sqlite3_stmt *st = NULL;

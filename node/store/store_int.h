@@ -29,6 +29,9 @@
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
 #define STORE_SCHEMA_VERSION 9
+/* Schemas before this one held events of the retired format 1, which
+ * nothing can convert (their signatures cover the old bytes). */
+#define STORE_FORMAT2_VERSION 6
 
 /* SQLite integers are signed; our times are uint64 from outside.  Anything
  * beyond INT64_MAX (far past any real date) is stored as INT64_MAX. */

@@ -950,7 +950,7 @@ def prompt_run(env, args, steps):
             check(time.monotonic() < deadline, "no %r within 30 s: %r" % (text, err[0]))
 
     try:
-        expect("passphrase")
+        expect("assphrase")        # a prompt: "Passphrase for", "New passphrase"
         check(not echo(), "echo is on at the prompt")
         steps(p, master, echo, expect)
         p.wait(30)
@@ -1054,8 +1054,13 @@ def t_keys(env):
     check(not os.path.exists(env.path("tty.key")), "an interrupted prompt wrote a key")
     # typed at the terminal: a weak one is refused with the reason, a good
     # one (twice) makes the key, read by read(2) up to the newline
-    rc, err, echo_after = prompt_run(env, ["key", "new", "--out", "tty.key"],
-                                     lambda p, m, e, x: os.write(m, b"horse\n"))
+    def weak_thrice(p, master, echo, expect):
+        for n in (2, 3):
+            os.write(master, b"horse\n")
+            expect("try again (%d of 3)\nNew passphrase for the key: " % n)
+        os.write(master, b"horse\n")
+
+    rc, err, echo_after = prompt_run(env, ["key", "new", "--out", "tty.key"], weak_thrice)
     check(rc == 1 and "too short" in err and echo_after, "a weak typed passphrase: %r %r" % (rc, err))
 
     def type_twice(p, master, echo, expect):

@@ -1,0 +1,145 @@
+"""
+Integration tests of key care (issue 13 item 9), with real daemons through
+test_mesh.py's helpers.
+
+  renew    `status` warns of the certificates of DIR/node.key and of other
+           key files in DIR that end within 30 days (text and JSON), not of
+           those further off; `cert renew` issues the same role, name and
+           groups for --days more, and the warning goes; a revoked key is
+           never renewed
+  rotate   `key rotate` refuses while the daemon runs; after it, a neighbour
+           that pinned the old key no longer links, and links again once its
+           peers line names the new key (SIGHUP), as the printed text says
+  stolen   the stolen-laptop procedure of docs/keys.md, command by command:
+           revoke with --compromised-since, a new key, a new certificate
+           under the same name; the thief's later posts are refused, the
+           officer's earlier ones and new ones are kept
+
+    usage: test_keycare.py WATCHMESH CASE SOURCE_ROOT FORGER
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_mesh import G, Daemon, ids, peers_up, run_cases, wait_until  # noqa: E402
+from wmtest import check  # noqa: E402
+
+DAY_MS = 86400 * 1000
+
+
+def warnings(env, node):
+    out, _ = env.run("status", "--dir", node, "--json", rc=None)
+    return {w["name"]: w for w in json.loads(out).get("certificates_ending", [])}
+
+
+def t_renew(env):
+    env.world(node="v")
+    node_pub = env.run("key", "show", env.path("v", "node.key"))[0].strip()
+    env.key("v/duty.key")           # an officer's key kept in the data directory
+    env.key("far.key")              # a key elsewhere: not this node's care
+
+    def issue(subject, role, name, days):
+        env.run("cert", "issue", "--issuer", "station.key", "--passphrase-file", env.passfile,
+                "--subject", subject, "--role", role, "--name", name, "--groups", G, "--days", days,
+                "--dir", "v")
+
+    issue(node_pub, "node", "村委会节点", "5")
+    issue("v/duty.key", "officer", "赵警官", "29")
+    issue("far.key", "officer", "钱警官", "3")
+    w = warnings(env, "v")
+    check(set(w) == {"村委会节点", "赵警官"}, "warnings: %s" % sorted(w))
+    check(w["村委会节点"]["days_left"] == 5 and w["村委会节点"]["role"] == "node", "warning: %r" % w["村委会节点"])
+    check(w["赵警官"]["days_left"] == 29 and w["赵警官"]["key"] != node_pub, "warning: %r" % w["赵警官"])
+    out, _ = env.run("status", "--dir", "v", rc=None)
+    check(re.search(r"warning: the certificate of 赵警官 \(officer, v/duty\.key\) ends in 29 days, on "
+                    r"\d{4}-\d\d-\d\d; renew it: watchmesh cert renew --issuer ISSUER\.key --subject "
+                    + w["赵警官"]["key"] + " --dir v", out), "status text:\n" + out)
+    check("钱警官" not in out, "status warns of a key not in DIR:\n" + out)
+    # one 31 days from its end is not warned of
+    issue("v/duty.key", "officer", "赵警官", "31")
+    check(set(warnings(env, "v")) == {"村委会节点"}, "a certificate 31 days from its end is warned of")
+    # renewed: the same role, name and groups, for --days more; the warning goes
+    env.run("cert", "renew", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", node_pub, "--days", "400", "--dir", "v")
+    check(not warnings(env, "v"), "still warned after the renewal: %s" % warnings(env, "v"))
+    certs = [c for c in env.json("certs", "--dir", "v", "--json") if c["subject"] == node_pub]
+    newest = max(certs, key=lambda c: c["not_after"])
+    check(len(certs) == 2 and newest["role"] == "node" and newest["name"] == "村委会节点" and
+          newest["groups"] == [G] and newest["state"] == "valid", "the renewal: %r" % certs)
+    left = (newest["not_after"] - time.time() * 1000) / DAY_MS
+    check(399 < left <= 400, "renewed for %.1f days, not 400" % left)
+    # a revoked key is never renewed
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", "res2.key", "--yes", "--dir", "v")
+    _, err = env.run("cert", "renew", "--issuer", "station.key", "--passphrase-file", env.passfile,
+                     "--subject", env.run("key", "show", "res2.key")[0].strip(), "--dir", "v", rc=1)
+    check("revoked" in err and "never renewed" in err, "renewing a revoked key: " + err)
+
+
+def t_rotate(env):
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    old = env.run("key", "show", env.path("a", "node.key"))[0].strip()
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    b.configure(peers=["%s@%s" % (a.addr(), old)])
+    a.start()
+    b.start()
+    wait_until("b to link to a, pinned by its key", lambda: peers_up(env, "b"))
+    _, err = env.run("key", "rotate", "--dir", "a", rc=1)
+    check("daemon is running" in err, "key rotate with the daemon running: " + err)
+    a.stop()
+    out, err = env.run("key", "rotate", "--dir", "a")
+    new = out.strip()
+    check(re.fullmatch("[0-9a-f]{64}", new) and new != old, "key rotate printed %r" % out)
+    check(env.run("key", "show", env.path("a", "node.key"))[0].strip() == new, "node.key is not the new key")
+    kept = [f for f in os.listdir(env.path("a")) if f.startswith("node.key.old-")]
+    check(len(kept) == 1 and env.run("key", "show", env.path("a", kept[0]))[0].strip() == old,
+          "the old key was not kept: %s" % kept)
+    check("ADDR@" + new in err and "SIGHUP" in err, "key rotate does not say what to change: " + err)
+    a.start()
+    time.sleep(8)                   # b retries a every 2 s at most (backoff_max)
+    check(not peers_up(env, "b"), "b linked to a new key it did not pin")
+    b.configure(peers=["%s@%s" % (a.addr(), new)])
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to link to a's new key", lambda: peers_up(env, "b"))
+    check(ids(env, "a") == ids(env, "b") or wait_until("a and b to converge",
+                                                        lambda: ids(env, "a") == ids(env, "b")), "no sync")
+
+
+def t_stolen(env):
+    env.world(node="v", group=G)
+    post = ["post", "bulletin", "--dir", "v", "--group", G, "--passphrase-file", env.passfile]
+    before = env.run(*(post + ["--key", "officer.key", "--title", "巡逻", "--text", "今晚巡逻。"]))[0].strip()
+    time.sleep(0.01)
+    # the laptop is gone at T; the thief posts with its copy after
+    t = int(time.time() * 1000)
+    time.sleep(0.01)
+    thief = env.run(*(post + ["--key", "officer.key", "--title", "通知", "--text", "请转账到安全账户。"]))[0].strip()
+    # 1. the key, from the certificates' list; revoked, keeping only what
+    # arrived before T
+    key = [c["subject"] for c in env.json("certs", "--dir", "v", "--json") if c["name"] == "王警官"]
+    check(len(key) == 1, "certs lists %d keys named 王警官" % len(key))
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", key[0], "--compromised-since", str(t), "--reason", "laptop stolen", "--yes",
+            "--dir", "v")
+    # 2. a new key, 3. a certificate for it under the same name and groups
+    env.key("officer2.key", encrypted=True)
+    env.cert("station.key", "officer2.key", "officer", "王警官", G, node="v")
+    after = env.run(*(post + ["--key", "officer2.key", "--title", "提醒", "--text", "新钥匙已启用。"]))[0].strip()
+    held = ids(env, "v")
+    check(before in held and after in held, "the officer's posts before the theft or with the new key are gone")
+    check(thief not in held, "the thief's post after the theft is still shown")
+    _, err = env.run(*(post + ["--key", "officer.key", "--title", "x", "--text", "再试一次。"]), rc=1)
+    check("revoked" in err, "the stolen key still signs: " + err)
+
+
+TESTS = {"renew": t_renew, "rotate": t_rotate, "stolen": t_stolen}
+
+if __name__ == "__main__":
+    sys.exit(run_cases(TESTS, "keycare", "SRC FORGER"))
