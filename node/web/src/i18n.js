@@ -3,6 +3,19 @@
 // below shows in Chinese.  Text from the network is never translated.
 const EN = {
   "邻里守望": "Neighbourhood watch",
+  // residents: the outbox, the content rules (content.js)
+  "等待发送：节点连上后自动发送": "Waiting to send: it goes when the node answers",
+  "已保存，等待发送": "Saved; waiting to send",
+  "内容不符合规则：": "Not sent, it breaks the rules: ",
+  "缺少「%key」": "'%key' is missing",
+  "「%key」的类型不对": "'%key' has the wrong type",
+  "「%key」只能是：%list": "'%key' must be one of: %list",
+  "「%key」是空的": "'%key' is empty",
+  "「%key」有 %n 字节，只能是 %min-%max 字节": "'%key' is %n bytes; %min-%max allowed",
+  "「%key」只能写一行": "'%key' must be one line",
+  "「%key」含有回车符": "'%key' holds a carriage return",
+  "「%key」含有控制字符（%char）": "'%key' holds a control character (%char)",
+  "没有指明回应的是哪条消息": "it does not say what it answers",
   "选择您的社区": "Choose your community",
   "这个网络还没有社区": "This network has no community yet",
   "切换社区": "Change",

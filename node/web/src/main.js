@@ -1,13 +1,16 @@
 // The residents' app: pick a community, read its feed (active alerts pinned
 // on top, official posts with a badge, replies under what they answer),
 // search it; send a public help request, acknowledge an alert or answer a
-// post, each signed on this device.
+// post, each signed on this device, checked by the content rules before it
+// is signed, and kept in the outbox until the node takes it (written
+// offline, it goes when the node answers again).
 //
 // The node is a courier, not an authority: the page takes only ids and
 // cursors from its JSON, fetches each event's wire bytes and checks them
 // (wire.js), and computes the badge itself (trust.js).  Every string from
 // the network reaches the page through text nodes (el() below), never as
 // HTML.
+import { contentProblem } from "./content.js";
 import * as db from "./db.js";
 import { LABELS, isEnglish, label, locale, setEnglish, t } from "./i18n.js";
 import { piiScan } from "./pii.js";
@@ -35,6 +38,7 @@ const app = {
   query: "",
   results: null,       // search results (checked events), or null
   notice: "",
+  waiting: new Set(),  // ids of events signed here that the node has not taken yet
 };
 
 // --- DOM: strings always become text nodes --------------------------------------------
@@ -95,6 +99,10 @@ async function fetchEvent(id) {
   try {
     const ev = readEvent(new Uint8Array(await r.arrayBuffer()), app.network);
     if (ev.id !== id) return refuse(id, "the node sent another event");
+    const p = ev.withheld ? null : contentProblem(ev);
+    if (p) return refuse(id, "its content breaks the rules: " + t(p.why, p.args));
+    // every event is a link the revocations' keep walks may pass through
+    if (app.trust) app.trust.add(ev);
     return ev;
   } catch (e) {
     if (e instanceof WireError) return refuse(id, e.message);
@@ -168,6 +176,7 @@ async function loadFeed() {
   const [evs, next] = await listGroup(app.group, 0);
   for (const ev of evs) app.events.set(ev.id, ev);
   app.next = next;
+  await outboxEvents();
   render();
   live();
 }
@@ -176,6 +185,8 @@ async function loadFeed() {
 // to take(); the EventSource resumes by itself (Last-Event-ID).
 function follow(group, after, take) {
   const src = new EventSource(API + "/stream?group=" + encodeURIComponent(group) + "&last_event_id=" + after);
+  // the node answers again: what was written meanwhile goes now
+  src.onopen = () => flush();
   src.onmessage = async (m) => {
     let id;
     try {
@@ -214,7 +225,7 @@ async function search(q) {
   const r = await getJSON("/search?q=" + encodeURIComponent(q) + "&group=" + encodeURIComponent(app.group));
   const ids = r.events.map((e) => e.id).filter((id) => typeof id === "string");
   const fetched = new Map((await fetchAll(ids.filter((id) => !app.events.has(id)))).map((ev) => [ev.id, ev]));
-  app.results = ids.map((id) => app.events.get(id) || fetched.get(id)).filter((ev) => ev && ev.group === app.group);
+  app.results = ids.map((id) => app.events.get(id) || fetched.get(id)).filter((ev) => ev && ev.group === app.group && !hidden(ev));
   render();
 }
 
@@ -229,10 +240,17 @@ async function seed() {
   return s;
 }
 
-// Sign an event of the chosen group on this device and hand it to the node;
-// its id once the node took it (201, or 200: held already).  Every kind the
-// page signs is lasting, so it becomes this device's head in the group.
+// Sign an event of the chosen group on this device, keep it in the outbox
+// and hand it to the node.  Its content is checked first by the rules the
+// node applies (content.js): what the node would refuse is never signed.
+// Every kind the page signs is lasting, so it becomes this device's head in
+// the group at once: the next event chains to it even before the node has
+// it, and the outbox sends them in order.  Resolves to the id once the node
+// took it, or to null when it waits for the node; throws when the node
+// refused it.
 async function send(kind, content, refs = []) {
+  const p = contentProblem({ kind, group: app.group, refs, expiresAt: 0, content });
+  if (p) throw new Error(t("内容不符合规则：") + t(p.why, p.args));
   const sk = await seed();
   const headKey = "head:" + app.group;
   const prev = (await db.get(headKey)) || "";
@@ -240,17 +258,61 @@ async function send(kind, content, refs = []) {
     kind, createdAt: Date.now(), network: app.network, group: app.group, prev: unhex(prev),
     refs: refs.map(unhex), content,
   });
-  const r = await fetch(API + "/events", { method: "POST", body: wire, headers: { "Content-Type": "application/msgpack" } });
-  let answer = {};
-  try {
-    answer = await r.json();
-  } catch {
-    answer = {};
-  }
-  if (r.status !== 201 && r.status !== 200) throw new Error(str(answer.error) || "HTTP " + r.status);
+  await db.queue({ id, group: app.group, wire });
   await db.put(headKey, id);
-  app.events.set(id, readEvent(wire, app.network));
-  return id;
+  const ev = readEvent(wire, app.network);
+  app.events.set(id, ev);
+  app.trust.add(ev);
+  app.waiting.add(id);
+  const refused = await flush();
+  if (refused.has(id)) throw new Error(refused.get(id));
+  return app.waiting.has(id) ? null : id;
+}
+
+// Send what the outbox holds, in order, until the node is out of reach or
+// busy (it stays for the next try: the live stream coming back, the
+// browser going online, the minute's timer, the app opening).  An event
+// the node refuses leaves the outbox and the page: resolves to a map of
+// such ids to the node's reason.
+let flushing = null;
+
+function flush() {
+  if (!flushing) flushing = flushOnce().finally(() => { flushing = null; });
+  return flushing;
+}
+
+async function flushOnce() {
+  const refused = new Map();
+  for (const [key, item] of await db.queued()) {
+    let r, answer = {};
+    try {
+      r = await fetch(API + "/events", { method: "POST", body: item.wire, headers: { "Content-Type": "application/msgpack" } });
+      answer = await r.json().catch(() => ({}));
+    } catch (e) {
+      console.warn("the node is out of reach, " + item.id + " waits: " + e.message);
+      break;
+    }
+    if (r.status === 429 || r.status >= 500) break;
+    await db.sent(key);
+    app.waiting.delete(item.id);
+    if (r.status !== 201 && r.status !== 200) {
+      refused.set(item.id, str(answer.error) || "HTTP " + r.status);
+      app.events.delete(item.id);
+    }
+  }
+  if (app.content) render();
+  return refused;
+}
+
+// What waits in the outbox from an earlier visit shows as waiting.
+async function outboxEvents() {
+  for (const [, item] of await db.queued()) {
+    if (item.group !== app.group) continue;
+    const ev = readEvent(item.wire, app.network);
+    app.events.set(item.id, ev);
+    app.trust.add(ev);
+    app.waiting.add(item.id);
+  }
 }
 
 // --- rendering --------------------------------------------------------------------------
@@ -326,6 +388,7 @@ function card(ev, answers) {
   const running = ev.kind === 2 && !suspect && !ev.withheld && ev.expiresAt > Date.now();
   return el("article", { className: cls.join(" "), dataset: { id: ev.id, kind: ev.kindName } },
     el("header", {}, who(ev), el("time", {}, when(ev.createdAt))),
+    app.waiting.has(ev.id) ? el("p", { className: "waiting" }, t("等待发送：节点连上后自动发送")) : null,
     suspect ? el("p", { className: "warning" }, t("⚠ 发布者不是本社区的警官，内容未经核实")) : null,
     body(ev),
     running ? ackBar(ev, acks) : null,
@@ -349,7 +412,6 @@ function ackBar(ev, acks) {
         b.disabled = true;
         try {
           await send(9, { what }, [ev.id]);
-          render();
         } catch (e) {
           b.replaceChildren(name + t("（发送失败：") + e.message + t("）"));
           b.disabled = false;
@@ -360,12 +422,21 @@ function ackBar(ev, acks) {
   }));
 }
 
+// What only an official may post, by a key whose certificates were revoked
+// for it (trust.js): the node hides it, and so does the page; it is kept,
+// and shows again if the revocations change.
+function hidden(ev) {
+  const target = app.events.get(ev.refs[0]);
+  const needsOfficial = ev.kind === 1 || ev.kind === 2 || (ev.kind === 5 && !(target && target.author === ev.author));
+  return needsOfficial && app.trust.revoked(ev);
+}
+
 // Replies, statuses and acks go under what they answer when it is here.
 function threads(evs) {
   const answers = new Map();
   const top = [];
   for (const ev of evs) {
-    if (ev.kind === 6 || ev.kind === 7 || ev.kind === 8) continue;
+    if (ev.kind === 6 || ev.kind === 7 || ev.kind === 8 || hidden(ev)) continue;
     const target = ev.refs[0];
     if ((ev.kind === 4 || ev.kind === 5 || ev.kind === 9) && target && app.events.has(target)) {
       if (!answers.has(target)) answers.set(target, []);
@@ -427,10 +498,9 @@ function requestForm() {
       status.className = "";
       status.textContent = t("正在发送…");
       try {
-        await send(3, { topic: topic.value, text: text.value });
+        const sent = await send(3, { topic: topic.value, text: text.value });
         text.value = "";
-        status.textContent = t("已发送");
-        render();
+        status.textContent = t(sent ? "已发送" : "已保存，等待发送");
       } catch (e) {
         status.textContent = t("发送失败：") + e.message;
       } finally {
@@ -455,10 +525,9 @@ function replyForm() {
       status.className = "";
       status.textContent = t("正在发送…");
       try {
-        await send(4, { text: text.value }, [app.replyTo]);
+        const sent = await send(4, { text: text.value }, [app.replyTo]);
         text.value = "";
-        status.textContent = t("已回复");
-        render();
+        status.textContent = t(sent ? "已回复" : "已保存，等待发送");
       } catch (e) {
         status.textContent = t("发送失败：") + e.message;
       } finally {
@@ -578,8 +647,15 @@ async function main() {
   app.group = g && app.trust.groups(Date.now()).includes(g) ? g : null;
   if (app.group) await loadFeed();
   else render();
-  // the time left on pinned alerts, and alerts that ran out leaving the top
-  setInterval(() => app.group && render(), 60000);
+  // the time left on pinned alerts, and alerts that ran out leaving the top;
+  // and the outbox, on opening, when the browser is online again, and each
+  // minute (a node that comes back while the stream is not retrying)
+  setInterval(() => {
+    if (app.group) render();
+    flush();
+  }, 60000);
+  addEventListener("online", () => flush());
+  flush();
 }
 
 main().catch(fail);
