@@ -7,6 +7,7 @@
 //
 //   usage: node drive.mjs CASE URL OUTDIR
 import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 
@@ -16,6 +17,9 @@ const { chromium } = createRequire(new URL("../../node/web/package.json", import
 const [caseName, url, outdir] = process.argv.slice(2);
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const TIMEOUT = 30000;
+// a phone: 360 CSS pixels wide, Chinese
+const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+  locale: "zh-CN" };
 
 async function barrier(what) {
   console.log("wait: " + what);
@@ -47,6 +51,13 @@ async function fitsPhone(page, name) {
     check(wide <= 360, shot + ": the page is " + wide + " px wide on a 360 px screen");
   }
   await page.evaluate(() => { document.documentElement.style.fontSize = ""; });
+}
+
+// The key this device shows in "My key" (64 hex), once shown.
+async function shownKey(page) {
+  if (!await page.locator("#key").evaluate((d) => d.open)) await page.click("#key summary");
+  await page.locator("#key-hex").filter({ hasText: /^[0-9a-f]{64}$/ }).waitFor({ timeout: TIMEOUT });
+  return page.locator("#key-hex").textContent();
 }
 
 async function openGroup(page, group) {
@@ -207,6 +218,78 @@ const cases = {
     await barrier("the node holds the queued request");
   },
 
+  // The key: shown as a QR code and hex for the station; backed up as a
+  // file and as a printed QR code under a passphrase (too short, or typed
+  // twice differently: refused); restored on two fresh phones (new browser
+  // contexts), one from the file (a wrong passphrase refused, the phone's
+  // own key replaced only on a second press), one from a picture of the
+  // printed QR code; the restored phone signs with the key.
+  async backup(page) {
+    await openGroup(page, "gaobu.xinhua");
+    const mine = await shownKey(page);
+    check(await page.locator("#key-qr svg path").count() === 1, "no QR code of the key");
+    await page.fill("#backup-pass", "短口令");
+    await page.fill("#backup-pass2", "短口令");
+    await page.click("#backup-file");
+    await page.locator("#key-status", { hasText: "口令至少要 10 个字" }).waitFor({ timeout: TIMEOUT });
+    const pass = "红灯笼挂在村口的老槐树上";
+    await page.fill("#backup-pass", pass);
+    await page.fill("#backup-pass2", pass + "。");
+    await page.click("#backup-file");
+    await page.locator("#key-status", { hasText: "两次输入的口令不一样" }).waitFor({ timeout: TIMEOUT });
+    await page.fill("#backup-pass2", pass);
+    const downloading = page.waitForEvent("download", { timeout: TIMEOUT });
+    await page.click("#backup-file");
+    const file = join(outdir, "watchmesh-key.txt");
+    await (await downloading).saveAs(file);
+    check(readFileSync(file, "utf8").startsWith("watchmesh-key:"), "the backup file: " + readFileSync(file, "utf8"));
+    check(!readFileSync(file, "utf8").includes(mine), "the backup file holds the key in clear");
+    await page.evaluate(() => { window.print = () => { window.printed = true; }; });
+    await page.click("#backup-print");
+    await page.locator("#print-qr").waitFor({ timeout: TIMEOUT });
+    check(await page.evaluate(() => window.printed === true), "the printed QR code was not sent to print");
+    await page.emulateMedia({ media: "print" });
+    await page.screenshot({ path: join(outdir, "backup-print.png"), fullPage: true });
+    const qr = await page.locator("#print-qr").screenshot();
+    await page.emulateMedia({ media: "screen" });
+    await page.click("#print-close");
+    await fitsPhone(page, "key");
+
+    const browser = page.context().browser();
+    const phones = [];
+    try {
+      for (const [how, input] of [["file", file], ["picture", { name: "qr.png", mimeType: "image/png", buffer: qr }]]) {
+        const ctx = await browser.newContext(PHONE);
+        phones.push(ctx);
+        const p = await ctx.newPage();
+        await openGroup(p, "gaobu.xinhua");
+        const fresh = await shownKey(p);
+        check(fresh !== mine, how + ": a fresh phone has the same key");
+        await p.setInputFiles("#restore-file", input);
+        await p.fill("#restore-pass", pass + "!");
+        await p.click("#restore");
+        await p.locator("#key-status", { hasText: "口令不对" }).waitFor({ timeout: TIMEOUT });
+        await p.fill("#restore-pass", pass);
+        await p.click("#restore");
+        await p.locator("#key-status", { hasText: "这台手机已有另一把密钥" }).waitFor({ timeout: TIMEOUT });
+        check(await p.locator("#key-hex").textContent() === fresh, how + ": the key replaced on the first press");
+        await p.click("#restore");
+        await p.locator("#key-status", { hasText: "密钥已恢复" }).waitFor({ timeout: TIMEOUT });
+        check(await p.locator("#key-hex").textContent() === mine, how + ": restored another key");
+        if (how === "picture") {
+          await p.click("#request summary");
+          await p.fill("#request-text", "新手机，还是我");
+          await p.click("#send-request");
+          const card = await cardWith(p, "#feed", "新手机，还是我");
+          check((await card.locator("header .author").textContent()).includes(mine.slice(0, 8)),
+            "the restored phone does not sign with the key");
+        }
+      }
+    } finally {
+      for (const ctx of phones) await ctx.close();
+    }
+  },
+
   // Two nodes, HTTPS: the page, served by B with the network's TLS
   // authority's certificate, in a secure context with its service worker,
   // shows an alert posted on A once the mesh brought it to B.
@@ -281,8 +364,7 @@ async function main() {
       // HTTPS with the network's TLS authority: its key trusted (test_browser.py https)
       ...(process.env.WATCHMESH_CA_SPKI ? ["--ignore-certificate-errors-spki-list=" + process.env.WATCHMESH_CA_SPKI] : [])],
   });
-  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2,
-    isMobile: true, hasTouch: true, locale: "zh-CN" });
+  const context = await browser.newContext(PHONE);
   const page = await context.newPage();
   const errors = [];
   const consoled = [];

@@ -29,6 +29,8 @@ offline: the node stopped, the page opens again from its service worker
 https: two meshed nodes, B serving HTTPS with a certificate from the
       network's TLS authority, trusted by the browser: the page on B shows
       an alert posted on A, pinned with its badge, its worker running.
+backup: the key shown for the station (QR code, hex), backed up as a file
+      and a printed QR code, restored on two fresh phones from each.
 install: meson install puts the app where web_dir's default says, and a
       node serves the installed copy.
 queue: the node stopped, a request written in the page waits in its
@@ -50,6 +52,8 @@ import zlib
 
 import msgpack
 import nacl.signing
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -298,14 +302,19 @@ def t_queue(env):
                                                      "the node holds the queued request": node_holds})
 
 
+def t_backup(env):
+    v = community(env)
+    drive(env, "backup", page_url(v.http_port, env))
+
+
 def spki_sha256(pem_path):
     """Base64 SHA-256 of a certificate's public key (Chromium's
     --ignore-certificate-errors-spki-list)."""
-    der = subprocess.run(["openssl", "x509", "-in", pem_path, "-noout", "-pubkey"], capture_output=True,
-                         check=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=der, capture_output=True,
-                         check=True).stdout
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+    with open(pem_path, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
 def t_https(env):
@@ -363,7 +372,7 @@ def t_install(env):
 
 
 TESTS = {"feed": t_feed, "liar": t_liar, "post": t_post, "revoked": t_revoked, "offline": t_offline,
-         "queue": t_queue, "install": t_install, "https": t_https}
+         "queue": t_queue, "install": t_install, "https": t_https, "backup": t_backup}
 
 
 def skip_reason():

@@ -43,6 +43,14 @@ export function put(key, value) {
   return run("readwrite", (s) => s.put(value, key));
 }
 
+export function del(key) {
+  return run("readwrite", (s) => s.delete(key));
+}
+
+export function keys() {
+  return run("readonly", (s) => s.getAllKeys());
+}
+
 // The outbox: queue(item) adds at the end; queued() gives [[key, item]] in
 // order; sent(key) takes one out.
 export function queue(item) {

@@ -10,6 +10,8 @@
 // (wire.js), and computes the badge itself (trust.js).  Every string from
 // the network reaches the page through text nodes (el() below), never as
 // HTML.
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { BackupError, PASSPHRASE_MIN, openKey, qrMatrix, readQR, sealKey } from "./backup.js";
 import { contentProblem } from "./content.js";
 import * as db from "./db.js";
 import { LABELS, isEnglish, label, locale, setEnglish, t } from "./i18n.js";
@@ -39,6 +41,7 @@ const app = {
   results: null,       // search results (checked events), or null
   notice: "",
   waiting: new Set(),  // ids of events signed here that the node has not taken yet
+  refusals: new Map(), // id -> the node's reason, for events signed here that it refused
 };
 
 // --- DOM: strings always become text nodes --------------------------------------------
@@ -186,7 +189,7 @@ async function loadFeed() {
 function follow(group, after, take) {
   const src = new EventSource(API + "/stream?group=" + encodeURIComponent(group) + "&last_event_id=" + after);
   // the node answers again: what was written meanwhile goes now
-  src.onopen = () => flush();
+  src.onopen = flushSoon;
   src.onmessage = async (m) => {
     let id;
     try {
@@ -231,13 +234,21 @@ async function search(q) {
 
 // --- sending ----------------------------------------------------------------------------
 
-async function seed() {
-  let s = await db.get("seed");
-  if (!s) {
-    s = crypto.getRandomValues(new Uint8Array(32));
-    await db.put("seed", s);
+// This device's one key: made on first use, or restored from a backup.
+let seeding = null;
+
+function seed() {
+  if (!seeding) {
+    seeding = (async () => {
+      let s = await db.get("seed");
+      if (!s) {
+        s = crypto.getRandomValues(new Uint8Array(32));
+        await db.put("seed", s);
+      }
+      return s;
+    })();
   }
-  return s;
+  return seeding;
 }
 
 // Sign an event of the chosen group on this device, keep it in the outbox
@@ -264,25 +275,31 @@ async function send(kind, content, refs = []) {
   app.events.set(id, ev);
   app.trust.add(ev);
   app.waiting.add(id);
-  const refused = await flush();
-  if (refused.has(id)) throw new Error(refused.get(id));
+  await flush();
+  if (app.refusals.has(id)) throw new Error(app.refusals.get(id));
   return app.waiting.has(id) ? null : id;
 }
 
 // Send what the outbox holds, in order, until the node is out of reach or
 // busy (it stays for the next try: the live stream coming back, the
 // browser going online, the minute's timer, the app opening).  An event
-// the node refuses leaves the outbox and the page: resolves to a map of
-// such ids to the node's reason.
-let flushing = null;
+// the node refuses leaves the outbox and the page, its reason noted in
+// app.refusals.  Passes run one after the other, so an event queued during
+// one is sent by the next.
+let flushing = Promise.resolve();
 
 function flush() {
-  if (!flushing) flushing = flushOnce().finally(() => { flushing = null; });
+  // a pass that failed was told to its caller; the next one starts afresh
+  flushing = flushing.catch(() => {}).then(flushOnce);
   return flushing;
 }
 
+// flush() from a timer or an event: a failure is only logged.
+function flushSoon() {
+  flush().catch((e) => console.warn("the outbox was not sent: " + e.message));
+}
+
 async function flushOnce() {
-  const refused = new Map();
   for (const [key, item] of await db.queued()) {
     let r, answer = {};
     try {
@@ -296,12 +313,11 @@ async function flushOnce() {
     await db.sent(key);
     app.waiting.delete(item.id);
     if (r.status !== 201 && r.status !== 200) {
-      refused.set(item.id, str(answer.error) || "HTTP " + r.status);
+      app.refusals.set(item.id, str(answer.error) || "HTTP " + r.status);
       app.events.delete(item.id);
     }
   }
   if (app.content) render();
-  return refused;
 }
 
 // What waits in the outbox from an earlier visit shows as waiting.
@@ -559,6 +575,203 @@ function searchBox() {
   return form;
 }
 
+// --- the key: a certificate from the station, backup, restore -------------------------
+
+// A QR code drawn as SVG elements (one path of dark modules).
+function qrSvg(text, id) {
+  const NS = "http://www.w3.org/2000/svg";
+  const m = qrMatrix(text);
+  let d = "";
+  m.forEach((row, y) => row.forEach((dark, x) => { if (dark) d += "M" + x + " " + y + "h1v1h-1z"; }));
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", "0 0 " + m.length + " " + m.length);
+  svg.setAttribute("shape-rendering", "crispEdges");
+  svg.setAttribute("class", "qr");
+  if (id) svg.id = id;
+  const bg = document.createElementNS(NS, "rect");
+  bg.setAttribute("width", "100%");
+  bg.setAttribute("height", "100%");
+  bg.setAttribute("fill", "#fff");
+  const path = document.createElementNS(NS, "path");
+  path.setAttribute("d", d);
+  svg.append(bg, path);
+  return svg;
+}
+
+// A message from the key's code: a BackupError's phrase translated, or the
+// error as it is.
+function keyMessage(e) {
+  return e instanceof BackupError ? t(e.message, e.args) : e.message;
+}
+
+// The text of a restore file: a backup file as it is, a photo of the
+// printed QR code read from its pixels.
+async function backupText(file) {
+  if (file.size < 4096 && /^\s*watchmesh-key:/.test(await file.text())) return file.text();
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    throw new BackupError("请选择密钥备份文件，或密钥二维码的照片");
+  }
+  // a phone's photo is large: the code reads as well from 1200 pixels
+  const k = Math.min(1, 1200 / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * k);
+  canvas.height = Math.round(bitmap.height * k);
+  const g = canvas.getContext("2d");
+  g.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return readQR(g.getImageData(0, 0, canvas.width, canvas.height));
+}
+
+// The camera, where the browser reads QR codes itself (BarcodeDetector):
+// the first backup code it sees.
+async function scanBackup(video) {
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+  try {
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    for (let i = 0; i < 600; i++) {
+      const codes = await detector.detect(video);
+      const found = codes.find((c) => c.rawValue.startsWith("watchmesh-key:"));
+      if (found) return found.rawValue;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    throw new BackupError("一分钟内没有认出密钥二维码");
+  } finally {
+    for (const track of stream.getTracks()) track.stop();
+    video.hidden = true;
+  }
+}
+
+// The printed backup: the QR code alone on the page, with what it is.
+function printBackup(line) {
+  const sheet = el("section", { id: "print" },
+    el("h2", {}, t("邻里守望 · 密钥备份")),
+    qrSvg(line, "print-qr"),
+    el("p", {}, t("用这张二维码和您的口令，可以在新手机上恢复您的密钥。没有口令，二维码打不开。请收好，不要拍照发给别人。")),
+    el("p", {}, new Date().toLocaleDateString(locale())),
+    el("button", { type: "button", id: "print-close", onclick: () => sheet.remove() }, t("关闭")));
+  document.body.append(sheet);
+  window.print();
+}
+
+// "My key": the public key for the station to certify (QR code and hex),
+// the backup (a file, a printed QR code) and the restore (a file, a photo
+// of the QR code, or the camera).  One key per device: a restore replaces
+// it, after a second press.
+function keyPanel() {
+  const status = el("p", { id: "key-status" });
+  const say = (msg, bad) => {
+    status.textContent = msg;
+    status.className = bad ? "warning" : "";
+  };
+  const hexOut = el("p", { id: "key-hex", className: "hex" });
+  const qrBox = el("div", { id: "key-qr" });
+  const showKey = async () => {
+    const pub = hex(ed25519.getPublicKey(await seed()));
+    hexOut.textContent = pub;
+    qrBox.replaceChildren(qrSvg(pub));
+  };
+
+  const pass = el("input", { id: "backup-pass", type: "password", placeholder: t("设一个口令（至少 %n 个字）", { n: PASSPHRASE_MIN }) });
+  const pass2 = el("input", { id: "backup-pass2", type: "password", placeholder: t("再输一次口令") });
+  const sealed = async () => {
+    if (pass.value !== pass2.value) throw new BackupError("两次输入的口令不一样");
+    say(t("正在加密…"));
+    return sealKey(await seed(), pass.value);
+  };
+  const backupButton = (id, label, use) => {
+    const b = el("button", {
+      id, type: "button",
+      onclick: async () => {
+        b.disabled = true;
+        try {
+          use(await sealed());
+          say(t("已备份。请把文件或二维码和口令分开保管。"));
+        } catch (e) {
+          say(keyMessage(e), true);
+        } finally {
+          b.disabled = false;
+        }
+      },
+    }, label);
+    return b;
+  };
+  const download = (line) => {
+    const a = el("a", { href: URL.createObjectURL(new Blob([line + "\n"], { type: "text/plain" })),
+      download: "watchmesh-key.txt" });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  };
+
+  const file = el("input", { id: "restore-file", type: "file", accept: ".txt,text/plain,image/*" });
+  const rpass = el("input", { id: "restore-pass", type: "password", placeholder: t("备份时设的口令") });
+  const video = el("video", { id: "restore-video", hidden: "", playsinline: "" });
+  let scanned = null;
+  let replacing = null;   // the backup a second press replaces the key with
+  const restore = async (line) => {
+    const s = await openKey(line, rpass.value);
+    const mine = await seed();
+    if (line !== replacing && hex(s) !== hex(mine)) {
+      replacing = line;
+      say(t("这台手机已有另一把密钥，恢复会替换它（一台手机只用一把密钥）。确定替换，请再按一次恢复。"), true);
+      return;
+    }
+    replacing = null;
+    await db.put("seed", s);
+    seeding = Promise.resolve(s);
+    // the old key's chains stay its own: the restored key starts new ones here
+    for (const k of await db.keys()) if (k.startsWith("head:")) await db.del(k);
+    await showKey();
+    say(t("密钥已恢复"));
+  };
+  const restoreButton = el("button", {
+    id: "restore", type: "button",
+    onclick: async () => {
+      restoreButton.disabled = true;
+      try {
+        const line = scanned || (file.files[0] ? await backupText(file.files[0]) : null);
+        if (!line) throw new BackupError("请先选择备份文件或二维码照片，或用相机扫描");
+        say(t("正在解密…"));
+        await restore(line);
+      } catch (e) {
+        say(keyMessage(e), true);
+      } finally {
+        restoreButton.disabled = false;
+      }
+    },
+  }, t("恢复密钥"));
+  file.addEventListener("change", () => { scanned = null; });
+  const camera = "BarcodeDetector" in window && navigator.mediaDevices ? el("button", {
+    id: "restore-camera", type: "button",
+    onclick: async () => {
+      try {
+        scanned = await scanBackup(video);
+        say(t("已扫描到密钥二维码，请输入口令后恢复"));
+      } catch (e) {
+        say(keyMessage(e), true);
+      }
+    },
+  }, t("用相机扫描二维码")) : null;
+
+  const panel = el("details", { id: "key", ontoggle: () => { if (panel.open) showKey().catch((e) => say(e.message, true)); } },
+    el("summary", {}, t("我的密钥")),
+    el("h3", {}, t("申请居民证书")),
+    el("p", {}, t("请派出所的警官扫描下面的二维码（或核对这串公钥），为这台手机发居民证书。")),
+    qrBox, hexOut,
+    el("h3", {}, t("备份")),
+    pass, pass2,
+    el("div", { className: "row" }, backupButton("backup-file", t("下载备份文件"), download),
+      backupButton("backup-print", t("打印二维码"), printBackup)),
+    el("h3", {}, t("恢复")),
+    el("label", {}, t("备份文件或二维码照片"), file), camera, video, rpass, restoreButton,
+    status);
+  return panel;
+}
+
 // Replace what `root` shows with the nodes given (nested lists; nulls skipped).
 function show(root, ...kids) {
   root.replaceChildren(...kids.flat(Infinity).filter((k) => k instanceof Node));
@@ -593,7 +806,7 @@ function render() {
       groups.length ? el("div", { id: "groups" }, groups.map((g) => el("button", {
         type: "button", className: "group", dataset: { group: g },
         onclick: () => choose(g),
-      }, g))) : el("p", {}, t("这个网络还没有社区")));
+      }, g))) : el("p", {}, t("这个网络还没有社区")), keyPanel());
     return;
   }
   if (!app.content) {
@@ -603,7 +816,7 @@ function render() {
       el("header", { id: "top" }, el("h1", {}, app.group),
         el("button", { type: "button", id: "change-group", onclick: () => choose(null) }, t("切换社区")), langButton()),
       app.notice ? el("p", { className: "notice" }, app.notice) : null,
-      searchBox(), requestForm(), app.reply, app.content);
+      searchBox(), requestForm(), keyPanel(), app.reply, app.content);
   }
   show(app.content, app.results ? resultsView() : feedView(),
     app.refused ? el("p", { className: "refused" }, app.refused + t(" 条消息未通过校验，已隐藏")) : null);
@@ -652,10 +865,10 @@ async function main() {
   // minute (a node that comes back while the stream is not retrying)
   setInterval(() => {
     if (app.group) render();
-    flush();
+    flushSoon();
   }, 60000);
-  addEventListener("online", () => flush());
-  flush();
+  addEventListener("online", flushSoon);
+  flushSoon();
 }
 
 main().catch(fail);
