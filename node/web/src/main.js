@@ -607,7 +607,8 @@ function keyMessage(e) {
 // The text of a restore file: a backup file as it is, a photo of the
 // printed QR code read from its pixels.
 async function backupText(file) {
-  if (file.size < 4096 && /^\s*watchmesh-key:/.test(await file.text())) return file.text();
+  const text = file.size < 4096 ? await file.text() : "";
+  if (/^\s*watchmesh-key:/.test(text)) return text;
   let bitmap;
   try {
     bitmap = await createImageBitmap(file);
