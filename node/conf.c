@@ -154,8 +154,8 @@ int conf_encode(const struct node_conf *c, char **out)
 		"http_rate = %u\n"
 		"\n"
 		"# The web app's built files, an absolute path; where they are missing the\n"
-		"# node serves a page saying the app was not built.  Default: where this\n"
-		"# build put them (after `meson install`: PREFIX/share/watchmesh/web)\n"
+		"# node serves a page saying the app was not built.  Default: where\n"
+		"# `meson install` puts them; run from the build tree: build/node/web\n"
 		"web_dir = %s\n",
 		c->name, c->groups, c->listen, c->peers, c->repair_interval,
 		c->eager_peers, c->peer_rate, c->peer_burst, c->author_rate, c->author_burst,

@@ -1,5 +1,6 @@
 // Builds the app into OUTDIR: app.js (src/main.js and its packages, bundled
-// and minified by esbuild), index.html, app.css and sw.js as they are.  Run by
+// and minified by esbuild), index.html, app.css, sw.js, the manifest and
+// the icon as they are.  Run by
 // meson (node/web/meson.build) when node_modules is there; offline once the
 // packages are cached.   usage: node build.mjs OUTDIR
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -26,4 +27,4 @@ await build({
   logLevel: "warning",
 });
 // the service worker stays a file of its own: it must be served from /
-for (const f of ["index.html", "app.css", "sw.js"]) copyFileSync(join(here, "src", f), join(out, f));
+for (const f of ["index.html", "app.css", "sw.js", "manifest.webmanifest", "icon.svg"]) copyFileSync(join(here, "src", f), join(out, f));

@@ -5,7 +5,7 @@ headless Chromium through playwright-core against it, on a 360-pixel-wide
 screen.  Screenshots are kept in OUTDIR.
 
     usage: test_browser.py WATCHMESH CASE SOURCE_ROOT WEB_DIR OUTDIR
-    cases: feed liar post revoked offline
+    cases: feed liar post revoked offline queue
 
 feed: the community picked from the certificates, the alert pinned with its
       colour, time left, area and photo, badges, a reply under its request,
@@ -20,11 +20,24 @@ post: opened without the station's link (the root pinned on first use),
       them (201); the second chains to the first; a third holding a phone
       number goes only once confirmed; "I can help" on the
       alert is signed, taken and counted; a lead in reply shown under it.
-revoked: an officer's certificate revoked: no badge on his bulletin; then
-      the page in English, remembered across a reload.
+revoked: an officer's key revoked while the page is open, keeping what
+      arrived before the theft: his later alert leaves the page (hidden, as
+      the node hides it), his kept bulletin and alert keep their badges;
+      then the page in English, remembered across a reload.
 offline: the node stopped, the page opens again from its service worker
       and shows the feed it read, checked as before.
+https: two meshed nodes, B serving HTTPS with a certificate from the
+      network's TLS authority, trusted by the browser: the page on B shows
+      an alert posted on A, pinned with its badge, its worker running.
+backup: the key shown for the station (QR code, hex), backed up as a file
+      and a printed QR code, restored on two fresh phones from each.
+install: meson install puts the app where web_dir's default says, and a
+      node serves the installed copy.
+queue: the node stopped, a request written in the page waits in its
+      outbox (shown so, across a reload); the node started again, it goes.
 """
+import base64
+import hashlib
 import http.client
 import http.server
 import json
@@ -39,13 +52,15 @@ import zlib
 
 import msgpack
 import nacl.signing
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import wmtest  # noqa: E402
 from wmtest import Failure, check  # noqa: E402
-from test_mesh import G, free_port, run_cases  # noqa: E402
-from test_http import world_node  # noqa: E402
+from test_mesh import G, free_port, run_cases, wait_up, wait_until  # noqa: E402
+from test_http import Node, world_node  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 SRC = WEB_DIR = OUTDIR = None     # from the command line
@@ -86,13 +101,14 @@ def community(env):
     return v
 
 
-def drive(env, case, url, actions=None):
-    """Run drive.mjs CASE against url; at each "wait: WHAT" call
-    actions[WHAT]() and say go.  Failure with its output if it failed."""
+def drive(env, case, url, actions=None, extra_env=None):
+    """Run drive.mjs CASE against url (with extra_env added to its
+    environment); at each "wait: WHAT" call actions[WHAT]() and say go.
+    Failure with its output if it failed."""
     node = shutil.which("node")
     p = subprocess.Popen([node, os.path.join(HERE, "drive.mjs"), case, url, OUTDIR],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, cwd=env.dir)
+                         text=True, cwd=env.dir, env=dict(os.environ, **(extra_env or {})))
     out = []
     try:
         for ln in p.stdout:
@@ -242,15 +258,30 @@ def t_revoked(env):
     v = community(env)
     env.key("zhao.key", encrypted=True)
     env.cert("station.key", "zhao.key", "officer", "赵警官", G, node="village")
-    kept = env.post("bulletin", "village", "zhao.key", "--group", G, "--category", "notice",
-                    "--title", "明天上午停水", "--text", "新华村明天上午停水检修。")
-    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
-            "--subject", "zhao.key", "--reason", "调离", "--dir", "village", "--yes")
-    # the node keeps the bulletin official (the revoke's keep names it); the
-    # page, which judges revocations coarsely for now, takes the badge away
-    shown = env.json("show", kept, "--dir", "village", "--json")
-    check(shown.get("official") is True, "the node no longer holds the kept bulletin official: %r" % shown)
-    drive(env, "revoked", page_url(v.http_port, env))
+    kept = [env.post("bulletin", "village", "zhao.key", "--group", G, "--category", "notice",
+                     "--title", "明天上午停水", "--text", "新华村明天上午停水检修。"),
+            env.post("alert", "village", "zhao.key", "--group", G, "--headline", "水管抢修",
+                     "--text", "村东水管破裂，正在抢修。", "--area", "村东", "--expires", "6h")]
+    time.sleep(0.05)
+    since = int(time.time() * 1000)
+    time.sleep(0.05)
+    # what the thief posted after the key was taken
+    later = env.post("alert", "village", "zhao.key", "--group", G, "--headline", "紧急：所有人到村委会集合",
+                     "--text", "带上存折和身份证。", "--area", "村委会", "--expires", "6h")
+
+    def revoke():
+        # keep filled from the node's store: what arrived before the theft
+        env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+                "--subject", "zhao.key", "--reason", "密钥被盗", "--compromised-since", str(since),
+                "--dir", "village", "--yes")
+        # the node's verdicts, which the page must reach on its own
+        for i in kept:
+            shown = env.json("show", i, "--dir", "village", "--json")
+            check(shown.get("official") is True, "the node no longer holds a kept post official: %r" % shown)
+        ids = [e["id"] for e in env.json("feed", "--dir", "village", "--json", "--all", "--limit", "0")]
+        check(later not in ids, "the node still shows the alert posted after the theft")
+
+    drive(env, "revoked", page_url(v.http_port, env), {"the officer's key revoked": revoke})
 
 
 def t_offline(env):
@@ -258,7 +289,90 @@ def t_offline(env):
     drive(env, "offline", page_url(v.http_port, env), {"the node stopped": lambda: check(v.stop() == 0, "stop")})
 
 
-TESTS = {"feed": t_feed, "liar": t_liar, "post": t_post, "revoked": t_revoked, "offline": t_offline}
+def t_queue(env):
+    v = community(env)
+
+    def node_holds():
+        evs = env.json("feed", "--dir", "village", "--json", "--all", "--limit", "0")
+        check(any(e["kind"] == "request" and e["content"].get("text") == "停电了，村里的路灯都不亮" for e in evs),
+              "the node does not hold the queued request")
+
+    drive(env, "queue", page_url(v.http_port, env), {"the node stopped": lambda: check(v.stop() == 0, "stop"),
+                                                     "the node started again": v.start,
+                                                     "the node holds the queued request": node_holds})
+
+
+def t_backup(env):
+    v = community(env)
+    drive(env, "backup", page_url(v.http_port, env))
+
+
+def spki_sha256(pem_path):
+    """Base64 SHA-256 of a certificate's public key (Chromium's
+    --ignore-certificate-errors-spki-list)."""
+    with open(pem_path, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def t_https(env):
+    """Two meshed nodes; B serves the app over HTTPS with a certificate from
+    the network's TLS authority, which the browser trusts (its public key
+    pinned); the page on B sees an alert posted on A."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    env.run("tls", "issue", "--ca", "net.tls-ca.crt", "--ca-key", "net.tls-ca.key", "--dir", "b",
+            "--passphrase-file", env.passfile, "--address", "127.0.0.1")
+    port = free_port()
+    a, b = Node(env, "a"), Node(env, "b")
+    a.configure()
+    b.configure(peers=[a.addr()], https="127.0.0.1:%d" % port, web_dir=WEB_DIR)
+    a.start()
+    b.start()
+    wait_up(env, "b", 1)
+    wait_until("B to serve HTTPS", lambda: "HTTPS on 127.0.0.1:%d" % port in b.log())
+
+    def alert_on_a():
+        env.post("alert", "a", "officer.key", "--group", G, "--headline", "暴雨红色预警",
+                 "--text", "今晚有特大暴雨，请勿外出。", "--area", "全村", "--severity", "Extreme", "--expires", "3h")
+
+    drive(env, "https", "https://127.0.0.1:%d/#root=%s" % (port, root_hex(env)),
+          {"an alert posted on node A": alert_on_a},
+          extra_env={"WATCHMESH_CA_SPKI": spki_sha256(env.path("net.tls-ca.crt"))})
+
+
+APP = ["app.js", "index.html", "app.css", "sw.js", "manifest.webmanifest", "icon.svg"]
+
+
+def t_install(env):
+    """meson install puts the built app in PREFIX/share/watchmesh/web, which
+    is web_dir's default in a new node's watchmesh.conf; a node given the
+    installed copy serves it at /."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(WEB_DIR)))
+    dest = env.path("dest")
+    p = subprocess.run([shutil.which("meson") or "meson", "install", "-C", build, "--no-rebuild", "--quiet",
+                        "--destdir", dest], capture_output=True, timeout=120)
+    check(p.returncode == 0, "meson install: %s" % p.stderr.decode(errors="replace"))
+    webs = [d for d, _, fs in os.walk(dest) if d.endswith(os.path.join("share", "watchmesh", "web"))]
+    check(len(webs) == 1, "no share/watchmesh/web installed under %s" % dest)
+    installed = sorted(os.listdir(webs[0]))
+    check(sorted(APP) == installed, "installed app: %r" % installed)
+    v = world_node(env)
+    with open(env.path("village", "watchmesh.conf")) as f:
+        default = [ln.split("=", 1)[1].strip() for ln in f if ln.startswith("web_dir")]
+    check(default and os.path.join(dest, default[0].lstrip("/")) == webs[0],
+          "web_dir's default %r is not where the app is installed (%s)" % (default, webs[0]))
+    v.stop()
+    v.configure(web_dir=webs[0])
+    v.start()
+    st, _, body = v.request("GET", "/")
+    check(st == 200 and b'src="app.js"' in body, "/ from the installed app: %d %r" % (st, body[:200]))
+
+
+TESTS = {"feed": t_feed, "liar": t_liar, "post": t_post, "revoked": t_revoked, "offline": t_offline,
+         "queue": t_queue, "install": t_install, "https": t_https, "backup": t_backup}
 
 
 def skip_reason():

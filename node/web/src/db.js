@@ -1,17 +1,23 @@
 // What the page keeps on the device, in IndexedDB (one object store of
 // key -> value): the resident's key seed (made here, never sent), the pinned
 // root key and network id, the chosen group, and the signer's heads (the
-// last lasting event this device signed in each group: the next one's prev).
+// last lasting event this device signed in each group: the next one's prev);
+// and the outbox: events signed here that the node has not taken yet, in
+// the order they were signed (a chain must reach the node in order).
 const DB = "watchmesh";
 const STORE = "kv";
+const OUTBOX = "outbox";
 
 let opening = null;
 
 function open() {
   if (!opening) {
     opening = new Promise((resolve, reject) => {
-      const rq = indexedDB.open(DB, 1);
-      rq.onupgradeneeded = () => rq.result.createObjectStore(STORE);
+      const rq = indexedDB.open(DB, 2);
+      rq.onupgradeneeded = (e) => {
+        if (e.oldVersion < 1) rq.result.createObjectStore(STORE);
+        if (e.oldVersion < 2) rq.result.createObjectStore(OUTBOX, { autoIncrement: true });
+      };
       rq.onsuccess = () => resolve(rq.result);
       rq.onerror = () => reject(rq.error);
     });
@@ -19,10 +25,10 @@ function open() {
   return opening;
 }
 
-function run(mode, fn) {
+function run(mode, fn, store = STORE) {
   return open().then((db) => new Promise((resolve, reject) => {
-    const tx = db.transaction(STORE, mode);
-    const rq = fn(tx.objectStore(STORE));
+    const tx = db.transaction(store, mode);
+    const rq = fn(tx.objectStore(store));
     tx.oncomplete = () => resolve(rq.result);
     tx.onerror = () => reject(tx.error);
     tx.onabort = () => reject(tx.error);
@@ -35,4 +41,36 @@ export function get(key) {
 
 export function put(key, value) {
   return run("readwrite", (s) => s.put(value, key));
+}
+
+export function del(key) {
+  return run("readwrite", (s) => s.delete(key));
+}
+
+export function keys() {
+  return run("readonly", (s) => s.getAllKeys());
+}
+
+// The outbox: queue(item) adds at the end; queued() gives [[key, item]] in
+// order; sent(key) takes one out.
+export function queue(item) {
+  return run("readwrite", (s) => s.add(item), OUTBOX);
+}
+
+export async function queued() {
+  const out = [];
+  await run("readonly", (s) => {
+    const rq = s.openCursor();
+    rq.onsuccess = () => {
+      if (!rq.result) return;
+      out.push([rq.result.key, rq.result.value]);
+      rq.result.continue();
+    };
+    return rq;
+  }, OUTBOX);
+  return out;
+}
+
+export function sent(key) {
+  return run("readwrite", (s) => s.delete(key), OUTBOX);
 }

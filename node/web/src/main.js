@@ -1,13 +1,18 @@
 // The residents' app: pick a community, read its feed (active alerts pinned
 // on top, official posts with a badge, replies under what they answer),
 // search it; send a public help request, acknowledge an alert or answer a
-// post, each signed on this device.
+// post, each signed on this device, checked by the content rules before it
+// is signed, and kept in the outbox until the node takes it (written
+// offline, it goes when the node answers again).
 //
 // The node is a courier, not an authority: the page takes only ids and
 // cursors from its JSON, fetches each event's wire bytes and checks them
 // (wire.js), and computes the badge itself (trust.js).  Every string from
 // the network reaches the page through text nodes (el() below), never as
 // HTML.
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { BackupError, PASSPHRASE_MIN, openKey, qrMatrix, readQR, sealKey } from "./backup.js";
+import { contentProblem } from "./content.js";
 import * as db from "./db.js";
 import { LABELS, isEnglish, label, locale, setEnglish, t } from "./i18n.js";
 import { piiScan } from "./pii.js";
@@ -35,6 +40,8 @@ const app = {
   query: "",
   results: null,       // search results (checked events), or null
   notice: "",
+  waiting: new Set(),  // ids of events signed here that the node has not taken yet
+  refusals: new Map(), // id -> the node's reason, for events signed here that it refused
 };
 
 // --- DOM: strings always become text nodes --------------------------------------------
@@ -95,6 +102,10 @@ async function fetchEvent(id) {
   try {
     const ev = readEvent(new Uint8Array(await r.arrayBuffer()), app.network);
     if (ev.id !== id) return refuse(id, "the node sent another event");
+    const p = ev.withheld ? null : contentProblem(ev);
+    if (p) return refuse(id, "its content breaks the rules: " + t(p.why, p.args));
+    // every event is a link the revocations' keep walks may pass through
+    if (app.trust) app.trust.add(ev);
     return ev;
   } catch (e) {
     if (e instanceof WireError) return refuse(id, e.message);
@@ -168,6 +179,7 @@ async function loadFeed() {
   const [evs, next] = await listGroup(app.group, 0);
   for (const ev of evs) app.events.set(ev.id, ev);
   app.next = next;
+  await outboxEvents();
   render();
   live();
 }
@@ -176,6 +188,8 @@ async function loadFeed() {
 // to take(); the EventSource resumes by itself (Last-Event-ID).
 function follow(group, after, take) {
   const src = new EventSource(API + "/stream?group=" + encodeURIComponent(group) + "&last_event_id=" + after);
+  // the node answers again: what was written meanwhile goes now
+  src.onopen = flushSoon;
   src.onmessage = async (m) => {
     let id;
     try {
@@ -214,25 +228,40 @@ async function search(q) {
   const r = await getJSON("/search?q=" + encodeURIComponent(q) + "&group=" + encodeURIComponent(app.group));
   const ids = r.events.map((e) => e.id).filter((id) => typeof id === "string");
   const fetched = new Map((await fetchAll(ids.filter((id) => !app.events.has(id)))).map((ev) => [ev.id, ev]));
-  app.results = ids.map((id) => app.events.get(id) || fetched.get(id)).filter((ev) => ev && ev.group === app.group);
+  app.results = ids.map((id) => app.events.get(id) || fetched.get(id)).filter((ev) => ev && ev.group === app.group && !hidden(ev));
   render();
 }
 
 // --- sending ----------------------------------------------------------------------------
 
-async function seed() {
-  let s = await db.get("seed");
-  if (!s) {
-    s = crypto.getRandomValues(new Uint8Array(32));
-    await db.put("seed", s);
+// This device's one key: made on first use, or restored from a backup.
+let seeding = null;
+
+function seed() {
+  if (!seeding) {
+    seeding = (async () => {
+      let s = await db.get("seed");
+      if (!s) {
+        s = crypto.getRandomValues(new Uint8Array(32));
+        await db.put("seed", s);
+      }
+      return s;
+    })();
   }
-  return s;
+  return seeding;
 }
 
-// Sign an event of the chosen group on this device and hand it to the node;
-// its id once the node took it (201, or 200: held already).  Every kind the
-// page signs is lasting, so it becomes this device's head in the group.
+// Sign an event of the chosen group on this device, keep it in the outbox
+// and hand it to the node.  Its content is checked first by the rules the
+// node applies (content.js): what the node would refuse is never signed.
+// Every kind the page signs is lasting, so it becomes this device's head in
+// the group at once: the next event chains to it even before the node has
+// it, and the outbox sends them in order.  Resolves to the id once the node
+// took it, or to null when it waits for the node; throws when the node
+// refused it.
 async function send(kind, content, refs = []) {
+  const p = contentProblem({ kind, group: app.group, refs, expiresAt: 0, content });
+  if (p) throw new Error(t("内容不符合规则：") + t(p.why, p.args));
   const sk = await seed();
   const headKey = "head:" + app.group;
   const prev = (await db.get(headKey)) || "";
@@ -240,17 +269,66 @@ async function send(kind, content, refs = []) {
     kind, createdAt: Date.now(), network: app.network, group: app.group, prev: unhex(prev),
     refs: refs.map(unhex), content,
   });
-  const r = await fetch(API + "/events", { method: "POST", body: wire, headers: { "Content-Type": "application/msgpack" } });
-  let answer = {};
-  try {
-    answer = await r.json();
-  } catch {
-    answer = {};
-  }
-  if (r.status !== 201 && r.status !== 200) throw new Error(str(answer.error) || "HTTP " + r.status);
+  await db.queue({ id, group: app.group, wire });
   await db.put(headKey, id);
-  app.events.set(id, readEvent(wire, app.network));
-  return id;
+  const ev = readEvent(wire, app.network);
+  app.events.set(id, ev);
+  app.trust.add(ev);
+  app.waiting.add(id);
+  await flush();
+  if (app.refusals.has(id)) throw new Error(app.refusals.get(id));
+  return app.waiting.has(id) ? null : id;
+}
+
+// Send what the outbox holds, in order, until the node is out of reach or
+// busy (it stays for the next try: the live stream coming back, the
+// browser going online, the minute's timer, the app opening).  An event
+// the node refuses leaves the outbox and the page, its reason noted in
+// app.refusals.  Passes run one after the other, so an event queued during
+// one is sent by the next.
+let flushing = Promise.resolve();
+
+function flush() {
+  // a pass that failed was told to its caller; the next one starts afresh
+  flushing = flushing.catch(() => {}).then(flushOnce);
+  return flushing;
+}
+
+// flush() from a timer or an event: a failure is only logged.
+function flushSoon() {
+  flush().catch((e) => console.warn("the outbox was not sent: " + e.message));
+}
+
+async function flushOnce() {
+  for (const [key, item] of await db.queued()) {
+    let r, answer = {};
+    try {
+      r = await fetch(API + "/events", { method: "POST", body: item.wire, headers: { "Content-Type": "application/msgpack" } });
+      answer = await r.json().catch(() => ({}));
+    } catch (e) {
+      console.warn("the node is out of reach, " + item.id + " waits: " + e.message);
+      break;
+    }
+    if (r.status === 429 || r.status >= 500) break;
+    await db.sent(key);
+    app.waiting.delete(item.id);
+    if (r.status !== 201 && r.status !== 200) {
+      app.refusals.set(item.id, str(answer.error) || "HTTP " + r.status);
+      app.events.delete(item.id);
+    }
+  }
+  if (app.content) render();
+}
+
+// What waits in the outbox from an earlier visit shows as waiting.
+async function outboxEvents() {
+  for (const [, item] of await db.queued()) {
+    if (item.group !== app.group) continue;
+    const ev = readEvent(item.wire, app.network);
+    app.events.set(item.id, ev);
+    app.trust.add(ev);
+    app.waiting.add(item.id);
+  }
 }
 
 // --- rendering --------------------------------------------------------------------------
@@ -326,6 +404,7 @@ function card(ev, answers) {
   const running = ev.kind === 2 && !suspect && !ev.withheld && ev.expiresAt > Date.now();
   return el("article", { className: cls.join(" "), dataset: { id: ev.id, kind: ev.kindName } },
     el("header", {}, who(ev), el("time", {}, when(ev.createdAt))),
+    app.waiting.has(ev.id) ? el("p", { className: "waiting" }, t("等待发送：节点连上后自动发送")) : null,
     suspect ? el("p", { className: "warning" }, t("⚠ 发布者不是本社区的警官，内容未经核实")) : null,
     body(ev),
     running ? ackBar(ev, acks) : null,
@@ -349,7 +428,6 @@ function ackBar(ev, acks) {
         b.disabled = true;
         try {
           await send(9, { what }, [ev.id]);
-          render();
         } catch (e) {
           b.replaceChildren(name + t("（发送失败：") + e.message + t("）"));
           b.disabled = false;
@@ -360,12 +438,21 @@ function ackBar(ev, acks) {
   }));
 }
 
+// What only an official may post, by a key whose certificates were revoked
+// for it (trust.js): the node hides it, and so does the page; it is kept,
+// and shows again if the revocations change.
+function hidden(ev) {
+  const target = app.events.get(ev.refs[0]);
+  const needsOfficial = ev.kind === 1 || ev.kind === 2 || (ev.kind === 5 && !(target && target.author === ev.author));
+  return needsOfficial && app.trust.revoked(ev);
+}
+
 // Replies, statuses and acks go under what they answer when it is here.
 function threads(evs) {
   const answers = new Map();
   const top = [];
   for (const ev of evs) {
-    if (ev.kind === 6 || ev.kind === 7 || ev.kind === 8) continue;
+    if (ev.kind === 6 || ev.kind === 7 || ev.kind === 8 || hidden(ev)) continue;
     const target = ev.refs[0];
     if ((ev.kind === 4 || ev.kind === 5 || ev.kind === 9) && target && app.events.has(target)) {
       if (!answers.has(target)) answers.set(target, []);
@@ -427,10 +514,9 @@ function requestForm() {
       status.className = "";
       status.textContent = t("正在发送…");
       try {
-        await send(3, { topic: topic.value, text: text.value });
+        const sent = await send(3, { topic: topic.value, text: text.value });
         text.value = "";
-        status.textContent = t("已发送");
-        render();
+        status.textContent = t(sent ? "已发送" : "已保存，等待发送");
       } catch (e) {
         status.textContent = t("发送失败：") + e.message;
       } finally {
@@ -455,10 +541,9 @@ function replyForm() {
       status.className = "";
       status.textContent = t("正在发送…");
       try {
-        await send(4, { text: text.value }, [app.replyTo]);
+        const sent = await send(4, { text: text.value }, [app.replyTo]);
         text.value = "";
-        status.textContent = t("已回复");
-        render();
+        status.textContent = t(sent ? "已回复" : "已保存，等待发送");
       } catch (e) {
         status.textContent = t("发送失败：") + e.message;
       } finally {
@@ -488,6 +573,204 @@ function searchBox() {
   const form = el("form", { onsubmit: (e) => { e.preventDefault(); search(input.value.trim()).catch(fail); } },
     input, el("button", { type: "submit" }, t("搜索")));
   return form;
+}
+
+// --- the key: a certificate from the station, backup, restore -------------------------
+
+// A QR code drawn as SVG elements (one path of dark modules).
+function qrSvg(text, id) {
+  const NS = "http://www.w3.org/2000/svg";
+  const m = qrMatrix(text);
+  let d = "";
+  m.forEach((row, y) => row.forEach((dark, x) => { if (dark) d += "M" + x + " " + y + "h1v1h-1z"; }));
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", "0 0 " + m.length + " " + m.length);
+  svg.setAttribute("shape-rendering", "crispEdges");
+  svg.setAttribute("class", "qr");
+  if (id) svg.id = id;
+  const bg = document.createElementNS(NS, "rect");
+  bg.setAttribute("width", "100%");
+  bg.setAttribute("height", "100%");
+  bg.setAttribute("fill", "#fff");
+  const path = document.createElementNS(NS, "path");
+  path.setAttribute("d", d);
+  svg.append(bg, path);
+  return svg;
+}
+
+// A message from the key's code: a BackupError's phrase translated, or the
+// error as it is.
+function keyMessage(e) {
+  return e instanceof BackupError ? t(e.message, e.args) : e.message;
+}
+
+// The text of a restore file: a backup file as it is, a photo of the
+// printed QR code read from its pixels.
+async function backupText(file) {
+  const text = file.size < 4096 ? await file.text() : "";
+  if (/^\s*watchmesh-key:/.test(text)) return text;
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    throw new BackupError("请选择密钥备份文件，或密钥二维码的照片");
+  }
+  // a phone's photo is large: the code reads as well from 1200 pixels
+  const k = Math.min(1, 1200 / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * k);
+  canvas.height = Math.round(bitmap.height * k);
+  const g = canvas.getContext("2d");
+  g.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return readQR(g.getImageData(0, 0, canvas.width, canvas.height));
+}
+
+// The camera, where the browser reads QR codes itself (BarcodeDetector):
+// the first backup code it sees.
+async function scanBackup(video) {
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+  try {
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    for (let i = 0; i < 600; i++) {
+      const codes = await detector.detect(video);
+      const found = codes.find((c) => c.rawValue.startsWith("watchmesh-key:"));
+      if (found) return found.rawValue;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    throw new BackupError("一分钟内没有认出密钥二维码");
+  } finally {
+    for (const track of stream.getTracks()) track.stop();
+    video.hidden = true;
+  }
+}
+
+// The printed backup: the QR code alone on the page, with what it is.
+function printBackup(line) {
+  const sheet = el("section", { id: "print" },
+    el("h2", {}, t("邻里守望 · 密钥备份")),
+    qrSvg(line, "print-qr"),
+    el("p", {}, t("用这张二维码和您的口令，可以在新手机上恢复您的密钥。没有口令，二维码打不开。请收好，不要拍照发给别人。")),
+    el("p", {}, new Date().toLocaleDateString(locale())),
+    el("button", { type: "button", id: "print-close", onclick: () => sheet.remove() }, t("关闭")));
+  document.body.append(sheet);
+  window.print();
+}
+
+// "My key": the public key for the station to certify (QR code and hex),
+// the backup (a file, a printed QR code) and the restore (a file, a photo
+// of the QR code, or the camera).  One key per device: a restore replaces
+// it, after a second press.
+function keyPanel() {
+  const status = el("p", { id: "key-status" });
+  const say = (msg, bad) => {
+    status.textContent = msg;
+    status.className = bad ? "warning" : "";
+  };
+  const hexOut = el("p", { id: "key-hex", className: "hex" });
+  const qrBox = el("div", { id: "key-qr" });
+  const showKey = async () => {
+    const pub = hex(ed25519.getPublicKey(await seed()));
+    hexOut.textContent = pub;
+    qrBox.replaceChildren(qrSvg(pub));
+  };
+
+  const pass = el("input", { id: "backup-pass", type: "password", placeholder: t("设一个口令（至少 %n 个字）", { n: PASSPHRASE_MIN }) });
+  const pass2 = el("input", { id: "backup-pass2", type: "password", placeholder: t("再输一次口令") });
+  const sealed = async () => {
+    if (pass.value !== pass2.value) throw new BackupError("两次输入的口令不一样");
+    say(t("正在加密…"));
+    return sealKey(await seed(), pass.value);
+  };
+  const backupButton = (id, label, use) => {
+    const b = el("button", {
+      id, type: "button",
+      onclick: async () => {
+        b.disabled = true;
+        try {
+          use(await sealed());
+          say(t("已备份。请把文件或二维码和口令分开保管。"));
+        } catch (e) {
+          say(keyMessage(e), true);
+        } finally {
+          b.disabled = false;
+        }
+      },
+    }, label);
+    return b;
+  };
+  const download = (line) => {
+    const a = el("a", { href: URL.createObjectURL(new Blob([line + "\n"], { type: "text/plain" })),
+      download: "watchmesh-key.txt" });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  };
+
+  const file = el("input", { id: "restore-file", type: "file", accept: ".txt,text/plain,image/*" });
+  const rpass = el("input", { id: "restore-pass", type: "password", placeholder: t("备份时设的口令") });
+  const video = el("video", { id: "restore-video", hidden: "", playsinline: "" });
+  let scanned = null;
+  let replacing = null;   // the backup a second press replaces the key with
+  const restore = async (line) => {
+    const s = await openKey(line, rpass.value);
+    const mine = await seed();
+    if (line !== replacing && hex(s) !== hex(mine)) {
+      replacing = line;
+      say(t("这台手机已有另一把密钥，恢复会替换它（一台手机只用一把密钥）。确定替换，请再按一次恢复。"), true);
+      return;
+    }
+    replacing = null;
+    await db.put("seed", s);
+    seeding = Promise.resolve(s);
+    // the old key's chains stay its own: the restored key starts new ones here
+    for (const k of await db.keys()) if (k.startsWith("head:")) await db.del(k);
+    await showKey();
+    say(t("密钥已恢复"));
+  };
+  const restoreButton = el("button", {
+    id: "restore", type: "button",
+    onclick: async () => {
+      restoreButton.disabled = true;
+      try {
+        const line = scanned || (file.files[0] ? await backupText(file.files[0]) : null);
+        if (!line) throw new BackupError("请先选择备份文件或二维码照片，或用相机扫描");
+        say(t("正在解密…"));
+        await restore(line);
+      } catch (e) {
+        say(keyMessage(e), true);
+      } finally {
+        restoreButton.disabled = false;
+      }
+    },
+  }, t("恢复密钥"));
+  file.addEventListener("change", () => { scanned = null; });
+  const camera = "BarcodeDetector" in window && navigator.mediaDevices ? el("button", {
+    id: "restore-camera", type: "button",
+    onclick: async () => {
+      try {
+        scanned = await scanBackup(video);
+        say(t("已扫描到密钥二维码，请输入口令后恢复"));
+      } catch (e) {
+        say(keyMessage(e), true);
+      }
+    },
+  }, t("用相机扫描二维码")) : null;
+
+  const panel = el("details", { id: "key", ontoggle: () => { if (panel.open) showKey().catch((e) => say(e.message, true)); } },
+    el("summary", {}, t("我的密钥")),
+    el("h3", {}, t("申请居民证书")),
+    el("p", {}, t("请派出所的警官扫描下面的二维码（或核对这串公钥），为这台手机发居民证书。")),
+    qrBox, hexOut,
+    el("h3", {}, t("备份")),
+    pass, pass2,
+    el("div", { className: "row" }, backupButton("backup-file", t("下载备份文件"), download),
+      backupButton("backup-print", t("打印二维码"), printBackup)),
+    el("h3", {}, t("恢复")),
+    el("label", {}, t("备份文件或二维码照片"), file), camera, video, rpass, restoreButton,
+    status);
+  return panel;
 }
 
 // Replace what `root` shows with the nodes given (nested lists; nulls skipped).
@@ -524,7 +807,7 @@ function render() {
       groups.length ? el("div", { id: "groups" }, groups.map((g) => el("button", {
         type: "button", className: "group", dataset: { group: g },
         onclick: () => choose(g),
-      }, g))) : el("p", {}, t("这个网络还没有社区")));
+      }, g))) : el("p", {}, t("这个网络还没有社区")), keyPanel());
     return;
   }
   if (!app.content) {
@@ -534,7 +817,7 @@ function render() {
       el("header", { id: "top" }, el("h1", {}, app.group),
         el("button", { type: "button", id: "change-group", onclick: () => choose(null) }, t("切换社区")), langButton()),
       app.notice ? el("p", { className: "notice" }, app.notice) : null,
-      searchBox(), requestForm(), app.reply, app.content);
+      searchBox(), requestForm(), keyPanel(), app.reply, app.content);
   }
   show(app.content, app.results ? resultsView() : feedView(),
     app.refused ? el("p", { className: "refused" }, app.refused + t(" 条消息未通过校验，已隐藏")) : null);
@@ -578,8 +861,15 @@ async function main() {
   app.group = g && app.trust.groups(Date.now()).includes(g) ? g : null;
   if (app.group) await loadFeed();
   else render();
-  // the time left on pinned alerts, and alerts that ran out leaving the top
-  setInterval(() => app.group && render(), 60000);
+  // the time left on pinned alerts, and alerts that ran out leaving the top;
+  // and the outbox, on opening, when the browser is online again, and each
+  // minute (a node that comes back while the stream is not retrying)
+  setInterval(() => {
+    if (app.group) render();
+    flushSoon();
+  }, 60000);
+  addEventListener("online", flushSoon);
+  flushSoon();
 }
 
 main().catch(fail);

@@ -5,7 +5,7 @@
 // running (checked again, as always, from the kept wire bytes).  Streams and
 // posts are left to the page.
 const CACHE = "watchmesh-v1";
-const SHELL = ["/", "/app.js", "/app.css"];
+const SHELL = ["/", "/app.js", "/app.css", "/manifest.webmanifest", "/icon.svg"];
 
 // the app itself at once: the page that installed us loaded it before we ran
 self.addEventListener("install", (e) => e.waitUntil((async () => {
