@@ -325,7 +325,10 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 		strcat(ind, IND);
 	put_header(f, rc, ev, ind, depth);
 	strcat(ind, "  ");
-	if (ev->nrefs > 0 && depth == 0 && ev->kind != KIND_CERT && ev->kind != KIND_REVOKE) {
+	if (ev->nrefs > 0 && ev->kind == KIND_ALERT) {
+		render_short(sid, ev->refs[0]);
+		fprintf(f, "%supdates the alert %s\n", ind, sid);
+	} else if (ev->nrefs > 0 && depth == 0 && ev->kind != KIND_CERT && ev->kind != KIND_REVOKE) {
 		render_short(sid, ev->refs[0]);
 		fprintf(f, "%s↳ re %s\n", ind, sid);
 	}
