@@ -884,7 +884,7 @@ static int put_e6(char *buf, size_t len, int64_t v)
 static int post_update_load(struct node_dir *nd, const char *arg, uint64_t now, struct cli_opt *opts,
                             size_t nopts, struct post_update *u)
 {
-	char why[WM_WHY_LEN], hex[9], lhex[9], when[64], span[32];
+	char why[WM_WHY_LEN], hex[9], lhex[9], when[160];
 	struct store_info info;
 	uint8_t given[WM_ID_LEN], *wire = NULL;
 	size_t len = 0, i, j;
@@ -908,10 +908,8 @@ static int post_update_load(struct node_dir *nd, const char *arg, uint64_t now, 
 	if (memcmp(u->id, given, WM_ID_LEN) != 0)
 		fprintf(stderr, "the alert %s was updated already: updating its latest version, %s\n", hex, lhex);
 	if (until != 0 && until <= now) {
-		render_time(when, sizeof when, until);
-		render_span(span, sizeof span, now - until);
-		return cli_usage_err("post", "the alert %s ended at %s (%s ago): post a new alert instead",
-		                     lhex, when, span);
+		render_when(when, sizeof when, until, now);
+		return cli_usage_err("post", "the alert %s ended at %s: post a new alert instead", lhex, when);
 	}
 	if (store_get(nd->store, u->id, &wire, &len) != 0 || event_decode(wire, len, &u->ev, why) != 0 ||
 	    u->ev->withheld) {

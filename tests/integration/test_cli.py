@@ -57,6 +57,7 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -1661,6 +1662,17 @@ def t_feed(env):
     check(r2 in ids, "a reply with its own expiry went with the alert: %r" % ids)
     ids = feed_ids("--all")
     check(all(i in ids for i in (short, r1, ack2)), "--all does not show them: %r" % ids)
+
+    # times and words for people: a local time and how far, no milliseconds
+    out, _ = env.run("feed", "--dir", "village", "--all")
+    at = r", at \d{4}-\d\d-\d\d \d\d:\d\d$"
+    check(re.search(r"^ +expires in (2|3) hours" + at, out, re.M) and
+          re.search(r"^ +expired less than a minute ago" + at, out, re.M) and
+          not re.search(r"\d{13}|\b0m ago", out), "times in the feed:\n" + out)
+    _, err = env.run("post", "status", "--key", "officer.key", "--passphrase-file", env.passfile,
+                     "--dir", "village", "--ref", bulls[0], "--state", "acknowledged", rc="nonzero")
+    check("this status answers a bulletin; a status can only answer a help request" in err,
+          "a status on a bulletin: " + err)
 
 
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
