@@ -491,6 +491,21 @@ static void test_search_fold(void **state)
 	assert_int_equal(search_n(f->s, "ＭＯＮＤＡＹ", NULL), 1);
 	assert_int_equal(search_n(f->s, "栋", NULL), 2);
 	assert_int_equal(search_n(f->s, "4栋", NULL), 0);
+	{
+		/* a query that is not UTF-8 is still a query (ASCII folded) */
+		size_t n = 1;
+		char big[3 * 300 + 1] = "";
+		int i;
+
+		assert_int_equal(search_n(f->s, "MON\xff", NULL), 0);
+		assert_int_equal(search_n(f->s, "\xe6\xa0", NULL), 0);
+		/* 900 bytes that NFKC makes 9,900 (U+FDFA is 18 characters):
+		 * refused as the long query it becomes, not expanded */
+		for (i = 0; i < 300; i++)
+			strcat(big, "\xef\xb7\xba");
+		assert_int_equal(store_search_count(f->s, big, NULL, 10, &n), WM_EINVAL);
+		assert_non_null(strstr(store_errmsg(f->s), "at most 1024 bytes"));
+	}
 	built_free(&a);
 	built_free(&b);
 }
