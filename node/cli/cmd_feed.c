@@ -196,8 +196,8 @@ static int feed_collect(struct store *s, const struct store_filter *f, int all, 
 		if (!in_list(out, got.v[i].id) && feed_keeps(s, &got.v[i], now, all))
 			r = move_item(out, &got, i);
 out:
-	if (r == 0 && got.err)
-		r = got.err;
+	if (got.err)
+		r = got.err;            /* the callback stopped the read with a positive value */
 	cli_list_free(&got);
 	return r < 0 ? r : 0;
 }

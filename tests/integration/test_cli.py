@@ -1633,6 +1633,11 @@ def t_feed(env):
     check("updating its latest version, %s" % a2[:8] in err, "the latest not named: " + err)
     check(env.json("show", a3, "--dir", "village", "--json")["refs"] == [a2], "not an update of the latest")
     check(feed_ids()[0] == a3 and a2 not in feed_ids(), "the third version not the one shown")
+    # an alert of another group that points at it does not replace it (section 19)
+    market = env.post("alert", "village", "station.key", "--group", "gaobu.market", "--new-group",
+                      "--ref", a3, "--headline", "市场也请留意", "--text", "同一位老人", "--area", "市场")
+    ids = feed_ids()
+    check(a3 in ids and market in ids, "an alert of another group replaced it: %r" % ids)
     _, err = env.run("post", "alert", "--key", "officer.key", "--passphrase-file", env.passfile,
                      "--dir", "village", "--update", bulls[0], rc="nonzero")
     check("is not an alert" in err, "--update of a bulletin: " + err)
