@@ -8,7 +8,7 @@ MESON_FLAGS ?=
 # the CJK fonts for the web app's browser tests).
 DEB_PACKAGES = gcc pkg-config meson ninja-build libuv1-dev libsodium-dev \
 	libmsgpack-dev libsqlite3-dev libjansson-dev libcmocka-dev libgnutls28-dev \
-	libmicrohttpd-dev libqrencode-dev \
+	libmicrohttpd-dev libqrencode-dev libunistring-dev \
 	python3 python3-nacl python3-msgpack python3-cryptography libxml2-utils \
 	libcurl4-gnutls-dev openssl scdoc \
 	chromium fonts-noto-cjk

@@ -33,3 +33,6 @@
 #ifdef WM_DENY_GNUTLS
 #pragma GCC poison gnutls_global_init
 #endif
+#ifdef WM_DENY_UNISTRING
+#pragma GCC poison u8_tolower
+#endif

@@ -39,15 +39,33 @@ void render_time(char *buf, size_t len, uint64_t ms)
 
 void render_span(char *buf, size_t len, uint64_t ms)
 {
-	uint64_t m = ms / 60000u;
-	if (m < 60)
-		snprintf(buf, len, "%" PRIu64 "m", m);
-	else if (m < 48 * 60 && m % 60)
-		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", m / 60, m % 60);
-	else if (m < 48 * 60)
-		snprintf(buf, len, "%" PRIu64 "h", m / 60);
+	uint64_t m = ms / 60000u, h = m / 60, d = m / (60 * 24);
+
+	if (m == 0)
+		snprintf(buf, len, "less than a minute");
+	else if (m < 60)
+		snprintf(buf, len, "%" PRIu64 " minute%s", m, m == 1 ? "" : "s");
+	else if (h < 3 && m % 60)
+		snprintf(buf, len, "%" PRIu64 " hour%s %" PRIu64 " minute%s", h, h == 1 ? "" : "s", m % 60,
+		         m % 60 == 1 ? "" : "s");
+	else if (h < 48)
+		snprintf(buf, len, "%" PRIu64 " hours", h);
 	else
-		snprintf(buf, len, "%" PRIu64 "d", m / (60 * 24));
+		snprintf(buf, len, "%" PRIu64 " days", d);
+}
+
+void render_when(char *buf, size_t len, uint64_t ms, uint64_t now)
+{
+	char t[64], span[64];
+
+	render_time(t, sizeof t, ms);
+	if (ms > now) {
+		render_span(span, sizeof span, ms - now + 59999);   /* "in 1 minute", never "in less than" */
+		snprintf(buf, len, "%s (in %s)", t, span);
+	} else {
+		render_span(span, sizeof span, now - ms);
+		snprintf(buf, len, "%s (%s ago)", t, span);
+	}
 }
 
 int render_base64(const uint8_t *in, size_t len, char **out)
@@ -299,15 +317,16 @@ static void put_header(FILE *f, const struct render_ctx *rc, const struct event 
 
 static void put_expiry(FILE *f, const char *ind, const struct render_ctx *rc, const struct event *ev)
 {
-	char span[32];
+	char span[64], t[64];
 	if (!ev->expires_at)
 		return;
+	render_time(t, sizeof t, ev->expires_at);
 	if (ev->expires_at > rc->now) {
 		render_span(span, sizeof span, ev->expires_at - rc->now + 59999);
-		fprintf(f, "%sexpires in %s\n", ind, span);
+		fprintf(f, "%sexpires in %s, at %s\n", ind, span, t);
 	} else {
 		render_span(span, sizeof span, rc->now - ev->expires_at);
-		fprintf(f, "%sexpired %s ago\n", ind, span);
+		fprintf(f, "%sexpired %s ago, at %s\n", ind, span, t);
 	}
 }
 
@@ -325,7 +344,10 @@ void render_event_text(FILE *f, const struct render_ctx *rc, const struct event 
 		strcat(ind, IND);
 	put_header(f, rc, ev, ind, depth);
 	strcat(ind, "  ");
-	if (ev->nrefs > 0 && depth == 0 && ev->kind != KIND_CERT && ev->kind != KIND_REVOKE) {
+	if (ev->nrefs > 0 && ev->kind == KIND_ALERT) {
+		render_short(sid, ev->refs[0]);
+		fprintf(f, "%supdates the alert %s\n", ind, sid);
+	} else if (ev->nrefs > 0 && depth == 0 && ev->kind != KIND_CERT && ev->kind != KIND_REVOKE) {
 		render_short(sid, ev->refs[0]);
 		fprintf(f, "%s↳ re %s\n", ind, sid);
 	}

@@ -26,7 +26,7 @@ struct render_ctx {
 	struct store *store;         /* official badges and names; may be NULL */
 	const uint8_t *root;         /* the network's root key; may be NULL */
 	const struct key *reader;    /* opens sealed requests addressed to it; may be NULL */
-	uint64_t now;                /* ms, for "expires in 5h" */
+	uint64_t now;                /* ms, for "expires in 5 hours" */
 };
 
 /* One event as text.  depth > 0 renders it indented under its target,
@@ -53,8 +53,12 @@ void render_escape(char *out, size_t len, const char *s);
 
 /* "2026-11-29 21:34" in local time. */
 void render_time(char *buf, size_t len, uint64_t ms);
-/* "12m", "5h", "5h59m", "3d" (rounded down, at least "0m"). */
+/* A span in words, rounded down: "less than a minute", "12 minutes",
+ * "1 hour 5 minutes", "5 hours", "3 days". */
 void render_span(char *buf, size_t len, uint64_t ms);
+/* "2026-12-03 14:05 (3 hours ago)" or "... (in 2 days)": a local time and
+ * how far it is from now (ms). */
+void render_when(char *buf, size_t len, uint64_t ms, uint64_t now);
 /* The first 8 hex digits of an id or key. */
 void render_short(char out[9], const uint8_t *bytes);
 /* Standard base64 with padding; *out malloc'd and NUL-terminated. */

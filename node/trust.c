@@ -15,6 +15,8 @@
 
 #include "trust.h"
 
+#include "render.h"
+
 
 /* First 8 hex digits of a key, for messages. */
 static const char *short_hex(char buf[17], const uint8_t *key)
@@ -158,6 +160,34 @@ static void note(struct verdict *v, enum fail f, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* "not valid at T (it runs from A to B)", in local times, for people. */
+static void note_window(struct verdict *v, const char *what, uint64_t at, const struct cert *c)
+{
+	char t[64], a[64], b[64];
+
+	render_time(t, sizeof t, at);
+	render_time(a, sizeof a, c->not_before);
+	render_time(b, sizeof b, c->not_after);
+	note(v, F_TIME, "%s is not valid at %s (it runs from %s to %s)", what, t, a, b);
+}
+
+/* "a bulletin", "an alert": a kind as a sentence names it. */
+static const char *a_kind(unsigned kind)
+{
+	switch (kind) {
+	case KIND_BULLETIN: return "a bulletin";
+	case KIND_ALERT: return "an alert";
+	case KIND_REQUEST: return "a help request";
+	case KIND_REPLY: return "a reply";
+	case KIND_STATUS: return "a status";
+	case KIND_RETRACT: return "a retraction";
+	case KIND_CERT: return "a certificate";
+	case KIND_REVOKE: return "a revocation";
+	case KIND_ACK: return "an ack";
+	default: return "an event of an unknown kind";
+	}
+}
+
 /*
  * Is `c` (a cert of some key) a station cert that holds at t for the
  * station's event id (an event it signed: a post, or the cert or revoke
@@ -185,8 +215,9 @@ static int station_cert_ok(struct store *s, const uint8_t root[WM_PUB_LEN], cons
 		return 0;
 	}
 	if (!valid_at(c, t)) {
-		note(v, F_TIME, "station certificate of '%s' is not valid at %llu (valid %llu..%llu)", c->name,
-		     (unsigned long long)t, (unsigned long long)c->not_before, (unsigned long long)c->not_after);
+		char what[WM_WHY_LEN];
+		snprintf(what, sizeof what, "the station certificate of '%s'", c->name);
+		note_window(v, what, t, c);
 		return 0;
 	}
 	if ((rc = cert_holds_for(s, root, c, id)) != 1) {
@@ -272,9 +303,9 @@ static int chain_holder(struct store *s, const uint8_t root[WM_PUB_LEN],
 			continue;
 		}
 		if (!valid_at(c, at)) {
-			note(&v, F_TIME, "certificate of %s '%s' is not valid at %llu (valid %llu..%llu)",
-			     role_name(c->role), c->name, (unsigned long long)at,
-			     (unsigned long long)c->not_before, (unsigned long long)c->not_after);
+			char what[WM_WHY_LEN];
+			snprintf(what, sizeof what, "the certificate of %s '%s'", role_name(c->role), c->name);
+			note_window(&v, what, at, c);
 			continue;
 		}
 		if ((rc = cert_holds_for(s, root, c, id)) < 0)
@@ -398,33 +429,33 @@ int trust_cert_from_event(const struct event *ev, struct cert *out, char why[WM_
 	memcpy(c.issuer, ev->author, WM_PUB_LEN);
 	c.created_at = ev->created_at;
 	if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN) {
-		wm_why(why, "certificate has no 32-byte 'subject'");
+		wm_why(why, "the certificate names no key (its subject)");
 		return WM_ECONTENT;
 	}
 	memcpy(c.subject, subject, WM_PUB_LEN);
 	if (event_get_str(ev, "role", &p, &n) != 0 || n >= sizeof(role)) {
-		wm_why(why, "certificate has no valid 'role'");
+		wm_why(why, "the certificate gives no role");
 		return WM_ECONTENT;
 	}
 	memcpy(role, p, n);
 	role[n] = '\0';
 	if ((c.role = role_from_name(role)) == 0) {
-		wm_why(why, "certificate role '%s' is not station, officer, node or resident", role);
+		wm_why(why, "the certificate's role '%s' is not station, officer, node or resident", role);
 		return WM_ECONTENT;
 	}
 	if (event_get_str(ev, "name", &p, &n) != 0 || n == 0 || n >= sizeof(c.name)) {
-		wm_why(why, "certificate 'name' is missing or longer than %zu bytes", sizeof(c.name) - 1);
+		wm_why(why, "the certificate's name is missing or longer than %zu bytes", sizeof(c.name) - 1);
 		return WM_ECONTENT;
 	}
 	memcpy(c.name, p, n);
 	if (event_get_uint(ev, "not_before", &c.not_before) != 0 ||
 	    event_get_uint(ev, "not_after", &c.not_after) != 0 || c.not_before >= c.not_after) {
-		wm_why(why, "certificate needs not_before < not_after");
+		wm_why(why, "the certificate ends before it begins");
 		return WM_ECONTENT;
 	}
 	groups = event_get(ev, "groups");
 	if (groups == NULL || groups->type != CV_ARRAY || groups->len == 0) {
-		wm_why(why, "certificate needs a non-empty 'groups' array");
+		wm_why(why, "the certificate names no group");
 		return WM_ECONTENT;
 	}
 	for (i = 0; i < groups->len; i++) {
@@ -432,7 +463,8 @@ int trust_cert_from_event(const struct event *ev, struct cert *out, char why[WM_
 
 		if (g->type != CV_STR || g->len == 0 || memchr(g->ptr, ',', g->len) != NULL ||
 		    memchr(g->ptr, '\0', g->len) != NULL || k + g->len + 1 >= sizeof(c.groups)) {
-			wm_why(why, "certificate groups[%zu] is not a group name, or the list is too long", i);
+			wm_why(why, "the certificate's group number %zu is not a group name, or its groups are "
+			       "too many", i + 1);
 			return WM_ECONTENT;
 		}
 		if (i > 0)
@@ -496,7 +528,7 @@ static int check_revoke(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 	int rc;
 
 	if (event_get_bin(ev, "subject", &subject, &n) != 0 || n != WM_PUB_LEN) {
-		wm_why(why, "revocation has no 32-byte 'subject'");
+		wm_why(why, "the revocation names no key (its subject)");
 		return WM_ECONTENT;
 	}
 	if (memcmp(subject, root, WM_PUB_LEN) == 0) {
@@ -559,11 +591,11 @@ static int check_status(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 	int rc, off;
 
 	if (ev->nrefs < 1) {
-		wm_why(why, "a status needs refs[0], the request");
+		wm_why(why, "a status must name the help request it is about");
 		return WM_ECONTENT;
 	}
 	if (event_get_str(ev, "state", &state, &n) != 0) {
-		wm_why(why, "a status needs a 'state'");
+		wm_why(why, "a status must give a state (acknowledged, assigned, referred, resolved or closed)");
 		return WM_ECONTENT;
 	}
 	rc = store_info(s, ev->refs[0], &req);
@@ -571,12 +603,13 @@ static int check_status(struct store *s, const uint8_t root[WM_PUB_LEN], const s
 		return rc;
 	if (rc == 0) {
 		if (req.kind != KIND_REQUEST) {
-			wm_why(why, "a status refers to a request, and refs[0] is a %s",
-			        kind_name(req.kind) ? kind_name(req.kind) : "event of unknown kind");
+			wm_why(why, "this status answers %s; a status can only answer a help request",
+			       a_kind(req.kind));
 			return WM_EFORBIDDEN;
 		}
 		if (strcmp(req.group, ev->group) != 0) {
-			wm_why(why, "the status is in group '%s' but its request is in '%s'", ev->group, req.group);
+			wm_why(why, "the status is in the group '%s' but its help request is in '%s'", ev->group,
+			       req.group);
 			return WM_EFORBIDDEN;
 		}
 	}
@@ -616,8 +649,8 @@ int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const
 	if (s == NULL || root == NULL || ev == NULL || target == NULL)
 		return WM_EINVAL;
 	if (target->kind == KIND_CERT || target->kind == KIND_REVOKE) {
-		wm_why(why, "a %s cannot be retracted; certificates are withdrawn with a revoke",
-		        kind_name(target->kind));
+		wm_why(why, "%s cannot be retracted; a certificate is withdrawn by revoking it (cert revoke)",
+		       a_kind(target->kind));
 		return WM_EFORBIDDEN;
 	}
 	if (target->kind == KIND_RETRACT) {
@@ -625,14 +658,18 @@ int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const
 		return WM_EFORBIDDEN;
 	}
 	if (strcmp(target->group, ev->group) != 0) {
-		wm_why(why, "the retraction is in group '%s' but its target is in '%s'", ev->group, target->group);
+		wm_why(why, "the retraction is in the group '%s' but the event it withdraws is in '%s'", ev->group,
+		       target->group);
 		return WM_EFORBIDDEN;
 	}
 	/* A stolen key could otherwise date a retract before its own
 	 * revocation and still withdraw posts made after it. */
 	if (ev->created_at < target->created_at) {
-		wm_why(why, "the retraction is dated %llu, before its target (%llu)",
-		       (unsigned long long)ev->created_at, (unsigned long long)target->created_at);
+		char t[64], span[64];
+		render_time(t, sizeof t, ev->created_at);
+		render_span(span, sizeof span, target->created_at - ev->created_at);
+		wm_why(why, "the retraction is dated %s, %s before the event it withdraws: a retraction "
+		       "comes after what it withdraws", t, span);
 		return WM_EFORBIDDEN;
 	}
 	if (memcmp(target->author, ev->author, WM_PUB_LEN) == 0)
@@ -657,7 +694,7 @@ static int check_retract(struct store *s, const uint8_t root[WM_PUB_LEN], const 
 	int rc;
 
 	if (ev->nrefs < 1) {
-		wm_why(why, "a retraction needs refs[0], the event to retract");
+		wm_why(why, "a retraction must name the event it withdraws");
 		return WM_ECONTENT;
 	}
 	/* before the target: a retract waiting for one carries its reason

@@ -94,6 +94,8 @@ struct cli_item {
 	int shown;
 	uint64_t created_at;         /* from the store, for sorting before decoding */
 	uint8_t id[WM_ID_LEN];
+	int has_under;               /* nested under `under`, not refs[0] (feed: an */
+	uint8_t under[WM_ID_LEN];    /* answer to an alert since updated, under the update) */
 };
 struct cli_list {
 	struct cli_item *v;
@@ -101,11 +103,18 @@ struct cli_list {
 	int err;
 };
 int cli_collect_cb(void *ctx, const struct stored_event *e);
+/* The latest version of the alert id (cmd_feed.c): the alert of its group
+ * whose refs[0] is it, not retracted (the newest of several), and so on;
+ * id itself when none.  0 with latest and its expires_at, or a WM_E* code
+ * (WM_ENOTFOUND: id is not held). */
+int cli_alert_latest(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t latest[WM_ID_LEN],
+                     uint64_t *expires_at);
 void cli_list_free(struct cli_list *l);
 int cli_print_list(struct node_dir *nd, const struct key *reader, struct cli_list *l, int json,
                    int nest);
-/* Decode what was collected; events that no longer decode (they did on the
- * way in) are dropped with a note rather than trusted. */
+/* Decode what was collected (what is not decoded yet); events that no
+ * longer decode (they did on the way in) are dropped with a note rather
+ * than trusted. */
 void cli_list_decode(struct cli_list *l);
 /* What rendering needs of this node and the reader's key (may be NULL). */
 void cli_render_init(struct render_ctx *rc, struct node_dir *nd, const struct key *reader);

@@ -27,6 +27,7 @@
 #include "nodedir.h"
 #include "photo.h"
 #include "pii.h"
+#include "render.h"
 #include "store.h"
 #include "trust.h"
 
@@ -44,6 +45,8 @@ static const char usage_post[] =
 "            [--instruction T] [--contact T] [--photo FILE] [--expires WHEN]\n"
 "            defaults: event = the headline, category Safety, urgency Immediate,\n"
 "            severity Severe, certainty Observed, expires in 24h (CAP 1.2 values)\n"
+"  alert     --update ID [alert options]   amend a running alert (CAP Update):\n"
+"            what is not given is the alert's; it runs as long again\n"
 "  request   --text T [--topic T] [--to PUB,...]                   anyone admitted\n"
 "            topic: police non-police dispute lost-found other (default police);\n"
 "            --to seals topic, language and text so only those keys (and you)\n"
@@ -80,6 +83,7 @@ static const char usage_post[] =
 "  --text-file FILE        the text from a file (\"-\": standard input), instead of --text\n"
 "  --lang L                language tag (default zh when the text has Chinese)\n"
 "  --allow-personal-data   publish although the text holds a phone, ID or card number\n"
+"  --new-group             a group no certificate names yet (else refused)\n"
 "\n"
 "Public text is checked for mainland mobile numbers, resident ID numbers and\n"
 "bank card numbers, however written; the post is refused unless\n"
@@ -345,7 +349,8 @@ static const struct {
 } post_common[] = {
 	{ "dir", 1, ALL_KINDS }, { "key", 1, ALL_KINDS }, { "group", 1, ALL_KINDS },
 	{ "out", 1, ALL_KINDS }, { "network", 1, ALL_KINDS }, { "passphrase-file", 1, ALL_KINDS },
-	{ "allow-personal-data", 0, ALL_KINDS },
+	{ "allow-personal-data", 0, ALL_KINDS }, { "new-group", 0, EVENTS },
+	{ "update", 1, 1u << KIND_ALERT },
 	{ "expires", 1, EVENTS }, { "ref", 1, EVENTS }, { "reply-to", 1, EVENTS },
 	{ "text-file", 1, 0 },      /* wherever --text is */
 };
@@ -742,9 +747,11 @@ static int post_refs(const char *v, struct node_dir *nd, struct event_draft *d)
  * The group, with the node at hand: a reply, status or ack goes in the
  * group of what it answers, so without --group it is taken from there and
  * with another one it is refused (an ack of an alert elsewhere would reach
- * nobody who saw the alert).  A group no certificate of the node names is
- * most likely a typo: refused when a named group is one or two letters
- * away, else said on stderr.
+ * nobody who saw the alert).  A group no certificate of the node names,
+ * and that the node holds nothing of, is most likely a typo: refused,
+ * naming the group one or two letters away when there is one; a group
+ * being started on purpose says --new-group.  (Groups the node holds
+ * events of count as known: a network of "*" certificates names none.)
  */
 static unsigned edit_distance(const char *a, const char *b)
 {
@@ -793,10 +800,19 @@ static int group_seen_cb(void *ctx, const struct cert *c)
 	return 0;
 }
 
+/* Stops store_events at the first event: there is one. */
+static int any_cb(void *ctx, const struct stored_event *e)
+{
+	(void)ctx;
+	(void)e;
+	return 1;
+}
+
 static int post_group(struct node_dir *nd, struct event_draft *d, const char *group, const char *kname,
-                      char refgroup[WM_GROUP_MAX + 1])
+                      int new_group, char refgroup[WM_GROUP_MAX + 1])
 {
 	struct group_seen g;
+	struct store_filter f;
 	struct store_info info;
 	char hex[2 * WM_ID_LEN + 1];
 
@@ -818,11 +834,131 @@ static int post_group(struct node_dir *nd, struct event_draft *d, const char *gr
 	g.want = group;
 	if (cli_certs_each(nd, group_seen_cb, &g) != 0 || g.known)
 		return 0;
+	memset(&f, 0, sizeof f);
+	f.group = group;
+	f.limit = 1;
+	if (store_events(nd->store, &f, any_cb, NULL) != 0)
+		return 0;
 	if (g.near[0])
 		return cli_usage_err("post", "no certificate names the group '%s': did you mean '%s'?",
 		                     group, g.near);
-	cli_err("note: no certificate on this node names the group '%s' yet", group);
+	if (!new_group)
+		return cli_usage_err("post", "no certificate on this node names the group '%s': check its "
+		                     "spelling (`watchmesh certs` lists the groups), or give --new-group "
+		                     "to start it", group);
 	return 0;
+}
+
+/*
+ * --update ID: the running alert it amends (its latest version), whose
+ * fields stand in for the options not given.  Strings become the options'
+ * values (kept in u->vals), so the rest of post reads them as typed; the
+ * circle is written back as decimals; the photo is attached as it was.
+ */
+struct post_update {
+	struct event *ev;            /* the alert updated; the draft points into it */
+	uint8_t id[WM_ID_LEN];
+	char *vals[NFIELDS];
+	char circle[96];
+	char *photo_type;            /* with the photo, when no --photo is given */
+};
+
+static void post_update_free(struct post_update *u)
+{
+	size_t i;
+
+	event_free(u->ev);
+	for (i = 0; i < NFIELDS; i++)
+		free(u->vals[i]);
+	free(u->photo_type);
+}
+
+/* v (millionths) as a plain decimal: parse_circle reads it back exactly. */
+static int put_e6(char *buf, size_t len, int64_t v)
+{
+	uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	return snprintf(buf, len, "%s%" PRIu64 ".%06" PRIu64, v < 0 ? "-" : "", a / 1000000u, a % 1000000u);
+}
+
+static int post_update_load(struct node_dir *nd, const char *arg, uint64_t now, struct cli_opt *opts,
+                            size_t nopts, struct post_update *u)
+{
+	char why[WM_WHY_LEN], hex[9], lhex[9], when[160];
+	struct store_info info;
+	uint8_t given[WM_ID_LEN], *wire = NULL;
+	size_t len = 0, i, j;
+	uint64_t until = 0;
+	const char *p, *h;
+	size_t n, hn;
+	int r = CLI_FAIL;
+
+	if (cli_resolve_id(nd->store, arg, given) != 0)
+		return CLI_USAGE;
+	render_short(hex, given);
+	if (store_info(nd->store, given, &info) != 0 || info.kind != KIND_ALERT)
+		return cli_usage_err("post", "%s is not an alert: --update amends an alert", hex);
+	if (info.retracted)
+		return cli_usage_err("post", "the alert %s was withdrawn: post a new alert instead", hex);
+	if (cli_alert_latest(nd->store, given, u->id, &until) != 0) {
+		cli_err("cannot read the store");
+		return CLI_FAIL;
+	}
+	render_short(lhex, u->id);
+	if (memcmp(u->id, given, WM_ID_LEN) != 0)
+		fprintf(stderr, "the alert %s was updated already: updating its latest version, %s\n", hex, lhex);
+	if (until != 0 && until <= now) {
+		render_when(when, sizeof when, until, now);
+		return cli_usage_err("post", "the alert %s ended at %s: post a new alert instead", lhex, when);
+	}
+	if (store_get(nd->store, u->id, &wire, &len) != 0 || event_decode(wire, len, &u->ev, why) != 0 ||
+	    u->ev->withheld) {
+		cli_err("cannot read the alert %s from the store", lhex);
+		goto out;
+	}
+	for (i = 0; i < NFIELDS; i++) {
+		const struct post_field *f = &post_fields[i];
+
+		if (f->kind != KIND_ALERT || (f->how != AS_TEXT && f->how != AS_LANG && f->how != AS_CIRCLE))
+			continue;
+		for (j = 0; j < nopts && strcmp(opts[j].name, f->opt) != 0; j++)
+			;
+		if (j == nopts || opts[j].val)
+			continue;               /* given: the update's own */
+		if (f->how == AS_CIRCLE) {
+			const struct cval *c = event_get(u->ev, "circle");
+			size_t o;
+			if (!c || c->type != CV_ARRAY || c->len != 3 || c->items[2].type != CV_UINT)
+				continue;
+			o = (size_t)put_e6(u->circle, sizeof u->circle,
+			                   c->items[0].type == CV_INT ? c->items[0].i : (int64_t)c->items[0].u);
+			u->circle[o++] = ',';
+			o += (size_t)put_e6(u->circle + o, sizeof u->circle - o,
+			                    c->items[1].type == CV_INT ? c->items[1].i : (int64_t)c->items[1].u);
+			snprintf(u->circle + o, sizeof u->circle - o, ",%" PRIu64, c->items[2].u);
+			opts[j].val = u->circle;
+			continue;
+		}
+		if (event_get_str(u->ev, f->key, &p, &n) != 0)
+			continue;
+		/* an event that was its headline follows a new --headline */
+		if (strcmp(f->key, "event") == 0 && event_get_str(u->ev, "headline", &h, &hn) == 0 && hn == n &&
+		    memcmp(h, p, n) == 0)
+			continue;
+		if ((u->vals[i] = strndup(p, n)) == NULL) {
+			cli_err("out of memory");
+			goto out;
+		}
+		opts[j].val = u->vals[i];
+	}
+	if (event_get_str(u->ev, "photo_type", &p, &n) == 0 && (u->photo_type = strndup(p, n)) == NULL) {
+		cli_err("out of memory");
+		goto out;
+	}
+	r = 0;
+out:
+	free(wire);
+	return r;
 }
 
 /* --to: the box, bound to the event's kind, network, author and group. */
@@ -872,11 +1008,13 @@ int cmd_post(int argc, char **argv)
 	struct key *k = NULL;
 	struct node_dir *nd = NULL;
 	struct post_bufs b;
+	struct post_update u;
 	uint8_t *textbuf = NULL;
 	size_t textlen = 0;
 	int r, ret = CLI_FAIL;
 
 	memset(&b, 0, sizeof b);
+	memset(&u, 0, sizeof u);
 	r = cli_parse("post", usage_post, argc, argv, opts, nopts, pos, 2, &np);
 	if (r)
 		return r > 0 ? CLI_OK : CLI_USAGE;
@@ -919,6 +1057,28 @@ int cmd_post(int argc, char **argv)
 		ret = cli_usage_err("post", "--ref and --reply-to are the same thing; give one");
 		goto out;
 	}
+	if ((v = OPT("update"))) {
+		if (!dir) {
+			ret = cli_usage_err("post", "--update needs --dir: the node holds the alert it amends");
+			goto out;
+		}
+		if (OPT("ref") || OPT("reply-to")) {
+			ret = cli_usage_err("post", "--update says which alert this one updates: give no --ref");
+			goto out;
+		}
+		if (!(nd = cli_open_dir(dir)))
+			goto out;
+		if ((r = post_update_load(nd, v, now, opts, nopts, &u)) != 0) {
+			ret = r;
+			goto out;
+		}
+		if (group && strcmp(group, u.ev->group) != 0) {
+			ret = cli_usage_err("post", "the alert it updates is in the group %s: the update goes in "
+			                    "the same group (leave --group out)", u.ev->group);
+			goto out;
+		}
+		group = u.ev->group;
+	}
 	if (kind == KIND_CERT || kind == KIND_REVOKE) {
 		if (group && strcmp(group, WM_NETWORK_GROUP) != 0) {
 			ret = cli_usage_err("post", "a %s belongs in the group \"network\"", kname);
@@ -953,6 +1113,17 @@ int cmd_post(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* an update without --expires runs as long again as the alert was set to */
+	if (u.ev && !OPT("expires") && u.ev->expires_at > u.ev->created_at)
+		d.expires_at = now + (u.ev->expires_at - u.ev->created_at);
+	if (u.ev && !OPT("photo") && u.photo_type) {
+		const uint8_t *ph;
+		size_t phlen;
+		if (event_get_bin(u.ev, "photo", &ph, &phlen) == 0) {
+			draft_bin(&d, "photo", ph, phlen);
+			draft_str(&d, "photo_type", u.photo_type);
+		}
+	}
 	if (post_kinds[kind].ref && !OPT("ref") && !OPT("reply-to")) {
 		ret = cli_usage_err("post", "%s %s needs --ref ID (what it %s)", a_or_an(kname), kname,
 		                    post_kinds[kind].ref);
@@ -976,7 +1147,7 @@ int cmd_post(int argc, char **argv)
 		goto out;
 	if ((v = OPT("photo")) && post_photo(v, &d, &b) != 0)
 		goto out;
-	if (dir && !(nd = cli_open_dir(dir)))
+	if (dir && !nd && !(nd = cli_open_dir(dir)))
 		goto out;
 	if ((v = OPT("to")) && (r = parse_recipients(v, nd, &b)) != 0) {
 		ret = r;
@@ -986,8 +1157,12 @@ int cmd_post(int argc, char **argv)
 		ret = r;
 		goto out;
 	}
+	if (u.ev) {
+		memcpy(d.refs[0], u.id, WM_ID_LEN);
+		d.nrefs = 1;
+	}
 	if (nd && kind != KIND_CERT && kind != KIND_REVOKE &&
-	    (r = post_group(nd, &d, group, kname, refgroup)) != 0) {
+	    (r = post_group(nd, &d, group, kname, OPT("new-group") != NULL, refgroup)) != 0) {
 		ret = r;
 		goto out;
 	}
@@ -1006,6 +1181,7 @@ out:
 	node_dir_close(nd);
 	key_free(k);
 	post_bufs_free(&b);
+	post_update_free(&u);
 	free(textbuf);
 	return ret;
 }

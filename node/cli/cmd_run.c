@@ -34,29 +34,30 @@ static const char usage_run[] =
 "the current directory when it holds a node.\n";
 
 /* What would otherwise pass without a word before the daemon starts: a
- * missing watchmesh.conf (the defaults are used) and a node key that
- * other users may read. */
-static void run_warnings(const char *dir)
+ * missing watchmesh.conf, refused (a node on defaults it was never told
+ * of listens where nobody expects and meshes with nobody), and a node key
+ * that other users may read, warned of.  Nonzero: do not start. */
+static int run_checks(const char *dir)
 {
 	char path[PATH_MAX];
-	struct node_conf c;
 	struct stat st;
 
 	snprintf(path, sizeof path, "%s/network", dir);
 	if (stat(path, &st) != 0)
-		return;                   /* no node here: the daemon says so */
+		return 0;                 /* no node here: the daemon says so */
 	snprintf(path, sizeof path, "%s/watchmesh.conf", dir);
 	if (stat(path, &st) != 0 && errno == ENOENT) {
-		conf_defaults(&c);
-		cli_err("warning: %s is missing, so the node runs on the defaults: listen = %s, no "
-		        "peers, beacons = %s, groups = %s; write the settings you need there (the "
-		        "README lists them)", path, c.listen, c.beacons ? "on" : "off", c.groups);
+		cli_err("run: %s is missing: put back the one `watchmesh init` wrote, or have init write a "
+		        "new one (watchmesh init --dir NEWDIR --network %s/network) and copy "
+		        "NEWDIR/watchmesh.conf there", path, dir);
+		return 1;
 	}
 	snprintf(path, sizeof path, "%s/node.key", dir);
 	if (stat(path, &st) == 0 && (st.st_mode & 077))
 		cli_err("warning: %s may be read by other users (mode %04o), and whoever copies it "
 		        "can pose as this node: run  chmod 600 %s", path, (unsigned)(st.st_mode & 07777),
 		        path);
+	return 0;
 }
 
 /* A failure to listen names the setting, its file and what to change:
@@ -71,7 +72,7 @@ static void listen_hint(const char *dir, const char *reason, char *hint, size_t 
 		return;                   /* conf_parse's own line says what to change */
 	snprintf(path, sizeof path, "%s/watchmesh.conf", dir);
 	if (conf_load(path, &c, why) != 0)
-		conf_defaults(&c);        /* missing (warned above); a broken file is the reason itself */
+		conf_defaults(&c);        /* a broken file is the reason itself */
 	if (!strstr(reason, c.listen) && !strstr(reason, "listen address"))
 		return;
 	if (strstr(reason, "already in use"))
@@ -99,7 +100,8 @@ int cmd_run(int argc, char **argv)
 		return r > 0 ? CLI_OK : CLI_USAGE;
 	if ((r = cli_dir_arg("run", opts, no, pos, np, &dir)) != 0)
 		return r;
-	run_warnings(dir);
+	if (run_checks(dir) != 0)
+		return CLI_FAIL;
 	r = daemon_run(dir, why);
 	if (r) {
 		listen_hint(dir, why, hint, sizeof hint);

@@ -1,9 +1,10 @@
 /*
  * node/cli/cmd_search: `watchmesh search QUERY --dir DIR`, full-text search over
  * the public text of a node's events.  The store's index of character
- * pairs handles Chinese words of any length (诈骗, 走失, 电信诈骗) and
- * gives the newest page first, so a search of a large store reads about
- * what it shows; the total is counted up to SEARCH_COUNT_CAP.
+ * pairs handles Chinese words of any length (诈骗, 走失, 电信诈骗), folded
+ * for width and case (store_bigram.c), and gives the newest page first, so
+ * a search of a large store reads about what it shows; the total is
+ * counted up to SEARCH_COUNT_CAP.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,9 @@ static const char usage_search[] =
 "\n"
 "Events whose text contains every word of QUERY (words separated by spaces;\n"
 "Chinese works, e.g. `watchmesh search 诈骗 --dir village`), newest first,\n"
-"shown as in the feed.  Sealed requests are never searched.\n"
+"shown as in the feed.  Full and half width and case are alike (３栋 finds 3栋);\n"
+"a category is found by its name or its Chinese (失物招领, 火灾).  Sealed\n"
+"requests are never searched.\n"
 "\n"
 "  --group G   only this group\n"
 "  --limit N   the N newest results (default 50; 0 = all)\n"

@@ -62,7 +62,7 @@ void cli_list_decode(struct cli_list *l)
 	char why[WM_WHY_LEN];
 	for (i = 0; i < l->n; i++) {
 		struct cli_item it = l->v[i];
-		if (event_decode(it.wire, it.len, &it.ev, why) != 0) {
+		if (!it.ev && event_decode(it.wire, it.len, &it.ev, why) != 0) {
 			cli_err("skipping a stored event that does not decode: %s", why);
 			free(it.wire);
 			continue;
@@ -140,10 +140,11 @@ int cli_print_list(struct node_dir *nd, const struct key *reader, struct cli_lis
 	if (nest)
 		for (i = 0; i < l->n; i++) {
 			const struct event *ev = l->v[i].ev;
+			const uint8_t *to = l->v[i].has_under ? l->v[i].under : ev->refs[0];
 			if (ev->nrefs == 0 || !answers(ev->kind))
 				continue;
 			for (j = 0; j < l->n; j++)
-				if (j != i && memcmp(l->v[j].ev->id, ev->refs[0], WM_ID_LEN) == 0) {
+				if (j != i && memcmp(l->v[j].ev->id, to, WM_ID_LEN) == 0) {
 					l->v[i].parent = (int)j;
 					break;
 				}

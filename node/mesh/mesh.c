@@ -690,9 +690,10 @@ static void rs_log(struct mesh *m, struct peer *p, int s, uint64_t now)
 {
 	struct rsess *r = &p->rs[s];
 
-	/* the format is read by tests/bench (bench_repair): keep it */
-	mlog(m, MESH_LOG_INFO, "repair with %s (%s): scope %s, %llu round trips, %llu/%llu bytes, "
-	     "need %llu, have %llu, fetched %llu in %llu ms",
+	/* the format is read by tests/bench (bench_repair): keep it; a
+	 * session that fetched nothing is routine, not news (issue 13) */
+	mlog(m, r->fetched ? MESH_LOG_INFO : MESH_LOG_DEBUG, "repair with %s (%s): scope %s, %llu round trips, "
+	     "%llu/%llu bytes, need %llu, have %llu, fetched %llu in %llu ms",
 	     p->hex, p->name, scope_names[s], (unsigned long long)r->rt,
 	     (unsigned long long)r->bytes_out, (unsigned long long)r->bytes_in,
 	     (unsigned long long)r->need, (unsigned long long)r->have,

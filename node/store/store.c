@@ -166,6 +166,14 @@ static const char *const migrations[] = {
 	"UPDATE events SET search_key = t.key FROM search_text t WHERE t.seq = events.seq;"
 	"INSERT INTO search_idx (rowid, body) SELECT key, body FROM search_text;"
 	"DROP TABLE events_fts;",
+	/* 9 -> 10: search folds widths and case (NFKC: ３栋 is 3栋) and finds
+	 * a bulletin's or alert's category by its name and labels
+	 * (store_bigram.c): their text again with the category line, then
+	 * the index again from the text, folded by the tokenizer. */
+	"UPDATE search_text SET body = coalesce(wm_search_body(e.raw), search_text.body) FROM events e"
+	"  WHERE e.seq = search_text.seq AND e.kind IN (1, 2) AND e.raw IS NOT NULL;"
+	"INSERT INTO search_idx (search_idx) VALUES ('delete-all');"
+	"INSERT INTO search_idx (rowid, body) SELECT key, body FROM search_text;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
@@ -1086,21 +1094,19 @@ int store_events_by_author(struct store *s, const uint8_t author[WM_PUB_LEN], ui
  * index's expression, and a client of the API may send anything. */
 #define SEARCH_MAX_BYTES 1024
 
-/* Length of the UTF-8 character at p (the query is NUL-terminated). */
-static size_t utf8_len(const char *p)
+/* Length of the UTF-8 character at p, never past the n bytes left. */
+static size_t utf8_len(const char *p, size_t n)
 {
 	unsigned char c = (unsigned char)p[0];
-	size_t l = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1, i;
+	size_t l = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
 
-	for (i = 1; i < l; i++)
-		if (p[i] == '\0')
-			return i;
-	return l;
+	return l > n ? n : l;
 }
 
 struct search_q {
-	struct { const char *p; size_t len, nchars; } w[SEARCH_MAX_WORDS];
+	struct { const char *p; size_t len, nchars; } w[SEARCH_MAX_WORDS];     /* in folded */
 	size_t nwords;
+	char *folded;           /* the query as the index saw its text (store_fold), malloc'd */
 	char *match;            /* the index's expression, malloc'd */
 };
 
@@ -1130,15 +1136,22 @@ static int search_parse(const char *query, struct search_q *q, char *err, size_t
 	const char *p, *end;
 	size_t i, qlen;
 	char *m;
+	int rc;
 
 	memset(q, 0, sizeof(*q));
-	if ((qlen = strlen(query)) > SEARCH_MAX_BYTES) {
+	/* twice: before folding, which costs by the byte, and after it, as
+	 * NFKC makes some characters many (U+FDFA is 18) */
+	if ((qlen = strlen(query)) <= SEARCH_MAX_BYTES) {
+		if ((rc = store_fold(query, qlen, &q->folded, &qlen)) != 0)
+			return rc;
+	}
+	if (qlen > SEARCH_MAX_BYTES) {
 		snprintf(err, errlen, "a search is at most %d bytes, not %zu; search for fewer words",
 		         SEARCH_MAX_BYTES, qlen);
 		return WM_EINVAL;
 	}
-	end = query + qlen;
-	for (p = query; p < end;) {
+	end = q->folded + qlen;
+	for (p = q->folded; p < end;) {
 		size_t sp = store_blank_len(p, (size_t)(end - p)), len = 0, nchars = 0;
 
 		if (sp) {
@@ -1146,7 +1159,7 @@ static int search_parse(const char *query, struct search_q *q, char *err, size_t
 			continue;
 		}
 		while (p + len < end && store_blank_len(p + len, (size_t)(end - p - len)) == 0) {
-			len += utf8_len(p + len);
+			len += utf8_len(p + len, (size_t)(end - p - len));
 			nchars++;
 		}
 		if (q->nwords == SEARCH_MAX_WORDS) {
@@ -1172,10 +1185,12 @@ static int search_parse(const char *query, struct search_q *q, char *err, size_t
 			*m++ = '*';
 			continue;
 		}
-		for (b = a + utf8_len(a); b < w + q->w[i].len; a = b, b += utf8_len(b)) {
+		const char *e = w + q->w[i].len;
+
+		for (b = a + utf8_len(a, (size_t)(e - a)); b < e; a = b, b += utf8_len(b, (size_t)(e - b))) {
 			if (a != w)
 				m += sprintf(m, " AND ");
-			m = fts_string(m, a, (size_t)(b - a) + utf8_len(b));
+			m = fts_string(m, a, (size_t)(b - a) + utf8_len(b, (size_t)(e - b)));
 		}
 	}
 	*m = '\0';
@@ -1208,7 +1223,7 @@ static char *search_sql(const struct search_q *q, const char *group, int count)
 	                     !count || group != NULL ? " CROSS JOIN events e ON e.seq = t.seq" : "");
 	for (i = 0; i < q->nwords; i++)
 		if (q->w[i].nchars >= 3)
-			k += (size_t)snprintf(sql + k, len - k, " AND instr(lower(t.body), lower(?%d)) > 0", param++);
+			k += (size_t)snprintf(sql + k, len - k, " AND instr(wm_fold(t.body), ?%d) > 0", param++);
 	if (group != NULL)
 		k += (size_t)snprintf(sql + k, len - k, " AND e.grp = ?%d", param++);
 	if (count)
@@ -1226,6 +1241,7 @@ int store_search_sql(const char *query, const char *group, int count, char **sql
 
 	if (rc == 0 && (*sql = search_sql(&q, group, count)) == NULL)
 		rc = WM_ENOMEM;
+	free(q.folded);
 	free(q.match);
 	return rc;
 }
@@ -1268,6 +1284,7 @@ static int search_prepare(struct store *s, const char *query, const char *group,
 out:
 	sqlite3_finalize(st);
 	free(sql);
+	free(q.folded);
 	free(q.match);
 	return rc;
 }
@@ -1600,58 +1617,6 @@ int store_gaps_take(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t 
 
 /* --- writing ------------------------------------------------------------------------------ */
 
-/* Content keys whose text is searchable, per kind.  Sealed requests have
- * no "text" (only a box), so nothing of theirs is indexed. */
-static const char *const *search_keys(unsigned kind)
-{
-	static const char *const bulletin[] = { "title", "text", NULL };
-	static const char *const alert[] = { "event", "headline", "text", "area_desc", "instruction", NULL };
-	static const char *const text[] = { "text", NULL };
-	static const char *const status[] = { "note", NULL };
-
-	switch (kind) {
-	case KIND_BULLETIN: return bulletin;
-	case KIND_ALERT: return alert;
-	case KIND_REQUEST: case KIND_REPLY: case KIND_ACK: return text;
-	case KIND_STATUS: return status;
-	default: return NULL;
-	}
-}
-
-/* The searchable text of an event, fields joined by newlines, in buf;
- * *len = 0 when there is none. */
-static int search_text(const struct event *ev, char **buf, size_t *len)
-{
-	const char *const *keys = search_keys(ev->kind);
-	const char *p;
-	size_t n, total = 0, i;
-	char *out;
-
-	*buf = NULL;
-	*len = 0;
-	if (keys == NULL)
-		return 0;
-	for (i = 0; keys[i] != NULL; i++)
-		if (event_get_str(ev, keys[i], &p, &n) == 0)
-			total += n + 1;
-	if (total == 0)
-		return 0;
-	if ((out = malloc(total)) == NULL)
-		return WM_ENOMEM;
-	total = 0;
-	for (i = 0; keys[i] != NULL; i++) {
-		if (event_get_str(ev, keys[i], &p, &n) != 0)
-			continue;
-		if (total > 0)
-			out[total++] = '\n';
-		memcpy(out + total, p, n);
-		total += n;
-	}
-	*buf = out;
-	*len = total;
-	return 0;
-}
-
 /* A new events row in the repair aggregates, both sizes, of its group and
  * of '*' (store_int.h; a trigger did this before schema 3). */
 static int neg_agg_add(struct store *s, const char *grp, uint64_t created_at, const uint8_t id[WM_ID_LEN])
@@ -1743,7 +1708,7 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	size_t textlen, i;
 	int rc;
 
-	if ((rc = search_text(ev, &text, &textlen)) != 0)
+	if ((rc = store_search_text(ev, &text, &textlen)) != 0)
 		return rc;
 	if ((st = stmt_get(s, ST_INSERT)) == NULL) {
 		rc = WM_ESTORE;

@@ -102,14 +102,14 @@ int store_events_referring(struct store *s, const uint8_t id[WM_ID_LEN], store_e
 /*
  * Full-text search over the text fields of public events, through an index
  * for words of any length (store_bigram.c): every word must occur in the
- * text (as a substring; ASCII letters match either case).  Words split on
+ * text (as a substring; widths and case folded, NFKC: ３栋 is 3栋).  Words split on
  * ASCII blanks and U+3000; at most 16, and the query at most 1,024 bytes
  * (WM_EINVAL, store_errmsg says which).  Newest (created_at) first; the
  * limit newest (0 = no limit) after skipping offset; group NULL = any.
  * A page reads about its own rows, however many events match.
  * Searchable: bulletin title+text; alert event+headline+text+area_desc+
  * instruction; request text (not sealed ones), reply text, ack text,
- * status note.
+ * status note; a bulletin's or alert's category, by its name and labels.
  */
 int store_search(struct store *s, const char *query, const char *group, size_t limit, size_t offset,
                  store_event_cb cb, void *ctx);

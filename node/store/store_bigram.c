@@ -1,14 +1,16 @@
 /*
  * node/store/store_bigram.c: what the search index needs registered on a
  * connection (store_search_register, store_int.h): the FTS5 tokenizer
- * "wm_bigram" and the SQL function wm_search_key.
+ * "wm_bigram" and the SQL functions wm_search_key, wm_fold and
+ * wm_search_body; and the folding both sides of a search go through.
  *
  * Why bigrams: Chinese is written without spaces, and the words people
  * search for are often two characters (诈骗, 走失), below a trigram.  The
  * tokenizer cuts the text at blanks (ASCII blanks and U+3000, the same
  * set store_search splits a query on) and indexes every pair of
  * neighbouring characters, plus the last character of each run alone,
- * ASCII letters folded to lower case.  A two-character word is then one
+ * of the text folded (store_fold: NFKC, then lower case), so that ３栋
+ * finds 3栋 and ７８岁 finds 78岁.  A two-character word is then one
  * token; one character is a prefix query over the tokens (a character is
  * either followed by another in its run, or last); a longer word is the
  * AND of its pairs, checked against the text (store_search).  A query
@@ -18,9 +20,39 @@
  * The index is contentless with detail=none (rowids only): the text is
  * kept once, in search_text, under the same key.
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unicase.h>
 
 #include "store_int.h"
+
+int store_fold(const char *s, size_t n, char **out, size_t *outlen)
+{
+	uint8_t *f = NULL;
+	size_t i, len = 0;
+
+	/* ASCII (most of any English text) is its own NFKC: lower case is
+	 * all it needs, and libunistring's normalizer costs far more */
+	for (i = 0; i < n && (unsigned char)s[i] < 0x80; i++)
+		;
+	if (i < n && (f = u8_tolower((const uint8_t *)s, n, NULL, UNINORM_NFKC, NULL, &len)) == NULL &&
+	    errno == ENOMEM)
+		return WM_ENOMEM;
+	if (f == NULL) {
+		/* ASCII, or not UTF-8 (the content rules refuse that in an
+		 * event, a query may hold anything): ASCII letters folded */
+		if ((f = malloc(n + 1)) == NULL)
+			return WM_ENOMEM;
+		for (i = 0; i < n; i++)
+			f[i] = s[i] >= 'A' && s[i] <= 'Z' ? (uint8_t)(s[i] - 'A' + 'a') : (uint8_t)s[i];
+		len = n;
+	}
+	*out = (char *)f;
+	*outlen = len;
+	return 0;
+}
 
 /* Length of the blank at p (n bytes left), 0 if none. */
 size_t store_blank_len(const char *p, size_t n)
@@ -42,26 +74,134 @@ static size_t char_len(const unsigned char *p, size_t n)
 	return l > n ? n : l;
 }
 
-typedef int (*token_fn)(void *ctx, int tflags, const char *tok, int ntok, int start, int end);
-
-/* Emit text[a, b) as a token, ASCII letters folded. */
-static int emit(void *ctx, token_fn cb, const char *text, size_t a, size_t b)
+/* Content keys whose text is searchable, per kind.  Sealed requests have
+ * no "text" (only a box), so nothing of theirs is indexed. */
+static const char *const *search_keys(unsigned kind)
 {
-	char tok[8];
-	size_t i;
+	static const char *const bulletin[] = { "title", "text", NULL };
+	static const char *const alert[] = { "event", "headline", "text", "area_desc", "instruction", NULL };
+	static const char *const text[] = { "text", NULL };
+	static const char *const status[] = { "note", NULL };
 
-	for (i = a; i < b; i++)
-		tok[i - a] = text[i] >= 'A' && text[i] <= 'Z' ? (char)(text[i] - 'A' + 'a') : text[i];
-	return cb(ctx, 0, tok, (int)(b - a), (int)a, (int)b);
+	switch (kind) {
+	case KIND_BULLETIN: return bulletin;
+	case KIND_ALERT: return alert;
+	case KIND_REQUEST: case KIND_REPLY: case KIND_ACK: return text;
+	case KIND_STATUS: return status;
+	default: return NULL;
+	}
 }
 
-static int bigram_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text, int ntext, token_fn cb)
+/*
+ * A category is searched by its name and by the words a resident would
+ * type for it: the Chinese labels the web app shows (node/web/src/i18n.js)
+ * for a bulletin's, and for an alert's CAP category its Chinese and the
+ * English it abbreviates.  Indexed as one more line of the text, so a
+ * change here reaches stored events only through a migration.
+ */
+static const struct { const char *name, *words; } category_words[] = {
+	/* bulletins (proto/content.c) */
+	{ "fraud", "防诈骗 诈骗" },
+	{ "safety", "安全" },
+	{ "traffic", "交通" },
+	{ "weather", "天气" },
+	{ "notice", "通知" },
+	{ "lost-found", "失物招领 lost and found" },
+	{ "other", "其他" },
+	/* alerts: CAP 1.2's categories */
+	{ "Geo", "地质灾害 geophysical" },
+	{ "Met", "气象 天气 weather meteorological" },
+	{ "Safety", "安全" },
+	{ "Security", "治安 安全" },
+	{ "Rescue", "救援" },
+	{ "Fire", "火灾 消防" },
+	{ "Health", "卫生 健康" },
+	{ "Env", "环境 environment" },
+	{ "Transport", "交通 transport" },
+	{ "Infra", "基础设施 infrastructure" },
+	{ "CBRNE", "危险化学品 核辐射 chemical" },
+	{ "Other", "其他" },
+};
+
+static const char *category_label(const char *cat, size_t len)
 {
-	const unsigned char *u = (const unsigned char *)text;
-	size_t n = ntext > 0 ? (size_t)ntext : 0, i = 0, a, alen, b, blen, sp;
+	size_t i;
+
+	for (i = 0; i < sizeof category_words / sizeof category_words[0]; i++)
+		if (strlen(category_words[i].name) == len && memcmp(category_words[i].name, cat, len) == 0)
+			return category_words[i].words;
+	return "";
+}
+
+int store_search_text(const struct event *ev, char **buf, size_t *len)
+{
+	const char *const *keys = search_keys(ev->kind);
+	const char *p, *cat = NULL, *words = "";
+	size_t n, catlen = 0, total = 0, i;
+	char *out;
+
+	*buf = NULL;
+	*len = 0;
+	if (keys == NULL)
+		return 0;
+	for (i = 0; keys[i] != NULL; i++)
+		if (event_get_str(ev, keys[i], &p, &n) == 0)
+			total += n + 1;
+	if (event_get_str(ev, "category", &cat, &catlen) == 0) {
+		words = category_label(cat, catlen);
+		total += catlen + 1 + strlen(words) + 1;
+	}
+	if (total == 0)
+		return 0;
+	if ((out = malloc(total)) == NULL)
+		return WM_ENOMEM;
+	total = 0;
+	for (i = 0; keys[i] != NULL; i++) {
+		if (event_get_str(ev, keys[i], &p, &n) != 0)
+			continue;
+		if (total > 0)
+			out[total++] = '\n';
+		memcpy(out + total, p, n);
+		total += n;
+	}
+	if (cat != NULL) {
+		if (total > 0)
+			out[total++] = '\n';
+		memcpy(out + total, cat, catlen);
+		total += catlen;
+		if (*words) {
+			out[total++] = ' ';
+			memcpy(out + total, words, strlen(words));
+			total += strlen(words);
+		}
+	}
+	*buf = out;
+	*len = total;
+	return 0;
+}
+
+typedef int (*token_fn)(void *ctx, int tflags, const char *tok, int ntok, int start, int end);
+
+/* Emit text[a, b) as a token.  The offsets are into the folded text:
+ * with detail=none nothing reads them. */
+static int emit(void *ctx, token_fn cb, const char *text, size_t a, size_t b)
+{
+	return cb(ctx, 0, text + a, (int)(b - a), (int)a, (int)b);
+}
+
+static int bigram_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *raw, int nraw, token_fn cb)
+{
+	const unsigned char *u;
+	char *text = NULL;
+	size_t n, i = 0, a, alen, b, blen, sp;
 	int query = (flags & FTS5_TOKENIZE_QUERY) != 0, first, rc = SQLITE_OK;
 
 	(void)t;
+	if (store_fold(raw, nraw > 0 ? (size_t)nraw : 0, &text, &n) != 0)
+		return SQLITE_NOMEM;
+	if (n > INT_MAX)
+		n = 0;          /* an offset must fit an int: index nothing rather than part */
+	u = (const unsigned char *)text;
 	while (i < n && rc == SQLITE_OK) {
 		if ((sp = store_blank_len(text + i, n - i)) != 0) {
 			i += sp;
@@ -84,6 +224,7 @@ static int bigram_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *t
 			alen = blen;
 		}
 	}
+	free(text);
 	return rc;
 }
 
@@ -117,6 +258,49 @@ static void search_key_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_int64(ctx, store_search_key(sqlite3_value_int64(argv[0]), id));
 }
 
+/* wm_fold(text): store_fold for the check of a longer word against the
+ * text (store.c's search), which must see what the index saw. */
+static void fold_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *s = (const char *)sqlite3_value_text(argv[0]);
+	char *f = NULL;
+	size_t len = 0;
+
+	(void)argc;
+	if (s == NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	if (store_fold(s, (size_t)sqlite3_value_bytes(argv[0]), &f, &len) != 0 || len > INT_MAX) {
+		free(f);
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	sqlite3_result_text(ctx, f, (int)len, free);
+}
+
+/* wm_search_body(raw): the searchable text of a stored event
+ * (store_search_text), NULL if there is none or it does not decode; the
+ * migration that made categories searchable fills search_text with it. */
+static void search_body_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const uint8_t *raw = sqlite3_value_blob(argv[0]);
+	struct event *ev = NULL;
+	char why[WM_WHY_LEN], *text = NULL;
+	size_t len = 0;
+
+	(void)argc;
+	if (raw != NULL && event_decode(raw, (size_t)sqlite3_value_bytes(argv[0]), &ev, why) == 0 &&
+	    store_search_text(ev, &text, &len) == 0 && len > 0 && len <= INT_MAX) {
+		sqlite3_result_text(ctx, text, (int)len, free);
+		text = NULL;
+	} else {
+		sqlite3_result_null(ctx);
+	}
+	free(text);
+	event_free(ev);
+}
+
 int store_search_register(sqlite3 *db)
 {
 	static fts5_tokenizer tok = { bigram_create, bigram_delete, bigram_tokenize };
@@ -134,5 +318,11 @@ int store_search_register(sqlite3 *db)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function(db, "wm_search_key", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 		                             search_key_fn, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(db, "wm_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+		                             fold_fn, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(db, "wm_search_body", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+		                             search_body_fn, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : WM_ESTORE;
 }

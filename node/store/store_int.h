@@ -28,7 +28,7 @@
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 /* Schemas before this one held events of the retired format 1, which
  * nothing can convert (their signatures cover the old bytes). */
 #define STORE_FORMAT2_VERSION 6
@@ -93,6 +93,18 @@ int store_search_register(sqlite3 *db);
 /* Length of the blank at p (n bytes left; ASCII blanks and U+3000), 0 if
  * none: what a search query is split at and the tokenizer cuts at. */
 size_t store_blank_len(const char *p, size_t n);
+
+/* s[0..n) folded for search: NFKC, then lower case (full-width ３ and
+ * half-width 3 alike), in *out (n_out bytes, malloc'd, caller frees, not
+ * NUL-terminated).  Bytes that are not UTF-8 get ASCII letters folded
+ * only.  0, or WM_ENOMEM. */
+int store_fold(const char *s, size_t n, char **out, size_t *outlen);
+
+/* The searchable text of an event: its text fields joined by newlines,
+ * then its category and the words it is searched by, in *buf (malloc'd,
+ * caller frees); *len = 0 and *buf NULL when there is none.  0 or
+ * WM_ENOMEM. */
+int store_search_text(const struct event *ev, char **buf, size_t *len);
 
 /* --- the repair aggregates' SQL ------------------------------------------- */
 

@@ -60,7 +60,7 @@ def t_cap(env):
     retract = env.post("retract", "v", "officer.key", "--group", G, "--ref", gone,
                        "--reason", "wrong <village> & \"time\"")
     other = alert("--headline", "Other group", "--text", "x", "--area", "Market", "--ref", full,
-                  key="station.key", group=G2)
+                  "--new-group", key="station.key", group=G2)
     hostile_text = "a < b && c > d ]]> \"q\" 'a'\ttab\nline two \ufffe\uffff end"
     hostile = alert("--headline", "<script>alert(1)</script> ]]> &amp;", "--text", hostile_text,
                     "--area", "A & B", "--lang", "zh-Hant-TW")

@@ -57,6 +57,7 @@ meson test:  test_cli.py WATCHMESH TEST [SOURCE_ROOT]
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -287,6 +288,16 @@ def t_search(env):
     check("警惕电信诈骗" in out and "★ 王警官" in out, "text search output:\n" + out)
     res = env.json("search", "诈骗", "--dir", "v", "--group", "other.group", "--json")
     check(res == [], "group filter")
+    # widths folded both ways; categories by name and by their Chinese
+    w = env.post("bulletin", "v", "officer.key", "--group", G, "--title", "捡到钱包",
+                 "--text", "３栋门口捡到，失主７８岁请来认领", "--category", "lost-found")
+    fire = env.post("alert", "v", "officer.key", "--group", G, "--headline", "仓库冒烟",
+                    "--text", "请远离", "--area", "5栋", "--category", "Fire")
+    for q, want in (("3栋", [w]), ("３栋", [w]), ("78岁", [w]), ("７８岁", [w]), ("５栋", [fire]),
+                    ("失物招领", [w]), ("lost-found", [w]), ("火灾", [fire]), ("fire", [fire]),
+                    ("防诈骗", [b]), ("fraud", [b])):
+        res = env.json("search", q, "--dir", "v", "--json")
+        check([e["id"] for e in res] == want, "search %s: %r, expected %r" % (q, [e["id"] for e in res], want))
 
 
 def t_pii(env):
@@ -691,7 +702,7 @@ def t_vouched(env):
                      "--topic", "police", "--text", "自行车被偷了。", rc="nonzero")
     check("vouched" in err and G in err, "the refusal does not say the group is vouched: " + err)
     check(env.feed_ids("v") == before, "a refused request was stored")
-    other = env.post("request", "v", "stranger.key", "--group", "gaobu.other", "--topic", "police",
+    other = env.post("request", "v", "stranger.key", "--group", "gaobu.other", "--new-group", "--topic", "police",
                      "--text", "自行车被偷了。")
     check(len(other) == 64, "another group is not open")
     _, err = env.run("network", "create", "--name", "x", "--out", "net2", "--passphrase-file",
@@ -881,7 +892,7 @@ def t_othernet(env):
             "--subject", "station.key", "--role", "station", "--name", "外网派出所", "--groups", "*",
             "--dir", "x")
     for i in range(5):
-        r = env.post("request", "x", "res1.key", "--group", G, "--topic", "other",
+        r = env.post("request", "x", "res1.key", "--group", G, "--topic", "other", "--new-group",
                      "--text", "来自另一个网络的求助 %d" % i)
         env.post("reply", "x", "res2.key", "--group", G, "--ref", r, "--text", "收到 %d" % i)
     env.run("export", "--dir", "x", "--out", "other.wmb")
@@ -1292,7 +1303,7 @@ def t_retractvouched(env):
     check(env.feed_ids("v") == before, "a refused retract was stored")
     r = env.post("retract", "v", "res1.key", "--group", G, "--ref", unknown, "--reason", "发错了")
     check(len(r) == 64, "a resident's retract in the vouched group was not stored")
-    r = env.post("retract", "v", "stranger.key", "--group", "gaobu.other", "--ref", unknown)
+    r = env.post("retract", "v", "stranger.key", "--group", "gaobu.other", "--new-group", "--ref", unknown)
     check(len(r) == 64, "another group is not open to retracts")
 
 
@@ -1546,7 +1557,8 @@ def t_fifo(env):
 def t_postgroup(env):
     """An answer goes in the group of what it answers (taken from there
     without --group, refused with another); a group one or two letters from
-    one the certificates name is refused with the name it probably meant."""
+    one the certificates name is refused with the name it probably meant,
+    any other group no certificate names unless --new-group."""
     env.world()
     G = "gaobu.xinhua"
     aid = env.post("alert", "village", "officer.key", "--group", G, "--headline", "走失老人",
@@ -1563,10 +1575,13 @@ def t_postgroup(env):
     _, err = env.run("post", "request", "--key", "res1.key", "--dir", "village", "--group", "gaobu.xinhau",
                      "--text", "help", rc="nonzero")
     check("did you mean 'gaobu.xinhua'?" in err, "typo: " + err)
-    out, err = env.run("post", "request", "--key", "res1.key", "--dir", "village", "--group", "far.away.town",
-                       "--text", "help")
-    check(len(out.strip()) == 64 and "no certificate on this node names the group 'far.away.town'" in err,
-          "an unknown group: stored with a note: %r %r" % (out, err))
+    _, err = env.run("post", "request", "--key", "res1.key", "--dir", "village", "--group", "far.away.town",
+                     "--text", "help", rc="nonzero")
+    check("no certificate on this node names the group 'far.away.town'" in err and "--new-group" in err,
+          "an unknown group: " + err)
+    out, _ = env.run("post", "request", "--key", "res1.key", "--dir", "village", "--group", "far.away.town",
+                     "--text", "help", "--new-group")
+    check(len(out.strip()) == 64, "an unknown group with --new-group: %r" % out)
     # --circle takes plain decimals only (strtod alone read 0x10 as 16 degrees)
     for bad in ("0x10,0,10", "1e1,0,10", "inf,0,10", " 10,0,10"):
         _, err = env.run("post", "alert", "--key", "officer.key", "--passphrase-file", env.passfile,
@@ -1575,12 +1590,107 @@ def t_postgroup(env):
         check("--circle wants LAT,LON,RADIUS_M" in err, "--circle %s: %s" % (bad, err))
 
 
+def t_feed(env):
+    """The feed for people: running alerts pinned on top whatever --limit
+    says; an alert updated with --update shows once, as its latest version,
+    with what was not given copied from the alert and the answers to every
+    version under it; answers to an alert go when it expires, unless they
+    carry an expiry of their own."""
+    env.world()
+    G = "gaobu.xinhua"
+    net = wmtest.network_id(env.path("net"))
+
+    def feed_ids(*args):
+        return [e["id"] for e in env.json("feed", "--dir", "village", "--json", *args)]
+
+    a1 = env.post("alert", "village", "officer.key", "--group", G, "--headline", "走失老人", "--text", "蓝色外套",
+                  "--area", "新华村", "--circle", "22.543096,-114.057865,2000", "--expires", "2h")
+    ack = env.post("ack", "village", "res2.key", "--ref", a1)
+    bulls = [env.post("bulletin", "village", "officer.key", "--group", G, "--title", "通知%d" % i,
+                      "--text", "内容%d" % i) for i in range(5)]
+    ids = feed_ids("--limit", "3")
+    check(ids == [a1] + bulls[::-1][:3], "the running alert not pinned above --limit 3: %r" % ids)
+    out, _ = env.run("feed", "--dir", "village", "--limit", "3")
+    check(out.index(a1[:8]) < out.index("通知4"), "the alert not first in the text feed:\n" + out)
+
+    # an update: the group and every field not given are the alert's
+    out, err = env.run("post", "alert", "--key", "officer.key", "--passphrase-file", env.passfile,
+                       "--dir", "village", "--update", a1[:8], "--text", "已在菜市场附近")
+    a2 = out.strip()
+    e2 = env.json("show", a2, "--dir", "village", "--json")
+    c = e2["content"]
+    check(e2["refs"] == [a1] and e2["group"] == G and c["headline"] == "走失老人" and c["event"] == "走失老人"
+          and c["area_desc"] == "新华村" and c["text"] == "已在菜市场附近" and c["lang"] == "zh"
+          and c["circle"] == [22543096, -114057865, 2000], "the update: %r" % e2)
+    check(abs(e2["expires_at"] - e2["created_at"] - 7200000) < 10000, "the update does not run 2h again")
+    reply = env.post("reply", "village", "res1.key", "--ref", a2, "--text", "看到了")
+    ids = feed_ids("--limit", "2")
+    check(ids[0] == a2 and a1 not in ids, "the update not shown once, on top: %r" % ids)
+    out, _ = env.run("feed", "--dir", "village")
+    top = out.split("\n\n")[0]
+    check(out.count("走失老人") == 1 and "updates the alert %s" % a1[:8] in top and ack[:8] in top
+          and reply[:8] in top, "the answers to both versions not under the update:\n" + out)
+    # an update of an updated alert updates the latest; a bulletin is no alert
+    out, err = env.run("post", "alert", "--key", "officer.key", "--passphrase-file", env.passfile,
+                       "--dir", "village", "--update", a1, "--headline", "走失老人（已扩大范围）",
+                       "--expires", "3h")
+    a3 = out.strip()
+    check("updating its latest version, %s" % a2[:8] in err, "the latest not named: " + err)
+    check(env.json("show", a3, "--dir", "village", "--json")["refs"] == [a2], "not an update of the latest")
+    check(feed_ids()[0] == a3 and a2 not in feed_ids(), "the third version not the one shown")
+    # an alert of another group that points at it does not replace it (section 19)
+    market = env.post("alert", "village", "station.key", "--group", "gaobu.market", "--new-group",
+                      "--ref", a3, "--headline", "市场也请留意", "--text", "同一位老人", "--area", "市场")
+    ids = feed_ids()
+    check(a3 in ids and market in ids, "an alert of another group replaced it: %r" % ids)
+    _, err = env.run("post", "alert", "--key", "officer.key", "--passphrase-file", env.passfile,
+                     "--dir", "village", "--update", bulls[0], rc="nonzero")
+    check("is not an alert" in err, "--update of a bulletin: " + err)
+    _, err = env.run("post", "alert", "--key", "officer.key", "--passphrase-file", env.passfile,
+                     "--dir", "village", "--update", a1, "--group", "gaobu.other", rc="nonzero")
+    check("is in the group gaobu.xinhua" in err, "--update into another group: " + err)
+
+    # an alert that runs 3 s (signed here: post takes 1m at least) and its answers
+    env.key("k.key")
+    env.cert("station.key", "k.key", "officer", "张警官", G, node="village")
+    t = int(time.time() * 1000)
+    w, short = wmtest.event(wmtest.key_seed(env.path("k.key")), 2, t, G,
+                            {"event": "Flood", "headline": "河水上涨", "text": "远离河边", "category": "Met",
+                             "urgency": "Immediate", "severity": "Severe", "certainty": "Observed",
+                             "area_desc": "东桥"}, expires_at=t + 3000, network=net)
+    with open(env.path("short.wm"), "wb") as f:
+        f.write(w)
+    env.run("import", "--dir", "village", "short.wm")
+    r1 = env.post("reply", "village", "res1.key", "--ref", short, "--text", "西桥也在涨")
+    r2 = env.post("reply", "village", "res2.key", "--ref", short, "--text", "这周都别去河边", "--expires", "1d")
+    ack2 = env.post("ack", "village", "res2.key", "--ref", short)
+    ids = feed_ids()
+    check(all(i in ids for i in (short, r1, r2, ack2)), "the short alert and its answers: %r" % ids)
+    time.sleep(max(0.0, (t + 3500) / 1000 - time.time()))
+    ids = feed_ids()
+    check(short not in ids and r1 not in ids and ack2 not in ids, "answers outlive their alert: %r" % ids)
+    check(r2 in ids, "a reply with its own expiry went with the alert: %r" % ids)
+    ids = feed_ids("--all")
+    check(all(i in ids for i in (short, r1, ack2)), "--all does not show them: %r" % ids)
+
+    # times and words for people: a local time and how far, no milliseconds
+    out, _ = env.run("feed", "--dir", "village", "--all")
+    at = r", at \d{4}-\d\d-\d\d \d\d:\d\d$"
+    check(re.search(r"^ +expires in (2|3) hours" + at, out, re.M) and
+          re.search(r"^ +expired less than a minute ago" + at, out, re.M) and
+          not re.search(r"\d{13}|\b0m ago", out), "times in the feed:\n" + out)
+    _, err = env.run("post", "status", "--key", "officer.key", "--passphrase-file", env.passfile,
+                     "--dir", "village", "--ref", bulls[0], "--state", "acknowledged", rc="nonzero")
+    check("this status answers a bulletin; a status can only answer a help request" in err,
+          "a status on a bulletin: " + err)
+
+
 TESTS = {"import": t_import, "resync": t_resync, "search": t_search, "pii": t_pii,
          "sealed": t_sealed, "sealed_attacks": t_sealed_attacks, "post": t_post, "errors": t_errors, "check": t_check,
          "vouched": t_vouched, "escape": t_escape, "keys": t_keys, "personal": t_personal,
          "othernet": t_othernet, "chain": t_chain, "certflood": t_certflood,
          "retractvouched": t_retractvouched, "revokedname": t_revokedname, "revoke": t_revoke,
-         "exportout": t_exportout, "fifo": t_fifo, "postgroup": t_postgroup}
+         "exportout": t_exportout, "fifo": t_fifo, "postgroup": t_postgroup, "feed": t_feed}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))

@@ -331,6 +331,32 @@ static void test_render_escape(void **state)
 	assert_string_equal(out, "\\xff");
 }
 
+/* Spans and times in words, for people: never "0m", never milliseconds. */
+static void test_render_times(void **state)
+{
+	const uint64_t min = 60000, now = 1796284028094ull;
+	char out[160], t[64];
+
+	(void)state;
+	render_span(out, sizeof out, 5000);
+	assert_string_equal(out, "less than a minute");
+	render_span(out, sizeof out, min);
+	assert_string_equal(out, "1 minute");
+	render_span(out, sizeof out, 75 * min);
+	assert_string_equal(out, "1 hour 15 minutes");
+	render_span(out, sizeof out, 5 * 60 * min + 59 * min);
+	assert_string_equal(out, "5 hours");
+	render_span(out, sizeof out, 3 * 24 * 60 * min);
+	assert_string_equal(out, "3 days");
+	render_time(t, sizeof t, now - 3 * 60 * min);
+	render_when(out, sizeof out, now - 3 * 60 * min, now);
+	assert_true(strncmp(out, t, strlen(t)) == 0);
+	assert_string_equal(out + strlen(t), " (3 hours ago)");
+	render_when(out, sizeof out, now + 2 * 24 * 60 * min, now);
+	assert_non_null(strstr(out, " (in 2 days)"));
+	assert_null(strstr(out, "1796"));
+}
+
 static void test_base64(void **state)
 {
 	static const char *const want[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
@@ -517,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_heads),
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_render_escape),
+		cmocka_unit_test(test_render_times),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_index_clean),
 		cmocka_unit_test(test_index_damaged_headers),

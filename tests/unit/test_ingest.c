@@ -520,7 +520,7 @@ static void test_retract_dated_before_target(void **state)
 
 	assert_int_equal(in(f, &t, INGEST_PEER), 0);
 	assert_int_equal(in(f, &r, INGEST_PEER), WM_EFORBIDDEN);
-	assert_non_null(strstr(f->res.why, "before its target"));
+	assert_non_null(strstr(f->res.why, "before the event it withdraws"));
 	assert_int_equal(remembered(f, r.id, &code), 1);
 	assert_int_equal(code, WM_EFORBIDDEN);
 	assert_int_equal(store_info(f->s, t.id, &info), 0);

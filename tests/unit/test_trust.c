@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "event.h"
+#include "render.h"
 #include "ingest.h"
 #include "store.h"
 #include "fixture.h"
@@ -781,6 +782,14 @@ static void test_vouched_groups(void **state)
 	/* before the resident's certificate is valid */
 	assert_int_equal(in(f, request(f->k[RESIDENT], "v", T0 - DAY)), WM_ENOTVOUCHED);
 	assert_non_null(strstr(f->res.why, "not valid at"));
+	{
+		/* in local time, never in milliseconds */
+		char t[64], raw[32];
+		render_time(t, sizeof t, T0 - DAY);
+		snprintf(raw, sizeof raw, "%llu", (unsigned long long)(T0 - DAY));
+		assert_non_null(strstr(f->res.why, t));
+		assert_null(strstr(f->res.why, raw));
+	}
 	/* revoked: the requests past the kept one go, the kept one and its
 	 * ancestors stay */
 	req = request(f->k[RESIDENT], "v", T0 + 2 * DAY);
