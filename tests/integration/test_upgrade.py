@@ -36,8 +36,14 @@ def header_int(name):
 
 
 def archives():
+    """One archive for every schema of format 2 before the current one: a
+    migration that lands without the archive of the schema it leaves fails
+    here (make.sh says how to make it)."""
     found = sorted(glob.glob(os.path.join(SRC, "tests", "data", "upgrade", "schema-*.tar.xz")))
-    check(found, "no archives in tests/data/upgrade")
+    have = {int(re.search(r"schema-(\d+)\.tar\.xz$", a).group(1)) for a in found}
+    want = set(range(header_int("STORE_FORMAT2_VERSION"), header_int("STORE_SCHEMA_VERSION")))
+    check(have >= want, "tests/data/upgrade lacks schema(s) %s: run tests/data/upgrade/make.sh N COMMIT"
+          % ", ".join(str(v) for v in sorted(want - have)))
     return found
 
 
