@@ -9,8 +9,8 @@
 # import benchmark's mix, made by BUILD's bench_import), imported by each
 # build into a node of its own; then each query RUNS times (default 5) per
 # build, printing the fastest, the median and the slowest wall time of the
-# whole command and its peak RSS (`status` first: the least a command on
-# that store costs, the reference); the store's bytes per event (the file and its
+# whole command and its peak RSS (`feed --limit 1` first: the least a
+# query command on that store costs, the reference); the store's bytes per event (the file and its
 # WAL; per table when the sqlite3 shell is there); then BUILD's
 # bench_reads (the queries alone, in one process, on a reader).
 # WORK=DIR keeps the bundles and the nodes there and reuses them when run
@@ -38,7 +38,7 @@ if [ -n "$ref" ]; then
 	builds=("$ref" "$build")
 	labels=("reference ($ref)" "this build ($build)")
 fi
-queries=("status" "feed --group gaobu.dongfeng --limit 50" "feed --kind bulletin" "search 诈骗" "search 电信诈骗" "search 骗")
+queries=("feed --limit 1" "feed --group gaobu.dongfeng --limit 50" "feed --kind bulletin" "search 诈骗" "search 电信诈骗" "search 骗")
 
 # ms_and_rss CMD...: run once; prints "<wall ms> <peak RSS KB>"
 ms_and_rss() {

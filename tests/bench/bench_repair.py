@@ -204,33 +204,42 @@ def one_level(wm, work, network, base, per, n, h, timeout):
                                            "-o", os.path.join(work, "perf.b.data")],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             time.sleep(1)
-        t_launch = time.time()
-        with open(la, "w") as f:
-            procs.insert(1, subprocess.Popen([wm, "run", a], stdout=f, stderr=subprocess.STDOUT))
-        wait_line(la, r"listening on", 120, procs[1])
-        t_listen = time.time()
-        # The daemons' CPU while A reconciles: sampled every 5 ms until A's
-        # cost line is there (neither fetches before its sessions end), the
-        # figure the machine's other load moves least; the script asks for
-        # the CPU first meanwhile (as root), so that a loaded machine does
-        # not make it see the line late and count the fetching after it.
+        # The daemons' CPU while A reconciles: sampled every 5 ms from A's
+        # start, counted from the last sample before A's "listening on"
+        # line to the last before its cost line (neither daemon fetches
+        # before its sessions end); the figure the machine's other load
+        # moves least.  The script asks for the CPU first meanwhile (as
+        # root), so that a loaded machine does not make it see the lines
+        # late and count A's start or the fetching after.
         try:
             old_nice = os.nice(0)
             os.nice(-10)
         except OSError:
             old_nice = None
-        cpu0 = sum(task_cpu(p.pid) for p in procs[:2])
-        cpu_recon = None
+        t_launch = time.time()
+        with open(la, "w") as f:
+            procs.insert(1, subprocess.Popen([wm, "run", a], stdout=f, stderr=subprocess.STDOUT))
+        cpu0, cpu_recon, t_listen = 0, None, None
         with open(la, errors="replace") as f:
             seen = ""
-            while cpu_recon is None and time.time() < t_listen + timeout:
+            while cpu_recon is None and time.time() < t_launch + timeout:
                 c = sum(task_cpu(p.pid) for p in procs[:2])
                 seen += f.read()
-                if "repair cost:" in seen:
+                if t_listen is None and "listening on" in seen:
+                    t_listen = time.time()
+                if t_listen is None:
+                    cpu0 = c
+                elif "repair cost:" in seen:
                     cpu_recon = c - cpu0
+                elif "repair abandoned" in seen:
+                    break           # the wait for the union below says what failed
+                if procs[1].poll() is not None:
+                    die("daemon A exited (%d); log %s" % (procs[1].returncode, la))
                 time.sleep(0.005)
         if old_nice is not None:
             os.setpriority(os.PRIO_PROCESS, 0, old_nice)
+        if t_listen is None:
+            die("A did not start listening within %d s; log %s" % (timeout, la))
         # Wait on the log lines (reading two files is cheap; polling
         # `watchmesh status` often would take CPU from the daemons on a
         # 2-core machine), then confirm the union with the store counts.

@@ -270,14 +270,14 @@ def bench_reads(build, cfg, runs, rep, work):
         m = re.match(r"([\d.]+) / ([\d.]+) / ([\d.]+) ms", c[1])
         if not m:
             continue
-        target = ("(reference)" if q == "status" else "< 20 ms" if q.startswith("feed")
+        target = ("(reference)" if q == "feed --limit 1" else "< 20 ms" if q.startswith("feed")
                   else "< 50 ms")
         lines.append("| %d | `%s` | %s / %s / %s ms | %s | %s |" % (n, q, m.group(1), m.group(2),
                                                                    m.group(3), c[2], target))
         series.setdefault(q, []).append((n, float(m.group(2))))
     rep.add("reads", "`tests/bench/bench_reads.sh`: each command %d times on stores of %s events; "
             "the whole command (a process started, the store opened, the query); the reference is "
-            "`watchmesh status` on the same store, the least a command costs." %
+            "`feed --limit 1` on the same store, the least a query command costs." %
             (max(runs, 5), ", ".join(str(x) for x in cfg["reads_ns"])),
             "| events | command | min / median / max | peak RSS | target |", lines)
     rep.plots.append(("reads_latency", "query latency against store size (median)", "events",
