@@ -163,7 +163,8 @@ def bench_sim(build, cfg, runs, rep, work):
 def bench_neg(build, cfg, runs, rep, work):
     res = {}
     for _ in range(runs):
-        out = sh([os.path.join(build, "tests", "bench", "bench_neg"), str(cfg["neg_n"]), work])
+        out = sh([os.path.join(build, "tests", "bench", "bench_neg"), str(cfg["neg_n"]), work],
+                 {"BENCH_NEG_CPU": "1"})
         for c in rows(out):
             if "%" not in c[0]:
                 continue
@@ -175,8 +176,9 @@ def bench_neg(build, cfg, runs, rep, work):
             d, lim, int(v[0][3]), mmm([x[0] for x in v], "%.0f"), mmm([x[1] for x in v], "%.0f"),
             mmm([x[0] / x[1] if x[1] else None for x in v], "%.1f x"),
             mmm([x[2] for x in v], "%.1f")))
-    rep.add("neg", "`bench_neg %d`: two stores' views reconciled in one process against `neg_vec` "
-            "(the same sets in memory, the reference); %d runs." % (cfg["neg_n"], runs),
+    rep.add("neg", "`BENCH_NEG_CPU=1 bench_neg %d`: two stores' views reconciled in one process "
+            "against `neg_vec` (the same sets in memory, the reference), in CPU time (what the "
+            "machine's other load moves least); items over a year; %d runs." % (cfg["neg_n"], runs),
             "| differ | frame limit | round trips | store views | in memory (reference) "
             "| store views / in memory | first reply (target) |", lines)
 
@@ -215,11 +217,11 @@ def bench_repair(build, cfg, runs, rep, work):
                      "| %s ms (< 100) | %s s | %s s |" % (
                          p / 10, v[0]["h"], v[0]["h"], mmm([x["rt"] for x in a], "%.0f"),
                          mmm([x["recon_ms"] for x in a], "%.0f"),
-                         mmm([r["ref_ms"] for r in v], "%.0f"),
+                         mmm([r["ref_ms"] for r in v], "%.1f"),
                          mmm([x["recon_ms"] / r["ref_ms"] if r["ref_ms"] else None
                               for x, r in zip(a, v)], "%.1f x"),
                          mmm([r["recon_cpu_ms"] for r in v], "%.0f"),
-                         mmm([r["ref_cpu_ms"] for r in v], "%.0f"),
+                         mmm([r["ref_cpu_ms"] for r in v], "%.1f"),
                          mmm([r["recon_cpu_ms"] / r["ref_cpu_ms"]
                               if r["ref_cpu_ms"] and r["recon_cpu_ms"] is not None else None
                               for r in v], "%.1f x"),
@@ -236,8 +238,8 @@ def bench_repair(build, cfg, runs, rep, work):
             "%d events differing in 0.1%%, 1%%, 10%%; reconciliation is A's whole round, the "
             "reference the same sets reconciled in memory (`neg_vec`, both sides on one thread) "
             "by `bench_repair_gen` in the same run; both in wall time and in CPU time (both daemons' "
-            "threads, `/proc/PID/task/*/schedstat`, sampled every 10 ms until A has reconciled: "
-            "what the machine's other load moves least); %d runs." % (n, runs),
+            "threads, `/proc/PID/task/*/schedstat`, sampled every 5 ms from A's start until it has "
+            "reconciled: what the machine's other load moves least); %d runs." % (n, runs),
             "| differ (A-only + B-only) | round trips | reconciliation | in memory (reference) "
             "| reconciliation / in memory | daemons' CPU while reconciling | in memory, CPU "
             "(reference) | CPU / in memory (target) | first reply (target) "
@@ -337,16 +339,16 @@ def plot(docs, name, title, xlabel, ylabel, series, logx):
     return path
 
 
-def write(md, mode, build, rep, loads, started):
+def write(md, mode, shown, build, rep, loads, started):
     docs = os.path.join(os.path.dirname(os.path.abspath(md)), "docs", "bench")
     commit = subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"],
                             stdout=subprocess.PIPE, text=True).stdout.strip() or "unknown"
     out = [BEGIN, "", "## Figures of the last `make bench%s`" % ("-quick" if mode == "quick" else ""),
            "",
-           "Written by `tests/bench/run.py %s` (%s mode) at %s UTC, code %s, build `%s` (%s).  "
+           "Written by `tests/bench/run.py %s %s` at %s UTC, code %s, build `%s` (%s).  "
            "Machine: %s.  Load average (1 min) before and after each benchmark: %s.  Each cell "
            "is min / median / max over the runs when there were several."
-           % (build, mode, started, commit, build, buildtype(build), machine(), "; ".join(loads)),
+           % (shown, mode, started, commit, shown, buildtype(build), machine(), "; ".join(loads)),
            ""]
     for title, intro, header, lines in rep.sections:
         out += ["### %s" % title, "", intro, ""]
@@ -388,7 +390,8 @@ def main():
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         sys.exit(2)
     sys.stdout.reconfigure(line_buffering=True)
-    build, mode = os.path.abspath(sys.argv[1]), sys.argv[2]
+    shown, mode = sys.argv[1], sys.argv[2]
+    build = os.path.abspath(shown)
     md = sys.argv[3] if len(sys.argv) == 4 else os.path.join(HERE, "..", "..", "BENCHMARKS.md")
     cfg = MODES[mode]
     runs = int(os.environ.get("RUNS", "3"))
@@ -414,7 +417,7 @@ def main():
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-    write(md, mode, build, rep, loads, started)
+    write(md, mode, shown, build, rep, loads, started)
 
 
 if __name__ == "__main__":
