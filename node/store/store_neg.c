@@ -52,6 +52,7 @@
 #define SN_CACHE 1024                   /* slots of loaded fine buckets, direct-mapped */
 #define SN_CACHE_ITEMS 65536            /* items cached per session (~4.7 MB) */
 #define SN_DIRS 1024                    /* slots of loaded neg_fine rows, by bucket */
+#define SN_ADDED_MAX 65536              /* rows stored during a session it keeps (2.5 MB) */
 #define SN_FINE_PER (1u << (STORE_NEG_BUCKET_SHIFT - STORE_NEG_FINE_SHIFT))
 
 struct sn_bucket {
@@ -450,6 +451,14 @@ static int sn_add_new(struct store_neg *v, sqlite3_stmt *st, sqlite3_int64 *seen
 		if (!sn_in_scope(v, (const char *)sqlite3_column_text(st, 3)))
 			continue;
 		if (ts < 0 || sqlite3_column_bytes(st, 2) != NEG_ID_LEN) {
+			rc = WM_ESTORE;
+			break;
+		}
+		if (v->nadded == SN_ADDED_MAX) {
+			/* a session that lasts while the node stores this much
+			 * ends; the next one starts from the store as it is */
+			fprintf(stderr, "watchmesh store: more than %d rows stored during one negentropy "
+			        "session; it ends\n", SN_ADDED_MAX);
 			rc = WM_ESTORE;
 			break;
 		}

@@ -609,6 +609,17 @@ static void test_rest(void **state)
 	store_neg_close(v);
 	store_neg_rest(NULL);
 	neg_vec_free(exp);
+	/* what a session keeps of the rows stored meanwhile is bounded: a
+	 * session kept open while the node stores more ends with an error */
+	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
+	store_neg_rest(v);
+	fx_fill(&f, 65537);
+	st = store_neg_storage(v);
+	for (i = 0, failed = 0; i < st.ops->size(st.ctx) && !failed; i++)
+		if (st.ops->item(st.ctx, i, &it) == WM_ESTORE)
+			failed = 1;
+	assert_true(failed);
+	store_neg_close(v);
 	fx_close(&f);
 }
 
