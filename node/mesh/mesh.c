@@ -753,6 +753,16 @@ static void rs_check(struct mesh *m, struct peer *p, uint64_t now)
 
 static void repair_soon_others(struct mesh *m, const struct peer *except, uint64_t now);
 
+/* A negentropy session with p, ours or its, is still reconciling.  Both
+ * loops then only pass negentropy messages to each other: fetched events
+ * (verified and stored on the loop) and the IWANTs answered from the store
+ * would sit between a message and its answer on both sides, every round
+ * (BENCHMARKS.md, "repair"). */
+static int reconciling(const struct peer *p)
+{
+	return p->cneg != NULL || p->sneg != NULL;
+}
+
 static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 {
 	uint8_t ids[FRAME_MAX_IDS][WM_ID_LEN];
@@ -760,7 +770,7 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 	struct frame f;
 	size_t k;
 
-	if (!live(p))
+	if (!live(p) || reconciling(p))
 		return;
 	while (p->fl_n < m->cfg.fetch_window && p->fq_pos < p->fq.n) {
 		uint64_t first = p->fq_taken;
@@ -928,6 +938,7 @@ static void repair_abandon(struct mesh *m, struct peer *p, uint64_t now, const c
 		p->rs[p->cstage - 1].open = 0;  /* no summary of half a session */
 	client_end(m, p);
 	p->repair_due = now + jitter(m, m->cfg.repair_interval_ms / 4 + 1);
+	fetch_pump(m, p, now);
 }
 
 static int repair_stage(struct mesh *m, struct peer *p, int stage, uint64_t now)
@@ -954,6 +965,7 @@ static int repair_stage(struct mesh *m, struct peer *p, int stage, uint64_t now)
 		client_end(m, p);
 		return rc;
 	}
+	store_neg_rest(p->cview);       /* no snapshot held while the peer answers */
 	/* odd session ids from the dialer, even from the acceptor */
 	p->next_session += 2;
 	p->csession = p->next_session;
@@ -1115,6 +1127,7 @@ static int on_client_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 	why[0] = '\0';
 	rc = neg_reconcile_client(p->cneg, fr->neg.msg, fr->neg.len, &have, &need, &msg, &len, why,
 	                          sizeof(why));
+	store_neg_rest(p->cview);
 	if (rc != 0) {
 		neg_ids_free(&have);
 		neg_ids_free(&need);
@@ -1193,6 +1206,7 @@ static int on_server_msg(struct mesh *m, struct peer *p, const struct frame *fr,
 	p->sdeadline = now + MESH_NEG_TIMEOUT;
 	why[0] = '\0';
 	rc = neg_reconcile_server(p->sneg, fr->neg.msg, fr->neg.len, &msg, &len, why, sizeof(why));
+	store_neg_rest(p->sview);
 	if (rc != 0) {
 		server_end(m, p);
 		if (rc == WM_EPROTO || rc == WM_EVERSION) {
@@ -1559,6 +1573,8 @@ int mesh_receive(struct mesh *m, uint32_t peer, const uint8_t *buf, size_t len, 
 		} else {
 			rc = on_server_msg(m, p, f, now);
 		}
+		if (rc == 0)
+			fetch_pump(m, p, now);  /* held while the sessions reconciled */
 		break;
 	case FRAME_UNKNOWN:
 		mlog(m, MESH_LOG_DEBUG, "peer %s: frame of unknown type %llu ignored", p->hex,
@@ -1780,8 +1796,10 @@ void mesh_tick(struct mesh *m, uint64_t now)
 			ihave_flush(m, p, 0);
 		if (p->csession != 0 && p->cdeadline <= now)
 			repair_abandon(m, p, now, "no answer");
-		if (p->sneg != NULL && p->sdeadline <= now)
+		if (p->sneg != NULL && p->sdeadline <= now) {
 			server_end(m, p);
+			fetch_pump(m, p, now);
+		}
 		if (p->fl_n > 0 && p->fetch_deadline <= now) {
 			p->late += p->fl_n;     /* it may still answer */
 			p->fl_n = 0;

@@ -28,8 +28,8 @@
  *
  * All times are milliseconds since the epoch (the same clock as ingest's
  * `now`).  Not thread-safe: one thread drives one mesh.  The store must be
- * file-backed (repair reads it through node/store/store_neg, one snapshot
- * connection per session).  The mesh does not notice two connections to
+ * file-backed (repair reads it through node/store/store_neg, a reader
+ * connection per session, its read transaction ended after each message).  The mesh does not notice two connections to
  * the same node key: the glue must keep one (node/net/transport.c does: a
  * duplicate is closed, and its on_down runs, before the survivor's on_up).  A peer that sends no
  * HELLO within 30 s is disconnected with backoff 0.

@@ -21,10 +21,20 @@
  * aggregate (or fine rows that disagree with their neg_agg row) is
  * reported as WM_ESTORE rather than answered wrongly.
  *
- * Each session reads through a read-only connection of its own inside one
- * read transaction (WAL snapshot); the connections are the store's readers
- * (store_reader_get), reused from session to session, so a session costs a
- * BEGIN rather than an open.
+ * Each session reads through a read-only connection of its own (the store's
+ * readers, store_reader_get, reused from session to session).  Its set is
+ * the store as it was at store_neg_open: events up to the largest seq then,
+ * refusals up to the largest rowid.  The reads run in a read transaction
+ * that store_neg_rest ends (the mesh rests the view after each message), so
+ * that a session of many rounds does not hold one WAL snapshot throughout
+ * and checkpoints can reset the WAL between rounds; the next read opens a
+ * new one.  Rows added since the open are left out of the item queries by
+ * their seq or rowid, and subtracted from the fine aggregates read later
+ * (the `added` list, read again from where it stopped in each new read
+ * transaction).  A row deleted or changed since the open (an expiry
+ * collected, a refusal forgotten) makes the loads disagree with the
+ * aggregates: WM_ESTORE, and the session is abandoned, never answered
+ * wrongly.
  *
  * What a reader must know: positions are global indexes in the sorted set
  * of the session.  Bucket b (after dropping empty ones) holds positions
@@ -42,6 +52,7 @@
 #define SN_CACHE 1024                   /* slots of loaded fine buckets, direct-mapped */
 #define SN_CACHE_ITEMS 65536            /* items cached per session (~4.7 MB) */
 #define SN_DIRS 1024                    /* slots of loaded neg_fine rows, by bucket */
+#define SN_ADDED_MAX 65536              /* rows stored during a session it keeps (2.5 MB) */
 #define SN_FINE_PER (1u << (STORE_NEG_BUCKET_SHIFT - STORE_NEG_FINE_SHIFT))
 
 struct sn_bucket {
@@ -71,6 +82,13 @@ struct store_neg {
 	struct store *store;            /* to give db back */
 	sqlite3_stmt *q_ev, *q_rej;     /* a fine bucket's rows */
 	sqlite3_stmt *q_fine;           /* a bucket's neg_fine rows */
+	sqlite3_stmt *q_new_ev, *q_new_rej;  /* rows added since the open */
+	int held;                       /* a read transaction is open */
+	int fresh;                      /* `added` is read up to this transaction */
+	sqlite3_int64 max_seq, max_rej; /* the session's rows: events.seq, rejected.rowid */
+	sqlite3_int64 seen_seq, seen_rej;    /* added rows read up to these */
+	struct neg_item *added;         /* in scope, added since the open; sorted */
+	size_t nadded, capadded;
 	int all;                        /* scope "*" */
 	char **groups;                  /* sorted, unique; NULL when all */
 	size_t ngroups;
@@ -387,6 +405,110 @@ static int sn_build_prefix(struct store_neg *v)
 	return 0;
 }
 
+/* The largest events.seq and rejected rowid of the session's snapshot. */
+static int sn_read_max(struct store_neg *v, char *why)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT (SELECT coalesce(max(seq), 0) FROM events), "
+	                       "(SELECT coalesce(max(rowid), 0) FROM rejected)", -1, &st,
+	                       NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		rc = sn_fail(why, v->db, "largest seq");
+	else {
+		v->max_seq = v->seen_seq = sqlite3_column_int64(st, 0);
+		v->max_rej = v->seen_rej = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A read transaction for the next reads (store_neg_rest ends it). */
+static int sn_hold(struct store_neg *v)
+{
+	if (v->held)
+		return 0;
+	if (sqlite3_exec(v->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return WM_ESTORE;
+	v->held = 1;
+	v->fresh = 0;
+	return 0;
+}
+
+/* Rows of st (seq or rowid, created_at, id, grp) into `added`; *seen moves
+ * past them. */
+static int sn_add_new(struct store_neg *v, sqlite3_stmt *st, sqlite3_int64 *seen)
+{
+	int step, rc = 0;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, *seen);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 ts = sqlite3_column_int64(st, 1);
+
+		if (sqlite3_column_int64(st, 0) > *seen)
+			*seen = sqlite3_column_int64(st, 0);
+		if (!sn_in_scope(v, (const char *)sqlite3_column_text(st, 3)))
+			continue;
+		if (ts < 0 || sqlite3_column_bytes(st, 2) != NEG_ID_LEN) {
+			rc = WM_ESTORE;
+			break;
+		}
+		if (v->nadded == SN_ADDED_MAX) {
+			/* a session that lasts while the node stores this much
+			 * ends; the next one starts from the store as it is */
+			fprintf(stderr, "watchmesh store: more than %d rows stored during one negentropy "
+			        "session; it ends\n", SN_ADDED_MAX);
+			rc = WM_ESTORE;
+			break;
+		}
+		if (v->nadded == v->capadded) {
+			size_t ncap = v->capadded ? v->capadded * 2 : 64;
+			struct neg_item *ni;
+
+			if (ncap > SIZE_MAX / sizeof *ni ||
+			    (ni = realloc(v->added, ncap * sizeof *ni)) == NULL) {
+				rc = WM_ENOMEM;
+				break;
+			}
+			v->added = ni;
+			v->capadded = ncap;
+		}
+		v->added[v->nadded].ts = (uint64_t)ts;
+		memcpy(v->added[v->nadded++].id, sqlite3_column_blob(st, 2), NEG_ID_LEN);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = WM_ESTORE;
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* `added` as of the open read transaction. */
+static int sn_refresh_added(struct store_neg *v)
+{
+	size_t before = v->nadded;
+	int rc;
+
+	if (v->fresh)
+		return 0;
+	if ((rc = sn_add_new(v, v->q_new_ev, &v->seen_seq)) != 0 ||
+	    (rc = sn_add_new(v, v->q_new_rej, &v->seen_rej)) != 0)
+		return rc;
+	if (v->nadded > before)
+		qsort(v->added, v->nadded, sizeof *v->added, sn_item_qcmp);
+	v->fresh = 1;
+	return 0;
+}
+
+void store_neg_rest(struct store_neg *v)
+{
+	if (v == NULL || !v->held)
+		return;
+	sqlite3_exec(v->db, "COMMIT", NULL, NULL, NULL);
+	v->held = 0;
+	v->fresh = 0;
+}
+
 int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_t now,
                    struct store_neg **out, char why[WM_WHY_LEN])
 {
@@ -450,25 +572,34 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 		rc = WM_ESTORE;
 		goto fail;
 	}
-	/* one read transaction: the snapshot of the session, fixed by the
-	 * first read below */
+	/* the snapshot that fixes the session's set: the aggregates, what
+	 * expired, the largest seq and rowid, read together */
 	if (sqlite3_exec(v->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = sn_fail(why, v->db, "begin");
 		goto fail;
 	}
+	v->held = v->fresh = 1;
 	if ((rc = sn_load_aggregates(v, why)) != 0 || (rc = sn_subtract_expired(v, why)) != 0 ||
-	    (rc = sn_build_prefix(v)) != 0)
+	    (rc = sn_build_prefix(v)) != 0 || (rc = sn_read_max(v, why)) != 0)
 		goto fail;
 	/* scope "*" reads the (created_at, id) index alone; a group scope
 	 * needs each row's group */
 	if (sqlite3_prepare_v3(v->db, v->all ? "SELECT created_at, id FROM events "
-	                       "WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id" :
+	                       "WHERE created_at >= ?1 AND created_at < ?2 AND seq <= ?3 "
+	                       "ORDER BY created_at, id" :
 	                       "SELECT created_at, id, grp FROM events "
-	                       "WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id", -1,
+	                       "WHERE created_at >= ?1 AND created_at < ?2 AND seq <= ?3 "
+	                       "ORDER BY created_at, id", -1,
 	                       SQLITE_PREPARE_PERSISTENT, &v->q_ev, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(v->db, "SELECT created_at, id, grp FROM rejected "
-	                       "WHERE created_at >= ?1 AND created_at < ?2 AND grp IS NOT NULL", -1,
+	                       "WHERE created_at >= ?1 AND created_at < ?2 AND grp IS NOT NULL "
+	                       "AND rowid <= ?3", -1,
 	                       SQLITE_PREPARE_PERSISTENT, &v->q_rej, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(v->db, "SELECT seq, created_at, id, grp FROM events WHERE seq > ?1",
+	                       -1, SQLITE_PREPARE_PERSISTENT, &v->q_new_ev, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(v->db, "SELECT rowid, created_at, id, grp FROM rejected "
+	                       "WHERE rowid > ?1 AND created_at IS NOT NULL AND grp IS NOT NULL",
+	                       -1, SQLITE_PREPARE_PERSISTENT, &v->q_new_rej, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(v->db, "SELECT bucket, cnt, sum FROM neg_fine WHERE grp = ?1 AND "
 	                       "bucket >= ?2 AND bucket < ?3 AND cnt > 0 ORDER BY bucket", -1,
 	                       SQLITE_PREPARE_PERSISTENT, &v->q_fine, NULL) != SQLITE_OK) {
@@ -497,10 +628,14 @@ void store_neg_close(struct store_neg *v)
 	sqlite3_finalize(v->q_ev);
 	sqlite3_finalize(v->q_rej);
 	sqlite3_finalize(v->q_fine);
+	sqlite3_finalize(v->q_new_ev);
+	sqlite3_finalize(v->q_new_rej);
 	if (v->db != NULL) {
-		sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
+		if (v->held)
+			sqlite3_exec(v->db, "ROLLBACK", NULL, NULL, NULL);
 		store_reader_put(v->store, v->db);
 	}
+	free(v->added);
 	for (i = 0; i < v->ngroups; i++)
 		free(v->groups[i]);
 	free(v->groups);
@@ -610,8 +745,38 @@ static int sn_dir_add(struct sn_dir *d, uint64_t key, uint64_t cnt, const uint8_
 	return 0;
 }
 
-/* Bucket b's fine buckets: its neg_fine rows in scope, less what expired,
- * checked against b's own aggregate. */
+/* Take the items of the sorted list it[0, n) that fall in d's bucket (fine
+ * keys from key0) out of d's fine counts and sums: what expired, or was
+ * added since the open. */
+static int sn_dir_sub(struct sn_dir *d, const struct neg_item *it, size_t n, uint64_t key0)
+{
+	size_t lo = 0, hi = n, i, w;
+
+	while (lo < hi) {               /* the first in this bucket */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if ((it[mid].ts >> STORE_NEG_FINE_SHIFT) < key0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < n && (it[i].ts >> STORE_NEG_FINE_SHIFT) < key0 + SN_FINE_PER; i++) {
+		uint64_t fk = it[i].ts >> STORE_NEG_FINE_SHIFT;
+		struct neg_acc id;
+
+		for (w = 0; w < d->n && d->key[w] != fk; w++)
+			;
+		if (w == d->n || d->pos[w] == 0)
+			return sn_disagree("fine bucket", fk, 0, 0);
+		memcpy(id.sum, it[i].id, NEG_ID_LEN);
+		d->pos[w]--;
+		neg_acc_sub(&d->psum[w], &id);
+	}
+	return 0;
+}
+
+/* Bucket b's fine buckets: its neg_fine rows in scope, less what expired
+ * and what was added since the open, checked against b's own aggregate. */
 static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
 {
 	struct sn_dir **slot = &v->dirs[b % SN_DIRS], *d = *slot;
@@ -624,6 +789,8 @@ static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
 		*out = d;
 		return 0;
 	}
+	if ((rc = sn_hold(v)) != 0 || (rc = sn_refresh_added(v)) != 0)
+		return rc;
 	if (d == NULL && (d = *slot = malloc(sizeof *d)) == NULL)
 		return WM_ENOMEM;
 	d->b = SIZE_MAX;
@@ -651,32 +818,9 @@ static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
 	if (rc != 0)
 		return rc;
 	v->stats.dirs++;
-	/* the expired items of this bucket (sorted by time, so a range) */
-	{
-		size_t lo = 0, hi = v->nexpired;        /* the first in this bucket */
-
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if ((v->expired[mid].ts >> STORE_NEG_FINE_SHIFT) < key0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		i = lo;
-	}
-	for (; i < v->nexpired && (v->expired[i].ts >> STORE_NEG_FINE_SHIFT) < key0 + SN_FINE_PER; i++) {
-		uint64_t fk = v->expired[i].ts >> STORE_NEG_FINE_SHIFT;
-		struct neg_acc id;
-
-		for (w = 0; w < d->n && d->key[w] != fk; w++)
-			;
-		if (w == d->n || d->pos[w] == 0)
-			return sn_disagree("fine bucket", fk, 0, 0);
-		memcpy(id.sum, v->expired[i].id, NEG_ID_LEN);
-		d->pos[w]--;
-		neg_acc_sub(&d->psum[w], &id);
-	}
+	if ((rc = sn_dir_sub(d, v->expired, v->nexpired, key0)) != 0 ||
+	    (rc = sn_dir_sub(d, v->added, v->nadded, key0)) != 0)
+		return rc;
 	/* drop the emptied ones, then counts and sums become prefixes */
 	for (i = 0, w = 0; i < d->n; i++)
 		if (d->pos[i] > 0) {
@@ -725,6 +869,8 @@ static int sn_load(struct store_neg *v, const struct sn_dir *d, size_t f,
 		*out = slot;
 		return 0;
 	}
+	if ((rc = sn_hold(v)) != 0)
+		return rc;
 	lo = store_u2i(key << STORE_NEG_FINE_SHIFT);
 	hi = store_u2i((key + 1) << STORE_NEG_FINE_SHIFT);
 	sqlite3_reset(v->q_ev);
@@ -733,6 +879,8 @@ static int sn_load(struct store_neg *v, const struct sn_dir *d, size_t f,
 	sqlite3_bind_int64(v->q_ev, 2, hi);
 	sqlite3_bind_int64(v->q_rej, 1, lo);
 	sqlite3_bind_int64(v->q_rej, 2, hi);
+	sqlite3_bind_int64(v->q_ev, 3, v->max_seq);
+	sqlite3_bind_int64(v->q_rej, 3, v->max_rej);
 	cap = cnt + 1;                  /* what the aggregates say, usually exact */
 	if (cap > SIZE_MAX / sizeof *items || (items = malloc(cap * sizeof *items)) == NULL) {
 		rc = WM_ENOMEM;

@@ -14,9 +14,10 @@
  * and expires_at <= now).  A scope is "network" alone, a list of groups, or "*"
  * (every group, "network" included).
  *
- * A session reads one snapshot (a read transaction of its own), so the set
- * cannot change under it while the node keeps writing; the store's
- * connection goes on writing meanwhile.  A file-backed store is required
+ * A session's set is the store as it was at store_neg_open, whatever the
+ * node writes meanwhile through its own connection; its reads run in read
+ * transactions that store_neg_rest ends between messages.  A row deleted
+ * or changed since the open makes a read fail with WM_ESTORE.  A file-backed store is required
  * (not ":memory:").  How the view answers in a few dozen rows however full
  * the store is: store_neg.c.
  */
@@ -41,6 +42,15 @@ struct store_neg;
 int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_t now,
                    struct store_neg **out, char why[WM_WHY_LEN]);
 void store_neg_close(struct store_neg *v);
+
+/*
+ * End the read transaction the view's reads run in (the next read opens
+ * another): between two messages of a session, so that the session does
+ * not hold one WAL snapshot from its first round to its last and
+ * checkpoints can reset the WAL meanwhile.  The view's set stays the one
+ * of store_neg_open.  NULL is ignored.
+ */
+void store_neg_rest(struct store_neg *v);
 
 /* The backend for neg_new(); valid while v lives. */
 struct neg_storage store_neg_storage(struct store_neg *v);

@@ -17,7 +17,9 @@
  * (the reference splitting), with exactly the true differences found.
  * Not a test: run it by hand, e.g. build/tests/bench/bench_neg (about
  * four minutes and 1.2 GB of disk for N = 1,000,000); BENCH_NEG_VERBOSE=1
- * adds the server view's bucket loads.
+ * adds the server view's bucket loads; BENCH_NEG_DAYS=N spreads the items
+ * over N days instead of a year (5: as dense as bench_repair's 200,000);
+ * BENCH_NEG_CPU=1 times in CPU time, which a loaded machine moves least.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,11 +56,14 @@ static uint64_t bn_rnd(void)
 	return bn_rng * 2685821657736338717ULL;
 }
 
+static uint64_t bn_span_ms = YEAR_MS;  /* BENCH_NEG_DAYS */
+static clockid_t bn_clock = CLOCK_MONOTONIC;    /* BENCH_NEG_CPU=1: CPU time */
+
 static double bn_now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(bn_clock, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -72,7 +77,7 @@ static void bn_random_row(struct store_neg_raw *r)
 {
 	size_t j;
 
-	r->created_at = BASE_TS + bn_rnd() % YEAR_MS;
+	r->created_at = BASE_TS + bn_rnd() % bn_span_ms;
 	for (j = 0; j < NEG_ID_LEN; j += 8) {
 		uint64_t v = bn_rnd();
 
@@ -246,6 +251,7 @@ int main(int argc, char **argv)
 	static const uint64_t limits[] = { 512 * 1024, 60000 };
 	size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
 	const char *dir = argc > 2 ? argv[2] : "/tmp";
+	const char *days = getenv("BENCH_NEG_DAYS");
 	char pa[600], pb[600], gone[700], why[WM_WHY_LEN], tmpl[512];
 	struct store_neg_raw *a, *added;
 	uint8_t *removed;
@@ -255,10 +261,15 @@ int main(int argc, char **argv)
 	double t0, t_ins;
 	int rc;
 
-	if (n < 1000 || wmc_init() < 0) {
-		fprintf(stderr, "usage: bench_neg [N >= 1000 [DIR]]\n");
+	if (n < 1000 || wmc_init() < 0 || (days != NULL && atoi(days) < 1)) {
+		fprintf(stderr, "usage: bench_neg [N >= 1000 [DIR]]   (BENCH_NEG_DAYS=1.. the span "
+		        "of the items, 365 by default; BENCH_NEG_CPU=1 CPU time, not wall time)\n");
 		return 2;
 	}
+	if (days != NULL)
+		bn_span_ms = (uint64_t)atoi(days) * 86400000ULL;
+	if (getenv("BENCH_NEG_CPU") != NULL && strcmp(getenv("BENCH_NEG_CPU"), "1") == 0)
+		bn_clock = CLOCK_PROCESS_CPUTIME_ID;
 	snprintf(tmpl, sizeof tmpl, "%s/bench_neg.XXXXXX", dir);
 	if (mkdtemp(tmpl) == NULL) {
 		perror(tmpl);
@@ -286,7 +297,9 @@ int main(int argc, char **argv)
 		perm[j] = t;
 	}
 
-	printf("bench_neg: two stores of %zu items over one year, 8 groups, scope \"*\"; %s\n", n, tmpl);
+	printf("bench_neg: two stores of %zu items over %.0f days, 8 groups, scope \"*\"; times in %s; "
+	       "%s\n", n, (double)bn_span_ms / 86400000.0,
+	       bn_clock == CLOCK_MONOTONIC ? "wall time" : "CPU time", tmpl);
 	if (store_open(pa, &sa, why) != 0)
 		bn_die(why, WM_ESTORE);
 	/* loading a million rows is not what is measured: a larger page cache

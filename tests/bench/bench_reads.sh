@@ -8,8 +8,9 @@
 # For each N in $NS (default "100000 1000000"): a bundle of N events (the
 # import benchmark's mix, made by BUILD's bench_import), imported by each
 # build into a node of its own; then each query RUNS times (default 5) per
-# build, printing the median and the slowest wall time of the whole
-# command and its peak RSS; the store's bytes per event (the file and its
+# build, printing the fastest, the median and the slowest wall time of the
+# whole command and its peak RSS (`feed --limit 1` first: the least a
+# query command on that store costs, the reference); the store's bytes per event (the file and its
 # WAL; per table when the sqlite3 shell is there); then BUILD's
 # bench_reads (the queries alone, in one process, on a reader).
 # WORK=DIR keeps the bundles and the nodes there and reuses them when run
@@ -37,7 +38,7 @@ if [ -n "$ref" ]; then
 	builds=("$ref" "$build")
 	labels=("reference ($ref)" "this build ($build)")
 fi
-queries=("feed --group gaobu.dongfeng --limit 50" "feed --kind bulletin" "search 诈骗" "search 电信诈骗" "search 骗")
+queries=("feed --limit 1" "feed --group gaobu.dongfeng --limit 50" "feed --kind bulletin" "search 诈骗" "search 电信诈骗" "search 骗")
 
 # ms_and_rss CMD...: run once; prints "<wall ms> <peak RSS KB>"
 ms_and_rss() {
@@ -73,7 +74,7 @@ for n in $ns; do
 	echo
 	header="| command, $runs runs |"
 	rule="|---|"
-	for l in "${labels[@]}"; do header="$header $l: median (max) | peak RSS |"; rule="$rule---|---|"; done
+	for l in "${labels[@]}"; do header="$header $l: min / median / max | peak RSS |"; rule="$rule---|---|"; done
 	echo "$header"
 	echo "$rule"
 	for q in "${queries[@]}"; do
@@ -87,7 +88,7 @@ for n in $ns; do
 				echo "$us" >> "$work/times"
 				[ "$kb" -gt "$rss" ] && rss=$kb
 			done
-			row="$row $(sort -n "$work/times" | awk '{ v[NR] = $1 } END { printf "%.1f ms (%.1f)", v[int((NR + 1) / 2)] / 1000, v[NR] / 1000 }') | $(( rss / 1024 )) MB |"
+			row="$row $(sort -n "$work/times" | awk '{ v[NR] = $1 } END { printf "%.1f / %.1f / %.1f ms", v[1] / 1000, v[int((NR + 1) / 2)] / 1000, v[NR] / 1000 }') | $(( rss / 1024 )) MB |"
 		done
 		echo "$row"
 	done

@@ -814,12 +814,54 @@ static void test_fetch_queue_bound(void **state)
 
 static size_t pumped_nothave;
 
+/* Per side, as pump sees the frames go: a session of its own open (client),
+ * one of the other side's open (server), IWANTs sent meanwhile; and how
+ * many of its queued frames were looked at already. */
+struct pumped_side {
+	int client, server;
+	uint64_t ssession;              /* the other side's session it serves */
+	size_t iwant_reconciling, seen;
+};
+
+/* Frames src queued since the last look, sent in the state src was in. */
+static void pumped_sent(struct tnode *src, struct pumped_side *s)
+{
+	for (; s->seen < src->nout; s->seen++) {
+		struct frame fr;
+
+		if (frame_decode(src->out[s->seen].buf, src->out[s->seen].len, &fr, NULL) != 0)
+			continue;
+		if (fr.type == FRAME_NEG_OPEN)
+			s->client = 1;
+		else if (fr.type == FRAME_NEG_CLOSE && s->client)
+			s->client = 0;
+		else if (fr.type == FRAME_IWANT && (s->client || s->server))
+			s->iwant_reconciling++;
+	}
+}
+
+/* A frame dst received: a session of the other side opens or ends. */
+static void pumped_received(struct pumped_side *dst, const struct frame *fr)
+{
+	if (fr->type == FRAME_NEG_OPEN) {
+		dst->server = 1;
+		dst->ssession = fr->neg.session;
+	} else if (fr->type == FRAME_NEG_CLOSE && dst->server && fr->neg.session == dst->ssession) {
+		dst->server = 0;        /* the client's last word */
+	} else if (fr->type == FRAME_NEG_CLOSE) {
+		dst->client = 0;        /* the server refused or gave up */
+	}
+}
+
 /* Deliver frames between a (handle 1 at b) and b (handle 1 at a) until
  * quiet: no frame moves and no timer is due within 5 s (the periodic
  * repair is not). Time jumps to the next timer when nothing moves. */
 static void pump(struct tnode *a, struct tnode *b, uint64_t *now)
 {
 	int moved = 1, rounds = 0;
+	struct pumped_side ps[2];
+
+	memset(ps, 0, sizeof ps);
 
 	while (rounds++ < 10000) {
 		if (!moved) {
@@ -848,15 +890,20 @@ static void pump(struct tnode *a, struct tnode *b, uint64_t *now)
 			struct sent *copy = malloc((nout ? nout : 1) * sizeof(*copy));
 
 			assert_non_null(copy);
+			pumped_sent(src, &ps[k]);       /* what ticks queued */
 			memcpy(copy, src->out, nout * sizeof(*copy));
 			src->nout = 0;
+			ps[k].seen = 0;
 			for (i = 0; i < nout; i++) {
 				struct frame fr;
 
-				if (frame_decode(copy[i].buf, copy[i].len, &fr, NULL) == 0 &&
-				    fr.type == FRAME_NOTHAVE)
-					pumped_nothave++;
+				if (frame_decode(copy[i].buf, copy[i].len, &fr, NULL) == 0) {
+					if (fr.type == FRAME_NOTHAVE)
+						pumped_nothave++;
+					pumped_received(&ps[1 - k], &fr);
+				}
 				(void)mesh_receive(dst->m, 1, copy[i].buf, copy[i].len, *now);
+				pumped_sent(dst, &ps[1 - k]);
 				free(copy[i].buf);
 				moved = 1;
 			}
@@ -867,6 +914,8 @@ static void pump(struct tnode *a, struct tnode *b, uint64_t *now)
 		mesh_tick(b->m, *now);
 		moved |= a->nout > 0 || b->nout > 0;
 	}
+	/* neither fetched while a session between them reconciled */
+	assert_int_equal(ps[0].iwant_reconciling + ps[1].iwant_reconciling, 0);
 }
 
 static void test_repair_end_to_end(void **state)
