@@ -1,0 +1,116 @@
+"""
+The officers' half of the web app (node/web/src/officer*.js, seal.js)
+against real `watchmesh` processes.
+
+    usage: test_officer.py WATCHMESH CASE SOURCE_ROOT WEB_DIR OUTDIR
+    cases: seal officer
+
+seal:    the page's sealed boxes and key-file unlocking (officer_seal.mjs,
+         Node.js, no browser) against the CLI's, both ways: the page opens
+         a request `watchmesh post request --to officers` sealed, refuses
+         the box moved to another group, re-signed by another author or
+         changed; the CLI opens the request, reply and referral the page
+         sealed (`watchmesh feed --key`), each for its recipients only.
+officer: Chromium (officer.mjs): a resident's page sends a sealed request
+         (the default); an officer's page imports the officer's encrypted
+         key file, opens it and the CLI's sealed request in its inbox,
+         replies sealed, refers the CLI's request to an office (which opens
+         the re-sealed request with the CLI), posts an alert with a photo
+         whose EXIF does not reach the node; the resident's page opens the
+         reply and shows the alert pinned with the badge; the officer's
+         page locks itself when left idle.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import test_browser  # noqa: E402
+import wmtest  # noqa: E402
+from wmtest import check  # noqa: E402
+from test_mesh import G, run_cases  # noqa: E402
+from test_http import world_node  # noqa: E402
+
+SECRET = "我怀疑隔壁在做传销，请勿透露我的身份。"
+
+
+def read(env, name):
+    with open(env.path(name)) as f:
+        return f.read()
+
+
+def passphrase(env):
+    with open(env.passfile) as f:
+        return f.readline().rstrip("\n")
+
+
+def opened(env, eid, key):
+    """The event eid as `watchmesh feed --key KEY --json` shows it."""
+    a = ["feed", "--dir", "village", "--json", "--all", "--limit", "0", "--key", key]
+    if wmtest.key_encrypted(env.path(key)):
+        a += ["--passphrase-file", env.passfile]
+    evs = [e for e in env.json(*a) if e["id"] == eid]
+    check(len(evs) == 1, "%s is not in the node" % eid)
+    return evs[0]
+
+
+def node_script(env, script, stdin):
+    p = subprocess.run([shutil.which("node"), os.path.join(HERE, script)], input=stdin, capture_output=True,
+                       text=True, cwd=env.dir, timeout=300)
+    env.log.append("$ node %s\n[exit %d]\n%s%s" % (script, p.returncode, p.stdout, p.stderr))
+    lines = p.stdout.strip().split("\n")
+    check(p.returncode == 0 and lines[-1] == "ok", "%s failed:\n%s%s" % (script, p.stdout, p.stderr))
+    return lines
+
+
+def t_seal(env):
+    if not shutil.which("node"):
+        print("SKIP: node (Node.js) not found")
+        return 77
+    v = world_node(env)
+    env.key("office.key")
+    rid = env.post("request", "village", "res1.key", "--group", G, "--topic", "dispute", "--text", SECRET,
+                   "--to", "officers", "--out", "req.bundle")
+    wire = wmtest.read_bundle(env.path("req.bundle"))[0]
+    key_pub = lambda k: env.run("key", "show", k)[0].strip()   # noqa: E731
+    out = node_script(env, "officer_seal.mjs", json.dumps({
+        "network": wmtest.network_id(env.path("net")).hex(), "request": wire.hex(), "text": SECRET,
+        "officer_key": read(env, "officer.key"), "passphrase": passphrase(env), "officer_pub": key_pub("officer.key"),
+        "res1_key": read(env, "res1.key"), "res2_key": read(env, "res2.key"), "office_pub": key_pub("office.key"),
+        "page_text": "晚上有人在楼道里抽烟乱扔烟头", "reply_text": "已联系调解员，会为您保密。"}))
+    made = json.loads(out[-2])
+    ids = {}
+    for what in ("request", "reply", "referral"):
+        st, answer = v.post_wire(bytes.fromhex(made[what]))
+        check(st == 201, "the node refused the page's sealed %s: %d %r" % (what, st, answer))
+        ids[what] = answer["id"]
+
+    e = opened(env, ids["request"], "officer.key")
+    check(e.get("private_text") == "晚上有人在楼道里抽烟乱扔烟头" and e.get("private_topic") == "police",
+          "the officer's CLI does not open the page's request: %r" % e)
+    check("private_text" not in opened(env, ids["request"], "res1.key"), "another resident opens the page's request")
+    check(opened(env, ids["reply"], "res1.key").get("private_text") == "已联系调解员，会为您保密。",
+          "the resident's CLI does not open the page's sealed reply")
+    check("private_text" not in opened(env, ids["reply"], "res2.key"), "another resident opens the sealed reply")
+    e = opened(env, ids["referral"], "office.key")
+    check(e.get("private_text") == SECRET and e.get("private_topic") == "dispute" and
+          e["content"].get("state") == "referred", "the office does not open the page's referral: %r" % e)
+    check("private_text" not in opened(env, ids["referral"], "res2.key"), "a resident opens the referral")
+    check(rid, "the CLI's request has no id")
+
+
+TESTS = {"seal": t_seal}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 5 and sys.argv[2] in TESTS:
+        test_browser.SRC, test_browser.WEB_DIR, test_browser.OUTDIR = sys.argv[3:6]
+        why = test_browser.skip_reason() if sys.argv[2] != "seal" else None
+        if why:
+            print("SKIP: " + why)
+            sys.exit(77)
+        os.makedirs(sys.argv[5], exist_ok=True)
+    sys.exit(run_cases(TESTS, "officer", "SRC WEB_DIR OUTDIR"))
