@@ -86,11 +86,11 @@ def community(env):
     return v
 
 
-def drive(env, case, url, actions=None):
-    """Run drive.mjs CASE against url; at each "wait: WHAT" call
+def drive(env, case, url, actions=None, script="drive.mjs"):
+    """Run SCRIPT (drive.mjs) CASE against url; at each "wait: WHAT" call
     actions[WHAT]() and say go.  Failure with its output if it failed."""
     node = shutil.which("node")
-    p = subprocess.Popen([node, os.path.join(HERE, "drive.mjs"), case, url, OUTDIR],
+    p = subprocess.Popen([node, os.path.join(HERE, script), case, url, OUTDIR],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, cwd=env.dir)
     out = []
@@ -106,7 +106,7 @@ def drive(env, case, url, actions=None):
         if p.poll() is None:
             p.kill()
             p.wait()
-    env.log.append("$ node drive.mjs %s %s\n%s" % (case, url, "".join(out)))
+    env.log.append("$ node %s %s %s\n%s" % (script, case, url, "".join(out)))
     check(p.returncode == 0 and out and out[-1].strip() == "ok",
           "browser case %s failed (exit %s):\n%s" % (case, p.returncode, "".join(out)))
 

@@ -102,7 +102,44 @@ def t_seal(env):
     check(rid, "the CLI's request has no id")
 
 
-TESTS = {"seal": t_seal}
+def t_officer(env):
+    v = test_browser.community(env)
+    office = env.key("office.key")
+    with open(env.path("office.pub"), "w") as f:
+        f.write(office + "\n")
+    env.post("request", "village", "res1.key", "--group", G, "--topic", "dispute", "--text", SECRET,
+             "--to", "officers")
+    ids = {}
+
+    def page_request():
+        evs = env.json("feed", "--dir", "village", "--json", "--all", "--limit", "0")
+        sealed = [e for e in evs if e["kind"] == "request" and "box" in e["content"] and
+                  e["author"] != env.run("key", "show", "res1.key")[0].strip()]
+        check(len(sealed) == 1 and set(sealed[0]["content"]) == {"box"},
+              "the node does not hold the page's sealed request alone: %r" % sealed)
+        ids["request"] = sealed[0]["id"]
+        e = opened(env, ids["request"], "officer.key")
+        check(e.get("private_text") == "家里门锁被撬，请上门看看" and e.get("private_topic") == "police",
+              "the officer's CLI does not open the page's request: %r" % e)
+        check("private_text" not in opened(env, ids["request"], "res2.key"), "another resident opens it")
+
+    def answered():
+        evs = env.json("feed", "--dir", "village", "--json", "--all", "--limit", "0")
+        refs = [e for e in evs if e["kind"] == "status" and e["content"].get("state") == "referred"]
+        check(len(refs) == 1, "the node holds %d referrals" % len(refs))
+        e = opened(env, refs[0]["id"], "office.key")
+        check(e.get("private_text") == SECRET and e.get("private_topic") == "dispute",
+              "the office cannot open the referral: %r" % e)
+        check("private_text" not in opened(env, refs[0]["id"], "res2.key"), "a resident opens the referral")
+        replies = [e for e in evs if e["kind"] == "reply" and e["refs"] == [ids["request"]]]
+        check(len(replies) == 1 and replies[0]["official"] is True, "the officer's reply: %r" % replies)
+
+    test_browser.drive(env, "officer", test_browser.page_url(v.http_port, env),
+                       {"the page's sealed request": page_request, "the reply and the referral": answered},
+                       script="officer.mjs")
+
+
+TESTS = {"seal": t_seal, "officer": t_officer}
 
 
 if __name__ == "__main__":
