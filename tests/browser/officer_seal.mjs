@@ -36,6 +36,11 @@ async function refused(fn, what) {
 // the officer's key file, encrypted by `watchmesh key new`
 const why = await refused(() => unlockKeyFile(input.officer_key, async () => "wrong passphrase here"), "a wrong passphrase");
 check(why.startsWith("wrong passphrase"), "a wrong passphrase: " + why);
+// a file asking more work than a node would spend is refused before any
+const greedy = input.officer_key.replace(/^argon2id \d+ /m, "argon2id 17 ");
+check(greedy !== input.officer_key, "the officer's key file is not encrypted");
+const asked = await refused(() => unlockKeyFile(greedy, async () => input.passphrase), "17 passes");
+check(asked.includes("at most 16 passes"), "17 passes: " + asked);
 const officer = await unlockKeyFile(input.officer_key, async () => input.passphrase);
 check(officer.pub === input.officer_pub, "the unlocked key is " + officer.pub + ", not " + input.officer_pub);
 const res1 = await unlockKeyFile(input.res1_key, async () => check(false, "a plain key file asked a passphrase"));

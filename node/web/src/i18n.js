@@ -32,9 +32,7 @@ const EN = {
   "照片": "Photo",
   "（已撤回）": "(withdrawn)",
   "已结束": "ended",
-  "求助（只有警官能看到内容）": "Request for help (only officers can read it)",
   "求助 · ": "Request · ",
-  "（加密回复）": "(sealed reply)",
   "状态：": "Status: ",
   "⚠ 发布者不是本社区的警官，内容未经核实": "⚠ Not posted by an officer of this community: unverified",
   " 条消息未通过校验，已隐藏": " posts failed their checks and are hidden",
@@ -80,6 +78,7 @@ Object.assign(EN, {
   "导入您的密钥文件。解锁后的密钥只保存在本页面的内存中，15 分钟无操作自动锁定。":
     "Import your key file. Once unlocked, the key is kept in this page's memory only and locked again after 15 minutes idle.",
   "已解锁：": "Unlocked: ",
+  "您的其他社区：": "Your other communities: ",
   "已解锁，但这把密钥不是本社区的警官：": "Unlocked, but this key is not an officer of this community: ",
   "待处理的求助": "Open requests",
   "没有待处理的求助": "No open requests",

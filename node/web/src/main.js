@@ -601,7 +601,7 @@ function render() {
 
 // The officers' panel (officer.js), lent what it needs of the page.
 function officerHook() {
-  app.officer = officerPanel({ app, el, send, opened, render });
+  app.officer = officerPanel({ app, el, send, opened, render, choose });
   return app.officer;
 }
 

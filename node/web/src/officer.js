@@ -90,7 +90,7 @@ async function scalePhoto(file) {
 
 // ctx: what main.js lends: app (its state), el (DOM, text nodes only),
 // send(kind, content, refs, {as, expiresAt}), opened(ev) (a box opened with
-// the keys held here), render().
+// the keys held here), render(), choose(group).
 export function officerPanel(ctx) {
   const { app, el } = ctx;
   onLock = () => {
@@ -134,19 +134,24 @@ export function officerPanel(ctx) {
 
   // --- unlocked ---
   const who = el("p", { id: "officer-who" });
+  // the page follows one group: the officer's others are a press away
+  const groups = el("div", { id: "officer-groups" });
   const inbox = el("div", { id: "inbox" });
   const acks = el("div", { id: "alert-acks" });
   const station = el("div", { id: "station" });
+  const figures = el("details", { id: "station-page", ontoggle: () => panel.refresh() },
+    el("summary", {}, t("派出所统计")), station);
   const act = actForm(ctx);
   const post = postForm(ctx);
   const unlocked = el("div", { id: "officer-unlocked" },
-    who, el("button", { type: "button", id: "officer-lock", onclick: lock }, t("锁定")),
+    who, el("button", { type: "button", id: "officer-lock", onclick: lock }, t("锁定")), groups,
     el("h3", {}, t("待处理的求助")), inbox, act,
     el("h3", {}, t("发布")), post,
     el("h3", {}, t("警报回应")), acks,
-    el("details", { id: "station-page", ontoggle: () => panel.refresh() }, el("summary", {}, t("派出所统计")), station));
+    figures);
 
   const panel = el("details", { id: "officer" }, el("summary", {}, t("警官入口")), locked);
+  panel.open = key !== null;     // still unlocked, from another community's page
   panel.refresh = () => {
     if (!key) {
       act.reset();
@@ -154,14 +159,18 @@ export function officerPanel(ctx) {
       return;
     }
     if (panel.lastChild !== unlocked) panel.replaceChildren(panel.firstChild, unlocked);
-    const off = app.trust.official({ author: key.pub, group: app.group, createdAt: Date.now() });
+    const now = Date.now();
+    const off = app.trust.official({ author: key.pub, group: app.group, createdAt: now });
     who.textContent = off ? t("已解锁：") + off.name + " · " + off.station
       : t("已解锁，但这把密钥不是本社区的警官：") + key.pub.slice(0, 8);
+    const mine = app.trust.groups(now).filter((g) => g !== app.group && app.trust.official({ author: key.pub, group: g, createdAt: now }));
+    groups.replaceChildren(...(mine.length ? [t("您的其他社区：")] : []), ...mine.map((g) => el("button", {
+      type: "button", className: "group", dataset: { group: g }, onclick: () => ctx.choose(g),
+    }, g)));
     inbox.replaceChildren(...inboxItems(ctx, act));
     acks.replaceChildren(...alertAcks(ctx));
     post.refresh();
-    if (document.getElementById("station-page") && document.getElementById("station-page").open)
-      station.replaceChildren(stationView(app, el, ctx.opened));
+    if (figures.open) station.replaceChildren(stationView(app, el, ctx.opened));
   };
   return panel;
 }
