@@ -102,6 +102,10 @@ const cases = {
     // the officer imports his key file: a wrong passphrase first
     await openGroup(officer);
     await officer.click("#officer summary");
+    // a photo picked by mistake is not read
+    await officer.setInputFiles("#officer-key", { name: "IMG_0001.jpg", mimeType: "image/jpeg", buffer: Buffer.alloc(100000, 0xff) });
+    await officer.click("#officer-unlock");
+    await officer.locator("#officer-status", { hasText: "这不是密钥文件（太大）" }).waitFor({ timeout: TIMEOUT });
     await officer.setInputFiles("#officer-key", "officer.key");
     await officer.fill("#officer-pass", "not the passphrase at all");
     await officer.click("#officer-unlock");

@@ -73,6 +73,7 @@ Object.assign(EN, {
   "正在解锁…": "Unlocking…",
   "正在解锁… %p%": "Unlocking… %p%",
   "无法解锁：": "Cannot unlock: ",
+  "这不是密钥文件（太大）": "This is not a key file (too large)",
   "解锁": "Unlock",
   "锁定": "Lock",
   "导入您的密钥文件。解锁后的密钥只保存在本页面的内存中，15 分钟无操作自动锁定。":

@@ -110,6 +110,8 @@ export function officerPanel(ctx) {
       status.className = "";
       status.textContent = t("正在解锁…");
       try {
+        // a key file is under 400 bytes: a photo picked by mistake is not read
+        if (file.files[0].size > 4096) throw new KeyFileError(t("这不是密钥文件（太大）"));
         const got = await unlockKeyFile(await file.files[0].text(), async () => pass.value,
           (p) => { status.textContent = t("正在解锁… %p%", { p: Math.round(p * 100) }); });
         key = got;
@@ -120,7 +122,7 @@ export function officerPanel(ctx) {
         panel.refresh();
         ctx.render();
       } catch (e) {
-        if (!(e instanceof KeyFileError)) throw e;
+        // a KeyFileError, or the phone short of memory for the key derivation
         status.className = "warning";
         status.textContent = t("无法解锁：") + e.message;
       } finally {
