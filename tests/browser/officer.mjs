@@ -190,7 +190,7 @@ const cases = {
     await officer.click("#station-page summary");
     await officer.locator("#chart-topics svg rect[data-key=police]").first().waitFor({ timeout: TIMEOUT });
     check(await officer.locator("#chart-bulletins svg rect[data-key=fraud]").count() === 1, "no bulletin in the chart");
-    await officer.screenshot({ path: join(outdir, "officer-station.png"), fullPage: true });
+    await officer.locator("#station-page").screenshot({ path: join(outdir, "officer-station.png") });
 
     // left idle a quarter of an hour, the key is locked and what it opened
     // is gone from the page

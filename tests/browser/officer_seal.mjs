@@ -77,6 +77,12 @@ for (const [what, e] of [
   check(typeof r === "string" && /does not open|not bound/.test(r), what + ": " + JSON.stringify(r));
 }
 
+// boxes that open for the officer but do not hold: refused, with the reason
+for (const a of input.attacks) {
+  const why = await refused(() => openBox(readEvent(unhex(a.wire), network), officer.seed), a.refused);
+  check(why.includes(a.refused), "refused for " + why + ", not: " + a.refused);
+}
+
 // boxes of the page's own, for the CLI to open
 const base = { createdAt: Date.now(), network, group: ev.group, prev: new Uint8Array(0) };
 const request = makeEvent(res2.seed, { ...base, kind: 3, content: { box: seal(res2.seed, {

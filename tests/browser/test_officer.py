@@ -25,6 +25,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+
+import nacl.signing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -33,6 +36,7 @@ import wmtest  # noqa: E402
 from wmtest import check  # noqa: E402
 from test_mesh import G, run_cases  # noqa: E402
 from test_http import world_node  # noqa: E402
+from test_cli import seal_ad, seal_box, seal_inner  # noqa: E402
 
 SECRET = "我怀疑隔壁在做传销，请勿透露我的身份。"
 
@@ -66,6 +70,32 @@ def node_script(env, script, stdin):
     return lines
 
 
+def box_attacks(env, officer):
+    """Boxes sealed to the officer that open but must be refused (PyNaCl,
+    as test_cli's sealed_attacks makes them), with what the refusal says:
+    an inside signed by res1 sealed again by res2; an inside naming one
+    recipient in a box of two slots; an inside that does not name the
+    officer; a text with a CR in it (section 4's text rule)."""
+    net = wmtest.network_id(env.path("net"))
+    res1, res2 = wmtest.key_seed(env.path("res1.key")), wmtest.key_seed(env.path("res2.key"))
+    pub1 = bytes(nacl.signing.SigningKey(res1).verify_key)
+    pub2 = bytes(nacl.signing.SigningKey(res2).verify_key)
+    ad1, ad2 = seal_ad(3, net, pub1, G), seal_ad(3, net, pub2, G)
+    now = int(time.time() * 1000)
+    cases = [
+        (res2, seal_box(seal_inner(res1, 3, net, G, [officer], "楼上有人赌博", "police"), ad2, [officer], pub2),
+         "not bound to this author"),
+        (res1, seal_box(seal_inner(res1, 3, net, G, [officer], "楼上有人赌博", "police"), ad1, [officer, pub2], pub1),
+         "one was dropped or added"),
+        (res1, seal_box(seal_inner(res1, 3, net, G, [pub2], "楼上有人赌博", "police"), ad1, [officer], pub1),
+         "do not name this key"),
+        (res1, seal_box(seal_inner(res1, 3, net, G, [officer], "第一行\r假的公告", "police"), ad1, [officer], pub1),
+         "control or bidirectional character"),
+    ]
+    return [{"wire": wmtest.event(seed, 3, now + i, G, {"box": box}, network=net)[0].hex(), "refused": why}
+            for i, (seed, box, why) in enumerate(cases)]
+
+
 def t_seal(env):
     if not shutil.which("node"):
         print("SKIP: node (Node.js) not found")
@@ -76,11 +106,13 @@ def t_seal(env):
                    "--to", "officers", "--out", "req.bundle")
     wire = wmtest.read_bundle(env.path("req.bundle"))[0]
     key_pub = lambda k: env.run("key", "show", k)[0].strip()   # noqa: E731
+    attacks = box_attacks(env, bytes.fromhex(key_pub("officer.key")))
     out = node_script(env, "officer_seal.mjs", json.dumps({
         "network": wmtest.network_id(env.path("net")).hex(), "request": wire.hex(), "text": SECRET,
         "officer_key": read(env, "officer.key"), "passphrase": passphrase(env), "officer_pub": key_pub("officer.key"),
         "res1_key": read(env, "res1.key"), "res2_key": read(env, "res2.key"), "office_pub": key_pub("office.key"),
-        "page_text": "晚上有人在楼道里抽烟乱扔烟头", "reply_text": "已联系调解员，会为您保密。"}))
+        "page_text": "晚上有人在楼道里抽烟乱扔烟头", "reply_text": "已联系调解员，会为您保密。",
+        "attacks": attacks}))
     made = json.loads(out[-2])
     ids = {}
     for what in ("request", "reply", "referral"):
