@@ -191,6 +191,11 @@ const cases = {
     await officer.locator("#chart-topics svg rect[data-key=police]").first().waitFor({ timeout: TIMEOUT });
     check(await officer.locator("#chart-bulletins svg rect[data-key=fraud]").count() === 1, "no bulletin in the chart");
     await officer.locator("#station-page").screenshot({ path: join(outdir, "officer-station.png") });
+    // all of it on a 360-pixel screen: nothing wider than the page
+    const wide = await officer.evaluate(() => [document.scrollingElement.scrollWidth,
+      [...document.querySelectorAll("#officer *")].filter((e) => e.getBoundingClientRect().right > 360)
+        .map((e) => e.tagName + (e.id ? "#" + e.id : "")).slice(0, 5).join(" ")]);
+    check(wide[0] <= 360, "the officer's page is " + wide[0] + " pixels wide: " + wide[1]);
 
     // left idle a quarter of an hour, the key is locked and what it opened
     // is gone from the page

@@ -23,6 +23,9 @@ const BULLETIN_CATEGORIES = Object.keys(LABELS.category);
 const ALERT_CATEGORIES = ["Safety", "Rescue", "Security", "Fire", "Health", "Met", "Geo", "Env", "Transport", "Infra",
   "CBRNE", "Other"];
 const HAS_CJK = /[\u3400-\u9fff\uf900-\ufaff]/;
+// the panel's inputs, one a line on a 360-pixel screen (app.css lays out
+// the selects and textareas of a details element so, not its inputs)
+const FIELD = "display: block; width: 100%; box-sizing: border-box; margin: 0.4rem 0";
 
 let key = null;        // {seed, pub} while unlocked
 let idle = null;       // the timer that locks it
@@ -99,8 +102,8 @@ export function officerPanel(ctx) {
   };
 
   // --- locked: the key file and its passphrase ---
-  const file = el("input", { type: "file", id: "officer-key" });
-  const pass = el("input", { type: "password", id: "officer-pass", placeholder: t("密钥文件的口令") });
+  const file = el("input", { type: "file", id: "officer-key", style: FIELD });
+  const pass = el("input", { type: "password", id: "officer-pass", placeholder: t("密钥文件的口令"), style: FIELD });
   const status = el("p", { id: "officer-status" });
   const unlock = el("button", {
     type: "button", id: "officer-unlock",
@@ -232,9 +235,9 @@ function actForm(ctx) {
   const reply = el("textarea", { id: "act-reply", placeholder: t("回复求助人") });
   const state = el("select", { id: "act-state" },
     ["acknowledged", "assigned", "referred", "resolved"].map((s) => el("option", { value: s }, label("state", s))));
-  const office = el("input", { id: "act-office", placeholder: t("转介给（如 新华村人民调解委员会）") });
-  const officeKey = el("input", { id: "act-office-key", placeholder: t("对方的公钥（64 位十六进制）或证书名称") });
-  const note = el("input", { id: "act-note", placeholder: t("备注（公开）") });
+  const office = el("input", { id: "act-office", placeholder: t("转介给（如 新华村人民调解委员会）"), style: FIELD });
+  const officeKey = el("input", { id: "act-office-key", placeholder: t("对方的公钥（64 位十六进制）或证书名称"), style: FIELD });
+  const note = el("input", { id: "act-note", placeholder: t("备注（公开）"), style: FIELD });
   const status = el("p", { id: "act-status" });
 
   async function run(button, what) {
@@ -334,16 +337,16 @@ function postForm(ctx) {
   const { app, el } = ctx;
   const kind = el("select", { id: "post-kind" }, el("option", { value: "1" }, t("公告")), el("option", { value: "2" }, t("警报")));
   const updates = el("select", { id: "post-updates" });
-  const title = el("input", { id: "post-title", placeholder: t("标题") });
+  const title = el("input", { id: "post-title", placeholder: t("标题"), style: FIELD });
   const text = el("textarea", { id: "post-text", placeholder: t("内容") });
   const bcat = el("select", { id: "post-category" }, BULLETIN_CATEGORIES.map((c) => el("option", { value: c }, label("category", c))));
   const acat = el("select", { id: "post-alert-category" }, ALERT_CATEGORIES.map((c) => el("option", { value: c }, c)));
   const severity = el("select", { id: "post-severity" },
     Object.keys(LABELS.severity).map((s) => el("option", { value: s }, label("severity", s))));
   severity.value = "Severe";
-  const area = el("input", { id: "post-area", placeholder: t("范围（如 新华村）") });
-  const hours = el("input", { id: "post-hours", type: "number", value: "24", min: "1", max: "720" });
-  const photo = el("input", { id: "post-photo", type: "file", accept: "image/jpeg,image/png,image/webp" });
+  const area = el("input", { id: "post-area", placeholder: t("范围（如 新华村）"), style: FIELD });
+  const hours = el("input", { id: "post-hours", type: "number", value: "24", min: "1", max: "720", style: FIELD });
+  const photo = el("input", { id: "post-photo", type: "file", accept: "image/jpeg,image/png,image/webp", style: FIELD });
   const status = el("p", { id: "post-status" });
   const alertOnly = el("div", { className: "alert-only" }, el("label", {}, t("更新正在进行的警报："), updates), acat, severity, area,
     el("label", {}, t("有效小时数："), hours), el("label", {}, t("照片："), photo));

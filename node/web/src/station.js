@@ -31,7 +31,8 @@ function chart(el, id, title, rows, keys, keyLabel) {
   const max = Math.max(1, ...rows.map((r) => keys.reduce((n, k) => n + (r.values[k] || 0), 0)));
   const used = keys.filter((k) => rows.some((r) => r.values[k]));
   const h = rows.length * ROW + 8 + Math.ceil(used.length / 3) * 18;
-  const s = svg("svg", { width: W, height: h, viewBox: "0 0 " + W + " " + h, role: "img", "aria-label": title });
+  // as wide as the screen allows, drawn in W units
+  const s = svg("svg", { width: "100%", viewBox: "0 0 " + W + " " + h, role: "img", "aria-label": title });
   rows.forEach((r, i) => {
     const y = i * ROW + 4;
     s.append(svg("text", { x: 0, y: y + 14, "font-size": 12 }, r.name));
@@ -52,7 +53,7 @@ function chart(el, id, title, rows, keys, keyLabel) {
     s.append(svg("rect", { x, y, width: 10, height: 10, fill: COLOURS[keys.indexOf(k) % COLOURS.length] }),
       svg("text", { x: x + 14, y: y + 10, "font-size": 11 }, keyLabel(k)));
   });
-  return el("figure", { className: "chart", id }, el("figcaption", {}, title),
+  return el("figure", { className: "chart", id, style: "margin: 0 0 1em" }, el("figcaption", {}, title),
     rows.length ? s : el("p", { className: "empty" }, t("还没有数据")));
 }
 
