@@ -101,12 +101,12 @@ def community(env):
     return v
 
 
-def drive(env, case, url, actions=None, extra_env=None):
-    """Run drive.mjs CASE against url (with extra_env added to its
+def drive(env, case, url, actions=None, extra_env=None, script="drive.mjs"):
+    """Run SCRIPT (drive.mjs) CASE against url (with extra_env added to its
     environment); at each "wait: WHAT" call actions[WHAT]() and say go.
     Failure with its output if it failed."""
     node = shutil.which("node")
-    p = subprocess.Popen([node, os.path.join(HERE, "drive.mjs"), case, url, OUTDIR],
+    p = subprocess.Popen([node, os.path.join(HERE, script), case, url, OUTDIR],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, cwd=env.dir, env=dict(os.environ, **(extra_env or {})))
     out = []
@@ -122,7 +122,7 @@ def drive(env, case, url, actions=None, extra_env=None):
         if p.poll() is None:
             p.kill()
             p.wait()
-    env.log.append("$ node drive.mjs %s %s\n%s" % (case, url, "".join(out)))
+    env.log.append("$ node %s %s %s\n%s" % (script, case, url, "".join(out)))
     check(p.returncode == 0 and out and out[-1].strip() == "ok",
           "browser case %s failed (exit %s):\n%s" % (case, p.returncode, "".join(out)))
 

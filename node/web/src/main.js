@@ -15,7 +15,9 @@ import { BackupError, PASSPHRASE_MIN, openKey, qrMatrix, readQR, sealKey } from 
 import { contentProblem } from "./content.js";
 import * as db from "./db.js";
 import { LABELS, isEnglish, label, locale, setEnglish, t } from "./i18n.js";
+import { guessLang, officerPanel, officerSeeds, officials, tryOpen } from "./officer.js";
 import { piiScan } from "./pii.js";
+import { boxShape, seal } from "./seal.js";
 import { Trust } from "./trust.js";
 import { WireError, hex, makeEvent, readEvent, unhex } from "./wire.js";
 
@@ -42,6 +44,8 @@ const app = {
   notice: "",
   waiting: new Set(),  // ids of events signed here that the node has not taken yet
   refusals: new Map(), // id -> the node's reason, for events signed here that it refused
+  mine: null,          // this device's key seed once made: it opens what is sealed to it
+  officer: null,       // the officers' panel (officer.js)
 };
 
 // --- DOM: strings always become text nodes --------------------------------------------
@@ -245,6 +249,7 @@ function seed() {
         s = crypto.getRandomValues(new Uint8Array(32));
         await db.put("seed", s);
       }
+      app.mine = s;
       return s;
     })();
   }
@@ -252,25 +257,28 @@ function seed() {
 }
 
 // Sign an event of the chosen group on this device, keep it in the outbox
-// and hand it to the node.  Its content is checked first by the rules the
-// node applies (content.js): what the node would refuse is never signed.
-// Every kind the page signs is lasting, so it becomes this device's head in
-// the group at once: the next event chains to it even before the node has
-// it, and the outbox sends them in order.  Resolves to the id once the node
-// took it, or to null when it waits for the node; throws when the node
-// refused it.
-async function send(kind, content, refs = []) {
-  const p = contentProblem({ kind, group: app.group, refs, expiresAt: 0, content });
+// and hand it to the node.  By the device's key, or by an officer's (`as`:
+// its seed and public key, officer.js), each with its own heads; content may
+// be a function of the seed (a box is sealed by its author's key).  Its
+// content is checked first by the rules the node applies (content.js): what
+// the node would refuse is never signed.  A lasting event becomes the key's
+// head in the group at once, so the next event chains to it even before the
+// node has it (the outbox sends them in order); an expiring one (an alert)
+// only points back to it.  Resolves to the id once the node took it, or to
+// null when it waits for the node; throws when the node refused it.
+async function send(kind, content, refs = [], { as = null, expiresAt = 0 } = {}) {
+  const sk = as ? as.seed : await seed();
+  const body = typeof content === "function" ? content(sk) : content;
+  const p = contentProblem({ kind, group: app.group, refs, expiresAt, content: body });
   if (p) throw new Error(t("内容不符合规则：") + t(p.why, p.args));
-  const sk = await seed();
-  const headKey = "head:" + app.group;
+  const headKey = as ? "head:" + as.pub + ":" + app.group : "head:" + app.group;
   const prev = (await db.get(headKey)) || "";
   const { wire, id } = makeEvent(sk, {
     kind, createdAt: Date.now(), network: app.network, group: app.group, prev: unhex(prev),
-    refs: refs.map(unhex), content,
+    refs: refs.map(unhex), expiresAt, content: body,
   });
   await db.queue({ id, group: app.group, wire });
-  await db.put(headKey, id);
+  if (expiresAt === 0) await db.put(headKey, id);
   const ev = readEvent(wire, app.network);
   app.events.set(id, ev);
   app.trust.add(ev);
@@ -331,6 +339,37 @@ async function outboxEvents() {
   }
 }
 
+// --- sealed boxes (seal.js; officer.js holds an officer's unlocked key) -----------------
+
+// What each box opened to, per key: the key is the map's key, so what an
+// officer's key opened goes with it when the page locks.
+const boxes = new WeakMap();
+
+// A box opened with a key held here: its parts, {refused: why}, or null.
+function opened(ev) {
+  for (const sk of [app.mine, ...officerSeeds()]) {
+    if (!sk) continue;
+    if (!boxes.has(sk)) boxes.set(sk, new Map());
+    const m = boxes.get(sk);
+    if (!m.has(ev.id)) m.set(ev.id, tryOpen(ev, sk));
+    if (m.get(ev.id)) return m.get(ev.id);
+  }
+  return null;
+}
+
+// A sealed request, reply or referral: opened when it is sealed to a key
+// held here, refused with the reason when it does not hold (never its
+// text), otherwise said to be sealed and to how many.
+function sealedBody(ev) {
+  const o = opened(ev);
+  if (o && o.refused) return [el("p", { className: "warning sealed" }, t("加密内容未通过校验：") + o.refused)];
+  if (o) return [el("span", { className: "tag private" }, t("🔒 私密") + (o.topic ? " · " + label("topic", o.topic) : "")),
+    el("p", { className: "text" }, o.text)];
+  const n = boxShape(ev.content.box) || 0;
+  return [el("p", { className: "sealed" }, t(ev.kind === 3 ? "[加密求助，%n 位收件人]" : ev.kind === 4 ? "[加密回复，%n 位收件人]"
+    : "[转介材料已加密，%n 位收件人]", { n }))];
+}
+
 // --- rendering --------------------------------------------------------------------------
 
 function when(ms) {
@@ -374,14 +413,15 @@ function body(ev) {
       photo(ev), el("p", { className: "text" }, str(c.text)),
       c.instruction ? el("p", { className: "text" }, str(c.instruction)) : null];
   case 3:
-    if (c.box) return [el("p", { className: "sealed" }, t("求助（只有警官能看到内容）"))];
+    if (c.box) return sealedBody(ev);
     return [el("span", { className: "tag" }, t("求助 · ") + label("topic", c.topic)),
       el("p", { className: "text" }, str(c.text))];
   case 4:
-    return [el("p", { className: "text" }, c.box ? t("（加密回复）") : str(c.text))];
+    return c.box ? sealedBody(ev) : [el("p", { className: "text" }, str(c.text))];
   case 5:
     return [el("p", { className: "text" }, t("状态：") + label("state", c.state),
-      c.referred_to ? " → " + str(c.referred_to) : "", c.note ? " · " + str(c.note) : "")];
+      c.referred_to ? " → " + str(c.referred_to) : "", c.note ? " · " + str(c.note) : ""),
+    c.box ? sealedBody(ev) : null];
   case 9:
     return [el("p", { className: "text" }, label("ack", c.what), c.text ? " · " + str(c.text) : "")];
   default:
@@ -503,18 +543,35 @@ function personalCheck(status) {
 
 function requestForm() {
   const topic = el("select", { id: "topic" }, Object.keys(LABELS.topic).map((v) => el("option", { value: v }, label("topic", v))));
-  const text = el("textarea", { id: "request-text", placeholder: t("请描述您需要的帮助（会公开显示，请勿写电话、身份证号）") });
+  const text = el("textarea", { id: "request-text" });
   const status = el("p", { id: "request-status" });
   const ok = personalCheck(status);
+  // sealed to the group's officers unless the resident chooses public
+  const open = el("input", { type: "checkbox", id: "request-public" });
+  const sealedOrOpen = () => {
+    text.placeholder = open.checked ? t("请描述您需要的帮助（会公开显示，请勿写电话、身份证号）")
+      : t("请描述您需要的帮助（加密，只有本社区的警官能看到）");
+    button.textContent = open.checked ? t("公开发送求助") : t("加密发送求助");
+  };
+  open.onchange = sealedOrOpen;
   const button = el("button", {
     id: "send-request", type: "button",
     onclick: async () => {
-      if (!text.value.trim() || !ok(text.value)) return;
+      if (!text.value.trim() || (open.checked && !ok(text.value))) return;
       button.disabled = true;
       status.className = "";
       status.textContent = t("正在发送…");
       try {
-        const sent = await send(3, { topic: topic.value, text: text.value });
+        let sent;
+        if (open.checked) {
+          sent = await send(3, { topic: topic.value, text: text.value });
+        } else {
+          const to = officials(app.trust, app.group, Date.now());
+          if (!to.length) throw new Error(t("这个社区还没有警官的证书，无法加密发送；可以选择公开发送"));
+          const parts = { kind: 3, network: app.network, group: app.group, to: to.map(unhex), topic: topic.value,
+            lang: guessLang(text.value), text: text.value };
+          sent = await send(3, (sk) => ({ box: seal(sk, parts) }));
+        }
         text.value = "";
         status.textContent = t(sent ? "已发送" : "已保存，等待发送");
       } catch (e) {
@@ -523,8 +580,10 @@ function requestForm() {
         button.disabled = false;
       }
     },
-  }, t("公开发送求助"));
-  return el("details", { id: "request" }, el("summary", {}, t("发送求助")), topic, text, button, status);
+  });
+  sealedOrOpen();
+  return el("details", { id: "request" }, el("summary", {}, t("发送求助")), topic, text,
+    el("label", {}, open, t("公开发送（社区所有人都能看到）")), button, status);
 }
 
 // The reply form: one for the page, aimed at a post by its 回复 button.
@@ -724,8 +783,10 @@ function keyPanel() {
     replacing = null;
     await db.put("seed", s);
     seeding = Promise.resolve(s);
+    app.mine = s;
     // the old key's chains stay its own: the restored key starts new ones here
-    for (const k of await db.keys()) if (k.startsWith("head:")) await db.del(k);
+    // (an officer's heads, "head:<key>:<group>", are not this device key's)
+    for (const k of await db.keys()) if (/^head:[^:]*$/.test(k)) await db.del(k);
     await showKey();
     say(t("密钥已恢复"));
   };
@@ -817,10 +878,17 @@ function render() {
       el("header", { id: "top" }, el("h1", {}, app.group),
         el("button", { type: "button", id: "change-group", onclick: () => choose(null) }, t("切换社区")), langButton()),
       app.notice ? el("p", { className: "notice" }, app.notice) : null,
-      searchBox(), requestForm(), keyPanel(), app.reply, app.content);
+      searchBox(), requestForm(), keyPanel(), app.reply, officerHook(), app.content);
   }
+  if (app.officer) app.officer.refresh();
   show(app.content, app.results ? resultsView() : feedView(),
     app.refused ? el("p", { className: "refused" }, app.refused + t(" 条消息未通过校验，已隐藏")) : null);
+}
+
+// The officers' panel (officer.js), lent what it needs of the page.
+function officerHook() {
+  app.officer = officerPanel({ app, el, send, opened, render, choose });
+  return app.officer;
 }
 
 async function choose(g) {
@@ -854,6 +922,7 @@ async function main() {
   } else if (pinned && pinned[1] !== app.root) {
     app.notice = t("这个页面已绑定另一个网络的根密钥，链接中的根密钥未采用");
   }
+  app.mine = (await db.get("seed")) || null;
   const net = await db.get("network");
   if (net) app.network = unhex(net);
   await syncTrust();

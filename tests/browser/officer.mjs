@@ -1,0 +1,244 @@
+// The browser half of test_officer.py's case "officer": Debian's Chromium,
+// headless, driven by playwright-core, with two phones on one node: a
+// resident's and an officer's.  Run in the test's directory (it reads
+// officer.key, office.key's public key and pass.txt there).  Where the test
+// checks the node it prints "wait: WHAT" and reads "go".  A failed check
+// prints "FAIL: why", keeps screenshots and exits 1.
+//
+//   usage: node officer.mjs officer URL OUTDIR
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const { chromium } = createRequire(new URL("../../node/web/package.json", import.meta.url))("playwright-core");
+const { readEvent } = await import("../../node/web/src/wire.js");
+
+const [caseName, url, outdir] = process.argv.slice(2);
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const TIMEOUT = 30000;
+const G = "gaobu.xinhua";
+const PAGE_TEXT = "家里门锁被撬，请上门看看";
+const CLI_TEXT = "我怀疑隔壁在做传销，请勿透露我的身份。";
+const REPLY = "已安排民警上门，会为您保密。";
+const MARK = "WMSECRETGPS 23.1291N 113.2644E";
+
+class Failure extends Error {}
+
+function check(cond, why) {
+  if (!cond) throw new Failure(why);
+}
+
+async function barrier(what) {
+  console.log("wait: " + what);
+  const r = await lines.next();
+  if (r.done || r.value.trim() !== "go") throw new Error("the test did not say go after: " + what);
+}
+
+async function openGroup(page) {
+  await page.goto(url);
+  const b = page.locator("#groups button[data-group='" + G + "']");
+  await b.waitFor({ timeout: TIMEOUT });
+  await b.click();
+  await page.locator("#top h1", { hasText: G }).waitFor({ timeout: TIMEOUT });
+}
+
+// The wire event the page POSTs next, checked, once the node answered 201.
+async function posted(page, act) {
+  const rq = page.waitForRequest((r) => r.url().endsWith("/api/v1/events") && r.method() === "POST");
+  const rs = page.waitForResponse((r) => r.url().endsWith("/api/v1/events") && r.request().method() === "POST");
+  await act();
+  const body = (await rq).postDataBuffer();
+  check((await rs).status() === 201, "the node answered the page's event with " + (await rs).status());
+  return readEvent(new Uint8Array(body));
+}
+
+// A JPEG of noise drawn by the browser, with an EXIF segment (a GPS-like
+// marker inside) put in after its start: what a phone's camera writes.
+async function jpegWithExif(page) {
+  const jpeg = Buffer.from(await page.evaluate(async () => {
+    const c = document.createElement("canvas");
+    c.width = 1200;
+    c.height = 900;
+    const g = c.getContext("2d");
+    const img = g.createImageData(c.width, c.height);
+    for (let i = 0; i < img.data.length; i++) img.data[i] = (i * 2654435761) >>> 24;
+    g.putImageData(img, 0, 0);
+    const b = await new Promise((res) => c.toBlob(res, "image/jpeg", 0.95));
+    return [...new Uint8Array(await b.arrayBuffer())];
+  }));
+  const payload = Buffer.concat([Buffer.from("Exif\0\0MM\0\x2a\0\0\0\x08\0\0", "latin1"), Buffer.from(MARK)]);
+  const seg = Buffer.concat([Buffer.from([0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 255]), payload]);
+  return Buffer.concat([jpeg.subarray(0, 2), seg, jpeg.subarray(2)]);
+}
+
+const cases = {
+  async officer(browser, shots, watch) {
+    const context = (clock) => browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2,
+      isMobile: true, hasTouch: true, locale: "zh-CN" }).then(async (c) => {
+      if (clock) await c.clock.install();
+      return c;
+    });
+    const resident = await (await context(false)).newPage();
+    const officer = await (await context(true)).newPage();
+    shots.push(["resident", resident], ["officer", officer]);
+    watch(resident);
+    watch(officer);
+
+    // a resident's request: sealed unless chosen public, so no personal-data
+    // check, and nothing of it in clear
+    await openGroup(resident);
+    await resident.click("#request summary");
+    check((await resident.textContent("#send-request")) === "加密发送求助", "the request is not sealed by default");
+    await resident.selectOption("#topic", "police");
+    await resident.fill("#request-text", PAGE_TEXT);
+    const req = await posted(resident, () => resident.click("#send-request"));
+    check(req.kind === 3 && Object.keys(req.content).join() === "box", "the request carries " + Object.keys(req.content));
+    const mine = resident.locator("#feed article.card", { hasText: PAGE_TEXT }).first();
+    await mine.waitFor({ timeout: TIMEOUT });
+    check((await mine.textContent()).includes("🔒 私密 · 治安求助"), "the resident's page does not open its own request");
+    await barrier("the page's sealed request");
+
+    // the officer imports his key file: a wrong passphrase first
+    await openGroup(officer);
+    await officer.click("#officer summary");
+    // a photo picked by mistake is not read
+    await officer.setInputFiles("#officer-key", { name: "IMG_0001.jpg", mimeType: "image/jpeg", buffer: Buffer.alloc(100000, 0xff) });
+    await officer.click("#officer-unlock");
+    await officer.locator("#officer-status", { hasText: "这不是密钥文件（太大）" }).waitFor({ timeout: TIMEOUT });
+    await officer.setInputFiles("#officer-key", "officer.key");
+    await officer.fill("#officer-pass", "not the passphrase at all");
+    await officer.click("#officer-unlock");
+    await officer.locator("#officer-status", { hasText: "无法解锁：wrong passphrase" }).waitFor({ timeout: TIMEOUT });
+    await officer.setInputFiles("#officer-key", "officer.key");
+    await officer.fill("#officer-pass", readFileSync("pass.txt", "utf8").split("\n")[0]);
+    await officer.click("#officer-unlock");
+    await officer.locator("#officer-who", { hasText: "王警官 · 高埔派出所" }).waitFor({ timeout: TIMEOUT });
+    // kept in memory only: nothing key-sized in the page's IndexedDB
+    const stored = await officer.evaluate(() => new Promise((res, rej) => {
+      const rq = indexedDB.open("watchmesh");
+      rq.onerror = () => rej(rq.error);
+      rq.onsuccess = () => {
+        const all = rq.result.transaction("kv").objectStore("kv").getAll();
+        all.onsuccess = () => res(all.result.map((v) => (v instanceof Uint8Array ? v.length : typeof v)));
+      };
+    }));
+    check(!stored.includes(32) && !stored.includes(64), "key-sized bytes stored on the device: " + stored);
+
+    // the inbox: both sealed requests opened, oldest unanswered first, the
+    // answered one after them
+    const items = officer.locator("#inbox .inbox-item");
+    await officer.locator("#inbox .inbox-item", { hasText: PAGE_TEXT }).waitFor({ timeout: TIMEOUT });
+    const texts = await items.allTextContents();
+    const at = (s) => texts.findIndex((x) => x.includes(s));
+    check(at(CLI_TEXT) >= 0 && at(CLI_TEXT) < at(PAGE_TEXT) && at(PAGE_TEXT) < at("楼下有人撬车门"),
+      "the inbox's order: " + JSON.stringify(texts));
+    await officer.screenshot({ path: join(outdir, "officer-inbox.png"), fullPage: true });
+
+    // a sealed reply to the page's request
+    await officer.locator("#inbox .inbox-item", { hasText: PAGE_TEXT }).locator("button.handle").click();
+    await officer.fill("#act-reply", REPLY);
+    const reply = await posted(officer, () => officer.click("#act-send-reply"));
+    check(reply.kind === 4 && reply.refs[0] === req.id && Object.keys(reply.content).join() === "box",
+      "the reply: " + JSON.stringify(reply.content));
+
+    // the CLI's request referred to the office, re-sealed for its key
+    await officer.locator("#inbox .inbox-item", { hasText: CLI_TEXT }).locator("button.handle").click();
+    await officer.selectOption("#act-state", "referred");
+    await officer.fill("#act-office", "新华村人民调解委员会");
+    await officer.fill("#act-office-key", readFileSync("office.pub", "utf8").trim());
+    const ref = await posted(officer, () => officer.click("#act-send-state"));
+    check(ref.kind === 5 && ref.content.state === "referred" && ref.content.box, "the referral: " + JSON.stringify(ref.content));
+    await barrier("the reply and the referral");
+
+    // an alert with a photo: scaled to fit, its EXIF gone
+    const photo = await jpegWithExif(officer);
+    check(photo.includes(Buffer.from(MARK)) && photo.length > 49152, "the test photo has no EXIF or is small");
+    await officer.selectOption("#post-kind", "2");
+    await officer.fill("#post-title", "寻找走失儿童 小明");
+    await officer.fill("#post-text", "八岁，穿红色上衣，下午三点在村口走失。");
+    await officer.fill("#post-area", "新华村村口");
+    await officer.setInputFiles("#post-photo", { name: "camera.jpg", mimeType: "image/jpeg", buffer: photo });
+    const alert = await posted(officer, () => officer.click("#post-send"));
+    const p = Buffer.from(alert.content.photo);
+    check(alert.kind === 2 && alert.content.photo_type === "image/jpeg" && p.length <= 49152 && p[0] === 0xff && p[1] === 0xd8,
+      "the alert's photo: " + p.length + " bytes, " + alert.content.photo_type);
+    check(!p.includes(Buffer.from("Exif")) && !p.includes(Buffer.from("WMSECRETGPS")), "the photo still carries its EXIF");
+
+    // the running alert updated: refs[0] is it (CAP Update)
+    await officer.locator("#post-status", { hasText: "已发布" }).waitFor({ timeout: TIMEOUT });
+    await officer.selectOption("#post-kind", "2");
+    await officer.locator("#post-updates option[value='" + alert.id + "']").waitFor({ state: "attached", timeout: TIMEOUT });
+    await officer.selectOption("#post-updates", alert.id);
+    check((await officer.inputValue("#post-title")) === "寻找走失儿童 小明", "the update is not filled from the alert");
+    await officer.fill("#post-text", "八岁，穿红色上衣。有人在河边见过他。");
+    await officer.fill("#post-hours", "12");
+    const update = await posted(officer, () => officer.click("#post-send"));
+    check(update.kind === 2 && update.refs[0] === alert.id && update.group === alert.group, "the update's refs: " + update.refs);
+
+    // the resident: the alert pinned with its badge, the sealed reply opened
+    const pinned = resident.locator("#alerts article.card", { hasText: "有人在河边见过他" }).first();
+    await pinned.waitFor({ timeout: TIMEOUT });
+    check((await pinned.locator(".badge").textContent()).includes("王警官"), "the officer's alert has no badge");
+    await mine.locator(".answers article.card", { hasText: REPLY }).waitFor({ timeout: TIMEOUT });
+    await pinned.locator(".acks button[data-what=seen]").click();
+    await officer.locator("#alert-acks .alert-ack[data-id='" + update.id + "']", { hasText: "1 位居民回应 · 已看到 1" })
+      .waitFor({ timeout: TIMEOUT });
+    await resident.screenshot({ path: join(outdir, "resident-sealed.png"), fullPage: true });
+
+    // the station page: charts from the checked events
+    await officer.click("#station-page summary");
+    await officer.locator("#chart-topics svg rect[data-key=police]").first().waitFor({ timeout: TIMEOUT });
+    check(await officer.locator("#chart-bulletins svg rect[data-key=fraud]").count() === 1, "no bulletin in the chart");
+    await officer.locator("#station-page").screenshot({ path: join(outdir, "officer-station.png") });
+    // all of it on a 360-pixel screen: nothing wider than the page
+    const wide = await officer.evaluate(() => [document.scrollingElement.scrollWidth,
+      [...document.querySelectorAll("#officer *")].filter((e) => e.getBoundingClientRect().right > 360)
+        .map((e) => e.tagName + (e.id ? "#" + e.id : "")).slice(0, 5).join(" ")]);
+    check(wide[0] <= 360, "the officer's page is " + wide[0] + " pixels wide: " + wide[1]);
+
+    // left idle a quarter of an hour, the key is locked and what it opened
+    // is gone from the page
+    await officer.clock.fastForward("15:05");
+    await officer.locator("#officer-locked").waitFor({ timeout: TIMEOUT });
+    check(await officer.locator("body", { hasText: CLI_TEXT }).count() === 0, "what the key opened is still shown");
+  },
+};
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium", headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  const shots = [];
+  const errors = [];
+  // the pages talk to their node and nothing else
+  const origin = new URL(url).origin;
+  browser.on("disconnected", () => errors.push("the browser went away"));
+  const watch = (page) => {
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("request", (r) => {
+      if (!r.url().startsWith(origin + "/") && !r.url().startsWith("blob:") && !r.url().startsWith("data:"))
+        errors.push("a request to " + r.url());
+    });
+  };
+  let rc = 0;
+  try {
+    await cases[caseName](browser, shots, watch);
+    check(errors.length === 0, "errors in the pages, or requests past their node: " + errors.join("; "));
+    console.log("ok");
+  } catch (e) {
+    console.log("FAIL: " + (e instanceof Failure ? e.message : e.stack));
+    for (const [name, page] of shots) {
+      await page.screenshot({ path: join(outdir, "failed-" + name + ".png"), fullPage: true }).catch(() => {});
+      console.log(name + "'s page: " + (await page.locator("body").textContent().catch(() => "?")));
+    }
+    rc = 1;
+  } finally {
+    await browser.close();
+  }
+  process.exit(rc);
+}
+
+main();
