@@ -201,6 +201,7 @@ const cases = {
     await cardWith(page, "#alerts", "寻找走失老人");
     await barrier("the node stopped");
     await page.click("#request summary");
+    await page.check("#request-public");
     await page.fill("#request-text", "停电了，村里的路灯都不亮");
     await page.click("#send-request");
     await page.locator("#request-status", { hasText: "已保存，等待发送" }).waitFor({ timeout: TIMEOUT });
@@ -316,6 +317,7 @@ const cases = {
     // (6000 Chinese characters, 18000 bytes) is refused in the page, saying
     // why, and nothing is signed or sent
     await page.click("#request summary");
+    await page.check("#request-public");
     await page.fill("#request-text", "很".repeat(6000));
     await page.click("#send-request");
     await page.locator("#request-status", { hasText: "内容不符合规则：「text」有 18000 字节，只能是 1-16000 字节" })
