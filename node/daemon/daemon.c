@@ -116,17 +116,32 @@ static void io_stored(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], uns
 	local_stored(&d->local, seq);
 }
 
+static void d_batch_timer_cb(uv_timer_t *t);
+
 /*
  * The write batch opens when the mesh is about to ingest, not when a frame
  * looks like an EVENT: only the mesh decodes frames, and a batch then holds
- * exactly the turn's events, whatever frame brought them.  It is ended by
- * batch_check, once the turn's reads are all handled (local.h).
+ * exactly the events of its time, whatever frame brought them.  It is ended
+ * by batch_timer, D_BATCH_MS later (local.h), or earlier by whatever must
+ * see it committed (a POST, the poll, a stop).
  */
 static void io_ingesting(void *ctx)
 {
 	struct daemon *d = ctx;
+	int was_open = d->local.batch_open;
 
 	local_batch_begin(&d->local);
+	if (!was_open && d->local.batch_open)
+		uv_timer_start(&d->batch_timer, d_batch_timer_cb, D_BATCH_MS, 0);
+}
+
+/* ingest_ctx.verified: the event a worker checked, for the frame the mesh
+ * is reading now (verify.h). */
+static struct event *io_verified(void *ctx, const uint8_t id[WM_ID_LEN])
+{
+	struct daemon *d = ctx;
+
+	return vq_take(d->vq, id);
 }
 
 static void local_log(void *ctx, int level, const char *line)
@@ -134,15 +149,20 @@ static void local_log(void *ctx, int level, const char *line)
 	d_log(ctx, level, "%s", line);
 }
 
-static void d_batch_check_cb(uv_check_t *h)
+static void d_batch_end(struct daemon *d)
 {
-	struct daemon *d = h->data;
 	uint64_t failed = d->local.batch_failures;
 
+	uv_timer_stop(&d->batch_timer);
 	local_batch_end(&d->local);
 	if (d->local.batch_failures != failed)
 		disk_check(d);           /* a full disk is the usual cause: say so at once */
 	serve_rows(d);
+}
+
+static void d_batch_timer_cb(uv_timer_t *t)
+{
+	d_batch_end(t->data);
 }
 
 /* --- local events: the store poll ------------------------------------------------- */
@@ -153,6 +173,10 @@ static void d_poll_cb(uv_timer_t *t)
 
 	if (d->stopping)
 		return;
+	/* the poll reads past settled rows only: during a catch-up a batch is
+	 * open most of the time, so settle it now */
+	if (d->local.batch_open)
+		d_batch_end(d);
 	if (local_poll(&d->local, D_POLL_ROUNDS, d_now_ms()) > 0) {
 		d->status_dirty = 1;
 		serve_rows(d);
@@ -187,7 +211,9 @@ static void d_stop(struct daemon *d, const char *why)
 	d_log(d, D_INFO, "%s: shutting down", why);
 	local_batch_end(&d->local);
 	d->stopping = 1;
-	uv_check_stop(&d->batch_check);
+	vq_close(d->vq);             /* frames not handed to the mesh yet: dropped */
+	d->vq = NULL;
+	uv_timer_stop(&d->batch_timer);
 	uv_timer_stop(&d->mesh_timer);
 	uv_timer_stop(&d->poll_timer);
 	uv_timer_stop(&d->status_timer);
@@ -209,7 +235,7 @@ static void d_stop(struct daemon *d, const char *why)
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
-	uv_close((uv_handle_t *)&d->batch_check, NULL);
+	uv_close((uv_handle_t *)&d->batch_timer, NULL);
 	d->handles_open = 0;
 }
 
@@ -329,6 +355,7 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	struct transport_options topt;
 	struct mesh_config mc;
 	struct mesh_io io;
+	struct ingest_ctx ictx;
 	struct node_conf *cf;
 	char path[PATH_MAX + 32];
 	uint64_t seed;
@@ -383,7 +410,10 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	io.ingesting = io_ingesting;
 	wmc_random(&seed, sizeof seed);
 	d->nd->ictx.now = d_now_ms();
-	rc = mesh_new(&mc, &io, &d->nd->ictx, seed, &d->mesh, why);
+	ictx = d->nd->ictx;
+	ictx.verified = io_verified;     /* the mesh's copy only: its events come from peers */
+	ictx.verified_ctx = d;
+	rc = mesh_new(&mc, &io, &ictx, seed, &d->mesh, why);
 	if (rc) {
 		char inner[WM_WHY_LEN];
 		snprintf(inner, sizeof inner, "%s", why);
@@ -397,6 +427,10 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 		return WM_EIO;
 	}
 	d->loop_inited = 1;
+	if ((rc = vq_new(&d->loop, peers_frame, d, &d->vq)) != 0) {
+		wm_why(why, "out of memory");
+		return rc;
+	}
 	peers_transport_callbacks(d, &tcb);
 	transport_options_default(&topt);
 	topt.keepalive_ms = cf->keepalive * 1000;
@@ -434,12 +468,11 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_signal_init(&d->loop, &d->sigint);
 	uv_signal_init(&d->loop, &d->sighup);
-	uv_check_init(&d->loop, &d->batch_check);
+	uv_timer_init(&d->loop, &d->batch_timer);
 	d->handles_open = 1;
 	d->mesh_timer.data = d->poll_timer.data = d->status_timer.data = d->expire_timer.data = d;
 	d->sigterm.data = d->sigint.data = d->sighup.data = d;
-	d->batch_check.data = d;
-	uv_check_start(&d->batch_check, d_batch_check_cb);
+	d->batch_timer.data = d;
 	uv_signal_start(&d->sigterm, d_signal_cb, SIGTERM);
 	uv_signal_start(&d->sigint, d_signal_cb, SIGINT);
 	uv_signal_start(&d->sighup, d_signal_cb, SIGHUP);
@@ -517,6 +550,8 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 		d->http = NULL;
 		transport_free(d->tr);
 		d->tr = NULL;
+		vq_close(d->vq);
+		d->vq = NULL;
 		uv_walk(&d->loop, d_walk_close, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}

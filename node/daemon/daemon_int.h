@@ -24,11 +24,18 @@
 #include "mesh.h"
 #include "nodedir.h"
 #include "transport.h"
+#include "verify.h"
 #include "wmcrypto.h"
 
 #define D_MAX_KNOWN    256      /* peers remembered for status */
 #define D_MAX_DIALERS  256
 #define D_ERR_LEN      200
+/* Peers' events share one write transaction for this long: a commit writes
+ * every page the batch touched to the WAL once, so the fewer commits the
+ * less each event costs (at a commit per loop turn, a catch-up's loop spent
+ * half its time committing).  The mesh forwards an event at once; only
+ * the node's own readers (feeds, the API) see it up to this much later. */
+#define D_BATCH_MS     50
 
 /* An up connection: the mesh's peer handle <-> the transport's conn. */
 struct dconn {
@@ -81,8 +88,9 @@ struct daemon {
 	struct http *http;           /* the HTTP(S) API, or NULL when off */
 	uv_timer_t mesh_timer, poll_timer, status_timer, expire_timer;
 	uv_signal_t sigterm, sigint, sighup;
-	uv_check_t batch_check;      /* ends the write batch after each loop turn's reads */
+	uv_timer_t batch_timer;      /* ends the write batch D_BATCH_MS after it opened */
 	struct local local;          /* the write batch and the poll (local.h) */
+	struct vq *vq;               /* peers' frames, fetched events verified on the pool (verify.h) */
 	int loop_inited;             /* uv_loop_init succeeded */
 	int handles_open;            /* timers and signals initialised */
 	int stopping;
@@ -126,6 +134,8 @@ void d_after_mesh(struct daemon *d);
 /* --- peers.c ----------------------------------------------------------------- */
 
 void peers_transport_callbacks(struct daemon *d, struct transport_callbacks *tcb);
+/* A peer's frame to the mesh (the verify queue's deliver, in arrival order). */
+void peers_frame(void *ctx, uint32_t handle, const uint8_t *bytes, size_t len);
 /* io.send and io.disconnect */
 void peers_mesh_io(struct mesh_io *io);
 void peers_beacon_callbacks(struct daemon *d, struct beacon_callbacks *bcb);
