@@ -116,23 +116,17 @@ static void io_stored(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], uns
 	local_stored(&d->local, seq);
 }
 
-static void d_batch_timer_cb(uv_timer_t *t);
-
 /*
  * The write batch opens when the mesh is about to ingest, not when a frame
  * looks like an EVENT: only the mesh decodes frames, and a batch then holds
- * exactly the events of its time, whatever frame brought them.  It is ended
- * by batch_timer, D_BATCH_MS later (local.h), or earlier by whatever must
- * see it committed (a POST, the poll, a stop).
+ * exactly the turn's events, whatever frame brought them.  It is ended by
+ * batch_check, once the turn's reads are all handled (local.h).
  */
 static void io_ingesting(void *ctx)
 {
 	struct daemon *d = ctx;
-	int was_open = d->local.batch_open;
 
 	local_batch_begin(&d->local);
-	if (!was_open && d->local.batch_open)
-		uv_timer_start(&d->batch_timer, d_batch_timer_cb, D_BATCH_MS, 0);
 }
 
 /* ingest_ctx.verified: the event a worker checked, for the frame the mesh
@@ -149,20 +143,15 @@ static void local_log(void *ctx, int level, const char *line)
 	d_log(ctx, level, "%s", line);
 }
 
-static void d_batch_end(struct daemon *d)
+static void d_batch_check_cb(uv_check_t *h)
 {
+	struct daemon *d = h->data;
 	uint64_t failed = d->local.batch_failures;
 
-	uv_timer_stop(&d->batch_timer);
 	local_batch_end(&d->local);
 	if (d->local.batch_failures != failed)
 		disk_check(d);           /* a full disk is the usual cause: say so at once */
 	serve_rows(d);
-}
-
-static void d_batch_timer_cb(uv_timer_t *t)
-{
-	d_batch_end(t->data);
 }
 
 /* --- local events: the store poll ------------------------------------------------- */
@@ -173,10 +162,6 @@ static void d_poll_cb(uv_timer_t *t)
 
 	if (d->stopping)
 		return;
-	/* the poll reads past settled rows only: during a catch-up a batch is
-	 * open most of the time, so settle it now */
-	if (d->local.batch_open)
-		d_batch_end(d);
 	if (local_poll(&d->local, D_POLL_ROUNDS, d_now_ms()) > 0) {
 		d->status_dirty = 1;
 		serve_rows(d);
@@ -213,7 +198,7 @@ static void d_stop(struct daemon *d, const char *why)
 	d->stopping = 1;
 	vq_close(d->vq);             /* frames not handed to the mesh yet: dropped */
 	d->vq = NULL;
-	uv_timer_stop(&d->batch_timer);
+	uv_check_stop(&d->batch_check);
 	uv_timer_stop(&d->mesh_timer);
 	uv_timer_stop(&d->poll_timer);
 	uv_timer_stop(&d->status_timer);
@@ -235,7 +220,7 @@ static void d_stop(struct daemon *d, const char *why)
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
-	uv_close((uv_handle_t *)&d->batch_timer, NULL);
+	uv_close((uv_handle_t *)&d->batch_check, NULL);
 	d->handles_open = 0;
 }
 
@@ -468,11 +453,12 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_signal_init(&d->loop, &d->sigint);
 	uv_signal_init(&d->loop, &d->sighup);
-	uv_timer_init(&d->loop, &d->batch_timer);
+	uv_check_init(&d->loop, &d->batch_check);
 	d->handles_open = 1;
 	d->mesh_timer.data = d->poll_timer.data = d->status_timer.data = d->expire_timer.data = d;
 	d->sigterm.data = d->sigint.data = d->sighup.data = d;
-	d->batch_timer.data = d;
+	d->batch_check.data = d;
+	uv_check_start(&d->batch_check, d_batch_check_cb);
 	uv_signal_start(&d->sigterm, d_signal_cb, SIGTERM);
 	uv_signal_start(&d->sigint, d_signal_cb, SIGINT);
 	uv_signal_start(&d->sighup, d_signal_cb, SIGHUP);

@@ -30,12 +30,6 @@
 #define D_MAX_KNOWN    256      /* peers remembered for status */
 #define D_MAX_DIALERS  256
 #define D_ERR_LEN      200
-/* Peers' events share one write transaction for this long: a commit writes
- * every page the batch touched to the WAL once, so the fewer commits the
- * less each event costs (at a commit per loop turn, a catch-up's loop spent
- * half its time committing).  The mesh forwards an event at once; only
- * the node's own readers (feeds, the API) see it up to this much later. */
-#define D_BATCH_MS     50
 
 /* An up connection: the mesh's peer handle <-> the transport's conn. */
 struct dconn {
@@ -88,7 +82,7 @@ struct daemon {
 	struct http *http;           /* the HTTP(S) API, or NULL when off */
 	uv_timer_t mesh_timer, poll_timer, status_timer, expire_timer;
 	uv_signal_t sigterm, sigint, sighup;
-	uv_timer_t batch_timer;      /* ends the write batch D_BATCH_MS after it opened */
+	uv_check_t batch_check;      /* ends the write batch after each loop turn's reads */
 	struct local local;          /* the write batch and the poll (local.h) */
 	struct vq *vq;               /* peers' frames, fetched events verified on the pool (verify.h) */
 	int loop_inited;             /* uv_loop_init succeeded */

@@ -2,11 +2,11 @@
  * node/daemon/local: the daemon's own writes and the events other processes
  * write into its store, without libuv, so that tests can drive it.
  *
- *   - The write batch: the events the mesh ingests within a few loop turns
- *     go into one transaction.  local_batch_begin runs from the mesh's
+ *   - The write batch: every event the mesh ingests in one loop turn goes
+ *     into one transaction.  local_batch_begin runs from the mesh's
  *     io.ingesting hook (the batch opens at the first event that may be
- *     written, whatever frame brought it), local_batch_end when the daemon
- *     says (D_BATCH_MS later, or before a POST or a poll).  If the store failed on one event the whole batch is
+ *     written, whatever frame brought it), local_batch_end once the turn's
+ *     I/O is done.  If the store failed on one event the whole batch is
  *     rolled back (ingest cannot undo half an event inside a caller's
  *     transaction); repair fetches it again.
  *   - The rows it wrote: io.stored hands over each row's seq.  Rows written

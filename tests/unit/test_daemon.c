@@ -5,8 +5,8 @@
  * skipping the rows the mesh stored; the verify queue, which checks fetched
  * events on libuv's pool and hands frames to the mesh in arrival order.
  * A real store in a temporary directory and a real mesh with one peer; the
- * test plays the loop, calling local_batch_end where the daemon's batch
- * timer would (a real libuv loop only for the queue's workers).
+ * test plays the loop, calling local_batch_end where the loop's check
+ * phase would (a real libuv loop only for the queue's workers).
  */
 #include <setjmp.h>
 #include <stdarg.h>
