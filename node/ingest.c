@@ -431,6 +431,9 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 		}
 	}
 
+	if (!p->decoded && p->code == 0 && p->has_id && ctx->verified != NULL &&
+	    (p->ev = ctx->verified(ctx->verified_ctx, p->pk.id)) != NULL)
+		p->decoded = 1;
 	prep_decode(p);
 	if (p->code != 0) {
 		wm_why(res->why, "%s", p->why);

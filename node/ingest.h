@@ -32,6 +32,12 @@ struct ingest_ctx {
 	uint8_t network[WM_NETWORK_LEN];  /* the network's id: other networks' events are refused */
 	const char *network_name;    /* for the reason of that refusal; NULL if unknown */
 	uint64_t now;                /* ms since the epoch */
+	/* May be NULL.  The event with this id, decoded and verified already
+	 * (the daemon's workers, node/daemon/verify.h), handed over (ingest
+	 * frees it) to be used instead of checking the bytes again; NULL if
+	 * there is none. */
+	struct event *(*verified)(void *ctx, const uint8_t id[WM_ID_LEN]);
+	void *verified_ctx;
 };
 
 struct ingest_result {

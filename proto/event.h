@@ -160,6 +160,12 @@ int event_peek(const uint8_t *buf, size_t len, unsigned flags, struct event_peek
  * on pk->wire[0..pk->wire_len). */
 int event_decode_peeked(const struct event_peek *pk, struct event **out, char why[WM_WHY_LEN]);
 
+/* event_decode without the signature check, for bytes read back from a
+ * store, which holds only events that passed event_decode: rendering a
+ * page of them costs no Ed25519.  Every other check runs.  Never for bytes
+ * from a peer, a client or a file. */
+int event_decode_stored(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN]);
+
 /*
  * Length of the wire event that starts at buf (which holds len bytes), read
  * from the wrapper's headers alone: lets a bundle reader step from event to

@@ -62,7 +62,7 @@ void cli_list_decode(struct cli_list *l)
 	char why[WM_WHY_LEN];
 	for (i = 0; i < l->n; i++) {
 		struct cli_item it = l->v[i];
-		if (!it.ev && event_decode(it.wire, it.len, &it.ev, why) != 0) {
+		if (!it.ev && event_decode_stored(it.wire, it.len, &it.ev, why) != 0) {
 			cli_err("skipping a stored event that does not decode: %s", why);
 			free(it.wire);
 			continue;

@@ -129,6 +129,15 @@ static void io_ingesting(void *ctx)
 	local_batch_begin(&d->local);
 }
 
+/* ingest_ctx.verified: the event a worker checked, for the frame the mesh
+ * is reading now (verify.h). */
+static struct event *io_verified(void *ctx, const uint8_t id[WM_ID_LEN])
+{
+	struct daemon *d = ctx;
+
+	return vq_take(d->vq, id);
+}
+
 static void local_log(void *ctx, int level, const char *line)
 {
 	d_log(ctx, level, "%s", line);
@@ -187,6 +196,8 @@ static void d_stop(struct daemon *d, const char *why)
 	d_log(d, D_INFO, "%s: shutting down", why);
 	local_batch_end(&d->local);
 	d->stopping = 1;
+	vq_close(d->vq);             /* frames not handed to the mesh yet: dropped */
+	d->vq = NULL;
 	uv_check_stop(&d->batch_check);
 	uv_timer_stop(&d->mesh_timer);
 	uv_timer_stop(&d->poll_timer);
@@ -329,6 +340,7 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	struct transport_options topt;
 	struct mesh_config mc;
 	struct mesh_io io;
+	struct ingest_ctx ictx;
 	struct node_conf *cf;
 	char path[PATH_MAX + 32];
 	uint64_t seed;
@@ -383,7 +395,10 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	io.ingesting = io_ingesting;
 	wmc_random(&seed, sizeof seed);
 	d->nd->ictx.now = d_now_ms();
-	rc = mesh_new(&mc, &io, &d->nd->ictx, seed, &d->mesh, why);
+	ictx = d->nd->ictx;
+	ictx.verified = io_verified;     /* the mesh's copy only: its events come from peers */
+	ictx.verified_ctx = d;
+	rc = mesh_new(&mc, &io, &ictx, seed, &d->mesh, why);
 	if (rc) {
 		char inner[WM_WHY_LEN];
 		snprintf(inner, sizeof inner, "%s", why);
@@ -397,6 +412,10 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 		return WM_EIO;
 	}
 	d->loop_inited = 1;
+	if ((rc = vq_new(&d->loop, peers_frame, d, &d->vq)) != 0) {
+		wm_why(why, "out of memory");
+		return rc;
+	}
 	peers_transport_callbacks(d, &tcb);
 	transport_options_default(&topt);
 	topt.keepalive_ms = cf->keepalive * 1000;
@@ -517,6 +536,8 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 		d->http = NULL;
 		transport_free(d->tr);
 		d->tr = NULL;
+		vq_close(d->vq);
+		d->vq = NULL;
 		uv_walk(&d->loop, d_walk_close, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}

@@ -268,7 +268,7 @@ json_t *api_event_json(struct http *h, struct store *s, const uint8_t *wire, siz
 	char why[WM_WHY_LEN];
 	json_t *o;
 
-	if (event_decode(wire, len, &ev, why) != 0)
+	if (event_decode_stored(wire, len, &ev, why) != 0)
 		return NULL;
 	o = render_event_json(&rc, ev);
 	event_free(ev);

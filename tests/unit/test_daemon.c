@@ -1,10 +1,12 @@
 /*
- * Unit tests of the daemon's own logic below the loop (node/daemon/local.c):
- * the write batch around one turn's events, its rollback when the store
+ * Unit tests of the daemon's own logic below the loop (node/daemon/local.c,
+ * verify.c): the write batch around one turn's events, its rollback when the store
  * fails, and the poll that publishes what other processes wrote while
- * skipping the rows the mesh stored.  A real store in a temporary directory
- * and a real mesh with one peer; no libuv: the test plays the loop, calling
- * local_batch_end where the loop's check phase would.
+ * skipping the rows the mesh stored; the verify queue, which checks fetched
+ * events on libuv's pool and hands frames to the mesh in arrival order.
+ * A real store in a temporary directory and a real mesh with one peer; the
+ * test plays the loop, calling local_batch_end where the loop's check
+ * phase would (a real libuv loop only for the queue's workers).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include "frame.h"
 #include "local.h"
 #include "mesh.h"
+#include "verify.h"
 
 #define T0   1700000000000ull
 #define NOW  (T0 + 60000)
@@ -30,6 +33,8 @@
 struct t {
 	struct fx_node *f;
 	struct mesh *m;
+	struct vq *vq;               /* the verify queue tests */
+	unsigned taken;              /* events ingest took from it */
 	struct local l;
 	unsigned warns;              /* local's D_WARN lines */
 	unsigned event_frames_out;   /* EVENT frames the mesh sent the peer */
@@ -81,6 +86,16 @@ static void local_log(void *ctx, int level, const char *line)
 	(void)line;
 	if (level == D_WARN)
 		t->warns++;
+}
+
+/* ingest_ctx.verified, as the daemon sets it for the mesh */
+static struct event *verified(void *ctx, const uint8_t id[WM_ID_LEN])
+{
+	struct t *t = ctx;
+	struct event *ev = vq_take(t->vq, id);
+
+	t->taken += ev != NULL;
+	return ev;
 }
 
 static void frame_in(struct t *t, const struct frame *f)
@@ -154,6 +169,8 @@ static int setup(void **state)
 	io.stored = io_stored;
 	io.ingesting = io_ingesting;
 	mesh_config_defaults(&mc);
+	t->f->ctx.verified = verified;
+	t->f->ctx.verified_ctx = t;
 	assert_int_equal(mesh_new(&mc, &io, &t->f->ctx, 1, &t->m, why), 0);
 	local_init(&t->l, t->f->s, t->m, local_log, t);
 	memset(pub, 0x42, sizeof pub);
@@ -329,6 +346,174 @@ static void test_rollback_forgets_its_rows(void **state)
 	assert_int_equal(t->l.rows_read, 1);
 }
 
+/* --- the verify queue ------------------------------------------------------------ */
+
+#define NQ 8
+
+struct q_log {
+	struct t *t;
+	uint8_t *sent[NQ];           /* the frames, in the order they were handed in */
+	size_t sent_len[NQ], nsent;
+	size_t order[NQ], n;         /* which of them deliver saw, in its order */
+	int checked[NQ];             /* vq_take had its event, verified */
+	int to_mesh;                 /* deliver hands the frame to the mesh */
+};
+
+static void q_deliver(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len)
+{
+	struct q_log *ql = ctx;
+	struct frame f;
+	struct event_peek pk;
+	struct event *ev;
+	uint8_t other[WM_ID_LEN];
+	size_t i;
+
+	for (i = 0; i < ql->nsent; i++)
+		if (ql->sent_len[i] == len && memcmp(ql->sent[i], bytes, len) == 0)
+			break;
+	assert_true(i < ql->nsent);
+	assert_true(ql->n < NQ);
+	ql->order[ql->n++] = i;
+	if (ql->to_mesh) {
+		assert_int_equal(mesh_receive(ql->t->m, peer, bytes, len, NOW), 0);
+		return;
+	}
+	assert_int_equal(frame_decode(bytes, len, &f, NULL), 0);
+	if (f.type != FRAME_EVENT || event_peek(f.event.wire, f.event.len, 0, &pk, NULL) != 0)
+		return;
+	memcpy(other, pk.id, WM_ID_LEN);
+	other[0] ^= 1;
+	assert_null(vq_take(ql->t->vq, other));           /* only the frame's own event */
+	if ((ev = vq_take(ql->t->vq, pk.id)) != NULL) {
+		ql->checked[i] = 1;
+		assert_memory_equal(ev->id, pk.id, WM_ID_LEN);
+		event_free(ev);
+		assert_null(vq_take(ql->t->vq, pk.id));          /* handed over once */
+	}
+}
+
+static void q_send(struct q_log *ql, const struct frame *f)
+{
+	assert_true(ql->nsent < NQ);
+	assert_int_equal(frame_encode(f, &ql->sent[ql->nsent], &ql->sent_len[ql->nsent], NULL), 0);
+	vq_frame(ql->t->vq, PEER, ql->sent[ql->nsent], ql->sent_len[ql->nsent]);
+	ql->nsent++;
+}
+
+static void q_event(struct q_log *ql, const uint8_t *wire, size_t len, int push)
+{
+	struct frame f;
+
+	memset(&f, 0, sizeof f);
+	f.type = FRAME_EVENT;
+	f.event.push = push;
+	f.event.wire = wire;
+	f.event.len = len;
+	q_send(ql, &f);
+}
+
+static void q_ihave(struct q_log *ql, const uint8_t id[WM_ID_LEN])
+{
+	uint8_t kind = KIND_REQUEST;
+	struct frame f;
+
+	memset(&f, 0, sizeof f);
+	f.type = FRAME_IHAVE;
+	f.ids.flag = 1;
+	f.ids.n = 1;
+	f.ids.ids = id;
+	f.ids.kinds = &kind;
+	q_send(ql, &f);
+}
+
+/* Run the loop until every worker is done; close the queue and the loop. */
+static void q_run(struct q_log *ql, uv_loop_t *loop)
+{
+	while (vq_inflight(ql->t->vq) > 0)
+		uv_run(loop, UV_RUN_ONCE);
+	assert_int_equal(vq_waiting(ql->t->vq), 0);
+	vq_close(ql->t->vq);
+	ql->t->vq = NULL;
+	assert_int_equal(uv_loop_close(loop), 0);
+	for (size_t i = 0; i < ql->nsent; i++)
+		free(ql->sent[i]);
+}
+
+/* Fetched events (push=0) come to deliver checked, a broken one unchecked;
+ * the rest unchecked; every frame in the order it came, a frame that needs
+ * no worker waiting behind one that does. */
+static void test_verify_queue_order(void **state)
+{
+	struct t *t = *state;
+	struct q_log ql = { .t = t };
+	uv_loop_t loop;
+	uint8_t *bad;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(vq_new(&loop, q_deliver, &ql, &t->vq), 0);
+	assert_non_null(bad = malloc(t->ev[1].len));
+	memcpy(bad, t->ev[1].wire, t->ev[1].len);
+	bad[fx_sig_at(&t->ev[1]) + 5] ^= 0x01;
+
+	q_event(&ql, t->ev[0].wire, t->ev[0].len, 0);
+	q_ihave(&ql, t->ev[9].id);                        /* waits for the worker of 0 */
+	q_event(&ql, bad, t->ev[1].len, 0);
+	q_event(&ql, t->ev[2].wire, t->ev[2].len, 1);     /* a live push: no worker */
+	q_event(&ql, t->ev[3].wire, t->ev[3].len, 0);
+	assert_int_equal(ql.n, 0);                        /* nothing passes the first */
+	q_run(&ql, &loop);
+	free(bad);
+
+	assert_int_equal(ql.n, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(ql.order[i], i);
+	assert_int_equal(ql.checked[0], 1);
+	assert_int_equal(ql.checked[1], 0);
+	assert_int_equal(ql.checked[2], 0);
+	assert_int_equal(ql.checked[3], 0);
+	assert_int_equal(ql.checked[4], 1);
+}
+
+/* Through the mesh and ingest into one batch: ingest takes the checked
+ * events instead of checking them again, and an event refused in the middle
+ * of the batch (made an hour ahead of the node's clock) costs only itself. */
+static void test_verify_queue_batch(void **state)
+{
+	struct t *t = *state;
+	struct q_log ql = { .t = t, .to_mesh = 1 };
+	struct event_draft d;
+	struct fx_ev ahead;
+	uv_loop_t loop;
+
+	fx_draft(&d, t->f->k[1], KIND_REQUEST, "g", NOW + 3600000);
+	draft_str(&d, "topic", "police");
+	draft_str(&d, "text", "from the future");
+	ahead = fx_build(&d, t->f->k[1]);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(vq_new(&loop, q_deliver, &ql, &t->vq), 0);
+
+	q_event(&ql, t->ev[0].wire, t->ev[0].len, 0);
+	q_ihave(&ql, ahead.id);                           /* so the mesh asks for it */
+	q_event(&ql, t->ev[1].wire, t->ev[1].len, 0);
+	q_event(&ql, ahead.wire, ahead.len, 0);
+	q_event(&ql, t->ev[2].wire, t->ev[2].len, 0);
+	q_event(&ql, t->ev[3].wire, t->ev[3].len, 0);
+	q_run(&ql, &loop);
+	free(ahead.wire);
+
+	assert_int_equal(ql.n, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(ql.order[i], i);
+	assert_int_equal(t->taken, 5);                    /* the refused one too: checked once */
+	assert_true(t->l.batch_open);
+	local_batch_end(&t->l);
+	assert_int_equal(committed(t), 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(store_has(t->f->s, t->ev[i].id), 1);
+	assert_int_equal(store_has(t->f->s, ahead.id), 0);
+	assert_int_equal(t->l.batch_failures, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +521,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failure_rolls_back_the_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_publishes_other_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_forgets_its_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_queue_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_queue_batch, setup, teardown),
 	};
 
 	if (wmc_init() != 0)

@@ -569,6 +569,41 @@ static void test_v2(void **state)
 	assert_int_not_equal(event_build(&d, alice, &w, &l, NULL, why), 0);
 }
 
+/* event_decode_stored: every check but the signature's (bytes the store
+ * took through event_decode) */
+static void test_decode_stored(void **state)
+{
+	struct event_draft d;
+	struct event *ev = NULL;
+	uint8_t *w = NULL, *x = NULL, id[WM_ID_LEN];
+	size_t l = 0, xl = 0;
+
+	(void)state;
+	sample(&d);
+	assert_int_equal(event_build(&d, alice, &w, &l, id, why), 0);
+	assert_int_equal(event_decode_stored(w, l, &ev, why), 0);
+	assert_memory_equal(ev->id, id, WM_ID_LEN);
+	assert_string_equal(ev->group, "gaobu.xinhua-village");
+	assert_true(ev->ncontent > 0);
+	event_free(ev);
+	ev = NULL;
+	w[l - 1 - 2] ^= 1;           /* inside the content: its hash no longer matches */
+	assert_int_equal(event_decode_stored(w, l, &ev, why), WM_EHASH);
+	w[l - 1 - 2] ^= 1;
+	assert_int_equal(event_decode(w, l, &ev, why), 0);
+	assert_int_equal(event_wrap(ev->payload, ev->payload_len, NULL, 0, alice, &x, &xl, NULL), 0);
+	event_free(ev);
+	ev = NULL;
+	x[xl - 1] ^= 1;              /* a signature that does not verify: not looked at */
+	assert_int_equal(event_decode(x, xl, &ev, why), WM_ESIG);
+	assert_int_equal(event_decode_stored(x, xl, &ev, why), 0);
+	assert_int_equal(ev->withheld, 1);
+	event_free(ev);
+	assert_int_equal(event_decode_stored(w, l - 1, &ev, why), WM_EMALFORMED);
+	free(x);
+	free(w);
+}
+
 static void test_drafts(void **state)
 {
 	struct event_draft d;
@@ -832,6 +867,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wire_len),
 		cmocka_unit_test(test_peek),
 		cmocka_unit_test(test_v2),
+		cmocka_unit_test(test_decode_stored),
 		cmocka_unit_test(test_drafts),
 		cmocka_unit_test(test_vectors),
 	};
