@@ -492,6 +492,17 @@ int keyfile_is_encrypted(const char *text, size_t len)
 	return enc;
 }
 
+int keyfile_public(const char *text, size_t len, uint8_t pub[WM_PUB_LEN], char *why, size_t whylen)
+{
+	struct kf_parsed p;
+	int rc = kf_parse(text, len, &p, why, whylen);
+
+	if (rc == 0)
+		memcpy(pub, p.pub, WM_PUB_LEN);
+	kf_wipe(&p);
+	return rc < 0 ? rc : 0;
+}
+
 static int kf_derive(uint8_t key[crypto_secretbox_KEYBYTES], const char *pass, size_t passlen,
                      const uint8_t salt[KF_SALT_LEN], unsigned long long ops, unsigned long long mem)
 {

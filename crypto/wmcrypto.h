@@ -103,6 +103,8 @@ int hex_decode(uint8_t *out, size_t len, const char *hex, size_t hexlen);
  * keyfile_decode: WM_EFORMAT (not a key file; why says what is wrong),
  * WM_ENEEDPASS (encrypted, passphrase NULL), WM_EPASSPHRASE (wrong one).
  * keyfile_is_encrypted: 1, 0, or WM_EFORMAT.
+ * keyfile_public: the public key a key file names, read by the same rules
+ * without decrypting anything; 0, or WM_EFORMAT (why says what is wrong).
  */
 enum keyfile_kdf {
 	KEYFILE_MODERATE,     /* personal and station keys: 3 passes, 256 MiB */
@@ -113,6 +115,7 @@ int keyfile_encode(const struct key *k, const char *passphrase, size_t passlen,
 int keyfile_decode(const char *text, size_t len, const char *passphrase, size_t passlen,
                    struct key **out, char *why, size_t whylen);
 int keyfile_is_encrypted(const char *text, size_t len);
+int keyfile_public(const char *text, size_t len, uint8_t pub[WM_PUB_LEN], char *why, size_t whylen);
 
 /*
  * Sealed boxes (PROTOCOL.md section 6): a message readable by each of n

@@ -23,7 +23,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define KEY_MAGIC "watchmesh-key 1"
 
 #define PASS_MAX 1024
 /* tries at the terminal before a command gives up */
@@ -518,40 +517,18 @@ out:
 	return rc;
 }
 
-/* The "public <hex>" line of a key file's text. */
-static int key_text_pub(const char *t, size_t len, uint8_t pub[WM_PUB_LEN])
-{
-	size_t i = 0, ml = strlen(KEY_MAGIC);
-
-	if (len < ml || memcmp(t, KEY_MAGIC, ml) != 0 || (len > ml && t[ml] != '\n' && t[ml] != '\r'))
-		return WM_EFORMAT;
-	while (i < len) {
-		size_t e = i;
-		while (e < len && t[e] != '\n')
-			e++;
-		if (e - i >= 7 + WM_HEX_PUB && memcmp(t + i, "public ", 7) == 0) {
-			size_t hl = e - i - 7;
-			if (hl > 0 && t[i + 7 + hl - 1] == '\r')
-				hl--;
-			if (hl != WM_HEX_PUB)
-				return WM_EFORMAT;
-			return hex_decode(pub, WM_PUB_LEN, t + i + 7, hl) ? WM_EFORMAT : 0;
-		}
-		i = e + 1;
-	}
-	return WM_EFORMAT;
-}
-
 int files_key_pub(const char *path, uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN])
 {
+	char kwhy[WM_WHY_LEN];
 	uint8_t *text = NULL;
 	size_t len = 0;
 	int rc = files_read(path, 64 * 1024, &text, &len, why);
 	if (rc)
 		return rc;
-	rc = key_text_pub((const char *)text, len, pub);
+	/* the rules keyfile_decode reads by: a file that loads names its key here */
+	rc = keyfile_public((const char *)text, len, pub, kwhy, sizeof kwhy);
 	if (rc)
-		wm_why(why, "%s is not a watchmesh key file (no valid 'public' line)", path);
+		wm_why(why, "%s is not a watchmesh key file: %s", path, kwhy);
 	wmc_wipe(text, len);
 	free(text);
 	return rc;

@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "handshake.h"
+#include "reader.h"
 #include "transport.h"
 
 _Static_assert(TRANSPORT_FRAME_MAX == CHAN_FRAME_MAX, "frame limits agree");
@@ -59,14 +60,6 @@ enum tr_state {
 	TR_UP,           /* handshake done (announced once admitted) */
 	TR_CLOSING,      /* sending the closing frame, waiting for EOF */
 	TR_CLOSED,       /* handles closing */
-};
-
-enum tr_rx {
-	RX_HANDSHAKE,    /* c->small collects hs_want() bytes */
-	RX_HEADER,       /* c->small collects the peer's stream header */
-	RX_PREFIX,       /* c->small collects a 4-byte length */
-	RX_BODY,         /* c->body collects the ciphertext */
-	RX_DISCARD,      /* closing: ignore whatever comes */
 };
 
 struct tr_frame {
@@ -129,12 +122,8 @@ struct transport_conn {
 	int hs_msg;                            /* number of the message being received */
 
 	/* receiving */
-	enum tr_rx rx;
-	uint8_t small[HS_MSG_MAX];
-	size_t small_have, small_want;
-	uint8_t prefix[CHAN_PREFIX_LEN];
-	uint8_t *body;
-	size_t body_have, body_want;
+	struct reader rd;
+	int discard;                           /* closing: ignore whatever comes */
 
 	/* sending */
 	uint8_t raw[TR_RAW_MAX];               /* handshake messages, stream header */
@@ -807,7 +796,7 @@ static void conn_destroy(struct transport_conn *c)
 	t->nconns--;
 	fqueue_clear(&c->high);
 	fqueue_clear(&c->normal);
-	free(c->body);
+	reader_clear(&c->rd);
 	free(c->wbuf);
 	free(c->final_wire);
 	hs_free(c->hs);
@@ -837,7 +826,6 @@ static struct transport_conn *conn_new(struct transport *t, int outbound)
 	c->t = t;
 	c->outbound = outbound;
 	c->state = outbound ? TR_CONNECTING : TR_HANDSHAKE;
-	c->rx = RX_HANDSHAKE;
 	snprintf(c->addr, sizeof(c->addr), "?");
 	if (uv_tcp_init(t->loop, &c->tcp) != 0) {
 		free(c);
@@ -931,9 +919,8 @@ static void conn_end(struct transport_conn *c, const char *reason, int goodbye)
 	fqueue_clear(&c->normal);
 	t->queued -= c->queued;
 	c->queued = 0;
-	c->rx = RX_DISCARD;
-	free(c->body);
-	c->body = NULL;
+	c->discard = 1;
+	reader_clear(&c->rd);
 	if (c->dialer != NULL) {
 		struct transport_dialer *d = c->dialer;
 		int64_t delay;
@@ -1318,11 +1305,11 @@ static int conn_probe_phase(const struct transport_conn *c)
 static void conn_doom(struct transport_conn *c, const char *why)
 {
 	c->doomed = 1;
-	c->rx = RX_DISCARD;
+	c->discard = 1;
 	snprintf(c->doom_why, sizeof(c->doom_why), "%s", why);
 }
 
-/* c->small holds a whole handshake message. */
+/* c->rd.small holds a whole handshake message. */
 static void conn_hs_message(struct transport_conn *c)
 {
 	uint8_t out[HS_MSG_MAX], header[CHAN_HEADER_LEN];
@@ -1331,7 +1318,7 @@ static void conn_hs_message(struct transport_conn *c)
 	int rc;
 
 	why[0] = 0;
-	rc = hs_recv(c->hs, c->small, c->small_have, out, &outlen, why);
+	rc = hs_recv(c->hs, c->rd.small, c->rd.want, out, &outlen, why);
 	if (rc != 0 && conn_probe_phase(c)) {
 		conn_doom(c, why[0] ? why : "handshake failed");
 		return;
@@ -1346,9 +1333,8 @@ static void conn_hs_message(struct transport_conn *c)
 		conn_end(c, "internal error: handshake output does not fit", 0);
 		return;
 	}
-	c->small_have = 0;
 	if (!hs_done(c->hs)) {
-		c->small_want = hs_want(c->hs);
+		reader_expect(&c->rd, hs_want(c->hs));
 		c->hs_msg += 2;
 		conn_pump(c);
 		return;
@@ -1362,8 +1348,7 @@ static void conn_hs_message(struct transport_conn *c)
 		conn_end(c, "cannot start the encrypted stream", 0);
 		return;
 	}
-	c->rx = RX_HEADER;
-	c->small_want = CHAN_HEADER_LEN;
+	reader_expect(&c->rd, 0);
 	c->hs_msg = 5;   /* now waiting for the peer's stream header */
 	if (conn_admit(c) != 0)
 		return;
@@ -1375,7 +1360,7 @@ static void conn_hs_message(struct transport_conn *c)
 	conn_pump(c);
 }
 
-/* One whole ciphertext (after c->prefix). */
+/* One whole ciphertext (after c->rd.prefix). */
 static void conn_frame(struct transport_conn *c, const uint8_t *ct, size_t ctlen)
 {
 	struct transport *t = c->t;
@@ -1390,7 +1375,7 @@ static void conn_frame(struct transport_conn *c, const uint8_t *ct, size_t ctlen
 		return;
 	}
 	why[0] = 0;
-	rc = chan_open(c->chan, c->prefix, ct, ctlen, plain, &plen, &final, why);
+	rc = chan_open(c->chan, c->rd.prefix, ct, ctlen, plain, &plen, &final, why);
 	if (rc != 0) {
 		snprintf(reason, sizeof(reason), "bad frame: %s", why);
 		transport_close(c, reason, t->opt.fault_backoff_ms);
@@ -1409,80 +1394,28 @@ static void conn_frame(struct transport_conn *c, const uint8_t *ct, size_t ctlen
 static void conn_input(struct transport_conn *c, const uint8_t *p, size_t n)
 {
 	char why[WM_WHY_LEN];
-	size_t take;
+	const uint8_t *ct = NULL;
+	size_t ctlen = 0;
+	int rc;
 
-	while (n > 0 && (c->state == TR_HANDSHAKE || c->state == TR_UP)) {
-		switch (c->rx) {
-		case RX_HANDSHAKE:
-		case RX_HEADER:
-		case RX_PREFIX:
-			take = c->small_want - c->small_have;
-			if (take > n)
-				take = n;
-			if (c->rx == RX_PREFIX)
-				memcpy(c->prefix + c->small_have, p, take);
-			else
-				memcpy(c->small + c->small_have, p, take);
-			c->small_have += take;
-			p += take;
-			n -= take;
-			if (c->small_have < c->small_want)
-				break;
-			if (c->rx == RX_HANDSHAKE) {
-				conn_hs_message(c);
-			} else if (c->rx == RX_HEADER) {
-				why[0] = 0;
-				if (chan_set_rx_header(c->chan, c->small, why) != 0) {
-					conn_end(c, why, 1);
-					break;
-				}
-				c->rx = RX_PREFIX;
-				c->small_have = 0;
-				c->small_want = CHAN_PREFIX_LEN;
-				conn_established(c);
-			} else {
-				why[0] = 0;
-				if (chan_frame_len(c->prefix, &c->body_want, why) != 0) {
-					transport_close(c, why, c->t->opt.fault_backoff_ms);
-					break;
-				}
-				c->small_have = 0;
-				if (n >= c->body_want) {
-					/* the whole frame is here: no copy */
-					size_t len = c->body_want;
-
-					p += len;
-					n -= len;
-					conn_frame(c, p - len, len);
-				} else {
-					c->body = malloc(c->body_want);
-					if (c->body == NULL) {
-						conn_end(c, "out of memory for a frame", 0);
-						break;
-					}
-					c->body_have = 0;
-					c->rx = RX_BODY;
-				}
+	while (n > 0 && !c->discard && (c->state == TR_HANDSHAKE || c->state == TR_UP)) {
+		why[0] = 0;
+		rc = reader_take(&c->rd, &p, &n, &ct, &ctlen, why);
+		if (rc == READER_MESSAGE) {
+			conn_hs_message(c);
+		} else if (rc == READER_HEADER) {
+			if (chan_set_rx_header(c->chan, c->rd.small, why) != 0) {
+				conn_end(c, why, 1);
+				return;
 			}
-			break;
-		case RX_BODY:
-			take = c->body_want - c->body_have;
-			if (take > n)
-				take = n;
-			memcpy(c->body + c->body_have, p, take);
-			c->body_have += take;
-			p += take;
-			n -= take;
-			if (c->body_have == c->body_want) {
-				uint8_t *body = c->body;
-
-				c->body = NULL;
-				c->rx = RX_PREFIX;
-				conn_frame(c, body, c->body_want);
-				free(body);
-			}
-			break;
-		case RX_DISCARD:
+			conn_established(c);
+		} else if (rc == READER_FRAME) {
+			conn_frame(c, ct, ctlen);
+		} else if (rc == WM_ENOMEM) {
+			conn_end(c, why, 0);
+			return;
+		} else if (rc < 0) {
+			transport_close(c, why, c->t->opt.fault_backoff_ms);
 			return;
 		}
 	}
@@ -1640,9 +1573,7 @@ static int conn_start_handshake(struct transport_conn *c, const uint8_t *expecte
 	} else {
 		c->hs_msg = 1;
 	}
-	c->rx = RX_HANDSHAKE;
-	c->small_have = 0;
-	c->small_want = hs_want(c->hs);
+	reader_init(&c->rd, hs_want(c->hs));
 	conn_pump(c);
 	return 0;
 }

@@ -79,7 +79,10 @@ class Daemon:
         self.logf = open(self.logpath, "ab")
         self.logf.write(b"---- start\n")
         self.logf.flush()
-        self.proc = subprocess.Popen([self.env.binary, "run", self.dir], cwd=self.env.dir,
+        # WATCHMESH_DAEMON_WRAPPER: a command to run the daemon under
+        # (`make valgrind` gives valgrind's memcheck)
+        wrapper = os.environ.get("WATCHMESH_DAEMON_WRAPPER", "").split()
+        self.proc = subprocess.Popen(wrapper + [self.env.binary, "run", self.dir], cwd=self.env.dir,
                                      env=self.env.env, stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf)
         if self not in DAEMONS:

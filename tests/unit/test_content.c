@@ -543,7 +543,7 @@ static void test_cert_revoke(void **state)
 	struct event_draft d;
 	struct cval g[3];
 	char name[WM_NAME_MAX + 2];
-	uint8_t subject[WM_PUB_LEN];
+	uint8_t subject[WM_PUB_LEN] = { 0 };
 
 	(void)state;
 	g[0] = cval_str("gaobu");
