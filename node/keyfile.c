@@ -439,8 +439,6 @@ static int agent_key(const uint8_t pub[WM_PUB_LEN], struct key **out)
 
 /* --- key files -------------------------------------------------------------- */
 
-static int key_text_pub(const char *t, size_t len, uint8_t pub[WM_PUB_LEN]);
-
 int files_load_key(const char *path, const char *passfile, int need,
                    struct key **out, char why[WM_WHY_LEN])
 {
@@ -463,7 +461,7 @@ int files_load_key(const char *path, const char *passfile, int need,
 		goto out;
 	}
 	/* the agent holds the key unlocked: nothing to ask */
-	if (enc == 1 && need == FILES_SIGNER && key_text_pub((const char *)text, len, pub) == 0 &&
+	if (enc == 1 && need == FILES_SIGNER && keyfile_public((const char *)text, len, pub, inner, sizeof inner) == 0 &&
 	    agent_key(pub, out) == 0) {
 		rc = 0;
 		goto out;
