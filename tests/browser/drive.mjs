@@ -131,6 +131,10 @@ const cases = {
     check((await page.locator(".refused").textContent()).startsWith("1 "), "the refused event is not counted");
     const pinned = await page.locator("#alerts article.card").allTextContents();
     check(pinned.length === 1 && pinned[0].includes("寻找走失老人"), "pinned: " + JSON.stringify(pinned));
+    // a resident's "update" of the officer's alert replaces nothing: shown
+    // apart, marked, and the alert stays pinned as it was
+    const update = await cardWith(page, "#feed", "警报解除：老人已回家");
+    check((await update.getAttribute("class")).includes("suspect"), "the forged update is not marked");
     await page.screenshot({ path: join(outdir, "liar.png"), fullPage: true });
   },
 

@@ -5,16 +5,17 @@ headless Chromium through playwright-core against it, on a 360-pixel-wide
 screen.  Screenshots are kept in OUTDIR.
 
     usage: test_browser.py WATCHMESH CASE SOURCE_ROOT WEB_DIR OUTDIR
-    cases: feed liar post revoked offline queue
+    cases: feed liar post revoked offline queue https backup install flow
 
 feed: the community picked from the certificates, the alert pinned with its
       colour, time left, area and photo, badges, a reply under its request,
       network text shown as text, an alert arriving live, an officer
       certified after the page opened posting with his badge, search.
 liar: a proxy in front of the node marks every event official and slips in
-      a resident's bulletin, a station certificate signed by a resident and
-      an event with a bad signature: the page gives no badge and drops the
-      forgery.
+      a resident's bulletin, a station certificate signed by a resident, an
+      event with a bad signature and a resident's "update" of the officer's
+      alert: the page gives no badge, drops the forgery, and keeps the
+      officer's alert pinned.
 post: opened without the station's link (the root pinned on first use),
       the page makes a key, signs two help requests and the node takes
       them (201); the second chains to the first; a third holding a phone
@@ -35,6 +36,10 @@ install: meson install puts the app where web_dir's default says, and a
       node serves the installed copy.
 queue: the node stopped, a request written in the page waits in its
       outbox (shown so, across a reload); the node started again, it goes.
+flow: two meshed nodes over HTTPS, a resident's page on A and an officer's
+      on B: a sealed request opened, answered and referred; an alert from
+      the CLI pinned on both pages with a notification; its update shown
+      once; answers to it gone when it expires (flow.mjs).
 """
 import base64
 import hashlib
@@ -214,10 +219,16 @@ def t_liar(env):
     station = wmtest.event(res1, 7, now, "network", {"subject": res1_pub, "role": "station", "name": "高埔派出所",
                                                      "groups": ["*"], "not_before": now - 1000,
                                                      "not_after": now + 86400000}, network=net)
+    # a resident's "update" of the officer's alert, which must not replace it
+    running = env.json("feed", "--dir", "village", "--json", "--kind", "alert")[0]["id"]
+    update = wmtest.event(res1, 2, now, G, {"event": "寻人", "headline": "警报解除：老人已回家，不用再找",
+                                            "text": "已找到。", "category": "Safety", "urgency": "Past",
+                                            "severity": "Minor", "certainty": "Observed", "area_desc": "新华村"},
+                          refs=[bytes.fromhex(running)], expires_at=now + 3600000, network=net)
     wire, badsig_id = wmtest.event(res2, 3, now, G, {"topic": "police", "text": "签名被篡改"}, network=net)
     payload, sig, content = wmtest.unwrap(wire)
     badsig = msgpack.packb([payload, bytes([sig[0] ^ 1]) + sig[1:], content], use_bin_type=True)
-    liar = Liar(v.http_port, {G: [(bulletin[1], bulletin[0]), (badsig_id, bytes(badsig))],
+    liar = Liar(v.http_port, {G: [(bulletin[1], bulletin[0]), (badsig_id, bytes(badsig)), (update[1], update[0])],
                               "network": [(station[1], station[0])]})
     t = threading.Thread(target=liar.serve_forever, daemon=True)
     t.start()
@@ -343,6 +354,55 @@ def t_https(env):
           extra_env={"WATCHMESH_CA_SPKI": spki_sha256(env.path("net.tls-ca.crt"))})
 
 
+def t_flow(env):
+    """Issue 10 item 7's flow on two meshed nodes, both serving HTTPS with
+    certificates from the network's TLS authority: a resident's page on A
+    sends a sealed request; an officer's page on B opens it, replies and
+    refers it; the resident's page shows the reply and the status; an alert
+    from the CLI at A shows pinned on both pages and raises a notification;
+    its update shows once; answers to it go when it expires, but for the
+    one with an expiry of its own (flow.mjs)."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    office = env.key("office.key")
+    with open(env.path("office.pub"), "w") as f:
+        f.write(office + "\n")
+    ports = {}
+    for n in ("a", "b"):
+        env.run("tls", "issue", "--ca", "net.tls-ca.crt", "--ca-key", "net.tls-ca.key", "--dir", n,
+                "--passphrase-file", env.passfile, "--address", "127.0.0.1")
+        ports[n] = free_port()
+    a, b = Node(env, "a"), Node(env, "b")
+    a.configure(https="127.0.0.1:%d" % ports["a"], web_dir=WEB_DIR)
+    b.configure(peers=[a.addr()], https="127.0.0.1:%d" % ports["b"], web_dir=WEB_DIR)
+    a.start()
+    b.start()
+    wait_up(env, "b", 1)
+    for n, node in (("a", a), ("b", b)):
+        wait_until("%s to serve HTTPS" % n, lambda: "HTTPS on 127.0.0.1:%d" % ports[n] in node.log())
+    alert = {}
+
+    def alert_at_a():
+        alert["id"] = env.post("alert", "a", "officer.key", "--group", G, "--headline", "寻找走失老人 刘大爷",
+                               "--text", "七十八岁，穿蓝色外套，下午在菜市场附近走失。", "--area", "新华村",
+                               "--severity", "Severe", "--expires", "3h")
+
+    def update_and_answers():
+        env.post("reply", "a", "res2.key", "--group", G, "--reply-to", alert["id"],
+                 "--text", "刚才在菜市场门口见过一位穿蓝外套的老人")
+        env.post("alert", "a", "officer.key", "--update", alert["id"], "--headline", "刘大爷已找到，感谢大家",
+                 "--expires", "2h")
+        env.post("reply", "a", "res2.key", "--group", G, "--reply-to", alert["id"],
+                 "--text", "太好了，下次社区活动见", "--expires", "1d")
+
+    root = root_hex(env)
+    drive(env, "flow", "https://127.0.0.1:%d/#root=%s" % (ports["a"], root),
+          {"an alert posted at A": alert_at_a, "its update and two replies": update_and_answers},
+          extra_env={"WATCHMESH_CA_SPKI": spki_sha256(env.path("net.tls-ca.crt")),
+                     "WATCHMESH_URL_B": "https://127.0.0.1:%d/#root=%s" % (ports["b"], root)},
+          script="flow.mjs")
+
+
 APP = ["app.js", "index.html", "app.css", "sw.js", "manifest.webmanifest", "icon.svg"]
 
 
@@ -372,7 +432,8 @@ def t_install(env):
 
 
 TESTS = {"feed": t_feed, "liar": t_liar, "post": t_post, "revoked": t_revoked, "offline": t_offline,
-         "queue": t_queue, "install": t_install, "https": t_https, "backup": t_backup}
+         "queue": t_queue, "install": t_install, "https": t_https, "backup": t_backup,
+         "flow": t_flow}
 
 
 def skip_reason():

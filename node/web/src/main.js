@@ -219,7 +219,55 @@ function follow(group, after, take) {
 
 function live() {
   if (app.source) app.source.close();
-  app.source = follow(app.group, app.next, (ev) => app.events.set(ev.id, ev));
+  app.source = follow(app.group, app.next, (ev) => {
+    if (!app.events.has(ev.id)) notifyAlert(ev);
+    app.events.set(ev.id, ev);
+  });
+}
+
+// --- notifications: a new alert while the app is open ---------------------------------
+
+// A running official alert that has just arrived raises a notification
+// through the service worker (the way a phone shows it; `new Notification`
+// is refused on Android).  One per alert: an update of it (§4) replaces its
+// notification, tagged by the alert's first version, rather than adding
+// one.  The permission is asked only by notifyButton().
+function notifyAlert(ev) {
+  if (ev.kind !== 2 || ev.withheld || ev.expiresAt <= Date.now() || !app.trust.official(ev) ||
+      !("Notification" in window) || Notification.permission !== "granted" || !("serviceWorker" in navigator))
+    return;
+  let first = ev;
+  for (let i = 0; i < 64; i++) {
+    const of = app.events.get(first.refs[0]);
+    if (!of || of.kind !== 2 || of.group !== first.group) break;
+    first = of;
+  }
+  const c = ev.content;
+  navigator.serviceWorker.getRegistration()
+    .then((reg) => reg && reg.showNotification(str(c.headline), {
+      body: [str(c.area_desc), left(ev.expiresAt)].filter(Boolean).join(" · "),
+      tag: first.id, icon: "icon.svg",
+    }))
+    .catch((e) => console.warn("no notification for " + ev.id + ": " + e.message));
+}
+
+// "开启警报通知": the browser asks for the permission only when the resident
+// presses it, never on load; once granted it says so and goes (on the next
+// visit), and when refused it says where to allow them.
+function notifyButton() {
+  if (!("Notification" in window) || !("serviceWorker" in navigator) || !window.isSecureContext ||
+      Notification.permission === "granted")
+    return null;
+  if (Notification.permission === "denied")
+    return el("p", { id: "notify-off", className: "notice" }, t("警报通知已被浏览器关闭，可在浏览器的网站设置里开启"));
+  const b = el("button", {
+    type: "button", id: "notify",
+    onclick: async () => {
+      await Notification.requestPermission();
+      b.replaceWith(notifyButton() || el("p", { id: "notify-on" }, t("已开启警报通知")));
+    },
+  }, t("开启警报通知"));
+  return b;
 }
 
 async function search(q) {
@@ -487,13 +535,48 @@ function hidden(ev) {
   return needsOfficial && app.trust.revoked(ev);
 }
 
-// Replies, statuses and acks go under what they answer when it is here.
+// Alert updates (PROTOCOL.md §4 "Updates", as `watchmesh feed`): id ->
+// the newest alert of the group whose refs[0] is that alert.  An update
+// that was retracted replaces nothing, and neither does one that is not an
+// official's: a lying node could otherwise hide an alert behind a forgery.
+function updates(evs) {
+  const next = new Map();
+  for (const ev of evs) {
+    const of = app.events.get(ev.refs[0]);
+    if (ev.kind !== 2 || ev.withheld || !of || of.kind !== 2 || of.group !== ev.group || !app.trust.official(ev))
+      continue;
+    const seen = next.get(of.id);
+    if (!seen || ev.createdAt > seen.createdAt) next.set(of.id, ev);
+  }
+  return next;
+}
+
+// An alert's latest version: its newest update, then that one's, and so on
+// (64 at most, as the CLI follows).
+function latest(ev, next) {
+  for (let i = 0; i < 64 && next.has(ev.id); i++) ev = next.get(ev.id);
+  return ev;
+}
+
+// Replies, statuses and acks go under what they answer when it is here; an
+// updated alert shows once, as its latest version, with the answers to
+// every version under it; a reply or ack to an alert goes when that latest
+// version has expired, unless it carries an expiry of its own (§4).
 function threads(evs) {
   const answers = new Map();
   const top = [];
+  const next = updates(evs);
+  const now = Date.now();
   for (const ev of evs) {
     if (ev.kind === 6 || ev.kind === 7 || ev.kind === 8 || hidden(ev)) continue;
-    const target = ev.refs[0];
+    if (ev.kind === 2 && next.has(ev.id)) continue;
+    let target = ev.refs[0];
+    const of = app.events.get(target);
+    if ((ev.kind === 4 || ev.kind === 9) && of && of.kind === 2 && !of.withheld) {
+      const last = latest(of, next);
+      if (ev.expiresAt === 0 && last.expiresAt <= now) continue;
+      target = last.id;
+    }
     if ((ev.kind === 4 || ev.kind === 5 || ev.kind === 9) && target && app.events.has(target)) {
       if (!answers.has(target)) answers.set(target, []);
       answers.get(target).push(ev);
@@ -878,7 +961,7 @@ function render() {
       el("header", { id: "top" }, el("h1", {}, app.group),
         el("button", { type: "button", id: "change-group", onclick: () => choose(null) }, t("切换社区")), langButton()),
       app.notice ? el("p", { className: "notice" }, app.notice) : null,
-      searchBox(), requestForm(), keyPanel(), app.reply, officerHook(), app.content);
+      notifyButton(), searchBox(), requestForm(), keyPanel(), app.reply, officerHook(), app.content);
   }
   if (app.officer) app.officer.refresh();
   show(app.content, app.results ? resultsView() : feedView(),

@@ -31,3 +31,13 @@ self.addEventListener("fetch", (e) => {
     }
   })());
 });
+
+// A notification of an alert (main.js notifyAlert) pressed: back to the app.
+self.addEventListener("notificationclick", (e) => {
+  e.notification.close();
+  e.waitUntil((async () => {
+    const open = await self.clients.matchAll({ type: "window" });
+    if (open.length) await open[0].focus();
+    else await self.clients.openWindow("/");
+  })());
+});
