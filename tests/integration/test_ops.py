@@ -171,8 +171,10 @@ def t_dirs(env):
 def t_keys(env):
     """certs (and cert list) show every certificate with its subject's
     whole key in hex and its state; show --json gives the subject in hex;
-    --to takes a valid certificate's name or a key prefix of 8+ digits, and
-    says so when a name is not unique, revoked, or a prefix too short."""
+    --to and --subject take a certificate's name or a key prefix of 6+
+    digits, and say so when a name is not unique, revoked (--to), or a
+    prefix too short; --subject prefers the certificate that holds now and
+    else takes an expired or revoked one's."""
     env.world(node="a", group=G)
     keys = {f: env.run("key", "show", f)[0].strip() for f in
             ("station.key", "officer.key", "res1.key", "res2.key")}
@@ -201,14 +203,14 @@ def t_keys(env):
                            "--topic", "other", "--text", "请王警官回电话", "--to", who, rc=rc)
         return out.strip(), err
 
-    sealed = [to("王警官")[0], to(keys["officer.key"][:8])[0]]
+    sealed = [to("王警官")[0], to(keys["officer.key"][:6])[0]]
     opened = {e["id"]: e for e in env.json("feed", "--dir", "a", "--key", "officer.key",
                                            "--passphrase-file", env.passfile, "--json")}
     for eid in sealed:
         check(opened.get(eid, {}).get("private_text") == "请王警官回电话",
               "the officer cannot read what was sealed to his name or prefix: %s" % opened.get(eid))
-    _, err = to(keys["officer.key"][:7], rc=2)
-    check("at least 8 hex digits" in err, "a 7-digit prefix: " + err)
+    _, err = to(keys["officer.key"][:5], rc=2)
+    check("at least 6 hex digits" in err, "a 5-digit prefix: " + err)
     _, err = to("王", rc=2)
     check("not a key, a key file or the name of a valid certificate" in err, "an unknown name: " + err)
     _, err = to("陈先生", rc=2)
@@ -217,6 +219,29 @@ def t_keys(env):
     _, err = to("王警官", rc=2)
     check("matches 2 keys" in err and keys["officer.key"][:16] in err and keys["res1.key"][:16] in err,
           "an ambiguous name: " + err)
+
+    # --subject: by prefix (cert renew, post revoke), refused when ambiguous,
+    # then by the name only one valid certificate still has
+    def cert(*args, rc=0):
+        return env.run("cert", *args, "--issuer", "station.key", "--passphrase-file", env.passfile,
+                       "--dir", "a", rc=rc)[1]
+    cert("renew", "--subject", keys["officer.key"][:6])
+    certs = env.json("certs", "--dir", "a", "--json")
+    check(sum(c["subject"] == keys["officer.key"] for c in certs) == 2, "renew by prefix: %s" % certs)
+    err = cert("revoke", "--subject", "王警官", "--yes", rc=2)
+    check("matches 2 keys" in err, "revoke of an ambiguous name: " + err)
+    err = cert("revoke", "--subject", keys["res1.key"][:5], "--yes", rc=2)
+    check("at least 6 hex digits" in err, "revoke by a 5-digit prefix: " + err)
+    env.run("post", "revoke", "--key", "station.key", "--passphrase-file", env.passfile, "--dir", "a",
+            "--subject", keys["res1.key"][:6])
+    cert("revoke", "--subject", "王警官", "--yes")
+    by = {c["subject"]: c["state"] for c in env.json("certs", "--dir", "a", "--json")}
+    check(by[keys["res1.key"]] == "revoked" and by[keys["officer.key"]] == "revoked",
+          "revoked by prefix and then by name: %s" % by)
+    # no valid certificate left of that name: the revoked ones name the keys
+    err = cert("revoke", "--subject", "王警官", "--yes", rc=2)
+    check("matches 2 keys" in err, "a name only revoked certificates share: " + err)
+    cert("revoke", "--subject", "陈先生", "--yes")
 
 
 def run_fails(env, node):
