@@ -8,7 +8,7 @@ Real `watchmesh run` processes on 127.0.0.1, through the helpers of
 test_mesh.py.
 
     usage: test_ops.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: status_peers status_sync dirs keys run_errors
+    cases: status_peers status_sync dirs keys run_errors conf_gone
 """
 import os
 import signal
@@ -17,8 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_mesh import (G, Daemon, forge, linked_pair, quiet, run_cases, status,  # noqa: E402
-                       wait_until)
+from test_mesh import (G, Daemon, forge, linked_pair, peers_up, quiet, run_cases, status,  # noqa: E402
+                       wait_up, wait_until)
 from wmtest import Failure, check  # noqa: E402
 
 
@@ -291,8 +291,35 @@ def t_run_errors(env):
     check(a.stop() == 0, "exit status")
 
 
+def t_conf_gone(env):
+    """SIGHUP with watchmesh.conf deleted keeps the settings the node runs
+    on (its peers stay) and says in one line how to restore the file; the
+    file put back, the next SIGHUP applies it."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    a.start()
+    b.configure(peers=[a.addr()])
+    b.start()
+    wait_up(env, "b", 1)
+    conf = env.path("b", "watchmesh.conf")
+    os.rename(conf, conf + ".away")
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to say its config is gone",
+               lambda: "b/watchmesh.conf is missing; the node keeps its current settings" in b.log())
+    check("peers reloaded" not in b.log() and not b.died(), "b reloaded without a config:\n" + b.log())
+    check(len(peers_up(env, "b")) == 1, "b's peers after a SIGHUP without a config: %s" % peers_up(env, "b"))
+    os.rename(conf + ".away", conf)
+    b.configure(peers=[a.addr()], log_level="debug")
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to apply the file put back", lambda: "SIGHUP: log_level is now debug" in b.log())
+    check(len(peers_up(env, "b")) == 1, "b's peers after the file came back: %s" % peers_up(env, "b"))
+    check(b.stop() == 0 and a.stop() == 0, "exit status")
+
+
 TESTS = {"status_peers": t_status_peers, "status_sync": t_status_sync, "dirs": t_dirs, "keys": t_keys,
-         "run_errors": t_run_errors}
+         "run_errors": t_run_errors, "conf_gone": t_conf_gone}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "ops", "SRC FORGER"))
