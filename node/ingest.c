@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "ingest.h"
+#include "render.h"
 #include "trust.h"
 
 #define INGEST_FUTURE_MS (10u * 60u * 1000u)
@@ -456,14 +457,20 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 	}
 
 	if (ev->created_at > ctx->now && ev->created_at - ctx->now > INGEST_FUTURE_MS) {
-		wm_why(res->why, "created %llu s in the future; at most %u s of clock difference is accepted",
-		        (unsigned long long)((ev->created_at - ctx->now) / 1000), INGEST_FUTURE_MS / 1000);
+		char when[96], most[64];
+
+		render_when(when, sizeof when, ev->created_at, ctx->now);
+		render_span(most, sizeof most, INGEST_FUTURE_MS);
+		wm_why(res->why, "dated %s by its author's clock; at most %s ahead of this node's clock "
+		       "is accepted: check the clocks", when, most);
 		rc = refuse(ctx, res, WM_EFUTURE, 0, ev);
 		goto out;
 	}
 	if (ev->expires_at != 0 && ev->expires_at <= ctx->now) {
-		wm_why(res->why, "expired %llu s ago",
-		        (unsigned long long)((ctx->now - ev->expires_at) / 1000));
+		char when[96];
+
+		render_when(when, sizeof when, ev->expires_at, ctx->now);
+		wm_why(res->why, "expired %s", when);
 		rc = refuse(ctx, res, WM_EEXPIRED, 0, ev);
 		goto out;
 	}

@@ -71,10 +71,14 @@ struct node_dir *cli_open_dir(const char *dir);
 int cli_certs_each(struct node_dir *nd, store_cert_cb cb, void *ctx);
 /* A key given as 64 hex digits or a key file, or (with nd) as the exact
  * name of a valid certificate (in its window, its subject not revoked) or
- * a prefix of 8+ hex digits of a key such a certificate names, when it
+ * a prefix of 6+ hex digits of a key such a certificate names, when it
  * names one key.  0, or an exit code with the error printed (an
  * ambiguous name or prefix lists what it matches). */
 int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8_t pub[WM_PUB_LEN]);
+/* The same for a certificate's subject (issue, renew, revoke): when no
+ * valid certificate matches, certificates in any state (expired, revoked)
+ * are searched too. */
+int cli_resolve_subject(const char *cmd, struct node_dir *nd, const char *arg, uint8_t pub[WM_PUB_LEN]);
 
 /* A 64-hex event id, or (with a store) a unique prefix of at least 4 hex
  * digits.  Prints the error and returns nonzero on failure. */
@@ -164,12 +168,13 @@ int cli_sign_and_deliver(struct event_draft *d, const struct key *signer, const 
                          struct node_dir *nd, const char *netfile, const char *out);
 
 /* `cert issue` / `post cert` and `cert revoke` / `post revoke` fill the
- * draft's content from options; strings live in opts. */
+ * draft's content from options; strings live in opts.  --subject is read
+ * by cli_resolve_subject (a name or prefix needs nd). */
 int cli_cert_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
-                   struct event_draft *d, uint8_t subject[WM_PUB_LEN], char **groups_buf,
-                   struct cval **items);
+                   struct node_dir *nd, struct event_draft *d, uint8_t subject[WM_PUB_LEN],
+                   char **groups_buf, struct cval **items);
 int cli_revoke_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
-                     struct event_draft *d, uint8_t subject[WM_PUB_LEN]);
+                     struct node_dir *nd, struct event_draft *d, uint8_t subject[WM_PUB_LEN]);
 
 /* --- keep.c: the keep list of `cert revoke --dir` --------------------------------- */
 

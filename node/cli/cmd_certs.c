@@ -2,8 +2,9 @@
  * node/cli/cmd_certs: `watchmesh certs [--dir DIR] [--json]` (also `cert
  * list`): every certificate the node holds, with its subject's whole key in
  * hex, so that revoking a lost laptop's key is a copy and paste; and
- * cli_resolve_key, which takes a key as hex, a key file, the name of a
- * valid certificate or a unique prefix of a key such a certificate names.
+ * cli_resolve_key and cli_resolve_subject, which take a key as hex, a key
+ * file, the name of a certificate or a unique prefix of a key such a
+ * certificate names: every option that takes a key reads it through them.
  *
  * The certificates are found as trust finds them: those root issued, then
  * those each station issued (only root and stations issue), so a
@@ -217,12 +218,17 @@ out:
 
 /* --- keys by name or prefix ------------------------------------------------------------- */
 
+/* The shortest key prefix taken: as for event ids, short enough to read
+ * off `watchmesh certs`, long enough that a typo rarely names another key. */
+#define KEY_PREFIX_MIN 6
+
 struct match {
 	struct node_dir *nd;
 	uint64_t now;
 	const char *arg;
 	size_t len;
-	int prefix;                  /* arg is 8+ hex digits: a key's prefix too */
+	int prefix;                  /* arg is 6+ hex digits: a key's prefix too */
+	int valid_only;              /* only certificates that hold now */
 	uint8_t keys[8][WM_PUB_LEN];
 	char names[8][128];
 	size_t n;                    /* distinct keys found (at most 8 kept) */
@@ -238,8 +244,7 @@ static int match_cb(void *vm, const struct cert *c)
 	hex_encode(hex, c->subject, WM_PUB_LEN);
 	if (strcmp(c->name, m->arg) != 0 && !(m->prefix && strncasecmp(hex, m->arg, m->len) == 0))
 		return 0;
-	/* nothing is sealed to a key by a certificate that no longer holds */
-	if (strcmp(cert_state(m->nd, c, m->now, &revoked), "valid") != 0)
+	if (m->valid_only && strcmp(cert_state(m->nd, c, m->now, &revoked), "valid") != 0)
 		return 0;
 	for (i = 0; i < m->n && i < 8; i++)
 		if (memcmp(m->keys[i], c->subject, WM_PUB_LEN) == 0)
@@ -252,11 +257,16 @@ static int match_cb(void *vm, const struct cert *c)
 	return 0;
 }
 
-int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8_t pub[WM_PUB_LEN])
+/* any: a certificate in any state names its key (to renew or revoke it),
+ * those that hold now first, so a name reissued to a new key after a
+ * revocation means the new key. */
+static int resolve(const char *cmd, struct node_dir *nd, const char *arg, int any,
+                   uint8_t pub[WM_PUB_LEN])
 {
 	struct match m;
 	char why[WM_WHY_LEN] = "", list[600] = "", hex[WM_HEX_PUB + 1];
 	size_t i, used = 0;
+	int r;
 
 	if (files_parse_pub(arg, pub, why) == 0)
 		return 0;
@@ -270,8 +280,14 @@ int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8
 	m.len = strlen(arg);
 	for (i = 0; i < m.len && isxdigit((unsigned char)arg[i]); i++)
 		;
-	m.prefix = i == m.len && m.len >= 8;
-	if (cli_certs_each(nd, match_cb, &m) != 0) {
+	m.prefix = i == m.len && m.len >= KEY_PREFIX_MIN;
+	m.valid_only = 1;
+	r = cli_certs_each(nd, match_cb, &m);
+	if (r == 0 && m.n == 0 && any) {
+		m.valid_only = 0;
+		r = cli_certs_each(nd, match_cb, &m);
+	}
+	if (r != 0) {
 		cli_err("cannot read the certificates: %s", store_errmsg(nd->store));
 		return CLI_FAIL;
 	}
@@ -280,10 +296,10 @@ int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8
 		return 0;
 	}
 	if (m.n == 0)
-		return cli_usage_err(cmd, "'%s' is not a key, a key file or the name of a valid "
-		                     "certificate here%s; `watchmesh certs` lists the keys", arg,
+		return cli_usage_err(cmd, "'%s' is not a key, a key file or the name of a %scertificate "
+		                     "here%s; `watchmesh certs` lists the keys", arg, any ? "" : "valid ",
 		                     m.prefix ? ", nor the start of a certified key" :
-		                     " (a key prefix needs at least 8 hex digits)");
+		                     " (a key prefix needs at least 6 hex digits)");
 	for (i = 0; i < m.n && i < 8; i++) {
 		char esc[300];
 
@@ -294,6 +310,16 @@ int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8
 		if (used >= sizeof list)
 			break;
 	}
-	return cli_usage_err(cmd, "'%s' matches %zu keys: %s%s; give the one you mean (8 or more of "
-	                     "its hex digits)", arg, m.n, list, m.n > 8 ? ", ..." : "");
+	return cli_usage_err(cmd, "'%s' matches %zu keys: %s%s; give the one you mean (enough of "
+	                     "its hex digits to tell it apart)", arg, m.n, list, m.n > 8 ? ", ..." : "");
+}
+
+int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8_t pub[WM_PUB_LEN])
+{
+	return resolve(cmd, nd, arg, 0, pub);
+}
+
+int cli_resolve_subject(const char *cmd, struct node_dir *nd, const char *arg, uint8_t pub[WM_PUB_LEN])
+{
+	return resolve(cmd, nd, arg, 1, pub);
 }

@@ -205,7 +205,9 @@ static const char usage_cert[] =
 "             confirm.  Without --dir, keep is empty: nothing stays.\n"
 "\n"
 "  --issuer KEY        the signing key file (asks its passphrase if encrypted)\n"
-"  --subject PUB       the key being certified: 64 hex digits or a key file\n"
+"  --subject PUB       the key being certified: 64 hex digits or a key file;\n"
+"                      with --dir also a certificate's name or a unique\n"
+"                      prefix of 6+ hex digits of its key (`watchmesh certs`)\n"
 "  --role ROLE         station, officer, node or resident\n"
 "  --name NAME         shown with everything the subject signs, e.g. 王警官\n"
 "  --groups G,...      groups it covers, comma-separated; \"*\" for all\n"
@@ -267,7 +269,7 @@ static int cert_renew(struct cli_opt *opts, size_t no)
 	}
 	if (!(nd = cli_open_dir(dir)))
 		return CLI_FAIL;
-	if (cli_resolve_key("cert", nd, subj, subject) != 0)
+	if (cli_resolve_subject("cert", nd, subj, subject) != 0)
 		goto out;
 	hex_encode(hex, subject, WM_PUB_LEN);
 	memset(&n, 0, sizeof n);
@@ -298,7 +300,7 @@ static int cert_renew(struct cli_opt *opts, size_t no)
 			opts[i].val = n.c.groups;
 	}
 	memset(&d, 0, sizeof d);
-	if ((ret = cli_cert_draft("cert", opts, no, &d, subject, &gbuf, &items)) != 0)
+	if ((ret = cli_cert_draft("cert", opts, no, nd, &d, subject, &gbuf, &items)) != 0)
 		goto out;
 	ret = CLI_FAIL;
 	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), FILES_SIGNER, &k, why) != 0) {
@@ -368,17 +370,19 @@ int cmd_cert(int argc, char **argv)
 	if (since && cli_parse_time(since, &cut) != 0)
 		return cli_usage_err("cert", "--compromised-since: '%s' is not ms since the epoch nor "
 		                     "YYYY-MM-DDTHH:MM:SSZ", since);
+	if (dir && !(nd = cli_open_dir(dir)))
+		return CLI_FAIL;
 	memset(&d, 0, sizeof d);
-	r = revoke ? cli_revoke_draft("cert", opts, no, &d, subject)
-	           : cli_cert_draft("cert", opts, no, &d, subject, &gbuf, &items);
-	if (r)
-		return r;
+	r = revoke ? cli_revoke_draft("cert", opts, no, nd, &d, subject)
+	           : cli_cert_draft("cert", opts, no, nd, &d, subject, &gbuf, &items);
+	if (r) {
+		ret = r;
+		goto out;
+	}
 	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), FILES_SIGNER, &k, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}
-	if (dir && !(nd = cli_open_dir(dir)))
-		goto out;
 	if (revoke && nd && cli_fill_keep(nd, subject, cut, nd->ictx.now, cli_get(opts, no, "yes") != NULL,
 	                                  &d, &keep) != CLI_OK)
 		goto out;

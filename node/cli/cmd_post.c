@@ -53,7 +53,7 @@ static const char usage_post[] =
 "            can read them; --to officers: the group's officers and stations\n"
 "            (from the node's certificates; needs --dir).  PUB: 64 hex digits,\n"
 "            a key file, or with --dir a certificate's exact name or a unique\n"
-"            prefix of 8+ hex digits of a certified key (`watchmesh certs`)\n"
+"            prefix of 6+ hex digits of a certified key (`watchmesh certs`)\n"
 "  reply     --reply-to ID --text T [--to PUB,...]                 a lead, an answer\n"
 "            (--to as for a request: a sealed reply)\n"
 "  status    --ref ID --state S [--note T] [--referred-to WHO]     on a request\n"
@@ -63,7 +63,8 @@ static const char usage_post[] =
 "  retract   --ref ID [--reason T]                                 withdraw an event\n"
 "  ack       --ref ID [--what W] [--text T]                        on an alert\n"
 "            what: seen helping found (default seen)\n"
-"  cert      --subject PUB --role R --name N --groups G,... [--days N]  (= cert issue)\n"
+"  cert      --subject PUB --role R --name N --groups G,... [--days N]  (= cert issue;\n"
+"            PUB as for --to, or the name of an expired or revoked certificate)\n"
 "  revoke    --subject PUB [--reason T]                            (= cert revoke)\n"
 "\n"
 "Common options:\n"
@@ -620,16 +621,16 @@ static int open_referred(struct node_dir *nd, const uint8_t id[WM_ID_LEN], const
 
 /* The options of the kind that need no file and no key, into the draft. */
 static int post_content(unsigned kind, const struct cli_opt *opts, size_t nopts,
-                        struct event_draft *d, struct post_bufs *b)
+                        struct node_dir *nd, struct event_draft *d, struct post_bufs *b)
 {
 	const char *v, *text = cli_get(opts, nopts, "text");
 	int sealed = cli_get(opts, nopts, "to") != NULL;
 	size_t i;
 
 	if (kind == KIND_CERT)
-		return cli_cert_draft("post", opts, nopts, d, b->subject, &b->groups, &b->items);
+		return cli_cert_draft("post", opts, nopts, nd, d, b->subject, &b->groups, &b->items);
 	if (kind == KIND_REVOKE)
-		return cli_revoke_draft("post", opts, nopts, d, b->subject);
+		return cli_revoke_draft("post", opts, nopts, nd, d, b->subject);
 	for (i = 0; i < NFIELDS; i++) {
 		const struct post_field *f = &post_fields[i];
 
@@ -1084,6 +1085,9 @@ int cmd_post(int argc, char **argv)
 			ret = cli_usage_err("post", "a %s belongs in the group \"network\"", kname);
 			goto out;
 		}
+		/* --subject may be a name or a key prefix, looked up in the node */
+		if (dir && !(nd = cli_open_dir(dir)))
+			goto out;
 	} else if (!group && !(dir && (OPT("ref") || OPT("reply-to")) && kind != KIND_RETRACT)) {
 		ret = cli_usage_err("post", "--group G is required");
 		goto out;
@@ -1098,7 +1102,7 @@ int cmd_post(int argc, char **argv)
 	d.group = group;
 	d.created_at = now;
 	if ((r = post_required(kind, kname, opts, nopts)) != 0 ||
-	    (r = post_content(kind, opts, nopts, &d, &b)) != 0) {
+	    (r = post_content(kind, opts, nopts, nd, &d, &b)) != 0) {
 		ret = r;
 		goto out;
 	}

@@ -80,28 +80,14 @@ static long long jint(const json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
-/* "14:22:01 (3m ago)" in local time, or "never". */
+/* "2026-12-03 14:22 (3 minutes ago)" in local time, or "never".  A time
+ * just ahead of this clock (the daemon's, a moment later) is "now". */
 static void when(char *out, size_t len, long long ms, long long now)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	char hm[32];
-	long long ago = (now - ms) / 1000;
-
-	if (ms <= 0) {
+	if (ms <= 0)
 		snprintf(out, len, "never");
-		return;
-	}
-	localtime_r(&t, &tm);
-	strftime(hm, sizeof hm, "%Y-%m-%d %H:%M:%S", &tm);
-	if (ago < 0)
-		ago = 0;
-	if (ago < 120)
-		snprintf(out, len, "%s (%llds ago)", hm, ago);
-	else if (ago < 7200)
-		snprintf(out, len, "%s (%lldm ago)", hm, ago / 60);
 	else
-		snprintf(out, len, "%s (%lldh ago)", hm, ago / 3600);
+		render_when(out, len, (uint64_t)ms, (uint64_t)(ms > now ? ms : now));
 }
 
 /*
@@ -268,9 +254,9 @@ static void print_text(const json_t *st, int running, const struct store_counts 
 	if (r) {
 		when(w, sizeof w, jint(r, "at"), now);
 		printf("last repair: with %s at %s: needed %lld, had %lld; %lld round trips, "
-		       "%lld bytes sent, %lld received, %lld ms\n", jstr(r, "peer"), w,
+		       "%lld bytes sent, %lld received, took %lld.%lld s\n", jstr(r, "peer"), w,
 		       jint(r, "need"), jint(r, "have"), jint(r, "round_trips"), jint(r, "bytes_out"),
-		       jint(r, "bytes_in"), jint(r, "ms"));
+		       jint(r, "bytes_in"), jint(r, "ms") / 1000, jint(r, "ms") % 1000 / 100);
 	} else {
 		printf("last repair: none yet\n");
 	}

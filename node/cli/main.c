@@ -58,6 +58,8 @@ static const char usage_main[] =
 "without it $WATCHMESH_DIR, else " WM_DEFAULT_DIR " (the service's node), else\n"
 "the current directory when it holds a node.  --key KEY: without it\n"
 "$WATCHMESH_KEY.\n"
+"PUB (a key): 64 hex digits or a key file; with --dir also a certificate's\n"
+"name (王警官) or the first 6+ hex digits of a certified key (`watchmesh certs`).\n"
 "\n"
 "Exit status: 0 done, 1 failed or refused, 2 bad command line.\n"
 "Passphrases are never arguments: --passphrase-file FILE, or typed at a prompt.\n";

@@ -107,22 +107,22 @@ out:
 #define DAY_MS (86400ull * 1000ull)
 
 int cli_cert_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
-                   struct event_draft *d, uint8_t subject[WM_PUB_LEN], char **groups_buf,
+                   struct node_dir *nd, struct event_draft *d, uint8_t subject[WM_PUB_LEN], char **groups_buf,
                    struct cval **items)
 {
 	const char *subj = cli_get(opts, nopts, "subject"), *role = cli_get(opts, nopts, "role");
 	const char *name = cli_get(opts, nopts, "name"), *groups = cli_get(opts, nopts, "groups");
 	const char *days = cli_get(opts, nopts, "days");
-	char why[WM_WHY_LEN] = "";
 	uint64_t ndays = 365, now;
 	size_t ng = 1, i, k;
 	char *g, *p;
 	struct cval *it;
+	int r;
 
 	if (!subj || !role || !name || !groups)
 		return cli_usage_err(cmd, "--subject, --role, --name and --groups are required");
-	if (files_parse_pub(subj, subject, why) != 0)
-		return cli_usage_err(cmd, "--subject: %s", why);
+	if ((r = cli_resolve_subject(cmd, nd, subj, subject)) != 0)
+		return r;
 	if (role_from_name(role) == 0)
 		return cli_usage_err(cmd, "--role must be station, officer, node or resident");
 	if (days && (cli_parse_uint(days, 36500, &ndays) != 0 || ndays == 0))
@@ -173,15 +173,15 @@ int cli_cert_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
 }
 
 int cli_revoke_draft(const char *cmd, const struct cli_opt *opts, size_t nopts,
-                     struct event_draft *d, uint8_t subject[WM_PUB_LEN])
+                     struct node_dir *nd, struct event_draft *d, uint8_t subject[WM_PUB_LEN])
 {
 	const char *subj = cli_get(opts, nopts, "subject"), *reason = cli_get(opts, nopts, "reason");
-	char why[WM_WHY_LEN] = "";
+	int r;
 
 	if (!subj)
 		return cli_usage_err(cmd, "--subject PUB is required");
-	if (files_parse_pub(subj, subject, why) != 0)
-		return cli_usage_err(cmd, "--subject: %s", why);
+	if ((r = cli_resolve_subject(cmd, nd, subj, subject)) != 0)
+		return r;
 	d->kind = KIND_REVOKE;
 	d->group = WM_NETWORK_GROUP;
 	draft_bin(d, "subject", subject, WM_PUB_LEN);

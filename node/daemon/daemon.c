@@ -246,7 +246,8 @@ static void conf_value(const char *text, const char *key, char *out, size_t len)
  * SIGHUP: watchmesh.conf again.  peers.c applies the peers list; here
  * log_level and disk_reserve apply at once, and every other setting that
  * changed is named in one line as waiting for a restart -- never ignored in
- * silence.  A file that no longer parses changes nothing, and says why.
+ * silence.  A file that no longer parses changes nothing, and says why;
+ * a file that is gone changes nothing either (d_signal_cb says so).
  */
 static void d_reload(struct daemon *d)
 {
@@ -258,7 +259,7 @@ static void d_reload(struct daemon *d)
 	size_t i;
 
 	snprintf(path, sizeof path, "%s/watchmesh.conf", d->dir);
-	if (!c || (files_exists(path) ? conf_load(path, c, why) : (conf_defaults(c), 0)) != 0) {
+	if (!c || conf_load(path, c, why) != 0) {
 		free(c);             /* peers_reload has said why, and that nothing changed */
 		return;
 	}
@@ -306,10 +307,21 @@ static void d_signal_cb(uv_signal_t *s, int signum)
 	struct daemon *d = s->data;
 
 	if (signum == SIGHUP) {
-		if (!d->stopping) {
-			peers_reload(d);
-			d_reload(d);
+		char path[PATH_MAX + 32];
+
+		if (d->stopping)
+			return;
+		/* the defaults are not what the operator wrote: a deleted file
+		 * changes nothing, as `run` refuses to start without one */
+		snprintf(path, sizeof path, "%s/watchmesh.conf", d->dir);
+		if (!files_exists(path)) {
+			d_log(d, D_WARN, "SIGHUP: %s is missing; the node keeps its current settings: "
+			      "put the file back (or copy one `watchmesh init` writes) and send SIGHUP again",
+			      path);
+			return;
 		}
+		peers_reload(d);
+		d_reload(d);
 		return;
 	}
 	d_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");

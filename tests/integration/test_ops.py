@@ -8,7 +8,7 @@ Real `watchmesh run` processes on 127.0.0.1, through the helpers of
 test_mesh.py.
 
     usage: test_ops.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: status_peers status_sync dirs keys run_errors
+    cases: status_peers status_sync dirs keys run_errors conf_gone
 """
 import os
 import signal
@@ -17,8 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_mesh import (G, Daemon, forge, linked_pair, quiet, run_cases, status,  # noqa: E402
-                       wait_until)
+from test_mesh import (G, Daemon, forge, linked_pair, peers_up, quiet, run_cases, status,  # noqa: E402
+                       wait_up, wait_until)
 from wmtest import Failure, check  # noqa: E402
 
 
@@ -171,8 +171,10 @@ def t_dirs(env):
 def t_keys(env):
     """certs (and cert list) show every certificate with its subject's
     whole key in hex and its state; show --json gives the subject in hex;
-    --to takes a valid certificate's name or a key prefix of 8+ digits, and
-    says so when a name is not unique, revoked, or a prefix too short."""
+    --to and --subject take a certificate's name or a key prefix of 6+
+    digits, and say so when a name is not unique, revoked (--to), or a
+    prefix too short; --subject prefers the certificate that holds now and
+    else takes an expired or revoked one's."""
     env.world(node="a", group=G)
     keys = {f: env.run("key", "show", f)[0].strip() for f in
             ("station.key", "officer.key", "res1.key", "res2.key")}
@@ -201,14 +203,14 @@ def t_keys(env):
                            "--topic", "other", "--text", "请王警官回电话", "--to", who, rc=rc)
         return out.strip(), err
 
-    sealed = [to("王警官")[0], to(keys["officer.key"][:8])[0]]
+    sealed = [to("王警官")[0], to(keys["officer.key"][:6])[0]]
     opened = {e["id"]: e for e in env.json("feed", "--dir", "a", "--key", "officer.key",
                                            "--passphrase-file", env.passfile, "--json")}
     for eid in sealed:
         check(opened.get(eid, {}).get("private_text") == "请王警官回电话",
               "the officer cannot read what was sealed to his name or prefix: %s" % opened.get(eid))
-    _, err = to(keys["officer.key"][:7], rc=2)
-    check("at least 8 hex digits" in err, "a 7-digit prefix: " + err)
+    _, err = to(keys["officer.key"][:5], rc=2)
+    check("at least 6 hex digits" in err, "a 5-digit prefix: " + err)
     _, err = to("王", rc=2)
     check("not a key, a key file or the name of a valid certificate" in err, "an unknown name: " + err)
     _, err = to("陈先生", rc=2)
@@ -217,6 +219,29 @@ def t_keys(env):
     _, err = to("王警官", rc=2)
     check("matches 2 keys" in err and keys["officer.key"][:16] in err and keys["res1.key"][:16] in err,
           "an ambiguous name: " + err)
+
+    # --subject: by prefix (cert renew, post revoke), refused when ambiguous,
+    # then by the name only one valid certificate still has
+    def cert(*args, rc=0):
+        return env.run("cert", *args, "--issuer", "station.key", "--passphrase-file", env.passfile,
+                       "--dir", "a", rc=rc)[1]
+    cert("renew", "--subject", keys["officer.key"][:6])
+    certs = env.json("certs", "--dir", "a", "--json")
+    check(sum(c["subject"] == keys["officer.key"] for c in certs) == 2, "renew by prefix: %s" % certs)
+    err = cert("revoke", "--subject", "王警官", "--yes", rc=2)
+    check("matches 2 keys" in err, "revoke of an ambiguous name: " + err)
+    err = cert("revoke", "--subject", keys["res1.key"][:5], "--yes", rc=2)
+    check("at least 6 hex digits" in err, "revoke by a 5-digit prefix: " + err)
+    env.run("post", "revoke", "--key", "station.key", "--passphrase-file", env.passfile, "--dir", "a",
+            "--subject", keys["res1.key"][:6])
+    cert("revoke", "--subject", "王警官", "--yes")
+    by = {c["subject"]: c["state"] for c in env.json("certs", "--dir", "a", "--json")}
+    check(by[keys["res1.key"]] == "revoked" and by[keys["officer.key"]] == "revoked",
+          "revoked by prefix and then by name: %s" % by)
+    # no valid certificate left of that name: the revoked ones name the keys
+    err = cert("revoke", "--subject", "王警官", "--yes", rc=2)
+    check("matches 2 keys" in err, "a name only revoked certificates share: " + err)
+    cert("revoke", "--subject", "陈先生", "--yes")
 
 
 def run_fails(env, node):
@@ -266,8 +291,35 @@ def t_run_errors(env):
     check(a.stop() == 0, "exit status")
 
 
+def t_conf_gone(env):
+    """SIGHUP with watchmesh.conf deleted keeps the settings the node runs
+    on (its peers stay) and says in one line how to restore the file; the
+    file put back, the next SIGHUP applies it."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    a.start()
+    b.configure(peers=[a.addr()])
+    b.start()
+    wait_up(env, "b", 1)
+    conf = env.path("b", "watchmesh.conf")
+    os.rename(conf, conf + ".away")
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to say its config is gone",
+               lambda: "b/watchmesh.conf is missing; the node keeps its current settings" in b.log())
+    check("peers reloaded" not in b.log() and not b.died(), "b reloaded without a config:\n" + b.log())
+    check(len(peers_up(env, "b")) == 1, "b's peers after a SIGHUP without a config: %s" % peers_up(env, "b"))
+    os.rename(conf + ".away", conf)
+    b.configure(peers=[a.addr()], log_level="debug")
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to apply the file put back", lambda: "SIGHUP: log_level is now debug" in b.log())
+    check(len(peers_up(env, "b")) == 1, "b's peers after the file came back: %s" % peers_up(env, "b"))
+    check(b.stop() == 0 and a.stop() == 0, "exit status")
+
+
 TESTS = {"status_peers": t_status_peers, "status_sync": t_status_sync, "dirs": t_dirs, "keys": t_keys,
-         "run_errors": t_run_errors}
+         "run_errors": t_run_errors, "conf_gone": t_conf_gone}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "ops", "SRC FORGER"))

@@ -290,6 +290,8 @@ static void test_clock(void **state)
 	struct event_draft d;
 
 	assert_int_equal(in(f, &fut, INGEST_PEER), WM_EFUTURE);
+	/* in words, not seconds: "(in 11 minutes)", "at most 10 minutes" */
+	assert_non_null(strstr(f->res.why, "(in 11 minutes) by its author's clock; at most 10 minutes ahead"));
 	assert_int_equal(remembered(f, fut.id, NULL), 0);     /* passing */
 	assert_int_equal(in(f, &edge, INGEST_PEER), 0);
 	f->ctx.now += MIN;
@@ -301,6 +303,8 @@ static void test_clock(void **state)
 	draft_str(&d, "text", "expired already");
 	old = fx_build(&d, f->k[ALICE]);
 	assert_int_equal(in(f, &old, INGEST_PEER), WM_EEXPIRED);
+	assert_non_null(strstr(f->res.why, "(less than a minute ago)"));
+	assert_null(strstr(f->res.why, " s ago"));
 	assert_int_equal(remembered(f, old.id, NULL), 0);
 	assert_int_equal(store_has(f->s, old.id), 0);
 	f->ctx.now = d.expires_at - 1;
