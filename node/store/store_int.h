@@ -8,9 +8,10 @@
  *
  * What a reader must know: the aggregates (neg_agg, neg_fine) are kept by
  * two writers at once -- triggers on deletes from events and on the
- * rejected table, and store.c's own upserts for each new events row (an
- * insert trigger doubled the cost of store_insert in a batch) -- so a
- * change to one of them is a change to both.  proto/PROTOCOL.md ("The
+ * rejected table, and store.c's own sums of the new events rows, upserted
+ * once per (group, bucket) when the transaction commits (an insert
+ * trigger doubled the cost of store_insert in a batch) -- so a change to
+ * one of them is a change to both.  proto/PROTOCOL.md ("The
  * store's view") describes the buckets.
  */
 #ifndef WM_STORE_INT_H
