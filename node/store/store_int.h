@@ -8,9 +8,10 @@
  *
  * What a reader must know: the aggregates (neg_agg, neg_fine) are kept by
  * two writers at once -- triggers on deletes from events and on the
- * rejected table, and store.c's own upserts for each new events row (an
- * insert trigger doubled the cost of store_insert in a batch) -- so a
- * change to one of them is a change to both.  proto/PROTOCOL.md ("The
+ * rejected table, and store.c's own sums of the new events rows, upserted
+ * once per (group, bucket) when the transaction commits (an insert
+ * trigger doubled the cost of store_insert in a batch) -- so a change to
+ * one of them is a change to both.  proto/PROTOCOL.md ("The
  * store's view") describes the buckets.
  */
 #ifndef WM_STORE_INT_H
@@ -173,14 +174,16 @@ int store_neg_register(struct sqlite3 *db);
 /*
  * Schema 3 drops the insert trigger on events -- its statement journal
  * doubled the cost of store_insert inside a batch -- and the inserting code
- * counts each new events row itself with these upserts (both sizes), once
- * for the row's group and once for '*':  ?1 group, ?2 created_at, ?3 id.
+ * counts new events rows itself (both sizes, the row's group and '*'),
+ * summed per transaction and added with these upserts at its commit:
+ * ?1 group, ?2 bucket, ?3 count, ?4 the ids' sum.
  */
-#define STORE_NEG_UPSERT_IN(t, sh)                                                         \
-	"INSERT INTO " t " (grp, bucket, cnt, sum) VALUES (?1, ?2" sh ", 1, ?3) "           \
-	"ON CONFLICT (grp, bucket) DO UPDATE SET cnt = cnt + 1, sum = wm_neg_add(sum, excluded.sum)"
-#define STORE_NEG_AGG_UPSERT STORE_NEG_UPSERT_IN("neg_agg", STORE_NEG_SHIFT_SQL)
-#define STORE_NEG_FINE_UPSERT STORE_NEG_UPSERT_IN("neg_fine", STORE_NEG_FINE_SHIFT_SQL)
+#define STORE_NEG_UPSERT_IN(t)                                                             \
+	"INSERT INTO " t " (grp, bucket, cnt, sum) VALUES (?1, ?2, ?3, ?4) "               \
+	"ON CONFLICT (grp, bucket) DO UPDATE SET cnt = cnt + excluded.cnt, "               \
+	"sum = wm_neg_add(sum, excluded.sum)"
+#define STORE_NEG_AGG_UPSERT STORE_NEG_UPSERT_IN("neg_agg")
+#define STORE_NEG_FINE_UPSERT STORE_NEG_UPSERT_IN("neg_fine")
 #define STORE_NEG_MIGRATION_3 "DROP TRIGGER IF EXISTS neg_events_ins;"
 
 /*
@@ -206,6 +209,13 @@ int store_neg_register(struct sqlite3 *db);
 	"DROP TRIGGER neg_rejected_del; DROP TRIGGER neg_rejected_upd_old;"                \
 	"DROP TRIGGER neg_rejected_upd_new;"                                               \
 	STORE_NEG_TRIGGERS(STORE_NEG_BOTH2)
+
+/* The repair aggregates of the open transaction's inserts, summed in
+ * memory (store.c): written into it now (before a savepoint, so that
+ * rolling back to one drops exactly what came after), or forgotten (a
+ * rollback to a savepoint).  Commit and rollback do this themselves. */
+int store_agg_flush(struct store *s);
+void store_agg_drop(struct store *s);
 
 /* --- for tests and benchmarks only ---------------------------------------- */
 

@@ -55,8 +55,10 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 				sqlite3_stmt *u = k < 2 ? agg : fine;
 
 				sqlite3_bind_text(u, 1, g[k % 2], -1, SQLITE_STATIC);
-				sqlite3_bind_int64(u, 2, store_u2i(rows[i].created_at));
-				sqlite3_bind_blob(u, 3, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
+				sqlite3_bind_int64(u, 2, store_u2i(rows[i].created_at >> (k < 2 ? STORE_NEG_BUCKET_SHIFT
+				                                                             : STORE_NEG_FINE_SHIFT)));
+				sqlite3_bind_int(u, 3, 1);
+				sqlite3_bind_blob(u, 4, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
 				if (sqlite3_step(u) != SQLITE_DONE) {
 					fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
 					rc = WM_ESTORE;
@@ -87,17 +89,25 @@ static int savepoint_exec(struct store *s, const char *sql)
 	return rc == SQLITE_ERROR ? WM_EINVAL : WM_ESTORE;
 }
 
+/* The aggregates summed in memory go into the transaction before a
+ * savepoint opens or ends, so a rollback to one drops exactly the sums
+ * made since it opened. */
 int store_savepoint(struct store *s)
 {
-	return savepoint_exec(s, "SAVEPOINT wm");
+	int rc = store_agg_flush(s);
+
+	return rc != 0 ? rc : savepoint_exec(s, "SAVEPOINT wm");
 }
 
 int store_release(struct store *s)
 {
-	return savepoint_exec(s, "RELEASE wm");
+	int rc = store_agg_flush(s);
+
+	return rc != 0 ? rc : savepoint_exec(s, "RELEASE wm");
 }
 
 int store_rollback_savepoint(struct store *s)
 {
+	store_agg_drop(s);
 	return savepoint_exec(s, "ROLLBACK TO wm; RELEASE wm");
 }
