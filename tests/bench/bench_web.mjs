@@ -8,7 +8,8 @@
 //       checked), until the feed's first card shows, and until the first
 //       sync is over (the group listed to the end, no fetch of the events
 //       API left, a frame drawn after it).  PROFILE=1: also the page's
-//       CPU profile (CDP Profiler), its functions by own time.
+//       CPU profile (CDP Profiler), its functions by own time.  WORKER=block:
+//       without the service worker (what it costs the sync).
 //   node bench_web.mjs visits URL GROUP        two visits in one context, the
 //       second once the service worker is active: after each it prints
 //       "visit N" (bench_web.py reads its proxy's byte counts then) and, at
@@ -75,7 +76,7 @@ function selfTimes(profile) {
 }
 
 async function timeOnce(browser) {
-  const context = await browser.newContext(PHONE);
+  const context = await browser.newContext({ ...PHONE, serviceWorkers: process.env.WORKER === "block" ? "block" : "allow" });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send("Emulation.setCPUThrottlingRate", { rate: Number(rate) });
