@@ -101,17 +101,17 @@ def store_for(wm, gen, data, n):
     return store
 
 
-def driver(*args, env=None, marks=None):
-    """Run bench_web.mjs; its JSON line.  marks(line) is called on each
-    other line it prints as it prints it."""
+def driver(*args, env=None, on_visit=None):
+    """Run bench_web.mjs; its JSON line.  on_visit() is called when it says
+    a visit is over, as it says it."""
     p = subprocess.Popen(["node", DRIVER] + [str(a) for a in args], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, env=dict(os.environ, **(env or {})))
     last = None
     for ln in p.stdout:
         if ln.startswith("{"):
             last = json.loads(ln)
-        elif marks:
-            marks(ln.strip())
+        elif on_visit and ln.startswith("visit "):
+            on_visit()
         else:
             sys.stderr.write(ln)
     if p.wait() != 0 or last is None:
@@ -199,8 +199,10 @@ def part_time(node, n, runs, profile):
         for rate in (1, RATE):      # the reference beside each throttled run
             r = driver("time", url, GROUP, rate)
             print("  %d events, CPU / %d: %s" % (n, rate, json.dumps(r)), file=sys.stderr)
+            if r["refused"]:
+                die("the page refused events of the generated store: the times are not of a sync")
             res[rate].append(r)
-    print("\n### first sync of %d events, %d runs\n" % (n, runs))
+    print("\n### first sync of %d events, runs: %d\n" % (n, runs))
     print("| page | group offered | first card | first sync over | requests for wire bytes | throttled / reference (sync) |")
     print("|---|---|---|---|---|---|")
     ref = statistics.median(r["sync"] for r in res[1])
@@ -225,7 +227,7 @@ def part_size(node, n):
     proxy = Counter(node.port)
     snaps = []
     r = driver("visits", "http://127.0.0.1:%d/" % proxy.port, GROUP,
-               marks=lambda ln: snaps.append(proxy.snapshot()) if ln.startswith("visit ") else None)
+               on_visit=lambda: snaps.append(proxy.snapshot()))
     if len(snaps) != 2:
         die("bench_web.mjs visits: %d visits marked" % len(snaps))
     (b1, a1), (b2, a2) = snaps

@@ -301,7 +301,12 @@ def bench_web(build, cfg, runs, rep, work):
     out = sh([os.path.join(HERE, "bench_web.py"), build],
              {"DATA": os.path.join(work, "web"), "RUNS": str(runs),
               "SIZES": " ".join(str(n) for n in cfg["web_ns"])})
-    tables = [ln for ln in out.splitlines() if ln.startswith("|") or ln.startswith("###")]
+    tables = []
+    for ln in out.splitlines():
+        if ln.startswith("|"):
+            tables.append(ln)
+        elif ln.startswith("###") or ln.startswith("Where "):   # apart from the tables around
+            tables += ["", ln, ""]
     rep.add("web app", "`tests/bench/bench_web.py`: the web app's first sync in Chromium, a fresh "
             "page each run, 360 x 740 with its CPU slowed 4 times, beside the same page unthrottled "
             "(the reference) in the same run; then what it transfers on a first and a later visit.",
