@@ -8,9 +8,10 @@ quick (a few minutes): small sizes.  full (about an hour and a half on a
 2-core machine, most of it generating and importing the 1M-event stores):
 the sizes of issue 11.  RUNS=N repeats each measurement (default 3; the
 simulator is seeded and runs once: its times are simulated, the same every
-run).  ONLY="import sim neg repair reads http" picks benchmarks (http runs
-in full mode only).  WORK=DIR keeps the generated data there and reuses it
-in later runs (the 1M stores take most of a full run to make).
+run).  ONLY="import sim neg repair reads http web" picks benchmarks (http
+runs in full mode only; web needs Chromium and `make web-deps`).  WORK=DIR
+keeps the generated data there and reuses it in later runs (the 1M stores
+take most of a full run to make).
 
 Each benchmark's own program prints its tables (they go to the terminal as
 it runs); this script reads the figures from them, each as min / median /
@@ -38,9 +39,10 @@ END = "<!-- make bench: end -->"
 
 MODES = {
     "quick": {"import_n": 20000, "sim_nodes": [50, 100, 200], "sim_alerts": 20, "neg_n": 50000,
-              "repair_n": 20000, "reads_ns": [20000, 50000]},
+              "repair_n": 20000, "reads_ns": [20000, 50000], "web_ns": [10000]},
     "full": {"import_n": 100000, "sim_nodes": [100, 200, 500, 1000], "sim_alerts": 50,
-             "neg_n": 1000000, "repair_n": 1000000, "reads_ns": [100000, 300000, 1000000]},
+             "neg_n": 1000000, "repair_n": 1000000, "reads_ns": [100000, 300000, 1000000],
+             "web_ns": [10000, 100000]},
 }
 
 
@@ -295,8 +297,24 @@ def bench_http(build, cfg, runs, rep, work):
             "", tables)
 
 
+def bench_web(build, cfg, runs, rep, work):
+    out = sh([os.path.join(HERE, "bench_web.py"), build],
+             {"DATA": os.path.join(work, "web"), "RUNS": str(runs),
+              "SIZES": " ".join(str(n) for n in cfg["web_ns"])})
+    tables = []
+    for ln in out.splitlines():
+        if ln.startswith("|"):
+            tables.append(ln)
+        elif ln.startswith("###") or ln.startswith("Where "):   # apart from the tables around
+            tables += ["", ln, ""]
+    rep.add("web app", "`tests/bench/bench_web.py`: the web app's first sync in Chromium, a fresh "
+            "page each run, 360 x 740 with its CPU slowed 4 times, beside the same page unthrottled "
+            "(the reference) in the same run; then what it transfers on a first and a later visit.",
+            "", tables)
+
+
 BENCHES = [("import", bench_import), ("sim", bench_sim), ("neg", bench_neg),
-           ("repair", bench_repair), ("reads", bench_reads), ("http", bench_http)]
+           ("repair", bench_repair), ("reads", bench_reads), ("http", bench_http), ("web", bench_web)]
 
 
 # ---- the machine, the plots, the file ----
@@ -399,7 +417,7 @@ def main():
             " ".join(b for b, _ in BENCHES if mode == "full" or b != "http")).split()
     for b in only:
         if b not in dict(BENCHES):
-            die("ONLY: no benchmark %s (import sim neg repair reads http)" % b)
+            die("ONLY: no benchmark %s (import sim neg repair reads http web)" % b)
     if "debug" in buildtype(build):
         print("run.py: %s is a debug build; figures are meant from a release build "
               "(meson setup build-rel --buildtype=release)" % build, file=sys.stderr)
