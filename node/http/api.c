@@ -342,6 +342,14 @@ static int collect_cb(void *ctx, const struct stored_event *e)
 		return 1;
 	}
 	o = api_event_json(c->j->h, c->s, e->wire, e->wire_len, e->seq, c->j->now);
+	if (o && c->j->raw) {
+		/* wire=1: the event's bytes too, so a page that checks every event
+		 * itself needs no request per event */
+		char *b64 = NULL;
+		if (render_base64(e->wire, e->wire_len, &b64) == 0)
+			json_object_set_new(o, "wire", json_string(b64));
+		free(b64);
+	}
 	if (o)
 		json_array_append_new(c->arr, o);
 	c->n++;
@@ -624,7 +632,7 @@ int api_dispatch(struct hreq *r)
 	struct http *h = r->h;
 	struct hjob *j;
 	const char *a;
-	uint64_t x, lim;
+	uint64_t x, lim, w = 0;
 
 	switch (r->rt.id) {
 	case R_STATUS:
@@ -667,12 +675,14 @@ int api_dispatch(struct hreq *r)
 		lim = HTTP_LIST_DEFAULT;
 		if (arg_group(r, j->group) != 0 || arg_kind(r, &j->kind) != 0 ||
 		    arg_uint(r, "after", 0, INT64_MAX, &x) != 0 ||
-		    arg_uint(r, "limit", 1, HTTP_LIST_MAX, &lim) != 0) {
+		    arg_uint(r, "limit", 1, HTTP_LIST_MAX, &lim) != 0 ||
+		    arg_uint(r, "wire", 0, 1, &w) != 0) {
 			free(j);
 			return ret(http_error(r, MHD_HTTP_BAD_REQUEST,
 			                      "group is a group name, kind an event kind, after a cursor "
-			                      "(a whole number), limit from 1 to %d", HTTP_LIST_MAX));
+			                      "(a whole number), limit from 1 to %d, wire 0 or 1", HTTP_LIST_MAX));
 		}
+		j->raw = (int)w;
 		j->after = (int64_t)x;
 		j->limit = lim;
 		return req_job(r, j);

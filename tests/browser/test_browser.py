@@ -201,7 +201,11 @@ class LiarHandler(http.server.BaseHTTPRequestHandler):
                 e["official_name"] = "王警官"
             for g, forged in self.server.forged.items():
                 if ("group=%s&" % g) in path and "after=0&" in path:
-                    evs += [{"id": i, "cursor": 0, "official": True, "official_name": "王警官"} for i, _ in forged]
+                    # the forged bytes inline when the page asks for them
+                    # (wire=1), as a lying node would serve them
+                    evs += [dict({"id": i, "cursor": 0, "official": True, "official_name": "王警官"},
+                                 **({"wire": base64.b64encode(w).decode()} if "wire=1" in path else {}))
+                            for i, w in forged]
             body = json.dumps(doc).encode()
         self.answer(r.status, ctype, body)
 
