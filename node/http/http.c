@@ -362,6 +362,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (r->job)
 		r->job->r = NULL;
+	if (r->post_wait)
+		r->post_wait->r = NULL;
 	free(r->body);
 	free(r->resp);
 	free(r);
