@@ -1,8 +1,9 @@
 /*
  * node/daemon/serve.c: the daemon's side of the HTTP(S) API (node/http):
  * its settings from watchmesh.conf, and the hooks it answers through --
- * a client's event goes through the same ingest as every other one and
- * reaches the mesh at once; status and metrics are the daemon's.
+ * a client's event goes through the same ingest as every other one, into
+ * the loop turn's durable batch, and reaches the mesh once that is on the
+ * disk; status and metrics are the daemon's.
  */
 #include <errno.h>
 #include <inttypes.h>
