@@ -82,6 +82,9 @@ void local_free(struct local *l)
 	free(l->mine);
 	l->mine = NULL;
 	l->nmine = l->capmine = 0;
+	free(l->waiters);
+	l->waiters = NULL;
+	l->nwaiters = l->capwaiters = 0;
 }
 
 /* --- the write batch --------------------------------------------------------- */
@@ -103,18 +106,19 @@ void local_batch_begin(struct local *l)
 	l->batch_first = l->nmine;
 }
 
-void local_batch_end(struct local *l)
+/* Commit or roll back the open batch: 1 committed, 0 rolled back. */
+static int batch_close(struct local *l)
 {
 	struct mesh_stats ms;
 	uint64_t n = 0;
 	size_t i;
 
-	if (!l->batch_open)
-		return;
 	l->batch_open = 0;
 	mesh_get_stats(l->mesh, &ms);
-	if (ms.store_errors == l->batch_errors && store_commit(l->store) == 0)
-		return;
+	if (!l->batch_bad && ms.store_errors == l->batch_errors && store_commit(l->store) == 0) {
+		l->durable_commits += l->batch_durable;
+		return 1;
+	}
 	for (i = l->batch_first; i < l->nmine; i++)
 		n += (uint64_t)(l->mine[i].hi - l->mine[i].lo + 1);
 	llog(l, D_WARN, "the store failed (%s): the %" PRIu64 " events stored in this batch are not kept; "
@@ -125,6 +129,74 @@ void local_batch_end(struct local *l)
 	l->nmine = l->batch_first;
 	l->batch_failures++;
 	l->rolled_back += n;
+	return 0;
+}
+
+void local_batch_end(struct local *l)
+{
+	struct local_waiter *w;
+	size_t nw, i;
+	int committed;
+
+	/* a waiter's answer may bring the next POST (a kept-alive connection):
+	 * its batch is ended here too, not left open while the loop sleeps */
+	while (l->batch_open) {
+		committed = batch_close(l);
+		if (l->made_durable)
+			(void)store_set_durable(l->store, 0);
+		l->batch_durable = l->made_durable = l->batch_bad = 0;
+		w = l->waiters;
+		nw = l->nwaiters;
+		l->waiters = NULL;
+		l->nwaiters = l->capwaiters = 0;
+		for (i = 0; i < nw; i++)
+			w[i].fn(w[i].arg, committed);
+		free(w);
+	}
+}
+
+int local_batch_durable(struct local *l)
+{
+	if (l->batch_open && l->batch_durable)
+		return 0;
+	local_batch_end(l);          /* the mesh's batch so far, committed as it is */
+	if (!store_is_durable(l->store)) {
+		if (store_set_durable(l->store, 1) != 0)
+			return -1;
+		l->made_durable = 1;
+	}
+	local_batch_begin(l);
+	if (!l->batch_open) {
+		if (l->made_durable)
+			(void)store_set_durable(l->store, 0);
+		l->made_durable = 0;
+		return -1;
+	}
+	l->batch_durable = 1;
+	return 0;
+}
+
+void local_batch_fail(struct local *l)
+{
+	if (l->batch_open)
+		l->batch_bad = 1;
+}
+
+int local_batch_wait(struct local *l, void (*fn)(void *arg, int committed), void *arg)
+{
+	if (l->nwaiters == l->capwaiters) {
+		size_t cap = l->capwaiters ? 2 * l->capwaiters : 16;
+		struct local_waiter *v = realloc(l->waiters, cap * sizeof *v);
+
+		if (v == NULL)
+			return WM_ENOMEM;
+		l->waiters = v;
+		l->capwaiters = cap;
+	}
+	l->waiters[l->nwaiters].fn = fn;
+	l->waiters[l->nwaiters].arg = arg;
+	l->nwaiters++;
+	return 0;
 }
 
 /* --- the rows the daemon wrote ------------------------------------------------ */

@@ -9,6 +9,10 @@
  *     I/O is done.  If the store failed on one event the whole batch is
  *     rolled back (ingest cannot undo half an event inside a caller's
  *     transaction); repair fetches it again.
+ *   - The durable batch: events POSTed to the API join a batch whose commit
+ *     is fsynced (synchronous = FULL), one fsync for the turn's posts, and
+ *     their answers wait for it (local_batch_wait): an answer never says
+ *     stored before the event is on disk.
  *   - The rows it wrote: io.stored hands over each row's seq.  Rows written
  *     in one batch are contiguous (the batch holds SQLite's write lock), so
  *     they are kept as seq ranges; a rolled-back batch's ranges are
@@ -31,6 +35,12 @@
 
 enum { D_DEBUG = 0, D_INFO = 1, D_WARN = 2 };
 
+/* Told once its batch has ended: committed 1 (on disk), or 0 (rolled back). */
+struct local_waiter {
+	void (*fn)(void *arg, int committed);
+	void *arg;
+};
+
 /* A stretch of seqs the daemon wrote itself: lo..hi, both included. */
 struct seq_range {
 	int64_t lo, hi;
@@ -48,6 +58,12 @@ struct local {
 	size_t batch_first;          /* the batch's first range in `mine` */
 	uint64_t batch_failures;     /* batches rolled back */
 	uint64_t rolled_back;        /* events of those batches (counted as stored by the mesh) */
+	int batch_durable;           /* its commit is fsynced: POSTs are waiting for it */
+	int made_durable;            /* ... and the store is put back to NORMAL after it */
+	int batch_bad;               /* an event was left half-written: roll back */
+	struct local_waiter *waiters;    /* the open batch's */
+	size_t nwaiters, capwaiters;
+	uint64_t durable_commits;    /* durable batches committed (one fsync each) */
 
 	struct seq_range *mine;      /* committed (and the open batch's), ascending */
 	size_t nmine, capmine;
@@ -64,6 +80,16 @@ void local_free(struct local *l);
 /* The batch: open (io.ingesting; nothing if open already) and close it. */
 void local_batch_begin(struct local *l);
 void local_batch_end(struct local *l);
+
+/* Open a durable batch, committing first an open batch that is not (it
+ * holds no waiters).  0, or -1 when none could be opened (the store's
+ * errmsg says why). */
+int local_batch_durable(struct local *l);
+/* The open batch must not be committed: an event was left half-written. */
+void local_batch_fail(struct local *l);
+/* fn(arg, committed) once the open durable batch ends, after its commit
+ * or rollback (fn may open the next batch).  0, or WM_ENOMEM. */
+int local_batch_wait(struct local *l, void (*fn)(void *arg, int committed), void *arg);
 
 /* io.stored: the daemon wrote row seq. */
 void local_stored(struct local *l, int64_t seq);

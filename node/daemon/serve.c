@@ -1,8 +1,9 @@
 /*
  * node/daemon/serve.c: the daemon's side of the HTTP(S) API (node/http):
  * its settings from watchmesh.conf, and the hooks it answers through --
- * a client's event goes through the same ingest as every other one and
- * reaches the mesh at once; status and metrics are the daemon's.
+ * a client's event goes through the same ingest as every other one, into
+ * the loop turn's durable batch, and reaches the mesh once that is on the
+ * disk; status and metrics are the daemon's.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,36 +19,98 @@
 #include "store.h"
 #include "tls.h"
 
-/* POST /api/v1/events: durable before the answer (INGEST_LOCAL), then
- * pushed to the peers like an event posted here.  The loop turn's write
- * batch, if one is open, is committed first: the client's event must not
- * share the fate of a batch that could still be rolled back. */
-static void hook_submit(void *ctx, const uint8_t *wire, size_t len, struct ingest_result *res)
+/* A POSTed event in the open durable batch, waiting for its commit. */
+struct post {
+	struct daemon *d;
+	http_submit_done done;
+	void *arg;
+	struct ingest_result res;
+	size_t len;
+	uint8_t wire[];
+};
+
+/* The batch ended: the answer, and a stored event pushed to the peers. */
+static void post_settled(void *arg, int committed)
+{
+	struct post *p = arg;
+	struct daemon *d = p->d;
+
+	if (!committed) {
+		p->res.code = WM_ESTORE;
+		wm_why(p->res.why, "the node could not write to its disk: nothing was kept, send the event again");
+	} else if (p->res.code == 0) {
+		d->http_stored++;
+		mesh_publish(d->mesh, p->wire, p->len, d_now_ms());
+		d_after_mesh(d);
+		d->status_dirty = 1;
+	}
+	p->done(p->arg, &p->res);
+	free(p);
+}
+
+static void submit_refuse(http_submit_done done, void *arg, int code, const char *why)
+{
+	struct ingest_result res;
+
+	memset(&res, 0, sizeof res);
+	res.code = code;
+	wm_why(res.why, "%s", why);
+	done(arg, &res);
+}
+
+/* POST /api/v1/events: the same ingest as an event posted here
+ * (INGEST_LOCAL), into the loop turn's durable batch: every POST of the
+ * turn shares one commit and one fsync, and is answered after it.  A
+ * refusal is answered at once: it waits for nothing. */
+static void hook_submit(void *ctx, const uint8_t *wire, size_t len, http_submit_done done, void *arg)
 {
 	struct daemon *d = ctx;
-	uint64_t now = d_now_ms();
+	struct post *p;
+	int code;
 
 	d->http_in++;
+	if (d->stopping) {
+		submit_refuse(done, arg, WM_EIO, "the node is shutting down: send the event again once it is back");
+		return;
+	}
 	if (d->disk_full) {
-		memset(res, 0, sizeof *res);
-		res->code = WM_EIO;
-		wm_why(res->why, "the node's disk is full: it takes no events until space is freed");
+		submit_refuse(done, arg, WM_EIO, "the node's disk is full: it takes no events until space is freed");
 		return;
 	}
-	local_batch_end(&d->local);
-	d->nd->ictx.now = now;
-	ingest_event(&d->nd->ictx, wire, len, INGEST_LOCAL, res);
-	if (res->code != 0) {
-		if (res->code != WM_EDUP && -res->code > 0 && -res->code < MESH_REASONS)
-			d->http_refused_by[-res->code]++;
+	if ((p = malloc(sizeof *p + len)) == NULL) {
+		submit_refuse(done, arg, WM_ENOMEM, "the node is out of memory: try again");
 		return;
 	}
-	d->http_stored++;
-	local_stored(&d->local, res->seq);
-	mesh_publish(d->mesh, wire, len, now);
-	d_after_mesh(d);
-	d->status_dirty = 1;
-	serve_rows(d);
+	if (local_batch_durable(&d->local) != 0) {
+		free(p);
+		d_log(d, D_WARN, "cannot begin a write for a POST: %s", store_errmsg(d->nd->store));
+		submit_refuse(done, arg, WM_ESTORE, "the node cannot write to its store now: try again");
+		return;
+	}
+	p->d = d;
+	p->done = done;
+	p->arg = arg;
+	p->len = len;
+	memcpy(p->wire, wire, len);
+	d->nd->ictx.now = d_now_ms();
+	ingest_event(&d->nd->ictx, wire, len, INGEST_LOCAL, &p->res);
+	code = p->res.code;
+	if (code == WM_ESTORE || code == WM_ENOMEM)
+		local_batch_fail(&d->local);     /* the event may be half-written */
+	if (code != 0 && code != WM_EDUP) {
+		if (-code > 0 && -code < MESH_REASONS)
+			d->http_refused_by[-code]++;
+		done(arg, &p->res);
+		free(p);
+		return;
+	}
+	if (code == 0)
+		local_stored(&d->local, p->res.seq);
+	/* a duplicate waits too: it may be in this very batch */
+	if (local_batch_wait(&d->local, post_settled, p) != 0) {
+		free(p);
+		submit_refuse(done, arg, WM_ENOMEM, "the node is out of memory: send the event again");
+	}
 }
 
 static struct json_t *hook_status(void *ctx)

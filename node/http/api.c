@@ -1,8 +1,9 @@
 /*
  * node/http/api.c: the routes of DESIGN.md's "Node surface".  What the
- * loop answers at once: status, metrics, the authority's certificate,
- * POST (through the daemon's submit hook: the same ingest as every other
- * event) and the web app's files.  What reads the store runs as a job in
+ * loop answers at once: status, metrics, the authority's certificate and
+ * the web app's files.  A POST goes through the daemon's submit hook (the
+ * same ingest as every other event) and is suspended until the daemon's
+ * answer, which comes once the event is on the disk.  What reads the store runs as a job in
  * libuv's thread pool on a read-only connection of its own: the request is
  * suspended meanwhile and answered when the job is done.
  */
@@ -489,13 +490,70 @@ static unsigned refusal_status(int code)
 	}
 }
 
+/* The daemon's answer to r's POST, as a job's answer: queued by the
+ * handler when it runs again. */
+static void post_answer(struct hreq *r, const struct ingest_result *res)
+{
+	char idhex[2 * WM_ID_LEN + 1];
+	unsigned status;
+	json_t *o;
+
+	hex_encode(idhex, res->id, WM_ID_LEN);
+	if (res->code == 0) {
+		o = json_pack("{ss sI}", "id", idhex, "cursor", (json_int_t)res->seq);
+		status = MHD_HTTP_CREATED;
+	} else if (res->code == WM_EDUP) {
+		o = json_pack("{ss sb}", "id", idhex, "duplicate", 1);
+		status = MHD_HTTP_OK;
+	} else {
+		o = json_pack("{ss}", "error", res->why[0] ? res->why : wm_strerror(res->code));
+		if (o && res->kind)
+			json_object_set_new(o, "id", json_string(idhex));
+		status = refusal_status(res->code);
+	}
+	free(r->resp);
+	r->resp = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	r->have = 1;
+	r->status = r->resp ? status : MHD_HTTP_INTERNAL_SERVER_ERROR;
+	r->ctype = "application/json; charset=utf-8";
+	r->rlen = r->resp ? strlen(r->resp) : 0;
+}
+
+static void posting_cb(uv_idle_t *i)
+{
+	(void)i;     /* active, it keeps the loop's poll from blocking */
+}
+
+/* http_submit_done: inside the hook (a refusal) or after the daemon's commit. */
+static void submit_done(void *arg, const struct ingest_result *res)
+{
+	struct hpost *p = arg;
+	struct http *h = p->h;
+	struct hreq *r = p->r;
+
+	if (p->suspended && --h->posts == 0)
+		uv_idle_stop(&h->posting);
+	free(p);
+	h->jobs--;
+	if (r) {
+		r->post_wait = NULL;
+		post_answer(r, res);
+		if (r->suspended) {
+			r->suspended = 0;
+			MHD_resume_connection(r->conn);
+			http_run(r->l);
+		}
+	}
+	http_maybe_free(h);
+}
+
 static int submit(struct hreq *r)
 {
 	struct http *h = r->h;
 	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	struct ingest_result res;
-	char idhex[2 * WM_ID_LEN + 1];
-	json_t *o;
+	struct hpost *p;
+	char *b;
 
 	if (!ct || (strncmp(ct, "application/msgpack", 19) != 0 &&
 	            strncmp(ct, "application/x-msgpack", 21) != 0 &&
@@ -504,20 +562,27 @@ static int submit(struct hreq *r)
 		                  "send one signed event's wire bytes as application/msgpack");
 	if (r->blen == 0)
 		return http_error(r, MHD_HTTP_BAD_REQUEST, "the body is empty: send one signed event");
-	memset(&res, 0, sizeof res);
-	h->hooks.submit(h->hooks.ctx, r->body, r->blen, &res);
-	hex_encode(idhex, res.id, WM_ID_LEN);
-	if (res.code == 0)
-		o = json_pack("{ss sI}", "id", idhex, "cursor", (json_int_t)res.seq);
-	else if (res.code == WM_EDUP)
-		o = json_pack("{ss sb}", "id", idhex, "duplicate", 1);
-	else {
-		o = json_pack("{ss}", "error", res.why[0] ? res.why : wm_strerror(res.code));
-		if (o && res.kind)
-			json_object_set_new(o, "id", json_string(idhex));
-		return http_json(r, refusal_status(res.code), o);
+	if ((p = malloc(sizeof *p)) == NULL)
+		return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	p->h = h;
+	p->r = r;
+	p->suspended = 0;
+	r->post_wait = p;
+	h->jobs++;
+	h->hooks.submit(h->hooks.ctx, r->body, r->blen, submit_done, p);
+	if (r->have) {               /* answered inside the hook */
+		b = r->resp;
+		r->resp = NULL;
+		return http_answer(r, r->status, r->ctype, b, r->rlen);
 	}
-	return http_json(r, res.code == 0 ? MHD_HTTP_CREATED : MHD_HTTP_OK, o);
+	/* the event waits for its batch's commit (PROTOCOL.md §18), which
+	 * the daemon makes in the loop's check phase: the loop must not sleep
+	 * in its poll before that (a POST may come from a timer's MHD_run) */
+	r->suspended = p->suspended = 1;
+	if (h->posts++ == 0)
+		uv_idle_start(&h->posting, posting_cb);
+	MHD_suspend_connection(r->conn);
+	return MHD_YES;
 }
 
 /* --- the web app's files and the authority's page ---------------------------------- */

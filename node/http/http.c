@@ -362,6 +362,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (r->job)
 		r->job->r = NULL;
+	if (r->post_wait)
+		r->post_wait->r = NULL;
 	free(r->body);
 	free(r->resp);
 	free(r);
@@ -583,9 +585,10 @@ int http_new(uv_loop_t *loop, const struct http_config *cfg, const struct http_h
 	uv_timer_init(loop, &h->sweep);
 	uv_timer_init(loop, &h->heartbeat);
 	uv_timer_init(loop, &h->wake);
-	h->sweep.data = h->heartbeat.data = h->wake.data = h;
+	uv_idle_init(loop, &h->posting);
+	h->sweep.data = h->heartbeat.data = h->wake.data = h->posting.data = h;
 	h->timers_open = 1;
-	h->handles_open = 3;
+	h->handles_open = 4;
 	if (!h->store_path)
 		rc = WM_ENOMEM;
 	if (rc == 0 && !off(cfg->http_addr))
@@ -703,6 +706,7 @@ void http_free(struct http *h)
 		uv_close((uv_handle_t *)&h->sweep, timer_closed);
 		uv_close((uv_handle_t *)&h->heartbeat, timer_closed);
 		uv_close((uv_handle_t *)&h->wake, timer_closed);
+		uv_close((uv_handle_t *)&h->posting, timer_closed);
 		h->timers_open = 0;
 	}
 }

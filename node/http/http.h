@@ -29,11 +29,17 @@ struct http;
 /* Log levels of http_hooks.log, the daemon's own (node/daemon/local.h). */
 enum { HTTP_LOG_DEBUG = 0, HTTP_LOG_INFO = 1, HTTP_LOG_WARN = 2 };
 
+/* The answer to one POST (res->code 0: stored, and on the disk). */
+typedef void (*http_submit_done)(void *arg, const struct ingest_result *res);
+
 struct http_hooks {
 	void *ctx;
-	/* POST /api/v1/events: ingest a client's signed event (durable before
-	 * it returns) and push it to the mesh.  On the loop. */
-	void (*submit)(void *ctx, const uint8_t *wire, size_t len, struct ingest_result *res);
+	/* POST /api/v1/events: ingest a client's signed event and push it to
+	 * the mesh.  done(arg, res) is called once, on the loop: inside this
+	 * call for a refusal, else once the write holding the event is on the
+	 * disk (or has failed).  The request is suspended meanwhile.  Every
+	 * done is called before http_free. */
+	void (*submit)(void *ctx, const uint8_t *wire, size_t len, http_submit_done done, void *arg);
 	/* GET /api/v1/status: the status document (status.json's); caller
 	 * json_decref's.  On the loop. */
 	struct json_t *(*status)(void *ctx);

@@ -90,10 +90,12 @@ struct http {
 	uv_timer_t sweep;            /* connection deadlines, once a second */
 	uv_timer_t heartbeat;        /* stream keepalives */
 	uv_timer_t wake;             /* new rows: handled outside libmicrohttpd's callbacks */
+	uv_idle_t posting;           /* active while POSTs wait (api.c) */
+	unsigned posts;              /* POSTs suspended, waiting for the daemon */
 	int timers_open;
 	int closing;
 	unsigned handles_open;       /* closes still to come before h is freed */
-	unsigned jobs;               /* thread-pool jobs in flight or waiting */
+	unsigned jobs;               /* thread-pool jobs in flight or waiting, and POSTs unanswered */
 	unsigned readers_busy;       /* of those, requests' jobs in the pool (HTTP_JOBS_MAX) */
 	struct hjob *queued, *queued_tail;   /* requests' jobs waiting for a thread */
 
@@ -130,7 +132,8 @@ struct hreq {
 	int dispatched;
 	uint8_t *body;
 	size_t blen;
-	int suspended;
+	int suspended;               /* a POST waiting for the daemon's answer */
+	struct hpost *post_wait;     /* ... that POST */
 	struct hjob *job;            /* in flight */
 	struct hreq *wprev, *wnext;  /* in h->waiting while job is set */
 	int answered;
@@ -140,6 +143,14 @@ struct hreq {
 	const char *ctype;
 	char *resp;
 	size_t rlen;
+};
+
+/* A POST the daemon has not answered yet (h->jobs counts it, so h
+ * outlives it); r is NULL once the request went away. */
+struct hpost {
+	struct http *h;
+	struct hreq *r;
+	int suspended;               /* counted in h->posts */
 };
 
 /* --- http.c -------------------------------------------------------------- */

@@ -263,6 +263,73 @@ static void test_one_turn_one_transaction(void **state)
 	assert_int_equal(t->warns, 0);
 }
 
+/* A POST's answer (serve.c): what it was told, and a next POST it may bring. */
+struct waiter {
+	struct t *t;
+	int told;                    /* -1 not yet, else committed */
+	int durable_meanwhile;       /* the store was still FULL when told */
+	struct waiter *next;         /* waits on the next batch, opened from here */
+};
+
+static void waiter_cb(void *arg, int committed)
+{
+	struct waiter *w = arg;
+
+	w->told = committed;
+	w->durable_meanwhile = store_is_durable(w->t->f->s);
+	if (w->next) {
+		assert_int_equal(local_batch_durable(&w->t->l), 0);
+		event_in(w->t, 9);
+		assert_int_equal(local_batch_wait(&w->t->l, waiter_cb, w->next), 0);
+	}
+}
+
+static void test_durable_batch_waits(void **state)
+{
+	struct t *t = *state;
+	struct waiter a = { t, -1, 0, NULL }, b = { t, -1, 0, NULL }, c = { t, -1, 0, NULL };
+
+	for (size_t i = 0; i < 3; i++)
+		event_in(t, i);
+	/* a POST: the mesh's batch is committed as it is, a durable one opens */
+	assert_int_equal(local_batch_durable(&t->l), 0);
+	assert_int_equal(committed(t), 3);
+	assert_true(t->l.batch_open && store_is_durable(t->f->s));
+	for (size_t i = 3; i < 6; i++)
+		event_in(t, i);
+	assert_int_equal(local_batch_wait(&t->l, waiter_cb, &a), 0);
+	a.next = &c;                 /* its answer brings one more POST */
+	assert_int_equal(local_batch_durable(&t->l), 0);      /* joins the open one */
+	assert_int_equal(local_batch_wait(&t->l, waiter_cb, &b), 0);
+	assert_int_equal(a.told, -1);
+	assert_int_equal(committed(t), 3);
+	local_batch_end(&t->l);
+	assert_int_equal(a.told, 1);
+	assert_int_equal(b.told, 1);
+	assert_false(a.durable_meanwhile);   /* NORMAL again for the mesh */
+	/* the POST an answer brought is not left open while the loop sleeps */
+	assert_int_equal(c.told, 1);
+	assert_false(t->l.batch_open);
+	assert_int_equal(committed(t), 7);
+	assert_int_equal(t->l.durable_commits, 2);
+
+	/* a POST left half-written: every waiter of its batch is told 0 */
+	a.told = b.told = -1;
+	a.next = NULL;
+	assert_int_equal(local_batch_durable(&t->l), 0);
+	event_in(t, 10);
+	assert_int_equal(local_batch_wait(&t->l, waiter_cb, &a), 0);
+	event_in(t, 11);
+	assert_int_equal(local_batch_wait(&t->l, waiter_cb, &b), 0);
+	local_batch_fail(&t->l);
+	local_batch_end(&t->l);
+	assert_int_equal(a.told, 0);
+	assert_int_equal(b.told, 0);
+	assert_int_equal(store_has(t->f->s, t->ev[10].id), 0);
+	assert_int_equal(t->l.batch_failures, 1);
+	assert_false(store_is_durable(t->f->s));
+}
+
 static void test_failure_rolls_back_the_batch(void **state)
 {
 	struct t *t = *state;
@@ -519,6 +586,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_one_turn_one_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_rolls_back_the_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_durable_batch_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_publishes_other_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_forgets_its_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_queue_order, setup, teardown),
