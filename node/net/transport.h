@@ -126,6 +126,14 @@ struct transport_callbacks {
 	 * an inbound connection, pub NULL before the key was proven.  So the
 	 * glue can keep each peer's own last failure without reading logs. */
 	void (*on_fail)(void *ctx, struct transport_dialer *d, const uint8_t *pub, const char *reason);
+	/* Optional: a dialer that expected key old reached a peer that proved
+	 * key new_pub instead; frame is the first frame the peer sent (its
+	 * rotation statements, crypto/rotate.h, if it rotated).  0 admits the
+	 * link (and the dialer expects new_pub from then on); nonzero refuses
+	 * it with why.  Without it such a link fails in the handshake. */
+	int (*on_rotated)(void *ctx, struct transport_conn *c, const uint8_t old[WM_PUB_LEN],
+	                  const uint8_t new_pub[WM_PUB_LEN], const uint8_t *frame, size_t len,
+	                  char why[WM_WHY_LEN]);
 };
 
 struct transport_options {
@@ -218,6 +226,15 @@ int transport_send(struct transport_conn *c, const uint8_t *bytes, size_t len, i
  * connection was up.  NULL or an already closing connection: no-op.
  */
 void transport_close(struct transport_conn *c, const char *why, uint64_t backoff_ms);
+
+/*
+ * This node's rotation statements (n records of crypto/rotate.h, copied;
+ * n = 0 clears them): a dialer's message 1 made for a key they hand on from
+ * is answered, and they are sent to it as the first frame, so that a
+ * neighbour that pinned that key can follow (on_rotated).  0, or WM_EFORMAT
+ * with why (not statements, or more than ROT_MAX).
+ */
+int transport_set_rotation(struct transport *t, const uint8_t *recs, size_t n, char why[WM_WHY_LEN]);
 
 /* About a connection.  The key is valid once on_up has run. */
 const uint8_t *transport_conn_pub(const struct transport_conn *c);
