@@ -478,8 +478,9 @@ static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM
 	uint64_t at;
 	int rc;
 
-	if (!dd || !dd->cp.has_pub) {
-		wm_why(why, "not dialed by a pinned key");
+	if (!dd || !dd->cp.has_pub || dd->from_beacon) {
+		/* a member found by beacon is dialed by the key its beacons name */
+		wm_why(why, "the peer's key is not the one dialed, and only a configured peer's rotation is followed");
 		return WM_EREJECTED;
 	}
 	rc = rot_follow(frame, len, d->nd->net.id, old, dd->pinned ? dd->pin_at : 0, new_pub, &at, why);

@@ -38,6 +38,12 @@
  * The replay cache of answered first messages is kept in replay_path, if
  * given, so that it survives a restart.
  *
+ * Rotated keys: a dialer that expected key K and meets a peer proving N
+ * sends nothing more until the peer's first frame, which on_rotated judges
+ * (statements signed by K leading to N, crypto/rotate.h); a node given its
+ * own statements (transport_set_rotation) answers a message 1 made for a
+ * key it rotated from and sends them right after its stream header.
+ *
  * A peer that breaks the framing after the handshake (a frame announced
  * larger than TRANSPORT_FRAME_MAX, one that does not decrypt) is closed and
  * its key refused for fault_backoff_ms, like any other protocol fault.
