@@ -52,6 +52,10 @@ struct hs {
 	enum hs_state state;
 	int initiator;
 	int have_expected;
+	int follow;                            /* initiator: the peer may prove another key */
+	int alias;                             /* responder: message 1 was made for an alias */
+	const uint8_t *aliases;                /* not owned (struct hs_params) */
+	size_t naliases;
 	struct hs_replay *replay;
 	uint64_t now_ms;                       /* the caller's wall clock at hs_new */
 	int have_rec;                          /* responder: message 1 accepted, rec is its record */
@@ -286,6 +290,11 @@ int hs_new(int initiator, const struct hs_params *p, struct hs **out)
 	hs->state = hs->initiator ? HS_I_INIT : HS_R_WAIT1;
 	hs->replay = hs->initiator ? NULL : p->replay;
 	hs->now_ms = p->now_ms;
+	hs->follow = hs->initiator && p->follow;
+	if (!hs->initiator && p->aliases != NULL) {
+		hs->aliases = p->aliases;
+		hs->naliases = p->naliases;
+	}
 	memcpy(hs->self_sec, p->self->sec, WM_SEC_LEN);
 	memcpy(hs->self_pub, p->self->pub, WM_PUB_LEN);
 	memcpy(hs->netsec, p->netsec, WM_SECRET_LEN);
@@ -314,6 +323,11 @@ size_t hs_want(const struct hs *hs)
 int hs_done(const struct hs *hs)
 {
 	return hs != NULL && hs->state == HS_DONE;
+}
+
+int hs_alias(const struct hs *hs)
+{
+	return hs != NULL && hs->alias;
 }
 
 const uint8_t *hs_remote_pub(const struct hs *hs)
@@ -376,16 +390,22 @@ static void hs_write_msg1(const struct hs *hs, uint8_t *out)
 	hs_msg1_mac(hs, out, hs->have_expected ? hs->expected : NULL, out + 1 + HS_ELEN + HS_TLEN);
 }
 
-/* A responder accepts message 1 made for its own key or for any member. */
-static int hs_check_msg1(const struct hs *hs, const uint8_t *msg)
+/* A responder accepts message 1 made for its own key or for any member,
+ * or for a key it rotated away from (hs->alias is then set). */
+static int hs_check_msg1(struct hs *hs, const uint8_t *msg)
 {
 	uint8_t mac[HS_HLEN];
+	size_t i;
 	int ok;
 
 	hs_msg1_mac(hs, msg, hs->self_pub, mac);
 	ok = sodium_memcmp(mac, msg + 1 + HS_ELEN + HS_TLEN, HS_HLEN) == 0;
 	hs_msg1_mac(hs, msg, NULL, mac);
 	ok |= sodium_memcmp(mac, msg + 1 + HS_ELEN + HS_TLEN, HS_HLEN) == 0;
+	for (i = 0; !ok && i < hs->naliases; i++) {
+		hs_msg1_mac(hs, msg, hs->aliases + i * WM_PUB_LEN, mac);
+		hs->alias = ok = sodium_memcmp(mac, msg + 1 + HS_ELEN + HS_TLEN, HS_HLEN) == 0;
+	}
 	sodium_memzero(mac, sizeof(mac));
 	return ok;
 }
@@ -507,7 +527,7 @@ static int hs_read_auth(struct hs *hs, const uint8_t *msg, const uint8_t key[32]
 		rc = WM_EREJECTED;
 		goto out;
 	}
-	if (hs->have_expected && sodium_memcmp(plain, hs->expected, WM_PUB_LEN) != 0) {
+	if (hs->have_expected && !hs->follow && sodium_memcmp(plain, hs->expected, WM_PUB_LEN) != 0) {
 		hex_encode(hex_got, plain, WM_PUB_LEN);
 		hex_encode(hex_want, hs->expected, WM_PUB_LEN);
 		if (why != NULL)

@@ -95,6 +95,13 @@ struct hs_params {
 	struct hs_replay *replay;      /* responder only, optional; not owned */
 	uint64_t now_ms;               /* wall clock, ms since the epoch: the time an initiator
 	                                * puts in message 1, the time a responder judges it by */
+	const uint8_t *aliases;        /* responder, optional: naliases keys (32 bytes each) this
+	                                * node held before a rotation; a message 1 made for one
+	                                * is answered too (hs_alias says so) */
+	size_t naliases;
+	int follow;                    /* initiator: expected_pub addresses message 1 but the
+	                                * peer may prove another key (it rotated); the caller
+	                                * compares hs_remote_pub and decides */
 };
 
 /* A new handshake; initiator=1 for the side that opened the connection.
@@ -134,6 +141,10 @@ int hs_recv(struct hs *hs, const uint8_t *msg, size_t len, uint8_t out[HS_MSG_MA
 /* 1 once the handshake has completed (the initiator after message 4, the
  * responder after message 3), else 0. */
 int hs_done(const struct hs *hs);
+
+/* Responder: 1 if message 1 was made for one of the aliases (the peer
+ * pinned a key this node rotated away from), else 0. */
+int hs_alias(const struct hs *hs);
 
 /* The peer's verified node key: valid once hs_done(); NULL before. */
 const uint8_t *hs_remote_pub(const struct hs *hs);

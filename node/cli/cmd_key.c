@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "event.h"
 #include "files.h"
 #include "keyfile.h"
 #include "nodedir.h"
+#include "rotate.h"
 
 static const char usage_key[] =
 "usage: watchmesh key new --out FILE [--passphrase-file F | --no-passphrase]\n"
@@ -33,11 +35,12 @@ static const char usage_key[] =
 "key show   prints the public key of a key file (64 hex digits), to hand to\n"
 "           the station that issues your certificate.  Needs no passphrase.\n"
 "key rotate gives the node at DIR a new key (the daemon stopped): the old\n"
-"           one is kept as DIR/node.key.old-TIME.  It prints what to change:\n"
-"           neighbours whose `peers` line pins this node (ADDR@OLDKEY) put the\n"
-"           new key there and send their daemon SIGHUP; one that gives the\n"
-"           address alone needs nothing.  A node certificate of the old key\n"
-"           is reissued for the new one by its station (`cert issue`).\n"
+"           one is kept as DIR/node.key.old-TIME and signs a statement naming\n"
+"           the new one (DIR/rotation), so that neighbours whose `peers` line\n"
+"           pins this node (ADDR@OLDKEY) follow by themselves (an older\n"
+"           watchmesh needs the new key put in the line, and SIGHUP); one that\n"
+"           gives the address alone needs nothing.  A node certificate of the\n"
+"           old key is reissued for the new one by its station (`cert issue`).\n"
 "key agent  asks KEY's passphrase once and keeps the key unlocked, in locked\n"
 "           memory, in a process of its own for --for (8h by default, at most\n"
 "           24h): until then `post`, `cert` and the other commands that sign\n"
@@ -47,37 +50,77 @@ static const char usage_key[] =
 "           text (`feed --key`) still asks the passphrase.\n"
 "key lock   ends KEY's agent at once, wiping the key (end of the shift).\n";
 
-/* `key rotate`: a new node key, the old one kept beside it.  The daemon's
- * lock is held throughout, so no daemon starts on a half-made change. */
+/* The statements in DIR/rotation with rec, the new one, after them: the
+ * oldest go beyond ROT_MAX (a neighbour silent through 8 rotations is
+ * told by hand). */
+static int rotation_append(const char *dir, const uint8_t rec[ROT_RECORD_LEN], char why[WM_WHY_LEN])
+{
+	char path[PATH_MAX];
+	uint8_t *buf = NULL, *all;
+	size_t len = 0, keep;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/rotation", dir);
+	if (files_exists(path) && (rc = files_read(path, ROT_MAX * ROT_RECORD_LEN, &buf, &len, why)) != 0)
+		return rc;
+	keep = len - len % ROT_RECORD_LEN;
+	if (keep > (ROT_MAX - 1) * ROT_RECORD_LEN)
+		keep = (ROT_MAX - 1) * ROT_RECORD_LEN;
+	all = malloc(keep + ROT_RECORD_LEN);
+	if (!all) {
+		free(buf);
+		wm_why(why, "out of memory");
+		return WM_ENOMEM;
+	}
+	if (keep > 0)
+		memcpy(all, buf + (len - len % ROT_RECORD_LEN - keep), keep);
+	memcpy(all + keep, rec, ROT_RECORD_LEN);
+	rc = files_write_atomic(path, all, keep + ROT_RECORD_LEN, 0644, 0, why);
+	free(all);
+	free(buf);
+	return rc;
+}
+
+/* `key rotate`: a new node key, the old one kept beside it, and the old
+ * key's statement naming the new one in DIR/rotation, by which neighbours
+ * that pinned the old key follow (PROTOCOL.md §10).  The daemon's lock is
+ * held throughout, so no daemon starts on a half-made change. */
 static int key_rotate(const char *dir)
 {
 	char path[PATH_MAX], old[PATH_MAX], why[WM_WHY_LEN] = "", ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1];
-	uint8_t opub[WM_PUB_LEN];
-	struct key *k = NULL;
+	uint8_t rec[ROT_RECORD_LEN];
+	struct network net;
+	struct key *k = NULL, *ok = NULL;
 	int fd = -1, ret = CLI_FAIL;
 
 	if (!dir)
 		return cli_no_dir("key");
 	if (cli_lock_dir(dir, "rotate the key and start it again", &fd) != CLI_OK)
 		return CLI_FAIL;
-	snprintf(path, sizeof path, "%s/node.key", dir);
-	if (files_key_pub(path, opub, why) != 0) {
+	snprintf(path, sizeof path, "%s/network", dir);
+	if (network_load(path, &net, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}
-	hex_encode(ohex, opub, WM_PUB_LEN);
+	snprintf(path, sizeof path, "%s/node.key", dir);
+	if (files_load_key(path, NULL, FILES_SIGNER, &ok, why) != 0) {
+		cli_err("%s", why);
+		goto out;
+	}
+	hex_encode(ohex, ok->pub, WM_PUB_LEN);
 	snprintf(old, sizeof old, "%s/node.key.old-%llu", dir, (unsigned long long)time(NULL));
-	if (key_generate(&k) != 0) {
-		cli_err("cannot generate a key");
+	if (key_generate(&k) != 0 || rot_sign(ok, net.id, k->pub, wm_now_ms(), rec) != 0) {
+		cli_err("cannot generate a key and its rotation statement");
 		goto out;
 	}
 	/* the old key is moved aside only once the new one is made, and put
-	 * back if the new one cannot be written */
+	 * back if the new one or its statement cannot be written */
 	if (files_exists(old) || rename(path, old) != 0) {
 		cli_err("cannot keep the old key as %s: %s", old, files_exists(old) ? "it exists" : strerror(errno));
 		goto out;
 	}
-	if (files_save_key(path, k, NULL, 0, KEYFILE_MODERATE, why) != 0) {
+	if (files_save_key(path, k, NULL, 0, KEYFILE_MODERATE, why) != 0 ||
+	    rotation_append(dir, rec, why) != 0) {
 		cli_err("%s (the old key is back in place)", why);
 		(void)rename(old, path);
 		goto out;
@@ -85,12 +128,15 @@ static int key_rotate(const char *dir)
 	hex_encode(nhex, k->pub, WM_PUB_LEN);
 	printf("%s\n", nhex);
 	fprintf(stderr, "the node's new key is %s; the old one, %s, is kept as %s.\n"
-	        "Neighbours whose `peers` line pins this node by key (ADDR@%.16s...) change it to ADDR@%s\n"
-	        "and send their daemon SIGHUP; if the old key held a node certificate, its station issues one\n"
-	        "for the new key: watchmesh cert issue --issuer STATION.key --subject %s --role node ...\n",
-	        nhex, ohex, old, ohex, nhex, nhex);
+	        "Neighbours whose `peers` line pins this node by key (ADDR@%.16s...) follow by themselves\n"
+	        "(the old key signed the change, in %s/rotation); an older watchmesh there needs its line\n"
+	        "changed to ADDR@%s and SIGHUP.  If the old key held a node certificate, its station issues\n"
+	        "one for the new key: watchmesh cert issue --issuer STATION.key --subject %s --role node ...\n",
+	        nhex, ohex, old, ohex, dir, nhex, nhex);
 	ret = CLI_OK;
 out:
+	wmc_wipe(&net, sizeof net);
+	key_free(ok);
 	key_free(k);
 	close(fd);
 	return ret;

@@ -61,6 +61,9 @@ struct ddialer {
 	struct transport_dialer *d;
 	int from_beacon;
 	uint64_t heard_at;           /* from_beacon: the last beacon of this member (ms) */
+	int pinned;                  /* cp.pub rotated to pin (DIR/pins), since pin_at (ms) */
+	uint8_t pin[WM_PUB_LEN];
+	uint64_t pin_at;
 };
 
 struct dpending {

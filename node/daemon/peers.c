@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "daemon_int.h"
+#include "rotate.h"
 
 #define D_SLOW_NS      (10 * 1000000ull)   /* debug log: a frame that took this long */
 /* Members dialed from their beacons at once, at most: whoever holds the
@@ -49,13 +50,16 @@ static struct ddialer *dialer_of(struct daemon *d, const struct transport_dialer
 	return NULL;
 }
 
-/* The entry a dialer of ours keeps: by its configured key, else by its address. */
+/* The entry a dialer of ours keeps: by its configured key (or the key that
+ * one rotated to), else by its address. */
 static struct dknown *known_of_dialer(struct daemon *d, const struct transport_dialer *td)
 {
 	const struct ddialer *dd = dialer_of(d, td);
 
 	if (!dd)
 		return NULL;
+	if (dd->pinned)
+		return peers_known_by_pub(d, dd->pin);
 	return dd->cp.has_pub ? peers_known_by_pub(d, dd->cp.pub) : known_by_addr(d, dd->cp.addr);
 }
 
@@ -393,6 +397,109 @@ static int tr_allow(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_P
 	return 0;
 }
 
+/* --- keys followed through a rotation (PROTOCOL.md §10) ----------------------------- */
+
+#define D_PINS_MAX (256 * 1024)
+
+/*
+ * DIR/pins, one line a peer whose `peers` line pins a key that rotated:
+ *     ADDR OLD NEW AT
+ * (the address and key as configured, the key followed to, the time of the
+ * last statement followed, ms).  A line counts only while the peers line
+ * still names OLD at ADDR: the operator's line wins once edited.
+ */
+static int pins_find(struct daemon *d, const struct conf_peer *cp, uint8_t pin[WM_PUB_LEN], uint64_t *at)
+{
+	char path[PATH_MAX + 8], why[WM_WHY_LEN], addr[256], ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1];
+	uint8_t *buf = NULL, old[WM_PUB_LEN];
+	unsigned long long t;
+	char *line, *save = NULL;
+	size_t len;
+	int found = 0;
+
+	snprintf(path, sizeof path, "%s/pins", d->dir);
+	if (!cp->has_pub || !files_exists(path))
+		return 0;
+	if (files_read(path, D_PINS_MAX, &buf, &len, why) != 0) {
+		d_log(d, D_WARN, "%s (the keys pinned there are not followed)", why);
+		return 0;
+	}
+	for (line = strtok_r((char *)buf, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
+		found = sscanf(line, "%255s %64s %64s %llu", addr, ohex, nhex, &t) == 4 &&
+		        strcmp(addr, cp->addr) == 0 && hex_decode(old, WM_PUB_LEN, ohex, strlen(ohex)) == 0 &&
+		        memcmp(old, cp->pub, WM_PUB_LEN) == 0 && hex_decode(pin, WM_PUB_LEN, nhex, strlen(nhex)) == 0;
+	if (found)
+		*at = t;
+	free(buf);
+	return found;
+}
+
+/* The line for dd's address in DIR/pins, in place of any before. */
+static int pins_record(struct daemon *d, const struct ddialer *dd, char why[WM_WHY_LEN])
+{
+	char path[PATH_MAX + 8], ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1], *out, *line, *save = NULL;
+	size_t len = 0, n = 0, alen = strlen(dd->cp.addr);
+	uint8_t *buf = NULL;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/pins", d->dir);
+	if (files_exists(path) && (rc = files_read(path, D_PINS_MAX, &buf, &len, why)) != 0)
+		return rc;
+	out = malloc(len + 2 * WM_HEX_PUB + alen + 32);
+	if (!out) {
+		free(buf);
+		wm_why(why, "out of memory");
+		return WM_ENOMEM;
+	}
+	for (line = buf ? strtok_r((char *)buf, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, dd->cp.addr, alen) != 0 || line[alen] != ' ')
+			n += (size_t)sprintf(out + n, "%s\n", line);
+	hex_encode(ohex, dd->cp.pub, WM_PUB_LEN);
+	hex_encode(nhex, dd->pin, WM_PUB_LEN);
+	n += (size_t)sprintf(out + n, "%s %s %s %" PRIu64 "\n", dd->cp.addr, ohex, nhex, dd->pin_at);
+	rc = files_write_atomic(path, out, n, 0600, 0, why);
+	free(out);
+	free(buf);
+	return rc;
+}
+
+/* A dialer's peer proved another key than the one we dial it by: admitted
+ * only if its statements lead there from that key, for this network, none
+ * older than the rotation followed last (so a replayed older one cannot
+ * roll it back). */
+static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM_PUB_LEN],
+                      const uint8_t new_pub[WM_PUB_LEN], const uint8_t *frame, size_t len,
+                      char why[WM_WHY_LEN])
+{
+	struct daemon *d = ctx;
+	struct ddialer *dd = dialer_of(d, transport_conn_dialer(tc));
+	char ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1], fwhy[WM_WHY_LEN] = "";
+	struct dknown *k;
+	uint64_t at;
+	int rc;
+
+	if (!dd || !dd->cp.has_pub || dd->from_beacon) {
+		/* a member found by beacon is dialed by the key its beacons name */
+		wm_why(why, "the peer's key is not the one dialed, and only a configured peer's rotation is followed");
+		return WM_EREJECTED;
+	}
+	rc = rot_follow(frame, len, d->nd->net.id, old, dd->pinned ? dd->pin_at : 0, new_pub, &at, why);
+	if (rc)
+		return rc;
+	if ((k = known_of_dialer(d, dd->d)) != NULL)
+		known_learn(d, k, new_pub);   /* the same peer, for status, under its new key */
+	dd->pinned = 1;
+	memcpy(dd->pin, new_pub, WM_PUB_LEN);
+	dd->pin_at = at;
+	hex_encode(ohex, old, WM_PUB_LEN);
+	hex_encode(nhex, new_pub, WM_PUB_LEN);
+	if (pins_record(d, dd, fwhy) != 0)
+		d_log(d, D_WARN, "%s (the new key is followed until the daemon restarts)", fwhy);
+	d_log(d, D_INFO, "peer %s rotated its key from %s to %s (a statement signed by the old key); "
+	      "following it, recorded in %s/pins", dd->cp.addr, ohex, nhex, d->dir);
+	return 0;
+}
+
 /* --- dialers ---------------------------------------------------------------------- */
 
 static int dialer_add(struct daemon *d, const struct conf_peer *cp, int from_beacon)
@@ -409,7 +516,8 @@ static int dialer_add(struct daemon *d, const struct conf_peer *cp, int from_bea
 	dd->cp = *cp;
 	dd->from_beacon = from_beacon;
 	dd->heard_at = d_now_ms();
-	rc = transport_connect(d->tr, cp->addr, cp->has_pub ? cp->pub : NULL, &dd->d, why);
+	dd->pinned = !from_beacon && pins_find(d, cp, dd->pin, &dd->pin_at);
+	rc = transport_connect(d->tr, cp->addr, dd->pinned ? dd->pin : cp->has_pub ? cp->pub : NULL, &dd->d, why);
 	if (rc) {
 		d_log(d, D_WARN, "cannot dial %s: %s", cp->addr, why[0] ? why : wm_strerror(rc));
 		return rc;
@@ -417,13 +525,13 @@ static int dialer_add(struct daemon *d, const struct conf_peer *cp, int from_bea
 	d->ndialers++;
 	if (!from_beacon)
 		transport_dialer_prefer(dd->d);   /* its address keeps handshake slots under attack */
-	k = cp->has_pub ? peers_known_by_pub(d, cp->pub) : known_by_addr(d, cp->addr);
+	k = known_of_dialer(d, dd->d);
 	if (!k)
 		k = known_new(d);
 	if (k) {
 		if (cp->has_pub) {
 			k->has_pub = 1;
-			memcpy(k->pub, cp->pub, WM_PUB_LEN);
+			memcpy(k->pub, dd->pinned ? dd->pin : cp->pub, WM_PUB_LEN);
 		}
 		snprintf(k->addr, sizeof k->addr, "%s", cp->addr);
 		if (from_beacon)
@@ -458,6 +566,29 @@ static int same_peer(const struct conf_peer *a, const struct conf_peer *b)
 	       (!a->has_pub || memcmp(a->pub, b->pub, WM_PUB_LEN) == 0);
 }
 
+/* This node's own statements (`key rotate` wrote them), for the neighbours
+ * that pinned a key it had before. */
+static int rotation_load(struct daemon *d, char why[WM_WHY_LEN])
+{
+	char path[PATH_MAX + 12], twhy[WM_WHY_LEN] = "";
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/rotation", d->dir);
+	if (!files_exists(path))
+		return 0;
+	rc = files_read(path, ROT_MAX * ROT_RECORD_LEN, &buf, &len, why);
+	if (rc == 0 && len % ROT_RECORD_LEN != 0) {
+		wm_why(why, "%s is cut short (%zu bytes); remove it, or restore it from a backup", path, len);
+		rc = WM_EFORMAT;
+	}
+	if (rc == 0 && (rc = transport_set_rotation(d->tr, buf, len / ROT_RECORD_LEN, twhy)) != 0)
+		wm_why(why, "%s: %s", path, twhy);
+	free(buf);
+	return rc;
+}
+
 int peers_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_LEN])
 {
 	struct conf_peer *ps = calloc(D_MAX_DIALERS, sizeof *ps);
@@ -466,7 +597,9 @@ int peers_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_LEN]
 
 	if (!ps)
 		return WM_ENOMEM;
-	rc = conf_peers_parse(list, ps, D_MAX_DIALERS, &n, why);
+	rc = rotation_load(d, why);
+	if (rc == 0)
+		rc = conf_peers_parse(list, ps, D_MAX_DIALERS, &n, why);
 	for (i = 0; rc == 0 && i < n; i++) {
 		rc = dialer_add(d, &ps[i], 0);
 		if (rc)
@@ -629,6 +762,7 @@ void peers_transport_callbacks(struct daemon *d, struct transport_callbacks *tcb
 	tcb->on_log = tr_on_log;
 	tcb->on_fail = tr_on_fail;
 	tcb->allow_peer = tr_allow;
+	tcb->on_rotated = tr_rotated;
 }
 
 void peers_mesh_io(struct mesh_io *io)

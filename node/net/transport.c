@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "handshake.h"
+#include "rotate.h"
 #include "reader.h"
 #include "transport.h"
 
@@ -50,7 +51,8 @@ _Static_assert(TRANSPORT_FRAME_MAX == CHAN_FRAME_MAX, "frame limits agree");
  * long queue makes an attacker who reconnects whatever we close keep that
  * many connections in flight before an honest peer waits at all. */
 #define TR_BACKLOG      4096
-#define TR_RAW_MAX      (HS_MSG_MAX + CHAN_HEADER_LEN + 16)
+/* handshake bytes and stream header; a responder's rotation frame after them */
+#define TR_RAW_MAX      (HS_MSG_MAX + CHAN_HEADER_LEN + 16 + ROT_FRAME_MAX + CHAN_PREFIX_LEN + CHAN_ABYTES)
 /* A responder never says why it did not answer message 1; its log does. */
 #define TR_NO_MSG2      " (wrong network secret, peer key or clock? its log says which)"
 
@@ -116,6 +118,10 @@ struct transport_conn {
 	uint8_t pub[WM_PUB_LEN];
 	char addr[TRANSPORT_ADDR_LEN];
 	void *data;                            /* the glue's */
+	int rotating;                          /* outbound: the peer proved another key than the
+	                                        * dialer's; our stream header waits in rot_header
+	                                        * until its rotation frame is judged */
+	uint8_t rot_header[CHAN_HEADER_LEN];
 
 	struct hs *hs;                         /* during the handshake */
 	struct chan *chan;                     /* after it */
@@ -200,6 +206,10 @@ struct transport {
 	unsigned accepts;                      /* ... in accepts */
 	int freeing;                           /* transport_free has run */
 	int quiet;                             /* ... and returned: no more log lines */
+	uint8_t rot_frame[ROT_FRAME_MAX];      /* transport_set_rotation's frame, if rot_len */
+	size_t rot_len;
+	uint8_t rot_old[ROT_MAX * WM_PUB_LEN]; /* ... and the keys it hands on from */
+	size_t rot_nold;
 	uint8_t rbuf[TR_RBUF_LEN];
 };
 
@@ -1309,13 +1319,60 @@ static void conn_doom(struct transport_conn *c, const char *why)
 	snprintf(c->doom_why, sizeof(c->doom_why), "%s", why);
 }
 
+/* A responder whose message 1 was made for a key it rotated away from:
+ * its rotation frame goes right after its stream header, before the
+ * initiator's header (which waits for it) makes the link up. */
+static int conn_raw_rotation(struct transport_conn *c)
+{
+	size_t wl;
+
+	if (c->t->rot_len == 0)
+		return 0;
+	if (chan_seal(c->chan, c->t->rot_frame, c->t->rot_len, 0, c->raw + c->raw_len,
+	              sizeof(c->raw) - c->raw_len, &wl) != 0)
+		return WM_EPROTO;
+	c->raw_len += wl;
+	return 0;
+}
+
+/* An outbound link whose peer proved another key than the one dialed:
+ * its first frame must lead from that key to the one proved (the glue
+ * judges, on_rotated); only then is our header sent and the link admitted,
+ * the dialer expecting the new key from now on.  Else it is refused. */
+static void conn_rotation_frame(struct transport_conn *c, const uint8_t *plain, size_t len)
+{
+	struct transport *t = c->t;
+	struct transport_dialer *d = c->dialer;
+	char why[WM_WHY_LEN], reason[WM_WHY_LEN + 32];
+
+	c->rotating = 0;
+	why[0] = 0;
+	if (conn_raw_append(c, c->rot_header, sizeof(c->rot_header)) != 0) {
+		conn_end(c, "internal error: the stream header does not fit", 0);
+		return;
+	}
+	if (d == NULL || t->cb.on_rotated(t->cb.ctx, c, d->expected, c->pub, plain, len, why) != 0) {
+		snprintf(reason, sizeof(reason), "refused: %s", why[0] ? why : "the key rotation is not followed");
+		/* the key proved is not the dialer's peer: on_fail must not
+		 * teach the glue that it is */
+		c->have_pub = 0;
+		conn_end(c, reason, 1);
+		return;
+	}
+	memcpy(d->expected, c->pub, WM_PUB_LEN);
+	if (conn_admit(c) != 0)
+		return;
+	conn_established(c);
+	conn_pump(c);
+}
+
 /* c->rd.small holds a whole handshake message. */
 static void conn_hs_message(struct transport_conn *c)
 {
 	uint8_t out[HS_MSG_MAX], header[CHAN_HEADER_LEN];
 	size_t outlen = 0;
 	char why[WM_WHY_LEN];
-	int rc;
+	int rc, alias;
 
 	why[0] = 0;
 	rc = hs_recv(c->hs, c->rd.small, c->rd.want, out, &outlen, why);
@@ -1341,17 +1398,30 @@ static void conn_hs_message(struct transport_conn *c)
 	}
 	memcpy(c->pub, hs_remote_pub(c->hs), WM_PUB_LEN);
 	c->have_pub = 1;
+	alias = hs_alias(c->hs);
 	rc = chan_new(c->hs, &c->chan, header);
 	hs_free(c->hs);
 	c->hs = NULL;
+	reader_expect(&c->rd, 0);
+	c->hs_msg = 5;   /* now waiting for the peer's stream header */
+	if (rc == 0 && c->dialer != NULL && c->dialer->have_expected &&
+	    memcmp(c->pub, c->dialer->expected, WM_PUB_LEN) != 0) {
+		/* the peer rotated away from the key we pinned: nothing is
+		 * admitted, nor our header sent, before its statement is judged */
+		c->rotating = 1;
+		memcpy(c->rot_header, header, sizeof(header));
+		return;
+	}
 	if (rc != 0 || conn_raw_append(c, header, sizeof(header)) != 0) {
 		conn_end(c, "cannot start the encrypted stream", 0);
 		return;
 	}
-	reader_expect(&c->rd, 0);
-	c->hs_msg = 5;   /* now waiting for the peer's stream header */
 	if (conn_admit(c) != 0)
 		return;
+	if (alias && conn_raw_rotation(c) != 0) {
+		conn_end(c, "internal error: the rotation frame does not fit", 0);
+		return;
+	}
 	/* Our last handshake bytes and stream header leave before anything else
 	 * (a refusal's closing frame included).  The connection is admitted
 	 * when the peer's header arrives: for a responder that is the proof the
@@ -1383,6 +1453,8 @@ static void conn_frame(struct transport_conn *c, const uint8_t *ct, size_t ctlen
 		tr_sanitize(text, sizeof(text), plain, plen > CHAN_REASON_MAX ? CHAN_REASON_MAX : plen);
 		snprintf(reason, sizeof(reason), "the peer closed the connection: %s", text);
 		conn_end(c, reason, 0);
+	} else if (plen > 0 && c->rotating) {
+		conn_rotation_frame(c, plain, plen);
 	} else if (plen > 0) {
 		conn_announce(c);
 		if (c->announced && t->cb.on_frame != NULL)
@@ -1408,7 +1480,8 @@ static void conn_input(struct transport_conn *c, const uint8_t *p, size_t n)
 				conn_end(c, why, 1);
 				return;
 			}
-			conn_established(c);
+			if (!c->rotating)
+				conn_established(c);
 		} else if (rc == READER_FRAME) {
 			conn_frame(c, ct, ctlen);
 		} else if (rc == WM_ENOMEM) {
@@ -1486,6 +1559,8 @@ static void conn_tick(uv_timer_t *h)
 		} else if (now - c->started >= t->opt.handshake_timeout_ms) {
 			if (c->state == TR_CONNECTING)
 				snprintf(reason, sizeof(reason), "connect timed out");
+			else if (c->rotating)
+				snprintf(reason, sizeof(reason), "handshake timed out waiting for the peer's key rotation statement");
 			else if (c->hs_msg <= 4)
 				snprintf(reason, sizeof(reason), "handshake timed out waiting for message %d%s",
 				         c->hs_msg, c->hs_msg == 2 ? TR_NO_MSG2 : "");
@@ -1552,7 +1627,8 @@ static int conn_drain(struct transport_conn *c, uint64_t now)
 static int conn_start_handshake(struct transport_conn *c, const uint8_t *expected)
 {
 	struct transport *t = c->t;
-	struct hs_params p = { t->self, t->netsec, expected, c->outbound ? NULL : t->replay, tr_wall_ms() };
+	struct hs_params p = { t->self, t->netsec, expected, c->outbound ? NULL : t->replay, tr_wall_ms(),
+	                       t->rot_old, t->rot_nold, t->cb.on_rotated != NULL };
 	uint8_t msg[HS_MSG_MAX];
 	size_t len;
 	int rc;
@@ -2144,6 +2220,7 @@ void transport_free(struct transport *t)
 	t->cb.on_down = NULL;
 	t->cb.on_fail = NULL;
 	t->cb.allow_peer = NULL;
+	t->cb.on_rotated = NULL;
 	t->cb.on_log = NULL;
 	t->quiet = 1;
 	if (t->listening && !uv_is_closing((uv_handle_t *)&t->listener))
@@ -2151,6 +2228,29 @@ void transport_free(struct transport *t)
 	uv_close((uv_handle_t *)&t->logtimer, tr_logtimer_closed);
 	uv_close((uv_handle_t *)&t->acceptcheck, tr_acceptcheck_closed);
 	tr_maybe_free(t);
+}
+
+int transport_set_rotation(struct transport *t, const uint8_t *recs, size_t n, char why[WM_WHY_LEN])
+{
+	struct rot_statement st;
+	size_t i;
+
+	t->rot_len = t->rot_nold = 0;
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (i >= ROT_MAX || rot_decode(recs + i * ROT_RECORD_LEN, &st) != 0) {
+			wm_why(why, "record %zu is not a rotation statement", i + 1);
+			return WM_EFORMAT;
+		}
+		memcpy(t->rot_old + i * WM_PUB_LEN, st.old_pub, WM_PUB_LEN);
+	}
+	if (rot_frame(recs, n, t->rot_frame, sizeof(t->rot_frame), &t->rot_len) != 0) {
+		wm_why(why, "too many rotation statements (at most %d)", ROT_MAX);
+		return WM_EFORMAT;
+	}
+	t->rot_nold = n;
+	return 0;
 }
 
 const uint8_t *transport_conn_pub(const struct transport_conn *c)

@@ -38,6 +38,12 @@
  * The replay cache of answered first messages is kept in replay_path, if
  * given, so that it survives a restart.
  *
+ * Rotated keys: a dialer that expected key K and meets a peer proving N
+ * sends nothing more until the peer's first frame, which on_rotated judges
+ * (statements signed by K leading to N, crypto/rotate.h); a node given its
+ * own statements (transport_set_rotation) answers a message 1 made for a
+ * key it rotated from and sends them right after its stream header.
+ *
  * A peer that breaks the framing after the handshake (a frame announced
  * larger than TRANSPORT_FRAME_MAX, one that does not decrypt) is closed and
  * its key refused for fault_backoff_ms, like any other protocol fault.
@@ -126,6 +132,14 @@ struct transport_callbacks {
 	 * an inbound connection, pub NULL before the key was proven.  So the
 	 * glue can keep each peer's own last failure without reading logs. */
 	void (*on_fail)(void *ctx, struct transport_dialer *d, const uint8_t *pub, const char *reason);
+	/* Optional: a dialer that expected key old reached a peer that proved
+	 * key new_pub instead; frame is the first frame the peer sent (its
+	 * rotation statements, crypto/rotate.h, if it rotated).  0 admits the
+	 * link (and the dialer expects new_pub from then on); nonzero refuses
+	 * it with why.  Without it such a link fails in the handshake. */
+	int (*on_rotated)(void *ctx, struct transport_conn *c, const uint8_t old[WM_PUB_LEN],
+	                  const uint8_t new_pub[WM_PUB_LEN], const uint8_t *frame, size_t len,
+	                  char why[WM_WHY_LEN]);
 };
 
 struct transport_options {
@@ -218,6 +232,15 @@ int transport_send(struct transport_conn *c, const uint8_t *bytes, size_t len, i
  * connection was up.  NULL or an already closing connection: no-op.
  */
 void transport_close(struct transport_conn *c, const char *why, uint64_t backoff_ms);
+
+/*
+ * This node's rotation statements (n records of crypto/rotate.h, copied;
+ * n = 0 clears them): a dialer's message 1 made for a key they hand on from
+ * is answered, and they are sent to it as the first frame, so that a
+ * neighbour that pinned that key can follow (on_rotated).  0, or WM_EFORMAT
+ * with why (not statements, or more than ROT_MAX).
+ */
+int transport_set_rotation(struct transport *t, const uint8_t *recs, size_t n, char why[WM_WHY_LEN]);
 
 /* About a connection.  The key is valid once on_up has run. */
 const uint8_t *transport_conn_pub(const struct transport_conn *c);

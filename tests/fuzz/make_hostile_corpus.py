@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Seed corpora for the targets of what a stranger can hand a node:
 fuzz_handshake, fuzz_reader, fuzz_beacon, fuzz_seal, fuzz_keyfile,
-fuzz_bundle and fuzz_cli, built with python3-nacl (an implementation
+fuzz_bundle, fuzz_cli and fuzz_rotate, built with python3-nacl (an implementation
 independent of ours) and the event corpus.  The keys are the targets' fixed
 seeds.  Run from anywhere; commit the result (tests/fuzz/corpus/{handshake,
-reader,beacon,seal,keyfile,bundle,cli}/)."""
+reader,beacon,seal,keyfile,bundle,cli,rotate}/)."""
 import json
 import hashlib
 import os
@@ -193,6 +193,37 @@ def cli():
     ])
 
 
+def rotate():
+    """Rotation frames (PROTOCOL.md §10): [10, bin(records)], each record a
+    statement signed by the old key."""
+    import msgpack
+    net = bytes(range(16))
+    k1, k2, k3 = (nacl.signing.SigningKey(bytes([s]) * 32) for s in (1, 2, 3))
+
+    def rec(old, new, at, net=net, signer=None):
+        st = msgpack.packb(["watchmesh-rotate", 1, net, bytes(old.verify_key), bytes(new.verify_key), at],
+                           use_bin_type=True)
+        return st + (signer or old).sign(hashlib.sha256(st).digest()).signature
+
+    def frame(recs):
+        return msgpack.packb([10, b"".join(recs)], use_bin_type=True)
+
+    one = rec(k1, k2, NOW_MS)
+    write("rotate", [
+        ("one", frame([one])),
+        ("chain", frame([one, rec(k2, k3, NOW_MS + 1000)])),
+        ("chain-older", frame([one, rec(k2, k3, NOW_MS - 1000)])),
+        ("forged-signer", frame([rec(k1, k2, NOW_MS, signer=k3)])),
+        ("other-network", frame([rec(k1, k2, NOW_MS, net=bytes(16))])),
+        ("small-time", frame([rec(k1, k2, 1000)])),
+        ("eight", frame([one] * 8)),
+        ("nine", frame([one] * 9)),
+        ("cut", frame([one])[:-1]),
+        ("bin16-short", b"\x92\x0a\xc5\x00\xb2" + one),
+        ("not-rotate", msgpack.packb([1, 1, "n", [], "", 0])),
+    ])
+
+
 if __name__ == "__main__":
     handshake()
     reader()
@@ -201,3 +232,4 @@ if __name__ == "__main__":
     keyfile()
     bundle()
     cli()
+    rotate()

@@ -473,7 +473,7 @@ static int recv_exact(int fd, uint8_t *b, size_t n)
 static int oversize_try(const struct sockaddr_in *to, const struct key *self, const uint8_t *netsec,
                         int first)
 {
-	struct hs_params p = { self, netsec, NULL, NULL, wm_now_ms() };
+	struct hs_params p = { self, netsec, NULL, NULL, wm_now_ms(), NULL, 0, 0 };
 	struct hs *hs = NULL;
 	struct chan *ch = NULL;
 	uint8_t m[HS_MSG_MAX], in[HS_MSG4_LEN + CHAN_HEADER_LEN], header[CHAN_HEADER_LEN];

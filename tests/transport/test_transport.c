@@ -200,7 +200,7 @@ static void peer_init(struct peer *p, struct harness *h, const char *name, uint8
                       const uint8_t *netsec, const struct transport_options *opt)
 {
 	uint8_t seed[32];
-	struct transport_callbacks cb = { p, on_up, on_frame, on_down, on_log, allow_peer, on_fail };
+	struct transport_callbacks cb = { p, on_up, on_frame, on_down, on_log, allow_peer, on_fail, NULL };
 
 	memset(p, 0, sizeof(*p));
 	p->name = name;
@@ -662,7 +662,7 @@ static void test_on_fail(void **state)
 	/* refused after the handshake: both sides know who failed */
 	assert_int_equal(transport_new(&h.loop, a.key, net1,
 	                               &(struct transport_callbacks){ &a, on_up, on_frame, on_down, on_log,
-	                                                              allow_peer, on_fail },
+	                                                              allow_peer, on_fail, NULL },
 	                               &a.opt, &a.t), 0);
 	a.refuse = "key revoked";
 	port = peer_listen(&a);
@@ -728,7 +728,7 @@ static void test_reconnect(void **state)
 	struct peer a, b, a2;
 	int port;
 	char addr[64], why[WM_WHY_LEN];
-	struct transport_callbacks cb = { &a2, on_up, on_frame, on_down, on_log, allow_peer, NULL };
+	struct transport_callbacks cb = { &a2, on_up, on_frame, on_down, on_log, allow_peer, NULL, NULL };
 
 	(void)state;
 	harness_init(&h);
@@ -1004,7 +1004,7 @@ struct raw_session {
 static void raw_handshake(struct harness *h, struct raw *r, const struct key *k, const uint8_t *netsec,
                           struct raw_session *s)
 {
-	struct hs_params p = { k, netsec, NULL, NULL, wall_ms() };
+	struct hs_params p = { k, netsec, NULL, NULL, wall_ms(), NULL, 0, 0 };
 	uint8_t out[HS_MSG_MAX], header[CHAN_HEADER_LEN];
 	size_t len;
 	char why[WM_WHY_LEN];
@@ -1390,7 +1390,7 @@ static void test_raw_replays(void **state)
 	/* a fresh message 1, then the old message 3 */
 	raw_open(&h, &r, port);
 	{
-		struct hs_params p = { k, net1, NULL, NULL, wall_ms() };
+		struct hs_params p = { k, net1, NULL, NULL, wall_ms(), NULL, 0, 0 };
 
 		memset(&s2, 0, sizeof(s2));
 		assert_int_equal(hs_new(1, &p, &s2.hs), 0);
@@ -1415,7 +1415,7 @@ static void test_raw_replays(void **state)
 /* A message 1 made by hand: for `to` (NULL: any member), dated now + skew_ms. */
 static void raw_msg1(const struct key *k, const uint8_t *to, int64_t skew_ms, uint8_t m1[HS_MSG_MAX])
 {
-	struct hs_params p = { k, net1, to, NULL, (uint64_t)((int64_t)wall_ms() + skew_ms) };
+	struct hs_params p = { k, net1, to, NULL, (uint64_t)((int64_t)wall_ms() + skew_ms), NULL, 0, 0 };
 	struct hs *hs = NULL;
 	size_t len;
 
@@ -1499,7 +1499,7 @@ static void test_raw_probes(void **state)
 	raw_msg1(k, other->pub, 0, m1);
 	raw_send(&pr[10], m1, HS_MSG1_LEN);
 	{
-		struct hs_params p = { k, net2, NULL, NULL, wall_ms() };
+		struct hs_params p = { k, net2, NULL, NULL, wall_ms(), NULL, 0, 0 };
 		struct hs *hs = NULL;
 		size_t len;
 
@@ -1926,7 +1926,7 @@ static int serve(void)
 {
 	uv_loop_t loop;
 	struct serve sv;
-	struct transport_callbacks cb = { &sv, NULL, serve_frame, NULL, serve_log, NULL, NULL };
+	struct transport_callbacks cb = { &sv, NULL, serve_frame, NULL, serve_log, NULL, NULL, NULL };
 	struct key *k = NULL;
 	uint8_t seed[32];
 	char why[WM_WHY_LEN], hex[WM_HEX_PUB + 1];

@@ -69,7 +69,7 @@ static int teardown(void **state)
 static struct hs *mk_at(int initiator, const struct key *self, const uint8_t *netsec,
                         const uint8_t *expected, struct hs_replay *replay, uint64_t now)
 {
-	struct hs_params p = { self, netsec, expected, replay, now };
+	struct hs_params p = { self, netsec, expected, replay, now, NULL, 0, 0 };
 	struct hs *hs = NULL;
 
 	assert_int_equal(hs_new(initiator, &p, &hs), 0);
@@ -554,7 +554,7 @@ static void test_out_of_turn(void **state)
 	uint8_t m[HS_MSG_MAX], out[HS_MSG_MAX];
 	size_t l, ol;
 	char why[WM_WHY_LEN] = "";
-	struct hs_params bad = { f->ka, NULL, NULL, NULL, NOW };
+	struct hs_params bad = { f->ka, NULL, NULL, NULL, NOW, NULL, 0, 0 };
 	struct hs *none = (struct hs *)&bad;
 	struct key *pubonly = NULL;
 	uint8_t hdr[CHAN_HEADER_LEN];
