@@ -8,6 +8,7 @@ too many connections, request rate, oversized bodies) costing nothing.
     usage: test_http.py WATCHMESH CASE SOURCE_ROOT
     cases: api mesh ntfy limits slowstream
 """
+import base64
 import http.client
 import json
 import re
@@ -203,6 +204,10 @@ def t_api(env):
     check(one["id"] == eid and one["content"]["text"].startswith("第2次"), "one event: %s" % one)
     st, hd, raw = v.request("GET", "/api/v1/events/%s/raw" % eid)
     check(st == 200 and raw == wire and hd["Content-Type"] == "application/msgpack", "raw bytes")
+    # wire=1: the listing carries each event's bytes, the same as /raw; no "wire" without it
+    listed = v.get_json("/api/v1/events?kind=request&limit=500&wire=1")["events"]
+    check([(e["id"], base64.b64decode(e["wire"])) for e in listed] == posted, "wire=1: the listed bytes")
+    check(all("wire" not in e for e in v.get_json("/api/v1/events?kind=request")["events"]), "wire without wire=1")
     bid = env.post("bulletin", "village", "officer.key", "--group", G, "--title", "防诈骗提醒",
                    "--text", "冒充公检法的电话都是诈骗。")
     b = wait_until("the bulletin in the API", lambda: v.request("GET", "/api/v1/events/" + bid)[0] == 200
@@ -228,6 +233,7 @@ def t_api(env):
                                ("GET", "/no/such/page", 404),
                                ("GET", "/api/v1/events?limit=0", 400),
                                ("GET", "/api/v1/events?kind=nonsense", 400),
+                               ("GET", "/api/v1/events?wire=2", 400),
                                ("GET", "/api/v1/events?after=-1", 400),
                                ("GET", "/api/v1/search", 400),
                                ("GET", "/ntfy/Bad..Group/json", 400),
