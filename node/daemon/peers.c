@@ -623,7 +623,8 @@ void peers_reload(struct daemon *d)
 		goto out;
 	}
 	snprintf(path, sizeof path, "%s/watchmesh.conf", d->dir);
-	rc = files_exists(path) ? conf_load(path, c, why) : (conf_defaults(c), 0);
+	/* the daemon checked the file is there; gone since, it is an error here too */
+	rc = conf_load(path, c, why);
 	if (rc == 0)
 		rc = conf_peers_parse(c->peers, ps, D_MAX_DIALERS, &n, why);
 	if (rc) {
