@@ -87,11 +87,13 @@ def kill_during_catchup(env, a, b, total, kills, restart, rnd):
         inside += now < total
         print("kill %d of a: b held %d of %d" % (i + 1, now, total))
         check(not b.died(), "b exited when a was killed")
-        if now >= total:
-            break
         if restart:
+            # a runs again after every kill, the last one too: the test
+            # stops it and reads its store afterwards
             time.sleep(1)
             a.start()
+        if now >= total:
+            break
     return inside
 
 
