@@ -10,7 +10,7 @@ DEB_PACKAGES = gcc pkg-config meson ninja-build libuv1-dev libsodium-dev \
 	libmsgpack-dev libsqlite3-dev libjansson-dev libcmocka-dev libgnutls28-dev \
 	libmicrohttpd-dev libqrencode-dev libunistring-dev \
 	python3 python3-nacl python3-msgpack python3-cryptography libxml2-utils \
-	libcurl4-gnutls-dev openssl scdoc \
+	libcurl4-gnutls-dev openssl scdoc man-db \
 	chromium fonts-noto-cjk valgrind strace
 # Node.js runs the negentropy interop test against nostr-tools; a machine
 # that already has node and npm (from any source) keeps them.

@@ -39,6 +39,10 @@ printf 'watchmesh (%s) unstable; urgency=medium\n\n  * Built from the watchmesh 
 	"$version" "$maint" "$(date -R -d @"${SOURCE_DATE_EPOCH:-$(git -C "$src" log -1 --format=%ct 2>/dev/null || date +%s)}")" \
 	| gzip -9n > "$doc/changelog.gz"
 find "$root/usr/share/man" -type f -name '*.[0-9]' -exec gzip -9n {} +
+# a page that is another's (watchmesh-restore.1) links to it compressed
+find "$root/usr/share/man" -type l -name '*.[0-9]' | while read -r l; do
+	ln -s "$(readlink "$l").gz" "$l.gz" && rm "$l"
+done
 
 # Depends: the packages of the shared libraries the binary links, as
 # dpkg-shlibdeps finds them (it wants a debian/control beside it)
