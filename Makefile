@@ -113,12 +113,13 @@ clean:
 # $(DEB_BUILD), installed into a staging folder and packed with dpkg-deb
 # into $(DEB_BUILD)/watchmesh_VERSION_ARCH.deb, then read by lintian.
 # `make test-package` installs it into a fresh Debian 12 root (debootstrap,
-# made once and kept in $(DEBIAN12_ROOT); later runs need no network) and
-# starts the node there as the service would (test_package.py): a few
-# minutes, so not part of `make test`.
+# made once and kept in $(DEBIAN12_ROOT); later runs need no network),
+# starts the node there as the service would, then boots that root with
+# systemd (systemd-nspawn --boot) and checks the unit under it
+# (test_package.py): a few minutes, as root, so not part of `make test`.
 DEB_BUILD     ?= build-deb
 DEBIAN12_ROOT ?= $(HOME)/.cache/watchmesh/debian12.tar
-DEB_TOOLS      = dpkg-dev lintian debootstrap
+DEB_TOOLS      = dpkg-dev lintian debootstrap systemd-container
 deb: deps web-deps
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_TOOLS)"
 	@[ -f $(DEB_BUILD)/build.ninja ] || meson setup $(DEB_BUILD) --prefix=/usr --buildtype=release \
