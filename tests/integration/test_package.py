@@ -12,7 +12,9 @@ node's data.
 Then the root is booted with systemd as its PID 1 (systemd-nspawn --boot,
 a network of its own), and a unit of the test checks, in it, what systemd
 does with the package's unit: the node made above starts at boot,
-`watchmesh status` finds it, killed with SIGKILL it is started again, its
+`watchmesh status` finds it, the running node has its sandbox (no new
+privileges, a syscall filter, no capabilities, / read-only), killed with
+SIGKILL it is started again, its
 exposure (systemd-analyze security) is low, a node not yet made is no
 failure and starts once `watchmesh init` made it, and it stops cleanly.
 Where nspawn cannot boot (no systemd-nspawn, a machine that refuses it),
@@ -103,6 +105,8 @@ fact system "$(systemctl is-system-running --wait)"
 active_within 30; rc=$?; fact at-boot "$(systemctl is-active watchmesh) $rc"
 fact status "$(head -1 /root/status.txt)"
 pid=$(unit MainPID)
+# the sandbox as the running node has it
+fact sandbox "$(awk '/^(CapEff|CapBnd|NoNewPrivs|Seccomp):/ {printf "%s%s ", $1, $2}' /proc/$pid/status)root=$(awk '$5 == "/" {split($6, o, ","); print o[1]}' /proc/$pid/mountinfo)"
 kill -9 "$pid"
 active_within 30 "$pid"; rc=$?; fact after-kill "$(systemctl is-active watchmesh) $rc restarts=$(unit NRestarts)"
 fact exposure "$(systemd-analyze security watchmesh 2>&1 | sed -n 's/.*Overall exposure level for watchmesh.service: //p')"
@@ -168,6 +172,8 @@ def booted(root):
     check(facts.get("system") in ("running", "degraded"), "systemd booted the root", why)
     check(facts.get("at-boot") == "active 0", "the unit starts at boot once the node is made", why)
     check(facts.get("status", "").startswith("node "), "watchmesh status finds the service's node", why)
+    check(facts.get("sandbox") == "CapEff:%s CapBnd:%s NoNewPrivs:1 Seccomp:2 root=ro" % ("0" * 16, "0" * 16),
+          "the running node: no new privileges, a syscall filter, no capabilities, / read-only", why)
     check(facts.get("after-kill") == "active 0 restarts=1", "killed with SIGKILL, the node is started again", why)
     score = re.match(r"([0-9.]+)", facts.get("exposure", ""))
     check(score and float(score.group(1)) <= 2.0,
