@@ -12,6 +12,7 @@
 
 #include "daemon_int.h"
 #include "rotate.h"
+#include "trust.h"
 
 #define D_SLOW_NS      (10 * 1000000ull)   /* debug log: a frame that took this long */
 /* Members dialed from their beacons at once, at most: whoever holds the
@@ -466,7 +467,8 @@ static int pins_record(struct daemon *d, const struct ddialer *dd, char why[WM_W
 /* A dialer's peer proved another key than the one we dial it by: admitted
  * only if its statements lead there from that key, for this network, none
  * older than the rotation followed last (so a replayed older one cannot
- * roll it back). */
+ * roll it back), and no key that signed a step is revoked (a thief holding
+ * a revoked key could otherwise hand its place to a fresh one). */
 static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM_PUB_LEN],
                       const uint8_t new_pub[WM_PUB_LEN], const uint8_t *frame, size_t len,
                       char why[WM_WHY_LEN])
@@ -474,7 +476,9 @@ static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM
 	struct daemon *d = ctx;
 	struct ddialer *dd = dialer_of(d, transport_conn_dialer(tc));
 	char ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1], fwhy[WM_WHY_LEN] = "";
+	uint8_t signers[ROT_MAX][WM_PUB_LEN];
 	struct dknown *k;
+	size_t n, i;
 	uint64_t at;
 	int rc;
 
@@ -483,7 +487,12 @@ static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM
 		wm_why(why, "the peer's key is not the one dialed, and only a configured peer's rotation is followed");
 		return WM_EREJECTED;
 	}
-	rc = rot_follow(frame, len, d->nd->net.id, old, dd->pinned ? dd->pin_at : 0, new_pub, &at, why);
+	rc = rot_follow(frame, len, d->nd->net.id, old, dd->pinned ? dd->pin_at : 0, new_pub, &at, signers, &n,
+	                why);
+	for (i = 0; rc == 0 && i < n; i++)
+		if ((rc = trust_node_key_revoked(d->nd->store, d->nd->net.root, signers[i], fwhy)) != 0)
+			wm_why(why, "the peer's key rotation is signed by a revoked key: %s",
+			       fwhy[0] ? fwhy : wm_strerror(rc));
 	if (rc)
 		return rc;
 	if ((k = known_of_dialer(d, dd->d)) != NULL)
