@@ -619,25 +619,20 @@ int peers_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_LEN]
 }
 
 /* SIGHUP: the peers list again; add and remove dialers to match it. */
-void peers_reload(struct daemon *d)
+int peers_reload(struct daemon *d, const struct node_conf *c, const char *path)
 {
-	char path[PATH_MAX + 32], why[WM_WHY_LEN] = "";
-	struct node_conf *c = malloc(sizeof *c);
+	char why[WM_WHY_LEN] = "";
 	struct conf_peer *ps = calloc(D_MAX_DIALERS, sizeof *ps);
 	size_t n = 0, i, j, added = 0, removed = 0, kept = 0;
-	int rc;
+	int rc = WM_ENOMEM;
 
-	if (!c || !ps) {
-		d_log(d, D_WARN, "SIGHUP: out of memory; peers unchanged");
-		goto out;
+	if (!ps) {
+		d_log(d, D_WARN, "SIGHUP: out of memory; nothing changed");
+		return rc;
 	}
-	snprintf(path, sizeof path, "%s/watchmesh.conf", d->dir);
-	/* the daemon checked the file is there; gone since, it is an error here too */
-	rc = conf_load(path, c, why);
-	if (rc == 0)
-		rc = conf_peers_parse(c->peers, ps, D_MAX_DIALERS, &n, why);
+	rc = conf_peers_parse(c->peers, ps, D_MAX_DIALERS, &n, why);
 	if (rc) {
-		d_log(d, D_WARN, "SIGHUP: %s; nothing changed", why[0] ? why : wm_strerror(rc));
+		d_log(d, D_WARN, "SIGHUP: %s: %s; nothing changed", path, why[0] ? why : wm_strerror(rc));
 		goto out;
 	}
 	for (i = 0; i < d->ndialers;) {
@@ -669,8 +664,8 @@ void peers_reload(struct daemon *d)
 	d_log(d, D_INFO, "SIGHUP: peers reloaded: %zu added, %zu removed, %zu unchanged",
 	      added, removed, kept);
 out:
-	free(c);
 	free(ps);
+	return rc;
 }
 
 /* --- beacons ---------------------------------------------------------------------- */
