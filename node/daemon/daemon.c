@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "daemon_int.h"
@@ -569,6 +570,7 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 	}
 	if (d->loop_inited && uv_loop_close(&d->loop) != 0)
 		d_log(d, D_WARN, "event loop closed with handles still open");
+	json_decref(d->cert_warns);
 	node_dir_close(d->nd);
 	key_free(d->self);
 	local_free(&d->local);

@@ -111,6 +111,8 @@ struct daemon {
 	int status_dirty;
 	unsigned status_ticks;
 	struct mesh_stats last_stats;    /* as last written to status.json */
+	struct json_t *cert_warns;   /* certificates ending (nodedir.h), read at cert_warns_at */
+	uint64_t cert_warns_at;
 	struct {                     /* the last repair that changed anything we know of */
 		char peer[FRAME_NAME_MAX + 20];
 		uint64_t at, need, have;
