@@ -78,8 +78,9 @@ int conf_encode(const struct node_conf *c, char **out)
 		"listen = %s\n"
 		"\n"
 		"# Neighbouring nodes to connect to, comma-separated host:port, each optionally\n"
-		"# followed by @ and the node's public key (64 hex digits) to accept only that\n"
-		"# node there.  SIGHUP re-reads this list.  Default: none\n"
+		"# followed by @ and the node's public key to accept only that node there: 64\n"
+		"# hex digits, the name of its certificate, or 6+ digits of a certified key.\n"
+		"# SIGHUP re-reads this list.  Default: none\n"
 		"peers = %s\n"
 		"\n"
 		"# Seconds between set reconciliations (repair) with each peer; repair also\n"
@@ -366,6 +367,7 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			return WM_EFORMAT;
 		}
 		if (dst == c.peers) {
+			c.peers_line = vl ? (unsigned)lineno : 0;
 			/* judged here so that a bad entry names its line */
 			struct conf_peer *ps = malloc(CONF_PEERS_MAX * sizeof *ps);
 			char inner[WM_WHY_LEN] = "";
@@ -407,12 +409,16 @@ int conf_peers_parse(const char *list, struct conf_peer *out, size_t max, size_t
 		if (at) {
 			const char *h = at + 1;
 			size_t hl = l - al - 1;
-			if (hex_decode(cp.pub, WM_PUB_LEN, h, hl) != 0) {
-				wm_why(why, "peer '%.*s': after '@' expected the node's public key "
-				          "(64 hex digits)", (int)(l > 100 ? 100 : l), s);
+			if (hl == 2 * WM_PUB_LEN && hex_decode(cp.pub, WM_PUB_LEN, h, hl) == 0) {
+				cp.has_pub = 1;
+			} else if (hl == 0 || hl >= sizeof cp.ref || memchr(h, 0, hl)) {
+				wm_why(why, "peer '%.*s': after '@' expected the node's public key (64 hex "
+				          "digits, the name of its certificate or 6+ digits of it)",
+				          (int)(l > 100 ? 100 : l), s);
 				return WM_EFORMAT;
+			} else {
+				memcpy(cp.ref, h, hl);   /* resolved by the daemon, which has the store */
 			}
-			cp.has_pub = 1;
 		}
 		colon = NULL;
 		for (size_t k = al; k > 0; k--)

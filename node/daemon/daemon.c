@@ -485,7 +485,7 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	rc = serve_start(d, why);
 	if (rc)
 		return rc;
-	rc = peers_start_dialers(d, cf->peers, why);
+	rc = peers_start_dialers(d, cf, why);
 	if (rc)
 		return rc;
 	if (cf->beacons && port > 0) {

@@ -140,7 +140,8 @@ void peers_mesh_io(struct mesh_io *io);
 void peers_beacon_callbacks(struct daemon *d, struct beacon_callbacks *bcb);
 /* Close the connections the mesh asked to close (io.disconnect queues them). */
 void peers_close_pending(struct daemon *d);
-int peers_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_LEN]);
+/* Dial the peers of c (keys given by name resolved: node/keyname.h). */
+int peers_start_dialers(struct daemon *d, const struct node_conf *c, char why[WM_WHY_LEN]);
 /* SIGHUP: dialers added and removed to match c, the settings read again
  * (path names the file in messages).  0, or nonzero when c's list is not
  * applied (said in the log: nothing changed). */

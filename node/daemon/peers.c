@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "daemon_int.h"
+#include "keyname.h"
 #include "rotate.h"
 #include "trust.h"
 
@@ -598,17 +599,43 @@ static int rotation_load(struct daemon *d, char why[WM_WHY_LEN])
 	return rc;
 }
 
-int peers_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_LEN])
+/* The entries of c's peers list whose key is given by a certificate's name
+ * or a prefix (conf_peer.ref), resolved against the node's certificates as
+ * every CLI option's key is; one that names no key or several is an error
+ * naming path, the line and what matched. */
+static int peers_parse(struct daemon *d, const struct node_conf *c, const char *path,
+                       struct conf_peer *ps, size_t *n, char why[WM_WHY_LEN])
+{
+	char rwhy[WM_WHY_LEN] = "";
+	size_t i;
+	int rc = conf_peers_parse(c->peers, ps, D_MAX_DIALERS, n, rwhy);
+
+	if (rc)
+		wm_why(why, "%s line %u: %s", path, c->peers_line, rwhy[0] ? rwhy : wm_strerror(rc));
+	for (i = 0; rc == 0 && i < *n; i++) {
+		if (!ps[i].ref[0])
+			continue;
+		if ((rc = keyname_resolve(d->nd, ps[i].ref, 0, d_now_ms(), ps[i].pub, rwhy)) != 0)
+			wm_why(why, "%s line %u: peers: %s: %s", path, c->peers_line, ps[i].addr, rwhy);
+		else
+			ps[i].has_pub = 1;
+	}
+	return rc;
+}
+
+int peers_start_dialers(struct daemon *d, const struct node_conf *c, char why[WM_WHY_LEN])
 {
 	struct conf_peer *ps = calloc(D_MAX_DIALERS, sizeof *ps);
+	char path[PATH_MAX + 32];
 	size_t n = 0, i;
 	int rc;
 
 	if (!ps)
 		return WM_ENOMEM;
+	snprintf(path, sizeof path, "%s/watchmesh.conf", d->dir);
 	rc = rotation_load(d, why);
 	if (rc == 0)
-		rc = conf_peers_parse(list, ps, D_MAX_DIALERS, &n, why);
+		rc = peers_parse(d, c, path, ps, &n, why);
 	for (i = 0; rc == 0 && i < n; i++) {
 		rc = dialer_add(d, &ps[i], 0);
 		if (rc)
@@ -630,9 +657,9 @@ int peers_reload(struct daemon *d, const struct node_conf *c, const char *path)
 		d_log(d, D_WARN, "SIGHUP: out of memory; nothing changed");
 		return rc;
 	}
-	rc = conf_peers_parse(c->peers, ps, D_MAX_DIALERS, &n, why);
+	rc = peers_parse(d, c, path, ps, &n, why);
 	if (rc) {
-		d_log(d, D_WARN, "SIGHUP: %s: %s; nothing changed", path, why[0] ? why : wm_strerror(rc));
+		d_log(d, D_WARN, "SIGHUP: %s; nothing changed", why);
 		goto out;
 	}
 	for (i = 0; i < d->ndialers;) {
