@@ -490,10 +490,14 @@ static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM
 	}
 	rc = rot_follow(frame, len, d->nd->net.id, old, dd->pinned ? dd->pin_at : 0, new_pub, &at, signers, &n,
 	                why);
-	for (i = 0; rc == 0 && i < n; i++)
-		if ((rc = trust_node_key_revoked(d->nd->store, d->nd->net.root, signers[i], fwhy)) != 0)
-			wm_why(why, "the peer's key rotation is signed by a revoked key: %s",
-			       fwhy[0] ? fwhy : wm_strerror(rc));
+	for (i = 0; rc == 0 && i < n; i++) {
+		rc = trust_node_key_revoked(d->nd->store, d->nd->net.root, signers[i], fwhy);
+		if (rc == WM_EREVOKED)
+			wm_why(why, "the peer's key rotation is signed by a revoked key: %s", fwhy);
+		else if (rc != 0)     /* not followed: judged again at the next try */
+			wm_why(why, "cannot tell whether the peer's key rotation is signed by a revoked key: %s",
+			       wm_strerror(rc));
+	}
 	if (rc)
 		return rc;
 	if ((k = known_of_dialer(d, dd->d)) != NULL)
