@@ -367,13 +367,14 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			return WM_EFORMAT;
 		}
 		if (dst == c.peers) {
-			c.peers_line = vl ? (unsigned)lineno : 0;
 			/* judged here so that a bad entry names its line */
 			struct conf_peer *ps = malloc(CONF_PEERS_MAX * sizeof *ps);
 			char inner[WM_WHY_LEN] = "";
 			size_t np = 0;
 			int prc = ps ? conf_peers_parse(c.peers, ps, CONF_PEERS_MAX, &np, inner) : WM_ENOMEM;
 			free(ps);
+			/* ... and the daemon's (a name it cannot resolve) too */
+			c.peers_line = vl ? (unsigned)lineno : 0;
 			if (prc) {
 				wm_why(why, "line %s: %s", ln, inner[0] ? inner : wm_strerror(prc));
 				return prc == WM_ENOMEM ? prc : WM_EFORMAT;

@@ -244,14 +244,13 @@ static void conf_value(const char *text, const char *key, char *out, size_t len)
 }
 
 /*
- * SIGHUP: watchmesh.conf again.  peers.c applies the peers list; here
- * log_level and disk_reserve apply at once, and every other setting that
- * changed is named in one line as waiting for a restart -- never ignored in
- * silence.  A file that no longer parses changes nothing, and says why;
- * a file that is gone changes nothing either (d_signal_cb says so).
+ * SIGHUP: watchmesh.conf again, read once by d_signal_cb into c.
+ * peers_reload applies the peers list; here log_level and disk_reserve
+ * apply at once, and every other setting that changed is named in one line
+ * as waiting for a restart -- never ignored in silence.  A file that no
+ * longer parses, or a peers list that cannot be applied, changes nothing
+ * and says why; a file that is gone changes nothing either.
  */
-/* SIGHUP, after peers_reload: the other settings of c (read from path)
- * that apply live, and a warning naming those that need a restart. */
 static void d_reload(struct daemon *d, const struct node_conf *c, const char *path)
 {
 	static const char *const live[] = { "peers", "log_level", "disk_reserve" };

@@ -603,10 +603,10 @@ static int rotation_load(struct daemon *d, char why[WM_WHY_LEN])
 	return rc;
 }
 
-/* The entries of c's peers list whose key is given by a certificate's name
- * or a prefix (conf_peer.ref), resolved against the node's certificates as
- * every CLI option's key is; one that names no key or several is an error
- * naming path, the line and what matched. */
+/* c's peers list, its keys given by a certificate's name or a prefix
+ * (conf_peer.ref) resolved against the node's certificates as every CLI
+ * option's key is; an entry that names no key or several is an error naming
+ * path, the line and what matched. */
 static int peers_parse(struct daemon *d, const struct node_conf *c, const char *path,
                        struct conf_peer *ps, size_t *n, char why[WM_WHY_LEN])
 {
