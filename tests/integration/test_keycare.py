@@ -232,7 +232,8 @@ def t_rotaterevoked(env):
     a.stop()
     env.run("key", "rotate", "--dir", "a")
     a.start()
-    refused = "refused: the peer's key rotation is signed by a revoked key: the node certificate of key %.16s is revoked" % old
+    refused = ("refused: the peer's key rotation is signed by a revoked key: the node certificate of key %.16s is "
+               "revoked" % old)
     wait_until("b to refuse the revoked key's rotation (twice) or follow it",
                lambda: len(re.findall(refused, b.log())) >= 2 or "rotated its key" in b.log())
     check("rotated its key" not in b.log(), "b followed the rotation of a revoked key")

@@ -360,7 +360,8 @@ def t_peers_names(env):
     env.cert("station.key", "other.key", "node", "西村节点", G, node="b")
     b.configure(peers=["%s@西村节点" % a.addr()])
     b.proc.send_signal(signal.SIGHUP)
-    wait_until("b to reload its peers again", lambda: len(re.findall("peers reloaded: 1 added, 1 removed", b.log())) == 2)
+    wait_until("b to reload its peers again",
+               lambda: len(re.findall("peers reloaded: 1 added, 1 removed", b.log())) == 2)
     time.sleep(3)
     check(peers_up(env, "b") == [] and [p.get("key") for p in peer_entries(env, "b") if p.get("configured")] == [other],
           "b's peers with a's address under another node's name: %s" % peer_entries(env, "b"))
