@@ -141,7 +141,8 @@ int rot_frame_records(const uint8_t *frame, size_t len, const uint8_t **recs, si
 
 int rot_follow(const uint8_t *frame, size_t len, const uint8_t net[ROT_NET_LEN],
                const uint8_t from[WM_PUB_LEN], uint64_t since, const uint8_t to[WM_PUB_LEN],
-               uint64_t *at, char why[WM_WHY_LEN])
+               uint64_t *at, uint8_t signers[ROT_MAX][WM_PUB_LEN], size_t *nsigners,
+               char why[WM_WHY_LEN])
 {
 	uint8_t cur[WM_PUB_LEN], id[WM_ID_LEN];
 	char hex[WM_HEX_PUB + 1];
@@ -181,6 +182,8 @@ int rot_follow(const uint8_t *frame, size_t len, const uint8_t net[ROT_NET_LEN],
 				         hex, fault);
 			return WM_EREJECTED;
 		}
+		if (signers != NULL)
+			memcpy(signers[step], cur, WM_PUB_LEN);
 		memcpy(cur, s.new_pub, WM_PUB_LEN);
 		since = s.at;
 	}
@@ -189,5 +192,7 @@ int rot_follow(const uint8_t *frame, size_t len, const uint8_t net[ROT_NET_LEN],
 		return WM_EREJECTED;
 	}
 	*at = since;
+	if (nsigners != NULL)
+		*nsigners = step;
 	return 0;
 }

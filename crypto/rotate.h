@@ -59,10 +59,13 @@ int rot_frame_records(const uint8_t *frame, size_t len, const uint8_t **recs, si
  * 0 if never rotated) to key `to`: each step a record whose signature
  * verifies with the current key, for network net, not older than the step
  * before; at most ROT_MAX steps.  0 and *at (the last step's time), or
- * WM_EREJECTED with why naming what was missing or wrong.
+ * WM_EREJECTED with why naming what was missing or wrong.  signers (may be
+ * NULL) gets the key that signed each step, `from` first, *nsigners of
+ * them: the caller judges whether each could still hand its place on.
  */
 int rot_follow(const uint8_t *frame, size_t len, const uint8_t net[ROT_NET_LEN],
                const uint8_t from[WM_PUB_LEN], uint64_t since, const uint8_t to[WM_PUB_LEN],
-               uint64_t *at, char why[WM_WHY_LEN]);
+               uint64_t *at, uint8_t signers[ROT_MAX][WM_PUB_LEN], size_t *nsigners,
+               char why[WM_WHY_LEN]);
 
 #endif

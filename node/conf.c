@@ -78,8 +78,9 @@ int conf_encode(const struct node_conf *c, char **out)
 		"listen = %s\n"
 		"\n"
 		"# Neighbouring nodes to connect to, comma-separated host:port, each optionally\n"
-		"# followed by @ and the node's public key (64 hex digits) to accept only that\n"
-		"# node there.  SIGHUP re-reads this list.  Default: none\n"
+		"# followed by @ and the node's public key to accept only that node there: 64\n"
+		"# hex digits, the name of its certificate, or 6+ digits of a certified key.\n"
+		"# SIGHUP re-reads this list.  Default: none\n"
 		"peers = %s\n"
 		"\n"
 		"# Seconds between set reconciliations (repair) with each peer; repair also\n"
@@ -372,6 +373,8 @@ int conf_parse(const char *text, size_t len, struct node_conf *out, char why[WM_
 			size_t np = 0;
 			int prc = ps ? conf_peers_parse(c.peers, ps, CONF_PEERS_MAX, &np, inner) : WM_ENOMEM;
 			free(ps);
+			/* ... and the daemon's (a name it cannot resolve) too */
+			c.peers_line = vl ? (unsigned)lineno : 0;
 			if (prc) {
 				wm_why(why, "line %s: %s", ln, inner[0] ? inner : wm_strerror(prc));
 				return prc == WM_ENOMEM ? prc : WM_EFORMAT;
@@ -407,12 +410,16 @@ int conf_peers_parse(const char *list, struct conf_peer *out, size_t max, size_t
 		if (at) {
 			const char *h = at + 1;
 			size_t hl = l - al - 1;
-			if (hex_decode(cp.pub, WM_PUB_LEN, h, hl) != 0) {
-				wm_why(why, "peer '%.*s': after '@' expected the node's public key "
-				          "(64 hex digits)", (int)(l > 100 ? 100 : l), s);
+			if (hl == 2 * WM_PUB_LEN && hex_decode(cp.pub, WM_PUB_LEN, h, hl) == 0) {
+				cp.has_pub = 1;
+			} else if (hl == 0 || hl >= sizeof cp.ref || memchr(h, 0, hl)) {
+				wm_why(why, "peer '%.*s': after '@' expected the node's public key (64 hex "
+				          "digits, the name of its certificate or 6+ digits of it)",
+				          (int)(l > 100 ? 100 : l), s);
 				return WM_EFORMAT;
+			} else {
+				memcpy(cp.ref, h, hl);   /* resolved by the daemon, which has the store */
 			}
-			cp.has_pub = 1;
 		}
 		colon = NULL;
 		for (size_t k = al; k > 0; k--)

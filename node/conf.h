@@ -47,6 +47,7 @@ struct node_conf {
 	unsigned http_per_ip;        /* ... from one IP address (64) */
 	unsigned http_rate;          /* requests/s from one IP address; burst 10x (50) */
 	char web_dir[CONF_VAL_MAX];  /* the web app's built assets, absolute (WM_WEB_DIR, set by meson) */
+	unsigned peers_line;         /* the line that set a list of peers (0: none), for messages */
 };
 /* The defaults (see above). */
 void conf_defaults(struct node_conf *c);
@@ -57,13 +58,18 @@ int conf_encode(const struct node_conf *c, char **out);
 int conf_parse(const char *text, size_t len, struct node_conf *c, char why[WM_WHY_LEN]);
 int conf_load(const char *path, struct node_conf *c, char why[WM_WHY_LEN]);
 
-/* One entry of the peers list: "host:port" or "host:port@<64 hex pubkey>".
- * conf_parse refuses a list longer than CONF_PEERS_MAX. */
+/* One entry of the peers list: "host:port" or "host:port@KEY", KEY the
+ * node's public key as 64 hex digits, or as the name of its certificate or
+ * a prefix of 6+ hex digits of it (left in ref, for the daemon to resolve
+ * against the store: node/keyname.h).  conf_parse refuses a list longer
+ * than CONF_PEERS_MAX. */
 #define CONF_PEERS_MAX 256
+#define CONF_PEER_REF_MAX 128        /* a certificate's name at most, with its NUL */
 struct conf_peer {
 	char addr[256];              /* host:port, as written */
-	int has_pub;
+	int has_pub;                 /* pub is the key (given in hex, or ref resolved) */
 	uint8_t pub[WM_PUB_LEN];
+	char ref[CONF_PEER_REF_MAX]; /* KEY when not 64 hex digits, else "" */
 };
 /* Split a peers value into at most max entries (*n of them).  Spaces around
  * entries are ignored; an empty list is fine.  WM_EFORMAT with why naming

@@ -24,4 +24,17 @@ struct node_dir {
 int node_dir_open(const char *dir, struct node_dir **out, char why[WM_WHY_LEN]);
 void node_dir_close(struct node_dir *nd);
 
+/*
+ * Certificates about to end: for DIR/node.key and every other key file in
+ * DIR (an officer's kept there), the newest unrevoked certificate of its
+ * key, when it ends less than NODE_DIR_CERT_WARN_DAYS after `now` (or has
+ * ended) and no later one is held.  A JSON array (empty if none; NULL out
+ * of memory) of {file (its name in DIR), key (hex), name, role, not_after
+ * (ms), days_left (whole days, rounded up)}: `watchmesh status` prints it, the daemon puts
+ * it in status.json and /api/v1/status as certificates_ending.
+ */
+#define NODE_DIR_CERT_WARN_DAYS 30
+struct json_t;
+struct json_t *node_dir_cert_warnings(struct node_dir *nd, const char *dir, uint64_t now);
+
 #endif

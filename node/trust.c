@@ -363,6 +363,35 @@ int trust_vouched(struct store *s, const uint8_t root[WM_PUB_LEN],
 
 #define VOUCHED_META "vouched"
 
+int trust_node_key_revoked(struct store *s, const uint8_t root[WM_PUB_LEN], const uint8_t key[WM_PUB_LEN],
+                           char why[WM_WHY_LEN])
+{
+	struct certs l;
+	char hx[17];
+	size_t i;
+	int rc = store_revoked_by(s, key, root);
+
+	if (rc == 1) {
+		wm_why(why, "the network's root revoked key %s", short_hex(hx, key));
+		return WM_EREVOKED;
+	}
+	if (rc < 0 || (rc = certs_of(s, key, &l)) != 0)
+		return rc;
+	for (i = 0; i < l.n && rc == 0; i++) {
+		if (l.v[i].role != ROLE_NODE)
+			continue;
+		/* an id of NULL: kept by no revocation */
+		if ((rc = cert_holds_for(s, root, &l.v[i], NULL)) == 0) {
+			wm_why(why, "the node certificate of key %s is revoked", short_hex(hx, key));
+			rc = WM_EREVOKED;
+		} else if (rc == 1) {
+			rc = 0;
+		}
+	}
+	certs_free(&l);
+	return rc;
+}
+
 int trust_set_vouched(struct store *s, const char *list)
 {
 	char now[TRUST_VOUCHED_LEN];

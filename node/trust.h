@@ -33,6 +33,15 @@ int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
                    const uint8_t author[WM_PUB_LEN], const char *group, uint64_t at,
                    const uint8_t *id, struct official *out, char why[WM_WHY_LEN]);
 
+/* May a node key still hand its place to another (a rotation statement,
+ * proto/PROTOCOL.md section 10)?  0 if no revocation touches it;
+ * WM_EREVOKED with why when root revoked the key, or the issuer of a node
+ * certificate it holds revoked it (whatever the revocation keeps: a
+ * statement is not an event, so no keep list or date can cover it);
+ * WM_ESTORE/WM_ENOMEM/WM_ELIMIT on failure. */
+int trust_node_key_revoked(struct store *s, const uint8_t root[WM_PUB_LEN], const uint8_t key[WM_PUB_LEN],
+                           char why[WM_WHY_LEN]);
+
 /* 1 if a cert's comma-separated group list covers group ("*" covers all). */
 int trust_groups_cover(const char *groups, const char *group);
 

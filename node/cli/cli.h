@@ -66,9 +66,6 @@ int cli_usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(p
 /* Open the data directory named by --dir, printing the error; NULL on failure. */
 struct node_dir *cli_open_dir(const char *dir);
 
-/* The certificates nd holds, as trust reaches them: root's, then each
- * station's (cb returning nonzero stops the walk).  0 or a store error. */
-int cli_certs_each(struct node_dir *nd, store_cert_cb cb, void *ctx);
 /* A key given as 64 hex digits or a key file, or (with nd) as the exact
  * name of a valid certificate (in its window, its subject not revoked) or
  * a prefix of 6+ hex digits of a key such a certificate names, when it

@@ -4,17 +4,15 @@
  * hex, so that revoking a lost laptop's key is a copy and paste; and
  * cli_resolve_key and cli_resolve_subject, which take a key as hex, a key
  * file, the name of a certificate or a unique prefix of a key such a
- * certificate names: every option that takes a key reads it through them.
+ * certificate names: every option that takes a key reads it through them
+ * (node/keyname.h, which the daemon's `peers` setting shares).
  *
- * The certificates are found as trust finds them: those root issued, then
- * those each station issued (only root and stations issue), so a
+ * The certificates are found as trust finds them (keyname_certs_each), so a
  * certificate whose issuer the node does not know is not listed.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -22,6 +20,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "keyfile.h"
+#include "keyname.h"
 
 static const char usage_certs[] =
 "usage: watchmesh certs [--dir DIR] [--json]      (also: watchmesh cert list)\n"
@@ -33,48 +32,6 @@ static const char usage_certs[] =
 "  --json   one JSON array: subject, name, role, groups, not_before,\n"
 "           not_after (ms), state, revoked, issuer, issuer_name, id\n";
 
-#define CERTS_STATIONS_MAX 4096      /* stations walked, at most */
-
-struct walk {
-	struct node_dir *nd;
-	store_cert_cb cb;
-	void *ctx;
-	uint8_t (*stations)[WM_PUB_LEN];   /* subjects already walked into */
-	size_t nstations;
-	int stop;
-};
-
-static int walk_cb(void *vw, const struct cert *c)
-{
-	struct walk *w = vw;
-	size_t i;
-
-	if ((w->stop = w->cb(w->ctx, c)) != 0)
-		return 1;
-	if (c->role != ROLE_STATION || memcmp(c->issuer, w->nd->net.root, WM_PUB_LEN) != 0)
-		return 0;
-	for (i = 0; i < w->nstations; i++)
-		if (memcmp(w->stations[i], c->subject, WM_PUB_LEN) == 0)
-			return 0;                /* a renewal: its certificates are listed already */
-	if (w->nstations >= CERTS_STATIONS_MAX)
-		return 0;
-	memcpy(w->stations[w->nstations++], c->subject, WM_PUB_LEN);
-	return store_certs_issued_by(w->nd->store, c->subject, walk_cb, w) != 0;
-}
-
-int cli_certs_each(struct node_dir *nd, store_cert_cb cb, void *ctx)
-{
-	struct walk w = { nd, cb, ctx, NULL, 0, 0 };
-	int rc;
-
-	w.stations = calloc(CERTS_STATIONS_MAX, sizeof *w.stations);
-	if (!w.stations)
-		return WM_ENOMEM;
-	rc = store_certs_issued_by(nd->store, nd->net.root, walk_cb, &w);
-	free(w.stations);
-	return w.stop ? 0 : rc;
-}
-
 /* --- the listing ---------------------------------------------------------------------- */
 
 struct listing {
@@ -84,19 +41,6 @@ struct listing {
 	size_t n;
 	int err;
 };
-
-static const char *cert_state(struct node_dir *nd, const struct cert *c, uint64_t now, int *revoked)
-{
-	*revoked = store_revoked_by(nd->store, c->subject, c->issuer) == 1 ||
-	           store_revoked_by(nd->store, c->subject, nd->net.root) == 1;
-	if (*revoked)
-		return "revoked";
-	if (now < c->not_before)
-		return "not yet valid";
-	if (now >= c->not_after)
-		return "expired";
-	return "valid";
-}
 
 /* The name the issuer's own certificate gives it ("root" for root; "" if
  * the node holds no certificate of it). */
@@ -136,7 +80,7 @@ static int list_cb(void *vl, const struct cert *c)
 	hex_encode(iss, c->issuer, WM_PUB_LEN);
 	hex_encode(id, c->event_id, WM_ID_LEN);
 	issuer_name(l->nd, c->issuer, iname);
-	state = cert_state(l->nd, c, l->now, &revoked);
+	state = keyname_cert_state(l->nd, c, l->now, &revoked);
 	l->n++;
 	if (l->arr) {
 		json_t *o = json_object(), *groups = json_array();
@@ -197,7 +141,7 @@ int cmd_certs(int argc, char **argv)
 		cli_err("out of memory");
 		goto out;
 	}
-	if (cli_certs_each(l.nd, list_cb, &l) != 0 || l.err) {
+	if (keyname_certs_each(l.nd, list_cb, &l) != 0 || l.err) {
 		cli_err("cannot read the certificates: %s", store_errmsg(l.nd->store));
 		goto out;
 	}
@@ -216,102 +160,27 @@ out:
 	return ret;
 }
 
-/* --- keys by name or prefix ------------------------------------------------------------- */
+/* --- keys by name or prefix (node/keyname.h) ----------------------------------------- */
 
-/* The shortest key prefix taken: as for event ids, short enough to read
- * off `watchmesh certs`, long enough that a typo rarely names another key. */
-#define KEY_PREFIX_MIN 6
-
-struct match {
-	struct node_dir *nd;
-	uint64_t now;
-	const char *arg;
-	size_t len;
-	int prefix;                  /* arg is 6+ hex digits: a key's prefix too */
-	int valid_only;              /* only certificates that hold now */
-	uint8_t keys[8][WM_PUB_LEN];
-	char names[8][128];
-	size_t n;                    /* distinct keys found (at most 8 kept) */
-};
-
-static int match_cb(void *vm, const struct cert *c)
-{
-	struct match *m = vm;
-	char hex[WM_HEX_PUB + 1];
-	size_t i;
-	int revoked;
-
-	hex_encode(hex, c->subject, WM_PUB_LEN);
-	if (strcmp(c->name, m->arg) != 0 && !(m->prefix && strncasecmp(hex, m->arg, m->len) == 0))
-		return 0;
-	if (m->valid_only && strcmp(cert_state(m->nd, c, m->now, &revoked), "valid") != 0)
-		return 0;
-	for (i = 0; i < m->n && i < 8; i++)
-		if (memcmp(m->keys[i], c->subject, WM_PUB_LEN) == 0)
-			return 0;
-	if (m->n < 8) {
-		memcpy(m->keys[m->n], c->subject, WM_PUB_LEN);
-		snprintf(m->names[m->n], sizeof m->names[0], "%s", c->name);
-	}
-	m->n++;
-	return 0;
-}
-
-/* any: a certificate in any state names its key (to renew or revoke it),
- * those that hold now first, so a name reissued to a new key after a
- * revocation means the new key. */
 static int resolve(const char *cmd, struct node_dir *nd, const char *arg, int any,
                    uint8_t pub[WM_PUB_LEN])
 {
-	struct match m;
-	char why[WM_WHY_LEN] = "", list[600] = "", hex[WM_HEX_PUB + 1];
-	size_t i, used = 0;
+	char why[WM_WHY_LEN] = "";
 	int r;
 
-	if (files_parse_pub(arg, pub, why) == 0)
-		return 0;
-	if (!nd)
+	if (!nd) {
+		if (files_parse_pub(arg, pub, why) == 0)
+			return 0;
 		return cli_usage_err(cmd, "%s (a name or a key prefix needs --dir: the node's "
 		                     "certificates say whose it is)", why);
-	memset(&m, 0, sizeof m);
-	m.nd = nd;
-	m.now = wm_now_ms();
-	m.arg = arg;
-	m.len = strlen(arg);
-	for (i = 0; i < m.len && isxdigit((unsigned char)arg[i]); i++)
-		;
-	m.prefix = i == m.len && m.len >= KEY_PREFIX_MIN;
-	m.valid_only = 1;
-	r = cli_certs_each(nd, match_cb, &m);
-	if (r == 0 && m.n == 0 && any) {
-		m.valid_only = 0;
-		r = cli_certs_each(nd, match_cb, &m);
 	}
-	if (r != 0) {
-		cli_err("cannot read the certificates: %s", store_errmsg(nd->store));
-		return CLI_FAIL;
-	}
-	if (m.n == 1) {
-		memcpy(pub, m.keys[0], WM_PUB_LEN);
+	r = keyname_resolve(nd, arg, any, wm_now_ms(), pub, why);
+	if (r == 0)
 		return 0;
-	}
-	if (m.n == 0)
-		return cli_usage_err(cmd, "'%s' is not a key, a key file or the name of a %scertificate "
-		                     "here%s; `watchmesh certs` lists the keys", arg, any ? "" : "valid ",
-		                     m.prefix ? ", nor the start of a certified key" :
-		                     " (a key prefix needs at least 6 hex digits)");
-	for (i = 0; i < m.n && i < 8; i++) {
-		char esc[300];
-
-		hex_encode(hex, m.keys[i], WM_PUB_LEN);
-		render_escape(esc, sizeof esc, m.names[i]);
-		used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (%.16s)", i ? ", " : "",
-		                         esc, hex);
-		if (used >= sizeof list)
-			break;
-	}
-	return cli_usage_err(cmd, "'%s' matches %zu keys: %s%s; give the one you mean (enough of "
-	                     "its hex digits to tell it apart)", arg, m.n, list, m.n > 8 ? ", ..." : "");
+	if (r == WM_ENOTFOUND || r == WM_EINVAL)
+		return cli_usage_err(cmd, "%s", why);
+	cli_err("%s", why);
+	return CLI_FAIL;
 }
 
 int cli_resolve_key(const char *cmd, struct node_dir *nd, const char *arg, uint8_t pub[WM_PUB_LEN])

@@ -23,6 +23,7 @@
 #include "event.h"
 #include "files.h"
 #include "keyfile.h"
+#include "keyname.h"
 #include "netfile.h"
 #include "nodedir.h"
 #include "photo.h"
@@ -833,7 +834,7 @@ static int post_group(struct node_dir *nd, struct event_draft *d, const char *gr
 		return cli_usage_err("post", "--group G is required (what --ref names is not in this node)");
 	memset(&g, 0, sizeof g);
 	g.want = group;
-	if (cli_certs_each(nd, group_seen_cb, &g) != 0 || g.known)
+	if (keyname_certs_each(nd, group_seen_cb, &g) != 0 || g.known)
 		return 0;
 	memset(&f, 0, sizeof f);
 	f.group = group;

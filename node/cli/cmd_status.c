@@ -9,7 +9,6 @@
  * Exit status: 0 the daemon runs; 1 it does not (the last status, if any,
  * is still printed, marked stopped); 2 a wrong command line.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -27,7 +26,6 @@
 #include "clock.h"
 #include "daemon.h"
 #include "files.h"
-#include "keyfile.h"
 #include "nodedir.h"
 #include "render.h"
 
@@ -41,8 +39,10 @@ static const char usage_status[] =
 "counts.  Read from\n"
 "DIR/status.json, which the daemon rewrites every few seconds.  Warns of the\n"
 "certificates of DIR/node.key and of other key files in DIR that end within\n"
-"30 days (or have ended) with no later one held (in --json:\n"
-"certificates_ending).\n"
+"30 days (or have ended) with no later one held, read fresh from the store\n"
+"(in --json: certificates_ending, each key file named within DIR; the\n"
+"daemon puts the same in status.json and /api/v1/status, read again once a\n"
+"minute).\n"
 "\n"
 "Exit status: 0 the daemon is running, 1 it is not.\n";
 
@@ -90,88 +90,6 @@ static void when(char *out, size_t len, long long ms, long long now)
 		render_when(out, len, (uint64_t)ms, (uint64_t)(ms > now ? ms : now));
 }
 
-/*
- * Certificates about to end: for the node's key and every other key file in
- * DIR (an officer's kept there), the newest unrevoked certificate's end, when
- * it is less than CERT_WARN_DAYS away (or past) and no later one is held.
- */
-#define CERT_WARN_DAYS 30
-#define DAY_MS (86400ll * 1000ll)
-
-struct ending {
-	struct node_dir *nd;
-	struct cert c;               /* the newest unrevoked one */
-	int found;
-};
-
-static int ending_cb(void *ctx, const struct cert *c)
-{
-	struct ending *e = ctx;
-
-	if (store_revoked_by(e->nd->store, c->subject, c->issuer) == 1 ||
-	    store_revoked_by(e->nd->store, c->subject, e->nd->net.root) == 1)
-		return 0;
-	if (!e->found || c->not_after > e->c.not_after) {
-		e->c = *c;
-		e->found = 1;
-	}
-	return 0;
-}
-
-/* Whole days, rounded up: a certificate of --days 3 ends "in 3 days". */
-static long long days_left(long long ms)
-{
-	return ms <= 0 ? 0 : (ms + DAY_MS - 1) / DAY_MS;
-}
-
-/* One key file's warning, added to warns; 1 if added. */
-static int cert_warning(struct node_dir *nd, const char *path, long long now, json_t *warns)
-{
-	uint8_t pub[WM_PUB_LEN];
-	char why[WM_WHY_LEN], hex[WM_HEX_PUB + 1];
-	struct ending e;
-
-	if (files_key_pub(path, pub, why) != 0)
-		return 0;
-	memset(&e, 0, sizeof e);
-	e.nd = nd;
-	if (store_certs_of(nd->store, pub, ending_cb, &e) != 0 || !e.found ||
-	    (long long)e.c.not_after - now >= CERT_WARN_DAYS * DAY_MS)
-		return 0;
-	hex_encode(hex, pub, WM_PUB_LEN);
-	json_array_append_new(warns, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "file", path, "key", hex,
-	                                       "name", e.c.name, "role", role_name(e.c.role),
-	                                       "not_after", (json_int_t)e.c.not_after,
-	                                       "days_left", (json_int_t)days_left((long long)e.c.not_after - now)));
-	return 1;
-}
-
-/* The warnings of DIR's key files, as a JSON array (empty if none). */
-static json_t *cert_warnings(struct node_dir *nd, const char *dir)
-{
-	json_t *warns = json_array();
-	long long now = (long long)wm_now_ms();
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	if (!warns)
-		return NULL;
-	snprintf(path, sizeof path, "%s/node.key", dir);
-	cert_warning(nd, path, now, warns);
-	if ((d = opendir(dir)) == NULL)
-		return warns;
-	while ((de = readdir(d)) != NULL) {
-		size_t n = strlen(de->d_name);
-		if (n <= 4 || strcmp(de->d_name + n - 4, ".key") != 0 || strcmp(de->d_name, "node.key") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		cert_warning(nd, path, now, warns);
-	}
-	closedir(d);
-	return warns;
-}
-
 static void print_cert_warnings(const json_t *warns, const char *dir)
 {
 	const json_t *w;
@@ -186,11 +104,11 @@ static void print_cert_warnings(const json_t *warns, const char *dir)
 		localtime_r(&t, &tm);
 		strftime(end, sizeof end, "%Y-%m-%d", &tm);
 		if (at <= (long long)wm_now_ms())
-			printf("warning: the certificate of %s (%s, %s) ended on %s; renew it: ", jstr(w, "name"),
-			       jstr(w, "role"), jstr(w, "file"), end);
+			printf("warning: the certificate of %s (%s, %s/%s) ended on %s; renew it: ", jstr(w, "name"),
+			       jstr(w, "role"), dir, jstr(w, "file"), end);
 		else
-			printf("warning: the certificate of %s (%s, %s) ends in %lld day%s, on %s; renew it: ",
-			       jstr(w, "name"), jstr(w, "role"), jstr(w, "file"), left, left == 1 ? "" : "s", end);
+			printf("warning: the certificate of %s (%s, %s/%s) ends in %lld day%s, on %s; renew it: ",
+			       jstr(w, "name"), jstr(w, "role"), dir, jstr(w, "file"), left, left == 1 ? "" : "s", end);
 		printf("watchmesh cert renew --issuer ISSUER.key --subject %s --dir %s\n", jstr(w, "key"), dir);
 	}
 }
@@ -299,7 +217,9 @@ int cmd_status(int argc, char **argv)
 	if (store_counts(nd->store, &sc) == 0)
 		have_counts = 1;
 	running = daemon_running(dir);
-	warns = cert_warnings(nd, dir);
+	/* fresh from the store, as the counts are: a renewal shows at once,
+	 * and a stopped daemon's node is warned of too */
+	warns = node_dir_cert_warnings(nd, dir, wm_now_ms());
 	snprintf(path, sizeof path, "%s/%s", dir, DAEMON_STATUS_FILE);
 	if (files_exists(path))
 		st = json_load_file(path, 0, &jerr);

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "daemon_int.h"
@@ -243,26 +244,20 @@ static void conf_value(const char *text, const char *key, char *out, size_t len)
 }
 
 /*
- * SIGHUP: watchmesh.conf again.  peers.c applies the peers list; here
- * log_level and disk_reserve apply at once, and every other setting that
- * changed is named in one line as waiting for a restart -- never ignored in
- * silence.  A file that no longer parses changes nothing, and says why;
- * a file that is gone changes nothing either (d_signal_cb says so).
+ * SIGHUP: watchmesh.conf again, read once by d_signal_cb into c.
+ * peers_reload applies the peers list; here log_level and disk_reserve
+ * apply at once, and every other setting that changed is named in one line
+ * as waiting for a restart -- never ignored in silence.  A file that no
+ * longer parses, or a peers list that cannot be applied, changes nothing
+ * and says why; a file that is gone changes nothing either.
  */
-static void d_reload(struct daemon *d)
+static void d_reload(struct daemon *d, const struct node_conf *c, const char *path)
 {
 	static const char *const live[] = { "peers", "log_level", "disk_reserve" };
-	struct node_conf *c = malloc(sizeof *c);
-	char path[PATH_MAX + 32], why[WM_WHY_LEN] = "", *was = NULL, *now = NULL;
-	char restart[512] = "", a[CONF_VAL_MAX], b[CONF_VAL_MAX];
+	char *was = NULL, *now = NULL, restart[512] = "", a[CONF_VAL_MAX], b[CONF_VAL_MAX];
 	const char *p;
 	size_t i;
 
-	snprintf(path, sizeof path, "%s/watchmesh.conf", d->dir);
-	if (!c || conf_load(path, c, why) != 0) {
-		free(c);             /* peers_reload has said why, and that nothing changed */
-		return;
-	}
 	if (conf_encode(&d->nd->conf, &was) != 0 || conf_encode(c, &now) != 0)
 		goto out;
 	for (p = now; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
@@ -299,7 +294,6 @@ static void d_reload(struct daemon *d)
 out:
 	free(was);
 	free(now);
-	free(c);
 }
 
 static void d_signal_cb(uv_signal_t *s, int signum)
@@ -307,7 +301,9 @@ static void d_signal_cb(uv_signal_t *s, int signum)
 	struct daemon *d = s->data;
 
 	if (signum == SIGHUP) {
-		char path[PATH_MAX + 32];
+		char path[PATH_MAX + 32], why[WM_WHY_LEN] = "";
+		struct node_conf *c;
+		int rc;
 
 		if (d->stopping)
 			return;
@@ -320,8 +316,16 @@ static void d_signal_cb(uv_signal_t *s, int signum)
 			      path);
 			return;
 		}
-		peers_reload(d);
-		d_reload(d);
+		/* read once: the peers and the other settings come from the same text */
+		if ((c = malloc(sizeof *c)) == NULL) {
+			d_log(d, D_WARN, "SIGHUP: out of memory; nothing changed");
+			return;
+		}
+		if ((rc = conf_load(path, c, why)) != 0)
+			d_log(d, D_WARN, "SIGHUP: %s; nothing changed", why[0] ? why : wm_strerror(rc));
+		else if (peers_reload(d, c, path) == 0)
+			d_reload(d, c, path);
+		free(c);
 		return;
 	}
 	d_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -480,7 +484,7 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	rc = serve_start(d, why);
 	if (rc)
 		return rc;
-	rc = peers_start_dialers(d, cf->peers, why);
+	rc = peers_start_dialers(d, cf, why);
 	if (rc)
 		return rc;
 	if (cf->beacons && port > 0) {
@@ -565,6 +569,7 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 	}
 	if (d->loop_inited && uv_loop_close(&d->loop) != 0)
 		d_log(d, D_WARN, "event loop closed with handles still open");
+	json_decref(d->cert_warns);
 	node_dir_close(d->nd);
 	key_free(d->self);
 	local_free(&d->local);

@@ -111,6 +111,8 @@ struct daemon {
 	int status_dirty;
 	unsigned status_ticks;
 	struct mesh_stats last_stats;    /* as last written to status.json */
+	struct json_t *cert_warns;   /* certificates ending (nodedir.h), read at cert_warns_at */
+	uint64_t cert_warns_at;
 	struct {                     /* the last repair that changed anything we know of */
 		char peer[FRAME_NAME_MAX + 20];
 		uint64_t at, need, have;
@@ -138,9 +140,12 @@ void peers_mesh_io(struct mesh_io *io);
 void peers_beacon_callbacks(struct daemon *d, struct beacon_callbacks *bcb);
 /* Close the connections the mesh asked to close (io.disconnect queues them). */
 void peers_close_pending(struct daemon *d);
-int peers_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_LEN]);
-/* SIGHUP: the peers list of watchmesh.conf again. */
-void peers_reload(struct daemon *d);
+/* Dial the peers of c (keys given by name resolved: node/keyname.h). */
+int peers_start_dialers(struct daemon *d, const struct node_conf *c, char why[WM_WHY_LEN]);
+/* SIGHUP: dialers added and removed to match c, the settings read again
+ * (path names the file in messages).  0, or nonzero when c's list is not
+ * applied (said in the log: nothing changed). */
+int peers_reload(struct daemon *d, const struct node_conf *c, const char *path);
 /* Stop dialing beacon members not heard for 3 beacon intervals. */
 void peers_beacon_expire(struct daemon *d, uint64_t now);
 struct dknown *peers_known_by_pub(struct daemon *d, const uint8_t pub[WM_PUB_LEN]);

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "daemon_int.h"
+#include "keyname.h"
 #include "rotate.h"
+#include "trust.h"
 
 #define D_SLOW_NS      (10 * 1000000ull)   /* debug log: a frame that took this long */
 /* Members dialed from their beacons at once, at most: whoever holds the
@@ -466,7 +468,8 @@ static int pins_record(struct daemon *d, const struct ddialer *dd, char why[WM_W
 /* A dialer's peer proved another key than the one we dial it by: admitted
  * only if its statements lead there from that key, for this network, none
  * older than the rotation followed last (so a replayed older one cannot
- * roll it back). */
+ * roll it back), and no key that signed a step is revoked (a thief holding
+ * a revoked key could otherwise hand its place to a fresh one). */
 static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM_PUB_LEN],
                       const uint8_t new_pub[WM_PUB_LEN], const uint8_t *frame, size_t len,
                       char why[WM_WHY_LEN])
@@ -474,7 +477,9 @@ static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM
 	struct daemon *d = ctx;
 	struct ddialer *dd = dialer_of(d, transport_conn_dialer(tc));
 	char ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1], fwhy[WM_WHY_LEN] = "";
+	uint8_t signers[ROT_MAX][WM_PUB_LEN];
 	struct dknown *k;
+	size_t n, i;
 	uint64_t at;
 	int rc;
 
@@ -483,7 +488,16 @@ static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM
 		wm_why(why, "the peer's key is not the one dialed, and only a configured peer's rotation is followed");
 		return WM_EREJECTED;
 	}
-	rc = rot_follow(frame, len, d->nd->net.id, old, dd->pinned ? dd->pin_at : 0, new_pub, &at, why);
+	rc = rot_follow(frame, len, d->nd->net.id, old, dd->pinned ? dd->pin_at : 0, new_pub, &at, signers, &n,
+	                why);
+	for (i = 0; rc == 0 && i < n; i++) {
+		rc = trust_node_key_revoked(d->nd->store, d->nd->net.root, signers[i], fwhy);
+		if (rc == WM_EREVOKED)
+			wm_why(why, "the peer's key rotation is signed by a revoked key: %s", fwhy);
+		else if (rc != 0)     /* not followed: judged again at the next try */
+			wm_why(why, "cannot tell whether the peer's key rotation is signed by a revoked key: %s",
+			       wm_strerror(rc));
+	}
 	if (rc)
 		return rc;
 	if ((k = known_of_dialer(d, dd->d)) != NULL)
@@ -589,17 +603,43 @@ static int rotation_load(struct daemon *d, char why[WM_WHY_LEN])
 	return rc;
 }
 
-int peers_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_LEN])
+/* c's peers list, its keys given by a certificate's name or a prefix
+ * (conf_peer.ref) resolved against the node's certificates as every CLI
+ * option's key is; an entry that names no key or several is an error naming
+ * path, the line and what matched. */
+static int peers_parse(struct daemon *d, const struct node_conf *c, const char *path,
+                       struct conf_peer *ps, size_t *n, char why[WM_WHY_LEN])
+{
+	char rwhy[WM_WHY_LEN] = "";
+	size_t i;
+	int rc = conf_peers_parse(c->peers, ps, D_MAX_DIALERS, n, rwhy);
+
+	if (rc)
+		wm_why(why, "%s line %u: %s", path, c->peers_line, rwhy[0] ? rwhy : wm_strerror(rc));
+	for (i = 0; rc == 0 && i < *n; i++) {
+		if (!ps[i].ref[0])
+			continue;
+		if ((rc = keyname_resolve(d->nd, ps[i].ref, 0, d_now_ms(), ps[i].pub, rwhy)) != 0)
+			wm_why(why, "%s line %u: peers: %s: %s", path, c->peers_line, ps[i].addr, rwhy);
+		else
+			ps[i].has_pub = 1;
+	}
+	return rc;
+}
+
+int peers_start_dialers(struct daemon *d, const struct node_conf *c, char why[WM_WHY_LEN])
 {
 	struct conf_peer *ps = calloc(D_MAX_DIALERS, sizeof *ps);
+	char path[PATH_MAX + 32];
 	size_t n = 0, i;
 	int rc;
 
 	if (!ps)
 		return WM_ENOMEM;
+	snprintf(path, sizeof path, "%s/watchmesh.conf", d->dir);
 	rc = rotation_load(d, why);
 	if (rc == 0)
-		rc = conf_peers_parse(list, ps, D_MAX_DIALERS, &n, why);
+		rc = peers_parse(d, c, path, ps, &n, why);
 	for (i = 0; rc == 0 && i < n; i++) {
 		rc = dialer_add(d, &ps[i], 0);
 		if (rc)
@@ -610,25 +650,20 @@ int peers_start_dialers(struct daemon *d, const char *list, char why[WM_WHY_LEN]
 }
 
 /* SIGHUP: the peers list again; add and remove dialers to match it. */
-void peers_reload(struct daemon *d)
+int peers_reload(struct daemon *d, const struct node_conf *c, const char *path)
 {
-	char path[PATH_MAX + 32], why[WM_WHY_LEN] = "";
-	struct node_conf *c = malloc(sizeof *c);
+	char why[WM_WHY_LEN] = "";
 	struct conf_peer *ps = calloc(D_MAX_DIALERS, sizeof *ps);
 	size_t n = 0, i, j, added = 0, removed = 0, kept = 0;
-	int rc;
+	int rc = WM_ENOMEM;
 
-	if (!c || !ps) {
-		d_log(d, D_WARN, "SIGHUP: out of memory; peers unchanged");
-		goto out;
+	if (!ps) {
+		d_log(d, D_WARN, "SIGHUP: out of memory; nothing changed");
+		return rc;
 	}
-	snprintf(path, sizeof path, "%s/watchmesh.conf", d->dir);
-	/* the daemon checked the file is there; gone since, it is an error here too */
-	rc = conf_load(path, c, why);
-	if (rc == 0)
-		rc = conf_peers_parse(c->peers, ps, D_MAX_DIALERS, &n, why);
+	rc = peers_parse(d, c, path, ps, &n, why);
 	if (rc) {
-		d_log(d, D_WARN, "SIGHUP: %s; nothing changed", why[0] ? why : wm_strerror(rc));
+		d_log(d, D_WARN, "SIGHUP: %s; nothing changed", why);
 		goto out;
 	}
 	for (i = 0; i < d->ndialers;) {
@@ -660,8 +695,8 @@ void peers_reload(struct daemon *d)
 	d_log(d, D_INFO, "SIGHUP: peers reloaded: %zu added, %zu removed, %zu unchanged",
 	      added, removed, kept);
 out:
-	free(c);
 	free(ps);
+	return rc;
 }
 
 /* --- beacons ---------------------------------------------------------------------- */

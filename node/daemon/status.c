@@ -1,9 +1,10 @@
 /*
  * node/daemon/status.c: DIR/status.json, which `watchmesh status` reads:
  * the node, its peers with the mesh's view of each, the last repair that
- * changed anything and the mesh's counters.  Written by rename every
- * DAEMON_STATUS_MS when something changed, else every fifth tick (its
- * updated_at shows a reader that the daemon is alive).
+ * changed anything, the mesh's counters and the certificates of DIR's keys
+ * that end soon.  Written by rename every DAEMON_STATUS_MS when something
+ * changed, else every fifth tick (its updated_at shows a reader that the
+ * daemon is alive).
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +61,26 @@ static void d_refresh_known(struct daemon *d)
 	}
 }
 
+/* The certificates ending soon are read again at most once a minute: a
+ * renewal or a day gone by shows within it, and a status asked for over
+ * HTTP does not read every key file in DIR. */
+#define STATUS_CERTS_MS (60 * 1000)
+
+static void status_refresh_certs(struct daemon *d, uint64_t now)
+{
+	json_t *w;
+
+	if (d->cert_warns && now - d->cert_warns_at < STATUS_CERTS_MS)
+		return;
+	if ((w = node_dir_cert_warnings(d->nd, d->dir, now)) == NULL)
+		return;
+	if (!d->cert_warns || !json_equal(w, d->cert_warns))
+		d->status_dirty = 1;
+	json_decref(d->cert_warns);
+	d->cert_warns = w;
+	d->cert_warns_at = now;
+}
+
 json_t *status_json(struct daemon *d, const char *state)
 {
 	json_t *o = json_object(), *peers = json_array(), *st = json_object();
@@ -80,6 +101,9 @@ json_t *status_json(struct daemon *d, const char *state)
 	if (d->disk_full)
 		jset_u(o, "disk_full_since", d->disk_full);
 	jset_u(o, "disk_free", d->disk_free);
+	status_refresh_certs(d, now);
+	if (d->cert_warns)
+		json_object_set(o, "certificates_ending", d->cert_warns);
 
 	n = d->mesh ? mesh_peer_count(d->mesh) : 0;
 	for (i = 0; i < D_MAX_KNOWN; i++) {

@@ -47,11 +47,11 @@ static void check_resigned(const struct rot_statement *s)
 	if (rot_frame(rec, 1, frame, sizeof frame, &flen) != 0)
 		abort();
 	if (memcmp(s->new_pub, signer->pub, WM_PUB_LEN) != 0 &&
-	    (rot_follow(frame, flen, s->net, signer->pub, s->at, s->new_pub, &at, why) != 0 || at != s->at))
+	    (rot_follow(frame, flen, s->net, signer->pub, s->at, s->new_pub, &at, NULL, NULL, why) != 0 || at != s->at))
 		abort();
 	/* ... but not by a neighbour whose record is newer */
 	if (memcmp(s->new_pub, signer->pub, WM_PUB_LEN) != 0 && s->at < UINT64_MAX &&
-	    (rot_follow(frame, flen, s->net, signer->pub, s->at + 1, s->new_pub, &at, why) == 0 || !why[0]))
+	    (rot_follow(frame, flen, s->net, signer->pub, s->at + 1, s->new_pub, &at, NULL, NULL, why) == 0 || !why[0]))
 		abort();
 }
 
@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		why[0] = 0;
 		if (memcmp(s.old_pub, s.new_pub, WM_PUB_LEN) == 0)
 			continue;
-		if (rot_follow(data, size, s.net, s.old_pub, 0, s.new_pub, &at, why) == 0) {
+		if (rot_follow(data, size, s.net, s.old_pub, 0, s.new_pub, &at, NULL, NULL, why) == 0) {
 			int named = 0;
 
 			for (j = 0; j < n; j++) {

@@ -6,7 +6,7 @@ live stream, resuming, the ntfy subscription, and the limits (slow clients,
 too many connections, request rate, oversized bodies) costing nothing.
 
     usage: test_http.py WATCHMESH CASE SOURCE_ROOT
-    cases: api mesh ntfy limits slowstream
+    cases: api mesh ntfy limits slowstream status_certs
 """
 import base64
 import http.client
@@ -480,7 +480,35 @@ def t_slowstream(env):
     check(v.stop() == 0, "exit status")
 
 
-TESTS = {"api": t_api, "mesh": t_mesh, "ntfy": t_ntfy, "limits": t_limits, "slowstream": t_slowstream}
+def t_status_certs(env):
+    """The certificates of DIR's keys that end within 30 days, of which
+    `watchmesh status` warns, are in status.json and /api/v1/status too:
+    the same entries, and none while no certificate ends soon."""
+    v = world_node(env, "v")
+    check(v.get_json("/api/v1/status").get("certificates_ending") == [],
+          "certificates_ending with none issued: %s" % v.get_json("/api/v1/status"))
+    node_pub = env.run("key", "show", env.path("v", "node.key"))[0].strip()
+    env.key("v/duty.key")
+    for subject, role, name, days in ((node_pub, "node", "村委会节点", "5"), ("v/duty.key", "officer", "赵警官", "29"),
+                                      ("v/duty.key", "officer", "赵警官", "20")):
+        env.run("cert", "issue", "--issuer", "station.key", "--passphrase-file", env.passfile, "--subject", subject,
+                "--role", role, "--name", name, "--groups", G, "--days", days, "--dir", "v")
+    # the daemon reads them again once a minute; a restart reads them at once
+    v.stop()
+    v.start()
+    api = v.get_json("/api/v1/status")["certificates_ending"]
+    with open(env.path("v", "status.json")) as f:
+        written = json.load(f)["certificates_ending"]
+    cli = json.loads(env.run("status", "--dir", "v", "--json")[0])["certificates_ending"]
+    check(len(api) == 2 and {w["name"]: w["days_left"] for w in api} == {"村委会节点": 5, "赵警官": 29} and
+          [w["key"] for w in api if w["role"] == "node"] == [node_pub], "/api/v1/status: %s" % api)
+    check(written == api and cli == api, "status.json %s and `status --json` %s differ from /api/v1/status %s"
+          % (written, cli, api))
+    check(v.stop() == 0, "exit status")
+
+
+TESTS = {"api": t_api, "mesh": t_mesh, "ntfy": t_ntfy, "limits": t_limits, "slowstream": t_slowstream,
+         "status_certs": t_status_certs}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "http", "SRC"))

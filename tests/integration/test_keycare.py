@@ -15,6 +15,13 @@ test_mesh.py's helpers.
   rotatefake  a node whose statement is forged is not admitted by the
            neighbour that pinned its old key: signed by another key, for
            another network, or older than the rotation it follows (replayed)
+  rotaterevoked  the attack of a thief holding a stolen node key: its node
+           certificate is revoked (with --compromised-since), then the key
+           signs a rotation to a fresh key; the neighbour that pinned it
+           refuses to follow, logs why, and keeps its pins as they were
+  rotaterevokedchain  the same through a key between: K0 -> K1 -> K2 while
+           the neighbour pinning K0 is away, K1 revoked by the network's root
+           (it held no certificate); the neighbour refuses the chain
   stolen   the stolen-laptop procedure of docs/keys.md, command by command:
            revoke with --compromised-since, a new key, a new certificate
            under the same name; the thief's later posts are refused, the
@@ -202,6 +209,68 @@ def t_rotatefake(env):
         b.stop()
 
 
+def t_rotaterevoked(env):
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    old = pub_of(env, env.path("a", "node.key"))
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    b.configure(peers=["%s@%s" % (a.addr(), old)])
+    a.start()
+    b.start()
+    wait_until("b to link to a, pinned by its key", lambda: peers_up(env, "b"))
+    env.run("cert", "issue", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", old, "--role", "node", "--name", "a 的节点", "--groups", G, "--days", "300", "--dir", "a")
+    # stolen at t: revoked keeping what it signed before, as docs/keys.md says
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile, "--subject", old,
+            "--compromised-since", str(int(time.time() * 1000)), "--reason", "machine stolen", "--yes", "--dir", "a")
+
+    def revoked_at_b():
+        return [c["state"] for c in env.json("certs", "--dir", "b", "--json") if c["subject"] == old] == ["revoked"]
+    wait_until("b to hold the revocation of a's node certificate", revoked_at_b)
+    # the thief's copy of the key hands its place to a fresh key
+    a.stop()
+    env.run("key", "rotate", "--dir", "a")
+    a.start()
+    refused = ("refused: the peer's key rotation is signed by a revoked key: the node certificate of key %.16s is "
+               "revoked" % old)
+    wait_until("b to refuse the revoked key's rotation (twice) or follow it",
+               lambda: len(re.findall(refused, b.log())) >= 2 or "rotated its key" in b.log())
+    check("rotated its key" not in b.log(), "b followed the rotation of a revoked key")
+    check(not peers_up(env, "b") and not peers_up(env, "a"), "b linked to the revoked key's successor")
+    check(not os.path.exists(env.path("b", "pins")), "b/pins written for a revoked key's rotation")
+
+
+def t_rotaterevokedchain(env):
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    k0 = pub_of(env, env.path("a", "node.key"))
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    b.configure(peers=["%s@%s" % (a.addr(), k0)])
+    a.start()
+    b.start()
+    wait_until("b to link to a, pinned by its key", lambda: peers_up(env, "b"))
+    wait_until("b to hold the station's certificate",
+               lambda: any(c["role"] == "station" for c in env.json("certs", "--dir", "b", "--json")))
+    a.stop()
+    b.stop()
+    # a rotates twice while b is away; the key between was stolen, and the
+    # network's root revoked it (it held no certificate)
+    k1 = env.run("key", "rotate", "--dir", "a")[0].strip()
+    env.run("cert", "revoke", "--issuer", "net.root.key", "--passphrase-file", env.passfile, "--subject", k1,
+            "--reason", "machine stolen", "--yes", "--dir", "b")
+    time.sleep(1.1)                 # the old key is kept under the second it was replaced
+    env.run("key", "rotate", "--dir", "a")
+    a.start()
+    b.start()
+    refused = "refused: the peer's key rotation is signed by a revoked key: the network's root revoked key %.16s" % k1
+    wait_until("b to refuse a chain through a revoked key (twice) or follow it",
+               lambda: len(re.findall(refused, b.log())) >= 2 or "rotated its key" in b.log())
+    check("rotated its key" not in b.log(), "b followed a chain through a revoked key")
+    check(not os.path.exists(env.path("b", "pins")), "b/pins written for a chain through a revoked key")
+
+
 def t_stolen(env):
     env.world(node="v", group=G)
     post = ["post", "bulletin", "--dir", "v", "--group", G, "--passphrase-file", env.passfile]
@@ -229,7 +298,8 @@ def t_stolen(env):
     check("revoked" in err, "the stolen key still signs: " + err)
 
 
-TESTS = {"renew": t_renew, "rotate": t_rotate, "rotatefake": t_rotatefake, "stolen": t_stolen}
+TESTS = {"renew": t_renew, "rotate": t_rotate, "rotatefake": t_rotatefake, "rotaterevoked": t_rotaterevoked,
+         "rotaterevokedchain": t_rotaterevokedchain, "stolen": t_stolen}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "keycare", "SRC FORGER"))

@@ -2,15 +2,17 @@
 Integration tests of what an operator reads and types (issue 13): status
 that shows each peer once with its own last error and says when the mesh
 is in sync; the data directory and key found without --dir and --key;
-certificates listed with their keys in hex, keys taken by name or prefix;
+certificates listed with their keys in hex, keys taken by name or prefix
+(in the peers setting too);
 `run`'s errors and warnings (what `meson install` puts: test_install.py).
 Real `watchmesh run` processes on 127.0.0.1, through the helpers of
 test_mesh.py.
 
     usage: test_ops.py WATCHMESH CASE SOURCE_ROOT FORGER
-    cases: status_peers status_sync dirs keys run_errors conf_gone
+    cases: status_peers status_sync dirs keys run_errors conf_gone peers_names
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -318,8 +320,69 @@ def t_conf_gone(env):
     check(b.stop() == 0 and a.stop() == 0, "exit status")
 
 
+def t_peers_names(env):
+    """The `peers` setting takes a node's key by its certificate's name or a
+    prefix of 6+ digits, as every CLI option does; an unknown or ambiguous
+    one is an error naming the file, the line and what matched: `run`
+    refuses to start, SIGHUP changes nothing."""
+    env.world(node="a", group=G)
+    env.run("init", "b", "--network", "net", "--name", "b")
+    akey = env.run("key", "show", env.path("a", "node.key"))[0].strip()
+    env.cert("station.key", akey, "node", "东风村节点", G, node="a")
+    a, b = Daemon(env, "a"), Daemon(env, "b")
+    a.configure()
+    a.start()
+
+    def peers_line():
+        with open(env.path("b", "watchmesh.conf")) as f:
+            return [i + 1 for i, ln in enumerate(f.read().splitlines()) if ln.startswith("peers =")][0]
+    # b joins by address first, and so holds the network's certificates
+    b.configure(peers=[a.addr()])
+    b.start()
+    wait_until("b to hold a's node certificate",
+               lambda: akey in [c["subject"] for c in env.json("certs", "--dir", "b", "--json")])
+    # by name: b dials a and accepts only a's key there
+    b.configure(peers=["%s@东风村节点" % a.addr()])
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to reload its peers", lambda: "peers reloaded: 1 added, 1 removed" in b.log())
+    wait_up(env, "b", 1)
+    check([p.get("key") for p in peer_entries(env, "b")] == [akey], "b's peers: %s" % peer_entries(env, "b"))
+    # unknown: SIGHUP says where and why, and keeps the link
+    b.configure(peers=["%s@西村节点" % a.addr()])
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to refuse the unknown name", lambda: "nothing changed" in b.log())
+    check("b/watchmesh.conf line %d: peers: %s: '西村节点' is not a key, a key file or the name of a "
+          "valid certificate here" % (peers_line(), a.addr()) in b.log(), "b's log:\n" + b.log())
+    check(len(peers_up(env, "b")) == 1, "b's link after an unknown name: %s" % peers_up(env, "b"))
+    # the name of another node's certificate: a's key is not the one it names
+    env.key("other.key")
+    other = env.run("key", "show", env.path("other.key"))[0].strip()
+    env.cert("station.key", "other.key", "node", "西村节点", G, node="b")
+    b.configure(peers=["%s@西村节点" % a.addr()])
+    b.proc.send_signal(signal.SIGHUP)
+    wait_until("b to reload its peers again",
+               lambda: len(re.findall("peers reloaded: 1 added, 1 removed", b.log())) == 2)
+    time.sleep(3)
+    check(peers_up(env, "b") == [] and [p.get("key") for p in peer_entries(env, "b") if p.get("configured")] == [other],
+          "b's peers with a's address under another node's name: %s" % peer_entries(env, "b"))
+    check(b.stop() == 0, "exit status")
+    # a prefix of 8 digits, after a restart
+    b.configure(peers=["%s@%s" % (a.addr(), akey[:8])])
+    b.start()
+    wait_up(env, "b", 1)
+    check(b.stop() == 0, "exit status")
+    # ambiguous: a second key certified under the same name
+    env.cert("station.key", "other.key", "node", "东风村节点", G, node="b")
+    b.configure(peers=["%s@东风村节点" % a.addr()])
+    rc, out = wm(env, "run", "b")
+    last = out.strip().splitlines()[-1]
+    check(rc == 1 and "b/watchmesh.conf line %d: peers: %s: '东风村节点' matches 2 keys" % (peers_line(), a.addr())
+          in last and akey[:16] in last and other[:16] in last, "run with an ambiguous name: exit %d\n%s" % (rc, out))
+    check(a.stop() == 0, "exit status")
+
+
 TESTS = {"status_peers": t_status_peers, "status_sync": t_status_sync, "dirs": t_dirs, "keys": t_keys,
-         "run_errors": t_run_errors, "conf_gone": t_conf_gone}
+         "run_errors": t_run_errors, "conf_gone": t_conf_gone, "peers_names": t_peers_names}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "ops", "SRC FORGER"))

@@ -310,7 +310,15 @@ static void test_conf(void **state)
 	assert_int_equal(conf_peers_parse("a:0", peers, 4, &np, why), WM_EFORMAT);
 	assert_int_equal(conf_peers_parse("a:70000", peers, 4, &np, why), WM_EFORMAT);
 	assert_int_equal(conf_peers_parse(":5", peers, 4, &np, why), WM_EFORMAT);
-	assert_int_equal(conf_peers_parse("a:5@12ab", peers, 4, &np, why), WM_EFORMAT);
+	/* a key by name or prefix is left for the daemon to resolve */
+	assert_int_equal(conf_peers_parse("a:5@12ab34, b:6@东风村节点", peers, 4, &np, why), 0);
+	assert_int_equal(np, 2);
+	assert_int_equal(peers[0].has_pub, 0);
+	assert_string_equal(peers[0].ref, "12ab34");
+	assert_string_equal(peers[1].ref, "东风村节点");
+	assert_int_equal(conf_peers_parse("a:5@", peers, 4, &np, why), WM_EFORMAT);
+	assert_int_equal(conf_parse("\npeers = a:1@x\n", 15, &d, why), 0);
+	assert_int_equal(d.peers_line, 2);
 	assert_int_equal(conf_peers_parse("a b:5", peers, 4, &np, why), WM_EFORMAT);
 }
 
