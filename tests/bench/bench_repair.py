@@ -13,8 +13,12 @@ difference between two stores of N real signed events.
     mesh_catchup runs N=20000 LEVELS=100 this way)
     LOG_LEVEL=debug (the daemons' log level; debug lines say which frames
     took longer than 10 ms to handle)
-    PERF=1 (record daemon B, the one answering A's session, with
-    `perf record -e cpu-clock -g` into WORK/perf.b.data)
+    PERF=1 (record daemons B and A with `perf record -e cpu-clock -g -k
+    CLOCK_REALTIME` into WORK/perf.b.data and perf.a.data: `perf report
+    --time` takes the times of the logs' lines, seconds since 1970)
+    STRACE=1 (trace daemon B's system calls with their times, `strace -f
+    -ttt`, into WORK/strace.b.txt: count those of A's session from the
+    'up' line to A's 'repair cost' line)
     RESULTS=FILE (append one JSON line per level: what tests/bench/run.py
     puts in BENCHMARKS.md)
     TIMEOUT=seconds a level may take (default N/500, at least 600); a failed
@@ -200,8 +204,13 @@ def one_level(wm, work, network, base, per, n, h, timeout):
         wait_line(lb, r"listening on", 120, procs[0])
         if os.environ.get("PERF") == "1":
             procs.append(subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-g", "-q",
-                                           "-p", str(procs[0].pid),
+                                           "-k", "CLOCK_REALTIME", "-p", str(procs[0].pid),
                                            "-o", os.path.join(work, "perf.b.data")],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(1)
+        if os.environ.get("STRACE") == "1":
+            procs.append(subprocess.Popen(["strace", "-f", "-ttt", "-p", str(procs[0].pid),
+                                           "-o", os.path.join(work, "strace.b.txt")],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             time.sleep(1)
         # The daemons' CPU while A reconciles: sampled every 5 ms from A's
@@ -219,6 +228,11 @@ def one_level(wm, work, network, base, per, n, h, timeout):
         t_launch = time.time()
         with open(la, "w") as f:
             procs.insert(1, subprocess.Popen([wm, "run", a], stdout=f, stderr=subprocess.STDOUT))
+        if os.environ.get("PERF") == "1":
+            procs.append(subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-g", "-q",
+                                           "-k", "CLOCK_REALTIME", "-p", str(procs[1].pid),
+                                           "-o", os.path.join(work, "perf.a.data")],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         cpu0, cpu_recon, t_listen = 0, None, None
         with open(la, errors="replace") as f:
             seen = ""
