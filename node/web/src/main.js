@@ -786,28 +786,35 @@ async function backupText(file) {
     throw new BackupError("请选择密钥备份文件，或密钥二维码的照片");
   }
   // a phone's photo is large: the code reads as well from 1200 pixels
-  const k = Math.min(1, 1200 / Math.max(bitmap.width, bitmap.height));
-  const canvas = document.createElement("canvas");
-  canvas.width = Math.round(bitmap.width * k);
-  canvas.height = Math.round(bitmap.height * k);
-  const g = canvas.getContext("2d");
-  g.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return readPicture(document.createElement("canvas"), bitmap, bitmap.width, bitmap.height, 1200);
+}
+
+// The QR code's text in a picture (a bitmap, a video's frame) of w x h,
+// drawn into canvas at most `side` pixels a side; a BackupError when
+// there is none.
+function readPicture(canvas, picture, w, h, side) {
+  const k = Math.min(1, side / Math.max(w, h));
+  canvas.width = Math.round(w * k);
+  canvas.height = Math.round(h * k);
+  const g = canvas.getContext("2d", { willReadFrequently: true });
+  g.drawImage(picture, 0, 0, canvas.width, canvas.height);
   return readQR(g.getImageData(0, 0, canvas.width, canvas.height));
 }
 
-// The camera, where the browser reads QR codes itself (BarcodeDetector):
-// the first backup code it sees.
+// The camera: the first backup code it sees, read by the browser where it
+// reads QR codes itself (BarcodeDetector), otherwise from the video's
+// frames in the page (@paulmillr/qr, as a photo is: Chromium on Linux and
+// Firefox have no BarcodeDetector).
 async function scanBackup(video) {
   const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
   try {
     video.srcObject = stream;
     video.hidden = false;
     await video.play();
-    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-    for (let i = 0; i < 600; i++) {
-      const codes = await detector.detect(video);
-      const found = codes.find((c) => c.rawValue.startsWith("watchmesh-key:"));
-      if (found) return found.rawValue;
+    const read = "BarcodeDetector" in window ? detectorReader() : frameReader();
+    for (const end = Date.now() + 60000; Date.now() < end; ) {
+      const text = await read(video);
+      if (text && text.startsWith("watchmesh-key:")) return text;
       await new Promise((res) => setTimeout(res, 100));
     }
     throw new BackupError("一分钟内没有认出密钥二维码");
@@ -815,6 +822,29 @@ async function scanBackup(video) {
     for (const track of stream.getTracks()) track.stop();
     video.hidden = true;
   }
+}
+
+function detectorReader() {
+  const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+  return async (video) => {
+    const found = (await detector.detect(video)).find((c) => c.rawValue.startsWith("watchmesh-key:"));
+    return found ? found.rawValue : null;
+  };
+}
+
+// A frame read at most 800 pixels a side (a code filling a fraction of the
+// picture still has several pixels a module); a frame without one is null.
+function frameReader() {
+  const canvas = document.createElement("canvas");
+  return (video) => {
+    if (video.readyState < 2 || !video.videoWidth) return null;
+    try {
+      return readPicture(canvas, video, video.videoWidth, video.videoHeight, 800);
+    } catch (e) {
+      if (e instanceof BackupError) return null;
+      throw e;
+    }
+  };
 }
 
 // The printed backup: the QR code alone on the page, with what it is.
@@ -918,7 +948,7 @@ function keyPanel() {
     },
   }, t("恢复密钥"));
   file.addEventListener("change", () => { scanned = null; });
-  const camera = "BarcodeDetector" in window && navigator.mediaDevices ? el("button", {
+  const camera = navigator.mediaDevices && navigator.mediaDevices.getUserMedia ? el("button", {
     id: "restore-camera", type: "button",
     onclick: async () => {
       try {
