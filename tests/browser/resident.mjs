@@ -1,26 +1,56 @@
 // The browser half of test_resident.py: a resident's phone (Debian's
-// Chromium, headless, driven by playwright-core) on the page at URL.  A
-// failed check prints "FAIL: why", keeps a screenshot and exits 1.
+// Chromium, headless, driven by playwright-core) on the page at URL.  Where
+// the test checks the node it prints "wait: WHAT" and reads "go".  A failed
+// check prints "FAIL: why", keeps a screenshot and exits 1.
 //
 //   usage: node resident.mjs CASE URL OUTDIR
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 
 const require = createRequire(new URL("../../node/web/package.json", import.meta.url));
 const { chromium } = require("playwright-core");
+const { readEvent } = await import("../../node/web/src/wire.js");
 const { qrMatrix, sealKey } = await import("../../node/web/src/backup.js");
 const { ed25519 } = await import("../../node/web/node_modules/@noble/curves/ed25519.js");
 
 const [caseName, url, outdir] = process.argv.slice(2);
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const TIMEOUT = 30000;
+const G = "gaobu.xinhua";
 const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
   locale: "zh-CN" };
+const DAY = 24 * 3600 * 1000;
 
 class Failure extends Error {}
 
 function check(cond, why) {
   if (!cond) throw new Failure(why);
+}
+
+async function barrier(what) {
+  console.log("wait: " + what);
+  const r = await lines.next();
+  if (r.done || r.value.trim() !== "go") throw new Error("the test did not say go after: " + what);
+}
+
+async function openGroup(page) {
+  await page.goto(url);
+  const b = page.locator("#groups button[data-group='" + G + "']");
+  await b.waitFor({ timeout: TIMEOUT });
+  await b.click();
+  await page.locator("#top h1", { hasText: G }).waitFor({ timeout: TIMEOUT });
+}
+
+// The wire event the page POSTs next, checked, once the node answered 201.
+async function posted(page, act) {
+  const rq = page.waitForRequest((r) => r.url().endsWith("/api/v1/events") && r.method() === "POST");
+  const rs = page.waitForResponse((r) => r.url().endsWith("/api/v1/events") && r.request().method() === "POST");
+  await act();
+  const body = (await rq).postDataBuffer();
+  check((await rs).status() === 201, "the node answered the page's event with " + (await rs).status());
+  return readEvent(new Uint8Array(body));
 }
 
 // A YUV4MPEG2 (4:2:0) video of one grey picture: the QR code of text, 8
@@ -41,6 +71,67 @@ function qrVideo(text) {
 }
 
 const cases = {
+  // A reply and an ack to a running alert, each signed once as the page
+  // does by default (expires_at 0: they go with the alert) and once kept
+  // (expires_at 30 days on); the node takes all four; the phone's clock
+  // run past the alert's end, the kept reply is still shown, the other not.
+  async expiry(browser, shots, watch) {
+    const ctx = await browser.newContext(PHONE);
+    await ctx.clock.install();
+    const page = await ctx.newPage();
+    shots.push(["resident", page]);
+    watch(page);
+    await openGroup(page);
+    const alert = page.locator("#alerts article.card", { hasText: "寻找走失老人" }).first();
+    await alert.waitFor({ timeout: TIMEOUT });
+
+    const answers = {};
+    for (const [name, keep] of [["gone", false], ["kept", true]]) {
+      const text = name === "kept" ? "昨晚十点在菜市场见过一位穿蓝外套的老人" : "好像在公交站见过他";
+      await alert.locator("button.reply").click();
+      check(await page.locator("#reply-keep").isVisible(), "no choice to keep a reply to an alert");
+      check(!await page.locator("#reply-keep").isChecked(), "a reply to an alert is kept by default");
+      if (keep) await page.check("#reply-keep");
+      await page.fill("#reply-text", text);
+      answers[name] = { text, ev: await posted(page, () => page.click("#send-reply")) };
+      await page.locator("#reply-status", { hasText: "已回复" }).waitFor({ timeout: TIMEOUT });
+    }
+    for (const [what, keep] of [["seen", false], ["helping", true]]) {
+      const box = alert.locator(".acks input.keep");
+      if (keep) await box.check();
+      const ack = await posted(page, () => alert.locator(".acks button[data-what=" + what + "]").click());
+      answers[what] = { ev: ack };
+      // the bar is drawn again when the ack arrives: the choice stays
+      await alert.locator(".acks button[data-what=" + what + "]", { hasText: "1" }).waitFor({ timeout: TIMEOUT });
+      check(await box.isChecked() === keep, "the ack bar's choice did not stay as it was");
+    }
+    const now = await page.evaluate(() => Date.now());
+    for (const [name, a] of Object.entries(answers)) {
+      const kept = name === "kept" || name === "helping";
+      check(a.ev.refs[0] && (kept ? Math.abs(a.ev.expiresAt - (a.ev.createdAt + 30 * DAY)) < 1000 : a.ev.expiresAt === 0),
+        name + ": expires_at " + a.ev.expiresAt + " for created_at " + a.ev.createdAt);
+      check(a.ev.createdAt <= now, name + " was signed after now");
+    }
+    // a bulletin's reply has no choice: it lasts
+    await page.locator("#feed article.card", { hasText: "警惕冒充公检法诈骗" }).locator("button.reply").click();
+    check(!await page.locator("#reply-keep").isVisible(), "a reply to a bulletin offers to be kept");
+    writeFileSync("answers.json", JSON.stringify(Object.fromEntries(Object.entries(answers)
+      .map(([k, a]) => [k, { id: a.ev.id, expires_at: a.ev.expiresAt }]))));
+    await barrier("the node holds the answers");
+
+    const under = (text) => alert.locator(".answers article.card", { hasText: text });
+    await under(answers.kept.text).waitFor({ timeout: TIMEOUT });
+    check(await under(answers.gone.text).count() === 1, "the default reply is not under the running alert");
+    await page.screenshot({ path: join(outdir, "resident-answers.png"), fullPage: true });
+    // the alert (six hours) has ended: the default reply went with it
+    await page.clock.fastForward("07:00:00");
+    await page.locator("#alerts article.card", { hasText: "寻找走失老人" }).waitFor({ state: "detached", timeout: TIMEOUT });
+    await page.locator("article.card", { hasText: answers.kept.text }).first().waitFor({ timeout: TIMEOUT });
+    check(await page.locator("article.card", { hasText: answers.gone.text }).count() === 0,
+      "the default reply outlived its alert");
+    await page.screenshot({ path: join(outdir, "resident-answers-ended.png"), fullPage: true });
+  },
+
   // The camera restore without BarcodeDetector: the backup's QR code played
   // by Chromium's fake camera (cameraArgs), read from the video's frames in
   // the page; a wrong passphrase refused; the phone's key replaced on the

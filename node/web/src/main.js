@@ -533,8 +533,25 @@ function answerable(ev, suspect) {
   return !suspect && !ev.withheld && ev.content && (ev.kind === 1 || ev.kind === 2 || (ev.kind === 3 && !ev.content.box));
 }
 
-// "Seen", "I can help", "found" on a running alert, each with its count.
+// An answer to an alert goes with it (PROTOCOL.md §4) unless it carries an
+// expiry of its own: "keep" gives it this long from now, as `watchmesh post
+// reply --expires 30d` does.
+const KEEP_MS = 30 * 24 * 3600 * 1000;
+
+function keepUntil(keep) {
+  return keep ? Date.now() + KEEP_MS : 0;
+}
+
+// The alerts whose acks are kept after they end, as ticked here (the bar
+// is drawn again on every render).
+const keptAcks = new Set();
+
+// "Seen", "I can help", "found" on a running alert, each with its count,
+// and whether the ack outlives the alert.
 function ackBar(ev, acks) {
+  const keep = el("input", { type: "checkbox", className: "keep",
+    onchange: () => (keep.checked ? keptAcks.add(ev.id) : keptAcks.delete(ev.id)) });
+  keep.checked = keptAcks.has(ev.id);
   return el("div", { className: "acks" }, Object.keys(LABELS.ack).map((what) => {
     const name = label("ack", what);
     const n = acks.filter((a) => a.content && a.content.what === what).length;
@@ -543,7 +560,7 @@ function ackBar(ev, acks) {
       onclick: async () => {
         b.disabled = true;
         try {
-          await send(9, { what }, [ev.id]);
+          await send(9, { what }, [ev.id], { expiresAt: keepUntil(keep.checked) });
         } catch (e) {
           b.replaceChildren(name + t("（发送失败：") + e.message + t("）"));
           b.disabled = false;
@@ -551,7 +568,7 @@ function ackBar(ev, acks) {
       },
     }, name + " " + n);
     return b;
-  }));
+  }), el("label", { className: "keep" }, keep, t("警报结束后仍保留 30 天")));
 }
 
 // What only an official may post, by a key whose certificates were revoked
@@ -698,9 +715,12 @@ function requestForm() {
 }
 
 // The reply form: one for the page, aimed at a post by its 回复 button.
+// A reply to an alert goes with it unless "keep" is ticked.
 function replyForm() {
   const to = el("p", { id: "reply-to" });
   const text = el("textarea", { id: "reply-text", placeholder: t("您的线索或回答（会公开显示）") });
+  const keep = el("input", { type: "checkbox", id: "reply-keep" });
+  const keepRow = el("label", { hidden: "" }, keep, t("警报结束后仍保留 30 天"));
   const status = el("p", { id: "reply-status" });
   const ok = personalCheck(status);
   const button = el("button", {
@@ -711,7 +731,7 @@ function replyForm() {
       status.className = "";
       status.textContent = t("正在发送…");
       try {
-        const sent = await send(4, { text: text.value }, [app.replyTo]);
+        const sent = await send(4, { text: text.value }, [app.replyTo], { expiresAt: keepUntil(!keepRow.hidden && keep.checked) });
         text.value = "";
         status.textContent = t(sent ? "已回复" : "已保存，等待发送");
       } catch (e) {
@@ -721,10 +741,12 @@ function replyForm() {
       }
     },
   }, t("公开回复"));
-  const form = el("section", { id: "reply", hidden: "" }, el("h2", {}, t("回复")), to, text, button, status);
+  const form = el("section", { id: "reply", hidden: "" }, el("h2", {}, t("回复")), to, text, keepRow, button, status);
   form.aim = (ev) => {
     app.replyTo = ev.id;
     to.textContent = t("回复：") + excerpt(ev);
+    keepRow.hidden = ev.kind !== 2;
+    keep.checked = false;
     status.textContent = "";
     form.hidden = false;
     text.focus();
