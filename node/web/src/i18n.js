@@ -177,9 +177,10 @@ Object.assign(EN, {
   "分钟": "minutes",
 });
 
-// Answers kept after their alert.
+// Answers kept after their alert; one inbox for an officer's communities.
 Object.assign(EN, {
   "警报结束后仍保留 30 天": "Keep it 30 days, after the alert ends too",
+  "全部社区": "All communities",
 });
 
 // Labels of enumerations: value -> [Chinese, English].

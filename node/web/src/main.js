@@ -332,8 +332,9 @@ function seed() {
   return seeding;
 }
 
-// Sign an event of the chosen group on this device, keep it in the outbox
-// and hand it to the node.  By the device's key, or by an officer's (`as`:
+// Sign an event of the chosen group (or `group`: an officer answers in all
+// his communities) on this device, keep it in the outbox and hand it to
+// the node.  By the device's key, or by an officer's (`as`:
 // its seed and public key, officer.js), each with its own heads; content may
 // be a function of the seed (a box is sealed by its author's key).  Its
 // content is checked first by the rules the node applies (content.js): what
@@ -342,21 +343,22 @@ function seed() {
 // node has it (the outbox sends them in order); an expiring one (an alert)
 // only points back to it.  Resolves to the id once the node took it, or to
 // null when it waits for the node; throws when the node refused it.
-async function send(kind, content, refs = [], { as = null, expiresAt = 0 } = {}) {
+async function send(kind, content, refs = [], { as = null, expiresAt = 0, group = app.group } = {}) {
   const sk = as ? as.seed : await seed();
   const body = typeof content === "function" ? content(sk) : content;
-  const p = contentProblem({ kind, group: app.group, refs, expiresAt, content: body });
+  const p = contentProblem({ kind, group, refs, expiresAt, content: body });
   if (p) throw new Error(t("内容不符合规则：") + t(p.why, p.args));
-  const headKey = as ? "head:" + as.pub + ":" + app.group : "head:" + app.group;
+  const headKey = as ? "head:" + as.pub + ":" + group : "head:" + group;
   const prev = (await db.get(headKey)) || "";
   const { wire, id } = makeEvent(sk, {
-    kind, createdAt: Date.now(), network: app.network, group: app.group, prev: unhex(prev),
+    kind, createdAt: Date.now(), network: app.network, group, prev: unhex(prev),
     refs: refs.map(unhex), expiresAt, content: body,
   });
-  await db.queue({ id, group: app.group, wire });
+  await db.queue({ id, group, wire });
   if (expiresAt === 0) await db.put(headKey, id);
   const ev = readEvent(wire, app.network);
-  app.events.set(id, ev);
+  // an officer's answer in another of his communities is not this feed's
+  if (group === app.group) app.events.set(id, ev);
   app.trust.add(ev);
   app.waiting.add(id);
   await flush();
@@ -1050,7 +1052,7 @@ function render() {
 
 // The officers' panel (officer.js), lent what it needs of the page.
 function officerHook() {
-  app.officer = officerPanel({ app, el, send, opened, render, choose });
+  app.officer = officerPanel({ app, el, send, opened, render, choose, listGroup });
   return app.officer;
 }
 
