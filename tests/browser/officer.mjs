@@ -5,7 +5,7 @@
 // checks the node it prints "wait: WHAT" and reads "go".  A failed check
 // prints "FAIL: why", keeps screenshots and exits 1.
 //
-//   usage: node officer.mjs officer URL OUTDIR
+//   usage: node officer.mjs CASE URL OUTDIR     (CASE: officer, groups)
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -22,6 +22,10 @@ const PAGE_TEXT = "家里门锁被撬，请上门看看";
 const CLI_TEXT = "我怀疑隔壁在做传销，请勿透露我的身份。";
 const REPLY = "已安排民警上门，会为您保密。";
 const MARK = "WMSECRETGPS 23.1291N 113.2644E";
+const G2 = "gaobu.dongfeng";
+const G2_TEXT = "东风村的小卖部被人撬了锁";
+const LATER_TEXT = "晚上楼道的灯又不亮了";
+const G2_REPLY = "东风村的同事明早上门。";
 
 class Failure extends Error {}
 
@@ -41,6 +45,14 @@ async function openGroup(page) {
   await b.waitFor({ timeout: TIMEOUT });
   await b.click();
   await page.locator("#top h1", { hasText: G }).waitFor({ timeout: TIMEOUT });
+}
+
+// The officer's key file unlocked in his page's panel.
+async function unlock(officer) {
+  await officer.setInputFiles("#officer-key", "officer.key");
+  await officer.fill("#officer-pass", readFileSync("pass.txt", "utf8").split("\n")[0]);
+  await officer.click("#officer-unlock");
+  await officer.locator("#officer-who", { hasText: "王警官 · 高埔派出所" }).waitFor({ timeout: TIMEOUT });
 }
 
 // The wire event the page POSTs next, checked, once the node answered 201.
@@ -110,10 +122,7 @@ const cases = {
     await officer.fill("#officer-pass", "not the passphrase at all");
     await officer.click("#officer-unlock");
     await officer.locator("#officer-status", { hasText: "无法解锁：wrong passphrase" }).waitFor({ timeout: TIMEOUT });
-    await officer.setInputFiles("#officer-key", "officer.key");
-    await officer.fill("#officer-pass", readFileSync("pass.txt", "utf8").split("\n")[0]);
-    await officer.click("#officer-unlock");
-    await officer.locator("#officer-who", { hasText: "王警官 · 高埔派出所" }).waitFor({ timeout: TIMEOUT });
+    await unlock(officer);
     // kept in memory only: nothing key-sized in the page's IndexedDB
     const stored = await officer.evaluate(() => new Promise((res, rej) => {
       const rq = indexedDB.open("watchmesh");
@@ -202,6 +211,60 @@ const cases = {
     await officer.clock.fastForward("15:05");
     await officer.locator("#officer-locked").waitFor({ timeout: TIMEOUT });
     check(await officer.locator("body", { hasText: CLI_TEXT }).count() === 0, "what the key opened is still shown");
+  },
+
+  // An officer of two communities: one inbox, the page's community and the
+  // other's requests in it, oldest unanswered first, each with its
+  // community, and a filter by community; his sealed answer to the other
+  // community's request is signed into that community and counts as an
+  // answer there, and stays out of the page's feed.
+  async groups(browser, shots, watch) {
+    const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2,
+      isMobile: true, hasTouch: true, locale: "zh-CN" });
+    const officer = await ctx.newPage();
+    shots.push(["officer", officer]);
+    watch(officer);
+    await openGroup(officer);
+    await officer.click("#officer summary");
+    await unlock(officer);
+    const items = officer.locator("#inbox .inbox-item");
+    await officer.locator("#inbox .inbox-item", { hasText: G2_TEXT }).waitFor({ timeout: TIMEOUT });
+    const order = ["<img src=x", G2_TEXT, LATER_TEXT, "楼下有人撬车门"];
+    const inOrder = async () => {
+      const texts = await items.allTextContents();
+      return texts.length === order.length && order.every((s, i) => texts[i].includes(s));
+    };
+    check(await inOrder(), "the inbox's order: " + JSON.stringify(await items.allTextContents()));
+    for (const [text, group] of [[G2_TEXT, G2], [LATER_TEXT, G], ["楼下有人撬车门", G]]) {
+      const tag = await officer.locator("#inbox .inbox-item", { hasText: text }).locator(".tag.group").textContent();
+      check(tag === group, text + " is labelled " + tag);
+    }
+    await officer.screenshot({ path: join(outdir, "officer-groups.png"), fullPage: true });
+
+    // the filter: one community, then all again
+    await officer.selectOption("#inbox-group", G2);
+    check((await items.allTextContents()).join("|").includes(G2_TEXT) && await items.count() === 1,
+      "the inbox filtered to " + G2 + ": " + JSON.stringify(await items.allTextContents()));
+    await officer.selectOption("#inbox-group", "");
+    check(await items.count() === order.length, "the inbox for all communities again: " + await items.count());
+
+    // a sealed answer to the other community's request, signed there
+    const req = await officer.locator("#inbox .inbox-item", { hasText: G2_TEXT }).getAttribute("data-id");
+    await officer.locator("#inbox .inbox-item", { hasText: G2_TEXT }).locator("button.handle").click();
+    await officer.fill("#act-reply", G2_REPLY);
+    const reply = await posted(officer, () => officer.click("#act-send-reply"));
+    check(reply.group === G2 && reply.refs[0] === req && Object.keys(reply.content).join() === "box",
+      "the reply to " + G2 + "'s request: in " + reply.group + ", refs " + reply.refs + ", content " + Object.keys(reply.content));
+    await barrier("the reply in the other community");
+    // answered now: after the unanswered ones
+    await officer.locator("#inbox .inbox-item", { hasText: G2_TEXT }).locator(".meta", { hasText: "已回应" })
+      .waitFor({ timeout: TIMEOUT });
+    const texts = await items.allTextContents();
+    check(texts.findIndex((x) => x.includes(G2_TEXT)) > texts.findIndex((x) => x.includes(LATER_TEXT)),
+      "the answered request is still among the unanswered: " + JSON.stringify(texts));
+    check(await officer.locator("#feed article.card", { hasText: G2_REPLY }).count() === 0 &&
+      await officer.locator("#feed article.card", { hasText: G2_TEXT }).count() === 0,
+      "the other community's events are in the page's feed");
   },
 };
 

@@ -3,7 +3,7 @@ The officers' half of the web app (node/web/src/officer*.js, seal.js)
 against real `watchmesh` processes.
 
     usage: test_officer.py WATCHMESH CASE SOURCE_ROOT WEB_DIR OUTDIR
-    cases: seal officer
+    cases: seal officer groups
 
 seal:    the page's sealed boxes and key-file unlocking (officer_seal.mjs,
          Node.js, no browser) against the CLI's, both ways: the page opens
@@ -19,6 +19,12 @@ officer: Chromium (officer.mjs): a resident's page sends a sealed request
          whose EXIF does not reach the node; the resident's page opens the
          reply and shows the alert pinned with the badge; the officer's
          page locks itself when left idle.
+groups:  an officer certified for two communities: one inbox in his page,
+         both communities' open requests in it, oldest unanswered first,
+         each labelled with its community, a filter by community; his
+         sealed reply to the other community's request is signed there (the
+         node holds it as official, the resident's CLI opens it) and counts
+         as its answer.
 """
 import json
 import os
@@ -39,6 +45,8 @@ from test_http import world_node  # noqa: E402
 from test_cli import seal_ad, seal_box, seal_inner  # noqa: E402
 
 SECRET = "我怀疑隔壁在做传销，请勿透露我的身份。"
+G2 = "gaobu.dongfeng"
+G2_TEXT = "东风村的小卖部被人撬了锁"
 
 
 def read(env, name):
@@ -171,7 +179,27 @@ def t_officer(env):
                        script="officer.mjs")
 
 
-TESTS = {"seal": t_seal, "officer": t_officer}
+def t_groups(env):
+    v = test_browser.community(env)
+    # the officer's second community: a request there, sealed to its
+    # officers, between the first community's two unanswered ones
+    env.cert("station.key", "officer.key", "officer", "王警官", G2, node="village")
+    env.post("request", "village", "res2.key", "--group", G2, "--topic", "police", "--text", G2_TEXT,
+             "--to", "officers")
+    env.post("request", "village", "res1.key", "--group", G, "--topic", "other", "--text", "晚上楼道的灯又不亮了")
+
+    def replied():
+        evs = env.json("feed", "--dir", "village", "--json", "--all", "--limit", "0")
+        replies = [e for e in evs if e["kind"] == "reply" and e["group"] == G2]
+        check(len(replies) == 1 and replies[0]["official"] is True, "the officer's reply in %s: %r" % (G2, replies))
+        e = opened(env, replies[0]["id"], "res2.key")
+        check(e.get("private_text") == "东风村的同事明早上门。", "the resident cannot open the reply: %r" % e)
+
+    test_browser.drive(env, "groups", test_browser.page_url(v.http_port, env),
+                       {"the reply in the other community": replied}, script="officer.mjs")
+
+
+TESTS = {"seal": t_seal, "officer": t_officer, "groups": t_groups}
 
 
 if __name__ == "__main__":

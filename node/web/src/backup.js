@@ -91,17 +91,57 @@ export async function openKey(text, passphrase) {
 }
 
 // The QR code of text as rows of booleans (dark modules), for an SVG
-// drawn by the page.
+// drawn by the page.  readQR's decoder misses about 1 code in 100 as the
+// encoder masks it, at any size, so the code is read back here and another
+// of the 8 masks taken when it does not read.
 export function qrMatrix(text) {
-  return encodeQR(text, "raw", { ecc: "medium", border: 4 });
+  const first = encodeQR(text, "raw", { ecc: "medium", border: 4 });
+  for (let mask = -1; mask < 8; mask++) {
+    const m = mask < 0 ? first : encodeQR(text, "raw", { ecc: "medium", border: 4, mask });
+    try {
+      if (decodeQR(drawn(m, 4)) === text) return m;
+    } catch {
+      // this mask's code does not read: the next one
+    }
+  }
+  return first;
+}
+
+// A QR code's rows drawn black on white, scale pixels a module, as RGBA.
+export function drawn(m, scale) {
+  const size = m.length * scale;
+  const data = new Uint8ClampedArray(size * size * 4).fill(255);
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++)
+      if (m[Math.floor(y / scale)][Math.floor(x / scale)]) data.fill(0, (y * size + x) * 4, (y * size + x) * 4 + 3);
+  return { width: size, height: size, data };
 }
 
 // The text of the QR code in an image ({width, height, data: RGBA}), or a
-// BackupError.
+// BackupError.  A picture it does not read is tried again smaller: the
+// decoder reads most of the codes it misses (those printed before qrMatrix
+// read its codes back) at under 2 pixels a module.
 export function readQR(image) {
-  try {
-    return decodeQR(image);
-  } catch {
-    throw new BackupError("照片里没有认出二维码，请拍清楚整个二维码再试");
+  for (const k of [1, 0.6, 0.4]) {
+    try {
+      return decodeQR(k === 1 ? image : shrunk(image, k));
+    } catch {
+      // not at this size
+    }
   }
+  throw new BackupError("照片里没有认出二维码，请拍清楚整个二维码再试");
+}
+
+// The image scaled by k (< 1), nearest pixel.
+function shrunk(image, k) {
+  const w = Math.max(1, Math.floor(image.width * k)), h = Math.max(1, Math.floor(image.height * k));
+  const data = new Uint8ClampedArray(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    const row = Math.floor(y / k) * image.width;
+    for (let x = 0; x < w; x++) {
+      const from = (row + Math.floor(x / k)) * 4;
+      data.set(image.data.subarray(from, from + 4), (y * w + x) * 4);
+    }
+  }
+  return { width: w, height: h, data };
 }

@@ -177,6 +177,12 @@ Object.assign(EN, {
   "分钟": "minutes",
 });
 
+// Answers kept after their alert; one inbox for an officer's communities.
+Object.assign(EN, {
+  "警报结束后仍保留 30 天": "Keep it 30 days, after the alert ends too",
+  "全部社区": "All communities",
+});
+
 // Labels of enumerations: value -> [Chinese, English].
 export const LABELS = {
   topic: { police: ["治安求助", "Police"], "non-police": ["非警务求助", "Non-police"], dispute: ["纠纷调解", "Dispute"],

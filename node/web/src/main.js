@@ -332,8 +332,9 @@ function seed() {
   return seeding;
 }
 
-// Sign an event of the chosen group on this device, keep it in the outbox
-// and hand it to the node.  By the device's key, or by an officer's (`as`:
+// Sign an event of the chosen group (or `group`: an officer answers in all
+// his communities) on this device, keep it in the outbox and hand it to
+// the node.  By the device's key, or by an officer's (`as`:
 // its seed and public key, officer.js), each with its own heads; content may
 // be a function of the seed (a box is sealed by its author's key).  Its
 // content is checked first by the rules the node applies (content.js): what
@@ -342,21 +343,22 @@ function seed() {
 // node has it (the outbox sends them in order); an expiring one (an alert)
 // only points back to it.  Resolves to the id once the node took it, or to
 // null when it waits for the node; throws when the node refused it.
-async function send(kind, content, refs = [], { as = null, expiresAt = 0 } = {}) {
+async function send(kind, content, refs = [], { as = null, expiresAt = 0, group = app.group } = {}) {
   const sk = as ? as.seed : await seed();
   const body = typeof content === "function" ? content(sk) : content;
-  const p = contentProblem({ kind, group: app.group, refs, expiresAt, content: body });
+  const p = contentProblem({ kind, group, refs, expiresAt, content: body });
   if (p) throw new Error(t("内容不符合规则：") + t(p.why, p.args));
-  const headKey = as ? "head:" + as.pub + ":" + app.group : "head:" + app.group;
+  const headKey = as ? "head:" + as.pub + ":" + group : "head:" + group;
   const prev = (await db.get(headKey)) || "";
   const { wire, id } = makeEvent(sk, {
-    kind, createdAt: Date.now(), network: app.network, group: app.group, prev: unhex(prev),
+    kind, createdAt: Date.now(), network: app.network, group, prev: unhex(prev),
     refs: refs.map(unhex), expiresAt, content: body,
   });
-  await db.queue({ id, group: app.group, wire });
+  await db.queue({ id, group, wire });
   if (expiresAt === 0) await db.put(headKey, id);
   const ev = readEvent(wire, app.network);
-  app.events.set(id, ev);
+  // an officer's answer in another of his communities is not this feed's
+  if (group === app.group) app.events.set(id, ev);
   app.trust.add(ev);
   app.waiting.add(id);
   await flush();
@@ -533,8 +535,25 @@ function answerable(ev, suspect) {
   return !suspect && !ev.withheld && ev.content && (ev.kind === 1 || ev.kind === 2 || (ev.kind === 3 && !ev.content.box));
 }
 
-// "Seen", "I can help", "found" on a running alert, each with its count.
+// An answer to an alert goes with it (PROTOCOL.md §4) unless it carries an
+// expiry of its own: "keep" gives it this long from now, as `watchmesh post
+// reply --expires 30d` does.
+const KEEP_MS = 30 * 24 * 3600 * 1000;
+
+function keepUntil(keep) {
+  return keep ? Date.now() + KEEP_MS : 0;
+}
+
+// The alerts whose acks are kept after they end, as ticked here (the bar
+// is drawn again on every render).
+const keptAcks = new Set();
+
+// "Seen", "I can help", "found" on a running alert, each with its count,
+// and whether the ack outlives the alert.
 function ackBar(ev, acks) {
+  const keep = el("input", { type: "checkbox", className: "keep",
+    onchange: () => (keep.checked ? keptAcks.add(ev.id) : keptAcks.delete(ev.id)) });
+  keep.checked = keptAcks.has(ev.id);
   return el("div", { className: "acks" }, Object.keys(LABELS.ack).map((what) => {
     const name = label("ack", what);
     const n = acks.filter((a) => a.content && a.content.what === what).length;
@@ -543,7 +562,7 @@ function ackBar(ev, acks) {
       onclick: async () => {
         b.disabled = true;
         try {
-          await send(9, { what }, [ev.id]);
+          await send(9, { what }, [ev.id], { expiresAt: keepUntil(keep.checked) });
         } catch (e) {
           b.replaceChildren(name + t("（发送失败：") + e.message + t("）"));
           b.disabled = false;
@@ -551,7 +570,7 @@ function ackBar(ev, acks) {
       },
     }, name + " " + n);
     return b;
-  }));
+  }), el("label", { className: "keep" }, keep, t("警报结束后仍保留 30 天")));
 }
 
 // What only an official may post, by a key whose certificates were revoked
@@ -698,9 +717,12 @@ function requestForm() {
 }
 
 // The reply form: one for the page, aimed at a post by its 回复 button.
+// A reply to an alert goes with it unless "keep" is ticked.
 function replyForm() {
   const to = el("p", { id: "reply-to" });
   const text = el("textarea", { id: "reply-text", placeholder: t("您的线索或回答（会公开显示）") });
+  const keep = el("input", { type: "checkbox", id: "reply-keep" });
+  const keepRow = el("label", { hidden: "" }, keep, t("警报结束后仍保留 30 天"));
   const status = el("p", { id: "reply-status" });
   const ok = personalCheck(status);
   const button = el("button", {
@@ -711,7 +733,7 @@ function replyForm() {
       status.className = "";
       status.textContent = t("正在发送…");
       try {
-        const sent = await send(4, { text: text.value }, [app.replyTo]);
+        const sent = await send(4, { text: text.value }, [app.replyTo], { expiresAt: keepUntil(!keepRow.hidden && keep.checked) });
         text.value = "";
         status.textContent = t(sent ? "已回复" : "已保存，等待发送");
       } catch (e) {
@@ -721,10 +743,12 @@ function replyForm() {
       }
     },
   }, t("公开回复"));
-  const form = el("section", { id: "reply", hidden: "" }, el("h2", {}, t("回复")), to, text, button, status);
+  const form = el("section", { id: "reply", hidden: "" }, el("h2", {}, t("回复")), to, text, keepRow, button, status);
   form.aim = (ev) => {
     app.replyTo = ev.id;
     to.textContent = t("回复：") + excerpt(ev);
+    keepRow.hidden = ev.kind !== 2;
+    keep.checked = false;
     status.textContent = "";
     form.hidden = false;
     text.focus();
@@ -786,28 +810,35 @@ async function backupText(file) {
     throw new BackupError("请选择密钥备份文件，或密钥二维码的照片");
   }
   // a phone's photo is large: the code reads as well from 1200 pixels
-  const k = Math.min(1, 1200 / Math.max(bitmap.width, bitmap.height));
-  const canvas = document.createElement("canvas");
-  canvas.width = Math.round(bitmap.width * k);
-  canvas.height = Math.round(bitmap.height * k);
-  const g = canvas.getContext("2d");
-  g.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return readPicture(document.createElement("canvas"), bitmap, bitmap.width, bitmap.height, 1200);
+}
+
+// The QR code's text in a picture (a bitmap, a video's frame) of w x h,
+// drawn into canvas at most `side` pixels a side; a BackupError when
+// there is none.
+function readPicture(canvas, picture, w, h, side) {
+  const k = Math.min(1, side / Math.max(w, h));
+  canvas.width = Math.round(w * k);
+  canvas.height = Math.round(h * k);
+  const g = canvas.getContext("2d", { willReadFrequently: true });
+  g.drawImage(picture, 0, 0, canvas.width, canvas.height);
   return readQR(g.getImageData(0, 0, canvas.width, canvas.height));
 }
 
-// The camera, where the browser reads QR codes itself (BarcodeDetector):
-// the first backup code it sees.
+// The camera: the first backup code it sees, read by the browser where it
+// reads QR codes itself (BarcodeDetector), otherwise from the video's
+// frames in the page (@paulmillr/qr, as a photo is: Chromium on Linux and
+// Firefox have no BarcodeDetector).
 async function scanBackup(video) {
   const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
   try {
     video.srcObject = stream;
     video.hidden = false;
     await video.play();
-    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-    for (let i = 0; i < 600; i++) {
-      const codes = await detector.detect(video);
-      const found = codes.find((c) => c.rawValue.startsWith("watchmesh-key:"));
-      if (found) return found.rawValue;
+    const read = "BarcodeDetector" in window ? detectorReader() : frameReader();
+    for (const end = Date.now() + 60000; Date.now() < end; ) {
+      const text = await read(video);
+      if (text && text.startsWith("watchmesh-key:")) return text;
       await new Promise((res) => setTimeout(res, 100));
     }
     throw new BackupError("一分钟内没有认出密钥二维码");
@@ -815,6 +846,29 @@ async function scanBackup(video) {
     for (const track of stream.getTracks()) track.stop();
     video.hidden = true;
   }
+}
+
+function detectorReader() {
+  const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+  return async (video) => {
+    const found = (await detector.detect(video)).find((c) => c.rawValue.startsWith("watchmesh-key:"));
+    return found ? found.rawValue : null;
+  };
+}
+
+// A frame read at most 800 pixels a side (a code filling a fraction of the
+// picture still has several pixels a module); a frame without one is null.
+function frameReader() {
+  const canvas = document.createElement("canvas");
+  return (video) => {
+    if (video.readyState < 2 || !video.videoWidth) return null;
+    try {
+      return readPicture(canvas, video, video.videoWidth, video.videoHeight, 800);
+    } catch (e) {
+      if (e instanceof BackupError) return null;
+      throw e;
+    }
+  };
 }
 
 // The printed backup: the QR code alone on the page, with what it is.
@@ -918,7 +972,7 @@ function keyPanel() {
     },
   }, t("恢复密钥"));
   file.addEventListener("change", () => { scanned = null; });
-  const camera = "BarcodeDetector" in window && navigator.mediaDevices ? el("button", {
+  const camera = navigator.mediaDevices && navigator.mediaDevices.getUserMedia ? el("button", {
     id: "restore-camera", type: "button",
     onclick: async () => {
       try {
@@ -998,7 +1052,7 @@ function render() {
 
 // The officers' panel (officer.js), lent what it needs of the page.
 function officerHook() {
-  app.officer = officerPanel({ app, el, send, opened, render, choose });
+  app.officer = officerPanel({ app, el, send, opened, render, choose, listGroup });
   return app.officer;
 }
 

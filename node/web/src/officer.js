@@ -1,6 +1,7 @@
 // The officers' half of the page: an officer imports his key file (the
 // passphrase asked here; officer_key.js), and while it is unlocked works
-// the group's open requests (oldest unanswered first), opens sealed ones,
+// the open requests of every community he is an officer of, in one inbox
+// (oldest unanswered first), opens sealed ones,
 // answers them (sealed when the request was), sets their status -- a
 // referral re-seals the request for the office it goes to -- posts
 // bulletins and alerts (with a photo scaled down and re-encoded in a
@@ -31,6 +32,16 @@ let key = null;        // {seed, pub} while unlocked
 let idle = null;       // the timer that locks it
 let onLock = () => {};
 
+// The events of the officer's communities other than the page's (which
+// main.js follows live): group -> {events: Map id -> event, next: cursor}.
+// Read when the key is unlocked, then again from their cursors at most
+// every PULL_MS while the panel is redrawn, and after an answer sent there.
+const PULL_MS = 30 * 1000;
+const elsewhere = new Map();
+let pulledAt = 0;
+let pulling = null;
+let inboxGroup = "";   // the inbox's filter: one community, or "" for all
+
 // The seeds held unlocked now (for opening boxes); none when locked.
 export function officerSeeds() {
   return key ? [key.seed] : [];
@@ -42,6 +53,8 @@ export function lock() {
   key.seed.fill(0);
   key = null;
   clearTimeout(idle);
+  elsewhere.clear();
+  pulledAt = 0;
   onLock();
 }
 
@@ -91,9 +104,45 @@ async function scalePhoto(file) {
   throw new Error(t("照片无法缩小到 48 KiB"));
 }
 
+// The communities the unlocked key is an officer of now.
+function officerGroups(app, now) {
+  return app.trust.groups(now).filter((g) => app.trust.official({ author: key.pub, group: g, createdAt: now }));
+}
+
+// The checked events of group g the page holds.
+function eventsOf(app, g) {
+  if (g === app.group) return [...app.events.values()];
+  return elsewhere.has(g) ? [...elsewhere.get(g).events.values()] : [];
+}
+
+// Read what is new in groups (not the page's) from their cursors, then
+// done().  One read at a time; a node out of reach leaves what was read.
+function pull(ctx, groups, done) {
+  pulledAt = Date.now();
+  const p = (pulling || Promise.resolve()).then(async () => {
+    for (const g of groups) {
+      if (g === ctx.app.group) continue;
+      // held before the read: one that fails waits PULL_MS like the others
+      const held = elsewhere.get(g) || { events: new Map(), next: 0 };
+      elsewhere.set(g, held);
+      const [evs, next] = await ctx.listGroup(g, held.next);
+      for (const ev of evs) held.events.set(ev.id, ev);
+      held.next = next;
+    }
+  }).catch((e) => console.warn("the officer's other communities were not read: " + e.message))
+    .then(() => {
+      if (pulling === p) pulling = null;
+      if (key) done();
+    });
+  pulling = p;
+  return p;
+}
+
 // ctx: what main.js lends: app (its state), el (DOM, text nodes only),
-// send(kind, content, refs, {as, expiresAt}), opened(ev) (a box opened with
-// the keys held here), render(), choose(group).
+// send(kind, content, refs, {as, expiresAt, group}), opened(ev) (a box
+// opened with the keys held here), render(), choose(group),
+// listGroup(group, after) (a group's checked events from a cursor: [events,
+// next]).
 export function officerPanel(ctx) {
   const { app, el } = ctx;
   onLock = () => {
@@ -139,8 +188,13 @@ export function officerPanel(ctx) {
 
   // --- unlocked ---
   const who = el("p", { id: "officer-who" });
-  // the page follows one group: the officer's others are a press away
+  // the page's feed is one group: his others' are a press away
   const groups = el("div", { id: "officer-groups" });
+  // one inbox for all his communities, or one of them
+  const filter = el("select", { id: "inbox-group", onchange: () => {
+    inboxGroup = filter.value;
+    panel.refresh();
+  } });
   const inbox = el("div", { id: "inbox" });
   const acks = el("div", { id: "alert-acks" });
   const station = el("div", { id: "station" });
@@ -150,7 +204,7 @@ export function officerPanel(ctx) {
   const post = postForm(ctx);
   const unlocked = el("div", { id: "officer-unlocked" },
     who, el("button", { type: "button", id: "officer-lock", onclick: lock }, t("锁定")), groups,
-    el("h3", {}, t("待处理的求助")), inbox, act,
+    el("h3", {}, t("待处理的求助")), filter, inbox, act,
     el("h3", {}, t("发布")), post,
     el("h3", {}, t("警报回应")), acks,
     figures);
@@ -168,11 +222,20 @@ export function officerPanel(ctx) {
     const off = app.trust.official({ author: key.pub, group: app.group, createdAt: now });
     who.textContent = off ? t("已解锁：") + off.name + " · " + off.station
       : t("已解锁，但这把密钥不是本社区的警官：") + key.pub.slice(0, 8);
-    const mine = app.trust.groups(now).filter((g) => g !== app.group && app.trust.official({ author: key.pub, group: g, createdAt: now }));
+    const all = officerGroups(app, now);
+    const mine = all.filter((g) => g !== app.group);
     groups.replaceChildren(...(mine.length ? [t("您的其他社区：")] : []), ...mine.map((g) => el("button", {
       type: "button", className: "group", dataset: { group: g }, onclick: () => ctx.choose(g),
     }, g)));
-    inbox.replaceChildren(...inboxItems(ctx, act));
+    if (!pulling && (Date.now() - pulledAt > PULL_MS || mine.some((g) => !elsewhere.has(g))))
+      pull(ctx, mine, () => panel.refresh());
+    // the page's community is in the inbox even when he is not its officer
+    const shown = all.includes(app.group) ? all : [app.group, ...all];
+    if (!shown.includes(inboxGroup)) inboxGroup = "";
+    filter.replaceChildren(el("option", { value: "" }, t("全部社区")), ...shown.map((g) => el("option", { value: g }, g)));
+    filter.value = inboxGroup;
+    filter.hidden = shown.length < 2;
+    inbox.replaceChildren(...inboxItems(ctx, act, (inboxGroup ? [inboxGroup] : shown).flatMap((g) => eventsOf(app, g))));
     acks.replaceChildren(...alertAcks(ctx));
     post.refresh();
     if (figures.open) station.replaceChildren(stationView(app, el, ctx.opened));
@@ -182,11 +245,10 @@ export function officerPanel(ctx) {
 
 // --- the inbox ------------------------------------------------------------------------
 
-// The official answers (replies, statuses) to each request, and the requests
-// still open (not resolved, not closed), oldest unanswered first.
-function openRequests(app) {
+// The official answers (replies, statuses) to each request in evs, and the
+// requests still open (not resolved, not closed), oldest unanswered first.
+function openRequests(app, evs) {
   const answers = new Map();
-  const evs = [...app.events.values()];
   for (const e of evs) {
     if ((e.kind !== 4 && e.kind !== 5) || !e.refs[0] || e.withheld) continue;
     if (!answers.has(e.refs[0])) answers.set(e.refs[0], []);
@@ -207,9 +269,9 @@ function openRequests(app) {
   return out.sort((a, b) => a.answered - b.answered || a.ev.createdAt - b.ev.createdAt);
 }
 
-function inboxItems(ctx, act) {
+function inboxItems(ctx, act, evs) {
   const { app, el } = ctx;
-  const items = openRequests(app);
+  const items = openRequests(app, evs);
   if (!items.length) return [el("p", { className: "empty" }, t("没有待处理的求助"))];
   return items.map(({ ev, state, answered }) => {
     const c = ev.content;
@@ -219,7 +281,7 @@ function inboxItems(ctx, act) {
         : o ? [el("span", { className: "tag" }, t("🔒 ") + label("topic", o.topic)), el("p", { className: "text" }, o.text)]
           : [el("p", { className: "sealed" }, t("[加密求助，不是发给您的]"))];
     return el("article", { className: "inbox-item" + (answered ? "" : " unanswered"), dataset: { id: ev.id } },
-      el("header", {}, el("time", {}, new Date(ev.createdAt).toLocaleString())),
+      el("header", {}, el("span", { className: "tag group" }, ev.group), " ", el("time", {}, new Date(ev.createdAt).toLocaleString())),
       text,
       el("p", { className: "meta" }, (answered ? t("已回应") : t("未回应")) + (state ? " · " + label("state", state) : "")),
       el("button", { type: "button", className: "handle", onclick: () => act.aim(ev) }, t("处理")));
@@ -245,7 +307,10 @@ function actForm(ctx) {
     status.className = "";
     status.textContent = t("正在发送…");
     try {
+      const g = target.group;
       await what();
+      // his answer in another community: read it back for the inbox
+      if (g !== app.group) await pull(ctx, [g], () => {});
       status.textContent = t("已发送");
       ctx.render();
     } catch (e) {
@@ -261,15 +326,15 @@ function actForm(ctx) {
     onclick: () => reply.value.trim() && target && run(sendReply, async () => {
       const ev = target;
       if (!ev.content.box) {
-        await ctx.send(4, { text: reply.value }, [ev.id], { as: key });
+        await ctx.send(4, { text: reply.value }, [ev.id], { as: key, group: ev.group });
       } else {
         const o = ctx.opened(ev);
         if (!o || o.refused) throw new Error(t("这条加密求助无法打开，不能加密回复"));
         // the one who asked, and the others it was sealed to
         const rcpt = [ev.author, ...o.to.filter((k) => k !== ev.author && k !== key.pub)].slice(0, MAX_RECIPIENTS);
         const text = reply.value;
-        await ctx.send(4, (sk) => ({ box: seal(sk, { kind: 4, network: app.network, group: app.group,
-          to: rcpt.map(unhex), lang: guessLang(text), text }) }), [ev.id], { as: key });
+        await ctx.send(4, (sk) => ({ box: seal(sk, { kind: 4, network: app.network, group: ev.group,
+          to: rcpt.map(unhex), lang: guessLang(text), text }) }), [ev.id], { as: key, group: ev.group });
       }
       reply.value = "";
     }),
@@ -288,12 +353,12 @@ function actForm(ctx) {
           const o = ctx.opened(ev);
           if (!o || o.refused) throw new Error(t("这条加密求助无法打开，不能转介"));
           const pub = officeKeyOf(app, officeKey.value.trim());
-          await ctx.send(5, (sk) => ({ ...content, box: seal(sk, { kind: 5, network: app.network, group: app.group,
-            to: [unhex(pub)], topic: o.topic, lang: o.lang, text: o.text }) }), [ev.id], { as: key });
+          await ctx.send(5, (sk) => ({ ...content, box: seal(sk, { kind: 5, network: app.network, group: ev.group,
+            to: [unhex(pub)], topic: o.topic, lang: o.lang, text: o.text }) }), [ev.id], { as: key, group: ev.group });
           return;
         }
       }
-      await ctx.send(5, content, [ev.id], { as: key });
+      await ctx.send(5, content, [ev.id], { as: key, group: ev.group });
     }),
   }, t("更新状态"));
 
