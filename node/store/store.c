@@ -184,7 +184,7 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per ver
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_INSERT, ST_INSERT_REF, ST_INSERT_TEXT, ST_INSERT_IDX, ST_SEARCH_SLOTS, ST_SET_KEY,
-	ST_HAS, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
+	ST_HAS, ST_LOOKUP, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
 	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_BY, ST_REVOKES_OF,
 	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_IDX, ST_DEL_TEXT, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
@@ -220,6 +220,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SEARCH_SLOTS] = "SELECT key FROM search_text WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
 	[ST_SET_KEY] = "UPDATE events SET search_key = ?2 WHERE seq = ?1",
 	[ST_HAS] = "SELECT 1 FROM events WHERE id = ?1",
+	/* held first, as ingest asks; the second probe only when not held */
+	[ST_LOOKUP] = "SELECT 1, 0, NULL FROM events WHERE id = ?1"
+	              " UNION ALL SELECT 2, code, why FROM rejected WHERE id = ?1 LIMIT 1",
 	[ST_GET] = "SELECT coalesce(raw, withheld) FROM events WHERE id = ?1",
 	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, author, grp, raw IS NULL FROM events WHERE id = ?1",
 	[ST_REFERRING] = "SELECT " EV_COLS " FROM events WHERE seq IN (SELECT seq FROM refs WHERE ref = ?1) ORDER BY seq",
@@ -1155,6 +1158,34 @@ int store_has(struct store *s, const uint8_t id[WM_ID_LEN])
 		rc = 0;
 	else
 		rc = store_fail(s, "has");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_lookup(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
+{
+	sqlite3_stmt *st;
+	const char *t;
+	int rc;
+
+	if (s == NULL || id == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_LOOKUP)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = sqlite3_column_int(st, 0);
+		if (rc == STORE_REFUSED && code != NULL)
+			*code = sqlite3_column_int(st, 1);
+		t = (const char *)sqlite3_column_text(st, 2);
+		if (rc == STORE_REFUSED && why != NULL)
+			snprintf(why, WM_WHY_LEN, "%s", t ? t : "");
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = store_fail(s, "look up");
+	}
 	stmt_put(s, st);
 	return rc;
 }
