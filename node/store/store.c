@@ -327,6 +327,26 @@ struct agg_pending {
 	size_t ngrps;
 };
 
+/*
+ * The search index rows of the open transaction, written in key order when
+ * it commits (idx_flush).  FTS5 writes its pending terms out as a new
+ * segment whenever a row comes with a rowid below the last one, and keys
+ * follow created_at, which a catch-up or a bundle brings in any order: one
+ * segment (and its merges) for every other event, 200,000 instructions an
+ * event in a daemon's catch-up (BENCHMARKS.md).  In key order a
+ * transaction makes one segment.  Anything else that reads or deletes in
+ * the index writes them first; a rollback drops them with their rows.
+ */
+struct idx_row {
+	sqlite3_int64 key;
+	char *text;
+	size_t len;
+};
+struct idx_pending {
+	struct idx_row *v;
+	size_t n, cap;
+};
+
 /* Idle reader connections kept for repair sessions (a client and a server
  * session at once is the usual peak; more may be open, and are closed when
  * given back).  Few, because the simulator runs hundreds of stores. */
@@ -354,6 +374,7 @@ struct store {
 	size_t nmeta;
 	int64_t inserted_seq;                   /* the row the last store_insert added */
 	struct agg_pending agg;                 /* repair aggregates not written yet */
+	struct idx_pending idx;                 /* search index rows not written yet */
 };
 
 /* --- helpers ---------------------------------------------------------------- */
@@ -647,14 +668,95 @@ static int agg_flush(struct store *s)
 	return rc;
 }
 
+static void idx_drop(struct store *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->idx.n; i++)
+		free(s->idx.v[i].text);
+	s->idx.n = 0;
+}
+
+static int idx_add(struct store *s, sqlite3_int64 key, const char *text, size_t len)
+{
+	struct idx_row *v;
+
+	if (s->idx.n == s->idx.cap) {
+		size_t cap = s->idx.cap ? 2 * s->idx.cap : 64;
+
+		if ((v = realloc(s->idx.v, cap * sizeof(*v))) == NULL)
+			return WM_ENOMEM;
+		s->idx.v = v;
+		s->idx.cap = cap;
+	}
+	v = &s->idx.v[s->idx.n];
+	if ((v->text = malloc(len)) == NULL)
+		return WM_ENOMEM;
+	memcpy(v->text, text, len);
+	v->len = len;
+	v->key = key;
+	s->idx.n++;
+	return 0;
+}
+
+static int idx_cmp(const void *a, const void *b)
+{
+	const struct idx_row *x = a, *y = b;
+
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+/* Write the pending index rows into the open transaction, in key order.
+ * On an error the transaction holds part of them: the caller rolls back. */
+static int idx_flush(struct store *s)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int rc = 0;
+
+	if (s->idx.n > 1)
+		qsort(s->idx.v, s->idx.n, sizeof(*s->idx.v), idx_cmp);
+	for (i = 0; i < s->idx.n && rc == 0; i++) {
+		if ((st = stmt_get(s, ST_INSERT_IDX)) == NULL) {
+			rc = WM_ESTORE;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, s->idx.v[i].key);
+		sqlite3_bind_text(st, 2, s->idx.v[i].text, (int)s->idx.v[i].len, SQLITE_STATIC);
+		rc = stmt_exec(s, st, "index text");
+		stmt_put(s, st);
+	}
+	idx_drop(s);
+	return rc;
+}
+
+/* What the open transaction keeps in memory: written before its commit
+ * (or a savepoint), dropped with a rollback. */
+static int pending_flush(struct store *s)
+{
+	int rc = idx_flush(s);
+
+	if (rc != 0) {
+		agg_drop(s);
+		return rc;
+	}
+	return agg_flush(s);
+}
+
+static void pending_drop(struct store *s)
+{
+	idx_drop(s);
+	agg_drop(s);
+}
+
 int store_agg_flush(struct store *s)
 {
-	return agg_flush(s);
+	return pending_flush(s);
 }
 
 void store_agg_drop(struct store *s)
 {
-	agg_drop(s);
+	pending_drop(s);
 }
 
 /* Writers that touch several tables run in their own transaction when the
@@ -665,7 +767,7 @@ static int auto_begin(struct store *s, int *own)
 	*own = sqlite3_get_autocommit(s->db);
 	if (!*own)
 		return 0;
-	agg_drop(s);
+	pending_drop(s);
 	return simple(s, ST_BEGIN, "begin");
 }
 
@@ -673,10 +775,10 @@ static int auto_end(struct store *s, int own, int rc)
 {
 	if (!own)
 		return rc;
-	if (rc == 0 && (rc = agg_flush(s)) == 0)
+	if (rc == 0 && (rc = pending_flush(s)) == 0)
 		rc = simple(s, ST_COMMIT, "commit");
 	if (rc != 0) {
-		agg_drop(s);
+		pending_drop(s);
 		simple(s, ST_ROLLBACK, "rollback");
 	}
 	return rc;
@@ -931,8 +1033,9 @@ void store_close(struct store *s)
 		sqlite3_close_v2(s->readers[i]);
 	for (i = 0; i < s->nmeta; i++)
 		free(s->meta[i].val);
-	agg_drop(s);
+	pending_drop(s);
 	free(s->agg.slot);
+	free(s->idx.v);
 	/* A transaction left open is rolled back by close. */
 	sqlite3_close_v2(s->db);
 	free(s);
@@ -991,20 +1094,20 @@ const char *store_errmsg(struct store *s)
 
 int store_begin(struct store *s)
 {
-	agg_drop(s);
+	pending_drop(s);
 	return simple(s, ST_BEGIN, "begin");
 }
 
 int store_commit(struct store *s)
 {
-	int rc = agg_flush(s);
+	int rc = pending_flush(s);
 
 	return rc != 0 ? rc : simple(s, ST_COMMIT, "commit");
 }
 
 int store_rollback(struct store *s)
 {
-	agg_drop(s);
+	pending_drop(s);
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	return simple(s, ST_ROLLBACK, "rollback");
@@ -1477,6 +1580,8 @@ static int search_prepare(struct store *s, const char *query, const char *group,
 	*out = NULL;
 	if (s == NULL || query == NULL)
 		return WM_EINVAL;
+	if ((rc = idx_flush(s)) != 0)   /* the open transaction's rows are found too */
+		return rc;
 	if ((rc = search_parse(query, &q, s->err, sizeof(s->err))) != 0 || q.nwords == 0)
 		goto out;
 	if ((sql = search_sql(&q, group, count)) == NULL) {
@@ -1891,13 +1996,7 @@ static int index_text(struct store *s, sqlite3_int64 seq, sqlite3_int64 key, con
 		rc = stmt_exec(s, st, "index text");
 		stmt_put(s, st);
 	}
-	if (rc != 0 || (st = stmt_get(s, ST_INSERT_IDX)) == NULL)
-		return rc != 0 ? rc : WM_ESTORE;
-	sqlite3_bind_int64(st, 1, key);
-	sqlite3_bind_text(st, 2, text, (int)len, SQLITE_STATIC);
-	rc = stmt_exec(s, st, "index text");
-	stmt_put(s, st);
-	return rc;
+	return rc != 0 ? rc : idx_add(s, key, text, len);
 }
 
 static int insert_locked(struct store *s, const struct event *ev, int64_t received_at)
@@ -2075,7 +2174,10 @@ static int exec_id(struct store *s, enum stmt_id i, const uint8_t id[WM_ID_LEN],
  * search_text still has the text the index forgets it by. */
 static int unindex(struct store *s, sqlite3_int64 seq)
 {
-	int rc = exec_seq(s, ST_DEL_IDX, seq, "unindex text");
+	int rc = idx_flush(s);
+
+	if (rc == 0)
+		rc = exec_seq(s, ST_DEL_IDX, seq, "unindex text");
 
 	return rc != 0 ? rc : exec_seq(s, ST_DEL_TEXT, seq, "unindex text");
 }
@@ -2423,6 +2525,7 @@ int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
 		return WM_EINVAL;
 	if ((rc = auto_begin(s, &own)) != 0)
 		return rc;
+	rc = idx_flush(s);              /* ST_EXP_IDX deletes from the index */
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]) && rc == 0; i++) {
 		if ((st = stmt_get(s, steps[i])) == NULL) {
 			rc = WM_ESTORE;
