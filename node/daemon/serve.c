@@ -72,6 +72,8 @@ static void post_ingest(struct post *p)
 	void *arg = p->arg;
 	int code;
 
+	if (done == NULL)
+		goto drop;               /* answered already */
 	if (d->stopping) {
 		submit_refuse(done, arg, WM_EIO, "the node is shutting down: send the event again once it is back");
 		goto drop;
@@ -168,8 +170,11 @@ static void hook_submit(void *ctx, const uint8_t *wire, size_t len, http_submit_
 	d->posts_tail = p;
 	p->work.data = p;
 	if (uv_queue_work(&d->loop, &p->work, post_check_cb, post_checked_cb) != 0) {
-		ingest_prepare(p->wire, p->len, 1, &p->prep);    /* no pool: here */
+		/* never ingested here: a POST from a timer's MHD_run would open
+		 * the durable batch before the loop sleeps in its poll */
 		p->checked = 1;
+		p->done = NULL;
+		submit_refuse(done, arg, WM_ENOMEM, "the node cannot check the event now: try again");
 		posts_pump(d);
 	}
 }
