@@ -419,6 +419,7 @@ static void batch_fill(struct importer *im, const struct bundle_index *ix, size_
 	struct store *s = im->ictx->store;
 	size_t i = *pos;
 	unsigned t;
+	int lookup;
 
 	b->from = i;
 	b->n = 0;
@@ -429,8 +430,14 @@ static void batch_fill(struct importer *im, const struct bundle_index *ix, size_
 		if (it->bad || it->kind == KIND_CERT || it->kind == KIND_REVOKE)
 			continue;
 		ingest_prepare(im->buf + it->off, it->len, 0, p);
-		/* an error here is the commit's to report */
-		b->held[b->n] = p->has_id && store_has(s, p->pk.id) == 1;
+		/* The one lookup: held or refused earlier skips the signature
+		 * check, and ingest_commit asks again to say which; neither is
+		 * not asked again (the insert finds an id stored since, and a
+		 * refusal checks that it is not held).  An error here is the
+		 * commit's to report. */
+		lookup = p->has_id ? store_lookup(s, p->pk.id, NULL, NULL) : -1;
+		b->held[b->n] = lookup > 0;
+		p->looked_up = lookup == 0;
 		b->idx[b->n++] = i;
 	}
 	b->to = *pos = i;

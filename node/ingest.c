@@ -294,6 +294,15 @@ static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int c
 		wm_why(res->why, "%s", wm_strerror(code));
 	if (!remember || !wm_error_is_lasting(code))
 		return code;
+	/* The caller's lookup may be older than this transaction (bundle
+	 * import looks a batch up before the one ahead of it is stored): a
+	 * held event is never remembered as refused, whatever it is judged now. */
+	if ((rc = store_has(ctx->store, res->id)) != 0) {
+		if (rc < 0)
+			return res->code = WM_ESTORE;
+		wm_why(res->why, "already stored");
+		return res->code = WM_EDUP;
+	}
 	if (ev != NULL)
 		rc = store_remember_rejected_item(ctx->store, res->id, code, res->why, ev->created_at,
 		                                  ev->group, ev->expires_at);
@@ -413,20 +422,16 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 	if (p->has_id)
 		memcpy(res->id, p->pk.id, WM_ID_LEN);
 	if (p->has_id && !p->looked_up) {
-		if ((rc = store_has(s, res->id)) != 0) {
-			if (rc < 0) {
-				wm_why(res->why, "store: %s", store_errmsg(s));
-				return res->code = WM_ESTORE;
-			}
-			wm_why(res->why, "already stored");
-			return res->code = WM_EDUP;
-		}
-		rc = store_was_rejected(s, res->id, &code, why);
+		rc = store_lookup(s, res->id, &code, why);
 		if (rc < 0) {
 			wm_why(res->why, "store: %s", store_errmsg(s));
 			return res->code = WM_ESTORE;
 		}
-		if (rc == 1) {
+		if (rc == STORE_HELD) {
+			wm_why(res->why, "already stored");
+			return res->code = WM_EDUP;
+		}
+		if (rc == STORE_REFUSED) {
 			wm_why(res->why, "refused earlier (%s): %s", wm_errname(code), why);
 			return res->code = WM_EREJECTED;
 		}

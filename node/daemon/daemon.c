@@ -149,6 +149,8 @@ static void d_batch_check_cb(uv_check_t *h)
 	struct daemon *d = h->data;
 	uint64_t failed = d->local.batch_failures;
 
+	if (vq_inflight(d->vq) + vq_waiting(d->vq) > 0 && local_batch_hold(&d->local, d_now_ms()))
+		return;
 	local_batch_end(&d->local);
 	if (d->local.batch_failures != failed)
 		disk_check(d);           /* a full disk is the usual cause: say so at once */

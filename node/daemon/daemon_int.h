@@ -105,6 +105,7 @@ struct daemon {
 	uint64_t started_at;
 	uint64_t expired;            /* events collected */
 	uint64_t http_in, http_stored;       /* events POSTed, and of those stored */
+	struct post *posts, *posts_tail;     /* POSTs being checked on the pool, in arrival order (serve.c) */
 	uint64_t disk_full;          /* since (ms), or 0: below disk_reserve (disk.c) */
 	uint64_t disk_free;          /* bytes free at the last check */
 	uint64_t http_refused_by[MESH_REASONS];   /* ... refused, by -code */

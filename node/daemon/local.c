@@ -72,6 +72,8 @@ void local_init(struct local *l, struct store *s, struct mesh *m,
 	l->mesh = m;
 	l->log = log;
 	l->log_ctx = log_ctx;
+	l->batch_max = LOCAL_BATCH_MAX;
+	l->batch_ms = LOCAL_BATCH_MS;
 	l->last_seq = max_seq(s);
 }
 
@@ -114,6 +116,8 @@ static int batch_close(struct local *l)
 	size_t i;
 
 	l->batch_open = 0;
+	l->batch_since = 0;
+	l->batch_events = 0;
 	mesh_get_stats(l->mesh, &ms);
 	if (!l->batch_bad && ms.store_errors == l->batch_errors && store_commit(l->store) == 0) {
 		l->durable_commits += l->batch_durable;
@@ -153,6 +157,15 @@ void local_batch_end(struct local *l)
 			w[i].fn(w[i].arg, committed);
 		free(w);
 	}
+}
+
+int local_batch_hold(struct local *l, uint64_t now)
+{
+	if (!l->batch_open || l->batch_durable || l->nwaiters > 0)
+		return 0;
+	if (l->batch_since == 0)
+		l->batch_since = now;
+	return l->batch_events < l->batch_max && now - l->batch_since < l->batch_ms;
 }
 
 int local_batch_durable(struct local *l)
@@ -204,6 +217,9 @@ int local_batch_wait(struct local *l, void (*fn)(void *arg, int committed), void
 void local_stored(struct local *l, int64_t seq)
 {
 	struct seq_range *last = l->nmine > 0 ? &l->mine[l->nmine - 1] : NULL;
+
+	if (l->batch_open)
+		l->batch_events++;
 
 	/* extend the last range, but never across the start of the open
 	 * batch: a rollback drops exactly the batch's ranges */

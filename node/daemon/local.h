@@ -64,6 +64,10 @@ struct local {
 	struct local_waiter *waiters;    /* the open batch's */
 	size_t nwaiters, capwaiters;
 	uint64_t durable_commits;    /* durable batches committed (one fsync each) */
+	uint64_t batch_since;        /* ms: when a turn's end first found it open (local_batch_hold) */
+	size_t batch_events;         /* rows it wrote */
+	size_t batch_max;            /* local_batch_hold's bounds: LOCAL_BATCH_MAX, */
+	uint64_t batch_ms;           /* LOCAL_BATCH_MS (tests lower them) */
 
 	struct seq_range *mine;      /* committed (and the open batch's), ascending */
 	size_t nmine, capmine;
@@ -80,6 +84,17 @@ void local_free(struct local *l);
 /* The batch: open (io.ingesting; nothing if open already) and close it. */
 void local_batch_begin(struct local *l);
 void local_batch_end(struct local *l);
+
+/* At a turn's end, while more fetched events are on their way: 1 if the
+ * open batch may stay open into the next turns (no POST waits on it, it
+ * holds fewer than batch_max events and is younger than batch_ms), else 0
+ * and the caller ends it.  A catch-up's events then share a commit (and
+ * the pages of every index) by the thousand, not by the few a turn
+ * brings; peer events may be lost by a power cut anyway (PROTOCOL.md
+ * §16), and other writers wait at most batch_ms for the write lock. */
+#define LOCAL_BATCH_MAX 2000
+#define LOCAL_BATCH_MS 250
+int local_batch_hold(struct local *l, uint64_t now);
 
 /* Open a durable batch, committing first an open batch that is not (it
  * holds no waiters).  0, or -1 when none could be opened (the store's

@@ -1,9 +1,10 @@
 /*
  * node/daemon/serve.c: the daemon's side of the HTTP(S) API (node/http):
  * its settings from watchmesh.conf, and the hooks it answers through --
- * a client's event goes through the same ingest as every other one, into
- * the loop turn's durable batch, and reaches the mesh once that is on the
- * disk; status and metrics are the daemon's.
+ * a client's event is decoded and its signature checked on libuv's pool,
+ * then goes through the same ingest as every other one, in arrival order,
+ * into the loop turn's durable batch, and reaches the mesh once that is on
+ * the disk; status and metrics are the daemon's.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,11 +20,16 @@
 #include "store.h"
 #include "tls.h"
 
-/* A POSTed event in the open durable batch, waiting for its commit. */
+/* A POSTed event: with a worker (ingest_prepare touches only prep and
+ * reads wire), then in the open durable batch, waiting for its commit. */
 struct post {
 	struct daemon *d;
 	http_submit_done done;
 	void *arg;
+	struct post *next;           /* d->posts, while checked */
+	uv_work_t work;
+	int checked;                 /* the worker is done with it */
+	struct ingest_prep prep;
 	struct ingest_result res;
 	size_t len;
 	uint8_t wire[];
@@ -58,42 +64,28 @@ static void submit_refuse(http_submit_done done, void *arg, int code, const char
 	done(arg, &res);
 }
 
-/* POST /api/v1/events: the same ingest as an event posted here
- * (INGEST_LOCAL), into the loop turn's durable batch: every POST of the
- * turn shares one commit and one fsync, and is answered after it.  A
- * refusal is answered at once: it waits for nothing. */
-static void hook_submit(void *ctx, const uint8_t *wire, size_t len, http_submit_done done, void *arg)
+/* Into the open durable batch, on the loop: a checked POST. */
+static void post_ingest(struct post *p)
 {
-	struct daemon *d = ctx;
-	struct post *p;
+	struct daemon *d = p->d;
+	http_submit_done done = p->done;
+	void *arg = p->arg;
 	int code;
 
-	d->http_in++;
+	if (done == NULL)
+		goto drop;               /* answered already */
 	if (d->stopping) {
 		submit_refuse(done, arg, WM_EIO, "the node is shutting down: send the event again once it is back");
-		return;
-	}
-	if (d->disk_full) {
-		submit_refuse(done, arg, WM_EIO, "the node's disk is full: it takes no events until space is freed");
-		return;
-	}
-	if ((p = malloc(sizeof *p + len)) == NULL) {
-		submit_refuse(done, arg, WM_ENOMEM, "the node is out of memory: try again");
-		return;
+		goto drop;
 	}
 	if (local_batch_durable(&d->local) != 0) {
-		free(p);
 		d_log(d, D_WARN, "cannot begin a write for a POST: %s", store_errmsg(d->nd->store));
 		submit_refuse(done, arg, WM_ESTORE, "the node cannot write to its store now: try again");
-		return;
+		goto drop;
 	}
-	p->d = d;
-	p->done = done;
-	p->arg = arg;
-	p->len = len;
-	memcpy(p->wire, wire, len);
 	d->nd->ictx.now = d_now_ms();
-	ingest_event(&d->nd->ictx, wire, len, INGEST_LOCAL, &p->res);
+	ingest_commit(&d->nd->ictx, &p->prep, INGEST_LOCAL, &p->res);
+	ingest_prep_clear(&p->prep);
 	code = p->res.code;
 	if (code == WM_ESTORE || code == WM_ENOMEM)
 		local_batch_fail(&d->local);     /* the event may be half-written */
@@ -107,9 +99,83 @@ static void hook_submit(void *ctx, const uint8_t *wire, size_t len, http_submit_
 	if (code == 0)
 		local_stored(&d->local, p->res.seq);
 	/* a duplicate waits too: it may be in this very batch */
-	if (local_batch_wait(&d->local, post_settled, p) != 0) {
-		free(p);
-		submit_refuse(done, arg, WM_ENOMEM, "the node is out of memory: send the event again");
+	if (local_batch_wait(&d->local, post_settled, p) == 0)
+		return;
+	submit_refuse(done, arg, WM_ENOMEM, "the node is out of memory: send the event again");
+drop:
+	ingest_prep_clear(&p->prep);
+	free(p);
+}
+
+/* Ingest the checked POSTs at the head, in the order they came. */
+static void posts_pump(struct daemon *d)
+{
+	struct post *p;
+
+	while ((p = d->posts) != NULL && p->checked) {
+		if ((d->posts = p->next) == NULL)
+			d->posts_tail = NULL;
+		post_ingest(p);
+	}
+}
+
+static void post_check_cb(uv_work_t *w)
+{
+	struct post *p = w->data;
+
+	ingest_prepare(p->wire, p->len, 1, &p->prep);
+}
+
+static void post_checked_cb(uv_work_t *w, int status)
+{
+	struct post *p = w->data;
+
+	(void)status;                /* cancelled: unchecked, ingest_commit checks it */
+	p->checked = 1;
+	posts_pump(p->d);
+}
+
+/* POST /api/v1/events: the same ingest as an event posted here
+ * (INGEST_LOCAL), its signature checked on the pool as a fetched event's
+ * is (verify.h), then into the loop turn's durable batch: every POST of
+ * the turn shares one commit and one fsync, and is answered after it.  A
+ * refusal is answered as soon as it is known: it waits for no commit. */
+static void hook_submit(void *ctx, const uint8_t *wire, size_t len, http_submit_done done, void *arg)
+{
+	struct daemon *d = ctx;
+	struct post *p;
+
+	d->http_in++;
+	if (d->stopping) {
+		submit_refuse(done, arg, WM_EIO, "the node is shutting down: send the event again once it is back");
+		return;
+	}
+	if (d->disk_full) {
+		submit_refuse(done, arg, WM_EIO, "the node's disk is full: it takes no events until space is freed");
+		return;
+	}
+	if ((p = calloc(1, sizeof *p + len)) == NULL) {
+		submit_refuse(done, arg, WM_ENOMEM, "the node is out of memory: try again");
+		return;
+	}
+	p->d = d;
+	p->done = done;
+	p->arg = arg;
+	p->len = len;
+	memcpy(p->wire, wire, len);
+	if (d->posts_tail != NULL)
+		d->posts_tail->next = p;
+	else
+		d->posts = p;
+	d->posts_tail = p;
+	p->work.data = p;
+	if (uv_queue_work(&d->loop, &p->work, post_check_cb, post_checked_cb) != 0) {
+		/* never ingested here: a POST from a timer's MHD_run would open
+		 * the durable batch before the loop sleeps in its poll */
+		p->checked = 1;
+		p->done = NULL;
+		submit_refuse(done, arg, WM_ENOMEM, "the node cannot check the event now: try again");
+		posts_pump(d);
 	}
 }
 

@@ -520,11 +520,6 @@ static void post_answer(struct hreq *r, const struct ingest_result *res)
 	r->rlen = r->resp ? strlen(r->resp) : 0;
 }
 
-static void posting_cb(uv_idle_t *i)
-{
-	(void)i;     /* active, it keeps the loop's poll from blocking */
-}
-
 /* http_submit_done: inside the hook (a refusal) or after the daemon's commit. */
 static void submit_done(void *arg, const struct ingest_result *res)
 {
@@ -532,8 +527,6 @@ static void submit_done(void *arg, const struct ingest_result *res)
 	struct http *h = p->h;
 	struct hreq *r = p->r;
 
-	if (p->suspended && --h->posts == 0)
-		uv_idle_stop(&h->posting);
 	free(p);
 	h->jobs--;
 	if (r) {
@@ -566,7 +559,6 @@ static int submit(struct hreq *r)
 		return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	p->h = h;
 	p->r = r;
-	p->suspended = 0;
 	r->post_wait = p;
 	h->jobs++;
 	h->hooks.submit(h->hooks.ctx, r->body, r->blen, submit_done, p);
@@ -575,12 +567,10 @@ static int submit(struct hreq *r)
 		r->resp = NULL;
 		return http_answer(r, r->status, r->ctype, b, r->rlen);
 	}
-	/* the event waits for its batch's commit (PROTOCOL.md §18), which
-	 * the daemon makes in the loop's check phase: the loop must not sleep
-	 * in its poll before that (a POST may come from a timer's MHD_run) */
-	r->suspended = p->suspended = 1;
-	if (h->posts++ == 0)
-		uv_idle_start(&h->posting, posting_cb);
+	/* the event waits for its check on the pool and its batch's commit
+	 * (PROTOCOL.md §18), which the daemon makes in the check phase of the
+	 * loop turn that brought the check back (serve.c) */
+	r->suspended = 1;
 	MHD_suspend_connection(r->conn);
 	return MHD_YES;
 }

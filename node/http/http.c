@@ -585,10 +585,9 @@ int http_new(uv_loop_t *loop, const struct http_config *cfg, const struct http_h
 	uv_timer_init(loop, &h->sweep);
 	uv_timer_init(loop, &h->heartbeat);
 	uv_timer_init(loop, &h->wake);
-	uv_idle_init(loop, &h->posting);
-	h->sweep.data = h->heartbeat.data = h->wake.data = h->posting.data = h;
+	h->sweep.data = h->heartbeat.data = h->wake.data = h;
 	h->timers_open = 1;
-	h->handles_open = 4;
+	h->handles_open = 3;
 	if (!h->store_path)
 		rc = WM_ENOMEM;
 	if (rc == 0 && !off(cfg->http_addr))
@@ -706,7 +705,6 @@ void http_free(struct http *h)
 		uv_close((uv_handle_t *)&h->sweep, timer_closed);
 		uv_close((uv_handle_t *)&h->heartbeat, timer_closed);
 		uv_close((uv_handle_t *)&h->wake, timer_closed);
-		uv_close((uv_handle_t *)&h->posting, timer_closed);
 		h->timers_open = 0;
 	}
 }

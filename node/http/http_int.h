@@ -90,8 +90,6 @@ struct http {
 	uv_timer_t sweep;            /* connection deadlines, once a second */
 	uv_timer_t heartbeat;        /* stream keepalives */
 	uv_timer_t wake;             /* new rows: handled outside libmicrohttpd's callbacks */
-	uv_idle_t posting;           /* active while POSTs wait (api.c) */
-	unsigned posts;              /* POSTs suspended, waiting for the daemon */
 	int timers_open;
 	int closing;
 	unsigned handles_open;       /* closes still to come before h is freed */
@@ -150,7 +148,6 @@ struct hreq {
 struct hpost {
 	struct http *h;
 	struct hreq *r;
-	int suspended;               /* counted in h->posts */
 };
 
 /* --- http.c -------------------------------------------------------------- */

@@ -235,14 +235,10 @@ static int peer_carries(const struct peer *p, const char *g, size_t len)
 	return is_network(g, len) || frame_groups_has(&p->groups, g, len);
 }
 
-/* 1 if held or refused for good (counts as held), 0 if not, <0 error. */
+/* Held or refused for good (counts as held): > 0; 0 if not, <0 error. */
 static int held(struct mesh *m, const uint8_t id[WM_ID_LEN])
 {
-	int rc = store_has(m->ictx.store, id), code;
-
-	if (rc != 0)
-		return rc;
-	return store_was_rejected(m->ictx.store, id, &code, NULL);
+	return store_lookup(m->ictx.store, id, NULL, NULL);
 }
 
 /*

@@ -184,7 +184,7 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per ver
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_INSERT, ST_INSERT_REF, ST_INSERT_TEXT, ST_INSERT_IDX, ST_SEARCH_SLOTS, ST_SET_KEY,
-	ST_HAS, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
+	ST_HAS, ST_LOOKUP, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
 	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_BY, ST_REVOKES_OF,
 	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_IDX, ST_DEL_TEXT, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
@@ -220,6 +220,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SEARCH_SLOTS] = "SELECT key FROM search_text WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
 	[ST_SET_KEY] = "UPDATE events SET search_key = ?2 WHERE seq = ?1",
 	[ST_HAS] = "SELECT 1 FROM events WHERE id = ?1",
+	/* held first, as ingest asks; the second probe only when not held */
+	[ST_LOOKUP] = "SELECT 1, 0, NULL FROM events WHERE id = ?1"
+	              " UNION ALL SELECT 2, code, why FROM rejected WHERE id = ?1 LIMIT 1",
 	[ST_GET] = "SELECT coalesce(raw, withheld) FROM events WHERE id = ?1",
 	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, author, grp, raw IS NULL FROM events WHERE id = ?1",
 	[ST_REFERRING] = "SELECT " EV_COLS " FROM events WHERE seq IN (SELECT seq FROM refs WHERE ref = ?1) ORDER BY seq",
@@ -324,6 +327,26 @@ struct agg_pending {
 	size_t ngrps;
 };
 
+/*
+ * The search index rows of the open transaction, written in key order when
+ * it commits (idx_flush).  FTS5 writes its pending terms out as a new
+ * segment whenever a row comes with a rowid below the last one, and keys
+ * follow created_at, which a catch-up or a bundle brings in any order: one
+ * segment (and its merges) for every other event, 200,000 instructions an
+ * event in a daemon's catch-up (BENCHMARKS.md).  In key order a
+ * transaction makes one segment.  Anything else that reads or deletes in
+ * the index writes them first; a rollback drops them with their rows.
+ */
+struct idx_row {
+	sqlite3_int64 key;
+	char *text;
+	size_t len;
+};
+struct idx_pending {
+	struct idx_row *v;
+	size_t n, cap;
+};
+
 /* Idle reader connections kept for repair sessions (a client and a server
  * session at once is the usual peak; more may be open, and are closed when
  * given back).  Few, because the simulator runs hundreds of stores. */
@@ -351,6 +374,7 @@ struct store {
 	size_t nmeta;
 	int64_t inserted_seq;                   /* the row the last store_insert added */
 	struct agg_pending agg;                 /* repair aggregates not written yet */
+	struct idx_pending idx;                 /* search index rows not written yet */
 };
 
 /* --- helpers ---------------------------------------------------------------- */
@@ -644,14 +668,95 @@ static int agg_flush(struct store *s)
 	return rc;
 }
 
+static void idx_drop(struct store *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->idx.n; i++)
+		free(s->idx.v[i].text);
+	s->idx.n = 0;
+}
+
+static int idx_add(struct store *s, sqlite3_int64 key, const char *text, size_t len)
+{
+	struct idx_row *v;
+
+	if (s->idx.n == s->idx.cap) {
+		size_t cap = s->idx.cap ? 2 * s->idx.cap : 64;
+
+		if ((v = realloc(s->idx.v, cap * sizeof(*v))) == NULL)
+			return WM_ENOMEM;
+		s->idx.v = v;
+		s->idx.cap = cap;
+	}
+	v = &s->idx.v[s->idx.n];
+	if ((v->text = malloc(len)) == NULL)
+		return WM_ENOMEM;
+	memcpy(v->text, text, len);
+	v->len = len;
+	v->key = key;
+	s->idx.n++;
+	return 0;
+}
+
+static int idx_cmp(const void *a, const void *b)
+{
+	const struct idx_row *x = a, *y = b;
+
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+/* Write the pending index rows into the open transaction, in key order.
+ * On an error the transaction holds part of them: the caller rolls back. */
+static int idx_flush(struct store *s)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int rc = 0;
+
+	if (s->idx.n > 1)
+		qsort(s->idx.v, s->idx.n, sizeof(*s->idx.v), idx_cmp);
+	for (i = 0; i < s->idx.n && rc == 0; i++) {
+		if ((st = stmt_get(s, ST_INSERT_IDX)) == NULL) {
+			rc = WM_ESTORE;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, s->idx.v[i].key);
+		sqlite3_bind_text(st, 2, s->idx.v[i].text, (int)s->idx.v[i].len, SQLITE_STATIC);
+		rc = stmt_exec(s, st, "index text");
+		stmt_put(s, st);
+	}
+	idx_drop(s);
+	return rc;
+}
+
+/* What the open transaction keeps in memory: written before its commit
+ * (or a savepoint), dropped with a rollback. */
+static int pending_flush(struct store *s)
+{
+	int rc = idx_flush(s);
+
+	if (rc != 0) {
+		agg_drop(s);
+		return rc;
+	}
+	return agg_flush(s);
+}
+
+static void pending_drop(struct store *s)
+{
+	idx_drop(s);
+	agg_drop(s);
+}
+
 int store_agg_flush(struct store *s)
 {
-	return agg_flush(s);
+	return pending_flush(s);
 }
 
 void store_agg_drop(struct store *s)
 {
-	agg_drop(s);
+	pending_drop(s);
 }
 
 /* Writers that touch several tables run in their own transaction when the
@@ -662,7 +767,7 @@ static int auto_begin(struct store *s, int *own)
 	*own = sqlite3_get_autocommit(s->db);
 	if (!*own)
 		return 0;
-	agg_drop(s);
+	pending_drop(s);
 	return simple(s, ST_BEGIN, "begin");
 }
 
@@ -670,10 +775,10 @@ static int auto_end(struct store *s, int own, int rc)
 {
 	if (!own)
 		return rc;
-	if (rc == 0 && (rc = agg_flush(s)) == 0)
+	if (rc == 0 && (rc = pending_flush(s)) == 0)
 		rc = simple(s, ST_COMMIT, "commit");
 	if (rc != 0) {
-		agg_drop(s);
+		pending_drop(s);
 		simple(s, ST_ROLLBACK, "rollback");
 	}
 	return rc;
@@ -928,8 +1033,9 @@ void store_close(struct store *s)
 		sqlite3_close_v2(s->readers[i]);
 	for (i = 0; i < s->nmeta; i++)
 		free(s->meta[i].val);
-	agg_drop(s);
+	pending_drop(s);
 	free(s->agg.slot);
+	free(s->idx.v);
 	/* A transaction left open is rolled back by close. */
 	sqlite3_close_v2(s->db);
 	free(s);
@@ -988,20 +1094,20 @@ const char *store_errmsg(struct store *s)
 
 int store_begin(struct store *s)
 {
-	agg_drop(s);
+	pending_drop(s);
 	return simple(s, ST_BEGIN, "begin");
 }
 
 int store_commit(struct store *s)
 {
-	int rc = agg_flush(s);
+	int rc = pending_flush(s);
 
 	return rc != 0 ? rc : simple(s, ST_COMMIT, "commit");
 }
 
 int store_rollback(struct store *s)
 {
-	agg_drop(s);
+	pending_drop(s);
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
 	return simple(s, ST_ROLLBACK, "rollback");
@@ -1155,6 +1261,34 @@ int store_has(struct store *s, const uint8_t id[WM_ID_LEN])
 		rc = 0;
 	else
 		rc = store_fail(s, "has");
+	stmt_put(s, st);
+	return rc;
+}
+
+int store_lookup(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
+{
+	sqlite3_stmt *st;
+	const char *t;
+	int rc;
+
+	if (s == NULL || id == NULL)
+		return WM_EINVAL;
+	if ((st = stmt_get(s, ST_LOOKUP)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rc = sqlite3_column_int(st, 0);
+		if (rc == STORE_REFUSED && code != NULL)
+			*code = sqlite3_column_int(st, 1);
+		t = (const char *)sqlite3_column_text(st, 2);
+		if (rc == STORE_REFUSED && why != NULL)
+			snprintf(why, WM_WHY_LEN, "%s", t ? t : "");
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = store_fail(s, "look up");
+	}
 	stmt_put(s, st);
 	return rc;
 }
@@ -1446,6 +1580,8 @@ static int search_prepare(struct store *s, const char *query, const char *group,
 	*out = NULL;
 	if (s == NULL || query == NULL)
 		return WM_EINVAL;
+	if ((rc = idx_flush(s)) != 0)   /* the open transaction's rows are found too */
+		return rc;
 	if ((rc = search_parse(query, &q, s->err, sizeof(s->err))) != 0 || q.nwords == 0)
 		goto out;
 	if ((sql = search_sql(&q, group, count)) == NULL) {
@@ -1860,13 +1996,7 @@ static int index_text(struct store *s, sqlite3_int64 seq, sqlite3_int64 key, con
 		rc = stmt_exec(s, st, "index text");
 		stmt_put(s, st);
 	}
-	if (rc != 0 || (st = stmt_get(s, ST_INSERT_IDX)) == NULL)
-		return rc != 0 ? rc : WM_ESTORE;
-	sqlite3_bind_int64(st, 1, key);
-	sqlite3_bind_text(st, 2, text, (int)len, SQLITE_STATIC);
-	rc = stmt_exec(s, st, "index text");
-	stmt_put(s, st);
-	return rc;
+	return rc != 0 ? rc : idx_add(s, key, text, len);
 }
 
 static int insert_locked(struct store *s, const struct event *ev, int64_t received_at)
@@ -2044,7 +2174,10 @@ static int exec_id(struct store *s, enum stmt_id i, const uint8_t id[WM_ID_LEN],
  * search_text still has the text the index forgets it by. */
 static int unindex(struct store *s, sqlite3_int64 seq)
 {
-	int rc = exec_seq(s, ST_DEL_IDX, seq, "unindex text");
+	int rc = idx_flush(s);
+
+	if (rc == 0)
+		rc = exec_seq(s, ST_DEL_IDX, seq, "unindex text");
 
 	return rc != 0 ? rc : exec_seq(s, ST_DEL_TEXT, seq, "unindex text");
 }
@@ -2392,6 +2525,7 @@ int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
 		return WM_EINVAL;
 	if ((rc = auto_begin(s, &own)) != 0)
 		return rc;
+	rc = idx_flush(s);              /* ST_EXP_IDX deletes from the index */
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]) && rc == 0; i++) {
 		if ((st = stmt_get(s, steps[i])) == NULL) {
 			rc = WM_ESTORE;

@@ -93,6 +93,11 @@ int store_events(struct store *s, const struct store_filter *f, store_event_cb c
 
 /* 1 held (stored or retracted), 0 not, <0 error. */
 int store_has(struct store *s, const uint8_t id[WM_ID_LEN]);
+/* store_has and store_was_rejected in one statement: STORE_HELD,
+ * STORE_REFUSED with the remembered code and why (each may be NULL), 0
+ * neither, <0 error. */
+enum { STORE_HELD = 1, STORE_REFUSED = 2 };
+int store_lookup(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN]);
 /* Raw wire bytes of one event, the withheld form [payload, sig] of a
  * retracted one: *wire malloc'd, caller frees.  WM_ENOTFOUND if absent. */
 int store_get(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t **wire, size_t *len);

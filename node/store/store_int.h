@@ -211,7 +211,8 @@ int store_neg_register(struct sqlite3 *db);
 	STORE_NEG_TRIGGERS(STORE_NEG_BOTH2)
 
 /* The repair aggregates of the open transaction's inserts, summed in
- * memory (store.c): written into it now (before a savepoint, so that
+ * memory, and their search index rows, kept in memory to be written in
+ * key order (store.c): written into it now (before a savepoint, so that
  * rolling back to one drops exactly what came after), or forgotten (a
  * rollback to a savepoint).  Commit and rollback do this themselves. */
 int store_agg_flush(struct store *s);

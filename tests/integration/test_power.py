@@ -39,7 +39,8 @@ N = 20000
 def powercut_undo(path):
     """Play path-undo backwards (records of offset, length, size before and
     the old bytes, tests/faults/powercut.c): path is then as it was at its
-    last fsync.  Returns the bytes put back."""
+    last fsync.  Returns the bytes put back or cut off (a WAL that only grew
+    since, with no checkpoint to make it start over, is undone by the cut)."""
     undo = path + "-undo"
     if not os.path.exists(undo):
         return 0
@@ -52,13 +53,14 @@ def powercut_undo(path):
             break   # cut short by the kill: its write never started
         recs.append((off, data[pos + 24:pos + 24 + n], size))
         pos += 24 + n
+    grown = os.path.getsize(path)
     with open(path, "r+b") as f:
         for off, old, size in reversed(recs):
             f.seek(off)
             f.write(old)
             f.truncate(size)
     os.unlink(undo)
-    return sum(len(r[1]) for r in recs)
+    return sum(len(r[1]) for r in recs) + max(0, grown - os.path.getsize(path))
 
 
 def cut(node_dir):

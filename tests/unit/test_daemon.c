@@ -330,6 +330,45 @@ static void test_durable_batch_waits(void **state)
 	assert_false(store_is_durable(t->f->s));
 }
 
+/* While fetched events are on their way the loop keeps its batch open
+ * across turns (local_batch_hold), up to batch_max events or batch_ms,
+ * and never a batch a POST waits on. */
+static void test_batch_held_across_turns(void **state)
+{
+	struct t *t = *state;
+	struct waiter a = { t, -1, 0, NULL };
+	size_t i;
+
+	t->l.batch_max = 10;
+	t->l.batch_ms = 250;
+	assert_int_equal(local_batch_hold(&t->l, 1000), 0);      /* none open */
+	for (i = 0; i < 4; i++)
+		event_in(t, i);
+	assert_int_equal(local_batch_hold(&t->l, 1000), 1);
+	for (; i < 9; i++)
+		event_in(t, i);
+	assert_int_equal(local_batch_hold(&t->l, 1249), 1);
+	assert_int_equal(local_batch_hold(&t->l, 1250), 0);      /* old enough */
+	local_batch_end(&t->l);
+	assert_int_equal(committed(t), 9);
+
+	for (; i < 19; i++)
+		event_in(t, i);
+	assert_int_equal(local_batch_hold(&t->l, 2000), 0);      /* full */
+	local_batch_end(&t->l);
+	assert_int_equal(committed(t), 19);
+
+	event_in(t, i++);
+	assert_int_equal(local_batch_hold(&t->l, 3000), 1);
+	assert_int_equal(local_batch_durable(&t->l), 0);         /* a POST */
+	assert_int_equal(local_batch_wait(&t->l, waiter_cb, &a), 0);
+	event_in(t, i++);
+	assert_int_equal(local_batch_hold(&t->l, 3001), 0);
+	local_batch_end(&t->l);
+	assert_int_equal(a.told, 1);
+	assert_int_equal(committed(t), 21);
+}
+
 static void test_failure_rolls_back_the_batch(void **state)
 {
 	struct t *t = *state;
@@ -587,6 +626,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_turn_one_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_rolls_back_the_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durable_batch_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_held_across_turns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_publishes_other_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_forgets_its_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_queue_order, setup, teardown),

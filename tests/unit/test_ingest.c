@@ -626,6 +626,41 @@ static void test_batch(void **state)
 	free(b.wire);
 }
 
+/* One lookup says held or refused earlier (store_lookup); a caller's
+ * lookup that is older than the commit (bundle import looks a batch up
+ * before the one ahead of it is stored) never gets a held event
+ * remembered as refused. */
+static void test_lookup_stale(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev e = request(f->k[ALICE], "g", T0, "held");
+	struct fx_ev bad = bad_content(f->k[BOB]);
+	struct ingest_prep p;
+	char why[WM_WHY_LEN];
+	int code = 0;
+
+	assert_int_equal(store_lookup(f->s, e.id, &code, why), 0);
+	assert_int_equal(in(f, &e, INGEST_IMPORT), 0);
+	assert_int_equal(store_lookup(f->s, e.id, &code, why), STORE_HELD);
+	assert_int_equal(in(f, &bad, INGEST_IMPORT), WM_ECONTENT);
+	assert_int_equal(store_lookup(f->s, bad.id, &code, why), STORE_REFUSED);
+	assert_int_equal(code, WM_ECONTENT);
+	assert_non_null(strstr(why, "category"));
+
+	/* judged again as if the lookup had found nothing: another network's
+	 * now, a lasting refusal */
+	f->ctx.network[0] ^= 1;
+	ingest_prepare(e.wire, e.len, 0, &p);
+	p.looked_up = 1;
+	assert_int_equal(ingest_commit(&f->ctx, &p, INGEST_IMPORT, &f->res), WM_EDUP);
+	ingest_prep_clear(&p);
+	f->ctx.network[0] ^= 1;
+	assert_int_equal(remembered(f, e.id, NULL), 0);
+	assert_int_equal(store_lookup(f->s, e.id, NULL, NULL), STORE_HELD);
+	free(e.wire);
+	free(bad.wire);
+}
+
 /* Every single-byte corruption of a real event is refused with a reason,
  * or (if it still decodes) judged normally; none crashes, none is
  * remembered unless its signature verifies. */
@@ -919,6 +954,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_waiting_retract_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_is_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_threads, setup, teardown),
 	};

@@ -602,6 +602,48 @@ static void test_search_keys(void **state)
 	built_free(&b);
 }
 
+/* The search index rows of a transaction are written at its commit in key
+ * order (one FTS5 segment, however the events came), and are there for
+ * what the same transaction searches or deletes before that. */
+static void test_search_in_transaction(void **state)
+{
+	struct fx *f = *state;
+	struct built b[20];
+	char title[32];
+	size_t n, i;
+
+	assert_int_equal(store_begin(f->s), 0);
+	for (i = 0; i < 20; i++) {               /* newest first: keys falling */
+		snprintf(title, sizeof(title), "失物 n%zu", i);
+		b[i] = bulletin(f->k, "g", T0 + 100 - i, title, "text");
+		assert_int_equal(store_insert(f->s, b[i].ev, 1), 0);
+	}
+	assert_int_equal(store_commit(f->s), 0);
+	/* one segment: its leaf, the structure and the averages row */
+	assert_true(sql_int(f->d.path, "SELECT count(*) FROM search_idx_data") <= 3);
+	assert_int_equal(store_search_count(f->s, "失物", NULL, 100, &n), 0);
+	assert_int_equal(n, 20);
+
+	assert_int_equal(store_begin(f->s), 0);
+	built_free(&b[0]);
+	b[0] = bulletin(f->k, "g", T0 + 200, "失物 late", "text");
+	assert_int_equal(store_insert(f->s, b[0].ev, 1), 0);
+	assert_int_equal(store_delete(f->s, b[0].ev->id), 0);
+	built_free(&b[1]);
+	b[1] = bulletin(f->k, "g", T0 + 300, "失物 kept", "text");
+	assert_int_equal(store_insert(f->s, b[1].ev, 1), 0);
+	assert_int_equal(store_search_count(f->s, "kept", NULL, 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_commit(f->s), 0);
+	/* a short word is counted from the index alone: nothing of b[0] left */
+	assert_int_equal(store_search_count(f->s, "失物", NULL, 100, &n), 0);
+	assert_int_equal(n, 21);
+	assert_int_equal(store_search_count(f->s, "late", NULL, 10, &n), 0);
+	assert_int_equal(n, 0);
+	for (i = 0; i < 20; i++)
+		built_free(&b[i]);
+}
+
 /* store_events through a reader, from another thread (as the HTTP API's
  * thread pool will). */
 struct reader_run {
@@ -1354,6 +1396,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_fold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_fold, setup, teardown),
