@@ -299,6 +299,8 @@ async function loadFeed() {
       await db.keep(group, changed, next);
       app.next = next;
       app.checking += evs.length;
+      // a first sync of more than the bound does not hold it all meanwhile
+      if (app.events.size > KEEP + 10 * PAGE) await bound();
       drawSoon();
       return load === app.loads;
     });
