@@ -361,7 +361,7 @@ static int collect_cb(void *ctx, const struct stored_event *e)
 static void list_work(struct hjob *j, struct store *s)
 {
 	struct store_filter f = { .group = j->group[0] ? j->group : NULL, .kind = j->kind,
-	                          .after_seq = j->after, .limit = j->limit + 1 };
+	                          .after_seq = j->after, .limit = j->limit + 1, .newest_first = j->newest };
 	struct collect c = { .j = j, .s = s, .arr = json_array(), .limit = j->limit, .last = j->after };
 	int rc;
 
@@ -375,7 +375,9 @@ static void list_work(struct hjob *j, struct store *s)
 		job_error(j, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot read the store: %s", store_errmsg(s));
 		return;
 	}
-	job_json(j, json_pack("{so sI sb}", "events", c.arr, "next", (json_int_t)c.last, "more", c.more));
+	/* newest first, the cursor does not move: the client lists on from after */
+	job_json(j, json_pack("{so sI sb}", "events", c.arr, "next", (json_int_t)(j->newest ? j->after : c.last),
+	                      "more", c.more));
 }
 
 static void search_work(struct hjob *j, struct store *s)
@@ -687,7 +689,7 @@ int api_dispatch(struct hreq *r)
 	struct http *h = r->h;
 	struct hjob *j;
 	const char *a;
-	uint64_t x, lim, w = 0;
+	uint64_t x, lim, w = 0, nw = 0;
 
 	switch (r->rt.id) {
 	case R_STATUS:
@@ -731,13 +733,15 @@ int api_dispatch(struct hreq *r)
 		if (arg_group(r, j->group) != 0 || arg_kind(r, &j->kind) != 0 ||
 		    arg_uint(r, "after", 0, INT64_MAX, &x) != 0 ||
 		    arg_uint(r, "limit", 1, HTTP_LIST_MAX, &lim) != 0 ||
-		    arg_uint(r, "wire", 0, 1, &w) != 0) {
+		    arg_uint(r, "wire", 0, 1, &w) != 0 || arg_uint(r, "newest", 0, 1, &nw) != 0) {
 			free(j);
 			return ret(http_error(r, MHD_HTTP_BAD_REQUEST,
 			                      "group is a group name, kind an event kind, after a cursor "
-			                      "(a whole number), limit from 1 to %d, wire 0 or 1", HTTP_LIST_MAX));
+			                      "(a whole number), limit from 1 to %d, wire and newest 0 or 1",
+			                      HTTP_LIST_MAX));
 		}
 		j->raw = (int)w;
+		j->newest = (int)nw;
 		j->after = (int64_t)x;
 		j->limit = lim;
 		return req_job(r, j);

@@ -204,6 +204,7 @@ struct hjob {
 	char *q;
 	uint8_t evid[WM_ID_LEN];
 	int raw;
+	int newest;                  /* a listing: the newest first (newest=1) */
 	enum stream_kind sk;
 	/* what it found */
 	unsigned status;

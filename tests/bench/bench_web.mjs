@@ -13,7 +13,8 @@
 //   node bench_web.mjs visits URL GROUP        two visits in one context, the
 //       second once the service worker is active: after each it prints
 //       "visit N" (bench_web.py reads its proxy's byte counts then) and, at
-//       the end, what the page's CDP Network events say each visit loaded.
+//       the end, what the page's CDP Network events say each visit loaded
+//       and what the origin then keeps on the device (navigator.storage).
 import { createRequire } from "node:module";
 
 const { chromium } = createRequire(new URL("../../node/web/package.json", import.meta.url))("playwright-core");
@@ -128,6 +129,8 @@ async function visit(context, pick) {
     await navigator.serviceWorker.ready;
     return true;
   });
+  // what the origin keeps on the device: IndexedDB and the worker's cache
+  n.stored = (await page.evaluate(() => navigator.storage.estimate())).usage;
   await page.close();
   return n;
 }

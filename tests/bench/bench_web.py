@@ -18,12 +18,15 @@ run` daemon on 127.0.0.1 (issue 10's benchmarks; figures in BENCHMARKS.md).
    Emulation.setCPUThrottlingRate, as for a cheap phone), and the same
    unthrottled, the reference, in the same run.  Wall time from navigation
    until the group can be picked (the certificates checked in the page),
-   until the feed's first card shows, and until the first sync is over (the
-   group listed to its end and every event fetched and checked in the page).
+   until the feed's first card shows (the page draws as each page of the
+   listing is checked), and until the first sync is over (the group listed
+   to its end and every event fetched and checked in the page); and how
+   many cards the page then holds (it draws a window of the newest).
 2. size: the page opened twice in one context (a resident coming back, the
    service worker running), unthrottled, through a proxy here that counts
    the bytes the node sends, by what was asked for: the app's files, the
-   listing, the events' wire bytes, the stream.
+   listing, the events' wire bytes, the stream.  The page keeps what it
+   checked and reads a later visit from its kept cursor.
 
 The events come from tests/bench/bench_repair_gen (real signed events,
 Chinese text): about 5.5 times SIZE of its mix of five groups, of which the
@@ -203,15 +206,16 @@ def part_time(node, n, runs, profile):
                 die("the page refused events of the generated store: the times are not of a sync")
             res[rate].append(r)
     print("\n### first sync of %d events, runs: %d\n" % (n, runs))
-    print("| page | group offered | first card | first sync over | requests for wire bytes | throttled / reference (sync) |")
-    print("|---|---|---|---|---|---|")
+    print("| page | group offered | first card | first sync over | requests for wire bytes | cards in the page | "
+          "throttled / reference (sync) |")
+    print("|---|---|---|---|---|---|---|")
     ref = statistics.median(r["sync"] for r in res[1])
     for rate in (1, RATE):
         rs = res[rate]
-        print("| %s | %s | %s | %s | %d | %s |" % (
+        print("| %s | %s | %s | %s | %d | %d | %s |" % (
             "unthrottled (reference)" if rate == 1 else "CPU / %d, 360 x 740" % rate,
             mmm([r["groups"] for r in rs]), mmm([r["feed"] for r in rs]), mmm([r["sync"] for r in rs]),
-            rs[0]["raw"], "" if rate == 1 else "%.1f x" % (statistics.median(r["sync"] for r in rs) / ref)))
+            rs[0]["raw"], rs[0]["cards"], "" if rate == 1 else "%.1f x" % (statistics.median(r["sync"] for r in rs) / ref)))
     if profile:
         r = driver("time", url, GROUP, RATE, env={"PROFILE": "1"})
         print("\nWhere a throttled first sync's time goes (%.1f s; CDP Profiler, own time of the "
@@ -234,14 +238,14 @@ def part_size(node, n):
     seen = [(b1, a1), ({k: v - b1.get(k, 0) for k, v in b2.items()}, {k: v - a1.get(k, 0) for k, v in a2.items()})]
     print("\n### transferred, %d events in the group\n" % n)
     print("| visit | app files | listing | events' wire bytes | stream | all, from the node | "
-          "the page's CDP Network (encodedDataLength) | served by the worker | until synced |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "the page's CDP Network (encodedDataLength) | served by the worker | until synced | kept on the device |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, (b, a), v in (("first", seen[0], r["first"]), ("later", seen[1], r["later"])):
         def cell(k):
             return "%.1f KiB (%d)" % (b.get(k, 0) / 1024, a.get(k, 0))
-        print("| %s | %s | %s | %s | %s | %.1f KiB | %.1f KiB (%d responses) | %d | %.1f s |" % (
+        print("| %s | %s | %s | %s | %s | %.1f KiB | %.1f KiB (%d responses) | %d | %.1f s | %.1f MiB |" % (
             name, cell("app"), cell("list"), cell("raw"), cell("stream"), sum(b.values()) / 1024,
-            v["bytes"] / 1024, v["requests"], v["fromWorker"], v["ms"] / 1000))
+            v["bytes"] / 1024, v["requests"], v["fromWorker"], v["ms"] / 1000, v["stored"] / 1048576))
     sys.stdout.flush()
 
 

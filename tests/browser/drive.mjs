@@ -60,6 +60,19 @@ async function shownKey(page) {
   return page.locator("#key-hex").textContent();
 }
 
+// The headlines of the events the page keeps in IndexedDB (db.js).
+function keptHeadlines(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const rq = indexedDB.open("watchmesh");
+    rq.onerror = () => reject(rq.error);
+    rq.onsuccess = () => {
+      const all = rq.result.transaction("events").objectStore("events").getAll();
+      all.onsuccess = () => resolve(all.result.map((ev) => ev.content && ev.content.headline).filter(Boolean));
+      all.onerror = () => reject(all.error);
+    };
+  }));
+}
+
 async function openGroup(page, group) {
   await page.goto(url);
   const b = page.locator("#groups button[data-group='" + group + "']");
@@ -306,6 +319,112 @@ const cases = {
     check((await alert.locator(".badge").textContent()).includes("王警官"), "the alert from A has no badge");
     check(await page.evaluate(async () => (await navigator.serviceWorker.ready).active !== null), "no service worker");
     await page.screenshot({ path: join(outdir, "https.png"), fullPage: true });
+  },
+
+  // The first sync of 3,000 requests draws as it goes, the newest first: the
+  // group's listing after its first page is held until the newest cards and
+  // the progress line are shown.  The feed draws its newest 100 cards, 100
+  // more when "show older" scrolls into view.  A later visit (the page
+  // closed, five requests posted meanwhile) reads only the five new ones, in
+  // one request from the kept cursor, and shows them above what the device
+  // kept.  The service worker is kept out, so the test sees each request
+  // the page makes.
+  async sync(page) {
+    const context = await page.context().browser().newContext({ ...PHONE, serviceWorkers: "block" });
+    try {
+      const first = await context.newPage();
+      let release;
+      const held = new Promise((r) => { release = r; });
+      const afters = [];
+      await first.route(/\/api\/v1\/events\?group=gaobu\.xinhua&/, async (route) => {
+        const q = new URL(route.request().url()).searchParams;
+        const after = q.get("after");
+        afters.push(after + (q.get("newest") === "1" ? " newest" : ""));
+        if (after !== "0") await held;
+        await route.continue();
+      });
+      await openGroup(first, "gaobu.xinhua");
+      await cardWith(first, "#feed", "第 3000 条消息");
+      await first.locator("#checking", { hasText: "已核对 200 条" }).waitFor({ timeout: TIMEOUT });
+      check((await first.locator("#feed article.card").first().textContent()).includes("第 3000 条消息"),
+        "the newest request is not on top while the sync is held");
+      check(afters.length === 3 && afters[0] === "0 newest", "the listing went on past its first page: " + JSON.stringify(afters));
+      release();
+      await first.locator("#checking").waitFor({ state: "detached", timeout: 60000 });
+      check(afters.length === 16 && afters[1] === "0", "listings of the first sync: " + JSON.stringify(afters));
+      const cards = () => first.locator("article.card").count();
+      check(await cards() === 100, "cards drawn after the first sync of 3,000: " + await cards());
+      check((await first.locator("#feed article.card").first().textContent()).includes("第 3000 条消息"),
+        "the newest request is not on top");
+      check((await first.locator("#older").textContent()).includes("还有 2900 条"),
+        "show older: " + await first.locator("#older").textContent());
+      await first.locator("#older").scrollIntoViewIfNeeded();
+      await cardWith(first, "#feed", "第 2801 条消息");
+      check(await cards() === 200, "cards after scrolling to the end: " + await cards());
+      await first.screenshot({ path: join(outdir, "sync.png") });
+      await first.close();
+
+      await barrier("five new requests");
+      const later = await context.newPage();
+      const listings = [];
+      let raw = 0;
+      later.on("response", async (r) => {
+        const u = new URL(r.url());
+        if (u.pathname.endsWith("/raw")) raw++;
+        if (u.pathname === "/api/v1/events" && u.searchParams.get("group") === "gaobu.xinhua")
+          listings.push([u.searchParams.get("after"), u.searchParams.get("newest"), (await r.json()).events.length]);
+      });
+      await later.goto(url);
+      await cardWith(later, "#feed", "第 5 条新消息");
+      await later.locator("#checking").waitFor({ state: "detached", timeout: TIMEOUT });
+      check(listings.length === 1 && listings[0][0] !== "0" && listings[0][2] === 5,
+        "the later visit's listings [after, newest, events]: " + JSON.stringify(listings));
+      check(raw === 0, raw + " events fetched one by one");
+      await cardWith(later, "#feed", "第 3000 条消息");
+      check(await later.locator("article.card").count() === 100, "cards on the later visit");
+    } finally {
+      await context.close();
+    }
+  },
+
+  // A revocation and a retraction that reach the node after the device kept
+  // the events: the next visit reads only what is new, and trust.js judges
+  // over what the device holds: the thief's alert is gone, the kept posts
+  // keep their badges, and the retracted request shows withdrawn.  That
+  // visit is two hours later (the browser's clock): the alert of one hour
+  // the device kept is no longer kept.
+  async recache(page) {
+    await openGroup(page, "gaobu.xinhua");
+    const thief = await cardWith(page, "#alerts", "所有人到村委会集合");
+    check((await thief.locator(".badge").textContent()).includes("赵警官"), "before the revoke, no badge on his alert");
+    await cardWith(page, "#feed", "楼下有人撬车门");
+    await page.locator("#checking").waitFor({ state: "detached", timeout: TIMEOUT });
+    check((await keptHeadlines(page)).includes("一小时的提醒"), "the device did not keep the alert of one hour");
+    const context = page.context();
+    await page.close();
+    await barrier("the officer's key revoked, a request retracted");
+    await context.clock.install({ time: Date.now() + 2 * 3600 * 1000 });
+    const later = await context.newPage();
+    const afters = [];
+    later.on("request", (r) => {
+      const u = new URL(r.url());
+      if (u.pathname === "/api/v1/events") afters.push(u.searchParams.get("group") + " " + u.searchParams.get("after"));
+    });
+    await later.goto(url);
+    const alert = await cardWith(later, "#alerts", "水管抢修");
+    await later.locator("#checking").waitFor({ state: "detached", timeout: TIMEOUT });
+    check(await later.locator("article.card", { hasText: "所有人到村委会集合" }).count() === 0,
+      "the alert posted after the theft is still shown");
+    check((await alert.locator(".badge").textContent()).includes("赵警官"), "the kept alert lost its badge");
+    const bulletin = await cardWith(later, "#feed", "明天上午停水");
+    check((await bulletin.locator(".badge").textContent()).includes("赵警官"), "the kept bulletin lost its badge");
+    check(await later.locator("article.card", { hasText: "楼下有人撬车门" }).count() === 0,
+      "the retracted request's text is still shown");
+    const gone = await cardWith(later, "#feed", "收到，已派人");
+    check(await gone.locator(".withheld").count() === 1, "the retracted request is not shown withdrawn");
+    check(!(await keptHeadlines(later)).includes("一小时的提醒"), "the device still keeps an expired alert");
+    check(afters.length === 2 && afters.every((a) => !a.endsWith(" 0")), "listings of the later visit: " + JSON.stringify(afters));
+    await later.screenshot({ path: join(outdir, "recache.png"), fullPage: true });
   },
 
   // Step 4: a help request made, signed and sent by the page; the test then

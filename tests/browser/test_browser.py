@@ -5,7 +5,8 @@ headless Chromium through playwright-core against it, on a 360-pixel-wide
 screen.  Screenshots are kept in OUTDIR.
 
     usage: test_browser.py WATCHMESH CASE SOURCE_ROOT WEB_DIR OUTDIR
-    cases: feed liar post revoked offline queue https backup install flow
+    cases: feed liar post revoked offline queue https backup install flow sync
+           recache
 
 feed: the community picked from the certificates, the alert pinned with its
       colour, time left, area and photo, badges, a reply under its request,
@@ -40,6 +41,12 @@ flow: two meshed nodes over HTTPS, a resident's page on A and an officer's
       on B: a sealed request opened, answered and referred; an alert from
       the CLI pinned on both pages with a notification; its update shown
       once; answers to it gone when it expires (flow.mjs).
+sync: 3,000 requests: the first cards and a progress line shown before the
+      first sync ends; 100 cards drawn, 100 more when "show older" scrolls
+      into view; a later visit reads only the five posted meanwhile.
+recache: a revocation and a retraction that reach the node after the page
+      kept the events: the next visit, reading only what is new, hides the
+      thief's alert, keeps the kept posts' badges, withdraws the request.
 """
 import base64
 import hashlib
@@ -299,6 +306,65 @@ def t_revoked(env):
     drive(env, "revoked", page_url(v.http_port, env), {"the officer's key revoked": revoke})
 
 
+def t_sync(env):
+    """3,000 public requests of res1 in G, a chain, imported before the node
+    starts; five more posted while the page is closed (drive.mjs sync)."""
+    env.world(node="village", group=G)
+    net = wmtest.network_id(env.path("net"))
+    res1 = wmtest.key_seed(env.path("res1.key"))
+    t0 = int(time.time() * 1000) - 3600 * 1000
+    wires, prev = [], b""
+    for i in range(3000):
+        wire, eid = wmtest.event(res1, 3, t0 + i * 1000, G, {"topic": "other", "text": "第 %d 条消息" % (i + 1)},
+                                 prev=prev, network=net)
+        wires.append(wire)
+        prev = bytes.fromhex(eid)
+    with open(env.path("many.wmb"), "wb") as f:
+        f.write(b"".join(wires))
+    env.run("import", "--dir", "village", "many.wmb")
+    v = Node(env, "village")
+    v.configure(web_dir=WEB_DIR)
+    v.start()
+
+    def five():
+        for i in range(5):
+            env.post("request", "village", "res2.key", "--group", G, "--topic", "other",
+                     "--text", "第 %d 条新消息" % (i + 1))
+
+    drive(env, "sync", page_url(v.http_port, env), {"five new requests": five})
+
+
+def t_recache(env):
+    """The revoked case, with the revocation (and a retraction) reaching the
+    node while the page is closed, after the device kept the events; and an
+    alert of one hour, which the device lets go two hours later."""
+    v = community(env)
+    env.key("zhao.key", encrypted=True)
+    env.cert("station.key", "zhao.key", "officer", "赵警官", G, node="village")
+    for kind, args in (("bulletin", ["--category", "notice", "--title", "明天上午停水", "--text", "新华村明天上午停水检修。"]),
+                       ("alert", ["--headline", "水管抢修", "--text", "村东水管破裂，正在抢修。", "--area", "村东",
+                                  "--expires", "6h"])):
+        env.post(kind, "village", "zhao.key", "--group", G, *args)
+    time.sleep(0.05)
+    since = int(time.time() * 1000)
+    time.sleep(0.05)
+    env.post("alert", "village", "zhao.key", "--group", G, "--headline", "紧急：所有人到村委会集合",
+             "--text", "带上存折和身份证。", "--area", "村委会", "--expires", "6h")
+    env.post("alert", "village", "officer.key", "--group", G, "--headline", "一小时的提醒",
+             "--text", "村口修路，一小时内绕行。", "--area", "村口", "--expires", "1h")
+
+    def revoke_retract():
+        env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+                "--subject", "zhao.key", "--reason", "密钥被盗", "--compromised-since", str(since),
+                "--dir", "village", "--yes")
+        req = [e["id"] for e in env.json("feed", "--dir", "village", "--json", "--all", "--limit", "0")
+               if e["kind"] == "request" and e["content"].get("text", "").startswith("楼下有人撬车门")]
+        check(len(req) == 1, "the request to retract: %r" % req)
+        env.post("retract", "village", "res1.key", "--group", G, "--ref", req[0])
+
+    drive(env, "recache", page_url(v.http_port, env), {"the officer's key revoked, a request retracted": revoke_retract})
+
+
 def t_offline(env):
     v = community(env)
     drive(env, "offline", page_url(v.http_port, env), {"the node stopped": lambda: check(v.stop() == 0, "stop")})
@@ -437,7 +503,7 @@ def t_install(env):
 
 TESTS = {"feed": t_feed, "liar": t_liar, "post": t_post, "revoked": t_revoked, "offline": t_offline,
          "queue": t_queue, "install": t_install, "https": t_https, "backup": t_backup,
-         "flow": t_flow}
+         "flow": t_flow, "sync": t_sync, "recache": t_recache}
 
 
 def skip_reason():

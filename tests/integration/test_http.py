@@ -193,6 +193,16 @@ def t_api(env):
         if not page["more"]:
             break
     check(seen == [p[0] for p in posted], "paging: %s" % seen)
+    # newest=1: the newest (created_at, then cursor) of those after the
+    # cursor come first, and next stays the cursor asked for
+    cursor = {e["id"]: e["cursor"] for e in v.get_json("/api/v1/events?kind=request")["events"]}
+    page = v.get_json("/api/v1/events?kind=request&limit=2&newest=1")
+    check([e["id"] for e in page["events"]] == [posted[4][0], posted[3][0]] and page["more"] and page["next"] == 0,
+          "newest=1: %s" % page)
+    c3 = cursor[posted[3][0]]
+    page = v.get_json("/api/v1/events?kind=request&newest=1&after=%d" % c3)
+    check([e["id"] for e in page["events"]] == [posted[4][0]] and not page["more"] and page["next"] == c3,
+          "newest=1 after a cursor: %s" % page)
     check(v.get_json("/api/v1/events?after=%d" % after)["events"] == [], "nothing after the last")
     check(v.get_json("/api/v1/events?group=other.group")["events"] == [], "group filter")
     allev = v.get_json("/api/v1/events?limit=500")["events"]
@@ -234,6 +244,7 @@ def t_api(env):
                                ("GET", "/api/v1/events?limit=0", 400),
                                ("GET", "/api/v1/events?kind=nonsense", 400),
                                ("GET", "/api/v1/events?wire=2", 400),
+                               ("GET", "/api/v1/events?newest=2", 400),
                                ("GET", "/api/v1/events?after=-1", 400),
                                ("GET", "/api/v1/search", 400),
                                ("GET", "/ntfy/Bad..Group/json", 400),

@@ -101,6 +101,10 @@ const EN = {
   "还剩 %m 分钟": "%m min left",
   "，": ", ",
   "English": "中文",
+  // the feed's sync and window (main.js loadFeed, feedView)
+  "正在核对新消息：已核对 %n 条": "Checking new posts: %n checked",
+  "连不上节点，显示的是这台手机保存的内容": "The node does not answer: this is what the phone kept",
+  "显示更早的消息（还有 %n 条）": "Show older posts (%n more)",
 };
 
 // Sealed requests and the officers' pages (seal.js, officer.js, station.js).

@@ -24,6 +24,8 @@ import { WireError, hex, makeEvent, readEvent, unhex } from "./wire.js";
 const API = "/api/v1";
 const PAGE = 200;
 const FETCHERS = 6;
+const WINDOW = 100;    // feed cards drawn at a time; "show older" adds as many
+const KEEP = 20000;    // events of a group this device keeps (db.js), the newest
 
 const SEVERITY_ORDER = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
 
@@ -33,8 +35,12 @@ const app = {
   trust: null,
   group: null,
   events: new Map(),   // id -> checked event, of the chosen group
-  refused: 0,          // events whose bytes did not check out
+  refused: new Set(),  // ids of events whose bytes did not check out
   next: 0,             // the node's cursor after the last event read
+  loads: 0,            // loadFeed() calls: one that is no longer the latest stops
+  checking: null,      // while the feed syncs: how many new events were checked
+  unreached: "",       // why the node could not be read: the feed is what this device kept
+  shown: WINDOW,       // how many of the feed's cards are drawn
   source: null,        // the live stream
   content: null,       // the element render() redraws, once the group's page is built
   reply: null,         // the reply form
@@ -133,7 +139,7 @@ function unbase64(s) {
 }
 
 function refuse(id, why) {
-  app.refused++;
+  app.refused.add(id);
   console.warn("event " + id + " refused: " + why);
   return null;
 }
@@ -151,30 +157,41 @@ async function fetchAll(ids) {
   return out.filter(Boolean);
 }
 
-// Every event of a group from cursor `after` on: [events, next].
-async function listGroup(group, after) {
+// A page of a group's listing after cursor `after` (newest: its newest
+// events, PROTOCOL.md §18), checked: [the events, the listing, how many it
+// listed].
+async function listPage(group, after, newest) {
   const evs = [];
-  for (;;) {
-    // wire=1: each event's bytes come with the page, checked here all the
-    // same; one the node left out is fetched alone
-    const page = await getJSON("/events?group=" + encodeURIComponent(group) + "&after=" + after + "&limit=" + PAGE + "&wire=1");
-    const listed = page.events.filter((e) => e && typeof e.id === "string");
-    const ids = listed.map((e) => e.id);
-    const rest = [];
-    for (const e of listed) {
-      const bytes = typeof e.wire === "string" ? unbase64(e.wire) : null;
-      if (bytes) {
-        const ev = checked(e.id, bytes);
-        if (ev) evs.push(ev);
-      } else {
-        rest.push(e.id);
-      }
+  // wire=1: each event's bytes come with the page, checked here all the
+  // same; one the node left out is fetched alone
+  const page = await getJSON("/events?group=" + encodeURIComponent(group) + "&after=" + after + "&limit=" + PAGE +
+    "&wire=1" + (newest ? "&newest=1" : ""));
+  const listed = page.events.filter((e) => e && typeof e.id === "string");
+  const ids = listed.map((e) => e.id);
+  const rest = [];
+  for (const e of listed) {
+    const bytes = typeof e.wire === "string" ? unbase64(e.wire) : null;
+    if (bytes) {
+      const ev = checked(e.id, bytes);
+      if (ev) evs.push(ev);
+    } else {
+      rest.push(e.id);
     }
-    evs.push(...await fetchAll(rest));
+  }
+  evs.push(...await fetchAll(rest));
+  return [evs, page, ids.length];
+}
+
+// Every event of a group from cursor `after` on, a page at a time: each
+// page's checked events and the cursor after it go to onPage(evs, next),
+// which stops the listing when it returns false.
+async function listGroup(group, after, onPage) {
+  for (;;) {
+    const [evs, page, n] = await listPage(group, after, false);
     // a cursor that does not move on would keep a lying node's page coming
     const moved = Number.isSafeInteger(page.next) && page.next > after;
     if (moved) after = page.next;
-    if (!page.more || ids.length === 0 || !moved) return [evs, after];
+    if (await onPage(evs, after) === false || !page.more || n === 0 || !moved) return;
   }
 }
 
@@ -182,8 +199,27 @@ async function listGroup(group, after) {
 
 // The certificates and revocations, then live: an officer certified
 // after the page opened gets his badge without a reload.
+// What this device kept of them on earlier visits comes first, and only
+// what is new is read; with the node out of reach, what it kept serves.
 async function syncTrust() {
-  const [evs, next] = await listGroup("network", 0);
+  const known = app.root !== null && app.network !== null;
+  const evs = known ? await db.kept("network") : [];
+  let next = known ? (await db.get("cursor:network")) || 0 : 0;
+  const fresh = [];
+  if (known) {
+    app.trust = new Trust(app.root);
+    for (const ev of evs) app.trust.add(ev);
+  }
+  try {
+    await listGroup("network", next, (page, after) => {
+      fresh.push(...page);
+      next = after;
+    });
+  } catch (e) {
+    if (!known) throw e;
+    unreached(e);
+  }
+  evs.push(...fresh);
   if (!app.root) {
     // First contact: the key that signed the station certs.  A page opened
     // from the station's link (#root=...) never needs this guess.
@@ -199,30 +235,132 @@ async function syncTrust() {
     app.network = unhex(mine.network);
     await db.put("network", mine.network);
   }
+  const ours = (ev) => ev.network === hex(app.network);
   app.trust = new Trust(app.root);
-  for (const ev of evs) if (ev.network === hex(app.network)) app.trust.add(ev);
-  follow("network", next, (ev) => app.trust.add(ev));
+  for (const ev of evs) if (ours(ev)) app.trust.add(ev);
+  await db.keep("network", fresh.filter(ours), next);
+  follow("network", next, (ev) => {
+    app.trust.add(ev);
+    return [ev];
+  });
+}
+
+// The node did not answer (or failed) while the page synced: it goes on
+// with what the device kept, saying so.
+function unreached(e) {
+  console.warn("the node was not read: " + e.message);
+  app.unreached = e.message;
 }
 
 // --- the feed ---------------------------------------------------------------------------
 
+// The group's feed: what this device kept from earlier visits, drawn at
+// once, then what the node has after the kept cursor, drawn as each page of
+// it is checked (a line says how far it is), then live.
 async function loadFeed() {
+  const group = app.group;
+  const load = ++app.loads;
   app.events.clear();
-  const [evs, next] = await listGroup(app.group, 0);
-  for (const ev of evs) app.events.set(ev.id, ev);
-  app.next = next;
+  app.shown = WINDOW;
+  const now = Date.now();
+  const gone = [];
+  for (const ev of await db.kept(group)) {
+    // the node collects expired events; the device lets them go too
+    if (ev.expiresAt !== 0 && ev.expiresAt <= now) {
+      gone.push(ev.id);
+      continue;
+    }
+    app.events.set(ev.id, ev);
+    app.trust.add(ev);
+  }
+  await db.forget(gone);
+  app.next = (await db.get("cursor:" + group)) || 0;
   await outboxEvents();
+  app.checking = 0;
+  render();
+  try {
+    // the newest page first, drawn at once; when that was all, the cursor
+    // moves past it, otherwise the listing from the cursor, oldest first,
+    // reads it again in its turn
+    const [newest, page] = await listPage(group, app.next, true);
+    if (load !== app.loads) return;
+    const all = !page.more;
+    const last = all ? Math.max(app.next, ...page.events.map((e) => Number.isSafeInteger(e && e.cursor) ? e.cursor : 0))
+      : null;
+    await db.keep(group, newest.flatMap(take), last);
+    if (all) {
+      app.next = last;
+      app.checking += newest.length;
+    }
+    render();
+    if (!all) await listGroup(group, app.next, async (evs, next) => {
+      if (load !== app.loads) return false;
+      const changed = evs.flatMap(take);
+      await db.keep(group, changed, next);
+      app.next = next;
+      app.checking += evs.length;
+      // a first sync of more than the bound does not hold it all meanwhile
+      if (app.events.size > KEEP + 10 * PAGE) await bound();
+      drawSoon();
+      return load === app.loads;
+    });
+  } catch (e) {
+    unreached(e);
+  }
+  if (load !== app.loads) return;
+  app.checking = null;
+  await bound();
   render();
   live();
 }
 
+// A checked event of the group joins the feed.  A retract that holds
+// (PROTOCOL.md §11 "Retractions", as the node judges it: same group, not
+// dated before its target, by the target's author or an official) withholds
+// its target here too, so a device that kept the content drops it as the
+// node did.  What changed, to keep.
+function take(ev) {
+  app.events.set(ev.id, ev);
+  const target = ev.kind === 6 && !ev.withheld ? app.events.get(ev.refs[0]) : null;
+  if (!target || target.withheld || (target.kind >= 6 && target.kind <= 8) || target.group !== ev.group ||
+      ev.createdAt < target.createdAt || (target.author !== ev.author && !app.trust.official(ev)))
+    return [ev];
+  const gone = { ...target, withheld: true, content: null };
+  app.events.set(gone.id, gone);
+  return [ev, gone];
+}
+
+// A phone keeps the newest KEEP events of a group (by created_at), in
+// memory and on the device; the node still holds the older ones.
+async function bound() {
+  if (app.events.size <= KEEP) return;
+  const old = [...app.events.values()].filter((ev) => !app.waiting.has(ev.id))
+    .sort((a, b) => a.createdAt - b.createdAt).slice(0, app.events.size - KEEP);
+  for (const ev of old) app.events.delete(ev.id);
+  await db.forget(old.map((ev) => ev.id));
+}
+
 // Follow a group live from cursor `after`: each new event, checked, goes
-// to take(); the EventSource resumes by itself (Last-Event-ID).
+// to take(), and what it returns is kept on the device with the cursor.
+// Messages are taken in order; after one whose event was not fetched the
+// cursor stays where it was, so the next visit reads that event again.  The
+// EventSource resumes by itself (Last-Event-ID).
 function follow(group, after, take) {
   const src = new EventSource(API + "/stream?group=" + encodeURIComponent(group) + "&last_event_id=" + after);
+  let taking = Promise.resolve();
+  let missed = false;
   // the node answers again: what was written meanwhile goes now
-  src.onopen = flushSoon;
-  src.onmessage = async (m) => {
+  src.onopen = () => {
+    flushSoon();
+    if (app.unreached) {
+      app.unreached = "";
+      if (app.content) render();
+    }
+  };
+  src.onmessage = (m) => {
+    taking = taking.then(() => message(m)).catch((e) => console.warn("a live event was not kept: " + e.message));
+  };
+  async function message(m) {
     let id;
     try {
       id = JSON.parse(m.data).id;
@@ -237,11 +375,13 @@ function follow(group, after, take) {
       // the node went away between the message and the fetch
       console.warn("event " + id + " not fetched: " + e.message);
     }
-    if (ev && ev.group === group) {
-      take(ev);
-      render();
-    }
-  };
+    const cursor = Number(m.lastEventId);
+    if (!ev || !Number.isSafeInteger(cursor)) missed = true;
+    if (!ev || ev.group !== group) return;
+    const changed = take(ev);
+    await db.keep(group, changed, missed ? null : cursor);
+    render();
+  }
   return src;
 }
 
@@ -249,7 +389,7 @@ function live() {
   if (app.source) app.source.close();
   app.source = follow(app.group, app.next, (ev) => {
     if (!app.events.has(ev.id)) notifyAlert(ev);
-    app.events.set(ev.id, ev);
+    return take(ev);
   });
 }
 
@@ -450,8 +590,16 @@ function sealedBody(ev) {
 
 // --- rendering --------------------------------------------------------------------------
 
+// One formatter per language: Date.toLocaleString makes one per call, the
+// costliest step of drawing a card.
+const formats = new Map();
+
 function when(ms) {
-  return new Date(ms).toLocaleString(locale(), { hour12: false });
+  const l = locale();
+  if (!formats.has(l))
+    formats.set(l, new Intl.DateTimeFormat(l, { year: "numeric", month: "numeric", day: "numeric", hour: "numeric",
+      minute: "numeric", second: "numeric", hour12: false }));
+  return formats.get(l).format(ms);
 }
 
 function left(ms) {
@@ -640,12 +788,48 @@ function feedView() {
   const pinned = top.filter((ev) => ev.kind === 2 && !ev.withheld && ev.expiresAt > now && app.trust.official(ev))
     .sort((a, b) => SEVERITY_ORDER.indexOf(a.content.severity) - SEVERITY_ORDER.indexOf(b.content.severity) ||
       b.createdAt - a.createdAt);
-  const rest = top.filter((ev) => !pinned.includes(ev)).sort((a, b) => b.createdAt - a.createdAt);
+  const pins = new Set(pinned);
+  const rest = top.filter((ev) => !pins.has(ev)).sort((a, b) => b.createdAt - a.createdAt);
   return [
     pinned.length ? el("section", { id: "alerts" }, el("h2", {}, t("正在进行的警报")), pinned.map((ev) => card(ev, answers))) : null,
     el("section", { id: "feed" }, el("h2", {}, t("社区动态")),
-      rest.length ? rest.map((ev) => card(ev, answers)) : el("p", { className: "empty" }, t("还没有消息"))),
+      rest.length ? rest.slice(0, app.shown).map((ev) => card(ev, answers)) : el("p", { className: "empty" }, t("还没有消息")),
+      rest.length > app.shown ? olderButton(rest.length - app.shown) : null),
   ];
+}
+
+// The feed draws its newest WINDOW cards, not the whole group: "show older"
+// (pressed, or scrolled into view) draws as many more.
+const olderInView = "IntersectionObserver" in window
+  ? new IntersectionObserver((seen) => { if (seen.some((e) => e.isIntersecting)) showOlder(); }) : null;
+
+function showOlder() {
+  app.shown += WINDOW;
+  render();
+}
+
+function olderButton(n) {
+  const b = el("button", { type: "button", id: "older", onclick: showOlder }, t("显示更早的消息（还有 %n 条）", { n }));
+  if (olderInView) {
+    olderInView.disconnect();
+    olderInView.observe(b);
+  }
+  return b;
+}
+
+// While the feed syncs, render() runs at most every so often (each draw
+// judges the whole group): at least 300 ms apart, and four times as long
+// as the last draw took.
+let drawing = null;
+let drawnAt = 0;
+let drawCost = 0;
+
+function drawSoon() {
+  if (drawing) return;
+  drawing = setTimeout(() => {
+    drawing = null;
+    render();
+  }, Math.max(0, drawnAt + Math.max(300, 4 * drawCost) - Date.now()));
 }
 
 function resultsView() {
@@ -1046,8 +1230,15 @@ function render() {
       notifyButton(), searchBox(), requestForm(), keyPanel(), app.reply, officerHook(), app.content);
   }
   if (app.officer) app.officer.refresh();
-  show(app.content, app.results ? resultsView() : feedView(),
-    app.refused ? el("p", { className: "refused" }, app.refused + t(" 条消息未通过校验，已隐藏")) : null);
+  const t0 = performance.now();
+  show(app.content,
+    app.checking !== null ? el("p", { id: "checking", className: "notice" },
+      t("正在核对新消息：已核对 %n 条", { n: app.checking.toLocaleString(locale()) })) : null,
+    app.unreached ? el("p", { id: "unreached", className: "notice" }, t("连不上节点，显示的是这台手机保存的内容")) : null,
+    app.results ? resultsView() : feedView(),
+    app.refused.size ? el("p", { className: "refused" }, app.refused.size + t(" 条消息未通过校验，已隐藏")) : null);
+  drawnAt = Date.now();
+  drawCost = performance.now() - t0;
 }
 
 // The officers' panel (officer.js), lent what it needs of the page.
@@ -1058,6 +1249,7 @@ function officerHook() {
 
 async function choose(g) {
   app.group = g;
+  app.loads++;         // a feed still syncing stops
   app.content = null;
   app.replyTo = null;
   app.results = null;

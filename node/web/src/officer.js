@@ -125,9 +125,10 @@ function pull(ctx, groups, done) {
       // held before the read: one that fails waits PULL_MS like the others
       const held = elsewhere.get(g) || { events: new Map(), next: 0 };
       elsewhere.set(g, held);
-      const [evs, next] = await ctx.listGroup(g, held.next);
-      for (const ev of evs) held.events.set(ev.id, ev);
-      held.next = next;
+      await ctx.listGroup(g, held.next, (evs, next) => {
+        for (const ev of evs) held.events.set(ev.id, ev);
+        held.next = next;
+      });
     }
   }).catch((e) => console.warn("the officer's other communities were not read: " + e.message))
     .then(() => {
@@ -141,8 +142,8 @@ function pull(ctx, groups, done) {
 // ctx: what main.js lends: app (its state), el (DOM, text nodes only),
 // send(kind, content, refs, {as, expiresAt, group}), opened(ev) (a box
 // opened with the keys held here), render(), choose(group),
-// listGroup(group, after) (a group's checked events from a cursor: [events,
-// next]).
+// listGroup(group, after, onPage) (a group's checked events from a cursor,
+// handed to onPage(events, next) a page at a time).
 export function officerPanel(ctx) {
   const { app, el } = ctx;
   onLock = () => {
