@@ -611,6 +611,31 @@ static const char app_missing[] =
 	"Node.js: see the README, &ldquo;The web app&rdquo;).</p>"
 	"<p>The API is here: <a href=\"/api/v1/status\">/api/v1/status</a>.</p></body></html>";
 
+/* If-None-Match names tag: "*", or tag among its comma-separated
+ * entries (a weak W/ prefix counts: the comparison is weak, RFC 9110 §13.1.2). */
+static int etag_matches(const char *inm, const char *tag)
+{
+	size_t n = strlen(tag);
+
+	if (!inm)
+		return 0;
+	for (;;) {
+		while (*inm == ' ' || *inm == '\t' || *inm == ',')
+			inm++;
+		if (!*inm)
+			return 0;
+		if (*inm == '*')
+			return 1;
+		if (inm[0] == 'W' && inm[1] == '/')
+			inm += 2;
+		if (strncmp(inm, tag, n) == 0 && (inm[n] == 0 || inm[n] == ',' || inm[n] == ' ' ||
+		                                  inm[n] == '\t'))
+			return 1;
+		while (*inm && *inm != ',')
+			inm++;
+	}
+}
+
 /* A file of the web app, read whole (they are small and few).  The name
  * passed route.c's check: no dot-segments, only [A-Za-z0-9._-/]. */
 static int app_file(struct hreq *r)
@@ -636,6 +661,15 @@ static int app_file(struct hreq *r)
 			return http_answer(r, MHD_HTTP_OK, "text/html; charset=utf-8", strdup(app_missing),
 			                   sizeof app_missing - 1);
 		return http_error(r, MHD_HTTP_NOT_FOUND, "no such page");
+	}
+	/* size and modification time name a build's file well enough: a file
+	 * replaced by `meson install` changes its mtime */
+	snprintf(r->etag, sizeof r->etag, "\"%llx-%llx.%lx\"", (unsigned long long)st.st_size,
+	         (unsigned long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+	if (etag_matches(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_IF_NONE_MATCH), r->etag)) {
+		close(fd);
+		return http_answer(r, MHD_HTTP_NOT_MODIFIED, NULL, NULL, 0);
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf || read(fd, buf, (size_t)st.st_size) != (ssize_t)st.st_size) {

@@ -85,6 +85,12 @@ int http_answer(struct hreq *r, unsigned status, const char *ctype, char *body, 
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	if (status == MHD_HTTP_TOO_MANY_REQUESTS || status == MHD_HTTP_SERVICE_UNAVAILABLE)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (r->etag[0]) {
+		/* kept by the browser and asked again each visit: an unchanged
+		 * file costs a 304, a new build is fetched at once */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	}
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		                        r->rt.id == R_EVENTS ? "GET, HEAD, POST" : "GET, HEAD");

@@ -518,8 +518,39 @@ def t_status_certs(env):
     check(v.stop() == 0, "exit status")
 
 
+def t_appcache(env):
+    """The web app's files carry a validator: a later visit that still holds
+    a file gets 304 and no body, so a resident's phone fetches the app again
+    only after the node's app changed."""
+    web = env.path("web")
+    os.makedirs(web)
+    with open(os.path.join(web, "app.js"), "w") as f:
+        f.write("// first build\n" * 100)
+    v = world_node(env, "v", web_dir=web)
+    st, hd, body = v.request("GET", "/app.js")
+    tag = hd.get("ETag", "")
+    check(st == 200 and body.startswith(b"// first build") and tag.startswith('"') and
+          hd.get("Cache-Control") == "no-cache", "first fetch: %d %s" % (st, hd))
+    for inm in (tag, "W/" + tag, '"other", ' + tag, "*"):
+        st, hd, body = v.request("GET", "/app.js", headers={"If-None-Match": inm})
+        check(st == 304 and body == b"" and hd.get("ETag") == tag,
+              "If-None-Match %s: %d, %d bytes" % (inm, st, len(body)))
+    st, _, body = v.request("GET", "/app.js", headers={"If-None-Match": '"other"'})
+    check(st == 200 and len(body) == 1500, "another tag: %d, %d bytes" % (st, len(body)))
+    # a new build: the old tag no longer matches, the new file comes whole
+    with open(os.path.join(web, "app.js"), "w") as f:
+        f.write("// second build\n" * 100)
+    st, hd, body = v.request("GET", "/app.js", headers={"If-None-Match": tag})
+    check(st == 200 and body.startswith(b"// second build") and hd.get("ETag") not in ("", tag),
+          "after a new build: %d, ETag %s" % (st, hd.get("ETag")))
+    # the API's answers are never cached by tag
+    st, hd, _ = v.request("GET", "/api/v1/status")
+    check(st == 200 and "ETag" not in hd, "status carries %s" % hd.get("ETag"))
+    check(v.stop() == 0, "exit status")
+
+
 TESTS = {"api": t_api, "mesh": t_mesh, "ntfy": t_ntfy, "limits": t_limits, "slowstream": t_slowstream,
-         "status_certs": t_status_certs}
+         "status_certs": t_status_certs, "appcache": t_appcache}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "http", "SRC"))
