@@ -166,7 +166,7 @@ def bench_sim(build, cfg, runs, rep, work):
             "| nodes | median to all | p99 to all | copies / node / alert (target) "
             "| frames / node / alert | wall |", lines)
     rep.plot("sim_delivery", "delivery time of an alert to every node (simulated)", "nodes", "ms",
-             [("median", [(x, y) for x, y, _ in pts]), ("p99", [(x, z) for x, _, z in pts])], True)
+             [("median", [(x, y) for x, y, _ in pts]), ("p99", [(x, z) for x, _, z in pts])], "x")
 
 
 def bench_neg(build, cfg, runs, rep, work):
@@ -258,7 +258,7 @@ def bench_repair(build, cfg, runs, rep, work):
             "| differ | peak RSS | RSS at the end | largest WAL seen | WAL at the end |", mem)
     rep.plot("repair_catchup", "catch-up of two daemons, %d events each" % n, "events that differ",
              "s", [("catch-up to the union", [(x, y) for x, y, _ in pts]),
-                   ("reconciliation", [(x, z) for x, _, z in pts])], True)
+                   ("reconciliation", [(x, z) for x, _, z in pts])], "x")
 
 
 def bench_reads(build, cfg, runs, rep, work):
@@ -304,10 +304,10 @@ def bench_reads(build, cfg, runs, rep, work):
             "| events | command | min / median / max | instructions | of the reference "
             "| peak RSS | load | target |", lines)
     rep.plot("reads_latency", "query latency against store size (median)", "events", "ms",
-             sorted(series.items()), True)
+             sorted(series.items()), "x")
     if any(y for pts in instr.values() for _, y in pts):
         rep.plot("reads_instructions", "query instructions against store size (callgrind)",
-                 "events", "millions", sorted(instr.items()), True)
+                 "events", "millions", sorted(instr.items()), "xy")
 
 
 def bench_http(build, cfg, runs, rep, work):
@@ -355,7 +355,8 @@ def machine():
     return "%s, %d cores, %d MiB of memory, Linux %s" % (cpu, os.cpu_count(), mem, os.uname().release)
 
 
-def plot(docs, name, title, xlabel, ylabel, series, logx):
+def plot(docs, name, title, xlabel, ylabel, series, log):
+    """log: the axes on a log scale ("x", "xy")."""
     if not shutil.which("gnuplot") or not any(pts for _, pts in series):
         return None
     os.makedirs(docs, exist_ok=True)
@@ -363,9 +364,9 @@ def plot(docs, name, title, xlabel, ylabel, series, logx):
     with tempfile.TemporaryDirectory() as d:
         cmds = ['set terminal svg size 720,420 dynamic font "sans,12"', 'set output "%s"' % path,
                 'set title "%s"' % title, 'set xlabel "%s"' % xlabel, 'set ylabel "%s"' % ylabel,
-                "set key left top", "set grid", "set yrange [0:*]"]
-        if logx:
-            cmds.append("set logscale x")
+                "set key left top", "set grid", "set logscale " + log]
+        if "y" not in log:
+            cmds.append("set yrange [0:*]")
         plots = []
         for i, (label, pts) in enumerate(series):
             f = os.path.join(d, "%d.dat" % i)
@@ -419,8 +420,8 @@ def write(md, mode, shown, build, rep, ran):
             if header:
                 out += [header, "|" + "---|" * (header.count("|") - 1)]
             out += lines + [""]
-        for b, name, title, xl, yl, series, logx in rep.plots:
-            p = plot(docs, name, title, xl, yl, series, logx) if b == bench else None
+        for b, name, title, xl, yl, series, log in rep.plots:
+            p = plot(docs, name, title, xl, yl, series, log) if b == bench else None
             if p:
                 out += ["![%s](docs/bench/%s)" % (title, os.path.basename(p)), ""]
     if not shutil.which("gnuplot"):
