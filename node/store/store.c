@@ -1526,7 +1526,7 @@ static int search_parse(const char *query, struct search_q *q, char *err, size_t
  */
 static char *search_sql(const struct search_q *q, const char *group, int count)
 {
-	size_t len = 512 + q->nwords * 64, k, i;
+	size_t len = 512 + q->nwords * 96, k, i;
 	char *sql = malloc(len);
 	int param = 2, check = 0;
 
@@ -1541,9 +1541,16 @@ static char *search_sql(const struct search_q *q, const char *group, int count)
 	                           : "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw, e.withheld",
 	                     !count || check || group != NULL ? " CROSS JOIN search_text t ON t.key = i.rowid" : "",
 	                     !count || group != NULL ? " CROSS JOIN events e ON e.seq = t.seq" : "");
+	/* a word found in the text as written is found: folding every row
+	 * (NFKC) was most of a search's instructions, and only a text that
+	 * holds the word in another width or case needs it */
 	for (i = 0; i < q->nwords; i++)
-		if (q->w[i].nchars >= 3)
-			k += (size_t)snprintf(sql + k, len - k, " AND instr(wm_fold(t.body), ?%d) > 0", param++);
+		if (q->w[i].nchars >= 3) {
+			k += (size_t)snprintf(sql + k, len - k,
+			                      " AND (instr(t.body, ?%d) > 0 OR instr(wm_fold(t.body), ?%d) > 0)",
+			                      param, param);
+			param++;
+		}
 	if (group != NULL)
 		k += (size_t)snprintf(sql + k, len - k, " AND e.grp = ?%d", param++);
 	if (count)

@@ -10,7 +10,10 @@
 # build into a node of its own; then each query RUNS times (default 5) per
 # build, printing the fastest, the median and the slowest wall time of the
 # whole command and its peak RSS (`feed --limit 1` first: the least a
-# query command on that store costs, the reference); the store's bytes per event (the file and its
+# query command on that store costs, the reference), and the instructions
+# of one more run under callgrind when valgrind is there (a figure the
+# machine's other load does not move; INSTR=0 leaves it out); the load
+# average before each store's queries; the store's bytes per event (the file and its
 # WAL; per table when the sqlite3 shell is there); then BUILD's
 # bench_reads (the queries alone, in one process, on a reader).
 # WORK=DIR keeps the bundles and the nodes there and reuses them when run
@@ -21,6 +24,8 @@ build=${1:?usage: bench_reads.sh BUILD [REFERENCE_BUILD]}
 ref=${2:-}
 ns=${NS:-100000 1000000}
 runs=${RUNS:-5}
+instr=${INSTR:-1}
+command -v valgrind >/dev/null || instr=0
 for f in "$build/node/cli/watchmesh" "$build/tests/bench/bench_import" "$build/tests/bench/bench_reads" \
 	${ref:+"$ref/node/cli/watchmesh"}; do
 	[ -x "$f" ] || { echo "bench_reads: $f is not built (run ninja -C ${f%%/*} first)" >&2; exit 1; }
@@ -49,6 +54,12 @@ ms_and_rss() {
 	echo "$(( (t1 - t0) / 1000 )) $(cat "$work/rss")"
 }
 
+# instructions CMD...: the instructions of one run, in millions
+instructions() {
+	valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+		awk '/Collected :/ { printf "%.1f M", $NF / 1e6 }'
+}
+
 echo "machine: $(nproc) cores, $(uname -m), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 for n in $ns; do
 	data=$work/data$n
@@ -72,9 +83,15 @@ for n in $ns; do
 	echo
 	echo "### $n events ($event_bytes bytes an event on the wire)"
 	echo
+	echo "load average $(cut -d' ' -f1-3 /proc/loadavg) before the queries"
+	echo
 	header="| command, $runs runs |"
 	rule="|---|"
-	for l in "${labels[@]}"; do header="$header $l: min / median / max | peak RSS |"; rule="$rule---|---|"; done
+	for l in "${labels[@]}"; do
+		header="$header $l: min / median / max | peak RSS |"
+		rule="$rule---|---|"
+		[ "$instr" = 0 ] || { header="$header instructions |"; rule="$rule---|"; }
+	done
 	echo "$header"
 	echo "$rule"
 	for q in "${queries[@]}"; do
@@ -89,6 +106,8 @@ for n in $ns; do
 				[ "$kb" -gt "$rss" ] && rss=$kb
 			done
 			row="$row $(sort -n "$work/times" | awk '{ v[NR] = $1 } END { printf "%.1f / %.1f / %.1f ms", v[1] / 1000, v[int((NR + 1) / 2)] / 1000, v[NR] / 1000 }') | $(( rss / 1024 )) MB |"
+			# shellcheck disable=SC2086 # the query is words
+			[ "$instr" = 0 ] || row="$row $(instructions "${builds[$i]}/node/cli/watchmesh" $q --dir "$work/node$n-$i") |"
 		done
 		echo "$row"
 	done

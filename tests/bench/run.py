@@ -18,8 +18,10 @@ it runs); this script reads the figures from them, each as min / median /
 max over the runs, beside its target and the reference measured in the same
 run, with the machine (CPU, cores, memory, kernel) and its load average
 before and after each benchmark.  The section between the two `make bench`
-markers of BENCHMARKS.md is replaced (or added after the first table); the
-rest of the file, the explanations, is left as it is.  Plots (SVG, made by
+markers of BENCHMARKS.md is replaced (or added after the first table): the
+benchmarks of this run are written, those of an earlier run of the same
+mode that this one did not run are kept as they were (each says when it
+ran); the rest of the file, the explanations, is left as it is.  Plots (SVG, made by
 gnuplot when it is installed; the figures are written without them
 otherwise) go to docs/bench/ next to BENCHMARKS.md.
 """
@@ -102,12 +104,18 @@ def med(vals):
 
 
 class Report:
+    """The figures of this run, each section and plot under the benchmark that made it (a
+    later run with ONLY replaces that benchmark's part of BENCHMARKS.md and keeps the rest)."""
     def __init__(self):
+        self.bench = None
         self.sections = []
         self.plots = []
 
     def add(self, title, intro, header, lines):
-        self.sections.append((title, intro, header, lines))
+        self.sections.append((self.bench, title, intro, header, lines))
+
+    def plot(self, *args):
+        self.plots.append((self.bench,) + args)
 
 
 # ---- the benchmarks ----
@@ -157,9 +165,8 @@ def bench_sim(build, cfg, runs, rep, work):
             "the same in every run, so one run." % cfg["sim_alerts"],
             "| nodes | median to all | p99 to all | copies / node / alert (target) "
             "| frames / node / alert | wall |", lines)
-    rep.plots.append(("sim_delivery", "delivery time of an alert to every node (simulated)",
-                      "nodes", "ms", [("median", [(x, y) for x, y, _ in pts]),
-                                      ("p99", [(x, z) for x, _, z in pts])], True))
+    rep.plot("sim_delivery", "delivery time of an alert to every node (simulated)", "nodes", "ms",
+             [("median", [(x, y) for x, y, _ in pts]), ("p99", [(x, z) for x, _, z in pts])], "x")
 
 
 def bench_neg(build, cfg, runs, rep, work):
@@ -249,10 +256,9 @@ def bench_repair(build, cfg, runs, rep, work):
     rep.add("repair: memory and WAL", "The larger of the two daemons, while repairing (peak) "
             "and once both hold the union (end); target <= 64 MB each (issue 11).",
             "| differ | peak RSS | RSS at the end | largest WAL seen | WAL at the end |", mem)
-    rep.plots.append(("repair_catchup", "catch-up of two daemons, %d events each" % n,
-                      "events that differ", "s", [("catch-up to the union", [(x, y) for x, y, _ in pts]),
-                                                  ("reconciliation", [(x, z) for x, _, z in pts])],
-                      True))
+    rep.plot("repair_catchup", "catch-up of two daemons, %d events each" % n, "events that differ",
+             "s", [("catch-up to the union", [(x, y) for x, y, _ in pts]),
+                   ("reconciliation", [(x, z) for x, _, z in pts])], "x")
 
 
 def bench_reads(build, cfg, runs, rep, work):
@@ -261,11 +267,15 @@ def bench_reads(build, cfg, runs, rep, work):
     out = sh([os.path.join(HERE, "bench_reads.sh"), build],
              {"NS": " ".join(str(x) for x in cfg["reads_ns"]), "RUNS": str(max(runs, 5)),
               "WORK": data})
-    n, lines, series = None, [], {}
+    n, lines, series, instr, ld, ref = None, [], {}, {}, "-", None
     for ln in out.splitlines():
         m = re.match(r"### (\d+) events", ln)
         if m:
             n = int(m.group(1))
+            continue
+        m = re.match(r"load average (\S+)", ln)
+        if m:
+            ld = m.group(1)
             continue
         c = [x.strip() for x in ln.strip().strip("|").split("|")] if ln.startswith("| `") else None
         if n is None or c is None:
@@ -274,18 +284,30 @@ def bench_reads(build, cfg, runs, rep, work):
         m = re.match(r"([\d.]+) / ([\d.]+) / ([\d.]+) ms", c[1])
         if not m:
             continue
+        # instructions: what the load does not move; of the reference: what the query adds
+        mi = num(c[3]) if len(c) > 3 and c[3].endswith(" M") else None
+        if q == "feed --limit 1":
+            ref = mi
         target = ("(reference)" if q == "feed --limit 1" else "< 20 ms" if q.startswith("feed")
-                  else "< 50 ms")
-        lines.append("| %d | `%s` | %s / %s / %s ms | %s | %s |" % (n, q, m.group(1), m.group(2),
-                                                                   m.group(3), c[2], target))
+                  else "< 50 ms" if len(q) > len("search 骗") else "(none)")
+        lines.append("| %d | `%s` | %s / %s / %s ms | %s | %s | %s | %s | %s |" % (
+            n, q, m.group(1), m.group(2), m.group(3), "%.1f M" % mi if mi else "-",
+            "%.2f x" % (mi / ref) if mi and ref else "-", c[2], ld, target))
         series.setdefault(q, []).append((n, float(m.group(2))))
+        instr.setdefault(q, []).append((n, mi))
     rep.add("reads", "`tests/bench/bench_reads.sh`: each command %d times on stores of %s events; "
             "the whole command (a process started, the store opened, the query); the reference is "
-            "`feed --limit 1` on the same store, the least a query command costs." %
+            "`feed --limit 1` on the same store, the least a query command costs.  Instructions: "
+            "one more run under callgrind, the figure the machine's load does not move; the load "
+            "average (1 min) is the one before that store's queries." %
             (max(runs, 5), ", ".join(str(x) for x in cfg["reads_ns"])),
-            "| events | command | min / median / max | peak RSS | target |", lines)
-    rep.plots.append(("reads_latency", "query latency against store size (median)", "events",
-                      "ms", sorted(series.items()), True))
+            "| events | command | min / median / max | instructions | of the reference "
+            "| peak RSS | load | target |", lines)
+    rep.plot("reads_latency", "query latency against store size (median)", "events", "ms",
+             sorted(series.items()), "x")
+    if any(y for pts in instr.values() for _, y in pts):
+        rep.plot("reads_instructions", "query instructions against store size (callgrind)",
+                 "events", "millions", sorted(instr.items()), "xy")
 
 
 def bench_http(build, cfg, runs, rep, work):
@@ -333,7 +355,8 @@ def machine():
     return "%s, %d cores, %d MiB of memory, Linux %s" % (cpu, os.cpu_count(), mem, os.uname().release)
 
 
-def plot(docs, name, title, xlabel, ylabel, series, logx):
+def plot(docs, name, title, xlabel, ylabel, series, log):
+    """log: the axes on a log scale ("x", "xy")."""
     if not shutil.which("gnuplot") or not any(pts for _, pts in series):
         return None
     os.makedirs(docs, exist_ok=True)
@@ -341,9 +364,9 @@ def plot(docs, name, title, xlabel, ylabel, series, logx):
     with tempfile.TemporaryDirectory() as d:
         cmds = ['set terminal svg size 720,420 dynamic font "sans,12"', 'set output "%s"' % path,
                 'set title "%s"' % title, 'set xlabel "%s"' % xlabel, 'set ylabel "%s"' % ylabel,
-                "set key left top", "set grid", "set yrange [0:*]"]
-        if logx:
-            cmds.append("set logscale x")
+                "set key left top", "set grid", "set logscale " + log]
+        if "y" not in log:
+            cmds.append("set yrange [0:*]")
         plots = []
         for i, (label, pts) in enumerate(series):
             f = os.path.join(d, "%d.dat" % i)
@@ -357,26 +380,50 @@ def plot(docs, name, title, xlabel, ylabel, series, logx):
     return path
 
 
-def write(md, mode, shown, build, rep, loads, started):
+def write(md, mode, shown, build, rep, ran):
+    """ran: for each benchmark of this run, when it started and the load before and after."""
     docs = os.path.join(os.path.dirname(os.path.abspath(md)), "docs", "bench")
     commit = subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"],
                             stdout=subprocess.PIPE, text=True).stdout.strip() or "unknown"
-    out = [BEGIN, "", "## Figures of the last `make bench%s`" % ("-quick" if mode == "quick" else ""),
-           "",
-           "Written by `tests/bench/run.py %s %s` at %s UTC, code %s, build `%s` (%s).  "
-           "Machine: %s.  Load average (1 min) before and after each benchmark: %s.  Each cell "
-           "is min / median / max over the runs when there were several."
-           % (shown, mode, started, commit, shown, buildtype(build), machine(), "; ".join(loads)),
-           ""]
-    for title, intro, header, lines in rep.sections:
-        out += ["### %s" % title, "", intro, ""]
-        if header:
-            out += [header, "|" + "---|" * (header.count("|") - 1)]
-        out += lines + [""]
-    for name, title, xl, yl, series, logx in rep.plots:
-        p = plot(docs, name, title, xl, yl, series, logx)
-        if p:
-            out += ["![%s](docs/bench/%s)" % (title, os.path.basename(p)), ""]
+    text = open(md).read() if os.path.exists(md) else "# Benchmarks\n"
+    heading = "## Figures of the last `make bench%s`" % ("-quick" if mode == "quick" else "")
+    kept = {}
+    if BEGIN in text and END in text:
+        # The 1M benchmarks take hours: each run (ONLY=...) replaces its own benchmarks'
+        # figures and keeps those of the same mode that earlier runs wrote.
+        old = text[text.index(BEGIN):text.index(END)]
+        if heading + "\n" in old:
+            for m in re.finditer(r"<!-- bench: (\w+) -->\n(.*?)(?=<!-- bench: |\Z)", old, re.S):
+                kept[m.group(1)] = m.group(2)
+    out = [BEGIN, "", heading, "",
+           "Written by `tests/bench/run.py BUILD %s`; machine: %s.  Each benchmark says which run "
+           "wrote it: when, the code and the build, and the load average (1 min) before and after "
+           "it.  Each cell is min / median / max over the runs when there were several."
+           % (mode, machine()), ""]
+    for bench, _ in BENCHES:
+        if bench not in ran:
+            if bench in kept:
+                out += ["<!-- bench: %s -->" % bench, kept[bench].rstrip("\n"), ""]
+            continue
+        when, before, after = ran[bench]
+        out += ["<!-- bench: %s -->" % bench]
+        first = True
+        for b, title, intro, header, lines in rep.sections:
+            if b != bench:
+                continue
+            out += ["### %s" % title, ""]
+            if first:
+                out += ["Run by `tests/bench/run.py %s %s` at %s UTC, code %s, %s; load average "
+                        "%s -> %s." % (shown, mode, when, commit, buildtype(build), before, after), ""]
+                first = False
+            out += [intro, ""]
+            if header:
+                out += [header, "|" + "---|" * (header.count("|") - 1)]
+            out += lines + [""]
+        for b, name, title, xl, yl, series, log in rep.plots:
+            p = plot(docs, name, title, xl, yl, series, log) if b == bench else None
+            if p:
+                out += ["![%s](docs/bench/%s)" % (title, os.path.basename(p)), ""]
     if not shutil.which("gnuplot"):
         out += ["(No plots: gnuplot is not installed; `apt-get install gnuplot-nox`.)", ""]
     out.append(END)
@@ -424,18 +471,19 @@ def main():
     keep = os.environ.get("WORK")
     work = keep or tempfile.mkdtemp(prefix="wm-bench.")
     os.makedirs(work, exist_ok=True)
-    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
-    rep, loads = Report(), []
+    rep, ran = Report(), {}
     try:
         for name, fn in BENCHES:
             if name in only:
+                when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
                 before = load()
+                rep.bench = name
                 fn(build, cfg, runs, rep, work)
-                loads.append("%s %s -> %s" % (name, before, load()))
+                ran[name] = (when, before, load())
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-    write(md, mode, shown, build, rep, loads, started)
+    write(md, mode, shown, build, rep, ran)
 
 
 if __name__ == "__main__":

@@ -510,6 +510,46 @@ static void test_search_fold(void **state)
 	built_free(&b);
 }
 
+/* wm_fold, counting its calls: the text each check of a longer word
+ * folds (store_fold, as the store's own) */
+static int folds;
+
+static void counting_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	char *out = NULL;
+	size_t len = 0;
+
+	(void)argc;
+	folds++;
+	assert_int_equal(store_fold((const char *)sqlite3_value_text(argv[0]),
+	                            (size_t)sqlite3_value_bytes(argv[0]), &out, &len), 0);
+	sqlite3_result_text(ctx, out, (int)len, free);
+}
+
+/* A longer word is checked against the text as written first: folded
+ * (NFKC) only where the text holds it in another width or case. */
+static void test_search_check_unfolded(void **state)
+{
+	struct fx *f = *state;
+	struct built a = bulletin(f->k, "g", T0, "提醒", "冒充客服的电信诈骗案件");
+	struct built b = bulletin(f->k, "g", T0 + 1, "寻人", "３栋的王阿姨，７８岁");
+	size_t n = 0;
+
+	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_int_equal(sqlite3_create_function(store_db(f->s), "wm_fold", 1, SQLITE_UTF8, NULL,
+	                                         counting_fold, NULL, NULL), SQLITE_OK);
+	folds = 0;
+	assert_int_equal(search_n(f->s, "电信诈骗", NULL), 1);
+	assert_int_equal(store_search_count(f->s, "电信诈骗", NULL, 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(folds, 0);
+	assert_int_equal(search_n(f->s, "78岁", NULL), 1);            /* full width in the text */
+	assert_int_equal(folds, 1);
+	built_free(&a);
+	built_free(&b);
+}
+
 /* A category is found by its name and its labels, in its kind's words. */
 static void test_search_category(void **state)
 {
@@ -1400,6 +1440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_fold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_fold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_check_unfolded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_category, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_open_keeps_locks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
