@@ -6,32 +6,15 @@
 // check prints "FAIL: why", keeps a screenshot and exits 1.
 //
 //   usage: node drive.mjs CASE URL OUTDIR
-import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-import { createInterface } from "node:readline";
 import { join } from "node:path";
-
-// the web app's packages hold playwright-core (its devDependency)
-const { chromium } = createRequire(new URL("../../node/web/package.json", import.meta.url))("playwright-core");
+import { barrier, check, run } from "./harness.mjs";
 
 const [caseName, url, outdir] = process.argv.slice(2);
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const TIMEOUT = 30000;
 // a phone: 360 CSS pixels wide, Chinese
 const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
   locale: "zh-CN" };
-
-async function barrier(what) {
-  console.log("wait: " + what);
-  const r = await lines.next();
-  if (r.done || r.value.trim() !== "go") throw new Error("the test did not say go after: " + what);
-}
-
-class Failure extends Error {}
-
-function check(cond, why) {
-  if (!cond) throw new Failure(why);
-}
 
 // The card of the event whose text includes `text`, once it is shown.
 async function cardWith(page, scope, text) {
@@ -481,42 +464,6 @@ const cases = {
   },
 };
 
-async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync",
-      // HTTPS with the network's TLS authority: its key trusted (test_browser.py https)
-      ...(process.env.WATCHMESH_CA_SPKI ? ["--ignore-certificate-errors-spki-list=" + process.env.WATCHMESH_CA_SPKI] : [])],
-  });
-  const context = await browser.newContext(PHONE);
-  const page = await context.newPage();
-  const errors = [];
-  const consoled = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => consoled.push(m.type() + ": " + m.text()));
-  // the page talks to its node and nothing else (no CDN, no fonts, no beacons)
-  const origin = new URL(url).origin;
-  page.on("request", (r) => {
-    if (!r.url().startsWith(origin + "/") && !r.url().startsWith("blob:") && !r.url().startsWith("data:"))
-      errors.push("a request to " + r.url());
-  });
-  let rc = 0;
-  try {
-    await cases[caseName](page);
-    check(errors.length === 0, "errors in the page, or requests past its node: " + errors.join("; "));
-    console.log("ok");
-  } catch (e) {
-    console.log("FAIL: " + (e instanceof Failure ? e.message : e.stack));
-    await page.screenshot({ path: join(outdir, "failed-" + caseName + ".png"), fullPage: true }).catch(() => {});
-    console.log("page text: " + (await page.locator("body").textContent().catch(() => "?")));
-    console.log("page console:\n  " + consoled.join("\n  "));
-    rc = 1;
-  } finally {
-    await browser.close();
-  }
-  process.exit(rc);
-}
-
-main();
+run((page) => cases[caseName](page), { outdir, origin: new URL(url).origin, page: PHONE, name: caseName,
+  // HTTPS with the network's TLS authority: its key trusted (test_browser.py https)
+  args: process.env.WATCHMESH_CA_SPKI ? ["--ignore-certificate-errors-spki-list=" + process.env.WATCHMESH_CA_SPKI] : [] });

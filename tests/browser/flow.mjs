@@ -9,15 +9,11 @@
 //
 //   usage: node flow.mjs flow URL_A OUTDIR     (WATCHMESH_URL_B: node B's page)
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-
-const { chromium } = createRequire(new URL("../../node/web/package.json", import.meta.url))("playwright-core");
+import { barrier, check, run } from "./harness.mjs";
 
 const [, urlA, outdir] = process.argv.slice(2);
 const urlB = process.env.WATCHMESH_URL_B;
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const TIMEOUT = 30000;
 const G = "gaobu.xinhua";
 const REQUEST = "家里门锁被撬，邻居说是楼下的人干的，请上门看看";
@@ -27,18 +23,6 @@ const ALERT = "寻找走失老人 刘大爷";
 const UPDATE = "刘大爷已找到，感谢大家";
 const LEAD = "刚才在菜市场门口见过一位穿蓝外套的老人";
 const THANKS = "太好了，下次社区活动见";
-
-class Failure extends Error {}
-
-function check(cond, why) {
-  if (!cond) throw new Failure(why);
-}
-
-async function barrier(what) {
-  console.log("wait: " + what);
-  const r = await lines.next();
-  if (r.done || r.value.trim() !== "go") throw new Error("the test did not say go after: " + what);
-}
 
 async function openGroup(page, url) {
   await page.goto(url);
@@ -191,40 +175,6 @@ const cases = {
   },
 };
 
-async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium", headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync",
-      "--ignore-certificate-errors-spki-list=" + process.env.WATCHMESH_CA_SPKI],
-  });
-  const shots = [];
-  const errors = [];
-  browser.on("disconnected", () => errors.push("the browser went away"));
-  // each page talks to its own node and nothing else
-  const watch = (page, origin) => {
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("request", (r) => {
-      if (!r.url().startsWith(origin + "/") && !r.url().startsWith("blob:") && !r.url().startsWith("data:"))
-        errors.push("a request to " + r.url());
-    });
-  };
-  let rc = 0;
-  try {
-    await cases.flow(browser, shots, watch);
-    check(errors.length === 0, "errors in the pages, or requests past their node: " + errors.join("; "));
-    console.log("ok");
-  } catch (e) {
-    console.log("FAIL: " + (e instanceof Failure ? e.message : e.stack));
-    for (const [name, page] of shots) {
-      await page.screenshot({ path: join(outdir, "failed-flow-" + name + ".png"), fullPage: true }).catch(() => {});
-      console.log(name + "'s page: " + (await page.locator("body").textContent().catch(() => "?")));
-    }
-    rc = 1;
-  } finally {
-    await browser.close();
-  }
-  process.exit(rc);
-}
-
-main();
+// each page talks to its own node and nothing else (watch(page, origin))
+run(cases.flow, { outdir, prefix: "failed-flow-", gone: true,
+  args: ["--ignore-certificate-errors-spki-list=" + process.env.WATCHMESH_CA_SPKI] });

@@ -7,15 +7,12 @@
 //
 //   usage: node officer.mjs CASE URL OUTDIR     (CASE: officer, groups)
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { barrier, check, run } from "./harness.mjs";
 
-const { chromium } = createRequire(new URL("../../node/web/package.json", import.meta.url))("playwright-core");
 const { readEvent } = await import("../../node/web/src/wire.js");
 
 const [caseName, url, outdir] = process.argv.slice(2);
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const TIMEOUT = 30000;
 const G = "gaobu.xinhua";
 const PAGE_TEXT = "家里门锁被撬，请上门看看";
@@ -26,18 +23,6 @@ const G2 = "gaobu.dongfeng";
 const G2_TEXT = "东风村的小卖部被人撬了锁";
 const LATER_TEXT = "晚上楼道的灯又不亮了";
 const G2_REPLY = "东风村的同事明早上门。";
-
-class Failure extends Error {}
-
-function check(cond, why) {
-  if (!cond) throw new Failure(why);
-}
-
-async function barrier(what) {
-  console.log("wait: " + what);
-  const r = await lines.next();
-  if (r.done || r.value.trim() !== "go") throw new Error("the test did not say go after: " + what);
-}
 
 async function openGroup(page) {
   await page.goto(url);
@@ -268,40 +253,4 @@ const cases = {
   },
 };
 
-async function main() {
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium", headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
-  const shots = [];
-  const errors = [];
-  // the pages talk to their node and nothing else
-  const origin = new URL(url).origin;
-  browser.on("disconnected", () => errors.push("the browser went away"));
-  const watch = (page) => {
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("request", (r) => {
-      if (!r.url().startsWith(origin + "/") && !r.url().startsWith("blob:") && !r.url().startsWith("data:"))
-        errors.push("a request to " + r.url());
-    });
-  };
-  let rc = 0;
-  try {
-    await cases[caseName](browser, shots, watch);
-    check(errors.length === 0, "errors in the pages, or requests past their node: " + errors.join("; "));
-    console.log("ok");
-  } catch (e) {
-    console.log("FAIL: " + (e instanceof Failure ? e.message : e.stack));
-    for (const [name, page] of shots) {
-      await page.screenshot({ path: join(outdir, "failed-" + name + ".png"), fullPage: true }).catch(() => {});
-      console.log(name + "'s page: " + (await page.locator("body").textContent().catch(() => "?")));
-    }
-    rc = 1;
-  } finally {
-    await browser.close();
-  }
-  process.exit(rc);
-}
-
-main();
+run(cases[caseName], { outdir, origin: new URL(url).origin, gone: true });

@@ -5,35 +5,19 @@
 //
 //   usage: node resident.mjs CASE URL OUTDIR
 import { writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { barrier, check, run } from "./harness.mjs";
 
-const require = createRequire(new URL("../../node/web/package.json", import.meta.url));
-const { chromium } = require("playwright-core");
 const { readEvent } = await import("../../node/web/src/wire.js");
 const { qrMatrix, sealKey } = await import("../../node/web/src/backup.js");
 const { ed25519 } = await import("../../node/web/node_modules/@noble/curves/ed25519.js");
 
 const [caseName, url, outdir] = process.argv.slice(2);
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const TIMEOUT = 30000;
 const G = "gaobu.xinhua";
 const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
   locale: "zh-CN" };
 const DAY = 24 * 3600 * 1000;
-
-class Failure extends Error {}
-
-function check(cond, why) {
-  if (!cond) throw new Failure(why);
-}
-
-async function barrier(what) {
-  console.log("wait: " + what);
-  const r = await lines.next();
-  if (r.done || r.value.trim() !== "go") throw new Error("the test did not say go after: " + what);
-}
 
 async function openGroup(page) {
   await page.goto(url);
@@ -178,37 +162,5 @@ async function cameraArgs() {
   return ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--use-file-for-fake-video-capture=" + video];
 }
 
-async function main() {
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", ...(caseName === "camera" ? await cameraArgs() : [])] });
-  const shots = [];
-  const errors = [];
-  // the pages talk to their node and nothing else
-  const origin = new URL(url).origin;
-  const watch = (page) => {
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("request", (r) => {
-      if (!r.url().startsWith(origin + "/") && !r.url().startsWith("blob:") && !r.url().startsWith("data:"))
-        errors.push("a request to " + r.url());
-    });
-  };
-  let rc = 0;
-  try {
-    await cases[caseName](browser, shots, watch);
-    check(errors.length === 0, "errors in the pages, or requests past their node: " + errors.join("; "));
-    console.log("ok");
-  } catch (e) {
-    console.log("FAIL: " + (e instanceof Failure ? e.message : e.stack));
-    for (const [name, page] of shots) {
-      await page.screenshot({ path: join(outdir, "failed-" + name + ".png"), fullPage: true }).catch(() => {});
-      console.log(name + "'s page: " + (await page.locator("body").textContent().catch(() => "?")));
-    }
-    rc = 1;
-  } finally {
-    await browser.close();
-  }
-  process.exit(rc);
-}
-
-main();
+run(cases[caseName], { outdir, origin: new URL(url).origin,
+  args: caseName === "camera" ? await cameraArgs() : [] });
