@@ -144,6 +144,15 @@ static void local_log(void *ctx, int level, const char *line)
 	d_log(ctx, level, "%s", line);
 }
 
+/* After a batch ended (at the check, or at a poll tick): its rows to the
+ * HTTP streams, and a failed commit looked into at once. */
+static void d_batch_ended(struct daemon *d, uint64_t failed_before)
+{
+	if (d->local.batch_failures != failed_before)
+		disk_check(d);           /* a full disk is the usual cause: say so at once */
+	serve_rows(d);
+}
+
 static void d_batch_check_cb(uv_check_t *h)
 {
 	struct daemon *d = h->data;
@@ -152,9 +161,7 @@ static void d_batch_check_cb(uv_check_t *h)
 	if (vq_inflight(d->vq) + vq_waiting(d->vq) > 0 && local_batch_hold(&d->local, d_now_ms()))
 		return;
 	local_batch_end(&d->local);
-	if (d->local.batch_failures != failed)
-		disk_check(d);           /* a full disk is the usual cause: say so at once */
-	serve_rows(d);
+	d_batch_ended(d, failed);
 }
 
 /* --- local events: the store poll ------------------------------------------------- */
@@ -162,13 +169,20 @@ static void d_batch_check_cb(uv_check_t *h)
 static void d_poll_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
+	uint64_t failed = d->local.batch_failures;
+	int held = d->local.batch_open;
+
+	size_t n;
 
 	if (d->stopping)
 		return;
-	if (local_poll(&d->local, D_POLL_ROUNDS, d_now_ms()) > 0) {
-		d->status_dirty = 1;
+	n = local_poll(&d->local, D_POLL_ROUNDS, d_now_ms());
+	if (held && !d->local.batch_open)
+		d_batch_ended(d, failed);  /* the poll ended a held batch; its rows served too */
+	else if (n > 0)
 		serve_rows(d);
-	}
+	if (n > 0)
+		d->status_dirty = 1;
 	d_after_mesh(d);
 }
 

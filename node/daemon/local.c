@@ -319,8 +319,14 @@ size_t local_poll(struct local *l, unsigned rounds, uint64_t now)
 	int64_t end, room;
 	int rc;
 
+	/* A batch the mesh holds open across turns (local_batch_hold) ends
+	 * here, so another process's post waits at most one tick however long a
+	 * catch-up keeps batches coming.  A durable one holds POSTs: it ends in
+	 * this turn's check, and its rows are not settled yet. */
+	if (l->batch_open && !l->batch_durable)
+		local_batch_end(l);
 	if (l->batch_open || (pc = malloc(sizeof *pc)) == NULL)
-		return 0;        /* the open batch's rows are not settled yet */
+		return 0;
 	while (rounds-- > 0) {
 		skip_mine(l);
 		end = l->nmine > 0 ? l->mine[0].lo : INT64_MAX;

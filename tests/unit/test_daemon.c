@@ -431,6 +431,30 @@ static void test_poll_publishes_other_writers(void **state)
 	assert_int_equal(t->l.rows_read, 3);
 }
 
+/* A catch-up keeps the mesh's batches coming, each held open across turns:
+ * a poll tick ends the held one rather than skip, so a post another process
+ * made waits one tick, not for the catch-up's end.  A durable batch (POSTs
+ * waiting) is left to its turn's check. */
+static void test_poll_ends_a_held_batch(void **state)
+{
+	struct t *t = *state;
+
+	post_elsewhere(t, 5);
+	for (size_t i = 0; i < 3; i++)
+		event_in(t, i);
+	assert_int_equal(local_batch_hold(&t->l, NOW), 1);
+	assert_int_equal(local_poll(&t->l, 64, NOW), 1);
+	assert_int_equal(t->l.batch_open, 0);
+	assert_int_equal(committed(t), 4);
+
+	event_in(t, 3);
+	assert_int_equal(local_batch_durable(&t->l), 0);
+	assert_int_equal(local_poll(&t->l, 64, NOW), 0);
+	assert_int_equal(t->l.batch_open, 1);
+	local_batch_end(&t->l);
+	assert_int_equal(committed(t), 5);
+}
+
 /* A rolled-back batch's seqs may be handed out again, here to another
  * writer: the poll must not skip its row as the daemon's. */
 static void test_rollback_forgets_its_rows(void **state)
@@ -628,6 +652,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_durable_batch_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_held_across_turns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_publishes_other_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_ends_a_held_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_forgets_its_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_queue_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_queue_batch, setup, teardown),
