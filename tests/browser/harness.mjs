@@ -4,7 +4,8 @@
 // launched by playwright-core (from node/web/node_modules, loaded only when
 // run() is called), each page watched for errors and for requests past its
 // node, and the end of a run: "ok", or "FAIL: why" with a screenshot and the
-// text of each page kept, and exit 1.
+// text of each page kept, and exit 1; and posted(), the event a page POSTs
+// as the node took it.
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -29,6 +30,17 @@ export async function barrier(what) {
 // Chromium's flags for every driver; a driver adds its own (args).
 const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync"];
+
+// The wire event the page POSTs next, checked, once the node answered 201.
+export async function posted(page, act) {
+  const { readEvent } = await import("../../node/web/src/wire.js");
+  const rq = page.waitForRequest((r) => r.url().endsWith("/api/v1/events") && r.method() === "POST");
+  const rs = page.waitForResponse((r) => r.url().endsWith("/api/v1/events") && r.request().method() === "POST");
+  await act();
+  const body = (await rq).postDataBuffer();
+  check((await rs).status() === 201, "the node answered the page's event with " + (await rs).status());
+  return readEvent(new Uint8Array(body));
+}
 
 // Launch Chromium with FLAGS and args, run body, print "ok" or "FAIL: why",
 // and exit 0 or 1.  Options:

@@ -8,9 +8,7 @@
 //   usage: node officer.mjs CASE URL OUTDIR     (CASE: officer, groups)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { barrier, check, run } from "./harness.mjs";
-
-const { readEvent } = await import("../../node/web/src/wire.js");
+import { barrier, check, posted, run } from "./harness.mjs";
 
 const [caseName, url, outdir] = process.argv.slice(2);
 const TIMEOUT = 30000;
@@ -38,16 +36,6 @@ async function unlock(officer) {
   await officer.fill("#officer-pass", readFileSync("pass.txt", "utf8").split("\n")[0]);
   await officer.click("#officer-unlock");
   await officer.locator("#officer-who", { hasText: "王警官 · 高埔派出所" }).waitFor({ timeout: TIMEOUT });
-}
-
-// The wire event the page POSTs next, checked, once the node answered 201.
-async function posted(page, act) {
-  const rq = page.waitForRequest((r) => r.url().endsWith("/api/v1/events") && r.method() === "POST");
-  const rs = page.waitForResponse((r) => r.url().endsWith("/api/v1/events") && r.request().method() === "POST");
-  await act();
-  const body = (await rq).postDataBuffer();
-  check((await rs).status() === 201, "the node answered the page's event with " + (await rs).status());
-  return readEvent(new Uint8Array(body));
 }
 
 // A JPEG of noise drawn by the browser, with an EXIF segment (a GPS-like

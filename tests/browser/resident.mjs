@@ -6,9 +6,8 @@
 //   usage: node resident.mjs CASE URL OUTDIR
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { barrier, check, run } from "./harness.mjs";
+import { barrier, check, posted, run } from "./harness.mjs";
 
-const { readEvent } = await import("../../node/web/src/wire.js");
 const { qrMatrix, sealKey } = await import("../../node/web/src/backup.js");
 const { ed25519 } = await import("../../node/web/node_modules/@noble/curves/ed25519.js");
 
@@ -25,16 +24,6 @@ async function openGroup(page) {
   await b.waitFor({ timeout: TIMEOUT });
   await b.click();
   await page.locator("#top h1", { hasText: G }).waitFor({ timeout: TIMEOUT });
-}
-
-// The wire event the page POSTs next, checked, once the node answered 201.
-async function posted(page, act) {
-  const rq = page.waitForRequest((r) => r.url().endsWith("/api/v1/events") && r.method() === "POST");
-  const rs = page.waitForResponse((r) => r.url().endsWith("/api/v1/events") && r.request().method() === "POST");
-  await act();
-  const body = (await rq).postDataBuffer();
-  check((await rs).status() === 201, "the node answered the page's event with " + (await rs).status());
-  return readEvent(new Uint8Array(body));
 }
 
 // A YUV4MPEG2 (4:2:0) video of one grey picture: the QR code of text, 8
