@@ -8,7 +8,7 @@
 //   usage: node drive.mjs CASE URL OUTDIR
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { barrier, check, run } from "./harness.mjs";
+import { barrier, check, openGroup, run } from "./harness.mjs";
 
 const [caseName, url, outdir] = process.argv.slice(2);
 const TIMEOUT = 30000;
@@ -56,14 +56,6 @@ function keptHeadlines(page) {
   }));
 }
 
-async function openGroup(page, group) {
-  await page.goto(url);
-  const b = page.locator("#groups button[data-group='" + group + "']");
-  await b.waitFor({ timeout: TIMEOUT });
-  await b.click();
-  await page.locator("#top h1", { hasText: group }).waitFor({ timeout: TIMEOUT });
-}
-
 const cases = {
   // Steps 1 and 2: the page served by the node, the community picked from
   // the certificates, alerts pinned with their severity, time left, area and
@@ -75,7 +67,7 @@ const cases = {
     await page.locator("#groups button").first().waitFor({ timeout: TIMEOUT });
     const groups = await page.locator("#groups button").allTextContents();
     check(groups.length === 1 && groups[0] === "gaobu.xinhua", "groups offered: " + JSON.stringify(groups));
-    await openGroup(page, "gaobu.xinhua");
+    await openGroup(page, url, "gaobu.xinhua");
     const alert = await cardWith(page, "#alerts", "寻找走失老人");
     check((await alert.getAttribute("class")).includes("sev-Severe"), "the alert is not coloured as Severe");
     const meta = await alert.locator(".meta").textContent();
@@ -116,7 +108,7 @@ const cases = {
   // for everything, and slips in a bulletin signed by a resident, a station
   // certificate signed by that resident, and an event with a bad signature.
   async liar(page) {
-    await openGroup(page, "gaobu.xinhua");
+    await openGroup(page, url, "gaobu.xinhua");
     await cardWith(page, "#feed", "警惕冒充公检法诈骗");
     const forged = await cardWith(page, "#feed", "派出所通知：请把存款转入安全账户");
     check(await forged.locator(".badge").count() === 0, "the forged bulletin has a badge");
@@ -140,7 +132,7 @@ const cases = {
   // page, as the node hides it, and the kept ones keep their badges, as does
   // the other officer's bulletin.  Then the page in English.
   async revoked(page) {
-    await openGroup(page, "gaobu.xinhua");
+    await openGroup(page, url, "gaobu.xinhua");
     const later = await cardWith(page, "#alerts", "所有人到村委会集合");
     check((await later.locator(".badge").textContent()).includes("赵警官"), "before the revoke, no badge on his alert");
     await barrier("the officer's key revoked");
@@ -168,7 +160,7 @@ const cases = {
   // from the service worker's copies and shows the feed it read, badges
   // checked as before.
   async offline(page) {
-    await openGroup(page, "gaobu.xinhua");
+    await openGroup(page, url, "gaobu.xinhua");
     await cardWith(page, "#alerts", "寻找走失老人");
     await page.evaluate(() => navigator.serviceWorker.ready);
     // a second visit online, read through the worker
@@ -194,7 +186,7 @@ const cases = {
   // worker; when the node is back it goes by itself, and the test checks
   // the node holds it.
   async queue(page) {
-    await openGroup(page, "gaobu.xinhua");
+    await openGroup(page, url, "gaobu.xinhua");
     await cardWith(page, "#alerts", "寻找走失老人");
     await page.evaluate(() => navigator.serviceWorker.ready);
     await page.reload();
@@ -226,7 +218,7 @@ const cases = {
   // own key replaced only on a second press), one from a picture of the
   // printed QR code; the restored phone signs with the key.
   async backup(page) {
-    await openGroup(page, "gaobu.xinhua");
+    await openGroup(page, url, "gaobu.xinhua");
     const mine = await shownKey(page);
     check(await page.locator("#key-qr svg path").count() === 1, "no QR code of the key");
     await page.fill("#backup-pass", "短口令");
@@ -263,7 +255,7 @@ const cases = {
         const ctx = await browser.newContext(PHONE);
         phones.push(ctx);
         const p = await ctx.newPage();
-        await openGroup(p, "gaobu.xinhua");
+        await openGroup(p, url, "gaobu.xinhua");
         const fresh = await shownKey(p);
         check(fresh !== mine, how + ": a fresh phone has the same key");
         await p.setInputFiles("#restore-file", input);
@@ -295,7 +287,7 @@ const cases = {
   // authority's certificate, in a secure context with its service worker,
   // shows an alert posted on A once the mesh brought it to B.
   async https(page) {
-    await openGroup(page, "gaobu.xinhua");
+    await openGroup(page, url, "gaobu.xinhua");
     check(await page.evaluate(() => location.protocol === "https:" && window.isSecureContext), "not a secure page");
     await barrier("an alert posted on node A");
     const alert = await cardWith(page, "#alerts", "暴雨红色预警");
@@ -326,7 +318,7 @@ const cases = {
         if (after !== "0") await held;
         await route.continue();
       });
-      await openGroup(first, "gaobu.xinhua");
+      await openGroup(first, url, "gaobu.xinhua");
       await cardWith(first, "#feed", "第 3000 条消息");
       await first.locator("#checking", { hasText: "已核对 200 条" }).waitFor({ timeout: TIMEOUT });
       check((await first.locator("#feed article.card").first().textContent()).includes("第 3000 条消息"),
@@ -379,7 +371,7 @@ const cases = {
   // visit is two hours later (the browser's clock): the alert of one hour
   // the device kept is no longer kept.
   async recache(page) {
-    await openGroup(page, "gaobu.xinhua");
+    await openGroup(page, url, "gaobu.xinhua");
     const thief = await cardWith(page, "#alerts", "所有人到村委会集合");
     check((await thief.locator(".badge").textContent()).includes("赵警官"), "before the revoke, no badge on his alert");
     await cardWith(page, "#feed", "楼下有人撬车门");
@@ -418,7 +410,7 @@ const cases = {
   // "I can help" on the running alert, counted under it, and a lead in
   // reply, shown under it.
   async post(page) {
-    await openGroup(page, "gaobu.xinhua");
+    await openGroup(page, url, "gaobu.xinhua");
     let posts = 0;
     page.on("request", (r) => { if (r.method() === "POST") posts++; });
     // the content rules before signing: a text over the node's 16000 bytes

@@ -10,7 +10,7 @@
 //   usage: node flow.mjs flow URL_A OUTDIR     (WATCHMESH_URL_B: node B's page)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { barrier, check, run } from "./harness.mjs";
+import { barrier, check, openGroup, run } from "./harness.mjs";
 
 const [, urlA, outdir] = process.argv.slice(2);
 const urlB = process.env.WATCHMESH_URL_B;
@@ -23,14 +23,6 @@ const ALERT = "寻找走失老人 刘大爷";
 const UPDATE = "刘大爷已找到，感谢大家";
 const LEAD = "刚才在菜市场门口见过一位穿蓝外套的老人";
 const THANKS = "太好了，下次社区活动见";
-
-async function openGroup(page, url) {
-  await page.goto(url);
-  const b = page.locator("#groups button[data-group='" + G + "']");
-  await b.waitFor({ timeout: TIMEOUT });
-  await b.click();
-  await page.locator("#top h1", { hasText: G }).waitFor({ timeout: TIMEOUT });
-}
 
 // The notifications the page's service worker shows now: [title, tag].
 function notifications(page) {
@@ -88,7 +80,7 @@ const cases = {
         return ask();
       };
     });
-    await openGroup(resident, urlA);
+    await openGroup(resident, urlA, G);
     check(await resident.evaluate(() => window.isSecureContext && location.protocol === "https:"), "A's page is not secure");
     check(asked === 0, "the page asked for notifications on load");
     await residentCtx.grantPermissions(["notifications"], { origin: new URL(urlA).origin });
@@ -107,7 +99,7 @@ const cases = {
 
     // the officer on B: his key file, the request (meshed from A) opened in
     // his inbox, a sealed reply, then a referral re-sealed to the office
-    await openGroup(officer, urlB);
+    await openGroup(officer, urlB, G);
     await officerCtx.grantPermissions(["notifications"], { origin: new URL(urlB).origin });
     await officer.click("#notify");
     await officer.locator("#notify-on").waitFor({ timeout: TIMEOUT });

@@ -4,8 +4,8 @@
 // launched by playwright-core (from node/web/node_modules, loaded only when
 // run() is called), each page watched for errors and for requests past its
 // node, and the end of a run: "ok", or "FAIL: why" with a screenshot and the
-// text of each page kept, and exit 1; and posted(), the event a page POSTs
-// as the node took it.
+// text of each page kept, and exit 1; and openGroup() and posted(), the
+// steps every driver takes: a community picked, an event a page POSTs.
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -30,6 +30,15 @@ export async function barrier(what) {
 // Chromium's flags for every driver; a driver adds its own (args).
 const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync"];
+
+// The page opened at url and the community group picked from its list.
+export async function openGroup(page, url, group) {
+  await page.goto(url);
+  const b = page.locator("#groups button[data-group='" + group + "']");
+  await b.waitFor({ timeout: 30000 });
+  await b.click();
+  await page.locator("#top h1", { hasText: group }).waitFor({ timeout: 30000 });
+}
 
 // The wire event the page POSTs next, checked, once the node answered 201.
 export async function posted(page, act) {

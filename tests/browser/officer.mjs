@@ -8,7 +8,7 @@
 //   usage: node officer.mjs CASE URL OUTDIR     (CASE: officer, groups)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { barrier, check, posted, run } from "./harness.mjs";
+import { barrier, check, openGroup, posted, run } from "./harness.mjs";
 
 const [caseName, url, outdir] = process.argv.slice(2);
 const TIMEOUT = 30000;
@@ -21,14 +21,6 @@ const G2 = "gaobu.dongfeng";
 const G2_TEXT = "东风村的小卖部被人撬了锁";
 const LATER_TEXT = "晚上楼道的灯又不亮了";
 const G2_REPLY = "东风村的同事明早上门。";
-
-async function openGroup(page) {
-  await page.goto(url);
-  const b = page.locator("#groups button[data-group='" + G + "']");
-  await b.waitFor({ timeout: TIMEOUT });
-  await b.click();
-  await page.locator("#top h1", { hasText: G }).waitFor({ timeout: TIMEOUT });
-}
 
 // The officer's key file unlocked in his page's panel.
 async function unlock(officer) {
@@ -72,7 +64,7 @@ const cases = {
 
     // a resident's request: sealed unless chosen public, so no personal-data
     // check, and nothing of it in clear
-    await openGroup(resident);
+    await openGroup(resident, url, G);
     await resident.click("#request summary");
     check((await resident.textContent("#send-request")) === "加密发送求助", "the request is not sealed by default");
     await resident.selectOption("#topic", "police");
@@ -85,7 +77,7 @@ const cases = {
     await barrier("the page's sealed request");
 
     // the officer imports his key file: a wrong passphrase first
-    await openGroup(officer);
+    await openGroup(officer, url, G);
     await officer.click("#officer summary");
     // a photo picked by mistake is not read
     await officer.setInputFiles("#officer-key", { name: "IMG_0001.jpg", mimeType: "image/jpeg", buffer: Buffer.alloc(100000, 0xff) });
@@ -197,7 +189,7 @@ const cases = {
     const officer = await ctx.newPage();
     shots.push(["officer", officer]);
     watch(officer);
-    await openGroup(officer);
+    await openGroup(officer, url, G);
     await officer.click("#officer summary");
     await unlock(officer);
     const items = officer.locator("#inbox .inbox-item");

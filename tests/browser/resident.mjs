@@ -6,7 +6,7 @@
 //   usage: node resident.mjs CASE URL OUTDIR
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { barrier, check, posted, run } from "./harness.mjs";
+import { barrier, check, openGroup, posted, run } from "./harness.mjs";
 
 const { qrMatrix, sealKey } = await import("../../node/web/src/backup.js");
 const { ed25519 } = await import("../../node/web/node_modules/@noble/curves/ed25519.js");
@@ -17,14 +17,6 @@ const G = "gaobu.xinhua";
 const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
   locale: "zh-CN" };
 const DAY = 24 * 3600 * 1000;
-
-async function openGroup(page) {
-  await page.goto(url);
-  const b = page.locator("#groups button[data-group='" + G + "']");
-  await b.waitFor({ timeout: TIMEOUT });
-  await b.click();
-  await page.locator("#top h1", { hasText: G }).waitFor({ timeout: TIMEOUT });
-}
 
 // A YUV4MPEG2 (4:2:0) video of one grey picture: the QR code of text, 8
 // pixels a module, black on white, in the middle of a 640 x 480 frame (what
@@ -54,7 +46,7 @@ const cases = {
     const page = await ctx.newPage();
     shots.push(["resident", page]);
     watch(page);
-    await openGroup(page);
+    await openGroup(page, url, G);
     const alert = page.locator("#alerts article.card", { hasText: "寻找走失老人" }).first();
     await alert.waitFor({ timeout: TIMEOUT });
 

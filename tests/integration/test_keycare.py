@@ -32,7 +32,6 @@ test_mesh.py's helpers.
 import json
 import os
 import re
-import shutil
 import sys
 import time
 
@@ -100,16 +99,23 @@ def rotated_line(log, old, new):
     return re.search("peer 127.0.0.1:[0-9]+ rotated its key from %s to %s .*recorded in .*/pins" % (old, new), log)
 
 
-def t_rotate(env):
+def pinned_pair(env):
+    """Nodes a and b running, b linked to a by a's key pinned in its peers
+    line: (a, b, a's key)."""
     env.world(node="a", group=G)
     env.run("init", "b", "--network", "net", "--name", "b")
-    old = pub_of(env, env.path("a", "node.key"))
+    pinned = pub_of(env, env.path("a", "node.key"))
     a, b = Daemon(env, "a"), Daemon(env, "b")
     a.configure()
-    b.configure(peers=["%s@%s" % (a.addr(), old)])
+    b.configure(peers=["%s@%s" % (a.addr(), pinned)])
     a.start()
     b.start()
     wait_until("b to link to a, pinned by its key", lambda: peers_up(env, "b"))
+    return a, b, pinned
+
+
+def t_rotate(env):
+    a, b, old = pinned_pair(env)
     _, err = env.run("key", "rotate", "--dir", "a", rc=1)
     check("daemon is running" in err, "key rotate with the daemon running: " + err)
     a.stop()
@@ -210,15 +216,7 @@ def t_rotatefake(env):
 
 
 def t_rotaterevoked(env):
-    env.world(node="a", group=G)
-    env.run("init", "b", "--network", "net", "--name", "b")
-    old = pub_of(env, env.path("a", "node.key"))
-    a, b = Daemon(env, "a"), Daemon(env, "b")
-    a.configure()
-    b.configure(peers=["%s@%s" % (a.addr(), old)])
-    a.start()
-    b.start()
-    wait_until("b to link to a, pinned by its key", lambda: peers_up(env, "b"))
+    a, b, old = pinned_pair(env)
     env.run("cert", "issue", "--issuer", "station.key", "--passphrase-file", env.passfile,
             "--subject", old, "--role", "node", "--name", "a 的节点", "--groups", G, "--days", "300", "--dir", "a")
     # stolen at t: revoked keeping what it signed before, as docs/keys.md says
@@ -242,15 +240,7 @@ def t_rotaterevoked(env):
 
 
 def t_rotaterevokedchain(env):
-    env.world(node="a", group=G)
-    env.run("init", "b", "--network", "net", "--name", "b")
-    k0 = pub_of(env, env.path("a", "node.key"))
-    a, b = Daemon(env, "a"), Daemon(env, "b")
-    a.configure()
-    b.configure(peers=["%s@%s" % (a.addr(), k0)])
-    a.start()
-    b.start()
-    wait_until("b to link to a, pinned by its key", lambda: peers_up(env, "b"))
+    a, b, k0 = pinned_pair(env)
     wait_until("b to hold the station's certificate",
                lambda: any(c["role"] == "station" for c in env.json("certs", "--dir", "b", "--json")))
     a.stop()
