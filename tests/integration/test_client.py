@@ -21,7 +21,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wmtest import Failure, check  # noqa: E402
+from wmtest import check  # noqa: E402
 from test_mesh import G, free_port, run_cases, wait_until  # noqa: E402
 from test_http import request_event, world_node  # noqa: E402
 
