@@ -92,6 +92,7 @@ static int key_rotate(const char *dir)
 	struct network net;
 	struct key *k = NULL, *ok = NULL;
 	int fd = -1, ret = CLI_FAIL;
+	unsigned n;
 
 	if (!dir)
 		return cli_no_dir("key");
@@ -108,7 +109,10 @@ static int key_rotate(const char *dir)
 		goto out;
 	}
 	hex_encode(ohex, ok->pub, WM_PUB_LEN);
+	/* a second rotation within the same second keeps its old key as -2 */
 	snprintf(old, sizeof old, "%s/node.key.old-%llu", dir, (unsigned long long)time(NULL));
+	for (n = 2; files_exists(old) && n < 100; n++)
+		snprintf(old, sizeof old, "%s/node.key.old-%llu-%u", dir, (unsigned long long)time(NULL), n);
 	if (key_generate(&k) != 0 || rot_sign(ok, net.id, k->pub, wm_now_ms(), rec) != 0) {
 		cli_err("cannot generate a key and its rotation statement");
 		goto out;
