@@ -141,7 +141,7 @@ struct hreq {
 	const char *ctype;
 	char *resp;
 	size_t rlen;
-	char etag[48];               /* a web app file's validator, sent when set */
+	char etag[64];               /* a web app file's validator, sent when set */
 };
 
 /* A POST the daemon has not answered yet (h->jobs counts it, so h

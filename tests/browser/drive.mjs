@@ -8,13 +8,10 @@
 //   usage: node drive.mjs CASE URL OUTDIR
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { barrier, check, openGroup, run } from "./harness.mjs";
+import { barrier, check, openGroup, PHONE, run } from "./harness.mjs";
 
 const [caseName, url, outdir] = process.argv.slice(2);
 const TIMEOUT = 30000;
-// a phone: 360 CSS pixels wide, Chinese
-const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
-  locale: "zh-CN" };
 
 // The card of the event whose text includes `text`, once it is shown.
 async function cardWith(page, scope, text) {

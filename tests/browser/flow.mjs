@@ -10,7 +10,7 @@
 //   usage: node flow.mjs flow URL_A OUTDIR     (WATCHMESH_URL_B: node B's page)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { barrier, check, openGroup, run } from "./harness.mjs";
+import { barrier, check, openGroup, PHONE, run } from "./harness.mjs";
 
 const [, urlA, outdir] = process.argv.slice(2);
 const urlB = process.env.WATCHMESH_URL_B;
@@ -57,8 +57,7 @@ function shot(page, name) {
 const cases = {
   async flow(browser, shots, watch) {
     const phone = async (url, clock) => {
-      const c = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2,
-        isMobile: true, hasTouch: true, locale: "zh-CN" });
+      const c = await browser.newContext(PHONE);
       // the resident's page is run forward past the alert's end at the close
       if (clock) await c.clock.install();
       const page = await c.newPage();

@@ -10,6 +10,10 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
+// A cheap phone: the screen every driver's pages open on, in Chinese.
+export const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+  locale: "zh-CN" };
+
 export class Failure extends Error {}
 
 export function check(cond, why) {

@@ -8,7 +8,7 @@
 //   usage: node officer.mjs CASE URL OUTDIR     (CASE: officer, groups)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { barrier, check, openGroup, posted, run } from "./harness.mjs";
+import { barrier, check, openGroup, PHONE, posted, run } from "./harness.mjs";
 
 const [caseName, url, outdir] = process.argv.slice(2);
 const TIMEOUT = 30000;
@@ -51,8 +51,7 @@ async function jpegWithExif(page) {
 
 const cases = {
   async officer(browser, shots, watch) {
-    const context = (clock) => browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2,
-      isMobile: true, hasTouch: true, locale: "zh-CN" }).then(async (c) => {
+    const context = (clock) => browser.newContext(PHONE).then(async (c) => {
       if (clock) await c.clock.install();
       return c;
     });
@@ -184,8 +183,7 @@ const cases = {
   // community's request is signed into that community and counts as an
   // answer there, and stays out of the page's feed.
   async groups(browser, shots, watch) {
-    const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2,
-      isMobile: true, hasTouch: true, locale: "zh-CN" });
+    const ctx = await browser.newContext(PHONE);
     const officer = await ctx.newPage();
     shots.push(["officer", officer]);
     watch(officer);

@@ -6,7 +6,7 @@
 //   usage: node resident.mjs CASE URL OUTDIR
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { barrier, check, openGroup, posted, run } from "./harness.mjs";
+import { barrier, check, openGroup, PHONE, posted, run } from "./harness.mjs";
 
 const { qrMatrix, sealKey } = await import("../../node/web/src/backup.js");
 const { ed25519 } = await import("../../node/web/node_modules/@noble/curves/ed25519.js");
@@ -14,8 +14,6 @@ const { ed25519 } = await import("../../node/web/node_modules/@noble/curves/ed25
 const [caseName, url, outdir] = process.argv.slice(2);
 const TIMEOUT = 30000;
 const G = "gaobu.xinhua";
-const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
-  locale: "zh-CN" };
 const DAY = 24 * 3600 * 1000;
 
 // A YUV4MPEG2 (4:2:0) video of one grey picture: the QR code of text, 8
