@@ -645,7 +645,8 @@ out:
 
 /* --- sealed boxes ---------------------------------------------------------------- */
 
-#define SEAL_KEY_LEN crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+#define SEAL_KEY_LEN WM_SEAL_KEY_LEN
+_Static_assert(WM_SEAL_KEY_LEN == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "the box key is the AEAD's");
 #define SEAL_MAC_LEN crypto_aead_xchacha20poly1305_ietf_ABYTES
 
 /* The AEAD's associated data: the caller's, then the box's clear part
@@ -744,17 +745,42 @@ int seal_shape(const uint8_t *box, size_t boxlen, size_t *n)
 	return 0;
 }
 
+int key_can_open(const struct key *k)
+{
+	return k != NULL && (k->sec != NULL || k->unseal != NULL);
+}
+
+int seal_open_slot(const uint8_t *slots, size_t n, const struct key *reader, uint8_t *boxkey)
+{
+	uint8_t xpk[crypto_box_PUBLICKEYBYTES], *xsk;
+	size_t i;
+	int rc = WM_ENOTFOUND;
+
+	if (slots == NULL || reader == NULL || reader->sec == NULL || boxkey == NULL)
+		return WM_EINVAL;
+	if (wmc_init() < 0 || (xsk = sodium_malloc(crypto_box_SECRETKEYBYTES)) == NULL)
+		return WM_ENOMEM;
+	if (crypto_sign_ed25519_pk_to_curve25519(xpk, reader->pub) != 0 ||
+	    crypto_sign_ed25519_sk_to_curve25519(xsk, reader->sec) != 0)
+		rc = WM_ECRYPTO;
+	for (i = 0; i < n && rc == WM_ENOTFOUND; i++)
+		if (crypto_box_seal_open(boxkey, slots + i * WM_SEAL_SLOT_LEN, WM_SEAL_SLOT_LEN, xpk, xsk) == 0)
+			rc = 0;
+	sodium_free(xsk);
+	return rc;
+}
+
 int seal_open(const uint8_t *box, size_t boxlen, const uint8_t *ad, size_t adlen,
               const uint8_t author[WM_PUB_LEN], const struct key *reader,
               uint8_t **msg, size_t *msglen)
 {
-	uint8_t *kbuf = NULL, *xsk = NULL, *m = NULL, *fullad = NULL;
-	uint8_t xpk[crypto_box_PUBLICKEYBYTES];
-	size_t n = 0, hdr, i, first, last, padded, fulladlen = 0;
+	uint8_t *kbuf = NULL, *m = NULL, *fullad = NULL;
+	const uint8_t *slots;
+	size_t n = 0, hdr, nslots, padded, fulladlen = 0;
 	unsigned long long mlen = 0;
-	int rc = 0, found = 0;
+	int rc = 0;
 
-	if ((ad == NULL && adlen > 0) || author == NULL || reader == NULL || reader->sec == NULL ||
+	if ((ad == NULL && adlen > 0) || author == NULL || !key_can_open(reader) ||
 	    msg == NULL || msglen == NULL)
 		return WM_EINVAL;
 	if (seal_shape(box, boxlen, &n) != 0)
@@ -765,32 +791,22 @@ int seal_open(const uint8_t *box, size_t boxlen, const uint8_t *ad, size_t adlen
 	padded = boxlen - hdr - SEAL_MAC_LEN;
 	/* the slots name nobody: a recipient tries each (at most 16); the
 	 * author's is the last */
+	slots = box + 1 + WM_SEAL_NONCE_LEN;
 	if (memcmp(author, reader->pub, WM_PUB_LEN) == 0) {
-		first = n;
-		last = n;
+		slots += n * WM_SEAL_SLOT_LEN;
+		nslots = 1;
 	} else {
-		first = 0;
-		last = n - 1;
+		nslots = n;
 	}
 	kbuf = sodium_malloc(SEAL_KEY_LEN);
-	xsk = sodium_malloc(crypto_box_SECRETKEYBYTES);
 	m = sodium_malloc(padded);
-	if (kbuf == NULL || xsk == NULL || m == NULL) {
+	if (kbuf == NULL || m == NULL) {
 		rc = WM_ENOMEM;
 		goto out;
 	}
-	if (crypto_sign_ed25519_pk_to_curve25519(xpk, reader->pub) != 0 ||
-	    crypto_sign_ed25519_sk_to_curve25519(xsk, reader->sec) != 0) {
-		rc = WM_ECRYPTO;
+	rc = reader->sec ? seal_open_slot(slots, nslots, reader, kbuf) : reader->unseal(reader->pub, slots, nslots, kbuf);
+	if (rc != 0)
 		goto out;
-	}
-	for (i = first; i <= last && !found; i++)
-		found = crypto_box_seal_open(kbuf, box + 1 + WM_SEAL_NONCE_LEN + i * WM_SEAL_SLOT_LEN,
-		                             WM_SEAL_SLOT_LEN, xpk, xsk) == 0;
-	if (!found) {
-		rc = WM_ENOTFOUND;
-		goto out;
-	}
 	if ((fullad = seal_ad(ad, adlen, box, hdr, &fulladlen)) == NULL) {
 		rc = WM_ENOMEM;
 		goto out;
@@ -803,7 +819,6 @@ int seal_open(const uint8_t *box, size_t boxlen, const uint8_t *ad, size_t adlen
 	}
 out:
 	sodium_free(kbuf);
-	sodium_free(xsk);
 	free(fullad);
 	if (rc < 0) {
 		sodium_free(m);

@@ -30,12 +30,15 @@ int wmc_init(void);
 
 /* An Ed25519 identity.  `sec` is sodium_malloc'd and NULL for a key that
  * holds only the public half.  Free with key_free(), which wipes it.  A key
- * whose secret half is held elsewhere (the key agent) has sec NULL and
- * `sign`, which key_sign_id calls: it signs, it never hands the key out. */
+ * whose secret half is held elsewhere (the key agent) has sec NULL, `sign`,
+ * which key_sign_id calls, and `unseal`, which seal_open calls with the n
+ * slots of a sealed box this key may hold (seal_open_slot's contract).
+ * Neither hands the key out. */
 struct key {
 	uint8_t pub[WM_PUB_LEN];
 	uint8_t *sec;
 	int (*sign)(const uint8_t pub[WM_PUB_LEN], const uint8_t id[WM_ID_LEN], uint8_t sig[WM_SIG_LEN]);
+	int (*unseal)(const uint8_t pub[WM_PUB_LEN], const uint8_t *slots, size_t n, uint8_t *boxkey);
 };
 
 /* New random key pair; caller frees with key_free(). */
@@ -155,6 +158,15 @@ int seal_shape(const uint8_t *box, size_t boxlen, size_t *n);
 int seal_open(const uint8_t *box, size_t boxlen, const uint8_t *ad, size_t adlen,
               const uint8_t author[WM_PUB_LEN], const struct key *reader,
               uint8_t **msg, size_t *msglen);
+/* The box key (WM_SEAL_KEY_LEN bytes) from the first of n slots (80 bytes
+ * each, one after the other) that reader's secret half opens: 0, or
+ * WM_ENOTFOUND when none does, WM_EINVAL without a secret half.  What
+ * seal_open does for a reader it holds, and the key agent for one it holds
+ * for others.  key_can_open: 1 if k holds its secret half or an agent
+ * opens for it. */
+#define WM_SEAL_KEY_LEN 32
+int seal_open_slot(const uint8_t *slots, size_t n, const struct key *reader, uint8_t *boxkey);
+int key_can_open(const struct key *k);
 void seal_free_msg(uint8_t *msg, size_t len);
 
 /* Passphrase cost: libsodium's MODERATE or SENSITIVE limits (Argon2id

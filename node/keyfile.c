@@ -398,10 +398,10 @@ int files_agent_call(const uint8_t pub[WM_PUB_LEN], char op, const uint8_t *in, 
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[PATH_MAX], path[PATH_MAX], why[WM_WHY_LEN];
-	uint8_t req[1 + WM_PUB_LEN + WM_ID_LEN], ok = 0;
+	uint8_t req[AGENT_REQ_MAX], ok = 0;
 	int fd, rc = WM_ENOTFOUND;
 
-	if (inlen > WM_ID_LEN || files_agent_dir(dir, 0, why) != 0)
+	if (inlen > sizeof req - 1 - WM_PUB_LEN || files_agent_dir(dir, 0, why) != 0)
 		return WM_ENOTFOUND;
 	files_agent_sock(dir, pub, path);
 	if (strlen(path) >= sizeof sa.sun_path)
@@ -415,8 +415,12 @@ int files_agent_call(const uint8_t pub[WM_PUB_LEN], char op, const uint8_t *in, 
 	if (inlen)
 		memcpy(req + 1 + WM_PUB_LEN, in, inlen);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && agent_io(fd, req, 1 + WM_PUB_LEN + inlen, 1) == 0 &&
-	    agent_io(fd, &ok, 1, 0) == 0 && ok == AGENT_OK && agent_io(fd, out, outlen, 0) == 0)
-		rc = 0;
+	    agent_io(fd, &ok, 1, 0) == 0) {
+		if (ok == AGENT_OK && agent_io(fd, out, outlen, 0) == 0)
+			rc = 0;
+		else if (ok == AGENT_NO)
+			rc = WM_ECRYPTO;
+	}
 	close(fd);
 	return rc;
 }
@@ -426,7 +430,27 @@ static int agent_sign(const uint8_t pub[WM_PUB_LEN], const uint8_t id[WM_ID_LEN]
 	return files_agent_call(pub, AGENT_SIGN, id, WM_ID_LEN, sig, WM_SIG_LEN) == 0 ? 0 : WM_ECRYPTO;
 }
 
-/* A signer through pub's agent, if one answers for it. */
+/* The box key from the first of n slots the agent's key opens: WM_ENOTFOUND
+ * when none does, WM_EIO when the agent is gone. */
+static int agent_unseal(const uint8_t pub[WM_PUB_LEN], const uint8_t *slots, size_t n, uint8_t *boxkey)
+{
+	uint8_t in[1 + AGENT_SLOTS_MAX * WM_SEAL_SLOT_LEN];
+
+	if (n == 0 || n > AGENT_SLOTS_MAX)
+		return WM_EINVAL;
+	in[0] = (uint8_t)n;
+	memcpy(in + 1, slots, n * WM_SEAL_SLOT_LEN);
+	switch (files_agent_call(pub, AGENT_OPEN, in, 1 + n * WM_SEAL_SLOT_LEN, boxkey, WM_SEAL_KEY_LEN)) {
+	case 0:
+		return 0;
+	case WM_ECRYPTO:
+		return WM_ENOTFOUND;
+	default:
+		return WM_EIO;
+	}
+}
+
+/* A key through pub's agent, if one answers for it: it signs and opens. */
 static int agent_key(const uint8_t pub[WM_PUB_LEN], struct key **out)
 {
 	uint8_t until[8];
@@ -434,6 +458,7 @@ static int agent_key(const uint8_t pub[WM_PUB_LEN], struct key **out)
 	if (files_agent_call(pub, AGENT_PING, NULL, 0, until, sizeof until) != 0 || key_from_pub(pub, out) != 0)
 		return WM_ENOTFOUND;
 	(*out)->sign = agent_sign;
+	(*out)->unseal = agent_unseal;
 	return 0;
 }
 
@@ -461,7 +486,7 @@ int files_load_key(const char *path, const char *passfile, int need,
 		goto out;
 	}
 	/* the agent holds the key unlocked: nothing to ask */
-	if (enc == 1 && need == FILES_SIGNER && keyfile_public((const char *)text, len, pub, inner, sizeof inner) == 0 &&
+	if (enc == 1 && need == FILES_USE && keyfile_public((const char *)text, len, pub, inner, sizeof inner) == 0 &&
 	    agent_key(pub, out) == 0) {
 		rc = 0;
 		goto out;

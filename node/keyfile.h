@@ -33,10 +33,10 @@ void files_pass_free(char *pass, size_t len);
 
 /* Load a key file, asking for its passphrase (from passfile or the terminal)
  * only if it is encrypted.  need: FILES_PUBLIC takes a public-only file;
- * FILES_SECRET needs the secret half itself (to open sealed text);
- * FILES_SIGNER needs to sign only, so a key agent holding the key
- * (`watchmesh key agent`) stands in for it, and nothing is asked. */
-enum { FILES_PUBLIC = 0, FILES_SECRET = 1, FILES_SIGNER = 2 };
+ * FILES_SECRET needs the secret half itself (the key agent's own load);
+ * FILES_USE needs to sign or to open sealed text, so a key agent holding
+ * the key (`watchmesh key agent`) stands in for it, and nothing is asked. */
+enum { FILES_PUBLIC = 0, FILES_SECRET = 1, FILES_USE = 2 };
 int files_load_key(const char *path, const char *passfile, int need,
                    struct key **out, char why[WM_WHY_LEN]);
 
@@ -47,22 +47,31 @@ int files_load_key(const char *path, const char *passfile, int need,
  * /tmp/watchmesh-<uid>; it must be a directory (not a link) of ours, mode
  * 0700.  A request is one byte of operation and the key's 32 bytes, then:
  *   AGENT_SIGN  the 32-byte id; answer AGENT_OK and the 64-byte signature
+ *   AGENT_OPEN  a count n (1 byte, 1..AGENT_SLOTS_MAX) and n slots of a
+ *               sealed box (80 bytes each); answer AGENT_OK and the box's
+ *               32-byte key from the first slot the key opens, or AGENT_NO
+ *               when none does
  *   AGENT_PING  nothing; answer AGENT_OK and the end of its time (8 bytes,
  *               ms since the epoch, big-endian)
  *   AGENT_LOCK  nothing; answer AGENT_OK, and the agent wipes the key and ends
  * Anything else, or another key: the connection is closed unanswered.
  */
 #define AGENT_SIGN 'S'
+#define AGENT_OPEN 'O'
 #define AGENT_PING 'P'
 #define AGENT_LOCK 'L'
 #define AGENT_OK   'K'
+#define AGENT_NO   'N'
+#define AGENT_SLOTS_MAX WM_SEAL_MAX_RECIPIENTS
+#define AGENT_REQ_MAX (1 + WM_PUB_LEN + 1 + AGENT_SLOTS_MAX * WM_SEAL_SLOT_LEN)
 /* The runtime directory into dir (made, mode 0700, when create).  0, or an
  * error with why (a directory that is not private is refused). */
 int files_agent_dir(char dir[PATH_MAX], int create, char why[WM_WHY_LEN]);
 /* The socket path of pub's agent in dir. */
 void files_agent_sock(const char *dir, const uint8_t pub[WM_PUB_LEN], char path[PATH_MAX]);
 /* One request to pub's agent; the answer after AGENT_OK into out (outlen
- * bytes).  0, or WM_ENOTFOUND when no agent for pub answers. */
+ * bytes).  0; WM_ECRYPTO when it answers AGENT_NO; WM_ENOTFOUND when no
+ * agent for pub answers. */
 int files_agent_call(const uint8_t pub[WM_PUB_LEN], char op, const uint8_t *in, size_t inlen,
                      uint8_t *out, size_t outlen);
 

@@ -241,7 +241,7 @@ static void put_size(char *buf, size_t len, size_t n)
 int render_open_sealed(const struct render_ctx *rc, const struct event *ev, struct sealed *out,
                        char why[WM_WHY_LEN])
 {
-	if (!rc->reader || !rc->reader->sec)
+	if (!key_can_open(rc->reader))
 		return WM_ENOTFOUND;
 	return content_open(ev, rc->reader, out, why);
 }

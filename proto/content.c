@@ -693,7 +693,7 @@ int content_open(const struct event *ev, const struct key *reader, struct sealed
 	struct sealed s;
 	int rc, listed;
 
-	if (ev == NULL || reader == NULL || reader->sec == NULL || out == NULL ||
+	if (ev == NULL || !key_can_open(reader) || out == NULL ||
 	    event_get_bin(ev, "box", &box, &boxlen) != 0)
 		return WM_ENOTFOUND;
 	if (seal_shape(box, boxlen, &nslots) != 0)
@@ -702,6 +702,8 @@ int content_open(const struct event *ev, const struct key *reader, struct sealed
 	rc = seal_open(box, boxlen, ad, adlen, ev->author, reader, &m, &ml);
 	if (rc == WM_ENOTFOUND || rc == WM_ENOMEM)
 		return rc;
+	if (rc == WM_EIO)
+		return mp_fail(why, WM_EIO, "the key agent holding the key did not answer");
 	if (rc != 0)
 		return mp_fail(why, WM_ECRYPTO, "the box does not open: changed, or taken to another "
 		               "author, group or kind");

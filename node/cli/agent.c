@@ -6,7 +6,8 @@
  * The agent holds the unlocked key in sodium_malloc'd memory (locked, never
  * swapped; fenced by guard pages), made again in the child after the fork,
  * since memory locks are not inherited.  It signs ids for processes of its
- * own uid (SO_PEERCRED, beside the private directory), never hands the key
+ * own uid (SO_PEERCRED, beside the private directory) and opens sealed
+ * boxes' slots for them (the box's key, not its own), never hands the key
  * out, cannot be traced or dumped (PR_SET_DUMPABLE 0), and wipes the key
  * and ends at its time, at `key lock`, or at SIGTERM/SIGINT/SIGHUP.
  */
@@ -69,7 +70,7 @@ static int parse_for(const char *s, uint64_t *ms)
 static int serve_one(int fd, const struct key *k, uint64_t until)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint8_t req[1 + WM_PUB_LEN + WM_ID_LEN], ans[1 + WM_SIG_LEN];
+	uint8_t req[AGENT_REQ_MAX], ans[1 + WM_SIG_LEN];
 	struct ucred cred;
 	socklen_t clen = sizeof cred;
 	size_t need = 1 + WM_PUB_LEN, got = 0;
@@ -88,6 +89,13 @@ static int serve_one(int fd, const struct key *k, uint64_t until)
 		got += (size_t)n;
 		if (got == 1 + WM_PUB_LEN && req[0] == AGENT_SIGN)
 			need += WM_ID_LEN;
+		else if (got == 1 + WM_PUB_LEN && req[0] == AGENT_OPEN)
+			need += 1;
+		else if (got == 2 + WM_PUB_LEN && req[0] == AGENT_OPEN) {
+			if (req[got - 1] == 0 || req[got - 1] > AGENT_SLOTS_MAX)
+				return 0;
+			need += req[got - 1] * (size_t)WM_SEAL_SLOT_LEN;
+		}
 	}
 	if (memcmp(req + 1, k->pub, WM_PUB_LEN) != 0)
 		return 0;
@@ -97,6 +105,13 @@ static int serve_one(int fd, const struct key *k, uint64_t until)
 		if (key_sign_id(k, req + 1 + WM_PUB_LEN, ans + 1) != 0)
 			return 0;
 		(void)send(fd, ans, 1 + WM_SIG_LEN, MSG_NOSIGNAL);
+		return 0;
+	case AGENT_OPEN:
+		/* the box's key, as the reader's own secret half would give it */
+		if (seal_open_slot(req + 2 + WM_PUB_LEN, req[1 + WM_PUB_LEN], k, ans + 1) != 0)
+			ans[0] = AGENT_NO;
+		(void)send(fd, ans, ans[0] == AGENT_OK ? 1 + WM_SEAL_KEY_LEN : 1, MSG_NOSIGNAL);
+		wmc_wipe(ans, sizeof ans);
 		return 0;
 	case AGENT_PING:
 		for (i = 0; i < 8; i++)

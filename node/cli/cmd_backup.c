@@ -70,7 +70,7 @@ static int seal_node_key(const char *dir, const char *passfile, char **out)
 	int r;
 
 	snprintf(path, sizeof path, "%s/node.key", dir);
-	if (files_load_key(path, NULL, 1, &k, why) != 0 ||
+	if (files_load_key(path, NULL, FILES_SECRET, &k, why) != 0 ||
 	    files_passphrase(passfile, "New passphrase for the node's key in the backup: ", 1, &pass, &passlen,
 	                     why) != 0) {
 		cli_err("%s", why);

@@ -26,7 +26,7 @@ static int load_reader(const char *keyfile, const char *passfile, struct key **k
 	char why[WM_WHY_LEN] = "";
 	if (!keyfile)
 		return 0;
-	if (files_load_key(keyfile, passfile, 1, k, why) != 0) {
+	if (files_load_key(keyfile, passfile, FILES_USE, k, why) != 0) {
 		cli_err("%s", why);
 		return -1;
 	}

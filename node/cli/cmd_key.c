@@ -43,11 +43,11 @@ static const char usage_key[] =
 "           old key is reissued for the new one by its station (`cert issue`).\n"
 "key agent  asks KEY's passphrase once and keeps the key unlocked, in locked\n"
 "           memory, in a process of its own for --for (8h by default, at most\n"
-"           24h): until then `post`, `cert` and the other commands that sign\n"
-"           with KEY sign through it and ask nothing.  Only your own user's\n"
-"           processes reach it (a private directory, and the caller's uid is\n"
-"           checked); it signs, never hands the key out.  Reading sealed\n"
-"           text (`feed --key`) still asks the passphrase.\n"
+"           24h): until then `post`, `cert`, `feed --key` and the other\n"
+"           commands that sign or open sealed text with KEY go through it\n"
+"           and ask nothing.  Only your own user's processes reach it (a\n"
+"           private directory, and the caller's uid is checked); it signs\n"
+"           and opens, and never hands the key out.\n"
 "key lock   ends KEY's agent at once, wiping the key (end of the shift).\n";
 
 /* The statements in DIR/rotation with rec, the new one, after them: the
@@ -104,7 +104,7 @@ static int key_rotate(const char *dir)
 		goto out;
 	}
 	snprintf(path, sizeof path, "%s/node.key", dir);
-	if (files_load_key(path, NULL, FILES_SIGNER, &ok, why) != 0) {
+	if (files_load_key(path, NULL, FILES_USE, &ok, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}
@@ -353,7 +353,7 @@ static int cert_renew(struct cli_opt *opts, size_t no)
 	if ((ret = cli_cert_draft("cert", opts, no, nd, &d, subject, &gbuf, &items)) != 0)
 		goto out;
 	ret = CLI_FAIL;
-	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), FILES_SIGNER, &k, why) != 0) {
+	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), FILES_USE, &k, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}
@@ -429,7 +429,7 @@ int cmd_cert(int argc, char **argv)
 		ret = r;
 		goto out;
 	}
-	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), FILES_SIGNER, &k, why) != 0) {
+	if (files_load_key(issuer, cli_get(opts, no, "passphrase-file"), FILES_USE, &k, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}

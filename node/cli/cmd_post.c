@@ -1171,7 +1171,7 @@ int cmd_post(int argc, char **argv)
 		ret = r;
 		goto out;
 	}
-	if (files_load_key(keyfile, OPT("passphrase-file"), FILES_SIGNER, &k, why) != 0) {
+	if (files_load_key(keyfile, OPT("passphrase-file"), FILES_USE, &k, why) != 0) {
 		cli_err("%s", why);
 		goto out;
 	}

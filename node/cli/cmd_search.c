@@ -71,7 +71,7 @@ int cmd_search(int argc, char **argv)
 	if (!(nd = cli_open_dir(cli_get(opts, no, "dir"))))
 		return CLI_FAIL;
 	if (cli_get(opts, no, "key") &&
-	    files_load_key(cli_get(opts, no, "key"), cli_get(opts, no, "passphrase-file"), 1, &k,
+	    files_load_key(cli_get(opts, no, "key"), cli_get(opts, no, "passphrase-file"), FILES_USE, &k,
 	                   why) != 0) {
 		cli_err("%s", why);
 		goto out;

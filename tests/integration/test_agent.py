@@ -13,6 +13,12 @@ Each test has its own runtime directory ($XDG_RUNTIME_DIR).
            one of ours gets the public key's end time; a directory that is
            not private is refused
 
+  open     with the officer's agent running, `feed --key`, `show --key` and
+           a referral's re-seal open a sealed request without asking;
+           the agent opens only slots sealed to its key (a box for the
+           station gets AGENT_NO from the officer's agent; a count out of
+           range is closed unanswered); after `key lock` the feed asks again
+
   retry    a mistyped passphrase costs a try, not the command: three tries,
            then one line naming the file; an empty one says the key is
            encrypted, and at `key new` names --no-passphrase; a passphrase
@@ -135,6 +141,71 @@ def t_timeout(env):
     check(not os.listdir(rundir), "the socket is left after the agent's time: %s" % os.listdir(rundir))
 
 
+OPEN_CLIENT = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"O" + bytes.fromhex(sys.argv[2]) + bytes.fromhex(sys.argv[3]))
+print(s.recv(64).hex())
+"""
+
+
+def box_slots(env, eid):
+    """the count byte and the recipients' slots of the sealed box of eid
+    (PROTOCOL.md section 6: n, nonce (24), n + 1 slots of 80)."""
+    import base64
+    box = base64.b64decode([e for e in env.json("feed", "--dir", "village", "--json", "--all")
+                            if e["id"] == eid][0]["content"]["box"])
+    return box[:1].hex() + box[25:25 + 80 * box[0]].hex()
+
+
+def t_open(env):
+    import subprocess
+    env.world()
+    rundir = agent_env(env)
+    secret = "我家隔壁的老人三天没出门了，请帮忙看看。"
+    rid = env.post("request", "village", "res1.key", "--group", "gaobu.xinhua", "--to", "officer.key",
+                   "--text", secret)
+    station_only = env.post("request", "village", "res2.key", "--group", "gaobu.xinhua",
+                            "--to", "station.key", "--text", "只给所长看。")
+    feed = ["feed", "--dir", "village", "--key", "officer.key", "--json", "--all"]
+    _, err = env.run(*feed, rc=1)
+    check("passphrase is needed" in err, "a sealed feed without the agent: " + err)
+    env.run("key", "agent", "--key", "officer.key", "--for", "5m", "--passphrase-file", env.passfile)
+    try:
+        evs = {e["id"]: e for e in env.json(*feed)}
+        check(evs[rid].get("private_text") == secret, "the agent did not open the request: %r" % evs[rid])
+        check("private_text" not in evs[station_only], "a box for the station opened: %r" % evs[station_only])
+        out, _ = env.run("show", rid[:10], "--dir", "village", "--key", "officer.key")
+        check(secret in out, "show through the agent:\n" + out)
+        env.key("office.key")
+        sid = env.post("status", "village", "officer.key", "--group", "gaobu.xinhua", "--ref", rid[:10],
+                       "--state", "referred", "--referred-to", "新华村调解中心", "--to", "office.key")
+        office = [e for e in env.json("feed", "--dir", "village", "--key", "office.key", "--json", "--all")
+                  if e["id"] == sid]
+        check(office and office[0].get("private_text") == secret,
+              "the referral re-sealed through the agent: %r" % office)
+        # the socket, asked directly: a key for a box sealed to the officer,
+        # a refusal for one sealed to the station, nothing for a bad count
+        sock = os.path.join(rundir, [f for f in os.listdir(rundir) if f.endswith(".sock")][0])
+        pub = env.run("key", "show", "officer.key")[0].strip()
+
+        def ask(slots):
+            p = subprocess.run(["/usr/bin/python3", "-c", OPEN_CLIENT, sock, pub, slots],
+                               capture_output=True, timeout=30)
+            return p.stdout.decode().strip()
+
+        got = ask(box_slots(env, rid))
+        check(got.startswith("4b") and len(got) == 2 + 64, "a slot for the officer: %r" % got)
+        check(ask(box_slots(env, station_only)) == "4e", "a slot for the station: %r" % ask(box_slots(env, station_only)))
+        check(ask("00") == "" and ask("11" + "00" * 80 * 17) == "", "a count out of range was answered")
+    finally:
+        env.run("key", "lock", "--key", "officer.key", rc=None)
+    _, err = env.run(*feed, rc=1)
+    check("passphrase is needed" in err, "a sealed feed after key lock: " + err)
+
+
 CLIENT = """
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
@@ -180,7 +251,7 @@ def t_peeruid(env):
         env.run("key", "lock", "--key", "officer.key", rc=None)
 
 
-TESTS = {"retry": t_retry, "shift": t_shift, "timeout": t_timeout, "peeruid": t_peeruid}
+TESTS = {"retry": t_retry, "shift": t_shift, "open": t_open, "timeout": t_timeout, "peeruid": t_peeruid}
 
 if __name__ == "__main__":
     sys.exit(wmtest.main(TESTS))

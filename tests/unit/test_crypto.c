@@ -633,6 +633,77 @@ static void test_keyfile_mutations(void **state)
 
 #define R3 (const uint8_t(*)[WM_PUB_LEN])
 
+/* A reader whose secret half is held elsewhere (the key agent): its unseal
+ * hands seal_open_slot's answer back for the key it stands for. */
+static const struct key *held;
+static size_t unseal_calls, unseal_slots;
+
+static int held_unseal(const uint8_t pub[WM_PUB_LEN], const uint8_t *slots, size_t n, uint8_t *boxkey)
+{
+	assert_memory_equal(pub, held->pub, WM_PUB_LEN);
+	unseal_calls++;
+	unseal_slots = n;
+	return seal_open_slot(slots, n, held, boxkey);
+}
+
+static void test_seal_unseal(void **state)
+{
+	struct key *author = NULL, *r = NULL, *other = NULL, *stranger = NULL, *agent = NULL;
+	uint8_t recips[2][WM_PUB_LEN], boxkey[WM_SEAL_KEY_LEN];
+	const uint8_t ad[] = "kind network author group";
+	uint8_t *box = NULL, *msg = NULL;
+	size_t boxlen = 0, msglen = 0;
+
+	(void)state;
+	assert_int_equal(key_generate(&author), 0);
+	assert_int_equal(key_generate(&r), 0);
+	assert_int_equal(key_generate(&other), 0);
+	assert_int_equal(key_generate(&stranger), 0);
+	memcpy(recips[0], other->pub, WM_PUB_LEN);
+	memcpy(recips[1], r->pub, WM_PUB_LEN);
+	assert_int_equal(seal_box((const uint8_t *)"请帮忙", 9, ad, sizeof ad, R3 recips, 2, author->pub,
+	                          &box, &boxlen), 0);
+	/* r through its agent: both recipients' slots asked for, the box opens */
+	held = r;
+	assert_int_equal(key_from_pub(r->pub, &agent), 0);
+	agent->unseal = held_unseal;
+	assert_true(key_can_open(agent));
+	assert_int_equal(seal_open(box, boxlen, ad, sizeof ad, author->pub, agent, &msg, &msglen), 0);
+	assert_int_equal(msglen, 9);
+	assert_memory_equal(msg, "请帮忙", 9);
+	seal_free_msg(msg, msglen);
+	msg = NULL;
+	assert_int_equal(unseal_calls, 1);
+	assert_int_equal(unseal_slots, 2);
+	/* the author's own agent is asked for its slot alone */
+	held = author;
+	memcpy(agent->pub, author->pub, WM_PUB_LEN);
+	assert_int_equal(seal_open(box, boxlen, ad, sizeof ad, author->pub, agent, &msg, &msglen), 0);
+	seal_free_msg(msg, msglen);
+	msg = NULL;
+	assert_int_equal(unseal_slots, 1);
+	/* an agent for a key that is no recipient opens nothing */
+	held = stranger;
+	memcpy(agent->pub, held->pub, WM_PUB_LEN);
+	assert_int_equal(seal_open(box, boxlen, ad, sizeof ad, author->pub, agent, &msg, &msglen), WM_ENOTFOUND);
+	assert_null(msg);
+	/* seal_open_slot alone: the recipients' slots, the author's not for r */
+	assert_int_equal(seal_open_slot(box + 25, 2, r, boxkey), 0);
+	assert_int_equal(seal_open_slot(box + 25 + 2 * WM_SEAL_SLOT_LEN, 1, r, boxkey), WM_ENOTFOUND);
+	assert_int_equal(seal_open_slot(box + 25, 2, agent, boxkey), WM_EINVAL);   /* no secret half */
+	key_free(agent);
+	agent = NULL;
+	assert_false(key_can_open(NULL));
+	assert_int_equal(key_from_pub(r->pub, &agent), 0);
+	assert_false(key_can_open(agent));
+	free(box);
+	key_free(agent);
+	key_free(author);
+	key_free(r);
+	key_free(other);
+	key_free(stranger);
+}
+
 static void test_seal_roundtrip(void **state)
 {
 	struct key *author = NULL, *r[3] = { NULL }, *stranger = NULL, *pubonly = NULL;
@@ -897,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_keyfile_broken),
 		cmocka_unit_test(test_keyfile_mutations),
 		cmocka_unit_test(test_seal_roundtrip),
+		cmocka_unit_test(test_seal_unseal),
 		cmocka_unit_test(test_interop_vectors),
 		cmocka_unit_test(test_error_table),
 	};
