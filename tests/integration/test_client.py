@@ -315,7 +315,7 @@ def t_hostile(env):
                       "实时\\x1b[H\\x07"):
             check(shown in c.out(), "%r not printed:\n%s" % (shown, c.out()))
         check("又一次" not in c.out(), "cursor 2 shown twice:\n" + c.out())
-        check(state_cursor(state) == 5, "state: %s" % state_cursor(state))
+        wait_until("the state file to hold cursor 5", lambda: state_cursor(state) == 5)
         c.kill()
 
         # another node behind the same state file: refused, nothing printed
