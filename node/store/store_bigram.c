@@ -261,7 +261,8 @@ static void search_key_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 /* The searchable text of the stored event whose bytes are v (*text
  * malloc'd, caller frees); *len 0 when there is none or raw does not
- * decode (NULL: retracted). */
+ * decode (NULL: retracted).  Neither verified nor hashed again: a search
+ * checks up to a thousand rows (BENCHMARKS.md "A smaller store"). */
 static int text_of_raw(sqlite3_value *v, char **text, size_t *len)
 {
 	const uint8_t *raw = sqlite3_value_blob(v);
@@ -271,7 +272,7 @@ static int text_of_raw(sqlite3_value *v, char **text, size_t *len)
 
 	*text = NULL;
 	*len = 0;
-	if (raw != NULL && event_decode(raw, (size_t)sqlite3_value_bytes(v), &ev, why) == 0)
+	if (raw != NULL && event_decode_unhashed(raw, (size_t)sqlite3_value_bytes(v), &ev, why) == 0)
 		rc = store_search_text(ev, text, len);
 	event_free(ev);
 	return rc;
