@@ -542,6 +542,57 @@ static void test_search_text_from_raw(void **state)
 	built_free(&b);
 }
 
+/* The store's bytes an event against the events' own bytes, on a few
+ * thousand events like the benchmarks' mix (bulletins and replies of
+ * 150-450 bytes, five groups, one in ten expiring): so that a copy of the
+ * text or an index that grows the store by a tenth fails here, not first
+ * at a million events.  Issue 11's target is 2x; this store is 2.6x
+ * (BENCHMARKS.md "A smaller store"): the bound is today's, and lowers as
+ * the store does. */
+static void test_store_size(void **state)
+{
+	static const char chars[] = "居民注意近期冒充客服电信诈骗案件高发请勿向陌生人转账老人走失请联系物业"
+	                            "小区停水通知明天上午维修水管东门快递柜已修好谢谢大家配合";
+	static const char *const groups[] = { "gaobu.a", "gaobu.b", "gaobu.c", "gaobu.d", "gaobu.e" };
+	struct fx *f = *state;
+	struct built b, prev = { 0 };
+	struct event_draft d;
+	char text[512];
+	size_t ev_bytes = 0, nchars = sizeof(chars) / 3, i, j, n = 3000, store_bytes;
+	sqlite3 *db = store_db(f->s);
+
+	assert_int_equal(store_begin(f->s), 0);
+	for (i = 0; i < n; i++) {
+		size_t len = 12 + (i * 37) % 60;      /* characters */
+
+		for (j = 0; j < len; j++)
+			memcpy(text + 3 * j, chars + 3 * ((i * 7 + j * 13) % nchars), 3);
+		text[3 * len] = '\0';
+		if (i % 5 == 4 && prev.ev != NULL) {
+			b = reply(f->k, groups[i % 5], T0 + i * 20, prev.ev->id, text);
+		} else {
+			fx_draft(&d, f->k, KIND_BULLETIN, groups[i % 5], T0 + i * 20);
+			d.expires_at = i % 10 == 3 ? T0 + 86400000 : 0;
+			draft_str(&d, "title", "社区通知");
+			draft_str(&d, "text", text);
+			draft_str(&d, "category", i % 2 ? "fraud" : "notice");
+			b = build(&d, f->k);
+		}
+		assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+		ev_bytes += b.len;
+		built_free(&prev);
+		prev = b;
+	}
+	built_free(&prev);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+	store_bytes = (size_t)(sql_int(f->d.path, "PRAGMA page_count") - sql_int(f->d.path, "PRAGMA freelist_count")) *
+	              (size_t)sql_int(f->d.path, "PRAGMA page_size");
+	print_message("store_size: %zu events of %zu bytes on average, %zu bytes an event (%.2f x)\n",
+	              n, ev_bytes / n, store_bytes / n, (double)store_bytes / (double)ev_bytes);
+	assert_true(store_bytes * 100 <= ev_bytes * 270);
+}
+
 /* A category is found by its name and its labels, in its kind's words. */
 static void test_search_category(void **state)
 {
@@ -1440,6 +1491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_fold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_fold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_text_from_raw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_category, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_open_keeps_locks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
