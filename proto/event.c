@@ -291,12 +291,16 @@ int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM
 	return event_decode_peeked(&pk, out, why);
 }
 
-static int decode_peeked(const struct event_peek *pk, int verify, struct event **out,
+/* What decode_peeked checks beside the form: the signature (bytes from
+ * anyone), the content's hash (bytes read back from a store). */
+#define CHECK_SIG 1u
+#define CHECK_HASH 2u
+static int decode_peeked(const struct event_peek *pk, unsigned checks, struct event **out,
                          char why[WM_WHY_LEN]);
 
 int event_decode_peeked(const struct event_peek *pk, struct event **out, char why[WM_WHY_LEN])
 {
-	return decode_peeked(pk, 1, out, why);
+	return decode_peeked(pk, CHECK_SIG | CHECK_HASH, out, why);
 }
 
 int event_decode_stored(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN])
@@ -310,10 +314,25 @@ int event_decode_stored(const uint8_t *buf, size_t len, struct event **out, char
 		return mp_fail(why, WM_EINVAL, "event_decode_stored: no input");
 	if ((rc = event_peek(buf, len, 0, &pk, why)) != 0)
 		return rc;
+	return decode_peeked(&pk, CHECK_HASH, out, why);
+}
+
+int event_decode_unhashed(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN])
+{
+	struct event_peek pk;
+	int rc;
+
+	if (why != NULL)
+		why[0] = '\0';
+	if (buf == NULL || out == NULL)
+		return mp_fail(why, WM_EINVAL, "event_decode_unhashed: no input");
+	if ((rc = event_peek(buf, len, EVENT_PEEK_NO_ID, &pk, why)) != 0)
+		return rc;
+	memset(pk.id, 0, WM_ID_LEN);
 	return decode_peeked(&pk, 0, out, why);
 }
 
-static int decode_peeked(const struct event_peek *pk, int verify, struct event **out,
+static int decode_peeked(const struct event_peek *pk, unsigned checks, struct event **out,
                          char why[WM_WHY_LEN])
 {
 	struct mp_reader r;
@@ -327,7 +346,7 @@ static int decode_peeked(const struct event_peek *pk, int verify, struct event *
 
 	if (why != NULL)
 		why[0] = '\0';
-	if (pk == NULL || !pk->has_id || out == NULL)
+	if (pk == NULL || (!pk->has_id && checks != 0) || out == NULL)
 		return mp_fail(why, WM_EINVAL, "event_decode_peeked: no peeked event with its id");
 	ev = calloc(1, sizeof(*ev));
 	if (ev == NULL)
@@ -372,7 +391,7 @@ static int decode_peeked(const struct event_peek *pk, int verify, struct event *
 	if ((rc = mp_read_bin_n(&r, "author", WM_PUB_LEN, &p)) != 0)
 		goto out;
 	memcpy(ev->author, p, WM_PUB_LEN);
-	if (verify && sig_verify(ev->author, ev->id, ev->sig) != 0) {
+	if ((checks & CHECK_SIG) && sig_verify(ev->author, ev->id, ev->sig) != 0) {
 		rc = mp_fail(why, WM_ESIG, "signature does not verify");
 		goto out;
 	}
@@ -446,8 +465,9 @@ static int decode_peeked(const struct event_peek *pk, int verify, struct event *
 
 	/* the content: first that it is the one the author signed, so that
 	 * whatever is wrong with it after that is the author's doing */
-	id_compute(chash, pk->content, pk->content_len);
-	if (memcmp(chash, ev->content_hash, WM_ID_LEN) != 0) {
+	if (checks & CHECK_HASH)
+		id_compute(chash, pk->content, pk->content_len);
+	if ((checks & CHECK_HASH) && memcmp(chash, ev->content_hash, WM_ID_LEN) != 0) {
 		rc = mp_fail(why, WM_EHASH, "content: its SHA-256 is not the header's content_hash "
 		             "(the content was changed or replaced after signing)");
 		goto out;

@@ -174,6 +174,16 @@ static const char *const migrations[] = {
 	"  WHERE e.seq = search_text.seq AND e.kind IN (1, 2) AND e.raw IS NOT NULL;"
 	"INSERT INTO search_idx (search_idx) VALUES ('delete-all');"
 	"INSERT INTO search_idx (rowid, body) SELECT key, body FROM search_text;",
+	/* 10 -> 11: the search text kept once, in raw (issue 11: search_text
+	 * was 122 of 933 bytes an event).  The index finds an event by its
+	 * key; the check of a longer word and the delete of an index row read
+	 * the text from raw (wm_search_body, wm_search_has), so the index is
+	 * made again from raw: a delete must give the very text indexed. */
+	"CREATE INDEX events_search ON events(search_key) WHERE search_key IS NOT NULL;"
+	"DROP TABLE search_text;"
+	"INSERT INTO search_idx (search_idx) VALUES ('delete-all');"
+	"INSERT INTO search_idx (rowid, body) SELECT search_key, wm_search_body(raw) FROM events"
+	"  WHERE search_key IS NOT NULL ORDER BY search_key;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
@@ -183,12 +193,12 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per ver
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
-	ST_INSERT, ST_INSERT_REF, ST_INSERT_TEXT, ST_INSERT_IDX, ST_SEARCH_SLOTS, ST_SET_KEY,
+	ST_INSERT, ST_INSERT_REF, ST_INSERT_IDX, ST_KEY_TAKEN, ST_SEARCH_SLOTS, ST_SET_KEY,
 	ST_HAS, ST_LOOKUP, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
 	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_BY, ST_REVOKES_OF,
-	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_IDX, ST_DEL_TEXT, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
+	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_IDX, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
-	ST_EXP_IDX, ST_EXP_TEXT, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
+	ST_EXP_IDX, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
 	ST_WAIT, ST_WAITING, ST_UNWAIT, ST_UNWAIT_RETRACT, ST_WAIT_EXPIRED,
 	ST_NEG_AGG, ST_NEG_FINE,
 	ST_HIDE, ST_HIDE_BY, ST_HIDE_BY_CHAIN, ST_HIDDEN_AUTHOR, ST_HIDDEN_BY, ST_UNHIDE, ST_UNHIDE_BY, ST_UNHIDE_REJ,
@@ -215,9 +225,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_INSERT] = "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at,"
 	              " prev, search_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_INSERT_REF] = "INSERT OR IGNORE INTO refs (seq, pos, ref) VALUES (?1, ?2, ?3)",
-	[ST_INSERT_TEXT] = "INSERT OR IGNORE INTO search_text (key, seq, body) VALUES (?1, ?2, ?3)",
 	[ST_INSERT_IDX] = "INSERT INTO search_idx (rowid, body) VALUES (?1, ?2)",
-	[ST_SEARCH_SLOTS] = "SELECT key FROM search_text WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
+	[ST_KEY_TAKEN] = "SELECT 1 FROM events WHERE search_key = ?1",
+	[ST_SEARCH_SLOTS] = "SELECT search_key FROM events WHERE search_key BETWEEN ?1 AND ?2 ORDER BY search_key",
 	[ST_SET_KEY] = "UPDATE events SET search_key = ?2 WHERE seq = ?1",
 	[ST_HAS] = "SELECT 1 FROM events WHERE id = ?1",
 	/* held first, as ingest asks; the second probe only when not held */
@@ -239,9 +249,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_RETRACT] = "UPDATE events SET raw = NULL, withheld = ?3, retracted_by = ?2, search_key = NULL"
 	               " WHERE seq = ?1",
 	/* the contentless index forgets a row given the text it was given */
-	[ST_DEL_IDX] = "INSERT INTO search_idx (search_idx, rowid, body) SELECT 'delete', key, body FROM search_text"
-	               " WHERE key = (SELECT search_key FROM events WHERE seq = ?1)",
-	[ST_DEL_TEXT] = "DELETE FROM search_text WHERE key = (SELECT search_key FROM events WHERE seq = ?1)",
+	[ST_DEL_IDX] = "INSERT INTO search_idx (search_idx, rowid, body) SELECT 'delete', search_key,"
+	               " wm_search_body(raw) FROM events WHERE seq = ?1 AND search_key IS NOT NULL",
 	[ST_DEL_REFS] = "DELETE FROM refs WHERE seq = ?1",
 	[ST_DEL_EVENT] = "DELETE FROM events WHERE seq = ?1",
 	[ST_DEL_CERT] = "DELETE FROM certs WHERE event_id = ?1",
@@ -265,9 +274,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	              " (SELECT count(*) FROM rejected), (SELECT count(*) FROM certs)"
 	              " FROM (SELECT count(*) AS r FROM events WHERE raw IS NULL)",
 	[ST_PREFIX] = "SELECT id FROM events WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 2",
-	[ST_EXP_IDX] = "INSERT INTO search_idx (search_idx, rowid, body) SELECT 'delete', key, body FROM search_text"
-	               " WHERE key IN (SELECT search_key FROM events WHERE " EXPIRED_WHERE ")",
-	[ST_EXP_TEXT] = "DELETE FROM search_text WHERE key IN (SELECT search_key FROM events WHERE " EXPIRED_WHERE ")",
+	[ST_EXP_IDX] = "INSERT INTO search_idx (search_idx, rowid, body) SELECT 'delete', search_key,"
+	               " wm_search_body(raw) FROM events WHERE search_key IS NOT NULL AND " EXPIRED_WHERE,
 	[ST_EXP_REFS] = "DELETE FROM refs WHERE seq IN (SELECT seq FROM events WHERE " EXPIRED_WHERE ")",
 	[ST_EXP_EVENTS] = "DELETE FROM events WHERE " EXPIRED_WHERE,
 	[ST_EXP_REJECTED] = "DELETE FROM rejected WHERE expires_at != 0 AND expires_at <= ?1",
@@ -1519,7 +1527,7 @@ static int search_parse(const char *query, struct search_q *q, char *err, size_t
 
 /*
  * The search's SQL: the index in its key order (newest first) joined to
- * the text and the event, so that a page reads its own rows and stops.
+ * the event, so that a page reads its own rows and stops.
  * Parameters: ?1 the expression, then one per word to check, the group,
  * the limit and (not count) the offset.  count: at most LIMIT matches,
  * counted.
@@ -1536,21 +1544,15 @@ static char *search_sql(const struct search_q *q, const char *group, int count)
 		check |= q->w[i].nchars >= 3;
 	/* a count joins only what its conditions read: a word of one or two
 	 * characters in any group is the index alone */
-	k = (size_t)snprintf(sql, len, "%s FROM search_idx i%s%s WHERE i.search_idx MATCH ?1",
+	k = (size_t)snprintf(sql, len, "%s FROM search_idx i%s WHERE i.search_idx MATCH ?1",
 	                     count ? "SELECT count(*) FROM (SELECT 1"
 	                           : "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw, e.withheld",
-	                     !count || check || group != NULL ? " CROSS JOIN search_text t ON t.key = i.rowid" : "",
-	                     !count || group != NULL ? " CROSS JOIN events e ON e.seq = t.seq" : "");
-	/* a word found in the text as written is found: folding every row
-	 * (NFKC) was most of a search's instructions, and only a text that
-	 * holds the word in another width or case needs it */
+	                     !count || check || group != NULL ? " CROSS JOIN events e ON e.search_key = i.rowid" : "");
+	/* the index holds the pairs of characters: a longer word is checked
+	 * against the text, which wm_search_has reads from raw */
 	for (i = 0; i < q->nwords; i++)
-		if (q->w[i].nchars >= 3) {
-			k += (size_t)snprintf(sql + k, len - k,
-			                      " AND (instr(t.body, ?%d) > 0 OR instr(wm_fold(t.body), ?%d) > 0)",
-			                      param, param);
-			param++;
-		}
+		if (q->w[i].nchars >= 3)
+			k += (size_t)snprintf(sql + k, len - k, " AND wm_search_has(e.raw, ?%d)", param++);
 	if (group != NULL)
 		k += (size_t)snprintf(sql + k, len - k, " AND e.grp = ?%d", param++);
 	if (count)
@@ -1949,11 +1951,12 @@ int store_gaps_take(struct store *s, const uint8_t id[WM_ID_LEN], const uint8_t 
 
 /* --- writing ------------------------------------------------------------------------------ */
 
-/* A free search key for an event whose own (store_search_key) another
- * event of the same millisecond holds: the first free one of that
- * millisecond, else -seq (listed after all others).  Reads at most the
- * 16 keys of one millisecond. */
-static int search_key_free(struct store *s, sqlite3_int64 key, sqlite3_int64 seq, sqlite3_int64 *out)
+/* The search key of an event made at created_at with this id: its own
+ * (store_search_key), or when another event of the same millisecond holds
+ * that, the first free one of the millisecond; *none when all 16 are
+ * taken (the event then gets -seq, listed after all others, once its seq
+ * is known).  Reads one key, or at most the 16 of one millisecond. */
+static int search_key_free(struct store *s, sqlite3_int64 key, sqlite3_int64 *out, int *none)
 {
 	const sqlite3_int64 slots = (sqlite3_int64)1 << STORE_SEARCH_SLOT_BITS;
 	const sqlite3_int64 base = key & ~(slots - 1);
@@ -1961,6 +1964,18 @@ static int search_key_free(struct store *s, sqlite3_int64 key, sqlite3_int64 seq
 	sqlite3_stmt *st;
 	int step;
 
+	if ((st = stmt_get(s, ST_KEY_TAKEN)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_int64(st, 1, key);
+	step = sqlite3_step(st);
+	stmt_put(s, st);
+	if (step == SQLITE_DONE) {
+		*out = key;
+		*none = 0;
+		return 0;
+	}
+	if (step != SQLITE_ROW)
+		return store_fail(s, "search keys");
 	if ((st = stmt_get(s, ST_SEARCH_SLOTS)) == NULL)
 		return WM_ESTORE;
 	sqlite3_bind_int64(st, 1, base);
@@ -1971,51 +1986,24 @@ static int search_key_free(struct store *s, sqlite3_int64 key, sqlite3_int64 seq
 	stmt_put(s, st);
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		return store_fail(s, "search keys");
-	*out = want < base + slots ? want : -seq;
+	*out = want;
+	*none = want >= base + slots;
 	return 0;
-}
-
-/* Make the event at seq searchable by text under key, or a free key when
- * key is taken (noted in its events row then). */
-static int index_text(struct store *s, sqlite3_int64 seq, sqlite3_int64 key, const char *text, size_t len)
-{
-	sqlite3_stmt *st;
-	int rc, taken = 0;
-
-	for (;;) {
-		if ((st = stmt_get(s, ST_INSERT_TEXT)) == NULL)
-			return WM_ESTORE;
-		sqlite3_bind_int64(st, 1, key);
-		sqlite3_bind_int64(st, 2, seq);
-		sqlite3_bind_text(st, 3, text, (int)len, SQLITE_STATIC);
-		rc = stmt_exec(s, st, "index text");
-		stmt_put(s, st);
-		if (rc != 0 || sqlite3_changes(s->db) == 1)
-			break;
-		if (taken++ || (rc = search_key_free(s, key, seq, &key)) != 0)
-			return rc != 0 ? rc : store_fail(s, "no free search key");
-	}
-	if (rc == 0 && taken) {
-		if ((st = stmt_get(s, ST_SET_KEY)) == NULL)
-			return WM_ESTORE;
-		sqlite3_bind_int64(st, 1, seq);
-		sqlite3_bind_int64(st, 2, key);
-		rc = stmt_exec(s, st, "index text");
-		stmt_put(s, st);
-	}
-	return rc != 0 ? rc : idx_add(s, key, text, len);
 }
 
 static int insert_locked(struct store *s, const struct event *ev, int64_t received_at)
 {
 	sqlite3_stmt *st;
-	sqlite3_int64 seq, key = store_search_key(store_u2i(ev->created_at), ev->id);
+	sqlite3_int64 seq, key = 0;
 	char *text = NULL;
 	size_t textlen, i;
-	int rc;
+	int rc, nokey = 0;
 
 	if ((rc = store_search_text(ev, &text, &textlen)) != 0)
 		return rc;
+	if (textlen > 0 &&
+	    (rc = search_key_free(s, store_search_key(store_u2i(ev->created_at), ev->id), &key, &nokey)) != 0)
+		goto out;
 	if ((st = stmt_get(s, ST_INSERT)) == NULL) {
 		rc = WM_ESTORE;
 		goto out;
@@ -2030,7 +2018,7 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	sqlite3_bind_int64(st, 8, received_at);
 	if (ev->has_prev)
 		sqlite3_bind_blob(st, 9, ev->prev, WM_ID_LEN, SQLITE_STATIC);
-	if (textlen > 0)
+	if (textlen > 0 && !nokey)
 		sqlite3_bind_int64(st, 10, key);
 	rc = stmt_exec(s, st, "insert event");
 	stmt_put(s, st);
@@ -2058,8 +2046,19 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 		if (rc != 0)
 			goto out;
 	}
-	if (textlen > 0)
-		rc = index_text(s, seq, key, text, textlen);
+	if (textlen > 0 && nokey) {
+		key = -seq;
+		if ((st = stmt_get(s, ST_SET_KEY)) == NULL) {
+			rc = WM_ESTORE;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, seq);
+		sqlite3_bind_int64(st, 2, key);
+		rc = stmt_exec(s, st, "index text");
+		stmt_put(s, st);
+	}
+	if (rc == 0 && textlen > 0)
+		rc = idx_add(s, key, text, textlen);
 out:
 	free(text);
 	return rc;
@@ -2177,16 +2176,13 @@ static int exec_id(struct store *s, enum stmt_id i, const uint8_t id[WM_ID_LEN],
 	return rc;
 }
 
-/* Take the text of the event at seq out of search: index first, while
- * search_text still has the text the index forgets it by. */
+/* Take the text of the event at seq out of search, while raw still has
+ * the text the index forgets it by. */
 static int unindex(struct store *s, sqlite3_int64 seq)
 {
 	int rc = idx_flush(s);
 
-	if (rc == 0)
-		rc = exec_seq(s, ST_DEL_IDX, seq, "unindex text");
-
-	return rc != 0 ? rc : exec_seq(s, ST_DEL_TEXT, seq, "unindex text");
+	return rc != 0 ? rc : exec_seq(s, ST_DEL_IDX, seq, "unindex text");
 }
 
 /* The withheld form of the stored event at seq (*wh malloc'd). */
@@ -2521,7 +2517,7 @@ static int collect_waiting(struct store *s, uint64_t now, int64_t *deleted)
 
 int store_collect_expired(struct store *s, uint64_t now, int64_t *n)
 {
-	static const enum stmt_id steps[] = { ST_EXP_IDX, ST_EXP_TEXT, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
+	static const enum stmt_id steps[] = { ST_EXP_IDX, ST_EXP_REFS, ST_EXP_EVENTS, ST_EXP_REJECTED,
 	                                      ST_EXP_HIDDEN, ST_EXP_HIDDEN_BY };
 	sqlite3_stmt *st;
 	int64_t deleted = 0;

@@ -1,8 +1,8 @@
 /*
  * node/store/store_bigram.c: what the search index needs registered on a
  * connection (store_search_register, store_int.h): the FTS5 tokenizer
- * "wm_bigram" and the SQL functions wm_search_key, wm_fold and
- * wm_search_body; and the folding both sides of a search go through.
+ * "wm_bigram" and the SQL functions wm_search_key, wm_search_body and
+ * wm_search_has; and the folding both sides of a search go through.
  *
  * Why bigrams: Chinese is written without spaces, and the words people
  * search for are often two characters (诈骗, 走失), below a trigram.  The
@@ -17,8 +17,9 @@
  * string is tokenized into pairs only, or its one character when it has
  * one, so that a quoted pair is one token, never a phrase.
  *
- * The index is contentless with detail=none (rowids only): the text is
- * kept once, in search_text, under the same key.
+ * The index is contentless with detail=none (rowids only), under each
+ * event's search key (events.search_key): the text is kept once, in the
+ * event's raw bytes, and made from them again where it is needed.
  */
 #include <errno.h>
 #include <limits.h>
@@ -258,47 +259,86 @@ static void search_key_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_int64(ctx, store_search_key(sqlite3_value_int64(argv[0]), id));
 }
 
-/* wm_fold(text): store_fold for the check of a longer word against the
- * text (store.c's search), which must see what the index saw. */
-static void fold_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+/* The searchable text of the stored event whose bytes are v (*text
+ * malloc'd, caller frees); *len 0 when there is none or raw does not
+ * decode (NULL: retracted).  Neither verified nor hashed again: a search
+ * checks up to a thousand rows (BENCHMARKS.md "A smaller store"). */
+static int text_of_raw(sqlite3_value *v, char **text, size_t *len)
 {
-	const char *s = (const char *)sqlite3_value_text(argv[0]);
-	char *f = NULL;
-	size_t len = 0;
+	const uint8_t *raw = sqlite3_value_blob(v);
+	struct event *ev = NULL;
+	char why[WM_WHY_LEN];
+	int rc = 0;
 
-	(void)argc;
-	if (s == NULL) {
-		sqlite3_result_null(ctx);
-		return;
-	}
-	if (store_fold(s, (size_t)sqlite3_value_bytes(argv[0]), &f, &len) != 0 || len > INT_MAX) {
-		free(f);
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
-	sqlite3_result_text(ctx, f, (int)len, free);
+	*text = NULL;
+	*len = 0;
+	if (raw != NULL && event_decode_unhashed(raw, (size_t)sqlite3_value_bytes(v), &ev, why) == 0)
+		rc = store_search_text(ev, text, len);
+	event_free(ev);
+	return rc;
 }
 
 /* wm_search_body(raw): the searchable text of a stored event
- * (store_search_text), NULL if there is none or it does not decode; the
- * migration that made categories searchable fills search_text with it. */
+ * (store_search_text), NULL if there is none or it does not decode: what
+ * the index was given for it, and so what deleting it from the index
+ * gives again (the search keeps no other copy of the text). */
 static void search_body_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	const uint8_t *raw = sqlite3_value_blob(argv[0]);
-	struct event *ev = NULL;
-	char why[WM_WHY_LEN], *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
 
 	(void)argc;
-	if (raw != NULL && event_decode(raw, (size_t)sqlite3_value_bytes(argv[0]), &ev, why) == 0 &&
-	    store_search_text(ev, &text, &len) == 0 && len > 0 && len <= INT_MAX) {
+	if (text_of_raw(argv[0], &text, &len) != 0) {
+		sqlite3_result_error_nomem(ctx);
+	} else if (len > 0 && len <= INT_MAX) {
 		sqlite3_result_text(ctx, text, (int)len, free);
 		text = NULL;
 	} else {
 		sqlite3_result_null(ctx);
 	}
 	free(text);
-	event_free(ev);
+}
+
+static int contains(const char *h, size_t hn, const char *w, size_t wn)
+{
+	const char *p = h, *end = h + hn;
+
+	if (wn == 0)
+		return 1;
+	while ((size_t)(end - p) >= wn && (p = memchr(p, w[0], (size_t)(end - p) - wn + 1)) != NULL) {
+		if (memcmp(p, w, wn) == 0)
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+/* wm_search_has(raw, word): whether the searchable text of a stored event
+ * holds word (folded already, as the query is), as written or folded:
+ * folding every row (NFKC) was most of a search's instructions, and only
+ * a text that holds the word in another width or case needs it. */
+static void search_has_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *w = (const char *)sqlite3_value_text(argv[1]);
+	size_t wn = (size_t)sqlite3_value_bytes(argv[1]), len = 0, flen = 0;
+	char *text = NULL, *folded = NULL;
+	int rc, has = 0;
+
+	(void)argc;
+	if (w == NULL) {
+		sqlite3_result_int(ctx, 0);
+		return;
+	}
+	rc = text_of_raw(argv[0], &text, &len);
+	if (rc == 0 && len > 0 && !(has = contains(text, len, w, wn)) &&
+	    (rc = store_fold(text, len, &folded, &flen)) == 0)
+		has = contains(folded, flen, w, wn);
+	if (rc != 0)
+		sqlite3_result_error_nomem(ctx);
+	else
+		sqlite3_result_int(ctx, has);
+	free(text);
+	free(folded);
 }
 
 int store_search_register(sqlite3 *db)
@@ -319,10 +359,10 @@ int store_search_register(sqlite3 *db)
 		rc = sqlite3_create_function(db, "wm_search_key", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 		                             search_key_fn, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function(db, "wm_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-		                             fold_fn, NULL, NULL);
-	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function(db, "wm_search_body", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
 		                             search_body_fn, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(db, "wm_search_has", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+		                             search_has_fn, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : WM_ESTORE;
 }

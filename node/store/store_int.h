@@ -29,7 +29,7 @@
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 10
+#define STORE_SCHEMA_VERSION 11
 /* Schemas before this one held events of the retired format 1, which
  * nothing can convert (their signatures cover the old bytes). */
 #define STORE_FORMAT2_VERSION 6
@@ -65,10 +65,10 @@ int store_neg_register(sqlite3 *db);
 /* --- the search index (store_bigram.c) ------------------------------------ */
 
 /*
- * search_text holds each searchable event's text once, under a key that
- * orders it by time: created_at in the high bits, so that the index's rowid
- * order is newest first and a search reads its first page and stops, and
- * 4 bits of the id below, so that events of one millisecond rarely share
+ * The search index holds each searchable event's pairs under a key (its
+ * events row's search_key) that orders it by time: created_at in the high
+ * bits, so that the index's rowid order is newest first and a search
+ * reads its first page and stops, and 4 bits of the id below, so that events of one millisecond rarely share
  * a key (store.c takes a free one when they do, or -seq once all 16 of a
  * millisecond are taken; a created_at past 2^59 ms counts as 2^59 - 1).
  * Few bits, because the index stores the gaps between keys: 20 ms apart

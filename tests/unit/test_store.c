@@ -242,8 +242,7 @@ static void test_migration_from_empty_file(void **state)
 	store_close(s);
 	assert_int_equal(sql_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-	                         "('events','refs','certs','revocations','rejected','meta','search_text',"
-	                         "'search_idx')"), 8);
+	                         "('events','refs','certs','revocations','rejected','meta','search_idx')"), 7);
 	/* opening again is a no-op */
 	assert_int_equal(store_open(path, &s, why), 0);
 	store_close(s);
@@ -415,7 +414,7 @@ static void test_query_plans(void **state)
 		else
 			assert_plan_streams(sql, plan);
 	}
-	/* search: the index in key order, then each match's text and row */
+	/* search: the index in key order, then each match's row */
 	for (v = 0; v < 12; v++) {
 		static const char *const queries[] = { "诈骗", "电信诈骗", "骗" };
 		char *q = NULL;
@@ -423,10 +422,11 @@ static void test_query_plans(void **state)
 		assert_int_equal(store_search_sql(queries[v % 3], v & 4 ? "g" : NULL, v >= 8, &q), 0);
 		plan_of(f->s, q, plan, sizeof(plan));
 		assert_plan_streams(q, plan);
-		if (v < 8 || v % 3 == 1)        /* a page; a count checking the text */
-			assert_non_null(strstr(plan, "SEARCH t USING INTEGER PRIMARY KEY (rowid=?)"));
-		if (v < 8 || v & 4)             /* a page; a count in a group */
-			assert_non_null(strstr(plan, "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"));
+		/* a page; a count checking the text or in a group */
+		if (v < 8 || v % 3 == 1 || v & 4)
+			assert_non_null(strstr(plan, "SEARCH e USING INDEX events_search (search_key=?)"));
+		else
+			assert_null(strstr(plan, "SEARCH e"));
 		free(q);
 	}
 }
@@ -445,8 +445,8 @@ static void test_migration_search(void **state)
 	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
 	assert_int_equal(sqlite3_exec(store_db(f->s),
 	                              "CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram', detail=none);"
-	                              "INSERT INTO events_fts (rowid, body) SELECT seq, body FROM search_text;"
-	                              "DROP TABLE search_idx; DROP TABLE search_text;"
+	                              "INSERT INTO events_fts (rowid, body) SELECT seq, wm_search_body(raw) FROM events;"
+	                              "DROP TABLE search_idx; DROP INDEX events_search;"
 	                              "ALTER TABLE events DROP COLUMN search_key; PRAGMA user_version = 8;",
 	                              NULL, NULL, NULL), SQLITE_OK);
 	store_close(f->s);
@@ -510,44 +510,87 @@ static void test_search_fold(void **state)
 	built_free(&b);
 }
 
-/* wm_fold, counting its calls: the text each check of a longer word
- * folds (store_fold, as the store's own) */
-static int folds;
-
-static void counting_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	char *out = NULL;
-	size_t len = 0;
-
-	(void)argc;
-	folds++;
-	assert_int_equal(store_fold((const char *)sqlite3_value_text(argv[0]),
-	                            (size_t)sqlite3_value_bytes(argv[0]), &out, &len), 0);
-	sqlite3_result_text(ctx, out, (int)len, free);
-}
-
-/* A longer word is checked against the text as written first: folded
- * (NFKC) only where the text holds it in another width or case. */
-static void test_search_check_unfolded(void **state)
+/* The text a longer word is checked against is read from the event's raw
+ * bytes (the store keeps no other copy): found as written and, where the
+ * text holds it in another width, folded; a retracted event's text is
+ * gone from the index (a two-character word is counted from the index
+ * alone) and from the check. */
+static void test_search_text_from_raw(void **state)
 {
 	struct fx *f = *state;
 	struct built a = bulletin(f->k, "g", T0, "提醒", "冒充客服的电信诈骗案件");
 	struct built b = bulletin(f->k, "g", T0 + 1, "寻人", "３栋的王阿姨，７８岁");
+	uint8_t by[WM_ID_LEN];
 	size_t n = 0;
 
+	memset(by, 0xb1, sizeof(by));
 	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
 	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
-	assert_int_equal(sqlite3_create_function(store_db(f->s), "wm_fold", 1, SQLITE_UTF8, NULL,
-	                                         counting_fold, NULL, NULL), SQLITE_OK);
-	folds = 0;
 	assert_int_equal(search_n(f->s, "电信诈骗", NULL), 1);
 	assert_int_equal(store_search_count(f->s, "电信诈骗", NULL, 10, &n), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(folds, 0);
 	assert_int_equal(search_n(f->s, "78岁", NULL), 1);            /* full width in the text */
-	assert_int_equal(folds, 1);
+	assert_int_equal(search_n(f->s, "3栋的王", NULL), 1);
+	assert_int_equal(search_n(f->s, "电信诈骗案件", "g"), 1);
+	assert_int_equal(store_retract(f->s, a.ev->id, by), 0);
+	assert_int_equal(store_search_count(f->s, "电信", NULL, 10, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_search_count(f->s, "电信诈骗", NULL, 10, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(search_n(f->s, "78岁", NULL), 1);
 	built_free(&a);
 	built_free(&b);
+}
+
+/* The store's bytes an event against the events' own bytes, on a few
+ * thousand events like the benchmarks' mix (bulletins and replies of
+ * 150-450 bytes, five groups, one in ten expiring): so that a copy of the
+ * text or an index that grows the store by a tenth fails here, not first
+ * at a million events.  Issue 11's target is 2x; this store is 2.6x
+ * (BENCHMARKS.md "A smaller store"): the bound is today's, and lowers as
+ * the store does. */
+static void test_store_size(void **state)
+{
+	static const char chars[] = "居民注意近期冒充客服电信诈骗案件高发请勿向陌生人转账老人走失请联系物业"
+	                            "小区停水通知明天上午维修水管东门快递柜已修好谢谢大家配合";
+	static const char *const groups[] = { "gaobu.a", "gaobu.b", "gaobu.c", "gaobu.d", "gaobu.e" };
+	struct fx *f = *state;
+	struct built b, prev = { 0 };
+	struct event_draft d;
+	char text[512];
+	size_t ev_bytes = 0, nchars = sizeof(chars) / 3, i, j, n = 3000, store_bytes;
+	sqlite3 *db = store_db(f->s);
+
+	assert_int_equal(store_begin(f->s), 0);
+	for (i = 0; i < n; i++) {
+		size_t len = 12 + (i * 37) % 60;      /* characters */
+
+		for (j = 0; j < len; j++)
+			memcpy(text + 3 * j, chars + 3 * ((i * 7 + j * 13) % nchars), 3);
+		text[3 * len] = '\0';
+		if (i % 5 == 4 && prev.ev != NULL) {
+			b = reply(f->k, groups[i % 5], T0 + i * 20, prev.ev->id, text);
+		} else {
+			fx_draft(&d, f->k, KIND_BULLETIN, groups[i % 5], T0 + i * 20);
+			d.expires_at = i % 10 == 3 ? T0 + 86400000 : 0;
+			draft_str(&d, "title", "社区通知");
+			draft_str(&d, "text", text);
+			draft_str(&d, "category", i % 2 ? "fraud" : "notice");
+			b = build(&d, f->k);
+		}
+		assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+		ev_bytes += b.len;
+		built_free(&prev);
+		prev = b;
+	}
+	built_free(&prev);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+	store_bytes = (size_t)(sql_int(f->d.path, "PRAGMA page_count") - sql_int(f->d.path, "PRAGMA freelist_count")) *
+	              (size_t)sql_int(f->d.path, "PRAGMA page_size");
+	print_message("store_size: %zu events of %zu bytes on average, %zu bytes an event (%.2f x)\n",
+	              n, ev_bytes / n, store_bytes / n, (double)store_bytes / (double)ev_bytes);
+	assert_true(store_bytes * 100 <= ev_bytes * 270);
 }
 
 /* A category is found by its name and its labels, in its kind's words. */
@@ -584,7 +627,11 @@ static void test_migration_fold(void **state)
 	 * (this build's tokenizer folds, so the full-width pair is put in
 	 * as the tokenizer of schema 9 saw it: not at all) */
 	assert_int_equal(sqlite3_exec(store_db(f->s),
-	                              "UPDATE search_text SET body = '提醒' || char(10) || '陌生来电';"
+	                              "DROP INDEX events_search;"
+	                              "CREATE TABLE search_text (key INTEGER PRIMARY KEY, seq INTEGER NOT NULL,"
+	                              "  body TEXT NOT NULL);"
+	                              "INSERT INTO search_text SELECT search_key, seq, '提醒' || char(10) || '陌生来电'"
+	                              "  FROM events;"
 	                              "INSERT INTO search_idx (search_idx) VALUES ('delete-all');"
 	                              "INSERT INTO search_idx (rowid, body) SELECT key, body FROM search_text;"
 	                              "PRAGMA user_version = 9;",
@@ -610,17 +657,21 @@ static void test_search_keys(void **state)
 	struct fx *f = *state;
 	struct built a = bulletin(f->k, "g", T0, "走失", "one"), b = bulletin(f->k, "g", T0, "走失", "two");
 	sqlite3 *db = store_db(f->s);
-	char sql[256];
+	char sql[512];
 	size_t n;
 
-	/* a's own key taken: a gets the next free one */
-	snprintf(sql, sizeof(sql), "INSERT INTO search_text (key, seq, body) VALUES (%lld, -1, 'x')",
+	/* a's own key taken: a gets the next free one (the keys taken by rows
+	 * of no event: kind 0, never indexed) */
+	snprintf(sql, sizeof(sql), "INSERT INTO events (id, created_at, kind, grp, author, received_at, search_key)"
+	         " VALUES (randomblob(32), 0, 0, 'x', zeroblob(32), 0, %lld)",
 	         (long long)store_search_key((sqlite3_int64)T0, a.ev->id));
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
 	/* every key of the millisecond taken: b gets -seq */
 	snprintf(sql, sizeof(sql), "WITH RECURSIVE k(x) AS (SELECT %lld UNION ALL SELECT x + 1 FROM k WHERE x < %lld)"
-	         " INSERT OR IGNORE INTO search_text (key, seq, body) SELECT x, -1, 'x' FROM k",
+	         " INSERT INTO events (id, created_at, kind, grp, author, received_at, search_key)"
+	         " SELECT randomblob(32), 0, 0, 'x', zeroblob(32), 0, x FROM k"
+	         " WHERE x NOT IN (SELECT search_key FROM events WHERE search_key IS NOT NULL)",
 	         (long long)T0 << STORE_SEARCH_SLOT_BITS, (((long long)T0 + 1) << STORE_SEARCH_SLOT_BITS) - 1);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
@@ -637,7 +688,6 @@ static void test_search_keys(void **state)
 	assert_int_equal(store_delete(f->s, b.ev->id), 0);
 	assert_int_equal(store_search_count(f->s, "走失", NULL, 10, &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM search_text WHERE seq > 0"), 0);
 	built_free(&a);
 	built_free(&b);
 }
@@ -1440,7 +1490,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_fold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_fold, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_search_check_unfolded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_text_from_raw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_category, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_open_keeps_locks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),

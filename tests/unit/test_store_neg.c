@@ -488,7 +488,7 @@ static void test_migration_format1(void **state)
 		"DROP TABLE hidden; DROP TABLE hidden_by; DROP TABLE kept; DROP TABLE gaps;"
 		"ALTER TABLE events DROP COLUMN prev;"
 		"DROP INDEX events_grp_time; DROP INDEX events_kind_time;"
-		"DROP TABLE search_idx; DROP TABLE search_text; ALTER TABLE events DROP COLUMN search_key;"
+		"DROP TABLE search_idx; DROP INDEX events_search; ALTER TABLE events DROP COLUMN search_key;"
 		"CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram', detail=none);"
 		"PRAGMA user_version = 1;";
 
