@@ -978,13 +978,27 @@ static int sn_prefix(struct store_neg *v, uint64_t i, struct neg_acc *out)
 	if ((rc = sn_locate(v, i, b, &d, &f, &off)) != 0)
 		return rc;
 	*out = v->psum[b];
-	neg_acc_add(out, d->psum[f].sum);
-	if (off == d->pos[f])
+	if (off == d->pos[f]) {
+		neg_acc_add(out, d->psum[f].sum);
 		return 0;
+	}
 	if ((rc = sn_load(v, d, f, &l)) != 0)
 		return rc;
-	for (k = 0; k < off - d->pos[f]; k++)
-		neg_acc_add(out, l->items[k].id);
+	/* from the nearer end of the fine bucket: half the adds on average */
+	k = (size_t)(off - d->pos[f]);
+	if (k <= l->n / 2) {
+		neg_acc_add(out, d->psum[f].sum);
+		while (k > 0)
+			neg_acc_add(out, l->items[--k].id);
+	} else {
+		struct neg_acc rest;
+
+		neg_acc_zero(&rest);
+		for (; k < l->n; k++)
+			neg_acc_add(&rest, l->items[k].id);
+		neg_acc_add(out, d->psum[f + 1].sum);
+		neg_acc_sub(out, &rest);
+	}
 	return 0;
 }
 
