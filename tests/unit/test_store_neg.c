@@ -625,6 +625,118 @@ static void test_rest(void **state)
 	fx_close(&f);
 }
 
+/* One change of the store between two messages of a session: rows and
+ * refusals stored (the session leaves them out), and, if `del`, rows
+ * deleted and expiry collected (the session may then end with
+ * WM_ESTORE).  Returns 1 if a row of the session's set may be gone. */
+static int change_between(struct fixture *f, int del)
+{
+	uint8_t id[NEG_ID_LEN];
+	int64_t collected = 0;
+	size_t i, n = rnd_below(4);
+
+	fx_fill(f, 1 + rnd_below(60));
+	for (i = 0; i < n; i++) {
+		memset(id, 0, sizeof id);
+		memcpy(id, &f->n, sizeof f->n);
+		id[31] = (uint8_t)(0x80 | i);
+		assert_int_equal(store_remember_rejected_item(f->s, id, WM_ESIG, "test",
+		                                              f->rows[rnd_below(f->n)].ts,
+		                                              groups[rnd_below(4)], 0), 0);
+	}
+	if (!del)
+		return 0;
+	for (i = 0; i < 3; i++) {
+		struct row *r = &f->rows[rnd_below(f->n)];
+
+		if (r->present && store_delete(f->s, r->id) == 0)
+			r->present = 0;
+	}
+	assert_int_equal(store_collect_expired(f->s, BASE_TS + rnd_below(NOW - BASE_TS), &collected), 0);
+	return 1;
+}
+
+/* A session rested and the store changed between every two messages, against neg_vec over the set of its open: the same
+ * messages byte for byte, or (rows of the set deleted meanwhile) an end
+ * with WM_ESTORE, never a different message. */
+static void test_changes_between_messages(void **state)
+{
+	static const char *const *const scopes[] = { scope_all, scope_two, scope_g1 };
+	static const size_t nscope[] = { 1, 3, 1 };
+	size_t round, k, failed = 0, whole = 0;
+
+	(void)state;
+	for (round = 0; round < 12; round++) {
+		struct fixture f;
+		struct store_neg *v = NULL;
+		struct neg_vec *exp, *peer;
+		struct neg_storage sv, se, sp;
+		struct neg *cl = NULL, *s1 = NULL, *s2 = NULL;
+		struct neg_ids have = { 0 }, need = { 0 };
+		uint8_t *msg = NULL, *a1 = NULL, *a2 = NULL;
+		size_t len = 0, l1 = 0, l2 = 0, nmiss, nextra;
+		char why[WM_WHY_LEN];
+		int del = round % 2, gone = 0, rc = 0;
+
+		k = round % 3;
+		memset(&f, 0, sizeof f);
+		fx_store_new(&f.d, "store_neg", &f.s);
+		fx_fill(&f, 1500 + rnd_below(1500));
+		exp = fx_expected(&f, scopes[k], nscope[k], NOW);
+		peer = peer_of(exp, &nmiss, &nextra);
+		if (store_neg_open(f.s, scopes[k], nscope[k], NOW, &v, why) != 0)
+			fail_msg("store_neg_open: %s", why);
+		sv = store_neg_storage(v);
+		se = neg_vec_storage(exp);
+		sp = neg_vec_storage(peer);
+		/* the peer asks, the view and neg_vec answer each message */
+		assert_int_equal(neg_new(&sp, 4096, &cl), 0);
+		assert_int_equal(neg_new(&sv, 4096, &s1), 0);
+		assert_int_equal(neg_new(&se, 4096, &s2), 0);
+		assert_int_equal(neg_initiate(cl, &msg, &len), 0);
+		while (msg != NULL) {
+			store_neg_rest(v);
+			gone |= change_between(&f, del);
+			rc = neg_reconcile_server(s1, msg, len, &a1, &l1, why, sizeof why);
+			assert_int_equal(neg_reconcile_server(s2, msg, len, &a2, &l2, why, sizeof why), 0);
+			free(msg);
+			msg = NULL;
+			if (rc != 0) {
+				if (!gone || rc != WM_ESTORE)
+					fail_msg("the view failed (%d) with its set intact (seed %llu)", rc,
+					         (unsigned long long)seed);
+				failed++;
+				free(a2);
+				break;
+			}
+			if (l1 != l2 || memcmp(a1, a2, l1) != 0)
+				fail_msg("the view's answer differs from neg_vec's (seed %llu)",
+				         (unsigned long long)seed);
+			free(a1);
+			assert_int_equal(neg_reconcile_client(cl, a2, l2, &have, &need, &msg, &len, why,
+			                                      sizeof why), 0);
+			free(a2);
+		}
+		if (msg == NULL && rc == 0) {
+			whole++;
+			assert_int_equal(have.n, nextra);
+			assert_int_equal(need.n, nmiss);
+		}
+		free(msg);
+		neg_ids_free(&have);
+		neg_ids_free(&need);
+		neg_free(cl);
+		neg_free(s1);
+		neg_free(s2);
+		store_neg_close(v);
+		neg_vec_free(exp);
+		neg_vec_free(peer);
+		fx_close(&f);
+	}
+	print_message("sessions whole %zu, ended by a deletion %zu\n", whole, failed);
+	assert_true(whole >= 6);
+}
+
 static void test_damage_and_args(void **state)
 {
 	struct fixture f;
@@ -688,6 +800,7 @@ int main(void)
 		cmocka_unit_test(test_migration_format1),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_rest),
+		cmocka_unit_test(test_changes_between_messages),
 		cmocka_unit_test(test_damage_and_args),
 	};
 	const char *env = getenv("STORE_NEG_TEST_SEED");
