@@ -139,6 +139,14 @@ static struct event *io_verified(void *ctx, const uint8_t id[WM_ID_LEN])
 	return vq_take(d->vq, id);
 }
 
+/* mesh_io.peeked: the worker's peek of the event the mesh is reading now. */
+static int io_peeked(void *ctx, const uint8_t *wire, size_t len, struct event_peek *out)
+{
+	struct daemon *d = ctx;
+
+	return vq_peeked(d->vq, wire, len, out);
+}
+
 static void local_log(void *ctx, int level, const char *line)
 {
 	d_log(ctx, level, "%s", line);
@@ -425,6 +433,7 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	io.log = io_log;
 	io.stored = io_stored;
 	io.ingesting = io_ingesting;
+	io.peeked = io_peeked;
 	wmc_random(&seed, sizeof seed);
 	d->nd->ictx.now = d_now_ms();
 	ictx = d->nd->ictx;

@@ -20,6 +20,8 @@ struct vframe {
 	uint32_t peer;
 	int pending;                 /* with a worker */
 	size_t ev_off, ev_len;       /* the event's bytes inside the frame (pending or ev) */
+	int peeked;                  /* pk is the worker's peek of those bytes, with the id */
+	struct event_peek pk;
 	struct event *ev;            /* decoded and verified by the worker, or NULL */
 	size_t len;
 	uint8_t bytes[];             /* the frame */
@@ -78,12 +80,13 @@ static void pump(struct vq *q)
 static void work_cb(uv_work_t *w)
 {
 	struct vframe *f = w->data;
-	struct event_peek pk;
 	struct event *ev;
 	char why[WM_WHY_LEN];
 
-	if (event_peek(f->bytes + f->ev_off, f->ev_len, 0, &pk, NULL) == 0 &&
-	    event_decode_peeked(&pk, &ev, why) == 0)
+	if (event_peek(f->bytes + f->ev_off, f->ev_len, 0, &f->pk, NULL) != 0)
+		return;
+	f->peeked = 1;
+	if (event_decode_peeked(&f->pk, &ev, why) == 0)
 		f->ev = ev;
 }
 
@@ -156,6 +159,17 @@ struct event *vq_take(struct vq *q, const uint8_t id[WM_ID_LEN])
 		return NULL;
 	q->current->ev = NULL;
 	return ev;
+}
+
+int vq_peeked(const struct vq *q, const uint8_t *wire, size_t len, struct event_peek *out)
+{
+	const struct vframe *f;
+
+	if (q == NULL || (f = q->current) == NULL || !f->peeked || f->pk.wire != wire ||
+	    f->pk.wire_len != len)
+		return 0;
+	*out = f->pk;
+	return 1;
 }
 
 size_t vq_inflight(const struct vq *q)

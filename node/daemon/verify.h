@@ -12,6 +12,10 @@
  *   vq_take(q, id)                     from inside deliver (ingest_ctx.verified):
  *                                      the event of the frame being delivered,
  *                                      decoded and verified, if it has this id
+ *   vq_peeked(q, wire, len, &pk)       from inside deliver (mesh_io.peeked): the
+ *                                      worker's peek of the event at wire, with
+ *                                      its id, so that the mesh does not hash
+ *                                      it again
  *   vq_close(q)                        frames not delivered yet are dropped
  *
  * Order: deliver() sees the frames in the order they arrived, of all peers
@@ -53,6 +57,12 @@ void vq_frame(struct vq *q, uint32_t peer, const uint8_t *frame, size_t len);
  * id is `id`; the caller frees it (event_free).  Else NULL.  Its bytes stay
  * valid until deliver returns. */
 struct event *vq_take(struct vq *q, const uint8_t id[WM_ID_LEN]);
+
+/* Inside deliver: 1 and *out, the worker's peek (with the id) of the
+ * event of the frame being delivered, if that event is the len bytes at
+ * wire of that very frame; else 0 (no worker peeked it, or other bytes).
+ * *out points into the frame, valid until deliver returns. */
+int vq_peeked(const struct vq *q, const uint8_t *wire, size_t len, struct event_peek *out);
 
 /* Frames with a worker, frames waiting (for tests and status). */
 size_t vq_inflight(const struct vq *q);

@@ -92,6 +92,11 @@ struct mesh_io {
 	 * ingest, which may write: a glue that batches writes opens its
 	 * transaction here. */
 	void (*ingesting)(void *ctx);
+	/* May be NULL.  The event at wire[0..len) of the frame being received,
+	 * peeked with its id already (a worker that checked it): 1 and *out,
+	 * else 0.  The mesh takes it only when *out describes these very bytes
+	 * (its wire is `wire`, its length `len`); otherwise it hashes them. */
+	int (*peeked)(void *ctx, const uint8_t *wire, size_t len, struct event_peek *out);
 };
 
 struct mesh_config {

@@ -7,6 +7,10 @@ Ed25519 verification rate measured in the same run (bench_import).
     N=100000 RUNS=3 WORK=/tmp (where the temporary directory goes) KEEP=1 (keep it)
     PERF=1 (record daemon A, the one catching up, with `perf record -g` into
     WORK/perf.a.data; keep it with KEEP=1)
+    CALLGRIND=1 (run daemon A under valgrind --tool=callgrind, one file a
+    thread in WORK/cg.a.PID-NN, and print its instructions an event: the
+    loop thread and the rest; use a small N, e.g. 5000, and KEEP=1 to read
+    the files with callgrind_annotate)
 
 BUILD_DIR gives bench_import (the bundle and the reference rate) and a
 watchmesh; each OTHER_WATCHMESH (e.g. a copy of an older build's binary)
@@ -103,12 +107,16 @@ def catchup(wm, work, network, store, n):
             procs.append(subprocess.Popen([wm, "run", b], stdout=f, stderr=subprocess.STDOUT))
         wait_listening(os.path.join(work, "b.log"), procs[0])
         t0 = time.time()
+        cg = []
+        if os.environ.get("CALLGRIND"):
+            cg = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
+                  "--callgrind-out-file=" + os.path.join(work, "cg.a.%p")]
         with open(os.path.join(work, "a.log"), "w") as f:
-            procs.append(subprocess.Popen([wm, "run", a], stdout=f, stderr=subprocess.STDOUT))
+            procs.append(subprocess.Popen(cg + [wm, "run", a], stdout=f, stderr=subprocess.STDOUT))
         if os.environ.get("PERF"):
             procs.append(subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-g", "-q", "-p",
                                            str(procs[1].pid), "-o", os.path.join(work, "perf.a.data")]))
-        end = time.monotonic() + max(600, n / 100)
+        end = time.monotonic() + max(600, n / 100) * (20 if cg else 1)
         while time.monotonic() < end:
             if events(wm, a) >= n:
                 break
@@ -119,12 +127,28 @@ def catchup(wm, work, network, store, n):
         else:
             die("A did not catch up; logs in " + work)
         dt = time.time() - t0
-        return dt, threads_cpu(procs[1].pid), cpu_seconds(procs[0].pid)
+        return dt, threads_cpu(procs[1].pid), cpu_seconds(procs[0].pid), procs[1].pid
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
-            p.wait(60)
+            p.wait(600)
+
+
+def instructions(work, pid):
+    """Instructions (Ir) of A's loop thread and of its other threads, from
+    callgrind's files, one a thread (the loop is the first)."""
+    loop = rest = 0
+    for name in sorted(os.listdir(work)):
+        if not name.startswith("cg.a.%d-" % pid):
+            continue
+        with open(os.path.join(work, name)) as f:
+            ir = sum(int(ln.split()[1]) for ln in f if ln.startswith("totals:"))
+        if name.endswith("-01"):
+            loop += ir
+        else:
+            rest += ir
+    return loop, rest
 
 
 def main():
@@ -158,7 +182,12 @@ def main():
         print("|---|---|---|---|---|---|---|---|---|")
         for r in range(runs):
             for wm in wms:
-                dt, (loop, pool), cb = catchup(wm, work, network, store, total)
+                dt, (loop, pool), cb, pid = catchup(wm, work, network, store, total)
+                if os.environ.get("CALLGRIND"):
+                    il, ir = instructions(work, pid)
+                    print("| %s | %d | instructions an event: loop %.0f, other threads %.0f, all %.0f |"
+                          % (wm, r + 1, il / total, ir / total, (il + ir) / total))
+                    continue
                 # on two idle cores A is held back by its loop thread or by
                 # both cores' worth of its CPU, whichever is longer: a
                 # figure the machine's other load does not move

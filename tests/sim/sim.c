@@ -401,7 +401,7 @@ static void io_log(void *ctx, enum mesh_log_level lv, const char *line)
 
 static size_t node_new(struct sim *s)
 {
-	struct mesh_io io = { NULL, io_send, io_disconnect, io_log, NULL, NULL };
+	struct mesh_io io = { NULL, io_send, io_disconnect, io_log, NULL, NULL, NULL };
 	struct node *n;
 	char why[WM_WHY_LEN], name[32];
 	struct mesh_config cfg = s->o.mesh;

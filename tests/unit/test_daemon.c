@@ -35,6 +35,7 @@ struct t {
 	struct mesh *m;
 	struct vq *vq;               /* the verify queue tests */
 	unsigned taken;              /* events ingest took from it */
+	unsigned peeks;              /* events the mesh took its worker's peek of */
 	struct local l;
 	unsigned warns;              /* local's D_WARN lines */
 	unsigned event_frames_out;   /* EVENT frames the mesh sent the peer */
@@ -86,6 +87,16 @@ static void local_log(void *ctx, int level, const char *line)
 	(void)line;
 	if (level == D_WARN)
 		t->warns++;
+}
+
+/* mesh_io.peeked, as the daemon sets it */
+static int peeked(void *ctx, const uint8_t *wire, size_t len, struct event_peek *out)
+{
+	struct t *t = ctx;
+	int rc = vq_peeked(t->vq, wire, len, out);
+
+	t->peeks += rc;
+	return rc;
 }
 
 /* ingest_ctx.verified, as the daemon sets it for the mesh */
@@ -168,6 +179,7 @@ static int setup(void **state)
 	io.disconnect = io_disconnect;
 	io.stored = io_stored;
 	io.ingesting = io_ingesting;
+	io.peeked = peeked;
 	mesh_config_defaults(&mc);
 	t->f->ctx.verified = verified;
 	t->f->ctx.verified_ctx = t;
@@ -486,6 +498,7 @@ struct q_log {
 	size_t sent_len[NQ], nsent;
 	size_t order[NQ], n;         /* which of them deliver saw, in its order */
 	int checked[NQ];             /* vq_take had its event, verified */
+	int peeked[NQ];              /* vq_peeked had the worker's peek of it */
 	int to_mesh;                 /* deliver hands the frame to the mesh */
 };
 
@@ -494,8 +507,9 @@ static void q_deliver(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len
 	struct q_log *ql = ctx;
 	struct frame f;
 	struct event_peek pk;
+	struct event_peek wpk;
 	struct event *ev;
-	uint8_t other[WM_ID_LEN];
+	uint8_t other[WM_ID_LEN], *copy;
 	size_t i;
 
 	for (i = 0; i < ql->nsent; i++)
@@ -511,6 +525,19 @@ static void q_deliver(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len
 	assert_int_equal(frame_decode(bytes, len, &f, NULL), 0);
 	if (f.type != FRAME_EVENT || event_peek(f.event.wire, f.event.len, 0, &pk, NULL) != 0)
 		return;
+	/* the worker's peek: of the frame's own bytes only, not of the same
+	 * bytes elsewhere nor of a part of them */
+	assert_non_null(copy = malloc(f.event.len));
+	memcpy(copy, f.event.wire, f.event.len);
+	assert_int_equal(vq_peeked(ql->t->vq, copy, f.event.len, &wpk), 0);
+	free(copy);
+	assert_int_equal(vq_peeked(ql->t->vq, f.event.wire, f.event.len - 1, &wpk), 0);
+	if (vq_peeked(ql->t->vq, f.event.wire, f.event.len, &wpk)) {
+		ql->peeked[i] = 1;
+		assert_ptr_equal(wpk.wire, f.event.wire);
+		assert_int_equal(wpk.wire_len, f.event.len);
+		assert_memory_equal(wpk.id, pk.id, WM_ID_LEN);
+	}
 	memcpy(other, pk.id, WM_ID_LEN);
 	other[0] ^= 1;
 	assert_null(vq_take(ql->t->vq, other));           /* only the frame's own event */
@@ -602,6 +629,11 @@ static void test_verify_queue_order(void **state)
 	assert_int_equal(ql.checked[2], 0);
 	assert_int_equal(ql.checked[3], 0);
 	assert_int_equal(ql.checked[4], 1);
+	assert_int_equal(ql.peeked[0], 1);
+	assert_int_equal(ql.peeked[1], 0);
+	assert_int_equal(ql.peeked[2], 1);                /* peeked, its check failed */
+	assert_int_equal(ql.peeked[3], 0);
+	assert_int_equal(ql.peeked[4], 1);
 }
 
 /* Through the mesh and ingest into one batch: ingest takes the checked
@@ -635,6 +667,7 @@ static void test_verify_queue_batch(void **state)
 	for (size_t i = 0; i < 6; i++)
 		assert_int_equal(ql.order[i], i);
 	assert_int_equal(t->taken, 5);                    /* the refused one too: checked once */
+	assert_int_equal(t->peeks, 5);                    /* and hashed once, by its worker */
 	assert_true(t->l.batch_open);
 	local_batch_end(&t->l);
 	assert_int_equal(committed(t), 4);

@@ -47,6 +47,8 @@ struct tnode {
 	char rlog[8][256];              /* "repair with" summary lines */
 	int nrlog;
 	int nwaiting;                   /* "wait for others" lines */
+	const struct event_peek *given; /* what io_peeked hands the mesh, or NULL */
+	int npeeked;
 };
 
 struct fx {
@@ -95,6 +97,21 @@ static void io_stored(void *ctx, uint32_t peer, const uint8_t id[WM_ID_LEN], uns
 	t->nstored++;
 }
 
+/* The glue's peek of a received event: `given` if set (a glue that mixed
+ * up two frames), else the bytes themselves peeked, as the daemon's
+ * workers do. */
+static int io_peeked(void *ctx, const uint8_t *wire, size_t len, struct event_peek *out)
+{
+	struct tnode *t = ctx;
+
+	t->npeeked++;
+	if (t->given != NULL) {
+		*out = *t->given;
+		return 1;
+	}
+	return event_peek(wire, len, 0, out, NULL) == 0;
+}
+
 static void io_log(void *ctx, enum mesh_log_level level, const char *line)
 {
 	struct tnode *t = ctx;
@@ -141,7 +158,7 @@ static void clear(struct tnode *t)
 
 static struct tnode *tnode_new(const char *name, const char *groups, unsigned fanout, uint64_t seed)
 {
-	struct mesh_io io = { NULL, io_send, io_disconnect, io_log, io_stored, NULL };
+	struct mesh_io io = { NULL, io_send, io_disconnect, io_log, io_stored, NULL, io_peeked };
 	struct mesh_config cfg;
 	struct tnode *t = calloc(1, sizeof(*t));
 	char why[WM_WHY_LEN];
@@ -624,6 +641,41 @@ static void test_invalid_event_disconnects(void **state)
 	assert_int_equal(t->ndisc, 2);
 	assert_true(t->disc_backoff >= 2 * 600000);
 	free(w);
+}
+
+/* The mesh takes the glue's peek, and its id, only for the very bytes it
+ * is reading: a peek of other bytes (another peer's event, of the same
+ * length) is not taken for this one. */
+static void test_peeked_other_bytes(void **state)
+{
+	struct tnode *t;
+	uint8_t *w, *w2, id[32], id2[32];
+	size_t n, n2;
+	struct event_peek other;
+
+	(void)state;
+	t = star(0, 2, 2);
+	mesh_tick(t->m, T0);
+	mkev(KIND_BULLETIN, "gaobu", &w, &n, id);
+	mkev(KIND_BULLETIN, "gaobu", &w2, &n2, id2);
+	assert_int_equal(n, n2);
+	assert_int_equal(event_peek(w2, n2, 0, &other, NULL), 0);
+	t->given = &other;
+	event_from(t, 1, w, n, 1, T0 + 1, 0);
+	assert_int_equal(t->npeeked, 1);
+	assert_int_equal(t->nstored, 1);
+	assert_memory_equal(t->stored_id, id, 32);
+	assert_int_equal(store_has(t->s, id), 1);
+	assert_int_equal(store_has(t->s, id2), 0);
+	/* the glue's own peek of these bytes is taken */
+	t->given = NULL;
+	event_from(t, 2, w2, n2, 1, T0 + 2, 0);
+	assert_int_equal(t->npeeked, 2);
+	assert_int_equal(t->nstored, 2);
+	assert_memory_equal(t->stored_id, id2, 32);
+	assert_int_equal(store_has(t->s, id2), 1);
+	free(w);
+	free(w2);
 }
 
 static void test_passing_refusal(void **state)
@@ -1221,6 +1273,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_ihave_graft, reset),
 		cmocka_unit_test_teardown(test_iwant_answers, reset),
 		cmocka_unit_test_teardown(test_invalid_event_disconnects, reset),
+		cmocka_unit_test_teardown(test_peeked_other_bytes, reset),
 		cmocka_unit_test_teardown(test_passing_refusal, reset),
 		cmocka_unit_test_teardown(test_groups_and_alerts, reset),
 		cmocka_unit_test_teardown(test_author_rate, reset),
