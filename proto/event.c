@@ -275,7 +275,16 @@ out:
 	return (flags & EVENT_PEEK_PREFIX) ? rc : fix(rc);
 }
 
-int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN])
+/* What decode_peeked checks beside the form: the signature (bytes from
+ * anyone), the content's hash (bytes read back from a store). */
+#define CHECK_SIG 1u
+#define CHECK_HASH 2u
+static int decode_peeked(const struct event_peek *pk, unsigned checks, struct event **out,
+                         char why[WM_WHY_LEN]);
+
+/* The event_decode* entry points: peek with peekflags, decode with checks. */
+static int decode_buf(const char *name, const uint8_t *buf, size_t len, unsigned peekflags, unsigned checks,
+                      struct event **out, char why[WM_WHY_LEN])
 {
 	struct event_peek pk;
 	int rc;
@@ -283,20 +292,20 @@ int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM
 	if (why != NULL)
 		why[0] = '\0';
 	if (buf == NULL || out == NULL)
-		return mp_fail(why, WM_EINVAL, "event_decode: no input");
-	if (len > WM_MAX_WIRE + 16)     /* leave a few bytes over to the wrapper's reasons */
-		return mp_fail(why, WM_ETOOBIG, "event: %zu bytes, at most %d allowed", len, WM_MAX_WIRE);
-	if ((rc = event_peek(buf, len, 0, &pk, why)) != 0)
+		return mp_fail(why, WM_EINVAL, "%s: no input", name);
+	if ((rc = event_peek(buf, len, peekflags, &pk, why)) != 0)
 		return rc;
-	return event_decode_peeked(&pk, out, why);
+	if (peekflags & EVENT_PEEK_NO_ID)
+		memset(pk.id, 0, WM_ID_LEN);
+	return decode_peeked(&pk, checks, out, why);
 }
 
-/* What decode_peeked checks beside the form: the signature (bytes from
- * anyone), the content's hash (bytes read back from a store). */
-#define CHECK_SIG 1u
-#define CHECK_HASH 2u
-static int decode_peeked(const struct event_peek *pk, unsigned checks, struct event **out,
-                         char why[WM_WHY_LEN]);
+int event_decode(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN])
+{
+	if (buf != NULL && len > WM_MAX_WIRE + 16)  /* leave a few bytes over to the wrapper's reasons */
+		return mp_fail(why, WM_ETOOBIG, "event: %zu bytes, at most %d allowed", len, WM_MAX_WIRE);
+	return decode_buf("event_decode", buf, len, 0, CHECK_SIG | CHECK_HASH, out, why);
+}
 
 int event_decode_peeked(const struct event_peek *pk, struct event **out, char why[WM_WHY_LEN])
 {
@@ -305,31 +314,12 @@ int event_decode_peeked(const struct event_peek *pk, struct event **out, char wh
 
 int event_decode_stored(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN])
 {
-	struct event_peek pk;
-	int rc;
-
-	if (why != NULL)
-		why[0] = '\0';
-	if (buf == NULL || out == NULL)
-		return mp_fail(why, WM_EINVAL, "event_decode_stored: no input");
-	if ((rc = event_peek(buf, len, 0, &pk, why)) != 0)
-		return rc;
-	return decode_peeked(&pk, CHECK_HASH, out, why);
+	return decode_buf("event_decode_stored", buf, len, 0, CHECK_HASH, out, why);
 }
 
 int event_decode_unhashed(const uint8_t *buf, size_t len, struct event **out, char why[WM_WHY_LEN])
 {
-	struct event_peek pk;
-	int rc;
-
-	if (why != NULL)
-		why[0] = '\0';
-	if (buf == NULL || out == NULL)
-		return mp_fail(why, WM_EINVAL, "event_decode_unhashed: no input");
-	if ((rc = event_peek(buf, len, EVENT_PEEK_NO_ID, &pk, why)) != 0)
-		return rc;
-	memset(pk.id, 0, WM_ID_LEN);
-	return decode_peeked(&pk, 0, out, why);
+	return decode_buf("event_decode_unhashed", buf, len, EVENT_PEEK_NO_ID, 0, out, why);
 }
 
 static int decode_peeked(const struct event_peek *pk, unsigned checks, struct event **out,
