@@ -688,8 +688,14 @@ static void fl_push(struct peer *p, uint64_t seq, const uint8_t id[WM_ID_LEN])
 }
 
 /* Take id off the in-flight list: 1 if it was there.  Answers come in the
- * order asked, so it is nearly always the oldest. */
-static int fl_take(struct peer *p, const uint8_t id[WM_ID_LEN])
+ * order asked, so it is nearly always the oldest.  An answer restarts the
+ * fetch timeout: the asks still in flight time out fetch_timeout_ms after
+ * the peer's last answer, not after the last ask.  A loop slower than that
+ * at reading the answers (a catch-up under valgrind) would time out asks the
+ * peer answered long ago, and what they bring in late no longer counts for
+ * the fetch it belongs to: an event refused for now went unfetched until the
+ * periodic repair. */
+static int fl_take(const struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN], uint64_t now)
 {
 	size_t i, j;
 
@@ -703,6 +709,7 @@ static int fl_take(struct peer *p, const uint8_t id[WM_ID_LEN])
 				p->fl[(p->fl_head + j) % p->fl_cap] = p->fl[(p->fl_head + j + 1) % p->fl_cap];
 		}
 		p->fl_n--;
+		p->fetch_deadline = now + m->cfg.fetch_timeout_ms;
 		return 1;
 	}
 	return 0;
@@ -1282,12 +1289,12 @@ static void on_duplicate(struct mesh *m, struct peer *p, const uint8_t *id, int 
 
 /* Did we ask p for this id: a repair fetch in flight (taken off the list
  * here), or a missing id asked of it? */
-static int asked_for(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN])
+static int asked_for(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN], uint64_t now)
 {
 	struct missing *e;
 	size_t i;
 
-	if (fl_take(p, id))
+	if (fl_take(m, p, id, now))
 		return 1;
 	if ((e = missing_find(m, id)) == NULL)
 		return 0;
@@ -1308,7 +1315,7 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 	p->events_in++;
 	peeked = peek_received(m, fr->event.wire, fr->event.len, &pk);
 	if (peeked) {
-		unasked = !fr->event.push && !asked_for(m, p, pk.id);
+		unasked = !fr->event.push && !asked_for(m, p, pk.id, now);
 		if (!we_carry(m, pk.group, pk.glen)) {
 			mlog(m, MESH_LOG_DEBUG, "peer %s: event of a group we do not carry ignored", p->hex);
 			goto pump;
@@ -1489,7 +1496,7 @@ static void on_nothave(struct mesh *m, struct peer *p, const struct frame *fr, u
 	for (i = 0; i < fr->ids.n; i++) {
 		struct missing *e = missing_find(m, fr->ids.ids + i * WM_ID_LEN);
 
-		if (fl_take(p, fr->ids.ids + i * WM_ID_LEN) && e == NULL)
+		if (fl_take(m, p, fr->ids.ids + i * WM_ID_LEN, now) && e == NULL)
 			unavail_add(m, fr->ids.ids + i * WM_ID_LEN);
 		else if (e != NULL && e->asked && e->ann[e->next - 1] == p->h) {
 			e->asked = 0;   /* answered: no late copy will come */
