@@ -121,6 +121,7 @@ struct peer {
 	 * asked for any more is excused this many times (and throttled). */
 	uint64_t late;
 	int fq_cut;                     /* a fetch queue bound left ids out: repair again soon */
+	int fq_timedout;                /* asks timed out: repair again soon (fetch_pump) */
 
 	/* repair as server */
 	uint64_t ssession;
@@ -844,10 +845,16 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 		 * each other: an officer's certificate may come before its
 		 * station's, a bulletin before its author's certificate.  What
 		 * was refused for now is fetched again by a repair soon, as
-		 * long as each round stores something. */
-		if ((p->round_deferred > 0 && p->round_stored > 0) || p->fq_cut) {
+		 * long as each round stores something.  So is what a fetch that
+		 * timed out left out: a late answer no longer counts for its
+		 * fetch, and is rate-limited like a push (most of a slow peer's
+		 * window from one author is dropped). */
+		if (((p->round_deferred > 0 || p->fq_timedout) && p->round_stored > 0) || p->fq_cut) {
 			if (p->fq_cut)
 				mlog(m, MESH_LOG_DEBUG, "peer %s (%s): the fetch queue was full; "
+				     "repairing again soon", p->hex, p->name);
+			else if (p->round_deferred == 0)
+				mlog(m, MESH_LOG_DEBUG, "peer %s (%s): fetches timed out; "
 				     "repairing again soon", p->hex, p->name);
 			else
 				mlog(m, MESH_LOG_DEBUG, "peer %s (%s): %llu fetched events wait for others; "
@@ -859,7 +866,7 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 				p->repair_due = now + m->cfg.repair_soon_ms;
 		}
 		p->round_stored = p->round_deferred = 0;
-		p->fq_cut = 0;
+		p->fq_cut = p->fq_timedout = 0;
 	}
 	rs_check(m, p, now);
 }
@@ -1839,6 +1846,7 @@ void mesh_tick(struct mesh *m, uint64_t now)
 		if (p->fl_n > 0 && p->fetch_deadline <= now) {
 			p->late += p->fl_n;     /* it may still answer */
 			p->fl_n = 0;
+			p->fq_timedout = 1;
 			fetch_pump(m, p, now);
 		}
 		if (!m->paused && p->csession == 0 && !repair_held(p) && p->repair_due <= now)

@@ -828,6 +828,46 @@ static void test_late_answer(void **state)
 		free(w[i]);
 }
 
+/* A fetch whose asks timed out (a peer slower than fetch_timeout_ms between
+ * answers) is followed by a repair soon, as long as it stored something: its
+ * late answers no longer count for it, and the rate limits drop most of them
+ * (the author's burst here is 5). */
+static void test_fetch_timeout_repairs_soon(void **state)
+{
+	struct tnode *t;
+	struct frame f;
+	uint8_t *w[8], ids[8][32];
+	size_t n[8], i;
+	uint64_t now = T0;
+
+	(void)state;
+	t = star(0, 1, 1);
+	mesh_tick(t->m, now);                   /* the repair on connect */
+	assert_int_equal(count(t, 1, FRAME_NEG_OPEN, &f), 1);
+	f.type = FRAME_NEG_CLOSE;               /* the peer is busy: the next is minutes away */
+	f.neg.reason = frame_str_c("busy");
+	send_frame(t, 1, &f, ++now, 0);
+	assert_true(mesh_next_deadline(t->m) > now + 10000);
+	for (i = 0; i < 8; i++)
+		mkev(KIND_REQUEST, "gaobu", &w[i], &n[i], ids[i]);
+	ihave_repair_from(t, 1, ids[0], 8, ++now);
+	assert_int_equal(count(t, 1, FRAME_IWANT, NULL), 1);
+	event_from(t, 1, w[0], n[0], 0, now += 100, 0);
+	assert_int_equal(store_has(t->s, ids[0]), 1);
+	now += 2000;                            /* the rest times out */
+	mesh_tick(t->m, now);
+	assert_true(mesh_next_deadline(t->m) <= now + 1000);
+	for (i = 1; i < 8; i++)                 /* late: 5 stored, 2 dropped */
+		event_from(t, 1, w[i], n[i], 0, now + i, 0);
+	assert_int_equal(store_has(t->s, ids[7]), 0);
+	now = mesh_next_deadline(t->m);
+	mesh_tick(t->m, now);
+	assert_int_equal(count(t, 1, FRAME_NEG_OPEN, NULL), 2);
+	assert_int_equal(t->ndisc, 0);
+	for (i = 0; i < 8; i++)
+		free(w[i]);
+}
+
 /* Issue 8 item 15: announcements fill a fetch queue only so far, per peer
  * and in all (the ids left out come with the next repair). */
 static void test_fetch_queue_bound(void **state)
@@ -1302,6 +1342,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_author_rate, reset),
 		cmocka_unit_test_teardown(test_unasked_push0, reset),
 		cmocka_unit_test_teardown(test_late_answer, reset),
+		cmocka_unit_test_teardown(test_fetch_timeout_repairs_soon, reset),
 		cmocka_unit_test_teardown(test_fetch_queue_bound, reset),
 		cmocka_unit_test_teardown(test_repair_end_to_end, reset),
 		cmocka_unit_test_teardown(test_repair_retracted, reset),
