@@ -121,6 +121,7 @@ struct peer {
 	 * asked for any more is excused this many times (and throttled). */
 	uint64_t late;
 	int fq_cut;                     /* a fetch queue bound left ids out: repair again soon */
+	int fq_timedout;                /* asks timed out: repair again soon (fetch_pump) */
 
 	/* repair as server */
 	uint64_t ssession;
@@ -688,8 +689,14 @@ static void fl_push(struct peer *p, uint64_t seq, const uint8_t id[WM_ID_LEN])
 }
 
 /* Take id off the in-flight list: 1 if it was there.  Answers come in the
- * order asked, so it is nearly always the oldest. */
-static int fl_take(struct peer *p, const uint8_t id[WM_ID_LEN])
+ * order asked, so it is nearly always the oldest.  An answer restarts the
+ * fetch timeout: the asks still in flight time out fetch_timeout_ms after
+ * the peer's last answer, not after the last ask.  A loop slower than that
+ * at reading the answers (a catch-up under valgrind) would time out asks the
+ * peer answered long ago, and what they bring in late no longer counts for
+ * the fetch it belongs to: an event refused for now went unfetched until the
+ * periodic repair. */
+static int fl_take(const struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN], uint64_t now)
 {
 	size_t i, j;
 
@@ -703,6 +710,7 @@ static int fl_take(struct peer *p, const uint8_t id[WM_ID_LEN])
 				p->fl[(p->fl_head + j) % p->fl_cap] = p->fl[(p->fl_head + j + 1) % p->fl_cap];
 		}
 		p->fl_n--;
+		p->fetch_deadline = now + m->cfg.fetch_timeout_ms;
 		return 1;
 	}
 	return 0;
@@ -837,10 +845,16 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 		 * each other: an officer's certificate may come before its
 		 * station's, a bulletin before its author's certificate.  What
 		 * was refused for now is fetched again by a repair soon, as
-		 * long as each round stores something. */
-		if ((p->round_deferred > 0 && p->round_stored > 0) || p->fq_cut) {
+		 * long as each round stores something.  So is what a fetch that
+		 * timed out left out: a late answer no longer counts for its
+		 * fetch, and is rate-limited like a push (most of a slow peer's
+		 * window from one author is dropped). */
+		if (((p->round_deferred > 0 || p->fq_timedout) && p->round_stored > 0) || p->fq_cut) {
 			if (p->fq_cut)
 				mlog(m, MESH_LOG_DEBUG, "peer %s (%s): the fetch queue was full; "
+				     "repairing again soon", p->hex, p->name);
+			else if (p->round_deferred == 0)
+				mlog(m, MESH_LOG_DEBUG, "peer %s (%s): fetches timed out; "
 				     "repairing again soon", p->hex, p->name);
 			else
 				mlog(m, MESH_LOG_DEBUG, "peer %s (%s): %llu fetched events wait for others; "
@@ -852,7 +866,7 @@ static void fetch_pump(struct mesh *m, struct peer *p, uint64_t now)
 				p->repair_due = now + m->cfg.repair_soon_ms;
 		}
 		p->round_stored = p->round_deferred = 0;
-		p->fq_cut = 0;
+		p->fq_cut = p->fq_timedout = 0;
 	}
 	rs_check(m, p, now);
 }
@@ -1282,12 +1296,12 @@ static void on_duplicate(struct mesh *m, struct peer *p, const uint8_t *id, int 
 
 /* Did we ask p for this id: a repair fetch in flight (taken off the list
  * here), or a missing id asked of it? */
-static int asked_for(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN])
+static int asked_for(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN], uint64_t now)
 {
 	struct missing *e;
 	size_t i;
 
-	if (fl_take(p, id))
+	if (fl_take(m, p, id, now))
 		return 1;
 	if ((e = missing_find(m, id)) == NULL)
 		return 0;
@@ -1308,7 +1322,7 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 	p->events_in++;
 	peeked = peek_received(m, fr->event.wire, fr->event.len, &pk);
 	if (peeked) {
-		unasked = !fr->event.push && !asked_for(m, p, pk.id);
+		unasked = !fr->event.push && !asked_for(m, p, pk.id, now);
 		if (!we_carry(m, pk.group, pk.glen)) {
 			mlog(m, MESH_LOG_DEBUG, "peer %s: event of a group we do not carry ignored", p->hex);
 			goto pump;
@@ -1489,7 +1503,7 @@ static void on_nothave(struct mesh *m, struct peer *p, const struct frame *fr, u
 	for (i = 0; i < fr->ids.n; i++) {
 		struct missing *e = missing_find(m, fr->ids.ids + i * WM_ID_LEN);
 
-		if (fl_take(p, fr->ids.ids + i * WM_ID_LEN) && e == NULL)
+		if (fl_take(m, p, fr->ids.ids + i * WM_ID_LEN, now) && e == NULL)
 			unavail_add(m, fr->ids.ids + i * WM_ID_LEN);
 		else if (e != NULL && e->asked && e->ann[e->next - 1] == p->h) {
 			e->asked = 0;   /* answered: no late copy will come */
@@ -1832,6 +1846,7 @@ void mesh_tick(struct mesh *m, uint64_t now)
 		if (p->fl_n > 0 && p->fetch_deadline <= now) {
 			p->late += p->fl_n;     /* it may still answer */
 			p->fl_n = 0;
+			p->fq_timedout = 1;
 			fetch_pump(m, p, now);
 		}
 		if (!m->paused && p->csession == 0 && !repair_held(p) && p->repair_due <= now)

@@ -49,6 +49,7 @@ struct tnode {
 	int nwaiting;                   /* "wait for others" lines */
 	const struct event_peek *given; /* what io_peeked hands the mesh, or NULL */
 	int npeeked;
+	uint64_t slow_ms;               /* pump: what each fetched event costs its loop */
 };
 
 struct fx {
@@ -827,6 +828,46 @@ static void test_late_answer(void **state)
 		free(w[i]);
 }
 
+/* A fetch whose asks timed out (a peer slower than fetch_timeout_ms between
+ * answers) is followed by a repair soon, as long as it stored something: its
+ * late answers no longer count for it, and the rate limits drop most of them
+ * (the author's burst here is 5). */
+static void test_fetch_timeout_repairs_soon(void **state)
+{
+	struct tnode *t;
+	struct frame f;
+	uint8_t *w[8], ids[8][32];
+	size_t n[8], i;
+	uint64_t now = T0;
+
+	(void)state;
+	t = star(0, 1, 1);
+	mesh_tick(t->m, now);                   /* the repair on connect */
+	assert_int_equal(count(t, 1, FRAME_NEG_OPEN, &f), 1);
+	f.type = FRAME_NEG_CLOSE;               /* the peer is busy: the next is minutes away */
+	f.neg.reason = frame_str_c("busy");
+	send_frame(t, 1, &f, ++now, 0);
+	assert_true(mesh_next_deadline(t->m) > now + 10000);
+	for (i = 0; i < 8; i++)
+		mkev(KIND_REQUEST, "gaobu", &w[i], &n[i], ids[i]);
+	ihave_repair_from(t, 1, ids[0], 8, ++now);
+	assert_int_equal(count(t, 1, FRAME_IWANT, NULL), 1);
+	event_from(t, 1, w[0], n[0], 0, now += 100, 0);
+	assert_int_equal(store_has(t->s, ids[0]), 1);
+	now += 2000;                            /* the rest times out */
+	mesh_tick(t->m, now);
+	assert_true(mesh_next_deadline(t->m) <= now + 1000);
+	for (i = 1; i < 8; i++)                 /* late: 5 stored, 2 dropped */
+		event_from(t, 1, w[i], n[i], 0, now + i, 0);
+	assert_int_equal(store_has(t->s, ids[7]), 0);
+	now = mesh_next_deadline(t->m);
+	mesh_tick(t->m, now);
+	assert_int_equal(count(t, 1, FRAME_NEG_OPEN, NULL), 2);
+	assert_int_equal(t->ndisc, 0);
+	for (i = 0; i < 8; i++)
+		free(w[i]);
+}
+
 /* Issue 8 item 15: announcements fill a fetch queue only so far, per peer
  * and in all (the ids left out come with the next repair). */
 static void test_fetch_queue_bound(void **state)
@@ -954,6 +995,12 @@ static void pump(struct tnode *a, struct tnode *b, uint64_t *now)
 						pumped_nothave++;
 					pumped_received(&ps[1 - k], &fr);
 				}
+				if (dst->slow_ms > 0 && fr.type == FRAME_EVENT && !fr.event.push) {
+					/* a slow loop: its timers fire between the
+					 * answers it has received and not yet read */
+					*now += dst->slow_ms;
+					mesh_tick(dst->m, *now);
+				}
 				(void)mesh_receive(dst->m, 1, copy[i].buf, copy[i].len, *now);
 				pumped_sent(dst, &ps[1 - k]);
 				free(copy[i].buf);
@@ -1051,7 +1098,7 @@ static void repairs_due(uint64_t *now)
  * their authors' certificates.  What was refused for now is fetched again by
  * a repair soon after, within the same pump (the periodic repair is a
  * minute away). */
-static void test_repair_dependencies(void **state)
+static void repair_dependencies(uint64_t slow_ms)
 {
 	struct tnode *a, *b;
 	struct key *off[8];
@@ -1061,9 +1108,9 @@ static void test_repair_dependencies(void **state)
 	size_t i, k = 0;
 	uint64_t now = T0 + 100;
 
-	(void)state;
 	a = F->n[0] = tnode_new("a", "*", 2, 31);
 	b = F->n[1] = tnode_new("b", "*", 2, 32);
+	a->slow_ms = slow_ms;
 	assert_int_equal(mesh_peer_up(a->m, 1, pubs[2], 1, now), 0);
 	assert_int_equal(mesh_peer_up(b->m, 1, pubs[3], 0, now), 0);
 	pump(a, b, &now);                       /* the repairs on connect: nothing */
@@ -1095,6 +1142,22 @@ static void test_repair_dependencies(void **state)
 	assert_true(a->nwaiting > 0);           /* the order did get in the way */
 	assert_int_equal(a->ndisc + b->ndisc, 0);
 	fx_keys_free(off, 8);
+}
+
+static void test_repair_dependencies(void **state)
+{
+	(void)state;
+	repair_dependencies(0);
+}
+
+/* The same on a loop so slow that reading all the answers takes longer than
+ * fetch_timeout_ms (a catch-up under valgrind): the peer answered each ask
+ * in time, so none times out, and what was refused for now is still fetched
+ * again soon. */
+static void test_repair_dependencies_slow(void **state)
+{
+	(void)state;
+	repair_dependencies(300);
 }
 
 /* A retracted event is kept and served withheld: repair brings the
@@ -1279,10 +1342,12 @@ int main(void)
 		cmocka_unit_test_teardown(test_author_rate, reset),
 		cmocka_unit_test_teardown(test_unasked_push0, reset),
 		cmocka_unit_test_teardown(test_late_answer, reset),
+		cmocka_unit_test_teardown(test_fetch_timeout_repairs_soon, reset),
 		cmocka_unit_test_teardown(test_fetch_queue_bound, reset),
 		cmocka_unit_test_teardown(test_repair_end_to_end, reset),
 		cmocka_unit_test_teardown(test_repair_retracted, reset),
 		cmocka_unit_test_teardown(test_repair_dependencies, reset),
+		cmocka_unit_test_teardown(test_repair_dependencies_slow, reset),
 		cmocka_unit_test_teardown(test_neg_parity, reset),
 		cmocka_unit_test_teardown(test_hostile_frames, reset),
 	};
