@@ -15,8 +15,8 @@ Ed25519 verification rate measured in the same run (bench_import).
 BUILD_DIR gives bench_import (the bundle and the reference rate) and a
 watchmesh; each OTHER_WATCHMESH (e.g. a copy of an older build's binary)
 runs the same catch-ups, alternating with it, so that the machine's load
-is shared fairly.  B imports the bundle once (its store is copied for each
-run); A starts empty and dials B.  Catch-up runs from A's start to A's store
+is shared fairly.  B imports the bundle once per build (its store is copied
+for each run); A starts empty and dials B.  Catch-up runs from A's start to A's store
 holding all N; CPU is user + system until then (/proc), A's split into
 its loop thread and the rest (libuv's pool, where it verifies).  On a
 loaded machine wall times mean little; the last column does not depend on
@@ -167,13 +167,17 @@ def main():
         ref = dict(ln.split()[:2] for ln in out.splitlines())
         verify, verify_cpu = float(ref["verify_per_s"]), float(ref["verify_per_cpu_s"])
         network = os.path.join(work, "bench.network")
-        src = node(wms[0], work, "src", network, free_port(), 0)
-        subprocess.run([wms[0], "import", "--dir", src, os.path.join(work, "bench.wmb")],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run([wms[0], "status", "--dir", src], stdout=subprocess.DEVNULL)
-        store = os.path.join(work, "store.db")
-        shutil.copyfile(os.path.join(src, "store.db"), store)
-        total = events(wms[0], src)
+        stores = {}
+        for i, wm in enumerate(wms):
+            # B's store made by the same build as A: an older build cannot
+            # open a store of a newer schema
+            src = node(wm, work, "src%d" % i, network, free_port(), 0)
+            subprocess.run([wm, "import", "--dir", src, os.path.join(work, "bench.wmb")],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run([wm, "status", "--dir", src], stdout=subprocess.DEVNULL)
+            stores[wm] = os.path.join(work, "store%d.db" % i)
+            shutil.copyfile(os.path.join(src, "store.db"), stores[wm])
+            total = events(wm, src)
         print("%d events; verify on one core %.0f /s, %.0f per CPU second; load %.1f; %d cores"
               % (total, verify, verify_cpu, os.getloadavg()[0], os.cpu_count()))
         print()
@@ -182,7 +186,7 @@ def main():
         print("|---|---|---|---|---|---|---|---|---|")
         for r in range(runs):
             for wm in wms:
-                dt, (loop, pool), cb, pid = catchup(wm, work, network, store, total)
+                dt, (loop, pool), cb, pid = catchup(wm, work, network, stores[wm], total)
                 if os.environ.get("CALLGRIND"):
                     il, ir = instructions(work, pid)
                     print("| %s | %d | instructions an event: loop %.0f, other threads %.0f, all %.0f |"
