@@ -262,7 +262,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                " ELSE rejected.expires_at END,"
 	                " created_at = coalesce(rejected.created_at, excluded.created_at),"
 	                " grp = coalesce(rejected.grp, excluded.grp)",
-	[ST_WAS_REJECTED] = "SELECT code, why FROM rejected WHERE id = ?1",
+	[ST_WAS_REJECTED] = "SELECT 2, code, why FROM rejected WHERE id = ?1",      /* STORE_REFUSED */
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
 	                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -1273,7 +1273,11 @@ int store_has(struct store *s, const uint8_t id[WM_ID_LEN])
 	return rc;
 }
 
-int store_lookup(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
+/* One row of (STORE_HELD or STORE_REFUSED, code, why) for id from statement
+ * i: its first column, and a refusal's code and why (each may be NULL); 0
+ * when there is none, <0 on error. */
+static int lookup_row(struct store *s, enum stmt_id i, const uint8_t id[WM_ID_LEN], int *code,
+                      char why[WM_WHY_LEN])
 {
 	sqlite3_stmt *st;
 	const char *t;
@@ -1281,7 +1285,7 @@ int store_lookup(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char w
 
 	if (s == NULL || id == NULL)
 		return WM_EINVAL;
-	if ((st = stmt_get(s, ST_LOOKUP)) == NULL)
+	if ((st = stmt_get(s, i)) == NULL)
 		return WM_ESTORE;
 	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -1299,6 +1303,11 @@ int store_lookup(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char w
 	}
 	stmt_put(s, st);
 	return rc;
+}
+
+int store_lookup(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
+{
+	return lookup_row(s, ST_LOOKUP, id, code, why);
 }
 
 int store_get(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t **wire, size_t *len)
@@ -2446,30 +2455,9 @@ int store_unhide(struct store *s, const uint8_t id[WM_ID_LEN])
 
 int store_was_rejected(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
 {
-	sqlite3_stmt *st;
-	const char *t;
-	int rc;
+	int rc = lookup_row(s, ST_WAS_REJECTED, id, code, why);
 
-	if (s == NULL || id == NULL)
-		return WM_EINVAL;
-	if ((st = stmt_get(s, ST_WAS_REJECTED)) == NULL)
-		return WM_ESTORE;
-	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (code != NULL)
-			*code = sqlite3_column_int(st, 0);
-		t = (const char *)sqlite3_column_text(st, 1);
-		if (why != NULL)
-			snprintf(why, WM_WHY_LEN, "%s", t ? t : "");
-		rc = 1;
-	} else if (rc == SQLITE_DONE) {
-		rc = 0;
-	} else {
-		rc = store_fail(s, "was rejected");
-	}
-	stmt_put(s, st);
-	return rc;
+	return rc == STORE_REFUSED ? 1 : rc;
 }
 
 /* Retractions that waited STORE_RETRACT_WAIT_MS for a target that never

@@ -21,6 +21,7 @@
  * event's search key (events.search_key): the text is kept once, in the
  * event's raw bytes, and made from them again where it is needed.
  */
+#define _GNU_SOURCE     /* memmem */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -299,20 +300,6 @@ static void search_body_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	free(text);
 }
 
-static int contains(const char *h, size_t hn, const char *w, size_t wn)
-{
-	const char *p = h, *end = h + hn;
-
-	if (wn == 0)
-		return 1;
-	while ((size_t)(end - p) >= wn && (p = memchr(p, w[0], (size_t)(end - p) - wn + 1)) != NULL) {
-		if (memcmp(p, w, wn) == 0)
-			return 1;
-		p++;
-	}
-	return 0;
-}
-
 /* wm_search_has(raw, word): whether the searchable text of a stored event
  * holds word (folded already, as the query is), as written or folded:
  * folding every row (NFKC) was most of a search's instructions, and only
@@ -330,9 +317,9 @@ static void search_has_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		return;
 	}
 	rc = text_of_raw(argv[0], &text, &len);
-	if (rc == 0 && len > 0 && !(has = contains(text, len, w, wn)) &&
+	if (rc == 0 && len > 0 && !(has = memmem(text, len, w, wn) != NULL) &&
 	    (rc = store_fold(text, len, &folded, &flen)) == 0)
-		has = contains(folded, flen, w, wn);
+		has = memmem(folded, flen, w, wn) != NULL;
 	if (rc != 0)
 		sqlite3_result_error_nomem(ctx);
 	else
