@@ -298,8 +298,10 @@ static int refuse(const struct ingest_ctx *ctx, struct ingest_result *res, int c
 	 * import looks a batch up before the one ahead of it is stored): a
 	 * held event is never remembered as refused, whatever it is judged now. */
 	if ((rc = store_has(ctx->store, res->id)) != 0) {
-		if (rc < 0)
+		if (rc < 0) {
+			wm_why(res->why, "store: %s", store_errmsg(ctx->store));
 			return res->code = WM_ESTORE;
+		}
 		wm_why(res->why, "already stored");
 		return res->code = WM_EDUP;
 	}

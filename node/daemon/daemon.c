@@ -179,7 +179,6 @@ static void d_poll_cb(uv_timer_t *t)
 	struct daemon *d = t->data;
 	uint64_t failed = d->local.batch_failures;
 	int held = d->local.batch_open;
-
 	size_t n;
 
 	if (d->stopping)
