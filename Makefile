@@ -77,8 +77,8 @@ demo: build
 # Benchmarks (BENCHMARKS.md): `make bench` runs every benchmark at the sizes
 # of issue 11 (about an hour and a half on 2 cores, 1M-event stores) and
 # writes their figures into BENCHMARKS.md (tests/bench/run.py);
-# `make bench-quick` the same small, in a few minutes.  BENCH=import|sim|neg|
-# repair|reads|http|web (several, space-separated) picks some; RUNS=N repeats;
+# `make bench-quick` the same small, in a few minutes.  BENCH=import|catchup|
+# sim|neg|repair|reads|http|web (several, space-separated) picks some; RUNS=N repeats;
 # WORK=DIR keeps the generated stores for the next run.  Figures are meant
 # from a release build:
 #   make bench BUILD=build-rel MESON_FLAGS=--buildtype=release

@@ -8,7 +8,7 @@ quick (a few minutes): small sizes.  full (about an hour and a half on a
 2-core machine, most of it generating and importing the 1M-event stores):
 the sizes of issue 11.  RUNS=N repeats each measurement (default 3; the
 simulator is seeded and runs once: its times are simulated, the same every
-run).  ONLY="import sim neg repair reads http web" picks benchmarks (http
+run).  ONLY="import catchup sim neg repair reads http web" picks benchmarks (http
 runs in full mode only; web needs Chromium and `make web-deps`).  WORK=DIR
 keeps the generated data there and reuses it in later runs (the 1M stores
 take most of a full run to make).
@@ -18,7 +18,9 @@ it runs); this script reads the figures from them, each as min / median /
 max over the runs, beside its target and the reference measured in the same
 run, with the machine (CPU, cores, memory, kernel) and its load average
 before and after each benchmark.  The section between the two `make bench`
-markers of BENCHMARKS.md is replaced (or added after the first table): the
+markers of BENCHMARKS.md is replaced (or added after the first table) as
+each benchmark ends, so a run stopped or failed half way keeps what it
+measured (a benchmark that fails does not stop the others): the
 benchmarks of this run are written, those of an earlier run of the same
 mode that this one did not run are kept as they were (each says when it
 ran); the rest of the file, the explanations, is left as it is.  Plots (SVG, made by
@@ -34,16 +36,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BEGIN = "<!-- make bench: begin (tests/bench/run.py writes this section) -->"
 END = "<!-- make bench: end -->"
 
 MODES = {
-    "quick": {"import_n": 20000, "sim_nodes": [50, 100, 200], "sim_alerts": 20, "neg_n": 50000,
-              "repair_n": 20000, "reads_ns": [20000, 50000], "web_ns": [10000]},
-    "full": {"import_n": 100000, "sim_nodes": [100, 200, 500, 1000], "sim_alerts": 50,
-             "neg_n": 1000000, "repair_n": 1000000, "reads_ns": [100000, 300000, 1000000],
+    "quick": {"import_n": 20000, "catchup_n": 20000, "sim_nodes": [50, 100, 200], "sim_alerts": 20,
+              "neg_n": 50000, "repair_n": 20000, "reads_ns": [20000, 50000], "web_ns": [10000]},
+    "full": {"import_n": 100000, "catchup_n": 100000, "sim_nodes": [100, 200, 500, 1000],
+             "sim_alerts": 50, "neg_n": 1000000, "repair_n": 1000000, "reads_ns": [100000, 300000, 1000000],
              "web_ns": [10000, 100000]},
 }
 
@@ -51,6 +54,10 @@ MODES = {
 def die(msg):
     print("run.py: " + msg, file=sys.stderr)
     sys.exit(1)
+
+
+class Failed(Exception):
+    """A benchmark's program failed: the others still run."""
 
 
 def load():
@@ -70,7 +77,7 @@ def sh(cmd, env=None, cwd=None):
         sys.stdout.write(ln)
         out.append(ln)
     if p.wait() != 0:
-        die("%s failed (%d)" % (cmd[0], p.returncode))
+        raise Failed("%s failed (%d)" % (cmd[0], p.returncode))
     return "".join(out)
 
 
@@ -151,6 +158,40 @@ def bench_import(build, cfg, runs, rep, work):
             lines)
 
 
+def bench_catchup(build, cfg, runs, rep, work):
+    out = sh([os.path.join(HERE, "bench_catchup.py"), build],
+             {"N": str(cfg["catchup_n"]), "RUNS": str(runs), "WORK": work})
+    m = re.search(r"verify on one core (\S+) /s, (\S+) per CPU second", out)
+    if not m:
+        raise Failed("bench_catchup printed no verify rate")
+    verify, verify_cpu = float(m.group(1)), float(m.group(2))
+    res = [c for c in rows(out) if len(c) == 9 and c[1].isdigit()]
+    if not res:
+        raise Failed("bench_catchup printed no catch-up")
+    rate = [num(c[3]) for c in res]
+    loop_pool = [[float(x) for x in re.findall(r"[\d.]+", c[5])] for c in res]
+    lines = [
+        "| Ed25519 verify, 1 core (reference) | %.0f /s, %.0f per CPU second | | |"
+        % (verify, verify_cpu),
+        "| catch-up by the clock | %s /s, %s s | %s | >= 1.6 x (issue 11) |"
+        % (mmm(rate, "%.0f"), mmm([num(c[2]) for c in res], "%.2f"),
+           mmm([num(c[4]) for c in res], "%.2f x")),
+        "| bound on two free cores (A's loop thread, or its CPU over both cores) | %s s loop, "
+        "%s s pool; %s µs an event | %s | >= 1.6 x (issue 11) |"
+        % (mmm([x[0] for x in loop_pool], "%.2f"), mmm([x[1] for x in loop_pool], "%.2f"),
+           mmm([num(c[7]) for c in res], "%.0f"), mmm([num(c[8]) for c in res], "%.2f x")),
+    ]
+    rep.add("catchup", "`tests/bench/bench_catchup.py`: an empty `watchmesh run` node (A) fetches "
+            "%d events from a peer (B), from A's start until its store holds them all; the "
+            "reference is `bench_import`'s one-core Ed25519 verify rate, measured once in the same "
+            "run (by the clock, and per CPU second for the bound).  The bound does not depend on "
+            "the machine's load: A on two free cores is held back by its loop thread's CPU or by "
+            "its whole CPU shared over both cores, whichever is longer; %d runs." %
+            (cfg["catchup_n"], runs),
+            "| what | A (min / median / max) | of the verify rate of the same run | target |",
+            lines)
+
+
 def bench_sim(build, cfg, runs, rep, work):
     out = sh([os.path.join(build, "tests", "bench", "bench_sim")] + [str(n) for n in cfg["sim_nodes"]],
              {"ALERTS": str(cfg["sim_alerts"])})
@@ -210,7 +251,7 @@ def bench_repair(build, cfg, runs, rep, work):
         if "REUSE" not in env:
             m = re.search(r"kept (\S+)", out)
             if not m:
-                die("bench_repair kept no directory")
+                raise Failed("bench_repair kept no directory")
             os.rename(m.group(1), data)
             env = {"N": str(n), "LEVELS": "1 10 100", "RESULTS": results, "REUSE": data}
     per = {}
@@ -335,8 +376,8 @@ def bench_web(build, cfg, runs, rep, work):
             "", tables)
 
 
-BENCHES = [("import", bench_import), ("sim", bench_sim), ("neg", bench_neg),
-           ("repair", bench_repair), ("reads", bench_reads), ("http", bench_http), ("web", bench_web)]
+BENCHES = [("import", bench_import), ("catchup", bench_catchup), ("sim", bench_sim),
+           ("neg", bench_neg), ("repair", bench_repair), ("reads", bench_reads), ("http", bench_http), ("web", bench_web)]
 
 
 # ---- the machine, the plots, the file ----
@@ -380,11 +421,10 @@ def plot(docs, name, title, xlabel, ylabel, series, log):
     return path
 
 
-def write(md, mode, shown, build, rep, ran):
-    """ran: for each benchmark of this run, when it started and the load before and after."""
+def write(md, mode, shown, build, commit, rep, ran):
+    """ran: for each benchmark of this run so far, when it started, the load before and
+    after, and the minutes it took."""
     docs = os.path.join(os.path.dirname(os.path.abspath(md)), "docs", "bench")
-    commit = subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"],
-                            stdout=subprocess.PIPE, text=True).stdout.strip() or "unknown"
     text = open(md).read() if os.path.exists(md) else "# Benchmarks\n"
     heading = "## Figures of the last `make bench%s`" % ("-quick" if mode == "quick" else "")
     kept = {}
@@ -405,7 +445,7 @@ def write(md, mode, shown, build, rep, ran):
             if bench in kept:
                 out += ["<!-- bench: %s -->" % bench, kept[bench].rstrip("\n"), ""]
             continue
-        when, before, after = ran[bench]
+        when, before, after, wall = ran[bench]
         out += ["<!-- bench: %s -->" % bench]
         first = True
         for b, title, intro, header, lines in rep.sections:
@@ -413,8 +453,9 @@ def write(md, mode, shown, build, rep, ran):
                 continue
             out += ["### %s" % title, ""]
             if first:
-                out += ["Run by `tests/bench/run.py %s %s` at %s UTC, code %s, %s; load average "
-                        "%s -> %s." % (shown, mode, when, commit, buildtype(build), before, after), ""]
+                out += ["Run by `tests/bench/run.py %s %s` at %s UTC for %.1f min, code %s, %s; "
+                        "load average %s -> %s." % (shown, mode, when, wall, commit,
+                                                    buildtype(build), before, after), ""]
                 first = False
             out += [intro, ""]
             if header:
@@ -464,26 +505,39 @@ def main():
             " ".join(b for b, _ in BENCHES if mode == "full" or b != "http")).split()
     for b in only:
         if b not in dict(BENCHES):
-            die("ONLY: no benchmark %s (import sim neg repair reads http web)" % b)
+            die("ONLY: no benchmark %s (%s)" % (b, " ".join(b for b, _ in BENCHES)))
     if "debug" in buildtype(build):
         print("run.py: %s is a debug build; figures are meant from a release build "
               "(meson setup build-rel --buildtype=release)" % build, file=sys.stderr)
     keep = os.environ.get("WORK")
     work = keep or tempfile.mkdtemp(prefix="wm-bench.")
     os.makedirs(work, exist_ok=True)
-    rep, ran = Report(), {}
+    # the code measured, before this run's first figures make the tree dirty
+    commit = subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"],
+                            stdout=subprocess.PIPE, text=True).stdout.strip() or "unknown"
+    rep, ran, failed = Report(), {}, []
     try:
         for name, fn in BENCHES:
-            if name in only:
-                when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
-                before = load()
-                rep.bench = name
+            if name not in only:
+                continue
+            when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+            before, t0 = load(), time.monotonic()
+            rep.bench = name
+            try:
                 fn(build, cfg, runs, rep, work)
-                ran[name] = (when, before, load())
+            except Failed as e:
+                print("run.py: %s: %s; its figures in %s stay as they were" % (name, e, md),
+                      file=sys.stderr)
+                failed.append(name)
+                continue
+            ran[name] = (when, before, load(), (time.monotonic() - t0) / 60)
+            # written as each benchmark ends: a run stopped later keeps what it measured
+            write(md, mode, shown, build, commit, rep, ran)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-    write(md, mode, shown, build, rep, ran)
+    if failed:
+        die("failed: %s (the output above says why)" % " ".join(failed))
 
 
 if __name__ == "__main__":
