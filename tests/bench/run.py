@@ -396,16 +396,29 @@ def machine():
     return "%s, %d cores, %d MiB of memory, Linux %s" % (cpu, os.cpu_count(), mem, os.uname().release)
 
 
+def short(x):
+    """100000 as 100k, 1000000 as 1M (1000 nodes stay 1000): the x axis' labels."""
+    for div, unit in ((1000000, "M"), (1000, "k")):
+        if x >= 10 * div or x == div == 1000000:
+            return ("%g" % (x / div)) + unit
+    return "%d" % x
+
+
 def plot(docs, name, title, xlabel, ylabel, series, log):
     """log: the axes on a log scale ("x", "xy")."""
     if not shutil.which("gnuplot") or not any(pts for _, pts in series):
         return None
     os.makedirs(docs, exist_ok=True)
     path = os.path.join(docs, name + ".svg")
+    xs = sorted({x for _, pts in series for x, _ in pts})
     with tempfile.TemporaryDirectory() as d:
-        cmds = ['set terminal svg size 720,420 dynamic font "sans,12"', 'set output "%s"' % path,
+        cmds = ['set terminal svg size 720,480 dynamic font "sans,12"', 'set output "%s"' % path,
                 'set title "%s"' % title, 'set xlabel "%s"' % xlabel, 'set ylabel "%s"' % ylabel,
-                "set key left top", "set grid", "set logscale " + log]
+                "set key below", "set grid", "set logscale " + log,
+                # a tic at each size measured (a log axis alone labels only the powers of ten),
+                # the range a little wider (gnuplot drops a label on the border)
+                "set xtics (%s)" % ", ".join('"%s" %s' % (short(x), x) for x in xs),
+                "set xrange [%g:%g]" % (xs[0] / 1.15, xs[-1] * 1.15)]
         if "y" not in log:
             cmds.append("set yrange [0:*]")
         plots = []
