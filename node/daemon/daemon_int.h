@@ -135,7 +135,8 @@ void d_after_mesh(struct daemon *d);
 
 void peers_transport_callbacks(struct daemon *d, struct transport_callbacks *tcb);
 /* A peer's frame to the mesh (the verify queue's deliver, in arrival order). */
-void peers_frame(void *ctx, uint32_t handle, const uint8_t *bytes, size_t len);
+void peers_frame(void *ctx, uint32_t handle, const uint8_t *bytes, size_t len,
+                 const struct vq_event *ev);
 /* io.send and io.disconnect */
 void peers_mesh_io(struct mesh_io *io);
 void peers_beacon_callbacks(struct daemon *d, struct beacon_callbacks *bcb);
