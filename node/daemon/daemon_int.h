@@ -88,6 +88,7 @@ struct daemon {
 	uv_check_t batch_check;      /* ends the write batch after each loop turn's reads */
 	struct local local;          /* the write batch and the poll (local.h) */
 	struct vq *vq;               /* peers' frames, fetched events verified on the pool (verify.h) */
+	struct trust_cache *tcache;  /* certificate lists read within a write batch (local.h) */
 	int loop_inited;             /* uv_loop_init succeeded */
 	int handles_open;            /* timers and signals initialised */
 	int stopping;
