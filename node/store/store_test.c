@@ -22,9 +22,12 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 	db = store_db(s);
 	/* raw: the empty wrapper [b"", 64 zero bytes, b""], which store_retract
 	 * can take apart like any stored event */
-	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, "
-	                       "expires_at, raw, received_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, "
-	                       "x'93c400c440' || zeroblob(64) || x'c400', 0)",
+	if (sqlite3_exec(db, "INSERT INTO authors (key) SELECT zeroblob(32) WHERE NOT EXISTS"
+	                 " (SELECT 1 FROM authors WHERE key = zeroblob(32))", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO events (id, created_at, kind, grp, author, expires_at, raw,"
+	                       " received_at) SELECT ?1, ?2, 0, ?3, (SELECT aid FROM authors WHERE key = ?4), ?5,"
+	                       " x'93c400c440' || zeroblob(64) || x'c400', 0 WHERE NOT EXISTS (SELECT 1 FROM"
+	                       " events WHERE " STORE_ID_IS("", "?1") ")",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return WM_ESTORE;
 	if (sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK ||

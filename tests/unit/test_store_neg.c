@@ -490,6 +490,8 @@ static void test_migration_format1(void **state)
 		"DROP INDEX events_grp_time; DROP INDEX events_kind_time;"
 		"DROP TABLE search_idx; DROP INDEX events_search; ALTER TABLE events DROP COLUMN search_key;"
 		"CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram', detail=none);"
+		"UPDATE events SET author = (SELECT key FROM authors WHERE aid = events.author);"
+		"DROP TABLE authors;"
 		"PRAGMA user_version = 1;";
 
 	(void)state;
