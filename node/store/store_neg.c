@@ -326,7 +326,7 @@ static int sn_subtract_expired(struct store_neg *v, char *why)
 	size_t cap = 0;
 	int rc = 0, step;
 
-	if (sqlite3_prepare_v2(v->db, "SELECT created_at, id, grp FROM events "
+	if (sqlite3_prepare_v2(v->db, "SELECT created_at, id, " STORE_GRP_NAME("grp") " FROM events "
 	                       "WHERE expires_at != 0 AND expires_at <= ?1 UNION ALL "
 	                       "SELECT created_at, id, grp FROM rejected WHERE expires_at != 0 AND "
 	                       "expires_at <= ?1 AND created_at IS NOT NULL AND grp IS NOT NULL",
@@ -581,17 +581,17 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 	    (rc = sn_build_prefix(v)) != 0 || (rc = sn_read_max(v, why)) != 0)
 		goto fail;
 	/* scope "*" reads the (created_at, id) index alone; a group scope
-	 * needs each row's group */
+	 * needs each row's group (its number, then the name: STORE_GRP_NAME) */
 	if (sqlite3_prepare_v3(v->db, v->all ? "SELECT created_at, id FROM events "
 	                       "WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id" :
-	                       "SELECT created_at, id, grp FROM events "
+	                       "SELECT created_at, id, " STORE_GRP_NAME("grp") " FROM events "
 	                       "WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id", -1,
 	                       SQLITE_PREPARE_PERSISTENT, &v->q_ev, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(v->db, "SELECT created_at, id, grp FROM rejected "
 	                       "WHERE created_at >= ?1 AND created_at < ?2 AND grp IS NOT NULL", -1,
 	                       SQLITE_PREPARE_PERSISTENT, &v->q_rej, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(v->db, "SELECT seq, created_at, id, grp FROM events WHERE seq > ?1",
-	                       -1, SQLITE_PREPARE_PERSISTENT, &v->q_new_ev, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(v->db, "SELECT seq, created_at, id, " STORE_GRP_NAME("grp") " FROM events"
+	                       " WHERE seq > ?1", -1, SQLITE_PREPARE_PERSISTENT, &v->q_new_ev, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(v->db, "SELECT rowid, created_at, id, grp FROM rejected "
 	                       "WHERE rowid > ?1 AND created_at IS NOT NULL AND grp IS NOT NULL",
 	                       -1, SQLITE_PREPARE_PERSISTENT, &v->q_new_rej, NULL) != SQLITE_OK ||

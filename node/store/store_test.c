@@ -12,7 +12,7 @@
 int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n)
 {
 	static const uint8_t zero[32];
-	sqlite3_stmt *st = NULL, *agg = NULL, *fine = NULL;
+	sqlite3_stmt *st = NULL, *grp = NULL, *agg = NULL, *fine = NULL;
 	sqlite3 *db;
 	size_t i;
 	int rc = 0;
@@ -24,14 +24,17 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 	 * can take apart like any stored event */
 	if (sqlite3_exec(db, "INSERT INTO authors (key) SELECT zeroblob(32) WHERE NOT EXISTS"
 	                 " (SELECT 1 FROM authors WHERE key = zeroblob(32))", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO grps (name) SELECT ?1 WHERE NOT EXISTS"
+	                       " (SELECT 1 FROM grps WHERE name = ?1)", -1, &grp, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "INSERT INTO events (id, created_at, kind, grp, author, expires_at, raw,"
-	                       " received_at) SELECT ?1, ?2, 0, ?3, (SELECT aid FROM authors WHERE key = ?4), ?5,"
+	                       " received_at) SELECT ?1, ?2, 0, (SELECT gid FROM grps WHERE name = ?3),"
+	                       " (SELECT aid FROM authors WHERE key = ?4), ?5,"
 	                       " x'93c400c440' || zeroblob(64) || x'c400', 0 WHERE NOT EXISTS (SELECT 1 FROM"
 	                       " events WHERE " STORE_ID_IS("", "?1") ")",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return WM_ESTORE;
-	if (sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK ||
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, STORE_NEG_FINE_UPSERT, -1, &fine, NULL) != SQLITE_OK) {
+		sqlite3_finalize(grp);
 		sqlite3_finalize(st);
 		sqlite3_finalize(agg);
 		return WM_ESTORE;
@@ -41,6 +44,13 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 			rc = WM_EINVAL;
 			break;
 		}
+		sqlite3_bind_text(grp, 1, rows[i].group, -1, SQLITE_STATIC);
+		if (sqlite3_step(grp) != SQLITE_DONE) {
+			fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
+			rc = WM_ESTORE;
+			break;
+		}
+		sqlite3_reset(grp);
 		sqlite3_bind_blob(st, 1, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, store_u2i(rows[i].created_at));
 		sqlite3_bind_text(st, 3, rows[i].group, -1, SQLITE_STATIC);
@@ -71,6 +81,7 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 		}
 		sqlite3_reset(st);
 	}
+	sqlite3_finalize(grp);
 	sqlite3_finalize(st);
 	sqlite3_finalize(agg);
 	sqlite3_finalize(fine);
