@@ -12,29 +12,28 @@
 int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n)
 {
 	static const uint8_t zero[32];
-	sqlite3_stmt *st = NULL, *grp = NULL, *agg = NULL, *fine = NULL;
+	sqlite3_stmt *st = NULL, *grp = NULL, *has = NULL, *agg = NULL, *fine = NULL;
 	sqlite3 *db;
 	size_t i;
-	int rc = 0;
+	int rc = 0, step;
 
 	if (s == NULL || (rows == NULL && n))
 		return WM_EINVAL;
 	db = store_db(s);
 	/* raw: the empty wrapper [b"", 64 zero bytes, b""], which store_retract
 	 * can take apart like any stored event */
-	if (sqlite3_exec(db, "INSERT INTO authors (key) SELECT zeroblob(32) WHERE NOT EXISTS"
-	                 " (SELECT 1 FROM authors WHERE key = zeroblob(32))", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO grps (name) SELECT ?1 WHERE NOT EXISTS"
-	                       " (SELECT 1 FROM grps WHERE name = ?1)", -1, &grp, NULL) != SQLITE_OK ||
+	if (sqlite3_exec(db, "INSERT OR IGNORE INTO authors (key) VALUES (zeroblob(32))", NULL, NULL,
+	                 NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO grps (name) VALUES (?1)", -1, &grp, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT 1 FROM events WHERE " STORE_ID_IS("", "?1"), -1, &has, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "INSERT INTO events (id, created_at, kind, grp, author, expires_at, raw,"
-	                       " received_at) SELECT ?1, ?2, 0, (SELECT gid FROM grps WHERE name = ?3),"
+	                       " received_at) VALUES (?1, ?2, 0, (SELECT gid FROM grps WHERE name = ?3),"
 	                       " (SELECT aid FROM authors WHERE key = ?4), ?5,"
-	                       " x'93c400c440' || zeroblob(64) || x'c400', 0 WHERE NOT EXISTS (SELECT 1 FROM"
-	                       " events WHERE " STORE_ID_IS("", "?1") ")",
-	                       -1, &st, NULL) != SQLITE_OK ||
+	                       " x'93c400c440' || zeroblob(64) || x'c400', 0)", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, STORE_NEG_FINE_UPSERT, -1, &fine, NULL) != SQLITE_OK) {
 		sqlite3_finalize(grp);
+		sqlite3_finalize(has);
 		sqlite3_finalize(st);
 		sqlite3_finalize(agg);
 		return WM_ESTORE;
@@ -51,6 +50,17 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 			break;
 		}
 		sqlite3_reset(grp);
+		/* a row whose id is there is skipped (the id's index is not UNIQUE) */
+		sqlite3_bind_blob(has, 1, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
+		step = sqlite3_step(has);
+		sqlite3_reset(has);
+		if (step == SQLITE_ROW)
+			continue;
+		if (step != SQLITE_DONE) {
+			fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
+			rc = WM_ESTORE;
+			break;
+		}
 		sqlite3_bind_blob(st, 1, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, store_u2i(rows[i].created_at));
 		sqlite3_bind_text(st, 3, rows[i].group, -1, SQLITE_STATIC);
@@ -82,6 +92,7 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(grp);
+	sqlite3_finalize(has);
 	sqlite3_finalize(st);
 	sqlite3_finalize(agg);
 	sqlite3_finalize(fine);
