@@ -403,10 +403,10 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
                   enum ingest_origin origin, struct ingest_result *res)
 {
 	struct stopped stopped = { NULL, 0, 0 };
-	const struct event *ev;
+	const struct event *ev = NULL;
 	struct store *s;
 	char why[WM_WHY_LEN];
-	int rc, code, own = 0, was_durable = 0, open = 0;
+	int rc, code, own = 0, was_durable = 0, open = 0, failed = 0;
 
 	if (res == NULL)
 		return WM_EINVAL;
@@ -493,7 +493,10 @@ int ingest_commit(const struct ingest_ctx *ctx, struct ingest_prep *p,
 		open = 1;
 	}
 
-	rc = ev->withheld ? withheld_wanted(ctx, ev, res->why) : trust_check_event(s, ctx->root, ev, res->why);
+	/* the cache only inside the caller's transaction: in ours, it would
+	 * outlive it */
+	rc = ev->withheld ? withheld_wanted(ctx, ev, res->why)
+	                  : trust_check_event_cached(own ? NULL : ctx->trust_cache, s, ctx->root, ev, res->why);
 	if (rc == WM_ESTORE || rc == WM_ENOMEM || rc == WM_EINVAL)
 		goto store_error;
 	if (rc == WM_EREVOKED && !ev->withheld) {
@@ -547,10 +550,16 @@ store_error:
 	wm_why(res->why, "store: %s", store_errmsg(s)[0] ? store_errmsg(s) : wm_strerror(rc));
 	res->code = rc == WM_ENOMEM ? WM_ENOMEM : WM_ESTORE;
 rollback:
+	failed = 1;
 	if (open)
 		(void)store_rollback(s);
 	rc = res->code;
 out:
+	/* What may change a certificate list: a cert or revoke (its late pass
+	 * hides what it no longer allows), a hidden event restored, a write
+	 * half done and rolled back. */
+	if (failed || stopped.n > 0 || (ev != NULL && (ev->kind == KIND_CERT || ev->kind == KIND_REVOKE)))
+		trust_cache_clear(ctx->trust_cache);
 	/* Inside a caller's transaction the caller's commit is the durable one. */
 	if (origin == INGEST_LOCAL && !was_durable && own)
 		(void)store_set_durable(s, 0);

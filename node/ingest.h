@@ -26,6 +26,8 @@ enum ingest_origin {
 	INGEST_PEER,    /* from the mesh or a client */
 };
 
+struct trust_cache;
+
 struct ingest_ctx {
 	struct store *store;
 	uint8_t root[WM_PUB_LEN];    /* the network's root public key */
@@ -38,6 +40,11 @@ struct ingest_ctx {
 	 * there is none. */
 	struct event *(*verified)(void *ctx, const uint8_t id[WM_ID_LEN]);
 	void *verified_ctx;
+	/* May be NULL.  Certificate lists read while judging events inside
+	 * the caller's transaction (node/trust.h); ingest clears it after
+	 * anything that may change them.  The caller clears it whenever its
+	 * transaction ends. */
+	struct trust_cache *trust_cache;
 };
 
 struct ingest_result {

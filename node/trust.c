@@ -93,6 +93,7 @@ static int cert_holds_for(struct store *s, const uint8_t root[WM_PUB_LEN], const
 struct certs {
 	struct cert *v;
 	size_t n, cap;
+	int borrowed;                /* v is a trust_cache's: certs_free leaves it */
 };
 
 /* Certs read for one subject.  Ingest keeps at most TRUST_CERTS_PER_ISSUER
@@ -119,15 +120,105 @@ static int certs_add(void *ctx, const struct cert *c)
 	return 0;
 }
 
+/*
+ * The certificate lists of a few subjects as the store held them when they
+ * were read: a daemon catching up judges thousands of posts by the same
+ * officers in one transaction, and reading their chain is most of what
+ * trust costs an event.  Only reads are kept, never verdicts: revocations
+ * (store_revoked_by, store_is_kept) are read each time.
+ */
+#define TRUST_CACHE_SUBJECTS 8
+#define TRUST_CACHE_CERTS 16         /* a longer list is read each time */
+
+struct trust_cache {
+	struct {
+		int used;
+		uint64_t call;       /* the last call that read it: while it runs, the list is lent out */
+		uint8_t subject[WM_PUB_LEN];
+		struct cert *v;      /* NULL when n is 0 */
+		size_t n;
+	} e[TRUST_CACHE_SUBJECTS];
+	size_t next;                 /* the entry replaced next */
+	uint64_t calls;              /* trust_check_event_cached calls so far */
+};
+
+/* The cache of the trust_check_event_cached call running on this thread,
+ * else NULL: a parameter through every rule between it and certs_of
+ * (public ones among them) would carry the same pointer. */
+static _Thread_local struct trust_cache *active;
+
+int trust_cache_new(struct trust_cache **out)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return WM_ENOMEM;
+	return 0;
+}
+
+void trust_cache_clear(struct trust_cache *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < TRUST_CACHE_SUBJECTS; i++)
+		free(c->e[i].v);
+	memset(c, 0, sizeof(*c));
+}
+
+void trust_cache_free(struct trust_cache *c)
+{
+	trust_cache_clear(c);
+	free(c);
+}
+
+/* Keep l as subject's list, in an entry the running call has not read (a
+ * list it reads stays lent out until it returns); a failure, or no such
+ * entry, only leaves it out. */
+static void cache_put(struct trust_cache *c, const uint8_t subject[WM_PUB_LEN], const struct certs *l)
+{
+	struct cert *v = NULL;
+	size_t i = c->next, k;
+
+	for (k = 0; k < TRUST_CACHE_SUBJECTS && c->e[i].used && c->e[i].call == c->calls; k++)
+		i = (i + 1) % TRUST_CACHE_SUBJECTS;
+	if (k == TRUST_CACHE_SUBJECTS || l->n > TRUST_CACHE_CERTS ||
+	    (l->n > 0 && (v = malloc(l->n * sizeof(*v))) == NULL))
+		return;
+	if (l->n > 0)
+		memcpy(v, l->v, l->n * sizeof(*v));
+	free(c->e[i].v);
+	c->e[i].used = 1;
+	c->e[i].call = c->calls;
+	memcpy(c->e[i].subject, subject, WM_PUB_LEN);
+	c->e[i].v = v;
+	c->e[i].n = l->n;
+	c->next = (i + 1) % TRUST_CACHE_SUBJECTS;
+}
+
 static int certs_of(struct store *s, const uint8_t subject[WM_PUB_LEN], struct certs *l)
 {
+	size_t i;
+	int rc;
+
 	memset(l, 0, sizeof(*l));
-	return store_certs_of(s, subject, certs_add, l);
+	for (i = 0; active != NULL && i < TRUST_CACHE_SUBJECTS; i++) {
+		if (active->e[i].used && memcmp(active->e[i].subject, subject, WM_PUB_LEN) == 0) {
+			active->e[i].call = active->calls;
+			l->v = active->e[i].v;
+			l->n = active->e[i].n;
+			l->borrowed = 1;
+			return 0;
+		}
+	}
+	if ((rc = store_certs_of(s, subject, certs_add, l)) == 0 && active != NULL)
+		cache_put(active, subject, l);
+	return rc;
 }
 
 static void certs_free(struct certs *l)
 {
-	free(l->v);
+	if (!l->borrowed)
+		free(l->v);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -829,6 +920,19 @@ int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const str
 		wm_why(why, "unknown kind %u", ev->kind);
 		return WM_ECONTENT;
 	}
+}
+
+int trust_check_event_cached(struct trust_cache *c, struct store *s, const uint8_t root[WM_PUB_LEN],
+                             const struct event *ev, char why[WM_WHY_LEN])
+{
+	int rc;
+
+	if (c != NULL)
+		c->calls++;
+	active = c;
+	rc = trust_check_event(s, root, ev, why);
+	active = NULL;
+	return rc;
 }
 
 /* --- late revocations --------------------------------------------------------------------- */

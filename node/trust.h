@@ -96,6 +96,25 @@ int trust_cert_from_event(const struct event *ev, struct cert *out, char why[WM_
 int trust_check_event(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
                       char why[WM_WHY_LEN]);
 
+/*
+ * A cache of the certificate lists trust reads, for a writer that judges
+ * many events in one transaction (the daemon's batch): it holds what the
+ * store held when each list was read, so it is right only while nothing
+ * else changes the certificates.  Clear it whenever a transaction ends
+ * (another process may have written a cert or revoke) and after storing a
+ * cert or revoke or restoring a hidden event (node/ingest.c does both for
+ * what it stores, through ingest_ctx.trust_cache).  Revocations themselves
+ * are never cached.  Free and clear accept NULL.
+ */
+struct trust_cache;
+int trust_cache_new(struct trust_cache **out);
+void trust_cache_clear(struct trust_cache *c);
+void trust_cache_free(struct trust_cache *c);
+/* trust_check_event, reading the certificate lists through c (NULL: from
+ * the store, as trust_check_event). */
+int trust_check_event_cached(struct trust_cache *c, struct store *s, const uint8_t root[WM_PUB_LEN],
+                             const struct event *ev, char why[WM_WHY_LEN]);
+
 /* May retract `ev` retract the held event described by `target`? */
 int trust_retract_allowed(struct store *s, const uint8_t root[WM_PUB_LEN], const struct event *ev,
                           const struct store_info *target, char why[WM_WHY_LEN]);

@@ -31,6 +31,7 @@
 #include "daemon_int.h"
 #include "http.h"
 #include "store.h"
+#include "trust.h"
 
 #define D_POLL_ROUNDS  64       /* reads per poll tick: at most 16384 events */
 
@@ -434,6 +435,11 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	io.ingesting = io_ingesting;
 	io.peeked = io_peeked;
 	wmc_random(&seed, sizeof seed);
+	if ((rc = trust_cache_new(&d->tcache)) != 0) {
+		wm_why(why, "out of memory");
+		return rc;
+	}
+	d->nd->ictx.trust_cache = d->tcache;     /* the POSTs' ingests clear it too */
 	d->nd->ictx.now = d_now_ms();
 	ictx = d->nd->ictx;
 	ictx.verified = io_verified;     /* the mesh's copy only: its events come from peers */
@@ -484,6 +490,7 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 		snprintf(d->listen_addr, sizeof d->listen_addr, "%.*s:%d", hl, cf->listen, port);
 	}
 	local_init(&d->local, d->nd->store, d->mesh, local_log, d);
+	d->local.trust_cache = d->tcache;
 	d->started_at = d_now_ms();
 
 	uv_timer_init(&d->loop, &d->mesh_timer);
@@ -597,6 +604,7 @@ int daemon_run(const char *dir, char why[WM_WHY_LEN])
 	node_dir_close(d->nd);
 	key_free(d->self);
 	local_free(&d->local);
+	trust_cache_free(d->tcache);
 	free(d->conns);
 	free(d->pend);
 	if (d->lockfd >= 0)

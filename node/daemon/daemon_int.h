@@ -88,6 +88,7 @@ struct daemon {
 	uv_check_t batch_check;      /* ends the write batch after each loop turn's reads */
 	struct local local;          /* the write batch and the poll (local.h) */
 	struct vq *vq;               /* peers' frames, fetched events verified on the pool (verify.h) */
+	struct trust_cache *tcache;  /* certificate lists read within a write batch (local.h) */
 	int loop_inited;             /* uv_loop_init succeeded */
 	int handles_open;            /* timers and signals initialised */
 	int stopping;
@@ -135,7 +136,8 @@ void d_after_mesh(struct daemon *d);
 
 void peers_transport_callbacks(struct daemon *d, struct transport_callbacks *tcb);
 /* A peer's frame to the mesh (the verify queue's deliver, in arrival order). */
-void peers_frame(void *ctx, uint32_t handle, const uint8_t *bytes, size_t len);
+void peers_frame(void *ctx, uint32_t handle, const uint8_t *bytes, size_t len,
+                 const struct vq_event *ev);
 /* io.send and io.disconnect */
 void peers_mesh_io(struct mesh_io *io);
 void peers_beacon_callbacks(struct daemon *d, struct beacon_callbacks *bcb);

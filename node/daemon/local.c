@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trust.h"
 #include "wmcrypto.h"
 
 static void llog(struct local *l, int level, const char *fmt, ...)
@@ -97,6 +98,7 @@ void local_batch_begin(struct local *l)
 
 	if (l->batch_open || store_in_transaction(l->store))
 		return;
+	trust_cache_clear(l->trust_cache);
 	if (store_begin(l->store) != 0) {
 		llog(l, D_WARN, "cannot begin a write batch: %s; storing event by event",
 		     store_errmsg(l->store));
@@ -118,6 +120,7 @@ static int batch_close(struct local *l)
 	l->batch_open = 0;
 	l->batch_since = 0;
 	l->batch_events = 0;
+	trust_cache_clear(l->trust_cache);
 	mesh_get_stats(l->mesh, &ms);
 	if (!l->batch_bad && ms.store_errors == l->batch_errors && store_commit(l->store) == 0) {
 		l->durable_commits += l->batch_durable;

@@ -52,6 +52,9 @@ struct local {
 	/* one log line (no newline) at D_INFO or D_WARN */
 	void (*log)(void *ctx, int level, const char *line);
 	void *log_ctx;
+	/* May be NULL.  Cleared as each batch begins and ends: what another
+	 * process wrote between two batches is read afresh (node/trust.h). */
+	struct trust_cache *trust_cache;
 
 	int batch_open;              /* a write transaction around this turn's events */
 	uint64_t batch_errors;       /* the mesh's store_errors when it opened */

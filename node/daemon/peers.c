@@ -261,7 +261,8 @@ static void tr_on_up(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_
 	d_after_mesh(d);
 }
 
-void peers_frame(void *ctx, uint32_t handle, const uint8_t *bytes, size_t len)
+void peers_frame(void *ctx, uint32_t handle, const uint8_t *bytes, size_t len,
+                 const struct vq_event *ev)
 {
 	struct daemon *d = ctx;
 	uint64_t t0;
@@ -269,7 +270,10 @@ void peers_frame(void *ctx, uint32_t handle, const uint8_t *bytes, size_t len)
 	if (d->stopping)
 		return;
 	t0 = uv_hrtime();
-	(void)mesh_receive(d->mesh, handle, bytes, len, d_now_ms());
+	if (ev != NULL)
+		(void)mesh_receive_event(d->mesh, handle, ev->push, ev->wire, ev->len, d_now_ms());
+	else
+		(void)mesh_receive(d->mesh, handle, bytes, len, d_now_ms());
 	t0 = uv_hrtime() - t0;
 	if (t0 >= D_SLOW_NS && d->log_level <= D_DEBUG)
 		d_log(d, D_DEBUG, "a frame of %zu bytes from peer %" PRIu32 " took %.1f ms",

@@ -19,7 +19,9 @@ struct vframe {
 	uv_work_t work;
 	uint32_t peer;
 	int pending;                 /* with a worker */
-	size_t ev_off, ev_len;       /* the event's bytes inside the frame (pending or ev) */
+	int is_event;                /* an EVENT frame: push and the event's bytes below */
+	int push;
+	size_t ev_off, ev_len;       /* the event's bytes inside the frame */
 	int peeked;                  /* pk is the worker's peek of those bytes, with the id */
 	struct event_peek pk;
 	struct event *ev;            /* decoded and verified by the worker, or NULL */
@@ -58,8 +60,10 @@ static void frame_free(struct vframe *f)
 
 static void deliver(struct vq *q, struct vframe *f)
 {
+	struct vq_event ev = { f->push, f->bytes + f->ev_off, f->ev_len };
+
 	q->current = f;
-	q->deliver(q->ctx, f->peer, f->bytes, f->len);
+	q->deliver(q->ctx, f->peer, f->bytes, f->len, f->is_event ? &ev : NULL);
 	q->current = NULL;
 }
 
@@ -111,16 +115,24 @@ void vq_frame(struct vq *q, uint32_t peer, const uint8_t *frame, size_t len)
 {
 	struct vframe *f;
 	struct frame fr;
-	int check;
+	struct vq_event ev = { 0, NULL, 0 };
+	int is_event, check;
 
 	if (q == NULL || q->closing)
 		return;
-	/* The mesh decodes the frame again: this decode only routes, and
-	 * reads no more than the frame's head for an EVENT. */
-	check = q->inflight < VQ_MAX_INFLIGHT && frame_decode(frame, len, &fr, NULL) == 0 &&
-	        fr.type == FRAME_EVENT && !fr.event.push;
+	/* The one decode of an EVENT frame (a frame of another type is
+	 * decoded again by mesh_receive): deliver hands over the event's
+	 * place in the frame. */
+	is_event = frame_decode(frame, len, &fr, NULL) == 0 && fr.type == FRAME_EVENT;
+	if (is_event) {
+		ev.push = fr.event.push;
+		ev.wire = fr.event.wire;
+		ev.len = fr.event.len;
+	}
+	check = is_event && !ev.push && q->inflight < VQ_MAX_INFLIGHT;
 	if (!check && q->head == NULL) {
-		q->deliver(q->ctx, peer, frame, len);    /* nothing to take: vq_take says NULL */
+		/* nothing to take: vq_take says NULL */
+		q->deliver(q->ctx, peer, frame, len, is_event ? &ev : NULL);
 		return;
 	}
 	if ((f = malloc(sizeof *f + len)) == NULL)
@@ -130,9 +142,13 @@ void vq_frame(struct vq *q, uint32_t peer, const uint8_t *frame, size_t len)
 	f->peer = peer;
 	f->len = len;
 	memcpy(f->bytes, frame, len);
+	if (is_event) {
+		f->is_event = 1;
+		f->push = ev.push;
+		f->ev_off = (size_t)(ev.wire - frame);
+		f->ev_len = ev.len;
+	}
 	if (check) {
-		f->ev_off = (size_t)(fr.event.wire - frame);
-		f->ev_len = fr.event.len;
 		f->work.data = f;
 		f->pending = 1;
 		q->inflight++;

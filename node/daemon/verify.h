@@ -8,7 +8,8 @@
  *   q = vq_new(loop, deliver, ctx)     once
  *   vq_frame(q, peer, frame, len)      each frame a peer sends, instead of
  *                                      mesh_receive: deliver() gets it later,
- *                                      on the loop
+ *                                      on the loop, decoded once (an EVENT's
+ *                                      bytes for mesh_receive_event)
  *   vq_take(q, id)                     from inside deliver (ingest_ctx.verified):
  *                                      the event of the frame being delivered,
  *                                      decoded and verified, if it has this id
@@ -43,8 +44,19 @@
 
 struct vq;
 
-/* One frame for the mesh, on the loop, in arrival order. */
-typedef void (*vq_deliver_fn)(void *ctx, uint32_t peer, const uint8_t *frame, size_t len);
+/* What the queue decoded of an EVENT frame: the event's bytes inside the
+ * frame being delivered, so that the mesh need not decode the frame again
+ * (mesh_receive_event). */
+struct vq_event {
+	int push;                    /* the frame's push flag */
+	const uint8_t *wire;         /* inside the frame, valid until deliver returns */
+	size_t len;
+};
+
+/* One frame for the mesh, on the loop, in arrival order; ev is set when
+ * the frame is an EVENT frame that decoded, else NULL. */
+typedef void (*vq_deliver_fn)(void *ctx, uint32_t peer, const uint8_t *frame, size_t len,
+                              const struct vq_event *ev);
 
 /* 0 and *out, or WM_ENOMEM.  The loop must outlive q. */
 int vq_new(uv_loop_t *loop, vq_deliver_fn deliver, void *ctx, struct vq **out);

@@ -1311,7 +1311,8 @@ static int asked_for(struct mesh *m, struct peer *p, const uint8_t id[WM_ID_LEN]
 	return 0;
 }
 
-static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint64_t now)
+static int on_event(struct mesh *m, struct peer *p, int push, const uint8_t *wire, size_t len,
+                    uint64_t now)
 {
 	struct ingest_result res;
 	struct event_peek pk;
@@ -1320,15 +1321,15 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 
 	m->st.events_in++;
 	p->events_in++;
-	peeked = peek_received(m, fr->event.wire, fr->event.len, &pk);
+	peeked = peek_received(m, wire, len, &pk);
 	if (peeked) {
-		unasked = !fr->event.push && !asked_for(m, p, pk.id, now);
+		unasked = !push && !asked_for(m, p, pk.id, now);
 		if (!we_carry(m, pk.group, pk.glen)) {
 			mlog(m, MESH_LOG_DEBUG, "peer %s: event of a group we do not carry ignored", p->hex);
 			goto pump;
 		}
 		if ((lookup = held(m, pk.id)) > 0) {
-			on_duplicate(m, p, pk.id, fr->event.push);
+			on_duplicate(m, p, pk.id, push);
 			goto pump;
 		}
 		/* Only what we asked for escapes the rate limits.  An answer to
@@ -1344,7 +1345,7 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		if (unasked)
 			p->late--;
 		lazy_live = missing_find(m, pk.id) != NULL;
-		if ((fr->event.push || unasked) &&
+		if ((push || unasked) &&
 		    (!bucket_take(&p->rate, m->cfg.peer_rate, m->cfg.peer_burst, now) ||
 		     !author_ok(m, pk.author, now))) {
 			m->st.rate_limited++;
@@ -1367,7 +1368,7 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		rc = ingest_commit(&m->ictx, &prep, INGEST_PEER, &res);
 		ingest_prep_clear(&prep);
 	} else {
-		rc = ingest_event(&m->ictx, fr->event.wire, fr->event.len, INGEST_PEER, &res);
+		rc = ingest_event(&m->ictx, wire, len, INGEST_PEER, &res);
 	}
 	if (rc == 0) {
 		m->st.stored++;
@@ -1378,9 +1379,9 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 			goto pump;
 		}
 		missing_remove(m, pk.id);
-		if (fr->event.push || lazy_live) {
+		if (push || lazy_live) {
 			p->eager = 1;   /* Plumtree: the first copy's link is in the tree */
-			deliver(m, &pk, fr->event.wire, fr->event.len, p, now);
+			deliver(m, &pk, wire, len, p, now);
 		} else {
 			int s = is_network(pk.group, pk.glen) ? 0 : 1;
 
@@ -1393,7 +1394,7 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		goto pump;
 	}
 	if (rc == WM_EDUP || rc == WM_EREJECTED) {
-		on_duplicate(m, p, res.id, fr->event.push);
+		on_duplicate(m, p, res.id, push);
 		goto pump;
 	}
 	m->st.refused++;
@@ -1416,11 +1417,11 @@ static int on_event(struct mesh *m, struct peer *p, const struct frame *fr, uint
 		mlog(m, MESH_LOG_DEBUG, "event %s from %s refused for now: %s", hex, p->hex, res.why);
 		/* what came before what it needs (a certificate, a request, the
 		 * retract of a withheld event) is fetched again soon */
-		if (!fr->event.push && (rc == WM_EUNKNOWNCERT || rc == WM_EPENDING || rc == WM_EWITHHELD))
+		if (!push && (rc == WM_EUNKNOWNCERT || rc == WM_EPENDING || rc == WM_EWITHHELD))
 			p->round_deferred++;
 	}
 pump:
-	if (!fr->event.push)
+	if (!push)
 		fetch_pump(m, p, now);
 	return 0;
 }
@@ -1549,6 +1550,24 @@ static int on_hello(struct mesh *m, struct peer *p, const struct frame *fr, uint
 	return 0;
 }
 
+static int before_hello(struct mesh *m, struct peer *p)
+{
+	peer_fault(m, p, WM_EPROTO, "frame before HELLO");
+	return WM_EPROTO;
+}
+
+int mesh_receive_event(struct mesh *m, uint32_t peer, int push, const uint8_t *wire, size_t len,
+                       uint64_t now)
+{
+	struct peer *p;
+
+	if (m == NULL || (p = peer_find(m, peer)) == NULL || p->dead)
+		return 0;
+	if (!p->ready)
+		return before_hello(m, p);
+	return on_event(m, p, push, wire, len, now);
+}
+
 int mesh_receive(struct mesh *m, uint32_t peer, const uint8_t *buf, size_t len, uint64_t now)
 {
 	struct peer *p;
@@ -1569,8 +1588,7 @@ int mesh_receive(struct mesh *m, uint32_t peer, const uint8_t *buf, size_t len, 
 		goto out;
 	}
 	if (!p->ready && f->type != FRAME_HELLO && f->type != FRAME_UNKNOWN) {
-		peer_fault(m, p, WM_EPROTO, "frame before HELLO");
-		rc = WM_EPROTO;
+		rc = before_hello(m, p);
 		goto out;
 	}
 	switch (f->type) {
@@ -1578,7 +1596,7 @@ int mesh_receive(struct mesh *m, uint32_t peer, const uint8_t *buf, size_t len, 
 		rc = on_hello(m, p, f, now);
 		break;
 	case FRAME_EVENT:
-		rc = on_event(m, p, f, now);
+		rc = on_event(m, p, f->event.push, f->event.wire, f->event.len, now);
 		break;
 	case FRAME_IHAVE:
 		on_ihave(m, p, f, now);

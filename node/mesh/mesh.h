@@ -13,6 +13,8 @@
  *                                                   h is any uint32 the glue picks,
  *                                                   unique among live peers
  *   mesh_receive(m, h, frame, len, now)             each frame that arrives
+ *                                                   (or mesh_receive_event, for an
+ *                                                   EVENT frame decoded already)
  *   mesh_peer_down(m, h, now)                       when the connection is gone
  *                                                   (also after io->disconnect)
  *   mesh_publish(m, wire, len, now)                 an event this node has just
@@ -147,6 +149,12 @@ void mesh_peer_down(struct mesh *m, uint32_t peer, uint64_t now);
  * io->disconnect.  Frames from unknown or disconnected peers are ignored.
  */
 int mesh_receive(struct mesh *m, uint32_t peer, const uint8_t *buf, size_t len, uint64_t now);
+
+/* mesh_receive of an EVENT frame the glue has decoded already (frame_decode
+ * said FRAME_EVENT): its push flag and its event's bytes, so that the frame
+ * is not decoded twice. */
+int mesh_receive_event(struct mesh *m, uint32_t peer, int push, const uint8_t *wire, size_t len,
+                       uint64_t now);
 
 /* An event this node has already ingested (stored now): push it to the
  * neighbours.  WM_EMALFORMED if the bytes do not decode. */

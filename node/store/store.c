@@ -184,17 +184,71 @@ static const char *const migrations[] = {
 	"INSERT INTO search_idx (search_idx) VALUES ('delete-all');"
 	"INSERT INTO search_idx (rowid, body) SELECT search_key, wm_search_body(raw) FROM events"
 	"  WHERE search_key IS NOT NULL ORDER BY search_key;",
+	/* 11 -> 12: authors and groups as small integers, and the id's index
+	 * on its first 8 bytes (issue 11: the store at 2 x the event bytes).
+	 * An author's key was 33 bytes in each row and in events_author, a
+	 * group's name ~15 in each row, events_grp and events_grp_time; each
+	 * is kept once, in `authors` and `grps` (it stays there when its
+	 * events are gone: a few bytes, and a number is never given to
+	 * another key or name).  The id's
+	 * UNIQUE index copied all 33 bytes; events_id holds 9 and the row
+	 * compares the rest (STORE_ID_IS), so the store checks for a
+	 * duplicate itself before an insert.  The table is made again (a
+	 * column's type cannot change), in seq order, the indexes after its
+	 * rows (sorted once, not grown row by row); its AUTOINCREMENT
+	 * counter moves with it, so no seq is given twice. */
+	"CREATE TABLE authors (aid INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE);"
+	"INSERT INTO authors (key) SELECT DISTINCT author FROM events ORDER BY author;"
+	"CREATE TABLE grps (gid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+	"INSERT INTO grps (name) SELECT DISTINCT grp FROM events ORDER BY grp;"
+	"CREATE TABLE events_12 ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  grp INTEGER NOT NULL,"                  /* grps.gid */
+	"  author INTEGER NOT NULL,"               /* authors.aid */
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  raw BLOB,"
+	"  retracted_by BLOB,"
+	"  received_at INTEGER NOT NULL,"
+	"  withheld BLOB,"
+	"  prev BLOB,"
+	"  search_key INTEGER);"
+	"INSERT INTO events_12 SELECT seq, id, created_at, kind, (SELECT gid FROM grps g WHERE g.name = e.grp),"
+	"  (SELECT aid FROM authors a WHERE a.key = e.author), expires_at, raw, retracted_by, received_at,"
+	"  withheld, prev, search_key FROM events e ORDER BY seq;"
+	"DELETE FROM sqlite_sequence WHERE name = 'events_12';"
+	"UPDATE sqlite_sequence SET name = 'events_12' WHERE name = 'events';"
+	"DROP TABLE events;"
+	"ALTER TABLE events_12 RENAME TO events;"
+	"CREATE INDEX events_id ON events(substr(id, 1, 8));"
+	"CREATE INDEX events_time ON events(created_at, id);"
+	"CREATE INDEX events_grp ON events(grp, seq);"
+	"CREATE INDEX events_kind ON events(kind, seq);"
+	"CREATE INDEX events_author ON events(author, created_at);"
+	"CREATE INDEX events_expiry ON events(expires_at) WHERE expires_at != 0;"
+	"CREATE INDEX events_retracted ON events(seq) WHERE raw IS NULL;"
+	"CREATE INDEX events_grp_time ON events(grp, created_at);"
+	"CREATE INDEX events_kind_time ON events(kind, created_at);"
+	"CREATE INDEX events_search ON events(search_key) WHERE search_key IS NOT NULL;"
+	STORE_NEG_EVENTS_DEL_12,
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
 
-#define EV_COLS "seq, id, kind, created_at, expires_at, grp, raw, withheld"
+#define EV_COLS "seq, id, kind, created_at, expires_at, " STORE_GRP_NAME("grp") ", raw, withheld"
+/* the rows of group p */
+#define GRP_IS(c, p) c " = (SELECT gid FROM grps WHERE name = " p ")"
+/* An events row's author's key, and the rows of the author of key p. */
+#define AUTHOR_KEY "(SELECT key FROM authors WHERE aid = author)"
+#define AUTHOR_IS(p) "author = (SELECT aid FROM authors WHERE key = " p ")"
 #define CERT_COLS "event_id, issuer, subject, role, name, groups, not_before, not_after, created_at"
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_INSERT, ST_INSERT_REF, ST_INSERT_IDX, ST_KEY_TAKEN, ST_SEARCH_SLOTS, ST_SET_KEY,
-	ST_HAS, ST_LOOKUP, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
+	ST_HAS, ST_PRE_INSERT, ST_AUTHOR_ADD, ST_GRP_ADD, ST_LOOKUP, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
 	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_BY, ST_REVOKES_OF,
 	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_IDX, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
@@ -222,29 +276,38 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_INSERT] = "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at,"
+	[ST_INSERT] = "INSERT INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at,"
 	              " prev, search_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_INSERT_REF] = "INSERT OR IGNORE INTO refs (seq, pos, ref) VALUES (?1, ?2, ?3)",
 	[ST_INSERT_IDX] = "INSERT INTO search_idx (rowid, body) VALUES (?1, ?2)",
 	[ST_KEY_TAKEN] = "SELECT 1 FROM events WHERE search_key = ?1",
 	[ST_SEARCH_SLOTS] = "SELECT search_key FROM events WHERE search_key BETWEEN ?1 AND ?2 ORDER BY search_key",
 	[ST_SET_KEY] = "UPDATE events SET search_key = ?2 WHERE seq = ?1",
-	[ST_HAS] = "SELECT 1 FROM events WHERE id = ?1",
+	[ST_HAS] = "SELECT 1 FROM events WHERE " STORE_ID_IS("", "?1"),
+	/* before an insert, in one statement: a duplicate?  the author's and
+	 * the group's numbers, if they have one */
+	[ST_PRE_INSERT] = "SELECT EXISTS (SELECT 1 FROM events WHERE " STORE_ID_IS("", "?1") "),"
+	                  " (SELECT aid FROM authors WHERE key = ?2), (SELECT gid FROM grps WHERE name = ?3)",
+	[ST_AUTHOR_ADD] = "INSERT INTO authors (key) VALUES (?1)",
+	[ST_GRP_ADD] = "INSERT INTO grps (name) VALUES (?1)",
 	/* held first, as ingest asks; the second probe only when not held */
-	[ST_LOOKUP] = "SELECT 1, 0, NULL FROM events WHERE id = ?1"
+	[ST_LOOKUP] = "SELECT 1, 0, NULL FROM events WHERE " STORE_ID_IS("", "?1")
 	              " UNION ALL SELECT 2, code, why FROM rejected WHERE id = ?1 LIMIT 1",
-	[ST_GET] = "SELECT coalesce(raw, withheld) FROM events WHERE id = ?1",
-	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, author, grp, raw IS NULL FROM events WHERE id = ?1",
+	[ST_GET] = "SELECT coalesce(raw, withheld) FROM events WHERE " STORE_ID_IS("", "?1"),
+	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ","
+	            " raw IS NULL FROM events"
+	            " WHERE " STORE_ID_IS("", "?1"),
 	[ST_REFERRING] = "SELECT " EV_COLS " FROM events WHERE seq IN (SELECT seq FROM refs WHERE ref = ?1) ORDER BY seq",
-	[ST_ARRIVALS] = "SELECT " EV_COLS ", received_at FROM events WHERE author = ?1 ORDER BY seq",
-	[ST_BY_AUTHOR] = "SELECT " EV_COLS " FROM events WHERE author = ?1 AND created_at >= ?2 ORDER BY created_at, id",
+	[ST_ARRIVALS] = "SELECT " EV_COLS ", received_at FROM events WHERE " AUTHOR_IS("?1") " ORDER BY seq",
+	[ST_BY_AUTHOR] = "SELECT " EV_COLS " FROM events WHERE " AUTHOR_IS("?1") " AND created_at >= ?2"
+	                 " ORDER BY created_at, id",
 	[ST_CERTS_OF] = "SELECT " CERT_COLS " FROM certs WHERE subject = ?1 ORDER BY created_at, event_id",
 	[ST_CERTS_BY] = "SELECT " CERT_COLS " FROM certs WHERE issuer = ?1 ORDER BY created_at, event_id",
 	[ST_ADD_CERT] = "INSERT OR IGNORE INTO certs (" CERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_ADD_REVOKE] = "INSERT OR IGNORE INTO revocations (event_id, issuer, subject, at) VALUES (?1, ?2, ?3, ?4)",
 	[ST_REVOKED_BY] = "SELECT 1 FROM revocations WHERE subject = ?1 AND issuer = ?2 LIMIT 1",
 	[ST_REVOKES_OF] = "SELECT event_id FROM revocations WHERE subject = ?1 ORDER BY event_id",
-	[ST_SEQ_OF] = "SELECT seq, raw IS NULL FROM events WHERE id = ?1",
+	[ST_SEQ_OF] = "SELECT seq, raw IS NULL FROM events WHERE " STORE_ID_IS("", "?1"),
 	[ST_RAW_OF] = "SELECT raw FROM events WHERE seq = ?1",
 	[ST_RETRACT] = "UPDATE events SET raw = NULL, withheld = ?3, retracted_by = ?2, search_key = NULL"
 	               " WHERE seq = ?1",
@@ -273,22 +336,26 @@ static const char *const stmt_sql[ST__COUNT] = {
 	              "rejected WHERE created_at IS NOT NULL AND grp IS NOT NULL) - r, r,"
 	              " (SELECT count(*) FROM rejected), (SELECT count(*) FROM certs)"
 	              " FROM (SELECT count(*) AS r FROM events WHERE raw IS NULL)",
-	[ST_PREFIX] = "SELECT id FROM events WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 2",
+	/* two ids or fewer between ?1 and ?2, in any order: one is an answer */
+	[ST_PREFIX] = "SELECT id FROM events WHERE substr(id, 1, 8) BETWEEN substr(?1, 1, 8) AND substr(?2, 1, 8)"
+	              " AND id BETWEEN ?1 AND ?2 LIMIT 2",
 	[ST_EXP_IDX] = "INSERT INTO search_idx (search_idx, rowid, body) SELECT 'delete', search_key,"
 	               " wm_search_body(raw) FROM events WHERE search_key IS NOT NULL AND " EXPIRED_WHERE,
 	[ST_EXP_REFS] = "DELETE FROM refs WHERE seq IN (SELECT seq FROM events WHERE " EXPIRED_WHERE ")",
 	[ST_EXP_EVENTS] = "DELETE FROM events WHERE " EXPIRED_WHERE,
 	[ST_EXP_REJECTED] = "DELETE FROM rejected WHERE expires_at != 0 AND expires_at <= ?1",
 	[ST_WAIT] = "INSERT OR IGNORE INTO waiting (target, retract) VALUES (?1, ?2)",
-	[ST_WAITING] = "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw, e.withheld"
-	               " FROM waiting w JOIN events e ON e.id = w.retract WHERE w.target = ?1 ORDER BY e.seq",
+	[ST_WAITING] = "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, " STORE_GRP_NAME("e.grp") ","
+	               " e.raw, e.withheld"
+	               " FROM waiting w JOIN events e ON " STORE_ID_IS("e.", "w.retract") " WHERE w.target = ?1"
+	               " ORDER BY e.seq",
 	[ST_UNWAIT] = "DELETE FROM waiting WHERE target = ?1",
 	[ST_UNWAIT_RETRACT] = "DELETE FROM waiting WHERE retract = ?1",
-	[ST_WAIT_EXPIRED] = "SELECT w.retract FROM waiting w JOIN events e ON e.id = w.retract"
+	[ST_WAIT_EXPIRED] = "SELECT w.retract FROM waiting w JOIN events e ON " STORE_ID_IS("e.", "w.retract")
 	                    " WHERE e.received_at <= ?1",
 	[ST_HIDE] = "INSERT OR REPLACE INTO hidden (id, author, grp, prev, raw, expires_at)"
-	            " SELECT id, author, grp, prev, raw, expires_at FROM events"
-	            " WHERE id = ?1 AND raw IS NOT NULL",
+	            " SELECT id, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ", prev, raw, expires_at FROM events"
+	            " WHERE " STORE_ID_IS("", "?1") " AND raw IS NOT NULL",
 	[ST_HIDE_BY] = "INSERT OR IGNORE INTO hidden_by (revoke, id) VALUES (?2, ?1)",
 	/* every revocation that counts against the author's certs or its
 	 * issuers' today: any of them may be what refuses the event */
@@ -300,7 +367,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_UNHIDE] = "DELETE FROM hidden WHERE id = ?1",
 	[ST_UNHIDE_BY] = "DELETE FROM hidden_by WHERE id = ?1",
 	[ST_UNHIDE_REJ] = "DELETE FROM rejected WHERE id = ?1",
-	[ST_LINK] = "SELECT author, grp, expires_at, prev FROM events WHERE id = ?1 UNION ALL"
+	[ST_LINK] = "SELECT " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ", expires_at, prev FROM events"
+	            " WHERE " STORE_ID_IS("", "?1")
+	            " UNION ALL"
 	            " SELECT author, grp, expires_at, prev FROM hidden WHERE id = ?1 LIMIT 1",
 	[ST_KEPT_ADD] = "INSERT OR IGNORE INTO kept (author, signer, id) VALUES (?1, ?2, ?3)",
 	[ST_IS_KEPT] = "SELECT 1 FROM kept WHERE author = ?1 AND signer = ?2 AND id = ?3 UNION ALL"
@@ -948,7 +1017,7 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	/* journal_size_limit: once a checkpoint has reset the WAL, it is cut
 	 * back to 64 MB instead of keeping the largest size it ever reached */
 	if ((rc = exec_sql(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;"
-	                   "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;"
+	                   "PRAGMA cache_size = -8000;"
 	                   "PRAGMA journal_size_limit = 67108864;", why, "cannot configure")) != 0)
 		goto out;
 	if (store_neg_register(s->db) != 0 ||       /* the neg_agg triggers call these */
@@ -957,7 +1026,10 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 		rc = WM_ESTORE;
 		goto out;
 	}
-	if ((rc = migrate(s->db, path, why)) != 0)
+	/* temporary data in memory once migrated: a migration's (schema 12's
+	 * DROP of the old events table) took 750 MB at a million events */
+	if ((rc = migrate(s->db, path, why)) != 0 ||
+	    (rc = exec_sql(s->db, "PRAGMA temp_store = MEMORY", why, "cannot configure")) != 0)
 		goto out;
 	*out = s;
 	s = NULL;
@@ -1221,9 +1293,9 @@ int store_events_sql(const struct store_filter *f, char *sql, size_t len)
 	         " AND (?4 = 0 OR expires_at = 0 OR expires_at > ?4)"
 	         " ORDER BY %s LIMIT ?5",
 	         (variant & 4) ? "+seq" : "seq",
-	         (variant & 1) ? "AND grp = ?2" : "",
+	         (variant & 1) ? "AND " GRP_IS("grp", "?2") : "",
 	         (variant & 2) ? "AND kind = ?3" : "",
-	         (variant & 8) ? "AND grp != ?6" : "",
+	         (variant & 8) ? "AND grp IS NOT (SELECT gid FROM grps WHERE name = ?6)" : "",
 	         (variant & 4) ? "created_at DESC, seq DESC" : "seq");
 	return variant;
 }
@@ -1555,7 +1627,8 @@ static char *search_sql(const struct search_q *q, const char *group, int count)
 	 * characters in any group is the index alone */
 	k = (size_t)snprintf(sql, len, "%s FROM search_idx i%s WHERE i.search_idx MATCH ?1",
 	                     count ? "SELECT count(*) FROM (SELECT 1"
-	                           : "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, e.grp, e.raw, e.withheld",
+	                           : "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, "
+	                             STORE_GRP_NAME("e.grp") ", e.raw, e.withheld",
 	                     !count || check || group != NULL ? " CROSS JOIN events e ON e.search_key = i.rowid" : "");
 	/* the index holds the pairs of characters: a longer word is checked
 	 * against the text, which wm_search_has reads from raw */
@@ -1563,7 +1636,7 @@ static char *search_sql(const struct search_q *q, const char *group, int count)
 		if (q->w[i].nchars >= 3)
 			k += (size_t)snprintf(sql + k, len - k, " AND wm_search_has(e.raw, ?%d)", param++);
 	if (group != NULL)
-		k += (size_t)snprintf(sql + k, len - k, " AND e.grp = ?%d", param++);
+		k += (size_t)snprintf(sql + k, len - k, " AND " GRP_IS("e.grp", "?%d"), param++);
 	if (count)
 		snprintf(sql + k, len - k, " LIMIT ?%d)", param);
 	else
@@ -2000,15 +2073,67 @@ static int search_key_free(struct store *s, sqlite3_int64 key, sqlite3_int64 *ou
 	return 0;
 }
 
+/* Add v (text: a group's name, else an author's key) with statement i,
+ * and its number in *out. */
+static int add_name(struct store *s, enum stmt_id i, const char *v, int text, sqlite3_int64 *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = stmt_get(s, i)) == NULL)
+		return WM_ESTORE;
+	if (text)
+		sqlite3_bind_text(st, 1, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_blob(st, 1, v, WM_PUB_LEN, SQLITE_STATIC);
+	rc = stmt_exec(s, st, text ? "add group" : "add author");
+	stmt_put(s, st);
+	if (rc == 0)
+		*out = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+/* Before ev's insert: WM_EDUP if it is held (the id's index is not
+ * UNIQUE: STORE_ID_IS), else the numbers of its author and group, added
+ * to `authors` and `grps` when new. */
+static int pre_insert(struct store *s, const struct event *ev, sqlite3_int64 *aid, sqlite3_int64 *gid)
+{
+	sqlite3_stmt *st;
+	int step, dup = 0, noaid = 0, nogid = 0, rc = 0;
+
+	if ((st = stmt_get(s, ST_PRE_INSERT)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_blob(st, 1, ev->id, WM_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, ev->author, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ev->group, -1, SQLITE_STATIC);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		dup = sqlite3_column_int(st, 0);
+		noaid = sqlite3_column_type(st, 1) == SQLITE_NULL;
+		nogid = sqlite3_column_type(st, 2) == SQLITE_NULL;
+		*aid = sqlite3_column_int64(st, 1);
+		*gid = sqlite3_column_int64(st, 2);
+	}
+	stmt_put(s, st);
+	if (step != SQLITE_ROW)
+		return store_fail(s, "look up before an insert");
+	if (dup)
+		return WM_EDUP;
+	if (noaid)
+		rc = add_name(s, ST_AUTHOR_ADD, (const char *)ev->author, 0, aid);
+	if (rc == 0 && nogid)
+		rc = add_name(s, ST_GRP_ADD, ev->group, 1, gid);
+	return rc;
+}
+
 static int insert_locked(struct store *s, const struct event *ev, int64_t received_at)
 {
 	sqlite3_stmt *st;
-	sqlite3_int64 seq, key = 0;
+	sqlite3_int64 seq, key = 0, aid = 0, gid = 0;
 	char *text = NULL;
 	size_t textlen, i;
 	int rc, nokey = 0;
 
-	if ((rc = store_search_text(ev, &text, &textlen)) != 0)
+	if ((rc = pre_insert(s, ev, &aid, &gid)) != 0 || (rc = store_search_text(ev, &text, &textlen)) != 0)
 		return rc;
 	if (textlen > 0 &&
 	    (rc = search_key_free(s, store_search_key(store_u2i(ev->created_at), ev->id), &key, &nokey)) != 0)
@@ -2020,8 +2145,8 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	sqlite3_bind_blob(st, 1, ev->id, WM_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, store_u2i(ev->created_at));
 	sqlite3_bind_int(st, 3, (int)ev->kind);
-	sqlite3_bind_text(st, 4, ev->group, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 5, ev->author, WM_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, gid);
+	sqlite3_bind_int64(st, 5, aid);
 	sqlite3_bind_int64(st, 6, store_u2i(ev->expires_at));
 	sqlite3_bind_blob(st, 7, ev->wire, (int)ev->wire_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, received_at);
@@ -2033,10 +2158,6 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	stmt_put(s, st);
 	if (rc != 0)
 		goto out;
-	if (sqlite3_changes(s->db) == 0) {
-		rc = WM_EDUP;
-		goto out;
-	}
 	seq = sqlite3_last_insert_rowid(s->db);
 	s->inserted_seq = seq;
 	if ((rc = agg_add(s, ev->group, ev->created_at, ev->id)) != 0)

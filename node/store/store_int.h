@@ -29,7 +29,7 @@
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 11
+#define STORE_SCHEMA_VERSION 12
 /* Schemas before this one held events of the retired format 1, which
  * nothing can convert (their signatures cover the old bytes). */
 #define STORE_FORMAT2_VERSION 6
@@ -61,6 +61,11 @@ void store_reader_put(struct store *s, sqlite3 *db);
  * that writes, before the schema migration.
  */
 int store_neg_register(sqlite3 *db);
+
+/* The events row of id p (SQL): events_id finds the rows of the id's first
+ * 8 bytes, the row's id decides; t is the table's name and a dot, or "".
+ * Schema 12 (store.c) says why the index is not on the whole id. */
+#define STORE_ID_IS(t, p) "substr(" t "id, 1, 8) = substr(" p ", 1, 8) AND " t "id = " p
 
 /* --- the search index (store_bigram.c) ------------------------------------ */
 
@@ -124,9 +129,11 @@ int store_search_text(const struct event *ev, char **buf, size_t *len);
 int store_neg_register(struct sqlite3 *db);
 /* Add (op wm_neg_add, sign +) or remove (wm_neg_sub, -) the row r in the
  * aggregates (table t, bucket shift sh) of its group and of '*'. */
-#define STORE_NEG_BOTH_IN(t, sh, r, op, sign)                                              \
+#define STORE_NEG_BOTH_IN(t, sh, r, op, sign) STORE_NEG_BOTH_G(t, sh, r, r ".grp", op, sign)
+/* the same for a row whose group's name is the SQL g */
+#define STORE_NEG_BOTH_G(t, sh, r, g, op, sign)                                            \
 	"INSERT INTO " t " SELECT g, " r ".created_at" sh ", " sign "1, "                   \
-	op "(zeroblob(32), " r ".id) FROM (SELECT " r ".grp AS g UNION ALL SELECT '*') "    \
+	op "(zeroblob(32), " r ".id) FROM (SELECT " g " AS g UNION ALL SELECT '*') "        \
 	"WHERE 1 ON CONFLICT (grp, bucket) DO UPDATE SET cnt = cnt " sign " 1, "           \
 	"sum = " op "(sum, " r ".id);"
 #define STORE_NEG_BOTH(r, op, sign) STORE_NEG_BOTH_IN("neg_agg", STORE_NEG_SHIFT_SQL, r, op, sign)
@@ -209,6 +216,17 @@ int store_neg_register(struct sqlite3 *db);
 	"DROP TRIGGER neg_rejected_del; DROP TRIGGER neg_rejected_upd_old;"                \
 	"DROP TRIGGER neg_rejected_upd_new;"                                               \
 	STORE_NEG_TRIGGERS(STORE_NEG_BOTH2)
+
+/* Schema 12: an events row's group is a number, grps.gid (store.c), and
+ * STORE_GRP_NAME(c) the name of group number c; the aggregates keep names,
+ * so the delete trigger on events looks its row's up. */
+#define STORE_GRP_NAME(c) "(SELECT name FROM grps WHERE gid = " c ")"
+#define STORE_NEG_EVENTS_DEL_12                                                            \
+	"CREATE TRIGGER neg_events_del AFTER DELETE ON events BEGIN "                       \
+	STORE_NEG_BOTH_G("neg_agg", STORE_NEG_SHIFT_SQL, "OLD", STORE_GRP_NAME("OLD.grp"),   \
+	                 "wm_neg_sub", "-")                                                \
+	STORE_NEG_BOTH_G("neg_fine", STORE_NEG_FINE_SHIFT_SQL, "OLD", STORE_GRP_NAME("OLD.grp"), \
+	                 "wm_neg_sub", "-") " END;"
 
 /* The repair aggregates of the open transaction's inserts, summed in
  * memory, and their search index rows, kept in memory to be written in

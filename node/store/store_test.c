@@ -12,23 +12,28 @@
 int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size_t n)
 {
 	static const uint8_t zero[32];
-	sqlite3_stmt *st = NULL, *agg = NULL, *fine = NULL;
+	sqlite3_stmt *st = NULL, *grp = NULL, *has = NULL, *agg = NULL, *fine = NULL;
 	sqlite3 *db;
 	size_t i;
-	int rc = 0;
+	int rc = 0, step;
 
 	if (s == NULL || (rows == NULL && n))
 		return WM_EINVAL;
 	db = store_db(s);
 	/* raw: the empty wrapper [b"", 64 zero bytes, b""], which store_retract
 	 * can take apart like any stored event */
-	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO events (id, created_at, kind, grp, author, "
-	                       "expires_at, raw, received_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, "
-	                       "x'93c400c440' || zeroblob(64) || x'c400', 0)",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return WM_ESTORE;
-	if (sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK ||
+	if (sqlite3_exec(db, "INSERT OR IGNORE INTO authors (key) VALUES (zeroblob(32))", NULL, NULL,
+	                 NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO grps (name) VALUES (?1)", -1, &grp, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT 1 FROM events WHERE " STORE_ID_IS("", "?1"), -1, &has, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO events (id, created_at, kind, grp, author, expires_at, raw,"
+	                       " received_at) VALUES (?1, ?2, 0, (SELECT gid FROM grps WHERE name = ?3),"
+	                       " (SELECT aid FROM authors WHERE key = ?4), ?5,"
+	                       " x'93c400c440' || zeroblob(64) || x'c400', 0)", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, STORE_NEG_AGG_UPSERT, -1, &agg, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, STORE_NEG_FINE_UPSERT, -1, &fine, NULL) != SQLITE_OK) {
+		sqlite3_finalize(grp);
+		sqlite3_finalize(has);
 		sqlite3_finalize(st);
 		sqlite3_finalize(agg);
 		return WM_ESTORE;
@@ -36,6 +41,24 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 	for (i = 0; i < n && rc == 0; i++) {
 		if (rows[i].group == NULL) {
 			rc = WM_EINVAL;
+			break;
+		}
+		sqlite3_bind_text(grp, 1, rows[i].group, -1, SQLITE_STATIC);
+		if (sqlite3_step(grp) != SQLITE_DONE) {
+			fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
+			rc = WM_ESTORE;
+			break;
+		}
+		sqlite3_reset(grp);
+		/* a row whose id is there is skipped (the id's index is not UNIQUE) */
+		sqlite3_bind_blob(has, 1, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
+		step = sqlite3_step(has);
+		sqlite3_reset(has);
+		if (step == SQLITE_ROW)
+			continue;
+		if (step != SQLITE_DONE) {
+			fprintf(stderr, "watchmesh store: raw insert: %s\n", sqlite3_errmsg(db));
+			rc = WM_ESTORE;
 			break;
 		}
 		sqlite3_bind_blob(st, 1, rows[i].id, NEG_ID_LEN, SQLITE_STATIC);
@@ -68,6 +91,8 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 		}
 		sqlite3_reset(st);
 	}
+	sqlite3_finalize(grp);
+	sqlite3_finalize(has);
 	sqlite3_finalize(st);
 	sqlite3_finalize(agg);
 	sqlite3_finalize(fine);

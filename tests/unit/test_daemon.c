@@ -502,7 +502,8 @@ struct q_log {
 	int to_mesh;                 /* deliver hands the frame to the mesh */
 };
 
-static void q_deliver(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len)
+static void q_deliver(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len,
+                      const struct vq_event *qev)
 {
 	struct q_log *ql = ctx;
 	struct frame f;
@@ -518,11 +519,23 @@ static void q_deliver(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len
 	assert_true(i < ql->nsent);
 	assert_true(ql->n < NQ);
 	ql->order[ql->n++] = i;
+	/* the queue's decode of an EVENT frame, handed over: its own event
+	 * in the frame being delivered */
+	assert_int_equal(frame_decode(bytes, len, &f, NULL), 0);
+	if (f.type == FRAME_EVENT) {
+		assert_non_null(qev);
+		assert_ptr_equal(qev->wire, f.event.wire);
+		assert_int_equal(qev->len, f.event.len);
+		assert_int_equal(qev->push, f.event.push);
+	} else {
+		assert_null(qev);
+	}
 	if (ql->to_mesh) {
-		assert_int_equal(mesh_receive(ql->t->m, peer, bytes, len, NOW), 0);
+		assert_int_equal(qev != NULL ? mesh_receive_event(ql->t->m, peer, qev->push, qev->wire,
+		                                                  qev->len, NOW)
+		                             : mesh_receive(ql->t->m, peer, bytes, len, NOW), 0);
 		return;
 	}
-	assert_int_equal(frame_decode(bytes, len, &f, NULL), 0);
 	if (f.type != FRAME_EVENT || event_peek(f.event.wire, f.event.len, 0, &pk, NULL) != 0)
 		return;
 	/* the worker's peek: of the frame's own bytes only, not of the same

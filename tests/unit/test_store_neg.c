@@ -490,6 +490,9 @@ static void test_migration_format1(void **state)
 		"DROP INDEX events_grp_time; DROP INDEX events_kind_time;"
 		"DROP TABLE search_idx; DROP INDEX events_search; ALTER TABLE events DROP COLUMN search_key;"
 		"CREATE VIRTUAL TABLE events_fts USING fts5(body, tokenize='trigram', detail=none);"
+		"UPDATE events SET author = (SELECT key FROM authors WHERE aid = events.author),"
+		"  grp = (SELECT name FROM grps WHERE gid = events.grp);"
+		"DROP TABLE authors; DROP TABLE grps;"
 		"PRAGMA user_version = 1;";
 
 	(void)state;
@@ -781,7 +784,8 @@ static void test_damage_and_args(void **state)
 	assert_int_equal(sqlite3_exec(store_db(f.s),
 	                              "DROP TRIGGER neg_events_del;"
 	                              "DELETE FROM events WHERE seq = (SELECT max(seq) FROM events "
-	                              "WHERE grp = 'g1')", NULL, NULL, NULL), SQLITE_OK);
+	                              "WHERE grp = (SELECT gid FROM grps WHERE name = 'g1'))",
+	                              NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_neg_open(f.s, scope_g1, 1, NOW, &v, why), 0);
 	st = store_neg_storage(v);
 	for (i = 0, failed = 0; i < st.ops->size(st.ctx); i++)
