@@ -32,7 +32,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wmtest import check  # noqa: E402
 from test_mesh import G, Daemon, run_cases, wait_until  # noqa: E402
-from test_serverkill import bundle_of_requests  # noqa: E402
+from test_serverkill import bundle_of_requests, until_fetching  # noqa: E402
 
 CUTS = 20
 N = 20000
@@ -98,29 +98,6 @@ def ok_and_ids(path):
         return ok, {r[0].hex() for r in db.execute("SELECT id FROM events")}
     finally:
         db.close()
-
-
-def held_count(node_dir):
-    """Events v holds now, read while it runs (read-only: never the last
-    connection, so nothing is checkpointed); 0 when the store is busy."""
-    try:
-        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(node_dir, "store.db"), uri=True, timeout=0.05)
-        try:
-            return db.execute("SELECT count(*) FROM events").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
-
-
-def until_fetching(node_dir, some):
-    """Back once v holds more than `some` events: its catch-up is under
-    way.  Polled every 10 ms: on a quiet machine v fetches the 20,000 in
-    well under a second, and a cut after that would undo nothing."""
-    deadline = time.monotonic() + 120
-    while held_count(node_dir) <= some:
-        check(time.monotonic() < deadline, "v fetched nothing from p in 120 s")
-        time.sleep(0.01)
 
 
 class Poster(threading.Thread):
