@@ -10,13 +10,16 @@ how fast.
     usage: test_mesh.py WATCHMESH CASE SOURCE_ROOT FORGER
     cases: line restart wrongnet forged sighup beacons beacon_attacks flood slowread eclipse
 """
+import fcntl
 import re
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,12 +31,28 @@ WAIT = 60          # seconds: generous, the machine may be busy with other tests
 DAEMONS = []       # every daemon started, for the cleanup
 
 
+PORTS = []         # the lock files of the ports this process took
+
+
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port for a daemon to listen on later, never one another test of
+    the same run takes meanwhile.  Ports below the kernel's ephemeral range
+    (32768-60999), so no outgoing connection is given it as its own port,
+    and each held by a lock file kept open until this process ends, so two
+    tests running side by side never pick the same one."""
+    rnd = random.Random()
+    while True:
+        port = rnd.randrange(20000, 32000)
+        f = open(os.path.join(tempfile.gettempdir(), "watchmesh-test-port-%d.lock" % port), "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            f.close()
+            continue
+        PORTS.append(f)
+        return port
 
 
 def wait_until(what, cond, timeout=WAIT):
