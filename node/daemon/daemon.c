@@ -510,12 +510,14 @@ static int d_start(struct daemon *d, char why[WM_WHY_LEN])
 	uv_signal_start(&d->sigint, d_signal_cb, SIGINT);
 	uv_signal_start(&d->sighup, d_signal_cb, SIGHUP);
 
+	/* the peers list first: a name in it that fits no key stops the node
+	 * before it says it is listening or serving */
+	rc = peers_start_dialers(d, cf, why);
+	if (rc)
+		return rc;
 	d_log(d, D_INFO, "node %s (key %.16s) of network %s listening on %s", cf->name, d->selfhex,
 	      d->nd->net.name, d->listen_addr);
 	rc = serve_start(d, why);
-	if (rc)
-		return rc;
-	rc = peers_start_dialers(d, cf, why);
 	if (rc)
 		return rc;
 	if (cf->beacons && port > 0) {

@@ -375,9 +375,11 @@ def t_peers_names(env):
     env.cert("station.key", "other.key", "node", "东风村节点", G, node="b")
     b.configure(peers=["%s@东风村节点" % a.addr()])
     rc, out = wm(env, "run", "b")
-    last = out.strip().splitlines()[-1]
-    check(rc == 1 and "b/watchmesh.conf line %d: peers: %s: '东风村节点' matches 2 keys" % (peers_line(), a.addr())
-          in last and akey[:16] in last and other[:16] in last, "run with an ambiguous name: exit %d\n%s" % (rc, out))
+    lines = out.strip().splitlines()
+    check(rc == 1 and len(lines) == 1 and
+          "b/watchmesh.conf line %d: peers: %s: '东风村节点' matches 2 keys" % (peers_line(), a.addr()) in lines[0]
+          and akey[:16] in lines[0] and other[:16] in lines[0],
+          "run with an ambiguous name: exit %d, not the one line that says why:\n%s" % (rc, out))
     check(a.stop() == 0, "exit status")
 
 
