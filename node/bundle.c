@@ -14,6 +14,14 @@
  * then commits batch k in file order while they verify.  Workers only run
  * ingest_prep_verify on their own slots; every store call stays on the
  * calling thread, and every event still goes through ingest_commit.
+ *
+ * The certificate lists trust reads are kept for the length of each of the
+ * import's transactions (a trust_cache, node/trust.h): reading them for
+ * every event was 8,000 of the 160,000 instructions an event beside the
+ * verify (BENCHMARKS.md "Less work per event").
+ * Each transaction starts with the cache cleared, since another process
+ * may write certificates between two of them; within one, ingest clears it
+ * after whatever it stores that may change them.
  */
 #define _GNU_SOURCE     /* sched_getaffinity, CPU_COUNT */
 #include "bundle.h"
@@ -28,6 +36,7 @@
 
 #include "event.h"
 #include "files.h"
+#include "trust.h"
 
 /* 1 if a whole, valid event starts at buf (len bytes available). */
 static int event_at(const uint8_t *buf, size_t len, size_t *evlen)
@@ -163,7 +172,7 @@ void bundle_index_free(struct bundle_index *ix)
 /* --- import ----------------------------------------------------------------- */
 
 struct importer {
-	const struct ingest_ctx *ictx;
+	struct ingest_ctx ctx;          /* the caller's, with the import's own trust cache */
 	const uint8_t *buf;
 	const struct bundle_import_cbs *cbs;
 	struct bundle_stats *st;
@@ -214,14 +223,21 @@ static int fatal(int code)
 	return code == WM_ESTORE || code == WM_ENOMEM || code == WM_EIO;
 }
 
+/* A transaction of the import, its certificate lists read afresh. */
+static int import_begin(struct importer *im)
+{
+	trust_cache_clear(im->ctx.trust_cache);
+	return store_begin(im->ctx.store);
+}
+
 /* Keep transactions at im->batch events. */
 static int next_in_batch(struct importer *im)
 {
 	int rc;
 	if (im->in_batch >= im->batch) {
-		rc = store_commit(im->ictx->store);
+		rc = store_commit(im->ctx.store);
 		if (rc == 0)
-			rc = store_begin(im->ictx->store);
+			rc = import_begin(im);
 		if (rc) {
 			wm_why(im->why, "cannot commit to the store: %s", wm_strerror(rc));
 			return rc;
@@ -238,7 +254,7 @@ static int ingest_one(struct importer *im, const struct bundle_item *it, struct 
 	if ((rc = next_in_batch(im)) != 0)
 		return rc;
 	memset(res, 0, sizeof *res);
-	rc = ingest_event(im->ictx, im->buf + it->off, it->len, INGEST_IMPORT, res);
+	rc = ingest_event(&im->ctx, im->buf + it->off, it->len, INGEST_IMPORT, res);
 	im->in_batch++;
 	if (fatal(rc)) {
 		wm_why(im->why, "store failed while importing: %s",
@@ -416,7 +432,7 @@ static void batch_free(struct batch *b)
 static void batch_fill(struct importer *im, const struct bundle_index *ix, size_t *pos,
                        struct batch *b, unsigned nth)
 {
-	struct store *s = im->ictx->store;
+	struct store *s = im->ctx.store;
 	size_t i = *pos;
 	unsigned t;
 	int lookup;
@@ -468,7 +484,7 @@ static int batch_commit(struct importer *im, const struct bundle_index *ix, stru
 			continue;       /* a certificate or revocation, stored first */
 		if ((rc = next_in_batch(im)) != 0)
 			return rc;
-		rc = ingest_commit(im->ictx, &b->prep[k++], INGEST_IMPORT, &res);
+		rc = ingest_commit(&im->ctx, &b->prep[k++], INGEST_IMPORT, &res);
 		im->in_batch++;
 		if (fatal(rc)) {
 			wm_why(im->why, "store failed while importing: %s",
@@ -546,13 +562,13 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 
 	memset(&s, 0, sizeof s);
 	memset(&im, 0, sizeof im);
-	rc = bundle_index(buf, len, &ix);
-	if (rc) {
+	im.ctx = *ictx;
+	if ((rc = trust_cache_new(&im.ctx.trust_cache)) != 0 || (rc = bundle_index(buf, len, &ix)) != 0) {
+		trust_cache_free(im.ctx.trust_cache);
 		wm_why(why, "out of memory indexing the bundle");
 		return rc;
 	}
 	s.events = ix.n;
-	im.ictx = ictx;
 	im.buf = buf;
 	im.cbs = cbs;
 	im.st = &s;
@@ -564,7 +580,7 @@ int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
 		nth = MAX_WORKERS;
 
 	(void)store_set_durable(ictx->store, 0);
-	rc = store_begin(ictx->store);
+	rc = import_begin(&im);
 	if (rc) {
 		wm_why(why, "cannot start a store transaction: %s", wm_strerror(rc));
 		goto out;
@@ -591,6 +607,8 @@ rollback:
 out:
 	(void)store_set_durable(ictx->store, 1);
 	bundle_index_free(&ix);
+	trust_cache_free(im.ctx.trust_cache);
+	trust_cache_clear(ictx->trust_cache);   /* a caller's: the import wrote certs past it */
 	return rc;
 }
 

@@ -68,7 +68,8 @@ struct bundle_import_cbs {
 };
 /* Import a bundle through ingest (INGEST_IMPORT).  cbs may be NULL.  Returns 0 when the
  * bundle was read to its end (refusals are not errors), or a store error
- * that stopped it (why filled). */
+ * that stopped it (why filled).  The import keeps a trust cache of its own
+ * for each of its transactions; ictx's is cleared at the end. */
 int bundle_import(const struct ingest_ctx *ictx, const uint8_t *buf, size_t len,
                   const struct bundle_import_cbs *cbs, struct bundle_stats *st,
                   char why[WM_WHY_LEN]);

@@ -1007,6 +1007,73 @@ static void test_trust_cache_invalidated(void **state)
 	trust_cache_free(c);
 }
 
+/* What another process may write between two of an import's transactions,
+ * stored here by the import's first progress report (inside its
+ * transaction, past its trust cache): a certificate for a key the import
+ * has refused for want of one. */
+struct late_cert {
+	struct fx_node *f;
+	struct fx_ev cert;
+	int written;
+};
+
+static void late_cert_write(void *ctx, size_t done, size_t total)
+{
+	struct late_cert *l = ctx;
+	struct ingest_ctx plain = l->f->ctx;
+	struct ingest_result res;
+
+	(void)done;
+	(void)total;
+	if (l->written++ > 0)
+		return;
+	plain.trust_cache = NULL;
+	assert_int_equal(ingest_event(&plain, l->cert.wire, l->cert.len, INGEST_IMPORT, &res), 0);
+}
+
+/* The import keeps the certificate lists trust reads for one transaction:
+ * a key refused for want of a cert, certified meanwhile, is judged afresh
+ * in the import's next transaction.  On one thread and on three. */
+static void test_bundle_trust_cache_fresh(void **state)
+{
+	static const unsigned threads[2] = { 1, 3 };
+	static const int who[2] = { ALICE, BOB };
+	struct fx_node *f = *state;
+	struct bbuf b = { NULL, 0, 0 };
+	struct bundle_import_cbs cbs;
+	struct bundle_stats st;
+	struct late_cert l;
+	char why[WM_WHY_LEN] = "";
+	size_t i, r;
+
+	chain(f);
+	for (r = 0; r < 2; r++) {
+		b.len = 0;
+		/* progress is reported every 256 events, batches end every
+		 * TBATCH: the cert is written after event 256, in the second
+		 * batch, and the key's next bulletin opens the third */
+		assert_int_equal(2 * TBATCH, 256);
+		put_ev(&b, bulletin(f->k[who[r]], "g", T0 + DAY + r));
+		for (i = 0; i < 2 * TBATCH; i++)
+			put_ev(&b, bulletin(f->k[OFFICER], "g", T0 + 2 * DAY + 1000 * r + i));
+		put_ev(&b, bulletin(f->k[who[r]], "g", T0 + 3 * DAY + r));
+		l.f = f;
+		l.cert = fx_cert(f->k[STATION], f->k[who[r]], "officer", "Late", "*", T0, T0 + 365 * DAY, T0 + DAY);
+		l.written = 0;
+		memset(&cbs, 0, sizeof(cbs));
+		cbs.progress = late_cert_write;
+		cbs.ctx = &l;
+		cbs.threads = threads[r];
+		cbs.batch = TBATCH;
+		assert_int_equal(bundle_import(&f->ctx, b.p, b.len, &cbs, &st, why), 0);
+		assert_int_equal(l.written, 2);
+		assert_int_equal(st.refused, 1);
+		assert_int_equal(st.stored, 2 * TBATCH + 1);
+		free(l.cert.wire);
+	}
+	free(b.p);
+}
+
 static int setup_many(void **state)
 {
 	*state = fx_node_new("ingest", NKEYS + 7, 0x60, T0 + 10 * DAY);
@@ -1063,6 +1130,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lookup_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bundle_trust_cache_fresh, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
