@@ -563,9 +563,21 @@ static void test_search_text_from_raw(void **state)
  * thousand events like the benchmarks' mix (bulletins and replies of
  * 150-450 bytes, five groups, one in ten expiring): so that a copy of the
  * text or an index that grows the store by a tenth fails here, not first
- * at a million events.  Issue 11's target is 2x; this store is 2.26x
- * (schema 13, BENCHMARKS.md "The store at 2 x, the rest"; schema 12 made
- * 2.29x, 11 2.60x): the bound is today's, and lowers as the store does. */
+ * at a million events.  The events' bytes are the store's less those of
+ * the empty store, whose ~48 tables and indexes take a page each (200 KB
+ * of 4 KiB pages, 400 KB of 8 KiB: 67 or 131 bytes an event here, none
+ * at 100,000).  Issue 11's target is 2x; this store is 2.02x (8 KiB
+ * pages, BENCHMARKS.md "The store at 2 x, the rest"; schema 13 with 4 KiB
+ * pages made 2.07x, schema 12 2.10x): the bound is today's, and lowers as
+ * the store does. */
+/* The bytes of the store's pages in use, its WAL written back first. */
+static size_t store_used(struct fx *f)
+{
+	assert_int_equal(sqlite3_exec(store_db(f->s), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+	return (size_t)(sql_int(f->d.path, "PRAGMA page_count") - sql_int(f->d.path, "PRAGMA freelist_count")) *
+	       (size_t)sql_int(f->d.path, "PRAGMA page_size");
+}
+
 static void test_store_size(void **state)
 {
 	static const char chars[] = "居民注意近期冒充客服电信诈骗案件高发请勿向陌生人转账老人走失请联系物业"
@@ -575,9 +587,9 @@ static void test_store_size(void **state)
 	struct built b, prev = { 0 };
 	struct event_draft d;
 	char text[512];
-	size_t ev_bytes = 0, nchars = sizeof(chars) / 3, i, j, n = 3000, store_bytes;
-	sqlite3 *db = store_db(f->s);
+	size_t ev_bytes = 0, nchars = sizeof(chars) / 3, i, j, n = 3000, store_bytes, empty;
 
+	empty = store_used(f);
 	assert_int_equal(store_begin(f->s), 0);
 	for (i = 0; i < n; i++) {
 		size_t len = 12 + (i * 37) % 60;      /* characters */
@@ -602,12 +614,10 @@ static void test_store_size(void **state)
 	}
 	built_free(&prev);
 	assert_int_equal(store_commit(f->s), 0);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
-	store_bytes = (size_t)(sql_int(f->d.path, "PRAGMA page_count") - sql_int(f->d.path, "PRAGMA freelist_count")) *
-	              (size_t)sql_int(f->d.path, "PRAGMA page_size");
+	store_bytes = store_used(f) - empty;
 	print_message("store_size: %zu events of %zu bytes on average, %zu bytes an event (%.2f x)\n",
 	              n, ev_bytes / n, store_bytes / n, (double)store_bytes / (double)ev_bytes);
-	assert_true(store_bytes * 100 <= ev_bytes * 227);
+	assert_true(store_bytes * 100 <= ev_bytes * 204);
 }
 
 /* A category is found by its name and its labels, in its kind's words. */
