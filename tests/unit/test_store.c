@@ -1149,7 +1149,8 @@ static void test_prefix(void **state)
 
 /* Ids that share their first 8 bytes (all that events_id holds): each is
  * stored, found and told apart by the whole id in the row, and a second
- * copy of either is a duplicate. */
+ * copy of either is a duplicate; the events that refer to each (refs_ref
+ * holds 8 bytes too) are told apart the same way. */
 static void test_id_prefix_shared(void **state)
 {
 	struct fx *f = *state;
@@ -1157,6 +1158,8 @@ static void test_id_prefix_shared(void **state)
 	static const char b[] = "0123456789abcdef222222222222222222222222222222222222222222222222";
 	struct event ea, eb;
 	struct store_info ia, ib;
+	struct built ra, rb;
+	struct seen seen;
 	uint8_t id[WM_ID_LEN];
 
 	fake(&ea, a, f->k->pub);
@@ -1173,6 +1176,18 @@ static void test_id_prefix_shared(void **state)
 	assert_int_equal(store_resolve_prefix(f->s, a, 16, id), WM_EINVAL);
 	assert_int_equal(store_resolve_prefix(f->s, b, 17, id), 0);
 	assert_memory_equal(id, eb.id, WM_ID_LEN);
+	/* refs_ref holds 8 bytes of each ref too: the events that refer to
+	 * one id are those alone */
+	ra = reply(f->k, "g", T0, ea.id, "a");
+	rb = reply(f->k, "g", T0 + 1, eb.id, "b");
+	assert_int_equal(store_insert(f->s, ra.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, rb.ev, 1), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events_referring(f->s, eb.id, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_memory_equal(seen.id[0], rb.ev->id, WM_ID_LEN);
+	built_free(&ra);
+	built_free(&rb);
 	assert_int_equal(store_delete(f->s, ea.id), 0);
 	assert_int_equal(store_has(f->s, ea.id), 0);
 	assert_int_equal(store_has(f->s, eb.id), 1);
