@@ -22,6 +22,19 @@
 
 #include "store_int.h"
 
+/* The events table's indexes, made after its rows by schemas 12 and 13. */
+#define EVENTS_INDEXES                                                                  \
+	"CREATE INDEX events_id ON events(substr(id, 1, 8));"                           \
+	"CREATE INDEX events_time ON events(created_at, id);"                           \
+	"CREATE INDEX events_grp ON events(grp, seq);"                                  \
+	"CREATE INDEX events_kind ON events(kind, seq);"                                \
+	"CREATE INDEX events_author ON events(author, created_at);"                     \
+	"CREATE INDEX events_expiry ON events(expires_at) WHERE expires_at != 0;"       \
+	"CREATE INDEX events_retracted ON events(seq) WHERE raw IS NULL;"               \
+	"CREATE INDEX events_grp_time ON events(grp, created_at);"                      \
+	"CREATE INDEX events_kind_time ON events(kind, created_at);"                    \
+	"CREATE INDEX events_search ON events(search_key) WHERE search_key IS NOT NULL;"
+
 /* Version N -> N+1 is migrations[N]. */
 static const char *const migrations[] = {
 	/* 0 -> 1: the first schema. */
@@ -222,17 +235,44 @@ static const char *const migrations[] = {
 	"UPDATE sqlite_sequence SET name = 'events_12' WHERE name = 'events';"
 	"DROP TABLE events;"
 	"ALTER TABLE events_12 RENAME TO events;"
-	"CREATE INDEX events_id ON events(substr(id, 1, 8));"
-	"CREATE INDEX events_time ON events(created_at, id);"
-	"CREATE INDEX events_grp ON events(grp, seq);"
-	"CREATE INDEX events_kind ON events(kind, seq);"
-	"CREATE INDEX events_author ON events(author, created_at);"
-	"CREATE INDEX events_expiry ON events(expires_at) WHERE expires_at != 0;"
-	"CREATE INDEX events_retracted ON events(seq) WHERE raw IS NULL;"
-	"CREATE INDEX events_grp_time ON events(grp, created_at);"
-	"CREATE INDEX events_kind_time ON events(kind, created_at);"
-	"CREATE INDEX events_search ON events(search_key) WHERE search_key IS NOT NULL;"
+	EVENTS_INDEXES
 	STORE_NEG_EVENTS_DEL_12,
+	/* 12 -> 13: the events row without its search key, refs_ref on the
+	 * ref's first 8 bytes (issue 11: the store at 2 x the event bytes).
+	 * The key took 6 bytes in each row and is created_at's with a slot
+	 * (store_int.h): the row keeps the slot, search_key is a virtual
+	 * column, stored in events_search alone.  refs_ref copied all 32
+	 * bytes of each ref; the rows of a ref compare the rest, as events_id
+	 * does.  The table is made again as schema 12 made it (a column
+	 * cannot become generated), which packs it. */
+	"CREATE TABLE events_13 ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  grp INTEGER NOT NULL,"                  /* grps.gid */
+	"  author INTEGER NOT NULL,"               /* authors.aid */
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  raw BLOB,"
+	"  retracted_by BLOB,"
+	"  received_at INTEGER NOT NULL,"
+	"  withheld BLOB,"
+	"  prev BLOB,"
+	"  search_slot INTEGER,"
+	"  search_key INTEGER AS (" STORE_SEARCH_KEY_SQL ") VIRTUAL);"
+	/* slot = key - the key's base: the same key, whatever it was */
+	"INSERT INTO events_13 (seq, id, created_at, kind, grp, author, expires_at, raw, retracted_by, received_at,"
+	"  withheld, prev, search_slot) SELECT seq, id, created_at, kind, grp, author, expires_at, raw, retracted_by,"
+	"  received_at, withheld, prev, CASE WHEN search_key < 0 THEN search_key"
+	"  ELSE search_key - " STORE_SEARCH_BASE_SQL " END FROM events ORDER BY seq;"
+	"DELETE FROM sqlite_sequence WHERE name = 'events_13';"
+	"UPDATE sqlite_sequence SET name = 'events_13' WHERE name = 'events';"
+	"DROP TABLE events;"
+	"ALTER TABLE events_13 RENAME TO events;"
+	EVENTS_INDEXES
+	STORE_NEG_EVENTS_DEL_12
+	"DROP INDEX refs_ref;"
+	"CREATE INDEX refs_ref ON refs(substr(ref, 1, 8));",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
@@ -277,12 +317,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_INSERT] = "INSERT INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at,"
-	              " prev, search_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	              " prev, search_slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_INSERT_REF] = "INSERT OR IGNORE INTO refs (seq, pos, ref) VALUES (?1, ?2, ?3)",
 	[ST_INSERT_IDX] = "INSERT INTO search_idx (rowid, body) VALUES (?1, ?2)",
 	[ST_KEY_TAKEN] = "SELECT 1 FROM events WHERE search_key = ?1",
 	[ST_SEARCH_SLOTS] = "SELECT search_key FROM events WHERE search_key BETWEEN ?1 AND ?2 ORDER BY search_key",
-	[ST_SET_KEY] = "UPDATE events SET search_key = ?2 WHERE seq = ?1",
+	[ST_SET_KEY] = "UPDATE events SET search_slot = ?2 WHERE seq = ?1",      /* -seq */
 	[ST_HAS] = "SELECT 1 FROM events WHERE " STORE_ID_IS("", "?1"),
 	/* before an insert, in one statement: a duplicate?  the author's and
 	 * the group's numbers, if they have one */
@@ -297,7 +337,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ","
 	            " raw IS NULL FROM events"
 	            " WHERE " STORE_ID_IS("", "?1"),
-	[ST_REFERRING] = "SELECT " EV_COLS " FROM events WHERE seq IN (SELECT seq FROM refs WHERE ref = ?1) ORDER BY seq",
+	[ST_REFERRING] = "SELECT " EV_COLS " FROM events WHERE seq IN (SELECT seq FROM refs WHERE " STORE_REF_IS("?1")
+	                 ") ORDER BY seq",
 	[ST_ARRIVALS] = "SELECT " EV_COLS ", received_at FROM events WHERE " AUTHOR_IS("?1") " ORDER BY seq",
 	[ST_BY_AUTHOR] = "SELECT " EV_COLS " FROM events WHERE " AUTHOR_IS("?1") " AND created_at >= ?2"
 	                 " ORDER BY created_at, id",
@@ -309,7 +350,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_REVOKES_OF] = "SELECT event_id FROM revocations WHERE subject = ?1 ORDER BY event_id",
 	[ST_SEQ_OF] = "SELECT seq, raw IS NULL FROM events WHERE " STORE_ID_IS("", "?1"),
 	[ST_RAW_OF] = "SELECT raw FROM events WHERE seq = ?1",
-	[ST_RETRACT] = "UPDATE events SET raw = NULL, withheld = ?3, retracted_by = ?2, search_key = NULL"
+	[ST_RETRACT] = "UPDATE events SET raw = NULL, withheld = ?3, retracted_by = ?2, search_slot = NULL"
 	               " WHERE seq = ?1",
 	/* the contentless index forgets a row given the text it was given */
 	[ST_DEL_IDX] = "INSERT INTO search_idx (search_idx, rowid, body) SELECT 'delete', search_key,"
@@ -998,6 +1039,12 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 5000);
+	/* A new file takes pages of 8 KiB: an events row of ~385 bytes fits
+	 * 10 to a 4 KiB page (5% of it empty), 21 to 8 KiB (BENCHMARKS.md "The
+	 * store at 2 x, the rest").  A file that exists keeps its size (the
+	 * pragma does nothing there, and WAL mode forbids a change). */
+	if (exec_sql(s->db, "PRAGMA page_size = 8192", why, "cannot configure") != 0)
+		goto out;
 
 	/* journal_mode answers with the mode in force: a file that is not a
 	 * database fails here, a read-only medium answers "delete". */
@@ -2152,8 +2199,8 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	sqlite3_bind_int64(st, 8, received_at);
 	if (ev->has_prev)
 		sqlite3_bind_blob(st, 9, ev->prev, WM_ID_LEN, SQLITE_STATIC);
-	if (textlen > 0 && !nokey)
-		sqlite3_bind_int64(st, 10, key);
+	if (textlen > 0 && !nokey)          /* its slot: search_key is computed (store_int.h) */
+		sqlite3_bind_int64(st, 10, key & (((sqlite3_int64)1 << STORE_SEARCH_SLOT_BITS) - 1));
 	rc = stmt_exec(s, st, "insert event");
 	stmt_put(s, st);
 	if (rc != 0)

@@ -29,7 +29,7 @@
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 12
+#define STORE_SCHEMA_VERSION 13
 /* Schemas before this one held events of the retired format 1, which
  * nothing can convert (their signatures cover the old bytes). */
 #define STORE_FORMAT2_VERSION 6
@@ -66,6 +66,9 @@ int store_neg_register(sqlite3 *db);
  * 8 bytes, the row's id decides; t is the table's name and a dot, or "".
  * Schema 12 (store.c) says why the index is not on the whole id. */
 #define STORE_ID_IS(t, p) "substr(" t "id, 1, 8) = substr(" p ", 1, 8) AND " t "id = " p
+/* The refs rows of the referred id p, the same way: refs_ref holds 8 bytes
+ * of each (schema 13). */
+#define STORE_REF_IS(p) "substr(ref, 1, 8) = substr(" p ", 1, 8) AND ref = " p
 
 /* --- the search index (store_bigram.c) ------------------------------------ */
 
@@ -90,6 +93,15 @@ static inline sqlite3_int64 store_search_key(sqlite3_int64 created_at, const uin
 		created_at = top;
 	return created_at << STORE_SEARCH_SLOT_BITS | (sqlite3_int64)(id[0] >> (8 - STORE_SEARCH_SLOT_BITS));
 }
+/* The events row keeps the key's slot in its millisecond (search_slot:
+ * 0..15, a byte or none where the key took 6) or the whole key when it is
+ * negative (-seq); search_key is computed from it and created_at as
+ * store_search_key computes, and only the index events_search stores it. */
+#define STORE_SEARCH_BASE_SQL                                                               \
+	"(max(0, min(created_at, (1 << (63 - " STORE_STR(STORE_SEARCH_SLOT_BITS) ")) - 1)) << " \
+	STORE_STR(STORE_SEARCH_SLOT_BITS) ")"
+#define STORE_SEARCH_KEY_SQL \
+	"CASE WHEN search_slot < 0 THEN search_slot ELSE " STORE_SEARCH_BASE_SQL " + search_slot END"
 
 /* Register the FTS5 tokenizer wm_bigram and the SQL function
  * wm_search_key(created_at, id) (the migration's store_search_key) on db,

@@ -417,6 +417,9 @@ static void test_query_plans(void **state)
 	/* an event by its id: the rows of its first 8 bytes, from events_id */
 	plan_of(f->s, "SELECT seq FROM events WHERE " STORE_ID_IS("", "?1"), plan, sizeof(plan));
 	assert_non_null(strstr(plan, "SEARCH events USING INDEX events_id (<expr>=?)"));
+	/* the events that refer to an id: the refs rows of its first 8 bytes */
+	plan_of(f->s, "SELECT seq FROM refs WHERE " STORE_REF_IS("?1"), plan, sizeof(plan));
+	assert_non_null(strstr(plan, "SEARCH refs USING INDEX refs_ref (<expr>=?)"));
 	/* search: the index in key order, then each match's row */
 	for (v = 0; v < 12; v++) {
 		static const char *const queries[] = { "诈骗", "电信诈骗", "骗" };
@@ -560,9 +563,21 @@ static void test_search_text_from_raw(void **state)
  * thousand events like the benchmarks' mix (bulletins and replies of
  * 150-450 bytes, five groups, one in ten expiring): so that a copy of the
  * text or an index that grows the store by a tenth fails here, not first
- * at a million events.  Issue 11's target is 2x; this store is 2.29x
- * (schema 12, BENCHMARKS.md "The store at 2 x"; schema 11 made 2.60x):
- * the bound is today's, and lowers as the store does. */
+ * at a million events.  The events' bytes are the store's less those of
+ * the empty store, whose ~48 tables and indexes take a page each (200 KB
+ * of 4 KiB pages, 400 KB of 8 KiB: 67 or 131 bytes an event here, none
+ * at 100,000).  Issue 11's target is 2x; this store is 2.02x (8 KiB
+ * pages, BENCHMARKS.md "The store at 2 x, the rest"; schema 13 with 4 KiB
+ * pages made 2.07x, schema 12 2.10x): the bound is today's, and lowers as
+ * the store does. */
+/* The bytes of the store's pages in use, its WAL written back first. */
+static size_t store_used(struct fx *f)
+{
+	assert_int_equal(sqlite3_exec(store_db(f->s), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+	return (size_t)(sql_int(f->d.path, "PRAGMA page_count") - sql_int(f->d.path, "PRAGMA freelist_count")) *
+	       (size_t)sql_int(f->d.path, "PRAGMA page_size");
+}
+
 static void test_store_size(void **state)
 {
 	static const char chars[] = "居民注意近期冒充客服电信诈骗案件高发请勿向陌生人转账老人走失请联系物业"
@@ -572,9 +587,9 @@ static void test_store_size(void **state)
 	struct built b, prev = { 0 };
 	struct event_draft d;
 	char text[512];
-	size_t ev_bytes = 0, nchars = sizeof(chars) / 3, i, j, n = 3000, store_bytes;
-	sqlite3 *db = store_db(f->s);
+	size_t ev_bytes = 0, nchars = sizeof(chars) / 3, i, j, n = 3000, store_bytes, empty;
 
+	empty = store_used(f);
 	assert_int_equal(store_begin(f->s), 0);
 	for (i = 0; i < n; i++) {
 		size_t len = 12 + (i * 37) % 60;      /* characters */
@@ -599,12 +614,10 @@ static void test_store_size(void **state)
 	}
 	built_free(&prev);
 	assert_int_equal(store_commit(f->s), 0);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
-	store_bytes = (size_t)(sql_int(f->d.path, "PRAGMA page_count") - sql_int(f->d.path, "PRAGMA freelist_count")) *
-	              (size_t)sql_int(f->d.path, "PRAGMA page_size");
+	store_bytes = store_used(f) - empty;
 	print_message("store_size: %zu events of %zu bytes on average, %zu bytes an event (%.2f x)\n",
 	              n, ev_bytes / n, store_bytes / n, (double)store_bytes / (double)ev_bytes);
-	assert_true(store_bytes * 100 <= ev_bytes * 235);
+	assert_true(store_bytes * 100 <= ev_bytes * 204);
 }
 
 /* A category is found by its name and its labels, in its kind's words. */
@@ -677,17 +690,17 @@ static void test_search_keys(void **state)
 
 	/* a's own key taken: a gets the next free one (the keys taken by rows
 	 * of no event: kind 0, never indexed) */
-	snprintf(sql, sizeof(sql), "INSERT INTO events (id, created_at, kind, grp, author, received_at, search_key)"
-	         " VALUES (randomblob(32), 0, 0, 0, 0, 0, %lld)",
-	         (long long)store_search_key((sqlite3_int64)T0, a.ev->id));
+	snprintf(sql, sizeof(sql), "INSERT INTO events (id, created_at, kind, grp, author, received_at, search_slot)"
+	         " VALUES (randomblob(32), %lld, 0, 0, 0, 0, %lld)", (long long)T0,
+	         (long long)store_search_key((sqlite3_int64)T0, a.ev->id) & ((1 << STORE_SEARCH_SLOT_BITS) - 1));
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
 	/* every key of the millisecond taken: b gets -seq */
 	snprintf(sql, sizeof(sql), "WITH RECURSIVE k(x) AS (SELECT %lld UNION ALL SELECT x + 1 FROM k WHERE x < %lld)"
-	         " INSERT INTO events (id, created_at, kind, grp, author, received_at, search_key)"
-	         " SELECT randomblob(32), 0, 0, 0, 0, 0, x FROM k"
-	         " WHERE x NOT IN (SELECT search_key FROM events WHERE search_key IS NOT NULL)",
-	         (long long)T0 << STORE_SEARCH_SLOT_BITS, (((long long)T0 + 1) << STORE_SEARCH_SLOT_BITS) - 1);
+	         " INSERT INTO events (id, created_at, kind, grp, author, received_at, search_slot)"
+	         " SELECT randomblob(32), %lld, 0, 0, 0, 0, x FROM k"
+	         " WHERE x NOT IN (SELECT search_slot FROM events WHERE created_at = %lld AND search_slot >= 0)",
+	         0LL, (1LL << STORE_SEARCH_SLOT_BITS) - 1, (long long)T0, (long long)T0);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
 	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM events WHERE search_key < 0"), 1);
@@ -1136,7 +1149,8 @@ static void test_prefix(void **state)
 
 /* Ids that share their first 8 bytes (all that events_id holds): each is
  * stored, found and told apart by the whole id in the row, and a second
- * copy of either is a duplicate. */
+ * copy of either is a duplicate; the events that refer to each (refs_ref
+ * holds 8 bytes too) are told apart the same way. */
 static void test_id_prefix_shared(void **state)
 {
 	struct fx *f = *state;
@@ -1144,6 +1158,8 @@ static void test_id_prefix_shared(void **state)
 	static const char b[] = "0123456789abcdef222222222222222222222222222222222222222222222222";
 	struct event ea, eb;
 	struct store_info ia, ib;
+	struct built ra, rb;
+	struct seen seen;
 	uint8_t id[WM_ID_LEN];
 
 	fake(&ea, a, f->k->pub);
@@ -1160,6 +1176,18 @@ static void test_id_prefix_shared(void **state)
 	assert_int_equal(store_resolve_prefix(f->s, a, 16, id), WM_EINVAL);
 	assert_int_equal(store_resolve_prefix(f->s, b, 17, id), 0);
 	assert_memory_equal(id, eb.id, WM_ID_LEN);
+	/* refs_ref holds 8 bytes of each ref too: the events that refer to
+	 * one id are those alone */
+	ra = reply(f->k, "g", T0, ea.id, "a");
+	rb = reply(f->k, "g", T0 + 1, eb.id, "b");
+	assert_int_equal(store_insert(f->s, ra.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, rb.ev, 1), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events_referring(f->s, eb.id, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_memory_equal(seen.id[0], rb.ev->id, WM_ID_LEN);
+	built_free(&ra);
+	built_free(&rb);
 	assert_int_equal(store_delete(f->s, ea.id), 0);
 	assert_int_equal(store_has(f->s, ea.id), 0);
 	assert_int_equal(store_has(f->s, eb.id), 1);
@@ -1535,6 +1563,56 @@ static void test_migration_authors(void **state)
 	key_free(k2);
 }
 
+/* A store of schema 12 (the search key stored in the row, refs_ref on the
+ * whole ref) migrates with every row's key as it was, so the text indexed
+ * under it is found and deleted as before, and its refs found. */
+static void test_migration_search_slot(void **state)
+{
+	struct fx *f = *state;
+	struct built a = bulletin(f->k, "g", T0, "走失", "one"), b = bulletin(f->k, "g", T0 + 1, "走失", "two");
+	struct built c = reply(f->k, "g", T0 + 2, a.ev->id, "已收到");
+	struct seen seen;
+	char why[WM_WHY_LEN];
+	size_t n;
+
+	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, c.ev, 1), 0);
+	/* schema 12's rows: each key whole, in the row's last column; the
+	 * keys of 13 noted beside them to compare */
+	assert_int_equal(sqlite3_exec(store_db(f->s),
+	                              "CREATE TABLE keys13 AS SELECT seq, search_key FROM events;"
+	                              "DROP INDEX events_search; ALTER TABLE events DROP COLUMN search_key;"
+	                              "ALTER TABLE events RENAME COLUMN search_slot TO search_key;"
+	                              "UPDATE events SET search_key = (SELECT k.search_key FROM keys13 k"
+	                              "  WHERE k.seq = events.seq);"
+	                              "CREATE INDEX events_search ON events(search_key) WHERE search_key IS NOT NULL;"
+	                              "DROP INDEX refs_ref; CREATE INDEX refs_ref ON refs(ref);"
+	                              "PRAGMA user_version = 12;", NULL, NULL, NULL), SQLITE_OK);
+	store_close(f->s);
+	f->s = NULL;
+	if (store_open(f->d.path, &f->s, why) != 0)
+		fail_msg("store_open: %s", why);
+	assert_int_equal(sql_int(f->d.path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM events e JOIN keys13 k USING (seq)"
+	                         " WHERE e.search_key IS k.search_key"), 3);
+	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM events WHERE search_key IS NOT NULL"), 3);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_events_referring(f->s, a.ev->id, seen_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_memory_equal(seen.id[0], c.ev->id, WM_ID_LEN);
+	assert_int_equal(store_search_count(f->s, "走失", NULL, 10, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_delete(f->s, a.ev->id), 0);
+	assert_int_equal(store_search_count(f->s, "走失", NULL, 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_search_count(f->s, "two", NULL, 10, &n), 0);
+	assert_int_equal(n, 1);
+	built_free(&a);
+	built_free(&b);
+	built_free(&c);
+}
+
 static void test_rejected_and_meta(void **state)
 {
 	struct fx *f = *state;
@@ -1583,6 +1661,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_search_slot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_fold, setup, teardown),
