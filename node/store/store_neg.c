@@ -14,7 +14,12 @@
  * read (an index range scan); both are kept in a small per-session cache.
  * So fingerprint(i, j), item(i) and lower_bound read a few dozen rows each
  * however full the store is: at a million events a month, a neg_agg bucket
- * holds ~800 items, a neg_fine one ~25.  Events and refusals expired but
+ * holds ~800 items, a neg_fine one ~25.  A bucket of at most SN_WHOLE
+ * items (a sparse set: about one item a fine bucket) is instead read whole
+ * in one range scan and its fine buckets counted from its items: one query
+ * where there were a neg_fine query and an item query a fine bucket.  The
+ * scope's refusals are read once at the open when there are few, so that
+ * a load asks the events index alone.  Events and refusals expired but
  * not collected yet (store_collect_expired deletes the others, and their
  * aggregates with them) are listed once per session through the expiry
  * indexes and subtracted.  A loaded bucket whose items disagree with its
