@@ -59,7 +59,10 @@
 #define SN_DIRS 1024                    /* slots of loaded neg_fine rows, by bucket */
 #define SN_ADDED_MAX 65536              /* rows stored during a session it keeps (2.5 MB) */
 #define SN_FINE_PER (1u << (STORE_NEG_BUCKET_SHIFT - STORE_NEG_FINE_SHIFT))
-#define SN_WHOLE 256                    /* a bucket of at most this many items is read whole */
+/* a bucket of at most this many items (4 a fine bucket) is read whole:
+ * bench_neg at 105 items a bucket took 5-60% less CPU so, at 210 up to
+ * 15% more at 0.1% (BENCHMARKS.md, "Repair: fewer queries a load") */
+#define SN_WHOLE 128
 #define SN_REJ_MAX 65536                /* refusals held from the open (2.5 MB); more: read by bucket */
 
 struct sn_bucket {
