@@ -94,6 +94,7 @@ struct store_neg {
 	struct store *store;            /* to give db back */
 	sqlite3_stmt *q_ev, *q_rej;     /* a fine bucket's rows (q_rej: unless rej_held) */
 	sqlite3_stmt *q_fine;           /* a bucket's neg_fine rows */
+	sqlite3_stmt *q_total;          /* a group scope: a bucket's count of all groups */
 	sqlite3_stmt *q_new_ev, *q_new_rej;  /* rows added since the open */
 	int held;                       /* a read transaction is open */
 	int fresh;                      /* `added` is read up to this transaction */
@@ -749,6 +750,7 @@ void store_neg_close(struct store_neg *v)
 	sqlite3_finalize(v->q_ev);
 	sqlite3_finalize(v->q_rej);
 	sqlite3_finalize(v->q_fine);
+	sqlite3_finalize(v->q_total);
 	sqlite3_finalize(v->q_new_ev);
 	sqlite3_finalize(v->q_new_rej);
 	sqlite3_finalize(v->q_gid);
@@ -1053,6 +1055,31 @@ static int sn_dir_whole(struct store_neg *v, size_t b, struct sn_dir *d)
 	return 0;
 }
 
+/* 1 if bucket b is read whole, 0 if not, <0 on error: few items, and,
+ * for a group scope, few rows of all groups (the read goes through every
+ * group's rows of its time: a small group's bucket among a thousand rows
+ * of others reads less through its neg_fine rows).  Only the path is
+ * chosen here, by the store as it is now; both check what they read
+ * against the aggregates of the open. */
+static int sn_whole(struct store_neg *v, size_t b)
+{
+	int step, small;
+
+	if (v->bk[b].cnt > SN_WHOLE)
+		return 0;
+	if (v->all)
+		return 1;
+	if (v->q_total == NULL &&
+	    sqlite3_prepare_v3(v->db, "SELECT cnt FROM neg_agg WHERE grp = '*' AND bucket = ?1", -1,
+	                       SQLITE_PREPARE_PERSISTENT, &v->q_total, NULL) != SQLITE_OK)
+		return WM_ESTORE;
+	sqlite3_bind_int64(v->q_total, 1, store_u2i(v->bk[b].key));
+	step = sqlite3_step(v->q_total);
+	small = step == SQLITE_ROW && sqlite3_column_int64(v->q_total, 0) <= SN_WHOLE;
+	sqlite3_reset(v->q_total);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? small : WM_ESTORE;
+}
+
 /* Bucket b's fine buckets: read whole if it is small, else its neg_fine
  * rows in scope, less what expired and what was added since the open,
  * checked against b's own aggregate. */
@@ -1074,7 +1101,9 @@ static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
 		return WM_ENOMEM;
 	sn_dir_drop(v, d);
 	d->n = 0;
-	if (v->bk[b].cnt <= SN_WHOLE) {
+	if ((rc = sn_whole(v, b)) < 0)
+		return rc;
+	if (rc == 1) {
 		if ((rc = sn_dir_whole(v, b, d)) != 0)
 			return rc;
 		d->b = b;

@@ -822,6 +822,16 @@ static void test_damage_large_bucket(void **state)
 	store_neg_get_stats(v, &stats);
 	assert_true(stats.dirs > 0);            /* the burst's neg_fine rows were read */
 	store_neg_close(v);
+	/* g1's part of the burst is small, but the bucket's rows of all
+	 * groups are not: read through its neg_fine rows too */
+	check_scope(&f, scope_g1, 1, NOW);
+	assert_int_equal(store_neg_open(f.s, scope_g1, 1, NOW, &v, why), 0);
+	st = store_neg_storage(v);
+	for (i = 0; i < st.ops->size(st.ctx); i++)
+		assert_int_equal(st.ops->item(st.ctx, i, &it), 0);
+	store_neg_get_stats(v, &stats);
+	assert_true(stats.dirs > 0);
+	store_neg_close(v);
 	assert_int_equal(sqlite3_exec(store_db(f.s),
 	                              "DROP TRIGGER neg_events_del;"
 	                              "DELETE FROM events WHERE seq = (SELECT max(seq) FROM events "
