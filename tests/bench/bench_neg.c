@@ -20,6 +20,8 @@
  * adds the server view's bucket loads; BENCH_NEG_DAYS=N spreads the items
  * over N days instead of a year (5: as dense as bench_repair's 200,000);
  * BENCH_NEG_CPU=1 times in CPU time, which a loaded machine moves least.
+ * The last column counts the read system calls of the views' run: the
+ * pages their readers' caches lacked.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -41,7 +41,8 @@ reconciliation time, the time until both stores hold the union (fetch,
 verify, store), and the CPU both daemons used until then (user + system,
 from /proc: the figure other load on the machine moves least); the
 daemons' peak resident set and their WAL files (the largest seen while
-they repaired, and at the end); next to the reference figures for the
+they repaired, and at the end), their read system calls while A
+reconciles (pages their store readers lacked, and the socket's); next to the reference figures for the
 same two sets (neg_vec in process, printed by bench_repair_gen: round
 trips, bytes and the time of the reconciliation alone in memory, the
 reference the daemons' reconciliation is measured against).
