@@ -63,7 +63,7 @@
  * bench_neg at 105 items a bucket took 5-60% less CPU so, at 210 up to
  * 15% more at 0.1% (BENCHMARKS.md, "Repair: fewer queries a load") */
 #define SN_WHOLE 128
-#define SN_REJ_MAX 65536                /* refusals held from the open (2.5 MB); more: read by bucket */
+#define SN_REJ_MAX 65536                /* refusals held from the open (2.5 MB) */
 
 struct sn_bucket {
 	uint64_t key;                   /* created_at >> STORE_NEG_BUCKET_SHIFT */
@@ -448,8 +448,8 @@ static int sn_subtract_expired(struct store_neg *v, char *why)
 /* The refusals of the session's set, held from the open unless the table
  * holds more than SN_REJ_MAX with a time and group: a load then adds those
  * of its range from memory instead of asking the rejected table, an empty
- * answer almost always (that query cost 8-15% of the views' CPU at 200k,
- * dense).  Held ones stay the open's set whatever happens to the table. */
+ * answer almost always (that query cost up to 15% of the views' CPU at
+ * 200k, dense).  Held ones stay the open's set whatever happens to the table. */
 static int sn_load_refusals(struct store_neg *v, char *why)
 {
 	sqlite3_stmt *st = NULL;
@@ -703,7 +703,8 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 	}
 	v->held = v->fresh = 1;
 	if ((rc = sn_load_aggregates(v, why)) != 0 || (rc = sn_subtract_expired(v, why)) != 0 ||
-	    (rc = sn_load_refusals(v, why)) != 0 || (rc = sn_build_prefix(v)) != 0 || (rc = sn_read_max(v, why)) != 0)
+	    (rc = sn_load_refusals(v, why)) != 0 || (rc = sn_build_prefix(v)) != 0 ||
+	    (rc = sn_read_max(v, why)) != 0)
 		goto fail;
 	/* scope "*" reads the (created_at, id) index alone; a group scope
 	 * needs each row's group number (sn_gid_in_scope: a look-up of its
@@ -983,19 +984,20 @@ static int sn_read_range(struct store_neg *v, uint64_t lo, uint64_t hi, size_t c
 	if (cap == 0 || cap > SIZE_MAX / sizeof *items || (items = malloc(cap * sizeof *items)) == NULL)
 		return WM_ENOMEM;
 	sqlite3_reset(v->q_ev);
-	sqlite3_reset(v->q_rej);
 	sqlite3_bind_int64(v->q_ev, 1, store_u2i(lo));
 	sqlite3_bind_int64(v->q_ev, 2, store_u2i(hi));
-	sqlite3_bind_int64(v->q_rej, 1, store_u2i(lo));
-	sqlite3_bind_int64(v->q_rej, 2, store_u2i(hi));
 	rc = sn_add_rows(v, v->q_ev, 1, &items, &n, &cap);
-	nev = n;
-	if (rc == 0 && !v->rej_held)
-		rc = sn_add_rows(v, v->q_rej, 0, &items, &n, &cap);
-	else if (rc == 0)
-		rc = sn_add_held(v->rej, v->nrej, lo, hi, &items, &n, &cap);
 	sqlite3_reset(v->q_ev);
-	sqlite3_reset(v->q_rej);
+	nev = n;
+	if (rc == 0 && v->rej_held) {
+		rc = sn_add_held(v->rej, v->nrej, lo, hi, &items, &n, &cap);
+	} else if (rc == 0) {
+		sqlite3_reset(v->q_rej);
+		sqlite3_bind_int64(v->q_rej, 1, store_u2i(lo));
+		sqlite3_bind_int64(v->q_rej, 2, store_u2i(hi));
+		rc = sn_add_rows(v, v->q_rej, 0, &items, &n, &cap);
+		sqlite3_reset(v->q_rej);
+	}
 	if (rc != 0)
 		goto fail;
 	v->stats.loads++;

@@ -340,8 +340,8 @@ int main(int argc, char **argv)
 	sqlite3_exec(store_db(sb), "PRAGMA cache_size = -262144", NULL, NULL, NULL);
 	vec_a = bn_vec(a, n, NULL, NULL, 0);
 
-	printf("\n| differ | frame limit | round trips | bytes A->B | bytes B->A | store views | neg_vec | "
-	       "first reply (B) | initiate (A) | found | bytes = neg_vec | views' reads |\n");
+	printf("\n| differ | frame limit | round trips | bytes A->B | bytes B->A | store views | "
+	       "neg_vec | first reply (B) | initiate (A) | found | bytes = neg_vec | views' reads |\n");
 	printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (l = 0; l < sizeof shares / sizeof shares[0]; l++) {
 		size_t k = (size_t)((double)n * shares[l] / 2);
