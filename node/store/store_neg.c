@@ -14,7 +14,12 @@
  * read (an index range scan); both are kept in a small per-session cache.
  * So fingerprint(i, j), item(i) and lower_bound read a few dozen rows each
  * however full the store is: at a million events a month, a neg_agg bucket
- * holds ~800 items, a neg_fine one ~25.  Events and refusals expired but
+ * holds ~800 items, a neg_fine one ~25.  A bucket of at most SN_WHOLE
+ * items (a sparse set: about one item a fine bucket) is instead read whole
+ * in one range scan and its fine buckets counted from its items: one query
+ * where there were a neg_fine query and an item query a fine bucket.  The
+ * scope's refusals are read once at the open when there are few, so that
+ * a load asks the events index alone.  Events and refusals expired but
  * not collected yet (store_collect_expired deletes the others, and their
  * aggregates with them) are listed once per session through the expiry
  * indexes and subtracted.  A loaded bucket whose items disagree with its
@@ -54,6 +59,11 @@
 #define SN_DIRS 1024                    /* slots of loaded neg_fine rows, by bucket */
 #define SN_ADDED_MAX 65536              /* rows stored during a session it keeps (2.5 MB) */
 #define SN_FINE_PER (1u << (STORE_NEG_BUCKET_SHIFT - STORE_NEG_FINE_SHIFT))
+/* a bucket of at most this many items (4 a fine bucket) is read whole:
+ * bench_neg at 105 items a bucket took 5-60% less CPU so, at 210 up to
+ * 15% more at 0.1% (BENCHMARKS.md, "Repair: fewer queries a load") */
+#define SN_WHOLE 128
+#define SN_REJ_MAX 65536                /* refusals held from the open (2.5 MB) */
 
 struct sn_bucket {
 	uint64_t key;                   /* created_at >> STORE_NEG_BUCKET_SHIFT */
@@ -61,10 +71,13 @@ struct sn_bucket {
 	struct neg_acc sum;
 };
 
-/* A bucket's non-empty fine buckets: keys, prefix counts and sums inside it. */
+/* A bucket's non-empty fine buckets: keys, prefix counts and sums inside it;
+ * and, for a bucket read whole, its items. */
 struct sn_dir {
 	size_t b;                       /* bucket index; SIZE_MAX = free slot */
 	size_t n;                       /* <= SN_FINE_PER */
+	struct neg_item *items;         /* the bucket's items, sorted; NULL if not read whole */
+	size_t nitems;
 	uint64_t key[SN_FINE_PER];      /* created_at >> STORE_NEG_FINE_SHIFT */
 	uint64_t pos[SN_FINE_PER + 1];
 	struct neg_acc psum[SN_FINE_PER + 1];
@@ -79,8 +92,9 @@ struct sn_loaded {
 struct store_neg {
 	sqlite3 *db;                    /* a reader of the store (store_reader_get) */
 	struct store *store;            /* to give db back */
-	sqlite3_stmt *q_ev, *q_rej;     /* a fine bucket's rows */
+	sqlite3_stmt *q_ev, *q_rej;     /* a fine bucket's rows (q_rej: unless rej_held) */
 	sqlite3_stmt *q_fine;           /* a bucket's neg_fine rows */
+	sqlite3_stmt *q_total;          /* a group scope: a bucket's count of all groups */
 	sqlite3_stmt *q_new_ev, *q_new_rej;  /* rows added since the open */
 	int held;                       /* a read transaction is open */
 	int fresh;                      /* `added` is read up to this transaction */
@@ -103,8 +117,11 @@ struct store_neg {
 	struct neg_acc *psum;           /* nb + 1 prefix sums */
 	struct neg_item *expired;       /* in scope, not collected yet; sorted */
 	size_t nexpired;
+	int rej_held;                   /* the set's refusals are all in rej */
+	struct neg_item *rej;           /* sorted */
+	size_t nrej;
 	struct sn_loaded cache[SN_CACHE];  /* fine key k lives in slot k % SN_CACHE */
-	size_t cached;                  /* items held by the cache */
+	size_t cached;                  /* items held by the cache and by dirs read whole */
 	struct sn_dir *dirs[SN_DIRS];   /* bucket b's in slot b % SN_DIRS (allocated when used) */
 	struct store_neg_stats stats;
 };
@@ -428,6 +445,66 @@ static int sn_subtract_expired(struct store_neg *v, char *why)
 	return rc;
 }
 
+/* The refusals of the session's set, held from the open unless the table
+ * holds more than SN_REJ_MAX with a time and group: a load then adds those
+ * of its range from memory instead of asking the rejected table, an empty
+ * answer almost always (that query cost up to 15% of the views' CPU at
+ * 200k, dense).  Held ones stay the open's set whatever happens to the table. */
+static int sn_load_refusals(struct store_neg *v, char *why)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0, seen = 0;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT created_at, id, grp, expires_at FROM rejected WHERE "
+	                       "created_at IS NOT NULL AND grp IS NOT NULL LIMIT ?1", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return sn_fail(why, v->db, "refusals");
+	sqlite3_bind_int64(st, 1, SN_REJ_MAX + 1);
+	v->rej_held = 1;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 ts = sqlite3_column_int64(st, 0), exp = sqlite3_column_int64(st, 3);
+
+		if (++seen > SN_REJ_MAX) {      /* the table holds more: read by bucket */
+			v->rej_held = 0;
+			break;
+		}
+		if (!sn_in_scope(v, (const char *)sqlite3_column_text(st, 2)) ||
+		    (exp != 0 && exp <= v->now))        /* expired at `now`: not in the set */
+			continue;
+		if (ts < 0 || sqlite3_column_bytes(st, 1) != NEG_ID_LEN) {
+			if (why != NULL)
+				snprintf(why, WM_WHY_LEN, "negentropy view: a damaged refusal row");
+			rc = WM_ESTORE;
+			break;
+		}
+		if (v->nrej == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct neg_item *ni;
+
+			if ((ni = realloc(v->rej, ncap * sizeof *ni)) == NULL) {
+				rc = WM_ENOMEM;
+				break;
+			}
+			v->rej = ni;
+			cap = ncap;
+		}
+		v->rej[v->nrej].ts = (uint64_t)ts;
+		memcpy(v->rej[v->nrej++].id, sqlite3_column_blob(st, 1), NEG_ID_LEN);
+	}
+	if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = sn_fail(why, v->db, "refusals");
+	sqlite3_finalize(st);
+	if (rc == 0 && !v->rej_held) {
+		free(v->rej);
+		v->rej = NULL;
+		v->nrej = 0;
+	} else if (rc == 0 && v->nrej > 1) {
+		qsort(v->rej, v->nrej, sizeof *v->rej, sn_item_qcmp);
+	}
+	return rc;
+}
+
 static int sn_build_prefix(struct store_neg *v)
 {
 	size_t b, w = 0;
@@ -626,7 +703,8 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 	}
 	v->held = v->fresh = 1;
 	if ((rc = sn_load_aggregates(v, why)) != 0 || (rc = sn_subtract_expired(v, why)) != 0 ||
-	    (rc = sn_build_prefix(v)) != 0 || (rc = sn_read_max(v, why)) != 0)
+	    (rc = sn_load_refusals(v, why)) != 0 || (rc = sn_build_prefix(v)) != 0 ||
+	    (rc = sn_read_max(v, why)) != 0)
 		goto fail;
 	/* scope "*" reads the (created_at, id) index alone; a group scope
 	 * needs each row's group number (sn_gid_in_scope: a look-up of its
@@ -665,11 +743,15 @@ void store_neg_close(struct store_neg *v)
 		return;
 	for (i = 0; i < SN_CACHE; i++)
 		free(v->cache[i].items);
-	for (i = 0; i < SN_DIRS; i++)
+	for (i = 0; i < SN_DIRS; i++) {
+		if (v->dirs[i] != NULL)
+			free(v->dirs[i]->items);
 		free(v->dirs[i]);
+	}
 	sqlite3_finalize(v->q_ev);
 	sqlite3_finalize(v->q_rej);
 	sqlite3_finalize(v->q_fine);
+	sqlite3_finalize(v->q_total);
 	sqlite3_finalize(v->q_new_ev);
 	sqlite3_finalize(v->q_new_rej);
 	sqlite3_finalize(v->q_gid);
@@ -687,6 +769,7 @@ void store_neg_close(struct store_neg *v)
 	free(v->pos);
 	free(v->psum);
 	free(v->expired);
+	free(v->rej);
 	free(v);
 }
 
@@ -759,6 +842,33 @@ static void sn_cache_drop(struct sn_loaded *l)
 	l->key = UINT64_MAX;
 }
 
+/* Free what d holds of a bucket read whole; d then holds no bucket. */
+static void sn_dir_drop(struct store_neg *v, struct sn_dir *d)
+{
+	v->cached -= d->nitems;
+	free(d->items);
+	d->items = NULL;
+	d->nitems = 0;
+	d->b = SIZE_MAX;
+}
+
+/* Make room for n more items: over budget, the cache and the buckets read
+ * whole are all dropped and read again when asked. */
+static void sn_cache_room(struct store_neg *v, size_t n)
+{
+	size_t i;
+
+	if (v->cached + n <= SN_CACHE_ITEMS)
+		return;
+	for (i = 0; i < SN_CACHE; i++) {
+		v->cached -= v->cache[i].n;
+		sn_cache_drop(&v->cache[i]);
+	}
+	for (i = 0; i < SN_DIRS; i++)
+		if (v->dirs[i] != NULL && v->dirs[i]->items != NULL)
+			sn_dir_drop(v, v->dirs[i]);
+}
+
 static int sn_acc_equal(const struct neg_acc *a, const struct neg_acc *b)
 {
 	return memcmp(a->sum, b->sum, NEG_ID_LEN) == 0;
@@ -826,8 +936,155 @@ static int sn_dir_sub(struct sn_dir *d, const struct neg_item *it, size_t n, uin
 	return 0;
 }
 
-/* Bucket b's fine buckets: its neg_fine rows in scope, less what expired
- * and what was added since the open, checked against b's own aggregate. */
+/* Those of the sorted list it[0, nit) with created_at in [lo, hi) onto items. */
+static int sn_add_held(const struct neg_item *it, size_t nit, uint64_t lo, uint64_t hi,
+                       struct neg_item **items, size_t *n, size_t *cap)
+{
+	size_t a = 0, b, z = nit;
+
+	while (a < z) {                 /* the first at lo or later */
+		size_t mid = a + (z - a) / 2;
+
+		if (it[mid].ts < lo)
+			a = mid + 1;
+		else
+			z = mid;
+	}
+	for (b = a; b < nit && it[b].ts < hi; b++)
+		;
+	if (b == a)
+		return 0;
+	if (*n + (b - a) > *cap) {
+		struct neg_item *ni = realloc(*items, (*n + (b - a)) * sizeof *ni);
+
+		if (ni == NULL)
+			return WM_ENOMEM;
+		*items = ni;
+		*cap = *n + (b - a);
+	}
+	memcpy(*items + *n, it + a, (b - a) * sizeof *it);
+	*n += b - a;
+	return 0;
+}
+
+/* The items in scope of the session's set with created_at in [lo, hi),
+ * sorted (cap: what the aggregates count, usually exact). */
+static int sn_read_range(struct store_neg *v, uint64_t lo, uint64_t hi, size_t cap,
+                         struct neg_item **out, size_t *nout)
+{
+	struct neg_item *items;
+	size_t n = 0, nev, i;
+	int rc;
+
+	/* rows added since the open are in the range too: `added`, as of
+	 * this read transaction, takes them out (a filter by seq in the SQL
+	 * cost a tenth of each row's read) */
+	if ((rc = sn_hold(v)) != 0 || (rc = sn_refresh_added(v)) != 0)
+		return rc;
+	if (cap == 0 || cap > SIZE_MAX / sizeof *items || (items = malloc(cap * sizeof *items)) == NULL)
+		return WM_ENOMEM;
+	sqlite3_reset(v->q_ev);
+	sqlite3_bind_int64(v->q_ev, 1, store_u2i(lo));
+	sqlite3_bind_int64(v->q_ev, 2, store_u2i(hi));
+	rc = sn_add_rows(v, v->q_ev, 1, &items, &n, &cap);
+	sqlite3_reset(v->q_ev);
+	nev = n;
+	if (rc == 0 && v->rej_held) {
+		rc = sn_add_held(v->rej, v->nrej, lo, hi, &items, &n, &cap);
+	} else if (rc == 0) {
+		sqlite3_reset(v->q_rej);
+		sqlite3_bind_int64(v->q_rej, 1, store_u2i(lo));
+		sqlite3_bind_int64(v->q_rej, 2, store_u2i(hi));
+		rc = sn_add_rows(v, v->q_rej, 0, &items, &n, &cap);
+		sqlite3_reset(v->q_rej);
+	}
+	if (rc != 0)
+		goto fail;
+	v->stats.loads++;
+	/* the (created_at, id) index gives events in order; refusals need a
+	 * sort (and a duplicate would be a damaged store) */
+	if (n > nev)
+		qsort(items, n, sizeof *items, sn_item_qcmp);
+	for (i = 1; i < n; i++)
+		if (neg_item_cmp(&items[i - 1], &items[i]) >= 0) {
+			rc = WM_ESTORE;
+			goto fail;
+		}
+	*out = items;
+	*nout = n;
+	return 0;
+fail:
+	free(items);
+	return rc;
+}
+
+/* Bucket b read whole into d, in one range scan: its items, and its fine
+ * buckets counted and summed from them, checked against b's aggregate.
+ * A bucket of a sparse set holds a few items a fine bucket, where a
+ * neg_fine query and an item query a fine bucket cost more than the rows. */
+static int sn_dir_whole(struct store_neg *v, size_t b, struct sn_dir *d)
+{
+	struct neg_item *items;
+	struct neg_acc acc;
+	size_t n, i;
+	int rc;
+
+	if ((rc = sn_read_range(v, v->bk[b].key << STORE_NEG_BUCKET_SHIFT,
+	                        (v->bk[b].key + 1) << STORE_NEG_BUCKET_SHIFT, (size_t)v->bk[b].cnt + 1,
+	                        &items, &n)) != 0)
+		return rc;
+	neg_acc_zero(&acc);
+	for (i = 0; i < n; i++) {
+		uint64_t fk = items[i].ts >> STORE_NEG_FINE_SHIFT;
+
+		if (d->n == 0 || d->key[d->n - 1] != fk) {      /* at most SN_FINE_PER: the range */
+			d->key[d->n] = fk;
+			d->pos[d->n] = i;
+			d->psum[d->n++] = acc;
+		}
+		neg_acc_add(&acc, items[i].id);
+	}
+	d->pos[d->n] = n;
+	d->psum[d->n] = acc;
+	if (n != v->bk[b].cnt || !sn_acc_equal(&acc, &v->bk[b].sum)) {
+		free(items);
+		return sn_disagree("bucket", v->bk[b].key, n, v->bk[b].cnt);
+	}
+	sn_cache_room(v, n);
+	d->items = items;
+	d->nitems = n;
+	v->cached += n;
+	return 0;
+}
+
+/* 1 if bucket b is read whole, 0 if not, <0 on error: few items, and,
+ * for a group scope, few rows of all groups (the read goes through every
+ * group's rows of its time: a small group's bucket among a thousand rows
+ * of others reads less through its neg_fine rows).  Only the path is
+ * chosen here, by the store as it is now; both check what they read
+ * against the aggregates of the open. */
+static int sn_whole(struct store_neg *v, size_t b)
+{
+	int step, small;
+
+	if (v->bk[b].cnt > SN_WHOLE)
+		return 0;
+	if (v->all)
+		return 1;
+	if (v->q_total == NULL &&
+	    sqlite3_prepare_v3(v->db, "SELECT cnt FROM neg_agg WHERE grp = '*' AND bucket = ?1", -1,
+	                       SQLITE_PREPARE_PERSISTENT, &v->q_total, NULL) != SQLITE_OK)
+		return WM_ESTORE;
+	sqlite3_bind_int64(v->q_total, 1, store_u2i(v->bk[b].key));
+	step = sqlite3_step(v->q_total);
+	small = step == SQLITE_ROW && sqlite3_column_int64(v->q_total, 0) <= SN_WHOLE;
+	sqlite3_reset(v->q_total);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? small : WM_ESTORE;
+}
+
+/* Bucket b's fine buckets: read whole if it is small, else its neg_fine
+ * rows in scope, less what expired and what was added since the open,
+ * checked against b's own aggregate. */
 static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
 {
 	struct sn_dir **slot = &v->dirs[b % SN_DIRS], *d = *slot;
@@ -842,10 +1099,19 @@ static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
 	}
 	if ((rc = sn_hold(v)) != 0 || (rc = sn_refresh_added(v)) != 0)
 		return rc;
-	if (d == NULL && (d = *slot = malloc(sizeof *d)) == NULL)
+	if (d == NULL && (d = *slot = calloc(1, sizeof *d)) == NULL)
 		return WM_ENOMEM;
-	d->b = SIZE_MAX;
+	sn_dir_drop(v, d);
 	d->n = 0;
+	if ((rc = sn_whole(v, b)) < 0)
+		return rc;
+	if (rc == 1) {
+		if ((rc = sn_dir_whole(v, b, d)) != 0)
+			return rc;
+		d->b = b;
+		*out = d;
+		return 0;
+	}
 	for (g = 0; g < (v->all ? 1 : v->ngroups) && rc == 0; g++) {
 		sqlite3_reset(v->q_fine);
 		sqlite3_bind_text(v->q_fine, 1, v->all ? "*" : v->groups[g], -1, SQLITE_STATIC);
@@ -910,82 +1176,45 @@ static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
  * and a sum inside a fine bucket adds its first ids, linear in the
  * bucket's size as reading it is. */
 static int sn_load(struct store_neg *v, const struct sn_dir *d, size_t f,
-                   const struct sn_loaded **out)
+                   const struct neg_item **out, size_t *nout)
 {
 	uint64_t key = d->key[f], cnt = d->pos[f + 1] - d->pos[f];
 	struct sn_loaded *slot = &v->cache[key % SN_CACHE];
 	struct neg_item *items = NULL;
 	struct neg_acc total, want;
-	size_t n = 0, cap = 0, i, nev;
-	sqlite3_int64 lo, hi;
+	size_t n = 0, i;
 	int rc;
 
-	if (slot->key == key) {
-		*out = slot;
+	if (d->items != NULL) {         /* read whole */
+		*out = d->items + d->pos[f];
+		*nout = (size_t)cnt;
 		return 0;
 	}
-	/* rows added since the open are in the range too: `added`, as of
-	 * this read transaction, takes them out (a filter by seq in the SQL
-	 * cost a tenth of each row's read) */
-	if ((rc = sn_hold(v)) != 0 || (rc = sn_refresh_added(v)) != 0)
-		return rc;
-	lo = store_u2i(key << STORE_NEG_FINE_SHIFT);
-	hi = store_u2i((key + 1) << STORE_NEG_FINE_SHIFT);
-	sqlite3_reset(v->q_ev);
-	sqlite3_reset(v->q_rej);
-	sqlite3_bind_int64(v->q_ev, 1, lo);
-	sqlite3_bind_int64(v->q_ev, 2, hi);
-	sqlite3_bind_int64(v->q_rej, 1, lo);
-	sqlite3_bind_int64(v->q_rej, 2, hi);
-	cap = cnt + 1;                  /* what the aggregates say, usually exact */
-	if (cap > SIZE_MAX / sizeof *items || (items = malloc(cap * sizeof *items)) == NULL) {
-		rc = WM_ENOMEM;
-		goto fail;
-	}
-	rc = sn_add_rows(v, v->q_ev, 1, &items, &n, &cap);
-	nev = n;
-	if (rc == 0)
-		rc = sn_add_rows(v, v->q_rej, 0, &items, &n, &cap);
-	sqlite3_reset(v->q_ev);
-	sqlite3_reset(v->q_rej);
-	if (rc != 0)
-		goto fail;
-	v->stats.loads++;
-	/* the (created_at, id) index gives events in order; refusals need a
-	 * sort (and a duplicate would be a damaged store) */
-	if (n > nev)
-		qsort(items, n, sizeof *items, sn_item_qcmp);
-	for (i = 1; i < n; i++)
-		if (neg_item_cmp(&items[i - 1], &items[i]) >= 0) {
-			rc = WM_ESTORE;
-			goto fail;
+	if (slot->key != key) {
+		if ((rc = sn_read_range(v, key << STORE_NEG_FINE_SHIFT, (key + 1) << STORE_NEG_FINE_SHIFT,
+		                        (size_t)cnt + 1, &items, &n)) != 0)
+			return rc;
+		neg_acc_zero(&total);
+		for (i = 0; i < n; i++)
+			neg_acc_add(&total, items[i].id);
+		/* the rows must be what the aggregates counted */
+		want = d->psum[f + 1];
+		neg_acc_sub(&want, &d->psum[f]);
+		if (n != cnt || !sn_acc_equal(&total, &want)) {
+			free(items);
+			return sn_disagree("fine bucket", key, n, cnt);
 		}
-	neg_acc_zero(&total);
-	for (i = 0; i < n; i++)
-		neg_acc_add(&total, items[i].id);
-	/* the rows must be what the aggregates counted */
-	want = d->psum[f + 1];
-	neg_acc_sub(&want, &d->psum[f]);
-	if (n != cnt || !sn_acc_equal(&total, &want)) {
-		rc = sn_disagree("fine bucket", key, n, cnt);
-		goto fail;
+		v->cached -= slot->n;
+		sn_cache_drop(slot);
+		sn_cache_room(v, n);
+		slot->key = key;
+		slot->items = items;
+		slot->n = n;
+		v->cached += n;
 	}
-	v->cached -= slot->n;
-	sn_cache_drop(slot);
-	if (v->cached + n > SN_CACHE_ITEMS) {   /* over budget: start afresh */
-		for (i = 0; i < SN_CACHE; i++)
-			sn_cache_drop(&v->cache[i]);
-		v->cached = 0;
-	}
-	slot->key = key;
-	slot->items = items;
-	slot->n = n;
-	v->cached += n;
-	*out = slot;
+	*out = slot->items;
+	*nout = slot->n;
 	return 0;
-fail:
-	free(items);
-	return rc;
 }
 
 /* Where position i (< size) is inside bucket b (the one holding it): its
@@ -1017,9 +1246,9 @@ static int sn_locate(struct store_neg *v, uint64_t i, size_t b, const struct sn_
 /* Sum of the first i items (i <= size). */
 static int sn_prefix(struct store_neg *v, uint64_t i, struct neg_acc *out)
 {
-	const struct sn_loaded *l;
+	const struct neg_item *items;
 	const struct sn_dir *d;
-	size_t b, f, k;
+	size_t b, f, k, n;
 	uint64_t off;
 	int rc;
 
@@ -1039,20 +1268,20 @@ static int sn_prefix(struct store_neg *v, uint64_t i, struct neg_acc *out)
 		neg_acc_add(out, d->psum[f].sum);
 		return 0;
 	}
-	if ((rc = sn_load(v, d, f, &l)) != 0)
+	if ((rc = sn_load(v, d, f, &items, &n)) != 0)
 		return rc;
 	/* from the nearer end of the fine bucket: half the adds on average */
 	k = (size_t)(off - d->pos[f]);
-	if (k <= l->n / 2) {
+	if (k <= n / 2) {
 		neg_acc_add(out, d->psum[f].sum);
 		while (k > 0)
-			neg_acc_add(out, l->items[--k].id);
+			neg_acc_add(out, items[--k].id);
 	} else {
 		struct neg_acc rest;
 
 		neg_acc_zero(&rest);
-		for (; k < l->n; k++)
-			neg_acc_add(&rest, l->items[k].id);
+		for (; k < n; k++)
+			neg_acc_add(&rest, items[k].id);
 		neg_acc_add(out, d->psum[f + 1].sum);
 		neg_acc_sub(out, &rest);
 	}
@@ -1069,18 +1298,18 @@ static size_t sn_op_size(void *ctx)
 static int sn_op_item(void *ctx, size_t i, struct neg_item *out)
 {
 	struct store_neg *v = ctx;
-	const struct sn_loaded *l;
+	const struct neg_item *items;
 	const struct sn_dir *d;
-	size_t b, f;
+	size_t b, f, n;
 	uint64_t off;
 	int rc;
 
 	if (i >= store_neg_size(v))
 		return WM_EINVAL;
 	b = sn_find_pos(v, i);
-	if ((rc = sn_locate(v, i, b, &d, &f, &off)) != 0 || (rc = sn_load(v, d, f, &l)) != 0)
+	if ((rc = sn_locate(v, i, b, &d, &f, &off)) != 0 || (rc = sn_load(v, d, f, &items, &n)) != 0)
 		return rc;
-	*out = l->items[off - d->pos[f]];
+	*out = items[off - d->pos[f]];
 	return 0;
 }
 
@@ -1088,7 +1317,7 @@ static int sn_op_lower_bound(void *ctx, size_t begin, size_t end, const struct n
                              size_t *out)
 {
 	struct store_neg *v = ctx;
-	const struct sn_loaded *l;
+	const struct neg_item *items;
 	const struct sn_dir *d;
 	uint64_t key = bd->ts >> STORE_NEG_BUCKET_SHIFT, fk = bd->ts >> STORE_NEG_FINE_SHIFT, g;
 	size_t b, f;
@@ -1111,13 +1340,12 @@ static int sn_op_lower_bound(void *ctx, size_t begin, size_t end, const struct n
 		} else {
 			size_t lo = 0, hi;
 
-			if ((rc = sn_load(v, d, f, &l)) != 0)
+			if ((rc = sn_load(v, d, f, &items, &hi)) != 0)
 				return rc;
-			hi = l->n;
 			while (lo < hi) {
 				size_t mid = lo + (hi - lo) / 2;
 
-				if (neg_item_bound_cmp(&l->items[mid], bd) < 0)
+				if (neg_item_bound_cmp(&items[mid], bd) < 0)
 					lo = mid + 1;
 				else
 					hi = mid;

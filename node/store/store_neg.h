@@ -17,7 +17,9 @@
  * A session's set is the store as it was at store_neg_open, whatever the
  * node writes meanwhile through its own connection; its reads run in read
  * transactions that store_neg_rest ends between messages.  A row deleted
- * or changed since the open makes a read fail with WM_ESTORE.  A file-backed store is required
+ * or changed since the open makes a read fail with WM_ESTORE, or, for the
+ * refusals the view read at its open, is answered as it was then: never
+ * otherwise than the set of the open.  A file-backed store is required
  * (not ":memory:").  How the view answers in a few dozen rows however full
  * the store is: store_neg.c.
  */

@@ -20,6 +20,8 @@
  * adds the server view's bucket loads; BENCH_NEG_DAYS=N spreads the items
  * over N days instead of a year (5: as dense as bench_repair's 200,000);
  * BENCH_NEG_CPU=1 times in CPU time, which a loaded machine moves least.
+ * The last column counts the read system calls of the views' run: the
+ * pages their readers' caches lacked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +120,24 @@ static struct neg_vec *bn_vec(const struct store_neg_raw *a, size_t na, const ui
 	if (neg_vec_seal(v) != 0)
 		bn_die("neg_vec_seal", WM_EINVAL);
 	return v;
+}
+
+/* Read system calls of this process so far (/proc/self/io syscr): with
+ * the readers' mmap off, each page a view reads that its page cache does
+ * not hold is one pread.  0 where /proc does not say. */
+static uint64_t bn_syscr(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	unsigned long long n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "syscr: %llu", &n) == 1)
+			break;
+	fclose(f);
+	return n;
 }
 
 /* One reconciliation: the client's and server's storages, opened by the
@@ -320,9 +340,9 @@ int main(int argc, char **argv)
 	sqlite3_exec(store_db(sb), "PRAGMA cache_size = -262144", NULL, NULL, NULL);
 	vec_a = bn_vec(a, n, NULL, NULL, 0);
 
-	printf("\n| differ | frame limit | round trips | bytes A->B | bytes B->A | store views | neg_vec | "
-	       "first reply (B) | initiate (A) | found | bytes = neg_vec |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+	printf("\n| differ | frame limit | round trips | bytes A->B | bytes B->A | store views | "
+	       "neg_vec | first reply (B) | initiate (A) | found | bytes = neg_vec | views' reads |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (l = 0; l < sizeof shares / sizeof shares[0]; l++) {
 		size_t k = (size_t)((double)n * shares[l] / 2);
 		struct neg_vec *vec_b;
@@ -344,6 +364,7 @@ int main(int argc, char **argv)
 			struct bn_run rs, rv;
 			struct store_neg_stats st;
 			double oa, ob, first, init;
+			uint64_t r0 = bn_syscr();
 			int same;
 
 			va = bn_view(sa, &oa);
@@ -354,6 +375,7 @@ int main(int argc, char **argv)
 				bn_die("view sizes", WM_ESTORE);
 			bn_reconcile(&s1, &s2, limits[li], &rs);
 			rs.secs += oa + ob;
+			r0 = bn_syscr() - r0;
 			store_neg_get_stats(vb, &st);
 			store_neg_close(va);
 			store_neg_close(vb);
@@ -363,10 +385,11 @@ int main(int argc, char **argv)
 			same = memcmp(rs.digest, rv.digest, WM_ID_LEN) == 0 && rs.rounds == rv.rounds;
 			first = bn_first_reply(sa, sb, limits[li], &init);
 			printf("| %.1f%% (%zu+%zu) | %llu | %zu | %zu | %zu | %.0f ms | %.0f ms | %.1f ms | "
-			       "%.1f ms | %zu+%zu%s | %s |\n",
+			       "%.1f ms | %zu+%zu%s | %s | %llu |\n",
 			       shares[l] * 100, k, k, (unsigned long long)limits[li], rs.rounds, rs.up, rs.down,
 			       rs.secs * 1e3, rv.secs * 1e3, first * 1e3, init * 1e3, rs.have, rs.need,
-			       rs.have == k && rs.need == k ? " exact" : " WRONG", same ? "yes" : "NO");
+			       rs.have == k && rs.need == k ? " exact" : " WRONG", same ? "yes" : "NO",
+			       (unsigned long long)r0);
 			fflush(stdout);
 			if (getenv("BENCH_NEG_VERBOSE"))
 				printf("   (server view: %llu buckets, %llu bucket loads, %llu rows read)\n",

@@ -41,7 +41,8 @@ reconciliation time, the time until both stores hold the union (fetch,
 verify, store), and the CPU both daemons used until then (user + system,
 from /proc: the figure other load on the machine moves least); the
 daemons' peak resident set and their WAL files (the largest seen while
-they repaired, and at the end); next to the reference figures for the
+they repaired, and at the end), their read system calls while A
+reconciles (pages their store readers lacked, and the socket's); next to the reference figures for the
 same two sets (neg_vec in process, printed by bench_repair_gen: round
 trips, bytes and the time of the reconciliation alone in memory, the
 reference the daemons' reconciliation is measured against).
@@ -233,7 +234,7 @@ def one_level(wm, work, network, base, per, n, h, timeout):
                                            "-k", "CLOCK_REALTIME", "-p", str(procs[1].pid),
                                            "-o", os.path.join(work, "perf.a.data")],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        cpu0, cpu_recon, t_listen = 0, None, None
+        cpu0, cpu_recon, t_listen, reads_recon = 0, None, None, None
         with open(la, errors="replace") as f:
             seen = ""
             while cpu_recon is None and time.time() < t_launch + timeout:
@@ -241,10 +242,12 @@ def one_level(wm, work, network, base, per, n, h, timeout):
                 seen += f.read()
                 if t_listen is None and "listening on" in seen:
                     t_listen = time.time()
+                    reads0 = sum(read_calls(p.pid) for p in procs[:2])
                 if t_listen is None:
                     cpu0 = c
                 elif "repair cost:" in seen:
                     cpu_recon = c - cpu0
+                    reads_recon = sum(read_calls(p.pid) for p in procs[:2]) - reads0
                 elif "repair abandoned" in seen:
                     break           # the wait for the union below says what failed
                 if procs[1].poll() is not None:
@@ -283,6 +286,8 @@ def one_level(wm, work, network, base, per, n, h, timeout):
         rss = [vm_kib(p.pid, "VmRSS") for p in (procs[1], procs[0])]
         wal = [file_size(w) for w in wal_paths]
         wal_peak = [max(x, y) for x, y in zip(wal_peak, wal)]
+        print("  level %d: the daemons' read system calls while A reconciled: %s"
+              % (per, reads_recon))
         print("  level %d: daemons' RSS a %.0f MiB, b %.0f MiB at the peak, %.0f / %.0f MiB at the "
               "end; WAL a %.0f MiB, b %.0f MiB at the largest seen, %.0f / %.0f MiB at the end"
               % (per, peak[0] / 1024, peak[1] / 1024, rss[0] / 1024, rss[1] / 1024,
@@ -297,7 +302,8 @@ def one_level(wm, work, network, base, per, n, h, timeout):
             except subprocess.TimeoutExpired:
                 p.kill()
     r = {"per": per, "h": h, "import_s": ta + tb, "launch_to_listen": t_listen - t_launch,
-         "cpu_s": cpu, "recon_cpu_ms": None if cpu_recon is None else cpu_recon * 1000, "rss_peak_kib": peak, "rss_end_kib": rss, "wal_peak": wal_peak,
+         "cpu_s": cpu, "recon_cpu_ms": None if cpu_recon is None else cpu_recon * 1000,
+         "recon_reads": reads_recon, "rss_peak_kib": peak, "rss_end_kib": rss, "wal_peak": wal_peak,
          "wal_end": wal}
     for side, log in (("a", la), ("b", lb)):
         ls = lines(log)
@@ -443,6 +449,21 @@ def task_cpu(pid):
         except OSError:
             pass
     return t / 1e9
+
+
+def read_calls(pid):
+    """Read system calls of a process so far (/proc/PID/io syscr): the
+    socket's reads, and, with the store readers' mmap off, one pread for
+    each page a reader's cache lacks (a commit by the writer empties the
+    cache of every reader: WAL mode keeps no finer record of what changed)."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                if line.startswith("syscr:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def cpu_seconds(pid):

@@ -796,6 +796,97 @@ static void test_damage_and_args(void **state)
 	fx_close(&f);
 }
 
+/* A bucket too full to be read whole (the burst: ~400 items in one) goes
+ * through its neg_fine rows; a row gone there behind the aggregates' back is
+ * found missing by its fine bucket's load. */
+static void test_damage_large_bucket(void **state)
+{
+	struct fixture f;
+	struct store_neg *v = NULL;
+	struct store_neg_stats stats;
+	struct neg_storage st;
+	struct neg_item it;
+	char why[WM_WHY_LEN];
+	size_t i;
+	int failed = 0;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	fx_store_new(&f.d, "store_neg", &f.s);
+	fx_fill(&f, 4000);
+	check_scope(&f, scope_all, 1, NOW);     /* whole and fine buckets alike */
+	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
+	st = store_neg_storage(v);
+	for (i = 0; i < st.ops->size(st.ctx); i++)
+		assert_int_equal(st.ops->item(st.ctx, i, &it), 0);
+	store_neg_get_stats(v, &stats);
+	assert_true(stats.dirs > 0);            /* the burst's neg_fine rows were read */
+	store_neg_close(v);
+	/* g1's part of the burst is small, but the bucket's rows of all
+	 * groups are not: read through its neg_fine rows too */
+	check_scope(&f, scope_g1, 1, NOW);
+	assert_int_equal(store_neg_open(f.s, scope_g1, 1, NOW, &v, why), 0);
+	st = store_neg_storage(v);
+	for (i = 0; i < st.ops->size(st.ctx); i++)
+		assert_int_equal(st.ops->item(st.ctx, i, &it), 0);
+	store_neg_get_stats(v, &stats);
+	assert_true(stats.dirs > 0);
+	store_neg_close(v);
+	assert_int_equal(sqlite3_exec(store_db(f.s),
+	                              "DROP TRIGGER neg_events_del;"
+	                              "DELETE FROM events WHERE seq = (SELECT max(seq) FROM events "
+	                              "WHERE created_at >= 1764432000000 AND created_at < 1764432001000)",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_changes(store_db(f.s)), 1);
+	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
+	st = store_neg_storage(v);
+	for (i = 0; i < st.ops->size(st.ctx); i++)
+		if (st.ops->item(st.ctx, i, &it) == WM_ESTORE)
+			failed = 1;
+	assert_true(failed);
+	store_neg_close(v);
+	fx_close(&f);
+}
+
+/* More remembered refusals than a view holds from its open (65,536): the
+ * view reads them by bucket instead, with the same answers. */
+static void test_many_refusals(void **state)
+{
+	struct fixture f;
+	size_t i, n = 70000;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	fx_store_new(&f.d, "store_neg", &f.s);
+	fx_fill(&f, 1000);
+	f.rows = realloc(f.rows, (f.n + n) * sizeof *f.rows);
+	assert_non_null(f.rows);
+	memset(f.rows + f.n, 0, n * sizeof *f.rows);
+	assert_int_equal(store_begin(f.s), 0);
+	for (i = 0; i < n; i++) {
+		struct row *r = &f.rows[f.n + i];
+		size_t j;
+
+		r->ts = BASE_TS + rnd_below(30ULL * 86400 * 1000);
+		for (j = 0; j < NEG_ID_LEN; j += 8) {
+			uint64_t x = rnd();
+
+			memcpy(r->id + j, &x, 8);
+		}
+		r->group = groups[rnd_below(4)];
+		if (rnd_below(10) == 0)
+			r->expires_at = r->ts + 1 + rnd_below(60ULL * 86400 * 1000);
+		r->rejected = 1;
+		assert_int_equal(store_remember_rejected_item(f.s, r->id, WM_ESIG, "test", r->ts, r->group,
+		                                              r->expires_at), 0);
+	}
+	assert_int_equal(store_commit(f.s), 0);
+	f.n += n;
+	check_scope(&f, scope_all, 1, NOW);
+	check_scope(&f, scope_two, 3, NOW);
+	fx_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -806,6 +897,8 @@ int main(void)
 		cmocka_unit_test(test_rest),
 		cmocka_unit_test(test_changes_between_messages),
 		cmocka_unit_test(test_damage_and_args),
+		cmocka_unit_test(test_damage_large_bucket),
+		cmocka_unit_test(test_many_refusals),
 	};
 	const char *env = getenv("STORE_NEG_TEST_SEED");
 
