@@ -27,6 +27,8 @@ test_mesh.py's helpers.
            K0's: it drops the link, dials K0 and refuses its rotation, marks
            its pins line dropped, says why, and again after a restart; once
            a station certifies K1 it follows again
+  rotatethenrevokedchain  the same through a key between, followed in two
+           steps K0 -> K1 -> K2 (DIR/pins keeps K1), K1 then revoked by root
   rotateretire  the honest case of docs/keys.md: K0 -> K1 with K1 certified,
            then K0's certificate revoked: the link to K1 stays
   stolen   the stolen-laptop procedure of docs/keys.md, command by command:
@@ -351,6 +353,31 @@ def t_rotatethenrevoked(env):
         check(f.read() == pins[len("dropped "):], "b/pins once K1 is certified")
 
 
+def t_rotatethenrevokedchain(env):
+    a, b, k0 = pinned_pair(env)
+    keys = [k0]
+    for _ in range(2):              # K0 -> K1, then K1 -> K2, each followed
+        a.stop()
+        keys.append(env.run("key", "rotate", "--dir", "a")[0].strip())
+        a.start()
+        wait_until("b to follow a's rotation", lambda: rotated_line(b.log(), keys[-2], keys[-1]))
+        wait_until("b to link to a's new key", lambda: "%.16s): connected" % keys[-1] in b.log())
+    k1, k2 = keys[1:]
+    with open(env.path("b", "pins")) as f:
+        pins = f.read().split()
+    check(pins[:3] == [a.addr(), k0, k2] and pins[4:] == [k1], "b/pins keeps the chain: %r" % pins)
+    # the key between was stolen; the network's root revokes it (it held no certificate)
+    env.run("cert", "revoke", "--issuer", "net.root.key", "--passphrase-file", env.passfile,
+            "--subject", k1, "--reason", "machine stolen", "--yes", "--dir", "b")
+    wait_until("b to drop the rotation to K2",
+               lambda: re.search("its key rotation from %s to %s no longer counts: the network's root "
+                                 "revoked key %.16s, and key %.16s holds no node certificate"
+                                 % (k0, k2, k1, k2), b.log()))
+    wait_until("b's link to K2 to go", lambda: not peers_up(env, "b"))
+    with open(env.path("b", "pins")) as f:
+        check(f.read().split() == ["dropped"] + pins, "b/pins after the drop")
+
+
 def t_rotateretire(env):
     a, b, k0, k1 = followed_pair(env, certify_new=True)
     downs = b.log().count(" down: ")
@@ -401,7 +428,8 @@ def t_stolen(env):
 
 TESTS = {"renew": t_renew, "rotate": t_rotate, "rotatefake": t_rotatefake, "rotaterevoked": t_rotaterevoked,
          "rotaterevokedchain": t_rotaterevokedchain, "rotatethenrevoked": t_rotatethenrevoked,
-         "rotateretire": t_rotateretire, "stolen": t_stolen}
+         "rotatethenrevokedchain": t_rotatethenrevokedchain, "rotateretire": t_rotateretire,
+         "stolen": t_stolen}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "keycare", "SRC FORGER"))
