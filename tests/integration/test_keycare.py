@@ -369,10 +369,9 @@ def t_rotatethenrevokedchain(env):
     # the key between was stolen; the network's root revokes it (it held no certificate)
     env.run("cert", "revoke", "--issuer", "net.root.key", "--passphrase-file", env.passfile,
             "--subject", k1, "--reason", "machine stolen", "--yes", "--dir", "b")
-    wait_until("b to drop the rotation to K2",
-               lambda: re.search("its key rotation from %s to %s no longer counts: the network's root "
-                                 "revoked key %.16s, and key %.16s holds no node certificate"
-                                 % (k0, k2, k1, k2), b.log()))
+    dropped = ("its key rotation from %s to %s no longer counts: the network's root revoked key "
+               "%.16s, and key %.16s holds no node certificate" % (k0, k2, k1, k2))
+    wait_until("b to drop the rotation to K2", lambda: re.search(dropped, b.log()))
     wait_until("b's link to K2 to go", lambda: not peers_up(env, "b"))
     with open(env.path("b", "pins")) as f:
         check(f.read().split() == ["dropped"] + pins, "b/pins after the drop")
