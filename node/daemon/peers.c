@@ -383,7 +383,9 @@ static int dropped_pin(struct daemon *d, const uint8_t pub[WM_PUB_LEN], char why
 	char hx[17];
 	size_t i;
 
-	for (i = 0; i < d->ndialers && !(k && k->configured); i++) {
+	if (k && k->configured)
+		return 0;
+	for (i = 0; i < d->ndialers; i++) {
 		const struct ddialer *dd = &d->dialers[i];
 
 		if (dd->pinned && dd->dropped && memcmp(dd->pin, pub, WM_PUB_LEN) == 0) {
@@ -612,7 +614,7 @@ static int pin_judge(struct daemon *d, struct ddialer *dd, int starting)
 		d_log(d, D_INFO, "peer %s: its key rotation from %s to %s counts again (%s): following it",
 		      dd->cp.addr, ohex, nhex, why);
 	if (changed && pins_record(d, dd, fwhy) != 0)
-		d_log(d, D_WARN, "%s (judged again at the next start)", fwhy);
+		d_log(d, D_WARN, "%s (%s/pins left as it was)", fwhy, d->dir);
 	return changed;
 }
 
