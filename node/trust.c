@@ -483,6 +483,45 @@ int trust_node_key_revoked(struct store *s, const uint8_t root[WM_PUB_LEN], cons
 	return rc;
 }
 
+int trust_node_key_certified(struct store *s, const uint8_t root[WM_PUB_LEN],
+                             const uint8_t key[WM_PUB_LEN], uint64_t now, char why[WM_WHY_LEN])
+{
+	struct verdict v = { F_NONE, "" };
+	struct certs l;
+	char hx[17];
+	size_t i;
+	int rc = store_revoked_by(s, key, root);
+
+	if (rc == 1) {
+		wm_why(why, "the network's root revoked key %s", short_hex(hx, key));
+		return 0;
+	}
+	if (rc < 0 || (rc = certs_of(s, key, &l)) != 0)
+		return rc;
+	for (i = 0; i < l.n && rc == 0; i++) {
+		const struct cert *c = &l.v[i];
+
+		if (c->role != ROLE_NODE)
+			continue;
+		if (!valid_at(c, now)) {
+			char what[WM_WHY_LEN];
+			snprintf(what, sizeof what, "the node certificate of key %s", short_hex(hx, key));
+			note_window(&v, what, now, c);
+			continue;
+		}
+		if ((rc = cert_holds_for(s, root, c, NULL)) == 0)
+			note(&v, F_REVOKED, "the node certificate of key %s is revoked", short_hex(hx, key));
+		else if (rc == 1)    /* its station's certificate holds now, for the cert it signed */
+			rc = station_ok(s, root, c->issuer, NULL, now, c->event_id, &v, NULL);
+	}
+	certs_free(&l);
+	if (rc == 0 && v.fail != F_NONE)
+		wm_why(why, "%s", v.why);
+	else if (rc == 0)
+		wm_why(why, "key %s holds no node certificate", short_hex(hx, key));
+	return rc;
+}
+
 int trust_set_vouched(struct store *s, const char *list)
 {
 	char now[TRUST_VOUCHED_LEN];

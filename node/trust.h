@@ -42,6 +42,16 @@ int trust_official(struct store *s, const uint8_t root[WM_PUB_LEN],
 int trust_node_key_revoked(struct store *s, const uint8_t root[WM_PUB_LEN], const uint8_t key[WM_PUB_LEN],
                            char why[WM_WHY_LEN]);
 
+/* Does a node key hold a valid node certificate now: of role `node`, valid
+ * at now, revoked neither by its issuer nor by root, issued by a station
+ * whose own certificate holds at now (for that certificate), and the key
+ * not revoked by root?  1 yes; 0 no, why saying what is missing;
+ * WM_ESTORE/WM_ENOMEM/WM_ELIMIT on failure.  (A key whose neighbours
+ * followed its rotation keeps their link through a revocation of the old
+ * key only with one: node/daemon/peers.c.) */
+int trust_node_key_certified(struct store *s, const uint8_t root[WM_PUB_LEN],
+                             const uint8_t key[WM_PUB_LEN], uint64_t now, char why[WM_WHY_LEN]);
+
 /* 1 if a cert's comma-separated group list covers group ("*" covers all). */
 int trust_groups_cover(const char *groups, const char *group);
 

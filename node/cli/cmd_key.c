@@ -40,7 +40,8 @@ static const char usage_key[] =
 "           pins this node (ADDR@OLDKEY) follow by themselves (an older\n"
 "           watchmesh needs the new key put in the line, and SIGHUP); one that\n"
 "           gives the address alone needs nothing.  A node certificate of the\n"
-"           old key is reissued for the new one by its station (`cert issue`).\n"
+"           old key is reissued for the new one by its station (`cert issue`),\n"
+"           before the old one is revoked.\n"
 "key agent  asks KEY's passphrase once and keeps the key unlocked, in locked\n"
 "           memory, in a process of its own for --for (8h by default, at most\n"
 "           24h): until then `post`, `cert`, `feed --key` and the other\n"
@@ -135,7 +136,8 @@ static int key_rotate(const char *dir)
 	        "Neighbours whose `peers` line pins this node by key (ADDR@%.16s...) follow by themselves\n"
 	        "(the old key signed the change, in %s/rotation); an older watchmesh there needs its line\n"
 	        "changed to ADDR@%s and SIGHUP.  If the old key held a node certificate, its station issues\n"
-	        "one for the new key: watchmesh cert issue --issuer STATION.key --subject %s --role node ...\n",
+	        "one for the new key: watchmesh cert issue --issuer STATION.key --subject %s --role node ...\n"
+	        "before it revokes the old key's (docs/keys.md).\n",
 	        nhex, ohex, old, ohex, dir, nhex, nhex);
 	ret = CLI_OK;
 out:

@@ -17,7 +17,8 @@
  *   - collects expired events every expire_interval;
  *   - writes DIR/status.json (atomically, by rename) every
  *     DAEMON_STATUS_MS and soon after a change; `watchmesh status` reads it
- *     (status.c);
+ *     (status.c); at the same tick judges again the key rotations of
+ *     peers it follows (DIR/pins) against the store (peers.c);
  *   - SIGTERM/SIGINT: clean shutdown (exit 0); SIGHUP: re-reads
  *     watchmesh.conf: the peers list adds/removes dialers, log_level and
  *     disk_reserve apply, other changes are named as waiting for a restart;

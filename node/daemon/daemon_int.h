@@ -30,6 +30,7 @@
 #define D_MAX_KNOWN    256      /* peers remembered for status */
 #define D_MAX_DIALERS  256
 #define D_ERR_LEN      200
+#define D_CHAIN_MAX    8        /* keys between a pinned key and the one followed to (the newest) */
 
 /* An up connection: the mesh's peer handle <-> the transport's conn. */
 struct dconn {
@@ -64,6 +65,9 @@ struct ddialer {
 	int pinned;                  /* cp.pub rotated to pin (DIR/pins), since pin_at (ms) */
 	uint8_t pin[WM_PUB_LEN];
 	uint64_t pin_at;
+	uint8_t chain[D_CHAIN_MAX][WM_PUB_LEN];  /* the keys between cp.pub and pin, oldest first */
+	size_t nchain;
+	int dropped;                 /* that rotation stopped counting: cp.pub is dialed (peers.c) */
 };
 
 struct dpending {
@@ -149,6 +153,11 @@ int peers_start_dialers(struct daemon *d, const struct node_conf *c, char why[WM
  * (path names the file in messages).  0, or nonzero when c's list is not
  * applied (said in the log: nothing changed). */
 int peers_reload(struct daemon *d, const struct node_conf *c, const char *path);
+/* Judge every rotation followed (DIR/pins) against the store as it is now:
+ * one stops counting, its link dropped and the configured key dialed, when
+ * a key of its chain is revoked and the key it leads to holds no valid node
+ * certificate; it counts again once that key holds one (status timer). */
+void peers_judge_pins(struct daemon *d);
 /* Stop dialing beacon members not heard for 3 beacon intervals. */
 void peers_beacon_expire(struct daemon *d, uint64_t now);
 struct dknown *peers_known_by_pub(struct daemon *d, const uint8_t pub[WM_PUB_LEN]);

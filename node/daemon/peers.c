@@ -52,17 +52,24 @@ static struct ddialer *dialer_of(struct daemon *d, const struct transport_dialer
 	return NULL;
 }
 
-/* The entry a dialer of ours keeps: by its configured key (or the key that
- * one rotated to), else by its address. */
+/* The key dd dials: the one its rotation led to while that counts, else the
+ * configured one (NULL: any member at the address). */
+static const uint8_t *dialed_key(const struct ddialer *dd)
+{
+	if (dd->pinned && !dd->dropped)
+		return dd->pin;
+	return dd->cp.has_pub ? dd->cp.pub : NULL;
+}
+
+/* The entry a dialer of ours keeps: by the key it dials (configured, or the
+ * key that one rotated to), else by its address. */
 static struct dknown *known_of_dialer(struct daemon *d, const struct transport_dialer *td)
 {
 	const struct ddialer *dd = dialer_of(d, td);
 
 	if (!dd)
 		return NULL;
-	if (dd->pinned)
-		return peers_known_by_pub(d, dd->pin);
-	return dd->cp.has_pub ? peers_known_by_pub(d, dd->cp.pub) : known_by_addr(d, dd->cp.addr);
+	return dd->cp.has_pub ? peers_known_by_pub(d, dialed_key(dd)) : known_by_addr(d, dd->cp.addr);
 }
 
 /*
@@ -368,6 +375,29 @@ static int configured(struct daemon *d, const uint8_t pub[WM_PUB_LEN], struct tr
 	return dd && !dd->from_beacon;
 }
 
+/* A key a configured peer rotated to whose rotation stopped counting
+ * (peers_judge_pins), not configured itself: refused, why saying so. */
+static int dropped_pin(struct daemon *d, const uint8_t pub[WM_PUB_LEN], char why[WM_WHY_LEN])
+{
+	const struct dknown *k = peers_known_by_pub(d, pub);
+	char hx[17];
+	size_t i;
+
+	if (k && k->configured)
+		return 0;
+	for (i = 0; i < d->ndialers; i++) {
+		const struct ddialer *dd = &d->dialers[i];
+
+		if (dd->pinned && dd->dropped && memcmp(dd->pin, pub, WM_PUB_LEN) == 0) {
+			d_hex8(hx, pub);
+			wm_why(why, "key %s is refused: peer %s rotated to it, and that rotation no longer counts "
+			       "(a key of it is revoked; see the log)", hx, dd->cp.addr);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /*
  * Admission (issue 8 item 7, eclipse): configured peers are never refused
  * for max_peers; strangers (inbound, or dialed from a beacon) take at most
@@ -388,6 +418,8 @@ static int tr_allow(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_P
 		wm_why(why, "node is shutting down");
 		return 1;
 	}
+	if (dropped_pin(d, pub, why))
+		return 1;
 	/* a second link with a key already up is the transport's to settle */
 	if (configured(d, pub, transport_conn_dialer(tc)) || conn_with_pub(d, pub))
 		return 0;
@@ -406,74 +438,192 @@ static int tr_allow(void *ctx, struct transport_conn *tc, const uint8_t pub[WM_P
 /* --- keys followed through a rotation (PROTOCOL.md §10) ----------------------------- */
 
 #define D_PINS_MAX (256 * 1024)
+#define D_PINS_DROPPED "dropped "    /* a line's mark: its rotation stopped counting */
 
 /*
  * DIR/pins, one line a peer whose `peers` line pins a key that rotated:
- *     ADDR OLD NEW AT
+ *     [dropped ]ADDR OLD NEW AT [CHAIN]
  * (the address and key as configured, the key followed to, the time of the
- * last statement followed, ms).  A line counts only while the peers line
- * still names OLD at ADDR: the operator's line wins once edited.
+ * last statement followed, ms, and the keys between OLD and NEW, oldest
+ * first, comma-separated, at most D_CHAIN_MAX: the newest; a file written
+ * before the chain was kept has none, and a single step needs none).
+ * "dropped " marks a rotation that stopped counting (peers_judge_pins): OLD
+ * is dialed; a watchmesh older than the mark reads no address there, so it
+ * does not follow either.  A line counts only while the peers line still
+ * names OLD at ADDR: the operator's line wins once edited.
  */
-static int pins_find(struct daemon *d, const struct conf_peer *cp, uint8_t pin[WM_PUB_LEN], uint64_t *at)
+static int pins_line(const char *line, struct ddialer *dd)
 {
-	char path[PATH_MAX + 8], why[WM_WHY_LEN], addr[256], ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1];
-	uint8_t *buf = NULL, old[WM_PUB_LEN];
+	char addr[256], ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1];
+	const size_t mark = strlen(D_PINS_DROPPED);
+	int dropped = strncmp(line, D_PINS_DROPPED, mark) == 0, n = 0;
+	const char *p = line + (dropped ? mark : 0);
 	unsigned long long t;
+	uint8_t old[WM_PUB_LEN];
+	size_t k = 0;
+
+	if (sscanf(p, "%255s %64s %64s %llu%n", addr, ohex, nhex, &t, &n) != 4 ||
+	    strcmp(addr, dd->cp.addr) != 0 || hex_decode(old, WM_PUB_LEN, ohex, strlen(ohex)) != 0 ||
+	    memcmp(old, dd->cp.pub, WM_PUB_LEN) != 0 ||
+	    hex_decode(dd->pin, WM_PUB_LEN, nhex, strlen(nhex)) != 0)
+		return 0;
+	for (p += n; *p == ' '; p++)
+		;
+	while (*p && k < D_CHAIN_MAX && strspn(p, "0123456789abcdef") == WM_HEX_PUB &&
+	       (p[WM_HEX_PUB] == ',' || p[WM_HEX_PUB] == '\0') &&
+	       hex_decode(dd->chain[k], WM_PUB_LEN, p, WM_HEX_PUB) == 0) {
+		k++;
+		p += WM_HEX_PUB + (p[WM_HEX_PUB] == ',');
+	}
+	if (*p)
+		return 0;    /* a chain that does not read: the line does not count */
+	dd->nchain = k;
+	dd->pin_at = t;
+	dd->dropped = dropped;
+	return 1;
+}
+
+/* dd's line in DIR/pins, read into dd (pin, pin_at, chain, dropped): 1, or
+ * 0 when there is none. */
+static int pins_find(struct daemon *d, struct ddialer *dd)
+{
+	char path[PATH_MAX + 8], why[WM_WHY_LEN];
 	char *line, *save = NULL;
+	uint8_t *buf = NULL;
 	size_t len;
 	int found = 0;
 
 	snprintf(path, sizeof path, "%s/pins", d->dir);
-	if (!cp->has_pub || !files_exists(path))
+	if (!dd->cp.has_pub || !files_exists(path))
 		return 0;
 	if (files_read(path, D_PINS_MAX, &buf, &len, why) != 0) {
 		d_log(d, D_WARN, "%s (the keys pinned there are not followed)", why);
 		return 0;
 	}
 	for (line = strtok_r((char *)buf, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
-		found = sscanf(line, "%255s %64s %64s %llu", addr, ohex, nhex, &t) == 4 &&
-		        strcmp(addr, cp->addr) == 0 && hex_decode(old, WM_PUB_LEN, ohex, strlen(ohex)) == 0 &&
-		        memcmp(old, cp->pub, WM_PUB_LEN) == 0 && hex_decode(pin, WM_PUB_LEN, nhex, strlen(nhex)) == 0;
-	if (found)
-		*at = t;
+		found = pins_line(line, dd);
 	free(buf);
 	return found;
 }
 
-/* The line for dd's address in DIR/pins, in place of any before. */
+/* The line for dd's address in DIR/pins, in place of any before (marked
+ * dropped or not). */
 static int pins_record(struct daemon *d, const struct ddialer *dd, char why[WM_WHY_LEN])
 {
 	char path[PATH_MAX + 8], ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1], *out, *line, *save = NULL;
-	size_t len = 0, n = 0, alen = strlen(dd->cp.addr);
+	const size_t mark = strlen(D_PINS_DROPPED);
+	size_t len = 0, n = 0, alen = strlen(dd->cp.addr), i;
 	uint8_t *buf = NULL;
 	int rc;
 
 	snprintf(path, sizeof path, "%s/pins", d->dir);
 	if (files_exists(path) && (rc = files_read(path, D_PINS_MAX, &buf, &len, why)) != 0)
 		return rc;
-	out = malloc(len + 2 * WM_HEX_PUB + alen + 32);
+	out = malloc(len + (D_CHAIN_MAX + 2) * (WM_HEX_PUB + 1) + mark + alen + 32);
 	if (!out) {
 		free(buf);
 		wm_why(why, "out of memory");
 		return WM_ENOMEM;
 	}
-	for (line = buf ? strtok_r((char *)buf, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
-		if (strncmp(line, dd->cp.addr, alen) != 0 || line[alen] != ' ')
+	line = buf ? strtok_r((char *)buf, "\n", &save) : NULL;
+	for (; line; line = strtok_r(NULL, "\n", &save)) {
+		const char *a = line + (strncmp(line, D_PINS_DROPPED, mark) == 0 ? mark : 0);
+		if (strncmp(a, dd->cp.addr, alen) != 0 || a[alen] != ' ')
 			n += (size_t)sprintf(out + n, "%s\n", line);
+	}
 	hex_encode(ohex, dd->cp.pub, WM_PUB_LEN);
 	hex_encode(nhex, dd->pin, WM_PUB_LEN);
-	n += (size_t)sprintf(out + n, "%s %s %s %" PRIu64 "\n", dd->cp.addr, ohex, nhex, dd->pin_at);
+	n += (size_t)sprintf(out + n, "%s%s %s %s %" PRIu64, dd->dropped ? D_PINS_DROPPED : "",
+	                     dd->cp.addr, ohex, nhex, dd->pin_at);
+	for (i = 0; i < dd->nchain; i++) {
+		hex_encode(ohex, dd->chain[i], WM_PUB_LEN);
+		n += (size_t)sprintf(out + n, "%c%s", i ? ',' : ' ', ohex);
+	}
+	out[n++] = '\n';
 	rc = files_write_atomic(path, out, n, 0600, 0, why);
 	free(out);
 	free(buf);
 	return rc;
 }
 
+/* key joins the end of dd's chain (the oldest forgotten beyond D_CHAIN_MAX). */
+static void chain_add(struct ddialer *dd, const uint8_t key[WM_PUB_LEN])
+{
+	if (dd->nchain == D_CHAIN_MAX)
+		memmove(dd->chain[0], dd->chain[1], --dd->nchain * WM_PUB_LEN);
+	memcpy(dd->chain[dd->nchain++], key, WM_PUB_LEN);
+}
+
+/*
+ * Does dd's followed rotation still count?  Not once a key of its chain
+ * (the configured key, or one between it and the key followed to) is
+ * revoked while the key followed to holds no valid node certificate: a
+ * thief who rotated a stolen key before its revocation arrived has none,
+ * the node's own new key gets one from its station (docs/keys.md), so the
+ * old key's certificate revoked after an honest rotation leaves it be.
+ * 1 counts, 0 not; why says which; <0 cannot tell (a store error).
+ */
+static int pin_counts(struct daemon *d, const struct ddialer *dd, char why[WM_WHY_LEN])
+{
+	char rwhy[WM_WHY_LEN] = "", cwhy[WM_WHY_LEN] = "";
+	size_t i;
+	int rc = trust_node_key_revoked(d->nd->store, d->nd->net.root, dd->cp.pub, rwhy);
+
+	for (i = 0; rc == 0 && i < dd->nchain; i++)
+		rc = trust_node_key_revoked(d->nd->store, d->nd->net.root, dd->chain[i], rwhy);
+	if (rc == 0) {
+		wm_why(why, "no key of its chain is revoked");
+		return 1;
+	}
+	if (rc != WM_EREVOKED)
+		return rc;
+	rc = trust_node_key_certified(d->nd->store, d->nd->net.root, dd->pin, d_now_ms(), cwhy);
+	if (rc == 1)
+		wm_why(why, "%s, but the new key holds a valid node certificate", rwhy);
+	else if (rc == 0)
+		wm_why(why, "%s, and %s", rwhy, cwhy);
+	return rc;
+}
+
+/* Judge dd's followed rotation now (dd->pinned); a change is logged and
+ * recorded in DIR/pins, and at a start a rotation that does not count is
+ * told again.  1 if the key to dial changed. */
+static int pin_judge(struct daemon *d, struct ddialer *dd, int starting)
+{
+	char why[WM_WHY_LEN] = "", fwhy[WM_WHY_LEN] = "", ohex[WM_HEX_PUB + 1], nhex[WM_HEX_PUB + 1];
+	int rc = pin_counts(d, dd, why), changed;
+
+	if (rc < 0) {     /* judged again at the next status tick */
+		d_log(d, D_DEBUG, "peer %s: cannot judge the key rotation it is followed by: %s", dd->cp.addr,
+		      wm_strerror(rc));
+		return 0;
+	}
+	changed = rc == dd->dropped;
+	if (!changed && !(starting && dd->dropped))
+		return 0;
+	dd->dropped = !rc;
+	hex_encode(ohex, dd->cp.pub, WM_PUB_LEN);
+	hex_encode(nhex, dd->pin, WM_PUB_LEN);
+	if (dd->dropped)
+		d_log(d, D_WARN, "peer %s: its key rotation from %s to %s no longer counts: %s; the new key is "
+		      "refused, the old one dialed.  If the rotation was the peer's own, have its station "
+		      "certify the new key (cert issue --role node); if not, the old key was stolen: remove the "
+		      "peer or change its peers line (%s/pins marks it dropped)",
+		      dd->cp.addr, ohex, nhex, why, d->dir);
+	else
+		d_log(d, D_INFO, "peer %s: its key rotation from %s to %s counts again (%s): following it",
+		      dd->cp.addr, ohex, nhex, why);
+	if (changed && pins_record(d, dd, fwhy) != 0)
+		d_log(d, D_WARN, "%s (%s/pins left as it was)", fwhy, d->dir);
+	return changed;
+}
+
 /* A dialer's peer proved another key than the one we dial it by: admitted
  * only if its statements lead there from that key, for this network, none
  * older than the rotation followed last (so a replayed older one cannot
  * roll it back), and no key that signed a step is revoked (a thief holding
- * a revoked key could otherwise hand its place to a fresh one). */
+ * a revoked key could otherwise hand its place to a fresh one).  The keys
+ * before it, if it followed before, are judged by peers_judge_pins. */
 static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM_PUB_LEN],
                       const uint8_t new_pub[WM_PUB_LEN], const uint8_t *frame, size_t len,
                       char why[WM_WHY_LEN])
@@ -506,7 +656,14 @@ static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM
 		return rc;
 	if ((k = known_of_dialer(d, dd->d)) != NULL)
 		known_learn(d, k, new_pub);   /* the same peer, for status, under its new key */
+	/* the chain from the configured key: from old on, after the keys before it */
+	i = memcmp(old, dd->cp.pub, WM_PUB_LEN) == 0;
+	if (i)
+		dd->nchain = 0;
+	for (; i < n; i++)
+		chain_add(dd, signers[i]);
 	dd->pinned = 1;
+	dd->dropped = 0;
 	memcpy(dd->pin, new_pub, WM_PUB_LEN);
 	dd->pin_at = at;
 	hex_encode(ohex, old, WM_PUB_LEN);
@@ -516,6 +673,47 @@ static int tr_rotated(void *ctx, struct transport_conn *tc, const uint8_t old[WM
 	d_log(d, D_INFO, "peer %s rotated its key from %s to %s (a statement signed by the old key); "
 	      "following it, recorded in %s/pins", dd->cp.addr, ohex, nhex, d->dir);
 	return 0;
+}
+
+/* dd dials the other key now (pin_judge changed it): the links to the key
+ * it dialed are closed, and its entry for status follows. */
+static void dialer_rekey(struct daemon *d, struct ddialer *dd)
+{
+	const uint8_t *was = dd->dropped ? dd->pin : dd->cp.pub, *now = dialed_key(dd);
+	char why[WM_WHY_LEN] = "";
+	struct dknown *k;
+	size_t j;
+
+	/* downwards: a link closed leaves its place to the last, met already */
+	for (j = d->nconns; j-- > 0;)
+		if (memcmp(d->conns[j]->pub, was, WM_PUB_LEN) == 0)
+			transport_close(d->conns[j]->conn, dd->dropped ? "the key rotation this key was followed "
+			                "through no longer counts (a key of it is revoked)" : "following the peer's "
+			                "key rotation again", 0);
+	transport_dialer_remove(dd->d);
+	dd->d = NULL;
+	if (transport_connect(d->tr, dd->cp.addr, now, &dd->d, why) != 0)
+		d_log(d, D_WARN, "cannot dial %s: %s (until a restart)", dd->cp.addr, why);
+	transport_dialer_prefer(dd->d);
+	if ((k = peers_known_by_pub(d, was)) != NULL)
+		known_learn(d, k, now);
+}
+
+void peers_judge_pins(struct daemon *d)
+{
+	int changed = 0;
+	size_t i;
+
+	for (i = 0; i < d->ndialers; i++) {
+		struct ddialer *dd = &d->dialers[i];
+
+		if (dd->pinned && pin_judge(d, dd, 0)) {
+			dialer_rekey(d, dd);
+			changed = 1;
+		}
+	}
+	if (changed)
+		d_after_mesh(d);
 }
 
 /* --- dialers ---------------------------------------------------------------------- */
@@ -534,8 +732,10 @@ static int dialer_add(struct daemon *d, const struct conf_peer *cp, int from_bea
 	dd->cp = *cp;
 	dd->from_beacon = from_beacon;
 	dd->heard_at = d_now_ms();
-	dd->pinned = !from_beacon && pins_find(d, cp, dd->pin, &dd->pin_at);
-	rc = transport_connect(d->tr, cp->addr, dd->pinned ? dd->pin : cp->has_pub ? cp->pub : NULL, &dd->d, why);
+	dd->pinned = !from_beacon && pins_find(d, dd);
+	if (dd->pinned)
+		(void)pin_judge(d, dd, 1);
+	rc = transport_connect(d->tr, cp->addr, dialed_key(dd), &dd->d, why);
 	if (rc) {
 		d_log(d, D_WARN, "cannot dial %s: %s", cp->addr, why[0] ? why : wm_strerror(rc));
 		return rc;
@@ -549,7 +749,7 @@ static int dialer_add(struct daemon *d, const struct conf_peer *cp, int from_bea
 	if (k) {
 		if (cp->has_pub) {
 			k->has_pub = 1;
-			memcpy(k->pub, dd->pinned ? dd->pin : cp->pub, WM_PUB_LEN);
+			memcpy(k->pub, dialed_key(dd), WM_PUB_LEN);
 		}
 		snprintf(k->addr, sizeof k->addr, "%s", cp->addr);
 		if (from_beacon)

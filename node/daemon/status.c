@@ -221,6 +221,7 @@ void status_timer_cb(uv_timer_t *t)
 	if (d->bc)
 		peers_beacon_expire(d, d_now_ms());
 	disk_check(d);
+	peers_judge_pins(d);
 	d_refresh_known(d);
 	memset(&ms, 0, sizeof ms);
 	mesh_get_stats(d->mesh, &ms);

@@ -22,6 +22,15 @@ test_mesh.py's helpers.
   rotaterevokedchain  the same through a key between: K0 -> K1 -> K2 while
            the neighbour pinning K0 is away, K1 revoked by the network's root
            (it held no certificate); the neighbour refuses the chain
+  rotatethenrevoked  the thief was quicker: the neighbour followed K0 -> K1
+           (K1 without a node certificate), then receives the revocation of
+           K0's: it drops the link, dials K0 and refuses its rotation, marks
+           its pins line dropped, says why, and again after a restart; once
+           a station certifies K1 it follows again
+  rotatethenrevokedchain  the same through a key between, followed in two
+           steps K0 -> K1 -> K2 (DIR/pins keeps K1), K1 then revoked by root
+  rotateretire  the honest case of docs/keys.md: K0 -> K1 with K1 certified,
+           then K0's certificate revoked: the link to K1 stays
   stolen   the stolen-laptop procedure of docs/keys.md, command by command:
            revoke with --compromised-since, a new key, a new certificate
            under the same name; the thief's later posts are refused, the
@@ -263,6 +272,132 @@ def t_rotaterevokedchain(env):
     check(not os.path.exists(env.path("b", "pins")), "b/pins written for a chain through a revoked key")
 
 
+def node_cert(env, subject, node):
+    env.run("cert", "issue", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", subject, "--role", "node", "--name", "a 的节点", "--groups", G,
+            "--days", "300", "--dir", node)
+
+
+def cert_states(env, node, subject):
+    certs = env.json("certs", "--dir", node, "--json")
+    return [c["state"] for c in certs if c["subject"] == subject]
+
+
+def followed_pair(env, certify_new):
+    """pinned_pair, a's key K0 with a node certificate that b holds, then a
+    rotated to K1 (certified at a first if certify_new) and b following:
+    (a, b, K0, K1)."""
+    a, b, k0 = pinned_pair(env)
+    node_cert(env, k0, "a")
+    wait_until("b to hold a's node certificate", lambda: cert_states(env, "b", k0) == ["valid"])
+    a.stop()
+    k1 = env.run("key", "rotate", "--dir", "a")[0].strip()
+    if certify_new:
+        node_cert(env, k1, "a")
+    a.start()
+    wait_until("b to follow a's rotation", lambda: rotated_line(b.log(), k0, k1))
+    wait_until("b to link to a's new key",
+               lambda: "%.16s): connected" % k1 in b.log() and peers_up(env, "b"))
+    return a, b, k0, k1
+
+
+def no_longer_counts(log, addr, k0, k1):
+    return re.search("peer %s: its key rotation from %s to %s no longer counts: the node "
+                     "certificate of key %.16s is revoked, and key %.16s holds no node "
+                     "certificate; .*remove the peer or change its peers line"
+                     % (re.escape(addr), k0, k1, k0, k1), log)
+
+
+def t_rotatethenrevoked(env):
+    a, b, k0, k1 = followed_pair(env, certify_new=False)
+    # the thief's node dials b too
+    a.stop()
+    a.configure(peers=[b.addr()])
+    a.start()
+    wait_until("b to link to K1 again", lambda: peers_up(env, "b"))
+    # a thief rotated the stolen K0 to K1 before b held K0's revocation;
+    # now it does (as an import, or from another neighbour, would bring it)
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", k0, "--reason", "machine stolen", "--yes", "--dir", "b")
+    wait_until("b to drop the rotation to K1", lambda: no_longer_counts(b.log(), a.addr(), k0, k1))
+    wait_until("b's link to K1 to go", lambda: not peers_up(env, "b"))
+    refused = ("refused: the peer's key rotation is signed by a revoked key: the node certificate "
+               "of key %.16s is revoked" % k0)
+    wait_until("b to dial K0 again and refuse its rotation (twice)",
+               lambda: len(re.findall(refused, b.log())) >= 2)
+    wait_until("b to refuse K1 dialing in (twice)",
+               lambda: len(re.findall("key %.16s is refused: peer %s rotated to it, and that "
+                                      "rotation no longer counts" % (k1, re.escape(a.addr())),
+                                      b.log())) >= 2)
+    check(not peers_up(env, "b") and not peers_up(env, "a"), "b linked to K1 after dropping it")
+    with open(env.path("b", "pins")) as f:
+        pins = f.read()
+    check(pins == "dropped %s %s %s %s\n" % (a.addr(), k0, k1, pins.split()[4]),
+          "b/pins: %r" % pins)
+    # after a restart too: told again, K1 refused, the pins line as it was
+    b.stop()
+    b.start()
+    wait_until("b to refuse K0's rotation after a restart",
+               lambda: refused in b.log().split("---- start")[-1])
+    check(no_longer_counts(b.log().split("---- start")[-1], a.addr(), k0, k1),
+          "not told again at the start")
+    check(not peers_up(env, "b"), "b linked to K1 after a restart")
+    with open(env.path("b", "pins")) as f:
+        check(f.read() == pins, "b/pins changed by a restart")
+    # had the rotation been the node's own, its station certifies K1: b follows again
+    node_cert(env, k1, "b")
+    again = "peer %s: its key rotation from %s to %s counts again" % (re.escape(a.addr()), k0, k1)
+    wait_until("b to follow K1 again", lambda: re.search(again, b.log()))
+    wait_until("b to link to K1 again", lambda: peers_up(env, "b"))
+    with open(env.path("b", "pins")) as f:
+        check(f.read() == pins[len("dropped "):], "b/pins once K1 is certified")
+
+
+def t_rotatethenrevokedchain(env):
+    a, b, k0 = pinned_pair(env)
+    keys = [k0]
+    for _ in range(2):              # K0 -> K1, then K1 -> K2, each followed
+        a.stop()
+        keys.append(env.run("key", "rotate", "--dir", "a")[0].strip())
+        a.start()
+        wait_until("b to follow a's rotation", lambda: rotated_line(b.log(), keys[-2], keys[-1]))
+        wait_until("b to link to a's new key", lambda: "%.16s): connected" % keys[-1] in b.log())
+    k1, k2 = keys[1:]
+    with open(env.path("b", "pins")) as f:
+        pins = f.read().split()
+    check(pins[:3] == [a.addr(), k0, k2] and pins[4:] == [k1], "b/pins keeps the chain: %r" % pins)
+    # the key between was stolen; the network's root revokes it (it held no certificate)
+    env.run("cert", "revoke", "--issuer", "net.root.key", "--passphrase-file", env.passfile,
+            "--subject", k1, "--reason", "machine stolen", "--yes", "--dir", "b")
+    dropped = ("its key rotation from %s to %s no longer counts: the network's root revoked key "
+               "%.16s, and key %.16s holds no node certificate" % (k0, k2, k1, k2))
+    wait_until("b to drop the rotation to K2", lambda: re.search(dropped, b.log()))
+    wait_until("b's link to K2 to go", lambda: not peers_up(env, "b"))
+    with open(env.path("b", "pins")) as f:
+        check(f.read().split() == ["dropped"] + pins, "b/pins after the drop")
+
+
+def t_rotateretire(env):
+    a, b, k0, k1 = followed_pair(env, certify_new=True)
+    downs = b.log().count(" down: ")
+    # docs/keys.md: the old key's certificate is revoked once the neighbours followed
+    env.run("cert", "revoke", "--issuer", "station.key", "--passphrase-file", env.passfile,
+            "--subject", k0, "--reason", "key retired", "--yes", "--dir", "a")
+    wait_until("b to hold K0's revocation and K1's certificate",
+               lambda: cert_states(env, "b", k0) == ["revoked"] and
+               cert_states(env, "b", k1) == ["valid"])
+    time.sleep(3 * 2)                   # three status ticks, each judging the rotation
+    check("no longer counts" not in b.log() and b.log().count(" down: ") == downs,
+          "b dropped the honest rotation:\n" + b.log())
+    check(peers_up(env, "b"), "b's link to K1 went")
+    with open(env.path("b", "pins")) as f:
+        check(f.read().split()[:3] == [a.addr(), k0, k1], "b/pins after K0's retirement")
+    b.stop()
+    b.start()
+    wait_until("b to link to K1 after a restart",
+               lambda: "%.16s): connected" % k1 in b.log().split("---- start")[-1])
+
+
 def t_stolen(env):
     env.world(node="v", group=G)
     post = ["post", "bulletin", "--dir", "v", "--group", G, "--passphrase-file", env.passfile]
@@ -291,7 +426,9 @@ def t_stolen(env):
 
 
 TESTS = {"renew": t_renew, "rotate": t_rotate, "rotatefake": t_rotatefake, "rotaterevoked": t_rotaterevoked,
-         "rotaterevokedchain": t_rotaterevokedchain, "stolen": t_stolen}
+         "rotaterevokedchain": t_rotaterevokedchain, "rotatethenrevoked": t_rotatethenrevoked,
+         "rotatethenrevokedchain": t_rotatethenrevokedchain, "rotateretire": t_rotateretire,
+         "stolen": t_stolen}
 
 if __name__ == "__main__":
     sys.exit(run_cases(TESTS, "keycare", "SRC FORGER"))

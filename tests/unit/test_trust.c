@@ -24,6 +24,7 @@
 
 #define T0 1700000000000ull     /* ms */
 #define DAY 86400000ull
+#define YEAR (365 * DAY)
 
 enum { ROOT, STATION, STATION2, OFFICER, OFFICER2, OFFICER3, RESIDENT, RESIDENT2, STRANGER, NKEYS };
 
@@ -553,6 +554,60 @@ static void test_station_revocation(void **state)
 	free(late.wire);
 }
 
+/* A node key's own valid node certificate (trust_node_key_certified): what
+ * keeps a neighbour following its rotation once the old key is revoked. */
+static void test_node_key_certified(void **state)
+{
+	struct fx_node *f = *state;
+	const uint8_t *root = f->ctx.root;
+	char why[WM_WHY_LEN] = "";
+
+	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION], "station", "Gaobu Station", "*", T0, T0 + YEAR, T0));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER], "officer", "Officer Li", "g", T0, T0 + YEAR,
+	                 T0 + 1));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER2], "node", "Node 1", "g", T0, T0 + 100 * DAY,
+	                 T0 + 2));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER3], "node", "Node 2", "g", T0, T0 + 100 * DAY,
+	                 T0 + 3));
+	assert_int_equal(trust_node_key_certified(f->s, root, f->k[OFFICER2]->pub, T0 + DAY, why), 1);
+	/* none, or another role's: no */
+	assert_int_equal(trust_node_key_certified(f->s, root, f->k[STRANGER]->pub, T0 + DAY, why), 0);
+	assert_non_null(strstr(why, "holds no node certificate"));
+	assert_int_equal(trust_node_key_certified(f->s, root, f->k[OFFICER]->pub, T0 + DAY, why), 0);
+	assert_non_null(strstr(why, "holds no node certificate"));
+	/* ended */
+	assert_int_equal(trust_node_key_certified(f->s, root, f->k[OFFICER2]->pub, T0 + 99 * DAY, why), 1);
+	assert_int_equal(trust_node_key_certified(f->s, root, f->k[OFFICER2]->pub, T0 + 100 * DAY, why),
+	                 0);
+	assert_non_null(strstr(why, "is not valid at"));
+	/* revoked by its issuer, or by root */
+	IN_OK(f, revoke_ev(f->k[STATION], f->k[OFFICER2], T0 + 2 * DAY));
+	assert_int_equal(trust_node_key_certified(f->s, root, f->k[OFFICER2]->pub, T0 + 3 * DAY, why), 0);
+	assert_non_null(strstr(why, "is revoked"));
+	assert_int_equal(trust_node_key_revoked(f->s, root, f->k[OFFICER2]->pub, why), WM_EREVOKED);
+	assert_int_equal(trust_node_key_certified(f->s, root, f->k[OFFICER3]->pub, T0 + 3 * DAY, why), 1);
+	IN_OK(f, revoke_ev(f->k[ROOT], f->k[OFFICER3], T0 + 3 * DAY));
+	assert_int_equal(trust_node_key_certified(f->s, root, f->k[OFFICER3]->pub, T0 + 4 * DAY, why), 0);
+	assert_non_null(strstr(why, "root revoked"));
+}
+
+/* The station's certificate revoked by root, keeping nothing: the node
+ * certificates it signed no longer make a key certified (they are hidden). */
+static void test_node_key_certified_station_revoked(void **state)
+{
+	struct fx_node *f = *state;
+	const uint8_t *root = f->ctx.root;
+	char why[WM_WHY_LEN] = "";
+
+	IN_OK(f, fx_cert(f->k[ROOT], f->k[STATION], "station", "Gaobu Station", "*", T0, T0 + YEAR, T0));
+	IN_OK(f, fx_cert(f->k[STATION], f->k[OFFICER2], "node", "Node 1", "g", T0, T0 + 100 * DAY,
+	                 T0 + 2));
+	assert_int_equal(trust_node_key_certified(f->s, root, f->k[OFFICER2]->pub, T0 + DAY, why), 1);
+	IN_OK(f, revoke_ev(f->k[ROOT], f->k[STATION], T0 + 2 * DAY));
+	assert_int_equal(trust_node_key_certified(f->s, root, f->k[OFFICER2]->pub, T0 + 3 * DAY, why), 0);
+	assert_non_null(strstr(why, "holds no node certificate"));    /* the revoke's pass hid it */
+}
+
 /* A cert counts from at most a day before it was signed. */
 static void test_cert_backdate(void **state)
 {
@@ -1049,6 +1104,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keep_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_signers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_station_revocation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_key_certified, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_key_certified_station_revoked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_backdate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_undone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_station_revoke_kept, setup, teardown),
