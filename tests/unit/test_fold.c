@@ -23,17 +23,8 @@
 #include <cmocka.h>
 #include <unicase.h>
 
+#include "seeded.h"
 #include "store_int.h"
-
-static uint64_t seed, rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
-}
 
 /* The fold store_fold must give: the whole text through libunistring. */
 static uint8_t *fold_whole(const char *s, size_t n, size_t *len)
@@ -226,10 +217,7 @@ int main(void)
 		cmocka_unit_test(test_fold_blocks),
 		cmocka_unit_test(test_fold_generated),
 	};
-	const char *env = getenv("FOLD_TEST_SEED");
 
-	seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-	rng_state = seed * 0x9e3779b97f4a7c15ULL + 1;
-	printf("# fold tests, seed %llu (FOLD_TEST_SEED to replay)\n", (unsigned long long)seed);
+	seeded_start("FOLD_TEST_SEED", "fold tests");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

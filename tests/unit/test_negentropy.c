@@ -22,24 +22,8 @@
 #include <cmocka.h>
 
 #include "negentropy.h"
+#include "seeded.h"
 #include "wmcrypto.h"
-
-static uint64_t test_seed;
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
 
 static void rnd_id(uint8_t id[NEG_ID_LEN])
 {
@@ -203,14 +187,14 @@ static void run_pair(const struct neg_storage *cs, uint64_t climit,
 		if (stats->rounds > 1 && climit)
 			assert_true(len <= climit);
 		if (stats->rounds > 100000)
-			fail_msg("no end after 100000 rounds (seed %llu)", (unsigned long long)test_seed);
+			fail_msg("no end after 100000 rounds (seed %llu)", (unsigned long long)seed);
 		if (maybe_cut(climit, len))
 			cut_messages++;
 		else if (!mirror_agrees(cs, msg, len))
 			fail_msg("client message %zu misdescribes the client's set (seed %llu)",
-			         stats->rounds, (unsigned long long)test_seed);
+			         stats->rounds, (unsigned long long)seed);
 		if (neg_reconcile_server(s, msg, len, &ans, &anslen, why, sizeof why) != 0)
-			fail_msg("server: %s (seed %llu)", why, (unsigned long long)test_seed);
+			fail_msg("server: %s (seed %llu)", why, (unsigned long long)seed);
 		free(msg);
 		msg = NULL;
 		stats->down += anslen;
@@ -220,9 +204,9 @@ static void run_pair(const struct neg_storage *cs, uint64_t climit,
 			cut_messages++;
 		else if (!mirror_agrees(ss, ans, anslen))
 			fail_msg("server message %zu misdescribes the server's set (seed %llu)",
-			         stats->rounds, (unsigned long long)test_seed);
+			         stats->rounds, (unsigned long long)seed);
 		if (neg_reconcile_client(c, ans, anslen, have, need, &msg, &len, why, sizeof why) != 0)
-			fail_msg("client: %s (seed %llu)", why, (unsigned long long)test_seed);
+			fail_msg("client: %s (seed %llu)", why, (unsigned long long)seed);
 		free(ans);
 		ans = NULL;
 	}
@@ -241,10 +225,10 @@ static void expect_ids(struct neg_ids *got, uint8_t (*want)[NEG_ID_LEN], size_t 
 		qsort(want, nwant, NEG_ID_LEN, id_cmp);
 	if (got->n != nwant)
 		fail_msg("%s: %zu ids, expected %zu (seed %llu)", what, got->n, nwant,
-		         (unsigned long long)test_seed);
+		         (unsigned long long)seed);
 	for (i = 0; i < nwant; i++)
 		if (memcmp(got->ids[i], want[i], NEG_ID_LEN) != 0)
-			fail_msg("%s: id %zu differs (seed %llu)", what, i, (unsigned long long)test_seed);
+			fail_msg("%s: id %zu differs (seed %llu)", what, i, (unsigned long long)seed);
 }
 
 /* Random sets A (client) and B (server) from one universe; returns the
@@ -319,14 +303,6 @@ static void free_sets(struct sets *st)
 	free(st->b);
 	free(st->have);
 	free(st->need);
-}
-
-static void setup_seed(void)
-{
-	const char *env = getenv("NEG_TEST_SEED");
-
-	test_seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-	rng_state = test_seed * 0x9e3779b97f4a7c15ULL + 1;
 }
 
 /* ---- tests ---- */
@@ -1005,8 +981,6 @@ int main(void)
 
 	if (wmc_init() < 0)
 		return 1;
-	setup_seed();
-	printf("# negentropy tests, seed %llu (NEG_TEST_SEED to replay)\n",
-	       (unsigned long long)test_seed);
+	seeded_start("NEG_TEST_SEED", "negentropy tests");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

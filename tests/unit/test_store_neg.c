@@ -27,26 +27,12 @@
 #include "store_neg.h"
 /* the room's private header: store_db to damage the aggregates, the
  * session's size and counters, rows put in without events behind them */
+#include "seeded.h"
 #include "store_int.h"
 #include "wmcrypto.h"
 
 #define BASE_TS 1764000000000ULL       /* ms, late 2025 */
 #define NOW     (BASE_TS + 40ULL * 86400 * 1000)
-
-static uint64_t seed, rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
 
 /* What the test believes the store holds. */
 struct row {
@@ -900,12 +886,9 @@ int main(void)
 		cmocka_unit_test(test_damage_large_bucket),
 		cmocka_unit_test(test_many_refusals),
 	};
-	const char *env = getenv("STORE_NEG_TEST_SEED");
 
 	if (wmc_init() < 0)
 		return 1;
-	seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-	rng_state = seed * 0x9e3779b97f4a7c15ULL + 1;
-	printf("# store_neg tests, seed %llu (STORE_NEG_TEST_SEED to replay)\n", (unsigned long long)seed);
+	seeded_start("STORE_NEG_TEST_SEED", "store_neg tests");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
