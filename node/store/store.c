@@ -35,6 +35,37 @@
 	"CREATE INDEX events_kind_time ON events(kind, created_at);"                    \
 	"CREATE INDEX events_search ON events(search_key) WHERE search_key IS NOT NULL;"
 
+/* The events table as schemas 13 and 14 make it, named t. */
+#define EVENTS_TABLE(t)                                                                 \
+	"CREATE TABLE " t " ("                                                          \
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"                                      \
+	"  id BLOB NOT NULL,"                                                           \
+	"  created_at INTEGER NOT NULL,"                                                \
+	"  kind INTEGER NOT NULL,"                                                      \
+	"  grp INTEGER NOT NULL,"                  /* grps.gid */                       \
+	"  author INTEGER NOT NULL,"               /* authors.aid */                    \
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"                                      \
+	"  raw BLOB,"                                                                   \
+	"  retracted_by BLOB,"                                                          \
+	"  received_at INTEGER NOT NULL,"                                               \
+	"  withheld BLOB,"                                                              \
+	"  prev BLOB,"                                                                  \
+	"  search_slot INTEGER,"                                                        \
+	"  search_key INTEGER AS (" STORE_SEARCH_KEY_SQL ") VIRTUAL);"
+/* The columns a remade events table is filled with. */
+#define EVENTS_COLS "seq, id, created_at, kind, grp, author, expires_at, raw, retracted_by, received_at," \
+	" withheld, prev, search_slot"
+/* The rows' new table t takes the name events: its AUTOINCREMENT counter
+ * moves with it, so no seq is given twice; then its indexes, made after
+ * its rows (sorted once, not grown row by row), and its delete trigger. */
+#define EVENTS_RENAMED(t)                                                               \
+	"DELETE FROM sqlite_sequence WHERE name = '" t "';"                             \
+	"UPDATE sqlite_sequence SET name = '" t "' WHERE name = 'events';"              \
+	"DROP TABLE events;"                                                            \
+	"ALTER TABLE " t " RENAME TO events;"                                           \
+	EVENTS_INDEXES                                                                  \
+	STORE_NEG_EVENTS_DEL_12
+
 /* Version N -> N+1 is migrations[N]. */
 static const char *const migrations[] = {
 	/* 0 -> 1: the first schema. */
@@ -245,39 +276,29 @@ static const char *const migrations[] = {
 	 * bytes of each ref; the rows of a ref compare the rest, as events_id
 	 * does.  The table is made again as schema 12 made it (a column
 	 * cannot become generated), which packs it. */
-	"CREATE TABLE events_13 ("
-	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  id BLOB NOT NULL,"
-	"  created_at INTEGER NOT NULL,"
-	"  kind INTEGER NOT NULL,"
-	"  grp INTEGER NOT NULL,"                  /* grps.gid */
-	"  author INTEGER NOT NULL,"               /* authors.aid */
-	"  expires_at INTEGER NOT NULL DEFAULT 0,"
-	"  raw BLOB,"
-	"  retracted_by BLOB,"
-	"  received_at INTEGER NOT NULL,"
-	"  withheld BLOB,"
-	"  prev BLOB,"
-	"  search_slot INTEGER,"
-	"  search_key INTEGER AS (" STORE_SEARCH_KEY_SQL ") VIRTUAL);"
+	EVENTS_TABLE("events_13")
 	/* slot = key - the key's base: the same key, whatever it was */
-	"INSERT INTO events_13 (seq, id, created_at, kind, grp, author, expires_at, raw, retracted_by, received_at,"
-	"  withheld, prev, search_slot) SELECT seq, id, created_at, kind, grp, author, expires_at, raw, retracted_by,"
-	"  received_at, withheld, prev, CASE WHEN search_key < 0 THEN search_key"
+	"INSERT INTO events_13 (" EVENTS_COLS ") SELECT seq, id, created_at, kind, grp, author, expires_at, raw,"
+	"  retracted_by, received_at, withheld, prev, CASE WHEN search_key < 0 THEN search_key"
 	"  ELSE search_key - " STORE_SEARCH_BASE_SQL " END FROM events ORDER BY seq;"
-	"DELETE FROM sqlite_sequence WHERE name = 'events_13';"
-	"UPDATE sqlite_sequence SET name = 'events_13' WHERE name = 'events';"
-	"DROP TABLE events;"
-	"ALTER TABLE events_13 RENAME TO events;"
-	EVENTS_INDEXES
-	STORE_NEG_EVENTS_DEL_12
+	EVENTS_RENAMED("events_13")
 	"DROP INDEX refs_ref;"
 	"CREATE INDEX refs_ref ON refs(substr(ref, 1, 8));",
+	/* 13 -> 14: raw without the author's key (issue 11: the store at 2 x
+	 * the event bytes).  The key is kept once, in authors, and took 32
+	 * bytes of each row's raw (store_raw.c): a row of ~386 bytes fitted 21
+	 * to an 8 KiB page, one of ~354 fits 23.  The table is made again as
+	 * schema 13 made it, which packs it. */
+	EVENTS_TABLE("events_14")
+	"INSERT INTO events_14 (" EVENTS_COLS ") SELECT seq, id, created_at, kind, grp, author, expires_at,"
+	"  wm_raw_cut(raw, (SELECT key FROM authors a WHERE a.aid = e.author)), retracted_by, received_at,"
+	"  withheld, prev, search_slot FROM events e ORDER BY seq;"
+	EVENTS_RENAMED("events_14"),
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
 
-#define EV_COLS "seq, id, kind, created_at, expires_at, " STORE_GRP_NAME("grp") ", raw, withheld"
+#define EV_COLS "seq, id, kind, created_at, expires_at, " STORE_GRP_NAME("grp") ", " STORE_RAW("") ", withheld"
 /* the rows of group p */
 #define GRP_IS(c, p) c " = (SELECT gid FROM grps WHERE name = " p ")"
 /* An events row's author's key, and the rows of the author of key p. */
@@ -333,7 +354,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	/* held first, as ingest asks; the second probe only when not held */
 	[ST_LOOKUP] = "SELECT 1, 0, NULL FROM events WHERE " STORE_ID_IS("", "?1")
 	              " UNION ALL SELECT 2, code, why FROM rejected WHERE id = ?1 LIMIT 1",
-	[ST_GET] = "SELECT coalesce(raw, withheld) FROM events WHERE " STORE_ID_IS("", "?1"),
+	[ST_GET] = "SELECT coalesce(" STORE_RAW("") ", withheld) FROM events WHERE " STORE_ID_IS("", "?1"),
 	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ","
 	            " raw IS NULL FROM events"
 	            " WHERE " STORE_ID_IS("", "?1"),
@@ -349,7 +370,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_REVOKED_BY] = "SELECT 1 FROM revocations WHERE subject = ?1 AND issuer = ?2 LIMIT 1",
 	[ST_REVOKES_OF] = "SELECT event_id FROM revocations WHERE subject = ?1 ORDER BY event_id",
 	[ST_SEQ_OF] = "SELECT seq, raw IS NULL FROM events WHERE " STORE_ID_IS("", "?1"),
-	[ST_RAW_OF] = "SELECT raw FROM events WHERE seq = ?1",
+	[ST_RAW_OF] = "SELECT " STORE_RAW("") " FROM events WHERE seq = ?1",
 	[ST_RETRACT] = "UPDATE events SET raw = NULL, withheld = ?3, retracted_by = ?2, search_slot = NULL"
 	               " WHERE seq = ?1",
 	/* the contentless index forgets a row given the text it was given */
@@ -387,7 +408,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_EXP_REJECTED] = "DELETE FROM rejected WHERE expires_at != 0 AND expires_at <= ?1",
 	[ST_WAIT] = "INSERT OR IGNORE INTO waiting (target, retract) VALUES (?1, ?2)",
 	[ST_WAITING] = "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, " STORE_GRP_NAME("e.grp") ","
-	               " e.raw, e.withheld"
+	               " " STORE_RAW("e.") ", e.withheld"
 	               " FROM waiting w JOIN events e ON " STORE_ID_IS("e.", "w.retract") " WHERE w.target = ?1"
 	               " ORDER BY e.seq",
 	[ST_UNWAIT] = "DELETE FROM waiting WHERE target = ?1",
@@ -395,7 +416,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_WAIT_EXPIRED] = "SELECT w.retract FROM waiting w JOIN events e ON " STORE_ID_IS("e.", "w.retract")
 	                    " WHERE e.received_at <= ?1",
 	[ST_HIDE] = "INSERT OR REPLACE INTO hidden (id, author, grp, prev, raw, expires_at)"
-	            " SELECT id, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ", prev, raw, expires_at FROM events"
+	            " SELECT id, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ", prev, " STORE_RAW("") ", expires_at FROM events"
 	            " WHERE " STORE_ID_IS("", "?1") " AND raw IS NOT NULL",
 	[ST_HIDE_BY] = "INSERT OR IGNORE INTO hidden_by (revoke, id) VALUES (?2, ?1)",
 	/* every revocation that counts against the author's certs or its
@@ -1068,7 +1089,8 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	                   "PRAGMA journal_size_limit = 67108864;", why, "cannot configure")) != 0)
 		goto out;
 	if (store_neg_register(s->db) != 0 ||       /* the neg_agg triggers call these */
-	    store_search_register(s->db) != 0) {    /* the search index's tokenizer */
+	    store_search_register(s->db) != 0 ||    /* the search index's tokenizer */
+	    store_raw_register(s->db) != 0) {       /* the rows' bytes */
 		wm_why(why, "cannot register SQL functions: %s", sqlite3_errmsg(s->db));
 		rc = WM_ESTORE;
 		goto out;
@@ -1121,8 +1143,8 @@ int store_open_reader(const char *path, struct store **out, char why[WM_WHY_LEN]
 	if ((rc = exec_sql(s->db, sql, why, "cannot configure a reader")) != 0 ||
 	    (rc = user_version(s->db, &v, why)) != 0)
 		goto out;
-	if (store_search_register(s->db) != 0) {
-		wm_why(why, "cannot register the search tokenizer: %s", sqlite3_errmsg(s->db));
+	if (store_search_register(s->db) != 0 || store_raw_register(s->db) != 0) {
+		wm_why(why, "cannot register SQL functions: %s", sqlite3_errmsg(s->db));
 		rc = WM_ESTORE;
 		goto out;
 	}
@@ -1675,7 +1697,7 @@ static char *search_sql(const struct search_q *q, const char *group, int count)
 	k = (size_t)snprintf(sql, len, "%s FROM search_idx i%s WHERE i.search_idx MATCH ?1",
 	                     count ? "SELECT count(*) FROM (SELECT 1"
 	                           : "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, "
-	                             STORE_GRP_NAME("e.grp") ", e.raw, e.withheld",
+	                             STORE_GRP_NAME("e.grp") ", " STORE_RAW("e.") ", e.withheld",
 	                     !count || check || group != NULL ? " CROSS JOIN events e ON e.search_key = i.rowid" : "");
 	/* the index holds the pairs of characters: a longer word is checked
 	 * against the text, which wm_search_has reads from raw */
@@ -2177,11 +2199,20 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	sqlite3_stmt *st;
 	sqlite3_int64 seq, key = 0, aid = 0, gid = 0;
 	char *text = NULL;
-	size_t textlen, i;
+	uint8_t *raw = NULL;
+	size_t textlen, rawlen, i;
 	int rc, nokey = 0;
 
 	if ((rc = pre_insert(s, ev, &aid, &gid)) != 0 || (rc = store_search_text(ev, &text, &textlen)) != 0)
 		return rc;
+	if ((raw = malloc(ev->wire_len)) == NULL) {
+		rc = WM_ENOMEM;
+		goto out;
+	}
+	if ((rawlen = store_raw_cut(ev->wire, ev->wire_len, ev->author, raw)) == 0) {
+		memcpy(raw, ev->wire, ev->wire_len);   /* not of an event's shape: kept whole */
+		rawlen = ev->wire_len;
+	}
 	if (textlen > 0 &&
 	    (rc = search_key_free(s, store_search_key(store_u2i(ev->created_at), ev->id), &key, &nokey)) != 0)
 		goto out;
@@ -2195,7 +2226,7 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	sqlite3_bind_int64(st, 4, gid);
 	sqlite3_bind_int64(st, 5, aid);
 	sqlite3_bind_int64(st, 6, store_u2i(ev->expires_at));
-	sqlite3_bind_blob(st, 7, ev->wire, (int)ev->wire_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, raw, (int)rawlen, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, received_at);
 	if (ev->has_prev)
 		sqlite3_bind_blob(st, 9, ev->prev, WM_ID_LEN, SQLITE_STATIC);
@@ -2238,6 +2269,7 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 		rc = idx_add(s, key, text, textlen);
 out:
 	free(text);
+	free(raw);
 	return rc;
 }
 
