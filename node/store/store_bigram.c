@@ -391,7 +391,7 @@ static int text_of_raw(sqlite3_value *v, char **text, size_t *len)
 	static const uint8_t anyone[WM_PUB_LEN];
 	const uint8_t *raw = sqlite3_value_blob(v);
 	size_t n = (size_t)sqlite3_value_bytes(v), k = 0;
-	uint8_t *whole = NULL;
+	uint8_t small[1024], *whole = small, *big = NULL;  /* most events are a few hundred bytes */
 	struct event *ev = NULL;
 	char why[WM_WHY_LEN];
 	int rc = 0;
@@ -400,7 +400,8 @@ static int text_of_raw(sqlite3_value *v, char **text, size_t *len)
 	*len = 0;
 	if (raw == NULL)
 		return 0;
-	if ((whole = malloc(n + STORE_RAW_WHOLE_MORE)) == NULL)
+	if (n + STORE_RAW_WHOLE_MORE > sizeof(small) &&
+	    (whole = big = malloc(n + STORE_RAW_WHOLE_MORE)) == NULL)
 		return WM_ENOMEM;
 	if ((k = store_raw_whole(raw, n, anyone, whole)) != 0) {
 		raw = whole;
@@ -409,7 +410,7 @@ static int text_of_raw(sqlite3_value *v, char **text, size_t *len)
 	if (event_decode_unhashed(raw, n, &ev, why) == 0)
 		rc = store_search_text(ev, text, len);
 	event_free(ev);
-	free(whole);
+	free(big);
 	return rc;
 }
 

@@ -72,7 +72,8 @@ size_t store_raw_cut(const uint8_t *wire, size_t n, const uint8_t author[WM_PUB_
 	return k + PAYLOAD_AUTHOR + rest;
 }
 
-size_t store_raw_whole(const uint8_t *kept, size_t n, const uint8_t author[WM_PUB_LEN], uint8_t *out)
+size_t store_raw_whole(const uint8_t *kept, size_t n, const uint8_t author[WM_PUB_LEN],
+                       uint8_t *out)
 {
 	size_t h, len, k, rest;
 
@@ -141,11 +142,11 @@ static void raw_cut_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int store_raw_register(sqlite3 *db)
 {
-	int rc = sqlite3_create_function(db, "wm_raw", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, raw_fn,
-	                                 NULL, NULL);
+	int rc = sqlite3_create_function(db, "wm_raw", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+	                                 raw_fn, NULL, NULL);
 
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function(db, "wm_raw_cut", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-		                             raw_cut_fn, NULL, NULL);
+		rc = sqlite3_create_function(db, "wm_raw_cut", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+		                             NULL, raw_cut_fn, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : WM_ESTORE;
 }
