@@ -22,49 +22,21 @@
 
 #include "store_int.h"
 
-/* The events table's indexes, made after its rows by schemas 12 and 13. */
-#define EVENTS_INDEXES                                                                  \
+/* The events table's indexes, made after its rows by schemas 12, 13 (seq
+ * ", seq") and 14 (seq ""): events_grp and events_kind order a group's and
+ * a kind's rows by seq, which an index holds anyway as the rowid; named,
+ * it was held twice (schema 14). */
+#define EVENTS_INDEXES(seq)                                                             \
 	"CREATE INDEX events_id ON events(substr(id, 1, 8));"                           \
 	"CREATE INDEX events_time ON events(created_at, id);"                           \
-	"CREATE INDEX events_grp ON events(grp, seq);"                                  \
-	"CREATE INDEX events_kind ON events(kind, seq);"                                \
+	"CREATE INDEX events_grp ON events(grp" seq ");"                                \
+	"CREATE INDEX events_kind ON events(kind" seq ");"                              \
 	"CREATE INDEX events_author ON events(author, created_at);"                     \
 	"CREATE INDEX events_expiry ON events(expires_at) WHERE expires_at != 0;"       \
 	"CREATE INDEX events_retracted ON events(seq) WHERE raw IS NULL;"               \
 	"CREATE INDEX events_grp_time ON events(grp, created_at);"                      \
 	"CREATE INDEX events_kind_time ON events(kind, created_at);"                    \
 	"CREATE INDEX events_search ON events(search_key) WHERE search_key IS NOT NULL;"
-
-/* The events table as schemas 13 and 14 make it, named t. */
-#define EVENTS_TABLE(t)                                                                 \
-	"CREATE TABLE " t " ("                                                          \
-	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"                                      \
-	"  id BLOB NOT NULL,"                                                           \
-	"  created_at INTEGER NOT NULL,"                                                \
-	"  kind INTEGER NOT NULL,"                                                      \
-	"  grp INTEGER NOT NULL,"                  /* grps.gid */                       \
-	"  author INTEGER NOT NULL,"               /* authors.aid */                    \
-	"  expires_at INTEGER NOT NULL DEFAULT 0,"                                      \
-	"  raw BLOB,"                                                                   \
-	"  retracted_by BLOB,"                                                          \
-	"  received_at INTEGER NOT NULL,"                                               \
-	"  withheld BLOB,"                                                              \
-	"  prev BLOB,"                                                                  \
-	"  search_slot INTEGER,"                                                        \
-	"  search_key INTEGER AS (" STORE_SEARCH_KEY_SQL ") VIRTUAL);"
-/* The columns a remade events table is filled with. */
-#define EVENTS_COLS "seq, id, created_at, kind, grp, author, expires_at, raw, retracted_by, received_at," \
-	" withheld, prev, search_slot"
-/* The rows' new table t takes the name events: its AUTOINCREMENT counter
- * moves with it, so no seq is given twice; then its indexes, made after
- * its rows (sorted once, not grown row by row), and its delete trigger. */
-#define EVENTS_RENAMED(t)                                                               \
-	"DELETE FROM sqlite_sequence WHERE name = '" t "';"                             \
-	"UPDATE sqlite_sequence SET name = '" t "' WHERE name = 'events';"              \
-	"DROP TABLE events;"                                                            \
-	"ALTER TABLE " t " RENAME TO events;"                                           \
-	EVENTS_INDEXES                                                                  \
-	STORE_NEG_EVENTS_DEL_12
 
 /* Version N -> N+1 is migrations[N]. */
 static const char *const migrations[] = {
@@ -266,7 +238,7 @@ static const char *const migrations[] = {
 	"UPDATE sqlite_sequence SET name = 'events_12' WHERE name = 'events';"
 	"DROP TABLE events;"
 	"ALTER TABLE events_12 RENAME TO events;"
-	EVENTS_INDEXES
+	EVENTS_INDEXES(", seq")
 	STORE_NEG_EVENTS_DEL_12,
 	/* 12 -> 13: the events row without its search key, refs_ref on the
 	 * ref's first 8 bytes (issue 11: the store at 2 x the event bytes).
@@ -276,24 +248,66 @@ static const char *const migrations[] = {
 	 * bytes of each ref; the rows of a ref compare the rest, as events_id
 	 * does.  The table is made again as schema 12 made it (a column
 	 * cannot become generated), which packs it. */
-	EVENTS_TABLE("events_13")
+	"CREATE TABLE events_13 ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  grp INTEGER NOT NULL,"                  /* grps.gid */
+	"  author INTEGER NOT NULL,"               /* authors.aid */
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  raw BLOB,"
+	"  retracted_by BLOB,"
+	"  received_at INTEGER NOT NULL,"
+	"  withheld BLOB,"
+	"  prev BLOB,"
+	"  search_slot INTEGER,"
+	"  search_key INTEGER AS (" STORE_SEARCH_KEY_SQL ") VIRTUAL);"
 	/* slot = key - the key's base: the same key, whatever it was */
-	"INSERT INTO events_13 (" EVENTS_COLS ") SELECT seq, id, created_at, kind, grp, author, expires_at, raw,"
-	"  retracted_by, received_at, withheld, prev, CASE WHEN search_key < 0 THEN search_key"
+	"INSERT INTO events_13 (seq, id, created_at, kind, grp, author, expires_at, raw, retracted_by, received_at,"
+	"  withheld, prev, search_slot) SELECT seq, id, created_at, kind, grp, author, expires_at, raw, retracted_by,"
+	"  received_at, withheld, prev, CASE WHEN search_key < 0 THEN search_key"
 	"  ELSE search_key - " STORE_SEARCH_BASE_SQL " END FROM events ORDER BY seq;"
-	EVENTS_RENAMED("events_13")
+	"DELETE FROM sqlite_sequence WHERE name = 'events_13';"
+	"UPDATE sqlite_sequence SET name = 'events_13' WHERE name = 'events';"
+	"DROP TABLE events;"
+	"ALTER TABLE events_13 RENAME TO events;"
+	EVENTS_INDEXES(", seq")
+	STORE_NEG_EVENTS_DEL_12
 	"DROP INDEX refs_ref;"
 	"CREATE INDEX refs_ref ON refs(substr(ref, 1, 8));",
-	/* 13 -> 14: raw without the author's key (issue 11: the store at 2 x
-	 * the event bytes).  The key is kept once, in authors, and took 32
-	 * bytes of each row's raw (store_raw.c): a row of ~386 bytes fitted 21
-	 * to an 8 KiB page, one of ~354 fits 23.  The table is made again as
-	 * schema 13 made it, which packs it. */
-	EVENTS_TABLE("events_14")
-	"INSERT INTO events_14 (" EVENTS_COLS ") SELECT seq, id, created_at, kind, grp, author, expires_at,"
-	"  wm_raw_cut(raw, (SELECT key FROM authors a WHERE a.aid = e.author)), retracted_by, received_at,"
-	"  withheld, prev, search_slot FROM events e ORDER BY seq;"
-	EVENTS_RENAMED("events_14"),
+	/* 13 -> 14: raw without the author's key, events_grp and events_kind
+	 * without a second seq (issue 11: the store at 2 x the event bytes).
+	 * The key is kept once, in authors, and took 32 bytes of each row's
+	 * raw (store_raw.c): a row of ~386 bytes fitted 21 to an 8 KiB page,
+	 * one of ~354 fits 22 or 23.  The two indexes held (grp, seq, rowid),
+	 * and the rowid is the seq (EVENTS_INDEXES).  The table is made again
+	 * as schema 13 made it, which packs it. */
+	"CREATE TABLE events_14 ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  grp INTEGER NOT NULL,"                  /* grps.gid */
+	"  author INTEGER NOT NULL,"               /* authors.aid */
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  raw BLOB,"                              /* without the author's key */
+	"  retracted_by BLOB,"
+	"  received_at INTEGER NOT NULL,"
+	"  withheld BLOB,"
+	"  prev BLOB,"
+	"  search_slot INTEGER,"
+	"  search_key INTEGER AS (" STORE_SEARCH_KEY_SQL ") VIRTUAL);"
+	"INSERT INTO events_14 (seq, id, created_at, kind, grp, author, expires_at, raw, retracted_by,"
+	"  received_at, withheld, prev, search_slot) SELECT seq, id, created_at, kind, grp, author,"
+	"  expires_at, wm_raw_cut(raw, (SELECT key FROM authors a WHERE a.aid = e.author)), retracted_by,"
+	"  received_at, withheld, prev, search_slot FROM events e ORDER BY seq;"
+	"DELETE FROM sqlite_sequence WHERE name = 'events_14';"
+	"UPDATE sqlite_sequence SET name = 'events_14' WHERE name = 'events';"
+	"DROP TABLE events;"
+	"ALTER TABLE events_14 RENAME TO events;"
+	EVENTS_INDEXES("")
+	STORE_NEG_EVENTS_DEL_12,
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
