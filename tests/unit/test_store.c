@@ -1660,8 +1660,8 @@ static size_t payload_len(const struct built *b)
  * name a byte longer each time, a ref more every 34): those of 255 and
  * 256 bytes (the wire's header c4 or c5) and of 287 and 288 (the cut
  * one's header a byte shorter or not) among them.  Each kept 32 or 33
- * bytes shorter and read back as it came, by the feed and by id; a
- * retracted one's withheld form made from the whole bytes. */
+ * bytes shorter and read back as it came, by the feed, by id and hidden;
+ * a retracted one's withheld form made from the whole bytes. */
 static void test_raw_without_author(void **state)
 {
 	struct fx *f = *state;
@@ -1698,7 +1698,12 @@ static void test_raw_without_author(void **state)
 	w.n = n;
 	assert_int_equal(store_events(f->s, &all, wires_cb, &w), 0);
 	assert_int_equal(w.match, n);
+	/* hidden (made whole in SQL), listed by the revoke that decided it */
 	memset(by, 0xb1, sizeof(by));
+	assert_int_equal(store_hide(f->s, b[0].ev->id, by, WM_EREVOKED, "revoked"), 0);
+	w.match = 0;
+	assert_int_equal(store_hidden_by(f->s, by, wires_cb, &w), 0);
+	assert_int_equal(w.match, 1);
 	assert_int_equal(store_retract(f->s, b[n - 1].ev->id, by), 0);
 	{
 		uint8_t *wire = NULL, *wh = NULL;
