@@ -298,10 +298,11 @@ static const char *const migrations[] = {
 	"  prev BLOB,"
 	"  search_slot INTEGER,"
 	"  search_key INTEGER AS (" STORE_SEARCH_KEY_SQL ") VIRTUAL);"
-	"INSERT INTO events_14 (seq, id, created_at, kind, grp, author, expires_at, raw, retracted_by,"
-	"  received_at, withheld, prev, search_slot) SELECT seq, id, created_at, kind, grp, author,"
-	"  expires_at, wm_raw_cut(raw, (SELECT key FROM authors a WHERE a.aid = e.author)), retracted_by,"
-	"  received_at, withheld, prev, search_slot FROM events e ORDER BY seq;"
+	"INSERT INTO events_14 (seq, id, created_at, kind, grp, author, expires_at, raw,"
+	"  retracted_by, received_at, withheld, prev, search_slot) SELECT seq, id, created_at,"
+	"  kind, grp, author, expires_at,"
+	"  wm_raw_cut(raw, (SELECT key FROM authors a WHERE a.aid = e.author)),"
+	"  retracted_by, received_at, withheld, prev, search_slot FROM events e ORDER BY seq;"
 	"DELETE FROM sqlite_sequence WHERE name = 'events_14';"
 	"UPDATE sqlite_sequence SET name = 'events_14' WHERE name = 'events';"
 	"DROP TABLE events;"
@@ -436,8 +437,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_WAIT_EXPIRED] = "SELECT w.retract FROM waiting w JOIN events e ON " STORE_ID_IS("e.", "w.retract")
 	                    " WHERE e.received_at <= ?1",
 	[ST_HIDE] = "INSERT OR REPLACE INTO hidden (id, author, grp, prev, raw, expires_at)"
-	            " SELECT id, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ", prev, " RAW_WHOLE ", expires_at"
-	            " FROM events"
+	            " SELECT id, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ", prev, " RAW_WHOLE ","
+	            " expires_at FROM events"
 	            " WHERE " STORE_ID_IS("", "?1") " AND raw IS NOT NULL",
 	[ST_HIDE_BY] = "INSERT OR IGNORE INTO hidden_by (revoke, id) VALUES (?2, ?1)",
 	/* every revocation that counts against the author's certs or its

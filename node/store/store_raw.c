@@ -146,7 +146,8 @@ int store_raw_register(sqlite3 *db)
 	                                 raw_fn, NULL, NULL);
 
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function(db, "wm_raw_cut", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-		                             NULL, raw_cut_fn, NULL, NULL);
+		rc = sqlite3_create_function(db, "wm_raw_cut", 2,
+		                             SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, raw_cut_fn,
+		                             NULL, NULL);
 	return rc == SQLITE_OK ? 0 : WM_ESTORE;
 }

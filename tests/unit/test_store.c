@@ -415,9 +415,11 @@ static void test_query_plans(void **state)
 			assert_plan_streams(sql, plan);
 		/* a group's or a kind's arrival order: its index, by rowid (= seq) */
 		if (v == 1 || v == 9)
-			assert_non_null(strstr(plan, "SEARCH events USING INDEX events_grp (grp=? AND rowid>?)"));
+			assert_non_null(strstr(plan, "SEARCH events USING INDEX events_grp"
+			                             " (grp=? AND rowid>?)"));
 		if (v == 2 || v == 10)
-			assert_non_null(strstr(plan, "SEARCH events USING INDEX events_kind (kind=? AND rowid>?)"));
+			assert_non_null(strstr(plan, "SEARCH events USING INDEX events_kind"
+			                             " (kind=? AND rowid>?)"));
 	}
 	/* an event by its id: the rows of its first 8 bytes, from events_id */
 	plan_of(f->s, "SELECT seq FROM events WHERE " STORE_ID_IS("", "?1"), plan, sizeof(plan));
@@ -1786,8 +1788,10 @@ static void test_migration_raw(void **state)
 	assert_int_equal(sqlite3_exec(store_db(f->s),
 	                              "UPDATE events SET raw = wm_raw(raw,"
 	                              "  (SELECT key FROM authors a WHERE a.aid = events.author));"
-	                              "DROP INDEX events_grp; CREATE INDEX events_grp ON events(grp, seq);"
-	                              "DROP INDEX events_kind; CREATE INDEX events_kind ON events(kind, seq);"
+	                              "DROP INDEX events_grp;"
+	                              "CREATE INDEX events_grp ON events(grp, seq);"
+	                              "DROP INDEX events_kind;"
+	                              "CREATE INDEX events_kind ON events(kind, seq);"
 	                              "UPDATE sqlite_sequence SET seq = 9 WHERE name = 'events';"
 	                              "PRAGMA user_version = 13;", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sql_int(f->d.path, "SELECT sum(length(raw)) FROM events"),
@@ -1801,10 +1805,10 @@ static void test_migration_raw(void **state)
 	                 (int)(whole - c.len - 2 * WM_PUB_LEN));
 	assert_int_equal(sql_int(f->d.path, "SELECT seq FROM sqlite_sequence"
 	                         " WHERE name = 'events'"), 9);
-	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM sqlite_schema"
-	                         " WHERE name IN ('events_grp', 'events_kind') AND sql LIKE '%seq%'"), 0);
-	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM sqlite_schema"
-	                         " WHERE tbl_name = 'events' AND type IN ('index', 'trigger')"), 11);
+	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+	                         " ('events_grp', 'events_kind') AND sql LIKE '%seq%'"), 0);
+	assert_int_equal(sql_int(f->d.path, "SELECT count(*) FROM sqlite_schema WHERE"
+	                         " tbl_name = 'events' AND type IN ('index', 'trigger')"), 11);
 	assert_gets(f->s, &a);
 	assert_gets(f->s, &b);
 	assert_int_equal(store_search_count(f->s, "走失", NULL, 10, &n), 0);
