@@ -22,12 +22,15 @@
 
 #include "store_int.h"
 
-/* The events table's indexes, made after its rows by schemas 12 and 13. */
-#define EVENTS_INDEXES                                                                  \
+/* The events table's indexes, made after its rows by schemas 12, 13 (seq
+ * ", seq") and 14 (seq ""): events_grp and events_kind order a group's and
+ * a kind's rows by seq, which an index holds anyway as the rowid; named,
+ * it was held twice (schema 14). */
+#define EVENTS_INDEXES(seq)                                                             \
 	"CREATE INDEX events_id ON events(substr(id, 1, 8));"                           \
 	"CREATE INDEX events_time ON events(created_at, id);"                           \
-	"CREATE INDEX events_grp ON events(grp, seq);"                                  \
-	"CREATE INDEX events_kind ON events(kind, seq);"                                \
+	"CREATE INDEX events_grp ON events(grp" seq ");"                                \
+	"CREATE INDEX events_kind ON events(kind" seq ");"                              \
 	"CREATE INDEX events_author ON events(author, created_at);"                     \
 	"CREATE INDEX events_expiry ON events(expires_at) WHERE expires_at != 0;"       \
 	"CREATE INDEX events_retracted ON events(seq) WHERE raw IS NULL;"               \
@@ -235,7 +238,7 @@ static const char *const migrations[] = {
 	"UPDATE sqlite_sequence SET name = 'events_12' WHERE name = 'events';"
 	"DROP TABLE events;"
 	"ALTER TABLE events_12 RENAME TO events;"
-	EVENTS_INDEXES
+	EVENTS_INDEXES(", seq")
 	STORE_NEG_EVENTS_DEL_12,
 	/* 12 -> 13: the events row without its search key, refs_ref on the
 	 * ref's first 8 bytes (issue 11: the store at 2 x the event bytes).
@@ -269,26 +272,64 @@ static const char *const migrations[] = {
 	"UPDATE sqlite_sequence SET name = 'events_13' WHERE name = 'events';"
 	"DROP TABLE events;"
 	"ALTER TABLE events_13 RENAME TO events;"
-	EVENTS_INDEXES
+	EVENTS_INDEXES(", seq")
 	STORE_NEG_EVENTS_DEL_12
 	"DROP INDEX refs_ref;"
 	"CREATE INDEX refs_ref ON refs(substr(ref, 1, 8));",
+	/* 13 -> 14: raw without the author's key, events_grp and events_kind
+	 * without a second seq (issue 11: the store at 2 x the event bytes).
+	 * The key is kept once, in authors, and took 32 bytes of each row's
+	 * raw (store_raw.c): a row of ~386 bytes fitted 21 to an 8 KiB page,
+	 * one of ~354 fits 22 or 23.  The two indexes held (grp, seq, rowid),
+	 * and the rowid is the seq (EVENTS_INDEXES).  The table is made again
+	 * as schema 13 made it, which packs it. */
+	"CREATE TABLE events_14 ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  grp INTEGER NOT NULL,"                  /* grps.gid */
+	"  author INTEGER NOT NULL,"               /* authors.aid */
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  raw BLOB,"                              /* without the author's key */
+	"  retracted_by BLOB,"
+	"  received_at INTEGER NOT NULL,"
+	"  withheld BLOB,"
+	"  prev BLOB,"
+	"  search_slot INTEGER,"
+	"  search_key INTEGER AS (" STORE_SEARCH_KEY_SQL ") VIRTUAL);"
+	"INSERT INTO events_14 (seq, id, created_at, kind, grp, author, expires_at, raw,"
+	"  retracted_by, received_at, withheld, prev, search_slot) SELECT seq, id, created_at,"
+	"  kind, grp, author, expires_at,"
+	"  wm_raw_cut(raw, (SELECT key FROM authors a WHERE a.aid = e.author)),"
+	"  retracted_by, received_at, withheld, prev, search_slot FROM events e ORDER BY seq;"
+	"DELETE FROM sqlite_sequence WHERE name = 'events_14';"
+	"UPDATE sqlite_sequence SET name = 'events_14' WHERE name = 'events';"
+	"DROP TABLE events;"
+	"ALTER TABLE events_14 RENAME TO events;"
+	EVENTS_INDEXES("")
+	STORE_NEG_EVENTS_DEL_12,
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per version");
 
-#define EV_COLS "seq, id, kind, created_at, expires_at, " STORE_GRP_NAME("grp") ", raw, withheld"
+/* a row's bytes are made whole from raw and author in C (row_raw) */
+#define EV_COLS "seq, id, kind, created_at, expires_at, " STORE_GRP_NAME("grp") ", raw, withheld," \
+	" author"
 /* the rows of group p */
 #define GRP_IS(c, p) c " = (SELECT gid FROM grps WHERE name = " p ")"
 /* An events row's author's key, and the rows of the author of key p. */
 #define AUTHOR_KEY "(SELECT key FROM authors WHERE aid = author)"
 #define AUTHOR_IS(p) "author = (SELECT aid FROM authors WHERE key = " p ")"
+/* An events row's wire bytes in SQL (store_raw.c); C reads them with row_raw. */
+#define RAW_WHOLE "wm_raw(raw, " AUTHOR_KEY ")"
 #define CERT_COLS "event_id, issuer, subject, role, name, groups, not_before, not_after, created_at"
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_INSERT, ST_INSERT_REF, ST_INSERT_IDX, ST_KEY_TAKEN, ST_SEARCH_SLOTS, ST_SET_KEY,
-	ST_HAS, ST_PRE_INSERT, ST_AUTHOR_ADD, ST_GRP_ADD, ST_LOOKUP, ST_GET, ST_INFO, ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
+	ST_HAS, ST_PRE_INSERT, ST_AUTHOR_ADD, ST_AUTHOR_KEY, ST_GRP_ADD, ST_LOOKUP, ST_GET, ST_INFO,
+	ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
 	ST_CERTS_OF, ST_CERTS_BY, ST_ADD_CERT, ST_ADD_REVOKE, ST_REVOKED_BY, ST_REVOKES_OF,
 	ST_SEQ_OF, ST_RAW_OF, ST_RETRACT, ST_DEL_IDX, ST_DEL_REFS, ST_DEL_EVENT, ST_DEL_CERT, ST_DEL_REVOKE,
 	ST_REMEMBER, ST_WAS_REJECTED, ST_META_GET, ST_META_SET, ST_COUNTS, ST_PREFIX,
@@ -329,11 +370,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_PRE_INSERT] = "SELECT EXISTS (SELECT 1 FROM events WHERE " STORE_ID_IS("", "?1") "),"
 	                  " (SELECT aid FROM authors WHERE key = ?2), (SELECT gid FROM grps WHERE name = ?3)",
 	[ST_AUTHOR_ADD] = "INSERT INTO authors (key) VALUES (?1)",
+	[ST_AUTHOR_KEY] = "SELECT key FROM authors WHERE aid = ?1",
 	[ST_GRP_ADD] = "INSERT INTO grps (name) VALUES (?1)",
 	/* held first, as ingest asks; the second probe only when not held */
 	[ST_LOOKUP] = "SELECT 1, 0, NULL FROM events WHERE " STORE_ID_IS("", "?1")
 	              " UNION ALL SELECT 2, code, why FROM rejected WHERE id = ?1 LIMIT 1",
-	[ST_GET] = "SELECT coalesce(raw, withheld) FROM events WHERE " STORE_ID_IS("", "?1"),
+	[ST_GET] = "SELECT raw, author, withheld FROM events WHERE " STORE_ID_IS("", "?1"),
 	[ST_INFO] = "SELECT seq, kind, created_at, expires_at, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ","
 	            " raw IS NULL FROM events"
 	            " WHERE " STORE_ID_IS("", "?1"),
@@ -349,7 +391,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_REVOKED_BY] = "SELECT 1 FROM revocations WHERE subject = ?1 AND issuer = ?2 LIMIT 1",
 	[ST_REVOKES_OF] = "SELECT event_id FROM revocations WHERE subject = ?1 ORDER BY event_id",
 	[ST_SEQ_OF] = "SELECT seq, raw IS NULL FROM events WHERE " STORE_ID_IS("", "?1"),
-	[ST_RAW_OF] = "SELECT raw FROM events WHERE seq = ?1",
+	[ST_RAW_OF] = "SELECT raw, author FROM events WHERE seq = ?1",
 	[ST_RETRACT] = "UPDATE events SET raw = NULL, withheld = ?3, retracted_by = ?2, search_slot = NULL"
 	               " WHERE seq = ?1",
 	/* the contentless index forgets a row given the text it was given */
@@ -387,7 +429,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_EXP_REJECTED] = "DELETE FROM rejected WHERE expires_at != 0 AND expires_at <= ?1",
 	[ST_WAIT] = "INSERT OR IGNORE INTO waiting (target, retract) VALUES (?1, ?2)",
 	[ST_WAITING] = "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, " STORE_GRP_NAME("e.grp") ","
-	               " e.raw, e.withheld"
+	               " e.raw, e.withheld, e.author"
 	               " FROM waiting w JOIN events e ON " STORE_ID_IS("e.", "w.retract") " WHERE w.target = ?1"
 	               " ORDER BY e.seq",
 	[ST_UNWAIT] = "DELETE FROM waiting WHERE target = ?1",
@@ -395,7 +437,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_WAIT_EXPIRED] = "SELECT w.retract FROM waiting w JOIN events e ON " STORE_ID_IS("e.", "w.retract")
 	                    " WHERE e.received_at <= ?1",
 	[ST_HIDE] = "INSERT OR REPLACE INTO hidden (id, author, grp, prev, raw, expires_at)"
-	            " SELECT id, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ", prev, raw, expires_at FROM events"
+	            " SELECT id, " AUTHOR_KEY ", " STORE_GRP_NAME("grp") ", prev, " RAW_WHOLE ","
+	            " expires_at FROM events"
 	            " WHERE " STORE_ID_IS("", "?1") " AND raw IS NOT NULL",
 	[ST_HIDE_BY] = "INSERT OR IGNORE INTO hidden_by (revoke, id) VALUES (?2, ?1)",
 	/* every revocation that counts against the author's certs or its
@@ -470,6 +513,7 @@ struct idx_pending {
  * given back).  Few, because the simulator runs hundreds of stores. */
 #define STORE_READERS_IDLE 2
 #define STORE_META_CACHED 8     /* meta keys remembered per handle */
+#define STORE_KEYS_CACHED 64    /* authors' keys remembered per handle, by number */
 
 /* store_events() variants: group? x kind? x order x except?, built on first use. */
 #define N_EV_VARIANTS 16
@@ -490,6 +534,8 @@ struct store {
 	/* meta values read or written through this handle (store_meta_get) */
 	struct meta_cached { char key[32]; char *val; } meta[STORE_META_CACHED];
 	size_t nmeta;
+	/* authors' keys by number (author_key), for the rows' bytes */
+	struct key_cached { sqlite3_int64 aid; uint8_t key[WM_PUB_LEN]; } keys[STORE_KEYS_CACHED];
 	int64_t inserted_seq;                   /* the row the last store_insert added */
 	struct agg_pending agg;                 /* repair aggregates not written yet */
 	struct idx_pending idx;                 /* search index rows not written yet */
@@ -1068,7 +1114,8 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	                   "PRAGMA journal_size_limit = 67108864;", why, "cannot configure")) != 0)
 		goto out;
 	if (store_neg_register(s->db) != 0 ||       /* the neg_agg triggers call these */
-	    store_search_register(s->db) != 0) {    /* the search index's tokenizer */
+	    store_search_register(s->db) != 0 ||    /* the search index's tokenizer */
+	    store_raw_register(s->db) != 0) {       /* the rows' bytes */
 		wm_why(why, "cannot register SQL functions: %s", sqlite3_errmsg(s->db));
 		rc = WM_ESTORE;
 		goto out;
@@ -1121,8 +1168,8 @@ int store_open_reader(const char *path, struct store **out, char why[WM_WHY_LEN]
 	if ((rc = exec_sql(s->db, sql, why, "cannot configure a reader")) != 0 ||
 	    (rc = user_version(s->db, &v, why)) != 0)
 		goto out;
-	if (store_search_register(s->db) != 0) {
-		wm_why(why, "cannot register the search tokenizer: %s", sqlite3_errmsg(s->db));
+	if (store_search_register(s->db) != 0 || store_raw_register(s->db) != 0) {
+		wm_why(why, "cannot register SQL functions: %s", sqlite3_errmsg(s->db));
 		rc = WM_ESTORE;
 		goto out;
 	}
@@ -1280,14 +1327,87 @@ int store_checkpoint(struct store *s)
 
 /* --- reading ------------------------------------------------------------------- */
 
-/* Fill a stored_event from a row of EV_COLS. */
-static int row_event(sqlite3_stmt *st, struct stored_event *e)
+/* The key of author number aid (authors), into key: 0, or WM_ESTORE.
+ * Kept when read outside this connection's transactions (or by a
+ * reader): a committed number keeps its key for good, where one added in
+ * a transaction that rolls back is given to the next new key. */
+static int author_key(struct store *s, sqlite3_int64 aid, uint8_t key[WM_PUB_LEN])
+{
+	struct key_cached *c = &s->keys[(uint64_t)aid % STORE_KEYS_CACHED];
+	sqlite3_stmt *st;
+	int rc = WM_ESTORE;
+
+	if (c->aid == aid && aid != 0) {
+		memcpy(key, c->key, WM_PUB_LEN);
+		return 0;
+	}
+	if ((st = stmt_get(s, ST_AUTHOR_KEY)) == NULL)
+		return WM_ESTORE;
+	sqlite3_bind_int64(st, 1, aid);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == WM_PUB_LEN) {
+		memcpy(key, sqlite3_column_blob(st, 0), WM_PUB_LEN);
+		rc = 0;
+	} else {
+		snprintf(s->err, sizeof(s->err), "an event's author number %lld is not in authors",
+		         (long long)aid);
+	}
+	stmt_put(s, st);
+	if (rc == 0 && (sqlite3_get_autocommit(s->db) || sqlite3_db_readonly(s->db, "main") == 1)) {
+		c->aid = aid;
+		memcpy(c->key, key, WM_PUB_LEN);
+	}
+	return rc;
+}
+
+/* Room for a row's bytes made whole (row_raw), reused row after row. */
+struct raw_buf {
+	uint8_t *p;
+	size_t cap;
+};
+
+/* The wire bytes of the events row st is on: raw in column col, the
+ * author's number in column aidcol, made whole (store_raw.c) in b, or
+ * raw itself when it was kept whole; *wire NULL when raw is NULL.  Valid
+ * until the next row or b's next use.  0, WM_ENOMEM or WM_ESTORE. */
+static int row_raw(struct store *s, sqlite3_stmt *st, int col, int aidcol, struct raw_buf *b,
+                   const uint8_t **wire, size_t *len)
+{
+	const uint8_t *kept = sqlite3_column_blob(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col), k;
+	uint8_t key[WM_PUB_LEN], *p;
+	int rc;
+
+	*wire = kept;
+	*len = n;
+	if (kept == NULL)
+		return 0;
+	if (b->cap < n + STORE_RAW_WHOLE_MORE) {
+		if ((p = realloc(b->p, n + STORE_RAW_WHOLE_MORE)) == NULL)
+			return WM_ENOMEM;
+		b->p = p;
+		b->cap = n + STORE_RAW_WHOLE_MORE;
+	}
+	if ((rc = author_key(s, sqlite3_column_int64(st, aidcol), key)) != 0)
+		return rc;
+	if ((k = store_raw_whole(kept, n, key, b->p)) != 0) {
+		*wire = b->p;
+		*len = k;
+	} else {
+		*wire = kept;
+	}
+	return 0;
+}
+
+/* Fill a stored_event from a row of EV_COLS, its bytes made whole in b. */
+static int row_event(struct store *s, sqlite3_stmt *st, struct stored_event *e, struct raw_buf *b)
 {
 	const void *id = sqlite3_column_blob(st, 1);
 
 	memset(e, 0, sizeof(*e));
-	if (id == NULL || sqlite3_column_bytes(st, 1) != WM_ID_LEN)
+	if (id == NULL || sqlite3_column_bytes(st, 1) != WM_ID_LEN) {
+		snprintf(s->err, sizeof(s->err), "a stored event has a bad id");
 		return WM_ESTORE;
+	}
 	e->seq = sqlite3_column_int64(st, 0);
 	memcpy(e->id, id, WM_ID_LEN);
 	e->kind = (unsigned)sqlite3_column_int(st, 2);
@@ -1300,31 +1420,28 @@ static int row_event(sqlite3_stmt *st, struct stored_event *e)
 		e->retracted = 1;
 		e->wire = sqlite3_column_blob(st, 7);
 		e->wire_len = (size_t)sqlite3_column_bytes(st, 7);
-	} else {
-		e->wire = sqlite3_column_blob(st, 6);
-		e->wire_len = (size_t)sqlite3_column_bytes(st, 6);
+		return 0;
 	}
-	return 0;
+	return row_raw(s, st, 6, 8, b, &e->wire, &e->wire_len);
 }
 
 /* Step through rows of EV_COLS, calling cb; puts the statement back. */
 static int iterate_events(struct store *s, sqlite3_stmt *st, store_event_cb cb, void *ctx)
 {
 	struct stored_event e;
+	struct raw_buf b = { 0 };
 	int rc = 0, step;
 
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (row_event(st, &e) != 0) {
-			snprintf(s->err, sizeof(s->err), "a stored event has a bad id");
-			rc = WM_ESTORE;
+		if ((rc = row_event(s, st, &e, &b)) != 0)
 			break;
-		}
 		if (cb != NULL && (rc = cb(ctx, &e)) != 0)
 			break;
 	}
 	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = store_fail(s, "read events");
 	stmt_put(s, st);
+	free(b.p);
 	return rc;
 }
 
@@ -1432,31 +1549,37 @@ int store_lookup(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char w
 int store_get(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t **wire, size_t *len)
 {
 	sqlite3_stmt *st;
-	uint8_t *buf;
-	size_t n;
+	struct raw_buf b = { 0 };
+	const uint8_t *p = NULL;
+	size_t n = 0;
 	int rc;
 
 	if ((st = stmt_get(s, ST_GET)) == NULL)
 		return WM_ESTORE;
 	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE || (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL)) {
-		rc = WM_ENOTFOUND;
-	} else if (rc != SQLITE_ROW) {
-		rc = store_fail(s, "get");
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL) {
+		p = sqlite3_column_blob(st, 2);         /* retracted: withheld */
+		n = (size_t)sqlite3_column_bytes(st, 2);
+		rc = p == NULL ? WM_ENOTFOUND : 0;
+	} else if (rc == SQLITE_ROW) {
+		rc = row_raw(s, st, 0, 1, &b, &p, &n);
 	} else {
-		n = (size_t)sqlite3_column_bytes(st, 0);
-		if ((buf = malloc(n ? n : 1)) == NULL) {
-			rc = WM_ENOMEM;
-		} else {
-			if (n)
-				memcpy(buf, sqlite3_column_blob(st, 0), n);
-			*wire = buf;
-			*len = n;
-			rc = 0;
-		}
+		rc = rc == SQLITE_DONE ? WM_ENOTFOUND : store_fail(s, "get");
+	}
+	if (rc == 0 && b.p != NULL && p == b.p) {       /* made whole: the caller's */
+		*wire = b.p;
+		*len = n;
+		b.p = NULL;
+	} else if (rc == 0 && (*wire = malloc(n ? n : 1)) == NULL) {
+		rc = WM_ENOMEM;
+	} else if (rc == 0) {
+		if (n)
+			memcpy(*wire, p, n);
+		*len = n;
 	}
 	stmt_put(s, st);
+	free(b.p);
 	return rc;
 }
 
@@ -1508,6 +1631,7 @@ int store_events_referring(struct store *s, const uint8_t id[WM_ID_LEN], store_e
 int store_arrivals_of(struct store *s, const uint8_t author[WM_PUB_LEN], store_arrival_cb cb, void *ctx)
 {
 	struct stored_event e;
+	struct raw_buf b = { 0 };
 	sqlite3_stmt *st;
 	int rc = 0, step;
 
@@ -1517,17 +1641,15 @@ int store_arrivals_of(struct store *s, const uint8_t author[WM_PUB_LEN], store_a
 		return WM_ESTORE;
 	sqlite3_bind_blob(st, 1, author, WM_PUB_LEN, SQLITE_TRANSIENT);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (row_event(st, &e) != 0) {
-			snprintf(s->err, sizeof(s->err), "a stored event has a bad id");
-			rc = WM_ESTORE;
+		if ((rc = row_event(s, st, &e, &b)) != 0)
 			break;
-		}
-		if ((rc = cb(ctx, &e, sqlite3_column_int64(st, 8))) != 0)
+		if ((rc = cb(ctx, &e, sqlite3_column_int64(st, 9))) != 0)
 			break;
 	}
 	if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = store_fail(s, "read events");
 	stmt_put(s, st);
+	free(b.p);
 	return rc;
 }
 
@@ -1675,7 +1797,7 @@ static char *search_sql(const struct search_q *q, const char *group, int count)
 	k = (size_t)snprintf(sql, len, "%s FROM search_idx i%s WHERE i.search_idx MATCH ?1",
 	                     count ? "SELECT count(*) FROM (SELECT 1"
 	                           : "SELECT e.seq, e.id, e.kind, e.created_at, e.expires_at, "
-	                             STORE_GRP_NAME("e.grp") ", e.raw, e.withheld",
+	                             STORE_GRP_NAME("e.grp") ", e.raw, e.withheld, e.author",
 	                     !count || check || group != NULL ? " CROSS JOIN events e ON e.search_key = i.rowid" : "");
 	/* the index holds the pairs of characters: a longer word is checked
 	 * against the text, which wm_search_has reads from raw */
@@ -2177,11 +2299,20 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	sqlite3_stmt *st;
 	sqlite3_int64 seq, key = 0, aid = 0, gid = 0;
 	char *text = NULL;
-	size_t textlen, i;
+	uint8_t *raw = NULL;
+	size_t textlen, rawlen, i;
 	int rc, nokey = 0;
 
 	if ((rc = pre_insert(s, ev, &aid, &gid)) != 0 || (rc = store_search_text(ev, &text, &textlen)) != 0)
 		return rc;
+	if ((raw = malloc(ev->wire_len)) == NULL) {
+		rc = WM_ENOMEM;
+		goto out;
+	}
+	if ((rawlen = store_raw_cut(ev->wire, ev->wire_len, ev->author, raw)) == 0) {
+		memcpy(raw, ev->wire, ev->wire_len);   /* not of an event's shape: kept whole */
+		rawlen = ev->wire_len;
+	}
 	if (textlen > 0 &&
 	    (rc = search_key_free(s, store_search_key(store_u2i(ev->created_at), ev->id), &key, &nokey)) != 0)
 		goto out;
@@ -2195,7 +2326,7 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 	sqlite3_bind_int64(st, 4, gid);
 	sqlite3_bind_int64(st, 5, aid);
 	sqlite3_bind_int64(st, 6, store_u2i(ev->expires_at));
-	sqlite3_bind_blob(st, 7, ev->wire, (int)ev->wire_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, raw, (int)rawlen, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, received_at);
 	if (ev->has_prev)
 		sqlite3_bind_blob(st, 9, ev->prev, WM_ID_LEN, SQLITE_STATIC);
@@ -2238,6 +2369,7 @@ static int insert_locked(struct store *s, const struct event *ev, int64_t receiv
 		rc = idx_add(s, key, text, textlen);
 out:
 	free(text);
+	free(raw);
 	return rc;
 }
 
@@ -2366,6 +2498,9 @@ static int unindex(struct store *s, sqlite3_int64 seq)
 static int withheld_of(struct store *s, sqlite3_int64 seq, uint8_t **wh, size_t *whlen)
 {
 	sqlite3_stmt *st;
+	struct raw_buf b = { 0 };
+	const uint8_t *wire;
+	size_t n;
 	int rc;
 
 	if ((st = stmt_get(s, ST_RAW_OF)) == NULL)
@@ -2373,14 +2508,15 @@ static int withheld_of(struct store *s, sqlite3_int64 seq, uint8_t **wh, size_t 
 	sqlite3_bind_int64(st, 1, seq);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		rc = store_fail(s, "read the event to withhold");
-	} else {
-		rc = event_withheld(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), wh, whlen);
+	} else if ((rc = row_raw(s, st, 0, 1, &b, &wire, &n)) == 0) {
+		rc = event_withheld(wire, n, wh, whlen);
 		if (rc != 0 && rc != WM_ENOMEM) {
 			snprintf(s->err, sizeof(s->err), "a stored event is not a wire event (%s)", wm_strerror(rc));
 			rc = WM_ESTORE;
 		}
 	}
 	stmt_put(s, st);
+	free(b.p);
 	return rc;
 }
 

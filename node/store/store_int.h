@@ -29,7 +29,7 @@
 
 /* The schema version this build writes; store_open migrates older files
  * forward and refuses newer ones. */
-#define STORE_SCHEMA_VERSION 13
+#define STORE_SCHEMA_VERSION 14
 /* Schemas before this one held events of the retired format 1, which
  * nothing can convert (their signatures cover the old bytes). */
 #define STORE_FORMAT2_VERSION 6
@@ -69,6 +69,34 @@ int store_neg_register(sqlite3 *db);
 /* The refs rows of the referred id p, the same way: refs_ref holds 8 bytes
  * of each (schema 13). */
 #define STORE_REF_IS(p) "substr(ref, 1, 8) = substr(" p ", 1, 8) AND ref = " p
+
+/* --- an events row's bytes (store_raw.c) ----------------------------------- */
+
+/*
+ * An events row keeps its event's wire bytes without the author's key
+ * (schema 14): the key is kept once, in authors, and was 32 of the ~316
+ * bytes an event (BENCHMARKS.md "The store at 2 x, the author's key").
+ * The payload's author becomes bin(0), its header the shorter length.
+ * Whatever reads raw for its bytes makes them whole: store.c in C
+ * (row_raw, from the row's author number), SQL with wm_raw; the
+ * search's text needs no key (store_bigram.c).  raw IS NULL still means
+ * retracted.
+ */
+/* What the row keeps of wire[0..n), an event by author, at out (n bytes
+ * free): its length, or 0 if the bytes are not of an event by author in
+ * their shortest form; then the row keeps them whole. */
+size_t store_raw_cut(const uint8_t *wire, size_t n, const uint8_t author[WM_PUB_LEN],
+                     uint8_t *out);
+/* The wire bytes of a row's kept[0..n) and its author's key, at out (n +
+ * STORE_RAW_WHOLE_MORE bytes free): their length, or 0 if kept was not
+ * cut (it is the wire bytes itself). */
+#define STORE_RAW_WHOLE_MORE (WM_PUB_LEN + 1)
+size_t store_raw_whole(const uint8_t *kept, size_t n, const uint8_t author[WM_PUB_LEN],
+                       uint8_t *out);
+/* The SQL functions wm_raw(raw, key), the wire bytes, and wm_raw_cut(wire,
+ * key), what a row keeps (the migration's), on db: every connection that
+ * reads events. */
+int store_raw_register(sqlite3 *db);
 
 /* --- the search index (store_bigram.c) ------------------------------------ */
 

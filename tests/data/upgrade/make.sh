@@ -13,6 +13,7 @@
 # COMMIT is the last one whose store is schema N: the parent of the commit
 # that moved STORE_SCHEMA_VERSION past N (git log -G'define STORE_SCHEMA_VERSION').
 # Made so far:  6 f04d4a8   7 0afc732   8 f8d6277   9 6f1157e   10 a9d69fa   11 f101194   12 745c63f
+#               13 056fd96
 # A new schema version M: make schema-(M-1) with the parent of M's commit.
 set -eu
 n=$1
