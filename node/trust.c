@@ -454,20 +454,32 @@ int trust_vouched(struct store *s, const uint8_t root[WM_PUB_LEN],
 
 #define VOUCHED_META "vouched"
 
+/* The certificates of node key `key` in *l (certs_free it), 0; or 1, why
+ * saying so, when the network's root revoked the key itself (*l empty);
+ * <0 on a store error. */
+static int node_key_certs(struct store *s, const uint8_t root[WM_PUB_LEN], const uint8_t key[WM_PUB_LEN],
+                          struct certs *l, char why[WM_WHY_LEN])
+{
+	char hx[17];
+	int rc = store_revoked_by(s, key, root);
+
+	if (rc == 1) {
+		wm_why(why, "the network's root revoked key %s", short_hex(hx, key));
+		return 1;
+	}
+	return rc < 0 ? rc : certs_of(s, key, l);
+}
+
 int trust_node_key_revoked(struct store *s, const uint8_t root[WM_PUB_LEN], const uint8_t key[WM_PUB_LEN],
                            char why[WM_WHY_LEN])
 {
 	struct certs l;
 	char hx[17];
 	size_t i;
-	int rc = store_revoked_by(s, key, root);
+	int rc = node_key_certs(s, root, key, &l, why);
 
-	if (rc == 1) {
-		wm_why(why, "the network's root revoked key %s", short_hex(hx, key));
-		return WM_EREVOKED;
-	}
-	if (rc < 0 || (rc = certs_of(s, key, &l)) != 0)
-		return rc;
+	if (rc != 0)
+		return rc == 1 ? WM_EREVOKED : rc;
 	for (i = 0; i < l.n && rc == 0; i++) {
 		if (l.v[i].role != ROLE_NODE)
 			continue;
@@ -490,14 +502,10 @@ int trust_node_key_certified(struct store *s, const uint8_t root[WM_PUB_LEN],
 	struct certs l;
 	char hx[17];
 	size_t i;
-	int rc = store_revoked_by(s, key, root);
+	int rc = node_key_certs(s, root, key, &l, why);
 
-	if (rc == 1) {
-		wm_why(why, "the network's root revoked key %s", short_hex(hx, key));
-		return 0;
-	}
-	if (rc < 0 || (rc = certs_of(s, key, &l)) != 0)
-		return rc;
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
 	for (i = 0; i < l.n && rc == 0; i++) {
 		const struct cert *c = &l.v[i];
 
