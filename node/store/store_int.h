@@ -268,11 +268,10 @@ struct store_neg_stats {
 	uint64_t dirs;                  /* buckets whose neg_fine rows were read */
 	uint64_t loads;                 /* fine buckets whose items were read */
 	uint64_t rows;                  /* item rows read by those loads */
-	uint64_t dense;                 /* buckets read whole after some of their fine buckets */
 	uint64_t expired;               /* expired items subtracted */
 };
 void store_neg_get_stats(const struct store_neg *v, struct store_neg_stats *out);
-/* For tests: the items v's cache may hold (SN_CACHE_ITEMS, 262,144, at
+/* For tests: the items v's cache may hold (SN_CACHE_ITEMS, 131,072, from
  * the open), so that a small set meets the bound. */
 void store_neg_set_cache(struct store_neg *v, size_t items);
 

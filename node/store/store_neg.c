@@ -17,10 +17,7 @@
  * holds ~800 items, a neg_fine one ~25.  A bucket of at most SN_WHOLE
  * items (a sparse set: about one item a fine bucket) is instead read whole
  * in one range scan and its fine buckets counted from its items: one query
- * where there were a neg_fine query and an item query a fine bucket.  A
- * larger bucket is read whole too once a session has read SN_DENSE_AFTER
- * of its fine buckets (a dense difference reads about all of them), while
- * the buckets read whole leave room in the cache for fine buckets.  The
+ * where there were a neg_fine query and an item query a fine bucket.  The
  * scope's refusals are read once at the open when there are few, so that
  * a load asks the events index alone.  Events and refusals expired but
  * not collected yet (store_collect_expired deletes the others, and their
@@ -58,7 +55,7 @@
 #include "store_int.h"
 
 #define SN_CACHE 4096                   /* slots of loaded fine buckets, direct-mapped */
-#define SN_CACHE_ITEMS 262144           /* items a session caches (~10.5 MB; test: less) */
+#define SN_CACHE_ITEMS 131072           /* items a session caches (~5.3 MB; a test: fewer) */
 #define SN_DIRS 1024                    /* slots of loaded neg_fine rows, by bucket */
 #define SN_ADDED_MAX 65536              /* rows stored during a session it keeps (2.5 MB) */
 #define SN_FINE_PER (1u << (STORE_NEG_BUCKET_SHIFT - STORE_NEG_FINE_SHIFT))
@@ -67,10 +64,6 @@
  * 15% more at 0.1% (BENCHMARKS.md, "Repair: fewer queries a load") */
 #define SN_WHOLE 128
 #define SN_REJ_MAX 65536                /* refusals held from the open (2.5 MB) */
-/* a larger bucket is read whole at the SN_DENSE_AFTER-th of its fine
- * buckets a session reads, while buckets read whole hold at most 7/8 of
- * the session's cache (the rest is the fine buckets') */
-#define SN_DENSE_AFTER 3
 
 struct sn_bucket {
 	uint64_t key;                   /* created_at >> STORE_NEG_BUCKET_SHIFT */
@@ -85,7 +78,6 @@ struct sn_dir {
 	size_t n;                       /* <= SN_FINE_PER */
 	struct neg_item *items;         /* the bucket's items, sorted; NULL if not read whole */
 	size_t nitems;
-	unsigned loads;                 /* fine buckets read since it holds b */
 	uint64_t key[SN_FINE_PER];      /* created_at >> STORE_NEG_FINE_SHIFT */
 	uint64_t pos[SN_FINE_PER + 1];
 	struct neg_acc psum[SN_FINE_PER + 1];
@@ -129,9 +121,8 @@ struct store_neg {
 	struct neg_item *rej;           /* sorted */
 	size_t nrej;
 	struct sn_loaded cache[SN_CACHE];  /* fine key k lives in slot k % SN_CACHE */
-	size_t cache_items;             /* SN_CACHE_ITEMS, or a test's */
+	size_t cache_items;             /* SN_CACHE_ITEMS, or a test's bound */
 	size_t cached;                  /* items held by the cache and by dirs read whole */
-	size_t whole;                   /* of those, held by dirs read whole */
 	struct sn_dir *dirs[SN_DIRS];   /* bucket b's in slot b % SN_DIRS (allocated when used) */
 	struct store_neg_stats stats;
 };
@@ -863,17 +854,14 @@ static void sn_cache_drop(struct sn_loaded *l)
 static void sn_dir_drop(struct store_neg *v, struct sn_dir *d)
 {
 	v->cached -= d->nitems;
-	v->whole -= d->nitems;
 	free(d->items);
 	d->items = NULL;
 	d->nitems = 0;
 	d->b = SIZE_MAX;
 }
 
-/* Make room for n more items: over budget, the cache of fine buckets is
- * dropped, and if that is not room enough the buckets read whole too; all
- * are read again when asked.  Dense buckets are read whole only while they
- * leave room for fine buckets (sn_load), so those do not drop them. */
+/* Make room for n more items: over budget, the cache and the buckets read
+ * whole are all dropped and read again when asked. */
 static void sn_cache_room(struct store_neg *v, size_t n)
 {
 	size_t i;
@@ -884,8 +872,6 @@ static void sn_cache_room(struct store_neg *v, size_t n)
 		v->cached -= v->cache[i].n;
 		sn_cache_drop(&v->cache[i]);
 	}
-	if (v->cached + n <= v->cache_items)
-		return;
 	for (i = 0; i < SN_DIRS; i++)
 		if (v->dirs[i] != NULL && v->dirs[i]->items != NULL)
 			sn_dir_drop(v, v->dirs[i]);
@@ -1076,7 +1062,6 @@ static int sn_dir_whole(struct store_neg *v, size_t b, struct sn_dir *d)
 	d->items = items;
 	d->nitems = n;
 	v->cached += n;
-	v->whole += n;
 	return 0;
 }
 
@@ -1108,7 +1093,7 @@ static int sn_whole(struct store_neg *v, size_t b)
 /* Bucket b's fine buckets: read whole if it is small, else its neg_fine
  * rows in scope, less what expired and what was added since the open,
  * checked against b's own aggregate. */
-static int sn_dir(struct store_neg *v, size_t b, struct sn_dir **out)
+static int sn_dir(struct store_neg *v, size_t b, const struct sn_dir **out)
 {
 	struct sn_dir **slot = &v->dirs[b % SN_DIRS], *d = *slot;
 	uint64_t key0 = v->bk[b].key << (STORE_NEG_BUCKET_SHIFT - STORE_NEG_FINE_SHIFT);
@@ -1126,7 +1111,6 @@ static int sn_dir(struct store_neg *v, size_t b, struct sn_dir **out)
 		return WM_ENOMEM;
 	sn_dir_drop(v, d);
 	d->n = 0;
-	d->loads = 0;
 	if ((rc = sn_whole(v, b)) < 0)
 		return rc;
 	if (rc == 1) {
@@ -1194,44 +1178,12 @@ static int sn_dir(struct store_neg *v, size_t b, struct sn_dir **out)
 	return 0;
 }
 
-/* Bucket d->b, whose fine buckets were read one at a time, read whole
- * instead: a dense difference reads most of a bucket's fine buckets, and
- * one range scan reads them for less than a query each.  Its items must
- * split into the fine buckets d holds; those d's own loads put in the
- * cache go, the items being in d now. */
-static int sn_dir_dense(struct store_neg *v, struct sn_dir *d)
-{
-	struct sn_dir was = *d;
-	size_t f;
-	int rc;
-
-	for (f = 0; f < d->n; f++) {
-		struct sn_loaded *slot = &v->cache[d->key[f] % SN_CACHE];
-
-		if (slot->key == d->key[f]) {
-			v->cached -= slot->n;
-			sn_cache_drop(slot);
-		}
-	}
-	d->n = 0;
-	rc = sn_dir_whole(v, was.b, d);
-	if (rc == 0 && (d->n != was.n || memcmp(d->key, was.key, d->n * sizeof d->key[0]) != 0 ||
-	                memcmp(d->pos, was.pos, (d->n + 1) * sizeof d->pos[0]) != 0 ||
-	                memcmp(d->psum, was.psum, (d->n + 1) * sizeof d->psum[0]) != 0))
-		rc = sn_disagree("bucket", v->bk[was.b].key, d->nitems, v->bk[was.b].cnt);
-	if (rc != 0)
-		sn_dir_drop(v, d);
-	else
-		v->stats.dense++;
-	return rc;
-}
-
 /* Fine bucket f of directory d: its items, sorted.  No prefix sums kept:
  * 40 bytes an item rather than 72, so the same memory holds twice the
  * items (the cache dropped and read again half the set at 10% of 200k),
  * and a sum inside a fine bucket adds its first ids, linear in the
  * bucket's size as reading it is. */
-static int sn_load(struct store_neg *v, struct sn_dir *d, size_t f,
+static int sn_load(struct store_neg *v, const struct sn_dir *d, size_t f,
                    const struct neg_item **out, size_t *nout)
 {
 	uint64_t key = d->key[f], cnt = d->pos[f + 1] - d->pos[f];
@@ -1241,9 +1193,6 @@ static int sn_load(struct store_neg *v, struct sn_dir *d, size_t f,
 	size_t n = 0, i;
 	int rc;
 
-	if (d->items == NULL && slot->key != key && ++d->loads >= SN_DENSE_AFTER &&
-	    v->whole + d->pos[d->n] <= v->cache_items / 8 * 7 && (rc = sn_dir_dense(v, d)) != 0)
-		return rc;
 	if (d->items != NULL) {         /* read whole */
 		*out = d->items + d->pos[f];
 		*nout = (size_t)cnt;
@@ -1279,7 +1228,7 @@ static int sn_load(struct store_neg *v, struct sn_dir *d, size_t f,
 /* Where position i (< size) is inside bucket b (the one holding it): its
  * directory, fine bucket *f (the last with pos <= the offset in b), and
  * *off = i - pos[b]. */
-static int sn_locate(struct store_neg *v, uint64_t i, size_t b, struct sn_dir **d,
+static int sn_locate(struct store_neg *v, uint64_t i, size_t b, const struct sn_dir **d,
                      size_t *f, uint64_t *off)
 {
 	size_t lo, hi;
@@ -1306,7 +1255,7 @@ static int sn_locate(struct store_neg *v, uint64_t i, size_t b, struct sn_dir **
 static int sn_prefix(struct store_neg *v, uint64_t i, struct neg_acc *out)
 {
 	const struct neg_item *items;
-	struct sn_dir *d;
+	const struct sn_dir *d;
 	size_t b, f, k, n;
 	uint64_t off;
 	int rc;
@@ -1358,7 +1307,7 @@ static int sn_op_item(void *ctx, size_t i, struct neg_item *out)
 {
 	struct store_neg *v = ctx;
 	const struct neg_item *items;
-	struct sn_dir *d;
+	const struct sn_dir *d;
 	size_t b, f, n;
 	uint64_t off;
 	int rc;
@@ -1377,7 +1326,7 @@ static int sn_op_lower_bound(void *ctx, size_t begin, size_t end, const struct n
 {
 	struct store_neg *v = ctx;
 	const struct neg_item *items;
-	struct sn_dir *d;
+	const struct sn_dir *d;
 	uint64_t key = bd->ts >> STORE_NEG_BUCKET_SHIFT, fk = bd->ts >> STORE_NEG_FINE_SHIFT, g;
 	size_t b, f;
 	int rc;

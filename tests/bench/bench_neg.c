@@ -392,10 +392,9 @@ int main(int argc, char **argv)
 			       (unsigned long long)r0);
 			fflush(stdout);
 			if (getenv("BENCH_NEG_VERBOSE"))
-				printf("   (server view: %llu buckets, %llu bucket loads, %llu rows read, "
-				       "%llu dense buckets read whole)\n", (unsigned long long)st.buckets,
-				       (unsigned long long)st.loads, (unsigned long long)st.rows,
-				       (unsigned long long)st.dense);
+				printf("   (server view: %llu buckets, %llu bucket loads, %llu rows read)\n",
+				       (unsigned long long)st.buckets, (unsigned long long)st.loads,
+				       (unsigned long long)st.rows);
 			if (!same || rs.have != k || rs.need != k || rv.have != k || rv.need != k) {
 				fprintf(stderr, "bench_neg: results differ\n");
 				return 1;
