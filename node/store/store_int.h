@@ -271,7 +271,7 @@ struct store_neg_stats {
 	uint64_t expired;               /* expired items subtracted */
 };
 void store_neg_get_stats(const struct store_neg *v, struct store_neg_stats *out);
-/* For tests: the items v's cache may hold (SN_CACHE_ITEMS, 131,072, from
+/* For tests: the items v's cache may hold (SN_CACHE_ITEMS, 262,144, from
  * the open), so that a small set meets the bound. */
 void store_neg_set_cache(struct store_neg *v, size_t items);
 

@@ -54,8 +54,12 @@
 
 #include "store_int.h"
 
-#define SN_CACHE 4096                   /* slots of loaded fine buckets, direct-mapped */
-#define SN_CACHE_ITEMS 131072           /* items a session caches (~5.3 MB; a test: fewer) */
+/* slots of loaded fine buckets, direct-mapped: 8,192 consecutive fine
+ * buckets (~6 days) at most, ~31 items each at 1M events a month; 4,096
+ * made a session at 1M (10%) read every fine bucket 7 times, 8,192 about
+ * 4 times (BENCHMARKS.md, "Dense repairs") */
+#define SN_CACHE 8192
+#define SN_CACHE_ITEMS 262144           /* items a session caches (~10.5 MB; a test: fewer) */
 #define SN_DIRS 1024                    /* slots of loaded neg_fine rows, by bucket */
 #define SN_ADDED_MAX 65536              /* rows stored during a session it keeps (2.5 MB) */
 #define SN_FINE_PER (1u << (STORE_NEG_BUCKET_SHIFT - STORE_NEG_FINE_SHIFT))
