@@ -286,9 +286,9 @@ int store_events_sql(const struct store_filter *f, char *sql, size_t len);
 int store_search_sql(const char *query, const char *group, int count, char **sql);
 
 /*
- * The size and the counters of a session.  They read the view's private
- * state, so they live beside it in store_neg.c; the mesh needs neither (it
- * reads the size through the storage's ops).
+ * The size and the counters of a session, and its cache's bound.  They
+ * touch the view's private state, so they live beside it in store_neg.c;
+ * the mesh needs none (it reads the size through the storage's ops).
  */
 size_t store_neg_size(const struct store_neg *v);
 struct store_neg_stats {
@@ -299,6 +299,9 @@ struct store_neg_stats {
 	uint64_t expired;               /* expired items subtracted */
 };
 void store_neg_get_stats(const struct store_neg *v, struct store_neg_stats *out);
+/* For tests: the items v's cache may hold (SN_CACHE_ITEMS, 262,144, from
+ * the open), so that a small set meets the bound. */
+void store_neg_set_cache(struct store_neg *v, size_t items);
 
 /*
  * The rest is in store_test.c, built into the library wmstore_test that

@@ -54,8 +54,12 @@
 
 #include "store_int.h"
 
-#define SN_CACHE 4096                   /* slots of loaded fine buckets, direct-mapped */
-#define SN_CACHE_ITEMS 131072           /* items cached per session (~5.3 MB) */
+/* slots of loaded fine buckets, direct-mapped: 8,192 consecutive fine
+ * buckets (~6 days) at most, ~31 items each at 1M events a month; 4,096
+ * made a session at 1M (10%) read every fine bucket 7 times, 8,192 about
+ * 4 times (BENCHMARKS.md, "Dense repairs") */
+#define SN_CACHE 8192
+#define SN_CACHE_ITEMS 262144           /* items a session caches (~10.5 MB; a test: fewer) */
 #define SN_DIRS 1024                    /* slots of loaded neg_fine rows, by bucket */
 #define SN_ADDED_MAX 65536              /* rows stored during a session it keeps (2.5 MB) */
 #define SN_FINE_PER (1u << (STORE_NEG_BUCKET_SHIFT - STORE_NEG_FINE_SHIFT))
@@ -121,6 +125,7 @@ struct store_neg {
 	struct neg_item *rej;           /* sorted */
 	size_t nrej;
 	struct sn_loaded cache[SN_CACHE];  /* fine key k lives in slot k % SN_CACHE */
+	size_t cache_items;             /* SN_CACHE_ITEMS, or a test's bound */
 	size_t cached;                  /* items held by the cache and by dirs read whole */
 	struct sn_dir *dirs[SN_DIRS];   /* bucket b's in slot b % SN_DIRS (allocated when used) */
 	struct store_neg_stats stats;
@@ -657,6 +662,7 @@ int store_neg_open(struct store *s, const char *const *groups, size_t n, uint64_
 		return WM_ENOMEM;
 	for (i = 0; i < SN_CACHE; i++)
 		v->cache[i].key = UINT64_MAX;
+	v->cache_items = SN_CACHE_ITEMS;
 	v->now = store_u2i(now);
 	for (i = 0; i < n; i++) {
 		if (groups[i] == NULL || groups[i][0] == '\0' || strlen(groups[i]) > WM_GROUP_MAX) {
@@ -784,6 +790,12 @@ void store_neg_get_stats(const struct store_neg *v, struct store_neg_stats *out)
 		*out = v->stats;
 }
 
+void store_neg_set_cache(struct store_neg *v, size_t items)
+{
+	if (v != NULL)
+		v->cache_items = items;
+}
+
 /* ---- loading a bucket's items ---- */
 
 static int sn_add_rows(struct store_neg *v, sqlite3_stmt *st, int events, struct neg_item **items,
@@ -858,7 +870,7 @@ static void sn_cache_room(struct store_neg *v, size_t n)
 {
 	size_t i;
 
-	if (v->cached + n <= SN_CACHE_ITEMS)
+	if (v->cached + n <= v->cache_items)
 		return;
 	for (i = 0; i < SN_CACHE; i++) {
 		v->cached -= v->cache[i].n;

@@ -59,9 +59,9 @@ static void fx_close(struct fixture *f)
 	free(f->rows);
 }
 
-/* n random rows: most spread over 30 days (~600 buckets), a dense burst in
- * one bucket, some sharing a timestamp, a fifth expiring. */
-static void fx_fill(struct fixture *f, size_t n)
+/* n random rows: most spread over [lo, lo + span), a dense burst in one
+ * bucket, some sharing a timestamp, a fifth expiring. */
+static void fx_fill_in(struct fixture *f, size_t n, uint64_t lo, uint64_t span)
 {
 	struct store_neg_raw *raw = calloc(n, sizeof *raw);
 	size_t i;
@@ -80,7 +80,7 @@ static void fx_fill(struct fixture *f, size_t n)
 		else if (k == 1 && i > 0)
 			r->ts = f->rows[f->n + i - 1].ts;                             /* same ts */
 		else
-			r->ts = BASE_TS + rnd_below(30ULL * 86400 * 1000);
+			r->ts = lo + rnd_below(span);
 		for (j = 0; j < NEG_ID_LEN; j += 8) {
 			uint64_t v = rnd();
 
@@ -108,6 +108,12 @@ static void fx_fill(struct fixture *f, size_t n)
 	assert_int_equal(store_commit(f->s), 0);
 	f->n += n;
 	free(raw);
+}
+
+/* Over 30 days: ~600 buckets, ~3 items each (the burst aside). */
+static void fx_fill(struct fixture *f, size_t n)
+{
+	fx_fill_in(f, n, BASE_TS, 30ULL * 86400 * 1000);
 }
 
 static int in_scope(const char *g, const char *const *scope, size_t ns)
@@ -645,9 +651,93 @@ static int change_between(struct fixture *f, int del)
 	return 1;
 }
 
-/* A session rested and the store changed between every two messages, against neg_vec over the set of its open: the same
- * messages byte for byte, or (rows of the set deleted meanwhile) an end
- * with WM_ESTORE, never a different message. */
+/* What changes between two messages of a session (served_session). */
+struct between {
+	int change;             /* change_between */
+	int del;                /* and with deletions */
+	uint64_t lo, span;      /* and rows stored in [lo, lo + span), span != 0 */
+};
+
+/* A session of the view of `scope` as server against a peer a few percent
+ * apart (limit: the frame limit), rested between every two messages and
+ * the store changed then as `bt` says; each answer must be neg_vec's over
+ * the set of the open, byte for byte, or (rows of the set deleted
+ * meanwhile) the session ends with WM_ESTORE.  cache: the view's cache
+ * bound, 0 for its own.  Returns 1 if the session ran whole, 0 if it
+ * ended so; *stats: the view's counters. */
+static int served_session(struct fixture *f, const char *const *scope, size_t ns, uint64_t limit,
+                          const struct between *bt, size_t cache, struct store_neg_stats *stats)
+{
+	struct store_neg *v = NULL;
+	struct neg_vec *exp = fx_expected(f, scope, ns, NOW), *peer;
+	struct neg_storage sv, se, sp;
+	struct neg *cl = NULL, *s1 = NULL, *s2 = NULL;
+	struct neg_ids have = { 0 }, need = { 0 };
+	uint8_t *msg = NULL, *a1 = NULL, *a2 = NULL;
+	size_t len = 0, l1 = 0, l2 = 0, nmiss, nextra;
+	char why[WM_WHY_LEN];
+	int gone = 0, rc = 0, whole = 0;
+
+	peer = peer_of(exp, &nmiss, &nextra);
+	if (store_neg_open(f->s, scope, ns, NOW, &v, why) != 0)
+		fail_msg("store_neg_open: %s", why);
+	if (cache != 0)
+		store_neg_set_cache(v, cache);
+	sv = store_neg_storage(v);
+	se = neg_vec_storage(exp);
+	sp = neg_vec_storage(peer);
+	/* the peer asks, the view and neg_vec answer each message */
+	assert_int_equal(neg_new(&sp, limit, &cl), 0);
+	assert_int_equal(neg_new(&sv, limit, &s1), 0);
+	assert_int_equal(neg_new(&se, limit, &s2), 0);
+	assert_int_equal(neg_initiate(cl, &msg, &len), 0);
+	while (msg != NULL) {
+		store_neg_rest(v);
+		if (bt->span != 0)
+			fx_fill_in(f, 1 + rnd_below(20), bt->lo, bt->span);
+		if (bt->change)
+			gone |= change_between(f, bt->del);
+		rc = neg_reconcile_server(s1, msg, len, &a1, &l1, why, sizeof why);
+		assert_int_equal(neg_reconcile_server(s2, msg, len, &a2, &l2, why, sizeof why), 0);
+		free(msg);
+		msg = NULL;
+		if (rc != 0) {
+			if (!gone || rc != WM_ESTORE)
+				fail_msg("the view failed (%d) with its set intact (seed %llu)", rc,
+				         (unsigned long long)seed);
+			free(a2);
+			break;
+		}
+		if (l1 != l2 || memcmp(a1, a2, l1) != 0)
+			fail_msg("the view's answer differs from neg_vec's (seed %llu)",
+			         (unsigned long long)seed);
+		free(a1);
+		assert_int_equal(neg_reconcile_client(cl, a2, l2, &have, &need, &msg, &len, why,
+		                                      sizeof why), 0);
+		free(a2);
+	}
+	if (msg == NULL && rc == 0) {
+		whole = 1;
+		assert_int_equal(have.n, nextra);
+		assert_int_equal(need.n, nmiss);
+	}
+	store_neg_get_stats(v, stats);
+	free(msg);
+	neg_ids_free(&have);
+	neg_ids_free(&need);
+	neg_free(cl);
+	neg_free(s1);
+	neg_free(s2);
+	store_neg_close(v);
+	neg_vec_free(exp);
+	neg_vec_free(peer);
+	return whole;
+}
+
+/* A session rested and the store changed between every two messages,
+ * against neg_vec over the set of its open: the same messages byte for
+ * byte, or (rows of the set deleted meanwhile) an end with WM_ESTORE,
+ * never a different message. */
 static void test_changes_between_messages(void **state)
 {
 	static const char *const *const scopes[] = { scope_all, scope_two, scope_g1 };
@@ -657,69 +747,17 @@ static void test_changes_between_messages(void **state)
 	(void)state;
 	for (round = 0; round < 12; round++) {
 		struct fixture f;
-		struct store_neg *v = NULL;
-		struct neg_vec *exp, *peer;
-		struct neg_storage sv, se, sp;
-		struct neg *cl = NULL, *s1 = NULL, *s2 = NULL;
-		struct neg_ids have = { 0 }, need = { 0 };
-		uint8_t *msg = NULL, *a1 = NULL, *a2 = NULL;
-		size_t len = 0, l1 = 0, l2 = 0, nmiss, nextra;
-		char why[WM_WHY_LEN];
-		int del = round % 2, gone = 0, rc = 0;
+		struct between bt = { 1, (int)(round % 2), 0, 0 };
+		struct store_neg_stats stats;
 
 		k = round % 3;
 		memset(&f, 0, sizeof f);
 		fx_store_new(&f.d, "store_neg", &f.s);
 		fx_fill(&f, 1500 + rnd_below(1500));
-		exp = fx_expected(&f, scopes[k], nscope[k], NOW);
-		peer = peer_of(exp, &nmiss, &nextra);
-		if (store_neg_open(f.s, scopes[k], nscope[k], NOW, &v, why) != 0)
-			fail_msg("store_neg_open: %s", why);
-		sv = store_neg_storage(v);
-		se = neg_vec_storage(exp);
-		sp = neg_vec_storage(peer);
-		/* the peer asks, the view and neg_vec answer each message */
-		assert_int_equal(neg_new(&sp, 4096, &cl), 0);
-		assert_int_equal(neg_new(&sv, 4096, &s1), 0);
-		assert_int_equal(neg_new(&se, 4096, &s2), 0);
-		assert_int_equal(neg_initiate(cl, &msg, &len), 0);
-		while (msg != NULL) {
-			store_neg_rest(v);
-			gone |= change_between(&f, del);
-			rc = neg_reconcile_server(s1, msg, len, &a1, &l1, why, sizeof why);
-			assert_int_equal(neg_reconcile_server(s2, msg, len, &a2, &l2, why, sizeof why), 0);
-			free(msg);
-			msg = NULL;
-			if (rc != 0) {
-				if (!gone || rc != WM_ESTORE)
-					fail_msg("the view failed (%d) with its set intact (seed %llu)", rc,
-					         (unsigned long long)seed);
-				failed++;
-				free(a2);
-				break;
-			}
-			if (l1 != l2 || memcmp(a1, a2, l1) != 0)
-				fail_msg("the view's answer differs from neg_vec's (seed %llu)",
-				         (unsigned long long)seed);
-			free(a1);
-			assert_int_equal(neg_reconcile_client(cl, a2, l2, &have, &need, &msg, &len, why,
-			                                      sizeof why), 0);
-			free(a2);
-		}
-		if (msg == NULL && rc == 0) {
+		if (served_session(&f, scopes[k], nscope[k], 4096, &bt, 0, &stats))
 			whole++;
-			assert_int_equal(have.n, nextra);
-			assert_int_equal(need.n, nmiss);
-		}
-		free(msg);
-		neg_ids_free(&have);
-		neg_ids_free(&need);
-		neg_free(cl);
-		neg_free(s1);
-		neg_free(s2);
-		store_neg_close(v);
-		neg_vec_free(exp);
-		neg_vec_free(peer);
+		else
+			failed++;
 		fx_close(&f);
 	}
 	print_message("sessions whole %zu, ended by a deletion %zu\n", whole, failed);
@@ -834,6 +872,127 @@ static void test_damage_large_bucket(void **state)
 	fx_close(&f);
 }
 
+/* Three buckets of ~1,000 items each (~31 a fine bucket, as at 200,000
+ * events in 5 days: read through their neg_fine rows, a fine bucket at a
+ * time, each kept in the session's cache), against a peer a few percent
+ * apart, so that a session reads most fine buckets and answers from cached
+ * ones in later messages.  Its answers stay neg_vec's with rows stored in
+ * those very buckets and rows deleted between messages (an end with
+ * WM_ESTORE then allowed), also with the cache's bound so low (1,500 items)
+ * that it is dropped and read again within a message.  A row moved to the
+ * next fine bucket of its bucket behind the aggregates' back (the bucket's
+ * count and sum unchanged) is found by the fine bucket's load: an error,
+ * never an item out of place. */
+static void test_dense_buckets(void **state)
+{
+	const uint64_t b0 = ((BASE_TS >> STORE_NEG_BUCKET_SHIFT) + 100) << STORE_NEG_BUCKET_SHIFT;
+	const uint64_t span = 3ULL << STORE_NEG_BUCKET_SHIFT, fine = 1ULL << STORE_NEG_FINE_SHIFT;
+	size_t round, whole = 0, failed = 0, i;
+	uint64_t rows[2] = { 0, 0 };
+
+	(void)state;
+	for (round = 0; round < 6; round++) {
+		struct fixture f;
+		struct between bt = { round >= 2, round >= 4, b0, round >= 2 ? span : 0 };
+		struct store_neg_stats stats;
+		int ran;
+
+		memset(&f, 0, sizeof f);
+		fx_store_new(&f.d, "store_neg", &f.s);
+		fx_fill(&f, 300);
+		fx_fill_in(&f, 3000, b0, span);
+		/* odd rounds: a bound of about one bucket's items */
+		ran = served_session(&f, scope_all, 1, round < 2 ? 0 : 4096, &bt,
+		                     round % 2 ? 1500 : 0, &stats);
+		whole += ran;
+		failed += !ran;
+		assert_true(stats.dirs >= 3 || !ran);  /* the dense buckets' neg_fine rows */
+		if (round < 2)                          /* no changes between messages */
+			rows[round % 2] = stats.rows;
+		fx_close(&f);
+	}
+	print_message("rows read %llu, %llu with the low bound; sessions whole %zu, ended by a "
+	              "deletion %zu\n", (unsigned long long)rows[0], (unsigned long long)rows[1],
+	              whole, failed);
+	assert_true(rows[1] > rows[0]);         /* the low bound dropped and read again */
+	assert_true(whole >= 4);
+
+	/* a row moved from fine bucket 24 to 25 of the second bucket: its
+	 * aggregates still count it at 24 */
+	{
+		struct fixture f;
+		struct store_neg *v = NULL;
+		struct neg_vec *exp;
+		struct neg_storage sv, se;
+		struct neg_item x, y;
+		char why[WM_WHY_LEN], sql[300];
+		int bad = 0;
+
+		memset(&f, 0, sizeof f);
+		fx_store_new(&f.d, "store_neg", &f.s);
+		fx_fill_in(&f, 3000, b0, span);
+		exp = fx_expected(&f, scope_all, 1, NOW);
+		snprintf(sql, sizeof sql, "UPDATE events SET created_at = created_at + %llu "
+		         "WHERE seq = (SELECT seq FROM events WHERE created_at >= %llu AND "
+		         "created_at < %llu LIMIT 1)",
+		         (unsigned long long)fine, (unsigned long long)(b0 + 32 * fine + 24 * fine),
+		         (unsigned long long)(b0 + 32 * fine + 25 * fine));
+		assert_int_equal(sqlite3_exec(store_db(f.s), sql, NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_changes(store_db(f.s)), 1);
+		assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
+		sv = store_neg_storage(v);
+		se = neg_vec_storage(exp);
+		for (i = 0; i < sv.ops->size(sv.ctx) && !bad; i++) {
+			bad = sv.ops->item(sv.ctx, i, &x);
+			assert_int_equal(se.ops->item(se.ctx, i, &y), 0);
+			if (bad == 0 && neg_item_cmp(&x, &y) != 0)
+				fail_msg("item %zu out of place (seed %llu)", i,
+				         (unsigned long long)seed);
+		}
+		assert_int_equal(bad, WM_ESTORE);
+		store_neg_close(v);
+		neg_vec_free(exp);
+		fx_close(&f);
+	}
+}
+
+/* A session's cache holds 8,192 consecutive fine buckets (~6 days): a
+ * set over 6,000 fine buckets of ~6 items (buckets of ~190, read fine
+ * bucket by fine bucket) walked twice reads its rows once.  At 1M events a
+ * month a 10% session read each fine bucket 7 times when it held 4,096. */
+static void test_cache_window(void **state)
+{
+	const uint64_t b0 = ((BASE_TS >> STORE_NEG_BUCKET_SHIFT) + 100) << STORE_NEG_BUCKET_SHIFT;
+	struct fixture f;
+	struct store_neg *v = NULL;
+	struct store_neg_stats stats;
+	struct neg_storage sv;
+	struct neg_item it;
+	char why[WM_WHY_LEN];
+	uint64_t rows = 0;
+	size_t pass, i;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	fx_store_new(&f.d, "store_neg", &f.s);
+	fx_fill_in(&f, 45000, b0, 6000ULL << STORE_NEG_FINE_SHIFT);
+	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
+	sv = store_neg_storage(v);
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < sv.ops->size(sv.ctx); i++)
+			assert_int_equal(sv.ops->item(sv.ctx, i, &it), 0);
+		store_neg_get_stats(v, &stats);
+		if (pass == 0)
+			rows = stats.rows;
+	}
+	print_message("rows read %llu, then %llu more\n", (unsigned long long)rows,
+	              (unsigned long long)(stats.rows - rows));
+	assert_true(stats.dirs > 100);          /* through neg_fine: not read whole */
+	assert_int_equal(stats.rows, rows);
+	store_neg_close(v);
+	fx_close(&f);
+}
+
 /* More remembered refusals than a view holds from its open (65,536): the
  * view reads them by bucket instead, with the same answers. */
 static void test_many_refusals(void **state)
@@ -885,6 +1044,8 @@ int main(void)
 		cmocka_unit_test(test_damage_and_args),
 		cmocka_unit_test(test_damage_large_bucket),
 		cmocka_unit_test(test_many_refusals),
+		cmocka_unit_test(test_dense_buckets),
+		cmocka_unit_test(test_cache_window),
 	};
 
 	if (wmc_init() < 0)
