@@ -662,6 +662,69 @@ static void test_lookup_stale(void **state)
 	free(bad.wire);
 }
 
+/* The events rows, counted, and the repair aggregates' count of them
+ * (store_counts reads neg_agg): equal unless an insert was counted twice. */
+static void assert_counted_once(struct fx_node *f, int64_t rows)
+{
+	struct store_counts c;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(sqlite3_open(f->d.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(st, 0), rows);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(store_counts(f->s, &c), 0);
+	assert_int_equal(c.events + c.retracted, rows);
+}
+
+/* One duplicate lookup an event (the caller's, or ingest's: the insert
+ * does not look again, BENCHMARKS.md "One duplicate lookup"): the same
+ * event twice in one batch, both looked up before either is stored (as
+ * bundle import does), and the same event from two peers, one storing it
+ * through another connection between the other's lookup and its commit:
+ * stored once, counted once. */
+static void test_one_lookup_duplicates(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev a = request(f->k[ALICE], "g", T0, "twice in a batch");
+	struct fx_ev b = request(f->k[BOB], "g", T0 + 1, "from two peers");
+	struct ingest_ctx ctx2 = f->ctx;
+	struct ingest_prep p[2];
+	struct store *s2 = NULL;
+	char why[WM_WHY_LEN];
+	size_t i;
+
+	assert_int_equal(store_begin(f->s), 0);
+	for (i = 0; i < 2; i++) {
+		ingest_prepare(a.wire, a.len, 0, &p[i]);
+		assert_int_equal(store_lookup(f->s, p[i].pk.id, NULL, NULL), 0);
+		p[i].looked_up = 1;
+	}
+	assert_int_equal(ingest_commit(&f->ctx, &p[0], INGEST_IMPORT, &f->res), 0);
+	assert_int_equal(ingest_commit(&f->ctx, &p[1], INGEST_IMPORT, &f->res), WM_EDUP);
+	assert_int_equal(store_commit(f->s), 0);
+	ingest_prep_clear(&p[0]);
+	ingest_prep_clear(&p[1]);
+
+	assert_int_equal(store_open(f->d.path, &s2, why), 0);
+	ctx2.store = s2;
+	ingest_prepare(b.wire, b.len, 0, &p[0]);
+	assert_int_equal(store_lookup(f->s, p[0].pk.id, NULL, NULL), 0);   /* the mesh's */
+	p[0].looked_up = 1;
+	assert_int_equal(ingest_event(&ctx2, b.wire, b.len, INGEST_PEER, &f->res), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(ingest_commit(&f->ctx, &p[0], INGEST_PEER, &f->res), WM_EDUP);
+	assert_int_equal(store_commit(f->s), 0);
+	ingest_prep_clear(&p[0]);
+	store_close(s2);
+	assert_counted_once(f, 2);
+	free(a.wire);
+	free(b.wire);
+}
+
 /* Every single-byte corruption of a real event is refused with a reason,
  * or (if it still decodes) judged normally; none crashes, none is
  * remembered unless its signature verifies. */
@@ -1128,6 +1191,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_is_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_lookup_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_trust_cache_fresh, setup, teardown),

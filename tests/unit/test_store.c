@@ -1396,6 +1396,81 @@ static void test_transactions(void **state)
 	built_free(&c);
 }
 
+/*
+ * One duplicate lookup (struct known in store.c): an id store_lookup
+ * found not held is not looked for again by its insert -- yet nothing is
+ * ever stored or counted twice: the same id twice in one transaction, a
+ * row a rollback (or a rollback to a savepoint) brings back, a row another
+ * connection (another process) stored since the lookup, inside or outside
+ * a transaction.  The aggregates equal a recount after all of them.
+ */
+static void test_known_not_held(void **state)
+{
+	struct fx *f = *state;
+	struct built a = bulletin(f->k, "g", T0, "a", "a");
+	struct built b = bulletin(f->k, "g", T0 + 1, "b", "b");
+	struct built c = bulletin(f->k, "h", T0 + 2, "c", "c");
+	struct built d = bulletin(f->k, "h", T0 + 3, "d", "d");
+	struct store *s2 = NULL;
+	struct store_counts counts;
+	char why[WM_WHY_LEN];
+
+	/* twice in one batch: both lookups before either insert */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_lookup(f->s, a.ev->id, NULL, NULL), 0);
+	assert_int_equal(store_lookup(f->s, a.ev->id, NULL, NULL), 0);
+	assert_int_equal(store_insert(f->s, a.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, a.ev, 1), WM_EDUP);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_insert(f->s, a.ev, 1), WM_EDUP);
+
+	/* a rollback brings back the row deleted before the lookup */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_delete(f->s, a.ev->id), 0);
+	assert_int_equal(store_lookup(f->s, a.ev->id, NULL, NULL), 0);
+	assert_int_equal(store_rollback(f->s), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_insert(f->s, a.ev, 1), WM_EDUP);
+	assert_int_equal(store_commit(f->s), 0);
+	/* and so does a rollback to a savepoint */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_savepoint(f->s), 0);
+	assert_int_equal(store_delete(f->s, a.ev->id), 0);
+	assert_int_equal(store_lookup(f->s, a.ev->id, NULL, NULL), 0);
+	assert_int_equal(store_rollback_savepoint(f->s), 0);
+	assert_int_equal(store_insert(f->s, a.ev, 1), WM_EDUP);
+	assert_int_equal(store_commit(f->s), 0);
+
+	/* another connection stores it between the lookup and the insert:
+	 * the lookup outside a transaction, or inside the one before */
+	assert_int_equal(store_open(f->d.path, &s2, why), 0);
+	assert_int_equal(store_lookup(f->s, b.ev->id, NULL, NULL), 0);
+	assert_int_equal(store_insert(s2, b.ev, 1), 0);
+	assert_int_equal(store_insert(f->s, b.ev, 1), WM_EDUP);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_lookup(f->s, c.ev->id, NULL, NULL), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_insert(s2, c.ev, 1), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_insert(f->s, c.ev, 1), WM_EDUP);
+	assert_int_equal(store_commit(f->s), 0);
+	/* the other way round too, and a lookup that stays true is used */
+	assert_int_equal(store_begin(s2), 0);
+	assert_int_equal(store_lookup(s2, d.ev->id, NULL, NULL), 0);
+	assert_int_equal(store_commit(s2), 0);
+	assert_int_equal(store_insert(f->s, d.ev, 1), 0);
+	assert_int_equal(store_insert(s2, d.ev, 1), WM_EDUP);
+	store_close(s2);
+
+	assert_int_equal(store_counts(f->s, &counts), 0);
+	assert_int_equal(counts.events, 4);
+	assert_aggs_exact(f->s);
+	built_free(&a);
+	built_free(&b);
+	built_free(&c);
+	built_free(&d);
+}
+
 static int cert_cb(void *ctx, const struct cert *c)
 {
 	struct cert *out = ctx;
@@ -1889,6 +1964,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_filters_and_reentry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nested_iteration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_known_not_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certs_and_revocations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_never_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps_take_by_author, setup, teardown),
