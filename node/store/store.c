@@ -327,7 +327,7 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per ver
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
-	ST_DATA_VERSION,
+	ST_DATA_VERSION, ST_ANY_WAITING,
 	ST_INSERT, ST_INSERT_REF, ST_INSERT_IDX, ST_KEY_TAKEN, ST_SEARCH_SLOTS, ST_SET_KEY,
 	ST_HAS, ST_PRE_INSERT, ST_AUTHOR_ADD, ST_AUTHOR_KEY, ST_GRP_ADD, ST_LOOKUP, ST_GET, ST_INFO,
 	ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
@@ -359,6 +359,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
+	[ST_ANY_WAITING] = "SELECT EXISTS (SELECT 1 FROM waiting)",
 	[ST_INSERT] = "INSERT INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at,"
 	              " prev, search_slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_INSERT_REF] = "INSERT OR IGNORE INTO refs (seq, pos, ref) VALUES (?1, ?2, ?3)",
@@ -526,7 +527,9 @@ struct idx_pending {
  * What this handle found and takes as still true without asking SQLite
  * again (BENCHMARKS.md "One duplicate lookup"): ids store_lookup found
  * neither held nor refused, so that store_insert does not look for them a
- * second time.  Rows come into events only through this connection's own
+ * second time, and that no retract waits for its target, so that
+ * store_waiting_retracts does not run its join for every event.  Rows
+ * come into events and waiting only through this connection's own
  * inserts, each of which forgets what it makes untrue, or through another
  * connection's commit.  Another connection commits only while this one
  * holds no write transaction, and every insert is made inside one; PRAGMA
@@ -540,6 +543,7 @@ struct known {
 	uint8_t (*ids)[WM_ID_LEN];      /* open addressing, cap a power of two; all zero: free */
 	size_t cap, n;
 	uint64_t mul;                   /* odd, random: ids chosen to collide do not */
+	int no_waiting;                 /* the waiting table is empty */
 	sqlite3_int64 version;          /* PRAGMA data_version at the last begin; -1 none */
 };
 
@@ -631,6 +635,7 @@ static void known_forget(struct store *s)
 	if (s->known.n > 0)
 		memset(s->known.ids, 0, s->known.cap * sizeof(*s->known.ids));
 	s->known.n = 0;
+	s->known.no_waiting = 0;
 }
 
 void store_known_forget(struct store *s)
@@ -3077,6 +3082,7 @@ int store_wait_retract(struct store *s, const uint8_t target[WM_ID_LEN], const u
 		return WM_EINVAL;
 	if ((st = stmt_get(s, ST_WAIT)) == NULL)
 		return WM_ESTORE;
+	s->known.no_waiting = 0;
 	sqlite3_bind_blob(st, 1, target, WM_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, retract, WM_ID_LEN, SQLITE_STATIC);
 	rc = stmt_exec(s, st, "wait retraction");
@@ -3084,12 +3090,35 @@ int store_wait_retract(struct store *s, const uint8_t target[WM_ID_LEN], const u
 	return rc;
 }
 
+/* 1 if no retract waits (known, or asked: what a write transaction finds
+ * is kept, struct known), 0 if one may, <0 on error. */
+static int none_waiting(struct store *s)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!store_in_transaction(s))
+		return 0;
+	if (s->known.no_waiting)
+		return 1;
+	if ((st = stmt_get(s, ST_ANY_WAITING)) == NULL)
+		return WM_ESTORE;
+	rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) == 0 : store_fail(s, "waiting");
+	stmt_put(s, st);
+	if (rc == 1)
+		s->known.no_waiting = 1;
+	return rc;
+}
+
 int store_waiting_retracts(struct store *s, const uint8_t target[WM_ID_LEN], store_event_cb cb, void *ctx)
 {
 	sqlite3_stmt *st;
+	int rc;
 
 	if (s == NULL || target == NULL)
 		return WM_EINVAL;
+	if ((rc = none_waiting(s)) != 0)
+		return rc < 0 ? rc : 0;
 	if ((st = stmt_get(s, ST_WAITING)) == NULL)
 		return WM_ESTORE;
 	sqlite3_bind_blob(st, 1, target, WM_ID_LEN, SQLITE_TRANSIENT);

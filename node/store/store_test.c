@@ -122,6 +122,9 @@ int store_savepoint(struct store *s)
 {
 	int rc = store_agg_flush(s);
 
+	if (!store_in_transaction(s))
+		store_known_forget(s);  /* a transaction begun without store_begin's check */
+
 	return rc != 0 ? rc : savepoint_exec(s, "SAVEPOINT wm");
 }
 

@@ -1471,6 +1471,43 @@ static void test_known_not_held(void **state)
 	built_free(&d);
 }
 
+static int count_waiting(void *ctx, const struct stored_event *e)
+{
+	(void)e;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* That no retract waits is known only inside a write transaction, once
+ * asked there (struct known): outside one, another connection may have
+ * made one wait since. */
+static void test_known_no_waiting(void **state)
+{
+	struct fx *f = *state;
+	struct built r = bulletin(f->k, "g", T0, "r", "stands in for a retract");
+	uint8_t target[WM_ID_LEN];
+	struct store *s2 = NULL;
+	char why[WM_WHY_LEN];
+	int n = 0;
+
+	memset(target, 7, sizeof target);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_waiting_retracts(f->s, target, count_waiting, &n), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_open(f->d.path, &s2, why), 0);
+	assert_int_equal(store_insert(s2, r.ev, 1), 0);
+	assert_int_equal(store_wait_retract(s2, target, r.ev->id), 0);
+	store_close(s2);
+	assert_int_equal(store_waiting_retracts(f->s, target, count_waiting, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_waiting_retracts(f->s, target, count_waiting, &n), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(n, 2);
+	built_free(&r);
+}
+
 static int cert_cb(void *ctx, const struct cert *c)
 {
 	struct cert *out = ctx;
@@ -1965,6 +2002,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nested_iteration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_known_not_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_known_no_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certs_and_revocations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_never_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps_take_by_author, setup, teardown),
