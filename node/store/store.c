@@ -527,11 +527,11 @@ struct idx_pending {
  * What this handle found and takes as still true without asking SQLite
  * again (BENCHMARKS.md "One duplicate lookup"): ids store_lookup found
  * neither held nor refused, so that store_insert does not look for them a
- * second time, and that no retract waits for its target, so that
- * store_waiting_retracts does not run its join for every event.  Rows
- * come into events and waiting only through this connection's own
- * inserts, each of which forgets what it makes untrue, or through another
- * connection's commit.  Another connection commits only while this one
+ * second time (nor store_lookup inside a write transaction), and that no
+ * retract waits for its target, so that store_waiting_retracts does not
+ * run its join for every event.  Rows come into events, rejected and
+ * waiting only through this connection's own inserts, each of which
+ * forgets what it makes untrue, or through another connection's commit.  Another connection commits only while this one
  * holds no write transaction, and every insert is made inside one; PRAGMA
  * data_version (other connections' commits) read as each transaction
  * begins, against its value at the last begin, says whether one came
@@ -719,7 +719,16 @@ static void known_add(struct store *s, const uint8_t id[WM_ID_LEN])
 	}
 }
 
-/* 1 if id was known not held (and is forgotten: its insert comes), else 0. */
+/* 1 if id is known neither held nor refused. */
+static int known_has(const struct store *s, const uint8_t id[WM_ID_LEN])
+{
+	const struct known *k = &s->known;
+
+	return k->n > 0 && !id_is_zero(id) && !id_is_zero(k->ids[known_find(k, id)]);
+}
+
+/* known_has, and the id forgotten: the caller is about to store it, or
+ * remember it refused. */
 static int known_take(struct store *s, const uint8_t id[WM_ID_LEN])
 {
 	struct known *k = &s->known;
@@ -1708,9 +1717,13 @@ static int lookup_row(struct store *s, enum stmt_id i, const uint8_t id[WM_ID_LE
 
 int store_lookup(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
 {
-	int rc = lookup_row(s, ST_LOOKUP, id, code, why);
+	int rc;
 
-	if (rc == 0)
+	/* known is true inside a write transaction; outside one, another
+	 * connection may have stored it since the last BEGIN */
+	if (s != NULL && id != NULL && store_in_transaction(s) && known_has(s, id))
+		return 0;
+	if ((rc = lookup_row(s, ST_LOOKUP, id, code, why)) == 0)
 		known_add(s, id);
 	return rc;
 }
@@ -2767,6 +2780,7 @@ static int remember(struct store *s, const uint8_t id[WM_ID_LEN], int code, cons
 		return WM_EINVAL;
 	if ((st = stmt_get(s, ST_REMEMBER)) == NULL)
 		return WM_ESTORE;
+	(void)known_take(s, id);
 	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, code);
 	sqlite3_bind_text(st, 3, why && why[0] ? why : wm_strerror(code), -1, SQLITE_STATIC);

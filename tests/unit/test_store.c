@@ -1398,7 +1398,8 @@ static void test_transactions(void **state)
 
 /*
  * One duplicate lookup (struct known in store.c): an id store_lookup
- * found not held is not looked for again by its insert -- yet nothing is
+ * found not held is not looked for again by its insert, nor by a lookup
+ * in a write transaction, until stored or refused -- yet nothing is
  * ever stored or counted twice: the same id twice in one transaction, a
  * row a rollback (or a rollback to a savepoint) brings back, a row another
  * connection (another process) stored since the lookup, inside or outside
@@ -1424,6 +1425,18 @@ static void test_known_not_held(void **state)
 	assert_int_equal(store_commit(f->s), 0);
 	assert_int_equal(store_insert(f->s, a.ev, 1), WM_EDUP);
 
+	/* inside a write transaction the lookup answers from what it found,
+	 * until the id is stored or refused */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_lookup(f->s, b.ev->id, NULL, NULL), 0);
+	assert_int_equal(store_lookup(f->s, c.ev->id, NULL, NULL), 0);
+	assert_int_equal(store_lookup(f->s, b.ev->id, NULL, NULL), 0);
+	assert_int_equal(store_remember_rejected(f->s, b.ev->id, WM_ECONTENT, "test"), 0);
+	assert_int_equal(store_lookup(f->s, b.ev->id, NULL, NULL), STORE_REFUSED);
+	assert_int_equal(store_insert(f->s, c.ev, 1), 0);
+	assert_int_equal(store_lookup(f->s, c.ev->id, NULL, NULL), STORE_HELD);
+	assert_int_equal(store_rollback(f->s), 0);
+
 	/* a rollback brings back the row deleted before the lookup */
 	assert_int_equal(store_begin(f->s), 0);
 	assert_int_equal(store_delete(f->s, a.ev->id), 0);
@@ -1446,6 +1459,7 @@ static void test_known_not_held(void **state)
 	assert_int_equal(store_open(f->d.path, &s2, why), 0);
 	assert_int_equal(store_lookup(f->s, b.ev->id, NULL, NULL), 0);
 	assert_int_equal(store_insert(s2, b.ev, 1), 0);
+	assert_int_equal(store_lookup(f->s, b.ev->id, NULL, NULL), STORE_HELD);
 	assert_int_equal(store_insert(f->s, b.ev, 1), WM_EDUP);
 	assert_int_equal(store_begin(f->s), 0);
 	assert_int_equal(store_lookup(f->s, c.ev->id, NULL, NULL), 0);
