@@ -14,6 +14,7 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1221,6 +1222,15 @@ fail:
 	return rc;
 }
 
+/* SQLite's count of its memory took a global mutex around each of its
+ * ~100 allocations an event; nothing here reads it.  Before SQLite's first
+ * use (later, SQLite refuses and nothing changes). */
+static pthread_once_t configured = PTHREAD_ONCE_INIT;
+static void configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 {
 	struct store *s = NULL;
@@ -1232,6 +1242,7 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 		wm_why(why, "no database path");
 		return WM_EINVAL;
 	}
+	(void)pthread_once(&configured, configure);
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		wm_why(why, "out of memory");
 		return WM_ENOMEM;
