@@ -532,12 +532,13 @@ struct idx_pending {
  * retract waits for its target, so that store_waiting_retracts does not
  * run its join for every event.  Rows come into events, rejected and
  * waiting only through this connection's own inserts, each of which
- * forgets what it makes untrue, or through another connection's commit.  Another connection commits only while this one
- * holds no write transaction, and every insert is made inside one; PRAGMA
- * data_version (other connections' commits) read as each transaction
- * begins, against its value at the last begin, says whether one came
- * since.  A rollback may bring back rows this connection deleted:
- * everything is forgotten, as on any SQLite error.
+ * forgets what it makes untrue, or through another connection's commit.
+ * Another connection commits only while this one holds no write
+ * transaction, and every insert is made inside one; PRAGMA data_version
+ * (other connections' commits) read as each transaction begins, against
+ * its value at the last begin, says whether one came since.  A rollback
+ * may bring back rows this connection deleted: everything is forgotten,
+ * as on any SQLite error.
  */
 #define STORE_KNOWN_MAX 32768           /* slots: 1 MB; full, everything is forgotten */
 struct known {
@@ -3128,7 +3129,8 @@ static int none_waiting(struct store *s)
 		return 1;
 	if ((st = stmt_get(s, ST_ANY_WAITING)) == NULL)
 		return WM_ESTORE;
-	rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) == 0 : store_fail(s, "waiting");
+	rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) == 0
+	                                    : store_fail(s, "look for waiting retracts");
 	stmt_put(s, st);
 	if (rc == 1)
 		s->known.no_waiting = 1;

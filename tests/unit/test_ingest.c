@@ -671,7 +671,8 @@ static void assert_counted_once(struct fx_node *f, int64_t rows)
 	sqlite3_stmt *st = NULL;
 
 	assert_int_equal(sqlite3_open(f->d.path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &st, NULL),
+	                 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int64(st, 0), rows);
 	sqlite3_finalize(st);
