@@ -1500,6 +1500,41 @@ static void test_no_memstatus(void **state)
 	built_free(&a);
 }
 
+/* The set of ids found not held past its first sizes (grown four times),
+ * half of them taken out by inserts in between: the other half still
+ * known (answered without SQL, then stored once), the taken half never
+ * stored twice. */
+static void test_known_many(void **state)
+{
+	struct fx *f = *state;
+	struct built *b = calloc(3000, sizeof(*b));
+	struct store_counts counts;
+	char title[32];
+	size_t i;
+
+	assert_non_null(b);
+	for (i = 0; i < 3000; i++) {
+		snprintf(title, sizeof title, "many %zu", i);
+		b[i] = bulletin(f->k, i % 3 ? "g" : "h", T0 + i, title, "x");
+	}
+	assert_int_equal(store_begin(f->s), 0);
+	for (i = 0; i < 3000; i++)
+		assert_int_equal(store_lookup(f->s, b[i].ev->id, NULL, NULL), 0);
+	for (i = 0; i < 3000; i += 2)
+		assert_int_equal(store_insert(f->s, b[i].ev, 1), 0);
+	for (i = 0; i < 3000; i++)
+		assert_int_equal(store_lookup(f->s, b[i].ev->id, NULL, NULL), i % 2 ? 0 : STORE_HELD);
+	for (i = 0; i < 3000; i++)
+		assert_int_equal(store_insert(f->s, b[i].ev, 1), i % 2 ? 0 : WM_EDUP);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_counts(f->s, &counts), 0);
+	assert_int_equal(counts.events, 3000);
+	assert_aggs_exact(f->s);
+	for (i = 0; i < 3000; i++)
+		built_free(&b[i]);
+	free(b);
+}
+
 static int count_waiting(void *ctx, const struct stored_event *e)
 {
 	(void)e;
@@ -2031,6 +2066,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nested_iteration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_known_not_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_known_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_known_no_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_memstatus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certs_and_revocations, setup, teardown),
