@@ -448,7 +448,8 @@ static void batch_fill(struct importer *im, const struct bundle_index *ix, size_
 		ingest_prepare(im->buf + it->off, it->len, 0, p);
 		/* The one lookup: held or refused earlier skips the signature
 		 * check, and ingest_commit asks again to say which; neither is
-		 * not asked again (the insert finds an id stored since, and a
+		 * not asked again (the insert looks again only for an id that
+		 * may have been stored since, store.c's struct known, and a
 		 * refusal checks that it is not held).  An error here is the
 		 * commit's to report. */
 		lookup = p->has_id ? store_lookup(s, p->pk.id, NULL, NULL) : -1;

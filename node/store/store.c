@@ -14,6 +14,7 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,7 @@ _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration step per ver
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+	ST_DATA_VERSION, ST_ANY_WAITING,
 	ST_INSERT, ST_INSERT_REF, ST_INSERT_IDX, ST_KEY_TAKEN, ST_SEARCH_SLOTS, ST_SET_KEY,
 	ST_HAS, ST_PRE_INSERT, ST_AUTHOR_ADD, ST_AUTHOR_KEY, ST_GRP_ADD, ST_LOOKUP, ST_GET, ST_INFO,
 	ST_REFERRING, ST_ARRIVALS, ST_BY_AUTHOR,
@@ -357,6 +359,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
+	[ST_ANY_WAITING] = "SELECT EXISTS (SELECT 1 FROM waiting)",
 	[ST_INSERT] = "INSERT INTO events (id, created_at, kind, grp, author, expires_at, raw, received_at,"
 	              " prev, search_slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_INSERT_REF] = "INSERT OR IGNORE INTO refs (seq, pos, ref) VALUES (?1, ?2, ?3)",
@@ -365,9 +369,11 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SEARCH_SLOTS] = "SELECT search_key FROM events WHERE search_key BETWEEN ?1 AND ?2 ORDER BY search_key",
 	[ST_SET_KEY] = "UPDATE events SET search_slot = ?2 WHERE seq = ?1",      /* -seq */
 	[ST_HAS] = "SELECT 1 FROM events WHERE " STORE_ID_IS("", "?1"),
-	/* before an insert, in one statement: a duplicate?  the author's and
-	 * the group's numbers, if they have one */
-	[ST_PRE_INSERT] = "SELECT EXISTS (SELECT 1 FROM events WHERE " STORE_ID_IS("", "?1") "),"
+	/* before an insert, in one statement: a duplicate (unless ?4 says the
+	 * handle knows it is not held)?  the author's and the group's numbers,
+	 * if they have one */
+	[ST_PRE_INSERT] = "SELECT CASE WHEN ?4 THEN 0 ELSE EXISTS (SELECT 1 FROM events WHERE "
+	                  STORE_ID_IS("", "?1") ") END,"
 	                  " (SELECT aid FROM authors WHERE key = ?2), (SELECT gid FROM grps WHERE name = ?3)",
 	[ST_AUTHOR_ADD] = "INSERT INTO authors (key) VALUES (?1)",
 	[ST_AUTHOR_KEY] = "SELECT key FROM authors WHERE aid = ?1",
@@ -518,6 +524,34 @@ struct idx_pending {
 /* store_events() variants: group? x kind? x order x except?, built on first use. */
 #define N_EV_VARIANTS 16
 
+/*
+ * What this handle found and takes as still true without asking SQLite
+ * again (BENCHMARKS.md "One duplicate lookup"): ids store_lookup found
+ * neither held nor refused, so that store_insert does not look for them a
+ * second time (nor store_lookup inside a write transaction), and that no
+ * retract waits for its target, so that store_waiting_retracts does not
+ * run its join for every event.  Rows come into events, rejected and
+ * waiting only through this connection's own inserts, each of which
+ * forgets what it makes untrue, or through another connection's commit.
+ * Another connection commits only while this one holds no write
+ * transaction, and every insert is made inside one; PRAGMA data_version
+ * (other connections' commits) read as each transaction begins, against
+ * its value at the last begin, says whether one came since.  A rollback
+ * may bring back rows this connection deleted: everything is forgotten,
+ * as on any SQLite error.
+ */
+/* slots, 2 MB; full, everything is forgotten.  Bundle import looks up a
+ * batch (10,000) while the one before is still to be stored: 32,768 slots
+ * (16,384 ids) lost 55% of a 30,000-event import's ids */
+#define STORE_KNOWN_MAX 65536
+struct known {
+	uint8_t (*ids)[WM_ID_LEN];      /* open addressing, cap a power of two; all zero: free */
+	size_t cap, n;
+	uint64_t mul;                   /* odd, random: ids chosen to collide do not */
+	int no_waiting;                 /* the waiting table is empty */
+	sqlite3_int64 version;          /* PRAGMA data_version at the last begin; -1 none */
+};
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST__COUNT];            /* cached, prepared on first use */
@@ -539,6 +573,7 @@ struct store {
 	int64_t inserted_seq;                   /* the row the last store_insert added */
 	struct agg_pending agg;                 /* repair aggregates not written yet */
 	struct idx_pending idx;                 /* search index rows not written yet */
+	struct known known;                     /* what the handle need not ask again */
 };
 
 /* --- helpers ---------------------------------------------------------------- */
@@ -598,12 +633,134 @@ static const char *sql_reason(sqlite3 *db, char *buf, size_t len)
 	return buf;
 }
 
+/* --- what the handle knows (struct known) ------------------------------------ */
+
+static void known_forget(struct store *s)
+{
+	if (s->known.n > 0)
+		memset(s->known.ids, 0, s->known.cap * sizeof(*s->known.ids));
+	s->known.n = 0;
+	s->known.no_waiting = 0;
+}
+
+void store_known_forget(struct store *s)
+{
+	known_forget(s);
+}
+
+/* SQLite rolled a transaction back, asked or on an error. */
+static void known_rolled_back(void *arg)
+{
+	known_forget(arg);
+}
+
+static int id_is_zero(const uint8_t id[WM_ID_LEN])
+{
+	static const uint8_t zero[WM_ID_LEN];
+
+	return memcmp(id, zero, WM_ID_LEN) == 0;
+}
+
+static size_t known_home(const struct known *k, const uint8_t id[WM_ID_LEN])
+{
+	uint64_t h;
+
+	memcpy(&h, id, sizeof h);
+	return (size_t)((h * k->mul) >> 32) & (k->cap - 1);
+}
+
+/* The slot of id, or the free one where it would go. */
+static size_t known_find(const struct known *k, const uint8_t id[WM_ID_LEN])
+{
+	size_t i = known_home(k, id);
+
+	while (!id_is_zero(k->ids[i]) && memcmp(k->ids[i], id, WM_ID_LEN) != 0)
+		i = (i + 1) & (k->cap - 1);
+	return i;
+}
+
+/* Room for one more id: a larger table, or, at STORE_KNOWN_MAX, an empty
+ * one.  WM_ENOMEM leaves it as it was. */
+static int known_room(struct known *k)
+{
+	struct known g = *k;
+	size_t i;
+
+	if (2 * (k->n + 1) <= k->cap)
+		return 0;
+	if (k->cap == STORE_KNOWN_MAX) {
+		memset(k->ids, 0, k->cap * sizeof(*k->ids));
+		k->n = 0;
+		return 0;
+	}
+	g.cap = k->cap ? 2 * k->cap : 256;
+	if ((g.ids = calloc(g.cap, sizeof(*g.ids))) == NULL)
+		return WM_ENOMEM;
+	if (k->cap == 0) {
+		sqlite3_randomness(sizeof g.mul, &g.mul);
+		g.mul |= 1;
+	}
+	for (i = 0; i < k->cap; i++)
+		if (!id_is_zero(k->ids[i]))
+			memcpy(g.ids[known_find(&g, k->ids[i])], k->ids[i], WM_ID_LEN);
+	free(k->ids);
+	*k = g;
+	return 0;
+}
+
+/* id is neither held nor refused: remember it, if a transaction has begun
+ * on this handle (read its data_version; never on a reader's). */
+static void known_add(struct store *s, const uint8_t id[WM_ID_LEN])
+{
+	struct known *k = &s->known;
+	size_t i;
+
+	if (k->version < 0 || id_is_zero(id) || known_room(k) != 0)
+		return;
+	i = known_find(k, id);
+	if (id_is_zero(k->ids[i])) {
+		memcpy(k->ids[i], id, WM_ID_LEN);
+		k->n++;
+	}
+}
+
+/* 1 if id is known neither held nor refused. */
+static int known_has(const struct store *s, const uint8_t id[WM_ID_LEN])
+{
+	const struct known *k = &s->known;
+
+	return k->n > 0 && !id_is_zero(id) && !id_is_zero(k->ids[known_find(k, id)]);
+}
+
+/* known_has, and the id forgotten: the caller is about to store it, or
+ * remember it refused. */
+static int known_take(struct store *s, const uint8_t id[WM_ID_LEN])
+{
+	struct known *k = &s->known;
+	size_t i, j, mask = k->cap - 1;
+
+	if (k->n == 0 || id_is_zero(id) || id_is_zero(k->ids[i = known_find(k, id)]))
+		return 0;
+	/* the ids after it that would not be found across a free slot move up */
+	for (j = (i + 1) & mask; !id_is_zero(k->ids[j]); j = (j + 1) & mask) {
+		if (((j - known_home(k, k->ids[j])) & mask) >= ((j - i) & mask)) {
+			memcpy(k->ids[i], k->ids[j], WM_ID_LEN);
+			i = j;
+		}
+	}
+	memset(k->ids[i], 0, WM_ID_LEN);
+	k->n--;
+	return 1;
+}
+
 /* Record a SQLite failure for store_errmsg; returns WM_ESTORE.  The
- * caller reports it, in its own words and log format. */
+ * caller reports it, in its own words and log format.  What the handle
+ * knew is forgotten: SQLite may have rolled back. */
 static int store_fail(struct store *s, const char *what)
 {
 	char r[200];
 
+	known_forget(s);
 	snprintf(s->err, sizeof(s->err), "%s: %s", what, sql_reason(s->db, r, sizeof r));
 	return WM_ESTORE;
 }
@@ -665,6 +822,21 @@ static void stmt_put(struct store *s, sqlite3_stmt *st)
 	} else {
 		sqlite3_finalize(st);
 	}
+}
+
+/* After a BEGIN: forget what a commit of another connection may have made
+ * untrue (a failure to read the version forgets everything too). */
+static void known_check(struct store *s)
+{
+	sqlite3_stmt *st = stmt_get(s, ST_DATA_VERSION);
+	sqlite3_int64 v = -1;
+
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	stmt_put(s, st);
+	if (v < 0 || v != s->known.version)
+		known_forget(s);
+	s->known.version = v;
 }
 
 /* Run a statement that returns no rows. */
@@ -931,8 +1103,7 @@ static int auto_begin(struct store *s, int *own)
 	*own = sqlite3_get_autocommit(s->db);
 	if (!*own)
 		return 0;
-	pending_drop(s);
-	return simple(s, ST_BEGIN, "begin");
+	return store_begin(s);
 }
 
 static int auto_end(struct store *s, int own, int rc)
@@ -1055,6 +1226,15 @@ fail:
 	return rc;
 }
 
+/* SQLite's count of its memory took a global mutex around each of its
+ * ~100 allocations an event; nothing here reads it.  Before SQLite's first
+ * use (later, SQLite refuses and nothing changes). */
+static pthread_once_t configured = PTHREAD_ONCE_INIT;
+static void configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 {
 	struct store *s = NULL;
@@ -1066,10 +1246,12 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 		wm_why(why, "no database path");
 		return WM_EINVAL;
 	}
+	(void)pthread_once(&configured, configure);
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		wm_why(why, "out of memory");
 		return WM_ENOMEM;
 	}
+	s->known.version = -1;
 	/* sqlite would create the file by the umask (0644 in a 0755 directory),
 	 * and -wal and -shm take the file's mode: made 0600 here, the residents'
 	 * requests are for no other account on the machine.  Only a file that
@@ -1085,6 +1267,7 @@ int store_open(const char *path, struct store **out, char why[WM_WHY_LEN])
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_rollback_hook(s->db, known_rolled_back, s);
 	/* A new file takes pages of 8 KiB: an events row of ~385 bytes fits
 	 * 10 to a 4 KiB page (5% of it empty), 21 to 8 KiB (BENCHMARKS.md "The
 	 * store at 2 x, the rest").  A file that exists keeps its size (the
@@ -1157,6 +1340,7 @@ int store_open_reader(const char *path, struct store **out, char why[WM_WHY_LEN]
 		wm_why(why, "out of memory");
 		return WM_ENOMEM;
 	}
+	s->known.version = -1;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		wm_why(why, "cannot open %s to read: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto out;
@@ -1212,6 +1396,7 @@ void store_close(struct store *s)
 	free(s->idx.v);
 	/* A transaction left open is rolled back by close. */
 	sqlite3_close_v2(s->db);
+	free(s->known.ids);
 	free(s);
 }
 
@@ -1268,8 +1453,12 @@ const char *store_errmsg(struct store *s)
 
 int store_begin(struct store *s)
 {
+	int rc;
+
 	pending_drop(s);
-	return simple(s, ST_BEGIN, "begin");
+	if ((rc = simple(s, ST_BEGIN, "begin")) == 0)
+		known_check(s);
+	return rc;
 }
 
 int store_commit(struct store *s)
@@ -1543,7 +1732,15 @@ static int lookup_row(struct store *s, enum stmt_id i, const uint8_t id[WM_ID_LE
 
 int store_lookup(struct store *s, const uint8_t id[WM_ID_LEN], int *code, char why[WM_WHY_LEN])
 {
-	return lookup_row(s, ST_LOOKUP, id, code, why);
+	int rc;
+
+	/* known is true inside a write transaction; outside one, another
+	 * connection may have stored it since the last BEGIN */
+	if (s != NULL && id != NULL && store_in_transaction(s) && known_has(s, id))
+		return 0;
+	if ((rc = lookup_row(s, ST_LOOKUP, id, code, why)) == 0)
+		known_add(s, id);
+	return rc;
 }
 
 int store_get(struct store *s, const uint8_t id[WM_ID_LEN], uint8_t **wire, size_t *len)
@@ -2263,8 +2460,9 @@ static int add_name(struct store *s, enum stmt_id i, const char *v, int text, sq
 }
 
 /* Before ev's insert: WM_EDUP if it is held (the id's index is not
- * UNIQUE: STORE_ID_IS), else the numbers of its author and group, added
- * to `authors` and `grps` when new. */
+ * UNIQUE: STORE_ID_IS; not looked for again when the handle knows it is
+ * not, struct known), else the numbers of its author and group, added to
+ * `authors` and `grps` when new. */
 static int pre_insert(struct store *s, const struct event *ev, sqlite3_int64 *aid, sqlite3_int64 *gid)
 {
 	sqlite3_stmt *st;
@@ -2275,6 +2473,7 @@ static int pre_insert(struct store *s, const struct event *ev, sqlite3_int64 *ai
 	sqlite3_bind_blob(st, 1, ev->id, WM_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, ev->author, WM_PUB_LEN, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, ev->group, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, known_take(s, ev->id));
 	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		dup = sqlite3_column_int(st, 0);
 		noaid = sqlite3_column_type(st, 1) == SQLITE_NULL;
@@ -2596,6 +2795,7 @@ static int remember(struct store *s, const uint8_t id[WM_ID_LEN], int code, cons
 		return WM_EINVAL;
 	if ((st = stmt_get(s, ST_REMEMBER)) == NULL)
 		return WM_ESTORE;
+	(void)known_take(s, id);
 	sqlite3_bind_blob(st, 1, id, WM_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, code);
 	sqlite3_bind_text(st, 3, why && why[0] ? why : wm_strerror(code), -1, SQLITE_STATIC);
@@ -2911,6 +3111,7 @@ int store_wait_retract(struct store *s, const uint8_t target[WM_ID_LEN], const u
 		return WM_EINVAL;
 	if ((st = stmt_get(s, ST_WAIT)) == NULL)
 		return WM_ESTORE;
+	s->known.no_waiting = 0;
 	sqlite3_bind_blob(st, 1, target, WM_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, retract, WM_ID_LEN, SQLITE_STATIC);
 	rc = stmt_exec(s, st, "wait retraction");
@@ -2918,12 +3119,36 @@ int store_wait_retract(struct store *s, const uint8_t target[WM_ID_LEN], const u
 	return rc;
 }
 
+/* 1 if no retract waits (known, or asked: what a write transaction finds
+ * is kept, struct known), 0 if one may, <0 on error. */
+static int none_waiting(struct store *s)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!store_in_transaction(s))
+		return 0;
+	if (s->known.no_waiting)
+		return 1;
+	if ((st = stmt_get(s, ST_ANY_WAITING)) == NULL)
+		return WM_ESTORE;
+	rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) == 0
+	                                    : store_fail(s, "look for waiting retracts");
+	stmt_put(s, st);
+	if (rc == 1)
+		s->known.no_waiting = 1;
+	return rc;
+}
+
 int store_waiting_retracts(struct store *s, const uint8_t target[WM_ID_LEN], store_event_cb cb, void *ctx)
 {
 	sqlite3_stmt *st;
+	int rc;
 
 	if (s == NULL || target == NULL)
 		return WM_EINVAL;
+	if ((rc = none_waiting(s)) != 0)
+		return rc < 0 ? rc : 0;
 	if ((st = stmt_get(s, ST_WAITING)) == NULL)
 		return WM_ESTORE;
 	sqlite3_bind_blob(st, 1, target, WM_ID_LEN, SQLITE_TRANSIENT);

@@ -275,6 +275,9 @@ int store_neg_register(struct sqlite3 *db);
  * rollback to a savepoint).  Commit and rollback do this themselves. */
 int store_agg_flush(struct store *s);
 void store_agg_drop(struct store *s);
+/* Forget what the handle knew of its rows without asking (store.c, struct
+ * known): for writes that go around store.c's own (store_test.c). */
+void store_known_forget(struct store *s);
 
 /* --- for tests and benchmarks only ---------------------------------------- */
 

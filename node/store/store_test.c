@@ -20,6 +20,7 @@ int store_neg_insert_raw(struct store *s, const struct store_neg_raw *rows, size
 	if (s == NULL || (rows == NULL && n))
 		return WM_EINVAL;
 	db = store_db(s);
+	store_known_forget(s);          /* its rows go in around store_insert */
 	/* raw: the empty wrapper [b"", 64 zero bytes, b""], which store_retract
 	 * can take apart like any stored event */
 	if (sqlite3_exec(db, "INSERT OR IGNORE INTO authors (key) VALUES (zeroblob(32))", NULL, NULL,
@@ -121,6 +122,9 @@ int store_savepoint(struct store *s)
 {
 	int rc = store_agg_flush(s);
 
+	if (!store_in_transaction(s))
+		store_known_forget(s);  /* a transaction begun without store_begin's check */
+
 	return rc != 0 ? rc : savepoint_exec(s, "SAVEPOINT wm");
 }
 
@@ -134,5 +138,6 @@ int store_release(struct store *s)
 int store_rollback_savepoint(struct store *s)
 {
 	store_agg_drop(s);
+	store_known_forget(s);
 	return savepoint_exec(s, "ROLLBACK TO wm; RELEASE wm");
 }

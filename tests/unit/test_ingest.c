@@ -662,6 +662,133 @@ static void test_lookup_stale(void **state)
 	free(bad.wire);
 }
 
+/* The events rows, counted, and the repair aggregates' count of them
+ * (store_counts reads neg_agg): equal unless an insert was counted twice. */
+static void assert_counted_once(struct fx_node *f, int64_t rows)
+{
+	struct store_counts c;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(sqlite3_open(f->d.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(st, 0), rows);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(store_counts(f->s, &c), 0);
+	assert_int_equal(c.events + c.retracted, rows);
+}
+
+/* One duplicate lookup an event (the caller's, or ingest's: the insert
+ * does not look again, BENCHMARKS.md "One duplicate lookup"): the same
+ * event twice in one batch, both looked up before either is stored (as
+ * bundle import does), and the same event from two peers, one storing it
+ * through another connection between the other's lookup and its commit:
+ * stored once, counted once. */
+static void test_one_lookup_duplicates(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev a = request(f->k[ALICE], "g", T0, "twice in a batch");
+	struct fx_ev b = request(f->k[BOB], "g", T0 + 1, "from two peers");
+	struct ingest_ctx ctx2 = f->ctx;
+	struct ingest_prep p[2];
+	struct store *s2 = NULL;
+	char why[WM_WHY_LEN];
+	size_t i;
+
+	assert_int_equal(store_begin(f->s), 0);
+	for (i = 0; i < 2; i++) {
+		ingest_prepare(a.wire, a.len, 0, &p[i]);
+		assert_int_equal(store_lookup(f->s, p[i].pk.id, NULL, NULL), 0);
+		p[i].looked_up = 1;
+	}
+	assert_int_equal(ingest_commit(&f->ctx, &p[0], INGEST_IMPORT, &f->res), 0);
+	assert_int_equal(ingest_commit(&f->ctx, &p[1], INGEST_IMPORT, &f->res), WM_EDUP);
+	assert_int_equal(store_commit(f->s), 0);
+	ingest_prep_clear(&p[0]);
+	ingest_prep_clear(&p[1]);
+
+	assert_int_equal(store_open(f->d.path, &s2, why), 0);
+	ctx2.store = s2;
+	ingest_prepare(b.wire, b.len, 0, &p[0]);
+	assert_int_equal(store_lookup(f->s, p[0].pk.id, NULL, NULL), 0);   /* the mesh's */
+	p[0].looked_up = 1;
+	assert_int_equal(ingest_event(&ctx2, b.wire, b.len, INGEST_PEER, &f->res), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(ingest_commit(&f->ctx, &p[0], INGEST_PEER, &f->res), WM_EDUP);
+	assert_int_equal(store_commit(f->s), 0);
+	ingest_prep_clear(&p[0]);
+	store_close(s2);
+	assert_counted_once(f, 2);
+	free(a.wire);
+	free(b.wire);
+}
+
+/* Retracts waiting for their target are looked for only while the store
+ * may hold one (store.c, struct known): one made to wait inside the batch
+ * that then stores its target, one stored through another connection
+ * (another process) after this one found none waiting, and one a rollback
+ * brings back after its target took it: each still retracts its target. */
+static void test_waiting_known(void **state)
+{
+	struct fx_node *f = *state;
+	struct fx_ev t[3], r[3], other[3];
+	struct ingest_ctx ctx2 = f->ctx;
+	struct store_info info;
+	struct store *s2 = NULL;
+	char why[WM_WHY_LEN], text[32];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(text, sizeof text, "target %zu", i);
+		t[i] = request(f->k[ALICE], "g", T0 + 10 * i, text);
+		r[i] = retract(f->k[ALICE], "g", T0 + 10 * i + 1, t[i].id);
+		snprintf(text, sizeof text, "other %zu", i);
+		other[i] = request(f->k[BOB], "g", T0 + 10 * i + 2, text);
+	}
+	/* in one batch: none waiting, then one, then its target */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(in(f, &other[0], INGEST_IMPORT), 0);
+	assert_int_equal(in(f, &r[0], INGEST_IMPORT), 0);
+	assert_int_equal(in(f, &t[0], INGEST_IMPORT), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_info(f->s, t[0].id, &info), 0);
+	assert_int_equal(info.retracted, 1);
+
+	/* another connection's: this one found none waiting before it */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(in(f, &other[1], INGEST_IMPORT), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_open(f->d.path, &s2, why), 0);
+	ctx2.store = s2;
+	assert_int_equal(ingest_event(&ctx2, r[1].wire, r[1].len, INGEST_PEER, &f->res), 0);
+	store_close(s2);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(in(f, &t[1], INGEST_IMPORT), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_info(f->s, t[1].id, &info), 0);
+	assert_int_equal(info.retracted, 1);
+
+	/* rolled back after its target took it and none was left waiting */
+	assert_int_equal(in(f, &r[2], INGEST_PEER), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(in(f, &t[2], INGEST_IMPORT), 0);
+	assert_int_equal(in(f, &other[2], INGEST_IMPORT), 0);
+	assert_int_equal(store_rollback(f->s), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(in(f, &t[2], INGEST_IMPORT), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_info(f->s, t[2].id, &info), 0);
+	assert_int_equal(info.retracted, 1);
+	for (i = 0; i < 3; i++) {
+		free(t[i].wire);
+		free(r[i].wire);
+		free(other[i].wire);
+	}
+}
+
 /* Every single-byte corruption of a real event is refused with a reason,
  * or (if it still decodes) judged normally; none crashes, none is
  * remembered unless its signature verifies. */
@@ -1128,6 +1255,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_is_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_lookup_duplicates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_waiting_known, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruptions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_trust_cache_fresh, setup, teardown),
