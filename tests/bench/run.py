@@ -470,10 +470,14 @@ def write(md, mode, shown, build, commit, rep, ran):
             for m in re.finditer(r"<!-- bench: (\w+) -->\n(.*?)(?=<!-- bench: |\Z)", old, re.S):
                 kept[m.group(1)] = m.group(2)
     out = [BEGIN, "", heading, "",
-           "Written by `tests/bench/run.py BUILD %s`; machine: %s.  Each benchmark says which run "
-           "wrote it: when, the code and the build, and the load average (1 min) before and after "
-           "it.  Each cell is min / median / max over the runs when there were several."
-           % (mode, machine()), ""]
+           "Written by `tests/bench/run.py BUILD %s`.  Each benchmark says which run wrote it: "
+           "when, on which machine, the code and the build, and the load average (1 min) before "
+           "and after it.  Each cell is min / median / max over the runs when there were several."
+           % mode, ""]
+    unplotted = [b for b, *_ in rep.plots if b in ran] if not shutil.which("gnuplot") else []
+    if unplotted:
+        out += ["(No plots for %s: gnuplot is not installed; `apt-get install gnuplot-nox`.)"
+                % ", ".join(sorted(set(unplotted))), ""]
     for bench, _ in BENCHES:
         if bench not in ran:
             if bench in kept:
@@ -487,9 +491,9 @@ def write(md, mode, shown, build, commit, rep, ran):
                 continue
             out += ["### %s" % title, ""]
             if first:
-                out += ["Run by `tests/bench/run.py %s %s` at %s UTC for %.1f min, code %s, %s; "
-                        "load average %s -> %s." % (shown, mode, when, wall, commit,
-                                                    buildtype(build), before, after), ""]
+                out += ["Run by `tests/bench/run.py %s %s` at %s UTC for %.1f min on %s, code %s, "
+                        "%s; load average %s -> %s." % (shown, mode, when, wall, machine(), commit,
+                                                        buildtype(build), before, after), ""]
                 first = False
             out += [intro, ""]
             if header:
@@ -499,8 +503,6 @@ def write(md, mode, shown, build, commit, rep, ran):
             p = plot(docs, name, title, xl, yl, series, log) if b == bench else None
             if p:
                 out += ["![%s](docs/bench/%s)" % (title, os.path.basename(p)), ""]
-    if not shutil.which("gnuplot"):
-        out += ["(No plots: gnuplot is not installed; `apt-get install gnuplot-nox`.)", ""]
     out.append(END)
     text = open(md).read() if os.path.exists(md) else "# Benchmarks\n"
     if BEGIN in text and END in text:
