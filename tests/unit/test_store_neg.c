@@ -148,6 +148,19 @@ static struct neg_vec *fx_expected(const struct fixture *f, const char *const *s
 	return v;
 }
 
+/* Every item of view v read in order: 0, or the first read's error. */
+static int view_read_all(struct store_neg *v)
+{
+	struct neg_storage st = store_neg_storage(v);
+	struct neg_item it;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < st.ops->size(st.ctx) && rc == 0; i++)
+		rc = st.ops->item(st.ctx, i, &it);
+	return rc;
+}
+
 /* Both storages answer alike: size, items, random lower bounds and
  * fingerprints. */
 static void same_answers(struct neg_storage *a, struct neg_storage *b)
@@ -565,7 +578,7 @@ static void test_rest(void **state)
 	struct neg_item it;
 	char why[WM_WHY_LEN];
 	uint8_t id[NEG_ID_LEN];
-	int logged = -1, done = -1, failed = 0;
+	int logged = -1, done = -1;
 	size_t i;
 
 	(void)state;
@@ -598,11 +611,7 @@ static void test_rest(void **state)
 	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
 	store_neg_rest(v);
 	assert_int_equal(store_delete(f.s, f.rows[i].id), 0);
-	st = store_neg_storage(v);
-	for (i = 0; i < st.ops->size(st.ctx); i++)
-		if (st.ops->item(st.ctx, i, &it) == WM_ESTORE)
-			failed = 1;
-	assert_true(failed);
+	assert_int_equal(view_read_all(v), WM_ESTORE);
 	store_neg_close(v);
 	store_neg_rest(NULL);
 	neg_vec_free(exp);
@@ -611,11 +620,7 @@ static void test_rest(void **state)
 	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
 	store_neg_rest(v);
 	fx_fill(&f, 65537);
-	st = store_neg_storage(v);
-	for (i = 0, failed = 0; i < st.ops->size(st.ctx) && !failed; i++)
-		if (st.ops->item(st.ctx, i, &it) == WM_ESTORE)
-			failed = 1;
-	assert_true(failed);
+	assert_int_equal(view_read_all(v), WM_ESTORE);
 	store_neg_close(v);
 	fx_close(&f);
 }
@@ -768,12 +773,8 @@ static void test_damage_and_args(void **state)
 {
 	struct fixture f;
 	struct store_neg *v = (struct store_neg *)&f;
-	struct neg_storage st;
-	struct neg_item it;
 	char why[WM_WHY_LEN];
 	const char *bad[] = { "" };
-	size_t i;
-	int failed = 0;
 
 	(void)state;
 	memset(&f, 0, sizeof f);
@@ -791,17 +792,11 @@ static void test_damage_and_args(void **state)
 	                              "(SELECT min(bucket) FROM neg_agg WHERE grp = '*')",
 	                              NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
-	st = store_neg_storage(v);
-	for (i = 0; i < st.ops->size(st.ctx); i++)
-		if (st.ops->item(st.ctx, i, &it) == WM_ESTORE)
-			failed = 1;
-	assert_true(failed);
+	assert_int_equal(view_read_all(v), WM_ESTORE);
 	store_neg_close(v);
 	/* other scopes are unaffected */
 	assert_int_equal(store_neg_open(f.s, scope_g1, 1, NOW, &v, why), 0);
-	st = store_neg_storage(v);
-	for (i = 0; i < st.ops->size(st.ctx); i++)
-		assert_int_equal(st.ops->item(st.ctx, i, &it), 0);
+	assert_int_equal(view_read_all(v), 0);
 	store_neg_close(v);
 	/* a row gone behind the aggregates' back (both sizes still count it):
 	 * the fine bucket's load finds it missing */
@@ -811,11 +806,7 @@ static void test_damage_and_args(void **state)
 	                              "WHERE grp = (SELECT gid FROM grps WHERE name = 'g1'))",
 	                              NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_neg_open(f.s, scope_g1, 1, NOW, &v, why), 0);
-	st = store_neg_storage(v);
-	for (i = 0, failed = 0; i < st.ops->size(st.ctx); i++)
-		if (st.ops->item(st.ctx, i, &it) == WM_ESTORE)
-			failed = 1;
-	assert_true(failed);
+	assert_int_equal(view_read_all(v), WM_ESTORE);
 	store_neg_close(v);
 	fx_close(&f);
 }
@@ -828,11 +819,7 @@ static void test_damage_large_bucket(void **state)
 	struct fixture f;
 	struct store_neg *v = NULL;
 	struct store_neg_stats stats;
-	struct neg_storage st;
-	struct neg_item it;
 	char why[WM_WHY_LEN];
-	size_t i;
-	int failed = 0;
 
 	(void)state;
 	memset(&f, 0, sizeof f);
@@ -840,9 +827,7 @@ static void test_damage_large_bucket(void **state)
 	fx_fill(&f, 4000);
 	check_scope(&f, scope_all, 1, NOW);     /* whole and fine buckets alike */
 	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
-	st = store_neg_storage(v);
-	for (i = 0; i < st.ops->size(st.ctx); i++)
-		assert_int_equal(st.ops->item(st.ctx, i, &it), 0);
+	assert_int_equal(view_read_all(v), 0);
 	store_neg_get_stats(v, &stats);
 	assert_true(stats.dirs > 0);            /* the burst's neg_fine rows were read */
 	store_neg_close(v);
@@ -850,9 +835,7 @@ static void test_damage_large_bucket(void **state)
 	 * groups are not: read through its neg_fine rows too */
 	check_scope(&f, scope_g1, 1, NOW);
 	assert_int_equal(store_neg_open(f.s, scope_g1, 1, NOW, &v, why), 0);
-	st = store_neg_storage(v);
-	for (i = 0; i < st.ops->size(st.ctx); i++)
-		assert_int_equal(st.ops->item(st.ctx, i, &it), 0);
+	assert_int_equal(view_read_all(v), 0);
 	store_neg_get_stats(v, &stats);
 	assert_true(stats.dirs > 0);
 	store_neg_close(v);
@@ -863,11 +846,7 @@ static void test_damage_large_bucket(void **state)
 	                              NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_changes(store_db(f.s)), 1);
 	assert_int_equal(store_neg_open(f.s, scope_all, 1, NOW, &v, why), 0);
-	st = store_neg_storage(v);
-	for (i = 0; i < st.ops->size(st.ctx); i++)
-		if (st.ops->item(st.ctx, i, &it) == WM_ESTORE)
-			failed = 1;
-	assert_true(failed);
+	assert_int_equal(view_read_all(v), WM_ESTORE);
 	store_neg_close(v);
 	fx_close(&f);
 }
