@@ -16,7 +16,7 @@ DEB_PACKAGES = gcc pkg-config meson ninja-build libuv1-dev libsodium-dev \
 # that already has node and npm (from any source) keeps them.
 NODE_PACKAGES = nodejs npm
 
-.PHONY: all deps interop-deps web-deps build test demo bench bench-quick valgrind clean deb test-package arm64 offline-check
+.PHONY: all deps interop-deps web-deps bench-deps build test demo bench bench-quick valgrind clean deb test-package arm64 offline-check
 
 all: build
 
@@ -82,10 +82,22 @@ demo: build
 # WORK=DIR keeps the generated stores for the next run.  Figures are meant
 # from a release build:
 #   make bench BUILD=build-rel MESON_FLAGS=--buildtype=release
+# The plots need gnuplot (installed here as root; otherwise the figures are
+# written without plots, saying so).
 BENCH ?=
-bench: build
+bench-deps:
+	@if ! command -v gnuplot >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing gnuplot-nox for the benchmarks' plots"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null || \
+			echo "gnuplot-nox could not be installed: no plots"; \
+		else \
+			echo "the plots need gnuplot: sudo apt-get install -y gnuplot-nox"; \
+		fi; \
+	fi
+bench: build bench-deps
 	ONLY="$(BENCH)" tests/bench/run.py $(BUILD) full
-bench-quick: build
+bench-quick: build bench-deps
 	ONLY="$(BENCH)" tests/bench/run.py $(BUILD) quick
 
 # The suite under valgrind's memcheck (issue 12 item 12): the unit tests,
