@@ -88,18 +88,28 @@ size_t store_raw_whole(const uint8_t *kept, size_t n, const uint8_t author[WM_PU
 	return k + PAYLOAD_AUTHOR + WM_PUB_LEN + rest;
 }
 
+/* One of store_raw_whole and store_raw_cut: what a row keeps or the wire
+ * bytes, at out (n + STORE_RAW_WHOLE_MORE bytes free), or 0 to give the
+ * bytes back as they are. */
+typedef size_t raw_fn(const uint8_t *in, size_t n, const uint8_t author[WM_PUB_LEN], uint8_t *out);
+
 /* wm_raw(raw, key): the event's wire bytes from an events row's raw and
  * its author's key (authors.key); raw itself when it was kept whole, or
  * when no key is given (a row's author is always in authors; a cut row
- * without it would not decode); NULL for NULL (retracted). */
-static void raw_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+ * without it would not decode); NULL for NULL (retracted).
+ * wm_raw_cut(wire, key): what an events row keeps of the wire bytes of an
+ * event by key (the migration to schema 14; store_insert cuts in C).
+ * Both are this function, with (a pointer to) their raw_fn as the user
+ * data. */
+static void raw_sql(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	const uint8_t *kept = sqlite3_value_blob(argv[0]), *key = sqlite3_value_blob(argv[1]);
+	raw_fn *fn = *(raw_fn *const *)sqlite3_user_data(ctx);
+	const uint8_t *in = sqlite3_value_blob(argv[0]), *key = sqlite3_value_blob(argv[1]);
 	size_t n = (size_t)sqlite3_value_bytes(argv[0]), k;
 	uint8_t *out;
 
 	(void)argc;
-	if (kept == NULL || key == NULL || sqlite3_value_bytes(argv[1]) != WM_PUB_LEN) {
+	if (in == NULL || key == NULL || sqlite3_value_bytes(argv[1]) != WM_PUB_LEN) {
 		sqlite3_result_value(ctx, argv[0]);
 		return;
 	}
@@ -107,32 +117,7 @@ static void raw_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
-	if ((k = store_raw_whole(kept, n, key, out)) == 0) {
-		sqlite3_free(out);
-		sqlite3_result_value(ctx, argv[0]);
-		return;
-	}
-	sqlite3_result_blob64(ctx, out, k, sqlite3_free);
-}
-
-/* wm_raw_cut(wire, key): what an events row keeps of the wire bytes of an
- * event by key (the migration to schema 14; store_insert cuts in C). */
-static void raw_cut_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	const uint8_t *wire = sqlite3_value_blob(argv[0]), *key = sqlite3_value_blob(argv[1]);
-	size_t n = (size_t)sqlite3_value_bytes(argv[0]), k;
-	uint8_t *out;
-
-	(void)argc;
-	if (wire == NULL || key == NULL || sqlite3_value_bytes(argv[1]) != WM_PUB_LEN) {
-		sqlite3_result_value(ctx, argv[0]);
-		return;
-	}
-	if ((out = sqlite3_malloc64(n)) == NULL) {
-		sqlite3_result_error_nomem(ctx);
-		return;
-	}
-	if ((k = store_raw_cut(wire, n, key, out)) == 0) {
+	if ((k = fn(in, n, key, out)) == 0) {
 		sqlite3_free(out);
 		sqlite3_result_value(ctx, argv[0]);
 		return;
@@ -142,12 +127,12 @@ static void raw_cut_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int store_raw_register(sqlite3 *db)
 {
-	int rc = sqlite3_create_function(db, "wm_raw", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-	                                 raw_fn, NULL, NULL);
+	static raw_fn *const whole = store_raw_whole, *const cut = store_raw_cut;
+	int rc = sqlite3_create_function(db, "wm_raw", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+	                                 (void *)&whole, raw_sql, NULL, NULL);
 
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function(db, "wm_raw_cut", 2,
-		                             SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, raw_cut_fn,
-		                             NULL, NULL);
+		rc = sqlite3_create_function(db, "wm_raw_cut", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+		                             (void *)&cut, raw_sql, NULL, NULL);
 	return rc == SQLITE_OK ? 0 : WM_ESTORE;
 }
